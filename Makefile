@@ -1,0 +1,37 @@
+# MindHit developer commands. `make up` runs everything; `make test` runs every test.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: install up test test-python lint dev-up dev-down kind-up kind-build kind-deploy kind-down clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+## install: create .venv and install MindHit with its development tools
+install: $(VENV)/.installed
+
+## up: install, then run MindHit end to end (embedded Redis/PostgreSQL when none is local)
+up: install
+	$(VENV)/bin/mindhit up
+
+## test: install everything, start what the tests need, run the whole suite
+test: install
+	./scripts/test.sh
+
+## test-python: only the Python tests (assumes `make install` and running services)
+test-python: install
+	$(PY) -m pytest
+
+## lint: ruff and mypy
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy schema mindhit ingest processors projector web
+
+clean:
+	rm -rf $(VENV) .mindhit .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,254 @@
+"""The ``mindhit`` command line.
+
+Core commands (``up``, ``migrate``, ``schema``, ``user``, ``token``) live here;
+each service contributes its own commands through a module ``<service>.cli``
+exposing ``commands: list[click.Command]`` (imported lazily, so ``--help`` stays fast
+and one service's dependencies are not loaded by another's command).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mindhit.logs import configure_logging
+from mindhit.settings import Settings, SettingsError
+
+__all__ = ["main", "settings_from"]
+
+SERVICE_CLI_MODULES = ("ingest.cli", "processors.cli", "projector.cli", "web.cli")
+
+
+def settings_from(ctx: click.Context) -> Settings:
+    """The settings object the root command built."""
+    settings = ctx.find_root().obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+class _ServiceGroup(click.Group):
+    """A group that adds each service's commands the first time they are needed."""
+
+    _loaded = False
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        for name in SERVICE_CLI_MODULES:
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name in (name, name.split(".")[0]):
+                    continue  # that service has no commands yet
+                raise
+            for command in getattr(module, "commands", []):
+                self.add_command(command)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load()
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_ServiceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mindhit")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """MindHit: record how you browse, see what you read.
+
+    Settings come from MINDHIT_* environment variables (see README).
+    """
+    try:
+        ctx.obj = Settings.from_env()
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    command = ctx.invoked_subcommand or "mindhit"
+    configure_logging(ctx.obj, component=command)
+
+
+@cli.command()
+@click.option("--only", multiple=True, help="Run only these components (repeatable).")
+@click.pass_context
+def up(ctx: click.Context, only: tuple[str, ...]) -> None:
+    """Run every MindHit component in one supervised process group.
+
+    Uses MINDHIT_REDIS_URL / MINDHIT_DATABASE_URL when set, else local servers on
+    the standard ports, else embedded ones kept under MINDHIT_DATA_DIR.
+    Applies migrations first. Ctrl-C stops everything.
+    """
+    from mindhit.supervisor import run_up
+
+    available = [
+        name
+        for name in ("gateway", "processors", "projector", "web")
+        if cli.get_command(ctx, name) is not None
+    ]
+    sys.exit(run_up(settings_from(ctx), list(only) or available))
+
+
+@cli.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Apply pending numbered SQL migrations to the database."""
+    from mindhit.db import apply_migrations
+    from mindhit.services import resolve_services
+
+    services = resolve_services(settings_from(ctx))
+    try:
+        applied = apply_migrations(services.database_url)
+    finally:
+        services.stop()
+    click.echo(
+        f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else "")
+    )
+
+
+@cli.group()
+def schema() -> None:
+    """Event and API contracts."""
+
+
+@schema.command("export")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+def schema_export(out: Path | None) -> None:
+    """Write the JSON Schema of client events and API bodies (source of the TS types)."""
+    from mindhit.schema_export import export_json_schema
+
+    text = json.dumps(export_json_schema(), indent=2, sort_keys=True) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        click.echo(f"wrote {out}")
+
+
+def _run_db(ctx: click.Context, fn: Any) -> Any:
+    """Run ``fn(conn)`` on an async connection to the resolved database."""
+    from mindhit.db import connect_async
+    from mindhit.services import resolve_services
+
+    services = resolve_services(settings_from(ctx))
+
+    async def go() -> Any:
+        async with await connect_async(services.database_url, autocommit=True) as conn:
+            return await fn(conn)
+
+    try:
+        return asyncio.run(go())
+    finally:
+        services.stop()
+
+
+def _user_id(conn: Any, email: str) -> Any:
+    from mindhit.accounts import find_user
+
+    async def go() -> str:
+        user = await find_user(conn, email)
+        if user is None:
+            raise click.ClickException(f"no user with email {email}")
+        return user.user_id
+
+    return go()
+
+
+@cli.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="May open the ops page.")
+@click.pass_context
+def user_create(ctx: click.Context, email: str, admin: bool) -> None:
+    """Create a user identified by EMAIL."""
+    from mindhit.accounts import AccountError, create_user
+
+    async def go(conn: Any) -> Any:
+        try:
+            return await create_user(conn, email, is_admin=admin)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    created = _run_db(ctx, go)
+    click.echo(f"created user {created.email} ({created.user_id})")
+
+
+@cli.group()
+def token() -> None:
+    """Manage device tokens for the extension."""
+
+
+@token.command("create")
+@click.option("--user", "email", required=True, help="Owner's email.")
+@click.option("--device", required=True, help="A name for the device, e.g. 'laptop'.")
+@click.pass_context
+def token_create(ctx: click.Context, email: str, device: str) -> None:
+    """Create a device token and print it once (it is stored hashed)."""
+    from mindhit.accounts import AccountError, create_token
+
+    async def go(conn: Any) -> tuple[str, str]:
+        try:
+            return await create_token(conn, await _user_id(conn, email), device)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    _, secret = _run_db(ctx, go)
+    click.echo(secret)
+
+
+@token.command("revoke")
+@click.option("--user", "email", required=True, help="Owner's email.")
+@click.argument("token_or_device")
+@click.pass_context
+def token_revoke(ctx: click.Context, email: str, token_or_device: str) -> None:
+    """Revoke a device token by its id or device name."""
+    from mindhit.accounts import revoke_token
+
+    async def go(conn: Any) -> int:
+        return await revoke_token(conn, await _user_id(conn, email), token_or_device)
+
+    count = _run_db(ctx, go)
+    if count == 0:
+        raise click.ClickException("no active token matched")
+    click.echo(f"revoked {count} token(s)")
+
+
+@token.command("list")
+@click.option("--user", "email", required=True, help="Owner's email.")
+@click.pass_context
+def token_list(ctx: click.Context, email: str) -> None:
+    """List a user's device tokens (never the secrets)."""
+    from mindhit.accounts import list_tokens
+
+    async def go(conn: Any) -> Any:
+        return await list_tokens(conn, await _user_id(conn, email))
+
+    for item in _run_db(ctx, go):
+        state = "revoked" if item.revoked else "active"
+        click.echo(f"{item.token_id}  {item.device:<20} {item.created_at}  {state}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="mindhit")
+
+
+if __name__ == "__main__":
+    main()

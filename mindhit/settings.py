@@ -1,0 +1,141 @@
+"""The one settings object, read from ``MINDHIT_*`` environment variables.
+
+Every tunable of every component is a field here; the README, compose.yaml and
+the Helm chart list exactly these names (a test keeps them in step). Settings are
+read when a command starts, never at import time, and are frozen afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "env_names"]
+
+ENV_PREFIX = "MINDHIT_"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value its setting cannot take."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """All of MindHit's configuration. Field ``x`` is read from ``MINDHIT_X``.
+
+    Attributes:
+        env: ``development`` or ``production`` (production refuses unsafe defaults).
+        log_format: ``auto`` (pretty on a terminal, JSON otherwise), ``json`` or ``console``.
+        log_level: minimum level logged.
+        redis_url: Redis for the event log; empty = local 127.0.0.1:6379 or embedded.
+        database_url: PostgreSQL for accounts and read tables; empty = local or embedded.
+        data_dir: where embedded Redis/PostgreSQL keep their data.
+        key_prefix: prefix of every Redis key MindHit owns.
+        partitions: partitions per topic (raw events are partitioned by user).
+        gateway_host: interface the gateway binds to.
+        gateway_port: port of the gateway (``POST /v1/events``).
+        web_host: interface the dashboard binds to.
+        web_port: port of the dashboard.
+        processors_host: interface of the processors' metrics/health server.
+        processors_port: port of the processors' metrics/health server.
+        projector_host: interface of the projector's metrics/health server.
+        projector_port: port of the projector's metrics/health server.
+        public_url: URL users reach the dashboard at (links in emails, extension pairing).
+        max_body_bytes: largest accepted upload body.
+        coalesce_linger_ms: how long the gateway waits to coalesce uploads per partition.
+        wait_replicas: replicas that must acknowledge an append before the gateway does.
+        wait_timeout_ms: how long to wait for those replicas.
+        blocked_domains: global block list (comma-separated domains; subdomains included).
+        quarantine_maxlen: bound on the stream that keeps rejected events.
+        token_cache_seconds: how long the gateway caches device-token lookups.
+        idle_threshold_s: seconds without input after which the user counts as idle.
+        ai_provider: ``local`` (offline, default) or ``gemini``.
+        gemini_api_key: API key; when set and ``ai_provider`` is ``gemini``, Gemini is used.
+        gemini_model: Gemini model name.
+        gemini_base_url: override of the Gemini endpoint (tests point it at a stub).
+        ai_timeout_s: timeout of one AI call.
+        ai_attempts: attempts per AI call (429/5xx/malformed answers are retried).
+        smtp_url: SMTP server for session reports (``smtp://user:pass@host:port``); empty = off.
+        smtp_from: sender address of session reports.
+        commit_interval_s: how often stream consumers commit their offsets.
+        stream_retention_entries: entries kept per stream partition after archiving.
+        secret_key: signs dashboard cookies; generated into data_dir when empty.
+        admin_emails: users allowed on the ops page (comma-separated).
+    """
+
+    env: Literal["development", "production"] = "development"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    redis_url: str = ""
+    database_url: str = ""
+    data_dir: str = ".mindhit"
+    key_prefix: str = "mindhit"
+    partitions: int = 8
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    processors_host: str = "127.0.0.1"
+    processors_port: int = 8001
+    projector_host: str = "127.0.0.1"
+    projector_port: int = 8002
+    public_url: str = "http://127.0.0.1:8080"
+    max_body_bytes: int = 2 * 1024 * 1024
+    coalesce_linger_ms: float = 2.0
+    wait_replicas: int = 0
+    wait_timeout_ms: int = 100
+    blocked_domains: tuple[str, ...] = ()
+    quarantine_maxlen: int = 10_000
+    token_cache_seconds: float = 5.0
+    idle_threshold_s: int = 60
+    ai_provider: Literal["local", "gemini"] = "local"
+    gemini_api_key: str = ""
+    gemini_model: str = "gemini-2.5-flash"
+    gemini_base_url: str = ""
+    ai_timeout_s: float = 30.0
+    ai_attempts: int = 3
+    smtp_url: str = ""
+    smtp_from: str = "MindHit <reports@mindhit.local>"
+    commit_interval_s: float = 1.0
+    stream_retention_entries: int = 100_000
+    secret_key: str = ""
+    admin_emails: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``MINDHIT_*`` variables, then apply keyword overrides."""
+        environ = os.environ if environ is None else environ
+        raw: dict[str, Any] = {}
+        for name, field_type in _FIELD_TYPES.items():
+            value = environ.get(ENV_PREFIX + name.upper())
+            if value is None:
+                continue
+            raw[name] = _split(value) if field_type == "tuple" else value
+        raw.update(overrides)
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise SettingsError(f"invalid setting: {exc}") from exc
+
+    @property
+    def data_path(self) -> Path:
+        """``data_dir`` as an absolute path."""
+        return Path(self.data_dir).expanduser().resolve()
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+_FIELD_TYPES: dict[str, str] = {
+    field.name: ("tuple" if "tuple" in str(field.type) else "scalar")
+    for field in msgspec.structs.fields(Settings)
+}
+
+
+def env_names() -> list[str]:
+    """Every environment variable MindHit reads, in declaration order."""
+    return [ENV_PREFIX + name.upper() for name in _FIELD_TYPES]

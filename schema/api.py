@@ -1,0 +1,72 @@
+"""HTTP shapes of the public API (gateway and dashboard JSON API).
+
+These Structs are what the OpenAPI document describes; the extension's
+TypeScript types are generated from the JSON Schema of this module and
+:mod:`schema.events`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from schema.events import ClientEvent, ClientId, Uuid
+
+__all__ = [
+    "MAX_BATCH_EVENTS",
+    "BatchResult",
+    "ErrorBody",
+    "EventBatch",
+    "Rejection",
+    "SessionCreated",
+]
+
+MAX_BATCH_EVENTS = 500
+
+
+class EventBatch(msgspec.Struct, frozen=True, kw_only=True):
+    """``POST /v1/events`` body: one upload from one extension install."""
+
+    batch_id: Uuid
+    client_id: ClientId
+    events: Annotated[list[ClientEvent], msgspec.Meta(max_length=MAX_BATCH_EVENTS)]
+
+
+class Rejection(msgspec.Struct, frozen=True, kw_only=True):
+    """One event the gateway refused: where it was, which field, and why."""
+
+    index: int
+    field: str
+    reason: str
+
+
+class BatchResult(msgspec.Struct, frozen=True, kw_only=True):
+    """``202`` answer to ``POST /v1/events``.
+
+    ``accepted`` events were appended to the log (or had been, for a ``duplicate``
+    retry); ``blocked`` were dropped for the block list; ``rejected`` lists the
+    invalid ones, which are kept in the quarantine stream with their reason.
+    """
+
+    batch_id: str
+    accepted: int
+    blocked: int = 0
+    duplicate: bool = False
+    rejected: list[Rejection] = []
+
+
+class SessionCreated(msgspec.Struct, frozen=True, kw_only=True):
+    """Answer to ``POST /v1/sessions``."""
+
+    session_id: str
+    started_at: int
+
+
+class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
+    """Every error answer: the HTTP status, a sentence, and where it applies."""
+
+    status_code: int
+    detail: str
+    field: str | None = None
+    position: int | None = None

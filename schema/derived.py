@@ -1,0 +1,142 @@
+"""Derived events: facts the processors compute from the raw log.
+
+They are produced server-side, so they carry ``user_id``. Each has a
+deterministic identity (``visit_id``, ``url_hash`` + ``content_hash``,
+``session_id``), so a redelivered input can never create a second row
+downstream. Add new types here as later stages need them (additively).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+__all__ = [
+    "DerivedBase",
+    "DerivedEvent",
+    "MindmapBuilt",
+    "MindmapNode",
+    "SessionClosed",
+    "SessionStatusChanged",
+    "UrlDiscovered",
+    "UrlEnriched",
+    "UserErased",
+    "VisitClosed",
+]
+
+SessionStatus = Literal["recording", "processing", "completed", "failed"]
+
+
+class DerivedBase(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    """Fields every derived event carries: whose data it is and when it was derived."""
+
+    user_id: str
+    v: Literal[1] = 1
+
+
+class VisitClosed(DerivedBase, frozen=True, tag="visit.closed"):
+    """One closed visit: a page was the active tab of the focused window from start to end.
+
+    ``visit_id`` is ``deterministic_id(client_id, opened_seq)``. ``dwell_ms`` counts
+    only attended time (idle excluded unless media was playing), so it can be less
+    than ``end_ts - start_ts``.
+    """
+
+    visit_id: str
+    client_id: str
+    session_id: str
+    tab_id: int
+    url: str
+    url_hash: str
+    domain: str
+    title: str
+    start_ts: int
+    end_ts: int
+    dwell_ms: int
+    opened_seq: int
+    end_reason: str = ""
+    content_hash: str = ""
+
+
+class UrlDiscovered(DerivedBase, frozen=True, tag="url.discovered"):
+    """A normalized URL (with a given content version) was seen for the first time."""
+
+    url_hash: str
+    url: str
+    domain: str
+    title: str
+    first_seen_ts: int
+    content_hash: str = ""
+    lang: str = ""
+    text: str = ""
+
+
+class UrlEnriched(DerivedBase, frozen=True, tag="url.enriched"):
+    """The AI summary, tags and topic for one content version of a URL."""
+
+    url_hash: str
+    content_hash: str
+    summary: str
+    tags: list[str]
+    topic: str
+    provider: str
+    enriched_ts: int
+
+
+class SessionClosed(DerivedBase, frozen=True, tag="session.closed"):
+    """A session stopped and every open visit in it was closed."""
+
+    session_id: str
+    started_ts: int
+    stopped_ts: int
+    active_ms: int
+    page_count: int
+    domain_count: int
+
+
+class SessionStatusChanged(DerivedBase, frozen=True, tag="session.status"):
+    """The session moved through recording → processing → completed (or failed)."""
+
+    session_id: str
+    status: SessionStatus
+    ts: int
+    reason: str = ""
+
+
+class MindmapNode(msgspec.Struct, frozen=True, kw_only=True):
+    """A node of a session mind map: the root topic, a subtopic, or a page (a leaf with a url)."""
+
+    label: str
+    weight_ms: int = 0
+    why: str = ""
+    url: str = ""
+    url_hash: str = ""
+    children: list[MindmapNode] = []
+
+
+class MindmapBuilt(DerivedBase, frozen=True, tag="mindmap.built"):
+    """The mind map of a finished session."""
+
+    session_id: str
+    root: MindmapNode
+    provider: str
+    built_ts: int
+
+
+class UserErased(DerivedBase, frozen=True, tag="user.erased"):
+    """The user asked to erase all their data; projections drop their rows for good."""
+
+    ts: int
+    reason: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+DerivedEvent = (
+    VisitClosed
+    | UrlDiscovered
+    | UrlEnriched
+    | SessionClosed
+    | SessionStatusChanged
+    | MindmapBuilt
+    | UserErased
+)

@@ -1,0 +1,42 @@
+"""Identifier helpers shared by every component.
+
+Event ids are UUIDv7 (RFC 9562) strings: time-ordered, so they index well, and
+generated on the client. Python 3.11 has no ``uuid.uuid7``, hence this module.
+Deterministic ids for derived rows (a visit, a URL) are UUIDv5-style hashes of the
+inputs that identify them, so a redelivered input yields the same id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import uuid
+
+__all__ = ["deterministic_id", "uuid7", "uuid7_time_ms"]
+
+_NAMESPACE = uuid.UUID("6f1f8a52-8f4e-4d0c-9f7e-3c1f0b7d9a11")
+
+
+def uuid7(ts_ms: int | None = None) -> str:
+    """Return a new UUIDv7 string for the given Unix time in milliseconds (default: now)."""
+    if ts_ms is None:
+        ts_ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ts_ms & 0xFFFF_FFFF_FFFF) << 80
+    value |= 0x7 << 76  # version
+    value |= ((rand >> 62) & 0xFFF) << 64  # rand_a (12 bits)
+    value |= 0b10 << 62  # variant
+    value |= rand & 0x3FFF_FFFF_FFFF_FFFF  # rand_b (62 bits)
+    return str(uuid.UUID(int=value))
+
+
+def uuid7_time_ms(value: str) -> int:
+    """Return the Unix time in milliseconds embedded in a UUIDv7 string."""
+    return uuid.UUID(value).int >> 80
+
+
+def deterministic_id(*parts: str | int) -> str:
+    """Return a stable UUID (version 5 layout) naming the tuple ``parts``."""
+    digest = hashlib.sha1(_NAMESPACE.bytes + "\x1f".join(map(str, parts)).encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=5))

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: services, browser, node packages, lint, every test level, deploy checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+export PATH="$PWD/$VENV/bin:$PATH"
+
+./scripts/ensure-services.sh
+
+echo "== lint"
+ruff check .
+
+echo "== python tests (unit, integration, e2e)"
+python -m pytest "$@"

@@ -1,0 +1,111 @@
+"""Shared fixtures: real Redis and PostgreSQL, isolated per test run and per test.
+
+Each test run uses its own database (``MINDHIT_TEST_DB``, created afresh and
+migrated) and each test its own Redis key prefix, so runs never see each other's
+data. A missing service is an error, never a skip: CI must not pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from mindhit.db import apply_migrations
+from mindhit.settings import Settings
+
+REDIS_URL = os.environ.get("MINDHIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+PG_ADMIN_URL = os.environ.get(
+    "MINDHIT_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+TEST_DB = os.environ.get("MINDHIT_TEST_DB", "mindhit_test")
+KEY_PREFIX = os.environ.get("MINDHIT_TEST_KEY_PREFIX", "mhtest")
+
+
+def _db_url(name: str) -> str:
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    """A freshly created and migrated database for this test run."""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (TEST_DB,),
+        )
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}"')
+        conn.execute(f'CREATE DATABASE "{TEST_DB}"')
+    url = _db_url(TEST_DB)
+    apply_migrations(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The real Redis used by the tests (fails, never skips, when it is down)."""
+    redis.Redis.from_url(REDIS_URL).ping()
+    return REDIS_URL
+
+
+@pytest.fixture
+def key_prefix(redis_url: str) -> Iterator[str]:
+    """A Redis key prefix unique to this test; its keys are deleted afterwards."""
+    prefix = f"{KEY_PREFIX}-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start : start + 500])
+    client.close()
+
+
+@pytest.fixture
+def settings(redis_url: str, database_url: str, key_prefix: str, tmp_path: Any) -> Settings:
+    """Settings pointing at the real test services, with this test's key prefix."""
+    return Settings.from_env(
+        {},
+        redis_url=redis_url,
+        database_url=database_url,
+        key_prefix=key_prefix,
+        data_dir=str(tmp_path / "data"),
+        log_format="console",
+        partitions=4,
+    )
+
+
+@pytest.fixture
+async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """An asyncio Redis client."""
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def apg(database_url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """An autocommit asyncio PostgreSQL connection to the test database."""
+    conn = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
+    yield conn
+    await conn.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
+    """Under CI (``MINDHIT_FAIL_ON_SKIP=1``) a skipped test fails: nothing passes by skipping."""
+    outcome = yield
+    report = outcome.get_result()
+    if (
+        os.environ.get("MINDHIT_FAIL_ON_SKIP") == "1"
+        and report.skipped
+        and not hasattr(report, "wasxfail")
+    ):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI, which must run every test: {report.longrepr}"
