@@ -1,0 +1,172 @@
+"""The one place that appends to and reads from topic streams.
+
+Topic partitions are Redis streams whose entry IDs are ``0-1, 0-2, …``: every
+append uses ``XADD <key> 0-* …``, which Redis ≥ 7 turns into the next sequence
+number atomically across concurrent producers. That gives Kafka-like dense
+offsets: ``offset = sequence - 1``. A single ``XADD <key> *`` by anyone would
+break a stream for good (its IDs would jump to wall-clock time), so nothing may
+append to a topic stream except through this module (Python or its Lua scripts).
+
+Field names and value encodings are defined by :mod:`schema.log`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+
+from schema.log import FIELD_HEADERS, FIELD_KEY, FIELD_TIMESTAMP, FIELD_VALUE
+
+__all__ = [
+    "StreamRecord",
+    "append",
+    "earliest_offset",
+    "entry_id",
+    "highwater",
+    "offset_of",
+    "queue_append",
+    "read",
+]
+
+DENSE_ID = "0-*"
+
+
+def entry_id(offset: int) -> str:
+    """The stream entry ID holding ``offset`` (0-based)."""
+    return f"0-{offset + 1}"
+
+
+def offset_of(stream_id: bytes | str) -> int:
+    """The 0-based offset of a stream entry ID such as ``b"0-7"`` (→ 6)."""
+    text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+    major, _, seq = text.partition("-")
+    if major != "0":
+        raise ValueError(f"stream entry {text!r} was not appended with dense IDs (XADD 0-*)")
+    return int(seq) - 1
+
+
+def _fields(
+    value: bytes, key: bytes | None, timestamp_ms: int, headers: bytes | None
+) -> dict[bytes, bytes]:
+    fields: dict[bytes, bytes] = {
+        FIELD_KEY: key or b"",
+        FIELD_VALUE: value,
+        FIELD_TIMESTAMP: str(timestamp_ms).encode(),
+    }
+    if headers:
+        fields[FIELD_HEADERS] = headers
+    return fields
+
+
+def queue_append(
+    pipe: Pipeline,
+    stream: str,
+    value: bytes,
+    *,
+    key: bytes | None,
+    timestamp_ms: int,
+    headers: bytes | None = None,
+) -> None:
+    """Queue one dense append on a pipeline; the pipeline's result is its entry ID."""
+    pipe.xadd(stream, _fields(value, key, timestamp_ms, headers), id=DENSE_ID)  # type: ignore[arg-type]
+
+
+async def append(
+    client: aioredis.Redis,
+    stream: str,
+    value: bytes,
+    *,
+    key: bytes | None,
+    timestamp_ms: int,
+    headers: bytes | None = None,
+) -> int:
+    """Append one entry; return its offset."""
+    new_id = await client.xadd(
+        stream,
+        _fields(value, key, timestamp_ms, headers),  # type: ignore[arg-type]
+        id=DENSE_ID,
+    )
+    return offset_of(new_id)
+
+
+class StreamRecord:
+    """One entry read from a topic stream: where it is and its raw fields."""
+
+    __slots__ = ("fields", "offset", "stream")
+
+    def __init__(self, stream: str, offset: int, fields: Mapping[bytes, bytes]) -> None:
+        self.stream = stream
+        self.offset = offset
+        self.fields = fields
+
+    @property
+    def value(self) -> bytes:
+        """The encoded message value."""
+        return self.fields[FIELD_VALUE]
+
+    @property
+    def key(self) -> bytes:
+        """The message key (empty when none)."""
+        return self.fields.get(FIELD_KEY, b"")
+
+    @property
+    def timestamp_ms(self) -> int:
+        """The producer's timestamp, Unix milliseconds."""
+        return int(self.fields.get(FIELD_TIMESTAMP, b"0"))
+
+    @property
+    def headers(self) -> bytes | None:
+        """The encoded headers, if any."""
+        return self.fields.get(FIELD_HEADERS)
+
+
+async def read(
+    client: aioredis.Redis,
+    positions: Mapping[str, int],
+    *,
+    count: int = 100,
+    block_ms: int | None = None,
+) -> list[StreamRecord]:
+    """Read entries at or after each stream's next offset (``positions``: stream → offset)."""
+    if not positions:
+        return []
+    # XREAD returns entries strictly after the given ID; offset N lives at 0-(N+1).
+    reply: Any = await client.xread(
+        {stream: f"0-{offset}" for stream, offset in positions.items()},
+        count=count,
+        block=block_ms,
+    )
+    records: list[StreamRecord] = []
+    for stream_name, entries in _items(reply):
+        name = stream_name.decode() if isinstance(stream_name, bytes) else stream_name
+        records.extend(StreamRecord(name, offset_of(eid), fields) for eid, fields in entries)
+    return records
+
+
+def _items(reply: Any) -> Sequence[tuple[Any, Any]]:
+    if not reply:
+        return []
+    if isinstance(reply, dict):  # RESP3
+        return [(k, v[0] if v and isinstance(v[0], list) else v) for k, v in reply.items()]
+    return [(item[0], item[1]) for item in reply]
+
+
+async def highwater(client: aioredis.Redis, stream: str) -> int:
+    """The offset the next append will get (the number of entries ever appended)."""
+    try:
+        info: Any = await client.xinfo_stream(stream)
+    except aioredis.ResponseError:  # no such key
+        return 0
+    last = info["last-generated-id"]
+    return offset_of(last) + 1
+
+
+async def earliest_offset(client: aioredis.Redis, stream: str) -> int:
+    """The offset of the oldest entry still in the stream (== highwater when empty)."""
+    first: Any = await client.xrange(stream, count=1)
+    if first:
+        return offset_of(first[0][0])
+    return await highwater(client, stream)
