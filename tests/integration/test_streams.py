@@ -17,10 +17,15 @@ async def test_concurrent_appends_get_dense_consecutive_offsets(
     aredis: aioredis.Redis, key_prefix: str
 ) -> None:
     key = stream_key(key_prefix, "raw", 0)
-    offsets = await asyncio.gather(
-        *(streams.append(aredis, key, b"x%d" % i, key=None, timestamp_ms=i) for i in range(200))
-    )
-    assert sorted(offsets) == list(range(200))
+
+    async def producer(n: int) -> list[int]:
+        return [
+            await streams.append(aredis, key, b"x%d" % i, key=None, timestamp_ms=i)
+            for i in range(n * 20, n * 20 + 20)
+        ]
+
+    results = await asyncio.gather(*(producer(n) for n in range(10)))
+    assert sorted(o for offsets in results for o in offsets) == list(range(200))
     assert await streams.highwater(aredis, key) == 200
     assert await streams.earliest_offset(aredis, key) == 0
 
