@@ -13,11 +13,13 @@ from typing import Annotated, Literal
 import msgspec
 
 __all__ = [
+    "DeadLettered",
     "DerivedBase",
     "DerivedEvent",
     "MindmapBuilt",
     "MindmapNode",
     "SessionClosed",
+    "SessionPage",
     "SessionStatusChanged",
     "UrlDiscovered",
     "UrlEnriched",
@@ -84,8 +86,23 @@ class UrlEnriched(DerivedBase, frozen=True, tag="url.enriched"):
     enriched_ts: int
 
 
+class SessionPage(msgspec.Struct, frozen=True, kw_only=True):
+    """One distinct page of a closed session with its summed dwell (mind-map input)."""
+
+    url_hash: str
+    url: str
+    title: str
+    domain: str
+    dwell_ms: int
+    content_hash: str = ""
+
+
 class SessionClosed(DerivedBase, frozen=True, tag="session.closed"):
-    """A session stopped and every open visit in it was closed."""
+    """A session stopped and every open visit in it was closed.
+
+    ``pages`` lists the session's distinct pages with their summed dwell, so the
+    mind-map stage needs nothing but this event and the content store.
+    """
 
     session_id: str
     started_ts: int
@@ -93,6 +110,7 @@ class SessionClosed(DerivedBase, frozen=True, tag="session.closed"):
     active_ms: int
     page_count: int
     domain_count: int
+    pages: list[SessionPage] = []
 
 
 class SessionStatusChanged(DerivedBase, frozen=True, tag="session.status"):
@@ -131,6 +149,26 @@ class UserErased(DerivedBase, frozen=True, tag="user.erased"):
     reason: Annotated[str, msgspec.Meta(max_length=200)] = ""
 
 
+class DeadLettered(DerivedBase, frozen=True, tag="dead.lettered"):
+    """Work that failed (an enrichment or a mind map), kept with its error for a retry.
+
+    ``payload`` is an encoded :class:`schema.log.DerivedEntry` holding the work item
+    exactly as it was consumed; retrying re-appends it to ``source_topic``
+    (partition ``partition``). ``dlq_id`` is deterministic per work item and failure
+    time, so a redelivered failure is listed once.
+    """
+
+    dlq_id: str
+    kind: Literal["enrich", "mindmap"]
+    key: str
+    error: str
+    failed_ts: int
+    source_topic: str
+    partition: int
+    payload: bytes
+    attempts: int = 1
+
+
 DerivedEvent = (
     VisitClosed
     | UrlDiscovered
@@ -139,4 +177,5 @@ DerivedEvent = (
     | SessionStatusChanged
     | MindmapBuilt
     | UserErased
+    | DeadLettered
 )

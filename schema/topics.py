@@ -13,6 +13,7 @@ import zlib
 from typing import Final
 
 from schema.derived import (
+    DeadLettered,
     DerivedBase,
     MindmapBuilt,
     SessionClosed,
@@ -24,6 +25,7 @@ from schema.derived import (
 )
 
 __all__ = [
+    "DEADLETTERS_TOPIC",
     "DERIVED_TOPICS",
     "RAW_TOPIC",
     "SESSIONS_TOPIC",
@@ -40,6 +42,8 @@ VISITS_TOPIC: Final = "visits"
 URLS_TOPIC: Final = "urls"
 SESSIONS_TOPIC: Final = "sessions"
 DERIVED_TOPICS: Final = (VISITS_TOPIC, URLS_TOPIC, SESSIONS_TOPIC)
+DEADLETTERS_TOPIC: Final = "deadletters"
+"""Failed AI work (:class:`schema.derived.DeadLettered`); read by ``mindhit dlq``, not projected."""
 
 _TOPIC_OF: dict[type[DerivedBase], str] = {
     VisitClosed: VISITS_TOPIC,
@@ -49,6 +53,7 @@ _TOPIC_OF: dict[type[DerivedBase], str] = {
     SessionStatusChanged: SESSIONS_TOPIC,
     MindmapBuilt: SESSIONS_TOPIC,
     UserErased: SESSIONS_TOPIC,
+    DeadLettered: DEADLETTERS_TOPIC,
 }
 
 
