@@ -13,22 +13,32 @@ Field names and value encodings are defined by :mod:`schema.log`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from hashlib import sha1
+from importlib import resources
 from typing import Any
 
+import msgspec
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
 
 from schema.log import FIELD_HEADERS, FIELD_KEY, FIELD_TIMESTAMP, FIELD_VALUE
+from schema.topics import partition_tag
 
 __all__ = [
+    "AppendOutcome",
+    "ReplicationTimeoutError",
     "StreamRecord",
     "append",
+    "append_uploads",
+    "dedupe_key",
     "earliest_offset",
     "entry_id",
     "highwater",
     "offset_of",
     "queue_append",
     "read",
+    "sessions_key",
 ]
 
 DENSE_ID = "0-*"
@@ -49,13 +59,14 @@ def offset_of(stream_id: bytes | str) -> int:
 
 
 def _fields(
-    value: bytes, key: bytes | None, timestamp_ms: int, headers: bytes | None
+    value: bytes | None, key: bytes | None, timestamp_ms: int, headers: bytes | None
 ) -> dict[bytes, bytes]:
     fields: dict[bytes, bytes] = {
         FIELD_KEY: key or b"",
-        FIELD_VALUE: value,
         FIELD_TIMESTAMP: str(timestamp_ms).encode(),
     }
+    if value is not None:  # a tombstone (table delete in a changelog) has no value field
+        fields[FIELD_VALUE] = value
     if headers:
         fields[FIELD_HEADERS] = headers
     return fields
@@ -64,7 +75,7 @@ def _fields(
 def queue_append(
     pipe: Pipeline,
     stream: str,
-    value: bytes,
+    value: bytes | None,
     *,
     key: bytes | None,
     timestamp_ms: int,
@@ -170,3 +181,107 @@ async def earliest_offset(client: aioredis.Redis, stream: str) -> int:
     if first:
         return offset_of(first[0][0])
     return await highwater(client, stream)
+
+
+# --- idempotent, atomic appends of raw-log entries (the gateway and session_log) ---
+
+_APPEND_UPLOADS_LUA = resources.files("mindhit.lua").joinpath("append_uploads.lua").read_text()
+_APPEND_UPLOADS_SHA = sha1(_APPEND_UPLOADS_LUA.encode()).hexdigest()
+
+
+class ReplicationTimeoutError(RuntimeError):
+    """The entry was written but fewer replicas than required acknowledged it in time."""
+
+
+class AppendOutcome(msgspec.Struct, frozen=True):
+    """What :func:`append_uploads` did.
+
+    Either ``offset`` is the new entry's offset and ``duplicates`` is empty, or
+    nothing was written and ``duplicates`` lists (0-based) the uploads whose
+    batch ids were already appended.
+    """
+
+    offset: int | None
+    duplicates: tuple[int, ...] = ()
+
+
+def dedupe_key(prefix: str, partition: int, user_id: str, batch_id: str) -> str:
+    """The key recording that ``user_id``'s ``batch_id`` is in the log (in the partition's slot)."""
+    return f"{prefix}:{partition_tag(partition)}:batch:{user_id}:{batch_id}"
+
+
+def sessions_key(prefix: str, partition: int) -> str:
+    """The hash ``session_id -> user_id`` of the sessions whose owner is in ``partition``."""
+    return f"{prefix}:{partition_tag(partition)}:sessions"
+
+
+async def append_uploads(
+    client: aioredis.Redis,
+    stream: str,
+    value: bytes,
+    *,
+    dedupe_keys: Sequence[str],
+    sessions: str,
+    claims: Sequence[tuple[str, str]] = (),
+    timestamp_ms: int,
+    dedupe_ttl_s: int,
+    key: bytes | None = None,
+    headers: bytes | None = None,
+    wait_replicas: int = 0,
+    wait_timeout_ms: int = 100,
+) -> AppendOutcome:
+    """Append one entry unless one of its uploads is already in the log.
+
+    Steps, all inside one Lua script (atomic, all keys in the stream's hash slot):
+    check every dedupe key; if any exists, write nothing and report those uploads;
+    otherwise ``XADD stream 0-*`` the entry, set the dedupe keys (with a TTL) and
+    record the session claims. Then, when ``wait_replicas`` > 0, ``WAIT`` on the
+    same connection and raise :class:`ReplicationTimeoutError` if too few replicas
+    acknowledged (the entry stays; a retry is then reported as a duplicate).
+
+    Raises:
+        redis.exceptions.ConnectionError, TimeoutError: Redis unreachable (nothing
+            or everything was written; a retry finds out which).
+        redis.exceptions.ResponseError: e.g. OOM; the script did not run at all.
+    """
+    keys = [stream, sessions, *dedupe_keys]
+    args: list[bytes | str | int] = [
+        dedupe_ttl_s,
+        key or b"",
+        value,
+        timestamp_ms,
+        headers or b"",
+    ]
+    for session_id, user_id in claims:
+        args += [session_id, user_id]
+    try:
+        reply, acked = await _run_append(client, keys, args, wait_replicas, wait_timeout_ms)
+    except NoScriptError:
+        await client.script_load(_APPEND_UPLOADS_LUA)
+        reply, acked = await _run_append(client, keys, args, wait_replicas, wait_timeout_ms)
+    if int(reply[0]) == 0:
+        return AppendOutcome(None, tuple(int(index) for index in reply[1:]))
+    if acked is not None and acked < wait_replicas:
+        raise ReplicationTimeoutError(
+            f"{acked} of {wait_replicas} replicas acknowledged within {wait_timeout_ms} ms"
+        )
+    return AppendOutcome(offset_of(reply[1]))
+
+
+async def _run_append(
+    client: aioredis.Redis,
+    keys: list[str],
+    args: list[bytes | str | int],
+    wait_replicas: int,
+    wait_timeout_ms: int,
+) -> tuple[Any, int | None]:
+    if wait_replicas <= 0:
+        reply = await client.evalsha(_APPEND_UPLOADS_SHA, len(keys), *keys, *args)  # type: ignore[misc]
+        return reply, None
+    pipe = client.pipeline(transaction=False)  # one connection: WAIT covers the script's writes
+    pipe.evalsha(_APPEND_UPLOADS_SHA, len(keys), *keys, *args)
+    pipe.execute_command("WAIT", wait_replicas, wait_timeout_ms)
+    reply, acked = await pipe.execute()
+    if int(reply[0]) == 0:
+        return reply, None
+    return reply, int(acked)

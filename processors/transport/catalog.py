@@ -1,0 +1,124 @@
+"""Bookkeeping keys next to the streams: topic metadata and committed offsets.
+
+Kafka keeps topic configuration and consumer-group offsets on the broker; here
+they are two kinds of Redis hashes under the app's key prefix:
+
+``<prefix>:topics``                 topic → msgpack ``TopicMeta`` (partitions, compacting)
+``<prefix>:offsets:<group>``        ``"<topic>:<partition>"`` → next offset to read
+``<prefix>:groups``                 set of groups that ever committed (for ``mindhit lag``)
+
+Topics nobody declared (the raw topic is written by the gateway, not by Faust)
+have the app's default partition count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgspec
+import redis.asyncio as aioredis
+
+__all__ = [
+    "TopicMeta",
+    "groups_key",
+    "load_committed",
+    "load_groups",
+    "load_topics",
+    "offsets_key",
+    "parse_tp_field",
+    "save_committed",
+    "save_topic",
+    "topics_key",
+    "tp_field",
+]
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder()
+
+
+class TopicMeta(msgspec.Struct, frozen=True, kw_only=True):
+    """What a topic was declared with."""
+
+    partitions: int
+    compacting: bool = False
+
+
+def topics_key(prefix: str) -> str:
+    """The hash of declared topics."""
+    return f"{prefix}:topics"
+
+
+def offsets_key(prefix: str, group: str) -> str:
+    """The hash of a consumer group's committed offsets."""
+    return f"{prefix}:offsets:{group}"
+
+
+def groups_key(prefix: str) -> str:
+    """The set of consumer groups that committed offsets."""
+    return f"{prefix}:groups"
+
+
+def tp_field(topic: str, partition: int) -> str:
+    """Hash field of one topic partition."""
+    return f"{topic}:{partition}"
+
+
+def parse_tp_field(field: bytes | str) -> tuple[str, int]:
+    """Inverse of :func:`tp_field` (topic names may contain ':')."""
+    text = field.decode() if isinstance(field, bytes) else field
+    topic, _, partition = text.rpartition(":")
+    return topic, int(partition)
+
+
+def _meta(raw: Any) -> TopicMeta:
+    return msgspec.convert(_decoder.decode(raw), TopicMeta)
+
+
+async def load_topics(client: aioredis.Redis, prefix: str) -> dict[str, TopicMeta]:
+    """Every declared topic with its metadata."""
+    raw: Mapping[bytes, bytes] = await client.hgetall(topics_key(prefix))  # type: ignore[misc]
+    return {name.decode(): _meta(value) for name, value in raw.items()}
+
+
+async def save_topic(client: aioredis.Redis, prefix: str, topic: str, meta: TopicMeta) -> TopicMeta:
+    """Declare ``topic`` unless it exists; return what is stored (the first declaration wins)."""
+    key = topics_key(prefix)
+    await client.hsetnx(key, topic, _encoder.encode(meta))  # type: ignore[misc]
+    stored: bytes = await client.hget(key, topic)  # type: ignore[misc]
+    return _meta(stored)
+
+
+async def load_committed(
+    client: aioredis.Redis, prefix: str, group: str, tps: Iterable[tuple[str, int]] | None = None
+) -> dict[tuple[str, int], int]:
+    """Committed offsets of ``group`` (all, or only ``tps``)."""
+    key = offsets_key(prefix, group)
+    if tps is None:
+        raw: Mapping[bytes, bytes] = await client.hgetall(key)  # type: ignore[misc]
+        return {parse_tp_field(field): int(value) for field, value in raw.items()}
+    wanted = list(tps)
+    if not wanted:
+        return {}
+    values = await client.hmget(key, [tp_field(t, p) for t, p in wanted])  # type: ignore[misc]
+    return {tp: int(value) for tp, value in zip(wanted, values, strict=True) if value is not None}
+
+
+async def save_committed(
+    client: aioredis.Redis, prefix: str, group: str, offsets: Mapping[tuple[str, int], int]
+) -> None:
+    """Store committed offsets (next offset to read) of ``group`` in one round trip."""
+    if not offsets:
+        return
+    pipe = client.pipeline(transaction=True)
+    pipe.hset(
+        offsets_key(prefix, group), mapping={tp_field(t, p): o for (t, p), o in offsets.items()}
+    )
+    pipe.sadd(groups_key(prefix), group)
+    await pipe.execute()
+
+
+async def load_groups(client: aioredis.Redis, prefix: str) -> list[str]:
+    """Consumer groups that have committed, sorted."""
+    members: set[bytes] = await client.smembers(groups_key(prefix))  # type: ignore[misc]
+    return sorted(m.decode() for m in members)

@@ -1,0 +1,77 @@
+"""Broker URL options: where the Redis is and which key prefix the app's streams use.
+
+A Faust app selects this transport with ``broker="redis://host:port/db?prefix=mindhit"``.
+The query parameters that belong to the transport are removed before the URL is
+handed to redis-py, so the rest of the URL (password, db, TLS via ``rediss``)
+keeps its usual redis-py meaning:
+
+``prefix``            key prefix of every stream and bookkeeping key (default ``mindhit``),
+                      the same as ``Settings.key_prefix`` so Faust reads what the gateway wrote.
+``compact_interval``  seconds between changelog compaction passes (default 300; 0 = off).
+``block_ms``          longest a fetch blocks waiting for new entries (default 100).
+``fetch_count``       most entries read per partition per fetch (default 500).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import msgspec
+
+__all__ = ["TransportOptions", "broker_url", "parse_broker_url"]
+
+_OWN_PARAMS = ("prefix", "compact_interval", "block_ms", "fetch_count")
+
+
+class TransportOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """What the transport needs from its broker URL."""
+
+    redis_url: str
+    prefix: str = "mindhit"
+    compact_interval_s: float = 300.0
+    block_ms: int = 100
+    fetch_count: int = 500
+
+
+def parse_broker_url(url: str) -> TransportOptions:
+    """Split a ``redis://…?prefix=…`` broker URL into redis-py's URL and our options.
+
+    Raises:
+        ValueError: when an option has an invalid value or the scheme is not redis.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ValueError(f"not a Redis broker URL: {url!r}")
+    own: dict[str, str] = {}
+    rest: list[tuple[str, str]] = []
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name in _OWN_PARAMS:
+            own[name] = value
+        else:
+            rest.append((name, value))
+    netloc = parts.netloc or "127.0.0.1:6379"
+    redis_url = urlunsplit((parts.scheme, netloc, parts.path, urlencode(rest), ""))
+    try:
+        options = TransportOptions(
+            redis_url=redis_url,
+            prefix=own.get("prefix", "mindhit"),
+            compact_interval_s=float(own.get("compact_interval", 300.0)),
+            block_ms=int(own.get("block_ms", 100)),
+            fetch_count=int(own.get("fetch_count", 500)),
+        )
+    except ValueError as exc:
+        raise ValueError(f"invalid broker URL option in {url!r}: {exc}") from exc
+    if not options.prefix or ":" in options.prefix:
+        raise ValueError(f"broker URL prefix must be non-empty and contain no ':': {url!r}")
+    if options.block_ms < 0 or options.fetch_count < 1 or options.compact_interval_s < 0:
+        raise ValueError(f"broker URL options out of range: {url!r}")
+    return options
+
+
+def broker_url(redis_url: str, prefix: str, **options: float | int) -> str:
+    """Build the Faust broker URL for ``redis_url`` with our options (inverse of parsing)."""
+    parts = urlsplit(redis_url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    query.append(("prefix", prefix))
+    query.extend((name, str(value)) for name, value in options.items())
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))

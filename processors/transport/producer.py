@@ -1,0 +1,305 @@
+"""Faust producer that appends to partition streams in pipelined batches.
+
+``send`` never waits for Redis: it queues the message and returns a future. A
+single sender task takes everything queued so far and writes it with one
+pipelined round trip (``mindhit.streams.queue_append``, dense ``XADD 0-*``), then
+resolves each future with the real offset Redis gave the entry (tables keep it).
+Hundreds of table-changelog writes therefore cost one round trip, which is what
+lets ``flush`` complete under sustained load so commits keep advancing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+from faust.exceptions import ProducerSendError
+from faust.transport import base
+from faust.types import TP, HeadersArg, RecordMetadata
+from mode import Service
+
+from mindhit import streams
+from schema.log import encode_headers
+from schema.topics import partition_for, stream_key
+
+__all__ = ["Producer", "TransactionsNotSupported", "encode_key", "headers_field"]
+
+MAX_PIPELINE = 2000
+
+
+class TransactionsNotSupported(NotImplementedError):
+    """Redis Streams have no transactional producer: use at-least-once processing."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the redis:// Faust transport does not support transactions "
+            "(processing_guarantee='exactly_once'); use 'at_least_once' and idempotent consumers"
+        )
+
+
+def encode_key(key: Any) -> bytes | None:
+    """Message key as bytes (Faust may hand us str or int keys after ``group_by``)."""
+    if key is None or isinstance(key, bytes):
+        return key
+    if isinstance(key, (bytearray, memoryview)):
+        return bytes(key)
+    return str(key).encode()
+
+
+def headers_field(headers: HeadersArg | None) -> bytes | None:
+    """Encode Faust headers (mapping or pairs) for the ``h`` field; ``None`` when empty."""
+    if not headers:
+        return None
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    encoded = [
+        (str(name), value if isinstance(value, bytes) else str(value).encode())
+        for name, value in pairs
+    ]
+    return encode_headers(encoded)
+
+
+class _Pending:
+    __slots__ = (
+        "future",
+        "headers",
+        "key",
+        "partition",
+        "stream",
+        "timestamp_ms",
+        "topic",
+        "value",
+    )
+
+    def __init__(
+        self,
+        topic: str,
+        partition: int,
+        stream: str,
+        key: bytes | None,
+        value: bytes | None,
+        timestamp_ms: int,
+        headers: bytes | None,
+        future: asyncio.Future[RecordMetadata],
+    ) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.stream = stream
+        self.key = key
+        self.value = value
+        self.timestamp_ms = timestamp_ms
+        self.headers = headers
+        self.future = future
+
+
+class Producer(base.Producer):
+    """Appends Faust messages to ``<prefix>:{p<N>}:<topic>`` streams."""
+
+    #: Wall clock for messages sent without a timestamp (injected in tests).
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        self._queue: list[_Pending] = []
+        self._wakeup = asyncio.Event()
+        self._inflight: set[asyncio.Future[RecordMetadata]] = set()
+        self._round_robin = itertools.count()
+        self._client: aioredis.Redis | None = None
+
+    @property
+    def _transport(self) -> Any:
+        return self.transport
+
+    @property
+    def client(self) -> aioredis.Redis:
+        """This producer's Redis client (created on first use)."""
+        if self._client is None:
+            self._client = self._transport.new_client()
+        return self._client
+
+    async def on_stop(self) -> None:
+        """Send what is queued, then close the connection."""
+        await super().on_stop()
+        await self._drain_all()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        timestamp: float | None,
+        headers: HeadersArg | None,
+        *,
+        transactional_id: str | None = None,
+    ) -> Awaitable[RecordMetadata]:
+        """Queue one message; the returned future resolves to its RecordMetadata."""
+        if transactional_id:
+            raise TransactionsNotSupported()
+        catalog = self._transport.catalog
+        await catalog.ensure_loaded()
+        raw_key = encode_key(key)
+        if partition is None:
+            partition = self._partition(topic, raw_key)
+        elif not 0 <= partition < catalog.partitions(topic):
+            raise ProducerSendError(f"partition {partition} out of range for topic {topic!r}")
+        timestamp_ms = int((timestamp if timestamp else self.clock()) * 1000)
+        future: asyncio.Future[RecordMetadata] = self.loop.create_future()
+        self._queue.append(
+            _Pending(
+                topic,
+                partition,
+                stream_key(catalog.prefix, topic, partition),
+                raw_key,
+                value,
+                timestamp_ms,
+                headers_field(headers),
+                future,
+            )
+        )
+        self._inflight.add(future)
+        future.add_done_callback(self._inflight.discard)
+        self._wakeup.set()
+        return future
+
+    async def send_and_wait(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        timestamp: float | None,
+        headers: HeadersArg | None,
+        *,
+        transactional_id: str | None = None,
+    ) -> RecordMetadata:
+        """Send one message and wait until Redis stored it."""
+        future = await self.send(
+            topic, key, value, partition, timestamp, headers, transactional_id=transactional_id
+        )
+        return await future
+
+    async def flush(self) -> None:
+        """Wait until everything handed to the producer before this call is stored.
+
+        Steps:
+            1. Snapshot the messages in Faust's producer buffer and our own queue.
+            2. Wait for exactly those (messages queued later do not extend the wait,
+               so a flush — and the commit that follows it — ends under sustained load).
+        """
+        waiting: list[asyncio.Future[Any]] = list(self._inflight)
+        pending_queue: Any = self.buffer.pending
+        waiting.extend(cast(list[asyncio.Future[Any]], list(pending_queue._queue)))
+        if waiting:
+            await asyncio.gather(*waiting, return_exceptions=True)
+
+    def key_partition(self, topic: str, key: bytes) -> TP:
+        """The partition Faust should use for ``key`` (same hash as the gateway)."""
+        return TP(topic, self._partition(topic, encode_key(key)))
+
+    def _partition(self, topic: str, key: bytes | None) -> int:
+        partitions = self._transport.catalog.partitions(topic)
+        if key:
+            return partition_for(key, partitions)
+        return next(self._round_robin) % partitions
+
+    async def create_topic(
+        self,
+        topic: str,
+        partitions: int,
+        replication: int,
+        *,
+        config: Mapping[str, Any] | None = None,
+        timeout: Any = 1000.0,
+        retention: Any = None,
+        compacting: bool | None = None,
+        deleting: bool | None = None,
+        ensure_created: bool = False,
+    ) -> None:
+        """Declare a topic (partition count and compaction) in Redis."""
+        await self._transport.catalog.declare(topic, partitions, compacting=bool(compacting))
+
+    def supports_headers(self) -> bool:
+        """Headers are stored in the ``h`` field."""
+        return True
+
+    async def begin_transaction(self, transactional_id: str) -> None:
+        """Not supported."""
+        raise TransactionsNotSupported()
+
+    async def commit_transaction(self, transactional_id: str) -> None:
+        """Not supported."""
+        raise TransactionsNotSupported()
+
+    async def abort_transaction(self, transactional_id: str) -> None:
+        """Not supported."""
+        raise TransactionsNotSupported()
+
+    async def stop_transaction(self, transactional_id: str) -> None:
+        """Not supported."""
+        raise TransactionsNotSupported()
+
+    async def maybe_begin_transaction(self, transactional_id: str) -> None:
+        """Not supported."""
+        raise TransactionsNotSupported()
+
+    async def commit_transactions(
+        self,
+        tid_to_offset_map: Mapping[str, Mapping[TP, int]],
+        group_id: str,
+        start_new_transaction: bool = True,
+    ) -> None:
+        """Not supported."""
+        raise TransactionsNotSupported()
+
+    @Service.task
+    async def _sender(self) -> None:
+        while not self.should_stop:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            await self._drain_all()
+
+    async def _drain_all(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_PIPELINE], self._queue[MAX_PIPELINE:]
+            await self._write(batch)
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        """Append one batch in a single pipelined round trip and resolve its futures."""
+        pipe = self.client.pipeline(transaction=False)
+        for item in batch:
+            streams.queue_append(
+                pipe,
+                item.stream,
+                item.value,
+                key=item.key,
+                timestamp_ms=item.timestamp_ms,
+                headers=item.headers,
+            )
+        try:
+            ids = await pipe.execute(raise_on_error=False)
+        except Exception as exc:  # connection lost: every message of the batch failed
+            ids = [exc] * len(batch)
+        for item, new_id in zip(batch, ids, strict=True):
+            if item.future.done():
+                continue
+            if isinstance(new_id, BaseException):
+                item.future.set_exception(
+                    ProducerSendError(f"append to {item.stream} failed: {new_id!r}")
+                )
+                continue
+            item.future.set_result(
+                RecordMetadata(
+                    topic=item.topic,
+                    partition=item.partition,
+                    topic_partition=TP(item.topic, item.partition),
+                    offset=streams.offset_of(new_id),
+                    timestamp=item.timestamp_ms / 1000.0,
+                    timestamp_type=0,
+                )
+            )
