@@ -1,0 +1,259 @@
+"""The dwell fold: exact visits for scripted browsing, and invariants for any browsing."""
+
+from __future__ import annotations
+
+import itertools
+
+import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from processors.dwell import UserState, decode_state, encode_state, fold
+from schema.derived import SessionClosed, VisitClosed
+from schema.events import ClientEvent, SessionStopped
+from schema.ids import deterministic_id
+from tests.unit.processors.browsing import Browser, content_hash
+
+SID = "0190a0b0-0000-7000-8000-000000000001"
+USER = "user-1"
+
+
+def visits(derived: list[object]) -> list[tuple[str, int, str]]:
+    return [(v.url, v.dwell_ms, v.end_reason) for v in derived if isinstance(v, VisitClosed)]
+
+
+def run(events: list[ClientEvent]) -> list[object]:
+    _, result = fold(None, USER, events)
+    return list(result.derived)
+
+
+def test_switching_tabs_gives_one_visit_per_page_with_exact_dwell() -> None:
+    b = Browser("c1", SID)
+    b.start()
+    b.activate(1, "https://a.example/")
+    b.wait(5_000).activate(2, "https://b.example/x?utm_source=mail#top")
+    b.wait(7_000).activate(1, "https://a.example/")
+    b.wait(1_000).stop()
+    derived = run(b.events)
+    assert visits(derived) == [
+        ("https://a.example/", 5_000, "switch"),
+        ("https://b.example/x", 7_000, "switch"),
+        ("https://a.example/", 1_000, "session_stopped"),
+    ]
+    closed = [d for d in derived if isinstance(d, SessionClosed)]
+    assert len(closed) == 1
+    assert closed[0].active_ms == 13_000
+    assert closed[0].page_count == 2
+    assert [(p.url, p.dwell_ms) for p in closed[0].pages] == [
+        ("https://b.example/x", 7_000),
+        ("https://a.example/", 6_000),
+    ]
+
+
+def test_blur_idle_and_locked_stop_the_clock_but_audible_media_keeps_it() -> None:
+    b = Browser("c1", SID)
+    b.activate(1, "https://read.example/")
+    b.wait(3_000).blur()
+    b.wait(60_000).focus(1)
+    b.wait(2_000).idle("idle")
+    b.wait(100_000).idle("active")
+    b.wait(1_000).activate(2, "https://video.example/")
+    b.wait(500).media(2, True)
+    b.wait(1_000).idle("locked")
+    b.wait(30_000).media(2, False)
+    b.wait(9_000).idle("active")
+    b.wait(4_000).stop()
+    assert visits(run(b.events)) == [
+        ("https://read.example/", 3_000, "blur"),
+        ("https://read.example/", 2_000, "idle"),
+        ("https://read.example/", 1_000, "switch"),
+        ("https://video.example/", 31_500, "idle"),
+        ("https://video.example/", 4_000, "session_stopped"),
+    ]
+
+
+def test_spa_history_change_splits_a_visit_but_a_title_change_does_not() -> None:
+    b = Browser("c1", SID)
+    b.activate(1, "https://app.example/inbox", title="Inbox")
+    b.wait(2_000).navigate(1, "https://app.example/inbox", title="Inbox (3)", change="title")
+    b.wait(2_000).navigate(1, "https://app.example/mail/42", change="history")
+    b.wait(3_000).close(1)
+    b.wait(5_000).stop()
+    derived = [d for d in run(b.events) if isinstance(d, VisitClosed)]
+    assert [(v.url, v.dwell_ms, v.end_reason, v.title) for v in derived] == [
+        ("https://app.example/inbox", 4_000, "navigate", "Inbox (3)"),
+        ("https://app.example/mail/42", 3_000, "tab_closed", "Inbox (3)"),
+    ]
+    assert derived[0].visit_id == deterministic_id("c1", 1)
+    assert derived[1].visit_id == deterministic_id("c1", 3)
+
+
+def test_server_stop_closes_every_client_and_late_events_are_ignored() -> None:
+    laptop = Browser("laptop", SID)
+    phone = Browser("phone", SID, ts=laptop.ts + 100)
+    server = Browser("server", SID, ts=laptop.ts + 10_000)
+    laptop.activate(1, "https://a.example/")
+    phone.activate(7, "https://m.example/")
+    server.stop()
+    laptop.wait(20_000).activate(2, "https://late.example/")
+    _, result = fold(
+        None, USER, [*laptop.events[:1], *phone.events, *server.events, *laptop.events[1:]]
+    )
+    assert visits(list(result.derived)) == [
+        ("https://a.example/", 10_000, "session_stopped"),
+        ("https://m.example/", 9_900, "session_stopped"),
+    ]
+    assert result.late == 1
+
+
+def test_page_content_attaches_its_hash_to_the_visit() -> None:
+    b = Browser("c1", SID)
+    b.activate(1, "https://a.example/post")
+    b.content(1, "https://a.example/post#comments", "hello world")
+    b.wait(4_000).stop()
+    (visit,) = [d for d in run(b.events) if isinstance(d, VisitClosed)]
+    assert visit.content_hash == content_hash("hello world")
+
+
+def test_duplicates_are_ignored_and_gaps_reported() -> None:
+    b = Browser("c1", SID)
+    b.activate(1, "https://a.example/")
+    b.wait(1_000).activate(2, "https://b.example/")
+    b.seq += 3  # three events lost on the client
+    b.wait(1_000).activate(3, "https://c.example/")
+    events = [b.events[0], b.events[0], b.events[1], b.events[1], b.events[2]]
+    _, result = fold(None, USER, events)
+    assert result.duplicates == 2
+    assert [(g.expected, g.got) for g in result.gaps] == [(3, 6)]
+    assert len(visits(list(result.derived))) == 2
+
+
+def test_finished_session_state_is_released() -> None:
+    b = Browser("c1", SID)
+    for i in range(50):
+        b.wait(1_000).activate(i, f"https://site{i}.example/")
+    b.wait(1_000).stop()
+    state, _ = fold(None, USER, b.events)
+    assert state.is_idle()
+    assert len(encode_state(state)) < 16_000
+
+
+# ---------------------------------------------------------------- properties
+
+URLS = [f"https://s{i}.example/p" for i in range(4)]
+SIDS = [f"0190a0b0-0000-7000-8000-00000000000{i}" for i in range(1, 4)]
+
+
+@st.composite
+def browsing(draw: st.DrawFn) -> list[ClientEvent]:
+    """Interleaved events of two clients and the server across up to three sessions."""
+    browsers = {name: Browser(name, SIDS[0]) for name in ("c1", "c2", "server")}
+    events: list[ClientEvent] = []
+    for _ in range(draw(st.integers(1, 60))):
+        name = draw(st.sampled_from(["c1", "c1", "c1", "c2", "c2", "server"]))
+        b = browsers[name]
+        b.wait(draw(st.integers(0, 20_000)))
+        b.session_id = draw(st.sampled_from(SIDS[:2] if name != "server" else SIDS))
+        tab = draw(st.integers(1, 3))
+        window = draw(st.integers(1, 2))
+        kinds = [0, 1, 1, 1, 2, 2, 3, 4, 4, 5, 6, 7, 8, 9] if name != "server" else [0, 9]
+        kind = draw(st.sampled_from(kinds))
+        if kind == 0:
+            events.append(b.start())
+        elif kind == 1:
+            events.append(b.activate(tab, draw(st.sampled_from(URLS)), window=window))
+        elif kind == 2:
+            change = draw(st.sampled_from(["url", "history", "title"]))
+            events.append(
+                b.navigate(tab, draw(st.sampled_from(URLS)), window=window, change=change)
+            )
+        elif kind == 3:
+            events.append(b.close(tab, window=window))
+        elif kind == 4:
+            events.append(b.focus(window))
+        elif kind == 5:
+            events.append(b.blur())
+        elif kind == 6:
+            events.append(b.idle(draw(st.sampled_from(["active", "idle", "locked"]))))
+        elif kind == 7:
+            events.append(b.media(tab, draw(st.booleans())))
+        elif kind == 8:
+            events.append(b.content(tab, draw(st.sampled_from(URLS)), draw(st.sampled_from("xyz"))))
+        else:
+            events.append(b.stop())
+    return events
+
+
+def _canonical(state: UserState, derived: list[object]) -> tuple[bytes, bytes]:
+    return encode_state(state), msgspec.msgpack.encode(derived)
+
+
+@settings(max_examples=200, deadline=None)
+@given(browsing())
+def test_visits_never_overlap_per_client_and_stay_inside_their_session(
+    events: list[ClientEvent],
+) -> None:
+    _, result = fold(None, USER, events)
+    derived = list(result.derived)
+    by_client: dict[str, list[VisitClosed]] = {}
+    for v in derived:
+        if isinstance(v, VisitClosed):
+            assert v.start_ts < v.end_ts
+            assert v.dwell_ms == v.end_ts - v.start_ts
+            by_client.setdefault(v.client_id, []).append(v)
+    for vs in by_client.values():
+        vs.sort(key=lambda v: v.start_ts)
+        for before, after in itertools.pairwise(vs):
+            assert before.end_ts <= after.start_ts
+    ids = [v.visit_id for v in derived if isinstance(v, VisitClosed)]
+    assert len(ids) == len(set(ids))
+    for closed in (d for d in derived if isinstance(d, SessionClosed)):
+        inside = [
+            v for v in derived if isinstance(v, VisitClosed) and v.session_id == closed.session_id
+        ]
+        assert sum(v.dwell_ms for v in inside) == closed.active_ms
+        assert sum(p.dwell_ms for p in closed.pages) == closed.active_ms
+        for v in inside:
+            assert closed.started_ts <= v.start_ts and v.end_ts <= closed.stopped_ts
+        for client_visits in by_client.values():
+            mine = [v for v in client_visits if v.session_id == closed.session_id]
+            assert sum(v.dwell_ms for v in mine) <= closed.stopped_ts - closed.started_ts
+
+
+@settings(max_examples=200, deadline=None)
+@given(browsing(), st.data())
+def test_duplicates_and_any_batching_fold_like_once(
+    events: list[ClientEvent], data: st.DataObject
+) -> None:
+    state_once, once = fold(None, USER, events)
+    expected = _canonical(state_once, list(once.derived))
+
+    # Redeliver: each event may be repeated later, and batches may be re-sent whole.
+    noisy: list[ClientEvent] = []
+    for i, event in enumerate(events):
+        noisy.append(event)
+        if data.draw(st.booleans()):
+            noisy.append(events[data.draw(st.integers(0, i))])
+    cuts = sorted(data.draw(st.sets(st.integers(0, len(noisy)), max_size=6)))
+    state: UserState | None = None
+    derived: list[object] = []
+    for start, end in zip([0, *cuts], [*cuts, len(noisy)], strict=False):
+        state, result = fold(state, USER, noisy[start:end])
+        derived.extend(result.derived)
+        state = decode_state(encode_state(state))  # what the state store round-trips
+    assert state is not None
+    assert _canonical(state, derived) == expected
+
+
+@settings(max_examples=50, deadline=None)
+@given(browsing())
+def test_every_stop_closes_its_session_once(events: list[ClientEvent]) -> None:
+    _, result = fold(None, USER, events)
+    stopped = []
+    seen_stop: set[str] = set()
+    for e in events:
+        if isinstance(e, SessionStopped) and e.session_id not in seen_stop:
+            seen_stop.add(e.session_id)
+            stopped.append(e.session_id)
+    closed = [d.session_id for d in result.derived if isinstance(d, SessionClosed)]
+    assert closed == stopped
