@@ -48,6 +48,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         coalesce_linger_ms: how long the gateway waits to coalesce uploads per partition.
         wait_replicas: replicas that must acknowledge an append before the gateway does.
         wait_timeout_ms: how long to wait for those replicas.
+        batch_dedupe_seconds: how long a ``batch_id`` is remembered (a retry is stored once).
         blocked_domains: global block list (comma-separated domains; subdomains included).
         quarantine_maxlen: bound on the stream that keeps rejected events.
         token_cache_seconds: how long the gateway caches device-token lookups.
@@ -87,6 +88,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     coalesce_linger_ms: float = 2.0
     wait_replicas: int = 0
     wait_timeout_ms: int = 100
+    batch_dedupe_seconds: int = 7 * 24 * 3600
     blocked_domains: tuple[str, ...] = ()
     quarantine_maxlen: int = 10_000
     token_cache_seconds: float = 5.0

@@ -1,0 +1,79 @@
+"""The Redis adapter that writes one coalesced flush as one raw-log entry.
+
+It is the coalescer's ``write`` function: it encodes the uploads as one
+:class:`schema.log.RawEntry` and appends it with
+:func:`mindhit.streams.append_uploads` (check-and-append in one Lua script).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+
+from ingest.coalescer import AppendResult, Submission
+from ingest.metrics import GatewayMetrics
+from mindhit.settings import Settings
+from mindhit.streams import append_uploads, dedupe_key, sessions_key
+from schema.log import RawEntry, encode_raw_entry
+from schema.topics import RAW_TOPIC, stream_key
+
+__all__ = ["LogWriter"]
+
+
+class LogWriter:
+    """Appends flushes of uploads to the partition streams of the raw topic."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        settings: Settings,
+        metrics: GatewayMetrics,
+        *,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._redis = redis
+        self._settings = settings
+        self._metrics = metrics
+        self._timer = timer
+
+    async def write(self, partition: int, leaders: list[Submission]) -> list[AppendResult]:
+        """Append ``leaders`` (distinct batch ids) as one entry; one result each.
+
+        Steps: encode the entry; run the script; if it reports some uploads as
+        already in the log, mark them duplicates, drop them and run it again with
+        the rest (nothing was written); stop when the entry is written or no
+        upload is left. Each round removes at least one upload, so it ends.
+        """
+        prefix = self._settings.key_prefix
+        results: list[AppendResult | None] = [None] * len(leaders)
+        remaining = list(range(len(leaders)))
+        while remaining:
+            uploads = [leaders[i].upload for i in remaining]
+            claims = [claim for i in remaining for claim in leaders[i].claims]
+            started = self._timer()
+            outcome = await append_uploads(
+                self._redis,
+                stream_key(prefix, RAW_TOPIC, partition),
+                encode_raw_entry(RawEntry(uploads=uploads)),
+                dedupe_keys=[dedupe_key(prefix, partition, u.user_id, u.batch_id) for u in uploads],
+                sessions=sessions_key(prefix, partition),
+                claims=claims,
+                timestamp_ms=max(u.received_at for u in uploads),
+                dedupe_ttl_s=self._settings.batch_dedupe_seconds,
+                wait_replicas=self._settings.wait_replicas,
+                wait_timeout_ms=self._settings.wait_timeout_ms,
+            )
+            self._metrics.append_seconds.observe(self._timer() - started)
+            if outcome.offset is not None:
+                self._metrics.entries.inc()
+                self._metrics.entry_uploads.observe(len(uploads))
+                for i in remaining:
+                    results[i] = AppendResult(False, outcome.offset)
+                break
+            duplicates = set(outcome.duplicates)
+            for position in duplicates:
+                results[remaining[position]] = AppendResult(True)
+            remaining = [i for position, i in enumerate(remaining) if position not in duplicates]
+        return [result if result is not None else AppendResult(True) for result in results]

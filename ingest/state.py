@@ -1,0 +1,48 @@
+"""What the gateway's handlers share: clients, caches, the coalescer, metrics, clock.
+
+Built once by :func:`ingest.app.create_app`'s lifespan and kept on ``app.state``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import psycopg_pool
+import redis.asyncio as aioredis
+
+from ingest.blocklist import normalize_domain
+from ingest.coalescer import Coalescer
+from ingest.metrics import GatewayMetrics
+from ingest.tokens import TokenCache
+from mindhit.settings import Settings
+
+__all__ = ["GatewayState", "blocked_domains"]
+
+
+@lru_cache(maxsize=4096)
+def blocked_domains(global_list: tuple[str, ...], user_list: tuple[str, ...]) -> frozenset[str]:
+    """The normalized union of the global and a user's block lists (memoized)."""
+    return frozenset(
+        domain for domain in map(normalize_domain, (*global_list, *user_list)) if domain
+    )
+
+
+@dataclass
+class GatewayState:
+    """The gateway's shared, long-lived objects."""
+
+    settings: Settings
+    redis: aioredis.Redis
+    pool: psycopg_pool.AsyncConnectionPool[Any]
+    tokens: TokenCache
+    coalescer: Coalescer
+    metrics: GatewayMetrics
+    clock: Callable[[], float] = field(default=time.time)
+
+    def now_ms(self) -> int:
+        """The gateway's clock, Unix milliseconds (``received_at``)."""
+        return int(self.clock() * 1000)

@@ -1,0 +1,1 @@
+"""Lua scripts run by :mod:`mindhit.streams` (kept as files next to their adapter)."""

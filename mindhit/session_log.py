@@ -1,0 +1,169 @@
+"""Starting and stopping sessions from the server side (gateway API and dashboard).
+
+Both the gateway (``POST /v1/sessions``) and the dashboard start and stop
+sessions, and services never import each other, so the one implementation lives
+in the kernel. A server-originated event needs an envelope like any client's:
+
+* ``client_id`` is ``"server:<user_id>"``: one pseudo-install per user, so
+  ``(client_id, seq)`` stays unique and dedupes exactly like a real client's;
+* ``seq`` comes from a per-user ``INCR`` counter kept in the user's partition
+  slot, so it is strictly increasing across gateway and dashboard processes;
+* each start/stop is its own upload with a fresh ``batch_id``, appended through
+  :func:`mindhit.streams.append_uploads` (atomic, dense offsets).
+
+Session ownership (``session_id -> user_id``) is kept in a hash in the partition
+slot of the owner. It is written in the same script as the entry that starts the
+session, whether the start comes from here or from an extension's
+``session.started`` event via the gateway. A user may only stop a session found
+in their own hash; anything else is :class:`SessionNotFoundError` (HTTP 404).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+
+from mindhit.settings import Settings
+from mindhit.streams import append_uploads, dedupe_key, sessions_key
+from schema.api import SessionCreated
+from schema.events import ClientEvent, SessionStarted, SessionStopped
+from schema.ids import uuid7
+from schema.log import RawEntry, Upload, encode_raw_entry
+from schema.topics import RAW_TOPIC, partition_for, partition_tag, stream_key
+
+__all__ = [
+    "MAX_LABEL_LENGTH",
+    "SessionNotFoundError",
+    "server_client_id",
+    "session_owner",
+    "start_session",
+    "stop_session",
+]
+
+MAX_LABEL_LENGTH = 200
+
+Clock = Callable[[], float]
+
+
+class SessionNotFoundError(LookupError):
+    """No session with that id belongs to the user (unknown, or someone else's)."""
+
+
+def server_client_id(user_id: str) -> str:
+    """The ``client_id`` of events the server writes on ``user_id``'s behalf."""
+    return f"server:{user_id}"
+
+
+def _seq_key(settings: Settings, partition: int, user_id: str) -> str:
+    return f"{settings.key_prefix}:{partition_tag(partition)}:seq:{server_client_id(user_id)}"
+
+
+async def _append_server_event(
+    redis: aioredis.Redis,
+    settings: Settings,
+    user_id: str,
+    event: ClientEvent,
+    *,
+    now_ms: int,
+    claims: list[tuple[str, str]],
+) -> None:
+    partition = partition_for(user_id, settings.partitions)
+    upload = Upload(
+        batch_id=uuid7(now_ms),
+        user_id=user_id,
+        client_id=event.client_id,
+        received_at=now_ms,
+        events=[event],
+    )
+    await append_uploads(
+        redis,
+        stream_key(settings.key_prefix, RAW_TOPIC, partition),
+        encode_raw_entry(RawEntry(uploads=[upload])),
+        dedupe_keys=[dedupe_key(settings.key_prefix, partition, user_id, upload.batch_id)],
+        sessions=sessions_key(settings.key_prefix, partition),
+        claims=claims,
+        timestamp_ms=now_ms,
+        dedupe_ttl_s=settings.batch_dedupe_seconds,
+        wait_replicas=settings.wait_replicas,
+        wait_timeout_ms=settings.wait_timeout_ms,
+    )
+
+
+async def start_session(
+    redis: aioredis.Redis,
+    settings: Settings,
+    user_id: str,
+    label: str = "",
+    *,
+    clock: Clock = time.time,
+) -> SessionCreated:
+    """Start a session for ``user_id``: append ``session.started`` and record ownership.
+
+    Steps: take the next server ``seq`` for the user (INCR); append the event and
+    claim the session in one script; return the new id and start time.
+
+    Raises:
+        ValueError: ``label`` is longer than :data:`MAX_LABEL_LENGTH`.
+    """
+    if len(label) > MAX_LABEL_LENGTH:
+        raise ValueError(f"a session label has at most {MAX_LABEL_LENGTH} characters")
+    now_ms = int(clock() * 1000)
+    partition = partition_for(user_id, settings.partitions)
+    seq = int(await redis.incr(_seq_key(settings, partition, user_id)))
+    session_id = uuid7(now_ms)
+    event = SessionStarted(
+        event_id=uuid7(now_ms),
+        client_id=server_client_id(user_id),
+        session_id=session_id,
+        seq=seq,
+        ts=now_ms,
+        label=label,
+    )
+    await _append_server_event(
+        redis, settings, user_id, event, now_ms=now_ms, claims=[(session_id, user_id)]
+    )
+    return SessionCreated(session_id=session_id, started_at=now_ms)
+
+
+async def session_owner(
+    redis: aioredis.Redis, settings: Settings, user_id: str, session_id: str
+) -> bool:
+    """Whether ``session_id`` is one of ``user_id``'s sessions."""
+    partition = partition_for(user_id, settings.partitions)
+    owner = await redis.hget(sessions_key(settings.key_prefix, partition), session_id)  # type: ignore[misc]
+    return owner is not None and (owner.decode() if isinstance(owner, bytes) else owner) == user_id
+
+
+async def stop_session(
+    redis: aioredis.Redis,
+    settings: Settings,
+    user_id: str,
+    session_id: str,
+    *,
+    clock: Clock = time.time,
+) -> int:
+    """Stop one of ``user_id``'s sessions: append ``session.stopped``; return its time (ms).
+
+    Steps: check ownership in the user's partition hash; take the next server
+    ``seq``; append the event. Stopping an already stopped session appends another
+    ``session.stopped``, which consumers treat as a no-op.
+
+    Raises:
+        SessionNotFoundError: the session is unknown or belongs to someone else.
+    """
+    if not await session_owner(redis, settings, user_id, session_id):
+        raise SessionNotFoundError(session_id)
+    now_ms = int(clock() * 1000)
+    partition = partition_for(user_id, settings.partitions)
+    seq = int(await redis.incr(_seq_key(settings, partition, user_id)))
+    event = SessionStopped(
+        event_id=uuid7(now_ms),
+        client_id=server_client_id(user_id),
+        session_id=session_id,
+        seq=seq,
+        ts=now_ms,
+    )
+    await _append_server_event(redis, settings, user_id, event, now_ms=now_ms, claims=[])
+    return now_ms

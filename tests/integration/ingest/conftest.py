@@ -1,0 +1,70 @@
+"""Fixtures for the gateway's integration tests: a user with a token, a live app client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+import redis.asyncio as aioredis
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from ingest.app import create_app
+from mindhit.accounts import create_token, create_user
+from mindhit.settings import Settings
+from mindhit.streams import read
+from schema.ids import uuid7
+from schema.log import Upload, decode_raw_entry
+from schema.topics import RAW_TOPIC, stream_key
+
+
+class Account:
+    """A test user and one of their device tokens."""
+
+    def __init__(self, user_id: str, token: str, token_id: str) -> None:
+        self.user_id = user_id
+        self.token = token
+        self.token_id = token_id
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def make_account(conn: psycopg.AsyncConnection[Any], device: str = "laptop") -> Account:
+    user = await create_user(conn, f"{uuid7()}@example.com")
+    token_id, secret = await create_token(conn, user.user_id, device)
+    return Account(user.user_id, secret, token_id)
+
+
+@pytest.fixture
+async def account(apg: psycopg.AsyncConnection[Any]) -> Account:
+    return await make_account(apg)
+
+
+@pytest.fixture
+async def other_account(apg: psycopg.AsyncConnection[Any]) -> Account:
+    return await make_account(apg)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as test_client:
+        yield test_client
+
+
+async def logged_uploads(redis: aioredis.Redis, settings: Settings) -> list[tuple[int, Upload]]:
+    """Every upload in the raw topic, with the partition it sits in (in log order)."""
+    found: list[tuple[int, Upload]] = []
+    for partition in range(settings.partitions):
+        stream = stream_key(settings.key_prefix, RAW_TOPIC, partition)
+        for record in await read(redis, {stream: 0}, count=100_000):
+            found.extend((partition, up) for up in decode_raw_entry(record.value).uploads)
+    return found

@@ -1,0 +1,211 @@
+"""POST /v1/events against real Redis and PostgreSQL: what a client and an operator see."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+import psycopg
+import pytest
+import redis.asyncio as aioredis
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from mindhit.accounts import revoke_token
+from mindhit.settings import Settings
+from schema.api import BatchResult, ErrorBody
+from schema.ids import uuid7
+from schema.topics import partition_for
+from tests.integration.ingest.conftest import Account, logged_uploads
+from tests.unit.ingest.factories import event_dicts, page_content, upload_body
+
+pytestmark = pytest.mark.integration
+
+Client = AsyncTestClient[Litestar]
+
+
+async def test_a_batch_posted_three_times_concurrently_is_appended_once(
+    client: Client, account: Account, aredis: aioredis.Redis, settings: Settings
+) -> None:
+    body = upload_body(event_dicts(200))
+    answers = await asyncio.gather(
+        *(client.post("/v1/events", content=body, headers=account.headers) for _ in range(3))
+    )
+    results = [msgspec.json.decode(a.content, type=BatchResult) for a in answers]
+    assert [a.status_code for a in answers] == [202, 202, 202]
+    assert sorted(r.duplicate for r in results) == [False, True, True]
+    assert all(r.accepted == 200 for r in results)
+    uploads = await logged_uploads(aredis, settings)
+    assert len(uploads) == 1
+    partition, upload = uploads[0]
+    assert partition == partition_for(account.user_id, settings.partitions)
+    assert upload.user_id == account.user_id and len(upload.events) == 200
+    # a later retry of the same batch is still recognised
+    again = await client.post("/v1/events", content=body, headers=account.headers)
+    assert msgspec.json.decode(again.content, type=BatchResult).duplicate
+    assert len(await logged_uploads(aredis, settings)) == 1
+
+
+async def test_three_bad_events_of_200_are_reported_and_the_197_others_appended(
+    client: Client, account: Account, aredis: aioredis.Redis, settings: Settings
+) -> None:
+    events = event_dicts(200)
+    events[5]["seq"] = "five"
+    del events[77]["tab_id"]  # a tab.updated without its tab
+    events[150]["type"] = "tab.teleported"
+    answer = await client.post("/v1/events", content=upload_body(events), headers=account.headers)
+    assert answer.status_code == 202
+    result = msgspec.json.decode(answer.content, type=BatchResult)
+    assert result.accepted == 197 and not result.duplicate
+    assert [(r.index, r.field) for r in result.rejected] == [
+        (5, "seq"),
+        (77, "tab_id"),
+        (150, "type"),
+    ]
+    assert "int" in result.rejected[0].reason
+    uploads = await logged_uploads(aredis, settings)
+    assert [len(up.events) for _, up in uploads] == [197]
+    kept_seqs = [e.seq for e in uploads[0][1].events]
+    assert kept_seqs == [e["seq"] for i, e in enumerate(events) if i not in (5, 77, 150)]
+    quarantined = await aredis.xrange(f"{settings.key_prefix}:quarantine")
+    assert [int(fields[b"index"]) for _, fields in quarantined] == [5, 77, 150]
+    assert quarantined[0][1][b"field"] == b"seq"
+    assert msgspec.json.decode(quarantined[1][1][b"event"])["seq"] == events[77]["seq"]
+
+
+async def test_incognito_events_are_refused_and_their_content_not_kept(
+    client: Client, account: Account, aredis: aioredis.Redis, settings: Settings
+) -> None:
+    events = event_dicts(4)
+    events[2]["incognito"] = True
+    answer = await client.post("/v1/events", content=upload_body(events), headers=account.headers)
+    result = msgspec.json.decode(answer.content, type=BatchResult)
+    assert result.accepted == 3
+    assert [(r.index, r.field) for r in result.rejected] == [(2, "incognito")]
+    stored = [e.seq for _, up in await logged_uploads(aredis, settings) for e in up.events]
+    assert events[2]["seq"] not in stored
+    quarantined = await aredis.xrange(f"{settings.key_prefix}:quarantine")
+    assert [fields[b"event"] for _, fields in quarantined] == [b""]
+
+
+async def test_blocked_domains_of_the_user_and_global_list_never_reach_the_log(
+    settings: Settings,
+    account: Account,
+    apg: psycopg.AsyncConnection[Any],
+    aredis: aioredis.Redis,
+) -> None:
+    from ingest.app import create_app
+
+    await apg.execute(
+        "UPDATE user_settings SET blocked_domains = %s WHERE user_id = %s",
+        (["bank.example"], account.user_id),
+    )
+    settings = msgspec.structs.replace(settings, blocked_domains=("health.example",))
+    envelope = {"client_id": "ext-1", "session_id": uuid7(), "ts": 1_764_000_000_000}
+    urls = [
+        "https://www.bank.example/login",  # user's list, subdomain
+        "https://mybank.example/",  # not a subdomain: kept
+        "https://HEALTH.example./records",  # global list
+        "https://news.example/a",
+    ]
+    events = [
+        page_content(url, "secret text", event_id=uuid7(), seq=i, **envelope)
+        for i, url in enumerate(urls)
+    ]
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        answer = await client.post(
+            "/v1/events", content=upload_body(events), headers=account.headers
+        )
+    result = msgspec.json.decode(answer.content, type=BatchResult)
+    assert (result.accepted, result.blocked, result.rejected) == (2, 2, [])
+    stored = [e.url for _, up in await logged_uploads(aredis, settings) for e in up.events]
+    assert stored == ["https://mybank.example/", "https://news.example/a"]
+
+
+async def test_tokens_missing_unknown_or_revoked_are_refused(
+    client: Client, account: Account, apg: psycopg.AsyncConnection[Any]
+) -> None:
+    body = upload_body(event_dicts(2))
+    missing = await client.post("/v1/events", content=body)
+    unknown = await client.post(
+        "/v1/events", content=body, headers={"Authorization": "Bearer mh_nope"}
+    )
+    assert (missing.status_code, unknown.status_code) == (401, 401)
+    assert missing.headers["www-authenticate"] == "Bearer"
+    assert await revoke_token(apg, account.user_id, account.token_id) == 1
+    await asyncio.sleep(0)  # the app under test caches for token_cache_seconds (5 s) …
+    from ingest.app import create_app
+    from ingest.state import GatewayState
+
+    state = client.app.state.gateway
+    assert isinstance(state, GatewayState)
+    fresh = create_app(state.settings)  # … so ask a gateway that has not seen it yet
+    async with AsyncTestClient(app=fresh) as other:
+        revoked = await other.post("/v1/events", content=body, headers=account.headers)
+    assert revoked.status_code == 403
+    assert msgspec.json.decode(revoked.content, type=ErrorBody).detail == (
+        "this device token was revoked"
+    )
+
+
+async def test_malformed_json_is_a_400_with_the_position(client: Client, account: Account) -> None:
+    answer = await client.post(
+        "/v1/events", content=b'{"batch_id": "x",, }', headers=account.headers
+    )
+    assert answer.status_code == 400
+    error = msgspec.json.decode(answer.content, type=ErrorBody)
+    assert error.position == 17
+    assert "malformed JSON" in error.detail
+
+
+async def test_an_invalid_batch_id_is_a_400_naming_the_field(
+    client: Client, account: Account
+) -> None:
+    body = upload_body(event_dicts(1), batch_id="not-a-uuid")
+    answer = await client.post("/v1/events", content=body, headers=account.headers)
+    assert answer.status_code == 400
+    assert msgspec.json.decode(answer.content, type=ErrorBody).field == "batch_id"
+
+
+async def test_too_many_events_or_too_many_bytes_is_a_413(
+    client: Client, settings: Settings, account: Account
+) -> None:
+    from ingest.app import create_app
+
+    many = await client.post(
+        "/v1/events", content=upload_body(event_dicts(501)), headers=account.headers
+    )
+    assert many.status_code == 413
+    assert msgspec.json.decode(many.content, type=ErrorBody).field == "events"
+    small = msgspec.structs.replace(settings, max_body_bytes=64 * 1024)
+    envelope = {"event_id": uuid7(), "client_id": "c", "session_id": uuid7(), "seq": 1, "ts": 1}
+    big_text = page_content("https://a.example/", "x" * 100_000, **envelope)
+    async with AsyncTestClient(app=create_app(small)) as small_client:
+        big = await small_client.post(
+            "/v1/events", content=upload_body([big_text]), headers=account.headers
+        )
+    assert big.status_code == 413
+    assert msgspec.json.decode(big.content, type=ErrorBody).status_code == 413
+
+
+async def test_metrics_count_batches_and_events_by_outcome(
+    client: Client, account: Account
+) -> None:
+    events = event_dicts(10)
+    events[0]["ts"] = -1
+    body = upload_body(events)
+    for _ in range(2):
+        assert (await client.post("/v1/events", content=body, headers=account.headers)).is_success
+    text = (await client.get("/metrics")).text
+    assert 'mindhit_gateway_events_total{outcome="accepted"} 9.0' in text
+    assert 'mindhit_gateway_events_total{outcome="duplicate"} 9.0' in text
+    assert 'mindhit_gateway_events_total{outcome="rejected"} 2.0' in text
+    assert 'mindhit_gateway_batches_total{outcome="duplicate"} 1.0' in text
+    assert "mindhit_gateway_append_seconds_count 2.0" in text  # the retry ran the script too
+
+
+async def test_readiness_reports_both_dependencies(client: Client) -> None:
+    answer = await client.get("/readyz")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok", "redis": "ok", "postgres": "ok"}
