@@ -95,5 +95,5 @@ async def test_same_tables_as_test_context(
         actual = await _redis_run(aredis, key_prefix, "ordinary")
     assert actual == expected
     # group_by really went through a repartition topic on Redis.
-    assert await aredis.keys(f"{key_prefix}:*:ordinary-orders-*-repartition")
+    assert await aredis.keys(f"{key_prefix}:*-orders-Order.item-repartition")
     assert worker.stop(signal.SIGTERM) == 0
