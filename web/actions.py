@@ -1,0 +1,128 @@
+"""Things the user does from the dashboard that change state, shared by pages and the API.
+
+Sign-up, device tokens, settings, starting/stopping a session and erasing all data. Each
+takes its connections and clock as arguments (no globals), so pages, the JSON API and the
+tests call exactly the same code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+import redis.asyncio as aioredis
+
+from mindhit import streams
+from mindhit.accounts import AccountError, User, create_token, create_user, revoke_token
+from mindhit.settings import Settings
+from schema.derived import UserErased
+from schema.log import DerivedEntry, encode_derived_entry
+from schema.topics import SESSIONS_TOPIC, partition_for, stream_key, topic_for
+from web.auth import hash_password, password_problem
+from web.models import CreatedToken, ErasureResult, SessionState
+
+__all__ = [
+    "ActionError",
+    "erase_account",
+    "new_token",
+    "remove_token",
+    "sign_up",
+    "start_session",
+    "stop_session",
+]
+
+Conn = psycopg.AsyncConnection[Any]
+
+
+class ActionError(ValueError):
+    """The request cannot be done; the message is shown to the user."""
+
+
+async def sign_up(conn: Conn, email: str, password: str) -> User:
+    """Create an account with an Argon2-hashed password."""
+    problem = password_problem(password)
+    if problem:
+        raise ActionError(problem)
+    try:
+        return await create_user(conn, email, password_hash=hash_password(password))
+    except AccountError as exc:
+        text = str(exc)
+        if "already exists" in text:
+            raise ActionError("An account with that email already exists.") from exc
+        raise ActionError("That does not look like an email address.") from exc
+
+
+async def new_token(conn: Conn, user_id: str, device: str) -> CreatedToken:
+    """Create a device token for the extension; the secret is returned this once."""
+    try:
+        token_id, secret = await create_token(conn, user_id, device)
+    except AccountError as exc:
+        raise ActionError(str(exc)) from exc
+    return CreatedToken(token_id=token_id, device=device.strip(), token=secret)
+
+
+async def remove_token(conn: Conn, user_id: str, token_id: str) -> bool:
+    """Revoke one of the user's tokens by id; ``False`` when none matched."""
+    return await revoke_token(conn, user_id, token_id) > 0
+
+
+async def start_session(
+    redis: aioredis.Redis, settings: Settings, user_id: str, *, now: datetime, label: str = ""
+) -> SessionState:
+    """Start a recording session through the kernel's session log (appends to raw)."""
+    from mindhit import session_log
+
+    if len(label) > session_log.MAX_LABEL_LENGTH:
+        raise ActionError("A session label has at most 200 characters.")
+    created = await session_log.start_session(redis, settings, user_id, label, clock=now.timestamp)
+    return SessionState(session_id=created.session_id, status="recording")
+
+
+async def stop_session(
+    redis: aioredis.Redis, settings: Settings, user_id: str, session_id: str, *, now: datetime
+) -> SessionState | None:
+    """Stop one of the user's sessions; ``None`` when it is not theirs (answer 404)."""
+    from mindhit import session_log
+
+    try:
+        await session_log.stop_session(redis, settings, user_id, session_id, clock=now.timestamp)
+    except session_log.SessionNotFoundError:
+        return None
+    return SessionState(session_id=session_id, status="processing")
+
+
+async def erase_account(
+    conn: Conn, redis: aioredis.Redis, settings: Settings, user: User, *, now: datetime
+) -> ErasureResult:
+    """Erase everything the user recorded.
+
+    Steps, in order: append ``UserErased`` to the sessions topic (the projector deletes
+    every read row and archive entry of the user on it and tombstones them); then revoke
+    every device token (so no new event can arrive) and reset the settings, in one
+    transaction. The account itself stays so the user can keep signing in; an erasure
+    appended twice is harmless (the projector's delete is idempotent).
+    """
+    event = UserErased(user_id=user.user_id, ts=int(now.timestamp() * 1000), reason="user request")
+    partition = partition_for(user.user_id, settings.partitions)
+    await streams.append(
+        redis,
+        stream_key(settings.key_prefix, topic_for(event), partition),
+        encode_derived_entry(DerivedEntry(events=[event])),
+        key=user.user_id.encode(),
+        timestamp_ms=event.ts,
+    )
+    assert topic_for(event) == SESSIONS_TOPIC
+    async with conn.transaction():
+        cur = await conn.execute(
+            "UPDATE device_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL",
+            (now, user.user_id),
+        )
+        revoked = cur.rowcount
+        await conn.execute(
+            "UPDATE user_settings SET blocked_domains = '{}', idle_threshold_s = 60,"
+            " email_reports = false, updated_at = %s WHERE user_id = %s",
+            (now, user.user_id),
+        )
+        await conn.execute("DELETE FROM web_sessions WHERE user_id = %s", (user.user_id,))
+    return ErasureResult(erased=True, tokens_revoked=revoked)

@@ -1,0 +1,177 @@
+"""The dashboard's composition root: the only module that reads settings and builds clients.
+
+``create_app(settings)`` wires a psycopg connection pool and a Redis client (opened in
+the lifespan, injected with ``Provide``), the sign-in dependency, CSRF protection, the
+security headers, Jinja templates, the built front-end assets and both routers: HTML
+pages and the ``/v1`` JSON API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis.asyncio as aioredis
+from litestar import Litestar, Request, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from psycopg_pool import AsyncConnectionPool
+
+from mindhit.accounts import User
+from mindhit.logs import get_logger
+from mindhit.settings import Settings
+from web import filters
+from web.auth import user_for_login
+from web.ratelimit import SignInLimiter
+from web.security import SESSION_COOKIE, SecurityHeadersMiddleware, cookie_secure, secret_key
+
+__all__ = ["Clock", "create_app", "utc_now"]
+
+log = get_logger(__name__)
+HERE = Path(__file__).parent
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The real clock (injected into handlers as ``now``; tests may replace it)."""
+    return datetime.now(UTC)
+
+
+async def _provide_conn(state: State) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    pool: AsyncConnectionPool[Any] = state.pool
+    async with pool.connection() as conn:
+        yield conn
+
+
+async def _provide_user(
+    request: Request[Any, Any, Any], conn: psycopg.AsyncConnection[Any], clock: Clock
+) -> User:
+    value = request.cookies.get(SESSION_COOKIE)
+    user = await user_for_login(conn, value, now=clock()) if value else None
+    if user is None:
+        raise NotAuthorizedException("Sign in first.")
+    return user
+
+
+async def _provide_optional_user(
+    request: Request[Any, Any, Any], conn: psycopg.AsyncConnection[Any], clock: Clock
+) -> User | None:
+    value = request.cookies.get(SESSION_COOKIE)
+    return await user_for_login(conn, value, now=clock()) if value else None
+
+
+def _is_api(request: Request[Any, Any, Any]) -> bool:
+    return (
+        request.url.path.startswith("/v1/")
+        or "application/json" in request.headers.get("accept", "").split(",")[0]
+    )
+
+
+def _on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if _is_api(request):
+        body = {"status_code": exc.status_code, "detail": exc.detail}
+        return Response(body, status_code=exc.status_code, headers=exc.headers)
+    if isinstance(exc, NotAuthorizedException):
+        return Redirect(path="/login", status_code=303)
+    return Template(
+        template_name="error.html",
+        context={"status": exc.status_code, "detail": exc.detail, "user": None},
+        status_code=exc.status_code,
+    )
+
+
+def _on_not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
+    return _on_http_error(request, exc)
+
+
+def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("request_failed", path=request.url.path)
+    return _on_http_error(request, HTTPException(status_code=500, detail="Something went wrong."))
+
+
+def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
+    """Build the dashboard application for ``settings``.
+
+    Args:
+        settings: resolved settings (``database_url`` and ``redis_url`` must be set).
+        clock: the time source handlers use (tests inject a fixed one).
+    """
+    from web.api import ApiController, MetaController, OpsApiController
+    from web.pages import OpsPages, Pages
+
+    if settings.env == "production" and not settings.secret_key:
+        raise RuntimeError("MINDHIT_SECRET_KEY must be set in production")
+    secure = cookie_secure(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            settings.database_url,
+            min_size=1,
+            max_size=10,
+            kwargs={"autocommit": True},
+            open=False,
+        )
+        await pool.open(wait=True, timeout=30)
+        client = aioredis.Redis.from_url(settings.redis_url)
+        app.state.pool = pool
+        app.state.redis = client
+        app.state.limiter = SignInLimiter(client, settings.key_prefix)
+        try:
+            yield
+        finally:
+            await client.aclose()
+            await pool.close()
+
+    static = create_static_files_router(
+        path="/static", directories=[HERE / "static"], include_in_schema=False
+    )
+    engine_config = TemplateConfig(
+        directory=HERE / "templates",
+        engine=JinjaTemplateEngine,
+        engine_callback=filters.install,
+    )
+    return Litestar(
+        route_handlers=[Pages, OpsPages, ApiController, OpsApiController, MetaController, static],
+        lifespan=[lifespan],
+        dependencies={
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            "clock": Provide(lambda: clock, use_cache=True, sync_to_thread=False),
+            "conn": Provide(_provide_conn),
+            "user": Provide(_provide_user),
+            "maybe_user": Provide(_provide_optional_user),
+        },
+        csrf_config=CSRFConfig(
+            secret=secret_key(settings),
+            cookie_name="mh_csrf",
+            cookie_secure=secure,
+            cookie_samesite="strict",
+            header_name="x-csrftoken",
+        ),
+        middleware=[lambda app: SecurityHeadersMiddleware(app, hsts=secure)],
+        template_config=engine_config,
+        exception_handlers={
+            HTTPException: _on_http_error,
+            NotFoundException: _on_not_found,
+            Exception: _on_error,
+        },
+        openapi_config=OpenAPIConfig(
+            title="MindHit dashboard API",
+            version="1.0.0",
+            path="/schema/dashboard",
+            render_plugins=[JsonRenderPlugin()],
+        ),
+        debug=False,
+    )

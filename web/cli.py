@@ -1,0 +1,118 @@
+"""Commands the dashboard contributes: ``mindhit web``, ``mindhit demo``, ``mindhit openapi``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import msgspec
+
+from mindhit.cli import settings_from
+
+__all__ = ["commands", "demo", "openapi", "web"]
+
+
+@click.command()
+@click.option("--host", default=None, help="Interface to bind (default MINDHIT_WEB_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default MINDHIT_WEB_PORT).")
+@click.pass_context
+def web(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the dashboard and its /v1 JSON API."""
+    import uvicorn
+
+    from mindhit.services import resolve_services
+    from web.app import create_app
+    from web.assets import ensure_assets
+
+    settings = settings_from(ctx)
+    ensure_assets()
+    services = resolve_services(settings)
+    try:
+        settings = msgspec.structs.replace(
+            settings, redis_url=services.redis_url, database_url=services.database_url
+        )
+        uvicorn.run(
+            create_app(settings),
+            host=host or settings.web_host,
+            port=settings.web_port if port is None else port,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        services.stop()
+
+
+@click.command()
+@click.option("--email", required=True, help="Whose dashboard to fill (created if missing).")
+@click.option("--password", default=None, help="Password for a new account (else none).")
+@click.option("--token", default=None, help="Device token to upload with (else one is made).")
+@click.option(
+    "--gateway",
+    "gateway_url",
+    default=None,
+    help="Gateway base URL (default http://MINDHIT_GATEWAY_HOST:MINDHIT_GATEWAY_PORT).",
+)
+@click.option(
+    "--sessions",
+    "session_count",
+    type=int,
+    default=3,
+    show_default=True,
+    help="How many sessions to generate.",
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
+@click.pass_context
+def demo(
+    ctx: click.Context,
+    email: str,
+    password: str | None,
+    token: str | None,
+    gateway_url: str | None,
+    session_count: int,
+    seed: int,
+) -> None:
+    """Fill a dashboard with realistic sessions from the demo corpus, via the real gateway."""
+    from mindhit.demo import DemoError, run_demo
+
+    settings = settings_from(ctx)
+    url = gateway_url or f"http://{settings.gateway_host}:{settings.gateway_port}"
+    try:
+        result = run_demo(
+            settings,
+            email=email,
+            password=password,
+            token=token,
+            gateway_url=url,
+            sessions=session_count,
+            seed=seed,
+        )
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(msgspec.to_builtins(result)))
+
+
+@click.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+def openapi(out: Path | None) -> None:
+    """Write the one OpenAPI document of the gateway and dashboard APIs."""
+    from mindhit.openapi import combined_openapi
+
+    text = json.dumps(combined_openapi(), indent=2, sort_keys=True) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        click.echo(f"wrote {out}")
+
+
+commands: list[click.Command] = [web, demo, openapi]

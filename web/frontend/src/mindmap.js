@@ -1,0 +1,137 @@
+// The mind-map island: an interactive map of one session (zoom, pan, expand/collapse,
+// node size by dwell, click a node to list its pages), with PNG/SVG export.
+// Labels come from arbitrary websites and AI output: they are drawn on the canvas or set
+// with textContent, never parsed as HTML.
+import cytoscape from "cytoscape";
+import cytoscapeSvg from "cytoscape-svg";
+
+cytoscape.use(cytoscapeSvg);
+
+const PALETTE = ["#4f46e5", "#0e9f6e", "#d97706", "#db2777", "#0284c7", "#7c3aed", "#65a30d", "#dc2626"];
+
+function minutes(ms) {
+  if (!ms) return "";
+  const m = ms / 60000;
+  return m < 1 ? `${Math.round(ms / 1000)} s` : `${m.toFixed(m < 10 ? 1 : 0)} min`;
+}
+
+function el(tag, props = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v);
+  }
+  for (const child of children) node.appendChild(child);
+  return node;
+}
+
+function download(name, blob) {
+  const url = URL.createObjectURL(blob);
+  const a = el("a", { href: url, download: name });
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function elements(graph) {
+  const maxWeight = Math.max(1, ...graph.nodes.map((n) => n.weight_ms));
+  const branchOf = new Map();
+  const nodes = graph.nodes.map((n) => {
+    const branch = n.depth === 0 ? -1 : n.depth === 1 ? branchOf.size : branchOf.get(n.parent);
+    branchOf.set(n.id, branch);
+    const size = n.depth === 0 ? 70 : 22 + 48 * Math.sqrt(n.weight_ms / maxWeight);
+    const label = n.label.length > 60 ? n.label.slice(0, 57) + "…" : n.label;
+    return {
+      data: {
+        id: n.id, label, full: n.label, depth: n.depth, weight: n.weight_ms, url: n.url,
+        why: n.why, pages: n.pages, size,
+        color: branch < 0 ? "#151a2d" : PALETTE[branch % PALETTE.length],
+      },
+      classes: n.url ? "page" : n.depth === 0 ? "root" : "topic",
+    };
+  });
+  const edges = graph.edges.map((e) => ({ data: { id: `${e.source}->${e.target}`, source: e.source, target: e.target } }));
+  return [...nodes, ...edges];
+}
+
+function showPages(panel, node) {
+  panel.replaceChildren();
+  panel.appendChild(el("h2", { text: node.data("full") }));
+  const meta = [minutes(node.data("weight")), `${node.data("pages")} page${node.data("pages") === 1 ? "" : "s"}`].filter(Boolean).join(" · ");
+  panel.appendChild(el("p", { class: "muted", text: meta }));
+  if (node.data("why")) panel.appendChild(el("p", { class: "why", text: node.data("why") }));
+  const leaves = node.data("url") ? node : node.successors("node.page");
+  const list = el("ul", { id: "map-pages" });
+  leaves.forEach((leaf) => {
+    const link = el("a", { href: leaf.data("url"), rel: "noopener noreferrer nofollow", target: "_blank", text: leaf.data("full") });
+    const item = el("li", {}, [link]);
+    const dwell = minutes(leaf.data("weight"));
+    if (dwell) item.appendChild(el("div", { class: "why", text: dwell }));
+    if (leaf.data("why") && leaf !== node) item.appendChild(el("div", { class: "why", text: leaf.data("why") }));
+    list.appendChild(item);
+  });
+  panel.appendChild(list);
+}
+
+async function main() {
+  const container = document.getElementById("mindmap");
+  if (!container) return;
+  const panel = document.getElementById("map-panel");
+  const response = await fetch(container.dataset.src, { headers: { accept: "application/json" }, credentials: "same-origin" });
+  if (!response.ok) {
+    container.replaceChildren(el("p", { class: "card empty", text: "The mind map could not be loaded." }));
+    return;
+  }
+  const view = await response.json();
+  const cy = cytoscape({
+    container,
+    elements: elements(view.graph),
+    wheelSensitivity: 0.3,
+    minZoom: 0.15,
+    maxZoom: 4,
+    style: [
+      { selector: "node", style: {
+        width: "data(size)", height: "data(size)", "background-color": "data(color)",
+        label: "data(label)", "font-size": 12, color: "#1d2230", "text-wrap": "wrap", "text-max-width": 160,
+        "text-valign": "bottom", "text-margin-y": 4, "text-background-color": "#fff", "text-background-opacity": 0.85,
+        "text-background-padding": 2, "border-width": 2, "border-color": "#fff" } },
+      { selector: "node.root", style: { "font-size": 16, "font-weight": 700, "text-valign": "center", color: "#fff", "text-background-opacity": 0, "text-max-width": 120 } },
+      { selector: "node.topic", style: { "font-size": 14, "font-weight": 600 } },
+      { selector: "node.page", style: { shape: "round-rectangle", "background-opacity": 0.75 } },
+      { selector: "node.collapsed", style: { "border-color": "#1d2230", "border-style": "double", "border-width": 4 } },
+      { selector: "node:selected", style: { "border-color": "#fbbf24", "border-width": 4 } },
+      { selector: "edge", style: { width: 2, "line-color": "#cbd2e1", "curve-style": "bezier" } },
+      { selector: ".hidden", style: { display: "none" } },
+    ],
+    layout: { name: "breadthfirst", roots: "#n0", circle: true, spacingFactor: 1.05, padding: 30, animate: false },
+  });
+  window.__mindmap = cy; // lets tests and power users inspect the map
+
+  const collapse = (node) => { node.successors().addClass("hidden"); node.addClass("collapsed"); };
+  const expand = (node) => {
+    node.removeClass("collapsed");
+    node.outgoers("node").forEach((child) => {
+      child.removeClass("hidden");
+      node.edgesTo(child).removeClass("hidden");
+      if (!child.hasClass("collapsed")) expand(child);
+    });
+  };
+  cy.on("tap", "node", (evt) => showPages(panel, evt.target));
+  cy.on("dbltap", "node", (evt) => {
+    const node = evt.target;
+    if (node.outgoers("node").length === 0) return;
+    if (node.hasClass("collapsed")) expand(node); else collapse(node);
+  });
+  const on = (id, fn) => document.getElementById(id)?.addEventListener("click", fn);
+  on("map-fit", () => cy.fit(cy.elements(":visible"), 30));
+  on("map-zoom-in", () => cy.zoom({ level: cy.zoom() * 1.25, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } }));
+  on("map-zoom-out", () => cy.zoom({ level: cy.zoom() / 1.25, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } }));
+  on("map-expand", () => { cy.elements().removeClass("hidden collapsed"); });
+  on("map-collapse", () => { cy.nodes("[depth = 1]").forEach(collapse); cy.fit(cy.elements(":visible"), 30); });
+  on("map-png", async () => download(`mindmap-${container.dataset.session}.png`, await cy.png({ full: true, scale: 2, bg: "#ffffff", output: "blob-promise" })));
+  on("map-svg", () => download(`mindmap-${container.dataset.session}.svg`, new Blob([cy.svg({ full: true, bg: "#ffffff" })], { type: "image/svg+xml" })));
+  container.dataset.ready = "1";
+}
+
+main();

@@ -1,0 +1,372 @@
+"""HTML pages: sign-up/in, sessions, timeline, mind map, search, settings, health, ops.
+
+Server-rendered with Jinja (autoescaped), forms protected by the CSRF token, and
+post/redirect/get so a reload never repeats an action. The mind map page is the one
+JavaScript island (``static/dist/mindmap.js``), fed by the JSON API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import psycopg
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from mindhit.accounts import User, list_tokens
+from mindhit.settings import Settings
+from web import actions, ops, store
+from web.app import Clock
+from web.auth import SESSION_TTL, check_password, create_login, delete_login
+from web.outline import to_markdown
+from web.security import SESSION_COOKIE, cookie_secure
+from web.snippets import normalize_domains
+from web.timeline import build_timeline
+
+__all__ = ["OpsPages", "Pages"]
+
+Conn = psycopg.AsyncConnection[Any]
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _login_cookie(value: str, settings: Settings, *, clear: bool = False) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE,
+        value="" if clear else value,
+        max_age=0 if clear else int(SESSION_TTL.total_seconds()),
+        httponly=True,
+        secure=cookie_secure(settings),
+        samesite="lax",
+        path="/",
+    )
+
+
+def _address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _page(name: str, user: User | None, status_code: int = 200, **context: Any) -> Template:
+    return Template(template_name=name, context={"user": user, **context}, status_code=status_code)
+
+
+class Pages(Controller):
+    """Everything a signed-in user (or a visitor signing in) sees."""
+
+    include_in_schema = False
+
+    @get("/")
+    async def home(self, maybe_user: User | None) -> Redirect:
+        return Redirect(path="/sessions" if maybe_user else "/login", status_code=303)
+
+    @get("/login")
+    async def login_form(self, maybe_user: User | None) -> Response[Any]:
+        if maybe_user:
+            return Redirect(path="/sessions", status_code=303)
+        return _page("login.html", None, email="", error="")
+
+    @post("/login")
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        data: Form,
+        conn: Conn,
+        settings: Settings,
+        clock: Clock,
+    ) -> Response[Any]:
+        email = data.get("email", "").strip()[:320]
+        decision = await request.app.state.limiter.attempt(email, _address(request))
+        if not decision.allowed:
+            minutes = max(1, round(decision.retry_after_s / 60))
+            return _page(
+                "login.html",
+                None,
+                status_code=429,
+                email=email,
+                error=f"Too many sign-in attempts. Try again in about {minutes} min.",
+            )
+        found = await check_password(conn, email, data.get("password", ""))
+        if found is None:
+            return _page(
+                "login.html",
+                None,
+                status_code=400,
+                email=email,
+                error="That email and password do not match.",
+            )
+        await request.app.state.limiter.reset(email)
+        value = await create_login(
+            conn, found.user_id, now=clock(), user_agent=request.headers.get("user-agent", "")
+        )
+        return Redirect(path="/sessions", status_code=303, cookies=[_login_cookie(value, settings)])
+
+    @get("/signup")
+    async def signup_form(self) -> Template:
+        return _page("signup.html", None, email="", error="")
+
+    @post("/signup")
+    async def signup(
+        self,
+        request: Request[Any, Any, Any],
+        data: Form,
+        conn: Conn,
+        settings: Settings,
+        clock: Clock,
+    ) -> Response[Any]:
+        email = data.get("email", "").strip()[:320]
+        if data.get("password", "") != data.get("password2", ""):
+            return _page(
+                "signup.html", None, status_code=400, email=email, error="The two passwords differ."
+            )
+        try:
+            created = await actions.sign_up(conn, email, data.get("password", ""))
+        except actions.ActionError as exc:
+            return _page("signup.html", None, status_code=400, email=email, error=str(exc))
+        value = await create_login(
+            conn, created.user_id, now=clock(), user_agent=request.headers.get("user-agent", "")
+        )
+        return Redirect(
+            path="/settings?welcome=1", status_code=303, cookies=[_login_cookie(value, settings)]
+        )
+
+    @post("/logout")
+    async def logout(
+        self, request: Request[Any, Any, Any], conn: Conn, settings: Settings
+    ) -> Redirect:
+        value = request.cookies.get(SESSION_COOKIE)
+        if value:
+            await delete_login(conn, value)
+        return Redirect(
+            path="/login", status_code=303, cookies=[_login_cookie("", settings, clear=True)]
+        )
+
+    @get("/sessions")
+    async def sessions(self, user: User, conn: Conn, before: str | None = None) -> Template:
+        cursor = _cursor(before)
+        listing = await store.list_sessions(conn, user.user_id, before=cursor)
+        return _page("sessions.html", user, listing=listing, error="")
+
+    @post("/sessions/start")
+    async def start(
+        self,
+        request: Request[Any, Any, Any],
+        user: User,
+        settings: Settings,
+        clock: Clock,
+        data: Form,
+    ) -> Redirect:
+        started = await actions.start_session(
+            request.app.state.redis,
+            settings,
+            user.user_id,
+            now=clock(),
+            label=data.get("label", "").strip()[:200],
+        )
+        return Redirect(path=f"/sessions?started={started.session_id}", status_code=303)
+
+    @post("/sessions/{session_id:str}/stop")
+    async def stop(
+        self,
+        request: Request[Any, Any, Any],
+        session_id: str,
+        user: User,
+        conn: Conn,
+        settings: Settings,
+        clock: Clock,
+    ) -> Redirect:
+        if (
+            not store.valid_uuid(session_id)
+            or await actions.stop_session(
+                request.app.state.redis, settings, user.user_id, session_id, now=clock()
+            )
+            is None
+        ):
+            raise NotFoundException("No such session.")
+        return Redirect(path="/sessions", status_code=303)
+
+    @get("/sessions/{session_id:str}")
+    async def timeline(self, session_id: str, user: User, conn: Conn) -> Template:
+        session = await store.get_session(conn, user.user_id, session_id)
+        if session is None:
+            raise NotFoundException("No such session.")
+        visits = await store.session_visits(conn, user.user_id, session_id)
+        return _page("timeline.html", user, session=session, timeline=build_timeline(visits))
+
+    @get("/sessions/{session_id:str}/map")
+    async def mindmap(self, session_id: str, user: User, conn: Conn) -> Template:
+        session = await store.get_session(conn, user.user_id, session_id)
+        if session is None:
+            raise NotFoundException("No such session.")
+        view = await store.get_mindmap(conn, user.user_id, session_id)
+        return _page("mindmap.html", user, session=session, view=view)
+
+    @get("/sessions/{session_id:str}/map.md", media_type="text/markdown; charset=utf-8")
+    async def mindmap_markdown(self, session_id: str, user: User, conn: Conn) -> Response[str]:
+        found = await store.get_mindmap_tree(conn, user.user_id, session_id)
+        if found is None:
+            raise NotFoundException("This session has no mind map yet.")
+        return Response(
+            to_markdown(found[0]),
+            media_type="text/markdown; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="mindmap-{session_id}.md"'},
+        )
+
+    @get("/search")
+    async def search(self, user: User, conn: Conn, q: str = "") -> Template:
+        results = await store.search(conn, user.user_id, q)
+        return _page("search.html", user, results=results, q=q)
+
+    @get("/settings")
+    async def settings_page(
+        self, user: User, conn: Conn, settings: Settings, welcome: str = ""
+    ) -> Template:
+        return await _settings_page(user, conn, settings, welcome=bool(welcome))
+
+    @post("/settings")
+    async def save_settings(
+        self, user: User, conn: Conn, settings: Settings, data: Form
+    ) -> Response[Any]:
+        valid, invalid = normalize_domains(data.get("blocked_domains", ""))
+        try:
+            idle = int(data.get("idle_threshold_s", "60"))
+        except ValueError:
+            idle = -1
+        errors = []
+        if invalid:
+            errors.append("Not domains: " + ", ".join(invalid[:5]))
+        if not 15 <= idle <= 3600:
+            errors.append("The idle threshold must be between 15 and 3600 seconds.")
+        if errors:
+            return await _settings_page(user, conn, settings, error=" ".join(errors), status=400)
+        await store.put_preferences(
+            conn,
+            user.user_id,
+            store.UserPreferences(
+                blocked_domains=valid,
+                idle_threshold_s=idle,
+                email_reports=data.get("email_reports") == "on",
+            ),
+        )
+        return Redirect(path="/settings?saved=1", status_code=303)
+
+    @post("/settings/tokens")
+    async def create_token(
+        self, user: User, conn: Conn, settings: Settings, data: Form
+    ) -> Template:
+        try:
+            created = await actions.new_token(conn, user.user_id, data.get("device", ""))
+        except actions.ActionError as exc:
+            return await _settings_page(user, conn, settings, error=str(exc), status=400)
+        return await _settings_page(user, conn, settings, created=created)
+
+    @post("/settings/tokens/{token_id:str}/revoke")
+    async def revoke(self, token_id: str, user: User, conn: Conn) -> Redirect:
+        if not store.valid_uuid(token_id) or not await actions.remove_token(
+            conn, user.user_id, token_id
+        ):
+            raise NotFoundException("No such active token.")
+        return Redirect(path="/settings", status_code=303)
+
+    @post("/settings/erase")
+    async def erase(
+        self,
+        request: Request[Any, Any, Any],
+        user: User,
+        conn: Conn,
+        settings: Settings,
+        clock: Clock,
+        data: Form,
+    ) -> Response[Any]:
+        if data.get("confirm", "").strip().lower() != "erase":
+            return await _settings_page(
+                user, conn, settings, error="Type ERASE to confirm.", status=400
+            )
+        await actions.erase_account(conn, request.app.state.redis, settings, user, now=clock())
+        return Redirect(
+            path="/login?erased=1",
+            status_code=303,
+            cookies=[_login_cookie("", settings, clear=True)],
+        )
+
+    @get("/health")
+    async def health(
+        self,
+        request: Request[Any, Any, Any],
+        user: User,
+        conn: Conn,
+        settings: Settings,
+        clock: Clock,
+    ) -> Template:
+        health = await ops.user_health(
+            conn, request.app.state.redis, settings, user.user_id, now=clock()
+        )
+        return _page("health.html", user, health=health)
+
+
+class OpsPages(Controller):
+    """The admin-only operations page: lag per topic/partition/projection, dead letters."""
+
+    include_in_schema = False
+
+    @get("/ops")
+    async def ops_page(
+        self, request: Request[Any, Any, Any], user: User, conn: Conn, settings: Settings
+    ) -> Template:
+        _require_admin(user, settings)
+        lag = await ops.lag_rows(conn, request.app.state.redis, settings)
+        letters = await ops.dead_letters(request.app.state.redis, settings)
+        return _page("ops.html", user, lag=lag, letters=letters)
+
+    @post("/ops/dead-letters/{letter_id:str}/retry")
+    async def retry(
+        self, request: Request[Any, Any, Any], letter_id: str, user: User, settings: Settings
+    ) -> Redirect:
+        _require_admin(user, settings)
+        if not await ops.retry_dead_letter(request.app.state.redis, settings, letter_id):
+            raise NotFoundException("No such dead letter.")
+        return Redirect(path="/ops", status_code=303)
+
+
+def _require_admin(user: User, settings: Settings) -> None:
+    admins = {e.lower() for e in settings.admin_emails}
+    if not (user.is_admin or user.email.lower() in admins):
+        raise PermissionDeniedException("Only administrators may open the ops page.")
+
+
+def _cursor(before: str | None) -> datetime | None:
+    if not before:
+        return None
+    try:
+        return datetime.fromisoformat(before.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+async def _settings_page(
+    user: User,
+    conn: Conn,
+    settings: Settings,
+    *,
+    error: str = "",
+    created: Any = None,
+    welcome: bool = False,
+    status: int = 200,
+) -> Template:
+    prefs = await store.get_preferences(conn, user.user_id)
+    tokens = await list_tokens(conn, user.user_id)
+    return _page(
+        "settings.html",
+        user,
+        status_code=status,
+        prefs=prefs,
+        tokens=tokens,
+        created=created,
+        error=error,
+        welcome=welcome,
+        ai=ops.ai_status(settings),
+        gateway_url=f"http://{settings.gateway_host}:{settings.gateway_port}",
+    )

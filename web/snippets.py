@@ -1,0 +1,75 @@
+"""Pure helpers for user input and untrusted text: search snippets and the block list.
+
+PostgreSQL's ``ts_headline`` marks matches with control characters (``\\x01`` … ``\\x02``)
+instead of HTML, so page text never passes through as markup: we strip the markers and
+return plain text plus character ranges, which the template wraps in escaped ``<mark>``.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["normalize_domains", "snippet_parts", "split_highlights"]
+
+_START, _STOP = "\x01", "\x02"
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+
+
+def split_highlights(marked: str) -> tuple[str, list[tuple[int, int]]]:
+    """Remove match markers; return the plain text and the ``[start, end)`` match ranges."""
+    text: list[str] = []
+    ranges: list[tuple[int, int]] = []
+    length = 0
+    start: int | None = None
+    for ch in marked:
+        if ch == _START:
+            start = length
+        elif ch == _STOP:
+            if start is not None and length > start:
+                ranges.append((start, length))
+            start = None
+        else:
+            text.append(ch)
+            length += 1
+    return "".join(text), ranges
+
+
+def snippet_parts(text: str, ranges: list[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """Cut ``text`` into ``(piece, highlighted)`` parts for rendering."""
+    parts: list[tuple[str, bool]] = []
+    cursor = 0
+    for start, end in sorted(ranges):
+        start, end = max(start, cursor), min(end, len(text))
+        if start >= end:
+            continue
+        if start > cursor:
+            parts.append((text[cursor:start], False))
+        parts.append((text[start:end], True))
+        cursor = end
+    if cursor < len(text):
+        parts.append((text[cursor:], False))
+    return parts
+
+
+def normalize_domains(raw: str | list[str]) -> tuple[list[str], list[str]]:
+    """Parse a block list (one per line or comma-separated); return ``(valid, invalid)``.
+
+    Entries are lower-cased, stripped of a scheme, path and leading ``*.``/``.``,
+    and de-duplicated in first-seen order.
+    """
+    items = re.split(r"[\s,]+", raw) if isinstance(raw, str) else list(raw)
+    valid: list[str] = []
+    invalid: list[str] = []
+    for item in items:
+        entry = item.strip().lower()
+        if not entry:
+            continue
+        entry = re.sub(r"^[a-z][a-z0-9+.-]*://", "", entry).split("/")[0].split(":")[0]
+        entry = entry.removeprefix("*.").lstrip(".")
+        if _DOMAIN.match(entry):
+            if entry not in valid:
+                valid.append(entry)
+        else:
+            invalid.append(item.strip())
+    return valid, invalid

@@ -1,0 +1,17 @@
+-- A session's visits in order, each with the AI summary/tags/topic of its page: the exact
+-- content version when it was enriched, else the newest enriched version of that URL.
+SELECT v.visit_id::text, v.url, v.title, v.domain,
+       (extract(epoch FROM v.start_at) * 1000)::bigint AS start_ts,
+       (extract(epoch FROM v.end_at) * 1000)::bigint AS end_ts,
+       v.dwell_ms, coalesce(u.summary, ''), coalesce(u.tags, '{}'), coalesce(u.topic, ''),
+       coalesce(nullif(v.title, ''), u.title, '') AS best_title
+FROM page_visits v
+LEFT JOIN LATERAL (
+    SELECT summary, tags, topic, title FROM urls
+    WHERE urls.url_hash = v.url_hash
+    ORDER BY (urls.content_hash = v.content_hash) DESC, urls.enriched_at DESC NULLS LAST
+    LIMIT 1
+) u ON true
+WHERE v.session_id = %(session_id)s AND v.user_id = %(user_id)s
+ORDER BY v.start_at, v.end_at, v.visit_id
+LIMIT %(limit)s

@@ -1,0 +1,20 @@
+-- A page of the user's sessions, newest first, with their top three domains by dwell.
+SELECT s.session_id::text, s.status, s.status_reason, s.label, s.started_at, s.stopped_at,
+       s.active_ms, s.page_count, s.domain_count, s.last_event_at,
+       coalesce(d.domains, '{}') AS top_domains
+FROM sessions s
+LEFT JOIN LATERAL (
+    SELECT array_agg(domain ORDER BY dwell DESC, domain) AS domains
+    FROM (
+        SELECT v.domain, sum(v.dwell_ms) AS dwell
+        FROM page_visits v
+        WHERE v.session_id = s.session_id AND v.user_id = s.user_id
+        GROUP BY v.domain
+        ORDER BY dwell DESC, v.domain
+        LIMIT 3
+    ) top
+) d ON true
+WHERE s.user_id = %(user_id)s
+  AND (%(before)s::timestamptz IS NULL OR s.started_at < %(before)s::timestamptz)
+ORDER BY s.started_at DESC NULLS LAST, s.session_id DESC
+LIMIT %(limit)s
