@@ -245,6 +245,16 @@ def token_list(ctx: click.Context, email: str) -> None:
         click.echo(f"{item.token_id}  {item.device:<20} {item.created_at}  {state}")
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def lag(ctx: click.Context, as_json: bool) -> None:
+    """Show per topic/partition highwater, committed offsets and lag of every consumer."""
+    from mindhit.lag import run_lag_command
+
+    click.echo(run_lag_command(settings_from(ctx), as_json=as_json))
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="mindhit")

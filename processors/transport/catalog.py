@@ -1,7 +1,8 @@
 """Bookkeeping keys next to the streams: topic metadata and committed offsets.
 
 Kafka keeps topic configuration and consumer-group offsets on the broker; here
-they are two kinds of Redis hashes under the app's key prefix:
+they are Redis hashes under the app's key prefix (the layout is defined in
+:mod:`mindhit.lag`, which reads it without importing this service):
 
 ``<prefix>:topics``                 topic → msgpack ``TopicMeta`` (partitions, compacting)
 ``<prefix>:offsets:<group>``        ``"<topic>:<partition>"`` → next offset to read
@@ -18,6 +19,8 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
+
+from mindhit.lag import groups_key, offsets_key, parse_tp_field, topics_key, tp_field
 
 __all__ = [
     "TopicMeta",
@@ -42,33 +45,6 @@ class TopicMeta(msgspec.Struct, frozen=True, kw_only=True):
 
     partitions: int
     compacting: bool = False
-
-
-def topics_key(prefix: str) -> str:
-    """The hash of declared topics."""
-    return f"{prefix}:topics"
-
-
-def offsets_key(prefix: str, group: str) -> str:
-    """The hash of a consumer group's committed offsets."""
-    return f"{prefix}:offsets:{group}"
-
-
-def groups_key(prefix: str) -> str:
-    """The set of consumer groups that committed offsets."""
-    return f"{prefix}:groups"
-
-
-def tp_field(topic: str, partition: int) -> str:
-    """Hash field of one topic partition."""
-    return f"{topic}:{partition}"
-
-
-def parse_tp_field(field: bytes | str) -> tuple[str, int]:
-    """Inverse of :func:`tp_field` (topic names may contain ':')."""
-    text = field.decode() if isinstance(field, bytes) else field
-    topic, _, partition = text.rpartition(":")
-    return topic, int(partition)
 
 
 def _meta(raw: Any) -> TopicMeta:

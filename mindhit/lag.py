@@ -1,0 +1,242 @@
+"""Consumer lag: how far each consumer is behind each topic partition.
+
+Two kinds of consumers read the topic streams: Faust workers (committed offsets
+in ``<prefix>:offsets:<group>`` hashes, written by the ``redis://`` transport) and
+projectors (``projection_checkpoints`` rows in PostgreSQL). For each partition
+the report gives the highwater (the offset the next append gets), what the
+consumer committed (the next offset it will read) and the lag between them.
+
+This module also defines where the transport keeps its bookkeeping in Redis, so
+the kernel can read it without importing a service:
+
+``<prefix>:topics``           hash topic → msgpack ``{partitions, compacting}``
+``<prefix>:offsets:<group>``  hash ``"<topic>:<partition>"`` → next offset to read
+``<prefix>:groups``           set of groups that ever committed
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgspec
+import redis.asyncio as aioredis
+
+from mindhit.settings import Settings
+from mindhit.streams import offset_of
+from schema.topics import DERIVED_TOPICS, RAW_TOPIC, stream_key
+
+__all__ = [
+    "ConsumerLag",
+    "LagReport",
+    "PartitionLag",
+    "build_report",
+    "collect_lag",
+    "groups_key",
+    "offsets_key",
+    "parse_tp_field",
+    "render_text",
+    "run_lag_command",
+    "topics_key",
+    "tp_field",
+]
+
+TP = tuple[str, int]
+
+
+def topics_key(prefix: str) -> str:
+    """The hash of declared topics."""
+    return f"{prefix}:topics"
+
+
+def offsets_key(prefix: str, group: str) -> str:
+    """The hash of a consumer group's committed offsets."""
+    return f"{prefix}:offsets:{group}"
+
+
+def groups_key(prefix: str) -> str:
+    """The set of consumer groups that committed offsets."""
+    return f"{prefix}:groups"
+
+
+def tp_field(topic: str, partition: int) -> str:
+    """Hash field of one topic partition."""
+    return f"{topic}:{partition}"
+
+
+def parse_tp_field(field: bytes | str) -> TP:
+    """Inverse of :func:`tp_field` (topic names may contain ':')."""
+    text = field.decode() if isinstance(field, bytes) else field
+    topic, _, partition = text.rpartition(":")
+    return topic, int(partition)
+
+
+class PartitionLag(msgspec.Struct, frozen=True, kw_only=True):
+    """One consumer on one partition."""
+
+    topic: str
+    partition: int
+    highwater: int
+    committed: int | None
+    lag: int
+
+
+class ConsumerLag(msgspec.Struct, frozen=True, kw_only=True):
+    """One consumer (a Faust group or a projection) on every partition it reads."""
+
+    kind: str
+    name: str
+    total_lag: int
+    partitions: list[PartitionLag]
+
+
+class LagReport(msgspec.Struct, frozen=True, kw_only=True):
+    """Highwaters of every known partition and the lag of every consumer."""
+
+    prefix: str
+    highwaters: dict[str, list[int]]
+    consumers: list[ConsumerLag]
+
+
+def _consumer(
+    kind: str, name: str, committed: Mapping[TP, int], highwaters: Mapping[TP, int]
+) -> ConsumerLag:
+    topics = {topic for topic, _ in committed}
+    rows: list[PartitionLag] = []
+    for topic, partition in sorted(tp for tp in highwaters if tp[0] in topics):
+        hw = highwaters[(topic, partition)]
+        done = committed.get((topic, partition))
+        rows.append(
+            PartitionLag(
+                topic=topic,
+                partition=partition,
+                highwater=hw,
+                committed=done,
+                lag=max(0, hw - (done or 0)),
+            )
+        )
+    return ConsumerLag(kind=kind, name=name, total_lag=sum(r.lag for r in rows), partitions=rows)
+
+
+def build_report(
+    prefix: str,
+    highwaters: Mapping[TP, int],
+    groups: Mapping[str, Mapping[TP, int]],
+    projections: Mapping[str, Mapping[TP, int]],
+) -> LagReport:
+    """Combine highwaters and committed offsets into a report (pure).
+
+    A consumer is listed on every partition of each topic it committed on at all;
+    a partition it never committed on lags by the whole highwater.
+    """
+    by_topic: dict[str, list[int]] = {}
+    for (topic, partition), hw in sorted(highwaters.items()):
+        row = by_topic.setdefault(topic, [])
+        row.extend([0] * (partition + 1 - len(row)))
+        row[partition] = hw
+    consumers = [_consumer("faust", name, groups[name], highwaters) for name in sorted(groups)]
+    consumers += [
+        _consumer("projection", name, projections[name], highwaters) for name in sorted(projections)
+    ]
+    return LagReport(prefix=prefix, highwaters=by_topic, consumers=consumers)
+
+
+async def _highwaters(client: aioredis.Redis, prefix: str, tps: Iterable[TP]) -> dict[TP, int]:
+    wanted = sorted(set(tps))
+    pipe = client.pipeline(transaction=False)
+    for topic, partition in wanted:
+        pipe.xinfo_stream(stream_key(prefix, topic, partition))
+    replies: list[Any] = await pipe.execute(raise_on_error=False)
+    found: dict[TP, int] = {}
+    for tp, reply in zip(wanted, replies, strict=True):
+        found[tp] = 0 if isinstance(reply, Exception) else offset_of(reply["last-generated-id"]) + 1
+    return found
+
+
+async def _projection_checkpoints(conn: Any) -> dict[str, dict[TP, int]]:
+    cur = await conn.execute("SELECT to_regclass('projection_checkpoints') IS NOT NULL")
+    row = await cur.fetchone()
+    if not row or not row[0]:
+        return {}
+    cur = await conn.execute(
+        "SELECT projection, topic, partition, next_offset FROM projection_checkpoints"
+    )
+    result: dict[str, dict[TP, int]] = {}
+    for projection, topic, partition, next_offset in await cur.fetchall():
+        result.setdefault(projection, {})[(topic, int(partition))] = int(next_offset)
+    return result
+
+
+async def collect_lag(
+    client: aioredis.Redis, prefix: str, partitions: int, conn: Any | None = None
+) -> LagReport:
+    """Read highwaters, Faust commits and (when ``conn`` is given) projector checkpoints.
+
+    Topics are MindHit's own (raw and derived, ``partitions`` each), every topic
+    declared by a Faust app, and every topic a consumer committed on.
+    """
+    counts: dict[str, int] = {topic: partitions for topic in (RAW_TOPIC, *DERIVED_TOPICS)}
+    declared: Mapping[bytes, bytes] = await client.hgetall(topics_key(prefix))  # type: ignore[misc]
+    for name, meta in declared.items():
+        counts[name.decode()] = int(msgspec.msgpack.decode(meta)["partitions"])
+    groups: dict[str, dict[TP, int]] = {}
+    for member in sorted(await client.smembers(groups_key(prefix))):  # type: ignore[misc]
+        group = member.decode()
+        stored: Mapping[bytes, bytes] = await client.hgetall(offsets_key(prefix, group))  # type: ignore[misc]
+        groups[group] = {parse_tp_field(f): int(v) for f, v in stored.items()}
+    projections = await _projection_checkpoints(conn) if conn is not None else {}
+    tps: set[TP] = {(t, p) for t, n in counts.items() for p in range(n)}
+    for committed in (*groups.values(), *projections.values()):
+        tps.update(committed)
+        for topic, _ in committed:
+            tps.update((topic, p) for p in range(counts.get(topic, partitions)))
+    return build_report(prefix, await _highwaters(client, prefix, tps), groups, projections)
+
+
+def render_text(report: LagReport) -> str:
+    """A plain-text rendering for terminals."""
+    lines = [f"prefix {report.prefix}", "", "highwaters (per partition):"]
+    width = max((len(t) for t in report.highwaters), default=5)
+    for topic, values in sorted(report.highwaters.items()):
+        lines.append(f"  {topic:<{width}}  {' '.join(str(v) for v in values)}")
+    for consumer in report.consumers:
+        lines += ["", f"{consumer.kind} {consumer.name}: total lag {consumer.total_lag}"]
+        for row in consumer.partitions:
+            done = "-" if row.committed is None else str(row.committed)
+            lines.append(
+                f"  {row.topic:<{width}} p{row.partition:<3} highwater {row.highwater:>9}"
+                f"  committed {done:>9}  lag {row.lag:>9}"
+            )
+    if not report.consumers:
+        lines += ["", "no consumer has committed yet"]
+    return "\n".join(lines)
+
+
+def run_lag_command(settings: Settings, *, as_json: bool) -> str:
+    """What ``mindhit lag`` prints: resolves Redis/PostgreSQL, collects, renders."""
+    from mindhit.db import connect_async
+    from mindhit.services import resolve_services
+
+    services = resolve_services(settings)
+
+    async def go() -> LagReport:
+        client = aioredis.Redis.from_url(services.redis_url)
+        try:
+            try:
+                conn = await connect_async(services.database_url, autocommit=True)
+            except Exception:  # PostgreSQL down: Redis lag is still worth showing
+                conn = None
+            try:
+                return await collect_lag(client, settings.key_prefix, settings.partitions, conn)
+            finally:
+                if conn is not None:
+                    await conn.close()
+        finally:
+            await client.aclose()
+
+    try:
+        report = asyncio.run(go())
+    finally:
+        services.stop()
+    return msgspec.json.encode(report).decode() if as_json else render_text(report)
