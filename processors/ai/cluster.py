@@ -1,0 +1,169 @@
+"""Grouping a session's pages by subject, and finding the words that name each group.
+
+Why this shape: a browsing session is small (a handful to a few hundred pages) and pages
+are short, so a TF-IDF bag of words is sparse and two pages on the same subject may share
+only a few words. We therefore smooth each page towards the pages it resembles (one step
+of similarity propagation, weighted by dwell so the pages the user actually read pull
+hardest) and cut an average-linkage tree at a fixed cosine distance. On the demo corpus
+this recovers the topic labels with an adjusted Rand index of about 0.95
+(``bench/mindmap_quality.py``). All functions are pure and deterministic.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+import msgspec
+import numpy as np
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from processors.ai.text import GENERIC_WORDS, tokens
+
+__all__ = ["GroupTerms", "describe_groups", "group_pages", "page_document"]
+
+MAX_WORDS = 400
+"""Only the lead of a long page is used: it names the subject, the rest adds noise."""
+
+SMOOTHING = 3.0
+"""How strongly each page moves towards similar pages before clustering."""
+
+CUT_DISTANCE = 0.965
+"""Cosine distance at which the average-linkage tree is cut into groups."""
+
+MAX_GROUPS = 8
+"""A mind map with more top-level branches than this is unreadable."""
+
+
+class GroupTerms(msgspec.Struct, frozen=True):
+    """The most distinctive words of one group, best first, as shown to a user."""
+
+    words: list[str]
+    phrases: list[str]
+
+
+def page_document(title: str, text: str) -> str:
+    """The text clustered for one page: the title twice (it names the subject) plus the lead."""
+    lead = " ".join(text.split()[:MAX_WORDS])
+    return f"{title}. {title}. {lead}"
+
+
+def _weights(dwell_ms: Sequence[int]) -> np.ndarray:
+    raw = np.sqrt(np.maximum(np.asarray(dwell_ms, dtype=float), 0.0) + 1000.0)
+    return raw / raw.mean()
+
+
+def _matrix(documents: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    vectorizer = TfidfVectorizer(
+        tokenizer=tokens, token_pattern=None, lowercase=False, sublinear_tf=True
+    )
+    try:
+        matrix = vectorizer.fit_transform(documents).toarray()
+    except ValueError:  # no words at all in any document
+        return np.zeros((len(documents), 1)), [""]
+    return normalize(matrix), list(vectorizer.get_feature_names_out())
+
+
+def group_pages(documents: Sequence[str], dwell_ms: Sequence[int]) -> list[int]:
+    """Assign each page a group number; groups are numbered by first appearance.
+
+    Args:
+        documents: one text per page (see :func:`page_document`).
+        dwell_ms: attended time per page, same order.
+
+    Returns:
+        Group numbers ``0..k-1`` (``k`` ≤ :data:`MAX_GROUPS`), one per page.
+    """
+    count = len(documents)
+    if count <= 1:
+        return [0] * count
+    matrix, _ = _matrix(documents)
+    weights = _weights(dwell_ms)
+    similarity = matrix @ matrix.T
+    smoothed = normalize(matrix + SMOOTHING * (similarity @ (weights[:, None] * matrix)) / count)
+    if not np.any(smoothed):
+        return [0] * count
+    labels = AgglomerativeClustering(
+        n_clusters=None, distance_threshold=CUT_DISTANCE, metric="cosine", linkage="average"
+    ).fit_predict(smoothed)
+    if len(set(labels)) > MAX_GROUPS:
+        labels = AgglomerativeClustering(
+            n_clusters=MAX_GROUPS, metric="cosine", linkage="average"
+        ).fit_predict(smoothed)
+    renumber: dict[int, int] = {}
+    return [renumber.setdefault(int(label), len(renumber)) for label in labels]
+
+
+def describe_groups(
+    documents: Sequence[str], dwell_ms: Sequence[int], groups: Sequence[int], top: int = 5
+) -> list[GroupTerms]:
+    """The words and two-word phrases that set each group apart, weighted by dwell.
+
+    A word's score in a group is its dwell-weighted mean TF-IDF in the group minus its
+    mean in the other groups; phrases are adjacent word pairs found in at least two of
+    the group's pages (or in its only page), ranked by their words' scores.
+
+    Returns:
+        One :class:`GroupTerms` per group number, in group order. Words are shown in the
+        spelling most used in the pages (e.g. ``telescope`` rather than its stem).
+    """
+    count = len(documents)
+    n_groups = max(groups, default=-1) + 1
+    if count == 0:
+        return []
+    matrix, vocabulary = _matrix(documents)
+    weights = _weights(dwell_ms)
+    labels = np.asarray(groups)
+    centroids = np.zeros((n_groups, matrix.shape[1]))
+    for group in range(n_groups):
+        member = labels == group
+        centroids[group] = (weights[member, None] * matrix[member]).sum(0) / weights[member].sum()
+    spelling = _spellings(documents)
+    result: list[GroupTerms] = []
+    for group in range(n_groups):
+        others = np.delete(centroids, group, axis=0)
+        score = centroids[group] - (others.mean(0) if len(others) else 0.0)
+        ranked = [
+            vocabulary[i]
+            for i in np.lexsort((np.arange(len(score)), -score))
+            if score[i] > 0 and vocabulary[i] and vocabulary[i] not in GENERIC_WORDS
+        ]
+        word_score = {word: float(score[vocabulary.index(word)]) for word in ranked[:40]}
+        members = [documents[i] for i in range(count) if groups[i] == group]
+        phrases = _phrases(members, word_score, spelling)
+        result.append(GroupTerms([spelling.get(w, w) for w in ranked[:top]], phrases[:top]))
+    return result
+
+
+def _spellings(documents: Sequence[str]) -> dict[str, str]:
+    seen: dict[str, Counter[str]] = defaultdict(Counter)
+    for document in documents:
+        for raw in document.lower().split():
+            word = raw.strip(".,;:!?()[]\"'“”‘’")
+            stemmed = tokens(word)
+            if len(stemmed) == 1:
+                seen[stemmed[0]][word] += 1
+    return {stem_: words.most_common(1)[0][0] for stem_, words in seen.items()}
+
+
+def _phrases(
+    members: list[str], word_score: dict[str, float], spelling: dict[str, str]
+) -> list[str]:
+    support: Counter[tuple[str, str]] = Counter()
+    for document in members:
+        words = tokens(document)
+        support.update(set(itertools.pairwise(words)))
+    needed = 2 if len(members) > 1 else 1
+    candidates = [
+        (word_score[a] + word_score[b], pair)
+        for pair, seen in support.items()
+        if seen >= needed
+        and (a := pair[0]) in word_score
+        and (b := pair[1]) in word_score
+        and a != b
+    ]
+    candidates.sort(key=lambda item: (-item[0], item[1]))
+    return [" ".join(spelling.get(w, w) for w in pair) for _, pair in candidates]

@@ -1,0 +1,1 @@
+"""Test helpers shared across areas (e.g. the local Gemini stub)."""

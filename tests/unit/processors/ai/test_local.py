@@ -1,0 +1,82 @@
+"""The offline provider gives useful enrichments and maps (no network needed)."""
+
+from __future__ import annotations
+
+import random
+
+from sklearn.metrics import adjusted_rand_score
+
+from mindhit.corpus import load_pages
+from processors.ai.base import MindmapPage, PageInput
+from processors.ai.local import LocalProvider, plan_session
+from processors.ai.mindmap import merge_pages
+from processors.ai.text import split_sentences
+
+
+def _pages(topics: list[str], seed: int) -> list[MindmapPage]:
+    rng = random.Random(seed)
+    chosen = [p for p in load_pages() if p.topic in topics]
+    rng.shuffle(chosen)
+    return [
+        MindmapPage(url=p.url, title=p.title, text=p.text, dwell_ms=rng.randint(5_000, 600_000))
+        for p in chosen
+    ]
+
+
+async def test_enrichment_has_a_summary_three_to_seven_tags_and_a_topic() -> None:
+    provider = LocalProvider()
+    for page in load_pages()[::6]:
+        result = await provider.enrich(PageInput(url=page.url, title=page.title, text=page.text))
+        assert 3 <= len(result.tags) <= 7
+        sentences = split_sentences(page.text)
+        for kept in split_sentences(result.summary):
+            assert any(s.startswith(kept.removesuffix("…")) for s in sentences)
+        assert result.topic
+
+
+async def test_enrichment_of_an_empty_page_still_has_three_tags() -> None:
+    result = await LocalProvider().enrich(
+        PageInput(url="https://news.example/world/today", title="", text="")
+    )
+    assert 3 <= len(result.tags) <= 7 and result.summary
+
+
+async def test_mixed_session_branches_follow_the_topics() -> None:
+    topics = ["cooking", "astronomy", "personal finance"]
+    pages = _pages(topics, seed=4)
+    root = await LocalProvider().build_mindmap(pages)
+    topic_of = {p.url: p.topic for p in load_pages()}
+    branch_of = {leaf.url: i for i, b in enumerate(root.children) for leaf in b.children}
+    urls = [p.url for p in pages]
+    ari = adjusted_rand_score([topic_of[u] for u in urls], [branch_of[u] for u in urls])
+    assert ari >= 0.8
+    assert root.weight_ms == sum(p.dwell_ms for p in pages)
+    assert all(b.why and b.label for b in root.children)
+
+
+async def test_telescope_pages_are_labelled_by_their_subject() -> None:
+    pages = _pages(["astronomy", "football"], seed=1)
+    root = await LocalProvider().build_mindmap(pages)
+    labels = " ".join(b.label.lower() + " " + b.why.lower() for b in root.children)
+    assert any(word in labels for word in ("star", "planet", "moon", "galaxy", "telescope"))
+    assert any(word in labels for word in ("league", "player", "football", "goal", "match"))
+
+
+def test_plans_are_deterministic_and_cover_every_page() -> None:
+    pages = merge_pages(_pages(["python programming", "hiking and travel", "football"], seed=2))
+    first = plan_session(pages)
+    assert first == plan_session(list(pages))
+    members = sorted(i for branch in first.branches for i in branch.members)
+    assert members == list(range(len(pages)))
+
+
+async def test_tiny_sessions_build_maps() -> None:
+    provider = LocalProvider()
+    empty = await provider.build_mindmap([])
+    assert empty.children == [] and empty.weight_ms == 0
+    one = await provider.build_mindmap(_pages(["football"], seed=0)[:1])
+    assert len(one.children) == 1 and len(one.children[0].children) == 1
+    repeated = _pages(["cooking"], seed=0)[:1] * 3
+    merged = await provider.build_mindmap(repeated)
+    assert merged.weight_ms == 3 * repeated[0].dwell_ms
+    assert len(merged.children[0].children) == 1
