@@ -1,0 +1,121 @@
+"""The projector process: the only module that reads settings and builds clients.
+
+Runs, in one asyncio loop: the projection consumer, the archiver, the retention
+trimmer (every few seconds), the lag gauges, and the health/metrics server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import redis.asyncio as aioredis
+
+from mindhit import streams
+from mindhit.logs import get_logger
+from mindhit.settings import Settings
+from projector import metrics
+from projector.archive import Archiver
+from projector.consumer import Consumer
+from projector.health import serve_health
+from projector.retention import trim_streams
+
+__all__ = ["run_projector"]
+
+log = get_logger(__name__)
+
+TRIM_EVERY_S = 5.0
+STALE_AFTER_S = 30.0
+
+
+async def _every(stop: asyncio.Event, seconds: float, fn: Callable[[], Any]) -> None:
+    while not stop.is_set():
+        try:
+            await fn()
+        except (psycopg.Error, aioredis.RedisError) as exc:
+            log.error("periodic_task_failed", task=getattr(fn, "__name__", "?"), error=str(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def run_projector(
+    settings: Settings,
+    redis_url: str,
+    database_url: str,
+    *,
+    stop: asyncio.Event | None = None,
+    archive: bool = True,
+    serve: bool = True,
+) -> None:
+    """Run until ``stop`` is set (or SIGTERM/SIGINT).
+
+    Steps at start: connect Redis and PostgreSQL (one connection per loop);
+    resume every loop from its checkpoints; start the health server; then run the
+    consumer, archiver and trimmer concurrently. Any loop failing stops all.
+    """
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    redis = aioredis.Redis.from_url(redis_url)
+    conns = [psycopg.connect(database_url) for _ in range(3)]
+    consumer = Consumer(settings, redis, conns[0])
+    archiver = Archiver(settings, redis, conns[1])
+
+    async def ready() -> tuple[bool, str]:
+        try:
+            await redis.ping()
+        except aioredis.RedisError as exc:
+            return False, f"redis: {exc}"
+        if conns[0].closed:
+            return False, "postgres connection closed"
+        if time.monotonic() - consumer.last_turn > STALE_AFTER_S:
+            return False, "projection loop stalled"
+        return True, "ready"
+
+    async def trim() -> None:
+        await trim_streams(settings, redis, conns[2])
+
+    async def gauges() -> None:
+        for (projection, topic, partition), lag in (await consumer.lag()).items():
+            metrics.LAG.labels(projection, topic, str(partition)).set(lag)
+        for stream, position in archiver.positions.items():
+            topic, partition = archiver.ids[stream]
+            lag = max(0, await streams.highwater(redis, stream) - position)
+            metrics.LAG.labels("archiver", topic, str(partition)).set(lag)
+
+    server = (
+        await serve_health(settings.projector_host, settings.projector_port, ready)
+        if serve
+        else None
+    )
+    tasks = [asyncio.create_task(consumer.run(stop), name="consumer")]
+    if archive:
+        tasks.append(asyncio.create_task(archiver.run(stop), name="archiver"))
+        tasks.append(asyncio.create_task(_every(stop, TRIM_EVERY_S, trim), name="trim"))
+    tasks.append(asyncio.create_task(_every(stop, 5.0, gauges), name="gauges"))
+    log.info("projector_started", host=settings.projector_host, port=settings.projector_port)
+    try:
+        done, _ = await asyncio.wait(
+            [*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in done:
+            if task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if server is not None:
+            server.close()
+        await redis.aclose()
+        for conn in conns:
+            conn.close()
+        log.info("projector_stopped")

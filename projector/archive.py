@@ -1,0 +1,217 @@
+"""The archiver: copies every raw and derived log entry into ``event_log``, exactly once.
+
+Exactly once comes from the checkpoint: rows and the archiver's checkpoint
+(``projection = 'archiver'``) commit in one transaction, and the checkpoint is
+fenced (a second archiver, or a crash mid-batch, cannot archive an entry twice).
+
+Each entry is split per user (:func:`split_entry`) so erasing a user is a plain
+DELETE and no other user's data goes with it. Entries of erased users are never
+archived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import psycopg
+import redis.asyncio as aioredis
+
+from mindhit import streams
+from mindhit.logs import get_logger
+from mindhit.settings import Settings
+from projector import metrics
+from projector.consumer import stream_ids
+from projector.folds import is_uuid
+from projector.pg import ERASE_LOCK, CheckpointMoved, Checkpoints, load_erased, store_checkpoints
+from projector.projections import ARCHIVED_TOPICS, ARCHIVER
+from schema.log import (
+    DerivedEntry,
+    LogEntryError,
+    RawEntry,
+    decode_derived_entry,
+    decode_raw_entry,
+    encode_derived_entry,
+    encode_raw_entry,
+)
+from schema.topics import RAW_TOPIC
+
+__all__ = ["ArchiveRow", "Archiver", "split_entry"]
+
+log = get_logger(__name__)
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+ArchiveRow = tuple[
+    str, int, int, int, "uuid.UUID | None", dt.datetime, bytes, bytes, "bytes | None"
+]
+"""(topic, partition, offset, part, user_id, logged_at, key, value, headers)."""
+
+
+def split_entry(topic: str, value: bytes) -> list[tuple[str | None, bytes]]:
+    """Split one entry value into ``(user_id, value)`` parts, one per user, order kept.
+
+    A single-user entry is returned unchanged (no re-encoding). An undecodable
+    entry is kept whole with no user (the archive keeps the log, even its bad parts).
+    """
+    try:
+        if topic == RAW_TOPIC:
+            raw = decode_raw_entry(value)
+            users = list(dict.fromkeys(u.user_id for u in raw.uploads))
+            if len(users) <= 1:
+                return [(users[0] if users else None, value)]
+            return [
+                (
+                    user,
+                    encode_raw_entry(
+                        RawEntry(uploads=[u for u in raw.uploads if u.user_id == user])
+                    ),
+                )
+                for user in users
+            ]
+        derived = decode_derived_entry(value)
+    except LogEntryError:
+        return [(None, value)]
+    users = list(dict.fromkeys(e.user_id for e in derived.events))
+    if len(users) <= 1:
+        return [(users[0] if users else None, value)]
+    return [
+        (
+            user,
+            encode_derived_entry(
+                DerivedEntry(events=[e for e in derived.events if e.user_id == user])
+            ),
+        )
+        for user in users
+    ]
+
+
+def _month(at: dt.datetime) -> tuple[int, int]:
+    return (at.year, at.month)
+
+
+class Archiver:
+    """Copies new stream entries to the archive, then trims the streams (see retention)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis: aioredis.Redis,
+        conn: psycopg.Connection[Any],
+        *,
+        entries_per_read: int = 128,
+    ) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.conn = conn
+        self.entries_per_read = entries_per_read
+        self.ids = stream_ids(settings, ARCHIVED_TOPICS)
+        self.positions: dict[str, int] = {}
+        self._months: set[tuple[int, int]] = set()
+
+    async def load(self) -> None:
+        """Resume from the archiver's checkpoints."""
+
+        def go() -> dict[tuple[str, int], int]:
+            rows = self.conn.execute(
+                "SELECT topic, partition, next_offset FROM projection_checkpoints"
+                " WHERE projection = %s",
+                (ARCHIVER,),
+            ).fetchall()
+            self.conn.commit()
+            return {(t, p): o for t, p, o in rows}
+
+        stored = await asyncio.to_thread(go)
+        self.positions = {s: stored.get(tp, 0) for s, tp in self.ids.items()}
+
+    async def turn(self, *, block_ms: int | None = 1000) -> int:
+        """Archive what is new; return the number of entries archived.
+
+        Steps: read entries from the archiver's positions; split each per user;
+        in one transaction take the erasure lock (shared), drop parts of erased
+        users, create the month partitions needed, fence and advance the
+        checkpoints, COPY the rows; commit; then advance in-memory positions.
+        """
+        records = await streams.read(
+            self.redis, self.positions, count=self.entries_per_read, block_ms=block_ms
+        )
+        if not records:
+            return 0
+        rows: list[ArchiveRow] = []
+        advance: dict[str, int] = {}
+        for record in records:
+            topic, partition = self.ids[record.stream]
+            if record.offset < advance.get(record.stream, self.positions[record.stream]):
+                continue
+            value = record.fields.get(b"v")
+            if value is not None:
+                logged_at = _EPOCH + dt.timedelta(milliseconds=record.timestamp_ms)
+                for part, (user, data) in enumerate(split_entry(topic, value)):
+                    user_uuid = uuid.UUID(user) if user and is_uuid(user) else None
+                    rows.append(
+                        (topic, partition, record.offset, part, user_uuid, logged_at,
+                         record.key, data, record.headers)
+                    )  # fmt: skip
+            advance[record.stream] = record.offset + 1
+        expected = {(ARCHIVER, *self.ids[s]): self.positions[s] for s in advance}
+        new = {(ARCHIVER, *self.ids[s]): o for s, o in advance.items()}
+        try:
+            written = await asyncio.to_thread(self._write, rows, expected, new)
+        except CheckpointMoved as exc:
+            log.warning("archiver_checkpoint_moved", detail=str(exc))
+            await self.load()
+            return 0
+        metrics.ARCHIVED_ROWS.inc(written)
+        self.positions.update(advance)
+        return len(records)
+
+    def _write(self, rows: Sequence[ArchiveRow], expected: Checkpoints, new: Checkpoints) -> int:
+        conn = self.conn
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ERASE_LOCK,))
+            erased = {uuid.UUID(u) for u in load_erased(conn)}
+            kept = [r for r in rows if r[4] not in erased]
+            for month in {_month(r[5]) for r in kept} - self._months:
+                conn.execute(
+                    "SELECT event_log_ensure_partition(%s)",
+                    (dt.datetime(month[0], month[1], 1, tzinfo=dt.UTC),),
+                )
+            self._fence(expected)
+            store_checkpoints(conn, new)
+            _copy_rows(conn, kept)
+        self._months.update(_month(r[5]) for r in kept)
+        return len(kept)
+
+    def _fence(self, expected: Checkpoints) -> None:
+        keys = list(expected)
+        rows = self.conn.execute(
+            "SELECT topic, partition, next_offset FROM projection_checkpoints"
+            " WHERE projection = %s AND (topic, partition) IN"
+            " (SELECT * FROM unnest(%s::text[], %s::int[])) FOR UPDATE",
+            (ARCHIVER, [k[1] for k in keys], [k[2] for k in keys]),
+        ).fetchall()
+        stored = {(ARCHIVER, t, p): o for t, p, o in rows}
+        for key, offset in expected.items():
+            if stored.get(key, 0) != offset:
+                raise CheckpointMoved(f"{key}: stored {stored.get(key, 0)}, expected {offset}")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Archive until ``stop`` is set."""
+        await self.load()
+        while not stop.is_set():
+            await self.turn()
+
+
+def _copy_rows(conn: psycopg.Connection[Any], rows: Iterable[ArchiveRow]) -> None:
+    with conn.cursor().copy(
+        'COPY event_log (topic, partition, "offset", part, user_id, logged_at, key, value, headers)'
+        " FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(
+            ["text", "int4", "int8", "int4", "uuid", "timestamptz", "bytea", "bytea", "bytea"]
+        )
+        for row in rows:
+            copy.write_row(row)

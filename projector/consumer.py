@@ -1,0 +1,213 @@
+"""The live projection loop: topic streams → folds → one PostgreSQL transaction per turn.
+
+Reads raw and derived topic partitions directly with :func:`mindhit.streams.read`
+(not Faust: the projector needs no state beyond its tables and checkpoints).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import psycopg
+import redis.asyncio as aioredis
+
+from mindhit import streams
+from mindhit.logs import get_logger
+from mindhit.settings import Settings
+from projector import metrics
+from projector.archive_read import read_archived
+from projector.folds import Batch
+from projector.pg import (
+    CheckpointMoved,
+    Checkpoints,
+    Tables,
+    apply_batch,
+    ensure_temp_tables,
+    live_tables,
+    load_checkpoints,
+    load_erased,
+)
+from projector.projections import PROJECTIONS, projection_of_topic
+from schema.log import LogEntryError, decode_derived_entry, decode_raw_entry
+from schema.topics import RAW_TOPIC, stream_key
+
+__all__ = ["Consumer", "StreamId", "fold_value", "stream_ids"]
+
+log = get_logger(__name__)
+
+StreamId = tuple[str, int]
+"""(topic, partition)."""
+
+
+def stream_ids(settings: Settings, topics: Iterable[str]) -> dict[str, StreamId]:
+    """Redis key → (topic, partition) for every partition of ``topics``."""
+    return {
+        stream_key(settings.key_prefix, topic, p): (topic, p)
+        for topic in topics
+        for p in range(settings.partitions)
+    }
+
+
+def fold_value(batch: Batch, topic: str, value: bytes | None) -> None:
+    """Decode one entry value of ``topic`` and fold it into ``batch``."""
+    if value is None:
+        return
+    try:
+        if topic == RAW_TOPIC:
+            batch.add_raw(decode_raw_entry(value))
+        else:
+            batch.add_derived(decode_derived_entry(value))
+    except LogEntryError as exc:
+        batch.rejected += 1
+        log.error("undecodable_entry", topic=topic, error=str(exc))
+
+
+class Consumer:
+    """Folds new stream entries into the read tables of some projections.
+
+    Args:
+        settings: the settings (key prefix, partitions).
+        redis: async Redis client.
+        conn: a synchronous PostgreSQL connection owned by this consumer.
+        projections: names of the projections to run (default: all).
+        tables: physical tables to write (default: the live ones).
+        entries_per_read: entries read per stream per turn.
+        now: clock (seconds), injected.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis: aioredis.Redis,
+        conn: psycopg.Connection[Any],
+        *,
+        projections: Iterable[str] = tuple(PROJECTIONS),
+        tables: Tables | None = None,
+        entries_per_read: int = 64,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.conn = conn
+        self.projections = tuple(projections)
+        self.tables = tables or live_tables()
+        self.entries_per_read = entries_per_read
+        self.now = now
+        topics = [t for name in self.projections for t in PROJECTIONS[name].topics]
+        self.ids = stream_ids(settings, topics)
+        self.positions: dict[str, int] = {}
+        self.erased: set[str] = set()
+        self.last_turn = now()
+
+    def _key(self, stream: str) -> tuple[str, str, int]:
+        topic, partition = self.ids[stream]
+        return (projection_of_topic(topic), topic, partition)
+
+    async def load(self) -> None:
+        """Resume: positions from the stored checkpoints (0 for never-seen streams)."""
+
+        def go() -> tuple[Checkpoints, set[str]]:
+            ensure_temp_tables(self.conn)
+            self.conn.commit()
+            cps = load_checkpoints(self.conn, self.projections)
+            erased = load_erased(self.conn)
+            self.conn.commit()
+            return cps, erased
+
+        stored, self.erased = await asyncio.to_thread(go)
+        self.positions = {s: stored.get(self._key(s), 0) for s in self.ids}
+
+    async def turn(self, *, block_ms: int | None = 1000) -> int:
+        """Run one read-fold-commit turn; return the number of entries committed.
+
+        Steps: read up to ``entries_per_read`` entries per stream from the current
+        positions; fill any gap (entries trimmed from Redis before this projection
+        read them) from the archive; fold everything into one batch; apply it and
+        the advanced checkpoints in one transaction (:func:`projector.pg.apply_batch`);
+        only then advance the in-memory positions. A moved checkpoint (another
+        writer, or a replay swap) reloads the positions and drops the batch.
+        """
+        records = await streams.read(
+            self.redis, self.positions, count=self.entries_per_read, block_ms=block_ms
+        )
+        self.last_turn = self.now()
+        if not records:
+            return 0
+        batch = Batch(self.erased)
+        advance: dict[str, int] = {}
+        for record in records:
+            topic, partition = self.ids[record.stream]
+            expected = advance.get(record.stream, self.positions[record.stream])
+            if record.offset > expected:
+                await self._fill_gap(batch, topic, partition, expected, record.offset)
+            if record.offset < expected:
+                continue
+            fold_value(batch, topic, record.fields.get(b"v"))
+            advance[record.stream] = record.offset + 1
+        expected_cps = {self._key(s): self.positions[s] for s in advance}
+        new_cps = {self._key(s): o for s, o in advance.items()}
+        purges = await self._purges(batch)
+        started = time.perf_counter()
+        try:
+            await asyncio.to_thread(
+                apply_batch,
+                self.conn,
+                batch,
+                tables=self.tables,
+                expected=expected_cps,
+                advance=new_cps,
+                purges=purges,
+            )
+        except CheckpointMoved as exc:
+            log.warning("checkpoint_moved", detail=str(exc))
+            await self.load()
+            return 0
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        self.positions.update(advance)
+        self.erased = batch.erased
+        metrics.EVENTS.labels("projector").inc(batch.events)
+        metrics.REJECTED.inc(batch.rejected)
+        return len(records)
+
+    async def _fill_gap(self, batch: Batch, topic: str, partition: int, lo: int, hi: int) -> None:
+        log.warning("stream_gap_reading_archive", topic=topic, partition=partition, lo=lo, hi=hi)
+
+        def go() -> int:
+            found = 0
+            for _, value in read_archived(self.conn, topic, partition, lo, hi):
+                fold_value(batch, topic, value)
+                found += 1
+            self.conn.commit()
+            return found
+
+        found = await asyncio.to_thread(go)
+        if found < hi - lo:
+            metrics.GAP_ENTRIES.inc(hi - lo - found)
+            log.error(
+                "stream_gap_not_archived", topic=topic, partition=partition, missing=hi - lo - found
+            )
+
+    async def _purges(self, batch: Batch) -> Mapping[str, int]:
+        """Stream → highwater now, for every stream, when the batch erases someone."""
+        if not batch.erasures:
+            return {}
+        from projector.projections import ARCHIVED_TOPICS
+
+        keys = list(stream_ids(self.settings, ARCHIVED_TOPICS))
+        return {k: await streams.highwater(self.redis, k) for k in keys}
+
+    async def lag(self) -> dict[tuple[str, str, int], int]:
+        """Entries not yet folded, per (projection, topic, partition)."""
+        out: dict[tuple[str, str, int], int] = {}
+        for stream, position in self.positions.items():
+            out[self._key(stream)] = max(0, await streams.highwater(self.redis, stream) - position)
+        return out
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Turn until ``stop`` is set (a lost connection ends the run; the supervisor restarts)."""
+        await self.load()
+        while not stop.is_set():
+            await self.turn()

@@ -1,0 +1,104 @@
+"""Right to erasure: remove a user from every read table, the archive and the hot log.
+
+Steps of :func:`erase_user`:
+  1. note each stream's highwater: the user's hot entries all lie below it;
+  2. in one transaction holding the erasure lock exclusively: record the
+     tombstone, delete the user's rows (read tables, shadows, archive, account)
+     and record the Redis purges owed (:func:`projector.pg.erase_user_rows`);
+  3. append a ``UserErased`` event to the sessions topic, so the processors drop
+     their state and every projector replica does the same;
+  4. trim the streams now as far as every reader allows; purges still pending are
+     finished by the archiver's trimmer once readers move past them.
+
+The tombstone makes every later fold, archive write and replay skip the user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import psycopg
+import redis.asyncio as aioredis
+
+from mindhit import streams
+from mindhit.settings import Settings
+from projector.consumer import stream_ids
+from projector.pg import ERASE_LOCK, erase_user_rows
+from projector.projections import ARCHIVED_TOPICS
+from projector.retention import trim_streams
+from schema.derived import UserErased
+from schema.log import DerivedEntry, encode_derived_entry
+from schema.topics import RAW_TOPIC, SESSIONS_TOPIC, partition_for, stream_key
+
+__all__ = ["EraseReport", "erase_user", "find_user_id"]
+
+
+class EraseReport(msgspec.Struct, kw_only=True):
+    """What an erasure removed and what is still owed."""
+
+    user_id: str
+    rows_deleted: int
+    entries_trimmed: int
+    pending_purges: int
+
+
+def find_user_id(conn: psycopg.Connection[Any], email: str) -> str | None:
+    """The user id of ``email`` (case-insensitive), if such an account exists."""
+    row = conn.execute(
+        "SELECT user_id::text FROM users WHERE lower(email) = lower(%s)", (email,)
+    ).fetchone()
+    conn.commit()
+    return row[0] if row else None
+
+
+async def erase_user(
+    settings: Settings,
+    redis: aioredis.Redis,
+    conn: psycopg.Connection[Any],
+    user_id: str,
+    *,
+    reason: str = "",
+    now_ms: Callable[[], int],
+) -> EraseReport:
+    """Erase ``user_id`` everywhere (see the module docstring for the steps)."""
+    purges: dict[str, int] = {}
+    user_raw = stream_key(
+        settings.key_prefix, RAW_TOPIC, partition_for(user_id, settings.partitions)
+    )
+    for stream, (topic, _) in stream_ids(settings, ARCHIVED_TOPICS).items():
+        if topic == RAW_TOPIC and stream != user_raw:
+            continue  # raw entries are partitioned by user: other partitions hold none of theirs
+        highwater = await streams.highwater(redis, stream)
+        if highwater:
+            purges[stream] = highwater
+
+    def go() -> int:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (ERASE_LOCK,))
+            return erase_user_rows(conn, user_id, reason, purges)
+
+    deleted = await asyncio.to_thread(go)
+    event = UserErased(user_id=user_id, ts=now_ms(), reason=reason)
+    await streams.append(
+        redis,
+        stream_key(
+            settings.key_prefix, SESSIONS_TOPIC, partition_for(user_id, settings.partitions)
+        ),
+        encode_derived_entry(DerivedEntry(events=[event])),
+        key=user_id.encode(),
+        timestamp_ms=event.ts,
+    )
+    trimmed = await trim_streams(settings, redis, conn)
+    pending = conn.execute(
+        "SELECT count(*) FROM erasure_purges WHERE user_id = %s AND done_at IS NULL", (user_id,)
+    ).fetchone()
+    conn.commit()
+    return EraseReport(
+        user_id=user_id,
+        rows_deleted=deleted,
+        entries_trimmed=trimmed,
+        pending_purges=int(pending[0]) if pending else 0,
+    )

@@ -1,0 +1,269 @@
+"""The folds: log entries in, merged row operations out. Pure, no I/O.
+
+A :class:`Batch` collects the operations of every entry read in one loop turn,
+merging operations on the same key as they arrive (see :mod:`projector.ops`).
+Events of erased users are dropped here, and an erasure in the middle of a batch
+also drops that user's earlier operations of the same batch.
+
+Events whose identifiers are not UUIDs cannot be stored and are counted as
+``rejected`` instead of stopping the projection (a poison event must not wedge
+the loop).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import msgspec
+
+from projector.ops import (
+    EraseUser,
+    MindmapRow,
+    PageTextRow,
+    SessionPatch,
+    UrlPatch,
+    VisitRow,
+    merge_mindmap,
+    merge_session,
+    merge_url,
+    merge_visit,
+)
+from schema.derived import (
+    MindmapBuilt,
+    SessionClosed,
+    SessionStatusChanged,
+    UrlDiscovered,
+    UrlEnriched,
+    UserErased,
+    VisitClosed,
+)
+from schema.events import SessionStarted, SessionStopped
+from schema.log import DerivedEntry, RawEntry
+
+__all__ = ["Batch", "is_uuid"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+_json = msgspec.json.Encoder()
+
+
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` is a UUID PostgreSQL's ``uuid`` type accepts."""
+    try:
+        uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return True
+
+
+def _put(store: dict[K, V], key: K, value: V, merge: Callable[[V, V], V]) -> None:
+    old = store.get(key)
+    store[key] = value if old is None else merge(old, value)
+
+
+class Batch:
+    """Row operations accumulated from a run of log entries, merged per key."""
+
+    def __init__(self, erased: Iterable[str] = ()) -> None:
+        self.erased: set[str] = set(erased)
+        self.sessions: dict[str, SessionPatch] = {}
+        self.urls: dict[tuple[str, str], UrlPatch] = {}
+        self.texts: dict[str, PageTextRow] = {}
+        self.visits: dict[str, VisitRow] = {}
+        self.mindmaps: dict[str, MindmapRow] = {}
+        self.erasures: dict[str, EraseUser] = {}
+        self.events = 0
+        self.rejected = 0
+
+    def __len__(self) -> int:
+        return (
+            len(self.sessions)
+            + len(self.urls)
+            + len(self.texts)
+            + len(self.visits)
+            + len(self.mindmaps)
+            + len(self.erasures)
+        )
+
+    # ----------------------------------------------------------------- raw topic
+    def add_raw(self, entry: RawEntry) -> None:
+        """Fold one raw-topic entry: sessions come to life and stay current."""
+        sessions = self.sessions
+        for upload in entry.uploads:
+            user_id = upload.user_id
+            if user_id in self.erased or not is_uuid(user_id):
+                self.rejected += user_id not in self.erased
+                continue
+            for event in upload.events:
+                self.events += 1
+                ts = event.ts
+                patch = SessionPatch(
+                    session_id=event.session_id,
+                    user_id=user_id,
+                    started_at=ts,
+                    last_event_at=ts,
+                )
+                if isinstance(event, SessionStarted):
+                    patch.client_id = event.client_id
+                    patch.label = event.label
+                    patch.status, patch.status_at, patch.status_reason = "recording", ts, ""
+                elif isinstance(event, SessionStopped):
+                    patch.stopped_at = ts
+                    patch.status, patch.status_at, patch.status_reason = "processing", ts, ""
+                _put(sessions, event.session_id, patch, merge_session)
+
+    # ------------------------------------------------------------- derived topics
+    def add_derived(self, entry: DerivedEntry) -> None:
+        """Fold one derived-topic entry (any of the visits, urls, sessions topics)."""
+        for event in entry.events:
+            self.events += 1
+            if isinstance(event, UserErased):
+                self.erase(event.user_id, event.reason)
+                continue
+            if event.user_id in self.erased:
+                continue
+            handler = _HANDLERS.get(type(event))
+            if handler is None:
+                continue  # not projected (e.g. dead letters)
+            if not handler(self, event):
+                self.rejected += 1
+
+    def erase(self, user_id: str, reason: str = "") -> None:
+        """Drop the user's pending operations and every later event of theirs."""
+        if not is_uuid(user_id):
+            self.rejected += 1
+            return
+        self.erased.add(user_id)
+        self.erasures[user_id] = EraseUser(user_id=user_id, reason=reason)
+        for store in (self.sessions, self.urls, self.texts, self.visits, self.mindmaps):
+            doomed = [k for k, v in store.items() if v.user_id == user_id]  # type: ignore[attr-defined]
+            for key in doomed:
+                del store[key]  # type: ignore[attr-defined]
+
+    def drop_users(self, users: set[str]) -> None:
+        """Forget pending operations of users erased meanwhile (seen inside the transaction)."""
+        for user_id in users - self.erased:
+            self.erased.add(user_id)
+            for store in (self.sessions, self.urls, self.texts, self.visits, self.mindmaps):
+                doomed = [k for k, v in store.items() if v.user_id == user_id]  # type: ignore[attr-defined]
+                for key in doomed:
+                    del store[key]  # type: ignore[attr-defined]
+
+
+def _visit(batch: Batch, e: VisitClosed) -> bool:
+    if not (is_uuid(e.visit_id) and is_uuid(e.session_id) and is_uuid(e.user_id)):
+        return False
+    row = VisitRow(
+        visit_id=e.visit_id,
+        user_id=e.user_id,
+        session_id=e.session_id,
+        client_id=e.client_id,
+        tab_id=e.tab_id,
+        url_hash=e.url_hash,
+        content_hash=e.content_hash,
+        url=e.url,
+        title=e.title,
+        domain=e.domain,
+        start_at=e.start_ts,
+        end_at=e.end_ts,
+        dwell_ms=e.dwell_ms,
+        end_reason=e.end_reason,
+        opened_seq=e.opened_seq,
+    )
+    _put(batch.visits, e.visit_id, row, merge_visit)
+    return True
+
+
+def _discovered(batch: Batch, e: UrlDiscovered) -> bool:
+    if not is_uuid(e.user_id):
+        return False
+    patch = UrlPatch(
+        url_hash=e.url_hash,
+        content_hash=e.content_hash,
+        user_id=e.user_id,
+        url=e.url,
+        title=e.title,
+        domain=e.domain,
+        lang=e.lang,
+        first_seen_at=e.first_seen_ts,
+    )
+    _put(batch.urls, (e.url_hash, e.content_hash), patch, merge_url)
+    if e.content_hash and e.text and e.content_hash not in batch.texts:
+        batch.texts[e.content_hash] = PageTextRow(
+            content_hash=e.content_hash, user_id=e.user_id, lang=e.lang, text=e.text
+        )
+    return True
+
+
+def _enriched(batch: Batch, e: UrlEnriched) -> bool:
+    if not is_uuid(e.user_id):
+        return False
+    patch = UrlPatch(
+        url_hash=e.url_hash,
+        content_hash=e.content_hash,
+        user_id=e.user_id,
+        summary=e.summary,
+        tags=list(e.tags),
+        topic=e.topic,
+        provider=e.provider,
+        enriched_at=e.enriched_ts,
+    )
+    _put(batch.urls, (e.url_hash, e.content_hash), patch, merge_url)
+    return True
+
+
+def _closed(batch: Batch, e: SessionClosed) -> bool:
+    if not (is_uuid(e.session_id) and is_uuid(e.user_id)):
+        return False
+    patch = SessionPatch(
+        session_id=e.session_id,
+        user_id=e.user_id,
+        started_at=e.started_ts,
+        stopped_at=e.stopped_ts,
+        active_ms=e.active_ms,
+        page_count=e.page_count,
+        domain_count=e.domain_count,
+    )
+    _put(batch.sessions, e.session_id, patch, merge_session)
+    return True
+
+
+def _status(batch: Batch, e: SessionStatusChanged) -> bool:
+    if not (is_uuid(e.session_id) and is_uuid(e.user_id)):
+        return False
+    patch = SessionPatch(
+        session_id=e.session_id,
+        user_id=e.user_id,
+        status=e.status,
+        status_at=e.ts,
+        status_reason=e.reason,
+    )
+    _put(batch.sessions, e.session_id, patch, merge_session)
+    return True
+
+
+def _mindmap(batch: Batch, e: MindmapBuilt) -> bool:
+    if not (is_uuid(e.session_id) and is_uuid(e.user_id)):
+        return False
+    row = MindmapRow(
+        session_id=e.session_id,
+        user_id=e.user_id,
+        graph=_json.encode(e.root),
+        provider=e.provider,
+        built_at=e.built_ts,
+    )
+    _put(batch.mindmaps, e.session_id, row, merge_mindmap)
+    return True
+
+
+_HANDLERS: dict[type[Any], Callable[[Batch, Any], bool]] = {
+    VisitClosed: _visit,
+    UrlDiscovered: _discovered,
+    UrlEnriched: _enriched,
+    SessionClosed: _closed,
+    SessionStatusChanged: _status,
+    MindmapBuilt: _mindmap,
+}

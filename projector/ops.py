@@ -1,0 +1,203 @@
+"""Typed row operations produced by the folds, and how two of them merge.
+
+A fold never touches the database: it returns these operations. Within one
+transaction the operations on one key are merged in Python first (PostgreSQL
+cannot upsert one row twice in a statement), then applied with the same merge rule
+in SQL (:mod:`projector.sql`). ``None`` means "this operation does not set the
+column".
+
+Merge rules are chosen so that the result does not depend on how the topics were
+interleaved (raw and derived topics are read independently, and replay reads them
+in a different order than the live loop):
+
+* columns fed by several streams merge commutatively (``least``/``greatest``, or
+  the status with the newest ``(status_at, rank, reason)``);
+* columns fed by one stream only are last-writer-wins in that stream's order,
+  which every reader preserves.
+
+Every merge is idempotent, so a duplicated or redelivered event is a no-op.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import msgspec
+
+__all__ = [
+    "STATUS_RANK",
+    "EraseUser",
+    "MindmapRow",
+    "PageTextRow",
+    "SessionPatch",
+    "UrlPatch",
+    "VisitRow",
+    "merge_mindmap",
+    "merge_session",
+    "merge_url",
+    "merge_visit",
+]
+
+STATUS_RANK: dict[str, int] = {"recording": 0, "processing": 1, "completed": 2, "failed": 3}
+
+T = TypeVar("T")
+
+
+def _least(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
+
+
+def _greatest(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def _lww(a: T | None, b: T | None) -> T | None:
+    return a if b is None else b
+
+
+class SessionPatch(msgspec.Struct, kw_only=True):
+    """A change to one ``sessions`` row. Times are Unix milliseconds."""
+
+    session_id: str
+    user_id: str
+    client_id: str | None = None
+    label: str | None = None
+    started_at: int | None = None
+    stopped_at: int | None = None
+    last_event_at: int | None = None
+    status: str | None = None
+    status_at: int | None = None
+    status_reason: str | None = None
+    active_ms: int | None = None
+    page_count: int | None = None
+    domain_count: int | None = None
+
+
+def _status_key(p: SessionPatch) -> tuple[int, int, str]:
+    return (p.status_at or 0, STATUS_RANK.get(p.status or "", -1), p.status_reason or "")
+
+
+def merge_session(a: SessionPatch, b: SessionPatch) -> SessionPatch:
+    """Merge ``b`` (later in its stream) into ``a``; see the module docstring for the rules."""
+    if a.status is None:
+        status_from = b
+    elif b.status is None:
+        status_from = a
+    else:
+        status_from = b if _status_key(b) > _status_key(a) else a
+    return SessionPatch(
+        session_id=a.session_id,
+        user_id=a.user_id,
+        client_id=_lww(a.client_id, b.client_id),
+        label=_lww(a.label, b.label),
+        started_at=_least(a.started_at, b.started_at),
+        stopped_at=_greatest(a.stopped_at, b.stopped_at),
+        last_event_at=_greatest(a.last_event_at, b.last_event_at),
+        status=status_from.status,
+        status_at=status_from.status_at,
+        status_reason=status_from.status_reason,
+        active_ms=_lww(a.active_ms, b.active_ms),
+        page_count=_lww(a.page_count, b.page_count),
+        domain_count=_lww(a.domain_count, b.domain_count),
+    )
+
+
+class UrlPatch(msgspec.Struct, kw_only=True):
+    """A change to one ``urls`` row (discovery sets the page fields, enrichment the AI ones)."""
+
+    url_hash: str
+    content_hash: str
+    user_id: str
+    url: str | None = None
+    title: str | None = None
+    domain: str | None = None
+    lang: str | None = None
+    first_seen_at: int | None = None
+    summary: str | None = None
+    tags: list[str] | None = None
+    topic: str | None = None
+    provider: str | None = None
+    enriched_at: int | None = None
+
+
+def merge_url(a: UrlPatch, b: UrlPatch) -> UrlPatch:
+    """Merge ``b`` into ``a``: first discoverer owns the row, other fields last-writer-wins."""
+    return UrlPatch(
+        url_hash=a.url_hash,
+        content_hash=a.content_hash,
+        user_id=a.user_id,
+        url=_lww(a.url, b.url),
+        title=_lww(a.title, b.title),
+        domain=_lww(a.domain, b.domain),
+        lang=_lww(a.lang, b.lang),
+        first_seen_at=_least(a.first_seen_at, b.first_seen_at),
+        summary=_lww(a.summary, b.summary),
+        tags=_lww(a.tags, b.tags),
+        topic=_lww(a.topic, b.topic),
+        provider=_lww(a.provider, b.provider),
+        enriched_at=_lww(a.enriched_at, b.enriched_at),
+    )
+
+
+class PageTextRow(msgspec.Struct, kw_only=True):
+    """The text of one content version; content-addressed, so the first write stays."""
+
+    content_hash: str
+    user_id: str
+    lang: str
+    text: str
+
+
+class VisitRow(msgspec.Struct, kw_only=True):
+    """One full ``page_visits`` row (a visit is only ever written whole)."""
+
+    visit_id: str
+    user_id: str
+    session_id: str
+    client_id: str
+    tab_id: int
+    url_hash: str
+    content_hash: str
+    url: str
+    title: str
+    domain: str
+    start_at: int
+    end_at: int
+    dwell_ms: int
+    end_reason: str
+    opened_seq: int
+
+
+def merge_visit(a: VisitRow, b: VisitRow) -> VisitRow:
+    """A later version of a visit replaces the earlier one."""
+    return b
+
+
+class MindmapRow(msgspec.Struct, kw_only=True):
+    """One full ``mindmap_graphs`` row; ``graph`` is the JSON of the root node."""
+
+    session_id: str
+    user_id: str
+    graph: bytes
+    provider: str
+    built_at: int
+
+
+def merge_mindmap(a: MindmapRow, b: MindmapRow) -> MindmapRow:
+    """A rebuilt mind map replaces the earlier one."""
+    return b
+
+
+class EraseUser(msgspec.Struct, kw_only=True):
+    """Remove every row of a user and remember them as erased."""
+
+    user_id: str
+    reason: str = ""

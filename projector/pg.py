@@ -1,0 +1,283 @@
+"""The PostgreSQL adapter: apply a batch of row operations and its checkpoint atomically.
+
+The same code writes the live tables and replay's shadow tables: a :data:`Tables`
+map names the physical table behind each logical one. SQL lives in ``sql/`` next
+to this module, with ``{table}`` placeholders filled in as identifiers.
+
+Erasure and folding are serialized by a PostgreSQL advisory lock: every batch
+holds it shared for its transaction, an erasure holds it exclusively, so no batch
+can re-insert rows of a user whose erasure committed meanwhile (the batch re-reads
+``erased_users`` after taking the lock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any, Final
+
+import psycopg
+from psycopg import sql
+
+from projector.folds import Batch
+from projector.projections import PROJECTIONS
+
+__all__ = [
+    "ERASE_LOCK",
+    "SHADOW_SUFFIX",
+    "CheckpointMoved",
+    "Checkpoints",
+    "Tables",
+    "apply_batch",
+    "ensure_temp_tables",
+    "erase_user_rows",
+    "live_tables",
+    "load_checkpoints",
+    "load_erased",
+]
+
+ERASE_LOCK: Final = 0x6D68_6572  # "mher": erasure vs. folding
+SHADOW_SUFFIX: Final = "__shadow"
+ALL_TABLES: Final = tuple(t for p in PROJECTIONS.values() for t in p.tables)
+
+Tables = Mapping[str, str]
+"""Logical read-table name → physical table name (live or shadow)."""
+
+Checkpoints = dict[tuple[str, str, int], int]
+"""(projection, topic, partition) → next offset."""
+
+
+class CheckpointMoved(RuntimeError):
+    """The stored checkpoint is not where this writer expected: someone else wrote it."""
+
+
+def _sql(name: str) -> str:
+    return resources.files("projector").joinpath("sql", name).read_text()
+
+
+_TEMP = _sql("temp_tables.sql")
+_UPSERT = {name: _sql(f"upsert_{name}.sql") for name in ("sessions", "urls", "visits", "mindmaps")}
+
+
+def live_tables() -> dict[str, str]:
+    """The identity map: every logical table is the live one."""
+    return {t: t for t in ALL_TABLES}
+
+
+def _fmt(text: str, tables: Tables) -> sql.Composed:
+    return sql.SQL(text).format(**{k: sql.Identifier(v) for k, v in tables.items()})  # type: ignore[arg-type]
+
+
+def ensure_temp_tables(conn: psycopg.Connection[Any]) -> None:
+    """Create the per-connection staging tables (idempotent)."""
+    conn.execute(_TEMP)  # type: ignore[arg-type]
+
+
+def load_checkpoints(conn: psycopg.Connection[Any], projections: tuple[str, ...]) -> Checkpoints:
+    """The stored checkpoints of ``projections``."""
+    rows = conn.execute(
+        "SELECT projection, topic, partition, next_offset FROM projection_checkpoints"
+        " WHERE projection = ANY(%s)",
+        (list(projections),),
+    ).fetchall()
+    return {(p, t, n): o for p, t, n, o in rows}
+
+
+def load_erased(conn: psycopg.Connection[Any]) -> set[str]:
+    """Every erased user id."""
+    return {str(r[0]) for r in conn.execute("SELECT user_id FROM erased_users")}
+
+
+def _copy(
+    conn: psycopg.Connection[Any], table: str, columns: str, rows: list[tuple[Any, ...]]
+) -> None:
+    with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # type: ignore[arg-type]
+        for row in rows:
+            copy.write_row(row)
+
+
+def _stage(conn: psycopg.Connection[Any], batch: Batch) -> None:
+    if batch.sessions:
+        _copy(
+            conn,
+            "tmp_sessions",
+            "session_id, user_id, client_id, label, started_at, stopped_at, last_event_at,"
+            " status, status_at, status_reason, active_ms, page_count, domain_count",
+            [
+                (p.session_id, p.user_id, p.client_id, p.label, p.started_at, p.stopped_at,
+                 p.last_event_at, p.status, p.status_at, p.status_reason, p.active_ms,
+                 p.page_count, p.domain_count)
+                for p in batch.sessions.values()
+            ],
+        )  # fmt: skip
+    if batch.urls:
+        _copy(
+            conn,
+            "tmp_urls",
+            "url_hash, content_hash, user_id, url, title, domain, lang, first_seen_at,"
+            " summary, tags, topic, provider, enriched_at",
+            [
+                (u.url_hash, u.content_hash, u.user_id, u.url, u.title, u.domain, u.lang,
+                 u.first_seen_at, u.summary, u.tags, u.topic, u.provider, u.enriched_at)
+                for u in batch.urls.values()
+            ],
+        )  # fmt: skip
+    if batch.texts:
+        _copy(
+            conn,
+            "tmp_texts",
+            "content_hash, lang, text",
+            [(t.content_hash, t.lang, t.text) for t in batch.texts.values()],
+        )
+    if batch.visits:
+        _copy(
+            conn,
+            "tmp_visits",
+            "visit_id, user_id, session_id, client_id, tab_id, url_hash, content_hash, url,"
+            " title, domain, start_at, end_at, dwell_ms, end_reason, opened_seq",
+            [
+                (v.visit_id, v.user_id, v.session_id, v.client_id, v.tab_id, v.url_hash,
+                 v.content_hash, v.url, v.title, v.domain, v.start_at, v.end_at, v.dwell_ms,
+                 v.end_reason, v.opened_seq)
+                for v in batch.visits.values()
+            ],
+        )  # fmt: skip
+    if batch.mindmaps:
+        _copy(
+            conn,
+            "tmp_mindmaps",
+            "session_id, user_id, graph, provider, built_at",
+            [
+                (m.session_id, m.user_id, m.graph.decode(), m.provider, m.built_at)
+                for m in batch.mindmaps.values()
+            ],
+        )
+
+
+def erase_user_rows(
+    conn: psycopg.Connection[Any], user_id: str, reason: str, purges: Mapping[str, int]
+) -> int:
+    """Erase one user inside the caller's transaction; return the rows deleted.
+
+    Steps: record the tombstone; delete the user's rows from every read table and
+    its shadow (if a replay is building one); delete page texts nobody else's URL
+    row references; delete the user's archive rows; delete the account; record the
+    Redis purges owed (``purges``: stream key → trim below this offset).
+    """
+    deleted = 0
+    conn.execute(
+        "INSERT INTO erased_users (user_id, reason) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+        (user_id, reason),
+    )
+    for suffix in ("", SHADOW_SUFFIX):
+        names = {
+            base: base + suffix
+            for base in ALL_TABLES
+            if conn.execute("SELECT to_regclass(%s)", (base + suffix,)).fetchone() != (None,)
+        }
+        hashes: list[str] = []
+        if "urls" in names:
+            hashes = [
+                r[0]
+                for r in conn.execute(
+                    sql.SQL("SELECT DISTINCT content_hash FROM {u} WHERE user_id = %s").format(
+                        u=sql.Identifier(names["urls"])
+                    ),
+                    (user_id,),
+                )
+            ]
+        for base, name in names.items():
+            if base == "page_texts":
+                query = sql.SQL(
+                    "DELETE FROM {t} p WHERE p.content_hash = ANY(%s)"
+                    " AND NOT EXISTS (SELECT 1 FROM {u} u WHERE u.content_hash = p.content_hash)"
+                ).format(t=sql.Identifier(name), u=sql.Identifier(names["urls"]))
+                deleted += conn.execute(query, (hashes,)).rowcount
+            else:
+                query = sql.SQL("DELETE FROM {t} WHERE user_id = %s").format(t=sql.Identifier(name))
+                deleted += conn.execute(query, (user_id,)).rowcount
+    deleted += conn.execute("DELETE FROM event_log WHERE user_id = %s", (user_id,)).rowcount
+    conn.execute("DELETE FROM users WHERE user_id = %s", (user_id,))
+    for stream, offset in purges.items():
+        conn.execute(
+            "INSERT INTO erasure_purges (user_id, stream, up_to_offset) VALUES (%s, %s, %s)"
+            " ON CONFLICT (user_id, stream) DO UPDATE SET"
+            " up_to_offset = GREATEST(erasure_purges.up_to_offset, EXCLUDED.up_to_offset),"
+            " done_at = NULL",
+            (user_id, stream, offset),
+        )
+    return deleted
+
+
+def apply_batch(
+    conn: psycopg.Connection[Any],
+    batch: Batch,
+    *,
+    tables: Tables,
+    expected: Checkpoints,
+    advance: Checkpoints,
+    purges: Mapping[str, int] | None = None,
+) -> None:
+    """Apply ``batch`` and move the checkpoints from ``expected`` to ``advance``, atomically.
+
+    Steps, in one transaction: take the erasure lock (exclusive when the batch
+    erases someone, else shared); drop operations of users erased meanwhile;
+    lock the checkpoint rows and check they still hold ``expected`` (else raise
+    :class:`CheckpointMoved`: another writer or a replay swap moved them); apply
+    the erasures; stage the rows with COPY; merge them into the tables; store the
+    new checkpoints; commit. On any error nothing is written.
+    """
+    with conn.transaction():
+        lock = "pg_advisory_xact_lock" if batch.erasures else "pg_advisory_xact_lock_shared"
+        conn.execute(f"SELECT {lock}(%s)", (ERASE_LOCK,))  # type: ignore[arg-type]
+        batch.drop_users(load_erased(conn) - set(batch.erasures))
+        _fence(conn, expected)
+        for erase in batch.erasures.values():
+            erase_user_rows(conn, erase.user_id, erase.reason, purges or {})
+        _stage(conn, batch)
+        if batch.sessions:
+            conn.execute(_fmt(_UPSERT["sessions"], tables))
+        if batch.urls or batch.texts:
+            conn.execute(_fmt(_UPSERT["urls"], tables))
+        if batch.visits:
+            conn.execute(_fmt(_UPSERT["visits"], tables))
+        if batch.mindmaps:
+            conn.execute(_fmt(_UPSERT["mindmaps"], tables))
+        store_checkpoints(conn, advance)
+
+
+def _fence(conn: psycopg.Connection[Any], expected: Checkpoints) -> None:
+    if not expected:
+        return
+    keys = list(expected)
+    rows = conn.execute(
+        "SELECT projection, topic, partition, next_offset FROM projection_checkpoints"
+        " WHERE (projection, topic, partition) IN"
+        " (SELECT * FROM unnest(%s::text[], %s::text[], %s::int[]))"
+        " FOR UPDATE",
+        ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]),
+    ).fetchall()
+    stored = {(p, t, n): o for p, t, n, o in rows}
+    for key, offset in expected.items():
+        if stored.get(key, 0) != offset:
+            raise CheckpointMoved(f"{key}: stored {stored.get(key, 0)}, expected {offset}")
+
+
+def store_checkpoints(conn: psycopg.Connection[Any], advance: Checkpoints) -> None:
+    """Upsert checkpoints inside the caller's transaction."""
+    if not advance:
+        return
+    keys = list(advance)
+    conn.execute(
+        "INSERT INTO projection_checkpoints (projection, topic, partition, next_offset, updated_at)"
+        " SELECT p, t, n, o, now() FROM unnest(%s::text[], %s::text[], %s::int[], %s::bigint[])"
+        " AS x(p, t, n, o)"
+        " ON CONFLICT (projection, topic, partition) DO UPDATE SET"
+        " next_offset = EXCLUDED.next_offset, updated_at = EXCLUDED.updated_at",
+        (
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [k[2] for k in keys],
+            [advance[k] for k in keys],
+        ),
+    )

@@ -1,0 +1,58 @@
+"""The projections: which topics each one folds and which read tables it owns.
+
+Each topic feeds exactly one projection, so a projection's checkpoint rows
+(``projection_checkpoints``) name exactly the streams it consumed. ``replay
+--projection NAME`` rebuilds only that projection's tables.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from schema.topics import DERIVED_TOPICS, RAW_TOPIC, SESSIONS_TOPIC, URLS_TOPIC, VISITS_TOPIC
+
+__all__ = [
+    "ARCHIVED_TOPICS",
+    "ARCHIVER",
+    "PROJECTIONS",
+    "Projection",
+    "projection_of_topic",
+    "tables_of",
+]
+
+ARCHIVER: Final = "archiver"
+"""The checkpoint name of the archiver (``projection_checkpoints.projection``)."""
+
+ARCHIVED_TOPICS: Final = (RAW_TOPIC, *DERIVED_TOPICS)
+
+
+class Projection(msgspec.Struct, frozen=True):
+    """A named set of read tables and the topics folded into them."""
+
+    name: str
+    topics: tuple[str, ...]
+    tables: tuple[str, ...]
+
+
+PROJECTIONS: Final[dict[str, Projection]] = {
+    p.name: p
+    for p in (
+        Projection("sessions", (RAW_TOPIC, SESSIONS_TOPIC), ("sessions", "mindmap_graphs")),
+        Projection("visits", (VISITS_TOPIC,), ("page_visits",)),
+        Projection("urls", (URLS_TOPIC,), ("urls", "page_texts")),
+    )
+}
+
+_BY_TOPIC: dict[str, str] = {t: p.name for p in PROJECTIONS.values() for t in p.topics}
+
+
+def projection_of_topic(topic: str) -> str:
+    """The projection that folds ``topic``."""
+    return _BY_TOPIC[topic]
+
+
+def tables_of(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Every read table of the given projections."""
+    return tuple(t for n in names for t in PROJECTIONS[n].tables)

@@ -1,0 +1,132 @@
+"""Stream retention: head-trim Redis streams once their entries are safe in the archive.
+
+A stream partition is trimmed (``XTRIM … MINID``, head only, so offsets stay dense)
+to keep ``Settings.stream_retention_entries`` entries, or further when an erasure
+owes a purge, but never past the slowest reader: the archiver, the projection that
+folds the topic, and every Faust consumer group (their committed offsets live in
+the hash ``<prefix>:offsets:<group>``, field ``<topic>:<partition>``, groups listed
+in the set ``<prefix>:groups``: the transport's commit store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+import psycopg
+import redis.asyncio as aioredis
+
+from mindhit import streams
+from mindhit.logs import get_logger
+from mindhit.settings import Settings
+from projector import metrics
+from projector.consumer import stream_ids
+from projector.projections import ARCHIVED_TOPICS, ARCHIVER, projection_of_topic
+
+__all__ = ["consumer_group_offsets", "trim_streams", "trim_target"]
+
+log = get_logger(__name__)
+
+
+def trim_target(
+    *,
+    highwater: int,
+    earliest: int,
+    retention: int,
+    floors: Iterable[int],
+    purge_upto: int | None = None,
+) -> int | None:
+    """The offset to trim below, or None when nothing may or need be trimmed.
+
+    Wanted: keep ``retention`` entries (``highwater - retention``), or drop
+    everything below ``purge_upto`` if an erasure owes that. Allowed: no further
+    than the lowest floor (the next offset each reader still needs).
+    """
+    wanted = highwater - retention
+    if purge_upto is not None:
+        wanted = max(wanted, purge_upto)
+    target = min([wanted, highwater, *floors])
+    return target if target > earliest else None
+
+
+async def consumer_group_offsets(
+    redis: aioredis.Redis, prefix: str
+) -> dict[tuple[str, int], list[int]]:
+    """Committed offsets of every Faust consumer group, per (topic, partition)."""
+    out: dict[tuple[str, int], list[int]] = {}
+    groups: set[bytes] = await redis.smembers(f"{prefix}:groups")  # type: ignore[misc]
+    for group in sorted(groups):
+        stored: dict[bytes, bytes] = await redis.hgetall(f"{prefix}:offsets:{group.decode()}")  # type: ignore[misc]
+        for field, value in stored.items():
+            topic, _, partition = field.decode().rpartition(":")
+            try:
+                out.setdefault((topic, int(partition)), []).append(int(value))
+            except ValueError:
+                continue
+    return out
+
+
+async def trim_streams(
+    settings: Settings, redis: aioredis.Redis, conn: psycopg.Connection[Any]
+) -> int:
+    """Trim every archived topic partition as far as allowed; return entries trimmed.
+
+    Steps: read the checkpoints (archiver and projections) and pending purges;
+    read the consumer groups' committed offsets; per stream compute the target
+    (:func:`trim_target`) and ``XTRIM MINID``; mark purges whose offset was
+    reached as done.
+    """
+
+    def load() -> tuple[dict[tuple[str, str, int], int], dict[str, int]]:
+        cps = conn.execute(
+            "SELECT projection, topic, partition, next_offset FROM projection_checkpoints"
+        ).fetchall()
+        purges = conn.execute(
+            "SELECT stream, max(up_to_offset) FROM erasure_purges WHERE done_at IS NULL"
+            " GROUP BY stream"
+        ).fetchall()
+        conn.commit()
+        return {(p, t, n): o for p, t, n, o in cps}, {s: o for s, o in purges}
+
+    checkpoints, purges = await asyncio.to_thread(load)
+    groups = await consumer_group_offsets(redis, settings.key_prefix)
+    trimmed = 0
+    done: list[tuple[str, int]] = []
+    for stream, (topic, partition) in stream_ids(settings, ARCHIVED_TOPICS).items():
+        highwater = await streams.highwater(redis, stream)
+        if highwater == 0:
+            continue
+        earliest = await streams.earliest_offset(redis, stream)
+        floors = [
+            checkpoints.get((ARCHIVER, topic, partition), 0),
+            checkpoints.get((projection_of_topic(topic), topic, partition), 0),
+            *groups.get((topic, partition), []),
+        ]
+        target = trim_target(
+            highwater=highwater,
+            earliest=earliest,
+            retention=settings.stream_retention_entries,
+            floors=floors,
+            purge_upto=purges.get(stream),
+        )
+        if target is not None:
+            removed: int = await redis.xtrim(stream, minid=streams.entry_id(target))
+            trimmed += removed
+        reached = target if target is not None else earliest
+        if stream in purges and reached >= purges[stream]:
+            done.append((stream, purges[stream]))
+    if done:
+
+        def mark() -> None:
+            with conn.transaction():
+                for stream, upto in done:
+                    conn.execute(
+                        "UPDATE erasure_purges SET done_at = now()"
+                        " WHERE stream = %s AND up_to_offset <= %s AND done_at IS NULL",
+                        (stream, upto),
+                    )
+
+        await asyncio.to_thread(mark)
+    metrics.TRIMMED.inc(trimmed)
+    return trimmed

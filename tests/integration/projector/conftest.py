@@ -1,0 +1,74 @@
+"""Fixtures for projector tests: clean read tables, snapshots, and a projector run helper."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+import redis.asyncio as aioredis
+
+from mindhit import streams
+from mindhit.settings import Settings
+from projector.consumer import Consumer, stream_ids
+from projector.projections import ARCHIVED_TOPICS
+
+READ_TABLES = {
+    "sessions": "session_id",
+    "urls": "url_hash, content_hash",
+    "page_texts": "content_hash",
+    "page_visits": "visit_id",
+    "mindmap_graphs": "session_id",
+}
+STATE_TABLES = ("projection_checkpoints", "erased_users", "erasure_purges", "event_log")
+
+
+def free_port() -> int:
+    """A free loopback TCP port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clear_read_tables(conn: psycopg.Connection[Any], *, state: bool = True) -> None:
+    """Empty the read tables (and checkpoints, tombstones, archive when ``state``)."""
+    tables = list(READ_TABLES) + (list(STATE_TABLES) if state else [])
+    with conn.transaction():
+        conn.execute("TRUNCATE " + ", ".join(tables))
+        for table in READ_TABLES:
+            conn.execute(f"DROP TABLE IF EXISTS {table}__shadow")
+
+
+def snapshot(conn: psycopg.Connection[Any]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every read-table row, ordered by primary key: the row-by-row comparison basis."""
+    out = {}
+    for table, key in READ_TABLES.items():
+        out[table] = conn.execute(f"SELECT * FROM {table} ORDER BY {key}").fetchall()
+    conn.commit()
+    return out
+
+
+@pytest.fixture
+def pg(database_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection to the test database with empty read tables."""
+    with psycopg.connect(database_url) as conn:
+        clear_read_tables(conn)
+        yield conn
+
+
+async def fold_all(
+    settings: Settings, redis: aioredis.Redis, conn: psycopg.Connection[Any]
+) -> None:
+    """Run a consumer until every stream is folded to its highwater."""
+    consumer = Consumer(settings, redis, conn)
+    await consumer.load()
+    while await consumer.turn(block_ms=None):
+        pass
+    assert not any((await consumer.lag()).values())
+
+
+async def highwaters(settings: Settings, redis: aioredis.Redis) -> dict[str, int]:
+    """Highwater of every archived stream."""
+    return {s: await streams.highwater(redis, s) for s in stream_ids(settings, ARCHIVED_TOPICS)}
