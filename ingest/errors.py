@@ -31,6 +31,15 @@ __all__ = [
 RETRY_AFTER_SECONDS = 1
 _UNAVAILABLE_REPLIES = ("OOM", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "LOADING", "READONLY")
 
+_UNAVAILABLE_ERRORS = (
+    redis_errors.ConnectionError,  # also BusyLoadingError (restarting, loading its data)
+    redis_errors.ReadOnlyError,  # a replica after a failover
+    redis_errors.TimeoutError,
+    redis_errors.OutOfMemoryError,
+    redis_errors.BusyLoadingError,
+    ReplicationTimeoutError,
+)
+
 log = get_logger("ingest")
 
 
@@ -74,9 +83,7 @@ def error_response(
 
 def is_redis_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` means Redis cannot take writes now (so the client should retry)."""
-    if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError):
-        return True
-    if isinstance(exc, ReplicationTimeoutError):
+    if isinstance(exc, _UNAVAILABLE_ERRORS):
         return True
     return isinstance(exc, redis_errors.ResponseError) and str(exc).startswith(_UNAVAILABLE_REPLIES)
 

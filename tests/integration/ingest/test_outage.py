@@ -1,0 +1,139 @@
+"""Redis outages: 503 with Retry-After, nothing half-written, a retried batch lands once.
+
+Uses a PRIVATE redis-server on a free port (never the shared one), with an
+append-only file so a restart keeps what was acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import pytest
+import redis
+import redis.asyncio as aioredis
+from litestar.testing import AsyncTestClient
+
+from ingest.app import create_app
+from mindhit.settings import Settings
+from schema.api import BatchResult
+from tests.integration.ingest.conftest import Account, logged_uploads
+from tests.unit.ingest.factories import event_dicts, upload_body
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PrivateRedis:
+    """A redis-server this test starts, stops and restarts on one port."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = _free_port()
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "yes",
+                "--appendfsync", "always",
+                "--dir", str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis(port=self.port).ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_redis_stopped_gives_503_and_the_retried_batch_lands_once(
+    settings: Settings, account: Account, private_redis: PrivateRedis
+) -> None:
+    settings = msgspec.structs.replace(settings, redis_url=private_redis.url)
+    first = upload_body(event_dicts(50, first_seq=1))
+    retried = upload_body(event_dicts(50, first_seq=51))
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        ok = await client.post("/v1/events", content=first, headers=account.headers)
+        assert ok.status_code == 202
+        private_redis.stop()
+        down = await asyncio.gather(
+            *(client.post("/v1/events", content=retried, headers=account.headers) for _ in range(2))
+        )
+        assert [a.status_code for a in down] == [503, 503]
+        assert down[0].headers["retry-after"] == "1"
+        assert "unavailable" in down[0].json()["detail"]
+        assert (await client.get("/readyz")).status_code == 503
+        private_redis.start()
+        answers = [
+            await client.post("/v1/events", content=retried, headers=account.headers)
+            for _ in range(2)
+        ]
+        results = [msgspec.json.decode(a.content, type=BatchResult) for a in answers]
+        assert [(a.status_code, r.duplicate) for a, r in zip(answers, results, strict=True)] == [
+            (202, False),
+            (202, True),
+        ]
+    check = aioredis.Redis.from_url(private_redis.url)
+    try:
+        uploads = await logged_uploads(check, settings)
+    finally:
+        await check.aclose()
+    assert [[e.seq for e in up.events][:1] for _, up in uploads] == [[1], [51]]
+
+
+async def test_redis_over_its_memory_limit_gives_503_and_writes_nothing(
+    settings: Settings, account: Account, private_redis: PrivateRedis
+) -> None:
+    settings = msgspec.structs.replace(settings, redis_url=private_redis.url)
+    control = redis.Redis(port=private_redis.port)
+    body = upload_body(event_dicts(20))
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        control.config_set("maxmemory", 1)
+        full = await client.post("/v1/events", content=body, headers=account.headers)
+        assert full.status_code == 503 and full.headers["retry-after"] == "1"
+        assert control.dbsize() == 0  # no entry, no dedupe key, nothing half-written
+        control.config_set("maxmemory", 0)
+        again = await client.post("/v1/events", content=body, headers=account.headers)
+        assert again.status_code == 202
+        assert not msgspec.json.decode(again.content, type=BatchResult).duplicate
+        metrics = (await client.get("/metrics")).text
+    assert 'mindhit_gateway_unavailable_total{dependency="redis"} 1.0' in metrics
+    control.close()
