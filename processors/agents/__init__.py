@@ -1,0 +1,31 @@
+"""The agents' work, one module per input topic; each is decode → fold → emit.
+
+The Faust agents in :mod:`processors.app` are thin loops that hand every message
+to these handlers together with an ``emit`` function; the handlers never touch
+Faust, so tests and the bench drive them directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from schema.derived import DerivedBase
+from schema.log import DerivedEntry, encode_derived_entry
+from schema.topics import topic_for
+
+__all__ = ["Clock", "Emit", "emit_derived"]
+
+Emit = Callable[[str, int, bytes], Awaitable[None]]
+"""Append one encoded entry to ``(topic, partition)`` and wait until it is stored."""
+
+Clock = Callable[[], int]
+"""Current time in Unix milliseconds."""
+
+
+async def emit_derived(emit: Emit, partition: int, derived: Sequence[DerivedBase]) -> None:
+    """Send ``derived`` as one :class:`DerivedEntry` per topic, all to ``partition``, in order."""
+    by_topic: dict[str, list[DerivedBase]] = {}
+    for event in derived:
+        by_topic.setdefault(topic_for(event), []).append(event)
+    for topic, events in by_topic.items():
+        await emit(topic, partition, encode_derived_entry(DerivedEntry(events=events)))  # type: ignore[arg-type]

@@ -1,0 +1,137 @@
+"""Raw topic handler: fold each user's transitions into visits and sessions, announce URLs.
+
+One raw entry holds uploads of several users (coalesced per partition by the
+gateway); each user's events are folded in log order with that user's state.
+"""
+
+from __future__ import annotations
+
+from mindhit.logs import get_logger
+from processors import metrics
+from processors.agents import Emit, emit_derived
+from processors.content import ContentStore
+from processors.dwell import UserState, fold
+from processors.state import StateStore
+from processors.urls import domain_of, normalize_url, url_hash
+from schema.derived import DerivedBase, UrlDiscovered, VisitClosed
+from schema.events import ClientEvent, PageContent
+from schema.log import LogEntryError, decode_raw_entry
+
+__all__ = ["RawHandler", "url_versions"]
+
+log = get_logger(__name__)
+
+
+def url_versions(
+    user_id: str, events: list[ClientEvent], derived: list[DerivedBase]
+) -> dict[tuple[str, str], UrlDiscovered]:
+    """Candidate ``url.discovered`` events of one user's batch, keyed by URL version.
+
+    Page contents give versions with text; a visited URL whose content never
+    arrived gives a text-less version (``content_hash == ""``) so the URL still
+    gets a row downstream. Pure: which candidates are new is decided by the store.
+    """
+    found: dict[tuple[str, str], UrlDiscovered] = {}
+    for event in events:
+        if isinstance(event, PageContent) and event.text:
+            normalized = normalize_url(event.url)
+            key = (url_hash(normalized), event.content_hash)
+            found.setdefault(
+                key,
+                UrlDiscovered(
+                    user_id=user_id,
+                    url_hash=key[0],
+                    url=normalized,
+                    domain=domain_of(normalized),
+                    title=event.title,
+                    first_seen_ts=event.ts,
+                    content_hash=event.content_hash,
+                    lang=event.lang,
+                    text=event.text,
+                ),
+            )
+    for visit in derived:
+        if isinstance(visit, VisitClosed):
+            key = (visit.url_hash, "")
+            found.setdefault(
+                key,
+                UrlDiscovered(
+                    user_id=user_id,
+                    url_hash=visit.url_hash,
+                    url=visit.url,
+                    domain=visit.domain,
+                    title=visit.title,
+                    first_seen_ts=visit.start_ts,
+                ),
+            )
+    return found
+
+
+class RawHandler:
+    """Handles one raw entry: decode → fold per user → announce URLs → emit → save state."""
+
+    def __init__(self, states: StateStore, content: ContentStore, emit: Emit) -> None:
+        self._states = states
+        self._content = content
+        self._emit = emit
+
+    async def handle(self, partition: int, value: bytes) -> None:
+        """Process one raw entry of ``partition``.
+
+        Steps, in this order (at-least-once, each redelivery a no-op downstream):
+        1. decode the entry (an undecodable entry is logged and skipped);
+        2. fold each user's events with their state (duplicates/gaps counted);
+        3. store page texts by content hash; find URL versions never announced;
+        4. emit the derived events, one entry per topic, to the same partition,
+           and wait until Redis stored them;
+        5. mark the announced URL versions;
+        6. save the users' state — only then may the message be acknowledged.
+        """
+        try:
+            entry = decode_raw_entry(value)
+        except LogEntryError as exc:
+            log.error("raw_entry_undecodable", partition=partition, error=str(exc))
+            return
+        per_user: dict[str, list[ClientEvent]] = {}
+        for upload in entry.uploads:
+            per_user.setdefault(upload.user_id, []).extend(upload.events)
+        states = await self._states.load(partition, per_user)
+        derived: list[DerivedBase] = []
+        candidates: dict[tuple[str, str], UrlDiscovered] = {}
+        texts: list[tuple[str, str]] = []
+        new_states: dict[str, UserState] = {}
+        for user_id, events in per_user.items():
+            state, result = fold(states.get(user_id), user_id, events)
+            new_states[user_id] = state
+            derived.extend(result.derived)
+            metrics.EVENTS.inc(len(events))
+            if result.duplicates:
+                metrics.DUPLICATE_EVENTS.inc(result.duplicates)
+            if result.late:
+                metrics.LATE_EVENTS.inc(result.late)
+            for gap in result.gaps:
+                metrics.SEQ_GAPS.inc(gap.got - gap.expected)
+                log.warning(
+                    "seq_gap",
+                    user_id=user_id,
+                    client_id=gap.client_id,
+                    expected=gap.expected,
+                    got=gap.got,
+                )
+            for key, candidate in url_versions(user_id, events, result.derived).items():
+                candidates.setdefault(key, candidate)
+            texts.extend(
+                (e.content_hash, e.text) for e in events if isinstance(e, PageContent) and e.text
+            )
+        await self._content.put_texts(texts)
+        fresh = await self._content.unknown_versions(list(candidates))
+        announced = [candidates[key] for key in fresh]
+        await emit_derived(self._emit, partition, [*derived, *announced])
+        await self._content.mark_versions(fresh)
+        await self._states.save(partition, new_states)
+        metrics.URL_VERSIONS.inc(len(announced))
+        metrics.VISITS.inc(sum(isinstance(d, VisitClosed) for d in derived))
+        metrics.SESSIONS_CLOSED.inc(
+            sum(d.__struct_config__.tag == "session.closed" for d in derived)
+        )
+        metrics.USERS_IN_MEMORY.set(self._states.users_in_memory)

@@ -1,0 +1,179 @@
+"""The processors' Faust app, built from Settings: three agents on the Redis Streams transport.
+
+``build_app(settings, redis_url)`` is the only place that reads settings and
+creates clients for the processors. The agents are thin loops: each hands the
+raw bytes of every message to a handler in :mod:`processors.agents` together
+with an ``emit`` that sends through Faust's producer and waits for the append:
+
+* ``dwell`` (topic ``raw``): visits, sessions, URL versions;
+* ``enrich`` (topic ``urls``): one AI enrichment per URL version;
+* ``mindmap`` (topic ``sessions``): one mind map per closed session.
+
+Derived entries go to the partition of the input entry, so everything of a user
+stays in order in one partition of each topic. Faust's web server (bound to
+``processors_host:processors_port``) also serves ``/metrics`` and ``/healthz``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+from prometheus_client import generate_latest
+
+from mindhit.logs import get_logger
+from mindhit.settings import Settings
+from processors import metrics
+from processors.agents.enrich import EnrichHandler
+from processors.agents.mindmap import MindmapHandler, OnBuilt
+from processors.agents.raw import RawHandler
+from processors.ai.base import AIProvider
+from processors.content import ContentStore
+from processors.state import StateStore
+from processors.transport.app_config import faust_app_options
+from schema.topics import DEADLETTERS_TOPIC, RAW_TOPIC, SESSIONS_TOPIC, URLS_TOPIC, VISITS_TOPIC
+
+__all__ = ["APP_ID", "Runtime", "build_app", "system_clock"]
+
+log = get_logger(__name__)
+
+APP_ID = "processors"
+"""Faust app id, hence the consumer group whose offsets the transport keeps."""
+
+
+def system_clock() -> int:
+    """Wall-clock time in Unix milliseconds (the one clock the processors inject)."""
+    return time.time_ns() // 1_000_000
+
+
+ProviderFactory = Callable[[Settings], AIProvider]
+
+
+def _default_provider(settings: Settings) -> AIProvider:
+    from processors.ai.factory import provider_from_settings
+
+    return provider_from_settings(settings)
+
+
+class Runtime:
+    """The worker's clients and handlers, created in the worker's event loop on first use."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis_url: str,
+        topics: dict[str, faust.TopicT],
+        provider_factory: ProviderFactory,
+        clock: Callable[[], int],
+        on_built: OnBuilt | None,
+    ) -> None:
+        self.settings = settings
+        self.redis_url = redis_url
+        self.topics = topics
+        self.clock = clock
+        self._provider_factory = provider_factory
+        self._on_built = on_built
+        self._lock = asyncio.Lock()
+        self.redis: aioredis.Redis | None = None
+        self.states: StateStore | None = None
+        self.raw: RawHandler | None = None
+        self.enrich: EnrichHandler | None = None
+        self.mindmap: MindmapHandler | None = None
+        self.provider: AIProvider | None = None
+
+    async def emit(self, topic: str, partition: int, value: bytes) -> None:
+        """Send one entry now (not attached to the current event) and wait until stored."""
+        future = await self.topics[topic].send(
+            key=b"", value=value, partition=partition, force=True
+        )
+        await future
+
+    async def ready(self) -> Runtime:
+        """Create the clients and handlers once."""
+        async with self._lock:
+            if self.redis is None:
+                self.redis = aioredis.Redis.from_url(self.redis_url)
+                content = ContentStore(self.redis, self.settings.key_prefix)
+                self.states = StateStore(self.redis, self.settings.key_prefix)
+                self.provider = self._provider_factory(self.settings)
+                self.raw = RawHandler(self.states, content, self.emit)
+                self.enrich = EnrichHandler(content, self.provider, self.emit, self.clock)
+                self.mindmap = MindmapHandler(
+                    content, self.provider, self.emit, self.clock, self._on_built
+                )
+        return self
+
+    async def close(self) -> None:
+        """Release the provider and the Redis client."""
+        if self.provider is not None:
+            await self.provider.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def build_app(
+    settings: Settings,
+    redis_url: str,
+    *,
+    web: bool = True,
+    provider_factory: ProviderFactory = _default_provider,
+    clock: Callable[[], int] = system_clock,
+    on_built: OnBuilt | None = None,
+    **faust_options: Any,
+) -> faust.App:
+    """The processors' Faust app for ``settings`` (``redis_url`` is the resolved Redis)."""
+    app = faust.App(APP_ID, **faust_app_options(settings, redis_url, web=web, **faust_options))
+    n = settings.partitions
+    topics = {
+        name: app.topic(name, partitions=n, key_type=bytes, value_type=bytes)
+        for name in (RAW_TOPIC, VISITS_TOPIC, URLS_TOPIC, SESSIONS_TOPIC, DEADLETTERS_TOPIC)
+    }
+    runtime = Runtime(settings, redis_url, topics, provider_factory, clock, on_built)
+    app.runtime = runtime  # type: ignore[attr-defined]
+
+    @app.agent(topics[RAW_TOPIC], name="dwell")
+    async def dwell(stream: faust.StreamT[bytes]) -> None:
+        rt = await runtime.ready()
+        assert rt.raw is not None
+        async for event in stream.events():
+            with metrics.ENTRY_SECONDS.labels("dwell").time():
+                await rt.raw.handle(event.message.partition, event.value)
+
+    @app.agent(topics[URLS_TOPIC], name="enrich")
+    async def enrich(stream: faust.StreamT[bytes]) -> None:
+        rt = await runtime.ready()
+        assert rt.enrich is not None
+        async for event in stream.events():
+            with metrics.ENTRY_SECONDS.labels("enrich").time():
+                await rt.enrich.handle(event.message.partition, event.value)
+
+    @app.agent(topics[SESSIONS_TOPIC], name="mindmap")
+    async def mindmap(stream: faust.StreamT[bytes]) -> None:
+        rt = await runtime.ready()
+        assert rt.mindmap is not None
+        async for event in stream.events():
+            with metrics.ENTRY_SECONDS.labels("mindmap").time():
+                await rt.mindmap.handle(event.message.partition, event.value)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        if runtime.states is not None:
+            runtime.states.forget()
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.text(generate_latest().decode(), content_type="text/plain")
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok"})
+
+    @app.on_before_shutdown.connect
+    async def on_shutdown(sender: Any, **kwargs: Any) -> None:
+        await runtime.close()
+
+    return app

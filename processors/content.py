@@ -1,0 +1,136 @@
+"""Content store: page text kept once per content hash, enrichments once per URL version.
+
+Page text is the bulk of the raw log. Keeping it here, keyed by the SHA-256 of
+the text, lets everything downstream refer to a page version by
+``(url_hash, content_hash)`` instead of repeating the text, and lets a client or
+the gateway ask whether a hash is already known before sending text again
+(:meth:`ContentStore.has_text`).
+
+Keys (all under ``Settings.key_prefix``; single-key commands, so Redis Cluster safe):
+
+``<prefix>:content:<content_hash>``              zlib-compressed page text (SET NX: written once)
+``<prefix>:urlver:<url_hash>:<content_hash>``    "1" once the URL version was announced
+``<prefix>:enrich:<url_hash>:<content_hash>``    msgpack :class:`CachedEnrichment`
+``<prefix>:enrich-lock:<url_hash>:<content_hash>`` short lock so two workers never enrich twice
+``<prefix>:mindmap-done:<session_id>``            "1" once a session's map was emitted
+
+Enrichments are content-addressed: a cached summary is reused only for the very
+same text, so one user never sees another's summary of different content.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+
+import msgspec
+import redis.asyncio as aioredis
+
+__all__ = ["CachedEnrichment", "ContentStore"]
+
+LOCK_MS = 120_000
+
+
+class CachedEnrichment(msgspec.Struct, frozen=True, kw_only=True):
+    """An enrichment as cached: what the provider said and who said it when."""
+
+    summary: str
+    tags: list[str]
+    topic: str
+    provider: str
+    enriched_ts: int
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(CachedEnrichment)
+
+
+class ContentStore:
+    """Redis-backed content-addressed store (see the module docstring for the keys)."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    def _key(self, kind: str, *parts: str) -> str:
+        return ":".join((self._prefix, kind, *parts))
+
+    async def put_texts(self, texts: Iterable[tuple[str, str]]) -> None:
+        """Store ``(content_hash, text)`` pairs not stored yet (first writer wins)."""
+        pipe = self._redis.pipeline(transaction=False)
+        queued = False
+        for content_hash, text in texts:
+            if text:
+                pipe.set(
+                    self._key("content", content_hash), zlib.compress(text.encode(), 6), nx=True
+                )
+                queued = True
+        if queued:
+            await pipe.execute()
+
+    async def get_texts(self, hashes: Sequence[str]) -> dict[str, str]:
+        """Return the stored text of each known hash (unknown hashes are absent)."""
+        wanted = [h for h in dict.fromkeys(hashes) if h]
+        if not wanted:
+            return {}
+        values = await self._redis.mget([self._key("content", h) for h in wanted])
+        return {
+            h: zlib.decompress(v).decode()
+            for h, v in zip(wanted, values, strict=True)
+            if v is not None
+        }
+
+    async def has_text(self, content_hash: str) -> bool:
+        """Whether the text with this hash is stored (so a client need not send it again)."""
+        return bool(await self._redis.exists(self._key("content", content_hash)))
+
+    async def unknown_versions(self, versions: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Those ``(url_hash, content_hash)`` pairs never announced before, in order."""
+        unique = list(dict.fromkeys(versions))
+        if not unique:
+            return []
+        found = await self._redis.mget([self._key("urlver", u, c) for u, c in unique])
+        return [version for version, hit in zip(unique, found, strict=True) if hit is None]
+
+    async def mark_versions(self, versions: Iterable[tuple[str, str]]) -> None:
+        """Record URL versions as announced (after their ``url.discovered`` was sent)."""
+        pipe = self._redis.pipeline(transaction=False)
+        queued = False
+        for url_hash, content_hash in versions:
+            pipe.set(self._key("urlver", url_hash, content_hash), b"1")
+            queued = True
+        if queued:
+            await pipe.execute()
+
+    async def get_enrichments(
+        self, versions: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], CachedEnrichment]:
+        """Cached enrichments of the given URL versions (missing ones are absent)."""
+        unique = [v for v in dict.fromkeys(versions) if v[1]]
+        if not unique:
+            return {}
+        values = await self._redis.mget([self._key("enrich", u, c) for u, c in unique])
+        return {v: _decoder.decode(raw) for v, raw in zip(unique, values, strict=True) if raw}
+
+    async def put_enrichment(
+        self, url_hash: str, content_hash: str, value: CachedEnrichment
+    ) -> None:
+        """Cache the enrichment of one URL version."""
+        await self._redis.set(self._key("enrich", url_hash, content_hash), _encoder.encode(value))
+
+    async def lock_enrichment(self, url_hash: str, content_hash: str, owner: str) -> bool:
+        """Take the short enrichment lock of a URL version; False if another worker holds it."""
+        key = self._key("enrich-lock", url_hash, content_hash)
+        return bool(await self._redis.set(key, owner, nx=True, px=LOCK_MS))
+
+    async def unlock_enrichment(self, url_hash: str, content_hash: str) -> None:
+        """Release the enrichment lock."""
+        await self._redis.delete(self._key("enrich-lock", url_hash, content_hash))
+
+    async def mindmap_done(self, session_id: str) -> bool:
+        """Whether the session's mind map was already emitted (redelivery guard)."""
+        return bool(await self._redis.exists(self._key("mindmap-done", session_id)))
+
+    async def mark_mindmap_done(self, session_id: str) -> None:
+        """Record that the session's mind map was emitted."""
+        await self._redis.set(self._key("mindmap-done", session_id), b"1")
