@@ -1,0 +1,404 @@
+/**
+ * The service worker: wires the browser's events to the recorder, the queue
+ * and the uploader, and answers the popup and the content script.
+ *
+ * Everything that must survive the worker being stopped lives in IndexedDB
+ * (queue, seq, in-flight batch) or chrome.storage (config, session, status).
+ * Listeners are registered synchronously at start-up, as MV3 requires; an
+ * alarm every 30 s restarts uploading after the worker was stopped, and a
+ * 5 s timer (or 200 queued events) triggers it while the worker runs.
+ */
+import type { ClientEvent } from "./generated/contract";
+import { isBlocked, parseBlockList } from "./lib/blocklist";
+import { EventQueue } from "./lib/queue";
+import { type Observed, Recorder } from "./lib/recorder";
+import { Uploader } from "./lib/sender";
+import { type KV, Store } from "./lib/store";
+import { uuidv7 } from "./lib/uuid";
+import type { ContentMessage, PopupMessage, ProbeAnswer, StatusView, WorkerMessage } from "./messages";
+
+const FLUSH_AFTER_MS = 5_000;
+const FLUSH_AT_EVENTS = 200;
+const FLUSH_ALARM = "mindhit-flush";
+const RESUME_ALARM = "mindhit-resume";
+
+function log(msg: string, data?: unknown): void {
+  console.info(`[mindhit] ${msg}`, data ?? "");
+}
+
+const store = new Store(chrome.storage.local satisfies KV);
+const queueReady = EventQueue.open(indexedDB);
+let flushTimer: ReturnType<typeof setTimeout> | null = null;
+let flushTimerAt = Infinity;
+
+function scheduleFlush(ms: number): void {
+  const at = Date.now() + ms;
+  if (flushTimer !== null && flushTimerAt <= at) return;
+  if (flushTimer !== null) clearTimeout(flushTimer);
+  flushTimerAt = at;
+  flushTimer = setTimeout(() => {
+    flushTimer = null;
+    flushTimerAt = Infinity;
+    void flush();
+  }, ms);
+}
+
+async function flush(): Promise<void> {
+  const result = await (await uploaderReady).pump();
+  if (result.kind === "wait") scheduleFlush(result.waitMs);
+}
+
+function onStored(events: ClientEvent[]): void {
+  void (async () => {
+    const stats = await (await queueReady).stats();
+    if (stats.count >= FLUSH_AT_EVENTS) void flush();
+    else if (events.length > 0) scheduleFlush(FLUSH_AFTER_MS);
+  })();
+}
+
+const recorderReady = queueReady.then(
+  (queue) =>
+    new Recorder({ queue, store, now: () => Date.now(), newId: (ms) => uuidv7(ms), onStored, log }),
+);
+const uploaderReady = queueReady.then(
+  (queue) =>
+    new Uploader({
+      queue,
+      store,
+      fetch: (url, init) => fetch(url, init),
+      now: () => Date.now(),
+      random: () => Math.random(),
+      newId: () => uuidv7(Date.now()),
+      log,
+    }),
+);
+
+/** Record an observation made at `ts` (serialised, in call order). */
+function record(ts: number, observe: () => Promise<Observed | null> | Observed | null): void {
+  void recorderReady.then((r) => r.submit(ts, observe));
+}
+
+async function tabOrNull(tabId: number): Promise<chrome.tabs.Tab | null> {
+  try {
+    return await chrome.tabs.get(tabId);
+  } catch {
+    return null;
+  }
+}
+
+const urlOf = (tab: chrome.tabs.Tab): string => tab.url || tab.pendingUrl || "about:blank";
+
+/** The active tab of every window, then the focused window: the state a session starts from. */
+async function snapshot(): Promise<Observed[]> {
+  const windows = await chrome.windows.getAll({ populate: true, windowTypes: ["normal"] });
+  const ordered = [...windows.filter((w) => !w.focused), ...windows.filter((w) => w.focused)];
+  const out: Observed[] = [];
+  for (const w of ordered) {
+    const tab = w.tabs?.find((t) => t.active);
+    if (!tab || tab.id === undefined || w.id === undefined) continue;
+    const url = urlOf(tab);
+    lastUrl.set(tab.id, url);
+    out.push({
+      incognito: w.incognito,
+      payload: { type: "tab.activated", tab_id: tab.id, window_id: w.id, url, title: tab.title ?? "" },
+    });
+  }
+  const focused = windows.find((w) => w.focused && !w.incognito);
+  out.push({
+    payload: { type: "window.focus", focused: focused !== undefined, window_id: focused?.id ?? -1 },
+  });
+  return out;
+}
+
+// ---- capture --------------------------------------------------------------
+
+const lastUrl = new Map<number, string>();
+const lastTitle = new Map<number, string>();
+
+function recordNavigation(tabId: number, url: string, ts: number, change: "url" | "history"): void {
+  if (lastUrl.get(tabId) === url) return;
+  lastUrl.set(tabId, url);
+  record(ts, async () => {
+    const tab = await tabOrNull(tabId);
+    if (!tab) return null;
+    return {
+      incognito: tab.incognito,
+      payload: { type: "tab.updated", tab_id: tabId, window_id: tab.windowId, url, title: tab.title ?? "", change },
+    };
+  });
+  if (change === "history") {
+    // A single-page app changed its content: read the page again once it settled.
+    setTimeout(() => {
+      chrome.tabs.sendMessage(tabId, { kind: "extract" }).catch(() => undefined);
+    }, 1_500);
+  }
+}
+
+chrome.tabs.onActivated.addListener(({ tabId, windowId }) => {
+  record(Date.now(), async () => {
+    const tab = await tabOrNull(tabId);
+    if (!tab) return null;
+    const url = urlOf(tab);
+    lastUrl.set(tabId, url);
+    return {
+      incognito: tab.incognito,
+      payload: { type: "tab.activated", tab_id: tabId, window_id: windowId, url, title: tab.title ?? "" },
+    };
+  });
+});
+
+chrome.webNavigation.onCommitted.addListener((d) => {
+  if (d.frameId !== 0 || d.tabId < 0) return;
+  if ((d as { documentLifecycle?: string }).documentLifecycle === "prerender") return;
+  recordNavigation(d.tabId, d.url, Math.round(d.timeStamp), "url");
+});
+chrome.webNavigation.onHistoryStateUpdated.addListener((d) => {
+  if (d.frameId === 0 && d.tabId >= 0) recordNavigation(d.tabId, d.url, Math.round(d.timeStamp), "history");
+});
+chrome.webNavigation.onReferenceFragmentUpdated.addListener((d) => {
+  if (d.frameId === 0 && d.tabId >= 0) recordNavigation(d.tabId, d.url, Math.round(d.timeStamp), "history");
+});
+
+chrome.tabs.onUpdated.addListener((tabId, change, tab) => {
+  const ts = Date.now();
+  if (change.url !== undefined && change.url !== lastUrl.get(tabId) && !tab.url?.startsWith("http")) {
+    // Non-web pages (new tab, about:) have no webNavigation commit.
+    recordNavigation(tabId, change.url, ts, "url");
+  }
+  if (change.title !== undefined && change.title !== lastTitle.get(tabId)) {
+    lastTitle.set(tabId, change.title);
+    const title = change.title;
+    record(ts, () => ({
+      incognito: tab.incognito,
+      payload: { type: "tab.updated", tab_id: tabId, window_id: tab.windowId, url: urlOf(tab), title, change: "title" },
+    }));
+  }
+  if (change.audible !== undefined) {
+    const audible = change.audible;
+    record(ts, () => ({
+      incognito: tab.incognito,
+      tabUrl: urlOf(tab),
+      payload: { type: "media.state", tab_id: tabId, window_id: tab.windowId, audible, playing: audible },
+    }));
+  }
+});
+
+chrome.tabs.onReplaced.addListener((addedTabId, removedTabId) => {
+  const ts = Date.now();
+  record(ts, () => ({ payload: { type: "tab.removed", tab_id: removedTabId } }));
+  record(ts, async () => {
+    const tab = await tabOrNull(addedTabId);
+    if (!tab) return null;
+    lastUrl.set(addedTabId, urlOf(tab));
+    return {
+      incognito: tab.incognito,
+      payload: { type: tab.active ? "tab.activated" : "tab.updated", tab_id: addedTabId, window_id: tab.windowId, url: urlOf(tab), title: tab.title ?? "" },
+    };
+  });
+});
+
+chrome.tabs.onRemoved.addListener((tabId, info) => {
+  lastUrl.delete(tabId);
+  lastTitle.delete(tabId);
+  record(Date.now(), () => ({ payload: { type: "tab.removed", tab_id: tabId, window_id: info.windowId } }));
+});
+
+chrome.windows.onFocusChanged.addListener((windowId) => {
+  const ts = Date.now();
+  record(ts, async () => {
+    if (windowId === chrome.windows.WINDOW_ID_NONE) {
+      return { payload: { type: "window.focus", focused: false, window_id: -1 } };
+    }
+    const win = await chrome.windows.get(windowId).catch(() => null);
+    if (!win || win.incognito) {
+      // A private window looks like leaving the browser: nothing about it is recorded.
+      return { payload: { type: "window.focus", focused: false, window_id: -1 } };
+    }
+    return { payload: { type: "window.focus", focused: true, window_id: windowId } };
+  });
+});
+
+/** chrome.idle's handler; also reachable as `self.mindhit.idle(state)` for the e2e test. */
+function onIdleState(state: "active" | "idle" | "locked"): void {
+  record(Date.now(), () => ({ payload: { type: "idle.state", state } }));
+}
+chrome.idle.onStateChanged.addListener(onIdleState);
+
+async function applyIdleThreshold(): Promise<void> {
+  const { idleThresholdS } = await store.config();
+  chrome.idle.setDetectionInterval(Math.max(15, Math.round(idleThresholdS)));
+}
+
+// ---- messages -------------------------------------------------------------
+
+async function statusView(message?: string): Promise<StatusView> {
+  const [config, session, pausedUntil, status, stats] = await Promise.all([
+    store.config(),
+    store.session(),
+    store.pausedUntil(),
+    store.status(),
+    queueReady.then((q) => q.stats()),
+  ]);
+  return {
+    signedIn: config.token !== "",
+    gatewayUrl: config.gatewayUrl,
+    dashboardUrl: config.dashboardUrl,
+    recording: session !== null && pausedUntil <= Date.now(),
+    sessionLabel: session?.label ?? "",
+    sessionStartedAt: session?.startedAt ?? null,
+    pausedUntil: pausedUntil > Date.now() ? pausedUntil : 0,
+    queued: stats.count,
+    inflight: stats.inflight,
+    droppedEvents: stats.droppedEvents,
+    droppedTexts: stats.droppedTexts,
+    lastUploadAt: status.lastUploadAt,
+    lastError: status.lastError,
+    authError: status.authError,
+    nextRetryAt: status.nextRetryAt,
+    blockedDomains: config.blockedDomains,
+    idleThresholdS: config.idleThresholdS,
+    ...(message === undefined ? {} : { message }),
+  };
+}
+
+/** Check a token with an empty batch: 202 = good, 401/403 = refused. */
+async function verifyToken(gatewayUrl: string, token: string): Promise<string> {
+  const clientId = await store.clientId(() => uuidv7(Date.now()));
+  try {
+    const res = await fetch(`${gatewayUrl.replace(/\/+$/, "")}/v1/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ batch_id: uuidv7(Date.now()), client_id: clientId, events: [] }),
+    });
+    if (res.status === 401 || res.status === 403) return "token refused by the gateway";
+    if (res.ok) return "signed in";
+    return `signed in; the gateway answered ${res.status}`;
+  } catch {
+    return "saved; the gateway is unreachable right now";
+  }
+}
+
+async function onPopup(msg: PopupMessage): Promise<StatusView> {
+  const recorder = await recorderReady;
+  switch (msg.kind) {
+    case "status":
+      return statusView();
+    case "signIn": {
+      await store.setConfig({ gatewayUrl: msg.gatewayUrl.trim(), token: msg.token.trim(), dashboardUrl: msg.dashboardUrl.trim() });
+      const outcome = await verifyToken(msg.gatewayUrl.trim(), msg.token.trim());
+      const refused = outcome.startsWith("token refused");
+      await store.updateStatus({ authError: refused, lastError: refused ? "sign in again" : "" });
+      if (!refused) void flush();
+      return statusView(outcome);
+    }
+    case "signOut":
+      await store.setConfig({ token: "" });
+      return statusView("signed out; events stay queued until you sign in again");
+    case "start":
+      await recorder.startSession(msg.label, snapshot);
+      return statusView("recording");
+    case "stop":
+      await recorder.stopSession();
+      void flush();
+      return statusView("session stopped");
+    case "pause": {
+      const until = await recorder.pause(msg.minutes);
+      await chrome.alarms.create(RESUME_ALARM, { when: until });
+      return statusView(`paused for ${msg.minutes} min`);
+    }
+    case "resume":
+      await chrome.alarms.clear(RESUME_ALARM);
+      await recorder.resume(snapshot);
+      return statusView("recording");
+    case "settings":
+      await store.setConfig({
+        blockedDomains: parseBlockList(msg.blockedDomains),
+        idleThresholdS: Math.max(15, Math.round(msg.idleThresholdS || 60)),
+      });
+      await applyIdleThreshold();
+      return statusView("settings saved");
+    case "flush":
+      await flush();
+      return statusView();
+  }
+}
+
+function onContent(msg: ContentMessage, sender: chrome.runtime.MessageSender): void {
+  const tab = sender.tab;
+  if (!tab || tab.id === undefined) return;
+  const tabId = tab.id;
+  record(Date.now(), () => ({
+    incognito: tab.incognito,
+    payload: {
+      type: "page.content",
+      tab_id: tabId,
+      url: sender.url ?? msg.url,
+      title: msg.title,
+      lang: msg.lang,
+      text: msg.text,
+      content_hash: msg.contentHash,
+    },
+  }));
+}
+
+async function onMessage(msg: WorkerMessage, sender: chrome.runtime.MessageSender): Promise<unknown> {
+  if (msg.kind === "probe") {
+    const [config, session, pausedUntil] = await Promise.all([store.config(), store.session(), store.pausedUntil()]);
+    const answer: ProbeAnswer = {
+      extract: session !== null && pausedUntil <= Date.now() && !sender.tab?.incognito && !isBlocked(msg.url, config.blockedDomains),
+      cap: config.textCap,
+    };
+    return answer;
+  }
+  if (msg.kind === "content") {
+    onContent(msg, sender);
+    return undefined;
+  }
+  if (msg.kind === "media") {
+    const tab = sender.tab;
+    if (tab?.id === undefined) return undefined;
+    const tabId = tab.id;
+    record(Date.now(), () => ({
+      incognito: tab.incognito,
+      tabUrl: urlOf(tab),
+      payload: { type: "media.state", tab_id: tabId, window_id: tab.windowId, audible: tab.audible ?? false, playing: msg.playing },
+    }));
+    return undefined;
+  }
+  if (sender.tab) return undefined; // popup commands only come from extension pages
+  return onPopup(msg);
+}
+
+chrome.runtime.onMessage.addListener((msg: WorkerMessage, sender, sendResponse) => {
+  onMessage(msg, sender).then(sendResponse, (err: unknown) => {
+    log("message failed", String(err));
+    sendResponse({ error: String(err) });
+  });
+  return true;
+});
+
+// ---- restarts -------------------------------------------------------------
+
+chrome.alarms.onAlarm.addListener((alarm) => {
+  if (alarm.name === FLUSH_ALARM) void flush();
+  if (alarm.name === RESUME_ALARM) void recorderReady.then((r) => r.resume(snapshot));
+});
+
+async function startUp(): Promise<void> {
+  if (!(await chrome.alarms.get(FLUSH_ALARM))) {
+    await chrome.alarms.create(FLUSH_ALARM, { periodInMinutes: 0.5 });
+  }
+  await applyIdleThreshold();
+  const pausedUntil = await store.pausedUntil();
+  if (pausedUntil > 0 && pausedUntil <= Date.now()) await (await recorderReady).resume(snapshot);
+  await flush(); // a batch left in flight by a stopped worker goes out again, same batch_id
+}
+void startUp();
+
+/** Hooks for the end-to-end test (see README: "Testing"). */
+(globalThis as unknown as { mindhit: unknown }).mindhit = {
+  idle: onIdleState,
+  flush,
+  stats: async () => (await queueReady).stats(),
+  status: () => statusView(),
+};

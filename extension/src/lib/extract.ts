@@ -1,0 +1,77 @@
+/**
+ * Page text extraction for the content script: the readable main text
+ * (Mozilla Readability), its title and language, capped, and a SHA-256 hash.
+ *
+ * Form controls never contribute: inputs, text areas, selects, editable
+ * regions and anything marked as a password are removed from a copy of the
+ * page before Readability sees it, so typed or prefilled values cannot leak.
+ */
+import { Readability } from "@mozilla/readability";
+import { clip } from "./events";
+
+/** What a page yields. */
+export interface Extracted {
+  title: string;
+  lang: string;
+  text: string;
+}
+
+const NEVER = [
+  "input",
+  "textarea",
+  "select",
+  "option",
+  "button",
+  "script",
+  "style",
+  "noscript",
+  "template",
+  "iframe",
+  "[contenteditable]:not([contenteditable='false'])",
+  "[type='password' i]",
+  "[autocomplete*='password' i]",
+  "[aria-hidden='true']",
+].join(",");
+
+/** Collapse runs of blanks, keep paragraph breaks, trim. */
+export function normaliseText(text: string): string {
+  return text
+    .replace(/\r\n?/g, "\n")
+    .replace(/[ \t\f\v\u00a0]+/g, " ")
+    .replace(/ *\n */g, "\n")
+    .replace(/\n{3,}/g, "\n\n")
+    .trim();
+}
+
+/**
+ * Extract the readable text of `doc`, at most `cap` characters.
+ *
+ * Works on a clone: the live page is never modified.
+ */
+export function extract(doc: Document, cap: number): Extracted {
+  const clone = doc.cloneNode(true) as Document;
+  clone.querySelectorAll(NEVER).forEach((n) => n.remove());
+  const lang = (doc.documentElement.getAttribute("lang") ?? "").trim();
+  let text = "";
+  let title = doc.title ?? "";
+  try {
+    const article = new Readability(clone, { charThreshold: 100 }).parse();
+    if (article?.textContent) text = article.textContent;
+    if (article?.title) title = article.title;
+  } catch {
+    text = "";
+  }
+  if (normaliseText(text).length < 50) {
+    // Readability found no article (short or app-like page): fall back to the body text.
+    const fallback = doc.cloneNode(true) as Document;
+    fallback.querySelectorAll(NEVER).forEach((n) => n.remove());
+    text = fallback.body?.textContent ?? "";
+  }
+  return { title: title.trim(), lang, text: clip(normaliseText(text), cap) };
+}
+
+/** Lower-case hex SHA-256 of `text` (UTF-8), via WebCrypto. */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,155 @@
+/**
+ * The recorder: turns what the browser reported into stored events, in the
+ * order the browser reported it, applying the privacy rules before anything
+ * touches storage.
+ *
+ * Privacy rules (`admit`, pure):
+ * - nothing is recorded outside a session or while paused;
+ * - nothing from an incognito tab or window is recorded (the manifest also
+ *   keeps the extension out of incognito altogether);
+ * - a page on a blocked domain never appears: its page text is not recorded,
+ *   and a switch to it is recorded as a switch to `about:blocked`, so the
+ *   previous page's visit still ends at the right moment.
+ *
+ * Sessions are created locally (UUIDv7 id, `session.started` queued like any
+ * event), so starting and stopping works offline; the gateway learns about the
+ * session from the log.
+ */
+import type { ClientEvent } from "../generated/contract";
+import { BLOCKED_URL, isBlocked, isRecordableUrl } from "./blocklist";
+import { type EventPayload, draft } from "./events";
+import type { EventQueue } from "./queue";
+import type { Session, Store } from "./store";
+
+/** A transition as observed: its payload plus where it happened. */
+export interface Observed {
+  payload: EventPayload;
+  incognito?: boolean;
+  /** URL of the tab the event concerns, when the payload has none (media state). */
+  tabUrl?: string;
+}
+
+/**
+ * Decide whether (and in which form) an observed transition may be stored.
+ *
+ * @returns the payload to store, possibly redacted, or null to drop it.
+ */
+export function admit(obs: Observed, blocked: readonly string[]): EventPayload | null {
+  if (obs.incognito) return null;
+  const p = obs.payload;
+  if (p.type === "page.content") {
+    return isBlocked(p.url, blocked) || !isRecordableUrl(p.url) ? null : p;
+  }
+  if (p.type === "tab.activated" || p.type === "tab.updated") {
+    if (isBlocked(p.url, blocked) || !isRecordableUrl(p.url)) {
+      return { ...p, url: BLOCKED_URL, title: "" };
+    }
+    return p;
+  }
+  if (p.type === "media.state" && obs.tabUrl !== undefined && isBlocked(obs.tabUrl, blocked)) {
+    return null;
+  }
+  return p;
+}
+
+export interface RecorderDeps {
+  queue: EventQueue;
+  store: Store;
+  now: () => number;
+  newId: (ms: number) => string;
+  /** Called after events were stored (the uploader's trigger). */
+  onStored: (events: ClientEvent[]) => void;
+  log: (msg: string, data?: unknown) => void;
+}
+
+/** Serialises recording so events get their seq in the order they were observed. */
+export class Recorder {
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly d: RecorderDeps) {}
+
+  /**
+   * Record the transition observed at `ts`.
+   *
+   * `observe` may await browser look-ups (tab URL, title); calls are still
+   * stored in the order `submit` was called.
+   */
+  submit(ts: number, observe: () => Promise<Observed | null> | Observed | null): Promise<ClientEvent[]> {
+    return this.serial(async () => {
+      const obs = await observe();
+      return obs ? this.storeObserved(ts, [obs], false) : [];
+    });
+  }
+
+  /**
+   * Start a session: `session.started`, then the snapshot (the active tab of
+   * each window, the focused window) so the first visit starts right away.
+   */
+  startSession(label: string, snapshot: () => Promise<Observed[]>): Promise<Session> {
+    return this.serial(async () => {
+      const existing = await this.d.store.session();
+      if (existing) return existing;
+      const ts = this.d.now();
+      const session: Session = { id: this.d.newId(ts), label, startedAt: ts };
+      await this.d.store.setSession(session);
+      await this.d.store.setPausedUntil(0);
+      await this.storeObserved(ts, [{ payload: { type: "session.started", label } }, ...(await snapshot())], true);
+      return session;
+    });
+  }
+
+  /** Stop the session: `session.stopped` closes every open visit at this moment. */
+  stopSession(): Promise<Session | null> {
+    return this.serial(async () => {
+      const session = await this.d.store.session();
+      if (!session) return null;
+      await this.storeObserved(this.d.now(), [{ payload: { type: "session.stopped" } }], true);
+      await this.d.store.setSession(null);
+      await this.d.store.setPausedUntil(0);
+      return session;
+    });
+  }
+
+  /** Pause for `minutes`: recorded as going idle, so the paused time counts for no page. */
+  pause(minutes: number): Promise<number> {
+    return this.serial(async () => {
+      const ts = this.d.now();
+      await this.storeObserved(ts, [{ payload: { type: "idle.state", state: "idle" } }], false);
+      const until = ts + Math.max(1, minutes) * 60_000;
+      await this.d.store.setPausedUntil(until);
+      return until;
+    });
+  }
+
+  /** End a pause: back to active, then the current tab (snapshot) starts a new visit. */
+  resume(snapshot: () => Promise<Observed[]>): Promise<void> {
+    return this.serial(async () => {
+      if ((await this.d.store.pausedUntil()) === 0) return;
+      await this.d.store.setPausedUntil(0);
+      const ts = this.d.now();
+      await this.storeObserved(ts, [{ payload: { type: "idle.state", state: "active" } }, ...(await snapshot())], false);
+    });
+  }
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(task, task);
+    this.chain = run.catch((err: unknown) => this.d.log("recording failed", String(err)));
+    return run;
+  }
+
+  private async storeObserved(ts: number, observed: Observed[], control: boolean): Promise<ClientEvent[]> {
+    const session = await this.d.store.session();
+    if (!session) return [];
+    if (!control && (await this.d.store.pausedUntil()) > ts) return [];
+    const config = await this.d.store.config();
+    const clientId = await this.d.store.clientId(() => this.d.newId(ts));
+    const drafts = observed
+      .map((o) => admit(o, config.blockedDomains))
+      .filter((p): p is EventPayload => p !== null)
+      .map((p) => draft(p, { clientId, sessionId: session.id, ts }, this.d.now()));
+    if (drafts.length === 0) return [];
+    const stored = await this.d.queue.append(drafts);
+    this.d.onStored(stored);
+    return stored;
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Persisted extension state (chrome.storage.local): configuration, the
+ * install's client id, the current session, pause, and the upload status the
+ * popup shows. Everything a restarted service worker needs lives here or in
+ * the IndexedDB queue; nothing important is kept only in memory.
+ */
+
+/** The part of chrome.storage.local the extension uses (injected for tests). */
+export interface KV {
+  get(keys: string[]): Promise<Record<string, unknown>>;
+  set(items: Record<string, unknown>): Promise<void>;
+}
+
+/** What the user configures in the popup. */
+export interface Config {
+  gatewayUrl: string;
+  token: string;
+  dashboardUrl: string;
+  blockedDomains: string[];
+  idleThresholdS: number;
+  /** Page text is cut to this many characters. */
+  textCap: number;
+}
+
+/** The recording session, created locally (see README: sessions start offline). */
+export interface Session {
+  id: string;
+  label: string;
+  startedAt: number;
+}
+
+/** Upload status shown in the popup. */
+export interface Status {
+  lastUploadAt: number | null;
+  lastError: string;
+  lastErrorAt: number | null;
+  authError: boolean;
+  rejectedTotal: number;
+  nextRetryAt: number | null;
+}
+
+export const DEFAULT_CONFIG: Config = {
+  gatewayUrl: "http://127.0.0.1:8000",
+  token: "",
+  dashboardUrl: "http://127.0.0.1:8080",
+  blockedDomains: [],
+  idleThresholdS: 60,
+  textCap: 100_000,
+};
+
+export const INITIAL_STATUS: Status = {
+  lastUploadAt: null,
+  lastError: "",
+  lastErrorAt: null,
+  authError: false,
+  rejectedTotal: 0,
+  nextRetryAt: null,
+};
+
+/** In-memory KV (tests, and a fallback when chrome.storage is unavailable). */
+export class MemoryKV implements KV {
+  readonly data = new Map<string, unknown>();
+
+  get(keys: string[]): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const k of keys) if (this.data.has(k)) out[k] = structuredClone(this.data.get(k));
+    return Promise.resolve(out);
+  }
+
+  set(items: Record<string, unknown>): Promise<void> {
+    for (const [k, v] of Object.entries(items)) this.data.set(k, structuredClone(v));
+    return Promise.resolve();
+  }
+}
+
+/** Typed accessors over a KV. */
+export class Store {
+  constructor(private readonly kv: KV) {}
+
+  async config(): Promise<Config> {
+    const { config } = await this.kv.get(["config"]);
+    return { ...DEFAULT_CONFIG, ...(config as Partial<Config> | undefined) };
+  }
+
+  async setConfig(patch: Partial<Config>): Promise<Config> {
+    const next = { ...(await this.config()), ...patch };
+    await this.kv.set({ config: next });
+    return next;
+  }
+
+  /** The install's client id, created once. */
+  async clientId(make: () => string): Promise<string> {
+    const { clientId } = await this.kv.get(["clientId"]);
+    if (typeof clientId === "string" && clientId) return clientId;
+    const id = make();
+    await this.kv.set({ clientId: id });
+    return id;
+  }
+
+  async session(): Promise<Session | null> {
+    const { session } = await this.kv.get(["session"]);
+    return (session as Session | null | undefined) ?? null;
+  }
+
+  async setSession(session: Session | null): Promise<void> {
+    await this.kv.set({ session });
+  }
+
+  async pausedUntil(): Promise<number> {
+    const { pausedUntil } = await this.kv.get(["pausedUntil"]);
+    return typeof pausedUntil === "number" ? pausedUntil : 0;
+  }
+
+  async setPausedUntil(at: number): Promise<void> {
+    await this.kv.set({ pausedUntil: at });
+  }
+
+  async status(): Promise<Status> {
+    const { status } = await this.kv.get(["status"]);
+    return { ...INITIAL_STATUS, ...(status as Partial<Status> | undefined) };
+  }
+
+  async updateStatus(patch: Partial<Status>): Promise<Status> {
+    const next = { ...(await this.status()), ...patch };
+    await this.kv.set({ status: next });
+    return next;
+  }
+}

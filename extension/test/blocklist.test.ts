@@ -1,0 +1,23 @@
+import { describe, expect, it } from "vitest";
+import { hostOf, isBlocked, normaliseDomain, parseBlockList } from "../src/lib/blocklist";
+
+describe("block list", () => {
+  it("normalises what users paste", () => {
+    expect(normaliseDomain("https://Mail.Example.com/inbox?x=1")).toBe("mail.example.com");
+    expect(normaliseDomain("*.example.com")).toBe("example.com");
+    expect(normaliseDomain(".example.com.")).toBe("example.com");
+    expect(normaliseDomain("example.com:8443")).toBe("example.com");
+    expect(parseBlockList("a.com, b.com\n\n a.com  https://c.com/x")).toEqual(["a.com", "b.com", "c.com"]);
+  });
+
+  it("blocks a domain and its subdomains, not look-alikes", () => {
+    const list = ["example.com"];
+    expect(isBlocked("https://example.com/", list)).toBe(true);
+    expect(isBlocked("http://a.b.example.com:8080/x", list)).toBe(true);
+    expect(isBlocked("https://EXAMPLE.COM./", list)).toBe(true);
+    expect(isBlocked("https://badexample.com/", list)).toBe(false);
+    expect(isBlocked("https://example.com.evil.net/", list)).toBe(false);
+    expect(isBlocked("about:blank", list)).toBe(false);
+    expect(hostOf("not a url")).toBe("");
+  });
+});

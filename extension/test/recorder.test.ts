@@ -1,0 +1,141 @@
+import Ajv2020 from "ajv/dist/2020";
+import { describe, expect, it } from "vitest";
+import schema from "../src/generated/contract.schema.json";
+import type { ClientEvent } from "../src/generated/contract";
+import { EVENT_TYPES } from "../src/generated/meta";
+import { BLOCKED_URL } from "../src/lib/blocklist";
+import { type Observed, Recorder, admit } from "../src/lib/recorder";
+import { MemoryKV, Store } from "../src/lib/store";
+import { uuidv7 } from "../src/lib/uuid";
+import { freshQueue } from "./helpers";
+
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+const validate = ajv.compile(schema);
+
+async function setup(blocked: string[] = []) {
+  const { queue } = await freshQueue();
+  const store = new Store(new MemoryKV());
+  await store.setConfig({ blockedDomains: blocked });
+  const clock = { t: 1_700_000_000_000 };
+  const stored: ClientEvent[] = [];
+  const recorder = new Recorder({
+    queue,
+    store,
+    now: () => clock.t,
+    newId: (ms) => uuidv7(ms),
+    onStored: (evs) => stored.push(...evs),
+    log: () => undefined,
+  });
+  return { queue, store, clock, stored, recorder };
+}
+
+const tab = (url: string, tab_id = 3): Observed => ({
+  payload: { type: "tab.activated", tab_id, window_id: 1, url, title: "Title" },
+});
+
+describe("Recorder", () => {
+  it("records nothing outside a session", async () => {
+    const { recorder, stored } = await setup();
+    await recorder.submit(1, () => tab("https://a.example/"));
+    expect(stored).toHaveLength(0);
+  });
+
+  it("starts with session.started and the current tab, stops with session.stopped", async () => {
+    const { recorder, stored, clock, store } = await setup();
+    const session = await recorder.startSession("research", async () => [
+      tab("https://a.example/"),
+      { payload: { type: "window.focus", focused: true, window_id: 1 } },
+    ]);
+    clock.t += 5_000;
+    await recorder.submit(clock.t, () => tab("https://b.example/", 4));
+    clock.t += 1_000;
+    await recorder.stopSession();
+    await recorder.submit(clock.t + 1, () => tab("https://c.example/"));
+    expect(stored.map((e) => e.type)).toEqual(["session.started", "tab.activated", "window.focus", "tab.activated", "session.stopped"]);
+    expect(stored.every((e) => e.session_id === session.id)).toBe(true);
+    expect(stored.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(stored.at(-1)?.ts).toBe(session.startedAt + 6_000);
+    expect(new Set(stored.map((e) => e.client_id)).size).toBe(1);
+    expect(await store.session()).toBeNull();
+  });
+
+  it("stores events in the order they were observed even when look-ups finish out of order", async () => {
+    const { recorder, stored } = await setup();
+    await recorder.startSession("", async () => []);
+    const slow = recorder.submit(10, async () => {
+      await new Promise((r) => setTimeout(r, 30));
+      return tab("https://slow.example/");
+    });
+    const fast = recorder.submit(11, () => tab("https://fast.example/"));
+    await Promise.all([slow, fast]);
+    const urls = stored.filter((e) => e.type === "tab.activated").map((e) => ("url" in e ? e.url : ""));
+    expect(urls).toEqual(["https://slow.example/", "https://fast.example/"]);
+  });
+
+  it("pausing records idle, drops events while paused, and resuming records active and the tab", async () => {
+    const { recorder, stored, clock } = await setup();
+    await recorder.startSession("", async () => []);
+    await recorder.pause(10);
+    clock.t += 60_000;
+    await recorder.submit(clock.t, () => tab("https://during-pause.example/"));
+    await recorder.resume(async () => [tab("https://after.example/")]);
+    expect(stored.map((e) => e.type)).toEqual(["session.started", "idle.state", "idle.state", "tab.activated"]);
+    expect(stored.map((e) => ("state" in e ? e.state : null)).filter(Boolean)).toEqual(["idle", "active"]);
+  });
+
+  it("never stores incognito events, page text of blocked domains, or a blocked URL", async () => {
+    const { recorder, stored } = await setup(["secret.example"]);
+    await recorder.startSession("", async () => []);
+    await recorder.submit(1, () => ({ ...tab("https://public.example/"), incognito: true }));
+    await recorder.submit(2, () => tab("https://mail.secret.example/inbox"));
+    await recorder.submit(3, () => ({
+      payload: { type: "page.content", tab_id: 3, url: "https://secret.example/x", title: "private", text: "secret", content_hash: "a".repeat(64) },
+    }));
+    const json = JSON.stringify(stored);
+    expect(json).not.toContain("secret");
+    expect(json).not.toContain("public.example");
+    expect(stored.map((e) => e.type)).toEqual(["session.started", "tab.activated"]);
+    expect(stored[1]).toMatchObject({ url: BLOCKED_URL, title: "" });
+  });
+
+  it("builds every event type exactly as the schema requires", async () => {
+    const { recorder, stored } = await setup();
+    const h = "0123456789abcdef".repeat(4);
+    const observed: Observed[] = [
+      tab("https://a.example/"),
+      { payload: { type: "tab.updated", tab_id: 3, window_id: 1, url: "https://a.example/#x", title: "T", change: "history" } },
+      { payload: { type: "tab.updated", tab_id: 3, window_id: 1, url: "https://a.example/" + "x".repeat(9000), title: "y".repeat(3000), change: "url" } },
+      { payload: { type: "tab.removed", tab_id: 3, window_id: 1 } },
+      { payload: { type: "window.focus", focused: false, window_id: -1 } },
+      { payload: { type: "idle.state", state: "locked" } },
+      { payload: { type: "media.state", tab_id: 3, window_id: 1, audible: true, playing: true } },
+      { payload: { type: "page.content", tab_id: 3, url: "https://a.example/", title: "T", lang: "en", text: "z".repeat(300_000), content_hash: h } },
+    ];
+    await recorder.startSession("label", async () => observed);
+    await recorder.stopSession();
+    expect(new Set(stored.map((e) => e.type))).toEqual(new Set(EVENT_TYPES));
+    for (const ev of stored) {
+      const ok = validate(ev);
+      expect(ok, `${ev.type}: ${ajv.errorsText(validate.errors)}`).toBe(true);
+      expect(ev.event_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    }
+    // the validator does reject what the gateway would reject
+    expect(validate({ ...stored[1], seq: -1 })).toBe(false);
+    expect(validate({ ...stored[1], event_id: "not-a-uuid" })).toBe(false);
+    // and a batch of them is a valid EventBatch
+    const batchValidator = ajv.compile({ $ref: "#/$defs/EventBatch", $defs: schema.$defs });
+    const batch = { batch_id: uuidv7(1), client_id: stored[0]?.client_id, events: stored };
+    expect(batchValidator(batch), ajv.errorsText(batchValidator.errors)).toBe(true);
+  });
+});
+
+describe("admit", () => {
+  it("matches blocked domains and their subdomains only", () => {
+    const blocked = ["bank.example"];
+    const url = (u: string) => admit(tab(u), blocked);
+    expect(url("https://bank.example/")).toMatchObject({ url: BLOCKED_URL });
+    expect(url("https://www.bank.example/login")).toMatchObject({ url: BLOCKED_URL });
+    expect(url("https://notbank.example/")).toMatchObject({ url: "https://notbank.example/" });
+    expect(admit({ payload: { type: "media.state", tab_id: 1, window_id: 1, audible: true, playing: false }, tabUrl: "https://bank.example/v" }, blocked)).toBeNull();
+  });
+});
