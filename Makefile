@@ -33,5 +33,21 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy schema mindhit ingest processors projector web
 
+## dev-up / dev-down: PostgreSQL 16 and Redis 7 from compose.yaml for `make up` (needs Docker)
+dev-up:
+	./scripts/dev-up.sh
+dev-down:
+	./scripts/dev-down.sh
+
+## kind-up / kind-build / kind-deploy / kind-down: MindHit on a local kind cluster (needs Docker, kind, kubectl, helm)
+kind-up:
+	./scripts/kind-up.sh
+kind-build:
+	./scripts/kind-build.sh
+kind-deploy:
+	./scripts/kind-deploy.sh
+kind-down:
+	./scripts/kind-down.sh
+
 clean:
 	rm -rf $(VENV) .mindhit .pytest_cache .ruff_cache .mypy_cache

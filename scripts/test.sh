@@ -10,5 +10,7 @@ export PATH="$PWD/$VENV/bin:$PATH"
 echo "== lint"
 ruff check .
 
+./scripts/validate-deploy.sh  # compose, Helm, Terraform, Dockerfile, workflows, shellcheck (offline)
+
 echo "== python tests (unit, integration, e2e)"
 python -m pytest "$@"

@@ -1,0 +1,96 @@
+{{/* Names, labels and the settings environment shared by every template. */}}
+
+{{- define "mindhit.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "mindhit.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else if contains (include "mindhit.name" .) .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name (include "mindhit.name" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "mindhit.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "mindhit.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* Selector labels of one component: (dict "root" $ "component" "gateway") */}}
+{{- define "mindhit.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "mindhit.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "mindhit.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "mindhit.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "mindhit.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "mindhit.secretName" -}}
+{{- default (include "mindhit.fullname" .) .Values.secrets.existingSecret -}}
+{{- end -}}
+
+{{/* The port setting of a component: (dict "root" $ "component" "gateway") */}}
+{{- define "mindhit.port" -}}
+{{- $key := printf "MINDHIT_%s_PORT" (upper .component) -}}
+{{- required (printf "config.%s is required" $key) (index .root.Values.config $key) -}}
+{{- end -}}
+
+{{/* ConfigMap data: every non-secret setting, as strings. */}}
+{{- define "mindhit.configData" -}}
+{{- range $key, $value := .Values.config }}
+{{ $key }}: {{ $value | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Secret data: the secret settings, in-cluster URLs filled in, the cookie key kept. */}}
+{{- define "mindhit.secretData" -}}
+{{- $fullname := include "mindhit.fullname" . -}}
+{{- $data := deepCopy .Values.secrets.values -}}
+{{- if and .Values.postgresql.enabled (not $data.MINDHIT_DATABASE_URL) -}}
+{{- $_ := set $data "MINDHIT_DATABASE_URL" (printf "postgresql://%s:%s@%s-postgresql:5432/%s" .Values.postgresql.username (required "postgresql.password is required" .Values.postgresql.password) $fullname .Values.postgresql.database) -}}
+{{- end -}}
+{{- if and .Values.redis.enabled (not $data.MINDHIT_REDIS_URL) -}}
+{{- $_ := set $data "MINDHIT_REDIS_URL" (printf "redis://%s-redis:6379/0" $fullname) -}}
+{{- end -}}
+{{- if not $data.MINDHIT_SECRET_KEY -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace $fullname -}}
+{{- if and $existing $existing.data (hasKey $existing.data "MINDHIT_SECRET_KEY") -}}
+{{- $_ := set $data "MINDHIT_SECRET_KEY" (index $existing.data "MINDHIT_SECRET_KEY" | b64dec) -}}
+{{- else -}}
+{{- $_ := set $data "MINDHIT_SECRET_KEY" (randAlphaNum 48) -}}
+{{- end -}}
+{{- end -}}
+{{- range $key, $value := $data }}
+{{ $key }}: {{ $value | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Container env: secret settings by secretKeyRef (configmap comes with envFrom). */}}
+{{- define "mindhit.secretEnv" -}}
+{{- $secretName := .secretName -}}
+{{- $optional := .root.Values.secrets.optionalKeys -}}
+{{- range $key := keys .root.Values.secrets.values | sortAlpha }}
+- name: {{ $key }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secretName }}
+      key: {{ $key }}
+      optional: {{ has $key $optional }}
+{{- end }}
+{{- end -}}

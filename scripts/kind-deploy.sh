@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install or upgrade the MindHit chart on the kind cluster with values-local.yaml
+# (in-cluster PostgreSQL and Redis).
+#   scripts/kind-deploy.sh           install/upgrade and wait until everything is ready
+#   scripts/kind-deploy.sh --render  print the manifests that would be installed
+#                                    (what scripts/validate-deploy.sh checks offline)
+set -euo pipefail
+# shellcheck source=scripts/kind-lib.sh
+. "$(dirname "$0")/kind-lib.sh"
+HELM="${HELM:-helm}"
+
+if [ "${1:-}" = "--render" ]; then
+  exec "$HELM" template "${HELM_LOCAL_ARGS[@]}"
+fi
+
+need kubectl "$HELM"
+kubectl config use-context "kind-$KIND_CLUSTER"
+"$HELM" upgrade --install "${HELM_LOCAL_ARGS[@]}" --create-namespace --wait --timeout 10m
+kubectl -n "$NAMESPACE" rollout status deployment --timeout=300s
+echo "MindHit is up: http://mindhit.localtest.me:${HOST_HTTP_PORT}"

@@ -1,0 +1,54 @@
+# MindHit dev environment. State lives in S3 with a DynamoDB lock table, created once
+# per account (see terraform/README.md); `terraform init` then `terraform apply`.
+
+terraform {
+  required_version = ">= 1.6"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.60"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = "~> 3.6"
+    }
+    tls = {
+      source  = "hashicorp/tls"
+      version = "~> 4.0"
+    }
+  }
+  backend "s3" {
+    bucket         = "mindhit-terraform-state"
+    key            = "environments/dev/terraform.tfstate"
+    region         = "eu-west-1"
+    dynamodb_table = "mindhit-terraform-locks"
+    encrypt        = true
+  }
+}
+
+provider "aws" {
+  region = var.region
+  default_tags {
+    tags = { project = "mindhit", environment = "dev" }
+  }
+}
+
+module "mindhit" {
+  #checkov:skip=CKV_AWS_157:dev runs a single-AZ database to halve its cost; staging and prod are Multi-AZ
+  source                   = "../../modules/stack"
+  environment              = "dev"
+  domain                   = var.domain
+  vpc_cidr_block           = "10.10.0.0/16"
+  single_nat_gateway       = true
+  partitions               = 4
+  processor_replicas       = 1
+  node_instance_types      = ["t3.large"]
+  node_min_size            = 1
+  node_desired_size        = 2
+  node_max_size            = 3
+  db_instance_class        = "db.t4g.medium"
+  db_multi_az              = false
+  db_backup_retention_days = 3
+  redis_node_type          = "cache.t4g.small"
+  redis_replicas           = 1
+}

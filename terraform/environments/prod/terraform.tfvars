@@ -1,0 +1,1 @@
+domain = "mindhit.example.com"

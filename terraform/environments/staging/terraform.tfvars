@@ -1,0 +1,1 @@
+domain = "staging.mindhit.example.com"

@@ -1,0 +1,112 @@
+# Redis 7 on ElastiCache for MindHit's event log (Redis Streams): a replication group
+# with one primary and replicas in other AZs, automatic failover, encryption in transit
+# (TLS, AUTH token) and at rest (KMS), daily snapshots and slow-log delivery.
+# Note: ElastiCache has no AOF for Redis 7; durability comes from replicas, which is why
+# the application waits for a replica (MINDHIT_WAIT_REPLICAS=1) before acknowledging.
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  tags = merge(var.tags, { "mindhit/component" = "redis" })
+}
+
+resource "aws_kms_key" "redis" {
+  description         = "${var.name} Redis at rest"
+  enable_key_rotation = true
+  policy              = data.aws_iam_policy_document.kms.json
+  tags                = local.tags
+}
+
+data "aws_iam_policy_document" "kms" {
+  #checkov:skip=CKV_AWS_109:key policies must name the key itself as "*"
+  #checkov:skip=CKV_AWS_111:key policies must name the key itself as "*"
+  #checkov:skip=CKV_AWS_356:key policies must name the key itself as "*"
+  statement {
+    sid       = "AccountAdmin"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+}
+
+resource "random_password" "auth" {
+  length  = 64
+  special = false
+}
+
+resource "aws_elasticache_subnet_group" "this" {
+  name       = var.name
+  subnet_ids = var.subnet_ids
+  tags       = local.tags
+}
+
+resource "aws_security_group" "this" {
+  name        = "${var.name}-redis"
+  description = "Redis of ${var.name}: only from the application's security groups"
+  vpc_id      = var.vpc_id
+  tags        = local.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "app" {
+  for_each                     = toset(var.allowed_security_group_ids)
+  security_group_id            = aws_security_group.this.id
+  description                  = "Redis from ${each.value}"
+  ip_protocol                  = "tcp"
+  from_port                    = 6379
+  to_port                      = 6379
+  referenced_security_group_id = each.value
+}
+
+resource "aws_elasticache_parameter_group" "this" {
+  name   = "${var.name}-redis7"
+  family = "redis7"
+  # the event log must never be evicted
+  parameter {
+    name  = "maxmemory-policy"
+    value = "noeviction"
+  }
+  tags = local.tags
+}
+
+resource "aws_cloudwatch_log_group" "slow_log" {
+  name              = "/mindhit/${var.name}/redis-slow-log"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
+  tags              = local.tags
+}
+
+resource "aws_elasticache_replication_group" "this" {
+  replication_group_id       = var.name
+  description                = "MindHit event log (${var.name})"
+  engine                     = "redis"
+  engine_version             = var.engine_version
+  node_type                  = var.node_type
+  num_cache_clusters         = var.replicas + 1
+  port                       = 6379
+  parameter_group_name       = aws_elasticache_parameter_group.this.name
+  subnet_group_name          = aws_elasticache_subnet_group.this.name
+  security_group_ids         = [aws_security_group.this.id]
+  automatic_failover_enabled = true
+  multi_az_enabled           = true
+  at_rest_encryption_enabled = true
+  kms_key_id                 = aws_kms_key.redis.arn
+  transit_encryption_enabled = true
+  auth_token                 = random_password.auth.result
+  snapshot_retention_limit   = var.snapshot_retention_days
+  snapshot_window            = "01:00-02:00"
+  maintenance_window         = "sun:04:30-sun:05:30"
+  auto_minor_version_upgrade = true
+  apply_immediately          = false
+
+  log_delivery_configuration {
+    destination      = aws_cloudwatch_log_group.slow_log.name
+    destination_type = "cloudwatch-logs"
+    log_format       = "json"
+    log_type         = "slow-log"
+  }
+
+  tags = local.tags
+}

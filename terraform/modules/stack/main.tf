@@ -1,0 +1,134 @@
+# One MindHit environment: network, EKS, RDS PostgreSQL, ElastiCache Redis, the image
+# repository, and the application secret in AWS Secrets Manager. Its outputs are what the
+# Helm chart needs: `helm_values` (YAML layered over charts/mindhit/values-prod.yaml) and
+# the secret that deploy.yml syncs into the Kubernetes Secret `mindhit-app`.
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  name = "mindhit-${var.environment}"
+  tags = merge(var.tags, {
+    "mindhit/environment" = var.environment
+    "managed-by"          = "terraform"
+  })
+}
+
+module "networking" {
+  source             = "../networking"
+  name               = local.name
+  cluster_name       = local.name
+  cidr_block         = var.vpc_cidr_block
+  availability_zones = var.availability_zones
+  single_nat_gateway = var.single_nat_gateway
+  tags               = local.tags
+}
+
+module "eks" {
+  source              = "../eks"
+  cluster_name        = local.name
+  kubernetes_version  = var.kubernetes_version
+  vpc_id              = module.networking.vpc_id
+  vpc_cidr_block      = module.networking.vpc_cidr_block
+  private_subnet_ids  = module.networking.private_subnet_ids
+  public_access_cidrs = var.eks_public_access_cidrs
+  logs_kms_key_arn    = module.networking.logs_kms_key_arn
+  node_instance_types = var.node_instance_types
+  node_min_size       = var.node_min_size
+  node_desired_size   = var.node_desired_size
+  node_max_size       = var.node_max_size
+  tags                = local.tags
+}
+
+module "rds" {
+  source                     = "../rds"
+  name                       = local.name
+  vpc_id                     = module.networking.vpc_id
+  subnet_ids                 = module.networking.private_subnet_ids
+  allowed_security_group_ids = [module.eks.cluster_security_group_id]
+  instance_class             = var.db_instance_class
+  multi_az                   = var.db_multi_az
+  backup_retention_days      = var.db_backup_retention_days
+  deletion_protection        = var.deletion_protection
+  tags                       = local.tags
+}
+
+module "elasticache" {
+  source                     = "../elasticache"
+  name                       = local.name
+  vpc_id                     = module.networking.vpc_id
+  subnet_ids                 = module.networking.private_subnet_ids
+  allowed_security_group_ids = [module.eks.cluster_security_group_id]
+  node_type                  = var.redis_node_type
+  replicas                   = var.redis_replicas
+  logs_kms_key_arn           = module.networking.logs_kms_key_arn
+  tags                       = local.tags
+}
+
+resource "aws_kms_key" "app" {
+  description         = "${local.name} image repository and application secret"
+  enable_key_rotation = true
+  policy              = data.aws_iam_policy_document.kms.json
+  tags                = local.tags
+}
+
+data "aws_iam_policy_document" "kms" {
+  #checkov:skip=CKV_AWS_109:key policies must name the key itself as "*"
+  #checkov:skip=CKV_AWS_111:key policies must name the key itself as "*"
+  #checkov:skip=CKV_AWS_356:key policies must name the key itself as "*"
+  statement {
+    sid       = "AccountAdmin"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+}
+
+resource "aws_ecr_repository" "app" {
+  name                 = local.name
+  image_tag_mutability = "IMMUTABLE"
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+  encryption_configuration {
+    encryption_type = "KMS"
+    kms_key         = aws_kms_key.app.arn
+  }
+  tags = local.tags
+}
+
+resource "aws_ecr_lifecycle_policy" "app" {
+  repository = aws_ecr_repository.app.name
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "keep the last 50 images"
+      selection    = { tagStatus = "any", countType = "imageCountMoreThan", countNumber = 50 }
+      action       = { type = "expire" }
+    }]
+  })
+}
+
+resource "random_password" "secret_key" {
+  length  = 48
+  special = false
+}
+
+resource "aws_secretsmanager_secret" "app" {
+  #checkov:skip=CKV2_AWS_57:the URLs embed passwords generated here; rotation means a new terraform apply plus a rollout, documented in the README
+  name       = "${local.name}/app"
+  kms_key_id = aws_kms_key.app.arn
+  tags       = local.tags
+}
+
+resource "aws_secretsmanager_secret_version" "app" {
+  secret_id = aws_secretsmanager_secret.app.id
+  # keys are MINDHIT_* settings, exactly the chart's secret keys
+  secret_string = jsonencode({
+    MINDHIT_DATABASE_URL = module.rds.database_url
+    MINDHIT_REDIS_URL    = module.elasticache.redis_url
+    MINDHIT_SECRET_KEY   = random_password.secret_key.result
+  })
+}
