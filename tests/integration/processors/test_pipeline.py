@@ -1,0 +1,157 @@
+"""The processors' handlers on real Redis: enrichment once per content, maps, dead letters."""
+
+from __future__ import annotations
+
+import pytest
+import redis.asyncio as aioredis
+
+from mindhit.dlq import DeadLetterNotFound, list_dead_letters, retry_dead_letter
+from mindhit.settings import Settings
+from processors.content import ContentStore
+from schema.derived import (
+    MindmapBuilt,
+    SessionClosed,
+    SessionStatusChanged,
+    UrlDiscovered,
+    UrlEnriched,
+    VisitClosed,
+)
+from schema.topics import DEADLETTERS_TOPIC, SESSIONS_TOPIC, URLS_TOPIC, VISITS_TOPIC
+from tests.integration.processors.pipeline import Pipeline
+from tests.unit.processors.browsing import Browser, content_hash
+
+pytestmark = pytest.mark.integration
+
+PY = "Python asyncio runs coroutines on an event loop. Tasks, futures and awaitables. " * 8
+BREAD = "Sourdough bread needs a lively starter, long fermentation and a hot oven. " * 8
+SID1 = "0190a0b0-0000-7000-8000-0000000000a1"
+SID2 = "0190a0b0-0000-7000-8000-0000000000a2"
+SID3 = "0190a0b0-0000-7000-8000-0000000000a3"
+
+
+def reading(b: Browser, tab: int, url: str, text: str, ms: int) -> None:
+    b.activate(tab, url, title=url.rsplit("/", 1)[-1])
+    b.content(tab, url, text)
+    b.wait(ms)
+
+
+@pytest.fixture
+async def pipe(aredis: aioredis.Redis, settings: Settings) -> Pipeline:
+    return Pipeline(aredis, settings)
+
+
+async def test_a_url_is_enriched_once_per_content_across_sessions_and_users(pipe: Pipeline) -> None:
+    alice = Browser("alice-laptop", SID1)
+    reading(alice, 1, "https://docs.example/asyncio?utm_source=x", PY, 4_000)
+    reading(alice, 2, "https://bake.example/sourdough", BREAD, 6_000)
+    reading(alice, 1, "https://docs.example/asyncio", PY, 1_000)
+    alice.stop()
+    await pipe.feed("alice", "alice-laptop", alice.events)
+    bob = Browser("bob-phone", SID2)
+    reading(bob, 9, "https://docs.example/asyncio#tasks", PY, 2_000)
+    bob.stop()
+    await pipe.feed("bob", "bob-phone", bob.events)
+    await pipe.drain()
+    assert sorted(pipe.provider.enriched) == [
+        "https://bake.example/sourdough",
+        "https://docs.example/asyncio",
+    ]
+
+    # Alice comes back later: same text → no AI call; the page changed → one new call.
+    again = Browser("alice-laptop", SID3, ts=alice.ts + 60_000, seq=alice.seq)
+    reading(again, 1, "https://docs.example/asyncio", PY, 1_000)
+    reading(again, 2, "https://bake.example/sourdough", BREAD + " Updated: rye.", 1_000)
+    again.stop()
+    await pipe.feed("alice", "alice-laptop", again.events)
+    await pipe.drain()
+    assert sorted(pipe.provider.enriched) == [
+        "https://bake.example/sourdough",
+        "https://bake.example/sourdough",
+        "https://docs.example/asyncio",
+    ]
+    urls = await pipe.derived(URLS_TOPIC)
+    enriched = [u for u in urls if isinstance(u, UrlEnriched)]
+    assert {(u.url_hash, u.content_hash) for u in enriched} == {
+        (u.url_hash, u.content_hash) for u in urls if isinstance(u, UrlDiscovered) and u.text
+    }
+    assert len(enriched) == 3
+    assert all(3 <= len(u.tags) <= 7 and u.summary for u in enriched)
+    texts = await ContentStore(pipe.redis, pipe.settings.key_prefix).get_texts([content_hash(PY)])
+    assert texts == {content_hash(PY): PY}
+
+    visits = [v for v in await pipe.derived(VISITS_TOPIC) if isinstance(v, VisitClosed)]
+    assert [(v.user_id, v.url, v.dwell_ms) for v in visits if v.session_id == SID1] == [
+        ("alice", "https://docs.example/asyncio", 4_000),
+        ("alice", "https://bake.example/sourdough", 6_000),
+        ("alice", "https://docs.example/asyncio", 1_000),
+    ]
+    assert all(v.content_hash for v in visits)
+
+
+async def test_stopped_session_goes_processing_then_completed_with_one_map(
+    pipe: Pipeline,
+) -> None:
+    b = Browser("c1", SID1)
+    b.start()
+    reading(b, 1, "https://docs.example/asyncio", PY, 30_000)
+    reading(b, 2, "https://bake.example/sourdough", BREAD, 10_000)
+    b.stop()
+    await pipe.feed("alice", "c1", b.events)
+    await pipe.drain()
+    sessions = await pipe.derived(SESSIONS_TOPIC)
+    statuses = [s.status for s in sessions if isinstance(s, SessionStatusChanged)]
+    assert statuses == ["processing", "completed"]
+    (closed,) = [s for s in sessions if isinstance(s, SessionClosed)]
+    assert closed.active_ms == 40_000 and closed.page_count == 2
+    (built,) = [s for s in sessions if isinstance(s, MindmapBuilt)]
+    leaves: list[str] = []
+    stack = [built.root]
+    while stack:
+        node = stack.pop()
+        if node.url:
+            leaves.append(node.url)
+        stack.extend(node.children)
+    assert sorted(leaves) == ["https://bake.example/sourdough", "https://docs.example/asyncio"]
+
+    # Redelivery after a restart (state from Redis, memory lost) changes nothing.
+    pipe.restart()
+    pipe.positions.clear()
+    await pipe.drain()
+    assert pipe.provider.mindmaps == 1
+    assert len(await pipe.derived(VISITS_TOPIC)) == 2
+    assert len([s for s in await pipe.derived(SESSIONS_TOPIC) if isinstance(s, MindmapBuilt)]) == 1
+
+
+async def test_failed_map_is_dead_lettered_and_a_retry_completes_it(pipe: Pipeline) -> None:
+    b = Browser("c1", SID1)
+    reading(b, 1, "https://docs.example/asyncio", PY, 5_000)
+    b.stop()
+    await pipe.feed("alice", "c1", b.events)
+    pipe.provider.fail_with = "model answer did not match the schema"
+    await pipe.drain()
+    sessions = await pipe.derived(SESSIONS_TOPIC)
+    failed = [s for s in sessions if isinstance(s, SessionStatusChanged) and s.status == "failed"]
+    assert [s.reason for s in failed] == ["model answer did not match the schema"]
+    letters = await list_dead_letters(pipe.redis, pipe.settings)
+    kinds = sorted(v.kind for v in letters)
+    assert kinds == ["enrich", "mindmap"]
+    assert all(v.status == "pending" for v in letters)
+    assert len(await pipe.derived(DEADLETTERS_TOPIC)) == 2
+
+    pipe.provider.fail_with = None
+    for letter in letters:
+        view = await retry_dead_letter(pipe.redis, pipe.settings, letter.dlq_id, clock=pipe.clock)
+        assert view.status == "retried"
+    with pytest.raises(DeadLetterNotFound):
+        await retry_dead_letter(pipe.redis, pipe.settings, "no-such-id", clock=pipe.clock)
+    await pipe.drain()
+    sessions = await pipe.derived(SESSIONS_TOPIC)
+    statuses = [s.status for s in sessions if isinstance(s, SessionStatusChanged)]
+    assert statuses == ["processing", "failed", "processing", "completed"]
+    assert len([s for s in sessions if isinstance(s, MindmapBuilt)]) == 1
+    assert len([u for u in await pipe.derived(URLS_TOPIC) if isinstance(u, UrlEnriched)]) == 1
+    assert [v.status for v in await list_dead_letters(pipe.redis, pipe.settings)] == [
+        "retried",
+        "retried",
+    ]
+    assert await list_dead_letters(pipe.redis, pipe.settings, pending_only=True) == []
