@@ -1,0 +1,14 @@
+"""Session reports by email: when a mind map is built and the user opted in, mail it.
+
+:func:`processors.report.hook.reporter_from_settings` gives the ``on_built`` callback the
+mind-map agent calls; rendering (:mod:`.render`) is pure, sending (:mod:`.mailer`) and the
+recipient lookup (:mod:`.recipients`) are the adapters. A failed report is logged and
+counted, never raised: email must not hold up the pipeline.
+"""
+
+from __future__ import annotations
+
+from processors.report.hook import SessionReporter, reporter_from_settings
+from processors.report.render import ReportEmail, render_report
+
+__all__ = ["ReportEmail", "SessionReporter", "render_report", "reporter_from_settings"]
