@@ -232,7 +232,7 @@ def worker() -> None:
             if totals is not None:
                 totals[entry.uploads[0].user_id] += count
 
-    sys.argv = [sys.argv[0], "worker", "-l", "warn"]
+    sys.argv = [sys.argv[0], "worker", "-l", "warn", "--without-web"]
     app.main()
 
 

@@ -5,16 +5,22 @@
 raw values (agents decode log entries with msgspec themselves), offsets
 committed every ``commit_interval_s``, and Faust's web server bound to the
 processors' configured host and port (never all interfaces).
+
+Start workers with :func:`run_worker`, not the ``faust worker`` command: that
+command forces the web server on and binds it to 0.0.0.0 unless given
+``--without-web`` or ``--web-bind``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import faust
+
 from mindhit.settings import Settings
 from processors.transport.options import broker_url
 
-__all__ = ["faust_app_options"]
+__all__ = ["faust_app_options", "run_worker"]
 
 
 def faust_app_options(
@@ -37,3 +43,12 @@ def faust_app_options(
     }
     options.update(overrides)
     return options
+
+
+def run_worker(app: faust.App, *, loglevel: str = "info") -> None:
+    """Run ``app`` as a worker until SIGTERM/SIGINT, keeping its configured web binding.
+
+    Unlike ``faust worker``, this does not override ``web_enabled``/``web_bind``.
+    """
+    worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False)
+    worker.execute_from_commandline()

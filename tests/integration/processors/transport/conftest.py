@@ -26,8 +26,12 @@ ROOT = Path(__file__).resolve().parents[4]
 class Worker:
     """One ``faust worker`` subprocess; its output goes to a log file for post-mortems."""
 
-    def __init__(self, module: str, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, module: str, env: dict[str, str], log_path: Path, args: tuple[str, ...] | None = None
+    ) -> None:
         self.module = module
+        # ``faust worker`` would serve its web UI on 0.0.0.0 unless told otherwise.
+        self.args = ("worker", "-l", "info", "--without-web") if args is None else args
         self.env = env
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
@@ -35,7 +39,7 @@ class Worker:
     def start(self) -> Worker:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.module, "worker", "-l", "info"],
+            [sys.executable, "-m", self.module, *self.args],
             env=self.env,
             cwd=ROOT,
             stdout=log,
