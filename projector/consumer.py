@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import psycopg
@@ -190,14 +190,11 @@ class Consumer:
                 "stream_gap_not_archived", topic=topic, partition=partition, missing=hi - lo - found
             )
 
-    async def _purges(self, batch: Batch) -> Mapping[str, int]:
-        """Stream → highwater now, for every stream, when the batch erases someone."""
-        if not batch.erasures:
-            return {}
-        from projector.projections import ARCHIVED_TOPICS
+    async def _purges(self, batch: Batch) -> dict[str, dict[str, int]]:
+        """Per erased user of the batch: stream → offset to trim below (see retention)."""
+        from projector.retention import purge_points
 
-        keys = list(stream_ids(self.settings, ARCHIVED_TOPICS))
-        return {k: await streams.highwater(self.redis, k) for k in keys}
+        return {u: await purge_points(self.settings, self.redis, u) for u in batch.erasures}
 
     async def lag(self) -> dict[tuple[str, str, int], int]:
         """Entries not yet folded, per (projection, topic, partition)."""

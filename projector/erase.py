@@ -25,13 +25,11 @@ import redis.asyncio as aioredis
 
 from mindhit import streams
 from mindhit.settings import Settings
-from projector.consumer import stream_ids
 from projector.pg import ERASE_LOCK, erase_user_rows
-from projector.projections import ARCHIVED_TOPICS
-from projector.retention import trim_streams
+from projector.retention import purge_points, trim_streams
 from schema.derived import UserErased
 from schema.log import DerivedEntry, encode_derived_entry
-from schema.topics import RAW_TOPIC, SESSIONS_TOPIC, partition_for, stream_key
+from schema.topics import SESSIONS_TOPIC, partition_for, stream_key
 
 __all__ = ["EraseReport", "erase_user", "find_user_id"]
 
@@ -64,16 +62,7 @@ async def erase_user(
     now_ms: Callable[[], int],
 ) -> EraseReport:
     """Erase ``user_id`` everywhere (see the module docstring for the steps)."""
-    purges: dict[str, int] = {}
-    user_raw = stream_key(
-        settings.key_prefix, RAW_TOPIC, partition_for(user_id, settings.partitions)
-    )
-    for stream, (topic, _) in stream_ids(settings, ARCHIVED_TOPICS).items():
-        if topic == RAW_TOPIC and stream != user_raw:
-            continue  # raw entries are partitioned by user: other partitions hold none of theirs
-        highwater = await streams.highwater(redis, stream)
-        if highwater:
-            purges[stream] = highwater
+    purges = await purge_points(settings, redis, user_id)
 
     def go() -> int:
         with conn.transaction():

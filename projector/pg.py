@@ -216,7 +216,7 @@ def apply_batch(
     tables: Tables,
     expected: Checkpoints,
     advance: Checkpoints,
-    purges: Mapping[str, int] | None = None,
+    purges: Mapping[str, Mapping[str, int]] | None = None,
 ) -> None:
     """Apply ``batch`` and move the checkpoints from ``expected`` to ``advance``, atomically.
 
@@ -233,7 +233,9 @@ def apply_batch(
         batch.drop_users(load_erased(conn) - set(batch.erasures))
         _fence(conn, expected)
         for erase in batch.erasures.values():
-            erase_user_rows(conn, erase.user_id, erase.reason, purges or {})
+            erase_user_rows(
+                conn, erase.user_id, erase.reason, (purges or {}).get(erase.user_id, {})
+            )
         _stage(conn, batch)
         if batch.sessions:
             conn.execute(_fmt(_UPSERT["sessions"], tables))

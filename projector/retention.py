@@ -23,8 +23,9 @@ from mindhit.settings import Settings
 from projector import metrics
 from projector.consumer import stream_ids
 from projector.projections import ARCHIVED_TOPICS, ARCHIVER, projection_of_topic
+from schema.topics import RAW_TOPIC, partition_for, stream_key
 
-__all__ = ["consumer_group_offsets", "trim_streams", "trim_target"]
+__all__ = ["consumer_group_offsets", "purge_points", "trim_streams", "trim_target"]
 
 log = get_logger(__name__)
 
@@ -48,6 +49,25 @@ def trim_target(
         wanted = max(wanted, purge_upto)
     target = min([wanted, highwater, *floors])
     return target if target > earliest else None
+
+
+async def purge_points(settings: Settings, redis: aioredis.Redis, user_id: str) -> dict[str, int]:
+    """Where each stream must be trimmed below to purge ``user_id``'s hot entries.
+
+    Raw entries are partitioned by user, so only the user's raw partition counts;
+    derived topics are checked in every partition. Empty streams owe nothing.
+    """
+    own_raw = stream_key(
+        settings.key_prefix, RAW_TOPIC, partition_for(user_id, settings.partitions)
+    )
+    points: dict[str, int] = {}
+    for stream, (topic, _) in stream_ids(settings, ARCHIVED_TOPICS).items():
+        if topic == RAW_TOPIC and stream != own_raw:
+            continue
+        highwater = await streams.highwater(redis, stream)
+        if highwater > await streams.earliest_offset(redis, stream):
+            points[stream] = highwater
+    return points
 
 
 async def consumer_group_offsets(
@@ -95,8 +115,6 @@ async def trim_streams(
     done: list[tuple[str, int]] = []
     for stream, (topic, partition) in stream_ids(settings, ARCHIVED_TOPICS).items():
         highwater = await streams.highwater(redis, stream)
-        if highwater == 0:
-            continue
         earliest = await streams.earliest_offset(redis, stream)
         floors = [
             checkpoints.get((ARCHIVER, topic, partition), 0),
@@ -111,7 +129,9 @@ async def trim_streams(
             purge_upto=purges.get(stream),
         )
         if target is not None:
-            removed: int = await redis.xtrim(stream, minid=streams.entry_id(target))
+            removed: int = await redis.xtrim(
+                stream, minid=streams.entry_id(target), approximate=False
+            )
             trimmed += removed
         reached = target if target is not None else earliest
         if stream in purges and reached >= purges[stream]:

@@ -147,7 +147,7 @@ def synth_log(
     for s in range(sessions_per_user):
         for u, user in enumerate(ids):
             t0 = BASE_TS + s * 86_400_000 + u * 1000
-            yield from _session(rng, user, f"client-{u}", s, visits_per_session, t0)
+            yield from _session(rng, user, f"client-{seed}-{u}", s, visits_per_session, t0)
 
 
 async def write_log(

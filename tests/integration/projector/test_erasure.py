@@ -1,0 +1,158 @@
+"""Right to erasure: every trace goes, from tables, archive and hot log, and stays gone."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from typing import Any
+
+import psycopg
+import pytest
+import redis.asyncio as aioredis
+
+from mindhit.settings import Settings
+from projector.replay import replay
+from projector.retention import trim_streams
+from projector.synthetic import synth_log, user_ids, write_log
+from schema.derived import UserErased
+from schema.log import DerivedEntry, decode_derived_entry, decode_raw_entry, encode_derived_entry
+from schema.topics import RAW_TOPIC, SESSIONS_TOPIC, partition_for, stream_key
+
+from .conftest import fold_all, highwaters
+from .test_archive_replay import archive_all
+
+pytestmark = pytest.mark.integration
+
+USER_TABLES = ("sessions", "page_visits", "mindmap_graphs", "urls", "event_log", "users")
+
+
+def rows_of(conn: psycopg.Connection[Any], user: str) -> dict[str, int]:
+    counts = {
+        t: conn.execute(f"SELECT count(*) FROM {t} WHERE user_id = %s", (user,)).fetchone()[0]  # type: ignore[index]
+        for t in USER_TABLES
+    }
+    conn.commit()
+    return counts
+
+
+async def hot_users(settings: Settings, redis: aioredis.Redis) -> set[str]:
+    """Users with data still readable in the Redis streams (UserErased markers excluded)."""
+    found: set[str] = set()
+    for stream in await highwaters(settings, redis):
+        topic = stream.rsplit(":", 1)[1]
+        for _, fields in await redis.xrange(stream):
+            value = fields[b"v"]
+            if topic == RAW_TOPIC:
+                found |= {u.user_id for u in decode_raw_entry(value).uploads}
+            else:
+                events = decode_derived_entry(value).events
+                found |= {e.user_id for e in events if not isinstance(e, UserErased)}
+    return found
+
+
+async def _setup(
+    settings: Settings, redis: aioredis.Redis, pg: psycopg.Connection[Any], seed: int
+) -> list[str]:
+    users = user_ids(seed, 3)
+    for i, user in enumerate(users):
+        pg.execute(
+            "INSERT INTO users (user_id, email) VALUES (%s, %s)", (user, f"u{seed}-{i}@example.com")
+        )
+    pg.commit()
+    await write_log(
+        redis, settings, synth_log(seed, users=3, sessions_per_user=2, visits_per_session=6)
+    )
+    await fold_all(settings, redis, pg)
+    await archive_all(settings, redis, pg)
+    return users
+
+
+async def test_erase_command_removes_everything_and_replay_does_not_bring_it_back(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    gone, *kept = await _setup(settings, aredis, pg, 11)
+    assert all(rows_of(pg, gone).values())
+    env = {
+        "MINDHIT_REDIS_URL": settings.redis_url,
+        "MINDHIT_DATABASE_URL": settings.database_url,
+        "MINDHIT_KEY_PREFIX": settings.key_prefix,
+        "MINDHIT_PARTITIONS": str(settings.partitions),
+        "MINDHIT_LOG_FORMAT": "console",
+    }
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "mindhit.cli", "erase", "--user", "U11-0@example.com", "--yes"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"erased user {gone}" in result.stdout and "still hold" not in result.stdout
+    assert not any(rows_of(pg, gone).values())
+    assert gone not in await hot_users(settings, aredis)
+    kept_before = {u: rows_of(pg, u) for u in kept}
+    # The projector then folds the UserErased marker and more traffic of others; replay.
+    await write_log(
+        aredis, settings, synth_log(12, users=2, sessions_per_user=1, visits_per_session=3)
+    )
+    await fold_all(settings, aredis, pg)
+    await archive_all(settings, aredis, pg)
+    result2 = await replay(settings, aredis, pg)
+    assert result2.swapped
+    assert not any(rows_of(pg, gone).values())
+    assert {u: rows_of(pg, u) for u in kept} == kept_before
+    assert pg.execute(
+        "SELECT count(*) FROM erased_users WHERE user_id = %s", (gone,)
+    ).fetchone() == (1,)
+    pg.commit()
+
+
+async def test_user_erased_event_waits_for_slow_consumers_before_purging_redis(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    users = await _setup(settings, aredis, pg, 13)
+    gone = users[1]
+    raw = stream_key(settings.key_prefix, RAW_TOPIC, partition_for(gone, settings.partitions))
+    # A Faust group still needs the user's raw partition from offset 0.
+    await aredis.sadd(f"{settings.key_prefix}:groups", "slow")
+    await aredis.hset(
+        f"{settings.key_prefix}:offsets:slow", f"{RAW_TOPIC}:{raw.split('{p')[1][0]}", 0
+    )
+    marker = UserErased(user_id=gone, ts=1_800_000_000_000, reason="asked in the dashboard")
+    sessions = stream_key(
+        settings.key_prefix, SESSIONS_TOPIC, partition_for(gone, settings.partitions)
+    )
+    from mindhit import streams
+
+    await streams.append(
+        aredis,
+        sessions,
+        encode_derived_entry(DerivedEntry(events=[marker])),
+        key=None,
+        timestamp_ms=marker.ts,
+    )
+    await fold_all(settings, aredis, pg)
+    assert not any(rows_of(pg, gone).values())
+    await archive_all(settings, aredis, pg)
+    await trim_streams(settings, aredis, pg)
+    assert gone in await hot_users(settings, aredis)  # held back by the slow group
+    pending = pg.execute(
+        "SELECT stream FROM erasure_purges WHERE user_id = %s AND done_at IS NULL", (gone,)
+    ).fetchall()
+    pg.commit()
+    assert pending == [(raw,)]
+    hw = await streams.highwater(aredis, raw)
+    await aredis.hset(
+        f"{settings.key_prefix}:offsets:slow", f"{RAW_TOPIC}:{raw.split('{p')[1][0]}", hw
+    )
+    await trim_streams(settings, aredis, pg)
+    assert gone not in await hot_users(settings, aredis)
+    assert pg.execute("SELECT count(*) FROM erasure_purges WHERE done_at IS NULL").fetchone() == (
+        0,
+    )
+    pg.commit()
+    await replay(settings, aredis, pg)
+    assert not any(rows_of(pg, gone).values())
