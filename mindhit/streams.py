@@ -211,8 +211,11 @@ def dedupe_key(prefix: str, partition: int, user_id: str, batch_id: str) -> str:
 
 
 def sessions_key(prefix: str, partition: int) -> str:
-    """The hash ``session_id -> user_id`` of the sessions whose owner is in ``partition``."""
-    return f"{prefix}:{partition_tag(partition)}:sessions"
+    """The hash ``session_id -> user_id`` of the sessions whose owner is in ``partition``.
+
+    Named ``session-owners``: ``:sessions`` would be the stream key of the sessions topic.
+    """
+    return f"{prefix}:{partition_tag(partition)}:session-owners"
 
 
 async def append_uploads(
