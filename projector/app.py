@@ -99,7 +99,7 @@ async def run_projector(
     if archive:
         tasks.append(asyncio.create_task(archiver.run(stop), name="archiver"))
         tasks.append(asyncio.create_task(_every(stop, TRIM_EVERY_S, trim), name="trim"))
-    tasks.append(asyncio.create_task(_every(stop, 5.0, gauges), name="gauges"))
+    tasks.append(asyncio.create_task(_every(stop, 2.0, gauges), name="gauges"))
     log.info("projector_started", host=settings.projector_host, port=settings.projector_port)
     try:
         done, _ = await asyncio.wait(

@@ -184,6 +184,7 @@ def _discovered(batch: Batch, e: UrlDiscovered) -> bool:
         url_hash=e.url_hash,
         content_hash=e.content_hash,
         user_id=e.user_id,
+        discovered=True,
         url=e.url,
         title=e.title,
         domain=e.domain,

@@ -111,11 +111,18 @@ def merge_session(a: SessionPatch, b: SessionPatch) -> SessionPatch:
 
 
 class UrlPatch(msgspec.Struct, kw_only=True):
-    """A change to one ``urls`` row (discovery sets the page fields, enrichment the AI ones)."""
+    """A change to one ``urls`` row (discovery sets the page fields, enrichment the AI ones).
+
+    The same URL version may be discovered or enriched from several partitions
+    (several users), so both halves merge commutatively: the earliest discovery
+    (``first_seen_at``, then ``user_id``) owns the page fields and the row, the
+    newest enrichment (``enriched_at``, ``provider``, ``summary``) wins.
+    """
 
     url_hash: str
     content_hash: str
     user_id: str
+    discovered: bool = False
     url: str | None = None
     title: str | None = None
     domain: str | None = None
@@ -128,22 +135,38 @@ class UrlPatch(msgspec.Struct, kw_only=True):
     enriched_at: int | None = None
 
 
+def _discovery_key(p: UrlPatch) -> tuple[int, str]:
+    return (p.first_seen_at or 0, p.user_id)
+
+
+def _enrichment_key(p: UrlPatch) -> tuple[int, str, str]:
+    return (p.enriched_at or 0, p.provider or "", p.summary or "")
+
+
 def merge_url(a: UrlPatch, b: UrlPatch) -> UrlPatch:
-    """Merge ``b`` into ``a``: first discoverer owns the row, other fields last-writer-wins."""
+    """Merge two patches of one URL version; commutative, associative and idempotent."""
+    if a.discovered and b.discovered:
+        found = a if _discovery_key(a) <= _discovery_key(b) else b
+    else:
+        found = a if a.discovered or not b.discovered else b
+    enriched = [p for p in (a, b) if p.enriched_at is not None]
+    rich = max(enriched, key=_enrichment_key) if enriched else None
+    owner = found if found.discovered else min(a, b, key=lambda p: p.user_id)
     return UrlPatch(
         url_hash=a.url_hash,
         content_hash=a.content_hash,
-        user_id=a.user_id,
-        url=_lww(a.url, b.url),
-        title=_lww(a.title, b.title),
-        domain=_lww(a.domain, b.domain),
-        lang=_lww(a.lang, b.lang),
-        first_seen_at=_least(a.first_seen_at, b.first_seen_at),
-        summary=_lww(a.summary, b.summary),
-        tags=_lww(a.tags, b.tags),
-        topic=_lww(a.topic, b.topic),
-        provider=_lww(a.provider, b.provider),
-        enriched_at=_lww(a.enriched_at, b.enriched_at),
+        user_id=owner.user_id,
+        discovered=found.discovered,
+        url=found.url,
+        title=found.title,
+        domain=found.domain,
+        lang=found.lang,
+        first_seen_at=found.first_seen_at,
+        summary=rich.summary if rich else None,
+        tags=rich.tags if rich else None,
+        topic=rich.topic if rich else None,
+        provider=rich.provider if rich else None,
+        enriched_at=rich.enriched_at if rich else None,
     )
 
 

@@ -114,10 +114,10 @@ def _stage(conn: psycopg.Connection[Any], batch: Batch) -> None:
         _copy(
             conn,
             "tmp_urls",
-            "url_hash, content_hash, user_id, url, title, domain, lang, first_seen_at,"
-            " summary, tags, topic, provider, enriched_at",
+            "url_hash, content_hash, user_id, discovered, url, title, domain, lang,"
+            " first_seen_at, summary, tags, topic, provider, enriched_at",
             [
-                (u.url_hash, u.content_hash, u.user_id, u.url, u.title, u.domain, u.lang,
+                (u.url_hash, u.content_hash, u.user_id, u.discovered, u.url, u.title, u.domain, u.lang,
                  u.first_seen_at, u.summary, u.tags, u.topic, u.provider, u.enriched_at)
                 for u in batch.urls.values()
             ],

@@ -6,7 +6,7 @@ CREATE TEMP TABLE IF NOT EXISTS tmp_sessions (
     active_ms bigint, page_count int, domain_count int
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS tmp_urls (
-    url_hash text, content_hash text, user_id text, url text, title text, domain text,
+    url_hash text, content_hash text, user_id text, discovered boolean, url text, title text, domain text,
     lang text, first_seen_at bigint, summary text, tags text[], topic text, provider text,
     enriched_at bigint
 ) ON COMMIT DELETE ROWS;
