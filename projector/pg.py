@@ -117,8 +117,8 @@ def _stage(conn: psycopg.Connection[Any], batch: Batch) -> None:
             "url_hash, content_hash, user_id, discovered, url, title, domain, lang,"
             " first_seen_at, summary, tags, topic, provider, enriched_at",
             [
-                (u.url_hash, u.content_hash, u.user_id, u.discovered, u.url, u.title, u.domain, u.lang,
-                 u.first_seen_at, u.summary, u.tags, u.topic, u.provider, u.enriched_at)
+                (u.url_hash, u.content_hash, u.user_id, u.discovered, u.url, u.title, u.domain,
+                 u.lang, u.first_seen_at, u.summary, u.tags, u.topic, u.provider, u.enriched_at)
                 for u in batch.urls.values()
             ],
         )  # fmt: skip
