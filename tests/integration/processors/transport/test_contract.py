@@ -1,0 +1,152 @@
+"""The driver's contract with Faust, checked in-process against real Redis.
+
+Producer: real offsets in RecordMetadata, headers and tombstones round-trip,
+flush ends under sustained sends, transactions refused. Consumer: reads from a
+position, honours paused partitions, drops data fetched across a seek, commits
+to Redis and resumes from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import faust
+import pytest
+import redis.asyncio as aioredis
+from faust.exceptions import ImproperlyConfigured
+from faust.types import TP
+
+from mindhit import streams
+from processors.transport.catalog import load_committed
+from processors.transport.options import broker_url
+from processors.transport.producer import TransactionsNotSupported
+from schema.topics import partition_for, stream_key
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def app(redis_url: str, key_prefix: str) -> AsyncIterator[faust.App]:
+    application = faust.App(
+        "contract",
+        broker=broker_url(redis_url, key_prefix),
+        topic_partitions=4,
+        value_serializer="raw",
+        web_enabled=False,
+        autodiscover=False,
+    )
+    await application.producer.start()
+    yield application
+    await application.producer.stop()
+    consumer: Any = application.consumer
+    if consumer._client is not None:
+        await consumer._client.aclose()
+
+
+async def test_send_resolves_to_the_real_dense_offset_with_headers_and_tombstones(
+    app: faust.App, aredis: aioredis.Redis, key_prefix: str
+) -> None:
+    producer = app.producer
+    key = b"user-1"
+    partition = partition_for(key, 4)
+    first = await producer.send_and_wait("t", key, b"a", None, 1.5, {"trace": b"x"})
+    second = await producer.send_and_wait("t", key, None, None, None, None)
+    assert (first.partition, first.offset, second.offset) == (partition, 0, 1)
+    assert first.timestamp == 1.5
+
+    consumer: Any = app.consumer
+    tp = TP("t", partition)
+    consumer._assignment = {tp}
+    consumer._positions = {tp: 0}
+    records = await consumer._getmany({tp}, timeout=0.1)
+    messages = [consumer._to_message(tp, r) for r in records[tp]]
+    assert [(m.offset, m.key, m.value) for m in messages] == [(0, key, b"a"), (1, key, None)]
+    assert messages[0].headers == [("trace", b"x")]
+    assert messages[0].timestamp == 1.5
+
+
+async def test_flush_ends_while_sends_keep_coming(app: faust.App) -> None:
+    producer = app.producer
+    stop = asyncio.Event()
+
+    async def sender() -> int:
+        sent = 0
+        while not stop.is_set():
+            await producer.send("load", b"k%d" % (sent % 50), b"v", None, None, None)
+            sent += 1
+            if sent % 100 == 0:
+                await asyncio.sleep(0)
+        return sent
+
+    task = asyncio.create_task(sender())
+    await asyncio.sleep(0.3)
+    durations = []
+    for _ in range(5):
+        begin = time.perf_counter()
+        await producer.flush()
+        durations.append(time.perf_counter() - begin)
+    stop.set()
+    sent = await task
+    await producer.flush()
+    assert sent > 1000
+    assert max(durations) < 2.0, durations
+
+
+async def test_transactions_are_refused_clearly(app: faust.App, redis_url: str) -> None:
+    with pytest.raises(TransactionsNotSupported, match="at_least_once"):
+        await app.producer.send("t", b"k", b"v", None, None, None, transactional_id="x")
+    with pytest.raises(ImproperlyConfigured, match="at_least_once"):
+        _ = faust.App(
+            "eos", broker=broker_url(redis_url, "x"), processing_guarantee="exactly_once"
+        ).transport
+
+
+async def test_paused_partitions_are_not_fetched_and_seek_drops_inflight_data(
+    app: faust.App, aredis: aioredis.Redis, key_prefix: str
+) -> None:
+    for partition in (0, 1):
+        for i in range(5):
+            await streams.append(
+                aredis, stream_key(key_prefix, "p", partition), b"%d" % i, key=None, timestamp_ms=1
+            )
+    consumer: Any = app.consumer
+    tp0, tp1 = TP("p", 0), TP("p", 1)
+    consumer._assignment = {tp0, tp1}
+    consumer._positions = {tp0: 0, tp1: 2}
+
+    records = await consumer._getmany({tp1}, timeout=0.1)  # tp0 paused
+    assert list(records) == [tp1]
+    assert [r.offset for r in records[tp1]] == [2, 3, 4]
+
+    # A seek while a fetch is blocked in XREAD: what it returns is dropped, the seek wins.
+    consumer._positions[tp0] = 5
+    fetch = asyncio.create_task(consumer._getmany({tp0}, timeout=1.0))
+    await asyncio.sleep(0.03)  # the fetch is now waiting for new entries
+    await consumer.seek(tp0, 3)
+    await streams.append(aredis, stream_key(key_prefix, "p", 0), b"5", key=None, timestamp_ms=1)
+    assert await fetch == {}
+    records = await consumer._getmany({tp0}, timeout=0.1)
+    assert [r.offset for r in records[tp0]] == [3, 4, 5]
+    assert await consumer.position(tp0) == 6
+
+
+async def test_commit_is_stored_in_redis_and_is_where_a_new_consumer_starts(
+    app: faust.App, aredis: aioredis.Redis, key_prefix: str
+) -> None:
+    for i in range(4):
+        await streams.append(
+            aredis, stream_key(key_prefix, "c", 2), b"%d" % i, key=None, timestamp_ms=1
+        )
+    consumer: Any = app.consumer
+    tp = TP("c", 2)
+    consumer._assignment = {tp}
+    assert await consumer._commit({tp: 3, TP("c", 1): 9})  # not assigned: ignored
+    assert await load_committed(aredis, key_prefix, "contract") == {("c", 2): 3}
+    assert await consumer.seek_to_committed() == {tp: 3}
+    records = await consumer._getmany({tp}, timeout=0.1)
+    assert [r.offset for r in records[tp]] == [3]
+    assert await consumer.highwaters(tp) == {tp: 4}
+    assert await consumer.earliest_offsets(tp) == {tp: 0}

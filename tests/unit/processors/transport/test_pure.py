@@ -1,0 +1,88 @@
+"""Pure parts of the transport: broker URL options, compaction planning, encodings."""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+from faust.types import TP
+from hypothesis import given
+from hypothesis import strategies as st
+
+from processors.transport.compaction import superseded
+from processors.transport.consumer import assigned_tps
+from processors.transport.options import broker_url, parse_broker_url
+from processors.transport.producer import encode_key, headers_field
+from schema.log import decode_headers
+
+
+def test_broker_url_options_are_split_from_the_redis_url() -> None:
+    options = parse_broker_url(
+        "redis://:secret@cache:6380/2?prefix=mh&compact_interval=60&block_ms=50&health_check_interval=5"
+    )
+    assert options.redis_url == "redis://:secret@cache:6380/2?health_check_interval=5"
+    assert (options.prefix, options.compact_interval_s, options.block_ms) == ("mh", 60.0, 50)
+    assert parse_broker_url("redis://").redis_url == "redis://127.0.0.1:6379"
+    assert parse_broker_url("redis://h:1/0").prefix == "mindhit"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "kafka://h:9092",
+        "redis://h?prefix=",
+        "redis://h?prefix=a:b",
+        "redis://h?fetch_count=0",
+        "redis://h?block_ms=x",
+    ],
+)
+def test_bad_broker_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError):
+        parse_broker_url(url)
+
+
+def test_broker_url_round_trips() -> None:
+    url = broker_url("redis://127.0.0.1:6379/0", "mindhit", compact_interval=30)
+    options = parse_broker_url(url)
+    assert (options.redis_url, options.prefix, options.compact_interval_s) == (
+        "redis://127.0.0.1:6379/0",
+        "mindhit",
+        30.0,
+    )
+
+
+entries = st.lists(st.sampled_from([b"a", b"b", b"c", b"d", b""]), max_size=60)
+
+
+@given(entries)
+def test_compaction_keeps_exactly_the_newest_entry_per_key(keys: list[bytes]) -> None:
+    log = list(enumerate(keys))
+    dropped = set(superseded(log))
+    kept = [(offset, key) for offset, key in log if offset not in dropped]
+    # Replaying what is kept gives the same final state as replaying everything.
+    final_all = {key: offset for offset, key in log if key}
+    final_kept = {key: offset for offset, key in kept if key}
+    assert final_kept == final_all
+    # Exactly one entry per key survives; unkeyed entries are never dropped.
+    assert len([k for _, k in kept if k]) == len(final_all)
+    assert all(keys[offset] for offset in dropped)
+    # The newest entry (what recovery waits for as the highwater) always survives.
+    if log:
+        assert len(log) - 1 not in dropped
+
+
+def test_keys_and_headers_are_encoded_for_the_stream() -> None:
+    assert encode_key(None) is None
+    assert encode_key(b"k") == b"k"
+    assert encode_key("user-1") == b"user-1"
+    assert encode_key(42) == b"42"
+    assert headers_field(None) is None
+    assert headers_field({}) is None
+    encoded = headers_field({"a": b"1", "b": "2"})
+    assert encoded is not None and decode_headers(encoded) == [("a", b"1"), ("b", b"2")]
+    pairs = headers_field([("x", b"y")])
+    assert pairs is not None and decode_headers(pairs) == [("x", b"y")]
+
+
+def test_protocol_assignment_becomes_topic_partitions() -> None:
+    assignment = ConsumerProtocolMemberAssignment(0, [("raw", [0, 2]), ("c", [1])], b"")
+    assert assigned_tps(assignment) == {TP("raw", 0), TP("raw", 2), TP("c", 1)}
