@@ -42,7 +42,7 @@ _batch_result = msgspec.json.Encoder()
 _uuid = msgspec.json.Decoder(Annotated[str, msgspec.Meta(pattern=UUID_PATTERN)])
 
 
-class SessionStart(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class SessionStart(msgspec.Struct, frozen=True, kw_only=True):
     """``POST /v1/sessions`` body (optional): a label for the new session."""
 
     label: Annotated[str, msgspec.Meta(max_length=MAX_LABEL_LENGTH)] = ""

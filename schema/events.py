@@ -43,12 +43,17 @@ ClientId = Annotated[
         description="one extension install",
     ),
 ]
-Seq = Annotated[int, msgspec.Meta(ge=0, description="per-client, strictly increasing")]
+INT64_MAX = 2**63 - 1  # the log is msgpack: integers beyond int64 cannot be stored
+Seq = Annotated[
+    int, msgspec.Meta(ge=0, le=INT64_MAX, description="per-client, strictly increasing")
+]
 TimestampMs = Annotated[
     int, msgspec.Meta(ge=0, le=253_402_300_799_999, description="Unix time in milliseconds")
 ]
-TabId = Annotated[int, msgspec.Meta(ge=-1)]
-WindowId = Annotated[int, msgspec.Meta(ge=-1, description="-1: no window (browser lost focus)")]
+TabId = Annotated[int, msgspec.Meta(ge=-1, le=INT64_MAX)]
+WindowId = Annotated[
+    int, msgspec.Meta(ge=-1, le=INT64_MAX, description="-1: no window (browser lost focus)")
+]
 Url = Annotated[str, msgspec.Meta(min_length=1, max_length=8192)]
 Title = Annotated[str, msgspec.Meta(max_length=2048)]
 ContentHash = Annotated[

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 import redis.asyncio as aioredis
+import uvicorn
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from ingest.app import create_app
 from mindhit.accounts import create_token, create_user
@@ -54,10 +57,33 @@ def app(settings: Settings) -> Litestar:
     return create_app(settings)
 
 
+@asynccontextmanager
+async def serve(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """Serve ``app`` with uvicorn on a free loopback port; yield a client for it.
+
+    A real server (not an in-process test transport) so concurrent requests are
+    really concurrent, as they are in production.
+    """
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await task
+
+
 @pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=app) as test_client:
-        yield test_client
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(app) as http:
+        yield http
 
 
 async def logged_uploads(redis: aioredis.Redis, settings: Settings) -> list[tuple[int, Upload]]:

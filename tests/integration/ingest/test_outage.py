@@ -17,12 +17,11 @@ import msgspec
 import pytest
 import redis
 import redis.asyncio as aioredis
-from litestar.testing import AsyncTestClient
 
 from ingest.app import create_app
 from mindhit.settings import Settings
 from schema.api import BatchResult
-from tests.integration.ingest.conftest import Account, logged_uploads
+from tests.integration.ingest.conftest import Account, logged_uploads, serve
 from tests.unit.ingest.factories import event_dicts, upload_body
 
 pytestmark = pytest.mark.integration
@@ -90,7 +89,7 @@ async def test_redis_stopped_gives_503_and_the_retried_batch_lands_once(
     settings = msgspec.structs.replace(settings, redis_url=private_redis.url)
     first = upload_body(event_dicts(50, first_seq=1))
     retried = upload_body(event_dicts(50, first_seq=51))
-    async with AsyncTestClient(app=create_app(settings)) as client:
+    async with serve(create_app(settings)) as client:
         ok = await client.post("/v1/events", content=first, headers=account.headers)
         assert ok.status_code == 202
         private_redis.stop()
@@ -125,7 +124,7 @@ async def test_redis_over_its_memory_limit_gives_503_and_writes_nothing(
     settings = msgspec.structs.replace(settings, redis_url=private_redis.url)
     control = redis.Redis(port=private_redis.port)
     body = upload_body(event_dicts(20))
-    async with AsyncTestClient(app=create_app(settings)) as client:
+    async with serve(create_app(settings)) as client:
         control.config_set("maxmemory", 1)
         full = await client.post("/v1/events", content=body, headers=account.headers)
         assert full.status_code == 503 and full.headers["retry-after"] == "1"

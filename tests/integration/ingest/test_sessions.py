@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import httpx
 import msgspec
 import pytest
 import redis.asyncio as aioredis
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from mindhit.session_log import SessionNotFoundError, server_client_id, stop_session
 from mindhit.settings import Settings
@@ -18,7 +17,7 @@ from tests.unit.ingest.factories import upload_body
 
 pytestmark = pytest.mark.integration
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 
 
 async def test_start_then_stop_appends_both_events_with_a_server_envelope(

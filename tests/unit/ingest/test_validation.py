@@ -25,6 +25,7 @@ BAD_VALUES: list[tuple[str, Any]] = [
     ("session_id", "0190A000-0000-7000-8000-000000000000"),  # upper case
     ("seq", -1),
     ("seq", "12"),
+    ("seq", 2**64),  # beyond what the msgpack log can hold
     ("ts", -5),
     ("ts", 1.5),
     ("type", "tab.teleported"),
