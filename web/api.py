@@ -198,14 +198,21 @@ class OpsApiController(Controller):
         self, request: Request[Any, Any, Any], user: User, settings: Settings
     ) -> list[DeadLetterItem]:
         _require_admin(user, settings)
-        return await ops.dead_letters(request.app.state.redis, settings) or []
+        return await ops.dead_letters(request.app.state.redis, settings)
 
     @post("/dead-letters/{letter_id:str}/retry", summary="Retry one dead letter", status_code=202)
     async def retry(
-        self, request: Request[Any, Any, Any], letter_id: str, user: User, settings: Settings
+        self,
+        request: Request[Any, Any, Any],
+        letter_id: str,
+        user: User,
+        settings: Settings,
+        clock: Clock,
     ) -> None:
         _require_admin(user, settings)
-        if not await ops.retry_dead_letter(request.app.state.redis, settings, letter_id):
+        if not await ops.retry_dead_letter(
+            request.app.state.redis, settings, letter_id, now=clock()
+        ):
             raise NotFoundException("No such dead letter.")
 
 

@@ -176,6 +176,8 @@ class DeadLetterItem(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
     at: str
     attempts: int = 0
+    status: str = "pending"
+    user_id: str = ""
 
 
 class ErasureResult(msgspec.Struct, frozen=True, kw_only=True):

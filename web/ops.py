@@ -1,24 +1,21 @@
 """Pipeline health figures for the dashboard: lag per consumer/topic/partition, dead letters.
 
-Lag is ``highwater - committed offset`` per stream partition. Projection offsets are read
-from ``projection_checkpoints`` (written by the projector with its rows); processor
-offsets come from :mod:`mindhit.lag` when that module is installed. Dead letters come
-from :mod:`mindhit.dlq`. Both kernel modules are imported lazily so the dashboard runs
-(and says what it cannot show) while they are absent.
+Lag comes from :mod:`mindhit.lag` (highwater minus each Faust group's committed offset and
+each projection's checkpoint, per partition); dead letters from :mod:`mindhit.dlq`.
 """
 
 from __future__ import annotations
 
-import importlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import redis.asyncio as aioredis
 
-from mindhit import streams
+from mindhit import dlq
+from mindhit.lag import collect_lag
 from mindhit.settings import Settings
-from schema.topics import partition_for, stream_key
+from schema.topics import partition_for
 from web import store
 from web.models import DeadLetterItem, LagRow, UserHealth
 
@@ -35,15 +32,6 @@ __all__ = [
 BEHIND_ENTRIES = 1000
 
 
-def _kernel(name: str) -> Any | None:
-    try:
-        return importlib.import_module(f"mindhit.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"mindhit.{name}":
-            return None
-        raise
-
-
 def ai_status(settings: Settings) -> tuple[str, str]:
     """The AI provider in use and a sentence about its state."""
     if settings.ai_provider == "gemini":
@@ -56,34 +44,18 @@ def ai_status(settings: Settings) -> tuple[str, str]:
 async def lag_rows(
     conn: psycopg.AsyncConnection[Any], redis: aioredis.Redis, settings: Settings
 ) -> list[LagRow]:
-    """Lag of every projection (from its checkpoints) and processor group (``mindhit.lag``)."""
-    rows: list[LagRow] = []
-    cur = await conn.execute(
-        "SELECT projection, topic, partition, next_offset FROM projection_checkpoints"
-        " ORDER BY projection, topic, partition"
-    )
-    for projection, topic, partition, next_offset in await cur.fetchall():
-        high = await streams.highwater(redis, stream_key(settings.key_prefix, topic, partition))
-        rows.append(
-            LagRow(
-                consumer=f"projection:{projection}",
-                topic=topic,
-                partition=int(partition),
-                lag=max(0, high - int(next_offset)),
-            )
+    """Lag of every Faust group and projection on every partition it reads."""
+    report = await collect_lag(redis, settings.key_prefix, settings.partitions, conn)
+    return [
+        LagRow(
+            consumer=f"{consumer.kind}:{consumer.name}",
+            topic=row.topic,
+            partition=row.partition,
+            lag=row.lag,
         )
-    lag_module = _kernel("lag")
-    if lag_module is not None and hasattr(lag_module, "consumer_lag"):
-        for item in await lag_module.consumer_lag(redis, settings):
-            rows.append(
-                LagRow(
-                    consumer=str(item.group),
-                    topic=str(item.topic),
-                    partition=int(item.partition),
-                    lag=int(item.lag),
-                )
-            )
-    return rows
+        for consumer in report.consumers
+        for row in consumer.partitions
+    ]
 
 
 async def user_health(
@@ -111,27 +83,34 @@ async def user_health(
     )
 
 
-async def dead_letters(redis: aioredis.Redis, settings: Settings) -> list[DeadLetterItem] | None:
-    """Dead letters, newest first; ``None`` when the dead-letter module is not installed."""
-    dlq = _kernel("dlq")
-    if dlq is None or not hasattr(dlq, "list_dead_letters"):
-        return None
-    items = await dlq.list_dead_letters(redis, settings)
+def _iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+async def dead_letters(redis: aioredis.Redis, settings: Settings) -> list[DeadLetterItem]:
+    """Dead letters, newest first."""
     return [
         DeadLetterItem(
-            id=str(item.id),
-            source=str(getattr(item, "source", "")),
-            reason=str(getattr(item, "reason", "")),
-            at=str(getattr(item, "at", "")),
-            attempts=int(getattr(item, "attempts", 0)),
+            id=view.dlq_id,
+            source=f"{view.kind} · {view.source_topic}/{view.partition}",
+            reason=view.error,
+            at=_iso_ms(view.failed_ts),
+            attempts=view.attempts,
+            status=view.status,
+            user_id=view.user_id,
         )
-        for item in items
+        for view in await dlq.list_dead_letters(redis, settings)
     ]
 
 
-async def retry_dead_letter(redis: aioredis.Redis, settings: Settings, letter_id: str) -> bool:
-    """Send one dead letter back for another attempt; ``False`` when unknown."""
-    dlq = _kernel("dlq")
-    if dlq is None or not hasattr(dlq, "retry_dead_letter"):
+async def retry_dead_letter(
+    redis: aioredis.Redis, settings: Settings, letter_id: str, *, now: datetime
+) -> bool:
+    """Send one dead letter back to its source topic; ``False`` when unknown."""
+    try:
+        await dlq.retry_dead_letter(
+            redis, settings, letter_id, clock=lambda: int(now.timestamp() * 1000)
+        )
+    except dlq.DeadLetterNotFound:
         return False
-    return bool(await dlq.retry_dead_letter(redis, settings, letter_id))
+    return True

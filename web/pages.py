@@ -222,9 +222,9 @@ class Pages(Controller):
 
     @get("/settings")
     async def settings_page(
-        self, user: User, conn: Conn, settings: Settings, welcome: str = ""
+        self, user: User, conn: Conn, settings: Settings, welcome: str = "", saved: str = ""
     ) -> Template:
-        return await _settings_page(user, conn, settings, welcome=bool(welcome))
+        return await _settings_page(user, conn, settings, welcome=bool(welcome), saved=bool(saved))
 
     @post("/settings")
     async def save_settings(
@@ -323,17 +323,24 @@ class OpsPages(Controller):
 
     @post("/ops/dead-letters/{letter_id:str}/retry")
     async def retry(
-        self, request: Request[Any, Any, Any], letter_id: str, user: User, settings: Settings
+        self,
+        request: Request[Any, Any, Any],
+        letter_id: str,
+        user: User,
+        settings: Settings,
+        clock: Clock,
     ) -> Redirect:
         _require_admin(user, settings)
-        if not await ops.retry_dead_letter(request.app.state.redis, settings, letter_id):
+        if not await ops.retry_dead_letter(
+            request.app.state.redis, settings, letter_id, now=clock()
+        ):
             raise NotFoundException("No such dead letter.")
         return Redirect(path="/ops", status_code=303)
 
 
 def _require_admin(user: User, settings: Settings) -> None:
-    admins = {e.lower() for e in settings.admin_emails}
-    if not (user.is_admin or user.email.lower() in admins):
+    del settings  # admin_emails is already folded into user.is_admin at sign-in lookup
+    if not user.is_admin:
         raise PermissionDeniedException("Only administrators may open the ops page.")
 
 
@@ -354,6 +361,7 @@ async def _settings_page(
     error: str = "",
     created: Any = None,
     welcome: bool = False,
+    saved: bool = False,
     status: int = 200,
 ) -> Template:
     prefs = await store.get_preferences(conn, user.user_id)
@@ -367,6 +375,7 @@ async def _settings_page(
         created=created,
         error=error,
         welcome=welcome,
+        saved=saved,
         ai=ops.ai_status(settings),
         gateway_url=f"http://{settings.gateway_host}:{settings.gateway_port}",
     )

@@ -55,6 +55,35 @@ function elements(graph) {
   return [...nodes, ...edges];
 }
 
+// A radial tree: leaves evenly spaced on the outer ring in depth-first order, each inner
+// node at the middle angle of its leaves, ring radius by depth. No edge ever crosses.
+export function radialPositions(graph) {
+  const children = new Map(graph.nodes.map((n) => [n.id, []]));
+  for (const n of graph.nodes) if (n.parent) children.get(n.parent).push(n.id);
+  const depthOf = new Map(graph.nodes.map((n) => [n.id, n.depth]));
+  const maxDepth = Math.max(1, ...graph.nodes.map((n) => n.depth));
+  const leaves = [];
+  const walk = (id) => { const kids = children.get(id); if (!kids.length) leaves.push(id); kids.forEach(walk); };
+  walk("n0");
+  const outer = Math.max(320, (leaves.length * 95) / (2 * Math.PI));
+  const angle = new Map();
+  leaves.forEach((id, i) => angle.set(id, (2 * Math.PI * i) / leaves.length - Math.PI / 2));
+  const place = (id) => {
+    const kids = children.get(id);
+    if (!kids.length) return angle.get(id);
+    const a = kids.map(place);
+    angle.set(id, (a[0] + a[a.length - 1]) / 2);
+    return angle.get(id);
+  };
+  place("n0");
+  const positions = {};
+  for (const n of graph.nodes) {
+    const r = n.depth === 0 ? 0 : (outer * depthOf.get(n.id)) / maxDepth;
+    positions[n.id] = { x: r * Math.cos(angle.get(n.id)), y: r * Math.sin(angle.get(n.id)) };
+  }
+  return positions;
+}
+
 function showPages(panel, node) {
   panel.replaceChildren();
   panel.appendChild(el("h2", { text: node.data("full") }));
@@ -87,7 +116,6 @@ async function main() {
   const cy = cytoscape({
     container,
     elements: elements(view.graph),
-    wheelSensitivity: 0.3,
     minZoom: 0.15,
     maxZoom: 4,
     style: [
@@ -96,7 +124,7 @@ async function main() {
         label: "data(label)", "font-size": 12, color: "#1d2230", "text-wrap": "wrap", "text-max-width": 160,
         "text-valign": "bottom", "text-margin-y": 4, "text-background-color": "#fff", "text-background-opacity": 0.85,
         "text-background-padding": 2, "border-width": 2, "border-color": "#fff" } },
-      { selector: "node.root", style: { "font-size": 16, "font-weight": 700, "text-valign": "center", color: "#fff", "text-background-opacity": 0, "text-max-width": 120 } },
+      { selector: "node.root", style: { "font-size": 17, "font-weight": 700, "text-max-width": 220 } },
       { selector: "node.topic", style: { "font-size": 14, "font-weight": 600 } },
       { selector: "node.page", style: { shape: "round-rectangle", "background-opacity": 0.75 } },
       { selector: "node.collapsed", style: { "border-color": "#1d2230", "border-style": "double", "border-width": 4 } },
@@ -104,7 +132,7 @@ async function main() {
       { selector: "edge", style: { width: 2, "line-color": "#cbd2e1", "curve-style": "bezier" } },
       { selector: ".hidden", style: { display: "none" } },
     ],
-    layout: { name: "breadthfirst", roots: "#n0", circle: true, spacingFactor: 1.05, padding: 30, animate: false },
+    layout: { name: "preset", positions: radialPositions(view.graph), padding: 30, fit: true },
   });
   window.__mindmap = cy; // lets tests and power users inspect the map
 
@@ -127,7 +155,7 @@ async function main() {
   on("map-fit", () => cy.fit(cy.elements(":visible"), 30));
   on("map-zoom-in", () => cy.zoom({ level: cy.zoom() * 1.25, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } }));
   on("map-zoom-out", () => cy.zoom({ level: cy.zoom() / 1.25, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } }));
-  on("map-expand", () => { cy.elements().removeClass("hidden collapsed"); });
+  on("map-expand", () => { cy.elements().removeClass("hidden collapsed"); cy.fit(undefined, 30); });
   on("map-collapse", () => { cy.nodes("[depth = 1]").forEach(collapse); cy.fit(cy.elements(":visible"), 30); });
   on("map-png", async () => download(`mindmap-${container.dataset.session}.png`, await cy.png({ full: true, scale: 2, bg: "#ffffff", output: "blob-promise" })));
   on("map-svg", () => download(`mindmap-${container.dataset.session}.svg`, new Blob([cy.svg({ full: true, bg: "#ffffff" })], { type: "image/svg+xml" })));
