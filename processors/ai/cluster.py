@@ -11,19 +11,19 @@ this recovers the topic labels with an adjusted Rand index of about 0.95
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 import msgspec
 import numpy as np
+from scipy import sparse
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from processors.ai.text import GENERIC_WORDS, tokens
+from processors.ai.text import GENERIC_WORDS, bigrams, tokens
 
-__all__ = ["GroupTerms", "describe_groups", "group_pages", "page_document"]
+__all__ = ["GroupTerms", "describe_groups", "group_pages", "page_document", "smoothed_distances"]
 
 MAX_WORDS = 400
 """Only the lead of a long page is used: it names the subject, the rest adds noise."""
@@ -56,15 +56,33 @@ def _weights(dwell_ms: Sequence[int]) -> np.ndarray:
     return raw / raw.mean()
 
 
-def _matrix(documents: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+def _matrix(documents: Sequence[str]) -> tuple[sparse.csr_matrix, list[str]]:
     vectorizer = TfidfVectorizer(
         tokenizer=tokens, token_pattern=None, lowercase=False, sublinear_tf=True
     )
     try:
-        matrix = vectorizer.fit_transform(documents).toarray()
+        matrix = vectorizer.fit_transform(documents)
     except ValueError:  # no words at all in any document
-        return np.zeros((len(documents), 1)), [""]
-    return normalize(matrix), list(vectorizer.get_feature_names_out())
+        return sparse.csr_matrix((len(documents), 1)), [""]
+    return sparse.csr_matrix(normalize(matrix)), list(vectorizer.get_feature_names_out())
+
+
+def smoothed_distances(matrix: sparse.csr_matrix, dwell_ms: Sequence[int]) -> np.ndarray:
+    """Cosine distances between pages after smoothing each towards the pages it resembles.
+
+    The smoothed vectors are ``Y = M X`` with ``M = I + (SMOOTHING / n) S W`` (``S`` the
+    page similarities ``X Xᵀ``, ``W`` the dwell weights), so their similarities
+    ``Y Yᵀ = M S Mᵀ`` are computed in page space: O(n³) time and O(n²) memory, whatever
+    the vocabulary size.
+    """
+    count = matrix.shape[0]
+    similarity = np.asarray((matrix @ matrix.T).todense(), dtype=float)
+    mixing = np.eye(count) + (SMOOTHING / count) * similarity * _weights(dwell_ms)[None, :]
+    gram = mixing @ similarity @ mixing.T
+    norms = np.sqrt(np.clip(np.diag(gram), 1e-12, None))
+    distances = 1.0 - gram / norms[:, None] / norms[None, :]
+    np.fill_diagonal(distances, 0.0)
+    return np.clip((distances + distances.T) / 2, 0.0, 2.0)
 
 
 def group_pages(documents: Sequence[str], dwell_ms: Sequence[int]) -> list[int]:
@@ -81,18 +99,16 @@ def group_pages(documents: Sequence[str], dwell_ms: Sequence[int]) -> list[int]:
     if count <= 1:
         return [0] * count
     matrix, _ = _matrix(documents)
-    weights = _weights(dwell_ms)
-    similarity = matrix @ matrix.T
-    smoothed = normalize(matrix + SMOOTHING * (similarity @ (weights[:, None] * matrix)) / count)
-    if not np.any(smoothed):
+    if matrix.nnz == 0:
         return [0] * count
+    distances = smoothed_distances(matrix, dwell_ms)
     labels = AgglomerativeClustering(
-        n_clusters=None, distance_threshold=CUT_DISTANCE, metric="cosine", linkage="average"
-    ).fit_predict(smoothed)
+        n_clusters=None, distance_threshold=CUT_DISTANCE, metric="precomputed", linkage="average"
+    ).fit_predict(distances)
     if len(set(labels)) > MAX_GROUPS:
         labels = AgglomerativeClustering(
-            n_clusters=MAX_GROUPS, metric="cosine", linkage="average"
-        ).fit_predict(smoothed)
+            n_clusters=MAX_GROUPS, metric="precomputed", linkage="average"
+        ).fit_predict(distances)
     renumber: dict[int, int] = {}
     return [renumber.setdefault(int(label), len(renumber)) for label in labels]
 
@@ -119,19 +135,21 @@ def describe_groups(
     labels = np.asarray(groups)
     centroids = np.zeros((n_groups, matrix.shape[1]))
     for group in range(n_groups):
-        member = labels == group
-        centroids[group] = (weights[member, None] * matrix[member]).sum(0) / weights[member].sum()
+        member = np.flatnonzero(labels == group)
+        weighted = sparse.diags(weights[member]) @ matrix[member]
+        centroids[group] = np.asarray(weighted.sum(0)).ravel() / weights[member].sum()
     spelling = _spellings(documents)
     result: list[GroupTerms] = []
     for group in range(n_groups):
         others = np.delete(centroids, group, axis=0)
         score = centroids[group] - (others.mean(0) if len(others) else 0.0)
-        ranked = [
-            vocabulary[i]
-            for i in np.lexsort((np.arange(len(score)), -score))
+        order = [
+            i
+            for i in np.lexsort((np.arange(len(score)), -score))[:200]
             if score[i] > 0 and vocabulary[i] and vocabulary[i] not in GENERIC_WORDS
         ]
-        word_score = {word: float(score[vocabulary.index(word)]) for word in ranked[:40]}
+        ranked = [vocabulary[i] for i in order]
+        word_score = {vocabulary[i]: float(score[i]) for i in order[:40]}
         members = [documents[i] for i in range(count) if groups[i] == group]
         phrases = _phrases(members, word_score, spelling)
         result.append(GroupTerms([spelling.get(w, w) for w in ranked[:top]], phrases[:top]))
@@ -154,8 +172,7 @@ def _phrases(
 ) -> list[str]:
     support: Counter[tuple[str, str]] = Counter()
     for document in members:
-        words = tokens(document)
-        support.update(set(itertools.pairwise(words)))
+        support.update(bigrams(document))
     needed = 2 if len(members) > 1 else 1
     candidates = [
         (word_score[a] + word_score[b], pair)

@@ -107,14 +107,11 @@ def plan_session(pages: Sequence[MindmapPage]) -> MapPlan:
         shared = terms[group].words[:3]
         group_dwell = sum(dwell[i] for i in members[group])
         count = len(members[group])
+        spent = f" ({format_duration(group_dwell)})" if group_dwell else ""
         if count == 1:
-            why = (
-                f"Stands apart from the rest of the session ({format_duration(group_dwell)}): "
-                f"about {_join(shared)}."
-            )
+            why = f"Stands apart from the rest of the session{spent}: about {_join(shared)}."
         else:
-            spent = format_duration(group_dwell)
-            why = f"{count} pages ({spent}) that all deal with {_join(shared)}."
+            why = f"{count} pages{spent} that all deal with {_join(shared)}."
         page_why = []
         for index in members[group]:
             own = set(tokens(documents[index]))

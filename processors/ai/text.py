@@ -7,15 +7,17 @@ tested with hypothesis properties. Keyword extraction uses YAKE (statistical, of
 
 from __future__ import annotations
 
+import itertools
 import re
+import threading
 from collections import Counter
-from functools import cache
 
 import yake
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 __all__ = [
     "GENERIC_WORDS",
+    "bigrams",
     "choose_tags",
     "keywords",
     "short_label",
@@ -116,6 +118,25 @@ def tokens(text: str) -> list[str]:
     return [stem(word) for word in found if word not in _STOP and len(word) > 1]
 
 
+_CLAUSE = re.compile(r"[.,;:!?()\[\]\"“”]+|\s[-–—]\s")
+
+
+def bigrams(text: str) -> set[tuple[str, str]]:
+    """Pairs of stemmed content words that stand next to each other within a clause.
+
+    ``"the credit card debt."`` gives ``("credit", "card")`` and ``("card", "debt")``; a
+    stop word or punctuation between two words breaks the pair.
+    """
+    pairs: set[tuple[str, str]] = set()
+    for clause in _CLAUSE.split(text.lower()):
+        words = [m.group(0).replace("’", "'") for m in _WORD.finditer(clause)]
+        for first, second in itertools.pairwise(words):
+            if first in _STOP or second in _STOP or len(first) < 2 or len(second) < 2:
+                continue
+            pairs.add((stem(first), stem(second)))
+    return pairs
+
+
 def split_sentences(text: str) -> list[str]:
     """Split prose into sentences on ., ! or ? followed by a capital letter or digit."""
     flat = " ".join(text.split())
@@ -159,9 +180,15 @@ def summarize(text: str, title: str = "", *, max_sentences: int = 2, max_chars: 
     return short_label(" ".join(sentences[index] for index in chosen), max_chars)
 
 
-@cache
+_local = threading.local()
+
+
 def _extractor(lang: str) -> yake.KeywordExtractor:
-    return yake.KeywordExtractor(lan=lang, n=2, top=24, dedup_lim=0.7)
+    """One extractor per thread and language (extractors keep per-call state)."""
+    cache: dict[str, yake.KeywordExtractor] = _local.__dict__.setdefault("extractors", {})
+    if lang not in cache:
+        cache[lang] = yake.KeywordExtractor(lan=lang, n=2, top=24, dedup_lim=0.7)
+    return cache[lang]
 
 
 def keywords(text: str, title: str = "", *, lang: str = "en", limit: int = 12) -> list[str]:

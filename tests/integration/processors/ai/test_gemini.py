@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from mindhit.cli import cli
 from mindhit.corpus import load_pages
 from mindhit.settings import Settings
 from processors.ai.base import AIError, MindmapPage, PageInput
@@ -169,3 +172,52 @@ async def test_bad_api_key_fails_at_once_without_retry(stub: GeminiStub) -> None
         await provider.aclose()
     assert len(stub.requests) == 1
     assert "400" in caught.value.reason and not caught.value.retryable
+
+
+def test_mindmap_command_runs_gemini_through_a_stub_in_a_thread(tmp_path: Path) -> None:
+    server = GeminiStub(api_key="cli-key")
+    base_url = server.start_in_thread()
+    try:
+        pages = [
+            {"url": p.url, "title": p.title, "text": p.text, "dwell_ms": 5_000}
+            for p in load_pages()[:5]
+        ]
+        source = tmp_path / "pages.json"
+        source.write_text(json.dumps(pages))
+        env = {
+            "MINDHIT_GEMINI_API_KEY": "cli-key",
+            "MINDHIT_GEMINI_BASE_URL": base_url,
+            "MINDHIT_AI_ATTEMPTS": "1",
+        }
+        result = CliRunner().invoke(
+            cli, ["mindmap", "--input", str(source), "--provider", "gemini"], env=env
+        )
+    finally:
+        server.stop_thread()
+    assert result.exit_code == 0, result.output
+    output = json.loads(result.stdout)
+    assert output["provider"] == "gemini"
+    leaves = [leaf for branch in output["root"]["children"] for leaf in branch["children"]]
+    assert sorted(leaf["url"] for leaf in leaves) == sorted(p["url"] for p in pages)
+    assert len(server.requests) == 1
+
+
+def test_mindmap_command_reports_a_failing_provider(tmp_path: Path) -> None:
+    server = GeminiStub(api_key="cli-key")
+    server.push(StubReply(answer="[]"))
+    base_url = server.start_in_thread()
+    try:
+        source = tmp_path / "pages.json"
+        source.write_text(json.dumps([{"url": "https://a.example/", "title": "A", "text": "t"}]))
+        env = {
+            "MINDHIT_GEMINI_API_KEY": "cli-key",
+            "MINDHIT_GEMINI_BASE_URL": base_url,
+            "MINDHIT_AI_ATTEMPTS": "1",
+        }
+        result = CliRunner().invoke(
+            cli, ["mindmap", "--input", str(source), "--provider", "gemini"], env=env
+        )
+    finally:
+        server.stop_thread()
+    assert result.exit_code == 1
+    assert "mind map failed" in result.output and "malformed model answer" in result.output
