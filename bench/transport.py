@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mindhit import streams  # noqa: E402
+from mindhit.lag import offsets_key  # noqa: E402
 from schema.events import TabActivated  # noqa: E402
 from schema.log import RawEntry, Upload, decode_raw_entry, encode_raw_entry  # noqa: E402
 from schema.topics import partition_for, stream_key  # noqa: E402
@@ -103,7 +104,7 @@ def rss_mb(pid: int) -> float:
 
 
 async def committed_total(client: aioredis.Redis, prefix: str, app_id: str) -> dict[int, int]:
-    raw = await client.hgetall(f"{prefix}:offsets:{app_id}")
+    raw = await client.hgetall(offsets_key(prefix, app_id))
     result = {}
     for field, value in raw.items():
         topic, _, partition = field.decode().rpartition(":")

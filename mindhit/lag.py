@@ -1,7 +1,7 @@
 """Consumer lag: how far each consumer is behind each topic partition.
 
 Two kinds of consumers read the topic streams: Faust workers (committed offsets
-in ``<prefix>:offsets:<group>`` hashes, written by the ``redis://`` transport) and
+in ``<prefix>:offsets:{<group>}`` hashes, written by the ``redis://`` transport) and
 projectors (``projection_checkpoints`` rows in PostgreSQL). For each partition
 the report gives the highwater (the offset the next append gets), what the
 consumer committed (the next offset it will read) and the lag between them.
@@ -10,8 +10,9 @@ This module also defines where the transport keeps its bookkeeping in Redis, so
 the kernel can read it without importing a service:
 
 ``<prefix>:topics``           hash topic → msgpack ``{partitions, compacting}``
-``<prefix>:offsets:<group>``  hash ``"<topic>:<partition>"`` → next offset to read
-``<prefix>:groups``           set of groups that ever committed
+``<prefix>:offsets:{<group>}``  hash ``"<topic>:<partition>"`` → next offset to read
+``<prefix>:lease:{<group>}``    member id of the worker allowed to commit (expires)
+``<prefix>:groups``             set of groups that ever committed
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "build_report",
     "collect_lag",
     "groups_key",
+    "lease_key",
     "offsets_key",
     "parse_tp_field",
     "render_text",
@@ -51,8 +53,13 @@ def topics_key(prefix: str) -> str:
 
 
 def offsets_key(prefix: str, group: str) -> str:
-    """The hash of a consumer group's committed offsets."""
-    return f"{prefix}:offsets:{group}"
+    """The hash of a consumer group's committed offsets (hash tag shared with its lease)."""
+    return f"{prefix}:offsets:{{{group}}}"
+
+
+def lease_key(prefix: str, group: str) -> str:
+    """The key naming the one worker of ``group`` allowed to consume and commit."""
+    return f"{prefix}:lease:{{{group}}}"
 
 
 def groups_key(prefix: str) -> str:
@@ -177,13 +184,14 @@ async def collect_lag(
     declared by a Faust app, and every topic a consumer committed on.
     """
     counts: dict[str, int] = {topic: partitions for topic in (RAW_TOPIC, *DERIVED_TOPICS)}
-    declared: Mapping[bytes, bytes] = await client.hgetall(topics_key(prefix))  # type: ignore[misc]
+    declared: Any = await client.hgetall(topics_key(prefix))
     for name, meta in declared.items():
         counts[name.decode()] = int(msgspec.msgpack.decode(meta)["partitions"])
     groups: dict[str, dict[TP, int]] = {}
-    for member in sorted(await client.smembers(groups_key(prefix))):  # type: ignore[misc]
+    members: Any = await client.smembers(groups_key(prefix))
+    for member in sorted(members):
         group = member.decode()
-        stored: Mapping[bytes, bytes] = await client.hgetall(offsets_key(prefix, group))  # type: ignore[misc]
+        stored: Any = await client.hgetall(offsets_key(prefix, group))
         groups[group] = {parse_tp_field(f): int(v) for f, v in stored.items()}
     projections = await _projection_checkpoints(conn) if conn is not None else {}
     tps: set[TP] = {(t, p) for t, n in counts.items() for p in range(n)}

@@ -5,7 +5,7 @@ they are Redis hashes under the app's key prefix (the layout is defined in
 :mod:`mindhit.lag`, which reads it without importing this service):
 
 ``<prefix>:topics``                 topic → msgpack ``TopicMeta`` (partitions, compacting)
-``<prefix>:offsets:<group>``        ``"<topic>:<partition>"`` → next offset to read
+``<prefix>:offsets:{<group>}``      ``"<topic>:<partition>"`` → next offset to read
 ``<prefix>:groups``                 set of groups that ever committed (for ``mindhit lag``)
 
 Topics nobody declared (the raw topic is written by the gateway, not by Faust)
@@ -53,7 +53,7 @@ def _meta(raw: Any) -> TopicMeta:
 
 async def load_topics(client: aioredis.Redis, prefix: str) -> dict[str, TopicMeta]:
     """Every declared topic with its metadata."""
-    raw: Mapping[bytes, bytes] = await client.hgetall(topics_key(prefix))  # type: ignore[misc]
+    raw: Any = await client.hgetall(topics_key(prefix))
     return {name.decode(): _meta(value) for name, value in raw.items()}
 
 
@@ -61,7 +61,7 @@ async def save_topic(client: aioredis.Redis, prefix: str, topic: str, meta: Topi
     """Declare ``topic`` unless it exists; return what is stored (the first declaration wins)."""
     key = topics_key(prefix)
     await client.hsetnx(key, topic, _encoder.encode(meta))  # type: ignore[misc]
-    stored: bytes = await client.hget(key, topic)  # type: ignore[misc]
+    stored: Any = await client.hget(key, topic)
     return _meta(stored)
 
 
@@ -71,7 +71,7 @@ async def load_committed(
     """Committed offsets of ``group`` (all, or only ``tps``)."""
     key = offsets_key(prefix, group)
     if tps is None:
-        raw: Mapping[bytes, bytes] = await client.hgetall(key)  # type: ignore[misc]
+        raw: Any = await client.hgetall(key)
         return {parse_tp_field(field): int(value) for field, value in raw.items()}
     wanted = list(tps)
     if not wanted:
@@ -96,5 +96,5 @@ async def save_committed(
 
 async def load_groups(client: aioredis.Redis, prefix: str) -> list[str]:
     """Consumer groups that have committed, sorted."""
-    members: set[bytes] = await client.smembers(groups_key(prefix))  # type: ignore[misc]
+    members: Any = await client.smembers(groups_key(prefix))
     return sorted(m.decode() for m in members)

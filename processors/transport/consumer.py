@@ -21,8 +21,9 @@ from faust.types import TP, ConsumerMessage
 
 from mindhit import streams
 from mindhit.logs import get_logger
-from processors.transport.catalog import load_committed, save_committed
+from processors.transport.catalog import load_committed
 from processors.transport.compaction import compact_stream
+from processors.transport.lease import GroupLease, LeaseLost
 from schema.log import FIELD_HEADERS, FIELD_KEY, FIELD_TIMESTAMP, FIELD_VALUE, decode_headers
 from schema.topics import partition_for, stream_key
 
@@ -73,6 +74,8 @@ class Consumer(base.Consumer):
         self._generation = 0
         self._rebalance_lock: asyncio.Lock | None = None
         self._member_id = f"{transport.app.conf.id}-{uuid.uuid4().hex[:12]}"
+        self._lease: GroupLease | None = None
+        self._lease_held = False
         super().__init__(
             transport, callback, on_partitions_revoked, on_partitions_assigned, **kwargs
         )
@@ -101,12 +104,27 @@ class Consumer(base.Consumer):
         """The consumer group: the Faust app id, as with Kafka."""
         return str(self.app.conf.id)
 
+    @property
+    def lease(self) -> GroupLease:
+        """This worker's lease on its consumer group."""
+        if self._lease is None:
+            self._lease = GroupLease(
+                self.options.prefix, self.group, self._member_id, self.options.lease_ms
+            )
+        return self._lease
+
     def _stream(self, tp: TP) -> str:
         return stream_key(self.options.prefix, tp.topic, tp.partition)
 
     async def on_stop(self) -> None:
-        """Commit what is done (base class), then close the connection."""
+        """Commit what is done (base class), release the lease, close the connection."""
         await super().on_stop()
+        if self._lease_held:
+            try:
+                await self.lease.release(self.client)
+            except Exception as exc:
+                log.warning("lease release failed; it expires by itself", error=repr(exc))
+            self._lease_held = False
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -126,6 +144,7 @@ class Consumer(base.Consumer):
         """Assign every partition of the subscription to this worker.
 
         Steps:
+            0. Hold the group lease (wait as a standby while another worker holds it).
             1. ``app.on_rebalance_start()``, then revoke the old assignment (Faust waits
                for in-flight messages, flushes the producer and commits).
             2. Run Faust's PartitionAssignor over this single member; hand it the result.
@@ -136,15 +155,16 @@ class Consumer(base.Consumer):
         if self._rebalance_lock is None:
             self._rebalance_lock = asyncio.Lock()
         async with self._rebalance_lock:
+            await self._acquire_lease()
             await self.catalog.refresh()
             topics = sorted(self._subscribed)
             self.app.on_rebalance_start()
             await self.on_partitions_revoked(set(self._assignment))
-            assignor = self.app.assignor
+            assignor: Any = self.app.assignor
             cluster = _Cluster({topic: self.catalog.partitions(topic) for topic in topics})
-            result = assignor.assign(cluster, {self._member_id: assignor.metadata(set(topics))})  # type: ignore[arg-type]
+            result = assignor.assign(cluster, {self._member_id: assignor.metadata(set(topics))})
             mine = result[self._member_id]
-            assignor.on_assignment(mine)  # type: ignore[arg-type]
+            assignor.on_assignment(mine)
             assigned = assigned_tps(mine)
             self._seek_epoch += 1
             self._assignment = assigned
@@ -165,6 +185,20 @@ class Consumer(base.Consumer):
             self.client, self.options.prefix, self.group, [(tp.topic, tp.partition) for tp in tps]
         )
         return {TP(topic, partition): offset for (topic, partition), offset in stored.items()}
+
+    async def _acquire_lease(self) -> None:
+        waiting_logged = False
+        while not self.should_stop:
+            if await self.lease.renew(self.client):
+                self._lease_held = True
+                if waiting_logged:
+                    log.info("group lease acquired", group=self.group, member=self._member_id)
+                return
+            if not waiting_logged:
+                holder = await self.lease.holder(self.client)
+                log.warning("waiting for group lease", group=self.group, holder=holder)
+                waiting_logged = True
+            await self.sleep(self.options.lease_ms / 4000)
 
     async def _init_positions(self, tps: set[TP]) -> dict[TP, int]:
         """Position ``tps`` at their committed offset, else per the reset policy."""
@@ -291,7 +325,8 @@ class Consumer(base.Consumer):
         """Store committed offsets (next offset to read) for assigned partitions.
 
         Faust calls this after flushing the producer, so table changelog entries
-        of everything up to these offsets are stored before the offsets are.
+        of everything up to these offsets are stored before the offsets are. The
+        write is fenced by the group lease: a worker that lost it crashes instead.
         """
         mine = {
             (tp.topic, tp.partition): offset
@@ -301,8 +336,13 @@ class Consumer(base.Consumer):
         if not mine:
             return False
         try:
-            await save_committed(self.client, self.options.prefix, self.group, mine)
-        except Exception as exc:
+            await self.lease.commit(self.client, mine)
+        except LeaseLost as exc:
+            log.error("group lease lost; stopping", group=self.group, error=str(exc))
+            self._lease_held = False
+            await self.crash(exc)
+            return False
+        except Exception as exc:  # a failed commit is retried at the next interval
             log.warning("commit failed; will retry", error=repr(exc))
             return False
         return True
@@ -377,6 +417,23 @@ class Consumer(base.Consumer):
                     await self.highwaters(*self._assignment)
                 except Exception as exc:
                     log.warning("highwater refresh failed", error=repr(exc))
+
+    @base.Service.task
+    async def _keep_lease(self) -> None:
+        while not self.should_stop:
+            await self.sleep(self.options.lease_ms / 3000)
+            if not self._lease_held:
+                continue
+            try:
+                held = await self.lease.renew(self.client)
+            except Exception as exc:  # Redis unreachable: the next renewal may succeed
+                log.warning("lease renewal failed", error=repr(exc))
+                continue
+            if not held:
+                self._lease_held = False
+                log.error("group lease taken by another worker; stopping", group=self.group)
+                await self.crash(LeaseLost(f"lease of group {self.group!r} was taken over"))
+                return
 
     @base.Service.task
     async def _compaction(self) -> None:

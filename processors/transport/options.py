@@ -10,6 +10,8 @@ keeps its usual redis-py meaning:
 ``compact_interval``  seconds between changelog compaction passes (default 300; 0 = off).
 ``block_ms``          longest a fetch blocks waiting for new entries (default 100).
 ``fetch_count``       most entries read per partition per fetch (default 500).
+``lease_ms``          how long the group lease outlives a worker that died (default 10000):
+                      a second worker with the same app id waits this long before taking over.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import msgspec
 
 __all__ = ["TransportOptions", "broker_url", "parse_broker_url"]
 
-_OWN_PARAMS = ("prefix", "compact_interval", "block_ms", "fetch_count")
+_OWN_PARAMS = ("prefix", "compact_interval", "block_ms", "fetch_count", "lease_ms")
 
 
 class TransportOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,6 +33,7 @@ class TransportOptions(msgspec.Struct, frozen=True, kw_only=True):
     compact_interval_s: float = 300.0
     block_ms: int = 100
     fetch_count: int = 500
+    lease_ms: int = 10_000
 
 
 def parse_broker_url(url: str) -> TransportOptions:
@@ -58,12 +61,18 @@ def parse_broker_url(url: str) -> TransportOptions:
             compact_interval_s=float(own.get("compact_interval", 300.0)),
             block_ms=int(own.get("block_ms", 100)),
             fetch_count=int(own.get("fetch_count", 500)),
+            lease_ms=int(own.get("lease_ms", 10_000)),
         )
     except ValueError as exc:
         raise ValueError(f"invalid broker URL option in {url!r}: {exc}") from exc
     if not options.prefix or ":" in options.prefix:
         raise ValueError(f"broker URL prefix must be non-empty and contain no ':': {url!r}")
-    if options.block_ms < 0 or options.fetch_count < 1 or options.compact_interval_s < 0:
+    if (
+        options.block_ms < 0
+        or options.fetch_count < 1
+        or options.compact_interval_s < 0
+        or options.lease_ms < 1000
+    ):
         raise ValueError(f"broker URL options out of range: {url!r}")
     return options
 

@@ -77,7 +77,12 @@ def worker_env(redis_url: str, prefix: str, app_id: str, **extra: str) -> dict[s
     """Environment of a test worker."""
     env = dict(os.environ)
     env.update(
-        T_BROKER=broker_url(redis_url, prefix, compact_interval=extra.pop("compact_interval", "0")),
+        T_BROKER=broker_url(
+            redis_url,
+            prefix,
+            compact_interval=extra.pop("compact_interval", "0"),
+            lease_ms=extra.pop("lease_ms", "3000"),
+        ),
         T_APP_ID=app_id,
         PYTHONPATH=str(ROOT),
     )

@@ -21,6 +21,7 @@ from faust.types import TP
 
 from mindhit import streams
 from processors.transport.catalog import load_committed
+from processors.transport.lease import GroupLease, LeaseLost
 from processors.transport.options import broker_url
 from processors.transport.producer import TransactionsNotSupported
 from schema.topics import partition_for, stream_key
@@ -143,6 +144,8 @@ async def test_commit_is_stored_in_redis_and_is_where_a_new_consumer_starts(
     consumer: Any = app.consumer
     tp = TP("c", 2)
     consumer._assignment = {tp}
+    assert await consumer.lease.renew(consumer.client)
+    consumer._lease_held = True
     assert await consumer._commit({tp: 3, TP("c", 1): 9})  # not assigned: ignored
     assert await load_committed(aredis, key_prefix, "contract") == {("c", 2): 3}
     assert await consumer.seek_to_committed() == {tp: 3}
@@ -150,3 +153,21 @@ async def test_commit_is_stored_in_redis_and_is_where_a_new_consumer_starts(
     assert [r.offset for r in records[tp]] == [3]
     assert await consumer.highwaters(tp) == {tp: 4}
     assert await consumer.earliest_offsets(tp) == {tp: 0}
+
+
+async def test_commits_are_fenced_by_the_group_lease(
+    aredis: aioredis.Redis, key_prefix: str
+) -> None:
+    first = GroupLease(key_prefix, "g", "worker-a", 5_000)
+    second = GroupLease(key_prefix, "g", "worker-b", 5_000)
+    assert await first.renew(aredis)
+    assert not await second.renew(aredis)
+    await first.commit(aredis, {("t", 0): 5})
+    with pytest.raises(LeaseLost, match="worker-a"):
+        await second.commit(aredis, {("t", 0): 1})
+    assert await load_committed(aredis, key_prefix, "g") == {("t", 0): 5}
+    await first.release(aredis)
+    assert await second.renew(aredis)
+    await second.commit(aredis, {("t", 0): 7})
+    assert await load_committed(aredis, key_prefix, "g") == {("t", 0): 7}
+    assert 0 < await aredis.pttl(second.key) <= 5_000

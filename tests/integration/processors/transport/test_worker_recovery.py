@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from mindhit.lag import lease_key, offsets_key
 from tests.integration.processors.transport.conftest import (
     Worker,
     produce,
@@ -51,7 +52,7 @@ async def test_table_exactly_once_then_sigterm_restart_resumes(
     deadline = time.monotonic() + 60
     while not progress or progress[-1] < 10_000:
         assert worker.alive() and time.monotonic() < deadline, worker.log_tail()
-        total = sum(int(v) for v in await aredis.hvals(f"{key_prefix}:offsets:counter"))
+        total = sum(int(v) for v in await aredis.hvals(offsets_key(key_prefix, "counter")))
         if not progress or total != progress[-1]:
             progress.append(total)
         await asyncio.sleep(0.05)
@@ -98,7 +99,9 @@ async def test_sigkill_mid_backlog_loses_nothing_and_replays_a_bounded_tail(
     workers.append(worker)
     await wait_committed(aredis, key_prefix, "counter", "numbers", worker, at_least=3_000)
     worker.stop(signal.SIGKILL)
-    committed_at_kill = sum(int(v) for v in (await aredis.hvals(f"{key_prefix}:offsets:counter")))
+    committed_at_kill = sum(
+        int(v) for v in (await aredis.hvals(offsets_key(key_prefix, "counter")))
+    )
     processed_at_kill = await aredis.hlen(track_key)
     assert 3_000 <= committed_at_kill < 10_000, "kill must land mid-backlog"
 
@@ -117,3 +120,44 @@ async def test_sigkill_mid_backlog_loses_nothing_and_replays_a_bounded_tail(
     total = sum(_counts(await table_state(aredis, key_prefix, "counter-counts-changelog")).values())
     # The table counts every message once, plus replays whose changelog write survived.
     assert 10_000 <= total <= 10_000 + replayed
+
+
+async def test_second_worker_waits_as_standby_and_takes_over_when_the_first_dies(
+    aredis: aioredis.Redis,
+    redis_url: str,
+    key_prefix: str,
+    tmp_path: Path,
+    workers: list[Worker],
+) -> None:
+    """Two workers with one app id never both consume; the standby finishes the backlog."""
+    await produce(aredis, key_prefix, "numbers", _messages(0, 10_000))
+    track_key = f"{key_prefix}:processed"
+    env = worker_env(
+        redis_url,
+        key_prefix,
+        "counter",
+        T_COMMIT_INTERVAL="0.2",
+        T_TRACK_URL=redis_url,
+        T_TRACK_KEY=track_key,
+        lease_ms="2000",
+    )
+    first = Worker(COUNTER, env, tmp_path / "first.log").start()
+    workers.append(first)
+    await wait_committed(aredis, key_prefix, "counter", "numbers", first, at_least=1_000)
+    holder = await aredis.get(lease_key(key_prefix, "counter"))
+    second = Worker(COUNTER, env, tmp_path / "second.log").start()
+    workers.append(second)
+    await asyncio.sleep(3)
+    assert await aredis.get(lease_key(key_prefix, "counter")) == holder
+    assert "waiting for group lease" in second.log_tail(400)
+
+    first.stop(signal.SIGKILL)
+    await wait_committed(aredis, key_prefix, "counter", "numbers", second, timeout=90)
+    assert await aredis.get(lease_key(key_prefix, "counter")) != holder
+    seen = {k: int(v) for k, v in (await aredis.hgetall(track_key)).items()}
+    assert len(seen) == 10_000
+    # Only the first worker's uncommitted tail is processed twice, never the whole backlog.
+    assert sum(n - 1 for n in seen.values()) <= 2_500
+    assert second.stop(signal.SIGTERM) == 0
+    # A clean stop releases the lease at once.
+    assert await aredis.get(lease_key(key_prefix, "counter")) is None

@@ -33,6 +33,7 @@ def test_broker_url_options_are_split_from_the_redis_url() -> None:
         "redis://h?prefix=a:b",
         "redis://h?fetch_count=0",
         "redis://h?block_ms=x",
+        "redis://h?lease_ms=10",
     ],
 )
 def test_bad_broker_urls_are_refused(url: str) -> None:
