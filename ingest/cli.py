@@ -37,6 +37,7 @@ def gateway(ctx: click.Context, host: str | None, port: int | None) -> None:
             log_config=None,
             access_log=False,
             server_header=False,
+            proxy_headers=False,
             timeout_graceful_shutdown=5,
         )
     finally:
