@@ -76,6 +76,7 @@ class Consumer(base.Consumer):
         self._member_id = f"{transport.app.conf.id}-{uuid.uuid4().hex[:12]}"
         self._lease: GroupLease | None = None
         self._lease_held = False
+        self._progress: dict[TP, tuple[int | None, float]] = {}
         super().__init__(
             transport, callback, on_partitions_revoked, on_partitions_assigned, **kwargs
         )
@@ -404,7 +405,31 @@ class Consumer(base.Consumer):
         await self.catalog.declare(topic, partitions, compacting=bool(compacting))
 
     def verify_event_path(self, now: float, tp: TP) -> None:
-        """No broker-side session to lose: nothing to verify."""
+        """Warn when a partition has unread or unacked entries but its commit stopped moving.
+
+        Faust's livelock detector calls this every ``broker_commit_interval * 2.5``;
+        an agent stuck on one message shows up here as a partition whose committed
+        offset has not moved for ``broker_commit_livelock_soft_timeout`` seconds.
+        """
+        if not self.app.topics.acks_enabled_for(tp.topic):
+            return
+        committed = self._committed_offset.get(tp)
+        behind = self._highwaters.get(tp, 0) > (committed or 0)
+        last = self._progress.get(tp)
+        if last is None or last[0] != committed or not behind:
+            self._progress[tp] = (committed, now)
+            return
+        stalled = now - last[1]
+        if stalled > self.commit_livelock_soft_timeout:
+            log.warning(
+                "partition not progressing",
+                topic=tp.topic,
+                partition=tp.partition,
+                committed=committed,
+                highwater=self._highwaters.get(tp),
+                stalled_s=round(stalled, 1),
+            )
+            self._progress[tp] = (committed, now)
 
     # -- background jobs ------------------------------------------------------------------
 

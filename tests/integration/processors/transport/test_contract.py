@@ -18,6 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 from faust.exceptions import ImproperlyConfigured
 from faust.types import TP
+from structlog.testing import capture_logs
 
 from mindhit import streams
 from processors.transport.catalog import load_committed
@@ -171,3 +172,24 @@ async def test_commits_are_fenced_by_the_group_lease(
     await second.commit(aredis, {("t", 0): 7})
     assert await load_committed(aredis, key_prefix, "g") == {("t", 0): 7}
     assert 0 < await aredis.pttl(second.key) <= 5_000
+
+
+async def test_a_partition_whose_commit_stops_moving_is_reported(app: faust.App) -> None:
+    consumer: Any = app.consumer
+    tp = TP("lv", 0)
+    app.topics._acking_topics.add("lv")  # as after subscribing to an agent's topic
+    consumer._highwaters[tp] = 50
+    consumer._committed_offset[tp] = 10
+    limit = consumer.commit_livelock_soft_timeout
+    with capture_logs() as logs:
+        consumer.verify_event_path(1000.0, tp)
+        consumer.verify_event_path(1000.0 + limit / 2, tp)
+        assert not logs
+        consumer.verify_event_path(1000.0 + limit + 1, tp)
+    assert [entry["event"] for entry in logs] == ["partition not progressing"]
+    # Progress (or having caught up) is not reported.
+    consumer._committed_offset[tp] = 50
+    with capture_logs() as logs:
+        consumer.verify_event_path(5000.0, tp)
+        consumer.verify_event_path(5000.0 + limit * 3, tp)
+    assert not logs
