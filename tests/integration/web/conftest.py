@@ -93,9 +93,16 @@ async def add_session(
         " active_ms, page_count, domain_count, last_event_at)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
-            session_id, user_id, status, label, started, stopped,
-            sum(v.get("dwell_ms", 60_000) for v in visits), len(visits),
-            len({v["domain"] for v in visits}), stopped or started,
+            session_id,
+            user_id,
+            status,
+            label,
+            started,
+            stopped,
+            sum(v.get("dwell_ms", 60_000) for v in visits),
+            len(visits),
+            len({v["domain"] for v in visits}),
+            stopped or started,
         ),
     )
     at = started
@@ -116,9 +123,16 @@ async def add_session(
             " tags, topic, enriched_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT DO NOTHING",
             (
-                url_hash, content_hash, user_id, visit["url"], visit.get("title", ""),
-                visit["domain"], visit.get("summary", ""), visit.get("tags", []),
-                visit.get("topic", ""), NOW,
+                url_hash,
+                content_hash,
+                user_id,
+                visit["url"],
+                visit.get("title", ""),
+                visit["domain"],
+                visit.get("summary", ""),
+                visit.get("tags", []),
+                visit.get("topic", ""),
+                NOW,
             ),
         )
         await apg.execute(
@@ -126,8 +140,18 @@ async def add_session(
             " content_hash, url, title, domain, start_at, end_at, dwell_ms, opened_seq)"
             " VALUES (%s, %s, %s, 'c1', %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
-                str(uuid.uuid4()), user_id, session_id, url_hash, content_hash, visit["url"],
-                visit.get("title", ""), visit["domain"], start, end, dwell, index,
+                str(uuid.uuid4()),
+                user_id,
+                session_id,
+                url_hash,
+                content_hash,
+                visit["url"],
+                visit.get("title", ""),
+                visit["domain"],
+                start,
+                end,
+                dwell,
+                index,
             ),
         )
     if mindmap is not None:

@@ -1,0 +1,162 @@
+"""Settings, device tokens, starting/stopping sessions, erasure, ops and the OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import psycopg
+import pytest
+import redis.asyncio as aioredis
+from litestar.testing import AsyncTestClient
+
+from mindhit.accounts import lookup_token
+from mindhit.settings import Settings
+from schema.derived import UserErased
+from schema.log import decode_derived_entry, decode_raw_entry
+from schema.topics import RAW_TOPIC, SESSIONS_TOPIC, partition_for, stream_key
+from tests.integration.web.conftest import sign_up, unique_email, user_id_of
+
+pytestmark = pytest.mark.integration
+
+
+async def test_settings_are_validated_and_saved_for_the_gateway(
+    client: AsyncTestClient[Any], apg: psycopg.AsyncConnection[Any]
+) -> None:
+    email = unique_email()
+    token = await sign_up(client, email)
+    bad = await client.put(
+        "/v1/settings",
+        json={"blocked_domains": ["ok.example", "not a domain!"], "idle_threshold_s": 60},
+        headers={"x-csrftoken": token},
+    )
+    assert bad.status_code == 400
+    form = await client.post(
+        "/settings",
+        data={
+            "blocked_domains": "https://Bank.Example/login\n*.mail.example",
+            "idle_threshold_s": "120",
+            "email_reports": "on",
+            "_csrf_token": token,
+        },
+        follow_redirects=False,
+    )
+    assert form.status_code == 303
+    prefs = (await client.get("/v1/settings")).json()
+    assert prefs == {
+        "blocked_domains": ["bank.example", "mail.example"],
+        "idle_threshold_s": 120,
+        "email_reports": True,
+    }
+    # The gateway's token lookup sees the new block list.
+    created = (
+        await client.post("/v1/tokens", json={"device": "laptop"}, headers={"x-csrftoken": token})
+    ).json()
+    info = await lookup_token(apg, created["token"])
+    assert info is not None and info.blocked_domains == ("bank.example", "mail.example")
+    assert info.user_id == await user_id_of(apg, email)
+
+
+async def test_tokens_are_shown_once_listed_and_revoked(
+    client: AsyncTestClient[Any], apg: psycopg.AsyncConnection[Any]
+) -> None:
+    token = await sign_up(client, unique_email())
+    page = await client.post("/settings/tokens", data={"device": "desktop", "_csrf_token": token})
+    assert "shown only once" in page.text and 'id="new-token"' in page.text
+    listed = (await client.get("/v1/tokens")).json()
+    assert [t["device"] for t in listed] == ["desktop"] and "token" not in listed[0]
+    revoked = await client.delete(
+        f"/v1/tokens/{listed[0]['token_id']}", headers={"x-csrftoken": token}
+    )
+    assert revoked.status_code == 204
+    assert (await client.get("/v1/tokens")).json()[0]["revoked"] is True
+
+
+async def test_start_and_stop_a_session_append_to_the_raw_log(
+    client: AsyncTestClient[Any],
+    web_settings: Settings,
+    aredis: aioredis.Redis,
+    apg: psycopg.AsyncConnection[Any],
+) -> None:
+    email = unique_email()
+    token = await sign_up(client, email)
+    uid = await user_id_of(apg, email)
+    started = await client.post(
+        "/v1/sessions/start", params={"label": "Research"}, headers={"x-csrftoken": token}
+    )
+    assert started.status_code == 201
+    sid = started.json()["session_id"]
+    stopped = await client.post(f"/v1/sessions/{sid}/end", headers={"x-csrftoken": token})
+    assert stopped.status_code == 200 and stopped.json()["status"] == "processing"
+    key = stream_key(web_settings.key_prefix, RAW_TOPIC, partition_for(uid, 4))
+    events = [
+        event
+        for _, fields in await aredis.xrange(key)
+        for upload in decode_raw_entry(fields[b"v"]).uploads
+        for event in upload.events
+    ]
+    assert [type(e).__name__ for e in events] == ["SessionStarted", "SessionStopped"]
+    assert events[0].session_id == sid == events[1].session_id
+    assert events[0].label == "Research"  # type: ignore[attr-defined]
+
+
+async def test_erase_appends_user_erased_and_revokes_every_token(
+    client: AsyncTestClient[Any],
+    web_settings: Settings,
+    aredis: aioredis.Redis,
+    apg: psycopg.AsyncConnection[Any],
+) -> None:
+    email = unique_email()
+    token = await sign_up(client, email)
+    uid = await user_id_of(apg, email)
+    created = (
+        await client.post("/v1/tokens", json={"device": "laptop"}, headers={"x-csrftoken": token})
+    ).json()
+    refused = await client.post("/settings/erase", data={"confirm": "no", "_csrf_token": token})
+    assert refused.status_code == 400
+    done = await client.post(
+        "/settings/erase",
+        data={"confirm": "ERASE", "_csrf_token": token},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/login?erased=1"
+    key = stream_key(web_settings.key_prefix, SESSIONS_TOPIC, partition_for(uid, 4))
+    entries = await aredis.xrange(key)
+    events = [e for _, f in entries for e in decode_derived_entry(f[b"v"]).events]
+    assert len(events) == 1 and isinstance(events[0], UserErased) and events[0].user_id == uid
+    info = await lookup_token(apg, created["token"])
+    assert info is not None and info.revoked
+    assert (await client.get("/v1/me")).status_code == 401  # signed out everywhere
+
+
+async def test_ops_page_is_for_admins_only(
+    client: AsyncTestClient[Any], web_settings: Settings
+) -> None:
+    await sign_up(client, unique_email())
+    assert (await client.get("/ops")).status_code == 403
+    assert (await client.get("/v1/admin/lag")).status_code == 403
+    from web.app import create_app
+
+    async with AsyncTestClient(app=create_app(web_settings)) as admin:
+        await sign_up(admin, "admin@example.com")
+        page = await admin.get("/ops")
+        assert page.status_code == 200 and "Dead letters" in page.text
+        assert isinstance((await admin.get("/v1/admin/lag")).json(), list)
+        assert (await admin.get("/v1/admin/dead-letters")).json() == []
+
+
+async def test_one_openapi_document_describes_gateway_and_dashboard(
+    client: AsyncTestClient[Any],
+) -> None:
+    doc = (await client.get("/schema/openapi.json")).json()
+    servers = {
+        (path, method): op["servers"][0]["description"]
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+        if isinstance(op, dict) and "servers" in op
+    }
+    assert servers[("/v1/events", "post")] == "gateway"
+    assert servers[("/v1/sessions", "get")] == "dashboard"
+    assert servers[("/v1/search", "get")] == "dashboard"
+    assert {"SessionTimeline", "EventBatch", "MindmapView"} <= set(doc["components"]["schemas"])
+    msgspec.json.encode(doc)  # serializable as is

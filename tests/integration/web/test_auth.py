@@ -1,0 +1,99 @@
+"""Sign-up, sign-in, sign-out, CSRF, rate limiting and security headers on the real app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.integration.web.conftest import PASSWORD, csrf_from, sign_up, unique_email
+
+pytestmark = pytest.mark.integration
+
+
+async def _login(client: AsyncTestClient[Any], email: str, password: str) -> Any:
+    token = csrf_from((await client.get("/login")).text)
+    return await client.post(
+        "/login",
+        data={"email": email, "password": password, "_csrf_token": token},
+        follow_redirects=False,
+    )
+
+
+async def test_sign_up_stores_an_argon2_hash_and_signs_in_with_a_secure_cookie(
+    client: AsyncTestClient[Any], apg: psycopg.AsyncConnection[Any]
+) -> None:
+    email = unique_email()
+    page = await client.get("/signup")
+    answer = await client.post(
+        "/signup",
+        data={
+            "email": email,
+            "password": PASSWORD,
+            "password2": PASSWORD,
+            "_csrf_token": csrf_from(page.text),
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    cookie = answer.headers["set-cookie"].lower()
+    assert "mh_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+    row = await (
+        await apg.execute("SELECT password_hash FROM users WHERE email = %s", (email,))
+    ).fetchone()
+    assert row is not None and row[0].startswith("$argon2id$") and PASSWORD not in row[0]
+    assert (await client.get("/v1/me")).json()["email"] == email
+
+
+async def test_wrong_password_is_refused_and_sign_out_ends_the_session(
+    client: AsyncTestClient[Any],
+) -> None:
+    email = unique_email()
+    token = await sign_up(client, email)
+    await client.post("/logout", data={"_csrf_token": token}, follow_redirects=False)
+    assert (await client.get("/v1/me")).status_code == 401
+    refused = await _login(client, email, "not the password")
+    assert refused.status_code == 400 and "do not match" in refused.text
+    assert (await _login(client, email, PASSWORD)).status_code == 303
+    assert (await client.get("/v1/me")).status_code == 200
+
+
+async def test_sign_in_is_rate_limited_per_email(client: AsyncTestClient[Any]) -> None:
+    email = unique_email()
+    token = await sign_up(client, email)
+    await client.post("/logout", data={"_csrf_token": token}, follow_redirects=False)
+    for _ in range(5):
+        assert (await _login(client, email, "wrong password!")).status_code == 400
+    blocked = await _login(client, email, PASSWORD)  # even the right password now waits
+    assert blocked.status_code == 429 and "Too many sign-in attempts" in blocked.text
+
+
+async def test_unsafe_requests_without_the_csrf_token_are_refused(
+    client: AsyncTestClient[Any],
+) -> None:
+    await sign_up(client, unique_email())
+    assert (await client.post("/v1/tokens", json={"device": "x"})).status_code == 403
+    form = await client.post("/settings/tokens", data={"device": "x"}, follow_redirects=False)
+    assert form.status_code == 403
+
+
+async def test_signed_out_visitors_are_sent_to_sign_in_and_the_api_says_401(
+    client: AsyncTestClient[Any],
+) -> None:
+    page = await client.get("/sessions", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/login"
+    api = await client.get("/v1/sessions")
+    assert api.status_code == 401 and api.json()["status_code"] == 401
+
+
+async def test_every_page_carries_a_strict_content_security_policy(
+    client: AsyncTestClient[Any],
+) -> None:
+    answer = await client.get("/login")
+    csp = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "<script" not in answer.text.replace('<script src="/static/dist/', "")

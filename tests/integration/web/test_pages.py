@@ -1,0 +1,157 @@
+"""Sessions, timeline, mind map, search and scoping: what a signed-in user sees."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.integration.web.conftest import (
+    NOW,
+    add_session,
+    sign_up,
+    unique_email,
+    user_id_of,
+)
+
+pytestmark = pytest.mark.integration
+
+MAP = {
+    "label": "Stars & Money",
+    "why": "two topics",
+    "children": [
+        {
+            "label": "Stars",
+            "children": [
+                {"label": "Life of stars", "url": "https://a.example/stars", "weight_ms": 90_000},
+                {"label": "Moon", "url": "https://a.example/moon", "weight_ms": 30_000},
+            ],
+        },
+        {"label": "Money", "children": [{"label": "IRA", "url": "https://b.example/ira"}]},
+    ],
+}
+VISITS = [
+    {
+        "url": "https://a.example/stars",
+        "domain": "a.example",
+        "title": "Life of stars",
+        "text": "A red giant swells before it sheds its shell as a planetary nebula.",
+        "summary": "How stars age.",
+        "tags": ["stars", "nebula"],
+        "topic": "Astronomy",
+        "dwell_ms": 90_000,
+    },
+    {
+        "url": "https://a.example/moon",
+        "domain": "a.example",
+        "title": "Moon",
+        "dwell_ms": 30_000,
+        "gap_ms": 300_000,
+    },
+    {"url": "https://b.example/ira", "domain": "b.example", "title": "IRA", "dwell_ms": 45_000},
+]
+
+
+async def _user_with_session(
+    client: AsyncTestClient[Any], apg: psycopg.AsyncConnection[Any]
+) -> tuple[str, str, str]:
+    email = unique_email()
+    token = await sign_up(client, email)
+    uid = await user_id_of(apg, email)
+    sid = await add_session(apg, uid, label="Evening reading", visits=VISITS, mindmap=MAP)
+    return token, uid, sid
+
+
+async def test_session_list_shows_duration_active_time_pages_domains_and_status(
+    client: AsyncTestClient[Any], apg: psycopg.AsyncConnection[Any]
+) -> None:
+    _, uid, sid = await _user_with_session(client, apg)
+    await add_session(apg, uid, started=NOW - timedelta(minutes=5), status="recording")
+    failed = await add_session(apg, uid, started=NOW - timedelta(days=2), status="failed")
+    await apg.execute(
+        "UPDATE sessions SET status_reason = 'AI quota exhausted' WHERE session_id = %s",
+        (failed,),
+    )
+    listing = (await client.get("/v1/sessions")).json()["sessions"]
+    assert [s["status"] for s in listing] == ["recording", "ready", "failed"]
+    ready = listing[1]
+    assert ready["session_id"] == sid and ready["label"] == "Evening reading"
+    assert ready["duration_ms"] == 45 * 60_000 and ready["active_ms"] == 165_000
+    assert ready["page_count"] == 3 and ready["top_domains"] == ["a.example", "b.example"]
+    assert listing[2]["reason"] == "AI quota exhausted"
+    page = (await client.get("/sessions")).text
+    assert "Evening reading" in page and "45 min" in page and "AI quota exhausted" in page
+    assert 'action="/sessions/' in page and "/stop" in page  # the recording one can be stopped
+
+
+async def test_timeline_orders_visits_with_idle_gaps_and_domain_totals(
+    client: AsyncTestClient[Any], apg: psycopg.AsyncConnection[Any]
+) -> None:
+    _, _, sid = await _user_with_session(client, apg)
+    body = (await client.get(f"/v1/sessions/{sid}")).json()
+    kinds = [e["kind"] for e in body["entries"]]
+    assert kinds == ["visit", "visit", "gap", "visit"]
+    assert body["entries"][0]["visit"]["summary"] == "How stars age."
+    assert body["entries"][0]["bar"] == 1.0
+    assert [(d["domain"], d["dwell_ms"]) for d in body["domains"]] == [
+        ("a.example", 120_000),
+        ("b.example", 45_000),
+    ]
+    page = (await client.get(f"/sessions/{sid}")).text
+    assert "How stars age." in page and "nebula" in page and "Away for 5 min" in page
+
+
+async def test_mind_map_json_and_markdown_export(
+    client: AsyncTestClient[Any], apg: psycopg.AsyncConnection[Any]
+) -> None:
+    _, _, sid = await _user_with_session(client, apg)
+    view = (await client.get(f"/v1/sessions/{sid}/mindmap")).json()
+    nodes = {n["id"]: n for n in view["graph"]["nodes"]}
+    assert nodes["n0"]["label"] == "Stars & Money" and nodes["n0.0"]["weight_ms"] == 120_000
+    assert len(view["graph"]["edges"]) == len(nodes) - 1
+    md = await client.get(f"/sessions/{sid}/map.md")
+    assert md.headers["content-type"].startswith("text/markdown")
+    assert md.text.startswith("# Stars & Money\n")
+    assert "- Stars — 2.0 min" in md.text
+    assert "  - [Life of stars](<https://a.example/stars>) — 1.5 min" in md.text
+    assert 'src="/static/dist/mindmap.js"' in (await client.get(f"/sessions/{sid}/map")).text
+
+
+async def test_search_finds_page_text_and_links_to_the_session(
+    client: AsyncTestClient[Any], apg: psycopg.AsyncConnection[Any]
+) -> None:
+    _, _, sid = await _user_with_session(client, apg)
+    hits = (await client.get("/v1/search", params={"q": "nebula"})).json()["hits"]
+    assert [h["title"] for h in hits] == ["Life of stars"]
+    start, end = hits[0]["highlights"][0]
+    assert hits[0]["snippet"][start:end].lower().startswith("nebula")
+    assert hits[0]["sessions"][0]["session_id"] == sid
+    assert (await client.get("/v1/search", params={"q": "zyzzyva"})).json()["hits"] == []
+    page = (await client.get("/search", params={"q": "nebula"})).text
+    assert "<mark>nebula</mark>" in page and f"/sessions/{sid}" in page
+
+
+async def test_another_users_session_is_404_everywhere_and_search_is_scoped(
+    client: AsyncTestClient[Any], web_settings: Any, apg: psycopg.AsyncConnection[Any]
+) -> None:
+    _, _, sid = await _user_with_session(client, apg)
+    from web.app import create_app
+
+    async with AsyncTestClient(app=create_app(web_settings, clock=lambda: NOW)) as other:
+        token = await sign_up(other, unique_email("other"))
+        for path in (
+            f"/sessions/{sid}",
+            f"/sessions/{sid}/map",
+            f"/sessions/{sid}/map.md",
+            f"/v1/sessions/{sid}",
+            f"/v1/sessions/{sid}/mindmap",
+            "/v1/sessions/not-a-uuid",
+        ):
+            assert (await other.get(path)).status_code == 404, path
+        stop = await other.post(f"/v1/sessions/{sid}/end", headers={"x-csrftoken": token})
+        assert stop.status_code == 404
+        assert (await other.get("/v1/sessions")).json()["sessions"] == []
+        assert (await other.get("/v1/search", params={"q": "nebula"})).json()["hits"] == []
