@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -178,7 +179,7 @@ def test_mindmap_command_runs_gemini_through_a_stub_in_a_thread(tmp_path: Path) 
     server = GeminiStub(api_key="cli-key")
     base_url = server.start_in_thread()
     try:
-        pages = [
+        pages: list[dict[str, Any]] = [
             {"url": p.url, "title": p.title, "text": p.text, "dwell_ms": 5_000}
             for p in load_pages()[:5]
         ]

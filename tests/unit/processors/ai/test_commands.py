@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from click.testing import CliRunner
@@ -13,7 +14,7 @@ from mindhit.corpus import load_pages
 
 
 def test_mindmap_command_prints_a_tree_with_every_page_as_a_leaf(tmp_path: Path) -> None:
-    pages = [
+    pages: list[dict[str, Any]] = [
         {"url": p.url, "title": p.title, "text": p.text, "dwell_ms": 1000 * (i + 1)}
         for i, p in enumerate(load_pages()[::4])
     ]
