@@ -6,6 +6,10 @@ cd "$(dirname "$0")/../extension"
 VENV=${VENV:-.venv}
 export MINDHIT_BIN="${MINDHIT_BIN:-$PWD/../$VENV/bin/mindhit}"
 
+if ! command -v chromium >/dev/null; then  # the e2e test loads the built extension into it
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+fi
+
 echo "== extension: npm ci"
 npm ci --no-audit --no-fund --loglevel=error
 echo "== extension: generated types match schema/ (mindhit schema export)"

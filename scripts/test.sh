@@ -12,5 +12,7 @@ ruff check .
 
 ./scripts/validate-deploy.sh  # compose, Helm, Terraform, Dockerfile, workflows, shellcheck (offline)
 
+./scripts/test-extension.sh  # browser extension: npm ci, schema drift check, lint, typecheck, build, vitest
+
 echo "== python tests (unit, integration, e2e)"
 python -m pytest "$@"

@@ -229,6 +229,16 @@ async function applyIdleThreshold(): Promise<void> {
   chrome.idle.setDetectionInterval(Math.max(15, Math.round(idleThresholdS)));
 }
 
+/** Pages loaded before recording began have not been read yet: ask their content scripts. */
+async function extractOpenPages(): Promise<void> {
+  const tabs = await chrome.tabs.query({ url: ["http://*/*", "https://*/*"] });
+  for (const tab of tabs) {
+    if (tab.id !== undefined && !tab.incognito) {
+      chrome.tabs.sendMessage(tab.id, { kind: "extract" }).catch(() => undefined);
+    }
+  }
+}
+
 // ---- messages -------------------------------------------------------------
 
 async function statusView(message?: string): Promise<StatusView> {
@@ -296,6 +306,7 @@ async function onPopup(msg: PopupMessage): Promise<StatusView> {
       return statusView("signed out; events stay queued until you sign in again");
     case "start":
       await recorder.startSession(msg.label, snapshot);
+      void extractOpenPages();
       return statusView("recording");
     case "stop":
       await recorder.stopSession();
@@ -309,6 +320,7 @@ async function onPopup(msg: PopupMessage): Promise<StatusView> {
     case "resume":
       await chrome.alarms.clear(RESUME_ALARM);
       await recorder.resume(snapshot);
+      void extractOpenPages();
       return statusView("recording");
     case "settings":
       await store.setConfig({
@@ -365,7 +377,8 @@ async function onMessage(msg: WorkerMessage, sender: chrome.runtime.MessageSende
     }));
     return undefined;
   }
-  if (sender.tab) return undefined; // popup commands only come from extension pages
+  // Commands come only from the extension's own pages (the popup), never from a web page.
+  if (sender.id !== chrome.runtime.id || !sender.url?.startsWith(chrome.runtime.getURL(""))) return undefined;
   return onPopup(msg);
 }
 
@@ -381,7 +394,9 @@ chrome.runtime.onMessage.addListener((msg: WorkerMessage, sender, sendResponse) 
 
 chrome.alarms.onAlarm.addListener((alarm) => {
   if (alarm.name === FLUSH_ALARM) void flush();
-  if (alarm.name === RESUME_ALARM) void recorderReady.then((r) => r.resume(snapshot));
+  if (alarm.name === RESUME_ALARM) {
+    void recorderReady.then((r) => r.resume(snapshot)).then(extractOpenPages);
+  }
 });
 
 async function startUp(): Promise<void> {
@@ -398,6 +413,7 @@ void startUp();
 /** Hooks for the end-to-end test (see README: "Testing"). */
 (globalThis as unknown as { mindhit: unknown }).mindhit = {
   idle: onIdleState,
+  command: onPopup,
   flush,
   stats: async () => (await queueReady).stats(),
   status: () => statusView(),

@@ -1,0 +1,147 @@
+// Drives real Chromium with the built MindHit extension through a scripted
+// browsing session, for tests/e2e/test_extension.py.
+//
+// Usage: node drive.mjs CONFIG_JSON
+//   CONFIG_JSON: {extensionDir, profileDir, pages: {a, b, c, c2Path, blocked, d}, gatewayUrl,
+//                 token, dashboardUrl, blockedDomain, out}
+//
+// It prints "CTRL <command>" lines (kill-gateway, start-gateway) and waits for
+// one line on stdin after each, so the test can stop and restart the gateway.
+// It writes to `out` the wall-clock time (ms) before and after each action, so
+// the test can compare the dwell times the pipeline computes with what was done.
+import { createRequire } from "node:module";
+import { writeFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+function loadPlaywright() {
+  for (const base of [join(here, "../../../extension/"), join(here, "../")]) {
+    try {
+      return createRequire(base)("playwright-core");
+    } catch {
+      // try the next place
+    }
+  }
+  throw new Error("playwright-core not installed (npm ci in extension/)");
+}
+const { chromium } = loadPlaywright();
+const cfg = JSON.parse(process.argv[2]);
+const stdin = createInterface({ input: process.stdin });
+const lines = stdin[Symbol.asyncIterator]();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const actions = [];
+const results = { actions, checks: {} };
+
+async function ctrl(command) {
+  console.log(`CTRL ${command}`);
+  const { value } = await lines.next();
+  if (value !== "ok") throw new Error(`controller answered ${value} to ${command}`);
+}
+
+async function act(name, fn) {
+  const before = Date.now();
+  await fn();
+  const after = Date.now();
+  actions.push({ name, before, after });
+  console.error(`action ${name} took ${after - before} ms`);
+}
+
+const ctx = await chromium.launchPersistentContext(cfg.profileDir, {
+  executablePath: "/usr/bin/chromium",
+  headless: false,
+  args: [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    `--disable-extensions-except=${cfg.extensionDir}`,
+    `--load-extension=${cfg.extensionDir}`,
+  ],
+});
+try {
+  const sw = ctx.serviceWorkers()[0] ?? (await ctx.waitForEvent("serviceworker"));
+  const extensionId = new URL(sw.url()).host;
+  const command = (msg) => sw.evaluate((m) => self.mindhit.command(m), msg);
+
+  // 1. Sign in and set the block list through the popup, as a user would.
+  const popup = await ctx.newPage();
+  await popup.goto(`chrome-extension://${extensionId}/popup.html`);
+  await popup.fill("#gateway", cfg.gatewayUrl);
+  await popup.fill("#token", cfg.token);
+  await popup.fill("#dashboard", cfg.dashboardUrl);
+  await popup.click("#signin-btn");
+  await popup.waitForSelector("#main:not([hidden])");
+  results.checks.signInMessage = await popup.textContent("#message");
+  await popup.click("details summary");
+  await popup.fill("#blocked", cfg.blockedDomain);
+  await popup.click("#settings-btn");
+  await popup.waitForFunction(() => document.querySelector("#message")?.textContent === "settings saved");
+  await popup.close();
+
+  // 2. Two tabs open before the session: A in front, B behind.
+  const tabA = ctx.pages()[0] ?? (await ctx.newPage());
+  await tabA.goto(cfg.pages.a);
+  const tabB = await ctx.newPage();
+  await tabB.goto(cfg.pages.b);
+  await tabA.bringToFront();
+  await sleep(500);
+
+  // 3. The scripted session (about 1 s per step).
+  await act("start", () => command({ kind: "start", label: "e2e" }));
+  await sleep(1000);
+  await act("switch-b", () => tabB.bringToFront());
+  await sleep(1000);
+  await act("switch-a", () => tabA.bringToFront());
+  await sleep(1000);
+  await act("navigate-c", () => tabA.goto(cfg.pages.c, { waitUntil: "commit" }));
+  await sleep(1000);
+  await act("spa-c2", () => tabA.evaluate((path) => history.pushState({}, "", path), cfg.pages.c2Path));
+  await sleep(1000);
+  await act("idle", () => sw.evaluate(() => self.mindhit.idle("idle")));
+  await sleep(1000);
+  await act("active", () => sw.evaluate(() => self.mindhit.idle("active")));
+  await sleep(700);
+  await ctrl("kill-gateway");
+  await sleep(300);
+  await act("navigate-blocked", () => tabA.goto(cfg.pages.blocked, { waitUntil: "commit" }));
+  await sleep(1000);
+  await act("switch-b-again", () => tabB.bringToFront());
+  await sleep(1000);
+  await act("navigate-d", () => tabB.goto(cfg.pages.d, { waitUntil: "commit" }));
+  await sleep(1500);
+  results.checks.queuedWhileDown = await sw.evaluate(() => self.mindhit.stats());
+  await ctrl("start-gateway");
+  await sleep(500);
+  await act("stop", () => command({ kind: "stop" }));
+
+  // 4. Wait until everything is uploaded (backoff after the outage included).
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const stats = await sw.evaluate(() => self.mindhit.stats());
+    if (stats.count === 0 && stats.inflight === 0) break;
+    if (Date.now() > deadline) throw new Error(`queue not drained: ${JSON.stringify(stats)}`);
+    await sleep(250);
+  }
+  results.checks.finalStatus = await sw.evaluate(() => self.mindhit.status());
+  results.checks.clientId = await sw.evaluate(async () => (await chrome.storage.local.get("clientId")).clientId);
+
+  // 5. The popup shows the result.
+  const after = await ctx.newPage();
+  await after.goto(`chrome-extension://${extensionId}/popup.html`);
+  await after.waitForFunction(() => document.querySelector("#last-upload")?.textContent !== "never");
+  results.checks.popup = {
+    state: await after.textContent("#state"),
+    queued: await after.textContent("#queued"),
+    lastUpload: await after.textContent("#last-upload"),
+  };
+} finally {
+  writeFileSync(cfg.out, JSON.stringify(results, null, 2));
+  await ctx.close();
+  stdin.close();
+}

@@ -1,0 +1,323 @@
+"""End to end: the real extension in real Chromium, against the real gateway and Redis.
+
+The node script ``tests/e2e/extension/drive.mjs`` signs in through the popup,
+browses local pages in two tabs (switch, navigate, SPA history change, idle,
+a page on a blocked domain), stops the session, and reports when it did each
+thing. Meanwhile this test kills the gateway and starts it again. Then it reads
+the raw log and checks: every event arrived exactly once and in order, nothing
+private leaked, and the dwell fold (``processors.dwell``) over the logged
+events gives the visits the script made, each within 100 ms of the time spent.
+
+Going idle uses the worker's test hook ``self.mindhit.idle(state)``, which runs
+the very handler registered with ``chrome.idle.onStateChanged``: real idle
+detection needs at least 15 s without input, which a headless browser on a CI
+machine cannot produce on demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import psycopg
+import pytest
+import redis.asyncio as aioredis
+
+from mindhit.accounts import create_token, create_user
+from mindhit.settings import Settings
+from mindhit.streams import read
+from processors.dwell import fold
+from schema.derived import VisitClosed
+from schema.events import ClientEvent, PageContent, SessionStarted, SessionStopped, TabUpdated
+from schema.ids import uuid7
+from schema.log import Upload, decode_raw_entry
+from schema.topics import RAW_TOPIC, stream_key
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+ROOT = Path(__file__).resolve().parents[2]
+EXTENSION = ROOT / "extension"
+DRIVER = Path(__file__).parent / "extension" / "drive.mjs"
+CHROMIUM = "/usr/bin/chromium"
+TOLERANCE_MS = 100
+
+ARTICLE = " ".join(
+    f"Paragraph {i} explains how rivers shape valleys, carry sediment and build deltas."
+    for i in range(12)
+)
+
+PAGES = {
+    "a.html": f"""<!doctype html><html lang="en"><head><title>Page A rivers</title></head><body>
+<article><h1>Rivers</h1><p>alpha-marker {ARTICLE}</p><p>{ARTICLE}</p>
+<form><input type="password" value="hunter2-secret"><textarea>draft-secret-text</textarea></form>
+</article></body></html>""",
+    "b.html": f"""<!doctype html><html lang="en"><head><title>Page B</title></head><body>
+<article><h1>Mountains</h1><p>bravo-marker {ARTICLE}</p></article></body></html>""",
+    "c.html": f"""<!doctype html><html lang="fr"><head><title>Page C app</title></head><body>
+<article><h1>Lacs</h1><p>charlie-marker {ARTICLE}</p></article></body></html>""",
+    "secret.html": """<!doctype html><html><head><title>Secret bank</title></head><body>
+<p>blocked-marker account balance 1,000,000</p></body></html>""",
+    "d.html": f"""<!doctype html><html lang="en"><head><title>Page D</title></head><body>
+<article><h1>Deltas</h1><p>delta-marker {ARTICLE}</p></article></body></html>""",
+}
+
+# The visits the script makes: page, the action that opens it, the action that ends it.
+EXPECTED_VISITS = [
+    ("/a.html", "start", "switch-b"),
+    ("/b.html", "switch-b", "switch-a"),
+    ("/a.html", "switch-a", "navigate-c"),
+    ("/c.html", "navigate-c", "spa-c2"),
+    ("/c2-view", "spa-c2", "idle"),
+    ("/c2-view", "active", "navigate-blocked"),
+    ("about:blocked", "navigate-blocked", "switch-b-again"),
+    ("/b.html", "switch-b-again", "navigate-d"),
+    ("/d.html", "navigate-d", "stop"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def page_server(tmp_path: Path) -> Iterator[int]:
+    """A local HTTP server with the test pages; yields its port."""
+    root = tmp_path / "pages"
+    root.mkdir()
+    for name, html in PAGES.items():
+        (root / name).write_text(html, encoding="utf-8")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield int(server.server_address[1])
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def built_extension() -> Path:
+    """The unpacked extension (built by scripts/test-extension.sh; built here if missing)."""
+    assert Path(CHROMIUM).exists(), "chromium missing: apt-get install -y chromium"
+    assert shutil.which("node"), "node missing"
+    if not (EXTENSION / "node_modules").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=EXTENSION, check=True)
+    subprocess.run(["npm", "run", "--silent", "build"], cwd=EXTENSION, check=True)
+    return EXTENSION / "dist"
+
+
+class Gateway:
+    """The real gateway (``mindhit gateway``) as a process that can be killed and restarted."""
+
+    def __init__(self, settings: Settings, port: int, log_path: Path) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._log_path = log_path
+        self._env = {
+            **os.environ,
+            "MINDHIT_REDIS_URL": settings.redis_url,
+            "MINDHIT_DATABASE_URL": settings.database_url,
+            "MINDHIT_KEY_PREFIX": settings.key_prefix,
+            "MINDHIT_PARTITIONS": str(settings.partitions),
+            "MINDHIT_DATA_DIR": settings.data_dir,
+            "MINDHIT_LOG_FORMAT": "json",
+        }
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self._log_path.open("ab")
+        self._proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mindhit.cli",
+                "gateway",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            env=self._env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self._proc.poll() is None, self._log_path.read_text()[-3000:]
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"gateway did not start: {self._log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(10)
+        self._proc = None
+
+
+async def _logged_uploads(redis: aioredis.Redis, settings: Settings) -> list[Upload]:
+    uploads: list[Upload] = []
+    for partition in range(settings.partitions):
+        stream = stream_key(settings.key_prefix, RAW_TOPIC, partition)
+        for record in await read(redis, {stream: 0}, count=100_000):
+            uploads.extend(decode_raw_entry(record.value).uploads)
+    return uploads
+
+
+async def _drive(config: dict[str, Any], gateway: Gateway) -> dict[str, Any]:
+    proc = await asyncio.create_subprocess_exec(
+        "node",
+        str(DRIVER),
+        json.dumps(config),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    while line := (await proc.stdout.readline()).decode().strip():
+        if line == "CTRL kill-gateway":
+            await asyncio.to_thread(gateway.kill)
+        elif line == "CTRL start-gateway":
+            await asyncio.to_thread(gateway.start)
+        else:
+            continue
+        proc.stdin.write(b"ok\n")
+        await proc.stdin.drain()
+    assert await proc.wait() == 0, "the browser script failed (see its stderr above)"
+    result: dict[str, Any] = json.loads(Path(config["out"]).read_text())
+    return result
+
+
+async def test_extension_session_through_the_real_gateway(
+    settings: Settings,
+    apg: psycopg.AsyncConnection[Any],
+    aredis: aioredis.Redis,
+    page_server: int,
+    built_extension: Path,
+    tmp_path: Path,
+) -> None:
+    user = await create_user(apg, f"{uuid7()}@example.com")
+    _, token = await create_token(apg, user.user_id, "e2e-chromium")
+    gateway = Gateway(settings, _free_port(), tmp_path / "gateway.log")
+    gateway.start()
+    base = f"http://127.0.0.1:{page_server}"
+    config = {
+        "extensionDir": str(built_extension),
+        "profileDir": str(tmp_path / "profile"),
+        "gatewayUrl": gateway.url,
+        "token": token,
+        "dashboardUrl": "http://127.0.0.1:9/",
+        "blockedDomain": "localhost",
+        "pages": {
+            "a": f"{base}/a.html",
+            "b": f"{base}/b.html",
+            "c": f"{base}/c.html",
+            "c2Path": "/c2-view",
+            "blocked": f"http://localhost:{page_server}/secret.html",
+            "d": f"{base}/d.html",
+        },
+        "out": str(tmp_path / "driver.json"),
+    }
+    try:
+        result = await _drive(config, gateway)
+    finally:
+        gateway.kill()
+    actions = {a["name"]: a for a in result["actions"]}
+    checks = result["checks"]
+    assert checks["signInMessage"] == "signed in"
+    assert checks["popup"]["queued"] == "0"
+    assert checks["popup"]["state"] == "Not recording"
+    down = checks["queuedWhileDown"]
+    assert down["count"] + down["inflight"] > 0, "nothing was queued while the gateway was down"
+
+    uploads = await _logged_uploads(aredis, settings)
+    raw_json = msgspec.json.encode(uploads).decode()
+    events: list[ClientEvent] = sorted((e for u in uploads for e in u.events), key=lambda e: e.seq)
+
+    # Exactly once, in order: every seq once, no gaps, batches never stored twice.
+    assert {u.user_id for u in uploads} == {user.user_id}
+    assert {u.client_id for u in uploads} == {checks["clientId"]}
+    assert len({u.batch_id for u in uploads}) == len(uploads)
+    seqs = [e.seq for e in events]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "lost or duplicated events"
+    in_log_order = [e.seq for u in uploads for e in u.events]
+    assert in_log_order == sorted(in_log_order), "uploads arrived out of order"
+    killed_at = actions["active"]["after"]
+    restarted_at = actions["stop"]["before"]
+    assert any(killed_at < e.ts < restarted_at for e in events), "outage events missing"
+    assert isinstance(events[0], SessionStarted) and isinstance(events[-1], SessionStopped)
+    assert {e.session_id for e in events} == {events[0].session_id}
+
+    # Privacy: nothing from the blocked domain, no form field values.
+    for leaked in (
+        "hunter2-secret",
+        "draft-secret-text",
+        "blocked-marker",
+        "localhost",
+        "Secret bank",
+    ):
+        assert leaked not in raw_json, f"{leaked!r} reached the log"
+
+    # Page text: extracted, hashed (lower-case hex SHA-256), language kept.
+    contents = {e.url.rsplit("/", 1)[-1]: e for e in events if isinstance(e, PageContent)}
+    for page, marker in (
+        ("a.html", "alpha-marker"),
+        ("b.html", "bravo-marker"),
+        ("c.html", "charlie-marker"),
+        ("d.html", "delta-marker"),
+    ):
+        assert page in contents, f"no page.content for {page}: {sorted(contents)}"
+        content = contents[page]
+        assert marker in content.text
+        assert content.content_hash == hashlib.sha256(content.text.encode()).hexdigest()
+    assert contents["c.html"].lang == "fr"
+    history = [e for e in events if isinstance(e, TabUpdated) and e.change == "history"]
+    assert [e.url.rsplit("/", 1)[-1] for e in history] == ["c2-view"]
+
+    # Dwell: the fold over the logged events gives the visits the script made.
+    _, folded = fold(None, user.user_id, events)
+    assert not folded.gaps and not folded.duplicates
+    visits = [d for d in folded.derived if isinstance(d, VisitClosed)]
+    got = [(v.url, v.dwell_ms) for v in visits]
+    assert len(visits) == len(EXPECTED_VISITS), got
+    for visit, (suffix, opened_by, closed_by) in zip(visits, EXPECTED_VISITS, strict=True):
+        # The script knows each transition happened between the start and the end of
+        # its action (a navigation commits somewhere inside `goto`); the dwell must lie
+        # within 100 ms of that window. Actions are short, so the window is tight.
+        opened, closed = actions[opened_by], actions[closed_by]
+        shortest = closed["before"] - opened["after"]
+        longest = closed["after"] - opened["before"]
+        assert longest - shortest < 400, (opened, closed)
+        assert visit.url.endswith(suffix), got
+        assert shortest - TOLERANCE_MS <= visit.dwell_ms <= longest + TOLERANCE_MS, (
+            suffix,
+            visit.dwell_ms,
+            shortest,
+            longest,
+            got,
+        )
