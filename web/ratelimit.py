@@ -35,7 +35,8 @@ def decide(count: int, ttl_s: int, limit: Limit) -> RateDecision:
     """Allow while the window's count is within the limit; else say when it resets."""
     if count <= limit.attempts:
         return RateDecision(allowed=True)
-    return RateDecision(allowed=False, retry_after_s=max(1, ttl_s if ttl_s > 0 else limit.window_s))
+    wait = ttl_s if 0 < ttl_s <= limit.window_s else limit.window_s
+    return RateDecision(allowed=False, retry_after_s=max(1, wait))
 
 
 class SignInLimiter:

@@ -1,0 +1,37 @@
+"""Search snippets and block-list parsing: plain text plus ranges, never markup."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from web.snippets import normalize_domains, snippet_parts, split_highlights
+
+
+def test_match_markers_become_ranges_of_plain_text() -> None:
+    text, ranges = split_highlights("the \x01nebula\x02 and a \x01red\x02 giant")
+    assert text == "the nebula and a red giant"
+    assert [text[a:b] for a, b in ranges] == ["nebula", "red"]
+    parts = snippet_parts(text, ranges)
+    assert parts[:3] == [("the ", False), ("nebula", True), (" and a ", False)]
+
+
+def test_markup_in_page_text_stays_text() -> None:
+    text, ranges = split_highlights("<b>\x01x\x02</b>")
+    assert text == "<b>x</b>" and ranges == [(3, 4)]
+
+
+@given(st.lists(st.tuples(st.text(alphabet="ab <>&", max_size=5), st.booleans()), max_size=10))
+def test_parts_rebuild_the_text(pieces: list[tuple[str, bool]]) -> None:
+    marked = "".join(f"\x01{p}\x02" if hl else p for p, hl in pieces)
+    text, ranges = split_highlights(marked)
+    assert "".join(p for p, _ in snippet_parts(text, ranges)) == text
+    assert all(0 <= a < b <= len(text) for a, b in ranges)
+
+
+def test_block_list_accepts_urls_wildcards_and_reports_garbage() -> None:
+    valid, invalid = normalize_domains(
+        "https://Bank.example/login, *.mail.example\n.news.example bank.example no_way"
+    )
+    assert valid == ["bank.example", "mail.example", "news.example"]
+    assert invalid == ["no_way"]
