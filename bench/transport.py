@@ -233,8 +233,9 @@ def worker() -> None:
             if totals is not None:
                 totals[entry.uploads[0].user_id] += count
 
-    sys.argv = [sys.argv[0], "worker", "-l", "warn", "--without-web"]
-    app.main()
+    from processors.transport.app_config import run_worker
+
+    run_worker(app, loglevel="warn", tune_gc=os.environ.get("BENCH_GC", "tuned") == "tuned")
 
 
 async def main() -> None:
