@@ -25,11 +25,20 @@ __all__ = ["faust_app_options", "run_worker"]
 
 
 def faust_app_options(
-    settings: Settings, redis_url: str, *, web: bool = True, **overrides: Any
+    settings: Settings,
+    redis_url: str,
+    *,
+    web: bool = True,
+    broker_options: dict[str, float | int] | None = None,
+    **overrides: Any,
 ) -> dict[str, Any]:
-    """Keyword arguments for ``faust.App`` (``redis_url`` is the resolved Redis URL)."""
+    """Keyword arguments for ``faust.App`` (``redis_url`` is the resolved Redis URL).
+
+    ``broker_options`` are broker URL options (``lease_ms``, ``compact_interval``,
+    ``block_ms``, ``fetch_count``; see :mod:`processors.transport.options`).
+    """
     options: dict[str, Any] = {
-        "broker": broker_url(redis_url, settings.key_prefix),
+        "broker": broker_url(redis_url, settings.key_prefix, **(broker_options or {})),
         "topic_partitions": settings.partitions,
         "value_serializer": "raw",
         "key_serializer": "raw",

@@ -87,3 +87,24 @@ def test_keys_and_headers_are_encoded_for_the_stream() -> None:
 def test_protocol_assignment_becomes_topic_partitions() -> None:
     assignment = ConsumerProtocolMemberAssignment(0, [("raw", [0, 2]), ("c", [1])], b"")
     assert assigned_tps(assignment) == {TP("raw", 0), TP("raw", 2), TP("c", 1)}
+
+
+def test_app_options_follow_settings_and_bind_web_to_the_processors_host() -> None:
+    from mindhit.settings import Settings
+    from processors.transport.app_config import faust_app_options
+
+    settings = Settings.from_env(
+        {},
+        key_prefix="mh",
+        partitions=6,
+        processors_host="127.0.0.1",
+        processors_port=9101,
+        commit_interval_s=0.7,
+    )
+    options = faust_app_options(settings, "redis://r:6379/1", broker_options={"lease_ms": 3000})
+    parsed = parse_broker_url(options["broker"])
+    assert (parsed.redis_url, parsed.prefix, parsed.lease_ms) == ("redis://r:6379/1", "mh", 3000)
+    assert options["topic_partitions"] == 6
+    assert (options["web_bind"], options["web_port"]) == ("127.0.0.1", 9101)
+    assert options["broker_commit_interval"] == 0.7
+    assert options["processing_guarantee"] == "at_least_once"
