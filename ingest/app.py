@@ -20,6 +20,7 @@ from litestar import Litestar
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from ingest.access_log import request_logger
 from ingest.coalescer import Coalescer
 from ingest.errors import exception_handlers
 from ingest.log_writer import LogWriter
@@ -93,6 +94,7 @@ def create_app(
             tokens=TokenCache(lookup, ttl_s=settings.token_cache_seconds),
             coalescer=Coalescer(writer.write, linger_s=settings.coalesce_linger_ms / 1000),
             metrics=metrics,
+            access_log=request_logger(settings),
             clock=clock,
         )
         app.state.gateway = state

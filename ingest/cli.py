@@ -15,10 +15,15 @@ __all__ = ["commands", "gateway"]
 @click.option("--port", type=int, default=None, help="Port (default MINDHIT_GATEWAY_PORT).")
 @click.pass_context
 def gateway(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Serve POST /v1/events, the session API, /healthz, /readyz and /metrics."""
+    """Serve POST /v1/events, the session API, /healthz, /readyz and /metrics.
+
+    Applies pending migrations first (idempotent, under an advisory lock), so the
+    token table exists even when the gateway is started on its own.
+    """
     import uvicorn
 
     from ingest.app import create_app
+    from mindhit.db import apply_migrations
     from mindhit.services import resolve_services
 
     settings = settings_from(ctx)
@@ -27,6 +32,7 @@ def gateway(ctx: click.Context, host: str | None, port: int | None) -> None:
         settings = msgspec.structs.replace(
             settings, redis_url=services.redis_url, database_url=services.database_url
         )
+        apply_migrations(settings.database_url)
         app = create_app(settings, tune_gc=True)
         uvicorn.run(
             app,

@@ -140,7 +140,7 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
     return error_response(500, "internal error")
 
 
-exception_handlers: dict[type[Exception], Any] = {
+exception_handlers: dict[int | type[Exception], Any] = {
     Exception: _internal_error,
     ApiError: _api_error,
     HTTPException: _http_error,

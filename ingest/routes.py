@@ -35,7 +35,7 @@ from schema.topics import partition_for
 
 __all__ = ["SECURITY", "SessionStart", "SessionStopAccepted", "route_handlers"]
 
-SECURITY = [{"deviceToken": []}]
+SECURITY: list[dict[str, list[str]]] = [{"deviceToken": []}]
 
 log = get_logger("ingest")
 _batch_result = msgspec.json.Encoder()
@@ -127,13 +127,15 @@ async def post_events(request: Request[Any, Any, Any], state: State) -> Response
         result = await _ingest(gateway, info, await request.body())
     except ApiError as exc:
         gateway.metrics.batches.labels(outcome=f"http_{exc.status_code}").inc()
-        log.info("upload", user_id=user_id, status=exc.status_code, outcome=exc.detail)
+        gateway.access_log.info(
+            "upload", user_id=user_id, status=exc.status_code, outcome=exc.detail
+        )
         raise
     size = result.accepted + result.blocked + len(result.rejected)
     outcome = "duplicate" if result.duplicate else "appended"
     gateway.metrics.batches.labels(outcome=outcome).inc()
     gateway.metrics.upload_seconds.observe(time.perf_counter() - started)
-    log.info(
+    gateway.access_log.info(
         "upload",
         user_id=user_id,
         batch_id=result.batch_id,
@@ -145,7 +147,9 @@ async def post_events(request: Request[Any, Any, Any], state: State) -> Response
         status=202,
     )
     return Response(
-        content=_batch_result.encode(result), status_code=202, media_type="application/json"
+        content=_batch_result.encode(result),  # type: ignore[arg-type]  # pre-encoded BatchResult
+        status_code=202,
+        media_type="application/json",
     )
 
 

@@ -41,6 +41,7 @@ class GatewayState:
     tokens: TokenCache
     coalescer: Coalescer
     metrics: GatewayMetrics
+    access_log: Any
     clock: Callable[[], float] = field(default=time.time)
 
     def now_ms(self) -> int:
