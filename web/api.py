@@ -236,3 +236,22 @@ class MetaController(Controller):
     @get("/healthz", media_type="application/json")
     async def healthz(self) -> dict[str, str]:
         return {"status": "ok"}
+
+    @get("/readyz", media_type="application/json")
+    async def readyz(self, request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
+        """Readiness (Kubernetes probe): PostgreSQL and Redis answer, else 503."""
+        checks: dict[str, str] = {}
+        try:
+            async with request.app.state.pool.connection() as conn:
+                await conn.execute("SELECT 1")
+            checks["postgresql"] = "ok"
+        except Exception as exc:
+            checks["postgresql"] = f"error: {exc}"
+        try:
+            await request.app.state.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {exc}"
+        ready = all(value == "ok" for value in checks.values())
+        body = {"status": "ok" if ready else "unavailable", **checks}
+        return Response(body, status_code=200 if ready else 503)

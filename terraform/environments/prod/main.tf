@@ -39,7 +39,7 @@ module "mindhit" {
   domain                   = var.domain
   vpc_cidr_block           = "10.30.0.0/16"
   partitions               = 16
-  processor_replicas       = 4
+  processor_replicas       = 1
   node_min_size            = 3
   node_desired_size        = 4
   node_max_size            = 12

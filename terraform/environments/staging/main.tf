@@ -39,7 +39,7 @@ module "mindhit" {
   domain                   = var.domain
   vpc_cidr_block           = "10.20.0.0/16"
   partitions               = 8
-  processor_replicas       = 2
+  processor_replicas       = 1
   db_instance_class        = "db.m6g.large"
   db_multi_az              = true
   db_backup_retention_days = 7

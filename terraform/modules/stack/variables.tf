@@ -19,9 +19,9 @@ variable "partitions" {
 }
 
 variable "processor_replicas" {
-  description = "Faust worker replicas (at most `partitions`)."
+  description = "Faust worker replicas (at most `partitions`; 1 until the transport coordinates workers)."
   type        = number
-  default     = 2
+  default     = 1
 }
 
 variable "vpc_cidr_block" {

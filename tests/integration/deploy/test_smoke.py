@@ -1,0 +1,218 @@
+"""Kubernetes-shaped smoke test: the chart's pods, run as plain processes, come up.
+
+What Kubernetes would do with ``values-local.yaml`` is replayed here without a cluster:
+the migration hook Job runs first and must succeed; then every Deployment's container
+is started with the image's entrypoint (``mindhit``), the chart's arguments and the
+environment the chart renders (ConfigMap + Secret), and must pass its readiness probe
+(``/readyz``) and liveness probe (``/healthz``); finally each gets SIGTERM, as on a
+rollout, and must exit within the pod's termination grace period. Only what a cluster
+provides differently is replaced: the Service host names become loopback (the real test
+Redis and a fresh PostgreSQL database), and each pod's port becomes a free local port.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import psycopg
+import pytest
+
+from mindhit.cli import cli
+from tests.conftest import PG_ADMIN_URL, TEST_DB
+
+from .chart import ROOT, Workload, render, resolve_env, workloads
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+READY_TIMEOUT_S = 90.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _entrypoint() -> list[str]:
+    """The image's ENTRYPOINT, resolved to this virtualenv's console script."""
+    match = re.search(r"^ENTRYPOINT \[\"(\w+)\"\]$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert match, "Dockerfile must have an exec-form ENTRYPOINT"
+    script = Path(sys.executable).parent / match[1]
+    assert script.exists(), f"the image's entrypoint {match[1]} is not installed"
+    return [str(script)]
+
+
+def _registered_commands() -> set[str]:
+    with click.Context(cli) as ctx:
+        return set(cli.list_commands(ctx))
+
+
+@pytest.fixture
+def fresh_database_url() -> Iterator[str]:
+    """An empty database: the migration Job must create the whole schema."""
+    name = f"{TEST_DB}_deploy_smoke"
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Pod:
+    """One container of the chart, run as a local process with its rendered environment."""
+
+    def __init__(self, workload: Workload, env: dict[str, str], log_path: Path) -> None:
+        self.workload = workload
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.env[f"MINDHIT_{self.workload.component.upper()}_PORT"])
+
+    def start(self) -> None:
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                _entrypoint() + self.workload.args,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.env["MINDHIT_DATA_DIR"],
+                start_new_session=True,
+            )
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def get(self, path: str) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            return 0
+
+    def stop(self, grace_s: float) -> float | None:
+        """SIGTERM as the kubelet does; seconds until exit, None if it had to be killed."""
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            return 0.0
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=grace_s)
+            return time.monotonic() - started
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            return None
+
+
+def _pod_env(
+    workload: Workload,
+    docs: list[dict[str, object]],
+    *,
+    redis_url: str,
+    database_url: str,
+    key_prefix: str,
+    data_dir: Path,
+    ports: dict[str, int],
+) -> dict[str, str]:
+    env = resolve_env(workload.container, docs)  # type: ignore[arg-type]
+    # what the cluster provides: Service DNS names -> loopback servers, one IP per pod
+    assert env["MINDHIT_REDIS_URL"] == "redis://mindhit-redis:6379/0"
+    assert env["MINDHIT_DATABASE_URL"].endswith("@mindhit-postgresql:5432/mindhit")
+    env["MINDHIT_REDIS_URL"] = redis_url
+    env["MINDHIT_DATABASE_URL"] = database_url
+    env["MINDHIT_KEY_PREFIX"] = key_prefix
+    for component, port in ports.items():
+        assert env[f"MINDHIT_{component.upper()}_HOST"] == "0.0.0.0"
+        env[f"MINDHIT_{component.upper()}_HOST"] = "127.0.0.1"
+        env[f"MINDHIT_{component.upper()}_PORT"] = str(port)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env["MINDHIT_DATA_DIR"] = str(data_dir)  # the pod's emptyDir
+    env["PATH"] = f"{Path(sys.executable).parent}:/usr/bin:/bin"
+    env["HOME"] = str(data_dir)
+    return env
+
+
+def test_chart_pods_come_up_ready_and_stop_on_sigterm(
+    redis_url: str, fresh_database_url: str, key_prefix: str, tmp_path: Path
+) -> None:
+    docs = render("values-local.yaml")
+    found = workloads(docs)
+    components = ("gateway", "processors", "projector", "web")
+    ports = {component: _free_port() for component in components}
+
+    def pod(workload: Workload) -> Pod:
+        env = _pod_env(
+            workload,
+            docs,  # type: ignore[arg-type]
+            redis_url=redis_url,
+            database_url=fresh_database_url,
+            key_prefix=key_prefix,
+            data_dir=tmp_path / workload.name,
+            ports=ports,
+        )
+        return Pod(workload, env, tmp_path / f"{workload.name}.log")
+
+    # 1. the migration hook Job: runs to completion on an empty database
+    (job,) = [w for w in found if w.kind == "Job"]
+    assert job.args == ["migrate"]
+    migrate = pod(job)
+    migrate.start()
+    assert migrate.proc is not None
+    assert migrate.proc.wait(timeout=120) == 0, migrate.log_tail()
+    with psycopg.connect(fresh_database_url) as conn:
+        tables = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables")}
+    assert {"users", "device_tokens"} <= tables
+
+    # 2. every Deployment's container, with the image's entrypoint and the chart's args
+    deployments = [w for w in found if w.kind == "Deployment"]
+    assert sorted(w.component for w in deployments) == sorted(components)
+    registered = _registered_commands()
+    missing = [w.args[0] for w in deployments if w.args[0] not in registered]
+    assert not missing, f"the chart runs `mindhit {missing}`, which the CLI does not have"
+    pods = [pod(w) for w in deployments]
+    grace_s = float(deployments[0].pod_spec["terminationGracePeriodSeconds"])
+    try:
+        for p in pods:
+            p.start()
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        waiting = list(pods)
+        while waiting and time.monotonic() < deadline:
+            for p in list(waiting):
+                assert p.proc is not None
+                if p.proc.poll() is not None:
+                    pytest.fail(f"{p.workload.name} exited ({p.proc.returncode}):\n{p.log_tail()}")
+                if p.get("/readyz") == 200:
+                    waiting.remove(p)
+            time.sleep(0.25)
+        assert not waiting, "\n\n".join(
+            f"{p.workload.name} not ready on /readyz ({p.get('/readyz')}):\n{p.log_tail()}"
+            for p in waiting
+        )
+        for p in pods:
+            assert p.get("/healthz") == 200, f"{p.workload.name} /healthz\n{p.log_tail()}"
+    finally:
+        # 3. a rollout: SIGTERM, then the grace period, then SIGKILL
+        stopped = {p.workload.name: p.stop(grace_s) for p in pods if p.proc is not None}
+    slow = {name: took for name, took in stopped.items() if took is None}
+    assert not slow, f"did not exit within {grace_s}s of SIGTERM: {sorted(slow)}"
