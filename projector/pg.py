@@ -96,7 +96,14 @@ def _copy(
             copy.write_row(row)
 
 
+_STAGING = ("tmp_sessions", "tmp_urls", "tmp_texts", "tmp_visits", "tmp_mindmaps")
+_CLEAR_STAGING = "".join(f"DELETE FROM {t};" for t in _STAGING)
+
+
 def _stage(conn: psycopg.Connection[Any], batch: Batch) -> None:
+    # Staging tables empty at commit, but not at a savepoint: replay folds several
+    # batches inside one transaction, so clear what an earlier batch left.
+    conn.execute(_CLEAR_STAGING)
     if batch.sessions:
         _copy(
             conn,

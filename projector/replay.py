@@ -41,6 +41,23 @@ BATCH_EVENTS = 5_000
 """Events folded per shadow transaction (bounds memory and transaction size)."""
 
 
+SWAP_ATTEMPTS = 100
+SWAP_LOCK_TIMEOUT_MS = 200
+
+
+def _rename(conn: psycopg.Connection[Any], tables: tuple[str, ...], shadow: dict[str, str]) -> None:
+    """Swap each shadow table in under the live name; drop the old one."""
+    for t in tables:
+        old = sql.Identifier(t + "__old")
+        conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(t), old))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                sql.Identifier(shadow[t]), sql.Identifier(t)
+            )
+        )
+        conn.execute(sql.SQL("DROP TABLE {}").format(old))
+
+
 class ReplayError(RuntimeError):
     """The log cannot be replayed (entries missing from both the archive and Redis)."""
 
@@ -197,43 +214,52 @@ async def replay(
     changes: list[SessionChange] = []
     other: dict[str, int] = {}
     swapped = False
-    with conn.transaction():
-        keys = [(projection_of_topic(ids[s][0]), *ids[s]) for s in ids]
-        live = {
-            (p, t, n): o
-            for p, t, n, o in conn.execute(
-                "SELECT projection, topic, partition, next_offset FROM projection_checkpoints"
-                " WHERE projection = ANY(%s) FOR UPDATE",
-                (list(projections),),
-            )
-        }
-        for t in tables:
-            conn.execute(
-                sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.Identifier(t))
-            )
-        for stream, key in zip(ids, keys, strict=True):
-            caught_up = live.get(key, positions[stream])
-            if caught_up > positions[stream]:
-                positions[stream] = await _tail(
-                    redis, stream, positions[stream], caught_up, counted(ids[stream][0])
-                )
-        folder.flush()
-        if diff:
-            changes = session_changes(conn, tables)
-            other = other_changes(conn, tables)
-        if not dry_run:
-            for t in tables:
-                old = sql.Identifier(t + "__old")
-                conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(t), old))
+    keys = [(projection_of_topic(ids[s][0]), *ids[s]) for s in ids]
+    for attempt in range(SWAP_ATTEMPTS):
+        saved = dict(positions)
+        try:
+            with conn.transaction():
+                # Give way to dashboard queries: never wait long for a lock (a query
+                # reading two tables in another order would otherwise deadlock us).
+                conn.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT_MS}ms'")
+                live = {
+                    (p, t, n): o
+                    for p, t, n, o in conn.execute(
+                        "SELECT projection, topic, partition, next_offset"
+                        " FROM projection_checkpoints WHERE projection = ANY(%s) FOR UPDATE",
+                        (list(projections),),
+                    )
+                }
                 conn.execute(
-                    sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                        sql.Identifier(shadow[t]), sql.Identifier(t)
+                    sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+                        sql.SQL(", ").join(sql.Identifier(t) for t in tables)
                     )
                 )
-                conn.execute(sql.SQL("DROP TABLE {}").format(old))
-            advance = {k: positions[s] for s, k in zip(ids, keys, strict=True)}
-            store_checkpoints(conn, {k: o for k, o in advance.items() if live.get(k) != o})
-            swapped = True
+                conn.execute("SET LOCAL lock_timeout = 0")
+                for stream, key in zip(ids, keys, strict=True):
+                    caught_up = live.get(key, positions[stream])
+                    if caught_up > positions[stream]:
+                        positions[stream] = await _tail(
+                            redis, stream, positions[stream], caught_up, counted(ids[stream][0])
+                        )
+                folder.flush()
+                if diff:
+                    changes = session_changes(conn, tables)
+                    other = other_changes(conn, tables)
+                if not dry_run:
+                    _rename(conn, tables, shadow)
+                    advance = {k: positions[s] for s, k in zip(ids, keys, strict=True)}
+                    store_checkpoints(conn, {k: o for k, o in advance.items() if live.get(k) != o})
+                    swapped = True
+            break
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
+            positions.clear()
+            positions.update(saved)
+            folder.batch = Batch(folder.erased)
+            log.info("replay_swap_retry", attempt=attempt + 1)
+            time.sleep(min(0.05 * (attempt + 1), 1.0))
+    else:
+        raise ReplayError(f"could not lock the live tables in {SWAP_ATTEMPTS} attempts")
     if not swapped:
         with conn.transaction():
             for t in tables:
