@@ -19,11 +19,20 @@ import numpy as np
 from scipy import sparse
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import normalize
 
 from processors.ai.text import GENERIC_WORDS, bigrams, tokens
 
-__all__ = ["GroupTerms", "describe_groups", "group_pages", "page_document", "smoothed_distances"]
+__all__ = [
+    "GroupTerms",
+    "common_words",
+    "describe_groups",
+    "group_pages",
+    "page_document",
+    "smoothed_distances",
+    "split_subtopics",
+]
 
 MAX_WORDS = 400
 """Only the lead of a long page is used: it names the subject, the rest adds noise."""
@@ -36,6 +45,9 @@ CUT_DISTANCE = 0.965
 
 MAX_GROUPS = 8
 """A mind map with more top-level branches than this is unreadable."""
+
+MIN_SILHOUETTE = 0.02
+"""Below this silhouette, a one-subject session is not split into subtopics."""
 
 
 class GroupTerms(msgspec.Struct, frozen=True):
@@ -111,6 +123,62 @@ def group_pages(documents: Sequence[str], dwell_ms: Sequence[int]) -> list[int]:
         ).fit_predict(distances)
     renumber: dict[int, int] = {}
     return [renumber.setdefault(int(label), len(renumber)) for label in labels]
+
+
+def common_words(documents: Sequence[str], dwell_ms: Sequence[int], top: int = 3) -> list[str]:
+    """The words found in most pages (weighted by dwell): what a one-subject session is about.
+
+    Ties are broken by total frequency, then alphabetically; generic words are skipped.
+    """
+    weights = _weights(dwell_ms)
+    share: Counter[str] = Counter()
+    frequency: Counter[str] = Counter()
+    for weight, document in zip(weights, documents, strict=True):
+        words = tokens(document)
+        frequency.update(words)
+        for word in set(words):
+            share[word] += float(weight)
+    spelling = _spellings(documents)
+    ranked = sorted(
+        (w for w in share if w not in GENERIC_WORDS and len(w) > 2),
+        key=lambda w: (-share[w], -frequency[w], w),
+    )
+    return [spelling.get(w, w) for w in ranked[:top]]
+
+
+def split_subtopics(documents: Sequence[str], max_groups: int = 5) -> list[int]:
+    """Split pages that all share one subject into its subtopics, if they have any.
+
+    Used when the whole session is one group: average-linkage clustering on the plain
+    TF-IDF cosine distances, with the number of subtopics (2..``max_groups``) chosen by
+    the silhouette score; pages with no clear internal structure (best silhouette below
+    :data:`MIN_SILHOUETTE`) stay one group.
+
+    Returns:
+        Group numbers in order of first appearance (all zero when not split).
+    """
+    count = len(documents)
+    if count < 4:
+        return [0] * count
+    matrix, _ = _matrix(documents)
+    if matrix.nnz == 0:
+        return [0] * count
+    similarity = np.asarray((matrix @ matrix.T).todense(), dtype=float)
+    distances = np.clip(1.0 - similarity, 0.0, 2.0)
+    np.fill_diagonal(distances, 0.0)
+    best_score, best = MIN_SILHOUETTE, [0] * count
+    for k in range(2, min(max_groups, count - 1) + 1):
+        labels = AgglomerativeClustering(
+            n_clusters=k, metric="precomputed", linkage="average"
+        ).fit_predict(distances)
+        sizes = np.bincount(labels)
+        if (sizes == 1).sum() > 1 or (sizes > 1).sum() < 2:
+            continue  # subtopics of one page each explain nothing: want two real ones
+        score = float(silhouette_score(distances, labels, metric="precomputed"))
+        if score > best_score:
+            best_score, best = score, [int(label) for label in labels]
+    renumber: dict[int, int] = {}
+    return [renumber.setdefault(label, len(renumber)) for label in best]
 
 
 def describe_groups(

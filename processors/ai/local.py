@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from processors.ai.base import Enrichment, MindmapPage, PageInput
-from processors.ai.cluster import describe_groups, group_pages, page_document
+from processors.ai.cluster import (
+    common_words,
+    describe_groups,
+    group_pages,
+    page_document,
+    split_subtopics,
+)
 from processors.ai.mindmap import (
     BRANCH_LABEL_CHARS,
     ROOT_LABEL_CHARS,
@@ -94,15 +100,26 @@ def plan_session(pages: Sequence[MindmapPage]) -> MapPlan:
     documents = [page_document(p.title, p.text or " ".join([p.summary, *p.tags])) for p in pages]
     dwell = [p.dwell_ms for p in pages]
     groups = group_pages(documents, dwell)
+    central = ""
+    if len(set(groups)) == 1:
+        # One subject: the words most pages share name it; its subtopics become branches.
+        central = short_label(
+            title_case(" & ".join(common_words(documents, dwell, 2)) or "Session"),
+            BRANCH_LABEL_CHARS,
+        )
+        groups = split_subtopics(documents)
     terms = describe_groups(documents, dwell, groups)
     members: list[list[int]] = [[] for _ in terms]
     for index, group in enumerate(groups):
         members[group].append(index)
     order = sorted(range(len(terms)), key=lambda g: (-sum(dwell[i] for i in members[g]), g))
-    taken: set[str] = set()
+    taken: set[str] = {central.lower()} if len(terms) > 1 else set()
     branches: list[Branch] = []
     for group in order:
-        label = _branch_label(terms[group].phrases, terms[group].words, taken)
+        if len(terms) == 1 and central:
+            label = central  # no subtopics: the subject names its one branch
+        else:
+            label = _branch_label(terms[group].phrases, terms[group].words, taken)
         taken.add(label.lower())
         shared = terms[group].words[:3]
         group_dwell = sum(dwell[i] for i in members[group])
@@ -130,7 +147,7 @@ def plan_session(pages: Sequence[MindmapPage]) -> MapPlan:
         f"{len(branches)} subtopic{'s' if len(branches) != 1 else ''}"
     )
     why += f"; most time went to {labels[0]} ({top_share}%)." if total else "."
-    return MapPlan(label=_root_label(labels), why=why, branches=branches)
+    return MapPlan(label=central or _root_label(labels), why=why, branches=branches)
 
 
 class LocalProvider:

@@ -80,3 +80,12 @@ async def test_tiny_sessions_build_maps() -> None:
     merged = await provider.build_mindmap(repeated)
     assert merged.weight_ms == 3 * repeated[0].dwell_ms
     assert len(merged.children[0].children) == 1
+
+
+async def test_a_one_subject_session_is_split_into_its_subtopics() -> None:
+    pages = _pages(["football"], seed=3)
+    root = await LocalProvider().build_mindmap(pages)
+    assert len(root.children) >= 2
+    assert all(len(branch.children) >= 1 for branch in root.children)
+    assert root.label not in {branch.label for branch in root.children}
+    assert sum(len(b.children) for b in root.children) == len(pages)
