@@ -3,7 +3,9 @@
 The node script ``tests/e2e/extension/drive.mjs`` signs in through the popup,
 browses local pages in two tabs (switch, navigate, SPA history change, idle,
 a page on a blocked domain), stops the session, and reports when it did each
-thing. Meanwhile this test kills the gateway and starts it again. Then it reads
+thing. Midway it stops the extension's service worker (as Chrome does to idle
+workers, via chrome://serviceworker-internals) with events still queued, and
+this test kills the gateway and starts it again. Then it reads
 the raw log and checks: every event arrived exactly once and in order, nothing
 private leaked, and the dwell fold (``processors.dwell``) over the logged
 events gives the visits the script made, each within 100 ms of the time spent.
@@ -252,6 +254,9 @@ async def test_extension_session_through_the_real_gateway(
     assert checks["signInMessage"] == "signed in"
     assert checks["popup"]["queued"] == "0"
     assert checks["popup"]["state"] == "Not recording"
+    before_stop = checks["queuedBeforeStop"]
+    assert before_stop["count"] + before_stop["inflight"] > 0, "nothing queued when the worker stopped"
+    assert checks["workerRestarted"], "the service worker was not restarted"
     down = checks["queuedWhileDown"]
     assert down["count"] + down["inflight"] > 0, "nothing was queued while the gateway was down"
 

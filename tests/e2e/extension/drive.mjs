@@ -65,9 +65,18 @@ const ctx = await chromium.launchPersistentContext(cfg.profileDir, {
   ],
 });
 try {
-  const sw = ctx.serviceWorkers()[0] ?? (await ctx.waitForEvent("serviceworker"));
-  const extensionId = new URL(sw.url()).host;
-  const command = (msg) => sw.evaluate((m) => self.mindhit.command(m), msg);
+  const first = ctx.serviceWorkers()[0] ?? (await ctx.waitForEvent("serviceworker"));
+  const workerUrl = first.url();
+  const extensionId = new URL(workerUrl).host;
+  // The worker handle of the running instance (it changes when the worker restarts).
+  const worker = async () =>
+    ctx.serviceWorkers().find((w) => w.url() === workerUrl) ??
+    (await ctx.waitForEvent("serviceworker", { predicate: (w) => w.url() === workerUrl }));
+  const inWorker = async (fn, arg) => (await worker()).evaluate(fn, arg);
+  const command = (msg) => inWorker((m) => self.mindhit.command(m), msg);
+  const cdp = await ctx.newCDPSession(ctx.pages()[0] ?? (await ctx.newPage()));
+  const workerTargets = async () =>
+    (await cdp.send("Target.getTargets")).targetInfos.filter((t) => t.type === "service_worker" && t.url === workerUrl);
 
   // 1. Sign in and set the block list through the popup, as a user would.
   const popup = await ctx.newPage();
@@ -83,6 +92,22 @@ try {
   await popup.click("#settings-btn");
   await popup.waitForFunction(() => document.querySelector("#message")?.textContent === "settings saved");
   await popup.close();
+
+  // chrome://serviceworker-internals can stop the worker the way Chrome does when it is idle;
+  // opened now, in a background tab, so it is not part of the session.
+  const internals = await ctx.newPage();
+  await internals.goto("chrome://serviceworker-internals/");
+  async function stopWorker() {
+    await inWorker(() => {
+      self.e2eMarker = "before-stop";
+    });
+    await internals.locator(`[data-command=stop]`).first().click();
+    const deadline = Date.now() + 10_000;
+    while ((await workerTargets()).length > 0) {
+      if (Date.now() > deadline) throw new Error("the service worker did not stop");
+      await sleep(50);
+    }
+  }
 
   // 2. Two tabs open before the session: A in front, B behind.
   const tabA = ctx.pages()[0] ?? (await ctx.newPage());
@@ -103,10 +128,14 @@ try {
   await sleep(1000);
   await act("spa-c2", () => tabA.evaluate((path) => history.pushState({}, "", path), cfg.pages.c2Path));
   await sleep(1000);
-  await act("idle", () => sw.evaluate(() => self.mindhit.idle("idle")));
+  await act("idle", () => inWorker(() => self.mindhit.idle("idle")));
   await sleep(1000);
-  await act("active", () => sw.evaluate(() => self.mindhit.idle("active")));
-  await sleep(700);
+  await act("active", () => inWorker(() => self.mindhit.idle("active")));
+  await sleep(300);
+  // Stop the worker with events queued but not yet uploaded (the 5 s timer dies with it).
+  results.checks.queuedBeforeStop = await inWorker(() => self.mindhit.stats());
+  await stopWorker();
+  await sleep(200);
   await ctrl("kill-gateway");
   await sleep(300);
   await act("navigate-blocked", () => tabA.goto(cfg.pages.blocked, { waitUntil: "commit" }));
@@ -115,7 +144,8 @@ try {
   await sleep(1000);
   await act("navigate-d", () => tabB.goto(cfg.pages.d, { waitUntil: "commit" }));
   await sleep(1500);
-  results.checks.queuedWhileDown = await sw.evaluate(() => self.mindhit.stats());
+  results.checks.workerRestarted = (await workerTargets()).length === 1 && (await inWorker(() => self.e2eMarker)) === undefined;
+  results.checks.queuedWhileDown = await inWorker(() => self.mindhit.stats());
   await ctrl("start-gateway");
   await sleep(500);
   await act("stop", () => command({ kind: "stop" }));
@@ -123,13 +153,13 @@ try {
   // 4. Wait until everything is uploaded (backoff after the outage included).
   const deadline = Date.now() + 90_000;
   for (;;) {
-    const stats = await sw.evaluate(() => self.mindhit.stats());
+    const stats = await inWorker(() => self.mindhit.stats());
     if (stats.count === 0 && stats.inflight === 0) break;
     if (Date.now() > deadline) throw new Error(`queue not drained: ${JSON.stringify(stats)}`);
     await sleep(250);
   }
-  results.checks.finalStatus = await sw.evaluate(() => self.mindhit.status());
-  results.checks.clientId = await sw.evaluate(async () => (await chrome.storage.local.get("clientId")).clientId);
+  results.checks.finalStatus = await inWorker(() => self.mindhit.status());
+  results.checks.clientId = await inWorker(async () => (await chrome.storage.local.get("clientId")).clientId);
 
   // 5. The popup shows the result.
   const after = await ctx.newPage();
