@@ -1,8 +1,16 @@
 -- A page of the user's sessions, newest first, with their top three domains by dwell.
+-- The page is chosen first (index sessions_user_started), so the per-session domain
+-- totals are computed for those rows only.
 SELECT s.session_id::text, s.status, s.status_reason, s.label, s.started_at, s.stopped_at,
        s.active_ms, s.page_count, s.domain_count, s.last_event_at,
        coalesce(d.domains, '{}') AS top_domains
-FROM sessions s
+FROM (
+    SELECT * FROM sessions
+    WHERE user_id = %(user_id)s
+      AND (%(before)s::timestamptz IS NULL OR started_at < %(before)s::timestamptz)
+    ORDER BY started_at DESC, session_id DESC
+    LIMIT %(limit)s
+) s
 LEFT JOIN LATERAL (
     SELECT array_agg(domain ORDER BY dwell DESC, domain) AS domains
     FROM (
@@ -14,7 +22,4 @@ LEFT JOIN LATERAL (
         LIMIT 3
     ) top
 ) d ON true
-WHERE s.user_id = %(user_id)s
-  AND (%(before)s::timestamptz IS NULL OR s.started_at < %(before)s::timestamptz)
-ORDER BY s.started_at DESC NULLS LAST, s.session_id DESC
-LIMIT %(limit)s
+ORDER BY s.started_at DESC, s.session_id DESC
