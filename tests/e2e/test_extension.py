@@ -255,7 +255,9 @@ async def test_extension_session_through_the_real_gateway(
     assert checks["popup"]["queued"] == "0"
     assert checks["popup"]["state"] == "Not recording"
     before_stop = checks["queuedBeforeStop"]
-    assert before_stop["count"] + before_stop["inflight"] > 0, "nothing queued when the worker stopped"
+    assert before_stop["count"] + before_stop["inflight"] > 0, (
+        "nothing queued when the worker stopped"
+    )
     assert checks["workerRestarted"], "the service worker was not restarted"
     down = checks["queuedWhileDown"]
     assert down["count"] + down["inflight"] > 0, "nothing was queued while the gateway was down"
