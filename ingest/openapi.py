@@ -1,9 +1,9 @@
 """The gateway's OpenAPI document: Litestar's, plus what Litestar cannot infer.
 
-``POST /v1/events`` reads its body itself (per-event validation), so Litestar
-sees no body type; its request body, its ``202`` answer and the schemas of every
-client event type are added here from the msgspec contract, so the document
-describes exactly what the gateway accepts.
+``POST /v1/events`` is a raw ASGI endpoint (the hot path reads its body itself,
+for per-event validation and speed), so Litestar cannot describe it: its whole
+operation and the schemas of every client event type are written here from the
+msgspec contract, so the document describes exactly what the gateway accepts.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any
 import msgspec
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Operation, PathItem, SecurityScheme
 
+from ingest.upload import EVENTS_PATH
 from schema.api import BatchResult, ErrorBody, EventBatch
 
 __all__ = ["complete_openapi", "openapi_config"]
@@ -46,8 +47,54 @@ def _media(name: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": _REF.format(name=name)}}}
 
 
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description, "content": _media("ErrorBody")}
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+def events_operation() -> Operation:
+    """The OpenAPI operation of ``POST /v1/events`` (a raw ASGI endpoint Litestar cannot see)."""
+    return Operation(
+        tags=["ingest"],
+        summary="Upload a batch of browsing events",
+        description=(
+            "Appends the valid events of one upload to the raw event log, atomically and"
+            " idempotently per `batch_id` (a retry is answered with `duplicate: true`)."
+            " Invalid events are rejected one by one (`rejected[]`, kept in the quarantine"
+            " stream), incognito events are refused and events on blocked domains dropped."
+            " At most 500 events and `MINDHIT_MAX_BODY_BYTES` per upload (413 beyond)."
+        ),
+        operation_id="V1EventsPostEvents",
+        security=[{"deviceToken": []}],
+        request_body={  # type: ignore[arg-type]
+            "required": True,
+            "description": "One upload: `batch_id` (UUID, idempotency key), `client_id`, events.",
+            "content": _media("EventBatch"),
+        },
+        responses={
+            "202": {  # type: ignore[dict-item]
+                "description": "Valid events appended (or already appended: `duplicate`).",
+                "content": _media("BatchResult"),
+            },
+            "400": _error("Malformed JSON (with `position`) or an invalid envelope field."),  # type: ignore[dict-item]
+            "401": _error(  # type: ignore[dict-item]
+                "Missing or unknown device token.",
+                {"WWW-Authenticate": {"schema": {"type": "string"}}},
+            ),
+            "403": _error("The device token was revoked."),  # type: ignore[dict-item]
+            "413": _error("Body larger than the limit or more than 500 events."),  # type: ignore[dict-item]
+            "503": _error(  # type: ignore[dict-item]
+                "Redis or PostgreSQL unavailable; nothing was appended.",
+                {"Retry-After": {"schema": {"type": "integer"}}},
+            ),
+        },
+    )
+
+
 def complete_openapi(app: Litestar) -> None:
-    """Add the upload body, its answers and the event schemas to ``app``'s document."""
+    """Add ``POST /v1/events`` and the schemas of the upload contract to ``app``'s document."""
     document = app.openapi_schema
     _, components = msgspec.json.schema_components(
         [EventBatch, BatchResult, ErrorBody], ref_template=_REF
@@ -56,21 +103,6 @@ def complete_openapi(app: Litestar) -> None:
         document.components.schemas = {}
     for name, schema in components.items():
         document.components.schemas.setdefault(name, schema)
-    operation = document.paths["/v1/events"].post if document.paths else None
-    assert operation is not None, "the /v1/events route is missing"
-    operation.request_body = {  # type: ignore[assignment]
-        "required": True,
-        "description": "One upload: `batch_id` (UUID, idempotency key), `client_id`, events.",
-        "content": _media("EventBatch"),
-    }
-    responses = operation.responses or {}
-    responses["202"] = {  # type: ignore[assignment]
-        "description": "Valid events appended (or already appended: `duplicate`).",
-        "content": _media("BatchResult"),
-    }
-    responses["503"] = {  # type: ignore[assignment]
-        "description": "Redis or PostgreSQL unavailable; nothing was appended.",
-        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
-        "content": _media("ErrorBody"),
-    }
-    operation.responses = responses
+    if document.paths is None:
+        document.paths = {}
+    document.paths[EVENTS_PATH] = PathItem(post=events_operation())

@@ -1,14 +1,11 @@
-"""The gateway's HTTP endpoints: uploads, sessions, health, readiness and metrics.
+"""The gateway's HTTP endpoints: sessions, health, readiness and metrics.
 
-``POST /v1/events`` reads the raw body itself (rather than letting Litestar
-validate it as a whole) so that one invalid event is rejected alone; its
-OpenAPI request body is filled in by :mod:`ingest.openapi`.
+``POST /v1/events``, the hot path, is a raw ASGI endpoint in :mod:`ingest.upload`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Annotated, Any
 
 import msgspec
@@ -18,27 +15,20 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ingest.blocklist import partition_blocked
-from ingest.coalescer import AppendResult
+from ingest.auth import authenticate
 from ingest.errors import ApiError
-from ingest.quarantine import write_quarantine
-from ingest.state import GatewayState, blocked_domains
-from ingest.tokens import bearer_token
-from ingest.validation import BatchError, parse_batch
-from mindhit.accounts import TokenInfo
+from ingest.state import GatewayState
+from ingest.upload import post_events
 from mindhit.logs import get_logger
 from mindhit.session_log import MAX_LABEL_LENGTH, SessionNotFoundError, start_session, stop_session
-from schema.api import BatchResult, ErrorBody, SessionCreated
-from schema.events import UUID_PATTERN, SessionStarted
-from schema.log import Upload
-from schema.topics import partition_for
+from schema.api import ErrorBody, SessionCreated
+from schema.events import UUID_PATTERN
 
 __all__ = ["SECURITY", "SessionStart", "SessionStopAccepted", "route_handlers"]
 
 SECURITY: list[dict[str, list[str]]] = [{"deviceToken": []}]
 
 log = get_logger("ingest")
-_batch_result = msgspec.json.Encoder()
 _uuid = msgspec.json.Decoder(Annotated[str, msgspec.Meta(pattern=UUID_PATTERN)])
 
 
@@ -80,135 +70,6 @@ def _state(state: State) -> GatewayState:
     return gateway
 
 
-async def _authenticate(request: Request[Any, Any, Any], gateway: GatewayState) -> TokenInfo:
-    secret = bearer_token(request.headers.get("authorization"))
-    if secret is None:
-        raise ApiError(
-            401,
-            "missing device token (Authorization: Bearer <token>)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    info = await gateway.tokens.resolve(secret)
-    if info is None:
-        raise ApiError(401, "unknown device token", headers={"WWW-Authenticate": "Bearer"})
-    if info.revoked:
-        raise ApiError(403, "this device token was revoked")
-    return info
-
-
-@post(
-    "/v1/events",
-    status_code=202,
-    security=SECURITY,
-    summary="Upload a batch of browsing events",
-    description=(
-        "Appends the valid events of one upload to the raw event log, atomically and"
-        " idempotently per `batch_id` (a retry is answered with `duplicate: true`)."
-        " Invalid events are rejected one by one (`rejected[]`, kept in the quarantine"
-        " stream), incognito events are refused and events on blocked domains dropped."
-        " At most 500 events and `MINDHIT_MAX_BODY_BYTES` per upload (413 beyond)."
-    ),
-    responses={
-        **_AUTH_ERRORS,
-        400: _error(400, "Malformed JSON (with `position`) or an invalid envelope field."),
-        413: _error(413, "Body larger than the limit or more than 500 events."),
-    },
-    tags=["ingest"],
-)
-async def post_events(request: Request[Any, Any, Any], state: State) -> Response[BatchResult]:
-    """Take one upload (see the operation description)."""
-    gateway = _state(state)
-    started = time.perf_counter()
-    user_id: str | None = None
-    size = 0
-    try:
-        info = await _authenticate(request, gateway)
-        user_id = info.user_id
-        result = await _ingest(gateway, info, await request.body())
-    except ApiError as exc:
-        gateway.metrics.batches.labels(outcome=f"http_{exc.status_code}").inc()
-        gateway.access_log.info(
-            "upload", user_id=user_id, status=exc.status_code, outcome=exc.detail
-        )
-        raise
-    size = result.accepted + result.blocked + len(result.rejected)
-    outcome = "duplicate" if result.duplicate else "appended"
-    gateway.metrics.batches.labels(outcome=outcome).inc()
-    gateway.metrics.upload_seconds.observe(time.perf_counter() - started)
-    gateway.access_log.info(
-        "upload",
-        user_id=user_id,
-        batch_id=result.batch_id,
-        events=size,
-        accepted=result.accepted,
-        rejected=len(result.rejected),
-        blocked=result.blocked,
-        outcome=outcome,
-        status=202,
-    )
-    return Response(
-        content=_batch_result.encode(result),  # type: ignore[arg-type]  # pre-encoded BatchResult
-        status_code=202,
-        media_type="application/json",
-    )
-
-
-async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchResult:
-    """Validate, filter, append and answer one upload.
-
-    Steps: decode (whole batch, else event by event); drop blocked events; hand
-    the rest to the partition's coalescer and wait until its entry is written (or
-    found to be a duplicate); then keep the rejected events in quarantine (not
-    again for a duplicate); count everything.
-    """
-    try:
-        parsed = parse_batch(body)
-    except BatchError as exc:
-        raise ApiError(exc.status_code, exc.detail, field=exc.field, position=exc.position) from exc
-    settings = gateway.settings
-    blocked = blocked_domains(settings.blocked_domains, info.blocked_domains)
-    kept, blocked_count = partition_blocked(parsed.events, blocked)
-    received_at = gateway.now_ms()
-    append = AppendResult(duplicate=False)
-    if kept:
-        upload = Upload(
-            batch_id=parsed.batch_id,
-            user_id=info.user_id,
-            client_id=parsed.client_id,
-            received_at=received_at,
-            events=kept,
-        )
-        claims = [(e.session_id, info.user_id) for e in kept if isinstance(e, SessionStarted)]
-        append = await gateway.coalescer.submit(
-            partition_for(info.user_id, settings.partitions),
-            upload,
-            claims,
-            weight=len(kept) + len(body) // 1024,
-        )
-    if parsed.rejected and not append.duplicate:
-        await write_quarantine(
-            gateway.redis,
-            prefix=settings.key_prefix,
-            maxlen=settings.quarantine_maxlen,
-            batch_id=parsed.batch_id,
-            user_id=info.user_id,
-            client_id=parsed.client_id,
-            received_at=received_at,
-            rejected=parsed.rejected,
-        )
-    metrics = gateway.metrics.events
-    metrics.labels(outcome="duplicate" if append.duplicate else "accepted").inc(len(kept))
-    metrics.labels(outcome="rejected").inc(len(parsed.rejected))
-    metrics.labels(outcome="blocked").inc(blocked_count)
-    return BatchResult(
-        batch_id=parsed.batch_id,
-        accepted=len(kept),
-        blocked=blocked_count,
-        duplicate=append.duplicate,
-        rejected=[item.rejection for item in parsed.rejected],
-    )
-
-
 @post(
     "/v1/sessions",
     status_code=201,
@@ -228,7 +89,7 @@ async def create_session(
 ) -> SessionCreated:
     """Start a session for the token's user."""
     gateway = _state(state)
-    info = await _authenticate(request, gateway)
+    info = await authenticate(request.headers.get("authorization"), gateway)
     created = await start_session(
         gateway.redis,
         gateway.settings,
@@ -254,7 +115,7 @@ async def stop_session_route(
 ) -> SessionStopAccepted:
     """Stop one of the token user's sessions."""
     gateway = _state(state)
-    info = await _authenticate(request, gateway)
+    info = await authenticate(request.headers.get("authorization"), gateway)
     try:
         _uuid.decode(msgspec.json.encode(session_id))
         stopped_at = await stop_session(

@@ -232,3 +232,22 @@ async def test_concurrent_small_uploads_are_coalesced_into_few_entries(
     for partition in range(settings.partitions):
         entries += await aredis.xlen(stream_key(settings.key_prefix, RAW_TOPIC, partition))
     assert entries < len(bodies) / 2  # uploads share entries
+
+
+async def test_only_post_is_allowed_and_a_streamed_oversized_body_is_a_413(
+    settings: Settings, account: Account
+) -> None:
+    from ingest.app import create_app
+
+    small = msgspec.structs.replace(settings, max_body_bytes=10_000)
+
+    async def chunks() -> Any:  # no Content-Length: the limit is enforced while reading
+        for _ in range(20):
+            yield b" " * 1000
+
+    async with serve(create_app(small)) as client:
+        wrong = await client.get("/v1/events", headers=account.headers)
+        streamed = await client.post("/v1/events", content=chunks(), headers=account.headers)
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST")
+    assert streamed.status_code == 413
+    assert msgspec.json.decode(streamed.content, type=ErrorBody).status_code == 413
