@@ -17,6 +17,7 @@ install: $(VENV)/.installed
 
 ## up: install, then run MindHit end to end (embedded Redis/PostgreSQL when none is local)
 up: install
+	./scripts/build-web.sh
 	$(VENV)/bin/mindhit up
 
 ## test: install everything, start what the tests need, run the whole suite

@@ -14,5 +14,7 @@ ruff check .
 
 ./scripts/test-extension.sh  # browser extension: npm ci, schema drift check, lint, typecheck, build, vitest
 
+./scripts/build-web.sh  # dashboard JS islands (esbuild) and the e2e browser driver (playwright-core)
+
 echo "== python tests (unit, integration, e2e)"
 python -m pytest "$@"
