@@ -131,7 +131,7 @@ def common_words(documents: Sequence[str], dwell_ms: Sequence[int], top: int = 3
     Ties are broken by total frequency, then alphabetically; generic words are skipped.
     """
     weights = _weights(dwell_ms)
-    share: Counter[str] = Counter()
+    share: defaultdict[str, float] = defaultdict(float)
     frequency: Counter[str] = Counter()
     for weight, document in zip(weights, documents, strict=True):
         words = tokens(document)
