@@ -30,7 +30,7 @@ def read_archived(
     )
     params: tuple[Any, ...] = (topic, partition, lo) if hi is None else (topic, partition, lo, hi)
     with conn.cursor(name=f"archive_{topic}_{partition}") as cur:
-        cur.itersize = 2000
+        cur.itersize = 256  # rows: a raw row holds ~200 events
         cur.execute(query, params)  # type: ignore[arg-type]
         for offset, value in cur:
             yield offset, bytes(value)

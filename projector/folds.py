@@ -12,7 +12,7 @@ the loop).
 
 from __future__ import annotations
 
-import uuid
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -50,13 +50,12 @@ V = TypeVar("V")
 _json = msgspec.json.Encoder()
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 def is_uuid(value: str) -> bool:
-    """Whether ``value`` is a UUID PostgreSQL's ``uuid`` type accepts."""
-    try:
-        uuid.UUID(value)
-    except (ValueError, AttributeError, TypeError):
-        return False
-    return True
+    """Whether ``value`` is a UUID in the canonical 8-4-4-4-12 form (PostgreSQL accepts it)."""
+    return isinstance(value, str) and _UUID.fullmatch(value) is not None
 
 
 def _put(store: dict[K, V], key: K, value: V, merge: Callable[[V, V], V]) -> None:
@@ -90,30 +89,43 @@ class Batch:
 
     # ----------------------------------------------------------------- raw topic
     def add_raw(self, entry: RawEntry) -> None:
-        """Fold one raw-topic entry: sessions come to life and stay current."""
+        """Fold one raw-topic entry: sessions come to life and stay current.
+
+        Plain events only move a session's first/last event time, so they are
+        reduced per session per upload before any patch is built (hot path).
+        """
         sessions = self.sessions
         for upload in entry.uploads:
             user_id = upload.user_id
             if user_id in self.erased or not is_uuid(user_id):
                 self.rejected += user_id not in self.erased
                 continue
+            spans: dict[str, list[int]] = {}
             for event in upload.events:
-                self.events += 1
                 ts = event.ts
+                span = spans.get(event.session_id)
+                if span is None:
+                    spans[event.session_id] = [ts, ts]
+                elif ts < span[0]:
+                    span[0] = ts
+                elif ts > span[1]:
+                    span[1] = ts
+                if isinstance(event, (SessionStarted, SessionStopped)):
+                    patch = SessionPatch(session_id=event.session_id, user_id=user_id)
+                    if isinstance(event, SessionStarted):
+                        patch.client_id = event.client_id
+                        patch.label = event.label
+                        patch.status, patch.status_at, patch.status_reason = "recording", ts, ""
+                    else:
+                        patch.stopped_at = ts
+                        patch.status, patch.status_at, patch.status_reason = "processing", ts, ""
+                    _put(sessions, event.session_id, patch, merge_session)
+            self.events += len(upload.events)
+            for session_id, (first, last) in spans.items():
                 patch = SessionPatch(
-                    session_id=event.session_id,
-                    user_id=user_id,
-                    started_at=ts,
-                    last_event_at=ts,
+                    session_id=session_id, user_id=user_id, started_at=first, last_event_at=last
                 )
-                if isinstance(event, SessionStarted):
-                    patch.client_id = event.client_id
-                    patch.label = event.label
-                    patch.status, patch.status_at, patch.status_reason = "recording", ts, ""
-                elif isinstance(event, SessionStopped):
-                    patch.stopped_at = ts
-                    patch.status, patch.status_at, patch.status_reason = "processing", ts, ""
-                _put(sessions, event.session_id, patch, merge_session)
+                _put(sessions, session_id, patch, merge_session)
 
     # ------------------------------------------------------------- derived topics
     def add_derived(self, entry: DerivedEntry) -> None:

@@ -88,10 +88,24 @@ def load_erased(conn: psycopg.Connection[Any]) -> set[str]:
     return {str(r[0]) for r in conn.execute("SELECT user_id FROM erased_users")}
 
 
+_TYPES = {
+    "tmp_sessions": ["text", "text", "text", "text", "int8", "int8", "int8", "text", "int8",
+                     "text", "int8", "int4", "int4"],
+    "tmp_urls": ["text", "text", "text", "bool", "text", "text", "text", "text", "int8", "text",
+                 "text[]", "text", "text", "int8"],
+    "tmp_texts": ["text", "text", "text"],
+    "tmp_visits": ["text", "text", "text", "text", "int4", "text", "text", "text", "text", "text",
+                   "int8", "int8", "int8", "text", "int8"],
+    "tmp_mindmaps": ["text", "text", "text", "text", "int8"],
+}  # fmt: skip
+
+
 def _copy(
     conn: psycopg.Connection[Any], table: str, columns: str, rows: list[tuple[Any, ...]]
 ) -> None:
-    with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # type: ignore[arg-type]
+    query = f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
+    with conn.cursor().copy(query) as copy:  # type: ignore[arg-type]
+        copy.set_types(_TYPES[table])
         for row in rows:
             copy.write_row(row)
 

@@ -1,0 +1,342 @@
+"""Projector benchmark: fold rate vs. raw COPY, replay rate and replay memory.
+
+Three measurements against the real Redis and PostgreSQL (own database
+``mindhit_bench_projector``, own key prefix, cleaned up afterwards):
+
+1. Fold: ``--visits`` VisitClosed events (200 per stream entry) are folded into
+   ``page_visits`` by the real consumer (COPY + merge + checkpoint per turn);
+   compared with a plain binary COPY of the same rows into an identical table
+   in the same run (the ratio is what the merge and checkpoint cost).
+2. Replay: ``--raw-events`` raw client events (200 per upload) are archived, then
+   ``mindhit replay --projection sessions`` runs as a child process; events/s and
+   its peak resident memory (``rss_mb``) are reported. Run it with a larger
+   ``--raw-events`` to see that memory does not grow with the log.
+3. ``--crash``: the crash-then-resume check with the issue's 200,000-event load
+   (kill -9 the projector at random points, restart, compare tables row by row
+   with an uninterrupted run).
+
+    python bench/projector.py --visits 100000 --raw-events 200000
+    python bench/projector.py --crash
+
+The last line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import psycopg
+import redis.asyncio as aioredis
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from mindhit import streams  # noqa: E402
+from mindhit.db import apply_migrations  # noqa: E402
+from mindhit.settings import Settings  # noqa: E402
+from projector.archive import Archiver  # noqa: E402
+from projector.consumer import Consumer  # noqa: E402
+from projector.synthetic import synth_log, write_log  # noqa: E402
+from schema.derived import VisitClosed  # noqa: E402
+from schema.events import TabActivated  # noqa: E402
+from schema.ids import deterministic_id  # noqa: E402
+from schema.log import DerivedEntry, RawEntry, Upload, encode_derived_entry, encode_raw_entry  # noqa: E402
+from schema.topics import RAW_TOPIC, VISITS_TOPIC, stream_key  # noqa: E402
+
+ADMIN = os.environ.get(
+    "MINDHIT_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS = os.environ.get("MINDHIT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+DB = "mindhit_bench_projector"
+TABLES = (
+    "sessions, urls, page_texts, page_visits, mindmap_graphs, projection_checkpoints,"
+    " erased_users, erasure_purges, event_log"
+)
+BASE = 1_764_000_000_000
+
+
+def fresh_db() -> str:
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (DB,)
+        )
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB}"')
+        conn.execute(f'CREATE DATABASE "{DB}"')
+    url = ADMIN.rsplit("/", 1)[0] + "/" + DB
+    apply_migrations(url)
+    return url
+
+
+def visit_entries(n: int, partitions: int) -> list[tuple[str, bytes, int]]:
+    """(partition key, value, events) of n visits, 200 per entry, 64 users."""
+    out = []
+    users = [deterministic_id("bench-user", i) for i in range(64)]
+    for start in range(0, n, 200):
+        user = users[(start // 200) % 64]
+        session = deterministic_id("bench-session", user, start // 20_000)
+        events = [
+            VisitClosed(
+                user_id=user, visit_id=deterministic_id("v", i), client_id="c", session_id=session,
+                tab_id=1, url=f"https://example.org/p/{i % 5000}", url_hash=f"h{i % 5000}",
+                domain="example.org", title=f"Page {i % 5000}", start_ts=BASE + i * 1000,
+                end_ts=BASE + i * 1000 + 900, dwell_ms=900, opened_seq=i, end_reason="switch",
+            )
+            for i in range(start, min(n, start + 200))
+        ]  # fmt: skip
+        out.append((user, encode_derived_entry(DerivedEntry(events=events)), len(events)))
+    return out
+
+
+def raw_entries(n: int) -> list[tuple[str, bytes, int]]:
+    """(user, value, events) of n raw tab events, 200 per upload, 64 users, many sessions."""
+    out = []
+    users = [deterministic_id("bench-user", i) for i in range(64)]
+    for start in range(0, n, 200):
+        user = users[(start // 200) % 64]
+        session = deterministic_id("bench-session", user, start // 10_000)
+        events = [
+            TabActivated(
+                event_id=str(uuid.UUID(int=i + 1)), client_id="c", session_id=session, seq=i,
+                ts=BASE + i * 100, tab_id=1, window_id=1, url=f"https://example.org/p/{i % 5000}",
+                title="t",
+            )
+            for i in range(start, min(n, start + 200))
+        ]  # fmt: skip
+        upload = Upload(
+            batch_id=str(uuid.UUID(int=start + 1)),
+            user_id=user,
+            client_id="c",
+            received_at=BASE,
+            events=events,
+        )  # type: ignore[arg-type]
+        out.append((user, encode_raw_entry(RawEntry(uploads=[upload])), len(events)))
+    return out
+
+
+async def append_all(
+    redis: aioredis.Redis, settings: Settings, topic: str, items: list[tuple[str, bytes, int]]
+) -> None:
+    from schema.topics import partition_for
+
+    pipe = redis.pipeline(transaction=False)
+    for i, (key, value, _) in enumerate(items):
+        stream = stream_key(settings.key_prefix, topic, partition_for(key, settings.partitions))
+        streams.queue_append(pipe, stream, value, key=key.encode(), timestamp_ms=BASE)
+        if i % 500 == 499:
+            await pipe.execute()
+    await pipe.execute()
+
+
+async def bench_fold(
+    settings: Settings, redis: aioredis.Redis, url: str, visits: int
+) -> dict[str, Any]:
+    await append_all(redis, settings, VISITS_TOPIC, visit_entries(visits, settings.partitions))
+    with psycopg.connect(url) as conn:
+        consumer = Consumer(settings, redis, conn, projections=("visits",))
+        await consumer.load()
+        started = time.perf_counter()
+        while await consumer.turn(block_ms=None):
+            pass
+        fold_s = time.perf_counter() - started
+        rows = conn.execute(
+            "SELECT visit_id, user_id, session_id, client_id, tab_id, url_hash, content_hash, url,"
+            " title, domain, start_at, end_at, dwell_ms, end_reason, opened_seq FROM page_visits"
+        ).fetchall()
+        assert len(rows) == visits, (len(rows), visits)
+        conn.execute("DROP TABLE IF EXISTS bench_copy")
+        conn.execute("CREATE TABLE bench_copy (LIKE page_visits INCLUDING ALL)")
+        conn.commit()
+        started = time.perf_counter()
+        with conn.cursor().copy("COPY bench_copy FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(
+                [
+                    "uuid",
+                    "uuid",
+                    "uuid",
+                    "text",
+                    "int4",
+                    "text",
+                    "text",
+                    "text",
+                    "text",
+                    "text",
+                    "timestamptz",
+                    "timestamptz",
+                    "int8",
+                    "text",
+                    "int8",
+                ]
+            )
+            for row in rows:
+                copy.write_row(row)
+        conn.commit()
+        copy_s = time.perf_counter() - started
+        conn.execute("DROP TABLE bench_copy")
+        conn.commit()
+    fold_rate, copy_rate = visits / fold_s, visits / copy_s
+    return {
+        "visits": visits,
+        "fold_visits_per_s": round(fold_rate),
+        "copy_rows_per_s": round(copy_rate),
+        "fold_to_copy_ratio": round(fold_rate / copy_rate, 3),
+    }
+
+
+async def bench_replay(
+    settings: Settings, redis: aioredis.Redis, url: str, raw_events: int
+) -> dict[str, Any]:
+    await append_all(redis, settings, RAW_TOPIC, raw_entries(raw_events))
+    with psycopg.connect(url) as conn:
+        consumer = Consumer(settings, redis, conn, projections=("sessions",))
+        await consumer.load()
+        while await consumer.turn(block_ms=None):
+            pass
+        archiver = Archiver(settings, redis, conn)
+        await archiver.load()
+        while await archiver.turn(block_ms=None):
+            pass
+    env = {
+        **os.environ,
+        "MINDHIT_REDIS_URL": REDIS,
+        "MINDHIT_DATABASE_URL": url,
+        "MINDHIT_KEY_PREFIX": settings.key_prefix,
+        "MINDHIT_PARTITIONS": str(settings.partitions),
+        "MINDHIT_LOG_LEVEL": "warning",
+    }
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "mindhit.cli", "replay", "--projection", "sessions"],
+        env=env, capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr[-3000:])
+    rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    inner = float(proc.stdout.split(" events in ")[1].split("s")[0])
+    return {
+        "raw_events": raw_events,
+        "replay_events_per_s": round(raw_events / inner),
+        "replay_seconds": inner,
+        "replay_seconds_incl_startup": round(seconds, 2),
+        "rss_mb": round(rss_kb / 1024, 1),
+    }
+
+
+async def bench_crash(settings: Settings, redis: aioredis.Redis, url: str) -> dict[str, Any]:
+    """kill -9 at random points during a 200,000-event load; compare with a clean run."""
+    items = list(synth_log(99, users=40, sessions_per_user=38, visits_per_session=50))
+    events = sum(i.events for i in items)
+    rng = random.Random(7)
+    env = {
+        **os.environ,
+        "MINDHIT_REDIS_URL": REDIS,
+        "MINDHIT_DATABASE_URL": url,
+        "MINDHIT_KEY_PREFIX": settings.key_prefix,
+        "MINDHIT_PARTITIONS": str(settings.partitions),
+        "MINDHIT_PROJECTOR_PORT": "0",
+        "MINDHIT_LOG_LEVEL": "warning",
+    }
+    kills = 0
+    step = len(items) // 10
+    for i in range(0, len(items), step):
+        await write_log(redis, settings, items[i : i + step])
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mindhit.cli", "projector"],
+            env=env,
+            cwd=ROOT,
+            stderr=subprocess.DEVNULL,
+        )
+        await asyncio.sleep(rng.uniform(0.5, 3.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+    with psycopg.connect(url) as conn:
+        consumer = Consumer(settings, redis, conn)  # the restart that finishes the job
+        await consumer.load()
+        while await consumer.turn(block_ms=None):
+            pass
+        crashed = snap(conn)
+        conn.execute(f"TRUNCATE {TABLES}")
+        conn.commit()
+        clean = Consumer(settings, redis, conn)
+        await clean.load()
+        while await clean.turn(block_ms=None):
+            pass
+        equal = snap(conn) == crashed
+    return {"crash_events": events, "kills": kills, "crash_tables_equal": equal}
+
+
+def snap(conn: psycopg.Connection[Any]) -> list[Any]:
+    out = []
+    for table, key in (
+        ("sessions", "1"),
+        ("urls", "1, 2"),
+        ("page_texts", "1"),
+        ("page_visits", "1"),
+        ("mindmap_graphs", "1"),
+    ):
+        out.append(conn.execute(f"SELECT * FROM {table} ORDER BY {key}").fetchall())
+    conn.commit()
+    return out
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--visits", type=int, default=100_000)
+    parser.add_argument("--raw-events", type=int, default=200_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument(
+        "--crash", action="store_true", help="run the 200k-event kill -9 check instead"
+    )
+    args = parser.parse_args()
+    url = fresh_db()
+    prefix = f"benchproj{uuid.uuid4().hex[:8]}"
+    settings = Settings.from_env(
+        {},
+        redis_url=REDIS,
+        database_url=url,
+        key_prefix=prefix,
+        partitions=args.partitions,
+        log_level="warning",
+    )
+    redis = aioredis.Redis.from_url(REDIS)
+    result: dict[str, Any] = {"note": "measured under shared load"}
+    try:
+        if args.crash:
+            result.update(await bench_crash(settings, redis, url))
+        else:
+            result.update(await bench_fold(settings, redis, url, args.visits))
+            print(
+                f"fold: {result['fold_visits_per_s']:,} visits/s;"
+                f" raw COPY {result['copy_rows_per_s']:,} rows/s;"
+                f" ratio {result['fold_to_copy_ratio']}"
+            )
+            result.update(await bench_replay(settings, redis, url, args.raw_events))
+            print(
+                f"replay: {result['replay_events_per_s']:,} raw events/s"
+                f" ({result['replay_seconds_incl_startup']}s with process start-up);"
+                f" rss {result['rss_mb']} MB"
+            )
+    finally:
+        keys = [k async for k in redis.scan_iter(match=f"{prefix}:*", count=1000)]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
