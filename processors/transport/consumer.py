@@ -18,6 +18,8 @@ import redis.asyncio as aioredis
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from faust.transport import consumer as base
 from faust.types import TP, ConsumerMessage
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mindhit import streams
 from mindhit.logs import get_logger
@@ -77,6 +79,7 @@ class Consumer(base.Consumer):
         self._lease: GroupLease | None = None
         self._lease_held = False
         self._progress: dict[TP, tuple[int | None, float]] = {}
+        self._fetch_failures = 0
         super().__init__(
             transport, callback, on_partitions_revoked, on_partitions_assigned, **kwargs
         )
@@ -280,12 +283,23 @@ class Consumer(base.Consumer):
             return {}
         epoch = self._seek_epoch
         block_ms = int(min(timeout * 1000, self.options.block_ms))
-        records = await streams.read(
-            self.client,
-            {name: self._positions[tp] for name, tp in by_stream.items()},
-            count=self.options.fetch_count,
-            block_ms=block_ms if block_ms > 0 else None,
-        )
+        try:
+            records = await streams.read(
+                self.client,
+                {name: self._positions[tp] for name, tp in by_stream.items()},
+                count=self.options.fetch_count,
+                block_ms=block_ms if block_ms > 0 else None,
+            )
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # Redis restarting or unreachable: keep positions, retry on the next fetch.
+            self._fetch_failures += 1
+            if self._fetch_failures == 1:
+                log.warning("fetch failed; retrying", error=repr(exc))
+            await asyncio.sleep(min(0.05 * 2**self._fetch_failures, 2.0))
+            return {}
+        if self._fetch_failures:
+            log.info("fetching again", failed_attempts=self._fetch_failures)
+            self._fetch_failures = 0
         if epoch != self._seek_epoch:
             return {}
         result: dict[TP, list[Any]] = {}

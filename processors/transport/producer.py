@@ -21,14 +21,19 @@ from faust.exceptions import ProducerSendError
 from faust.transport import base
 from faust.types import TP, HeadersArg, RecordMetadata
 from mode import Service
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mindhit import streams
+from mindhit.logs import get_logger
 from schema.log import encode_headers
 from schema.topics import partition_for, stream_key
 
 __all__ = ["Producer", "TransactionsNotSupported", "encode_key", "headers_field"]
 
 MAX_PIPELINE = 2000
+
+log = get_logger(__name__)
 
 
 class TransactionsNotSupported(NotImplementedError):
@@ -270,21 +275,44 @@ class Producer(base.Producer):
             await self._write(batch)
 
     async def _write(self, batch: list[_Pending]) -> None:
-        """Append one batch in a single pipelined round trip and resolve its futures."""
-        pipe = self.client.pipeline(transaction=False)
-        for item in batch:
-            streams.queue_append(
-                pipe,
-                item.stream,
-                item.value,
-                key=item.key,
-                timestamp_ms=item.timestamp_ms,
-                headers=item.headers,
-            )
-        try:
-            ids = await pipe.execute(raise_on_error=False)
-        except Exception as exc:  # connection lost: every message of the batch failed
-            ids = [exc] * len(batch)
+        """Append one batch in a single pipelined round trip and resolve its futures.
+
+        Steps:
+            1. Queue one dense ``XADD`` per message on a pipeline and execute it.
+            2. If Redis is unreachable, retry the whole batch with backoff for up to
+               ``producer_request_timeout`` (at-least-once: a batch cut off mid-way
+               may be appended twice, which consumers of our log tolerate).
+            3. Resolve each future with the entry's offset, or fail it.
+        """
+        deadline = time.monotonic() + float(self.app.conf.producer_request_timeout)
+        attempt = 0
+        while True:
+            pipe = self.client.pipeline(transaction=False)
+            for item in batch:
+                streams.queue_append(
+                    pipe,
+                    item.stream,
+                    item.value,
+                    key=item.key,
+                    timestamp_ms=item.timestamp_ms,
+                    headers=item.headers,
+                )
+            try:
+                ids = await pipe.execute(raise_on_error=False)
+                break
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                attempt += 1
+                if time.monotonic() >= deadline or self.should_stop:
+                    ids = [exc] * len(batch)
+                    break
+                if attempt == 1:
+                    log.warning("append failed; retrying", error=repr(exc), messages=len(batch))
+                await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
+            except Exception as exc:  # anything else fails the batch
+                ids = [exc] * len(batch)
+                break
+        if attempt:
+            log.info("append retried", attempts=attempt)
         for item, new_id in zip(batch, ids, strict=True):
             if item.future.done():
                 continue

@@ -147,9 +147,12 @@ async def test_second_worker_waits_as_standby_and_takes_over_when_the_first_dies
     holder = await aredis.get(lease_key(key_prefix, "counter"))
     second = Worker(COUNTER, env, tmp_path / "second.log").start()
     workers.append(second)
-    await asyncio.sleep(3)
+    deadline = time.monotonic() + 60
+    while "waiting for group lease" not in second.log_tail(400):
+        assert second.alive() and time.monotonic() < deadline, second.log_tail()
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1)
     assert await aredis.get(lease_key(key_prefix, "counter")) == holder
-    assert "waiting for group lease" in second.log_tail(400)
 
     first.stop(signal.SIGKILL)
     await wait_committed(aredis, key_prefix, "counter", "numbers", second, timeout=90)
