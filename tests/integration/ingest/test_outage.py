@@ -136,3 +136,41 @@ async def test_redis_over_its_memory_limit_gives_503_and_writes_nothing(
         metrics = (await client.get("/metrics")).text
     assert 'mindhit_gateway_unavailable_total{dependency="redis"} 1.0' in metrics
     control.close()
+
+
+async def test_with_wait_replicas_an_upload_is_acknowledged_only_once_replicated(
+    settings: Settings, account: Account, private_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    replica_dir = tmp_path / "replica"
+    replica_dir.mkdir()
+    replica = PrivateRedis(replica_dir)
+    replica.start()
+    control = redis.Redis(port=replica.port)
+    control.replicaof("127.0.0.1", private_redis.port)
+    primary = redis.Redis(port=private_redis.port)
+    deadline = time.monotonic() + 10
+    while primary.info("replication").get("slave0", {}).get("state") != "online":
+        assert time.monotonic() < deadline, "the replica did not come online"
+        await asyncio.sleep(0.05)
+    settings = msgspec.structs.replace(
+        settings, redis_url=private_redis.url, wait_replicas=1, wait_timeout_ms=300
+    )
+    first = upload_body(event_dicts(10, first_seq=1))
+    second = upload_body(event_dicts(10, first_seq=11))
+    try:
+        async with serve(create_app(settings)) as client:
+            ok = await client.post("/v1/events", content=first, headers=account.headers)
+            assert ok.status_code == 202
+            replica.stop()
+            while primary.info("replication")["connected_slaves"] > 0:
+                await asyncio.sleep(0.05)
+            lonely = await client.post("/v1/events", content=second, headers=account.headers)
+            assert lonely.status_code == 503 and lonely.headers["retry-after"] == "1"
+            assert "replicas" in lonely.json()["detail"]
+            # it was written, just not replicated: a retry is recognised, not stored twice
+            retry = await client.post("/v1/events", content=second, headers=account.headers)
+            assert msgspec.json.decode(retry.content, type=BatchResult).duplicate
+    finally:
+        replica.stop()
+        control.close()
+        primary.close()
