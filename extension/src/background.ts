@@ -12,13 +12,12 @@ import type { ClientEvent } from "./generated/contract";
 import { isBlocked, parseBlockList } from "./lib/blocklist";
 import { EventQueue } from "./lib/queue";
 import { type Observed, Recorder } from "./lib/recorder";
+import { FlushScheduler } from "./lib/scheduler";
 import { Uploader } from "./lib/sender";
 import { type KV, Store } from "./lib/store";
 import { uuidv7 } from "./lib/uuid";
 import type { ContentMessage, PopupMessage, ProbeAnswer, StatusView, WorkerMessage } from "./messages";
 
-const FLUSH_AFTER_MS = 5_000;
-const FLUSH_AT_EVENTS = 200;
 const FLUSH_ALARM = "mindhit-flush";
 const RESUME_ALARM = "mindhit-resume";
 
@@ -28,32 +27,19 @@ function log(msg: string, data?: unknown): void {
 
 const store = new Store(chrome.storage.local satisfies KV);
 const queueReady = EventQueue.open(indexedDB);
-let flushTimer: ReturnType<typeof setTimeout> | null = null;
-let flushTimerAt = Infinity;
-
-function scheduleFlush(ms: number): void {
-  const at = Date.now() + ms;
-  if (flushTimer !== null && flushTimerAt <= at) return;
-  if (flushTimer !== null) clearTimeout(flushTimer);
-  flushTimerAt = at;
-  flushTimer = setTimeout(() => {
-    flushTimer = null;
-    flushTimerAt = Infinity;
-    void flush();
-  }, ms);
-}
+const scheduler = new FlushScheduler(async () => (await uploaderReady).pump(), {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+});
 
 async function flush(): Promise<void> {
-  const result = await (await uploaderReady).pump();
-  if (result.kind === "wait") scheduleFlush(result.waitMs);
+  await scheduler.run();
 }
 
 function onStored(events: ClientEvent[]): void {
-  void (async () => {
-    const stats = await (await queueReady).stats();
-    if (stats.count >= FLUSH_AT_EVENTS) void flush();
-    else if (events.length > 0) scheduleFlush(FLUSH_AFTER_MS);
-  })();
+  if (events.length === 0) return;
+  void queueReady.then(async (q) => scheduler.stored((await q.stats()).count));
 }
 
 const recorderReady = queueReady.then(
