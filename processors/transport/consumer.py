@@ -23,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mindhit import streams
 from mindhit.logs import get_logger
+from processors.transport import metrics
 from processors.transport.catalog import load_committed
 from processors.transport.compaction import compact_stream
 from processors.transport.lease import GroupLease, LeaseLost
@@ -126,6 +127,7 @@ class Consumer(base.Consumer):
         if self._lease_held:
             try:
                 await self.lease.release(self.client)
+                metrics.LEASE_HELD.set(0)
             except Exception as exc:
                 log.warning("lease release failed; it expires by itself", error=repr(exc))
             self._lease_held = False
@@ -195,6 +197,7 @@ class Consumer(base.Consumer):
         while not self.should_stop:
             if await self.lease.renew(self.client):
                 self._lease_held = True
+                metrics.LEASE_HELD.set(1)
                 if waiting_logged:
                     log.info("group lease acquired", group=self.group, member=self._member_id)
                 return
@@ -293,6 +296,7 @@ class Consumer(base.Consumer):
         except (RedisConnectionError, RedisTimeoutError) as exc:
             # Redis restarting or unreachable: keep positions, retry on the next fetch.
             self._fetch_failures += 1
+            metrics.FETCH_ERRORS.inc()
             if self._fetch_failures == 1:
                 log.warning("fetch failed; retrying", error=repr(exc))
             await asyncio.sleep(min(0.05 * 2**self._fetch_failures, 2.0))
@@ -309,6 +313,7 @@ class Consumer(base.Consumer):
         for tp, items in result.items():
             next_offset = items[-1].offset + 1
             self._positions[tp] = next_offset
+            metrics.FETCHED.labels(tp.topic).inc(len(items))
             if next_offset > self._highwaters.get(tp, 0):
                 self._highwaters[tp] = next_offset
         return result
@@ -355,11 +360,14 @@ class Consumer(base.Consumer):
         except LeaseLost as exc:
             log.error("group lease lost; stopping", group=self.group, error=str(exc))
             self._lease_held = False
+            metrics.LEASE_HELD.set(0)
             await self.crash(exc)
             return False
         except Exception as exc:  # a failed commit is retried at the next interval
             log.warning("commit failed; will retry", error=repr(exc))
             return False
+        for (topic, partition), offset in mine.items():
+            metrics.COMMITTED.labels(topic, str(partition)).set(offset)
         return True
 
     # -- offsets and metadata -------------------------------------------------------------
@@ -377,6 +385,8 @@ class Consumer(base.Consumer):
             TP(tp.topic, tp.partition): value for tp, value in zip(partitions, values, strict=True)
         }
         self._highwaters.update(found)
+        for tp, value in found.items():
+            metrics.HIGHWATER.labels(tp.topic, str(tp.partition)).set(value)
         return found
 
     async def earliest_offsets(self, *partitions: TP) -> Mapping[TP, int]:
@@ -470,6 +480,7 @@ class Consumer(base.Consumer):
                 continue
             if not held:
                 self._lease_held = False
+                metrics.LEASE_HELD.set(0)
                 log.error("group lease taken by another worker; stopping", group=self.group)
                 await self.crash(LeaseLost(f"lease of group {self.group!r} was taken over"))
                 return
@@ -496,6 +507,7 @@ class Consumer(base.Consumer):
                 log.warning("compaction failed", stream=self._stream(tp), error=repr(exc))
                 continue
             deleted += result.deleted
+            metrics.COMPACTED.labels(tp.topic).inc(result.deleted)
             if result.deleted:
                 log.info(
                     "compacted",

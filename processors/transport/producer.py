@@ -26,6 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mindhit import streams
 from mindhit.logs import get_logger
+from processors.transport import metrics
 from schema.log import encode_headers
 from schema.topics import partition_for, stream_key
 
@@ -305,6 +306,7 @@ class Producer(base.Producer):
                 if time.monotonic() >= deadline or self.should_stop:
                     ids = [exc] * len(batch)
                     break
+                metrics.APPEND_RETRIES.inc()
                 if attempt == 1:
                     log.warning("append failed; retrying", error=repr(exc), messages=len(batch))
                 await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
@@ -313,7 +315,10 @@ class Producer(base.Producer):
                 break
         if attempt:
             log.info("append retried", attempts=attempt)
+        appended: dict[str, int] = {}
         for item, new_id in zip(batch, ids, strict=True):
+            if not isinstance(new_id, BaseException):
+                appended[item.topic] = appended.get(item.topic, 0) + 1
             if item.future.done():
                 continue
             if isinstance(new_id, BaseException):
@@ -331,3 +336,5 @@ class Producer(base.Producer):
                     timestamp_type=0,
                 )
             )
+        for topic, count in appended.items():
+            metrics.APPENDED.labels(topic).inc(count)

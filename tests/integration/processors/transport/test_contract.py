@@ -18,6 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 from faust.exceptions import ImproperlyConfigured
 from faust.types import TP
+from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
 from mindhit import streams
@@ -54,10 +55,13 @@ async def test_send_resolves_to_the_real_dense_offset_with_headers_and_tombstone
     producer = app.producer
     key = b"user-1"
     partition = partition_for(key, 4)
+    appended_before = REGISTRY.get_sample_value("mindhit_transport_appended_total", {"topic": "t"})
     first = await producer.send_and_wait("t", key, b"a", None, 1.5, {"trace": b"x"})
     second = await producer.send_and_wait("t", key, None, None, None, None)
     assert (first.partition, first.offset, second.offset) == (partition, 0, 1)
     assert first.timestamp == 1.5
+    appended = REGISTRY.get_sample_value("mindhit_transport_appended_total", {"topic": "t"})
+    assert appended == (appended_before or 0) + 2
 
     consumer: Any = app.consumer
     tp = TP("t", partition)
@@ -149,6 +153,8 @@ async def test_commit_is_stored_in_redis_and_is_where_a_new_consumer_starts(
     consumer._lease_held = True
     assert await consumer._commit({tp: 3, TP("c", 1): 9})  # not assigned: ignored
     assert await load_committed(aredis, key_prefix, "contract") == {("c", 2): 3}
+    labels = {"topic": "c", "partition": "2"}
+    assert REGISTRY.get_sample_value("mindhit_transport_committed_offset", labels) == 3
     assert await consumer.seek_to_committed() == {tp: 3}
     records = await consumer._getmany({tp}, timeout=0.1)
     assert [r.offset for r in records[tp]] == [3]

@@ -1,0 +1,49 @@
+"""Prometheus metrics of the redis:// transport (served by the worker's ``/metrics``).
+
+Counted per pipelined batch or per fetch, never per message, so the hot path
+stays cheap.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+__all__ = [
+    "APPENDED",
+    "APPEND_RETRIES",
+    "COMMITTED",
+    "COMPACTED",
+    "FETCHED",
+    "FETCH_ERRORS",
+    "HIGHWATER",
+    "LEASE_HELD",
+]
+
+APPENDED = Counter(
+    "mindhit_transport_appended_total", "Messages appended by the Faust producer", ["topic"]
+)
+APPEND_RETRIES = Counter(
+    "mindhit_transport_append_retries_total", "Pipelined append batches retried after a Redis error"
+)
+FETCHED = Counter(
+    "mindhit_transport_fetched_total", "Stream entries fetched by the Faust consumer", ["topic"]
+)
+FETCH_ERRORS = Counter(
+    "mindhit_transport_fetch_errors_total", "Fetches that failed because Redis was unreachable"
+)
+COMMITTED = Gauge(
+    "mindhit_transport_committed_offset",
+    "Committed offset (next to read) per partition",
+    ["topic", "partition"],
+)
+HIGHWATER = Gauge(
+    "mindhit_transport_highwater",
+    "Offset the next append gets, per partition",
+    ["topic", "partition"],
+)
+COMPACTED = Counter(
+    "mindhit_transport_compacted_entries_total", "Superseded changelog entries deleted", ["topic"]
+)
+LEASE_HELD = Gauge(
+    "mindhit_transport_lease_held", "1 while this worker holds its app's group lease"
+)
