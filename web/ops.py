@@ -24,6 +24,7 @@ __all__ = [
     "ai_status",
     "dead_letters",
     "lag_rows",
+    "pivot_lag",
     "retry_dead_letter",
     "user_health",
 ]
@@ -81,6 +82,19 @@ async def user_health(
         ai_provider=provider,
         ai_status=status,
     )
+
+
+def pivot_lag(rows: list[LagRow]) -> tuple[list[int], list[tuple[str, str, list[int], int]]]:
+    """Lag as a table: one line per (consumer, topic), one column per partition, a total."""
+    partitions = sorted({r.partition for r in rows})
+    lines: dict[tuple[str, str], dict[int, int]] = {}
+    for r in rows:
+        lines.setdefault((r.consumer, r.topic), {})[r.partition] = r.lag
+    table = [
+        (consumer, topic, [cells.get(p, 0) for p in partitions], sum(cells.values()))
+        for (consumer, topic), cells in sorted(lines.items())
+    ]
+    return partitions, table
 
 
 def _iso_ms(ms: int) -> str:

@@ -319,7 +319,8 @@ class OpsPages(Controller):
         _require_admin(user, settings)
         lag = await ops.lag_rows(conn, request.app.state.redis, settings)
         letters = await ops.dead_letters(request.app.state.redis, settings)
-        return _page("ops.html", user, lag=lag, letters=letters)
+        partitions, table = ops.pivot_lag(lag)
+        return _page("ops.html", user, partitions=partitions, lag=table, letters=letters)
 
     @post("/ops/dead-letters/{letter_id:str}/retry")
     async def retry(

@@ -161,6 +161,15 @@ try {
       await shot(page, "07-planted-markup-map");
     }
 
+    // Pipeline health, and the ops page (this user is an admin).
+    await page.goto(`${base}/health`);
+    out.healthText = await page.locator("main").innerText();
+    await shot(page, "09-health");
+    await page.goto(`${base}/ops`);
+    out.opsLagRows = await page.locator("table.lag tbody tr").count();
+    out.opsText = await page.locator("main").innerText();
+    await shot(page, "10-ops");
+
     // A second user cannot open the first user's session.
     const other = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     const page2 = await newPage(other);

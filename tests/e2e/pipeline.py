@@ -49,7 +49,14 @@ class Pipeline:
 
     @classmethod
     def configure(
-        cls, *, redis_url: str, database_url: str, key_prefix: str, data_dir: Path, logs: Path
+        cls,
+        *,
+        redis_url: str,
+        database_url: str,
+        key_prefix: str,
+        data_dir: Path,
+        logs: Path,
+        admin_emails: str = "",
     ) -> Pipeline:
         """Settings for a private pipeline (nothing started yet)."""
         ports = {name: free_port() for name in COMPONENTS}
@@ -70,6 +77,7 @@ class Pipeline:
                 "MINDHIT_LOG_FORMAT": "json",
                 "MINDHIT_COMMIT_INTERVAL_S": "0.2",
                 "MINDHIT_TOKEN_CACHE_SECONDS": "0",
+                "MINDHIT_ADMIN_EMAILS": admin_emails,
             }
         )
         logs.mkdir(parents=True, exist_ok=True)

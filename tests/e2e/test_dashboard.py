@@ -43,6 +43,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 PASSWORD = "a long enough password"
+EMAIL = f"e2e-{uuid.uuid4().hex[:8]}@example.com"  # the first user, also an admin
 PLANTED_TITLE = '<img src=x onerror="window.__xss=\'title\'">Quokka <b class="planted">facts</b>'
 PLANTED_TITLE_2 = "\"><svg onload=\"window.__xss='svg'\"></svg><script>window.__xss='t2'</script>"
 PLANTED_TEXT = (
@@ -62,6 +63,7 @@ def pipeline(redis_url: str, database_url: str, tmp_path_factory: Any) -> Iterat
         key_prefix=prefix,
         data_dir=tmp_path_factory.mktemp("e2e-data"),
         logs=ARTIFACTS / "logs",
+        admin_emails=EMAIL,
     )
     try:
         running.start()
@@ -146,7 +148,7 @@ def _wait_ready(database_url: str, session_ids: list[str], timeout_s: float = 90
 def test_sign_up_demo_data_session_list_timeline_map_search_and_isolation(
     pipeline: Pipeline, database_url: str
 ) -> None:
-    email = f"e2e-{uuid.uuid4().hex[:8]}@example.com"
+    email = EMAIL
     other = f"e2e-other-{uuid.uuid4().hex[:8]}@example.com"
 
     # 1. Sign up and create a device token in the browser.
@@ -242,5 +244,16 @@ def test_sign_up_demo_data_session_list_timeline_map_search_and_isolation(
     assert tour["otherUserStatus"] == 404
     assert tour["otherUserApiStatus"] == 404 and tour["otherUserMapApiStatus"] == 404
     assert tour["otherUserSessionRows"] == 0
-    for name in ("02-sessions", "03-timeline", "04-mindmap", "05-search", "08-second-user"):
+    # Pipeline health for the user, and the admin's ops page with lag per partition.
+    assert tour["healthText"].count("Up to date") == 1
+    assert tour["opsLagRows"] >= 2 and "Dead letters" in tour["opsText"]
+    for name in (
+        "02-sessions",
+        "03-timeline",
+        "04-mindmap",
+        "05-search",
+        "08-second-user",
+        "09-health",
+        "10-ops",
+    ):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000

@@ -83,3 +83,18 @@ def test_every_visit_appears_once_in_time_order_and_totals_add_up(
         assert gap.end_ts - gap.start_ts >= 30_000
         # nothing was being read during a gap
         assert not any(v.start_ts < gap.end_ts and v.end_ts > gap.start_ts for v in visits)
+
+
+def test_lag_is_pivoted_to_one_line_per_consumer_and_topic() -> None:
+    from web.models import LagRow
+    from web.ops import pivot_lag
+
+    rows = [
+        LagRow(consumer="faust:p", topic="raw", partition=1, lag=5),
+        LagRow(consumer="faust:p", topic="raw", partition=0, lag=2),
+        LagRow(consumer="projection:s", topic="raw", partition=1, lag=1),
+    ]
+    assert pivot_lag(rows) == (
+        [0, 1],
+        [("faust:p", "raw", [2, 5], 7), ("projection:s", "raw", [0, 1], 1)],
+    )
