@@ -15,6 +15,10 @@ fi
 
 need kubectl "$HELM"
 kubectl config use-context "kind-$KIND_CLUSTER"
-"$HELM" upgrade --install "${HELM_LOCAL_ARGS[@]}" --create-namespace --wait --timeout 10m
+# No --wait: on a first install Helm would wait for pods that need the schema before
+# running the post-install migration hook (values-local.yaml creates the database in the
+# same release). Helm still waits for the hook Job; the rollout is awaited afterwards.
+"$HELM" upgrade --install "${HELM_LOCAL_ARGS[@]}" --create-namespace --timeout 10m
+kubectl -n "$NAMESPACE" rollout status statefulset --timeout=300s
 kubectl -n "$NAMESPACE" rollout status deployment --timeout=300s
 echo "MindHit is up: http://mindhit.localtest.me:${HOST_HTTP_PORT}"
