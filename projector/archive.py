@@ -5,8 +5,8 @@ Exactly once comes from the checkpoint: rows and the archiver's checkpoint
 fenced (a second archiver, or a crash mid-batch, cannot archive an entry twice).
 
 Each entry is split per user (:func:`split_entry`) so erasing a user is a plain
-DELETE and no other user's data goes with it. Entries of erased users are never
-archived.
+DELETE and no other user's data goes with it. Entries of erased users logged up
+to their erasure are never archived.
 """
 
 from __future__ import annotations
@@ -172,8 +172,11 @@ class Archiver:
         conn = self.conn
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ERASE_LOCK,))
-            erased = {uuid.UUID(u) for u in load_erased(conn)}
-            kept = [r for r in rows if r[4] not in erased]
+            erased = {
+                uuid.UUID(u): _EPOCH + dt.timedelta(milliseconds=at)
+                for u, at in load_erased(conn).items()
+            }
+            kept = [r for r in rows if r[4] not in erased or r[5] > erased[r[4]]]
             for month in {_month(r[5]) for r in kept} - self._months:
                 conn.execute(
                     "SELECT event_log_ensure_partition(%s)",

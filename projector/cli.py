@@ -138,12 +138,22 @@ def replay_cmd(ctx: click.Context, names: tuple[str, ...], diff: bool, dry_run: 
 @click.option("--user", "email", help="Email of the user to erase.")
 @click.option("--user-id", help="User id to erase (when the account is already gone).")
 @click.option("--reason", default="", help="Recorded with the tombstone.")
+@click.option("--keep-account", is_flag=True, help="Erase the data but keep the account.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def erase_cmd(
-    ctx: click.Context, email: str | None, user_id: str | None, reason: str, yes: bool
+    ctx: click.Context,
+    email: str | None,
+    user_id: str | None,
+    reason: str,
+    keep_account: bool,
+    yes: bool,
 ) -> None:
-    """Erase every trace of a user: read tables, archive, account and hot log."""
+    """Erase every trace of a user: read tables, archive, hot log and the account.
+
+    With --keep-account the user can keep signing in and what they record afterwards
+    is projected again.
+    """
     import psycopg
     import redis.asyncio as aioredis
 
@@ -173,6 +183,7 @@ def erase_cmd(
                         conn,
                         target,
                         reason=reason,
+                        delete_account=not keep_account,
                         now_ms=lambda: time.time_ns() // 1_000_000,
                     )
                 finally:

@@ -99,7 +99,7 @@ class Consumer:
         topics = [t for name in self.projections for t in PROJECTIONS[name].topics]
         self.ids = stream_ids(settings, topics)
         self.positions: dict[str, int] = {}
-        self.erased: set[str] = set()
+        self.erased: dict[str, int] = {}
         self.last_turn = now()
 
     def _key(self, stream: str) -> tuple[str, str, int]:
@@ -109,7 +109,7 @@ class Consumer:
     async def load(self) -> None:
         """Resume: positions from the stored checkpoints (0 for never-seen streams)."""
 
-        def go() -> tuple[Checkpoints, set[str]]:
+        def go() -> tuple[Checkpoints, dict[str, int]]:
             ensure_temp_tables(self.conn)
             self.conn.commit()
             cps = load_checkpoints(self.conn, self.projections)

@@ -3,14 +3,17 @@
 Steps of :func:`erase_user`:
   1. note each stream's highwater: the user's hot entries all lie below it;
   2. in one transaction holding the erasure lock exclusively: record the
-     tombstone, delete the user's rows (read tables, shadows, archive, account)
-     and record the Redis purges owed (:func:`projector.pg.erase_user_rows`);
+     tombstone (cut = now), delete the user's rows (read tables, shadows, archive
+     and, by default, the account) and record the Redis purges owed
+     (:func:`projector.pg.erase_user_rows`);
   3. append a ``UserErased`` event to the sessions topic, so the processors drop
      their state and every projector replica does the same;
   4. trim the streams now as far as every reader allows; purges still pending are
      finished by the archiver's trimmer once readers move past them.
 
-The tombstone makes every later fold, archive write and replay skip the user.
+The tombstone makes every later fold, archive write and replay skip the user's
+events up to the cut. (The dashboard's "erase all my data" keeps the account, so
+what the user records afterwards is projected again.)
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import redis.asyncio as aioredis
 
 from mindhit import streams
 from mindhit.settings import Settings
+from projector.ops import EraseUser
 from projector.pg import ERASE_LOCK, erase_user_rows
 from projector.retention import purge_points, trim_streams
 from schema.derived import UserErased
@@ -59,18 +63,21 @@ async def erase_user(
     user_id: str,
     *,
     reason: str = "",
+    delete_account: bool = True,
     now_ms: Callable[[], int],
 ) -> EraseReport:
     """Erase ``user_id`` everywhere (see the module docstring for the steps)."""
     purges = await purge_points(settings, redis, user_id)
+    at = now_ms()
+    erase = EraseUser(user_id=user_id, at=at, reason=reason, delete_account=delete_account)
 
     def go() -> int:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (ERASE_LOCK,))
-            return erase_user_rows(conn, user_id, reason, purges)
+            return erase_user_rows(conn, erase, purges)
 
     deleted = await asyncio.to_thread(go)
-    event = UserErased(user_id=user_id, ts=now_ms(), reason=reason)
+    event = UserErased(user_id=user_id, ts=at, reason=reason)
     await streams.append(
         redis,
         stream_key(

@@ -2,8 +2,9 @@
 
 A :class:`Batch` collects the operations of every entry read in one loop turn,
 merging operations on the same key as they arrive (see :mod:`projector.ops`).
-Events of erased users are dropped here, and an erasure in the middle of a batch
-also drops that user's earlier operations of the same batch.
+Events of erased users are dropped here when their event time is not after the
+erasure (the account may live on and record again), and an erasure in the middle
+of a batch also drops that user's earlier operations of the same batch.
 
 Events whose identifiers are not UUIDs cannot be stored and are counted as
 ``rejected`` instead of stopping the projection (a poison event must not wedge
@@ -13,7 +14,7 @@ the loop).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import msgspec
@@ -29,6 +30,7 @@ from projector.ops import (
     merge_session,
     merge_url,
     merge_visit,
+    op_time,
 )
 from schema.derived import (
     MindmapBuilt,
@@ -66,8 +68,8 @@ def _put(store: dict[K, V], key: K, value: V, merge: Callable[[V, V], V]) -> Non
 class Batch:
     """Row operations accumulated from a run of log entries, merged per key."""
 
-    def __init__(self, erased: Iterable[str] = ()) -> None:
-        self.erased: set[str] = set(erased)
+    def __init__(self, erased: Mapping[str, int] | None = None) -> None:
+        self.erased: dict[str, int] = dict(erased or {})
         self.sessions: dict[str, SessionPatch] = {}
         self.urls: dict[tuple[str, str], UrlPatch] = {}
         self.texts: dict[str, PageTextRow] = {}
@@ -97,12 +99,15 @@ class Batch:
         sessions = self.sessions
         for upload in entry.uploads:
             user_id = upload.user_id
-            if user_id in self.erased or not is_uuid(user_id):
-                self.rejected += user_id not in self.erased
+            if not is_uuid(user_id):
+                self.rejected += 1
                 continue
+            cut = self.erased.get(user_id)
             spans: dict[str, list[int]] = {}
             for event in upload.events:
                 ts = event.ts
+                if cut is not None and ts <= cut:
+                    continue
                 span = spans.get(event.session_id)
                 if span is None:
                     spans[event.session_id] = [ts, ts]
@@ -133,36 +138,46 @@ class Batch:
         for event in entry.events:
             self.events += 1
             if isinstance(event, UserErased):
-                self.erase(event.user_id, event.reason)
-                continue
-            if event.user_id in self.erased:
+                self.erase(event.user_id, event.ts, event.reason)
                 continue
             handler = _HANDLERS.get(type(event))
             if handler is None:
                 continue  # not projected (e.g. dead letters)
+            cut = self.erased.get(event.user_id)
+            if cut is not None and getattr(event, _TIME_OF[type(event)]) <= cut:
+                continue
             if not handler(self, event):
                 self.rejected += 1
 
-    def erase(self, user_id: str, reason: str = "") -> None:
-        """Drop the user's pending operations and every later event of theirs."""
+    def erase(
+        self, user_id: str, at: int, reason: str = "", *, delete_account: bool = False
+    ) -> None:
+        """Erase the user up to event time ``at``: drop such pending operations and later events."""
         if not is_uuid(user_id):
             self.rejected += 1
             return
-        self.erased.add(user_id)
-        self.erasures[user_id] = EraseUser(user_id=user_id, reason=reason)
+        at = max(at, self.erased.get(user_id, at))
+        self.erasures[user_id] = EraseUser(
+            user_id=user_id, at=at, reason=reason, delete_account=delete_account
+        )
+        self._cut(user_id, at)
+
+    def drop_users(self, erased: Mapping[str, int]) -> None:
+        """Apply erasures committed meanwhile (read inside the transaction)."""
+        for user_id, at in erased.items():
+            if self.erased.get(user_id, at - 1) < at:
+                self._cut(user_id, at)
+
+    def _cut(self, user_id: str, at: int) -> None:
+        self.erased[user_id] = at
         for store in (self.sessions, self.urls, self.texts, self.visits, self.mindmaps):
-            doomed = [k for k, v in store.items() if v.user_id == user_id]  # type: ignore[attr-defined]
+            doomed = [
+                k
+                for k, v in store.items()  # type: ignore[attr-defined]
+                if v.user_id == user_id and op_time(v) <= at
+            ]
             for key in doomed:
                 del store[key]  # type: ignore[attr-defined]
-
-    def drop_users(self, users: set[str]) -> None:
-        """Forget pending operations of users erased meanwhile (seen inside the transaction)."""
-        for user_id in users - self.erased:
-            self.erased.add(user_id)
-            for store in (self.sessions, self.urls, self.texts, self.visits, self.mindmaps):
-                doomed = [k for k, v in store.items() if v.user_id == user_id]  # type: ignore[attr-defined]
-                for key in doomed:
-                    del store[key]  # type: ignore[attr-defined]
 
 
 def _visit(batch: Batch, e: VisitClosed) -> bool:
@@ -206,7 +221,11 @@ def _discovered(batch: Batch, e: UrlDiscovered) -> bool:
     _put(batch.urls, (e.url_hash, e.content_hash), patch, merge_url)
     if e.content_hash and e.text and e.content_hash not in batch.texts:
         batch.texts[e.content_hash] = PageTextRow(
-            content_hash=e.content_hash, user_id=e.user_id, lang=e.lang, text=e.text
+            content_hash=e.content_hash,
+            user_id=e.user_id,
+            lang=e.lang,
+            text=e.text,
+            seen_at=e.first_seen_ts,
         )
     return True
 
@@ -271,6 +290,16 @@ def _mindmap(batch: Batch, e: MindmapBuilt) -> bool:
     _put(batch.mindmaps, e.session_id, row, merge_mindmap)
     return True
 
+
+_TIME_OF: dict[type[Any], str] = {
+    VisitClosed: "start_ts",
+    UrlDiscovered: "first_seen_ts",
+    UrlEnriched: "enriched_ts",
+    SessionClosed: "started_ts",
+    SessionStatusChanged: "ts",
+    MindmapBuilt: "built_ts",
+}
+"""The event-time field compared with an erasure's cut, per projected type."""
 
 _HANDLERS: dict[type[Any], Callable[[Batch, Any], bool]] = {
     VisitClosed: _visit,

@@ -36,6 +36,7 @@ __all__ = [
     "merge_session",
     "merge_url",
     "merge_visit",
+    "op_time",
 ]
 
 STATUS_RANK: dict[str, int] = {"recording": 0, "processing": 1, "completed": 2, "failed": 3}
@@ -177,6 +178,7 @@ class PageTextRow(msgspec.Struct, kw_only=True):
     user_id: str
     lang: str
     text: str
+    seen_at: int = 0
 
 
 class VisitRow(msgspec.Struct, kw_only=True):
@@ -220,7 +222,29 @@ def merge_mindmap(a: MindmapRow, b: MindmapRow) -> MindmapRow:
 
 
 class EraseUser(msgspec.Struct, kw_only=True):
-    """Remove every row of a user and remember them as erased."""
+    """Remove a user's rows recorded up to ``at`` (Unix ms) and remember the cut.
+
+    Everything of theirs with an event time up to ``at`` is gone for good; what
+    they record afterwards (the dashboard keeps the account) is projected again.
+    """
 
     user_id: str
+    at: int
     reason: str = ""
+    delete_account: bool = False
+
+
+def op_time(op: object) -> int:
+    """The event time an operation stems from (compared with an erasure's cut)."""
+    if isinstance(op, SessionPatch):
+        times = [op.started_at, op.status_at, op.stopped_at, op.last_event_at]
+        return min((t for t in times if t is not None), default=0)
+    if isinstance(op, UrlPatch):
+        return op.first_seen_at if op.first_seen_at is not None else (op.enriched_at or 0)
+    if isinstance(op, PageTextRow):
+        return op.seen_at
+    if isinstance(op, VisitRow):
+        return op.start_at
+    if isinstance(op, MindmapRow):
+        return op.built_at
+    return 0

@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from projector.folds import Batch
+from projector.ops import EraseUser
 from projector.projections import PROJECTIONS
 
 __all__ = [
@@ -83,9 +84,12 @@ def load_checkpoints(conn: psycopg.Connection[Any], projections: tuple[str, ...]
     return {(p, t, n): o for p, t, n, o in rows}
 
 
-def load_erased(conn: psycopg.Connection[Any]) -> set[str]:
-    """Every erased user id."""
-    return {str(r[0]) for r in conn.execute("SELECT user_id FROM erased_users")}
+def load_erased(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    """Every erased user id → the erasure's cut (Unix ms; their events up to it are gone)."""
+    rows = conn.execute(
+        "SELECT user_id::text, (extract(epoch FROM erased_at) * 1000)::bigint FROM erased_users"
+    ).fetchall()
+    return {u: int(at) for u, at in rows}
 
 
 _TYPES = {
@@ -175,20 +179,38 @@ def _stage(conn: psycopg.Connection[Any], batch: Batch) -> None:
         )
 
 
-def erase_user_rows(
-    conn: psycopg.Connection[Any], user_id: str, reason: str, purges: Mapping[str, int]
-) -> int:
-    """Erase one user inside the caller's transaction; return the rows deleted.
+_CUT = "timestamptz 'epoch' + %(at)s * interval '1 ms'"
+_ERASE_WHERE = {
+    "sessions": f"user_id = %(user)s AND (started_at IS NULL OR started_at <= {_CUT})",
+    "page_visits": f"user_id = %(user)s AND start_at <= {_CUT}",
+    "mindmap_graphs": f"user_id = %(user)s AND (built_at <= {_CUT}"
+    " OR NOT EXISTS (SELECT 1 FROM {sessions} s WHERE s.session_id = {t}.session_id))",
+    "urls": f"user_id = %(user)s AND (first_seen_at IS NULL OR first_seen_at <= {_CUT})",
+}
 
-    Steps: record the tombstone; delete the user's rows from every read table and
-    its shadow (if a replay is building one); delete page texts nobody else's URL
-    row references; delete the user's archive rows; delete the account; record the
-    Redis purges owed (``purges``: stream key → trim below this offset).
+
+def erase_user_rows(
+    conn: psycopg.Connection[Any],
+    erase: EraseUser,
+    purges: Mapping[str, int],
+) -> int:
+    """Erase one user up to ``erase.at`` inside the caller's transaction; return rows deleted.
+
+    Steps: record the tombstone (its ``erased_at`` is the cut: the user's events up
+    to it are skipped forever, later ones are projected again); delete the user's
+    rows up to the cut from every read table and its shadow (if a replay is building
+    one); delete page texts no remaining URL row references; delete the user's
+    archive rows up to the cut; delete the account when asked (``mindhit erase``);
+    record the Redis purges owed (``purges``: stream key → trim below this offset).
     """
+    params = {"user": erase.user_id, "at": erase.at}
     deleted = 0
     conn.execute(
-        "INSERT INTO erased_users (user_id, reason) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-        (user_id, reason),
+        "INSERT INTO erased_users (user_id, erased_at, reason)"
+        f" VALUES (%(user)s, {_CUT}, %(reason)s) ON CONFLICT (user_id) DO UPDATE SET"
+        " erased_at = GREATEST(erased_users.erased_at, EXCLUDED.erased_at),"
+        " reason = EXCLUDED.reason",
+        {**params, "reason": erase.reason},
     )
     for suffix in ("", SHADOW_SUFFIX):
         names = {
@@ -198,34 +220,36 @@ def erase_user_rows(
         }
         hashes: list[str] = []
         if "urls" in names:
-            hashes = [
-                r[0]
-                for r in conn.execute(
-                    sql.SQL("SELECT DISTINCT content_hash FROM {u} WHERE user_id = %s").format(
-                        u=sql.Identifier(names["urls"])
-                    ),
-                    (user_id,),
-                )
-            ]
+            query = sql.SQL("SELECT DISTINCT content_hash FROM {t} WHERE ").format(
+                t=sql.Identifier(names["urls"])
+            ) + sql.SQL(_ERASE_WHERE["urls"])
+            hashes = [r[0] for r in conn.execute(query, params)]
         for base, name in names.items():
             if base == "page_texts":
                 query = sql.SQL(
-                    "DELETE FROM {t} p WHERE p.content_hash = ANY(%s)"
+                    "DELETE FROM {t} p WHERE p.content_hash = ANY(%(hashes)s)"
                     " AND NOT EXISTS (SELECT 1 FROM {u} u WHERE u.content_hash = p.content_hash)"
                 ).format(t=sql.Identifier(name), u=sql.Identifier(names["urls"]))
-                deleted += conn.execute(query, (hashes,)).rowcount
-            else:
-                query = sql.SQL("DELETE FROM {t} WHERE user_id = %s").format(t=sql.Identifier(name))
-                deleted += conn.execute(query, (user_id,)).rowcount
-    deleted += conn.execute("DELETE FROM event_log WHERE user_id = %s", (user_id,)).rowcount
-    conn.execute("DELETE FROM users WHERE user_id = %s", (user_id,))
+                deleted += conn.execute(query, {"hashes": hashes}).rowcount
+                continue
+            where = _ERASE_WHERE[base].replace("{sessions}", "{s}")
+            query = sql.SQL("DELETE FROM {t} WHERE " + where).format(
+                t=sql.Identifier(name),
+                s=sql.Identifier(names.get("sessions", "sessions")),
+            )
+            deleted += conn.execute(query, params).rowcount
+    deleted += conn.execute(
+        f"DELETE FROM event_log WHERE user_id = %(user)s AND logged_at <= {_CUT}", params
+    ).rowcount
+    if erase.delete_account:
+        conn.execute("DELETE FROM users WHERE user_id = %(user)s", params)
     for stream, offset in purges.items():
         conn.execute(
             "INSERT INTO erasure_purges (user_id, stream, up_to_offset) VALUES (%s, %s, %s)"
             " ON CONFLICT (user_id, stream) DO UPDATE SET"
             " up_to_offset = GREATEST(erasure_purges.up_to_offset, EXCLUDED.up_to_offset),"
             " done_at = NULL",
-            (user_id, stream, offset),
+            (erase.user_id, stream, offset),
         )
     return deleted
 
@@ -251,12 +275,10 @@ def apply_batch(
     with conn.transaction():
         lock = "pg_advisory_xact_lock" if batch.erasures else "pg_advisory_xact_lock_shared"
         conn.execute(f"SELECT {lock}(%s)", (ERASE_LOCK,))  # type: ignore[arg-type]
-        batch.drop_users(load_erased(conn) - set(batch.erasures))
+        batch.drop_users(load_erased(conn))
         _fence(conn, expected)
         for erase in batch.erasures.values():
-            erase_user_rows(
-                conn, erase.user_id, erase.reason, (purges or {}).get(erase.user_id, {})
-            )
+            erase_user_rows(conn, erase, (purges or {}).get(erase.user_id, {}))
         _stage(conn, batch)
         if batch.sessions:
             conn.execute(_fmt(_UPSERT["sessions"], tables))

@@ -81,7 +81,9 @@ Progress = Callable[[int, int], None]
 class _Shadow:
     """Folds entries into the shadow tables in bounded batches."""
 
-    def __init__(self, conn: psycopg.Connection[Any], tables: dict[str, str], erased: set[str]):
+    def __init__(
+        self, conn: psycopg.Connection[Any], tables: dict[str, str], erased: dict[str, int]
+    ):
         self.conn = conn
         self.tables = tables
         self.erased = erased

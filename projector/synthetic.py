@@ -139,14 +139,19 @@ def _session(
 
 
 def synth_log(
-    seed: int, *, users: int, sessions_per_user: int, visits_per_session: int
+    seed: int,
+    *,
+    users: int,
+    sessions_per_user: int,
+    visits_per_session: int,
+    base_ts: int = BASE_TS,
 ) -> Iterator[LogItem]:
     """Yield the entries of a synthetic log, users interleaved session by session."""
     rng = random.Random(seed)
     ids = user_ids(seed, users)
     for s in range(sessions_per_user):
         for u, user in enumerate(ids):
-            t0 = BASE_TS + s * 86_400_000 + u * 1000
+            t0 = base_ts + s * 86_400_000 + u * 1000
             yield from _session(rng, user, f"client-{seed}-{u}", s, visits_per_session, t0)
 
 

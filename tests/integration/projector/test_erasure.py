@@ -25,13 +25,15 @@ from .test_archive_replay import archive_all
 
 pytestmark = pytest.mark.integration
 
-USER_TABLES = ("sessions", "page_visits", "mindmap_graphs", "urls", "event_log", "users")
+USER_TABLES = ("sessions", "page_visits", "mindmap_graphs", "urls", "event_log")
 
 
-def rows_of(conn: psycopg.Connection[Any], user: str) -> dict[str, int]:
+def rows_of(
+    conn: psycopg.Connection[Any], user: str, tables: tuple[str, ...] = USER_TABLES
+) -> dict[str, int]:
     counts = {
         t: conn.execute(f"SELECT count(*) FROM {t} WHERE user_id = %s", (user,)).fetchone()[0]  # type: ignore[index]
-        for t in USER_TABLES
+        for t in tables
     }
     conn.commit()
     return counts
@@ -91,7 +93,7 @@ async def test_erase_command_removes_everything_and_replay_does_not_bring_it_bac
     )
     assert result.returncode == 0, result.stderr
     assert f"erased user {gone}" in result.stdout and "still hold" not in result.stdout
-    assert not any(rows_of(pg, gone).values())
+    assert not any(rows_of(pg, gone, (*USER_TABLES, "users")).values())
     assert gone not in await hot_users(settings, aredis)
     kept_before = {u: rows_of(pg, u) for u in kept}
     # The projector then folds the UserErased marker and more traffic of others; replay.
@@ -121,7 +123,8 @@ async def test_user_erased_event_waits_for_slow_consumers_before_purging_redis(
     await aredis.hset(
         f"{settings.key_prefix}:offsets:slow", f"{RAW_TOPIC}:{raw.split('{p')[1][0]}", 0
     )
-    marker = UserErased(user_id=gone, ts=1_800_000_000_000, reason="asked in the dashboard")
+    cut = 1_800_000_000_000  # after everything _setup recorded
+    marker = UserErased(user_id=gone, ts=cut, reason="asked in the dashboard")
     sessions = stream_key(
         settings.key_prefix, SESSIONS_TOPIC, partition_for(gone, settings.partitions)
     )
@@ -154,5 +157,28 @@ async def test_user_erased_event_waits_for_slow_consumers_before_purging_redis(
         0,
     )
     pg.commit()
+    # The account lives on (dashboard erasure): what they record next is projected,
+    # and survives a replay, while everything before the erasure stays gone.
+    await write_log(
+        aredis,
+        settings,
+        [
+            i
+            for i in synth_log(
+                13, users=3, sessions_per_user=1, visits_per_session=6, base_ts=cut + 1
+            )
+            if i.key == gone
+        ],
+    )
+    await fold_all(settings, aredis, pg)
+    await archive_all(settings, aredis, pg)
+    after = rows_of(pg, gone)
+    assert after["sessions"] == 1 and after["page_visits"] == 6 and after["event_log"] > 0
     await replay(settings, aredis, pg)
-    assert not any(rows_of(pg, gone).values())
+    assert rows_of(pg, gone) == after
+    assert pg.execute(
+        "SELECT count(*) FROM sessions"
+        " WHERE user_id = %s AND started_at < to_timestamp(%s / 1000.0)",
+        (gone, cut),
+    ).fetchone() == (0,)
+    pg.commit()

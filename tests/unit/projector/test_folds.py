@@ -156,14 +156,20 @@ def test_url_merge_is_commutative_associative_idempotent(
 def test_erasure_mid_batch_drops_earlier_and_later_events_of_that_user() -> None:
     users = user_ids(30, 2)
     items = list(synth_log(30, users=2, sessions_per_user=1, visits_per_session=4))
-    erase = encode_derived_entry(DerivedEntry(events=[UserErased(user_id=users[0], ts=1)]))
+    cut = 2_000_000_000_000
+    erase = encode_derived_entry(DerivedEntry(events=[UserErased(user_id=users[0], ts=cut)]))
     half = len(items) // 2
     deliveries = [(i.topic, i.value) for i in items[:half]] + [("sessions", erase)]
     deliveries += [(i.topic, i.value) for i in items[half:]]
     batch = _fold(deliveries)
     owners = {v.user_id for store in _state(batch)[:5] for v in store.values()}  # type: ignore[attr-defined]
     assert owners == {users[1]}
-    assert set(batch.erasures) == {users[0]}
+    assert set(batch.erasures) == {users[0]} and batch.erasures[users[0]].at == cut
+    # What the user records after the erasure is projected again.
+    later = synth_log(30, users=2, sessions_per_user=1, visits_per_session=4, base_ts=cut + 1)
+    for item in later:
+        fold_value(batch, item.topic, item.value)
+    assert users[0] in {v.user_id for v in batch.visits.values()}
 
 
 def test_poison_ids_are_rejected_not_fatal() -> None:
