@@ -220,12 +220,13 @@ async def _account(settings: Settings, email: str, password: str | None) -> tupl
     async with await connect_async(settings.database_url, autocommit=True) as conn:
         user = await find_user(conn, email)
         if user is None:
-            password_hash = None
-            if password:
-                from argon2 import PasswordHasher
+            if not password:
+                raise DemoError(
+                    f"no user {email}: sign up in the dashboard first, or pass --password"
+                )
+            from argon2 import PasswordHasher
 
-                password_hash = PasswordHasher().hash(password)
-            user = await create_user(conn, email, password_hash=password_hash)
+            user = await create_user(conn, email, password_hash=PasswordHasher().hash(password))
         _, secret = await create_token(conn, user.user_id, "demo")
         return user.user_id, secret
 

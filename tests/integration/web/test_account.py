@@ -137,8 +137,9 @@ async def test_ops_page_is_for_admins_only(
     assert (await client.get("/v1/admin/lag")).status_code == 403
     from web.app import create_app
 
-    async with AsyncTestClient(app=create_app(web_settings)) as admin:
-        await sign_up(admin, "admin@example.com")
+    admin_settings = msgspec.structs.replace(web_settings, admin_emails=("boss@example.com",))
+    async with AsyncTestClient(app=create_app(admin_settings)) as admin:
+        await sign_up(admin, "boss@example.com")
         page = await admin.get("/ops")
         assert page.status_code == 200 and "Dead letters" in page.text
         assert isinstance((await admin.get("/v1/admin/lag")).json(), list)
@@ -160,3 +161,53 @@ async def test_one_openapi_document_describes_gateway_and_dashboard(
     assert servers[("/v1/search", "get")] == "dashboard"
     assert {"SessionTimeline", "EventBatch", "MindmapView"} <= set(doc["components"]["schemas"])
     msgspec.json.encode(doc)  # serializable as is
+
+
+async def test_admin_sees_a_dead_letter_and_retrying_sends_its_work_back(
+    web_settings: Settings, aredis: aioredis.Redis
+) -> None:
+    from mindhit import streams
+    from schema.derived import DeadLettered, SessionStatusChanged
+    from schema.log import DerivedEntry, encode_derived_entry
+    from schema.topics import DEADLETTERS_TOPIC
+    from web.app import create_app
+
+    work = encode_derived_entry(
+        DerivedEntry(
+            events=[SessionStatusChanged(user_id="u1", session_id="s1", status="processing", ts=1)]
+        )
+    )
+    letter = DeadLettered(
+        user_id="u1",
+        dlq_id="dl-1",
+        kind="mindmap",
+        key="s1",
+        error="AI answered 429 three times",
+        failed_ts=1_790_000_000_000,
+        source_topic=SESSIONS_TOPIC,
+        partition=2,
+        payload=work,
+    )
+    await streams.append(
+        aredis,
+        stream_key(web_settings.key_prefix, DEADLETTERS_TOPIC, 2),
+        encode_derived_entry(DerivedEntry(events=[letter])),
+        key=b"s1",
+        timestamp_ms=1,
+    )
+    async with AsyncTestClient(app=create_app(web_settings)) as admin:
+        token = await sign_up(admin, "admin@example.com")
+        page = (await admin.get("/ops")).text
+        assert "AI answered 429 three times" in page and "pending" in page
+        retried = await admin.post(
+            "/ops/dead-letters/dl-1/retry", data={"_csrf_token": token}, follow_redirects=False
+        )
+        assert retried.status_code == 303
+        listed = (await admin.get("/v1/admin/dead-letters")).json()
+        assert [(d["id"], d["status"]) for d in listed] == [("dl-1", "retried")]
+        missing = await admin.post(
+            "/v1/admin/dead-letters/nope/retry", headers={"x-csrftoken": token}
+        )
+        assert missing.status_code == 404
+    entries = await aredis.xrange(stream_key(web_settings.key_prefix, SESSIONS_TOPIC, 2))
+    assert [f[b"v"] for _, f in entries] == [work]

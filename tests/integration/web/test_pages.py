@@ -155,3 +155,22 @@ async def test_another_users_session_is_404_everywhere_and_search_is_scoped(
         assert stop.status_code == 404
         assert (await other.get("/v1/sessions")).json()["sessions"] == []
         assert (await other.get("/v1/search", params={"q": "nebula"})).json()["hits"] == []
+
+
+async def test_the_session_list_pages_through_older_sessions(
+    client: AsyncTestClient[Any], apg: psycopg.AsyncConnection[Any]
+) -> None:
+    email = unique_email()
+    await sign_up(client, email)
+    uid = await user_id_of(apg, email)
+    for day in range(53):
+        await add_session(apg, uid, started=NOW - timedelta(days=day))
+    first = (await client.get("/v1/sessions")).json()
+    assert len(first["sessions"]) == 50 and first["next_before"]
+    rest = (await client.get("/v1/sessions", params={"before": first["next_before"]})).json()
+    assert len(rest["sessions"]) == 3 and rest["next_before"] is None
+    seen = {s["session_id"] for s in first["sessions"]} | {
+        s["session_id"] for s in rest["sessions"]
+    }
+    assert len(seen) == 53
+    assert "Older sessions" in (await client.get("/sessions")).text
