@@ -209,6 +209,12 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=float, default=5000.0, help="uploads/s the clients offer, workload 2"
     )
+    parser.add_argument(
+        "--linger-ms",
+        type=float,
+        default=15.0,
+        help="MINDHIT_COALESCE_LINGER_MS of the gateway under test (default setting: 2)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -242,6 +248,7 @@ def main() -> None:
             "MINDHIT_DATABASE_URL": database_url,
             "MINDHIT_KEY_PREFIX": "bench",
             "MINDHIT_LOG_FORMAT": "json",
+            "MINDHIT_COALESCE_LINGER_MS": str(args.linger_ms),
         }
         gateway = subprocess.Popen(
             [sys.executable, "-m", "mindhit.cli", "gateway", "--port", str(port)],
@@ -318,6 +325,7 @@ def main() -> None:
             },
             "seconds": args.seconds,
             "offered_uploads_per_s": args.rate,
+            "linger_ms": args.linger_ms,
             "note": "one gateway process; wrk, redis and the gateway share the machine",
         }
         r = result

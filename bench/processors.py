@@ -1,0 +1,260 @@
+"""Benchmark: raw batches through the dwell agent's handler, against raw XREAD + decode.
+
+Builds realistic raw entries (200 events each: uploads of 20 events from 10
+different users; tab switches, SPA navigations, focus/idle changes, a page
+content now and then) for ``--clients`` concurrently active clients, appends
+them to a private raw stream, then measures in the same run:
+
+* baseline: ``XREAD`` of the entries + msgspec decode (the floor of any consumer);
+* dwell: the exact per-message work of the ``dwell`` Faust agent
+  (:class:`processors.agents.raw.RawHandler`: decode, fold per user, content
+  store, derived appends to Redis, state save).
+
+Then it stops every session and checks that finished state leaves memory.
+Prints events/s, the ratio dwell/baseline, ``state_bytes_per_client`` (encoded
+fold state per active client), the process's resident memory while following all
+clients, and a last line of JSON. Faust's own per-message cost is not included
+(one message per 200-event entry; see bench/transport.py for the transport).
+
+Usage: ``python bench/processors.py --seconds 5 [--clients 10000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mindhit import streams  # noqa: E402
+from processors.agents.raw import RawHandler  # noqa: E402
+from processors.app import tune_gc  # noqa: E402
+from processors.content import ContentStore  # noqa: E402
+from processors.dwell import encode_state  # noqa: E402
+from processors.state import StateStore  # noqa: E402
+from schema.events import (  # noqa: E402
+    ClientEvent,
+    IdleState,
+    PageContent,
+    SessionStopped,
+    TabActivated,
+    TabUpdated,
+    WindowFocus,
+)
+from schema.log import RawEntry, Upload, decode_raw_entry, encode_raw_entry  # noqa: E402
+from schema.topics import RAW_TOPIC, stream_key  # noqa: E402
+
+UPLOAD_EVENTS = 20
+UPLOADS_PER_ENTRY = 10
+SITES = [f"https://site{i}.example/articles/{j}" for i in range(50) for j in range(20)]
+TEXT = "Readable page text extracted by the content script. " * 40
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Clients:
+    """Synthetic extension installs, one per user, each in its own open session."""
+
+    def __init__(self, count: int, seed: int = 7) -> None:
+        self.rng = random.Random(seed)
+        self.count = count
+        self.seq = [1] * count
+        self.ts = [1_790_000_000_000 + i for i in range(count)]
+        self.session = [str(uuid.UUID(int=(1 << 64) + i)) for i in range(count)]
+        self.tab = [1] * count
+
+    def _env(self, c: int) -> dict[str, object]:
+        env = {
+            "event_id": str(uuid.UUID(int=(self.seq[c] << 32) + c)),
+            "client_id": f"client-{c}",
+            "session_id": self.session[c],
+            "seq": self.seq[c],
+            "ts": self.ts[c],
+        }
+        self.seq[c] += 1
+        self.ts[c] += self.rng.randint(200, 60_000)
+        return env
+
+    def events(self, c: int, n: int) -> list[ClientEvent]:
+        out: list[ClientEvent] = []
+        rng = self.rng
+        while len(out) < n:
+            roll = rng.random()
+            if roll < 0.55:
+                self.tab[c] = rng.randint(1, 12)
+                url = rng.choice(SITES) + ("?utm_source=feed" if roll < 0.1 else "")
+                out.append(TabActivated(**self._env(c), tab_id=self.tab[c], window_id=1, url=url))  # type: ignore[arg-type]
+            elif roll < 0.75:
+                url = rng.choice(SITES) + f"#s{rng.randint(1, 5)}"
+                out.append(
+                    TabUpdated(
+                        **self._env(c), tab_id=self.tab[c], window_id=1, url=url, change="history"
+                    )  # type: ignore[arg-type]
+                )
+            elif roll < 0.85:
+                out.append(WindowFocus(**self._env(c), focused=roll < 0.8, window_id=1))  # type: ignore[arg-type]
+            elif roll < 0.97:
+                out.append(IdleState(**self._env(c), state="idle" if roll < 0.91 else "active"))  # type: ignore[arg-type]
+            else:
+                out.append(
+                    PageContent(  # type: ignore[arg-type]
+                        **self._env(c),
+                        tab_id=self.tab[c],
+                        url=rng.choice(SITES),
+                        content_hash=f"{rng.randint(0, 999):064x}",
+                        text=TEXT,
+                    )
+                )
+        return out
+
+    def stop(self, c: int) -> list[ClientEvent]:
+        return [SessionStopped(**self._env(c))]  # type: ignore[arg-type]
+
+
+def build_entries(clients: Clients, entries: int, *, stop: bool = False) -> list[bytes]:
+    values: list[bytes] = []
+    c = 0
+    for _ in range(entries):
+        uploads = []
+        for _ in range(UPLOADS_PER_ENTRY):
+            events = clients.stop(c) if stop else clients.events(c, UPLOAD_EVENTS)
+            uploads.append(
+                Upload(
+                    batch_id=str(uuid.uuid4()),
+                    user_id=f"user-{c}",
+                    client_id=f"client-{c}",
+                    received_at=0,
+                    events=events,
+                )
+            )
+            c = (c + 1) % clients.count
+        values.append(encode_raw_entry(RawEntry(uploads=uploads)))
+    return values
+
+
+async def fill(client: aioredis.Redis, key: str, values: list[bytes]) -> None:
+    for start in range(0, len(values), 500):
+        pipe = client.pipeline(transaction=False)
+        for value in values[start : start + 500]:
+            streams.queue_append(pipe, key, value, key=b"", timestamp_ms=0)
+        await pipe.execute()
+
+
+async def baseline(
+    client: aioredis.Redis, key: str, total: int, seconds: float
+) -> tuple[int, float]:
+    events, offset, started = 0, 0, time.perf_counter()
+    while offset < total and time.perf_counter() - started < seconds:
+        for record in await streams.read(client, {key: offset}, count=100):
+            entry = decode_raw_entry(record.value)
+            events += sum(len(u.events) for u in entry.uploads)
+            offset = record.offset + 1
+    return events, time.perf_counter() - started
+
+
+async def dwell(
+    client: aioredis.Redis,
+    handler: RawHandler,
+    key: str,
+    total: int,
+    seconds: float,
+    offset: int = 0,
+) -> tuple[int, float, int]:
+    events, started = 0, time.perf_counter()
+    while offset < total and time.perf_counter() - started < seconds:
+        for record in await streams.read(client, {key: offset}, count=100):
+            await handler.handle(0, record.value)
+            events += UPLOADS_PER_ENTRY * UPLOAD_EVENTS
+            offset = record.offset + 1
+    return events, time.perf_counter() - started, offset
+
+
+async def main(args: argparse.Namespace) -> dict[str, object]:
+    client = aioredis.Redis.from_url(args.redis_url)
+    prefix = f"bench-proc-{uuid.uuid4().hex[:8]}"
+    raw_key = stream_key(prefix, RAW_TOPIC, 0)
+    try:
+        clients = Clients(args.clients)
+        warm_entries = -(-args.clients // UPLOADS_PER_ENTRY)  # every client once
+        print(f"building {args.entries + warm_entries} entries for {args.clients} clients …")
+        values = build_entries(clients, warm_entries + args.entries)
+        await fill(client, raw_key, values)
+        total = len(values)
+
+        tune_gc()  # as the worker does (``mindhit processors``); for both phases
+        base_events, base_s = await baseline(client, raw_key, total, args.seconds)
+        base_rate = base_events / base_s
+
+        async def emit(topic: str, partition: int, value: bytes) -> None:
+            await streams.append(
+                client, stream_key(prefix, topic, partition), value, key=b"", timestamp_ms=0
+            )
+
+        states = StateStore(client, prefix)
+        handler = RawHandler(states, ContentStore(client, prefix), emit)
+        rss_before = _rss_mb()
+        # Untimed warm-up: every client's first upload (their state is created).
+        await dwell(client, handler, raw_key, warm_entries, 600.0)
+        events, elapsed, consumed = await dwell(
+            client, handler, raw_key, total, args.seconds, offset=warm_entries
+        )
+        rate = events / elapsed
+        active = states.users_in_memory
+        rss_active = _rss_mb()
+        loaded = await states.load(0, [f"user-{c}" for c in range(min(args.clients, 2000))])
+        sizes = [len(encode_state(s)) for s in loaded.values() if s is not None]
+        state_bytes = sum(sizes) / max(1, len(sizes))
+
+        stops = build_entries(clients, warm_entries, stop=True)  # seqs continue per client
+        await fill(client, raw_key, stops)
+        await dwell(client, handler, raw_key, total + len(stops), 600.0, offset=consumed)
+        after = states.users_in_memory
+        result: dict[str, object] = {
+            "events_per_s": round(rate),
+            "baseline_events_per_s": round(base_rate),
+            "ratio": round(rate / base_rate, 3),
+            "entries_timed": consumed - warm_entries,
+            "clients": args.clients,
+            "active_clients_in_memory": active,
+            "state_bytes_per_client": round(state_bytes),
+            "rss_mb": round(rss_active, 1),
+            "rss_mb_before_fold": round(rss_before, 1),
+            "clients_in_memory_after_stop": after,
+        }
+        print(
+            f"dwell agent: {rate:,.0f} events/s  |  XREAD+decode: {base_rate:,.0f} events/s"
+            f"  |  ratio {rate / base_rate:.2f}"
+        )
+        print(
+            f"{active} active clients in memory, state_bytes_per_client={state_bytes:,.0f}, "
+            f"rss={rss_active:.0f} MB; after stopping every session: {after} in memory"
+        )
+        return result
+    finally:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        for start in range(0, len(keys), 500):
+            await client.delete(*keys[start : start + 500])
+        await client.aclose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each timed phase")
+    parser.add_argument("--clients", type=int, default=10_000, help="concurrently active clients")
+    parser.add_argument("--entries", type=int, default=2_000, help="200-event entries to fold")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    print(json.dumps(asyncio.run(main(parser.parse_args()))))
