@@ -45,7 +45,15 @@ from mindhit.settings import Settings
 from mindhit.streams import read
 from processors.dwell import fold
 from schema.derived import VisitClosed
-from schema.events import ClientEvent, PageContent, SessionStarted, SessionStopped, TabUpdated
+from schema.events import (
+    ClientEvent,
+    IdleState,
+    MediaState,
+    PageContent,
+    SessionStarted,
+    SessionStopped,
+    TabUpdated,
+)
 from schema.ids import uuid7
 from schema.log import Upload, decode_raw_entry
 from schema.topics import RAW_TOPIC, stream_key
@@ -303,6 +311,12 @@ async def test_extension_session_through_the_real_gateway(
         assert marker in content.text
         assert content.content_hash == hashlib.sha256(content.text.encode()).hexdigest()
     assert contents["c.html"].lang == "fr"
+    # Media: playing in D was recorded, then idle; the fold keeps D open (checked below).
+    media = [e for e in events if isinstance(e, MediaState) and e.playing]
+    assert media, "no media.state with playing=true"
+    assert media[0].tab_id == contents["d.html"].tab_id
+    idle_after = [e for e in events if isinstance(e, IdleState) and e.seq > media[0].seq]
+    assert [e.state for e in idle_after] == ["idle"]
     history = [e for e in events if isinstance(e, TabUpdated) and e.change == "history"]
     assert [e.url.rsplit("/", 1)[-1] for e in history] == ["c2-view"]
 

@@ -143,7 +143,35 @@ try {
   await act("switch-b-again", () => tabB.bringToFront());
   await sleep(1000);
   await act("navigate-d", () => tabB.goto(cfg.pages.d, { waitUntil: "commit" }));
-  await sleep(1500);
+  await tabB.waitForLoadState("load");
+  await sleep(300);
+  // Media plays in D (a looping, muted clip: autoplay needs no gesture), then the user
+  // goes idle: watching counts, so D's visit must stay open until the session stops.
+  await act("play-d", () =>
+    tabB.evaluate(async () => {
+      const rate = 8000;
+      const samples = rate; // one second of silence, 8-bit mono PCM
+      const buf = new ArrayBuffer(44 + samples);
+      const v = new DataView(buf);
+      const put = (o, str) => [...str].forEach((c, i) => v.setUint8(o + i, c.charCodeAt(0)));
+      put(0, "RIFF"); v.setUint32(4, 36 + samples, true); put(8, "WAVEfmt ");
+      v.setUint32(16, 16, true); v.setUint16(20, 1, true); v.setUint16(22, 1, true);
+      v.setUint32(24, rate, true); v.setUint32(28, rate, true); v.setUint16(32, 1, true);
+      v.setUint16(34, 8, true); put(36, "data"); v.setUint32(40, samples, true);
+      new Uint8Array(buf, 44).fill(128);
+      const audio = document.createElement("audio");
+      audio.src = URL.createObjectURL(new Blob([buf], { type: "audio/wav" }));
+      audio.loop = true;
+      audio.muted = true;
+      document.body.append(audio);
+      const playing = new Promise((resolve) => audio.addEventListener("playing", resolve, { once: true }));
+      await audio.play();
+      await playing;
+    }),
+  );
+  await sleep(300);
+  await act("idle-while-playing", () => inWorker(() => self.mindhit.idle("idle")));
+  await sleep(800);
   results.checks.workerRestarted = (await workerTargets()).length === 1 && (await inWorker(() => self.e2eMarker)) === undefined;
   results.checks.queuedWhileDown = await inWorker(() => self.mindhit.stats());
   await ctrl("start-gateway");
