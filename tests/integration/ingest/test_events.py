@@ -251,3 +251,27 @@ async def test_only_post_is_allowed_and_a_streamed_oversized_body_is_a_413(
     assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST")
     assert streamed.status_code == 413
     assert msgspec.json.decode(streamed.content, type=ErrorBody).status_code == 413
+
+
+async def test_each_upload_writes_one_json_log_line_with_user_size_and_outcome(
+    settings: Settings, account: Account, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from ingest.app import create_app
+
+    settings = msgspec.structs.replace(settings, log_format="json")
+    body = upload_body(event_dicts(7))
+    async with serve(create_app(settings)) as client:
+        for _ in range(2):
+            await client.post("/v1/events", content=body, headers=account.headers)
+        await client.post("/v1/events", content=body)
+    lines = [
+        msgspec.json.decode(line)
+        for line in capfd.readouterr().err.splitlines()
+        if line.startswith("{") and '"upload"' in line
+    ]
+    assert [(x["user_id"], x.get("events"), x["outcome"], x["status"]) for x in lines] == [
+        (account.user_id, 7, "appended", 202),
+        (account.user_id, 7, "duplicate", 202),
+        (None, None, "missing device token (Authorization: Bearer <token>)", 401),
+    ]
+    assert all(x["level"] == "info" and "timestamp" in x for x in lines)
