@@ -185,6 +185,13 @@ try {
     out.otherUserSessionRows = await page2.locator("table.sessions tbody tr").count();
     await shot(page2, "08-second-user");
     await other.close();
+  } else if (phase === "erase") {
+    await signIn(page, cfg.email, cfg.password);
+    await page.goto(`${base}/settings`);
+    await page.fill('input[name="confirm"]', "ERASE");
+    await Promise.all([page.waitForURL(/\/login\?erased=1/), page.click("button.danger")]);
+    out.afterEraseUrl = page.url();
+    await shot(page, "11-after-erase");
   } else {
     throw new Error(`unknown phase ${phase}`);
   }

@@ -257,3 +257,72 @@ def test_sign_up_demo_data_session_list_timeline_map_search_and_isolation(
         "10-ops",
     ):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000
+
+
+def test_erase_all_my_data_from_settings_empties_the_read_tables(
+    pipeline: Pipeline, database_url: str
+) -> None:
+    email = f"e2e-erase-{uuid.uuid4().hex[:8]}@example.com"
+    signup = run_node(
+        "dashboard.mjs",
+        "signup",
+        json.dumps(
+            {
+                "baseUrl": pipeline.web_url,
+                "artifacts": str(ARTIFACTS / "erase"),
+                "email": email,
+                "password": PASSWORD,
+                "device": "phone",
+            }
+        ),
+    )
+    assert signup["ok"], signup.get("error")
+    demo = json.loads(
+        pipeline.mindhit(
+            "demo",
+            "--email",
+            email,
+            "--token",
+            signup["token"],
+            "--gateway",
+            pipeline.gateway_url,
+            "--sessions",
+            "1",
+        )
+        .strip()
+        .splitlines()[-1]
+    )
+    assert demo["ready"] == 1
+    erase = run_node(
+        "dashboard.mjs",
+        "erase",
+        json.dumps(
+            {
+                "baseUrl": pipeline.web_url,
+                "artifacts": str(ARTIFACTS / "erase"),
+                "email": email,
+                "password": PASSWORD,
+            }
+        ),
+    )
+    assert erase["ok"], erase.get("error")
+    deadline = time.monotonic() + 30
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        user_id = conn.execute("SELECT user_id FROM users WHERE email = %s", (email,)).fetchone()
+        assert user_id is not None
+        while True:
+            left = conn.execute(
+                "SELECT (SELECT count(*) FROM sessions WHERE user_id = %(u)s)"
+                " + (SELECT count(*) FROM page_visits WHERE user_id = %(u)s)"
+                " + (SELECT count(*) FROM mindmap_graphs WHERE user_id = %(u)s)",
+                {"u": user_id[0]},
+            ).fetchone()
+            if left and left[0] == 0:
+                break
+            assert time.monotonic() < deadline, f"{left} read rows left 30 s after erasure"
+            time.sleep(0.3)
+        active = conn.execute(
+            "SELECT count(*) FROM device_tokens WHERE user_id = %s AND revoked_at IS NULL",
+            (user_id[0],),
+        ).fetchone()
+        assert active == (0,)
