@@ -29,6 +29,10 @@ class GatewayMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.event_outcomes = {
+            outcome: self.events.labels(outcome=outcome)
+            for outcome in ("accepted", "rejected", "duplicate", "blocked")
+        }
         self.entries = Counter(
             "mindhit_gateway_log_entries",
             "Raw-log entries written (each holds one or more coalesced uploads).",

@@ -164,10 +164,12 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
             received_at=received_at,
             rejected=parsed.rejected,
         )
-    metrics = gateway.metrics.events
-    metrics.labels(outcome="duplicate" if append.duplicate else "accepted").inc(len(kept))
-    metrics.labels(outcome="rejected").inc(len(parsed.rejected))
-    metrics.labels(outcome="blocked").inc(blocked_count)
+    counts = gateway.metrics.event_outcomes
+    counts["duplicate" if append.duplicate else "accepted"].inc(len(kept))
+    if parsed.rejected:
+        counts["rejected"].inc(len(parsed.rejected))
+    if blocked_count:
+        counts["blocked"].inc(blocked_count)
     return BatchResult(
         batch_id=parsed.batch_id,
         accepted=len(kept),
