@@ -28,7 +28,6 @@ import asyncio
 import json
 import os
 import random
-import resource
 import signal
 import subprocess
 import sys
@@ -215,14 +214,26 @@ async def bench_replay(
         "MINDHIT_LOG_LEVEL": "warning",
     }
     started = time.perf_counter()
+    # Peak RSS of the replay process itself: VmHWM read at its exit (ru_maxrss of a
+    # child would include the pages of this big parent it was forked from).
+    wrapper = (
+        "import atexit, sys\n"
+        "def hwm():\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmHWM:'):\n"
+        "            sys.stderr.write('VMHWM ' + line.split()[1] + '\\n')\n"
+        "atexit.register(hwm)\n"
+        "sys.argv = ['mindhit', 'replay', '--projection', 'sessions']\n"
+        "from mindhit.cli import main\n"
+        "main()\n"
+    )
     proc = subprocess.run(
-        [sys.executable, "-m", "mindhit.cli", "replay", "--projection", "sessions"],
-        env=env, capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
+        [sys.executable, "-c", wrapper], env=env, capture_output=True, text=True, cwd=ROOT
+    )
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-3000:])
-    rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    rss_kb = int(proc.stderr.rsplit("VMHWM ", 1)[1].split()[0])
     inner = float(proc.stdout.split(" events in ")[1].split("s")[0])
     return {
         "raw_events": raw_events,
