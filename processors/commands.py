@@ -29,7 +29,7 @@ def processors(ctx: click.Context, host: str | None, port: int | None) -> None:
     from faust.worker import Worker
 
     from mindhit.services import resolve_services
-    from processors.app import build_app
+    from processors.app import build_app, tune_gc
 
     settings = settings_from(ctx)
     overrides: dict[str, object] = {}
@@ -41,6 +41,7 @@ def processors(ctx: click.Context, host: str | None, port: int | None) -> None:
     services = resolve_services(settings)
     try:
         app = build_app(settings, services.redis_url)
+        tune_gc()
         worker = Worker(
             app,
             loglevel=settings.log_level,

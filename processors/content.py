@@ -62,7 +62,7 @@ class ContentStore:
         for content_hash, text in texts:
             if text:
                 pipe.set(
-                    self._key("content", content_hash), zlib.compress(text.encode(), 6), nx=True
+                    self._key("content", content_hash), zlib.compress(text.encode(), 1), nx=True
                 )
                 queued = True
         if queued:

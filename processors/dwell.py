@@ -73,7 +73,7 @@ MAX_STOPPED = 32
 MAX_TITLE = 300
 
 
-class Tab(msgspec.Struct, array_like=True):
+class Tab(msgspec.Struct, array_like=True, gc=False):
     """What the fold remembers of one browser tab."""
 
     window_id: int
@@ -84,7 +84,7 @@ class Tab(msgspec.Struct, array_like=True):
     content_hash: str = ""
 
 
-class OpenVisit(msgspec.Struct, array_like=True):
+class OpenVisit(msgspec.Struct, array_like=True, gc=False):
     """The visit currently open on a client."""
 
     opened_seq: int
@@ -108,7 +108,7 @@ class ClientState(msgspec.Struct, kw_only=True):
     visit: OpenVisit | None = None
 
 
-class PageTotal(msgspec.Struct, array_like=True):
+class PageTotal(msgspec.Struct, array_like=True, gc=False):
     """Dwell of one distinct page within a session so far."""
 
     url: str
@@ -355,6 +355,9 @@ def _close(
         return
     client.visit = None
     end = max(visit.start_ts, ts)
+    # A stop from another clock (the server's) may close this client's visit later
+    # than the client's own clock reads: its next visit may not start before that.
+    client.last_ts = max(client.last_ts, end)
     dwell = end - visit.start_ts
     session = st.sessions.get(client.session_id)
     if dwell <= 0 or session is None:

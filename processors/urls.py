@@ -9,6 +9,7 @@ and the AI enriches it once. :func:`normalize_url` is pure and idempotent
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 __all__ = ["TRACKING_PARAMS", "domain_of", "is_tracking_param", "normalize_url", "url_hash"]
@@ -60,8 +61,9 @@ def _normalize_path(path: str) -> str:
     return "%2F".join(quote(unquote(part), safe=_SAFE_PATH) for part in parts) or "/"
 
 
+@lru_cache(maxsize=65_536)
 def normalize_url(url: str) -> str:
-    """Return the canonical form of ``url``.
+    """Return the canonical form of ``url`` (memoized: browsing revisits the same URLs).
 
     Lower-cases the scheme and host, drops default ports, user info, the fragment
     and tracking parameters, sorts the remaining query parameters (keeping repeated
@@ -92,11 +94,13 @@ def normalize_url(url: str) -> str:
     return urlunsplit((scheme, netloc, _normalize_path(parts.path), query, ""))
 
 
+@lru_cache(maxsize=65_536)
 def url_hash(normalized_url: str) -> str:
     """Return the hex SHA-256 of an already normalized URL (the URL's identity)."""
     return hashlib.sha256(normalized_url.encode()).hexdigest()
 
 
+@lru_cache(maxsize=65_536)
 def domain_of(url: str) -> str:
     """Return the host of ``url`` without a leading ``www.`` (empty for host-less URLs)."""
     try:

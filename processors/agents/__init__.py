@@ -7,6 +7,7 @@ Faust, so tests and the bench drive them directly.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from schema.derived import DerivedBase
@@ -23,9 +24,17 @@ Clock = Callable[[], int]
 
 
 async def emit_derived(emit: Emit, partition: int, derived: Sequence[DerivedBase]) -> None:
-    """Send ``derived`` as one :class:`DerivedEntry` per topic, all to ``partition``, in order."""
+    """Send ``derived`` as one :class:`DerivedEntry` per topic, all to ``partition``.
+
+    Events keep their order within each topic; the topics are written concurrently
+    (they are different streams) and this returns once every entry is stored.
+    """
     by_topic: dict[str, list[DerivedBase]] = {}
     for event in derived:
         by_topic.setdefault(topic_for(event), []).append(event)
-    for topic, events in by_topic.items():
-        await emit(topic, partition, encode_derived_entry(DerivedEntry(events=events)))  # type: ignore[arg-type]
+    await asyncio.gather(
+        *(
+            emit(topic, partition, encode_derived_entry(DerivedEntry(events=events)))  # type: ignore[arg-type]
+            for topic, events in by_topic.items()
+        )
+    )

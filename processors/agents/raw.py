@@ -6,6 +6,8 @@ gateway); each user's events are folded in log order with that user's state.
 
 from __future__ import annotations
 
+import asyncio
+
 from mindhit.logs import get_logger
 from processors import metrics
 from processors.agents import Emit, emit_derived
@@ -123,12 +125,14 @@ class RawHandler:
             texts.extend(
                 (e.content_hash, e.text) for e in events if isinstance(e, PageContent) and e.text
             )
-        await self._content.put_texts(texts)
-        fresh = await self._content.unknown_versions(list(candidates))
+        _, fresh = await asyncio.gather(
+            self._content.put_texts(texts), self._content.unknown_versions(list(candidates))
+        )
         announced = [candidates[key] for key in fresh]
         await emit_derived(self._emit, partition, [*derived, *announced])
-        await self._content.mark_versions(fresh)
-        await self._states.save(partition, new_states)
+        await asyncio.gather(
+            self._content.mark_versions(fresh), self._states.save(partition, new_states)
+        )
         metrics.URL_VERSIONS.inc(len(announced))
         metrics.VISITS.inc(sum(isinstance(d, VisitClosed) for d in derived))
         metrics.SESSIONS_CLOSED.inc(
