@@ -4,10 +4,14 @@ What Kubernetes would do with ``values-local.yaml`` is replayed here without a c
 the migration hook Job runs first and must succeed; then every Deployment's container
 is started with the image's entrypoint (``mindhit``), the chart's arguments and the
 environment the chart renders (ConfigMap + Secret), and must pass its readiness probe
-(``/readyz``) and liveness probe (``/healthz``); finally each gets SIGTERM, as on a
-rollout, and must exit within the pod's termination grace period. Only what a cluster
-provides differently is replaced: the Service host names become loopback (the real test
-Redis and a fresh PostgreSQL database), and each pod's port becomes a free local port.
+(``/readyz``) and liveness probe (``/healthz``); then the pods must work together as
+configured: a user and a device token made with ``mindhit`` in the web pod (as NOTES.txt
+tells operators), a session and a batch sent to the gateway, and the session and its
+page visits folded into PostgreSQL by the processors and the projector; finally each
+gets SIGTERM, as on a rollout, and must exit within the pod's termination grace period.
+Only what a cluster provides differently is replaced: the Service host names become
+loopback (the real test Redis and a fresh PostgreSQL database), and each pod's port
+becomes a free local port.
 """
 
 from __future__ import annotations
@@ -25,17 +29,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
+import httpx
 import psycopg
 import pytest
 
 from mindhit.cli import cli
 from tests.conftest import PG_ADMIN_URL, TEST_DB
+from tests.unit.ingest.factories import event_dicts, upload_body
 
 from .chart import ROOT, Workload, render, resolve_env, workloads
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 READY_TIMEOUT_S = 90.0
+FOLD_TIMEOUT_S = 60.0
 
 
 def _free_port() -> int:
@@ -211,8 +218,55 @@ def test_chart_pods_come_up_ready_and_stop_on_sigterm(
         )
         for p in pods:
             assert p.get("/healthz") == 200, f"{p.workload.name} /healthz\n{p.log_tail()}"
+        by_component = {p.workload.component: p for p in pods}
+        _a_session_flows_through(by_component, fresh_database_url)
     finally:
         # 3. a rollout: SIGTERM, then the grace period, then SIGKILL
         stopped = {p.workload.name: p.stop(grace_s) for p in pods if p.proc is not None}
     slow = {name: took for name, took in stopped.items() if took is None}
     assert not slow, f"did not exit within {grace_s}s of SIGTERM: {sorted(slow)}"
+
+
+def _a_session_flows_through(pods: dict[str, Pod], database_url: str) -> None:
+    """Operator and extension steps against the pods; the read tables must fill."""
+    web = pods["web"]
+
+    def mindhit(*args: str) -> str:
+        done = subprocess.run(
+            _entrypoint() + list(args), env=web.env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout.strip()
+
+    mindhit("user", "create", "smoke@example.com")
+    token = mindhit("token", "create", "--user", "smoke@example.com", "--device", "laptop")
+    gateway = f"http://127.0.0.1:{pods['gateway'].port}"
+    headers = {"Authorization": f"Bearer {token.splitlines()[-1]}"}
+    with httpx.Client(base_url=gateway, headers=headers, timeout=10) as client:
+        started = client.post("/v1/sessions")
+        assert started.status_code == 201, started.text
+        session_id = started.json()["session_id"]
+        first_ts = started.json()["started_at"] + 1_000
+        events = event_dicts(60, session_id=session_id, ts=first_ts, client_id="smoke")
+        answer = client.post("/v1/events", content=upload_body(events, client_id="smoke"))
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["accepted"] == 60
+        stopped = client.post(f"/v1/sessions/{session_id}/stop")
+        assert stopped.status_code == 202, stopped.text
+    deadline = time.monotonic() + FOLD_TIMEOUT_S
+    sessions = visits = 0
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            sessions = _count(conn, "sessions", session_id)
+            visits = _count(conn, "page_visits", session_id)
+            if sessions and visits:
+                return
+            time.sleep(0.5)
+    logs = "\n\n".join(f"{n}:\n{p.log_tail(15)}" for n, p in pods.items())
+    pytest.fail(f"session rows {sessions}, visit rows {visits} after {FOLD_TIMEOUT_S}s\n{logs}")
+
+
+def _count(conn: psycopg.Connection[tuple[int]], table: str, session_id: str) -> int:
+    query = f"SELECT count(*) FROM {table} WHERE session_id = %s"  # table is a constant
+    row = conn.execute(query, (session_id,)).fetchone()  # type: ignore[call-overload]
+    return int(row[0]) if row else 0
