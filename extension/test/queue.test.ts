@@ -125,3 +125,15 @@ describe("EventQueue", () => {
     expect(last).toBe(110_000);
   }, 120_000);
 });
+
+describe("batch sizing", () => {
+  it("counts UTF-8 bytes, so non-ASCII page text cannot exceed the gateway's body limit", async () => {
+    const { queue } = await freshQueue();
+    const cjk = content(1, 0);
+    const big = { ...cjk, text: "漢".repeat(300_000 / 3) } as typeof cjk;
+    await queue.append([big, { ...big, ts: 2 }, transition(3)]);
+    const batch = await queue.takeBatch(200, 512 * 1024, "b");
+    // each event is ~300 KB in UTF-8 (100k chars): only one fits in 512 KiB
+    expect(batch?.events).toHaveLength(1);
+  });
+});

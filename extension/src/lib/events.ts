@@ -61,9 +61,14 @@ export function draft(payload: EventPayload, env: Envelope, now: number = env.ts
   };
 }
 
-/** Serialized size used for the queue's byte budget and batch sizing. */
+const utf8 = new TextEncoder();
+
+/**
+ * Serialized size in UTF-8 bytes, for the queue's byte budget and batch sizing
+ * (the gateway's 2 MiB body limit counts bytes, and page text is often not ASCII).
+ */
 export function sizeOf(event: EventDraft | ClientEvent): number {
-  return JSON.stringify(event).length;
+  return utf8.encode(JSON.stringify(event)).length;
 }
 
 /** True for page-text events (dropped or stripped first when space runs short). */
