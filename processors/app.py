@@ -121,7 +121,9 @@ class Runtime:
         return self
 
     async def close(self) -> None:
-        """Release the provider and the Redis client."""
+        """Let running reports finish, then release the provider and the Redis client."""
+        if self.mindmap is not None:
+            await self.mindmap.drain()
         if self.provider is not None:
             await self.provider.aclose()
         if self.redis is not None:

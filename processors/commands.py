@@ -40,7 +40,10 @@ def processors(ctx: click.Context, host: str | None, port: int | None) -> None:
     settings = msgspec.structs.replace(settings, **overrides)  # type: ignore[arg-type]
     services = resolve_services(settings)
     try:
-        app = build_app(settings, services.redis_url)
+        from processors.report import reporter_from_settings
+
+        reporter = reporter_from_settings(settings, services.database_url)
+        app = build_app(settings, services.redis_url, on_built=reporter)
         tune_gc()
         worker = Worker(
             app,

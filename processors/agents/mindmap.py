@@ -9,6 +9,7 @@ and a dead letter that ``mindhit dlq retry`` can replay.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from mindhit.logs import get_logger
@@ -46,6 +47,7 @@ class MindmapHandler:
         self._emit = emit
         self._clock = clock
         self._on_built = on_built
+        self._background: set[asyncio.Task[None]] = set()
 
     async def handle(self, partition: int, value: bytes) -> None:
         """Process one ``sessions`` entry of ``partition``.
@@ -54,7 +56,8 @@ class MindmapHandler:
         (redelivery); 2. emit ``processing`` and wait; 3. gather pages, texts and
         enrichments; 4. build the map; 5. emit ``mindmap.built`` + ``completed``
         (or ``failed`` + dead letter) and wait; 6. mark the map done;
-        7. hand the map to ``on_built`` (report email), whose failure is only logged.
+        7. hand the map to ``on_built`` (report email) in a background task, so a
+        slow or failing mail server never holds up the next session.
         """
         try:
             entry = decode_derived_entry(value)
@@ -107,10 +110,21 @@ class MindmapHandler:
         await self._content.mark_mindmap_done(closed.session_id)
         metrics.MINDMAPS.labels("built").inc()
         if self._on_built is not None:
-            try:
-                await self._on_built(closed, built)
-            except Exception as exc:  # the report never blocks the pipeline
-                log.warning("on_built_failed", session_id=closed.session_id, error=str(exc))
+            task = asyncio.create_task(self._report(closed, built))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _report(self, closed: SessionClosed, built: MindmapBuilt) -> None:
+        assert self._on_built is not None
+        try:
+            await self._on_built(closed, built)
+        except Exception as exc:  # the report never blocks or breaks the pipeline
+            log.warning("on_built_failed", session_id=closed.session_id, error=str(exc))
+
+    async def drain(self) -> None:
+        """Wait for background reports still running (at shutdown, and in tests)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     async def _build(self, closed: SessionClosed) -> MindmapNode:
         versions = [(p.url_hash, p.content_hash) for p in closed.pages]

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from mindhit import streams
 from mindhit.settings import Settings
 from processors.agents.enrich import EnrichHandler
-from processors.agents.mindmap import MindmapHandler
+from processors.agents.mindmap import MindmapHandler, OnBuilt
 from processors.agents.raw import RawHandler
 from processors.ai.base import AIError, Enrichment, MindmapPage, PageInput
 from processors.ai.local import LocalProvider
@@ -57,7 +57,14 @@ class CountingProvider:
 class Pipeline:
     """The processors' handlers wired to real streams of one key prefix."""
 
-    def __init__(self, client: aioredis.Redis, settings: Settings, clock_ms: int = 1) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        settings: Settings,
+        clock_ms: int = 1,
+        on_built: OnBuilt | None = None,
+    ) -> None:
+        self.on_built = on_built
         self.redis = client
         self.settings = settings
         self.provider = CountingProvider()
@@ -71,7 +78,7 @@ class Pipeline:
         content = ContentStore(self.redis, prefix)
         self.raw = RawHandler(StateStore(self.redis, prefix), content, self.emit)
         self.enrich = EnrichHandler(content, self.provider, self.emit, self.clock)
-        self.mindmap = MindmapHandler(content, self.provider, self.emit, self.clock)
+        self.mindmap = MindmapHandler(content, self.provider, self.emit, self.clock, self.on_built)
 
     def clock(self) -> int:
         self.now += 1
@@ -109,6 +116,7 @@ class Pipeline:
                         await handler.handle(partition, record.value)
                         self.positions[key] = record.offset + 1
                         progressed = True
+        await self.mindmap.drain()
 
     async def derived(self, topic: str) -> list[DerivedBase]:
         """Every derived event on ``topic``, partition by partition, in order."""

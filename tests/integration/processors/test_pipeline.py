@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 from mindhit.dlq import DeadLetterNotFound, list_dead_letters, retry_dead_letter
 from mindhit.settings import Settings
 from processors.content import ContentStore
+from processors.sessions import transition
 from schema.derived import (
     MindmapBuilt,
     SessionClosed,
@@ -148,6 +149,9 @@ async def test_failed_map_is_dead_lettered_and_a_retry_completes_it(pipe: Pipeli
     sessions = await pipe.derived(SESSIONS_TOPIC)
     statuses = [s.status for s in sessions if isinstance(s, SessionStatusChanged)]
     assert statuses == ["processing", "failed", "processing", "completed"]
+    current = "recording"
+    for status in statuses:  # every step is one the lifecycle allows
+        current = transition(current, status)
     assert len([s for s in sessions if isinstance(s, MindmapBuilt)]) == 1
     assert len([u for u in await pipe.derived(URLS_TOPIC) if isinstance(u, UrlEnriched)]) == 1
     assert [v.status for v in await list_dead_letters(pipe.redis, pipe.settings)] == [
@@ -155,3 +159,31 @@ async def test_failed_map_is_dead_lettered_and_a_retry_completes_it(pipe: Pipeli
         "retried",
     ]
     assert await list_dead_letters(pipe.redis, pipe.settings, pending_only=True) == []
+
+
+async def test_report_hook_gets_each_map_once_and_its_failure_changes_nothing(
+    aredis: aioredis.Redis, settings: Settings
+) -> None:
+    reported: list[tuple[str, str]] = []
+
+    async def flaky_report(closed: SessionClosed, built: MindmapBuilt) -> None:
+        reported.append((closed.session_id, built.session_id))
+        raise ConnectionRefusedError("smtp down")
+
+    pipe = Pipeline(aredis, settings, on_built=flaky_report)
+    for sid in (SID1, SID2):
+        b = Browser(
+            "c1", sid, seq=1 if sid == SID1 else 100, ts=1_790_000_000_000 + (sid == SID2) * 10**6
+        )
+        reading(b, 1, "https://docs.example/asyncio", PY, 5_000)
+        b.stop()
+        await pipe.feed("alice", "c1", b.events)
+    await pipe.drain()
+    assert sorted(reported) == [(SID1, SID1), (SID2, SID2)]
+    sessions = await pipe.derived(SESSIONS_TOPIC)
+    done = [
+        s.session_id
+        for s in sessions
+        if isinstance(s, SessionStatusChanged) and s.status == "completed"
+    ]
+    assert sorted(done) == [SID1, SID2]
