@@ -35,6 +35,7 @@ from mindhit.logs import get_logger
 from mindhit.settings import Settings
 from web import filters
 from web.auth import user_for_login
+from web.metrics import MetricsMiddleware, WebMetrics
 from web.ratelimit import SignInLimiter
 from web.security import SESSION_COOKIE, SecurityHeadersMiddleware, cookie_secure, secret_key
 
@@ -120,6 +121,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
     if settings.env == "production" and not settings.secret_key:
         raise RuntimeError("MINDHIT_SECRET_KEY must be set in production")
     secure = cookie_secure(settings)
+    metrics = WebMetrics()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -135,6 +137,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
         app.state.pool = pool
         app.state.redis = client
         app.state.limiter = SignInLimiter(client, settings.key_prefix)
+        app.state.metrics = metrics
         try:
             yield
         finally:
@@ -166,7 +169,10 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
             cookie_samesite="strict",
             header_name="x-csrftoken",
         ),
-        middleware=[lambda app: SecurityHeadersMiddleware(app, hsts=secure)],
+        middleware=[
+            lambda app: MetricsMiddleware(app, metrics=metrics),
+            lambda app: SecurityHeadersMiddleware(app, hsts=secure),
+        ],
         template_config=engine_config,
         exception_handlers={
             HTTPException: _on_http_error,

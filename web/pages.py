@@ -81,6 +81,7 @@ class Pages(Controller):
         email = data.get("email", "").strip()[:320]
         decision = await request.app.state.limiter.attempt(email, _address(request))
         if not decision.allowed:
+            request.app.state.metrics.signins.labels("limited").inc()
             minutes = max(1, round(decision.retry_after_s / 60))
             return _page(
                 "login.html",
@@ -91,6 +92,7 @@ class Pages(Controller):
             )
         found = await check_password(conn, email, data.get("password", ""))
         if found is None:
+            request.app.state.metrics.signins.labels("wrong").inc()
             return _page(
                 "login.html",
                 None,
@@ -99,6 +101,7 @@ class Pages(Controller):
                 error="That email and password do not match.",
             )
         await request.app.state.limiter.reset(email)
+        request.app.state.metrics.signins.labels("ok").inc()
         value = await create_login(
             conn, found.user_id, now=clock(), user_agent=request.headers.get("user-agent", "")
         )

@@ -97,3 +97,16 @@ async def test_every_page_carries_a_strict_content_security_policy(
     assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert "<script" not in answer.text.replace('<script src="/static/dist/', "")
+
+
+async def test_readiness_and_metrics_for_operators(client: AsyncTestClient[Any]) -> None:
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "redis": "ok", "postgres": "ok"}
+    email = unique_email()
+    token = await sign_up(client, email)
+    await client.post("/logout", data={"_csrf_token": token}, follow_redirects=False)
+    await _login(client, email, "wrong password!")
+    text = (await client.get("/metrics")).text
+    assert 'mindhit_web_signins_total{outcome="wrong"} 1.0' in text
+    assert 'route="/signup"' in text and "mindhit_web_request_seconds_bucket" in text
