@@ -170,14 +170,17 @@ class Batch:
 
     def _cut(self, user_id: str, at: int) -> None:
         self.erased[user_id] = at
-        for store in (self.sessions, self.urls, self.texts, self.visits, self.mindmaps):
-            doomed = [
-                k
-                for k, v in store.items()  # type: ignore[attr-defined]
-                if v.user_id == user_id and op_time(v) <= at
-            ]
+        stores: tuple[dict[Any, Any], ...] = (
+            self.sessions,
+            self.urls,
+            self.texts,
+            self.visits,
+            self.mindmaps,
+        )
+        for store in stores:
+            doomed = [k for k, v in store.items() if v.user_id == user_id and op_time(v) <= at]
             for key in doomed:
-                del store[key]  # type: ignore[attr-defined]
+                del store[key]
 
 
 def _visit(batch: Batch, e: VisitClosed) -> bool:

@@ -75,11 +75,12 @@ async def consumer_group_offsets(
 ) -> dict[tuple[str, int], list[int]]:
     """Committed offsets of every Faust consumer group, per (topic, partition)."""
     out: dict[tuple[str, int], list[int]] = {}
-    groups: set[bytes] = await redis.smembers(f"{prefix}:groups")  # type: ignore[misc]
-    for group in sorted(groups):
-        stored: dict[bytes, bytes] = await redis.hgetall(f"{prefix}:offsets:{group.decode()}")  # type: ignore[misc]
+    groups: Any = await redis.smembers(f"{prefix}:groups")  # type: ignore[misc]
+    for group in sorted(g.decode() if isinstance(g, bytes) else g for g in groups):
+        stored: Any = await redis.hgetall(f"{prefix}:offsets:{group}")  # type: ignore[misc]
         for field, value in stored.items():
-            topic, _, partition = field.decode().rpartition(":")
+            name = field.decode() if isinstance(field, bytes) else field
+            topic, _, partition = name.rpartition(":")
             try:
                 out.setdefault((topic, int(partition)), []).append(int(value))
             except ValueError:
