@@ -1,7 +1,7 @@
 """Consumer lag: how far each consumer is behind each topic partition.
 
 Two kinds of consumers read the topic streams: Faust workers (committed offsets
-in ``<prefix>:offsets:{<group>}`` hashes, written by the ``redis://`` transport) and
+in ``<prefix>:offsets:<group>`` hashes, written by the ``redis://`` transport) and
 projectors (``projection_checkpoints`` rows in PostgreSQL). For each partition
 the report gives the highwater (the offset the next append gets), what the
 consumer committed (the next offset it will read) and the lag between them.
@@ -10,9 +10,11 @@ This module also defines where the transport keeps its bookkeeping in Redis, so
 the kernel can read it without importing a service:
 
 ``<prefix>:topics``           hash topic → msgpack ``{partitions, compacting}``
-``<prefix>:offsets:{<group>}``  hash ``"<topic>:<partition>"`` → next offset to read
-``<prefix>:lease:{<group>}``    member id of the worker allowed to commit (expires)
-``<prefix>:groups``             set of groups that ever committed
+``<prefix>:offsets:<group>``  hash ``"<topic>:<partition>"`` → next offset to read, plus the
+                              group lease: ``lease.member`` (worker id) and ``lease.expires``
+                              (Redis time, ms), in the same hash so one Lua script (one key,
+                              one Redis Cluster slot) can check the lease and commit
+``<prefix>:groups``           set of groups that ever committed
 """
 
 from __future__ import annotations
@@ -29,13 +31,15 @@ from mindhit.streams import offset_of
 from schema.topics import DERIVED_TOPICS, RAW_TOPIC, stream_key
 
 __all__ = [
+    "LEASE_EXPIRES_FIELD",
+    "LEASE_MEMBER_FIELD",
     "ConsumerLag",
     "LagReport",
     "PartitionLag",
     "build_report",
     "collect_lag",
     "groups_key",
-    "lease_key",
+    "is_tp_field",
     "offsets_key",
     "parse_tp_field",
     "render_text",
@@ -53,13 +57,19 @@ def topics_key(prefix: str) -> str:
 
 
 def offsets_key(prefix: str, group: str) -> str:
-    """The hash of a consumer group's committed offsets (hash tag shared with its lease)."""
-    return f"{prefix}:offsets:{{{group}}}"
+    """The hash of a consumer group's committed offsets (and its lease fields)."""
+    return f"{prefix}:offsets:{group}"
 
 
-def lease_key(prefix: str, group: str) -> str:
-    """The key naming the one worker of ``group`` allowed to consume and commit."""
-    return f"{prefix}:lease:{{{group}}}"
+LEASE_MEMBER_FIELD = "lease.member"
+LEASE_EXPIRES_FIELD = "lease.expires"
+
+
+def is_tp_field(field: bytes | str) -> bool:
+    """Whether an offsets-hash field is a ``<topic>:<partition>`` (not a lease field)."""
+    text = field.decode() if isinstance(field, bytes) else field
+    topic, sep, partition = text.rpartition(":")
+    return bool(topic and sep and partition.isdigit())
 
 
 def groups_key(prefix: str) -> str:
@@ -192,7 +202,7 @@ async def collect_lag(
     for member in sorted(members):
         group = member.decode()
         stored: Any = await client.hgetall(offsets_key(prefix, group))
-        groups[group] = {parse_tp_field(f): int(v) for f, v in stored.items()}
+        groups[group] = {parse_tp_field(f): int(v) for f, v in stored.items() if is_tp_field(f)}
     projections = await _projection_checkpoints(conn) if conn is not None else {}
     tps: set[TP] = {(t, p) for t, n in counts.items() for p in range(n)}
     for committed in (*groups.values(), *projections.values()):

@@ -5,7 +5,7 @@ they are Redis hashes under the app's key prefix (the layout is defined in
 :mod:`mindhit.lag`, which reads it without importing this service):
 
 ``<prefix>:topics``                 topic → msgpack ``TopicMeta`` (partitions, compacting)
-``<prefix>:offsets:{<group>}``      ``"<topic>:<partition>"`` → next offset to read
+``<prefix>:offsets:<group>``        ``"<topic>:<partition>"`` → next offset to read
 ``<prefix>:groups``                 set of groups that ever committed (for ``mindhit lag``)
 
 Topics nobody declared (the raw topic is written by the gateway, not by Faust)
@@ -20,7 +20,14 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 
-from mindhit.lag import groups_key, offsets_key, parse_tp_field, topics_key, tp_field
+from mindhit.lag import (
+    groups_key,
+    is_tp_field,
+    offsets_key,
+    parse_tp_field,
+    topics_key,
+    tp_field,
+)
 
 __all__ = [
     "TopicMeta",
@@ -72,7 +79,9 @@ async def load_committed(
     key = offsets_key(prefix, group)
     if tps is None:
         raw: Any = await client.hgetall(key)
-        return {parse_tp_field(field): int(value) for field, value in raw.items()}
+        return {
+            parse_tp_field(field): int(value) for field, value in raw.items() if is_tp_field(field)
+        }
     wanted = list(tps)
     if not wanted:
         return {}

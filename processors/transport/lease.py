@@ -3,8 +3,10 @@
 There is no broker-side group coordinator, so a second worker started with the
 same app id would otherwise take every partition too and process everything
 twice. Instead it waits as a hot standby until the lease is free: released on a
-clean stop, or expired ``lease_ms`` after its holder died. Commits go through a
-Lua script that stores offsets only while the caller holds the lease, so a
+clean stop, or expired ``lease_ms`` after its holder died (expiry uses Redis's
+clock). The lease is two fields of the group's offsets hash, so commits go
+through a single-key Lua script that stores offsets only while the caller holds
+the lease (one Redis Cluster slot, no cross-key script), so a
 worker that lost it (paused longer than the lease) cannot overwrite the new
 holder's progress; it stops instead.
 """
@@ -17,7 +19,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from mindhit.lag import groups_key, lease_key, offsets_key, tp_field
+from mindhit.lag import LEASE_MEMBER_FIELD, groups_key, offsets_key, tp_field
 
 __all__ = ["GroupLease", "LeaseLost"]
 
@@ -44,12 +46,12 @@ class GroupLease:
 
     @property
     def key(self) -> str:
-        """The lease key."""
-        return lease_key(self.prefix, self.group)
+        """The group's offsets hash, which also holds the lease fields."""
+        return offsets_key(self.prefix, self.group)
 
     async def holder(self, client: aioredis.Redis) -> str | None:
-        """Who holds the lease now."""
-        value: Any = await client.get(self.key)
+        """Who held the lease last (it may have expired since)."""
+        value: Any = await client.hget(self.key, LEASE_MEMBER_FIELD)  # type: ignore[misc]
         return value.decode() if value is not None else None
 
     async def renew(self, client: aioredis.Redis) -> bool:
@@ -74,9 +76,7 @@ class GroupLease:
         args: list[Any] = [self.member]
         for (topic, partition), offset in offsets.items():
             args += [tp_field(topic, partition), offset]
-        stored: Any = await client.eval(
-            self._commit_src, 2, self.key, offsets_key(self.prefix, self.group), *args
-        )
+        stored: Any = await client.eval(self._commit_src, 1, self.key, *args)
         if not stored:
             raise LeaseLost(
                 f"lease of group {self.group!r} is held by {await self.holder(client)!r}"

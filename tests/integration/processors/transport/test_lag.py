@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from mindhit import streams
 from mindhit.cli import cli
 from processors.transport.catalog import save_committed
+from processors.transport.lease import GroupLease
 from schema.topics import stream_key
 
 pytestmark = pytest.mark.integration
@@ -37,6 +38,7 @@ async def test_lag_reports_faust_groups_and_projection_checkpoints(
     await _fill(aredis, key_prefix, "raw", 2, 5)
     await _fill(aredis, key_prefix, "visits", 1, 4)
     await save_committed(aredis, key_prefix, "processors", {("raw", 0): 2, ("raw", 2): 5})
+    assert await GroupLease(key_prefix, "processors", "worker-1", 5_000).renew(aredis)
     projection = f"lagtest-{key_prefix}"
     await apg.execute(
         "INSERT INTO projection_checkpoints (projection, topic, partition, next_offset)"

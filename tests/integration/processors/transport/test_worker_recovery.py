@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from mindhit.lag import lease_key, offsets_key
+from mindhit.lag import LEASE_MEMBER_FIELD, offsets_key
+from processors.transport.catalog import load_committed
 from tests.integration.processors.transport.conftest import (
     Worker,
     produce,
@@ -52,7 +53,7 @@ async def test_table_exactly_once_then_sigterm_restart_resumes(
     deadline = time.monotonic() + 60
     while not progress or progress[-1] < 10_000:
         assert worker.alive() and time.monotonic() < deadline, worker.log_tail()
-        total = sum(int(v) for v in await aredis.hvals(offsets_key(key_prefix, "counter")))
+        total = sum((await load_committed(aredis, key_prefix, "counter")).values())
         if not progress or total != progress[-1]:
             progress.append(total)
         await asyncio.sleep(0.05)
@@ -99,9 +100,7 @@ async def test_sigkill_mid_backlog_loses_nothing_and_replays_a_bounded_tail(
     workers.append(worker)
     await wait_committed(aredis, key_prefix, "counter", "numbers", worker, at_least=3_000)
     worker.stop(signal.SIGKILL)
-    committed_at_kill = sum(
-        int(v) for v in (await aredis.hvals(offsets_key(key_prefix, "counter")))
-    )
+    committed_at_kill = sum((await load_committed(aredis, key_prefix, "counter")).values())
     processed_at_kill = await aredis.hlen(track_key)
     assert 3_000 <= committed_at_kill < 10_000, "kill must land mid-backlog"
 
@@ -144,7 +143,7 @@ async def test_second_worker_waits_as_standby_and_takes_over_when_the_first_dies
     first = Worker(COUNTER, env, tmp_path / "first.log").start()
     workers.append(first)
     await wait_committed(aredis, key_prefix, "counter", "numbers", first, at_least=1_000)
-    holder = await aredis.get(lease_key(key_prefix, "counter"))
+    holder = await aredis.hget(offsets_key(key_prefix, "counter"), LEASE_MEMBER_FIELD)
     second = Worker(COUNTER, env, tmp_path / "second.log").start()
     workers.append(second)
     deadline = time.monotonic() + 60
@@ -152,15 +151,15 @@ async def test_second_worker_waits_as_standby_and_takes_over_when_the_first_dies
         assert second.alive() and time.monotonic() < deadline, second.log_tail()
         await asyncio.sleep(0.2)
     await asyncio.sleep(1)
-    assert await aredis.get(lease_key(key_prefix, "counter")) == holder
+    assert await aredis.hget(offsets_key(key_prefix, "counter"), LEASE_MEMBER_FIELD) == holder
 
     first.stop(signal.SIGKILL)
     await wait_committed(aredis, key_prefix, "counter", "numbers", second, timeout=90)
-    assert await aredis.get(lease_key(key_prefix, "counter")) != holder
+    assert await aredis.hget(offsets_key(key_prefix, "counter"), LEASE_MEMBER_FIELD) != holder
     seen = {k: int(v) for k, v in (await aredis.hgetall(track_key)).items()}
     assert len(seen) == 10_000
     # Only the first worker's uncommitted tail is processed twice, never the whole backlog.
     assert sum(n - 1 for n in seen.values()) <= 2_500
     assert second.stop(signal.SIGTERM) == 0
     # A clean stop releases the lease at once.
-    assert await aredis.get(lease_key(key_prefix, "counter")) is None
+    assert await aredis.hget(offsets_key(key_prefix, "counter"), LEASE_MEMBER_FIELD) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mindhit.lag import build_report, parse_tp_field, tp_field
+from mindhit.lag import build_report, is_tp_field, parse_tp_field, tp_field
 
 topics = st.sampled_from(["raw", "visits", "app-counts-changelog", "a:b"])
 tps = st.tuples(topics, st.integers(0, 7))
@@ -36,6 +36,13 @@ def test_lag_is_highwater_minus_committed_never_negative(
 def test_tp_fields_round_trip(tp: tuple[str, int]) -> None:
     assert parse_tp_field(tp_field(*tp)) == tp
     assert parse_tp_field(tp_field(*tp).encode()) == tp
+    assert is_tp_field(tp_field(*tp))
+
+
+def test_lease_fields_are_not_topic_partitions() -> None:
+    assert not is_tp_field(b"lease.member")
+    assert not is_tp_field("lease.expires")
+    assert not is_tp_field(":3")
 
 
 def test_caught_up_consumer_has_no_lag() -> None:
