@@ -31,6 +31,7 @@ from projector.ops import (
     merge_url,
     merge_visit,
     op_time,
+    session_time,
 )
 from schema.derived import (
     MindmapBuilt,
@@ -106,7 +107,7 @@ class Batch:
             spans: dict[str, list[int]] = {}
             for event in upload.events:
                 ts = event.ts
-                if cut is not None and ts <= cut:
+                if cut is not None and _event_time(event, ts) <= cut:
                     continue
                 span = spans.get(event.session_id)
                 if span is None:
@@ -144,7 +145,7 @@ class Batch:
             if handler is None:
                 continue  # not projected (e.g. dead letters)
             cut = self.erased.get(event.user_id)
-            if cut is not None and getattr(event, _TIME_OF[type(event)]) <= cut:
+            if cut is not None and _event_time(event, getattr(event, _TIME_OF[type(event)])) <= cut:
                 continue
             if not handler(self, event):
                 self.rejected += 1
@@ -292,6 +293,13 @@ def _mindmap(batch: Batch, e: MindmapBuilt) -> bool:
     )
     _put(batch.mindmaps, e.session_id, row, merge_mindmap)
     return True
+
+
+def _event_time(event: Any, fallback: int) -> int:
+    """Session creation time for session-scoped events (UUIDv7 ids), else ``fallback``."""
+    session_id = getattr(event, "session_id", None)
+    created = session_time(session_id) if session_id else None
+    return fallback if created is None else created
 
 
 _TIME_OF: dict[type[Any], str] = {

@@ -37,6 +37,7 @@ __all__ = [
     "merge_url",
     "merge_visit",
     "op_time",
+    "session_time",
 ]
 
 STATUS_RANK: dict[str, int] = {"recording": 0, "processing": 1, "completed": 2, "failed": 3}
@@ -234,8 +235,26 @@ class EraseUser(msgspec.Struct, kw_only=True):
     delete_account: bool = False
 
 
+def session_time(session_id: str) -> int | None:
+    """When a session was created, from its UUIDv7 id (None for other id versions).
+
+    Everything about a session (status changes and mind maps derived long after,
+    a late stop) then falls on the same side of an erasure's cut as its start.
+    """
+    if len(session_id) == 36 and session_id[14] == "7":
+        try:
+            return int(session_id[:8] + session_id[9:13], 16)
+        except ValueError:
+            return None
+    return None
+
+
 def op_time(op: object) -> int:
     """The event time an operation stems from (compared with an erasure's cut)."""
+    if isinstance(op, (SessionPatch, VisitRow, MindmapRow)):
+        created = session_time(op.session_id)
+        if created is not None:
+            return created
     if isinstance(op, SessionPatch):
         times = [op.started_at, op.status_at, op.stopped_at, op.last_event_at]
         return min((t for t in times if t is not None), default=0)

@@ -178,3 +178,25 @@ def test_poison_ids_are_rejected_not_fatal() -> None:
     fold_value(batch, "sessions", encode_derived_entry(DerivedEntry(events=[bad])))
     fold_value(batch, "visits", b"\x09garbage")
     assert batch.rejected == 2 and not batch.erasures
+
+
+def test_late_derived_events_of_a_session_erased_stay_erased() -> None:
+    """A mind map or status derived after the erasure, for a session before it, is skipped."""
+    from schema.derived import MindmapBuilt, MindmapNode, SessionStatusChanged
+    from schema.ids import uuid7
+
+    cut = 1_900_000_000_000
+    old_session, new_session = uuid7(cut - 60_000), uuid7(cut + 60_000)
+    batch = Batch({UID: cut})
+    late = [
+        SessionStatusChanged(user_id=UID, session_id=old_session, status="completed", ts=cut + 5),
+        MindmapBuilt(
+            user_id=UID, session_id=old_session, root=MindmapNode(label="x"), provider="local",
+            built_ts=cut + 9,
+        ),
+        SessionStatusChanged(
+            user_id=UID, session_id=new_session, status="completed", ts=cut + 70_000
+        ),
+    ]  # fmt: skip
+    fold_value(batch, "sessions", encode_derived_entry(DerivedEntry(events=late)))
+    assert set(batch.sessions) == {new_session} and not batch.mindmaps
