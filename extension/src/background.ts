@@ -100,8 +100,11 @@ async function snapshot(): Promise<Observed[]> {
 
 const lastUrl = new Map<number, string>();
 const lastTitle = new Map<number, string>();
+/** Navigations reported per tab (to know whether webNavigation saw a URL change). */
+const navigations = new Map<number, number>();
 
 function recordNavigation(tabId: number, url: string, ts: number, change: "url" | "history"): void {
+  navigations.set(tabId, (navigations.get(tabId) ?? 0) + 1);
   if (lastUrl.get(tabId) === url) return;
   lastUrl.set(tabId, url);
   record(ts, async () => {
@@ -147,9 +150,22 @@ chrome.webNavigation.onReferenceFragmentUpdated.addListener((d) => {
 
 chrome.tabs.onUpdated.addListener((tabId, change, tab) => {
   const ts = Date.now();
-  if (change.url !== undefined && change.url !== lastUrl.get(tabId) && !tab.url?.startsWith("http")) {
-    // Non-web pages (new tab, about:) have no webNavigation commit.
-    recordNavigation(tabId, change.url, ts, "url");
+  const url = change.url;
+  if (url !== undefined && url !== lastUrl.get(tabId)) {
+    if (!url.startsWith("http")) {
+      // Non-web pages (new tab, about:) have no webNavigation commit.
+      recordNavigation(tabId, url, ts, "url");
+    } else {
+      // Web pages are recorded from webNavigation (which tells a navigation from an SPA
+      // history change). A URL change it never reports, such as a prerendered page being
+      // shown, is caught here once webNavigation had its chance.
+      const seen = navigations.get(tabId) ?? 0;
+      setTimeout(() => {
+        if ((navigations.get(tabId) ?? 0) === seen && lastUrl.get(tabId) !== url) {
+          recordNavigation(tabId, url, ts, "url");
+        }
+      }, 150);
+    }
   }
   if (change.title !== undefined && change.title !== lastTitle.get(tabId)) {
     lastTitle.set(tabId, change.title);
@@ -186,6 +202,7 @@ chrome.tabs.onReplaced.addListener((addedTabId, removedTabId) => {
 chrome.tabs.onRemoved.addListener((tabId, info) => {
   lastUrl.delete(tabId);
   lastTitle.delete(tabId);
+  navigations.delete(tabId);
   record(Date.now(), () => ({ payload: { type: "tab.removed", tab_id: tabId, window_id: info.windowId } }));
 });
 
