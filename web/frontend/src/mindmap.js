@@ -126,7 +126,7 @@ async function main() {
         "text-background-padding": 2, "border-width": 2, "border-color": "#fff" } },
       { selector: "node.root", style: { "font-size": 17, "font-weight": 700, "text-max-width": 220 } },
       { selector: "node.topic", style: { "font-size": 14, "font-weight": 600 } },
-      { selector: "node.page", style: { shape: "round-rectangle", "background-opacity": 0.75 } },
+      { selector: "node.page", style: { shape: "round-rectangle", "background-opacity": 0.75, "font-size": 13 } },
       { selector: "node.collapsed", style: { "border-color": "#1d2230", "border-style": "double", "border-width": 4 } },
       { selector: "node:selected", style: { "border-color": "#fbbf24", "border-width": 4 } },
       { selector: "edge", style: { width: 2, "line-color": "#cbd2e1", "curve-style": "bezier" } },
