@@ -19,6 +19,7 @@ from mindhit.accounts import DeviceToken, User, list_tokens
 from mindhit.settings import Settings
 from web import actions, ops, store
 from web.app import Clock
+from web.common import parse_cursor, require_admin
 from web.models import (
     Account,
     CreatedToken,
@@ -34,7 +35,6 @@ from web.models import (
     UserHealth,
     UserPreferences,
 )
-from web.pages import _cursor, _require_admin
 from web.snippets import normalize_domains
 from web.timeline import build_timeline
 
@@ -55,7 +55,7 @@ class ApiController(Controller):
 
     @get("/sessions", summary="The user's sessions, newest first (50 per page)")
     async def sessions(self, user: User, conn: Conn, before: str | None = None) -> SessionList:
-        return await store.list_sessions(conn, user.user_id, before=_cursor(before))
+        return await store.list_sessions(conn, user.user_id, before=parse_cursor(before))
 
     @post("/sessions/start", summary="Start a recording session", status_code=201)
     async def start(
@@ -192,14 +192,14 @@ class OpsApiController(Controller):
     async def lag(
         self, request: Request[Any, Any, Any], user: User, conn: Conn, settings: Settings
     ) -> list[LagRow]:
-        _require_admin(user, settings)
+        require_admin(user)
         return await ops.lag_rows(conn, request.app.state.redis, settings)
 
     @get("/dead-letters", summary="Dead letters, newest first")
     async def dead_letters(
         self, request: Request[Any, Any, Any], user: User, settings: Settings
     ) -> list[DeadLetterItem]:
-        _require_admin(user, settings)
+        require_admin(user)
         return await ops.dead_letters(request.app.state.redis, settings)
 
     @post("/dead-letters/{letter_id:str}/retry", summary="Retry one dead letter", status_code=202)
@@ -211,7 +211,7 @@ class OpsApiController(Controller):
         settings: Settings,
         clock: Clock,
     ) -> None:
-        _require_admin(user, settings)
+        require_admin(user)
         if not await ops.retry_dead_letter(
             request.app.state.redis, settings, letter_id, now=clock()
         ):

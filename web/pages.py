@@ -7,14 +7,13 @@ JavaScript island (``static/dist/mindmap.js``), fed by the JSON API.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import psycopg
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
@@ -23,6 +22,7 @@ from mindhit.settings import Settings
 from web import actions, ops, store
 from web.app import Clock
 from web.auth import SESSION_TTL, check_password, create_login, delete_login
+from web.common import parse_cursor, require_admin
 from web.outline import to_markdown
 from web.security import SESSION_COOKIE, cookie_secure
 from web.snippets import normalize_domains
@@ -149,7 +149,7 @@ class Pages(Controller):
 
     @get("/sessions")
     async def sessions(self, user: User, conn: Conn, before: str | None = None) -> Template:
-        cursor = _cursor(before)
+        cursor = parse_cursor(before)
         listing = await store.list_sessions(conn, user.user_id, before=cursor)
         return _page("sessions.html", user, listing=listing, error="")
 
@@ -319,7 +319,7 @@ class OpsPages(Controller):
     async def ops_page(
         self, request: Request[Any, Any, Any], user: User, conn: Conn, settings: Settings
     ) -> Template:
-        _require_admin(user, settings)
+        require_admin(user)
         lag = await ops.lag_rows(conn, request.app.state.redis, settings)
         letters = await ops.dead_letters(request.app.state.redis, settings)
         partitions, table = ops.pivot_lag(lag)
@@ -334,27 +334,12 @@ class OpsPages(Controller):
         settings: Settings,
         clock: Clock,
     ) -> Redirect:
-        _require_admin(user, settings)
+        require_admin(user)
         if not await ops.retry_dead_letter(
             request.app.state.redis, settings, letter_id, now=clock()
         ):
             raise NotFoundException("No such dead letter.")
         return Redirect(path="/ops", status_code=303)
-
-
-def _require_admin(user: User, settings: Settings) -> None:
-    del settings  # admin_emails is already folded into user.is_admin at sign-in lookup
-    if not user.is_admin:
-        raise PermissionDeniedException("Only administrators may open the ops page.")
-
-
-def _cursor(before: str | None) -> datetime | None:
-    if not before:
-        return None
-    try:
-        return datetime.fromisoformat(before.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 async def _settings_page(
