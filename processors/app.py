@@ -116,7 +116,12 @@ class Runtime:
                 self.raw = RawHandler(self.states, content, self.emit)
                 self.enrich = EnrichHandler(content, self.provider, self.emit, self.clock)
                 self.mindmap = MindmapHandler(
-                    content, self.provider, self.emit, self.clock, self._on_built
+                    content,
+                    self.provider,
+                    self.emit,
+                    self.clock,
+                    self._on_built,
+                    on_erased=self.states.erase,
                 )
         return self
 

@@ -74,6 +74,11 @@ class StateStore:
             else:
                 self._memory[user] = state
 
+    async def erase(self, partition: int, user_id: str) -> None:
+        """Drop a user's state for good (``user.erased``): from memory and from Redis."""
+        self._memory.pop(user_id, None)
+        await self._redis.hdel(self._key(partition), user_id)
+
     def forget(self) -> None:
         """Drop everything from memory (partitions were revoked; Redis stays the truth)."""
         self._memory.clear()

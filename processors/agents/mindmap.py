@@ -1,4 +1,4 @@
-"""Sessions topic handler: build the mind map of every closed session.
+"""Sessions topic handler: build the mind map of every closed session (and honour erasures).
 
 ``session.closed`` (emitted by the dwell fold after the last visit closed) moves
 the session to ``processing``; the provider builds the map from the session's
@@ -19,16 +19,19 @@ from processors.agents.deadletter import dead_letter
 from processors.ai.base import AIError, AIProvider
 from processors.content import ContentStore
 from processors.sessions import mindmap_pages, status_event
-from schema.derived import MindmapBuilt, MindmapNode, SessionClosed
+from schema.derived import MindmapBuilt, MindmapNode, SessionClosed, UserErased
 from schema.log import LogEntryError, decode_derived_entry
 from schema.topics import SESSIONS_TOPIC
 
-__all__ = ["MindmapHandler", "OnBuilt"]
+__all__ = ["MindmapHandler", "OnBuilt", "OnErased"]
 
 log = get_logger(__name__)
 
 OnBuilt = Callable[[SessionClosed, MindmapBuilt], Awaitable[None]]
 """Called after a map was stored (e.g. to email the session report); must not raise."""
+
+OnErased = Callable[[int, str], Awaitable[None]]
+"""Called with ``(partition, user_id)`` for ``user.erased``: drop the user's fold state."""
 
 
 class MindmapHandler:
@@ -41,12 +44,14 @@ class MindmapHandler:
         emit: Emit,
         clock: Clock,
         on_built: OnBuilt | None = None,
+        on_erased: OnErased | None = None,
     ) -> None:
         self._content = content
         self._provider = provider
         self._emit = emit
         self._clock = clock
         self._on_built = on_built
+        self._on_erased = on_erased
         self._background: set[asyncio.Task[None]] = set()
 
     async def handle(self, partition: int, value: bytes) -> None:
@@ -64,9 +69,12 @@ class MindmapHandler:
         except LogEntryError as exc:
             log.error("sessions_entry_undecodable", partition=partition, error=str(exc))
             return
-        for closed in entry.events:
-            if isinstance(closed, SessionClosed):
-                await self._one(partition, closed)
+        for event in entry.events:
+            if isinstance(event, SessionClosed):
+                await self._one(partition, event)
+            elif isinstance(event, UserErased) and self._on_erased is not None:
+                await self._on_erased(partition, event.user_id)
+                log.info("user_state_erased", user_id=event.user_id)
 
     async def _one(self, partition: int, closed: SessionClosed) -> None:
         if await self._content.mindmap_done(closed.session_id):

@@ -76,9 +76,12 @@ class Pipeline:
         """New handlers with empty memory, as after a worker restart (Redis keeps its data)."""
         prefix = self.settings.key_prefix
         content = ContentStore(self.redis, prefix)
-        self.raw = RawHandler(StateStore(self.redis, prefix), content, self.emit)
+        self.states = StateStore(self.redis, prefix)
+        self.raw = RawHandler(self.states, content, self.emit)
         self.enrich = EnrichHandler(content, self.provider, self.emit, self.clock)
-        self.mindmap = MindmapHandler(content, self.provider, self.emit, self.clock, self.on_built)
+        self.mindmap = MindmapHandler(
+            content, self.provider, self.emit, self.clock, self.on_built, self.states.erase
+        )
 
     def clock(self) -> int:
         self.now += 1

@@ -15,9 +15,17 @@ from schema.derived import (
     SessionStatusChanged,
     UrlDiscovered,
     UrlEnriched,
+    UserErased,
     VisitClosed,
 )
-from schema.topics import DEADLETTERS_TOPIC, SESSIONS_TOPIC, URLS_TOPIC, VISITS_TOPIC
+from schema.log import DerivedEntry, encode_derived_entry
+from schema.topics import (
+    DEADLETTERS_TOPIC,
+    SESSIONS_TOPIC,
+    URLS_TOPIC,
+    VISITS_TOPIC,
+    partition_for,
+)
 from tests.integration.processors.pipeline import Pipeline
 from tests.unit.processors.browsing import Browser, content_hash
 
@@ -187,3 +195,22 @@ async def test_report_hook_gets_each_map_once_and_its_failure_changes_nothing(
         if isinstance(s, SessionStatusChanged) and s.status == "completed"
     ]
     assert sorted(done) == [SID1, SID2]
+
+
+async def test_user_erased_drops_the_fold_state(pipe: Pipeline) -> None:
+    b = Browser("c1", SID1)
+    reading(b, 1, "https://docs.example/asyncio", PY, 5_000)  # session still open
+    await pipe.feed("erin", "c1", b.events)
+    await pipe.drain()
+    partition = partition_for("erin", pipe.settings.partitions)
+    state_key = f"{pipe.settings.key_prefix}:{{p{partition}}}:dwell-state"
+    assert await pipe.redis.hexists(state_key, "erin")
+    assert pipe.states.users_in_memory == 1
+    await pipe.emit(
+        SESSIONS_TOPIC,
+        partition,
+        encode_derived_entry(DerivedEntry(events=[UserErased(user_id="erin", ts=1)])),
+    )
+    await pipe.drain()
+    assert not await pipe.redis.hexists(state_key, "erin")
+    assert pipe.states.users_in_memory == 0
