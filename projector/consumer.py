@@ -99,6 +99,7 @@ class Consumer:
         topics = [t for name in self.projections for t in PROJECTIONS[name].topics]
         self.ids = stream_ids(settings, topics)
         self.positions: dict[str, int] = {}
+        self.gaps: dict[str, int] = {}
         self.erased: dict[str, int] = {}
         self.last_turn = now()
 
@@ -119,6 +120,13 @@ class Consumer:
 
         stored, self.erased = await asyncio.to_thread(go)
         self.positions = {s: stored.get(self._key(s), 0) for s in self.ids}
+        # Streams already trimmed past our checkpoint (e.g. read tables restored from
+        # an old backup): the missing entries come from the archive first.
+        self.gaps = {}
+        for stream, position in self.positions.items():
+            earliest = await streams.earliest_offset(self.redis, stream)
+            if position < earliest:
+                self.gaps[stream] = earliest
 
     async def turn(self, *, block_ms: int | None = 1000) -> int:
         """Run one read-fold-commit turn; return the number of entries committed.
@@ -130,23 +138,15 @@ class Consumer:
         only then advance the in-memory positions. A moved checkpoint (another
         writer, or a replay swap) reloads the positions and drops the batch.
         """
-        records = await streams.read(
-            self.redis, self.positions, count=self.entries_per_read, block_ms=block_ms
-        )
-        self.last_turn = self.now()
-        if not records:
-            return 0
         batch = Batch(self.erased)
         advance: dict[str, int] = {}
-        for record in records:
-            topic, partition = self.ids[record.stream]
-            expected = advance.get(record.stream, self.positions[record.stream])
-            if record.offset > expected:
-                await self._fill_gap(batch, topic, partition, expected, record.offset)
-            if record.offset < expected:
-                continue
-            fold_value(batch, topic, record.fields.get(b"v"))
-            advance[record.stream] = record.offset + 1
+        if self.gaps:
+            entries = await self._from_archive(batch, advance)
+        else:
+            entries = await self._from_redis(batch, advance, block_ms)
+        self.last_turn = self.now()
+        if not advance:
+            return 0
         expected_cps = {self._key(s): self.positions[s] for s in advance}
         new_cps = {self._key(s): o for s, o in advance.items()}
         purges = await self._purges(batch)
@@ -170,18 +170,44 @@ class Consumer:
         self.erased = batch.erased
         metrics.EVENTS.labels("projector").inc(batch.events)
         metrics.REJECTED.inc(batch.rejected)
+        return entries
+
+    async def _from_redis(self, batch: Batch, advance: dict[str, int], block_ms: int | None) -> int:
+        records = await streams.read(
+            self.redis, self.positions, count=self.entries_per_read, block_ms=block_ms
+        )
+        for record in records:
+            topic, partition = self.ids[record.stream]
+            expected = advance.get(record.stream, self.positions[record.stream])
+            if record.offset > expected:
+                await self._fill_gap(batch, topic, partition, expected, record.offset)
+            if record.offset < expected:
+                continue
+            fold_value(batch, topic, record.fields.get(b"v"))
+            advance[record.stream] = record.offset + 1
         return len(records)
+
+    async def _from_archive(self, batch: Batch, advance: dict[str, int]) -> int:
+        stream, earliest = next(iter(self.gaps.items()))
+        topic, partition = self.ids[stream]
+        lo = self.positions[stream]
+        hi = min(earliest, lo + 4 * self.entries_per_read)
+        await self._fill_gap(batch, topic, partition, lo, hi)
+        advance[stream] = hi
+        if hi >= earliest:
+            del self.gaps[stream]
+        return hi - lo
 
     async def _fill_gap(self, batch: Batch, topic: str, partition: int, lo: int, hi: int) -> None:
         log.warning("stream_gap_reading_archive", topic=topic, partition=partition, lo=lo, hi=hi)
 
         def go() -> int:
-            found = 0
-            for _, value in read_archived(self.conn, topic, partition, lo, hi):
+            offsets = set()
+            for offset, value in read_archived(self.conn, topic, partition, lo, hi):
                 fold_value(batch, topic, value)
-                found += 1
+                offsets.add(offset)
             self.conn.commit()
-            return found
+            return len(offsets)
 
         found = await asyncio.to_thread(go)
         if found < hi - lo:

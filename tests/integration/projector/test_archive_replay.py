@@ -217,3 +217,22 @@ async def test_replay_command_shows_progress_and_diff(
     assert done.returncode == 0 and "swapped in" in done.stdout, done.stderr
     assert pg.execute("SELECT count(*) FROM sessions WHERE active_ms = 1").fetchone() == (0,)
     pg.commit()
+
+
+async def test_lost_read_tables_rebuild_from_archive_when_redis_was_trimmed(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    """Read tables restored from nothing while Redis keeps only the newest entry."""
+    settings = msgspec.structs.replace(settings, stream_retention_entries=1)
+    await write_log(
+        aredis, settings, synth_log(15, users=4, sessions_per_user=3, visits_per_session=6)
+    )
+    await fold_all(settings, aredis, pg)
+    await archive_all(settings, aredis, pg)
+    assert await trim_streams(settings, aredis, pg) > 0
+    before = snapshot(pg)
+    pg.execute("DELETE FROM projection_checkpoints WHERE projection <> 'archiver'")
+    pg.execute("TRUNCATE sessions, urls, page_texts, page_visits, mindmap_graphs")
+    pg.commit()
+    await fold_all(settings, aredis, pg)
+    assert snapshot(pg) == before
