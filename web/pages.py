@@ -121,6 +121,15 @@ class Pages(Controller):
         clock: Clock,
     ) -> Response[Any]:
         email = data.get("email", "").strip()[:320]
+        decision = await request.app.state.limiter.signup(_address(request))
+        if not decision.allowed:
+            return _page(
+                "signup.html",
+                None,
+                status_code=429,
+                email=email,
+                error="Too many new accounts from this address. Try again later.",
+            )
         if data.get("password", "") != data.get("password2", ""):
             return _page(
                 "signup.html", None, status_code=400, email=email, error="The two passwords differ."

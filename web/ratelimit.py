@@ -49,11 +49,13 @@ class SignInLimiter:
         *,
         per_email: Limit = Limit(attempts=5, window_s=300),
         per_address: Limit = Limit(attempts=30, window_s=300),
+        signups: Limit = Limit(attempts=10, window_s=3600),
     ) -> None:
         self._client = client
         self._prefix = prefix
         self._per_email = per_email
         self._per_address = per_address
+        self._signups = signups
         self._script = client.register_script(_SCRIPT)
 
     def _key(self, kind: str, value: str) -> str:
@@ -73,6 +75,10 @@ class SignInLimiter:
         return RateDecision(
             allowed=False, retry_after_s=max(by_email.retry_after_s, by_address.retry_after_s)
         )
+
+    async def signup(self, address: str) -> RateDecision:
+        """Record one account creation from ``address``; deny beyond the hourly limit."""
+        return await self._hit(self._key("signup", address), self._signups)
 
     async def reset(self, email: str) -> None:
         """Forget failed attempts for ``email`` after a successful sign-in."""

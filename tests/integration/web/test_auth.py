@@ -110,3 +110,22 @@ async def test_readiness_and_metrics_for_operators(client: AsyncTestClient[Any])
     text = (await client.get("/metrics")).text
     assert 'mindhit_web_signins_total{outcome="wrong"} 1.0' in text
     assert 'route="/signup"' in text and "mindhit_web_request_seconds_bucket" in text
+
+
+async def test_account_creation_is_rate_limited_per_address(client: AsyncTestClient[Any]) -> None:
+    token = csrf_from((await client.get("/signup")).text)
+    answers = []
+    for _ in range(11):
+        answer = await client.post(
+            "/signup",
+            data={
+                "email": unique_email("burst"),
+                "password": "x",
+                "password2": "x",
+                "_csrf_token": token,
+            },
+            follow_redirects=False,
+        )
+        answers.append(answer.status_code)
+    assert answers[:10] == [400] * 10  # refused for the short password, but counted
+    assert answers[10] == 429
