@@ -20,6 +20,7 @@ Only ``schema`` and ``mindhit`` are imported, so the dashboard may use it too.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
@@ -67,7 +68,9 @@ def retried_key(prefix: str) -> str:
 async def _records(client: aioredis.Redis, settings: Settings) -> list[DeadLettered]:
     found: list[DeadLettered] = []
     for partition in range(settings.partitions):
-        entries = await client.xrange(stream_key(settings.key_prefix, DEADLETTERS_TOPIC, partition))
+        entries: Any = await client.xrange(
+            stream_key(settings.key_prefix, DEADLETTERS_TOPIC, partition)
+        )
         for _entry_id, fields in entries:
             try:
                 entry = decode_derived_entry(fields[b"v"])
@@ -104,7 +107,7 @@ async def list_dead_letters(
 ) -> list[DeadLetterView]:
     """Dead letters, newest first (optionally one user's, or only those not retried)."""
     records = await _records(client, settings)
-    retried = await client.hgetall(retried_key(settings.key_prefix))
+    retried: Any = await client.hgetall(retried_key(settings.key_prefix))  # type: ignore[misc]
     unique = {r.dlq_id: r for r in records if user_id is None or r.user_id == user_id}
     views = [_view(r, retried) for r in unique.values()]
     if pending_only:

@@ -179,7 +179,7 @@ def build_app(
             with metrics.ENTRY_SECONDS.labels("mindmap").time():
                 await rt.mindmap.handle(event.message.partition, event.value)
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         if runtime.states is not None:
             runtime.states.forget()
@@ -203,7 +203,7 @@ def build_app(
             return web.json({"status": "unavailable", "redis": f"error: {exc}"}, status=503)
         return web.json({"status": "ok", "redis": "ok"})
 
-    @app.on_before_shutdown.connect
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def on_shutdown(sender: Any, **kwargs: Any) -> None:
         await runtime.close()
 

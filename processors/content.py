@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
@@ -73,7 +74,7 @@ class ContentStore:
         wanted = [h for h in dict.fromkeys(hashes) if h]
         if not wanted:
             return {}
-        values = await self._redis.mget([self._key("content", h) for h in wanted])
+        values: list[Any] = await self._redis.mget([self._key("content", h) for h in wanted])
         return {
             h: zlib.decompress(v).decode()
             for h, v in zip(wanted, values, strict=True)
@@ -109,7 +110,7 @@ class ContentStore:
         unique = [v for v in dict.fromkeys(versions) if v[1]]
         if not unique:
             return {}
-        values = await self._redis.mget([self._key("enrich", u, c) for u, c in unique])
+        values: list[Any] = await self._redis.mget([self._key("enrich", u, c) for u, c in unique])
         return {v: _decoder.decode(raw) for v, raw in zip(unique, values, strict=True) if raw}
 
     async def put_enrichment(

@@ -247,15 +247,15 @@ def _apply(st: UserState, user_id: str, ev: ClientEvent, out: FoldResult) -> Non
         client.idle = ev.state != "active"
         reason = ev.state
     elif isinstance(ev, MediaState):
-        tab = client.tabs.get(ev.tab_id)
-        if tab is not None:
-            tab.audible = ev.audible or ev.playing
+        playing = client.tabs.get(ev.tab_id)
+        if playing is not None:
+            playing.audible = ev.audible or ev.playing
         reason = "idle"
     elif isinstance(ev, PageContent):
-        tab = client.tabs.get(ev.tab_id)
-        if tab is not None:
-            tab.content_url = normalize_url(ev.url)
-            tab.content_hash = ev.content_hash
+        shown = client.tabs.get(ev.tab_id)
+        if shown is not None:
+            shown.content_url = normalize_url(ev.url)
+            shown.content_hash = ev.content_hash
         visit = client.visit
         if (
             visit is not None

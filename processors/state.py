@@ -16,6 +16,7 @@ acknowledges a message, so state is never behind the commit.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -52,7 +53,7 @@ class StateStore:
             else:
                 found[user] = state
         if missing:
-            values = await self._redis.hmget(self._key(partition), missing)
+            values: list[Any] = await self._redis.hmget(self._key(partition), missing)  # type: ignore[misc]
             for user, raw in zip(missing, values, strict=True):
                 found[user] = decode_state(raw) if raw else None
         return found
