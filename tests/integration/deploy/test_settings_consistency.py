@@ -36,13 +36,14 @@ pytestmark = pytest.mark.integration
 VALUES_FILES = ["values.yaml", "values-local.yaml", "values-prod.yaml"]
 APP_SERVICES = ["migrate", "gateway", "processors", "projector", "web"]
 _NAME = re.compile(r"\bMINDHIT_[A-Z0-9_]+\b")
-# read by the test harness and CI, never by MindHit itself (documented in README, Tests)
+# read by the test harness, CI and build scripts, never by MindHit itself
 HARNESS_NAMES = {
     "MINDHIT_TEST_DB",
     "MINDHIT_TEST_KEY_PREFIX",
     "MINDHIT_TEST_REDIS_URL",
     "MINDHIT_TEST_PG_ADMIN_URL",
     "MINDHIT_FAIL_ON_SKIP",
+    "MINDHIT_BIN",  # the extension's type generator: which `mindhit` to run
 }
 
 
