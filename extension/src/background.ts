@@ -12,6 +12,7 @@ import type { ClientEvent } from "./generated/contract";
 import { isBlocked, parseBlockList } from "./lib/blocklist";
 import { EventQueue } from "./lib/queue";
 import { type Observed, Recorder } from "./lib/recorder";
+import { fetchRemoteSettings } from "./lib/remote";
 import { FlushScheduler } from "./lib/scheduler";
 import { Uploader } from "./lib/sender";
 import { type KV, Store } from "./lib/store";
@@ -228,8 +229,24 @@ function onIdleState(state: "active" | "idle" | "locked"): void {
 chrome.idle.onStateChanged.addListener(onIdleState);
 
 async function applyIdleThreshold(): Promise<void> {
-  const { idleThresholdS } = await store.config();
+  const { idleThresholdS } = await store.effective();
   chrome.idle.setDetectionInterval(Math.max(15, Math.round(idleThresholdS)));
+}
+
+const REMOTE_EVERY_MS = 5 * 60_000;
+let remoteTriedAt = 0;
+
+/** Pull the account's settings from the dashboard (at most every 5 min unless forced). */
+async function syncRemoteSettings(force = false): Promise<void> {
+  const now = Date.now();
+  if (!force && now - remoteTriedAt < REMOTE_EVERY_MS) return;
+  remoteTriedAt = now;
+  const { dashboardUrl } = await store.config();
+  const remote = await fetchRemoteSettings((url, init) => fetch(url, init), dashboardUrl, now);
+  if (remote) {
+    await store.setRemote(remote);
+    await applyIdleThreshold();
+  }
 }
 
 /** Pages loaded before recording began have not been read yet: ask their content scripts. */
@@ -245,8 +262,9 @@ async function extractOpenPages(): Promise<void> {
 // ---- messages -------------------------------------------------------------
 
 async function statusView(message?: string): Promise<StatusView> {
-  const [config, session, pausedUntil, status, stats] = await Promise.all([
+  const [config, effective, session, pausedUntil, status, stats] = await Promise.all([
     store.config(),
+    store.effective(),
     store.session(),
     store.pausedUntil(),
     store.status(),
@@ -270,6 +288,9 @@ async function statusView(message?: string): Promise<StatusView> {
     nextRetryAt: status.nextRetryAt,
     blockedDomains: config.blockedDomains,
     idleThresholdS: config.idleThresholdS,
+    remoteBlockedDomains: effective.remote?.blockedDomains ?? [],
+    remoteIdleThresholdS: effective.remote?.idleThresholdS ?? null,
+    remoteFetchedAt: effective.remote?.fetchedAt ?? null,
     ...(message === undefined ? {} : { message }),
   };
 }
@@ -302,10 +323,12 @@ async function onPopup(msg: PopupMessage): Promise<StatusView> {
       const refused = outcome.startsWith("token refused");
       await store.updateStatus({ authError: refused, lastError: refused ? "sign in again" : "" });
       if (!refused) void flush();
+      await syncRemoteSettings(true);
       return statusView(outcome);
     }
     case "signOut":
       await store.setConfig({ token: "" });
+      await store.setRemote(null);
       return statusView("signed out; events stay queued until you sign in again");
     case "start":
       await recorder.startSession(msg.label, snapshot);
@@ -330,6 +353,7 @@ async function onPopup(msg: PopupMessage): Promise<StatusView> {
         blockedDomains: parseBlockList(msg.blockedDomains),
         idleThresholdS: Math.max(15, Math.round(msg.idleThresholdS || 60)),
       });
+      await syncRemoteSettings(true);
       await applyIdleThreshold();
       return statusView("settings saved");
     case "flush":
@@ -358,7 +382,7 @@ function onContent(msg: ContentMessage, sender: chrome.runtime.MessageSender): v
 
 async function onMessage(msg: WorkerMessage, sender: chrome.runtime.MessageSender): Promise<unknown> {
   if (msg.kind === "probe") {
-    const [config, session, pausedUntil] = await Promise.all([store.config(), store.session(), store.pausedUntil()]);
+    const [config, session, pausedUntil] = await Promise.all([store.effective(), store.session(), store.pausedUntil()]);
     const answer: ProbeAnswer = {
       extract: session !== null && pausedUntil <= Date.now() && !sender.tab?.incognito && !isBlocked(msg.url, config.blockedDomains),
       cap: config.textCap,
@@ -396,7 +420,10 @@ chrome.runtime.onMessage.addListener((msg: WorkerMessage, sender, sendResponse) 
 // ---- restarts -------------------------------------------------------------
 
 chrome.alarms.onAlarm.addListener((alarm) => {
-  if (alarm.name === FLUSH_ALARM) void flush();
+  if (alarm.name === FLUSH_ALARM) {
+    void flush();
+    void syncRemoteSettings();
+  }
   if (alarm.name === RESUME_ALARM) {
     void recorderReady.then((r) => r.resume(snapshot)).then(extractOpenPages);
   }
@@ -407,6 +434,7 @@ async function startUp(): Promise<void> {
     await chrome.alarms.create(FLUSH_ALARM, { periodInMinutes: 0.5 });
   }
   await applyIdleThreshold();
+  void syncRemoteSettings();
   const pausedUntil = await store.pausedUntil();
   if (pausedUntil > 0 && pausedUntil <= Date.now()) await (await recorderReady).resume(snapshot);
   await flush(); // a batch left in flight by a stopped worker goes out again, same batch_id

@@ -65,6 +65,10 @@ export interface StatusView {
   nextRetryAt: number | null;
   blockedDomains: string[];
   idleThresholdS: number;
+  /** From the dashboard's account settings (applied in addition to the local list). */
+  remoteBlockedDomains: string[];
+  remoteIdleThresholdS: number | null;
+  remoteFetchedAt: number | null;
   message?: string;
 }
 

@@ -57,6 +57,11 @@ function render(s: StatusView): void {
   $("last-error").textContent = s.lastError ? `${s.lastError}${retry}` : "none";
   if (document.activeElement !== $("blocked")) $<HTMLTextAreaElement>("blocked").value = s.blockedDomains.join("\n");
   if (document.activeElement !== input("idle")) input("idle").value = String(s.idleThresholdS);
+  $("remote").textContent =
+    s.remoteFetchedAt === null
+      ? "Dashboard settings: not synced (sign in to the dashboard in this browser)."
+      : `Dashboard settings (synced ${when(s.remoteFetchedAt)}): idle after ${s.remoteIdleThresholdS ?? "?"} s` +
+        (s.remoteBlockedDomains.length ? `; also never recorded: ${s.remoteBlockedDomains.join(", ")}` : "");
 }
 
 async function send(msg: PopupMessage): Promise<void> {

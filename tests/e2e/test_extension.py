@@ -106,7 +106,23 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+DASHBOARD_COOKIE = "mh_session=e2e-signed-in"
+
+
 class _QuietHandler(SimpleHTTPRequestHandler):
+    """The test pages, plus a stand-in for the dashboard's cookie-authenticated settings."""
+
+    def do_GET(self) -> None:
+        if self.path != "/v1/settings":
+            super().do_GET()
+            return
+        signed_in = DASHBOARD_COOKIE in (self.headers.get("Cookie") or "")
+        body = json.dumps({"blocked_domains": ["localhost"], "idle_threshold_s": 90}).encode()
+        self.send_response(200 if signed_in else 401)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body if signed_in else b"{}")
+
     def log_message(self, format: str, *args: Any) -> None:
         return
 
@@ -241,8 +257,9 @@ async def test_extension_session_through_the_real_gateway(
         "profileDir": str(tmp_path / "profile"),
         "gatewayUrl": gateway.url,
         "token": token,
-        "dashboardUrl": "http://127.0.0.1:9/",
-        "blockedDomain": "localhost",
+        "dashboardUrl": f"{base}/",
+        "dashboardCookie": {"name": "mh_session", "value": "e2e-signed-in", "url": base},
+        "blockedDomain": "example.invalid",
         "pages": {
             "a": f"{base}/a.html",
             "b": f"{base}/b.html",
@@ -260,6 +277,12 @@ async def test_extension_session_through_the_real_gateway(
     actions = {a["name"]: a for a in result["actions"]}
     checks = result["checks"]
     assert checks["signInMessage"] == "signed in"
+    # The block list that keeps localhost out came from the dashboard (the user is signed
+    # in there, so the extension's request carries the cookie); the popup's is separate.
+    assert checks["settings"]["blockedDomains"] == ["example.invalid"]
+    assert checks["settings"]["remoteBlockedDomains"] == ["localhost"]
+    assert checks["settings"]["remoteIdleThresholdS"] == 90
+    assert "localhost" in checks["settings"]["remoteHint"]
     assert checks["popup"]["queued"] == "0"
     assert checks["popup"]["state"] == "Not recording"
     before_stop = checks["queuedBeforeStop"]

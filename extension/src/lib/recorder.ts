@@ -141,10 +141,10 @@ export class Recorder {
     const session = await this.d.store.session();
     if (!session) return [];
     if (!control && (await this.d.store.pausedUntil()) > ts) return [];
-    const config = await this.d.store.config();
+    const { blockedDomains } = await this.d.store.effective();
     const clientId = await this.d.store.clientId(() => this.d.newId(ts));
     const drafts = observed
-      .map((o) => admit(o, config.blockedDomains))
+      .map((o) => admit(o, blockedDomains))
       .filter((p): p is EventPayload => p !== null)
       .map((p) => draft(p, { clientId, sessionId: session.id, ts }, this.d.now()));
     if (drafts.length === 0) return [];

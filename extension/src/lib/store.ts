@@ -22,6 +22,21 @@ export interface Config {
   textCap: number;
 }
 
+/** Settings pulled from the dashboard (`GET {dashboard}/v1/settings`, the user's account). */
+export interface RemoteSettings {
+  blockedDomains: string[];
+  idleThresholdS: number;
+  fetchedAt: number;
+}
+
+/** What recording actually applies: local and dashboard block lists, the dashboard's idle threshold. */
+export interface Effective {
+  blockedDomains: string[];
+  idleThresholdS: number;
+  textCap: number;
+  remote: RemoteSettings | null;
+}
+
 /** The recording session, created locally (see README: sessions start offline). */
 export interface Session {
   id: string;
@@ -95,6 +110,26 @@ export class Store {
     const id = make();
     await this.kv.set({ clientId: id });
     return id;
+  }
+
+  async remote(): Promise<RemoteSettings | null> {
+    const { remote } = await this.kv.get(["remote"]);
+    return (remote as RemoteSettings | null | undefined) ?? null;
+  }
+
+  async setRemote(remote: RemoteSettings | null): Promise<void> {
+    await this.kv.set({ remote });
+  }
+
+  /** The settings recording applies (the union of block lists; the dashboard's idle threshold wins). */
+  async effective(): Promise<Effective> {
+    const [config, remote] = await Promise.all([this.config(), this.remote()]);
+    return {
+      blockedDomains: [...new Set([...config.blockedDomains, ...(remote?.blockedDomains ?? [])])],
+      idleThresholdS: remote?.idleThresholdS ?? config.idleThresholdS,
+      textCap: config.textCap,
+      remote,
+    };
   }
 
   async session(): Promise<Session | null> {

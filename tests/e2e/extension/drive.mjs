@@ -3,7 +3,7 @@
 //
 // Usage: node drive.mjs CONFIG_JSON
 //   CONFIG_JSON: {extensionDir, profileDir, pages: {a, b, c, c2Path, blocked, d}, gatewayUrl,
-//                 token, dashboardUrl, blockedDomain, out}
+//                 token, dashboardUrl, dashboardCookie, blockedDomain, out}
 //
 // It prints "CTRL <command>" lines (kill-gateway, start-gateway) and waits for
 // one line on stdin after each, so the test can stop and restart the gateway.
@@ -78,7 +78,9 @@ try {
   const workerTargets = async () =>
     (await cdp.send("Target.getTargets")).targetInfos.filter((t) => t.type === "service_worker" && t.url === workerUrl);
 
-  // 1. Sign in and set the block list through the popup, as a user would.
+  // 1. The user is signed in to the dashboard in this browser (its settings cookie), then
+  //    signs in the extension and sets a local block list through the popup.
+  await ctx.addCookies([{ ...cfg.dashboardCookie, sameSite: "Lax" }]);
   const popup = await ctx.newPage();
   await popup.goto(`chrome-extension://${extensionId}/popup.html`);
   await popup.fill("#gateway", cfg.gatewayUrl);
@@ -91,6 +93,14 @@ try {
   await popup.fill("#blocked", cfg.blockedDomain);
   await popup.click("#settings-btn");
   await popup.waitForFunction(() => document.querySelector("#message")?.textContent === "settings saved");
+  await popup.waitForFunction(() => document.querySelector("#remote")?.textContent?.includes("synced"));
+  const view = await inWorker(() => self.mindhit.status());
+  results.checks.settings = {
+    blockedDomains: view.blockedDomains,
+    remoteBlockedDomains: view.remoteBlockedDomains,
+    remoteIdleThresholdS: view.remoteIdleThresholdS,
+    remoteHint: await popup.textContent("#remote"),
+  };
   await popup.close();
 
   // chrome://serviceworker-internals can stop the worker the way Chrome does when it is idle;
