@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import psycopg
@@ -132,21 +132,25 @@ class Consumer:
         """Run one read-fold-commit turn; return the number of entries committed.
 
         Steps: read up to ``entries_per_read`` entries per stream from the current
-        positions; fill any gap (entries trimmed from Redis before this projection
-        read them) from the archive; fold everything into one batch; apply it and
-        the advanced checkpoints in one transaction (:func:`projector.pg.apply_batch`);
-        only then advance the in-memory positions. A moved checkpoint (another
-        writer, or a replay swap) reloads the positions and drops the batch.
+        positions (from the archive first for streams trimmed past them); fold
+        everything into one batch; apply it and the advanced checkpoints in one
+        transaction (:func:`projector.pg.apply_batch`); only then advance the
+        in-memory positions. A moved checkpoint (another writer, or a replay swap)
+        reloads the positions and drops the batch.
         """
         batch = Batch(self.erased)
         advance: dict[str, int] = {}
         if self.gaps:
             entries = await self._from_archive(batch, advance)
         else:
-            entries = await self._from_redis(batch, advance, block_ms)
+            entries = await self._from_redis(batch, advance, block_ms, self.positions)
         self.last_turn = self.now()
         if not advance:
             return 0
+        return entries if await self._commit(batch, advance) else 0
+
+    async def _commit(self, batch: Batch, advance: dict[str, int]) -> bool:
+        """Apply one batch from the committed positions; False when the checkpoint moved."""
         expected_cps = {self._key(s): self.positions[s] for s in advance}
         new_cps = {self._key(s): o for s, o in advance.items()}
         purges = await self._purges(batch)
@@ -164,21 +168,27 @@ class Consumer:
         except CheckpointMoved as exc:
             log.warning("checkpoint_moved", detail=str(exc))
             await self.load()
-            return 0
+            return False
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         self.positions.update(advance)
-        self.erased = batch.erased
+        self.erased.update(batch.erased)
         metrics.EVENTS.labels("projector").inc(batch.events)
         metrics.REJECTED.inc(batch.rejected)
-        return entries
+        return True
 
-    async def _from_redis(self, batch: Batch, advance: dict[str, int], block_ms: int | None) -> int:
+    async def _from_redis(
+        self,
+        batch: Batch,
+        advance: dict[str, int],
+        block_ms: int | None,
+        positions: Mapping[str, int],
+    ) -> int:
         records = await streams.read(
-            self.redis, self.positions, count=self.entries_per_read, block_ms=block_ms
+            self.redis, positions, count=self.entries_per_read, block_ms=block_ms
         )
         for record in records:
             topic, partition = self.ids[record.stream]
-            expected = advance.get(record.stream, self.positions[record.stream])
+            expected = advance.get(record.stream, positions[record.stream])
             if record.offset > expected:
                 await self._fill_gap(batch, topic, partition, expected, record.offset)
             if record.offset < expected:
@@ -230,7 +240,40 @@ class Consumer:
         return out
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Turn until ``stop`` is set (a lost connection ends the run; the supervisor restarts)."""
+        """Fold until ``stop`` is set (a lost connection ends the run; the supervisor restarts).
+
+        Pipelined: the next batch is read and folded while the previous one is being
+        written. Steps per round: read and fold from the positions the in-flight
+        batch will leave; wait for the in-flight commit (if its checkpoint moved,
+        drop the new batch and restart from the reloaded positions); start
+        committing the new batch. Commits stay strictly ordered, one at a time.
+        """
         await self.load()
-        while not stop.is_set():
-            await self.turn()
+        inflight: asyncio.Task[bool] | None = None
+        ahead = dict(self.positions)
+        try:
+            while not stop.is_set():
+                if self.gaps:
+                    if inflight is not None:
+                        await inflight
+                        inflight = None
+                    await self.turn()
+                    ahead = dict(self.positions)
+                    continue
+                batch = Batch(self.erased)
+                advance: dict[str, int] = {}
+                block = 1000 if inflight is None else None
+                await self._from_redis(batch, advance, block, ahead)
+                self.last_turn = self.now()
+                if inflight is not None:
+                    committed = await inflight
+                    inflight = None
+                    if not committed:
+                        ahead = dict(self.positions)
+                        continue
+                if advance:
+                    ahead.update(advance)
+                    inflight = asyncio.create_task(self._commit(batch, advance))
+        finally:
+            if inflight is not None:
+                await asyncio.gather(inflight, return_exceptions=True)

@@ -140,3 +140,33 @@ async def test_kill_9_at_random_points_then_resume_equals_uninterrupted_run(
     clear_read_tables(pg)
     await fold_all(settings, aredis, pg)
     assert snapshot(pg) == crashed
+
+
+async def test_two_projectors_at_once_still_fold_everything_exactly_once(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    """A second replica (mis-deployed, or a rolling update) is fenced by the checkpoints."""
+    items = list(synth_log(22, users=10, sessions_per_user=6, visits_per_session=30))
+    ports = [free_port(), free_port()]
+    procs = [start_projector(settings, port) for port in ports]
+    try:
+        for port in ports:
+            await wait_http(port, "/healthz")
+        for i in range(0, len(items), 20):
+            await write_log(aredis, settings, items[i : i + 20])
+            await asyncio.sleep(0.02)
+        await wait_caught_up(settings, aredis, pg)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.communicate(timeout=20)
+    both = snapshot(pg)
+    dupes = pg.execute(
+        'SELECT count(*) - count(DISTINCT (topic, partition, "offset", part)) FROM event_log'
+    ).fetchone()
+    pg.commit()
+    assert dupes == (0,)
+    assert len(both["page_visits"]) == 10 * 6 * 30
+    clear_read_tables(pg)
+    await fold_all(settings, aredis, pg)
+    assert snapshot(pg) == both
