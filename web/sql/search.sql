@@ -1,29 +1,35 @@
 -- Full-text search over what the user read: titles, topics and summaries (urls.search)
--- and page text (page_texts.search), both GIN-indexed. Matching URLs are scored first,
--- kept only when this user visited them (an index probe on page_visits_user_url that
--- stops at the first visit), and only the top ones are decorated with their latest
--- visit, snippet and the sessions they were read in (up to five, newest first).
+-- and page text (page_texts.search), both GIN-indexed. A match counts only for a
+-- (url, content version) pair this user visited, so another user's version of the same
+-- URL (a personalized page) can never be found or shown. Matches are scored first, kept
+-- by an index probe on page_visits_user_url, and only the top ones are decorated with
+-- the latest visit, a snippet and the sessions they were read in (five, newest first).
 WITH q AS MATERIALIZED (SELECT websearch_to_tsquery('english', %(q)s) AS query),
 scored AS (
-    SELECT url_hash, sum(rank) AS rank
+    SELECT url_hash, content_hash, sum(rank) AS rank
     FROM (
-        SELECT u.url_hash, ts_rank(u.search, q.query) * 2 AS rank
+        SELECT u.url_hash, u.content_hash, ts_rank(u.search, q.query) * 2 AS rank
         FROM urls u, q
         WHERE u.search @@ websearch_to_tsquery('english', %(q)s)
         UNION ALL
-        SELECT u.url_hash, ts_rank(t.search, q.query) AS rank
+        SELECT u.url_hash, u.content_hash, ts_rank(t.search, q.query) AS rank
         FROM page_texts t JOIN urls u ON u.content_hash = t.content_hash, q
         WHERE t.search @@ websearch_to_tsquery('english', %(q)s)
     ) found
-    GROUP BY url_hash
+    GROUP BY url_hash, content_hash
 ),
 mine AS (
-    SELECT s.url_hash, s.rank FROM scored s
+    SELECT DISTINCT ON (s.url_hash) s.url_hash, s.content_hash, s.rank
+    FROM scored s
     WHERE EXISTS (
-        SELECT 1 FROM page_visits v WHERE v.user_id = %(user_id)s AND v.url_hash = s.url_hash
+        SELECT 1 FROM page_visits v
+        WHERE v.user_id = %(user_id)s AND v.url_hash = s.url_hash
+          AND v.content_hash = s.content_hash
     )
-    ORDER BY s.rank DESC, s.url_hash
-    LIMIT %(limit)s
+    ORDER BY s.url_hash, s.rank DESC
+),
+top AS (
+    SELECT * FROM mine ORDER BY rank DESC, url_hash LIMIT %(limit)s
 )
 SELECT m.url_hash, v.url, coalesce(nullif(v.title, ''), u.title, '') AS title, v.domain,
        coalesce(u.summary, ''), coalesce(u.topic, ''), coalesce(u.tags, '{}'),
@@ -33,20 +39,16 @@ SELECT m.url_hash, v.url, coalesce(nullif(v.title, ''), u.title, '') AS title, v
                    || ', MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "')
            AS snippet,
        coalesce(r.session_ids, '{}'), coalesce(r.session_starts, '{}')
-FROM mine m
+FROM top m
 CROSS JOIN q
 JOIN LATERAL (
-    SELECT pv.url, pv.title, pv.domain, pv.content_hash FROM page_visits pv
+    SELECT pv.url, pv.title, pv.domain FROM page_visits pv
     WHERE pv.user_id = %(user_id)s AND pv.url_hash = m.url_hash
+      AND pv.content_hash = m.content_hash
     ORDER BY pv.start_at DESC LIMIT 1
 ) v ON true
-LEFT JOIN LATERAL (
-    SELECT title, summary, topic, tags, content_hash FROM urls
-    WHERE urls.url_hash = m.url_hash
-    ORDER BY (urls.content_hash = v.content_hash) DESC, urls.enriched_at DESC NULLS LAST
-    LIMIT 1
-) u ON true
-LEFT JOIN page_texts t ON t.content_hash = coalesce(nullif(v.content_hash, ''), u.content_hash)
+LEFT JOIN urls u ON u.url_hash = m.url_hash AND u.content_hash = m.content_hash
+LEFT JOIN page_texts t ON t.content_hash = m.content_hash AND m.content_hash <> ''
 LEFT JOIN LATERAL (
     SELECT array_agg(x.session_id::text ORDER BY x.started_at DESC) AS session_ids,
            array_agg(x.started_at ORDER BY x.started_at DESC) AS session_starts

@@ -1,5 +1,7 @@
--- A session's visits in order, each with the AI summary/tags/topic of its page: the exact
--- content version when it was enriched, else the newest enriched version of that URL.
+-- A session's visits in order, each with the AI summary/tags/topic of its page. Only a
+-- content version this user actually saw is used (the visit's own, else another version
+-- of the same URL from one of the user's visits): enrichment of a version someone else
+-- saw (a personalized page) is never shown to this user.
 SELECT v.visit_id::text, v.url, v.title, v.domain,
        (extract(epoch FROM v.start_at) * 1000)::bigint AS start_ts,
        (extract(epoch FROM v.end_at) * 1000)::bigint AS end_ts,
@@ -9,7 +11,12 @@ FROM page_visits v
 LEFT JOIN LATERAL (
     SELECT summary, tags, topic, title FROM urls
     WHERE urls.url_hash = v.url_hash
-    ORDER BY (urls.content_hash = v.content_hash) DESC, urls.enriched_at DESC NULLS LAST
+      AND (urls.content_hash = v.content_hash OR urls.content_hash IN (
+          SELECT mine.content_hash FROM page_visits mine
+          WHERE mine.user_id = v.user_id AND mine.url_hash = v.url_hash
+      ))
+    ORDER BY (urls.content_hash = v.content_hash) DESC, (urls.summary <> '') DESC,
+             urls.enriched_at DESC NULLS LAST
     LIMIT 1
 ) u ON true
 WHERE v.session_id = %(session_id)s AND v.user_id = %(user_id)s

@@ -177,3 +177,50 @@ async def test_the_session_list_pages_through_older_sessions(
     }
     assert len(seen) == 53
     assert "Older sessions" in (await client.get("/sessions")).text
+
+
+async def test_another_users_version_of_the_same_page_is_never_shown_or_found(
+    client: AsyncTestClient[Any], web_settings: Any, apg: psycopg.AsyncConnection[Any]
+) -> None:
+    """A personalized page (same URL, different content) stays with whoever saw it."""
+    url = "https://mail.example/inbox"
+    url_hash = "f" * 64
+    other_email = unique_email("b")
+    from web.app import create_app
+
+    async with AsyncTestClient(app=create_app(web_settings, clock=lambda: NOW)) as other:
+        await sign_up(other, other_email)
+    await add_session(
+        apg,
+        await user_id_of(apg, other_email),
+        visits=[
+            {
+                "url": url,
+                "url_hash": url_hash,
+                "content_hash": "b" * 64,
+                "domain": "mail.example",
+                "title": "Inbox (B)",
+                "text": "Your salary statement for November",
+                "summary": "B's salary statement.",
+                "tags": ["salary"],
+            }
+        ],
+    )
+    email = unique_email("a")
+    await sign_up(client, email)
+    sid = await add_session(
+        apg,
+        await user_id_of(apg, email),
+        visits=[
+            {
+                "url": url,
+                "url_hash": url_hash,
+                "content_hash": "",
+                "domain": "mail.example",
+                "title": "Inbox",
+            }
+        ],
+    )
+    assert (await client.get("/v1/search", params={"q": "salary"})).json()["hits"] == []
+    visit = (await client.get(f"/v1/sessions/{sid}")).json()["entries"][0]["visit"]
+    assert visit["summary"] == "" and visit["tags"] == [] and visit["title"] == "Inbox"
