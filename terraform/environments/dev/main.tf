@@ -37,6 +37,8 @@ module "mindhit" {
   #checkov:skip=CKV_AWS_157:dev runs a single-AZ database to halve its cost; staging and prod are Multi-AZ
   source                   = "../../modules/stack"
   environment              = "dev"
+  gemini_api_key           = var.gemini_api_key
+  smtp_url                 = var.smtp_url
   domain                   = var.domain
   vpc_cidr_block           = "10.10.0.0/16"
   single_nat_gateway       = true

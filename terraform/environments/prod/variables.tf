@@ -8,3 +8,17 @@ variable "domain" {
   description = "Host name of the prod dashboard."
   type        = string
 }
+
+variable "gemini_api_key" {
+  description = "Gemini API key (set TF_VAR_gemini_api_key; never commit it)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "smtp_url" {
+  description = "SMTP server for session reports (set TF_VAR_smtp_url)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}

@@ -36,6 +36,8 @@ provider "aws" {
 module "mindhit" {
   source                   = "../../modules/stack"
   environment              = "staging"
+  gemini_api_key           = var.gemini_api_key
+  smtp_url                 = var.smtp_url
   domain                   = var.domain
   vpc_cidr_block           = "10.20.0.0/16"
   partitions               = 8

@@ -126,9 +126,13 @@ resource "aws_secretsmanager_secret" "app" {
 resource "aws_secretsmanager_secret_version" "app" {
   secret_id = aws_secretsmanager_secret.app.id
   # keys are MINDHIT_* settings, exactly the chart's secret keys
-  secret_string = jsonencode({
-    MINDHIT_DATABASE_URL = module.rds.database_url
-    MINDHIT_REDIS_URL    = module.elasticache.redis_url
-    MINDHIT_SECRET_KEY   = random_password.secret_key.result
-  })
+  secret_string = jsonencode(merge(
+    {
+      MINDHIT_DATABASE_URL = module.rds.database_url
+      MINDHIT_REDIS_URL    = module.elasticache.redis_url
+      MINDHIT_SECRET_KEY   = random_password.secret_key.result
+    },
+    var.gemini_api_key == "" ? {} : { MINDHIT_GEMINI_API_KEY = var.gemini_api_key },
+    var.smtp_url == "" ? {} : { MINDHIT_SMTP_URL = var.smtp_url },
+  ))
 }

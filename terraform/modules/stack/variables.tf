@@ -117,3 +117,17 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "gemini_api_key" {
+  description = "MINDHIT_GEMINI_API_KEY for the application secret (TF_VAR_gemini_api_key); empty = the offline local AI provider."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "smtp_url" {
+  description = "MINDHIT_SMTP_URL for session report emails (TF_VAR_smtp_url); empty = no emails."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
