@@ -18,6 +18,7 @@ import psycopg
 import redis.asyncio as aioredis
 
 from mindhit import streams
+from mindhit.lag import groups_key, is_tp_field, offsets_key, parse_tp_field
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
 from projector import metrics
@@ -75,16 +76,12 @@ async def consumer_group_offsets(
 ) -> dict[tuple[str, int], list[int]]:
     """Committed offsets of every Faust consumer group, per (topic, partition)."""
     out: dict[tuple[str, int], list[int]] = {}
-    groups: Any = await redis.smembers(f"{prefix}:groups")  # type: ignore[misc]
+    groups: Any = await redis.smembers(groups_key(prefix))  # type: ignore[misc]
     for group in sorted(g.decode() if isinstance(g, bytes) else g for g in groups):
-        stored: Any = await redis.hgetall(f"{prefix}:offsets:{group}")  # type: ignore[misc]
+        stored: Any = await redis.hgetall(offsets_key(prefix, group))  # type: ignore[misc]
         for field, value in stored.items():
-            name = field.decode() if isinstance(field, bytes) else field
-            topic, _, partition = name.rpartition(":")
-            try:
-                out.setdefault((topic, int(partition)), []).append(int(value))
-            except ValueError:
-                continue
+            if is_tp_field(field):  # the hash also holds the group's lease
+                out.setdefault(parse_tp_field(field), []).append(int(value))
     return out
 
 

@@ -58,7 +58,10 @@ async def test_archive_is_exactly_once_and_trimming_keeps_offsets_dense(
     # A Faust group that lags on one raw partition holds that partition back.
     raw0 = stream_key(settings.key_prefix, "raw", 0)
     await aredis.sadd(f"{settings.key_prefix}:groups", "mindhit-processors")
-    await aredis.hset(f"{settings.key_prefix}:offsets:mindhit-processors", "raw:0", 1)
+    await aredis.hset(
+        f"{settings.key_prefix}:offsets:mindhit-processors",
+        mapping={"raw:0": 1, "lease.member": "worker-1", "lease.expires": 99},
+    )
     trimmed = await trim_streams(settings, aredis, pg)
     assert trimmed > 0
     for stream, hw in before.items():
