@@ -9,6 +9,7 @@ operator's change silently does nothing. These tests keep the four in step with
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from typing import Any
@@ -159,6 +160,19 @@ def test_chart_files_name_no_unknown_setting() -> None:
         if path.is_file():
             unknown = _mentioned(path.read_text()) - _settings()
             assert not unknown, f"{path.relative_to(ROOT)}: {sorted(unknown)}"
+
+
+def test_chart_values_schema_refuses_unknown_settings() -> None:
+    """`helm install --set config.MINDHIT_TYPO=…` fails instead of being ignored."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    config = schema["properties"]["config"]
+    secrets = schema["properties"]["secrets"]["properties"]["values"]
+    assert config["additionalProperties"] is False and secrets["additionalProperties"] is False
+    assert set(config["properties"]) | set(secrets["properties"]) == _settings()
+    with pytest.raises(RenderError, match="MINDHIT_TYPO"):
+        render("values.yaml", "config.MINDHIT_TYPO=1")
+    with pytest.raises(RenderError, match="MINDHIT_TYPO"):
+        render("values.yaml", "secrets.values.MINDHIT_TYPO=1")
 
 
 def test_terraform_and_workflows_name_no_unknown_setting() -> None:
