@@ -178,10 +178,7 @@ class Archiver:
             }
             kept = [r for r in rows if r[4] not in erased or r[5] > erased[r[4]]]
             for month in {_month(r[5]) for r in kept} - self._months:
-                conn.execute(
-                    "SELECT event_log_ensure_partition(%s)",
-                    (dt.datetime(month[0], month[1], 1, tzinfo=dt.UTC),),
-                )
+                _ensure_partition(conn, dt.datetime(month[0], month[1], 1, tzinfo=dt.UTC))
             self._fence(expected)
             store_checkpoints(conn, new)
             _copy_rows(conn, kept)
@@ -206,6 +203,15 @@ class Archiver:
         await self.load()
         while not stop.is_set():
             await self.turn()
+
+
+def _ensure_partition(conn: psycopg.Connection[Any], month: dt.datetime) -> None:
+    """Create the month's archive partition; a concurrent archiver creating it too is fine."""
+    try:
+        with conn.transaction():
+            conn.execute("SELECT event_log_ensure_partition(%s)", (month,))
+    except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation):
+        pass
 
 
 def _copy_rows(conn: psycopg.Connection[Any], rows: Iterable[ArchiveRow]) -> None:
