@@ -182,3 +182,44 @@ async def test_user_erased_event_waits_for_slow_consumers_before_purging_redis(
         (gone, cut),
     ).fetchone() == (0,)
     pg.commit()
+
+
+async def test_erasure_during_a_replay_is_not_undone_by_the_swap(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    import threading
+    import time
+
+    from projector.erase import erase_user
+
+    users = await _setup(settings, aredis, pg, 16)
+    await write_log(
+        aredis, settings, synth_log(17, users=4, sessions_per_user=6, visits_per_session=5)
+    )
+    await fold_all(settings, aredis, pg)
+    gone = users[2]
+    threads: list[threading.Thread] = []
+
+    def erase_in_background() -> None:
+        async def go() -> None:
+            redis = aioredis.Redis.from_url(settings.redis_url)
+            try:
+                with psycopg.connect(settings.database_url) as conn:
+                    await erase_user(
+                        settings, redis, conn, gone, now_ms=lambda: time.time_ns() // 1_000_000
+                    )
+            finally:
+                await redis.aclose()
+
+        asyncio.run(go())
+
+    def progress(entries: int, events: int) -> None:
+        if not threads:  # mid-replay: the shadow tables exist and are half built
+            threads.append(threading.Thread(target=erase_in_background))
+            threads[0].start()
+
+    result = await replay(settings, aredis, pg, progress=progress)
+    threads[0].join(timeout=60)
+    assert threads and not threads[0].is_alive() and result.swapped
+    assert not any(rows_of(pg, gone, (*USER_TABLES, "users")).values())
+    assert all(rows_of(pg, u)["page_visits"] for u in users if u != gone)
