@@ -76,7 +76,8 @@ async function render(schemaText) {
     `  labelMax: ${limit("SessionStarted", "label", "maxLength")},\n` +
     `  batchMax: ${limit("EventBatch", "events", "maxItems")},\n` +
     "} as const;\n";
-  const schemaJson = JSON.stringify(schema, null, 2) + "\n";
+  // The export verbatim: re-serialising would round 64-bit bounds (2^63 - 1) through doubles.
+  const schemaJson = schemaText.endsWith("\n") ? schemaText : `${schemaText}\n`;
   return { "contract.ts": types, "meta.ts": meta, "contract.schema.json": schemaJson };
 }
 

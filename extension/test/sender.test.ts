@@ -167,3 +167,14 @@ describe("Uploader", () => {
     expect(gw.received).toHaveLength(0);
   });
 });
+
+describe("Uploader with a duplicate answer", () => {
+  it("treats `duplicate` as stored and moves on", async () => {
+    const { gw, queue, uploader, logs } = await setup([{ status: 202, body: { batch_id: "x", accepted: 2, duplicate: true } }]);
+    await queue.append([transition(1), transition(2)]);
+    expect(await uploader.pump()).toEqual({ kind: "empty" });
+    expect(gw.received).toHaveLength(1);
+    expect(logs).toContain("batch was already stored (a retry after a lost answer)");
+    expect(await queue.inflight()).toBeNull();
+  });
+});

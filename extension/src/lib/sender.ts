@@ -146,6 +146,9 @@ export class Uploader {
     } catch {
       this.d.log("unparsable 2xx answer; the batch counts as stored", { batch_id: batch.batch_id });
     }
+    if (result.duplicate) {
+      this.d.log("batch was already stored (a retry after a lost answer)", { batch_id: batch.batch_id });
+    }
     const rejected = result.rejected ?? [];
     for (const r of rejected) {
       const ev = batch.events[r.index];
