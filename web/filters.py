@@ -1,7 +1,7 @@
 """Jinja filters and globals: durations, dates, percentages, highlighted snippets.
 
-Autoescaping is on for every template; these helpers return plain strings (never
-``Markup``), so untrusted text stays escaped wherever it is shown.
+Autoescaping is on for every template; these helpers return plain strings, except
+:func:`time_element`, which builds its markup with ``Markup.format`` (escaping every value).
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar.contrib.jinja import JinjaTemplateEngine
+from markupsafe import Markup
 
 from web.snippets import snippet_parts
 from web.timeline import format_duration
 
-__all__ = ["format_when", "install"]
+__all__ = ["format_when", "install", "time_element"]
 
 
 def _parse(value: str | int | datetime | None) -> datetime | None:
@@ -39,6 +40,20 @@ def format_when(value: str | int | datetime | None, style: str = "full") -> str:
     return moment.strftime("%a %d %b %Y · %H:%M")
 
 
+def time_element(value: str | int | datetime | None, style: str = "full") -> Markup:
+    """A ``<time>`` element showing UTC, which ``static/localtime.js`` turns into local time.
+
+    Every interpolated value is escaped by ``Markup.format``.
+    """
+    moment = _parse(value)
+    if moment is None:
+        return Markup("—")
+    iso = moment.isoformat().replace("+00:00", "Z")
+    return Markup('<time datetime="{}" data-style="{}" title="{} UTC">{}</time>').format(
+        iso, style, format_when(moment, "full"), format_when(moment, style)
+    )
+
+
 def _percent(value: float) -> str:
     return f"{value * 100:.0f}%"
 
@@ -52,7 +67,8 @@ def install(engine: JinjaTemplateEngine) -> None:
     """Register the filters on the template engine."""
     env: Any = engine.engine
     env.filters["duration"] = format_duration
-    env.filters["when"] = format_when
+    env.filters["when"] = time_element
+    env.filters["when_text"] = format_when
     env.filters["percent"] = _percent
     env.filters["bar"] = _bar
     env.globals["snippet_parts"] = snippet_parts
