@@ -1,14 +1,20 @@
 """End to end: the real extension in real Chromium, against the real gateway and Redis.
 
-The node script ``tests/e2e/extension/drive.mjs`` signs in through the popup,
-browses local pages in two tabs (switch, navigate, SPA history change, idle,
-a page on a blocked domain), stops the session, and reports when it did each
+The node script ``tests/e2e/extension/drive.mjs`` signs in through the popup
+(which also pulls the block list from a stand-in for the dashboard's settings
+endpoint, served only with the dashboard's cookie), browses local pages in two
+tabs (switch, navigate, SPA history change, idle, a page on a blocked domain,
+media playing through idle), stops the session, and reports when it did each
 thing. Midway it stops the extension's service worker (as Chrome does to idle
 workers, via chrome://serviceworker-internals) with events still queued, and
-this test kills the gateway and starts it again. Then it reads
-the raw log and checks: every event arrived exactly once and in order, nothing
-private leaked, and the dwell fold (``processors.dwell``) over the logged
-events gives the visits the script made, each within 100 ms of the time spent.
+this test kills the gateway and starts it again. Then it reads the raw log and
+checks: every event arrived exactly once and in order, nothing private leaked,
+and the dwell fold (``processors.dwell``) over the logged events gives the
+visits the script made, each within 100 ms of the time spent.
+
+Start and stop use ``self.mindhit.command(msg)``, the handler the popup's
+messages reach (clicking them in a popup tab would make that tab the active
+page of the session).
 
 Going idle uses the worker's test hook ``self.mindhit.idle(state)``, which runs
 the very handler registered with ``chrome.idle.onStateChanged``: real idle
