@@ -21,4 +21,5 @@ kubectl config use-context "kind-$KIND_CLUSTER"
 "$HELM" upgrade --install "${HELM_LOCAL_ARGS[@]}" --create-namespace --timeout 10m
 kubectl -n "$NAMESPACE" rollout status statefulset --timeout=300s
 kubectl -n "$NAMESPACE" rollout status deployment --timeout=300s
+"$HELM" test "$RELEASE" --namespace "$NAMESPACE" --logs  # every Service answers /readyz
 echo "MindHit is up: http://mindhit.localtest.me:${HOST_HTTP_PORT}"

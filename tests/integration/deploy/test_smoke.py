@@ -27,6 +27,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import httpx
@@ -219,12 +220,37 @@ def test_chart_pods_come_up_ready_and_stop_on_sigterm(
         for p in pods:
             assert p.get("/healthz") == 200, f"{p.workload.name} /healthz\n{p.log_tail()}"
         by_component = {p.workload.component: p for p in pods}
+        _helm_test_passes(docs, by_component)
         _a_session_flows_through(by_component, fresh_database_url)
     finally:
         # 3. a rollout: SIGTERM, then the grace period, then SIGKILL
         stopped = {p.workload.name: p.stop(grace_s) for p in pods if p.proc is not None}
     slow = {name: took for name, took in stopped.items() if took is None}
     assert not slow, f"did not exit within {grace_s}s of SIGTERM: {sorted(slow)}"
+
+
+def _helm_test_passes(docs: list[dict[str, Any]], pods: dict[str, Pod]) -> None:
+    """The chart's `helm test` pod, its Service URLs pointed at the local processes."""
+    (test_pod,) = [d for d in docs if d["kind"] == "Pod"]
+    assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    container = test_pod["spec"]["containers"][0]
+    assert container["command"][0] == "python"
+    script, *urls = container["args"]
+    local = []
+    for url in urls:
+        match = re.fullmatch(r"http://mindhit-(\w+):(\d+)/readyz", url)
+        assert match, url
+        pod = pods[match[1]]
+        assert int(match[2]) == int(pod.workload.container["ports"][0]["containerPort"])
+        local.append(f"http://127.0.0.1:{pod.port}/readyz")
+    assert len(local) == 4
+    done = subprocess.run(
+        [sys.executable, *container["command"][1:], script, *local],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def _a_session_flows_through(pods: dict[str, Pod], database_url: str) -> None:
