@@ -16,15 +16,24 @@ fold state per active client), the process's resident memory while following all
 clients, and a last line of JSON. Faust's own per-message cost is not included
 (one message per 200-event entry; see bench/transport.py for the transport).
 
-Usage: ``python bench/processors.py --seconds 5 [--clients 10000]``
+With ``--faust`` it also runs the real worker (``mindhit processors`` subprocess,
+one partition): the warm-up entries make every client active, then the timed
+entries are appended and the time until the worker has *committed* them all gives
+``faust_events_per_s``; the worker's resident memory is ``faust_worker_rss_mb``.
+
+Usage: ``python bench/processors.py --seconds 5 [--clients 10000] [--faust]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
+import os
 import random
+import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -41,6 +50,7 @@ from processors.app import tune_gc  # noqa: E402
 from processors.content import ContentStore  # noqa: E402
 from processors.dwell import encode_state  # noqa: E402
 from processors.state import StateStore  # noqa: E402
+from processors.transport.catalog import load_committed  # noqa: E402
 from schema.events import (  # noqa: E402
     ClientEvent,
     IdleState,
@@ -51,7 +61,7 @@ from schema.events import (  # noqa: E402
     WindowFocus,
 )
 from schema.log import RawEntry, Upload, decode_raw_entry, encode_raw_entry  # noqa: E402
-from schema.topics import RAW_TOPIC, stream_key  # noqa: E402
+from schema.topics import RAW_TOPIC, URLS_TOPIC, stream_key  # noqa: E402
 
 UPLOAD_EVENTS = 20
 UPLOADS_PER_ENTRY = 10
@@ -110,13 +120,14 @@ class Clients:
             elif roll < 0.97:
                 out.append(IdleState(**self._env(c), state="idle" if roll < 0.91 else "active"))  # type: ignore[arg-type]
             else:
+                url = rng.choice(SITES)  # one content version per page, as for most pages
                 out.append(
                     PageContent(  # type: ignore[arg-type]
                         **self._env(c),
                         tab_id=self.tab[c],
-                        url=rng.choice(SITES),
-                        content_hash=f"{rng.randint(0, 999):064x}",
-                        text=TEXT,
+                        url=url,
+                        content_hash=hashlib.sha256(url.encode()).hexdigest(),
+                        text=f"{url}: {TEXT}",
                     )
                 )
         return out
@@ -183,6 +194,72 @@ async def dwell(
     return events, time.perf_counter() - started, offset
 
 
+def _proc_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def _committed(client: aioredis.Redis, prefix: str, topic: str = RAW_TOPIC) -> int:
+    offsets = await load_committed(client, prefix, "processors", [(topic, 0)])
+    return offsets.get((topic, 0), 0)
+
+
+async def faust_phase(
+    client: aioredis.Redis, redis_url: str, warm: list[bytes], timed: list[bytes]
+) -> dict[str, float]:
+    """The real worker: warm every client, then time the commit of ``timed`` entries."""
+    prefix = f"bench-procw-{uuid.uuid4().hex[:8]}"
+    key = stream_key(prefix, RAW_TOPIC, 0)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ)
+    env.update(
+        MINDHIT_REDIS_URL=redis_url,
+        MINDHIT_DATABASE_URL=os.environ.get(
+            "MINDHIT_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/mindhit"
+        ),
+        MINDHIT_KEY_PREFIX=prefix,
+        MINDHIT_PARTITIONS="1",
+        MINDHIT_COMMIT_INTERVAL_S="0.2",
+        MINDHIT_LOG_LEVEL="warning",
+        PYTHONPATH=str(ROOT),
+    )
+    await fill(client, key, warm)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "mindhit.cli", "processors", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        urls = stream_key(prefix, URLS_TOPIC, 0)
+        # Warm-up done: every client folded once and the first enrichments finished.
+        while await _committed(client, prefix) < len(warm) or await _committed(
+            client, prefix, URLS_TOPIC
+        ) < await streams.highwater(client, urls):
+            if worker.poll() is not None:
+                raise RuntimeError("the worker exited during warm-up")
+            await asyncio.sleep(0.05)
+        started = time.perf_counter()
+        await fill(client, key, timed)
+        while await _committed(client, prefix) < len(warm) + len(timed):
+            await asyncio.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        rss = _proc_rss_mb(worker.pid)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        for start in range(0, len(keys), 500):
+            await client.delete(*keys[start : start + 500])
+    events = len(timed) * UPLOADS_PER_ENTRY * UPLOAD_EVENTS
+    return {"faust_events_per_s": round(events / elapsed), "faust_worker_rss_mb": round(rss, 1)}
+
+
 async def main(args: argparse.Namespace) -> dict[str, object]:
     client = aioredis.Redis.from_url(args.redis_url)
     prefix = f"bench-proc-{uuid.uuid4().hex[:8]}"
@@ -243,6 +320,15 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             f"{active} active clients in memory, state_bytes_per_client={state_bytes:,.0f}, "
             f"rss={rss_active:.0f} MB; after stopping every session: {after} in memory"
         )
+        if args.faust:
+            fresh = Clients(args.clients)
+            warm = build_entries(fresh, warm_entries)
+            timed = build_entries(fresh, args.entries)
+            result.update(await faust_phase(client, args.redis_url, warm, timed))
+            print(
+                f"faust worker: {result['faust_events_per_s']:,} events/s committed, "
+                f"rss {result['faust_worker_rss_mb']} MB with {args.clients} active clients"
+            )
         return result
     finally:
         keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
@@ -257,4 +343,5 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=10_000, help="concurrently active clients")
     parser.add_argument("--entries", type=int, default=2_000, help="200-event entries to fold")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--faust", action="store_true", help="also run the real worker")
     print(json.dumps(asyncio.run(main(parser.parse_args()))))
