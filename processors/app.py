@@ -32,6 +32,7 @@ from processors import metrics
 from processors.agents.enrich import EnrichHandler
 from processors.agents.mindmap import MindmapHandler, OnBuilt
 from processors.agents.raw import RawHandler
+from processors.agents.reliable import handle_reliably
 from processors.ai.base import AIProvider
 from processors.content import ContentStore
 from processors.state import StateStore
@@ -161,7 +162,7 @@ def build_app(
         assert rt.raw is not None
         async for event in stream.events():
             with metrics.ENTRY_SECONDS.labels("dwell").time():
-                await rt.raw.handle(event.message.partition, event.value)
+                await handle_reliably("dwell", rt.raw.handle, event.message.partition, event.value)
 
     @app.agent(topics[URLS_TOPIC], name="enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:
@@ -169,7 +170,9 @@ def build_app(
         assert rt.enrich is not None
         async for event in stream.events():
             with metrics.ENTRY_SECONDS.labels("enrich").time():
-                await rt.enrich.handle(event.message.partition, event.value)
+                await handle_reliably(
+                    "enrich", rt.enrich.handle, event.message.partition, event.value
+                )
 
     @app.agent(topics[SESSIONS_TOPIC], name="mindmap")
     async def mindmap(stream: faust.StreamT[bytes]) -> None:
@@ -177,7 +180,9 @@ def build_app(
         assert rt.mindmap is not None
         async for event in stream.events():
             with metrics.ENTRY_SECONDS.labels("mindmap").time():
-                await rt.mindmap.handle(event.message.partition, event.value)
+                await handle_reliably(
+                    "mindmap", rt.mindmap.handle, event.message.partition, event.value
+                )
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
