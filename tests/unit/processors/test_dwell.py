@@ -146,13 +146,15 @@ SIDS = [f"0190a0b0-0000-7000-8000-00000000000{i}" for i in range(1, 4)]
 
 @st.composite
 def browsing(draw: st.DrawFn) -> list[ClientEvent]:
-    """Interleaved events of two clients and the server across up to three sessions."""
+    """Interleaved events of two clients and the server across up to three sessions, with gaps."""
     browsers = {name: Browser(name, SIDS[0]) for name in ("c1", "c2", "server")}
     events: list[ClientEvent] = []
     for _ in range(draw(st.integers(1, 60))):
         name = draw(st.sampled_from(["c1", "c1", "c1", "c2", "c2", "server"]))
         b = browsers[name]
         b.wait(draw(st.integers(0, 20_000)))
+        if draw(st.integers(0, 19)) == 0:
+            b.seq += draw(st.integers(1, 3))  # events lost on the way: a gap
         b.session_id = draw(st.sampled_from(SIDS[:2] if name != "server" else SIDS))
         tab = draw(st.integers(1, 3))
         window = draw(st.integers(1, 2))
@@ -237,12 +239,15 @@ def test_duplicates_and_any_batching_fold_like_once(
     cuts = sorted(data.draw(st.sets(st.integers(0, len(noisy)), max_size=6)))
     state: UserState | None = None
     derived: list[object] = []
+    gaps = []
     for start, end in zip([0, *cuts], [*cuts, len(noisy)], strict=False):
         state, result = fold(state, USER, noisy[start:end])
         derived.extend(result.derived)
+        gaps.extend(result.gaps)
         state = decode_state(encode_state(state))  # what the state store round-trips
     assert state is not None
     assert _canonical(state, derived) == expected
+    assert gaps == once.gaps  # a redelivery is never mistaken for, or hides, a gap
 
 
 @settings(max_examples=50, deadline=None)
