@@ -73,7 +73,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and $existing $existing.data (hasKey $existing.data "MINDHIT_SECRET_KEY") -}}
 {{- $_ := set $data "MINDHIT_SECRET_KEY" (index $existing.data "MINDHIT_SECRET_KEY" | b64dec) -}}
 {{- else -}}
-{{- $_ := set $data "MINDHIT_SECRET_KEY" (randAlphaNum 48) -}}
+{{- /* one key per render, shared by every template that includes this */ -}}
+{{- if not (hasKey .Values.secrets "generatedSecretKey") -}}
+{{- $_ := set .Values.secrets "generatedSecretKey" (randAlphaNum 48) -}}
+{{- end -}}
+{{- $_ := set $data "MINDHIT_SECRET_KEY" .Values.secrets.generatedSecretKey -}}
 {{- end -}}
 {{- end -}}
 {{- range $key, $value := $data }}

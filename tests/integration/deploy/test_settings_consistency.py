@@ -310,3 +310,19 @@ def test_ingress_sends_each_host_to_its_service() -> None:
     }
     with pytest.raises(RenderError, match="ingress host of gateway"):
         render("values.yaml", "ingress.gatewayHost=")
+
+
+def test_an_empty_secret_key_is_generated_once_per_release() -> None:
+    """Without MINDHIT_SECRET_KEY the chart makes one strong key (cookies stay valid)."""
+    docs = render("values.yaml")
+    keys = {
+        doc["metadata"]["name"]: doc["stringData"]["MINDHIT_SECRET_KEY"]
+        for doc in docs
+        if doc["kind"] == "Secret"
+    }
+    assert set(keys) == {"mindhit", "mindhit-migrate"}
+    assert len(set(keys.values())) == 1
+    assert len(keys["mindhit"]) == 48
+    # a new install gets a new key (an upgrade keeps the installed one: `lookup`)
+    other = find(render("values.yaml"), "Secret", "mindhit")
+    assert other is not None and other["stringData"]["MINDHIT_SECRET_KEY"] != keys["mindhit"]
