@@ -147,6 +147,11 @@ def build_app(
     **faust_options: Any,
 ) -> faust.App:
     """The processors' Faust app for ``settings`` (``redis_url`` is the resolved Redis)."""
+    # Faust's own files (worker data dir) go under data_dir, never the working directory.
+    if "datadir" not in faust_options:
+        datadir = settings.data_path / "faust"
+        datadir.mkdir(parents=True, exist_ok=True)
+        faust_options["datadir"] = str(datadir)
     app = faust.App(APP_ID, **faust_app_options(settings, redis_url, web=web, **faust_options))
     n = settings.partitions
     topics = {
