@@ -16,7 +16,7 @@ from mindhit.settings import Settings
 from processors.agents.enrich import EnrichHandler
 from processors.agents.mindmap import MindmapHandler, OnBuilt
 from processors.agents.raw import RawHandler
-from processors.ai.base import AIError, Enrichment, MindmapPage, PageInput
+from processors.ai.base import AIError, AIProvider, Enrichment, MindmapPage, PageInput
 from processors.ai.local import LocalProvider
 from processors.content import ContentStore
 from processors.state import StateStore
@@ -63,11 +63,13 @@ class Pipeline:
         settings: Settings,
         clock_ms: int = 1,
         on_built: OnBuilt | None = None,
+        provider: AIProvider | None = None,
     ) -> None:
         self.on_built = on_built
         self.redis = client
         self.settings = settings
-        self.provider = CountingProvider()
+        self.counting = CountingProvider()
+        self.provider: Any = provider or self.counting
         self.now = clock_ms
         self.positions: dict[str, int] = {}
         self.restart()
