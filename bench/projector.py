@@ -251,6 +251,8 @@ async def bench_replay(
         raise SystemExit(proc.stderr[-3000:])
     rss_kb = int(proc.stderr.rsplit("VMHWM ", 1)[1].split()[0])
     inner = float(proc.stdout.split(" events in ")[1].split("s")[0])
+    replayed = int(proc.stdout.split(" entries / ")[1].split(" events")[0])
+    assert replayed == raw_events, proc.stdout  # every raw event went through the fold
     return {
         "raw_events": raw_events,
         "replay_events_per_s": round(raw_events / inner),

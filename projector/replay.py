@@ -156,6 +156,7 @@ async def replay(
     tables = tables_of(projections)
     shadow = {t: t + SHADOW_SUFFIX for t in tables}
     ensure_temp_tables(conn)
+    conn.commit()
     with conn.transaction():
         for t in tables:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(shadow[t])))
@@ -198,16 +199,15 @@ async def replay(
         archived = min(archived_end(conn, topic, partition), target)
         fold = counted(topic)
         last = -1
-        with conn.transaction():
-            for offset, value in read_archived(conn, topic, partition, 0, archived):
-                if offset != last:
-                    folder.entries += 1
-                    last = offset
-                fold_value(folder.batch, topic, value)
-                if progress and folder.entries % 64 == 0:
-                    progress(folder.entries, folder.events + folder.batch.events)
-                if folder.batch.events >= BATCH_EVENTS:
-                    folder.flush()
+        for offset, value in read_archived(conn, topic, partition, 0, archived):
+            if offset != last:
+                folder.entries += 1
+                last = offset
+            fold_value(folder.batch, topic, value)
+            if progress and folder.entries % 64 == 0:
+                progress(folder.entries, folder.events + folder.batch.events)
+            if folder.batch.events >= BATCH_EVENTS:
+                folder.flush()
         positions[stream] = await _tail(redis, stream, archived, target, fold)
     folder.flush()
     if progress:

@@ -219,6 +219,8 @@ async def test_erasure_during_a_replay_is_not_undone_by_the_swap(
             threads[0].start()
 
     result = await replay(settings, aredis, pg, progress=progress)
+    # Replay leaves no transaction open (it would hold the erasure waiting).
+    assert pg.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     threads[0].join(timeout=60)
     assert threads and not threads[0].is_alive() and result.swapped
     assert not any(rows_of(pg, gone, (*USER_TABLES, "users")).values())
