@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
+
 from mindhit.logs import get_logger
 from processors import metrics
 from processors.agents import Emit, emit_derived
@@ -29,13 +31,15 @@ def url_versions(
 ) -> dict[tuple[str, str], UrlDiscovered]:
     """Candidate ``url.discovered`` events of one user's batch, keyed by URL version.
 
-    Page contents give versions with text; a visited URL whose content never
-    arrived gives a text-less version (``content_hash == ""``) so the URL still
-    gets a row downstream. Pure: which candidates are new is decided by the store.
+    Page contents give versions (their text may be empty when the client or the
+    gateway left out text already known by hash: the handler fills it in from the
+    content store); a visited URL whose content never arrived gives a text-less
+    version (``content_hash == ""``) so the URL still gets a row downstream. Pure:
+    which candidates are new is decided by the store.
     """
     found: dict[tuple[str, str], UrlDiscovered] = {}
     for event in events:
-        if isinstance(event, PageContent) and event.text:
+        if isinstance(event, PageContent):
             normalized = normalize_url(event.url)
             key = (url_hash(normalized), event.content_hash)
             found.setdefault(
@@ -128,7 +132,7 @@ class RawHandler:
         _, fresh = await asyncio.gather(
             self._content.put_texts(texts), self._content.unknown_versions(list(candidates))
         )
-        announced = [candidates[key] for key in fresh]
+        announced = await self._with_known_texts([candidates[key] for key in fresh])
         await emit_derived(self._emit, partition, [*derived, *announced])
         await asyncio.gather(
             self._content.mark_versions(fresh), self._states.save(partition, new_states)
@@ -139,3 +143,16 @@ class RawHandler:
             sum(d.__struct_config__.tag == "session.closed" for d in derived)
         )
         metrics.USERS_IN_MEMORY.set(self._states.users_in_memory)
+
+    async def _with_known_texts(self, announced: list[UrlDiscovered]) -> list[UrlDiscovered]:
+        """Fill in the text of announced versions whose event came without it (known hash)."""
+        missing = [a.content_hash for a in announced if a.content_hash and not a.text]
+        if not missing:
+            return announced
+        texts = await self._content.get_texts(missing)
+        return [
+            msgspec.structs.replace(a, text=texts[a.content_hash])
+            if a.content_hash in texts and not a.text
+            else a
+            for a in announced
+        ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 
@@ -214,3 +215,31 @@ async def test_user_erased_drops_the_fold_state(pipe: Pipeline) -> None:
     await pipe.drain()
     assert not await pipe.redis.hexists(state_key, "erin")
     assert pipe.states.users_in_memory == 0
+
+
+async def test_page_content_without_text_uses_the_stored_text_of_its_hash(pipe: Pipeline) -> None:
+    first = Browser("c1", SID1)
+    reading(first, 1, "https://docs.example/asyncio", PY, 2_000)
+    await pipe.feed("alice", "c1", first.events)
+    await pipe.drain()
+    # The same text under another URL, sent by hash only (the text is known already).
+    mirror = Browser("c2", SID2)
+    mirror.activate(5, "https://mirror.example/asyncio")
+    mirror.events.append(
+        msgspec.structs.replace(mirror.content(5, "https://mirror.example/asyncio", PY), text="")
+    )
+    mirror.events.pop(-2)
+    mirror.wait(1_000).stop()
+    await pipe.feed("bob", "c2", mirror.events)
+    await pipe.drain()
+    discovered = [
+        u for u in await pipe.derived(URLS_TOPIC) if isinstance(u, UrlDiscovered) and u.content_hash
+    ]
+    assert {(u.url, u.text == PY) for u in discovered} == {
+        ("https://docs.example/asyncio", True),
+        ("https://mirror.example/asyncio", True),
+    }
+    assert sorted(pipe.counting.enriched) == [
+        "https://docs.example/asyncio",
+        "https://mirror.example/asyncio",
+    ]
