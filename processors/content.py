@@ -12,7 +12,7 @@ Keys (all under ``Settings.key_prefix``; single-key commands, so Redis Cluster s
 ``<prefix>:urlver:<url_hash>:<content_hash>``    "1" once the URL version was announced
 ``<prefix>:enrich:<url_hash>:<content_hash>``    msgpack :class:`CachedEnrichment`
 ``<prefix>:enrich-lock:<url_hash>:<content_hash>`` short lock so two workers never enrich twice
-``<prefix>:mindmap-done:<session_id>``            "1" once a session's map was emitted
+``<prefix>:mindmap-done:<session_id>``            "1" once a session's map was emitted (30 days)
 
 Enrichments are content-addressed: a cached summary is reused only for the very
 same text, so one user never sees another's summary of different content.
@@ -30,6 +30,8 @@ import redis.asyncio as aioredis
 __all__ = ["CachedEnrichment", "ContentStore"]
 
 LOCK_MS = 120_000
+DONE_TTL_S = 30 * 24 * 3600
+"""How long a session's "map emitted" marker is kept (far beyond any redelivery)."""
 
 
 class CachedEnrichment(msgspec.Struct, frozen=True, kw_only=True):
@@ -134,4 +136,4 @@ class ContentStore:
 
     async def mark_mindmap_done(self, session_id: str) -> None:
         """Record that the session's mind map was emitted."""
-        await self._redis.set(self._key("mindmap-done", session_id), b"1")
+        await self._redis.set(self._key("mindmap-done", session_id), b"1", ex=DONE_TTL_S)
