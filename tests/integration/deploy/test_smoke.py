@@ -9,15 +9,19 @@ configured: a user and a device token made with ``mindhit`` in the web pod (as N
 tells operators), a session and a batch sent to the gateway, and the session and its
 page visits folded into PostgreSQL by the processors and the projector; finally each
 gets SIGTERM, as on a rollout, and must exit within the pod's termination grace period.
-Only what a cluster provides differently is replaced: the Service host names become
+Only what a cluster provides differently is replaced: the data stores' host names become
 loopback (the real test Redis and a fresh PostgreSQL database), and each pod's port
-becomes a free local port.
+becomes a free local port. Two flavours: ``values-local.yaml`` (kind) and
+``values-prod.yaml`` (production: ``MINDHIT_ENV=production``, Gemini, appends that wait
+for a Redis replica, so a private primary/replica pair stands in for ElastiCache and the
+Gemini REST stub for Google's API, which must receive the configured key and model).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +30,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +38,11 @@ import click
 import httpx
 import psycopg
 import pytest
+import redis
 
 from mindhit.cli import cli
 from tests.conftest import PG_ADMIN_URL, TEST_DB
+from tests.support.gemini_stub import GeminiStub
 from tests.unit.ingest.factories import event_dicts, upload_body
 
 from .chart import ROOT, Workload, render, resolve_env, workloads
@@ -44,6 +51,43 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 READY_TIMEOUT_S = 90.0
 FOLD_TIMEOUT_S = 60.0
+PROD_DATABASE_URL = "postgresql://mindhit:pw@mindhit-prod.rds.example:5432/mindhit?sslmode=require"
+PROD_REDIS_URL = "rediss://:token@master.mindhit-prod.cache.example:6379/0"
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """A values file, and the data-store URLs its pods would get from the cluster."""
+
+    values_file: str
+    sets: tuple[str, ...]
+    database_url: str
+    redis_url: str
+
+
+FLAVOURS = {
+    # kind: in-cluster PostgreSQL and Redis Services
+    "local": Flavour(
+        "values-local.yaml",
+        (),
+        "postgresql://mindhit:mindhit-local@mindhit-postgresql:5432/mindhit",
+        "redis://mindhit-redis:6379/0",
+    ),
+    # EKS: RDS/ElastiCache URLs and the Gemini key from the Secret deploy.yml syncs
+    # (rendered by the chart here, since no cluster holds the existing Secret)
+    "prod": Flavour(
+        "values-prod.yaml",
+        (
+            "secrets.existingSecret=",
+            f"secrets.values.MINDHIT_DATABASE_URL={PROD_DATABASE_URL}",
+            f"secrets.values.MINDHIT_REDIS_URL={PROD_REDIS_URL}",
+            "secrets.values.MINDHIT_SECRET_KEY=" + "k" * 48,
+            "secrets.values.MINDHIT_GEMINI_API_KEY=test-key",
+        ),
+        PROD_DATABASE_URL,
+        PROD_REDIS_URL,
+    ),
+}
 
 
 def _free_port() -> int:
@@ -137,6 +181,8 @@ def _pod_env(
     workload: Workload,
     docs: list[dict[str, object]],
     *,
+    flavour: Flavour,
+    gemini_url: str,
     redis_url: str,
     database_url: str,
     key_prefix: str,
@@ -144,9 +190,12 @@ def _pod_env(
     ports: dict[str, int],
 ) -> dict[str, str]:
     env = resolve_env(workload.container, docs)  # type: ignore[arg-type]
-    # what the cluster provides: Service DNS names -> loopback servers, one IP per pod
-    assert env["MINDHIT_REDIS_URL"] == "redis://mindhit-redis:6379/0"
-    assert env["MINDHIT_DATABASE_URL"].endswith("@mindhit-postgresql:5432/mindhit")
+    # what the cluster provides: data-store host names -> loopback servers, one IP per pod
+    assert env["MINDHIT_REDIS_URL"] == flavour.redis_url
+    assert env["MINDHIT_DATABASE_URL"] == flavour.database_url
+    if gemini_url:
+        assert env["MINDHIT_AI_PROVIDER"] == "gemini" and env["MINDHIT_GEMINI_API_KEY"]
+        env["MINDHIT_GEMINI_BASE_URL"] = gemini_url  # the remote AI service's local stand-in
     env["MINDHIT_REDIS_URL"] = redis_url
     env["MINDHIT_DATABASE_URL"] = database_url
     env["MINDHIT_KEY_PREFIX"] = key_prefix
@@ -161,10 +210,76 @@ def _pod_env(
     return env
 
 
+@pytest.fixture
+def gemini() -> Iterator[GeminiStub]:
+    """The Gemini REST API's local stand-in (the one allowed fake)."""
+    stub = GeminiStub(api_key="test-key")
+    stub.start_in_thread()
+    yield stub
+    stub.stop_thread()
+
+
+@pytest.fixture
+def replicated_redis(tmp_path: Path) -> Iterator[str]:
+    """A private Redis primary with one replica, like ElastiCache's replication group.
+
+    Production waits for a replica before acknowledging (MINDHIT_WAIT_REPLICAS=1); the
+    shared test Redis has none, and attaching one to it would change other tests.
+    """
+    server = shutil.which("redis-server")
+    assert server, "redis-server is missing: apt-get install redis-server"
+    primary_port, replica_port = _free_port(), _free_port()
+    common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"]
+    follow = ["--replicaof", "127.0.0.1", str(primary_port)]
+    lead = ["--repl-diskless-sync-delay", "0"]
+    primary_dir, replica_dir = tmp_path / "redis-primary", tmp_path / "redis-replica"
+    primary_dir.mkdir()
+    replica_dir.mkdir()
+    procs = [
+        subprocess.Popen(
+            [server, "--port", str(primary_port), "--dir", str(primary_dir), *common, *lead],
+            stdout=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [server, "--port", str(replica_port), "--dir", str(replica_dir), *common, *follow],
+            stdout=subprocess.DEVNULL,
+        ),
+    ]
+    try:
+        client = redis.Redis(port=primary_port)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                replica = client.info("replication").get("slave0", {})
+                if isinstance(replica, dict) and replica.get("state") == "online":
+                    break
+            except redis.ConnectionError:
+                pass
+            time.sleep(0.1)
+        else:
+            pytest.fail("the private Redis replica did not attach")
+        client.close()
+        yield f"redis://127.0.0.1:{primary_port}/0"
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+
+
+@pytest.mark.parametrize("name", sorted(FLAVOURS))
 def test_chart_pods_come_up_ready_and_stop_on_sigterm(
-    redis_url: str, fresh_database_url: str, key_prefix: str, tmp_path: Path
+    name: str,
+    redis_url: str,
+    fresh_database_url: str,
+    key_prefix: str,
+    gemini: GeminiStub,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
-    docs = render("values-local.yaml")
+    flavour = FLAVOURS[name]
+    docs = render(flavour.values_file, *flavour.sets)
+    if name == "prod":
+        redis_url = request.getfixturevalue("replicated_redis")
     found = workloads(docs)
     components = ("gateway", "processors", "projector", "web")
     ports = {component: _free_port() for component in components}
@@ -173,6 +288,8 @@ def test_chart_pods_come_up_ready_and_stop_on_sigterm(
         env = _pod_env(
             workload,
             docs,  # type: ignore[arg-type]
+            flavour=flavour,
+            gemini_url=gemini.base_url if name == "prod" else "",
             redis_url=redis_url,
             database_url=fresh_database_url,
             key_prefix=key_prefix,
@@ -222,6 +339,11 @@ def test_chart_pods_come_up_ready_and_stop_on_sigterm(
         by_component = {p.workload.component: p for p in pods}
         _helm_test_passes(docs, by_component)
         _a_session_flows_through(by_component, fresh_database_url)
+        if name == "prod":  # the AI settings reach the real client: it called the API
+            _wait_for(lambda: bool(gemini.requests), "a Gemini request", by_component)
+            assert {r.api_key for r in gemini.requests} == {"test-key"}
+            model = by_component["processors"].env["MINDHIT_GEMINI_MODEL"]
+            assert {r.model for r in gemini.requests} == {model}
     finally:
         # 3. a rollout: SIGTERM, then the grace period, then SIGKILL
         stopped = {p.workload.name: p.stop(grace_s) for p in pods if p.proc is not None}
@@ -290,6 +412,15 @@ def _a_session_flows_through(pods: dict[str, Pod], database_url: str) -> None:
             time.sleep(0.5)
     logs = "\n\n".join(f"{n}:\n{p.log_tail(15)}" for n, p in pods.items())
     pytest.fail(f"session rows {sessions}, visit rows {visits} after {FOLD_TIMEOUT_S}s\n{logs}")
+
+
+def _wait_for(condition: Any, what: str, pods: dict[str, Pod]) -> None:
+    deadline = time.monotonic() + FOLD_TIMEOUT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            logs = "\n\n".join(f"{n}:\n{p.log_tail(15)}" for n, p in pods.items())
+            pytest.fail(f"no {what} within {FOLD_TIMEOUT_S}s\n{logs}")
+        time.sleep(0.25)
 
 
 def _count(conn: psycopg.Connection[tuple[int]], table: str, session_id: str) -> int:
