@@ -231,8 +231,8 @@ def _apply(st: UserState, user_id: str, ev: ClientEvent, out: FoldResult) -> Non
         if ev.change != "title" and ev.url != tab.url:
             tab.url = ev.url
             force_split = visit is not None and visit.tab_id == ev.tab_id
-        if visit is not None and visit.tab_id == ev.tab_id and ev.title:
-            visit.title = ev.title[:MAX_TITLE]
+        if visit is not None and visit.tab_id == ev.tab_id and ev.title and not force_split:
+            visit.title = ev.title[:MAX_TITLE]  # a retitle of the page being read
         reason = "navigate"
     elif isinstance(ev, TabRemoved):
         client.tabs.pop(ev.tab_id, None)

@@ -88,6 +88,18 @@ def test_spa_history_change_splits_a_visit_but_a_title_change_does_not() -> None
     assert derived[1].visit_id == deterministic_id("c1", 3)
 
 
+def test_navigating_with_a_new_title_keeps_the_old_pages_title() -> None:
+    b = Browser("c1", SID)
+    b.activate(1, "https://space.example/jupiter", title="Jupiter")
+    b.wait(2_000).navigate(1, "https://money.example/401k", title="401(k) vs IRA")
+    b.wait(1_000).stop()
+    derived = [d for d in run(b.events) if isinstance(d, VisitClosed)]
+    assert [(v.url, v.title) for v in derived] == [
+        ("https://space.example/jupiter", "Jupiter"),
+        ("https://money.example/401k", "401(k) vs IRA"),
+    ]
+
+
 def test_server_stop_closes_every_client_and_late_events_are_ignored() -> None:
     laptop = Browser("laptop", SID)
     phone = Browser("phone", SID, ts=laptop.ts + 100)
