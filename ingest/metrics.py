@@ -62,3 +62,8 @@ class GatewayMetrics:
             ["dependency"],
             registry=self.registry,
         )
+        self.known_texts = Counter(
+            "mindhit_gateway_known_texts",
+            "Page texts left out of the log because the content store already had them.",
+            registry=self.registry,
+        )

@@ -21,6 +21,7 @@ from ingest.auth import authenticate
 from ingest.blocklist import partition_blocked
 from ingest.coalescer import AppendResult
 from ingest.errors import ApiError
+from ingest.known_text import drop_known_texts
 from ingest.quarantine import write_quarantine
 from ingest.state import GatewayState, blocked_domains
 from ingest.validation import BatchError, parse_batch
@@ -139,6 +140,9 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
     received_at = gateway.now_ms()
     append = AppendResult(duplicate=False)
     if kept:
+        kept, stripped = await drop_known_texts(gateway.redis, settings.key_prefix, kept)
+        if stripped:
+            gateway.metrics.known_texts.inc(stripped)
         upload = Upload(
             batch_id=parsed.batch_id,
             user_id=info.user_id,

@@ -31,6 +31,7 @@ __all__ = [
     "StreamRecord",
     "append",
     "append_uploads",
+    "content_key",
     "dedupe_key",
     "earliest_offset",
     "entry_id",
@@ -208,6 +209,14 @@ class AppendOutcome(msgspec.Struct, frozen=True):
 def dedupe_key(prefix: str, partition: int, user_id: str, batch_id: str) -> str:
     """The key recording that ``user_id``'s ``batch_id`` is in the log (in the partition's slot)."""
     return f"{prefix}:{partition_tag(partition)}:batch:{user_id}:{batch_id}"
+
+
+def content_key(prefix: str, content_hash: str) -> str:
+    """The key holding one page text, stored once per content hash (written by the processors).
+
+    The gateway checks it to keep already-known text out of the log.
+    """
+    return f"{prefix}:content:{content_hash}"
 
 
 def sessions_key(prefix: str, partition: int) -> str:

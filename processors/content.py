@@ -27,6 +27,8 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 
+from mindhit.streams import content_key
+
 __all__ = ["CachedEnrichment", "ContentStore"]
 
 LOCK_MS = 120_000
@@ -65,7 +67,9 @@ class ContentStore:
         for content_hash, text in texts:
             if text:
                 pipe.set(
-                    self._key("content", content_hash), zlib.compress(text.encode(), 1), nx=True
+                    content_key(self._prefix, content_hash),
+                    zlib.compress(text.encode(), 1),
+                    nx=True,
                 )
                 queued = True
         if queued:
@@ -76,7 +80,7 @@ class ContentStore:
         wanted = [h for h in dict.fromkeys(hashes) if h]
         if not wanted:
             return {}
-        values: list[Any] = await self._redis.mget([self._key("content", h) for h in wanted])
+        values: list[Any] = await self._redis.mget([content_key(self._prefix, h) for h in wanted])
         return {
             h: zlib.decompress(v).decode()
             for h, v in zip(wanted, values, strict=True)
@@ -85,7 +89,7 @@ class ContentStore:
 
     async def has_text(self, content_hash: str) -> bool:
         """Whether the text with this hash is stored (so a client need not send it again)."""
-        return bool(await self._redis.exists(self._key("content", content_hash)))
+        return bool(await self._redis.exists(content_key(self._prefix, content_hash)))
 
     async def unknown_versions(self, versions: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         """Those ``(url_hash, content_hash)`` pairs never announced before, in order."""

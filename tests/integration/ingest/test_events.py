@@ -275,3 +275,28 @@ async def test_each_upload_writes_one_json_log_line_with_user_size_and_outcome(
         (None, None, "missing device token (Authorization: Bearer <token>)", 401),
     ]
     assert all(x["level"] == "info" and "timestamp" in x for x in lines)
+
+
+async def test_page_text_already_in_the_content_store_is_not_logged_again(
+    client: Client, account: Account, aredis: aioredis.Redis, settings: Settings
+) -> None:
+    from mindhit.streams import content_key
+    from schema.events import PageContent
+
+    envelope = {"client_id": "ext-1", "session_id": uuid7(), "ts": 1_764_000_000_000}
+    known = page_content(
+        "https://a.example/", "already stored text", event_id=uuid7(), seq=1, **envelope
+    )
+    fresh = page_content(
+        "https://b.example/", "brand new text", event_id=uuid7(), seq=2, **envelope
+    )
+    await aredis.set(content_key(settings.key_prefix, known["content_hash"]), b"stored")
+    answer = await client.post(
+        "/v1/events", content=upload_body([known, fresh]), headers=account.headers
+    )
+    assert msgspec.json.decode(answer.content, type=BatchResult).accepted == 2
+    logged = [e for _, up in await logged_uploads(aredis, settings) for e in up.events]
+    assert [(e.content_hash, e.text) for e in logged if isinstance(e, PageContent)] == [
+        (known["content_hash"], ""),
+        (fresh["content_hash"], "brand new text"),
+    ]

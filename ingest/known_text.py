@@ -1,0 +1,54 @@
+"""Keep page text the pipeline already has out of the log.
+
+Page text is the bulk of an upload. Once the processors have stored a text
+(content-addressed by its SHA-256, :func:`mindhit.streams.content_key`), a later
+``page.content`` with the same hash needs only the hash: the processors take the
+text from the store. So the raw log grows with each distinct text once, not with
+every visit that re-extracts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+import redis.asyncio as aioredis
+
+from mindhit.streams import content_key
+from schema.events import ClientEvent, PageContent
+
+__all__ = ["drop_known_texts", "strip_texts"]
+
+
+def strip_texts(events: Sequence[ClientEvent], known: set[str]) -> list[ClientEvent]:
+    """Return ``events`` with the text removed from page contents whose hash is ``known``."""
+    return [
+        msgspec.structs.replace(e, text="")
+        if isinstance(e, PageContent) and e.text and e.content_hash in known
+        else e
+        for e in events
+    ]
+
+
+async def drop_known_texts(
+    client: aioredis.Redis, prefix: str, events: list[ClientEvent]
+) -> tuple[list[ClientEvent], int]:
+    """Strip texts the content store already holds; return the events and how many were stripped.
+
+    One round trip (pipelined ``EXISTS`` per distinct hash), and only for uploads that
+    carry page text at all.
+    """
+    hashes = sorted({e.content_hash for e in events if isinstance(e, PageContent) and e.text})
+    if not hashes:
+        return events, 0
+    pipe = client.pipeline(transaction=False)
+    for content_hash in hashes:
+        pipe.exists(content_key(prefix, content_hash))
+    found = await pipe.execute()
+    known = {h for h, present in zip(hashes, found, strict=True) if present}
+    if not known:
+        return events, 0
+    stripped = sum(
+        1 for e in events if isinstance(e, PageContent) and e.text and e.content_hash in known
+    )
+    return strip_texts(events, known), stripped
