@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,17 +22,12 @@ from typing import IO, Any
 
 import httpx
 
+from tests.support.servers import free_port
+
 __all__ = ["E2E_DIR", "Pipeline", "free_port", "run_node"]
 
 E2E_DIR = Path(__file__).parent
 COMPONENTS = ("gateway", "processors", "projector", "web")
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

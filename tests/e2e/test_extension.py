@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -63,6 +62,7 @@ from schema.events import (
 from schema.ids import uuid7
 from schema.log import Upload, decode_raw_entry
 from schema.topics import RAW_TOPIC, stream_key
+from tests.support.servers import free_port as _free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -104,12 +104,6 @@ EXPECTED_VISITS = [
     ("/b.html", "switch-b-again", "navigate-d"),
     ("/d.html", "navigate-d", "stop"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 DASHBOARD_COOKIE = "mh_session=e2e-signed-in"

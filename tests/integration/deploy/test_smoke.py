@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -43,6 +42,7 @@ import redis
 from mindhit.cli import cli
 from tests.conftest import PG_ADMIN_URL, TEST_DB
 from tests.support.gemini_stub import GeminiStub
+from tests.support.servers import free_port as _free_port
 from tests.unit.ingest.factories import event_dicts, upload_body
 
 from .chart import ROOT, Workload, render, resolve_env, workloads
@@ -88,13 +88,6 @@ FLAVOURS = {
         PROD_REDIS_URL,
     ),
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _entrypoint() -> list[str]:

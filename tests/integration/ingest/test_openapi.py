@@ -7,7 +7,6 @@ Redis and PostgreSQL, with its own key prefix; requests carry a real device toke
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,14 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from mindhit.accounts import create_token, create_user
 from schema.ids import uuid7
 from tests.conftest import KEY_PREFIX
+from tests.support.servers import free_port as _free_port
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RunningGateway:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -17,57 +14,15 @@ from schema.derived import VisitClosed
 from schema.log import RawEntry, Upload, encode_raw_entry
 from schema.topics import VISITS_TOPIC
 from tests.integration.processors.pipeline import Pipeline
-from tests.integration.processors.test_worker_through_gateway import free_port
+from tests.support.servers import PrivateRedis
 from tests.unit.processors.browsing import Browser
 
 pytestmark = pytest.mark.integration
 
 
-class PrivateRedis:
-    """A throw-away redis-server on a free loopback port (never the shared one)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is required (apt-get install redis-server)"
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                import redis
-
-                redis.Redis(port=self.port).ping()
-                return
-            except Exception:
-                time.sleep(0.05)
-        raise AssertionError("private redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis()
+    server = PrivateRedis(appendonly=False)
     server.start()
     yield server
     server.stop()

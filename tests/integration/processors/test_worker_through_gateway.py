@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -35,17 +34,12 @@ from schema.derived import MindmapBuilt, SessionStatusChanged, UrlEnriched, Visi
 from schema.ids import uuid7
 from schema.log import decode_derived_entry
 from schema.topics import SESSIONS_TOPIC, URLS_TOPIC, VISITS_TOPIC, stream_key
+from tests.support.servers import free_port
 from tests.unit.processors.browsing import Browser
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Script:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,13 +22,6 @@ READ_TABLES = {
     "mindmap_graphs": "session_id",
 }
 STATE_TABLES = ("projection_checkpoints", "erased_users", "erasure_purges", "event_log")
-
-
-def free_port() -> int:
-    """A free loopback TCP port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def clear_read_tables(conn: psycopg.Connection[Any], *, state: bool = True) -> None:

@@ -21,8 +21,9 @@ import redis.asyncio as aioredis
 
 from mindhit.settings import Settings
 from projector.synthetic import synth_log, write_log
+from tests.support.servers import free_port
 
-from .conftest import clear_read_tables, fold_all, free_port, highwaters, snapshot
+from .conftest import clear_read_tables, fold_all, highwaters, snapshot
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,9 @@ import redis.asyncio as aioredis
 from mindhit.settings import Settings
 from projector.replay import replay
 from projector.synthetic import synth_log, user_ids, write_log
+from tests.support.servers import free_port
 
-from .conftest import clear_read_tables, fold_all, free_port, snapshot
+from .conftest import clear_read_tables, fold_all, snapshot
 from .test_crash_resume import start_projector, wait_caught_up, wait_http
 
 pytestmark = pytest.mark.integration

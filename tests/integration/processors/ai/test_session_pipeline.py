@@ -9,7 +9,6 @@ report on a real SMTP server. Real Redis (content store) and PostgreSQL (recipie
 from __future__ import annotations
 
 import hashlib
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -35,6 +34,7 @@ from schema.derived import (
 )
 from schema.log import DerivedEntry, decode_derived_entry, encode_derived_entry
 from tests.support.gemini_stub import GeminiStub, StubReply
+from tests.support.servers import free_port as _free_port
 
 pytestmark = pytest.mark.integration
 
@@ -46,12 +46,6 @@ class _Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.envelopes.append(envelope)
         return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

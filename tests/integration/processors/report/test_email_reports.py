@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import Iterator
 from email import message_from_bytes, policy
@@ -19,6 +18,7 @@ from mindhit.settings import Settings
 from processors.report import reporter_from_settings
 from processors.report.hook import REPORTS
 from schema.derived import MindmapBuilt, MindmapNode, SessionClosed, SessionPage
+from tests.support.servers import free_port as _free_port
 
 pytestmark = pytest.mark.integration
 
@@ -32,12 +32,6 @@ class _Inbox:
         assert isinstance(parsed, EmailMessage)
         self.messages.append(parsed)
         return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

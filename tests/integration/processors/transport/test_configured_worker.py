@@ -13,14 +13,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.integration.processors.transport.conftest import Worker, produce, wait_committed
+from tests.support.servers import free_port as _free_port
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _listening_ports(pid: int) -> set[tuple[str, int]]:

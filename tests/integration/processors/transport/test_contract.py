@@ -188,10 +188,23 @@ async def test_an_expired_lease_can_be_taken_over(aredis: aioredis.Redis, key_pr
     assert await crashed.renew(aredis)
     assert not await standby.renew(aredis)
     await asyncio.sleep(0.4)
-    with pytest.raises(LeaseLost):  # an expired holder is fenced even before a takeover
+    assert await standby.renew(aredis)  # the holder's lease expired: the standby takes it
+    with pytest.raises(LeaseLost):  # and the old holder is fenced from then on
         await crashed.commit(aredis, {("t", 0): 1})
-    assert await standby.renew(aredis)
     assert not await crashed.renew(aredis)
+
+
+async def test_a_holder_whose_lease_expired_untaken_keeps_it_on_commit(
+    aredis: aioredis.Redis, key_prefix: str
+) -> None:
+    """Redis down longer than the lease: nobody took over, so the holder's commit lands."""
+    holder = GroupLease(key_prefix, "g", "holder", 300)
+    standby = GroupLease(key_prefix, "g", "standby", 5_000)
+    assert await holder.renew(aredis)
+    await asyncio.sleep(0.4)
+    await holder.commit(aredis, {("t", 0): 7})
+    assert await aredis.hget(holder.key, "t:0") == b"7"
+    assert not await standby.renew(aredis)  # the commit extended the lease
 
 
 async def test_a_partition_whose_commit_stops_moving_is_reported(app: faust.App) -> None:

@@ -5,14 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 
 from tests.integration.processors.transport.conftest import (
@@ -22,63 +18,16 @@ from tests.integration.processors.transport.conftest import (
     wait_committed,
     worker_env,
 )
+from tests.support.servers import PrivateRedis
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 COUNTER = "tests.integration.processors.transport.counter_app"
 
 
-class PrivateRedis:
-    """A redis-server of our own (append-only, fsync always) that a test may kill."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "yes",
-                "--appendfsync", "always",
-                "--dir", str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        client = redis.Redis(port=self.port, socket_timeout=0.5)
-        try:
-            while time.monotonic() < deadline:
-                try:
-                    client.ping()  # fails while the append-only file is loading
-                    return
-                except redis.exceptions.ConnectionError:
-                    time.sleep(0.05)
-        finally:
-            client.close()
-        raise RuntimeError("private redis-server did not start")
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-            self.proc = None
-
-
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server = PrivateRedis(tmp_path / "redis")
-    server.directory.mkdir()
     server.start()
     yield server
     server.kill()

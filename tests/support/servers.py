@@ -1,0 +1,88 @@
+"""Private servers for fault tests: a free loopback port and a redis-server a test may kill.
+
+Fault tests never touch the shared Redis on 6379 (other tests use it); they start
+their own server here, on a free port, with an append-only file so a restart keeps
+what was acknowledged.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+__all__ = ["PrivateRedis", "free_port"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PrivateRedis:
+    """A redis-server this test starts, stops, kills and restarts on one port."""
+
+    def __init__(self, directory: Path | None = None, *, appendonly: bool = True) -> None:
+        self.port = free_port()
+        self.directory = directory or Path(tempfile.mkdtemp(prefix="mindhit-redis-"))
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.appendonly = appendonly
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The server's URL (database 0)."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the server and wait until it answers (after loading its append-only file)."""
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is required (apt-get install redis-server)"
+        durability = (
+            ["--appendonly", "yes", "--appendfsync", "always"]
+            if self.appendonly
+            else ["--appendonly", "no"]
+        )
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--dir", str(self.directory), *durability],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis(port=self.port, socket_timeout=0.5)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    client.ping()
+                    return
+                except redis.exceptions.ConnectionError:
+                    time.sleep(0.05)
+        finally:
+            client.close()
+        raise RuntimeError("private redis-server did not start")
+
+    def stop(self) -> None:
+        """Stop the server cleanly (SIGTERM)."""
+        self._end(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Kill the server as a crash would (SIGKILL)."""
+        self._end(signal.SIGKILL)
+
+    def _end(self, sig: signal.Signals) -> None:
+        if self.process is not None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:  # a shutdown stuck on a lost peer
+                self.process.kill()
+                self.process.wait(10)
+            self.process = None
