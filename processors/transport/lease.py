@@ -67,13 +67,14 @@ class GroupLease:
         """Store committed offsets, fenced by the lease.
 
         Steps:
-            1. In one Lua script: check this worker holds the lease, then HSET the offsets.
+            1. In one Lua script: check no other worker holds the lease (an expired lease
+               still naming this worker is ours), extend it, then HSET the offsets.
             2. Record the group in the groups set (for ``mindhit lag``).
 
         Raises:
             LeaseLost: another worker holds the lease; nothing was stored.
         """
-        args: list[Any] = [self.member]
+        args: list[Any] = [self.member, self.ttl_ms]
         for (topic, partition), offset in offsets.items():
             args += [tp_field(topic, partition), offset]
         stored: Any = await client.eval(self._commit_src, 1, self.key, *args)
