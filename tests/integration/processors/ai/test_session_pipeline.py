@@ -108,6 +108,7 @@ async def _run(
     handler = MindmapHandler(ContentStore(aredis, key_prefix), provider, emit, lambda: 5, on_built)
     try:
         await handler.handle(0, encode_derived_entry(DerivedEntry(events=[closed])))
+        await handler.drain()  # the report email is sent in the background
     finally:
         await provider.aclose()
     return emitted
