@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -143,7 +144,7 @@ async def feeder(
 
 async def run_mode(
     mode: str, args: argparse.Namespace, entries: list[tuple[bytes, bytes]], baseline: float
-) -> None:
+) -> dict[str, float]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     app_id = f"{GROUP}-{mode}"
     client = aioredis.Redis.from_url(args.redis_url)
@@ -187,6 +188,12 @@ async def run_mode(
             f"window_s={elapsed:.1f}",
             flush=True,
         )
+        return {
+            "events_per_s": round(rate),
+            "ratio": round(rate / baseline, 3),
+            "rss_mb": round(max(samples), 1),
+            "rss_growth_pct": round(growth, 2),
+        }
     finally:
         stop.set()
         await feed
@@ -254,8 +261,23 @@ async def main() -> None:
         f"raw XREAD+decode events/s={baseline:,.0f} (entries of {EVENTS_PER_ENTRY} events)",
         flush=True,
     )
-    for mode in ("stateless", "table") if args.mode == "both" else (args.mode,):
-        await run_mode(mode, args, entries, baseline)
+    results = {
+        mode: await run_mode(mode, args, entries, baseline)
+        for mode in (("stateless", "table") if args.mode == "both" else (args.mode,))
+    }
+    first = next(iter(results.values()))
+    summary: dict[str, object] = {
+        "events_per_s": first["events_per_s"],
+        "ratio": first["ratio"],
+        "raw_events_per_s": round(baseline),
+        "rss_mb": max(r["rss_mb"] for r in results.values()),
+        "seconds": args.seconds,
+    }
+    for mode, figures in results.items():
+        summary[f"{mode}_events_per_s"] = figures["events_per_s"]
+        summary[f"{mode}_ratio"] = figures["ratio"]
+        summary[f"{mode}_rss_growth_pct"] = figures["rss_growth_pct"]
+    print(json.dumps(summary), flush=True)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ Seeds a private PostgreSQL database with one heavy user (1,000 sessions x 100 vi
 shapes, starts the real ``mindhit web`` on a free loopback port, signs in, and requests
 the dashboard's pages and JSON API round-robin from a few concurrent clients for
 ``--seconds``. Prints per-route p50/p95 and, as the last line, JSON with the overall
-``p95_ms`` (target: < 200 ms).
+``p95_ms`` (target: < 200 ms), ``p99_ms``, ``requests_per_s`` and ``ratio``: the p95
+of the same pages' raw SQL run straight through psycopg in the same run, divided by
+the pages' p95 (the share of page time that the queries alone cost).
 
     python bench/web.py --seconds 5
 """
@@ -234,6 +236,24 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def raw_query_ms(url: str, user_id: str, session_ids: list[str], runs: int = 200) -> list[float]:
+    """The same-run ceiling: the session list's and a timeline's SQL, straight from psycopg."""
+    timings: list[float] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for i in range(runs):
+            started = time.perf_counter()
+            conn.execute(
+                "SELECT * FROM sessions WHERE user_id = %s ORDER BY started_at DESC LIMIT 50",
+                (user_id,),
+            ).fetchall()
+            conn.execute(
+                "SELECT * FROM page_visits WHERE session_id = %s ORDER BY start_at",
+                (session_ids[i % len(session_ids)],),
+            ).fetchall()
+            timings.append((time.perf_counter() - started) * 500)  # per query
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -248,12 +268,13 @@ def main() -> None:
     url = ADMIN_URL.rpartition("/")[0] + f"/{DB}"
     apply_migrations(url)
     began = time.perf_counter()
-    _, session_ids = seed(
+    user_id, session_ids = seed(
         url, sessions=args.sessions, visits_per_session=args.visits_per_session, pages=5000
     )
     visits = args.sessions * args.visits_per_session
     print(f"seeded {visits:,} visits in {time.perf_counter() - began:.1f}s", file=sys.stderr)
 
+    raw_ms = raw_query_ms(url, user_id, session_ids)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MINDHIT_")}
     env.update(
@@ -304,8 +325,13 @@ def main() -> None:
                 "requests": len(every),
                 "concurrency": args.concurrency,
                 "seconds": args.seconds,
+                "requests_per_s": round(len(every) / args.seconds, 1),
                 "p50_ms": round(statistics.median(every), 1),
                 "p95_ms": round(_p(every, 0.95), 1),
+                "p99_ms": round(_p(every, 0.99), 1),
+                "raw_query_p95_ms": round(_p(raw_ms, 0.95), 2),
+                # the share of a page's p95 that its raw SQL already costs (1.0 = no overhead)
+                "ratio": round(_p(raw_ms, 0.95) / _p(every, 0.95), 3),
                 "routes": per_route,
             }
         )
