@@ -33,6 +33,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         redis_url: Redis for the event log; empty = local 127.0.0.1:6379 or embedded.
         database_url: PostgreSQL for accounts and read tables; empty = local or embedded.
         data_dir: where embedded Redis/PostgreSQL keep their data.
+        embedded_services: without a Redis/PostgreSQL URL: ``auto`` uses local servers on
+            the standard ports, else embedded ones; ``always`` embedded; ``never`` fails.
         key_prefix: prefix of every Redis key MindHit owns.
         partitions: partitions per topic (raw events are partitioned by user).
         gateway_host: interface the gateway binds to.
@@ -73,6 +75,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     redis_url: str = ""
     database_url: str = ""
     data_dir: str = ".mindhit"
+    embedded_services: Literal["auto", "always", "never"] = "auto"
     key_prefix: str = "mindhit"
     partitions: int = 8
     gateway_host: str = "127.0.0.1"

@@ -44,6 +44,7 @@ def run_up(settings: Settings, components: list[str]) -> int:
     """Run ``components`` until interrupted; return the exit status."""
     console = Console(stderr=True, highlight=False)
     services = resolve_services(settings)
+    services.record(settings.data_path)
     console.print(f"[bold]MindHit[/] redis={services.redis_url} database={services.database_url}")
     try:
         applied = apply_migrations(services.database_url)
