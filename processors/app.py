@@ -35,6 +35,7 @@ from processors.agents.raw import RawHandler
 from processors.agents.reliable import handle_reliably
 from processors.ai.base import AIProvider
 from processors.content import ContentStore
+from processors.erasure import user_eraser
 from processors.state import StateStore
 from processors.transport.app_config import faust_app_options
 from schema.topics import DEADLETTERS_TOPIC, RAW_TOPIC, SESSIONS_TOPIC, URLS_TOPIC, VISITS_TOPIC
@@ -122,7 +123,7 @@ class Runtime:
                     self.emit,
                     self.clock,
                     self._on_built,
-                    on_erased=self.states.erase,
+                    on_erased=user_eraser(self.states, content),
                 )
         return self
 

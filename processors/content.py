@@ -13,6 +13,8 @@ Keys (all under ``Settings.key_prefix``; single-key commands, so Redis Cluster s
 ``<prefix>:enrich:<url_hash>:<content_hash>``    msgpack :class:`CachedEnrichment`
 ``<prefix>:enrich-lock:<url_hash>:<content_hash>`` short lock so two workers never enrich twice
 ``<prefix>:mindmap-done:<session_id>``            "1" once a session's map was emitted (30 days)
+``<prefix>:user-content:<user_id>``               set of the content hashes / URL versions a
+                                                 user brought in, so erasure can remove them
 
 Enrichments are content-addressed: a cached summary is reused only for the very
 same text, so one user never sees another's summary of different content.
@@ -60,12 +62,17 @@ class ContentStore:
     def _key(self, kind: str, *parts: str) -> str:
         return ":".join((self._prefix, kind, *parts))
 
-    async def put_texts(self, texts: Iterable[tuple[str, str]]) -> None:
-        """Store ``(content_hash, text)`` pairs not stored yet (first writer wins)."""
+    async def put_texts(self, texts: Iterable[tuple[str, str]], user_id: str = "") -> None:
+        """Store ``(content_hash, text)`` pairs not stored yet (first writer wins).
+
+        With ``user_id``, the hashes are also listed under that user for erasure.
+        """
         pipe = self._redis.pipeline(transaction=False)
         queued = False
         for content_hash, text in texts:
             if text:
+                if user_id:
+                    pipe.sadd(self._key("user-content", user_id), f"t:{content_hash}")
                 pipe.set(
                     content_key(self._prefix, content_hash),
                     zlib.compress(text.encode(), 1),
@@ -99,12 +106,20 @@ class ContentStore:
         found = await self._redis.mget([self._key("urlver", u, c) for u, c in unique])
         return [version for version, hit in zip(unique, found, strict=True) if hit is None]
 
-    async def mark_versions(self, versions: Iterable[tuple[str, str]]) -> None:
-        """Record URL versions as announced (after their ``url.discovered`` was sent)."""
+    async def mark_versions(
+        self, versions: Iterable[tuple[str, str]], users: dict[tuple[str, str], str] | None = None
+    ) -> None:
+        """Record URL versions as announced (after their ``url.discovered`` was sent).
+
+        ``users`` names who brought each version in, listed under that user for erasure.
+        """
         pipe = self._redis.pipeline(transaction=False)
         queued = False
         for url_hash, content_hash in versions:
             pipe.set(self._key("urlver", url_hash, content_hash), b"1")
+            owner = (users or {}).get((url_hash, content_hash))
+            if owner:
+                pipe.sadd(self._key("user-content", owner), f"v:{url_hash}:{content_hash}")
             queued = True
         if queued:
             await pipe.execute()
@@ -141,3 +156,26 @@ class ContentStore:
     async def mark_mindmap_done(self, session_id: str) -> None:
         """Record that the session's mind map was emitted."""
         await self._redis.set(self._key("mindmap-done", session_id), b"1", ex=DONE_TTL_S)
+
+    async def erase_user(self, user_id: str) -> int:
+        """Remove the page texts, URL versions and enrichments ``user_id`` brought in.
+
+        Content is shared by hash, so a text another user also sent goes too; their
+        next upload of it stores it again (the gateway only strips texts it finds).
+        Returns how many keys were deleted.
+        """
+        listing = self._key("user-content", user_id)
+        members: Any = await self._redis.smembers(listing)  # type: ignore[misc]
+        keys = [listing]
+        for member in (m.decode() for m in members):
+            kind, _, rest = member.partition(":")
+            if kind == "t":
+                keys.append(content_key(self._prefix, rest))
+            elif kind == "v":
+                url_hash, _, content_hash = rest.partition(":")
+                keys.append(self._key("urlver", url_hash, content_hash))
+                keys.append(self._key("enrich", url_hash, content_hash))
+        deleted = 0
+        for start in range(0, len(keys), 500):
+            deleted += int(await self._redis.delete(*keys[start : start + 500]))
+        return deleted

@@ -104,7 +104,7 @@ class RawHandler:
         states = await self._states.load(partition, per_user)
         derived: list[DerivedBase] = []
         candidates: dict[tuple[str, str], UrlDiscovered] = {}
-        texts: list[tuple[str, str]] = []
+        texts: dict[str, list[tuple[str, str]]] = {}
         new_states: dict[str, UserState] = {}
         for user_id, events in per_user.items():
             state, result = fold(states.get(user_id), user_id, events)
@@ -126,16 +126,18 @@ class RawHandler:
                 )
             for key, candidate in url_versions(user_id, events, result.derived).items():
                 candidates.setdefault(key, candidate)
-            texts.extend(
+            texts[user_id] = [
                 (e.content_hash, e.text) for e in events if isinstance(e, PageContent) and e.text
-            )
-        _, fresh = await asyncio.gather(
-            self._content.put_texts(texts), self._content.unknown_versions(list(candidates))
+            ]
+        stored = asyncio.gather(
+            *(self._content.put_texts(t, user_id) for user_id, t in texts.items() if t)
         )
+        _, fresh = await asyncio.gather(stored, self._content.unknown_versions(list(candidates)))
         announced = await self._with_known_texts([candidates[key] for key in fresh])
         await emit_derived(self._emit, partition, [*derived, *announced])
         await asyncio.gather(
-            self._content.mark_versions(fresh), self._states.save(partition, new_states)
+            self._content.mark_versions(fresh, {key: candidates[key].user_id for key in fresh}),
+            self._states.save(partition, new_states),
         )
         metrics.URL_VERSIONS.inc(len(announced))
         metrics.VISITS.inc(sum(isinstance(d, VisitClosed) for d in derived))

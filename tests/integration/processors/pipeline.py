@@ -19,6 +19,7 @@ from processors.agents.raw import RawHandler
 from processors.ai.base import AIError, AIProvider, Enrichment, MindmapPage, PageInput
 from processors.ai.local import LocalProvider
 from processors.content import ContentStore
+from processors.erasure import user_eraser
 from processors.state import StateStore
 from schema.derived import DerivedBase, MindmapNode
 from schema.events import ClientEvent
@@ -82,7 +83,12 @@ class Pipeline:
         self.raw = RawHandler(self.states, content, self.emit)
         self.enrich = EnrichHandler(content, self.provider, self.emit, self.clock)
         self.mindmap = MindmapHandler(
-            content, self.provider, self.emit, self.clock, self.on_built, self.states.erase
+            content,
+            self.provider,
+            self.emit,
+            self.clock,
+            self.on_built,
+            user_eraser(self.states, content),
         )
 
     def clock(self) -> int:

@@ -217,6 +217,29 @@ async def test_user_erased_drops_the_fold_state(pipe: Pipeline) -> None:
     assert pipe.states.users_in_memory == 0
 
 
+async def test_user_erased_removes_the_page_texts_and_enrichments_they_brought_in(
+    pipe: Pipeline,
+) -> None:
+    b = Browser("c1", SID1)
+    reading(b, 1, "https://docs.example/asyncio", PY, 5_000)
+    b.wait(1_000).stop()
+    await pipe.feed("erin", "c1", b.events)
+    await pipe.drain()
+    prefix = pipe.settings.key_prefix
+    before = [k async for k in pipe.redis.scan_iter(match=f"{prefix}:*", count=1000)]
+    kinds = {k.decode().split(":")[1] for k in before}
+    assert {"content", "enrich", "urlver", "user-content"} <= kinds
+    partition = partition_for("erin", pipe.settings.partitions)
+    await pipe.emit(
+        SESSIONS_TOPIC,
+        partition,
+        encode_derived_entry(DerivedEntry(events=[UserErased(user_id="erin", ts=1)])),
+    )
+    await pipe.drain()
+    after = {k.decode().split(":")[1] async for k in pipe.redis.scan_iter(match=f"{prefix}:*")}
+    assert not after & {"content", "enrich", "urlver", "user-content"}
+
+
 async def test_page_content_without_text_uses_the_stored_text_of_its_hash(pipe: Pipeline) -> None:
     first = Browser("c1", SID1)
     reading(first, 1, "https://docs.example/asyncio", PY, 2_000)
