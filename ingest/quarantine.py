@@ -12,13 +12,9 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 
 from ingest.validation import RejectedEvent
+from mindhit.streams import quarantine_key
 
 __all__ = ["quarantine_key", "write_quarantine"]
-
-
-def quarantine_key(prefix: str) -> str:
-    """The quarantine stream's key."""
-    return f"{prefix}:quarantine"
 
 
 async def write_quarantine(

@@ -37,6 +37,7 @@ __all__ = [
     "entry_id",
     "highwater",
     "offset_of",
+    "quarantine_key",
     "queue_append",
     "read",
     "sessions_key",
@@ -217,6 +218,11 @@ def content_key(prefix: str, content_hash: str) -> str:
     The gateway checks it to keep already-known text out of the log.
     """
     return f"{prefix}:content:{content_hash}"
+
+
+def quarantine_key(prefix: str) -> str:
+    """The bounded stream of rejected events (a plain stream, not a topic: XDEL is fine)."""
+    return f"{prefix}:quarantine"
 
 
 def sessions_key(prefix: str, partition: int) -> str:

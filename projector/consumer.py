@@ -228,9 +228,13 @@ class Consumer:
 
     async def _purges(self, batch: Batch) -> dict[str, dict[str, int]]:
         """Per erased user of the batch: stream → offset to trim below (see retention)."""
-        from projector.retention import purge_points
+        from projector.retention import purge_points, purge_quarantine
 
-        return {u: await purge_points(self.settings, self.redis, u) for u in batch.erasures}
+        points = {}
+        for user_id in batch.erasures:
+            points[user_id] = await purge_points(self.settings, self.redis, user_id)
+            await purge_quarantine(self.redis, self.settings.key_prefix, user_id)
+        return points
 
     async def lag(self) -> dict[tuple[str, str, int], int]:
         """Entries not yet folded, per (projection, topic, partition)."""

@@ -1,7 +1,8 @@
 """Right to erasure: remove a user from every read table, the archive and the hot log.
 
 Steps of :func:`erase_user`:
-  1. note each stream's highwater: the user's hot entries all lie below it;
+  1. note each stream's highwater: the user's hot entries all lie below it, and delete
+     their rejected events from the quarantine stream;
   2. in one transaction holding the erasure lock exclusively: record the
      tombstone (cut = now), delete the user's rows (read tables, shadows, archive
      and, by default, the account) and record the Redis purges owed
@@ -30,7 +31,7 @@ from mindhit import streams
 from mindhit.settings import Settings
 from projector.ops import EraseUser
 from projector.pg import ERASE_LOCK, erase_user_rows
-from projector.retention import purge_points, trim_streams
+from projector.retention import purge_points, purge_quarantine, trim_streams
 from schema.derived import UserErased
 from schema.log import DerivedEntry, encode_derived_entry
 from schema.topics import SESSIONS_TOPIC, partition_for, stream_key
@@ -68,6 +69,7 @@ async def erase_user(
 ) -> EraseReport:
     """Erase ``user_id`` everywhere (see the module docstring for the steps)."""
     purges = await purge_points(settings, redis, user_id)
+    await purge_quarantine(redis, settings.key_prefix, user_id)
     at = now_ms()
     erase = EraseUser(user_id=user_id, at=at, reason=reason, delete_account=delete_account)
 

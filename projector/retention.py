@@ -26,7 +26,13 @@ from projector.consumer import stream_ids
 from projector.projections import ARCHIVED_TOPICS, ARCHIVER, projection_of_topic
 from schema.topics import RAW_TOPIC, partition_for, stream_key
 
-__all__ = ["consumer_group_offsets", "purge_points", "trim_streams", "trim_target"]
+__all__ = [
+    "consumer_group_offsets",
+    "purge_points",
+    "purge_quarantine",
+    "trim_streams",
+    "trim_target",
+]
 
 log = get_logger(__name__)
 
@@ -69,6 +75,27 @@ async def purge_points(settings: Settings, redis: aioredis.Redis, user_id: str) 
         if highwater > await streams.earliest_offset(redis, stream):
             points[stream] = highwater
     return points
+
+
+async def purge_quarantine(redis: aioredis.Redis, prefix: str, user_id: str) -> int:
+    """Delete ``user_id``'s rejected events from the quarantine stream; return how many.
+
+    The quarantine is a plain stream (not a topic), so deleting from its middle is fine.
+    """
+    key = streams.quarantine_key(prefix)
+    doomed: list[bytes] = []
+    last = "-"
+    while True:
+        page: Any = await redis.xrange(key, min=last, max="+", count=1000)
+        if last != "-":
+            page = page[1:]  # the first entry is the last one of the previous page
+        if not page:
+            break
+        doomed += [eid for eid, fields in page if fields.get(b"user_id") == user_id.encode()]
+        last = page[-1][0].decode()
+    for start in range(0, len(doomed), 500):
+        await redis.xdel(key, *doomed[start : start + 500])
+    return len(doomed)
 
 
 async def consumer_group_offsets(

@@ -13,6 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from mindhit.settings import Settings
+from mindhit.streams import quarantine_key
 from projector.replay import replay
 from projector.retention import trim_streams
 from projector.synthetic import synth_log, user_ids, write_log
@@ -54,6 +55,21 @@ async def hot_users(settings: Settings, redis: aioredis.Redis) -> set[str]:
     return found
 
 
+async def quarantined_users(settings: Settings, redis: aioredis.Redis) -> list[str]:
+    """Owners of the rejected events kept in the quarantine stream."""
+    entries = await redis.xrange(quarantine_key(settings.key_prefix))
+    return sorted(fields[b"user_id"].decode() for _, fields in entries)
+
+
+async def quarantine(settings: Settings, redis: aioredis.Redis, *users: str) -> None:
+    """Keep one rejected event (with a URL in it) per user, as the gateway does."""
+    for user in users:
+        await redis.xadd(
+            quarantine_key(settings.key_prefix),
+            {"user_id": user, "field": "ts", "reason": "bad", "event": b'{"url":"https://x/"}'},
+        )
+
+
 async def _setup(
     settings: Settings, redis: aioredis.Redis, pg: psycopg.Connection[Any], seed: int
 ) -> list[str]:
@@ -76,6 +92,7 @@ async def test_erase_command_removes_everything_and_replay_does_not_bring_it_bac
 ) -> None:
     gone, *kept = await _setup(settings, aredis, pg, 11)
     assert all(rows_of(pg, gone).values())
+    await quarantine(settings, aredis, gone, kept[0], gone)
     env = {
         "MINDHIT_REDIS_URL": settings.redis_url,
         "MINDHIT_DATABASE_URL": settings.database_url,
@@ -95,6 +112,7 @@ async def test_erase_command_removes_everything_and_replay_does_not_bring_it_bac
     assert f"erased user {gone}" in result.stdout and "still hold" not in result.stdout
     assert not any(rows_of(pg, gone, (*USER_TABLES, "users")).values())
     assert gone not in await hot_users(settings, aredis)
+    assert await quarantined_users(settings, aredis) == [kept[0]]
     kept_before = {u: rows_of(pg, u) for u in kept}
     # The projector then folds the UserErased marker and more traffic of others; replay.
     await write_log(
@@ -117,6 +135,7 @@ async def test_user_erased_event_waits_for_slow_consumers_before_purging_redis(
 ) -> None:
     users = await _setup(settings, aredis, pg, 13)
     gone = users[1]
+    await quarantine(settings, aredis, gone, users[0])
     raw = stream_key(settings.key_prefix, RAW_TOPIC, partition_for(gone, settings.partitions))
     # A Faust group still needs the user's raw partition from offset 0.
     await aredis.sadd(f"{settings.key_prefix}:groups", "slow")
@@ -139,6 +158,7 @@ async def test_user_erased_event_waits_for_slow_consumers_before_purging_redis(
     )
     await fold_all(settings, aredis, pg)
     assert not any(rows_of(pg, gone).values())
+    assert await quarantined_users(settings, aredis) == [users[0]]
     await archive_all(settings, aredis, pg)
     await trim_streams(settings, aredis, pg)
     assert gone in await hot_users(settings, aredis)  # held back by the slow group
