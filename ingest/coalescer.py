@@ -73,10 +73,11 @@ Writer = Callable[[int, list[Submission]], Awaitable[list[AppendResult]]]
 
 
 class _Partition:
-    __slots__ = ("flushing", "pending", "timer", "weight")
+    __slots__ = ("first_at", "flushing", "pending", "timer", "weight")
 
     def __init__(self) -> None:
         self.pending: list[Submission] = []
+        self.first_at = 0.0  # loop time the oldest pending upload arrived
         self.weight = 0
         self.timer: asyncio.TimerHandle | None = None
         self.flushing = False
@@ -108,6 +109,8 @@ class Coalescer:
         if state is None:
             state = self._partitions[partition] = _Partition()
         submission = Submission(upload, claims, weight, loop.create_future())
+        if not state.pending:
+            state.first_at = loop.time()
         state.pending.append(submission)
         state.weight += weight
         if not state.flushing:
@@ -134,8 +137,8 @@ class Coalescer:
 
         Steps: plan (dedupe within the flush); write the leaders as one entry;
         resolve each leader's future with its result and each repeat's with
-        ``duplicate``; on failure fail them all; finally start the next flush if
-        uploads arrived meanwhile (they have already waited).
+        ``duplicate``; on failure fail them all; finally schedule the next flush
+        if uploads arrived meanwhile, once the oldest of them has lingered.
         """
         plan = plan_flush(batch)
         try:
@@ -156,7 +159,16 @@ class Coalescer:
         finally:
             state.flushing = False
             if state.pending:
-                self._flush(partition, state)
+                self._schedule(partition, state)
+
+    def _schedule(self, partition: int, state: _Partition) -> None:
+        """After a write: flush what arrived meanwhile once its oldest upload has lingered."""
+        loop = asyncio.get_running_loop()
+        remaining = self._linger_s - (loop.time() - state.first_at)
+        if remaining <= 0 or state.weight >= self._max_weight:
+            self._flush(partition, state)
+        elif state.timer is None:
+            state.timer = loop.call_later(remaining, self._flush, partition, state)
 
     async def drain(self) -> None:
         """Flush everything pending and wait for in-flight writes (at shutdown)."""

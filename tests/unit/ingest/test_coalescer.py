@@ -86,6 +86,18 @@ async def test_uploads_arriving_during_a_write_go_into_the_next_entry() -> None:
     assert log.flushes == [(0, ["a"]), (0, ["b", "c", "d"])]
 
 
+async def test_uploads_arriving_during_a_write_still_linger_for_company() -> None:
+    log = FakeLog(delay=0.03)
+    coalescer = Coalescer(log.write, linger_s=0.1)
+    first = asyncio.ensure_future(coalescer.submit(0, _upload("a"), [], 1))
+    await asyncio.sleep(0.11)  # "a" is being written
+    during = asyncio.ensure_future(coalescer.submit(0, _upload("b"), [], 1))
+    await asyncio.sleep(0.05)  # the write is done; "b" has waited 50 of its 100 ms
+    after = asyncio.ensure_future(coalescer.submit(0, _upload("c"), [], 1))
+    await asyncio.gather(first, during, after)
+    assert log.flushes == [(0, ["a"]), (0, ["b", "c"])]
+
+
 async def test_a_heavy_partition_flushes_without_waiting_for_the_linger() -> None:
     log = FakeLog()
     coalescer = Coalescer(log.write, linger_s=10.0, max_weight=100)
