@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 ERASE_LOCK: Final = 0x6D68_6572  # "mher": erasure vs. folding
+PROJECTION_LOCK: Final = 0x6D68_7077  # "mhpw": one writer per projection at a time (two-key form)
 SHADOW_SUFFIX: Final = "__shadow"
 ALL_TABLES: Final = tuple(t for p in PROJECTIONS.values() for t in p.tables)
 
@@ -266,7 +267,10 @@ def apply_batch(
     """Apply ``batch`` and move the checkpoints from ``expected`` to ``advance``, atomically.
 
     Steps, in one transaction: take the erasure lock (exclusive when the batch
-    erases someone, else shared); drop operations of users erased meanwhile;
+    erases someone, else shared); take the write lock of each projection the batch
+    advances (two writers of one projection folding different topics or partitions
+    would otherwise both insert the same new row); drop operations of users erased
+    meanwhile;
     lock the checkpoint rows and check they still hold ``expected`` (else raise
     :class:`CheckpointMoved`: another writer or a replay swap moved them); apply
     the erasures; stage the rows with COPY; merge them into the tables; store the
@@ -275,6 +279,10 @@ def apply_batch(
     with conn.transaction():
         lock = "pg_advisory_xact_lock" if batch.erasures else "pg_advisory_xact_lock_shared"
         conn.execute(f"SELECT {lock}(%s)", (ERASE_LOCK,))  # type: ignore[arg-type]
+        for projection in sorted({name for name, _, _ in advance}):
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (PROJECTION_LOCK, projection)
+            )
         batch.drop_users(load_erased(conn))
         _fence(conn, expected)
         for erase in batch.erasures.values():

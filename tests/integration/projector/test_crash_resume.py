@@ -12,7 +12,9 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -28,7 +30,12 @@ from .conftest import clear_read_tables, fold_all, highwaters, snapshot
 pytestmark = pytest.mark.integration
 
 
+_LOGS: dict[int, Path] = {}
+
+
 def start_projector(settings: Settings, port: int | None = None) -> subprocess.Popen[bytes]:
+    """A ``mindhit projector`` process; its log goes to a file (a pipe nobody reads
+    would fill up and block the process)."""
     env = {
         **os.environ,
         "MINDHIT_REDIS_URL": settings.redis_url,
@@ -39,12 +46,21 @@ def start_projector(settings: Settings, port: int | None = None) -> subprocess.P
         "MINDHIT_LOG_FORMAT": "json",
         "MINDHIT_LOG_LEVEL": "warning",
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "mindhit.cli", "projector"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log = Path(tempfile.mkstemp(prefix="projector-", suffix=".log")[1])
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mindhit.cli", "projector"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
+    _LOGS[proc.pid] = log
+    return proc
+
+
+def projector_log(proc: subprocess.Popen[bytes]) -> str:
+    """What a projector started by :func:`start_projector` logged."""
+    return _LOGS[proc.pid].read_text(errors="replace")
 
 
 def folded(conn: psycopg.Connection[Any]) -> dict[tuple[str, str, int], int]:
@@ -125,8 +141,8 @@ async def test_kill_9_at_random_points_then_resume_equals_uninterrupted_run(
             raise AssertionError("no lag gauge on /metrics")
     finally:
         proc.terminate()
-        _, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0, err.decode()[-2000:]
+        proc.wait(timeout=20)
+    assert proc.returncode == 0, projector_log(proc)[-2000:]
     assert kills == len(chunks)
     crashed = snapshot(pg)
     # Exactly-once archive despite the crashes: every (entry, part) once, every entry there.
@@ -160,7 +176,9 @@ async def test_two_projectors_at_once_still_fold_everything_exactly_once(
     finally:
         for proc in procs:
             proc.terminate()
-            proc.communicate(timeout=20)
+            proc.wait(timeout=20)
+    for proc in procs:  # neither replica crashed on the other's writes
+        assert proc.returncode == 0, projector_log(proc)[-2000:]
     both = snapshot(pg)
     dupes = pg.execute(
         'SELECT count(*) - count(DISTINCT (topic, partition, "offset", part)) FROM event_log'

@@ -91,7 +91,7 @@ async def test_replay_during_live_ingest_loses_and_duplicates_nothing(
         await watcher
     finally:
         proc.terminate()
-        proc.communicate(timeout=20)
+        proc.wait(timeout=20)
     assert result.swapped
     assert not errors, errors[:3]
     assert len(answered) > 20 and max(answered) < 5.0
