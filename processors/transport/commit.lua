@@ -1,14 +1,14 @@
--- Store committed offsets only while no other worker holds the group lease (fencing).
+-- Store committed offsets only while this worker holds the group lease (fencing).
 -- KEYS[1] offsets hash; ARGV[1] member id, ARGV[2] lease ttl in milliseconds,
 -- ARGV[3..] field, offset pairs.
 -- A lease still naming this worker is ours even if it expired (say Redis was down
 -- longer than the ttl): nobody can have taken it without overwriting the member, so
--- the commit goes ahead and extends it. Returns 1 when stored, 0 when another
--- worker holds (or held) the lease.
+-- the commit goes ahead and extends it. A released (absent) lease is not retaken
+-- here. Returns 1 when stored, 0 otherwise.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local holder = redis.call('HGET', KEYS[1], 'lease.member')
-if holder ~= false and holder ~= ARGV[1] then
+if holder ~= ARGV[1] then
   return 0
 end
 redis.call('HSET', KEYS[1], 'lease.member', ARGV[1], 'lease.expires', now + tonumber(ARGV[2]))

@@ -67,8 +67,8 @@ class GroupLease:
         """Store committed offsets, fenced by the lease.
 
         Steps:
-            1. In one Lua script: check no other worker holds the lease (an expired lease
-               still naming this worker is ours), extend it, then HSET the offsets.
+            1. In one Lua script: check the lease names this worker (even if expired:
+               nobody took it over), extend it, then HSET the offsets.
             2. Record the group in the groups set (for ``mindhit lag``).
 
         Raises:
