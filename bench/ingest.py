@@ -207,13 +207,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="connections, workload 1")
     parser.add_argument("--clients", type=int, default=1000, help="clients, workload 2")
     parser.add_argument(
-        "--rate", type=float, default=4000.0, help="uploads/s the clients offer, workload 2"
+        "--rate", type=float, default=5000.0, help="uploads/s the clients offer, workload 2"
     )
     parser.add_argument(
         "--linger-ms",
         type=float,
         default=15.0,
-        help="MINDHIT_COALESCE_LINGER_MS of the gateway under test (default setting: 2)",
+        help="MINDHIT_COALESCE_LINGER_MS of the gateway under test (the default setting)",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:

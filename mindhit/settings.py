@@ -88,7 +88,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     projector_port: int = 8002
     public_url: str = "http://127.0.0.1:8080"
     max_body_bytes: int = 2 * 1024 * 1024
-    coalesce_linger_ms: float = 2.0
+    coalesce_linger_ms: float = 15.0
     wait_replicas: int = 0
     wait_timeout_ms: int = 100
     batch_dedupe_seconds: int = 7 * 24 * 3600
