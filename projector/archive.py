@@ -26,7 +26,14 @@ from mindhit.settings import Settings
 from projector import metrics
 from projector.consumer import stream_ids
 from projector.folds import is_uuid
-from projector.pg import ERASE_LOCK, CheckpointMoved, Checkpoints, load_erased, store_checkpoints
+from projector.pg import (
+    ERASE_LOCK,
+    CheckpointMoved,
+    Checkpoints,
+    load_erased,
+    lock_projections,
+    store_checkpoints,
+)
 from projector.projections import ARCHIVED_TOPICS, ARCHIVER
 from schema.log import (
     DerivedEntry,
@@ -131,9 +138,10 @@ class Archiver:
         """Archive what is new; return the number of entries archived.
 
         Steps: read entries from the archiver's positions; split each per user;
-        in one transaction take the erasure lock (shared), drop parts of erased
-        users, create the month partitions needed, fence and advance the
-        checkpoints, COPY the rows; commit; then advance in-memory positions.
+        in one transaction take the erasure lock (shared) and the archiver's write
+        lock, drop parts of erased users, create the month partitions needed, fence
+        and advance the checkpoints, COPY the rows; commit; then advance in-memory
+        positions.
         """
         records = await streams.read(
             self.redis, self.positions, count=self.entries_per_read, block_ms=block_ms
@@ -172,6 +180,7 @@ class Archiver:
         conn = self.conn
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ERASE_LOCK,))
+            lock_projections(conn, {ARCHIVER})  # a second replica waits, then is fenced
             erased = {
                 uuid.UUID(u): _EPOCH + dt.timedelta(milliseconds=at)
                 for u, at in load_erased(conn).items()

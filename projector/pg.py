@@ -35,6 +35,7 @@ __all__ = [
     "live_tables",
     "load_checkpoints",
     "load_erased",
+    "lock_projections",
 ]
 
 ERASE_LOCK: Final = 0x6D68_6572  # "mher": erasure vs. folding
@@ -279,10 +280,7 @@ def apply_batch(
     with conn.transaction():
         lock = "pg_advisory_xact_lock" if batch.erasures else "pg_advisory_xact_lock_shared"
         conn.execute(f"SELECT {lock}(%s)", (ERASE_LOCK,))  # type: ignore[arg-type]
-        for projection in sorted({name for name, _, _ in advance}):
-            conn.execute(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (PROJECTION_LOCK, projection)
-            )
+        lock_projections(conn, {name for name, _, _ in advance})
         batch.drop_users(load_erased(conn))
         _fence(conn, expected)
         for erase in batch.erasures.values():
@@ -297,6 +295,16 @@ def apply_batch(
         if batch.mindmaps:
             conn.execute(_fmt(_UPSERT["mindmaps"], tables))
         store_checkpoints(conn, advance)
+
+
+def lock_projections(conn: psycopg.Connection[Any], names: set[str]) -> None:
+    """Serialize writers of the same projections until the transaction ends.
+
+    Checkpoint rows alone cannot fence a partition's first write (there is no row to
+    lock yet), so two replicas would both insert the same new rows.
+    """
+    for name in sorted(names):
+        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (PROJECTION_LOCK, name))
 
 
 def _fence(conn: psycopg.Connection[Any], expected: Checkpoints) -> None:
