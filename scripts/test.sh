@@ -9,6 +9,8 @@ export PATH="$PWD/$VENV/bin:$PATH"
 
 echo "== lint"
 ruff check .
+ruff format --check .
+mypy schema mindhit ingest processors projector web
 
 ./scripts/validate-deploy.sh  # compose, Helm, Terraform, Dockerfile, workflows, shellcheck (offline)
 
