@@ -19,27 +19,9 @@ provider "aws" {
   }
 }
 
-data "aws_caller_identity" "current" {}
-
-resource "aws_kms_key" "state" {
-  description         = "MindHit Terraform state"
-  enable_key_rotation = true
-  policy              = data.aws_iam_policy_document.kms.json
-}
-
-data "aws_iam_policy_document" "kms" {
-  #checkov:skip=CKV_AWS_109:key policies must name the key itself as "*"
-  #checkov:skip=CKV_AWS_111:key policies must name the key itself as "*"
-  #checkov:skip=CKV_AWS_356:key policies must name the key itself as "*"
-  statement {
-    sid       = "AccountAdmin"
-    actions   = ["kms:*"]
-    resources = ["*"]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-  }
+module "state_key" {
+  source      = "../modules/kms_key"
+  description = "MindHit Terraform state"
 }
 
 resource "aws_s3_bucket" "state" {
@@ -61,7 +43,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "state" {
   rule {
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.state.arn
+      kms_master_key_id = module.state_key.arn
     }
     bucket_key_enabled = true
   }
@@ -126,7 +108,7 @@ resource "aws_dynamodb_table" "locks" {
   }
   server_side_encryption {
     enabled     = true
-    kms_key_arn = aws_kms_key.state.arn
+    kms_key_arn = module.state_key.arn
   }
   deletion_protection_enabled = true
 }

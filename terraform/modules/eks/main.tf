@@ -2,32 +2,14 @@
 # secrets envelope-encrypted with a KMS key, all control-plane logs, a managed node
 # group in the private subnets, and an OIDC provider for IAM roles of service accounts.
 
-data "aws_caller_identity" "current" {}
-
 locals {
   tags = merge(var.tags, { "mindhit/cluster" = var.cluster_name })
 }
 
-resource "aws_kms_key" "eks" {
-  description         = "${var.cluster_name} Kubernetes secrets"
-  enable_key_rotation = true
-  policy              = data.aws_iam_policy_document.kms.json
-  tags                = local.tags
-}
-
-data "aws_iam_policy_document" "kms" {
-  #checkov:skip=CKV_AWS_109:key policies must name the key itself as "*"
-  #checkov:skip=CKV_AWS_111:key policies must name the key itself as "*"
-  #checkov:skip=CKV_AWS_356:key policies must name the key itself as "*"
-  statement {
-    sid       = "AccountAdmin"
-    actions   = ["kms:*"]
-    resources = ["*"]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-  }
+module "eks_key" {
+  source      = "../kms_key"
+  description = "${var.cluster_name} Kubernetes secrets"
+  tags        = local.tags
 }
 
 data "aws_iam_policy_document" "cluster_assume" {
@@ -89,7 +71,7 @@ resource "aws_eks_cluster" "this" {
   encryption_config {
     resources = ["secrets"]
     provider {
-      key_arn = aws_kms_key.eks.arn
+      key_arn = module.eks_key.arn
     }
   }
 

@@ -4,32 +4,14 @@
 # Note: ElastiCache has no AOF for Redis 7; durability comes from replicas, which is why
 # the application waits for a replica (MINDHIT_WAIT_REPLICAS=1) before acknowledging.
 
-data "aws_caller_identity" "current" {}
-
 locals {
   tags = merge(var.tags, { "mindhit/component" = "redis" })
 }
 
-resource "aws_kms_key" "redis" {
-  description         = "${var.name} Redis at rest"
-  enable_key_rotation = true
-  policy              = data.aws_iam_policy_document.kms.json
-  tags                = local.tags
-}
-
-data "aws_iam_policy_document" "kms" {
-  #checkov:skip=CKV_AWS_109:key policies must name the key itself as "*"
-  #checkov:skip=CKV_AWS_111:key policies must name the key itself as "*"
-  #checkov:skip=CKV_AWS_356:key policies must name the key itself as "*"
-  statement {
-    sid       = "AccountAdmin"
-    actions   = ["kms:*"]
-    resources = ["*"]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-  }
+module "redis_key" {
+  source      = "../kms_key"
+  description = "${var.name} Redis at rest"
+  tags        = local.tags
 }
 
 resource "random_password" "auth" {
@@ -92,7 +74,7 @@ resource "aws_elasticache_replication_group" "this" {
   automatic_failover_enabled = true
   multi_az_enabled           = true
   at_rest_encryption_enabled = true
-  kms_key_id                 = aws_kms_key.redis.arn
+  kms_key_id                 = module.redis_key.arn
   transit_encryption_enabled = true
   auth_token                 = random_password.auth.result
   snapshot_retention_limit   = var.snapshot_retention_days

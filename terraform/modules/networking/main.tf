@@ -103,44 +103,19 @@ resource "aws_route_table_association" "private" {
   route_table_id = aws_route_table.private[count.index].id
 }
 
-resource "aws_kms_key" "logs" {
-  description         = "${var.name} VPC flow logs"
-  enable_key_rotation = true
-  policy              = data.aws_iam_policy_document.logs_key.json
-  tags                = local.tags
-}
-
-data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
 
-data "aws_iam_policy_document" "logs_key" {
-  #checkov:skip=CKV_AWS_109:key policies must name the key itself as "*"
-  #checkov:skip=CKV_AWS_111:key policies must name the key itself as "*"
-  #checkov:skip=CKV_AWS_356:key policies must name the key itself as "*"
-  statement {
-    sid       = "AccountAdmin"
-    actions   = ["kms:*"]
-    resources = ["*"]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-  }
-  statement {
-    sid       = "CloudWatchLogs"
-    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
-    resources = ["*"]
-    principals {
-      type        = "Service"
-      identifiers = ["logs.${data.aws_region.current.name}.amazonaws.com"]
-    }
-  }
+module "logs_key" {
+  source             = "../kms_key"
+  description        = "${var.name} VPC flow logs"
+  service_principals = ["logs.${data.aws_region.current.name}.amazonaws.com"]
+  tags               = local.tags
 }
 
 resource "aws_cloudwatch_log_group" "flow_logs" {
   name              = "/mindhit/${var.name}/vpc-flow-logs"
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.logs.arn
+  kms_key_id        = module.logs_key.arn
   tags              = local.tags
 }
 

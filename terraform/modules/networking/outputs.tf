@@ -20,5 +20,5 @@ output "private_subnet_ids" {
 
 output "logs_kms_key_arn" {
   description = "KMS key for CloudWatch log groups of this environment."
-  value       = aws_kms_key.logs.arn
+  value       = module.logs_key.arn
 }

@@ -3,32 +3,14 @@
 # Performance Insights encrypted with a KMS key, automated backups, Multi-AZ in prod,
 # deletion protection and a final snapshot.
 
-data "aws_caller_identity" "current" {}
-
 locals {
   tags = merge(var.tags, { "mindhit/component" = "postgresql" })
 }
 
-resource "aws_kms_key" "rds" {
-  description         = "${var.name} PostgreSQL storage"
-  enable_key_rotation = true
-  policy              = data.aws_iam_policy_document.kms.json
-  tags                = local.tags
-}
-
-data "aws_iam_policy_document" "kms" {
-  #checkov:skip=CKV_AWS_109:key policies must name the key itself as "*"
-  #checkov:skip=CKV_AWS_111:key policies must name the key itself as "*"
-  #checkov:skip=CKV_AWS_356:key policies must name the key itself as "*"
-  statement {
-    sid       = "AccountAdmin"
-    actions   = ["kms:*"]
-    resources = ["*"]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-  }
+module "rds_key" {
+  source      = "../kms_key"
+  description = "${var.name} PostgreSQL storage"
+  tags        = local.tags
 }
 
 resource "random_password" "master" {
@@ -111,7 +93,7 @@ resource "aws_db_instance" "this" {
   max_allocated_storage                 = var.max_allocated_storage_gib
   storage_type                          = "gp3"
   storage_encrypted                     = true
-  kms_key_id                            = aws_kms_key.rds.arn
+  kms_key_id                            = module.rds_key.arn
   db_name                               = var.database_name
   username                              = var.username
   password                              = random_password.master.result
@@ -131,7 +113,7 @@ resource "aws_db_instance" "this" {
   final_snapshot_identifier             = "${var.name}-final"
   auto_minor_version_upgrade            = true
   performance_insights_enabled          = true
-  performance_insights_kms_key_id       = aws_kms_key.rds.arn
+  performance_insights_kms_key_id       = module.rds_key.arn
   performance_insights_retention_period = 7
   monitoring_interval                   = 30
   monitoring_role_arn                   = aws_iam_role.monitoring.arn

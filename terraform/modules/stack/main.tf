@@ -3,8 +3,6 @@
 # Helm chart needs: `helm_values` (YAML layered over charts/mindhit/values-prod.yaml) and
 # the secret that deploy.yml syncs into the Kubernetes Secret `mindhit-app`.
 
-data "aws_caller_identity" "current" {}
-
 locals {
   name = "mindhit-${var.environment}"
   tags = merge(var.tags, {
@@ -64,26 +62,10 @@ module "elasticache" {
   tags                       = local.tags
 }
 
-resource "aws_kms_key" "app" {
-  description         = "${local.name} image repository and application secret"
-  enable_key_rotation = true
-  policy              = data.aws_iam_policy_document.kms.json
-  tags                = local.tags
-}
-
-data "aws_iam_policy_document" "kms" {
-  #checkov:skip=CKV_AWS_109:key policies must name the key itself as "*"
-  #checkov:skip=CKV_AWS_111:key policies must name the key itself as "*"
-  #checkov:skip=CKV_AWS_356:key policies must name the key itself as "*"
-  statement {
-    sid       = "AccountAdmin"
-    actions   = ["kms:*"]
-    resources = ["*"]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-  }
+module "app_key" {
+  source      = "../kms_key"
+  description = "${local.name} image repository and application secret"
+  tags        = local.tags
 }
 
 resource "aws_ecr_repository" "app" {
@@ -94,7 +76,7 @@ resource "aws_ecr_repository" "app" {
   }
   encryption_configuration {
     encryption_type = "KMS"
-    kms_key         = aws_kms_key.app.arn
+    kms_key         = module.app_key.arn
   }
   tags = local.tags
 }
@@ -119,7 +101,7 @@ resource "random_password" "secret_key" {
 resource "aws_secretsmanager_secret" "app" {
   #checkov:skip=CKV2_AWS_57:the URLs embed passwords generated here; rotation means a new terraform apply plus a rollout, documented in the README
   name       = "${local.name}/app"
-  kms_key_id = aws_kms_key.app.arn
+  kms_key_id = module.app_key.arn
   tags       = local.tags
 }
 
