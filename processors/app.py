@@ -20,6 +20,7 @@ import asyncio
 import gc
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import faust
@@ -115,7 +116,12 @@ class Runtime:
                 content = ContentStore(self.redis, self.settings.key_prefix)
                 self.states = StateStore(self.redis, self.settings.key_prefix)
                 self.provider = self._provider_factory(self.settings)
-                self.raw = RawHandler(self.states, content, self.emit)
+                self.raw = RawHandler(
+                    self.states,
+                    content,
+                    self.emit,
+                    idle_threshold_ms=self.settings.idle_threshold_s * 1000,
+                )
                 self.enrich = EnrichHandler(content, self.provider, self.emit, self.clock)
                 self.mindmap = MindmapHandler(
                     content,
@@ -168,7 +174,9 @@ def build_app(
         assert rt.raw is not None
         async for event in stream.events():
             with metrics.ENTRY_SECONDS.labels("dwell").time():
-                await handle_reliably("dwell", rt.raw.handle, event.message.partition, event.value)
+                message = event.message
+                handle = partial(rt.raw.handle, offset=message.offset)
+                await handle_reliably("dwell", handle, message.partition, event.value)
 
     @app.agent(topics[URLS_TOPIC], name="enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:

@@ -77,9 +77,19 @@ class RawEntry(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class DerivedEntry(msgspec.Struct, frozen=True, kw_only=True):
-    """The value of one derived-topic stream entry: derived events of one input batch."""
+    """The value of one derived-topic stream entry: derived events of one input batch.
+
+    ``origin`` is the offset of the raw-topic entry (same partition) the events
+    were derived from, directly or through other derived entries (an enrichment
+    carries the origin of the ``url.discovered`` it answers); ``-1`` when the
+    entry comes from no raw entry (an erasure, a dead-letter retry of old work).
+    Replay with changed settings (``mindhit replay --rederive``) re-derives every
+    raw entry below a cutover; the origin tells which derived entries that
+    supersedes.
+    """
 
     events: list[DerivedEvent]
+    origin: int = -1
 
 
 _raw_decoder = msgspec.msgpack.Decoder(RawEntry)

@@ -23,18 +23,21 @@ Clock = Callable[[], int]
 """Current time in Unix milliseconds."""
 
 
-async def emit_derived(emit: Emit, partition: int, derived: Sequence[DerivedBase]) -> None:
+async def emit_derived(
+    emit: Emit, partition: int, derived: Sequence[DerivedBase], *, origin: int = -1
+) -> None:
     """Send ``derived`` as one :class:`DerivedEntry` per topic, all to ``partition``.
 
     Events keep their order within each topic; the topics are written concurrently
     (they are different streams) and this returns once every entry is stored.
+    ``origin`` is the raw entry they come from (see :class:`schema.log.DerivedEntry`).
     """
     by_topic: dict[str, list[DerivedBase]] = {}
     for event in derived:
         by_topic.setdefault(topic_for(event), []).append(event)
     await asyncio.gather(
         *(
-            emit(topic, partition, encode_derived_entry(DerivedEntry(events=events)))  # type: ignore[arg-type]
+            emit(topic, partition, encode_derived_entry(DerivedEntry(events=events, origin=origin)))  # type: ignore[arg-type]
             for topic, events in by_topic.items()
         )
     )

@@ -20,8 +20,9 @@ def dead_letter(
     source_topic: str,
     partition: int,
     now_ms: int,
+    origin: int = -1,
 ) -> DeadLettered:
-    """The ``dead.lettered`` record that keeps ``work`` (as consumed) with its error."""
+    """The ``dead.lettered`` record keeping ``work`` (as consumed, origin kept) and its error."""
     return DeadLettered(
         user_id=work.user_id,
         dlq_id=deterministic_id("dlq", kind, key, now_ms),
@@ -31,5 +32,8 @@ def dead_letter(
         failed_ts=now_ms,
         source_topic=source_topic,
         partition=partition,
-        payload=encode_derived_entry(DerivedEntry(events=[work]), compress=False),  # type: ignore[list-item]
+        payload=encode_derived_entry(
+            DerivedEntry(events=[work], origin=origin),  # type: ignore[list-item]
+            compress=False,
+        ),  # type: ignore[list-item]
     )

@@ -36,8 +36,8 @@ class EnrichHandler:
         self._clock = clock
         self._owner = f"{os.getpid()}"
 
-    async def handle(self, partition: int, value: bytes) -> None:
-        """Process one ``urls`` entry of ``partition``.
+    async def handle(self, partition: int, value: bytes, offset: int = -1) -> None:
+        """Process one ``urls`` entry of ``partition`` (its ``origin`` passes on).
 
         Steps: 1. decode and keep the ``url.discovered`` events that carry text;
         2. per version: reuse the cached enrichment, or take the version's lock,
@@ -76,6 +76,7 @@ class EnrichHandler:
                             source_topic=URLS_TOPIC,
                             partition=partition,
                             now_ms=self._clock(),
+                            origin=entry.origin,
                         )
                     )
                     continue
@@ -94,7 +95,7 @@ class EnrichHandler:
                     enriched_ts=found.enriched_ts,
                 )
             )
-        await emit_derived(self._emit, partition, out)
+        await emit_derived(self._emit, partition, out, origin=entry.origin)
 
     async def _enrich(self, item: UrlDiscovered) -> CachedEnrichment | None:
         if not await self._content.lock_enrichment(item.url_hash, item.content_hash, self._owner):

@@ -54,8 +54,8 @@ class MindmapHandler:
         self._on_erased = on_erased
         self._background: set[asyncio.Task[None]] = set()
 
-    async def handle(self, partition: int, value: bytes) -> None:
-        """Process one ``sessions`` entry of ``partition``.
+    async def handle(self, partition: int, value: bytes, offset: int = -1) -> None:
+        """Process one ``sessions`` entry of ``partition`` (its ``origin`` passes on).
 
         Steps per ``session.closed``: 1. skip it if its map was already emitted
         (redelivery); 2. emit ``processing`` and wait; 3. gather pages, texts and
@@ -71,16 +71,19 @@ class MindmapHandler:
             return
         for event in entry.events:
             if isinstance(event, SessionClosed):
-                await self._one(partition, event)
+                await self._one(partition, event, entry.origin)
             elif isinstance(event, UserErased) and self._on_erased is not None:
                 await self._on_erased(partition, event.user_id)
                 log.info("user_state_erased", user_id=event.user_id)
 
-    async def _one(self, partition: int, closed: SessionClosed) -> None:
+    async def _one(self, partition: int, closed: SessionClosed, origin: int) -> None:
         if await self._content.mindmap_done(closed.session_id):
             return
         await emit_derived(
-            self._emit, partition, [status_event(closed, "processing", self._clock())]
+            self._emit,
+            partition,
+            [status_event(closed, "processing", self._clock())],
+            origin=origin,
         )
         try:
             root = await self._build(closed)
@@ -102,8 +105,10 @@ class MindmapHandler:
                         source_topic=SESSIONS_TOPIC,
                         partition=partition,
                         now_ms=now,
+                        origin=origin,
                     ),
                 ],
+                origin=origin,
             )
             return
         now = self._clock()
@@ -114,7 +119,9 @@ class MindmapHandler:
             provider=self._provider.name,
             built_ts=now,
         )
-        await emit_derived(self._emit, partition, [built, status_event(closed, "completed", now)])
+        await emit_derived(
+            self._emit, partition, [built, status_event(closed, "completed", now)], origin=origin
+        )
         await self._content.mark_mindmap_done(closed.session_id)
         metrics.MINDMAPS.labels("built").inc()
         if self._on_built is not None:

@@ -76,13 +76,21 @@ def url_versions(
 class RawHandler:
     """Handles one raw entry: decode → fold per user → announce URLs → emit → save state."""
 
-    def __init__(self, states: StateStore, content: ContentStore, emit: Emit) -> None:
+    def __init__(
+        self,
+        states: StateStore,
+        content: ContentStore,
+        emit: Emit,
+        *,
+        idle_threshold_ms: int = 0,
+    ) -> None:
         self._states = states
         self._content = content
         self._emit = emit
+        self._idle_threshold_ms = idle_threshold_ms
 
-    async def handle(self, partition: int, value: bytes) -> None:
-        """Process one raw entry of ``partition``.
+    async def handle(self, partition: int, value: bytes, offset: int = -1) -> None:
+        """Process one raw entry of ``partition`` (at ``offset``, the derived entries' origin).
 
         Steps, in this order (at-least-once, each redelivery a no-op downstream):
         1. decode the entry (an undecodable entry is logged and skipped);
@@ -107,7 +115,9 @@ class RawHandler:
         texts: dict[str, list[tuple[str, str]]] = {}
         new_states: dict[str, UserState] = {}
         for user_id, events in per_user.items():
-            state, result = fold(states.get(user_id), user_id, events)
+            state, result = fold(
+                states.get(user_id), user_id, events, idle_threshold_ms=self._idle_threshold_ms
+            )
             new_states[user_id] = state
             derived.extend(result.derived)
             metrics.EVENTS.inc(len(events))
@@ -134,7 +144,7 @@ class RawHandler:
         )
         _, fresh = await asyncio.gather(stored, self._content.unknown_versions(list(candidates)))
         announced = await self._with_known_texts([candidates[key] for key in fresh])
-        await emit_derived(self._emit, partition, [*derived, *announced])
+        await emit_derived(self._emit, partition, [*derived, *announced], origin=offset)
         await asyncio.gather(
             self._content.mark_versions(fresh, {key: candidates[key].user_id for key in fresh}),
             self._states.save(partition, new_states),

@@ -80,7 +80,9 @@ class Pipeline:
         prefix = self.settings.key_prefix
         content = ContentStore(self.redis, prefix)
         self.states = StateStore(self.redis, prefix)
-        self.raw = RawHandler(self.states, content, self.emit)
+        self.raw = RawHandler(
+            self.states, content, self.emit, idle_threshold_ms=self.settings.idle_threshold_s * 1000
+        )
         self.enrich = EnrichHandler(content, self.provider, self.emit, self.clock)
         self.mindmap = MindmapHandler(
             content,
@@ -124,7 +126,7 @@ class Pipeline:
                     key = stream_key(self.settings.key_prefix, topic, partition)
                     start = self.positions.get(key, 0)
                     for record in await streams.read(self.redis, {key: start}, count=1000):
-                        await handler.handle(partition, record.value)
+                        await handler.handle(partition, record.value, record.offset)
                         self.positions[key] = record.offset + 1
                         progressed = True
         await self.mindmap.drain()
