@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from mindhit.cli import settings_from
+from mindhit.settings import Settings
 from projector.projections import PROJECTIONS
 
 __all__ = ["commands"]
@@ -49,9 +50,23 @@ def projector_cmd(ctx: click.Context, no_archive: bool) -> None:
 )
 @click.option("--diff", is_flag=True, help="Print what changes per session before swapping.")
 @click.option("--dry-run", is_flag=True, help="Build and diff, but keep the live tables.")
+@click.option(
+    "--rederive",
+    is_flag=True,
+    help="Re-derive history with the current settings (MINDHIT_IDLE_THRESHOLD_S,"
+    " MINDHIT_AI_PROVIDER…): run the processors again over the raw log instead of"
+    " reading their past output. Rebuilds every projection.",
+)
 @click.pass_context
-def replay_cmd(ctx: click.Context, names: tuple[str, ...], diff: bool, dry_run: bool) -> None:
-    """Rebuild read tables from the archive and the live tail, then swap them in atomically."""
+def replay_cmd(
+    ctx: click.Context, names: tuple[str, ...], diff: bool, dry_run: bool, rederive: bool
+) -> None:
+    """Rebuild read tables from the archive and the live tail, then swap them in atomically.
+
+    With --rederive, visits, sessions, summaries and mind maps are computed again
+    from the raw log with the current settings, and kept so later replays rebuild
+    the same; combine with --diff --dry-run to see what would change first.
+    """
     import psycopg
     import redis.asyncio as aioredis
     from rich.console import Console
@@ -70,11 +85,14 @@ def replay_cmd(ctx: click.Context, names: tuple[str, ...], diff: bool, dry_run: 
     settings = settings_from(ctx)
     services = _services(ctx)
     console = Console(stderr=True)
+    if rederive and names:
+        raise click.UsageError("--rederive rebuilds every projection; drop --projection")
     projections = names or tuple(PROJECTIONS)
     started = time.perf_counter()
 
     async def go() -> Any:
         redis = aioredis.Redis.from_url(services.redis_url)
+        rederiver = _rederiver(settings, redis, write_cache=not dry_run) if rederive else None
         try:
             with (
                 psycopg.connect(services.database_url) as conn,
@@ -107,10 +125,14 @@ def replay_cmd(ctx: click.Context, names: tuple[str, ...], diff: bool, dry_run: 
                     projections=projections,
                     diff=diff,
                     dry_run=dry_run,
+                    derive=rederiver.derive if rederiver else None,
+                    derive_settings=rederiver.settings if rederiver else None,
                     progress=on_progress,
                     on_total=on_total,
                 )
         finally:
+            if rederiver is not None:
+                await rederiver.aclose()
             await redis.aclose()
 
     try:
@@ -128,9 +150,27 @@ def replay_cmd(ctx: click.Context, names: tuple[str, ...], diff: bool, dry_run: 
         if not result.changes and not any(result.other.values()):
             click.echo("no changes")
     verb = "swapped in" if result.swapped else "not swapped (dry run)"
+    if rederive and result.swapped:
+        settings_text = ", ".join(f"{k}={v}" for k, v in result.derived_with.items())
+        click.echo(f"history re-derived as generation {result.generation} ({settings_text})")
     click.echo(
         f"replayed {result.entries} entries / {result.events} events in {result.seconds:.1f}s;"
         f" {', '.join(result.projections)} {verb}"
+    )
+
+
+def _rederiver(settings: Settings, redis: Any, *, write_cache: bool) -> Any:
+    """The processors' handlers over the raw log with ``settings`` (``replay --rederive``).
+
+    The one place the projector reaches into the processors: re-deriving is
+    their work, folding it is ours.
+    """
+    from processors.ai.factory import provider_from_settings
+    from processors.app import system_clock
+    from processors.rederive import Rederiver
+
+    return Rederiver(
+        settings, redis, provider_from_settings(settings), system_clock, write_cache=write_cache
     )
 
 

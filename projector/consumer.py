@@ -19,6 +19,7 @@ from mindhit.logs import get_logger
 from mindhit.settings import Settings
 from projector import metrics
 from projector.archive_read import read_archived
+from projector.derivations import Derivation, latest_derivation, superseded
 from projector.folds import Batch
 from projector.pg import (
     CheckpointMoved,
@@ -51,15 +52,23 @@ def stream_ids(settings: Settings, topics: Iterable[str]) -> dict[str, StreamId]
     }
 
 
-def fold_value(batch: Batch, topic: str, value: bytes | None) -> None:
-    """Decode one entry value of ``topic`` and fold it into ``batch``."""
+def fold_value(batch: Batch, topic: str, value: bytes | None, cutover: int = 0) -> None:
+    """Decode one entry value of ``topic`` and fold it into ``batch``.
+
+    A derived entry superseded by the derivation in force (origin below the
+    ``cutover`` of its partition, see :mod:`projector.derivations`) is skipped.
+    """
     if value is None:
         return
     try:
         if topic == RAW_TOPIC:
             batch.add_raw(decode_raw_entry(value))
         else:
-            batch.add_derived(decode_derived_entry(value))
+            entry = decode_derived_entry(value)
+            if superseded(entry.origin, cutover):
+                batch.superseded += 1
+                return
+            batch.add_derived(entry)
     except LogEntryError as exc:
         batch.rejected += 1
         log.error("undecodable_entry", topic=topic, error=str(exc))
@@ -101,24 +110,35 @@ class Consumer:
         self.positions: dict[str, int] = {}
         self.gaps: dict[str, int] = {}
         self.erased: dict[str, int] = {}
+        self.derivation: Derivation | None = None
         self.last_turn = now()
+
+    def _cutover(self, topic: str, partition: int) -> int:
+        """Derived entries of this stream with an origin below this are superseded."""
+        if topic == RAW_TOPIC or self.derivation is None:
+            return 0
+        return self.derivation.cutover.get(partition, 0)
 
     def _key(self, stream: str) -> tuple[str, str, int]:
         topic, partition = self.ids[stream]
         return (projection_of_topic(topic), topic, partition)
 
     async def load(self) -> None:
-        """Resume: positions from the stored checkpoints (0 for never-seen streams)."""
+        """Resume: positions from the stored checkpoints (0 for never-seen streams).
 
-        def go() -> tuple[Checkpoints, dict[str, int]]:
+        Also reads the erased users and the derivation in force (whose cutover
+        decides which derived entries are superseded).
+        """
+
+        def go() -> tuple[Checkpoints, dict[str, int], Derivation | None]:
             ensure_temp_tables(self.conn)
             self.conn.commit()
             cps = load_checkpoints(self.conn, self.projections)
             erased = load_erased(self.conn)
             self.conn.commit()
-            return cps, erased
+            return cps, erased, latest_derivation(self.conn)
 
-        stored, self.erased = await asyncio.to_thread(go)
+        stored, self.erased, self.derivation = await asyncio.to_thread(go)
         self.positions = {s: stored.get(self._key(s), 0) for s in self.ids}
         # Streams already trimmed past our checkpoint (e.g. read tables restored from
         # an old backup): the missing entries come from the archive first.
@@ -164,6 +184,7 @@ class Consumer:
                 expected=expected_cps,
                 advance=new_cps,
                 purges=purges,
+                generation=self.derivation.generation if self.derivation else 0,
             )
         except CheckpointMoved as exc:
             log.warning("checkpoint_moved", detail=str(exc))
@@ -193,7 +214,7 @@ class Consumer:
                 await self._fill_gap(batch, topic, partition, expected, record.offset)
             if record.offset < expected:
                 continue
-            fold_value(batch, topic, record.fields.get(b"v"))
+            fold_value(batch, topic, record.fields.get(b"v"), self._cutover(topic, partition))
             advance[record.stream] = record.offset + 1
         return len(records)
 
@@ -213,8 +234,9 @@ class Consumer:
 
         def go() -> int:
             offsets = set()
+            cutover = self._cutover(topic, partition)
             for offset, value in read_archived(self.conn, topic, partition, lo, hi):
-                fold_value(batch, topic, value)
+                fold_value(batch, topic, value, cutover)
                 offsets.add(offset)
             self.conn.commit()
             return len(offsets)

@@ -16,7 +16,9 @@ from projector.pg import SHADOW_SUFFIX
 
 __all__ = ["SessionChange", "describe_changes", "other_changes", "session_changes"]
 
-_IGNORED = {"session_id", "user_id"}
+_IGNORED = {"session_id", "user_id", "status_at"}
+"""Columns not worth a line: identity, and when the status was entered (a re-derived
+session enters it again at replay time)."""
 
 
 class SessionChange(msgspec.Struct, frozen=True):
@@ -63,7 +65,7 @@ def session_changes(
         query = sql.SQL(
             "SELECT COALESCE(l.session_id, s.session_id)::text, to_jsonb(l), to_jsonb(s)"
             " FROM sessions l FULL JOIN {shadow} s ON s.session_id = l.session_id"
-            " WHERE to_jsonb(l) IS DISTINCT FROM to_jsonb(s) LIMIT %s"
+            " WHERE to_jsonb(l) - 'status_at' IS DISTINCT FROM to_jsonb(s) - 'status_at' LIMIT %s"
         ).format(shadow=sql.Identifier("sessions" + SHADOW_SUFFIX))
         for sid, before, after in conn.execute(query, (limit,)):
             by_session.setdefault(sid, {})["rows"] = (before, after)
@@ -86,7 +88,7 @@ def session_changes(
         query = sql.SQL(
             "SELECT COALESCE(l.session_id, s.session_id)::text FROM mindmap_graphs l"
             " FULL JOIN {shadow} s ON s.session_id = l.session_id"
-            " WHERE to_jsonb(l) IS DISTINCT FROM to_jsonb(s) LIMIT %s"
+            " WHERE (l.graph, l.provider) IS DISTINCT FROM (s.graph, s.provider) LIMIT %s"
         ).format(shadow=sql.Identifier("mindmap_graphs" + SHADOW_SUFFIX))
         for (sid,) in conn.execute(query, (limit,)):
             by_session.setdefault(sid, {})["mindmap"] = True

@@ -45,7 +45,7 @@ from schema.derived import (
 from schema.events import SessionStarted, SessionStopped
 from schema.log import DerivedEntry, RawEntry
 
-__all__ = ["Batch", "is_uuid"]
+__all__ = ["Batch", "is_uuid", "without_erased"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -59,6 +59,22 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 def is_uuid(value: str) -> bool:
     """Whether ``value`` is a UUID in the canonical 8-4-4-4-12 form (PostgreSQL accepts it)."""
     return isinstance(value, str) and _UUID.fullmatch(value) is not None
+
+
+def without_erased(entry: RawEntry, erased: Mapping[str, int]) -> RawEntry:
+    """``entry`` without the events of erased users up to their erasure (as :class:`Batch`)."""
+    if not erased or not any(u.user_id in erased for u in entry.uploads):
+        return entry
+    uploads = []
+    for upload in entry.uploads:
+        cut = erased.get(upload.user_id)
+        if cut is not None:
+            kept = [e for e in upload.events if _event_time(e, e.ts) > cut]
+            if not kept:
+                continue
+            upload = msgspec.structs.replace(upload, events=kept)
+        uploads.append(upload)
+    return RawEntry(uploads=uploads)
 
 
 def _put(store: dict[K, V], key: K, value: V, merge: Callable[[V, V], V]) -> None:
@@ -79,6 +95,7 @@ class Batch:
         self.erasures: dict[str, EraseUser] = {}
         self.events = 0
         self.rejected = 0
+        self.superseded = 0
 
     def __len__(self) -> int:
         return (

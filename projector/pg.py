@@ -202,7 +202,8 @@ def erase_user_rows(
     to it are skipped forever, later ones are projected again); delete the user's
     rows up to the cut from every read table and its shadow (if a replay is building
     one); delete page texts no remaining URL row references; delete the user's
-    archive rows up to the cut; delete the account when asked (``mindhit erase``);
+    archive rows and re-derived entries up to the cut; delete the account when
+    asked (``mindhit erase``);
     record the Redis purges owed (``purges``: stream key → trim below this offset).
     """
     params = {"user": erase.user_id, "at": erase.at}
@@ -240,9 +241,13 @@ def erase_user_rows(
                 s=sql.Identifier(names.get("sessions", "sessions")),
             )
             deleted += conn.execute(query, params).rowcount
-    deleted += conn.execute(
-        f"DELETE FROM event_log WHERE user_id = %(user)s AND logged_at <= {_CUT}", params
-    ).rowcount
+    for log_table in ("event_log", "derived_log"):
+        deleted += conn.execute(
+            sql.SQL("DELETE FROM {} WHERE user_id = %(user)s AND logged_at <= " + _CUT).format(
+                sql.Identifier(log_table)
+            ),
+            params,
+        ).rowcount
     if erase.delete_account:
         conn.execute("DELETE FROM users WHERE user_id = %(user)s", params)
     for stream, offset in purges.items():
@@ -264,6 +269,7 @@ def apply_batch(
     expected: Checkpoints,
     advance: Checkpoints,
     purges: Mapping[str, Mapping[str, int]] | None = None,
+    generation: int | None = None,
 ) -> None:
     """Apply ``batch`` and move the checkpoints from ``expected`` to ``advance``, atomically.
 
@@ -273,7 +279,8 @@ def apply_batch(
     would otherwise both insert the same new row); drop operations of users erased
     meanwhile;
     lock the checkpoint rows and check they still hold ``expected`` (else raise
-    :class:`CheckpointMoved`: another writer or a replay swap moved them); apply
+    :class:`CheckpointMoved`: another writer or a replay swap moved them, or
+    a rederive put a derivation other than ``generation`` in force); apply
     the erasures; stage the rows with COPY; merge them into the tables; store the
     new checkpoints; commit. On any error nothing is written.
     """
@@ -283,6 +290,8 @@ def apply_batch(
         lock_projections(conn, {name for name, _, _ in advance})
         batch.drop_users(load_erased(conn))
         _fence(conn, expected)
+        if generation is not None:
+            _check_generation(conn, generation)
         for erase in batch.erasures.values():
             erase_user_rows(conn, erase, (purges or {}).get(erase.user_id, {}))
         _stage(conn, batch)
@@ -322,6 +331,18 @@ def _fence(conn: psycopg.Connection[Any], expected: Checkpoints) -> None:
     for key, offset in expected.items():
         if stored.get(key, 0) != offset:
             raise CheckpointMoved(f"{key}: stored {stored.get(key, 0)}, expected {offset}")
+
+
+def _check_generation(conn: psycopg.Connection[Any], expected: int) -> None:
+    """Raise :class:`CheckpointMoved` when a derivation other than ``expected`` is in force.
+
+    Called inside a fold's transaction after its checkpoint rows are locked: a
+    writer that folded with an older cutover must reload and fold again.
+    """
+    row = conn.execute("SELECT coalesce(max(generation), 0) FROM derivations").fetchone()
+    current = int(row[0]) if row else 0
+    if current != expected:
+        raise CheckpointMoved(f"derivation {current} swapped in (folded with {expected})")
 
 
 def store_checkpoints(conn: psycopg.Connection[Any], advance: Checkpoints) -> None:

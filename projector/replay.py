@@ -4,12 +4,20 @@ The dashboard keeps reading the live tables while the shadow tables
 (``<table>__shadow``) are built; the swap is a rename inside one short transaction.
 Memory stays flat: the archive is read through a server-side cursor and the
 tail through bounded stream reads, folded in fixed-size batches.
+
+With a ``derive`` function (``mindhit replay --rederive``) the derived topics are
+not read back from the log below the cutover (the raw targets): every raw entry
+is handed to ``derive`` — the processors' handlers with the current settings —
+and what it returns is folded instead, and kept as a new generation
+(:mod:`projector.derivations`) that the swap puts in force.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -20,10 +28,21 @@ from psycopg import sql
 from mindhit import streams
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
+from projector.archive import split_entry
 from projector.archive_read import archived_end, read_archived
 from projector.consumer import fold_value, stream_ids
+from projector.derivations import (
+    Derivation,
+    DerivedRow,
+    drop_unrecorded,
+    latest_derivation,
+    new_generation,
+    read_generation,
+    record_derivation,
+    write_rows,
+)
 from projector.diff import SessionChange, other_changes, session_changes
-from projector.folds import Batch
+from projector.folds import Batch, without_erased
 from projector.pg import (
     SHADOW_SUFFIX,
     apply_batch,
@@ -32,8 +51,10 @@ from projector.pg import (
     store_checkpoints,
 )
 from projector.projections import PROJECTIONS, projection_of_topic, tables_of
+from schema.log import LogEntryError, decode_raw_entry, encode_raw_entry
+from schema.topics import RAW_TOPIC
 
-__all__ = ["ReplayError", "ReplayResult", "replay"]
+__all__ = ["Derive", "ReplayError", "ReplayResult", "replay"]
 
 log = get_logger(__name__)
 
@@ -72,40 +93,97 @@ class ReplayResult(msgspec.Struct, kw_only=True):
     swapped: bool
     changes: list[SessionChange] = []
     other: dict[str, int] = {}
+    generation: int = 0
+    superseded: int = 0
+    derived_with: dict[str, Any] = {}
 
+
+Derive = Callable[[int, int, bytes], Awaitable[list[tuple[str, bytes]]]]
+"""``(partition, offset, raw entry value)`` → the ``(topic, derived entry value)`` it leads to."""
 
 Progress = Callable[[int, int], None]
 """Called with (entries done so far, events done so far)."""
 
 
 class _Shadow:
-    """Folds entries into the shadow tables in bounded batches."""
+    """Folds entries into the shadow tables in bounded batches (and keeps re-derived ones)."""
 
     def __init__(
-        self, conn: psycopg.Connection[Any], tables: dict[str, str], erased: dict[str, int]
+        self,
+        conn: psycopg.Connection[Any],
+        tables: dict[str, str],
+        erased: dict[str, int],
+        *,
+        derive: Derive | None,
+        generation: int,
+        cutover: dict[int, int],
     ):
         self.conn = conn
         self.tables = tables
         self.erased = erased
         self.batch = Batch(erased)
+        self.derive = derive
+        self.generation = generation
+        self.cutover = cutover
+        self.rows: list[DerivedRow] = []
+        self.seqs: dict[tuple[str, int], int] = {}
         self.entries = 0
         self.events = 0
+        self.derived = 0
+        self.superseded = 0
 
-    def fold(self, topic: str, value: bytes | None) -> None:
-        fold_value(self.batch, topic, value)
+    async def fold(self, topic: str, partition: int, offset: int, value: bytes | None) -> None:
+        """Fold one log entry; a raw entry below the cutover is re-derived when deriving."""
+        if topic != RAW_TOPIC:
+            fold_value(self.batch, topic, value, self.cutover.get(partition, 0))
+        else:
+            fold_value(self.batch, topic, value)
+            if self.derive is not None and value is not None and offset < self.cutover[partition]:
+                await self._derive(partition, offset, value)
         if self.batch.events >= BATCH_EVENTS:
             self.flush()
+
+    async def _derive(self, partition: int, offset: int, value: bytes) -> None:
+        assert self.derive is not None
+        try:
+            entry = decode_raw_entry(value)
+        except LogEntryError:
+            return  # counted as rejected by the raw fold
+        kept = without_erased(entry, self.erased)
+        if not kept.uploads:
+            return
+        if kept is not entry:
+            value = encode_raw_entry(kept)
+        logged = max(u.received_at for u in kept.uploads)
+        logged_at = dt.datetime.fromtimestamp(logged / 1000, dt.UTC)
+        for topic, derived in await self.derive(partition, offset, value):
+            fold_value(self.batch, topic, derived)
+            self.derived += 1
+            for user, part in split_entry(topic, derived):
+                seq = self.seqs.get((topic, partition), 0)
+                self.seqs[(topic, partition)] = seq + 1
+                owner = uuid.UUID(user) if user else None
+                self.rows.append(
+                    (self.generation, topic, partition, seq, offset, owner, logged_at, part)
+                )
 
     def flush(self) -> None:
         if len(self.batch) or self.batch.erasures:
             apply_batch(self.conn, self.batch, tables=self.tables, expected={}, advance={})
+        write_rows(self.conn, self.rows)
+        self.rows = []
         self.events += self.batch.events
+        self.superseded += self.batch.superseded
         self.erased = self.batch.erased
         self.batch = Batch(self.erased)
 
 
 async def _tail(
-    redis: aioredis.Redis, stream: str, lo: int, hi: int, fold: Callable[[int, bytes | None], None]
+    redis: aioredis.Redis,
+    stream: str,
+    lo: int,
+    hi: int,
+    fold: Callable[[int, bytes | None], Awaitable[None]],
 ) -> int:
     """Fold entries ``lo <= offset < hi`` of one stream from Redis; return the next offset."""
     position = lo
@@ -121,7 +199,7 @@ async def _tail(
         for record in records:
             if record.offset >= hi:
                 return position
-            fold(record.offset, record.fields.get(b"v"))
+            await fold(record.offset, record.fields.get(b"v"))
             position = record.offset + 1
     return position
 
@@ -134,6 +212,8 @@ async def replay(
     projections: tuple[str, ...] = tuple(PROJECTIONS),
     diff: bool = False,
     dry_run: bool = False,
+    derive: Derive | None = None,
+    derive_settings: dict[str, Any] | None = None,
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
     now: Callable[[], float] = time.perf_counter,
@@ -143,16 +223,28 @@ async def replay(
     Steps:
       1. create empty shadow tables shaped like the live ones;
       2. take the target: each stream's live checkpoint (or its highwater when the
-         projection never ran);
+         projection never ran); with ``derive``, the raw targets are the cutover
+         and a new generation number is reserved;
       3. per stream, fold the archive below the target (server-side cursor), then
-         the Redis tail up to the target, in batches of :data:`BATCH_EVENTS`;
+         the Redis tail up to the target, in batches of :data:`BATCH_EVENTS`.
+         Derived streams: first the entries of the derivation in force (unless
+         re-deriving), then the live ones it does not supersede. Raw entries below
+         the cutover also go through ``derive`` when given, and what it returns is
+         folded and kept under the new generation;
       4. in one transaction: lock the checkpoint rows, then the live tables;
          fold whatever the live projection committed meanwhile; compute the
          ``diff`` if asked; rename shadow → live (unless ``dry_run``); store the
-         checkpoints the rebuilt tables correspond to; commit;
-      5. drop the old tables (or the unused shadows).
+         checkpoints the rebuilt tables correspond to; put the new generation in
+         force; commit;
+      5. drop the old tables (or the unused shadows and generation).
+
+    Raises:
+        ReplayError: entries are missing from both the archive and Redis, or
+            ``derive`` was given for only some projections.
     """
     started = now()
+    if derive is not None and set(projections) != set(PROJECTIONS):
+        raise ReplayError("re-deriving history rebuilds every projection")
     tables = tables_of(projections)
     shadow = {t: t + SHADOW_SUFFIX for t in tables}
     ensure_temp_tables(conn)
@@ -179,15 +271,30 @@ async def replay(
         key = (projection_of_topic(topic), topic, partition)
         targets[stream] = stored[key] if key in stored else await streams.highwater(redis, stream)
     conn.commit()
+    in_force = latest_derivation(conn)
+    if derive is not None:
+        drop_unrecorded(conn)
+        generation = new_generation(conn)
+        cutover = {p: targets[s] for s, (t, p) in ids.items() if t == RAW_TOPIC}
+    else:
+        generation = in_force.generation if in_force else 0
+        cutover = in_force.cutover if in_force else {}
     if on_total:
         on_total(sum(targets.values()))
-    folder = _Shadow(conn, shadow, load_erased(conn))
+    folder = _Shadow(
+        conn,
+        shadow,
+        load_erased(conn),
+        derive=derive,
+        generation=generation,
+        cutover=cutover,
+    )
     conn.commit()
     positions: dict[str, int] = {}
 
-    def counted(topic: str) -> Callable[[int, bytes | None], None]:
-        def fold(offset: int, value: bytes | None) -> None:
-            folder.fold(topic, value)
+    def counted(topic: str, partition: int) -> Callable[[int, bytes | None], Awaitable[None]]:
+        async def fold(offset: int, value: bytes | None) -> None:
+            await folder.fold(topic, partition, offset, value)
             folder.entries += 1
             if progress and folder.entries % 64 == 0:
                 progress(folder.entries, folder.events + folder.batch.events)
@@ -195,19 +302,19 @@ async def replay(
         return fold
 
     for stream, (topic, partition) in ids.items():
+        if derive is None and in_force is not None and topic != RAW_TOPIC:
+            _fold_generation(folder, in_force, topic, partition)
         target = targets[stream]
         archived = min(archived_end(conn, topic, partition), target)
-        fold = counted(topic)
+        fold = counted(topic, partition)
         last = -1
         for offset, value in read_archived(conn, topic, partition, 0, archived):
             if offset != last:
                 folder.entries += 1
                 last = offset
-            fold_value(folder.batch, topic, value)
+            await folder.fold(topic, partition, offset, value)
             if progress and folder.entries % 64 == 0:
                 progress(folder.entries, folder.events + folder.batch.events)
-            if folder.batch.events >= BATCH_EVENTS:
-                folder.flush()
         positions[stream] = await _tail(redis, stream, archived, target, fold)
     folder.flush()
     if progress:
@@ -242,7 +349,7 @@ async def replay(
                     caught_up = live.get(key, positions[stream])
                     if caught_up > positions[stream]:
                         positions[stream] = await _tail(
-                            redis, stream, positions[stream], caught_up, counted(ids[stream][0])
+                            redis, stream, positions[stream], caught_up, counted(*ids[stream])
                         )
                 folder.flush()
                 if diff:
@@ -252,6 +359,14 @@ async def replay(
                     _rename(conn, tables, shadow)
                     advance = {k: positions[s] for s, k in zip(ids, keys, strict=True)}
                     store_checkpoints(conn, {k: o for k, o in advance.items() if live.get(k) != o})
+                    if derive is not None:
+                        record_derivation(
+                            conn,
+                            generation,
+                            settings=derive_settings or {},
+                            cutover=cutover,
+                            entries=folder.derived,
+                        )
                     swapped = True
             break
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
@@ -266,7 +381,16 @@ async def replay(
         with conn.transaction():
             for t in tables:
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(shadow[t])))
-    log.info("replay_done", projections=projections, entries=folder.entries, events=folder.events)
+        if derive is not None:
+            drop_unrecorded(conn, generation)
+    log.info(
+        "replay_done",
+        projections=projections,
+        entries=folder.entries,
+        events=folder.events,
+        generation=generation,
+        superseded=folder.superseded,
+    )
     return ReplayResult(
         projections=projections,
         entries=folder.entries,
@@ -275,4 +399,15 @@ async def replay(
         swapped=swapped,
         changes=changes,
         other=other,
+        generation=generation if (swapped or derive is None) else 0,
+        superseded=folder.superseded,
+        derived_with=dict(derive_settings or {}) if derive is not None else {},
     )
+
+
+def _fold_generation(folder: _Shadow, derivation: Derivation, topic: str, partition: int) -> None:
+    """Fold the kept entries of the derivation in force for one derived stream."""
+    for value in read_generation(folder.conn, derivation.generation, topic, partition):
+        fold_value(folder.batch, topic, value)
+        if folder.batch.events >= BATCH_EVENTS:
+            folder.flush()

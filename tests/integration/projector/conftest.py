@@ -21,7 +21,14 @@ READ_TABLES = {
     "page_visits": "visit_id",
     "mindmap_graphs": "session_id",
 }
-STATE_TABLES = ("projection_checkpoints", "erased_users", "erasure_purges", "event_log")
+STATE_TABLES = (
+    "projection_checkpoints",
+    "erased_users",
+    "erasure_purges",
+    "event_log",
+    "derivations",
+    "derived_log",
+)
 
 
 def clear_read_tables(conn: psycopg.Connection[Any], *, state: bool = True) -> None:
@@ -44,10 +51,16 @@ def snapshot(conn: psycopg.Connection[Any]) -> dict[str, list[tuple[Any, ...]]]:
 
 @pytest.fixture
 def pg(database_url: str) -> Iterator[psycopg.Connection[Any]]:
-    """A connection to the test database with empty read tables."""
+    """A connection to the test database with empty read tables (emptied again after).
+
+    Emptied after too: a derivation left in force would make other tests' projectors
+    skip their derived entries.
+    """
     with psycopg.connect(database_url) as conn:
         clear_read_tables(conn)
         yield conn
+        conn.rollback()
+        clear_read_tables(conn)
 
 
 async def fold_all(
