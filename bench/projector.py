@@ -11,11 +11,20 @@ Three measurements against the real Redis and PostgreSQL (own database
    ``mindhit replay --projection sessions`` runs as a child process; events/s and
    its peak resident memory (``rss_mb``) are reported. Run it with a larger
    ``--raw-events`` to see that memory does not grow with the log.
-3. ``--crash``: the crash-then-resume check with the issue's 200,000-event load
+3. ``--rederive N``: a browsing log of about N raw events (sessions of tab
+   switches with page text, 48 users) is folded and archived, then
+   ``mindhit replay`` and ``mindhit replay --rederive`` (the processors' handlers
+   again, offline AI provider) run over it as child processes, the rederive twice:
+   cold (every page version enriched, as after switching provider) and warm
+   (enrichments cached, as after changing the idle threshold; mind maps are built
+   again). Raw events/s of each, the warm/re-fold ratio and peak resident memory
+   are reported. Re-deriving is bound by the AI provider, not by the log.
+4. ``--crash``: the crash-then-resume check with the issue's 200,000-event load
    (kill -9 the projector at random points, restart, compare tables row by row
    with an uninterrupted run).
 
     python bench/projector.py --visits 100000 --raw-events 200000
+    python bench/projector.py --rederive 100000
     python bench/projector.py --crash
 
 The last line is JSON.
@@ -25,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import random
@@ -48,7 +58,13 @@ from projector.archive import Archiver  # noqa: E402
 from projector.consumer import Consumer  # noqa: E402
 from projector.synthetic import synth_log, write_log  # noqa: E402
 from schema.derived import VisitClosed  # noqa: E402
-from schema.events import TabActivated  # noqa: E402
+from schema.events import (  # noqa: E402
+    ClientEvent,
+    PageContent,
+    SessionStarted,
+    SessionStopped,
+    TabActivated,
+)
 from schema.ids import deterministic_id  # noqa: E402
 from schema.log import DerivedEntry, RawEntry, Upload, encode_derived_entry, encode_raw_entry  # noqa: E402
 from schema.topics import RAW_TOPIC, VISITS_TOPIC, stream_key  # noqa: E402
@@ -60,7 +76,7 @@ REDIS = os.environ.get("MINDHIT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 DB = "mindhit_bench_projector"
 TABLES = (
     "sessions, urls, page_texts, page_visits, mindmap_graphs, projection_checkpoints,"
-    " erased_users, erasure_purges, event_log"
+    " erased_users, erasure_purges, event_log, derivations, derived_log"
 )
 BASE = 1_764_000_000_000
 
@@ -222,6 +238,19 @@ async def bench_replay(
         await archiver.load()
         while await archiver.turn(block_ms=None):
             pass
+    inner, replayed, rss_mb, seconds = run_replay(settings, url, "--projection", "sessions")
+    assert replayed == raw_events, replayed  # every raw event went through the fold
+    return {
+        "raw_events": raw_events,
+        "replay_events_per_s": round(raw_events / inner),
+        "replay_seconds": inner,
+        "replay_seconds_incl_startup": round(seconds, 2),
+        "rss_mb": rss_mb,
+    }
+
+
+def run_replay(settings: Settings, url: str, *args: str) -> tuple[float, int, float, float]:
+    """Run ``mindhit replay ARGS`` as a child: (its own seconds, events, peak RSS MB, wall s)."""
     env = {
         **os.environ,
         "MINDHIT_REDIS_URL": REDIS,
@@ -240,7 +269,7 @@ async def bench_replay(
         "        if line.startswith('VmHWM:'):\n"
         "            sys.stderr.write('VMHWM ' + line.split()[1] + '\\n')\n"
         "atexit.register(hwm)\n"
-        "sys.argv = ['mindhit', 'replay', '--projection', 'sessions']\n"
+        f"sys.argv = ['mindhit', 'replay', *{list(args)!r}]\n"
         "from mindhit.cli import main\n"
         "main()\n"
     )
@@ -252,14 +281,99 @@ async def bench_replay(
         raise SystemExit(proc.stderr[-3000:])
     rss_kb = int(proc.stderr.rsplit("VMHWM ", 1)[1].split()[0])
     inner = float(proc.stdout.split(" events in ")[1].split("s")[0])
-    replayed = int(proc.stdout.split(" entries / ")[1].split(" events")[0])
-    assert replayed == raw_events, proc.stdout  # every raw event went through the fold
+    events = int(proc.stdout.split(" entries / ")[1].split(" events")[0])
+    return inner, events, round(rss_kb / 1024, 1), seconds
+
+
+def browsing_entries(n: int) -> list[tuple[str, bytes, int]]:
+    """(user, value, events) of about n raw events of real browsing, 48 users.
+
+    Each session: start, 40 tab switches 30 s apart over 25 pages per user (page
+    text every 4th switch, 1 KB), stop; uploaded 20 events at a time.
+    """
+    rng = random.Random(7)
+    words = ["reading", "about", "asyncio", "sourdough", "alpine", "hiking", "routes", "loops"]
+    users = [deterministic_id("bench-rederive-user", i) for i in range(48)]
+    out: list[tuple[str, bytes, int]] = []
+    seqs = {u: 0 for u in users}
+    made = 0
+    s = 0
+    while made < n:
+        user = users[s % len(users)]
+        client = f"c-{user[:8]}"
+        sid = deterministic_id("bench-rederive-session", user, s)
+        ts = BASE + s * 3_600_000
+        events: list[ClientEvent] = []
+
+        def env(
+            t: int, user: str = user, client: str = client, sid: str = sid, s: int = s
+        ) -> dict[str, Any]:
+            seqs[user] += 1
+            return {
+                "event_id": str(uuid.UUID(int=(s << 32) + seqs[user])), "client_id": client,
+                "session_id": sid, "seq": seqs[user], "ts": t,
+            }  # fmt: skip
+
+        events.append(SessionStarted(**env(ts), label=f"s{s}"))
+        for i in range(40):
+            ts += 30_000
+            url = f"https://site{rng.randrange(25)}.example/{user[:4]}/p{rng.randrange(25)}"
+            events.append(TabActivated(**env(ts), tab_id=i % 7, window_id=1, url=url, title=url))
+            if i % 4 == 0:
+                text = " ".join(rng.choice(words) for _ in range(150))
+                digest = hashlib.sha256(text.encode()).hexdigest()
+                events.append(
+                    PageContent(**env(ts), tab_id=i % 7, url=url, title=url, text=text,
+                                content_hash=digest, lang="en")
+                )  # fmt: skip
+        events.append(SessionStopped(**env(ts + 30_000)))
+        for start in range(0, len(events), 20):
+            chunk = events[start : start + 20]
+            upload = Upload(
+                batch_id=str(uuid.UUID(int=made + start + 1)), user_id=user, client_id=client,
+                received_at=ts, events=chunk,
+            )  # fmt: skip
+            out.append((user, encode_raw_entry(RawEntry(uploads=[upload])), len(chunk)))
+        made += len(events)
+        s += 1
+    return out
+
+
+async def bench_rederive(
+    settings: Settings, redis: aioredis.Redis, url: str, raw_events: int
+) -> dict[str, Any]:
+    """Re-fold vs. re-derive the same browsing log (both as ``mindhit replay`` children)."""
+    entries = browsing_entries(raw_events)
+    total = sum(n for _, _, n in entries)
+    await append_all(redis, settings, RAW_TOPIC, entries)
+    with psycopg.connect(url) as conn:
+        consumer = Consumer(settings, redis, conn)
+        await consumer.load()
+        while await consumer.turn(block_ms=None):
+            pass
+        archiver = Archiver(settings, redis, conn)
+        await archiver.load()
+        while await archiver.turn(block_ms=None):
+            pass
+    plain, _, _, _ = run_replay(settings, url)
+    # Cold: no enrichment cached (a new AI provider); warm: the provider's enrichments
+    # are cached (e.g. only the idle threshold changed), mind maps are built again.
+    cold, _, cold_rss, _ = run_replay(settings, url, "--rederive")
+    inner, events, rss_mb, _ = run_replay(settings, url, "--rederive")
+    with psycopg.connect(url) as conn:
+        visits = conn.execute("SELECT count(*) FROM page_visits").fetchone()
+        maps = conn.execute("SELECT count(*) FROM mindmap_graphs").fetchone()
+    assert visits and visits[0] > 0 and maps and maps[0] > 0, (visits, maps)
     return {
-        "raw_events": raw_events,
-        "replay_events_per_s": round(raw_events / inner),
-        "replay_seconds": inner,
-        "replay_seconds_incl_startup": round(seconds, 2),
-        "rss_mb": round(rss_kb / 1024, 1),
+        "rederive_raw_events": total,
+        "rederive_events_per_s": round(total / inner),
+        "rederive_cold_events_per_s": round(total / cold),
+        "refold_events_per_s": round(total / plain),
+        "rederive_ratio": round(plain / inner, 3),
+        "rederive_visits": visits[0],
+        "rederive_mindmaps": maps[0],
+        "rederive_rss_mb": max(rss_mb, cold_rss),
+        "rederive_events_folded": events,
     }
 
 
@@ -338,6 +452,13 @@ async def main() -> None:
     parser.add_argument(
         "--crash", action="store_true", help="run the 200k-event kill -9 check instead"
     )
+    parser.add_argument(
+        "--rederive",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also compare replay and replay --rederive over a browsing log of ~N raw events",
+    )
     args = parser.parse_args()
     if args.seconds is not None:
         args.visits = max(10_000, int(args.seconds * 25_000))
@@ -369,6 +490,15 @@ async def main() -> None:
                 f"replay: {result['replay_events_per_s']:,} raw events/s"
                 f" ({result['replay_seconds_incl_startup']}s with process start-up);"
                 f" rss {result['rss_mb']} MB"
+            )
+        if args.rederive:
+            result.update(await bench_rederive(settings, redis, url, args.rederive))
+            print(
+                f"rederive: {result['rederive_events_per_s']:,} raw events/s with enrichments"
+                f" cached, {result['rederive_cold_events_per_s']:,}/s enriching every page"
+                f" (re-fold {result['refold_events_per_s']:,}/s, ratio"
+                f" {result['rederive_ratio']}); {result['rederive_visits']:,} visits,"
+                f" {result['rederive_mindmaps']:,} mind maps; rss {result['rederive_rss_mb']} MB"
             )
     finally:
         keys = [k async for k in redis.scan_iter(match=f"{prefix}:*", count=1000)]
