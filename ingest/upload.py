@@ -26,6 +26,7 @@ from ingest.quarantine import write_quarantine
 from ingest.state import GatewayState, blocked_domains
 from ingest.validation import BatchError, parse_batch
 from mindhit.accounts import TokenInfo
+from mindhit.streams import remember_batch
 from schema.api import BatchResult
 from schema.events import SessionStarted
 from schema.log import Upload
@@ -127,8 +128,9 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
 
     Steps: decode (whole batch, else event by event); drop blocked events; hand
     the rest to the partition's coalescer and wait until its entry is written (or
-    found to be a duplicate); then keep the rejected events in quarantine (not
-    again for a duplicate); count everything.
+    found to be a duplicate) — or, with nothing left to append, just remember the
+    batch id; then keep the rejected events in quarantine (not again for a
+    duplicate); count everything.
     """
     try:
         parsed = parse_batch(body)
@@ -157,6 +159,18 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
             claims,
             weight=len(kept) + len(body) // 1024,
         )
+    elif parsed.rejected:
+        # Nothing to append: remember the batch anyway, so a retry does not
+        # quarantine its events a second time.
+        fresh = await remember_batch(
+            gateway.redis,
+            settings.key_prefix,
+            partition_for(info.user_id, settings.partitions),
+            info.user_id,
+            parsed.batch_id,
+            settings.batch_dedupe_seconds,
+        )
+        append = AppendResult(duplicate=not fresh)
     if parsed.rejected and not append.duplicate:
         await write_quarantine(
             gateway.redis,

@@ -40,6 +40,7 @@ __all__ = [
     "quarantine_key",
     "queue_append",
     "read",
+    "remember_batch",
     "sessions_key",
 ]
 
@@ -210,6 +211,17 @@ class AppendOutcome(msgspec.Struct, frozen=True):
 def dedupe_key(prefix: str, partition: int, user_id: str, batch_id: str) -> str:
     """The key recording that ``user_id``'s ``batch_id`` is in the log (in the partition's slot)."""
     return f"{prefix}:{partition_tag(partition)}:batch:{user_id}:{batch_id}"
+
+
+async def remember_batch(
+    redis: aioredis.Redis, prefix: str, partition: int, user_id: str, batch_id: str, ttl_s: int
+) -> bool:
+    """Record a batch that put nothing in the log (all its events refused); False if seen.
+
+    Uses the batch's dedupe key, so a retry is recognised like one of an appended batch.
+    """
+    key = dedupe_key(prefix, partition, user_id, batch_id)
+    return bool(await redis.set(key, b"-", nx=True, ex=ttl_s))
 
 
 def content_key(prefix: str, content_hash: str) -> str:

@@ -73,6 +73,26 @@ async def test_three_bad_events_of_200_are_reported_and_the_197_others_appended(
     assert msgspec.json.decode(quarantined[1][1][b"event"])["seq"] == events[77]["seq"]
 
 
+async def test_a_batch_of_only_bad_events_retried_is_quarantined_once(
+    client: Client, account: Account, aredis: aioredis.Redis, settings: Settings
+) -> None:
+    events = event_dicts(3)
+    for event in events:
+        event["seq"] = "not a number"
+    body = upload_body(events)
+    first, again = [
+        msgspec.json.decode(
+            (await client.post("/v1/events", content=body, headers=account.headers)).content,
+            type=BatchResult,
+        )
+        for _ in range(2)
+    ]
+    assert (first.accepted, len(first.rejected), first.duplicate) == (0, 3, False)
+    assert (again.accepted, len(again.rejected), again.duplicate) == (0, 3, True)
+    assert len(await aredis.xrange(f"{settings.key_prefix}:quarantine")) == 3
+    assert await logged_uploads(aredis, settings) == []
+
+
 async def test_incognito_events_are_refused_and_their_content_not_kept(
     client: Client, account: Account, aredis: aioredis.Redis, settings: Settings
 ) -> None:
