@@ -2,7 +2,9 @@
 
 Two kinds of consumers read the topic streams: Faust workers (committed offsets
 in ``<prefix>:offsets:<group>`` hashes, written by the ``redis://`` transport) and
-projectors (``projection_checkpoints`` rows in PostgreSQL). For each partition
+projectors (``projection_checkpoints`` rows in PostgreSQL). The report also names
+the re-derived history in force (``derivations``), whose cutover decides which
+derived entries the projectors skip. For each partition
 the report gives the highwater (the offset the next append gets), what the
 consumer committed (the next offset it will read) and the lag between them.
 
@@ -34,6 +36,7 @@ __all__ = [
     "LEASE_EXPIRES_FIELD",
     "LEASE_MEMBER_FIELD",
     "ConsumerLag",
+    "DerivationInfo",
     "LagReport",
     "PartitionLag",
     "build_report",
@@ -108,12 +111,22 @@ class ConsumerLag(msgspec.Struct, frozen=True, kw_only=True):
     partitions: list[PartitionLag]
 
 
+class DerivationInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """The re-derived history in force (``mindhit replay --rederive``), if any."""
+
+    generation: int
+    created_at: str
+    settings: dict[str, Any]
+    cutover: dict[str, int]
+
+
 class LagReport(msgspec.Struct, frozen=True, kw_only=True):
-    """Highwaters of every known partition and the lag of every consumer."""
+    """Highwaters of every known partition, the lag of every consumer, the derivation."""
 
     prefix: str
     highwaters: dict[str, list[int]]
     consumers: list[ConsumerLag]
+    derivation: DerivationInfo | None = None
 
 
 def _consumer(
@@ -185,6 +198,26 @@ async def _projection_checkpoints(conn: Any) -> dict[str, dict[TP, int]]:
     return result
 
 
+async def _derivation(conn: Any) -> DerivationInfo | None:
+    cur = await conn.execute("SELECT to_regclass('derivations') IS NOT NULL")
+    row = await cur.fetchone()
+    if not row or not row[0]:
+        return None
+    cur = await conn.execute(
+        "SELECT generation, created_at, settings, cutover FROM derivations"
+        " ORDER BY generation DESC LIMIT 1"
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return DerivationInfo(
+        generation=int(row[0]),
+        created_at=row[1].isoformat(timespec="seconds"),
+        settings=dict(row[2]),
+        cutover={str(k): int(v) for k, v in row[3].items()},
+    )
+
+
 async def collect_lag(
     client: aioredis.Redis, prefix: str, partitions: int, conn: Any | None = None
 ) -> LagReport:
@@ -204,12 +237,14 @@ async def collect_lag(
         stored: Any = await client.hgetall(offsets_key(prefix, group))
         groups[group] = {parse_tp_field(f): int(v) for f, v in stored.items() if is_tp_field(f)}
     projections = await _projection_checkpoints(conn) if conn is not None else {}
+    derivation = await _derivation(conn) if conn is not None else None
     tps: set[TP] = {(t, p) for t, n in counts.items() for p in range(n)}
     for committed in (*groups.values(), *projections.values()):
         tps.update(committed)
         for topic, _ in committed:
             tps.update((topic, p) for p in range(counts.get(topic, partitions)))
-    return build_report(prefix, await _highwaters(client, prefix, tps), groups, projections)
+    report = build_report(prefix, await _highwaters(client, prefix, tps), groups, projections)
+    return msgspec.structs.replace(report, derivation=derivation)
 
 
 def render_text(report: LagReport) -> str:
@@ -228,6 +263,15 @@ def render_text(report: LagReport) -> str:
             )
     if not report.consumers:
         lines += ["", "no consumer has committed yet"]
+    if report.derivation is not None:
+        d = report.derivation
+        shaped = ", ".join(f"{k}={v}" for k, v in sorted(d.settings.items()))
+        cutover = " ".join(str(v) for _, v in sorted(d.cutover.items(), key=lambda kv: int(kv[0])))
+        lines += [
+            "",
+            f"history re-derived: generation {d.generation} at {d.created_at} ({shaped});"
+            f" raw cutover per partition: {cutover}",
+        ]
     return "\n".join(lines)
 
 

@@ -5,11 +5,17 @@ their output into PostgreSQL, then ``replay`` re-derives it with another AI
 provider (the real google-genai client against the local Gemini stub): the diff
 names every session whose mind map changed, the swap shows the new summaries,
 a later plain replay rebuilds the same tables, late output of lagging live
-workers is not projected over it, and an erased user does not come back.
+workers is not projected over it, and an erased user does not come back. The
+command line re-derives dwell with another idle threshold and ``mindhit lag``
+names the history in force.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -199,3 +205,66 @@ async def test_rederive_rebuilds_every_projection(
 ) -> None:
     with pytest.raises(ReplayError, match="every projection"):
         await rederive(settings, aredis, pg, LocalProvider(), projections=("visits",))
+
+
+def mindhit(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``mindhit`` command line against the test's Redis, database and prefix."""
+    environ = {
+        **os.environ,
+        "MINDHIT_REDIS_URL": settings.redis_url,
+        "MINDHIT_DATABASE_URL": settings.database_url,
+        "MINDHIT_KEY_PREFIX": settings.key_prefix,
+        "MINDHIT_PARTITIONS": str(settings.partitions),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "mindhit.cli", *args],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_replaying_with_another_idle_threshold_recomputes_dwell(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    """Idle reported 60 s after the last input: 30 s cuts reading short, 600 s joins it up."""
+    pipe = Pipeline(aredis, settings, clock_ms=1_795_000_000_000)
+    sid = "0190a0b0-0000-7000-8000-0000000000e1"
+    b = Browser("a1", sid, ts=1_790_000_000_000)
+    b.start("idle spells")
+    b.activate(1, "https://py.example/asyncio", title="asyncio")
+    b.content(1, "https://py.example/asyncio", PY)
+    b.wait(120_000).idle("idle", idle_for_s=60)  # last input 60 s after opening the page
+    b.wait(180_000).idle("active")
+    b.wait(60_000).stop()
+    await record(pipe, ANNA, b)
+    await pipe.drain()
+    await fold_all(settings, aredis, pg)
+    visits = "SELECT dwell_ms FROM page_visits WHERE session_id = %s ORDER BY start_at"
+    assert rows(pg, visits, sid) == [(120_000,), (60_000,)]  # idle exactly when reported
+
+    shorter = await asyncio.to_thread(
+        mindhit, settings, "replay", "--rederive", "--diff", "--dry-run",
+        MINDHIT_IDLE_THRESHOLD_S="30",
+    )  # fmt: skip
+    assert shorter.returncode == 0, shorter.stderr
+    assert "active_ms: 180000 → 150000" in shorter.stdout, shorter.stdout
+    assert "visits: 2 → 2 (dwell 180s → 150s)" in shorter.stdout
+    assert "not swapped (dry run)" in shorter.stdout
+    assert rows(pg, visits, sid) == [(120_000,), (60_000,)]  # a dry run changes nothing
+
+    longer = await asyncio.to_thread(
+        mindhit, settings, "replay", "--rederive", "--diff", MINDHIT_IDLE_THRESHOLD_S="600"
+    )
+    assert longer.returncode == 0, longer.stderr
+    assert "visits: 2 → 1 (dwell 180s → 360s)" in longer.stdout, longer.stdout
+    assert "history re-derived as generation" in longer.stdout
+    assert "idle_threshold_s=600" in longer.stdout
+    assert rows(pg, visits, sid) == [(360_000,)]
+    assert rows(pg, "SELECT active_ms FROM sessions WHERE session_id = %s", sid) == [(360_000,)]
+
+    lag = await asyncio.to_thread(mindhit, settings, "lag")
+    assert lag.returncode == 0, lag.stderr
+    assert "history re-derived: generation" in lag.stdout and "idle_threshold_s=600" in lag.stdout
