@@ -22,6 +22,8 @@ from typing import Any
 import msgspec
 import psycopg
 
+from projector.pg import ERASE_LOCK, load_erased
+
 __all__ = [
     "Derivation",
     "DerivedRow",
@@ -96,18 +98,26 @@ def drop_unrecorded(conn: psycopg.Connection[Any], generation: int | None = None
 
 
 def write_rows(conn: psycopg.Connection[Any], rows: list[DerivedRow]) -> None:
-    """Append rows of a generation being built (COPY, in its own transaction)."""
+    """Append rows of a generation being built (COPY, in its own transaction).
+
+    Holds the erasure lock shared and leaves out rows of users erased meanwhile
+    (up to their cut), so an erasure during a rederive leaves nothing behind.
+    """
     if not rows:
         return
-    with (
-        conn.transaction(),
-        conn.cursor().copy(
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ERASE_LOCK,))
+        erased = load_erased(conn)
+        with conn.cursor().copy(
             "COPY derived_log (generation, topic, partition, seq, origin, user_id, logged_at,"
             " value) FROM STDIN"
-        ) as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
+        ) as copy:
+            for row in rows:
+                user, logged_at = row[5], row[6]
+                cut = erased.get(str(user)) if user is not None else None
+                if cut is not None and logged_at.timestamp() * 1000 <= cut:
+                    continue
+                copy.write_row(row)
 
 
 def read_generation(
