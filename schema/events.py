@@ -132,10 +132,30 @@ class WindowFocus(EventBase, frozen=True, tag="window.focus"):
     window_id: WindowId = -1
 
 
+IdleForS = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=86_400,
+        description=(
+            "seconds the user had been inactive when chrome.idle reported `idle` (its"
+            " detection interval); 0 when idle was not inferred from inactivity (screen"
+            " locked, recording paused, going active)"
+        ),
+    ),
+]
+
+
 class IdleState(EventBase, frozen=True, tag="idle.state"):
-    """The machine went idle, was locked, or became active again (chrome.idle)."""
+    """The machine went idle, was locked, or became active again (chrome.idle).
+
+    ``idle_for_s`` is how long the user had been inactive when ``idle`` was reported,
+    so their last input was at ``ts - idle_for_s * 1000``: the processors apply their
+    own idle threshold from it (also when replaying history).
+    """
 
     state: Literal["active", "idle", "locked"]
+    idle_for_s: IdleForS = 0
 
 
 class MediaState(EventBase, frozen=True, tag="media.state"):

@@ -62,7 +62,12 @@ events = st.one_of(
     ),
     st.builds(TabRemoved, tab_id=st.integers(-1, 10**6), **_envelope()),
     st.builds(WindowFocus, focused=st.booleans(), window_id=st.integers(-1, 10**6), **_envelope()),
-    st.builds(IdleState, state=st.sampled_from(["active", "idle", "locked"]), **_envelope()),
+    st.builds(
+        IdleState,
+        state=st.sampled_from(["active", "idle", "locked"]),
+        idle_for_s=st.integers(0, 86_400),
+        **_envelope(),
+    ),
     st.builds(
         MediaState,
         tab_id=st.integers(-1, 10**6),
@@ -108,3 +113,22 @@ def test_uuid7_is_time_ordered_and_carries_its_time() -> None:
     assert first < second
     assert uuid7_time_ms(first) == 1_700_000_000_000
     assert first[14] == "7"
+
+
+def test_idle_events_from_before_idle_for_s_decode_as_zero_and_bounds_hold() -> None:
+    envelope = {
+        "type": "idle.state",
+        "event_id": uuid7(1),
+        "client_id": "c",
+        "session_id": uuid7(1),
+        "seq": 1,
+        "ts": 1,
+        "state": "idle",
+    }
+    old = msgspec.msgpack.decode(msgspec.msgpack.encode(envelope), type=IdleState)
+    assert old.idle_for_s == 0
+    assert msgspec.json.decode(msgspec.json.encode(envelope), type=IdleState).idle_for_s == 0
+    assert msgspec.convert({**envelope, "idle_for_s": 86_400}, IdleState).idle_for_s == 86_400
+    for bad in (-1, 86_401):
+        with pytest.raises(msgspec.ValidationError, match="idle_for_s"):
+            msgspec.convert({**envelope, "idle_for_s": bad}, IdleState)
