@@ -10,6 +10,7 @@
  */
 import type { ClientEvent } from "./generated/contract";
 import { isBlocked, parseBlockList } from "./lib/blocklist";
+import { detectionIntervalS, idlePayload } from "./lib/idle";
 import { EventQueue } from "./lib/queue";
 import { type Observed, Recorder } from "./lib/recorder";
 import { fetchRemoteSettings } from "./lib/remote";
@@ -222,15 +223,31 @@ chrome.windows.onFocusChanged.addListener((windowId) => {
   });
 });
 
+/**
+ * The detection interval last given to chrome.idle (seconds): how long the user had
+ * been inactive when it reports `idle`. 0 until known (the processors then take the
+ * report's time as the start of idle).
+ */
+let idleInterval: Promise<number> = Promise.resolve(0);
+
 /** chrome.idle's handler; also reachable as `self.mindhit.idle(state)` for the e2e test. */
 function onIdleState(state: "active" | "idle" | "locked"): void {
-  record(Date.now(), () => ({ payload: { type: "idle.state", state } }));
+  const interval = idleInterval; // the one in force when chrome reported
+  record(Date.now(), async () => ({ payload: idlePayload(state, await interval) }));
 }
 chrome.idle.onStateChanged.addListener(onIdleState);
 
-async function applyIdleThreshold(): Promise<void> {
+async function setDetectionInterval(): Promise<number> {
   const { idleThresholdS } = await store.effective();
-  chrome.idle.setDetectionInterval(Math.max(15, Math.round(idleThresholdS)));
+  const interval = detectionIntervalS(idleThresholdS);
+  chrome.idle.setDetectionInterval(interval);
+  return interval;
+}
+
+async function applyIdleThreshold(): Promise<void> {
+  const applying = setDetectionInterval(); // assigned before the first await (see startUp)
+  idleInterval = applying.catch(() => 0);
+  await applying;
 }
 
 const REMOTE_EVERY_MS = 5 * 60_000;
@@ -430,10 +447,12 @@ chrome.alarms.onAlarm.addListener((alarm) => {
 });
 
 async function startUp(): Promise<void> {
+  // First, synchronously: chrome.idle reports reaching a restarted worker find the interval.
+  const idleApplied = applyIdleThreshold();
   if (!(await chrome.alarms.get(FLUSH_ALARM))) {
     await chrome.alarms.create(FLUSH_ALARM, { periodInMinutes: 0.5 });
   }
-  await applyIdleThreshold();
+  await idleApplied;
   void syncRemoteSettings();
   const pausedUntil = await store.pausedUntil();
   if (pausedUntil > 0 && pausedUntil <= Date.now()) await (await recorderReady).resume(snapshot);

@@ -81,6 +81,8 @@ describe("Recorder", () => {
     await recorder.resume(async () => [tab("https://after.example/")]);
     expect(stored.map((e) => e.type)).toEqual(["session.started", "idle.state", "idle.state", "tab.activated"]);
     expect(stored.map((e) => ("state" in e ? e.state : null)).filter(Boolean)).toEqual(["idle", "active"]);
+    // a pause is idle from this moment, not inferred from inactivity
+    expect(stored.filter((e) => e.type === "idle.state").map((e) => ("idle_for_s" in e ? e.idle_for_s : null))).toEqual([0, 0]);
   });
 
   it("never stores incognito events, page text of blocked domains, or a blocked URL", async () => {

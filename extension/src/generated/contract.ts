@@ -274,6 +274,10 @@ export interface WindowFocus {
 }
 /**
  * The machine went idle, was locked, or became active again (chrome.idle).
+ *
+ *     ``idle_for_s`` is how long the user had been inactive when ``idle`` was reported,
+ *     so their last input was at ``ts - idle_for_s * 1000``: the processors apply their
+ *     own idle threshold from it (also when replaying history).
  */
 export interface IdleState {
   /**
@@ -284,6 +288,10 @@ export interface IdleState {
    * lower-case UUID
    */
   event_id: string;
+  /**
+   * seconds the user had been inactive when chrome.idle reported `idle` (its detection interval); 0 when idle was not inferred from inactivity (screen locked, recording paused, going active)
+   */
+  idle_for_s?: number;
   incognito?: boolean;
   /**
    * per-client, strictly increasing

@@ -114,7 +114,8 @@ export class Recorder {
   pause(minutes: number): Promise<number> {
     return this.serial(async () => {
       const ts = this.d.now();
-      await this.storeObserved(ts, [{ payload: { type: "idle.state", state: "idle" } }], false);
+      // Idle not inferred from inactivity (idle_for_s 0): the pause starts right now.
+      await this.storeObserved(ts, [{ payload: { type: "idle.state", state: "idle", idle_for_s: 0 } }], false);
       const until = ts + Math.max(1, minutes) * 60_000;
       await this.d.store.setPausedUntil(until);
       return until;
@@ -127,7 +128,7 @@ export class Recorder {
       if ((await this.d.store.pausedUntil()) === 0) return;
       await this.d.store.setPausedUntil(0);
       const ts = this.d.now();
-      await this.storeObserved(ts, [{ payload: { type: "idle.state", state: "active" } }, ...(await snapshot())], false);
+      await this.storeObserved(ts, [{ payload: { type: "idle.state", state: "active", idle_for_s: 0 } }, ...(await snapshot())], false);
     });
   }
 
