@@ -21,6 +21,17 @@ Rules (per client, i.e. per extension install):
   and is ignored; a jump in ``seq`` is reported as a :class:`Gap` (never guessed over).
 * Events of an already stopped session are ignored (counted as ``late``).
 * Visits of zero attended time are not emitted (quick tab flicks are not page views).
+* Idle threshold ``T`` (``idle_threshold_ms``; 0 = idle exactly when the client reports
+  it, as above). With ``T > 0`` an ``idle`` report carrying ``idle_for_s > 0`` says the
+  user's last input was at ``ts - idle_for_s * 1000``, so the user counts as idle from
+  ``B = last_input + T``, never before the client's previous event. If ``B <= ts`` the
+  open visit closes at ``B``; otherwise idle is *pending* at ``B``: an ``active``
+  before ``B`` cancels it (the visit goes on unbroken), and the first thing at or after
+  ``B`` that concerns the client (its next event, or a ``session.stopped`` of its
+  session) first makes the user idle at ``B`` — closing the visit there, reason
+  ``idle`` — and then applies as usual. ``locked`` and ``idle`` with ``idle_for_s == 0``
+  (a paused recording) take effect at ``ts`` whatever ``T``; an audible page stays open
+  through idle either way.
 
 The fold mutates and returns the state it is given (the caller owns it); it is
 deterministic, so folding the same events once, with duplicates, or split into any
@@ -96,7 +107,12 @@ class OpenVisit(msgspec.Struct, array_like=True, gc=False):
 
 
 class ClientState(msgspec.Struct, kw_only=True):
-    """One extension install: its browser state as the fold knows it."""
+    """One extension install: its browser state as the fold knows it.
+
+    ``idle_from`` is the pending idle start under an idle threshold (the client's
+    event time from which the user counts as idle), or -1 when none is pending; while
+    one is pending the user is not idle yet (``idle`` is false).
+    """
 
     session_id: str = ""
     last_seq: int = -1
@@ -106,6 +122,7 @@ class ClientState(msgspec.Struct, kw_only=True):
     tabs: dict[int, Tab] = {}
     active: dict[int, int] = {}
     visit: OpenVisit | None = None
+    idle_from: int = -1
 
 
 class PageTotal(msgspec.Struct, array_like=True, gc=False):
@@ -171,7 +188,11 @@ def decode_state(data: bytes) -> UserState:
 
 
 def fold(
-    state: UserState | None, user_id: str, events: Iterable[ClientEvent]
+    state: UserState | None,
+    user_id: str,
+    events: Iterable[ClientEvent],
+    *,
+    idle_threshold_ms: int = 0,
 ) -> tuple[UserState, FoldResult]:
     """Fold one user's events (in log order) into ``state``.
 
@@ -180,6 +201,9 @@ def fold(
             It is mutated and returned.
         user_id: whose events these are (from the log entry, never the client).
         events: the user's client events, in the order the log holds them.
+        idle_threshold_ms: after how long without input the user counts as idle;
+            0 = exactly when the client reports idle (see the module's rules). A
+            user's events must always be folded with the same threshold.
 
     Returns:
         The state and a :class:`FoldResult` with the derived events in order.
@@ -187,11 +211,13 @@ def fold(
     st = state if state is not None else UserState()
     out = FoldResult(derived=[], gaps=[])
     for event in events:
-        _apply(st, user_id, event, out)
+        _apply(st, user_id, event, out, idle_threshold_ms)
     return st, out
 
 
-def _apply(st: UserState, user_id: str, ev: ClientEvent, out: FoldResult) -> None:
+def _apply(
+    st: UserState, user_id: str, ev: ClientEvent, out: FoldResult, idle_threshold_ms: int
+) -> None:
     client = st.clients.get(ev.client_id)
     if client is None:
         client = st.clients[ev.client_id] = ClientState()
@@ -201,7 +227,10 @@ def _apply(st: UserState, user_id: str, ev: ClientEvent, out: FoldResult) -> Non
     if client.last_seq >= 0 and ev.seq != client.last_seq + 1:
         out.gaps.append(Gap(ev.client_id, client.last_seq + 1, ev.seq))
     client.last_seq = ev.seq
+    previous_ts = client.last_ts
     ts = client.last_ts = max(ev.ts, client.last_ts)
+    if 0 <= client.idle_from <= ts:
+        _become_idle(st, user_id, ev.client_id, client, out)
     sid = ev.session_id
     if sid in st.stopped:
         out.late += 1
@@ -244,7 +273,17 @@ def _apply(st: UserState, user_id: str, ev: ClientEvent, out: FoldResult) -> Non
         client.focused_window = ev.window_id if ev.focused else NO_WINDOW
         reason = "switch" if ev.focused and ev.window_id != NO_WINDOW else "blur"
     elif isinstance(ev, IdleState):
-        client.idle = ev.state != "active"
+        if idle_threshold_ms > 0 and ev.state == "idle" and ev.idle_for_s > 0:
+            if not client.idle:
+                start = max(ts - ev.idle_for_s * 1000 + idle_threshold_ms, previous_ts)
+                if client.idle_from >= 0:
+                    start = min(start, client.idle_from)
+                client.idle_from = start
+                if start <= ts:
+                    _become_idle(st, user_id, ev.client_id, client, out)
+        else:
+            client.idle = ev.state != "active"
+            client.idle_from = -1
         reason = ev.state
     elif isinstance(ev, MediaState):
         playing = client.tabs.get(ev.tab_id)
@@ -265,6 +304,19 @@ def _apply(st: UserState, user_id: str, ev: ClientEvent, out: FoldResult) -> Non
             visit.content_hash = ev.content_hash
         return
     _reconcile(st, user_id, ev.client_id, client, ev.seq, ts, reason, force_split, out)
+
+
+def _become_idle(
+    st: UserState, user_id: str, client_id: str, client: ClientState, out: FoldResult
+) -> None:
+    """The pending idle start has been reached: the user is idle from ``idle_from``."""
+    at = client.idle_from
+    client.idle_from = -1
+    client.idle = True
+    # Only ``idle`` changed since the client was last reconciled, so the open visit
+    # either stays (an audible page) or closes; nothing opens.
+    if client.visit is not None and _current(client) is None:
+        _close(st, user_id, client_id, client, at, "idle", out)
 
 
 def _remember_tab(
@@ -400,6 +452,8 @@ def _close(
 def _stop_session(st: UserState, user_id: str, sid: str, ts: int, out: FoldResult) -> None:
     for client_id, client in st.clients.items():
         if client.session_id == sid:
+            if 0 <= client.idle_from <= ts:
+                _become_idle(st, user_id, client_id, client, out)
             _close(st, user_id, client_id, client, ts, "session_stopped", out)
             client.session_id = ""
     session = st.sessions.pop(sid)

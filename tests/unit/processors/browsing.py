@@ -89,8 +89,9 @@ class Browser:
     def blur(self) -> ClientEvent:
         return self._add(WindowFocus(**self._env(), focused=False, window_id=-1))  # type: ignore[arg-type]
 
-    def idle(self, state: str) -> ClientEvent:
-        return self._add(IdleState(**self._env(), state=state))  # type: ignore[arg-type]
+    def idle(self, state: str, *, idle_for_s: int = 0) -> ClientEvent:
+        """Report ``state``; ``idle_for_s`` = the inactivity chrome.idle inferred it from."""
+        return self._add(IdleState(**self._env(), state=state, idle_for_s=idle_for_s))  # type: ignore[arg-type]
 
     def media(self, tab: int, audible: bool) -> ClientEvent:
         return self._add(MediaState(**self._env(), tab_id=tab, audible=audible))  # type: ignore[arg-type]

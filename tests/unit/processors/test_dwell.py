@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from processors.dwell import UserState, decode_state, encode_state, fold
 from schema.derived import SessionClosed, VisitClosed
-from schema.events import ClientEvent, SessionStopped
+from schema.events import ClientEvent, IdleState, SessionStopped
 from schema.ids import deterministic_id
 from tests.unit.processors.browsing import Browser, content_hash
 
@@ -22,8 +22,8 @@ def visits(derived: list[object]) -> list[tuple[str, int, str]]:
     return [(v.url, v.dwell_ms, v.end_reason) for v in derived if isinstance(v, VisitClosed)]
 
 
-def run(events: list[ClientEvent]) -> list[object]:
-    _, result = fold(None, USER, events)
+def run(events: list[ClientEvent], *, idle_threshold_ms: int = 0) -> list[object]:
+    _, result = fold(None, USER, events, idle_threshold_ms=idle_threshold_ms)
     return list(result.derived)
 
 
@@ -140,6 +140,131 @@ def test_duplicates_are_ignored_and_gaps_reported() -> None:
     assert len(visits(list(result.derived))) == 2
 
 
+# ------------------------------------------------------------ idle threshold
+
+
+def test_idle_threshold_ends_the_dwell_that_long_after_the_last_input() -> None:
+    b = Browser("c1", SID)
+    b.start()
+    b.activate(1, "https://read.example/")
+    # reads for 90 s (the last input); chrome.idle, set to 60 s, reports idle 60 s later
+    b.wait(150_000).idle("idle", idle_for_s=60)
+    b.wait(200_000).idle("active")
+    b.wait(10_000).stop()
+    assert visits(run(b.events)) == [
+        ("https://read.example/", 150_000, "idle"),  # today: idle when it was reported
+        ("https://read.example/", 10_000, "session_stopped"),
+    ]
+    derived = run(b.events, idle_threshold_ms=30_000)
+    assert visits(derived) == [
+        ("https://read.example/", 120_000, "idle"),  # 90 s read + 30 s threshold
+        ("https://read.example/", 10_000, "session_stopped"),
+    ]
+    first = next(d for d in derived if isinstance(d, VisitClosed))
+    assert first.end_ts == b.events[1].ts + 90_000 + 30_000
+
+
+def test_activity_before_a_longer_threshold_keeps_one_unbroken_visit() -> None:
+    b = Browser("c1", SID)
+    b.start()
+    b.activate(1, "https://read.example/")  # the last input
+    b.wait(60_000).idle("idle", idle_for_s=60)
+    b.wait(40_000).idle("active")  # 100 s after the last input
+    b.wait(50_000).stop()
+    assert visits(run(b.events)) == [
+        ("https://read.example/", 60_000, "idle"),
+        ("https://read.example/", 50_000, "session_stopped"),
+    ]
+    derived = run(b.events, idle_threshold_ms=120_000)
+    assert visits(derived) == [("https://read.example/", 150_000, "session_stopped")]
+    (visit,) = [d for d in derived if isinstance(d, VisitClosed)]
+    assert visit.visit_id == deterministic_id("c1", 2)
+
+
+def test_pending_idle_takes_effect_with_the_next_event_after_it() -> None:
+    b = Browser("c1", SID)
+    b.start()
+    b.activate(1, "https://read.example/", title="Read")
+    b.wait(60_000).idle("idle", idle_for_s=60)  # idle from +120 s under a 120 s threshold
+    b.wait(10_000).navigate(1, "https://read.example/", title="Read (1)", change="title")
+    b.wait(230_000).navigate(1, "https://read.example/", title="Read (2)", change="title")
+    b.wait(100_000).idle("active")
+    b.wait(5_000).stop()
+    derived = [d for d in run(b.events, idle_threshold_ms=120_000) if isinstance(d, VisitClosed)]
+    assert [(v.dwell_ms, v.end_reason, v.title, v.opened_seq) for v in derived] == [
+        (120_000, "idle", "Read (1)", 2),  # the retitle before +120 s still reached it
+        (5_000, "session_stopped", "Read (2)", 6),  # reopened by `active`, at its seq
+    ]
+
+
+def test_a_stop_from_another_client_closes_at_the_pending_idle_or_at_the_stop() -> None:
+    for stop_after, expected in (
+        (300_000, [("https://a.example/", 120_000, "idle")]),
+        (100_000, [("https://a.example/", 100_000, "session_stopped")]),
+    ):
+        laptop = Browser("laptop", SID)
+        server = Browser("server", SID, ts=laptop.ts + stop_after)
+        laptop.activate(1, "https://a.example/")
+        laptop.wait(60_000).idle("idle", idle_for_s=60)
+        server.stop()
+        derived = run([*laptop.events, *server.events], idle_threshold_ms=120_000)
+        assert visits(derived) == expected
+        (closed,) = [d for d in derived if isinstance(d, SessionClosed)]
+        assert closed.active_ms == expected[0][1]
+
+
+def test_locked_paused_and_reported_idle_without_inactivity_ignore_the_threshold() -> None:
+    b = Browser("c1", SID)
+    b.activate(1, "https://read.example/")
+    b.wait(10_000).idle("locked")
+    b.wait(10_000).idle("active")
+    b.wait(10_000).idle("idle")  # the popup's pause: idle_for_s = 0
+    b.wait(10_000).idle("active")
+    b.wait(10_000).stop()
+    expected = [
+        ("https://read.example/", 10_000, "locked"),
+        ("https://read.example/", 10_000, "idle"),
+        ("https://read.example/", 10_000, "session_stopped"),
+    ]
+    assert visits(run(b.events)) == expected
+    assert visits(run(b.events, idle_threshold_ms=300_000)) == expected
+
+
+def test_idle_never_starts_before_the_clients_previous_event() -> None:
+    b = Browser("c1", SID)
+    b.activate(1, "https://read.example/")
+    b.wait(50_000).navigate(1, "https://read.example/next", change="history")
+    b.wait(50_000).idle("idle", idle_for_s=90)  # last input 10 s in, + 30 s = 40 s < 50 s
+    b.wait(10_000).stop()
+    assert visits(run(b.events, idle_threshold_ms=30_000)) == [
+        ("https://read.example/", 50_000, "navigate"),
+    ]
+
+
+def test_audible_page_stays_open_through_a_pending_idle() -> None:
+    b = Browser("c1", SID)
+    b.activate(1, "https://video.example/")
+    b.wait(1_000).media(1, True)
+    b.wait(60_000).idle("idle", idle_for_s=60)
+    b.wait(200_000).media(1, False)  # after the idle start: the sound ended, so did the visit
+    b.wait(10_000).stop()
+    assert visits(run(b.events, idle_threshold_ms=30_000)) == [
+        ("https://video.example/", 261_000, "idle"),
+    ]
+
+
+def test_saved_state_from_before_the_idle_threshold_still_decodes() -> None:
+    b = Browser("c1", SID)
+    b.activate(1, "https://a.example/")
+    state, _ = fold(None, USER, b.events)
+    raw = msgspec.msgpack.decode(encode_state(state))
+    for client in raw["clients"].values():
+        del client["idle_from"]
+    old = decode_state(msgspec.msgpack.encode(raw))
+    assert old.clients["c1"].idle_from == -1
+    assert encode_state(old) == encode_state(state)
+
+
 def test_finished_session_state_is_released() -> None:
     b = Browser("c1", SID)
     for i in range(50):
@@ -157,12 +282,19 @@ SIDS = [f"0190a0b0-0000-7000-8000-00000000000{i}" for i in range(1, 4)]
 
 
 @st.composite
-def browsing(draw: st.DrawFn) -> list[ClientEvent]:
-    """Interleaved events of two clients and the server across up to three sessions, with gaps."""
-    browsers = {name: Browser(name, SIDS[0]) for name in ("c1", "c2", "server")}
+def browsing(
+    draw: st.DrawFn, clients: tuple[str, ...] = ("c1", "c2", "server")
+) -> list[ClientEvent]:
+    """Interleaved events of two clients and the server across up to three sessions, with gaps.
+
+    ``clients`` picks who takes part (each has its own clock).
+    """
+    browsers = {name: Browser(name, SIDS[0]) for name in clients}
     events: list[ClientEvent] = []
     for _ in range(draw(st.integers(1, 60))):
-        name = draw(st.sampled_from(["c1", "c1", "c1", "c2", "c2", "server"]))
+        name = draw(
+            st.sampled_from([n for n in ["c1", "c1", "c1", "c2", "c2", "server"] if n in clients])
+        )
         b = browsers[name]
         b.wait(draw(st.integers(0, 20_000)))
         if draw(st.integers(0, 19)) == 0:
@@ -188,7 +320,9 @@ def browsing(draw: st.DrawFn) -> list[ClientEvent]:
         elif kind == 5:
             events.append(b.blur())
         elif kind == 6:
-            events.append(b.idle(draw(st.sampled_from(["active", "idle", "locked"]))))
+            state = draw(st.sampled_from(["active", "idle", "idle", "locked"]))
+            idle_for = draw(st.sampled_from([0, 1, 15, 60, 120])) if state == "idle" else 0
+            events.append(b.idle(state, idle_for_s=idle_for))
         elif kind == 7:
             events.append(b.media(tab, draw(st.booleans())))
         elif kind == 8:
@@ -198,16 +332,30 @@ def browsing(draw: st.DrawFn) -> list[ClientEvent]:
     return events
 
 
+THRESHOLDS = st.sampled_from([0, 1, 5_000, 30_000, 60_000, 120_000, 600_000])
+"""Idle thresholds (ms) for the properties: none, below, at and above the reports' 1-120 s."""
+
+
 def _canonical(state: UserState, derived: list[object]) -> tuple[bytes, bytes]:
     return encode_state(state), msgspec.msgpack.encode(derived)
 
 
+def _without_idle_for(events: list[ClientEvent]) -> list[ClientEvent]:
+    return [
+        msgspec.structs.replace(e, idle_for_s=0) if isinstance(e, IdleState) else e for e in events
+    ]
+
+
+def _session_dwell(derived: list[object]) -> dict[str, int]:
+    return {d.session_id: d.active_ms for d in derived if isinstance(d, SessionClosed)}
+
+
 @settings(max_examples=200, deadline=None)
-@given(browsing())
+@given(browsing(), THRESHOLDS)
 def test_visits_never_overlap_per_client_and_stay_inside_their_session(
-    events: list[ClientEvent],
+    events: list[ClientEvent], threshold: int
 ) -> None:
-    _, result = fold(None, USER, events)
+    _, result = fold(None, USER, events, idle_threshold_ms=threshold)
     derived = list(result.derived)
     by_client: dict[str, list[VisitClosed]] = {}
     for v in derived:
@@ -235,11 +383,11 @@ def test_visits_never_overlap_per_client_and_stay_inside_their_session(
 
 
 @settings(max_examples=200, deadline=None)
-@given(browsing(), st.data())
+@given(browsing(), THRESHOLDS, st.data())
 def test_duplicates_and_any_batching_fold_like_once(
-    events: list[ClientEvent], data: st.DataObject
+    events: list[ClientEvent], threshold: int, data: st.DataObject
 ) -> None:
-    state_once, once = fold(None, USER, events)
+    state_once, once = fold(None, USER, events, idle_threshold_ms=threshold)
     expected = _canonical(state_once, list(once.derived))
 
     # Redeliver: each event may be repeated later, and batches may be re-sent whole.
@@ -253,7 +401,7 @@ def test_duplicates_and_any_batching_fold_like_once(
     derived: list[object] = []
     gaps = []
     for start, end in zip([0, *cuts], [*cuts, len(noisy)], strict=False):
-        state, result = fold(state, USER, noisy[start:end])
+        state, result = fold(state, USER, noisy[start:end], idle_threshold_ms=threshold)
         derived.extend(result.derived)
         gaps.extend(result.gaps)
         state = decode_state(encode_state(state))  # what the state store round-trips
@@ -274,3 +422,48 @@ def test_every_stop_closes_its_session_once(events: list[ClientEvent]) -> None:
             stopped.append(e.session_id)
     closed = [d.session_id for d in result.derived if isinstance(d, SessionClosed)]
     assert closed == stopped
+
+
+@settings(max_examples=200, deadline=None)
+@given(browsing(), st.sampled_from([1, 30_000, 600_000]))
+def test_without_a_threshold_idle_for_s_changes_nothing(
+    events: list[ClientEvent], threshold: int
+) -> None:
+    """T = 0 folds exactly as before ``idle_for_s`` existed; reports without it ignore T."""
+    plain = _without_idle_for(events)
+    state, once = fold(None, USER, plain)
+    expected = _canonical(state, list(once.derived))
+    for variant, kwargs in (
+        (events, {}),
+        (events, {"idle_threshold_ms": 0}),
+        (plain, {"idle_threshold_ms": threshold}),
+    ):
+        state, result = fold(None, USER, variant, **kwargs)
+        assert _canonical(state, list(result.derived)) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(browsing(clients=("c1",)), THRESHOLDS, THRESHOLDS)
+def test_a_larger_threshold_never_gives_a_session_less_dwell(
+    events: list[ClientEvent], first: int, second: int
+) -> None:
+    """One extension install, any sessions: a longer threshold only moves idle later.
+
+    One clock only: a ``session.stopped`` on another clock that runs behind closes a
+    visit at its own (earlier) time, so a visit whose idle a short threshold had already
+    ended on the client's clock can end earlier under a long one; and a stop on a clock
+    that runs ahead pushes the client's clock to the visit's end, which is later under
+    a long threshold, delaying the client's next visit. Neither breaks an invariant
+    above, but dwell is not monotonic in the threshold across clocks.
+    """
+    smaller, larger = sorted((first, second))
+    if smaller == 0 and larger < 120_000:
+        # 0 means "idle when reported", i.e. a threshold of each report's own idle_for_s
+        # (up to 120 s here): only a threshold at least that long is comparable with it.
+        return
+    _, low = fold(None, USER, events, idle_threshold_ms=smaller)
+    _, high = fold(None, USER, events, idle_threshold_ms=larger)
+    low_dwell, high_dwell = _session_dwell(list(low.derived)), _session_dwell(list(high.derived))
+    assert low_dwell.keys() == high_dwell.keys()
+    for sid, dwell in low_dwell.items():
+        assert high_dwell[sid] >= dwell, sid
