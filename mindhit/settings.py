@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -54,7 +54,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         blocked_domains: global block list (comma-separated domains; subdomains included).
         quarantine_maxlen: bound on the stream that keeps rejected events.
         token_cache_seconds: how long the gateway caches device-token lookups.
-        idle_threshold_s: seconds without input after which the user counts as idle.
+        idle_threshold_s: 0 = idle exactly when the extension reports it; N = the user
+            counts as idle N seconds after their last input (applied by the processors,
+            also when replaying).
         ai_provider: ``local`` (offline, default) or ``gemini``.
         gemini_api_key: API key; when set and ``ai_provider`` is ``gemini``, Gemini is used.
         gemini_model: Gemini model name.
@@ -95,7 +97,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     blocked_domains: tuple[str, ...] = ()
     quarantine_maxlen: int = 10_000
     token_cache_seconds: float = 5.0
-    idle_threshold_s: int = 60
+    idle_threshold_s: Annotated[int, msgspec.Meta(ge=0)] = 0
     ai_provider: Literal["local", "gemini"] = "local"
     gemini_api_key: str = ""
     gemini_model: str = "gemini-2.5-flash"
