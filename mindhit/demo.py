@@ -42,6 +42,8 @@ from schema.ids import uuid7
 __all__ = ["DemoError", "DemoResult", "DemoSession", "plan_sessions", "run_demo"]
 
 BATCH_EVENTS = 200
+_IDLE_FOR_S = 60
+"""chrome.idle's default detection interval: idle is reported a minute after the last input."""
 _LABELS = {
     "cooking": "Weekend cooking",
     "astronomy": "Night-sky reading",
@@ -194,8 +196,9 @@ def _session_events(
         )
         ts += rng.randint(40_000, 360_000)
         roll = rng.random()
-        if roll < 0.2:
-            events.append(IdleState(**env(ts), state="idle"))
+        if roll < 0.2:  # the reading ended at ts; chrome.idle reports it a minute later
+            ts += _IDLE_FOR_S * 1_000
+            events.append(IdleState(**env(ts), state="idle", idle_for_s=_IDLE_FOR_S))
             ts += rng.randint(120_000, 600_000)
             events.append(IdleState(**env(ts), state="active"))
         elif roll < 0.3:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import msgspec
 
 from mindhit.corpus import load_pages
 from mindhit.demo import plan_sessions
 from schema.api import EventBatch
-from schema.events import PageContent, SessionStarted, SessionStopped
+from schema.events import IdleState, PageContent, SessionStarted, SessionStopped
 
 NOW = 1_795_000_000_000
 
@@ -44,3 +46,15 @@ def test_the_same_seed_plans_the_same_pages() -> None:
         return [e.url for s in planned for e in s.events if isinstance(e, PageContent)]
 
     assert urls(3) == urls(3) and urls(3) != urls(4)
+
+
+def test_idle_spells_are_reported_a_minute_after_the_last_input() -> None:
+    planned = plan_sessions(load_pages(), sessions=6, seed=7, now_ms=NOW, client_id="demo-1")
+    events = [e for s in planned for e in s.events]
+    idle = [(e, before) for before, e in itertools.pairwise(events) if isinstance(e, IdleState)]
+    reports = [(e, before) for e, before in idle if e.state == "idle"]
+    assert reports, "some pages are followed by an idle spell"
+    for report, before in reports:
+        assert report.idle_for_s == 60
+        assert report.ts - before.ts >= 60_000  # implied last input: not before that event
+    assert all(e.idle_for_s == 0 for e, _ in idle if e.state == "active")
