@@ -25,6 +25,7 @@ import psycopg
 import pytest
 import redis.asyncio as aioredis
 
+from mindhit import streams
 from mindhit.accounts import create_token, create_user
 from mindhit.corpus import load_pages
 from mindhit.settings import Settings
@@ -327,3 +328,10 @@ async def test_scripted_session_yields_exact_visits_one_enrichment_per_page_and_
         stack_nodes.extend(node.children)
     assert leaves == {v.url for v in visits}
     assert _metric(metrics, "mindhit_processors_duplicate_events_total") == 150
+    # Every derived entry names the raw entry it came from (what a rederive supersedes).
+    for partition in range(settings.partitions):
+        raw = await streams.highwater(aredis, stream_key(settings.key_prefix, "raw", partition))
+        for topic in (VISITS_TOPIC, URLS_TOPIC, SESSIONS_TOPIC):
+            key = stream_key(settings.key_prefix, topic, partition)
+            origins = [decode_derived_entry(f[b"v"]).origin for _, f in await aredis.xrange(key)]
+            assert all(0 <= origin < raw for origin in origins), (topic, origins, raw)
