@@ -12,6 +12,10 @@ with an ``emit`` that sends through Faust's producer and waits for the append:
 Derived entries go to the partition of the input entry, so everything of a user
 stays in order in one partition of each topic. Faust's web server (bound to
 ``processors_host:processors_port``) also serves ``/metrics`` and ``/healthz``.
+
+With reports on, session reports left in the report outbox (a worker died before
+sending them, or the mail server failed) are sent again when the worker is assigned
+the sessions partitions and then every ``report_retry_s`` for the partitions it holds.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from processors.agents.reliable import handle_reliably
 from processors.ai.base import AIProvider
 from processors.content import ContentStore
 from processors.erasure import user_eraser
+from processors.report.outbox import ReportOutbox
 from processors.state import StateStore
 from processors.transport.app_config import faust_app_options
 from schema.topics import DEADLETTERS_TOPIC, RAW_TOPIC, SESSIONS_TOPIC, URLS_TOPIC, VISITS_TOPIC
@@ -114,6 +119,7 @@ class Runtime:
             if self.redis is None:
                 self.redis = aioredis.Redis.from_url(self.redis_url)
                 content = ContentStore(self.redis, self.settings.key_prefix)
+                outbox = ReportOutbox(self.redis, self.settings.key_prefix)
                 self.states = StateStore(self.redis, self.settings.key_prefix)
                 self.provider = self._provider_factory(self.settings)
                 self.raw = RawHandler(
@@ -129,7 +135,8 @@ class Runtime:
                     self.emit,
                     self.clock,
                     self._on_built,
-                    on_erased=user_eraser(self.states, content),
+                    on_erased=user_eraser(self.states, content, outbox),
+                    outbox=outbox if self._on_built is not None else None,
                 )
         return self
 
@@ -151,9 +158,14 @@ def build_app(
     provider_factory: ProviderFactory = _default_provider,
     clock: Callable[[], int] = system_clock,
     on_built: OnBuilt | None = None,
+    report_retry_s: float = 60.0,
     **faust_options: Any,
 ) -> faust.App:
-    """The processors' Faust app for ``settings`` (``redis_url`` is the resolved Redis)."""
+    """The processors' Faust app for ``settings`` (``redis_url`` is the resolved Redis).
+
+    ``on_built`` turns session reports on; ``report_retry_s`` is how often the report
+    outbox of the held sessions partitions is looked at for reports due again.
+    """
     # Faust's own files (worker data dir) go under data_dir, never the working directory.
     if "datadir" not in faust_options:
         datadir = settings.data_path / "faust"
@@ -203,6 +215,9 @@ def build_app(
         if runtime.states is not None:
             runtime.states.forget()
 
+    if on_built is not None:
+        _resend_reports(app, runtime, report_retry_s)
+
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
         return web.text(generate_latest().decode(), content_type="text/plain")
@@ -227,3 +242,31 @@ def build_app(
         await runtime.close()
 
     return app
+
+
+def _sessions_partitions(assigned: Any) -> list[int]:
+    return sorted({tp.partition for tp in assigned if tp.topic == SESSIONS_TOPIC})
+
+
+def _resend_reports(app: faust.App, runtime: Runtime, interval_s: float) -> None:
+    """Send the reports left in the outbox: on assignment, then every ``interval_s``.
+
+    On assignment the reports are sent in a background task, so the rebalance (which
+    awaits this signal) is not held up by the mail server.
+    """
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        rt = await runtime.ready()
+        assert rt.mindmap is not None
+        rt.mindmap.resend_in_background(_sessions_partitions(assigned))
+
+    @app.timer(interval=interval_s, name="resend_reports")
+    async def resend_reports() -> None:
+        rt = await runtime.ready()
+        assert rt.mindmap is not None
+        for partition in _sessions_partitions(app.consumer.assignment()):
+            try:
+                await rt.mindmap.resend_due(partition)
+            except Exception as exc:  # Redis trouble: the next tick tries again
+                log.warning("report_resend_failed", partition=partition, error=repr(exc))

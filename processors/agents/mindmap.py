@@ -5,12 +5,21 @@ the session to ``processing``; the provider builds the map from the session's
 pages (dwell from the event, text from the content store, enrichments from the
 cache); ``mindmap.built`` and ``completed`` follow, or ``failed`` with the reason
 and a dead letter that ``mindhit dlq retry`` can replay.
+
+Session reports (``on_built``) go through the report outbox
+(:mod:`processors.report.outbox`): the report owed is recorded before the map is
+marked done and removed once the report is finished, so a worker dying in between
+or an SMTP outage delays the report instead of losing it. :meth:`MindmapHandler.resend_due`
+sends what is left; the app calls it when it is assigned partitions and on a timer.
+Delivery of reports is at least once (a crash after the mail went out but before
+its record was removed sends it again).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any
 
 from mindhit.logs import get_logger
 from processors import metrics
@@ -18,6 +27,7 @@ from processors.agents import Clock, Emit, emit_derived
 from processors.agents.deadletter import dead_letter
 from processors.ai.base import AIError, AIProvider
 from processors.content import ContentStore
+from processors.report.outbox import OutboxRecord, ReportOutbox
 from processors.sessions import mindmap_pages, status_event
 from schema.derived import MindmapBuilt, MindmapNode, SessionClosed, UserErased
 from schema.log import LogEntryError, decode_derived_entry
@@ -27,15 +37,24 @@ __all__ = ["MindmapHandler", "OnBuilt", "OnErased"]
 
 log = get_logger(__name__)
 
-OnBuilt = Callable[[SessionClosed, MindmapBuilt], Awaitable[None]]
-"""Called after a map was stored (e.g. to email the session report); must not raise."""
+OnBuilt = Callable[[SessionClosed, MindmapBuilt], Awaitable[bool]]
+"""Called after a map was stored (to email the session report); should not raise.
+
+Returns True when it is finished with the map (report sent, or not wanted: the user
+opted out or has no address) and False when it failed and wants it again later;
+an exception counts as False.
+"""
 
 OnErased = Callable[[int, str], Awaitable[None]]
 """Called with ``(partition, user_id)`` for ``user.erased``: drop the user's fold state."""
 
 
 class MindmapHandler:
-    """Handles one ``sessions`` entry: a mind map per ``session.closed`` in it."""
+    """Handles one ``sessions`` entry: a mind map per ``session.closed`` in it.
+
+    With ``on_built`` (reports on) an ``outbox`` is required: it keeps every report
+    owed until ``on_built`` says it is finished.
+    """
 
     def __init__(
         self,
@@ -45,14 +64,21 @@ class MindmapHandler:
         clock: Clock,
         on_built: OnBuilt | None = None,
         on_erased: OnErased | None = None,
+        *,
+        outbox: ReportOutbox | None = None,
     ) -> None:
+        if on_built is not None and outbox is None:
+            raise ValueError("on_built needs a ReportOutbox, so reports survive a crash")
         self._content = content
         self._provider = provider
         self._emit = emit
         self._clock = clock
         self._on_built = on_built
         self._on_erased = on_erased
+        self._outbox = outbox
         self._background: set[asyncio.Task[None]] = set()
+        self._sending: set[str] = set()
+        """Sessions whose report this worker is sending now (never two sends at once)."""
 
     async def handle(self, partition: int, value: bytes, offset: int = -1) -> None:
         """Process one ``sessions`` entry of ``partition`` (its ``origin`` passes on).
@@ -60,9 +86,11 @@ class MindmapHandler:
         Steps per ``session.closed``: 1. skip it if its map was already emitted
         (redelivery); 2. emit ``processing`` and wait; 3. gather pages, texts and
         enrichments; 4. build the map; 5. emit ``mindmap.built`` + ``completed``
-        (or ``failed`` + dead letter) and wait; 6. mark the map done;
-        7. hand the map to ``on_built`` (report email) in a background task, so a
-        slow or failing mail server never holds up the next session.
+        (or ``failed`` + dead letter) and wait; 6. with reports on, record the
+        report owed in the outbox; 7. mark the map done; 8. hand the map to
+        ``on_built`` (report email) in a background task, so a slow or failing mail
+        server never holds up the next session; the task removes the outbox record
+        once the report is finished, or schedules its retry.
         """
         try:
             entry = decode_derived_entry(value)
@@ -122,19 +150,105 @@ class MindmapHandler:
         await emit_derived(
             self._emit, partition, [built, status_event(closed, "completed", now)], origin=origin
         )
-        await self._content.mark_mindmap_done(closed.session_id)
-        metrics.MINDMAPS.labels("built").inc()
-        if self._on_built is not None:
-            task = asyncio.create_task(self._report(closed, built))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-
-    async def _report(self, closed: SessionClosed, built: MindmapBuilt) -> None:
-        assert self._on_built is not None
+        if self._outbox is None:
+            await self._content.mark_mindmap_done(closed.session_id)
+            metrics.MINDMAPS.labels("built").inc()
+            return
+        sid = closed.session_id
+        # Claimed before the record exists, so a recovery pass cannot send it meanwhile;
+        # if one is sending an older record of this session, that send finishes it.
+        claimed = sid not in self._sending
+        self._sending.add(sid)
         try:
-            await self._on_built(closed, built)
+            await self._outbox.put(partition, closed, built, now)
+            await self._content.mark_mindmap_done(sid)
+        except BaseException:
+            if claimed:
+                self._sending.discard(sid)
+            raise
+        metrics.MINDMAPS.labels("built").inc()
+        if claimed:
+            record = OutboxRecord(closed=closed, built=built, due_ms=now)
+            self._spawn(self._report(partition, record))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _report(self, partition: int, record: OutboxRecord) -> None:
+        """Send one report this worker claimed, then release the claim."""
+        try:
+            await self._send(partition, record)
+        finally:
+            self._sending.discard(record.closed.session_id)
+
+    async def _send(self, partition: int, record: OutboxRecord) -> bool:
+        """Call ``on_built``; remove the record if finished, else count the failure.
+
+        Returns whether the report is finished. Redis errors are logged, not raised:
+        the record then stays in the outbox and a later pass deals with it.
+        """
+        assert self._on_built is not None and self._outbox is not None
+        sid = record.closed.session_id
+        try:
+            done = await self._on_built(record.closed, record.built)
         except Exception as exc:  # the report never blocks or breaks the pipeline
-            log.warning("on_built_failed", session_id=closed.session_id, error=str(exc))
+            log.warning("on_built_failed", session_id=sid, error=str(exc))
+            done = False
+        try:
+            if done:
+                await self._outbox.remove(partition, sid)
+            else:
+                await self._outbox.failed(partition, record, self._clock())
+        except Exception as exc:
+            log.warning("report_outbox_update_failed", session_id=sid, error=repr(exc))
+        return done
+
+    async def resend_due(self, partition: int) -> int:
+        """(Re)send the reports of ``partition`` whose time has come; return how many finished.
+
+        Steps per due record: 1. skip it if this worker is sending it already, else
+        claim it; 2. read it again (a send that finished meanwhile removed it, a failure
+        rescheduled it); 3. call ``on_built``; 4. remove it when finished, else count
+        the failure (next retry time, or abandon); 5. release the claim.
+
+        Delivery is at least once: a crash between 3 and 4 sends the report again.
+        Redis errors reading the outbox are raised to the caller.
+        """
+        if self._outbox is None:
+            return 0
+        finished = 0
+        for due in await self._outbox.due(partition, self._clock()):
+            sid = due.closed.session_id
+            if sid in self._sending:
+                continue
+            self._sending.add(sid)
+            try:
+                record = await self._outbox.get(partition, sid)
+                if (
+                    record is not None
+                    and record.due_ms <= self._clock()
+                    and await self._send(partition, record)
+                ):
+                    finished += 1
+            finally:
+                self._sending.discard(sid)
+        return finished
+
+    def resend_in_background(self, partitions: Iterable[int]) -> None:
+        """Run :meth:`resend_due` over ``partitions`` in a background task (on assignment)."""
+        if self._outbox is not None:
+            self._spawn(self._resend_all(sorted(set(partitions))))
+
+    async def _resend_all(self, partitions: list[int]) -> None:
+        finished = 0
+        for partition in partitions:
+            try:
+                finished += await self.resend_due(partition)
+            except Exception as exc:  # Redis trouble: the timer tries again
+                log.warning("report_resend_failed", partition=partition, error=repr(exc))
+        log.info("reports_resent", partitions=len(partitions), finished=finished)
 
     async def drain(self) -> None:
         """Wait for background reports still running (at shutdown, and in tests)."""

@@ -1,7 +1,9 @@
 """The ``on_built`` callback: email the session report to users who turned reports on.
 
 Failure policy: every error (database, rendering, SMTP, timeout) is logged and counted
-under ``mindhit_reports_total{outcome}`` and swallowed, so the mind-map agent carries on.
+under ``mindhit_reports_total{outcome}`` and swallowed, so the mind-map agent carries on;
+the call answers False, which leaves the report in the outbox
+(:mod:`processors.report.outbox`) for a later retry.
 """
 
 from __future__ import annotations
@@ -10,11 +12,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 
-from prometheus_client import Counter
-
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
 from processors.report.mailer import SMTP_TIMEOUT_S, SmtpTarget, build_message, parse_smtp_url, send
+from processors.report.metrics import REPORTS
 from processors.report.recipients import PostgresRecipients
 from processors.report.render import render_report
 from schema.derived import MindmapBuilt, SessionClosed
@@ -22,8 +23,6 @@ from schema.derived import MindmapBuilt, SessionClosed
 __all__ = ["REPORTS", "SessionReporter", "reporter_from_settings"]
 
 log = get_logger(__name__)
-
-REPORTS = Counter("mindhit_reports_total", "Session report emails", ["outcome"])
 
 Recipients = Callable[[str], Awaitable[str | None]]
 Sender = Callable[[SmtpTarget, EmailMessage], Awaitable[None]]
@@ -47,18 +46,22 @@ class SessionReporter:
         self._recipients = recipients
         self._send = send_message
 
-    async def __call__(self, closed: SessionClosed, built: MindmapBuilt) -> None:
+    async def __call__(self, closed: SessionClosed, built: MindmapBuilt) -> bool:
         """Report one session; never raises.
 
         Steps: 1. look up the user's address (none when reports are off → done);
         2. render the report; 3. send it within the SMTP timeout; 4. count the outcome.
+
+        Returns:
+            True when the report is finished (sent, or not wanted), False when it
+            failed and should be tried again later.
         """
         try:
             async with asyncio.timeout(2 * SMTP_TIMEOUT_S):
                 recipient = await self._recipients(closed.user_id)
                 if recipient is None:
                     REPORTS.labels("skipped").inc()
-                    return
+                    return True
                 report = render_report(closed, built, public_url=self._public_url)
                 message = build_message(report, sender=self._from, recipient=recipient)
                 await self._send(self._target, message)
@@ -69,9 +72,10 @@ class SessionReporter:
                 session_id=closed.session_id,
                 error=f"{type(exc).__name__}: {exc}",
             )
-            return
+            return False
         REPORTS.labels("sent").inc()
         log.info("report.sent", session_id=closed.session_id)
+        return True
 
 
 def reporter_from_settings(settings: Settings, database_url: str) -> SessionReporter | None:

@@ -20,6 +20,7 @@ from processors.ai.base import AIError, AIProvider, Enrichment, MindmapPage, Pag
 from processors.ai.local import LocalProvider
 from processors.content import ContentStore
 from processors.erasure import user_eraser
+from processors.report.outbox import ReportOutbox
 from processors.state import StateStore
 from schema.derived import DerivedBase, MindmapNode
 from schema.events import ClientEvent
@@ -79,6 +80,7 @@ class Pipeline:
         """New handlers with empty memory, as after a worker restart (Redis keeps its data)."""
         prefix = self.settings.key_prefix
         content = ContentStore(self.redis, prefix)
+        self.outbox = ReportOutbox(self.redis, prefix)
         self.states = StateStore(self.redis, prefix)
         self.raw = RawHandler(
             self.states, content, self.emit, idle_threshold_ms=self.settings.idle_threshold_s * 1000
@@ -90,7 +92,8 @@ class Pipeline:
             self.emit,
             self.clock,
             self.on_built,
-            user_eraser(self.states, content),
+            user_eraser(self.states, content, self.outbox),
+            outbox=self.outbox if self.on_built is not None else None,
         )
 
     def clock(self) -> int:

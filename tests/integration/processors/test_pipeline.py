@@ -170,14 +170,16 @@ async def test_failed_map_is_dead_lettered_and_a_retry_completes_it(pipe: Pipeli
     assert await list_dead_letters(pipe.redis, pipe.settings, pending_only=True) == []
 
 
-async def test_report_hook_gets_each_map_once_and_its_failure_changes_nothing(
+async def test_report_hook_gets_each_map_once_and_its_failure_only_leaves_it_owed(
     aredis: aioredis.Redis, settings: Settings
 ) -> None:
     reported: list[tuple[str, str]] = []
 
-    async def flaky_report(closed: SessionClosed, built: MindmapBuilt) -> None:
+    async def flaky_report(closed: SessionClosed, built: MindmapBuilt) -> bool:
         reported.append((closed.session_id, built.session_id))
-        raise ConnectionRefusedError("smtp down")
+        if closed.session_id == SID1:
+            raise ConnectionRefusedError("smtp down")
+        return False
 
     pipe = Pipeline(aredis, settings, on_built=flaky_report)
     for sid in (SID1, SID2):
@@ -196,6 +198,12 @@ async def test_report_hook_gets_each_map_once_and_its_failure_changes_nothing(
         if isinstance(s, SessionStatusChanged) and s.status == "completed"
     ]
     assert sorted(done) == [SID1, SID2]
+    partition = partition_for("alice", settings.partitions)
+    owed = await pipe.outbox.records(partition)
+    assert sorted(r.closed.session_id for r in owed) == [SID1, SID2]
+    assert all(r.attempts == 1 and r.due_ms > pipe.now for r in owed)
+    await pipe.mindmap.resend_due(partition)  # not due yet: not called again
+    assert len(reported) == 2
 
 
 async def test_user_erased_drops_the_fold_state(pipe: Pipeline) -> None:

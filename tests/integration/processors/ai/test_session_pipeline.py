@@ -3,7 +3,8 @@
 Cross-checks the AI side with the processors' handler: a malformed answer marks the
 session failed with the reason and dead-letters it; a 429 then a good answer yields one
 ``mindmap.built`` whose leaves are the session's pages, and the opted-in user gets the
-report on a real SMTP server. Real Redis (content store) and PostgreSQL (recipient).
+report on a real SMTP server, leaving nothing owed in the report outbox. Real Redis
+(content store, outbox) and PostgreSQL (recipient).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from mindhit.settings import Settings
 from processors.agents.mindmap import MindmapHandler
 from processors.ai.gemini import GeminiProvider
 from processors.content import ContentStore
-from processors.report import reporter_from_settings
+from processors.report import ReportOutbox, reporter_from_settings
 from schema.derived import (
     DeadLettered,
     MindmapBuilt,
@@ -105,7 +106,10 @@ async def _run(
     provider = GeminiProvider(
         api_key="k", model="m", base_url=stub.base_url, attempts=2, sleep=no_wait
     )
-    handler = MindmapHandler(ContentStore(aredis, key_prefix), provider, emit, lambda: 5, on_built)
+    outbox = ReportOutbox(aredis, key_prefix) if on_built is not None else None
+    handler = MindmapHandler(
+        ContentStore(aredis, key_prefix), provider, emit, lambda: 5, on_built, outbox=outbox
+    )
     try:
         await handler.handle(0, encode_derived_entry(DerivedEntry(events=[closed])))
         await handler.drain()  # the report email is sent in the background
@@ -159,3 +163,4 @@ async def test_429_then_answer_builds_the_map_and_emails_the_report(
     ]
     assert len(handler.envelopes) == 1
     assert handler.envelopes[0].rcpt_tos == [user.email]
+    assert await ReportOutbox(aredis, key_prefix).records(0) == []  # the report is finished
