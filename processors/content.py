@@ -15,15 +15,22 @@ Keys (all under ``Settings.key_prefix``; single-key commands, so Redis Cluster s
 ``<prefix>:mindmap-done:<session_id>``            "1" once a session's map was emitted (30 days)
 ``<prefix>:user-content:<user_id>``               set of the content hashes / URL versions a
                                                  user brought in, so erasure can remove them
+``<prefix>:content-holders:<content_hash>``       set of the users whose uploads carry the text
+                                                 (sent in full or, already known, by hash)
 
 Enrichments are content-addressed: a cached summary is reused only for the very
 same text, so one user never sees another's summary of different content.
+
+A page text is shared by everyone who read it; erasing one of them removes the
+text only when no other user holds it (``release_text.lua``), so the others keep
+the text of their pages (their uploads were sent without it, by hash).
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Sequence
+from importlib import resources
 from typing import Any
 
 import msgspec
@@ -50,6 +57,7 @@ class CachedEnrichment(msgspec.Struct, frozen=True, kw_only=True):
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(CachedEnrichment)
+_RELEASE_TEXT = resources.files("processors").joinpath("release_text.lua").read_text()
 
 
 class ContentStore:
@@ -58,6 +66,7 @@ class ContentStore:
     def __init__(self, client: aioredis.Redis, prefix: str) -> None:
         self._redis = client
         self._prefix = prefix
+        self._release_text = client.register_script(_RELEASE_TEXT)
 
     def _key(self, kind: str, *parts: str) -> str:
         return ":".join((self._prefix, kind, *parts))
@@ -65,19 +74,37 @@ class ContentStore:
     async def put_texts(self, texts: Iterable[tuple[str, str]], user_id: str = "") -> None:
         """Store ``(content_hash, text)`` pairs not stored yet (first writer wins).
 
-        With ``user_id``, the hashes are also listed under that user for erasure.
+        With ``user_id``, the user holds each text (see :meth:`hold_texts`).
         """
         pipe = self._redis.pipeline(transaction=False)
         queued = False
         for content_hash, text in texts:
             if text:
                 if user_id:
-                    pipe.sadd(self._key("user-content", user_id), f"t:{content_hash}")
+                    self._queue_hold(pipe, content_hash, user_id)
                 pipe.set(
                     content_key(self._prefix, content_hash),
                     zlib.compress(text.encode(), 1),
                     nx=True,
                 )
+                queued = True
+        if queued:
+            await pipe.execute()
+
+    def _queue_hold(self, pipe: Any, content_hash: str, user_id: str) -> None:
+        pipe.sadd(self._key("user-content", user_id), f"t:{content_hash}")
+        pipe.sadd(self._key("content-holders", content_hash), user_id)
+
+    async def hold_texts(self, hashes: Iterable[str], user_id: str) -> None:
+        """Record that ``user_id``'s uploads carry these texts (sent by hash only).
+
+        Erasing another holder then leaves the text in place.
+        """
+        pipe = self._redis.pipeline(transaction=False)
+        queued = False
+        for content_hash in dict.fromkeys(hashes):
+            if content_hash:
+                self._queue_hold(pipe, content_hash, user_id)
                 queued = True
         if queued:
             await pipe.execute()
@@ -160,22 +187,26 @@ class ContentStore:
     async def erase_user(self, user_id: str) -> int:
         """Remove the page texts, URL versions and enrichments ``user_id`` brought in.
 
-        Content is shared by hash, so a text another user also sent goes too; their
-        next upload of it stores it again (the gateway only strips texts it finds).
-        Returns how many keys were deleted.
+        A page text goes only when no other user holds it; URL versions and their
+        enrichments the user announced go (another reader's next visit announces
+        and enriches the version again). Returns how many keys were deleted.
         """
         listing = self._key("user-content", user_id)
         members: Any = await self._redis.smembers(listing)  # type: ignore[misc]
         keys = [listing]
+        deleted = 0
         for member in (m.decode() for m in members):
             kind, _, rest = member.partition(":")
             if kind == "t":
-                keys.append(content_key(self._prefix, rest))
+                holders = self._key("content-holders", rest)
+                released: Any = await self._release_text(
+                    keys=[holders, content_key(self._prefix, rest)], args=[user_id]
+                )
+                deleted += int(released)
             elif kind == "v":
                 url_hash, _, content_hash = rest.partition(":")
                 keys.append(self._key("urlver", url_hash, content_hash))
                 keys.append(self._key("enrich", url_hash, content_hash))
-        deleted = 0
         for start in range(0, len(keys), 500):
             deleted += int(await self._redis.delete(*keys[start : start + 500]))
         return deleted

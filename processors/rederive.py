@@ -93,6 +93,9 @@ class _ReplayContent(ContentStore):
     async def put_texts(self, texts: Iterable[tuple[str, str]], user_id: str = "") -> None:
         return None  # the texts came from the log: the live workers stored them
 
+    async def hold_texts(self, hashes: Iterable[str], user_id: str) -> None:
+        return None  # recorded by the live workers too
+
     async def unknown_versions(self, versions: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         return [v for v in dict.fromkeys(versions) if v not in self._announced]
 

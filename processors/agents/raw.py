@@ -95,7 +95,8 @@ class RawHandler:
         Steps, in this order (at-least-once, each redelivery a no-op downstream):
         1. decode the entry (an undecodable entry is logged and skipped);
         2. fold each user's events with their state (duplicates/gaps counted);
-        3. store page texts by content hash; find URL versions never announced;
+        3. store page texts by content hash (and who holds texts sent by hash only);
+           find URL versions never announced;
         4. emit the derived events, one entry per topic, to the same partition,
            and wait until Redis stored them;
         5. mark the announced URL versions;
@@ -113,6 +114,7 @@ class RawHandler:
         derived: list[DerivedBase] = []
         candidates: dict[tuple[str, str], UrlDiscovered] = {}
         texts: dict[str, list[tuple[str, str]]] = {}
+        held: dict[str, list[str]] = {}
         new_states: dict[str, UserState] = {}
         for user_id, events in per_user.items():
             state, result = fold(
@@ -139,8 +141,14 @@ class RawHandler:
             texts[user_id] = [
                 (e.content_hash, e.text) for e in events if isinstance(e, PageContent) and e.text
             ]
+            held[user_id] = [
+                e.content_hash
+                for e in events
+                if isinstance(e, PageContent) and e.content_hash and not e.text
+            ]
         stored = asyncio.gather(
-            *(self._content.put_texts(t, user_id) for user_id, t in texts.items() if t)
+            *(self._content.put_texts(t, user_id) for user_id, t in texts.items() if t),
+            *(self._content.hold_texts(h, user_id) for user_id, h in held.items() if h),
         )
         _, fresh = await asyncio.gather(stored, self._content.unknown_versions(list(candidates)))
         announced = await self._with_known_texts([candidates[key] for key in fresh])

@@ -248,6 +248,42 @@ async def test_user_erased_removes_the_page_texts_and_enrichments_they_brought_i
     assert not after & {"content", "enrich", "urlver", "user-content"}
 
 
+async def test_erasing_one_reader_keeps_a_page_text_another_reader_holds(
+    pipe: Pipeline,
+) -> None:
+    prefix = pipe.settings.key_prefix
+    text_key = f"{prefix}:content:{content_hash(PY)}"
+    first = Browser("c1", SID1)
+    reading(first, 1, "https://docs.example/asyncio", PY, 2_000)
+    await pipe.feed("alice", "c1", first.events)
+    await pipe.drain()
+    # Bob reads the same page later: the gateway sent his copy by hash only.
+    second = Browser("c2", SID2)
+    second.activate(5, "https://docs.example/asyncio")
+    second.events.append(
+        msgspec.structs.replace(second.content(5, "https://docs.example/asyncio", PY), text="")
+    )
+    await pipe.feed("bob", "c2", second.events)
+    await pipe.drain()
+
+    async def erase(user: str) -> None:
+        await pipe.emit(
+            SESSIONS_TOPIC,
+            partition_for(user, pipe.settings.partitions),
+            encode_derived_entry(DerivedEntry(events=[UserErased(user_id=user, ts=1)])),
+        )
+        await pipe.drain()
+
+    await erase("alice")
+    assert await pipe.redis.exists(text_key)  # Bob still reads it
+    assert (await ContentStore(pipe.redis, prefix).get_texts([content_hash(PY)])) == {
+        content_hash(PY): PY
+    }
+    await erase("bob")
+    assert not await pipe.redis.exists(text_key)  # nobody holds it any more
+    assert not [k async for k in pipe.redis.scan_iter(match=f"{prefix}:content-holders:*")]
+
+
 async def test_page_content_without_text_uses_the_stored_text_of_its_hash(pipe: Pipeline) -> None:
     first = Browser("c1", SID1)
     reading(first, 1, "https://docs.example/asyncio", PY, 2_000)
