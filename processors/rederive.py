@@ -9,16 +9,18 @@ folds the entries into its shadow tables and keeps them as the new derivation.
 
 What differs from the live workers, and why:
 
-* fold state and "already announced" markers live in memory and start empty, so
-  the derivation depends only on the log and the settings, never on what the
-  live workers did before;
+* fold state starts empty, kept like the live workers keep theirs (users with an
+  open session in memory, the others in Redis) but under its own keys
+  (``<prefix>:rederive:{pN}:dwell-state``, deleted when done), and "already
+  announced" markers live in memory: the derivation depends only on the log and
+  the settings, never on what the live workers did before;
 * a cached enrichment is reused only when the configured provider made it
   (switching provider re-enriches every page version); new enrichments are
   cached for the live workers unless this is a dry run;
 * no report emails, no ``mindmap-done`` markers, no page texts written.
 
-Raw entries are handled partition by partition; a URL version seen by users in
-two partitions is announced by whichever partition is handled first.
+The replay hands raw entries over in log time across partitions (each partition
+in its own order), as the live workers saw them.
 """
 
 from __future__ import annotations
@@ -34,9 +36,8 @@ from processors.agents.mindmap import MindmapHandler
 from processors.agents.raw import RawHandler
 from processors.ai.base import AIProvider
 from processors.content import CachedEnrichment, ContentStore
-from processors.dwell import UserState
 from processors.state import StateStore
-from schema.topics import SESSIONS_TOPIC, URLS_TOPIC
+from schema.topics import SESSIONS_TOPIC, URLS_TOPIC, partition_tag
 
 __all__ = ["DerivedOut", "Rederiver", "derivation_settings"]
 
@@ -53,29 +54,6 @@ def derivation_settings(settings: Settings, provider: AIProvider) -> dict[str, o
     if provider.name == "gemini":
         shaped["gemini_model"] = settings.gemini_model
     return shaped
-
-
-class _MemoryStates(StateStore):
-    """Fold state in memory only, starting empty (one partition at a time)."""
-
-    def __init__(self) -> None:
-        self._users: dict[str, UserState] = {}
-
-    @property
-    def users_in_memory(self) -> int:
-        return len(self._users)
-
-    async def load(self, partition: int, users: Iterable[str]) -> dict[str, UserState | None]:
-        return {user: self._users.get(user) for user in users}
-
-    async def save(self, partition: int, states: dict[str, UserState]) -> None:
-        self._users.update(states)
-
-    async def erase(self, partition: int, user_id: str) -> None:
-        self._users.pop(user_id, None)
-
-    def forget(self) -> None:
-        self._users.clear()
 
 
 class _ReplayContent(ContentStore):
@@ -156,7 +134,9 @@ class Rederiver:
         write_cache: bool = True,
     ) -> None:
         self.settings = derivation_settings(settings, provider)
-        self._states = _MemoryStates()
+        self._redis = redis
+        self._state_prefix = f"{settings.key_prefix}:rederive"
+        self._states = StateStore(redis, self._state_prefix)
         content = _ReplayContent(redis, settings.key_prefix, provider.name, write_cache=write_cache)
         self._out: deque[DerivedOut] = deque()
         self._raw = RawHandler(
@@ -168,11 +148,18 @@ class Rederiver:
         self._enrich = EnrichHandler(content, provider, self._collect, clock)
         self._mindmap = MindmapHandler(content, provider, self._collect, clock)
         self._provider = provider
-        self._partition = -1
+        self._partitions: set[int] = set()
+
+    def _state_key(self, partition: int) -> str:
+        return f"{self._state_prefix}:{partition_tag(partition)}:dwell-state"
 
     async def aclose(self) -> None:
-        """Release the provider's connections."""
-        await self._provider.aclose()
+        """Delete the fold state kept in Redis and release the provider's connections."""
+        try:
+            if self._partitions:
+                await self._redis.delete(*(self._state_key(p) for p in self._partitions))
+        finally:
+            await self._provider.aclose()
 
     async def _collect(self, topic: str, partition: int, value: bytes) -> None:
         self._out.append((topic, value))
@@ -185,9 +172,9 @@ class Rederiver:
         entry to the mind-map handler, whose outputs are collected in turn, until
         nothing is left. Every entry carries ``offset`` as its origin.
         """
-        if partition != self._partition:
-            self._states.forget()  # users never change partition: the old ones are done
-            self._partition = partition
+        if partition not in self._partitions:
+            self._partitions.add(partition)
+            await self._redis.delete(self._state_key(partition))  # left by an aborted run
         await self._raw.handle(partition, value, offset)
         done: list[DerivedOut] = []
         while self._out:

@@ -15,9 +15,10 @@ and what it returns is folded instead, and kept as a new generation
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -178,14 +179,10 @@ class _Shadow:
         self.batch = Batch(self.erased)
 
 
-async def _tail(
-    redis: aioredis.Redis,
-    stream: str,
-    lo: int,
-    hi: int,
-    fold: Callable[[int, bytes | None], Awaitable[None]],
-) -> int:
-    """Fold entries ``lo <= offset < hi`` of one stream from Redis; return the next offset."""
+async def _tail_entries(
+    redis: aioredis.Redis, stream: str, lo: int, hi: int
+) -> AsyncIterator[tuple[int, bytes | None]]:
+    """Entries ``lo <= offset < hi`` of one stream from Redis, in order."""
     position = lo
     while position < hi:
         earliest = await streams.earliest_offset(redis, stream)
@@ -195,13 +192,80 @@ async def _tail(
             )
         records = await streams.read(redis, {stream: position}, count=min(500, hi - position))
         if not records:
-            break
+            return
         for record in records:
             if record.offset >= hi:
-                return position
-            await fold(record.offset, record.fields.get(b"v"))
+                return
+            yield record.offset, record.fields.get(b"v")
             position = record.offset + 1
+
+
+async def _tail(
+    redis: aioredis.Redis,
+    stream: str,
+    lo: int,
+    hi: int,
+    fold: Callable[[int, bytes | None], Awaitable[None]],
+) -> int:
+    """Fold entries ``lo <= offset < hi`` of one stream from Redis; return the next offset."""
+    position = lo
+    async for offset, value in _tail_entries(redis, stream, lo, hi):
+        await fold(offset, value)
+        position = offset + 1
     return position
+
+
+async def _stream_entries(
+    conn: psycopg.Connection[Any],
+    redis: aioredis.Redis,
+    stream: str,
+    topic: str,
+    partition: int,
+    target: int,
+    done: dict[str, int],
+) -> AsyncIterator[tuple[int, bytes | None]]:
+    """One stream's entries below ``target``: the archive, then the Redis tail.
+
+    An entry archived per user comes as several values with one offset. ``done``
+    records the offset after the last entry yielded (where the live tail resumes).
+    """
+    archived = min(archived_end(conn, topic, partition), target)
+    done[stream] = archived
+    for offset, value in read_archived(conn, topic, partition, 0, archived):
+        yield offset, value
+    async for offset, live in _tail_entries(redis, stream, archived, target):
+        yield offset, live
+        done[stream] = offset + 1
+
+
+def _logged_at(value: bytes | None) -> int:
+    """When a raw entry was logged (its newest upload), for merging partitions in time."""
+    try:
+        return max((u.received_at for u in decode_raw_entry(value or b"").uploads), default=0)
+    except LogEntryError:
+        return 0
+
+
+async def _by_time(
+    sources: list[tuple[int, AsyncIterator[tuple[int, bytes | None]]]],
+) -> AsyncIterator[tuple[int, int, bytes | None]]:
+    """``(partition, offset, value)`` of raw streams merged by log time, each in its order.
+
+    Re-deriving handles the partitions as the live workers did: side by side in
+    time, so a page two users read is announced by whoever read it first.
+    """
+    heads: list[tuple[int, int, int, bytes | None]] = []
+    for partition, entries in sources:
+        first = await anext(entries, None)
+        if first is not None:
+            heapq.heappush(heads, (_logged_at(first[1]), partition, first[0], first[1]))
+    by_partition = dict(sources)
+    while heads:
+        _, partition, offset, value = heapq.heappop(heads)
+        yield partition, offset, value
+        following = await anext(by_partition[partition], None)
+        if following is not None:
+            heapq.heappush(heads, (_logged_at(following[1]), partition, following[0], following[1]))
 
 
 async def replay(
@@ -301,21 +365,32 @@ async def replay(
 
         return fold
 
+    last: dict[int, int] = {}
+
+    async def fold_entry(topic: str, partition: int, offset: int, value: bytes | None) -> None:
+        if last.get(partition) != offset:  # parts of one archived entry count once
+            folder.entries += 1
+            last[partition] = offset
+        await folder.fold(topic, partition, offset, value)
+        if progress and folder.entries % 64 == 0:
+            progress(folder.entries, folder.events + folder.batch.events)
+
+    def entries(stream: str) -> AsyncIterator[tuple[int, bytes | None]]:
+        topic, partition = ids[stream]
+        return _stream_entries(conn, redis, stream, topic, partition, targets[stream], positions)
+
+    raw = [s for s in ids if ids[s][0] == RAW_TOPIC]
+    if derive is not None:
+        async for partition, offset, value in _by_time([(ids[s][1], entries(s)) for s in raw]):
+            await fold_entry(RAW_TOPIC, partition, offset, value)
     for stream, (topic, partition) in ids.items():
+        if derive is not None and topic == RAW_TOPIC:
+            continue
         if derive is None and in_force is not None and topic != RAW_TOPIC:
             _fold_generation(folder, in_force, topic, partition)
-        target = targets[stream]
-        archived = min(archived_end(conn, topic, partition), target)
-        fold = counted(topic, partition)
-        last = -1
-        for offset, value in read_archived(conn, topic, partition, 0, archived):
-            if offset != last:
-                folder.entries += 1
-                last = offset
-            await folder.fold(topic, partition, offset, value)
-            if progress and folder.entries % 64 == 0:
-                progress(folder.entries, folder.events + folder.batch.events)
-        positions[stream] = await _tail(redis, stream, archived, target, fold)
+        last.clear()
+        async for offset, value in entries(stream):
+            await fold_entry(topic, partition, offset, value)
     folder.flush()
     if progress:
         progress(folder.entries, folder.events)

@@ -107,7 +107,11 @@ class Pipeline:
     async def feed(self, user_id: str, client_id: str, events: list[ClientEvent]) -> None:
         """Append one upload as the gateway would (raw partition of the user)."""
         upload = Upload(
-            batch_id=uuid7(), user_id=user_id, client_id=client_id, received_at=0, events=events
+            batch_id=uuid7(),
+            user_id=user_id,
+            client_id=client_id,
+            received_at=max((e.ts for e in events), default=0),
+            events=events,
         )
         partition = partition_for(user_id, self.settings.partitions)
         key = stream_key(self.settings.key_prefix, RAW_TOPIC, partition)

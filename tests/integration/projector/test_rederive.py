@@ -31,6 +31,7 @@ from projector.consumer import Consumer
 from projector.diff import describe_changes
 from projector.erase import erase_user
 from projector.replay import ReplayError, replay
+from schema.topics import partition_for
 from tests.integration.processors.pipeline import Pipeline
 from tests.support.gemini_stub import GeminiStub
 from tests.unit.processors.browsing import Browser
@@ -88,14 +89,17 @@ async def rederive(
     **kwargs: Any,
 ) -> Any:
     rederiver = Rederiver(settings, redis, provider, lambda: 1_800_000_000_000)
-    return await replay(
-        settings,
-        redis,
-        conn,
-        derive=rederiver.derive,
-        derive_settings=rederiver.settings,
-        **kwargs,
-    )
+    try:
+        return await replay(
+            settings,
+            redis,
+            conn,
+            derive=rederiver.derive,
+            derive_settings=rederiver.settings,
+            **kwargs,
+        )
+    finally:
+        await rederiver.aclose()
 
 
 async def test_replay_with_another_ai_provider_rewrites_history_for_good(
@@ -198,6 +202,32 @@ async def test_output_of_lagging_workers_for_rederived_entries_is_not_projected_
     assert rows(pg, "SELECT count(*), min(provider) FROM mindmap_graphs") == [(1, "gemini")]
     assert rows(pg, "SELECT count(*) FROM page_visits") == [(1,)]
     assert rows(pg, "SELECT status FROM sessions") == [("completed",)]
+
+
+async def test_a_page_two_users_read_stays_with_its_first_reader(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    """Partitions are re-derived side by side in time, as the live workers ran them."""
+    users = [f"0190a0b0-0000-7000-8000-{i:012x}" for i in range(64)]
+    by_partition = {partition_for(u, settings.partitions): u for u in reversed(users)}
+    low, high = min(by_partition), max(by_partition)
+    first, later = by_partition[high], by_partition[low]  # the first reader's partition is last
+    pipe = Pipeline(aredis, settings, clock_ms=1_795_000_000_000)
+    page = [("https://py.example/asyncio", PY)]
+    await record(pipe, first, session("f1", "0190a0b0-0000-7000-8000-0000000000f1", page,
+                                      start_ms=1_790_000_000_000))  # fmt: skip
+    await pipe.drain()
+    await record(pipe, later, session("l1", "0190a0b0-0000-7000-8000-0000000000f2", page,
+                                      start_ms=1_790_003_600_000))  # fmt: skip
+    await pipe.drain()
+    await fold_all(settings, aredis, pg)
+    owners = "SELECT user_id::text FROM urls WHERE content_hash <> ''"
+    assert rows(pg, owners) == [(first,)]
+
+    same = await rederive(settings, aredis, pg, LocalProvider(), diff=True, dry_run=True)
+    assert same.changes == [] and not any(same.other.values()), same.other
+    state = [k async for k in aredis.scan_iter(match=f"{settings.key_prefix}:rederive:*")]
+    assert state == []  # the re-derivation's fold state is gone with it
 
 
 async def test_rederive_rebuilds_every_projection(
