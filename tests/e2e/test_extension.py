@@ -340,6 +340,10 @@ async def test_extension_session_through_the_real_gateway(
     assert media[0].tab_id == contents["d.html"].tab_id
     idle_after = [e for e in events if isinstance(e, IdleState) and e.seq > media[0].seq]
     assert [e.state for e in idle_after] == ["idle"]
+    # chrome.idle's detection interval is the account's idle threshold (90 s, above):
+    # an idle report says the user had been inactive that long; going active says 0.
+    reports = [(e.state, e.idle_for_s) for e in events if isinstance(e, IdleState)]
+    assert reports == [("idle", 90), ("active", 0), ("idle", 90)], reports
     history = [e for e in events if isinstance(e, TabUpdated) and e.change == "history"]
     assert [e.url.rsplit("/", 1)[-1] for e in history] == ["c2-view"]
 
