@@ -53,6 +53,10 @@ class Worker:
             self.proc.send_signal(sig)
         try:
             return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:  # hung on the way out: do not leak it
+            self.proc.kill()
+            self.proc.wait()
+            raise
         finally:
             self.proc = None
 
