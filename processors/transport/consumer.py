@@ -19,6 +19,7 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from faust.transport import consumer as base
 from faust.types import TP, ConsumerMessage
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mindhit import streams
@@ -33,6 +34,9 @@ from schema.topics import partition_for, stream_key
 __all__ = ["Consumer"]
 
 log = get_logger(__name__)
+
+#: A commit that keeps failing is logged on its 1st, 31st, 61st... attempt (about a minute apart).
+_COMMIT_FAILURES_LOGGED_EVERY = 30
 
 
 class _Cluster:
@@ -347,6 +351,21 @@ class Consumer(base.Consumer):
         Faust calls this after flushing the producer, so table changelog entries
         of everything up to these offsets are stored before the offsets are. The
         write is fenced by the group lease: a worker that lost it crashes instead.
+
+        Whatever this returns, Faust then records ``offsets`` as committed and drops
+        their acks, and offers a partition again only once newer messages of it are
+        acked. An offset not stored here is therefore never retried by Faust: after
+        the last messages of a partition it would stay uncommitted for good. So a
+        Redis error (down, restarting, loading, or a pooled connection the restart
+        left dead) is retried here until the offsets are stored.
+
+        Steps:
+            1. Keep the offsets of assigned partitions.
+            2. Run the fenced commit script; if another worker holds the lease, crash.
+            3. On a Redis error, back off and go to 2, until stored or the worker
+               stops (not stored at shutdown: the next worker replays from the last
+               stored commit, as after a crash; a SIGTERM never waits for Redis).
+            4. Publish the committed offsets as metrics.
         """
         mine = {
             (tp.topic, tp.partition): offset
@@ -355,17 +374,33 @@ class Consumer(base.Consumer):
         }
         if not mine:
             return False
-        try:
-            await self.lease.commit(self.client, mine)
-        except LeaseLost as exc:
-            log.error("group lease lost; stopping", group=self.group, error=str(exc))
-            self._lease_held = False
-            metrics.LEASE_HELD.set(0)
-            await self.crash(exc)
-            return False
-        except Exception as exc:  # a failed commit is retried at the next interval
-            log.warning("commit failed; will retry", error=repr(exc))
-            return False
+        failures = 0
+        while True:
+            try:
+                await self.lease.commit(self.client, mine)
+                break
+            except LeaseLost as exc:
+                log.error("group lease lost; stopping", group=self.group, error=str(exc))
+                self._lease_held = False
+                metrics.LEASE_HELD.set(0)
+                await self.crash(exc)
+                return False
+            except RedisError as exc:
+                failures += 1
+                if self.should_stop or self.app.should_stop:  # shutting down (or crashed)
+                    log.warning("commit failed while stopping", error=repr(exc), detail=str(exc))
+                    return False
+                metrics.COMMIT_RETRIES.inc()
+                if failures % _COMMIT_FAILURES_LOGGED_EVERY == 1:
+                    log.warning(
+                        "commit failed; retrying until stored",
+                        error=repr(exc),
+                        detail=str(exc),
+                        failed_attempts=failures,
+                    )
+                await self.sleep(min(0.05 * 2**failures, 2.0))
+        if failures:
+            log.info("commit stored", failed_attempts=failures)
         for (topic, partition), offset in mine.items():
             metrics.COMMITTED.labels(topic, str(partition)).set(offset)
         return True

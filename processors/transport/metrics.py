@@ -12,6 +12,7 @@ __all__ = [
     "APPENDED",
     "APPEND_RETRIES",
     "COMMITTED",
+    "COMMIT_RETRIES",
     "COMPACTED",
     "FETCHED",
     "FETCH_ERRORS",
@@ -30,6 +31,10 @@ FETCHED = Counter(
 )
 FETCH_ERRORS = Counter(
     "mindhit_transport_fetch_errors_total", "Fetches that failed because Redis was unreachable"
+)
+COMMIT_RETRIES = Counter(
+    "mindhit_transport_commit_retries_total",
+    "Offset commits retried after a Redis error (they are retried until stored)",
 )
 COMMITTED = Gauge(
     "mindhit_transport_committed_offset",
