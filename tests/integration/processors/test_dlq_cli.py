@@ -15,19 +15,10 @@ from schema.derived import UrlDiscovered
 from schema.log import decode_derived_entry
 from schema.topics import URLS_TOPIC, stream_key
 from tests.integration.processors.pipeline import Pipeline
+from tests.support.processes import mindhit_env
 from tests.unit.processors.browsing import Browser
 
 pytestmark = pytest.mark.integration
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    return {
-        "MINDHIT_REDIS_URL": settings.redis_url,
-        "MINDHIT_DATABASE_URL": settings.database_url,
-        "MINDHIT_KEY_PREFIX": settings.key_prefix,
-        "MINDHIT_PARTITIONS": str(settings.partitions),
-        "MINDHIT_LOG_FORMAT": "json",
-    }
 
 
 async def test_list_shows_failed_enrichment_and_retry_requeues_it(
@@ -42,7 +33,7 @@ async def test_list_shows_failed_enrichment_and_retry_requeues_it(
     await pipe.drain()
 
     runner = CliRunner()
-    env = _env(settings)
+    env = mindhit_env(settings)
     listed = await asyncio.to_thread(runner.invoke, cli, ["dlq", "list", "--json"], env=env)
     assert listed.exit_code == 0, listed.output
     (letter,) = json.loads(listed.output)

@@ -10,7 +10,6 @@ saved before an entry is acknowledged; visit ids are deterministic).
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from pathlib import Path
 
@@ -24,12 +23,9 @@ from schema.derived import SessionClosed, VisitClosed
 from schema.ids import uuid7
 from schema.log import RawEntry, Upload, decode_derived_entry, encode_raw_entry
 from schema.topics import RAW_TOPIC, SESSIONS_TOPIC, VISITS_TOPIC, partition_for, stream_key
-from tests.integration.processors.test_worker_through_gateway import (
-    ROOT,
-    Script,
-    Service,
-    free_port,
-)
+from tests.integration.processors.test_worker_through_gateway import Script, service
+from tests.support.processes import mindhit_env
+from tests.support.servers import free_port
 from tests.unit.processors.browsing import Browser
 
 pytestmark = pytest.mark.integration
@@ -74,19 +70,11 @@ async def test_sigkill_mid_backlog_then_restart_gives_the_clean_result(
             value = encode_raw_entry(RawEntry(uploads=[upload]))
             await streams.append(aredis, key, value, key=user.encode(), timestamp_ms=0)
 
-    env = dict(os.environ)
-    env.update(
-        MINDHIT_REDIS_URL=settings.redis_url,
-        MINDHIT_DATABASE_URL=settings.database_url,
-        MINDHIT_KEY_PREFIX=settings.key_prefix,
-        MINDHIT_PARTITIONS=str(settings.partitions),
-        MINDHIT_COMMIT_INTERVAL_S="1.0",
-        MINDHIT_LOG_FORMAT="json",
-        MINDHIT_DATA_DIR=str(tmp_path / "data"),
-        PYTHONPATH=str(ROOT),
+    env = mindhit_env(
+        settings, MINDHIT_COMMIT_INTERVAL_S="1.0", MINDHIT_DATA_DIR=str(tmp_path / "data")
     )
     args = ["processors", "--port", str(free_port())]
-    first = Service(args, env, tmp_path / "worker1.log")
+    first = service(args, env, tmp_path / "worker1.log")
     try:
         for _ in range(600):
             assert first.proc.poll() is None, first.tail()
@@ -101,7 +89,7 @@ async def test_sigkill_mid_backlog_then_restart_gives_the_clean_result(
     assert 0 < partial < len(expected_visits), "the kill must land mid-backlog"
 
     args = ["processors", "--port", str(free_port())]
-    second = Service(args, env, tmp_path / "worker2.log")
+    second = service(args, env, tmp_path / "worker2.log")
     try:
         for _ in range(1200):
             assert second.proc.poll() is None, second.tail()

@@ -11,10 +11,7 @@ and one mind map.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,12 +32,11 @@ from schema.derived import MindmapBuilt, SessionStatusChanged, UrlEnriched, Visi
 from schema.ids import uuid7
 from schema.log import decode_derived_entry
 from schema.topics import SESSIONS_TOPIC, URLS_TOPIC, VISITS_TOPIC, stream_key
+from tests.support.processes import LoggedProcess, mindhit_env
 from tests.support.servers import free_port
 from tests.unit.processors.browsing import Browser
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 class Script:
@@ -161,48 +157,19 @@ class Script:
         return sum(1 for e in self.b.events if type(e).__name__ != "PageContent")
 
 
-class Service:
+def service(args: list[str], env: dict[str, str], log: Path) -> LoggedProcess:
     """A ``mindhit <command>`` subprocess with its log kept for post-mortems."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mindhit.cli", *args],
-            env=env,
-            cwd=ROOT,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def tail(self) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
+    return LoggedProcess("mindhit.cli", args, env, log)
 
 
 @pytest.fixture
 def stack(settings: Settings, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    env = dict(os.environ)
-    env.update(
-        MINDHIT_REDIS_URL=settings.redis_url,
-        MINDHIT_DATABASE_URL=settings.database_url,
-        MINDHIT_KEY_PREFIX=settings.key_prefix,
-        MINDHIT_PARTITIONS=str(settings.partitions),
-        MINDHIT_DATA_DIR=str(tmp_path / "data"),
-        MINDHIT_LOG_FORMAT="json",
-        MINDHIT_AI_PROVIDER="local",
-        PYTHONPATH=str(ROOT),
+    env = mindhit_env(
+        settings, MINDHIT_DATA_DIR=str(tmp_path / "data"), MINDHIT_AI_PROVIDER="local"
     )
     gateway_port, metrics_port = free_port(), free_port()
-    gateway = Service(["gateway", "--port", str(gateway_port)], env, tmp_path / "gateway.log")
-    worker = Service(["processors", "--port", str(metrics_port)], env, tmp_path / "worker.log")
+    gateway = service(["gateway", "--port", str(gateway_port)], env, tmp_path / "gateway.log")
+    worker = service(["processors", "--port", str(metrics_port)], env, tmp_path / "worker.log")
     try:
         yield {
             "gateway": f"http://127.0.0.1:{gateway_port}",
@@ -214,7 +181,7 @@ def stack(settings: Settings, tmp_path: Path) -> Iterator[dict[str, Any]]:
         gateway.stop()
 
 
-async def _wait_up(url: str, services: tuple[Service, ...]) -> None:
+async def _wait_up(url: str, services: tuple[LoggedProcess, ...]) -> None:
     async with httpx.AsyncClient() as http:
         for _ in range(300):
             for service in services:

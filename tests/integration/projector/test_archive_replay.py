@@ -20,6 +20,7 @@ from projector.synthetic import synth_log, write_log
 from schema.derived import SessionStatusChanged
 from schema.log import DerivedEntry, encode_derived_entry
 from schema.topics import SESSIONS_TOPIC, partition_for, stream_key
+from tests.support.processes import run_mindhit
 
 from .conftest import fold_all, highwaters, snapshot
 
@@ -189,9 +190,6 @@ async def test_replay_command_shows_progress_and_diff(
     settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
 ) -> None:
     import asyncio
-    import os
-    import subprocess
-    import sys
 
     await write_log(
         aredis, settings, synth_log(14, users=2, sessions_per_user=2, visits_per_session=5)
@@ -199,24 +197,14 @@ async def test_replay_command_shows_progress_and_diff(
     await fold_all(settings, aredis, pg)
     pg.execute("UPDATE sessions SET active_ms = 1 WHERE label = 's1'")
     pg.commit()
-    env = {
-        **os.environ,
-        "MINDHIT_REDIS_URL": settings.redis_url,
-        "MINDHIT_DATABASE_URL": settings.database_url,
-        "MINDHIT_KEY_PREFIX": settings.key_prefix,
-        "MINDHIT_PARTITIONS": str(settings.partitions),
-    }
-    args = [sys.executable, "-m", "mindhit.cli", "replay", "--diff"]
     done = await asyncio.to_thread(
-        subprocess.run, [*args, "--dry-run"], env=env, capture_output=True, text=True, timeout=60
+        run_mindhit, settings, "replay", "--diff", "--dry-run", timeout=60
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("active_ms: 1 → ") == 2, done.stdout
     assert "not swapped (dry run)" in done.stdout
     assert "replay" in done.stderr and "ev/s" in done.stderr  # the progress bar
-    done = await asyncio.to_thread(
-        subprocess.run, args, env=env, capture_output=True, text=True, timeout=60
-    )
+    done = await asyncio.to_thread(run_mindhit, settings, "replay", "--diff", timeout=60)
     assert done.returncode == 0 and "swapped in" in done.stdout, done.stderr
     assert pg.execute("SELECT count(*) FROM sessions WHERE active_ms = 1").fetchone() == (0,)
     pg.commit()

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from typing import Any
 
 import psycopg
@@ -20,6 +17,7 @@ from projector.synthetic import synth_log, user_ids, write_log
 from schema.derived import UserErased
 from schema.log import DerivedEntry, decode_derived_entry, decode_raw_entry, encode_derived_entry
 from schema.topics import RAW_TOPIC, SESSIONS_TOPIC, partition_for, stream_key
+from tests.support.processes import run_mindhit
 
 from .conftest import fold_all, highwaters
 from .test_archive_replay import archive_all
@@ -93,20 +91,8 @@ async def test_erase_command_removes_everything_and_replay_does_not_bring_it_bac
     gone, *kept = await _setup(settings, aredis, pg, 11)
     assert all(rows_of(pg, gone).values())
     await quarantine(settings, aredis, gone, kept[0], gone)
-    env = {
-        "MINDHIT_REDIS_URL": settings.redis_url,
-        "MINDHIT_DATABASE_URL": settings.database_url,
-        "MINDHIT_KEY_PREFIX": settings.key_prefix,
-        "MINDHIT_PARTITIONS": str(settings.partitions),
-        "MINDHIT_LOG_FORMAT": "console",
-    }
     result = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "mindhit.cli", "erase", "--user", "U11-0@example.com", "--yes"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
+        run_mindhit, settings, "erase", "--user", "U11-0@example.com", "--yes", timeout=60
     )
     assert result.returncode == 0, result.stderr
     assert f"erased user {gone}" in result.stdout and "still hold" not in result.stdout

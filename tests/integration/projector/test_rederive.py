@@ -13,9 +13,6 @@ names the history in force.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -34,6 +31,7 @@ from projector.replay import ReplayError, replay
 from schema.topics import partition_for
 from tests.integration.processors.pipeline import Pipeline
 from tests.support.gemini_stub import GeminiStub
+from tests.support.processes import run_mindhit
 from tests.unit.processors.browsing import Browser
 
 from .conftest import fold_all, snapshot
@@ -237,25 +235,6 @@ async def test_rederive_rebuilds_every_projection(
         await rederive(settings, aredis, pg, LocalProvider(), projections=("visits",))
 
 
-def mindhit(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run the ``mindhit`` command line against the test's Redis, database and prefix."""
-    environ = {
-        **os.environ,
-        "MINDHIT_REDIS_URL": settings.redis_url,
-        "MINDHIT_DATABASE_URL": settings.database_url,
-        "MINDHIT_KEY_PREFIX": settings.key_prefix,
-        "MINDHIT_PARTITIONS": str(settings.partitions),
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "mindhit.cli", *args],
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 async def test_replaying_with_another_idle_threshold_recomputes_dwell(
     settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
 ) -> None:
@@ -276,7 +255,7 @@ async def test_replaying_with_another_idle_threshold_recomputes_dwell(
     assert rows(pg, visits, sid) == [(120_000,), (60_000,)]  # idle exactly when reported
 
     shorter = await asyncio.to_thread(
-        mindhit, settings, "replay", "--rederive", "--diff", "--dry-run",
+        run_mindhit, settings, "replay", "--rederive", "--diff", "--dry-run",
         MINDHIT_IDLE_THRESHOLD_S="30",
     )  # fmt: skip
     assert shorter.returncode == 0, shorter.stderr
@@ -286,7 +265,7 @@ async def test_replaying_with_another_idle_threshold_recomputes_dwell(
     assert rows(pg, visits, sid) == [(120_000,), (60_000,)]  # a dry run changes nothing
 
     longer = await asyncio.to_thread(
-        mindhit, settings, "replay", "--rederive", "--diff", MINDHIT_IDLE_THRESHOLD_S="600"
+        run_mindhit, settings, "replay", "--rederive", "--diff", MINDHIT_IDLE_THRESHOLD_S="600"
     )
     assert longer.returncode == 0, longer.stderr
     assert "visits: 2 → 1 (dwell 180s → 360s)" in longer.stdout, longer.stdout
@@ -295,6 +274,6 @@ async def test_replaying_with_another_idle_threshold_recomputes_dwell(
     assert rows(pg, visits, sid) == [(360_000,)]
     assert rows(pg, "SELECT active_ms FROM sessions WHERE session_id = %s", sid) == [(360_000,)]
 
-    lag = await asyncio.to_thread(mindhit, settings, "lag")
+    lag = await asyncio.to_thread(run_mindhit, settings, "lag")
     assert lag.returncode == 0, lag.stderr
     assert "history re-derived: generation" in lag.stdout and "idle_threshold_s=600" in lag.stdout
