@@ -197,12 +197,30 @@ class Producer(base.Producer):
             1. Snapshot the messages in Faust's producer buffer and our own queue.
             2. Wait for exactly those (messages queued later do not extend the wait,
                so a flush — and the commit that follows it — ends under sustained load).
+            3. If any of them could not be stored (Redis unreachable for longer than
+               ``producer_request_timeout``), raise :class:`ProducerSendError`: Faust
+               commits offsets right after a flush, and offsets must never pass a
+               table change that was lost. The worker crashes instead; the next one
+               replays from the last commit and writes the changes again.
+
+        Raises:
+            ProducerSendError: a message handed over before this call was not stored.
         """
         waiting: list[asyncio.Future[Any]] = list(self._inflight)
         pending_queue: Any = self.buffer.pending
         waiting.extend(cast(list[asyncio.Future[Any]], list(pending_queue._queue)))
-        if waiting:
-            await asyncio.gather(*waiting, return_exceptions=True)
+        if not waiting:
+            return
+        results = await asyncio.gather(*waiting, return_exceptions=True)
+        lost = [
+            r
+            for r in results
+            if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
+        ]
+        if lost:
+            raise ProducerSendError(
+                f"{len(lost)} message(s) were not stored; not committing past them: {lost[0]}"
+            ) from lost[0]
 
     def key_partition(self, topic: str, key: bytes) -> TP:
         """The partition Faust should use for ``key`` (same hash as the gateway)."""

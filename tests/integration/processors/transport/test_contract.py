@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import faust
 import pytest
 import redis.asyncio as aioredis
-from faust.exceptions import ImproperlyConfigured
+from faust.exceptions import ImproperlyConfigured, ProducerSendError
 from faust.types import TP
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
@@ -27,6 +28,7 @@ from processors.transport.lease import GroupLease, LeaseLost
 from processors.transport.options import broker_url
 from processors.transport.producer import TransactionsNotSupported
 from schema.topics import partition_for, stream_key
+from tests.support.servers import PrivateRedis
 
 pytestmark = pytest.mark.integration
 
@@ -99,6 +101,34 @@ async def test_flush_ends_while_sends_keep_coming(app: faust.App) -> None:
     await producer.flush()
     assert sent > 1000
     assert max(durations) < 2.0, durations
+
+
+async def test_flush_fails_when_a_message_could_not_be_stored(
+    key_prefix: str, tmp_path: Path
+) -> None:
+    """Offsets are committed right after a flush: a lost table change must stop them."""
+    server = PrivateRedis(tmp_path / "redis", appendonly=False)
+    server.start()
+    application = faust.App(
+        "contract-lost",
+        broker=broker_url(server.url, key_prefix),
+        topic_partitions=4,
+        value_serializer="raw",
+        web_enabled=False,
+        autodiscover=False,
+        producer_request_timeout=0.3,
+    )
+    await application.producer.start()
+    try:
+        await application.producer.send_and_wait("t", b"k", b"stored", None, None, None)
+        server.kill()
+        sent = await application.producer.send("t", b"k", b"lost", None, None, None)
+        with pytest.raises(ProducerSendError, match="not stored"):
+            await application.producer.flush()
+        assert sent.done() and sent.exception() is not None
+    finally:
+        await application.producer.stop()
+        server.kill()
 
 
 async def test_transactions_are_refused_clearly(app: faust.App, redis_url: str) -> None:
