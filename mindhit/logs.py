@@ -43,7 +43,9 @@ def configure_logging(settings: Settings, *, component: str = "mindhit") -> None
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        # Not cached: a logger made before a later configure_logging (a second
+        # in-process command, a test) follows the new configuration too.
+        cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
