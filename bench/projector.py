@@ -56,6 +56,7 @@ from mindhit.db import apply_migrations  # noqa: E402
 from mindhit.settings import Settings  # noqa: E402
 from projector.archive import Archiver  # noqa: E402
 from projector.consumer import Consumer  # noqa: E402
+from projector.projections import PROJECTIONS  # noqa: E402
 from projector.synthetic import synth_log, write_log  # noqa: E402
 from schema.derived import VisitClosed  # noqa: E402
 from schema.events import (  # noqa: E402
@@ -225,12 +226,12 @@ async def bench_fold(
     }
 
 
-async def bench_replay(
-    settings: Settings, redis: aioredis.Redis, url: str, raw_events: int
-) -> dict[str, Any]:
-    await append_all(redis, settings, RAW_TOPIC, raw_entries(raw_events))
+async def fold_and_archive(
+    settings: Settings, redis: aioredis.Redis, url: str, projections: tuple[str, ...]
+) -> None:
+    """Fold everything appended so far into ``projections``, then archive it all."""
     with psycopg.connect(url) as conn:
-        consumer = Consumer(settings, redis, conn, projections=("sessions",))
+        consumer = Consumer(settings, redis, conn, projections=projections)
         await consumer.load()
         while await consumer.turn(block_ms=None):
             pass
@@ -238,6 +239,13 @@ async def bench_replay(
         await archiver.load()
         while await archiver.turn(block_ms=None):
             pass
+
+
+async def bench_replay(
+    settings: Settings, redis: aioredis.Redis, url: str, raw_events: int
+) -> dict[str, Any]:
+    await append_all(redis, settings, RAW_TOPIC, raw_entries(raw_events))
+    await fold_and_archive(settings, redis, url, ("sessions",))
     inner, replayed, rss_mb, seconds = run_replay(settings, url, "--projection", "sessions")
     assert replayed == raw_events, replayed  # every raw event went through the fold
     return {
@@ -346,15 +354,7 @@ async def bench_rederive(
     entries = browsing_entries(raw_events)
     total = sum(n for _, _, n in entries)
     await append_all(redis, settings, RAW_TOPIC, entries)
-    with psycopg.connect(url) as conn:
-        consumer = Consumer(settings, redis, conn)
-        await consumer.load()
-        while await consumer.turn(block_ms=None):
-            pass
-        archiver = Archiver(settings, redis, conn)
-        await archiver.load()
-        while await archiver.turn(block_ms=None):
-            pass
+    await fold_and_archive(settings, redis, url, tuple(PROJECTIONS))
     plain, _, _, _ = run_replay(settings, url)
     # Cold: no enrichment cached (a new AI provider); warm: the provider's enrichments
     # are cached (e.g. only the idle threshold changed), mind maps are built again.

@@ -45,6 +45,16 @@ def reading(b: Browser, tab: int, url: str, text: str, ms: int) -> None:
     b.wait(ms)
 
 
+async def erase(pipe: Pipeline, user: str) -> None:
+    """Erase ``user`` as the dashboard does (``user.erased`` on the sessions topic)."""
+    await pipe.emit(
+        SESSIONS_TOPIC,
+        partition_for(user, pipe.settings.partitions),
+        encode_derived_entry(DerivedEntry(events=[UserErased(user_id=user, ts=1)])),
+    )
+    await pipe.drain()
+
+
 @pytest.fixture
 async def pipe(aredis: aioredis.Redis, settings: Settings) -> Pipeline:
     return Pipeline(aredis, settings)
@@ -215,12 +225,7 @@ async def test_user_erased_drops_the_fold_state(pipe: Pipeline) -> None:
     state_key = f"{pipe.settings.key_prefix}:{{p{partition}}}:dwell-state"
     assert await pipe.redis.hexists(state_key, "erin")
     assert pipe.states.users_in_memory == 1
-    await pipe.emit(
-        SESSIONS_TOPIC,
-        partition,
-        encode_derived_entry(DerivedEntry(events=[UserErased(user_id="erin", ts=1)])),
-    )
-    await pipe.drain()
+    await erase(pipe, "erin")
     assert not await pipe.redis.hexists(state_key, "erin")
     assert pipe.states.users_in_memory == 0
 
@@ -237,13 +242,7 @@ async def test_user_erased_removes_the_page_texts_and_enrichments_they_brought_i
     before = [k async for k in pipe.redis.scan_iter(match=f"{prefix}:*", count=1000)]
     kinds = {k.decode().split(":")[1] for k in before}
     assert {"content", "enrich", "urlver", "user-content"} <= kinds
-    partition = partition_for("erin", pipe.settings.partitions)
-    await pipe.emit(
-        SESSIONS_TOPIC,
-        partition,
-        encode_derived_entry(DerivedEntry(events=[UserErased(user_id="erin", ts=1)])),
-    )
-    await pipe.drain()
+    await erase(pipe, "erin")
     after = {k.decode().split(":")[1] async for k in pipe.redis.scan_iter(match=f"{prefix}:*")}
     assert not after & {"content", "enrich", "urlver", "user-content"}
 
@@ -266,20 +265,12 @@ async def test_erasing_one_reader_keeps_a_page_text_another_reader_holds(
     await pipe.feed("bob", "c2", second.events)
     await pipe.drain()
 
-    async def erase(user: str) -> None:
-        await pipe.emit(
-            SESSIONS_TOPIC,
-            partition_for(user, pipe.settings.partitions),
-            encode_derived_entry(DerivedEntry(events=[UserErased(user_id=user, ts=1)])),
-        )
-        await pipe.drain()
-
-    await erase("alice")
+    await erase(pipe, "alice")
     assert await pipe.redis.exists(text_key)  # Bob still reads it
     assert (await ContentStore(pipe.redis, prefix).get_texts([content_hash(PY)])) == {
         content_hash(PY): PY
     }
-    await erase("bob")
+    await erase(pipe, "bob")
     assert not await pipe.redis.exists(text_key)  # nobody holds it any more
     assert not [k async for k in pipe.redis.scan_iter(match=f"{prefix}:content-holders:*")]
 
