@@ -43,7 +43,7 @@ from projector.derivations import (
     write_rows,
 )
 from projector.diff import SessionChange, other_changes, session_changes
-from projector.folds import Batch, without_erased
+from projector.folds import Batch, is_uuid, without_erased
 from projector.pg import (
     SHADOW_SUFFIX,
     apply_batch,
@@ -150,7 +150,7 @@ class _Shadow:
             entry = decode_raw_entry(value)
         except LogEntryError:
             return  # counted as rejected by the raw fold
-        kept = without_erased(entry, self.erased)
+        kept = without_erased(entry, self.batch.erased)
         if not kept.uploads:
             return
         if kept is not entry:
@@ -161,6 +161,8 @@ class _Shadow:
             fold_value(self.batch, topic, derived)
             self.derived += 1
             for user, part in split_entry(topic, derived):
+                if user is not None and not is_uuid(user):
+                    continue  # never projected (the folds reject it), so not kept either
                 seq = self.seqs.get((topic, partition), 0)
                 self.seqs[(topic, partition)] = seq + 1
                 owner = uuid.UUID(user) if user else None
