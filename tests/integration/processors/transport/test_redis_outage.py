@@ -143,6 +143,22 @@ async def _kill_redis_before_a_tail_is_committed(
     pytest.fail("Redis never died between processing a tail and committing it")
 
 
+async def _counter_caught_up(
+    private_redis: PrivateRedis, tmp_path: Path, workers: list[Worker], prefix: str, n: int
+) -> Worker:
+    """A counter worker (commits every 0.5 s) that has committed ``n`` numbers."""
+    client = aioredis.Redis.from_url(private_redis.url)
+    try:
+        await produce(client, prefix, "numbers", [(b"k%d" % (i % 40), b"%d" % i) for i in range(n)])
+        env = worker_env(private_redis.url, prefix, "counter", T_COMMIT_INTERVAL="0.5")
+        worker = Worker(COUNTER, env, tmp_path / "worker.log").start()
+        workers.append(worker)
+        await wait_committed(client, prefix, "counter", "numbers", worker)
+    finally:
+        await client.aclose()
+    return worker
+
+
 async def test_a_tail_whose_commit_fails_while_redis_is_down_is_committed_after_the_restart(
     private_redis: PrivateRedis, tmp_path: Path, workers: list[Worker]
 ) -> None:
@@ -152,17 +168,7 @@ async def test_a_tail_whose_commit_fails_while_redis_is_down_is_committed_after_
     uncommitted for good (the CI symptom: commits stop moving after the restart).
     """
     prefix = "tail"
-    client = aioredis.Redis.from_url(private_redis.url)
-    try:
-        await produce(
-            client, prefix, "numbers", [(b"k%d" % (i % 40), b"%d" % i) for i in range(400)]
-        )
-        env = worker_env(private_redis.url, prefix, "counter", T_COMMIT_INTERVAL="0.5")
-        worker = Worker(COUNTER, env, tmp_path / "worker.log").start()
-        workers.append(worker)
-        await wait_committed(client, prefix, "counter", "numbers", worker)
-    finally:
-        await client.aclose()
+    worker = await _counter_caught_up(private_redis, tmp_path, workers, prefix, 400)
 
     total = await _kill_redis_before_a_tail_is_committed(private_redis, worker, prefix, 400)
     await asyncio.sleep(0.5)  # the commit keeps failing for a while
@@ -269,17 +275,7 @@ async def test_a_worker_stopped_while_redis_is_down_exits_without_waiting_for_it
 ) -> None:
     """Commits are retried until stored, but not past a SIGTERM: a replay covers them."""
     prefix = "stopping"
-    client = aioredis.Redis.from_url(private_redis.url)
-    try:
-        await produce(
-            client, prefix, "numbers", [(b"k%d" % (i % 40), b"%d" % i) for i in range(200)]
-        )
-        env = worker_env(private_redis.url, prefix, "counter", T_COMMIT_INTERVAL="0.5")
-        worker = Worker(COUNTER, env, tmp_path / "worker.log").start()
-        workers.append(worker)
-        await wait_committed(client, prefix, "counter", "numbers", worker)
-    finally:
-        await client.aclose()
+    worker = await _counter_caught_up(private_redis, tmp_path, workers, prefix, 200)
 
     await _kill_redis_before_a_tail_is_committed(private_redis, worker, prefix, 200)
     began = time.monotonic()
