@@ -105,7 +105,11 @@ def merge_session(a: SessionPatch, b: SessionPatch) -> SessionPatch:
         last_event_at=_greatest(a.last_event_at, b.last_event_at),
         status=status_from.status,
         status_at=status_from.status_at,
-        status_reason=status_from.status_reason,
+        # A status always has a reason ("" for none), as the table stores it: two
+        # patches tied on the status key then merge alike in either order.
+        status_reason=(status_from.status_reason or "")
+        if status_from.status is not None
+        else status_from.status_reason,
         active_ms=_lww(a.active_ms, b.active_ms),
         page_count=_lww(a.page_count, b.page_count),
         domain_count=_lww(a.domain_count, b.domain_count),
