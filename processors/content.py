@@ -194,19 +194,22 @@ class ContentStore:
         listing = self._key("user-content", user_id)
         members: Any = await self._redis.smembers(listing)  # type: ignore[misc]
         keys = [listing]
-        deleted = 0
+        releases = self._redis.pipeline(transaction=False)
         for member in (m.decode() for m in members):
             kind, _, rest = member.partition(":")
             if kind == "t":
                 holders = self._key("content-holders", rest)
-                released: Any = await self._release_text(
-                    keys=[holders, content_key(self._prefix, rest)], args=[user_id]
+                await self._release_text(
+                    keys=[holders, content_key(self._prefix, rest)],
+                    args=[user_id],
+                    client=releases,
                 )
-                deleted += int(released)
             elif kind == "v":
                 url_hash, _, content_hash = rest.partition(":")
                 keys.append(self._key("urlver", url_hash, content_hash))
                 keys.append(self._key("enrich", url_hash, content_hash))
+        released: list[Any] = await releases.execute()  # one round trip for every text
+        deleted = sum(int(r) for r in released)
         for start in range(0, len(keys), 500):
             deleted += int(await self._redis.delete(*keys[start : start + 500]))
         return deleted
