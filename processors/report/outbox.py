@@ -83,6 +83,7 @@ class ReportOutbox:
     ) -> None:
         self._redis = client
         self._prefix = prefix
+        self._reschedule = client.register_script(_RESCHEDULE)
         self.max_attempts = max_attempts
         self._first_retry_ms = first_retry_ms
         self._max_retry_ms = max_retry_ms
@@ -150,8 +151,8 @@ class ReportOutbox:
         retry = msgspec.structs.replace(
             record, attempts=attempts, due_ms=now_ms + self.retry_delay_ms(attempts)
         )
-        stored: Any = await self._redis.eval(
-            _RESCHEDULE, 1, self.key(partition), session_id, _encoder.encode(retry)
+        stored: Any = await self._reschedule(
+            keys=[self.key(partition)], args=[session_id, _encoder.encode(retry)]
         )
         return bool(stored)
 
