@@ -124,13 +124,17 @@ async def run_half(provider: AIProvider, half: str, count: int, verbose: bool) -
         if verbose:
             labels = " | ".join(b.label for b in root.children)
             print(
-                f"  {half} #{index:02d} pages={len(session.pages):2d} topics="
-                f"{len(session.topics)} branches={n_branches} ari={ari:.2f}  {root.label} :: {labels}"
+                f"  {half} #{index:02d} pages={len(session.pages):2d} "
+                f"topics={len(session.topics)} branches={n_branches} ari={ari:.2f}  "
+                f"{root.label} :: {labels}"
             )
     cuts = statistics.quantiles(aris, n=10)
-    print(f"[{half}] sessions {len(aris)}  ARI mean {statistics.fmean(aris):.3f}  min {min(aris):.3f}")
+    print(
+        f"[{half}] sessions {len(aris)}  ARI mean {statistics.fmean(aris):.3f}  min {min(aris):.3f}"
+    )
     print(f"[{half}] ARI deciles  " + " ".join(f"{c:.2f}" for c in cuts))
-    print(f"[{half}] sessions with ARI < 0.8: {sum(a < 0.8 for a in aris)}, < 0.6: {sum(a < 0.6 for a in aris)}")
+    low, very_low = sum(a < 0.8 for a in aris), sum(a < 0.6 for a in aris)
+    print(f"[{half}] sessions with ARI < 0.8: {low}, < 0.6: {very_low}")
     print(
         f"[{half}] branches − topics: "
         + ", ".join(f"{gap:+d}: {n}" for gap, n in sorted(gaps.items()))
@@ -148,9 +152,7 @@ async def run_half(provider: AIProvider, half: str, count: int, verbose: bool) -
 async def time_big_map(provider: AIProvider) -> float:
     """Median seconds to build the map of a 40-page, 6-topic session (5 runs)."""
     big = next(
-        s
-        for s in make_sessions(None, 400, 99, min_pages=40, max_pages=40)
-        if len(s.topics) == 6
+        s for s in make_sessions(None, 400, 99, min_pages=40, max_pages=40) if len(s.topics) == 6
     )
     times = []
     for _ in range(5):
@@ -164,7 +166,11 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     provider = provider_from_settings(Settings.from_env(), provider=args.provider)
     try:
         tune = await run_half(provider, "tune", args.sessions, args.verbose)
-        held = None if args.tune_only else await run_half(provider, "heldout", args.sessions, args.verbose)
+        held = (
+            None
+            if args.tune_only
+            else await run_half(provider, "heldout", args.sessions, args.verbose)
+        )
         seconds = await time_big_map(provider)
     finally:
         await provider.aclose()

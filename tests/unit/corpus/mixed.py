@@ -109,9 +109,10 @@ def make_sessions(
     """``count`` mixed sessions drawn from ``half`` (``None`` = whole corpus), reproducibly.
 
     Each session takes 1..``max_topics`` topics and ``min_pages``..``max_pages`` pages
-    in all (as many as the chosen topics have), spread unevenly over the topics (each
-    topic gets at least one page, and two when there is room), shuffled, with
-    log-uniform dwell times between 2 s and 10 min.
+    in all (as many as the chosen topics have), spread unevenly over the topics, shuffled,
+    with log-uniform dwell times between 2 s and 10 min. Every topic gets at least two
+    pages: a lone page is a stray, not a topic, and with only lone pages the adjusted
+    Rand index is degenerate (it is 0 for any grouping but all singletons).
     """
     rng = random.Random(seed)
     pages = load_labelled(half)
@@ -122,10 +123,11 @@ def make_sessions(
     sessions: list[Session] = []
     while len(sessions) < count:
         chosen = rng.sample(topics, rng.randint(1, min(max_topics, len(topics))))
-        available = sum(len(by_topic[t]) for t in chosen)
-        if available < min_pages:
+        available = min(max_pages, sum(len(by_topic[t]) for t in chosen))
+        least = max(min_pages, 2 * len(chosen))
+        if available < least:
             continue
-        total = rng.randint(max(min_pages, len(chosen)), min(max_pages, available))
+        total = rng.randint(least, available)
         quota = _spread(rng, [len(by_topic[t]) for t in chosen], total)
         picked = [p for t, n in zip(chosen, quota, strict=True) for p in rng.sample(by_topic[t], n)]
         rng.shuffle(picked)
@@ -135,9 +137,8 @@ def make_sessions(
 
 
 def _spread(rng: random.Random, sizes: list[int], total: int) -> list[int]:
-    """Split ``total`` pages over topics of ``sizes`` pages: uneven, ≥ 1 (≥ 2 if room)."""
-    floor = 2 if total >= 2 * len(sizes) else 1
-    quota = [min(floor, size) for size in sizes]
+    """Split ``total`` pages over topics of ``sizes`` pages: uneven, at least 2 each."""
+    quota = [min(2, size) for size in sizes]
     weights = [rng.uniform(0.3, 1.0) for _ in sizes]
     while sum(quota) < total:
         open_ = [i for i, size in enumerate(sizes) if quota[i] < size]
