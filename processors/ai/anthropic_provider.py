@@ -1,0 +1,123 @@
+"""The Anthropic (Claude) provider: the official ``anthropic`` SDK with forced tool use.
+
+Claude answers in structured form by calling a tool whose ``input_schema`` is our JSON
+Schema (:data:`processors.ai.prompts.MINDMAP_JSON_SCHEMA` or the enrichment one);
+``tool_choice`` forces that tool, and the tool call's ``input`` is the answer. The SDK's
+own retries are off (``max_retries=0``); :func:`processors.ai.retry.call_with_retries`
+retries visibly within ``ai_attempts``. The tree is assembled and validated locally
+(:func:`processors.ai.answers.parse_map`). ``base_url`` points the real client at a local
+stub in tests (``tests/support/ai_stubs.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anthropic
+from anthropic.types import MessageParam, ToolChoiceToolParam, ToolParam
+
+from processors.ai.answers import EMPTY_PLAN, parse_enrichment, parse_map
+from processors.ai.base import Enrichment, MindmapPage, PageInput
+from processors.ai.mindmap import assemble, merge_pages
+from processors.ai.prompts import (
+    ENRICH_JSON_SCHEMA,
+    MINDMAP_JSON_SCHEMA,
+    SYSTEM,
+    enrich_prompt,
+    mindmap_prompt,
+)
+from processors.ai.retry import Failure, Malformed, RetryPolicy, call_with_retries, status_failure
+from schema.derived import MindmapNode
+
+__all__ = ["AnthropicProvider", "classify_anthropic"]
+
+MAX_TOKENS = 8192
+
+
+def classify_anthropic(exc: BaseException) -> Failure | None:
+    """How an ``anthropic`` SDK error is handled (``None``: not an SDK error)."""
+    if isinstance(exc, anthropic.APIStatusError):
+        return status_failure("Anthropic", exc.status_code, exc.message, exc.response.headers)
+    if isinstance(exc, anthropic.APITimeoutError):
+        return Failure("Anthropic did not answer in time", True)
+    if isinstance(exc, anthropic.APIConnectionError):
+        return Failure(f"Anthropic unreachable: {exc}", True)
+    return None
+
+
+class AnthropicProvider:
+    """Enrichment and mind maps from Claude (``ai_provider=anthropic`` with an API key)."""
+
+    name = "anthropic"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        model: str,
+        base_url: str = "",
+        timeout_s: float = 30.0,
+        attempts: int = 3,
+        backoff_s: float = 0.5,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """Create the client (no request is made yet); see :class:`RetryPolicy` for the limits."""
+        self.model = model
+        self.policy = RetryPolicy(
+            vendor="Anthropic", attempts=attempts, timeout_s=timeout_s, backoff_s=backoff_s
+        )
+        self._sleep = sleep
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=base_url or None, timeout=timeout_s, max_retries=0
+        )
+
+    async def enrich(self, page: PageInput) -> Enrichment:
+        """Summarize and tag one page; malformed answers are retried, then ``AIError``."""
+        return await self._ask(
+            enrich_prompt(page), "record_enrichment", ENRICH_JSON_SCHEMA, parse_enrichment
+        )
+
+    async def build_mindmap(self, pages: list[MindmapPage]) -> MindmapNode:
+        """Ask Claude to group the session's pages, then assemble and validate the tree."""
+        distinct = merge_pages(pages)
+        if not distinct:
+            return assemble([], EMPTY_PLAN)
+        return await self._ask(
+            mindmap_prompt(distinct),
+            "record_mindmap",
+            MINDMAP_JSON_SCHEMA,
+            lambda answer: parse_map(distinct, answer),
+        )
+
+    async def aclose(self) -> None:
+        """Close the client's HTTP connections."""
+        await self._client.close()
+
+    async def _ask(
+        self, prompt: str, tool: str, schema: dict[str, Any], parse: Callable[[Any], Any]
+    ) -> Any:
+        messages: list[MessageParam] = [{"role": "user", "content": prompt}]
+        tools: list[ToolParam] = [
+            {"name": tool, "description": "Record the answer.", "input_schema": schema}
+        ]
+        choice: ToolChoiceToolParam = {"type": "tool", "name": tool}
+
+        async def call() -> dict[str, object]:
+            response = await self._client.messages.create(
+                model=self.model,
+                max_tokens=MAX_TOKENS,
+                system=SYSTEM,
+                messages=messages,
+                tools=tools,
+                tool_choice=choice,
+            )
+            for block in response.content:
+                if block.type == "tool_use" and block.name == tool:
+                    if not isinstance(block.input, dict):
+                        raise Malformed("the tool input is not an object")
+                    return block.input
+            raise Malformed(f"no {tool} tool call in the answer (stop: {response.stop_reason})")
+
+        return await call_with_retries(call, parse, classify_anthropic, self.policy, self._sleep)
