@@ -23,7 +23,7 @@ import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -143,7 +143,7 @@ class StubServer:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> StubServer:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

@@ -181,7 +181,7 @@ def test_mindmap_command_runs_the_provider_through_a_stub(tmp_path: Path, vendor
     server = STUBS[vendor](api_key="cli-key")
     base_url = server.start_in_thread()
     try:
-        pages = [
+        pages: list[dict[str, Any]] = [
             {"url": p.url, "title": p.title, "text": p.text, "dwell_ms": 5_000}
             for p in load_pages()[:5]
         ]
