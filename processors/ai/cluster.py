@@ -11,8 +11,8 @@ normalized Laplacian (never fewer than its connected components, no cap); pages 
 grouped in the spectral embedding by average linkage.
 
 On the labelled corpus (``bench/mindmap_quality.py``) this recovers the topics with a
-mean adjusted Rand index above 0.9 on both the tuning and the held-out half. All
-functions are pure and deterministic.
+mean adjusted Rand index of 0.97 on the tuning half and 0.82 on the held-out half (see
+the README for the spread). All functions are pure and deterministic.
 """
 
 from __future__ import annotations
