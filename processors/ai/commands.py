@@ -15,7 +15,7 @@ import sys
 import click
 import msgspec
 
-from mindhit.cli import settings_from
+from mindhit.command_context import settings_from
 from processors.ai.base import AIError, MindmapPage
 from processors.ai.factory import PROVIDERS, ProviderName, provider_from_settings
 from schema.derived import MindmapNode
