@@ -210,6 +210,17 @@ def _summary(pages: Sequence[LabelPage], members: list[int], words: set[str]) ->
     return short_label(best[2], SUMMARY_CHARS)
 
 
+def _distinct(label: str, used: set[str], max_chars: int) -> str:
+    """``label``, numbered (``"Other pages (2)"``) if an earlier group already has it."""
+    candidate, number = label, 1
+    while candidate.lower() in used:
+        number += 1
+        suffix = f" ({number})"
+        candidate = short_label(label, max_chars - len(suffix)) + suffix
+    used.add(candidate.lower())
+    return candidate
+
+
 def name_groups(
     pages: Sequence[LabelPage], groups: Sequence[int], *, max_chars: int = 40
 ) -> list[GroupNames]:
@@ -225,6 +236,7 @@ def name_groups(
         members_of[group].append(index)
     order = sorted(range(len(members_of)), key=lambda g: (-len(members_of[g]), g))
     taken: set[Key] = set()
+    used: set[str] = set()
     named: dict[int, GroupNames] = {}
     for group in order:
         members = members_of[group]
@@ -238,5 +250,9 @@ def name_groups(
         singles = sorted((k for k in scores if len(k) == 1), key=lambda k: (-scores[k], k))[:5]
         words = [_surface(k, terms, members).lower() for k in singles]
         summary = _summary(pages, members, {k[0] for k in singles})
-        named[group] = GroupNames(label=short_label(label, max_chars), words=words, summary=summary)
+        named[group] = GroupNames(
+            label=_distinct(short_label(label, max_chars), used, max_chars),
+            words=words,
+            summary=summary,
+        )
     return [named[group] for group in range(len(members_of))]
