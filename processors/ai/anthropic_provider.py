@@ -18,18 +18,9 @@ from typing import Any
 import anthropic
 from anthropic.types import MessageParam, ToolChoiceToolParam, ToolParam
 
-from processors.ai.answers import EMPTY_PLAN, parse_enrichment, parse_map
-from processors.ai.base import Enrichment, MindmapPage, PageInput
-from processors.ai.mindmap import assemble, merge_pages
-from processors.ai.prompts import (
-    ENRICH_JSON_SCHEMA,
-    MINDMAP_JSON_SCHEMA,
-    SYSTEM,
-    enrich_prompt,
-    mindmap_prompt,
-)
-from processors.ai.retry import Failure, Malformed, RetryPolicy, call_with_retries, status_failure
-from schema.derived import MindmapNode
+from processors.ai.prompts import SYSTEM
+from processors.ai.remote import RemoteProvider
+from processors.ai.retry import Failure, Malformed, status_failure
 
 __all__ = ["AnthropicProvider", "classify_anthropic"]
 
@@ -47,10 +38,11 @@ def classify_anthropic(exc: BaseException) -> Failure | None:
     return None
 
 
-class AnthropicProvider:
+class AnthropicProvider(RemoteProvider):
     """Enrichment and mind maps from Claude (``ai_provider=anthropic`` with an API key)."""
 
     name = "anthropic"
+    vendor = "Anthropic"
 
     def __init__(
         self,
@@ -63,61 +55,39 @@ class AnthropicProvider:
         backoff_s: float = 0.5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        """Create the client (no request is made yet); see :class:`RetryPolicy` for the limits."""
-        self.model = model
-        self.policy = RetryPolicy(
-            vendor="Anthropic", attempts=attempts, timeout_s=timeout_s, backoff_s=backoff_s
+        """Create the client (no request is made yet)."""
+        super().__init__(
+            model=model, timeout_s=timeout_s, attempts=attempts, backoff_s=backoff_s, sleep=sleep
         )
-        self._sleep = sleep
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url or None, timeout=timeout_s, max_retries=0
-        )
-
-    async def enrich(self, page: PageInput) -> Enrichment:
-        """Summarize and tag one page; malformed answers are retried, then ``AIError``."""
-        return await self._ask(
-            enrich_prompt(page), "record_enrichment", ENRICH_JSON_SCHEMA, parse_enrichment
-        )
-
-    async def build_mindmap(self, pages: list[MindmapPage]) -> MindmapNode:
-        """Ask Claude to group the session's pages, then assemble and validate the tree."""
-        distinct = merge_pages(pages)
-        if not distinct:
-            return assemble([], EMPTY_PLAN)
-        return await self._ask(
-            mindmap_prompt(distinct),
-            "record_mindmap",
-            MINDMAP_JSON_SCHEMA,
-            lambda answer: parse_map(distinct, answer),
         )
 
     async def aclose(self) -> None:
         """Close the client's HTTP connections."""
         await self._client.close()
 
-    async def _ask(
-        self, prompt: str, tool: str, schema: dict[str, Any], parse: Callable[[Any], Any]
-    ) -> Any:
+    def _classify(self, exc: BaseException) -> Failure | None:
+        return classify_anthropic(exc)
+
+    async def _ask(self, prompt: str, kind: str, schema: dict[str, Any]) -> dict[str, object]:
+        tool = f"record_{kind}"
         messages: list[MessageParam] = [{"role": "user", "content": prompt}]
         tools: list[ToolParam] = [
             {"name": tool, "description": "Record the answer.", "input_schema": schema}
         ]
         choice: ToolChoiceToolParam = {"type": "tool", "name": tool}
-
-        async def call() -> dict[str, object]:
-            response = await self._client.messages.create(
-                model=self.model,
-                max_tokens=MAX_TOKENS,
-                system=SYSTEM,
-                messages=messages,
-                tools=tools,
-                tool_choice=choice,
-            )
-            for block in response.content:
-                if block.type == "tool_use" and block.name == tool:
-                    if not isinstance(block.input, dict):
-                        raise Malformed("the tool input is not an object")
-                    return block.input
-            raise Malformed(f"no {tool} tool call in the answer (stop: {response.stop_reason})")
-
-        return await call_with_retries(call, parse, classify_anthropic, self.policy, self._sleep)
+        response = await self._client.messages.create(
+            model=self.model,
+            max_tokens=MAX_TOKENS,
+            system=SYSTEM,
+            messages=messages,
+            tools=tools,
+            tool_choice=choice,
+        )
+        for block in response.content:
+            if block.type == "tool_use" and block.name == tool:
+                if not isinstance(block.input, dict):
+                    raise Malformed("the tool input is not an object")
+                return block.input
+        raise Malformed(f"no {tool} tool call in the answer (stop: {response.stop_reason})")

@@ -7,7 +7,7 @@ a fresh install works without any account.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
@@ -22,36 +22,26 @@ PROVIDERS: tuple[ProviderName, ...] = ("local", "gemini", "openai", "anthropic")
 
 
 def _remote(settings: Settings, name: str, key: str) -> AIProvider:
-    timeout_s, attempts = settings.ai_timeout_s, settings.ai_attempts
+    limits: dict[str, Any] = {
+        "api_key": key,
+        "timeout_s": settings.ai_timeout_s,
+        "attempts": settings.ai_attempts,
+    }
     if name == "gemini":
         from processors.ai.gemini import GeminiProvider
 
-        return GeminiProvider(
-            api_key=key,
-            model=settings.gemini_model,
-            base_url=settings.gemini_base_url,
-            timeout_s=timeout_s,
-            attempts=attempts,
-        )
-    if name == "openai":
+        kind: Any = GeminiProvider
+    elif name == "openai":
         from processors.ai.openai_provider import OpenAIProvider
 
-        return OpenAIProvider(
-            api_key=key,
-            model=settings.openai_model,
-            base_url=settings.openai_base_url,
-            timeout_s=timeout_s,
-            attempts=attempts,
-        )
-    from processors.ai.anthropic_provider import AnthropicProvider
+        kind = OpenAIProvider
+    else:
+        from processors.ai.anthropic_provider import AnthropicProvider
 
-    return AnthropicProvider(
-        api_key=key,
-        model=settings.anthropic_model,
-        base_url=settings.anthropic_base_url,
-        timeout_s=timeout_s,
-        attempts=attempts,
-    )
+        kind = AnthropicProvider
+    model, base_url = getattr(settings, f"{name}_model"), getattr(settings, f"{name}_base_url")
+    provider: AIProvider = kind(model=model, base_url=base_url, **limits)
+    return provider
 
 
 def provider_from_settings(

@@ -17,18 +17,9 @@ from typing import Any
 
 import openai
 
-from processors.ai.answers import EMPTY_PLAN, parse_enrichment, parse_map
-from processors.ai.base import Enrichment, MindmapPage, PageInput
-from processors.ai.mindmap import assemble, merge_pages
-from processors.ai.prompts import (
-    ENRICH_JSON_SCHEMA,
-    MINDMAP_JSON_SCHEMA,
-    SYSTEM,
-    enrich_prompt,
-    mindmap_prompt,
-)
-from processors.ai.retry import Failure, Malformed, RetryPolicy, call_with_retries, status_failure
-from schema.derived import MindmapNode
+from processors.ai.prompts import SYSTEM
+from processors.ai.remote import RemoteProvider
+from processors.ai.retry import Failure, Malformed, status_failure
 
 __all__ = ["OpenAIProvider", "classify_openai"]
 
@@ -44,10 +35,11 @@ def classify_openai(exc: BaseException) -> Failure | None:
     return None
 
 
-class OpenAIProvider:
+class OpenAIProvider(RemoteProvider):
     """Enrichment and mind maps from OpenAI (``ai_provider=openai`` with an API key)."""
 
     name = "openai"
+    vendor = "OpenAI"
 
     def __init__(
         self,
@@ -60,59 +52,37 @@ class OpenAIProvider:
         backoff_s: float = 0.5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        """Create the client (no request is made yet); see :class:`RetryPolicy` for the limits."""
-        self.model = model
-        self.policy = RetryPolicy(
-            vendor="OpenAI", attempts=attempts, timeout_s=timeout_s, backoff_s=backoff_s
+        """Create the client (no request is made yet)."""
+        super().__init__(
+            model=model, timeout_s=timeout_s, attempts=attempts, backoff_s=backoff_s, sleep=sleep
         )
-        self._sleep = sleep
         self._client = openai.AsyncOpenAI(
             api_key=api_key, base_url=base_url or None, timeout=timeout_s, max_retries=0
-        )
-
-    async def enrich(self, page: PageInput) -> Enrichment:
-        """Summarize and tag one page; malformed answers are retried, then ``AIError``."""
-        return await self._ask(
-            enrich_prompt(page), "enrichment", ENRICH_JSON_SCHEMA, parse_enrichment
-        )
-
-    async def build_mindmap(self, pages: list[MindmapPage]) -> MindmapNode:
-        """Ask the model to group the session's pages, then assemble and validate the tree."""
-        distinct = merge_pages(pages)
-        if not distinct:
-            return assemble([], EMPTY_PLAN)
-        return await self._ask(
-            mindmap_prompt(distinct),
-            "mindmap",
-            MINDMAP_JSON_SCHEMA,
-            lambda text: parse_map(distinct, text),
         )
 
     async def aclose(self) -> None:
         """Close the client's HTTP connections."""
         await self._client.close()
 
-    async def _ask(
-        self, prompt: str, name: str, schema: dict[str, Any], parse: Callable[[str], Any]
-    ) -> Any:
-        async def call() -> str:
-            response = await self._client.chat.completions.create(
-                model=self.model,
-                messages=[
-                    {"role": "system", "content": SYSTEM},
-                    {"role": "user", "content": prompt},
-                ],
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {"name": name, "schema": schema, "strict": True},
-                },
-                temperature=0.2,
-            )
-            if not response.choices:
-                raise Malformed("no choices in the answer")
-            message = response.choices[0].message
-            if message.refusal:
-                raise Malformed(f"the model refused: {message.refusal}")
-            return message.content or ""
+    def _classify(self, exc: BaseException) -> Failure | None:
+        return classify_openai(exc)
 
-        return await call_with_retries(call, parse, classify_openai, self.policy, self._sleep)
+    async def _ask(self, prompt: str, kind: str, schema: dict[str, Any]) -> str:
+        response = await self._client.chat.completions.create(
+            model=self.model,
+            messages=[
+                {"role": "system", "content": SYSTEM},
+                {"role": "user", "content": prompt},
+            ],
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": kind, "schema": schema, "strict": True},
+            },
+            temperature=0.2,
+        )
+        if not response.choices:
+            raise Malformed("no choices in the answer")
+        message = response.choices[0].message
+        if message.refusal:
+            raise Malformed(f"the model refused: {message.refusal}")
+        return message.content or ""
