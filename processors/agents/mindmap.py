@@ -146,16 +146,7 @@ class MindmapHandler:
                 partition,
                 [
                     status_event(closed, "failed", now, exc.reason),
-                    dead_letter(
-                        closed,
-                        kind="mindmap",
-                        key=closed.session_id,
-                        error=exc.reason,
-                        source_topic=SESSIONS_TOPIC,
-                        partition=partition,
-                        now_ms=now,
-                        origin=origin,
-                    ),
+                    _letter(closed, exc.reason, partition, now, origin),
                 ],
                 origin=origin,
             )
@@ -172,18 +163,7 @@ class MindmapHandler:
         if failure is not None:
             metrics.DEAD_LETTERS.labels("mindmap").inc()
             log.warning("mindmap_fallback", session_id=closed.session_id, error=failure.reason)
-            events.append(
-                dead_letter(
-                    closed,
-                    kind="mindmap",
-                    key=closed.session_id,
-                    error=failure.reason,
-                    source_topic=SESSIONS_TOPIC,
-                    partition=partition,
-                    now_ms=now,
-                    origin=origin,
-                )
-            )
+            events.append(_letter(closed, failure.reason, partition, now, origin))
         await emit_derived(self._emit, partition, events, origin=origin)
         if self._outbox is None:
             if failure is None:  # a fallback map stays open to a retry
@@ -308,6 +288,19 @@ class MindmapHandler:
                 raise
             root = await _call(self._fallback, pages)
             return msgspec.structs.replace(root, fallback_from=self._provider.name), exc
+
+
+def _letter(closed: SessionClosed, error: str, partition: int, now: int, origin: int) -> Any:
+    return dead_letter(
+        closed,
+        kind="mindmap",
+        key=closed.session_id,
+        error=error,
+        source_topic=SESSIONS_TOPIC,
+        partition=partition,
+        now_ms=now,
+        origin=origin,
+    )
 
 
 def _fallback_name(provider: AIProvider | None) -> str:

@@ -11,8 +11,6 @@ stub in tests (``tests/support/ai_stubs.py``).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anthropic
@@ -20,22 +18,11 @@ from anthropic.types import MessageParam, ToolChoiceToolParam, ToolParam
 
 from processors.ai.prompts import SYSTEM
 from processors.ai.remote import RemoteProvider
-from processors.ai.retry import Failure, Malformed, status_failure
+from processors.ai.retry import Malformed
 
-__all__ = ["AnthropicProvider", "classify_anthropic"]
+__all__ = ["AnthropicProvider"]
 
 MAX_TOKENS = 8192
-
-
-def classify_anthropic(exc: BaseException) -> Failure | None:
-    """How an ``anthropic`` SDK error is handled (``None``: not an SDK error)."""
-    if isinstance(exc, anthropic.APIStatusError):
-        return status_failure("Anthropic", exc.status_code, exc.message, exc.response.headers)
-    if isinstance(exc, anthropic.APITimeoutError):
-        return Failure("Anthropic did not answer in time", True)
-    if isinstance(exc, anthropic.APIConnectionError):
-        return Failure(f"Anthropic unreachable: {exc}", True)
-    return None
 
 
 class AnthropicProvider(RemoteProvider):
@@ -43,32 +30,12 @@ class AnthropicProvider(RemoteProvider):
 
     name = "anthropic"
     vendor = "Anthropic"
+    sdk = anthropic
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        model: str,
-        base_url: str = "",
-        timeout_s: float = 30.0,
-        attempts: int = 3,
-        backoff_s: float = 0.5,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        """Create the client (no request is made yet)."""
-        super().__init__(
-            model=model, timeout_s=timeout_s, attempts=attempts, backoff_s=backoff_s, sleep=sleep
+    def _connect(self, api_key: str, base_url: str | None, timeout_s: float) -> Any:
+        return anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
         )
-        self._client = anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url or None, timeout=timeout_s, max_retries=0
-        )
-
-    async def aclose(self) -> None:
-        """Close the client's HTTP connections."""
-        await self._client.close()
-
-    def _classify(self, exc: BaseException) -> Failure | None:
-        return classify_anthropic(exc)
 
     async def _ask(self, prompt: str, kind: str, schema: dict[str, Any]) -> dict[str, object]:
         tool = f"record_{kind}"

@@ -11,28 +11,15 @@ tests (``tests/support/ai_stubs.py``).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import openai
 
 from processors.ai.prompts import SYSTEM
 from processors.ai.remote import RemoteProvider
-from processors.ai.retry import Failure, Malformed, status_failure
+from processors.ai.retry import Malformed
 
-__all__ = ["OpenAIProvider", "classify_openai"]
-
-
-def classify_openai(exc: BaseException) -> Failure | None:
-    """How an ``openai`` SDK error is handled (``None``: not an SDK error)."""
-    if isinstance(exc, openai.APIStatusError):
-        return status_failure("OpenAI", exc.status_code, exc.message, exc.response.headers)
-    if isinstance(exc, openai.APITimeoutError):
-        return Failure("OpenAI did not answer in time", True)
-    if isinstance(exc, openai.APIConnectionError):
-        return Failure(f"OpenAI unreachable: {exc}", True)
-    return None
+__all__ = ["OpenAIProvider"]
 
 
 class OpenAIProvider(RemoteProvider):
@@ -40,32 +27,12 @@ class OpenAIProvider(RemoteProvider):
 
     name = "openai"
     vendor = "OpenAI"
+    sdk = openai
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        model: str,
-        base_url: str = "",
-        timeout_s: float = 30.0,
-        attempts: int = 3,
-        backoff_s: float = 0.5,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        """Create the client (no request is made yet)."""
-        super().__init__(
-            model=model, timeout_s=timeout_s, attempts=attempts, backoff_s=backoff_s, sleep=sleep
+    def _connect(self, api_key: str, base_url: str | None, timeout_s: float) -> Any:
+        return openai.AsyncOpenAI(
+            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
         )
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url or None, timeout=timeout_s, max_retries=0
-        )
-
-    async def aclose(self) -> None:
-        """Close the client's HTTP connections."""
-        await self._client.close()
-
-    def _classify(self, exc: BaseException) -> Failure | None:
-        return classify_openai(exc)
 
     async def _ask(self, prompt: str, kind: str, schema: dict[str, Any]) -> str:
         response = await self._client.chat.completions.create(

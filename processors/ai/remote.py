@@ -1,8 +1,8 @@
 """What the OpenAI and Anthropic providers share: limits, the two requests, validation.
 
-A subclass creates its SDK client and implements :meth:`RemoteProvider._ask` (one
-structured request with the vendor's SDK); this base turns enrichment and mind-map
-requests into prompts and JSON Schemas, validates the answers
+A subclass names its SDK module, creates its client (:meth:`RemoteProvider._connect`)
+and implements :meth:`RemoteProvider._ask` (one structured request); this base turns
+enrichment and mind-map requests into prompts and JSON Schemas, validates the answers
 (:mod:`processors.ai.answers`) and retries within the policy
 (:func:`processors.ai.retry.call_with_retries`).
 """
@@ -22,12 +22,26 @@ from processors.ai.prompts import (
     enrich_prompt,
     mindmap_prompt,
 )
-from processors.ai.retry import Failure, RetryPolicy, call_with_retries
+from processors.ai.retry import Failure, RetryPolicy, call_with_retries, status_failure
 from schema.derived import MindmapNode
 
-__all__ = ["RemoteProvider"]
+__all__ = ["RemoteProvider", "sdk_failure"]
 
 T = TypeVar("T")
+
+
+def sdk_failure(exc: BaseException, sdk: Any, vendor: str) -> Failure | None:
+    """How an error of the ``openai`` or ``anthropic`` SDK (same error classes) is handled.
+
+    ``None``: not an error of ``sdk``, so not ours to handle.
+    """
+    if isinstance(exc, sdk.APIStatusError):
+        return status_failure(vendor, exc.status_code, exc.message, exc.response.headers)
+    if isinstance(exc, sdk.APITimeoutError):
+        return Failure(f"{vendor} did not answer in time", True)
+    if isinstance(exc, sdk.APIConnectionError):
+        return Failure(f"{vendor} unreachable: {exc}", True)
+    return None
 
 
 class RemoteProvider:
@@ -35,22 +49,41 @@ class RemoteProvider:
 
     name = "remote"
     vendor = "Remote"
+    sdk: Any = None
+    """The vendor's SDK module (its error classes are classified)."""
 
     def __init__(
         self,
         *,
+        api_key: str,
         model: str,
+        base_url: str = "",
         timeout_s: float = 30.0,
         attempts: int = 3,
         backoff_s: float = 0.5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        """Keep the model and limits: ``timeout_s`` per call, ``attempts`` calls at most."""
+        """Create the client (no request is made yet).
+
+        Args:
+            api_key: the vendor's API key.
+            model: model name.
+            base_url: endpoint override (tests point it at a local stub); empty = the vendor's.
+            timeout_s: limit of one call, also the cap of any single retry delay.
+            attempts: calls per request at most (≥ 1).
+            backoff_s: first retry delay; doubles per attempt.
+            sleep: awaited between attempts (injected so tests need not wait).
+        """
         self.model = model
         self.policy = RetryPolicy(
             vendor=self.vendor, attempts=attempts, timeout_s=timeout_s, backoff_s=backoff_s
         )
         self._sleep = sleep
+        self._client: Any = self._connect(api_key, base_url or None, timeout_s)
+
+    def _connect(self, api_key: str, base_url: str | None, timeout_s: float) -> Any:
+        """The SDK's async client with its own retries off (subclasses)."""
+        raise NotImplementedError
 
     async def enrich(self, page: PageInput) -> Enrichment:
         """Summarize and tag one page; malformed answers are retried, then ``AIError``."""
@@ -70,7 +103,8 @@ class RemoteProvider:
         )
 
     async def aclose(self) -> None:
-        """Release the client (subclasses)."""
+        """Close the client's HTTP connections."""
+        await self._client.close()
 
     async def _retrying(
         self, prompt: str, kind: str, schema: dict[str, Any], parse: Callable[[Any], T]
@@ -78,12 +112,11 @@ class RemoteProvider:
         async def call() -> Any:
             return await self._ask(prompt, kind, schema)
 
-        return await call_with_retries(call, parse, self._classify, self.policy, self._sleep)
+        def classify(exc: BaseException) -> Failure | None:
+            return sdk_failure(exc, self.sdk, self.vendor)
+
+        return await call_with_retries(call, parse, classify, self.policy, self._sleep)
 
     async def _ask(self, prompt: str, kind: str, schema: dict[str, Any]) -> Any:
         """One structured request; returns the answer as JSON text or a parsed object."""
-        raise NotImplementedError
-
-    def _classify(self, exc: BaseException) -> Failure | None:
-        """How an SDK error is handled (``None``: not an SDK error)."""
         raise NotImplementedError
