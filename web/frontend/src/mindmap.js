@@ -1,7 +1,8 @@
 // The mind-map island: an interactive map of one session (zoom, pan, expand/collapse,
 // node size by dwell, click a node to list its pages), with PNG/SVG export.
 // Labels come from arbitrary websites and AI output: they are drawn on the canvas or set
-// with textContent, never parsed as HTML.
+// with textContent, never parsed as HTML. Only http(s) URLs become links (webHref, the
+// same rule as mindhit/links.py); javascript:, data:, file: and the like stay text.
 import cytoscape from "cytoscape";
 import cytoscapeSvg from "cytoscape-svg";
 
@@ -23,6 +24,12 @@ function el(tag, props = {}, children = []) {
   }
   for (const child of children) node.appendChild(child);
   return node;
+}
+
+// The URL when it is an absolute http(s) URL with a host and no control characters.
+export function webHref(url) {
+  if (typeof url !== "string" || !/^https?:\/\/[^\s/?#\\]/i.test(url)) return null;
+  return /[\x00-\x1f\x7f]/.test(url) ? null : url;
 }
 
 function download(name, blob) {
@@ -93,7 +100,10 @@ function showPages(panel, node) {
   const leaves = node.data("url") ? node : node.successors("node.page");
   const list = el("ul", { id: "map-pages" });
   leaves.forEach((leaf) => {
-    const link = el("a", { href: leaf.data("url"), rel: "noopener noreferrer nofollow", target: "_blank", text: leaf.data("full") });
+    const href = webHref(leaf.data("url"));
+    const link = href
+      ? el("a", { href, rel: "noopener noreferrer nofollow", target: "_blank", text: leaf.data("full") })
+      : el("span", { class: "not-web", title: leaf.data("url") || "", text: leaf.data("full") });
     const item = el("li", {}, [link]);
     const dwell = minutes(leaf.data("weight"));
     if (dwell) item.appendChild(el("div", { class: "why", text: dwell }));
