@@ -149,7 +149,8 @@ class WebServer:
             except ValueError:
                 continue
             if isinstance(event, dict) and event.get("event") == "account.mail_not_sent":
-                found += re.findall(rf"{re.escape(self.url)}{re.escape(path)}\?token=\S+", str(event))
+                pattern = rf"{re.escape(self.url)}{re.escape(path)}\?token=[A-Za-z0-9_-]+"
+                found += re.findall(pattern, str(event.get("body", "")))
         return found
 
 
@@ -203,7 +204,10 @@ class Browser:
         if not self.csrf:
             self.page("/login")
         return self.client.request(
-            method, path, json=body, headers={"x-csrftoken": self.csrf, "accept": "application/json"}
+            method,
+            path,
+            json=body,
+            headers={"x-csrftoken": self.csrf, "accept": "application/json"},
         )
 
     def sign_up(self, email: str, password: str = PASSWORD) -> httpx.Response:
