@@ -40,6 +40,7 @@ __all__ = [
     "device_cookie",
     "device_id",
     "reserve",
+    "succeed",
 ]
 
 _SCRIPT = resources.files("web").joinpath("throttle.lua").read_text()
@@ -111,6 +112,15 @@ def reserve(
         return pair, address, Decision(allowed=False, retry_after_ms=wait)
     counted = None if address is None else _count(address, now_ms, address_policy)
     return _count(pair, now_ms, pair_policy), counted, Decision(allowed=True)
+
+
+def succeed(address: Bucket | None, address_policy: Policy = ADDRESS_POLICY) -> Bucket | None:
+    """After a right password: the account's bucket is forgotten (not returned) and the
+    address bucket gets its attempt back (no wait once it is within ``free`` again)."""
+    if address is None or address.n == 0:
+        return address
+    n = address.n - 1
+    return Bucket(n, 0 if n < address_policy.free else address.next_ms)
 
 
 def address_bucket(address: str) -> str:
