@@ -18,12 +18,12 @@ from litestar.exceptions import (
 )
 
 from mindhit.accounts import User, sign_out_everywhere
+from mindhit.clock import Clock, utc_datetime
 from mindhit.settings import Settings
 from web import account
 from web.account_mail import prepare_confirmation, send_account_mail
 from web.account_models import EmailConfirmation, MailRequested, PasswordChange, SignedOut
 from web.actions import ActionError
-from web.app import Clock
 from web.auth import session_hash
 from web.common import client_address
 from web.security import SESSION_COOKIE, login_cookie
@@ -68,7 +68,7 @@ class AccountApiController(Controller):
                 data.new_password,
                 address=client_address(request),
                 keep_session=session_hash(request.cookies.get(SESSION_COOKIE, "")),
-                now=clock(),
+                now=utc_datetime(clock()),
             )
         except ActionError as exc:
             raise _refusal(exc) from exc
@@ -104,7 +104,7 @@ class AccountApiController(Controller):
                 "Too many confirmation mails for now.",
                 headers={"retry-after": str(decision.retry_after_s)},
             )
-        mail = await prepare_confirmation(conn, settings, user.user_id, now=clock())
+        mail = await prepare_confirmation(conn, settings, user.user_id, now=utc_datetime(clock()))
         return MailRequested(email=user.email, mailed=await send_account_mail(settings, mail))
 
     @post(
@@ -114,7 +114,7 @@ class AccountApiController(Controller):
         raises=[ValidationException],
     )
     async def confirm(self, user: User, conn: Conn, clock: Clock, data: EmailConfirmation) -> None:
-        if not await account.confirm_address(conn, user, data.token, now=clock()):
+        if not await account.confirm_address(conn, user, data.token, now=utc_datetime(clock())):
             raise ValidationException(
                 "This link is not valid for your account.",
                 extra=[{"key": "token", "message": "used, expired or not for this account"}],

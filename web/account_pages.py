@@ -21,11 +21,11 @@ from litestar.response import Redirect, Template
 
 from mindhit.account_links import looks_like_link_secret
 from mindhit.accounts import User, sign_out_everywhere
+from mindhit.clock import Clock, utc_datetime
 from mindhit.settings import Settings
 from web import account
 from web.account_mail import prepare_confirmation, send_account_mail
 from web.actions import ActionError
-from web.app import Clock
 from web.auth import create_login, delete_login, session_hash
 from web.common import client_address
 from web.security import DEVICE_COOKIE, SESSION_COOKIE, cookie_secure, login_cookie
@@ -91,7 +91,7 @@ class AccountPages(Controller):
             data.get("password", ""),
             address=client_address(request),
             device_cookie=request.cookies.get(DEVICE_COOKIE),
-            now=clock(),
+            now=utc_datetime(clock()),
         )
         metrics = request.app.state.metrics.signins
         if not outcome.decision.allowed:
@@ -114,7 +114,7 @@ class AccountPages(Controller):
         value = await create_login(
             conn,
             outcome.user.user_id,
-            now=clock(),
+            now=utc_datetime(clock()),
             user_agent=request.headers.get("user-agent", ""),
         )
         secure = cookie_secure(settings)
@@ -151,7 +151,7 @@ class AccountPages(Controller):
             created = await account.sign_up(conn, email, data.get("password", ""))
         except ActionError as exc:
             return _page("signup.html", 400, email=email, error=str(exc))
-        now = clock()
+        now = utc_datetime(clock())
         mail = await prepare_confirmation(conn, settings, created.user_id, now=now)
         value = await create_login(
             conn, created.user_id, now=now, user_agent=request.headers.get("user-agent", "")
@@ -183,7 +183,9 @@ class AccountPages(Controller):
 
     @post("/confirm-email")
     async def confirm(self, user: User, conn: Conn, data: Form, clock: Clock) -> Template:
-        if await account.confirm_address(conn, user, data.get("token", ""), now=clock()):
+        if await account.confirm_address(
+            conn, user, data.get("token", ""), now=utc_datetime(clock())
+        ):
             return _page("confirm_email.html", user=user, token="", done=True, error="")
         error = (
             "This link is not valid for your account: it was used already, has expired, was"
@@ -204,7 +206,7 @@ class AccountPages(Controller):
             return Redirect(path="/settings", status_code=303)
         if not (await request.app.state.limiter.account_mail(user.user_id)).allowed:
             return Redirect(path="/settings?notice=mail-limited", status_code=303)
-        mail = await prepare_confirmation(conn, settings, user.user_id, now=clock())
+        mail = await prepare_confirmation(conn, settings, user.user_id, now=utc_datetime(clock()))
         return Redirect(
             path="/settings?notice=mail-sent",
             status_code=303,
@@ -224,12 +226,17 @@ class AccountPages(Controller):
         settings: Settings,
         clock: Clock,
     ) -> Response[Any]:
-        found = await account.sign_in_with_link(conn, data.get("token", ""), now=clock())
+        found = await account.sign_in_with_link(
+            conn, data.get("token", ""), now=utc_datetime(clock())
+        )
         if found is None:
             error = "This sign-in link is not valid: it was used already or has expired."
             return _page("signin_link.html", 400, token="", error=error)
         value = await create_login(
-            conn, found.user_id, now=clock(), user_agent=request.headers.get("user-agent", "")
+            conn,
+            found.user_id,
+            now=utc_datetime(clock()),
+            user_agent=request.headers.get("user-agent", ""),
         )
         return Redirect(
             path="/settings?welcome=1#account",
@@ -259,12 +266,12 @@ class AccountPages(Controller):
                 new,
                 address=client_address(request),
                 keep_session=session_hash(request.cookies.get(SESSION_COOKIE, "")),
-                now=clock(),
+                now=utc_datetime(clock()),
             )
         except ActionError as exc:
             status = 429 if exc.retry_after_s else 400
             return await settings_page(
-                user, conn, settings, now=clock(), error=str(exc), status=status
+                user, conn, settings, now=utc_datetime(clock()), error=str(exc), status=status
             )
         return Redirect(path="/settings?notice=password#account", status_code=303)
 

@@ -18,9 +18,9 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from mindhit.accounts import User
+from mindhit.clock import Clock, utc_datetime
 from mindhit.settings import Settings
 from web import actions, ops, store
-from web.app import Clock
 from web.common import parse_cursor, require_admin
 from web.outline import to_markdown
 from web.security import login_cookie
@@ -66,7 +66,7 @@ class Pages(Controller):
             request.app.state.redis,
             settings,
             user.user_id,
-            now=clock(),
+            clock=clock,
             label=data.get("label", "").strip()[:200],
         )
         return Redirect(path=f"/sessions?started={started.session_id}", status_code=303)
@@ -84,7 +84,7 @@ class Pages(Controller):
         if (
             not store.valid_uuid(session_id)
             or await actions.stop_session(
-                request.app.state.redis, settings, user.user_id, session_id, now=clock()
+                request.app.state.redis, settings, user.user_id, session_id, clock=clock
             )
             is None
         ):
@@ -138,7 +138,7 @@ class Pages(Controller):
             user,
             conn,
             settings,
-            now=clock(),
+            now=utc_datetime(clock()),
             welcome=bool(welcome),
             notice="saved" if saved else notice,
         )
@@ -159,7 +159,7 @@ class Pages(Controller):
             errors.append("The idle threshold must be between 15 and 3600 seconds.")
         if errors:
             return await settings_page(
-                user, conn, settings, now=clock(), error=" ".join(errors), status=400
+                user, conn, settings, now=utc_datetime(clock()), error=" ".join(errors), status=400
             )
         await store.put_preferences(
             conn,
@@ -180,9 +180,9 @@ class Pages(Controller):
             created = await actions.new_token(conn, user.user_id, data.get("device", ""))
         except actions.ActionError as exc:
             return await settings_page(
-                user, conn, settings, now=clock(), error=str(exc), status=400
+                user, conn, settings, now=utc_datetime(clock()), error=str(exc), status=400
             )
-        return await settings_page(user, conn, settings, now=clock(), created=created)
+        return await settings_page(user, conn, settings, now=utc_datetime(clock()), created=created)
 
     @post("/settings/tokens/{token_id:str}/revoke")
     async def revoke(self, token_id: str, user: User, conn: Conn) -> Redirect:
@@ -204,9 +204,14 @@ class Pages(Controller):
     ) -> Response[Any]:
         if data.get("confirm", "").strip().lower() != "erase":
             return await settings_page(
-                user, conn, settings, now=clock(), error="Type ERASE to confirm.", status=400
+                user,
+                conn,
+                settings,
+                now=utc_datetime(clock()),
+                error="Type ERASE to confirm.",
+                status=400,
             )
-        await actions.erase_account(conn, request.app.state.redis, settings, user, now=clock())
+        await actions.erase_account(conn, request.app.state.redis, settings, user, clock=clock)
         return Redirect(
             path="/login?erased=1",
             status_code=303,
@@ -220,11 +225,8 @@ class Pages(Controller):
         user: User,
         conn: Conn,
         settings: Settings,
-        clock: Clock,
     ) -> Template:
-        health = await ops.user_health(
-            conn, request.app.state.redis, settings, user.user_id, now=clock()
-        )
+        health = await ops.user_health(conn, request.app.state.redis, settings, user.user_id)
         return _page("health.html", user, health=health)
 
 
@@ -254,7 +256,7 @@ class OpsPages(Controller):
     ) -> Redirect:
         require_admin(user)
         if not await ops.retry_dead_letter(
-            request.app.state.redis, settings, letter_id, now=clock()
+            request.app.state.redis, settings, letter_id, clock=clock
         ):
             raise NotFoundException("No such dead letter.")
         return Redirect(path="/ops", status_code=303)
