@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from email.message import EmailMessage
 from typing import Any
 
 import msgspec
@@ -18,14 +19,18 @@ from mindhit import accounts
 from mindhit.account_links import consume_link
 from mindhit.accounts import User
 from mindhit.emails import EmailError, normalize_email
+from mindhit.settings import Settings
+from web.account_mail import prepare_confirmation
 from web.actions import ActionError
 from web.auth import check_password, hash_password, password_problem
+from web.ratelimit import WindowLimiter
 from web.throttle import Decision, SignInThrottle, device_id
 
 __all__ = [
     "SignIn",
     "change_password",
     "confirm_address",
+    "request_confirmation",
     "sign_in",
     "sign_in_with_link",
     "sign_up",
@@ -143,6 +148,27 @@ async def confirm_address(conn: Conn, user: User, secret: str, *, now: datetime)
     return used is not None and await accounts.confirm_email(
         conn, used.user_id, used.email, now=now
     )
+
+
+async def request_confirmation(
+    conn: Conn, limiter: WindowLimiter, settings: Settings, user: User, *, now: datetime
+) -> EmailMessage:
+    """A new confirmation link for the user's address, as the mail to send.
+
+    Raises:
+        ActionError: the address is confirmed already (``email``), or too many
+            confirmation mails were asked for (``email``, with ``retry_after_s``).
+    """
+    if user.email_confirmed:
+        raise ActionError("This address is confirmed already.", field="email")
+    decision = await limiter.account_mail(user.user_id)
+    if not decision.allowed:
+        raise ActionError(
+            "Too many confirmation mails for now.",
+            field="email",
+            retry_after_s=decision.retry_after_s,
+        )
+    return await prepare_confirmation(conn, settings, user.user_id, now=now)
 
 
 async def sign_in_with_link(conn: Conn, secret: str, *, now: datetime) -> User | None:

@@ -21,7 +21,7 @@ from mindhit.accounts import User, sign_out_everywhere
 from mindhit.clock import Clock, utc_datetime
 from mindhit.settings import Settings
 from web import account
-from web.account_mail import prepare_confirmation, send_account_mail
+from web.account_mail import send_account_mail
 from web.account_models import EmailConfirmation, MailRequested, PasswordChange, SignedOut
 from web.actions import ActionError
 from web.auth import session_hash
@@ -96,15 +96,14 @@ class AccountApiController(Controller):
         settings: Settings,
         clock: Clock,
     ) -> MailRequested:
-        if user.email_confirmed:
-            raise PermissionDeniedException("This address is confirmed already.")
-        decision = await request.app.state.limiter.account_mail(user.user_id)
-        if not decision.allowed:
-            raise TooManyRequestsException(
-                "Too many confirmation mails for now.",
-                headers={"retry-after": str(decision.retry_after_s)},
+        try:
+            mail = await account.request_confirmation(
+                conn, request.app.state.limiter, settings, user, now=utc_datetime(clock())
             )
-        mail = await prepare_confirmation(conn, settings, user.user_id, now=utc_datetime(clock()))
+        except ActionError as exc:
+            if exc.retry_after_s:
+                raise _refusal(exc) from exc
+            raise PermissionDeniedException(str(exc)) from exc
         return MailRequested(email=user.email, mailed=await send_account_mail(settings, mail))
 
     @post(

@@ -9,6 +9,7 @@ nothing.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import psycopg
@@ -48,6 +49,29 @@ def _device_cookie(request: Request[Any, Any, Any], user: User, nonce: str, secu
         secure=secure,
         samesite="lax",
         path="/",
+    )
+
+
+async def _signed_in(
+    request: Request[Any, Any, Any],
+    conn: Conn,
+    settings: Settings,
+    user_id: str,
+    *,
+    now: datetime,
+    path: str,
+    cookies: list[Cookie] | None = None,
+    background: BackgroundTask | None = None,
+) -> Redirect:
+    """Start a dashboard sign-in for ``user_id`` and redirect to ``path`` with its cookie."""
+    value = await create_login(
+        conn, user_id, now=now, user_agent=request.headers.get("user-agent", "")
+    )
+    return Redirect(
+        path=path,
+        status_code=303,
+        cookies=[login_cookie(value, settings), *(cookies or [])],
+        background=background,
     )
 
 
@@ -111,20 +135,15 @@ class AccountPages(Controller):
             error = "That email and password do not match."
             return _page("login.html", 400, email=email, confirm=confirm, error=error)
         metrics.labels("ok").inc()
-        value = await create_login(
+        known = _device_cookie(request, outcome.user, outcome.device, cookie_secure(settings))
+        return await _signed_in(
+            request,
             conn,
+            settings,
             outcome.user.user_id,
             now=utc_datetime(clock()),
-            user_agent=request.headers.get("user-agent", ""),
-        )
-        secure = cookie_secure(settings)
-        return Redirect(
             path=f"/confirm-email?token={confirm}" if confirm else "/sessions",
-            status_code=303,
-            cookies=[
-                login_cookie(value, settings),
-                _device_cookie(request, outcome.user, outcome.device, secure),
-            ],
+            cookies=[known],
         )
 
     @get("/signup")
@@ -153,13 +172,13 @@ class AccountPages(Controller):
             return _page("signup.html", 400, email=email, error=str(exc))
         now = utc_datetime(clock())
         mail = await prepare_confirmation(conn, settings, created.user_id, now=now)
-        value = await create_login(
-            conn, created.user_id, now=now, user_agent=request.headers.get("user-agent", "")
-        )
-        return Redirect(
+        return await _signed_in(
+            request,
+            conn,
+            settings,
+            created.user_id,
+            now=now,
             path="/settings?welcome=1",
-            status_code=303,
-            cookies=[login_cookie(value, settings)],
             background=BackgroundTask(send_account_mail, settings, mail),
         )
 
@@ -202,11 +221,13 @@ class AccountPages(Controller):
         settings: Settings,
         clock: Clock,
     ) -> Response[Any]:
-        if user.email_confirmed:
-            return Redirect(path="/settings", status_code=303)
-        if not (await request.app.state.limiter.account_mail(user.user_id)).allowed:
-            return Redirect(path="/settings?notice=mail-limited", status_code=303)
-        mail = await prepare_confirmation(conn, settings, user.user_id, now=utc_datetime(clock()))
+        try:
+            mail = await account.request_confirmation(
+                conn, request.app.state.limiter, settings, user, now=utc_datetime(clock())
+            )
+        except ActionError as exc:
+            notice = "mail-limited" if exc.retry_after_s else ""
+            return Redirect(path=f"/settings?notice={notice}", status_code=303)
         return Redirect(
             path="/settings?notice=mail-sent",
             status_code=303,
@@ -232,16 +253,13 @@ class AccountPages(Controller):
         if found is None:
             error = "This sign-in link is not valid: it was used already or has expired."
             return _page("signin_link.html", 400, token="", error=error)
-        value = await create_login(
+        return await _signed_in(
+            request,
             conn,
+            settings,
             found.user_id,
             now=utc_datetime(clock()),
-            user_agent=request.headers.get("user-agent", ""),
-        )
-        return Redirect(
             path="/settings?welcome=1#account",
-            status_code=303,
-            cookies=[login_cookie(value, settings)],
         )
 
     @post("/settings/password")

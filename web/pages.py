@@ -139,8 +139,7 @@ class Pages(Controller):
             conn,
             settings,
             now=utc_datetime(clock()),
-            welcome=bool(welcome),
-            notice="saved" if saved else notice,
+            notice="welcome" if welcome else "saved" if saved else notice,
         )
 
     @post("/settings")

@@ -38,11 +38,11 @@ async def settings_page(
     now: datetime,
     error: str = "",
     created: Any = None,
-    welcome: bool = False,
     notice: str = "",
     status: int = 200,
 ) -> Template:
-    """The settings page for ``user`` (``created``: a new token to show once)."""
+    """The settings page for ``user`` (``created``: a new token to show once; ``notice``:
+    a key of :data:`NOTICES`, or ``welcome`` for a new account)."""
     prefs = await store.get_preferences(conn, user.user_id)
     tokens = await list_tokens(conn, user.user_id)
     return Template(
@@ -54,7 +54,7 @@ async def settings_page(
             "tokens": tokens,
             "created": created,
             "error": error,
-            "welcome": welcome,
+            "welcome": notice == "welcome",
             "notice": NOTICES.get(notice, ""),
             "browsers": await login_count(conn, user.user_id, now=now),
             "mail_configured": bool(settings.smtp_url),
