@@ -230,9 +230,8 @@ def user_password(ctx: click.Context, email: str, from_stdin: bool) -> None:
 
     Every browser signed in to the account is signed out.
     """
-    from datetime import UTC, datetime
-
     from mindhit.accounts import set_password
+    from mindhit.clock import system_clock, utc_datetime
     from mindhit.passwords import hash_password
 
     password = _read_password(from_stdin)
@@ -240,7 +239,7 @@ def user_password(ctx: click.Context, email: str, from_stdin: bool) -> None:
     async def go(conn: Any) -> None:
         user_id = await _user_id(conn, email)
         hashed = await hash_password(password)
-        await set_password(conn, user_id, hashed, now=datetime.now(UTC))
+        await set_password(conn, user_id, hashed, now=utc_datetime(system_clock()))
 
     _run_db(ctx, go)
     click.echo(f"password set for {email}; other sign-ins ended")
@@ -255,15 +254,14 @@ def user_link(ctx: click.Context, email: str) -> None:
     For a user without a password (e.g. made with `mindhit user create`): they open
     it, sign in once, and set a password in Settings. Give it to them privately.
     """
-    from datetime import UTC, datetime
-
     from mindhit.account_links import SIGN_IN_TTL, create_link
+    from mindhit.clock import system_clock, utc_datetime
 
     settings = settings_from(ctx)
 
     async def go(conn: Any) -> str:
         user_id = await _user_id(conn, email)
-        now = datetime.now(UTC)
+        now = utc_datetime(system_clock())
         return await create_link(conn, user_id, purpose="sign-in", now=now, ttl=SIGN_IN_TTL)
 
     secret = _run_db(ctx, go)
@@ -290,15 +288,15 @@ def user_admin(ctx: click.Context, email: str, revoke: bool) -> None:
 @click.pass_context
 def user_confirm(ctx: click.Context, email: str) -> None:
     """Mark the address of EMAIL confirmed (the operator vouches for it)."""
-    from datetime import UTC, datetime
-
     from mindhit.accounts import confirm_email, find_user
+    from mindhit.clock import system_clock, utc_datetime
 
     async def go(conn: Any) -> None:
         found = await find_user(conn, email)
         if found is None:
             raise click.ClickException(f"no user with email {email}")
-        await confirm_email(conn, found.user_id, found.email, now=datetime.now(UTC))
+        now = utc_datetime(system_clock())
+        await confirm_email(conn, found.user_id, found.email, now=now)
 
     _run_db(ctx, go)
     click.echo(f"{email} is confirmed")
