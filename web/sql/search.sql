@@ -1,16 +1,27 @@
 -- Full-text search over what the user read: titles, topics and summaries (urls.search)
--- and page text (page_texts.search). It starts from the user's own visits: `mine` is the
--- set of (url, content version) pairs this user visited (an index-only scan of
--- page_visits_user_url_content), and only those pairs are looked up, matched and ranked
--- (LATERAL: one lookup per pair, so no other user's row is ever read or scored, however
--- many users share the tables). The top ones are then decorated with the latest visit,
--- a snippet and the sessions they were read in (five, newest first).
-WITH q AS MATERIALIZED (SELECT websearch_to_tsquery('english', %(q)s) AS query),
-mine AS MATERIALIZED (
-    SELECT DISTINCT v.url_hash, v.content_hash
-    FROM page_visits v
-    WHERE v.user_id = %(user_id)s
+-- and page text (page_texts.search). It starts from the user's own visits: `pairs` walks
+-- the distinct (url, content version) pairs this user visited with one probe of
+-- page_visits_user_url_content per pair (a skip scan: as many probes as pages, not as
+-- many rows as visits), and only those pairs are looked up, matched and ranked (LATERAL
+-- with LIMIT: one primary-key probe per pair, so no other user's row is ever read or
+-- scored, however many users share the tables). The top ones are then decorated with
+-- the latest visit, a snippet and the sessions they were read in (five, newest first).
+WITH RECURSIVE q AS MATERIALIZED (SELECT websearch_to_tsquery('english', %(q)s) AS query),
+pairs AS (
+    (SELECT v.url_hash, v.content_hash FROM page_visits v
+     WHERE v.user_id = %(user_id)s
+     ORDER BY v.url_hash, v.content_hash LIMIT 1)
+    UNION ALL
+    SELECT nxt.url_hash, nxt.content_hash
+    FROM pairs p
+    CROSS JOIN LATERAL (
+        SELECT v.url_hash, v.content_hash FROM page_visits v
+        WHERE v.user_id = %(user_id)s
+          AND (v.url_hash, v.content_hash) > (p.url_hash, p.content_hash)
+        ORDER BY v.url_hash, v.content_hash LIMIT 1
+    ) nxt
 ),
+mine AS MATERIALIZED (SELECT url_hash, content_hash FROM pairs),
 scored AS MATERIALIZED (
     SELECT m.url_hash, m.content_hash, hit.rank
     FROM mine m
