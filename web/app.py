@@ -88,7 +88,9 @@ def _is_api(request: Request[Any, Any, Any]) -> bool:
 
 def _on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if _is_api(request):
-        body = {"status_code": exc.status_code, "detail": exc.detail}
+        body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
+        if exc.extra:  # e.g. which field failed validation, and why
+            body["extra"] = exc.extra
         return Response(body, status_code=exc.status_code, headers=exc.headers)
     if isinstance(exc, NotAuthorizedException):
         return Redirect(path="/login", status_code=303)
@@ -117,6 +119,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
     """
     from web.api import ApiController, MetaController, OpsApiController
     from web.pages import OpsPages, Pages
+    from web.pairing import PairingApi, PairingPages
 
     if settings.env == "production" and not settings.secret_key:
         raise RuntimeError("MINDHIT_SECRET_KEY must be set in production")
@@ -153,7 +156,16 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
         engine_callback=filters.install,
     )
     return Litestar(
-        route_handlers=[Pages, OpsPages, ApiController, OpsApiController, MetaController, static],
+        route_handlers=[
+            Pages,
+            OpsPages,
+            PairingPages,
+            ApiController,
+            OpsApiController,
+            PairingApi,
+            MetaController,
+            static,
+        ],
         lifespan=[lifespan],
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
