@@ -57,6 +57,7 @@ from schema.events import (
     PageContent,
     SessionStarted,
     SessionStopped,
+    TabActivated,
     TabUpdated,
 )
 from schema.ids import uuid7
@@ -100,8 +101,9 @@ EXPECTED_VISITS = [
     ("/c.html", "navigate-c", "spa-c2"),
     ("/c2-view", "spa-c2", "idle"),
     ("/c2-view", "active", "navigate-blocked"),
-    ("about:blocked", "navigate-blocked", "switch-b-again"),
-    ("/b.html", "switch-b-again", "navigate-d"),
+    # the blocked page, the new tab and the extension's own page are no visits
+    ("/b.html", "switch-b-again", "new-tab"),
+    ("/b.html", "back-to-b", "navigate-d"),
     ("/d.html", "navigate-d", "stop"),
 ]
 
@@ -277,6 +279,7 @@ async def test_extension_session_through_the_real_gateway(
     actions = {a["name"]: a for a in result["actions"]}
     checks = result["checks"]
     assert checks["signInMessage"] == "signed in"
+    assert not checks["tokenShown"], "the popup showed the token back"
     # The block list that keeps localhost out came from the dashboard (the user is signed
     # in there, so the extension's request carries the cookie); the popup's is separate.
     assert checks["settings"]["blockedDomains"] == ["example.invalid"]
@@ -318,11 +321,19 @@ async def test_extension_session_through_the_real_gateway(
         "blocked-marker",
         "localhost",
         "Secret bank",
+        "chrome-extension",
     ):
         assert leaked not in raw_json, f"{leaked!r} reached the log"
+    # Tabs that show no web page are recorded only as "not a page", without a title.
+    non_pages = [e for e in events if isinstance(e, TabActivated | TabUpdated) and "://" not in e.url]
+    assert {(e.url, e.title) for e in non_pages} == {("about:blank", ""), ("about:blocked", "")}
 
     # Page text: extracted, hashed (lower-case hex SHA-256), language kept.
     contents = {e.url.rsplit("/", 1)[-1]: e for e in events if isinstance(e, PageContent)}
+    # The SPA's new route is filed under its own URL; the old URL keeps one version.
+    assert "charlie2-marker" in contents["c2-view"].text
+    c_texts = {e.content_hash for e in events if isinstance(e, PageContent) and "c.html" in e.url}
+    assert len(c_texts) == 1
     for page, marker in (
         ("a.html", "alpha-marker"),
         ("b.html", "bravo-marker"),
@@ -352,6 +363,8 @@ async def test_extension_session_through_the_real_gateway(
     assert not folded.gaps and not folded.duplicates
     visits = [d for d in folded.derived if isinstance(d, VisitClosed)]
     got = [(v.url, v.dwell_ms) for v in visits]
+    route = [v.content_hash for v in visits if v.url.endswith("/c2-view")]
+    assert route and set(route) == {contents["c2-view"].content_hash}, got
     assert len(visits) == len(EXPECTED_VISITS), got
     for visit, (suffix, opened_by, closed_by) in zip(visits, EXPECTED_VISITS, strict=True):
         # The script knows each transition happened between the start and the end of

@@ -83,13 +83,15 @@ try {
   await ctx.addCookies([{ ...cfg.dashboardCookie, sameSite: "Lax" }]);
   const popup = await ctx.newPage();
   await popup.goto(`chrome-extension://${extensionId}/popup.html`);
+  await popup.click("#paste summary"); // pasting a token is the alternative to pairing
   await popup.fill("#gateway", cfg.gatewayUrl);
   await popup.fill("#token", cfg.token);
   await popup.fill("#dashboard", cfg.dashboardUrl);
   await popup.click("#signin-btn");
   await popup.waitForSelector("#main:not([hidden])");
   results.checks.signInMessage = await popup.textContent("#message");
-  await popup.click("details summary");
+  results.checks.tokenShown = (await popup.content()).includes(cfg.token) || (await popup.inputValue("#token")) !== "";
+  await popup.click("#privacy summary");
   await popup.fill("#blocked", cfg.blockedDomain);
   await popup.click("#settings-btn");
   await popup.waitForFunction(() => document.querySelector("#message")?.textContent === "settings saved");
@@ -136,8 +138,15 @@ try {
   await sleep(1000);
   await act("navigate-c", () => tabA.goto(cfg.pages.c, { waitUntil: "commit" }));
   await sleep(1000);
-  await act("spa-c2", () => tabA.evaluate((path) => history.pushState({}, "", path), cfg.pages.c2Path));
-  await sleep(1000);
+  // The SPA shows a new route: new URL, new content (read again by the extension 1.5 s later).
+  await act("spa-c2", () =>
+    tabA.evaluate((path) => {
+      history.pushState({}, "", path);
+      document.querySelector("article").innerHTML =
+        "<h1>Route two</h1>" + "<p>charlie2-marker the second route explains glaciers and moraines in detail.</p>".repeat(12);
+    }, cfg.pages.c2Path),
+  );
+  await sleep(2000);
   await act("idle", () => inWorker(() => self.mindhit.idle("idle")));
   await sleep(1000);
   await act("active", () => inWorker(() => self.mindhit.idle("active")));
@@ -151,6 +160,17 @@ try {
   await act("navigate-blocked", () => tabA.goto(cfg.pages.blocked, { waitUntil: "commit" }));
   await sleep(1000);
   await act("switch-b-again", () => tabB.bringToFront());
+  await sleep(1000);
+  // A new tab (about:blank), then the extension's own page in it: neither is a page.
+  let tabN;
+  await act("new-tab", async () => {
+    tabN = await ctx.newPage();
+    await tabN.bringToFront();
+  });
+  await sleep(300);
+  await act("popup-tab", () => tabN.goto(`chrome-extension://${extensionId}/popup.html`));
+  await sleep(700);
+  await act("back-to-b", () => tabB.bringToFront());
   await sleep(1000);
   await act("navigate-d", () => tabB.goto(cfg.pages.d, { waitUntil: "commit" }));
   await tabB.waitForLoadState("load");
@@ -197,7 +217,7 @@ try {
     await sleep(250);
   }
   results.checks.finalStatus = await inWorker(() => self.mindhit.status());
-  results.checks.clientId = await inWorker(async () => (await chrome.storage.local.get("clientId")).clientId);
+  results.checks.clientId = await inWorker(() => self.mindhit.clientId());
 
   // 5. The popup shows the result.
   const after = await ctx.newPage();
