@@ -5,8 +5,10 @@ a ``file:`` page, a ``chrome:`` title, a fragment, an OAuth ``code``. Before any
 appended, :func:`scrub_events` applies :mod:`schema.privacy` to every upload:
 
 * tab activations and updates of a page keep their URL without fragment, user info and
-  secret parameters; those of anything that is not a page become ``about:blank`` (or stay
-  ``about:blocked``) with no title, so they still end the previous visit and tell nothing;
+  secret parameters, and lose a title that is only the URL (a browser's title while the
+  page loads, which spells out the secrets); those of anything that is not a page become
+  ``about:blank`` (or stay ``about:blocked``) with no title, so they still end the
+  previous visit and tell nothing;
 * page texts of anything that is not a page are dropped (counted with the blocked events),
   those of pages keep their text under the scrubbed URL.
 
@@ -21,7 +23,7 @@ from functools import lru_cache
 import msgspec
 
 from schema.events import ClientEvent, PageContent, TabActivated, TabUpdated
-from schema.privacy import BLOCKED_URL, NOT_A_PAGE_URL, is_page_url, scrub_url
+from schema.privacy import BLOCKED_URL, NOT_A_PAGE_URL, is_page_url, is_url_title, scrub_url
 
 __all__ = ["recorded_url", "scrub_events"]
 
@@ -60,9 +62,10 @@ def scrub_events(events: list[ClientEvent]) -> tuple[list[ClientEvent], int]:
         if isinstance(event, (TabActivated, TabUpdated)):
             url = recorded_url(event.url)
             placeholder = url in (NOT_A_PAGE_URL, BLOCKED_URL)
-            if url != event.url or (placeholder and event.title):
+            drop_title = bool(event.title) and (placeholder or is_url_title(event.title, event.url))
+            if url != event.url or drop_title:
                 event = msgspec.structs.replace(
-                    event, url=url, title="" if placeholder else event.title
+                    event, url=url, title="" if drop_title else event.title
                 )
         elif isinstance(event, PageContent):
             url = recorded_url(event.url)

@@ -20,10 +20,13 @@ byte for byte; only the parts named below are cut.
   path) parameter whose name is a secret (:func:`is_secret_param`): the exact names in
   :data:`SECRET_PARAMS`, names starting with :data:`SECRET_PARAM_PREFIXES` or ending with
   :data:`SECRET_PARAM_SUFFIXES` (case-insensitive), plus names a user adds.
+* A tab's title that is just its URL (:func:`is_url_title`: what the browser shows while a
+  page loads, secrets included) is no title: it is recorded as ``""``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Final
 from urllib.parse import unquote
@@ -38,6 +41,7 @@ __all__ = [
     "UserSecretParams",
     "is_page_url",
     "is_secret_param",
+    "is_url_title",
     "parse_secret_params",
     "scrub_url",
 ]
@@ -123,6 +127,7 @@ class UserSecretParams:
 
 
 _NO_EXTRA = UserSecretParams()
+_USER_INFO = re.compile(r"^[^/?#@]*@")
 
 
 def parse_secret_params(text: str) -> list[str]:
@@ -151,6 +156,24 @@ def is_secret_param(name: str, extra: UserSecretParams = _NO_EXTRA) -> bool:
         or lowered in extra.names
         or (bool(extra.prefixes) and lowered.startswith(extra.prefixes))
     )
+
+
+def _url_forms(url: str) -> set[str]:
+    bare = url.split("://", 1)[1] if "://" in url else url
+    bare = _USER_INFO.sub("", bare)
+    forms = {url, bare, bare.removesuffix("/"), bare.removeprefix("www.")}
+    forms |= {unquote(form) for form in forms}
+    return forms
+
+
+def is_url_title(title: str, url: str) -> bool:
+    """Whether ``title`` is only ``url`` spelled out (with or without scheme, decoded or not).
+
+    Browsers show the URL as a tab's title until the page names itself, query and fragment
+    included: such a title carries the URL's secrets and says nothing else.
+    """
+    text = title.strip()
+    return bool(text) and text in _url_forms(url)
 
 
 def _param_name(pair: str) -> str:

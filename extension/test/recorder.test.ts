@@ -171,6 +171,9 @@ describe("admit: only web pages, without secrets", () => {
     const mine = { blocked: [], secrets: userSecrets(["ref"]) };
     const url = "https://u:p@a.example/cb?code=123&q=1&ref=x#token";
     expect(admit(tab(url), mine)).toMatchObject({ url: "https://a.example/cb?q=1" });
+    // Chrome titles a loading tab with its URL, secrets included: that is no title.
+    const loading = { ...updated(url), payload: { ...updated(url).payload, title: "a.example/cb?code=123&q=1&ref=x#token" } };
+    expect(admit(loading, mine)).toMatchObject({ url: "https://a.example/cb?q=1", title: "" });
     expect(admit(updated(url, "history"), mine)).toMatchObject({ url: "https://a.example/cb?q=1" });
     expect(admit({ payload: { type: "page.content", tab_id: 4, url, title: "T", lang: "", text: "t", content_hash: "a".repeat(64) } }, mine)).toMatchObject({
       url: "https://a.example/cb?q=1",

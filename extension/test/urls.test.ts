@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isPageUrl, isSecretParam, parseSecretParams, scrubUrl, userSecrets } from "../src/lib/urls";
+import { isPageUrl, isSecretParam, isUrlTitle, parseSecretParams, scrubUrl, userSecrets } from "../src/lib/urls";
 
 interface Case {
   url: string;
@@ -41,5 +41,14 @@ describe("the user's extra secret names", () => {
     expect(isSecretParam("token", extra)).toBe(true);
     expect(isSecretParam("tracking2", extra)).toBe(false);
     expect(scrubUrl("https://a.example/?q=1&tracking=2&code=3", extra)).toBe("https://a.example/?q=1");
+  });
+});
+
+describe("titles that are only the URL", () => {
+  const { url_titles } = JSON.parse(
+    readFileSync(join(import.meta.dirname, "../../tests/fixtures/url_privacy_cases.json"), "utf8"),
+  ) as { url_titles: { url: string; title: string; is_url: boolean }[] };
+  it.each(url_titles)("$title", (c) => {
+    expect(isUrlTitle(c.title, c.url)).toBe(c.is_url);
   });
 });

@@ -15,6 +15,7 @@ from schema.privacy import (
     UserSecretParams,
     is_page_url,
     is_secret_param,
+    is_url_title,
     parse_secret_params,
     scrub_url,
 )
@@ -78,3 +79,13 @@ def test_a_url_without_secrets_is_unchanged(pairs: list[tuple[str, str]]) -> Non
     harmless = [(n, v) for n, v in pairs if not is_secret_param(unquote(n.replace("+", " ")))]
     url = _url(harmless, "")
     assert scrub_url(url) == url
+
+
+TITLES: list[dict[str, Any]] = json.loads(
+    (Path(__file__).parents[1] / "fixtures" / "url_privacy_cases.json").read_text()
+)["url_titles"]
+
+
+@pytest.mark.parametrize("case", TITLES, ids=[c["title"][:40] for c in TITLES])
+def test_a_title_that_is_only_the_url_is_recognised(case: dict[str, Any]) -> None:
+    assert is_url_title(case["title"], case["url"]) is case["is_url"]

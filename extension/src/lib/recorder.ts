@@ -13,7 +13,8 @@
  *   still ends at the right moment and nothing about the tab is told; its
  *   title changes, media state and text are not recorded at all;
  * - a page on a blocked domain never appears: the same, as `about:blocked`;
- * - every URL loses its fragment, user info and secret parameters (urls.ts).
+ * - every URL loses its fragment, user info and secret parameters (urls.ts),
+ *   and a title that is only the URL (Chrome's, while a page loads) is dropped.
  *
  * Sessions are created locally (UUIDv7 id, `session.started` queued like any
  * event), so starting and stopping works offline; the gateway learns about the
@@ -24,7 +25,7 @@ import { isBlocked } from "./blocklist";
 import { type EventPayload, draft } from "./events";
 import type { EventQueue } from "./queue";
 import type { Session, Store } from "./store";
-import { BLOCKED_URL, NOT_A_PAGE_URL, type UserSecrets, NO_USER_SECRETS, isPageUrl, scrubUrl, userSecrets } from "./urls";
+import { BLOCKED_URL, NOT_A_PAGE_URL, type UserSecrets, NO_USER_SECRETS, isPageUrl, isUrlTitle, scrubUrl, userSecrets } from "./urls";
 
 /** A transition as observed: its payload plus where it happened. */
 export interface Observed {
@@ -61,7 +62,8 @@ export function admit(obs: Observed, privacy: Privacy = { blocked: [], secrets: 
   }
   if (p.type === "tab.activated" || p.type === "tab.updated") {
     const url = recordedUrl(p.url, privacy);
-    if (url !== NOT_A_PAGE_URL && url !== BLOCKED_URL) return { ...p, url };
+    // While a page loads, Chrome titles its tab with the URL (secrets included): no title.
+    if (url !== NOT_A_PAGE_URL && url !== BLOCKED_URL) return { ...p, url, title: isUrlTitle(p.title ?? "", p.url) ? "" : p.title };
     // A title change of a page that is not recorded tells nothing worth keeping.
     return p.type === "tab.updated" && p.change === "title" ? null : { ...p, url, title: "" };
   }

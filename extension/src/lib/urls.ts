@@ -70,6 +70,27 @@ export function isSecretParam(name: string, extra: UserSecrets = NO_USER_SECRETS
   );
 }
 
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * True when `title` is only `url` spelled out (with or without scheme, decoded or
+ * not): what Chrome shows as a tab's title until the page names itself, query and
+ * fragment included. Such a title is recorded as "".
+ */
+export function isUrlTitle(title: string, url: string): boolean {
+  const text = title.trim();
+  if (!text) return false;
+  const bare = (url.includes("://") ? url.slice(url.indexOf("://") + 3) : url).replace(/^[^/?#@]*@/, "");
+  const forms = [url, bare, bare.replace(/\/$/, ""), bare.replace(/^www\./, "")];
+  return forms.some((f) => f === text || safeDecode(f) === text);
+}
+
 function paramName(pair: string): string {
   const raw = pair.split("=", 1)[0]!.replace(/\+/g, " ");
   try {

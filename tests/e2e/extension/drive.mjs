@@ -9,28 +9,13 @@
 // one line on stdin after each, so the test can stop and restart the gateway.
 // It writes to `out` the wall-clock time (ms) before and after each action, so
 // the test can compare the dwell times the pipeline computes with what was done.
-import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { launch, sleep } from "../../support/extension.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-function loadPlaywright() {
-  for (const base of [join(here, "../../../extension/"), join(here, "../")]) {
-    try {
-      return createRequire(base)("playwright-core");
-    } catch {
-      // try the next place
-    }
-  }
-  throw new Error("playwright-core not installed (npm ci in extension/)");
-}
-const { chromium } = loadPlaywright();
 const cfg = JSON.parse(process.argv[2]);
 const stdin = createInterface({ input: process.stdin });
 const lines = stdin[Symbol.asyncIterator]();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const actions = [];
 const results = { actions, checks: {} };
 
@@ -48,32 +33,8 @@ async function act(name, fn) {
   console.error(`action ${name} took ${after - before} ms`);
 }
 
-const ctx = await chromium.launchPersistentContext(cfg.profileDir, {
-  executablePath: "/usr/bin/chromium",
-  headless: false,
-  args: [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    `--disable-extensions-except=${cfg.extensionDir}`,
-    `--load-extension=${cfg.extensionDir}`,
-  ],
-});
+const { ctx, extensionId, workerUrl, inWorker, command } = await launch(cfg.extensionDir, cfg.profileDir);
 try {
-  const first = ctx.serviceWorkers()[0] ?? (await ctx.waitForEvent("serviceworker"));
-  const workerUrl = first.url();
-  const extensionId = new URL(workerUrl).host;
-  // The worker handle of the running instance (it changes when the worker restarts).
-  const worker = async () =>
-    ctx.serviceWorkers().find((w) => w.url() === workerUrl) ??
-    (await ctx.waitForEvent("serviceworker", { predicate: (w) => w.url() === workerUrl }));
-  const inWorker = async (fn, arg) => (await worker()).evaluate(fn, arg);
-  const command = (msg) => inWorker((m) => self.mindhit.command(m), msg);
   const cdp = await ctx.newCDPSession(ctx.pages()[0] ?? (await ctx.newPage()));
   const workerTargets = async () =>
     (await cdp.send("Target.getTargets")).targetInfos.filter((t) => t.type === "service_worker" && t.url === workerUrl);

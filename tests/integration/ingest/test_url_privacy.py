@@ -41,13 +41,14 @@ async def test_secrets_fragments_and_non_pages_never_reach_the_log(
         ("chrome://settings/passwords", "Passwords"),
         ("about:blocked", "leaked-title"),
         ("https://bob:hunter2@intranet.example/x?X-Amz-Signature=sig-4&a=1", "Intranet"),
+        ("https://sso.example/login?ticket=tkt-6", "sso.example/login?ticket=tkt-6"),
     ]
     events = [_tab(url, title, i, **envelope) for i, (url, title) in enumerate(tabs)]
     events.append(
         envelope
         | {
             "event_id": uuid7(),
-            "seq": 5,
+            "seq": 6,
             "type": "tab.updated",
             "tab_id": 1,
             "window_id": 1,
@@ -61,12 +62,12 @@ async def test_secrets_fragments_and_non_pages_never_reach_the_log(
         ("https://news.example/a?session=sess-5#para", "article text"),
     ]
     events += [
-        page_content(url, text, event_id=uuid7(), seq=6 + i, **envelope)
+        page_content(url, text, event_id=uuid7(), seq=7 + i, **envelope)
         for i, (url, text) in enumerate(texts)
     ]
     answer = await client.post("/v1/events", content=upload_body(events), headers=account.headers)
     result = msgspec.json.decode(answer.content, type=BatchResult)
-    assert (result.accepted, result.blocked, result.rejected) == (7, 1, [])
+    assert (result.accepted, result.blocked, result.rejected) == (8, 1, [])
 
     logged = [e for _, up in await logged_uploads(aredis, settings) for e in up.events]
     raw = msgspec.json.encode(logged).decode()
@@ -83,6 +84,7 @@ async def test_secrets_fragments_and_non_pages_never_reach_the_log(
         "leaked-title",
         "data-secret",
         "data-title",
+        "tkt-6",
         "#",
     ):
         assert secret not in raw, secret
@@ -92,6 +94,7 @@ async def test_secrets_fragments_and_non_pages_never_reach_the_log(
         ("about:blank", ""),
         ("about:blocked", ""),
         ("https://intranet.example/x?a=1", "Intranet"),
+        ("https://sso.example/login", ""),
         ("about:blank", ""),
     ]
     assert [(e.url, e.text) for e in logged if isinstance(e, PageContent)] == [
