@@ -370,7 +370,9 @@ async function startPairing(dashboardUrl: string): Promise<string> {
     await chrome.tabs.create({ url });
     return "confirm in the dashboard tab that opened";
   } catch (err) {
-    return err instanceof PairingError ? err.message : String(err);
+    const reason = err instanceof PairingError ? err.message : String(err);
+    await store.updateStatus({ pairing: `connecting failed: ${reason}` });
+    return reason;
   }
 }
 

@@ -170,7 +170,8 @@ async def test_extension_session_through_the_real_gateway(
         "out": str(tmp_path / "driver.json"),
     }
     try:
-        result = await run_driver(DRIVER, config, gateway)
+        control = {"kill-gateway": gateway.kill, "start-gateway": gateway.start}
+        result = await run_driver(DRIVER, config, control)
     finally:
         gateway.kill()
     actions = {a["name"]: a for a in result["actions"]}

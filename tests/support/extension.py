@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import zlib
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -162,11 +163,17 @@ async def redis_dump(redis: aioredis.Redis, prefix: str) -> bytes:
     return b"\n".join(parts)
 
 
-async def run_driver(script: Path, config: dict[str, Any], gateway: Gateway | None = None) -> Any:
+Control = Callable[[], Awaitable[None] | None]
+
+
+async def run_driver(
+    script: Path, config: dict[str, Any], control: Mapping[str, Control] | None = None
+) -> Any:
     """Run a node driver with ``config``; serve its ``CTRL`` requests; return its JSON output.
 
-    A driver prints ``CTRL kill-gateway`` / ``CTRL start-gateway`` and waits for ``ok`` on
-    stdin after each; it writes its results as JSON to ``config["out"]``.
+    A driver prints ``CTRL <name>`` and waits for ``ok`` on stdin: ``control[name]`` runs
+    (in a thread when it is a plain function) before the answer. It writes its results as
+    JSON to ``config["out"]``.
     """
     proc = await asyncio.create_subprocess_exec(
         "node",
@@ -176,13 +183,16 @@ async def run_driver(script: Path, config: dict[str, Any], gateway: Gateway | No
         stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None and proc.stdin is not None
+    handlers = control or {}
     while line := (await proc.stdout.readline()).decode().strip():
-        if gateway is not None and line == "CTRL kill-gateway":
-            await asyncio.to_thread(gateway.kill)
-        elif gateway is not None and line == "CTRL start-gateway":
-            await asyncio.to_thread(gateway.start)
-        else:
+        name = line.removeprefix("CTRL ")
+        if name == line or name not in handlers:
             continue
+        handler = handlers[name]
+        if asyncio.iscoroutinefunction(handler):
+            await handler()
+        else:
+            await asyncio.to_thread(handler)
         proc.stdin.write(b"ok\n")
         await proc.stdin.drain()
     assert await proc.wait() == 0, f"{script.name} failed (see its stderr above)"
