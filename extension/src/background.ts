@@ -405,6 +405,7 @@ async function onPopup(msg: PopupMessage): Promise<StatusView> {
     case "signOut":
       await store.setConfig({ token: "" });
       await store.setRemote(null);
+      await store.updateStatus({ pairing: "" });
       return statusView("signed out; events stay queued until you sign in again");
     case "start":
       await recorder.startSession(msg.label, snapshot);
