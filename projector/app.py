@@ -18,10 +18,11 @@ import redis.asyncio as aioredis
 
 from mindhit import streams
 from mindhit.logs import get_logger
+from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 from projector import metrics
 from projector.archive import Archiver
-from projector.consumer import Consumer
+from projector.consumer import ProjectionConsumer
 from projector.health import serve_health
 from projector.retention import trim_streams
 
@@ -63,9 +64,9 @@ async def run_projector(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    redis = aioredis.Redis.from_url(redis_url)
+    redis = connect_redis(redis_url)
     conns = [psycopg.connect(database_url) for _ in range(3)]
-    consumer = Consumer(settings, redis, conns[0])
+    consumer = ProjectionConsumer(settings, redis, conns[0])
     archiver = Archiver(settings, redis, conns[1])
 
     async def ready() -> tuple[bool, str]:

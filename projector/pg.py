@@ -20,8 +20,8 @@ import psycopg
 from psycopg import sql
 
 from projector.folds import Batch
-from projector.ops import EraseUser
 from projector.projections import PROJECTIONS
+from projector.rows import EraseUser
 
 __all__ = [
     "ERASE_LOCK",
