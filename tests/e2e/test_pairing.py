@@ -75,14 +75,19 @@ def pipeline(
         running.stop()
 
 
-def _visits(database_url: str, email: str) -> list[tuple[str, str]]:
+VISITS = (
+    "SELECT v.url, v.title FROM page_visits v JOIN users u USING (user_id)"
+    " WHERE u.email = %s ORDER BY v.start_at"
+)
+DEVICES = (
+    "SELECT t.device FROM device_tokens t JOIN users u USING (user_id)"
+    " WHERE u.email = %s AND t.revoked_at IS NULL"
+)
+
+
+def _rows(database_url: str, query: str, email: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT v.url, v.title FROM page_visits v JOIN users u USING (user_id)"
-            " WHERE u.email = %s ORDER BY v.start_at",
-            (email,),
-        ).fetchall()
-    return [(r[0], r[1]) for r in rows]
+        return [tuple(row) for row in conn.execute(query, (email,)).fetchall()]
 
 
 async def test_connect_to_mindhit_pairs_the_extension_and_its_session_reaches_the_user(
@@ -96,8 +101,8 @@ async def test_connect_to_mindhit_pairs_the_extension_and_its_session_reaches_th
 
     def wait_for_visits() -> None:
         deadline = time.monotonic() + 90
-        while _visits(database_url, email) != expected:
-            assert time.monotonic() < deadline, _visits(database_url, email)
+        while _rows(database_url, VISITS, email) != expected:
+            assert time.monotonic() < deadline, _rows(database_url, VISITS, email)
             time.sleep(0.5)
 
     config = {
@@ -124,15 +129,9 @@ async def test_connect_to_mindhit_pairs_the_extension_and_its_session_reaches_th
     assert status["gatewayUrl"] == pipeline.gateway_url
     assert "Recording" in checks["popupText"] or "Not recording" in checks["popupText"]
     assert not re.search(r"mh_[A-Za-z0-9_-]{20,}", checks["popupHtml"]), "token shown"
-    with psycopg.connect(database_url) as conn:
-        devices = conn.execute(
-            "SELECT t.device FROM device_tokens t JOIN users u USING (user_id)"
-            " WHERE u.email = %s AND t.revoked_at IS NULL",
-            (email,),
-        ).fetchall()
-    assert devices == [(DEVICE,)]
+    assert _rows(database_url, DEVICES, email) == [(DEVICE,)]
     # The session went through the pipeline to this user's timeline (no popup tab in it).
-    assert _visits(database_url, email) == expected
+    assert _rows(database_url, VISITS, email) == expected
     assert "Tides explained" in checks["timelineText"]
     assert "The moon and the sea" in checks["timelineText"]
     assert (ARTIFACTS / "pairing-2-confirm.png").stat().st_size > 0
