@@ -158,6 +158,14 @@ def is_secret_param(name: str, extra: UserSecretParams = _NO_EXTRA) -> bool:
     )
 
 
+def _host_of(url: str) -> str:
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    for stop in "/?#":
+        rest = rest.split(stop, 1)[0]
+    host = rest.rsplit("@", 1)[-1]
+    return host.removeprefix("www.")
+
+
 def _url_forms(url: str) -> set[str]:
     bare = url.split("://", 1)[1] if "://" in url else url
     bare = _USER_INFO.sub("", bare)
@@ -173,7 +181,12 @@ def is_url_title(title: str, url: str) -> bool:
     included: such a title carries the URL's secrets and says nothing else.
     """
     text = title.strip()
-    return bool(text) and text in _url_forms(url)
+    if not text or len(text) > len(url):
+        return False  # no spelling of a URL is longer than the URL itself
+    host = _host_of(url)
+    if host and "%" not in host and host not in text:
+        return False  # every spelling of the URL shows its host: most titles stop here
+    return text in _url_forms(url)
 
 
 def _param_name(pair: str) -> str:
