@@ -42,6 +42,7 @@ from web.auth import user_for_login
 from web.common import admin_addresses, with_admin_rights
 from web.metrics import MetricsMiddleware, WebMetrics
 from web.pages import OpsPages, Pages
+from web.pairing import PairingApi, PairingPages
 from web.proxies import TrustedProxyMiddleware, parse_networks
 from web.ratelimit import WindowLimiter
 from web.security import (
@@ -100,7 +101,7 @@ def _is_api(request: Request[Any, Any, Any]) -> bool:
 def _on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if _is_api(request):
         body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
-        if exc.extra:
+        if exc.extra:  # e.g. which field failed validation, and why
             body["extra"] = exc.extra
         return Response(body, status_code=exc.status_code, headers=exc.headers)
     if isinstance(exc, NotAuthorizedException):
@@ -183,9 +184,11 @@ def create_app(
             Pages,
             AccountPages,
             OpsPages,
+            PairingPages,
             ApiController,
             AccountApiController,
             OpsApiController,
+            PairingApi,
             MetaController,
             static,
         ],
