@@ -1,10 +1,13 @@
 // The mind-map island: an interactive map of one session (zoom, pan, expand/collapse,
 // node size by dwell, click a node to list its pages), with PNG/SVG export.
 // Labels come from arbitrary websites and AI output: they are drawn on the canvas or set
-// with textContent, never parsed as HTML.
+// with textContent, never parsed as HTML. Only http(s) URLs become links (webHref, the
+// same rule as mindhit/links.py); javascript:, data:, file: and the like stay text.
 import cytoscape from "cytoscape";
 import cytoscapeSvg from "cytoscape-svg";
 import { el, renderPanel } from "./panel.js";
+
+export { webHref } from "./panel.js";
 
 cytoscape.use(cytoscapeSvg);
 

@@ -3,6 +3,8 @@
 // Shared by every map view (the 2D cytoscape map and any other): call
 // `renderPanel(panel, node)` with a plain object, never with view-specific node types.
 // Text comes from arbitrary websites and AI output: it is set with textContent only.
+// Only http(s) URLs become links (webHref, the same rule as mindhit/links.py);
+// javascript:, data:, file: and the like stay text.
 
 export function minutes(ms) {
   if (!ms) return "";
@@ -18,6 +20,12 @@ export function el(tag, props = {}, children = []) {
   }
   for (const child of children) node.appendChild(child);
   return node;
+}
+
+// The URL when it is an absolute http(s) URL with a host and no control characters.
+export function webHref(url) {
+  if (typeof url !== "string" || !/^https?:\/\/[^\s/?#\\]/i.test(url)) return null;
+  return /[\x00-\x1f\x7f]/.test(url) ? null : url;
 }
 
 /**
@@ -37,7 +45,10 @@ export function renderPanel(panel, node) {
   if (node.why) panel.appendChild(el("p", { class: "why", text: node.why }));
   const list = el("ul", { id: "map-pages" });
   for (const leaf of node.leaves) {
-    const link = el("a", { href: leaf.url, rel: "noopener noreferrer nofollow", target: "_blank", text: leaf.label });
+    const href = webHref(leaf.url);
+    const link = href
+      ? el("a", { href, rel: "noopener noreferrer nofollow", target: "_blank", text: leaf.label })
+      : el("span", { class: "not-web", title: leaf.url || "", text: leaf.label });
     const item = el("li", {}, [link]);
     const dwell = minutes(leaf.weight_ms);
     if (dwell) item.appendChild(el("div", { class: "why", text: dwell }));
