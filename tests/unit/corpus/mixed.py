@@ -1,10 +1,11 @@
 """The labelled mixed-topic corpus and its reproducible session generator.
 
 Why it exists: the demo corpus (``mindhit/corpus/pages.json``) has six topics whose
-vocabularies barely overlap, so it flatters any clustering. This corpus has twelve
+vocabularies barely overlap, so it flatters any clustering. This corpus has sixteen
 topics written to share everyday words ("temperature", "pressure", "water", "season",
-"board", "set", "plan", "balance", "kit", "grind"…) and pages of very different lengths
-(two-line forum replies next to long guides with headings). Each topic file in
+"board", "set", "plan", "balance", "kit", "grind", "salt", "pump", "edge"…) and
+pages of very different lengths: every topic has two-line forum replies, medium
+articles and a long guide with headings (700–950 words) in at least one half. Each topic file in
 ``labelled/`` starts with ``# topic: <id> | <name>``; each page is ``--- <url>``, a
 title line, then its text (headings are short lines of their own, as Mozilla
 Readability extracts them).

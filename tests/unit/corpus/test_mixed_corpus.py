@@ -10,13 +10,13 @@ from tests.unit.corpus.mixed import load_labelled, make_sessions, topic_names
 EVERYDAY = ["temperature", "pressure", "water", "season", "board", "set", "plan", "balance", "kit"]
 
 
-def test_twelve_topics_each_in_both_halves_with_distinct_urls() -> None:
+def test_sixteen_topics_each_in_both_halves_with_distinct_urls() -> None:
     pages = load_labelled()
-    assert len(topic_names()) >= 12
+    assert len(topic_names()) >= 16
     assert len({p.url for p in pages}) == len(pages)
     for half in ("tune", "heldout"):
         counts = Counter(p.topic for p in load_labelled(half))
-        assert set(counts) == set(topic_names()) and min(counts.values()) >= 7
+        assert set(counts) == set(topic_names()) and min(counts.values()) >= 8
 
 
 def test_everyday_words_are_shared_across_unrelated_topics() -> None:
@@ -28,11 +28,15 @@ def test_everyday_words_are_shared_across_unrelated_topics() -> None:
     assert len(shared) >= 7, shared
 
 
-def test_pages_range_from_short_replies_to_guides_with_headings() -> None:
-    lengths = sorted(len(p.text.split()) for p in load_labelled())
-    assert lengths[0] <= 30 and lengths[-1] >= 150
-    with_headings = [p for p in load_labelled() if len(p.text.splitlines()) >= 5]
-    assert len(with_headings) >= 12
+def test_every_topic_has_forum_replies_and_each_half_has_long_guides() -> None:
+    for half in ("tune", "heldout"):
+        pages = load_labelled(half)
+        for topic in topic_names():
+            own = [len(p.text.split()) for p in pages if p.topic == topic]
+            assert min(own) <= 30, (half, topic)
+        guides = [p for p in pages if len(p.text.split()) >= 650]
+        assert len(guides) >= 8 and len({p.topic for p in guides}) == len(guides)
+        assert all(len(p.text.splitlines()) >= 10 for p in guides)
 
 
 def test_sessions_are_reproducible_and_within_bounds() -> None:
