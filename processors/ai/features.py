@@ -27,7 +27,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from wordfreq import zipf_frequency
 
-from processors.ai.text import GENERIC_WORDS, tokens
+from processors.ai.text import GENERIC_WORDS, content_runs, tokens
 
 __all__ = [
     "BODY_WORDS",
@@ -184,16 +184,20 @@ def page_vectors(bags: Sequence[dict[str, float]]) -> tuple[np.ndarray, list[str
     return matrix, vocabulary
 
 
+def _title_content(title: str, url: str) -> str:
+    words = [w for run in content_runs(title) for w in run if w.lower() not in GENERIC_WORDS]
+    return " ".join([*words, *url_words(url)]).lower()
+
+
 def title_similarity(titles: Sequence[str], urls: Sequence[str]) -> np.ndarray:
     """Cosine similarity of titles (with the URL's path words) as character 4–5-grams.
 
     Character grams match word parts that whole words miss: "surf" in "surfboard",
-    "garden" in "vegetablegardening", "brew" in "homebrewing".
+    "garden" in "vegetablegardening", "brew" in "homebrewing". Only content words count:
+    two titles built on one template ("Training for Your First …: A Long Guide") are
+    not alike for their stop words and generic words.
     """
-    documents = [
-        f"{title} {' '.join(url_words(url))}".lower()
-        for title, url in zip(titles, urls, strict=True)
-    ]
+    documents = [_title_content(title, url) for title, url in zip(titles, urls, strict=True)]
     if not any(document.strip() for document in documents):
         return np.eye(len(documents))
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(4, 5), sublinear_tf=True)

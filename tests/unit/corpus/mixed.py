@@ -12,7 +12,9 @@ Readability extracts them).
 
 Pages are split by position within their topic: even positions form the **tuning**
 half, odd positions the **held-out** half, so every topic is in both. Only the tuning
-half may be looked at while tuning the local provider.
+half may be looked at while tuning the local provider. Inside the tuning half,
+:func:`tuning_folds` deals each topic's pages round-robin into ``k`` folds for
+cross-validation (overfitting shows before the held-out half is touched).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
     "load_labelled",
     "make_sessions",
     "topic_names",
+    "tuning_folds",
 ]
 
 Half = Literal["tune", "heldout"]
@@ -98,6 +101,17 @@ def topic_names() -> dict[str, str]:
     return {page.topic: page.topic_name for page in _all()}
 
 
+def tuning_folds(folds: int) -> list[list[LabelledPage]]:
+    """The tuning half dealt into ``folds`` folds: a topic's n-th page goes to fold n mod k."""
+    dealt: list[list[LabelledPage]] = [[] for _ in range(folds)]
+    seen: dict[str, int] = {}
+    for page in load_labelled("tune"):
+        position = seen.get(page.topic, 0)
+        seen[page.topic] = position + 1
+        dealt[position % folds].append(page)
+    return dealt
+
+
 def make_sessions(
     half: Half | None,
     count: int,
@@ -106,8 +120,11 @@ def make_sessions(
     min_pages: int = 3,
     max_pages: int = 40,
     max_topics: int = 6,
+    pages: list[LabelledPage] | None = None,
 ) -> list[Session]:
     """``count`` mixed sessions drawn from ``half`` (``None`` = whole corpus), reproducibly.
+
+    ``pages`` (e.g. some of :func:`tuning_folds`) replaces the half as the pool.
 
     Each session takes 1..``max_topics`` topics and ``min_pages``..``max_pages`` pages
     in all (as many as the chosen topics have), spread unevenly over the topics, shuffled,
@@ -116,7 +133,7 @@ def make_sessions(
     Rand index is degenerate (it is 0 for any grouping but all singletons).
     """
     rng = random.Random(seed)
-    pages = load_labelled(half)
+    pages = load_labelled(half) if pages is None else pages
     by_topic: dict[str, list[LabelledPage]] = {}
     for page in pages:
         by_topic.setdefault(page.topic, []).append(page)
