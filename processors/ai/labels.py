@@ -3,12 +3,17 @@
 Why this shape: people name a topic with the words its pages put in their titles
 ("Espresso extraction", "Chess openings", "Home solar panels"), not with the two
 statistically strongest body words. Every run of one to three adjacent content words in
-a member page's title or headings is a candidate. A candidate scores by how many of the
-group's pages use it (in the title most, in headings or the site name less, in the body
-a little), how much it belongs to this group rather than the others, and how rare its
-words are in everyday English. The best candidate wins; a longer phrase that contains it
-and scores nearly as well is preferred (more specific). Labels are written in sentence
-case, keeping capitals only where the pages themselves do (names, acronyms).
+a member page's title (its site part too: forum pages carry their community's name,
+"r/espresso", "Tennis Forum") or headings is a candidate. A candidate scores by how many
+of the group's pages use it (in the title or site name most, in headings less, in the
+body's lead a little), how much it belongs to this group rather than the others, and how
+rare its words are in everyday English. Weak candidates are ruled out by rule, not by
+weight: a single word must be used by at least :data:`SINGLE_COVER` of a group's pages
+(one page's "Leggy" does not name five), words that name a kind of site ("Forum") and
+run-together slugs ("vegetablegardening") never start or end a label. The best
+candidate wins; a longer phrase that contains it and scores nearly as well is preferred
+(more specific). Labels are written in sentence case, keeping capitals only where the
+pages themselves do (names, acronyms).
 
 The branch summary is the single sentence of the group's pages that best covers the
 group's own words. All functions are pure and deterministic.
@@ -18,16 +23,29 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from functools import lru_cache
 
 import msgspec
+from wordfreq import zipf_frequency
 
 from processors.ai.features import headings, main_title, rarity, title_parts
 from processors.ai.text import GENERIC_WORDS, content_runs, short_label, split_sentences, stem
 
 __all__ = ["GroupNames", "LabelPage", "name_groups", "proper_words", "sentence_case"]
 
-SOURCE_WEIGHTS = {"title": 1.0, "heading": 0.5, "site": 0.5, "body": 0.15}
+SOURCE_WEIGHTS = {"title": 1.0, "heading": 0.5, "site": 1.0, "body": 0.3}
 """How much a page using a phrase in each place counts towards the phrase's support."""
+
+NAMING_SOURCES = ("title", "heading", "site")
+"""Where a label may come from: the title (its site part too: "r/espresso") and headings."""
+
+SITE_WORDS = frozenset({"forum", "forums", "community", "thread", "threads", "discussion"})
+"""Words that name a kind of site, not a subject ("Bike Forum" names bikes)."""
+
+SLUG_ZIPF = 2.5
+"""A rarer run-together word of two everyday words is a slug ("personalfinance")."""
+SINGLE_COVER = 0.3
+"""In a group of several pages, a one-word label must be used by this share of them."""
 
 LONGER_SHARE = 0.6
 """A phrase containing the best one wins if it scores at least this share of the best."""
@@ -37,7 +55,8 @@ UNKNOWN_CAP = 1.25
 
 MAX_WORDS = 3
 SUMMARY_CHARS = 220
-BODY_WORDS = 80
+BODY_WORDS = 250
+"""Like the grouping, only the body's lead counts (a long guide mentions everything)."""
 
 Key = tuple[str, ...]
 
@@ -74,7 +93,7 @@ def _phrases(text: str) -> dict[Key, str]:
             for start in range(len(run) - size + 1):
                 words = run[start : start + size]
                 key = tuple(stem(w.lower()) for w in words)
-                if key[0] in GENERIC_WORDS or key[-1] in GENERIC_WORDS:
+                if {key[0], key[-1]} & (GENERIC_WORDS | SITE_WORDS):
                     continue
                 found.setdefault(key, " ".join(words))
     return found
@@ -93,10 +112,22 @@ def _page_terms(page: LabelPage) -> _PageTerms:
     for kind, text in _sources(page):
         for key, form in _phrases(text).items():
             weight[key] = max(weight.get(key, 0.0), SOURCE_WEIGHTS[kind])
-            if kind in ("title", "heading"):
+            if kind in NAMING_SOURCES and not (kind == "site" and _is_slug(form)):
                 named.add(key)
                 surface.setdefault(key, form)
     return _PageTerms(weight=weight, surface=surface, named=named)
+
+
+@lru_cache(maxsize=4096)
+def _is_slug(form: str) -> bool:
+    """A site name's run-together word ("vegetablegardening", "personalfinance")."""
+    word = form.lower()
+    if " " in word or len(word) < 8 or zipf_frequency(word, "en") >= SLUG_ZIPF:
+        return False
+    return any(
+        zipf_frequency(word[:cut], "en") >= 3.0 and zipf_frequency(word[cut:], "en") >= 3.0
+        for cut in range(3, len(word) - 2)
+    )
 
 
 def _key_rarity(key: Key) -> float:
@@ -105,7 +136,9 @@ def _key_rarity(key: Key) -> float:
     return sum(min(rarity(word), UNKNOWN_CAP) for word in key) / len(key)
 
 
-def _scores(terms: list[_PageTerms], members: list[int]) -> dict[Key, float]:
+def _scores(
+    terms: list[_PageTerms], members: list[int]
+) -> tuple[dict[Key, float], dict[Key, float]]:
     inside: defaultdict[Key, float] = defaultdict(float)
     outside: defaultdict[Key, float] = defaultdict(float)
     member_set = set(members)
@@ -115,6 +148,7 @@ def _scores(terms: list[_PageTerms], members: list[int]) -> dict[Key, float]:
             target[key] += weight
     named = Counter(key for i in members for key in terms[i].named)
     scores: dict[Key, float] = {}
+    cover = {key: inside[key] / len(members) for key in named}
     for key, titles in named.items():
         support = inside[key]
         belongs = support / (support + outside[key])
@@ -122,17 +156,20 @@ def _scores(terms: list[_PageTerms], members: list[int]) -> dict[Key, float]:
         scores[key] = (
             support * belongs**2 * coverage * _key_rarity(key) * (1.0 + 0.1 * (len(key) - 1))
         )
-    return scores
+    return scores, cover
 
 
-def _pick(scores: dict[Key, float], taken: set[Key], named: Counter[Key]) -> Key | None:
+def _pick(
+    scores: dict[Key, float], taken: set[Key], named: Counter[Key], cover: dict[Key, float]
+) -> Key | None:
     """The best phrase not taken, or a longer one containing it that scores nearly as well.
 
     In a group of several pages the longer phrase must name at least two of them.
     """
     ranked = sorted(scores, key=lambda key: (-scores[key], key))
     several = max(named.values(), default=0) >= 2
-    for best in ranked:
+    eligible = [k for k in ranked if len(k) > 1 or cover[k] >= SINGLE_COVER or not several]
+    for best in eligible or ranked:
         if best in taken:
             continue
         longer = [
@@ -240,8 +277,8 @@ def name_groups(
     named: dict[int, GroupNames] = {}
     for group in order:
         members = members_of[group]
-        scores = _scores(terms, members)
-        key = _pick(scores, taken, Counter(k for i in members for k in terms[i].named))
+        scores, cover = _scores(terms, members)
+        key = _pick(scores, taken, Counter(k for i in members for k in terms[i].named), cover)
         if key is None:
             label = short_label(main_title(pages[members[0]].title) or "Other pages", max_chars)
         else:
