@@ -9,8 +9,9 @@ of the group's pages use it (in the title or site name most, in headings less, i
 body's lead a little), how much it belongs to this group rather than the others, and how
 rare its words are in everyday English. Weak candidates are ruled out by rule, not by
 weight: a single word must be used by at least :data:`SINGLE_COVER` of a group's pages
-(one page's "Leggy" does not name five), words that name a kind of site ("Forum") and
-run-together slugs ("vegetablegardening") never start or end a label. The best
+(one page's "Leggy" does not name five) and words that name a kind of site ("Forum")
+never start or end a label; a site's run-together slug is read as its two words
+("r/vegetablegardening" → "vegetable gardening", :func:`unslug`). The best
 candidate wins; a longer phrase that contains it and scores nearly as well is preferred
 (more specific). Labels are written in sentence case, keeping capitals only where the
 pages themselves do (names, acronyms).
@@ -21,6 +22,7 @@ group's own words. All functions are pure and deterministic.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
@@ -31,7 +33,7 @@ from wordfreq import zipf_frequency
 from processors.ai.features import headings, main_title, rarity, title_parts
 from processors.ai.text import GENERIC_WORDS, content_runs, short_label, split_sentences, stem
 
-__all__ = ["GroupNames", "LabelPage", "name_groups", "proper_words", "sentence_case"]
+__all__ = ["GroupNames", "LabelPage", "name_groups", "proper_words", "sentence_case", "unslug"]
 
 SOURCE_WEIGHTS = {"title": 1.0, "heading": 0.5, "site": 1.0, "body": 0.3}
 """How much a page using a phrase in each place counts towards the phrase's support."""
@@ -43,7 +45,7 @@ SITE_WORDS = frozenset({"forum", "forums", "community", "thread", "threads", "di
 """Words that name a kind of site, not a subject ("Bike Forum" names bikes)."""
 
 SLUG_ZIPF = 2.5
-"""A rarer run-together word of two everyday words is a slug ("personalfinance")."""
+"""A site name's word rarer than this that splits into two everyday words is a slug."""
 SINGLE_COVER = 0.3
 """In a group of several pages, a one-word label must be used by this share of them."""
 
@@ -59,6 +61,7 @@ BODY_WORDS = 250
 """Like the grouping, only the body's lead counts (a long guide mentions everything)."""
 
 Key = tuple[str, ...]
+_LETTERS = re.compile(r"[^\W\d_]+")
 
 
 class LabelPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,6 +85,7 @@ def _sources(page: LabelPage) -> list[tuple[str, str]]:
     heads = headings(page.text)
     body = " ".join(page.text.split()[:BODY_WORDS])
     site = " ".join(part for part in title_parts(page.title) if part != main)
+    site = _LETTERS.sub(lambda match: unslug(match.group(0)), site)
     return [("title", main), ("heading", ". ".join(heads)), ("site", site), ("body", body)]
 
 
@@ -112,22 +116,29 @@ def _page_terms(page: LabelPage) -> _PageTerms:
     for kind, text in _sources(page):
         for key, form in _phrases(text).items():
             weight[key] = max(weight.get(key, 0.0), SOURCE_WEIGHTS[kind])
-            if kind in NAMING_SOURCES and not (kind == "site" and _is_slug(form)):
+            if kind in NAMING_SOURCES:
                 named.add(key)
                 surface.setdefault(key, form)
     return _PageTerms(weight=weight, surface=surface, named=named)
 
 
 @lru_cache(maxsize=4096)
-def _is_slug(form: str) -> bool:
-    """A site name's run-together word ("vegetablegardening", "personalfinance")."""
-    word = form.lower()
-    if " " in word or len(word) < 8 or zipf_frequency(word, "en") >= SLUG_ZIPF:
-        return False
-    return any(
-        zipf_frequency(word[:cut], "en") >= 3.0 and zipf_frequency(word[cut:], "en") >= 3.0
-        for cut in range(3, len(word) - 2)
-    )
+def unslug(word: str) -> str:
+    """A site name's run-together word split into its two words, else the word itself.
+
+    ``"vegetablegardening"`` → ``"vegetable gardening"``, ``"Homebrewing"`` →
+    ``"Home brewing"``: a word rarer than :data:`SLUG_ZIPF` that splits into two everyday
+    words (Zipf ≥ 3 each). Real compounds are common enough to stay ("snowboarding").
+    """
+    lower = word.lower()
+    if len(lower) < 8 or not lower.isalpha() or zipf_frequency(lower, "en") >= SLUG_ZIPF:
+        return word
+    cuts = [
+        (min(zipf_frequency(lower[:cut], "en"), zipf_frequency(lower[cut:], "en")), cut)
+        for cut in range(3, len(lower) - 2)
+    ]
+    best, cut = max(cuts)
+    return f"{word[:cut]} {word[cut:]}" if best >= 3.0 else word
 
 
 def _key_rarity(key: Key) -> float:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score
 
 from processors.ai.base import MindmapPage
-from processors.ai.cluster import choose_groups, group_pages
+from processors.ai.cluster import choose_groups, group_pages, merge_lone_pages
 from processors.ai.local import plan_session
 from tests.unit.corpus.mixed import make_sessions
 
@@ -99,14 +99,25 @@ def test_plans_place_every_page_once_and_are_deterministic(
     assert plan_session(pages) == plan
 
 
+def test_a_lone_page_joins_the_branch_it_clearly_belongs_to_and_a_stray_stays_alone() -> None:
+    similarity = np.full((8, 8), 0.02)
+    for block in ([0, 1, 2], [3, 4, 5]):
+        similarity[np.ix_(block, block)] = 0.4
+    similarity[6, [0, 1, 2]] = similarity[[0, 1, 2], 6] = [0.3, 0.05, 0.05]
+    np.fill_diagonal(similarity, 1.0)
+    merged = merge_lone_pages(similarity, [0, 0, 0, 1, 1, 1, 2, 3], floor=0.03)
+    assert merged == [0, 0, 0, 1, 1, 1, 0, 3]
+
+
 def test_quality_floor_on_a_fixed_set_of_mixed_sessions() -> None:
-    """Twelve fixed sessions of the labelled corpus (both halves): a floor, not the target."""
+    """Twelve fixed sessions of the tuning half: a floor, not the target (see the bench)."""
     scores = []
-    for session in make_sessions(None, 12, 4242):
+    for session in make_sessions("tune", 12, 4242):
         pages = session.pages
         groups = group_pages(
             [p.title for p in pages], [p.text for p in pages], [p.url for p in pages]
         )
         scores.append(adjusted_rand_score([p.topic for p in pages], groups))
+        assert len(set(groups)) <= len(session.topics) + 2
     assert statistics.fmean(scores) >= 0.85
     assert min(scores) >= 0.4

@@ -126,3 +126,24 @@ def test_branch_summary_is_one_sentence_from_the_branch_pages() -> None:
     pages = _labelled(["Espresso basics", "Espresso at home"], text)
     (branch,) = plan_session(pages).branches
     assert branch.summary == "Espresso needs fine grounds and nine bar of pressure to extract well."
+
+
+def test_forum_pages_are_named_after_their_community_not_the_forum() -> None:
+    titles = [
+        "String tension and arm pain? : r/tennis",
+        "When exactly should I split step? - Tennis Forum",
+        "Tennis elbow, how long to recover? - Tennis Forum",
+        "New racket for a 4.0 player? : r/tennis",
+    ]
+    (branch,) = plan_session(_labelled(titles)).branches
+    assert branch.label == "Tennis"
+
+
+def test_a_sites_run_together_name_is_read_as_words() -> None:
+    titles = [
+        "Tomato leaves turning yellow : r/vegetablegardening",
+        "How deep should a raised bed be? : r/vegetablegardening",
+        "Zucchini flowers but no fruit : r/vegetablegardening",
+    ]
+    (branch,) = plan_session(_labelled(titles)).branches
+    assert branch.label == "Vegetable gardening"
