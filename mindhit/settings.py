@@ -45,7 +45,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         processors_port: port of the processors' metrics/health server.
         projector_host: interface of the projector's metrics/health server.
         projector_port: port of the projector's metrics/health server.
-        public_url: URL users reach the dashboard at (links in emails, extension pairing).
+        public_url: URL users reach the dashboard at (links in emails, extension pairing); empty = ``http://WEB_HOST:WEB_PORT`` (loopback for a wildcard host).
         max_body_bytes: largest accepted upload body.
         coalesce_linger_ms: how long the gateway waits to coalesce uploads per partition.
         wait_replicas: replicas that must acknowledge an append before the gateway does.
@@ -88,7 +88,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     processors_port: int = 8001
     projector_host: str = "127.0.0.1"
     projector_port: int = 8002
-    public_url: str = "http://127.0.0.1:8080"
+    public_url: str = ""
     max_body_bytes: int = 2 * 1024 * 1024
     coalesce_linger_ms: float = 15.0
     wait_replicas: int = 0
@@ -110,6 +110,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     stream_retention_entries: int = 100_000
     secret_key: str = ""
     admin_emails: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.public_url:
+            host = "127.0.0.1" if self.web_host in {"", "0.0.0.0", "::"} else self.web_host
+            host = f"[{host}]" if ":" in host else host
+            msgspec.structs.force_setattr(self, "public_url", f"http://{host}:{self.web_port}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -25,7 +25,7 @@ from web.models import (
     UserPreferences,
 )
 from web.outline import to_graph
-from web.snippets import split_highlights
+from web.snippets import distinct_fragments, split_highlights
 from web.timeline import VisitRow
 
 __all__ = [
@@ -168,7 +168,7 @@ async def search(conn: Conn, user_id: str, query: str, *, limit: int = 20) -> Se
     cur = await conn.execute(sql("search"), {"user_id": user_id, "q": query, "limit": limit})
     hits = []
     for r in await cur.fetchall():
-        snippet, highlights = split_highlights(r[7] or "")
+        snippet, highlights = split_highlights(distinct_fragments(r[7] or ""))
         hits.append(
             SearchHit(
                 url=r[1],
