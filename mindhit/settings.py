@@ -45,7 +45,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         processors_port: port of the processors' metrics/health server.
         projector_host: interface of the projector's metrics/health server.
         projector_port: port of the projector's metrics/health server.
-        public_url: URL users reach the dashboard at (links in emails, extension pairing); empty = ``http://WEB_HOST:WEB_PORT`` (loopback for a wildcard host).
+        public_url: URL users reach the dashboard at (links in emails, extension pairing);
+            empty = ``http://WEB_HOST:WEB_PORT`` (loopback for a wildcard host).
         max_body_bytes: largest accepted upload body.
         coalesce_linger_ms: how long the gateway waits to coalesce uploads per partition.
         wait_replicas: replicas that must acknowledge an append before the gateway does.
@@ -67,6 +68,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         smtp_from: sender address of session reports.
         commit_interval_s: how often stream consumers commit their offsets.
         stream_retention_entries: entries kept per stream partition after archiving.
+        retention_days: history kept per user, in days (``0`` = forever); the default and
+            the most a user may choose; older event-archive partitions are dropped.
+        session_idle_close_s: a recording session with no event for this long is stopped.
+        delete_undo_s: how long a deleted session can be restored before it is erased.
+        housekeeping_interval_s: how often the projector runs deletions, retention and idle closing.
         secret_key: signs dashboard cookies; generated into data_dir when empty.
         admin_emails: users allowed on the ops page (comma-separated).
     """
@@ -108,6 +114,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     smtp_from: str = "MindHit <reports@mindhit.local>"
     commit_interval_s: float = 1.0
     stream_retention_entries: int = 100_000
+    retention_days: Annotated[int, msgspec.Meta(ge=0)] = 0
+    session_idle_close_s: Annotated[float, msgspec.Meta(gt=0)] = 7200.0
+    delete_undo_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    housekeeping_interval_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     secret_key: str = ""
     admin_emails: tuple[str, ...] = ()
 

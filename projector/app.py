@@ -1,7 +1,8 @@
 """The projector process: the only module that reads settings and builds clients.
 
 Runs, in one asyncio loop: the projection consumer, the archiver, the retention
-trimmer (every few seconds), the lag gauges, and the health/metrics server.
+trimmer (every few seconds), housekeeping (session deletions, history retention, idle
+recordings), the lag gauges, and the health/metrics server.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -23,6 +25,7 @@ from projector import metrics
 from projector.archive import Archiver
 from projector.consumer import Consumer
 from projector.health import serve_health
+from projector.housekeeping import Housekeeper
 from projector.retention import trim_streams
 
 __all__ = ["run_projector"]
@@ -64,9 +67,10 @@ async def run_projector(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     redis = aioredis.Redis.from_url(redis_url)
-    conns = [psycopg.connect(database_url) for _ in range(3)]
+    conns = [psycopg.connect(database_url) for _ in range(4)]
     consumer = Consumer(settings, redis, conns[0])
     archiver = Archiver(settings, redis, conns[1])
+    housekeeper = Housekeeper(settings, redis, conns[3], now=lambda: datetime.now(UTC))
 
     async def ready() -> tuple[bool, str]:
         try:
@@ -81,6 +85,9 @@ async def run_projector(
 
     async def trim() -> None:
         await trim_streams(settings, redis, conns[2])
+
+    async def housekeeping() -> None:
+        await housekeeper.turn()
 
     async def gauges() -> None:
         for (projection, topic, partition), lag in (await consumer.lag()).items():
@@ -99,6 +106,8 @@ async def run_projector(
     if archive:
         tasks.append(asyncio.create_task(archiver.run(stop), name="archiver"))
         tasks.append(asyncio.create_task(_every(stop, TRIM_EVERY_S, trim), name="trim"))
+    every = settings.housekeeping_interval_s
+    tasks.append(asyncio.create_task(_every(stop, every, housekeeping), name="housekeeping"))
     tasks.append(asyncio.create_task(_every(stop, 2.0, gauges), name="gauges"))
     log.info("projector_started", host=settings.projector_host, port=settings.projector_port)
     try:

@@ -25,6 +25,7 @@ from mindhit.logs import get_logger
 from mindhit.settings import Settings
 from projector import metrics
 from projector.consumer import stream_ids
+from projector.erase_session import strip_erased_sessions
 from projector.folds import is_uuid
 from projector.pg import (
     ERASE_LOCK,
@@ -98,6 +99,31 @@ def split_entry(topic: str, value: bytes) -> list[tuple[str | None, bytes]]:
 
 def _month(at: dt.datetime) -> tuple[int, int]:
     return (at.year, at.month)
+
+
+def _without_erased_sessions(
+    conn: psycopg.Connection[Any], rows: list[ArchiveRow]
+) -> list[ArchiveRow]:
+    """Drop events of erased sessions from rows of users who have any (see erase_session)."""
+    users = sorted({str(r[4]) for r in rows if r[4] is not None})
+    if not users:
+        return rows
+    marked = conn.execute(
+        "SELECT DISTINCT user_id::text FROM erased_sessions WHERE user_id = ANY(%s::uuid[])",
+        (users,),
+    ).fetchall()
+    if not marked:
+        return rows
+    holders = {m[0] for m in marked}
+    out: list[ArchiveRow] = []
+    for row in rows:
+        if row[4] is None or str(row[4]) not in holders:
+            out.append(row)
+            continue
+        value = strip_erased_sessions(conn, row[0], str(row[4]), row[7])
+        if value is not None:
+            out.append((*row[:7], value, row[8]))
+    return out
 
 
 class Archiver:
@@ -186,6 +212,7 @@ class Archiver:
                 for u, at in load_erased(conn).items()
             }
             kept = [r for r in rows if r[4] not in erased or r[5] > erased[r[4]]]
+            kept = _without_erased_sessions(conn, kept)
             for month in {_month(r[5]) for r in kept} - self._months:
                 _ensure_partition(conn, dt.datetime(month[0], month[1], 1, tzinfo=dt.UTC))
             self._fence(expected)

@@ -256,6 +256,9 @@ class Consumer:
         for user_id in batch.erasures:
             points[user_id] = await purge_points(self.settings, self.redis, user_id)
             await purge_quarantine(self.redis, self.settings.key_prefix, user_id)
+        for user_id, _session in batch.session_erasures:
+            if user_id not in points:
+                points[user_id] = await purge_points(self.settings, self.redis, user_id)
         return points
 
     async def lag(self) -> dict[tuple[str, str, int], int]:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from projector.ops import (
+    EraseSession,
     EraseUser,
     MindmapRow,
     PageTextRow,
@@ -36,6 +37,7 @@ from projector.ops import (
 from schema.derived import (
     MindmapBuilt,
     SessionClosed,
+    SessionErased,
     SessionStatusChanged,
     UrlDiscovered,
     UrlEnriched,
@@ -93,6 +95,7 @@ class Batch:
         self.visits: dict[str, VisitRow] = {}
         self.mindmaps: dict[str, MindmapRow] = {}
         self.erasures: dict[str, EraseUser] = {}
+        self.session_erasures: dict[tuple[str, str], EraseSession] = {}
         self.events = 0
         self.rejected = 0
         self.superseded = 0
@@ -105,6 +108,7 @@ class Batch:
             + len(self.visits)
             + len(self.mindmaps)
             + len(self.erasures)
+            + len(self.session_erasures)
         )
 
     # ----------------------------------------------------------------- raw topic
@@ -158,6 +162,9 @@ class Batch:
             if isinstance(event, UserErased):
                 self.erase(event.user_id, event.ts, event.reason)
                 continue
+            if isinstance(event, SessionErased):
+                self.erase_session(event.user_id, event.session_id, event.reason)
+                continue
             handler = _HANDLERS.get(type(event))
             if handler is None:
                 continue  # not projected (e.g. dead letters)
@@ -179,6 +186,23 @@ class Batch:
             user_id=user_id, at=at, reason=reason, delete_account=delete_account
         )
         self._cut(user_id, at)
+
+    def erase_session(self, user_id: str, session_id: str, reason: str = "") -> None:
+        """Erase one of the user's sessions: drop its pending operations (the adapter
+        also drops its staged rows against the stored tombstones, whenever they come)."""
+        if not (is_uuid(user_id) and is_uuid(session_id)):
+            self.rejected += 1
+            return
+        self.session_erasures[(user_id, session_id)] = EraseSession(
+            user_id=user_id, session_id=session_id, reason=reason
+        )
+        stores: tuple[dict[Any, Any], ...] = (self.sessions, self.visits, self.mindmaps)
+        for store in stores:
+            doomed = [
+                k for k, v in store.items() if v.user_id == user_id and v.session_id == session_id
+            ]
+            for key in doomed:
+                del store[key]
 
     def drop_users(self, erased: Mapping[str, int]) -> None:
         """Apply erasures committed meanwhile (read inside the transaction)."""

@@ -19,6 +19,7 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
+from projector.erase_session import drop_erased_sessions, erase_session_rows
 from projector.folds import Batch
 from projector.ops import EraseUser
 from projector.projections import PROJECTIONS
@@ -248,6 +249,7 @@ def erase_user_rows(
             ),
             params,
         ).rowcount
+    conn.execute("DELETE FROM session_labels WHERE user_id = %(user)s", params)
     if erase.delete_account:
         conn.execute("DELETE FROM users WHERE user_id = %(user)s", params)
     for stream, offset in purges.items():
@@ -281,11 +283,13 @@ def apply_batch(
     lock the checkpoint rows and check they still hold ``expected`` (else raise
     :class:`CheckpointMoved`: another writer or a replay swap moved them, or
     a rederive put a derivation other than ``generation`` in force); apply
-    the erasures; stage the rows with COPY; merge them into the tables; store the
+    the erasures (users, then single sessions); stage the rows with COPY; drop staged
+    rows of erased sessions; merge them into the tables; store the
     new checkpoints; commit. On any error nothing is written.
     """
     with conn.transaction():
-        lock = "pg_advisory_xact_lock" if batch.erasures else "pg_advisory_xact_lock_shared"
+        erasing = batch.erasures or batch.session_erasures
+        lock = "pg_advisory_xact_lock" if erasing else "pg_advisory_xact_lock_shared"
         conn.execute(f"SELECT {lock}(%s)", (ERASE_LOCK,))  # type: ignore[arg-type]
         lock_projections(conn, {name for name, _, _ in advance})
         batch.drop_users(load_erased(conn))
@@ -294,7 +298,10 @@ def apply_batch(
             _check_generation(conn, generation)
         for erase in batch.erasures.values():
             erase_user_rows(conn, erase, (purges or {}).get(erase.user_id, {}))
+        for scope in batch.session_erasures.values():
+            erase_session_rows(conn, scope, (purges or {}).get(scope.user_id, {}))
         _stage(conn, batch)
+        drop_erased_sessions(conn)
         if batch.sessions:
             conn.execute(_fmt(_UPSERT["sessions"], tables))
         if batch.urls or batch.texts:

@@ -117,6 +117,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
     """
     from web.api import ApiController, MetaController, OpsApiController
     from web.display import DisplayApi
+    from web.owning_routes import OwningApi, OwningPages
     from web.pages import OpsPages, Pages
 
     if settings.env == "production" and not settings.secret_key:
@@ -161,6 +162,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
             OpsApiController,
             MetaController,
             DisplayApi,
+            OwningApi,
+            OwningPages,
             static,
         ],
         lifespan=[lifespan],

@@ -25,6 +25,7 @@ from web.auth import SESSION_TTL, check_password, create_login, delete_login
 from web.common import parse_cursor, require_admin
 from web.display import get_display
 from web.outline import to_markdown
+from web.owning import pending_deletions
 from web.security import SESSION_COOKIE, cookie_secure
 from web.snippets import normalize_domains
 from web.timeline import build_timeline
@@ -158,10 +159,13 @@ class Pages(Controller):
         )
 
     @get("/sessions")
-    async def sessions(self, user: User, conn: Conn, before: str | None = None) -> Template:
+    async def sessions(
+        self, user: User, conn: Conn, clock: Clock, before: str | None = None
+    ) -> Template:
         cursor = parse_cursor(before)
         listing = await store.list_sessions(conn, user.user_id, before=cursor)
-        return _page("sessions.html", user, listing=listing, error="")
+        deletions = await pending_deletions(conn, user.user_id, now=clock())
+        return _page("sessions.html", user, listing=listing, error="", deletions=deletions)
 
     @post("/sessions/start")
     async def start(

@@ -76,7 +76,50 @@ async function map3d(context) {
   out.finalSetting = (await api(page, "GET", `${base}/v1/settings/display`)).json;
 }
 
-const phases = { map3d };
+async function owning(context) {
+  const page = await newPage(context);
+  await signIn(page, base, cfg.email, cfg.password);
+  out.rowsBefore = await page.locator("table.sessions tbody tr").count();
+  // Rename from the session page.
+  await page.goto(`${base}/sessions/${cfg.renameId}`);
+  await page.click("details.manage summary");
+  await page.fill('form.rename input[name="label"]', cfg.newName);
+  await Promise.all([page.waitForURL(`${base}/sessions/${cfg.renameId}`), page.click("form.rename button")]);
+  out.headingAfterRename = await page.locator("h1").innerText();
+  await shot(page, "30-renamed");
+  const listed = (await api(page, "GET", `${base}/v1/sessions`)).json.sessions;
+  out.apiLabel = listed.find((s) => s.session_id === cfg.renameId)?.label;
+  out.badRename = (await api(page, "PUT", `${base}/v1/sessions/${cfg.renameId}/name`, { label: "x".repeat(201) })).status;
+  out.otherRename = (await api(page, "PUT", `${base}/v1/sessions/00000000-0000-7000-8000-000000000000/name`, { label: "y" })).status;
+  // Delete from the list, see the undo banner, undo.
+  await page.goto(`${base}/sessions`);
+  const row = page.locator(`tr[data-session="${cfg.deleteId}"]`);
+  await Promise.all([page.waitForURL(/deleted=/), row.locator("form.delete button").click()]);
+  out.bannerShown = await page.locator(`.undo-banner[data-deleted="${cfg.deleteId}"]`).isVisible();
+  out.rowsWhileDeleted = await page.locator("table.sessions tbody tr").count();
+  out.timelineWhileDeleted = (await page.goto(`${base}/sessions/${cfg.deleteId}`)).status();
+  await page.goBack();
+  await shot(page, "31-deleted-undo-banner");
+  await Promise.all([page.waitForURL(/restored=/), page.click(`.undo-banner[data-deleted="${cfg.deleteId}"] button.undo`)]);
+  out.rowsAfterUndo = await page.locator("table.sessions tbody tr").count();
+  out.bannerAfterUndo = await page.locator(".undo-banner").count();
+  await shot(page, "32-after-undo");
+  // Delete for good through the API this time; the undo window runs out.
+  const removed = await api(page, "POST", `${base}/v1/sessions/${cfg.deleteId}/deletion`);
+  out.deleteStatus = removed.status;
+  out.deleteState = removed.json;
+  out.pending = (await api(page, "GET", `${base}/v1/deletions`)).json.map((d) => d.session_id);
+}
+
+async function tooLate(context) {
+  const page = await newPage(context);
+  await signIn(page, base, cfg.email, cfg.password);
+  out.restoreStatus = (await api(page, "DELETE", `${base}/v1/sessions/${cfg.deleteId}/deletion`)).status;
+  out.rows = await page.locator("table.sessions tbody tr").count();
+  out.timelineStatus = (await page.goto(`${base}/sessions/${cfg.deleteId}`)).status();
+}
+
+const phases = { map3d, owning, tooLate };
 try {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
   if (!phases[phase]) throw new Error(`unknown phase ${phase}`);
