@@ -6,9 +6,9 @@ the batch's transaction, holding the erasure lock exclusively, like a user erasu
 
 1. record the tombstone in ``erased_sessions`` (every later fold drops the session's
    staged rows against it: :func:`drop_erased_sessions`);
-2. note the session's time span, pages and days, then delete its rows from
-   ``sessions``, ``page_visits``, ``mindmap_graphs`` and the user's rename (live and
-   shadow tables);
+2. note the session's time span and pages, take its share out of the overview's
+   rollups, then delete its rows from ``sessions``, ``page_visits``,
+   ``mindmap_graphs`` and the user's rename (live and shadow tables);
 3. delete the URL versions this user discovered that no remaining visit of theirs
    references, and page texts no URL row references any more;
 4. rewrite the user's archived entries (``event_log``, ``derived_log``) around the
@@ -29,6 +29,7 @@ import psycopg
 from psycopg import sql
 
 from projector.ops import EraseSession
+from projector.overview import OVERVIEW_TABLES, subtract_session
 from schema.derived import SessionErased, UrlDiscovered, UrlEnriched
 from schema.log import (
     DerivedEntry,
@@ -45,7 +46,6 @@ __all__ = [
     "SESSION_SCOPED",
     "drop_erased_sessions",
     "erase_session_rows",
-    "erased_days",
     "strip_erased_sessions",
 ]
 
@@ -90,16 +90,6 @@ def _span(
     return (row[0], row[1]) if row else (None, None)
 
 
-def erased_days(conn: psycopg.Connection[Any], erase: EraseSession) -> list[Any]:
-    """The UTC days the session has visits on (the overview's rollups of those days change)."""
-    rows = conn.execute(
-        "SELECT DISTINCT (start_at AT TIME ZONE 'UTC')::date FROM page_visits"
-        " WHERE user_id = %s AND session_id = %s",
-        (erase.user_id, erase.session_id),
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
 def erase_session_rows(
     conn: psycopg.Connection[Any],
     erase: EraseSession,
@@ -125,6 +115,9 @@ def erase_session_rows(
     ).fetchall()
     deleted = 0
     for suffix in suffixes:
+        rollups = ("page_visits", "mindmap_graphs", *OVERVIEW_TABLES, "overview_branches")
+        present = {t: t + suffix for t in rollups if _existing(conn, [t + suffix])}
+        subtract_session(conn, present, erase.user_id, erase.session_id)
         for table in _existing(conn, [t + suffix for t in SESSION_SCOPED]):
             deleted += conn.execute(
                 sql.SQL(

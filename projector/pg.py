@@ -22,6 +22,13 @@ from psycopg import sql
 from projector.erase_session import drop_erased_sessions, erase_session_rows
 from projector.folds import Batch
 from projector.ops import EraseUser
+from projector.overview import (
+    add_staged_visits,
+    apply_changes,
+    ensure_overview_temp,
+    rebuild_staged_branches,
+    rebuild_user,
+)
 from projector.projections import PROJECTIONS
 
 __all__ = [
@@ -75,6 +82,7 @@ def _fmt(text: str, tables: Tables) -> sql.Composed:
 def ensure_temp_tables(conn: psycopg.Connection[Any]) -> None:
     """Create the per-connection staging tables (idempotent)."""
     conn.execute(_TEMP)  # type: ignore[arg-type]
+    ensure_overview_temp(conn)
 
 
 def load_checkpoints(conn: psycopg.Connection[Any], projections: tuple[str, ...]) -> Checkpoints:
@@ -189,6 +197,11 @@ _ERASE_WHERE = {
     "mindmap_graphs": f"user_id = %(user)s AND (built_at <= {_CUT}"
     " OR NOT EXISTS (SELECT 1 FROM {sessions} s WHERE s.session_id = {t}.session_id))",
     "urls": f"user_id = %(user)s AND (first_seen_at IS NULL OR first_seen_at <= {_CUT})",
+    # The overview's rollups are rebuilt from what is left (projector.overview).
+    "overview_days": "false",
+    "overview_domains": "false",
+    "overview_pages": "false",
+    "overview_branches": "false",
 }
 
 
@@ -242,6 +255,7 @@ def erase_user_rows(
                 s=sql.Identifier(names.get("sessions", "sessions")),
             )
             deleted += conn.execute(query, params).rowcount
+        rebuild_user(conn, names, erase.user_id)
     for log_table in ("event_log", "derived_log"):
         deleted += conn.execute(
             sql.SQL("DELETE FROM {} WHERE user_id = %(user)s AND logged_at <= " + _CUT).format(
@@ -307,9 +321,13 @@ def apply_batch(
         if batch.urls or batch.texts:
             conn.execute(_fmt(_UPSERT["urls"], tables))
         if batch.visits:
+            add_staged_visits(conn, tables, -1)  # the overview's rollups follow page_visits
             conn.execute(_fmt(_UPSERT["visits"], tables))
+            add_staged_visits(conn, tables, 1)
+            apply_changes(conn, tables)
         if batch.mindmaps:
             conn.execute(_fmt(_UPSERT["mindmaps"], tables))
+            rebuild_staged_branches(conn, tables)
         store_checkpoints(conn, advance)
 
 

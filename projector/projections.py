@@ -39,8 +39,16 @@ class Projection(msgspec.Struct, frozen=True):
 PROJECTIONS: Final[dict[str, Projection]] = {
     p.name: p
     for p in (
-        Projection("sessions", (RAW_TOPIC, SESSIONS_TOPIC), ("sessions", "mindmap_graphs")),
-        Projection("visits", (VISITS_TOPIC,), ("page_visits",)),
+        Projection(
+            "sessions",
+            (RAW_TOPIC, SESSIONS_TOPIC),
+            ("sessions", "mindmap_graphs", "overview_branches"),
+        ),
+        Projection(
+            "visits",
+            (VISITS_TOPIC,),
+            ("page_visits", "overview_days", "overview_domains", "overview_pages"),
+        ),
         Projection("urls", (URLS_TOPIC,), ("urls", "page_texts")),
     )
 }

@@ -119,7 +119,30 @@ async function tooLate(context) {
   out.timelineStatus = (await page.goto(`${base}/sessions/${cfg.deleteId}`)).status();
 }
 
-const phases = { map3d, owning, tooLate };
+async function exporting(context) {
+  const page = await newPage(context);
+  await signIn(page, base, cfg.email, cfg.password);
+  await page.goto(`${base}/settings`);
+  await Promise.all([page.waitForURL(/\/settings\/history/), page.click("#history-link")]);
+  await page.fill('input[name="days"]', "3650");
+  await Promise.all([page.waitForURL(/saved=1/), page.click('form button[type="submit"].primary')]);
+  out.retention = (await api(page, "GET", `${base}/v1/settings/retention`)).json;
+  await shot(page, "40-history-export");
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export")]);
+  out.zipPath = path.join(cfg.artifacts, "export.zip");
+  await download.saveAs(out.zipPath);
+  out.zipName = download.suggestedFilename();
+  out.zipBytes = fs.statSync(out.zipPath).size;
+  const viaApi = await page.evaluate(async (u) => {
+    const r = await fetch(u, { credentials: "same-origin" });
+    return { status: r.status, type: r.headers.get("content-type"), bytes: (await r.arrayBuffer()).byteLength };
+  }, `${base}/v1/export`);
+  out.apiExport = viaApi;
+  await page.fill('input[name="days"]', "");
+  await Promise.all([page.waitForURL(/saved=1/), page.click('form button[type="submit"].primary')]);
+}
+
+const phases = { map3d, owning, tooLate, exporting };
 try {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
   if (!phases[phase]) throw new Error(`unknown phase ${phase}`);
@@ -131,5 +154,4 @@ try {
 } finally {
   await browser.close();
 }
-void fs; void path;
 console.log(JSON.stringify(out));

@@ -9,13 +9,18 @@ screenshots under ``test-artifacts/e2e/features``.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import redis
 
@@ -127,3 +132,66 @@ def test_3d_mind_map_draws_opens_pages_flies_and_is_remembered(
     assert seen["finalSetting"] == {"map_view": "2d"}
     for name in ("20-mindmap-3d", "21-mindmap-3d-selected", "22-mindmap-reduced-motion"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000
+
+
+def test_rename_delete_undo_and_delete_for_good(
+    pipeline: Pipeline, user: DemoUser, database_url: str
+) -> None:
+    renamed, doomed = user.sessions[0], user.sessions[1]
+    name = 'Trip <b>notes</b> "2026"'
+    seen = _run("owning", pipeline, user, renameId=renamed, deleteId=doomed, newName=name)
+    assert seen["headingAfterRename"] == name and seen["apiLabel"] == name
+    assert seen["badRename"] == 400 and seen["otherRename"] == 404
+    # Deleting hides the session at once and offers an undo; undoing brings it back.
+    assert seen["bannerShown"] and seen["timelineWhileDeleted"] == 404
+    assert seen["rowsWhileDeleted"] == seen["rowsBefore"] - 1
+    assert seen["rowsAfterUndo"] == seen["rowsBefore"] and seen["bannerAfterUndo"] == 0
+    # Deleted again through the API: after the undo window (4 s here) it is erased for
+    # good, through the projector's erasure path: read rows and archived events go.
+    assert seen["deleteStatus"] == 202 and seen["deleteState"]["state"] == "pending"
+    assert seen["pending"] == [doomed]
+    deadline = time.monotonic() + 60
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while True:
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM page_visits WHERE session_id = %(s)s)"
+                " + (SELECT count(*) FROM sessions WHERE session_id = %(s)s)"
+                " + (SELECT count(*) FROM mindmap_graphs WHERE session_id = %(s)s),"
+                " (SELECT state FROM session_deletions WHERE session_id = %(s)s)",
+                {"s": doomed},
+            ).fetchone()
+            if row and row[0] == 0 and row[1] == "done":
+                break
+            assert time.monotonic() < deadline, f"still there 60 s after the undo window: {row}"
+            time.sleep(0.5)
+        kept = conn.execute(
+            "SELECT count(*) FROM page_visits WHERE session_id = %s", (renamed,)
+        ).fetchone()
+    assert kept and kept[0] > 0
+    late = _run("tooLate", pipeline, user, deleteId=doomed)
+    assert late["restoreStatus"] == 409 and late["timelineStatus"] == 404
+    assert late["rows"] == seen["rowsBefore"] - 1
+    user.sessions.remove(doomed)
+    for shot in ("30-renamed", "31-deleted-undo-banner", "32-after-undo"):
+        assert (ARTIFACTS / f"{shot}.png").stat().st_size > 10_000
+
+
+def test_export_downloads_everything_as_json_and_csv(pipeline: Pipeline, user: DemoUser) -> None:
+    seen = _run("exporting", pipeline, user)
+    assert seen["retention"]["days"] == 3650
+    assert seen["zipName"].startswith("mindhit-export-") and seen["zipName"].endswith(".zip")
+    assert seen["apiExport"]["status"] == 200 and seen["apiExport"]["type"] == "application/zip"
+    with zipfile.ZipFile(seen["zipPath"]) as archive:
+        names = set(archive.namelist())
+        sessions = json.loads(archive.read("sessions.json"))
+        visits = list(csv.DictReader(io.StringIO(archive.read("visits.csv").decode())))
+        pages = json.loads(archive.read("pages.json"))
+        account = json.loads(archive.read("account.json"))
+    assert {"README.txt", "account.json", "sessions.csv", "visits.csv", "pages.json"} <= names
+    assert account["email"] == user.email and account["retention_days"] == 3650
+    assert sorted(s["session_id"] for s in sessions) == sorted(user.sessions)
+    assert {v["session_id"] for v in visits} == set(user.sessions)
+    assert all(int(v["dwell_ms"]) >= 0 and v["url"].startswith("http") for v in visits)
+    assert any(p["summary"] for p in pages)
+    assert {f"mindmaps/{s}.json" for s in user.sessions} <= names
+    assert (ARTIFACTS / "40-history-export.png").stat().st_size > 10_000
