@@ -117,6 +117,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
     """
     from web.api import ApiController, MetaController, OpsApiController
     from web.display import DisplayApi
+    from web.overview_routes import OverviewApi, OverviewPages
     from web.owning_routes import OwningApi, OwningPages
     from web.pages import OpsPages, Pages
 
@@ -164,6 +165,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
             DisplayApi,
             OwningApi,
             OwningPages,
+            OverviewApi,
+            OverviewPages,
             static,
         ],
         lifespan=[lifespan],

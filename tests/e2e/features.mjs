@@ -142,7 +142,47 @@ async function exporting(context) {
   await Promise.all([page.waitForURL(/saved=1/), page.click('form button[type="submit"].primary')]);
 }
 
-const phases = { map3d, owning, tooLate, exporting };
+async function overview(context) {
+  const page = await newPage(context);
+  await signIn(page, base, cfg.email, cfg.password);
+  for (const period of ["week", "month"]) {
+    await page.goto(`${base}/overview?period=${period}&date=${cfg.date}`);
+    const seen = {
+      heading: await page.locator("h1").innerText(),
+      total: await page.locator("#total").innerText(),
+      dayBars: await page.locator("#per-day .day-bar").count(),
+      domains: await page.locator("#domains .figure").count(),
+      pages: await page.locator("#pages .figure").count(),
+      topics: await page.locator("#topics .figure").count(),
+      tags: await page.locator("#tags .figure").count(),
+      heatActive: await page.locator("#heatmap rect.heat:not(.heat-0)").count(),
+      heatCells: await page.locator("#heatmap rect.heat").count(),
+    };
+    seen.api = (await api(page, "GET", `${base}/v1/overview?period=${period}&date=${cfg.date}`)).json;
+    await shot(page, period === "week" ? "50-overview-week" : "51-overview-month");
+    out[period] = seen;
+  }
+  // Every figure links to the sessions behind it: the top domain's, a topic's, a day's.
+  await page.goto(`${base}/overview?period=month&date=${cfg.date}`);
+  const follow = async (selector) => {
+    await Promise.all([page.waitForURL(/\/overview\/sessions\?/), page.locator(selector).first().click()]);
+    const ids = await page.locator("table.sessions tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.session));
+    const heading = await page.locator("h1").innerText();
+    await page.goBack();
+    return { ids, heading };
+  };
+  out.domainSessions = await follow("#domains .figure");
+  out.topicSessions = await follow("#topics .figure");
+  out.pageSessions = await follow("#pages .figure");
+  await page.locator("#domains .figure").first().click();
+  await page.waitForURL(/\/overview\/sessions\?/);
+  await shot(page, "52-overview-sessions-behind");
+  out.behindApi = (await api(page, "GET", `${base}/v1/overview/sessions?from=${cfg.monthStart}&to=${cfg.monthEnd}`)).json.map((s) => s.session_id);
+  out.badPeriod = (await api(page, "GET", `${base}/v1/overview?period=year`)).status;
+  out.badDate = (await api(page, "GET", `${base}/v1/overview?date=yesterday`)).status;
+}
+
+const phases = { map3d, owning, tooLate, exporting, overview };
 try {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
   if (!phases[phase]) throw new Error(`unknown phase ${phase}`);

@@ -17,6 +17,7 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,54 @@ def test_3d_mind_map_draws_opens_pages_flies_and_is_remembered(
     assert seen["reducedCanvas"] == 0
     assert seen["finalSetting"] == {"map_view": "2d"}
     for name in ("20-mindmap-3d", "21-mindmap-3d-selected", "22-mindmap-reduced-motion"):
+        assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000
+
+
+def test_overview_week_and_month_with_links_to_the_sessions_behind(
+    pipeline: Pipeline, user: DemoUser, database_url: str
+) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT (max(v.start_at) AT TIME ZONE 'UTC')::date FROM page_visits v"
+            " JOIN users u ON u.user_id = v.user_id WHERE u.email = %s",
+            (user.email,),
+        ).fetchone()
+        assert found is not None and found[0] is not None
+        last_day = found[0]
+        month_start = last_day.replace(day=1)
+        month_end = (month_start + timedelta(days=32)).replace(day=1)
+        expected = conn.execute(
+            "SELECT coalesce(sum(v.dwell_ms), 0) FROM page_visits v"
+            " JOIN users u ON u.user_id = v.user_id WHERE u.email = %s"
+            " AND v.start_at >= %s::date::timestamp AT TIME ZONE 'UTC'"
+            " AND v.start_at < %s::date::timestamp AT TIME ZONE 'UTC'",
+            (user.email, month_start, month_end),
+        ).fetchone()
+    seen = _run(
+        "overview",
+        pipeline,
+        user,
+        date=last_day.isoformat(),
+        monthStart=month_start.isoformat(),
+        monthEnd=month_end.isoformat(),
+    )
+    week, month = seen["week"], seen["month"]
+    assert week["heading"] == "Where did my week go?" and week["dayBars"] == 7
+    assert month["dayBars"] == (month_end - month_start).days
+    # The month's figure is the attended time of every visit in it (from the rollups).
+    assert expected is not None and month["api"]["total_ms"] == expected[0] > 0
+    assert sum(d["dwell_ms"] for d in month["api"]["days"]) == expected[0]
+    for shown in (week, month):
+        assert shown["domains"] >= 2 and shown["pages"] >= 2 and shown["topics"] >= 1
+        assert shown["heatActive"] >= 1 and shown["heatCells"] >= 365
+    assert month["tags"] >= 1
+    # Each figure links to the sessions behind it (the demo's sessions, nobody else's).
+    for follow in ("domainSessions", "topicSessions", "pageSessions"):
+        assert seen[follow]["ids"] and set(seen[follow]["ids"]) <= set(user.sessions), follow
+    assert seen["domainSessions"]["heading"].startswith("Sessions with domain")
+    assert set(seen["behindApi"]) <= set(user.sessions) and seen["behindApi"]
+    assert seen["badPeriod"] == 400 and seen["badDate"] == 400
+    for name in ("50-overview-week", "51-overview-month", "52-overview-sessions-behind"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000
 
 

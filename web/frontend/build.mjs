@@ -10,7 +10,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const outdir = path.join(here, "../static/dist");
 fs.rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: { mindmap: path.join(here, "src/mindmap.js"), overview: path.join(here, "src/overview.js") },
+  entryPoints: { mindmap: path.join(here, "src/mindmap.js") },
   outdir,
   bundle: true,
   splitting: true,
