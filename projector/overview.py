@@ -31,7 +31,13 @@ __all__ = [
     "subtract_session",
 ]
 
-OVERVIEW_TABLES: Final = ("overview_days", "overview_domains", "overview_pages")
+OVERVIEW_TABLES: Final = (
+    "overview_days",
+    "overview_domains",
+    "overview_pages",
+    "overview_domains_monthly",
+    "overview_pages_monthly",
+)
 """Rollups of ``page_visits`` (the visits projection); ``overview_branches`` is the
 sessions projection's."""
 

@@ -201,6 +201,8 @@ _ERASE_WHERE = {
     "overview_days": "false",
     "overview_domains": "false",
     "overview_pages": "false",
+    "overview_domains_monthly": "false",
+    "overview_pages_monthly": "false",
     "overview_branches": "false",
 }
 

@@ -47,7 +47,14 @@ PROJECTIONS: Final[dict[str, Projection]] = {
         Projection(
             "visits",
             (VISITS_TOPIC,),
-            ("page_visits", "overview_days", "overview_domains", "overview_pages"),
+            (
+                "page_visits",
+                "overview_days",
+                "overview_domains",
+                "overview_pages",
+                "overview_domains_monthly",
+                "overview_pages_monthly",
+            ),
         ),
         Projection("urls", (URLS_TOPIC,), ("urls", "page_texts")),
     )

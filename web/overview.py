@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import msgspec
 import psycopg
+from psycopg import sql as pgsql
 
 from web.models import SessionSummary
 from web.store import _summary, sql
@@ -33,6 +34,9 @@ __all__ = [
 Conn = psycopg.AsyncConnection[Any]
 Period = Literal["day", "week", "month"]
 TOP = 10
+TAG_PAGES = 200
+"""Most-read pages and page tags are computed over this many of the period's most-read
+page versions."""
 HEATMAP_WEEKS = 53
 
 
@@ -102,6 +106,28 @@ def heat_levels(values: list[int]) -> list[int]:
     return [0 if v <= 0 else 1 + sum(v > c for c in cuts) for v in values]
 
 
+def _figures_query(period: Period) -> pgsql.Composed:
+    """The figures' SQL reading the monthly rollups for a month, the daily ones otherwise."""
+    monthly = period == "month"
+    return pgsql.SQL(sql("overview_figures")).format(
+        pages=pgsql.SQL(_MONTH_PAGES if monthly else _DAY_PAGES),
+        domains=pgsql.Identifier("overview_domains_monthly" if monthly else "overview_domains"),
+        bucket=pgsql.Identifier("month" if monthly else "day"),
+    )
+
+
+_MONTH_PAGES = (
+    "SELECT url_hash, content_hash, dwell_ms, visits FROM overview_pages_monthly"
+    " WHERE user_id = %(user_id)s AND month = %(start)s"
+    " ORDER BY dwell_ms DESC LIMIT %(tag_pages)s"
+)
+_DAY_PAGES = (
+    "SELECT url_hash, content_hash, sum(dwell_ms) AS dwell_ms, sum(visits) AS visits"
+    " FROM overview_pages WHERE user_id = %(user_id)s AND day >= %(start)s AND day < %(end)s"
+    " GROUP BY url_hash, content_hash ORDER BY sum(dwell_ms) DESC LIMIT %(tag_pages)s"
+)
+
+
 def _link(start: date, end: date, **narrow: str) -> str:
     query = {"from": start.isoformat(), "to": end.isoformat()}
     query.update({k: v for k, v in narrow.items() if v})
@@ -152,8 +178,8 @@ def _fill_days(figures: list[Figure], start: date, end: date) -> list[Figure]:
 async def load_overview(conn: Conn, user_id: str, period: Period, anchor: date) -> Overview:
     """The user's overview of the period containing ``anchor``."""
     start, end = period_bounds(period, anchor)
-    params = {"user_id": user_id, "start": start, "end": end, "top": TOP}
-    cur = await conn.execute(sql("overview_figures"), params)
+    params = {"user_id": user_id, "start": start, "end": end, "top": TOP, "tag_pages": TAG_PAGES}
+    cur = await conn.execute(_figures_query(period), params)
     rows = await cur.fetchall()
     days = _fill_days(_figures(rows, "day", start, end), start, end)
     heat_end = end

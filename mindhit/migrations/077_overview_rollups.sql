@@ -31,6 +31,29 @@ CREATE TABLE overview_pages (
     PRIMARY KEY (user_id, day, url_hash, content_hash)
 );
 
+-- The same per calendar month (month = its first day), so a month view reads one row
+-- per page or domain instead of one per page and day.
+CREATE TABLE overview_domains_monthly (
+    user_id   uuid NOT NULL,
+    month     date NOT NULL,
+    domain    text NOT NULL,
+    dwell_ms  bigint NOT NULL,
+    visits    integer NOT NULL,
+    PRIMARY KEY (user_id, month, domain)
+);
+
+CREATE TABLE overview_pages_monthly (
+    user_id       uuid NOT NULL,
+    month         date NOT NULL,
+    url_hash      text NOT NULL,
+    content_hash  text NOT NULL,
+    dwell_ms      bigint NOT NULL,
+    visits        integer NOT NULL,
+    PRIMARY KEY (user_id, month, url_hash, content_hash)
+);
+-- A month's most-read pages without reading all of them.
+CREATE INDEX overview_pages_monthly_top ON overview_pages_monthly (user_id, month, dwell_ms DESC);
+
 -- The top-level branches (topics) of each session's mind map, with their dwell; the day
 -- is the session's creation day (its UUIDv7 time, else when the map was built).
 CREATE TABLE overview_branches (

@@ -1,15 +1,13 @@
--- The overview's figures for one user and one period [start, end), all from the daily
--- rollups the projector keeps (overview_*), never from page_visits: a month of a heavy
--- user reads a few thousand rollup rows. kind: day | domain | page | tag | topic.
-WITH pages AS MATERIALIZED (
-    SELECT url_hash, content_hash, sum(dwell_ms) AS dwell_ms, sum(visits) AS visits
-    FROM overview_pages
-    WHERE user_id = %(user_id)s AND day >= %(start)s AND day < %(end)s
-    GROUP BY url_hash, content_hash
-),
+-- The overview's figures for one user and one period [start, end), all from the rollups
+-- the projector keeps, never from page_visits. {pages} is the period's most-read page
+-- versions (%(tag_pages)s of them, by time): read off the monthly rollup's index for a
+-- month, summed from the daily rollup for a day or week; {domains}/{bucket} likewise.
+-- Most-read pages and tags are computed over those versions (the long tail of pages read
+-- for seconds barely moves a tag). kind: day | domain | page | tag | topic.
+WITH pages AS MATERIALIZED ({pages}),
 by_url AS (
     SELECT url_hash, sum(dwell_ms) AS dwell_ms, sum(visits) AS visits,
-           (array_agg(content_hash ORDER BY dwell_ms DESC))[1] AS content_hash
+           min(content_hash) AS content_hash
     FROM pages GROUP BY url_hash
     ORDER BY dwell_ms DESC, url_hash LIMIT %(top)s
 ),
@@ -26,8 +24,8 @@ FROM overview_days
 WHERE user_id = %(user_id)s AND day >= %(start)s AND day < %(end)s
 UNION ALL
 (SELECT 'domain', domain, domain, '', sum(dwell_ms), sum(visits)
- FROM overview_domains
- WHERE user_id = %(user_id)s AND day >= %(start)s AND day < %(end)s
+ FROM {domains}
+ WHERE user_id = %(user_id)s AND {bucket} >= %(start)s AND {bucket} < %(end)s
  GROUP BY domain ORDER BY sum(dwell_ms) DESC, domain LIMIT %(top)s)
 UNION ALL
 SELECT 'page', b.url_hash, coalesce(nullif(u.title, ''), u.url, b.url_hash), coalesce(u.url, ''),

@@ -39,6 +39,19 @@ _EXPECTED = {
         "SELECT user_id, day, url_hash, content_hash, dwell_ms, visits FROM overview_pages"
         " ORDER BY 1, 2, 3, 4",
     ),
+    "overview_pages_monthly": (
+        "SELECT user_id, date_trunc('month', start_at AT TIME ZONE 'UTC')::date, url_hash,"
+        " content_hash, sum(dwell_ms), count(*) FROM page_visits GROUP BY 1, 2, 3, 4"
+        " ORDER BY 1, 2, 3, 4",
+        "SELECT user_id, month, url_hash, content_hash, dwell_ms, visits"
+        " FROM overview_pages_monthly ORDER BY 1, 2, 3, 4",
+    ),
+    "overview_domains_monthly": (
+        "SELECT user_id, date_trunc('month', start_at AT TIME ZONE 'UTC')::date, domain,"
+        " sum(dwell_ms), count(*) FROM page_visits GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        "SELECT user_id, month, domain, dwell_ms, visits FROM overview_domains_monthly"
+        " ORDER BY 1, 2, 3",
+    ),
     "overview_branches": (
         "SELECT m.user_id, m.session_id, count(*) FROM mindmap_graphs m,"
         " jsonb_array_elements(coalesce(m.graph -> 'children', '[]')) GROUP BY 1, 2 ORDER BY 1, 2",
@@ -83,7 +96,7 @@ async def test_rollups_equal_the_aggregates_through_duplicates_erasure_and_repla
     await fold_all(settings, aredis, pg)
     _check(pg)
     await archive_all(settings, aredis, pg)
-    rollups = ("overview_days", "overview_domains", "overview_pages")
+    rollups = ("overview_days", "overview_domains", "overview_pages", "overview_pages_monthly")
     after_erasure = {t: snapshot(pg)[t] for t in rollups}
     # Replay rebuilds them from the archive alike (maps of a partly erased user follow
     # the erasure's own rules, so the branches are checked against the maps).
