@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mindhit import streams  # noqa: E402
+from mindhit.redis_client import connect_redis  # noqa: E402
 from processors.agents.raw import RawHandler  # noqa: E402
 from processors.app import tune_gc  # noqa: E402
 from processors.content import ContentStore  # noqa: E402
@@ -261,7 +262,7 @@ async def faust_phase(
 
 
 async def main(args: argparse.Namespace) -> dict[str, object]:
-    client = aioredis.Redis.from_url(args.redis_url)
+    client = connect_redis(args.redis_url)
     prefix = f"bench-proc-{uuid.uuid4().hex[:8]}"
     raw_key = stream_key(prefix, RAW_TOPIC, 0)
     try:

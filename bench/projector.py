@@ -53,9 +53,10 @@ sys.path.insert(0, ROOT)
 
 from mindhit import streams  # noqa: E402
 from mindhit.db import apply_migrations  # noqa: E402
+from mindhit.redis_client import connect_redis  # noqa: E402
 from mindhit.settings import Settings  # noqa: E402
 from projector.archive import Archiver  # noqa: E402
-from projector.consumer import Consumer  # noqa: E402
+from projector.consumer import ProjectionConsumer  # noqa: E402
 from projector.projections import PROJECTIONS  # noqa: E402
 from projector.synthetic import synth_log, write_log  # noqa: E402
 from schema.derived import VisitClosed  # noqa: E402
@@ -157,7 +158,7 @@ async def append_all(
 visit_entries_cache: list[tuple[str, bytes, int]] = []
 
 
-async def run_until_caught_up(consumer: Consumer, entries: int) -> float:
+async def run_until_caught_up(consumer: ProjectionConsumer, entries: int) -> float:
     """Run the real (pipelined) projection loop until it committed ``entries``; seconds."""
     stop = asyncio.Event()
     started = time.perf_counter()
@@ -179,7 +180,7 @@ async def bench_fold(
     visit_entries_cache = visit_entries(visits, settings.partitions)
     await append_all(redis, settings, VISITS_TOPIC, visit_entries_cache)
     with psycopg.connect(url) as conn:
-        consumer = Consumer(settings, redis, conn, projections=("visits",))
+        consumer = ProjectionConsumer(settings, redis, conn, projections=("visits",))
         fold_s = await run_until_caught_up(consumer, len(visit_entries_cache))
         rows = conn.execute(
             "SELECT visit_id, user_id, session_id, client_id, tab_id, url_hash, content_hash, url,"
@@ -231,7 +232,7 @@ async def fold_and_archive(
 ) -> None:
     """Fold everything appended so far into ``projections``, then archive it all."""
     with psycopg.connect(url) as conn:
-        consumer = Consumer(settings, redis, conn, projections=projections)
+        consumer = ProjectionConsumer(settings, redis, conn, projections=projections)
         await consumer.load()
         while await consumer.turn(block_ms=None):
             pass
@@ -406,14 +407,14 @@ async def bench_crash(settings: Settings, redis: aioredis.Redis, url: str) -> di
         proc.wait()
         kills += 1
     with psycopg.connect(url) as conn:
-        consumer = Consumer(settings, redis, conn)  # the restart that finishes the job
+        consumer = ProjectionConsumer(settings, redis, conn)  # the restart that finishes the job
         await consumer.load()
         while await consumer.turn(block_ms=None):
             pass
         crashed = snap(conn)
         conn.execute(f"TRUNCATE {TABLES}")
         conn.commit()
-        clean = Consumer(settings, redis, conn)
+        clean = ProjectionConsumer(settings, redis, conn)
         await clean.load()
         while await clean.turn(block_ms=None):
             pass
@@ -473,7 +474,7 @@ async def main() -> None:
         partitions=args.partitions,
         log_level="warning",
     )
-    redis = aioredis.Redis.from_url(REDIS)
+    redis = connect_redis(REDIS)
     result: dict[str, Any] = {}
     try:
         if args.crash:

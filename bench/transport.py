@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mindhit import streams  # noqa: E402
-from mindhit.lag import offsets_key  # noqa: E402
+from mindhit.keys import offsets_key  # noqa: E402
+from mindhit.redis_client import connect_redis  # noqa: E402
 from schema.events import TabActivated  # noqa: E402
 from schema.log import RawEntry, Upload, decode_raw_entry, encode_raw_entry  # noqa: E402
 from schema.topics import partition_for, stream_key  # noqa: E402
@@ -147,7 +148,7 @@ async def run_mode(
 ) -> dict[str, float]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     app_id = f"{GROUP}-{mode}"
-    client = aioredis.Redis.from_url(args.redis_url)
+    client = connect_redis(args.redis_url)
     env = dict(
         os.environ,
         BENCH_BROKER=f"{args.redis_url}?prefix={prefix}&compact_interval=30",
@@ -254,7 +255,7 @@ async def main() -> None:
     parser.add_argument("--log-dir", default="/tmp")
     args = parser.parse_args()
     entries = make_entries()
-    client = aioredis.Redis.from_url(args.redis_url)
+    client = connect_redis(args.redis_url)
     baseline = await raw_baseline(client, f"bench-{uuid.uuid4().hex[:8]}", entries)
     await client.aclose()
     print(

@@ -9,8 +9,7 @@ are flushed.
 from __future__ import annotations
 
 import gc
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -30,7 +29,9 @@ from ingest.routes import route_handlers
 from ingest.state import GatewayState
 from ingest.tokens import TokenCache
 from mindhit.accounts import TokenInfo, lookup_token
+from mindhit.clock import Clock, system_clock
 from mindhit.logs import get_logger
+from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 
 __all__ = ["create_app", "redis_client"]
@@ -40,7 +41,7 @@ log = get_logger("ingest")
 
 def redis_client(url: str, *, max_connections: int = 64) -> aioredis.Redis:
     """A Redis client that fails fast (so an outage becomes a quick 503, not a hang)."""
-    return aioredis.Redis.from_url(
+    return connect_redis(
         url,
         max_connections=max_connections,
         socket_connect_timeout=1.0,
@@ -53,7 +54,7 @@ def redis_client(url: str, *, max_connections: int = 64) -> aioredis.Redis:
 def create_app(
     settings: Settings,
     *,
-    clock: Callable[[], float] = time.time,
+    clock: Clock = system_clock,
     tune_gc: bool = False,
 ) -> Litestar:
     """The gateway application.
@@ -61,7 +62,7 @@ def create_app(
     Args:
         settings: must name Redis and PostgreSQL (``redis_url``/``database_url``);
             ``mindhit gateway`` resolves them before calling this.
-        clock: wall clock in seconds (``received_at``; injected for tests).
+        clock: wall clock, Unix ms (``received_at``; injected for tests).
         tune_gc: after start-up, freeze the heap and raise the GC thresholds
             (measured: the collector was a third of the worker's time).
     """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import msgspec
 
-from mindhit.cli import settings_from
+from mindhit.command_context import settings_from
 
 __all__ = ["commands", "gateway"]
 

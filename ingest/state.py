@@ -5,8 +5,6 @@ Built once by :func:`ingest.app.create_app`'s lifespan and kept on ``app.state``
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -18,6 +16,7 @@ from ingest.blocklist import normalize_domain
 from ingest.coalescer import Coalescer
 from ingest.metrics import GatewayMetrics
 from ingest.tokens import TokenCache
+from mindhit.clock import Clock, system_clock
 from mindhit.settings import Settings
 
 __all__ = ["GatewayState", "blocked_domains"]
@@ -42,8 +41,8 @@ class GatewayState:
     coalescer: Coalescer
     metrics: GatewayMetrics
     access_log: Any
-    clock: Callable[[], float] = field(default=time.time)
+    clock: Clock = field(default=system_clock)
 
     def now_ms(self) -> int:
         """The gateway's clock, Unix milliseconds (``received_at``)."""
-        return int(self.clock() * 1000)
+        return self.clock()

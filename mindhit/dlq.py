@@ -19,13 +19,13 @@ Only ``schema`` and ``mindhit`` are imported, so the dashboard may use it too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
 
 from mindhit import streams
+from mindhit.clock import Clock
 from mindhit.settings import Settings
 from schema.derived import DeadLettered
 from schema.log import LogEntryError, decode_derived_entry
@@ -121,7 +121,7 @@ async def retry_dead_letter(
     settings: Settings,
     dlq_id: str,
     *,
-    clock: Callable[[], int],
+    clock: Clock,
     user_id: str | None = None,
 ) -> DeadLetterView:
     """Re-enqueue the work of one dead letter and return it with status ``retried``.

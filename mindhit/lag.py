@@ -1,22 +1,12 @@
 """Consumer lag: how far each consumer is behind each topic partition.
 
 Two kinds of consumers read the topic streams: Faust workers (committed offsets
-in ``<prefix>:offsets:<group>`` hashes, written by the ``redis://`` transport) and
-projectors (``projection_checkpoints`` rows in PostgreSQL). The report also names
-the re-derived history in force (``derivations``), whose cutover decides which
-derived entries the projectors skip. For each partition
+in ``<prefix>:offsets:<group>`` hashes, written by the ``redis://`` transport, see
+:mod:`mindhit.keys`) and projectors (``projection_checkpoints`` rows in PostgreSQL).
+The report also names the re-derived history in force (``derivations``), whose
+cutover decides which derived entries the projectors skip. For each partition
 the report gives the highwater (the offset the next append gets), what the
 consumer committed (the next offset it will read) and the lag between them.
-
-This module also defines where the transport keeps its bookkeeping in Redis, so
-the kernel can read it without importing a service:
-
-``<prefix>:topics``           hash topic → msgpack ``{partitions, compacting}``
-``<prefix>:offsets:<group>``  hash ``"<topic>:<partition>"`` → next offset to read, plus the
-                              group lease: ``lease.member`` (worker id) and ``lease.expires``
-                              (Redis time, ms), in the same hash so one Lua script (one key,
-                              one Redis Cluster slot) can check the lease and commit
-``<prefix>:groups``           set of groups that ever committed
 """
 
 from __future__ import annotations
@@ -28,68 +18,21 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 
+from mindhit.keys import TP, groups_key, is_tp_field, offsets_key, parse_tp_field, topics_key
 from mindhit.settings import Settings
 from mindhit.streams import offset_of
 from schema.topics import DERIVED_TOPICS, RAW_TOPIC, stream_key
 
 __all__ = [
-    "LEASE_EXPIRES_FIELD",
-    "LEASE_MEMBER_FIELD",
     "ConsumerLag",
     "DerivationInfo",
     "LagReport",
     "PartitionLag",
     "build_report",
     "collect_lag",
-    "groups_key",
-    "is_tp_field",
-    "offsets_key",
-    "parse_tp_field",
     "render_text",
     "run_lag_command",
-    "topics_key",
-    "tp_field",
 ]
-
-TP = tuple[str, int]
-
-
-def topics_key(prefix: str) -> str:
-    """The hash of declared topics."""
-    return f"{prefix}:topics"
-
-
-def offsets_key(prefix: str, group: str) -> str:
-    """The hash of a consumer group's committed offsets (and its lease fields)."""
-    return f"{prefix}:offsets:{group}"
-
-
-LEASE_MEMBER_FIELD = "lease.member"
-LEASE_EXPIRES_FIELD = "lease.expires"
-
-
-def is_tp_field(field: bytes | str) -> bool:
-    """Whether an offsets-hash field is a ``<topic>:<partition>`` (not a lease field)."""
-    text = field.decode() if isinstance(field, bytes) else field
-    topic, sep, partition = text.rpartition(":")
-    return bool(topic and sep and partition.isdigit())
-
-
-def groups_key(prefix: str) -> str:
-    """The set of consumer groups that committed offsets."""
-    return f"{prefix}:groups"
-
-
-def tp_field(topic: str, partition: int) -> str:
-    """Hash field of one topic partition."""
-    return f"{topic}:{partition}"
-
-
-def parse_tp_field(field: bytes | str) -> TP:
-    """Inverse of :func:`tp_field` (topic names may contain ':')."""
-    text = field.decode() if isinstance(field, bytes) else field
-    topic, _, partition = text.rpartition(":")
-    return topic, int(partition)
 
 
 class PartitionLag(msgspec.Struct, frozen=True, kw_only=True):
@@ -278,12 +221,13 @@ def render_text(report: LagReport) -> str:
 def run_lag_command(settings: Settings, *, as_json: bool) -> str:
     """What ``mindhit lag`` prints: resolves Redis/PostgreSQL, collects, renders."""
     from mindhit.db import connect_async
+    from mindhit.redis_client import connect_redis
     from mindhit.services import resolve_services
 
     services = resolve_services(settings)
 
     async def go() -> LagReport:
-        client = aioredis.Redis.from_url(services.redis_url)
+        client = connect_redis(services.redis_url)
         try:
             try:
                 conn = await connect_async(services.database_url, autocommit=True)

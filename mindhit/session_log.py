@@ -20,11 +20,9 @@ in their own hash; anything else is :class:`SessionNotFoundError` (HTTP 404).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import redis.asyncio as aioredis
 
+from mindhit.clock import Clock, system_clock
 from mindhit.settings import Settings
 from mindhit.streams import append_uploads, dedupe_key, sessions_key
 from schema.api import SessionCreated
@@ -43,8 +41,6 @@ __all__ = [
 ]
 
 MAX_LABEL_LENGTH = 200
-
-Clock = Callable[[], float]
 
 
 class SessionNotFoundError(LookupError):
@@ -97,7 +93,7 @@ async def start_session(
     user_id: str,
     label: str = "",
     *,
-    clock: Clock = time.time,
+    clock: Clock = system_clock,
 ) -> SessionCreated:
     """Start a session for ``user_id``: append ``session.started`` and record ownership.
 
@@ -109,7 +105,7 @@ async def start_session(
     """
     if len(label) > MAX_LABEL_LENGTH:
         raise ValueError(f"a session label has at most {MAX_LABEL_LENGTH} characters")
-    now_ms = int(clock() * 1000)
+    now_ms = clock()
     partition = partition_for(user_id, settings.partitions)
     seq = int(await redis.incr(_seq_key(settings, partition, user_id)))
     session_id = uuid7(now_ms)
@@ -142,7 +138,7 @@ async def stop_session(
     user_id: str,
     session_id: str,
     *,
-    clock: Clock = time.time,
+    clock: Clock = system_clock,
 ) -> int:
     """Stop one of ``user_id``'s sessions: append ``session.stopped``; return its time (ms).
 
@@ -155,7 +151,7 @@ async def stop_session(
     """
     if not await session_owner(redis, settings, user_id, session_id):
         raise SessionNotFoundError(session_id)
-    now_ms = int(clock() * 1000)
+    now_ms = clock()
     partition = partition_for(user_id, settings.partitions)
     seq = int(await redis.incr(_seq_key(settings, partition, user_id)))
     event = SessionStopped(

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -31,7 +30,9 @@ import faust
 import redis.asyncio as aioredis
 from prometheus_client import generate_latest
 
+from mindhit.clock import Clock, system_clock
 from mindhit.logs import get_logger
+from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 from processors import metrics
 from processors.agents.enrich import EnrichHandler
@@ -46,17 +47,12 @@ from processors.state import StateStore
 from processors.transport.app_config import faust_app_options
 from schema.topics import DEADLETTERS_TOPIC, RAW_TOPIC, SESSIONS_TOPIC, URLS_TOPIC, VISITS_TOPIC
 
-__all__ = ["APP_ID", "Runtime", "build_app", "system_clock", "tune_gc"]
+__all__ = ["APP_ID", "Runtime", "build_app", "tune_gc"]
 
 log = get_logger(__name__)
 
 APP_ID = "processors"
 """Faust app id, hence the consumer group whose offsets the transport keeps."""
-
-
-def system_clock() -> int:
-    """Wall-clock time in Unix milliseconds (the one clock the processors inject)."""
-    return time.time_ns() // 1_000_000
 
 
 ProviderFactory = Callable[[Settings], AIProvider]
@@ -89,7 +85,7 @@ class Runtime:
         redis_url: str,
         topics: dict[str, faust.TopicT],
         provider_factory: ProviderFactory,
-        clock: Callable[[], int],
+        clock: Clock,
         on_built: OnBuilt | None,
     ) -> None:
         self.settings = settings
@@ -117,7 +113,7 @@ class Runtime:
         """Create the clients and handlers once."""
         async with self._lock:
             if self.redis is None:
-                self.redis = aioredis.Redis.from_url(self.redis_url)
+                self.redis = connect_redis(self.redis_url)
                 content = ContentStore(self.redis, self.settings.key_prefix)
                 outbox = ReportOutbox(self.redis, self.settings.key_prefix)
                 self.states = StateStore(self.redis, self.settings.key_prefix)
@@ -156,7 +152,7 @@ def build_app(
     *,
     web: bool = True,
     provider_factory: ProviderFactory = _default_provider,
-    clock: Callable[[], int] = system_clock,
+    clock: Clock = system_clock,
     on_built: OnBuilt | None = None,
     report_retry_s: float = 60.0,
     **faust_options: Any,

@@ -8,20 +8,9 @@ from __future__ import annotations
 
 import click
 
+from processors.ai.commands import commands as ai_commands
+from processors.commands import commands as core_commands
+
 __all__ = ["commands"]
 
-
-def _collect() -> list[click.Command]:
-    found: list[click.Command] = []
-    for module_name in ("processors.commands", "processors.ai.commands"):
-        try:
-            module = __import__(module_name, fromlist=["commands"])
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        found.extend(module.commands)
-    return found
-
-
-commands: list[click.Command] = _collect()
+commands: list[click.Command] = [*core_commands, *ai_commands]

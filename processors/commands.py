@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import click
 import msgspec
-import redis.asyncio as aioredis
 
-from mindhit.cli import settings_from
+from mindhit.command_context import settings_from
+from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 
 __all__ = ["commands", "dlq", "processors"]
@@ -119,8 +119,8 @@ def dlq_list(
 @click.pass_context
 def dlq_retry(ctx: click.Context, dlq_ids: tuple[str, ...], all_pending: bool) -> None:
     """Re-enqueue the work of dead letters (by id, or --all-pending)."""
+    from mindhit.clock import system_clock
     from mindhit.dlq import DeadLetterNotFound, list_dead_letters, retry_dead_letter
-    from processors.app import system_clock
 
     settings = settings_from(ctx)
     if not dlq_ids and not all_pending:
@@ -160,7 +160,7 @@ class _Redis:
         from mindhit.services import resolve_services
 
         self._services = resolve_services(settings)
-        self.client = aioredis.Redis.from_url(self._services.redis_url)
+        self.client = connect_redis(self._services.redis_url)
 
     async def aclose(self) -> None:
         await self.client.aclose()

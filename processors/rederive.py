@@ -26,10 +26,11 @@ in its own order), as the live workers saw them.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import redis.asyncio as aioredis
 
+from mindhit.clock import Clock
 from mindhit.settings import Settings
 from processors.agents.enrich import EnrichHandler
 from processors.agents.mindmap import MindmapHandler
@@ -129,7 +130,7 @@ class Rederiver:
         settings: Settings,
         redis: aioredis.Redis,
         provider: AIProvider,
-        clock: Callable[[], int],
+        clock: Clock,
         *,
         write_cache: bool = True,
     ) -> None:

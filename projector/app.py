@@ -12,18 +12,19 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import redis.asyncio as aioredis
 
 from mindhit import streams
+from mindhit.clock import Clock, system_clock
 from mindhit.logs import get_logger
+from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 from projector import metrics
 from projector.archive import Archiver
-from projector.consumer import Consumer
+from projector.consumer import ProjectionConsumer
 from projector.health import serve_health
 from projector.housekeeping import Housekeeper
 from projector.retention import trim_streams
@@ -54,8 +55,9 @@ async def run_projector(
     stop: asyncio.Event | None = None,
     archive: bool = True,
     serve: bool = True,
+    clock: Clock = system_clock,
 ) -> None:
-    """Run until ``stop`` is set (or SIGTERM/SIGINT).
+    """Run until ``stop`` is set (or SIGTERM/SIGINT); ``clock`` dates housekeeping's work.
 
     Steps at start: connect Redis and PostgreSQL (one connection per loop);
     resume every loop from its checkpoints; start the health server; then run the
@@ -66,11 +68,11 @@ async def run_projector(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    redis = aioredis.Redis.from_url(redis_url)
+    redis = connect_redis(redis_url)
     conns = [psycopg.connect(database_url) for _ in range(4)]
-    consumer = Consumer(settings, redis, conns[0])
+    consumer = ProjectionConsumer(settings, redis, conns[0])
     archiver = Archiver(settings, redis, conns[1])
-    housekeeper = Housekeeper(settings, redis, conns[3], now=lambda: datetime.now(UTC))
+    housekeeper = Housekeeper(settings, redis, conns[3], clock=clock)
 
     async def ready() -> tuple[bool, str]:
         try:

@@ -24,7 +24,6 @@ from mindhit import streams
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
 from projector import metrics
-from projector.consumer import stream_ids
 from projector.erase_session import strip_erased_sessions
 from projector.folds import is_uuid
 from projector.pg import (
@@ -35,7 +34,7 @@ from projector.pg import (
     lock_projections,
     store_checkpoints,
 )
-from projector.projections import ARCHIVED_TOPICS, ARCHIVER
+from projector.projections import ARCHIVED_TOPICS, ARCHIVER, stream_ids
 from schema.log import (
     DerivedEntry,
     LogEntryError,

@@ -31,25 +31,14 @@ from projector.pg import (
     load_checkpoints,
     load_erased,
 )
-from projector.projections import PROJECTIONS, projection_of_topic
+from projector.projections import PROJECTIONS, projection_of_topic, stream_ids
+from projector.retention import purge_points, purge_quarantine
 from schema.log import LogEntryError, decode_derived_entry, decode_raw_entry
-from schema.topics import RAW_TOPIC, stream_key
+from schema.topics import RAW_TOPIC
 
-__all__ = ["Consumer", "StreamId", "fold_value", "stream_ids"]
+__all__ = ["ProjectionConsumer", "fold_value"]
 
 log = get_logger(__name__)
-
-StreamId = tuple[str, int]
-"""(topic, partition)."""
-
-
-def stream_ids(settings: Settings, topics: Iterable[str]) -> dict[str, StreamId]:
-    """Redis key → (topic, partition) for every partition of ``topics``."""
-    return {
-        stream_key(settings.key_prefix, topic, p): (topic, p)
-        for topic in topics
-        for p in range(settings.partitions)
-    }
 
 
 def fold_value(batch: Batch, topic: str, value: bytes | None, cutover: int = 0) -> None:
@@ -74,7 +63,7 @@ def fold_value(batch: Batch, topic: str, value: bytes | None, cutover: int = 0) 
         log.error("undecodable_entry", topic=topic, error=str(exc))
 
 
-class Consumer:
+class ProjectionConsumer:
     """Folds new stream entries into the read tables of some projections.
 
     Args:
@@ -250,8 +239,6 @@ class Consumer:
 
     async def _purges(self, batch: Batch) -> dict[str, dict[str, int]]:
         """Per erased user of the batch: stream → offset to trim below (see retention)."""
-        from projector.retention import purge_points, purge_quarantine
-
         points = {}
         for user_id in batch.erasures:
             points[user_id] = await purge_points(self.settings, self.redis, user_id)

@@ -20,7 +20,6 @@ what the user records afterwards is projected again.)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -28,10 +27,11 @@ import psycopg
 import redis.asyncio as aioredis
 
 from mindhit import streams
+from mindhit.clock import Clock
 from mindhit.settings import Settings
-from projector.ops import EraseUser
 from projector.pg import ERASE_LOCK, erase_user_rows
 from projector.retention import purge_points, purge_quarantine, trim_streams
+from projector.rows import EraseUser
 from schema.derived import UserErased
 from schema.log import DerivedEntry, encode_derived_entry
 from schema.topics import SESSIONS_TOPIC, partition_for, stream_key
@@ -65,12 +65,12 @@ async def erase_user(
     *,
     reason: str = "",
     delete_account: bool = True,
-    now_ms: Callable[[], int],
+    clock: Clock,
 ) -> EraseReport:
     """Erase ``user_id`` everywhere (see the module docstring for the steps)."""
     purges = await purge_points(settings, redis, user_id)
     await purge_quarantine(redis, settings.key_prefix, user_id)
-    at = now_ms()
+    at = clock()
     erase = EraseUser(user_id=user_id, at=at, reason=reason, delete_account=delete_account)
 
     def go() -> int:

@@ -1,6 +1,6 @@
 """Erasing one session: the session scope of the erasure path (the adapter side).
 
-A :class:`projector.ops.EraseSession` comes from a ``SessionErased`` event (the user
+A :class:`projector.rows.EraseSession` comes from a ``SessionErased`` event (the user
 deleted a session in the dashboard, or retention expired it). It is applied inside
 the batch's transaction, holding the erasure lock exclusively, like a user erasure:
 
@@ -28,8 +28,8 @@ import msgspec
 import psycopg
 from psycopg import sql
 
-from projector.ops import EraseSession
 from projector.overview import OVERVIEW_TABLES, subtract_session
+from projector.rows import EraseSession
 from schema.derived import SessionErased, UrlDiscovered, UrlEnriched
 from schema.log import (
     DerivedEntry,

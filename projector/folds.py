@@ -1,7 +1,7 @@
 """The folds: log entries in, merged row operations out. Pure, no I/O.
 
 A :class:`Batch` collects the operations of every entry read in one loop turn,
-merging operations on the same key as they arrive (see :mod:`projector.ops`).
+merging operations on the same key as they arrive (see :mod:`projector.rows`).
 Events of erased users are dropped here when their event time is not after the
 erasure (the account may live on and record again), and an erasure in the middle
 of a batch also drops that user's earlier operations of the same batch.
@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from projector.ops import (
+from projector.rows import (
     EraseSession,
     EraseUser,
     MindmapRow,

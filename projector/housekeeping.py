@@ -21,7 +21,6 @@ a PostgreSQL advisory lock). Each turn, in order:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -31,6 +30,7 @@ import redis.asyncio as aioredis
 from psycopg import sql
 
 from mindhit import session_log, streams
+from mindhit.clock import Clock, utc_datetime
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
 from schema.derived import SessionErased
@@ -63,7 +63,7 @@ class Housekeeper:
         settings: retention, idle close and partition settings.
         redis: async Redis client (appends ``SessionErased``, stops sessions).
         conn: a synchronous PostgreSQL connection owned by the housekeeper.
-        now: the clock (timezone-aware UTC), injected.
+        clock: the wall clock (Unix ms), injected.
     """
 
     def __init__(
@@ -72,18 +72,18 @@ class Housekeeper:
         redis: aioredis.Redis,
         conn: psycopg.Connection[Any],
         *,
-        now: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self.settings = settings
         self.redis = redis
         self.conn = conn
-        self.now = now
+        self.clock = clock
         self._retention_at = float("-inf")
 
     async def turn(self) -> TurnReport:
         """One turn (steps in the module docstring); skipped when another replica runs one."""
         report = TurnReport()
-        now = self.now()
+        now = utc_datetime(self.clock())
         if not self._lock():
             return report
         try:

@@ -21,7 +21,6 @@ from psycopg import sql
 
 from projector.erase_session import drop_erased_sessions, erase_session_rows
 from projector.folds import Batch
-from projector.ops import EraseUser
 from projector.overview import (
     add_staged_visits,
     apply_changes,
@@ -30,6 +29,7 @@ from projector.overview import (
     rebuild_user,
 )
 from projector.projections import PROJECTIONS
+from projector.rows import EraseUser
 
 __all__ = [
     "ERASE_LOCK",

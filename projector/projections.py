@@ -7,11 +7,21 @@ Each topic feeds exactly one projection, so a projection's checkpoint rows
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 import msgspec
 
-from schema.topics import DERIVED_TOPICS, RAW_TOPIC, SESSIONS_TOPIC, URLS_TOPIC, VISITS_TOPIC
+from mindhit.keys import TP
+from mindhit.settings import Settings
+from schema.topics import (
+    DERIVED_TOPICS,
+    RAW_TOPIC,
+    SESSIONS_TOPIC,
+    URLS_TOPIC,
+    VISITS_TOPIC,
+    stream_key,
+)
 
 __all__ = [
     "ARCHIVED_TOPICS",
@@ -19,6 +29,7 @@ __all__ = [
     "PROJECTIONS",
     "Projection",
     "projection_of_topic",
+    "stream_ids",
     "tables_of",
 ]
 
@@ -71,3 +82,12 @@ def projection_of_topic(topic: str) -> str:
 def tables_of(names: tuple[str, ...]) -> tuple[str, ...]:
     """Every read table of the given projections."""
     return tuple(t for n in names for t in PROJECTIONS[n].tables)
+
+
+def stream_ids(settings: Settings, topics: Iterable[str]) -> dict[str, TP]:
+    """Redis key → (topic, partition) for every partition of ``topics``."""
+    return {
+        stream_key(settings.key_prefix, topic, p): (topic, p)
+        for topic in topics
+        for p in range(settings.partitions)
+    }

@@ -31,7 +31,7 @@ from mindhit.logs import get_logger
 from mindhit.settings import Settings
 from projector.archive import split_entry
 from projector.archive_read import archived_end, read_archived
-from projector.consumer import fold_value, stream_ids
+from projector.consumer import fold_value
 from projector.derivations import (
     Derivation,
     DerivedRow,
@@ -51,7 +51,7 @@ from projector.pg import (
     load_erased,
     store_checkpoints,
 )
-from projector.projections import PROJECTIONS, projection_of_topic, tables_of
+from projector.projections import PROJECTIONS, projection_of_topic, stream_ids, tables_of
 from schema.log import LogEntryError, decode_raw_entry, encode_raw_entry
 from schema.topics import RAW_TOPIC
 

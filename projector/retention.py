@@ -18,12 +18,11 @@ import psycopg
 import redis.asyncio as aioredis
 
 from mindhit import streams
-from mindhit.lag import groups_key, is_tp_field, offsets_key, parse_tp_field
+from mindhit.keys import groups_key, is_tp_field, offsets_key, parse_tp_field
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
 from projector import metrics
-from projector.consumer import stream_ids
-from projector.projections import ARCHIVED_TOPICS, ARCHIVER, projection_of_topic
+from projector.projections import ARCHIVED_TOPICS, ARCHIVER, projection_of_topic, stream_ids
 from schema.topics import RAW_TOPIC, partition_for, stream_key
 
 __all__ = [

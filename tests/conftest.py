@@ -18,6 +18,7 @@ import redis
 import redis.asyncio as aioredis
 
 from mindhit.db import apply_migrations
+from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 
 REDIS_URL = os.environ.get("MINDHIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -84,7 +85,7 @@ def settings(redis_url: str, database_url: str, key_prefix: str, tmp_path: Any) 
 @pytest.fixture
 async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     """An asyncio Redis client."""
-    client = aioredis.Redis.from_url(redis_url)
+    client = connect_redis(redis_url)
     yield client
     await client.aclose()
 

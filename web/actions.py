@@ -7,7 +7,6 @@ tests call exactly the same code.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -15,12 +14,13 @@ import redis.asyncio as aioredis
 
 from mindhit import streams
 from mindhit.accounts import AccountError, User, create_token, create_user, revoke_token
+from mindhit.clock import Clock, utc_datetime
 from mindhit.settings import Settings
 from schema.derived import UserErased
 from schema.log import DerivedEntry, encode_derived_entry
 from schema.topics import SESSIONS_TOPIC, partition_for, stream_key, topic_for
 from web.auth import hash_password, password_problem
-from web.models import CreatedToken, ErasureResult, SessionState
+from web.models import CreatedToken, ErasureResult, SessionControlResult
 
 __all__ = [
     "ActionError",
@@ -68,32 +68,32 @@ async def remove_token(conn: Conn, user_id: str, token_id: str) -> bool:
 
 
 async def start_session(
-    redis: aioredis.Redis, settings: Settings, user_id: str, *, now: datetime, label: str = ""
-) -> SessionState:
+    redis: aioredis.Redis, settings: Settings, user_id: str, *, clock: Clock, label: str = ""
+) -> SessionControlResult:
     """Start a recording session through the kernel's session log (appends to raw)."""
     from mindhit import session_log
 
     if len(label) > session_log.MAX_LABEL_LENGTH:
         raise ActionError("A session label has at most 200 characters.")
-    created = await session_log.start_session(redis, settings, user_id, label, clock=now.timestamp)
-    return SessionState(session_id=created.session_id, status="recording")
+    created = await session_log.start_session(redis, settings, user_id, label, clock=clock)
+    return SessionControlResult(session_id=created.session_id, status="recording")
 
 
 async def stop_session(
-    redis: aioredis.Redis, settings: Settings, user_id: str, session_id: str, *, now: datetime
-) -> SessionState | None:
+    redis: aioredis.Redis, settings: Settings, user_id: str, session_id: str, *, clock: Clock
+) -> SessionControlResult | None:
     """Stop one of the user's sessions; ``None`` when it is not theirs (answer 404)."""
     from mindhit import session_log
 
     try:
-        await session_log.stop_session(redis, settings, user_id, session_id, clock=now.timestamp)
+        await session_log.stop_session(redis, settings, user_id, session_id, clock=clock)
     except session_log.SessionNotFoundError:
         return None
-    return SessionState(session_id=session_id, status="processing")
+    return SessionControlResult(session_id=session_id, status="processing")
 
 
 async def erase_account(
-    conn: Conn, redis: aioredis.Redis, settings: Settings, user: User, *, now: datetime
+    conn: Conn, redis: aioredis.Redis, settings: Settings, user: User, *, clock: Clock
 ) -> ErasureResult:
     """Erase everything the user recorded.
 
@@ -103,7 +103,9 @@ async def erase_account(
     transaction. The account itself stays so the user can keep signing in; an erasure
     appended twice is harmless (the projector's delete is idempotent).
     """
-    event = UserErased(user_id=user.user_id, ts=int(now.timestamp() * 1000), reason="user request")
+    now_ms = clock()
+    now = utc_datetime(now_ms)
+    event = UserErased(user_id=user.user_id, ts=now_ms, reason="user request")
     partition = partition_for(user.user_id, settings.partitions)
     await streams.append(
         redis,

@@ -16,9 +16,9 @@ from litestar.exceptions import NotFoundException, ValidationException
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from mindhit.accounts import DeviceToken, User, list_tokens
+from mindhit.clock import Clock
 from mindhit.settings import Settings
 from web import actions, ops, store
-from web.app import Clock
 from web.common import parse_cursor, require_admin
 from web.models import (
     Account,
@@ -29,8 +29,8 @@ from web.models import (
     MindmapView,
     NewToken,
     SearchResults,
+    SessionControlResult,
     SessionList,
-    SessionState,
     SessionTimeline,
     UserHealth,
     UserPreferences,
@@ -65,10 +65,10 @@ class ApiController(Controller):
         settings: Settings,
         clock: Clock,
         label: str = "",
-    ) -> SessionState:
+    ) -> SessionControlResult:
         try:
             return await actions.start_session(
-                request.app.state.redis, settings, user.user_id, now=clock(), label=label
+                request.app.state.redis, settings, user.user_id, clock=clock, label=label
             )
         except actions.ActionError as exc:
             raise ValidationException(str(exc)) from exc
@@ -83,10 +83,10 @@ class ApiController(Controller):
         user: User,
         settings: Settings,
         clock: Clock,
-    ) -> SessionState:
+    ) -> SessionControlResult:
         stopped = (
             await actions.stop_session(
-                request.app.state.redis, settings, user.user_id, session_id, now=clock()
+                request.app.state.redis, settings, user.user_id, session_id, clock=clock
             )
             if store.valid_uuid(session_id)
             else None
@@ -164,7 +164,7 @@ class ApiController(Controller):
         clock: Clock,
     ) -> Response[ErasureResult]:
         result = await actions.erase_account(
-            conn, request.app.state.redis, settings, user, now=clock()
+            conn, request.app.state.redis, settings, user, clock=clock
         )
         return Response(result, status_code=202)
 
@@ -175,11 +175,8 @@ class ApiController(Controller):
         user: User,
         conn: Conn,
         settings: Settings,
-        clock: Clock,
     ) -> UserHealth:
-        return await ops.user_health(
-            conn, request.app.state.redis, settings, user.user_id, now=clock()
-        )
+        return await ops.user_health(conn, request.app.state.redis, settings, user.user_id)
 
 
 class OpsApiController(Controller):
@@ -213,7 +210,7 @@ class OpsApiController(Controller):
     ) -> None:
         require_admin(user)
         if not await ops.retry_dead_letter(
-            request.app.state.redis, settings, letter_id, now=clock()
+            request.app.state.redis, settings, letter_id, clock=clock
         ):
             raise NotFoundException("No such dead letter.")
 
@@ -224,14 +221,13 @@ class MetaController(Controller):
     include_in_schema = False
 
     @get("/schema/openapi.json", media_type="application/json")
-    async def openapi_document(
-        self, request: Request[Any, Any, Any], settings: Settings
-    ) -> dict[str, Any]:
+    async def openapi_document(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
         cached = getattr(request.app.state, "openapi_document", None)
         if cached is None:
-            from mindhit.openapi import combined_openapi
-
-            cached = combined_openapi(settings)
+            build = request.app.state.openapi_builder
+            if build is None:
+                raise NotFoundException("No OpenAPI document was given to this app.")
+            cached = build()
             request.app.state.openapi_document = cached
         return cached
 

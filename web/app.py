@@ -3,20 +3,20 @@
 ``create_app(settings)`` wires a psycopg connection pool and a Redis client (opened in
 the lifespan, injected with ``Provide``), the sign-in dependency, CSRF protection, the
 security headers, Jinja templates, the built front-end assets and both routers: HTML
-pages and the ``/v1`` JSON API.
+pages and the ``/v1`` JSON API. The combined OpenAPI document of the gateway and the
+dashboard is handed in by the composition layer (``mindhit web``), which alone may
+import both services.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import psycopg
-import redis.asyncio as aioredis
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
@@ -31,24 +31,28 @@ from litestar.template.config import TemplateConfig
 from psycopg_pool import AsyncConnectionPool
 
 from mindhit.accounts import User
+from mindhit.clock import Clock, system_clock, utc_datetime
 from mindhit.logs import get_logger
+from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 from web import filters
+from web.api import ApiController, MetaController, OpsApiController
 from web.auth import user_for_login
+from web.display import DisplayApi
 from web.metrics import MetricsMiddleware, WebMetrics
+from web.overview_routes import OverviewApi, OverviewPages
+from web.owning_routes import OwningApi, OwningPages
+from web.pages import OpsPages, Pages
 from web.ratelimit import SignInLimiter
 from web.security import SESSION_COOKIE, SecurityHeadersMiddleware, cookie_secure, secret_key
 
-__all__ = ["Clock", "create_app", "utc_now"]
+__all__ = ["OpenAPIDocument", "create_app"]
 
 log = get_logger(__name__)
 HERE = Path(__file__).parent
-Clock = Callable[[], datetime]
 
-
-def utc_now() -> datetime:
-    """The real clock (injected into handlers as ``now``; tests may replace it)."""
-    return datetime.now(UTC)
+OpenAPIDocument = Callable[[], dict[str, Any]]
+"""Builds the combined OpenAPI document (called once, on the first request for it)."""
 
 
 async def _provide_conn(state: State) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -64,7 +68,7 @@ async def _provide_user(
     settings: Settings,
 ) -> User:
     value = request.cookies.get(SESSION_COOKIE)
-    user = await user_for_login(conn, value, now=clock()) if value else None
+    user = await user_for_login(conn, value, now=utc_datetime(clock())) if value else None
     if user is None:
         raise NotAuthorizedException("Sign in first.")
     if not user.is_admin and user.email.lower() in {e.lower() for e in settings.admin_emails}:
@@ -76,7 +80,7 @@ async def _provide_optional_user(
     request: Request[Any, Any, Any], conn: psycopg.AsyncConnection[Any], clock: Clock
 ) -> User | None:
     value = request.cookies.get(SESSION_COOKIE)
-    return await user_for_login(conn, value, now=clock()) if value else None
+    return await user_for_login(conn, value, now=utc_datetime(clock())) if value else None
 
 
 def _is_api(request: Request[Any, Any, Any]) -> bool:
@@ -108,19 +112,20 @@ def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return _on_http_error(request, HTTPException(status_code=500, detail="Something went wrong."))
 
 
-def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    openapi_document: OpenAPIDocument | None = None,
+) -> Litestar:
     """Build the dashboard application for ``settings``.
 
     Args:
         settings: resolved settings (``database_url`` and ``redis_url`` must be set).
         clock: the time source handlers use (tests inject a fixed one).
+        openapi_document: builds the combined OpenAPI document served at
+            ``/schema/openapi.json`` (404 without it).
     """
-    from web.api import ApiController, MetaController, OpsApiController
-    from web.display import DisplayApi
-    from web.overview_routes import OverviewApi, OverviewPages
-    from web.owning_routes import OwningApi, OwningPages
-    from web.pages import OpsPages, Pages
-
     if settings.env == "production" and not settings.secret_key:
         raise RuntimeError("MINDHIT_SECRET_KEY must be set in production")
     secure = cookie_secure(settings)
@@ -136,7 +141,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
             open=False,
         )
         await pool.open(wait=True, timeout=30)
-        client = aioredis.Redis.from_url(settings.redis_url)
+        client = connect_redis(settings.redis_url)
         app.state.pool = pool
         app.state.redis = client
         app.state.limiter = SignInLimiter(client, settings.key_prefix)
@@ -170,6 +175,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
             static,
         ],
         lifespan=[lifespan],
+        state=State({"openapi_builder": openapi_document}),
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "clock": Provide(lambda: clock, use_cache=True, sync_to_thread=False),

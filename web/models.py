@@ -22,9 +22,9 @@ __all__ = [
     "NewToken",
     "SearchHit",
     "SearchResults",
+    "SessionControlResult",
     "SessionList",
     "SessionRef",
-    "SessionState",
     "SessionSummary",
     "SessionTimeline",
     "UserHealth",
@@ -140,7 +140,7 @@ class CreatedToken(msgspec.Struct, frozen=True, kw_only=True):
     token: str
 
 
-class SessionState(msgspec.Struct, frozen=True, kw_only=True):
+class SessionControlResult(msgspec.Struct, frozen=True, kw_only=True):
     """Answer to starting or stopping a session from the dashboard."""
 
     session_id: str

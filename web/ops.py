@@ -13,6 +13,7 @@ import psycopg
 import redis.asyncio as aioredis
 
 from mindhit import dlq
+from mindhit.clock import Clock
 from mindhit.lag import collect_lag
 from mindhit.settings import Settings
 from schema.topics import partition_for
@@ -64,8 +65,6 @@ async def user_health(
     redis: aioredis.Redis,
     settings: Settings,
     user_id: str,
-    *,
-    now: datetime,
 ) -> UserHealth:
     """When the user's last event arrived and whether their partition is behind."""
     last, recording, processing = await store.last_event(conn, user_id)
@@ -118,13 +117,11 @@ async def dead_letters(redis: aioredis.Redis, settings: Settings) -> list[DeadLe
 
 
 async def retry_dead_letter(
-    redis: aioredis.Redis, settings: Settings, letter_id: str, *, now: datetime
+    redis: aioredis.Redis, settings: Settings, letter_id: str, *, clock: Clock
 ) -> bool:
     """Send one dead letter back to its source topic; ``False`` when unknown."""
     try:
-        await dlq.retry_dead_letter(
-            redis, settings, letter_id, clock=lambda: int(now.timestamp() * 1000)
-        )
+        await dlq.retry_dead_letter(redis, settings, letter_id, clock=clock)
     except dlq.DeadLetterNotFound:
         return False
     return True

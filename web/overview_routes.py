@@ -12,7 +12,7 @@ from litestar.params import Parameter
 from litestar.response import Template
 
 from mindhit.accounts import User
-from web.app import Clock
+from mindhit.clock import Clock, utc_datetime
 from web.models import SessionSummary
 from web.overview import Overview, Period, load_overview, period_bounds, sessions_behind
 
@@ -56,7 +56,7 @@ class OverviewApi(Controller):
     async def overview(
         self, user: User, conn: Conn, clock: Clock, period: str = "week", date: str | None = None
     ) -> Overview:
-        anchor = _date(date, "date", clock().date())
+        anchor = _date(date, "date", utc_datetime(clock()).date())
         return await load_overview(conn, user.user_id, _period(period), anchor)
 
     @get("/sessions", summary="The sessions behind one overview figure")
@@ -72,7 +72,7 @@ class OverviewApi(Controller):
         tag: str | None = None,
         topic: str | None = None,
     ) -> list[SessionSummary]:
-        lo, hi = _range(from_, to, clock().date())
+        lo, hi = _range(from_, to, utc_datetime(clock()).date())
         narrow = {"domain": domain, "page": page, "tag": tag, "topic": topic}
         return await sessions_behind(conn, user.user_id, lo, hi, narrow)
 
@@ -86,11 +86,11 @@ class OverviewPages(Controller):
     async def overview(
         self, user: User, conn: Conn, clock: Clock, period: str = "week", date: str | None = None
     ) -> Template:
-        anchor = _date(date, "date", clock().date())
+        anchor = _date(date, "date", utc_datetime(clock()).date())
         data = await load_overview(conn, user.user_id, _period(period), anchor)
         return Template(
             template_name="overview.html",
-            context={"user": user, "o": data, "today": clock().date().isoformat()},
+            context={"user": user, "o": data, "today": utc_datetime(clock()).date().isoformat()},
         )
 
     @get("/overview/sessions")
@@ -106,7 +106,7 @@ class OverviewPages(Controller):
         tag: str | None = None,
         topic: str | None = None,
     ) -> Template:
-        lo, hi = _range(from_, to, clock().date())
+        lo, hi = _range(from_, to, utc_datetime(clock()).date())
         narrow = {"domain": domain, "page": page, "tag": tag, "topic": topic}
         found = await sessions_behind(conn, user.user_id, lo, hi, narrow)
         if page:

@@ -16,9 +16,9 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from mindhit.accounts import User
+from mindhit.clock import Clock, utc_datetime
 from mindhit.settings import Settings
 from web import owning, store
-from web.app import Clock
 from web.export import export_archive
 from web.models import SessionSummary
 from web.owning import DeletionState, RenameSession, RetentionSettings
@@ -55,7 +55,9 @@ class OwningApi(Controller):
         self, session_id: str, user: User, conn: Conn, clock: Clock, data: RenameSession
     ) -> SessionSummary:
         try:
-            await owning.rename_session(conn, user.user_id, session_id, data.label, now=clock())
+            await owning.rename_session(
+                conn, user.user_id, session_id, data.label, now=utc_datetime(clock())
+            )
         except owning.OwningError as exc:
             raise _fail(exc) from exc
         found = await store.get_session(conn, user.user_id, session_id)
@@ -72,7 +74,11 @@ class OwningApi(Controller):
     ) -> DeletionState:
         try:
             return await owning.request_deletion(
-                conn, user.user_id, session_id, now=clock(), undo_s=settings.delete_undo_s
+                conn,
+                user.user_id,
+                session_id,
+                now=utc_datetime(clock()),
+                undo_s=settings.delete_undo_s,
             )
         except owning.OwningError as exc:
             raise _fail(exc) from exc
@@ -84,13 +90,15 @@ class OwningApi(Controller):
     )
     async def restore(self, session_id: str, user: User, conn: Conn, clock: Clock) -> DeletionState:
         try:
-            return await owning.undo_deletion(conn, user.user_id, session_id, now=clock())
+            return await owning.undo_deletion(
+                conn, user.user_id, session_id, now=utc_datetime(clock())
+            )
         except owning.OwningError as exc:
             raise _fail(exc) from exc
 
     @get("/deletions", summary="Deletions that can still be undone")
     async def deletions(self, user: User, conn: Conn, clock: Clock) -> list[DeletionState]:
-        return await owning.pending_deletions(conn, user.user_id, now=clock())
+        return await owning.pending_deletions(conn, user.user_id, now=utc_datetime(clock()))
 
     @get("/settings/retention", summary="How long the user's history is kept")
     async def retention(self, user: User, conn: Conn, settings: Settings) -> RetentionSettings:
@@ -113,7 +121,7 @@ class OwningApi(Controller):
         media_type="application/zip",
     )
     async def export(self, user: User, conn: Conn, clock: Clock) -> Response[bytes]:
-        now = clock()
+        now = utc_datetime(clock())
         return _zip(await export_archive(conn, user, now=now), now.strftime("%Y%m%d"))
 
 
@@ -128,7 +136,7 @@ class OwningPages(Controller):
     ) -> Redirect:
         try:
             await owning.rename_session(
-                conn, user.user_id, session_id, data.get("label", ""), now=clock()
+                conn, user.user_id, session_id, data.get("label", ""), now=utc_datetime(clock())
             )
         except owning.OwningError as exc:
             raise _fail(exc) from exc
@@ -140,7 +148,11 @@ class OwningPages(Controller):
     ) -> Redirect:
         try:
             await owning.request_deletion(
-                conn, user.user_id, session_id, now=clock(), undo_s=settings.delete_undo_s
+                conn,
+                user.user_id,
+                session_id,
+                now=utc_datetime(clock()),
+                undo_s=settings.delete_undo_s,
             )
         except owning.OwningError as exc:
             raise _fail(exc) from exc
@@ -149,7 +161,7 @@ class OwningPages(Controller):
     @post("/sessions/{session_id:str}/restore")
     async def restore(self, session_id: str, user: User, conn: Conn, clock: Clock) -> Redirect:
         try:
-            await owning.undo_deletion(conn, user.user_id, session_id, now=clock())
+            await owning.undo_deletion(conn, user.user_id, session_id, now=utc_datetime(clock()))
         except owning.OwningError as exc:
             raise _fail(exc) from exc
         return Redirect(path=f"/sessions?restored={session_id}", status_code=303)
@@ -197,5 +209,5 @@ class OwningPages(Controller):
 
     @get("/export.zip")
     async def export(self, user: User, conn: Conn, clock: Clock) -> Response[bytes]:
-        now = clock()
+        now = utc_datetime(clock())
         return _zip(await export_archive(conn, user, now=now), now.strftime("%Y%m%d"))

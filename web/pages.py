@@ -18,9 +18,9 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from mindhit.accounts import User, list_tokens
+from mindhit.clock import Clock, utc_datetime
 from mindhit.settings import Settings
 from web import actions, ops, store
-from web.app import Clock
 from web.auth import SESSION_TTL, check_password, create_login, delete_login
 from web.common import parse_cursor, require_admin
 from web.display import get_display
@@ -105,7 +105,10 @@ class Pages(Controller):
         await request.app.state.limiter.reset(email)
         request.app.state.metrics.signins.labels("ok").inc()
         value = await create_login(
-            conn, found.user_id, now=clock(), user_agent=request.headers.get("user-agent", "")
+            conn,
+            found.user_id,
+            now=utc_datetime(clock()),
+            user_agent=request.headers.get("user-agent", ""),
         )
         return Redirect(path="/sessions", status_code=303, cookies=[_login_cookie(value, settings)])
 
@@ -141,7 +144,10 @@ class Pages(Controller):
         except actions.ActionError as exc:
             return _page("signup.html", None, status_code=400, email=email, error=str(exc))
         value = await create_login(
-            conn, created.user_id, now=clock(), user_agent=request.headers.get("user-agent", "")
+            conn,
+            created.user_id,
+            now=utc_datetime(clock()),
+            user_agent=request.headers.get("user-agent", ""),
         )
         return Redirect(
             path="/settings?welcome=1", status_code=303, cookies=[_login_cookie(value, settings)]
@@ -164,7 +170,7 @@ class Pages(Controller):
     ) -> Template:
         cursor = parse_cursor(before)
         listing = await store.list_sessions(conn, user.user_id, before=cursor)
-        deletions = await pending_deletions(conn, user.user_id, now=clock())
+        deletions = await pending_deletions(conn, user.user_id, now=utc_datetime(clock()))
         return _page("sessions.html", user, listing=listing, error="", deletions=deletions)
 
     @post("/sessions/start")
@@ -180,7 +186,7 @@ class Pages(Controller):
             request.app.state.redis,
             settings,
             user.user_id,
-            now=clock(),
+            clock=clock,
             label=data.get("label", "").strip()[:200],
         )
         return Redirect(path=f"/sessions?started={started.session_id}", status_code=303)
@@ -198,7 +204,7 @@ class Pages(Controller):
         if (
             not store.valid_uuid(session_id)
             or await actions.stop_session(
-                request.app.state.redis, settings, user.user_id, session_id, now=clock()
+                request.app.state.redis, settings, user.user_id, session_id, clock=clock
             )
             is None
         ):
@@ -303,7 +309,7 @@ class Pages(Controller):
             return await _settings_page(
                 user, conn, settings, error="Type ERASE to confirm.", status=400
             )
-        await actions.erase_account(conn, request.app.state.redis, settings, user, now=clock())
+        await actions.erase_account(conn, request.app.state.redis, settings, user, clock=clock)
         return Redirect(
             path="/login?erased=1",
             status_code=303,
@@ -317,11 +323,8 @@ class Pages(Controller):
         user: User,
         conn: Conn,
         settings: Settings,
-        clock: Clock,
     ) -> Template:
-        health = await ops.user_health(
-            conn, request.app.state.redis, settings, user.user_id, now=clock()
-        )
+        health = await ops.user_health(conn, request.app.state.redis, settings, user.user_id)
         return _page("health.html", user, health=health)
 
 
@@ -351,7 +354,7 @@ class OpsPages(Controller):
     ) -> Redirect:
         require_admin(user)
         if not await ops.retry_dead_letter(
-            request.app.state.redis, settings, letter_id, now=clock()
+            request.app.state.redis, settings, letter_id, clock=clock
         ):
             raise NotFoundException("No such dead letter.")
         return Redirect(path="/ops", status_code=303)

@@ -26,7 +26,7 @@ from web.models import (
 )
 from web.outline import to_graph
 from web.snippets import distinct_fragments, split_highlights
-from web.timeline import VisitRow
+from web.timeline import TimelineVisit
 
 __all__ = [
     "get_mindmap",
@@ -106,14 +106,14 @@ async def get_session(conn: Conn, user_id: str, session_id: str) -> SessionSumma
     return None if row is None else _summary(row)
 
 
-async def session_visits(conn: Conn, user_id: str, session_id: str) -> list[VisitRow]:
+async def session_visits(conn: Conn, user_id: str, session_id: str) -> list[TimelineVisit]:
     """The session's visits in order, with the summary/tags/topic of each page."""
     cur = await conn.execute(
         sql("session_visits"),
         {"user_id": user_id, "session_id": session_id, "limit": MAX_VISITS},
     )
     return [
-        VisitRow(
+        TimelineVisit(
             visit_id=r[0],
             url=r[1],
             title=r[10] or r[1],

@@ -13,7 +13,7 @@ __all__ = [
     "DomainTotal",
     "Timeline",
     "TimelineEntry",
-    "VisitRow",
+    "TimelineVisit",
     "build_timeline",
     "domain_totals",
     "format_duration",
@@ -23,7 +23,7 @@ __all__ = [
 MIN_GAP_MS = 30_000
 
 
-class VisitRow(msgspec.Struct, frozen=True, kw_only=True):
+class TimelineVisit(msgspec.Struct, frozen=True, kw_only=True):
     """One closed visit of a session, joined with what the AI said about its page."""
 
     visit_id: str
@@ -57,7 +57,7 @@ class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
     kind: str
     start_ts: int
     end_ts: int
-    visit: VisitRow | None = None
+    visit: TimelineVisit | None = None
     bar: float = 0.0
 
 
@@ -69,7 +69,7 @@ class Timeline(msgspec.Struct, frozen=True, kw_only=True):
     total_dwell_ms: int
 
 
-def domain_totals(visits: Iterable[VisitRow]) -> list[DomainTotal]:
+def domain_totals(visits: Iterable[TimelineVisit]) -> list[DomainTotal]:
     """Sum dwell per domain, largest first (ties by name), with each domain's share."""
     dwell: dict[str, int] = {}
     count: dict[str, int] = {}
@@ -89,7 +89,7 @@ def domain_totals(visits: Iterable[VisitRow]) -> list[DomainTotal]:
     ]
 
 
-def build_timeline(visits: Sequence[VisitRow], *, min_gap_ms: int = MIN_GAP_MS) -> Timeline:
+def build_timeline(visits: Sequence[TimelineVisit], *, min_gap_ms: int = MIN_GAP_MS) -> Timeline:
     """Order visits by start time and insert a gap entry where nothing was attended.
 
     A gap is the time between the latest end seen so far and the next visit's start,

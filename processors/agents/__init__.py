@@ -14,13 +14,10 @@ from schema.derived import DerivedBase
 from schema.log import DerivedEntry, encode_derived_entry
 from schema.topics import topic_for
 
-__all__ = ["Clock", "Emit", "emit_derived"]
+__all__ = ["Emit", "emit_derived"]
 
 Emit = Callable[[str, int, bytes], Awaitable[None]]
 """Append one encoded entry to ``(topic, partition)`` and wait until it is stored."""
-
-Clock = Callable[[], int]
-"""Current time in Unix milliseconds."""
 
 
 async def emit_derived(

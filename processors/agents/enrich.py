@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 
+from mindhit.clock import Clock
 from mindhit.logs import get_logger
 from processors import metrics
-from processors.agents import Clock, Emit, emit_derived
+from processors.agents import Emit, emit_derived
 from processors.agents.deadletter import dead_letter
 from processors.ai.base import AIError, AIProvider, PageInput
 from processors.content import CachedEnrichment, ContentStore

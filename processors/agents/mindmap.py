@@ -21,9 +21,10 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
+from mindhit.clock import Clock
 from mindhit.logs import get_logger
 from processors import metrics
-from processors.agents import Clock, Emit, emit_derived
+from processors.agents import Emit, emit_derived
 from processors.agents.deadletter import dead_letter
 from processors.ai.base import AIError, AIProvider
 from processors.content import ContentStore

@@ -16,7 +16,7 @@ from typing import Literal
 import click
 import msgspec
 
-from mindhit.cli import settings_from
+from mindhit.command_context import settings_from
 from processors.ai.base import AIError, MindmapPage
 from processors.ai.factory import provider_from_settings
 from schema.derived import MindmapNode

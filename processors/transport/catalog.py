@@ -2,7 +2,7 @@
 
 Kafka keeps topic configuration and consumer-group offsets on the broker; here
 they are Redis hashes under the app's key prefix (the layout is defined in
-:mod:`mindhit.lag`, which reads it without importing this service):
+:mod:`mindhit.keys`, so the lag report reads it without importing this service):
 
 ``<prefix>:topics``                 topic → msgpack ``TopicMeta`` (partitions, compacting)
 ``<prefix>:offsets:<group>``        ``"<topic>:<partition>"`` → next offset to read
@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 
-from mindhit.lag import (
+from mindhit.keys import (
     groups_key,
     is_tp_field,
     offsets_key,

@@ -19,7 +19,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from mindhit.lag import LEASE_MEMBER_FIELD, groups_key, offsets_key, tp_field
+from mindhit.keys import LEASE_MEMBER_FIELD, groups_key, offsets_key, tp_field
 
 __all__ = ["GroupLease", "LeaseLost"]
 

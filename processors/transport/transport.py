@@ -17,6 +17,7 @@ from faust.transport import base
 from faust.types import AppT
 from yarl import URL
 
+from mindhit.redis_client import connect_redis
 from processors.transport.catalog import TopicMeta, load_topics, save_topic
 from processors.transport.consumer import Consumer
 from processors.transport.options import TransportOptions, parse_broker_url
@@ -106,4 +107,4 @@ class Transport(base.Transport):
 
     def new_client(self) -> aioredis.Redis:
         """A new Redis client for the broker (each user closes its own)."""
-        return aioredis.Redis.from_url(self.options.redis_url, decode_responses=False)
+        return connect_redis(self.options.redis_url, decode_responses=False)

@@ -11,8 +11,8 @@ import redis.asyncio as aioredis
 
 from mindhit import streams
 from mindhit.settings import Settings
-from projector.consumer import Consumer, stream_ids
-from projector.projections import ARCHIVED_TOPICS
+from projector.consumer import ProjectionConsumer
+from projector.projections import ARCHIVED_TOPICS, stream_ids
 
 READ_TABLES = {
     "sessions": "session_id",
@@ -76,7 +76,7 @@ async def fold_all(
     settings: Settings, redis: aioredis.Redis, conn: psycopg.Connection[Any]
 ) -> None:
     """Run a consumer until every stream is folded to its highwater."""
-    consumer = Consumer(settings, redis, conn)
+    consumer = ProjectionConsumer(settings, redis, conn)
     await consumer.load()
     while await consumer.turn(block_ms=None):
         pass

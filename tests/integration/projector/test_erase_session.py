@@ -84,7 +84,8 @@ async def _setup(
 def _housekeeper(
     settings: Settings, redis: aioredis.Redis, database_url: str, at: datetime
 ) -> Housekeeper:
-    return Housekeeper(settings, redis, psycopg.connect(database_url), now=lambda: at)
+    ms = int(at.timestamp() * 1000)
+    return Housekeeper(settings, redis, psycopg.connect(database_url), clock=lambda: ms)
 
 
 async def test_a_due_deletion_erases_one_session_everywhere_and_replay_keeps_it_gone(

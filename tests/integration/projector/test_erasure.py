@@ -9,6 +9,7 @@ import psycopg
 import pytest
 import redis.asyncio as aioredis
 
+from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 from mindhit.streams import quarantine_key
 from projector.replay import replay
@@ -194,8 +195,8 @@ async def test_erasure_during_a_replay_is_not_undone_by_the_swap(
     settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
 ) -> None:
     import threading
-    import time
 
+    from mindhit.clock import system_clock
     from projector.erase import erase_user
 
     users = await _setup(settings, aredis, pg, 16)
@@ -208,12 +209,10 @@ async def test_erasure_during_a_replay_is_not_undone_by_the_swap(
 
     def erase_in_background() -> None:
         async def go() -> None:
-            redis = aioredis.Redis.from_url(settings.redis_url)
+            redis = connect_redis(settings.redis_url)
             try:
                 with psycopg.connect(settings.database_url) as conn:
-                    await erase_user(
-                        settings, redis, conn, gone, now_ms=lambda: time.time_ns() // 1_000_000
-                    )
+                    await erase_user(settings, redis, conn, gone, clock=system_clock)
             finally:
                 await redis.aclose()
 

@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from mindhit.settings import Settings
-from projector.consumer import Consumer
+from projector.consumer import ProjectionConsumer
 from projector.synthetic import synth_log, user_ids, write_log
 
 from .conftest import clear_read_tables, fold_all, snapshot
@@ -81,7 +81,7 @@ async def test_one_entry_per_transaction_equals_big_batches(
     await fold_all(settings, aredis, pg)
     batched = snapshot(pg)
     clear_read_tables(pg)
-    consumer = Consumer(settings, aredis, pg, entries_per_read=1)
+    consumer = ProjectionConsumer(settings, aredis, pg, entries_per_read=1)
     await consumer.load()
     while await consumer.turn(block_ms=None):
         pass

@@ -24,7 +24,7 @@ from mindhit.settings import Settings
 from processors.ai.gemini import GeminiProvider
 from processors.ai.local import LocalProvider
 from processors.rederive import Rederiver
-from projector.consumer import Consumer
+from projector.consumer import ProjectionConsumer
 from projector.diff import describe_changes
 from projector.erase import erase_user
 from projector.replay import ReplayError, replay
@@ -163,7 +163,7 @@ async def test_replay_with_another_ai_provider_rewrites_history_for_good(
     assert rows(pg, "SELECT provider FROM mindmap_graphs WHERE session_id = %s", s3) == [("local",)]
 
     # Erasure reaches the kept derivation: a replay does not bring the user back.
-    await erase_user(settings, aredis, pg, BO, now_ms=lambda: 1_800_000_000_000)
+    await erase_user(settings, aredis, pg, BO, clock=lambda: 1_800_000_000_000)
     assert rows(pg, "SELECT count(*) FROM derived_log WHERE user_id = %s", BO) == [(0,)]
     await replay(settings, aredis, pg)
     assert rows(pg, "SELECT count(*) FROM sessions WHERE user_id = %s", BO) == [(0,)]
@@ -181,7 +181,7 @@ async def test_output_of_lagging_workers_for_rederived_entries_is_not_projected_
         session("a1", sid, [("https://py.example/asyncio", PY)], start_ms=1_790_000_000_000),
     )
     # The projector folds the raw log; the live workers have not run yet.
-    consumer = Consumer(settings, aredis, pg)
+    consumer = ProjectionConsumer(settings, aredis, pg)
     await consumer.load()
     while await consumer.turn(block_ms=None):
         pass

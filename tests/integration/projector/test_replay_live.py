@@ -10,6 +10,7 @@ import psycopg
 import pytest
 import redis.asyncio as aioredis
 
+from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 from projector.replay import replay
 from projector.synthetic import synth_log, user_ids, write_log
@@ -34,7 +35,7 @@ TIMELINE = (
 
 def _replay_in_thread(settings: Settings) -> Any:
     async def go() -> Any:
-        redis = aioredis.Redis.from_url(settings.redis_url)
+        redis = connect_redis(settings.redis_url)
         try:
             with psycopg.connect(settings.database_url) as conn:
                 return await replay(settings, redis, conn)

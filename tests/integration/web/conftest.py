@@ -11,6 +11,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -18,10 +19,12 @@ import psycopg
 import pytest
 from litestar.testing import AsyncTestClient
 
+from mindhit.cli.openapi import combined_openapi
 from mindhit.settings import Settings
 from web.app import create_app
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+NOW_MS = int(NOW.timestamp() * 1000)
 PASSWORD = "correct horse battery"
 
 
@@ -35,8 +38,15 @@ def web_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 async def client(web_settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
-    """A test client of the real app (lifespan opens the real pool and Redis)."""
-    app = create_app(web_settings, clock=lambda: NOW)
+    """A test client of the real app (lifespan opens the real pool and Redis).
+
+    The combined OpenAPI document is handed in as ``mindhit web`` does.
+    """
+    app = create_app(
+        web_settings,
+        clock=lambda: NOW_MS,
+        openapi_document=partial(combined_openapi, web_settings),
+    )
     async with AsyncTestClient(app=app, base_url="http://127.0.0.1") as test_client:
         yield test_client
 

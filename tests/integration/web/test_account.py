@@ -11,11 +11,13 @@ import redis.asyncio as aioredis
 from litestar.testing import AsyncTestClient
 
 from mindhit.accounts import lookup_token
+from mindhit.cli.openapi import combined_openapi
 from mindhit.settings import Settings
 from schema.derived import UserErased
 from schema.log import decode_derived_entry, decode_raw_entry
 from schema.topics import RAW_TOPIC, SESSIONS_TOPIC, partition_for, stream_key
 from tests.integration.web.conftest import sign_up, unique_email, user_id_of
+from web.app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -161,6 +163,22 @@ async def test_one_openapi_document_describes_gateway_and_dashboard(
     assert servers[("/v1/search", "get")] == "dashboard"
     assert {"SessionTimeline", "EventBatch", "MindmapView"} <= set(doc["components"]["schemas"])
     msgspec.json.encode(doc)  # serializable as is
+
+
+async def test_the_served_openapi_document_is_the_freshly_merged_one(
+    client: AsyncTestClient[Any], web_settings: Settings
+) -> None:
+    """What the dashboard serves is what ``mindhit openapi`` writes now: it cannot go stale."""
+    served = (await client.get("/schema/openapi.json")).json()
+    assert served == msgspec.json.decode(msgspec.json.encode(combined_openapi(web_settings)))
+
+
+async def test_an_app_given_no_openapi_document_answers_404_for_it(
+    web_settings: Settings,
+) -> None:
+    async with AsyncTestClient(app=create_app(web_settings)) as bare:
+        answer = await bare.get("/schema/openapi.json")
+    assert answer.status_code == 404
 
 
 async def test_admin_sees_a_dead_letter_and_retrying_sends_its_work_back(

@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from tests.integration.web.conftest import (
     NOW,
+    NOW_MS,
     add_session,
     sign_up,
     unique_email,
@@ -143,7 +144,7 @@ async def test_another_users_session_is_404_everywhere_and_search_is_scoped(
     _, _, sid = await _user_with_session(client, apg)
     from web.app import create_app
 
-    async with AsyncTestClient(app=create_app(web_settings, clock=lambda: NOW)) as other:
+    async with AsyncTestClient(app=create_app(web_settings, clock=lambda: NOW_MS)) as other:
         token = await sign_up(other, unique_email("other"))
         for path in (
             f"/sessions/{sid}",
@@ -188,7 +189,7 @@ async def test_another_users_version_of_the_same_page_is_never_shown_or_found(
     other_email = unique_email("b")
     from web.app import create_app
 
-    async with AsyncTestClient(app=create_app(web_settings, clock=lambda: NOW)) as other:
+    async with AsyncTestClient(app=create_app(web_settings, clock=lambda: NOW_MS)) as other:
         await sign_up(other, other_email)
     await add_session(
         apg,

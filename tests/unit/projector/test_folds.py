@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from projector.consumer import fold_value
 from projector.folds import Batch
-from projector.ops import SessionPatch, UrlPatch, merge_session, merge_url
+from projector.rows import SessionPatch, UrlPatch, merge_session, merge_url
 from projector.synthetic import synth_log, user_ids
 from schema.derived import UserErased
 from schema.log import DerivedEntry, encode_derived_entry

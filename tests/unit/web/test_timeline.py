@@ -5,13 +5,13 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from web.timeline import VisitRow, build_timeline, domain_totals, format_duration
+from web.timeline import TimelineVisit, build_timeline, domain_totals, format_duration
 
 
 def visit(
     i: int, start: int, end: int, domain: str = "a.example", dwell: int | None = None
-) -> VisitRow:
-    return VisitRow(
+) -> TimelineVisit:
+    return TimelineVisit(
         visit_id=f"v{i}",
         url=f"https://{domain}/{i}",
         title=f"t{i}",

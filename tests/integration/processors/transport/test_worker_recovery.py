@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from mindhit.lag import LEASE_MEMBER_FIELD, offsets_key
+from mindhit.keys import LEASE_MEMBER_FIELD, offsets_key
 from processors.transport.catalog import load_committed
 from tests.integration.processors.transport.conftest import (
     Worker,

@@ -1,15 +1,21 @@
-"""The ``mindhit`` command line.
+"""The ``mindhit`` command line: the composition layer's entry point.
 
-Core commands (``up``, ``migrate``, ``schema``, ``user``, ``token``) live here;
-each service contributes its own commands through a module ``<service>.cli``
-exposing ``commands: list[click.Command]`` (imported lazily, so ``--help`` stays fast
-and one service's dependencies are not loaded by another's command).
+``mindhit.cli`` and its modules are the composition layer, the only code that may
+import services (and the only code nothing else imports). The root command reads
+the settings and puts them on the click context (read back with
+:func:`mindhit.command_context.settings_from`). Core commands (``up``, ``migrate``,
+``schema``, ``user``, ``token``, ``lag``) live here; each service contributes its own
+commands through a module ``<service>.cli`` exposing ``commands: list[click.Command]``,
+and the commands that join several services live beside this module (``web``,
+``demo``, ``openapi`` in :mod:`mindhit.cli.dashboard`, ``replay`` in
+:mod:`mindhit.cli.replay`). They are imported the first time a command is looked up,
+so ``--help`` stays fast and one service's dependencies are not loaded by another's
+command.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -17,19 +23,28 @@ from typing import Any
 
 import click
 
+from mindhit.command_context import settings_from
 from mindhit.logs import configure_logging
 from mindhit.settings import Settings, SettingsError
 
-__all__ = ["main", "settings_from"]
-
-SERVICE_CLI_MODULES = ("ingest.cli", "processors.cli", "projector.cli", "web.cli")
+__all__ = ["cli", "main"]
 
 
-def settings_from(ctx: click.Context) -> Settings:
-    """The settings object the root command built."""
-    settings = ctx.find_root().obj
-    assert isinstance(settings, Settings)
-    return settings
+def _contributed_commands() -> list[click.Command]:
+    """Every command the services and the other composition modules add."""
+    from ingest.cli import commands as gateway_commands
+    from mindhit.cli.dashboard import commands as dashboard_commands
+    from mindhit.cli.replay import commands as replay_commands
+    from processors.cli import commands as processors_commands
+    from projector.cli import commands as projector_commands
+
+    return [
+        *gateway_commands,
+        *processors_commands,
+        *projector_commands,
+        *replay_commands,
+        *dashboard_commands,
+    ]
 
 
 class _ServiceGroup(click.Group):
@@ -41,15 +56,8 @@ class _ServiceGroup(click.Group):
         if self._loaded:
             return
         self._loaded = True
-        for name in SERVICE_CLI_MODULES:
-            try:
-                module = importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name in (name, name.split(".")[0]):
-                    continue  # that service has no commands yet
-                raise
-            for command in getattr(module, "commands", []):
-                self.add_command(command)
+        for command in _contributed_commands():
+            self.add_command(command)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load()
@@ -86,7 +94,7 @@ def up(ctx: click.Context, only: tuple[str, ...]) -> None:
     the standard ports, else embedded ones kept under MINDHIT_DATA_DIR.
     Applies migrations first. Ctrl-C stops everything.
     """
-    from mindhit.supervisor import run_up
+    from mindhit.cli.supervisor import run_up
 
     available = [
         name
@@ -258,7 +266,3 @@ def lag(ctx: click.Context, as_json: bool) -> None:
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="mindhit")
-
-
-if __name__ == "__main__":
-    main()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mindhit.openapi import OpenAPIConflictError, merge_documents
+from mindhit.cli.openapi import OpenAPIConflictError, merge_documents
 
 
 def doc(paths: dict[str, dict[str, dict[str, str]]], schemas: dict[str, dict[str, str]]) -> dict:

@@ -1,15 +1,22 @@
-"""Commands the dashboard contributes: ``mindhit web``, ``mindhit demo``, ``mindhit openapi``."""
+"""The dashboard's commands: ``mindhit web``, ``mindhit demo``, ``mindhit openapi``.
+
+They live in the composition layer because each joins two services: the dashboard
+serves the one OpenAPI document of both APIs (merged here and handed to
+:func:`web.app.create_app`, so the dashboard never imports the gateway), the demo
+uploads through the gateway and waits for the projector.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 from pathlib import Path
 
 import click
 import msgspec
 
-from mindhit.cli import settings_from
+from mindhit.command_context import settings_from
 
 __all__ = ["commands", "demo", "openapi", "web"]
 
@@ -22,6 +29,7 @@ def web(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the dashboard and its /v1 JSON API."""
     import uvicorn
 
+    from mindhit.cli.openapi import combined_openapi
     from mindhit.services import resolve_services
     from web.app import create_app
     from web.assets import ensure_assets
@@ -33,8 +41,9 @@ def web(ctx: click.Context, host: str | None, port: int | None) -> None:
         settings = msgspec.structs.replace(
             settings, redis_url=services.redis_url, database_url=services.database_url
         )
+        app = create_app(settings, openapi_document=partial(combined_openapi, settings))
         uvicorn.run(
-            create_app(settings),
+            app,
             host=host or settings.web_host,
             port=settings.web_port if port is None else port,
             log_config=None,
@@ -76,7 +85,7 @@ def demo(
     seed: int,
 ) -> None:
     """Fill a dashboard with realistic sessions from the demo corpus, via the real gateway."""
-    from mindhit.demo import DemoError, run_demo
+    from mindhit.cli.demo import DemoError, run_demo
 
     settings = settings_from(ctx)
     url = gateway_url or f"http://{settings.gateway_host}:{settings.gateway_port}"
@@ -104,7 +113,7 @@ def demo(
 )
 def openapi(out: Path | None) -> None:
     """Write the one OpenAPI document of the gateway and dashboard APIs."""
-    from mindhit.openapi import combined_openapi
+    from mindhit.cli.openapi import combined_openapi
 
     text = json.dumps(combined_openapi(), indent=2, sort_keys=True) + "\n"
     if out is None:

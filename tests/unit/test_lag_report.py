@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mindhit.lag import build_report, is_tp_field, parse_tp_field, tp_field
+from mindhit.keys import is_tp_field, parse_tp_field, tp_field
+from mindhit.lag import build_report
 
 topics = st.sampled_from(["raw", "visits", "app-counts-changelog", "a:b"])
 tps = st.tuples(topics, st.integers(0, 7))

@@ -6,8 +6,8 @@ import itertools
 
 import msgspec
 
+from mindhit.cli.demo import plan_sessions
 from mindhit.corpus import load_pages
-from mindhit.demo import plan_sessions
 from schema.api import EventBatch
 from schema.events import IdleState, PageContent, SessionStarted, SessionStopped
 

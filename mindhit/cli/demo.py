@@ -16,13 +16,14 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 import msgspec
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from mindhit.clock import Clock, system_clock
 from mindhit.corpus import CorpusPage, load_pages
 from mindhit.settings import Settings
 from schema.api import MAX_BATCH_EVENTS, BatchResult, EventBatch
@@ -300,7 +301,7 @@ def run_demo(
     sessions: int = 3,
     seed: int = 7,
     wait_s: float = 90.0,
-    clock: Callable[[], float] = time.time,
+    clock: Clock = system_clock,
 ) -> DemoResult:
     """Upload demo sessions for ``email`` through the gateway and wait until they are ready.
 
@@ -332,7 +333,7 @@ async def _run(
     sessions: int,
     seed: int,
     wait_s: float,
-    clock: Callable[[], float],
+    clock: Clock,
 ) -> DemoResult:
     if token:
         user_id = await _user_of_token(settings, token)
@@ -340,7 +341,7 @@ async def _run(
     else:
         user_id, token = await _account(settings, email, password)
         created = True
-    now_ms = int(clock() * 1000)
+    now_ms = clock()
     client_id = f"demo-{uuid7(now_ms)[-12:]}"
     planned = plan_sessions(
         load_pages(), sessions=sessions, seed=seed, now_ms=now_ms, client_id=client_id

@@ -1,10 +1,12 @@
 """One OpenAPI document for the whole public HTTP API: gateway and dashboard.
 
-The kernel is the composition root: it imports both services lazily (as ``mindhit.cli``
-does) and merges their documents. Each operation names the server that answers it
-(gateway or dashboard, both configurable), paths present in both are merged by method,
-and a method defined twice, or a schema name defined differently, is an error (so the two
-APIs can never silently shadow each other).
+Part of the composition layer, the one place that may import both services: it builds
+both apps (offline, nothing is opened) and merges their documents. ``mindhit openapi``
+writes the result and ``mindhit web`` hands it to the dashboard, which serves it at
+``/schema/openapi.json`` without importing the gateway. Each operation names the server
+that answers it (gateway or dashboard, both configurable), paths present in both are
+merged by method, and a method defined twice, or a schema name defined differently, is an
+error (so the two APIs can never silently shadow each other).
 """
 
 from __future__ import annotations

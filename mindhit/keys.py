@@ -1,0 +1,68 @@
+"""Where the stream transport keeps its bookkeeping in Redis (the key layout).
+
+The Faust transport writes these keys; the lag report, the projector's stream
+retention and the dashboard read them, so the layout lives in the core where every
+service may import it:
+
+``<prefix>:topics``           hash topic → msgpack ``{partitions, compacting}``
+``<prefix>:offsets:<group>``  hash ``"<topic>:<partition>"`` → next offset to read, plus the
+                              group lease: ``lease.member`` (worker id) and ``lease.expires``
+                              (Redis time, ms), in the same hash so one Lua script (one key,
+                              one Redis Cluster slot) can check the lease and commit
+``<prefix>:groups``           set of groups that ever committed
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LEASE_EXPIRES_FIELD",
+    "LEASE_MEMBER_FIELD",
+    "TP",
+    "groups_key",
+    "is_tp_field",
+    "offsets_key",
+    "parse_tp_field",
+    "topics_key",
+    "tp_field",
+]
+
+TP = tuple[str, int]
+"""(topic, partition)."""
+
+
+def topics_key(prefix: str) -> str:
+    """The hash of declared topics."""
+    return f"{prefix}:topics"
+
+
+def offsets_key(prefix: str, group: str) -> str:
+    """The hash of a consumer group's committed offsets (and its lease fields)."""
+    return f"{prefix}:offsets:{group}"
+
+
+LEASE_MEMBER_FIELD = "lease.member"
+LEASE_EXPIRES_FIELD = "lease.expires"
+
+
+def is_tp_field(field: bytes | str) -> bool:
+    """Whether an offsets-hash field is a ``<topic>:<partition>`` (not a lease field)."""
+    text = field.decode() if isinstance(field, bytes) else field
+    topic, sep, partition = text.rpartition(":")
+    return bool(topic and sep and partition.isdigit())
+
+
+def groups_key(prefix: str) -> str:
+    """The set of consumer groups that committed offsets."""
+    return f"{prefix}:groups"
+
+
+def tp_field(topic: str, partition: int) -> str:
+    """Hash field of one topic partition."""
+    return f"{topic}:{partition}"
+
+
+def parse_tp_field(field: bytes | str) -> TP:
+    """Inverse of :func:`tp_field` (topic names may contain ':')."""
+    text = field.decode() if isinstance(field, bytes) else field
+    topic, _, partition = text.rpartition(":")
+    return topic, int(partition)
