@@ -8,7 +8,9 @@ a PostgreSQL advisory lock). Each turn, in order:
    ``MINDHIT_RETENTION_DAYS``; ``0`` = forever) is filed as a deletion due at once
    (reason ``retention``), so it goes the same way as a session the user deleted.
 2. **Due deletions**: for each deletion past its undo window, append ``SessionErased``
-   to the user's sessions partition, then mark it ``erasing`` (append first: a crash in
+   (with the page texts the user read only in that session, which the processors
+   release from the Redis content store) to the user's sessions partition, then mark
+   it ``erasing`` (append first: a crash in
    between appends it again, and erasing twice is a no-op). The projector deletes the
    rows and marks it ``done`` in the same transaction.
 3. **Idle recordings**: a session still recording with no event for
@@ -142,7 +144,13 @@ class Housekeeper:
             return 0
         ts = int(now.timestamp() * 1000)
         for user_id, session_id, reason in due:
-            event = SessionErased(user_id=user_id, session_id=session_id, ts=ts, reason=reason)
+            event = SessionErased(
+                user_id=user_id,
+                session_id=session_id,
+                ts=ts,
+                reason=reason,
+                content_hashes=self._only_here(user_id, session_id),
+            )
             partition = partition_for(user_id, self.settings.partitions)
             await streams.append(
                 self.redis,
@@ -159,6 +167,19 @@ class Housekeeper:
         )
         self.conn.commit()
         return len(due)
+
+    def _only_here(self, user_id: str, session_id: str) -> list[str]:
+        """Page texts the user read in this session and in no other of theirs."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT v.content_hash FROM page_visits v"
+            " WHERE v.user_id = %(u)s AND v.session_id = %(s)s AND v.content_hash <> ''"
+            " AND NOT EXISTS (SELECT 1 FROM page_visits o WHERE o.user_id = %(u)s"
+            " AND o.url_hash = v.url_hash AND o.content_hash = v.content_hash"
+            " AND o.session_id <> %(s)s)",
+            {"u": user_id, "s": session_id},
+        ).fetchall()
+        self.conn.commit()
+        return sorted(r[0] for r in rows)
 
     async def _close_idle(self, now: datetime) -> int:
         """Stop recording sessions that have had no event for the idle-close time."""
