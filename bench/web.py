@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import random
-import re
 import signal
 import socket
 import statistics
@@ -41,7 +40,7 @@ from psycopg.types.json import Jsonb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.web_overview import drive_overview, seed_year  # noqa: E402
+from bench.web_overview import drive_overview, seed_year, sign_in  # noqa: E402
 from mindhit.corpus import load_pages  # noqa: E402
 from mindhit.db import apply_migrations  # noqa: E402
 from web.auth import hash_password  # noqa: E402
@@ -191,14 +190,7 @@ async def drive(
     words = ["galaxy", "pizza", "retirement", "python", "trail", "offside"]
     timings: dict[str, list[float]] = {}
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        page = await client.get("/login")
-        token = re.search(r'name="csrf-token" content="([^"]*)"', page.text).group(1)  # type: ignore[union-attr]
-        answer = await client.post(
-            "/login",
-            data={"email": EMAIL, "password": PASSWORD, "_csrf_token": token},
-            follow_redirects=True,
-        )
-        assert answer.status_code == 200 and "Sessions" in answer.text, answer.status_code
+        await sign_in(client, EMAIL, PASSWORD)
         rng = random.Random(2)
 
         def routes() -> list[tuple[str, str]]:

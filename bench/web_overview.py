@@ -25,7 +25,7 @@ import psycopg
 from projector.overview import rebuild_user
 from web.auth import hash_password
 
-__all__ = ["YEAR_EMAIL", "drive_overview", "seed_year"]
+__all__ = ["YEAR_EMAIL", "drive_overview", "seed_year", "sign_in"]
 
 YEAR_EMAIL = "year@example.com"
 PASSWORD = "bench password 123"
@@ -115,18 +115,23 @@ def seed_year(url: str, *, visits: int) -> str:
     return user_id
 
 
+async def sign_in(client: httpx.AsyncClient, email: str, password: str) -> None:
+    """Sign in through the form (CSRF token from the page), as a browser does."""
+    page = await client.get("/login")
+    token = re.search(r'name="csrf-token" content="([^"]*)"', page.text).group(1)  # type: ignore[union-attr]
+    answer = await client.post(
+        "/login",
+        data={"email": email, "password": password, "_csrf_token": token},
+        follow_redirects=True,
+    )
+    assert answer.status_code == 200 and "Sessions" in answer.text, answer.status_code
+
+
 async def drive_overview(base: str, seconds: float, concurrency: int) -> dict[str, list[float]]:
     """Request ``/v1/overview`` for random days/weeks/months of the year; latencies (ms)."""
     timings: dict[str, list[float]] = {}
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        page = await client.get("/login")
-        token = re.search(r'name="csrf-token" content="([^"]*)"', page.text).group(1)  # type: ignore[union-attr]
-        answer = await client.post(
-            "/login",
-            data={"email": YEAR_EMAIL, "password": PASSWORD, "_csrf_token": token},
-            follow_redirects=True,
-        )
-        assert answer.status_code == 200, answer.status_code
+        await sign_in(client, YEAR_EMAIL, PASSWORD)
         rng = random.Random(3)
         for period in ("day", "week", "month"):  # warm-up
             await client.get(f"/v1/overview?period={period}&date={LAST_DAY}")

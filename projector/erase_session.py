@@ -46,6 +46,7 @@ __all__ = [
     "SESSION_SCOPED",
     "drop_erased_sessions",
     "erase_session_rows",
+    "record_purges",
     "strip_erased_sessions",
 ]
 
@@ -137,15 +138,21 @@ def erase_session_rows(
         " WHERE user_id = %(user)s AND session_id = %(session)s AND state <> 'cancelled'",
         params,
     )
+    record_purges(conn, erase.user_id, purges)
+    return deleted
+
+
+def record_purges(conn: psycopg.Connection[Any], user_id: str, purges: Mapping[str, int]) -> None:
+    """Record the Redis purges an erasure owes: stream → trim below this offset (retention
+    trims once every reader has passed it)."""
     for stream, offset in purges.items():
         conn.execute(
             "INSERT INTO erasure_purges (user_id, stream, up_to_offset) VALUES (%s, %s, %s)"
             " ON CONFLICT (user_id, stream) DO UPDATE SET"
             " up_to_offset = GREATEST(erasure_purges.up_to_offset, EXCLUDED.up_to_offset),"
             " done_at = NULL",
-            (erase.user_id, stream, offset),
+            (user_id, stream, offset),
         )
-    return deleted
 
 
 def _drop_orphaned_pages(

@@ -19,7 +19,7 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
-from projector.erase_session import drop_erased_sessions, erase_session_rows
+from projector.erase_session import drop_erased_sessions, erase_session_rows, record_purges
 from projector.folds import Batch
 from projector.overview import (
     add_staged_visits,
@@ -268,14 +268,7 @@ def erase_user_rows(
     conn.execute("DELETE FROM session_labels WHERE user_id = %(user)s", params)
     if erase.delete_account:
         conn.execute("DELETE FROM users WHERE user_id = %(user)s", params)
-    for stream, offset in purges.items():
-        conn.execute(
-            "INSERT INTO erasure_purges (user_id, stream, up_to_offset) VALUES (%s, %s, %s)"
-            " ON CONFLICT (user_id, stream) DO UPDATE SET"
-            " up_to_offset = GREATEST(erasure_purges.up_to_offset, EXCLUDED.up_to_offset),"
-            " done_at = NULL",
-            (erase.user_id, stream, offset),
-        )
+    record_purges(conn, erase.user_id, purges)
     return deleted
 
 

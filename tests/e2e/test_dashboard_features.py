@@ -23,9 +23,8 @@ from typing import Any
 
 import psycopg
 import pytest
-import redis
 
-from tests.e2e.pipeline import Pipeline, run_node
+from tests.e2e.pipeline import Pipeline, run_node, running_pipeline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
 
@@ -44,27 +43,16 @@ class DemoUser:
 
 @pytest.fixture(scope="module")
 def pipeline(redis_url: str, database_url: str, tmp_path_factory: Any) -> Iterator[Pipeline]:
-    """The four components against the test database, with a private key prefix."""
-    prefix = f"mhe2f-{uuid.uuid4().hex[:8]}"
-    running = Pipeline.configure(
+    """The four components against the test database, with a private key prefix; a
+    deletion's undo window of 4 s and housekeeping every second, so tests wait little."""
+    with running_pipeline(
         redis_url=redis_url,
         database_url=database_url,
-        key_prefix=prefix,
         data_dir=tmp_path_factory.mktemp("e2e-features"),
         logs=ARTIFACTS / "logs",
-    )
-    running.env["MINDHIT_DELETE_UNDO_S"] = "4"
-    running.env["MINDHIT_HOUSEKEEPING_INTERVAL_S"] = "1"
-    try:
-        running.start()
+        extra_env={"MINDHIT_DELETE_UNDO_S": "4", "MINDHIT_HOUSEKEEPING_INTERVAL_S": "1"},
+    ) as running:
         yield running
-    finally:
-        running.stop()
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        for start in range(0, len(keys), 500):
-            client.delete(*keys[start : start + 500])
-        client.close()
 
 
 @pytest.fixture(scope="module")
