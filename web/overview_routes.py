@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
+import msgspec
 import psycopg
 from litestar import Controller, get
+from litestar.di import Provide
 from litestar.exceptions import ValidationException
 from litestar.params import Parameter
 from litestar.response import Template
@@ -38,6 +40,32 @@ def _date(value: str | None, field: str, default: date) -> date:
         raise ValidationException(f"{field}: a date like 2026-12-04, not {value[:40]!r}") from exc
 
 
+class FigureFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """Which figure's sessions to list: a date range and at most one narrowing."""
+
+    start: str | None = None
+    end: str | None = None
+    domain: str | None = None
+    page: str | None = None
+    tag: str | None = None
+    topic: str | None = None
+
+    def narrowing(self) -> dict[str, str | None]:
+        return {"domain": self.domain, "page": self.page, "tag": self.tag, "topic": self.topic}
+
+
+async def _figure_filter(
+    from_: FromDate = None,
+    to: str | None = None,
+    domain: str | None = None,
+    page: str | None = None,
+    tag: str | None = None,
+    topic: str | None = None,
+) -> FigureFilter:
+    """The query parameters of ``/overview/sessions`` (a dependency, documented in OpenAPI)."""
+    return FigureFilter(start=from_, end=to, domain=domain, page=page, tag=tag, topic=topic)
+
+
 def _range(start: str | None, end: str | None, today: date) -> tuple[date, date]:
     lo = _date(start, "from", period_bounds("month", today)[0])
     hi = _date(end, "to", period_bounds("month", today)[1])
@@ -59,22 +87,16 @@ class OverviewApi(Controller):
         anchor = _date(date, "date", utc_datetime(clock()).date())
         return await load_overview(conn, user.user_id, _period(period), anchor)
 
-    @get("/sessions", summary="The sessions behind one overview figure")
+    @get(
+        "/sessions",
+        summary="The sessions behind one overview figure",
+        dependencies={"figure": Provide(_figure_filter)},
+    )
     async def sessions(
-        self,
-        user: User,
-        conn: Conn,
-        clock: Clock,
-        from_: FromDate = None,
-        to: str | None = None,
-        domain: str | None = None,
-        page: str | None = None,
-        tag: str | None = None,
-        topic: str | None = None,
+        self, user: User, conn: Conn, clock: Clock, figure: FigureFilter
     ) -> list[SessionSummary]:
-        lo, hi = _range(from_, to, utc_datetime(clock()).date())
-        narrow = {"domain": domain, "page": page, "tag": tag, "topic": topic}
-        return await sessions_behind(conn, user.user_id, lo, hi, narrow)
+        lo, hi = _range(figure.start, figure.end, utc_datetime(clock()).date())
+        return await sessions_behind(conn, user.user_id, lo, hi, figure.narrowing())
 
 
 class OverviewPages(Controller):
@@ -93,22 +115,14 @@ class OverviewPages(Controller):
             context={"user": user, "o": data, "today": utc_datetime(clock()).date().isoformat()},
         )
 
-    @get("/overview/sessions")
+    @get("/overview/sessions", dependencies={"figure": Provide(_figure_filter)})
     async def sessions(
-        self,
-        user: User,
-        conn: Conn,
-        clock: Clock,
-        from_: FromDate = None,
-        to: str | None = None,
-        domain: str | None = None,
-        page: str | None = None,
-        tag: str | None = None,
-        topic: str | None = None,
+        self, user: User, conn: Conn, clock: Clock, figure: FigureFilter
     ) -> Template:
-        lo, hi = _range(from_, to, utc_datetime(clock()).date())
-        narrow = {"domain": domain, "page": page, "tag": tag, "topic": topic}
+        lo, hi = _range(figure.start, figure.end, utc_datetime(clock()).date())
+        narrow = figure.narrowing()
         found = await sessions_behind(conn, user.user_id, lo, hi, narrow)
+        page = figure.page
         if page:
             cur = await conn.execute(
                 "SELECT url FROM page_visits WHERE user_id = %s AND url_hash = %s LIMIT 1",

@@ -122,27 +122,7 @@ def _supervise(children: list[_Child], env: dict[str, str], console: Console) ->
         while not stopping:
             now = time.monotonic()
             for child in children:
-                if child.proc is None and now >= child.next_start:
-                    _start(child, env, selector, console)
-                elif child.proc is not None and child.proc.poll() is not None:
-                    code = child.proc.returncode
-                    _drain(child, selector, console)
-                    for line in child.output.held():
-                        _show(child, line, console)
-                    child.output = OutputFilter(debug=child.output.debug)
-                    child.proc = None
-                    child.restarts += 1
-                    delay = min(_MAX_BACKOFF_S, 0.5 * 2 ** min(child.restarts, 6))
-                    child.next_start = now + delay
-                    console.print(
-                        f"[red]{child.name} exited ({code}); restarting in {delay:.1f}s[/]"
-                    )
-                elif not child.output.is_ready and now >= child.next_check:
-                    child.next_check = now + _HEALTH_EVERY_S
-                    if _answers(child.health_url):
-                        child.output.ready()
-                        colour = _COLOURS.get(child.name, "white")
-                        console.print(f"[{colour}]{child.name}[/] ready{child.ready_note}")
+                _tend(child, now, env, selector, console)
             for key, _ in selector.select(timeout=0.2):
                 _pump(key.data, selector, console)
     finally:
@@ -150,6 +130,35 @@ def _supervise(children: list[_Child], env: dict[str, str], console: Console) ->
             signal.signal(sig, handler)
         _stop_all(children, selector, console)
     return 0
+
+
+def _tend(
+    child: _Child,
+    now: float,
+    env: dict[str, str],
+    selector: selectors.BaseSelector,
+    console: Console,
+) -> None:
+    """One look at a child: start it when due, restart it when it died, say when it is ready."""
+    if child.proc is None and now >= child.next_start:
+        _start(child, env, selector, console)
+    elif child.proc is not None and child.proc.poll() is not None:
+        code = child.proc.returncode
+        _drain(child, selector, console)
+        for line in child.output.held():
+            _show(child, line, console)
+        child.output = OutputFilter(debug=child.output.debug)
+        child.proc = None
+        child.restarts += 1
+        delay = min(_MAX_BACKOFF_S, 0.5 * 2 ** min(child.restarts, 6))
+        child.next_start = now + delay
+        console.print(f"[red]{child.name} exited ({code}); restarting in {delay:.1f}s[/]")
+    elif not child.output.is_ready and now >= child.next_check:
+        child.next_check = now + _HEALTH_EVERY_S
+        if _answers(child.health_url):
+            child.output.ready()
+            colour = _COLOURS.get(child.name, "white")
+            console.print(f"[{colour}]{child.name}[/] ready{child.ready_note}")
 
 
 def _start(
