@@ -195,8 +195,9 @@ class Housekeeper:
         for user_id, session_id, last in idle:
             # Stopped at its last event: the idle hours do not count as time spent.
             try:
+                stopped_ms = int(last.timestamp() * 1000)
                 await session_log.stop_session(
-                    self.redis, self.settings, user_id, session_id, clock=last.timestamp
+                    self.redis, self.settings, user_id, session_id, clock=lambda at=stopped_ms: at
                 )
             except session_log.SessionNotFoundError:
                 continue

@@ -205,8 +205,9 @@ async def test_a_recording_session_idle_for_long_is_stopped_at_its_last_event(
     pg.execute("INSERT INTO users (user_id, email) VALUES (%s, 'idle@x.org')", (user,))
     pg.commit()
     began = datetime.now(UTC) - timedelta(hours=3)
+    began_ms = int(began.timestamp() * 1000)
     created = await session_log.start_session(
-        aredis, settings, user, "left open", clock=began.timestamp
+        aredis, settings, user, "left open", clock=lambda: began_ms
     )
     await fold_all(settings, aredis, pg)
     keeper = _housekeeper(settings, aredis, database_url, began + timedelta(hours=1))
