@@ -48,6 +48,12 @@ RETENTION_EVERY_S: Final = 3600.0
 _BATCH: Final = 500
 
 
+def _fixed(at: datetime) -> Clock:
+    """A clock standing still at ``at`` (a stop dated at the session's last event)."""
+    ms = int(at.timestamp() * 1000)
+    return lambda: ms
+
+
 class TurnReport(msgspec.Struct, kw_only=True):
     """What one housekeeping turn did."""
 
@@ -195,9 +201,8 @@ class Housekeeper:
         for user_id, session_id, last in idle:
             # Stopped at its last event: the idle hours do not count as time spent.
             try:
-                stopped_ms = int(last.timestamp() * 1000)
                 await session_log.stop_session(
-                    self.redis, self.settings, user_id, session_id, clock=lambda at=stopped_ms: at
+                    self.redis, self.settings, user_id, session_id, clock=_fixed(last)
                 )
             except session_log.SessionNotFoundError:
                 continue
