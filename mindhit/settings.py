@@ -41,12 +41,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         gateway_port: port of the gateway (``POST /v1/events``).
         web_host: interface the dashboard binds to.
         web_port: port of the dashboard.
+        trusted_proxies: proxy networks (comma-separated CIDRs) whose forwarded header
+            names the client; empty = the connection's address is the client.
+        forwarded_header: the header those proxies write: ``x-forwarded-for`` or
+            ``forwarded`` (RFC 7239).
         processors_host: interface of the processors' metrics/health server.
         processors_port: port of the processors' metrics/health server.
         projector_host: interface of the projector's metrics/health server.
         projector_port: port of the projector's metrics/health server.
         public_url: URL users reach the dashboard at (links in emails, extension pairing);
             empty = ``http://WEB_HOST:WEB_PORT`` (loopback for a wildcard host).
+        gateway_public_url: URL the extension uploads to, handed over when it pairs; empty =
+            ``http://{gateway_host}:{gateway_port}``.
         max_body_bytes: largest accepted upload body.
         coalesce_linger_ms: how long the gateway waits to coalesce uploads per partition.
         wait_replicas: replicas that must acknowledge an append before the gateway does.
@@ -64,8 +70,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         gemini_base_url: override of the Gemini endpoint (tests point it at a stub).
         ai_timeout_s: timeout of one AI call.
         ai_attempts: attempts per AI call (429/5xx/malformed answers are retried).
-        smtp_url: SMTP server for session reports (``smtp://user:pass@host:port``); empty = off.
-        smtp_from: sender address of session reports.
+        smtp_url: SMTP server for reports and account mail (``smtp://user:pass@host:port``,
+            STARTTLS required; ``smtps://`` implicit TLS; ``smtp+insecure://`` plain); empty = off.
+        smtp_from: sender address of session reports and account mail.
         commit_interval_s: how often stream consumers commit their offsets.
         stream_retention_entries: entries kept per stream partition after archiving.
         retention_days: history kept per user, in days (``0`` = forever); the default and
@@ -74,7 +81,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         delete_undo_s: how long a deleted session can be restored before it is erased.
         housekeeping_interval_s: how often the projector runs deletions, retention and idle closing.
         secret_key: signs dashboard cookies; generated into data_dir when empty.
-        admin_emails: users allowed on the ops page (comma-separated).
+        admin_emails: addresses allowed on the ops page once confirmed (comma-separated);
+            ``mindhit user admin EMAIL`` sets the admin flag instead.
     """
 
     env: Literal["development", "production"] = "development"
@@ -90,11 +98,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     gateway_port: int = 8000
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    trusted_proxies: tuple[str, ...] = ()
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
     processors_host: str = "127.0.0.1"
     processors_port: int = 8001
     projector_host: str = "127.0.0.1"
     projector_port: int = 8002
     public_url: str = ""
+    gateway_public_url: str = ""
     max_body_bytes: int = 2 * 1024 * 1024
     coalesce_linger_ms: float = 15.0
     wait_replicas: int = 0

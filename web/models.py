@@ -35,11 +35,14 @@ DisplayStatus = Literal["recording", "processing", "ready", "failed"]
 
 
 class Account(msgspec.Struct, frozen=True, kw_only=True):
-    """The signed-in user."""
+    """The signed-in user: admin rights as they apply, whether the address is confirmed
+    (reports are mailed only then) and whether a password is set."""
 
     user_id: str
     email: str
     is_admin: bool
+    email_confirmed: bool = False
+    has_password: bool = True
 
 
 class SessionSummary(msgspec.Struct, frozen=True, kw_only=True):

@@ -42,7 +42,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 PASSWORD = "a long enough password"
-EMAIL = f"e2e-{uuid.uuid4().hex[:8]}@example.com"  # the first user, also an admin
+EMAIL = f"e2e-{uuid.uuid4().hex[:8]}@example.com"  # the first user, made an admin
 PLANTED_TITLE = '<img src=x onerror="window.__xss=\'title\'">Quokka <b class="planted">facts</b>'
 PLANTED_TITLE_2 = "\"><svg onload=\"window.__xss='svg'\"></svg><script>window.__xss='t2'</script>"
 PLANTED_TEXT = (
@@ -156,6 +156,9 @@ def test_sign_up_demo_data_session_list_timeline_map_search_and_isolation(
     assert signup["ok"], signup.get("error")
     token = signup["token"]
     assert token.startswith("mh_") and signup["tokensListed"] == 1
+    # The address is listed in MINDHIT_ADMIN_EMAILS but unconfirmed: the operator grants
+    # the admin flag instead (signing up with a listed address alone gives nothing).
+    pipeline.mindhit("user", "admin", email)
 
     # 2. Demo data through the real gateway with that token.
     demo = json.loads(

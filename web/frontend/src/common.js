@@ -11,6 +11,13 @@ export function minutes(ms) {
   return m < 1 ? `${Math.round(ms / 1000)} s` : `${m.toFixed(m < 10 ? 1 : 0)} min`;
 }
 
+// The URL when it is an absolute http(s) URL with a host and no control characters (the
+// same rule as mindhit/links.py): javascript:, data:, file: and the like stay text.
+export function webHref(url) {
+  if (typeof url !== "string" || !/^https?:\/\/[^\s/?#\\]/i.test(url)) return null;
+  return /[\x00-\x1f\x7f]/.test(url) ? null : url;
+}
+
 export function el(tag, props = {}, children = []) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {

@@ -2,7 +2,8 @@
 // node size by dwell, click a node to list its pages), with PNG/SVG export, and the
 // 2D / 3D toggle (remembered per user on the server; the 3D code is loaded only when used).
 // Labels come from arbitrary websites and AI output: they are drawn on the canvas or set
-// with textContent, never parsed as HTML.
+// with textContent, never parsed as HTML. Only http(s) URLs become links (webHref in
+// common.js, the same rule as mindhit/links.py); javascript:, data:, file: stay text.
 import cytoscape from "cytoscape";
 import cytoscapeSvg from "cytoscape-svg";
 import { PALETTE, el } from "./common.js";

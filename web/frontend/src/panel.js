@@ -1,6 +1,6 @@
 // The side panel of the mind map, shared by the 2D and the 3D view: a node's label, its
 // dwell and page count, why it was grouped, and the pages under it (links).
-import { el, indexGraph, minutes } from "./common.js";
+import { el, indexGraph, minutes, webHref } from "./common.js";
 
 const indexes = new WeakMap();
 
@@ -38,7 +38,10 @@ export function showNodePanel(panel, graph, id) {
   if (node.why) panel.appendChild(el("p", { class: "why", text: node.why }));
   const list = el("ul", { id: "map-pages" });
   for (const leaf of pagesUnder(graph, id)) {
-    const link = el("a", { href: leaf.url, rel: "noopener noreferrer nofollow", target: "_blank", text: leaf.label });
+    const href = webHref(leaf.url);
+    const link = href
+      ? el("a", { href, rel: "noopener noreferrer nofollow", target: "_blank", text: leaf.label })
+      : el("span", { class: "not-web", title: leaf.url || "", text: leaf.label });
     const item = el("li", {}, [link]);
     const dwell = minutes(leaf.weight_ms);
     if (dwell) item.appendChild(el("div", { class: "why", text: dwell }));

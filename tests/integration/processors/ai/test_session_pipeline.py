@@ -142,14 +142,14 @@ async def test_429_then_answer_builds_the_map_and_emails_the_report(
     inbox: tuple[_Inbox, int],
 ) -> None:
     handler, port = inbox
-    user = await create_user(apg, f"r-{uuid.uuid4().hex[:8]}@example.org")
+    user = await create_user(apg, f"r-{uuid.uuid4().hex[:8]}@example.org", email_confirmed=True)
     await apg.execute(
         "UPDATE user_settings SET email_reports = true WHERE user_id = %s", (user.user_id,)
     )
     closed = await _session(ContentStore(aredis, key_prefix), str(user.user_id))
     stub.push(StubReply(status=429))
     reporter = reporter_from_settings(
-        Settings.from_env({}, smtp_url=f"smtp://127.0.0.1:{port}"), database_url
+        Settings.from_env({}, smtp_url=f"smtp+insecure://127.0.0.1:{port}"), database_url
     )
     emitted = await _run(aredis, key_prefix, stub, closed, reporter)
     built = [e for e in emitted if isinstance(e, MindmapBuilt)]
