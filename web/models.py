@@ -78,12 +78,17 @@ class SessionTimeline(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class MindmapView(msgspec.Struct, frozen=True, kw_only=True):
-    """A session's mind map: the tree flattened to nodes and edges, plus who built it."""
+    """A session's mind map: the tree flattened to nodes and edges, plus who built it.
+
+    ``fallback_from`` names the AI provider that failed when the offline local provider
+    built the map instead (empty when the configured provider built it).
+    """
 
     session_id: str
     provider: str
     built_at: str
     graph: MindmapGraph
+    fallback_from: str = ""
 
 
 class SessionRef(msgspec.Struct, frozen=True, kw_only=True):

@@ -21,7 +21,10 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
 class GraphNode(msgspec.Struct, frozen=True, kw_only=True):
-    """A node for the map island: id, parent, depth, label, dwell and (for pages) url."""
+    """A node for the map island: id, parent, depth, label, dwell and (for pages) url.
+
+    ``summary`` is a subtopic's one-sentence summary (shown when the branch is selected).
+    """
 
     id: str
     label: str
@@ -31,6 +34,7 @@ class GraphNode(msgspec.Struct, frozen=True, kw_only=True):
     url: str = ""
     why: str = ""
     pages: int = 0
+    summary: str = ""
 
 
 class GraphEdge(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,6 +80,7 @@ def to_graph(root: MindmapNode) -> MindmapGraph:
                 url=node.url,
                 why=node.why,
                 pages=_pages(node),
+                summary=node.summary,
             )
         )
         if parent is not None:

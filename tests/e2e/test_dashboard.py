@@ -218,6 +218,10 @@ def test_sign_up_demo_data_session_list_timeline_map_search_and_isolation(
     assert tour["sessionRows"] == 4 and tour["statuses"] == ["ready"] * 4
     assert tour["timelineVisits"] >= 5 and tour["domainTotals"] >= 2
     assert tour["mapNodes"] >= 5 and tour["mapPanelPages"] >= 1
+    # selecting a branch shows its one-sentence summary; the timeline shows page gists
+    assert len(tour["mapPanelSummary"]) == 1 and tour["mapPanelSummary"][0].strip()
+    assert tour["mapBuiltBy"].startswith("Built by local")
+    assert tour["timelineGists"] >= 1 and tour["timelineChips"] >= 3
     assert tour["visibleAfterCollapse"] < tour["mapNodes"] == tour["visibleAfterExpand"]
     assert tour["zoomedIn"] and tour["pngBytes"] > 5_000
     assert tour["svgHead"].startswith("<svg")

@@ -6,8 +6,10 @@
 // common.js, the same rule as mindhit/links.py); javascript:, data:, file: stay text.
 import cytoscape from "cytoscape";
 import cytoscapeSvg from "cytoscape-svg";
-import { PALETTE, el } from "./common.js";
-import { showNodePanel } from "./panel.js";
+import { PALETTE } from "./common.js";
+import { el, showNodePanel } from "./panel.js";
+
+export { webHref } from "./panel.js";
 
 cytoscape.use(cytoscapeSvg);
 
@@ -31,7 +33,7 @@ function elements(graph) {
     return {
       data: {
         id: n.id, label, full: n.label, depth: n.depth, weight: n.weight_ms, url: n.url,
-        why: n.why, pages: n.pages, size,
+        why: n.why, pages: n.pages, summary: n.summary || "", size,
         color: branch < 0 ? "#151a2d" : PALETTE[branch % PALETTE.length],
       },
       classes: n.url ? "page" : n.depth === 0 ? "root" : "topic",
