@@ -24,7 +24,7 @@ from mindhit import streams
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
 from projector import metrics
-from projector.erase_session import strip_erased_sessions
+from projector.erase_session import strip_sessions
 from projector.folds import is_uuid
 from projector.pg import (
     ERASE_LOCK,
@@ -103,23 +103,29 @@ def _month(at: dt.datetime) -> tuple[int, int]:
 def _without_erased_sessions(
     conn: psycopg.Connection[Any], rows: list[ArchiveRow]
 ) -> list[ArchiveRow]:
-    """Drop events of erased sessions from rows of users who have any (see erase_session)."""
+    """Drop events of erased sessions from rows of users who have any (see erase_session).
+
+    One query per batch loads the tombstones of the batch's users.
+    """
     users = sorted({str(r[4]) for r in rows if r[4] is not None})
     if not users:
         return rows
-    marked = conn.execute(
-        "SELECT DISTINCT user_id::text FROM erased_sessions WHERE user_id = ANY(%s::uuid[])",
+    erased: dict[str, set[str]] = {}
+    for user_id, session_id in conn.execute(
+        "SELECT user_id::text, session_id::text FROM erased_sessions"
+        " WHERE user_id = ANY(%s::uuid[])",
         (users,),
-    ).fetchall()
-    if not marked:
+    ).fetchall():
+        erased.setdefault(user_id, set()).add(session_id)
+    if not erased:
         return rows
-    holders = {m[0] for m in marked}
     out: list[ArchiveRow] = []
     for row in rows:
-        if row[4] is None or str(row[4]) not in holders:
+        sessions = erased.get(str(row[4])) if row[4] is not None else None
+        if not sessions:
             out.append(row)
             continue
-        value = strip_erased_sessions(conn, row[0], str(row[4]), row[7])
+        value = strip_sessions(row[0], row[7], frozenset(sessions))
         if value is not None:
             out.append((*row[:7], value, row[8]))
     return out

@@ -47,7 +47,7 @@ __all__ = [
     "drop_erased_sessions",
     "erase_session_rows",
     "record_purges",
-    "strip_erased_sessions",
+    "strip_sessions",
 ]
 
 SESSION_SCOPED = {
@@ -271,17 +271,10 @@ def _rewrite_archive(
     return changed
 
 
-def strip_erased_sessions(
-    conn: psycopg.Connection[Any], topic: str, user_id: str, value: bytes
-) -> bytes | None:
-    """An archive row's value without events of the user's erased sessions (the archiver
-    calls this for users with tombstones; ``None``: nothing is left to archive)."""
-    rows = conn.execute(
-        "SELECT session_id::text FROM erased_sessions WHERE user_id = %s", (user_id,)
-    ).fetchall()
-    if not rows:
-        return value
-    return _filtered(topic, value, frozenset(r[0] for r in rows), set())
+def strip_sessions(topic: str, value: bytes, sessions: frozenset[str]) -> bytes | None:
+    """An archive row's value without the events of ``sessions`` (the archiver calls this
+    for users with erased sessions; ``None``: nothing is left to archive)."""
+    return _filtered(topic, value, sessions, set())
 
 
 def _filtered(
