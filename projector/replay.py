@@ -1,24 +1,27 @@
 """Replay: rebuild read tables from the archive plus the live tail, then swap atomically.
 
-The dashboard keeps reading the live tables while the shadow tables
-(``<table>__shadow``) are built; the swap is a rename inside one short transaction.
-Memory stays flat: the archive is read through a server-side cursor and the
-tail through bounded stream reads, folded in fixed-size batches.
+Two phases. The *build* folds the log into shadow tables (``<table>__shadow``,
+:mod:`projector.shadow`) while the dashboard keeps reading the live tables and the
+live projector keeps folding; it then catches up with what the live projector
+committed meanwhile. The *swap* (:func:`swap`) renames the shadows in, inside one
+short transaction that reads nothing from Redis: it only checks that the
+checkpoints it caught up to have not moved. Memory stays flat: the archive is read
+through pages and the tail through bounded stream reads, folded in fixed-size
+batches.
 
-With a ``derive`` function (``mindhit replay --rederive``) the derived topics are
-not read back from the log below the cutover (the raw targets): every raw entry
-is handed to ``derive`` — the processors' handlers with the current settings —
-and what it returns is folded instead, and kept as a new generation
-(:mod:`projector.derivations`) that the swap puts in force.
+With a ``deriver`` (``mindhit replay --rederive``) the derived topics are not read
+back from the log below the cutover (the raw targets): every raw entry is handed to
+the deriver (the processors' handlers with the current settings) and what it returns
+is folded instead, and kept as a new generation (:mod:`projector.derivations`) that
+the swap puts in force.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import heapq
+import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import msgspec
@@ -26,58 +29,38 @@ import psycopg
 import redis.asyncio as aioredis
 from psycopg import sql
 
-from mindhit import streams
+from mindhit import checkpoints, streams
+from mindhit.checkpoints import CheckpointKey, CheckpointMoved, Checkpoints
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
-from projector.archive import split_entry
-from projector.archive_read import archived_end, read_archived
-from projector.consumer import fold_value
 from projector.derivations import (
     Derivation,
-    DerivedRow,
     drop_unrecorded,
     latest_derivation,
     new_generation,
-    read_generation,
     record_derivation,
-    write_rows,
 )
 from projector.diff import SessionChange, other_changes, session_changes
-from projector.folds import Batch, is_uuid, without_erased
-from projector.pg import (
-    SHADOW_SUFFIX,
-    apply_batch,
-    ensure_temp_tables,
-    load_erased,
-    store_checkpoints,
-)
+from projector.history import HistoryGap, by_time, stream_history, tail_entries
+from projector.pg import PROJECTION_LOCK, SHADOW_SUFFIX, ensure_temp_tables, load_erased
 from projector.projections import PROJECTIONS, projection_of_topic, stream_ids, tables_of
-from schema.log import LogEntryError, decode_raw_entry, encode_raw_entry
+from projector.shadow import Deriver, Progress, ShadowBuild, create_shadows, drop_shadows
 from schema.topics import RAW_TOPIC
 
-__all__ = ["Derive", "ReplayError", "ReplayResult", "replay"]
+__all__ = [
+    "Rederived",
+    "ReplayError",
+    "ReplayPlan",
+    "ReplayResult",
+    "SwapOutcome",
+    "replay",
+    "swap",
+]
 
 log = get_logger(__name__)
 
-BATCH_EVENTS = 5_000
-"""Events folded per shadow transaction (bounds memory and transaction size)."""
-
-
 SWAP_ATTEMPTS = 100
 SWAP_LOCK_TIMEOUT_MS = 200
-
-
-def _rename(conn: psycopg.Connection[Any], tables: tuple[str, ...], shadow: dict[str, str]) -> None:
-    """Swap each shadow table in under the live name; drop the old one."""
-    for t in tables:
-        old = sql.Identifier(t + "__old")
-        conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(t), old))
-        conn.execute(
-            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                sql.Identifier(shadow[t]), sql.Identifier(t)
-            )
-        )
-        conn.execute(sql.SQL("DROP TABLE {}").format(old))
 
 
 class ReplayError(RuntimeError):
@@ -99,175 +82,29 @@ class ReplayResult(msgspec.Struct, kw_only=True):
     derived_with: dict[str, Any] = {}
 
 
-Derive = Callable[[int, int, bytes], Awaitable[list[tuple[str, bytes]]]]
-"""``(partition, offset, raw entry value)`` → the ``(topic, derived entry value)`` it leads to."""
+class ReplayPlan(msgspec.Struct, kw_only=True):
+    """What a replay rebuilds and up to where."""
 
-Progress = Callable[[int, int], None]
-"""Called with (entries done so far, events done so far)."""
-
-
-class _Shadow:
-    """Folds entries into the shadow tables in bounded batches (and keeps re-derived ones)."""
-
-    def __init__(
-        self,
-        conn: psycopg.Connection[Any],
-        tables: dict[str, str],
-        erased: dict[str, int],
-        *,
-        derive: Derive | None,
-        generation: int,
-        cutover: dict[int, int],
-    ):
-        self.conn = conn
-        self.tables = tables
-        self.erased = erased
-        self.batch = Batch(erased)
-        self.derive = derive
-        self.generation = generation
-        self.cutover = cutover
-        self.rows: list[DerivedRow] = []
-        self.seqs: dict[tuple[str, int], int] = {}
-        self.entries = 0
-        self.events = 0
-        self.derived = 0
-        self.superseded = 0
-
-    async def fold(self, topic: str, partition: int, offset: int, value: bytes | None) -> None:
-        """Fold one log entry; a raw entry below the cutover is re-derived when deriving."""
-        if topic != RAW_TOPIC:
-            fold_value(self.batch, topic, value, self.cutover.get(partition, 0))
-        else:
-            fold_value(self.batch, topic, value)
-            if self.derive is not None and value is not None and offset < self.cutover[partition]:
-                await self._derive(partition, offset, value)
-        if self.batch.events >= BATCH_EVENTS:
-            self.flush()
-
-    async def _derive(self, partition: int, offset: int, value: bytes) -> None:
-        assert self.derive is not None
-        try:
-            entry = decode_raw_entry(value)
-        except LogEntryError:
-            return  # counted as rejected by the raw fold
-        kept = without_erased(entry, self.batch.erased)
-        if not kept.uploads:
-            return
-        if kept is not entry:
-            value = encode_raw_entry(kept)
-        logged = max(u.received_at for u in kept.uploads)
-        logged_at = dt.datetime.fromtimestamp(logged / 1000, dt.UTC)
-        for topic, derived in await self.derive(partition, offset, value):
-            fold_value(self.batch, topic, derived)
-            self.derived += 1
-            for user, part in split_entry(topic, derived):
-                if user is not None and not is_uuid(user):
-                    continue  # never projected (the folds reject it), so not kept either
-                seq = self.seqs.get((topic, partition), 0)
-                self.seqs[(topic, partition)] = seq + 1
-                owner = uuid.UUID(user) if user else None
-                self.rows.append(
-                    (self.generation, topic, partition, seq, offset, owner, logged_at, part)
-                )
-
-    def flush(self) -> None:
-        if len(self.batch) or self.batch.erasures:
-            apply_batch(self.conn, self.batch, tables=self.tables, expected={}, advance={})
-        write_rows(self.conn, self.rows)
-        self.rows = []
-        self.events += self.batch.events
-        self.superseded += self.batch.superseded
-        self.erased = self.batch.erased
-        self.batch = Batch(self.erased)
+    projections: tuple[str, ...]
+    tables: tuple[str, ...]
+    ids: dict[str, tuple[str, int]]
+    """Stream key → (topic, partition)."""
+    keys: dict[str, CheckpointKey]
+    """Stream key → its checkpoint key."""
+    targets: dict[str, int]
+    """Stream key → offset the build folds up to."""
+    generation: int
+    cutover: dict[int, int]
+    in_force: Derivation | None = None
+    """The derivation in force (a plain replay folds its kept entries)."""
 
 
-async def _tail_entries(
-    redis: aioredis.Redis, stream: str, lo: int, hi: int
-) -> AsyncIterator[tuple[int, bytes | None]]:
-    """Entries ``lo <= offset < hi`` of one stream from Redis, in order."""
-    position = lo
-    while position < hi:
-        earliest = await streams.earliest_offset(redis, stream)
-        if earliest > position:
-            raise ReplayError(
-                f"{stream}: offsets {position}..{earliest - 1} are neither archived nor in Redis"
-            )
-        records = await streams.read(redis, {stream: position}, count=min(500, hi - position))
-        if not records:
-            return
-        for record in records:
-            if record.offset >= hi:
-                return
-            yield record.offset, record.fields.get(b"v")
-            position = record.offset + 1
+class SwapOutcome(msgspec.Struct, kw_only=True):
+    """What the swap transaction did."""
 
-
-async def _tail(
-    redis: aioredis.Redis,
-    stream: str,
-    lo: int,
-    hi: int,
-    fold: Callable[[int, bytes | None], Awaitable[None]],
-) -> int:
-    """Fold entries ``lo <= offset < hi`` of one stream from Redis; return the next offset."""
-    position = lo
-    async for offset, value in _tail_entries(redis, stream, lo, hi):
-        await fold(offset, value)
-        position = offset + 1
-    return position
-
-
-async def _stream_entries(
-    conn: psycopg.Connection[Any],
-    redis: aioredis.Redis,
-    stream: str,
-    topic: str,
-    partition: int,
-    target: int,
-    done: dict[str, int],
-) -> AsyncIterator[tuple[int, bytes | None]]:
-    """One stream's entries below ``target``: the archive, then the Redis tail.
-
-    An entry archived per user comes as several values with one offset. ``done``
-    records the offset after the last entry yielded (where the live tail resumes).
-    """
-    archived = min(archived_end(conn, topic, partition), target)
-    done[stream] = archived
-    for offset, value in read_archived(conn, topic, partition, 0, archived):
-        yield offset, value
-    async for offset, live in _tail_entries(redis, stream, archived, target):
-        yield offset, live
-        done[stream] = offset + 1
-
-
-def _logged_at(value: bytes | None) -> int:
-    """When a raw entry was logged (its newest upload), for merging partitions in time."""
-    try:
-        return max((u.received_at for u in decode_raw_entry(value or b"").uploads), default=0)
-    except LogEntryError:
-        return 0
-
-
-async def _by_time(
-    sources: list[tuple[int, AsyncIterator[tuple[int, bytes | None]]]],
-) -> AsyncIterator[tuple[int, int, bytes | None]]:
-    """``(partition, offset, value)`` of raw streams merged by log time, each in its order.
-
-    Re-deriving handles the partitions as the live workers did: side by side in
-    time, so a page two users read is announced by whoever read it first.
-    """
-    heads: list[tuple[int, int, int, bytes | None]] = []
-    for partition, entries in sources:
-        first = await anext(entries, None)
-        if first is not None:
-            heapq.heappush(heads, (_logged_at(first[1]), partition, first[0], first[1]))
-    by_partition = dict(sources)
-    while heads:
-        _, partition, offset, value = heapq.heappop(heads)
-        yield partition, offset, value
-        following = await anext(by_partition[partition], None)
-        if following is not None:
-            heapq.heappush(heads, (_logged_at(following[1]), partition, following[0], following[1]))
+    swapped: bool
+    changes: list[SessionChange] = []
+    other: dict[str, int] = {}
 
 
 async def replay(
@@ -278,213 +115,302 @@ async def replay(
     projections: tuple[str, ...] = tuple(PROJECTIONS),
     diff: bool = False,
     dry_run: bool = False,
-    derive: Derive | None = None,
-    derive_settings: dict[str, Any] | None = None,
+    deriver: Deriver | None = None,
     progress: Progress | None = None,
-    on_total: Callable[[int], None] | None = None,
-    now: Callable[[], float] = time.perf_counter,
 ) -> ReplayResult:
     """Rebuild ``projections`` into shadow tables and swap them in.
 
     Steps:
       1. create empty shadow tables shaped like the live ones;
       2. take the target: each stream's live checkpoint (or its highwater when the
-         projection never ran); with ``derive``, the raw targets are the cutover
+         projection never ran); with ``deriver``, the raw targets are the cutover
          and a new generation number is reserved;
-      3. per stream, fold the archive below the target (server-side cursor), then
-         the Redis tail up to the target, in batches of :data:`BATCH_EVENTS`.
-         Derived streams: first the entries of the derivation in force (unless
-         re-deriving), then the live ones it does not supersede. Raw entries below
-         the cutover also go through ``derive`` when given, and what it returns is
-         folded and kept under the new generation;
-      4. in one transaction: lock the checkpoint rows, then the live tables;
-         fold whatever the live projection committed meanwhile; compute the
-         ``diff`` if asked; rename shadow → live (unless ``dry_run``); store the
-         checkpoints the rebuilt tables correspond to; put the new generation in
-         force; commit;
-      5. drop the old tables (or the unused shadows and generation).
+      3. build (:func:`_build`): per stream, fold the archive below the target, then
+         the Redis tail up to the target, in batches;
+      4. catch up, without locks, with what the live projector committed meanwhile;
+      5. take the projections' write locks (the live projector's commits wait from
+         here on), catch up with its last commits, then :func:`swap`; release the
+         write locks;
+      6. drop the unused shadows and generation when nothing was swapped in.
 
     Raises:
         ReplayError: entries are missing from both the archive and Redis, or
-            ``derive`` was given for only some projections.
+            ``deriver`` was given for only some projections.
     """
-    started = now()
-    if derive is not None and set(projections) != set(PROJECTIONS):
+    started = time.perf_counter()
+    if deriver is not None and set(projections) != set(PROJECTIONS):
         raise ReplayError("re-deriving history rebuilds every projection")
-    tables = tables_of(projections)
-    shadow = {t: t + SHADOW_SUFFIX for t in tables}
     ensure_temp_tables(conn)
     conn.commit()
-    with conn.transaction():
-        for t in tables:
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(shadow[t])))
-            conn.execute(
-                sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
-                    sql.Identifier(shadow[t]), sql.Identifier(t)
-                )
-            )
-    ids = stream_ids(settings, [t for p in projections for t in PROJECTIONS[p].topics])
-    stored = dict(
-        ((p, t, n), o)
-        for p, t, n, o in conn.execute(
-            "SELECT projection, topic, partition, next_offset FROM projection_checkpoints"
-            " WHERE projection = ANY(%s)",
-            (list(projections),),
-        )
+    plan = await _plan(settings, redis, conn, projections, rederive=deriver is not None)
+    build = ShadowBuild(
+        conn,
+        create_shadows(conn, plan.tables),
+        load_erased(conn),
+        derive=deriver.derive if deriver is not None else None,
+        generation=plan.generation,
+        cutover=plan.cutover,
+        progress=progress,
+        total=sum(plan.targets.values()),
     )
+    conn.commit()
+    try:
+        positions = await _build(conn, redis, plan, build, rederive=deriver is not None)
+        await _catch_up(conn, redis, plan, build, positions)
+        with _write_locks(conn, plan.projections):
+            await _catch_up(conn, redis, plan, build, positions)
+            outcome = await swap(
+                conn, plan, positions, diff=diff, dry_run=dry_run, derived=_derived(build, deriver)
+            )
+    except HistoryGap as exc:
+        raise ReplayError(str(exc)) from exc
+    if not outcome.swapped:
+        drop_shadows(conn, plan.tables)
+        if deriver is not None:
+            drop_unrecorded(conn, plan.generation)
+    log.info(
+        "replay_done",
+        projections=projections,
+        entries=build.entries,
+        events=build.events,
+        generation=plan.generation,
+        superseded=build.superseded,
+    )
+    return ReplayResult(
+        projections=projections,
+        entries=build.entries,
+        events=build.events,
+        seconds=time.perf_counter() - started,
+        swapped=outcome.swapped,
+        changes=outcome.changes,
+        other=outcome.other,
+        generation=plan.generation if (outcome.swapped or deriver is None) else 0,
+        superseded=build.superseded,
+        derived_with=dict(deriver.settings) if deriver is not None else {},
+    )
+
+
+async def _plan(
+    settings: Settings,
+    redis: aioredis.Redis,
+    conn: psycopg.Connection[Any],
+    projections: tuple[str, ...],
+    *,
+    rederive: bool,
+) -> ReplayPlan:
+    """Streams, targets and the generation (a new one when re-deriving)."""
+    ids = stream_ids(settings, [t for p in projections for t in PROJECTIONS[p].topics])
+    keys = {s: (projection_of_topic(topic), topic, n) for s, (topic, n) in ids.items()}
+    stored = checkpoints.load(conn, projections)
     targets: dict[str, int] = {}
-    for stream, (topic, partition) in ids.items():
-        key = (projection_of_topic(topic), topic, partition)
+    for stream, key in keys.items():
         targets[stream] = stored[key] if key in stored else await streams.highwater(redis, stream)
     conn.commit()
-    in_force = latest_derivation(conn)
-    if derive is not None:
+    in_force = None
+    if rederive:
         drop_unrecorded(conn)
         generation = new_generation(conn)
         cutover = {p: targets[s] for s, (t, p) in ids.items() if t == RAW_TOPIC}
     else:
+        in_force = latest_derivation(conn)
         generation = in_force.generation if in_force else 0
         cutover = in_force.cutover if in_force else {}
-    if on_total:
-        on_total(sum(targets.values()))
-    folder = _Shadow(
-        conn,
-        shadow,
-        load_erased(conn),
-        derive=derive,
+    return ReplayPlan(
+        in_force=None if rederive else in_force,
+        projections=projections,
+        tables=tables_of(projections),
+        ids=ids,
+        keys=keys,
+        targets=targets,
         generation=generation,
         cutover=cutover,
     )
-    conn.commit()
+
+
+async def _build(
+    conn: psycopg.Connection[Any],
+    redis: aioredis.Redis,
+    plan: ReplayPlan,
+    build: ShadowBuild,
+    *,
+    rederive: bool,
+) -> dict[str, int]:
+    """Fold every stream up to its target into the shadows; return where each ended.
+
+    Re-deriving folds the raw partitions side by side in log time first. Derived
+    streams of a plain replay fold the kept entries of the derivation in force
+    first, then the live ones it does not supersede.
+    """
     positions: dict[str, int] = {}
+    in_force = plan.in_force
 
-    def counted(topic: str, partition: int) -> Callable[[int, bytes | None], Awaitable[None]]:
-        async def fold(offset: int, value: bytes | None) -> None:
-            await folder.fold(topic, partition, offset, value)
-            folder.entries += 1
-            if progress and folder.entries % 64 == 0:
-                progress(folder.entries, folder.events + folder.batch.events)
+    def history(stream: str) -> Any:
+        return stream_history(
+            conn, redis, stream, plan.ids[stream], plan.targets[stream], positions
+        )
 
-        return fold
-
-    last: dict[int, int] = {}
-
-    async def fold_entry(topic: str, partition: int, offset: int, value: bytes | None) -> None:
-        if last.get(partition) != offset:  # parts of one archived entry count once
-            folder.entries += 1
-            last[partition] = offset
-        await folder.fold(topic, partition, offset, value)
-        if progress and folder.entries % 64 == 0:
-            progress(folder.entries, folder.events + folder.batch.events)
-
-    def entries(stream: str) -> AsyncIterator[tuple[int, bytes | None]]:
-        topic, partition = ids[stream]
-        return _stream_entries(conn, redis, stream, topic, partition, targets[stream], positions)
-
-    raw = [s for s in ids if ids[s][0] == RAW_TOPIC]
-    if derive is not None:
-        async for partition, offset, value in _by_time([(ids[s][1], entries(s)) for s in raw]):
-            await fold_entry(RAW_TOPIC, partition, offset, value)
-    for stream, (topic, partition) in ids.items():
-        if derive is not None and topic == RAW_TOPIC:
+    if rederive:
+        raw = [s for s, (topic, _) in plan.ids.items() if topic == RAW_TOPIC]
+        async for partition, offset, value in by_time([(plan.ids[s][1], history(s)) for s in raw]):
+            await build.fold_entry(RAW_TOPIC, partition, offset, value)
+    for stream, (topic, partition) in plan.ids.items():
+        if rederive and topic == RAW_TOPIC:
             continue
-        if derive is None and in_force is not None and topic != RAW_TOPIC:
-            _fold_generation(folder, in_force, topic, partition)
-        last.clear()
-        async for offset, value in entries(stream):
-            await fold_entry(topic, partition, offset, value)
-    folder.flush()
-    if progress:
-        progress(folder.entries, folder.events)
+        if in_force is not None and topic != RAW_TOPIC:
+            build.fold_generation(in_force, topic, partition)
+        build.start_stream()
+        async for offset, value in history(stream):
+            await build.fold_entry(topic, partition, offset, value)
+    build.finish()
+    return positions
 
-    changes: list[SessionChange] = []
-    other: dict[str, int] = {}
-    swapped = False
-    keys = [(projection_of_topic(ids[s][0]), *ids[s]) for s in ids]
+
+async def _catch_up(
+    conn: psycopg.Connection[Any],
+    redis: aioredis.Redis,
+    plan: ReplayPlan,
+    build: ShadowBuild,
+    positions: dict[str, int],
+) -> None:
+    """Fold, from Redis, what the live projector committed past ``positions``; advance them.
+
+    Holds no lock: what it reads is committed and stays in the log.
+    """
+    live = checkpoints.load(conn, plan.projections)
+    conn.commit()
+    for stream, key in plan.keys.items():
+        target = live.get(key, positions[stream])
+        if target <= positions[stream]:
+            continue
+        topic, partition = plan.ids[stream]
+        build.start_stream()
+        async for offset, value in tail_entries(redis, stream, positions[stream], target):
+            await build.fold_entry(topic, partition, offset, value)
+            positions[stream] = offset + 1
+    build.finish()
+
+
+@contextmanager
+def _write_locks(conn: psycopg.Connection[Any], projections: tuple[str, ...]) -> Iterator[None]:
+    """Hold the projections' write locks (session level) for the final catch-up and swap.
+
+    The live projector takes the same lock first in each commit
+    (:func:`projector.pg.lock_projections`), so while replay holds it the live
+    checkpoints cannot move; dashboard queries are not blocked by it.
+    """
+    names = sorted(projections)
+    for name in names:
+        conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (PROJECTION_LOCK, name))
+    conn.commit()
+    try:
+        yield
+    finally:
+        if not conn.closed:  # else the session's locks went with it
+            conn.rollback()
+            for name in names:
+                conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (PROJECTION_LOCK, name))
+            conn.commit()
+
+
+class Rederived(msgspec.Struct, kw_only=True):
+    """A re-derivation to put in force with the swap."""
+
+    settings: dict[str, Any]
+    entries: int
+
+
+def _derived(build: ShadowBuild, deriver: Deriver | None) -> Rederived | None:
+    if deriver is None:
+        return None
+    return Rederived(settings=dict(deriver.settings), entries=build.derived)
+
+
+async def swap(
+    conn: psycopg.Connection[Any],
+    plan: ReplayPlan,
+    positions: dict[str, int],
+    *,
+    diff: bool,
+    dry_run: bool,
+    derived: Rederived | None,
+) -> SwapOutcome:
+    """Swap the shadow tables in, in one short transaction (retried while locks are busy).
+
+    Steps, in one transaction (``lock_timeout`` short, so dashboard queries are never
+    held up for long; on a busy lock or a deadlock the transaction is rolled back and
+    tried again after a pause):
+      1. lock the projections' checkpoint rows and check they are where the build
+         caught up to (they cannot have moved: the caller holds the write locks);
+      2. lock the live tables (``ACCESS EXCLUSIVE``);
+      3. compute the ``diff`` (live vs. shadow) if asked;
+      4. unless ``dry_run``: rename each live table away and its shadow in, drop the
+         old one; store the checkpoints the rebuilt tables correspond to; put the new
+         generation in force (``derived``);
+      5. commit.
+
+    Raises:
+        ReplayError: the live tables stayed locked for every attempt.
+        CheckpointMoved: a checkpoint moved although the write locks were held.
+    """
+    advance: Checkpoints = {plan.keys[s]: positions[s] for s in plan.keys}
     for attempt in range(SWAP_ATTEMPTS):
-        saved = dict(positions)
         try:
             with conn.transaction():
-                # Give way to dashboard queries: never wait long for a lock (a query
-                # reading two tables in another order would otherwise deadlock us).
-                conn.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT_MS}ms'")
-                live = {
-                    (p, t, n): o
-                    for p, t, n, o in conn.execute(
-                        "SELECT projection, topic, partition, next_offset"
-                        " FROM projection_checkpoints WHERE projection = ANY(%s) FOR UPDATE",
-                        (list(projections),),
-                    )
-                }
-                conn.execute(
-                    sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
-                        sql.SQL(", ").join(sql.Identifier(t) for t in tables)
-                    )
-                )
-                conn.execute("SET LOCAL lock_timeout = 0")
-                for stream, key in zip(ids, keys, strict=True):
-                    caught_up = live.get(key, positions[stream])
-                    if caught_up > positions[stream]:
-                        positions[stream] = await _tail(
-                            redis, stream, positions[stream], caught_up, counted(*ids[stream])
-                        )
-                folder.flush()
-                if diff:
-                    changes = session_changes(conn, tables)
-                    other = other_changes(conn, tables)
-                if not dry_run:
-                    _rename(conn, tables, shadow)
-                    advance = {k: positions[s] for s, k in zip(ids, keys, strict=True)}
-                    store_checkpoints(conn, {k: o for k, o in advance.items() if live.get(k) != o})
-                    if derive is not None:
-                        record_derivation(
-                            conn,
-                            generation,
-                            settings=derive_settings or {},
-                            cutover=cutover,
-                            entries=folder.derived,
-                        )
-                    swapped = True
-            break
+                return _swap_once(conn, plan, advance, diff=diff, dry_run=dry_run, derived=derived)
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
-            positions.clear()
-            positions.update(saved)
-            folder.batch = Batch(folder.erased)
             log.info("replay_swap_retry", attempt=attempt + 1)
-            time.sleep(min(0.05 * (attempt + 1), 1.0))
-    else:
-        raise ReplayError(f"could not lock the live tables in {SWAP_ATTEMPTS} attempts")
-    if not swapped:
-        with conn.transaction():
-            for t in tables:
-                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(shadow[t])))
-        if derive is not None:
-            drop_unrecorded(conn, generation)
-    log.info(
-        "replay_done",
-        projections=projections,
-        entries=folder.entries,
-        events=folder.events,
-        generation=generation,
-        superseded=folder.superseded,
-    )
-    return ReplayResult(
-        projections=projections,
-        entries=folder.entries,
-        events=folder.events,
-        seconds=now() - started,
-        swapped=swapped,
-        changes=changes,
-        other=other,
-        generation=generation if (swapped or derive is None) else 0,
-        superseded=folder.superseded,
-        derived_with=dict(derive_settings or {}) if derive is not None else {},
-    )
+            await asyncio.sleep(min(0.05 * (attempt + 1), 1.0))
+    raise ReplayError(f"could not lock the live tables in {SWAP_ATTEMPTS} attempts")
 
 
-def _fold_generation(folder: _Shadow, derivation: Derivation, topic: str, partition: int) -> None:
-    """Fold the kept entries of the derivation in force for one derived stream."""
-    for value in read_generation(folder.conn, derivation.generation, topic, partition):
-        fold_value(folder.batch, topic, value)
-        if folder.batch.events >= BATCH_EVENTS:
-            folder.flush()
+def _swap_once(
+    conn: psycopg.Connection[Any],
+    plan: ReplayPlan,
+    advance: Checkpoints,
+    *,
+    diff: bool,
+    dry_run: bool,
+    derived: Rederived | None,
+) -> SwapOutcome:
+    """The body of :func:`swap`'s transaction (steps 1–4)."""
+    conn.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT_MS}ms'")
+    live = checkpoints.load(conn, plan.projections, lock=True)
+    for key, offset in advance.items():
+        if live.get(key, offset) != offset:
+            raise CheckpointMoved(f"{key}: stored {live[key]}, caught up to {offset}")
+    conn.execute(
+        sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+            sql.SQL(", ").join(sql.Identifier(t) for t in plan.tables)
+        )
+    )
+    outcome = SwapOutcome(swapped=False)
+    if diff:
+        outcome.changes = session_changes(conn, plan.tables)
+        outcome.other = other_changes(conn, plan.tables)
+    if dry_run:
+        return outcome
+    _rename(conn, plan.tables)
+    checkpoints.store(conn, {k: o for k, o in advance.items() if live.get(k) != o})
+    if derived is not None:
+        record_derivation(
+            conn,
+            plan.generation,
+            settings=derived.settings,
+            cutover=plan.cutover,
+            entries=derived.entries,
+        )
+    outcome.swapped = True
+    return outcome
+
+
+def _rename(conn: psycopg.Connection[Any], tables: tuple[str, ...]) -> None:
+    """Swap each shadow table in under the live name; drop the old one."""
+    for t in tables:
+        old = sql.Identifier(t + "__old")
+        conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(t), old))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                sql.Identifier(t + SHADOW_SUFFIX), sql.Identifier(t)
+            )
+        )
+        conn.execute(sql.SQL("DROP TABLE {}").format(old))

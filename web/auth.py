@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from mindhit.accounts import User
+from mindhit.db import sql_file
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
@@ -33,6 +34,9 @@ __all__ = [
 SESSION_TTL = timedelta(days=14)
 MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()
+_USER_BY_EMAIL = sql_file("web", "user_by_email")
+_LOGIN_CREATE = sql_file("web", "login_create")
+_LOGIN_USER = sql_file("web", "login_user")
 # A valid hash of a random password: verifying against it when the user does not exist
 # keeps sign-in time the same for known and unknown emails.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -64,11 +68,7 @@ async def check_password(
     Steps: look the user up; verify the Argon2 hash (a dummy hash when unknown); when the
     hash parameters are outdated, store a fresh hash.
     """
-    cur = await conn.execute(
-        "SELECT user_id::text, email, is_admin, password_hash FROM users"
-        " WHERE lower(email) = lower(%s)",
-        (email.strip(),),
-    )
+    cur = await conn.execute(_USER_BY_EMAIL, (email.strip(),))
     row = await cur.fetchone()
     stored = row[3] if row is not None and row[3] else _DUMMY_HASH
     try:
@@ -91,9 +91,7 @@ async def create_login(
     """Create a sign-in session for ``user_id``; return the cookie value (shown once)."""
     value = secrets.token_urlsafe(32)
     await conn.execute(
-        "INSERT INTO web_sessions (session_hash, user_id, expires_at, user_agent)"
-        " VALUES (%s, %s, %s, %s)",
-        (_session_hash(value), user_id, now + SESSION_TTL, user_agent[:300]),
+        _LOGIN_CREATE, (_session_hash(value), user_id, now + SESSION_TTL, user_agent[:300])
     )
     await conn.execute("DELETE FROM web_sessions WHERE expires_at < %s", (now,))
     return value
@@ -103,11 +101,7 @@ async def user_for_login(
     conn: psycopg.AsyncConnection[Any], cookie_value: str, *, now: datetime
 ) -> User | None:
     """The signed-in user for a session cookie, or ``None`` when unknown or expired."""
-    cur = await conn.execute(
-        "SELECT u.user_id::text, u.email, u.is_admin FROM web_sessions s"
-        " JOIN users u USING (user_id) WHERE s.session_hash = %s AND s.expires_at > %s",
-        (_session_hash(cookie_value), now),
-    )
+    cur = await conn.execute(_LOGIN_USER, (_session_hash(cookie_value), now))
     row = await cur.fetchone()
     return None if row is None else User(user_id=row[0], email=row[1], is_admin=row[2])
 

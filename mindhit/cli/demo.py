@@ -247,14 +247,10 @@ async def _user_of_token(settings: Settings, token: str) -> str:
 
 
 async def _ready_count(settings: Settings, session_ids: list[str]) -> int:
-    from mindhit.db import connect_async
+    from mindhit.db import connect_async, sql_file
 
     async with await connect_async(settings.database_url, autocommit=True) as conn:
-        cur = await conn.execute(
-            "SELECT count(*) FROM sessions WHERE session_id = ANY(%s::uuid[])"
-            " AND status IN ('completed', 'failed')",
-            (session_ids,),
-        )
+        cur = await conn.execute(sql_file("mindhit.cli", "demo_ready"), (session_ids,))
         row = await cur.fetchone()
     return int(row[0]) if row else 0
 

@@ -93,12 +93,9 @@ def replay_cmd(
             ):
                 task = bar.add_task(",".join(projections), total=None, events=0, rate=0.0)
 
-                def on_total(total: int) -> None:
-                    bar.update(task, total=total)
-
-                def on_progress(entries: int, events: int) -> None:
+                def on_progress(entries: int, events: int, total: int) -> None:
                     rate = events / max(time.perf_counter() - started, 1e-6)
-                    bar.update(task, completed=entries, events=events, rate=rate)
+                    bar.update(task, total=total, completed=entries, events=events, rate=rate)
 
                 return await replay(
                     settings,
@@ -107,10 +104,8 @@ def replay_cmd(
                     projections=projections,
                     diff=diff,
                     dry_run=dry_run,
-                    derive=rederiver.derive if rederiver else None,
-                    derive_settings=rederiver.settings if rederiver else None,
+                    deriver=rederiver,
                     progress=on_progress,
-                    on_total=on_total,
                 )
         finally:
             if rederiver is not None:
