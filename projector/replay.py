@@ -3,9 +3,10 @@
 Two phases. The *build* folds the log into shadow tables (``<table>__shadow``,
 :mod:`projector.shadow`) while the dashboard keeps reading the live tables and the
 live projector keeps folding; it then catches up with what the live projector
-committed meanwhile. The *swap* (:func:`swap`) renames the shadows in, inside one
-short transaction that reads nothing from Redis: it only checks that the
-checkpoints it caught up to have not moved. Memory stays flat: the archive is read
+committed meanwhile, the last time holding the projections' write locks so the
+live checkpoints stand still. The *swap* (:func:`projector.swap.swap`) renames the
+shadows in, inside one short transaction that reads nothing from Redis: it only
+checks that the checkpoints it caught up to have not moved. Memory stays flat: the archive is read
 through pages and the tail through bounded stream reads, folded in fixed-size
 batches.
 
@@ -18,53 +19,34 @@ the swap puts in force.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import msgspec
 import psycopg
 import redis.asyncio as aioredis
-from psycopg import sql
 
 from mindhit import checkpoints, streams
-from mindhit.checkpoints import CheckpointKey, CheckpointMoved, Checkpoints
+from mindhit.checkpoints import CheckpointKey
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
-from projector.derivations import (
-    Derivation,
-    drop_unrecorded,
-    latest_derivation,
-    new_generation,
-    record_derivation,
-)
-from projector.diff import SessionChange, other_changes, session_changes
+from projector.derivations import Derivation, drop_unrecorded, latest_derivation, new_generation
+from projector.diff import SessionChange
 from projector.history import HistoryGap, by_time, stream_history, tail_entries
-from projector.pg import PROJECTION_LOCK, SHADOW_SUFFIX, ensure_temp_tables, load_erased
+from projector.pg import ensure_temp_tables, load_erased
 from projector.projections import PROJECTIONS, projection_of_topic, stream_ids, tables_of
-from projector.shadow import Deriver, Progress, ShadowBuild, create_shadows, drop_shadows
+from projector.shadow import Deriver, OnProgress, ShadowBuild, create_shadows, drop_shadows
+from projector.swap import NewDerivation, SwapLocked, SwapOutcome, swap, write_locks
 from schema.topics import RAW_TOPIC
 
-__all__ = [
-    "Rederived",
-    "ReplayError",
-    "ReplayPlan",
-    "ReplayResult",
-    "SwapOutcome",
-    "replay",
-    "swap",
-]
+__all__ = ["ReplayError", "ReplayPlan", "ReplayResult", "replay"]
 
 log = get_logger(__name__)
 
-SWAP_ATTEMPTS = 100
-SWAP_LOCK_TIMEOUT_MS = 200
-
 
 class ReplayError(RuntimeError):
-    """The log cannot be replayed (entries missing from both the archive and Redis)."""
+    """The log cannot be replayed (entries missing from both the archive and Redis, or
+    the live tables stayed locked)."""
 
 
 class ReplayResult(msgspec.Struct, kw_only=True):
@@ -99,14 +81,6 @@ class ReplayPlan(msgspec.Struct, kw_only=True):
     """The derivation in force (a plain replay folds its kept entries)."""
 
 
-class SwapOutcome(msgspec.Struct, kw_only=True):
-    """What the swap transaction did."""
-
-    swapped: bool
-    changes: list[SessionChange] = []
-    other: dict[str, int] = {}
-
-
 async def replay(
     settings: Settings,
     redis: aioredis.Redis,
@@ -116,7 +90,7 @@ async def replay(
     diff: bool = False,
     dry_run: bool = False,
     deriver: Deriver | None = None,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
 ) -> ReplayResult:
     """Rebuild ``projections`` into shadow tables and swap them in.
 
@@ -129,8 +103,8 @@ async def replay(
          the Redis tail up to the target, in batches;
       4. catch up, without locks, with what the live projector committed meanwhile;
       5. take the projections' write locks (the live projector's commits wait from
-         here on), catch up with its last commits, then :func:`swap`; release the
-         write locks;
+         here on), catch up with its last commits, then swap the shadows in
+         (:func:`projector.swap.swap`); release the write locks;
       6. drop the unused shadows and generation when nothing was swapped in.
 
     Raises:
@@ -157,27 +131,52 @@ async def replay(
     try:
         positions = await _build(conn, redis, plan, build, rederive=deriver is not None)
         await _catch_up(conn, redis, plan, build, positions)
-        with _write_locks(conn, plan.projections):
+        with write_locks(conn, plan.projections):
             await _catch_up(conn, redis, plan, build, positions)
+            advance = {plan.keys[s]: positions[s] for s in plan.keys}
+            derivation = _new_derivation(plan, build, deriver)
             outcome = await swap(
-                conn, plan, positions, diff=diff, dry_run=dry_run, derived=_derived(build, deriver)
+                conn, projections, advance, diff=diff, dry_run=dry_run, derivation=derivation
             )
-    except HistoryGap as exc:
+    except (HistoryGap, SwapLocked) as exc:
         raise ReplayError(str(exc)) from exc
     if not outcome.swapped:
         drop_shadows(conn, plan.tables)
         if deriver is not None:
             drop_unrecorded(conn, plan.generation)
+    return _result(plan, build, outcome, deriver, started)
+
+
+def _new_derivation(
+    plan: ReplayPlan, build: ShadowBuild, deriver: Deriver | None
+) -> NewDerivation | None:
+    if deriver is None:
+        return None
+    return NewDerivation(
+        generation=plan.generation,
+        settings=dict(deriver.settings),
+        cutover=plan.cutover,
+        entries=build.derived,
+    )
+
+
+def _result(
+    plan: ReplayPlan,
+    build: ShadowBuild,
+    outcome: SwapOutcome,
+    deriver: Deriver | None,
+    started: float,
+) -> ReplayResult:
     log.info(
         "replay_done",
-        projections=projections,
+        projections=plan.projections,
         entries=build.entries,
         events=build.events,
         generation=plan.generation,
         superseded=build.superseded,
     )
     return ReplayResult(
-        projections=projections,
+        projections=plan.projections,
         entries=build.entries,
         events=build.events,
         seconds=time.perf_counter() - started,
@@ -288,129 +287,3 @@ async def _catch_up(
             await build.fold_entry(topic, partition, offset, value)
             positions[stream] = offset + 1
     build.finish()
-
-
-@contextmanager
-def _write_locks(conn: psycopg.Connection[Any], projections: tuple[str, ...]) -> Iterator[None]:
-    """Hold the projections' write locks (session level) for the final catch-up and swap.
-
-    The live projector takes the same lock first in each commit
-    (:func:`projector.pg.lock_projections`), so while replay holds it the live
-    checkpoints cannot move; dashboard queries are not blocked by it.
-    """
-    names = sorted(projections)
-    for name in names:
-        conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (PROJECTION_LOCK, name))
-    conn.commit()
-    try:
-        yield
-    finally:
-        if not conn.closed:  # else the session's locks went with it
-            conn.rollback()
-            for name in names:
-                conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (PROJECTION_LOCK, name))
-            conn.commit()
-
-
-class Rederived(msgspec.Struct, kw_only=True):
-    """A re-derivation to put in force with the swap."""
-
-    settings: dict[str, Any]
-    entries: int
-
-
-def _derived(build: ShadowBuild, deriver: Deriver | None) -> Rederived | None:
-    if deriver is None:
-        return None
-    return Rederived(settings=dict(deriver.settings), entries=build.derived)
-
-
-async def swap(
-    conn: psycopg.Connection[Any],
-    plan: ReplayPlan,
-    positions: dict[str, int],
-    *,
-    diff: bool,
-    dry_run: bool,
-    derived: Rederived | None,
-) -> SwapOutcome:
-    """Swap the shadow tables in, in one short transaction (retried while locks are busy).
-
-    Steps, in one transaction (``lock_timeout`` short, so dashboard queries are never
-    held up for long; on a busy lock or a deadlock the transaction is rolled back and
-    tried again after a pause):
-      1. lock the projections' checkpoint rows and check they are where the build
-         caught up to (they cannot have moved: the caller holds the write locks);
-      2. lock the live tables (``ACCESS EXCLUSIVE``);
-      3. compute the ``diff`` (live vs. shadow) if asked;
-      4. unless ``dry_run``: rename each live table away and its shadow in, drop the
-         old one; store the checkpoints the rebuilt tables correspond to; put the new
-         generation in force (``derived``);
-      5. commit.
-
-    Raises:
-        ReplayError: the live tables stayed locked for every attempt.
-        CheckpointMoved: a checkpoint moved although the write locks were held.
-    """
-    advance: Checkpoints = {plan.keys[s]: positions[s] for s in plan.keys}
-    for attempt in range(SWAP_ATTEMPTS):
-        try:
-            with conn.transaction():
-                return _swap_once(conn, plan, advance, diff=diff, dry_run=dry_run, derived=derived)
-        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
-            log.info("replay_swap_retry", attempt=attempt + 1)
-            await asyncio.sleep(min(0.05 * (attempt + 1), 1.0))
-    raise ReplayError(f"could not lock the live tables in {SWAP_ATTEMPTS} attempts")
-
-
-def _swap_once(
-    conn: psycopg.Connection[Any],
-    plan: ReplayPlan,
-    advance: Checkpoints,
-    *,
-    diff: bool,
-    dry_run: bool,
-    derived: Rederived | None,
-) -> SwapOutcome:
-    """The body of :func:`swap`'s transaction (steps 1–4)."""
-    conn.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT_MS}ms'")
-    live = checkpoints.load(conn, plan.projections, lock=True)
-    for key, offset in advance.items():
-        if live.get(key, offset) != offset:
-            raise CheckpointMoved(f"{key}: stored {live[key]}, caught up to {offset}")
-    conn.execute(
-        sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
-            sql.SQL(", ").join(sql.Identifier(t) for t in plan.tables)
-        )
-    )
-    outcome = SwapOutcome(swapped=False)
-    if diff:
-        outcome.changes = session_changes(conn, plan.tables)
-        outcome.other = other_changes(conn, plan.tables)
-    if dry_run:
-        return outcome
-    _rename(conn, plan.tables)
-    checkpoints.store(conn, {k: o for k, o in advance.items() if live.get(k) != o})
-    if derived is not None:
-        record_derivation(
-            conn,
-            plan.generation,
-            settings=derived.settings,
-            cutover=plan.cutover,
-            entries=derived.entries,
-        )
-    outcome.swapped = True
-    return outcome
-
-
-def _rename(conn: psycopg.Connection[Any], tables: tuple[str, ...]) -> None:
-    """Swap each shadow table in under the live name; drop the old one."""
-    for t in tables:
-        old = sql.Identifier(t + "__old")
-        conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(t), old))
-        conn.execute(
-            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                sql.Identifier(t + SHADOW_SUFFIX), sql.Identifier(t)
-            )
-        )
-        conn.execute(sql.SQL("DROP TABLE {}").format(old))

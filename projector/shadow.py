@@ -30,7 +30,7 @@ __all__ = [
     "BATCH_EVENTS",
     "Derive",
     "Deriver",
-    "Progress",
+    "OnProgress",
     "ShadowBuild",
     "create_shadows",
     "drop_shadows",
@@ -45,7 +45,7 @@ PROGRESS_EVERY = 64
 Derive = Callable[[int, int, bytes], Awaitable[list[tuple[str, bytes]]]]
 """``(partition, offset, raw entry value)`` → the ``(topic, derived entry value)`` it leads to."""
 
-Progress = Callable[[int, int, int], None]
+OnProgress = Callable[[int, int, int], None]
 """Called with (entries done, events done, entries in total)."""
 
 
@@ -109,7 +109,7 @@ class ShadowBuild:
         derive: Derive | None,
         generation: int,
         cutover: dict[int, int],
-        progress: Progress | None = None,
+        progress: OnProgress | None = None,
         total: int = 0,
     ) -> None:
         self.conn = conn

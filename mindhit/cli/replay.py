@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,9 @@ from mindhit.command_context import settings_from
 from mindhit.services import resolve_services
 from mindhit.settings import Settings
 from projector.projections import PROJECTIONS
+
+if TYPE_CHECKING:
+    from projector.replay import ReplayResult
 
 __all__ = ["commands", "replay_cmd"]
 
@@ -61,7 +64,6 @@ def replay_cmd(
     )
 
     from mindhit.redis_client import connect_redis
-    from projector.diff import describe_changes
     from projector.replay import ReplayError, replay
 
     settings = settings_from(ctx)
@@ -119,13 +121,7 @@ def replay_cmd(
     finally:
         services.stop()
     if diff:
-        for change in result.changes:
-            click.echo(describe_changes(change))
-        for table, count in result.other.items():
-            if count:
-                click.echo(f"{table}: {count} row(s) differ")
-        if not result.changes and not any(result.other.values()):
-            click.echo("no changes")
+        _echo_diff(result)
     verb = "swapped in" if result.swapped else "not swapped (dry run)"
     if rederive and result.swapped:
         settings_text = ", ".join(f"{k}={v}" for k, v in result.derived_with.items())
@@ -136,10 +132,23 @@ def replay_cmd(
     )
 
 
+def _echo_diff(result: ReplayResult) -> None:
+    """What the replay changes (or would change), per session and per other table."""
+    from projector.diff import describe_changes
+
+    for change in result.changes:
+        click.echo(describe_changes(change))
+    for table, count in result.other.items():
+        if count:
+            click.echo(f"{table}: {count} row(s) differ")
+    if not result.changes and not any(result.other.values()):
+        click.echo("no changes")
+
+
 def _rederiver(settings: Settings, redis: Any, *, write_cache: bool) -> Any:
     """The processors' handlers over the raw log with ``settings`` (``replay --rederive``).
 
-    Built here and handed to :func:`projector.replay.replay` as ``derive``:
+    Built here and handed to :func:`projector.replay.replay` as its ``deriver``:
     re-deriving is the processors' work, folding it the projector's.
     """
     from mindhit.clock import system_clock
