@@ -20,7 +20,7 @@ from mindhit import streams
 from projector.archive_read import archived_end, read_archived
 from schema.log import FIELD_VALUE, LogEntryError, decode_raw_entry
 
-__all__ = ["Entry", "HistoryGap", "by_time", "stream_history", "tail_entries"]
+__all__ = ["Entry", "HistoryGap", "StreamHistory", "by_time", "tail_entries"]
 
 Entry = tuple[int, bytes | None]
 """(offset, value) of one log entry (an archived entry split per user: one per part)."""
@@ -55,27 +55,43 @@ async def tail_entries(
             position = record.offset + 1
 
 
-async def stream_history(
-    conn: psycopg.Connection[Any],
-    redis: aioredis.Redis,
-    stream: str,
-    where: tuple[str, int],
-    target: int,
-    done: dict[str, int],
-) -> AsyncIterator[Entry]:
+class StreamHistory:
     """One stream's entries below ``target``: the archive, then the Redis tail.
 
-    ``where`` is the stream's ``(topic, partition)``. ``done[stream]`` is kept at the
-    offset after the last entry yielded (where a later catch-up resumes).
+    Args:
+        conn: reads the archive.
+        redis: reads the tail.
+        stream: the stream's key.
+        where: the stream's ``(topic, partition)``.
+        target: the offset to read up to (excluded).
     """
-    topic, partition = where
-    archived = min(archived_end(conn, topic, partition), target)
-    done[stream] = archived
-    for offset, value in read_archived(conn, topic, partition, 0, archived):
-        yield offset, value
-    async for offset, live in tail_entries(redis, stream, archived, target):
-        yield offset, live
-        done[stream] = offset + 1
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        redis: aioredis.Redis,
+        stream: str,
+        where: tuple[str, int],
+        target: int,
+    ) -> None:
+        self._conn = conn
+        self._redis = redis
+        self.stream = stream
+        self.where = where
+        self.target = target
+        self.position = 0
+        """The offset after the last entry read: where a later catch-up resumes."""
+
+    async def entries(self) -> AsyncIterator[Entry]:
+        """Yield the entries in log order (where the archive ends is read when it starts)."""
+        topic, partition = self.where
+        archived = min(archived_end(self._conn, topic, partition), self.target)
+        self.position = archived
+        for offset, value in read_archived(self._conn, topic, partition, 0, archived):
+            yield offset, value
+        async for offset, live in tail_entries(self._redis, self.stream, archived, self.target):
+            yield offset, live
+            self.position = offset + 1
 
 
 def _logged_at(value: bytes | None) -> int:

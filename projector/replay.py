@@ -27,12 +27,12 @@ import psycopg
 import redis.asyncio as aioredis
 
 from mindhit import checkpoints, streams
-from mindhit.checkpoints import CheckpointKey
+from mindhit.checkpoints import CheckpointKey, Checkpoints
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
 from projector.derivations import Derivation, drop_unrecorded, latest_derivation, new_generation
 from projector.diff import SessionChange
-from projector.history import HistoryGap, by_time, stream_history, tail_entries
+from projector.history import HistoryGap, StreamHistory, by_time, tail_entries
 from projector.pg import ensure_temp_tables, load_erased
 from projector.projections import PROJECTIONS, projection_of_topic, stream_ids, tables_of
 from projector.shadow import Deriver, OnProgress, ShadowBuild, create_shadows, drop_shadows
@@ -130,13 +130,18 @@ async def replay(
     conn.commit()
     try:
         positions = await _build(conn, redis, plan, build, rederive=deriver is not None)
-        await _catch_up(conn, redis, plan, build, positions)
+        positions, _ = await _catch_up(conn, redis, plan, build, positions)
         with write_locks(conn, plan.projections):
-            await _catch_up(conn, redis, plan, build, positions)
+            positions, seen = await _catch_up(conn, redis, plan, build, positions)
             advance = {plan.keys[s]: positions[s] for s in plan.keys}
-            derivation = _new_derivation(plan, build, deriver)
             outcome = await swap(
-                conn, projections, advance, diff=diff, dry_run=dry_run, derivation=derivation
+                conn,
+                projections,
+                advance,
+                seen=seen,
+                diff=diff,
+                dry_run=dry_run,
+                derivation=_new_derivation(plan, build, deriver),
             )
     except (HistoryGap, SwapLocked) as exc:
         raise ReplayError(str(exc)) from exc
@@ -240,28 +245,22 @@ async def _build(
     streams of a plain replay fold the kept entries of the derivation in force
     first, then the live ones it does not supersede.
     """
-    positions: dict[str, int] = {}
-    in_force = plan.in_force
-
-    def history(stream: str) -> Any:
-        return stream_history(
-            conn, redis, stream, plan.ids[stream], plan.targets[stream], positions
-        )
-
+    histories = {s: StreamHistory(conn, redis, s, plan.ids[s], plan.targets[s]) for s in plan.ids}
     if rederive:
-        raw = [s for s, (topic, _) in plan.ids.items() if topic == RAW_TOPIC]
-        async for partition, offset, value in by_time([(plan.ids[s][1], history(s)) for s in raw]):
+        raw = [h for h in histories.values() if h.where[0] == RAW_TOPIC]
+        async for partition, offset, value in by_time([(h.where[1], h.entries()) for h in raw]):
             await build.fold_entry(RAW_TOPIC, partition, offset, value)
-    for stream, (topic, partition) in plan.ids.items():
+    for history in histories.values():
+        topic, partition = history.where
         if rederive and topic == RAW_TOPIC:
             continue
-        if in_force is not None and topic != RAW_TOPIC:
-            build.fold_generation(in_force, topic, partition)
+        if plan.in_force is not None and topic != RAW_TOPIC:
+            build.fold_generation(plan.in_force, topic, partition)
         build.start_stream()
-        async for offset, value in history(stream):
+        async for offset, value in history.entries():
             await build.fold_entry(topic, partition, offset, value)
     build.finish()
-    return positions
+    return {s: h.position for s, h in histories.items()}
 
 
 async def _catch_up(
@@ -270,13 +269,15 @@ async def _catch_up(
     plan: ReplayPlan,
     build: ShadowBuild,
     positions: dict[str, int],
-) -> None:
-    """Fold, from Redis, what the live projector committed past ``positions``; advance them.
+) -> tuple[dict[str, int], Checkpoints]:
+    """Fold, from Redis, what the live projector committed past ``positions``.
 
-    Holds no lock: what it reads is committed and stays in the log.
+    Returns the positions after it and the live checkpoints it caught up to. Holds no
+    lock: what it reads is committed and stays in the log.
     """
     live = checkpoints.load(conn, plan.projections)
     conn.commit()
+    caught_up = dict(positions)
     for stream, key in plan.keys.items():
         target = live.get(key, positions[stream])
         if target <= positions[stream]:
@@ -285,5 +286,6 @@ async def _catch_up(
         build.start_stream()
         async for offset, value in tail_entries(redis, stream, positions[stream], target):
             await build.fold_entry(topic, partition, offset, value)
-            positions[stream] = offset + 1
+            caught_up[stream] = offset + 1
     build.finish()
+    return caught_up, live

@@ -90,16 +90,18 @@ async def swap(
     projections: tuple[str, ...],
     advance: Checkpoints,
     *,
+    seen: Checkpoints,
     diff: bool = False,
     dry_run: bool = False,
     derivation: NewDerivation | None = None,
 ) -> SwapOutcome:
     """Swap the shadows of ``projections`` in, in one short transaction.
 
-    ``advance`` holds the checkpoints the shadows were caught up to. Call it holding
-    :func:`write_locks`. Steps, in one transaction (on a busy lock or a deadlock it
-    is rolled back and tried again after a pause, up to :data:`SWAP_ATTEMPTS` times):
-      1. lock the projections' checkpoint rows and check they are at ``advance``;
+    ``advance`` holds the checkpoints the shadows correspond to, ``seen`` the live
+    checkpoints they were caught up with. Call it holding :func:`write_locks`. Steps,
+    in one transaction (on a busy lock or a deadlock it is rolled back and tried again
+    after a pause, up to :data:`SWAP_ATTEMPTS` times):
+      1. lock the projections' checkpoint rows and check they are still at ``seen``;
       2. lock the live tables (``ACCESS EXCLUSIVE``, waiting at most
          ``SWAP_LOCK_TIMEOUT_MS``);
       3. compute the ``diff`` (live vs. shadow) if asked;
@@ -109,14 +111,20 @@ async def swap(
 
     Raises:
         SwapLocked: the live tables stayed locked for every attempt.
-        CheckpointMoved: a checkpoint is not at ``advance`` (the write locks were
+        CheckpointMoved: a checkpoint moved since ``seen`` (the write locks were
             not held).
     """
     for attempt in range(SWAP_ATTEMPTS):
         try:
             with conn.transaction():
                 return _swap_once(
-                    conn, projections, advance, diff=diff, dry_run=dry_run, derivation=derivation
+                    conn,
+                    projections,
+                    advance,
+                    seen=seen,
+                    diff=diff,
+                    dry_run=dry_run,
+                    derivation=derivation,
                 )
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
             log.info("replay_swap_retry", attempt=attempt + 1)
@@ -129,6 +137,7 @@ def _swap_once(
     projections: tuple[str, ...],
     advance: Checkpoints,
     *,
+    seen: Checkpoints,
     diff: bool,
     dry_run: bool,
     derivation: NewDerivation | None,
@@ -137,9 +146,9 @@ def _swap_once(
     tables = tables_of(projections)
     conn.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT_MS}ms'")
     live = checkpoints.load(conn, projections, lock=True)
-    for key, offset in advance.items():
-        if live.get(key, offset) != offset:
-            raise CheckpointMoved(f"{key}: stored {live[key]}, caught up to {offset}")
+    moved = sorted(k for k in {*live, *seen} if live.get(k) != seen.get(k))
+    if moved:
+        raise CheckpointMoved(f"checkpoints moved since the catch-up: {moved[:5]}")
     conn.execute(
         sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
             sql.SQL(", ").join(sql.Identifier(t) for t in tables)
