@@ -24,6 +24,7 @@ from ingest.errors import ApiError
 from ingest.known_text import drop_known_texts
 from ingest.quarantine import write_quarantine
 from ingest.state import GatewayState, blocked_domains
+from ingest.url_privacy import scrub_events
 from ingest.validation import BatchError, parse_batch
 from mindhit.accounts import TokenInfo
 from mindhit.streams import remember_batch
@@ -126,7 +127,8 @@ async def post_events(scope: Scope, receive: Receive, send: Send) -> None:
 async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchResult:
     """Validate, filter, append and answer one upload.
 
-    Steps: decode (whole batch, else event by event); drop blocked events; hand
+    Steps: decode (whole batch, else event by event); drop blocked events; apply the
+    URL rules (:mod:`ingest.url_privacy`); hand
     the rest to the partition's coalescer and wait until its entry is written (or
     found to be a duplicate) — or, with nothing left to append, just remember the
     batch id; then keep the rejected events in quarantine (not again for a
@@ -139,6 +141,8 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
     settings = gateway.settings
     blocked = blocked_domains(settings.blocked_domains, info.blocked_domains)
     kept, blocked_count = partition_blocked(parsed.events, blocked)
+    kept, not_pages = scrub_events(kept)  # the extension's URL rules, once more
+    blocked_count += not_pages
     received_at = gateway.now_ms()
     append = AppendResult(duplicate=False)
     if kept:

@@ -46,6 +46,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         projector_host: interface of the projector's metrics/health server.
         projector_port: port of the projector's metrics/health server.
         public_url: URL users reach the dashboard at (links in emails, extension pairing).
+        gateway_public_url: URL the extension uploads to, handed over when it pairs; empty =
+            ``http://{gateway_host}:{gateway_port}``.
         max_body_bytes: largest accepted upload body.
         coalesce_linger_ms: how long the gateway waits to coalesce uploads per partition.
         wait_replicas: replicas that must acknowledge an append before the gateway does.
@@ -89,6 +91,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     projector_host: str = "127.0.0.1"
     projector_port: int = 8002
     public_url: str = "http://127.0.0.1:8080"
+    gateway_public_url: str = ""
     max_body_bytes: int = 2 * 1024 * 1024
     coalesce_linger_ms: float = 15.0
     wait_replicas: int = 0

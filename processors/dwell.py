@@ -20,7 +20,11 @@ Rules (per client, i.e. per extension install):
 * ``(client_id, seq)`` at or below the client's highest seen ``seq`` is a duplicate
   and is ignored; a jump in ``seq`` is reported as a :class:`Gap` (never guessed over).
 * Events of an already stopped session are ignored (counted as ``late``).
-* Visits of zero attended time are not emitted (quick tab flicks are not page views).
+* Only web pages get visits: a tab showing anything else (``about:blank``, the
+  ``about:blocked`` placeholder, any non-``http(s)`` URL; see :mod:`schema.privacy`) has
+  no page, so switching to it closes the open visit and opens none.
+* Visits shorter than :data:`MIN_VISIT_MS` are not emitted (quick tab flicks are not
+  page views); their time counts for no page.
 * Idle threshold ``T`` (``idle_threshold_ms``; 0 = idle exactly when the client reports
   it, as above). With ``T > 0`` an ``idle`` report carrying ``idle_for_s > 0`` says the
   user's last input was at ``ts - idle_for_s * 1000``, so the user counts as idle from
@@ -59,9 +63,11 @@ from schema.events import (
     WindowFocus,
 )
 from schema.ids import deterministic_id
+from schema.privacy import is_page_url
 
 __all__ = [
     "MAX_TABS",
+    "MIN_VISIT_MS",
     "ClientState",
     "FoldResult",
     "Gap",
@@ -82,6 +88,8 @@ MAX_TABS = 200
 MAX_STOPPED = 32
 """Recently stopped sessions remembered per user (to ignore their late events)."""
 MAX_TITLE = 300
+MIN_VISIT_MS = 500
+"""Shorter visits are flicks (tabbing through, a new tab on its way), not page views."""
 
 
 class Tab(msgspec.Struct, array_like=True, gc=False):
@@ -354,7 +362,7 @@ def _current(client: ClientState) -> tuple[int, Tab] | None:
     if tab_id is None:
         return None
     tab = client.tabs.get(tab_id)
-    if tab is None or not tab.url:
+    if tab is None or not is_page_url(tab.url):
         return None
     if client.idle and not tab.audible:
         return None
@@ -412,7 +420,7 @@ def _close(
     client.last_ts = max(client.last_ts, end)
     dwell = end - visit.start_ts
     session = st.sessions.get(client.session_id)
-    if dwell <= 0 or session is None:
+    if dwell < MIN_VISIT_MS or session is None:
         return
     normalized = normalize_url(visit.url)
     uhash = url_hash(normalized)

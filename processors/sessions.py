@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from processors.ai.base import MindmapPage
 from processors.content import CachedEnrichment
 from schema.derived import SessionClosed, SessionStatusChanged
+from schema.privacy import is_page_url
 
 __all__ = ["ALLOWED", "LifecycleError", "mindmap_pages", "status_event", "transition"]
 
@@ -67,8 +68,8 @@ def mindmap_pages(
     """
     pages: list[MindmapPage] = []
     for page in closed.pages:
-        if page.dwell_ms <= 0:
-            continue
+        if page.dwell_ms <= 0 or not is_page_url(page.url):
+            continue  # a non-page from an older fold is never a branch of the map
         found = enrichments.get((page.url_hash, page.content_hash))
         pages.append(
             MindmapPage(

@@ -41,6 +41,7 @@ from web.api import ApiController, MetaController, OpsApiController
 from web.auth import user_for_login
 from web.metrics import MetricsMiddleware, WebMetrics
 from web.pages import OpsPages, Pages
+from web.pairing import PairingApi, PairingPages
 from web.ratelimit import SignInLimiter
 from web.security import SESSION_COOKIE, SecurityHeadersMiddleware, cookie_secure, secret_key
 
@@ -90,7 +91,9 @@ def _is_api(request: Request[Any, Any, Any]) -> bool:
 
 def _on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if _is_api(request):
-        body = {"status_code": exc.status_code, "detail": exc.detail}
+        body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
+        if exc.extra:  # e.g. which field failed validation, and why
+            body["extra"] = exc.extra
         return Response(body, status_code=exc.status_code, headers=exc.headers)
     if isinstance(exc, NotAuthorizedException):
         return Redirect(path="/login", status_code=303)
@@ -162,7 +165,16 @@ def create_app(
         engine_callback=filters.install,
     )
     return Litestar(
-        route_handlers=[Pages, OpsPages, ApiController, OpsApiController, MetaController, static],
+        route_handlers=[
+            Pages,
+            OpsPages,
+            PairingPages,
+            ApiController,
+            OpsApiController,
+            PairingApi,
+            MetaController,
+            static,
+        ],
         lifespan=[partial(_lifespan, settings=settings, metrics=metrics)],
         state=State({"openapi_builder": openapi_document}),
         dependencies={

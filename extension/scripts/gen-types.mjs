@@ -75,7 +75,9 @@ async function render(schemaText) {
     `  langMax: ${limit("PageContent", "lang", "maxLength")},\n` +
     `  labelMax: ${limit("SessionStarted", "label", "maxLength")},\n` +
     `  batchMax: ${limit("EventBatch", "events", "maxItems")},\n` +
-    "} as const;\n";
+    "} as const;\n" +
+    "\n/** URL rules of schema/privacy.py: page schemes, placeholders, secret parameter names. */\n" +
+    `export const URL_PRIVACY = ${JSON.stringify(schema["x-url-privacy"], null, 2)} as const;\n`;
   // The export verbatim: re-serialising would round 64-bit bounds (2^63 - 1) through doubles.
   const schemaJson = schemaText.endsWith("\n") ? schemaText : `${schemaText}\n`;
   return { "contract.ts": types, "meta.ts": meta, "contract.schema.json": schemaJson };

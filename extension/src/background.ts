@@ -2,8 +2,10 @@
  * The service worker: wires the browser's events to the recorder, the queue
  * and the uploader, and answers the popup and the content script.
  *
- * Everything that must survive the worker being stopped lives in IndexedDB
- * (queue, seq, in-flight batch) or chrome.storage (config, session, status).
+ * Everything that must survive the worker being stopped lives in the extension
+ * origin's IndexedDB: the queue (seq, in-flight batch) and the state (config
+ * with the device token, session, status; see lib/kv.ts for why not
+ * chrome.storage, which content scripts can read).
  * Listeners are registered synchronously at start-up, as MV3 requires; an
  * alarm every 30 s restarts uploading after the worker was stopped, and a
  * 5 s timer (or 200 queued events) triggers it while the worker runs.
@@ -11,12 +13,15 @@
 import type { ClientEvent } from "./generated/contract";
 import { isBlocked, parseBlockList } from "./lib/blocklist";
 import { detectionIntervalS, idlePayload } from "./lib/idle";
+import { IdbKV, deferredKV, migrateLegacy } from "./lib/kv";
+import { Pairing, PairingError } from "./lib/pairing";
 import { EventQueue } from "./lib/queue";
 import { type Observed, Recorder } from "./lib/recorder";
 import { fetchRemoteSettings } from "./lib/remote";
 import { FlushScheduler } from "./lib/scheduler";
 import { Uploader } from "./lib/sender";
-import { type KV, Store } from "./lib/store";
+import { Store } from "./lib/store";
+import { isPageUrl, parseSecretParams } from "./lib/urls";
 import { uuidv7 } from "./lib/uuid";
 import type { ContentMessage, PopupMessage, ProbeAnswer, StatusView, WorkerMessage } from "./messages";
 
@@ -27,7 +32,18 @@ function log(msg: string, data?: unknown): void {
   console.info(`[mindhit] ${msg}`, data ?? "");
 }
 
-const store = new Store(chrome.storage.local satisfies KV);
+const stateReady = IdbKV.open(indexedDB).then(async (kv) => {
+  const moved = await migrateLegacy(chrome.storage.local, kv);
+  if (moved.length) log("state moved out of chrome.storage.local", moved);
+  return kv;
+});
+const store = new Store(deferredKV(stateReady));
+const pairing = new Pairing({
+  store,
+  fetch: (url, init) => fetch(url, init),
+  now: () => Date.now(),
+  random: (n) => crypto.getRandomValues(new Uint8Array(n)),
+});
 const queueReady = EventQueue.open(indexedDB);
 const scheduler = new FlushScheduler(async () => (await uploaderReady).pump(), {
   now: () => Date.now(),
@@ -153,6 +169,7 @@ chrome.webNavigation.onReferenceFragmentUpdated.addListener((d) => {
 chrome.tabs.onUpdated.addListener((tabId, change, tab) => {
   const ts = Date.now();
   const url = change.url;
+  if (url !== undefined) void finishPairing(tabId, url);
   if (url !== undefined && url !== lastUrl.get(tabId)) {
     if (!url.startsWith("http")) {
       // Non-web pages (new tab, about:) have no webNavigation commit.
@@ -305,6 +322,8 @@ async function statusView(message?: string): Promise<StatusView> {
     nextRetryAt: status.nextRetryAt,
     blockedDomains: config.blockedDomains,
     idleThresholdS: config.idleThresholdS,
+    secretParams: config.secretParams,
+    pairing: status.pairing,
     remoteBlockedDomains: effective.remote?.blockedDomains ?? [],
     remoteIdleThresholdS: effective.remote?.idleThresholdS ?? null,
     remoteFetchedAt: effective.remote?.fetchedAt ?? null,
@@ -329,23 +348,64 @@ async function verifyToken(gatewayUrl: string, token: string): Promise<string> {
   }
 }
 
+/** Store a token (typed or paired), check it with the gateway, pull the account's settings. */
+async function signIn(gatewayUrl: string, token: string, dashboardUrl: string): Promise<string> {
+  await store.setConfig({ gatewayUrl: gatewayUrl.trim(), token: token.trim(), dashboardUrl: dashboardUrl.trim() });
+  const outcome = await verifyToken(gatewayUrl.trim(), token.trim());
+  const refused = outcome.startsWith("token refused");
+  await store.updateStatus({ authError: refused, lastError: refused ? "sign in again" : "" });
+  if (!refused) void flush();
+  await syncRemoteSettings(true);
+  return outcome;
+}
+
+const OS_NAMES: Record<string, string> = { mac: "macOS", win: "Windows", linux: "Linux", cros: "ChromeOS", android: "Android" };
+
+/** "Connect to MindHit": open the dashboard's pairing page (the rest happens in finishPairing). */
+async function startPairing(dashboardUrl: string): Promise<string> {
+  const os = await chrome.runtime.getPlatformInfo().then((p) => OS_NAMES[p.os] ?? p.os, () => "");
+  try {
+    const url = await pairing.start(dashboardUrl, os ? `Chrome on ${os}` : "Chrome");
+    await store.updateStatus({ pairing: "confirm the device name in the dashboard tab" });
+    await chrome.tabs.create({ url });
+    return "confirm in the dashboard tab that opened";
+  } catch (err) {
+    const reason = err instanceof PairingError ? err.message : String(err);
+    await store.updateStatus({ pairing: `connecting failed: ${reason}` });
+    return reason;
+  }
+}
+
+/** A tab showed `url`: when it is the pending pairing's done page, take the token it leads to. */
+async function finishPairing(tabId: number, url: string): Promise<void> {
+  try {
+    const paired = await pairing.onUrl(url);
+    if (!paired) return;
+    const gatewayUrl = paired.gatewayUrl || (await store.config()).gatewayUrl;
+    const outcome = await signIn(gatewayUrl, paired.token, paired.dashboardUrl);
+    await store.updateStatus({ pairing: `connected as "${paired.device}" (${outcome})` });
+    log("paired", paired.device);
+    await chrome.tabs.remove(tabId).catch(() => undefined);
+  } catch (err) {
+    const reason = err instanceof PairingError ? err.message : String(err);
+    await store.updateStatus({ pairing: `connecting failed: ${reason}` });
+    log("pairing failed", reason);
+  }
+}
+
 async function onPopup(msg: PopupMessage): Promise<StatusView> {
   const recorder = await recorderReady;
   switch (msg.kind) {
     case "status":
       return statusView();
-    case "signIn": {
-      await store.setConfig({ gatewayUrl: msg.gatewayUrl.trim(), token: msg.token.trim(), dashboardUrl: msg.dashboardUrl.trim() });
-      const outcome = await verifyToken(msg.gatewayUrl.trim(), msg.token.trim());
-      const refused = outcome.startsWith("token refused");
-      await store.updateStatus({ authError: refused, lastError: refused ? "sign in again" : "" });
-      if (!refused) void flush();
-      await syncRemoteSettings(true);
-      return statusView(outcome);
-    }
+    case "signIn":
+      return statusView(await signIn(msg.gatewayUrl, msg.token, msg.dashboardUrl));
+    case "pair":
+      return statusView(await startPairing(msg.dashboardUrl));
     case "signOut":
       await store.setConfig({ token: "" });
       await store.setRemote(null);
+      await store.updateStatus({ pairing: "" });
       return statusView("signed out; events stay queued until you sign in again");
     case "start":
       await recorder.startSession(msg.label, snapshot);
@@ -369,6 +429,7 @@ async function onPopup(msg: PopupMessage): Promise<StatusView> {
       await store.setConfig({
         blockedDomains: parseBlockList(msg.blockedDomains),
         idleThresholdS: Math.max(15, Math.round(msg.idleThresholdS || 60)),
+        secretParams: parseSecretParams(msg.secretParams),
       });
       await syncRemoteSettings(true);
       await applyIdleThreshold();
@@ -379,16 +440,33 @@ async function onPopup(msg: PopupMessage): Promise<StatusView> {
   }
 }
 
+/**
+ * The URL a page's text belongs to: the one the content script read it at. After an SPA's
+ * `history.pushState` that is the new route, while `sender.url` may still be the URL the
+ * document loaded at. A script can change the path but never the origin, so a claimed URL
+ * of another origin than the sender's is refused.
+ */
+function contentUrl(msg: ContentMessage, sender: chrome.runtime.MessageSender): string | null {
+  try {
+    const claimed = new URL(msg.url);
+    const loaded = new URL(sender.url ?? sender.tab?.url ?? "");
+    return claimed.origin === loaded.origin ? claimed.href : null;
+  } catch {
+    return null;
+  }
+}
+
 function onContent(msg: ContentMessage, sender: chrome.runtime.MessageSender): void {
   const tab = sender.tab;
-  if (!tab || tab.id === undefined) return;
+  const url = contentUrl(msg, sender);
+  if (!tab || tab.id === undefined || url === null) return;
   const tabId = tab.id;
   record(Date.now(), () => ({
     incognito: tab.incognito,
     payload: {
       type: "page.content",
       tab_id: tabId,
-      url: sender.url ?? msg.url,
+      url,
       title: msg.title,
       lang: msg.lang,
       text: msg.text,
@@ -401,7 +479,12 @@ async function onMessage(msg: WorkerMessage, sender: chrome.runtime.MessageSende
   if (msg.kind === "probe") {
     const [config, session, pausedUntil] = await Promise.all([store.effective(), store.session(), store.pausedUntil()]);
     const answer: ProbeAnswer = {
-      extract: session !== null && pausedUntil <= Date.now() && !sender.tab?.incognito && !isBlocked(msg.url, config.blockedDomains),
+      extract:
+        session !== null &&
+        pausedUntil <= Date.now() &&
+        !sender.tab?.incognito &&
+        isPageUrl(msg.url) &&
+        !isBlocked(msg.url, config.blockedDomains),
       cap: config.textCap,
     };
     return answer;
@@ -467,4 +550,5 @@ void startUp();
   flush,
   stats: async () => (await queueReady).stats(),
   status: () => statusView(),
+  clientId: () => store.clientId(() => uuidv7(Date.now())),
 };

@@ -38,12 +38,13 @@ export interface ExtractMessage {
 export type PopupMessage =
   | { kind: "status" }
   | { kind: "signIn"; gatewayUrl: string; token: string; dashboardUrl: string }
+  | { kind: "pair"; dashboardUrl: string }
   | { kind: "signOut" }
   | { kind: "start"; label: string }
   | { kind: "stop" }
   | { kind: "pause"; minutes: number }
   | { kind: "resume" }
-  | { kind: "settings"; blockedDomains: string; idleThresholdS: number }
+  | { kind: "settings"; blockedDomains: string; idleThresholdS: number; secretParams: string }
   | { kind: "flush" };
 
 /** Worker → popup: everything the popup shows. */
@@ -65,6 +66,10 @@ export interface StatusView {
   nextRetryAt: number | null;
   blockedDomains: string[];
   idleThresholdS: number;
+  /** Extra query parameter names stripped from URLs (the documented list always applies). */
+  secretParams: string[];
+  /** How the last "Connect to MindHit" went ("" before any). */
+  pairing: string;
   /** From the dashboard's account settings (applied in addition to the local list). */
   remoteBlockedDomains: string[];
   remoteIdleThresholdS: number | null;

@@ -1,10 +1,16 @@
 /**
- * The popup: sign in with a device token, start/stop a session, pause, see
- * whether recording works (queued events, last upload, errors), open the
- * dashboard, edit the privacy settings. All logic lives in the worker; the
- * popup only sends commands and renders the status it gets back.
+ * The popup: connect to MindHit (pairing through the dashboard) or sign in
+ * with a pasted device token, start/stop a session, pause, see whether
+ * recording works (queued events, last upload, errors), open the dashboard,
+ * edit the privacy settings. All logic lives in the worker; the popup only
+ * sends commands and renders the status it gets back (every 2 s). A refresh
+ * never overwrites a field the user is editing (lib/fields.ts), and the token
+ * is never shown back: the worker does not even tell the popup what it is.
  */
+import { FieldGuard } from "./lib/fields";
 import type { PopupMessage, StatusView } from "./messages";
+
+const guard = new FieldGuard();
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -12,6 +18,16 @@ const $ = <T extends HTMLElement>(id: string): T => {
   return el as T;
 };
 const input = (id: string): HTMLInputElement => $<HTMLInputElement>(id);
+
+/** Show a stored value in a field unless the user is editing it. */
+function show(id: string, value: string): void {
+  const field = $<HTMLInputElement | HTMLTextAreaElement>(id);
+  guard.render(id, field, value, document.activeElement === field);
+}
+
+for (const id of ["gateway", "dashboard", "blocked", "idle", "secrets"]) {
+  $(id).addEventListener("input", () => guard.onInput(id));
+}
 
 function when(ms: number | null): string {
   if (!ms) return "never";
@@ -23,12 +39,11 @@ function when(ms: number | null): string {
 
 function render(s: StatusView): void {
   $("message").textContent = s.message ?? "";
+  $("pairing").textContent = s.pairing;
   $("signin").hidden = s.signedIn && !s.authError;
   $("main").hidden = !s.signedIn;
-  if (!s.signedIn || s.authError) {
-    input("gateway").value = s.gatewayUrl;
-    input("dashboard").value = s.dashboardUrl;
-  }
+  show("gateway", s.gatewayUrl);
+  show("dashboard", s.dashboardUrl);
   const state = $("state");
   state.className = "state";
   if (s.authError) {
@@ -55,8 +70,9 @@ function render(s: StatusView): void {
   $("last-upload").textContent = when(s.lastUploadAt);
   const retry = s.nextRetryAt && s.nextRetryAt > Date.now() ? ` — retrying ${new Date(s.nextRetryAt).toLocaleTimeString()}` : "";
   $("last-error").textContent = s.lastError ? `${s.lastError}${retry}` : "none";
-  if (document.activeElement !== $("blocked")) $<HTMLTextAreaElement>("blocked").value = s.blockedDomains.join("\n");
-  if (document.activeElement !== input("idle")) input("idle").value = String(s.idleThresholdS);
+  show("blocked", s.blockedDomains.join("\n"));
+  show("idle", String(s.idleThresholdS));
+  show("secrets", s.secretParams.join("\n"));
   $("remote").textContent =
     s.remoteFetchedAt === null
       ? "Dashboard settings: not synced (sign in to the dashboard in this browser)."
@@ -64,10 +80,22 @@ function render(s: StatusView): void {
         (s.remoteBlockedDomains.length ? `; also never recorded: ${s.remoteBlockedDomains.join(", ")}` : "");
 }
 
+/** Fields whose text a command submits: once the worker stored it, they follow the store again. */
+const SUBMITS: Partial<Record<PopupMessage["kind"], string[]>> = {
+  signIn: ["gateway", "dashboard"],
+  pair: ["dashboard"],
+  settings: ["blocked", "idle", "secrets"],
+};
+
 async function send(msg: PopupMessage): Promise<void> {
   const answer = await chrome.runtime.sendMessage<PopupMessage, StatusView | { error: string }>(msg);
-  if ("error" in answer) $("message").textContent = answer.error;
-  else render(answer);
+  if ("error" in answer) {
+    $("message").textContent = answer.error;
+    return;
+  }
+  guard.committed(...(SUBMITS[msg.kind] ?? []));
+  if (msg.kind === "signIn") input("token").value = ""; // never kept on screen
+  render(answer);
 }
 
 function on(id: string, make: () => PopupMessage): void {
@@ -82,6 +110,7 @@ on("signin-btn", () => ({
   token: input("token").value,
   dashboardUrl: input("dashboard").value || "http://127.0.0.1:8080",
 }));
+on("connect-btn", () => ({ kind: "pair", dashboardUrl: input("dashboard").value || "http://127.0.0.1:8080" }));
 on("start-btn", () => ({ kind: "start", label: input("label").value }));
 on("stop-btn", () => ({ kind: "stop" }));
 on("pause-btn", () => ({ kind: "pause", minutes: Number(input("pause-minutes").value) || 15 }));
@@ -91,6 +120,7 @@ on("settings-btn", () => ({
   kind: "settings",
   blockedDomains: $<HTMLTextAreaElement>("blocked").value,
   idleThresholdS: Number(input("idle").value),
+  secretParams: $<HTMLTextAreaElement>("secrets").value,
 }));
 $("dashboard-btn").addEventListener("click", () => {
   chrome.runtime

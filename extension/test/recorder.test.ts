@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import schema from "../src/generated/contract.schema.json";
 import type { ClientEvent } from "../src/generated/contract";
 import { EVENT_TYPES } from "../src/generated/meta";
-import { BLOCKED_URL } from "../src/lib/blocklist";
+import { BLOCKED_URL, NO_USER_SECRETS, userSecrets } from "../src/lib/urls";
 import { type Observed, Recorder, admit } from "../src/lib/recorder";
 import { MemoryKV, Store } from "../src/lib/store";
 import { uuidv7 } from "../src/lib/uuid";
@@ -133,11 +133,50 @@ describe("Recorder", () => {
 
 describe("admit", () => {
   it("matches blocked domains and their subdomains only", () => {
-    const blocked = ["bank.example"];
+    const blocked = { blocked: ["bank.example"], secrets: NO_USER_SECRETS };
     const url = (u: string) => admit(tab(u), blocked);
     expect(url("https://bank.example/")).toMatchObject({ url: BLOCKED_URL });
     expect(url("https://www.bank.example/login")).toMatchObject({ url: BLOCKED_URL });
     expect(url("https://notbank.example/")).toMatchObject({ url: "https://notbank.example/" });
     expect(admit({ payload: { type: "media.state", tab_id: 1, window_id: 1, audible: true, playing: false }, tabUrl: "https://bank.example/v" }, blocked)).toBeNull();
+  });
+});
+
+describe("admit: only web pages, without secrets", () => {
+  const privacy = { blocked: [], secrets: NO_USER_SECRETS };
+  const updated = (url: string, change: "url" | "title" | "history" = "url"): Observed => ({
+    payload: { type: "tab.updated", tab_id: 4, window_id: 1, url, title: "Diary of Alice", change },
+  });
+
+  it("records a switch to a page that is not a web page as about:blank, without its title", () => {
+    for (const url of [
+      "file:///home/alice/diary.html",
+      "data:text/html,<title>x</title>",
+      "chrome://settings/passwords",
+      "about:blank",
+      "chrome-extension://abc/popup.html",
+      "blob:https://a.example/1",
+      "view-source:https://a.example/",
+      "chrome://newtab/",
+    ]) {
+      expect(admit(tab(url), privacy)).toMatchObject({ type: "tab.activated", url: "about:blank", title: "" });
+      expect(admit(updated(url), privacy)).toMatchObject({ url: "about:blank", title: "" });
+      expect(admit(updated(url, "title"), privacy)).toBeNull();
+      expect(admit({ payload: { type: "media.state", tab_id: 4, window_id: 1, audible: true, playing: true }, tabUrl: url }, privacy)).toBeNull();
+      expect(admit({ payload: { type: "page.content", tab_id: 4, url, title: "T", lang: "", text: "t", content_hash: "a".repeat(64) } }, privacy)).toBeNull();
+    }
+  });
+
+  it("strips fragments and credentials from every URL it keeps, with the user's extra names", () => {
+    const mine = { blocked: [], secrets: userSecrets(["ref"]) };
+    const url = "https://u:p@a.example/cb?code=123&q=1&ref=x#token";
+    expect(admit(tab(url), mine)).toMatchObject({ url: "https://a.example/cb?q=1" });
+    // Chrome titles a loading tab with its URL, secrets included: that is no title.
+    const loading = { ...updated(url), payload: { ...updated(url).payload, title: "a.example/cb?code=123&q=1&ref=x#token" } };
+    expect(admit(loading, mine)).toMatchObject({ url: "https://a.example/cb?q=1", title: "" });
+    expect(admit(updated(url, "history"), mine)).toMatchObject({ url: "https://a.example/cb?q=1" });
+    expect(admit({ payload: { type: "page.content", tab_id: 4, url, title: "T", lang: "", text: "t", content_hash: "a".repeat(64) } }, mine)).toMatchObject({
+      url: "https://a.example/cb?q=1",
+    });
   });
 });

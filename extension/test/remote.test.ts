@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { fetchRemoteSettings } from "../src/lib/remote";
-import { BLOCKED_URL } from "../src/lib/blocklist";
+import { BLOCKED_URL } from "../src/lib/urls";
 import { Recorder } from "../src/lib/recorder";
 import { MemoryKV, Store } from "../src/lib/store";
 import { uuidv7 } from "../src/lib/uuid";

@@ -24,22 +24,15 @@ machine cannot produce on demand.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import os
-import shutil
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import msgspec
 import psycopg
 import pytest
@@ -47,7 +40,6 @@ import redis.asyncio as aioredis
 
 from mindhit.accounts import create_token, create_user
 from mindhit.settings import Settings
-from mindhit.streams import read
 from processors.dwell import fold
 from schema.derived import VisitClosed
 from schema.events import (
@@ -57,19 +49,16 @@ from schema.events import (
     PageContent,
     SessionStarted,
     SessionStopped,
+    TabActivated,
     TabUpdated,
 )
 from schema.ids import uuid7
-from schema.log import Upload, decode_raw_entry
-from schema.topics import RAW_TOPIC, stream_key
+from tests.support.extension import Gateway, build_extension, logged_uploads, run_driver
 from tests.support.servers import free_port as _free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
-ROOT = Path(__file__).resolve().parents[2]
-EXTENSION = ROOT / "extension"
 DRIVER = Path(__file__).parent / "extension" / "drive.mjs"
-CHROMIUM = "/usr/bin/chromium"
 TOLERANCE_MS = 100
 
 ARTICLE = " ".join(
@@ -100,8 +89,9 @@ EXPECTED_VISITS = [
     ("/c.html", "navigate-c", "spa-c2"),
     ("/c2-view", "spa-c2", "idle"),
     ("/c2-view", "active", "navigate-blocked"),
-    ("about:blocked", "navigate-blocked", "switch-b-again"),
-    ("/b.html", "switch-b-again", "navigate-d"),
+    # the blocked page, the new tab and the extension's own page are no visits
+    ("/b.html", "switch-b-again", "new-tab"),
+    ("/b.html", "back-to-b", "navigate-d"),
     ("/d.html", "navigate-d", "stop"),
 ]
 
@@ -144,99 +134,8 @@ def page_server(tmp_path: Path) -> Iterator[int]:
 
 @pytest.fixture(scope="session")
 def built_extension() -> Path:
-    """The unpacked extension (built by scripts/test-extension.sh; built here if missing)."""
-    assert Path(CHROMIUM).exists(), "chromium missing: apt-get install -y chromium"
-    assert shutil.which("node"), "node missing"
-    if not (EXTENSION / "node_modules").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=EXTENSION, check=True)
-    subprocess.run(["npm", "run", "--silent", "build"], cwd=EXTENSION, check=True)
-    return EXTENSION / "dist"
-
-
-class Gateway:
-    """The real gateway (``mindhit gateway``) as a process that can be killed and restarted."""
-
-    def __init__(self, settings: Settings, port: int, log_path: Path) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self._log_path = log_path
-        self._env = {
-            **os.environ,
-            "MINDHIT_REDIS_URL": settings.redis_url,
-            "MINDHIT_DATABASE_URL": settings.database_url,
-            "MINDHIT_KEY_PREFIX": settings.key_prefix,
-            "MINDHIT_PARTITIONS": str(settings.partitions),
-            "MINDHIT_DATA_DIR": settings.data_dir,
-            "MINDHIT_LOG_FORMAT": "json",
-        }
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        log = self._log_path.open("ab")
-        self._proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mindhit.cli",
-                "gateway",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            env=self._env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self._proc.poll() is None, self._log_path.read_text()[-3000:]
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"gateway did not start: {self._log_path.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait(10)
-        self._proc = None
-
-
-async def _logged_uploads(redis: aioredis.Redis, settings: Settings) -> list[Upload]:
-    uploads: list[Upload] = []
-    for partition in range(settings.partitions):
-        stream = stream_key(settings.key_prefix, RAW_TOPIC, partition)
-        for record in await read(redis, {stream: 0}, count=100_000):
-            uploads.extend(decode_raw_entry(record.value).uploads)
-    return uploads
-
-
-async def _drive(config: dict[str, Any], gateway: Gateway) -> dict[str, Any]:
-    proc = await asyncio.create_subprocess_exec(
-        "node",
-        str(DRIVER),
-        json.dumps(config),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert proc.stdout is not None and proc.stdin is not None
-    while line := (await proc.stdout.readline()).decode().strip():
-        if line == "CTRL kill-gateway":
-            await asyncio.to_thread(gateway.kill)
-        elif line == "CTRL start-gateway":
-            await asyncio.to_thread(gateway.start)
-        else:
-            continue
-        proc.stdin.write(b"ok\n")
-        await proc.stdin.drain()
-    assert await proc.wait() == 0, "the browser script failed (see its stderr above)"
-    result: dict[str, Any] = json.loads(Path(config["out"]).read_text())
-    return result
+    """The unpacked extension."""
+    return build_extension()
 
 
 async def test_extension_session_through_the_real_gateway(
@@ -271,12 +170,14 @@ async def test_extension_session_through_the_real_gateway(
         "out": str(tmp_path / "driver.json"),
     }
     try:
-        result = await _drive(config, gateway)
+        control = {"kill-gateway": gateway.kill, "start-gateway": gateway.start}
+        result = await run_driver(DRIVER, config, control)
     finally:
         gateway.kill()
     actions = {a["name"]: a for a in result["actions"]}
     checks = result["checks"]
     assert checks["signInMessage"] == "signed in"
+    assert not checks["tokenShown"], "the popup showed the token back"
     # The block list that keeps localhost out came from the dashboard (the user is signed
     # in there, so the extension's request carries the cookie); the popup's is separate.
     assert checks["settings"]["blockedDomains"] == ["example.invalid"]
@@ -293,7 +194,7 @@ async def test_extension_session_through_the_real_gateway(
     down = checks["queuedWhileDown"]
     assert down["count"] + down["inflight"] > 0, "nothing was queued while the gateway was down"
 
-    uploads = await _logged_uploads(aredis, settings)
+    uploads = await logged_uploads(aredis, settings)
     raw_json = msgspec.json.encode(uploads).decode()
     events: list[ClientEvent] = sorted((e for u in uploads for e in u.events), key=lambda e: e.seq)
 
@@ -318,11 +219,21 @@ async def test_extension_session_through_the_real_gateway(
         "blocked-marker",
         "localhost",
         "Secret bank",
+        "chrome-extension",
     ):
         assert leaked not in raw_json, f"{leaked!r} reached the log"
+    # Tabs that show no web page are recorded only as "not a page", without a title.
+    non_pages = [
+        e for e in events if isinstance(e, TabActivated | TabUpdated) and "://" not in e.url
+    ]
+    assert {(e.url, e.title) for e in non_pages} == {("about:blank", ""), ("about:blocked", "")}
 
     # Page text: extracted, hashed (lower-case hex SHA-256), language kept.
     contents = {e.url.rsplit("/", 1)[-1]: e for e in events if isinstance(e, PageContent)}
+    # The SPA's new route is filed under its own URL; the old URL keeps one version.
+    assert "charlie2-marker" in contents["c2-view"].text
+    c_texts = {e.content_hash for e in events if isinstance(e, PageContent) and "c.html" in e.url}
+    assert len(c_texts) == 1
     for page, marker in (
         ("a.html", "alpha-marker"),
         ("b.html", "bravo-marker"),
@@ -352,6 +263,8 @@ async def test_extension_session_through_the_real_gateway(
     assert not folded.gaps and not folded.duplicates
     visits = [d for d in folded.derived if isinstance(d, VisitClosed)]
     got = [(v.url, v.dwell_ms) for v in visits]
+    route = [v.content_hash for v in visits if v.url.endswith("/c2-view")]
+    assert route and set(route) == {contents["c2-view"].content_hash}, got
     assert len(visits) == len(EXPECTED_VISITS), got
     for visit, (suffix, opened_by, closed_by) in zip(visits, EXPECTED_VISITS, strict=True):
         # The script knows each transition happened between the start and the end of

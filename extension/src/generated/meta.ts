@@ -16,3 +16,60 @@ export const LIMITS = {
   labelMax: 200,
   batchMax: 500,
 } as const;
+
+/** URL rules of schema/privacy.py: page schemes, placeholders, secret parameter names. */
+export const URL_PRIVACY = {
+  "blocked_url": "about:blocked",
+  "not_a_page_url": "about:blank",
+  "page_schemes": [
+    "http",
+    "https"
+  ],
+  "secret_param_prefixes": [
+    "x-amz-",
+    "x-goog-"
+  ],
+  "secret_param_suffixes": [
+    "token",
+    "password",
+    "passwd",
+    "secret",
+    "signature",
+    "apikey",
+    "_key",
+    "-key",
+    "sessionid",
+    "session_id",
+    "sessid"
+  ],
+  "secret_params": [
+    "access_token",
+    "api_key",
+    "auth",
+    "authorization",
+    "awsaccesskeyid",
+    "code",
+    "credential",
+    "credentials",
+    "id_token",
+    "jwt",
+    "key",
+    "oauth_verifier",
+    "otp",
+    "pass",
+    "password",
+    "pwd",
+    "refresh_token",
+    "relaystate",
+    "samlrequest",
+    "samlresponse",
+    "secret",
+    "session",
+    "sid",
+    "sig",
+    "signature",
+    "state",
+    "ticket",
+    "token"
+  ]
+} as const;

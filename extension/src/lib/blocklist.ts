@@ -3,9 +3,6 @@
  * blocked domain (or any of its subdomains) never leaves the browser.
  */
 
-/** The URL that replaces a blocked page in transition events (see README). */
-export const BLOCKED_URL = "about:blocked";
-
 /** Normalise user input (`https://Mail.Example.com/x`, `.example.com`) to a bare domain. */
 export function normaliseDomain(entry: string): string {
   let d = entry.trim().toLowerCase();
@@ -40,9 +37,4 @@ export function isBlocked(url: string, blocked: readonly string[]): boolean {
   const host = hostOf(url);
   if (!host) return false;
   return blocked.some((d) => d !== "" && (host === d || host.endsWith(`.${d}`)));
-}
-
-/** True for URLs the recorder may look at: http(s) pages and browser pages (new tab, ...). */
-export function isRecordableUrl(url: string): boolean {
-  return url.length > 0 && !url.startsWith("chrome-extension:") && !url.startsWith("devtools:");
 }

@@ -2,12 +2,15 @@
  * Page text extraction for the content script: the readable main text
  * (Mozilla Readability), its title and language, capped, and a SHA-256 hash.
  *
- * Form controls never contribute: inputs, text areas, selects, editable
- * regions and anything marked as a password are removed from a copy of the
+ * Only what the page shows is read (see visible.ts: no `hidden`, `display:none`,
+ * `visibility:hidden`, `aria-hidden`, `<template>`, `<noscript>`), and form
+ * controls never contribute: inputs, text areas, selects, editable regions,
+ * text boxes and anything marked as a password are removed from a copy of the
  * page before Readability sees it, so typed or prefilled values cannot leak.
  */
 import { Readability } from "@mozilla/readability";
 import { clip } from "./events";
+import { type StyleLike, visibleCopy } from "./visible";
 
 /** What a page yields. */
 export interface Extracted {
@@ -21,6 +24,8 @@ const NEVER = [
   "textarea",
   "select",
   "option",
+  "datalist",
+  "output",
   "button",
   "script",
   "style",
@@ -28,9 +33,13 @@ const NEVER = [
   "template",
   "iframe",
   "[contenteditable]:not([contenteditable='false'])",
+  "[role='textbox' i]",
+  "[role='searchbox' i]",
+  "[role='combobox' i]",
   "[type='password' i]",
   "[autocomplete*='password' i]",
-  "[aria-hidden='true']",
+  "[aria-hidden='true' i]",
+  "[hidden]",
 ].join(",");
 
 /** Collapse runs of blanks, keep paragraph breaks, trim. */
@@ -43,19 +52,25 @@ export function normaliseText(text: string): string {
     .trim();
 }
 
+/** The computed style of a live element, when its document has a window. */
+export function computedStyle(el: Element): StyleLike | null {
+  const view = el.ownerDocument.defaultView;
+  return view ? view.getComputedStyle(el) : null;
+}
+
 /**
- * Extract the readable text of `doc`, at most `cap` characters.
+ * Extract the readable, visible text of `doc`, at most `cap` characters.
  *
- * Works on a clone: the live page is never modified.
+ * Works on a copy: the live page is never modified.
  */
-export function extract(doc: Document, cap: number): Extracted {
-  const clone = doc.cloneNode(true) as Document;
-  clone.querySelectorAll(NEVER).forEach((n) => n.remove());
+export function extract(doc: Document, cap: number, styleOf: (el: Element) => StyleLike | null = computedStyle): Extracted {
+  const visible = visibleCopy(doc, styleOf);
+  visible.querySelectorAll(NEVER).forEach((n) => n.remove());
   const lang = (doc.documentElement.getAttribute("lang") ?? "").trim();
   let text = "";
   let title = doc.title ?? "";
   try {
-    const article = new Readability(clone, { charThreshold: 100 }).parse();
+    const article = new Readability(visible.cloneNode(true) as Document, { charThreshold: 100 }).parse();
     if (article?.textContent) text = article.textContent;
     if (article?.title) title = article.title;
   } catch {
@@ -63,9 +78,7 @@ export function extract(doc: Document, cap: number): Extracted {
   }
   if (normaliseText(text).length < 50) {
     // Readability found no article (short or app-like page): fall back to the body text.
-    const fallback = doc.cloneNode(true) as Document;
-    fallback.querySelectorAll(NEVER).forEach((n) => n.remove());
-    text = fallback.body?.textContent ?? "";
+    text = visible.body?.textContent ?? "";
   }
   return { title: title.trim(), lang, text: clip(normaliseText(text), cap) };
 }

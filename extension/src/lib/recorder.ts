@@ -7,19 +7,25 @@
  * - nothing is recorded outside a session or while paused;
  * - nothing from an incognito tab or window is recorded (the manifest also
  *   keeps the extension out of incognito altogether);
- * - a page on a blocked domain never appears: its page text is not recorded,
- *   and a switch to it is recorded as a switch to `about:blocked`, so the
- *   previous page's visit still ends at the right moment.
+ * - only web pages (http:, https:) are recorded; a switch to anything else
+ *   (new tab, file:, data:, chrome:, the extension's own pages, …) is recorded
+ *   as a switch to `about:blank` with no title, so the previous page's visit
+ *   still ends at the right moment and nothing about the tab is told; its
+ *   title changes, media state and text are not recorded at all;
+ * - a page on a blocked domain never appears: the same, as `about:blocked`;
+ * - every URL loses its fragment, user info and secret parameters (urls.ts),
+ *   and a title that is only the URL (Chrome's, while a page loads) is dropped.
  *
  * Sessions are created locally (UUIDv7 id, `session.started` queued like any
  * event), so starting and stopping works offline; the gateway learns about the
  * session from the log.
  */
 import type { ClientEvent } from "../generated/contract";
-import { BLOCKED_URL, isBlocked, isRecordableUrl } from "./blocklist";
+import { isBlocked } from "./blocklist";
 import { type EventPayload, draft } from "./events";
 import type { EventQueue } from "./queue";
 import type { Session, Store } from "./store";
+import { BLOCKED_URL, NOT_A_PAGE_URL, type UserSecrets, NO_USER_SECRETS, isPageUrl, isUrlTitle, scrubUrl, userSecrets } from "./urls";
 
 /** A transition as observed: its payload plus where it happened. */
 export interface Observed {
@@ -29,25 +35,41 @@ export interface Observed {
   tabUrl?: string;
 }
 
+/** The privacy settings `admit` applies. */
+export interface Privacy {
+  blocked: readonly string[];
+  secrets: UserSecrets;
+}
+
+/** What a URL may be recorded as: itself scrubbed, or a placeholder that tells nothing. */
+function recordedUrl(url: string, privacy: Privacy): string {
+  if (!isPageUrl(url)) return NOT_A_PAGE_URL;
+  if (isBlocked(url, privacy.blocked)) return BLOCKED_URL;
+  return scrubUrl(url, privacy.secrets);
+}
+
 /**
  * Decide whether (and in which form) an observed transition may be stored.
  *
  * @returns the payload to store, possibly redacted, or null to drop it.
  */
-export function admit(obs: Observed, blocked: readonly string[]): EventPayload | null {
+export function admit(obs: Observed, privacy: Privacy = { blocked: [], secrets: NO_USER_SECRETS }): EventPayload | null {
   if (obs.incognito) return null;
   const p = obs.payload;
   if (p.type === "page.content") {
-    return isBlocked(p.url, blocked) || !isRecordableUrl(p.url) ? null : p;
+    const url = recordedUrl(p.url, privacy);
+    return url === NOT_A_PAGE_URL || url === BLOCKED_URL ? null : { ...p, url };
   }
   if (p.type === "tab.activated" || p.type === "tab.updated") {
-    if (isBlocked(p.url, blocked) || !isRecordableUrl(p.url)) {
-      return { ...p, url: BLOCKED_URL, title: "" };
-    }
-    return p;
+    const url = recordedUrl(p.url, privacy);
+    // While a page loads, Chrome titles its tab with the URL (secrets included): no title.
+    if (url !== NOT_A_PAGE_URL && url !== BLOCKED_URL) return { ...p, url, title: isUrlTitle(p.title ?? "", p.url) ? "" : p.title };
+    // A title change of a page that is not recorded tells nothing worth keeping.
+    return p.type === "tab.updated" && p.change === "title" ? null : { ...p, url, title: "" };
   }
-  if (p.type === "media.state" && obs.tabUrl !== undefined && isBlocked(obs.tabUrl, blocked)) {
-    return null;
+  if (p.type === "media.state" && obs.tabUrl !== undefined) {
+    const url = recordedUrl(obs.tabUrl, privacy);
+    return url === NOT_A_PAGE_URL || url === BLOCKED_URL ? null : p;
   }
   return p;
 }
@@ -142,10 +164,11 @@ export class Recorder {
     const session = await this.d.store.session();
     if (!session) return [];
     if (!control && (await this.d.store.pausedUntil()) > ts) return [];
-    const { blockedDomains } = await this.d.store.effective();
+    const { blockedDomains, secretParams } = await this.d.store.effective();
+    const privacy: Privacy = { blocked: blockedDomains, secrets: userSecrets(secretParams) };
     const clientId = await this.d.store.clientId(() => this.d.newId(ts));
     const drafts = observed
-      .map((o) => admit(o, blockedDomains))
+      .map((o) => admit(o, privacy))
       .filter((p): p is EventPayload => p !== null)
       .map((p) => draft(p, { clientId, sessionId: session.id, ts }, this.d.now()));
     if (drafts.length === 0) return [];

@@ -1,11 +1,13 @@
 /**
- * Persisted extension state (chrome.storage.local): configuration, the
- * install's client id, the current session, pause, and the upload status the
- * popup shows. Everything a restarted service worker needs lives here or in
- * the IndexedDB queue; nothing important is kept only in memory.
+ * Persisted extension state: configuration (with the device token), the
+ * install's client id, the current session, pause, a pairing in progress, and
+ * the upload status the popup shows. Everything a restarted service worker
+ * needs lives here or in the IndexedDB queue; nothing important is kept only in
+ * memory. The worker backs it with the extension origin's IndexedDB (kv.ts),
+ * which content scripts cannot read.
  */
 
-/** The part of chrome.storage.local the extension uses (injected for tests). */
+/** A small key-value area (IndexedDB in the worker, memory in tests). */
 export interface KV {
   get(keys: string[]): Promise<Record<string, unknown>>;
   set(items: Record<string, unknown>): Promise<void>;
@@ -18,6 +20,8 @@ export interface Config {
   dashboardUrl: string;
   blockedDomains: string[];
   idleThresholdS: number;
+  /** Query parameter names stripped from URLs besides the documented list (`name`, `prefix*`). */
+  secretParams: string[];
   /** Page text is cut to this many characters. */
   textCap: number;
 }
@@ -33,6 +37,7 @@ export interface RemoteSettings {
 export interface Effective {
   blockedDomains: string[];
   idleThresholdS: number;
+  secretParams: string[];
   textCap: number;
   remote: RemoteSettings | null;
 }
@@ -52,6 +57,15 @@ export interface Status {
   authError: boolean;
   rejectedTotal: number;
   nextRetryAt: number | null;
+  /** How the last "Connect to MindHit" ended ("" before any). */
+  pairing: string;
+}
+
+/** A "Connect to MindHit" in progress: the PKCE verifier waits for the dashboard's code. */
+export interface PendingPairing {
+  verifier: string;
+  dashboardUrl: string;
+  expiresAt: number;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -60,6 +74,7 @@ export const DEFAULT_CONFIG: Config = {
   dashboardUrl: "http://127.0.0.1:8080",
   blockedDomains: [],
   idleThresholdS: 60,
+  secretParams: [],
   textCap: 100_000,
 };
 
@@ -70,6 +85,7 @@ export const INITIAL_STATUS: Status = {
   authError: false,
   rejectedTotal: 0,
   nextRetryAt: null,
+  pairing: "",
 };
 
 /** In-memory KV (tests, and a fallback when chrome.storage is unavailable). */
@@ -127,6 +143,7 @@ export class Store {
     return {
       blockedDomains: [...new Set([...config.blockedDomains, ...(remote?.blockedDomains ?? [])])],
       idleThresholdS: remote?.idleThresholdS ?? config.idleThresholdS,
+      secretParams: config.secretParams,
       textCap: config.textCap,
       remote,
     };
@@ -148,6 +165,15 @@ export class Store {
 
   async setPausedUntil(at: number): Promise<void> {
     await this.kv.set({ pausedUntil: at });
+  }
+
+  async pairing(): Promise<PendingPairing | null> {
+    const { pairing } = await this.kv.get(["pairing"]);
+    return (pairing as PendingPairing | null | undefined) ?? null;
+  }
+
+  async setPairing(pairing: PendingPairing | null): Promise<void> {
+    await this.kv.set({ pairing });
   }
 
   async status(): Promise<Status> {

@@ -9,28 +9,13 @@
 // one line on stdin after each, so the test can stop and restart the gateway.
 // It writes to `out` the wall-clock time (ms) before and after each action, so
 // the test can compare the dwell times the pipeline computes with what was done.
-import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { launch, sleep } from "../../support/extension.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-function loadPlaywright() {
-  for (const base of [join(here, "../../../extension/"), join(here, "../")]) {
-    try {
-      return createRequire(base)("playwright-core");
-    } catch {
-      // try the next place
-    }
-  }
-  throw new Error("playwright-core not installed (npm ci in extension/)");
-}
-const { chromium } = loadPlaywright();
 const cfg = JSON.parse(process.argv[2]);
 const stdin = createInterface({ input: process.stdin });
 const lines = stdin[Symbol.asyncIterator]();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const actions = [];
 const results = { actions, checks: {} };
 
@@ -48,32 +33,8 @@ async function act(name, fn) {
   console.error(`action ${name} took ${after - before} ms`);
 }
 
-const ctx = await chromium.launchPersistentContext(cfg.profileDir, {
-  executablePath: "/usr/bin/chromium",
-  headless: false,
-  args: [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    `--disable-extensions-except=${cfg.extensionDir}`,
-    `--load-extension=${cfg.extensionDir}`,
-  ],
-});
+const { ctx, extensionId, workerUrl, inWorker, command } = await launch(cfg.extensionDir, cfg.profileDir);
 try {
-  const first = ctx.serviceWorkers()[0] ?? (await ctx.waitForEvent("serviceworker"));
-  const workerUrl = first.url();
-  const extensionId = new URL(workerUrl).host;
-  // The worker handle of the running instance (it changes when the worker restarts).
-  const worker = async () =>
-    ctx.serviceWorkers().find((w) => w.url() === workerUrl) ??
-    (await ctx.waitForEvent("serviceworker", { predicate: (w) => w.url() === workerUrl }));
-  const inWorker = async (fn, arg) => (await worker()).evaluate(fn, arg);
-  const command = (msg) => inWorker((m) => self.mindhit.command(m), msg);
   const cdp = await ctx.newCDPSession(ctx.pages()[0] ?? (await ctx.newPage()));
   const workerTargets = async () =>
     (await cdp.send("Target.getTargets")).targetInfos.filter((t) => t.type === "service_worker" && t.url === workerUrl);
@@ -83,13 +44,15 @@ try {
   await ctx.addCookies([{ ...cfg.dashboardCookie, sameSite: "Lax" }]);
   const popup = await ctx.newPage();
   await popup.goto(`chrome-extension://${extensionId}/popup.html`);
+  await popup.click("#paste summary"); // pasting a token is the alternative to pairing
   await popup.fill("#gateway", cfg.gatewayUrl);
   await popup.fill("#token", cfg.token);
   await popup.fill("#dashboard", cfg.dashboardUrl);
   await popup.click("#signin-btn");
   await popup.waitForSelector("#main:not([hidden])");
   results.checks.signInMessage = await popup.textContent("#message");
-  await popup.click("details summary");
+  results.checks.tokenShown = (await popup.content()).includes(cfg.token) || (await popup.inputValue("#token")) !== "";
+  await popup.click("#privacy summary");
   await popup.fill("#blocked", cfg.blockedDomain);
   await popup.click("#settings-btn");
   await popup.waitForFunction(() => document.querySelector("#message")?.textContent === "settings saved");
@@ -136,8 +99,15 @@ try {
   await sleep(1000);
   await act("navigate-c", () => tabA.goto(cfg.pages.c, { waitUntil: "commit" }));
   await sleep(1000);
-  await act("spa-c2", () => tabA.evaluate((path) => history.pushState({}, "", path), cfg.pages.c2Path));
-  await sleep(1000);
+  // The SPA shows a new route: new URL, new content (read again by the extension 1.5 s later).
+  await act("spa-c2", () =>
+    tabA.evaluate((path) => {
+      history.pushState({}, "", path);
+      document.querySelector("article").innerHTML =
+        "<h1>Route two</h1>" + "<p>charlie2-marker the second route explains glaciers and moraines in detail.</p>".repeat(12);
+    }, cfg.pages.c2Path),
+  );
+  await sleep(2000);
   await act("idle", () => inWorker(() => self.mindhit.idle("idle")));
   await sleep(1000);
   await act("active", () => inWorker(() => self.mindhit.idle("active")));
@@ -151,6 +121,17 @@ try {
   await act("navigate-blocked", () => tabA.goto(cfg.pages.blocked, { waitUntil: "commit" }));
   await sleep(1000);
   await act("switch-b-again", () => tabB.bringToFront());
+  await sleep(1000);
+  // A new tab (about:blank), then the extension's own page in it: neither is a page.
+  let tabN;
+  await act("new-tab", async () => {
+    tabN = await ctx.newPage();
+    await tabN.bringToFront();
+  });
+  await sleep(300);
+  await act("popup-tab", () => tabN.goto(`chrome-extension://${extensionId}/popup.html`));
+  await sleep(700);
+  await act("back-to-b", () => tabB.bringToFront());
   await sleep(1000);
   await act("navigate-d", () => tabB.goto(cfg.pages.d, { waitUntil: "commit" }));
   await tabB.waitForLoadState("load");
@@ -197,7 +178,7 @@ try {
     await sleep(250);
   }
   results.checks.finalStatus = await inWorker(() => self.mindhit.status());
-  results.checks.clientId = await inWorker(async () => (await chrome.storage.local.get("clientId")).clientId);
+  results.checks.clientId = await inWorker(() => self.mindhit.clientId());
 
   // 5. The popup shows the result.
   const after = await ctx.newPage();

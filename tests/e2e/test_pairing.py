@@ -1,0 +1,137 @@
+"""Pairing the real extension through the dashboard ("Connect to MindHit"), then recording.
+
+pytest runs the whole pipeline (gateway, processors, projector, dashboard) as processes;
+``extension/pair.mjs`` drives Chromium with the built extension: a new user signs up,
+types the dashboard URL into the popup (which refreshes every 2 s meanwhile), clicks
+Connect, confirms the device name on the dashboard's pairing page, and the extension takes
+its new token and closes the tab. A session recorded from the popup over two pages then
+reaches the user's timeline. Screenshots: ``test-artifacts/e2e/pairing-*.png``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.e2e.pipeline import Pipeline
+from tests.support.extension import build_extension, run_driver
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(300)]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+DRIVER = Path(__file__).parent / "extension" / "pair.mjs"
+PASSWORD = "a long enough password"
+DEVICE = "e2e laptop"
+TEXT = " ".join(f"Line {i} on how tides follow the moon." for i in range(20))
+PAGES = {
+    "tides.html": f"<!doctype html><title>Tides explained</title><article><p>{TEXT}</p>",
+    "moon.html": f"<!doctype html><title>The moon and the sea</title><article><p>{TEXT}</p>",
+}
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def pages(tmp_path: Path) -> Iterator[str]:
+    """A local HTTP server with two pages; yields its base URL."""
+    for name, html in PAGES.items():
+        (tmp_path / name).write_text(html, encoding="utf-8")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def pipeline(
+    redis_url: str, database_url: str, key_prefix: str, tmp_path: Path
+) -> Iterator[Pipeline]:
+    """The four components on free ports, with this test's key prefix."""
+    running = Pipeline.configure(
+        redis_url=redis_url,
+        database_url=database_url,
+        key_prefix=key_prefix,
+        data_dir=tmp_path / "data",
+        logs=ARTIFACTS / "logs-pairing",
+    )
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+VISITS = (
+    "SELECT v.url, v.title FROM page_visits v JOIN users u USING (user_id)"
+    " WHERE u.email = %s ORDER BY v.start_at"
+)
+DEVICES = (
+    "SELECT t.device FROM device_tokens t JOIN users u USING (user_id)"
+    " WHERE u.email = %s AND t.revoked_at IS NULL"
+)
+
+
+def _rows(database_url: str, query: str, email: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(database_url) as conn:
+        return [tuple(row) for row in conn.execute(query, (email,)).fetchall()]
+
+
+async def test_connect_to_mindhit_pairs_the_extension_and_its_session_reaches_the_user(
+    pipeline: Pipeline, pages: str, database_url: str, tmp_path: Path
+) -> None:
+    email = f"pair-{uuid.uuid4().hex[:8]}@example.com"
+    expected = [
+        (f"{pages}/tides.html", "Tides explained"),
+        (f"{pages}/moon.html", "The moon and the sea"),
+    ]
+
+    def wait_for_visits() -> None:
+        deadline = time.monotonic() + 90
+        while _rows(database_url, VISITS, email) != expected:
+            assert time.monotonic() < deadline, _rows(database_url, VISITS, email)
+            time.sleep(0.5)
+
+    config = {
+        "extensionDir": str(build_extension()),
+        "profileDir": str(tmp_path / "profile"),
+        "webUrl": pipeline.web_url,
+        "email": email,
+        "password": PASSWORD,
+        "device": DEVICE,
+        "pages": {"a": f"{pages}/tides.html", "b": f"{pages}/moon.html"},
+        "artifacts": str(ARTIFACTS),
+        "out": str(tmp_path / "pair.json"),
+    }
+    checks = (await run_driver(DRIVER, config, {"visits": wait_for_visits}))["checks"]
+
+    # The popup kept what the user typed through its refreshes.
+    assert checks["halfTyped"] == pipeline.web_url[:12]
+    assert checks["typed"] == pipeline.web_url
+    # The extension opened the dashboard's pairing page and got a token of its own.
+    assert checks["pairUrl"].startswith(f"{pipeline.web_url}/pair?challenge=")
+    status = checks["status"]
+    assert status["signedIn"] and not status["authError"], status
+    assert status["pairing"].startswith(f'connected as "{DEVICE}"'), status
+    assert status["gatewayUrl"] == pipeline.gateway_url
+    assert "Recording" in checks["popupText"] or "Not recording" in checks["popupText"]
+    assert not re.search(r"mh_[A-Za-z0-9_-]{20,}", checks["popupHtml"]), "token shown"
+    assert _rows(database_url, DEVICES, email) == [(DEVICE,)]
+    # The session went through the pipeline to this user's timeline (no popup tab in it).
+    assert _rows(database_url, VISITS, email) == expected
+    assert "Tides explained" in checks["timelineText"]
+    assert "The moon and the sea" in checks["timelineText"]
+    assert (ARTIFACTS / "pairing-2-confirm.png").stat().st_size > 0

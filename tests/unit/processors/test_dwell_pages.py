@@ -1,0 +1,81 @@
+"""The dwell fold and the mind-map input: non-pages and flicks are never pages."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from processors.dwell import MIN_VISIT_MS, fold
+from processors.sessions import mindmap_pages
+from schema.derived import SessionClosed, SessionPage, VisitClosed
+from tests.unit.processors.browsing import Browser
+
+SID = "0190a0b0-0000-7000-8000-000000000002"
+NON_PAGES = ["about:blank", "about:blocked", "chrome://newtab/", "chrome-extension://x/popup.html"]
+
+
+def test_a_switch_to_a_non_page_ends_the_visit_and_opens_none() -> None:
+    b = Browser("c1", SID)
+    b.start()
+    b.activate(1, "https://a.example/")
+    b.wait(4_000).activate(2, "about:blank")  # a new tab
+    b.wait(3_000).navigate(2, "https://b.example/")
+    b.wait(2_000).activate(3, "about:blocked")  # a blocked page, or the extension's popup tab
+    b.wait(5_000).activate(1, "https://a.example/")
+    b.wait(1_000).stop()
+    _, result = fold(None, "u", b.events)
+    visits = [(v.url, v.dwell_ms) for v in result.derived if isinstance(v, VisitClosed)]
+    assert visits == [
+        ("https://a.example/", 4_000),
+        ("https://b.example/", 2_000),
+        ("https://a.example/", 1_000),
+    ]
+    closed = next(d for d in result.derived if isinstance(d, SessionClosed))
+    assert sorted(p.url for p in closed.pages) == ["https://a.example/", "https://b.example/"]
+    assert closed.active_ms == 7_000
+
+
+STEPS = st.lists(
+    st.tuples(st.sampled_from(["page", *NON_PAGES]), st.integers(1, 3_000)), max_size=12
+)
+
+
+@given(STEPS)
+def test_only_web_pages_held_at_least_the_threshold_become_visits(
+    steps: list[tuple[str, int]],
+) -> None:
+    b = Browser("c1", SID)
+    b.start()
+    for tab, (kind, ms) in enumerate(steps):
+        url = f"https://p{tab}.example/" if kind == "page" else kind
+        b.activate(tab, url)
+        b.wait(ms)
+    b.stop()
+    _, result = fold(None, "u", b.events)
+    visits = [v for v in result.derived if isinstance(v, VisitClosed)]
+    expected = [
+        (f"https://p{tab}.example/", ms)
+        for tab, (kind, ms) in enumerate(steps)
+        if kind == "page" and ms >= MIN_VISIT_MS
+    ]
+    assert [(v.url, v.dwell_ms) for v in visits] == expected
+    closed = next(d for d in result.derived if isinstance(d, SessionClosed))
+    assert closed.active_ms == sum(ms for _, ms in expected)
+
+
+def test_the_mind_map_never_gets_a_non_page_from_an_older_fold() -> None:
+    pages = [
+        SessionPage(url_hash=f"h{i}", url=url, title="", domain="", dwell_ms=1_000)
+        for i, url in enumerate(["https://a.example/", *NON_PAGES])
+    ]
+    closed = SessionClosed(
+        user_id="u",
+        session_id=SID,
+        started_ts=0,
+        stopped_ts=10_000,
+        active_ms=5_000,
+        page_count=len(pages),
+        domain_count=1,
+        pages=pages,
+    )
+    assert [p.url for p in mindmap_pages(closed, {}, {})] == ["https://a.example/"]
