@@ -1,6 +1,11 @@
-# Redis 7 on ElastiCache for MindHit's event log (Redis Streams): a replication group
-# with one primary and replicas in other AZs, automatic failover, encryption in transit
-# (TLS, AUTH token) and at rest (KMS), daily snapshots and slow-log delivery.
+# Redis 7 on ElastiCache for MindHit's event log (Redis Streams), with cluster mode
+# enabled: `shards` node groups (each a primary with `replicas_per_shard` replicas in
+# other AZs) share the 16,384 hash slots, with automatic failover, encryption in transit
+# (TLS, AUTH token) and at rest (KMS), daily snapshots and slow-log delivery. Every
+# environment runs cluster mode (dev and staging with one shard), so the application's
+# cluster client and its hash-tagged keys ({pN}, {group.G}) are exercised before prod.
+# A partition's streams and group state share the hash tag {pN}: which shard holds a
+# partition follows from the slot of "pN" (README, Deploy, gives the spread per count).
 # Note: ElastiCache has no AOF for Redis 7; durability comes from replicas, which is why
 # the application waits for a replica (MINDHIT_WAIT_REPLICAS=1) before acknowledging.
 
@@ -43,12 +48,17 @@ resource "aws_vpc_security_group_ingress_rule" "app" {
 }
 
 resource "aws_elasticache_parameter_group" "this" {
-  name   = "${var.name}-redis7"
+  name   = "${var.name}-redis7-cluster"
   family = "redis7"
   # the event log must never be evicted
   parameter {
     name  = "maxmemory-policy"
     value = "noeviction"
+  }
+  # cluster mode: the application connects with redis-py's cluster client (?cluster=true)
+  parameter {
+    name  = "cluster-enabled"
+    value = "yes"
   }
   tags = local.tags
 }
@@ -66,7 +76,9 @@ resource "aws_elasticache_replication_group" "this" {
   engine                     = "redis"
   engine_version             = var.engine_version
   node_type                  = var.node_type
-  num_cache_clusters         = var.replicas + 1
+  cluster_mode               = "enabled"
+  num_node_groups            = var.shards
+  replicas_per_node_group    = var.replicas_per_shard
   port                       = 6379
   parameter_group_name       = aws_elasticache_parameter_group.this.name
   subnet_group_name          = aws_elasticache_subnet_group.this.name
