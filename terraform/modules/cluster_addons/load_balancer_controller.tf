@@ -232,10 +232,10 @@ resource "helm_release" "aws_load_balancer_controller" {
       name        = local.irsa.load-balancer-controller.service_account
       annotations = { "eks.amazonaws.com/role-arn" = aws_iam_role.irsa["load-balancer-controller"].arn }
     }
-    enableShield = false
-    enableWaf    = false
-    enableWafv2  = false
-    defaultTags  = { "mindhit/cluster" = var.cluster_name }
+    enableShield        = false
+    enableWaf           = false
+    enableWafv2         = false
+    defaultTags         = { "mindhit/cluster" = var.cluster_name }
     podDisruptionBudget = { maxUnavailable = 1 }
   })]
   depends_on = [aws_iam_role_policy.irsa]

@@ -48,10 +48,10 @@ resource "helm_release" "prometheus" {
   atomic           = true
   max_history      = 5
   values = [yamlencode({
-    alertmanager               = { enabled = false }
-    kube-state-metrics         = { enabled = false }
-    prometheus-node-exporter   = { enabled = false }
-    prometheus-pushgateway     = { enabled = false }
+    alertmanager             = { enabled = false }
+    kube-state-metrics       = { enabled = false }
+    prometheus-node-exporter = { enabled = false }
+    prometheus-pushgateway   = { enabled = false }
     server = {
       retention        = var.prometheus_retention
       persistentVolume = { enabled = false }
