@@ -33,6 +33,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from argon2 import PasswordHasher
 from psycopg.types.json import Jsonb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +41,6 @@ sys.path.insert(0, str(ROOT))
 
 from mindhit.corpus import load_pages  # noqa: E402
 from mindhit.db import apply_migrations  # noqa: E402
-from web.auth import hash_password  # noqa: E402
 
 ADMIN_URL = os.environ.get(
     "MINDHIT_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -66,7 +66,7 @@ def seed(url: str, *, sessions: int, visits_per_session: int, pages: int) -> tup
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO users (user_id, email, password_hash) VALUES (%s, %s, %s)",
-            (user_id, EMAIL, hash_password(PASSWORD)),
+            (user_id, EMAIL, PasswordHasher().hash(PASSWORD)),
         )
         conn.execute("INSERT INTO user_settings (user_id) VALUES (%s)", (user_id,))
         page_rows = []

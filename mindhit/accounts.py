@@ -3,24 +3,34 @@
 Device tokens are random 256-bit secrets shown once; only their SHA-256 is stored,
 so a database leak reveals no usable token. Revoked tokens stay in the table so the
 gateway can answer 403 (revoked) rather than 401 (unknown).
+
+Addresses are stored in the one canonical form of :func:`mindhit.emails.normalize_email`
+(one address, NFKC, lower case, IDNA domain), so two spellings are one account. An
+address counts as confirmed once its owner used a confirmation link
+(:mod:`mindhit.account_links`) or the operator created the account.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
 from typing import Any
 
 import msgspec
 import psycopg
 
+from mindhit.emails import EmailError, normalize_email
 from schema.ids import uuid7
 
 __all__ = [
+    "USER_COLUMNS",
     "AccountError",
     "DeviceToken",
+    "EmailTakenError",
     "TokenInfo",
     "User",
+    "confirm_email",
     "create_token",
     "create_user",
     "find_user",
@@ -28,6 +38,10 @@ __all__ = [
     "list_tokens",
     "lookup_token",
     "revoke_token",
+    "set_admin",
+    "set_password",
+    "sign_out_everywhere",
+    "user_from_row",
 ]
 
 TOKEN_PREFIX = "mh_"
@@ -38,11 +52,31 @@ class AccountError(ValueError):
 
 
 class User(msgspec.Struct, frozen=True, kw_only=True):
-    """A MindHit user."""
+    """A MindHit user: ``is_admin`` is the operator-set flag, nothing else."""
 
     user_id: str
     email: str
     is_admin: bool = False
+    email_confirmed: bool = False
+    has_password: bool = False
+
+
+USER_COLUMNS = (
+    "user_id::text, email, is_admin, email_confirmed_at IS NOT NULL, password_hash IS NOT NULL"
+)
+"""The ``users`` columns :func:`user_from_row` reads, in order (join other tables
+``USING (user_id)`` so the names stay unambiguous)."""
+
+
+def user_from_row(row: tuple[Any, ...]) -> User:
+    """A :class:`User` from a row selected with :data:`USER_COLUMNS`."""
+    return User(
+        user_id=row[0],
+        email=row[1],
+        is_admin=row[2],
+        email_confirmed=row[3],
+        has_password=row[4],
+    )
 
 
 class DeviceToken(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,39 +102,123 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+class EmailTakenError(AccountError):
+    """Another account already has this address."""
+
+
+def canonical_email(email: str) -> str:
+    """The canonical address, or :class:`AccountError` saying why ``email`` is not one."""
+    try:
+        return normalize_email(email)
+    except EmailError as exc:
+        raise AccountError(str(exc)) from exc
+
+
 async def create_user(
     conn: psycopg.AsyncConnection[Any],
     email: str,
     *,
     password_hash: str | None = None,
     is_admin: bool = False,
+    email_confirmed: bool = False,
 ) -> User:
-    """Create a user with default settings; raises :class:`AccountError` if the email exists."""
-    email = email.strip()
-    if "@" not in email or len(email) > 320:
-        raise AccountError(f"not an email address: {email!r}")
+    """Create a user with default settings.
+
+    Args:
+        email: normalised with :func:`canonical_email` before it is stored.
+        password_hash: an Argon2 hash (``None``: the user cannot sign in with a password).
+        is_admin: the operator's admin flag.
+        email_confirmed: the address is known to be the user's (the operator says so).
+
+    Raises:
+        AccountError: not exactly one valid address; :class:`EmailTakenError` when
+            another account has it.
+    """
+    email = canonical_email(email)
     user_id = uuid7()
     try:
         async with conn.transaction():
             await conn.execute(
-                "INSERT INTO users (user_id, email, password_hash, is_admin)"
-                " VALUES (%s, %s, %s, %s)",
-                (user_id, email, password_hash, is_admin),
+                "INSERT INTO users (user_id, email, password_hash, is_admin, email_confirmed_at)"
+                " VALUES (%s, %s, %s, %s, CASE WHEN %s THEN now() END)",
+                (user_id, email, password_hash, is_admin, email_confirmed),
             )
             await conn.execute("INSERT INTO user_settings (user_id) VALUES (%s)", (user_id,))
     except psycopg.errors.UniqueViolation as exc:
-        raise AccountError(f"a user with email {email!r} already exists") from exc
-    return User(user_id=user_id, email=email, is_admin=is_admin)
+        raise EmailTakenError(f"a user with email {email!r} already exists") from exc
+    return User(
+        user_id=user_id,
+        email=email,
+        is_admin=is_admin,
+        email_confirmed=email_confirmed,
+        has_password=password_hash is not None,
+    )
+
+
+def _lookup_form(email: str) -> str:
+    try:
+        return normalize_email(email)
+    except EmailError:
+        return email.strip()
 
 
 async def find_user(conn: psycopg.AsyncConnection[Any], email: str) -> User | None:
-    """Return the user with this email (case-insensitive), if any."""
+    """Return the user with this address (any spelling of it), if any."""
     cur = await conn.execute(
-        "SELECT user_id::text, email, is_admin FROM users WHERE lower(email) = lower(%s)",
-        (email.strip(),),
+        f"SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower(%s)",
+        (_lookup_form(email),),
     )
     row = await cur.fetchone()
-    return None if row is None else User(user_id=row[0], email=row[1], is_admin=row[2])
+    return None if row is None else user_from_row(row)
+
+
+async def set_password(
+    conn: psycopg.AsyncConnection[Any],
+    user_id: str,
+    password_hash: str,
+    *,
+    now: datetime,
+    keep_session: bytes | None = None,
+) -> None:
+    """Store a new password hash and end every dashboard sign-in but ``keep_session``.
+
+    Steps, in one transaction: write the hash and the change time; delete the user's
+    ``web_sessions`` rows except the one whose hash is ``keep_session`` (the browser
+    that made the change stays signed in; everyone else must sign in again).
+    """
+    async with conn.transaction():
+        await conn.execute(
+            "UPDATE users SET password_hash = %s, password_changed_at = %s WHERE user_id = %s",
+            (password_hash, now, user_id),
+        )
+        await conn.execute(
+            "DELETE FROM web_sessions WHERE user_id = %s"
+            " AND (%s::bytea IS NULL OR session_hash <> %s::bytea)",
+            (user_id, keep_session, keep_session),
+        )
+
+
+async def sign_out_everywhere(conn: psycopg.AsyncConnection[Any], user_id: str) -> int:
+    """End every dashboard sign-in of the user; return how many ended."""
+    cur = await conn.execute("DELETE FROM web_sessions WHERE user_id = %s", (user_id,))
+    return cur.rowcount
+
+
+async def set_admin(conn: psycopg.AsyncConnection[Any], user_id: str, is_admin: bool) -> None:
+    """Set or clear the operator's admin flag."""
+    await conn.execute("UPDATE users SET is_admin = %s WHERE user_id = %s", (is_admin, user_id))
+
+
+async def confirm_email(
+    conn: psycopg.AsyncConnection[Any], user_id: str, email: str, *, now: datetime
+) -> bool:
+    """Mark ``email`` confirmed, if it is still the user's address; ``False`` otherwise."""
+    cur = await conn.execute(
+        "UPDATE users SET email_confirmed_at = coalesce(email_confirmed_at, %s)"
+        " WHERE user_id = %s AND email = %s",
+        (now, user_id, email),
+    )
+    return cur.rowcount == 1
 
 
 async def create_token(

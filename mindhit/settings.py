@@ -41,6 +41,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         gateway_port: port of the gateway (``POST /v1/events``).
         web_host: interface the dashboard binds to.
         web_port: port of the dashboard.
+        trusted_proxies: proxy networks (comma-separated CIDRs) whose forwarded header
+            names the client; empty = the connection's address is the client.
+        forwarded_header: the header those proxies write: ``x-forwarded-for`` or
+            ``forwarded`` (RFC 7239).
         processors_host: interface of the processors' metrics/health server.
         processors_port: port of the processors' metrics/health server.
         projector_host: interface of the projector's metrics/health server.
@@ -59,18 +63,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         idle_threshold_s: 0 = idle exactly when the extension reports it; N = the user
             counts as idle N seconds after their last input (applied by the processors,
             also when replaying).
-        ai_provider: ``local`` (offline, default) or ``gemini``.
+        ai_provider: ``local`` (offline, default), ``gemini``, ``openai`` or ``anthropic``.
         gemini_api_key: API key; when set and ``ai_provider`` is ``gemini``, Gemini is used.
         gemini_model: Gemini model name.
         gemini_base_url: override of the Gemini endpoint (tests point it at a stub).
+        openai_api_key: API key; when set and ``ai_provider`` is ``openai``, OpenAI is used.
+        openai_model: OpenAI model name (chat completions with JSON-schema output).
+        openai_base_url: override of the OpenAI endpoint, e.g. ``http://host:port/v1``.
+        anthropic_api_key: API key; when set and ``ai_provider`` is ``anthropic``, Claude is used.
+        anthropic_model: Anthropic (Claude) model name.
+        anthropic_base_url: override of the Anthropic endpoint (tests point it at a stub).
         ai_timeout_s: timeout of one AI call.
         ai_attempts: attempts per AI call (429/5xx/malformed answers are retried).
-        smtp_url: SMTP server for session reports (``smtp://user:pass@host:port``); empty = off.
-        smtp_from: sender address of session reports.
+        smtp_url: SMTP server for reports and account mail (``smtp://user:pass@host:port``,
+            STARTTLS required; ``smtps://`` implicit TLS; ``smtp+insecure://`` plain); empty = off.
+        smtp_from: sender address of session reports and account mail.
         commit_interval_s: how often stream consumers commit their offsets.
         stream_retention_entries: entries kept per stream partition after archiving.
         secret_key: signs dashboard cookies; generated into data_dir when empty.
-        admin_emails: users allowed on the ops page (comma-separated).
+        admin_emails: addresses allowed on the ops page once confirmed (comma-separated);
+            ``mindhit user admin EMAIL`` sets the admin flag instead.
     """
 
     env: Literal["development", "production"] = "development"
@@ -86,6 +98,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     gateway_port: int = 8000
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    trusted_proxies: tuple[str, ...] = ()
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
     processors_host: str = "127.0.0.1"
     processors_port: int = 8001
     projector_host: str = "127.0.0.1"
@@ -101,10 +115,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     quarantine_maxlen: int = 10_000
     token_cache_seconds: float = 5.0
     idle_threshold_s: Annotated[int, msgspec.Meta(ge=0)] = 0
-    ai_provider: Literal["local", "gemini"] = "local"
+    ai_provider: Literal["local", "gemini", "openai", "anthropic"] = "local"
     gemini_api_key: str = ""
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str = ""
+    openai_api_key: str = ""
+    openai_model: str = "gpt-4.1-mini"
+    openai_base_url: str = ""
+    anthropic_api_key: str = ""
+    anthropic_model: str = "claude-haiku-4-5"
+    anthropic_base_url: str = ""
     ai_timeout_s: float = 30.0
     ai_attempts: int = 3
     smtp_url: str = ""

@@ -123,7 +123,12 @@ class SessionStatusChanged(DerivedBase, frozen=True, tag="session.status"):
 
 
 class MindmapNode(msgspec.Struct, frozen=True, kw_only=True):
-    """A node of a session mind map: the root topic, a subtopic, or a page (a leaf with a url)."""
+    """A node of a session mind map: the root topic, a subtopic, or a page (a leaf with a url).
+
+    ``summary`` is a subtopic's one-sentence summary. ``fallback_from`` is set on the root
+    only, when the configured provider failed and the offline local provider built the
+    map instead: it names the provider that failed.
+    """
 
     label: str
     weight_ms: int = 0
@@ -131,6 +136,8 @@ class MindmapNode(msgspec.Struct, frozen=True, kw_only=True):
     url: str = ""
     url_hash: str = ""
     children: list[MindmapNode] = []
+    summary: str = ""
+    fallback_from: str = ""
 
 
 class MindmapBuilt(DerivedBase, frozen=True, tag="mindmap.built"):

@@ -1,6 +1,7 @@
 """Things the user does from the dashboard that change state, shared by pages and the API.
 
-Sign-up, device tokens, settings, starting/stopping a session and erasing all data. Each
+Device tokens, settings, starting/stopping a session and erasing all data (account
+actions such as sign-up and passwords are in :mod:`web.account`). Each
 takes its connections and clock as arguments (no globals), so pages, the JSON API and the
 tests call exactly the same code.
 """
@@ -13,13 +14,12 @@ import psycopg
 import redis.asyncio as aioredis
 
 from mindhit import streams
-from mindhit.accounts import AccountError, User, create_token, create_user, revoke_token
+from mindhit.accounts import AccountError, User, create_token, revoke_token
 from mindhit.clock import Clock, utc_datetime
 from mindhit.settings import Settings
 from schema.derived import UserErased
 from schema.log import DerivedEntry, encode_derived_entry
 from schema.topics import SESSIONS_TOPIC, partition_for, stream_key, topic_for
-from web.auth import hash_password, password_problem
 from web.models import CreatedToken, ErasureResult, SessionControlResult
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "erase_account",
     "new_token",
     "remove_token",
-    "sign_up",
     "start_session",
     "stop_session",
 ]
@@ -36,21 +35,16 @@ Conn = psycopg.AsyncConnection[Any]
 
 
 class ActionError(ValueError):
-    """The request cannot be done; the message is shown to the user."""
+    """The request cannot be done; the message is shown to the user.
 
+    ``field`` names the input it is about (the API's 400 answers carry it);
+    ``retry_after_s`` is set when the answer is "not now" (429).
+    """
 
-async def sign_up(conn: Conn, email: str, password: str) -> User:
-    """Create an account with an Argon2-hashed password."""
-    problem = password_problem(password)
-    if problem:
-        raise ActionError(problem)
-    try:
-        return await create_user(conn, email, password_hash=hash_password(password))
-    except AccountError as exc:
-        text = str(exc)
-        if "already exists" in text:
-            raise ActionError("An account with that email already exists.") from exc
-        raise ActionError("That does not look like an email address.") from exc
+    def __init__(self, message: str, *, field: str = "", retry_after_s: int = 0) -> None:
+        super().__init__(message)
+        self.field = field
+        self.retry_after_s = retry_after_s
 
 
 async def new_token(conn: Conn, user_id: str, device: str) -> CreatedToken:

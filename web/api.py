@@ -51,7 +51,13 @@ class ApiController(Controller):
 
     @get("/me", summary="The signed-in user")
     async def me(self, user: User) -> Account:
-        return Account(user_id=user.user_id, email=user.email, is_admin=user.is_admin)
+        return Account(
+            user_id=user.user_id,
+            email=user.email,
+            is_admin=user.is_admin,
+            email_confirmed=user.email_confirmed,
+            has_password=user.has_password,
+        )
 
     @get("/sessions", summary="The user's sessions, newest first (50 per page)")
     async def sessions(self, user: User, conn: Conn, before: str | None = None) -> SessionList:

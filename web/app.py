@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import psycopg
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
@@ -36,13 +35,24 @@ from mindhit.logs import get_logger
 from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 from web import filters
+from web.account_api import AccountApiController
+from web.account_pages import AccountPages
 from web.api import ApiController, MetaController, OpsApiController
 from web.auth import user_for_login
+from web.common import admin_addresses, with_admin_rights
 from web.metrics import MetricsMiddleware, WebMetrics
 from web.pages import OpsPages, Pages
 from web.pairing import PairingApi, PairingPages
-from web.ratelimit import SignInLimiter
-from web.security import SESSION_COOKIE, SecurityHeadersMiddleware, cookie_secure, secret_key
+from web.proxies import TrustedProxyMiddleware, parse_networks
+from web.ratelimit import WindowLimiter
+from web.security import (
+    SESSION_COOKIE,
+    SecurityHeadersMiddleware,
+    cookie_secure,
+    derived_key,
+    secret_key,
+)
+from web.throttle import SignInThrottle
 
 __all__ = ["OpenAPIDocument", "create_app"]
 
@@ -53,6 +63,11 @@ OpenAPIDocument = Callable[[], dict[str, Any]]
 """Builds the combined OpenAPI document (called once, on the first request for it)."""
 
 
+async def _configure_connection(conn: psycopg.AsyncConnection[Any]) -> None:
+    # dashboard queries are short; JIT compilation (tens of ms) only slows them down
+    await conn.execute("SET jit = off")
+
+
 async def _provide_conn(state: State) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
     pool: AsyncConnectionPool[Any] = state.pool
     async with pool.connection() as conn:
@@ -60,18 +75,13 @@ async def _provide_conn(state: State) -> AsyncIterator[psycopg.AsyncConnection[A
 
 
 async def _provide_user(
-    request: Request[Any, Any, Any],
-    conn: psycopg.AsyncConnection[Any],
-    clock: Clock,
-    settings: Settings,
+    request: Request[Any, Any, Any], conn: psycopg.AsyncConnection[Any], clock: Clock
 ) -> User:
     value = request.cookies.get(SESSION_COOKIE)
     user = await user_for_login(conn, value, now=utc_datetime(clock())) if value else None
     if user is None:
         raise NotAuthorizedException("Sign in first.")
-    if not user.is_admin and user.email.lower() in {e.lower() for e in settings.admin_emails}:
-        user = msgspec.structs.replace(user, is_admin=True)
-    return user
+    return with_admin_rights(user, request.app.state.admin_addresses)
 
 
 async def _provide_optional_user(
@@ -128,8 +138,13 @@ def create_app(
     """
     if settings.env == "production" and not settings.secret_key:
         raise RuntimeError("MINDHIT_SECRET_KEY must be set in production")
+    try:
+        proxies = parse_networks(settings.trusted_proxies)
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from exc
     secure = cookie_secure(settings)
     metrics = WebMetrics()
+    signing_key = secret_key(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -138,13 +153,17 @@ def create_app(
             min_size=1,
             max_size=10,
             kwargs={"autocommit": True},
+            configure=_configure_connection,
             open=False,
         )
         await pool.open(wait=True, timeout=30)
         client = connect_redis(settings.redis_url)
         app.state.pool = pool
         app.state.redis = client
-        app.state.limiter = SignInLimiter(client, settings.key_prefix)
+        app.state.limiter = WindowLimiter(client, settings.key_prefix)
+        app.state.throttle = SignInThrottle(client, settings.key_prefix)
+        app.state.device_secret = derived_key(signing_key, "known-device")
+        app.state.admin_addresses = admin_addresses(settings.admin_emails)
         app.state.metrics = metrics
         try:
             yield
@@ -163,9 +182,11 @@ def create_app(
     return Litestar(
         route_handlers=[
             Pages,
+            AccountPages,
             OpsPages,
             PairingPages,
             ApiController,
+            AccountApiController,
             OpsApiController,
             PairingApi,
             MetaController,
@@ -181,13 +202,16 @@ def create_app(
             "maybe_user": Provide(_provide_optional_user),
         },
         csrf_config=CSRFConfig(
-            secret=secret_key(settings),
+            secret=signing_key,
             cookie_name="mh_csrf",
             cookie_secure=secure,
             cookie_samesite="strict",
             header_name="x-csrftoken",
         ),
         middleware=[
+            lambda app: TrustedProxyMiddleware(
+                app, trusted=proxies, header=settings.forwarded_header
+            ),
             lambda app: MetricsMiddleware(app, metrics=metrics),
             lambda app: SecurityHeadersMiddleware(app, hsts=secure),
         ],

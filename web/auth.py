@@ -1,9 +1,10 @@
 """Passwords and dashboard sign-in sessions.
 
-Passwords are hashed with Argon2id (argon2-cffi's defaults, re-hashed when those change).
-A sign-in creates a random 256-bit cookie value; only its SHA-256 is stored in
-``web_sessions`` so a leaked table gives no usable cookie. Sessions expire after
-``SESSION_TTL``; signing out deletes the row.
+Passwords are hashed with Argon2id in worker threads (:mod:`mindhit.passwords`),
+re-hashed when the parameters change. A sign-in creates a random 256-bit cookie value;
+only its SHA-256 is stored in ``web_sessions`` so a leaked table gives no usable cookie.
+Sessions expire after ``SESSION_TTL``; signing out deletes the row, "sign out
+everywhere" and a password change delete the user's other rows.
 """
 
 from __future__ import annotations
@@ -14,75 +15,52 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from mindhit.accounts import User
+from mindhit.accounts import USER_COLUMNS, User, user_from_row
+from mindhit.passwords import hash_password, password_problem, verify_password
 
 __all__ = [
-    "MIN_PASSWORD_LENGTH",
     "SESSION_TTL",
     "check_password",
     "create_login",
     "delete_login",
     "hash_password",
+    "login_count",
     "password_problem",
+    "session_hash",
     "user_for_login",
 ]
 
 SESSION_TTL = timedelta(days=14)
-MIN_PASSWORD_LENGTH = 10
-_hasher = PasswordHasher()
-# A valid hash of a random password: verifying against it when the user does not exist
-# keeps sign-in time the same for known and unknown emails.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-def hash_password(password: str) -> str:
-    """Argon2id hash of ``password``."""
-    return _hasher.hash(password)
-
-
-def password_problem(password: str) -> str | None:
-    """Why ``password`` is not acceptable, or ``None`` when it is."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
-    if len(password) > 1024:
-        return "That password is too long."
-    return None
-
-
-def _session_hash(cookie_value: str) -> bytes:
+def session_hash(cookie_value: str) -> bytes:
+    """The stored form of a session cookie value."""
     return hashlib.sha256(cookie_value.encode()).digest()
 
 
 async def check_password(
-    conn: psycopg.AsyncConnection[Any], email: str, password: str
-) -> User | None:
-    """The user whose email and password match, else ``None`` (timing-safe for unknown emails).
+    conn: psycopg.AsyncConnection[Any], user: User | None, password: str
+) -> bool:
+    """Whether ``password`` is ``user``'s (timing-safe: ``None`` costs the same and fails).
 
-    Steps: look the user up; verify the Argon2 hash (a dummy hash when unknown); when the
-    hash parameters are outdated, store a fresh hash.
+    Steps: read the stored hash; verify it in a worker thread (a dummy hash when there is
+    none); when the hash parameters are outdated, store a fresh hash.
     """
-    cur = await conn.execute(
-        "SELECT user_id::text, email, is_admin, password_hash FROM users"
-        " WHERE lower(email) = lower(%s)",
-        (email.strip(),),
-    )
-    row = await cur.fetchone()
-    stored = row[3] if row is not None and row[3] else _DUMMY_HASH
-    try:
-        _hasher.verify(stored, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return None
-    if row is None or not row[3]:
-        return None
-    if _hasher.check_needs_rehash(stored):
+    stored = None
+    if user is not None:
+        cur = await conn.execute(
+            "SELECT password_hash FROM users WHERE user_id = %s", (user.user_id,)
+        )
+        row = await cur.fetchone()
+        stored = row[0] if row is not None else None
+    check = await verify_password(stored, password)
+    if user is not None and check.matched and check.new_hash:
         await conn.execute(
             "UPDATE users SET password_hash = %s WHERE user_id = %s",
-            (_hasher.hash(password), row[0]),
+            (check.new_hash, user.user_id),
         )
-    return User(user_id=row[0], email=row[1], is_admin=row[2])
+    return user is not None and check.matched
 
 
 async def create_login(
@@ -91,9 +69,9 @@ async def create_login(
     """Create a sign-in session for ``user_id``; return the cookie value (shown once)."""
     value = secrets.token_urlsafe(32)
     await conn.execute(
-        "INSERT INTO web_sessions (session_hash, user_id, expires_at, user_agent)"
-        " VALUES (%s, %s, %s, %s)",
-        (_session_hash(value), user_id, now + SESSION_TTL, user_agent[:300]),
+        "INSERT INTO web_sessions (session_hash, user_id, created_at, expires_at, user_agent)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        (session_hash(value), user_id, now, now + SESSION_TTL, user_agent[:300]),
     )
     await conn.execute("DELETE FROM web_sessions WHERE expires_at < %s", (now,))
     return value
@@ -104,16 +82,26 @@ async def user_for_login(
 ) -> User | None:
     """The signed-in user for a session cookie, or ``None`` when unknown or expired."""
     cur = await conn.execute(
-        "SELECT u.user_id::text, u.email, u.is_admin FROM web_sessions s"
-        " JOIN users u USING (user_id) WHERE s.session_hash = %s AND s.expires_at > %s",
-        (_session_hash(cookie_value), now),
+        f"SELECT {USER_COLUMNS} FROM web_sessions s JOIN users u USING (user_id)"
+        " WHERE s.session_hash = %s AND s.expires_at > %s",
+        (session_hash(cookie_value), now),
     )
     row = await cur.fetchone()
-    return None if row is None else User(user_id=row[0], email=row[1], is_admin=row[2])
+    return None if row is None else user_from_row(row)
+
+
+async def login_count(conn: psycopg.AsyncConnection[Any], user_id: str, *, now: datetime) -> int:
+    """How many browsers the user is signed in on right now."""
+    cur = await conn.execute(
+        "SELECT count(*) FROM web_sessions WHERE user_id = %s AND expires_at > %s",
+        (user_id, now),
+    )
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def delete_login(conn: psycopg.AsyncConnection[Any], cookie_value: str) -> None:
     """Sign out: forget this session cookie."""
     await conn.execute(
-        "DELETE FROM web_sessions WHERE session_hash = %s", (_session_hash(cookie_value),)
+        "DELETE FROM web_sessions WHERE session_hash = %s", (session_hash(cookie_value),)
     )

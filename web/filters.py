@@ -1,7 +1,9 @@
-"""Jinja filters and globals: durations, dates, percentages, highlighted snippets.
+"""Jinja filters and globals: durations, dates, percentages, highlighted snippets, links.
 
 Autoescaping is on for every template; these helpers return plain strings, except
 :func:`time_element`, which builds its markup with ``Markup.format`` (escaping every value).
+``web_href`` gives the URL only when it is http(s) (:func:`mindhit.links.web_href`): the
+templates show every other recorded URL as text, never as a link.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from litestar.contrib.jinja import JinjaTemplateEngine
 from markupsafe import Markup
 
+from mindhit.links import web_href
 from web.snippets import snippet_parts
 from web.timeline import format_duration
 
@@ -71,5 +74,6 @@ def install(engine: JinjaTemplateEngine) -> None:
     env.filters["when_text"] = format_when
     env.filters["percent"] = _percent
     env.filters["bar"] = _bar
+    env.filters["web_href"] = lambda url: web_href(url or "") or ""
     env.globals["snippet_parts"] = snippet_parts
     env.autoescape = True

@@ -35,11 +35,14 @@ DisplayStatus = Literal["recording", "processing", "ready", "failed"]
 
 
 class Account(msgspec.Struct, frozen=True, kw_only=True):
-    """The signed-in user."""
+    """The signed-in user: admin rights as they apply, whether the address is confirmed
+    (reports are mailed only then) and whether a password is set."""
 
     user_id: str
     email: str
     is_admin: bool
+    email_confirmed: bool = False
+    has_password: bool = True
 
 
 class SessionSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,12 +78,17 @@ class SessionTimeline(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class MindmapView(msgspec.Struct, frozen=True, kw_only=True):
-    """A session's mind map: the tree flattened to nodes and edges, plus who built it."""
+    """A session's mind map: the tree flattened to nodes and edges, plus who built it.
+
+    ``fallback_from`` names the AI provider that failed when the offline local provider
+    built the map instead (empty when the configured provider built it).
+    """
 
     session_id: str
     provider: str
     built_at: str
     graph: MindmapGraph
+    fallback_from: str = ""
 
 
 class SessionRef(msgspec.Struct, frozen=True, kw_only=True):

@@ -12,6 +12,7 @@ import re
 
 import msgspec
 
+from mindhit.links import web_href
 from schema.derived import MindmapNode
 
 __all__ = ["GraphEdge", "GraphNode", "MindmapGraph", "to_graph", "to_markdown"]
@@ -20,7 +21,10 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
 class GraphNode(msgspec.Struct, frozen=True, kw_only=True):
-    """A node for the map island: id, parent, depth, label, dwell and (for pages) url."""
+    """A node for the map island: id, parent, depth, label, dwell and (for pages) url.
+
+    ``summary`` is a subtopic's one-sentence summary (shown when the branch is selected).
+    """
 
     id: str
     label: str
@@ -30,6 +34,7 @@ class GraphNode(msgspec.Struct, frozen=True, kw_only=True):
     url: str = ""
     why: str = ""
     pages: int = 0
+    summary: str = ""
 
 
 class GraphEdge(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,6 +80,7 @@ def to_graph(root: MindmapNode) -> MindmapGraph:
                 url=node.url,
                 why=node.why,
                 pages=_pages(node),
+                summary=node.summary,
             )
         )
         if parent is not None:
@@ -94,18 +100,27 @@ def _minutes(ms: int) -> str:
     return f"{ms / 60000:.1f} min" if ms else ""
 
 
+def _page_text(label: str, url: str) -> str:
+    href = web_href(url)
+    if href:
+        return f"[{label}](<{href.replace('<', '').replace('>', '')}>)"
+    return f"{label} ({escape_markdown(url[:200])})" if url else label
+
+
 def to_markdown(root: MindmapNode, *, title: str = "") -> str:
     """The map as a Markdown outline: a heading, then one nested bullet per node.
 
-    Page leaves become links (``<url>`` autolinks, with ``<``/``>`` stripped from the URL),
-    and each line carries the dwell time in minutes.
+    Page leaves with an http(s) URL become links (``<url>`` link destinations, with
+    ``<``/``>`` stripped from the URL); any other URL (``javascript:``, ``data:``…) is
+    written after the label as escaped text, never as a link. Each line carries the
+    dwell time in minutes.
     """
     lines = [f"# {escape_markdown(title or root.label)}", ""]
 
     def walk(node: MindmapNode, depth: int) -> None:
         label = escape_markdown(node.label) or "(untitled)"
         weight = _minutes(_weight(node))
-        text = f"[{label}](<{node.url.replace('<', '').replace('>', '')}>)" if node.url else label
+        text = _page_text(label, node.url)
         suffix = f" — {weight}" if weight else ""
         lines.append(f"{'  ' * depth}- {text}{suffix}")
         for child in node.children:

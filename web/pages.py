@@ -1,8 +1,9 @@
-"""HTML pages: sign-up/in, sessions, timeline, mind map, search, settings, health, ops.
+"""HTML pages: sessions, timeline, mind map, search, settings, health, ops.
 
 Server-rendered with Jinja (autoescaped), forms protected by the CSRF token, and
 post/redirect/get so a reload never repeats an action. The mind map page is the one
-JavaScript island (``static/dist/mindmap.js``), fed by the JSON API.
+JavaScript island (``static/dist/mindmap.js``), fed by the JSON API. Signing up, in and
+out, passwords and address confirmation are in :mod:`web.account_pages`.
 """
 
 from __future__ import annotations
@@ -11,20 +12,19 @@ from typing import Annotated, Any
 
 import psycopg
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from mindhit.accounts import User, list_tokens
+from mindhit.accounts import User
 from mindhit.clock import Clock, utc_datetime
 from mindhit.settings import Settings
 from web import actions, ops, store
-from web.auth import SESSION_TTL, check_password, create_login, delete_login
 from web.common import parse_cursor, require_admin
 from web.outline import to_markdown
-from web.security import SESSION_COOKIE, cookie_secure
+from web.security import login_cookie
+from web.settings_page import settings_page
 from web.snippets import normalize_domains
 from web.timeline import build_timeline
 
@@ -32,22 +32,6 @@ __all__ = ["OpsPages", "Pages"]
 
 Conn = psycopg.AsyncConnection[Any]
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-
-def _login_cookie(value: str, settings: Settings, *, clear: bool = False) -> Cookie:
-    return Cookie(
-        key=SESSION_COOKIE,
-        value="" if clear else value,
-        max_age=0 if clear else int(SESSION_TTL.total_seconds()),
-        httponly=True,
-        secure=cookie_secure(settings),
-        samesite="lax",
-        path="/",
-    )
-
-
-def _address(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _page(name: str, user: User | None, status_code: int = 200, **context: Any) -> Template:
@@ -62,105 +46,6 @@ class Pages(Controller):
     @get("/")
     async def home(self, maybe_user: User | None) -> Redirect:
         return Redirect(path="/sessions" if maybe_user else "/login", status_code=303)
-
-    @get("/login")
-    async def login_form(self, maybe_user: User | None) -> Response[Any]:
-        if maybe_user:
-            return Redirect(path="/sessions", status_code=303)
-        return _page("login.html", None, email="", error="")
-
-    @post("/login")
-    async def login(
-        self,
-        request: Request[Any, Any, Any],
-        data: Form,
-        conn: Conn,
-        settings: Settings,
-        clock: Clock,
-    ) -> Response[Any]:
-        email = data.get("email", "").strip()[:320]
-        decision = await request.app.state.limiter.attempt(email, _address(request))
-        if not decision.allowed:
-            request.app.state.metrics.signins.labels("limited").inc()
-            minutes = max(1, round(decision.retry_after_s / 60))
-            return _page(
-                "login.html",
-                None,
-                status_code=429,
-                email=email,
-                error=f"Too many sign-in attempts. Try again in about {minutes} min.",
-            )
-        found = await check_password(conn, email, data.get("password", ""))
-        if found is None:
-            request.app.state.metrics.signins.labels("wrong").inc()
-            return _page(
-                "login.html",
-                None,
-                status_code=400,
-                email=email,
-                error="That email and password do not match.",
-            )
-        await request.app.state.limiter.reset(email)
-        request.app.state.metrics.signins.labels("ok").inc()
-        value = await create_login(
-            conn,
-            found.user_id,
-            now=utc_datetime(clock()),
-            user_agent=request.headers.get("user-agent", ""),
-        )
-        return Redirect(path="/sessions", status_code=303, cookies=[_login_cookie(value, settings)])
-
-    @get("/signup")
-    async def signup_form(self) -> Template:
-        return _page("signup.html", None, email="", error="")
-
-    @post("/signup")
-    async def signup(
-        self,
-        request: Request[Any, Any, Any],
-        data: Form,
-        conn: Conn,
-        settings: Settings,
-        clock: Clock,
-    ) -> Response[Any]:
-        email = data.get("email", "").strip()[:320]
-        decision = await request.app.state.limiter.signup(_address(request))
-        if not decision.allowed:
-            return _page(
-                "signup.html",
-                None,
-                status_code=429,
-                email=email,
-                error="Too many new accounts from this address. Try again later.",
-            )
-        if data.get("password", "") != data.get("password2", ""):
-            return _page(
-                "signup.html", None, status_code=400, email=email, error="The two passwords differ."
-            )
-        try:
-            created = await actions.sign_up(conn, email, data.get("password", ""))
-        except actions.ActionError as exc:
-            return _page("signup.html", None, status_code=400, email=email, error=str(exc))
-        value = await create_login(
-            conn,
-            created.user_id,
-            now=utc_datetime(clock()),
-            user_agent=request.headers.get("user-agent", ""),
-        )
-        return Redirect(
-            path="/settings?welcome=1", status_code=303, cookies=[_login_cookie(value, settings)]
-        )
-
-    @post("/logout")
-    async def logout(
-        self, request: Request[Any, Any, Any], conn: Conn, settings: Settings
-    ) -> Redirect:
-        value = request.cookies.get(SESSION_COOKIE)
-        if value:
-            await delete_login(conn, value)
-        return Redirect(
-            path="/login", status_code=303, cookies=[_login_cookie("", settings, clear=True)]
-        )
 
     @get("/sessions")
     async def sessions(self, user: User, conn: Conn, before: str | None = None) -> Template:
@@ -239,14 +124,27 @@ class Pages(Controller):
         return _page("search.html", user, results=results, q=q)
 
     @get("/settings")
-    async def settings_page(
-        self, user: User, conn: Conn, settings: Settings, welcome: str = "", saved: str = ""
+    async def settings(
+        self,
+        user: User,
+        conn: Conn,
+        settings: Settings,
+        clock: Clock,
+        welcome: str = "",
+        saved: str = "",
+        notice: str = "",
     ) -> Template:
-        return await _settings_page(user, conn, settings, welcome=bool(welcome), saved=bool(saved))
+        return await settings_page(
+            user,
+            conn,
+            settings,
+            now=utc_datetime(clock()),
+            notice="welcome" if welcome else "saved" if saved else notice,
+        )
 
     @post("/settings")
     async def save_settings(
-        self, user: User, conn: Conn, settings: Settings, data: Form
+        self, user: User, conn: Conn, settings: Settings, clock: Clock, data: Form
     ) -> Response[Any]:
         valid, invalid = normalize_domains(data.get("blocked_domains", ""))
         try:
@@ -259,7 +157,9 @@ class Pages(Controller):
         if not 15 <= idle <= 3600:
             errors.append("The idle threshold must be between 15 and 3600 seconds.")
         if errors:
-            return await _settings_page(user, conn, settings, error=" ".join(errors), status=400)
+            return await settings_page(
+                user, conn, settings, now=utc_datetime(clock()), error=" ".join(errors), status=400
+            )
         await store.put_preferences(
             conn,
             user.user_id,
@@ -273,13 +173,15 @@ class Pages(Controller):
 
     @post("/settings/tokens")
     async def create_token(
-        self, user: User, conn: Conn, settings: Settings, data: Form
+        self, user: User, conn: Conn, settings: Settings, clock: Clock, data: Form
     ) -> Template:
         try:
             created = await actions.new_token(conn, user.user_id, data.get("device", ""))
         except actions.ActionError as exc:
-            return await _settings_page(user, conn, settings, error=str(exc), status=400)
-        return await _settings_page(user, conn, settings, created=created)
+            return await settings_page(
+                user, conn, settings, now=utc_datetime(clock()), error=str(exc), status=400
+            )
+        return await settings_page(user, conn, settings, now=utc_datetime(clock()), created=created)
 
     @post("/settings/tokens/{token_id:str}/revoke")
     async def revoke(self, token_id: str, user: User, conn: Conn) -> Redirect:
@@ -300,14 +202,19 @@ class Pages(Controller):
         data: Form,
     ) -> Response[Any]:
         if data.get("confirm", "").strip().lower() != "erase":
-            return await _settings_page(
-                user, conn, settings, error="Type ERASE to confirm.", status=400
+            return await settings_page(
+                user,
+                conn,
+                settings,
+                now=utc_datetime(clock()),
+                error="Type ERASE to confirm.",
+                status=400,
             )
         await actions.erase_account(conn, request.app.state.redis, settings, user, clock=clock)
         return Redirect(
             path="/login?erased=1",
             status_code=303,
-            cookies=[_login_cookie("", settings, clear=True)],
+            cookies=[login_cookie("", settings, clear=True)],
         )
 
     @get("/health")
@@ -352,31 +259,3 @@ class OpsPages(Controller):
         ):
             raise NotFoundException("No such dead letter.")
         return Redirect(path="/ops", status_code=303)
-
-
-async def _settings_page(
-    user: User,
-    conn: Conn,
-    settings: Settings,
-    *,
-    error: str = "",
-    created: Any = None,
-    welcome: bool = False,
-    saved: bool = False,
-    status: int = 200,
-) -> Template:
-    prefs = await store.get_preferences(conn, user.user_id)
-    tokens = await list_tokens(conn, user.user_id)
-    return _page(
-        "settings.html",
-        user,
-        status_code=status,
-        prefs=prefs,
-        tokens=tokens,
-        created=created,
-        error=error,
-        welcome=welcome,
-        saved=saved,
-        ai=ops.ai_status(settings),
-        gateway_url=f"http://{settings.gateway_host}:{settings.gateway_port}",
-    )

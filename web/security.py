@@ -7,23 +7,31 @@ other origins, and never frame the dashboard.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from pathlib import Path
 
-from litestar.datastructures import MutableScopeHeaders
+from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from mindhit.settings import Settings
+from web.auth import SESSION_TTL
 
 __all__ = [
     "CSP",
+    "DEVICE_COOKIE",
     "SESSION_COOKIE",
     "SecurityHeadersMiddleware",
     "cookie_secure",
+    "derived_key",
+    "login_cookie",
     "secret_key",
 ]
 
 SESSION_COOKIE = "mh_session"
+DEVICE_COOKIE = "mh_device"
+"""The known-device cookie (:mod:`web.throttle`): this browser signed in to the account."""
 
 CSP = "; ".join(
     [
@@ -51,7 +59,12 @@ _HEADERS = {
 
 
 class SecurityHeadersMiddleware:
-    """ASGI middleware adding the security headers to every HTTP response."""
+    """ASGI middleware adding the security headers to every HTTP response.
+
+    Every answer but the static assets also gets ``Cache-Control: no-store``: pages and
+    API answers carry a user's history, and some carry secrets (a new device token,
+    one-time links), which no browser or proxy cache may keep.
+    """
 
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
@@ -67,6 +80,8 @@ class SecurityHeadersMiddleware:
                 headers = MutableScopeHeaders.from_message(message)
                 for name, value in _HEADERS.items():
                     headers[name] = value
+                if not scope["path"].startswith("/static/"):
+                    headers["cache-control"] = "no-store"
                 if self.hsts:
                     headers["strict-transport-security"] = "max-age=31536000"
             await send(message)
@@ -77,6 +92,24 @@ class SecurityHeadersMiddleware:
 def cookie_secure(settings: Settings) -> bool:
     """Cookies are ``Secure`` whenever the dashboard is reached over HTTPS or in production."""
     return settings.public_url.startswith("https://") or settings.env == "production"
+
+
+def login_cookie(value: str, settings: Settings, *, clear: bool = False) -> Cookie:
+    """The sign-in session cookie (``clear``: one that deletes it)."""
+    return Cookie(
+        key=SESSION_COOKIE,
+        value="" if clear else value,
+        max_age=0 if clear else int(SESSION_TTL.total_seconds()),
+        httponly=True,
+        secure=cookie_secure(settings),
+        samesite="lax",
+        path="/",
+    )
+
+
+def derived_key(secret: str, purpose: str) -> str:
+    """A key for one purpose derived from the signing secret (never the secret itself)."""
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()
 
 
 def secret_key(settings: Settings) -> str:

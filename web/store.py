@@ -157,6 +157,7 @@ async def get_mindmap(conn: Conn, user_id: str, session_id: str) -> MindmapView 
         provider=provider,
         built_at=_iso(built_at) or "",
         graph=to_graph(root),
+        fallback_from=root.fallback_from,
     )
 
 

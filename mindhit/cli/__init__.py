@@ -182,20 +182,124 @@ def user() -> None:
 
 @user.command("create")
 @click.argument("email")
-@click.option("--admin", is_flag=True, help="May open the ops page.")
+@click.option("--admin", is_flag=True, help="May open the ops page (the admin flag).")
 @click.pass_context
 def user_create(ctx: click.Context, email: str, admin: bool) -> None:
-    """Create a user identified by EMAIL."""
+    """Create a user identified by EMAIL (its address counts as confirmed).
+
+    The user has no password yet: set one with `mindhit user password EMAIL`, or give
+    them a one-time sign-in link from `mindhit user link EMAIL`.
+    """
     from mindhit.accounts import AccountError, create_user
 
     async def go(conn: Any) -> Any:
         try:
-            return await create_user(conn, email, is_admin=admin)
+            return await create_user(conn, email, is_admin=admin, email_confirmed=True)
         except AccountError as exc:
             raise click.ClickException(str(exc)) from exc
 
     created = _run_db(ctx, go)
     click.echo(f"created user {created.email} ({created.user_id})")
+    click.echo(
+        f"no password yet: `mindhit user password {created.email}` sets one,"
+        f" `mindhit user link {created.email}` prints a one-time sign-in link"
+    )
+
+
+def _read_password(from_stdin: bool) -> str:
+    from mindhit.passwords import password_problem
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
+    problem = password_problem(password)
+    if problem:
+        raise click.ClickException(problem)
+    return str(password)
+
+
+@user.command("password")
+@click.argument("email")
+@click.option(
+    "--stdin", "from_stdin", is_flag=True, help="Read the password from one line of stdin."
+)
+@click.pass_context
+def user_password(ctx: click.Context, email: str, from_stdin: bool) -> None:
+    """Set the dashboard password of EMAIL (prompted twice, or from stdin).
+
+    Every browser signed in to the account is signed out.
+    """
+    from mindhit.accounts import set_password
+    from mindhit.clock import system_clock, utc_datetime
+    from mindhit.passwords import hash_password
+
+    password = _read_password(from_stdin)
+
+    async def go(conn: Any) -> None:
+        user_id = await _user_id(conn, email)
+        hashed = await hash_password(password)
+        await set_password(conn, user_id, hashed, now=utc_datetime(system_clock()))
+
+    _run_db(ctx, go)
+    click.echo(f"password set for {email}; other sign-ins ended")
+
+
+@user.command("link")
+@click.argument("email")
+@click.pass_context
+def user_link(ctx: click.Context, email: str) -> None:
+    """Print a one-time sign-in link for EMAIL (valid for one hour, works once).
+
+    For a user without a password (e.g. made with `mindhit user create`): they open
+    it, sign in once, and set a password in Settings. Give it to them privately.
+    """
+    from mindhit.account_links import SIGN_IN_TTL, create_link
+    from mindhit.clock import system_clock, utc_datetime
+
+    settings = settings_from(ctx)
+
+    async def go(conn: Any) -> str:
+        user_id = await _user_id(conn, email)
+        now = utc_datetime(system_clock())
+        return await create_link(conn, user_id, purpose="sign-in", now=now, ttl=SIGN_IN_TTL)
+
+    secret = _run_db(ctx, go)
+    click.echo(f"{settings.public_url.rstrip('/')}/signin-link?token={secret}")
+
+
+@user.command("admin")
+@click.argument("email")
+@click.option("--revoke", is_flag=True, help="Take the admin flag away instead.")
+@click.pass_context
+def user_admin(ctx: click.Context, email: str, revoke: bool) -> None:
+    """Give EMAIL the admin flag (ops page, dead letters), or take it away."""
+    from mindhit.accounts import set_admin
+
+    async def go(conn: Any) -> None:
+        await set_admin(conn, await _user_id(conn, email), not revoke)
+
+    _run_db(ctx, go)
+    click.echo(f"{email} is {'no longer ' if revoke else ''}an admin")
+
+
+@user.command("confirm")
+@click.argument("email")
+@click.pass_context
+def user_confirm(ctx: click.Context, email: str) -> None:
+    """Mark the address of EMAIL confirmed (the operator vouches for it)."""
+    from mindhit.accounts import confirm_email, find_user
+    from mindhit.clock import system_clock, utc_datetime
+
+    async def go(conn: Any) -> None:
+        found = await find_user(conn, email)
+        if found is None:
+            raise click.ClickException(f"no user with email {email}")
+        now = utc_datetime(system_clock())
+        await confirm_email(conn, found.user_id, found.email, now=now)
+
+    _run_db(ctx, go)
+    click.echo(f"{email} is confirmed")
 
 
 @cli.group()

@@ -49,6 +49,8 @@ def web(ctx: click.Context, host: str | None, port: int | None) -> None:
             log_config=None,
             access_log=False,
             server_header=False,
+            # forwarded headers are trusted only from MINDHIT_TRUSTED_PROXIES (web.proxies)
+            proxy_headers=False,
             timeout_graceful_shutdown=5,
         )
     finally:

@@ -228,9 +228,9 @@ async def _account(settings: Settings, email: str, password: str | None) -> tupl
                 raise DemoError(
                     f"no user {email}: sign up in the dashboard first, or pass --password"
                 )
-            from argon2 import PasswordHasher
+            from mindhit.passwords import hash_password
 
-            user = await create_user(conn, email, password_hash=PasswordHasher().hash(password))
+            user = await create_user(conn, email, password_hash=await hash_password(password))
         _, secret = await create_token(conn, user.user_id, "demo")
         return user.user_id, secret
 

@@ -6,6 +6,13 @@ pages (dwell from the event, text from the content store, enrichments from the
 cache); ``mindmap.built`` and ``completed`` follow, or ``failed`` with the reason
 and a dead letter that ``mindhit dlq retry`` can replay.
 
+When a remote provider fails (after its retries) or answers malformed output, the
+offline local provider builds the map instead: the map is emitted with
+``provider="local"`` and its root's ``fallback_from`` naming the provider that
+failed, the session completes, and the failure is still dead-lettered. Such a map is
+not marked done, so ``mindhit dlq retry`` (or a redelivery) asks the configured
+provider again and its map replaces the fallback one.
+
 Session reports (``on_built``) go through the report outbox
 (:mod:`processors.report.outbox`): the report owed is recorded before the map is
 marked done and removed once the report is finished, so a worker dying in between
@@ -19,7 +26,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from typing import Any
+from typing import Any, Literal
+
+import msgspec
 
 from mindhit.clock import Clock
 from mindhit.logs import get_logger
@@ -67,9 +76,20 @@ class MindmapHandler:
         on_erased: OnErased | None = None,
         *,
         outbox: ReportOutbox | None = None,
+        fallback: AIProvider | Literal["local"] | None = "local",
     ) -> None:
+        """Wire the handler; ``fallback`` builds the map when ``provider`` fails.
+
+        ``"local"`` (default) = the offline local provider whenever ``provider`` is a
+        remote one; ``None`` = no fallback (a failure fails the session).
+        """
         if on_built is not None and outbox is None:
             raise ValueError("on_built needs a ReportOutbox, so reports survive a crash")
+        if fallback == "local":
+            from processors.ai.local import LocalProvider
+
+            fallback = LocalProvider() if provider.name != "local" else None
+        self._fallback: AIProvider | None = fallback
         self._content = content
         self._provider = provider
         self._emit = emit
@@ -115,7 +135,7 @@ class MindmapHandler:
             origin=origin,
         )
         try:
-            root = await self._build(closed)
+            root, failure = await self._build(closed)
         except AIError as exc:
             metrics.MINDMAPS.labels("failed").inc()
             metrics.DEAD_LETTERS.labels("mindmap").inc()
@@ -126,16 +146,7 @@ class MindmapHandler:
                 partition,
                 [
                     status_event(closed, "failed", now, exc.reason),
-                    dead_letter(
-                        closed,
-                        kind="mindmap",
-                        key=closed.session_id,
-                        error=exc.reason,
-                        source_topic=SESSIONS_TOPIC,
-                        partition=partition,
-                        now_ms=now,
-                        origin=origin,
-                    ),
+                    _letter(closed, exc.reason, partition, now, origin),
                 ],
                 origin=origin,
             )
@@ -145,14 +156,18 @@ class MindmapHandler:
             user_id=closed.user_id,
             session_id=closed.session_id,
             root=root,
-            provider=self._provider.name,
+            provider=self._provider.name if failure is None else _fallback_name(self._fallback),
             built_ts=now,
         )
-        await emit_derived(
-            self._emit, partition, [built, status_event(closed, "completed", now)], origin=origin
-        )
+        events: list[Any] = [built, status_event(closed, "completed", now)]
+        if failure is not None:
+            metrics.DEAD_LETTERS.labels("mindmap").inc()
+            log.warning("mindmap_fallback", session_id=closed.session_id, error=failure.reason)
+            events.append(_letter(closed, failure.reason, partition, now, origin))
+        await emit_derived(self._emit, partition, events, origin=origin)
         if self._outbox is None:
-            await self._content.mark_mindmap_done(closed.session_id)
+            if failure is None:  # a fallback map stays open to a retry
+                await self._content.mark_mindmap_done(closed.session_id)
             metrics.MINDMAPS.labels("built").inc()
             return
         sid = closed.session_id
@@ -162,7 +177,8 @@ class MindmapHandler:
         self._sending.add(sid)
         try:
             await self._outbox.put(partition, closed, built, now)
-            await self._content.mark_mindmap_done(sid)
+            if failure is None:  # a fallback map stays open to a retry
+                await self._content.mark_mindmap_done(sid)
         except BaseException:
             if claimed:
                 self._sending.discard(sid)
@@ -256,20 +272,49 @@ class MindmapHandler:
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
-    async def _build(self, closed: SessionClosed) -> MindmapNode:
+    async def _build(self, closed: SessionClosed) -> tuple[MindmapNode, AIError | None]:
+        """The session's map, and the provider's failure when the fallback built it."""
         versions = [(p.url_hash, p.content_hash) for p in closed.pages]
         texts = await self._content.get_texts([p.content_hash for p in closed.pages])
         enrichments = await self._content.get_enrichments(versions)
         pages = mindmap_pages(closed, texts, enrichments)
         if not pages:
-            return MindmapNode(label="No pages visited", why="The session recorded no page views.")
+            empty = MindmapNode(label="No pages visited", why="The session recorded no page views.")
+            return empty, None
         try:
-            root = await self._provider.build_mindmap(pages)
-        except AIError:
-            metrics.AI_CALLS.labels("mindmap", "failed").inc()
-            raise
-        except Exception as exc:  # a provider bug fails the session, never the worker
-            metrics.AI_CALLS.labels("mindmap", "failed").inc()
-            raise AIError(f"{type(exc).__name__}: {exc}") from exc
-        metrics.AI_CALLS.labels("mindmap", "ok").inc()
-        return root
+            return await _call(self._provider, pages), None
+        except AIError as exc:
+            if self._fallback is None:
+                raise
+            root = await _call(self._fallback, pages)
+            return msgspec.structs.replace(root, fallback_from=self._provider.name), exc
+
+
+def _letter(closed: SessionClosed, error: str, partition: int, now: int, origin: int) -> Any:
+    return dead_letter(
+        closed,
+        kind="mindmap",
+        key=closed.session_id,
+        error=error,
+        source_topic=SESSIONS_TOPIC,
+        partition=partition,
+        now_ms=now,
+        origin=origin,
+    )
+
+
+def _fallback_name(provider: AIProvider | None) -> str:
+    return provider.name if provider is not None else "local"
+
+
+async def _call(provider: AIProvider, pages: list[Any]) -> MindmapNode:
+    try:
+        root = await provider.build_mindmap(pages)
+    except AIError:
+        metrics.AI_CALLS.labels("mindmap", "failed").inc()
+        raise
+    except Exception as exc:  # a provider bug fails the session, never the worker
+        metrics.AI_CALLS.labels("mindmap", "failed").inc()
+        raise AIError(f"{type(exc).__name__}: {exc}") from exc
+    metrics.AI_CALLS.labels("mindmap", "ok").inc()
+    return root

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Literal
 
 import click
 import msgspec
 
 from mindhit.command_context import settings_from
 from processors.ai.base import AIError, MindmapPage
-from processors.ai.factory import provider_from_settings
+from processors.ai.factory import PROVIDERS, ProviderName, provider_from_settings
 from schema.derived import MindmapNode
 
 __all__ = ["commands", "mindmap"]
@@ -59,7 +58,7 @@ async def _build(pages: list[MindmapPage], settings_provider: object, name: str 
 )
 @click.option(
     "--provider",
-    type=click.Choice(["local", "gemini"]),
+    type=click.Choice(list(PROVIDERS)),
     default=None,
     help="Override MINDHIT_AI_PROVIDER for this run.",
 )
@@ -68,7 +67,7 @@ async def _build(pages: list[MindmapPage], settings_provider: object, name: str 
 def mindmap(
     ctx: click.Context,
     input_file: click.utils.LazyFile,
-    provider: Literal["local", "gemini"] | None,
+    provider: ProviderName | None,
     compact: bool,
 ) -> None:
     """Build a mind map from a JSON list of pages and print it as JSON."""

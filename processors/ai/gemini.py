@@ -26,19 +26,18 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from mindhit.logs import get_logger
+from processors.ai.answers import EMPTY_PLAN, parse_enrichment, parse_map
 from processors.ai.base import AIError, Enrichment, MindmapPage, PageInput
-from processors.ai.mindmap import MapPlan, PlanError, assemble, merge_pages
+from processors.ai.mindmap import assemble, merge_pages
 from processors.ai.prompts import (
     ENRICH_SCHEMA,
     MINDMAP_SCHEMA,
     SYSTEM,
-    GeminiEnrichment,
-    GeminiMap,
     enrich_prompt,
     mindmap_prompt,
-    to_plan,
 )
-from processors.ai.text import choose_tags, short_label
+from processors.ai.retry import Malformed
+from processors.ai.text import short_label
 from schema.derived import MindmapNode
 
 try:  # google-genai uses aiohttp for its async client when it is installed
@@ -53,10 +52,6 @@ log = get_logger(__name__)
 
 _TRANSPORT_ERRORS = (httpx.HTTPError, _AiohttpError, OSError)
 _DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)s?\s*$")
-
-
-class _Malformed(ValueError):
-    """The model answered, but not with what the schema and our rules require."""
 
 
 class GeminiProvider:
@@ -101,24 +96,16 @@ class GeminiProvider:
 
     async def enrich(self, page: PageInput) -> Enrichment:
         """Summarize and tag one page; malformed answers are retried, then :class:`AIError`."""
-        return await self._generate(enrich_prompt(page), ENRICH_SCHEMA, _parse_enrichment)
+        return await self._generate(enrich_prompt(page), ENRICH_SCHEMA, parse_enrichment)
 
     async def build_mindmap(self, pages: list[MindmapPage]) -> MindmapNode:
         """Ask Gemini to group the session's pages, then assemble and validate the tree."""
         distinct = merge_pages(pages)
         if not distinct:
-            return assemble(
-                [], MapPlan(label="Empty session", why="No pages were visited.", branches=[])
-            )
-
-        def parse(text: str) -> MindmapNode:
-            answer = _decode(text, GeminiMap)
-            try:
-                return assemble(distinct, to_plan(answer))
-            except PlanError as exc:
-                raise _Malformed(str(exc)) from exc
-
-        return await self._generate(mindmap_prompt(distinct), MINDMAP_SCHEMA, parse)
+            return assemble([], EMPTY_PLAN)
+        return await self._generate(
+            mindmap_prompt(distinct), MINDMAP_SCHEMA, lambda text: parse_map(distinct, text)
+        )
 
     async def aclose(self) -> None:
         """Close the client's HTTP sessions."""
@@ -161,7 +148,7 @@ class GeminiProvider:
             else:
                 try:
                     return parse(response.text or "")
-                except (_Malformed, msgspec.ValidationError, msgspec.DecodeError) as exc:
+                except (Malformed, msgspec.ValidationError, msgspec.DecodeError) as exc:
                     reason, retryable = f"malformed model answer: {exc}", False
             log.warning(
                 "gemini.attempt_failed", attempt=attempt, attempts=self.attempts, reason=reason
@@ -172,24 +159,6 @@ class GeminiProvider:
             short_label(f"Gemini failed after {self.attempts} attempt(s): {reason}", 500),
             retryable=retryable,
         )
-
-
-def _decode(text: str, kind: type[T]) -> T:
-    if not text.strip():
-        raise _Malformed("empty answer")
-    return msgspec.json.decode(text.encode(), type=kind)
-
-
-def _parse_enrichment(text: str) -> Enrichment:
-    answer = _decode(text, GeminiEnrichment)
-    tags = choose_tags(answer.tags, low=0, high=7)
-    if not 3 <= len(tags) <= 7:
-        raise _Malformed(f"expected 3-7 distinct tags, got {len(tags)}")
-    if not answer.summary.strip() or not answer.topic.strip():
-        raise _Malformed("summary and topic must not be empty")
-    return Enrichment(
-        summary=short_label(answer.summary, 600), tags=tags, topic=short_label(answer.topic, 60)
-    )
 
 
 def _server_delay(exc: genai_errors.APIError) -> float | None:

@@ -1,27 +1,23 @@
 """The offline AI provider: the default, it needs no network and no model download.
 
 Enrichment is extractive (the page's most representative sentences, YAKE key phrases as
-tags, the strongest phrase as topic). The mind map groups pages by subject with TF-IDF
-and dwell-weighted clustering (:mod:`processors.ai.cluster`), names each group by its
-most distinctive words and explains each grouping by the words its pages share. The
+tags, the strongest phrase as topic). The mind map groups pages by subject
+(:mod:`processors.ai.cluster`: weighted words and title character grams, a similarity
+graph, the number of branches from its eigengap), names each branch with a noun phrase
+from its pages' titles and headings (:mod:`processors.ai.labels`), summarizes it in one
+sentence and names the root after the one or two branches that took most time. The
 CPU-bound work runs in a worker thread so the event loop stays responsive.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from processors.ai.base import Enrichment, MindmapPage, PageInput
-from processors.ai.cluster import (
-    common_words,
-    describe_groups,
-    group_pages,
-    page_document,
-    split_subtopics,
-)
+from processors.ai.cluster import group_pages
+from processors.ai.labels import GroupNames, LabelPage, name_groups, proper_words, sentence_case
 from processors.ai.mindmap import (
     BRANCH_LABEL_CHARS,
     ROOT_LABEL_CHARS,
@@ -34,7 +30,7 @@ from processors.ai.mindmap import (
 from processors.ai.text import choose_tags, keywords, short_label, summarize, title_case, tokens
 from schema.derived import MindmapNode
 
-__all__ = ["LocalProvider", "enrich_page", "plan_session"]
+__all__ = ["LocalProvider", "enrich_page", "plan_session", "root_label"]
 
 
 def _url_words(url: str) -> list[str]:
@@ -62,92 +58,81 @@ def _join(words: Sequence[str]) -> str:
     return ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def _branch_label(phrases: list[str], words: list[str], taken: set[str]) -> str:
-    # A phrase names the group only when both its words are among its strongest words.
-    strong = {w.lower() for w in words[:4]}
-    named = [p for p in phrases if all(w.lower() in strong for w in p.split())]
-    pairs = [f"{a} & {b}" for a, b in itertools.pairwise(words)]
-    for candidate in [*named[:1], *pairs[:1], *words[:3], *pairs[1:]]:
-        label = short_label(title_case(candidate), BRANCH_LABEL_CHARS)
-        if label.lower() not in taken:
-            return label
-    return short_label(title_case(" ".join(words[:3]) or "Other pages"), BRANCH_LABEL_CHARS)
-
-
-def _root_label(labels: list[str]) -> str:
-    if len(labels) == 1:
-        return labels[0]
-    for shown in range(min(3, len(labels)), 0, -1):
-        rest = len(labels) - shown
-        head = _join(labels[:shown]) if rest == 0 else ", ".join(labels[:shown])
-        label = head if rest == 0 else f"{head} +{rest} more"
-        if len(label) <= ROOT_LABEL_CHARS:
-            return label
+def root_label(labels: Sequence[str], proper: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+    """The session's main theme or two: the first one or two branch labels (by time)."""
+    if not labels:
+        return "Empty session"
+    if len(labels) >= 2:
+        second = sentence_case(labels[1], proper, first_upper=False)
+        both = f"{labels[0]} and {second}"
+        if len(both) <= ROOT_LABEL_CHARS:
+            return both
     return short_label(labels[0], ROOT_LABEL_CHARS)
 
 
+def _page_text(page: MindmapPage) -> str:
+    return page.text or " ".join([page.summary, *page.tags])
+
+
+def _branch(pages: Sequence[MindmapPage], members: list[int], names: GroupNames) -> Branch:
+    dwell = sum(pages[i].dwell_ms for i in members)
+    spent = f" ({format_duration(dwell)})" if dwell else ""
+    shared = _join(names.words[:3])
+    if len(members) == 1:
+        why = f"Stands apart from the rest of the session{spent}" + (
+            f": about {shared}." if shared else "."
+        )
+    else:
+        why = f"{len(members)} pages{spent}" + (f" that all deal with {shared}." if shared else ".")
+    page_why = []
+    for index in members:
+        own = set(tokens(f"{pages[index].title} {_page_text(pages[index])}"))
+        mentions = [w for w in names.words if tokens(w) and tokens(w)[0] in own][:3]
+        page = pages[index]
+        if page.summary or not mentions or len(members) == 1:
+            page_why.append(page.summary or summarize(page.text, page.title, max_sentences=1))
+        else:
+            page_why.append(f"Mentions {_join(mentions)}.")
+    return Branch(
+        label=names.label, why=why, members=members, page_why=page_why, summary=names.summary
+    )
+
+
 def plan_session(pages: Sequence[MindmapPage]) -> MapPlan:
-    """Group a session's distinct pages by subject and say why (pure, deterministic).
+    """Group a session's distinct pages by subject, name and explain each group (pure).
 
     Args:
         pages: distinct pages (see :func:`processors.ai.mindmap.merge_pages`).
 
     Returns:
-        A plan with one branch per subject group, labelled by its most distinctive words.
+        A plan with one branch per subject group, ordered by attended time.
     """
     if not pages:
         return MapPlan(label="Empty session", why="No pages were visited.", branches=[])
-    documents = [page_document(p.title, p.text or " ".join([p.summary, *p.tags])) for p in pages]
-    dwell = [p.dwell_ms for p in pages]
-    groups = group_pages(documents, dwell)
-    central = ""
-    if len(set(groups)) == 1:
-        # One subject: the words most pages share name it; its subtopics become branches.
-        central = short_label(
-            title_case(" & ".join(common_words(documents, dwell, 2)) or "Session"),
-            BRANCH_LABEL_CHARS,
-        )
-        groups = split_subtopics(documents)
-    terms = describe_groups(documents, dwell, groups)
-    members: list[list[int]] = [[] for _ in terms]
+    texts = [_page_text(p) for p in pages]
+    groups = group_pages([p.title for p in pages], texts, [p.url for p in pages])
+    label_pages = [
+        LabelPage(title=p.title, text=t, dwell_ms=p.dwell_ms)
+        for p, t in zip(pages, texts, strict=True)
+    ]
+    names = name_groups(label_pages, groups, max_chars=BRANCH_LABEL_CHARS)
+    members: list[list[int]] = [[] for _ in names]
     for index, group in enumerate(groups):
         members[group].append(index)
-    order = sorted(range(len(terms)), key=lambda g: (-sum(dwell[i] for i in members[g]), g))
-    taken: set[str] = {central.lower()} if len(terms) > 1 else set()
-    branches: list[Branch] = []
-    for group in order:
-        if len(terms) == 1 and central:
-            label = central  # no subtopics: the subject names its one branch
-        else:
-            label = _branch_label(terms[group].phrases, terms[group].words, taken)
-        taken.add(label.lower())
-        shared = terms[group].words[:3]
-        group_dwell = sum(dwell[i] for i in members[group])
-        count = len(members[group])
-        spent = f" ({format_duration(group_dwell)})" if group_dwell else ""
-        if count == 1:
-            why = f"Stands apart from the rest of the session{spent}: about {_join(shared)}."
-        else:
-            why = f"{count} pages{spent} that all deal with {_join(shared)}."
-        page_why = []
-        for index in members[group]:
-            own = set(tokens(documents[index]))
-            mentions = [w for w in terms[group].words if tokens(w) and tokens(w)[0] in own][:3]
-            if mentions and count > 1:
-                page_why.append(f"Mentions {_join(mentions)}.")
-            else:
-                page = pages[index]
-                page_why.append(page.summary or summarize(page.text, page.title, max_sentences=1))
-        branches.append(Branch(label=label, why=why, members=members[group], page_why=page_why))
-    labels = [branch.label for branch in branches]
+    dwell = [p.dwell_ms for p in pages]
+    order = sorted(range(len(names)), key=lambda g: (-sum(dwell[i] for i in members[g]), g))
+    branches = [_branch(pages, members[g], names[g]) for g in order]
     total = sum(dwell)
     top_share = round(100 * sum(dwell[i] for i in branches[0].members) / total) if total else 0
     why = (
         f"{len(pages)} page{'s' if len(pages) != 1 else ''} over {format_duration(total)} in "
         f"{len(branches)} subtopic{'s' if len(branches) != 1 else ''}"
     )
-    why += f"; most time went to {labels[0]} ({top_share}%)." if total else "."
-    return MapPlan(label=central or _root_label(labels), why=why, branches=branches)
+    why += f"; most time went to {branches[0].label} ({top_share}%)." if total else "."
+    proper = proper_words(texts)
+    return MapPlan(
+        label=root_label([b.label for b in branches], proper), why=why, branches=branches
+    )
 
 
 class LocalProvider:

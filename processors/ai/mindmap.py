@@ -44,13 +44,15 @@ class PlanError(ValueError):
 class Branch(msgspec.Struct, frozen=True, kw_only=True):
     """One subtopic: its label, why its pages belong together, and its pages (indices).
 
-    ``page_why`` optionally explains, per member (same order), why that page is here.
+    ``page_why`` optionally explains, per member (same order), why that page is here;
+    ``summary`` is one sentence on what the subtopic's pages are about.
     """
 
     label: str
     why: str
     members: list[int]
     page_why: list[str] = []
+    summary: str = ""
 
 
 class MapPlan(msgspec.Struct, frozen=True, kw_only=True):
@@ -149,6 +151,7 @@ def assemble(pages: Sequence[MindmapPage], plan: MapPlan) -> MindmapNode:
                 weight_ms=sum(leaf.weight_ms for leaf in leaves),
                 why=short_label(branch.why, WHY_CHARS),
                 children=leaves,
+                summary=short_label(branch.summary, WHY_CHARS),
             )
         )
     branches.sort(key=lambda node: (-node.weight_ms, node.label, node.children[0].url))

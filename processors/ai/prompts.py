@@ -1,8 +1,12 @@
-"""What we ask Gemini, and the response schemas its structured output must follow.
+"""What we ask the remote models, and the response schemas their structured output follows.
 
-The prompt carries the pages as a JSON list after the line ``Pages (JSON):`` (the test stub
-in ``tests/support/gemini_stub.py`` reads them from there). Page text is cut to its lead so
-a long session stays within a reasonable prompt size.
+The prompt carries the pages as a JSON list after the line ``Pages (JSON):`` (the test
+stubs in ``tests/support/`` read them from there). Page text is cut to its lead so a long
+session stays within a reasonable prompt size. Gemini takes its own ``types.Schema``;
+OpenAI (``response_format`` JSON schema, strict) and Anthropic (a tool's
+``input_schema``) take the same plain JSON Schemas, :data:`ENRICH_JSON_SCHEMA` and
+:data:`MINDMAP_JSON_SCHEMA`. Every answer is decoded into :class:`GeminiEnrichment` or
+:class:`GeminiMap`, whoever sent it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from processors.ai.base import MindmapPage, PageInput
 from processors.ai.mindmap import Branch, MapPlan
 
 __all__ = [
+    "ENRICH_JSON_SCHEMA",
     "ENRICH_SCHEMA",
+    "MINDMAP_JSON_SCHEMA",
     "MINDMAP_SCHEMA",
     "PAGES_MARKER",
     "SYSTEM",
@@ -76,14 +82,60 @@ MINDMAP_SCHEMA = types.Schema(
                     "why": types.Schema(
                         type=types.Type.STRING, description="why these pages belong together"
                     ),
+                    "summary": types.Schema(
+                        type=types.Type.STRING, description="one sentence on what they say"
+                    ),
                     "pages": types.Schema(type=types.Type.ARRAY, items=_PAGE_REF, min_items=1),
                 },
-                required=["label", "why", "pages"],
+                required=["label", "why", "summary", "pages"],
             ),
         ),
     },
     required=["label", "why", "subtopics"],
     property_ordering=["label", "why", "subtopics"],
+)
+
+
+def _object(properties: dict[str, object]) -> dict[str, object]:
+    """A strict JSON Schema object: every property required, nothing else allowed."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+_JSON_STR: dict[str, object] = {"type": "string"}
+
+ENRICH_JSON_SCHEMA = _object(
+    {
+        "summary": {"type": "string", "description": "2 sentences at most"},
+        "tags": {"type": "array", "items": _JSON_STR, "description": "3 to 7 short tags"},
+        "topic": {"type": "string", "description": "2-4 words"},
+    }
+)
+
+MINDMAP_JSON_SCHEMA = _object(
+    {
+        "label": {"type": "string", "description": "central topic, 2-6 words"},
+        "why": {"type": "string", "description": "one sentence overview"},
+        "subtopics": {
+            "type": "array",
+            "description": "1 to 8 subtopics",
+            "items": _object(
+                {
+                    "label": {"type": "string", "description": "2-4 words"},
+                    "why": {"type": "string", "description": "why these pages belong together"},
+                    "summary": {"type": "string", "description": "one sentence on what they say"},
+                    "pages": {
+                        "type": "array",
+                        "items": _object({"index": {"type": "integer"}, "why": {"type": "string"}}),
+                    },
+                }
+            ),
+        },
+    }
 )
 
 
@@ -108,6 +160,7 @@ class GeminiSubtopic(msgspec.Struct, frozen=True):
     label: str
     why: str
     pages: list[GeminiPageRef]
+    summary: str = ""
 
 
 class GeminiMap(msgspec.Struct, frozen=True):
@@ -143,9 +196,11 @@ def mindmap_prompt(pages: Sequence[MindmapPage]) -> str:
     ]
     return (
         "Build a mind map of this browsing session. Group the pages into 1 to 8 subtopics "
-        "by what they are about (not by website), give the session one central topic, and "
-        "say briefly why the pages of each subtopic belong together. Place every page "
-        "index exactly once. Time spent (minutes) shows what mattered most.\n"
+        "by what they are about (not by website), give the session one central topic, say "
+        "briefly why the pages of each subtopic belong together and sum up each subtopic in "
+        'one sentence. Subtopic labels are noun phrases a person would use ("Espresso '
+        'extraction", "Chess openings"), never two keywords joined by "&". Place every '
+        "page index exactly once. Time spent (minutes) shows what mattered most.\n"
         f"{PAGES_MARKER}\n{json.dumps(listed, ensure_ascii=False)}"
     )
 
@@ -161,6 +216,7 @@ def to_plan(answer: GeminiMap) -> MapPlan:
                 why=sub.why,
                 members=[ref.index for ref in sub.pages],
                 page_why=[ref.why for ref in sub.pages],
+                summary=sub.summary,
             )
             for sub in answer.subtopics
         ],

@@ -19,6 +19,7 @@ __all__ = [
     "GENERIC_WORDS",
     "bigrams",
     "choose_tags",
+    "content_runs",
     "keywords",
     "short_label",
     "split_sentences",
@@ -135,6 +136,28 @@ def bigrams(text: str) -> set[tuple[str, str]]:
                 continue
             pairs.add((stem(first), stem(second)))
     return pairs
+
+
+def content_runs(text: str) -> list[list[str]]:
+    """Runs of adjacent content words, as written, split at stop words and punctuation.
+
+    ``"How to Read a Surf Forecast: Swell"`` gives ``[["Read"], ["Surf", "Forecast"],
+    ["Swell"]]``: the candidates for noun phrases.
+    """
+    runs: list[list[str]] = []
+    for clause in _CLAUSE.split(text):
+        run: list[str] = []
+        for match in _WORD.finditer(clause):
+            word = match.group(0).replace("’", "'")
+            if word.lower() in _STOP or len(word) < 2:
+                if run:
+                    runs.append(run)
+                run = []
+            else:
+                run.append(word)
+        if run:
+            runs.append(run)
+    return runs
 
 
 def split_sentences(text: str) -> list[str]:

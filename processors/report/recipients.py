@@ -1,4 +1,4 @@
-"""Who gets a session report: the user's address, if they turned reports on."""
+"""Who gets a session report: the user's confirmed address, if they turned reports on."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class PostgresRecipients:
         self._url = database_url
 
     async def __call__(self, user_id: str) -> str | None:
-        """The user's email when ``email_reports`` is on, else ``None``."""
+        """The user's email when ``email_reports`` is on and the address is confirmed."""
         async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
             cursor = await conn.execute(_SQL, {"user_id": user_id})
             row = await cursor.fetchone()

@@ -2,6 +2,8 @@
 
 The HTML is a Jinja2 template next to this module (autoescaped, inline styles only, since
 mail clients drop style sheets); a plain-text twin is built here for clients without HTML.
+Only http(s) URLs become links (:func:`mindhit.links.web_href`); any other recorded URL
+(``javascript:``, ``data:``, ``file:``…) is shown as text.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from functools import cache
 import jinja2
 import msgspec
 
+from mindhit.links import web_href
 from processors.ai.mindmap import format_duration
 from schema.derived import MindmapBuilt, MindmapNode, SessionClosed
 
@@ -32,6 +35,7 @@ class ReportEmail(msgspec.Struct, frozen=True, kw_only=True):
 class _TopPage(msgspec.Struct, frozen=True):
     title: str
     url: str
+    href: str
     domain: str
     dwell: str
     percent: int
@@ -47,6 +51,7 @@ def _template() -> jinja2.Template:
         lstrip_blocks=True,
     )
     env.filters["duration"] = _duration
+    env.filters["web_href"] = lambda url: web_href(url) or ""
     return env.get_template("session_report.html")
 
 
@@ -68,12 +73,18 @@ def _top_pages(closed: SessionClosed) -> list[_TopPage]:
         _TopPage(
             title=p.title or p.url,
             url=p.url,
+            href=web_href(p.url) or "",
             domain=p.domain,
             dwell=_duration(p.dwell_ms),
             percent=max(2, round(100 * p.dwell_ms / longest)),
         )
         for p in ranked
     ]
+
+
+def _text_url(page: _TopPage) -> str:
+    # angle brackets make a link in many mail clients: only for web URLs
+    return f"<{page.href}>" if page.href else f"(not a web page: {page.url[:120]})"
 
 
 def _text(
@@ -87,7 +98,7 @@ def _text(
         f"{closed.page_count} pages · {closed.domain_count} sites",
         "",
         "Top pages by time spent:",
-        *(f"  {page.dwell:>9}  {page.title} <{page.url}>" for page in top),
+        *(f"  {page.dwell:>9}  {page.title} {_text_url(page)}" for page in top),
         "",
         "Mind map:",
         f"  {root.label} ({_duration(root.weight_ms)})",

@@ -85,6 +85,8 @@ try {
     out.timelineVisits = await page.locator(".timeline li.visit").count();
     out.timelineGaps = await page.locator(".timeline li.gap").count();
     out.domainTotals = await page.locator(".domains-total li").count();
+    out.timelineGists = await page.locator(".timeline li.visit summary .gist").count();
+    out.timelineChips = await page.locator(".timeline li.visit summary .chip").count();
     await page.locator(".timeline li.visit summary").first().click();
     out.firstVisitDetail = (await page.locator(".timeline details[open] .detail").first().innerText()).slice(0, 400);
     await shot(page, "03-timeline");
@@ -104,6 +106,8 @@ try {
     await page.mouse.click(topicPos.x, topicPos.y);
     await page.waitForSelector("#map-pages li");
     out.mapPanelPages = await page.locator("#map-pages li").count();
+    out.mapPanelSummary = await page.locator("#map-panel p.summary").allTextContents();
+    out.mapBuiltBy = await page.locator(".map-tools .built-by").innerText();
     await shot(page, "04-mindmap");
     // Collapse all hides pages; expand all shows them again.
     // (cytoscape applies class styles on its next frame, hence the waits)

@@ -43,7 +43,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 PASSWORD = "a long enough password"
-EMAIL = f"e2e-{uuid.uuid4().hex[:8]}@example.com"  # the first user, also an admin
+EMAIL = f"e2e-{uuid.uuid4().hex[:8]}@example.com"  # the first user, made an admin
 PLANTED_TITLE = '<img src=x onerror="window.__xss=\'title\'">Quokka <b class="planted">facts</b>'
 PLANTED_TITLE_2 = "\"><svg onload=\"window.__xss='svg'\"></svg><script>window.__xss='t2'</script>"
 PLANTED_TEXT = (
@@ -168,6 +168,9 @@ def test_sign_up_demo_data_session_list_timeline_map_search_and_isolation(
     assert signup["ok"], signup.get("error")
     token = signup["token"]
     assert token.startswith("mh_") and signup["tokensListed"] == 1
+    # The address is listed in MINDHIT_ADMIN_EMAILS but unconfirmed: the operator grants
+    # the admin flag instead (signing up with a listed address alone gives nothing).
+    pipeline.mindhit("user", "admin", email)
 
     # 2. Demo data through the real gateway with that token.
     demo = json.loads(
@@ -227,6 +230,10 @@ def test_sign_up_demo_data_session_list_timeline_map_search_and_isolation(
     assert tour["sessionRows"] == 4 and tour["statuses"] == ["ready"] * 4
     assert tour["timelineVisits"] >= 5 and tour["domainTotals"] >= 2
     assert tour["mapNodes"] >= 5 and tour["mapPanelPages"] >= 1
+    # selecting a branch shows its one-sentence summary; the timeline shows page gists
+    assert len(tour["mapPanelSummary"]) == 1 and tour["mapPanelSummary"][0].strip()
+    assert tour["mapBuiltBy"].startswith("Built by local")
+    assert tour["timelineGists"] >= 1 and tour["timelineChips"] >= 3
     assert tour["visibleAfterCollapse"] < tour["mapNodes"] == tour["visibleAfterExpand"]
     assert tour["zoomedIn"] and tour["pngBytes"] > 5_000
     assert tour["svgHead"].startswith("<svg")

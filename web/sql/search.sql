@@ -1,35 +1,57 @@
 -- Full-text search over what the user read: titles, topics and summaries (urls.search)
--- and page text (page_texts.search), both GIN-indexed. A match counts only for a
--- (url, content version) pair this user visited, so another user's version of the same
--- URL (a personalized page) can never be found or shown. Matches are scored first, kept
--- by an index probe on page_visits_user_url, and only the top ones are decorated with
+-- and page text (page_texts.search). It starts from the user's own visits: `pairs` walks
+-- the distinct (url, content version) pairs this user visited with one probe of
+-- page_visits_user_url_content per pair (a skip scan: as many probes as pages, not as
+-- many rows as visits), and only those pairs are looked up, matched and ranked (LATERAL
+-- with LIMIT: one primary-key probe per pair, so no other user's row is ever read or
+-- scored, however many users share the tables). The top ones are then decorated with
 -- the latest visit, a snippet and the sessions they were read in (five, newest first).
-WITH q AS MATERIALIZED (SELECT websearch_to_tsquery('english', %(q)s) AS query),
-scored AS (
-    SELECT url_hash, content_hash, sum(rank) AS rank
-    FROM (
-        SELECT u.url_hash, u.content_hash, ts_rank(u.search, q.query) * 2 AS rank
-        FROM urls u, q
-        WHERE u.search @@ websearch_to_tsquery('english', %(q)s)
-        UNION ALL
-        SELECT u.url_hash, u.content_hash, ts_rank(t.search, q.query) AS rank
-        FROM page_texts t JOIN urls u ON u.content_hash = t.content_hash, q
-        WHERE t.search @@ websearch_to_tsquery('english', %(q)s)
-    ) found
-    GROUP BY url_hash, content_hash
+WITH RECURSIVE q AS MATERIALIZED (SELECT websearch_to_tsquery('english', %(q)s) AS query),
+pairs AS (
+    (SELECT v.url_hash, v.content_hash FROM page_visits v
+     WHERE v.user_id = %(user_id)s
+     ORDER BY v.url_hash, v.content_hash LIMIT 1)
+    UNION ALL
+    SELECT nxt.url_hash, nxt.content_hash
+    FROM pairs p
+    CROSS JOIN LATERAL (
+        SELECT v.url_hash, v.content_hash FROM page_visits v
+        WHERE v.user_id = %(user_id)s
+          AND (v.url_hash, v.content_hash) > (p.url_hash, p.content_hash)
+        ORDER BY v.url_hash, v.content_hash LIMIT 1
+    ) nxt
 ),
-mine AS (
+mine AS MATERIALIZED (SELECT url_hash, content_hash FROM pairs),
+scored AS MATERIALIZED (
+    SELECT m.url_hash, m.content_hash, hit.rank
+    FROM mine m
+    CROSS JOIN q
+    CROSS JOIN LATERAL (
+        -- one primary-key probe per pair (LIMIT keeps the planner from turning this
+        -- into a scan of every user's urls); rank only what matches
+        SELECT u.search FROM urls u
+        WHERE u.url_hash = m.url_hash AND u.content_hash = m.content_hash
+        LIMIT 1
+    ) u
+    LEFT JOIN LATERAL (
+        SELECT ts_rank(t.search, q.query) AS rank FROM page_texts t
+        WHERE t.content_hash = m.content_hash AND m.content_hash <> ''
+          AND t.search @@ q.query
+        LIMIT 1
+    ) t ON true
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN u.search @@ q.query THEN ts_rank(u.search, q.query) * 2 ELSE 0 END
+               + coalesce(t.rank, 0) AS rank
+    ) hit
+    WHERE u.search @@ q.query OR t.rank IS NOT NULL
+),
+best AS (
     SELECT DISTINCT ON (s.url_hash) s.url_hash, s.content_hash, s.rank
     FROM scored s
-    WHERE EXISTS (
-        SELECT 1 FROM page_visits v
-        WHERE v.user_id = %(user_id)s AND v.url_hash = s.url_hash
-          AND v.content_hash = s.content_hash
-    )
     ORDER BY s.url_hash, s.rank DESC
 ),
 top AS (
-    SELECT * FROM mine ORDER BY rank DESC, url_hash LIMIT %(limit)s
+    SELECT * FROM best ORDER BY rank DESC, url_hash LIMIT %(limit)s
 )
 SELECT m.url_hash, v.url, coalesce(nullif(v.title, ''), u.title, '') AS title, v.domain,
        coalesce(u.summary, ''), coalesce(u.topic, ''), coalesce(u.tags, '{}'),
@@ -54,7 +76,8 @@ LEFT JOIN LATERAL (
            array_agg(x.started_at ORDER BY x.started_at DESC) AS session_starts
     FROM (
         SELECT DISTINCT ON (s.started_at, s.session_id) s.session_id, s.started_at
-        FROM page_visits pv JOIN sessions s ON s.session_id = pv.session_id
+        FROM page_visits pv
+        JOIN sessions s ON s.session_id = pv.session_id AND s.user_id = %(user_id)s
         WHERE pv.user_id = %(user_id)s AND pv.url_hash = m.url_hash
         ORDER BY s.started_at DESC, s.session_id
         LIMIT 5

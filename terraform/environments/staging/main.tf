@@ -56,6 +56,8 @@ module "mindhit" {
   source                   = "../../modules/stack"
   environment              = "staging"
   gemini_api_key           = var.gemini_api_key
+  openai_api_key           = var.openai_api_key
+  anthropic_api_key        = var.anthropic_api_key
   smtp_url                 = var.smtp_url
   domain                   = var.domain
   vpc_cidr_block           = "10.20.0.0/16"

@@ -21,6 +21,20 @@ variable "gemini_api_key" {
   sensitive   = true
 }
 
+variable "openai_api_key" {
+  description = "OpenAI API key (set TF_VAR_openai_api_key; never commit it)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "anthropic_api_key" {
+  description = "Anthropic API key (set TF_VAR_anthropic_api_key; never commit it)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
 variable "smtp_url" {
   description = "SMTP server for session reports (set TF_VAR_smtp_url)."
   type        = string

@@ -134,6 +134,8 @@ resource "aws_secretsmanager_secret_version" "app" {
       MINDHIT_SECRET_KEY   = random_password.secret_key.result
     },
     var.gemini_api_key == "" ? {} : { MINDHIT_GEMINI_API_KEY = var.gemini_api_key },
+    var.openai_api_key == "" ? {} : { MINDHIT_OPENAI_API_KEY = var.openai_api_key },
+    var.anthropic_api_key == "" ? {} : { MINDHIT_ANTHROPIC_API_KEY = var.anthropic_api_key },
     var.smtp_url == "" ? {} : { MINDHIT_SMTP_URL = var.smtp_url },
   ))
 }

@@ -35,8 +35,10 @@ output "helm_values" {
     config = {
       MINDHIT_PUBLIC_URL         = "https://${var.domain}"
       MINDHIT_GATEWAY_PUBLIC_URL = "https://ingest.${var.domain}"
-      MINDHIT_PARTITIONS         = tostring(var.partitions)
-      MINDHIT_WAIT_REPLICAS      = tostring(min(var.redis_replicas_per_shard, 1))
+      # the ALB (target type ip) connects to the pods from inside the VPC
+      MINDHIT_TRUSTED_PROXIES = var.vpc_cidr_block
+      MINDHIT_PARTITIONS      = tostring(var.partitions)
+      MINDHIT_WAIT_REPLICAS   = tostring(min(var.redis_replicas_per_shard, 1))
     }
     secrets = { existingSecret = "mindhit-app" }
     processors = { autoscaling = {

@@ -162,6 +162,20 @@ variable "gemini_api_key" {
   sensitive   = true
 }
 
+variable "openai_api_key" {
+  description = "MINDHIT_OPENAI_API_KEY for the application secret (TF_VAR_openai_api_key); empty = not set."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "anthropic_api_key" {
+  description = "MINDHIT_ANTHROPIC_API_KEY for the application secret (TF_VAR_anthropic_api_key); empty = not set."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
 variable "smtp_url" {
   description = "MINDHIT_SMTP_URL for session report emails (TF_VAR_smtp_url); empty = no emails."
   type        = string

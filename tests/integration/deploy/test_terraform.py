@@ -230,6 +230,8 @@ def test_helm_values_files_describe_their_environment(env: str, values_file: str
     assert values["ingress"]["gatewayHost"] == f"ingest.{domain}"
     assert values["config"]["MINDHIT_PUBLIC_URL"] == f"https://{domain}"
     assert values["config"]["MINDHIT_GATEWAY_PUBLIC_URL"] == f"https://ingest.{domain}"
+    # the ALB connects from inside the VPC: only it may set the client address
+    assert values["config"]["MINDHIT_TRUSTED_PROXIES"] == _unquote(args["vpc_cidr_block"])
     for component, bounds in (
         ("processors", "processors_replicas"),
         ("projector", "projector_replicas"),

@@ -71,6 +71,15 @@ async def sign_up(client: AsyncTestClient[Any], email: str) -> str:
     return token
 
 
+async def confirm_address(apg: psycopg.AsyncConnection[Any], email: str) -> None:
+    """Mark ``email``'s address confirmed, as its owner opening the mailed link would."""
+    from mindhit.accounts import confirm_email, find_user
+
+    user = await find_user(apg, email)
+    assert user is not None
+    assert await confirm_email(apg, user.user_id, user.email, now=NOW)
+
+
 def unique_email(tag: str = "user") -> str:
     """A fresh email address for one test."""
     return f"{tag}-{uuid.uuid4().hex[:8]}@example.com"

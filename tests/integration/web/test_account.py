@@ -16,7 +16,7 @@ from mindhit.settings import Settings
 from schema.derived import UserErased
 from schema.log import decode_derived_entry, decode_raw_entry
 from schema.topics import RAW_TOPIC, SESSIONS_TOPIC, partition_for, stream_key
-from tests.integration.web.conftest import sign_up, unique_email, user_id_of
+from tests.integration.web.conftest import confirm_address, sign_up, unique_email, user_id_of
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
@@ -132,7 +132,7 @@ async def test_erase_appends_user_erased_and_revokes_every_token(
 
 
 async def test_ops_page_is_for_admins_only(
-    client: AsyncTestClient[Any], web_settings: Settings
+    client: AsyncTestClient[Any], web_settings: Settings, apg: psycopg.AsyncConnection[Any]
 ) -> None:
     await sign_up(client, unique_email())
     assert (await client.get("/ops")).status_code == 403
@@ -142,6 +142,8 @@ async def test_ops_page_is_for_admins_only(
     admin_settings = msgspec.structs.replace(web_settings, admin_emails=("boss@example.com",))
     async with AsyncTestClient(app=create_app(admin_settings)) as admin:
         await sign_up(admin, "boss@example.com")
+        assert (await admin.get("/ops")).status_code == 403  # listed, but not confirmed yet
+        await confirm_address(apg, "boss@example.com")
         page = await admin.get("/ops")
         assert page.status_code == 200 and "Dead letters" in page.text
         assert isinstance((await admin.get("/v1/admin/lag")).json(), list)
@@ -182,7 +184,7 @@ async def test_an_app_given_no_openapi_document_answers_404_for_it(
 
 
 async def test_admin_sees_a_dead_letter_and_retrying_sends_its_work_back(
-    web_settings: Settings, aredis: aioredis.Redis
+    web_settings: Settings, aredis: aioredis.Redis, apg: psycopg.AsyncConnection[Any]
 ) -> None:
     from mindhit import streams
     from schema.derived import DeadLettered, SessionStatusChanged
@@ -215,6 +217,7 @@ async def test_admin_sees_a_dead_letter_and_retrying_sends_its_work_back(
     )
     async with AsyncTestClient(app=create_app(web_settings)) as admin:
         token = await sign_up(admin, "admin@example.com")
+        await confirm_address(apg, "admin@example.com")
         page = (await admin.get("/ops")).text
         assert "AI answered 429 three times" in page and "pending" in page
         retried = await admin.post(

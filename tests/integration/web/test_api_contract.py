@@ -53,3 +53,38 @@ async def test_dashboard_answers_match_their_documented_schemas(
     # Wrong shapes are caught, so the check above is not vacuous.
     with pytest.raises(jsonschema.ValidationError):
         _validator(doc, "/v1/me", "get", "200").validate({"email": 3})
+
+
+async def test_account_endpoints_are_documented_and_answer_as_documented(
+    client: AsyncTestClient[Any],
+) -> None:
+    token = await sign_up(client, unique_email())
+    doc = (await client.get("/schema/openapi.json")).json()
+    documented = {
+        "/v1/account/password": {"204", "400", "429"},
+        "/v1/account/sign-out-everywhere": {"200"},
+        "/v1/account/email/resend": {"202", "403", "429"},
+        "/v1/account/email/confirm": {"204", "400"},
+    }
+    for path, statuses in documented.items():
+        operation = doc["paths"][path]["post"]
+        assert operation["summary"] and operation["servers"][0]["description"] == "dashboard"
+        assert set(operation["responses"]) == statuses, path
+    headers = {"x-csrftoken": token}
+    me = await client.get("/v1/me")
+    _validator(doc, "/v1/me", "get", "200").validate(me.json())
+    assert me.json()["email_confirmed"] is False and me.json()["has_password"] is True
+    resent = await client.post("/v1/account/email/resend", headers=headers)
+    assert resent.status_code == 202
+    _validator(doc, "/v1/account/email/resend", "post", "202").validate(resent.json())
+    bad = await client.post("/v1/account/email/confirm", json={"token": "nope"}, headers=headers)
+    assert bad.status_code == 400 and bad.json()["extra"][0]["key"] == "token"
+    short = await client.post(
+        "/v1/account/password",
+        json={"current_password": "x", "new_password": "short"},
+        headers=headers,
+    )
+    assert short.status_code == 400 and short.json()["extra"][0]["key"] == "new_password"
+    ended = await client.post("/v1/account/sign-out-everywhere", headers=headers)
+    _validator(doc, "/v1/account/sign-out-everywhere", "post", "200").validate(ended.json())
+    assert (await client.get("/v1/me")).status_code == 401

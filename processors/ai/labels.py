@@ -1,0 +1,258 @@
+"""Names a person would give a group of pages: short noun phrases from titles and headings.
+
+Why this shape: people name a topic with the words its pages put in their titles
+("Espresso extraction", "Chess openings", "Home solar panels"), not with the two
+statistically strongest body words. Every run of one to three adjacent content words in
+a member page's title or headings is a candidate. A candidate scores by how many of the
+group's pages use it (in the title most, in headings or the site name less, in the body
+a little), how much it belongs to this group rather than the others, and how rare its
+words are in everyday English. The best candidate wins; a longer phrase that contains it
+and scores nearly as well is preferred (more specific). Labels are written in sentence
+case, keeping capitals only where the pages themselves do (names, acronyms).
+
+The branch summary is the single sentence of the group's pages that best covers the
+group's own words. All functions are pure and deterministic.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+import msgspec
+
+from processors.ai.features import headings, main_title, rarity, title_parts
+from processors.ai.text import GENERIC_WORDS, content_runs, short_label, split_sentences, stem
+
+__all__ = ["GroupNames", "LabelPage", "name_groups", "proper_words", "sentence_case"]
+
+SOURCE_WEIGHTS = {"title": 1.0, "heading": 0.5, "site": 0.5, "body": 0.15}
+"""How much a page using a phrase in each place counts towards the phrase's support."""
+
+LONGER_SHARE = 0.6
+"""A phrase containing the best one wins if it scores at least this share of the best."""
+
+UNKNOWN_CAP = 1.25
+"""Cap on a word's rarity when naming (see :func:`_key_rarity`)."""
+
+MAX_WORDS = 3
+SUMMARY_CHARS = 220
+BODY_WORDS = 80
+
+Key = tuple[str, ...]
+
+
+class LabelPage(msgspec.Struct, frozen=True, kw_only=True):
+    """What naming needs of a page: its title, text and dwell."""
+
+    title: str
+    text: str
+    dwell_ms: int = 0
+
+
+class GroupNames(msgspec.Struct, frozen=True, kw_only=True):
+    """A group's label, its top words (for explanations) and a one-sentence summary."""
+
+    label: str
+    words: list[str]
+    summary: str
+
+
+def _sources(page: LabelPage) -> list[tuple[str, str]]:
+    main = main_title(page.title)
+    heads = headings(page.text)
+    body = " ".join(page.text.split()[:BODY_WORDS])
+    site = " ".join(part for part in title_parts(page.title) if part != main)
+    return [("title", main), ("heading", ". ".join(heads)), ("site", site), ("body", body)]
+
+
+def _phrases(text: str) -> dict[Key, str]:
+    """Every 1–3 word run of content words: stemmed key → surface form."""
+    found: dict[Key, str] = {}
+    for run in content_runs(text):
+        for size in range(1, MAX_WORDS + 1):
+            for start in range(len(run) - size + 1):
+                words = run[start : start + size]
+                key = tuple(stem(w.lower()) for w in words)
+                if key[0] in GENERIC_WORDS or key[-1] in GENERIC_WORDS:
+                    continue
+                found.setdefault(key, " ".join(words))
+    return found
+
+
+class _PageTerms(msgspec.Struct):
+    weight: dict[Key, float]
+    surface: dict[Key, str]
+    named: set[Key]
+
+
+def _page_terms(page: LabelPage) -> _PageTerms:
+    weight: dict[Key, float] = {}
+    surface: dict[Key, str] = {}
+    named: set[Key] = set()
+    for kind, text in _sources(page):
+        for key, form in _phrases(text).items():
+            weight[key] = max(weight.get(key, 0.0), SOURCE_WEIGHTS[kind])
+            if kind in ("title", "heading"):
+                named.add(key)
+                surface.setdefault(key, form)
+    return _PageTerms(weight=weight, surface=surface, named=named)
+
+
+def _key_rarity(key: Key) -> float:
+    # Words unknown to the frequency list are often slugs or run-together names
+    # ("vegetablegardening"): count them as ordinary subject words, not as the rarest.
+    return sum(min(rarity(word), UNKNOWN_CAP) for word in key) / len(key)
+
+
+def _scores(terms: list[_PageTerms], members: list[int]) -> dict[Key, float]:
+    inside: defaultdict[Key, float] = defaultdict(float)
+    outside: defaultdict[Key, float] = defaultdict(float)
+    member_set = set(members)
+    for index, page in enumerate(terms):
+        target = inside if index in member_set else outside
+        for key, weight in page.weight.items():
+            target[key] += weight
+    named = Counter(key for i in members for key in terms[i].named)
+    scores: dict[Key, float] = {}
+    for key, titles in named.items():
+        support = inside[key]
+        belongs = support / (support + outside[key])
+        coverage = 0.5 + titles / len(members)
+        scores[key] = (
+            support * belongs**2 * coverage * _key_rarity(key) * (1.0 + 0.1 * (len(key) - 1))
+        )
+    return scores
+
+
+def _pick(scores: dict[Key, float], taken: set[Key], named: Counter[Key]) -> Key | None:
+    """The best phrase not taken, or a longer one containing it that scores nearly as well.
+
+    In a group of several pages the longer phrase must name at least two of them.
+    """
+    ranked = sorted(scores, key=lambda key: (-scores[key], key))
+    several = max(named.values(), default=0) >= 2
+    for best in ranked:
+        if best in taken:
+            continue
+        longer = [
+            key
+            for key in ranked
+            if len(key) > len(best)
+            and key not in taken
+            and _contains(key, best)
+            and scores[key] >= LONGER_SHARE * scores[best]
+            and (named[key] >= 2 or not several)
+        ]
+        return max(longer, key=lambda key: (len(key), scores[key])) if longer else best
+    return None
+
+
+def _contains(longer: Key, shorter: Key) -> bool:
+    return any(
+        longer[i : i + len(shorter)] == shorter for i in range(len(longer) - len(shorter) + 1)
+    )
+
+
+def _keeps_case(word: str, proper: set[str]) -> bool:
+    return sum(c.isupper() for c in word) >= 2 or word in proper
+
+
+def sentence_case(phrase: str, proper: set[str], *, first_upper: bool = True) -> str:
+    """Sentence case: later words lower case unless acronyms or names (``proper``).
+
+    ``"Solar Panel Output"`` → ``"Solar panel output"``; ``"Caro-Kann Defence"`` keeps
+    ``Caro-Kann`` when the pages write it capitalized inside sentences.
+    """
+    words = phrase.split()
+    shaped = [w if _keeps_case(w, proper) else w.lower() for w in words]
+    if first_upper and shaped:
+        shaped[0] = shaped[0][:1].upper() + shaped[0][1:]
+    return " ".join(shaped)
+
+
+def proper_words(texts: Sequence[str]) -> set[str]:
+    """Words the texts capitalize inside sentences and never write in lower case (names)."""
+    capital: set[str] = set()
+    lower: set[str] = set()
+    for text in texts:
+        for sentence in split_sentences(" ".join(text.split())):
+            for position, word in enumerate(sentence.split()):
+                word = word.strip(".,;:!?()[]\"'“”‘’")
+                if not word:
+                    continue
+                if word.islower():
+                    lower.add(word)
+                elif position > 0 and word[:1].isupper():
+                    capital.add(word)
+    return {word for word in capital if word.lower() not in lower}
+
+
+def _surface(key: Key, terms: list[_PageTerms], members: list[int]) -> str:
+    forms = Counter(terms[i].surface[key] for i in members if key in terms[i].surface)
+    return forms.most_common(1)[0][0] if forms else " ".join(key)
+
+
+def _summary(pages: Sequence[LabelPage], members: list[int], words: set[str]) -> str:
+    best: tuple[float, int, str] | None = None
+    for order, index in enumerate(sorted(members, key=lambda i: (-pages[i].dwell_ms, i))):
+        heads = set(headings(pages[index].text))
+        prose = " ".join(line for line in pages[index].text.splitlines() if line not in heads)
+        for sentence in split_sentences(prose):
+            if not 30 <= len(sentence) <= 2 * SUMMARY_CHARS:
+                continue
+            stems = {stem(w.lower()) for run in content_runs(sentence) for w in run}
+            score = sum(rarity(w) for w in stems & words) / (len(stems) ** 0.5 + 1.0)
+            if best is None or (score, -order) > (best[0], -best[1]):
+                best = (score, order, sentence)
+    if best is None:
+        return short_label(main_title(pages[members[0]].title), SUMMARY_CHARS)
+    return short_label(best[2], SUMMARY_CHARS)
+
+
+def _distinct(label: str, used: set[str], max_chars: int) -> str:
+    """``label``, numbered (``"Other pages (2)"``) if an earlier group already has it."""
+    candidate, number = label, 1
+    while candidate.lower() in used:
+        number += 1
+        suffix = f" ({number})"
+        candidate = short_label(label, max_chars - len(suffix)) + suffix
+    used.add(candidate.lower())
+    return candidate
+
+
+def name_groups(
+    pages: Sequence[LabelPage], groups: Sequence[int], *, max_chars: int = 40
+) -> list[GroupNames]:
+    """A label, top words and a summary for every group number in ``groups`` (in order).
+
+    Labels are distinct across groups (a group whose best phrase is taken gets its next
+    best) and at most ``max_chars`` long.
+    """
+    terms = [_page_terms(page) for page in pages]
+    proper = proper_words([page.text for page in pages])
+    members_of: list[list[int]] = [[] for _ in range(max(groups, default=-1) + 1)]
+    for index, group in enumerate(groups):
+        members_of[group].append(index)
+    order = sorted(range(len(members_of)), key=lambda g: (-len(members_of[g]), g))
+    taken: set[Key] = set()
+    used: set[str] = set()
+    named: dict[int, GroupNames] = {}
+    for group in order:
+        members = members_of[group]
+        scores = _scores(terms, members)
+        key = _pick(scores, taken, Counter(k for i in members for k in terms[i].named))
+        if key is None:
+            label = short_label(main_title(pages[members[0]].title) or "Other pages", max_chars)
+        else:
+            taken.add(key)
+            label = sentence_case(_surface(key, terms, members), proper)
+        singles = sorted((k for k in scores if len(k) == 1), key=lambda k: (-scores[k], k))[:5]
+        words = [_surface(k, terms, members).lower() for k in singles]
+        summary = _summary(pages, members, {k[0] for k in singles})
+        named[group] = GroupNames(
+            label=_distinct(short_label(label, max_chars), used, max_chars),
+            words=words,
+            summary=summary,
+        )
+    return [named[group] for group in range(len(members_of))]
