@@ -62,7 +62,7 @@ resource "helm_release" "cluster_autoscaler" {
     rbac = {
       serviceAccount = {
         create      = true
-        name        = local.irsa.cluster-autoscaler.service_account
+        name        = local.irsa["cluster-autoscaler"].service_account
         annotations = { "eks.amazonaws.com/role-arn" = aws_iam_role.irsa["cluster-autoscaler"].arn }
       }
     }

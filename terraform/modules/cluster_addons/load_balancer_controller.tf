@@ -229,7 +229,7 @@ resource "helm_release" "aws_load_balancer_controller" {
     replicaCount = 2
     serviceAccount = {
       create      = true
-      name        = local.irsa.load-balancer-controller.service_account
+      name        = local.irsa["load-balancer-controller"].service_account
       annotations = { "eks.amazonaws.com/role-arn" = aws_iam_role.irsa["load-balancer-controller"].arn }
     }
     enableShield        = false
