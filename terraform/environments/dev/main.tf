@@ -75,6 +75,8 @@ module "mindhit" {
   db_multi_az              = false
   db_backup_retention_days = 3
   redis_node_type          = "cache.t4g.small"
+  # not cluster mode until every component speaks Redis Cluster (README, Deploy)
+  redis_cluster_mode       = false
   redis_shards             = 1
   redis_replicas_per_shard = 1
 }

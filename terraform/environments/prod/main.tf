@@ -73,6 +73,8 @@ module "mindhit" {
   db_backup_retention_days = 35
   deletion_protection      = true
   redis_node_type          = "cache.r7g.large"
+  # cluster mode: 24 partitions spread 12/12 over 2 shards (README, Deploy)
+  redis_cluster_mode       = true
   redis_shards             = 2
   redis_replicas_per_shard = 2
 }

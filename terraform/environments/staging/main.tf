@@ -68,6 +68,9 @@ module "mindhit" {
   db_instance_class        = "db.m6g.large"
   db_multi_az              = true
   db_backup_retention_days = 7
+  # not cluster mode until every component speaks Redis Cluster (README, Deploy);
+  # turn it on here first, then prod
+  redis_cluster_mode       = false
   redis_shards             = 1
   redis_replicas_per_shard = 1
 }

@@ -30,8 +30,14 @@ variable "node_type" {
   default     = "cache.m7g.large"
 }
 
+variable "cluster_mode" {
+  description = "Cluster mode enabled: shards share the hash slots and the URL carries cluster=true (the application's cluster client). Off: one primary with replicas (only for applications without Redis Cluster support)."
+  type        = bool
+  default     = true
+}
+
 variable "shards" {
-  description = "Node groups (shards) of the cluster; each holds an even range of hash slots. Prefer a count that spreads MINDHIT_PARTITIONS evenly (README, Deploy: 2 or 4 for 16/24 partitions)."
+  description = "Node groups (shards) in cluster mode (1 without it); each holds an even range of hash slots. Prefer a count that spreads MINDHIT_PARTITIONS evenly (README, Deploy: 2 or 4 for 16/24 partitions)."
   type        = number
   default     = 1
   validation {

@@ -1,6 +1,6 @@
 # One MindHit environment: network, EKS with its add-ons (load balancer controller,
 # certificate, DNS, metrics-server, Cluster Autoscaler, KEDA), RDS PostgreSQL,
-# ElastiCache Redis (cluster mode), the image repository, and the application secret in
+# ElastiCache Redis (cluster mode in prod), the image repository, and the application secret in
 # AWS Secrets Manager. Its outputs are what the Helm chart needs: `helm_values` (YAML
 # layered over charts/mindhit/values-prod.yaml or values-dev.yaml) and the secret that
 # deploy.yml syncs into the Kubernetes Secret `mindhit-app`.
@@ -59,6 +59,7 @@ module "elasticache" {
   subnet_ids                 = module.networking.private_subnet_ids
   allowed_security_group_ids = [module.eks.cluster_security_group_id]
   node_type                  = var.redis_node_type
+  cluster_mode               = var.redis_cluster_mode
   shards                     = var.redis_shards
   replicas_per_shard         = var.redis_replicas_per_shard
   logs_kms_key_arn           = module.networking.logs_kms_key_arn

@@ -137,8 +137,14 @@ variable "redis_node_type" {
   default     = "cache.m7g.large"
 }
 
+variable "redis_cluster_mode" {
+  description = "ElastiCache cluster mode (shards, the application's cluster client). Only where every component speaks Redis Cluster: until then the gateway, dashboard and processors' own state refuse a cluster URL (README, Deploy)."
+  type        = bool
+  default     = false
+}
+
 variable "redis_shards" {
-  description = "ElastiCache shards (cluster mode); pick a count that spreads `partitions` evenly (README, Deploy)."
+  description = "ElastiCache shards with redis_cluster_mode (1 without); pick a count that spreads `partitions` evenly (README, Deploy)."
   type        = number
   default     = 1
 }

@@ -55,9 +55,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 READY_TIMEOUT_S = 90.0
 FOLD_TIMEOUT_S = 60.0
 PROD_DATABASE_URL = "postgresql://mindhit:pw@mindhit-prod.rds.example:5432/mindhit?sslmode=require"
+# the shapes terraform writes: prod's ElastiCache in cluster mode, dev's without
 PROD_REDIS_URL = (
     "rediss://:token@clustercfg.mindhit-prod.abc123.euw1.cache.amazonaws.com:6379/0?cluster=true"
 )
+DEV_REDIS_URL = "rediss://:token@master.mindhit-dev.abc123.euw1.cache.amazonaws.com:6379/0"
 
 
 @dataclass(frozen=True)
@@ -74,12 +76,12 @@ class Flavour:
     gemini: bool = False
 
 
-def _eks_secret(gemini_key: bool) -> tuple[str, ...]:
+def _eks_secret(redis_url: str, gemini_key: bool) -> tuple[str, ...]:
     """The Secret deploy.yml syncs from Secrets Manager (rendered here: no cluster holds it)."""
     return (
         "secrets.existingSecret=",
         f"secrets.values.MINDHIT_DATABASE_URL={PROD_DATABASE_URL}",
-        f"secrets.values.MINDHIT_REDIS_URL={PROD_REDIS_URL}",
+        f"secrets.values.MINDHIT_REDIS_URL={redis_url}",
         "secrets.values.MINDHIT_SECRET_KEY=" + "k" * 48,
         *(("secrets.values.MINDHIT_GEMINI_API_KEY=test-key",) if gemini_key else ()),
     )
@@ -96,7 +98,7 @@ FLAVOURS = {
     # EKS: RDS/ElastiCache URLs and the Gemini key from the Secret deploy.yml syncs
     "prod": Flavour(
         "values-prod.yaml",
-        _eks_secret(gemini_key=True),
+        _eks_secret(PROD_REDIS_URL, gemini_key=True),
         PROD_DATABASE_URL,
         PROD_REDIS_URL,
         replicated=True,
@@ -105,9 +107,9 @@ FLAVOURS = {
     # the dev environment on EKS: the same stores, the offline AI provider
     "dev": Flavour(
         "values-dev.yaml",
-        _eks_secret(gemini_key=False),
+        _eks_secret(DEV_REDIS_URL, gemini_key=False),
         PROD_DATABASE_URL,
-        PROD_REDIS_URL,
+        DEV_REDIS_URL,
         replicated=True,
     ),
 }

@@ -108,13 +108,17 @@ def test_postgresql_and_redis_are_encrypted_and_fail_over() -> None:
     ]
     redis = _resource("elasticache", "aws_elasticache_replication_group", "this")
     assert redis["engine"] == "redis"
-    assert redis["cluster_mode"] == "enabled"
-    assert redis["num_node_groups"] == "${var.shards}"
-    assert redis["replicas_per_node_group"] == "${var.replicas_per_shard}"
-    assert "num_cache_clusters" not in redis
+    # cluster mode: shards x replicas; without it one primary and its replicas
+    assert redis["cluster_mode"] == '${var.cluster_mode ? "enabled" : "disabled"}'
+    assert redis["num_node_groups"] == "${var.cluster_mode ? var.shards : null}"
+    assert redis["replicas_per_node_group"] == "${var.cluster_mode ? var.replicas_per_shard : null}"
+    assert redis["num_cache_clusters"] == "${var.cluster_mode ? null : var.replicas_per_shard + 1}"
     group = _resource("elasticache", "aws_elasticache_parameter_group", "this")
     parameters = {_unquote(p["name"]): _unquote(p["value"]) for p in group["parameter"]}
-    assert parameters == {"maxmemory-policy": "noeviction", "cluster-enabled": "yes"}
+    assert parameters == {
+        "maxmemory-policy": "noeviction",
+        "cluster-enabled": '${var.cluster_mode ? "yes" : "no"}',
+    }
     assert str(redis["engine_version"]).startswith("${var.engine_version")
     variables = _load(TERRAFORM / "modules" / "elasticache" / "variables.tf")["variable"]
     assert _block(variables, "engine_version")["default"].startswith("7.")
@@ -143,14 +147,30 @@ def _variable_default(module: str, name: str) -> Any:
     return _block(variables, name)["default"]
 
 
-def test_the_application_connects_to_the_redis_cluster_with_tls_and_auth() -> None:
-    """MINDHIT_REDIS_URL: TLS, the AUTH token, the configuration endpoint, cluster=true."""
+def test_the_application_connects_to_redis_with_tls_auth_and_the_cluster_flag() -> None:
+    """MINDHIT_REDIS_URL: TLS, the AUTH token, and in cluster mode the configuration
+    endpoint with cluster=true (what mindhit/redis_client.py reads), else the primary."""
     outputs = _load(TERRAFORM / "modules" / "elasticache" / "outputs.tf")["output"]
     url = _block(outputs, "redis_url")
     assert url["sensitive"] is True
-    template = url["value"]
-    assert '"rediss://:%s@%s:6379/0?cluster=true"' in template
-    assert "configuration_endpoint_address" in template and "random_password.auth" in template
+    assert url["value"] == (
+        '${format("rediss://:%s@%s:6379/0%s", random_password.auth.result, local.endpoint, '
+        'var.cluster_mode ? "?cluster=true" : "")}'
+    )
+    endpoint = _load(TERRAFORM / "modules" / "elasticache" / "main.tf")["locals"][0]["endpoint"]
+    group = "aws_elasticache_replication_group.this"
+    assert endpoint == (
+        f"${{(var.cluster_mode ? {group}.configuration_endpoint_address"
+        f" : {group}.primary_endpoint_address)}}"
+    )
+
+
+def test_prod_runs_redis_in_cluster_mode_and_no_environment_leaves_it_implicit() -> None:
+    """Prod shards its Redis; each environment says whether its Redis is a cluster."""
+    for env in ENVIRONMENTS:
+        assert isinstance(_module_args(env).get("redis_cluster_mode"), bool), env
+    prod = _module_args("prod")
+    assert prod["redis_cluster_mode"] is True and prod["redis_shards"] >= 2
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
