@@ -84,6 +84,19 @@ def _put(store: dict[K, V], key: K, value: V, merge: Callable[[V, V], V]) -> Non
     store[key] = value if old is None else merge(old, value)
 
 
+def _start_or_stop(event: SessionStarted | SessionStopped, user_id: str) -> SessionPatch:
+    """The patch a session's start (``recording``) or stop (``processing``) makes."""
+    patch = SessionPatch(session_id=event.session_id, user_id=user_id)
+    if isinstance(event, SessionStarted):
+        patch.client_id = event.client_id
+        patch.label = event.label
+        patch.status, patch.status_at, patch.status_reason = "recording", event.ts, ""
+    else:
+        patch.stopped_at = event.ts
+        patch.status, patch.status_at, patch.status_reason = "processing", event.ts, ""
+    return patch
+
+
 class Batch:
     """Row operations accumulated from a run of log entries, merged per key."""
 
@@ -138,14 +151,7 @@ class Batch:
                 elif ts > span[1]:
                     span[1] = ts
                 if isinstance(event, (SessionStarted, SessionStopped)):
-                    patch = SessionPatch(session_id=event.session_id, user_id=user_id)
-                    if isinstance(event, SessionStarted):
-                        patch.client_id = event.client_id
-                        patch.label = event.label
-                        patch.status, patch.status_at, patch.status_reason = "recording", ts, ""
-                    else:
-                        patch.stopped_at = ts
-                        patch.status, patch.status_at, patch.status_reason = "processing", ts, ""
+                    patch = _start_or_stop(event, user_id)
                     _put(sessions, event.session_id, patch, merge_session)
             self.events += len(upload.events)
             for session_id, (first, last) in spans.items():

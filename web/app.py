@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,35 @@ def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return _on_http_error(request, HTTPException(status_code=500, detail="Something went wrong."))
 
 
+@asynccontextmanager
+async def _lifespan(
+    app: Litestar, *, settings: Settings, metrics: WebMetrics
+) -> AsyncIterator[None]:
+    """Open the connection pool and the Redis client for the app's life; close them after."""
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        settings.database_url,
+        min_size=1,
+        max_size=10,
+        kwargs={"autocommit": True},
+        configure=_configure_connection,
+        open=False,
+    )
+    await pool.open(wait=True, timeout=30)
+    client = connect_redis(settings.redis_url)
+    app.state.pool = pool
+    app.state.redis = client
+    app.state.limiter = WindowLimiter(client, settings.key_prefix)
+    app.state.throttle = SignInThrottle(client, settings.key_prefix)
+    app.state.device_secret = derived_key(secret_key(settings), "known-device")
+    app.state.admin_addresses = admin_addresses(settings.admin_emails)
+    app.state.metrics = metrics
+    try:
+        yield
+    finally:
+        await client.aclose()
+        await pool.close()
+
+
 def create_app(
     settings: Settings,
     *,
@@ -147,33 +177,6 @@ def create_app(
         raise RuntimeError(str(exc)) from exc
     secure = cookie_secure(settings)
     metrics = WebMetrics()
-    signing_key = secret_key(settings)
-
-    @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            settings.database_url,
-            min_size=1,
-            max_size=10,
-            kwargs={"autocommit": True},
-            configure=_configure_connection,
-            open=False,
-        )
-        await pool.open(wait=True, timeout=30)
-        client = connect_redis(settings.redis_url)
-        app.state.pool = pool
-        app.state.redis = client
-        app.state.limiter = WindowLimiter(client, settings.key_prefix)
-        app.state.throttle = SignInThrottle(client, settings.key_prefix)
-        app.state.device_secret = derived_key(signing_key, "known-device")
-        app.state.admin_addresses = admin_addresses(settings.admin_emails)
-        app.state.metrics = metrics
-        try:
-            yield
-        finally:
-            await client.aclose()
-            await pool.close()
-
     static = create_static_files_router(
         path="/static", directories=[HERE / "static"], include_in_schema=False
     )
@@ -200,7 +203,7 @@ def create_app(
             OverviewPages,
             static,
         ],
-        lifespan=[lifespan],
+        lifespan=[partial(_lifespan, settings=settings, metrics=metrics)],
         state=State({"openapi_builder": openapi_document}),
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
@@ -210,7 +213,7 @@ def create_app(
             "maybe_user": Provide(_provide_optional_user),
         },
         csrf_config=CSRFConfig(
-            secret=signing_key,
+            secret=secret_key(settings),
             cookie_name="mh_csrf",
             cookie_secure=secure,
             cookie_samesite="strict",

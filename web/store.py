@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import msgspec
 import psycopg
 
+from mindhit.db import sql_file
 from schema.derived import MindmapNode
 from web.models import (
     MindmapView,
@@ -48,7 +48,7 @@ _STATUS = {"completed": "ready"}
 @cache
 def sql(name: str) -> str:
     """The text of ``web/sql/<name>.sql``."""
-    return resources.files("web").joinpath("sql", f"{name}.sql").read_text()
+    return sql_file("web", name)
 
 
 def _iso(value: datetime | None) -> str | None:

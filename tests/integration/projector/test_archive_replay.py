@@ -89,7 +89,7 @@ async def test_replay_rebuilds_identical_tables_from_archive_and_tail(
     await fold_all(settings, aredis, pg)
     incremental = snapshot(pg)
     seen: list[tuple[int, int]] = []
-    result = await replay(settings, aredis, pg, progress=lambda a, b: seen.append((a, b)))
+    result = await replay(settings, aredis, pg, progress=lambda a, b, _: seen.append((a, b)))
     assert result.swapped and result.events > 0
     assert seen and seen[-1][1] == result.events
     assert snapshot(pg) == incremental
