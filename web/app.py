@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from litestar import Litestar, Request, Response
+from litestar import Controller, Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
@@ -58,7 +58,7 @@ from web.security import (
 )
 from web.throttle import SignInThrottle
 
-__all__ = ["OpenAPIDocument", "create_app"]
+__all__ = ["CONTROLLERS", "OpenAPIDocument", "create_app"]
 
 log = get_logger(__name__)
 HERE = Path(__file__).parent
@@ -155,6 +155,25 @@ async def _lifespan(
         await pool.close()
 
 
+CONTROLLERS: tuple[type[Controller], ...] = (
+    Pages,
+    AccountPages,
+    OpsPages,
+    PairingPages,
+    ApiController,
+    AccountApiController,
+    OpsApiController,
+    PairingApi,
+    MetaController,
+    DisplayApi,
+    OwningApi,
+    OwningPages,
+    OverviewApi,
+    OverviewPages,
+)
+"""Every page and API controller the dashboard serves (the static files come on top)."""
+
+
 def create_app(
     settings: Settings,
     *,
@@ -186,23 +205,7 @@ def create_app(
         engine_callback=filters.install,
     )
     return Litestar(
-        route_handlers=[
-            Pages,
-            AccountPages,
-            OpsPages,
-            PairingPages,
-            ApiController,
-            AccountApiController,
-            OpsApiController,
-            PairingApi,
-            MetaController,
-            DisplayApi,
-            OwningApi,
-            OwningPages,
-            OverviewApi,
-            OverviewPages,
-            static,
-        ],
+        route_handlers=[*CONTROLLERS, static],
         lifespan=[partial(_lifespan, settings=settings, metrics=metrics)],
         state=State({"openapi_builder": openapi_document}),
         dependencies={

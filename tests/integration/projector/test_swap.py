@@ -16,6 +16,7 @@ from mindhit.checkpoints import CheckpointMoved
 from mindhit.settings import Settings
 from projector.folds import Batch
 from projector.pg import apply_batch, ensure_temp_tables, live_tables
+from projector.projections import tables_of
 from projector.shadow import create_shadows
 from projector.swap import swap, write_locks
 from projector.synthetic import synth_log, write_log
@@ -72,7 +73,7 @@ async def test_a_swap_after_the_checkpoints_moved_changes_nothing(
     )
     await fold_all(settings, aredis, pg)
     before = snapshot(pg)
-    create_shadows(pg, ("page_visits",))
+    create_shadows(pg, tables_of(("visits",)))  # page_visits and its rollups
     seen = checkpoints.load(pg, ["visits"])
     pg.commit()
     _commit_in_thread(database_url, []).join(timeout=30)  # moves a checkpoint meanwhile
@@ -90,7 +91,7 @@ async def test_a_swap_stores_the_checkpoints_and_renames(
         aredis, settings, synth_log(4, users=2, sessions_per_user=1, visits_per_session=4)
     )
     await fold_all(settings, aredis, pg)
-    create_shadows(pg, ("page_visits",))
+    create_shadows(pg, tables_of(("visits",)))  # page_visits and its rollups
     seen = checkpoints.load(pg, ["visits"])
     pg.commit()
     advance = {key: offset + 5 for key, offset in seen.items()}
