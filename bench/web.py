@@ -1,4 +1,5 @@
-"""Dashboard benchmark: page and API latency for a user with 100,000 visits.
+"""Dashboard benchmark: page and API latency for a user with 100,000 visits, and the
+overview's latency for a user with a year of history (1,000,000 visits by default).
 
 Seeds a private PostgreSQL database with one heavy user (1,000 sessions x 100 visits,
 5,000 distinct pages with text, summaries and mind maps) in the projector's table
@@ -7,7 +8,9 @@ the dashboard's pages and JSON API round-robin from a few concurrent clients for
 ``--seconds``. Prints per-route p50/p95 and, as the last line, JSON with the overall
 ``p95_ms`` (target: < 200 ms), ``p99_ms``, ``requests_per_s`` and ``ratio``: the p95
 of the same pages' raw SQL run straight through psycopg in the same run, divided by
-the pages' p95 (the share of page time that the queries alone cost).
+the pages' p95 (the share of page time that the queries alone cost). The overview
+(``bench/web_overview.py``) adds ``overview_day_p95_ms``, ``overview_week_p95_ms`` and
+``overview_month_p95_ms`` (target: month < 100 ms) at ``--overview-visits``.
 
     python bench/web.py --seconds 5
 """
@@ -19,7 +22,6 @@ import asyncio
 import json
 import os
 import random
-import re
 import signal
 import socket
 import statistics
@@ -39,6 +41,7 @@ from psycopg.types.json import Jsonb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.web_overview import drive_overview, seed_year, sign_in  # noqa: E402
 from mindhit.corpus import load_pages  # noqa: E402
 from mindhit.db import apply_migrations  # noqa: E402
 
@@ -187,14 +190,7 @@ async def drive(
     words = ["galaxy", "pizza", "retirement", "python", "trail", "offside"]
     timings: dict[str, list[float]] = {}
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        page = await client.get("/login")
-        token = re.search(r'name="csrf-token" content="([^"]*)"', page.text).group(1)  # type: ignore[union-attr]
-        answer = await client.post(
-            "/login",
-            data={"email": EMAIL, "password": PASSWORD, "_csrf_token": token},
-            follow_redirects=True,
-        )
-        assert answer.status_code == 200 and "Sessions" in answer.text, answer.status_code
+        await sign_in(client, EMAIL, PASSWORD)
         rng = random.Random(2)
 
         def routes() -> list[tuple[str, str]]:
@@ -260,6 +256,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--visits-per-session", type=int, default=100)
+    parser.add_argument("--overview-visits", type=int, default=1_000_000)
     args = parser.parse_args()
 
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
@@ -273,6 +270,14 @@ def main() -> None:
     )
     visits = args.sessions * args.visits_per_session
     print(f"seeded {visits:,} visits in {time.perf_counter() - began:.1f}s", file=sys.stderr)
+    if args.overview_visits:
+        began = time.perf_counter()
+        seed_year(url, visits=args.overview_visits)
+        print(
+            f"seeded a year of {args.overview_visits:,} visits and its rollups"
+            f" in {time.perf_counter() - began:.1f}s",
+            file=sys.stderr,
+        )
 
     raw_ms = raw_query_ms(url, user_id, session_ids)
     port = _free_port()
@@ -300,6 +305,11 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.2)
         timings = asyncio.run(drive(base, session_ids, args.seconds, args.concurrency))
+        overview = (
+            asyncio.run(drive_overview(base, args.seconds, args.concurrency))
+            if args.overview_visits
+            else {}
+        )
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
@@ -318,10 +328,21 @@ def main() -> None:
             f"{name:<34} n={len(values):<5} p50={per_route[name]['p50_ms']:>7.1f} ms"
             f"  p95={per_route[name]['p95_ms']:>7.1f} ms"
         )
+    for period, values in overview.items():
+        print(
+            f"{'GET /v1/overview (' + period + ')':<34} n={len(values):<5}"
+            f" p50={statistics.median(values):>7.1f} ms  p95={_p(values, 0.95):>7.1f} ms"
+        )
+    figures = {
+        f"overview_{period}_p95_ms": round(_p(values, 0.95), 1)
+        for period, values in overview.items()
+    }
     print(
         json.dumps(
             {
                 "visits": visits,
+                "overview_visits": args.overview_visits,
+                **figures,
                 "requests": len(every),
                 "concurrency": args.concurrency,
                 "seconds": args.seconds,

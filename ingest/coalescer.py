@@ -83,6 +83,16 @@ class _Partition:
         self.flushing = False
 
 
+def _answer(plan: FlushPlan, results: list[AppendResult]) -> None:
+    """Resolve each leader's future with its result and each repeat's with ``duplicate``."""
+    for index, (leader, result) in enumerate(zip(plan.leaders, results, strict=True)):
+        if not leader.future.done():
+            leader.future.set_result(result)
+        for follower in plan.followers.get(index, []):
+            if not follower.future.done():
+                follower.future.set_result(AppendResult(True, result.offset))
+
+
 class Coalescer:
     """Gathers uploads per partition and writes each group as one entry.
 
@@ -150,12 +160,7 @@ class Coalescer:
             if not isinstance(exc, Exception):
                 raise
         else:
-            for index, (leader, result) in enumerate(zip(plan.leaders, results, strict=True)):
-                if not leader.future.done():
-                    leader.future.set_result(result)
-                for follower in plan.followers.get(index, []):
-                    if not follower.future.done():
-                        follower.future.set_result(AppendResult(True, result.offset))
+            _answer(plan, results)
         finally:
             state.flushing = False
             if state.pending:

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from ingest.coalescer import AppendResult, Submission
 from ingest.metrics import GatewayMetrics
 from mindhit.settings import Settings
-from mindhit.streams import append_uploads, dedupe_key, sessions_key
+from mindhit.streams import AppendPolicy, append_uploads, dedupe_key, sessions_key
 from schema.log import RawEntry, encode_raw_entry
 from schema.topics import RAW_TOPIC, stream_key
 
@@ -35,6 +35,7 @@ class LogWriter:
     ) -> None:
         self._redis = redis
         self._settings = settings
+        self._policy = AppendPolicy.of(settings)
         self._metrics = metrics
         self._timer = timer
 
@@ -61,9 +62,7 @@ class LogWriter:
                 sessions=sessions_key(prefix, partition),
                 claims=claims,
                 timestamp_ms=max(u.received_at for u in uploads),
-                dedupe_ttl_s=self._settings.batch_dedupe_seconds,
-                wait_replicas=self._settings.wait_replicas,
-                wait_timeout_ms=self._settings.wait_timeout_ms,
+                policy=self._policy,
             )
             self._metrics.append_seconds.observe(self._timer() - started)
             if outcome.offset is not None:

@@ -38,7 +38,7 @@ class TokenCache:
     Args:
         lookup: the real lookup (PostgreSQL); may raise when the database is down.
         ttl_s: how long an answer is reused.
-        clock: monotonic seconds (injected for tests).
+        timer: monotonic seconds (injected for tests).
         max_entries: bound on remembered tokens (oldest forgotten first).
     """
 
@@ -47,12 +47,12 @@ class TokenCache:
         lookup: Lookup,
         *,
         ttl_s: float,
-        clock: Callable[[], float] = time.monotonic,
+        timer: Callable[[], float] = time.monotonic,
         max_entries: int = 100_000,
     ) -> None:
         self._lookup = lookup
         self._ttl_s = ttl_s
-        self._clock = clock
+        self._timer = timer
         self._max_entries = max_entries
         self._entries: OrderedDict[bytes, tuple[float, TokenInfo | None]] = OrderedDict()
         self._inflight: dict[bytes, asyncio.Future[TokenInfo | None]] = {}
@@ -61,7 +61,7 @@ class TokenCache:
         """The token's owner and state, or ``None`` when no such token exists."""
         digest = hash_token(secret)
         cached = self._entries.get(digest)
-        now = self._clock()
+        now = self._timer()
         if cached is not None and cached[0] > now:
             return cached[1]
         pending = self._inflight.get(digest)

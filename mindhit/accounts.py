@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 import psycopg
 
+from mindhit.db import sql_file
 from mindhit.emails import EmailError, normalize_email
 from schema.ids import uuid7
 
@@ -45,6 +46,10 @@ __all__ = [
 ]
 
 TOKEN_PREFIX = "mh_"
+_USER_CREATE = sql_file("mindhit", "user_create")
+_TOKEN_REVOKE = sql_file("mindhit", "token_revoke")
+_TOKENS_LIST = sql_file("mindhit", "tokens_list")
+_TOKEN_LOOKUP = sql_file("mindhit", "token_lookup")
 
 
 class AccountError(ValueError):
@@ -139,9 +144,7 @@ async def create_user(
     try:
         async with conn.transaction():
             await conn.execute(
-                "INSERT INTO users (user_id, email, password_hash, is_admin, email_confirmed_at)"
-                " VALUES (%s, %s, %s, %s, CASE WHEN %s THEN now() END)",
-                (user_id, email, password_hash, is_admin, email_confirmed),
+                _USER_CREATE, (user_id, email, password_hash, is_admin, email_confirmed)
             )
             await conn.execute("INSERT INTO user_settings (user_id) VALUES (%s)", (user_id,))
     except psycopg.errors.UniqueViolation as exc:
@@ -241,22 +244,13 @@ async def revoke_token(
     conn: psycopg.AsyncConnection[Any], user_id: str, token_id_or_device: str
 ) -> int:
     """Revoke the user's token(s) named by id or device name; return how many were revoked."""
-    cur = await conn.execute(
-        "UPDATE device_tokens SET revoked_at = now()"
-        " WHERE user_id = %s AND revoked_at IS NULL"
-        " AND (token_id::text = %s OR device = %s)",
-        (user_id, token_id_or_device, token_id_or_device),
-    )
+    cur = await conn.execute(_TOKEN_REVOKE, (user_id, token_id_or_device, token_id_or_device))
     return cur.rowcount
 
 
 async def list_tokens(conn: psycopg.AsyncConnection[Any], user_id: str) -> list[DeviceToken]:
     """The user's device tokens, newest first."""
-    cur = await conn.execute(
-        "SELECT token_id::text, device, created_at, revoked_at IS NOT NULL"
-        " FROM device_tokens WHERE user_id = %s ORDER BY created_at DESC",
-        (user_id,),
-    )
+    cur = await conn.execute(_TOKENS_LIST, (user_id,))
     return [
         DeviceToken(token_id=r[0], device=r[1], created_at=r[2].isoformat(), revoked=r[3])
         for r in await cur.fetchall()
@@ -265,13 +259,7 @@ async def list_tokens(conn: psycopg.AsyncConnection[Any], user_id: str) -> list[
 
 async def lookup_token(conn: psycopg.AsyncConnection[Any], secret: str) -> TokenInfo | None:
     """Resolve a presented token to its user and block list; ``None`` if unknown."""
-    cur = await conn.execute(
-        "SELECT t.user_id::text, t.token_id::text, t.revoked_at IS NOT NULL,"
-        " coalesce(s.blocked_domains, '{}')"
-        " FROM device_tokens t LEFT JOIN user_settings s USING (user_id)"
-        " WHERE t.token_hash = %s",
-        (hash_token(secret),),
-    )
+    cur = await conn.execute(_TOKEN_LOOKUP, (hash_token(secret),))
     row = await cur.fetchone()
     if row is None:
         return None

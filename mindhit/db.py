@@ -3,6 +3,8 @@
 Migrations are the SQL files in ``mindhit/migrations`` named ``NNN_name.sql``,
 applied in order, each in its own transaction, and recorded in
 ``schema_migrations``. An advisory lock makes concurrent ``migrate`` runs safe.
+Every adapter's longer SQL lives in files beside it (``<package>/sql/<name>.sql``),
+read with :func:`sql_file`.
 """
 
 from __future__ import annotations
@@ -10,11 +12,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, LiteralString, cast
 
 import psycopg
 
-__all__ = ["Migration", "apply_migrations", "connect", "connect_async", "pending_migrations"]
+__all__ = [
+    "Migration",
+    "apply_migrations",
+    "connect",
+    "connect_async",
+    "pending_migrations",
+    "sql_file",
+]
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _LOCK_ID = 0x6D696E64  # "mind"
@@ -39,6 +48,14 @@ async def connect_async(url: str, **kwargs: Any) -> psycopg.AsyncConnection[Any]
     return await psycopg.AsyncConnection.connect(url, **kwargs)
 
 
+def sql_file(package: str, name: str) -> LiteralString:
+    """The text of ``<package>/sql/<name>.sql`` (SQL kept beside the adapter that runs it).
+
+    Typed as a literal: the files ship with the code, never hold user input.
+    """
+    return cast(LiteralString, resources.files(package).joinpath("sql", f"{name}.sql").read_text())
+
+
 def all_migrations() -> list[Migration]:
     """Every migration shipped with MindHit, in order."""
     found: list[Migration] = []
@@ -55,11 +72,7 @@ def all_migrations() -> list[Migration]:
 
 def pending_migrations(conn: psycopg.Connection[Any]) -> list[Migration]:
     """Migrations not yet applied on ``conn``'s database."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version integer PRIMARY KEY, name text NOT NULL,"
-        " applied_at timestamptz NOT NULL DEFAULT now())"
-    )
+    conn.execute(sql_file("mindhit", "schema_migrations"))
     done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
     return [m for m in all_migrations() if m.version not in done]
 

@@ -28,7 +28,7 @@ from mindhit import streams
 from mindhit.clock import Clock
 from mindhit.settings import Settings
 from schema.derived import DeadLettered
-from schema.log import LogEntryError, decode_derived_entry
+from schema.log import FIELD_VALUE, LogEntryError, decode_derived_entry
 from schema.topics import DEADLETTERS_TOPIC, stream_key
 
 __all__ = [
@@ -73,7 +73,7 @@ async def _records(client: aioredis.Redis, settings: Settings) -> list[DeadLette
         )
         for _entry_id, fields in entries:
             try:
-                entry = decode_derived_entry(fields[b"v"])
+                entry = decode_derived_entry(fields[FIELD_VALUE])
             except (LogEntryError, KeyError):
                 continue
             found.extend(e for e in entry.events if isinstance(e, DeadLettered))

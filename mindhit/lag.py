@@ -18,6 +18,8 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 
+from mindhit.checkpoints import load_async
+from mindhit.db import sql_file
 from mindhit.keys import TP, groups_key, is_tp_field, offsets_key, parse_tp_field, topics_key
 from mindhit.settings import Settings
 from mindhit.streams import offset_of
@@ -128,15 +130,8 @@ async def _highwaters(client: aioredis.Redis, prefix: str, tps: Iterable[TP]) ->
 
 
 async def _projection_checkpoints(conn: Any) -> dict[str, dict[TP, int]]:
-    cur = await conn.execute("SELECT to_regclass('projection_checkpoints') IS NOT NULL")
-    row = await cur.fetchone()
-    if not row or not row[0]:
-        return {}
-    cur = await conn.execute(
-        "SELECT projection, topic, partition, next_offset FROM projection_checkpoints"
-    )
     result: dict[str, dict[TP, int]] = {}
-    for projection, topic, partition, next_offset in await cur.fetchall():
+    for (projection, topic, partition), next_offset in (await load_async(conn)).items():
         result.setdefault(projection, {})[(topic, int(partition))] = int(next_offset)
     return result
 
@@ -146,10 +141,7 @@ async def _derivation(conn: Any) -> DerivationInfo | None:
     row = await cur.fetchone()
     if not row or not row[0]:
         return None
-    cur = await conn.execute(
-        "SELECT generation, created_at, settings, cutover FROM derivations"
-        " ORDER BY generation DESC LIMIT 1"
-    )
+    cur = await conn.execute(sql_file("mindhit", "derivation_latest"))
     row = await cur.fetchone()
     if row is None:
         return None

@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 
 from mindhit.clock import Clock, system_clock
 from mindhit.settings import Settings
-from mindhit.streams import append_uploads, dedupe_key, sessions_key
+from mindhit.streams import AppendPolicy, append_uploads, dedupe_key, sessions_key
 from schema.api import SessionCreated
 from schema.events import ClientEvent, SessionStarted, SessionStopped
 from schema.ids import uuid7
@@ -81,9 +81,7 @@ async def _append_server_event(
         sessions=sessions_key(settings.key_prefix, partition),
         claims=claims,
         timestamp_ms=now_ms,
-        dedupe_ttl_s=settings.batch_dedupe_seconds,
-        wait_replicas=settings.wait_replicas,
-        wait_timeout_ms=settings.wait_timeout_ms,
+        policy=AppendPolicy.of(settings),
     )
 
 

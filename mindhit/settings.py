@@ -49,7 +49,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         processors_port: port of the processors' metrics/health server.
         projector_host: interface of the projector's metrics/health server.
         projector_port: port of the projector's metrics/health server.
-        public_url: URL users reach the dashboard at (links in emails, extension pairing).
+        public_url: URL users reach the dashboard at (links in emails, extension pairing);
+            empty = ``http://WEB_HOST:WEB_PORT`` (loopback for a wildcard host).
         gateway_public_url: URL the extension uploads to, handed over when it pairs; empty =
             ``http://{gateway_host}:{gateway_port}``.
         max_body_bytes: largest accepted upload body.
@@ -80,6 +81,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         smtp_from: sender address of session reports and account mail.
         commit_interval_s: how often stream consumers commit their offsets.
         stream_retention_entries: entries kept per stream partition after archiving.
+        retention_days: history kept per user, in days (``0`` = forever); the default and
+            the most a user may choose; older event-archive partitions are dropped.
+        session_idle_close_s: a recording session with no event for this long is stopped.
+        delete_undo_s: how long a deleted session can be restored before it is erased.
+        housekeeping_interval_s: how often the projector runs deletions, retention and idle closing.
         secret_key: signs dashboard cookies; generated into data_dir when empty.
         admin_emails: addresses allowed on the ops page once confirmed (comma-separated);
             ``mindhit user admin EMAIL`` sets the admin flag instead.
@@ -104,7 +110,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     processors_port: int = 8001
     projector_host: str = "127.0.0.1"
     projector_port: int = 8002
-    public_url: str = "http://127.0.0.1:8080"
+    public_url: str = ""
     gateway_public_url: str = ""
     max_body_bytes: int = 2 * 1024 * 1024
     coalesce_linger_ms: float = 15.0
@@ -131,8 +137,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     smtp_from: str = "MindHit <reports@mindhit.local>"
     commit_interval_s: float = 1.0
     stream_retention_entries: int = 100_000
+    retention_days: Annotated[int, msgspec.Meta(ge=0)] = 0
+    session_idle_close_s: Annotated[float, msgspec.Meta(gt=0)] = 7200.0
+    delete_undo_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    housekeeping_interval_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     secret_key: str = ""
     admin_emails: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.public_url:
+            host = "127.0.0.1" if self.web_host in {"", "0.0.0.0", "::"} else self.web_host
+            host = f"[{host}]" if ":" in host else host
+            msgspec.structs.force_setattr(self, "public_url", f"http://{host}:{self.web_port}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

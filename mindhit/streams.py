@@ -22,11 +22,13 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError
 
+from mindhit.settings import Settings
 from schema.log import FIELD_HEADERS, FIELD_KEY, FIELD_TIMESTAMP, FIELD_VALUE
 from schema.topics import partition_tag
 
 __all__ = [
     "AppendOutcome",
+    "AppendPolicy",
     "ReplicationTimeoutError",
     "StreamRecord",
     "append",
@@ -245,6 +247,26 @@ def sessions_key(prefix: str, partition: int) -> str:
     return f"{prefix}:{partition_tag(partition)}:session-owners"
 
 
+class AppendPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """How appends of uploads are deduplicated and made durable (from the settings)."""
+
+    dedupe_ttl_s: int
+    """How long a batch id is remembered (``MINDHIT_BATCH_DEDUPE_SECONDS``)."""
+    wait_replicas: int = 0
+    """Replicas that must acknowledge an append (``MINDHIT_WAIT_REPLICAS``)."""
+    wait_timeout_ms: int = 100
+    """How long to wait for them (``MINDHIT_WAIT_TIMEOUT_MS``)."""
+
+    @classmethod
+    def of(cls, settings: Settings) -> AppendPolicy:
+        """The policy ``settings`` configure."""
+        return cls(
+            dedupe_ttl_s=settings.batch_dedupe_seconds,
+            wait_replicas=settings.wait_replicas,
+            wait_timeout_ms=settings.wait_timeout_ms,
+        )
+
+
 async def append_uploads(
     client: aioredis.Redis,
     stream: str,
@@ -254,20 +276,17 @@ async def append_uploads(
     sessions: str,
     claims: Sequence[tuple[str, str]] = (),
     timestamp_ms: int,
-    dedupe_ttl_s: int,
-    key: bytes | None = None,
-    headers: bytes | None = None,
-    wait_replicas: int = 0,
-    wait_timeout_ms: int = 100,
+    policy: AppendPolicy,
 ) -> AppendOutcome:
     """Append one entry unless one of its uploads is already in the log.
 
     Steps, all inside one Lua script (atomic, all keys in the stream's hash slot):
     check every dedupe key; if any exists, write nothing and report those uploads;
-    otherwise ``XADD stream 0-*`` the entry, set the dedupe keys (with a TTL) and
-    record the session claims. Then, when ``wait_replicas`` > 0, ``WAIT`` on the
-    same connection and raise :class:`ReplicationTimeoutError` if too few replicas
-    acknowledged (the entry stays; a retry is then reported as a duplicate).
+    otherwise ``XADD stream 0-*`` the entry, set the dedupe keys (with the policy's
+    TTL) and record the session claims. Then, when ``policy.wait_replicas`` > 0,
+    ``WAIT`` on the same connection and raise :class:`ReplicationTimeoutError` if too
+    few replicas acknowledged (the entry stays; a retry is then reported as a
+    duplicate).
 
     Raises:
         redis.exceptions.ConnectionError, TimeoutError: Redis unreachable (nothing
@@ -275,25 +294,22 @@ async def append_uploads(
         redis.exceptions.ResponseError: e.g. OOM; the script did not run at all.
     """
     keys = [stream, sessions, *dedupe_keys]
-    args: list[bytes | str | int] = [
-        dedupe_ttl_s,
-        key or b"",
-        value,
-        timestamp_ms,
-        headers or b"",
-    ]
+    # key and headers (ARGV[2] and ARGV[5]) stay empty: raw entries carry neither.
+    args: list[bytes | str | int] = [policy.dedupe_ttl_s, b"", value, timestamp_ms, b""]
     for session_id, user_id in claims:
         args += [session_id, user_id]
+    wait = (policy.wait_replicas, policy.wait_timeout_ms)
     try:
-        reply, acked = await _run_append(client, keys, args, wait_replicas, wait_timeout_ms)
+        reply, acked = await _run_append(client, keys, args, *wait)
     except NoScriptError:
         await client.script_load(_APPEND_UPLOADS_LUA)
-        reply, acked = await _run_append(client, keys, args, wait_replicas, wait_timeout_ms)
+        reply, acked = await _run_append(client, keys, args, *wait)
     if int(reply[0]) == 0:
         return AppendOutcome(None, tuple(int(index) for index in reply[1:]))
-    if acked is not None and acked < wait_replicas:
+    if acked is not None and acked < policy.wait_replicas:
         raise ReplicationTimeoutError(
-            f"{acked} of {wait_replicas} replicas acknowledged within {wait_timeout_ms} ms"
+            f"{acked} of {policy.wait_replicas} replicas acknowledged"
+            f" within {policy.wait_timeout_ms} ms"
         )
     return AppendOutcome(offset_of(reply[1]))
 

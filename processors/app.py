@@ -175,6 +175,26 @@ def build_app(
     }
     runtime = Runtime(settings, redis_url, topics, provider_factory, clock, on_built)
     app.runtime = runtime  # type: ignore[attr-defined]
+    _agents(app, runtime, topics)
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        if runtime.states is not None:
+            runtime.states.forget()
+
+    if on_built is not None:
+        _resend_reports(app, runtime, report_retry_s)
+    _pages(app, runtime)
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def on_shutdown(sender: Any, **kwargs: Any) -> None:
+        await runtime.close()
+
+    return app
+
+
+def _agents(app: faust.App, runtime: Runtime, topics: dict[str, faust.TopicT]) -> None:
+    """The three agents: thin loops handing each message to its handler."""
 
     @app.agent(topics[RAW_TOPIC], name="dwell")
     async def dwell(stream: faust.StreamT[bytes]) -> None:
@@ -206,13 +226,9 @@ def build_app(
                     "mindmap", rt.mindmap.handle, event.message.partition, event.value
                 )
 
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-        if runtime.states is not None:
-            runtime.states.forget()
 
-    if on_built is not None:
-        _resend_reports(app, runtime, report_retry_s)
+def _pages(app: faust.App, runtime: Runtime) -> None:
+    """``/metrics``, ``/healthz`` and ``/readyz`` on Faust's web server."""
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
@@ -232,12 +248,6 @@ def build_app(
         except Exception as exc:
             return web.json({"status": "unavailable", "redis": f"error: {exc}"}, status=503)
         return web.json({"status": "ok", "redis": "ok"})
-
-    @app.on_before_shutdown.connect  # type: ignore[arg-type]
-    async def on_shutdown(sender: Any, **kwargs: Any) -> None:
-        await runtime.close()
-
-    return app
 
 
 def _sessions_partitions(assigned: Any) -> list[int]:

@@ -184,6 +184,26 @@ class ContentStore:
         """Record that the session's mind map was emitted."""
         await self._redis.set(self._key("mindmap-done", session_id), b"1", ex=DONE_TTL_S)
 
+    async def release_texts(self, user_id: str, content_hashes: list[str]) -> int:
+        """Release ``user_id``'s hold on these page texts (one session of theirs was
+        erased and no other of their sessions read them); a text goes when nobody else
+        holds it. Returns how many texts were deleted."""
+        if not content_hashes:
+            return 0
+        pipe = self._redis.pipeline(transaction=False)
+        for content_hash in content_hashes:
+            await self._release_text(
+                keys=[
+                    self._key("content-holders", content_hash),
+                    content_key(self._prefix, content_hash),
+                ],
+                args=[user_id],
+                client=pipe,
+            )
+        pipe.srem(self._key("user-content", user_id), *(f"t:{h}" for h in content_hashes))
+        results: list[Any] = await pipe.execute()
+        return sum(int(r) for r in results[:-1])
+
     async def erase_user(self, user_id: str) -> int:
         """Remove the page texts, URL versions and enrichments ``user_id`` brought in.
 

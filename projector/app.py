@@ -1,7 +1,8 @@
 """The projector process: the only module that reads settings and builds clients.
 
 Runs, in one asyncio loop: the projection consumer, the archiver, the retention
-trimmer (every few seconds), the lag gauges, and the health/metrics server.
+trimmer (every few seconds), housekeeping (session deletions, history retention, idle
+recordings), the lag gauges, and the health/metrics server.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import psycopg
 import redis.asyncio as aioredis
 
 from mindhit import streams
+from mindhit.clock import Clock, system_clock
 from mindhit.logs import get_logger
 from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
@@ -24,6 +27,7 @@ from projector import metrics
 from projector.archive import Archiver
 from projector.consumer import ProjectionConsumer
 from projector.health import serve_health
+from projector.housekeeping import Housekeeper
 from projector.retention import trim_streams
 
 __all__ = ["run_projector"]
@@ -52,47 +56,35 @@ async def run_projector(
     stop: asyncio.Event | None = None,
     archive: bool = True,
     serve: bool = True,
+    clock: Clock = system_clock,
 ) -> None:
-    """Run until ``stop`` is set (or SIGTERM/SIGINT).
+    """Run until ``stop`` is set (or SIGTERM/SIGINT); ``clock`` dates housekeeping's work.
 
     Steps at start: connect Redis and PostgreSQL (one connection per loop);
     resume every loop from its checkpoints; start the health server; then run the
     consumer, archiver and trimmer concurrently. Any loop failing stops all.
     """
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    _stop_on_signals(stop)
     redis = connect_redis(redis_url)
-    conns = [psycopg.connect(database_url) for _ in range(3)]
+    conns = [psycopg.connect(database_url) for _ in range(4)]
     consumer = ProjectionConsumer(settings, redis, conns[0])
     archiver = Archiver(settings, redis, conns[1])
-
-    async def ready() -> tuple[bool, str]:
-        try:
-            await redis.ping()
-        except aioredis.RedisError as exc:
-            return False, f"redis: {exc}"
-        if conns[0].closed:
-            return False, "postgres connection closed"
-        if time.monotonic() - consumer.last_turn > STALE_AFTER_S:
-            return False, "projection loop stalled"
-        return True, "ready"
+    housekeeper = Housekeeper(settings, redis, conns[3], clock=clock)
 
     async def trim() -> None:
         await trim_streams(settings, redis, conns[2])
 
+    async def housekeeping() -> None:
+        await housekeeper.turn()
+
     async def gauges() -> None:
-        for (projection, topic, partition), lag in (await consumer.lag()).items():
-            metrics.LAG.labels(projection, topic, str(partition)).set(lag)
-        for stream, position in archiver.positions.items():
-            topic, partition = archiver.ids[stream]
-            lag = max(0, await streams.highwater(redis, stream) - position)
-            metrics.LAG.labels("archiver", topic, str(partition)).set(lag)
+        await _set_lag_gauges(redis, consumer, archiver)
 
     server = (
-        await serve_health(settings.projector_host, settings.projector_port, ready)
+        await serve_health(
+            settings.projector_host, settings.projector_port, partial(_ready, redis, consumer)
+        )
         if serve
         else None
     )
@@ -100,8 +92,54 @@ async def run_projector(
     if archive:
         tasks.append(asyncio.create_task(archiver.run(stop), name="archiver"))
         tasks.append(asyncio.create_task(_every(stop, TRIM_EVERY_S, trim), name="trim"))
+    every = settings.housekeeping_interval_s
+    tasks.append(asyncio.create_task(_every(stop, every, housekeeping), name="housekeeping"))
     tasks.append(asyncio.create_task(_every(stop, 2.0, gauges), name="gauges"))
     log.info("projector_started", host=settings.projector_host, port=settings.projector_port)
+    try:
+        await _until_stopped_or_failed(tasks, stop)
+    finally:
+        if server is not None:
+            server.close()
+        await redis.aclose()
+        for conn in conns:
+            conn.close()
+        log.info("projector_stopped")
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def _ready(redis: aioredis.Redis, consumer: ProjectionConsumer) -> tuple[bool, str]:
+    """Readiness: Redis answers, the consumer's connection is open and its loop turns."""
+    try:
+        await redis.ping()
+    except aioredis.RedisError as exc:
+        return False, f"redis: {exc}"
+    if consumer.conn.closed:
+        return False, "postgres connection closed"
+    if time.monotonic() - consumer.last_turn > STALE_AFTER_S:
+        return False, "projection loop stalled"
+    return True, "ready"
+
+
+async def _set_lag_gauges(
+    redis: aioredis.Redis, consumer: ProjectionConsumer, archiver: Archiver
+) -> None:
+    for (projection, topic, partition), lag in (await consumer.lag()).items():
+        metrics.LAG.labels(projection, topic, str(partition)).set(lag)
+    for stream, position in archiver.positions.items():
+        topic, partition = archiver.ids[stream]
+        lag = max(0, await streams.highwater(redis, stream) - position)
+        metrics.LAG.labels("archiver", topic, str(partition)).set(lag)
+
+
+async def _until_stopped_or_failed(tasks: list[asyncio.Task[Any]], stop: asyncio.Event) -> None:
+    """Wait until ``stop`` is set or a task ends (re-raising its error); then stop them all."""
     try:
         done, _ = await asyncio.wait(
             [*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
@@ -114,9 +152,3 @@ async def run_projector(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if server is not None:
-            server.close()
-        await redis.aclose()
-        for conn in conns:
-            conn.close()
-        log.info("projector_stopped")

@@ -20,21 +20,17 @@ from typing import Any
 import psycopg
 import redis.asyncio as aioredis
 
-from mindhit import streams
+from mindhit import checkpoints, streams
+from mindhit.checkpoints import CheckpointMoved, Checkpoints
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
 from projector import metrics
+from projector.erase_session import strip_sessions
 from projector.folds import is_uuid
-from projector.pg import (
-    ERASE_LOCK,
-    CheckpointMoved,
-    Checkpoints,
-    load_erased,
-    lock_projections,
-    store_checkpoints,
-)
+from projector.pg import ERASE_LOCK, load_erased, lock_projections
 from projector.projections import ARCHIVED_TOPICS, ARCHIVER, stream_ids
 from schema.log import (
+    FIELD_VALUE,
     DerivedEntry,
     LogEntryError,
     RawEntry,
@@ -45,7 +41,7 @@ from schema.log import (
 )
 from schema.topics import RAW_TOPIC
 
-__all__ = ["ArchiveRow", "Archiver", "split_entry"]
+__all__ = ["ARCHIVE_COLUMNS", "ArchiveRow", "Archiver", "split_entry"]
 
 log = get_logger(__name__)
 
@@ -54,7 +50,23 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 ArchiveRow = tuple[
     str, int, int, int, "uuid.UUID | None", dt.datetime, bytes, bytes, "bytes | None"
 ]
-"""(topic, partition, offset, part, user_id, logged_at, key, value, headers)."""
+"""One ``event_log`` row, in the order of :data:`ARCHIVE_COLUMNS`."""
+
+ARCHIVE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("topic", "text"),
+    ("partition", "int4"),
+    ('"offset"', "int8"),
+    ("part", "int4"),
+    ("user_id", "uuid"),
+    ("logged_at", "timestamptz"),
+    ("key", "bytea"),
+    ("value", "bytea"),
+    ("headers", "bytea"),
+)
+"""``event_log``'s columns as the archiver COPYs them, with their binary COPY types."""
+_COPY = (
+    f"COPY event_log ({', '.join(name for name, _ in ARCHIVE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+)
 
 
 def split_entry(topic: str, value: bytes) -> list[tuple[str | None, bytes]]:
@@ -99,6 +111,37 @@ def _month(at: dt.datetime) -> tuple[int, int]:
     return (at.year, at.month)
 
 
+def _without_erased_sessions(
+    conn: psycopg.Connection[Any], rows: list[ArchiveRow]
+) -> list[ArchiveRow]:
+    """Drop events of erased sessions from rows of users who have any (see erase_session).
+
+    One query per batch loads the tombstones of the batch's users.
+    """
+    users = sorted({str(r[4]) for r in rows if r[4] is not None})
+    if not users:
+        return rows
+    erased: dict[str, set[str]] = {}
+    for user_id, session_id in conn.execute(
+        "SELECT user_id::text, session_id::text FROM erased_sessions"
+        " WHERE user_id = ANY(%s::uuid[])",
+        (users,),
+    ).fetchall():
+        erased.setdefault(user_id, set()).add(session_id)
+    if not erased:
+        return rows
+    out: list[ArchiveRow] = []
+    for row in rows:
+        sessions = erased.get(str(row[4])) if row[4] is not None else None
+        if not sessions:
+            out.append(row)
+            continue
+        value = strip_sessions(row[0], row[7], frozenset(sessions))
+        if value is not None:
+            out.append((*row[:7], value, row[8]))
+    return out
+
+
 class Archiver:
     """Copies new stream entries to the archive, then trims the streams (see retention)."""
 
@@ -121,24 +164,20 @@ class Archiver:
     async def load(self) -> None:
         """Resume from the archiver's checkpoints."""
 
-        def go() -> dict[tuple[str, int], int]:
-            rows = self.conn.execute(
-                "SELECT topic, partition, next_offset FROM projection_checkpoints"
-                " WHERE projection = %s",
-                (ARCHIVER,),
-            ).fetchall()
+        def go() -> Checkpoints:
+            stored = checkpoints.load(self.conn, [ARCHIVER])
             self.conn.commit()
-            return {(t, p): o for t, p, o in rows}
+            return stored
 
         stored = await asyncio.to_thread(go)
-        self.positions = {s: stored.get(tp, 0) for s, tp in self.ids.items()}
+        self.positions = {s: stored.get((ARCHIVER, *tp), 0) for s, tp in self.ids.items()}
 
     async def turn(self, *, block_ms: int | None = 1000) -> int:
         """Archive what is new; return the number of entries archived.
 
         Steps: read entries from the archiver's positions; split each per user;
-        in one transaction take the erasure lock (shared) and the archiver's write
-        lock, drop parts of erased users, create the month partitions needed, fence
+        in one transaction take the archiver's write lock and the erasure lock
+        (shared), drop parts of erased users, create the month partitions needed, fence
         and advance the checkpoints, COPY the rows; commit; then advance in-memory
         positions.
         """
@@ -153,7 +192,7 @@ class Archiver:
             topic, partition = self.ids[record.stream]
             if record.offset < advance.get(record.stream, self.positions[record.stream]):
                 continue
-            value = record.fields.get(b"v")
+            value = record.fields.get(FIELD_VALUE)
             if value is not None:
                 logged_at = _EPOCH + dt.timedelta(milliseconds=record.timestamp_ms)
                 for part, (user, data) in enumerate(split_entry(topic, value)):
@@ -178,33 +217,21 @@ class Archiver:
     def _write(self, rows: Sequence[ArchiveRow], expected: Checkpoints, new: Checkpoints) -> int:
         conn = self.conn
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ERASE_LOCK,))
             lock_projections(conn, {ARCHIVER})  # a second replica waits, then is fenced
+            conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ERASE_LOCK,))
             erased = {
                 uuid.UUID(u): _EPOCH + dt.timedelta(milliseconds=at)
                 for u, at in load_erased(conn).items()
             }
             kept = [r for r in rows if r[4] not in erased or r[5] > erased[r[4]]]
+            kept = _without_erased_sessions(conn, kept)
             for month in {_month(r[5]) for r in kept} - self._months:
                 _ensure_partition(conn, dt.datetime(month[0], month[1], 1, tzinfo=dt.UTC))
-            self._fence(expected)
-            store_checkpoints(conn, new)
+            checkpoints.fence(conn, expected)
+            checkpoints.store(conn, new)
             _copy_rows(conn, kept)
         self._months.update(_month(r[5]) for r in kept)
         return len(kept)
-
-    def _fence(self, expected: Checkpoints) -> None:
-        keys = list(expected)
-        rows = self.conn.execute(
-            "SELECT topic, partition, next_offset FROM projection_checkpoints"
-            " WHERE projection = %s AND (topic, partition) IN"
-            " (SELECT * FROM unnest(%s::text[], %s::int[])) FOR UPDATE",
-            (ARCHIVER, [k[1] for k in keys], [k[2] for k in keys]),
-        ).fetchall()
-        stored = {(ARCHIVER, t, p): o for t, p, o in rows}
-        for key, offset in expected.items():
-            if stored.get(key, 0) != offset:
-                raise CheckpointMoved(f"{key}: stored {stored.get(key, 0)}, expected {offset}")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Archive until ``stop`` is set."""
@@ -223,12 +250,7 @@ def _ensure_partition(conn: psycopg.Connection[Any], month: dt.datetime) -> None
 
 
 def _copy_rows(conn: psycopg.Connection[Any], rows: Iterable[ArchiveRow]) -> None:
-    with conn.cursor().copy(
-        'COPY event_log (topic, partition, "offset", part, user_id, logged_at, key, value, headers)'
-        " FROM STDIN (FORMAT BINARY)"
-    ) as copy:
-        copy.set_types(
-            ["text", "int4", "int8", "int4", "uuid", "timestamptz", "bytea", "bytea", "bytea"]
-        )
+    with conn.cursor().copy(_COPY) as copy:  # type: ignore[arg-type]
+        copy.set_types([kind for _, kind in ARCHIVE_COLUMNS])
         for row in rows:
             copy.write_row(row)

@@ -12,7 +12,13 @@ from typing import Any
 
 import psycopg
 
+from mindhit import checkpoints
+from mindhit.db import sql_file
+from projector.projections import ARCHIVER
+
 __all__ = ["archived_end", "read_archived"]
+
+_PAGE = sql_file("projector", "archive_page")
 
 
 def read_archived(
@@ -42,11 +48,7 @@ def read_archived(
     while position < hi:
         upto = min(hi, position + page)
         with conn.transaction():
-            rows = conn.execute(
-                'SELECT "offset", value FROM event_log WHERE topic = %s AND partition = %s'
-                ' AND "offset" >= %s AND "offset" < %s ORDER BY "offset", part',
-                (topic, partition, position, upto),
-            ).fetchall()
+            rows = conn.execute(_PAGE, (topic, partition, position, upto)).fetchall()
         for offset, value in rows:
             yield offset, bytes(value)
         position = upto
@@ -55,9 +57,5 @@ def read_archived(
 def archived_end(conn: psycopg.Connection[Any], topic: str, partition: int) -> int:
     """The archiver's checkpoint for one stream: every offset below it is archived."""
     with conn.transaction():
-        row = conn.execute(
-            "SELECT next_offset FROM projection_checkpoints"
-            " WHERE projection = 'archiver' AND topic = %s AND partition = %s",
-            (topic, partition),
-        ).fetchone()
-    return int(row[0]) if row else 0
+        stored = checkpoints.load(conn, [ARCHIVER])
+    return stored.get((ARCHIVER, topic, partition), 0)

@@ -14,26 +14,18 @@ from typing import Any
 import psycopg
 import redis.asyncio as aioredis
 
-from mindhit import streams
+from mindhit import checkpoints, streams
+from mindhit.checkpoints import CheckpointMoved, Checkpoints
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
 from projector import metrics
 from projector.archive_read import read_archived
 from projector.derivations import Derivation, latest_derivation, superseded
 from projector.folds import Batch
-from projector.pg import (
-    CheckpointMoved,
-    Checkpoints,
-    Tables,
-    apply_batch,
-    ensure_temp_tables,
-    live_tables,
-    load_checkpoints,
-    load_erased,
-)
+from projector.pg import Tables, apply_batch, ensure_temp_tables, live_tables, load_erased
 from projector.projections import PROJECTIONS, projection_of_topic, stream_ids
 from projector.retention import purge_points, purge_quarantine
-from schema.log import LogEntryError, decode_derived_entry, decode_raw_entry
+from schema.log import FIELD_VALUE, LogEntryError, decode_derived_entry, decode_raw_entry
 from schema.topics import RAW_TOPIC
 
 __all__ = ["ProjectionConsumer", "fold_value"]
@@ -122,7 +114,7 @@ class ProjectionConsumer:
         def go() -> tuple[Checkpoints, dict[str, int], Derivation | None]:
             ensure_temp_tables(self.conn)
             self.conn.commit()
-            cps = load_checkpoints(self.conn, self.projections)
+            cps = checkpoints.load(self.conn, self.projections)
             erased = load_erased(self.conn)
             self.conn.commit()
             return cps, erased, latest_derivation(self.conn)
@@ -203,7 +195,9 @@ class ProjectionConsumer:
                 await self._fill_gap(batch, topic, partition, expected, record.offset)
             if record.offset < expected:
                 continue
-            fold_value(batch, topic, record.fields.get(b"v"), self._cutover(topic, partition))
+            fold_value(
+                batch, topic, record.fields.get(FIELD_VALUE), self._cutover(topic, partition)
+            )
             advance[record.stream] = record.offset + 1
         return len(records)
 
@@ -243,6 +237,9 @@ class ProjectionConsumer:
         for user_id in batch.erasures:
             points[user_id] = await purge_points(self.settings, self.redis, user_id)
             await purge_quarantine(self.redis, self.settings.key_prefix, user_id)
+        for user_id, _session in batch.session_erasures:
+            if user_id not in points:
+                points[user_id] = await purge_points(self.settings, self.redis, user_id)
         return points
 
     async def lag(self) -> dict[tuple[str, str, int], int]:

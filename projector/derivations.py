@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 import psycopg
 
+from mindhit.db import sql_file
 from projector.pg import ERASE_LOCK, load_erased
 
 __all__ = [
@@ -35,6 +36,11 @@ __all__ = [
     "superseded",
     "write_rows",
 ]
+
+
+_COPY = sql_file("projector", "derived_log_copy")
+_DROP_GENERATION = sql_file("projector", "derived_log_drop_generation")
+_PAGE = sql_file("projector", "derived_log_page")
 
 
 class Derivation(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,11 +93,7 @@ def drop_unrecorded(conn: psycopg.Connection[Any], generation: int | None = None
     """
     with conn.transaction():
         if generation is not None:
-            return conn.execute(
-                "DELETE FROM derived_log WHERE generation = %s"
-                " AND generation NOT IN (SELECT generation FROM derivations)",
-                (generation,),
-            ).rowcount
+            return conn.execute(_DROP_GENERATION, (generation,)).rowcount
         return conn.execute(
             "DELETE FROM derived_log WHERE generation NOT IN (SELECT generation FROM derivations)"
         ).rowcount
@@ -108,10 +110,7 @@ def write_rows(conn: psycopg.Connection[Any], rows: list[DerivedRow]) -> None:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ERASE_LOCK,))
         erased = load_erased(conn)
-        with conn.cursor().copy(
-            "COPY derived_log (generation, topic, partition, seq, origin, user_id, logged_at,"
-            " value) FROM STDIN"
-        ) as copy:
+        with conn.cursor().copy(_COPY) as copy:
             for row in rows:
                 user, logged_at = row[5], row[6]
                 cut = erased.get(str(user)) if user is not None else None
@@ -127,11 +126,7 @@ def read_generation(
     position = -1
     while True:
         with conn.transaction():
-            rows = conn.execute(
-                "SELECT seq, value FROM derived_log WHERE generation = %s AND topic = %s"
-                " AND partition = %s AND seq > %s ORDER BY seq LIMIT %s",
-                (generation, topic, partition, position, page),
-            ).fetchall()
+            rows = conn.execute(_PAGE, (generation, topic, partition, position, page)).fetchall()
         for seq, value in rows:
             position = seq
             yield bytes(value)

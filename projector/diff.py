@@ -6,12 +6,13 @@ Pure formatting (:func:`describe_changes`) is separate from the queries
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, LiteralString
 
 import msgspec
 import psycopg
 from psycopg import sql
 
+from mindhit.db import sql_file
 from projector.pg import SHADOW_SUFFIX
 
 __all__ = ["SessionChange", "describe_changes", "other_changes", "session_changes"]
@@ -19,6 +20,16 @@ __all__ = ["SessionChange", "describe_changes", "other_changes", "session_change
 _IGNORED = {"session_id", "user_id", "status_at"}
 """Columns not worth a line: identity, and when the status was entered (a re-derived
 session enters it again at replay time)."""
+
+_SESSIONS = sql_file("projector", "diff_sessions")
+_VISITS = sql_file("projector", "diff_visits")
+_MINDMAPS = sql_file("projector", "diff_mindmaps")
+_ROWS = sql_file("projector", "diff_rows")
+
+
+def _shadowed(query: LiteralString, table: str) -> sql.Composed:
+    """``query`` with ``{shadow}`` naming ``table``'s shadow."""
+    return sql.SQL(query).format(shadow=sql.Identifier(table + SHADOW_SUFFIX))
 
 
 class SessionChange(msgspec.Struct, frozen=True):
@@ -62,34 +73,18 @@ def session_changes(
     """Sessions whose rows differ between ``T`` and ``T__shadow`` for the given tables."""
     by_session: dict[str, dict[str, Any]] = {}
     if "sessions" in tables:
-        query = sql.SQL(
-            "SELECT COALESCE(l.session_id, s.session_id)::text, to_jsonb(l), to_jsonb(s)"
-            " FROM sessions l FULL JOIN {shadow} s ON s.session_id = l.session_id"
-            " WHERE to_jsonb(l) - 'status_at' IS DISTINCT FROM to_jsonb(s) - 'status_at' LIMIT %s"
-        ).format(shadow=sql.Identifier("sessions" + SHADOW_SUFFIX))
+        query = _shadowed(_SESSIONS, "sessions")
         for sid, before, after in conn.execute(query, (limit,)):
             by_session.setdefault(sid, {})["rows"] = (before, after)
     if "page_visits" in tables:
-        query = sql.SQL(
-            "WITH a AS (SELECT session_id, count(*) n, sum(dwell_ms) d FROM page_visits"
-            "  GROUP BY 1), b AS (SELECT session_id, count(*) n, sum(dwell_ms) d FROM {shadow}"
-            "  GROUP BY 1), diff AS (SELECT DISTINCT session_id FROM ("
-            "  (SELECT * FROM page_visits EXCEPT SELECT * FROM {shadow})"
-            "  UNION ALL (SELECT * FROM {shadow} EXCEPT SELECT * FROM page_visits)) x)"
-            " SELECT diff.session_id::text, a.n, a.d, b.n, b.d FROM diff"
-            " LEFT JOIN a USING (session_id) LEFT JOIN b USING (session_id) LIMIT %s"
-        ).format(shadow=sql.Identifier("page_visits" + SHADOW_SUFFIX))
+        query = _shadowed(_VISITS, "page_visits")
         for sid, n0, d0, n1, d1 in conn.execute(query, (limit,)):
             by_session.setdefault(sid, {})["visits"] = (
                 (n0 or 0, int(d0 or 0)),
                 (n1 or 0, int(d1 or 0)),
             )
     if "mindmap_graphs" in tables:
-        query = sql.SQL(
-            "SELECT COALESCE(l.session_id, s.session_id)::text FROM mindmap_graphs l"
-            " FULL JOIN {shadow} s ON s.session_id = l.session_id"
-            " WHERE (l.graph, l.provider) IS DISTINCT FROM (s.graph, s.provider) LIMIT %s"
-        ).format(shadow=sql.Identifier("mindmap_graphs" + SHADOW_SUFFIX))
+        query = _shadowed(_MINDMAPS, "mindmap_graphs")
         for (sid,) in conn.execute(query, (limit,)):
             by_session.setdefault(sid, {})["mindmap"] = True
     labels = dict(
@@ -123,10 +118,9 @@ def other_changes(conn: psycopg.Connection[Any], tables: tuple[str, ...]) -> dic
     for table in ("urls", "page_texts"):
         if table not in tables:
             continue
-        query = sql.SQL(
-            "SELECT count(*) FROM ((TABLE {l} EXCEPT TABLE {s}) UNION ALL"
-            " (TABLE {s} EXCEPT TABLE {l})) x"
-        ).format(l=sql.Identifier(table), s=sql.Identifier(table + SHADOW_SUFFIX))
+        query = sql.SQL(_ROWS).format(
+            l=sql.Identifier(table), s=sql.Identifier(table + SHADOW_SUFFIX)
+        )
         row = conn.execute(query).fetchone()
         out[table] = int(row[0]) if row else 0
     return out

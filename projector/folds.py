@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from projector.rows import (
+    EraseSession,
     EraseUser,
     MindmapRow,
     PageTextRow,
@@ -36,6 +37,7 @@ from projector.rows import (
 from schema.derived import (
     MindmapBuilt,
     SessionClosed,
+    SessionErased,
     SessionStatusChanged,
     UrlDiscovered,
     UrlEnriched,
@@ -82,6 +84,19 @@ def _put(store: dict[K, V], key: K, value: V, merge: Callable[[V, V], V]) -> Non
     store[key] = value if old is None else merge(old, value)
 
 
+def _start_or_stop(event: SessionStarted | SessionStopped, user_id: str) -> SessionPatch:
+    """The patch a session's start (``recording``) or stop (``processing``) makes."""
+    patch = SessionPatch(session_id=event.session_id, user_id=user_id)
+    if isinstance(event, SessionStarted):
+        patch.client_id = event.client_id
+        patch.label = event.label
+        patch.status, patch.status_at, patch.status_reason = "recording", event.ts, ""
+    else:
+        patch.stopped_at = event.ts
+        patch.status, patch.status_at, patch.status_reason = "processing", event.ts, ""
+    return patch
+
+
 class Batch:
     """Row operations accumulated from a run of log entries, merged per key."""
 
@@ -93,6 +108,7 @@ class Batch:
         self.visits: dict[str, VisitRow] = {}
         self.mindmaps: dict[str, MindmapRow] = {}
         self.erasures: dict[str, EraseUser] = {}
+        self.session_erasures: dict[tuple[str, str], EraseSession] = {}
         self.events = 0
         self.rejected = 0
         self.superseded = 0
@@ -105,6 +121,7 @@ class Batch:
             + len(self.visits)
             + len(self.mindmaps)
             + len(self.erasures)
+            + len(self.session_erasures)
         )
 
     # ----------------------------------------------------------------- raw topic
@@ -134,14 +151,7 @@ class Batch:
                 elif ts > span[1]:
                     span[1] = ts
                 if isinstance(event, (SessionStarted, SessionStopped)):
-                    patch = SessionPatch(session_id=event.session_id, user_id=user_id)
-                    if isinstance(event, SessionStarted):
-                        patch.client_id = event.client_id
-                        patch.label = event.label
-                        patch.status, patch.status_at, patch.status_reason = "recording", ts, ""
-                    else:
-                        patch.stopped_at = ts
-                        patch.status, patch.status_at, patch.status_reason = "processing", ts, ""
+                    patch = _start_or_stop(event, user_id)
                     _put(sessions, event.session_id, patch, merge_session)
             self.events += len(upload.events)
             for session_id, (first, last) in spans.items():
@@ -157,6 +167,9 @@ class Batch:
             self.events += 1
             if isinstance(event, UserErased):
                 self.erase(event.user_id, event.ts, event.reason)
+                continue
+            if isinstance(event, SessionErased):
+                self.erase_session(event.user_id, event.session_id, event.reason)
                 continue
             handler = _HANDLERS.get(type(event))
             if handler is None:
@@ -179,6 +192,23 @@ class Batch:
             user_id=user_id, at=at, reason=reason, delete_account=delete_account
         )
         self._cut(user_id, at)
+
+    def erase_session(self, user_id: str, session_id: str, reason: str = "") -> None:
+        """Erase one of the user's sessions: drop its pending operations (the adapter
+        also drops its staged rows against the stored tombstones, whenever they come)."""
+        if not (is_uuid(user_id) and is_uuid(session_id)):
+            self.rejected += 1
+            return
+        self.session_erasures[(user_id, session_id)] = EraseSession(
+            user_id=user_id, session_id=session_id, reason=reason
+        )
+        stores: tuple[dict[Any, Any], ...] = (self.sessions, self.visits, self.mindmaps)
+        for store in stores:
+            doomed = [
+                k for k, v in store.items() if v.user_id == user_id and v.session_id == session_id
+            ]
+            for key in doomed:
+                del store[key]
 
     def drop_users(self, erased: Mapping[str, int]) -> None:
         """Apply erasures committed meanwhile (read inside the transaction)."""

@@ -1,8 +1,11 @@
 """The PostgreSQL adapter: apply a batch of row operations and its checkpoint atomically.
 
 The same code writes the live tables and replay's shadow tables: a :data:`Tables`
-map names the physical table behind each logical one. SQL lives in ``sql/`` next
-to this module, with ``{table}`` placeholders filled in as identifiers.
+map names the physical table behind each logical one. The staging tables, COPY
+types and upserts are derived from the table definitions in :mod:`projector.tables`;
+other SQL lives in ``sql/`` next to this module, with ``{table}`` placeholders
+filled in as identifiers. Checkpoints are read, fenced and stored through
+:mod:`mindhit.checkpoints`.
 
 Erasure and folding are serialized by a PostgreSQL advisory lock: every batch
 holds it shared for its transaction, an erasure holds it exclusively, so no batch
@@ -13,27 +16,36 @@ can re-insert rows of a user whose erasure committed meanwhile (the batch re-rea
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import resources
+from operator import attrgetter
 from typing import Any, Final
 
 import psycopg
 from psycopg import sql
 
+from mindhit.checkpoints import CheckpointMoved, Checkpoints, fence, store
+from mindhit.db import sql_file
+from projector.erase_session import drop_erased_sessions, erase_session_rows, record_purges
 from projector.folds import Batch
-from projector.projections import PROJECTIONS
+from projector.overview import (
+    add_staged_visits,
+    apply_changes,
+    ensure_overview_temp,
+    rebuild_staged_branches,
+    rebuild_user,
+)
+from projector.projections import PROJECTIONS, ROLLUP_TABLES
 from projector.rows import EraseUser
+from projector.tables import READ_TABLES, ReadTable, staging_ddl
 
 __all__ = [
+    "ALL_TABLES",
     "ERASE_LOCK",
     "SHADOW_SUFFIX",
-    "CheckpointMoved",
-    "Checkpoints",
     "Tables",
     "apply_batch",
     "ensure_temp_tables",
     "erase_user_rows",
     "live_tables",
-    "load_checkpoints",
     "load_erased",
     "lock_projections",
 ]
@@ -42,29 +54,30 @@ ERASE_LOCK: Final = 0x6D68_6572  # "mher": erasure vs. folding
 PROJECTION_LOCK: Final = 0x6D68_7077  # "mhpw": one writer per projection at a time (two-key form)
 SHADOW_SUFFIX: Final = "__shadow"
 ALL_TABLES: Final = tuple(t for p in PROJECTIONS.values() for t in p.tables)
+"""Every read table, in erasure order (sessions before their mind maps, URLs before texts)."""
 
 Tables = Mapping[str, str]
 """Logical read-table name → physical table name (live or shadow)."""
 
-Checkpoints = dict[tuple[str, str, int], int]
-"""(projection, topic, partition) → next offset."""
-
-
-class CheckpointMoved(RuntimeError):
-    """The stored checkpoint is not where this writer expected: someone else wrote it."""
-
-
-def _sql(name: str) -> str:
-    return resources.files("projector").joinpath("sql", name).read_text()
-
-
-_TEMP = _sql("temp_tables.sql")
-_UPSERT = {name: _sql(f"upsert_{name}.sql") for name in ("sessions", "urls", "visits", "mindmaps")}
+_STAGING = staging_ddl()
+_UPSERT = {name: table.upsert for name, table in READ_TABLES.items()}
+_BATCH_ROWS = {
+    "sessions": "sessions",
+    "urls": "urls",
+    "page_texts": "texts",
+    "page_visits": "visits",
+    "mindmap_graphs": "mindmaps",
+}
+"""Read table → the :class:`projector.folds.Batch` attribute holding its row operations."""
+_CLEAR_STAGING = "".join(f"DELETE FROM {t.staging};" for t in READ_TABLES.values())
+_ERASED_USER = sql_file("projector", "erased_user")
+_ERASE_PAGE_TEXTS = sql_file("projector", "erase_page_texts")
+_ERASURE_PURGE = sql_file("projector", "erasure_purge")
 
 
 def live_tables() -> dict[str, str]:
-    """The identity map: every logical table is the live one."""
-    return {t: t for t in ALL_TABLES}
+    """The identity map: every logical table (read tables and rollups) is the live one."""
+    return {t: t for t in (*ALL_TABLES, *ROLLUP_TABLES)}
 
 
 def _fmt(text: str, tables: Tables) -> sql.Composed:
@@ -73,17 +86,8 @@ def _fmt(text: str, tables: Tables) -> sql.Composed:
 
 def ensure_temp_tables(conn: psycopg.Connection[Any]) -> None:
     """Create the per-connection staging tables (idempotent)."""
-    conn.execute(_TEMP)  # type: ignore[arg-type]
-
-
-def load_checkpoints(conn: psycopg.Connection[Any], projections: tuple[str, ...]) -> Checkpoints:
-    """The stored checkpoints of ``projections``."""
-    rows = conn.execute(
-        "SELECT projection, topic, partition, next_offset FROM projection_checkpoints"
-        " WHERE projection = ANY(%s)",
-        (list(projections),),
-    ).fetchall()
-    return {(p, t, n): o for p, t, n, o in rows}
+    conn.execute(_STAGING)  # type: ignore[arg-type]
+    ensure_overview_temp(conn)
 
 
 def load_erased(conn: psycopg.Connection[Any]) -> dict[str, int]:
@@ -94,91 +98,31 @@ def load_erased(conn: psycopg.Connection[Any]) -> dict[str, int]:
     return {u: int(at) for u, at in rows}
 
 
-_TYPES = {
-    "tmp_sessions": ["text", "text", "text", "text", "int8", "int8", "int8", "text", "int8",
-                     "text", "int8", "int4", "int4"],
-    "tmp_urls": ["text", "text", "text", "bool", "text", "text", "text", "text", "int8", "text",
-                 "text[]", "text", "text", "int8"],
-    "tmp_texts": ["text", "text", "text"],
-    "tmp_visits": ["text", "text", "text", "text", "int4", "text", "text", "text", "text", "text",
-                   "int8", "int8", "int8", "text", "int8"],
-    "tmp_mindmaps": ["text", "text", "text", "text", "int8"],
-}  # fmt: skip
-
-
-def _copy(
-    conn: psycopg.Connection[Any], table: str, columns: str, rows: list[tuple[Any, ...]]
-) -> None:
-    query = f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
+def _copy(conn: psycopg.Connection[Any], table: ReadTable, ops: Any) -> None:
+    """COPY the row operations ``ops`` into ``table``'s staging table (binary)."""
+    columns = table.copy_columns
+    query = f"COPY {table.staging} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    row = attrgetter(*columns)
     with conn.cursor().copy(query) as copy:  # type: ignore[arg-type]
-        copy.set_types(_TYPES[table])
-        for row in rows:
-            copy.write_row(row)
+        copy.set_types(table.copy_types)
+        for op in ops:
+            copy.write_row(row(op))
 
 
-_STAGING = ("tmp_sessions", "tmp_urls", "tmp_texts", "tmp_visits", "tmp_mindmaps")
-_CLEAR_STAGING = "".join(f"DELETE FROM {t};" for t in _STAGING)
+def _stage(conn: psycopg.Connection[Any], batch: Batch) -> list[str]:
+    """COPY every row operation of ``batch`` into the staging tables; return those written.
 
-
-def _stage(conn: psycopg.Connection[Any], batch: Batch) -> None:
-    # Staging tables empty at commit, but not at a savepoint: replay folds several
-    # batches inside one transaction, so clear what an earlier batch left.
-    conn.execute(_CLEAR_STAGING)
-    if batch.sessions:
-        _copy(
-            conn,
-            "tmp_sessions",
-            "session_id, user_id, client_id, label, started_at, stopped_at, last_event_at,"
-            " status, status_at, status_reason, active_ms, page_count, domain_count",
-            [
-                (p.session_id, p.user_id, p.client_id, p.label, p.started_at, p.stopped_at,
-                 p.last_event_at, p.status, p.status_at, p.status_reason, p.active_ms,
-                 p.page_count, p.domain_count)
-                for p in batch.sessions.values()
-            ],
-        )  # fmt: skip
-    if batch.urls:
-        _copy(
-            conn,
-            "tmp_urls",
-            "url_hash, content_hash, user_id, discovered, url, title, domain, lang,"
-            " first_seen_at, summary, tags, topic, provider, enriched_at",
-            [
-                (u.url_hash, u.content_hash, u.user_id, u.discovered, u.url, u.title, u.domain,
-                 u.lang, u.first_seen_at, u.summary, u.tags, u.topic, u.provider, u.enriched_at)
-                for u in batch.urls.values()
-            ],
-        )  # fmt: skip
-    if batch.texts:
-        _copy(
-            conn,
-            "tmp_texts",
-            "content_hash, lang, text",
-            [(t.content_hash, t.lang, t.text) for t in batch.texts.values()],
-        )
-    if batch.visits:
-        _copy(
-            conn,
-            "tmp_visits",
-            "visit_id, user_id, session_id, client_id, tab_id, url_hash, content_hash, url,"
-            " title, domain, start_at, end_at, dwell_ms, end_reason, opened_seq",
-            [
-                (v.visit_id, v.user_id, v.session_id, v.client_id, v.tab_id, v.url_hash,
-                 v.content_hash, v.url, v.title, v.domain, v.start_at, v.end_at, v.dwell_ms,
-                 v.end_reason, v.opened_seq)
-                for v in batch.visits.values()
-            ],
-        )  # fmt: skip
-    if batch.mindmaps:
-        _copy(
-            conn,
-            "tmp_mindmaps",
-            "session_id, user_id, graph, provider, built_at",
-            [
-                (m.session_id, m.user_id, m.graph.decode(), m.provider, m.built_at)
-                for m in batch.mindmaps.values()
-            ],
-        )
+    Staging tables empty at commit, but not at a savepoint: replay folds several
+    batches inside one transaction, so first clear what an earlier batch left.
+    """
+    conn.execute(_CLEAR_STAGING)  # type: ignore[arg-type]
+    staged: list[str] = []
+    for name, table in READ_TABLES.items():
+        ops: dict[Any, Any] = getattr(batch, _BATCH_ROWS[name])
+        if ops:
+            _copy(conn, table, ops.values())
+            staged.append(name)
+    return staged
 
 
 _CUT = "timestamptz 'epoch' + %(at)s * interval '1 ms'"
@@ -207,40 +151,8 @@ def erase_user_rows(
     record the Redis purges owed (``purges``: stream key → trim below this offset).
     """
     params = {"user": erase.user_id, "at": erase.at}
-    deleted = 0
-    conn.execute(
-        "INSERT INTO erased_users (user_id, erased_at, reason)"
-        f" VALUES (%(user)s, {_CUT}, %(reason)s) ON CONFLICT (user_id) DO UPDATE SET"
-        " erased_at = GREATEST(erased_users.erased_at, EXCLUDED.erased_at),"
-        " reason = EXCLUDED.reason",
-        {**params, "reason": erase.reason},
-    )
-    for suffix in ("", SHADOW_SUFFIX):
-        names = {
-            base: base + suffix
-            for base in ALL_TABLES
-            if conn.execute("SELECT to_regclass(%s)", (base + suffix,)).fetchone() != (None,)
-        }
-        hashes: list[str] = []
-        if "urls" in names:
-            query = sql.SQL("SELECT DISTINCT content_hash FROM {t} WHERE ").format(
-                t=sql.Identifier(names["urls"])
-            ) + sql.SQL(_ERASE_WHERE["urls"])
-            hashes = [r[0] for r in conn.execute(query, params)]
-        for base, name in names.items():
-            if base == "page_texts":
-                query = sql.SQL(
-                    "DELETE FROM {t} p WHERE p.content_hash = ANY(%(hashes)s)"
-                    " AND NOT EXISTS (SELECT 1 FROM {u} u WHERE u.content_hash = p.content_hash)"
-                ).format(t=sql.Identifier(name), u=sql.Identifier(names["urls"]))
-                deleted += conn.execute(query, {"hashes": hashes}).rowcount
-                continue
-            where = _ERASE_WHERE[base].replace("{sessions}", "{s}")
-            query = sql.SQL("DELETE FROM {t} WHERE " + where).format(
-                t=sql.Identifier(name),
-                s=sql.Identifier(names.get("sessions", "sessions")),
-            )
-            deleted += conn.execute(query, params).rowcount
+    conn.execute(_ERASED_USER, {**params, "reason": erase.reason})
+    deleted = sum(_erase_read_rows(conn, suffix, params) for suffix in ("", SHADOW_SUFFIX))
     for log_table in ("event_log", "derived_log"):
         deleted += conn.execute(
             sql.SQL("DELETE FROM {} WHERE user_id = %(user)s AND logged_at <= " + _CUT).format(
@@ -248,16 +160,46 @@ def erase_user_rows(
             ),
             params,
         ).rowcount
+    conn.execute("DELETE FROM session_labels WHERE user_id = %(user)s", params)
     if erase.delete_account:
         conn.execute("DELETE FROM users WHERE user_id = %(user)s", params)
-    for stream, offset in purges.items():
-        conn.execute(
-            "INSERT INTO erasure_purges (user_id, stream, up_to_offset) VALUES (%s, %s, %s)"
-            " ON CONFLICT (user_id, stream) DO UPDATE SET"
-            " up_to_offset = GREATEST(erasure_purges.up_to_offset, EXCLUDED.up_to_offset),"
-            " done_at = NULL",
-            (erase.user_id, stream, offset),
+    record_purges(conn, erase.user_id, purges)
+    return deleted
+
+
+def _erase_read_rows(conn: psycopg.Connection[Any], suffix: str, params: dict[str, Any]) -> int:
+    """Delete one user's rows up to the cut from the read tables named ``<table><suffix>``."""
+    names = {
+        base: base + suffix
+        for base in ALL_TABLES
+        if conn.execute("SELECT to_regclass(%s)", (base + suffix,)).fetchone() != (None,)
+    }
+    hashes: list[str] = []
+    if "urls" in names:
+        query = sql.SQL("SELECT DISTINCT content_hash FROM {t} WHERE ").format(
+            t=sql.Identifier(names["urls"])
+        ) + sql.SQL(_ERASE_WHERE["urls"])
+        hashes = [r[0] for r in conn.execute(query, params)]
+    deleted = 0
+    for base, name in names.items():
+        if base == "page_texts":
+            query = sql.SQL(_ERASE_PAGE_TEXTS).format(
+                t=sql.Identifier(name), u=sql.Identifier(names["urls"])
+            )
+            deleted += conn.execute(query, {"hashes": hashes}).rowcount
+            continue
+        where = _ERASE_WHERE[base].replace("{sessions}", "{s}")
+        query = sql.SQL("DELETE FROM {t} WHERE " + where).format(
+            t=sql.Identifier(name),
+            s=sql.Identifier(names.get("sessions", "sessions")),
         )
+        deleted += conn.execute(query, params).rowcount
+    rollups = {
+        base: base + suffix
+        for base in ROLLUP_TABLES
+        if conn.execute("SELECT to_regclass(%s)", (base + suffix,)).fetchone() != (None,)
+    }
+    rebuild_user(conn, {**names, **rollups}, str(params["user"]))  # the overview follows
     return deleted
 
 
@@ -273,64 +215,64 @@ def apply_batch(
 ) -> None:
     """Apply ``batch`` and move the checkpoints from ``expected`` to ``advance``, atomically.
 
-    Steps, in one transaction: take the erasure lock (exclusive when the batch
-    erases someone, else shared); take the write lock of each projection the batch
+    Steps, in one transaction: take the write lock of each projection the batch
     advances (two writers of one projection folding different topics or partitions
-    would otherwise both insert the same new row); drop operations of users erased
-    meanwhile;
+    would otherwise both insert the same new row; a replay about to swap holds it
+    too); take the erasure lock (exclusive when the batch erases someone, else
+    shared); drop operations of users erased meanwhile;
     lock the checkpoint rows and check they still hold ``expected`` (else raise
-    :class:`CheckpointMoved`: another writer or a replay swap moved them, or
+    :class:`mindhit.checkpoints.CheckpointMoved`: another writer or a replay swap moved them, or
     a rederive put a derivation other than ``generation`` in force); apply
-    the erasures; stage the rows with COPY; merge them into the tables; store the
+    the erasures (users, then single sessions); stage the rows with COPY; drop staged
+    rows of erased sessions; merge them into the tables (the overview's rollups
+    following visits and maps); store the
     new checkpoints; commit. On any error nothing is written.
     """
     with conn.transaction():
-        lock = "pg_advisory_xact_lock" if batch.erasures else "pg_advisory_xact_lock_shared"
-        conn.execute(f"SELECT {lock}(%s)", (ERASE_LOCK,))  # type: ignore[arg-type]
         lock_projections(conn, {name for name, _, _ in advance})
+        erasing = batch.erasures or batch.session_erasures
+        lock = "pg_advisory_xact_lock" if erasing else "pg_advisory_xact_lock_shared"
+        conn.execute(f"SELECT {lock}(%s)", (ERASE_LOCK,))  # type: ignore[arg-type]
         batch.drop_users(load_erased(conn))
-        _fence(conn, expected)
+        fence(conn, expected)
         if generation is not None:
             _check_generation(conn, generation)
         for erase in batch.erasures.values():
             erase_user_rows(conn, erase, (purges or {}).get(erase.user_id, {}))
-        _stage(conn, batch)
-        if batch.sessions:
-            conn.execute(_fmt(_UPSERT["sessions"], tables))
-        if batch.urls or batch.texts:
-            conn.execute(_fmt(_UPSERT["urls"], tables))
-        if batch.visits:
-            conn.execute(_fmt(_UPSERT["visits"], tables))
-        if batch.mindmaps:
-            conn.execute(_fmt(_UPSERT["mindmaps"], tables))
-        store_checkpoints(conn, advance)
+        for scope in batch.session_erasures.values():
+            erase_session_rows(conn, scope, (purges or {}).get(scope.user_id, {}))
+        staged = _stage(conn, batch)
+        drop_erased_sessions(conn)
+        for name in staged:
+            _merge(conn, name, tables)
+        store(conn, advance)
+
+
+def _merge(conn: psycopg.Connection[Any], name: str, tables: Tables) -> None:
+    """Merge one staged read table; the overview's rollups follow visits and maps."""
+    if name == "page_visits":
+        add_staged_visits(conn, tables, -1)  # stored versions out, merged versions in
+        conn.execute(_fmt(_UPSERT[name], tables))
+        add_staged_visits(conn, tables, 1)
+        apply_changes(conn, tables)
+    elif name == "mindmap_graphs":
+        conn.execute(_fmt(_UPSERT[name], tables))
+        rebuild_staged_branches(conn, tables)
+    else:
+        conn.execute(_fmt(_UPSERT[name], tables))
 
 
 def lock_projections(conn: psycopg.Connection[Any], names: set[str]) -> None:
     """Serialize writers of the same projections until the transaction ends.
 
     Checkpoint rows alone cannot fence a partition's first write (there is no row to
-    lock yet), so two replicas would both insert the same new rows.
+    lock yet), so two replicas would both insert the same new rows. Taken before
+    any other lock of the transaction: a writer waiting here holds nothing, so a
+    replay holding it (:func:`projector.replay.replay`) can still take the erasure
+    lock for its own writes without a deadlock.
     """
     for name in sorted(names):
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (PROJECTION_LOCK, name))
-
-
-def _fence(conn: psycopg.Connection[Any], expected: Checkpoints) -> None:
-    if not expected:
-        return
-    keys = list(expected)
-    rows = conn.execute(
-        "SELECT projection, topic, partition, next_offset FROM projection_checkpoints"
-        " WHERE (projection, topic, partition) IN"
-        " (SELECT * FROM unnest(%s::text[], %s::text[], %s::int[]))"
-        " FOR UPDATE",
-        ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]),
-    ).fetchall()
-    stored = {(p, t, n): o for p, t, n, o in rows}
-    for key, offset in expected.items():
-        if stored.get(key, 0) != offset:
-            raise CheckpointMoved(f"{key}: stored {stored.get(key, 0)}, expected {offset}")
 
 
 def _check_generation(conn: psycopg.Connection[Any], expected: int) -> None:
@@ -343,23 +285,3 @@ def _check_generation(conn: psycopg.Connection[Any], expected: int) -> None:
     current = int(row[0]) if row else 0
     if current != expected:
         raise CheckpointMoved(f"derivation {current} swapped in (folded with {expected})")
-
-
-def store_checkpoints(conn: psycopg.Connection[Any], advance: Checkpoints) -> None:
-    """Upsert checkpoints inside the caller's transaction."""
-    if not advance:
-        return
-    keys = list(advance)
-    conn.execute(
-        "INSERT INTO projection_checkpoints (projection, topic, partition, next_offset, updated_at)"
-        " SELECT p, t, n, o, now() FROM unnest(%s::text[], %s::text[], %s::int[], %s::bigint[])"
-        " AS x(p, t, n, o)"
-        " ON CONFLICT (projection, topic, partition) DO UPDATE SET"
-        " next_offset = EXCLUDED.next_offset, updated_at = EXCLUDED.updated_at",
-        (
-            [k[0] for k in keys],
-            [k[1] for k in keys],
-            [k[2] for k in keys],
-            [advance[k] for k in keys],
-        ),
-    )

@@ -27,6 +27,7 @@ __all__ = [
     "ARCHIVED_TOPICS",
     "ARCHIVER",
     "PROJECTIONS",
+    "ROLLUP_TABLES",
     "Projection",
     "projection_of_topic",
     "stream_ids",
@@ -40,18 +41,40 @@ ARCHIVED_TOPICS: Final = (RAW_TOPIC, *DERIVED_TOPICS)
 
 
 class Projection(msgspec.Struct, frozen=True):
-    """A named set of read tables and the topics folded into them."""
+    """A named set of read tables and the topics folded into them.
+
+    ``rollups`` are tables kept equal to aggregates of the projection's read tables
+    (the overview's, :mod:`projector.overview`): not staged from row operations, but
+    rebuilt and swapped by replay with the tables they sum.
+    """
 
     name: str
     topics: tuple[str, ...]
     tables: tuple[str, ...]
+    rollups: tuple[str, ...] = ()
 
 
 PROJECTIONS: Final[dict[str, Projection]] = {
     p.name: p
     for p in (
-        Projection("sessions", (RAW_TOPIC, SESSIONS_TOPIC), ("sessions", "mindmap_graphs")),
-        Projection("visits", (VISITS_TOPIC,), ("page_visits",)),
+        Projection(
+            "sessions",
+            (RAW_TOPIC, SESSIONS_TOPIC),
+            ("sessions", "mindmap_graphs"),
+            rollups=("overview_branches",),
+        ),
+        Projection(
+            "visits",
+            (VISITS_TOPIC,),
+            ("page_visits",),
+            rollups=(
+                "overview_days",
+                "overview_domains",
+                "overview_pages",
+                "overview_domains_monthly",
+                "overview_pages_monthly",
+            ),
+        ),
         Projection("urls", (URLS_TOPIC,), ("urls", "page_texts")),
     )
 }
@@ -64,9 +87,13 @@ def projection_of_topic(topic: str) -> str:
     return _BY_TOPIC[topic]
 
 
+ROLLUP_TABLES: Final = tuple(t for p in PROJECTIONS.values() for t in p.rollups)
+"""Every rollup table (the overview's)."""
+
+
 def tables_of(names: tuple[str, ...]) -> tuple[str, ...]:
-    """Every read table of the given projections."""
-    return tuple(t for n in names for t in PROJECTIONS[n].tables)
+    """Every read table and rollup of the given projections (what replay rebuilds)."""
+    return tuple(t for n in names for t in (*PROJECTIONS[n].tables, *PROJECTIONS[n].rollups))
 
 
 def stream_ids(settings: Settings, topics: Iterable[str]) -> dict[str, TP]:

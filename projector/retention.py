@@ -17,7 +17,9 @@ from typing import Any
 import psycopg
 import redis.asyncio as aioredis
 
-from mindhit import streams
+from mindhit import checkpoints, streams
+from mindhit.checkpoints import Checkpoints
+from mindhit.db import sql_file
 from mindhit.keys import groups_key, is_tp_field, offsets_key, parse_tp_field
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
@@ -34,6 +36,9 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
+
+_PURGES_PENDING = sql_file("projector", "purges_pending")
+_PURGES_DONE = sql_file("projector", "purges_done")
 
 
 def trim_target(
@@ -122,18 +127,13 @@ async def trim_streams(
     reached as done.
     """
 
-    def load() -> tuple[dict[tuple[str, str, int], int], dict[str, int]]:
-        cps = conn.execute(
-            "SELECT projection, topic, partition, next_offset FROM projection_checkpoints"
-        ).fetchall()
-        purges = conn.execute(
-            "SELECT stream, max(up_to_offset) FROM erasure_purges WHERE done_at IS NULL"
-            " GROUP BY stream"
-        ).fetchall()
+    def load() -> tuple[Checkpoints, dict[str, int]]:
+        cps = checkpoints.load(conn)
+        purges = conn.execute(_PURGES_PENDING).fetchall()
         conn.commit()
-        return {(p, t, n): o for p, t, n, o in cps}, {s: o for s, o in purges}
+        return cps, {s: o for s, o in purges}
 
-    checkpoints, purges = await asyncio.to_thread(load)
+    stored, purges = await asyncio.to_thread(load)
     groups = await consumer_group_offsets(redis, settings.key_prefix)
     trimmed = 0
     done: list[tuple[str, int]] = []
@@ -141,8 +141,8 @@ async def trim_streams(
         highwater = await streams.highwater(redis, stream)
         earliest = await streams.earliest_offset(redis, stream)
         floors = [
-            checkpoints.get((ARCHIVER, topic, partition), 0),
-            checkpoints.get((projection_of_topic(topic), topic, partition), 0),
+            stored.get((ARCHIVER, topic, partition), 0),
+            stored.get((projection_of_topic(topic), topic, partition), 0),
             *groups.get((topic, partition), []),
         ]
         target = trim_target(
@@ -165,11 +165,7 @@ async def trim_streams(
         def mark() -> None:
             with conn.transaction():
                 for stream, upto in done:
-                    conn.execute(
-                        "UPDATE erasure_purges SET done_at = now()"
-                        " WHERE stream = %s AND up_to_offset <= %s AND done_at IS NULL",
-                        (stream, upto),
-                    )
+                    conn.execute(_PURGES_DONE, (stream, upto))
 
         await asyncio.to_thread(mark)
     metrics.TRIMMED.inc(trimmed)

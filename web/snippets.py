@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["normalize_domains", "snippet_parts", "split_highlights"]
+__all__ = ["distinct_fragments", "normalize_domains", "snippet_parts", "split_highlights"]
 
 _START, _STOP = "\x01", "\x02"
+FRAGMENT_DELIMITER = " … "
+"""Between ``ts_headline`` fragments, and between the summary and the text it searches."""
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 
@@ -33,6 +35,30 @@ def split_highlights(marked: str) -> tuple[str, list[tuple[int, int]]]:
             text.append(ch)
             length += 1
     return "".join(text), ranges
+
+
+def _plain(fragment: str) -> str:
+    words = fragment.replace(_START, "").replace(_STOP, "").casefold().split()
+    return " ".join(w.strip(".,;:!?…\"'()[]") for w in words).strip()
+
+
+def distinct_fragments(marked: str) -> str:
+    """Drop headline fragments that repeat an earlier one (or lie inside it).
+
+    The snippet is cut from the summary and the page text, and a summary often quotes
+    the text, so ``ts_headline`` would show the same passage twice. Fragments are compared
+    as plain words (markers, case and punctuation ignored); the first one stays.
+    """
+    kept: list[tuple[str, str]] = []
+    for fragment in marked.split(FRAGMENT_DELIMITER):
+        plain = _plain(fragment)
+        if not plain:
+            continue
+        if any(plain in seen for seen, _ in kept):
+            continue
+        kept = [(seen, f) for seen, f in kept if seen not in plain]
+        kept.append((plain, fragment.strip()))
+    return FRAGMENT_DELIMITER.join(f for _, f in kept)
 
 
 def snippet_parts(text: str, ranges: list[tuple[int, int]]) -> list[tuple[str, bool]]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import msgspec
 import psycopg
 
+from mindhit.db import sql_file
 from schema.derived import MindmapNode
 from web.models import (
     MindmapView,
@@ -25,7 +25,7 @@ from web.models import (
     UserPreferences,
 )
 from web.outline import to_graph
-from web.snippets import split_highlights
+from web.snippets import distinct_fragments, split_highlights
 from web.timeline import TimelineVisit
 
 __all__ = [
@@ -48,7 +48,7 @@ _STATUS = {"completed": "ready"}
 @cache
 def sql(name: str) -> str:
     """The text of ``web/sql/<name>.sql``."""
-    return resources.files("web").joinpath("sql", f"{name}.sql").read_text()
+    return sql_file("web", name)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -169,7 +169,7 @@ async def search(conn: Conn, user_id: str, query: str, *, limit: int = 20) -> Se
     cur = await conn.execute(sql("search"), {"user_id": user_id, "q": query, "limit": limit})
     hits = []
     for r in await cur.fetchall():
-        snippet, highlights = split_highlights(r[7] or "")
+        snippet, highlights = split_highlights(distinct_fragments(r[7] or ""))
         hits.append(
             SearchHit(
                 url=r[1],

@@ -87,20 +87,20 @@ def demo(
     seed: int,
 ) -> None:
     """Fill a dashboard with realistic sessions from the demo corpus, via the real gateway."""
-    from mindhit.cli.demo import DemoError, run_demo
+    from mindhit.cli.demo import DemoError, DemoRequest, run_demo
 
     settings = settings_from(ctx)
     url = gateway_url or f"http://{settings.gateway_host}:{settings.gateway_port}"
+    request = DemoRequest(
+        email=email,
+        password=password,
+        token=token,
+        gateway_url=url,
+        sessions=session_count,
+        seed=seed,
+    )
     try:
-        result = run_demo(
-            settings,
-            email=email,
-            password=password,
-            token=token,
-            gateway_url=url,
-            sessions=session_count,
-            seed=seed,
-        )
+        result = run_demo(settings, request)
     except DemoError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(msgspec.to_builtins(result)))

@@ -40,7 +40,7 @@ from schema.events import (
 )
 from schema.ids import uuid7
 
-__all__ = ["DemoError", "DemoResult", "DemoSession", "plan_sessions", "run_demo"]
+__all__ = ["DemoError", "DemoRequest", "DemoResult", "DemoSession", "plan_sessions", "run_demo"]
 
 BATCH_EVENTS = 200
 _IDLE_FOR_S = 60
@@ -66,6 +66,21 @@ class DemoSession(msgspec.Struct, frozen=True, kw_only=True):
     label: str
     topics: list[str]
     events: list[ClientEvent]
+
+
+class DemoRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """What to fill: whose dashboard, through which gateway, how much."""
+
+    email: str
+    gateway_url: str
+    password: str | None = None
+    """For a new account (else it has none)."""
+    token: str | None = None
+    """A device token to upload with (else one is made)."""
+    sessions: int = 3
+    seed: int = 7
+    wait_s: float = 90.0
+    """How long to wait for the sessions to be ready (0: do not wait)."""
 
 
 class DemoResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -247,14 +262,10 @@ async def _user_of_token(settings: Settings, token: str) -> str:
 
 
 async def _ready_count(settings: Settings, session_ids: list[str]) -> int:
-    from mindhit.db import connect_async
+    from mindhit.db import connect_async, sql_file
 
     async with await connect_async(settings.database_url, autocommit=True) as conn:
-        cur = await conn.execute(
-            "SELECT count(*) FROM sessions WHERE session_id = ANY(%s::uuid[])"
-            " AND status IN ('completed', 'failed')",
-            (session_ids,),
-        )
+        cur = await conn.execute(sql_file("mindhit.cli", "demo_ready"), (session_ids,))
         row = await cur.fetchone()
     return int(row[0]) if row else 0
 
@@ -292,22 +303,14 @@ async def _upload(
 
 
 def run_demo(
-    settings: Settings,
-    *,
-    email: str,
-    gateway_url: str,
-    password: str | None = None,
-    token: str | None = None,
-    sessions: int = 3,
-    seed: int = 7,
-    wait_s: float = 90.0,
-    clock: Clock = system_clock,
+    settings: Settings, request: DemoRequest, *, clock: Clock = system_clock
 ) -> DemoResult:
-    """Upload demo sessions for ``email`` through the gateway and wait until they are ready.
+    """Upload demo sessions for ``request.email`` through the gateway; wait until they are ready.
 
     Steps: resolve PostgreSQL; find or create the user and make a device token (unless
-    ``token`` is given); plan the sessions; upload their events in batches of 200 with a
-    progress bar; poll the read tables until every session is ready (or ``wait_s`` passes).
+    ``request.token`` is given); plan the sessions; upload their events in batches of 200
+    with a progress bar; poll the read tables until every session is ready (or
+    ``request.wait_s`` passes).
     """
     from mindhit.services import resolve_services
 
@@ -317,34 +320,27 @@ def run_demo(
         settings, redis_url=services.redis_url, database_url=services.database_url
     )
     try:
-        return asyncio.run(
-            _run(resolved, email, gateway_url, password, token, sessions, seed, wait_s, clock)
-        )
+        return asyncio.run(_run(resolved, request, clock))
     finally:
         services.stop()
 
 
-async def _run(
-    settings: Settings,
-    email: str,
-    gateway_url: str,
-    password: str | None,
-    token: str | None,
-    sessions: int,
-    seed: int,
-    wait_s: float,
-    clock: Clock,
-) -> DemoResult:
+async def _run(settings: Settings, request: DemoRequest, clock: Clock) -> DemoResult:
+    token = request.token
     if token:
         user_id = await _user_of_token(settings, token)
         created = False
     else:
-        user_id, token = await _account(settings, email, password)
+        user_id, token = await _account(settings, request.email, request.password)
         created = True
     now_ms = clock()
     client_id = f"demo-{uuid7(now_ms)[-12:]}"
     planned = plan_sessions(
-        load_pages(), sessions=sessions, seed=seed, now_ms=now_ms, client_id=client_id
+        load_pages(),
+        sessions=request.sessions,
+        seed=request.seed,
+        now_ms=now_ms,
+        client_id=client_id,
     )
     total = sum(len(s.events) for s in planned)
     ids = [s.session_id for s in planned]
@@ -360,11 +356,11 @@ async def _run(
             upload = progress.add_task("uploading events", total=total)
             for session in planned:
                 for batch in _batches(session.events, min(BATCH_EVENTS, MAX_BATCH_EVENTS)):
-                    await _upload(client, gateway_url, token, client_id, batch)
+                    await _upload(client, request.gateway_url, token, client_id, batch)
                     progress.advance(upload, len(batch))
-            if wait_s > 0:
+            if request.wait_s > 0:
                 waiting = progress.add_task("sessions ready", total=len(ids))
-                deadline = time.monotonic() + wait_s
+                deadline = time.monotonic() + request.wait_s
                 while time.monotonic() < deadline:
                     ready = await _ready_count(settings, ids)
                     progress.update(waiting, completed=ready)
@@ -372,7 +368,7 @@ async def _run(
                         break
                     await asyncio.sleep(0.5)
     return DemoResult(
-        email=email,
+        email=request.email,
         user_id=user_id,
         sessions=ids,
         events=total,

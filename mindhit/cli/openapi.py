@@ -48,30 +48,39 @@ def merge_documents(
     }
     seen_tags: set[str] = set()
     for document, url, name in parts:
-        for path, item in (document.get("paths") or {}).items():
-            target = merged["paths"].setdefault(path, {})
-            for method, operation in item.items():
-                if method not in _METHODS:
-                    target.setdefault(method, operation)
-                    continue
-                if method in target:
-                    raise OpenAPIConflictError(f"{method.upper()} {path} is defined twice")
-                op = copy.deepcopy(operation)
-                op["servers"] = [{"url": url, "description": name}]
-                target[method] = op
-        components = document.get("components") or {}
-        for section in ("schemas", "securitySchemes"):
-            for key, schema in (components.get(section) or {}).items():
-                existing = merged["components"][section].get(key)
-                if existing is not None and existing != schema:
-                    raise OpenAPIConflictError(f"components.{section}.{key} differs")
-                merged["components"][section][key] = schema
+        _merge_paths(merged["paths"], document.get("paths") or {}, url, name)
+        _merge_components(merged["components"], document.get("components") or {})
         for tag in document.get("tags") or []:
             if tag.get("name") not in seen_tags:
                 seen_tags.add(tag.get("name"))
                 merged["tags"].append(tag)
     merged["paths"] = dict(sorted(merged["paths"].items()))
     return merged
+
+
+def _merge_paths(merged: dict[str, Any], paths: dict[str, Any], url: str, name: str) -> None:
+    """Add one part's operations, each naming its server; an operation twice is an error."""
+    for path, item in paths.items():
+        target = merged.setdefault(path, {})
+        for method, operation in item.items():
+            if method not in _METHODS:
+                target.setdefault(method, operation)
+                continue
+            if method in target:
+                raise OpenAPIConflictError(f"{method.upper()} {path} is defined twice")
+            op = copy.deepcopy(operation)
+            op["servers"] = [{"url": url, "description": name}]
+            target[method] = op
+
+
+def _merge_components(merged: dict[str, Any], components: dict[str, Any]) -> None:
+    """Add one part's schemas and security schemes; one name defined differently is an error."""
+    for section in ("schemas", "securitySchemes"):
+        for key, schema in (components.get(section) or {}).items():
+            existing = merged[section].get(key)
+            if existing is not None and existing != schema:
+                raise OpenAPIConflictError(f"components.{section}.{key} differs")
+            merged[section][key] = schema
 
 
 def combined_openapi(settings: Settings | None = None) -> dict[str, Any]:

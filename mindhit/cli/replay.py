@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,9 @@ from mindhit.command_context import settings_from
 from mindhit.services import resolve_services
 from mindhit.settings import Settings
 from projector.projections import PROJECTIONS
+
+if TYPE_CHECKING:
+    from projector.replay import ReplayResult
 
 __all__ = ["commands", "replay_cmd"]
 
@@ -61,7 +64,6 @@ def replay_cmd(
     )
 
     from mindhit.redis_client import connect_redis
-    from projector.diff import describe_changes
     from projector.replay import ReplayError, replay
 
     settings = settings_from(ctx)
@@ -93,12 +95,9 @@ def replay_cmd(
             ):
                 task = bar.add_task(",".join(projections), total=None, events=0, rate=0.0)
 
-                def on_total(total: int) -> None:
-                    bar.update(task, total=total)
-
-                def on_progress(entries: int, events: int) -> None:
+                def on_progress(entries: int, events: int, total: int) -> None:
                     rate = events / max(time.perf_counter() - started, 1e-6)
-                    bar.update(task, completed=entries, events=events, rate=rate)
+                    bar.update(task, total=total, completed=entries, events=events, rate=rate)
 
                 return await replay(
                     settings,
@@ -107,10 +106,8 @@ def replay_cmd(
                     projections=projections,
                     diff=diff,
                     dry_run=dry_run,
-                    derive=rederiver.derive if rederiver else None,
-                    derive_settings=rederiver.settings if rederiver else None,
+                    deriver=rederiver,
                     progress=on_progress,
-                    on_total=on_total,
                 )
         finally:
             if rederiver is not None:
@@ -124,13 +121,7 @@ def replay_cmd(
     finally:
         services.stop()
     if diff:
-        for change in result.changes:
-            click.echo(describe_changes(change))
-        for table, count in result.other.items():
-            if count:
-                click.echo(f"{table}: {count} row(s) differ")
-        if not result.changes and not any(result.other.values()):
-            click.echo("no changes")
+        _echo_diff(result)
     verb = "swapped in" if result.swapped else "not swapped (dry run)"
     if rederive and result.swapped:
         settings_text = ", ".join(f"{k}={v}" for k, v in result.derived_with.items())
@@ -141,10 +132,23 @@ def replay_cmd(
     )
 
 
+def _echo_diff(result: ReplayResult) -> None:
+    """What the replay changes (or would change), per session and per other table."""
+    from projector.diff import describe_changes
+
+    for change in result.changes:
+        click.echo(describe_changes(change))
+    for table, count in result.other.items():
+        if count:
+            click.echo(f"{table}: {count} row(s) differ")
+    if not result.changes and not any(result.other.values()):
+        click.echo("no changes")
+
+
 def _rederiver(settings: Settings, redis: Any, *, write_cache: bool) -> Any:
     """The processors' handlers over the raw log with ``settings`` (``replay --rederive``).
 
-    Built here and handed to :func:`projector.replay.replay` as ``derive``:
+    Built here and handed to :func:`projector.replay.replay` as its ``deriver``:
     re-deriving is the processors' work, folding it the projector's.
     """
     from mindhit.clock import system_clock

@@ -39,7 +39,7 @@ from processors.ai.base import AIError, AIProvider
 from processors.content import ContentStore
 from processors.report.outbox import OutboxRecord, ReportOutbox
 from processors.sessions import mindmap_pages, status_event
-from schema.derived import MindmapBuilt, MindmapNode, SessionClosed, UserErased
+from schema.derived import MindmapBuilt, MindmapNode, SessionClosed, SessionErased, UserErased
 from schema.log import LogEntryError, decode_derived_entry
 from schema.topics import SESSIONS_TOPIC
 
@@ -124,6 +124,9 @@ class MindmapHandler:
             elif isinstance(event, UserErased) and self._on_erased is not None:
                 await self._on_erased(partition, event.user_id)
                 log.info("user_state_erased", user_id=event.user_id)
+            elif isinstance(event, SessionErased) and event.content_hashes:
+                gone = await self._content.release_texts(event.user_id, event.content_hashes)
+                log.info("session_texts_released", session_id=event.session_id, deleted=gone)
 
     async def _one(self, partition: int, closed: SessionClosed, origin: int) -> None:
         if await self._content.mindmap_done(closed.session_id):

@@ -16,15 +16,19 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import redis
 
 from tests.support.servers import free_port
 
-__all__ = ["E2E_DIR", "Pipeline", "free_port", "run_node"]
+__all__ = ["E2E_DIR", "Pipeline", "free_port", "run_node", "running_pipeline"]
 
 E2E_DIR = Path(__file__).parent
 COMPONENTS = ("gateway", "processors", "projector", "web")
@@ -139,6 +143,39 @@ class Pipeline:
         if done.returncode != 0:
             raise RuntimeError(f"mindhit {' '.join(args)} failed:\n{done.stderr.decode()[-3000:]}")
         return done.stdout.decode()
+
+
+@contextmanager
+def running_pipeline(
+    *,
+    redis_url: str,
+    database_url: str,
+    data_dir: Path,
+    logs: Path,
+    admin_emails: str = "",
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Pipeline]:
+    """A started pipeline with a key prefix of its own; stopped and its keys deleted after."""
+    prefix = f"mhe2e-{uuid.uuid4().hex[:8]}"
+    running = Pipeline.configure(
+        redis_url=redis_url,
+        database_url=database_url,
+        key_prefix=prefix,
+        data_dir=data_dir,
+        logs=logs,
+        admin_emails=admin_emails,
+    )
+    running.env.update(extra_env or {})
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+        client.close()
 
 
 def run_node(script: str, *args: str, timeout_s: float = 180.0) -> dict[str, Any]:

@@ -23,7 +23,6 @@ import httpx
 import msgspec
 import psycopg
 import pytest
-import redis
 
 from schema.api import EventBatch
 from schema.events import (
@@ -37,7 +36,7 @@ from schema.events import (
     WindowFocus,
 )
 from schema.ids import uuid7
-from tests.e2e.pipeline import Pipeline, run_node
+from tests.e2e.pipeline import Pipeline, run_node, running_pipeline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
 
@@ -56,25 +55,14 @@ PLANTED_TEXT = (
 @pytest.fixture(scope="module")
 def pipeline(redis_url: str, database_url: str, tmp_path_factory: Any) -> Iterator[Pipeline]:
     """The four components, running against the test database with a private key prefix."""
-    prefix = f"mhe2e-{uuid.uuid4().hex[:8]}"
-    running = Pipeline.configure(
+    with running_pipeline(
         redis_url=redis_url,
         database_url=database_url,
-        key_prefix=prefix,
         data_dir=tmp_path_factory.mktemp("e2e-data"),
         logs=ARTIFACTS / "logs",
         admin_emails=EMAIL,
-    )
-    try:
-        running.start()
+    ) as running:
         yield running
-    finally:
-        running.stop()
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        for start in range(0, len(keys), 500):
-            client.delete(*keys[start : start + 500])
-        client.close()
 
 
 def _planted_session(client_id: str, now_ms: int) -> tuple[str, list[ClientEvent]]:

@@ -16,3 +16,13 @@ def test_idle_threshold_defaults_to_idle_when_the_extension_reports_it() -> None
 def test_idle_threshold_must_be_whole_seconds_not_below_zero(value: str) -> None:
     with pytest.raises(SettingsError, match="idle_threshold_s"):
         Settings.from_env({"MINDHIT_IDLE_THRESHOLD_S": value})
+
+
+def test_the_public_url_follows_the_dashboard_port_unless_set() -> None:
+    assert Settings.from_env({}).public_url == "http://127.0.0.1:8080"
+    assert Settings.from_env({"MINDHIT_WEB_PORT": "9123"}).public_url == "http://127.0.0.1:9123"
+    wildcard = Settings.from_env({"MINDHIT_WEB_HOST": "0.0.0.0", "MINDHIT_WEB_PORT": "81"})
+    assert wildcard.public_url == "http://127.0.0.1:81"
+    assert Settings.from_env({"MINDHIT_WEB_HOST": "::1"}).public_url == "http://[::1]:8080"
+    chosen = {"MINDHIT_WEB_PORT": "9123", "MINDHIT_PUBLIC_URL": "https://mindhit.example.com"}
+    assert Settings.from_env(chosen).public_url == "https://mindhit.example.com"

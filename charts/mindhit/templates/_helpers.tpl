@@ -98,3 +98,49 @@ app.kubernetes.io/component: {{ .component }}
       optional: {{ has $key $optional }}
 {{- end }}
 {{- end -}}
+
+{{/* Stream consumers (processors, projector) within their partitions: a partition is
+processed by one member of the group at a time, so more than MINDHIT_PARTITIONS members
+would idle; lag autoscaling needs bounds in that range and a Prometheus to ask. */}}
+{{- define "mindhit.checkConsumers" -}}
+{{- $partitions := int (required "config.MINDHIT_PARTITIONS is required" .Values.config.MINDHIT_PARTITIONS) -}}
+{{- range $component := list "processors" "projector" -}}
+{{- $c := index $.Values $component -}}
+{{- if gt (int $c.replicas) $partitions -}}
+{{- fail (printf "%s.replicas (%d) must not exceed MINDHIT_PARTITIONS (%d): a partition is processed by one member at a time, extra members would idle" $component (int $c.replicas) $partitions) -}}
+{{- end -}}
+{{- $a := $c.autoscaling -}}
+{{- if $a.enabled -}}
+{{- if gt (int $a.maxReplicas) $partitions -}}
+{{- fail (printf "%s.autoscaling.maxReplicas (%d) must not exceed MINDHIT_PARTITIONS (%d): a partition is processed by one member at a time, extra members would idle" $component (int $a.maxReplicas) $partitions) -}}
+{{- end -}}
+{{- if gt (int $a.minReplicas) (int $a.maxReplicas) -}}
+{{- fail (printf "%s.autoscaling.minReplicas (%d) must not exceed its maxReplicas (%d)" $component (int $a.minReplicas) (int $a.maxReplicas)) -}}
+{{- end -}}
+{{- if not $.Values.keda.prometheusUrl -}}
+{{- fail (printf "%s.autoscaling needs keda.prometheusUrl: the Prometheus that scrapes the consumer lag" $component) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* PromQL for the consumer lag of a component, in entries: (dict "root" $ "component" "processors").
+Several members may report a partition (one that held it before a move keeps its last
+value), so each partition counts once: processors take the newest highwater minus the
+newest committed offset (both only grow, so a former holder's stale values never win);
+the projector the largest lag of any projection (the slowest is the partition's
+backlog), where a former holder's stale value can only overstate it, i.e. scale up
+within maxReplicas (README, Deploy). `autoscaling.query` replaces the query. */}}
+{{- define "mindhit.lagQuery" -}}
+{{- $c := index .root.Values .component -}}
+{{- if $c.autoscaling.query -}}
+{{- $c.autoscaling.query -}}
+{{- else -}}
+{{- $sel := printf "namespace=%q,app_kubernetes_io_instance=%q,app_kubernetes_io_component=%q" .root.Release.Namespace .root.Release.Name .component -}}
+{{- if eq .component "processors" -}}
+{{- printf "sum(clamp_min(max by (topic, partition) (mindhit_transport_highwater{%s}) - on (topic, partition) max by (topic, partition) (mindhit_transport_committed_offset{%s}), 0))" $sel $sel -}}
+{{- else -}}
+{{- printf "sum(max by (topic, partition) (mindhit_projection_lag_entries{%s}))" $sel -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

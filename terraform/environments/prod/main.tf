@@ -16,6 +16,10 @@ terraform {
       source  = "hashicorp/tls"
       version = "~> 4.0"
     }
+    helm = {
+      source  = "hashicorp/helm"
+      version = "~> 3.0"
+    }
   }
   backend "s3" {
     bucket         = "mindhit-terraform-state"
@@ -33,6 +37,21 @@ provider "aws" {
   }
 }
 
+# The cluster add-ons (modules/cluster_addons) are Helm releases installed through the
+# new cluster's API, with a token from the AWS CLI (as for kubectl); the identity
+# running terraform created the cluster, so it is its administrator.
+provider "helm" {
+  kubernetes = {
+    host                   = module.mindhit.cluster_endpoint
+    cluster_ca_certificate = base64decode(module.mindhit.cluster_certificate_authority)
+    exec = {
+      api_version = "client.authentication.k8s.io/v1beta1"
+      command     = "aws"
+      args        = ["eks", "get-token", "--cluster-name", module.mindhit.cluster_name, "--region", var.region]
+    }
+  }
+}
+
 module "mindhit" {
   source                   = "../../modules/stack"
   environment              = "prod"
@@ -42,8 +61,10 @@ module "mindhit" {
   smtp_url                 = var.smtp_url
   domain                   = var.domain
   vpc_cidr_block           = "10.30.0.0/16"
-  partitions               = 16
-  processor_replicas       = 1
+  route53_zone_id          = var.route53_zone_id
+  partitions               = 24
+  processors_replicas      = { min = 2, max = 12 }
+  projector_replicas       = { min = 2, max = 6 }
   node_min_size            = 3
   node_desired_size        = 4
   node_max_size            = 12
@@ -52,5 +73,8 @@ module "mindhit" {
   db_backup_retention_days = 35
   deletion_protection      = true
   redis_node_type          = "cache.r7g.large"
-  redis_replicas           = 2
+  # cluster mode: 24 partitions spread 12/12 over 2 shards (README, Deploy)
+  redis_cluster_mode       = true
+  redis_shards             = 2
+  redis_replicas_per_shard = 2
 }

@@ -9,6 +9,11 @@ variable "domain" {
   type        = string
 }
 
+variable "route53_zone_id" {
+  description = "Route 53 hosted zone holding the prod domain (certificate validation, DNS records)."
+  type        = string
+}
+
 variable "gemini_api_key" {
   description = "Gemini API key (set TF_VAR_gemini_api_key; never commit it)."
   type        = string

@@ -16,6 +16,10 @@ terraform {
       source  = "hashicorp/tls"
       version = "~> 4.0"
     }
+    helm = {
+      source  = "hashicorp/helm"
+      version = "~> 3.0"
+    }
   }
   backend "s3" {
     bucket         = "mindhit-terraform-state"
@@ -33,6 +37,21 @@ provider "aws" {
   }
 }
 
+# The cluster add-ons (modules/cluster_addons) are Helm releases installed through the
+# new cluster's API, with a token from the AWS CLI (as for kubectl); the identity
+# running terraform created the cluster, so it is its administrator.
+provider "helm" {
+  kubernetes = {
+    host                   = module.mindhit.cluster_endpoint
+    cluster_ca_certificate = base64decode(module.mindhit.cluster_certificate_authority)
+    exec = {
+      api_version = "client.authentication.k8s.io/v1beta1"
+      command     = "aws"
+      args        = ["eks", "get-token", "--cluster-name", module.mindhit.cluster_name, "--region", var.region]
+    }
+  }
+}
+
 module "mindhit" {
   source                   = "../../modules/stack"
   environment              = "staging"
@@ -42,10 +61,16 @@ module "mindhit" {
   smtp_url                 = var.smtp_url
   domain                   = var.domain
   vpc_cidr_block           = "10.20.0.0/16"
+  route53_zone_id          = var.route53_zone_id
   partitions               = 8
-  processor_replicas       = 1
+  processors_replicas      = { min = 2, max = 4 }
+  projector_replicas       = { min = 2, max = 4 }
   db_instance_class        = "db.m6g.large"
   db_multi_az              = true
   db_backup_retention_days = 7
-  redis_replicas           = 1
+  # not cluster mode until every component speaks Redis Cluster (README, Deploy);
+  # turn it on here first, then prod
+  redis_cluster_mode       = false
+  redis_shards             = 1
+  redis_replicas_per_shard = 1
 }

@@ -150,6 +150,11 @@ resource "aws_eks_node_group" "default" {
     id      = aws_launch_template.node.id
     version = aws_launch_template.node.latest_version
   }
+  # the Cluster Autoscaler (modules/cluster_addons) owns the desired size between min
+  # and max; an apply must not reset it
+  lifecycle {
+    ignore_changes = [scaling_config[0].desired_size]
+  }
   tags       = local.tags
   depends_on = [aws_iam_role_policy_attachment.node]
 }

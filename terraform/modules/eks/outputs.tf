@@ -22,3 +22,23 @@ output "oidc_provider_arn" {
   description = "OIDC provider for IAM roles of service accounts."
   value       = aws_iam_openid_connect_provider.this.arn
 }
+
+output "oidc_issuer" {
+  description = "OIDC issuer of the cluster without the scheme (the prefix of IRSA trust condition keys)."
+  value       = replace(aws_eks_cluster.this.identity[0].oidc[0].issuer, "https://", "")
+}
+
+output "kubernetes_version" {
+  description = "Kubernetes minor version of the control plane (add-ons that follow it, e.g. the Cluster Autoscaler, check it)."
+  value       = aws_eks_cluster.this.version
+}
+
+output "node_group_arn" {
+  description = "ARN of the managed node group the Cluster Autoscaler scales."
+  value       = aws_eks_node_group.default.arn
+}
+
+output "node_group_autoscaling_group_names" {
+  description = "Auto Scaling groups behind the managed node group (the only ones the Cluster Autoscaler may resize)."
+  value       = flatten([for r in aws_eks_node_group.default.resources : [for g in r.autoscaling_groups : g.name]])
+}

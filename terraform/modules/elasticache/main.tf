@@ -1,11 +1,24 @@
-# Redis 7 on ElastiCache for MindHit's event log (Redis Streams): a replication group
-# with one primary and replicas in other AZs, automatic failover, encryption in transit
-# (TLS, AUTH token) and at rest (KMS), daily snapshots and slow-log delivery.
+# Redis 7 on ElastiCache for MindHit's event log (Redis Streams). With `cluster_mode`
+# (prod), `shards` node groups (each a primary with `replicas_per_shard` replicas in other
+# AZs) share the 16,384 hash slots and the application connects through the
+# configuration endpoint with redis-py's cluster client (the URL's cluster=true). A
+# partition's streams and group state share the hash tag {pN}: which shard holds a
+# partition follows from the slot of "pN" (README, Deploy, gives the spread per count).
+# Without it (dev and staging for now: the gateway, the dashboard and the processors'
+# own state do not speak Redis Cluster yet) it is one primary with replicas behind the
+# primary endpoint. Either way: automatic failover, Multi-AZ, encryption in transit (TLS,
+# AUTH token) and at rest (KMS), daily snapshots and slow-log delivery, noeviction.
 # Note: ElastiCache has no AOF for Redis 7; durability comes from replicas, which is why
 # the application waits for a replica (MINDHIT_WAIT_REPLICAS=1) before acknowledging.
 
 locals {
   tags = merge(var.tags, { "mindhit/component" = "redis" })
+  # where the application connects: the configuration endpoint in cluster mode (the
+  # cluster client discovers every shard from it), else the primary (follows failover)
+  endpoint = (var.cluster_mode
+    ? aws_elasticache_replication_group.this.configuration_endpoint_address
+    : aws_elasticache_replication_group.this.primary_endpoint_address
+  )
 }
 
 module "redis_key" {
@@ -43,12 +56,17 @@ resource "aws_vpc_security_group_ingress_rule" "app" {
 }
 
 resource "aws_elasticache_parameter_group" "this" {
-  name   = "${var.name}-redis7"
+  name   = var.cluster_mode ? "${var.name}-redis7-cluster" : "${var.name}-redis7"
   family = "redis7"
   # the event log must never be evicted
   parameter {
     name  = "maxmemory-policy"
     value = "noeviction"
+  }
+  # cluster mode: the application connects with redis-py's cluster client (?cluster=true)
+  parameter {
+    name  = "cluster-enabled"
+    value = var.cluster_mode ? "yes" : "no"
   }
   tags = local.tags
 }
@@ -66,7 +84,10 @@ resource "aws_elasticache_replication_group" "this" {
   engine                     = "redis"
   engine_version             = var.engine_version
   node_type                  = var.node_type
-  num_cache_clusters         = var.replicas + 1
+  cluster_mode               = var.cluster_mode ? "enabled" : "disabled"
+  num_node_groups            = var.cluster_mode ? var.shards : null
+  replicas_per_node_group    = var.cluster_mode ? var.replicas_per_shard : null
+  num_cache_clusters         = var.cluster_mode ? null : var.replicas_per_shard + 1
   port                       = 6379
   parameter_group_name       = aws_elasticache_parameter_group.this.name
   subnet_group_name          = aws_elasticache_subnet_group.this.name
@@ -88,6 +109,13 @@ resource "aws_elasticache_replication_group" "this" {
     destination_type = "cloudwatch-logs"
     log_format       = "json"
     log_type         = "slow-log"
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.cluster_mode || var.shards == 1
+      error_message = "shards > 1 needs cluster_mode."
+    }
   }
 
   tags = local.tags

@@ -1,14 +1,15 @@
-output "primary_endpoint" {
-  description = "Primary endpoint host name (follows failover)."
-  value       = aws_elasticache_replication_group.this.primary_endpoint_address
+output "endpoint" {
+  description = "Where the application connects: the configuration endpoint in cluster mode, else the primary endpoint."
+  value       = local.endpoint
 }
 
 output "redis_url" {
-  description = "MINDHIT_REDIS_URL for the application (TLS, AUTH token)."
+  description = "MINDHIT_REDIS_URL for the application: TLS, AUTH token, and in cluster mode cluster=true, the flag mindhit/redis_client.py reads to use redis-py's cluster client."
   value = format(
-    "rediss://:%s@%s:6379/0",
+    "rediss://:%s@%s:6379/0%s",
     random_password.auth.result,
-    aws_elasticache_replication_group.this.primary_endpoint_address,
+    local.endpoint,
+    var.cluster_mode ? "?cluster=true" : "",
   )
   sensitive = true
 }

@@ -30,13 +30,29 @@ variable "node_type" {
   default     = "cache.m7g.large"
 }
 
-variable "replicas" {
-  description = "Replicas besides the primary (automatic failover needs at least one)."
+variable "cluster_mode" {
+  description = "Cluster mode enabled: shards share the hash slots and the URL carries cluster=true (the application's cluster client). Off: one primary with replicas (only for applications without Redis Cluster support)."
+  type        = bool
+  default     = true
+}
+
+variable "shards" {
+  description = "Node groups (shards) in cluster mode (1 without it); each holds an even range of hash slots. Prefer a count that spreads MINDHIT_PARTITIONS evenly (README, Deploy: 2 or 4 for 16/24 partitions)."
   type        = number
   default     = 1
   validation {
-    condition     = var.replicas >= 1 && var.replicas <= 5
-    error_message = "replicas must be between 1 and 5 (automatic failover needs a replica)."
+    condition     = var.shards >= 1 && var.shards <= 500
+    error_message = "shards must be between 1 and 500."
+  }
+}
+
+variable "replicas_per_shard" {
+  description = "Replicas of each shard's primary, in other AZs (automatic failover and Multi-AZ need at least one)."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.replicas_per_shard >= 1 && var.replicas_per_shard <= 5
+    error_message = "replicas_per_shard must be between 1 and 5 (automatic failover needs a replica)."
   }
 }
 

@@ -1,7 +1,9 @@
-# One MindHit environment: network, EKS, RDS PostgreSQL, ElastiCache Redis, the image
-# repository, and the application secret in AWS Secrets Manager. Its outputs are what the
-# Helm chart needs: `helm_values` (YAML layered over charts/mindhit/values-prod.yaml) and
-# the secret that deploy.yml syncs into the Kubernetes Secret `mindhit-app`.
+# One MindHit environment: network, EKS with its add-ons (load balancer controller,
+# certificate, DNS, metrics-server, Cluster Autoscaler, KEDA), RDS PostgreSQL,
+# ElastiCache Redis (cluster mode in prod), the image repository, and the application secret in
+# AWS Secrets Manager. Its outputs are what the Helm chart needs: `helm_values` (YAML
+# layered over charts/mindhit/values-prod.yaml or values-dev.yaml) and the secret that
+# deploy.yml syncs into the Kubernetes Secret `mindhit-app`.
 
 locals {
   name = "mindhit-${var.environment}"
@@ -57,9 +59,27 @@ module "elasticache" {
   subnet_ids                 = module.networking.private_subnet_ids
   allowed_security_group_ids = [module.eks.cluster_security_group_id]
   node_type                  = var.redis_node_type
-  replicas                   = var.redis_replicas
+  cluster_mode               = var.redis_cluster_mode
+  shards                     = var.redis_shards
+  replicas_per_shard         = var.redis_replicas_per_shard
   logs_kms_key_arn           = module.networking.logs_kms_key_arn
   tags                       = local.tags
+}
+
+module "cluster_addons" {
+  source                             = "../cluster_addons"
+  cluster_name                       = module.eks.cluster_name
+  kubernetes_version                 = module.eks.kubernetes_version
+  oidc_provider_arn                  = module.eks.oidc_provider_arn
+  oidc_issuer                        = module.eks.oidc_issuer
+  vpc_id                             = module.networking.vpc_id
+  node_group_arn                     = module.eks.node_group_arn
+  node_group_autoscaling_group_names = module.eks.node_group_autoscaling_group_names
+  domain                             = var.domain
+  route53_zone_id                    = var.route53_zone_id
+  manage_dns_records                 = var.manage_dns_records
+  prometheus_url                     = var.prometheus_url
+  tags                               = local.tags
 }
 
 module "app_key" {

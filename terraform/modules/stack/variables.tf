@@ -12,16 +12,47 @@ variable "domain" {
   type        = string
 }
 
-variable "partitions" {
-  description = "MINDHIT_PARTITIONS: partitions per topic (caps processor replicas)."
-  type        = number
-  default     = 16
+variable "route53_zone_id" {
+  description = "Route 53 hosted zone of `domain`: DNS validation of the ACM certificate and, with manage_dns_records, the hosts' records."
+  type        = string
 }
 
-variable "processor_replicas" {
-  description = "Faust worker replicas (at most `partitions`; 1 until the transport coordinates workers)."
+variable "manage_dns_records" {
+  description = "Let external-dns keep <domain> and ingest.<domain> pointing at the ALB (false = create those records yourself)."
+  type        = bool
+  default     = true
+}
+
+variable "partitions" {
+  description = "MINDHIT_PARTITIONS: partitions per topic, the ceiling of processors and projector members; fixed for the log's lifetime (README, Deploy)."
   type        = number
-  default     = 1
+  default     = 24
+}
+
+variable "processors_replicas" {
+  description = "Bounds of the processors' lag autoscaling (KEDA): min members (2+ survives a crash) and max (at most `partitions`)."
+  type        = object({ min = number, max = number })
+  default     = { min = 2, max = 12 }
+  validation {
+    condition     = var.processors_replicas.min >= 1 && var.processors_replicas.min <= var.processors_replicas.max
+    error_message = "processors_replicas needs 1 <= min <= max."
+  }
+}
+
+variable "projector_replicas" {
+  description = "Bounds of the projector's lag autoscaling (KEDA): min and max replicas (at most `partitions`)."
+  type        = object({ min = number, max = number })
+  default     = { min = 2, max = 6 }
+  validation {
+    condition     = var.projector_replicas.min >= 1 && var.projector_replicas.min <= var.projector_replicas.max
+    error_message = "projector_replicas needs 1 <= min <= max."
+  }
+}
+
+variable "prometheus_url" {
+  description = "Prometheus KEDA reads consumer lag from; empty = a small in-cluster one (modules/cluster_addons)."
+  type        = string
+  default     = ""
 }
 
 variable "vpc_cidr_block" {
@@ -106,8 +137,20 @@ variable "redis_node_type" {
   default     = "cache.m7g.large"
 }
 
-variable "redis_replicas" {
-  description = "ElastiCache replicas besides the primary."
+variable "redis_cluster_mode" {
+  description = "ElastiCache cluster mode (shards, the application's cluster client). Only where every component speaks Redis Cluster: until then the gateway, dashboard and processors' own state refuse a cluster URL (README, Deploy)."
+  type        = bool
+  default     = false
+}
+
+variable "redis_shards" {
+  description = "ElastiCache shards with redis_cluster_mode (1 without); pick a count that spreads `partitions` evenly (README, Deploy)."
+  type        = number
+  default     = 1
+}
+
+variable "redis_replicas_per_shard" {
+  description = "ElastiCache replicas of each shard's primary (1+: failover, and the replica the gateway waits for)."
   type        = number
   default     = 1
 }

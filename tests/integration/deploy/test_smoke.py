@@ -11,10 +11,13 @@ page visits folded into PostgreSQL by the processors and the projector; finally 
 gets SIGTERM, as on a rollout, and must exit within the pod's termination grace period.
 Only what a cluster provides differently is replaced: the data stores' host names become
 loopback (the real test Redis and a fresh PostgreSQL database), and each pod's port
-becomes a free local port. Two flavours: ``values-local.yaml`` (kind) and
+becomes a free local port. Three flavours: ``values-local.yaml`` (kind),
 ``values-prod.yaml`` (production: ``MINDHIT_ENV=production``, Gemini, appends that wait
 for a Redis replica, so a private primary/replica pair stands in for ElastiCache and the
-Gemini REST stub for Google's API, which must receive the configured key and model).
+Gemini REST stub for Google's API, which must receive the configured key and model) and
+``values-dev.yaml`` (the dev environment on EKS: production mode and the replica wait,
+the offline AI provider). One process per component: the group's members sharing the
+partitions are tested with the worker groups themselves.
 """
 
 from __future__ import annotations
@@ -52,7 +55,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 READY_TIMEOUT_S = 90.0
 FOLD_TIMEOUT_S = 60.0
 PROD_DATABASE_URL = "postgresql://mindhit:pw@mindhit-prod.rds.example:5432/mindhit?sslmode=require"
-PROD_REDIS_URL = "rediss://:token@master.mindhit-prod.cache.example:6379/0"
+# the shapes terraform writes: prod's ElastiCache in cluster mode, dev's without
+PROD_REDIS_URL = (
+    "rediss://:token@clustercfg.mindhit-prod.abc123.euw1.cache.amazonaws.com:6379/0?cluster=true"
+)
+DEV_REDIS_URL = "rediss://:token@master.mindhit-dev.abc123.euw1.cache.amazonaws.com:6379/0"
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,21 @@ class Flavour:
     sets: tuple[str, ...]
     database_url: str
     redis_url: str
+    # appends wait for a replica (MINDHIT_WAIT_REPLICAS=1), as on ElastiCache
+    replicated: bool = False
+    # the AI provider is Gemini, reached through its REST stub
+    gemini: bool = False
+
+
+def _eks_secret(redis_url: str, gemini_key: bool) -> tuple[str, ...]:
+    """The Secret deploy.yml syncs from Secrets Manager (rendered here: no cluster holds it)."""
+    return (
+        "secrets.existingSecret=",
+        f"secrets.values.MINDHIT_DATABASE_URL={PROD_DATABASE_URL}",
+        f"secrets.values.MINDHIT_REDIS_URL={redis_url}",
+        "secrets.values.MINDHIT_SECRET_KEY=" + "k" * 48,
+        *(("secrets.values.MINDHIT_GEMINI_API_KEY=test-key",) if gemini_key else ()),
+    )
 
 
 FLAVOURS = {
@@ -74,18 +96,21 @@ FLAVOURS = {
         "redis://mindhit-redis:6379/0",
     ),
     # EKS: RDS/ElastiCache URLs and the Gemini key from the Secret deploy.yml syncs
-    # (rendered by the chart here, since no cluster holds the existing Secret)
     "prod": Flavour(
         "values-prod.yaml",
-        (
-            "secrets.existingSecret=",
-            f"secrets.values.MINDHIT_DATABASE_URL={PROD_DATABASE_URL}",
-            f"secrets.values.MINDHIT_REDIS_URL={PROD_REDIS_URL}",
-            "secrets.values.MINDHIT_SECRET_KEY=" + "k" * 48,
-            "secrets.values.MINDHIT_GEMINI_API_KEY=test-key",
-        ),
+        _eks_secret(PROD_REDIS_URL, gemini_key=True),
         PROD_DATABASE_URL,
         PROD_REDIS_URL,
+        replicated=True,
+        gemini=True,
+    ),
+    # the dev environment on EKS: the same stores, the offline AI provider
+    "dev": Flavour(
+        "values-dev.yaml",
+        _eks_secret(DEV_REDIS_URL, gemini_key=False),
+        PROD_DATABASE_URL,
+        DEV_REDIS_URL,
+        replicated=True,
     ),
 }
 
@@ -271,7 +296,7 @@ def test_chart_pods_come_up_ready_and_stop_on_sigterm(
 ) -> None:
     flavour = FLAVOURS[name]
     docs = render(flavour.values_file, *flavour.sets)
-    if name == "prod":
+    if flavour.replicated:
         redis_url = request.getfixturevalue("replicated_redis")
     found = workloads(docs)
     components = ("gateway", "processors", "projector", "web")
@@ -282,7 +307,7 @@ def test_chart_pods_come_up_ready_and_stop_on_sigterm(
             workload,
             docs,  # type: ignore[arg-type]
             flavour=flavour,
-            gemini_url=gemini.base_url if name == "prod" else "",
+            gemini_url=gemini.base_url if flavour.gemini else "",
             redis_url=redis_url,
             database_url=fresh_database_url,
             key_prefix=key_prefix,
@@ -332,7 +357,7 @@ def test_chart_pods_come_up_ready_and_stop_on_sigterm(
         by_component = {p.workload.component: p for p in pods}
         _helm_test_passes(docs, by_component)
         _a_session_flows_through(by_component, fresh_database_url)
-        if name == "prod":  # the AI settings reach the real client: it called the API
+        if flavour.gemini:  # the AI settings reach the real client: it called the API
             _wait_for(lambda: bool(gemini.requests), "a Gemini request", by_component)
             assert {r.api_key for r in gemini.requests} == {"test-key"}
             model = by_component["processors"].env["MINDHIT_GEMINI_MODEL"]

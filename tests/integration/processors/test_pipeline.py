@@ -13,6 +13,7 @@ from processors.sessions import transition
 from schema.derived import (
     MindmapBuilt,
     SessionClosed,
+    SessionErased,
     SessionStatusChanged,
     UrlDiscovered,
     UrlEnriched,
@@ -273,6 +274,36 @@ async def test_erasing_one_reader_keeps_a_page_text_another_reader_holds(
     await erase(pipe, "bob")
     assert not await pipe.redis.exists(text_key)  # nobody holds it any more
     assert not [k async for k in pipe.redis.scan_iter(match=f"{prefix}:content-holders:*")]
+
+
+async def test_an_erased_session_releases_the_texts_only_it_held(pipe: Pipeline) -> None:
+    prefix = pipe.settings.key_prefix
+    text_key = f"{prefix}:content:{content_hash(PY)}"
+    first = Browser("c1", SID1)
+    reading(first, 1, "https://docs.example/asyncio", PY, 2_000)
+    await pipe.feed("alice", "c1", first.events)
+    second = Browser("c2", SID2)
+    second.activate(5, "https://docs.example/asyncio")
+    second.events.append(
+        msgspec.structs.replace(second.content(5, "https://docs.example/asyncio", PY), text="")
+    )
+    await pipe.feed("bob", "c2", second.events)
+    await pipe.drain()
+
+    async def session_erased(user: str, session_id: str) -> None:
+        event = SessionErased(
+            user_id=user, session_id=session_id, ts=1, content_hashes=[content_hash(PY)]
+        )
+        partition = partition_for(user, pipe.settings.partitions)
+        entry = encode_derived_entry(DerivedEntry(events=[event]))
+        await pipe.emit(SESSIONS_TOPIC, partition, entry)
+        await pipe.drain()
+
+    await session_erased("alice", SID1)
+    assert await pipe.redis.exists(text_key)  # Bob still holds it
+    assert not await pipe.redis.sismember(f"{prefix}:user-content:alice", f"t:{content_hash(PY)}")
+    await session_erased("bob", SID2)
+    assert not await pipe.redis.exists(text_key)
 
 
 async def test_page_content_without_text_uses_the_stored_text_of_its_hash(pipe: Pipeline) -> None:

@@ -20,6 +20,12 @@ READ_TABLES = {
     "page_texts": "content_hash",
     "page_visits": "visit_id",
     "mindmap_graphs": "session_id",
+    "overview_days": "user_id, day",
+    "overview_domains": "user_id, day, domain",
+    "overview_pages": "user_id, day, url_hash, content_hash",
+    "overview_domains_monthly": "user_id, month, domain",
+    "overview_pages_monthly": "user_id, month, url_hash, content_hash",
+    "overview_branches": "user_id, session_id, branch",
 }
 STATE_TABLES = (
     "projection_checkpoints",
@@ -28,6 +34,9 @@ STATE_TABLES = (
     "event_log",
     "derivations",
     "derived_log",
+    "erased_sessions",
+    "session_deletions",
+    "session_labels",
 )
 
 

@@ -20,7 +20,7 @@ from schema.log import DerivedEntry, encode_derived_entry
 from schema.topics import SESSIONS_TOPIC, partition_for, stream_key
 from tests.support.processes import run_mindhit
 
-from .conftest import fold_all, highwaters, snapshot
+from .conftest import READ_TABLES, fold_all, highwaters, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +89,7 @@ async def test_replay_rebuilds_identical_tables_from_archive_and_tail(
     await fold_all(settings, aredis, pg)
     incremental = snapshot(pg)
     seen: list[tuple[int, int]] = []
-    result = await replay(settings, aredis, pg, progress=lambda a, b: seen.append((a, b)))
+    result = await replay(settings, aredis, pg, progress=lambda a, b, _: seen.append((a, b)))
     assert result.swapped and result.events > 0
     assert seen and seen[-1][1] == result.events
     assert snapshot(pg) == incremental
@@ -220,7 +220,7 @@ async def test_lost_read_tables_rebuild_from_archive_when_redis_was_trimmed(
     assert await trim_streams(settings, aredis, pg) > 0
     before = snapshot(pg)
     pg.execute("DELETE FROM projection_checkpoints WHERE projection <> 'archiver'")
-    pg.execute("TRUNCATE sessions, urls, page_texts, page_visits, mindmap_graphs")
+    pg.execute("TRUNCATE " + ", ".join(READ_TABLES))
     pg.commit()
     await fold_all(settings, aredis, pg)
     assert snapshot(pg) == before

@@ -218,7 +218,7 @@ async def test_erasure_during_a_replay_is_not_undone_by_the_swap(
 
         asyncio.run(go())
 
-    def progress(entries: int, events: int) -> None:
+    def progress(entries: int, events: int, total: int) -> None:
         if not threads:  # mid-replay: the shadow tables exist and are half built
             threads.append(threading.Thread(target=erase_in_background))
             threads[0].start()

@@ -92,8 +92,7 @@ async def rederive(
             settings,
             redis,
             conn,
-            derive=rederiver.derive,
-            derive_settings=rederiver.settings,
+            deriver=rederiver,
             **kwargs,
         )
     finally:

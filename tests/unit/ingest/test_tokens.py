@@ -10,7 +10,9 @@ from ingest.tokens import TokenCache, bearer_token
 from mindhit.accounts import TokenInfo
 
 
-class Clock:
+class Timer:
+    """Monotonic seconds the test moves by hand."""
+
     def __init__(self) -> None:
         self.now = 100.0
 
@@ -30,14 +32,14 @@ async def test_lookups_are_cached_for_the_ttl_then_refreshed() -> None:
         await asyncio.sleep(0.01)
         return answers.get(secret)
 
-    clock = Clock()
-    cache = TokenCache(lookup, ttl_s=5, clock=clock)
+    timer = Timer()
+    cache = TokenCache(lookup, ttl_s=5, timer=timer)
     assert await asyncio.gather(*(cache.resolve("mh_a") for _ in range(20))) == [INFO] * 20
     assert await cache.resolve("mh_unknown") is None
     assert await cache.resolve("mh_unknown") is None
     assert calls == ["mh_a", "mh_unknown"]
     answers["mh_a"] = TokenInfo(user_id="u", token_id="t", revoked=True)
-    clock.now += 5.1
+    timer.now += 5.1
     assert (await cache.resolve("mh_a")).revoked  # type: ignore[union-attr]
 
 
@@ -51,7 +53,7 @@ async def test_a_failed_lookup_is_not_cached() -> None:
             raise OSError("database down")
         return INFO
 
-    cache = TokenCache(lookup, ttl_s=5, clock=Clock())
+    cache = TokenCache(lookup, ttl_s=5, timer=Timer())
     with pytest.raises(OSError):
         await cache.resolve("mh_a")
     assert await cache.resolve("mh_a") == INFO

@@ -5,7 +5,13 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from web.snippets import normalize_domains, snippet_parts, split_highlights
+from web.snippets import (
+    _plain,
+    distinct_fragments,
+    normalize_domains,
+    snippet_parts,
+    split_highlights,
+)
 
 
 def test_match_markers_become_ranges_of_plain_text() -> None:
@@ -35,3 +41,30 @@ def test_block_list_accepts_urls_wildcards_and_reports_garbage() -> None:
     )
     assert valid == ["bank.example", "mail.example", "news.example"]
     assert invalid == ["no_way"]
+
+
+def test_a_passage_the_summary_quotes_is_shown_once() -> None:
+    marked = (
+        "the route climbs the \x01Mist\x02 Trail … the route climbs the \x01Mist\x02 Trail."
+        " … Granite steps lead to Vernal Fall"
+    )
+    text, ranges = split_highlights(distinct_fragments(marked))
+    assert text == "the route climbs the Mist Trail … Granite steps lead to Vernal Fall"
+    assert [text[a:b] for a, b in ranges] == ["Mist"]
+
+
+def test_a_fragment_inside_a_longer_one_gives_way_to_it() -> None:
+    marked = "climbs the \x01Mist\x02 … the route climbs the \x01Mist\x02 Trail to the top"
+    assert distinct_fragments(marked) == "the route climbs the \x01Mist\x02 Trail to the top"
+
+
+@given(st.lists(st.text(alphabet="ab \x01\x02.", max_size=12), max_size=6))
+def test_no_two_kept_fragments_repeat_each_other(fragments: list[str]) -> None:
+    kept = [_plain(f) for f in distinct_fragments(" … ".join(fragments)).split(" … ")]
+    kept = [k for k in kept if k]
+    for i, a in enumerate(kept):
+        for j, b in enumerate(kept):
+            assert i == j or a not in b
+    # Nothing new appears: every kept fragment was one of the inputs.
+    inputs = {_plain(f) for f in fragments}
+    assert set(kept) <= inputs

@@ -1,17 +1,17 @@
 // The mind-map island: an interactive map of one session (zoom, pan, expand/collapse,
-// node size by dwell, click a node to list its pages), with PNG/SVG export.
+// node size by dwell, click a node to list its pages), with PNG/SVG export, and the
+// 2D / 3D toggle (remembered per user on the server; the 3D code is loaded only when used).
 // Labels come from arbitrary websites and AI output: they are drawn on the canvas or set
-// with textContent, never parsed as HTML. Only http(s) URLs become links (webHref, the
-// same rule as mindhit/links.py); javascript:, data:, file: and the like stay text.
+// with textContent, never parsed as HTML. Only http(s) URLs become links (webHref in
+// common.js, the same rule as mindhit/links.py); javascript:, data:, file: stay text.
 import cytoscape from "cytoscape";
 import cytoscapeSvg from "cytoscape-svg";
-import { el, renderPanel } from "./panel.js";
+import { PALETTE } from "./common.js";
+import { el, showNodePanel } from "./panel.js";
 
 export { webHref } from "./panel.js";
 
 cytoscape.use(cytoscapeSvg);
-
-const PALETTE = ["#4f46e5", "#0e9f6e", "#d97706", "#db2777", "#0284c7", "#7c3aed", "#65a30d", "#dc2626"];
 
 function download(name, blob) {
   const url = URL.createObjectURL(blob);
@@ -72,25 +72,8 @@ export function radialPositions(graph) {
   return positions;
 }
 
-function showPages(panel, node) {
-  const leaves = node.data("url") ? node : node.successors("node.page");
-  renderPanel(panel, {
-    label: node.data("full"), weight_ms: node.data("weight"), pages: node.data("pages"),
-    summary: node.data("summary"), why: node.data("why"), url: node.data("url"),
-    leaves: leaves.map((leaf) => ({ label: leaf.data("full"), url: leaf.data("url"), weight_ms: leaf.data("weight"), why: leaf.data("why") })),
-  });
-}
-
-async function main() {
-  const container = document.getElementById("mindmap");
-  if (!container) return;
-  const panel = document.getElementById("map-panel");
-  const response = await fetch(container.dataset.src, { headers: { accept: "application/json" }, credentials: "same-origin" });
-  if (!response.ok) {
-    container.replaceChildren(el("p", { class: "card empty", text: "The mind map could not be loaded." }));
-    return;
-  }
-  const view = await response.json();
+// The 2D map (cytoscape): radial layout, expand/collapse, PNG/SVG export.
+function mount2d(container, view, panel) {
   const cy = cytoscape({
     container,
     elements: elements(view.graph),
@@ -123,21 +106,112 @@ async function main() {
       if (!child.hasClass("collapsed")) expand(child);
     });
   };
-  cy.on("tap", "node", (evt) => showPages(panel, evt.target));
+  cy.on("tap", "node", (evt) => showNodePanel(panel, view.graph, evt.target.id()));
   cy.on("dbltap", "node", (evt) => {
     const node = evt.target;
     if (node.outgoers("node").length === 0) return;
     if (node.hasClass("collapsed")) expand(node); else collapse(node);
   });
-  const on = (id, fn) => document.getElementById(id)?.addEventListener("click", fn);
-  on("map-fit", () => cy.fit(cy.elements(":visible"), 30));
-  on("map-zoom-in", () => cy.zoom({ level: cy.zoom() * 1.25, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } }));
-  on("map-zoom-out", () => cy.zoom({ level: cy.zoom() / 1.25, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } }));
-  on("map-expand", () => { cy.elements().removeClass("hidden collapsed"); cy.fit(undefined, 30); });
-  on("map-collapse", () => { cy.nodes("[depth = 1]").forEach(collapse); cy.fit(cy.elements(":visible"), 30); });
-  on("map-png", async () => download(`mindmap-${container.dataset.session}.png`, await cy.png({ full: true, scale: 2, bg: "#ffffff", output: "blob-promise" })));
-  on("map-svg", () => download(`mindmap-${container.dataset.session}.svg`, new Blob([cy.svg({ full: true, bg: "#ffffff" })], { type: "image/svg+xml" })));
+  const centre = () => ({ x: cy.width() / 2, y: cy.height() / 2 });
   container.dataset.ready = "1";
+  return {
+    fit: () => cy.fit(cy.elements(":visible"), 30),
+    zoomIn: () => cy.zoom({ level: cy.zoom() * 1.25, renderedPosition: centre() }),
+    zoomOut: () => cy.zoom({ level: cy.zoom() / 1.25, renderedPosition: centre() }),
+    expand: () => { cy.elements().removeClass("hidden collapsed"); cy.fit(undefined, 30); },
+    collapse: () => { cy.nodes("[depth = 1]").forEach(collapse); cy.fit(cy.elements(":visible"), 30); },
+    png: async () => download(`mindmap-${container.dataset.session}.png`, await cy.png({ full: true, scale: 2, bg: "#ffffff", output: "blob-promise" })),
+    svg: () => download(`mindmap-${container.dataset.session}.svg`, new Blob([cy.svg({ full: true, bg: "#ffffff" })], { type: "image/svg+xml" })),
+  };
+}
+
+// Why the 3D view cannot be shown here ("" when it can): reduced motion or a data saver
+// asked for, or no WebGL (then the 2D map is shown with this note).
+function why3dUnavailable(webglAvailable) {
+  if (window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches) {
+    return "Your system asks for reduced motion, so the map is shown in 2D.";
+  }
+  if (navigator.connection && navigator.connection.saveData) {
+    return "Data saver is on, so the map is shown in 2D.";
+  }
+  if (!webglAvailable()) return "This browser cannot draw 3D graphics (no WebGL), so the map is shown in 2D.";
+  return "";
+}
+
+async function savePreference(mapView) {
+  const token = document.querySelector('meta[name="csrf-token"]')?.content || "";
+  const response = await fetch("/v1/settings/display", {
+    method: "PUT",
+    credentials: "same-origin",
+    headers: { "content-type": "application/json", accept: "application/json", "x-csrftoken": token },
+    body: JSON.stringify({ map_view: mapView }),
+  });
+  return response.ok;
+}
+
+async function main() {
+  const container = document.getElementById("mindmap");
+  if (!container) return;
+  const stage3d = document.getElementById("mindmap3d");
+  const panel = document.getElementById("map-panel");
+  const note = document.getElementById("map-note");
+  const response = await fetch(container.dataset.src, { headers: { accept: "application/json" }, credentials: "same-origin" });
+  if (!response.ok) {
+    container.replaceChildren(el("p", { class: "card empty", text: "The mind map could not be loaded." }));
+    return;
+  }
+  const view = await response.json();
+  let map2d = null;
+  let map3d = null;
+  let current = null;
+  const only2d = document.querySelectorAll(".only-2d");
+  const pressed = (mode) => {
+    for (const m of ["2d", "3d"]) document.getElementById(`map-view-${m}`)?.setAttribute("aria-pressed", String(m === mode));
+  };
+  const show2d = () => {
+    if (stage3d) stage3d.hidden = true;
+    container.hidden = false;
+    only2d.forEach((b) => { b.hidden = false; });
+    if (!map2d) map2d = mount2d(container, view, panel);
+    current = map2d;
+    document.body.dataset.mapView = "2d";
+  };
+  const show3d = async () => {
+    const module = await import("./map3d.js");
+    const reason = why3dUnavailable(module.webglAvailable);
+    note.textContent = reason;
+    note.hidden = !reason;
+    if (reason || !stage3d) {
+      show2d();
+      return;
+    }
+    container.hidden = true;
+    stage3d.hidden = false;
+    only2d.forEach((b) => { b.hidden = true; });
+    if (!map3d) {
+      map3d = module.mount3d(stage3d, view, { onSelect: (id) => showNodePanel(panel, view.graph, id) });
+      window.__map3d = map3d; // lets tests inspect the 3D map
+      stage3d.dataset.ready = "1";
+    }
+    current = map3d;
+    document.body.dataset.mapView = "3d";
+  };
+  const choose = async (mode, save) => {
+    pressed(mode);
+    if (save) await savePreference(mode);
+    if (mode === "3d") await show3d(); else { note.hidden = true; show2d(); }
+  };
+  const on = (id, fn) => document.getElementById(id)?.addEventListener("click", fn);
+  on("map-view-2d", () => choose("2d", true));
+  on("map-view-3d", () => choose("3d", true));
+  on("map-fit", () => current?.fit());
+  on("map-zoom-in", () => current?.zoomIn());
+  on("map-zoom-out", () => current?.zoomOut());
+  on("map-expand", () => map2d?.expand());
+  on("map-collapse", () => map2d?.collapse());
+  on("map-png", () => map2d?.png());
+  on("map-svg", () => map2d?.svg());
+  await choose(container.dataset.view === "3d" ? "3d" : "2d", false);
 }
 
 main();

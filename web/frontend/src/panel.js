@@ -1,10 +1,13 @@
 // The mind map's side panel: what a selected node is about (label, time, pages, the
 // branch's one-sentence summary, why its pages belong together) and its pages as links.
-// Shared by every map view (the 2D cytoscape map and any other): call
-// `renderPanel(panel, node)` with a plain object, never with view-specific node types.
+// Shared by every map view (the 2D cytoscape map, the 3D map): call
+// `renderPanel(panel, node)` with a plain object, never with view-specific node types, or
+// `showNodePanel(panel, graph, id)` with the map's graph and a node id.
 // Text comes from arbitrary websites and AI output: it is set with textContent only.
 // Only http(s) URLs become links (webHref, the same rule as mindhit/links.py);
 // javascript:, data:, file: and the like stay text.
+
+import { indexGraph } from "./common.js";
 
 export function minutes(ms) {
   if (!ms) return "";
@@ -56,4 +59,42 @@ export function renderPanel(panel, node) {
     list.appendChild(item);
   }
   panel.appendChild(list);
+}
+
+const indexes = new WeakMap();
+
+function indexOf(graph) {
+  let index = indexes.get(graph);
+  if (!index) {
+    index = indexGraph(graph);
+    indexes.set(graph, index);
+  }
+  return index;
+}
+
+// The pages (nodes with a url) at or under `id`, depth-first.
+export function pagesUnder(graph, id) {
+  const { byId, children } = indexOf(graph);
+  const found = [];
+  const walk = (nodeId) => {
+    const node = byId.get(nodeId);
+    if (!node) return;
+    if (node.url) found.push(node);
+    for (const child of children.get(nodeId) || []) walk(child);
+  };
+  walk(id);
+  return found;
+}
+
+// Show node `id` of the map's graph (the API's nodes: label, weight_ms, pages, summary,
+// why, url) in `panel`; every view calls this with the node the user picked.
+export function showNodePanel(panel, graph, id) {
+  const node = indexOf(graph).byId.get(id);
+  if (!panel || !node) return;
+  renderPanel(panel, {
+    label: node.label, weight_ms: node.weight_ms, pages: node.pages, summary: node.summary,
+    why: node.why, url: node.url,
+    leaves: pagesUnder(graph, id).map((leaf) => ({ label: leaf.label, url: leaf.url, weight_ms: leaf.weight_ms, why: leaf.why })),
+  });
+  panel.dataset.node = id;
 }

@@ -1,0 +1,144 @@
+"""The overview's daily rollups: kept equal to an aggregate of other read tables.
+
+``overview_days``, ``overview_domains`` and ``overview_pages`` are sums over
+``page_visits`` per user and UTC day; ``overview_branches`` lists the top-level topics
+of each session's mind map. Instead of folding events a second time (which would count
+a redelivered visit twice), the adapter adds what a batch *changed* in ``page_visits``:
+the stored versions of the staged visits with a negative sign before their upsert, the
+stored versions after it with a positive sign. A duplicate therefore adds zero, the
+order of batches does not matter, and replay/crash/resume give the same rows as a
+clean fold. Branches are rebuilt per session from ``mindmap_graphs`` (a rebuilt map
+replaces its rows). Erasures take the erased visits' share away (one session) or
+rebuild a user's rollups from what is left (a user, up to a cut).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any, Final
+
+import psycopg
+from psycopg import sql
+
+__all__ = [
+    "OVERVIEW_TABLES",
+    "add_staged_visits",
+    "apply_changes",
+    "ensure_overview_temp",
+    "rebuild_staged_branches",
+    "rebuild_user",
+    "subtract_session",
+]
+
+OVERVIEW_TABLES: Final = (
+    "overview_days",
+    "overview_domains",
+    "overview_pages",
+    "overview_domains_monthly",
+    "overview_pages_monthly",
+)
+"""Rollups of ``page_visits`` (the visits projection); ``overview_branches`` is the
+sessions projection's."""
+
+
+def _sql(name: str) -> str:
+    return resources.files("projector").joinpath("sql", name).read_text()
+
+
+_TEMP: Final = _sql("overview_temp.sql")
+_APPLY: Final = _sql("overview_visits.sql")
+_BRANCHES: Final = _sql("overview_branches.sql")
+_CONTRIBUTION: Final = (
+    "INSERT INTO tmp_overview (user_id, day, domain, url_hash, content_hash, dwell_ms, visits)"
+    " SELECT v.user_id, (v.start_at AT TIME ZONE 'UTC')::date, v.domain, v.url_hash,"
+    " v.content_hash, {sign} * v.dwell_ms, {sign} FROM {page_visits} v WHERE "
+)
+
+
+def _fmt(text: str, tables: Mapping[str, str], **literals: int) -> sql.Composed:
+    idents = {k: sql.Identifier(v) for k, v in tables.items()}
+    return sql.SQL(text).format(**idents, **{k: sql.Literal(v) for k, v in literals.items()})
+
+
+def ensure_overview_temp(conn: psycopg.Connection[Any]) -> None:
+    """Create this connection's change tables (idempotent; erasure commands need them too)."""
+    conn.execute(_TEMP)  # type: ignore[arg-type]
+
+
+def add_staged_visits(conn: psycopg.Connection[Any], tables: Mapping[str, str], sign: int) -> None:
+    """Add ``sign`` × the stored rows of the staged visits (``tmp_visits``) to the changes."""
+    conn.execute(
+        _fmt(
+            _CONTRIBUTION + "v.visit_id IN (SELECT t.visit_id::uuid FROM tmp_visits t)",
+            tables,
+            sign=sign,
+        )
+    )
+
+
+def apply_changes(conn: psycopg.Connection[Any], tables: Mapping[str, str]) -> None:
+    """Add the collected changes to the rollups and drop days/pages left without visits."""
+    conn.execute(_fmt(_APPLY, tables))
+    conn.execute("DELETE FROM tmp_overview")
+
+
+def rebuild_staged_branches(conn: psycopg.Connection[Any], tables: Mapping[str, str]) -> None:
+    """Rebuild the branch rows of the sessions whose maps the batch wrote (``tmp_mindmaps``)."""
+    conn.execute(
+        "INSERT INTO tmp_branch_sessions SELECT DISTINCT user_id::uuid, session_id::uuid"
+        " FROM tmp_mindmaps"
+    )
+    conn.execute(_fmt(_BRANCHES, tables))
+    conn.execute("DELETE FROM tmp_branch_sessions")
+
+
+def subtract_session(
+    conn: psycopg.Connection[Any], tables: Mapping[str, str], user_id: str, session_id: str
+) -> None:
+    """Take an erased session's visits out of the rollups (before its rows are deleted)."""
+    ensure_overview_temp(conn)
+    if "page_visits" in tables and all(t in tables for t in OVERVIEW_TABLES):
+        conn.execute(
+            _fmt(
+                _CONTRIBUTION + "v.user_id = %(user)s AND v.session_id = %(session)s",
+                tables,
+                sign=-1,
+            ),
+            {"user": user_id, "session": session_id},
+        )
+        apply_changes(conn, tables)
+    if "overview_branches" in tables:
+        conn.execute(
+            _fmt(
+                "DELETE FROM {overview_branches} WHERE user_id = %(user)s"
+                " AND session_id = %(session)s",
+                tables,
+            ),
+            {"user": user_id, "session": session_id},
+        )
+
+
+def rebuild_user(conn: psycopg.Connection[Any], tables: Mapping[str, str], user_id: str) -> None:
+    """Rebuild one user's rollups from their remaining visits and maps (after an erasure)."""
+    ensure_overview_temp(conn)
+    params = {"user": user_id}
+    if "page_visits" in tables and all(t in tables for t in OVERVIEW_TABLES):
+        for table in OVERVIEW_TABLES:
+            conn.execute(_fmt(f"DELETE FROM {{{table}}} WHERE user_id = %(user)s", tables), params)
+        conn.execute(_fmt(_CONTRIBUTION + "v.user_id = %(user)s", tables, sign=1), params)
+        apply_changes(conn, tables)
+    if "overview_branches" in tables and "mindmap_graphs" in tables:
+        conn.execute(
+            _fmt(
+                "INSERT INTO tmp_branch_sessions SELECT user_id, session_id"
+                " FROM {mindmap_graphs} WHERE user_id = %(user)s",
+                tables,
+            ),
+            params,
+        )
+        conn.execute(
+            _fmt("DELETE FROM {overview_branches} WHERE user_id = %(user)s", tables), params
+        )
+        conn.execute(_fmt(_BRANCHES, tables))
+        conn.execute("DELETE FROM tmp_branch_sessions")

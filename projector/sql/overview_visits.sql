@@ -1,0 +1,47 @@
+-- Add what the batch changed in page_visits to the daily rollups. tmp_overview holds the
+-- stored versions of the staged visits with negative sign (collected before the visit
+-- upsert) and their versions after it, positive: so each rollup stays the aggregate of
+-- page_visits whatever the upsert decided (a redelivered visit adds zero).
+INSERT INTO {overview_days} AS o (user_id, day, dwell_ms, visits)
+SELECT user_id, day, sum(dwell_ms), sum(visits) FROM tmp_overview GROUP BY user_id, day
+ON CONFLICT (user_id, day) DO UPDATE
+SET dwell_ms = o.dwell_ms + EXCLUDED.dwell_ms, visits = o.visits + EXCLUDED.visits;
+
+INSERT INTO {overview_domains} AS o (user_id, day, domain, dwell_ms, visits)
+SELECT user_id, day, domain, sum(dwell_ms), sum(visits) FROM tmp_overview
+GROUP BY user_id, day, domain
+ON CONFLICT (user_id, day, domain) DO UPDATE
+SET dwell_ms = o.dwell_ms + EXCLUDED.dwell_ms, visits = o.visits + EXCLUDED.visits;
+
+INSERT INTO {overview_pages} AS o (user_id, day, url_hash, content_hash, dwell_ms, visits)
+SELECT user_id, day, url_hash, content_hash, sum(dwell_ms), sum(visits) FROM tmp_overview
+GROUP BY user_id, day, url_hash, content_hash
+ON CONFLICT (user_id, day, url_hash, content_hash) DO UPDATE
+SET dwell_ms = o.dwell_ms + EXCLUDED.dwell_ms, visits = o.visits + EXCLUDED.visits;
+
+INSERT INTO {overview_domains_monthly} AS o (user_id, month, domain, dwell_ms, visits)
+SELECT user_id, date_trunc('month', day)::date, domain, sum(dwell_ms), sum(visits)
+FROM tmp_overview GROUP BY 1, 2, 3
+ON CONFLICT (user_id, month, domain) DO UPDATE
+SET dwell_ms = o.dwell_ms + EXCLUDED.dwell_ms, visits = o.visits + EXCLUDED.visits;
+
+INSERT INTO {overview_pages_monthly} AS o
+    (user_id, month, url_hash, content_hash, dwell_ms, visits)
+SELECT user_id, date_trunc('month', day)::date, url_hash, content_hash, sum(dwell_ms),
+       sum(visits)
+FROM tmp_overview GROUP BY 1, 2, 3, 4
+ON CONFLICT (user_id, month, url_hash, content_hash) DO UPDATE
+SET dwell_ms = o.dwell_ms + EXCLUDED.dwell_ms, visits = o.visits + EXCLUDED.visits;
+
+DELETE FROM {overview_days} o USING (SELECT DISTINCT user_id, day FROM tmp_overview) t
+WHERE o.user_id = t.user_id AND o.day = t.day AND o.visits = 0;
+DELETE FROM {overview_domains} o USING (SELECT DISTINCT user_id, day FROM tmp_overview) t
+WHERE o.user_id = t.user_id AND o.day = t.day AND o.visits = 0;
+DELETE FROM {overview_pages} o USING (SELECT DISTINCT user_id, day FROM tmp_overview) t
+WHERE o.user_id = t.user_id AND o.day = t.day AND o.visits = 0;
+DELETE FROM {overview_domains_monthly} o
+USING (SELECT DISTINCT user_id, date_trunc('month', day)::date AS month FROM tmp_overview) t
+WHERE o.user_id = t.user_id AND o.month = t.month AND o.visits = 0;
+DELETE FROM {overview_pages_monthly} o
+USING (SELECT DISTINCT user_id, date_trunc('month', day)::date AS month FROM tmp_overview) t
+WHERE o.user_id = t.user_id AND o.month = t.month AND o.visits = 0;
