@@ -175,12 +175,14 @@ def _pick(
 ) -> Key | None:
     """The best phrase not taken, or a longer one containing it that scores nearly as well.
 
-    In a group of several pages the longer phrase must name at least two of them.
+    In a group of several pages the longer phrase must name at least two of them, and a
+    single word used by fewer than :data:`SINGLE_COVER` of them is a last resort.
     """
     ranked = sorted(scores, key=lambda key: (-scores[key], key))
     several = max(named.values(), default=0) >= 2
-    eligible = [k for k in ranked if len(k) > 1 or cover[k] >= SINGLE_COVER or not several]
-    for best in eligible or ranked:
+    # One-word candidates too few pages use come last, not never.
+    weak = [k for k in ranked if len(k) == 1 and cover[k] < SINGLE_COVER and several]
+    for best in [k for k in ranked if k not in weak] + weak:
         if best in taken:
             continue
         longer = [
