@@ -40,7 +40,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.chaos_faults import Injector, plan
-from bench.chaos_oracle import Findings, compare, ground_truth, read_archive
+from bench.chaos_oracle import Findings, compare, ground_truth, read_archive, read_stored
 from bench.chaos_users import Counters, SimUser
 from mindhit.accounts import create_token, create_user
 from mindhit.corpus import load_pages
@@ -102,7 +102,8 @@ async def audit(stack: Stack, users: list[SimUser], settle: float) -> tuple[Find
         async with await psycopg.AsyncConnection.connect(stack.database_url) as conn:
             archive = await read_archive(conn, ids)
             truth = ground_truth(users, archive)
-            findings = await compare(conn, truth, archive)
+            stored = await read_stored(conn, ids)
+            findings = compare(truth, stored, archive, stack.partitions)
         if findings.clean or time.monotonic() > deadline:
             return findings, len(truth.acked), len(truth.visits)
         await asyncio.sleep(3.0)
@@ -135,8 +136,10 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     drained = await drain(stack, args.drain_timeout)
     findings, acked, visits = await audit(stack, users, settle=30.0 if drained else 0.0)
     for kind, examples in findings.examples.items():
-        for example in examples:
+        for example in examples[:5]:
             log(f"  {kind}: {example}")
+    if findings.examples:
+        (stack.root / "findings.json").write_text(json.dumps(findings.examples, indent=1))
     counters = users[0].counters if users else Counters()
     return {
         "acked_events": acked,

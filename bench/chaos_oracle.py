@@ -9,29 +9,46 @@ got no answer may have been stored then (the fold keeps the first stop, the
 acknowledged retry is late). The stop the archive holds for that session is taken
 when its time lies inside one of the unanswered attempts' windows.
 
-:func:`compare` reads ``page_visits``, ``sessions``, ``mindmap_graphs`` and the raw
-archive (``event_log``) and counts what differs; :class:`Findings` keeps a few
-examples of each kind so a failure names the visits, sessions and events involved.
+:func:`read_stored` reads ``page_visits``, ``sessions`` and ``mindmap_graphs``,
+:func:`read_archive` the raw archive (``event_log``); the pure :func:`compare` counts
+what differs from the truth, and :class:`Findings` describes every case so a
+failure names the visits, sessions and events involved.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
-from bench.chaos_users import SimUser
+from bench.chaos_users import ServerStop
 from processors.dwell import fold
 from schema.derived import SessionClosed, VisitClosed
 from schema.events import ClientEvent, SessionStopped
 from schema.log import decode_raw_entry
-from schema.topics import RAW_TOPIC
+from schema.topics import RAW_TOPIC, partition_for
 
-__all__ = ["Archive", "Findings", "Truth", "compare", "ground_truth", "read_archive"]
+__all__ = [
+    "Archive",
+    "Findings",
+    "Recorded",
+    "Stored",
+    "Truth",
+    "compare",
+    "ground_truth",
+    "read_archive",
+    "read_stored",
+]
 
-EXAMPLES = 5
+
+class Recorded(Protocol):
+    """A user as the oracle sees them (:class:`bench.chaos_users.SimUser`)."""
+
+    user_id: str
+    acked: list[ClientEvent]
+    stops: list[ServerStop]
 
 
 @dataclass
@@ -54,7 +71,7 @@ class Truth:
 
 @dataclass
 class Findings:
-    """The loss figures and a few examples of each."""
+    """The loss figures and every case behind them."""
 
     counts: dict[str, int]
     examples: dict[str, list[str]]
@@ -81,7 +98,7 @@ async def read_archive(conn: Any, users: set[str]) -> Archive:
     return found
 
 
-def _resolved(user: SimUser, archive: Archive) -> list[ClientEvent]:
+def _resolved(user: Recorded, archive: Archive) -> list[ClientEvent]:
     """The user's acknowledged events with each server stop as the log holds it."""
     earlier: dict[str, int] = {}
     for stop in user.stops:
@@ -101,7 +118,7 @@ def _resolved(user: SimUser, archive: Archive) -> list[ClientEvent]:
     ]
 
 
-def ground_truth(users: Iterable[SimUser], archive: Archive) -> Truth:
+def ground_truth(users: Iterable[Recorded], archive: Archive) -> Truth:
     """Fold every user's acknowledged events with the processors' fold."""
     truth = Truth(visits={}, sessions={}, acked=set(), users=set())
     for user in users:
@@ -137,12 +154,32 @@ async def _rows(conn: Any, sql: str, users: list[str]) -> list[tuple[Any, ...]]:
     return list(await cur.fetchall())
 
 
-async def compare(conn: Any, truth: Truth, archive: Archive) -> Findings:
-    """Count every difference between PostgreSQL and the truth (with examples)."""
-    users = sorted(truth.users)
-    visits = {r[0]: r for r in await _rows(conn, _VISITS, users)}
-    sessions = {r[0]: r for r in await _rows(conn, _SESSIONS, users)}
-    maps = {r[0] for r in await _rows(conn, _MAPS, users)}
+@dataclass
+class Stored:
+    """What the read tables hold of the soak's users, by visit and session id.
+
+    ``visits`` rows: ``(visit_id, session_id, user_id, dwell_ms, start_ms, end_ms, url)``;
+    ``sessions`` rows: ``(session_id, status, active_ms, page_count, stopped_ms)``.
+    """
+
+    visits: dict[str, tuple[Any, ...]]
+    sessions: dict[str, tuple[Any, ...]]
+    maps: set[str]
+
+
+async def read_stored(conn: Any, users: set[str]) -> Stored:
+    """Read ``page_visits``, ``sessions`` and ``mindmap_graphs`` rows of ``users``."""
+    ids = sorted(users)
+    return Stored(
+        visits={r[0]: r for r in await _rows(conn, _VISITS, ids)},
+        sessions={r[0]: r for r in await _rows(conn, _SESSIONS, ids)},
+        maps={r[0] for r in await _rows(conn, _MAPS, ids)},
+    )
+
+
+def compare(truth: Truth, stored: Stored, archive: Archive, partitions: int) -> Findings:
+    """Count every difference between the read tables and the truth (each case described)."""
+    visits, sessions, maps = stored.visits, stored.sessions, stored.maps
     found: dict[str, list[str]] = {
         "missing_events": [f"{c} seq {s}" for c, s in sorted(truth.acked - archive.keys)],
         "lost_visits": [],
@@ -155,7 +192,8 @@ async def compare(conn: Any, truth: Truth, archive: Archive) -> Findings:
         row = visits.get(vid)
         if row is None:
             found["lost_visits"].append(
-                f"{vid} user {want.user_id} session {want.session_id} {want.url} "
+                f"{vid} user {want.user_id} (partition {partition_for(want.user_id, partitions)}) "
+                f"session {want.session_id} {want.url} "
                 f"{want.start_ts}+{want.dwell_ms}ms ({want.end_reason})"
             )
         elif (row[1], row[3], row[4], row[5]) != (
@@ -178,5 +216,5 @@ async def compare(conn: Any, truth: Truth, archive: Archive) -> Findings:
             found["sessions_without_map"].append(f"{sid} user {closed.user_id}")
     return Findings(
         counts={k: len(v) for k, v in found.items()},
-        examples={k: v[:EXAMPLES] for k, v in found.items() if v},
+        examples={k: v for k, v in found.items() if v},
     )
