@@ -130,7 +130,8 @@ _ERASE_WHERE = {
     "sessions": f"user_id = %(user)s AND (started_at IS NULL OR started_at <= {_CUT})",
     "page_visits": f"user_id = %(user)s AND start_at <= {_CUT}",
     "mindmap_graphs": f"user_id = %(user)s AND (built_at <= {_CUT}"
-    " OR NOT EXISTS (SELECT 1 FROM {sessions} s WHERE s.session_id = {t}.session_id))",
+    " OR NOT EXISTS (SELECT 1 FROM {sessions} s WHERE s.session_id = {t}.session_id"
+    " AND s.user_id = {t}.user_id))",
     "urls": f"user_id = %(user)s AND (first_seen_at IS NULL OR first_seen_at <= {_CUT})",
 }
 
