@@ -8,7 +8,10 @@ of a batch also drops that user's earlier operations of the same batch.
 
 Events whose identifiers are not UUIDs cannot be stored and are counted as
 ``rejected`` instead of stopping the projection (a poison event must not wedge
-the loop).
+the loop). So are session operations of a user other than the one whose operation
+on that session came first: a session has one owner (the gateway refuses the
+events of someone else's session; this is the defence behind it, and the
+``sessions`` upsert does the same against the stored row).
 """
 
 from __future__ import annotations
@@ -84,6 +87,18 @@ def _put(store: dict[K, V], key: K, value: V, merge: Callable[[V, V], V]) -> Non
     store[key] = value if old is None else merge(old, value)
 
 
+def _put_session(store: dict[str, SessionPatch], patch: SessionPatch) -> bool:
+    """Merge ``patch`` into ``store``; ``False`` (dropped) when another user owns the session."""
+    old = store.get(patch.session_id)
+    if old is None:
+        store[patch.session_id] = patch
+        return True
+    if old.user_id != patch.user_id:
+        return False
+    store[patch.session_id] = merge_session(old, patch)
+    return True
+
+
 def _start_or_stop(event: SessionStarted | SessionStopped, user_id: str) -> SessionPatch:
     """The patch a session's start (``recording``) or stop (``processing``) makes."""
     patch = SessionPatch(session_id=event.session_id, user_id=user_id)
@@ -151,14 +166,13 @@ class Batch:
                 elif ts > span[1]:
                     span[1] = ts
                 if isinstance(event, (SessionStarted, SessionStopped)):
-                    patch = _start_or_stop(event, user_id)
-                    _put(sessions, event.session_id, patch, merge_session)
+                    self.rejected += not _put_session(sessions, _start_or_stop(event, user_id))
             self.events += len(upload.events)
             for session_id, (first, last) in spans.items():
                 patch = SessionPatch(
                     session_id=session_id, user_id=user_id, started_at=first, last_event_at=last
                 )
-                _put(sessions, session_id, patch, merge_session)
+                self.rejected += not _put_session(sessions, patch)
 
     # ------------------------------------------------------------- derived topics
     def add_derived(self, entry: DerivedEntry) -> None:
@@ -310,8 +324,7 @@ def _closed(batch: Batch, e: SessionClosed) -> bool:
         page_count=e.page_count,
         domain_count=e.domain_count,
     )
-    _put(batch.sessions, e.session_id, patch, merge_session)
-    return True
+    return _put_session(batch.sessions, patch)
 
 
 def _status(batch: Batch, e: SessionStatusChanged) -> bool:
@@ -324,8 +337,7 @@ def _status(batch: Batch, e: SessionStatusChanged) -> bool:
         status_at=e.ts,
         status_reason=e.reason,
     )
-    _put(batch.sessions, e.session_id, patch, merge_session)
-    return True
+    return _put_session(batch.sessions, patch)
 
 
 def _mindmap(batch: Batch, e: MindmapBuilt) -> bool:

@@ -113,6 +113,9 @@ class ReadTable(msgspec.Struct, frozen=True):
             nothing) or ``once`` (the first row for a key stays).
         flags: named booleans the merge rules use (``t.<name>``), as SQL over the
             staged row ``x`` and the stored row ``y``.
+        owner: for ``merge``, the column naming the row's owner: a staged row merges
+            into a stored one only when they agree on it (another user's row is never
+            changed); ``""`` for none.
     """
 
     name: str
@@ -121,6 +124,7 @@ class ReadTable(msgspec.Struct, frozen=True):
     columns: tuple[Column, ...]
     write: Literal["merge", "replace", "once"]
     flags: tuple[tuple[str, str], ...] = ()
+    owner: str = ""
 
     @property
     def copy_columns(self) -> tuple[str, ...]:
@@ -160,6 +164,12 @@ class ReadTable(msgspec.Struct, frozen=True):
         by_name = {c.name: c for c in self.columns}
         return " AND ".join(f"{stored}.{k} = {by_name[k].value(staged)}" for k in self.key)
 
+    def _owned(self, stored: str, staged: str) -> str:
+        if not self.owner:
+            return ""
+        column = {c.name: c for c in self.columns}[self.owner]
+        return f" AND {stored}.{self.owner} = {column.value(staged)}"
+
     def _merge(self) -> str:
         sets = ",\n    ".join(
             f"{c.name} = " + c.merge.format(old=f"cur.{c.name}", new=c.value("t"))
@@ -170,11 +180,12 @@ class ReadTable(msgspec.Struct, frozen=True):
         names = ", ".join(c.name for c in self.stored)
         values = ",\n       ".join(c.insert.format(new=c.value("t")) for c in self.stored)
         table = f"{{{self.name}}}"
+        owned = self._owned("y", "x")
         return (
             f"UPDATE {table} AS cur SET\n    {sets}\n"
             f"FROM (\n    SELECT x.*{flags}\n"
-            f"    FROM {self.staging} x JOIN {table} y ON {self._match('y', 'x')}\n) AS t\n"
-            f"WHERE {self._match('cur', 't')};\n\n"
+            f"    FROM {self.staging} x JOIN {table} y ON {self._match('y', 'x')}{owned}\n) AS t\n"
+            f"WHERE {self._match('cur', 't')}{self._owned('cur', 't')};\n\n"
             f"INSERT INTO {table} ({names})\nSELECT {values}\nFROM {self.staging} t\n"
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} cur WHERE {self._match('cur', 't')});"
         )
@@ -213,6 +224,7 @@ SESSIONS = ReadTable(
     key=("session_id",),
     write="merge",
     flags=(("win", _STATUS_WINS),),
+    owner="user_id",
     columns=(
         Column("session_id", "text", "uuid"),
         Column("user_id", "text", "uuid", merge=None),
