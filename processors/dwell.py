@@ -12,7 +12,8 @@ Rules (per client, i.e. per extension install):
   be open differs from the open visit (another tab, another window, blur, tab closed,
   navigation or SPA history change to another URL, idle or locked without media),
   the open visit closes at the event's time and the next one opens with the event's
-  ``seq`` (``visit_id = deterministic_id(client_id, opened_seq)``).
+  ``seq`` (``visit_id = deterministic_id(user_id, client_id, opened_seq)``: another
+  user reusing the same ``client_id`` and ``seq`` names other visits).
 * Time per client never runs backwards (a client's ``ts`` is clamped to its last one),
   so a client's visits never overlap; a ``session.stopped`` (from any client of the
   user, e.g. the gateway's ``server`` client) closes the open visits of every client
@@ -428,7 +429,7 @@ def _close(
     out.derived.append(
         VisitClosed(
             user_id=user_id,
-            visit_id=deterministic_id(client_id, visit.opened_seq),
+            visit_id=deterministic_id(user_id, client_id, visit.opened_seq),
             client_id=client_id,
             session_id=client.session_id,
             tab_id=visit.tab_id,

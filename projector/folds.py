@@ -8,10 +8,7 @@ of a batch also drops that user's earlier operations of the same batch.
 
 Events whose identifiers are not UUIDs cannot be stored and are counted as
 ``rejected`` instead of stopping the projection (a poison event must not wedge
-the loop). So are session operations of a user other than the one whose operation
-on that session came first: a session has one owner (the gateway refuses the
-events of someone else's session; this is the defence behind it, and the
-``sessions`` upsert does the same against the stored row).
+the loop).
 """
 
 from __future__ import annotations
@@ -87,18 +84,6 @@ def _put(store: dict[K, V], key: K, value: V, merge: Callable[[V, V], V]) -> Non
     store[key] = value if old is None else merge(old, value)
 
 
-def _put_session(store: dict[str, SessionPatch], patch: SessionPatch) -> bool:
-    """Merge ``patch`` into ``store``; ``False`` (dropped) when another user owns the session."""
-    old = store.get(patch.session_id)
-    if old is None:
-        store[patch.session_id] = patch
-        return True
-    if old.user_id != patch.user_id:
-        return False
-    store[patch.session_id] = merge_session(old, patch)
-    return True
-
-
 def _start_or_stop(event: SessionStarted | SessionStopped, user_id: str) -> SessionPatch:
     """The patch a session's start (``recording``) or stop (``processing``) makes."""
     patch = SessionPatch(session_id=event.session_id, user_id=user_id)
@@ -117,11 +102,13 @@ class Batch:
 
     def __init__(self, erased: Mapping[str, int] | None = None) -> None:
         self.erased: dict[str, int] = dict(erased or {})
-        self.sessions: dict[str, SessionPatch] = {}
+        # Keyed by (user id, id) where the id comes from a client: another user's events
+        # with the same session or visit id never merge into this user's rows.
+        self.sessions: dict[tuple[str, str], SessionPatch] = {}
         self.urls: dict[tuple[str, str], UrlPatch] = {}
         self.texts: dict[str, PageTextRow] = {}
-        self.visits: dict[str, VisitRow] = {}
-        self.mindmaps: dict[str, MindmapRow] = {}
+        self.visits: dict[tuple[str, str], VisitRow] = {}
+        self.mindmaps: dict[tuple[str, str], MindmapRow] = {}
         self.erasures: dict[str, EraseUser] = {}
         self.session_erasures: dict[tuple[str, str], EraseSession] = {}
         self.events = 0
@@ -166,13 +153,14 @@ class Batch:
                 elif ts > span[1]:
                     span[1] = ts
                 if isinstance(event, (SessionStarted, SessionStopped)):
-                    self.rejected += not _put_session(sessions, _start_or_stop(event, user_id))
+                    patch = _start_or_stop(event, user_id)
+                    _put(sessions, (user_id, event.session_id), patch, merge_session)
             self.events += len(upload.events)
             for session_id, (first, last) in spans.items():
                 patch = SessionPatch(
                     session_id=session_id, user_id=user_id, started_at=first, last_event_at=last
                 )
-                self.rejected += not _put_session(sessions, patch)
+                _put(sessions, (user_id, session_id), patch, merge_session)
 
     # ------------------------------------------------------------- derived topics
     def add_derived(self, entry: DerivedEntry) -> None:
@@ -265,7 +253,7 @@ def _visit(batch: Batch, e: VisitClosed) -> bool:
         end_reason=e.end_reason,
         opened_seq=e.opened_seq,
     )
-    _put(batch.visits, e.visit_id, row, merge_visit)
+    _put(batch.visits, (e.user_id, e.visit_id), row, merge_visit)
     return True
 
 
@@ -324,7 +312,8 @@ def _closed(batch: Batch, e: SessionClosed) -> bool:
         page_count=e.page_count,
         domain_count=e.domain_count,
     )
-    return _put_session(batch.sessions, patch)
+    _put(batch.sessions, (e.user_id, e.session_id), patch, merge_session)
+    return True
 
 
 def _status(batch: Batch, e: SessionStatusChanged) -> bool:
@@ -337,7 +326,8 @@ def _status(batch: Batch, e: SessionStatusChanged) -> bool:
         status_at=e.ts,
         status_reason=e.reason,
     )
-    return _put_session(batch.sessions, patch)
+    _put(batch.sessions, (e.user_id, e.session_id), patch, merge_session)
+    return True
 
 
 def _mindmap(batch: Batch, e: MindmapBuilt) -> bool:
@@ -350,7 +340,7 @@ def _mindmap(batch: Batch, e: MindmapBuilt) -> bool:
         provider=e.provider,
         built_at=e.built_ts,
     )
-    _put(batch.mindmaps, e.session_id, row, merge_mindmap)
+    _put(batch.mindmaps, (e.user_id, e.session_id), row, merge_mindmap)
     return True
 
 
