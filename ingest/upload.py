@@ -131,12 +131,11 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
 
     Steps: decode (whole batch, else event by event); refuse the events of sessions
     another user owns (:mod:`ingest.session_claims`); drop blocked events; apply the
-    URL rules (:mod:`ingest.url_privacy`); hand
-    the rest to the partition's coalescer and wait until its entry is written (or
-    found to be a duplicate) — or, with nothing left to append, just remember the
-    batch id; then keep the rejected events in quarantine (not again for a
-    duplicate; best effort: a quarantine Redis refuses never fails the upload);
-    count everything.
+    URL rules (:mod:`ingest.url_privacy`); hand the rest to the partition's coalescer
+    and wait until its entry is written (or found to be a duplicate) — or, with
+    nothing left to append, just remember the batch id; then keep the rejected events
+    in quarantine (not again for a duplicate; best effort: a quarantine Redis refuses
+    never fails the upload); count everything.
     """
     try:
         parsed = parse_batch(body)
