@@ -13,12 +13,13 @@ instead of writing rows twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import psycopg
 
 from mindhit.db import sql_file
+from mindhit.log_epoch import Position
 
 __all__ = [
     "CheckpointKey",
@@ -27,6 +28,9 @@ __all__ = [
     "fence",
     "load",
     "load_async",
+    "positions",
+    "positions_async",
+    "stamp",
     "store",
 ]
 
@@ -37,6 +41,11 @@ Checkpoints = dict[CheckpointKey, int]
 """(projection, topic, partition) → next offset."""
 
 _SELECT = "SELECT projection, topic, partition, next_offset FROM projection_checkpoints"
+_POSITIONS = "SELECT projection, topic, partition, next_offset, epoch FROM projection_checkpoints"
+_STAMP = (
+    "UPDATE projection_checkpoints SET epoch = %s, updated_at = now()"
+    " WHERE partition = %s AND topic = ANY(%s)"
+)
 _FENCE = sql_file("mindhit", "checkpoints_fence")
 _STORE = sql_file("mindhit", "checkpoints_store")
 
@@ -97,11 +106,20 @@ def fence(conn: psycopg.Connection[Any], expected: Checkpoints) -> None:
             raise CheckpointMoved(f"{key}: stored {stored.get(key, 0)}, expected {offset}")
 
 
-def store(conn: psycopg.Connection[Any], advance: Checkpoints) -> None:
-    """Upsert checkpoints inside the caller's transaction."""
+def store(
+    conn: psycopg.Connection[Any],
+    advance: Checkpoints,
+    epochs: Mapping[int, str] | None = None,
+) -> None:
+    """Upsert checkpoints inside the caller's transaction.
+
+    ``epochs`` (partition → log epoch the entries were read in) is stored beside
+    each checkpoint; a partition not in it keeps its stored epoch.
+    """
     if not advance:
         return
     keys = list(advance)
+    known = epochs or {}
     conn.execute(
         _STORE,
         (
@@ -109,5 +127,34 @@ def store(conn: psycopg.Connection[Any], advance: Checkpoints) -> None:
             [k[1] for k in keys],
             [k[2] for k in keys],
             [advance[k] for k in keys],
+            [known.get(k[2]) for k in keys],
         ),
     )
+
+
+def _positions(rows: Iterable[tuple[str, str, int, int, str | None]]) -> list[Position]:
+    return [
+        Position(consumer=p, topic=t, partition=int(n), offset=int(o), epoch=e)
+        for p, t, n, o, e in rows
+    ]
+
+
+def positions(conn: psycopg.Connection[Any]) -> list[Position]:
+    """Every stored checkpoint with the log epoch it was read in."""
+    return _positions(conn.execute(_POSITIONS).fetchall())
+
+
+async def positions_async(conn: psycopg.AsyncConnection[Any]) -> list[Position]:
+    """Every stored checkpoint with its epoch ([] on a database not migrated yet)."""
+    cur = await conn.execute("SELECT to_regclass('projection_checkpoints') IS NOT NULL")
+    row = await cur.fetchone()
+    if not row or not row[0]:
+        return []
+    cur = await conn.execute(_POSITIONS)
+    return _positions(await cur.fetchall())
+
+
+def stamp(conn: psycopg.Connection[Any], partition: int, topics: Iterable[str], epoch: str) -> int:
+    """Set the epoch of every checkpoint of ``topics`` in ``partition`` (``mindhit recover``)."""
+    cur = conn.execute(_STAMP, (epoch, partition, list(topics)))
+    return cur.rowcount

@@ -8,16 +8,20 @@ service may import it:
 ``<prefix>:offsets:<group>``  hash ``"<topic>:<partition>"`` → next offset to read, plus the
                               group lease: ``lease.member`` (worker id) and ``lease.expires``
                               (Redis time, ms), in the same hash so one Lua script (one key,
-                              one Redis Cluster slot) can check the lease and commit
+                              one Redis Cluster slot) can check the lease and commit; and
+                              ``epoch.p<N>``: the log epoch of partition N when last committed
 ``<prefix>:groups``           set of groups that ever committed
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "EPOCH_FIELD_PREFIX",
     "LEASE_EXPIRES_FIELD",
     "LEASE_MEMBER_FIELD",
     "TP",
+    "epoch_field",
+    "epoch_field_partition",
     "groups_key",
     "is_tp_field",
     "offsets_key",
@@ -42,6 +46,19 @@ def offsets_key(prefix: str, group: str) -> str:
 
 LEASE_MEMBER_FIELD = "lease.member"
 LEASE_EXPIRES_FIELD = "lease.expires"
+EPOCH_FIELD_PREFIX = "epoch.p"
+
+
+def epoch_field(partition: int) -> str:
+    """Offsets-hash field holding the log epoch partition ``partition`` was committed in."""
+    return f"{EPOCH_FIELD_PREFIX}{partition}"
+
+
+def epoch_field_partition(field: bytes | str) -> int | None:
+    """The partition of an :func:`epoch_field`, or None for any other field."""
+    text = field.decode() if isinstance(field, bytes) else field
+    rest = text.removeprefix(EPOCH_FIELD_PREFIX)
+    return int(rest) if rest != text and rest.isdigit() else None
 
 
 def is_tp_field(field: bytes | str) -> bool:

@@ -7,6 +7,10 @@ The report also names the re-derived history in force (``derivations``), whose
 cutover decides which derived entries the projectors skip. For each partition
 the report gives the highwater (the offset the next append gets), what the
 consumer committed (the next offset it will read) and the lag between them.
+
+A lag of 0 may also mean Redis lost the log under the checkpoints (restart without
+persistence, failover to a replica behind): the report lists every checkpoint the
+log no longer backs (:mod:`mindhit.log_epoch`) as ``problems``, first thing in the text.
 """
 
 from __future__ import annotations
@@ -18,9 +22,18 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 
-from mindhit.checkpoints import load_async
+from mindhit.checkpoints import positions_async
 from mindhit.db import sql_file
-from mindhit.keys import TP, groups_key, is_tp_field, offsets_key, parse_tp_field, topics_key
+from mindhit.keys import (
+    TP,
+    epoch_field_partition,
+    groups_key,
+    is_tp_field,
+    offsets_key,
+    parse_tp_field,
+    topics_key,
+)
+from mindhit.log_epoch import LogProblem, Position, check_log, read_epochs
 from mindhit.settings import Settings
 from mindhit.streams import offset_of
 from schema.topics import DERIVED_TOPICS, RAW_TOPIC, stream_key
@@ -32,6 +45,7 @@ __all__ = [
     "PartitionLag",
     "build_report",
     "collect_lag",
+    "faust_positions",
     "render_text",
     "run_lag_command",
 ]
@@ -72,6 +86,8 @@ class LagReport(msgspec.Struct, frozen=True, kw_only=True):
     highwaters: dict[str, list[int]]
     consumers: list[ConsumerLag]
     derivation: DerivationInfo | None = None
+    problems: list[LogProblem] = []
+    """Checkpoints the log no longer backs (the log was lost): consumers stand still."""
 
 
 def _consumer(
@@ -129,11 +145,34 @@ async def _highwaters(client: aioredis.Redis, prefix: str, tps: Iterable[TP]) ->
     return found
 
 
-async def _projection_checkpoints(conn: Any) -> dict[str, dict[TP, int]]:
+def _by_consumer(positions: Iterable[Position]) -> dict[str, dict[TP, int]]:
     result: dict[str, dict[TP, int]] = {}
-    for (projection, topic, partition), next_offset in (await load_async(conn)).items():
-        result.setdefault(projection, {})[(topic, int(partition))] = int(next_offset)
+    for p in positions:
+        result.setdefault(p.consumer, {})[(p.topic, p.partition)] = p.offset
     return result
+
+
+def faust_positions(group: str, stored: Mapping[Any, Any]) -> list[Position]:
+    """A Faust group's committed offsets with their epochs, from its offsets hash (pure)."""
+    epochs: dict[int, str] = {}
+    for field, value in stored.items():
+        partition = epoch_field_partition(field)
+        if partition is not None:
+            epochs[partition] = value.decode() if isinstance(value, bytes) else str(value)
+    found = []
+    for field, value in stored.items():
+        if is_tp_field(field):
+            topic, partition = parse_tp_field(field)
+            found.append(
+                Position(
+                    consumer=f"faust:{group}",
+                    topic=topic,
+                    partition=partition,
+                    offset=int(value),
+                    epoch=epochs.get(partition),
+                )
+            )
+    return found
 
 
 async def _derivation(conn: Any) -> DerivationInfo | None:
@@ -166,25 +205,39 @@ async def collect_lag(
     for name, meta in declared.items():
         counts[name.decode()] = int(msgspec.msgpack.decode(meta)["partitions"])
     groups: dict[str, dict[TP, int]] = {}
+    positions: list[Position] = []
     members: Any = await client.smembers(groups_key(prefix))
     for member in sorted(members):
         group = member.decode()
         stored: Any = await client.hgetall(offsets_key(prefix, group))
         groups[group] = {parse_tp_field(f): int(v) for f, v in stored.items() if is_tp_field(f)}
-    projections = await _projection_checkpoints(conn) if conn is not None else {}
+        positions += faust_positions(group, stored)
+    pg_positions = await positions_async(conn) if conn is not None else []
+    projections = _by_consumer(pg_positions)
     derivation = await _derivation(conn) if conn is not None else None
     tps: set[TP] = {(t, p) for t, n in counts.items() for p in range(n)}
     for committed in (*groups.values(), *projections.values()):
         tps.update(committed)
         for topic, _ in committed:
             tps.update((topic, p) for p in range(counts.get(topic, partitions)))
-    report = build_report(prefix, await _highwaters(client, prefix, tps), groups, projections)
-    return msgspec.structs.replace(report, derivation=derivation)
+    highwaters = await _highwaters(client, prefix, tps)
+    report = build_report(prefix, highwaters, groups, projections)
+    epochs = await read_epochs(client, prefix, partitions)
+    problems = check_log([*positions, *pg_positions], highwaters, epochs)
+    return msgspec.structs.replace(report, derivation=derivation, problems=problems)
 
 
 def render_text(report: LagReport) -> str:
-    """A plain-text rendering for terminals."""
-    lines = [f"prefix {report.prefix}", "", "highwaters (per partition):"]
+    """A plain-text rendering for terminals (a lost log first: lag figures then mislead)."""
+    lines = []
+    if report.problems:
+        lines += [
+            f"LOG LOST: {len(report.problems)} checkpoint(s) are not backed by the log;"
+            " consumers stand still until `mindhit recover` (see README, Recovering a lost log):"
+        ]
+        lines += [f"  {p.kind}: {p.reason}" for p in report.problems]
+        lines.append("")
+    lines += [f"prefix {report.prefix}", "", "highwaters (per partition):"]
     width = max((len(t) for t in report.highwaters), default=5)
     for topic, values in sorted(report.highwaters.items()):
         lines.append(f"  {topic:<{width}}  {' '.join(str(v) for v in values)}")

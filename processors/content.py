@@ -12,7 +12,7 @@ Keys (all under ``Settings.key_prefix``; single-key commands, so Redis Cluster s
 ``<prefix>:urlver:<url_hash>:<content_hash>``    "1" once the URL version was announced
 ``<prefix>:enrich:<url_hash>:<content_hash>``    msgpack :class:`CachedEnrichment`
 ``<prefix>:enrich-lock:<url_hash>:<content_hash>`` short lock so two workers never enrich twice
-``<prefix>:mindmap-done:<session_id>``            "1" once a session's map was emitted (30 days)
+``<prefix>:mindmap-done:<user_id>:<session_id>``  "1" once a session's map was emitted (30 days)
 ``<prefix>:user-content:<user_id>``               set of the content hashes / URL versions a
                                                  user brought in, so erasure can remove them
 ``<prefix>:content-holders:<content_hash>``       set of the users whose uploads carry the text
@@ -176,13 +176,18 @@ class ContentStore:
         """Release the enrichment lock."""
         await self._redis.delete(self._key("enrich-lock", url_hash, content_hash))
 
-    async def mindmap_done(self, session_id: str) -> bool:
-        """Whether the session's mind map was already emitted (redelivery guard)."""
-        return bool(await self._redis.exists(self._key("mindmap-done", session_id)))
+    async def mindmap_done(self, user_id: str, session_id: str) -> bool:
+        """Whether the user's session's mind map was already emitted (redelivery guard).
 
-    async def mark_mindmap_done(self, session_id: str) -> None:
-        """Record that the session's mind map was emitted."""
-        await self._redis.set(self._key("mindmap-done", session_id), b"1", ex=DONE_TTL_S)
+        Keyed by the user too: a session id is sent by a client, and another user's
+        session of the same id must never pass for done.
+        """
+        key = self._key("mindmap-done", user_id, session_id)
+        return bool(await self._redis.exists(key))
+
+    async def mark_mindmap_done(self, user_id: str, session_id: str) -> None:
+        """Record that the user's session's mind map was emitted."""
+        await self._redis.set(self._key("mindmap-done", user_id, session_id), b"1", ex=DONE_TTL_S)
 
     async def release_texts(self, user_id: str, content_hashes: list[str]) -> int:
         """Release ``user_id``'s hold on these page texts (one session of theirs was

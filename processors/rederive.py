@@ -107,10 +107,10 @@ class _ReplayContent(ContentStore):
     async def unlock_enrichment(self, url_hash: str, content_hash: str) -> None:
         return None
 
-    async def mindmap_done(self, session_id: str) -> bool:
+    async def mindmap_done(self, user_id: str, session_id: str) -> bool:
         return False
 
-    async def mark_mindmap_done(self, session_id: str) -> None:
+    async def mark_mindmap_done(self, user_id: str, session_id: str) -> None:
         return None
 
 

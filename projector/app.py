@@ -28,6 +28,7 @@ from projector.archive import Archiver
 from projector.consumer import ProjectionConsumer
 from projector.health import serve_health
 from projector.housekeeping import Housekeeper
+from projector.log_guard import LogGuard
 from projector.retention import trim_streams
 
 __all__ = ["run_projector"]
@@ -61,19 +62,25 @@ async def run_projector(
     """Run until ``stop`` is set (or SIGTERM/SIGINT); ``clock`` dates housekeeping's work.
 
     Steps at start: connect Redis and PostgreSQL (one connection per loop);
-    resume every loop from its checkpoints; start the health server; then run the
-    consumer, archiver and trimmer concurrently. Any loop failing stops all.
+    check the log under the checkpoints once (:class:`projector.log_guard.LogGuard`);
+    start the health server; then run the consumer, archiver and trimmer
+    concurrently, each only while the log backs the checkpoints (they resume from
+    their checkpoints whenever they start). Any loop failing stops all.
     """
     stop = stop or asyncio.Event()
     _stop_on_signals(stop)
     redis = connect_redis(redis_url)
-    conns = [psycopg.connect(database_url) for _ in range(4)]
+    conns = [psycopg.connect(database_url) for _ in range(5)]
     consumer = ProjectionConsumer(settings, redis, conns[0])
     archiver = Archiver(settings, redis, conns[1])
     housekeeper = Housekeeper(settings, redis, conns[3], clock=clock)
+    guard = LogGuard(settings, redis, conns[4])
+    consumer.epochs = archiver.epochs = guard.epochs
+    await guard.check()
 
     async def trim() -> None:
-        await trim_streams(settings, redis, conns[2])
+        if not guard.problems:  # a lost log's new entries sit below the old checkpoints
+            await trim_streams(settings, redis, conns[2])
 
     async def housekeeping() -> None:
         await housekeeper.turn()
@@ -83,14 +90,19 @@ async def run_projector(
 
     server = (
         await serve_health(
-            settings.projector_host, settings.projector_port, partial(_ready, redis, consumer)
+            settings.projector_host,
+            settings.projector_port,
+            partial(_ready, redis, consumer, guard),
         )
         if serve
         else None
     )
-    tasks = [asyncio.create_task(consumer.run(stop), name="consumer")]
+    tasks = [
+        asyncio.create_task(guard.watch(stop), name="log-guard"),
+        asyncio.create_task(guard.run_while_ok(stop, consumer.run), name="consumer"),
+    ]
     if archive:
-        tasks.append(asyncio.create_task(archiver.run(stop), name="archiver"))
+        tasks.append(asyncio.create_task(guard.run_while_ok(stop, archiver.run), name="archiver"))
         tasks.append(asyncio.create_task(_every(stop, TRIM_EVERY_S, trim), name="trim"))
     every = settings.housekeeping_interval_s
     tasks.append(asyncio.create_task(_every(stop, every, housekeeping), name="housekeeping"))
@@ -114,12 +126,17 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-async def _ready(redis: aioredis.Redis, consumer: ProjectionConsumer) -> tuple[bool, str]:
-    """Readiness: Redis answers, the consumer's connection is open and its loop turns."""
+async def _ready(
+    redis: aioredis.Redis, consumer: ProjectionConsumer, guard: LogGuard
+) -> tuple[bool, str]:
+    """Readiness: Redis answers, the log backs the checkpoints, the consumer's loop turns."""
     try:
         await redis.ping()
     except aioredis.RedisError as exc:
         return False, f"redis: {exc}"
+    lost = guard.readiness()
+    if lost is not None:
+        return False, lost
     if consumer.conn.closed:
         return False, "postgres connection closed"
     if time.monotonic() - consumer.last_turn > STALE_AFTER_S:

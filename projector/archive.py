@@ -159,6 +159,8 @@ class Archiver:
         self.entries_per_read = entries_per_read
         self.ids = stream_ids(settings, ARCHIVED_TOPICS)
         self.positions: dict[str, int] = {}
+        self.epochs: dict[int, str] = {}
+        """Partition → log epoch, stored beside each checkpoint (kept by the log guard)."""
         self._months: set[tuple[int, int]] = set()
 
     async def load(self) -> None:
@@ -228,7 +230,7 @@ class Archiver:
             for month in {_month(r[5]) for r in kept} - self._months:
                 _ensure_partition(conn, dt.datetime(month[0], month[1], 1, tzinfo=dt.UTC))
             checkpoints.fence(conn, expected)
-            checkpoints.store(conn, new)
+            checkpoints.store(conn, new, self.epochs)
             _copy_rows(conn, kept)
         self._months.update(_month(r[5]) for r in kept)
         return len(kept)

@@ -92,6 +92,8 @@ class ProjectionConsumer:
         self.gaps: dict[str, int] = {}
         self.erased: dict[str, int] = {}
         self.derivation: Derivation | None = None
+        self.epochs: dict[int, str] = {}
+        """Partition → log epoch, stored beside each checkpoint (kept by the log guard)."""
         self.last_turn = now()
 
     def _cutover(self, topic: str, partition: int) -> int:
@@ -166,6 +168,7 @@ class ProjectionConsumer:
                 advance=new_cps,
                 purges=purges,
                 generation=self.derivation.generation if self.derivation else 0,
+                epochs=self.epochs,
             )
         except CheckpointMoved as exc:
             log.warning("checkpoint_moved", detail=str(exc))

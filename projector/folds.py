@@ -102,11 +102,13 @@ class Batch:
 
     def __init__(self, erased: Mapping[str, int] | None = None) -> None:
         self.erased: dict[str, int] = dict(erased or {})
-        self.sessions: dict[str, SessionPatch] = {}
+        # Keyed by (user id, id) where the id comes from a client: another user's events
+        # with the same session or visit id never merge into this user's rows.
+        self.sessions: dict[tuple[str, str], SessionPatch] = {}
         self.urls: dict[tuple[str, str], UrlPatch] = {}
         self.texts: dict[str, PageTextRow] = {}
-        self.visits: dict[str, VisitRow] = {}
-        self.mindmaps: dict[str, MindmapRow] = {}
+        self.visits: dict[tuple[str, str], VisitRow] = {}
+        self.mindmaps: dict[tuple[str, str], MindmapRow] = {}
         self.erasures: dict[str, EraseUser] = {}
         self.session_erasures: dict[tuple[str, str], EraseSession] = {}
         self.events = 0
@@ -152,13 +154,13 @@ class Batch:
                     span[1] = ts
                 if isinstance(event, (SessionStarted, SessionStopped)):
                     patch = _start_or_stop(event, user_id)
-                    _put(sessions, event.session_id, patch, merge_session)
+                    _put(sessions, (user_id, event.session_id), patch, merge_session)
             self.events += len(upload.events)
             for session_id, (first, last) in spans.items():
                 patch = SessionPatch(
                     session_id=session_id, user_id=user_id, started_at=first, last_event_at=last
                 )
-                _put(sessions, session_id, patch, merge_session)
+                _put(sessions, (user_id, session_id), patch, merge_session)
 
     # ------------------------------------------------------------- derived topics
     def add_derived(self, entry: DerivedEntry) -> None:
@@ -251,7 +253,7 @@ def _visit(batch: Batch, e: VisitClosed) -> bool:
         end_reason=e.end_reason,
         opened_seq=e.opened_seq,
     )
-    _put(batch.visits, e.visit_id, row, merge_visit)
+    _put(batch.visits, (e.user_id, e.visit_id), row, merge_visit)
     return True
 
 
@@ -310,7 +312,7 @@ def _closed(batch: Batch, e: SessionClosed) -> bool:
         page_count=e.page_count,
         domain_count=e.domain_count,
     )
-    _put(batch.sessions, e.session_id, patch, merge_session)
+    _put(batch.sessions, (e.user_id, e.session_id), patch, merge_session)
     return True
 
 
@@ -324,7 +326,7 @@ def _status(batch: Batch, e: SessionStatusChanged) -> bool:
         status_at=e.ts,
         status_reason=e.reason,
     )
-    _put(batch.sessions, e.session_id, patch, merge_session)
+    _put(batch.sessions, (e.user_id, e.session_id), patch, merge_session)
     return True
 
 
@@ -338,7 +340,7 @@ def _mindmap(batch: Batch, e: MindmapBuilt) -> bool:
         provider=e.provider,
         built_at=e.built_ts,
     )
-    _put(batch.mindmaps, e.session_id, row, merge_mindmap)
+    _put(batch.mindmaps, (e.user_id, e.session_id), row, merge_mindmap)
     return True
 
 

@@ -70,7 +70,8 @@ def add_staged_visits(conn: psycopg.Connection[Any], tables: Mapping[str, str], 
     """Add ``sign`` × the stored rows of the staged visits (``tmp_visits``) to the changes."""
     conn.execute(
         _fmt(
-            _CONTRIBUTION + "v.visit_id IN (SELECT t.visit_id::uuid FROM tmp_visits t)",
+            _CONTRIBUTION + "(v.visit_id, v.user_id) IN"
+            " (SELECT t.visit_id::uuid, t.user_id::uuid FROM tmp_visits t)",
             tables,
             sign=sign,
         )

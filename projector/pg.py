@@ -130,7 +130,8 @@ _ERASE_WHERE = {
     "sessions": f"user_id = %(user)s AND (started_at IS NULL OR started_at <= {_CUT})",
     "page_visits": f"user_id = %(user)s AND start_at <= {_CUT}",
     "mindmap_graphs": f"user_id = %(user)s AND (built_at <= {_CUT}"
-    " OR NOT EXISTS (SELECT 1 FROM {sessions} s WHERE s.session_id = {t}.session_id))",
+    " OR NOT EXISTS (SELECT 1 FROM {sessions} s WHERE s.session_id = {t}.session_id"
+    " AND s.user_id = {t}.user_id))",
     "urls": f"user_id = %(user)s AND (first_seen_at IS NULL OR first_seen_at <= {_CUT})",
 }
 
@@ -212,6 +213,7 @@ def apply_batch(
     advance: Checkpoints,
     purges: Mapping[str, Mapping[str, int]] | None = None,
     generation: int | None = None,
+    epochs: Mapping[int, str] | None = None,
 ) -> None:
     """Apply ``batch`` and move the checkpoints from ``expected`` to ``advance``, atomically.
 
@@ -226,7 +228,8 @@ def apply_batch(
     the erasures (users, then single sessions); stage the rows with COPY; drop staged
     rows of erased sessions; merge them into the tables (the overview's rollups
     following visits and maps); store the
-    new checkpoints; commit. On any error nothing is written.
+    new checkpoints (stamped with the log ``epochs`` they were read in); commit. On
+    any error nothing is written.
     """
     with conn.transaction():
         lock_projections(conn, {name for name, _, _ in advance})
@@ -245,7 +248,7 @@ def apply_batch(
         drop_erased_sessions(conn)
         for name in staged:
             _merge(conn, name, tables)
-        store(conn, advance)
+        store(conn, advance, epochs)
 
 
 def _merge(conn: psycopg.Connection[Any], name: str, tables: Tables) -> None:

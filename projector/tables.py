@@ -113,6 +113,11 @@ class ReadTable(msgspec.Struct, frozen=True):
             nothing) or ``once`` (the first row for a key stays).
         flags: named booleans the merge rules use (``t.<name>``), as SQL over the
             staged row ``x`` and the stored row ``y``.
+        owner: the column naming the user a row belongs to, when the key is an id a
+            client sent (a session id) or derived from one: a staged row changes a
+            stored row only when both belong to the same user, a new row goes to one
+            user only (the smallest id when two users send the same new key in one
+            batch), and the owner column is never rewritten.
     """
 
     name: str
@@ -121,6 +126,7 @@ class ReadTable(msgspec.Struct, frozen=True):
     columns: tuple[Column, ...]
     write: Literal["merge", "replace", "once"]
     flags: tuple[tuple[str, str], ...] = ()
+    owner: str | None = None
 
     @property
     def copy_columns(self) -> tuple[str, ...]:
@@ -146,15 +152,41 @@ class ReadTable(msgspec.Struct, frozen=True):
         values = ", ".join(c.value("t") for c in self.stored)
         head = (
             f"INSERT INTO {{{self.name}}} AS cur ({names})\n"
-            f"SELECT {values}\nFROM {self.staging} t\n"
+            f"SELECT {self._one_per_key()}{values}\nFROM {self.staging} t\n"
+            f"{self._owner_order()}"
             f"ON CONFLICT ({', '.join(self.key)}) DO "
         )
         if self.write == "once":
             return head + "NOTHING;"
         updates = ", ".join(
-            f"{c.name} = EXCLUDED.{c.name}" for c in self.stored if c.name not in self.key
+            f"{c.name} = EXCLUDED.{c.name}"
+            for c in self.stored
+            if c.name not in self.key and c.name != self.owner
         )
-        return head + f"UPDATE SET {updates}\nWHERE (cur.*) IS DISTINCT FROM (EXCLUDED.*);"
+        same = f"cur.{self.owner} = EXCLUDED.{self.owner} AND " if self.owner else ""
+        return head + f"UPDATE SET {updates}\nWHERE {same}(cur.*) IS DISTINCT FROM (EXCLUDED.*);"
+
+    def _one_per_key(self) -> str:
+        """``DISTINCT ON (key)`` for an owned table: two users' rows of one key never
+        reach one statement (the stored row's owner first, else the smallest user id)."""
+        if self.owner is None:
+            return ""
+        return f"DISTINCT ON ({', '.join(f't.{k}' for k in self.key)}) "
+
+    def _owner_order(self) -> str:
+        if self.owner is None:
+            return ""
+        keys = ", ".join(f"t.{k}" for k in self.key)
+        mine = (
+            f"EXISTS (SELECT 1 FROM {{{self.name}}} y WHERE {self._match('y', 't')}"
+            f" AND y.{self.owner} = {self._owner_value('t')})"
+        )
+        return f"ORDER BY {keys}, {mine} DESC, t.{self.owner}\n"
+
+    def _owner_value(self, alias: str) -> str:
+        by_name = {c.name: c for c in self.columns}
+        assert self.owner is not None
+        return by_name[self.owner].value(alias)
 
     def _match(self, stored: str, staged: str) -> str:
         by_name = {c.name: c for c in self.columns}
@@ -170,13 +202,20 @@ class ReadTable(msgspec.Struct, frozen=True):
         names = ", ".join(c.name for c in self.stored)
         values = ",\n       ".join(c.insert.format(new=c.value("t")) for c in self.stored)
         table = f"{{{self.name}}}"
+        mine = ""
+        if self.owner is not None:
+            mine = f" AND y.{self.owner} = {self._owner_value('x')}"
+        head = f"SELECT {self._one_per_key()}{values}\nFROM {self.staging} t\n"
+        exists = f"WHERE NOT EXISTS (SELECT 1 FROM {table} cur WHERE {self._match('cur', 't')})"
+        if self.owner is not None:
+            keys = ", ".join(f"t.{k}" for k in self.key)
+            exists += f"\nORDER BY {keys}, t.{self.owner}"
         return (
             f"UPDATE {table} AS cur SET\n    {sets}\n"
             f"FROM (\n    SELECT x.*{flags}\n"
-            f"    FROM {self.staging} x JOIN {table} y ON {self._match('y', 'x')}\n) AS t\n"
-            f"WHERE {self._match('cur', 't')};\n\n"
-            f"INSERT INTO {table} ({names})\nSELECT {values}\nFROM {self.staging} t\n"
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} cur WHERE {self._match('cur', 't')});"
+            f"    FROM {self.staging} x JOIN {table} y ON {self._match('y', 'x')}{mine}\n"
+            f") AS t\nWHERE {self._match('cur', 't')};\n\n"
+            f"INSERT INTO {table} ({names})\n{head}{exists};"
         )
 
 
@@ -213,6 +252,7 @@ SESSIONS = ReadTable(
     key=("session_id",),
     write="merge",
     flags=(("win", _STATUS_WINS),),
+    owner="user_id",
     columns=(
         Column("session_id", "text", "uuid"),
         Column("user_id", "text", "uuid", merge=None),
@@ -267,6 +307,7 @@ PAGE_VISITS = ReadTable(
     staging="tmp_visits",
     key=("visit_id",),
     write="replace",
+    owner="user_id",
     columns=(
         Column("visit_id", "text", "uuid"),
         Column("user_id", "text", "uuid"),
@@ -291,6 +332,7 @@ MINDMAP_GRAPHS = ReadTable(
     staging="tmp_mindmaps",
     key=("session_id",),
     write="replace",
+    owner="user_id",
     columns=(
         Column("session_id", "text", "uuid"),
         Column("user_id", "text", "uuid"),

@@ -41,7 +41,7 @@ class DerivedBase(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 class VisitClosed(DerivedBase, frozen=True, tag="visit.closed"):
     """One closed visit: a page was the active tab of the focused window from start to end.
 
-    ``visit_id`` is ``deterministic_id(client_id, opened_seq)``. ``dwell_ms`` counts
+    ``visit_id`` is ``deterministic_id(user_id, client_id, opened_seq)``. ``dwell_ms`` counts
     only attended time (idle excluded unless media was playing), so it can be less
     than ``end_ts - start_ts``.
     """

@@ -25,6 +25,7 @@ __all__ = [
     "ai_status",
     "dead_letters",
     "lag_rows",
+    "lag_with_problems",
     "pivot_lag",
     "retry_dead_letter",
     "user_health",
@@ -47,8 +48,18 @@ async def lag_rows(
     conn: psycopg.AsyncConnection[Any], redis: aioredis.Redis, settings: Settings
 ) -> list[LagRow]:
     """Lag of every Faust group and projection on every partition it reads."""
+    return (await lag_with_problems(conn, redis, settings))[0]
+
+
+async def lag_with_problems(
+    conn: psycopg.AsyncConnection[Any], redis: aioredis.Redis, settings: Settings
+) -> tuple[list[LagRow], list[str]]:
+    """Lag rows, and why the log no longer backs some checkpoints (empty when it does).
+
+    A Redis that lost its data shows lag 0 everywhere; the reasons say it is lost.
+    """
     report = await collect_lag(redis, settings.key_prefix, settings.partitions, conn)
-    return [
+    rows = [
         LagRow(
             consumer=f"{consumer.kind}:{consumer.name}",
             topic=row.topic,
@@ -58,6 +69,7 @@ async def lag_rows(
         for consumer in report.consumers
         for row in consumer.partitions
     ]
+    return rows, [problem.reason for problem in report.problems]
 
 
 async def user_health(

@@ -245,10 +245,10 @@ class OpsPages(Controller):
         self, request: Request[Any, Any, Any], user: User, conn: Conn, settings: Settings
     ) -> Template:
         require_admin(user)
-        lag = await ops.lag_rows(conn, request.app.state.redis, settings)
+        lag, lost = await ops.lag_with_problems(conn, request.app.state.redis, settings)
         letters = await ops.dead_letters(request.app.state.redis, settings)
         partitions, table = ops.pivot_lag(lag)
-        return _page("ops.html", user, partitions=partitions, lag=table, letters=letters)
+        return _page("ops.html", user, partitions=partitions, lag=table, letters=letters, lost=lost)
 
     @post("/ops/dead-letters/{letter_id:str}/retry")
     async def retry(

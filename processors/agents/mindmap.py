@@ -129,7 +129,7 @@ class MindmapHandler:
                 log.info("session_texts_released", session_id=event.session_id, deleted=gone)
 
     async def _one(self, partition: int, closed: SessionClosed, origin: int) -> None:
-        if await self._content.mindmap_done(closed.session_id):
+        if await self._content.mindmap_done(closed.user_id, closed.session_id):
             return
         await emit_derived(
             self._emit,
@@ -170,7 +170,7 @@ class MindmapHandler:
         await emit_derived(self._emit, partition, events, origin=origin)
         if self._outbox is None:
             if failure is None:  # a fallback map stays open to a retry
-                await self._content.mark_mindmap_done(closed.session_id)
+                await self._content.mark_mindmap_done(closed.user_id, closed.session_id)
             metrics.MINDMAPS.labels("built").inc()
             return
         sid = closed.session_id
@@ -181,7 +181,7 @@ class MindmapHandler:
         try:
             await self._outbox.put(partition, closed, built, now)
             if failure is None:  # a fallback map stays open to a retry
-                await self._content.mark_mindmap_done(sid)
+                await self._content.mark_mindmap_done(closed.user_id, sid)
         except BaseException:
             if claimed:
                 self._sending.discard(sid)

@@ -84,8 +84,8 @@ def test_spa_history_change_splits_a_visit_but_a_title_change_does_not() -> None
         ("https://app.example/inbox", 4_000, "navigate", "Inbox (3)"),
         ("https://app.example/mail/42", 3_000, "tab_closed", "Inbox (3)"),
     ]
-    assert derived[0].visit_id == deterministic_id("c1", 1)
-    assert derived[1].visit_id == deterministic_id("c1", 3)
+    assert derived[0].visit_id == deterministic_id(USER, "c1", 1)
+    assert derived[1].visit_id == deterministic_id(USER, "c1", 3)
 
 
 def test_navigating_with_a_new_title_keeps_the_old_pages_title() -> None:
@@ -178,7 +178,7 @@ def test_activity_before_a_longer_threshold_keeps_one_unbroken_visit() -> None:
     derived = run(b.events, idle_threshold_ms=120_000)
     assert visits(derived) == [("https://read.example/", 150_000, "session_stopped")]
     (visit,) = [d for d in derived if isinstance(d, VisitClosed)]
-    assert visit.visit_id == deterministic_id("c1", 2)
+    assert visit.visit_id == deterministic_id(USER, "c1", 2)
 
 
 def test_pending_idle_takes_effect_with_the_next_event_after_it() -> None:
@@ -467,3 +467,13 @@ def test_a_larger_threshold_never_gives_a_session_less_dwell(
     assert low_dwell.keys() == high_dwell.keys()
     for sid, dwell in low_dwell.items():
         assert high_dwell[sid] >= dwell, sid
+
+
+def test_another_user_reusing_a_client_id_and_seq_names_other_visits() -> None:
+    b = Browser("c1", SID)
+    b.activate(1, "https://read.example/")
+    b.wait(5_000).stop()
+    mine = [d.visit_id for d in run(b.events) if isinstance(d, VisitClosed)]
+    _, theirs = fold(None, "user-2", b.events)
+    other = [d.visit_id for d in theirs.derived if isinstance(d, VisitClosed)]
+    assert len(mine) == len(other) == 1 and mine != other

@@ -199,4 +199,4 @@ def test_late_derived_events_of_a_session_erased_stay_erased() -> None:
         ),
     ]  # fmt: skip
     fold_value(batch, "sessions", encode_derived_entry(DerivedEntry(events=late)))
-    assert set(batch.sessions) == {new_session} and not batch.mindmaps
+    assert set(batch.sessions) == {(UID, new_session)} and not batch.mindmaps

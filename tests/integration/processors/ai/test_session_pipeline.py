@@ -160,7 +160,7 @@ async def test_malformed_answers_fall_back_to_the_local_map_and_record_the_failu
     (letter,) = [e for e in emitted if isinstance(e, DeadLettered)]
     assert letter.kind == "mindmap" and "malformed model answer" in letter.error
     # not marked done: a retry of the letter asks Gemini again
-    assert not await content.mindmap_done(closed.session_id)
+    assert not await content.mindmap_done(closed.user_id, closed.session_id)
 
 
 async def test_429_then_answer_builds_the_map_and_emails_the_report(

@@ -112,7 +112,7 @@ async def test_a_worker_dying_before_the_mail_went_out_loses_no_report(
     dying = Worker(aredis, key_prefix, never_completes, clock)
     await dying.handler.handle(partition, encode_derived_entry(DerivedEntry(events=[closed])))
     await _until(lambda: bool(stuck))  # the report is on its way …
-    assert await dying.content.mindmap_done(closed.session_id)
+    assert await dying.content.mindmap_done(closed.user_id, closed.session_id)
     assert await dying.owed(partition) == [closed.session_id]
     stuck[0].cancel()  # … when the worker dies
     await dying.handler.drain()
