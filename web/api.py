@@ -13,7 +13,6 @@ from typing import Any
 import psycopg
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.exceptions import NotFoundException, ValidationException
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from mindhit.accounts import DeviceToken, User, list_tokens
 from mindhit.clock import Clock
@@ -87,12 +86,13 @@ class ApiController(Controller):
         request: Request[Any, Any, Any],
         session_id: str,
         user: User,
+        conn: Conn,
         settings: Settings,
         clock: Clock,
     ) -> SessionControlResult:
         stopped = (
             await actions.stop_session(
-                request.app.state.redis, settings, user.user_id, session_id, clock=clock
+                request.app.state.redis, settings, user.user_id, session_id, clock=clock, conn=conn
             )
             if store.valid_uuid(session_id)
             else None
@@ -268,9 +268,3 @@ class MetaController(Controller):
             "postgres": pg_status,
         }
         return Response(body, status_code=200 if ready else 503)
-
-    @get("/metrics", media_type=CONTENT_TYPE_LATEST)
-    async def metrics(self, request: Request[Any, Any, Any]) -> Response[bytes]:
-        return Response(
-            generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
-        )

@@ -38,7 +38,7 @@ from processors.agents.deadletter import dead_letter
 from processors.ai.base import AIError, AIProvider
 from processors.content import ContentStore
 from processors.report.outbox import OutboxRecord, ReportOutbox
-from processors.sessions import mindmap_pages, status_event
+from processors.sessions import foreign_session, mindmap_pages, status_event
 from schema.derived import MindmapBuilt, MindmapNode, SessionClosed, SessionErased, UserErased
 from schema.log import LogEntryError, decode_derived_entry
 from schema.topics import SESSIONS_TOPIC
@@ -120,13 +120,21 @@ class MindmapHandler:
             return
         for event in entry.events:
             if isinstance(event, SessionClosed):
-                await self._one(partition, event, entry.origin)
+                await self._closed(partition, event, entry.origin)
             elif isinstance(event, UserErased) and self._on_erased is not None:
                 await self._on_erased(partition, event.user_id)
                 log.info("user_state_erased", user_id=event.user_id)
             elif isinstance(event, SessionErased) and event.content_hashes:
                 gone = await self._content.release_texts(event.user_id, event.content_hashes)
                 log.info("session_texts_released", session_id=event.session_id, deleted=gone)
+
+    async def _closed(self, partition: int, closed: SessionClosed, origin: int) -> None:
+        """Build the map of ``closed`` unless its session is someone else's (then nothing:
+        no map, no status; the session is not theirs to change)."""
+        if foreign_session(closed, await self._content.session_owner(closed.session_id)):
+            log.warning("foreign_session_skipped", session_id=closed.session_id)
+            return
+        await self._one(partition, closed, origin)
 
     async def _one(self, partition: int, closed: SessionClosed, origin: int) -> None:
         if await self._content.mindmap_done(closed.user_id, closed.session_id):
