@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from litestar import Litestar
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
 
 from ingest.access_log import request_logger
 from ingest.coalescer import Coalescer
@@ -33,6 +34,7 @@ from mindhit.accounts import TokenInfo, lookup_token
 from mindhit.clock import Clock, system_clock
 from mindhit.logs import get_logger
 from mindhit.redis_client import connect_redis
+from mindhit.redis_durability import VolatileRedisError, check_redis_durability
 from mindhit.settings import Settings
 
 __all__ = ["create_app", "redis_client"]
@@ -50,6 +52,26 @@ def redis_client(url: str, *, max_connections: int = 64) -> aioredis.Redis:
         retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
         health_check_interval=30,
     )
+
+
+async def _refuse_volatile_redis(redis: aioredis.Redis, settings: Settings) -> None:
+    """Start only on a Redis that keeps acknowledged uploads (production, unless overridden).
+
+    A Redis that cannot be asked (down at start-up) is not refused: uploads get 503
+    until it is back, and the check is not repeated.
+    """
+    try:
+        volatile = await check_redis_durability(redis, settings)
+    except VolatileRedisError as exc:
+        log.error("gateway_refuses_volatile_redis", reason=str(exc))
+        await redis.aclose()
+        raise
+    except (RedisError, OSError) as exc:
+        log.warning("redis_durability_unknown", error=repr(exc))
+        return
+    if volatile is not None:  # allowed: development, or production with the override
+        report = log.warning if settings.env == "production" else log.info
+        report("redis_is_volatile", reason=volatile, env=settings.env)
 
 
 def create_app(
@@ -73,6 +95,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         redis = redis_client(settings.redis_url)
+        await _refuse_volatile_redis(redis, settings)
         pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
             settings.database_url,
             min_size=1,
