@@ -33,7 +33,6 @@ from prometheus_client import generate_latest
 from mindhit.clock import Clock, system_clock
 from mindhit.logs import get_logger
 from mindhit.redis_client import connect_redis
-from mindhit.session_owners import session_owner_lookup
 from mindhit.settings import Settings
 from processors import metrics
 from processors.agents.enrich import EnrichHandler
@@ -133,7 +132,6 @@ class Runtime:
                     self.clock,
                     Reports(self._on_built, outbox) if self._on_built is not None else None,
                     on_erased=user_eraser(self.states, content, outbox),
-                    owner=session_owner_lookup(self.redis, self.settings.key_prefix),
                 )
         return self
 

@@ -18,6 +18,9 @@ Keys (all under ``Settings.key_prefix``; single-key commands, so Redis Cluster s
 ``<prefix>:content-holders:<content_hash>``       set of the users whose uploads carry the text
                                                  (sent in full or, already known, by hash)
 
+It also reads a session's ownership key (``<prefix>:session-owner:<session_id>``,
+written by the gateway: :mod:`mindhit.session_owners`).
+
 Enrichments are content-addressed: a cached summary is reused only for the very
 same text, so one user never sees another's summary of different content.
 
@@ -36,6 +39,7 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 
+from mindhit.session_owners import owners_of
 from mindhit.streams import content_key
 
 __all__ = ["CachedEnrichment", "ContentStore"]
@@ -175,6 +179,10 @@ class ContentStore:
     async def unlock_enrichment(self, url_hash: str, content_hash: str) -> None:
         """Release the enrichment lock."""
         await self._redis.delete(self._key("enrich-lock", url_hash, content_hash))
+
+    async def session_owner(self, session_id: str) -> str | None:
+        """The user the session's ownership key names (:mod:`mindhit.session_owners`)."""
+        return (await owners_of(self._redis, self._prefix, [session_id])).get(session_id)
 
     async def mindmap_done(self, user_id: str, session_id: str) -> bool:
         """Whether the user's session's mind map was already emitted (redelivery guard).

@@ -43,7 +43,7 @@ from schema.derived import MindmapBuilt, MindmapNode, SessionClosed, SessionEras
 from schema.log import LogEntryError, decode_derived_entry
 from schema.topics import SESSIONS_TOPIC
 
-__all__ = ["MindmapHandler", "OnBuilt", "OnErased", "Reports", "SessionOwner"]
+__all__ = ["MindmapHandler", "OnBuilt", "OnErased", "Reports"]
 
 log = get_logger(__name__)
 
@@ -57,9 +57,6 @@ an exception counts as False.
 
 OnErased = Callable[[int, str], Awaitable[None]]
 """Called with ``(partition, user_id)`` for ``user.erased``: drop the user's fold state."""
-
-SessionOwner = Callable[[str], Awaitable[str | None]]
-"""A session id → its recorded owner (:mod:`mindhit.session_owners`), if any."""
 
 
 class Reports(NamedTuple):
@@ -86,16 +83,12 @@ class MindmapHandler:
         on_erased: OnErased | None = None,
         *,
         fallback: AIProvider | Literal["local"] | None = "local",
-        owner: SessionOwner | None = None,
     ) -> None:
         """Wire the handler; ``fallback`` builds the map when ``provider`` fails.
 
         ``"local"`` (default) = the offline local provider whenever ``provider`` is a
-        remote one; ``None`` = no fallback (a failure fails the session). ``owner``
-        looks up a session's owner: a ``session.closed`` of someone else's session
-        gets no map and no status (the session is not theirs to change).
+        remote one; ``None`` = no fallback (a failure fails the session).
         """
-        self._owner = owner
         if fallback == "local":
             from processors.ai.local import LocalProvider
 
@@ -131,7 +124,7 @@ class MindmapHandler:
             return
         for event in entry.events:
             if isinstance(event, SessionClosed):
-                await self._one(partition, event, entry.origin)
+                await self._closed(partition, event, entry.origin)
             elif isinstance(event, UserErased) and self._on_erased is not None:
                 await self._on_erased(partition, event.user_id)
                 log.info("user_state_erased", user_id=event.user_id)
@@ -139,13 +132,16 @@ class MindmapHandler:
                 gone = await self._content.release_texts(event.user_id, event.content_hashes)
                 log.info("session_texts_released", session_id=event.session_id, deleted=gone)
 
+    async def _closed(self, partition: int, closed: SessionClosed, origin: int) -> None:
+        """Build the map of ``closed`` unless its session is someone else's (then nothing:
+        no map, no status; the session is not theirs to change)."""
+        if foreign_session(closed, await self._content.session_owner(closed.session_id)):
+            log.warning("foreign_session_skipped", session_id=closed.session_id)
+            return
+        await self._one(partition, closed, origin)
+
     async def _one(self, partition: int, closed: SessionClosed, origin: int) -> None:
         if await self._content.mindmap_done(closed.user_id, closed.session_id):
-            return
-        if self._owner is not None and foreign_session(
-            closed, await self._owner(closed.session_id)
-        ):
-            log.warning("foreign_session_skipped", session_id=closed.session_id)
             return
         await emit_derived(
             self._emit,
