@@ -33,6 +33,7 @@ from ingest.tokens import TokenCache
 from mindhit.accounts import TokenInfo, lookup_token
 from mindhit.clock import Clock, system_clock
 from mindhit.logs import get_logger
+from mindhit.metrics_http import serve_metrics
 from mindhit.redis_client import connect_redis
 from mindhit.redis_durability import VolatileRedisError, check_redis_durability
 from mindhit.settings import Settings
@@ -74,11 +75,44 @@ async def _refuse_volatile_redis(redis: aioredis.Redis, settings: Settings) -> N
         report("redis_is_volatile", reason=volatile, env=settings.env)
 
 
+def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
+    """The clients, caches and coalescer the handlers share (the pool not opened yet)."""
+    redis = redis_client(settings.redis_url)
+    pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
+        settings.database_url,
+        min_size=1,
+        max_size=4,
+        open=False,
+        timeout=5.0,
+        kwargs={"autocommit": True},
+    )
+
+    async def lookup(secret: str) -> TokenInfo | None:
+        async with pool.connection() as conn:
+            return await lookup_token(conn, secret)
+
+    metrics = GatewayMetrics()
+    writer = LogWriter(redis, settings, metrics)
+    state = GatewayState(
+        settings=settings,
+        redis=redis,
+        pool=pool,
+        tokens=TokenCache(lookup, ttl_s=settings.token_cache_seconds),
+        coalescer=Coalescer(writer.write, linger_s=settings.coalesce_linger_ms / 1000),
+        metrics=metrics,
+        access_log=request_logger(settings),
+        quota=QuotaLimiter(redis, settings.key_prefix, QuotaPolicy.of(settings)),
+        clock=clock,
+    )
+    return state
+
+
 def create_app(
     settings: Settings,
     *,
     clock: Clock = system_clock,
     tune_gc: bool = False,
+    metrics_port: int | None = None,
 ) -> Litestar:
     """The gateway application.
 
@@ -88,42 +122,26 @@ def create_app(
         clock: wall clock, Unix ms (``received_at``; injected for tests).
         tune_gc: after start-up, freeze the heap and raise the GC thresholds
             (measured: the collector was a third of the worker's time).
+        metrics_port: serve ``/metrics`` on this internal port (on ``gateway_host``);
+            ``None`` = not at all. The public port never serves it.
     """
     if not settings.redis_url or not settings.database_url:
         raise ValueError("the gateway needs redis_url and database_url")
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        redis = redis_client(settings.redis_url)
+        state = _gateway_state(settings, clock)
+        redis, pool, metrics = state.redis, state.pool, state.metrics
         await _refuse_volatile_redis(redis, settings)
-        pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
-            settings.database_url,
-            min_size=1,
-            max_size=4,
-            open=False,
-            timeout=5.0,
-            kwargs={"autocommit": True},
-        )
         await pool.open(wait=False)
-
-        async def lookup(secret: str) -> TokenInfo | None:
-            async with pool.connection() as conn:
-                return await lookup_token(conn, secret)
-
-        metrics = GatewayMetrics()
-        writer = LogWriter(redis, settings, metrics)
-        state = GatewayState(
-            settings=settings,
-            redis=redis,
-            pool=pool,
-            tokens=TokenCache(lookup, ttl_s=settings.token_cache_seconds),
-            coalescer=Coalescer(writer.write, linger_s=settings.coalesce_linger_ms / 1000),
-            metrics=metrics,
-            access_log=request_logger(settings),
-            quota=QuotaLimiter(redis, settings.key_prefix, QuotaPolicy.of(settings)),
-            clock=clock,
-        )
         app.state.gateway = state
+        listener = (
+            await serve_metrics(
+                settings.gateway_host, metrics_port, metrics.registry, component="gateway"
+            )
+            if metrics_port
+            else None
+        )
         if tune_gc:
             gc.collect()
             gc.freeze()
@@ -132,6 +150,8 @@ def create_app(
         try:
             yield
         finally:
+            if listener is not None:
+                listener.close()
             await state.coalescer.drain()
             await redis.aclose()
             await pool.close()

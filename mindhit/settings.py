@@ -39,8 +39,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         partitions: partitions per topic (raw events are partitioned by user).
         gateway_host: interface the gateway binds to.
         gateway_port: port of the gateway (``POST /v1/events``).
+        gateway_metrics_port: internal port of the gateway's ``/metrics`` (on
+            ``gateway_host``; never routed by the ingress; ``0`` = not served).
         web_host: interface the dashboard binds to.
         web_port: port of the dashboard.
+        web_metrics_port: internal port of the dashboard's ``/metrics`` (on ``web_host``;
+            never routed by the ingress; ``0`` = not served).
         trusted_proxies: proxy networks (comma-separated CIDRs) whose forwarded header
             names the client; empty = the connection's address is the client.
         forwarded_header: the header those proxies write: ``x-forwarded-for`` or
@@ -114,8 +118,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     partitions: int = 8
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
+    gateway_metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 9000
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    web_metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 9080
     trusted_proxies: tuple[str, ...] = ()
     forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
     processors_host: str = "127.0.0.1"
