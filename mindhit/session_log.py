@@ -24,12 +24,19 @@ import redis.asyncio as aioredis
 
 from mindhit.clock import Clock, system_clock
 from mindhit.settings import Settings
-from mindhit.streams import AppendPolicy, append_uploads, dedupe_key, sessions_key
+from mindhit.streams import (
+    ANY_EPOCH,
+    AppendPolicy,
+    RawPartition,
+    append_uploads,
+    dedupe_key,
+    sessions_key,
+)
 from schema.api import SessionCreated
 from schema.events import ClientEvent, SessionStarted, SessionStopped
 from schema.ids import uuid7
 from schema.log import RawEntry, Upload, encode_raw_entry
-from schema.topics import RAW_TOPIC, partition_for, partition_tag, stream_key
+from schema.topics import partition_for, partition_tag
 
 __all__ = [
     "MAX_LABEL_LENGTH",
@@ -75,10 +82,10 @@ async def _append_server_event(
     )
     await append_uploads(
         redis,
-        stream_key(settings.key_prefix, RAW_TOPIC, partition),
+        RawPartition.of(settings.key_prefix, partition),
         encode_raw_entry(RawEntry(uploads=[upload])),
+        epoch=ANY_EPOCH,  # creates a missing epoch; consumers see it differ from theirs
         dedupe_keys=[dedupe_key(settings.key_prefix, partition, user_id, upload.batch_id)],
-        sessions=sessions_key(settings.key_prefix, partition),
         claims=claims,
         timestamp_ms=now_ms,
         policy=AppendPolicy.of(settings),

@@ -15,8 +15,8 @@ from mindhit.log_epoch import (
     describe,
     may_create,
     recovery_epoch,
+    still_latched,
 )
-from projector.log_guard import still_latched
 
 E1, E2 = "a" * 32, "b" * 32
 
