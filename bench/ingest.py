@@ -249,6 +249,9 @@ def main() -> None:
             "MINDHIT_KEY_PREFIX": "bench",
             "MINDHIT_LOG_FORMAT": "json",
             "MINDHIT_COALESCE_LINGER_MS": str(args.linger_ms),
+            # the bench measures throughput, not the per-user quotas
+            "MINDHIT_QUOTA_REQUESTS_PER_S": "0",
+            "MINDHIT_QUOTA_BYTES_PER_S": "0",
         }
         gateway = subprocess.Popen(
             [sys.executable, "-m", "mindhit.cli", "gateway", "--port", str(port)],

@@ -26,6 +26,7 @@ from ingest.log_epochs import GatewayEpochs
 from ingest.log_writer import LogWriter
 from ingest.metrics import GatewayMetrics
 from ingest.openapi import complete_openapi, openapi_config
+from ingest.quota import QuotaLimiter, QuotaPolicy
 from ingest.routes import route_handlers
 from ingest.state import GatewayState
 from ingest.tokens import TokenCache
@@ -97,6 +98,7 @@ def create_app(
             coalescer=Coalescer(writer.write, linger_s=settings.coalesce_linger_ms / 1000),
             metrics=metrics,
             access_log=request_logger(settings),
+            quota=QuotaLimiter(redis, settings.key_prefix, QuotaPolicy.of(settings)),
             clock=clock,
         )
         app.state.gateway = state

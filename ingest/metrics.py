@@ -62,6 +62,11 @@ class GatewayMetrics:
             ["dependency"],
             registry=self.registry,
         )
+        self.quarantine_unwritten = Counter(
+            "mindhit_gateway_quarantine_unwritten",
+            "Rejected events not kept in quarantine because Redis refused the write.",
+            registry=self.registry,
+        )
         self.known_texts = Counter(
             "mindhit_gateway_known_texts",
             "Page texts left out of the log because the content store already had them.",

@@ -85,6 +85,11 @@ def events_operation() -> Operation:
             ),
             "403": _error("The device token was revoked."),  # type: ignore[dict-item]
             "413": _error("Body larger than the limit or more than 500 events."),  # type: ignore[dict-item]
+            "429": _error(  # type: ignore[dict-item]
+                "The user's request or byte quota is used up (`field`: `quota.requests` or"
+                " `quota.bytes`); nothing was appended.",
+                {"Retry-After": {"schema": {"type": "integer"}}},
+            ),
             "503": _error(  # type: ignore[dict-item]
                 "Redis or PostgreSQL unavailable; nothing was appended.",
                 {"Retry-After": {"schema": {"type": "integer"}}},

@@ -60,6 +60,7 @@ def _error(status: int, description: str) -> ResponseSpec:
 _AUTH_ERRORS = {
     401: _error(401, "Missing or unknown device token."),
     403: _error(403, "The device token was revoked."),
+    429: _error(429, "A quota of the user is used up; retry after `Retry-After` seconds."),
     503: _error(503, "Redis or PostgreSQL unavailable; retry after `Retry-After` seconds."),
 }
 
@@ -90,6 +91,7 @@ async def create_session(
     """Start a session for the token's user."""
     gateway = _state(state)
     info = await authenticate(request.headers.get("authorization"), gateway)
+    await gateway.quota.charge(info.user_id, 0, gateway.now_ms())
     created = await start_session(
         gateway.redis,
         gateway.settings,
@@ -116,6 +118,7 @@ async def stop_session_route(
     """Stop one of the token user's sessions."""
     gateway = _state(state)
     info = await authenticate(request.headers.get("authorization"), gateway)
+    await gateway.quota.charge(info.user_id, 0, gateway.now_ms())
     try:
         _uuid.decode(msgspec.json.encode(session_id))
         stopped_at = await stop_session(

@@ -1,4 +1,4 @@
-"""What the gateway's handlers share: clients, caches, the coalescer, metrics, clock.
+"""What the gateway's handlers share: clients, caches, the coalescer, quotas, metrics, clock.
 
 Built once by :func:`ingest.app.create_app`'s lifespan and kept on ``app.state``.
 """
@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from ingest.blocklist import normalize_domain
 from ingest.coalescer import Coalescer
 from ingest.metrics import GatewayMetrics
+from ingest.quota import QuotaLimiter
 from ingest.tokens import TokenCache
 from mindhit.clock import Clock, system_clock
 from mindhit.settings import Settings
@@ -41,6 +42,7 @@ class GatewayState:
     coalescer: Coalescer
     metrics: GatewayMetrics
     access_log: Any
+    quota: QuotaLimiter
     clock: Clock = field(default=system_clock)
 
     def now_ms(self) -> int:

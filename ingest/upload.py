@@ -22,7 +22,7 @@ from ingest.blocklist import partition_blocked
 from ingest.coalescer import AppendResult
 from ingest.errors import ApiError
 from ingest.known_text import drop_known_texts
-from ingest.quarantine import write_quarantine
+from ingest.quarantine import quarantine_entries, write_quarantine
 from ingest.state import GatewayState, blocked_domains
 from ingest.url_privacy import scrub_events
 from ingest.validation import BatchError, parse_batch
@@ -76,7 +76,8 @@ async def _read_body(receive: Receive, declared: int | None, limit: int) -> byte
 
 @asgi(EVENTS_PATH, copy_scope=False)
 async def post_events(scope: Scope, receive: Receive, send: Send) -> None:
-    """Take one upload: authenticate, validate, filter, append, answer 202."""
+    """Take one upload: authenticate, read, charge the user's quota, validate, filter,
+    append, answer 202."""
     if scope.get("method") != "POST":
         raise ApiError(405, "use POST", headers={"Allow": "POST"})
     gateway = scope["litestar_app"].state.gateway
@@ -88,6 +89,7 @@ async def post_events(scope: Scope, receive: Receive, send: Send) -> None:
         info = await authenticate(authorization, gateway)
         user_id = info.user_id
         body = await _read_body(receive, declared, gateway.settings.max_body_bytes)
+        await gateway.quota.charge(user_id, len(body), gateway.now_ms())
         result = await _ingest(gateway, info, body)
     except ApiError as exc:
         gateway.metrics.batches.labels(outcome=f"http_{exc.status_code}").inc()
@@ -132,7 +134,8 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
     the rest to the partition's coalescer and wait until its entry is written (or
     found to be a duplicate) — or, with nothing left to append, just remember the
     batch id; then keep the rejected events in quarantine (not again for a
-    duplicate); count everything.
+    duplicate; best effort: a quarantine Redis refuses never fails the upload);
+    count everything.
     """
     try:
         parsed = parse_batch(body)
@@ -176,16 +179,18 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
         )
         append = AppendResult(duplicate=not fresh)
     if parsed.rejected and not append.duplicate:
-        await write_quarantine(
+        written = await write_quarantine(
             gateway.redis,
             prefix=settings.key_prefix,
-            maxlen=settings.quarantine_maxlen,
+            entries=quarantine_entries(settings.quarantine_max_bytes, settings.quarantine_maxlen),
             batch_id=parsed.batch_id,
             user_id=info.user_id,
             client_id=parsed.client_id,
             received_at=received_at,
             rejected=parsed.rejected,
         )
+        if not written:
+            gateway.metrics.quarantine_unwritten.inc(len(parsed.rejected))
     counts = gateway.metrics.event_outcomes
     counts["duplicate" if append.duplicate else "accepted"].inc(len(kept))
     if parsed.rejected:

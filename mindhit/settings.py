@@ -59,8 +59,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         wait_timeout_ms: how long to wait for those replicas.
         batch_dedupe_seconds: how long a ``batch_id`` is remembered (a retry is stored once).
         blocked_domains: global block list (comma-separated domains; subdomains included).
-        quarantine_maxlen: bound on the stream that keeps rejected events.
+        quarantine_maxlen: most entries the stream of rejected events keeps.
+        quarantine_max_bytes: most memory the stream of rejected events takes (each entry
+            is capped at 1 KiB: the reason and a short excerpt of the event).
         token_cache_seconds: how long the gateway caches device-token lookups.
+        quota_requests_per_s: gateway requests a user may make per second, sustained
+            (all their device tokens together; ``0`` = no request quota).
+        quota_request_burst: gateway requests a user may make at once, above that rate.
+        quota_bytes_per_s: upload bytes a user may send per second, sustained (``0`` = no
+            byte quota).
+        quota_byte_burst: upload bytes a user may send at once (at least
+            ``max_body_bytes``).
         idle_threshold_s: 0 = idle exactly when the extension reports it; N = the user
             counts as idle N seconds after their last input (applied by the processors,
             also when replaying).
@@ -119,7 +128,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     batch_dedupe_seconds: int = 7 * 24 * 3600
     blocked_domains: tuple[str, ...] = ()
     quarantine_maxlen: int = 10_000
+    quarantine_max_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 8 * 1024 * 1024
     token_cache_seconds: float = 5.0
+    quota_requests_per_s: Annotated[float, msgspec.Meta(ge=0)] = 10.0
+    quota_request_burst: Annotated[int, msgspec.Meta(ge=1)] = 100
+    quota_bytes_per_s: Annotated[int, msgspec.Meta(ge=0)] = 512 * 1024
+    quota_byte_burst: Annotated[int, msgspec.Meta(ge=0)] = 16 * 1024 * 1024
     idle_threshold_s: Annotated[int, msgspec.Meta(ge=0)] = 0
     ai_provider: Literal["local", "gemini", "openai", "anthropic"] = "local"
     gemini_api_key: str = ""

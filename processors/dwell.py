@@ -38,7 +38,10 @@ Rules (per client, i.e. per extension install):
   (a paused recording) take effect at ``ts`` whatever ``T``; an audible page stays open
   through idle either way.
 
-The fold mutates and returns the state it is given (the caller owns it); it is
+The fold is pure, shaped ``(state, events) -> (new_state, outputs)``: it never
+changes the state it is given (it works on a copy), so a caller that fails to send
+the outputs still holds the state from before and may fold the same events again
+(the handler keeps the new state only once the outputs are stored). It is
 deterministic, so folding the same events once, with duplicates, or split into any
 batches yields the same derived events and the same state.
 """
@@ -47,24 +50,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import msgspec
-
-from processors.urls import domain_of, normalize_url, url_hash
-from schema.derived import DerivedBase, SessionClosed, SessionPage, VisitClosed
-from schema.events import (
-    ClientEvent,
-    IdleState,
-    MediaState,
-    PageContent,
-    SessionStarted,
-    SessionStopped,
-    TabActivated,
-    TabRemoved,
-    TabUpdated,
-    WindowFocus,
+from processors.dwell_browser import MAX_TABS, Change, browser_change, current_page
+from processors.dwell_state import (
+    ClientState,
+    FoldResult,
+    Gap,
+    OpenVisit,
+    PageTotal,
+    SessionState,
+    Tab,
+    UserState,
+    copy_state,
+    decode_state,
+    encode_state,
 )
+from processors.urls import domain_of, normalize_url, url_hash
+from schema.derived import SessionClosed, SessionPage, VisitClosed
+from schema.events import ClientEvent, IdleState, SessionStopped
 from schema.ids import deterministic_id
-from schema.privacy import is_page_url
 
 __all__ = [
     "MAX_TABS",
@@ -79,121 +82,13 @@ __all__ = [
     "decode_state",
     "encode_state",
     "fold",
+    "step",
 ]
 
-UNKNOWN_WINDOW = -2
-"""``focused_window`` before any focus event: the first activated tab's window is taken."""
-NO_WINDOW = -1
-MAX_TABS = 200
-"""Tabs remembered per client; the oldest inactive ones are forgotten beyond this."""
 MAX_STOPPED = 32
 """Recently stopped sessions remembered per user (to ignore their late events)."""
-MAX_TITLE = 300
 MIN_VISIT_MS = 500
 """Shorter visits are flicks (tabbing through, a new tab on its way), not page views."""
-
-
-class Tab(msgspec.Struct, array_like=True, gc=False):
-    """What the fold remembers of one browser tab."""
-
-    window_id: int
-    url: str
-    title: str = ""
-    audible: bool = False
-    content_url: str = ""
-    content_hash: str = ""
-
-
-class OpenVisit(msgspec.Struct, array_like=True, gc=False):
-    """The visit currently open on a client."""
-
-    opened_seq: int
-    tab_id: int
-    url: str
-    title: str
-    start_ts: int
-    content_hash: str = ""
-
-
-class ClientState(msgspec.Struct, kw_only=True):
-    """One extension install: its browser state as the fold knows it.
-
-    ``idle_from`` is the pending idle start under an idle threshold (the client's
-    event time from which the user counts as idle), or -1 when none is pending; while
-    one is pending the user is not idle yet (``idle`` is false).
-    """
-
-    session_id: str = ""
-    last_seq: int = -1
-    last_ts: int = 0
-    focused_window: int = UNKNOWN_WINDOW
-    idle: bool = False
-    tabs: dict[int, Tab] = {}
-    active: dict[int, int] = {}
-    visit: OpenVisit | None = None
-    idle_from: int = -1
-
-
-class PageTotal(msgspec.Struct, array_like=True, gc=False):
-    """Dwell of one distinct page within a session so far."""
-
-    url: str
-    title: str
-    domain: str
-    dwell_ms: int
-    content_hash: str = ""
-
-
-class SessionState(msgspec.Struct, kw_only=True):
-    """An active (not yet stopped) session of the user."""
-
-    started_ts: int
-    last_end_ts: int = 0
-    active_ms: int = 0
-    pages: dict[str, PageTotal] = {}
-
-
-class UserState(msgspec.Struct, kw_only=True):
-    """Everything the fold keeps for one user (all their clients and open sessions)."""
-
-    clients: dict[str, ClientState] = {}
-    sessions: dict[str, SessionState] = {}
-    stopped: list[str] = []
-
-    def is_idle(self) -> bool:
-        """Whether nothing of this user is open (no session), so it can leave memory."""
-        return not self.sessions
-
-
-class Gap(msgspec.Struct, frozen=True):
-    """Events missing from a client's sequence: ``expected`` came as ``got``."""
-
-    client_id: str
-    expected: int
-    got: int
-
-
-class FoldResult(msgspec.Struct):
-    """What one fold call produced besides the state."""
-
-    derived: list[DerivedBase]
-    gaps: list[Gap]
-    duplicates: int = 0
-    late: int = 0
-
-
-_encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(UserState)
-
-
-def encode_state(state: UserState) -> bytes:
-    """Serialize a user's state (for the state store)."""
-    return _encoder.encode(state)
-
-
-def decode_state(data: bytes) -> UserState:
-    """Deserialize a user's state."""
-    return _decoder.decode(data)
 
 
 def fold(
@@ -203,11 +98,11 @@ def fold(
     *,
     idle_threshold_ms: int = 0,
 ) -> tuple[UserState, FoldResult]:
-    """Fold one user's events (in log order) into ``state``.
+    """Fold one user's events (in log order) into a new state.
 
     Args:
         state: the user's state, or ``None`` for a user seen for the first time.
-            It is mutated and returned.
+            It is never changed: the result is a new state.
         user_id: whose events these are (from the log entry, never the client).
         events: the user's client events, in the order the log holds them.
         idle_threshold_ms: after how long without input the user counts as idle;
@@ -215,259 +110,200 @@ def fold(
             user's events must always be folded with the same threshold.
 
     Returns:
-        The state and a :class:`FoldResult` with the derived events in order.
+        The new state and a :class:`FoldResult` with the derived events in order.
     """
-    st = state if state is not None else UserState()
-    out = FoldResult(derived=[], gaps=[])
+    work = _Fold(
+        copy_state(state) if state is not None else UserState(), user_id, idle_threshold_ms
+    )
     for event in events:
-        _apply(st, user_id, event, out, idle_threshold_ms)
-    return st, out
+        work.apply(event)
+    return work.st, work.out
 
 
-def _apply(
-    st: UserState, user_id: str, ev: ClientEvent, out: FoldResult, idle_threshold_ms: int
-) -> None:
-    client = st.clients.get(ev.client_id)
-    if client is None:
-        client = st.clients[ev.client_id] = ClientState()
-    if ev.seq <= client.last_seq:
-        out.duplicates += 1
-        return
-    if client.last_seq >= 0 and ev.seq != client.last_seq + 1:
-        out.gaps.append(Gap(ev.client_id, client.last_seq + 1, ev.seq))
-    client.last_seq = ev.seq
-    previous_ts = client.last_ts
-    ts = client.last_ts = max(ev.ts, client.last_ts)
-    if 0 <= client.idle_from <= ts:
-        _become_idle(st, user_id, ev.client_id, client, out)
-    sid = ev.session_id
-    if sid in st.stopped:
-        out.late += 1
-        return
-    if client.session_id != sid:
-        # The client moved to another session: what was open belongs to the old one.
-        _close(st, user_id, ev.client_id, client, ts, "session_changed", out)
-        client.session_id = sid
-    if sid not in st.sessions:
-        st.sessions[sid] = SessionState(started_ts=ts)
+def step(
+    state: UserState | None, user_id: str, event: ClientEvent, *, idle_threshold_ms: int = 0
+) -> tuple[UserState, FoldResult]:
+    """Fold a single event: ``(state, event) -> (new_state, outputs)`` (see :func:`fold`)."""
+    return fold(state, user_id, (event,), idle_threshold_ms=idle_threshold_ms)
 
-    reason = "switch"
-    force_split = False
-    if isinstance(ev, SessionStopped):
-        _stop_session(st, user_id, sid, ts, out)
-        return
-    if isinstance(ev, SessionStarted):
-        reason = "session_started"
-    elif isinstance(ev, TabActivated):
-        _remember_tab(client, ev.tab_id, ev.window_id, ev.url, ev.title)
-        client.active[ev.window_id] = ev.tab_id
-        if client.focused_window == UNKNOWN_WINDOW:
-            client.focused_window = ev.window_id
-    elif isinstance(ev, TabUpdated):
-        tab = _remember_tab(client, ev.tab_id, ev.window_id, None, ev.title)
-        visit = client.visit
-        if ev.change != "title" and ev.url != tab.url:
-            tab.url = ev.url
-            force_split = visit is not None and visit.tab_id == ev.tab_id
-        if visit is not None and visit.tab_id == ev.tab_id and ev.title and not force_split:
-            visit.title = ev.title[:MAX_TITLE]  # a retitle of the page being read
-        reason = "navigate"
-    elif isinstance(ev, TabRemoved):
-        client.tabs.pop(ev.tab_id, None)
-        for window, tab_id in list(client.active.items()):
-            if tab_id == ev.tab_id:
-                del client.active[window]
-        reason = "tab_closed"
-    elif isinstance(ev, WindowFocus):
-        client.focused_window = ev.window_id if ev.focused else NO_WINDOW
-        reason = "switch" if ev.focused and ev.window_id != NO_WINDOW else "blur"
-    elif isinstance(ev, IdleState):
-        if idle_threshold_ms > 0 and ev.state == "idle" and ev.idle_for_s > 0:
+
+class _Fold:
+    """One fold call at work: a private copy of the user's state and the outputs so far."""
+
+    def __init__(self, st: UserState, user_id: str, idle_threshold_ms: int) -> None:
+        self.st = st
+        self.user_id = user_id
+        self.threshold = idle_threshold_ms
+        self.out = FoldResult(derived=[], gaps=[])
+
+    def apply(self, ev: ClientEvent) -> None:
+        """Fold one event (the rules are in the module docstring)."""
+        client = self.st.clients.get(ev.client_id)
+        if client is None:
+            client = self.st.clients[ev.client_id] = ClientState()
+        if not self._in_sequence(client, ev):
+            return
+        previous_ts = client.last_ts
+        ts = client.last_ts = max(ev.ts, client.last_ts)
+        if 0 <= client.idle_from <= ts:
+            self._become_idle(ev.client_id, client)
+        if not self._enter_session(ev.client_id, client, ev.session_id, ts):
+            return
+        if isinstance(ev, SessionStopped):
+            self._stop_session(ev.session_id, ts)
+            return
+        if isinstance(ev, IdleState):
+            change: Change | None = self._idle(client, ev, ts, previous_ts)
+        else:
+            change = browser_change(client, ev)
+        if change is not None:
+            self._reconcile(ev.client_id, client, ev.seq, ts, *change)
+
+    def _in_sequence(self, client: ClientState, ev: ClientEvent) -> bool:
+        """Count a duplicate (False) or a gap; advance the client's highest ``seq``."""
+        if ev.seq <= client.last_seq:
+            self.out.duplicates += 1
+            return False
+        if client.last_seq >= 0 and ev.seq != client.last_seq + 1:
+            self.out.gaps.append(Gap(ev.client_id, client.last_seq + 1, ev.seq))
+        client.last_seq = ev.seq
+        return True
+
+    def _enter_session(self, client_id: str, client: ClientState, sid: str, ts: int) -> bool:
+        """Put the client in session ``sid``; False when that session was already stopped."""
+        if sid in self.st.stopped:
+            self.out.late += 1
+            return False
+        if client.session_id != sid:
+            # The client moved to another session: what was open belongs to the old one.
+            self._close(client_id, client, ts, "session_changed")
+            client.session_id = sid
+        if sid not in self.st.sessions:
+            self.st.sessions[sid] = SessionState(started_ts=ts)
+        return True
+
+    def _idle(self, client: ClientState, ev: IdleState, ts: int, previous_ts: int) -> Change:
+        if self.threshold > 0 and ev.state == "idle" and ev.idle_for_s > 0:
             if not client.idle:
-                start = max(ts - ev.idle_for_s * 1000 + idle_threshold_ms, previous_ts)
+                start = max(ts - ev.idle_for_s * 1000 + self.threshold, previous_ts)
                 if client.idle_from >= 0:
                     start = min(start, client.idle_from)
                 client.idle_from = start
                 if start <= ts:
-                    _become_idle(st, user_id, ev.client_id, client, out)
+                    self._become_idle(ev.client_id, client)
         else:
             client.idle = ev.state != "active"
             client.idle_from = -1
-        reason = ev.state
-    elif isinstance(ev, MediaState):
-        playing = client.tabs.get(ev.tab_id)
-        if playing is not None:
-            playing.audible = ev.audible or ev.playing
-        reason = "idle"
-    elif isinstance(ev, PageContent):
-        shown = client.tabs.get(ev.tab_id)
-        if shown is not None:
-            shown.content_url = normalize_url(ev.url)
-            shown.content_hash = ev.content_hash
+        return ev.state, False
+
+    def _become_idle(self, client_id: str, client: ClientState) -> None:
+        """The pending idle start has been reached: the user is idle from ``idle_from``."""
+        at = client.idle_from
+        client.idle_from = -1
+        client.idle = True
+        # Only ``idle`` changed since the client was last reconciled, so the open visit
+        # either stays (an audible page) or closes; nothing opens.
+        if client.visit is not None and current_page(client) is None:
+            self._close(client_id, client, at, "idle")
+
+    def _reconcile(
+        self,
+        client_id: str,
+        client: ClientState,
+        seq: int,
+        ts: int,
+        reason: str,
+        force_split: bool,
+    ) -> None:
+        want = current_page(client)
         visit = client.visit
-        if (
-            visit is not None
-            and visit.tab_id == ev.tab_id
-            and normalize_url(visit.url) == normalize_url(ev.url)
+        if visit is not None and (
+            force_split or want is None or want[0] != visit.tab_id or want[1].url != visit.url
         ):
-            visit.content_hash = ev.content_hash
-        return
-    _reconcile(st, user_id, ev.client_id, client, ev.seq, ts, reason, force_split, out)
+            self._close(client_id, client, ts, reason)
+            visit = None
+        session = self.st.sessions.get(client.session_id)
+        if want is not None and visit is None and session is not None:
+            tab_id, tab = want
+            content = tab.content_hash if tab.content_url == normalize_url(tab.url) else ""
+            client.visit = OpenVisit(
+                opened_seq=seq,
+                tab_id=tab_id,
+                url=tab.url,
+                title=tab.title,
+                start_ts=max(ts, session.started_ts),
+                content_hash=content,
+            )
 
-
-def _become_idle(
-    st: UserState, user_id: str, client_id: str, client: ClientState, out: FoldResult
-) -> None:
-    """The pending idle start has been reached: the user is idle from ``idle_from``."""
-    at = client.idle_from
-    client.idle_from = -1
-    client.idle = True
-    # Only ``idle`` changed since the client was last reconciled, so the open visit
-    # either stays (an audible page) or closes; nothing opens.
-    if client.visit is not None and _current(client) is None:
-        _close(st, user_id, client_id, client, at, "idle", out)
-
-
-def _remember_tab(
-    client: ClientState, tab_id: int, window_id: int, url: str | None, title: str
-) -> Tab:
-    tab = client.tabs.get(tab_id)
-    if tab is None:
-        if len(client.tabs) >= MAX_TABS:
-            _forget_oldest_tab(client)
-        tab = client.tabs[tab_id] = Tab(window_id=window_id, url=url or "")
-    elif tab.window_id != window_id and window_id != NO_WINDOW:
-        if client.active.get(tab.window_id) == tab_id:
-            del client.active[tab.window_id]  # the tab was dragged to another window
-        tab.window_id = window_id
-    if url is not None and url != tab.url:
-        tab.url = url
-    if title:
-        tab.title = title[:MAX_TITLE]
-    return tab
-
-
-def _forget_oldest_tab(client: ClientState) -> None:
-    active = set(client.active.values())
-    for tab_id in client.tabs:
-        if tab_id not in active:
-            del client.tabs[tab_id]
+    def _close(self, client_id: str, client: ClientState, ts: int, reason: str) -> None:
+        visit = client.visit
+        if visit is None:
             return
-
-
-def _current(client: ClientState) -> tuple[int, Tab] | None:
-    """The page that should have an open visit on this client, if any."""
-    if not client.session_id or client.focused_window < 0:
-        return None
-    tab_id = client.active.get(client.focused_window)
-    if tab_id is None:
-        return None
-    tab = client.tabs.get(tab_id)
-    if tab is None or not is_page_url(tab.url):
-        return None
-    if client.idle and not tab.audible:
-        return None
-    return tab_id, tab
-
-
-def _reconcile(
-    st: UserState,
-    user_id: str,
-    client_id: str,
-    client: ClientState,
-    seq: int,
-    ts: int,
-    reason: str,
-    force_split: bool,
-    out: FoldResult,
-) -> None:
-    want = _current(client)
-    visit = client.visit
-    if visit is not None and (
-        force_split or want is None or want[0] != visit.tab_id or want[1].url != visit.url
-    ):
-        _close(st, user_id, client_id, client, ts, reason, out)
-        visit = None
-    session = st.sessions.get(client.session_id)
-    if want is not None and visit is None and session is not None:
-        tab_id, tab = want
-        content = tab.content_hash if tab.content_url == normalize_url(tab.url) else ""
-        client.visit = OpenVisit(
-            opened_seq=seq,
-            tab_id=tab_id,
-            url=tab.url,
-            title=tab.title,
-            start_ts=max(ts, session.started_ts),
-            content_hash=content,
+        client.visit = None
+        end = max(visit.start_ts, ts)
+        # A stop from another clock (the server's) may close this client's visit later
+        # than the client's own clock reads: its next visit may not start before that.
+        client.last_ts = max(client.last_ts, end)
+        dwell = end - visit.start_ts
+        session = self.st.sessions.get(client.session_id)
+        if dwell < MIN_VISIT_MS or session is None:
+            return
+        normalized = normalize_url(visit.url)
+        self.out.derived.append(
+            VisitClosed(
+                user_id=self.user_id,
+                visit_id=deterministic_id(self.user_id, client_id, visit.opened_seq),
+                client_id=client_id,
+                session_id=client.session_id,
+                tab_id=visit.tab_id,
+                url=normalized,
+                url_hash=url_hash(normalized),
+                domain=domain_of(normalized),
+                title=visit.title,
+                start_ts=visit.start_ts,
+                end_ts=end,
+                dwell_ms=dwell,
+                opened_seq=visit.opened_seq,
+                end_reason=reason,
+                content_hash=visit.content_hash,
+            )
         )
+        _count_visit(session, visit, normalized, end)
+
+    def _stop_session(self, sid: str, ts: int) -> None:
+        for client_id, client in self.st.clients.items():
+            if client.session_id == sid:
+                if 0 <= client.idle_from <= ts:
+                    self._become_idle(client_id, client)
+                self._close(client_id, client, ts, "session_stopped")
+                client.session_id = ""
+        session = self.st.sessions.pop(sid)
+        self.st.stopped.append(sid)
+        del self.st.stopped[:-MAX_STOPPED]
+        self.out.derived.append(_session_closed(self.user_id, sid, session, ts))
 
 
-def _close(
-    st: UserState,
-    user_id: str,
-    client_id: str,
-    client: ClientState,
-    ts: int,
-    reason: str,
-    out: FoldResult,
-) -> None:
-    visit = client.visit
-    if visit is None:
-        return
-    client.visit = None
-    end = max(visit.start_ts, ts)
-    # A stop from another clock (the server's) may close this client's visit later
-    # than the client's own clock reads: its next visit may not start before that.
-    client.last_ts = max(client.last_ts, end)
+def _count_visit(session: SessionState, visit: OpenVisit, normalized: str, end: int) -> None:
+    """Add a closed visit to its session's totals (active time, per-page dwell)."""
     dwell = end - visit.start_ts
-    session = st.sessions.get(client.session_id)
-    if dwell < MIN_VISIT_MS or session is None:
-        return
-    normalized = normalize_url(visit.url)
-    uhash = url_hash(normalized)
-    domain = domain_of(normalized)
-    out.derived.append(
-        VisitClosed(
-            user_id=user_id,
-            visit_id=deterministic_id(user_id, client_id, visit.opened_seq),
-            client_id=client_id,
-            session_id=client.session_id,
-            tab_id=visit.tab_id,
-            url=normalized,
-            url_hash=uhash,
-            domain=domain,
-            title=visit.title,
-            start_ts=visit.start_ts,
-            end_ts=end,
-            dwell_ms=dwell,
-            opened_seq=visit.opened_seq,
-            end_reason=reason,
-            content_hash=visit.content_hash,
-        )
-    )
     session.active_ms += dwell
     session.last_end_ts = max(session.last_end_ts, end)
+    uhash = url_hash(normalized)
     total = session.pages.get(uhash)
     if total is None:
-        session.pages[uhash] = PageTotal(normalized, visit.title, domain, dwell, visit.content_hash)
-    else:
-        total.dwell_ms += dwell
-        if visit.content_hash:
-            total.content_hash = visit.content_hash
-        if visit.title:
-            total.title = visit.title
+        session.pages[uhash] = PageTotal(
+            normalized, visit.title, domain_of(normalized), dwell, visit.content_hash
+        )
+        return
+    total.dwell_ms += dwell
+    if visit.content_hash:
+        total.content_hash = visit.content_hash
+    if visit.title:
+        total.title = visit.title
 
 
-def _stop_session(st: UserState, user_id: str, sid: str, ts: int, out: FoldResult) -> None:
-    for client_id, client in st.clients.items():
-        if client.session_id == sid:
-            if 0 <= client.idle_from <= ts:
-                _become_idle(st, user_id, client_id, client, out)
-            _close(st, user_id, client_id, client, ts, "session_stopped", out)
-            client.session_id = ""
-    session = st.sessions.pop(sid)
-    st.stopped.append(sid)
-    del st.stopped[:-MAX_STOPPED]
+def _session_closed(user_id: str, sid: str, session: SessionState, ts: int) -> SessionClosed:
+    """The ``session.closed`` event of ``session``, stopped at ``ts``."""
     pages = [
         SessionPage(
             url_hash=uhash,
@@ -479,15 +315,13 @@ def _stop_session(st: UserState, user_id: str, sid: str, ts: int, out: FoldResul
         )
         for uhash, total in sorted(session.pages.items(), key=lambda kv: -kv[1].dwell_ms)
     ]
-    out.derived.append(
-        SessionClosed(
-            user_id=user_id,
-            session_id=sid,
-            started_ts=session.started_ts,
-            stopped_ts=max(ts, session.started_ts, session.last_end_ts),
-            active_ms=session.active_ms,
-            page_count=len(pages),
-            domain_count=len({page.domain for page in pages}),
-            pages=pages,
-        )
+    return SessionClosed(
+        user_id=user_id,
+        session_id=sid,
+        started_ts=session.started_ts,
+        stopped_ts=max(ts, session.started_ts, session.last_end_ts),
+        active_ms=session.active_ms,
+        page_count=len(pages),
+        domain_count=len({page.domain for page in pages}),
+        pages=pages,
     )

@@ -43,7 +43,12 @@ class StateStore:
         return len(self._memory)
 
     async def load(self, partition: int, users: Iterable[str]) -> dict[str, UserState | None]:
-        """The state of each user (``None`` for a user never seen)."""
+        """The state of each user (``None`` for a user never seen).
+
+        A state held in memory is handed back as is, shared with the cache: callers
+        must not change it (the fold never does; it returns a new state, which
+        :meth:`save` keeps once the outputs are sent).
+        """
         found: dict[str, UserState | None] = {}
         missing: list[str] = []
         for user in users:

@@ -7,6 +7,7 @@ gateway); each user's events are folded in log order with that user's state.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 import msgspec
 
@@ -14,14 +15,14 @@ from mindhit.logs import get_logger
 from processors import metrics
 from processors.agents import Emit, emit_derived
 from processors.content import ContentStore
-from processors.dwell import UserState, fold
+from processors.dwell import FoldResult, UserState, fold
 from processors.state import StateStore
 from processors.urls import domain_of, normalize_url, url_hash
 from schema.derived import DerivedBase, UrlDiscovered, VisitClosed
 from schema.events import ClientEvent, PageContent
 from schema.log import LogEntryError, decode_raw_entry
 
-__all__ = ["RawHandler", "url_versions"]
+__all__ = ["EntryFold", "RawHandler", "fold_entry", "url_versions"]
 
 log = get_logger(__name__)
 
@@ -73,6 +74,69 @@ def url_versions(
     return found
 
 
+class EntryFold(msgspec.Struct, kw_only=True):
+    """What folding one raw entry gives: new states and everything to send or store."""
+
+    states: dict[str, UserState]
+    """Each user's new state (to keep once the derived events are stored)."""
+    derived: list[DerivedBase]
+    candidates: dict[tuple[str, str], UrlDiscovered]
+    texts: dict[str, list[tuple[str, str]]]
+    """Page texts sent in full, per user: ``(content_hash, text)``."""
+    held: dict[str, list[str]]
+    """Content hashes sent without their text (already known), per user."""
+    results: dict[str, FoldResult]
+
+
+def fold_entry(
+    states: Mapping[str, UserState | None],
+    per_user: Mapping[str, list[ClientEvent]],
+    idle_threshold_ms: int,
+) -> EntryFold:
+    """Fold each user's events of one entry with their state. Pure: ``states`` is unchanged.
+
+    So a handler whose send fails can fold the same entry again from the same states
+    and get the same outputs.
+    """
+    out = EntryFold(states={}, derived=[], candidates={}, texts={}, held={}, results={})
+    for user_id, events in per_user.items():
+        state, result = fold(
+            states.get(user_id), user_id, events, idle_threshold_ms=idle_threshold_ms
+        )
+        out.states[user_id] = state
+        out.results[user_id] = result
+        out.derived.extend(result.derived)
+        for key, candidate in url_versions(user_id, events, result.derived).items():
+            out.candidates.setdefault(key, candidate)
+        out.texts[user_id] = [
+            (e.content_hash, e.text) for e in events if isinstance(e, PageContent) and e.text
+        ]
+        out.held[user_id] = [
+            e.content_hash
+            for e in events
+            if isinstance(e, PageContent) and e.content_hash and not e.text
+        ]
+    return out
+
+
+def _count(folded: EntryFold) -> None:
+    """Metrics and log lines of one folded entry."""
+    for user_id, result in folded.results.items():
+        if result.duplicates:
+            metrics.DUPLICATE_EVENTS.inc(result.duplicates)
+        if result.late:
+            metrics.LATE_EVENTS.inc(result.late)
+        for gap in result.gaps:
+            metrics.SEQ_GAPS.inc(gap.got - gap.expected)
+            log.warning(
+                "seq_gap",
+                user_id=user_id,
+                client_id=gap.client_id,
+                expected=gap.expected,
+                got=gap.got,
+            )
+
+
 class RawHandler:
     """Handles one raw entry: decode → fold per user → announce URLs → emit → save state."""
 
@@ -100,7 +164,10 @@ class RawHandler:
         4. emit the derived events, one entry per topic, to the same partition,
            and wait until Redis stored them;
         5. mark the announced URL versions;
-        6. save the users' state — only then may the message be acknowledged.
+        6. keep the users' new states (memory and Redis) — only then may the message be
+           acknowledged. The fold never changes the loaded states, so when a step fails
+           and the entry is retried, it folds from the states as they were and sends the
+           same derived events again (duplicates downstream, never a loss).
         """
         try:
             entry = decode_raw_entry(value)
@@ -110,42 +177,13 @@ class RawHandler:
         per_user: dict[str, list[ClientEvent]] = {}
         for upload in entry.uploads:
             per_user.setdefault(upload.user_id, []).extend(upload.events)
-        states = await self._states.load(partition, per_user)
-        derived: list[DerivedBase] = []
-        candidates: dict[tuple[str, str], UrlDiscovered] = {}
-        texts: dict[str, list[tuple[str, str]]] = {}
-        held: dict[str, list[str]] = {}
-        new_states: dict[str, UserState] = {}
-        for user_id, events in per_user.items():
-            state, result = fold(
-                states.get(user_id), user_id, events, idle_threshold_ms=self._idle_threshold_ms
-            )
-            new_states[user_id] = state
-            derived.extend(result.derived)
-            metrics.EVENTS.inc(len(events))
-            if result.duplicates:
-                metrics.DUPLICATE_EVENTS.inc(result.duplicates)
-            if result.late:
-                metrics.LATE_EVENTS.inc(result.late)
-            for gap in result.gaps:
-                metrics.SEQ_GAPS.inc(gap.got - gap.expected)
-                log.warning(
-                    "seq_gap",
-                    user_id=user_id,
-                    client_id=gap.client_id,
-                    expected=gap.expected,
-                    got=gap.got,
-                )
-            for key, candidate in url_versions(user_id, events, result.derived).items():
-                candidates.setdefault(key, candidate)
-            texts[user_id] = [
-                (e.content_hash, e.text) for e in events if isinstance(e, PageContent) and e.text
-            ]
-            held[user_id] = [
-                e.content_hash
-                for e in events
-                if isinstance(e, PageContent) and e.content_hash and not e.text
-            ]
+        folded = fold_entry(
+            await self._states.load(partition, per_user), per_user, self._idle_threshold_ms
+        )
+        metrics.EVENTS.inc(sum(len(events) for events in per_user.values()))
+        _count(folded)
+        derived, candidates = folded.derived, folded.candidates
+        texts, held = folded.texts, folded.held
         stored = asyncio.gather(
             *(self._content.put_texts(t, user_id) for user_id, t in texts.items() if t),
             *(self._content.hold_texts(h, user_id) for user_id, h in held.items() if h),
@@ -155,7 +193,7 @@ class RawHandler:
         await emit_derived(self._emit, partition, [*derived, *announced], origin=offset)
         await asyncio.gather(
             self._content.mark_versions(fresh, {key: candidates[key].user_id for key in fresh}),
-            self._states.save(partition, new_states),
+            self._states.save(partition, folded.states),
         )
         metrics.URL_VERSIONS.inc(len(announced))
         metrics.VISITS.inc(sum(isinstance(d, VisitClosed) for d in derived))

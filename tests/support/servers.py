@@ -30,11 +30,15 @@ def free_port() -> int:
 class PrivateRedis:
     """A redis-server this test starts, stops, kills and restarts on one port."""
 
-    def __init__(self, directory: Path | None = None, *, appendonly: bool = True) -> None:
+    def __init__(
+        self, directory: Path | None = None, *, appendonly: bool = True, fsync: str = "always"
+    ) -> None:
+        """``fsync`` is the AOF's ``appendfsync`` (``everysec`` is what production runs)."""
         self.port = free_port()
         self.directory = directory or Path(tempfile.mkdtemp(prefix="mindhit-redis-"))
         self.directory.mkdir(parents=True, exist_ok=True)
         self.appendonly = appendonly
+        self.fsync = fsync
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -47,7 +51,7 @@ class PrivateRedis:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is required (apt-get install redis-server)"
         durability = (
-            ["--appendonly", "yes", "--appendfsync", "always"]
+            ["--appendonly", "yes", "--appendfsync", self.fsync]
             if self.appendonly
             else ["--appendonly", "no"]
         )

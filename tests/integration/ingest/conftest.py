@@ -15,6 +15,7 @@ import uvicorn
 from litestar import Litestar
 
 from ingest.app import create_app
+from ingest.state import GatewayState
 from mindhit.accounts import create_token, create_user
 from mindhit.settings import Settings
 from mindhit.streams import read
@@ -84,6 +85,14 @@ async def serve(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
 async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     async with serve(app) as http:
         yield http
+
+
+@pytest.fixture
+def gateway_state(app: Litestar, client: httpx.AsyncClient) -> GatewayState:
+    """The running app's shared objects (metrics registry, clients)."""
+    state = app.state.gateway
+    assert isinstance(state, GatewayState)
+    return state
 
 
 async def logged_uploads(redis: aioredis.Redis, settings: Settings) -> list[tuple[int, Upload]]:

@@ -1,0 +1,117 @@
+"""The chaos soak's faults: a seeded schedule and the code that inflicts it on a :class:`Stack`.
+
+:func:`plan` spreads over the run, with a fixed seed: ``kill -9`` of the gateway,
+the processors and the projector (each at least twice, about once a minute each),
+clean restarts of Redis (it fsyncs its append-only file on the way down) and
+crash restarts of PostgreSQL (immediate shutdown; it recovers from its WAL), at
+least once each and about every five minutes, and pauses: a component is stopped
+(SIGSTOP) past the processors' group lease, a replacement is started and becomes
+healthy, then the old process resumes — a zombie that must not write anything
+that counts — and is killed a few seconds later.
+
+:class:`Injector` runs the plan in order (a fault never starts before the previous
+one's component is healthy again), counting kills, restarts and pauses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import time
+from dataclasses import dataclass, field
+
+from tests.support.stack import Stack
+
+__all__ = ["LEASE_S", "Fault", "Injector", "plan"]
+
+LEASE_S = 10.0
+"""The processors' group lease (``lease_ms`` default): a pause must outlast it."""
+KILLED = ("gateway", "processors", "projector")
+PAUSED = ("processors", "projector")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault: ``kind`` (kill, restart, pause) of ``target`` at ``at`` seconds into the run."""
+
+    at: float
+    kind: str
+    target: str
+
+
+def plan(seconds: float, rng: random.Random) -> list[Fault]:
+    """The faults of a run of ``seconds``, between 5% and 80% of it, in time order."""
+    minutes = seconds / 60
+    kills = max(2, round(minutes))
+    every_five = max(1, round(minutes / 5))
+    faults = [Fault(0, "kill", name) for name in KILLED for _ in range(kills)]
+    faults += [Fault(0, "restart", "redis") for _ in range(every_five)]
+    faults += [Fault(0, "restart", "postgres") for _ in range(every_five)]
+    faults += [Fault(0, "pause", PAUSED[i % len(PAUSED)]) for i in range(every_five)]
+    rng.shuffle(faults)
+    step = seconds * 0.75 / len(faults)
+    return [
+        Fault(round(seconds * 0.05 + i * step + rng.uniform(0, step / 2), 1), f.kind, f.target)
+        for i, f in enumerate(faults)
+    ]
+
+
+@dataclass
+class Injector:
+    """Inflicts a plan on a stack and counts what it did."""
+
+    stack: Stack
+    kills: int = 0
+    restarts: int = 0
+    pauses: int = 0
+    done: list[str] = field(default_factory=list)
+
+    async def run(self, faults: list[Fault], started: float) -> None:
+        """Inflict ``faults`` in order, each no earlier than its time after ``started``."""
+        for fault in faults:
+            wait = started + fault.at - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            began = time.monotonic() - started
+            await asyncio.to_thread(self._inflict, fault)
+            self.done.append(
+                f"{began:6.1f}s {fault.kind} {fault.target} "
+                f"({time.monotonic() - started - began:.1f}s to recover)"
+            )
+
+    def _inflict(self, fault: Fault) -> None:
+        if fault.kind == "kill":
+            component = self.stack.components[fault.target]
+            component.kill()
+            self.kills += 1
+            component.start()
+            self.restarts += 1
+            component.wait_healthy()
+        elif fault.kind == "restart" and fault.target == "redis":
+            self.stack.restart_redis()
+            self.restarts += 1
+        elif fault.kind == "restart":
+            self.stack.restart_postgres()
+            self.restarts += 1
+        else:
+            self._pause(fault.target)
+
+    def _pause(self, name: str) -> None:
+        """SIGSTOP ``name``; its replacement starts at once (as a supervisor whose probe
+        failed would start one) and takes over when the lease expires; then the old
+        process resumes as a zombie for a few seconds and is killed."""
+        component = self.stack.components[name]
+        component.signal(signal.SIGSTOP)
+        paused = time.monotonic()
+        zombie = component.detach()
+        self.stack.zombies.append(zombie)
+        component.start()
+        self.restarts += 1
+        component.wait_healthy()
+        time.sleep(max(0.0, paused + LEASE_S + 3 - time.monotonic()))
+        zombie.signal(signal.SIGCONT)
+        self.pauses += 1
+        time.sleep(4)
+        zombie.kill()
+        self.kills += 1

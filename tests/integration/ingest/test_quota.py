@@ -1,0 +1,59 @@
+"""The gateway's per-user quotas (``ingest/quota.lua``) on the real Redis, clock injected."""
+
+from __future__ import annotations
+
+import pytest
+import redis.asyncio as aioredis
+
+from ingest.quota import QuotaLimiter, QuotaPolicy, quota_key
+
+pytestmark = pytest.mark.integration
+POLICY = QuotaPolicy(requests_per_s=2, request_burst=3, bytes_per_s=1000, byte_burst=5000)
+
+
+async def test_a_burst_then_the_sustained_rate_and_an_honest_retry_after(
+    aredis: aioredis.Redis, key_prefix: str
+) -> None:
+    quota = QuotaLimiter(aredis, key_prefix, POLICY)
+    now = 1_000_000
+    assert [(await quota.take("u1", 10, now)).allowed for _ in range(4)] == [1, 1, 1, 0]
+    refused = await quota.take("u1", 10, now)
+    assert (refused.quota, refused.retry_after_s) == ("requests", 1)
+    # half a second later (2/s) one request has refilled, and only one
+    assert (await quota.take("u1", 10, now + 500)).allowed
+    assert not (await quota.take("u1", 10, now + 500)).allowed
+    # another user's buckets are their own
+    assert (await quota.take("u2", 10, now)).allowed
+
+
+async def test_bytes_are_charged_and_a_refused_request_takes_nothing(
+    aredis: aioredis.Redis, key_prefix: str
+) -> None:
+    quota = QuotaLimiter(aredis, key_prefix, POLICY)
+    now = 2_000_000
+    assert (await quota.take("u1", 4000, now)).allowed
+    refused = await quota.take("u1", 4000, now)
+    assert (refused.quota, refused.retry_after_s) == ("bytes", 3)  # 3000 short at 1000/s
+    # what was refused was not taken: 1000 bytes left, and a small request passes
+    assert (await quota.take("u1", 1000, now)).allowed
+    assert (await quota.take("u1", 3000, now + 3000)).allowed
+
+
+async def test_a_clock_behind_refills_nothing_and_idle_buckets_expire(
+    aredis: aioredis.Redis, key_prefix: str
+) -> None:
+    quota = QuotaLimiter(aredis, key_prefix, POLICY)
+    now = 3_000_000
+    for _ in range(3):
+        assert (await quota.take("u1", 0, now)).allowed
+    # another gateway's clock, a minute behind: no free tokens
+    assert not (await quota.take("u1", 0, now - 60_000)).allowed
+    ttl_ms = await aredis.pttl(quota_key(key_prefix, "u1"))
+    assert 0 < ttl_ms <= 1500 + 1000  # full again after 1.5 s, plus a second
+
+
+async def test_no_quota_touches_no_redis(aredis: aioredis.Redis, key_prefix: str) -> None:
+    off = QuotaPolicy(requests_per_s=0, request_burst=1, bytes_per_s=0, byte_burst=0)
+    quota = QuotaLimiter(aredis, key_prefix, off)
+    assert all([(await quota.take("u1", 10**9, 0)).allowed for _ in range(10)])
+    assert not await aredis.exists(quota_key(key_prefix, "u1"))
