@@ -63,6 +63,20 @@ def _seq_key(settings: Settings, partition: int, user_id: str) -> str:
     return f"{settings.key_prefix}:{partition_tag(partition)}:seq:{server_client_id(user_id)}"
 
 
+async def _next_seq(redis: aioredis.Redis, key: str, now_ms: int) -> int:
+    """The user's next server ``seq``: one more than the last, starting from the clock.
+
+    A counter Redis lost (restart without persistence) starts again from the clock, not
+    from 1: the processors drop an event at or below a client's highest seq, so a
+    restarted counter would make every later session start and stop a "duplicate".
+    """
+    pipe = redis.pipeline(transaction=True)
+    pipe.set(key, now_ms, nx=True)
+    pipe.incr(key)
+    _, seq = await pipe.execute()
+    return int(seq)
+
+
 async def _append_server_event(
     redis: aioredis.Redis,
     settings: Settings,
@@ -102,7 +116,7 @@ async def start_session(
 ) -> SessionCreated:
     """Start a session for ``user_id``: append ``session.started`` and record ownership.
 
-    Steps: take the next server ``seq`` for the user (INCR); append the event and
+    Steps: take the next server ``seq`` for the user (:func:`_next_seq`); append the event and
     claim the session in one script; return the new id and start time.
 
     Raises:
@@ -112,7 +126,7 @@ async def start_session(
         raise ValueError(f"a session label has at most {MAX_LABEL_LENGTH} characters")
     now_ms = clock()
     partition = partition_for(user_id, settings.partitions)
-    seq = int(await redis.incr(_seq_key(settings, partition, user_id)))
+    seq = await _next_seq(redis, _seq_key(settings, partition, user_id), now_ms)
     session_id = uuid7(now_ms)
     event = SessionStarted(
         event_id=uuid7(now_ms),
@@ -158,7 +172,7 @@ async def stop_session(
         raise SessionNotFoundError(session_id)
     now_ms = clock()
     partition = partition_for(user_id, settings.partitions)
-    seq = int(await redis.incr(_seq_key(settings, partition, user_id)))
+    seq = await _next_seq(redis, _seq_key(settings, partition, user_id), now_ms)
     event = SessionStopped(
         event_id=uuid7(now_ms),
         client_id=server_client_id(user_id),
