@@ -4,7 +4,8 @@
 the processors and the projector (each at least twice, about once a minute each),
 clean restarts of Redis (it fsyncs its append-only file on the way down) and
 crash restarts of PostgreSQL (immediate shutdown; it recovers from its WAL), at
-least once each and about every five minutes, and pauses: a component is stopped
+least once each and about every five minutes, and pauses (the processors in a short
+run, both the processors and the projector from two minutes on): a component is stopped
 (SIGSTOP) past the processors' group lease, a replacement is started and becomes
 healthy, then the old process resumes — a zombie that must not write anything
 that counts — and is killed a few seconds later.
@@ -48,7 +49,8 @@ def plan(seconds: float, rng: random.Random) -> list[Fault]:
     faults = [Fault(0, "kill", name) for name in KILLED for _ in range(kills)]
     faults += [Fault(0, "restart", "redis") for _ in range(every_five)]
     faults += [Fault(0, "restart", "postgres") for _ in range(every_five)]
-    faults += [Fault(0, "pause", PAUSED[i % len(PAUSED)]) for i in range(every_five)]
+    pauses = max(1 if minutes < 2 else len(PAUSED), every_five)
+    faults += [Fault(0, "pause", PAUSED[i % len(PAUSED)]) for i in range(pauses)]
     rng.shuffle(faults)
     step = seconds * 0.75 / len(faults)
     return [

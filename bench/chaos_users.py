@@ -6,7 +6,8 @@ other windows, blur, idle, locked screens, media, closed tabs, non-page tabs, pa
 content) in sessions it starts and stops with ``session.started`` /
 ``session.stopped`` events, as the extension does; about a tenth of sessions are
 stopped from the server side instead (``POST /v1/sessions/{id}/stop``, as the
-dashboard does) once the session's events are all acknowledged. Some events carry
+dashboard does), half of them while the extension still holds events of the session
+(uploaded after the stop: late). Some events carry
 a timestamp a little before the previous one (listeners racing inside one batch
 window: the fold clamps client time).
 
@@ -110,6 +111,7 @@ class SimUser:
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
+        self._one_request = asyncio.Lock()  # the log holds a user's requests in answer order
         self.tabs: dict[int, tuple[int, str]] = {}
         self.active: dict[int, int] = {}
         self.window = 1
@@ -338,6 +340,10 @@ class SimUser:
 
     async def _send(self, batch_id: str, events: list[ClientEvent]) -> None:
         """Upload until acknowledged; record what the gateway accepted, in log order."""
+        async with self._one_request:
+            await self._send_alone(batch_id, events)
+
+    async def _send_alone(self, batch_id: str, events: list[ClientEvent]) -> None:
         body = msgspec.json.encode(
             EventBatch(batch_id=batch_id, client_id=self.client_id, events=events)
         )
@@ -362,13 +368,22 @@ class SimUser:
             delay = min(delay * 2, 2.0)
 
     async def _server_stop(self) -> None:
-        """Stop the session from the server side once everything before it is acknowledged."""
+        """Stop the session from the server side, as the dashboard does.
+
+        Half the time once everything recorded before is acknowledged; otherwise while
+        the extension still holds events of the session, which then arrive after the
+        stop (late uploads: the fold decides what they count for).
+        """
         self._enqueue(force=True)
-        await self._drained.wait()
-        while self._queue:  # the wake may have raced the last enqueue
-            await asyncio.sleep(0.05)
+        if self.rng.random() < 0.5:
             await self._drained.wait()
-        session_id = self.b.session_id
+            while self._queue:  # the wake may have raced the last enqueue
+                await asyncio.sleep(0.05)
+                await self._drained.wait()
+        async with self._one_request:
+            await self._stop_alone(self.b.session_id)
+
+    async def _stop_alone(self, session_id: str) -> None:
         unanswered: list[tuple[int, int]] = []
         delay = 0.1
         while True:

@@ -320,12 +320,14 @@ async def append_uploads(
     Steps, all inside one Lua script (atomic, all keys in the stream's hash slot):
     check the partition's log epoch is ``epoch`` (:data:`ANY_EPOCH`: any, created
     when missing), else write nothing and raise :class:`LogEpochError`;
-    check every dedupe key; if any exists, write nothing and report those uploads;
-    otherwise ``XADD stream 0-*`` the entry, set the dedupe keys (with the policy's
-    TTL) and record the session claims. Then, when ``policy.wait_replicas`` > 0,
-    ``WAIT`` on the same connection and raise :class:`ReplicationTimeoutError` if too
-    few replicas acknowledged (the entry stays; a retry is then reported as a
-    duplicate).
+    check every dedupe key; if any exists, append nothing, touch those keys (a write
+    replicated after the first attempt's entry) and report those uploads; otherwise
+    ``XADD stream 0-*`` the entry, set the dedupe keys (with the policy's TTL) and
+    record the session claims. Then, when ``policy.wait_replicas`` > 0, ``WAIT`` on the
+    same connection — for duplicates too, so a retry whose first attempt was never
+    replicated is not acknowledged before it is — and raise
+    :class:`ReplicationTimeoutError` if too few replicas acknowledged (the entry stays;
+    a retry is then reported as a duplicate once it is replicated).
 
     Raises:
         LogEpochError: the log was lost (see :mod:`mindhit.log_epoch`); nothing written.
@@ -352,13 +354,13 @@ async def append_uploads(
             " Redis lost the log; run `mindhit recover`",
             partition=target.number,
         )
-    if int(reply[0]) == 0:
-        return AppendOutcome(None, tuple(int(index) for index in reply[1:]))
     if acked is not None and acked < policy.wait_replicas:
         raise ReplicationTimeoutError(
             f"{acked} of {policy.wait_replicas} replicas acknowledged"
             f" within {policy.wait_timeout_ms} ms"
         )
+    if int(reply[0]) == 0:
+        return AppendOutcome(None, tuple(int(index) for index in reply[1:]))
     return AppendOutcome(offset_of(reply[1]))
 
 
@@ -376,6 +378,4 @@ async def _run_append(
     pipe.evalsha(_APPEND_UPLOADS_SHA, len(keys), *keys, *args)
     pipe.execute_command("WAIT", wait_replicas, wait_timeout_ms)
     reply, acked = await pipe.execute()
-    if int(reply[0]) <= 0:
-        return reply, None
     return reply, int(acked)

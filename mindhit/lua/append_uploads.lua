@@ -19,7 +19,11 @@
 -- Returns {1, entry_id} when appended, {0, i, j, ...} listing the (0-based)
 -- uploads already appended, or {-1, epoch} when the partition's epoch is not the
 -- expected one (Redis lost the log: appending would bury the entry under the
--- consumers' checkpoints); in the last two cases nothing is written.
+-- consumers' checkpoints); in the last two cases no entry is written. Each
+-- duplicate's dedupe key is then set again to its own value (KEEPTTL): a write that
+-- replicates after the first attempt's entry, so a WAIT on this connection returns
+-- only once replicas hold that entry too (a retry is acknowledged only as durable
+-- as a first write; the first attempt's own WAIT may have timed out).
 local epoch = redis.call('GET', KEYS[3])
 if epoch and string.sub(epoch, 1, 11) == 'recovering:' then
   return {-1, epoch}  -- mindhit recover is rebuilding this partition's log
@@ -34,8 +38,10 @@ elseif epoch ~= ARGV[6] then
 end
 local duplicates = {0}
 for i = 4, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then
+  local seen = redis.call('GET', KEYS[i])
+  if seen then
     duplicates[#duplicates + 1] = i - 4
+    redis.call('SET', KEYS[i], seen, 'KEEPTTL')
   end
 end
 if #duplicates > 1 then
