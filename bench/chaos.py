@@ -187,6 +187,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the data and logs directory")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in background
     root = Path(tempfile.mkdtemp(prefix="mindhit-chaos-"))
     log(f"stack under {root}")
     result: dict[str, Any] | None = None

@@ -129,10 +129,12 @@ class SimUser:
             while time.monotonic() < until:
                 await self._session(until)
                 await asyncio.sleep(self.rng.uniform(1, 5) * self.pace)
-        finally:
-            self._recording = False
-            self._wake.set()
-            await uploader
+        except BaseException:  # interrupted: nothing more is uploaded
+            uploader.cancel()
+            raise
+        self._recording = False
+        self._wake.set()
+        await uploader
 
     async def _session(self, until: float) -> None:
         self.b.session_id = uuid7(now_ms())
