@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingest.auth import authenticate
 from ingest.errors import ApiError
+from ingest.session_claims import legacy_owners
 from ingest.state import GatewayState
 from ingest.upload import post_events
 from mindhit.logs import get_logger
@@ -122,7 +123,12 @@ async def stop_session_route(
     try:
         _uuid.decode(msgspec.json.encode(session_id))
         stopped_at = await stop_session(
-            gateway.redis, gateway.settings, info.user_id, session_id, clock=gateway.clock
+            gateway.redis,
+            gateway.settings,
+            info.user_id,
+            session_id,
+            clock=gateway.clock,
+            legacy=legacy_owners(gateway.pool),
         )
     except (msgspec.ValidationError, SessionNotFoundError) as exc:
         log.info("session_stop", user_id=info.user_id, session_id=session_id, status=404)

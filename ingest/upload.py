@@ -23,13 +23,13 @@ from ingest.coalescer import AppendResult
 from ingest.errors import ApiError
 from ingest.known_text import drop_known_texts
 from ingest.quarantine import quarantine_entries, write_quarantine
+from ingest.session_claims import legacy_owners, refuse_foreign_sessions
 from ingest.state import GatewayState, blocked_domains
 from ingest.url_privacy import scrub_events
 from ingest.validation import BatchError, parse_batch
 from mindhit.accounts import TokenInfo
 from mindhit.streams import remember_batch
 from schema.api import BatchResult
-from schema.events import SessionStarted
 from schema.log import Upload
 from schema.topics import partition_for
 
@@ -129,19 +129,22 @@ async def post_events(scope: Scope, receive: Receive, send: Send) -> None:
 async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchResult:
     """Validate, filter, append and answer one upload.
 
-    Steps: decode (whole batch, else event by event); drop blocked events; apply the
-    URL rules (:mod:`ingest.url_privacy`); hand
-    the rest to the partition's coalescer and wait until its entry is written (or
-    found to be a duplicate) — or, with nothing left to append, just remember the
-    batch id; then keep the rejected events in quarantine (not again for a
-    duplicate; best effort: a quarantine Redis refuses never fails the upload);
-    count everything.
+    Steps: decode (whole batch, else event by event); refuse the events of sessions
+    another user owns (:mod:`ingest.session_claims`); drop blocked events; apply the
+    URL rules (:mod:`ingest.url_privacy`); hand the rest to the partition's coalescer
+    and wait until its entry is written (or found to be a duplicate) — or, with
+    nothing left to append, just remember the batch id; then keep the rejected events
+    in quarantine (not again for a duplicate; best effort: a quarantine Redis refuses
+    never fails the upload); count everything.
     """
     try:
         parsed = parse_batch(body)
     except BatchError as exc:
         raise ApiError(exc.status_code, exc.detail, field=exc.field, position=exc.position) from exc
     settings = gateway.settings
+    parsed = await refuse_foreign_sessions(
+        gateway.redis, settings.key_prefix, info.user_id, parsed, legacy_owners(gateway.pool)
+    )
     blocked = blocked_domains(settings.blocked_domains, info.blocked_domains)
     kept, blocked_count = partition_blocked(parsed.events, blocked)
     kept, not_pages = scrub_events(kept)  # the extension's URL rules, once more
@@ -159,11 +162,10 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
             received_at=received_at,
             events=kept,
         )
-        claims = [(e.session_id, info.user_id) for e in kept if isinstance(e, SessionStarted)]
         append = await gateway.coalescer.submit(
             partition_for(info.user_id, settings.partitions),
             upload,
-            claims,
+            [],  # ownership is claimed above, per session (mindhit.session_owners)
             weight=len(kept) + len(body) // 1024,
         )
     elif parsed.rejected:

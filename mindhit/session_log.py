@@ -11,11 +11,12 @@ in the kernel. A server-originated event needs an envelope like any client's:
 * each start/stop is its own upload with a fresh ``batch_id``, appended through
   :func:`mindhit.streams.append_uploads` (atomic, dense offsets).
 
-Session ownership (``session_id -> user_id``) is kept in a hash in the partition
-slot of the owner. It is written in the same script as the entry that starts the
-session, whether the start comes from here or from an extension's
-``session.started`` event via the gateway. A user may only stop a session found
-in their own hash; anything else is :class:`SessionNotFoundError` (HTTP 404).
+Session ownership is one key per session (:mod:`mindhit.session_owners`), claimed
+here before a new session's ``session.started`` is appended, and by the gateway on
+the first event of a session an extension started. A user may only stop a session
+whose key names them (or, for a session recorded before the keys, whose
+``sessions`` row does: the caller hands that lookup in); anything else is
+:class:`SessionNotFoundError` (HTTP 404).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from mindhit.clock import Clock, system_clock
+from mindhit.session_owners import LegacyOwners, claim_sessions, owners_of
 from mindhit.settings import Settings
 from mindhit.streams import AppendPolicy, append_uploads, dedupe_key, sessions_key
 from schema.api import SessionCreated
@@ -63,7 +65,6 @@ async def _append_server_event(
     event: ClientEvent,
     *,
     now_ms: int,
-    claims: list[tuple[str, str]],
 ) -> None:
     partition = partition_for(user_id, settings.partitions)
     upload = Upload(
@@ -79,7 +80,6 @@ async def _append_server_event(
         encode_raw_entry(RawEntry(uploads=[upload])),
         dedupe_keys=[dedupe_key(settings.key_prefix, partition, user_id, upload.batch_id)],
         sessions=sessions_key(settings.key_prefix, partition),
-        claims=claims,
         timestamp_ms=now_ms,
         policy=AppendPolicy.of(settings),
     )
@@ -95,8 +95,8 @@ async def start_session(
 ) -> SessionCreated:
     """Start a session for ``user_id``: append ``session.started`` and record ownership.
 
-    Steps: take the next server ``seq`` for the user (INCR); append the event and
-    claim the session in one script; return the new id and start time.
+    Steps: take the next server ``seq`` for the user (INCR); claim the new session
+    id; append the event; return the new id and start time.
 
     Raises:
         ValueError: ``label`` is longer than :data:`MAX_LABEL_LENGTH`.
@@ -115,19 +115,24 @@ async def start_session(
         ts=now_ms,
         label=label,
     )
-    await _append_server_event(
-        redis, settings, user_id, event, now_ms=now_ms, claims=[(session_id, user_id)]
-    )
+    await claim_sessions(redis, settings.key_prefix, user_id, [session_id])
+    await _append_server_event(redis, settings, user_id, event, now_ms=now_ms)
     return SessionCreated(session_id=session_id, started_at=now_ms)
 
 
 async def session_owner(
-    redis: aioredis.Redis, settings: Settings, user_id: str, session_id: str
+    redis: aioredis.Redis,
+    settings: Settings,
+    user_id: str,
+    session_id: str,
+    *,
+    legacy: LegacyOwners | None = None,
 ) -> bool:
-    """Whether ``session_id`` is one of ``user_id``'s sessions."""
-    partition = partition_for(user_id, settings.partitions)
-    owner = await redis.hget(sessions_key(settings.key_prefix, partition), session_id)  # type: ignore[misc]
-    return owner is not None and (owner.decode() if isinstance(owner, bytes) else owner) == user_id
+    """Whether ``session_id`` is one of ``user_id``'s sessions (its key, else ``legacy``)."""
+    owners = await owners_of(redis, settings.key_prefix, [session_id])
+    if session_id not in owners and legacy is not None:
+        owners = dict(await legacy([session_id]))
+    return owners.get(session_id) == user_id
 
 
 async def stop_session(
@@ -137,17 +142,18 @@ async def stop_session(
     session_id: str,
     *,
     clock: Clock = system_clock,
+    legacy: LegacyOwners | None = None,
 ) -> int:
     """Stop one of ``user_id``'s sessions: append ``session.stopped``; return its time (ms).
 
-    Steps: check ownership in the user's partition hash; take the next server
+    Steps: check ownership (:func:`session_owner`); take the next server
     ``seq``; append the event. Stopping an already stopped session appends another
     ``session.stopped``, which consumers treat as a no-op.
 
     Raises:
         SessionNotFoundError: the session is unknown or belongs to someone else.
     """
-    if not await session_owner(redis, settings, user_id, session_id):
+    if not await session_owner(redis, settings, user_id, session_id, legacy=legacy):
         raise SessionNotFoundError(session_id)
     now_ms = clock()
     partition = partition_for(user_id, settings.partitions)
@@ -159,5 +165,5 @@ async def stop_session(
         seq=seq,
         ts=now_ms,
     )
-    await _append_server_event(redis, settings, user_id, event, now_ms=now_ms, claims=[])
+    await _append_server_event(redis, settings, user_id, event, now_ms=now_ms)
     return now_ms

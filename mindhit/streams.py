@@ -281,12 +281,14 @@ async def append_uploads(
     """Append one entry unless one of its uploads is already in the log.
 
     Steps, all inside one Lua script (atomic, all keys in the stream's hash slot):
-    check every dedupe key; if any exists, write nothing and report those uploads;
-    otherwise ``XADD stream 0-*`` the entry, set the dedupe keys (with the policy's
-    TTL) and record the session claims. Then, when ``policy.wait_replicas`` > 0,
-    ``WAIT`` on the same connection and raise :class:`ReplicationTimeoutError` if too
-    few replicas acknowledged (the entry stays; a retry is then reported as a
-    duplicate).
+    check every dedupe key; if any exists, append nothing, touch those keys (a write
+    replicated after the first attempt's entry) and report those uploads; otherwise
+    ``XADD stream 0-*`` the entry, set the dedupe keys (with the policy's TTL) and
+    record the session claims. Then, when ``policy.wait_replicas`` > 0, ``WAIT`` on the
+    same connection — for duplicates too, so a retry whose first attempt was never
+    replicated is not acknowledged before it is — and raise
+    :class:`ReplicationTimeoutError` if too few replicas acknowledged (the entry stays;
+    a retry is then reported as a duplicate once it is replicated).
 
     Raises:
         redis.exceptions.ConnectionError, TimeoutError: Redis unreachable (nothing
@@ -304,13 +306,13 @@ async def append_uploads(
     except NoScriptError:
         await client.script_load(_APPEND_UPLOADS_LUA)
         reply, acked = await _run_append(client, keys, args, *wait)
-    if int(reply[0]) == 0:
-        return AppendOutcome(None, tuple(int(index) for index in reply[1:]))
     if acked is not None and acked < policy.wait_replicas:
         raise ReplicationTimeoutError(
             f"{acked} of {policy.wait_replicas} replicas acknowledged"
             f" within {policy.wait_timeout_ms} ms"
         )
+    if int(reply[0]) == 0:
+        return AppendOutcome(None, tuple(int(index) for index in reply[1:]))
     return AppendOutcome(offset_of(reply[1]))
 
 
@@ -328,6 +330,4 @@ async def _run_append(
     pipe.evalsha(_APPEND_UPLOADS_SHA, len(keys), *keys, *args)
     pipe.execute_command("WAIT", wait_replicas, wait_timeout_ms)
     reply, acked = await pipe.execute()
-    if int(reply[0]) == 0:
-        return reply, None
     return reply, int(acked)

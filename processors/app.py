@@ -33,6 +33,7 @@ from prometheus_client import generate_latest
 from mindhit.clock import Clock, system_clock
 from mindhit.logs import get_logger
 from mindhit.redis_client import connect_redis
+from mindhit.session_owners import session_owner_lookup
 from mindhit.settings import Settings
 from processors import metrics
 from processors.agents.enrich import EnrichHandler
@@ -133,6 +134,7 @@ class Runtime:
                     self._on_built,
                     on_erased=user_eraser(self.states, content, outbox),
                     outbox=outbox if self._on_built is not None else None,
+                    owner=session_owner_lookup(self.redis, self.settings.key_prefix),
                 )
         return self
 

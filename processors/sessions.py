@@ -16,7 +16,14 @@ from processors.content import CachedEnrichment
 from schema.derived import SessionClosed, SessionStatusChanged
 from schema.privacy import is_page_url
 
-__all__ = ["ALLOWED", "LifecycleError", "mindmap_pages", "status_event", "transition"]
+__all__ = [
+    "ALLOWED",
+    "LifecycleError",
+    "foreign_session",
+    "mindmap_pages",
+    "status_event",
+    "transition",
+]
 
 ALLOWED: dict[str, frozenset[str]] = {
     "recording": frozenset({"processing", "failed"}),
@@ -39,6 +46,16 @@ def transition(current: str, new: str) -> str:
     if new not in ALLOWED.get(current, frozenset()):
         raise LifecycleError(f"session cannot go from {current} to {new}")
     return new
+
+
+def foreign_session(closed: SessionClosed, owner: str | None) -> bool:
+    """Whether ``closed`` is another user's session (its recorded ``owner`` is not them).
+
+    A session with no recorded owner (recorded before ownership keys) is not refused
+    here: the gateway claims every session on its first event, and the projector keeps
+    a stored session's row to its owner.
+    """
+    return owner is not None and owner != closed.user_id
 
 
 def status_event(

@@ -266,7 +266,7 @@ def _discovered(batch: Batch, e: UrlDiscovered) -> bool:
         user_id=e.user_id,
         discovered=True,
         url=e.url,
-        title=e.title,
+        title="",  # a title is its reader's own (page_visits): the shared row keeps none
         domain=e.domain,
         lang=e.lang,
         first_seen_at=e.first_seen_ts,

@@ -8,6 +8,7 @@ tests call exactly the same code.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import psycopg
@@ -75,13 +76,27 @@ async def start_session(
 
 
 async def stop_session(
-    redis: aioredis.Redis, settings: Settings, user_id: str, session_id: str, *, clock: Clock
+    redis: aioredis.Redis,
+    settings: Settings,
+    user_id: str,
+    session_id: str,
+    *,
+    clock: Clock,
+    conn: Conn | None = None,
 ) -> SessionControlResult | None:
-    """Stop one of the user's sessions; ``None`` when it is not theirs (answer 404)."""
-    from mindhit import session_log
+    """Stop one of the user's sessions; ``None`` when it is not theirs (answer 404).
 
+    The owner is the session's ownership key, or for a session recorded before the
+    keys existed, its ``sessions`` row (read through ``conn``).
+    """
+    from mindhit import session_log
+    from mindhit.session_owners import recorded_owners
+
+    legacy = functools.partial(recorded_owners, conn) if conn is not None else None
     try:
-        await session_log.stop_session(redis, settings, user_id, session_id, clock=clock)
+        await session_log.stop_session(
+            redis, settings, user_id, session_id, clock=clock, legacy=legacy
+        )
     except session_log.SessionNotFoundError:
         return None
     return SessionControlResult(session_id=session_id, status="processing")

@@ -87,12 +87,13 @@ class ApiController(Controller):
         request: Request[Any, Any, Any],
         session_id: str,
         user: User,
+        conn: Conn,
         settings: Settings,
         clock: Clock,
     ) -> SessionControlResult:
         stopped = (
             await actions.stop_session(
-                request.app.state.redis, settings, user.user_id, session_id, clock=clock
+                request.app.state.redis, settings, user.user_id, session_id, clock=clock, conn=conn
             )
             if store.valid_uuid(session_id)
             else None

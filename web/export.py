@@ -50,9 +50,13 @@ _VISITS = (
     " FROM page_visits WHERE user_id = %s ORDER BY start_at, visit_id"
 )
 _PAGES = (
-    "SELECT u.url, u.title, u.domain, u.summary, u.tags, u.topic, u.provider, u.content_hash"
-    " FROM urls u WHERE (u.url_hash, u.content_hash) IN"
-    " (SELECT DISTINCT url_hash, content_hash FROM page_visits WHERE user_id = %s)"
+    # The title is the latest one the user saw on the page (never another user's).
+    "WITH me AS (SELECT %s::uuid AS id)"
+    " SELECT u.url, coalesce((SELECT v.title FROM page_visits v WHERE v.user_id = me.id"
+    " AND v.url_hash = u.url_hash AND v.title <> '' ORDER BY v.start_at DESC LIMIT 1), ''),"
+    " u.domain, u.summary, u.tags, u.topic, u.provider, u.content_hash"
+    " FROM me, urls u WHERE (u.url_hash, u.content_hash) IN"
+    " (SELECT DISTINCT url_hash, content_hash FROM page_visits WHERE user_id = me.id)"
     " ORDER BY u.url, u.content_hash"
 )
 _MAPS = (

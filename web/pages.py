@@ -89,7 +89,7 @@ class Pages(Controller):
         if (
             not store.valid_uuid(session_id)
             or await actions.stop_session(
-                request.app.state.redis, settings, user.user_id, session_id, clock=clock
+                request.app.state.redis, settings, user.user_id, session_id, clock=clock, conn=conn
             )
             is None
         ):

@@ -13,11 +13,17 @@
 -- ARGV[6..]  session claims as pairs session_id, user_id (first claimer wins)
 --
 -- Returns {1, entry_id} when appended, or {0, i, j, ...} listing the (0-based)
--- uploads already appended, in which case nothing is written.
+-- uploads already appended, in which case no entry is written. Each duplicate's
+-- dedupe key is then set again to its own value (KEEPTTL): a write that replicates
+-- after the first attempt's entry, so a WAIT on this connection returns only once
+-- replicas hold that entry too (a retry is acknowledged only as durable as a first
+-- write; the first attempt's own WAIT may have timed out).
 local duplicates = {0}
 for i = 3, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then
+  local seen = redis.call('GET', KEYS[i])
+  if seen then
     duplicates[#duplicates + 1] = i - 3
+    redis.call('SET', KEYS[i], seen, 'KEEPTTL')
   end
 end
 if #duplicates > 1 then

@@ -3,11 +3,19 @@
 ``url.discovered`` is announced once per ``(url_hash, content_hash)`` across all
 users, and the enrichment is cached under that pair, so re-visits, other devices
 and other users' later visits never call the AI again for the same content.
+
+Because everyone who reads that version is shown this enrichment, it is computed from
+what is provably the same for all of them: the normalized URL (its hash is the key)
+and the text (the gateway verified its SHA-256, the key's other half). The title and
+language the first reader's client sent are theirs alone and are not used (a title
+can hold a name or an address, and would reach other readers through the summary);
+only a well-formed language tag passes, as a hint.
 """
 
 from __future__ import annotations
 
 import os
+import re
 
 from mindhit.clock import Clock
 from mindhit.logs import get_logger
@@ -20,9 +28,17 @@ from schema.derived import DerivedBase, UrlDiscovered, UrlEnriched
 from schema.log import LogEntryError, decode_derived_entry
 from schema.topics import URLS_TOPIC
 
-__all__ = ["EnrichHandler"]
+__all__ = ["EnrichHandler", "shared_input"]
 
 log = get_logger(__name__)
+
+_LANG_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}")
+
+
+def shared_input(item: UrlDiscovered) -> PageInput:
+    """The provider's input for a URL version shared by every reader: URL and text only."""
+    lang = item.lang if _LANG_TAG.fullmatch(item.lang) else ""
+    return PageInput(url=item.url, title="", text=item.text, lang=lang)
 
 
 class EnrichHandler:
@@ -103,9 +119,7 @@ class EnrichHandler:
             return None
         try:
             try:
-                answer = await self._provider.enrich(
-                    PageInput(url=item.url, title=item.title, text=item.text, lang=item.lang)
-                )
+                answer = await self._provider.enrich(shared_input(item))
             except AIError:
                 raise
             except Exception as exc:  # a provider bug must not stop the pipeline

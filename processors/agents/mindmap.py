@@ -38,12 +38,12 @@ from processors.agents.deadletter import dead_letter
 from processors.ai.base import AIError, AIProvider
 from processors.content import ContentStore
 from processors.report.outbox import OutboxRecord, ReportOutbox
-from processors.sessions import mindmap_pages, status_event
+from processors.sessions import foreign_session, mindmap_pages, status_event
 from schema.derived import MindmapBuilt, MindmapNode, SessionClosed, SessionErased, UserErased
 from schema.log import LogEntryError, decode_derived_entry
 from schema.topics import SESSIONS_TOPIC
 
-__all__ = ["MindmapHandler", "OnBuilt", "OnErased"]
+__all__ = ["MindmapHandler", "OnBuilt", "OnErased", "SessionOwner"]
 
 log = get_logger(__name__)
 
@@ -57,6 +57,9 @@ an exception counts as False.
 
 OnErased = Callable[[int, str], Awaitable[None]]
 """Called with ``(partition, user_id)`` for ``user.erased``: drop the user's fold state."""
+
+SessionOwner = Callable[[str], Awaitable[str | None]]
+"""A session id → its recorded owner (:mod:`mindhit.session_owners`), if any."""
 
 
 class MindmapHandler:
@@ -77,12 +80,16 @@ class MindmapHandler:
         *,
         outbox: ReportOutbox | None = None,
         fallback: AIProvider | Literal["local"] | None = "local",
+        owner: SessionOwner | None = None,
     ) -> None:
         """Wire the handler; ``fallback`` builds the map when ``provider`` fails.
 
         ``"local"`` (default) = the offline local provider whenever ``provider`` is a
-        remote one; ``None`` = no fallback (a failure fails the session).
+        remote one; ``None`` = no fallback (a failure fails the session). ``owner``
+        looks up a session's owner: a ``session.closed`` of someone else's session
+        gets no map and no status (the session is not theirs to change).
         """
+        self._owner = owner
         if on_built is not None and outbox is None:
             raise ValueError("on_built needs a ReportOutbox, so reports survive a crash")
         if fallback == "local":
@@ -130,6 +137,11 @@ class MindmapHandler:
 
     async def _one(self, partition: int, closed: SessionClosed, origin: int) -> None:
         if await self._content.mindmap_done(closed.user_id, closed.session_id):
+            return
+        if self._owner is not None and foreign_session(
+            closed, await self._owner(closed.session_id)
+        ):
+            log.warning("foreign_session_skipped", session_id=closed.session_id)
             return
         await emit_derived(
             self._emit,

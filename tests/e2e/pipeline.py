@@ -5,6 +5,13 @@ processors, the projector and the dashboard with their settings in the environme
 (a key prefix of their own, the test database, free ports), waits until the HTTP ones
 answer, and ``stop`` terminates them (SIGTERM, then SIGKILL). Each component's output is
 kept in ``<logs>/<component>.log`` so a failing run can be read afterwards.
+
+Every pipeline's key prefix is a new, empty log, while the test database outlives it.
+The database's positions in the log (the projector's and archiver's checkpoints, which
+name a topic partition without the key prefix, the archive of the old log and its
+derivations) belong to the previous pipeline, so ``start`` clears them first: otherwise
+the projector resumes at the old log's offsets and silently skips the new log's first
+entries (a user's whole first session, when its partition was busier before).
 """
 
 from __future__ import annotations
@@ -24,14 +31,32 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import psycopg
 import redis
+from psycopg import sql
 
 from tests.support.servers import free_port
 
-__all__ = ["E2E_DIR", "Pipeline", "free_port", "run_node", "running_pipeline"]
+__all__ = [
+    "E2E_DIR",
+    "Pipeline",
+    "forget_old_log",
+    "free_port",
+    "run_node",
+    "running_pipeline",
+]
 
 E2E_DIR = Path(__file__).parent
 COMPONENTS = ("gateway", "processors", "projector", "web")
+LOG_POSITION_TABLES = ("projection_checkpoints", "event_log", "derived_log", "derivations")
+"""What the database knows of a log: cleared when a pipeline with a new log starts."""
+
+
+def forget_old_log(database_url: str) -> None:
+    """Clear the database's positions in (and copies of) a previous pipeline's log."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for table in LOG_POSITION_TABLES:
+            conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
 
 
 @dataclass
@@ -87,7 +112,11 @@ class Pipeline:
         )
 
     def start(self, *, timeout_s: float = 60.0) -> None:
-        """Start every component and wait until the gateway and dashboard answer."""
+        """Start every component and wait until the gateway and dashboard answer.
+
+        The database's positions in an older log are cleared first (see the module doc).
+        """
+        forget_old_log(self.env["MINDHIT_DATABASE_URL"])
         for name in COMPONENTS:
             out = (self.logs / f"{name}.log").open("wb")
             self._files.append(out)

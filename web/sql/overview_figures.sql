@@ -2,6 +2,8 @@
 -- the projector keeps, never from page_visits. {pages} is the period's most-read page
 -- versions (%(tag_pages)s of them, by time): read off the monthly rollup's index for a
 -- month, summed from the daily rollup for a day or week; {domains}/{bucket} likewise.
+-- A top page's title is the latest one the user saw there (one probe of their own visits
+-- per top page): the shared urls row keeps no title, so no other user's title shows.
 -- Most-read pages and tags are computed over those versions (the long tail of pages read
 -- for seconds barely moves a tag). kind: day | domain | page | tag | topic.
 WITH pages AS MATERIALIZED ({pages}),
@@ -28,10 +30,15 @@ UNION ALL
  WHERE user_id = %(user_id)s AND {bucket} >= %(start)s AND {bucket} < %(end)s
  GROUP BY domain ORDER BY sum(dwell_ms) DESC, domain LIMIT %(top)s)
 UNION ALL
-SELECT 'page', b.url_hash, coalesce(nullif(u.title, ''), u.url, b.url_hash), coalesce(u.url, ''),
+SELECT 'page', b.url_hash, coalesce(nullif(t.title, ''), u.url, b.url_hash), coalesce(u.url, ''),
        b.dwell_ms, b.visits
 FROM by_url b
 LEFT JOIN urls u ON u.url_hash = b.url_hash AND u.content_hash = b.content_hash
+LEFT JOIN LATERAL (
+    SELECT v.title FROM page_visits v
+    WHERE v.user_id = %(user_id)s AND v.url_hash = b.url_hash AND v.title <> ''
+    ORDER BY v.start_at DESC LIMIT 1
+) t ON true
 UNION ALL
 SELECT 'tag', tag, tag, '', dwell_ms, visits FROM tagged
 UNION ALL

@@ -1,5 +1,7 @@
--- Full-text search over what the user read: titles, topics and summaries (urls.search)
--- and page text (page_texts.search). It starts from the user's own visits: `pairs` walks
+-- Full-text search over what the user read: the titles of their own visits, topics and
+-- summaries (urls.search: of the page's URL and text only, never a title) and page text
+-- (page_texts.search). A title is only ever the user's own: another user's title of the
+-- same page is neither shown nor matched. It starts from the user's own visits: `pairs` walks
 -- the distinct (url, content version) pairs this user visited with one probe of
 -- page_visits_user_url_content per pair (a skip scan: as many probes as pages, not as
 -- many rows as visits), and only those pairs are looked up, matched and ranked (LATERAL
@@ -39,11 +41,20 @@ scored AS MATERIALIZED (
           AND t.search @@ q.query
         LIMIT 1
     ) t ON true
+    LEFT JOIN LATERAL (
+        -- the titles this user saw on this page version (their own visits only)
+        SELECT ts_rank(setweight(to_tsvector('english', v.title), 'A'), q.query) AS rank
+        FROM page_visits v
+        WHERE v.user_id = %(user_id)s AND v.url_hash = m.url_hash
+          AND v.content_hash = m.content_hash AND v.title <> ''
+          AND to_tsvector('english', v.title) @@ q.query
+        LIMIT 1
+    ) ti ON true
     CROSS JOIN LATERAL (
         SELECT CASE WHEN u.search @@ q.query THEN ts_rank(u.search, q.query) * 2 ELSE 0 END
-               + coalesce(t.rank, 0) AS rank
+               + coalesce(ti.rank, 0) * 2 + coalesce(t.rank, 0) AS rank
     ) hit
-    WHERE u.search @@ q.query OR t.rank IS NOT NULL
+    WHERE u.search @@ q.query OR t.rank IS NOT NULL OR ti.rank IS NOT NULL
 ),
 best AS (
     SELECT DISTINCT ON (s.url_hash) s.url_hash, s.content_hash, s.rank
@@ -53,7 +64,7 @@ best AS (
 top AS (
     SELECT * FROM best ORDER BY rank DESC, url_hash LIMIT %(limit)s
 )
-SELECT m.url_hash, v.url, coalesce(nullif(v.title, ''), u.title, '') AS title, v.domain,
+SELECT m.url_hash, v.url, v.title, v.domain,
        coalesce(u.summary, ''), coalesce(u.topic, ''), coalesce(u.tags, '{}'),
        ts_headline('english', coalesce(u.summary, '') || ' … ' || left(coalesce(t.text, ''), 4000),
                    q.query,
@@ -64,7 +75,13 @@ SELECT m.url_hash, v.url, coalesce(nullif(v.title, ''), u.title, '') AS title, v
 FROM top m
 CROSS JOIN q
 JOIN LATERAL (
-    SELECT pv.url, pv.title, pv.domain FROM page_visits pv
+    -- the latest visit; its title, else the latest title this user saw on the page
+    SELECT pv.url, pv.domain,
+           coalesce(nullif(pv.title, ''), (
+               SELECT o.title FROM page_visits o
+               WHERE o.user_id = %(user_id)s AND o.url_hash = m.url_hash AND o.title <> ''
+               ORDER BY o.start_at DESC LIMIT 1), '') AS title
+    FROM page_visits pv
     WHERE pv.user_id = %(user_id)s AND pv.url_hash = m.url_hash
       AND pv.content_hash = m.content_hash
     ORDER BY pv.start_at DESC LIMIT 1

@@ -1,15 +1,19 @@
 -- A session's visits in order, each with the AI summary/tags/topic of its page. Only a
 -- content version this user actually saw is used (the visit's own, else another version
 -- of the same URL from one of the user's visits): enrichment of a version someone else
--- saw (a personalized page) is never shown to this user.
+-- saw (a personalized page) is never shown to this user. A title is the visit's own, else
+-- the latest one this user saw on the same URL: never another user's title of the page.
 SELECT v.visit_id::text, v.url, v.title, v.domain,
        (extract(epoch FROM v.start_at) * 1000)::bigint AS start_ts,
        (extract(epoch FROM v.end_at) * 1000)::bigint AS end_ts,
        v.dwell_ms, coalesce(u.summary, ''), coalesce(u.tags, '{}'), coalesce(u.topic, ''),
-       coalesce(nullif(v.title, ''), u.title, '') AS best_title
+       coalesce(nullif(v.title, ''), (
+           SELECT o.title FROM page_visits o
+           WHERE o.user_id = v.user_id AND o.url_hash = v.url_hash AND o.title <> ''
+           ORDER BY o.start_at DESC LIMIT 1), '') AS best_title
 FROM page_visits v
 LEFT JOIN LATERAL (
-    SELECT summary, tags, topic, title FROM urls
+    SELECT summary, tags, topic FROM urls
     WHERE urls.url_hash = v.url_hash
       AND (urls.content_hash = v.content_hash OR urls.content_hash IN (
           SELECT mine.content_hash FROM page_visits mine

@@ -118,9 +118,25 @@ async def test_with_wait_replicas_an_upload_is_acknowledged_only_once_replicated
             lonely = await client.post("/v1/events", content=second, headers=account.headers)
             assert lonely.status_code == 503 and lonely.headers["retry-after"] == "1"
             assert "replicas" in lonely.json()["detail"]
-            # it was written, just not replicated: a retry is recognised, not stored twice
+            # It was written, just not replicated: a retry is recognised, never stored
+            # twice, and acknowledged only once it is as durable as a first write.
             retry = await client.post("/v1/events", content=second, headers=account.headers)
+            assert retry.status_code == 503 and "replicas" in retry.json()["detail"]
+            replica.start()
+            control.replicaof("127.0.0.1", private_redis.port)
+            deadline = time.monotonic() + 10
+            while primary.info("replication").get("slave0", {}).get("state") != "online":
+                assert time.monotonic() < deadline, "the replica did not come back online"
+                await asyncio.sleep(0.05)
+            retry = await client.post("/v1/events", content=second, headers=account.headers)
+            assert retry.status_code == 202
             assert msgspec.json.decode(retry.content, type=BatchResult).duplicate
+        on_replica = aioredis.Redis(port=replica.port)
+        try:
+            uploads = await logged_uploads(on_replica, settings)
+        finally:
+            await on_replica.aclose()
+        assert [[e.seq for e in up.events][:1] for _, up in uploads] == [[1], [11]]
     finally:
         replica.stop()
         control.close()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import msgspec
+import psycopg
 import pytest
 import redis.asyncio as aioredis
 
 from mindhit.session_log import SessionNotFoundError, server_client_id, stop_session
+from mindhit.session_owners import owner_key
 from mindhit.settings import Settings
 from schema.api import BatchResult
 from schema.events import SessionStarted, SessionStopped
@@ -96,3 +100,74 @@ async def test_an_overlong_label_is_a_400(client: Client, account: Account) -> N
     answer = await client.post("/v1/sessions", json={"label": "x" * 201}, headers=account.headers)
     assert answer.status_code == 400
     assert answer.json()["status_code"] == 400
+
+
+def _event(session_id: str, seq: int, client_id: str = "ext-1", **fields: Any) -> dict[str, Any]:
+    return {
+        "type": "idle.state",
+        "state": "active",
+        "event_id": uuid7(),
+        "client_id": client_id,
+        "session_id": session_id,
+        "seq": seq,
+        "ts": 1_764_000_000_000 + seq,
+    } | fields
+
+
+async def test_events_of_another_users_session_are_refused_one_by_one(
+    client: Client,
+    account: Account,
+    other_account: Account,
+    aredis: aioredis.Redis,
+    settings: Settings,
+) -> None:
+    victim, attacker = account, other_account
+    theirs = uuid7()
+    first = await client.post(
+        "/v1/events", content=upload_body([_event(theirs, 1)]), headers=victim.headers
+    )
+    assert first.json()["accepted"] == 1
+    own = uuid7()
+    relabel = _event(theirs, 2, "evil", type="session.started", label="pwned")
+    relabel.pop("state")
+    body = upload_body([_event(own, 1, "evil"), relabel, _event(own, 3, "evil")])
+    answer = await client.post("/v1/events", content=body, headers=attacker.headers)
+    assert answer.status_code == 202
+    result = answer.json()
+    assert result["accepted"] == 2
+    assert [(r["index"], r["field"]) for r in result["rejected"]] == [(1, "session_id")]
+    assert "another user" in result["rejected"][0]["reason"]
+    uploads = await logged_uploads(aredis, settings)
+    logged = [(up.user_id, e.session_id) for _, up in uploads for e in up.events]
+    assert (attacker.user_id, theirs) not in logged
+    assert logged.count((attacker.user_id, own)) == 2
+    stop = await client.post(f"/v1/sessions/{theirs}/stop", headers=attacker.headers)
+    assert stop.status_code == 404
+
+
+async def test_a_session_recorded_before_ownership_keys_stays_its_recorded_owners(
+    client: Client,
+    account: Account,
+    other_account: Account,
+    apg: psycopg.AsyncConnection[Any],
+    aredis: aioredis.Redis,
+    settings: Settings,
+) -> None:
+    victim, attacker = account, other_account
+    legacy = uuid7()
+    await apg.execute(
+        "INSERT INTO sessions (session_id, user_id, label, status)"
+        " VALUES (%s, %s, 'mine', 'recording')",
+        (legacy, victim.user_id),
+    )
+    await apg.commit()
+    assert await aredis.get(owner_key(settings.key_prefix, legacy)) is None
+    answer = await client.post(
+        "/v1/events", content=upload_body([_event(legacy, 1, "evil")]), headers=attacker.headers
+    )
+    assert answer.json()["accepted"] == 0
+    assert answer.json()["rejected"][0]["field"] == "session_id"
+    assert await aredis.get(owner_key(settings.key_prefix, legacy)) == victim.user_id.encode()
+    foreign = await client.post(f"/v1/sessions/{legacy}/stop", headers=attacker.headers)
+    own = await client.post(f"/v1/sessions/{legacy}/stop", headers=victim.headers)
+    assert (foreign.status_code, own.status_code) == (404, 202)

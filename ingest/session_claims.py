@@ -1,0 +1,75 @@
+"""Every event's session must be the uploader's: claim new sessions, refuse others'.
+
+Each event carries a ``session_id``. Before anything is appended, the gateway
+claims the batch's sessions in one pipelined round trip
+(:func:`mindhit.session_owners.claim_sessions`): a session nobody owns yet becomes
+the uploader's, one recorded before the ownership keys existed keeps its owner from
+PostgreSQL (``sessions.user_id``), and an event of a session owned by someone else
+is refused on its own (``field`` ``session_id``) while the rest of the batch goes on.
+A refused event is quarantined without its content (it is someone's attack, not a
+client bug worth keeping bytes for).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import msgspec
+import psycopg_pool
+
+from ingest.validation import ParsedBatch, RejectedEvent
+from mindhit.session_owners import LegacyOwners, claim_sessions, recorded_owners
+from schema.api import Rejection
+
+__all__ = ["FOREIGN_SESSION_REASON", "legacy_owners", "refuse_foreign_sessions", "split_foreign"]
+
+FOREIGN_SESSION_REASON: Final = "this session belongs to another user; its events are refused"
+
+
+def legacy_owners(pool: psycopg_pool.AsyncConnectionPool[Any]) -> LegacyOwners:
+    """Owners of sessions recorded before the ownership keys, from the read table."""
+
+    async def lookup(session_ids: Sequence[str]) -> Mapping[str, str]:
+        async with pool.connection() as conn:
+            return await recorded_owners(conn, session_ids)
+
+    return lookup
+
+
+def split_foreign(parsed: ParsedBatch, foreign: set[str]) -> ParsedBatch:
+    """``parsed`` with the events of ``foreign`` sessions moved to its rejected ones.
+
+    Pure. The valid events keep the batch's order, so their positions in the upload
+    are the positions not already rejected.
+    """
+    if not foreign:
+        return parsed
+    taken = {item.rejection.index for item in parsed.rejected}
+    positions = [i for i in range(parsed.total) if i not in taken]
+    kept = []
+    rejected = list(parsed.rejected)
+    for index, event in zip(positions, parsed.events, strict=True):
+        if event.session_id in foreign:
+            rejection = Rejection(index=index, field="session_id", reason=FOREIGN_SESSION_REASON)
+            rejected.append(RejectedEvent(rejection=rejection, raw=None))
+        else:
+            kept.append(event)
+    rejected.sort(key=lambda item: item.rejection.index)
+    return msgspec.structs.replace(parsed, events=kept, rejected=rejected)
+
+
+async def refuse_foreign_sessions(
+    redis: Any,
+    prefix: str,
+    user_id: str,
+    parsed: ParsedBatch,
+    legacy: LegacyOwners | None,
+) -> ParsedBatch:
+    """Claim the batch's sessions for ``user_id``; refuse the events of others' sessions."""
+    if not parsed.events:
+        return parsed
+    owners = await claim_sessions(
+        redis, prefix, user_id, (e.session_id for e in parsed.events), legacy=legacy
+    )
+    return split_foreign(parsed, {s for s, owner in owners.items() if owner != user_id})
