@@ -35,7 +35,6 @@ __all__ = [
     "owner_key",
     "owners_of",
     "recorded_owners",
-    "session_owner_lookup",
     "user_sessions_key",
 ]
 
@@ -82,17 +81,6 @@ async def owners_of(
         pipe.get(owner_key(prefix, session_id))
     found = await pipe.execute()
     return {s: _text(v) for s, v in zip(session_ids, found, strict=True) if v is not None}
-
-
-def session_owner_lookup(
-    redis: aioredis.Redis, prefix: str
-) -> Callable[[str], Awaitable[str | None]]:
-    """A function giving one session's recorded owner (``None`` when none is recorded)."""
-
-    async def lookup(session_id: str) -> str | None:
-        return (await owners_of(redis, prefix, [session_id])).get(session_id)
-
-    return lookup
 
 
 async def claim_sessions(

@@ -18,6 +18,9 @@ Keys (all under ``Settings.key_prefix``; single-key commands, so Redis Cluster s
 ``<prefix>:content-holders:<content_hash>``       set of the users whose uploads carry the text
                                                  (sent in full or, already known, by hash)
 
+It also reads a session's ownership key (``<prefix>:session-owner:<session_id>``,
+written by the gateway: :mod:`mindhit.session_owners`).
+
 Enrichments are content-addressed: a cached summary is reused only for the very
 same text, so one user never sees another's summary of different content.
 
@@ -36,13 +39,34 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 
+from mindhit.session_owners import owners_of
 from mindhit.streams import content_key
+from schema.events import ClientEvent, PageContent, text_matches
 
-__all__ = ["CachedEnrichment", "ContentStore"]
+__all__ = ["CachedEnrichment", "ContentStore", "verified_contents"]
 
 LOCK_MS = 120_000
 DONE_TTL_S = 30 * 24 * 3600
 """How long a session's "map emitted" marker is kept (far beyond any redelivery)."""
+
+
+def verified_contents(events: list[ClientEvent]) -> list[ClientEvent]:
+    """``events`` with each page text that does not hash to its ``content_hash`` taken out.
+
+    The gateway refuses such events; this keeps an entry logged before it did (or written
+    around it) from storing text under another text's hash, where it would be shown to
+    everyone who reads the real one. The event stays (its ``seq`` counts) with neither
+    text nor hash: the page's content is unknown. Events sent by hash only (the gateway
+    left out a text it had checked and the store holds) pass as they are.
+    """
+    if not any(isinstance(e, PageContent) and e.text and not text_matches(e) for e in events):
+        return events
+    return [
+        msgspec.structs.replace(e, text="", content_hash="")
+        if isinstance(e, PageContent) and e.text and not text_matches(e)
+        else e
+        for e in events
+    ]
 
 
 class CachedEnrichment(msgspec.Struct, frozen=True, kw_only=True):
@@ -175,6 +199,10 @@ class ContentStore:
     async def unlock_enrichment(self, url_hash: str, content_hash: str) -> None:
         """Release the enrichment lock."""
         await self._redis.delete(self._key("enrich-lock", url_hash, content_hash))
+
+    async def session_owner(self, session_id: str) -> str | None:
+        """The user the session's ownership key names (:mod:`mindhit.session_owners`)."""
+        return (await owners_of(self._redis, self._prefix, [session_id])).get(session_id)
 
     async def mindmap_done(self, user_id: str, session_id: str) -> bool:
         """Whether the user's session's mind map was already emitted (redelivery guard).

@@ -14,7 +14,8 @@ have the app's default partition count.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import msgspec
@@ -30,6 +31,7 @@ from mindhit.keys import (
 )
 
 __all__ = [
+    "TopicCatalog",
     "TopicMeta",
     "groups_key",
     "load_committed",
@@ -107,3 +109,63 @@ async def load_groups(client: aioredis.Redis, prefix: str) -> list[str]:
     """Consumer groups that have committed, sorted."""
     members: Any = await client.smembers(groups_key(prefix))
     return sorted(m.decode() for m in members)
+
+
+class TopicCatalog:
+    """Partition counts of topics, cached from the ``<prefix>:topics`` hash.
+
+    Faust asks for partition counts synchronously (``key_partition``), so the
+    catalog is loaded once and kept current by declarations; topics nobody
+    declared (e.g. the gateway's raw topic) get ``default_partitions``.
+    """
+
+    def __init__(
+        self, new_client: Callable[[], aioredis.Redis], prefix: str, default_partitions: int
+    ) -> None:
+        self._new_client = new_client
+        self.prefix = prefix
+        self.default_partitions = default_partitions
+        self._topics: dict[str, TopicMeta] = {}
+        self._loaded = False
+        self._lock = asyncio.Lock()
+
+    async def ensure_loaded(self) -> None:
+        """Read the declared topics once."""
+        if self._loaded:
+            return
+        async with self._lock:
+            if not self._loaded:
+                await self.refresh()
+
+    async def refresh(self) -> None:
+        """Re-read the declared topics."""
+        client = self._new_client()
+        try:
+            self._topics.update(await load_topics(client, self.prefix))
+        finally:
+            await client.aclose()
+        self._loaded = True
+
+    def partitions(self, topic: str) -> int:
+        """Partition count of ``topic``."""
+        meta = self._topics.get(topic)
+        return meta.partitions if meta else self.default_partitions
+
+    def meta(self, topic: str) -> TopicMeta | None:
+        """What ``topic`` was declared with, if it was."""
+        return self._topics.get(topic)
+
+    async def declare(self, topic: str, partitions: int, *, compacting: bool = False) -> TopicMeta:
+        """Declare ``topic`` in Redis (the first declaration wins) and cache it."""
+        client = self._new_client()
+        try:
+            meta = await save_topic(
+                client,
+                self.prefix,
+                topic,
+                TopicMeta(partitions=partitions or self.default_partitions, compacting=compacting),
+            )
+        finally:
+            await client.aclose()
+        self._topics[topic] = meta
+        return meta

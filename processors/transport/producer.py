@@ -238,14 +238,10 @@ class Producer(base.Producer):
         partitions: int,
         replication: int,
         *,
-        config: Mapping[str, Any] | None = None,
-        timeout: Any = 1000.0,
-        retention: Any = None,
         compacting: bool | None = None,
-        deleting: bool | None = None,
-        ensure_created: bool = False,
+        **options: Any,
     ) -> None:
-        """Declare a topic (partition count and compaction) in Redis."""
+        """Declare a topic (partition count and compaction) in Redis; Kafka-only options ignored."""
         await self._transport.catalog.declare(topic, partitions, compacting=bool(compacting))
 
     def supports_headers(self) -> bool:
@@ -303,6 +299,11 @@ class Producer(base.Producer):
                may be appended twice, which consumers of our log tolerate).
             3. Resolve each future with the entry's offset, or fail it.
         """
+        ids = await self._execute(batch)
+        _resolve(batch, ids)
+
+    async def _execute(self, batch: list[_Pending]) -> list[Any]:
+        """Steps 1 and 2 of :meth:`_write`: the new entry ids (or the error) per message."""
         deadline = time.monotonic() + float(self.app.conf.producer_request_timeout)
         attempt = 0
         while True:
@@ -317,7 +318,7 @@ class Producer(base.Producer):
                     headers=item.headers,
                 )
             try:
-                ids = await pipe.execute(raise_on_error=False)
+                ids: list[Any] = await pipe.execute(raise_on_error=False)
                 break
             except (RedisConnectionError, RedisTimeoutError) as exc:
                 attempt += 1
@@ -333,26 +334,31 @@ class Producer(base.Producer):
                 break
         if attempt:
             log.info("append retried", attempts=attempt)
-        appended: dict[str, int] = {}
-        for item, new_id in zip(batch, ids, strict=True):
-            if not isinstance(new_id, BaseException):
-                appended[item.topic] = appended.get(item.topic, 0) + 1
-            if item.future.done():
-                continue
-            if isinstance(new_id, BaseException):
-                item.future.set_exception(
-                    ProducerSendError(f"append to {item.stream} failed: {new_id!r}")
-                )
-                continue
-            item.future.set_result(
-                RecordMetadata(
-                    topic=item.topic,
-                    partition=item.partition,
-                    topic_partition=TP(item.topic, item.partition),
-                    offset=streams.offset_of(new_id),
-                    timestamp=item.timestamp_ms / 1000.0,
-                    timestamp_type=0,
-                )
+        return ids
+
+
+def _resolve(batch: list[_Pending], ids: list[Any]) -> None:
+    """Step 3 of :meth:`Producer._write`: resolve each future with its offset, or fail it."""
+    appended: dict[str, int] = {}
+    for item, new_id in zip(batch, ids, strict=True):
+        if not isinstance(new_id, BaseException):
+            appended[item.topic] = appended.get(item.topic, 0) + 1
+        if item.future.done():
+            continue
+        if isinstance(new_id, BaseException):
+            item.future.set_exception(
+                ProducerSendError(f"append to {item.stream} failed: {new_id!r}")
             )
-        for topic, count in appended.items():
-            metrics.APPENDED.labels(topic).inc(count)
+            continue
+        item.future.set_result(
+            RecordMetadata(
+                topic=item.topic,
+                partition=item.partition,
+                topic_partition=TP(item.topic, item.partition),
+                offset=streams.offset_of(new_id),
+                timestamp=item.timestamp_ms / 1000.0,
+                timestamp_type=0,
+            )
+        )
+    for topic, count in appended.items():
+        metrics.APPENDED.labels(topic).inc(count)

@@ -47,8 +47,7 @@ async def app(redis_url: str, key_prefix: str) -> AsyncIterator[faust.App]:
     yield application
     await application.producer.stop()
     consumer: Any = application.consumer
-    if consumer._client is not None:
-        await consumer._client.aclose()
+    await consumer.aclose()
 
 
 async def test_send_resolves_to_the_real_dense_offset_with_headers_and_tombstones(
@@ -68,7 +67,7 @@ async def test_send_resolves_to_the_real_dense_offset_with_headers_and_tombstone
     consumer: Any = app.consumer
     tp = TP("t", partition)
     consumer._assignment = {tp}
-    consumer._positions = {tp: 0}
+    consumer.positions.seek(tp, 0)
     records = await consumer._getmany({tp}, timeout=0.1)
     messages = [consumer._to_message(tp, r) for r in records[tp]]
     assert [(m.offset, m.key, m.value) for m in messages] == [(0, key, b"a"), (1, key, None)]
@@ -151,14 +150,15 @@ async def test_paused_partitions_are_not_fetched_and_seek_drops_inflight_data(
     consumer: Any = app.consumer
     tp0, tp1 = TP("p", 0), TP("p", 1)
     consumer._assignment = {tp0, tp1}
-    consumer._positions = {tp0: 0, tp1: 2}
+    consumer.positions.seek(tp0, 0)
+    consumer.positions.seek(tp1, 2)
 
     records = await consumer._getmany({tp1}, timeout=0.1)  # tp0 paused
     assert list(records) == [tp1]
     assert [r.offset for r in records[tp1]] == [2, 3, 4]
 
     # A seek while a fetch is blocked in XREAD: what it returns is dropped, the seek wins.
-    consumer._positions[tp0] = 5
+    consumer.positions.seek(tp0, 5)
     fetch = asyncio.create_task(consumer._getmany({tp0}, timeout=1.0))
     await asyncio.sleep(0.03)  # the fetch is now waiting for new entries
     await consumer.seek(tp0, 3)
@@ -179,8 +179,7 @@ async def test_commit_is_stored_in_redis_and_is_where_a_new_consumer_starts(
     consumer: Any = app.consumer
     tp = TP("c", 2)
     consumer._assignment = {tp}
-    assert await consumer.lease.renew(consumer.client)
-    consumer._lease_held = True
+    await consumer.membership.join()
     assert await consumer._commit({tp: 3, TP("c", 1): 9})  # not assigned: ignored
     assert await load_committed(aredis, key_prefix, "contract") == {("c", 2): 3}
     labels = {"topic": "c", "partition": "2"}
@@ -241,7 +240,7 @@ async def test_a_partition_whose_commit_stops_moving_is_reported(app: faust.App)
     consumer: Any = app.consumer
     tp = TP("lv", 0)
     app.topics._acking_topics.add("lv")  # as after subscribing to an agent's topic
-    consumer._highwaters[tp] = 50
+    consumer.positions.highwaters[tp] = 50
     consumer._committed_offset[tp] = 10
     limit = consumer.commit_livelock_soft_timeout
     with capture_logs() as logs:

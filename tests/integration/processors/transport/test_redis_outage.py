@@ -202,11 +202,9 @@ async def outage_app(private_redis: PrivateRedis) -> AsyncIterator[faust.App]:
     )
     consumer: Any = application.consumer
     consumer._assignment = {TP("t", 0), TP("t", 1)}
-    assert await consumer.lease.renew(consumer.client)
-    consumer._lease_held = True
+    await consumer.membership.join()
     yield application
-    if consumer._client is not None:
-        await consumer._client.aclose()
+    await consumer.aclose()
 
 
 async def test_a_commit_is_retried_until_redis_is_back(

@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from processors.transport.compaction import superseded
-from processors.transport.consumer import assigned_tps
 from processors.transport.options import broker_url, parse_broker_url
 from processors.transport.producer import encode_key, headers_field
+from processors.transport.rebalance import assigned_tps
 from schema.log import decode_headers
 
 

@@ -1,0 +1,103 @@
+"""Where each assigned partition's next fetch reads, and what a fetched entry becomes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import redis.asyncio as aioredis
+from faust.types import TP, ConsumerMessage
+
+from mindhit import streams
+from processors.transport import metrics
+from processors.transport.catalog import load_committed
+from processors.transport.context import GroupContext
+from schema.log import FIELD_HEADERS, FIELD_KEY, FIELD_TIMESTAMP, FIELD_VALUE, decode_headers
+
+__all__ = ["Positions", "to_message"]
+
+
+class Positions:
+    """Next offsets to read per partition, highwaters seen, and the seek epoch.
+
+    Every seek bumps :attr:`epoch`; a fetch that started in an older epoch drops
+    what it read, so a seek always takes effect.
+    """
+
+    def __init__(self, ctx: GroupContext) -> None:
+        self.ctx = ctx
+        self.next: dict[TP, int] = {}
+        self.highwaters: dict[TP, int] = {}
+        self.epoch = 0
+
+    def invalidate(self) -> None:
+        """Make fetches in flight drop what they read."""
+        self.epoch += 1
+
+    def seek(self, tp: TP, offset: int) -> None:
+        """Read ``tp`` from ``offset`` next."""
+        self.epoch += 1
+        self.next[TP(tp.topic, tp.partition)] = offset
+
+    def retain(self, tps: set[TP]) -> set[TP]:
+        """Forget positions outside ``tps``; return those of ``tps`` without a position."""
+        self.epoch += 1
+        self.next = {tp: pos for tp, pos in self.next.items() if tp in tps}
+        return tps - set(self.next)
+
+    async def committed(self, client: aioredis.Redis, tps: Iterable[TP]) -> dict[TP, int]:
+        """The group's committed offsets of ``tps`` (those that have one)."""
+        stored = await load_committed(
+            client, self.ctx.prefix, self.ctx.group, [(tp.topic, tp.partition) for tp in tps]
+        )
+        return {TP(topic, partition): offset for (topic, partition), offset in stored.items()}
+
+    async def start(self, client: aioredis.Redis, tps: set[TP], *, latest: bool) -> None:
+        """Position ``tps`` at their committed offset, else at the end (``latest``) or start."""
+        committed = await self.committed(client, tps)
+        for tp in tps:
+            offset = committed.get(tp)
+            if offset is None:
+                stream = self.ctx.stream(tp)
+                if latest:
+                    offset = await streams.highwater(client, stream)
+                else:
+                    offset = await streams.earliest_offset(client, stream)
+            self.next[tp] = offset
+
+    def advance(
+        self, by_stream: Mapping[str, TP], records: list[streams.StreamRecord]
+    ) -> dict[TP, list[streams.StreamRecord]]:
+        """Group fetched records by partition and move positions (and highwaters) past them."""
+        result: dict[TP, list[streams.StreamRecord]] = {}
+        for record in records:
+            result.setdefault(by_stream[record.stream], []).append(record)
+        for tp, items in result.items():
+            next_offset = items[-1].offset + 1
+            self.next[tp] = next_offset
+            metrics.FETCHED.labels(tp.topic).inc(len(items))
+            if next_offset > self.highwaters.get(tp, 0):
+                self.highwaters[tp] = next_offset
+        return result
+
+
+def to_message(tp: TP, record: streams.StreamRecord, generation_id: int) -> ConsumerMessage:
+    """The Faust message of one fetched stream entry."""
+    fields: Mapping[bytes, bytes] = record.fields
+    key = fields.get(FIELD_KEY) or None
+    value = fields.get(FIELD_VALUE)
+    raw_headers = fields.get(FIELD_HEADERS)
+    return ConsumerMessage(
+        tp.topic,
+        tp.partition,
+        record.offset,
+        int(fields.get(FIELD_TIMESTAMP, b"0")) / 1000.0,
+        0,
+        decode_headers(raw_headers) if raw_headers else [],
+        key,
+        value,
+        None,
+        len(key) if key else 0,
+        len(value) if value else 0,
+        tp,
+        generation_id=generation_id,
+    )
