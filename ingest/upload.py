@@ -152,7 +152,9 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
     received_at = gateway.now_ms()
     append = AppendResult(duplicate=False)
     if kept:
-        kept, stripped = await drop_known_texts(gateway.redis, settings.key_prefix, kept)
+        kept, stripped = await drop_known_texts(
+            gateway.redis, settings.key_prefix, kept, settings.content_ttl_days * 86_400
+        )
         if stripped:
             gateway.metrics.known_texts.inc(stripped)
         upload = Upload(
