@@ -18,10 +18,12 @@ import redis.asyncio as aioredis
 from litestar import Litestar
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
 
 from ingest.access_log import request_logger
 from ingest.coalescer import Coalescer
 from ingest.errors import exception_handlers
+from ingest.log_epochs import GatewayEpochs
 from ingest.log_writer import LogWriter
 from ingest.metrics import GatewayMetrics
 from ingest.openapi import complete_openapi, openapi_config
@@ -34,6 +36,7 @@ from mindhit.clock import Clock, system_clock
 from mindhit.logs import get_logger
 from mindhit.metrics_http import serve_metrics
 from mindhit.redis_client import connect_redis
+from mindhit.redis_durability import VolatileRedisError, check_redis_durability
 from mindhit.settings import Settings
 
 __all__ = ["create_app", "redis_client"]
@@ -53,6 +56,26 @@ def redis_client(url: str, *, max_connections: int = 64) -> aioredis.Redis:
     )
 
 
+async def _refuse_volatile_redis(redis: aioredis.Redis, settings: Settings) -> None:
+    """Start only on a Redis that keeps acknowledged uploads (production, unless overridden).
+
+    A Redis that cannot be asked (down at start-up) is not refused: uploads get 503
+    until it is back, and the check is not repeated.
+    """
+    try:
+        volatile = await check_redis_durability(redis, settings)
+    except VolatileRedisError as exc:
+        log.error("gateway_refuses_volatile_redis", reason=str(exc))
+        await redis.aclose()
+        raise
+    except (RedisError, OSError) as exc:
+        log.warning("redis_durability_unknown", error=repr(exc))
+        return
+    if volatile is not None:  # allowed: development, or production with the override
+        report = log.warning if settings.env == "production" else log.info
+        report("redis_is_volatile", reason=volatile, env=settings.env)
+
+
 def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
     """The clients, caches and coalescer the handlers share (the pool not opened yet)."""
     redis = redis_client(settings.redis_url)
@@ -70,7 +93,7 @@ def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
             return await lookup_token(conn, secret)
 
     metrics = GatewayMetrics()
-    writer = LogWriter(redis, settings, metrics)
+    writer = LogWriter(redis, settings, metrics, GatewayEpochs(redis, settings.key_prefix))
     state = GatewayState(
         settings=settings,
         redis=redis,
@@ -110,6 +133,7 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         state = _gateway_state(settings, clock)
         redis, pool, metrics = state.redis, state.pool, state.metrics
+        await _refuse_volatile_redis(redis, settings)
         await pool.open(wait=False)
         app.state.gateway = state
         listener = (

@@ -61,6 +61,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         coalesce_linger_ms: how long the gateway waits to coalesce uploads per partition.
         wait_replicas: replicas that must acknowledge an append before the gateway does.
         wait_timeout_ms: how long to wait for those replicas.
+        allow_volatile_redis: in production, let the gateway start on a Redis that keeps
+            nothing across a restart (no AOF, no RDB save points) and has no replicas to
+            wait for; acknowledged uploads are then lost when Redis restarts.
         batch_dedupe_seconds: how long a ``batch_id`` is remembered (a retry is stored once).
         blocked_domains: global block list (comma-separated domains; subdomains included).
         quarantine_maxlen: most entries the stream of rejected events keeps.
@@ -133,6 +136,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     coalesce_linger_ms: float = 15.0
     wait_replicas: int = 0
     wait_timeout_ms: int = 100
+    allow_volatile_redis: bool = False
     batch_dedupe_seconds: int = 7 * 24 * 3600
     blocked_domains: tuple[str, ...] = ()
     quarantine_maxlen: int = 10_000

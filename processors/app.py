@@ -36,7 +36,7 @@ from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 from processors import metrics
 from processors.agents.enrich import EnrichHandler
-from processors.agents.mindmap import MindmapHandler, OnBuilt
+from processors.agents.mindmap import MindmapHandler, OnBuilt, Reports
 from processors.agents.raw import RawHandler
 from processors.agents.reliable import handle_reliably
 from processors.ai.base import AIProvider
@@ -134,9 +134,8 @@ class Runtime:
                     self.provider,
                     self.emit,
                     self.clock,
-                    self._on_built,
+                    Reports(self._on_built, outbox) if self._on_built is not None else None,
                     on_erased=user_eraser(self.states, content, outbox),
-                    outbox=outbox if self._on_built is not None else None,
                 )
         return self
 

@@ -49,12 +49,32 @@ import redis.asyncio as aioredis
 
 from mindhit.session_owners import owners_of
 from mindhit.streams import content_key
+from schema.events import ClientEvent, PageContent, text_matches
 
-__all__ = ["CachedEnrichment", "ContentStore"]
+__all__ = ["CachedEnrichment", "ContentStore", "verified_contents"]
 
 LOCK_MS = 120_000
 DONE_TTL_S = 30 * 24 * 3600
 """How long a session's "map emitted" marker is kept (far beyond any redelivery)."""
+
+
+def verified_contents(events: list[ClientEvent]) -> list[ClientEvent]:
+    """``events`` with each page text that does not hash to its ``content_hash`` taken out.
+
+    The gateway refuses such events; this keeps an entry logged before it did (or written
+    around it) from storing text under another text's hash, where it would be shown to
+    everyone who reads the real one. The event stays (its ``seq`` counts) with neither
+    text nor hash: the page's content is unknown. Events sent by hash only (the gateway
+    left out a text it had checked and the store holds) pass as they are.
+    """
+    if not any(isinstance(e, PageContent) and e.text and not text_matches(e) for e in events):
+        return events
+    return [
+        msgspec.structs.replace(e, text="", content_hash="")
+        if isinstance(e, PageContent) and e.text and not text_matches(e)
+        else e
+        for e in events
+    ]
 
 
 class CachedEnrichment(msgspec.Struct, frozen=True, kw_only=True):
