@@ -192,6 +192,7 @@ def metric(text: str, name: str) -> float:
 
 
 def scrape(url: str) -> dict[str, float]:
+    """Counters from the gateway's internal metrics listener at ``url``."""
     text = httpx.get(f"{url}/metrics").text
     return {
         "accepted": metric(text, 'mindhit_gateway_events_total{outcome="accepted"}'),
@@ -242,8 +243,10 @@ def main() -> None:
         console.log("raw ceiling (in-process decode + one XADD per batch)")
         ceiling = raw_ceiling(big_bodies[0], redis_port, min(args.seconds, 3.0))
 
-        port = free_port()
+        port, metrics_port = free_port(), free_port()
+        metrics_url = f"http://127.0.0.1:{metrics_port}"
         env = os.environ | {
+            "MINDHIT_GATEWAY_METRICS_PORT": str(metrics_port),
             "MINDHIT_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
             "MINDHIT_DATABASE_URL": database_url,
             "MINDHIT_KEY_PREFIX": "bench",
@@ -275,7 +278,7 @@ def main() -> None:
         console.log(
             f"workload 1: 200-event batches, {args.connections} connections, {args.seconds:g} s"
         )
-        before, mem_before = scrape(url), int(control.info("memory")["used_memory"])
+        before, mem_before = scrape(metrics_url), int(control.info("memory")["used_memory"])
         big = wrk(
             url,
             work / "big.txt",
@@ -283,13 +286,13 @@ def main() -> None:
             connections=args.connections,
             seconds=args.seconds,
         )
-        after, mem_after = scrape(url), int(control.info("memory")["used_memory"])
+        after, mem_after = scrape(metrics_url), int(control.info("memory")["used_memory"])
         big_events = after["accepted"] - before["accepted"]
         events_per_s = big_events / (big["duration_us"] / 1e6)
         bytes_per_event = (mem_after - mem_before) / big_events if big_events else 0.0
 
         console.log(f"workload 2: {args.clients} clients, 1-10-event batches, {args.seconds:g} s")
-        before = scrape(url)
+        before = scrape(metrics_url)
         small = wrk(
             url,
             work / "small.txt",
@@ -298,7 +301,7 @@ def main() -> None:
             seconds=args.seconds,
             delay_ms=args.clients * 1000 / args.rate,
         )
-        after = scrape(url)
+        after = scrape(metrics_url)
         entries = after["entries"] - before["entries"]
         events_per_entry = (after["accepted"] - before["accepted"]) / entries if entries else 0.0
         sampler.stop.set()

@@ -18,10 +18,12 @@ import redis.asyncio as aioredis
 from litestar import Litestar
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
 
 from ingest.access_log import request_logger
 from ingest.coalescer import Coalescer
 from ingest.errors import exception_handlers
+from ingest.log_epochs import GatewayEpochs
 from ingest.log_writer import LogWriter
 from ingest.metrics import GatewayMetrics
 from ingest.openapi import complete_openapi, openapi_config
@@ -32,7 +34,9 @@ from ingest.tokens import TokenCache
 from mindhit.accounts import TokenInfo, lookup_token
 from mindhit.clock import Clock, system_clock
 from mindhit.logs import get_logger
+from mindhit.metrics_http import serve_metrics
 from mindhit.redis_client import connect_redis
+from mindhit.redis_durability import VolatileRedisError, check_redis_durability
 from mindhit.settings import Settings
 
 __all__ = ["create_app", "redis_client"]
@@ -52,11 +56,64 @@ def redis_client(url: str, *, max_connections: int = 64) -> aioredis.Redis:
     )
 
 
+async def _refuse_volatile_redis(redis: aioredis.Redis, settings: Settings) -> None:
+    """Start only on a Redis that keeps acknowledged uploads (production, unless overridden).
+
+    A Redis that cannot be asked (down at start-up) is not refused: uploads get 503
+    until it is back, and the check is not repeated.
+    """
+    try:
+        volatile = await check_redis_durability(redis, settings)
+    except VolatileRedisError as exc:
+        log.error("gateway_refuses_volatile_redis", reason=str(exc))
+        await redis.aclose()
+        raise
+    except (RedisError, OSError) as exc:
+        log.warning("redis_durability_unknown", error=repr(exc))
+        return
+    if volatile is not None:  # allowed: development, or production with the override
+        report = log.warning if settings.env == "production" else log.info
+        report("redis_is_volatile", reason=volatile, env=settings.env)
+
+
+def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
+    """The clients, caches and coalescer the handlers share (the pool not opened yet)."""
+    redis = redis_client(settings.redis_url)
+    pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
+        settings.database_url,
+        min_size=1,
+        max_size=4,
+        open=False,
+        timeout=5.0,
+        kwargs={"autocommit": True},
+    )
+
+    async def lookup(secret: str) -> TokenInfo | None:
+        async with pool.connection() as conn:
+            return await lookup_token(conn, secret)
+
+    metrics = GatewayMetrics()
+    writer = LogWriter(redis, settings, metrics, GatewayEpochs(redis, settings.key_prefix))
+    state = GatewayState(
+        settings=settings,
+        redis=redis,
+        pool=pool,
+        tokens=TokenCache(lookup, ttl_s=settings.token_cache_seconds),
+        coalescer=Coalescer(writer.write, linger_s=settings.coalesce_linger_ms / 1000),
+        metrics=metrics,
+        access_log=request_logger(settings),
+        quota=QuotaLimiter(redis, settings.key_prefix, QuotaPolicy.of(settings)),
+        clock=clock,
+    )
+    return state
+
+
 def create_app(
     settings: Settings,
     *,
     clock: Clock = system_clock,
     tune_gc: bool = False,
+    metrics_port: int | None = None,
 ) -> Litestar:
     """The gateway application.
 
@@ -66,41 +123,26 @@ def create_app(
         clock: wall clock, Unix ms (``received_at``; injected for tests).
         tune_gc: after start-up, freeze the heap and raise the GC thresholds
             (measured: the collector was a third of the worker's time).
+        metrics_port: serve ``/metrics`` on this internal port (on ``gateway_host``);
+            ``None`` = not at all. The public port never serves it.
     """
     if not settings.redis_url or not settings.database_url:
         raise ValueError("the gateway needs redis_url and database_url")
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        redis = redis_client(settings.redis_url)
-        pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
-            settings.database_url,
-            min_size=1,
-            max_size=4,
-            open=False,
-            timeout=5.0,
-            kwargs={"autocommit": True},
-        )
+        state = _gateway_state(settings, clock)
+        redis, pool, metrics = state.redis, state.pool, state.metrics
+        await _refuse_volatile_redis(redis, settings)
         await pool.open(wait=False)
-
-        async def lookup(secret: str) -> TokenInfo | None:
-            async with pool.connection() as conn:
-                return await lookup_token(conn, secret)
-
-        metrics = GatewayMetrics()
-        writer = LogWriter(redis, settings, metrics)
-        state = GatewayState(
-            settings=settings,
-            redis=redis,
-            pool=pool,
-            tokens=TokenCache(lookup, ttl_s=settings.token_cache_seconds),
-            coalescer=Coalescer(writer.write, linger_s=settings.coalesce_linger_ms / 1000),
-            metrics=metrics,
-            access_log=request_logger(settings),
-            quota=QuotaLimiter(redis, settings.key_prefix, QuotaPolicy.of(settings)),
-            clock=clock,
-        )
         app.state.gateway = state
+        listener = (
+            await serve_metrics(
+                settings.gateway_host, metrics_port, metrics.registry, component="gateway"
+            )
+            if metrics_port
+            else None
+        )
         if tune_gc:
             gc.collect()
             gc.freeze()
@@ -109,6 +151,8 @@ def create_app(
         try:
             yield
         finally:
+            if listener is not None:
+                listener.close()
             await state.coalescer.drain()
             await redis.aclose()
             await pool.close()

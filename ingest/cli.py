@@ -15,7 +15,8 @@ __all__ = ["commands", "gateway"]
 @click.option("--port", type=int, default=None, help="Port (default MINDHIT_GATEWAY_PORT).")
 @click.pass_context
 def gateway(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Serve POST /v1/events, the session API, /healthz, /readyz and /metrics.
+    """Serve POST /v1/events, the session API, /healthz and /readyz; /metrics only on
+    the internal port MINDHIT_GATEWAY_METRICS_PORT.
 
     Applies pending migrations first (idempotent, under an advisory lock), so the
     token table exists even when the gateway is started on its own.
@@ -33,7 +34,7 @@ def gateway(ctx: click.Context, host: str | None, port: int | None) -> None:
             settings, redis_url=services.redis_url, database_url=services.database_url
         )
         apply_migrations(settings.database_url)
-        app = create_app(settings, tune_gc=True)
+        app = create_app(settings, tune_gc=True, metrics_port=settings.gateway_metrics_port or None)
         uvicorn.run(
             app,
             host=host or settings.gateway_host,

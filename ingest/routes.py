@@ -1,6 +1,7 @@
-"""The gateway's HTTP endpoints: sessions, health, readiness and metrics.
+"""The gateway's HTTP endpoints: sessions, health and readiness.
 
 ``POST /v1/events``, the hot path, is a raw ASGI endpoint in :mod:`ingest.upload`.
+Metrics are not served here but on the internal metrics port (:mod:`mindhit.metrics_http`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingest.auth import authenticate
 from ingest.errors import ApiError
@@ -178,10 +178,4 @@ async def _check_pg(gateway: GatewayState) -> str:
     return "ok"
 
 
-@get("/metrics", summary="Prometheus metrics", media_type=CONTENT_TYPE_LATEST, tags=["operations"])
-async def metrics(state: State) -> bytes:
-    """Counters and histograms in the Prometheus text format."""
-    return generate_latest(_state(state).metrics.registry)
-
-
-route_handlers = [post_events, create_session, stop_session_route, healthz, readyz, metrics]
+route_handlers = [post_events, create_session, stop_session_route, healthz, readyz]

@@ -39,8 +39,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         partitions: partitions per topic (raw events are partitioned by user).
         gateway_host: interface the gateway binds to.
         gateway_port: port of the gateway (``POST /v1/events``).
+        gateway_metrics_port: internal port of the gateway's ``/metrics`` (on
+            ``gateway_host``; never routed by the ingress; ``0`` = not served).
         web_host: interface the dashboard binds to.
         web_port: port of the dashboard.
+        web_metrics_port: internal port of the dashboard's ``/metrics`` (on ``web_host``;
+            never routed by the ingress; ``0`` = not served).
         trusted_proxies: proxy networks (comma-separated CIDRs) whose forwarded header
             names the client; empty = the connection's address is the client.
         forwarded_header: the header those proxies write: ``x-forwarded-for`` or
@@ -57,12 +61,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         coalesce_linger_ms: how long the gateway waits to coalesce uploads per partition.
         wait_replicas: replicas that must acknowledge an append before the gateway does.
         wait_timeout_ms: how long to wait for those replicas.
+        allow_volatile_redis: in production, let the gateway start on a Redis that keeps
+            nothing across a restart (no AOF, no RDB save points) and has no replicas to
+            wait for; acknowledged uploads are then lost when Redis restarts.
         batch_dedupe_seconds: how long a ``batch_id`` is remembered (a retry is stored once).
         blocked_domains: global block list (comma-separated domains; subdomains included).
         quarantine_maxlen: most entries the stream of rejected events keeps.
         quarantine_max_bytes: most memory the stream of rejected events takes (each entry
             is capped at 1 KiB: the reason and a short excerpt of the event).
         token_cache_seconds: how long the gateway caches device-token lookups.
+        content_ttl_days: how long page texts, URL versions and enrichments stay in Redis
+            after their last use (``0`` = until erased).
         quota_requests_per_s: gateway requests a user may make per second, sustained
             (all their device tokens together; ``0`` = no request quota).
         quota_request_burst: gateway requests a user may make at once, above that rate.
@@ -111,8 +120,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     partitions: int = 8
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
+    gateway_metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 9000
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    web_metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 9080
     trusted_proxies: tuple[str, ...] = ()
     forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
     processors_host: str = "127.0.0.1"
@@ -125,11 +136,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     coalesce_linger_ms: float = 15.0
     wait_replicas: int = 0
     wait_timeout_ms: int = 100
+    allow_volatile_redis: bool = False
     batch_dedupe_seconds: int = 7 * 24 * 3600
     blocked_domains: tuple[str, ...] = ()
     quarantine_maxlen: int = 10_000
     quarantine_max_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 8 * 1024 * 1024
     token_cache_seconds: float = 5.0
+    content_ttl_days: Annotated[int, msgspec.Meta(ge=0)] = 30
     quota_requests_per_s: Annotated[float, msgspec.Meta(ge=0)] = 10.0
     quota_request_burst: Annotated[int, msgspec.Meta(ge=1)] = 100
     quota_bytes_per_s: Annotated[int, msgspec.Meta(ge=0)] = 512 * 1024

@@ -36,7 +36,7 @@ from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 from processors import metrics
 from processors.agents.enrich import EnrichHandler
-from processors.agents.mindmap import MindmapHandler, OnBuilt
+from processors.agents.mindmap import MindmapHandler, OnBuilt, Reports
 from processors.agents.raw import RawHandler
 from processors.agents.reliable import handle_reliably
 from processors.ai.base import AIProvider
@@ -114,7 +114,11 @@ class Runtime:
         async with self._lock:
             if self.redis is None:
                 self.redis = connect_redis(self.redis_url)
-                content = ContentStore(self.redis, self.settings.key_prefix)
+                content = ContentStore(
+                    self.redis,
+                    self.settings.key_prefix,
+                    ttl_s=self.settings.content_ttl_days * 86_400,
+                )
                 outbox = ReportOutbox(self.redis, self.settings.key_prefix)
                 self.states = StateStore(self.redis, self.settings.key_prefix)
                 self.provider = self._provider_factory(self.settings)
@@ -130,9 +134,8 @@ class Runtime:
                     self.provider,
                     self.emit,
                     self.clock,
-                    self._on_built,
+                    Reports(self._on_built, outbox) if self._on_built is not None else None,
                     on_erased=user_eraser(self.states, content, outbox),
-                    outbox=outbox if self._on_built is not None else None,
                 )
         return self
 

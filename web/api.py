@@ -13,7 +13,6 @@ from typing import Any
 import psycopg
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.exceptions import NotFoundException, ValidationException
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from mindhit.accounts import DeviceToken, User, list_tokens
 from mindhit.clock import Clock
@@ -269,9 +268,3 @@ class MetaController(Controller):
             "postgres": pg_status,
         }
         return Response(body, status_code=200 if ready else 503)
-
-    @get("/metrics", media_type=CONTENT_TYPE_LATEST)
-    async def metrics(self, request: Request[Any, Any, Any]) -> Response[bytes]:
-        return Response(
-            generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
-        )

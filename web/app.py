@@ -33,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool
 from mindhit.accounts import User
 from mindhit.clock import Clock, system_clock, utc_datetime
 from mindhit.logs import get_logger
+from mindhit.metrics_http import serve_metrics
 from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 from web import filters
@@ -43,6 +44,7 @@ from web.auth import user_for_login
 from web.common import admin_addresses, with_admin_rights
 from web.display import DisplayApi
 from web.metrics import MetricsMiddleware, WebMetrics
+from web.next_path import login_path
 from web.overview_routes import OverviewApi, OverviewPages
 from web.owning_routes import OwningApi, OwningPages
 from web.pages import OpsPages, Pages
@@ -109,7 +111,10 @@ def _on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respo
             body["extra"] = exc.extra
         return Response(body, status_code=exc.status_code, headers=exc.headers)
     if isinstance(exc, NotAuthorizedException):
-        return Redirect(path="/login", status_code=303)
+        # Back to the page asked for after signing in (a GET's path and query only).
+        asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = login_path(asked if request.method == "GET" else None)
+        return Redirect(path=target, status_code=303)
     return Template(
         template_name="error.html",
         context={"status": exc.status_code, "detail": exc.detail, "user": None},
@@ -128,9 +133,10 @@ def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
 
 @asynccontextmanager
 async def _lifespan(
-    app: Litestar, *, settings: Settings, metrics: WebMetrics
+    app: Litestar, *, settings: Settings, metrics: WebMetrics, metrics_port: int | None
 ) -> AsyncIterator[None]:
-    """Open the connection pool and the Redis client for the app's life; close them after."""
+    """Open the connection pool, the Redis client and the internal metrics listener for
+    the app's life; close them after."""
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         settings.database_url,
         min_size=1,
@@ -148,9 +154,16 @@ async def _lifespan(
     app.state.device_secret = derived_key(secret_key(settings), "known-device")
     app.state.admin_addresses = admin_addresses(settings.admin_emails)
     app.state.metrics = metrics
+    listener = (
+        await serve_metrics(settings.web_host, metrics_port, metrics.registry, component="web")
+        if metrics_port
+        else None
+    )
     try:
         yield
     finally:
+        if listener is not None:
+            listener.close()
         await client.aclose()
         await pool.close()
 
@@ -179,6 +192,7 @@ def create_app(
     *,
     clock: Clock = system_clock,
     openapi_document: OpenAPIDocument | None = None,
+    metrics_port: int | None = None,
 ) -> Litestar:
     """Build the dashboard application for ``settings``.
 
@@ -187,6 +201,8 @@ def create_app(
         clock: the time source handlers use (tests inject a fixed one).
         openapi_document: builds the combined OpenAPI document served at
             ``/schema/openapi.json`` (404 without it).
+        metrics_port: serve ``/metrics`` on this internal port (on ``web_host``);
+            ``None`` = not at all. The public port never serves it.
     """
     if settings.env == "production" and not settings.secret_key:
         raise RuntimeError("MINDHIT_SECRET_KEY must be set in production")
@@ -206,7 +222,9 @@ def create_app(
     )
     return Litestar(
         route_handlers=[*CONTROLLERS, static],
-        lifespan=[partial(_lifespan, settings=settings, metrics=metrics)],
+        lifespan=[
+            partial(_lifespan, settings=settings, metrics=metrics, metrics_port=metrics_port)
+        ],
         state=State({"openapi_builder": openapi_document}),
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),

@@ -26,7 +26,8 @@ __all__ = ["commands", "demo", "openapi", "web"]
 @click.option("--port", type=int, default=None, help="Port (default MINDHIT_WEB_PORT).")
 @click.pass_context
 def web(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Serve the dashboard and its /v1 JSON API."""
+    """Serve the dashboard and its /v1 JSON API (/metrics only on the internal port
+    MINDHIT_WEB_METRICS_PORT)."""
     import uvicorn
 
     from mindhit.cli.openapi import combined_openapi
@@ -41,7 +42,11 @@ def web(ctx: click.Context, host: str | None, port: int | None) -> None:
         settings = msgspec.structs.replace(
             settings, redis_url=services.redis_url, database_url=services.database_url
         )
-        app = create_app(settings, openapi_document=partial(combined_openapi, settings))
+        app = create_app(
+            settings,
+            openapi_document=partial(combined_openapi, settings),
+            metrics_port=settings.web_metrics_port or None,
+        )
         uvicorn.run(
             app,
             host=host or settings.web_host,

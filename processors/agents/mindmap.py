@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 
@@ -43,7 +43,7 @@ from schema.derived import MindmapBuilt, MindmapNode, SessionClosed, SessionEras
 from schema.log import DerivedEntry, LogEntryError, decode_derived_entry
 from schema.topics import SESSIONS_TOPIC
 
-__all__ = ["MindmapHandler", "OnBuilt", "OnErased"]
+__all__ = ["MindmapHandler", "OnBuilt", "OnErased", "Reports"]
 
 log = get_logger(__name__)
 
@@ -59,11 +59,18 @@ OnErased = Callable[[int, str], Awaitable[None]]
 """Called with ``(partition, user_id)`` for ``user.erased``: drop the user's fold state."""
 
 
+class Reports(NamedTuple):
+    """Session reports on: the callback that mails one, and the outbox that keeps it owed."""
+
+    on_built: OnBuilt
+    outbox: ReportOutbox
+
+
 class MindmapHandler:
     """Handles one ``sessions`` entry: a mind map per ``session.closed`` in it.
 
-    With ``on_built`` (reports on) an ``outbox`` is required: it keeps every report
-    owed until ``on_built`` says it is finished.
+    With ``reports`` (reports on) the outbox keeps every report owed until
+    ``on_built`` says it is finished.
     """
 
     def __init__(
@@ -72,10 +79,9 @@ class MindmapHandler:
         provider: AIProvider,
         emit: Emit,
         clock: Clock,
-        on_built: OnBuilt | None = None,
+        reports: Reports | None = None,
         on_erased: OnErased | None = None,
         *,
-        outbox: ReportOutbox | None = None,
         fallback: AIProvider | Literal["local"] | None = "local",
     ) -> None:
         """Wire the handler; ``fallback`` builds the map when ``provider`` fails.
@@ -83,8 +89,6 @@ class MindmapHandler:
         ``"local"`` (default) = the offline local provider whenever ``provider`` is a
         remote one; ``None`` = no fallback (a failure fails the session).
         """
-        if on_built is not None and outbox is None:
-            raise ValueError("on_built needs a ReportOutbox, so reports survive a crash")
         if fallback == "local":
             from processors.ai.local import LocalProvider
 
@@ -94,9 +98,9 @@ class MindmapHandler:
         self._provider = provider
         self._emit = emit
         self._clock = clock
-        self._on_built = on_built
+        self._on_built = reports.on_built if reports is not None else None
         self._on_erased = on_erased
-        self._outbox = outbox
+        self._outbox = reports.outbox if reports is not None else None
         self._background: set[asyncio.Task[None]] = set()
         self._sending: set[str] = set()
         """Sessions whose report this worker is sending now (never two sends at once)."""
@@ -184,8 +188,18 @@ class MindmapHandler:
             origin=source.origin,
             received_at=source.received_at,
         )
+        await self._built(partition, closed, built, done=failure is None)
+
+    async def _built(
+        self, partition: int, closed: SessionClosed, built: MindmapBuilt, *, done: bool
+    ) -> None:
+        """The map is stored: record the report owed, mark the map done, start the report.
+
+        ``done`` is False for a fallback map, which stays open to a retry.
+        """
+        now = built.built_ts
         if self._outbox is None:
-            if failure is None:  # a fallback map stays open to a retry
+            if done:
                 await self._content.mark_mindmap_done(closed.user_id, closed.session_id)
             metrics.MINDMAPS.labels("built").inc()
             return
@@ -196,7 +210,7 @@ class MindmapHandler:
         self._sending.add(sid)
         try:
             await self._outbox.put(partition, closed, built, now)
-            if failure is None:  # a fallback map stays open to a retry
+            if done:
                 await self._content.mark_mindmap_done(closed.user_id, sid)
         except BaseException:
             if claimed:

@@ -14,7 +14,7 @@ import msgspec
 from mindhit.logs import get_logger
 from processors import metrics
 from processors.agents import Emit, emit_derived
-from processors.content import ContentStore
+from processors.content import ContentStore, verified_contents
 from processors.dwell import FoldResult, UserState, fold
 from processors.state import StateStore
 from processors.urls import domain_of, normalize_url, url_hash
@@ -99,7 +99,8 @@ def fold_entry(
     and get the same outputs.
     """
     out = EntryFold(states={}, derived=[], candidates={}, texts={}, held={}, results={})
-    for user_id, events in per_user.items():
+    for user_id, sent in per_user.items():
+        events = verified_contents(sent)
         state, result = fold(
             states.get(user_id), user_id, events, idle_threshold_ms=idle_threshold_ms
         )

@@ -1,9 +1,10 @@
-"""The real gateway as a process, and devices uploading to it over HTTP.
+"""The real gateway (and processors) as processes, and devices uploading over HTTP.
 
 :class:`GatewayServer` runs ``python -m mindhit.cli gateway`` on a free loopback port
 against the test database and Redis (a key prefix of its own) with any extra
-``MINDHIT_*`` settings; :func:`new_device` makes a user with a device token, as
-``mindhit token create`` would.
+``MINDHIT_*`` settings; ``command="processors"`` runs the stream processors the same
+way (same prefix when ``prefix`` is given). :func:`new_device` makes a user with a
+device token, as ``mindhit token create`` would.
 """
 
 from __future__ import annotations
@@ -55,10 +56,19 @@ def new_device(database_url: str, tag: str) -> Device:
 class GatewayServer:
     """``mindhit gateway`` as a child process on a free port; its output in ``log``."""
 
-    def __init__(self, redis_url: str, database_url: str, **extra: str) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        database_url: str,
+        *,
+        command: str = "gateway",
+        prefix: str = "",
+        **extra: str,
+    ) -> None:
+        self.command = command
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.prefix = f"mhsec-{uuid.uuid4().hex[:8]}"
+        self.prefix = prefix or f"mhsec-{uuid.uuid4().hex[:8]}"
         self.redis_url = redis_url
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("MINDHIT_")}
         self.env.update(
@@ -69,17 +79,18 @@ class GatewayServer:
                 "MINDHIT_PARTITIONS": "4",
                 "MINDHIT_LOG_FORMAT": "json",
                 "PYTHONPATH": str(ROOT),
+                "MINDHIT_GATEWAY_METRICS_PORT": "0",  # a test that wants it names a port
                 **extra,
             }
         )
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.log = ARTIFACTS / f"gateway-{self.prefix}.log"
+        self.log = ARTIFACTS / f"{command}-{self.prefix}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 60.0) -> GatewayServer:
         """Start and wait until ``/readyz`` answers 200."""
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mindhit.cli", "gateway", "--host", "127.0.0.1",
+            [sys.executable, "-m", "mindhit.cli", self.command, "--host", "127.0.0.1",
              "--port", str(self.port)],
             env=self.env,
             cwd=ROOT,
@@ -89,14 +100,14 @@ class GatewayServer:
         deadline = time.monotonic() + timeout_s
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"mindhit gateway exited:\n{self.log_text()[-3000:]}")
+                raise RuntimeError(f"mindhit {self.command} exited:\n{self.log_text()[-3000:]}")
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"mindhit gateway did not answer; see {self.log}")
+                raise TimeoutError(f"mindhit {self.command} did not answer; see {self.log}")
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -126,9 +137,11 @@ class GatewayServer:
 
 
 @contextmanager
-def running_gateway(redis_url: str, database_url: str, **extra: str) -> Iterator[GatewayServer]:
+def running_gateway(
+    redis_url: str, database_url: str, *, command: str = "gateway", prefix: str = "", **extra: str
+) -> Iterator[GatewayServer]:
     """A started :class:`GatewayServer`, stopped afterwards."""
-    server = GatewayServer(redis_url, database_url, **extra)
+    server = GatewayServer(redis_url, database_url, command=command, prefix=prefix, **extra)
     try:
         yield server.start()
     finally:

@@ -51,6 +51,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- required (printf "config.%s is required" $key) (index .root.Values.config $key) -}}
 {{- end -}}
 
+{{/* The internal metrics port of gateway and web (their public port serves no /metrics);
+empty for processors and projector, whose one port is internal and serves /metrics. */}}
+{{- define "mindhit.metricsPort" -}}
+{{- if has .component (list "gateway" "web") -}}
+{{- $key := printf "MINDHIT_%s_METRICS_PORT" (upper .component) -}}
+{{- required (printf "config.%s is required" $key) (index .root.Values.config $key) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* ConfigMap data: every non-secret setting, as strings. */}}
 {{- define "mindhit.configData" -}}
 {{- range $key, $value := .Values.config }}

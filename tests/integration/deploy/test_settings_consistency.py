@@ -233,9 +233,17 @@ def test_pods_listen_and_are_probed_on_their_port_setting(values_file: str) -> N
             continue
         port = int(config["data"][f"MINDHIT_{workload.component.upper()}_PORT"])
         assert workload.args == [workload.component]
-        assert workload.container["ports"] == [
-            {"name": "http", "containerPort": port, "protocol": "TCP"}
-        ]
+        ports = [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+        scraped = port
+        if workload.component in ("gateway", "web"):
+            # /metrics only on the internal port: in the pod, never in the Service
+            scraped = int(config["data"][f"MINDHIT_{workload.component.upper()}_METRICS_PORT"])
+            ports.append({"name": "metrics", "containerPort": scraped, "protocol": "TCP"})
+        assert workload.container["ports"] == ports
+        deployment = find(docs, "Deployment", workload.name)
+        assert deployment is not None
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/port"] == str(scraped)
         assert workload.container["readinessProbe"]["httpGet"] == {
             "path": "/readyz",
             "port": "http",
@@ -245,7 +253,14 @@ def test_pods_listen_and_are_probed_on_their_port_setting(values_file: str) -> N
             "port": "http",
         }
         service = find(docs, "Service", workload.name)
-        assert service is not None and service["spec"]["ports"][0]["port"] == port
+        assert service is not None and service["spec"]["ports"] == [
+            {"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}
+        ]
+    ingress = find(docs, "Ingress", "mindhit")
+    if ingress is not None:  # it reaches only the public ports, which serve no /metrics
+        backends = [p["backend"]["service"] for r in ingress["spec"]["rules"]
+                    for p in r["http"]["paths"]]  # fmt: skip
+        assert backends and all(b["port"] == {"name": "http"} for b in backends)
 
 
 @pytest.mark.parametrize("values_file", ["values-dev.yaml", "values-prod.yaml"])

@@ -221,6 +221,8 @@ def _pod_env(
         assert env[f"MINDHIT_{component.upper()}_HOST"] == "0.0.0.0"
         env[f"MINDHIT_{component.upper()}_HOST"] = "127.0.0.1"
         env[f"MINDHIT_{component.upper()}_PORT"] = str(port)
+        if f"MINDHIT_{component.upper()}_METRICS_PORT" in env:
+            env[f"MINDHIT_{component.upper()}_METRICS_PORT"] = str(_free_port())
     data_dir.mkdir(parents=True, exist_ok=True)
     env["MINDHIT_DATA_DIR"] = str(data_dir)  # the pod's emptyDir
     env["PATH"] = f"{Path(sys.executable).parent}:/usr/bin:/bin"

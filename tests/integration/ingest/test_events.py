@@ -10,7 +10,9 @@ import msgspec
 import psycopg
 import pytest
 import redis.asyncio as aioredis
+from prometheus_client import generate_latest
 
+from ingest.state import GatewayState
 from mindhit.accounts import revoke_token
 from mindhit.settings import Settings
 from schema.api import BatchResult, ErrorBody
@@ -206,14 +208,15 @@ async def test_too_many_events_or_too_many_bytes_is_a_413(
 
 
 async def test_metrics_count_batches_and_events_by_outcome(
-    client: Client, account: Account
+    client: Client, account: Account, gateway_state: GatewayState
 ) -> None:
     events = event_dicts(10)
     events[0]["ts"] = -1
     body = upload_body(events)
     for _ in range(2):
         assert (await client.post("/v1/events", content=body, headers=account.headers)).is_success
-    text = (await client.get("/metrics")).text
+    assert (await client.get("/metrics")).status_code == 404  # internal port only
+    text = generate_latest(gateway_state.metrics.registry).decode()
     assert 'mindhit_gateway_events_total{outcome="accepted"} 9.0' in text
     assert 'mindhit_gateway_events_total{outcome="duplicate"} 9.0' in text
     assert 'mindhit_gateway_events_total{outcome="rejected"} 2.0' in text
@@ -310,11 +313,14 @@ async def test_page_text_already_in_the_content_store_is_not_logged_again(
     fresh = page_content(
         "https://b.example/", "brand new text", event_id=uuid7(), seq=2, **envelope
     )
-    await aredis.set(content_key(settings.key_prefix, known["content_hash"]), b"stored")
+    stored = content_key(settings.key_prefix, known["content_hash"])
+    await aredis.set(stored, b"stored", ex=60)  # about to expire
     answer = await client.post(
         "/v1/events", content=upload_body([known, fresh]), headers=account.headers
     )
     assert msgspec.json.decode(answer.content, type=BatchResult).accepted == 2
+    # found known, the text's lifetime was renewed: the processors will still find it
+    assert await aredis.ttl(stored) > settings.content_ttl_days * 86_400 - 60
     logged = [e for _, up in await logged_uploads(aredis, settings) for e in up.events]
     assert [(e.content_hash, e.text) for e in logged if isinstance(e, PageContent)] == [
         (known["content_hash"], ""),

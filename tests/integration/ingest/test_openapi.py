@@ -93,7 +93,6 @@ OPERATIONS = [
     ("/v1/sessions/{session_id}/stop", "POST"),
     ("/healthz", "GET"),
     ("/readyz", "GET"),
-    ("/metrics", "GET"),
 ]
 
 

@@ -15,6 +15,7 @@ import msgspec
 import pytest
 import redis
 import redis.asyncio as aioredis
+from prometheus_client import generate_latest
 
 from ingest.app import create_app
 from mindhit.settings import Settings
@@ -75,7 +76,8 @@ async def test_redis_over_its_memory_limit_gives_503_and_writes_nothing(
     settings = msgspec.structs.replace(settings, redis_url=private_redis.url)
     control = redis.Redis(port=private_redis.port)
     body = upload_body(event_dicts(20))
-    async with serve(create_app(settings)) as client:
+    app = create_app(settings)
+    async with serve(app) as client:
         control.config_set("maxmemory", 1)
         full = await client.post("/v1/events", content=body, headers=account.headers)
         assert full.status_code == 503 and full.headers["retry-after"] == "1"
@@ -84,7 +86,7 @@ async def test_redis_over_its_memory_limit_gives_503_and_writes_nothing(
         again = await client.post("/v1/events", content=body, headers=account.headers)
         assert again.status_code == 202
         assert not msgspec.json.decode(again.content, type=BatchResult).duplicate
-        metrics = (await client.get("/metrics")).text
+        metrics = generate_latest(app.state.gateway.metrics.registry).decode()
     assert 'mindhit_gateway_unavailable_total{dependency="redis"} 1.0' in metrics
     control.close()
 

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from mindhit import streams
 from mindhit.settings import Settings
 from processors.agents.enrich import EnrichHandler
-from processors.agents.mindmap import MindmapHandler, OnBuilt
+from processors.agents.mindmap import MindmapHandler, OnBuilt, Reports
 from processors.agents.raw import RawHandler
 from processors.ai.base import AIError, AIProvider, Enrichment, MindmapPage, PageInput
 from processors.ai.local import LocalProvider
@@ -91,9 +91,8 @@ class Pipeline:
             self.provider,
             self.emit,
             self.clock,
-            self.on_built,
+            Reports(self.on_built, self.outbox) if self.on_built is not None else None,
             user_eraser(self.states, content, self.outbox),
-            outbox=self.outbox if self.on_built is not None else None,
         )
 
     def clock(self) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 from litestar.testing import AsyncTestClient
+from prometheus_client import generate_latest
 
 from tests.integration.web.conftest import PASSWORD, csrf_from, sign_up, unique_email
 
@@ -84,7 +85,7 @@ async def test_signed_out_visitors_are_sent_to_sign_in_and_the_api_says_401(
     client: AsyncTestClient[Any],
 ) -> None:
     page = await client.get("/sessions", follow_redirects=False)
-    assert page.status_code == 303 and page.headers["location"] == "/login"
+    assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Fsessions"
     api = await client.get("/v1/sessions")
     assert api.status_code == 401 and api.json()["status_code"] == 401
 
@@ -109,7 +110,9 @@ async def test_readiness_and_metrics_for_operators(client: AsyncTestClient[Any])
     token = await sign_up(client, email)
     await client.post("/logout", data={"_csrf_token": token}, follow_redirects=False)
     await _login(client, email, "wrong password!")
-    text = (await client.get("/metrics")).text
+    # the public port serves no metrics; the internal listener serves this registry
+    assert (await client.get("/metrics")).status_code == 404
+    text = generate_latest(client.app.state.metrics.registry).decode()
     assert 'mindhit_web_signins_total{outcome="wrong"} 1.0' in text
     assert 'route="/signup"' in text and "mindhit_web_request_seconds_bucket" in text
 

@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from mindhit.accounts import create_user
 from mindhit.corpus import load_pages
 from mindhit.settings import Settings
-from processors.agents.mindmap import MindmapHandler
+from processors.agents.mindmap import MindmapHandler, Reports
 from processors.ai.gemini import GeminiProvider
 from processors.content import ContentStore
 from processors.report import ReportOutbox, reporter_from_settings
@@ -111,14 +111,13 @@ async def _run(
     provider = GeminiProvider(
         api_key="k", model="m", base_url=stub.base_url, attempts=2, sleep=no_wait
     )
-    outbox = ReportOutbox(aredis, key_prefix) if on_built is not None else None
+    reports = Reports(on_built, ReportOutbox(aredis, key_prefix)) if on_built is not None else None
     handler = MindmapHandler(
         ContentStore(aredis, key_prefix),
         provider,
         emit,
         lambda: 5,
-        on_built,
-        outbox=outbox,
+        reports,
         fallback=fallback,
     )
     try:

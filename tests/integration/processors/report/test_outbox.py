@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from mindhit.settings import Settings
-from processors.agents.mindmap import MindmapHandler, OnBuilt
+from processors.agents.mindmap import MindmapHandler, OnBuilt, Reports
 from processors.ai.local import LocalProvider
 from processors.content import ContentStore
 from processors.erasure import user_eraser
@@ -59,9 +59,8 @@ class Worker:
             LocalProvider(),
             self._emit,
             clock,
-            on_built,
+            Reports(on_built, self.outbox),
             user_eraser(StateStore(client, prefix), content, self.outbox),
-            outbox=self.outbox,
         )
 
     async def _emit(self, topic: str, partition: int, value: bytes) -> None:
