@@ -13,6 +13,7 @@ the loop).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -272,7 +273,9 @@ def _discovered(batch: Batch, e: UrlDiscovered) -> bool:
         first_seen_at=e.first_seen_ts,
     )
     _put(batch.urls, (e.url_hash, e.content_hash), patch, merge_url)
-    if e.content_hash and e.text and e.content_hash not in batch.texts:
+    # A text is stored only under its own SHA-256 (the gateway and the processors see to
+    # it; checked once more here): a stored text is what every reader of its hash sent.
+    if e.content_hash and e.text and e.content_hash not in batch.texts and _text_is(e):
         batch.texts[e.content_hash] = PageTextRow(
             content_hash=e.content_hash,
             user_id=e.user_id,
@@ -281,6 +284,10 @@ def _discovered(batch: Batch, e: UrlDiscovered) -> bool:
             seen_at=e.first_seen_ts,
         )
     return True
+
+
+def _text_is(e: UrlDiscovered) -> bool:
+    return hashlib.sha256(e.text.encode()).hexdigest() == e.content_hash
 
 
 def _enriched(batch: Batch, e: UrlEnriched) -> bool:

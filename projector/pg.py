@@ -109,7 +109,7 @@ def _copy(conn: psycopg.Connection[Any], table: ReadTable, ops: Any) -> None:
             copy.write_row(row(op))
 
 
-def _stage(conn: psycopg.Connection[Any], batch: Batch) -> list[str]:
+def _stage(conn: psycopg.Connection[Any], batch: Batch, tables: Tables) -> list[str]:
     """COPY every row operation of ``batch`` into the staging tables; return those written.
 
     Staging tables empty at commit, but not at a savepoint: replay folds several
@@ -120,9 +120,39 @@ def _stage(conn: psycopg.Connection[Any], batch: Batch) -> list[str]:
     for name, table in READ_TABLES.items():
         ops: dict[Any, Any] = getattr(batch, _BATCH_ROWS[name])
         if ops:
-            _copy(conn, table, ops.values())
+            _copy(conn, table, _one_owner(conn, table, tables.get(name, name), list(ops.values())))
             staged.append(name)
     return staged
+
+
+def _one_owner(
+    conn: psycopg.Connection[Any], table: ReadTable, physical: str, ops: list[Any]
+) -> list[Any]:
+    """The operations of an owned table with one user per key.
+
+    The folds key such rows by (user, id), so two users sending the same id (a session
+    id, say) give two operations; the row belongs to its stored owner, else to whoever
+    sent the id first in the log (the operations are in first-seen order). The others'
+    operations on that key are dropped here, so one statement never sees two rows of a
+    key (the upserts would also refuse to change another user's row).
+    """
+    if table.owner is None or len(table.key) != 1:
+        return ops
+    key, owner = table.key[0], table.owner
+    users: dict[str, list[str]] = {}
+    for op in ops:
+        users.setdefault(getattr(op, key), []).append(getattr(op, owner))
+    contested = [k for k, found in users.items() if len(set(found)) > 1]
+    if not contested:
+        return ops
+    query = sql.SQL("SELECT {k}::text, {o}::text FROM {t} WHERE {k} = ANY(%s::uuid[])").format(
+        k=sql.Identifier(key), o=sql.Identifier(owner), t=sql.Identifier(physical)
+    )
+    stored = dict(conn.execute(query, (contested,)).fetchall())
+    winner = {k: stored.get(k) or users[k][0] for k in contested}
+    return [
+        op for op in ops if winner.get(getattr(op, key), getattr(op, owner)) == getattr(op, owner)
+    ]
 
 
 _CUT = "timestamptz 'epoch' + %(at)s * interval '1 ms'"
@@ -244,7 +274,7 @@ def apply_batch(
             erase_user_rows(conn, erase, (purges or {}).get(erase.user_id, {}))
         for scope in batch.session_erasures.values():
             erase_session_rows(conn, scope, (purges or {}).get(scope.user_id, {}))
-        staged = _stage(conn, batch)
+        staged = _stage(conn, batch, tables)
         drop_erased_sessions(conn)
         for name in staged:
             _merge(conn, name, tables)

@@ -3,9 +3,9 @@
 Visit, session and mind-map ids come from clients (or are derived from what they
 send). Folded with the real adapter into the real tables: a second user's operation
 on the same id neither rewrites the first user's row (nor its ``user_id``) nor
-moves the first user's overview rollups; a second user sending the same new id in
-the same batch as the first gets nothing instead of an error that would wedge the
-projection.
+moves the first user's overview rollups; of two users sending the same new id in one
+batch the first gets it (an existing row stays its owner's), instead of an error that
+would wedge the projection.
 """
 
 from __future__ import annotations
@@ -127,7 +127,26 @@ def test_two_users_sending_one_new_id_in_one_batch_get_one_row(
             ]
         ),
     )
-    # One owner per id (the smallest user id for a brand-new one), never an error.
-    assert _rows(pg, "SELECT user_id::text, label FROM sessions") == [(VICTIM, "mine")]
-    assert _rows(pg, "SELECT user_id::text, dwell_ms FROM page_visits") == [(VICTIM, 60_000)]
-    assert _rows(pg, "SELECT user_id::text, visits FROM overview_days") == [(VICTIM, 1)]
+    # One owner per id (whoever sent it first), never an error.
+    assert _rows(pg, "SELECT user_id::text, label FROM sessions") == [(ATTACKER, "theirs")]
+    assert _rows(pg, "SELECT user_id::text, dwell_ms FROM page_visits") == [(ATTACKER, 1_000)]
+    assert _rows(pg, "SELECT user_id::text, visits FROM overview_days") == [(ATTACKER, 1)]
+
+
+def test_a_stored_owner_keeps_a_row_another_user_names_first_in_a_batch(
+    pg: psycopg.Connection[Any],
+) -> None:
+    ensure_temp_tables(pg)
+    pg.commit()
+    session = uuid7(T0)
+    _apply(pg, _started(VICTIM, session, "mine"))
+    stop = SessionStatusChanged(
+        user_id=VICTIM, session_id=session, status="completed", ts=T0 + 9_000
+    )
+    hijack = SessionStatusChanged(
+        user_id=ATTACKER, session_id=session, status="failed", ts=T0 + 99_000
+    )
+    _apply(pg, _started(ATTACKER, session, "hijacked"), DerivedEntry(events=[hijack, stop]))
+    assert _rows(pg, "SELECT user_id::text, label, status FROM sessions") == [
+        (VICTIM, "mine", "completed")
+    ]
