@@ -18,6 +18,14 @@ Keys (all under ``Settings.key_prefix``; single-key commands, so Redis Cluster s
 ``<prefix>:content-holders:<content_hash>``       set of the users whose uploads carry the text
                                                  (sent in full or, already known, by hash)
 
+With a lifetime (``ttl_s``, ``MINDHIT_CONTENT_TTL_DAYS``) every key above but the lock and
+the map marker expires that long after its last use: a text, its holders and the
+uploader's listing are renewed each time an upload carries or names the text (the
+gateway renews the text when it finds it known), URL versions and enrichments when
+written. So what nobody has read for that long leaves Redis; PostgreSQL's
+``page_texts`` keeps the durable copy. A version announced again after its marker
+expired is announced and enriched again (both idempotent downstream).
+
 It also reads a session's ownership key (``<prefix>:session-owner:<session_id>``,
 written by the gateway: :mod:`mindhit.session_owners`).
 
@@ -87,9 +95,10 @@ _RELEASE_TEXT = resources.files("processors").joinpath("release_text.lua").read_
 class ContentStore:
     """Redis-backed content-addressed store (see the module docstring for the keys)."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, client: aioredis.Redis, prefix: str, *, ttl_s: int = 0) -> None:
         self._redis = client
         self._prefix = prefix
+        self._ttl = ttl_s or None
         self._release_text = client.register_script(_RELEASE_TEXT)
 
     def _key(self, kind: str, *parts: str) -> str:
@@ -106,18 +115,24 @@ class ContentStore:
             if text:
                 if user_id:
                     self._queue_hold(pipe, content_hash, user_id)
-                pipe.set(
-                    content_key(self._prefix, content_hash),
-                    zlib.compress(text.encode(), 1),
-                    nx=True,
-                )
+                key = content_key(self._prefix, content_hash)
+                pipe.set(key, zlib.compress(text.encode(), 1), nx=True)
+                if self._ttl:
+                    pipe.expire(key, self._ttl)
                 queued = True
         if queued:
             await pipe.execute()
 
     def _queue_hold(self, pipe: Any, content_hash: str, user_id: str) -> None:
-        pipe.sadd(self._key("user-content", user_id), f"t:{content_hash}")
-        pipe.sadd(self._key("content-holders", content_hash), user_id)
+        listing, holders = (
+            self._key("user-content", user_id),
+            self._key("content-holders", content_hash),
+        )
+        pipe.sadd(listing, f"t:{content_hash}")
+        pipe.sadd(holders, user_id)
+        if self._ttl:
+            for key in (listing, holders, content_key(self._prefix, content_hash)):
+                pipe.expire(key, self._ttl)
 
     async def hold_texts(self, hashes: Iterable[str], user_id: str) -> None:
         """Record that ``user_id``'s uploads carry these texts (sent by hash only).
@@ -167,10 +182,13 @@ class ContentStore:
         pipe = self._redis.pipeline(transaction=False)
         queued = False
         for url_hash, content_hash in versions:
-            pipe.set(self._key("urlver", url_hash, content_hash), b"1")
+            pipe.set(self._key("urlver", url_hash, content_hash), b"1", ex=self._ttl)
             owner = (users or {}).get((url_hash, content_hash))
             if owner:
-                pipe.sadd(self._key("user-content", owner), f"v:{url_hash}:{content_hash}")
+                listing = self._key("user-content", owner)
+                pipe.sadd(listing, f"v:{url_hash}:{content_hash}")
+                if self._ttl:
+                    pipe.expire(listing, self._ttl)
             queued = True
         if queued:
             await pipe.execute()
@@ -189,7 +207,9 @@ class ContentStore:
         self, url_hash: str, content_hash: str, value: CachedEnrichment
     ) -> None:
         """Cache the enrichment of one URL version."""
-        await self._redis.set(self._key("enrich", url_hash, content_hash), _encoder.encode(value))
+        await self._redis.set(
+            self._key("enrich", url_hash, content_hash), _encoder.encode(value), ex=self._ttl
+        )
 
     async def lock_enrichment(self, url_hash: str, content_hash: str, owner: str) -> bool:
         """Take the short enrichment lock of a URL version; False if another worker holds it."""
