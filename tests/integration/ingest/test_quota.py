@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 
+from ingest.app import create_app
 from ingest.quota import QuotaLimiter, QuotaPolicy, quota_key
+from mindhit.settings import Settings
+from schema.api import ErrorBody
+from tests.integration.ingest.conftest import Account, serve
 
 pytestmark = pytest.mark.integration
 POLICY = QuotaPolicy(requests_per_s=2, request_burst=3, bytes_per_s=1000, byte_burst=5000)
@@ -57,3 +62,13 @@ async def test_no_quota_touches_no_redis(aredis: aioredis.Redis, key_prefix: str
     quota = QuotaLimiter(aredis, key_prefix, off)
     assert all([(await quota.take("u1", 10**9, 0)).allowed for _ in range(10)])
     assert not await aredis.exists(quota_key(key_prefix, "u1"))
+
+
+async def test_session_calls_are_charged_too(settings: Settings, account: Account) -> None:
+    tight = msgspec.structs.replace(settings, quota_requests_per_s=0.1, quota_request_burst=2)
+    async with serve(create_app(tight)) as client:
+        answers = [await client.post("/v1/sessions", headers=account.headers) for _ in range(3)]
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    refused = msgspec.json.decode(answers[2].content, type=ErrorBody)
+    assert refused.field == "quota.requests"
+    assert int(answers[2].headers["retry-after"]) >= 1
