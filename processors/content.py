@@ -10,7 +10,10 @@ Keys (all under ``Settings.key_prefix``; single-key commands, so Redis Cluster s
 
 ``<prefix>:content:<content_hash>``              zlib-compressed page text (SET NX: written once)
 ``<prefix>:urlver:<url_hash>:<content_hash>``    "1" once the URL version was announced
-``<prefix>:enrich:<url_hash>:<content_hash>``    msgpack :class:`CachedEnrichment`
+``<prefix>:enrich2:<url_hash>:<content_hash>``   msgpack :class:`CachedEnrichment` (``2``: from the
+                                                 URL and text only; the older ``enrich:``
+                                                 answers saw a first reader's title and
+                                                 are never reused)
 ``<prefix>:enrich-lock:<url_hash>:<content_hash>`` short lock so two workers never enrich twice
 ``<prefix>:mindmap-done:<user_id>:<session_id>``  "1" once a session's map was emitted (30 days)
 ``<prefix>:user-content:<user_id>``               set of the content hashes / URL versions a
@@ -87,6 +90,8 @@ class CachedEnrichment(msgspec.Struct, frozen=True, kw_only=True):
     enriched_ts: int
 
 
+_ENRICH = "enrich2"
+"""Key kind of cached enrichments (see the module docstring)."""
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(CachedEnrichment)
 _RELEASE_TEXT = resources.files("processors").joinpath("release_text.lua").read_text()
@@ -200,7 +205,7 @@ class ContentStore:
         unique = [v for v in dict.fromkeys(versions) if v[1]]
         if not unique:
             return {}
-        values: list[Any] = await self._redis.mget([self._key("enrich", u, c) for u, c in unique])
+        values: list[Any] = await self._redis.mget([self._key(_ENRICH, u, c) for u, c in unique])
         return {v: _decoder.decode(raw) for v, raw in zip(unique, values, strict=True) if raw}
 
     async def put_enrichment(
@@ -208,7 +213,7 @@ class ContentStore:
     ) -> None:
         """Cache the enrichment of one URL version."""
         await self._redis.set(
-            self._key("enrich", url_hash, content_hash), _encoder.encode(value), ex=self._ttl
+            self._key(_ENRICH, url_hash, content_hash), _encoder.encode(value), ex=self._ttl
         )
 
     async def lock_enrichment(self, url_hash: str, content_hash: str, owner: str) -> bool:
@@ -284,7 +289,7 @@ class ContentStore:
             elif kind == "v":
                 url_hash, _, content_hash = rest.partition(":")
                 keys.append(self._key("urlver", url_hash, content_hash))
-                keys.append(self._key("enrich", url_hash, content_hash))
+                keys.append(self._key(_ENRICH, url_hash, content_hash))
         released: list[Any] = await releases.execute()  # one round trip for every text
         deleted = sum(int(r) for r in released)
         for start in range(0, len(keys), 500):

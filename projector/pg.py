@@ -157,13 +157,17 @@ def _one_owner(
 
 _CUT = "timestamptz 'epoch' + %(at)s * interval '1 ms'"
 _ERASE_WHERE = {
-    "sessions": f"user_id = %(user)s AND (started_at IS NULL OR started_at <= {_CUT})",
-    "page_visits": f"user_id = %(user)s AND start_at <= {_CUT}",
-    "mindmap_graphs": f"user_id = %(user)s AND (built_at <= {_CUT}"
-    " OR NOT EXISTS (SELECT 1 FROM {sessions} s WHERE s.session_id = {t}.session_id"
-    " AND s.user_id = {t}.user_id))",
-    "urls": f"user_id = %(user)s AND (first_seen_at IS NULL OR first_seen_at <= {_CUT})",
+    "sessions": "user_id = %(user)s",
+    "page_visits": "user_id = %(user)s",
+    "mindmap_graphs": "user_id = %(user)s",
+    "urls": "user_id = %(user)s",
 }
+"""Every read row of the user goes, whatever times the client put in its events: a
+client clock ahead of the server (row times after the cut) must not keep anything.
+What the gateway receives after the cut is projected again later."""
+_LOGGED_UP_TO = f"GREATEST({_CUT}, now())"
+"""Archive rows logged up to the cut or before the erasure commits (a lagging worker's
+output of older uploads); the archiver keeps out those it writes later."""
 
 
 def erase_user_rows(
@@ -173,12 +177,12 @@ def erase_user_rows(
 ) -> int:
     """Erase one user up to ``erase.at`` inside the caller's transaction; return rows deleted.
 
-    Steps: record the tombstone (its ``erased_at`` is the cut: the user's events up
-    to it are skipped forever, later ones are projected again); delete the user's
-    rows up to the cut from every read table and its shadow (if a replay is building
-    one); delete page texts no remaining URL row references; delete the user's
-    archive rows and re-derived entries up to the cut; delete the account when
-    asked (``mindhit erase``);
+    Steps: record the tombstone (its ``erased_at`` is the cut, server time: what the
+    gateway received up to it is skipped forever, later uploads are projected again);
+    delete the user's rows from every read table and its shadow (if a replay is
+    building one); delete page texts no remaining URL row references; delete the
+    user's archive rows and re-derived entries logged up to the cut or this
+    transaction; delete the account when asked (``mindhit erase``);
     record the Redis purges owed (``purges``: stream key → trim below this offset).
     """
     params = {"user": erase.user_id, "at": erase.at}
@@ -186,9 +190,9 @@ def erase_user_rows(
     deleted = sum(_erase_read_rows(conn, suffix, params) for suffix in ("", SHADOW_SUFFIX))
     for log_table in ("event_log", "derived_log"):
         deleted += conn.execute(
-            sql.SQL("DELETE FROM {} WHERE user_id = %(user)s AND logged_at <= " + _CUT).format(
-                sql.Identifier(log_table)
-            ),
+            sql.SQL(
+                "DELETE FROM {} WHERE user_id = %(user)s AND logged_at <= " + _LOGGED_UP_TO
+            ).format(sql.Identifier(log_table)),
             params,
         ).rowcount
     conn.execute("DELETE FROM session_labels WHERE user_id = %(user)s", params)
@@ -199,7 +203,7 @@ def erase_user_rows(
 
 
 def _erase_read_rows(conn: psycopg.Connection[Any], suffix: str, params: dict[str, Any]) -> int:
-    """Delete one user's rows up to the cut from the read tables named ``<table><suffix>``."""
+    """Delete one user's rows from the read tables named ``<table><suffix>``."""
     names = {
         base: base + suffix
         for base in ALL_TABLES

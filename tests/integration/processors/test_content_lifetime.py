@@ -56,7 +56,7 @@ async def test_url_versions_and_enrichments_expire(aredis: aioredis.Redis, key_p
     )
     for key in (
         f"{key_prefix}:urlver:urlhash:texthash",
-        f"{key_prefix}:enrich:urlhash:texthash",
+        f"{key_prefix}:enrich2:urlhash:texthash",
         f"{key_prefix}:user-content:u1",
     ):
         assert 6 * DAY < await aredis.ttl(key) <= 7 * DAY, key

@@ -135,7 +135,8 @@ def _stream(user: str) -> st.SearchStrategy[list[RawEntry | DerivedEntry]]:
     return st.lists(st.one_of(_raw(user), _derived(user)), max_size=12)
 
 
-def _fold(entries: list[RawEntry | DerivedEntry]) -> Batch:
+def fold_entries(entries: list[RawEntry | DerivedEntry]) -> Batch:
+    """One batch folded from raw and derived entries, in order."""
     batch = Batch()
     for entry in entries:
         if isinstance(entry, RawEntry):
@@ -184,9 +185,9 @@ def test_interleaving_two_users_changes_neither_users_rows(
     order = data.draw(st.permutations([0] * len(first) + [1] * len(second)))
     streams = [iter(first), iter(second)]
     interleaved = [next(streams[i]) for i in order]
-    together = _fold(interleaved)
+    together = fold_entries(interleaved)
     for user, own, other in ((USERS[0], first, second), (USERS[1], second, first)):
-        alone = _fold([*shared(other), *own]) if _announces(other) else _fold(own)
+        alone = fold_entries([*shared(other), *own]) if _announces(other) else fold_entries(own)
         got, want = _read_rows(together, user), _read_rows(alone, user)
         assert got["sessions"] == want["sessions"]
         assert got["visits"] == want["visits"]
@@ -206,7 +207,7 @@ def _announces(entries: list[RawEntry | DerivedEntry]) -> bool:
 
 def test_a_forged_text_is_stored_for_no_one() -> None:
     real, forged = TEXTS[0], "attacker's words"
-    batch = _fold(
+    batch = fold_entries(
         [
             DerivedEntry(
                 events=[
