@@ -137,14 +137,15 @@ class Consumer(base.Consumer):
         self.add_future(self._follow_group())
 
     async def _follow_group(self) -> None:
-        """Join the group, then rebalance whenever a new generation is published."""
+        """Join the group, then move to each new generation (once: one began mid-rebalance)."""
         await self.catalog.refresh()
-        partitions = max((self.catalog.partitions(t) for t in self._subscribed), default=0)
-        await self.membership.join(partitions)
+        counts = [self.catalog.partitions(t) for t in self._subscribed]
+        await self.membership.join(max(counts, default=0))
         while not self.should_stop:
             await self.membership.changed.wait()
             self.membership.changed.clear()
-            await self._rebalance()
+            if (gen := self.membership.generation) is None or gen.number != self._generation:
+                await self._rebalance()
 
     async def _rebalance(self) -> None:
         """Move to the group's current generation.
@@ -158,7 +159,7 @@ class Consumer(base.Consumer):
                owners to release them or for the leases to expire); if a newer
                generation is published meanwhile, go to 2 with it.
             4. Run Faust's assignor narrowed to those partition numbers.
-            5. Bump the generation id; set positions of the new partitions to their
+            5. Bump the generation id; set positions of all its partitions to their
                committed offsets (or the reset policy's offset).
             6. ``on_partitions_assigned`` (Faust recovers tables, then seeks and resumes).
         """
@@ -166,6 +167,7 @@ class Consumer(base.Consumer):
         topics = sorted(self._subscribed)
         self.app.on_rebalance_start()
         await self.on_partitions_revoked(set(self._assignment))
+        self._assignment = set()  # revoked: nothing is fetched or committed until assigned
         while True:
             generation = self.membership.generation
             if generation is None or self.should_stop:
@@ -182,7 +184,8 @@ class Consumer(base.Consumer):
             mine,
         )
         self._assignment = assigned
-        await self._start_positions(self.positions.retain(assigned))
+        self.positions.retain(set())  # from the commit: fetched-not-processed is dropped
+        await self._start_positions(assigned)
         self._generation = generation.number
         self.app.consumer_generation_id = self._generation
         log.info(
@@ -209,11 +212,7 @@ class Consumer(base.Consumer):
     # -- positions ------------------------------------------------------------------------
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
-        """Move every assigned partition to its committed offset; return those offsets.
-
-        Partitions without a committed offset keep their position (set from the
-        reset policy at assignment, or by recovery).
-        """
+        """Move assigned partitions to their committed offsets (others keep theirs); return them."""
         self.positions.invalidate()
         tps = set(self._assignment)
         committed = await self.positions.committed(self.client, tps)
