@@ -149,8 +149,8 @@ def check_log(
 
 
 def describe(problems: Iterable[LogProblem], *, limit: int = 3) -> str:
-    """One line for readiness and logs: the first few reasons and what to do."""
-    found = list(problems)
+    """One line for readiness and logs: the first few reasons (epochs first: the cause)."""
+    found = sorted(problems, key=lambda p: p.kind == "behind")
     if not found:
         return "log ok"
     shown = "; ".join(p.reason for p in found[:limit])

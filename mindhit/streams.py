@@ -185,11 +185,20 @@ async def highwater(client: aioredis.Redis, stream: str) -> int:
 
 
 async def earliest_offset(client: aioredis.Redis, stream: str) -> int:
-    """The offset of the oldest entry still in the stream (== highwater when empty)."""
-    first: Any = await client.xrange(stream, count=1)
+    """The offset of the oldest entry still in the stream (== highwater when empty).
+
+    One command, so the answer holds for one moment: asked as ``XRANGE`` then ``XINFO``,
+    a stream created in between looked empty and then trimmed up to its first appends,
+    and a reader resuming at 0 took those entries for a trimmed gap and skipped them.
+    """
+    try:
+        info: Any = await client.xinfo_stream(stream)
+    except aioredis.ResponseError:  # no such key
+        return 0
+    first = info.get("first-entry")
     if first:
-        return offset_of(first[0][0])
-    return await highwater(client, stream)
+        return offset_of(first[0])
+    return offset_of(info["last-generated-id"]) + 1
 
 
 # --- idempotent, atomic appends of raw-log entries (the gateway and session_log) ---

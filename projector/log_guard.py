@@ -95,7 +95,8 @@ class LogGuard:
         elif self.problems and not found:
             log.info("log_recovered")
         self.problems = found
-        self.epochs.clear()  # in place: the loops stamp their checkpoints from this dict
+        # In place: the loops stamp their checkpoints from this dict. A vanished epoch
+        # keeps its last value: entries still in flight were read in it.
         self.epochs.update({p: e for p, e in epochs.items() if e is not None})
         if found:
             self._ok.clear()

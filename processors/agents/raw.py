@@ -191,7 +191,13 @@ class RawHandler:
         )
         _, fresh = await asyncio.gather(stored, self._content.unknown_versions(list(candidates)))
         announced = await self._with_known_texts([candidates[key] for key in fresh])
-        await emit_derived(self._emit, partition, [*derived, *announced], origin=offset)
+        await emit_derived(
+            self._emit,
+            partition,
+            [*derived, *announced],
+            origin=offset,
+            received_at=min((u.received_at for u in entry.uploads), default=0),
+        )
         await asyncio.gather(
             self._content.mark_versions(fresh, {key: candidates[key].user_id for key in fresh}),
             self._states.save(partition, folded.states),

@@ -84,6 +84,10 @@ def test_check_log_reads_each_partition_s_epoch_and_stream() -> None:
     assert [(p.partition, p.kind) for p in problems] == [(1, "epoch_missing")]
     assert "mindhit recover" in describe(problems)
     assert describe([]) == "log ok"
+    behind = check_position(pos(10, None, 2), 0, None)
+    assert behind is not None
+    first = describe([behind, *problems], limit=1)
+    assert first.startswith("log lost: visits on visits:1: log epoch")
 
 
 def test_an_epoch_is_created_only_where_no_checkpoint_was_read_under_one() -> None:

@@ -5,8 +5,9 @@ first session is projected and archived, every key of the test's prefix is delet
 what a Redis restart without persistence does (only this test's keys: the shared
 Redis is never flushed). Then the projector must stop loudly (``/readyz`` 503 with
 the epoch reason, ``mindhit lag --json`` listing the problem), uploads acknowledged
-meanwhile must survive, and ``mindhit recover --reseed`` must bring everything back:
-both sessions' visits projected exactly as the scripts imply, none twice.
+meanwhile must survive, and ``mindhit recover --reseed`` (or ``--reset --yes``, which
+refuses without ``--yes``) must bring everything back: both sessions' visits projected
+exactly as the scripts imply, none twice.
 """
 
 from __future__ import annotations
@@ -147,7 +148,9 @@ def _lag(settings: Settings) -> dict[str, Any]:
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.parametrize("how", [["--reseed"], ["--reset", "--yes"]], ids=["reseed", "reset"])
 async def test_flushed_redis_stops_loudly_and_recover_brings_it_back_without_loss(
+    how: list[str],
     stack: Stack,
     settings: Settings,
     aredis: aioredis.Redis,
@@ -177,6 +180,8 @@ async def test_flushed_redis_stops_loudly_and_recover_brings_it_back_without_los
             )
 
         await _until(stack, "the first session projected and archived", first_projected)
+        if "--reset" in how:  # (b) keeps no processors' work in flight: let it finish
+            await _until(stack, "the first map", lambda: _mapped(apg, first))
         assert (await probe.get(ready)).status_code == 200
 
         # Redis restarts without persistence: every key of this test's prefix is gone.
@@ -207,7 +212,10 @@ async def test_flushed_redis_stops_loudly_and_recover_brings_it_back_without_los
         stack.stop("processors")
         dry = run_mindhit(settings, "recover")
         assert dry.returncode == 1 and "--reseed" in dry.stdout, dry.stdout + dry.stderr
-        done = run_mindhit(settings, "recover", "--reseed")
+        if "--reset" in how:
+            unconfirmed = run_mindhit(settings, "recover", "--reset")
+            assert unconfirmed.returncode == 1 and "--yes" in unconfirmed.stdout
+        done = run_mindhit(settings, "recover", *how)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "lost window 0 entries" in done.stdout, done.stdout
         stack.start("processors", ["processors", "--port", str(free_port())])
