@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 DENSE_ID = "0-*"
+_APPEND_FENCED_LUA = resources.files("mindhit.lua").joinpath("append_fenced.lua").read_text()
 
 
 def entry_id(offset: int) -> str:
@@ -89,9 +90,16 @@ def queue_append(
     key: bytes | None,
     timestamp_ms: int,
     headers: bytes | None = None,
+    fence: tuple[str, str] | None = None,
 ) -> None:
-    """Queue one dense append on a pipeline; the pipeline's result is its entry ID."""
-    pipe.xadd(stream, _fields(value, key, timestamp_ms, headers), id=DENSE_ID)  # type: ignore[arg-type]
+    """Queue one dense append on a pipeline (result: its entry ID); with ``fence`` = (lease hash
+    sharing the stream's hash tag, member id) only while it names that member, else FENCED."""
+    fields = _fields(value, key, timestamp_ms, headers)
+    if fence is None:
+        pipe.xadd(stream, fields, id=DENSE_ID)  # type: ignore[arg-type]
+    else:
+        pairs = [part for item in fields.items() for part in item]
+        pipe.eval(_APPEND_FENCED_LUA, 2, fence[0], stream, fence[1], *pairs)
 
 
 async def append(

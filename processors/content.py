@@ -242,6 +242,10 @@ class ContentStore:
         """Record that the user's session's mind map was emitted."""
         await self._redis.set(self._key("mindmap-done", user_id, session_id), b"1", ex=DONE_TTL_S)
 
+    async def forget_mindmap_done(self, user_id: str, session_id: str) -> None:
+        """Forget that the map was emitted (``mindhit recover`` dropped the entry holding it)."""
+        await self._redis.delete(self._key("mindmap-done", user_id, session_id))
+
     async def release_texts(self, user_id: str, content_hashes: list[str]) -> int:
         """Release ``user_id``'s hold on these page texts (one session of theirs was
         erased and no other of their sessions read them); a text goes when nobody else

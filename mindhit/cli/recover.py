@@ -34,6 +34,8 @@ from mindhit.log_epoch import RECOVERING, epoch_key, new_epoch
 from mindhit.recovery import ArchivedEntry, StreamPlan
 from mindhit.settings import Settings
 from projector.projections import ARCHIVER
+from schema.derived import MindmapBuilt
+from schema.log import FIELD_VALUE, LogEntryError, decode_derived_entry
 from schema.topics import DERIVED_TOPICS, RAW_TOPIC, partition_tag, stream_key
 
 __all__ = ["commands", "recover_cmd"]
@@ -179,9 +181,10 @@ async def _recover_partition(
             if archived.get(offset) != int(fields.get(b"t", b"-1"))
         ]
         await recovery.set_reach(client, plan.stream, plan.reach)
-        kept = (
-            await recovery.append_held(client, plan.stream, new) if plan.topic == RAW_TOPIC else 0
-        )
+        raw = plan.topic == RAW_TOPIC
+        kept = await recovery.append_held(client, plan.stream, new) if raw else 0
+        if not raw:
+            await _forget_dropped_maps(client, prefix, new)
         await client.delete(recovery.held_key(plan.stream))
         click.echo(
             f"{plan.stream}: {written} archived entries written back, {kept} newer appended"
@@ -211,6 +214,23 @@ async def _reset_processors(client: aioredis.Redis, prefix: str, partition: int)
         await client.hdel(key, epoch_field(partition))  # type: ignore[misc]
     # processors.state.StateStore's key: the dwell fold's per-user state of the partition.
     await client.delete(f"{prefix}:{partition_tag(partition)}:dwell-state")
+
+
+async def _forget_dropped_maps(
+    client: aioredis.Redis, prefix: str, dropped: list[dict[bytes, bytes]]
+) -> None:
+    """Maps built after the loss were dropped with their entries: let them be built again."""
+    from processors.content import ContentStore
+
+    content = ContentStore(client, prefix)
+    for fields in dropped:
+        try:
+            entry = decode_derived_entry(fields.get(FIELD_VALUE, b""))
+        except LogEntryError:
+            continue
+        for event in entry.events:
+            if isinstance(event, MindmapBuilt):
+                await content.forget_mindmap_done(event.user_id, event.session_id)
 
 
 def _tp_partition(field: bytes | str) -> int | None:
