@@ -124,14 +124,12 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=stack.gateway_url, limits=limits) as http:
         users = await make_users(stack, args.users, args.seed, http)
         faults = plan(seconds, random.Random(args.seed))
-        injector = Injector(stack)
+        injector = Injector(stack, report=lambda line: log(f"  fault {line}"))
         started = time.monotonic()
         log(f"driving {args.users} users for {seconds:.0f}s with {len(faults)} faults")
         until = started + seconds
         await asyncio.gather(injector.run(faults, started), *(u.run(until) for u in users))
         driven = time.monotonic() - started
-    for line in injector.done:
-        log(f"  fault {line}")
     log("draining")
     drained = await drain(stack, args.drain_timeout)
     findings, acked, visits = await audit(stack, users, settle=30.0 if drained else 0.0)
@@ -163,6 +161,7 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         "refused_uploads": counters.refused,
         "rejected_events": counters.rejected_events,
         "answers": counters.statuses,
+        "refusals": counters.refusals[:10],
         "seed": args.seed,
         "minutes": args.minutes,
     }
@@ -187,6 +186,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the data and logs directory")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in background
     root = Path(tempfile.mkdtemp(prefix="mindhit-chaos-"))
     log(f"stack under {root}")
     result: dict[str, Any] | None = None
@@ -194,7 +194,9 @@ def main() -> int:
         stack.start()
         result = asyncio.run(soak(stack, args))
     failed = not result["drained"] or any(result[k] for k in LOSS)
-    print(table({k: v for k, v in result.items() if k != "answers"}))
+    for refusal in result["refusals"]:
+        log(f"  refused: {refusal}")
+    print(table({k: v for k, v in result.items() if k not in ("answers", "refusals")}))
     if failed or args.keep:
         log(f"kept {root} (component logs in {root / 'logs'})")
     else:

@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tests.support.stack import Stack
@@ -64,10 +66,12 @@ class Injector:
     """Inflicts a plan on a stack and counts what it did."""
 
     stack: Stack
+    report: Callable[[str], None] = lambda line: None
     kills: int = 0
     restarts: int = 0
     pauses: int = 0
     done: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
 
     async def run(self, faults: list[Fault], started: float) -> None:
         """Inflict ``faults`` in order, each no earlier than its time after ``started``."""
@@ -76,11 +80,17 @@ class Injector:
             if wait > 0:
                 await asyncio.sleep(wait)
             began = time.monotonic() - started
-            await asyncio.to_thread(self._inflict, fault)
-            self.done.append(
+            try:
+                await asyncio.to_thread(self._inflict, fault)
+            except BaseException:
+                self._stop.set()  # interrupted: the fault under way ends early
+                raise
+            line = (
                 f"{began:6.1f}s {fault.kind} {fault.target} "
                 f"({time.monotonic() - started - began:.1f}s to recover)"
             )
+            self.done.append(line)
+            self.report(line)
 
     def _inflict(self, fault: Fault) -> None:
         if fault.kind == "kill":
@@ -111,9 +121,9 @@ class Injector:
         component.start()
         self.restarts += 1
         component.wait_healthy()
-        time.sleep(max(0.0, paused + LEASE_S + 3 - time.monotonic()))
+        self._stop.wait(max(0.0, paused + LEASE_S + 3 - time.monotonic()))
         zombie.signal(signal.SIGCONT)
         self.pauses += 1
-        time.sleep(4)
+        self._stop.wait(4)
         zombie.kill()
         self.kills += 1

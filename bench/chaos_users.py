@@ -36,7 +36,7 @@ import msgspec
 
 from mindhit.corpus import CorpusPage as Page
 from schema.api import EventBatch
-from schema.events import ClientEvent, SessionStopped
+from schema.events import ClientEvent, SessionStarted, SessionStopped
 from schema.ids import uuid7
 from tests.unit.processors.browsing import Browser
 
@@ -66,6 +66,12 @@ class Counters:
     sessions: int = 0
     server_stops: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
+    refusals: list[str] = field(default_factory=list)
+
+    def refused_by(self, path: str, answer: httpx.Response) -> None:
+        """Count an answer that is neither success nor worth a retry, and keep what it said."""
+        self.refused += 1
+        self.refusals.append(f"POST {path} -> {answer.status_code} {answer.text[:300]}")
 
 
 @dataclass
@@ -129,10 +135,12 @@ class SimUser:
             while time.monotonic() < until:
                 await self._session(until)
                 await asyncio.sleep(self.rng.uniform(1, 5) * self.pace)
-        finally:
-            self._recording = False
-            self._wake.set()
-            await uploader
+        except BaseException:  # interrupted: nothing more is uploaded
+            uploader.cancel()
+            raise
+        self._recording = False
+        self._wake.set()
+        await uploader
 
     async def _session(self, until: float) -> None:
         self.b.session_id = uuid7(now_ms())
@@ -361,7 +369,7 @@ class SimUser:
                 self.acked.extend(e for i, e in enumerate(events) if i not in refused)
                 return
             if answer is not None and answer.status_code not in RETRY_STATUSES:
-                self.counters.refused += 1
+                self.counters.refused_by("/v1/events", answer)
                 return
             self.counters.retries += 1
             await asyncio.sleep(delay)
@@ -375,7 +383,8 @@ class SimUser:
         stop (late uploads: the fold decides what they count for).
         """
         self._enqueue(force=True)
-        if self.rng.random() < 0.5:
+        if self.rng.random() < 0.5 or not self._start_acknowledged(self.b.session_id):
+            # (the server knows a session only once its start is stored: 404 before)
             await self._drained.wait()
             while self._queue:  # the wake may have raced the last enqueue
                 await asyncio.sleep(0.05)
@@ -383,18 +392,26 @@ class SimUser:
         async with self._one_request:
             await self._stop_alone(self.b.session_id)
 
+    def _start_acknowledged(self, session_id: str) -> bool:
+        return any(
+            isinstance(e, SessionStarted) and e.session_id == session_id
+            for e in reversed(self.acked)
+        )
+
     async def _stop_alone(self, session_id: str) -> None:
         unanswered: list[tuple[int, int]] = []
         delay = 0.1
         while True:
             sent = now_ms()
             answer = await self._post(f"/v1/sessions/{session_id}/stop", b"")
+            status = "stop:" + ("no-answer" if answer is None else str(answer.status_code))
+            self.counters.statuses[status] = self.counters.statuses.get(status, 0) + 1
             if answer is not None and answer.status_code == 202:
                 break
             if answer is None:
                 unanswered.append((sent, now_ms()))
             elif answer.status_code not in RETRY_STATUSES:
-                self.counters.refused += 1
+                self.counters.refused_by(f"/v1/sessions/{session_id}/stop", answer)
                 return
             self.counters.retries += 1
             await asyncio.sleep(delay)

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from ingest.access_log import request_logger
 from ingest.coalescer import Coalescer
 from ingest.errors import exception_handlers
+from ingest.log_epochs import GatewayEpochs
 from ingest.log_writer import LogWriter
 from ingest.metrics import GatewayMetrics
 from ingest.openapi import complete_openapi, openapi_config
@@ -92,7 +93,7 @@ def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
             return await lookup_token(conn, secret)
 
     metrics = GatewayMetrics()
-    writer = LogWriter(redis, settings, metrics)
+    writer = LogWriter(redis, settings, metrics, GatewayEpochs(redis, settings.key_prefix))
     state = GatewayState(
         settings=settings,
         redis=redis,

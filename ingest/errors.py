@@ -17,7 +17,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from mindhit.logs import get_logger
-from mindhit.streams import ReplicationTimeoutError
+from mindhit.streams import LogEpochError, ReplicationTimeoutError
 from schema.api import ErrorBody
 
 __all__ = [
@@ -130,6 +130,17 @@ def _replication_error(
     return _unavailable(request, "redis replicas")
 
 
+def _log_lost(request: Request[Any, Any, Any], exc: LogEpochError) -> Response[bytes]:
+    """The partition's log was lost: the client keeps the upload and retries after recovery."""
+    log.error("log_lost_upload_refused", partition=exc.partition, error=str(exc))
+    gateway = getattr(request.app.state, "gateway", None)
+    if gateway is not None:
+        gateway.metrics.unavailable.labels(dependency="log").inc()
+    return error_response(
+        503, f"{exc}; retry later", headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+    )
+
+
 def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.warning("database_unavailable", error=str(exc))
     return _unavailable(request, "postgres")
@@ -146,6 +157,7 @@ exception_handlers: dict[int | type[Exception], Any] = {
     HTTPException: _http_error,
     redis_errors.RedisError: _redis_error,
     ReplicationTimeoutError: _replication_error,
+    LogEpochError: _log_lost,
     psycopg.OperationalError: _database_error,
     psycopg_pool.PoolTimeout: _database_error,
 }

@@ -4,7 +4,12 @@ Page text is the bulk of an upload. Once the processors have stored a text
 (content-addressed by its SHA-256, :func:`mindhit.streams.content_key`), a later
 ``page.content`` with the same hash needs only the hash: the processors take the
 text from the store. So the raw log grows with each distinct text once, not with
-every visit that re-extracts it.
+every visit that re-extracts it. With a content lifetime the check renews the text's
+(``EXPIRE`` instead of ``EXISTS``): a text an upload is about to refer to by hash does
+not expire before the processors read it.
+
+Whether a text was known changes nothing in the answer: the upload is answered the
+same either way (only the internal metrics count it).
 """
 
 from __future__ import annotations
@@ -31,19 +36,22 @@ def strip_texts(events: Sequence[ClientEvent], known: set[str]) -> list[ClientEv
 
 
 async def drop_known_texts(
-    client: aioredis.Redis, prefix: str, events: list[ClientEvent]
+    client: aioredis.Redis, prefix: str, events: list[ClientEvent], ttl_s: int = 0
 ) -> tuple[list[ClientEvent], int]:
     """Strip texts the content store already holds; return the events and how many were stripped.
 
-    One round trip (pipelined ``EXISTS`` per distinct hash), and only for uploads that
-    carry page text at all.
+    One round trip (pipelined ``EXISTS``, or ``EXPIRE ttl_s`` renewing the text, per
+    distinct hash), and only for uploads that carry page text at all.
     """
     hashes = sorted({e.content_hash for e in events if isinstance(e, PageContent) and e.text})
     if not hashes:
         return events, 0
     pipe = client.pipeline(transaction=False)
     for content_hash in hashes:
-        pipe.exists(content_key(prefix, content_hash))
+        if ttl_s:
+            pipe.expire(content_key(prefix, content_hash), ttl_s)
+        else:
+            pipe.exists(content_key(prefix, content_hash))
     found = await pipe.execute()
     known = {h for h, present in zip(hashes, found, strict=True) if present}
     if not known:

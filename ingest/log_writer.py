@@ -13,11 +13,18 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 
 from ingest.coalescer import AppendResult, Submission
+from ingest.log_epochs import GatewayEpochs
 from ingest.metrics import GatewayMetrics
 from mindhit.settings import Settings
-from mindhit.streams import AppendPolicy, append_uploads, dedupe_key, sessions_key
+from mindhit.streams import (
+    AppendOutcome,
+    AppendPolicy,
+    LogEpochError,
+    RawPartition,
+    append_uploads,
+    dedupe_key,
+)
 from schema.log import RawEntry, encode_raw_entry
-from schema.topics import RAW_TOPIC, stream_key
 
 __all__ = ["LogWriter"]
 
@@ -30,10 +37,12 @@ class LogWriter:
         redis: aioredis.Redis,
         settings: Settings,
         metrics: GatewayMetrics,
+        epochs: GatewayEpochs,
         *,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._redis = redis
+        self._epochs = epochs
         self._settings = settings
         self._policy = AppendPolicy.of(settings)
         self._metrics = metrics
@@ -42,7 +51,8 @@ class LogWriter:
     async def write(self, partition: int, leaders: list[Submission]) -> list[AppendResult]:
         """Append ``leaders`` (distinct batch ids) as one entry; one result each.
 
-        Steps: encode the entry; run the script; if it reports some uploads as
+        Steps: encode the entry; run the script (expecting the partition's log epoch,
+        :class:`ingest.log_epochs.GatewayEpochs`); if it reports some uploads as
         already in the log, mark them duplicates, drop them and run it again with
         the rest (nothing was written); stop when the entry is written or no
         upload is left. Each round removes at least one upload, so it ends.
@@ -54,15 +64,12 @@ class LogWriter:
             uploads = [leaders[i].upload for i in remaining]
             claims = [claim for i in remaining for claim in leaders[i].claims]
             started = self._timer()
-            outcome = await append_uploads(
-                self._redis,
-                stream_key(prefix, RAW_TOPIC, partition),
+            outcome = await self._append(
+                partition,
                 encode_raw_entry(RawEntry(uploads=uploads)),
                 dedupe_keys=[dedupe_key(prefix, partition, u.user_id, u.batch_id) for u in uploads],
-                sessions=sessions_key(prefix, partition),
                 claims=claims,
                 timestamp_ms=max(u.received_at for u in uploads),
-                policy=self._policy,
             )
             self._metrics.append_seconds.observe(self._timer() - started)
             if outcome.offset is not None:
@@ -76,3 +83,39 @@ class LogWriter:
                 results[remaining[position]] = AppendResult(True)
             remaining = [i for position, i in enumerate(remaining) if position not in duplicates]
         return [result if result is not None else AppendResult(True) for result in results]
+
+    async def _append(
+        self,
+        partition: int,
+        value: bytes,
+        *,
+        dedupe_keys: list[str],
+        claims: list[tuple[str, str]],
+        timestamp_ms: int,
+    ) -> AppendOutcome:
+        """One append under the expected epoch; when refused, re-read the epoch and retry once.
+
+        Raises:
+            LogEpochError: the partition's log is being recovered (503 to the client).
+        """
+        target = RawPartition.of(self._settings.key_prefix, partition)
+        for attempt in range(2):
+            expected = self._epochs.expected.get(partition)
+            if expected is None:
+                expected = await self._epochs.refresh(partition)
+            try:
+                return await append_uploads(
+                    self._redis,
+                    target,
+                    value,
+                    epoch=expected,
+                    dedupe_keys=dedupe_keys,
+                    claims=claims,
+                    timestamp_ms=timestamp_ms,
+                    policy=self._policy,
+                )
+            except LogEpochError:
+                if attempt:
+                    raise
+                await self._epochs.refresh(partition)
+        raise AssertionError("unreachable")

@@ -63,7 +63,9 @@ def events_operation() -> Operation:
             "Appends the valid events of one upload to the raw event log, atomically and"
             " idempotently per `batch_id` (a retry is answered with `duplicate: true`)."
             " Invalid events are rejected one by one (`rejected[]`, kept in the quarantine"
-            " stream), incognito events are refused and events on blocked domains dropped."
+            " stream), incognito events are refused, and so is a `page.content` whose"
+            " `content_hash` is not the SHA-256 of the text sent with it (`field:"
+            " content_hash`); events on blocked domains are dropped."
             " At most 500 events and `MINDHIT_MAX_BODY_BYTES` per upload (413 beyond)."
         ),
         operation_id="V1EventsPostEvents",

@@ -8,7 +8,7 @@
 -- ARGV[6]   bytes this request costs
 --
 -- Returns {verdict, wait_ms}: verdict "ok" (taken), "requests" or "bytes" (refused,
--- nothing taken; wait_ms until enough has refilled). The key expires once both buckets
+-- nothing taken; wait_ms until both buckets can pay; cost must not exceed the byte burst). The key expires once both buckets
 -- would be full again, so an idle user's quota costs Redis nothing.
 local now = tonumber(ARGV[1])
 local rrate, rburst = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -21,11 +21,15 @@ local t = tonumber(state[3]) or now
 local elapsed = math.max(0, now - t)
 if rrate > 0 then r = math.min(rburst, r + elapsed * rrate / 1000) end
 if brate > 0 then b = math.min(bburst, b + elapsed * brate / 1000) end
+-- when short, wait until both buckets can pay; the verdict names the quota that takes
+-- longer to refill (EPS: a refill computed in floating point counts as exact)
+local EPS = 1e-6
+local rwait, bwait = 0, 0
+if rrate > 0 and r < 1 - EPS then rwait = math.ceil((1 - r) * 1000 / rrate) end
+if brate > 0 and b < cost - EPS then bwait = math.ceil((cost - b) * 1000 / brate) end
 local verdict, wait = 'ok', 0
-if rrate > 0 and r < 1 then
-  verdict, wait = 'requests', math.ceil((1 - r) * 1000 / rrate)
-elseif brate > 0 and b < cost then
-  verdict, wait = 'bytes', math.ceil((cost - b) * 1000 / brate)
+if rwait > 0 or bwait > 0 then
+  if rwait >= bwait then verdict, wait = 'requests', rwait else verdict, wait = 'bytes', bwait end
 else
   if rrate > 0 then r = r - 1 end
   if brate > 0 then b = b - cost end

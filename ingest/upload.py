@@ -26,7 +26,7 @@ from ingest.quarantine import quarantine_entries, write_quarantine
 from ingest.session_claims import legacy_owners, refuse_foreign_sessions
 from ingest.state import GatewayState, blocked_domains
 from ingest.url_privacy import scrub_events
-from ingest.validation import BatchError, parse_batch
+from ingest.validation import BatchError, ParsedBatch, parse_batch
 from mindhit.accounts import TokenInfo
 from mindhit.streams import remember_batch
 from schema.api import BatchResult
@@ -126,6 +126,25 @@ async def post_events(scope: Scope, receive: Receive, send: Send) -> None:
     await send(body_event)
 
 
+async def _quarantine(
+    gateway: GatewayState, user_id: str, parsed: ParsedBatch, received_at: int
+) -> None:
+    """Keep the upload's rejected events in quarantine (best effort, counted if refused)."""
+    settings = gateway.settings
+    written = await write_quarantine(
+        gateway.redis,
+        prefix=settings.key_prefix,
+        entries=quarantine_entries(settings.quarantine_max_bytes, settings.quarantine_maxlen),
+        batch_id=parsed.batch_id,
+        user_id=user_id,
+        client_id=parsed.client_id,
+        received_at=received_at,
+        rejected=parsed.rejected,
+    )
+    if not written:
+        gateway.metrics.quarantine_unwritten.inc(len(parsed.rejected))
+
+
 async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchResult:
     """Validate, filter, append and answer one upload.
 
@@ -152,7 +171,9 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
     received_at = gateway.now_ms()
     append = AppendResult(duplicate=False)
     if kept:
-        kept, stripped = await drop_known_texts(gateway.redis, settings.key_prefix, kept)
+        kept, stripped = await drop_known_texts(
+            gateway.redis, settings.key_prefix, kept, settings.content_ttl_days * 86_400
+        )
         if stripped:
             gateway.metrics.known_texts.inc(stripped)
         upload = Upload(
@@ -181,18 +202,7 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
         )
         append = AppendResult(duplicate=not fresh)
     if parsed.rejected and not append.duplicate:
-        written = await write_quarantine(
-            gateway.redis,
-            prefix=settings.key_prefix,
-            entries=quarantine_entries(settings.quarantine_max_bytes, settings.quarantine_maxlen),
-            batch_id=parsed.batch_id,
-            user_id=info.user_id,
-            client_id=parsed.client_id,
-            received_at=received_at,
-            rejected=parsed.rejected,
-        )
-        if not written:
-            gateway.metrics.quarantine_unwritten.inc(len(parsed.rejected))
+        await _quarantine(gateway, info.user_id, parsed, received_at)
     counts = gateway.metrics.event_outcomes
     counts["duplicate" if append.duplicate else "accepted"].inc(len(kept))
     if parsed.rejected:

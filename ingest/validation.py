@@ -18,10 +18,12 @@ from typing import Any, Final
 import msgspec
 
 from schema.api import MAX_BATCH_EVENTS, EventBatch, Rejection
-from schema.events import ClientEvent, ClientId, Uuid
+from schema.events import ClientEvent, ClientId, PageContent, Uuid, text_matches
 
 __all__ = [
+    "HASH_MISMATCH_REASON",
     "INCOGNITO_REASON",
+    "TEXT_MISSING_REASON",
     "BatchError",
     "ParsedBatch",
     "RejectedEvent",
@@ -30,12 +32,17 @@ __all__ = [
 ]
 
 INCOGNITO_REASON: Final = "incognito events are refused"
+HASH_MISMATCH_REASON: Final = "content_hash is not the SHA-256 of the text sent with it"
+TEXT_MISSING_REASON: Final = (
+    "content_hash names a text that was not sent: send the text with its SHA-256"
+)
 
 _batch_decoder = msgspec.json.Decoder(EventBatch)
 _loose_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _events_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _event_decoder = msgspec.json.Decoder(ClientEvent)
 _uuid_decoder = msgspec.json.Decoder(Uuid)
+_encoder = msgspec.json.Encoder()
 _client_id_decoder = msgspec.json.Decoder(ClientId)
 
 _AT_PATH = re.compile(r"^(?P<reason>.*?) - at `(?P<path>[^`]*)`$", re.DOTALL)
@@ -106,19 +113,32 @@ def split_validation_message(message: str) -> tuple[str, str]:
     return field, reason
 
 
-def _reject_incognito(
+def _refused(event: ClientEvent) -> tuple[str, str] | None:
+    """``(field, reason)`` when a well-formed event is still refused, else ``None``."""
+    if event.incognito:
+        return "incognito", INCOGNITO_REASON
+    if isinstance(event, PageContent) and not text_matches(event):
+        return "content_hash", HASH_MISMATCH_REASON if event.text else TEXT_MISSING_REASON
+    return None
+
+
+def _reject_refused(
     events: list[ClientEvent], offset_of: list[int]
 ) -> tuple[list[ClientEvent], list[RejectedEvent]]:
+    """Split off incognito events and page contents whose hash is not their text's."""
     kept: list[ClientEvent] = []
     rejected: list[RejectedEvent] = []
     for position, event in enumerate(events):
-        if event.incognito:
-            rejection = Rejection(
-                index=offset_of[position], field="incognito", reason=INCOGNITO_REASON
-            )
-            rejected.append(RejectedEvent(rejection=rejection, raw=None))
-        else:
+        refused = _refused(event)
+        if refused is None:
             kept.append(event)
+            continue
+        field, reason = refused
+        rejection = Rejection(index=offset_of[position], field=field, reason=reason)
+        # Incognito content is kept nowhere; a mismatched page content is kept as sent
+        # (the quarantine keeps a capped excerpt of it).
+        raw = None if field == "incognito" else _encoder.encode(event)
+        rejected.append(RejectedEvent(rejection=rejection, raw=raw))
     return kept, rejected
 
 
@@ -127,14 +147,15 @@ def parse_batch(body: bytes) -> ParsedBatch:
 
     Steps: decode the whole batch typed; on failure decode it loosely and validate
     the envelope fields, the event count and then each event on its own; finally
-    refuse incognito events (their content is not kept anywhere).
+    refuse incognito events (their content is not kept anywhere) and page contents
+    whose ``content_hash`` is not the SHA-256 of the text sent with them.
     """
     try:
         batch = _batch_decoder.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return _parse_slowly(body)
-    if any(event.incognito for event in batch.events):
-        kept, rejected = _reject_incognito(batch.events, list(range(len(batch.events))))
+    if any(_refused(event) is not None for event in batch.events):
+        kept, rejected = _reject_refused(batch.events, list(range(len(batch.events))))
         return ParsedBatch(
             batch_id=batch.batch_id,
             client_id=batch.client_id,
@@ -190,7 +211,7 @@ def _parse_slowly(body: bytes) -> ParsedBatch:
             field, reason = split_validation_message(str(exc))
             rejection = Rejection(index=index, field=field, reason=reason)
             rejected.append(RejectedEvent(rejection=rejection, raw=bytes(raw)))
-    kept, refused = _reject_incognito(valid, index_of)
+    kept, refused = _reject_refused(valid, index_of)
     rejected.extend(refused)
     rejected.sort(key=lambda item: item.rejection.index)
     return ParsedBatch(

@@ -12,7 +12,10 @@ came from. This module is the one reader of that topic:
   its source topic partition (through :mod:`mindhit.streams`, dense IDs), where
   the processors pick it up again exactly like new work, then records the retry
   in the hash ``<prefix>:dlq:retried`` (dlq_id → Unix ms). A retry that fails
-  again produces a new dead letter with the new error.
+  again produces a new dead letter with the new error;
+* :func:`erase_user_letters` — erasure: deletes a user's dead letters (their work
+  items hold page text) from every partition and forgets their retries, so no retry
+  can bring erased work back.
 
 Only ``schema`` and ``mindhit`` are imported, so the dashboard may use it too.
 """
@@ -28,12 +31,20 @@ from mindhit import streams
 from mindhit.clock import Clock
 from mindhit.settings import Settings
 from schema.derived import DeadLettered
-from schema.log import FIELD_VALUE, LogEntryError, decode_derived_entry
+from schema.log import (
+    FIELD_TIMESTAMP,
+    FIELD_VALUE,
+    DerivedEntry,
+    LogEntryError,
+    decode_derived_entry,
+    encode_derived_entry,
+)
 from schema.topics import DEADLETTERS_TOPIC, stream_key
 
 __all__ = [
     "DeadLetterNotFound",
     "DeadLetterView",
+    "erase_user_letters",
     "list_dead_letters",
     "retried_key",
     "retry_dead_letter",
@@ -145,3 +156,42 @@ async def retry_dead_letter(
     )
     await client.hset(retried_key(settings.key_prefix), dlq_id, str(now))
     return _view(record, {dlq_id.encode(): str(now).encode()})
+
+
+async def erase_user_letters(client: aioredis.Redis, settings: Settings, user_id: str) -> int:
+    """Delete ``user_id``'s dead letters from every partition; return how many.
+
+    An entry holding only their letters is deleted (``XDEL``: nothing folds this
+    topic by offset, it is read whole); one that also holds other users' letters is
+    replaced by an entry of the others' (appended anew, so they stay retryable).
+    Their retries are forgotten from :func:`retried_key`.
+    """
+    removed: list[str] = []
+    for partition in range(settings.partitions):
+        stream = stream_key(settings.key_prefix, DEADLETTERS_TOPIC, partition)
+        entries: Any = await client.xrange(stream)
+        for entry_id, fields in entries:
+            try:
+                entry = decode_derived_entry(fields[FIELD_VALUE])
+            except (LogEntryError, KeyError):
+                continue
+            mine = [e for e in entry.events if e.user_id == user_id]
+            if not mine:
+                continue
+            others = [e for e in entry.events if e.user_id != user_id]
+            if others:
+                kept = DerivedEntry(
+                    events=others, origin=entry.origin, received_at=entry.received_at
+                )
+                await streams.append(
+                    client,
+                    stream,
+                    encode_derived_entry(kept),
+                    key=b"",
+                    timestamp_ms=int(fields.get(FIELD_TIMESTAMP, b"0")),
+                )
+            await client.xdel(stream, entry_id)
+            removed += [e.dlq_id for e in mine if isinstance(e, DeadLettered)]
+    if removed:
+        await client.hdel(retried_key(settings.key_prefix), *removed)  # type: ignore[misc]
+    return len(removed)

@@ -5,15 +5,21 @@ retention and the dashboard read them, so the layout lives in the core where eve
 service may import it:
 
 ``<prefix>:topics``           hash topic → msgpack ``{partitions, compacting}``
-``<prefix>:offsets:<group>``  hash ``"<topic>:<partition>"`` → next offset to read, plus the
-                              group lease: ``lease.member`` (worker id) and ``lease.expires``
-                              (Redis time, ms), in the same hash so one Lua script (one key,
-                              one Redis Cluster slot) can check the lease and commit; and
+``<prefix>:offsets:<group>``  hash ``"<topic>:<partition>"`` → next offset to read, and
                               ``epoch.p<N>``: the log epoch of partition N when last committed
 ``<prefix>:groups``           set of groups that ever committed
+``<prefix>:group:{<group>}:members``  sorted set member id → heartbeat expiry (Redis time, ms)
+``<prefix>:group:{<group>}:state``    hash ``generation``, ``view`` (live member ids, sorted,
+                              newline-separated), ``assignment`` (JSON list: owner of each
+                              partition, absent until published) and ``last`` (the latest one)
+``<prefix>:{p<N>}:lease:<group>``      hash ``lease.member``, ``lease.expires``: who owns
+                              partition N of the group (its hash tag is the partition's, so a
+                              changelog append can be fenced by it in one Lua call)
 """
 
 from __future__ import annotations
+
+from schema.topics import partition_tag
 
 __all__ = [
     "EPOCH_FIELD_PREFIX",
@@ -22,16 +28,34 @@ __all__ = [
     "TP",
     "epoch_field",
     "epoch_field_partition",
+    "group_members_key",
+    "group_state_key",
     "groups_key",
     "is_tp_field",
     "offsets_key",
     "parse_tp_field",
+    "partition_lease_key",
     "topics_key",
     "tp_field",
 ]
 
 TP = tuple[str, int]
 """(topic, partition)."""
+
+
+def group_members_key(prefix: str, group: str) -> str:
+    """The sorted set of a consumer group's live members (scored by heartbeat expiry)."""
+    return f"{prefix}:group:{{{group}}}:members"
+
+
+def group_state_key(prefix: str, group: str) -> str:
+    """The hash of a consumer group's generation, membership view and assignment."""
+    return f"{prefix}:group:{{{group}}}:state"
+
+
+def partition_lease_key(prefix: str, group: str, partition: int) -> str:
+    """The lease of one partition (every topic's partition N) of a consumer group."""
+    return f"{prefix}:{partition_tag(partition)}:lease:{group}"
 
 
 def topics_key(prefix: str) -> str:

@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 
 from mindhit.checkpoints import positions_async
 from mindhit.db import sql_file
+from mindhit.groups import GroupView, read_group
 from mindhit.keys import (
     TP,
     epoch_field_partition,
@@ -88,6 +89,8 @@ class LagReport(msgspec.Struct, frozen=True, kw_only=True):
     derivation: DerivationInfo | None = None
     problems: list[LogProblem] = []
     """Checkpoints the log no longer backs (the log was lost): consumers stand still."""
+    groups: list[GroupView] = []
+    """Each Faust group's generation, live members and the partitions each one holds."""
 
 
 def _consumer(
@@ -224,7 +227,25 @@ async def collect_lag(
     report = build_report(prefix, highwaters, groups, projections)
     epochs = await read_epochs(client, prefix, partitions)
     problems = check_log([*positions, *pg_positions], highwaters, epochs)
-    return msgspec.structs.replace(report, derivation=derivation, problems=problems)
+    views = [await read_group(client, prefix, group) for group in sorted(groups)]
+    return msgspec.structs.replace(
+        report,
+        derivation=derivation,
+        problems=problems,
+        groups=[view for view in views if view is not None],
+    )
+
+
+def _ranges(partitions: list[int]) -> str:
+    """``[0, 1, 2, 5]`` as ``0-2 5``."""
+    spans: list[list[int]] = []
+    for p in partitions:
+        if spans and p == spans[-1][1] + 1:
+            spans[-1][1] = p
+        else:
+            spans.append([p, p])
+    text = " ".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)
+    return text or "none"
 
 
 def render_text(report: LagReport) -> str:
@@ -251,6 +272,9 @@ def render_text(report: LagReport) -> str:
             )
     if not report.consumers:
         lines += ["", "no consumer has committed yet"]
+    for group in report.groups:
+        lines += ["", f"faust group {group.name}: generation {group.generation}"]
+        lines += [f"  {m.member}: partitions {_ranges(m.partitions)}" for m in group.members]
     if report.derivation is not None:
         d = report.derivation
         shaped = ", ".join(f"{k}={v}" for k, v in sorted(d.settings.items()))

@@ -33,6 +33,7 @@ from mindhit.keys import TP
 from schema.topics import partition_tag
 
 __all__ = [
+    "RECOVERING",
     "LogProblem",
     "Position",
     "ProblemKind",
@@ -46,7 +47,12 @@ __all__ = [
     "read_epochs",
     "recovery_epoch",
     "set_epoch",
+    "still_latched",
 ]
+
+RECOVERING = "recovering:"
+"""Prefix of the epoch ``mindhit recover`` holds while it rebuilds a partition: no append
+is accepted meanwhile (the append script refuses it)."""
 
 ProblemKind = Literal["epoch_changed", "epoch_missing", "behind"]
 
@@ -143,8 +149,8 @@ def check_log(
 
 
 def describe(problems: Iterable[LogProblem], *, limit: int = 3) -> str:
-    """One line for readiness and logs: the first few reasons and what to do."""
-    found = list(problems)
+    """One line for readiness and logs: the first few reasons (epochs first: the cause)."""
+    found = sorted(problems, key=lambda p: p.kind == "behind")
     if not found:
         return "log ok"
     shown = "; ".join(p.reason for p in found[:limit])
@@ -175,6 +181,24 @@ def recovery_epoch(positions: Iterable[Position], partition: int) -> str | None:
     counts = Counter(p.epoch for p in stamped)
     furthest = {p.epoch: p.offset for p in sorted(stamped, key=lambda p: p.offset)}
     return max(counts, key=lambda e: (counts[e], furthest[e]))
+
+
+def still_latched(
+    latched: list[LogProblem], positions: list[Position], epochs: dict[int, str | None]
+) -> list[LogProblem]:
+    """The latched problems whose checkpoint and epochs have not changed since (pure)."""
+    by_key = {(p.consumer, p.topic, p.partition): p for p in positions}
+    kept = []
+    for problem in latched:
+        now = by_key.get((problem.consumer, problem.topic, problem.partition))
+        if (
+            now is not None
+            and now.offset == problem.checkpoint
+            and now.epoch == problem.stored_epoch
+            and epochs.get(problem.partition) == problem.current_epoch
+        ):
+            kept.append(problem)
+    return kept
 
 
 # --- Redis --------------------------------------------------------------------------------

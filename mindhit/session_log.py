@@ -6,8 +6,9 @@ in the kernel. A server-originated event needs an envelope like any client's:
 
 * ``client_id`` is ``"server:<user_id>"``: one pseudo-install per user, so
   ``(client_id, seq)`` stays unique and dedupes exactly like a real client's;
-* ``seq`` comes from a per-user ``INCR`` counter kept in the user's partition
-  slot, so it is strictly increasing across gateway and dashboard processes;
+* ``seq`` comes from a per-user counter kept in the user's partition
+  slot, so it is strictly increasing across gateway and dashboard processes; it
+  starts from the clock, so a counter Redis lost does not start again below it;
 * each start/stop is its own upload with a fresh ``batch_id``, appended through
   :func:`mindhit.streams.append_uploads` (atomic, dense offsets).
 
@@ -26,12 +27,18 @@ import redis.asyncio as aioredis
 from mindhit.clock import Clock, system_clock
 from mindhit.session_owners import LegacyOwners, claim_sessions, owners_of
 from mindhit.settings import Settings
-from mindhit.streams import AppendPolicy, append_uploads, dedupe_key, sessions_key
+from mindhit.streams import (
+    ANY_EPOCH,
+    AppendPolicy,
+    RawPartition,
+    append_uploads,
+    dedupe_key,
+)
 from schema.api import SessionCreated
 from schema.events import ClientEvent, SessionStarted, SessionStopped
 from schema.ids import uuid7
 from schema.log import RawEntry, Upload, encode_raw_entry
-from schema.topics import RAW_TOPIC, partition_for, partition_tag, stream_key
+from schema.topics import partition_for, partition_tag
 
 __all__ = [
     "MAX_LABEL_LENGTH",
@@ -58,6 +65,20 @@ def _seq_key(settings: Settings, partition: int, user_id: str) -> str:
     return f"{settings.key_prefix}:{partition_tag(partition)}:seq:{server_client_id(user_id)}"
 
 
+async def _next_seq(redis: aioredis.Redis, key: str, now_ms: int) -> int:
+    """The user's next server ``seq``: one more than the last, starting from the clock.
+
+    A counter Redis lost (restart without persistence) starts again from the clock, not
+    from 1: the processors drop an event at or below a client's highest seq, so a
+    restarted counter would make every later session start and stop a "duplicate".
+    """
+    pipe = redis.pipeline(transaction=True)
+    pipe.set(key, now_ms, nx=True)
+    pipe.incr(key)
+    _, seq = await pipe.execute()
+    return int(seq)
+
+
 async def _append_server_event(
     redis: aioredis.Redis,
     settings: Settings,
@@ -76,10 +97,10 @@ async def _append_server_event(
     )
     await append_uploads(
         redis,
-        stream_key(settings.key_prefix, RAW_TOPIC, partition),
+        RawPartition.of(settings.key_prefix, partition),
         encode_raw_entry(RawEntry(uploads=[upload])),
+        epoch=ANY_EPOCH,  # creates a missing epoch; consumers see it differ from theirs
         dedupe_keys=[dedupe_key(settings.key_prefix, partition, user_id, upload.batch_id)],
-        sessions=sessions_key(settings.key_prefix, partition),
         timestamp_ms=now_ms,
         policy=AppendPolicy.of(settings),
     )
@@ -95,8 +116,8 @@ async def start_session(
 ) -> SessionCreated:
     """Start a session for ``user_id``: append ``session.started`` and record ownership.
 
-    Steps: take the next server ``seq`` for the user (INCR); claim the new session
-    id; append the event; return the new id and start time.
+    Steps: take the next server ``seq`` for the user (:func:`_next_seq`); claim the
+    new session id; append the event; return the new id and start time.
 
     Raises:
         ValueError: ``label`` is longer than :data:`MAX_LABEL_LENGTH`.
@@ -105,7 +126,7 @@ async def start_session(
         raise ValueError(f"a session label has at most {MAX_LABEL_LENGTH} characters")
     now_ms = clock()
     partition = partition_for(user_id, settings.partitions)
-    seq = int(await redis.incr(_seq_key(settings, partition, user_id)))
+    seq = await _next_seq(redis, _seq_key(settings, partition, user_id), now_ms)
     session_id = uuid7(now_ms)
     event = SessionStarted(
         event_id=uuid7(now_ms),
@@ -157,7 +178,7 @@ async def stop_session(
         raise SessionNotFoundError(session_id)
     now_ms = clock()
     partition = partition_for(user_id, settings.partitions)
-    seq = int(await redis.incr(_seq_key(settings, partition, user_id)))
+    seq = await _next_seq(redis, _seq_key(settings, partition, user_id), now_ms)
     event = SessionStopped(
         event_id=uuid7(now_ms),
         client_id=server_client_id(user_id),

@@ -70,6 +70,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         quarantine_max_bytes: most memory the stream of rejected events takes (each entry
             is capped at 1 KiB: the reason and a short excerpt of the event).
         token_cache_seconds: how long the gateway caches device-token lookups.
+        content_ttl_days: how long page texts, URL versions and enrichments stay in Redis
+            after their last use (``0`` = until erased).
         quota_requests_per_s: gateway requests a user may make per second, sustained
             (all their device tokens together; ``0`` = no request quota).
         quota_request_burst: gateway requests a user may make at once, above that rate.
@@ -140,6 +142,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     quarantine_maxlen: int = 10_000
     quarantine_max_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 8 * 1024 * 1024
     token_cache_seconds: float = 5.0
+    content_ttl_days: Annotated[int, msgspec.Meta(ge=0)] = 30
     quota_requests_per_s: Annotated[float, msgspec.Meta(ge=0)] = 10.0
     quota_request_burst: Annotated[int, msgspec.Meta(ge=1)] = 100
     quota_bytes_per_s: Annotated[int, msgspec.Meta(ge=0)] = 512 * 1024

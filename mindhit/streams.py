@@ -22,13 +22,17 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError
 
+from mindhit.log_epoch import epoch_key, new_epoch
 from mindhit.settings import Settings
 from schema.log import FIELD_HEADERS, FIELD_KEY, FIELD_TIMESTAMP, FIELD_VALUE
-from schema.topics import partition_tag
+from schema.topics import RAW_TOPIC, partition_tag, stream_key
 
 __all__ = [
+    "ANY_EPOCH",
     "AppendOutcome",
     "AppendPolicy",
+    "LogEpochError",
+    "RawPartition",
     "ReplicationTimeoutError",
     "StreamRecord",
     "append",
@@ -47,6 +51,7 @@ __all__ = [
 ]
 
 DENSE_ID = "0-*"
+_APPEND_FENCED_LUA = resources.files("mindhit.lua").joinpath("append_fenced.lua").read_text()
 
 
 def entry_id(offset: int) -> str:
@@ -85,9 +90,16 @@ def queue_append(
     key: bytes | None,
     timestamp_ms: int,
     headers: bytes | None = None,
+    fence: tuple[str, str] | None = None,
 ) -> None:
-    """Queue one dense append on a pipeline; the pipeline's result is its entry ID."""
-    pipe.xadd(stream, _fields(value, key, timestamp_ms, headers), id=DENSE_ID)  # type: ignore[arg-type]
+    """Queue one dense append on a pipeline (result: its entry ID); with ``fence`` = (lease hash
+    sharing the stream's hash tag, member id) only while it names that member, else FENCED."""
+    fields = _fields(value, key, timestamp_ms, headers)
+    if fence is None:
+        pipe.xadd(stream, fields, id=DENSE_ID)  # type: ignore[arg-type]
+    else:
+        pairs = [part for item in fields.items() for part in item]
+        pipe.eval(_APPEND_FENCED_LUA, 2, fence[0], stream, fence[1], *pairs)
 
 
 async def append(
@@ -181,11 +193,20 @@ async def highwater(client: aioredis.Redis, stream: str) -> int:
 
 
 async def earliest_offset(client: aioredis.Redis, stream: str) -> int:
-    """The offset of the oldest entry still in the stream (== highwater when empty)."""
-    first: Any = await client.xrange(stream, count=1)
+    """The offset of the oldest entry still in the stream (== highwater when empty).
+
+    One command, so the answer holds for one moment: asked as ``XRANGE`` then ``XINFO``,
+    a stream created in between looked empty and then trimmed up to its first appends,
+    and a reader resuming at 0 took those entries for a trimmed gap and skipped them.
+    """
+    try:
+        info: Any = await client.xinfo_stream(stream)
+    except aioredis.ResponseError:  # no such key
+        return 0
+    first = info.get("first-entry")
     if first:
-        return offset_of(first[0][0])
-    return await highwater(client, stream)
+        return offset_of(first[0])
+    return offset_of(info["last-generated-id"]) + 1
 
 
 # --- idempotent, atomic appends of raw-log entries (the gateway and session_log) ---
@@ -196,6 +217,39 @@ _APPEND_UPLOADS_SHA = sha1(_APPEND_UPLOADS_LUA.encode()).hexdigest()
 
 class ReplicationTimeoutError(RuntimeError):
     """The entry was written but fewer replicas than required acknowledged it in time."""
+
+
+class LogEpochError(RuntimeError):
+    """The partition's log epoch is not the expected one: Redis lost the log; nothing written."""
+
+    def __init__(self, message: str, *, partition: int) -> None:
+        super().__init__(message)
+        self.partition = partition
+
+
+ANY_EPOCH = "*"
+"""Expect any log epoch; create one when the partition has none (an appender keeping no
+epoch of its own: the dashboard's session start/stop). The consumers still see a fresh
+epoch under their checkpoints: it differs from the one stored with them."""
+
+
+class RawPartition(msgspec.Struct, frozen=True):
+    """The keys one raw-partition append touches (all in the partition's hash slot)."""
+
+    number: int
+    stream: str
+    sessions: str
+    epoch: str
+
+    @classmethod
+    def of(cls, prefix: str, partition: int) -> RawPartition:
+        """The keys of raw partition ``partition`` under ``prefix``."""
+        return cls(
+            partition,
+            stream_key(prefix, RAW_TOPIC, partition),
+            sessions_key(prefix, partition),
+            epoch_key(prefix, partition),
+        )
 
 
 class AppendOutcome(msgspec.Struct, frozen=True):
@@ -269,11 +323,11 @@ class AppendPolicy(msgspec.Struct, frozen=True, kw_only=True):
 
 async def append_uploads(
     client: aioredis.Redis,
-    stream: str,
+    target: RawPartition,
     value: bytes,
     *,
+    epoch: str,
     dedupe_keys: Sequence[str],
-    sessions: str,
     claims: Sequence[tuple[str, str]] = (),
     timestamp_ms: int,
     policy: AppendPolicy,
@@ -281,6 +335,8 @@ async def append_uploads(
     """Append one entry unless one of its uploads is already in the log.
 
     Steps, all inside one Lua script (atomic, all keys in the stream's hash slot):
+    check the partition's log epoch is ``epoch`` (:data:`ANY_EPOCH`: any, created
+    when missing), else write nothing and raise :class:`LogEpochError`;
     check every dedupe key; if any exists, append nothing, touch those keys (a write
     replicated after the first attempt's entry) and report those uploads; otherwise
     ``XADD stream 0-*`` the entry, set the dedupe keys (with the policy's TTL) and
@@ -291,13 +347,15 @@ async def append_uploads(
     a retry is then reported as a duplicate once it is replicated).
 
     Raises:
+        LogEpochError: the log was lost (see :mod:`mindhit.log_epoch`); nothing written.
         redis.exceptions.ConnectionError, TimeoutError: Redis unreachable (nothing
             or everything was written; a retry finds out which).
         redis.exceptions.ResponseError: e.g. OOM; the script did not run at all.
     """
-    keys = [stream, sessions, *dedupe_keys]
+    keys = [target.stream, target.sessions, target.epoch, *dedupe_keys]
     # key and headers (ARGV[2] and ARGV[5]) stay empty: raw entries carry neither.
-    args: list[bytes | str | int] = [policy.dedupe_ttl_s, b"", value, timestamp_ms, b""]
+    expect = ANY_EPOCH + new_epoch() if epoch == ANY_EPOCH else epoch
+    args: list[bytes | str | int] = [policy.dedupe_ttl_s, b"", value, timestamp_ms, b"", expect]
     for session_id, user_id in claims:
         args += [session_id, user_id]
     wait = (policy.wait_replicas, policy.wait_timeout_ms)
@@ -306,6 +364,13 @@ async def append_uploads(
     except NoScriptError:
         await client.script_load(_APPEND_UPLOADS_LUA)
         reply, acked = await _run_append(client, keys, args, *wait)
+    if int(reply[0]) == -1:
+        found = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+        raise LogEpochError(
+            f"log epoch of {target.stream} is {found or 'missing'}, expected {epoch}:"
+            " Redis lost the log; run `mindhit recover`",
+            partition=target.number,
+        )
     if acked is not None and acked < policy.wait_replicas:
         raise ReplicationTimeoutError(
             f"{acked} of {policy.wait_replicas} replicas acknowledged"

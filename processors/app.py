@@ -114,7 +114,11 @@ class Runtime:
         async with self._lock:
             if self.redis is None:
                 self.redis = connect_redis(self.redis_url)
-                content = ContentStore(self.redis, self.settings.key_prefix)
+                content = ContentStore(
+                    self.redis,
+                    self.settings.key_prefix,
+                    ttl_s=self.settings.content_ttl_days * 86_400,
+                )
                 outbox = ReportOutbox(self.redis, self.settings.key_prefix)
                 self.states = StateStore(self.redis, self.settings.key_prefix)
                 self.provider = self._provider_factory(self.settings)

@@ -10,13 +10,24 @@ Keys (all under ``Settings.key_prefix``; single-key commands, so Redis Cluster s
 
 ``<prefix>:content:<content_hash>``              zlib-compressed page text (SET NX: written once)
 ``<prefix>:urlver:<url_hash>:<content_hash>``    "1" once the URL version was announced
-``<prefix>:enrich:<url_hash>:<content_hash>``    msgpack :class:`CachedEnrichment`
+``<prefix>:enrich2:<url_hash>:<content_hash>``   msgpack :class:`CachedEnrichment` (``2``: from the
+                                                 URL and text only; the older ``enrich:``
+                                                 answers saw a first reader's title and
+                                                 are never reused)
 ``<prefix>:enrich-lock:<url_hash>:<content_hash>`` short lock so two workers never enrich twice
 ``<prefix>:mindmap-done:<user_id>:<session_id>``  "1" once a session's map was emitted (30 days)
 ``<prefix>:user-content:<user_id>``               set of the content hashes / URL versions a
                                                  user brought in, so erasure can remove them
 ``<prefix>:content-holders:<content_hash>``       set of the users whose uploads carry the text
                                                  (sent in full or, already known, by hash)
+
+With a lifetime (``ttl_s``, ``MINDHIT_CONTENT_TTL_DAYS``) every key above but the lock and
+the map marker expires that long after its last use: a text, its holders and the
+uploader's listing are renewed each time an upload carries or names the text (the
+gateway renews the text when it finds it known), URL versions and enrichments when
+written. So what nobody has read for that long leaves Redis; PostgreSQL's
+``page_texts`` keeps the durable copy. A version announced again after its marker
+expired is announced and enriched again (both idempotent downstream).
 
 It also reads a session's ownership key (``<prefix>:session-owner:<session_id>``,
 written by the gateway: :mod:`mindhit.session_owners`).
@@ -41,12 +52,32 @@ import redis.asyncio as aioredis
 
 from mindhit.session_owners import owners_of
 from mindhit.streams import content_key
+from schema.events import ClientEvent, PageContent, text_matches
 
-__all__ = ["CachedEnrichment", "ContentStore"]
+__all__ = ["CachedEnrichment", "ContentStore", "verified_contents"]
 
 LOCK_MS = 120_000
 DONE_TTL_S = 30 * 24 * 3600
 """How long a session's "map emitted" marker is kept (far beyond any redelivery)."""
+
+
+def verified_contents(events: list[ClientEvent]) -> list[ClientEvent]:
+    """``events`` with each page text that does not hash to its ``content_hash`` taken out.
+
+    The gateway refuses such events; this keeps an entry logged before it did (or written
+    around it) from storing text under another text's hash, where it would be shown to
+    everyone who reads the real one. The event stays (its ``seq`` counts) with neither
+    text nor hash: the page's content is unknown. Events sent by hash only (the gateway
+    left out a text it had checked and the store holds) pass as they are.
+    """
+    if not any(isinstance(e, PageContent) and e.text and not text_matches(e) for e in events):
+        return events
+    return [
+        msgspec.structs.replace(e, text="", content_hash="")
+        if isinstance(e, PageContent) and e.text and not text_matches(e)
+        else e
+        for e in events
+    ]
 
 
 class CachedEnrichment(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,6 +90,8 @@ class CachedEnrichment(msgspec.Struct, frozen=True, kw_only=True):
     enriched_ts: int
 
 
+_ENRICH = "enrich2"
+"""Key kind of cached enrichments (see the module docstring)."""
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(CachedEnrichment)
 _RELEASE_TEXT = resources.files("processors").joinpath("release_text.lua").read_text()
@@ -67,9 +100,10 @@ _RELEASE_TEXT = resources.files("processors").joinpath("release_text.lua").read_
 class ContentStore:
     """Redis-backed content-addressed store (see the module docstring for the keys)."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, client: aioredis.Redis, prefix: str, *, ttl_s: int = 0) -> None:
         self._redis = client
         self._prefix = prefix
+        self._ttl = ttl_s or None
         self._release_text = client.register_script(_RELEASE_TEXT)
 
     def _key(self, kind: str, *parts: str) -> str:
@@ -86,18 +120,24 @@ class ContentStore:
             if text:
                 if user_id:
                     self._queue_hold(pipe, content_hash, user_id)
-                pipe.set(
-                    content_key(self._prefix, content_hash),
-                    zlib.compress(text.encode(), 1),
-                    nx=True,
-                )
+                key = content_key(self._prefix, content_hash)
+                pipe.set(key, zlib.compress(text.encode(), 1), nx=True)
+                if self._ttl:
+                    pipe.expire(key, self._ttl)
                 queued = True
         if queued:
             await pipe.execute()
 
     def _queue_hold(self, pipe: Any, content_hash: str, user_id: str) -> None:
-        pipe.sadd(self._key("user-content", user_id), f"t:{content_hash}")
-        pipe.sadd(self._key("content-holders", content_hash), user_id)
+        listing, holders = (
+            self._key("user-content", user_id),
+            self._key("content-holders", content_hash),
+        )
+        pipe.sadd(listing, f"t:{content_hash}")
+        pipe.sadd(holders, user_id)
+        if self._ttl:
+            for key in (listing, holders, content_key(self._prefix, content_hash)):
+                pipe.expire(key, self._ttl)
 
     async def hold_texts(self, hashes: Iterable[str], user_id: str) -> None:
         """Record that ``user_id``'s uploads carry these texts (sent by hash only).
@@ -147,10 +187,13 @@ class ContentStore:
         pipe = self._redis.pipeline(transaction=False)
         queued = False
         for url_hash, content_hash in versions:
-            pipe.set(self._key("urlver", url_hash, content_hash), b"1")
+            pipe.set(self._key("urlver", url_hash, content_hash), b"1", ex=self._ttl)
             owner = (users or {}).get((url_hash, content_hash))
             if owner:
-                pipe.sadd(self._key("user-content", owner), f"v:{url_hash}:{content_hash}")
+                listing = self._key("user-content", owner)
+                pipe.sadd(listing, f"v:{url_hash}:{content_hash}")
+                if self._ttl:
+                    pipe.expire(listing, self._ttl)
             queued = True
         if queued:
             await pipe.execute()
@@ -162,14 +205,16 @@ class ContentStore:
         unique = [v for v in dict.fromkeys(versions) if v[1]]
         if not unique:
             return {}
-        values: list[Any] = await self._redis.mget([self._key("enrich", u, c) for u, c in unique])
+        values: list[Any] = await self._redis.mget([self._key(_ENRICH, u, c) for u, c in unique])
         return {v: _decoder.decode(raw) for v, raw in zip(unique, values, strict=True) if raw}
 
     async def put_enrichment(
         self, url_hash: str, content_hash: str, value: CachedEnrichment
     ) -> None:
         """Cache the enrichment of one URL version."""
-        await self._redis.set(self._key("enrich", url_hash, content_hash), _encoder.encode(value))
+        await self._redis.set(
+            self._key(_ENRICH, url_hash, content_hash), _encoder.encode(value), ex=self._ttl
+        )
 
     async def lock_enrichment(self, url_hash: str, content_hash: str, owner: str) -> bool:
         """Take the short enrichment lock of a URL version; False if another worker holds it."""
@@ -196,6 +241,10 @@ class ContentStore:
     async def mark_mindmap_done(self, user_id: str, session_id: str) -> None:
         """Record that the user's session's mind map was emitted."""
         await self._redis.set(self._key("mindmap-done", user_id, session_id), b"1", ex=DONE_TTL_S)
+
+    async def forget_mindmap_done(self, user_id: str, session_id: str) -> None:
+        """Forget that the map was emitted (``mindhit recover`` dropped the entry holding it)."""
+        await self._redis.delete(self._key("mindmap-done", user_id, session_id))
 
     async def release_texts(self, user_id: str, content_hashes: list[str]) -> int:
         """Release ``user_id``'s hold on these page texts (one session of theirs was
@@ -240,7 +289,7 @@ class ContentStore:
             elif kind == "v":
                 url_hash, _, content_hash = rest.partition(":")
                 keys.append(self._key("urlver", url_hash, content_hash))
-                keys.append(self._key("enrich", url_hash, content_hash))
+                keys.append(self._key(_ENRICH, url_hash, content_hash))
         released: list[Any] = await releases.execute()  # one round trip for every text
         deleted = sum(int(r) for r in released)
         for start in range(0, len(keys), 500):

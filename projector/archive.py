@@ -5,8 +5,10 @@ Exactly once comes from the checkpoint: rows and the archiver's checkpoint
 fenced (a second archiver, or a crash mid-batch, cannot archive an entry twice).
 
 Each entry is split per user (:func:`split_entry`) so erasing a user is a plain
-DELETE and no other user's data goes with it. Entries of erased users logged up
-to their erasure are never archived.
+DELETE and no other user's data goes with it. Parts of erased users received up to
+their erasure are never archived (server time: the uploads' ``received_at``, for a
+derived part the ``received_at`` of the raw entry it comes from, else when it was
+logged), so output a lagging worker derives after an erasure stays out too.
 """
 
 from __future__ import annotations
@@ -100,11 +102,31 @@ def split_entry(topic: str, value: bytes) -> list[tuple[str | None, bytes]]:
         (
             user,
             encode_derived_entry(
-                DerivedEntry(events=[e for e in derived.events if e.user_id == user])
+                DerivedEntry(
+                    events=[e for e in derived.events if e.user_id == user],
+                    origin=derived.origin,
+                    received_at=derived.received_at,
+                )
             ),
         )
         for user in users
     ]
+
+
+def received_ms(row: ArchiveRow) -> int:
+    """When the gateway received what an archive row holds (Unix ms, server time).
+
+    A raw part: its earliest upload's ``received_at``; a derived part: its entry's
+    ``received_at``; else (unknown, undecodable) when the row was logged.
+    """
+    topic, value, logged = row[0], row[7], row[5]
+    fallback = int((logged - _EPOCH).total_seconds() * 1000)
+    try:
+        if topic == RAW_TOPIC:
+            return min((u.received_at for u in decode_raw_entry(value).uploads), default=fallback)
+        return decode_derived_entry(value).received_at or fallback
+    except LogEntryError:
+        return fallback
 
 
 def _month(at: dt.datetime) -> tuple[int, int]:
@@ -221,11 +243,8 @@ class Archiver:
         with conn.transaction():
             lock_projections(conn, {ARCHIVER})  # a second replica waits, then is fenced
             conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ERASE_LOCK,))
-            erased = {
-                uuid.UUID(u): _EPOCH + dt.timedelta(milliseconds=at)
-                for u, at in load_erased(conn).items()
-            }
-            kept = [r for r in rows if r[4] not in erased or r[5] > erased[r[4]]]
+            erased = {uuid.UUID(u): at for u, at in load_erased(conn).items()}
+            kept = [r for r in rows if r[4] not in erased or received_ms(r) > erased[r[4]]]
             kept = _without_erased_sessions(conn, kept)
             for month in {_month(r[5]) for r in kept} - self._months:
                 _ensure_partition(conn, dt.datetime(month[0], month[1], 1, tzinfo=dt.UTC))

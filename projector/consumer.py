@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import msgspec
 import psycopg
 import redis.asyncio as aioredis
 
@@ -22,6 +23,7 @@ from projector import metrics
 from projector.archive_read import read_archived
 from projector.derivations import Derivation, latest_derivation, superseded
 from projector.folds import Batch
+from projector.forget import forget_user
 from projector.pg import Tables, apply_batch, ensure_temp_tables, live_tables, load_erased
 from projector.projections import PROJECTIONS, projection_of_topic, stream_ids
 from projector.retention import purge_points, purge_quarantine
@@ -235,11 +237,17 @@ class ProjectionConsumer:
             )
 
     async def _purges(self, batch: Batch) -> dict[str, dict[str, int]]:
-        """Per erased user of the batch: stream → offset to trim below (see retention)."""
+        """Per erased user of the batch: stream → offset to trim below (see retention).
+
+        Also deletes what else Redis holds of them: quarantined events, dead letters and
+        per-user keys (:mod:`projector.forget`).
+        """
         points = {}
         for user_id in batch.erasures:
             points[user_id] = await purge_points(self.settings, self.redis, user_id)
             await purge_quarantine(self.redis, self.settings.key_prefix, user_id)
+            forgotten = await forget_user(self.redis, self.settings, user_id)
+            log.info("user_redis_keys_erased", user_id=user_id, **msgspec.structs.asdict(forgotten))
         for user_id, _session in batch.session_erasures:
             if user_id not in points:
                 points[user_id] = await purge_points(self.settings, self.redis, user_id)

@@ -2,9 +2,14 @@
 
 A :class:`Batch` collects the operations of every entry read in one loop turn,
 merging operations on the same key as they arrive (see :mod:`projector.rows`).
-Events of erased users are dropped here when their event time is not after the
-erasure (the account may live on and record again), and an erasure in the middle
-of a batch also drops that user's earlier operations of the same batch.
+Events of erased users are dropped here when the gateway received them up to the
+erasure (server time: ``Upload.received_at``, and for derived events the
+``received_at`` of the raw entry they come from; the times a client put in its
+events never count, so a client clock running ahead cannot keep anything past an
+erasure). The account may live on and record again: what is received after the
+erasure is projected. An erasure in the middle of a batch drops every operation of
+that user pending in the batch. Derived entries written before they carried
+``received_at`` fall back to their events' times.
 
 Events whose identifiers are not UUIDs cannot be stored and are counted as
 ``rejected`` instead of stopping the projection (a poison event must not wedge
@@ -13,6 +18,7 @@ the loop).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -31,7 +37,6 @@ from projector.rows import (
     merge_session,
     merge_url,
     merge_visit,
-    op_time,
     session_time,
 )
 from schema.derived import (
@@ -64,19 +69,10 @@ def is_uuid(value: str) -> bool:
 
 
 def without_erased(entry: RawEntry, erased: Mapping[str, int]) -> RawEntry:
-    """``entry`` without the events of erased users up to their erasure (as :class:`Batch`)."""
+    """``entry`` without the uploads of erased users received up to their erasure."""
     if not erased or not any(u.user_id in erased for u in entry.uploads):
         return entry
-    uploads = []
-    for upload in entry.uploads:
-        cut = erased.get(upload.user_id)
-        if cut is not None:
-            kept = [e for e in upload.events if _event_time(e, e.ts) > cut]
-            if not kept:
-                continue
-            upload = msgspec.structs.replace(upload, events=kept)
-        uploads.append(upload)
-    return RawEntry(uploads=uploads)
+    return RawEntry(uploads=[u for u in entry.uploads if u.received_at > erased.get(u.user_id, -1)])
 
 
 def _put(store: dict[K, V], key: K, value: V, merge: Callable[[V, V], V]) -> None:
@@ -139,12 +135,12 @@ class Batch:
             if not is_uuid(user_id):
                 self.rejected += 1
                 continue
-            cut = self.erased.get(user_id)
+            self.events += len(upload.events)
+            if upload.received_at <= self.erased.get(user_id, -1):
+                continue  # received before the user's erasure
             spans: dict[str, list[int]] = {}
             for event in upload.events:
                 ts = event.ts
-                if cut is not None and _event_time(event, ts) <= cut:
-                    continue
                 span = spans.get(event.session_id)
                 if span is None:
                     spans[event.session_id] = [ts, ts]
@@ -155,7 +151,6 @@ class Batch:
                 if isinstance(event, (SessionStarted, SessionStopped)):
                     patch = _start_or_stop(event, user_id)
                     _put(sessions, (user_id, event.session_id), patch, merge_session)
-            self.events += len(upload.events)
             for session_id, (first, last) in spans.items():
                 patch = SessionPatch(
                     session_id=session_id, user_id=user_id, started_at=first, last_event_at=last
@@ -165,6 +160,7 @@ class Batch:
     # ------------------------------------------------------------- derived topics
     def add_derived(self, entry: DerivedEntry) -> None:
         """Fold one derived-topic entry (any of the visits, urls, sessions topics)."""
+        received = entry.received_at
         for event in entry.events:
             self.events += 1
             if isinstance(event, UserErased):
@@ -177,7 +173,7 @@ class Batch:
             if handler is None:
                 continue  # not projected (e.g. dead letters)
             cut = self.erased.get(event.user_id)
-            if cut is not None and _event_time(event, getattr(event, _TIME_OF[type(event)])) <= cut:
+            if cut is not None and _received(event, received) <= cut:
                 continue
             if not handler(self, event):
                 self.rejected += 1
@@ -185,7 +181,8 @@ class Batch:
     def erase(
         self, user_id: str, at: int, reason: str = "", *, delete_account: bool = False
     ) -> None:
-        """Erase the user up to event time ``at``: drop such pending operations and later events."""
+        """Erase the user up to server time ``at``: drop their pending operations and every
+        later event received up to ``at``."""
         if not is_uuid(user_id):
             self.rejected += 1
             return
@@ -228,7 +225,7 @@ class Batch:
             self.mindmaps,
         )
         for store in stores:
-            doomed = [k for k, v in store.items() if v.user_id == user_id and op_time(v) <= at]
+            doomed = [k for k, v in store.items() if v.user_id == user_id]
             for key in doomed:
                 del store[key]
 
@@ -272,7 +269,9 @@ def _discovered(batch: Batch, e: UrlDiscovered) -> bool:
         first_seen_at=e.first_seen_ts,
     )
     _put(batch.urls, (e.url_hash, e.content_hash), patch, merge_url)
-    if e.content_hash and e.text and e.content_hash not in batch.texts:
+    # A text is stored only under its own SHA-256 (the gateway and the processors see to
+    # it; checked once more here): a stored text is what every reader of its hash sent.
+    if e.content_hash and e.text and e.content_hash not in batch.texts and _text_is(e):
         batch.texts[e.content_hash] = PageTextRow(
             content_hash=e.content_hash,
             user_id=e.user_id,
@@ -281,6 +280,10 @@ def _discovered(batch: Batch, e: UrlDiscovered) -> bool:
             seen_at=e.first_seen_ts,
         )
     return True
+
+
+def _text_is(e: UrlDiscovered) -> bool:
+    return hashlib.sha256(e.text.encode()).hexdigest() == e.content_hash
 
 
 def _enriched(batch: Batch, e: UrlEnriched) -> bool:
@@ -342,6 +345,17 @@ def _mindmap(batch: Batch, e: MindmapBuilt) -> bool:
     )
     _put(batch.mindmaps, (e.user_id, e.session_id), row, merge_mindmap)
     return True
+
+
+def _received(event: Any, received_at: int) -> int:
+    """When the gateway received what ``event`` was derived from (server time).
+
+    ``received_at`` is its entry's; an entry from before that field (``0``) falls back
+    to the event's own time.
+    """
+    if received_at > 0:
+        return received_at
+    return _event_time(event, getattr(event, _TIME_OF[type(event)]))
 
 
 def _event_time(event: Any, fallback: int) -> int:

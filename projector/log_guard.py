@@ -35,35 +35,18 @@ from mindhit.log_epoch import (
     describe,
     may_create,
     read_epochs,
+    still_latched,
 )
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
 from mindhit.streams import highwater
 from projector.projections import ARCHIVED_TOPICS, stream_ids
 
-__all__ = ["LogGuard", "still_latched"]
+__all__ = ["LogGuard"]
 
 log = get_logger(__name__)
 
 CHECK_EVERY_S = 1.0
-
-
-def still_latched(
-    latched: list[LogProblem], positions: list[Position], epochs: dict[int, str | None]
-) -> list[LogProblem]:
-    """The latched problems whose checkpoint and epochs have not changed since (pure)."""
-    by_key = {(p.consumer, p.topic, p.partition): p for p in positions}
-    kept = []
-    for problem in latched:
-        now = by_key.get((problem.consumer, problem.topic, problem.partition))
-        if (
-            now is not None
-            and now.offset == problem.checkpoint
-            and now.epoch == problem.stored_epoch
-            and epochs.get(problem.partition) == problem.current_epoch
-        ):
-            kept.append(problem)
-    return kept
 
 
 class LogGuard:
@@ -112,7 +95,8 @@ class LogGuard:
         elif self.problems and not found:
             log.info("log_recovered")
         self.problems = found
-        self.epochs.clear()  # in place: the loops stamp their checkpoints from this dict
+        # In place: the loops stamp their checkpoints from this dict. A vanished epoch
+        # keeps its last value: entries still in flight were read in it.
         self.epochs.update({p: e for p, e in epochs.items() if e is not None})
         if found:
             self._ok.clear()

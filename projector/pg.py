@@ -109,7 +109,7 @@ def _copy(conn: psycopg.Connection[Any], table: ReadTable, ops: Any) -> None:
             copy.write_row(row(op))
 
 
-def _stage(conn: psycopg.Connection[Any], batch: Batch) -> list[str]:
+def _stage(conn: psycopg.Connection[Any], batch: Batch, tables: Tables) -> list[str]:
     """COPY every row operation of ``batch`` into the staging tables; return those written.
 
     Staging tables empty at commit, but not at a savepoint: replay folds several
@@ -120,20 +120,54 @@ def _stage(conn: psycopg.Connection[Any], batch: Batch) -> list[str]:
     for name, table in READ_TABLES.items():
         ops: dict[Any, Any] = getattr(batch, _BATCH_ROWS[name])
         if ops:
-            _copy(conn, table, ops.values())
+            _copy(conn, table, _one_owner(conn, table, tables.get(name, name), list(ops.values())))
             staged.append(name)
     return staged
 
 
+def _one_owner(
+    conn: psycopg.Connection[Any], table: ReadTable, physical: str, ops: list[Any]
+) -> list[Any]:
+    """The operations of an owned table with one user per key.
+
+    The folds key such rows by (user, id), so two users sending the same id (a session
+    id, say) give two operations; the row belongs to its stored owner, else to whoever
+    sent the id first in the log (the operations are in first-seen order). The others'
+    operations on that key are dropped here, so one statement never sees two rows of a
+    key (the upserts would also refuse to change another user's row).
+    """
+    if table.owner is None or len(table.key) != 1:
+        return ops
+    key, owner = table.key[0], table.owner
+    users: dict[str, list[str]] = {}
+    for op in ops:
+        users.setdefault(getattr(op, key), []).append(getattr(op, owner))
+    contested = [k for k, found in users.items() if len(set(found)) > 1]
+    if not contested:
+        return ops
+    query = sql.SQL("SELECT {k}::text, {o}::text FROM {t} WHERE {k} = ANY(%s::uuid[])").format(
+        k=sql.Identifier(key), o=sql.Identifier(owner), t=sql.Identifier(physical)
+    )
+    stored = dict(conn.execute(query, (contested,)).fetchall())
+    winner = {k: stored.get(k) or users[k][0] for k in contested}
+    return [
+        op for op in ops if winner.get(getattr(op, key), getattr(op, owner)) == getattr(op, owner)
+    ]
+
+
 _CUT = "timestamptz 'epoch' + %(at)s * interval '1 ms'"
 _ERASE_WHERE = {
-    "sessions": f"user_id = %(user)s AND (started_at IS NULL OR started_at <= {_CUT})",
-    "page_visits": f"user_id = %(user)s AND start_at <= {_CUT}",
-    "mindmap_graphs": f"user_id = %(user)s AND (built_at <= {_CUT}"
-    " OR NOT EXISTS (SELECT 1 FROM {sessions} s WHERE s.session_id = {t}.session_id"
-    " AND s.user_id = {t}.user_id))",
-    "urls": f"user_id = %(user)s AND (first_seen_at IS NULL OR first_seen_at <= {_CUT})",
+    "sessions": "user_id = %(user)s",
+    "page_visits": "user_id = %(user)s",
+    "mindmap_graphs": "user_id = %(user)s",
+    "urls": "user_id = %(user)s",
 }
+"""Every read row of the user goes, whatever times the client put in its events: a
+client clock ahead of the server (row times after the cut) must not keep anything.
+What the gateway receives after the cut is projected again later."""
+_LOGGED_UP_TO = f"GREATEST({_CUT}, now())"
+"""Archive rows logged up to the cut or before the erasure commits (a lagging worker's
+output of older uploads); the archiver keeps out those it writes later."""
 
 
 def erase_user_rows(
@@ -143,12 +177,12 @@ def erase_user_rows(
 ) -> int:
     """Erase one user up to ``erase.at`` inside the caller's transaction; return rows deleted.
 
-    Steps: record the tombstone (its ``erased_at`` is the cut: the user's events up
-    to it are skipped forever, later ones are projected again); delete the user's
-    rows up to the cut from every read table and its shadow (if a replay is building
-    one); delete page texts no remaining URL row references; delete the user's
-    archive rows and re-derived entries up to the cut; delete the account when
-    asked (``mindhit erase``);
+    Steps: record the tombstone (its ``erased_at`` is the cut, server time: what the
+    gateway received up to it is skipped forever, later uploads are projected again);
+    delete the user's rows from every read table and its shadow (if a replay is
+    building one); delete page texts no remaining URL row references; delete the
+    user's archive rows and re-derived entries logged up to the cut or this
+    transaction; delete the account when asked (``mindhit erase``);
     record the Redis purges owed (``purges``: stream key → trim below this offset).
     """
     params = {"user": erase.user_id, "at": erase.at}
@@ -156,9 +190,9 @@ def erase_user_rows(
     deleted = sum(_erase_read_rows(conn, suffix, params) for suffix in ("", SHADOW_SUFFIX))
     for log_table in ("event_log", "derived_log"):
         deleted += conn.execute(
-            sql.SQL("DELETE FROM {} WHERE user_id = %(user)s AND logged_at <= " + _CUT).format(
-                sql.Identifier(log_table)
-            ),
+            sql.SQL(
+                "DELETE FROM {} WHERE user_id = %(user)s AND logged_at <= " + _LOGGED_UP_TO
+            ).format(sql.Identifier(log_table)),
             params,
         ).rowcount
     conn.execute("DELETE FROM session_labels WHERE user_id = %(user)s", params)
@@ -169,7 +203,7 @@ def erase_user_rows(
 
 
 def _erase_read_rows(conn: psycopg.Connection[Any], suffix: str, params: dict[str, Any]) -> int:
-    """Delete one user's rows up to the cut from the read tables named ``<table><suffix>``."""
+    """Delete one user's rows from the read tables named ``<table><suffix>``."""
     names = {
         base: base + suffix
         for base in ALL_TABLES
@@ -244,7 +278,7 @@ def apply_batch(
             erase_user_rows(conn, erase, (purges or {}).get(erase.user_id, {}))
         for scope in batch.session_erasures.values():
             erase_session_rows(conn, scope, (purges or {}).get(scope.user_id, {}))
-        staged = _stage(conn, batch)
+        staged = _stage(conn, batch, tables)
         drop_erased_sessions(conn)
         for name in staged:
             _merge(conn, name, tables)

@@ -68,7 +68,8 @@ def _session(
         page = rng.randrange(500)
         url = f"https://site{page % 37}.example/page/{page}"
         url_hash = hashlib.sha256(url.encode()).hexdigest()[:32]
-        content = hashlib.sha256(f"text {page}".encode()).hexdigest()
+        text = f"text {page} about topic {page % 11} and running rivers"
+        content = hashlib.sha256(text.encode()).hexdigest()
         dwell = rng.randrange(1_000, 120_000)
         raw.append(
             TabActivated(
@@ -90,7 +91,7 @@ def _session(
                 UrlDiscovered(
                     user_id=user, url_hash=url_hash, url=url, domain=f"site{page % 37}.example",
                     title=f"Page {page}", first_seen_ts=t, content_hash=content, lang="en",
-                    text=f"text {page} about topic {page % 11} and running rivers",
+                    text=text,
                 )
             )  # fmt: skip
             derived_urls.append(

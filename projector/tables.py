@@ -115,9 +115,10 @@ class ReadTable(msgspec.Struct, frozen=True):
             staged row ``x`` and the stored row ``y``.
         owner: the column naming the user a row belongs to, when the key is an id a
             client sent (a session id) or derived from one: a staged row changes a
-            stored row only when both belong to the same user, a new row goes to one
-            user only (the smallest id when two users send the same new key in one
-            batch), and the owner column is never rewritten.
+            stored row only when both belong to the same user, and the owner column is
+            never rewritten. The adapter stages one user's rows per key (the stored
+            owner's, else the first sender's: :func:`projector.pg._one_owner`); should
+            two still meet, a new row goes to the smallest user id.
     """
 
     name: str

@@ -9,6 +9,7 @@ derives it from the device token and stores it beside the events (see
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Literal
 
 import msgspec
@@ -27,6 +28,8 @@ __all__ = [
     "TabRemoved",
     "TabUpdated",
     "WindowFocus",
+    "text_hash",
+    "text_matches",
 ]
 
 SCHEMA_VERSION = 1
@@ -170,6 +173,12 @@ class MediaState(EventBase, frozen=True, tag="media.state"):
 class PageContent(EventBase, frozen=True, tag="page.content"):
     """The readable text the content script extracted from a page."""
 
+    # content_hash must be the SHA-256 of text as sent (the gateway refuses the event
+    # otherwise, text_matches): a client names only text it really has. Inside the log
+    # the gateway may leave out a text the pipeline already holds, after checking it;
+    # such an event keeps only the hash. (Kept out of the docstring, which is part of
+    # the generated extension contract.)
+
     tab_id: TabId
     url: Url
     content_hash: ContentHash
@@ -204,3 +213,13 @@ CLIENT_EVENT_TYPES: dict[str, type[EventBase]] = {
         PageContent,
     )
 }
+
+
+def text_hash(text: str) -> str:
+    """Lower-case hex SHA-256 of ``text`` as UTF-8: what ``content_hash`` must be."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def text_matches(event: PageContent) -> bool:
+    """Whether the event's ``content_hash`` is the SHA-256 of the text it carries."""
+    return event.content_hash == text_hash(event.text)

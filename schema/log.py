@@ -86,10 +86,18 @@ class DerivedEntry(msgspec.Struct, frozen=True, kw_only=True):
     Replay with changed settings (``mindhit replay --rederive``) re-derives every
     raw entry below a cutover; the origin tells which derived entries that
     supersedes.
+
+    ``received_at`` is when the gateway received that raw entry (Unix ms, the
+    earliest ``Upload.received_at`` in it; ``0`` when unknown: no raw entry, or
+    written before this field existed). It is server time, never a client's clock:
+    an erasure drops every derived event of the user received up to its cut,
+    whatever times the client put in its events, and a dead letter keeps it, so a
+    retried work item is still recognised as erased.
     """
 
     events: list[DerivedEvent]
     origin: int = -1
+    received_at: int = 0
 
 
 _raw_decoder = msgspec.msgpack.Decoder(RawEntry)

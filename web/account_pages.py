@@ -17,7 +17,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
 from mindhit.account_links import looks_like_link_secret
@@ -29,6 +29,7 @@ from web.account_mail import prepare_confirmation, send_account_mail
 from web.actions import ActionError
 from web.auth import create_login, delete_login, session_hash
 from web.common import client_address
+from web.next_path import safe_next
 from web.security import DEVICE_COOKIE, SESSION_COOKIE, cookie_secure, login_cookie
 from web.settings_page import settings_page
 from web.throttle import device_cookie
@@ -83,18 +84,32 @@ def _link(token: str) -> str:
     return token if looks_like_link_secret(token) else ""
 
 
+NextPage = Annotated[
+    str | None, Parameter(query="next", description="the page to return to (a path here)")
+]
+
+
+def _after_sign_in(confirm: str, after: str | None) -> str:
+    """Confirming an address first, else the page the user came for, else their sessions."""
+    if confirm:
+        return f"/confirm-email?token={confirm}"
+    return after or "/sessions"
+
+
 class AccountPages(Controller):
     """Signing up, in and out; confirming an address; passwords; signing out everywhere."""
 
     include_in_schema = False
 
     @get("/login")
-    async def login_form(self, maybe_user: User | None, confirm: str = "") -> Response[Any]:
+    async def login_form(
+        self, maybe_user: User | None, confirm: str = "", next_page: NextPage = None
+    ) -> Response[Any]:
         confirm = _link(confirm)
+        after = safe_next(next_page)
         if maybe_user:
-            target = f"/confirm-email?token={confirm}" if confirm else "/sessions"
-            return Redirect(path=target, status_code=303)
-        return _page("login.html", email="", error="", confirm=confirm)
+            return Redirect(path=_after_sign_in(confirm, after), status_code=303)
+        return _page("login.html", email="", error="", confirm=confirm, next=after)
 
     @post("/login")
     async def login(
@@ -107,6 +122,7 @@ class AccountPages(Controller):
     ) -> Response[Any]:
         email = data.get("email", "").strip()[:320]
         confirm = _link(data.get("confirm", ""))
+        after = safe_next(data.get("next"))
         outcome = await account.sign_in(
             conn,
             request.app.state.throttle,
@@ -126,6 +142,7 @@ class AccountPages(Controller):
                 429,
                 email=email,
                 confirm=confirm,
+                next=after,
                 error=f"Too many sign-in attempts. Try again in {_wait_text(wait)}.",
             )
             page.headers["retry-after"] = str(wait)
@@ -133,7 +150,7 @@ class AccountPages(Controller):
         if outcome.user is None:
             metrics.labels("wrong").inc()
             error = "That email and password do not match."
-            return _page("login.html", 400, email=email, confirm=confirm, error=error)
+            return _page("login.html", 400, email=email, confirm=confirm, next=after, error=error)
         metrics.labels("ok").inc()
         known = _device_cookie(request, outcome.user, outcome.device, cookie_secure(settings))
         return await _signed_in(
@@ -142,7 +159,7 @@ class AccountPages(Controller):
             settings,
             outcome.user.user_id,
             now=utc_datetime(clock()),
-            path=f"/confirm-email?token={confirm}" if confirm else "/sessions",
+            path=_after_sign_in(confirm, after),
             cookies=[known],
         )
 

@@ -107,24 +107,17 @@ async def erase_account(
 ) -> ErasureResult:
     """Erase everything the user recorded.
 
-    Steps, in order: append ``UserErased`` to the sessions topic (the projector deletes
-    every read row and archive entry of the user on it and tombstones them); then revoke
-    every device token (so no new event can arrive) and reset the settings, in one
-    transaction. The account itself stays so the user can keep signing in; an erasure
-    appended twice is harmless (the projector's delete is idempotent).
+    Steps, in order: revoke every device token (so no new event can arrive) and reset
+    the settings, in one transaction; then append ``UserErased`` to the sessions topic
+    (the projector deletes every read row, archive entry and Redis key of the user on
+    it and tombstones them). Its cut is server time: everything the gateway received
+    up to now plus ``token_cache_seconds`` (a gateway may still take a revoked token
+    that long) is erased, whatever times the client put in its events. The account
+    itself stays so the user can keep signing in; an erasure appended twice is
+    harmless (the projector's delete is idempotent).
     """
     now_ms = clock()
     now = utc_datetime(now_ms)
-    event = UserErased(user_id=user.user_id, ts=now_ms, reason="user request")
-    partition = partition_for(user.user_id, settings.partitions)
-    await streams.append(
-        redis,
-        stream_key(settings.key_prefix, topic_for(event), partition),
-        encode_derived_entry(DerivedEntry(events=[event])),
-        key=user.user_id.encode(),
-        timestamp_ms=event.ts,
-    )
-    assert topic_for(event) == SESSIONS_TOPIC
     async with conn.transaction():
         cur = await conn.execute(
             "UPDATE device_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL",
@@ -133,4 +126,15 @@ async def erase_account(
         revoked = cur.rowcount
         await conn.execute(sql_file("web", "settings_reset"), (now, user.user_id))
         await conn.execute("DELETE FROM web_sessions WHERE user_id = %s", (user.user_id,))
+    cut = now_ms + int(settings.token_cache_seconds * 1000)
+    event = UserErased(user_id=user.user_id, ts=cut, reason="user request")
+    partition = partition_for(user.user_id, settings.partitions)
+    await streams.append(
+        redis,
+        stream_key(settings.key_prefix, topic_for(event), partition),
+        encode_derived_entry(DerivedEntry(events=[event])),
+        key=user.user_id.encode(),
+        timestamp_ms=now_ms,
+    )
+    assert topic_for(event) == SESSIONS_TOPIC
     return ErasureResult(erased=True, tokens_revoked=revoked)

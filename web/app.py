@@ -44,6 +44,7 @@ from web.auth import user_for_login
 from web.common import admin_addresses, with_admin_rights
 from web.display import DisplayApi
 from web.metrics import MetricsMiddleware, WebMetrics
+from web.next_path import login_path
 from web.overview_routes import OverviewApi, OverviewPages
 from web.owning_routes import OwningApi, OwningPages
 from web.pages import OpsPages, Pages
@@ -110,7 +111,10 @@ def _on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respo
             body["extra"] = exc.extra
         return Response(body, status_code=exc.status_code, headers=exc.headers)
     if isinstance(exc, NotAuthorizedException):
-        return Redirect(path="/login", status_code=303)
+        # Back to the page asked for after signing in (a GET's path and query only).
+        asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = login_path(asked if request.method == "GET" else None)
+        return Redirect(path=target, status_code=303)
     return Template(
         template_name="error.html",
         context={"status": exc.status_code, "detail": exc.detail, "user": None},

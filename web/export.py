@@ -38,30 +38,39 @@ mindmaps/ID.json    the mind map of each session (a tree of topics and pages)
 Times are UTC (ISO 8601); durations are milliseconds.
 """
 
+_SHOWN = (
+    # Sessions the user deleted are gone from the export at once (even within the undo
+    # window), as everywhere else they could see them.
+    " AND NOT EXISTS (SELECT 1 FROM session_deletions d WHERE d.user_id = {a}.user_id"
+    " AND d.session_id = {a}.session_id AND d.state <> 'cancelled')"
+)
 _SESSIONS = (
     "SELECT s.session_id::text, coalesce(l.label, s.label), s.status, s.status_reason,"
     " s.started_at, s.stopped_at, s.active_ms, s.page_count, s.domain_count"
     " FROM sessions s LEFT JOIN session_labels l"
     " ON l.user_id = s.user_id AND l.session_id = s.session_id"
-    " WHERE s.user_id = %s ORDER BY s.started_at, s.session_id"
+    " WHERE s.user_id = %s"
+    f"{_SHOWN.format(a='s')} ORDER BY s.started_at, s.session_id"
 )
 _VISITS = (
     "SELECT visit_id::text, session_id::text, url, title, domain, start_at, end_at, dwell_ms"
-    " FROM page_visits WHERE user_id = %s ORDER BY start_at, visit_id"
+    f" FROM page_visits v WHERE user_id = %s{_SHOWN.format(a='v')} ORDER BY start_at, visit_id"
 )
 _PAGES = (
     # The title is the latest one the user saw on the page (never another user's).
     "WITH me AS (SELECT %s::uuid AS id)"
     " SELECT u.url, coalesce((SELECT v.title FROM page_visits v WHERE v.user_id = me.id"
-    " AND v.url_hash = u.url_hash AND v.title <> '' ORDER BY v.start_at DESC LIMIT 1), ''),"
+    f" AND v.url_hash = u.url_hash AND v.title <> ''{_SHOWN.format(a='v')}"
+    " ORDER BY v.start_at DESC LIMIT 1), ''),"
     " u.domain, u.summary, u.tags, u.topic, u.provider, u.content_hash"
     " FROM me, urls u WHERE (u.url_hash, u.content_hash) IN"
-    " (SELECT DISTINCT url_hash, content_hash FROM page_visits WHERE user_id = me.id)"
+    " (SELECT DISTINCT url_hash, content_hash FROM page_visits w WHERE user_id = me.id"
+    f"{_SHOWN.format(a='w')})"
     " ORDER BY u.url, u.content_hash"
 )
 _MAPS = (
-    "SELECT session_id::text, graph, provider, built_at FROM mindmap_graphs"
-    " WHERE user_id = %s ORDER BY built_at"
+    "SELECT session_id::text, graph, provider, built_at FROM mindmap_graphs m"
+    f" WHERE user_id = %s{_SHOWN.format(a='m')} ORDER BY built_at"
 )
 _ACCOUNT = (
     "SELECT u.email, u.created_at, s.blocked_domains, s.idle_threshold_s, s.email_reports,"

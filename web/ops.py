@@ -14,6 +14,8 @@ import redis.asyncio as aioredis
 
 from mindhit import dlq
 from mindhit.clock import Clock
+from mindhit.groups import GroupView, read_group
+from mindhit.keys import groups_key
 from mindhit.lag import collect_lag
 from mindhit.settings import Settings
 from schema.topics import partition_for
@@ -29,6 +31,7 @@ __all__ = [
     "pivot_lag",
     "retry_dead_letter",
     "user_health",
+    "worker_groups",
 ]
 
 #: More unprocessed entries than this on the user's partition counts as "behind".
@@ -70,6 +73,13 @@ async def lag_with_problems(
         for row in consumer.partitions
     ]
     return rows, [problem.reason for problem in report.problems]
+
+
+async def worker_groups(redis: aioredis.Redis, settings: Settings) -> list[GroupView]:
+    """Each Faust group's generation, live members and the partitions each one holds."""
+    names: Any = await redis.smembers(groups_key(settings.key_prefix))  # type: ignore[misc]
+    views = [await read_group(redis, settings.key_prefix, n.decode()) for n in sorted(names)]
+    return [view for view in views if view is not None]
 
 
 async def user_health(

@@ -119,12 +119,13 @@ def _figures_query(period: Period) -> pgsql.Composed:
 _MONTH_PAGES = (
     "SELECT url_hash, content_hash, dwell_ms, visits FROM overview_pages_monthly"
     " WHERE user_id = %(user_id)s AND month = %(start)s"
-    " ORDER BY dwell_ms DESC LIMIT %(tag_pages)s"
+    " ORDER BY dwell_ms DESC LIMIT %(tag_pages)s + (SELECT count(*) FROM gone_pages)"
 )
 _DAY_PAGES = (
     "SELECT url_hash, content_hash, sum(dwell_ms) AS dwell_ms, sum(visits) AS visits"
     " FROM overview_pages WHERE user_id = %(user_id)s AND day >= %(start)s AND day < %(end)s"
-    " GROUP BY url_hash, content_hash ORDER BY sum(dwell_ms) DESC LIMIT %(tag_pages)s"
+    " GROUP BY url_hash, content_hash ORDER BY sum(dwell_ms) DESC"
+    " LIMIT %(tag_pages)s + (SELECT count(*) FROM gone_pages)"
 )
 
 

@@ -247,8 +247,17 @@ class OpsPages(Controller):
         require_admin(user)
         lag, lost = await ops.lag_with_problems(conn, request.app.state.redis, settings)
         letters = await ops.dead_letters(request.app.state.redis, settings)
+        groups = await ops.worker_groups(request.app.state.redis, settings)
         partitions, table = ops.pivot_lag(lag)
-        return _page("ops.html", user, partitions=partitions, lag=table, letters=letters, lost=lost)
+        return _page(
+            "ops.html",
+            user,
+            partitions=partitions,
+            lag=table,
+            letters=letters,
+            lost=lost,
+            groups=groups,
+        )
 
     @post("/ops/dead-letters/{letter_id:str}/retry")
     async def retry(

@@ -34,6 +34,7 @@ def _contributed_commands() -> list[click.Command]:
     """Every command the services and the other composition modules add."""
     from ingest.cli import commands as gateway_commands
     from mindhit.cli.dashboard import commands as dashboard_commands
+    from mindhit.cli.recover import commands as recover_commands
     from mindhit.cli.replay import commands as replay_commands
     from processors.cli import commands as processors_commands
     from projector.cli import commands as projector_commands
@@ -43,6 +44,7 @@ def _contributed_commands() -> list[click.Command]:
         *processors_commands,
         *projector_commands,
         *replay_commands,
+        *recover_commands,
         *dashboard_commands,
     ]
 
@@ -361,7 +363,11 @@ def token_list(ctx: click.Context, email: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def lag(ctx: click.Context, as_json: bool) -> None:
-    """Show per topic/partition highwater, committed offsets and lag of every consumer."""
+    """Show per topic/partition highwater, committed offsets and lag of every consumer.
+
+    First, if Redis lost the log under the consumers' checkpoints (they stand still
+    then, and lag alone would read 0): why, per checkpoint (`problems` in --json).
+    """
     from mindhit.lag import run_lag_command
 
     click.echo(run_lag_command(settings_from(ctx), as_json=as_json))

@@ -296,7 +296,9 @@ async def _upload(
                 raise DemoError(f"the gateway rejected demo events: {result.rejected[:3]}")
             return result
         if answer.status_code in (429, 503) and attempt < 4:
-            await asyncio.sleep(0.5 * 2**attempt)
+            # a quota or an outage: never sooner than the gateway's Retry-After
+            wait = answer.headers.get("retry-after", "")
+            await asyncio.sleep(max(float(wait) if wait.isdigit() else 0.0, 0.5 * 2**attempt))
             continue
         raise DemoError(f"the gateway answered {answer.status_code}: {answer.text[:300]}")
     raise DemoError("the gateway kept refusing the upload")

@@ -21,20 +21,27 @@ Emit = Callable[[str, int, bytes], Awaitable[None]]
 
 
 async def emit_derived(
-    emit: Emit, partition: int, derived: Sequence[DerivedBase], *, origin: int = -1
+    emit: Emit,
+    partition: int,
+    derived: Sequence[DerivedBase],
+    *,
+    origin: int = -1,
+    received_at: int = 0,
 ) -> None:
     """Send ``derived`` as one :class:`DerivedEntry` per topic, all to ``partition``.
 
     Events keep their order within each topic; the topics are written concurrently
     (they are different streams) and this returns once every entry is stored.
-    ``origin`` is the raw entry they come from (see :class:`schema.log.DerivedEntry`).
+    ``origin`` is the raw entry they come from and ``received_at`` when the gateway
+    received it (see :class:`schema.log.DerivedEntry`).
     """
     by_topic: dict[str, list[DerivedBase]] = {}
     for event in derived:
         by_topic.setdefault(topic_for(event), []).append(event)
+    entries = {
+        topic: DerivedEntry(events=events, origin=origin, received_at=received_at)  # type: ignore[arg-type]
+        for topic, events in by_topic.items()
+    }
     await asyncio.gather(
-        *(
-            emit(topic, partition, encode_derived_entry(DerivedEntry(events=events, origin=origin)))  # type: ignore[arg-type]
-            for topic, events in by_topic.items()
-        )
+        *(emit(topic, partition, encode_derived_entry(e)) for topic, e in entries.items())
     )

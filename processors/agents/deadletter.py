@@ -20,9 +20,15 @@ def dead_letter(
     source_topic: str,
     partition: int,
     now_ms: int,
-    origin: int = -1,
+    source: DerivedEntry | None = None,
 ) -> DeadLettered:
-    """The ``dead.lettered`` record keeping ``work`` (as consumed, origin kept) and its error."""
+    """The ``dead.lettered`` record keeping ``work`` and its error.
+
+    ``work`` is kept as consumed, with the ``origin`` and ``received_at`` of ``source``
+    (the entry it came in), so a retry is still known as what it was.
+    """
+    origin = source.origin if source is not None else -1
+    received_at = source.received_at if source is not None else 0
     return DeadLettered(
         user_id=work.user_id,
         dlq_id=deterministic_id("dlq", kind, key, now_ms),
@@ -33,7 +39,7 @@ def dead_letter(
         source_topic=source_topic,
         partition=partition,
         payload=encode_derived_entry(
-            DerivedEntry(events=[work], origin=origin),  # type: ignore[list-item]
+            DerivedEntry(events=[work], origin=origin, received_at=received_at),  # type: ignore[list-item]
             compress=False,
         ),  # type: ignore[list-item]
     )

@@ -93,7 +93,7 @@ class EnrichHandler:
                             source_topic=URLS_TOPIC,
                             partition=partition,
                             now_ms=self._clock(),
-                            origin=entry.origin,
+                            source=entry,
                         )
                     )
                     continue
@@ -112,7 +112,9 @@ class EnrichHandler:
                     enriched_ts=found.enriched_ts,
                 )
             )
-        await emit_derived(self._emit, partition, out, origin=entry.origin)
+        await emit_derived(
+            self._emit, partition, out, origin=entry.origin, received_at=entry.received_at
+        )
 
     async def _enrich(self, item: UrlDiscovered) -> CachedEnrichment | None:
         if not await self._content.lock_enrichment(item.url_hash, item.content_hash, self._owner):

@@ -40,7 +40,7 @@ from processors.content import ContentStore
 from processors.report.outbox import OutboxRecord, ReportOutbox
 from processors.sessions import foreign_session, mindmap_pages, status_event
 from schema.derived import MindmapBuilt, MindmapNode, SessionClosed, SessionErased, UserErased
-from schema.log import LogEntryError, decode_derived_entry
+from schema.log import DerivedEntry, LogEntryError, decode_derived_entry
 from schema.topics import SESSIONS_TOPIC
 
 __all__ = ["MindmapHandler", "OnBuilt", "OnErased", "Reports"]
@@ -106,7 +106,7 @@ class MindmapHandler:
         """Sessions whose report this worker is sending now (never two sends at once)."""
 
     async def handle(self, partition: int, value: bytes, offset: int = -1) -> None:
-        """Process one ``sessions`` entry of ``partition`` (its ``origin`` passes on).
+        """Process one ``sessions`` entry of ``partition`` (its origin and time pass on).
 
         Steps per ``session.closed``: 1. skip it if its map was already emitted
         (redelivery); 2. emit ``processing`` and wait; 3. gather pages, texts and
@@ -124,7 +124,7 @@ class MindmapHandler:
             return
         for event in entry.events:
             if isinstance(event, SessionClosed):
-                await self._closed(partition, event, entry.origin)
+                await self._closed(partition, event, entry)
             elif isinstance(event, UserErased) and self._on_erased is not None:
                 await self._on_erased(partition, event.user_id)
                 log.info("user_state_erased", user_id=event.user_id)
@@ -132,22 +132,23 @@ class MindmapHandler:
                 gone = await self._content.release_texts(event.user_id, event.content_hashes)
                 log.info("session_texts_released", session_id=event.session_id, deleted=gone)
 
-    async def _closed(self, partition: int, closed: SessionClosed, origin: int) -> None:
+    async def _closed(self, partition: int, closed: SessionClosed, source: DerivedEntry) -> None:
         """Build the map of ``closed`` unless its session is someone else's (then nothing:
         no map, no status; the session is not theirs to change)."""
         if foreign_session(closed, await self._content.session_owner(closed.session_id)):
             log.warning("foreign_session_skipped", session_id=closed.session_id)
             return
-        await self._one(partition, closed, origin)
+        await self._one(partition, closed, source)
 
-    async def _one(self, partition: int, closed: SessionClosed, origin: int) -> None:
+    async def _one(self, partition: int, closed: SessionClosed, source: DerivedEntry) -> None:
         if await self._content.mindmap_done(closed.user_id, closed.session_id):
             return
         await emit_derived(
             self._emit,
             partition,
             [status_event(closed, "processing", self._clock())],
-            origin=origin,
+            origin=source.origin,
+            received_at=source.received_at,
         )
         try:
             root, failure = await self._build(closed)
@@ -161,9 +162,10 @@ class MindmapHandler:
                 partition,
                 [
                     status_event(closed, "failed", now, exc.reason),
-                    _letter(closed, exc.reason, partition, now, origin),
+                    _letter(closed, exc.reason, partition, now, source),
                 ],
-                origin=origin,
+                origin=source.origin,
+                received_at=source.received_at,
             )
             return
         now = self._clock()
@@ -178,8 +180,14 @@ class MindmapHandler:
         if failure is not None:
             metrics.DEAD_LETTERS.labels("mindmap").inc()
             log.warning("mindmap_fallback", session_id=closed.session_id, error=failure.reason)
-            events.append(_letter(closed, failure.reason, partition, now, origin))
-        await emit_derived(self._emit, partition, events, origin=origin)
+            events.append(_letter(closed, failure.reason, partition, now, source))
+        await emit_derived(
+            self._emit,
+            partition,
+            events,
+            origin=source.origin,
+            received_at=source.received_at,
+        )
         await self._built(partition, closed, built, done=failure is None)
 
     async def _built(
@@ -315,7 +323,9 @@ class MindmapHandler:
             return msgspec.structs.replace(root, fallback_from=self._provider.name), exc
 
 
-def _letter(closed: SessionClosed, error: str, partition: int, now: int, origin: int) -> Any:
+def _letter(
+    closed: SessionClosed, error: str, partition: int, now: int, source: DerivedEntry
+) -> Any:
     return dead_letter(
         closed,
         kind="mindmap",
@@ -324,7 +334,7 @@ def _letter(closed: SessionClosed, error: str, partition: int, now: int, origin:
         source_topic=SESSIONS_TOPIC,
         partition=partition,
         now_ms=now,
-        origin=origin,
+        source=source,
     )
 
 

@@ -14,7 +14,7 @@ import msgspec
 from mindhit.logs import get_logger
 from processors import metrics
 from processors.agents import Emit, emit_derived
-from processors.content import ContentStore
+from processors.content import ContentStore, verified_contents
 from processors.dwell import FoldResult, UserState, fold
 from processors.state import StateStore
 from processors.urls import domain_of, normalize_url, url_hash
@@ -99,7 +99,8 @@ def fold_entry(
     and get the same outputs.
     """
     out = EntryFold(states={}, derived=[], candidates={}, texts={}, held={}, results={})
-    for user_id, events in per_user.items():
+    for user_id, sent in per_user.items():
+        events = verified_contents(sent)
         state, result = fold(
             states.get(user_id), user_id, events, idle_threshold_ms=idle_threshold_ms
         )
@@ -190,7 +191,13 @@ class RawHandler:
         )
         _, fresh = await asyncio.gather(stored, self._content.unknown_versions(list(candidates)))
         announced = await self._with_known_texts([candidates[key] for key in fresh])
-        await emit_derived(self._emit, partition, [*derived, *announced], origin=offset)
+        await emit_derived(
+            self._emit,
+            partition,
+            [*derived, *announced],
+            origin=offset,
+            received_at=min((u.received_at for u in entry.uploads), default=0),
+        )
         await asyncio.gather(
             self._content.mark_versions(fresh, {key: candidates[key].user_id for key in fresh}),
             self._states.save(partition, folded.states),

@@ -1,10 +1,12 @@
--- Store committed offsets only while this worker holds the group lease (fencing).
--- KEYS[1] offsets hash; ARGV[1] member id, ARGV[2] lease ttl in milliseconds,
--- ARGV[3..] field, offset pairs.
+-- Store one partition's committed offsets only while this worker holds its lease (fencing).
+-- KEYS[1] the partition's lease hash, KEYS[2] the group's offsets hash;
+-- ARGV[1] member id, ARGV[2] lease ttl in milliseconds, ARGV[3..] field, offset pairs.
 -- A lease still naming this worker is ours even if it expired (say Redis was down
 -- longer than the ttl): nobody can have taken it without overwriting the member, so
 -- the commit goes ahead and extends it. A released (absent) lease is not retaken
 -- here. Returns 1 when stored, 0 otherwise.
+-- (The offsets hash is not in the lease's hash slot yet: moving offsets to per-partition
+-- keys is part of the Redis Cluster work.)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local holder = redis.call('HGET', KEYS[1], 'lease.member')
@@ -13,6 +15,6 @@ if holder ~= ARGV[1] then
 end
 redis.call('HSET', KEYS[1], 'lease.member', ARGV[1], 'lease.expires', now + tonumber(ARGV[2]))
 for i = 3, #ARGV, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
 end
 return 1

@@ -1,8 +1,9 @@
 """Faust consumer reading partition streams with ``XREAD`` from dense offsets.
 
 The consumer keeps to Faust's contract: positions, fetching, commits and the
-metadata Faust asks for. Group membership (the lease that decides whether this
-worker consumes) is :class:`~processors.transport.membership.GroupMembership`,
+metadata Faust asks for. Group membership (which partitions this member owns in
+each generation, and their leases) is
+:class:`~processors.transport.membership.GroupMembership`,
 changelog compaction is :class:`~processors.transport.compaction.Compactor`;
 both are services started with the consumer and share its typed
 :class:`~processors.transport.context.GroupContext`. Committed offsets live in a
@@ -40,7 +41,7 @@ from processors.transport.membership import GroupMembership
 from processors.transport.options import TransportOptions
 from processors.transport.positions import Positions, to_message
 from processors.transport.progress import ProgressWatch
-from processors.transport.rebalance import assign_all
+from processors.transport.rebalance import assign_mine
 from schema.topics import partition_for
 
 __all__ = ["Consumer"]
@@ -68,7 +69,6 @@ class Consumer(base.Consumer):
         self.positions = Positions(self.ctx)
         self._subscribed: set[str] = set()
         self._generation = 0
-        self._rebalance_lock: asyncio.Lock | None = None
         self._progress = ProgressWatch()
         self._fetch_failures = 0
         super().__init__(
@@ -132,47 +132,67 @@ class Consumer(base.Consumer):
     # -- subscription and rebalance ---------------------------------------------------
 
     async def subscribe(self, topics: Iterable[str]) -> None:
-        """Subscribe to ``topics``; the rebalance runs in the background, as with Kafka."""
+        """Subscribe to ``topics``; rebalances run in the background, as with Kafka."""
         self._subscribed = set(topics)
-        self.add_future(self._rebalance())
+        self.add_future(self._follow_group())
+
+    async def _follow_group(self) -> None:
+        """Join the group, then rebalance whenever a new generation is published."""
+        await self.catalog.refresh()
+        partitions = max((self.catalog.partitions(t) for t in self._subscribed), default=0)
+        await self.membership.join(partitions)
+        while not self.should_stop:
+            await self.membership.changed.wait()
+            self.membership.changed.clear()
+            await self._rebalance()
 
     async def _rebalance(self) -> None:
-        """Assign every partition of the subscription to this worker.
+        """Move to the group's current generation.
 
         Steps:
-            0. Join the group (wait as a standby while another worker holds its lease).
             1. ``app.on_rebalance_start()``, then revoke the old assignment (Faust waits
-               for in-flight messages, flushes the producer and commits).
-            2. Run Faust's PartitionAssignor over this single member.
-            3. Bump the generation id; set positions of the new partitions to their
+               for in-flight messages, flushes the producer and commits, all while
+               this member still holds the partitions' leases).
+            2. Release the leases of partitions the generation gave to others.
+            3. Take the leases of this member's partitions (waiting for their previous
+               owners to release them or for the leases to expire); if a newer
+               generation is published meanwhile, go to 2 with it.
+            4. Run Faust's assignor narrowed to those partition numbers.
+            5. Bump the generation id; set positions of the new partitions to their
                committed offsets (or the reset policy's offset).
-            4. ``on_partitions_assigned`` (Faust recovers tables, then seeks and resumes).
+            6. ``on_partitions_assigned`` (Faust recovers tables, then seeks and resumes).
         """
-        if self._rebalance_lock is None:
-            self._rebalance_lock = asyncio.Lock()
-        async with self._rebalance_lock:
-            await self.membership.join()
-            await self.catalog.refresh()
-            topics = sorted(self._subscribed)
-            self.app.on_rebalance_start()
-            await self.on_partitions_revoked(set(self._assignment))
-            assigned = assign_all(
-                cast(PartitionAssignor, self.app.assignor),
-                {topic: self.catalog.partitions(topic) for topic in topics},
-                topics,
-                self.ctx.member,
-            )
-            self._assignment = assigned
-            await self._start_positions(self.positions.retain(assigned))
-            self._generation += 1
-            self.app.consumer_generation_id = self._generation
-            log.info(
-                "partitions assigned",
-                group=self.group,
-                partitions=len(assigned),
-                generation=self._generation,
-            )
-            await self.on_partitions_assigned(assigned, self._generation)
+        await self.catalog.refresh()
+        topics = sorted(self._subscribed)
+        self.app.on_rebalance_start()
+        await self.on_partitions_revoked(set(self._assignment))
+        while True:
+            generation = self.membership.generation
+            if generation is None or self.should_stop:
+                return
+            mine = self.membership.mine()
+            await self.membership.give_up(self.membership.held - mine)
+            if await self.membership.take(mine, generation.number):
+                break
+        assigned = assign_mine(
+            cast(PartitionAssignor, self.app.assignor),
+            {topic: self.catalog.partitions(topic) for topic in topics},
+            topics,
+            self.ctx.member,
+            mine,
+        )
+        self._assignment = assigned
+        await self._start_positions(self.positions.retain(assigned))
+        self._generation = generation.number
+        self.app.consumer_generation_id = self._generation
+        log.info(
+            "partitions assigned",
+            group=self.group,
+            partitions=sorted(mine),
+            topic_partitions=len(assigned),
+            generation=self._generation,
+        )
+        await self.on_partitions_assigned(assigned, self._generation)
 
     async def _start_positions(self, tps: set[TP]) -> None:
         """Position ``tps`` at their committed offset, else per the reset policy."""
@@ -274,14 +294,11 @@ class Consumer(base.Consumer):
 
         Faust calls this after flushing the producer, so table changelog entries
         of everything up to these offsets are stored before the offsets are. The
-        write is fenced by the group lease: a worker that lost it crashes instead.
+        write is fenced by the partition leases: a member that lost one crashes instead.
 
-        Whatever this returns, Faust then records ``offsets`` as committed and drops
-        their acks, and offers a partition again only once newer messages of it are
-        acked. An offset not stored here is therefore never retried by Faust: after
-        the last messages of a partition it would stay uncommitted for good. So a
-        Redis error (down, restarting, loading, or a pooled connection the restart
-        left dead) is retried here until the offsets are stored.
+        Faust then records ``offsets`` as committed whatever this returns and never
+        offers them again, so a Redis error (down, restarting, loading, a pooled
+        connection the restart left dead) is retried here until they are stored.
 
         Steps:
             1. Keep the offsets of assigned partitions.
@@ -314,25 +331,11 @@ class Consumer(base.Consumer):
 
     async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
         """The offset the next append will get, per partition."""
-        values = await asyncio.gather(
-            *(streams.highwater(self.client, self.ctx.stream(tp)) for tp in partitions)
-        )
-        found = {
-            TP(tp.topic, tp.partition): value for tp, value in zip(partitions, values, strict=True)
-        }
-        self.positions.highwaters.update(found)
-        for tp, value in found.items():
-            metrics.HIGHWATER.labels(tp.topic, str(tp.partition)).set(value)
-        return found
+        return await self.positions.read_highwaters(self.client, partitions)
 
     async def earliest_offsets(self, *partitions: TP) -> Mapping[TP, int]:
         """The offset of the oldest entry still stored, per partition."""
-        values = await asyncio.gather(
-            *(streams.earliest_offset(self.client, self.ctx.stream(tp)) for tp in partitions)
-        )
-        return {
-            TP(tp.topic, tp.partition): value for tp, value in zip(partitions, values, strict=True)
-        }
+        return await self.positions.read_earliest(self.client, partitions)
 
     def topic_partitions(self, topic: str) -> int | None:
         """Partition count of ``topic``."""

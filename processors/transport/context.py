@@ -18,7 +18,7 @@ from processors.transport.catalog import TopicCatalog
 from processors.transport.options import TransportOptions
 from schema.topics import stream_key
 
-__all__ = ["ContextSource", "GroupContext"]
+__all__ = ["ContextSource", "GroupContext", "HasGroupContext"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,3 +50,9 @@ class ContextSource(Protocol):
     def group_context(self, member: str) -> GroupContext:
         """The context of worker ``member``."""
         ...
+
+
+class HasGroupContext(Protocol):
+    """The consumer, as the producer sees it: it knows this worker's member id."""
+
+    ctx: GroupContext

@@ -1,85 +1,108 @@
-"""The group lease: at most one worker of an app id consumes and commits at a time.
+"""Partition leases and fenced commits of one consumer group member (Redis adapter).
 
-There is no broker-side group coordinator, so a second worker started with the
-same app id would otherwise take every partition too and process everything
-twice. Instead it waits as a hot standby until the lease is free: released on a
-clean stop, or expired ``lease_ms`` after its holder died (expiry uses Redis's
-clock). The lease is two fields of the group's offsets hash, so commits go
-through a single-key Lua script that stores offsets only while the caller holds
-the lease (one Redis Cluster slot, no cross-key script), so a
-worker that lost it (paused longer than the lease) cannot overwrite the new
-holder's progress; it stops instead.
+Each partition number of a group (every topic's partition N and the tables'
+changelog partition N) has a lease hash ``<prefix>:{pN}:lease:<group>`` naming its
+owner and when the lease expires (Redis clock). A member starts a partition only
+once it holds the lease, renews it while it owns it and releases it after the
+partition's last commit. Offset commits and table-changelog appends check the lease
+in the same Lua call, so a member that lost a partition (paused past its lease,
+partitioned away) can never commit or append for it afterwards.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from mindhit.keys import LEASE_MEMBER_FIELD, groups_key, offsets_key, tp_field
+from mindhit.keys import LEASE_MEMBER_FIELD, groups_key, offsets_key, partition_lease_key, tp_field
 
-__all__ = ["GroupLease", "LeaseLost"]
+__all__ = ["LeaseLost", "PartitionLeases", "script"]
 
 
-def _script(name: str) -> str:
+def script(name: str) -> str:
+    """The source of a Lua script kept beside this module."""
     return resources.files("processors.transport").joinpath(name).read_text()
 
 
 class LeaseLost(RuntimeError):
-    """Another worker holds this app's lease: this worker must stop consuming."""
+    """Another member holds a partition's lease: this member must stop consuming it."""
 
 
-class GroupLease:
-    """Lease and fenced commits of one consumer group for one worker."""
+class PartitionLeases:
+    """The partition leases of one member of one consumer group."""
 
     def __init__(self, prefix: str, group: str, member: str, ttl_ms: int) -> None:
         self.prefix = prefix
         self.group = group
         self.member = member
         self.ttl_ms = ttl_ms
-        self._renew_src = _script("renew.lua")
-        self._commit_src = _script("commit.lua")
-        self._release_src = _script("release.lua")
+        self._renew_src = script("renew.lua")
+        self._commit_src = script("commit.lua")
+        self._release_src = script("release.lua")
 
-    @property
-    def key(self) -> str:
-        """The group's offsets hash, which also holds the lease fields."""
-        return offsets_key(self.prefix, self.group)
+    def key(self, partition: int) -> str:
+        """The lease hash of ``partition``."""
+        return partition_lease_key(self.prefix, self.group, partition)
 
-    async def holder(self, client: aioredis.Redis) -> str | None:
-        """Who held the lease last (it may have expired since)."""
-        value: Any = await client.hget(self.key, LEASE_MEMBER_FIELD)  # type: ignore[misc]
+    async def holder(self, client: aioredis.Redis, partition: int) -> str | None:
+        """Who held ``partition``'s lease last (it may have expired since)."""
+        value: Any = await client.hget(self.key(partition), LEASE_MEMBER_FIELD)  # type: ignore[misc]
         return value.decode() if value is not None else None
 
-    async def renew(self, client: aioredis.Redis) -> bool:
-        """Acquire or extend the lease; False when another worker holds it."""
-        result: Any = await client.eval(self._renew_src, 1, self.key, self.member, self.ttl_ms)
-        return bool(result)
+    async def renew(self, client: aioredis.Redis, partitions: Iterable[int]) -> set[int]:
+        """Acquire or extend the leases of ``partitions`` (one round trip); return those held."""
+        wanted = sorted(partitions)
+        if not wanted:
+            return set()
+        pipe = client.pipeline(transaction=False)
+        for partition in wanted:
+            pipe.eval(self._renew_src, 1, self.key(partition), self.member, self.ttl_ms)
+        results = await pipe.execute()
+        return {p for p, held in zip(wanted, results, strict=True) if held}
 
-    async def release(self, client: aioredis.Redis) -> None:
-        """Give the lease up if held (clean shutdown)."""
-        await client.eval(self._release_src, 1, self.key, self.member)
+    async def release(self, client: aioredis.Redis, partitions: Iterable[int]) -> None:
+        """Give up the leases of ``partitions`` this member holds (after their last commit)."""
+        pipe = client.pipeline(transaction=False)
+        for partition in sorted(partitions):
+            pipe.eval(self._release_src, 1, self.key(partition), self.member)
+        await pipe.execute()
 
     async def commit(self, client: aioredis.Redis, offsets: Mapping[tuple[str, int], int]) -> None:
-        """Store committed offsets, fenced by the lease.
+        """Store committed offsets, each partition's fenced by its lease.
 
         Steps:
-            1. In one Lua script: check the lease names this worker (even if expired:
-               nobody took it over), extend it, then HSET the offsets.
+            1. One Lua call per partition (pipelined): check the lease names this
+               member (even if expired: nobody took it over), extend it, then HSET the
+               partition's offsets into the group's offsets hash.
             2. Record the group in the groups set (for ``mindhit lag``).
 
         Raises:
-            LeaseLost: another worker holds the lease; nothing was stored.
+            LeaseLost: another member holds a partition's lease; its offsets were not
+                stored (those of partitions still held were).
         """
-        args: list[Any] = [self.member, self.ttl_ms]
+        by_partition: dict[int, list[Any]] = {}
         for (topic, partition), offset in offsets.items():
-            args += [tp_field(topic, partition), offset]
-        stored: Any = await client.eval(self._commit_src, 1, self.key, *args)
-        if not stored:
-            raise LeaseLost(
-                f"lease of group {self.group!r} is held by {await self.holder(client)!r}"
+            by_partition.setdefault(partition, []).extend((tp_field(topic, partition), offset))
+        order = sorted(by_partition)
+        pipe = client.pipeline(transaction=False)
+        for partition in order:
+            pipe.eval(
+                self._commit_src,
+                2,
+                self.key(partition),
+                offsets_key(self.prefix, self.group),
+                self.member,
+                self.ttl_ms,
+                *by_partition[partition],
             )
-        await client.sadd(groups_key(self.prefix), self.group)  # type: ignore[misc]
+        pipe.sadd(groups_key(self.prefix), self.group)
+        results = await pipe.execute()
+        lost = [p for p, stored in zip(order, results, strict=False) if not stored]
+        if lost:
+            raise LeaseLost(
+                f"partitions {lost} of group {self.group!r} are leased to "
+                f"{await self.holder(client, lost[0])!r}, not {self.member!r}"
+            )

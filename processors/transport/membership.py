@@ -1,10 +1,16 @@
-"""A worker's membership of its consumer group: the group lease and fenced commits.
+"""A worker's membership of its consumer group: heartbeats, partition leases, fenced commits.
 
-There is no broker-side group coordinator. A worker joins its group by taking the
-group lease (:mod:`processors.transport.lease`), waiting as a hot standby while
-another live worker holds it, keeps it renewed in the background, and gives it up
-on a clean stop. Every offset commit goes through the lease, so a worker that lost
-it can never overwrite the progress of the worker that took over.
+There is no broker-side group coordinator. A worker joins its group by
+heartbeating (:class:`~processors.transport.group.GroupState`); every generation
+assigns each partition to one live member. The consumer waits for
+:attr:`GroupMembership.changed`, then revokes, gives up the leases of partitions it
+no longer owns, takes the leases of those it now owns (:meth:`GroupMembership.take`)
+and assigns. Leases are renewed with every heartbeat; commits are fenced by them.
+
+Timing (``lease_ms`` = T): heartbeats and renewals every T/3; a member that dies
+drops out of the group T after its last heartbeat and its partition leases expire
+by then too, so its partitions move within about T + T/3 plus the new owner's
+table recovery (documented bound: 2 × T + recovery).
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ from redis.exceptions import RedisError
 
 from mindhit.logs import get_logger
 from processors.transport import metrics
+from processors.transport.assignment import owned
 from processors.transport.context import GroupContext
-from processors.transport.lease import GroupLease, LeaseLost
+from processors.transport.group import Generation, GroupState
+from processors.transport.lease import LeaseLost, PartitionLeases
 
 __all__ = ["GroupMembership", "LeaseLost"]
 
@@ -33,15 +41,20 @@ OnLost = Callable[[BaseException], Awaitable[None]]
 
 
 class GroupMembership(Service):
-    """Holds this worker's group lease while it consumes; stores its commits fenced by it."""
+    """This worker's place in its consumer group and the partition leases it holds."""
 
     def __init__(self, ctx: GroupContext, *, on_lost: OnLost, **kwargs: Any) -> None:
         self.ctx = ctx
-        self.lease = GroupLease(ctx.prefix, ctx.group, ctx.member, ctx.options.lease_ms)
+        ttl = ctx.options.lease_ms
+        self.leases = PartitionLeases(ctx.prefix, ctx.group, ctx.member, ttl)
+        self.group_state = GroupState(ctx.prefix, ctx.group, ctx.member, ttl)
+        self.generation: Generation | None = None
+        self.changed = asyncio.Event()
+        self.held: set[int] = set()
+        self._partitions = 0
         self._on_lost = on_lost
         self._client: aioredis.Redis | None = None
-        self._held = False
-        self._renewing = asyncio.Lock()  # a renewal never overlaps the release at stop
+        self._lock = asyncio.Lock()  # heartbeats, takes and releases never overlap
         super().__init__(**kwargs)
 
     @property
@@ -51,53 +64,79 @@ class GroupMembership(Service):
             self._client = self.ctx.new_client()
         return self._client
 
-    @property
-    def held(self) -> bool:
-        """Whether this worker holds the group lease."""
-        return self._held
+    def mine(self) -> set[int]:
+        """The partitions the current generation gives this member."""
+        if self.generation is None:
+            return set()
+        return owned(self.generation.owners, self.ctx.member)
 
-    def _set_held(self, held: bool) -> None:
-        self._held = held
-        metrics.LEASE_HELD.set(1 if held else 0)
+    async def join(self, partitions: int) -> Generation:
+        """Join the group of ``partitions`` partitions (first heartbeat); heartbeats go on."""
+        self._partitions = partitions
+        async with self._lock:
+            return await self._beat()
 
-    async def join(self) -> None:
-        """Take the group lease, waiting as a standby while another worker holds it."""
-        waiting_logged = False
+    async def _beat(self) -> Generation:
+        generation = await self.group_state.heartbeat(self.client, self._partitions)
+        if self.generation is None or generation.number != self.generation.number:
+            log.info(
+                "group generation",
+                group=self.ctx.group,
+                generation=generation.number,
+                members=len(generation.members),
+                partitions=sorted(owned(generation.owners, self.ctx.member)),
+            )
+            self.generation = generation
+            self.changed.set()
+        return generation
+
+    async def take(self, partitions: set[int], generation: int) -> bool:
+        """Hold the leases of ``partitions``; False when generation ``generation`` ended first.
+
+        A partition's previous owner releases its lease after its last commit, or the
+        lease expires (owner dead); until then this waits, renewing what it holds.
+        """
         while not self.should_stop:
-            if await self.lease.renew(self.client):
-                self._set_held(True)
-                if waiting_logged:
-                    log.info("group lease acquired", group=self.ctx.group, member=self.ctx.member)
-                return
-            if not waiting_logged:
-                holder = await self.lease.holder(self.client)
-                log.warning("waiting for group lease", group=self.ctx.group, holder=holder)
-                waiting_logged = True
-            await self.sleep(self.ctx.options.lease_ms / 4000)
+            async with self._lock:
+                current = self.generation
+                if current is None or current.number != generation:
+                    return False
+                self.held |= await self.leases.renew(self.client, partitions - self.held)
+                metrics.LEASE_HELD.set(len(self.held))
+                if partitions <= self.held:
+                    return True
+            await self.sleep(min(0.25, self.ctx.options.lease_ms / 8000))
+        return False
+
+    async def give_up(self, partitions: set[int]) -> None:
+        """Release the leases of ``partitions`` (their last commit is stored)."""
+        gone = partitions & self.held
+        if not gone:
+            return
+        async with self._lock:
+            self.held -= gone
+            metrics.LEASE_HELD.set(len(self.held))
+            await self.leases.release(self.client, gone)
 
     async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
-        """Store committed offsets, fenced by the group lease (one attempt).
+        """Store committed offsets, fenced by the partition leases (one attempt).
 
         Raises:
-            LeaseLost: another worker holds the lease; nothing was stored.
+            LeaseLost: another member holds one of the partitions' leases.
             redis.exceptions.RedisError: Redis failed; the caller retries.
         """
-        try:
-            await self.lease.commit(self.client, offsets)
-        except LeaseLost:
-            self._set_held(False)
-            raise
+        await self.leases.commit(self.client, offsets)
 
     async def commit_until_stored(
         self, offsets: Mapping[tuple[str, int], int], stopping: Callable[[], bool]
     ) -> bool:
-        """Store committed offsets fenced by the lease, retrying Redis errors until stored.
+        """Store committed offsets fenced by the leases, retrying Redis errors until stored.
 
         Steps:
-            1. Run the fenced commit; if another worker holds the lease, log, report
-               the lease lost (the worker crashes) and return False.
+            1. Run the fenced commit; if another member holds a lease, log, report the
+               lease lost (the worker crashes) and return False.
             2. On a Redis error, back off and go to 1, until stored or ``stopping()``
-               (not stored at shutdown: the next worker replays from the last stored
+               (not stored at shutdown: the next owner replays from the last stored
                commit, as after a crash; a SIGTERM never waits for Redis).
         """
         failures = 0
@@ -106,8 +145,8 @@ class GroupMembership(Service):
                 await self.commit(offsets)
                 break
             except LeaseLost as exc:
-                log.error("group lease lost; stopping", group=self.ctx.group, error=str(exc))
-                await self._on_lost(exc)
+                log.error("partition lease lost; stopping", group=self.ctx.group, error=str(exc))
+                await self._lost(exc)
                 return False
             except RedisError as exc:
                 failures += 1
@@ -127,36 +166,56 @@ class GroupMembership(Service):
             log.info("commit stored", failed_attempts=failures)
         return True
 
+    async def _lost(self, exc: LeaseLost) -> None:
+        """A lease was taken over: stop heartbeating, leave the group, crash the worker.
+
+        Leaving at once keeps the next generation from giving this (stopping) member
+        partitions it would never take.
+        """
+        if self._partitions:
+            self._partitions = 0
+            try:
+                await self.group_state.leave(self.client)
+            except Exception as error:
+                log.warning("leaving the group failed; membership expires", error=repr(error))
+        await self._on_lost(exc)
+
     @Service.task
-    async def _keep_lease(self) -> None:
-        """Renew the lease every third of its lifetime; report it lost if taken over."""
+    async def _heartbeat(self) -> None:
+        """Every third of the lease: heartbeat, then renew the partition leases held."""
         while not self.should_stop:
             await self.sleep(self.ctx.options.lease_ms / 3000)
-            async with self._renewing:
-                if self.should_stop:  # on_stop releases the lease: never renew it after
+            async with self._lock:
+                if self.should_stop:  # on_stop releases the leases: never renew after
                     return
-                if not self._held:
+                if not self._partitions:
                     continue
                 try:
-                    held = await self.lease.renew(self.client)
-                except Exception as exc:  # Redis unreachable: the next renewal may succeed
-                    log.warning("lease renewal failed", error=repr(exc))
+                    await self._beat()
+                    kept = await self.leases.renew(self.client, self.held)
+                except Exception as exc:  # Redis unreachable: the next beat may succeed
+                    log.warning("heartbeat failed", error=repr(exc))
                     continue
-            if not held:
-                self._set_held(False)
-                log.error("group lease taken by another worker; stopping", group=self.ctx.group)
-                await self._on_lost(LeaseLost(f"lease of group {self.ctx.group!r} was taken over"))
+                lost = self.held - kept
+            if lost:
+                log.error("partition leases taken over; stopping", partitions=sorted(lost))
+                await self._lost(LeaseLost(f"leases of partitions {sorted(lost)} taken over"))
                 return
 
     async def on_stop(self) -> None:
-        """Release the lease (a standby takes over at once), then close the connection."""
-        async with self._renewing:
-            if self._held:
-                self._set_held(False)
-                try:
-                    await self.lease.release(self.client)
-                except Exception as exc:
-                    log.warning("lease release failed; it expires by itself", error=repr(exc))
+        """Release the leases held and leave the group (others take over at once)."""
+        async with self._lock:
+            held, self.held = self.held, set()
+            metrics.LEASE_HELD.set(0)
+            try:
+                if held:
+                    await self.leases.release(self.client, held)
+                if self._partitions:
+                    await self.group_state.leave(self.client)
+            except Exception as exc:
+                log.warning(
+                    "leaving the group failed; leases expire by themselves", error=repr(exc)
+                )
         await self.aclose()
 
     async def aclose(self) -> None:

@@ -50,5 +50,5 @@ COMPACTED = Counter(
     "mindhit_transport_compacted_entries_total", "Superseded changelog entries deleted", ["topic"]
 )
 LEASE_HELD = Gauge(
-    "mindhit_transport_lease_held", "1 while this worker holds its app's group lease"
+    "mindhit_transport_lease_held", "Partition leases this worker holds in its group"
 )

@@ -10,8 +10,8 @@ keeps its usual redis-py meaning:
 ``compact_interval``  seconds between changelog compaction passes (default 300; 0 = off).
 ``block_ms``          longest a fetch blocks waiting for new entries (default 100).
 ``fetch_count``       most entries read per partition per fetch (default 500).
-``lease_ms``          how long the group lease outlives a worker that died (default 10000):
-                      a second worker with the same app id waits this long before taking over.
+``lease_ms``          the group's session timeout (default 10000): a member that stops heartbeating
+                      leaves the group, and its partition leases expire, this long after.
 """
 
 from __future__ import annotations

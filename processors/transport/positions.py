@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 
 import redis.asyncio as aioredis
@@ -63,6 +64,30 @@ class Positions:
                 else:
                     offset = await streams.earliest_offset(client, stream)
             self.next[tp] = offset
+
+    async def read_highwaters(
+        self, client: aioredis.Redis, partitions: Iterable[TP]
+    ) -> dict[TP, int]:
+        """The offset the next append will get, per partition (remembered and published)."""
+        tps = [TP(tp.topic, tp.partition) for tp in partitions]
+        values = await asyncio.gather(
+            *(streams.highwater(client, self.ctx.stream(tp)) for tp in tps)
+        )
+        found = dict(zip(tps, values, strict=True))
+        self.highwaters.update(found)
+        for tp, value in found.items():
+            metrics.HIGHWATER.labels(tp.topic, str(tp.partition)).set(value)
+        return found
+
+    async def read_earliest(
+        self, client: aioredis.Redis, partitions: Iterable[TP]
+    ) -> dict[TP, int]:
+        """The offset of the oldest entry still stored, per partition."""
+        tps = [TP(tp.topic, tp.partition) for tp in partitions]
+        values = await asyncio.gather(
+            *(streams.earliest_offset(client, self.ctx.stream(tp)) for tp in tps)
+        )
+        return dict(zip(tps, values, strict=True))
 
     def advance(
         self, by_stream: Mapping[str, TP], records: list[streams.StreamRecord]

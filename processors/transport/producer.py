@@ -5,7 +5,10 @@ single sender task takes everything queued so far and writes it with one
 pipelined round trip (``mindhit.streams.queue_append``, dense ``XADD 0-*``), then
 resolves each future with the real offset Redis gave the entry (tables keep it).
 Hundreds of table-changelog writes therefore cost one round trip, which is what
-lets ``flush`` complete under sustained load so commits keep advancing.
+lets ``flush`` complete under sustained load so commits keep advancing. A table
+changelog entry is appended by a Lua call that first checks this worker holds the
+partition's lease (``fence`` of ``mindhit.streams.queue_append``), so a worker that lost
+the partition can never add to the table its new owner recovered.
 """
 
 from __future__ import annotations
@@ -21,13 +24,17 @@ from faust.exceptions import ProducerSendError
 from faust.transport import base
 from faust.types import TP, HeadersArg, RecordMetadata
 from mode import Service
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mindhit import streams
+from mindhit.keys import partition_lease_key
 from mindhit.logs import get_logger
 from processors.transport import metrics
-from schema.log import encode_headers
+from processors.transport.context import HasGroupContext
+from processors.transport.pending import Pending as _Pending
+from processors.transport.pending import encode_key, headers_field, resolve
 from schema.topics import partition_for, stream_key
 
 __all__ = ["Producer", "TransactionsNotSupported", "encode_key", "headers_field"]
@@ -45,60 +52,6 @@ class TransactionsNotSupported(NotImplementedError):
             "the redis:// Faust transport does not support transactions "
             "(processing_guarantee='exactly_once'); use 'at_least_once' and idempotent consumers"
         )
-
-
-def encode_key(key: Any) -> bytes | None:
-    """Message key as bytes (Faust may hand us str or int keys after ``group_by``)."""
-    if key is None or isinstance(key, bytes):
-        return key
-    if isinstance(key, (bytearray, memoryview)):
-        return bytes(key)
-    return str(key).encode()
-
-
-def headers_field(headers: HeadersArg | None) -> bytes | None:
-    """Encode Faust headers (mapping or pairs) for the ``h`` field; ``None`` when empty."""
-    if not headers:
-        return None
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    encoded = [
-        (str(name), value if isinstance(value, bytes) else str(value).encode())
-        for name, value in pairs
-    ]
-    return encode_headers(encoded)
-
-
-class _Pending:
-    __slots__ = (
-        "future",
-        "headers",
-        "key",
-        "partition",
-        "stream",
-        "timestamp_ms",
-        "topic",
-        "value",
-    )
-
-    def __init__(
-        self,
-        topic: str,
-        partition: int,
-        stream: str,
-        key: bytes | None,
-        value: bytes | None,
-        timestamp_ms: int,
-        headers: bytes | None,
-        future: asyncio.Future[RecordMetadata],
-    ) -> None:
-        self.topic = topic
-        self.partition = partition
-        self.stream = stream
-        self.key = key
-        self.value = value
-        self.timestamp_ms = timestamp_ms
-        self.headers = headers
-        self.future = future
 
 
 class Producer(base.Producer):
@@ -201,7 +154,9 @@ class Producer(base.Producer):
                ``producer_request_timeout``), raise :class:`ProducerSendError`: Faust
                commits offsets right after a flush, and offsets must never pass a
                table change that was lost. The worker crashes instead; the next one
-               replays from the last commit and writes the changes again.
+               replays from the last commit and writes the changes again. The same
+               when the producer stopped (or crashed, e.g. on a fenced append) before
+               sending them: nobody would, so waiting longer would hang the shutdown.
 
         Raises:
             ProducerSendError: a message handed over before this call was not stored.
@@ -211,7 +166,7 @@ class Producer(base.Producer):
         waiting.extend(cast(list[asyncio.Future[Any]], list(pending_queue._queue)))
         if not waiting:
             return
-        results = await asyncio.gather(*waiting, return_exceptions=True)
+        results = await self._wait_stored(waiting)
         lost = [
             r
             for r in results
@@ -221,6 +176,19 @@ class Producer(base.Producer):
             raise ProducerSendError(
                 f"{len(lost)} message(s) were not stored; not committing past them: {lost[0]}"
             ) from lost[0]
+
+    async def _wait_stored(self, waiting: list[asyncio.Future[Any]]) -> list[Any]:
+        """The outcome of each future in ``waiting``; raise if the producer stops first."""
+        gathered = asyncio.gather(*waiting, return_exceptions=True)
+        while True:
+            done, _ = await asyncio.wait({gathered}, timeout=0.5)
+            if done:
+                return list(gathered.result())
+            if self.should_stop:
+                gathered.cancel()
+                raise ProducerSendError(
+                    "the producer stopped before every message was stored; not committing"
+                )
 
     def key_partition(self, topic: str, key: bytes) -> TP:
         """The partition Faust should use for ``key`` (same hash as the gateway)."""
@@ -300,7 +268,29 @@ class Producer(base.Producer):
             3. Resolve each future with the entry's offset, or fail it.
         """
         ids = await self._execute(batch)
-        _resolve(batch, ids)
+        resolve(batch, ids)
+
+    def _queue_one(self, pipe: Pipeline, item: _Pending) -> None:
+        """Queue one append; a table changelog's is fenced by its partition's lease."""
+        fence: tuple[str, str] | None = None
+        if item.topic in self.app.tables.changelog_topics:
+            group = str(self.app.conf.id)
+            lease = partition_lease_key(self._transport.catalog.prefix, group, item.partition)
+            fence = (lease, self._member)
+        streams.queue_append(
+            pipe,
+            item.stream,
+            item.value,
+            key=item.key,
+            timestamp_ms=item.timestamp_ms,
+            headers=item.headers,
+            fence=fence,
+        )
+
+    @property
+    def _member(self) -> str:
+        """This worker's member id in its group (the consumer's)."""
+        return cast(HasGroupContext, self.app.consumer).ctx.member
 
     async def _execute(self, batch: list[_Pending]) -> list[Any]:
         """Steps 1 and 2 of :meth:`_write`: the new entry ids (or the error) per message."""
@@ -309,14 +299,7 @@ class Producer(base.Producer):
         while True:
             pipe = self.client.pipeline(transaction=False)
             for item in batch:
-                streams.queue_append(
-                    pipe,
-                    item.stream,
-                    item.value,
-                    key=item.key,
-                    timestamp_ms=item.timestamp_ms,
-                    headers=item.headers,
-                )
+                self._queue_one(pipe, item)
             try:
                 ids: list[Any] = await pipe.execute(raise_on_error=False)
                 break
@@ -335,30 +318,3 @@ class Producer(base.Producer):
         if attempt:
             log.info("append retried", attempts=attempt)
         return ids
-
-
-def _resolve(batch: list[_Pending], ids: list[Any]) -> None:
-    """Step 3 of :meth:`Producer._write`: resolve each future with its offset, or fail it."""
-    appended: dict[str, int] = {}
-    for item, new_id in zip(batch, ids, strict=True):
-        if not isinstance(new_id, BaseException):
-            appended[item.topic] = appended.get(item.topic, 0) + 1
-        if item.future.done():
-            continue
-        if isinstance(new_id, BaseException):
-            item.future.set_exception(
-                ProducerSendError(f"append to {item.stream} failed: {new_id!r}")
-            )
-            continue
-        item.future.set_result(
-            RecordMetadata(
-                topic=item.topic,
-                partition=item.partition,
-                topic_partition=TP(item.topic, item.partition),
-                offset=streams.offset_of(new_id),
-                timestamp=item.timestamp_ms / 1000.0,
-                timestamp_type=0,
-            )
-        )
-    for topic, count in appended.items():
-        metrics.APPENDED.labels(topic).inc(count)

@@ -95,6 +95,9 @@ class Pipeline:
                 "MINDHIT_PROCESSORS_PORT": str(ports["processors"]),
                 "MINDHIT_PROJECTOR_PORT": str(ports["projector"]),
                 "MINDHIT_WEB_PORT": str(ports["web"]),
+                # the internal metrics listeners: off (fixed ports would collide across runs)
+                "MINDHIT_GATEWAY_METRICS_PORT": "0",
+                "MINDHIT_WEB_METRICS_PORT": "0",
                 "MINDHIT_PUBLIC_URL": f"http://127.0.0.1:{ports['web']}",
                 "MINDHIT_SECRET_KEY": "e2e-secret",
                 "MINDHIT_LOG_FORMAT": "json",

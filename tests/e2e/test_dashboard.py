@@ -50,6 +50,7 @@ PLANTED_TEXT = (
     "Quokkas live on Rottnest Island. <img src=x onerror=\"window.__xss='text-img'\"> "
     'A quokka <b class="planted">smiles</b> in photos and eats leaves. '
 ) * 4
+SECOND_TEXT = "Second page about a quokka. " + PLANTED_TEXT
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +110,8 @@ def _planted_session(client_id: str, now_ms: int) -> tuple[str, list[ClientEvent
             url=url2,
             title=PLANTED_TITLE_2,
             lang="en",
-            text="Second page about a quokka. " + PLANTED_TEXT,
-            content_hash=hashlib.sha256(("2" + PLANTED_TEXT).encode()).hexdigest(),
+            text=SECOND_TEXT,
+            content_hash=hashlib.sha256(SECOND_TEXT.encode()).hexdigest(),
         ),
         TabRemoved(**env(t + 400_000), tab_id=7, window_id=1),
         SessionStopped(**env(t + 400_500)),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
 
 from mindhit import streams
 from schema.topics import stream_key
+from tests.support.racing import WritesWhileAsked
 
 pytestmark = pytest.mark.integration
 
@@ -43,3 +45,19 @@ async def test_reading_from_an_offset_returns_that_entry_onwards(
         (9, b"v9", 1009),
     ]
     assert await streams.highwater(aredis, stream_key(key_prefix, "raw", 2)) == 0
+
+
+async def test_a_stream_created_while_asked_where_it_starts_is_not_taken_for_trimmed(
+    aredis: aioredis.Redis, key_prefix: str
+) -> None:
+    key = stream_key(key_prefix, "raw", 3)
+
+    async def gateway_appends() -> None:
+        for i in range(3):
+            await streams.append(aredis, key, b"v%d" % i, key=None, timestamp_ms=i)
+
+    client = cast(aioredis.Redis, WritesWhileAsked(aredis, {key: gateway_appends}))
+    earliest = await streams.earliest_offset(client, key)
+    # Nothing was ever trimmed: a reader resuming at 0 must not skip entries 0-2.
+    assert [r.offset for r in await streams.read(aredis, {key: 0})] == [0, 1, 2]
+    assert earliest == 0

@@ -79,6 +79,7 @@ class GatewayServer:
                 "MINDHIT_PARTITIONS": "4",
                 "MINDHIT_LOG_FORMAT": "json",
                 "PYTHONPATH": str(ROOT),
+                "MINDHIT_GATEWAY_METRICS_PORT": "0",  # a test that wants it names a port
                 **extra,
             }
         )

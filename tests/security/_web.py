@@ -93,6 +93,7 @@ class WebServer:
         self.prefix = f"mhsec-{uuid.uuid4().hex[:8]}"
         self.redis_url = redis_url
         extra.setdefault("MINDHIT_PUBLIC_URL", self.url)
+        extra.setdefault("MINDHIT_WEB_METRICS_PORT", "0")  # a test that wants it names a port
         self.env = _env(redis_url, database_url, self.prefix, extra)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.log = ARTIFACTS / f"web-{self.prefix}.log"

@@ -4,20 +4,21 @@
 ones the ingress routes to) but on internal ports of their own. And an upload of a page
 text someone else already uploaded is answered exactly like an upload of a text nobody
 has: same status, headers and body (batch ids aside), while the gateway's internal
-metrics show it did take the "already known" path.
+metrics show it did take the "already known" path. (The victim's text is put into the
+content store with the processors' own adapter, as their worker does after the upload:
+a worker process here only added a way to fail under load.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
-import time
-from typing import Any
 
 import httpx
 import pytest
-import redis
+import redis.asyncio as aioredis
 
-from mindhit.streams import content_key
+from processors.content import ContentStore
 from tests.security._gateway import Device, GatewayServer, new_device, running_gateway
 from tests.security._web import running_web
 from tests.support.servers import free_port
@@ -72,18 +73,19 @@ def _seen(answer: httpx.Response) -> tuple[int, dict[str, str], str]:
     return answer.status_code, headers, body
 
 
-def _wait_stored(gateway: GatewayServer, text_hash: str, processors: GatewayServer) -> None:
-    client = redis.Redis.from_url(gateway.redis_url)
-    try:
-        deadline = time.monotonic() + 120
-        while not client.exists(content_key(gateway.prefix, text_hash)):
-            assert processors.proc is not None and processors.proc.poll() is None, (
-                processors.log_text()[-3000:]
-            )
-            assert time.monotonic() < deadline, "the processors never stored the text"
-            time.sleep(0.2)
-    finally:
-        client.close()
+def _stored_by_processors(gateway: GatewayServer, text: str, user_id: str) -> None:
+    """What the processors do with the victim's upload: store its text (their adapter)."""
+
+    async def store() -> None:
+        client = aioredis.Redis.from_url(gateway.redis_url)
+        try:
+            content = ContentStore(client, gateway.prefix, ttl_s=30 * 86_400)
+            await content.put_texts([(page_content("u", text)["content_hash"], text)], user_id)
+            assert await content.has_text(page_content("u", text)["content_hash"])
+        finally:
+            await client.aclose()
+
+    asyncio.run(store())
 
 
 def _known_texts(port: int) -> float:
@@ -92,30 +94,19 @@ def _known_texts(port: int) -> float:
 
 
 def test_an_upload_answers_the_same_whether_or_not_another_user_sent_the_text(
-    redis_url: str, database_url: str, tmp_path: Any
+    redis_url: str, database_url: str
 ) -> None:
     internal = free_port()
-    with (
-        running_gateway(
-            redis_url, database_url, MINDHIT_GATEWAY_METRICS_PORT=str(internal)
-        ) as gateway,
-        running_gateway(
-            redis_url,
-            database_url,
-            command="processors",
-            prefix=gateway.prefix,
-            MINDHIT_DATA_DIR=str(tmp_path / "processors"),
-            MINDHIT_AI_PROVIDER="local",
-        ) as processors,
-    ):
+    with running_gateway(
+        redis_url, database_url, MINDHIT_GATEWAY_METRICS_PORT=str(internal)
+    ) as gateway:
         victim, attacker = new_device(database_url, "victim"), new_device(database_url, "attacker")
         read_by_victim = "Your appointment at the clinic is confirmed for Tuesday. " * 40
         read_by_nobody = "Your appointment at the dentist is confirmed for Friday. " * 40
         assert len(read_by_victim) == len(read_by_nobody)
 
         assert gateway.upload(victim, _page("victim-1", 1, read_by_victim)).status_code == 202
-        victim_hash = page_content("u", read_by_victim)["content_hash"]
-        _wait_stored(gateway, victim_hash, processors)
+        _stored_by_processors(gateway, read_by_victim, victim.user_id)
 
         def probe(device: Device, seq: int, text: str) -> tuple[int, dict[str, str], str]:
             return _seen(gateway.upload(device, _page("attacker-1", seq, text)))

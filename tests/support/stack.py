@@ -158,6 +158,7 @@ class Stack:
             "MINDHIT_LOG_FORMAT": "json",
             "MINDHIT_AI_PROVIDER": "local",
             "MINDHIT_COMMIT_INTERVAL_S": "0.2",
+            "MINDHIT_GATEWAY_METRICS_PORT": "0",  # fixed ports would collide across runs
             "PYTHONPATH": str(ROOT),
         }
         for name, port in self.ports.items():

@@ -17,6 +17,7 @@ from schema.events import (
     TabRemoved,
     TabUpdated,
     WindowFocus,
+    text_hash,
 )
 from schema.ids import uuid7, uuid7_time_ms
 from schema.log import LogEntryError, RawEntry, Upload, decode_raw_entry, encode_raw_entry
@@ -75,15 +76,18 @@ events = st.one_of(
         playing=st.booleans(),
         **_envelope(),
     ),
-    st.builds(
-        PageContent,
-        tab_id=st.integers(-1, 10**6),
-        url=urls,
-        content_hash=st.from_regex(r"[0-9a-f]{64}", fullmatch=True),
-        title=text,
-        lang=st.sampled_from(["", "en", "ko", "de-CH"]),
-        text=st.text(max_size=2000),
-        **_envelope(),
+    # content_hash is the text's SHA-256, as the gateway requires of an upload
+    st.text(max_size=2000).flatmap(
+        lambda body: st.builds(
+            PageContent,
+            tab_id=st.integers(-1, 10**6),
+            url=urls,
+            content_hash=st.just(text_hash(body)),
+            title=text,
+            lang=st.sampled_from(["", "en", "ko", "de-CH"]),
+            text=st.just(body),
+            **_envelope(),
+        )
     ),
 )
 

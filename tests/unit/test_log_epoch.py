@@ -15,8 +15,11 @@ from mindhit.log_epoch import (
     describe,
     may_create,
     recovery_epoch,
+    still_latched,
 )
-from projector.log_guard import still_latched
+from mindhit.recovery import join_parts, plan_stream
+from projector.archive import split_entry
+from schema.log import RawEntry, Upload, decode_raw_entry, encode_raw_entry
 
 E1, E2 = "a" * 32, "b" * 32
 
@@ -81,6 +84,10 @@ def test_check_log_reads_each_partition_s_epoch_and_stream() -> None:
     assert [(p.partition, p.kind) for p in problems] == [(1, "epoch_missing")]
     assert "mindhit recover" in describe(problems)
     assert describe([]) == "log ok"
+    behind = check_position(pos(10, None, 2), 0, None)
+    assert behind is not None
+    first = describe([behind, *problems], limit=1)
+    assert first.startswith("log lost: visits on visits:1: log epoch")
 
 
 def test_an_epoch_is_created_only_where_no_checkpoint_was_read_under_one() -> None:
@@ -129,3 +136,27 @@ def test_a_latched_problem_holds_until_checkpoint_or_epochs_change() -> None:
     recovered = [pos(120, E2)]  # mindhit recover stamped the recovered log's epoch
     assert still_latched([problem], recovered, {0: E2}) == []
     assert still_latched([problem], [pos(130)], {0: E1}) == []
+
+
+def test_recovery_reaches_the_furthest_checkpoint_and_counts_what_was_never_archived() -> None:
+    positions = [
+        Position(consumer="archiver", topic="raw", partition=0, offset=100),
+        Position(consumer="sessions", topic="raw", partition=0, offset=120),
+        Position(consumer="sessions", topic="raw", partition=1, offset=900),
+        Position(consumer="visits", topic="visits", partition=0, offset=50),
+    ]
+    plan = plan_stream("p:{p0}:raw", "raw", 0, positions, "archiver")
+    assert (plan.archived, plan.reach, plan.lost) == (100, 120, 20)
+    visits = plan_stream("p:{p0}:visits", "visits", 0, positions, "archiver")
+    assert (visits.archived, visits.reach, visits.lost) == (0, 50, 50)
+
+
+def test_an_entry_split_per_user_is_joined_again_in_order() -> None:
+    def upload(user: str) -> Upload:
+        return Upload(batch_id=user, user_id=user, client_id="c", received_at=1, events=[])
+
+    whole = RawEntry(uploads=[upload("u1"), upload("u2"), upload("u3")])
+    parts = [part for _, part in split_entry("raw", encode_raw_entry(whole))]
+    assert len(parts) == 3
+    assert decode_raw_entry(join_parts("raw", parts)) == whole
+    assert join_parts("raw", parts[:1]) == parts[0]

@@ -8,10 +8,16 @@
 -- with LIMIT: one primary-key probe per pair, so no other user's row is ever read or
 -- scored, however many users share the tables). The top ones are then decorated with
 -- the latest visit, a snippet and the sessions they were read in (five, newest first).
+-- Visits of sessions the user deleted (`hidden`, even within the undo window) count for
+-- nothing: a page read only there is not found, and they give no title, visit or session.
 WITH RECURSIVE q AS MATERIALIZED (SELECT websearch_to_tsquery('english', %(q)s) AS query),
+hidden AS MATERIALIZED (
+    SELECT d.session_id FROM session_deletions d
+    WHERE d.user_id = %(user_id)s AND d.state <> 'cancelled'
+),
 pairs AS (
     (SELECT v.url_hash, v.content_hash FROM page_visits v
-     WHERE v.user_id = %(user_id)s
+     WHERE v.user_id = %(user_id)s AND v.session_id NOT IN (SELECT session_id FROM hidden)
      ORDER BY v.url_hash, v.content_hash LIMIT 1)
     UNION ALL
     SELECT nxt.url_hash, nxt.content_hash
@@ -20,6 +26,7 @@ pairs AS (
         SELECT v.url_hash, v.content_hash FROM page_visits v
         WHERE v.user_id = %(user_id)s
           AND (v.url_hash, v.content_hash) > (p.url_hash, p.content_hash)
+          AND v.session_id NOT IN (SELECT session_id FROM hidden)
         ORDER BY v.url_hash, v.content_hash LIMIT 1
     ) nxt
 ),
@@ -47,6 +54,7 @@ scored AS MATERIALIZED (
         FROM page_visits v
         WHERE v.user_id = %(user_id)s AND v.url_hash = m.url_hash
           AND v.content_hash = m.content_hash AND v.title <> ''
+          AND v.session_id NOT IN (SELECT session_id FROM hidden)
           AND to_tsvector('english', v.title) @@ q.query
         LIMIT 1
     ) ti ON true
@@ -80,10 +88,12 @@ JOIN LATERAL (
            coalesce(nullif(pv.title, ''), (
                SELECT o.title FROM page_visits o
                WHERE o.user_id = %(user_id)s AND o.url_hash = m.url_hash AND o.title <> ''
+                 AND o.session_id NOT IN (SELECT session_id FROM hidden)
                ORDER BY o.start_at DESC LIMIT 1), '') AS title
     FROM page_visits pv
     WHERE pv.user_id = %(user_id)s AND pv.url_hash = m.url_hash
       AND pv.content_hash = m.content_hash
+      AND pv.session_id NOT IN (SELECT session_id FROM hidden)
     ORDER BY pv.start_at DESC LIMIT 1
 ) v ON true
 LEFT JOIN urls u ON u.url_hash = m.url_hash AND u.content_hash = m.content_hash
@@ -96,6 +106,7 @@ LEFT JOIN LATERAL (
         FROM page_visits pv
         JOIN sessions s ON s.session_id = pv.session_id AND s.user_id = %(user_id)s
         WHERE pv.user_id = %(user_id)s AND pv.url_hash = m.url_hash
+          AND pv.session_id NOT IN (SELECT session_id FROM hidden)
         ORDER BY s.started_at DESC, s.session_id
         LIMIT 5
     ) x

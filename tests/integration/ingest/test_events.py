@@ -313,11 +313,14 @@ async def test_page_text_already_in_the_content_store_is_not_logged_again(
     fresh = page_content(
         "https://b.example/", "brand new text", event_id=uuid7(), seq=2, **envelope
     )
-    await aredis.set(content_key(settings.key_prefix, known["content_hash"]), b"stored")
+    stored = content_key(settings.key_prefix, known["content_hash"])
+    await aredis.set(stored, b"stored", ex=60)  # about to expire
     answer = await client.post(
         "/v1/events", content=upload_body([known, fresh]), headers=account.headers
     )
     assert msgspec.json.decode(answer.content, type=BatchResult).accepted == 2
+    # found known, the text's lifetime was renewed: the processors will still find it
+    assert await aredis.ttl(stored) > settings.content_ttl_days * 86_400 - 60
     logged = [e for _, up in await logged_uploads(aredis, settings) for e in up.events]
     assert [(e.content_hash, e.text) for e in logged if isinstance(e, PageContent)] == [
         (known["content_hash"], ""),

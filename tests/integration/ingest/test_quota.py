@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 import redis.asyncio as aioredis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from ingest.app import create_app
 from ingest.quota import QuotaLimiter, QuotaPolicy, quota_key
+from mindhit.settings import Settings
+from schema.api import ErrorBody
+from schema.ids import uuid7
+from tests.integration.ingest.conftest import Account, serve
 
 pytestmark = pytest.mark.integration
 POLICY = QuotaPolicy(requests_per_s=2, request_burst=3, bytes_per_s=1000, byte_burst=5000)
@@ -57,3 +65,41 @@ async def test_no_quota_touches_no_redis(aredis: aioredis.Redis, key_prefix: str
     quota = QuotaLimiter(aredis, key_prefix, off)
     assert all([(await quota.take("u1", 10**9, 0)).allowed for _ in range(10)])
     assert not await aredis.exists(quota_key(key_prefix, "u1"))
+
+
+async def test_session_calls_are_charged_too(settings: Settings, account: Account) -> None:
+    tight = msgspec.structs.replace(settings, quota_requests_per_s=0.1, quota_request_burst=2)
+    async with serve(create_app(tight)) as client:
+        answers = [await client.post("/v1/sessions", headers=account.headers) for _ in range(3)]
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    refused = msgspec.json.decode(answers[2].content, type=ErrorBody)
+    assert refused.field == "quota.requests"
+    assert int(answers[2].headers["retry-after"]) >= 1
+
+
+_steps = st.lists(
+    st.tuples(st.integers(0, 3_000), st.integers(0, POLICY.byte_burst)), min_size=1, max_size=25
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(steps=_steps)
+async def test_what_is_taken_never_exceeds_burst_plus_refill_and_retry_after_is_honest(
+    aredis: aioredis.Redis, key_prefix: str, steps: list[tuple[int, int]]
+) -> None:
+    quota = QuotaLimiter(aredis, key_prefix, POLICY)
+    user, now, start = f"u-{uuid7()}", 10_000_000, 10_000_000
+    requests = taken_bytes = 0
+    for gap_ms, cost in steps:
+        now += gap_ms
+        decision = await quota.take(user, cost, now)
+        if decision.allowed:
+            requests, taken_bytes = requests + 1, taken_bytes + cost
+        else:
+            # waiting Retry-After out is enough for this very request
+            later = now + decision.retry_after_s * 1000
+            assert (await QuotaLimiter(aredis, key_prefix, POLICY).take(user, cost, later)).allowed
+            now, requests, taken_bytes = later, requests + 1, taken_bytes + cost
+        elapsed_s = (now - start) / 1000
+        assert requests <= POLICY.request_burst + POLICY.requests_per_s * elapsed_s
+        assert taken_bytes <= POLICY.byte_burst + POLICY.bytes_per_s * elapsed_s

@@ -242,10 +242,10 @@ async def test_user_erased_removes_the_page_texts_and_enrichments_they_brought_i
     prefix = pipe.settings.key_prefix
     before = [k async for k in pipe.redis.scan_iter(match=f"{prefix}:*", count=1000)]
     kinds = {k.decode().split(":")[1] for k in before}
-    assert {"content", "enrich", "urlver", "user-content"} <= kinds
+    assert {"content", "enrich2", "urlver", "user-content"} <= kinds
     await erase(pipe, "erin")
     after = {k.decode().split(":")[1] async for k in pipe.redis.scan_iter(match=f"{prefix}:*")}
-    assert not after & {"content", "enrich", "urlver", "user-content"}
+    assert not after & {"content", "enrich2", "urlver", "user-content"}
 
 
 async def test_erasing_one_reader_keeps_a_page_text_another_reader_holds(

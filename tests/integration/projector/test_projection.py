@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -10,7 +11,8 @@ import redis.asyncio as aioredis
 
 from mindhit.settings import Settings
 from projector.consumer import ProjectionConsumer
-from projector.synthetic import synth_log, user_ids, write_log
+from projector.synthetic import LogItem, streams_key, synth_log, user_ids, write_log
+from tests.support.racing import WritesWhileAsked
 
 from .conftest import clear_read_tables, fold_all, snapshot
 
@@ -86,3 +88,30 @@ async def test_one_entry_per_transaction_equals_big_batches(
     while await consumer.turn(block_ms=None):
         pass
     assert snapshot(pg) == batched
+
+
+async def test_a_log_created_while_the_projector_starts_is_folded_whole(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    """Every stream gets its first entries just as the starting projector asks where it
+    begins (a fresh deployment's first uploads, a replica reloading after another wrote):
+    none of them may be taken for entries trimmed before they were archived."""
+    items = list(synth_log(4, users=4, sessions_per_user=2, visits_per_session=6))
+    by_stream: dict[str, list[LogItem]] = {}
+    for item in items:
+        by_stream.setdefault(streams_key(settings, item.topic, item.key), []).append(item)
+    writes = {
+        stream: partial(write_log, aredis, settings, chunk) for stream, chunk in by_stream.items()
+    }
+    racing = cast(aioredis.Redis, WritesWhileAsked(aredis, writes))
+    consumer = ProjectionConsumer(settings, racing, pg)
+    await consumer.load()
+    while await consumer.turn(block_ms=None):
+        pass
+    assert not any((await consumer.lag()).values())
+    # Each session as the user started it (label from its first raw entry), all its visits.
+    sessions = pg.execute("SELECT label, status, page_count FROM sessions").fetchall()
+    pg.commit()
+    assert sorted(sessions) == sorted([(f"s{s}", "completed", 6) for s in range(2)] * 4)
+    assert pg.execute("SELECT count(*) FROM page_visits").fetchone() == (4 * 2 * 6,)
+    pg.commit()

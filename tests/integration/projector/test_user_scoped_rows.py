@@ -3,9 +3,9 @@
 Visit, session and mind-map ids come from clients (or are derived from what they
 send). Folded with the real adapter into the real tables: a second user's operation
 on the same id neither rewrites the first user's row (nor its ``user_id``) nor
-moves the first user's overview rollups; a second user sending the same new id in
-the same batch as the first gets nothing instead of an error that would wedge the
-projection.
+moves the first user's overview rollups; of two users sending the same new id in one
+batch the first gets it (an existing row stays its owner's), instead of an error that
+would wedge the projection.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from projector.folds import Batch
 from projector.pg import apply_batch, ensure_temp_tables, live_tables
 from schema.derived import MindmapBuilt, MindmapNode, SessionStatusChanged, VisitClosed
 from schema.events import SessionStarted
 from schema.ids import uuid7
 from schema.log import DerivedEntry, RawEntry, Upload
+from tests.unit.projector.test_two_users_fold import fold_entries
 
 pytestmark = pytest.mark.integration
 
@@ -38,13 +38,16 @@ def _visit(user: str, visit_id: str, session_id: str, url: str, dwell: int) -> V
 
 
 def _apply(pg: psycopg.Connection[Any], *entries: RawEntry | DerivedEntry) -> None:
-    batch = Batch()
-    for entry in entries:
-        if isinstance(entry, RawEntry):
-            batch.add_raw(entry)
-        else:
-            batch.add_derived(entry)
+    batch = fold_entries(list(entries))
     apply_batch(pg, batch, tables=live_tables(), expected={}, advance={})
+
+
+@pytest.fixture
+def db(pg: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
+    """The test database with this connection's staging tables."""
+    ensure_temp_tables(pg)
+    pg.commit()
+    return pg
 
 
 def _started(user: str, session_id: str, label: str) -> RawEntry:
@@ -64,10 +67,9 @@ def _rows(pg: psycopg.Connection[Any], sql: str) -> list[tuple[Any, ...]]:
 
 
 def test_another_users_rows_with_the_victims_ids_change_nothing(
-    pg: psycopg.Connection[Any],
+    db: psycopg.Connection[Any],
 ) -> None:
-    ensure_temp_tables(pg)
-    pg.commit()
+    pg = db
     session, visit = uuid7(T0), uuid7(T0 + 1)
     _apply(
         pg,
@@ -111,10 +113,9 @@ def test_another_users_rows_with_the_victims_ids_change_nothing(
 
 
 def test_two_users_sending_one_new_id_in_one_batch_get_one_row(
-    pg: psycopg.Connection[Any],
+    db: psycopg.Connection[Any],
 ) -> None:
-    ensure_temp_tables(pg)
-    pg.commit()
+    pg = db
     session, visit = uuid7(T0), uuid7(T0 + 1)
     _apply(
         pg,
@@ -127,7 +128,25 @@ def test_two_users_sending_one_new_id_in_one_batch_get_one_row(
             ]
         ),
     )
-    # One owner per id (the smallest user id for a brand-new one), never an error.
-    assert _rows(pg, "SELECT user_id::text, label FROM sessions") == [(VICTIM, "mine")]
-    assert _rows(pg, "SELECT user_id::text, dwell_ms FROM page_visits") == [(VICTIM, 60_000)]
-    assert _rows(pg, "SELECT user_id::text, visits FROM overview_days") == [(VICTIM, 1)]
+    # One owner per id (whoever sent it first), never an error.
+    assert _rows(pg, "SELECT user_id::text, label FROM sessions") == [(ATTACKER, "theirs")]
+    assert _rows(pg, "SELECT user_id::text, dwell_ms FROM page_visits") == [(ATTACKER, 1_000)]
+    assert _rows(pg, "SELECT user_id::text, visits FROM overview_days") == [(ATTACKER, 1)]
+
+
+def test_a_stored_owner_keeps_a_row_another_user_names_first_in_a_batch(
+    db: psycopg.Connection[Any],
+) -> None:
+    pg = db
+    session = uuid7(T0)
+    _apply(pg, _started(VICTIM, session, "mine"))
+    stop = SessionStatusChanged(
+        user_id=VICTIM, session_id=session, status="completed", ts=T0 + 9_000
+    )
+    hijack = SessionStatusChanged(
+        user_id=ATTACKER, session_id=session, status="failed", ts=T0 + 99_000
+    )
+    _apply(pg, _started(ATTACKER, session, "hijacked"), DerivedEntry(events=[hijack, stop]))
+    assert _rows(pg, "SELECT user_id::text, label, status FROM sessions") == [
+        (VICTIM, "mine", "completed")
+    ]

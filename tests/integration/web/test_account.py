@@ -13,6 +13,8 @@ from litestar.testing import AsyncTestClient
 from mindhit.accounts import lookup_token
 from mindhit.cli.openapi import combined_openapi
 from mindhit.settings import Settings
+from processors.transport.catalog import save_committed
+from processors.transport.group import GroupState
 from schema.derived import UserErased
 from schema.log import decode_derived_entry, decode_raw_entry
 from schema.topics import RAW_TOPIC, SESSIONS_TOPIC, partition_for, stream_key
@@ -132,7 +134,10 @@ async def test_erase_appends_user_erased_and_revokes_every_token(
 
 
 async def test_ops_page_is_for_admins_only(
-    client: AsyncTestClient[Any], web_settings: Settings, apg: psycopg.AsyncConnection[Any]
+    client: AsyncTestClient[Any],
+    web_settings: Settings,
+    apg: psycopg.AsyncConnection[Any],
+    aredis: aioredis.Redis,
 ) -> None:
     await sign_up(client, unique_email())
     assert (await client.get("/ops")).status_code == 403
@@ -144,8 +149,14 @@ async def test_ops_page_is_for_admins_only(
         await sign_up(admin, "boss@example.com")
         assert (await admin.get("/ops")).status_code == 403  # listed, but not confirmed yet
         await confirm_address(apg, "boss@example.com")
+        # A worker group of one member that committed: the page lists it with its partitions.
+        prefix = web_settings.key_prefix
+        await GroupState(prefix, "processors", "worker-ops", 5_000).heartbeat(aredis, 2)
+        await save_committed(aredis, prefix, "processors", {("raw", 0): 0})
         page = await admin.get("/ops")
         assert page.status_code == 200 and "Dead letters" in page.text
+        assert "Worker groups" in page.text and "worker-ops" in page.text
+        assert "generation 1" in page.text
         assert isinstance((await admin.get("/v1/admin/lag")).json(), list)
         assert (await admin.get("/v1/admin/dead-letters")).json() == []
 

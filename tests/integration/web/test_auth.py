@@ -85,7 +85,7 @@ async def test_signed_out_visitors_are_sent_to_sign_in_and_the_api_says_401(
     client: AsyncTestClient[Any],
 ) -> None:
     page = await client.get("/sessions", follow_redirects=False)
-    assert page.status_code == 303 and page.headers["location"] == "/login"
+    assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Fsessions"
     api = await client.get("/v1/sessions")
     assert api.status_code == 401 and api.json()["status_code"] == 401
 

@@ -9,9 +9,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.validation import INCOGNITO_REASON, BatchError, parse_batch, split_validation_message
+from ingest.validation import (
+    HASH_MISMATCH_REASON,
+    INCOGNITO_REASON,
+    TEXT_MISSING_REASON,
+    BatchError,
+    parse_batch,
+    split_validation_message,
+)
+from schema.events import PageContent, text_hash
 from schema.ids import uuid7
-from tests.unit.ingest.factories import event_dicts, upload_body
+from tests.unit.ingest.factories import event_dicts, page_content, upload_body
 from tests.unit.test_log_codec import events as valid_events
 
 ENVELOPE_FIELDS = ("event_id", "client_id", "session_id", "seq", "ts", "type")
@@ -87,6 +95,46 @@ def test_incognito_events_are_refused_without_keeping_them() -> None:
     [refused] = parsed.rejected
     assert (refused.rejection.index, refused.rejection.field) == (1, "incognito")
     assert refused.rejection.reason == INCOGNITO_REASON and refused.raw is None
+
+
+@pytest.mark.parametrize("slow", [False, True])
+def test_page_content_whose_hash_is_not_its_text_is_refused_alone(slow: bool) -> None:
+    public = "The public page everyone reads, word for word."
+    dicts = event_dicts(2)
+    genuine = page_content("https://news.example/a", public)
+    forged = page_content("https://news.example/a", "Attacker's words") | {
+        "content_hash": text_hash(public)
+    }
+    by_hash = page_content("https://news.example/a", "") | {"content_hash": text_hash(public)}
+    empty = page_content("https://news.example/b", "")
+    dicts = [dicts[0], forged, genuine, by_hash, empty, dicts[1]]
+    if slow:  # one malformed event sends the batch down the per-event path
+        dicts.append({"type": "tab.teleported"})
+    parsed = parse_batch(upload_body([d | _envelope_of(dicts[0], i) for i, d in enumerate(dicts)]))
+    refused = [(r.rejection.index, r.rejection.field, r.rejection.reason) for r in parsed.rejected]
+    assert refused[:2] == [
+        (1, "content_hash", HASH_MISMATCH_REASON),
+        (3, "content_hash", TEXT_MISSING_REASON),
+    ]
+    assert len(refused) == 2 + slow
+    kept = [e for e in parsed.events if isinstance(e, PageContent)]
+    assert [(e.text, e.content_hash) for e in kept] == [
+        (public, text_hash(public)),
+        ("", text_hash("")),
+    ]
+    assert len(parsed.events) == 4
+    # What is kept of a refused page content for the quarantine is the event as sent.
+    assert b"Attacker's words" in (parsed.rejected[0].raw or b"")
+
+
+def _envelope_of(first: dict[str, Any], index: int) -> dict[str, Any]:
+    return {
+        "event_id": uuid7(),
+        "client_id": first["client_id"],
+        "session_id": first["session_id"],
+        "seq": index + 1,
+        "ts": first["ts"] + index,
+    }
 
 
 @pytest.mark.parametrize(

@@ -20,11 +20,12 @@ import redis.asyncio as aioredis
 from faust.exceptions import ImproperlyConfigured, ProducerSendError
 from faust.types import TP
 from prometheus_client import REGISTRY
+from redis.exceptions import ResponseError
 from structlog.testing import capture_logs
 
 from mindhit import streams
 from processors.transport.catalog import load_committed
-from processors.transport.lease import GroupLease, LeaseLost
+from processors.transport.lease import LeaseLost, PartitionLeases
 from processors.transport.options import broker_url
 from processors.transport.producer import TransactionsNotSupported
 from schema.topics import partition_for, stream_key
@@ -179,7 +180,7 @@ async def test_commit_is_stored_in_redis_and_is_where_a_new_consumer_starts(
     consumer: Any = app.consumer
     tp = TP("c", 2)
     consumer._assignment = {tp}
-    await consumer.membership.join()
+    assert await consumer.membership.leases.renew(consumer.membership.client, {2}) == {2}
     assert await consumer._commit({tp: 3, TP("c", 1): 9})  # not assigned: ignored
     assert await load_committed(aredis, key_prefix, "contract") == {("c", 2): 3}
     labels = {"topic": "c", "partition": "2"}
@@ -191,49 +192,68 @@ async def test_commit_is_stored_in_redis_and_is_where_a_new_consumer_starts(
     assert await consumer.earliest_offsets(tp) == {tp: 0}
 
 
-async def test_commits_are_fenced_by_the_group_lease(
+async def test_commits_are_fenced_by_each_partitions_lease(
     aredis: aioredis.Redis, key_prefix: str
 ) -> None:
-    first = GroupLease(key_prefix, "g", "worker-a", 5_000)
-    second = GroupLease(key_prefix, "g", "worker-b", 5_000)
-    assert await first.renew(aredis)
-    assert not await second.renew(aredis)
-    await first.commit(aredis, {("t", 0): 5})
+    first = PartitionLeases(key_prefix, "g", "worker-a", 5_000)
+    second = PartitionLeases(key_prefix, "g", "worker-b", 5_000)
+    assert await first.renew(aredis, {0, 1}) == {0, 1}
+    assert await second.renew(aredis, {1, 2}) == {2}
+    await first.commit(aredis, {("t", 0): 5, ("u", 0): 3})
     with pytest.raises(LeaseLost, match="worker-a"):
-        await second.commit(aredis, {("t", 0): 1})
-    assert await load_committed(aredis, key_prefix, "g") == {("t", 0): 5}
-    await first.release(aredis)
-    assert await second.renew(aredis)
-    await second.commit(aredis, {("t", 0): 7})
-    assert await load_committed(aredis, key_prefix, "g") == {("t", 0): 7}
-    assert await second.holder(aredis) == "worker-b"
-    # Fields of the lease never show up as committed offsets.
-    assert set(await load_committed(aredis, key_prefix, "g")) == {("t", 0)}
+        await second.commit(aredis, {("t", 1): 1, ("t", 2): 4})
+    # The partition it holds is stored, the one it does not is not.
+    assert await load_committed(aredis, key_prefix, "g") == {("t", 0): 5, ("u", 0): 3, ("t", 2): 4}
+    await first.release(aredis, {1})
+    assert await second.renew(aredis, {1}) == {1}
+    await second.commit(aredis, {("t", 1): 7})
+    assert await load_committed(aredis, key_prefix, "g") == {
+        ("t", 0): 5,
+        ("u", 0): 3,
+        ("t", 1): 7,
+        ("t", 2): 4,
+    }
+    assert await second.holder(aredis, 1) == "worker-b"
 
 
-async def test_an_expired_lease_can_be_taken_over(aredis: aioredis.Redis, key_prefix: str) -> None:
-    crashed = GroupLease(key_prefix, "g", "crashed", 300)
-    standby = GroupLease(key_prefix, "g", "standby", 5_000)
-    assert await crashed.renew(aredis)
-    assert not await standby.renew(aredis)
+async def test_an_expired_lease_can_be_taken_over_and_fences_the_old_holder(
+    aredis: aioredis.Redis, key_prefix: str
+) -> None:
+    paused = PartitionLeases(key_prefix, "g", "paused", 300)
+    standby = PartitionLeases(key_prefix, "g", "standby", 5_000)
+    assert await paused.renew(aredis, {3}) == {3}
+    assert await standby.renew(aredis, {3}) == set()
     await asyncio.sleep(0.4)
-    assert await standby.renew(aredis)  # the holder's lease expired: the standby takes it
-    with pytest.raises(LeaseLost):  # and the old holder is fenced from then on
-        await crashed.commit(aredis, {("t", 0): 1})
-    assert not await crashed.renew(aredis)
+    assert await standby.renew(aredis, {3}) == {3}  # expired: the new owner takes it
+    with pytest.raises(LeaseLost):  # and the old holder can no longer commit
+        await paused.commit(aredis, {("t", 3): 1})
+    assert await paused.renew(aredis, {3}) == set()
+    # Nor append to the partition's table changelog: the append is fenced in the same call.
+    stream = stream_key(key_prefix, "table-changelog", 3)
+    for member, value in (("standby", b"new"), ("paused", b"stale")):
+        pipe = aredis.pipeline(transaction=False)
+        streams.queue_append(
+            pipe, stream, value, key=b"k", timestamp_ms=1, fence=(paused.key(3), member)
+        )
+        [outcome] = await pipe.execute(raise_on_error=False)
+        if member == "standby":
+            assert streams.offset_of(outcome) == 0
+        else:
+            assert isinstance(outcome, ResponseError) and "FENCED" in str(outcome)
+    assert [fields[b"v"] for _, fields in await aredis.xrange(stream)] == [b"new"]
 
 
 async def test_a_holder_whose_lease_expired_untaken_keeps_it_on_commit(
     aredis: aioredis.Redis, key_prefix: str
 ) -> None:
     """Redis down longer than the lease: nobody took over, so the holder's commit lands."""
-    holder = GroupLease(key_prefix, "g", "holder", 300)
-    standby = GroupLease(key_prefix, "g", "standby", 5_000)
-    assert await holder.renew(aredis)
+    holder = PartitionLeases(key_prefix, "g", "holder", 300)
+    standby = PartitionLeases(key_prefix, "g", "standby", 5_000)
+    assert await holder.renew(aredis, {0}) == {0}
     await asyncio.sleep(0.4)
     await holder.commit(aredis, {("t", 0): 7})
-    assert await aredis.hget(holder.key, "t:0") == b"7"
-    assert not await standby.renew(aredis)  # the commit extended the lease
+    assert await load_committed(aredis, key_prefix, "g") == {("t", 0): 7}
+    assert await standby.renew(aredis, {0}) == set()  # the commit extended the lease
 
 
 async def test_a_partition_whose_commit_stops_moving_is_reported(app: faust.App) -> None:

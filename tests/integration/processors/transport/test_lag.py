@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from mindhit import streams
 from mindhit.cli import cli
 from processors.transport.catalog import save_committed
-from processors.transport.lease import GroupLease
+from processors.transport.group import GroupState
 from schema.topics import stream_key
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,9 @@ async def test_lag_reports_faust_groups_and_projection_checkpoints(
     await _fill(aredis, key_prefix, "raw", 2, 5)
     await _fill(aredis, key_prefix, "visits", 1, 4)
     await save_committed(aredis, key_prefix, "processors", {("raw", 0): 2, ("raw", 2): 5})
-    assert await GroupLease(key_prefix, "processors", "worker-1", 5_000).renew(aredis)
+    # Two live members of the group: the second joined, so generation 2 split the partitions.
+    await GroupState(key_prefix, "processors", "worker-1", 5_000).heartbeat(aredis, 4)
+    await GroupState(key_prefix, "processors", "worker-2", 5_000).heartbeat(aredis, 4)
     projection = f"lagtest-{key_prefix}"
     await apg.execute(
         "INSERT INTO projection_checkpoints (projection, topic, partition, next_offset)"
@@ -80,5 +82,18 @@ async def test_lag_reports_faust_groups_and_projection_checkpoints(
     ]
     mine = consumers[("projection", projection)]
     assert mine["total_lag"] == 3
+    assert report["groups"] == [
+        {
+            "name": "processors",
+            "generation": 2,
+            "assigned": True,
+            "members": [
+                {"member": "worker-1", "partitions": [0, 1]},
+                {"member": "worker-2", "partitions": [2, 3]},
+            ],
+        }
+    ]
+    assert "faust group processors: generation 2" in text
+    assert "worker-2: partitions 2-3" in text
     assert "faust processors: total lag 1" in text
     assert f"projection {projection}: total lag 3" in text

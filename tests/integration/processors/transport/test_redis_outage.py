@@ -191,7 +191,7 @@ async def test_a_tail_whose_commit_fails_while_redis_is_down_is_committed_after_
 
 @pytest.fixture
 async def outage_app(private_redis: PrivateRedis) -> AsyncIterator[faust.App]:
-    """An in-process app on the private Redis whose consumer holds the group lease."""
+    """An in-process app on the private Redis whose consumer holds partitions 0 and 1."""
     application = faust.App(
         "outage",
         broker=broker_url(private_redis.url, "inproc"),
@@ -202,7 +202,7 @@ async def outage_app(private_redis: PrivateRedis) -> AsyncIterator[faust.App]:
     )
     consumer: Any = application.consumer
     consumer._assignment = {TP("t", 0), TP("t", 1)}
-    await consumer.membership.join()
+    assert await consumer.membership.leases.renew(consumer.membership.client, {0, 1}) == {0, 1}
     yield application
     await consumer.aclose()
 

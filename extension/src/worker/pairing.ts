@@ -1,0 +1,79 @@
+/**
+ * The device token: typed in (sign in) or paired ("Connect to MindHit": the
+ * dashboard's pairing page leads to a done page the worker recognises and trades
+ * for a token), checked with the gateway, then uploads resume.
+ */
+import { Pairing, PairingError } from "../lib/pairing";
+import { uuidv7 } from "../lib/uuid";
+import { syncRemoteSettings } from "./settings";
+import { log, store } from "./state";
+import { flush } from "./upload";
+
+const pairing = new Pairing({
+  store,
+  fetch: (url, init) => fetch(url, init),
+  now: () => Date.now(),
+  random: (n) => crypto.getRandomValues(new Uint8Array(n)),
+});
+
+/** Check a token with an empty batch: 202 = good, 401/403 = refused. */
+async function verifyToken(gatewayUrl: string, token: string): Promise<string> {
+  const clientId = await store.clientId(() => uuidv7(Date.now()));
+  try {
+    const res = await fetch(`${gatewayUrl.replace(/\/+$/, "")}/v1/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ batch_id: uuidv7(Date.now()), client_id: clientId, events: [] }),
+    });
+    if (res.status === 401 || res.status === 403) return "token refused by the gateway";
+    if (res.ok) return "signed in";
+    return `signed in; the gateway answered ${res.status}`;
+  } catch {
+    return "saved; the gateway is unreachable right now";
+  }
+}
+
+/** Store a token (typed or paired), check it with the gateway, pull the account's settings. */
+export async function signIn(gatewayUrl: string, token: string, dashboardUrl: string): Promise<string> {
+  await store.setConfig({ gatewayUrl: gatewayUrl.trim(), token: token.trim(), dashboardUrl: dashboardUrl.trim() });
+  const outcome = await verifyToken(gatewayUrl.trim(), token.trim());
+  const refused = outcome.startsWith("token refused");
+  await store.updateStatus({ authError: refused, lastError: refused ? "sign in again" : "" });
+  if (!refused) void flush();
+  await syncRemoteSettings(true);
+  return outcome;
+}
+
+const OS_NAMES: Record<string, string> = { mac: "macOS", win: "Windows", linux: "Linux", cros: "ChromeOS", android: "Android" };
+
+/** "Connect to MindHit": open the dashboard's pairing page (the rest happens in finishPairing). */
+export async function startPairing(dashboardUrl: string): Promise<string> {
+  const os = await chrome.runtime.getPlatformInfo().then((p) => OS_NAMES[p.os] ?? p.os, () => "");
+  try {
+    const url = await pairing.start(dashboardUrl, os ? `Chrome on ${os}` : "Chrome");
+    await store.updateStatus({ pairing: "confirm the device name in the dashboard tab" });
+    await chrome.tabs.create({ url });
+    return "confirm in the dashboard tab that opened";
+  } catch (err) {
+    const reason = err instanceof PairingError ? err.message : String(err);
+    await store.updateStatus({ pairing: `connecting failed: ${reason}` });
+    return reason;
+  }
+}
+
+/** A tab showed `url`: when it is the pending pairing's done page, take the token it leads to. */
+export async function finishPairing(tabId: number, url: string): Promise<void> {
+  try {
+    const paired = await pairing.onUrl(url);
+    if (!paired) return;
+    const gatewayUrl = paired.gatewayUrl || (await store.config()).gatewayUrl;
+    const outcome = await signIn(gatewayUrl, paired.token, paired.dashboardUrl);
+    await store.updateStatus({ pairing: `connected as "${paired.device}" (${outcome})` });
+    log("paired", paired.device);
+    await chrome.tabs.remove(tabId).catch(() => undefined);
+  } catch (err) {
+    const reason = err instanceof PairingError ? err.message : String(err);
+    await store.updateStatus({ pairing: `connecting failed: ${reason}` });
+    log("pairing failed", reason);
+  }
+}

@@ -1,0 +1,191 @@
+"""Recovering a lost log (``mindhit recover``): the plan and the stream surgery.
+
+After Redis lost the log (see :mod:`mindhit.log_epoch`) the consumers' checkpoints
+are ahead of the streams. Recovery makes every stream of an affected partition
+reach every checkpoint again, so offsets keep meaning the same entries:
+
+1. the partition's epoch becomes ``recovering:…``: appends are refused meanwhile;
+2. each stream is set aside (renamed ``<stream>:held``, same hash slot);
+3. with ``reseed``, the archived entries (``event_log``) are written back at their
+   own offsets (parts of an entry split per user joined again); entries set aside
+   that are the archived ones (same offset and timestamp) count as archived;
+4. the stream's last id is moved to the furthest checkpoint (:attr:`StreamPlan.reach`):
+   the next append lands after every position any consumer holds;
+5. raw entries set aside that the archive does not have (uploads acknowledged after
+   the loss) are appended again after it; derived ones are dropped (the processors
+   derive them again);
+6. the caller clears the processors' positions and state of the partition (they
+   fold the partition again from its earliest entry), stamps every checkpoint with
+   a new epoch and, last, sets that epoch: the consumers resume.
+
+Entries between the archiver's checkpoint and :attr:`StreamPlan.reach` were read by
+some consumer but never archived: they are gone (:attr:`StreamPlan.lost`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import msgspec
+import redis.asyncio as aioredis
+
+from mindhit.log_epoch import Position
+from mindhit.streams import entry_id, offset_of
+from schema.log import (
+    FIELD_HEADERS,
+    FIELD_KEY,
+    FIELD_TIMESTAMP,
+    FIELD_VALUE,
+    DerivedEntry,
+    RawEntry,
+    decode_derived_entry,
+    decode_raw_entry,
+    encode_derived_entry,
+    encode_raw_entry,
+)
+from schema.topics import RAW_TOPIC
+
+__all__ = [
+    "ArchivedEntry",
+    "StreamPlan",
+    "append_held",
+    "held_key",
+    "join_parts",
+    "plan_stream",
+    "set_aside",
+    "set_reach",
+    "write_archived",
+]
+
+
+class StreamPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """What recovery does to one stream."""
+
+    stream: str
+    topic: str
+    partition: int
+    archived: int
+    """The archiver's checkpoint: every offset below it is in ``event_log``."""
+    reach: int
+    """The furthest checkpoint on this stream: where the next append must land."""
+
+    @property
+    def lost(self) -> int:
+        """Offsets some consumer read that the archive never got."""
+        return max(0, self.reach - self.archived)
+
+
+def plan_stream(
+    stream: str, topic: str, partition: int, positions: Iterable[Position], archiver: str
+) -> StreamPlan:
+    """The plan of one stream from the checkpoints on it (pure)."""
+    mine = [p for p in positions if p.topic == topic and p.partition == partition]
+    archived = max((p.offset for p in mine if p.consumer == archiver), default=0)
+    reach = max((p.offset for p in mine), default=0)
+    return StreamPlan(
+        stream=stream, topic=topic, partition=partition, archived=archived, reach=reach
+    )
+
+
+class ArchivedEntry(msgspec.Struct, frozen=True):
+    """One archived log entry, parts joined: offset, timestamp (ms), key, value, headers."""
+
+    offset: int
+    timestamp_ms: int
+    key: bytes
+    value: bytes
+    headers: bytes | None
+
+
+def join_parts(topic: str, parts: Sequence[bytes]) -> bytes:
+    """One entry value from its per-user parts (the archiver's split undone; pure)."""
+    if len(parts) == 1:
+        return parts[0]
+    if topic == RAW_TOPIC:
+        uploads = [u for part in parts for u in decode_raw_entry(part).uploads]
+        return encode_raw_entry(RawEntry(uploads=uploads))
+    events = [e for part in parts for e in decode_derived_entry(part).events]
+    return encode_derived_entry(DerivedEntry(events=events))
+
+
+def held_key(stream: str) -> str:
+    """Where a stream's entries wait while it is rebuilt (same hash slot)."""
+    return f"{stream}:held"
+
+
+async def set_aside(client: aioredis.Redis, stream: str) -> list[tuple[int, dict[bytes, bytes]]]:
+    """Move ``stream`` to its held key (unless a crashed run already did) and read it.
+
+    A partly rebuilt stream left by a crashed run is deleted: it is rebuilt again.
+    """
+    held = held_key(stream)
+    if await client.exists(held):
+        await client.delete(stream)
+    elif await client.exists(stream):
+        await client.rename(stream, held)
+    entries: list[tuple[int, dict[bytes, bytes]]] = []
+    last = "-"
+    while True:
+        page: Any = await client.xrange(held, min=last, max="+", count=1000)
+        if last != "-":
+            page = page[1:]
+        if not page:
+            return entries
+        entries += [(offset_of(eid), dict(fields)) for eid, fields in page]
+        last = page[-1][0].decode() if isinstance(page[-1][0], bytes) else page[-1][0]
+
+
+def _fields(entry: ArchivedEntry) -> dict[bytes, bytes]:
+    fields = {
+        FIELD_KEY: entry.key,
+        FIELD_TIMESTAMP: str(entry.timestamp_ms).encode(),
+        FIELD_VALUE: entry.value,
+    }
+    if entry.headers:
+        fields[FIELD_HEADERS] = entry.headers
+    return fields
+
+
+async def write_archived(
+    client: aioredis.Redis, stream: str, entries: Iterable[ArchivedEntry], *, batch: int = 500
+) -> int:
+    """Write archived entries back at their own offsets (ascending); return how many."""
+    written = 0
+    pipe = client.pipeline(transaction=False)
+    for entry in entries:
+        pipe.xadd(stream, _fields(entry), id=entry_id(entry.offset))  # type: ignore[arg-type]
+        written += 1
+        if written % batch == 0:
+            await pipe.execute()
+    await pipe.execute()
+    return written
+
+
+async def set_reach(client: aioredis.Redis, stream: str, reach: int) -> None:
+    """Make the next append to ``stream`` get offset ``reach`` (if it would get less).
+
+    A placeholder entry is written at ``reach - 1`` and deleted at once (the stream
+    keeps its last id), so no reader ever sees it.
+    """
+    if reach <= 0:
+        return
+    if await client.exists(stream):
+        info: Any = await client.xinfo_stream(stream)
+        if offset_of(info["last-generated-id"]) + 1 >= reach:
+            return
+    await client.xadd(stream, {FIELD_KEY: b""}, id=entry_id(reach - 1))  # type: ignore[dict-item]
+    await client.xdel(stream, entry_id(reach - 1))
+
+
+async def append_held(
+    client: aioredis.Redis, stream: str, entries: Iterable[Mapping[bytes, bytes]]
+) -> int:
+    """Append set-aside entries again after everything (dense ids); return how many."""
+    count = 0
+    pipe = client.pipeline(transaction=False)
+    for fields in entries:
+        pipe.xadd(stream, dict(fields), id="0-*")  # type: ignore[arg-type]
+        count += 1
+    await pipe.execute()
+    return count

@@ -1,0 +1,80 @@
+"""Group membership in Redis: heartbeats, generations and the published assignment.
+
+Members heartbeat into a sorted set scored by expiry. A heartbeat (one Lua call)
+drops expired members and, when the live members differ from the current
+generation's view, starts a new generation. Every member computes the new
+assignment with the same pure function (:func:`processors.transport.assignment.assign`)
+from the generation's view and the last published assignment, and publishes it;
+the first publish of a generation wins, and they are all equal anyway.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import redis.asyncio as aioredis
+
+from mindhit.keys import group_members_key, group_state_key
+from processors.transport.assignment import assign
+from processors.transport.lease import script
+
+__all__ = ["Generation", "GroupState"]
+
+
+class Generation(msgspec.Struct, frozen=True, kw_only=True):
+    """One generation of a group: its members and who owns each partition."""
+
+    number: int
+    members: tuple[str, ...]
+    owners: tuple[str, ...]
+    """Owner of each partition; empty until published."""
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class GroupState:
+    """A member's view of its group in Redis."""
+
+    def __init__(self, prefix: str, group: str, member: str, ttl_ms: int) -> None:
+        self.members_key = group_members_key(prefix, group)
+        self.state_key = group_state_key(prefix, group)
+        self.member = member
+        self.ttl_ms = ttl_ms
+        self._heartbeat_src = script("heartbeat.lua")
+        self._publish_src = script("publish.lua")
+        self._leave_src = script("leave.lua")
+
+    async def heartbeat(self, client: aioredis.Redis, partitions: int) -> Generation:
+        """Say this member is alive; return the current generation, its assignment published.
+
+        Steps:
+            1. Heartbeat (Lua): refresh this member, drop expired ones, start a new
+               generation when the live members changed.
+            2. If the generation has no assignment yet, compute it (sticky, from the
+               last one) and publish it; the first publisher of a generation wins.
+            3. Return the generation with the assignment as stored.
+        """
+        for _ in range(3):
+            generation, view, owners, last = await client.eval(
+                self._heartbeat_src, 2, self.members_key, self.state_key, self.member, self.ttl_ms
+            )
+            members = tuple(m for m in _text(view).split("\n") if m)
+            if owners is not None:
+                return Generation(
+                    number=int(generation),
+                    members=members,
+                    owners=tuple(msgspec.json.decode(owners, type=list[str])),
+                )
+            previous = msgspec.json.decode(last, type=list[str]) if last else []
+            computed = assign(partitions, members, previous)
+            await client.eval(
+                self._publish_src, 1, self.state_key, int(generation), msgspec.json.encode(computed)
+            )
+        raise RuntimeError("group membership kept changing; retrying at the next heartbeat")
+
+    async def leave(self, client: aioredis.Redis) -> None:
+        """Leave the group at once (clean stop)."""
+        await client.eval(self._leave_src, 1, self.members_key, self.member)

@@ -1,0 +1,22 @@
+-- A group member's heartbeat; returns the group's generation and its assignment state.
+-- KEYS[1] members sorted set (member -> expiry, Redis time in ms), KEYS[2] group state hash
+-- (same hash tag). ARGV[1] member id, ARGV[2] session ttl in ms (ARGV[1] = '' only reads).
+-- Members whose heartbeat expired are dropped; when the sorted list of live members
+-- differs from the current generation's view, a new generation starts with that view
+-- and no assignment yet (a member computes and publishes it, see publish.lua).
+-- Returns {generation, view (ids joined by newlines), assignment or false, last assignment}.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ARGV[1] ~= '' then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local live = redis.call('ZRANGE', KEYS[1], 0, -1)
+table.sort(live)
+local view = table.concat(live, '\n')
+if redis.call('HGET', KEYS[2], 'view') ~= view then
+  redis.call('HINCRBY', KEYS[2], 'generation', 1)
+  redis.call('HSET', KEYS[2], 'view', view)
+  redis.call('HDEL', KEYS[2], 'assignment')
+end
+return redis.call('HMGET', KEYS[2], 'generation', 'view', 'assignment', 'last')
