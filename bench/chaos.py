@@ -124,14 +124,12 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=stack.gateway_url, limits=limits) as http:
         users = await make_users(stack, args.users, args.seed, http)
         faults = plan(seconds, random.Random(args.seed))
-        injector = Injector(stack)
+        injector = Injector(stack, report=lambda line: log(f"  fault {line}"))
         started = time.monotonic()
         log(f"driving {args.users} users for {seconds:.0f}s with {len(faults)} faults")
         until = started + seconds
         await asyncio.gather(injector.run(faults, started), *(u.run(until) for u in users))
         driven = time.monotonic() - started
-    for line in injector.done:
-        log(f"  fault {line}")
     log("draining")
     drained = await drain(stack, args.drain_timeout)
     findings, acked, visits = await audit(stack, users, settle=30.0 if drained else 0.0)

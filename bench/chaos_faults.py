@@ -21,6 +21,7 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tests.support.stack import Stack
@@ -65,6 +66,7 @@ class Injector:
     """Inflicts a plan on a stack and counts what it did."""
 
     stack: Stack
+    report: Callable[[str], None] = lambda line: None
     kills: int = 0
     restarts: int = 0
     pauses: int = 0
@@ -83,10 +85,12 @@ class Injector:
             except BaseException:
                 self._stop.set()  # interrupted: the fault under way ends early
                 raise
-            self.done.append(
+            line = (
                 f"{began:6.1f}s {fault.kind} {fault.target} "
                 f"({time.monotonic() - started - began:.1f}s to recover)"
             )
+            self.done.append(line)
+            self.report(line)
 
     def _inflict(self, fault: Fault) -> None:
         if fault.kind == "kill":

@@ -20,7 +20,16 @@ Rules (per client, i.e. per extension install):
   in that session at the stop time, so no visit extends beyond its session.
 * ``(client_id, seq)`` at or below the client's highest seen ``seq`` is a duplicate
   and is ignored; a jump in ``seq`` is reported as a :class:`Gap` (never guessed over).
-* Events of an already stopped session are ignored (counted as ``late``).
+* Events of an already stopped session are ignored (counted as ``late``) — unless the
+  session is one of the user's :data:`MAX_REOPENABLE` most recently stopped ones and
+  the event's ``ts`` is within the session's time range (e.g. an extension's last
+  upload arriving after a stop from the dashboard). Such a late event reopens the
+  session for its client (the visit the stop closed is open again, the client's clock
+  as it was), is folded as usual, and the session is stopped again at its stop time
+  right after it (so how events are batched never matters). The visits this changes
+  are emitted again with the same ``visit_id`` (a later version replaces an earlier
+  one downstream, even one shorter than :data:`MIN_VISIT_MS`), and a new
+  ``session.closed`` carries the new totals. A late ``session.stopped`` stays ignored.
 * Only web pages get visits: a tab showing anything else (``about:blank``, the
   ``about:blocked`` placeholder, any non-``http(s)`` URL; see :mod:`schema.privacy`) has
   no page, so switching to it closes the open visit and opens none.
@@ -56,20 +65,24 @@ from processors.dwell_state import (
     FoldResult,
     Gap,
     OpenVisit,
-    PageTotal,
     SessionState,
+    StoppedClient,
     Tab,
     UserState,
     copy_state,
+    count_visit,
     decode_state,
     encode_state,
+    session_closed,
+    uncount_visit,
 )
 from processors.urls import domain_of, normalize_url, url_hash
-from schema.derived import SessionClosed, SessionPage, VisitClosed
+from schema.derived import VisitClosed
 from schema.events import ClientEvent, IdleState, SessionStopped
 from schema.ids import deterministic_id
 
 __all__ = [
+    "MAX_REOPENABLE",
     "MAX_TABS",
     "MIN_VISIT_MS",
     "ClientState",
@@ -87,6 +100,8 @@ __all__ = [
 
 MAX_STOPPED = 32
 """Recently stopped sessions remembered per user (to ignore their late events)."""
+MAX_REOPENABLE = 4
+"""Recently stopped sessions kept whole per user (a late upload may still fold into them)."""
 MIN_VISIT_MS = 500
 """Shorter visits are flicks (tabbing through, a new tab on its way), not page views."""
 
@@ -135,6 +150,8 @@ class _Fold:
         self.user_id = user_id
         self.threshold = idle_threshold_ms
         self.out = FoldResult(derived=[], gaps=[])
+        self.reopened: dict[str, int] = {}
+        """The stopped session reopened for the event being folded → its stop time."""
 
     def apply(self, ev: ClientEvent) -> None:
         """Fold one event (the rules are in the module docstring)."""
@@ -143,6 +160,11 @@ class _Fold:
             client = self.st.clients[ev.client_id] = ClientState()
         if not self._in_sequence(client, ev):
             return
+        self._reopen(ev.client_id, client, ev)
+        self._apply(ev, client)
+        self.stop_reopened()
+
+    def _apply(self, ev: ClientEvent, client: ClientState) -> None:
         previous_ts = client.last_ts
         ts = client.last_ts = max(ev.ts, client.last_ts)
         if 0 <= client.idle_from <= ts:
@@ -168,6 +190,43 @@ class _Fold:
             self.out.gaps.append(Gap(ev.client_id, client.last_seq + 1, ev.seq))
         client.last_seq = ev.seq
         return True
+
+    @staticmethod
+    def _late_of(ev: ClientEvent, session: SessionState) -> bool:
+        """Whether ``ev`` belongs inside the stopped ``session`` (a late event to fold)."""
+        inside = session.started_ts <= ev.ts <= session.stopped_ts
+        return inside and not isinstance(ev, SessionStopped)
+
+    def _reopen(self, client_id: str, client: ClientState, ev: ClientEvent) -> None:
+        """Reopen a recently stopped session for a late event of it (see the rules)."""
+        sid = ev.session_id
+        if client.session_id not in ("", sid):
+            return
+        session = self.st.closed.get(sid)
+        if session is None or not self._late_of(ev, session):
+            return
+        stopped = session.stopped_clients.get(client_id)
+        untouched = client.last_ts == (stopped.after_ts if stopped is not None else 0)
+        if not untouched:  # the client went on since the stop: its time is spoken for
+            return
+        del self.st.closed[sid]
+        self.st.stopped.remove(sid)
+        self.st.sessions[sid] = session
+        self.reopened[sid] = session.stopped_ts
+        client.session_id = sid
+        if stopped is not None:
+            del session.stopped_clients[client_id]
+            client.last_ts = stopped.last_ts
+            client.visit = stopped.visit
+            if stopped.counted and stopped.visit is not None:
+                uncount_visit(session, stopped.visit, stopped.end_ts)
+                stopped.visit.emitted = True
+
+    def stop_reopened(self) -> None:
+        """Stop again, at its stop time, the session reopened for a late event."""
+        for sid, stopped_ts in self.reopened.items():
+            self._stop_session(sid, stopped_ts)
+        self.reopened.clear()
 
     def _enter_session(self, client_id: str, client: ClientState, sid: str, ts: int) -> bool:
         """Put the client in session ``sid``; False when that session was already stopped."""
@@ -246,7 +305,7 @@ class _Fold:
         client.last_ts = max(client.last_ts, end)
         dwell = end - visit.start_ts
         session = self.st.sessions.get(client.session_id)
-        if dwell < MIN_VISIT_MS or session is None:
+        if (dwell < MIN_VISIT_MS and not visit.emitted) or session is None:
             return
         normalized = normalize_url(visit.url)
         self.out.derived.append(
@@ -268,60 +327,29 @@ class _Fold:
                 content_hash=visit.content_hash,
             )
         )
-        _count_visit(session, visit, normalized, end)
+        count_visit(session, visit, normalized, end)
 
     def _stop_session(self, sid: str, ts: int) -> None:
+        session = self.st.sessions[sid]
         for client_id, client in self.st.clients.items():
             if client.session_id == sid:
                 if 0 <= client.idle_from <= ts:
                     self._become_idle(client_id, client)
+                stopped = StoppedClient(last_ts=client.last_ts, visit=client.visit)
+                before = session.active_ms
                 self._close(client_id, client, ts, "session_stopped")
+                if stopped.visit is not None:
+                    stopped.end_ts = max(stopped.visit.start_ts, ts)
+                    stopped.counted = session.active_ms != before
+                stopped.after_ts = client.last_ts
+                session.stopped_clients[client_id] = stopped
                 client.session_id = ""
-        session = self.st.sessions.pop(sid)
+        del self.st.sessions[sid]
+        closed = session_closed(self.user_id, sid, session, ts)
+        session.stopped_ts = closed.stopped_ts
         self.st.stopped.append(sid)
         del self.st.stopped[:-MAX_STOPPED]
-        self.out.derived.append(_session_closed(self.user_id, sid, session, ts))
-
-
-def _count_visit(session: SessionState, visit: OpenVisit, normalized: str, end: int) -> None:
-    """Add a closed visit to its session's totals (active time, per-page dwell)."""
-    dwell = end - visit.start_ts
-    session.active_ms += dwell
-    session.last_end_ts = max(session.last_end_ts, end)
-    uhash = url_hash(normalized)
-    total = session.pages.get(uhash)
-    if total is None:
-        session.pages[uhash] = PageTotal(
-            normalized, visit.title, domain_of(normalized), dwell, visit.content_hash
-        )
-        return
-    total.dwell_ms += dwell
-    if visit.content_hash:
-        total.content_hash = visit.content_hash
-    if visit.title:
-        total.title = visit.title
-
-
-def _session_closed(user_id: str, sid: str, session: SessionState, ts: int) -> SessionClosed:
-    """The ``session.closed`` event of ``session``, stopped at ``ts``."""
-    pages = [
-        SessionPage(
-            url_hash=uhash,
-            url=total.url,
-            title=total.title,
-            domain=total.domain,
-            dwell_ms=total.dwell_ms,
-            content_hash=total.content_hash,
-        )
-        for uhash, total in sorted(session.pages.items(), key=lambda kv: -kv[1].dwell_ms)
-    ]
-    return SessionClosed(
-        user_id=user_id,
-        session_id=sid,
-        started_ts=session.started_ts,
-        stopped_ts=max(ts, session.started_ts, session.last_end_ts),
-        active_ms=session.active_ms,
-        page_count=len(pages),
-        domain_count=len({page.domain for page in pages}),
-        pages=pages,
-    )
+        self.st.closed[sid] = session
+        for oldest in list(self.st.closed)[:-MAX_REOPENABLE]:
+            del self.st.closed[oldest]
+        self.out.derived.append(closed)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import msgspec
 
-from schema.derived import DerivedBase
+from processors.urls import domain_of, normalize_url, url_hash
+from schema.derived import DerivedBase, SessionClosed, SessionPage
 
 __all__ = [
     "NO_WINDOW",
@@ -20,11 +21,15 @@ __all__ = [
     "OpenVisit",
     "PageTotal",
     "SessionState",
+    "StoppedClient",
     "Tab",
     "UserState",
     "copy_state",
+    "count_visit",
     "decode_state",
     "encode_state",
+    "session_closed",
+    "uncount_visit",
 ]
 
 UNKNOWN_WINDOW = -2
@@ -52,6 +57,9 @@ class OpenVisit(msgspec.Struct, array_like=True, gc=False):
     title: str
     start_ts: int
     content_hash: str = ""
+    emitted: bool = False
+    """Sent before (closed by a stop, then reopened by a late event): a correction is
+    sent however short it turns out, or the longer earlier version would stay."""
 
 
 class ClientState(msgspec.Struct, kw_only=True):
@@ -83,21 +91,45 @@ class PageTotal(msgspec.Struct, array_like=True, gc=False):
     content_hash: str = ""
 
 
+class StoppedClient(msgspec.Struct, array_like=True, gc=False):
+    """A client as a session's stop found it: what to restore for its late events."""
+
+    last_ts: int
+    """The client's clock before the stop closed its visit (the stop may push it on)."""
+    visit: OpenVisit | None = None
+    """The visit the stop closed."""
+    end_ts: int = 0
+    """Where the stop closed it."""
+    counted: bool = False
+    """Whether that visit's dwell went into the session's totals (it was long enough)."""
+    after_ts: int = 0
+    """The client's clock right after the stop: while it still reads this, nothing of the
+    client came since, so its late events may reopen the session without overlapping."""
+
+
 class SessionState(msgspec.Struct, kw_only=True):
-    """An active (not yet stopped) session of the user."""
+    """A session of the user: open, or recently stopped (``UserState.closed``)."""
 
     started_ts: int
     last_end_ts: int = 0
     active_ms: int = 0
     pages: dict[str, PageTotal] = {}
+    stopped_ts: int = -1
+    """When it was stopped (``session.closed``'s ``stopped_ts``); -1 while open."""
+    stopped_clients: dict[str, StoppedClient] = {}
 
 
 class UserState(msgspec.Struct, kw_only=True):
-    """Everything the fold keeps for one user (all their clients and open sessions)."""
+    """Everything the fold keeps for one user (all their clients and open sessions).
+
+    ``closed`` keeps the few most recently stopped sessions whole, so an upload that
+    arrives after a stop but was recorded before it still folds into its session.
+    """
 
     clients: dict[str, ClientState] = {}
     sessions: dict[str, SessionState] = {}
     stopped: list[str] = []
+    closed: dict[str, SessionState] = {}
 
     def is_idle(self) -> bool:
         """Whether nothing of this user is open (no session), so it can leave memory."""
@@ -138,3 +170,61 @@ def decode_state(data: bytes) -> UserState:
 def copy_state(state: UserState) -> UserState:
     """A deep copy of ``state`` that shares nothing with it (the fold works on one)."""
     return _decoder.decode(_encoder.encode(state))
+
+
+# --- a session's totals ---
+
+
+def count_visit(session: SessionState, visit: OpenVisit, normalized: str, end: int) -> None:
+    """Add a closed visit to its session's totals (active time, per-page dwell)."""
+    dwell = end - visit.start_ts
+    session.active_ms += dwell
+    session.last_end_ts = max(session.last_end_ts, end)
+    uhash = url_hash(normalized)
+    total = session.pages.get(uhash)
+    if total is None:
+        session.pages[uhash] = PageTotal(
+            normalized, visit.title, domain_of(normalized), dwell, visit.content_hash
+        )
+        return
+    total.dwell_ms += dwell
+    if visit.content_hash:
+        total.content_hash = visit.content_hash
+    if visit.title:
+        total.title = visit.title
+
+
+def uncount_visit(session: SessionState, visit: OpenVisit, end: int) -> None:
+    """Take back what :func:`count_visit` added for a visit that is open again."""
+    dwell = end - visit.start_ts
+    session.active_ms -= dwell
+    uhash = url_hash(normalize_url(visit.url))
+    total = session.pages.get(uhash)
+    if total is not None:
+        total.dwell_ms -= dwell  # kept at 0 (not deleted): the pages keep their order
+
+
+def session_closed(user_id: str, sid: str, session: SessionState, ts: int) -> SessionClosed:
+    """The ``session.closed`` event of ``session``, stopped at ``ts``."""
+    pages = [
+        SessionPage(
+            url_hash=uhash,
+            url=total.url,
+            title=total.title,
+            domain=total.domain,
+            dwell_ms=total.dwell_ms,
+            content_hash=total.content_hash,
+        )
+        for uhash, total in sorted(session.pages.items(), key=lambda kv: -kv[1].dwell_ms)
+        if total.dwell_ms > 0
+    ]
+    return SessionClosed(
+        user_id=user_id,
+        session_id=sid,
+        started_ts=session.started_ts,
+        stopped_ts=max(ts, session.started_ts, session.last_end_ts),
+        active_ms=session.active_ms,
+        page_count=len(pages),
+        domain_count=len({page.domain for page in pages}),
+        pages=pages,
+    )

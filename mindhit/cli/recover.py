@@ -21,10 +21,9 @@ from mindhit import checkpoints, recovery
 from mindhit.command_context import settings_from
 from mindhit.db import sql_file
 from mindhit.keys import (
-    LEASE_EXPIRES_FIELD,
-    LEASE_MEMBER_FIELD,
     epoch_field,
     epoch_field_partition,
+    group_members_key,
     groups_key,
     offsets_key,
     parse_tp_field,
@@ -145,16 +144,22 @@ def _show(plans: list[StreamPlan]) -> None:
 
 
 async def _live_processor(client: aioredis.Redis, prefix: str) -> str | None:
-    """A processors group whose lease is live (its worker still runs), described."""
+    """A processors group with a live member (heartbeat not expired), described.
+
+    Groups are found by their members' keys (a running worker heartbeats them back
+    after a loss, before it commits again), plus those that ever committed.
+    """
     now_s, now_us = await client.time()
     now_ms = int(now_s) * 1000 + int(now_us) // 1000
-    for raw in sorted(await client.smembers(groups_key(prefix))):  # type: ignore[misc]
-        group = raw.decode() if isinstance(raw, bytes) else raw
-        lease: Any = await client.hmget(  # type: ignore[misc]
-            offsets_key(prefix, group), [LEASE_MEMBER_FIELD, LEASE_EXPIRES_FIELD]
-        )
-        if lease[0] is not None and lease[1] is not None and int(lease[1]) > now_ms:
-            return f"group {group} is held by {lease[0].decode()}"
+    committed: Any = await client.smembers(groups_key(prefix))  # type: ignore[misc]
+    keys = {group_members_key(prefix, g.decode()) for g in committed}
+    async for found in client.scan_iter(match=group_members_key(prefix, "*"), count=1000):
+        keys.add(found.decode() if isinstance(found, bytes) else found)
+    for key in sorted(keys):
+        live: Any = await client.zrangebyscore(key, now_ms, "+inf")
+        if live:
+            members = ", ".join(m.decode() if isinstance(m, bytes) else m for m in live)
+            return f"{key} has live members: {members}"
     return None
 
 

@@ -18,17 +18,14 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
 
-from tests.support.servers import free_port
+from tests.security._process import ARTIFACTS, ROOT, ServiceProcess
 
 __all__ = [
     "ARTIFACTS",
@@ -41,8 +38,6 @@ __all__ = [
     "unique_email",
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "security"
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf-token" content="([^"]*)"')
 
@@ -84,62 +79,16 @@ def mindhit_cli(
     )
 
 
-class WebServer:
+class WebServer(ServiceProcess):
     """``mindhit web`` as a child process on a free port; its output in ``log``."""
 
+    ready_path = "/healthz"
+
     def __init__(self, redis_url: str, database_url: str, **extra: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.prefix = f"mhsec-{uuid.uuid4().hex[:8]}"
-        self.redis_url = redis_url
+        super().__init__("web", f"mhsec-{uuid.uuid4().hex[:8]}", redis_url, {})
         extra.setdefault("MINDHIT_PUBLIC_URL", self.url)
         extra.setdefault("MINDHIT_WEB_METRICS_PORT", "0")  # a test that wants it names a port
         self.env = _env(redis_url, database_url, self.prefix, extra)
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.log = ARTIFACTS / f"web-{self.prefix}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout_s: float = 60.0) -> WebServer:
-        """Start and wait until ``/healthz`` answers."""
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mindhit.cli", "web", "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            env=self.env,
-            cwd=ROOT,
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mindhit web exited:\n{self.log_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"mindhit web did not answer; see {self.log}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        """SIGTERM (SIGKILL after 15 s) and drop the server's Redis keys."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        client = redis.Redis.from_url(self.redis_url)
-        keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
-
-    def log_text(self) -> str:
-        """Everything the server wrote so far."""
-        return self.log.read_text(errors="replace")
 
     def logged_links(self, path: str) -> list[str]:
         """Dashboard links (``/confirm-email`` …) in mail the server logged instead of sending."""

@@ -82,9 +82,10 @@ async def test_rollups_equal_the_aggregates_through_duplicates_erasure_and_repla
     await write_log(aredis, settings, log)
     await fold_all(settings, aredis, pg)
     assert snapshot(pg) == before
-    # A user erased with a cut inside their history: the rollups follow what is left.
+    # A user erased (the cut is the erasure's server time, after all they sent, as the
+    # dashboard's "erase all my data" does): the rollups follow what is left.
     gone = user_ids(41, 3)[0]
-    cut = min(item.ts for item in log if item.key == gone) + 86_400_000
+    cut = max(item.ts for item in log if item.key == gone) + 1
     event = UserErased(user_id=gone, ts=cut, reason="test")
     await streams.append(
         aredis,
@@ -95,6 +96,9 @@ async def test_rollups_equal_the_aggregates_through_duplicates_erasure_and_repla
     )
     await fold_all(settings, aredis, pg)
     _check(pg)
+    left = pg.execute("SELECT count(*) FROM overview_days WHERE user_id = %s", (gone,)).fetchone()
+    pg.commit()
+    assert left == (0,)
     await archive_all(settings, aredis, pg)
     rollups = ("overview_days", "overview_domains", "overview_pages", "overview_pages_monthly")
     after_erasure = {t: snapshot(pg)[t] for t in rollups}
