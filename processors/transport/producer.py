@@ -6,9 +6,10 @@ pipelined round trip (``mindhit.streams.queue_append``, dense ``XADD 0-*``), the
 resolves each future with the real offset Redis gave the entry (tables keep it).
 Hundreds of table-changelog writes therefore cost one round trip, which is what
 lets ``flush`` complete under sustained load so commits keep advancing. A table
-changelog entry is appended by a Lua call that first checks this worker holds the
-partition's lease (``fence`` of ``mindhit.streams.queue_append``), so a worker that lost
-the partition can never add to the table its new owner recovered.
+changelog entry, and any entry for a partition this worker holds, is appended by a Lua
+call that first checks this worker still holds the partition's lease (``fence`` of
+``mindhit.streams.queue_append``), so a worker that lost the partition can never add to
+the table its new owner recovered, nor emit events folded from its stale state.
 """
 
 from __future__ import annotations
@@ -271,9 +272,11 @@ class Producer(base.Producer):
         resolve(batch, ids)
 
     def _queue_one(self, pipe: Pipeline, item: _Pending) -> None:
-        """Queue one append; a table changelog's is fenced by its partition's lease."""
+        """Queue one append, fenced by its partition's lease when it is a table changelog's
+        or goes to a partition this worker holds (a worker paused past its lease that still
+        believes it holds the partition cannot append what it derived from stale state)."""
         fence: tuple[str, str] | None = None
-        if item.topic in self.app.tables.changelog_topics:
+        if item.topic in self.app.tables.changelog_topics or item.partition in self._held():
             group = str(self.app.conf.id)
             lease = partition_lease_key(self._transport.catalog.prefix, group, item.partition)
             fence = (lease, self._member)
@@ -286,6 +289,13 @@ class Producer(base.Producer):
             headers=item.headers,
             fence=fence,
         )
+
+    def _held(self) -> frozenset[int] | set[int]:
+        """The partitions this worker's group membership holds (none without a consumer)."""
+        consumer = getattr(self.app, "_consumer", None)  # never create one just to ask
+        membership = getattr(consumer, "membership", None)
+        held: set[int] | None = getattr(membership, "held", None)
+        return held if held is not None else frozenset()
 
     @property
     def _member(self) -> str:

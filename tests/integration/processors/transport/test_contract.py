@@ -275,3 +275,26 @@ async def test_a_partition_whose_commit_stops_moving_is_reported(app: faust.App)
         consumer.verify_event_path(5000.0, tp)
         consumer.verify_event_path(5000.0 + limit * 3, tp)
     assert not logs
+
+
+async def test_a_worker_that_lost_a_partition_it_thinks_it_holds_cannot_emit_to_it(
+    app: faust.App, aredis: aioredis.Redis, key_prefix: str
+) -> None:
+    """A paused worker resumed past its lease still believes it holds the partition: what
+    it derived from its stale state must not reach the log (the chaos soak's zombie)."""
+    consumer: Any = app.consumer
+    member = consumer.ctx.member
+    ours = PartitionLeases(key_prefix, "contract", member, 5_000)
+    theirs = PartitionLeases(key_prefix, "contract", "new-owner", 5_000)
+    assert await ours.renew(aredis, {0}) == {0}
+    assert await theirs.renew(aredis, {1}) == {1}
+    consumer.membership.held = {0, 1}  # it believes it holds both
+    stored = await app.producer.send_and_wait("derived", b"k", b"ok", 0, None, None)
+    assert stored.offset == 0
+    with pytest.raises(ProducerSendError, match="derived failed"):
+        await app.producer.send_and_wait("derived", b"k", b"stale", 1, None, None)
+    assert await aredis.xlen(stream_key(key_prefix, "derived", 1)) == 0
+    # A partition it does not hold is written as before (no lease to check).
+    consumer.membership.held = {0}
+    elsewhere = await app.producer.send_and_wait("derived", b"k", b"other", 2, None, None)
+    assert elsewhere.offset == 0
