@@ -2,21 +2,81 @@
 
 Keeping client construction in one function means a change of how MindHit talks to
 Redis (timeouts, retries, a Redis Cluster client) is made once for every service.
+
+**Redis Cluster** is chosen by the URL alone: ``redis+cluster://host:port`` (or
+``rediss+cluster://`` for TLS, e.g. an ElastiCache configuration endpoint) makes a
+:class:`redis.asyncio.cluster.RedisCluster` that discovers the other nodes from that
+one; ``redis://`` / ``rediss://`` / ``unix://`` make a plain client. Because the URL is
+the whole configuration, ``MINDHIT_REDIS_URL``, the Helm values and every subprocess
+that is handed the URL need nothing else.
+
+The cluster client is returned typed as :class:`redis.asyncio.Redis`: it offers the
+same commands, and callers stay one code path. What only works on one node is kept out
+of the code instead of branched on: every key a Lua script or a ``MULTI`` touches shares
+one hash tag (``{pN}`` for a partition's keys), multi-key
+commands over several slots (``DEL``, ``EXISTS``, ``UNLINK``) are split per slot by the
+cluster client, ``SCAN`` is run on every primary (``scan_iter``), and ``XREAD`` over
+several partitions' streams is issued per stream (:func:`is_cluster`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+import redis
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.cluster import RedisCluster as SyncRedisCluster
 
-__all__ = ["connect_redis"]
+__all__ = ["CLUSTER_SCHEMES", "connect_redis", "connect_redis_sync", "is_cluster", "plain_url"]
+
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+"""URL schemes that select Redis Cluster, and the plain scheme each stands for."""
+
+
+def plain_url(url: str) -> tuple[str, bool]:
+    """``url`` with a cluster scheme replaced by the plain one, and whether it was a cluster's.
+
+    >>> plain_url("redis+cluster://10.0.0.1:6379/0")
+    ('redis://10.0.0.1:6379/0', True)
+    >>> plain_url("redis://127.0.0.1:6379/0")
+    ('redis://127.0.0.1:6379/0', False)
+    """
+    scheme, sep, rest = url.partition("://")
+    plain = CLUSTER_SCHEMES.get(scheme.lower())
+    if sep and plain is not None:
+        return f"{plain}://{rest}", True
+    return url, False
 
 
 def connect_redis(url: str, **options: Any) -> aioredis.Redis:
     """An asyncio Redis client for ``url`` (``options`` as for ``redis.asyncio.Redis``).
 
-    No connection is opened until the first command. Replies are ``bytes`` unless
-    ``decode_responses=True`` is given.
+    A ``redis+cluster://`` / ``rediss+cluster://`` URL gives a Redis Cluster client
+    (``options`` as for ``redis.asyncio.cluster.RedisCluster``; ``max_connections`` is
+    then per node). No connection is opened until the first command. Replies are
+    ``bytes`` unless ``decode_responses=True`` is given.
     """
-    return aioredis.Redis.from_url(url, **options)
+    target, cluster = plain_url(url)
+    if cluster:
+        # A MOVED reply patches the slot cache; without this, every 5th one makes the
+        # client close *all* its connections, in-flight commands' included, which a
+        # fresh client's first concurrent burst hits (redis-py 8.1: AttributeError
+        # 'writelines' in a command that was never wrong). A resharding still moves
+        # each slot on its first MOVED; a failover (CLUSTERDOWN) still reinitializes.
+        options.setdefault("reinitialize_steps", 0)
+        return cast(aioredis.Redis, RedisCluster.from_url(target, **options))
+    return aioredis.Redis.from_url(target, **options)
+
+
+def connect_redis_sync(url: str, **options: Any) -> redis.Redis:
+    """A blocking client for ``url``, made like :func:`connect_redis` (commands, tests, tools)."""
+    target, cluster = plain_url(url)
+    if cluster:
+        return cast(redis.Redis, SyncRedisCluster.from_url(target, **options))
+    return redis.Redis.from_url(target, **options)
+
+
+def is_cluster(client: object) -> bool:
+    """Whether ``client`` (asyncio or blocking) talks to a Redis Cluster."""
+    return isinstance(client, RedisCluster | SyncRedisCluster)

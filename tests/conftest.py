@@ -3,6 +3,12 @@
 Each test run uses its own database (``MINDHIT_TEST_DB``, created afresh and
 migrated) and each test its own Redis key prefix, so runs never see each other's
 data. A missing service is an error, never a skip: CI must not pass by skipping.
+
+``MINDHIT_TEST_REDIS=cluster`` points the ``redis_url`` fixture (and so every test and
+process built on it) at a Redis Cluster instead of one server: the one
+``MINDHIT_TEST_REDIS_URL`` names when it is a ``redis+cluster://`` URL, else a private
+3-master cluster started for the session on free ports (or on
+``MINDHIT_TEST_REDIS_CLUSTER_PORT`` and the five ports after it).
 """
 
 from __future__ import annotations
@@ -14,14 +20,15 @@ from typing import Any
 
 import psycopg
 import pytest
-import redis
 import redis.asyncio as aioredis
 
 from mindhit.db import apply_migrations
-from mindhit.redis_client import connect_redis
+from mindhit.redis_client import connect_redis, connect_redis_sync, plain_url
 from mindhit.settings import Settings
+from tests.support.redis_cluster import PrivateRedisCluster
 
 REDIS_URL = os.environ.get("MINDHIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_MODE = os.environ.get("MINDHIT_TEST_REDIS", "single")
 PG_ADMIN_URL = os.environ.get(
     "MINDHIT_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -50,10 +57,23 @@ def database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    """The real Redis used by the tests (fails, never skips, when it is down)."""
-    redis.Redis.from_url(REDIS_URL).ping()
-    return REDIS_URL
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real Redis (or Redis Cluster) used by the tests (fails, never skips, when down)."""
+    if REDIS_MODE not in {"single", "cluster"}:
+        raise pytest.UsageError(f"MINDHIT_TEST_REDIS={REDIS_MODE!r}: use single or cluster")
+    if REDIS_MODE == "single" or plain_url(REDIS_URL)[1]:
+        connect_redis_sync(REDIS_URL).ping()
+        yield REDIS_URL
+        return
+    port = os.environ.get("MINDHIT_TEST_REDIS_CLUSTER_PORT")
+    cluster = PrivateRedisCluster(
+        tmp_path_factory.mktemp("redis-cluster"), port_base=int(port) if port else None
+    )
+    cluster.start()
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture
@@ -61,10 +81,10 @@ def key_prefix(redis_url: str) -> Iterator[str]:
     """A Redis key prefix unique to this test; its keys are deleted afterwards."""
     prefix = f"{KEY_PREFIX}-{uuid.uuid4().hex[:10]}"
     yield prefix
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    client = connect_redis_sync(redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))  # every primary's
     for start in range(0, len(keys), 500):
-        client.delete(*keys[start : start + 500])
+        client.delete(*keys[start : start + 500])  # split per slot by a cluster client
     client.close()
 
 

@@ -1,0 +1,119 @@
+"""A private Redis Cluster for tests: three masters from Debian's ``redis-server``.
+
+:class:`PrivateRedisCluster` starts three ``redis-server --cluster-enabled yes`` nodes on
+loopback ports (each with its own directory and an explicit cluster-bus port, so no
+``port + 10000`` is assumed free), joins them with ``redis-cli --cluster create`` (no
+replicas), and waits until every node reports ``cluster_state:ok``. Ports are chosen
+free at run time unless a base port is given (``base .. base+2`` for clients,
+``base+3 .. base+5`` for the cluster bus), e.g. a developer's own port range.
+Nothing is persisted (``--save ''``, no AOF); :meth:`stop` ends the nodes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+
+from tests.support.servers import free_port
+
+__all__ = ["PrivateRedisCluster"]
+
+MASTERS = 3
+
+
+class PrivateRedisCluster:
+    """Three cluster-enabled ``redis-server`` masters joined into one cluster."""
+
+    def __init__(self, directory: Path | None = None, *, port_base: int | None = None) -> None:
+        """``port_base``: fixed ports from there on (6 of them); ``None``: free ones."""
+        self.directory = directory or Path(tempfile.mkdtemp(prefix="mindhit-cluster-"))
+        if port_base is None:
+            ports = [free_port() for _ in range(2 * MASTERS)]
+        else:
+            ports = list(range(port_base, port_base + 2 * MASTERS))
+        self.ports, self.bus_ports = ports[:MASTERS], ports[MASTERS:]
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def url(self) -> str:
+        """The URL that makes :func:`mindhit.redis_client.connect_redis` a cluster client."""
+        return f"redis+cluster://127.0.0.1:{self.ports[0]}/0"
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the nodes, create the cluster, and wait until every node serves every slot."""
+        binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+        assert binary and cli, "redis-server and redis-cli are required (apt-get install redis)"
+        deadline = time.monotonic() + timeout
+        try:
+            for port, bus in zip(self.ports, self.bus_ports, strict=True):
+                self.processes.append(self._start_node(binary, port, bus))
+            for port in self.ports:
+                self._wait(port, deadline, lambda c: bool(c.ping()))
+            nodes = [f"127.0.0.1:{p}" for p in self.ports]
+            create = [
+                cli,
+                "--cluster",
+                "create",
+                *nodes,
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ]
+            left = max(1.0, deadline - time.monotonic())
+            subprocess.run(create, check=True, stdout=subprocess.DEVNULL, timeout=left)
+            for port in self.ports:
+                self._wait(port, deadline, _serves_all_slots)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_node(self, binary: str, port: int, bus: int) -> subprocess.Popen[bytes]:
+        node_dir = self.directory / str(port)
+        node_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(node_dir)),
+            *("--cluster-enabled", "yes", "--cluster-port", str(bus)),
+            *("--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000"),
+            *("--save", "", "--appendonly", "no", "--logfile", str(node_dir / "redis.log")),
+        ]
+        return subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL)
+
+    @staticmethod
+    def _wait(port: int, deadline: float, ready: Callable[[redis.Redis], bool]) -> None:
+        client = redis.Redis(port=port, socket_timeout=0.5)
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    if ready(client):
+                        return
+                except redis.exceptions.ConnectionError:
+                    pass
+                time.sleep(0.05)
+        finally:
+            client.close()
+        raise RuntimeError(f"redis cluster node 127.0.0.1:{port} did not become ready")
+
+    def stop(self) -> None:
+        """Stop every node (SIGTERM, then SIGKILL) and remove nothing else."""
+        for proc in self.processes:
+            proc.terminate()
+        for proc in self.processes:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        self.processes = []
+
+
+def _serves_all_slots(client: redis.Redis) -> bool:
+    info = client.execute_command("CLUSTER", "INFO")
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    fields = dict(line.split(":", 1) for line in text.split() if ":" in line)
+    return fields.get("cluster_state") == "ok" and fields.get("cluster_slots_ok") == "16384"
