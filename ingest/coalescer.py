@@ -6,9 +6,9 @@ the uploads for one partition that arrive while the partition is idle for
 ``linger`` (or while its previous entry is being written) and writes them as one
 entry. Each upload's future resolves only after the entry holding it is written.
 
-Idempotency stays per ``batch_id``: :func:`plan_flush` (pure) catches a batch that
-appears twice in the same flush, and the Lua script behind the writer catches one
-already in the log.
+Idempotency stays per ``(user, client, batch_id)``: :func:`plan_flush` (pure) catches
+a batch that appears twice in the same flush, and the Lua script behind the writer
+catches one already in the log (:mod:`mindhit.upload_log`).
 """
 
 from __future__ import annotations
@@ -33,17 +33,16 @@ class AppendResult(msgspec.Struct, frozen=True):
 
 @dataclass(eq=False)
 class Submission:
-    """One upload waiting for its entry, with the session claims it carries."""
+    """One upload waiting for its entry."""
 
     upload: Upload
-    claims: list[tuple[str, str]]
     weight: int
     future: asyncio.Future[AppendResult] = field(repr=False)
 
     @property
-    def identity(self) -> tuple[str, str]:
-        """What makes two uploads the same: the user and the batch id."""
-        return (self.upload.user_id, self.upload.batch_id)
+    def identity(self) -> tuple[str, str, str]:
+        """What makes two uploads the same: the user, their client and the batch id."""
+        return (self.upload.user_id, self.upload.client_id, self.upload.batch_id)
 
 
 @dataclass(frozen=True)
@@ -55,9 +54,9 @@ class FlushPlan:
 
 
 def plan_flush(submissions: Sequence[Submission]) -> FlushPlan:
-    """Keep the first upload of each ``(user_id, batch_id)``; the rest follow it."""
+    """Keep the first upload of each ``(user_id, client_id, batch_id)``; the rest follow it."""
     leaders: list[Submission] = []
-    position: dict[tuple[str, str], int] = {}
+    position: dict[tuple[str, str, str], int] = {}
     followers: dict[int, list[Submission]] = {}
     for submission in submissions:
         index = position.get(submission.identity)
@@ -110,15 +109,13 @@ class Coalescer:
         self._partitions: dict[int, _Partition] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def submit(
-        self, partition: int, upload: Upload, claims: list[tuple[str, str]], weight: int
-    ) -> AppendResult:
+    async def submit(self, partition: int, upload: Upload, weight: int) -> AppendResult:
         """Queue ``upload`` for ``partition``; return once its entry is written."""
         loop = asyncio.get_running_loop()
         state = self._partitions.get(partition)
         if state is None:
             state = self._partitions[partition] = _Partition()
-        submission = Submission(upload, claims, weight, loop.create_future())
+        submission = Submission(upload, weight, loop.create_future())
         if not state.pending:
             state.first_at = loop.time()
         state.pending.append(submission)

@@ -17,7 +17,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from mindhit.logs import get_logger
-from mindhit.streams import LogEpochError, ReplicationTimeoutError
+from mindhit.upload_log import LogEpochError, ReplicationTimeoutError
 from schema.api import ErrorBody
 
 __all__ = [

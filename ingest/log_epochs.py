@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 
 from mindhit.log_epoch import RECOVERING, create_epochs, epoch_key
 from mindhit.logs import get_logger
-from mindhit.streams import LogEpochError
+from mindhit.upload_log import LogEpochError
 
 __all__ = ["GatewayEpochs"]
 

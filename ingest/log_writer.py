@@ -2,7 +2,7 @@
 
 It is the coalescer's ``write`` function: it encodes the uploads as one
 :class:`schema.log.RawEntry` and appends it with
-:func:`mindhit.streams.append_uploads` (check-and-append in one Lua script).
+:func:`mindhit.upload_log.append_uploads` (check-and-append in one Lua script).
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from ingest.coalescer import AppendResult, Submission
 from ingest.log_epochs import GatewayEpochs
 from ingest.metrics import GatewayMetrics
 from mindhit.settings import Settings
-from mindhit.streams import (
+from mindhit.upload_log import (
     AppendOutcome,
     AppendPolicy,
     LogEpochError,
     RawPartition,
+    UploadId,
     append_uploads,
-    dedupe_key,
 )
 from schema.log import RawEntry, encode_raw_entry
 
@@ -57,18 +57,15 @@ class LogWriter:
         the rest (nothing was written); stop when the entry is written or no
         upload is left. Each round removes at least one upload, so it ends.
         """
-        prefix = self._settings.key_prefix
         results: list[AppendResult | None] = [None] * len(leaders)
         remaining = list(range(len(leaders)))
         while remaining:
             uploads = [leaders[i].upload for i in remaining]
-            claims = [claim for i in remaining for claim in leaders[i].claims]
             started = self._timer()
             outcome = await self._append(
                 partition,
                 encode_raw_entry(RawEntry(uploads=uploads)),
-                dedupe_keys=[dedupe_key(prefix, partition, u.user_id, u.batch_id) for u in uploads],
-                claims=claims,
+                ids=[UploadId(u.user_id, u.client_id, u.batch_id) for u in uploads],
                 timestamp_ms=max(u.received_at for u in uploads),
             )
             self._metrics.append_seconds.observe(self._timer() - started)
@@ -78,9 +75,9 @@ class LogWriter:
                 for i in remaining:
                     results[i] = AppendResult(False, outcome.offset)
                 break
-            duplicates = set(outcome.duplicates)
-            for position in duplicates:
-                results[remaining[position]] = AppendResult(True)
+            duplicates = dict(outcome.duplicates)
+            for position, offset in duplicates.items():
+                results[remaining[position]] = AppendResult(True, offset)
             remaining = [i for position, i in enumerate(remaining) if position not in duplicates]
         return [result if result is not None else AppendResult(True) for result in results]
 
@@ -89,8 +86,7 @@ class LogWriter:
         partition: int,
         value: bytes,
         *,
-        dedupe_keys: list[str],
-        claims: list[tuple[str, str]],
+        ids: list[UploadId],
         timestamp_ms: int,
     ) -> AppendOutcome:
         """One append under the expected epoch; when refused, re-read the epoch and retry once.
@@ -109,8 +105,7 @@ class LogWriter:
                     target,
                     value,
                     epoch=expected,
-                    dedupe_keys=dedupe_keys,
-                    claims=claims,
+                    uploads=ids,
                     timestamp_ms=timestamp_ms,
                     policy=self._policy,
                 )

@@ -28,7 +28,7 @@ from ingest.state import GatewayState, blocked_domains
 from ingest.url_privacy import scrub_events
 from ingest.validation import BatchError, ParsedBatch, parse_batch
 from mindhit.accounts import TokenInfo
-from mindhit.streams import remember_batch
+from mindhit.upload_log import AppendPolicy, UploadId, remember_batch
 from schema.api import BatchResult
 from schema.log import Upload
 from schema.topics import partition_for
@@ -152,7 +152,8 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
     another user owns (:mod:`ingest.session_claims`); drop blocked events; apply the
     URL rules (:mod:`ingest.url_privacy`); hand the rest to the partition's coalescer
     and wait until its entry is written (or found to be a duplicate) — or, with
-    nothing left to append, just remember the batch id; then keep the rejected events
+    nothing left to append, just remember the batch id in the client's idempotency
+    state; then keep the rejected events
     in quarantine (not again for a duplicate; best effort: a quarantine Redis refuses
     never fails the upload); count everything.
     """
@@ -186,7 +187,6 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
         append = await gateway.coalescer.submit(
             partition_for(info.user_id, settings.partitions),
             upload,
-            [],  # ownership is claimed above, per session (mindhit.session_owners)
             weight=len(kept) + len(body) // 1024,
         )
     elif parsed.rejected:
@@ -196,9 +196,8 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
             gateway.redis,
             settings.key_prefix,
             partition_for(info.user_id, settings.partitions),
-            info.user_id,
-            parsed.batch_id,
-            settings.batch_dedupe_seconds,
+            UploadId(info.user_id, parsed.client_id, parsed.batch_id),
+            AppendPolicy.of(settings),
         )
         append = AppendResult(duplicate=not fresh)
     if parsed.rejected and not append.duplicate:

@@ -10,7 +10,8 @@ in the kernel. A server-originated event needs an envelope like any client's:
   slot, so it is strictly increasing across gateway and dashboard processes; it
   starts from the clock, so a counter Redis lost does not start again below it;
 * each start/stop is its own upload with a fresh ``batch_id``, appended through
-  :func:`mindhit.streams.append_uploads` (atomic, dense offsets).
+  :func:`mindhit.upload_log.append_uploads` (atomic, dense offsets; the batch is
+  recorded in the pseudo-client's idempotency state like any client's).
 
 Session ownership is one key per session (:mod:`mindhit.session_owners`), claimed
 here before a new session's ``session.started`` is appended, and by the gateway on
@@ -27,13 +28,7 @@ import redis.asyncio as aioredis
 from mindhit.clock import Clock, system_clock
 from mindhit.session_owners import LegacyOwners, claim_sessions, owners_of
 from mindhit.settings import Settings
-from mindhit.streams import (
-    ANY_EPOCH,
-    AppendPolicy,
-    RawPartition,
-    append_uploads,
-    dedupe_key,
-)
+from mindhit.upload_log import ANY_EPOCH, AppendPolicy, RawPartition, UploadId, append_uploads
 from schema.api import SessionCreated
 from schema.events import ClientEvent, SessionStarted, SessionStopped
 from schema.ids import uuid7
@@ -100,7 +95,7 @@ async def _append_server_event(
         RawPartition.of(settings.key_prefix, partition),
         encode_raw_entry(RawEntry(uploads=[upload])),
         epoch=ANY_EPOCH,  # creates a missing epoch; consumers see it differ from theirs
-        dedupe_keys=[dedupe_key(settings.key_prefix, partition, user_id, upload.batch_id)],
+        uploads=[UploadId(user_id, upload.client_id, upload.batch_id)],
         timestamp_ms=now_ms,
         policy=AppendPolicy.of(settings),
     )

@@ -66,7 +66,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         allow_volatile_redis: in production, let the gateway start on a Redis that keeps
             nothing across a restart (no AOF, no RDB save points) and has no replicas to
             wait for; acknowledged uploads are then lost when Redis restarts.
-        batch_dedupe_seconds: how long a ``batch_id`` is remembered (a retry is stored once).
+        batch_dedupe_seconds: how long a client's last batch ids are remembered after its last
+            upload (a retry of one of them is stored once).
         blocked_domains: global block list (comma-separated domains; subdomains included).
         quarantine_maxlen: most entries the stream of rejected events keeps.
         quarantine_max_bytes: most memory the stream of rejected events takes (each entry

@@ -5,7 +5,8 @@ append uses ``XADD <key> 0-* …``, which Redis ≥ 7 turns into the next sequen
 number atomically across concurrent producers. That gives Kafka-like dense
 offsets: ``offset = sequence - 1``. A single ``XADD <key> *`` by anyone would
 break a stream for good (its IDs would jump to wall-clock time), so nothing may
-append to a topic stream except through this module (Python or its Lua scripts).
+append to a topic stream except through this module or :mod:`mindhit.upload_log`
+(Python or their Lua scripts).
 
 Field names and value encodings are defined by :mod:`schema.log`.
 """
@@ -13,32 +14,19 @@ Field names and value encodings are defined by :mod:`schema.log`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from hashlib import sha1
 from importlib import resources
 from typing import Any
 
-import msgspec
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import NoScriptError
 
-from mindhit.log_epoch import epoch_key, new_epoch
-from mindhit.settings import Settings
 from schema.log import FIELD_HEADERS, FIELD_KEY, FIELD_TIMESTAMP, FIELD_VALUE
-from schema.topics import RAW_TOPIC, partition_tag, stream_key
+from schema.topics import partition_tag
 
 __all__ = [
-    "ANY_EPOCH",
-    "AppendOutcome",
-    "AppendPolicy",
-    "LogEpochError",
-    "RawPartition",
-    "ReplicationTimeoutError",
     "StreamRecord",
     "append",
-    "append_uploads",
     "content_key",
-    "dedupe_key",
     "earliest_offset",
     "entry_id",
     "highwater",
@@ -46,7 +34,6 @@ __all__ = [
     "quarantine_key",
     "queue_append",
     "read",
-    "remember_batch",
     "sessions_key",
 ]
 
@@ -209,77 +196,6 @@ async def earliest_offset(client: aioredis.Redis, stream: str) -> int:
     return offset_of(info["last-generated-id"]) + 1
 
 
-# --- idempotent, atomic appends of raw-log entries (the gateway and session_log) ---
-
-_APPEND_UPLOADS_LUA = resources.files("mindhit.lua").joinpath("append_uploads.lua").read_text()
-_APPEND_UPLOADS_SHA = sha1(_APPEND_UPLOADS_LUA.encode()).hexdigest()
-
-
-class ReplicationTimeoutError(RuntimeError):
-    """The entry was written but fewer replicas than required acknowledged it in time."""
-
-
-class LogEpochError(RuntimeError):
-    """The partition's log epoch is not the expected one: Redis lost the log; nothing written."""
-
-    def __init__(self, message: str, *, partition: int) -> None:
-        super().__init__(message)
-        self.partition = partition
-
-
-ANY_EPOCH = "*"
-"""Expect any log epoch; create one when the partition has none (an appender keeping no
-epoch of its own: the dashboard's session start/stop). The consumers still see a fresh
-epoch under their checkpoints: it differs from the one stored with them."""
-
-
-class RawPartition(msgspec.Struct, frozen=True):
-    """The keys one raw-partition append touches (all in the partition's hash slot)."""
-
-    number: int
-    stream: str
-    sessions: str
-    epoch: str
-
-    @classmethod
-    def of(cls, prefix: str, partition: int) -> RawPartition:
-        """The keys of raw partition ``partition`` under ``prefix``."""
-        return cls(
-            partition,
-            stream_key(prefix, RAW_TOPIC, partition),
-            sessions_key(prefix, partition),
-            epoch_key(prefix, partition),
-        )
-
-
-class AppendOutcome(msgspec.Struct, frozen=True):
-    """What :func:`append_uploads` did.
-
-    Either ``offset`` is the new entry's offset and ``duplicates`` is empty, or
-    nothing was written and ``duplicates`` lists (0-based) the uploads whose
-    batch ids were already appended.
-    """
-
-    offset: int | None
-    duplicates: tuple[int, ...] = ()
-
-
-def dedupe_key(prefix: str, partition: int, user_id: str, batch_id: str) -> str:
-    """The key recording that ``user_id``'s ``batch_id`` is in the log (in the partition's slot)."""
-    return f"{prefix}:{partition_tag(partition)}:batch:{user_id}:{batch_id}"
-
-
-async def remember_batch(
-    redis: aioredis.Redis, prefix: str, partition: int, user_id: str, batch_id: str, ttl_s: int
-) -> bool:
-    """Record a batch that put nothing in the log (all its events refused); False if seen.
-
-    Uses the batch's dedupe key, so a retry is recognised like one of an appended batch.
-    """
-    key = dedupe_key(prefix, partition, user_id, batch_id)
-    return bool(await redis.set(key, b"-", nx=True, ex=ttl_s))
-
-
 def content_key(prefix: str, content_hash: str) -> str:
     """The key holding one page text, stored once per content hash (written by the processors).
 
@@ -299,100 +215,3 @@ def sessions_key(prefix: str, partition: int) -> str:
     Named ``session-owners``: ``:sessions`` would be the stream key of the sessions topic.
     """
     return f"{prefix}:{partition_tag(partition)}:session-owners"
-
-
-class AppendPolicy(msgspec.Struct, frozen=True, kw_only=True):
-    """How appends of uploads are deduplicated and made durable (from the settings)."""
-
-    dedupe_ttl_s: int
-    """How long a batch id is remembered (``MINDHIT_BATCH_DEDUPE_SECONDS``)."""
-    wait_replicas: int = 0
-    """Replicas that must acknowledge an append (``MINDHIT_WAIT_REPLICAS``)."""
-    wait_timeout_ms: int = 100
-    """How long to wait for them (``MINDHIT_WAIT_TIMEOUT_MS``)."""
-
-    @classmethod
-    def of(cls, settings: Settings) -> AppendPolicy:
-        """The policy ``settings`` configure."""
-        return cls(
-            dedupe_ttl_s=settings.batch_dedupe_seconds,
-            wait_replicas=settings.wait_replicas,
-            wait_timeout_ms=settings.wait_timeout_ms,
-        )
-
-
-async def append_uploads(
-    client: aioredis.Redis,
-    target: RawPartition,
-    value: bytes,
-    *,
-    epoch: str,
-    dedupe_keys: Sequence[str],
-    claims: Sequence[tuple[str, str]] = (),
-    timestamp_ms: int,
-    policy: AppendPolicy,
-) -> AppendOutcome:
-    """Append one entry unless one of its uploads is already in the log.
-
-    Steps, all inside one Lua script (atomic, all keys in the stream's hash slot):
-    check the partition's log epoch is ``epoch`` (:data:`ANY_EPOCH`: any, created
-    when missing), else write nothing and raise :class:`LogEpochError`;
-    check every dedupe key; if any exists, append nothing, touch those keys (a write
-    replicated after the first attempt's entry) and report those uploads; otherwise
-    ``XADD stream 0-*`` the entry, set the dedupe keys (with the policy's TTL) and
-    record the session claims. Then, when ``policy.wait_replicas`` > 0, ``WAIT`` on the
-    same connection — for duplicates too, so a retry whose first attempt was never
-    replicated is not acknowledged before it is — and raise
-    :class:`ReplicationTimeoutError` if too few replicas acknowledged (the entry stays;
-    a retry is then reported as a duplicate once it is replicated).
-
-    Raises:
-        LogEpochError: the log was lost (see :mod:`mindhit.log_epoch`); nothing written.
-        redis.exceptions.ConnectionError, TimeoutError: Redis unreachable (nothing
-            or everything was written; a retry finds out which).
-        redis.exceptions.ResponseError: e.g. OOM; the script did not run at all.
-    """
-    keys = [target.stream, target.sessions, target.epoch, *dedupe_keys]
-    # key and headers (ARGV[2] and ARGV[5]) stay empty: raw entries carry neither.
-    expect = ANY_EPOCH + new_epoch() if epoch == ANY_EPOCH else epoch
-    args: list[bytes | str | int] = [policy.dedupe_ttl_s, b"", value, timestamp_ms, b"", expect]
-    for session_id, user_id in claims:
-        args += [session_id, user_id]
-    wait = (policy.wait_replicas, policy.wait_timeout_ms)
-    try:
-        reply, acked = await _run_append(client, keys, args, *wait)
-    except NoScriptError:
-        await client.script_load(_APPEND_UPLOADS_LUA)
-        reply, acked = await _run_append(client, keys, args, *wait)
-    if int(reply[0]) == -1:
-        found = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
-        raise LogEpochError(
-            f"log epoch of {target.stream} is {found or 'missing'}, expected {epoch}:"
-            " Redis lost the log; run `mindhit recover`",
-            partition=target.number,
-        )
-    if acked is not None and acked < policy.wait_replicas:
-        raise ReplicationTimeoutError(
-            f"{acked} of {policy.wait_replicas} replicas acknowledged"
-            f" within {policy.wait_timeout_ms} ms"
-        )
-    if int(reply[0]) == 0:
-        return AppendOutcome(None, tuple(int(index) for index in reply[1:]))
-    return AppendOutcome(offset_of(reply[1]))
-
-
-async def _run_append(
-    client: aioredis.Redis,
-    keys: list[str],
-    args: list[bytes | str | int],
-    wait_replicas: int,
-    wait_timeout_ms: int,
-) -> tuple[Any, int | None]:
-    if wait_replicas <= 0:
-        reply = await client.evalsha(_APPEND_UPLOADS_SHA, len(keys), *keys, *args)  # type: ignore[misc]
-        return reply, None
-    pipe = client.pipeline(transaction=False)  # one connection: WAIT covers the script's writes
-    pipe.evalsha(_APPEND_UPLOADS_SHA, len(keys), *keys, *args)
-    pipe.execute_command("WAIT", wait_replicas, wait_timeout_ms)
-    reply, acked = await pipe.execute()
-    return reply, int(acked)

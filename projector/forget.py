@@ -9,8 +9,8 @@ module deletes the rest, so nothing of the user stays behind in Redis:
   retries (:func:`mindhit.dlq.erase_user_letters`): no retry can re-project them;
 * their sessions' ownership keys and their set (:mod:`mindhit.session_owners`), and
   their entries in the partition hashes that held ownership before those keys;
-* every key whose name holds their user id: the server ``seq`` counter, the upload
-  dedupe keys, ``mindmap-done`` markers, quotas, … found with ``SCAN MATCH`` (rare
+* every key whose name holds their user id: the server ``seq`` counter, their clients'
+  idempotency states, ``mindmap-done`` markers, quotas, … found with ``SCAN MATCH`` (rare
   work, once per erasure, so a key added later is covered without a list to keep).
 """
 

@@ -1,0 +1,259 @@
+"""Idempotent, atomic appends of uploads to the raw topic (the gateway and session_log).
+
+Every upload is an entry of its user's raw partition (or part of one: the gateway
+coalesces), appended by one Lua script (``lua/append_uploads.lua``) that checks the
+partition's log epoch, looks each upload's batch id up in its client's idempotency
+state and appends with ``XADD 0-*`` (dense offsets, see :mod:`mindhit.streams`).
+
+Idempotency state is bounded per client, not per upload: one string per
+(user, client) holding the client's last :data:`RECENT_BATCHES` batch ids with the
+entry each went to, expiring ``MINDHIT_BATCH_DEDUPE_SECONDS`` after the client's last
+upload. Its key names the user, so one user's ids never meet another's, and it
+shares the partition's hash tag, so the script runs on Redis Cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from hashlib import sha1
+from importlib import resources
+from typing import Any
+
+import msgspec
+import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
+
+from mindhit.log_epoch import epoch_key, new_epoch
+from mindhit.settings import Settings
+from mindhit.streams import offset_of
+from schema.topics import RAW_TOPIC, partition_tag, stream_key
+
+__all__ = [
+    "ANY_EPOCH",
+    "RECENT_BATCHES",
+    "AppendOutcome",
+    "AppendPolicy",
+    "LogEpochError",
+    "RawPartition",
+    "ReplicationTimeoutError",
+    "UploadId",
+    "append_uploads",
+    "idempotency_key",
+    "remember_batch",
+]
+
+_APPEND_UPLOADS_LUA = resources.files("mindhit.lua").joinpath("append_uploads.lua").read_text()
+_APPEND_UPLOADS_SHA = sha1(_APPEND_UPLOADS_LUA.encode()).hexdigest()
+
+
+class ReplicationTimeoutError(RuntimeError):
+    """The entry was written but fewer replicas than required acknowledged it in time."""
+
+
+class LogEpochError(RuntimeError):
+    """The partition's log epoch is not the expected one: Redis lost the log; nothing written."""
+
+    def __init__(self, message: str, *, partition: int) -> None:
+        super().__init__(message)
+        self.partition = partition
+
+
+ANY_EPOCH = "*"
+"""Expect any log epoch; create one when the partition has none (an appender keeping no
+epoch of its own: the dashboard's session start/stop). The consumers still see a fresh
+epoch under their checkpoints: it differs from the one stored with them."""
+
+
+class RawPartition(msgspec.Struct, frozen=True):
+    """The keys one raw-partition append touches (all in the partition's hash slot)."""
+
+    prefix: str
+    number: int
+    stream: str
+    epoch: str
+
+    @classmethod
+    def of(cls, prefix: str, partition: int) -> RawPartition:
+        """The keys of raw partition ``partition`` under ``prefix``."""
+        stream = stream_key(prefix, RAW_TOPIC, partition)
+        return cls(prefix, partition, stream, epoch_key(prefix, partition))
+
+    def state_key(self, upload: UploadId) -> str:
+        """The idempotency state of ``upload``'s (user, client) in this partition."""
+        return idempotency_key(self.prefix, self.number, upload.user_id, upload.client_id)
+
+
+class UploadId(msgspec.Struct, frozen=True):
+    """What makes two uploads the same: the user, their client and the batch id."""
+
+    user_id: str
+    client_id: str
+    batch_id: str
+    """A lower-case UUID (the API refuses anything else)."""
+
+
+class AppendOutcome(msgspec.Struct, frozen=True):
+    """What :func:`append_uploads` did.
+
+    Either ``offset`` is the new entry's offset (``None`` for :func:`remember_batch`)
+    and ``duplicates`` is empty, or nothing was written and ``duplicates`` lists the
+    (0-based) uploads already recorded, each with the offset of the entry that holds
+    it (``None``: it was remembered without an entry).
+    """
+
+    offset: int | None
+    duplicates: tuple[tuple[int, int | None], ...] = ()
+
+
+RECENT_BATCHES = 8
+"""Batches remembered per (user, client): a retry of any of a client's last 8 is a duplicate.
+
+The extension keeps one batch in flight and sends the next only once it is acknowledged,
+so a retry is always of the client's last batch; 8 leaves room for clients that send a
+few at once, and for a retry that arrives late, after newer batches."""
+
+
+def idempotency_key(prefix: str, partition: int, user_id: str, client_id: str) -> str:
+    """The key of ``user_id``'s ``client_id``'s recent batches (in the partition's slot)."""
+    return f"{prefix}:{partition_tag(partition)}:idem:{user_id}:{client_id}"
+
+
+async def remember_batch(
+    redis: aioredis.Redis,
+    prefix: str,
+    partition: int,
+    upload: UploadId,
+    policy: AppendPolicy,
+) -> bool:
+    """Record a batch that put nothing in the log (all its events refused); False if seen.
+
+    Uses the client's idempotency state, so a retry is recognised like one of an
+    appended batch.
+    """
+    target = RawPartition.of(prefix, partition)
+    outcome = await _run_script(redis, target, [upload], None, "", policy)
+    return not outcome.duplicates
+
+
+class AppendPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """How appends of uploads are deduplicated and made durable (from the settings)."""
+
+    dedupe_ttl_s: int
+    """How long a client's recent batch ids are remembered after its last upload
+    (``MINDHIT_BATCH_DEDUPE_SECONDS``)."""
+    wait_replicas: int = 0
+    """Replicas that must acknowledge an append (``MINDHIT_WAIT_REPLICAS``)."""
+    wait_timeout_ms: int = 100
+    """How long to wait for them (``MINDHIT_WAIT_TIMEOUT_MS``)."""
+
+    @classmethod
+    def of(cls, settings: Settings) -> AppendPolicy:
+        """The policy ``settings`` configure."""
+        return cls(
+            dedupe_ttl_s=settings.batch_dedupe_seconds,
+            wait_replicas=settings.wait_replicas,
+            wait_timeout_ms=settings.wait_timeout_ms,
+        )
+
+
+async def append_uploads(
+    client: aioredis.Redis,
+    target: RawPartition,
+    value: bytes,
+    *,
+    epoch: str,
+    uploads: Sequence[UploadId],
+    timestamp_ms: int,
+    policy: AppendPolicy,
+) -> AppendOutcome:
+    """Append one entry unless one of its uploads is already recorded.
+
+    Steps, all inside one Lua script (atomic, all keys in the stream's hash slot):
+    check the partition's log epoch is ``epoch`` (:data:`ANY_EPOCH`: any, created
+    when missing), else write nothing and raise :class:`LogEpochError`;
+    look every upload's batch id up in its (user, client) idempotency state; if any is
+    there, append nothing, set those states again (a write replicated after the first
+    attempt's entry, and a fresh TTL) and report those uploads with their entries;
+    otherwise ``XADD stream 0-*`` the entry and add each upload to its client's state
+    (the last :data:`RECENT_BATCHES` kept, with the policy's TTL). Then, when
+    ``policy.wait_replicas`` > 0, ``WAIT`` on the same connection — for duplicates too,
+    so a retry whose first attempt was never replicated is not acknowledged before it
+    is — and raise :class:`ReplicationTimeoutError` if too few replicas acknowledged
+    (the entry stays; a retry is then reported as a duplicate once it is replicated).
+
+    Raises:
+        LogEpochError: the log was lost (see :mod:`mindhit.log_epoch`); nothing written.
+        redis.exceptions.ConnectionError, TimeoutError: Redis unreachable (nothing
+            or everything was written; a retry finds out which).
+        redis.exceptions.ResponseError: e.g. OOM; the script did not run at all.
+    """
+    return await _run_script(client, target, uploads, (value, timestamp_ms), epoch, policy)
+
+
+async def _run_script(
+    client: aioredis.Redis,
+    target: RawPartition,
+    uploads: Sequence[UploadId],
+    entry: tuple[bytes, int] | None,
+    epoch: str,
+    policy: AppendPolicy,
+) -> AppendOutcome:
+    """Run ``append_uploads.lua``: append ``entry`` (value, timestamp), or with ``None``
+    only remember the uploads; then WAIT as the policy says."""
+    states: dict[str, int] = {}
+    pairs: list[bytes | str | int] = []
+    for upload in uploads:
+        index = states.setdefault(target.state_key(upload), len(states) + 3)
+        pairs += [index, bytes.fromhex(upload.batch_id.replace("-", ""))]
+    keys = [target.stream, target.epoch, *states]
+    expect = ANY_EPOCH + new_epoch() if epoch == ANY_EPOCH else epoch
+    head: list[bytes | str | int] = [policy.dedupe_ttl_s, RECENT_BATCHES, expect]
+    if entry is None:
+        args = ["remember", *head, b"", b"", 0, b"", *pairs]
+    else:  # key and headers (ARGV[5] and ARGV[8]) stay empty: raw entries carry neither.
+        args = ["append", *head, b"", entry[0], entry[1], b"", *pairs]
+    wait = (policy.wait_replicas, policy.wait_timeout_ms)
+    try:
+        reply, acked = await _run_append(client, keys, args, *wait)
+    except NoScriptError:
+        await client.script_load(_APPEND_UPLOADS_LUA)
+        reply, acked = await _run_append(client, keys, args, *wait)
+    if int(reply[0]) == -1:
+        found = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+        raise LogEpochError(
+            f"log epoch of {target.stream} is {found or 'missing'}, expected {epoch}:"
+            " Redis lost the log; run `mindhit recover`",
+            partition=target.number,
+        )
+    if acked is not None and acked < policy.wait_replicas:
+        raise ReplicationTimeoutError(
+            f"{acked} of {policy.wait_replicas} replicas acknowledged"
+            f" within {policy.wait_timeout_ms} ms"
+        )
+    if int(reply[0]) == 0:
+        found_at = [int(x) for x in reply[1:]]
+        return AppendOutcome(
+            None,
+            tuple(
+                (index, seq - 1 if seq else None)
+                for index, seq in zip(found_at[::2], found_at[1::2], strict=True)
+            ),
+        )
+    return AppendOutcome(offset_of(reply[1]) if reply[1] else None)
+
+
+async def _run_append(
+    client: aioredis.Redis,
+    keys: list[str],
+    args: list[bytes | str | int],
+    wait_replicas: int,
+    wait_timeout_ms: int,
+) -> tuple[Any, int | None]:
+    if wait_replicas <= 0:
+        reply = await client.evalsha(_APPEND_UPLOADS_SHA, len(keys), *keys, *args)  # type: ignore[misc]
+        return reply, None
+    pipe = client.pipeline(transaction=False)  # one connection: WAIT covers the script's writes
+    pipe.evalsha(_APPEND_UPLOADS_SHA, len(keys), *keys, *args)
+    pipe.execute_command("WAIT", wait_replicas, wait_timeout_ms)
+    reply, acked = await pipe.execute()
+    return reply, int(acked)
