@@ -11,7 +11,10 @@ Two workloads, each for ``--seconds``:
 It runs a PRIVATE redis-server (so ``redis_bytes_per_event`` is not disturbed
 by anyone else), its own PostgreSQL database for the bench's tokens, samples
 the gateway's resident memory throughout, and prints the figures; the last line
-is JSON. Needs ``wrk`` (``apt-get install wrk``).
+is JSON. ``dedupe_bytes_per_upload`` is what the idempotency state costs per
+acknowledged upload over the whole run: the drop in Redis ``used_memory`` when its keys
+are deleted at the end (``dedupe_memory_usage_per_upload``: the same from ``MEMORY
+USAGE``, which leaves out the keyspace's own entries). Needs ``wrk`` (``apt-get install wrk``).
 
     python bench/ingest.py --seconds 5
 """
@@ -197,7 +200,30 @@ def scrape(url: str) -> dict[str, float]:
     return {
         "accepted": metric(text, 'mindhit_gateway_events_total{outcome="accepted"}'),
         "entries": metric(text, "mindhit_gateway_log_entries_total"),
+        "uploads": metric(text, 'mindhit_gateway_batches_total{outcome="appended"}')
+        + metric(text, 'mindhit_gateway_batches_total{outcome="duplicate"}'),
     }
+
+
+def dedupe_cost(control: redis.Redis, prefix: str) -> dict[str, float]:
+    """What the idempotency state costs in Redis, measured two ways, at the end of a run.
+
+    ``memory_usage``: ``MEMORY USAGE`` summed over the state keys (``<prefix>:{pN}:idem:*``,
+    and any per-upload ``:batch:`` key an older gateway left); ``freed``: how much
+    ``used_memory`` drops when those keys are deleted, which also counts the keyspace's
+    dict and expiry entries that ``MEMORY USAGE`` leaves out. Deletes the keys.
+    """
+    keys = [
+        key
+        for pattern in (f"{prefix}:*:idem:*", f"{prefix}:*:batch:*")
+        for key in control.scan_iter(match=pattern, count=1000)
+    ]
+    usage = sum(int(control.memory_usage(key, samples=0) or 0) for key in keys)
+    before = int(control.info("memory")["used_memory"])
+    for start in range(0, len(keys), 500):
+        control.delete(*keys[start : start + 500])
+    freed = before - int(control.info("memory")["used_memory"])
+    return {"keys": len(keys), "memory_usage": usage, "freed": freed}
 
 
 def main() -> None:
@@ -306,6 +332,8 @@ def main() -> None:
         events_per_entry = (after["accepted"] - before["accepted"]) / entries if entries else 0.0
         sampler.stop.set()
         sampler.join()
+        dedupe = dedupe_cost(control, "bench")  # every upload of the run, warm-up included
+        uploads = after["uploads"]
 
         result = {
             "events_per_s": round(events_per_s),
@@ -319,6 +347,12 @@ def main() -> None:
             "events_per_entry": round(events_per_entry, 1),
             "rss_mb": round(sampler.max_kb / 1024, 1),
             "redis_bytes_per_event": round(bytes_per_event, 1),
+            "dedupe_bytes_per_upload": round(dedupe["freed"] / uploads, 2) if uploads else 0.0,
+            "dedupe_memory_usage_per_upload": (
+                round(dedupe["memory_usage"] / uploads, 2) if uploads else 0.0
+            ),
+            "dedupe_keys": dedupe["keys"],
+            "acknowledged_uploads": round(uploads),
             "errors": {
                 k: big[k] + small[k]
                 for k in (
@@ -341,7 +375,10 @@ def main() -> None:
             f" p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms\n"
             f"small batches: {r['uploads_per_s']:,} uploads/s, p99 {r['small_p99_ms']} ms,"
             f" {r['events_per_entry']} events/entry\n"
-            f"gateway max RSS {r['rss_mb']} MB; Redis {r['redis_bytes_per_event']} bytes/event"
+            f"gateway max RSS {r['rss_mb']} MB; Redis {r['redis_bytes_per_event']} bytes/event\n"
+            f"idempotency state: {r['dedupe_keys']} keys for {r['acknowledged_uploads']:,}"
+            f" uploads, {r['dedupe_bytes_per_upload']} bytes/upload (used_memory freed by"
+            f" deleting them; MEMORY USAGE: {r['dedupe_memory_usage_per_upload']})"
         )
         print(json.dumps(result))
     finally:
