@@ -1,23 +1,22 @@
-"""Partition leases and fenced commits of one consumer group member (Redis adapter).
+"""Fenced offset commits of one consumer group member (Redis adapter).
 
-Each partition number of a group (every topic's partition N and the tables'
-changelog partition N) has a lease hash ``<prefix>:{pN}:lease:<group>`` naming its
-owner and when the lease expires (Redis clock). A member starts a partition only
-once it holds the lease, renews it while it owns it and releases it after the
-partition's last commit. Offset commits and table-changelog appends check the lease
-in the same Lua call, so a member that lost a partition (paused past its lease,
-partitioned away) can never commit or append for it afterwards.
+The leases themselves (``<prefix>:{pN}:lease:<group>``, taken, renewed and released)
+are :class:`mindhit.leases.Leases`, shared with the projector. Offset commits and
+table-changelog appends check the lease in the same Lua call, so a member that lost
+a partition (paused past its lease, partitioned away) can never commit or append for
+it afterwards.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from mindhit.keys import LEASE_MEMBER_FIELD, groups_key, offsets_key, partition_lease_key, tp_field
+from mindhit.keys import groups_key, offsets_key, tp_field
+from mindhit.leases import LeaseLost, Leases
 
 __all__ = ["LeaseLost", "PartitionLeases", "script"]
 
@@ -27,48 +26,12 @@ def script(name: str) -> str:
     return resources.files("processors.transport").joinpath(name).read_text()
 
 
-class LeaseLost(RuntimeError):
-    """Another member holds a partition's lease: this member must stop consuming it."""
-
-
-class PartitionLeases:
-    """The partition leases of one member of one consumer group."""
+class PartitionLeases(Leases):
+    """The partition leases of one member of one consumer group, with fenced commits."""
 
     def __init__(self, prefix: str, group: str, member: str, ttl_ms: int) -> None:
-        self.prefix = prefix
-        self.group = group
-        self.member = member
-        self.ttl_ms = ttl_ms
-        self._renew_src = script("renew.lua")
+        super().__init__(prefix, group, member, ttl_ms)
         self._commit_src = script("commit.lua")
-        self._release_src = script("release.lua")
-
-    def key(self, partition: int) -> str:
-        """The lease hash of ``partition``."""
-        return partition_lease_key(self.prefix, self.group, partition)
-
-    async def holder(self, client: aioredis.Redis, partition: int) -> str | None:
-        """Who held ``partition``'s lease last (it may have expired since)."""
-        value: Any = await client.hget(self.key(partition), LEASE_MEMBER_FIELD)  # type: ignore[misc]
-        return value.decode() if value is not None else None
-
-    async def renew(self, client: aioredis.Redis, partitions: Iterable[int]) -> set[int]:
-        """Acquire or extend the leases of ``partitions`` (one round trip); return those held."""
-        wanted = sorted(partitions)
-        if not wanted:
-            return set()
-        pipe = client.pipeline(transaction=False)
-        for partition in wanted:
-            pipe.eval(self._renew_src, 1, self.key(partition), self.member, self.ttl_ms)
-        results = await pipe.execute()
-        return {p for p, held in zip(wanted, results, strict=True) if held}
-
-    async def release(self, client: aioredis.Redis, partitions: Iterable[int]) -> None:
-        """Give up the leases of ``partitions`` this member holds (after their last commit)."""
-        pipe = client.pipeline(transaction=False)
-        for partition in sorted(partitions):
-            pipe.eval(self._release_src, 1, self.key(partition), self.member)
-        await pipe.execute()
 
     async def commit(self, client: aioredis.Redis, offsets: Mapping[tuple[str, int], int]) -> None:
         """Store committed offsets, each partition's fenced by its lease.

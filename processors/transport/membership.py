@@ -1,7 +1,7 @@
 """A worker's membership of its consumer group: heartbeats, partition leases, fenced commits.
 
 There is no broker-side group coordinator. A worker joins its group by
-heartbeating (:class:`~processors.transport.group.GroupState`); every generation
+heartbeating (:class:`~mindhit.group_state.GroupState`); every generation
 assigns each partition to one live member. The consumer waits for
 :attr:`GroupMembership.changed`, then revokes, gives up the leases of partitions it
 no longer owns, takes the leases of those it now owns (:meth:`GroupMembership.take`)
@@ -23,11 +23,11 @@ import redis.asyncio as aioredis
 from mode import Service
 from redis.exceptions import RedisError
 
+from mindhit.assignment import owned
+from mindhit.group_state import Generation, GroupState
 from mindhit.logs import get_logger
 from processors.transport import metrics
-from processors.transport.assignment import owned
 from processors.transport.context import GroupContext
-from processors.transport.group import Generation, GroupState
 from processors.transport.lease import LeaseLost, PartitionLeases
 
 __all__ = ["GroupMembership", "LeaseLost"]

@@ -12,9 +12,9 @@ from litestar.testing import AsyncTestClient
 
 from mindhit.accounts import lookup_token
 from mindhit.cli.openapi import combined_openapi
+from mindhit.group_state import GroupState
 from mindhit.settings import Settings
 from processors.transport.catalog import save_committed
-from processors.transport.group import GroupState
 from schema.derived import UserErased
 from schema.log import decode_derived_entry, decode_raw_entry
 from schema.topics import RAW_TOPIC, SESSIONS_TOPIC, partition_for, stream_key

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from mindhit import streams
 from mindhit.cli import cli
+from mindhit.group_state import GroupState
 from processors.transport.catalog import save_committed
-from processors.transport.group import GroupState
 from schema.topics import stream_key
 
 pytestmark = pytest.mark.integration

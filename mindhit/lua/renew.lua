@@ -1,7 +1,6 @@
--- Acquire or extend the group's lease for this worker.
--- The lease lives in the group's offsets hash (fields lease.member, lease.expires in
--- Redis-time milliseconds) so commits can check it in the same single-key script.
--- KEYS[1] offsets hash; ARGV[1] member id, ARGV[2] ttl in milliseconds.
+-- Acquire or extend one partition lease of a group for this member.
+-- The lease hash has fields lease.member and lease.expires (Redis-time milliseconds).
+-- KEYS[1] the partition's lease hash; ARGV[1] member id, ARGV[2] ttl in milliseconds.
 -- Returns 1 when this worker holds the lease afterwards, 0 when someone else does.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

@@ -3,7 +3,7 @@
 Members heartbeat into a sorted set scored by expiry. A heartbeat (one Lua call)
 drops expired members and, when the live members differ from the current
 generation's view, starts a new generation. Every member computes the new
-assignment with the same pure function (:func:`processors.transport.assignment.assign`)
+assignment with the same pure function (:func:`mindhit.assignment.assign`)
 from the generation's view and the last published assignment, and publishes it;
 the first publish of a generation wins, and they are all equal anyway.
 """
@@ -13,9 +13,9 @@ from __future__ import annotations
 import msgspec
 import redis.asyncio as aioredis
 
+from mindhit.assignment import assign
 from mindhit.keys import group_members_key, group_state_key
-from processors.transport.assignment import assign
-from processors.transport.lease import script
+from mindhit.leases import lua
 
 __all__ = ["Generation", "GroupState"]
 
@@ -43,9 +43,9 @@ class GroupState:
         self.state_key = group_state_key(prefix, group)
         self.member = member
         self.ttl_ms = ttl_ms
-        self._heartbeat_src = script("heartbeat.lua")
-        self._publish_src = script("publish.lua")
-        self._leave_src = script("leave.lua")
+        self._heartbeat_src = lua("heartbeat.lua")
+        self._publish_src = lua("publish.lua")
+        self._leave_src = lua("leave.lua")
 
     async def heartbeat(self, client: aioredis.Redis, partitions: int) -> Generation:
         """Say this member is alive; return the current generation, its assignment published.

@@ -1,0 +1,74 @@
+"""Partition leases of one consumer-group member (Redis adapter).
+
+Each partition number of a group (every topic's partition N, and for the Faust
+transport the tables' changelog partition N) has a lease hash
+``<prefix>:{pN}:lease:<group>`` naming its owner and when the lease expires (Redis
+clock). A member starts a partition only once it holds the lease, renews it while
+it owns it and releases it after the partition's last commit. The Faust transport
+fences its offset commits and appends by the lease in the same Lua call
+(:mod:`processors.transport.lease`); the projector fences its PostgreSQL commits with
+a token taken after the lease (:mod:`projector.group`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib import resources
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from mindhit.keys import LEASE_MEMBER_FIELD, partition_lease_key
+
+__all__ = ["LeaseLost", "Leases", "lua"]
+
+
+def lua(name: str) -> str:
+    """The source of a Lua script kept in :mod:`mindhit.lua`."""
+    return resources.files("mindhit.lua").joinpath(name).read_text()
+
+
+class LeaseLost(RuntimeError):
+    """Another member holds a partition's lease: this member must stop consuming it."""
+
+
+class Leases:
+    """The partition leases of one member of one consumer group."""
+
+    def __init__(self, prefix: str, group: str, member: str, ttl_ms: int) -> None:
+        self.prefix = prefix
+        self.group = group
+        self.member = member
+        self.ttl_ms = ttl_ms
+        self._renew_src = lua("renew.lua")
+        self._release_src = lua("release.lua")
+
+    def key(self, partition: int) -> str:
+        """The lease hash of ``partition``."""
+        return partition_lease_key(self.prefix, self.group, partition)
+
+    async def holder(self, client: aioredis.Redis, partition: int) -> str | None:
+        """Who held ``partition``'s lease last (it may have expired since)."""
+        value: Any = await client.hget(self.key(partition), LEASE_MEMBER_FIELD)  # type: ignore[misc]
+        return value.decode() if value is not None else None
+
+    async def renew(self, client: aioredis.Redis, partitions: Iterable[int]) -> set[int]:
+        """Acquire or extend the leases of ``partitions`` (one round trip); return those held."""
+        wanted = sorted(partitions)
+        if not wanted:
+            return set()
+        pipe = client.pipeline(transaction=False)
+        for partition in wanted:
+            pipe.eval(self._renew_src, 1, self.key(partition), self.member, self.ttl_ms)
+        results = await pipe.execute()
+        return {p for p, held in zip(wanted, results, strict=True) if held}
+
+    async def release(self, client: aioredis.Redis, partitions: Iterable[int]) -> None:
+        """Give up the leases of ``partitions`` this member holds (after their last commit)."""
+        wanted = sorted(partitions)
+        if not wanted:
+            return
+        pipe = client.pipeline(transaction=False)
+        for partition in wanted:
+            pipe.eval(self._release_src, 1, self.key(partition), self.member)
+        await pipe.execute()
