@@ -1,7 +1,8 @@
 """What a consumer group looks like right now: its generation, members and their partitions.
 
-The Faust transport keeps each group's state in Redis (:mod:`mindhit.keys`); the lag
-report and the ops page read it from here, without importing the transport.
+The Faust transport and the projector keep each group's state in Redis
+(:mod:`mindhit.keys`); the lag report and the ops page read it from here, without
+importing either.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 
-from mindhit.keys import group_state_key
+from mindhit.keys import PROJECTOR_GROUP, group_state_key, groups_key
 
-__all__ = ["GroupMember", "GroupView", "group_view", "read_group"]
+__all__ = ["GroupMember", "GroupView", "group_view", "read_group", "read_groups"]
 
 
 class GroupMember(msgspec.Struct, frozen=True, kw_only=True):
@@ -30,11 +31,13 @@ class GroupView(msgspec.Struct, frozen=True, kw_only=True):
 
     name: str
     generation: int
+    kind: str = "faust"
+    """``faust`` (a processors app's workers) or ``projector`` (the projector's replicas)."""
     assigned: bool
     members: list[GroupMember]
 
 
-def group_view(name: str, state: Mapping[bytes, bytes]) -> GroupView | None:
+def group_view(name: str, state: Mapping[bytes, bytes], kind: str = "faust") -> GroupView | None:
     """The view of group ``name`` from its state hash (pure); None when it never formed."""
     if b"generation" not in state:
         return None
@@ -43,6 +46,7 @@ def group_view(name: str, state: Mapping[bytes, bytes]) -> GroupView | None:
     owners: list[str] = json.loads(raw) if raw else []
     return GroupView(
         name=name,
+        kind=kind,
         generation=int(state[b"generation"]),
         assigned=raw is not None,
         members=[
@@ -52,7 +56,17 @@ def group_view(name: str, state: Mapping[bytes, bytes]) -> GroupView | None:
     )
 
 
-async def read_group(client: aioredis.Redis, prefix: str, group: str) -> GroupView | None:
+async def read_group(
+    client: aioredis.Redis, prefix: str, group: str, kind: str = "faust"
+) -> GroupView | None:
     """The current view of ``group`` in Redis."""
     state: Any = await client.hgetall(group_state_key(prefix, group))  # type: ignore[misc]
-    return group_view(group, state)
+    return group_view(group, state, kind)
+
+
+async def read_groups(client: aioredis.Redis, prefix: str) -> list[GroupView]:
+    """Every Faust group that committed (by name), then the projector's group, as formed."""
+    names: Any = await client.smembers(groups_key(prefix))  # type: ignore[misc]
+    views = [await read_group(client, prefix, n.decode()) for n in sorted(names)]
+    views.append(await read_group(client, prefix, PROJECTOR_GROUP, "projector"))
+    return [view for view in views if view is not None]

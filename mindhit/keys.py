@@ -12,6 +12,9 @@ service may import it:
 ``<prefix>:group:{<group>}:state``    hash ``generation``, ``view`` (live member ids, sorted,
                               newline-separated), ``assignment`` (JSON list: owner of each
                               partition, absent until published) and ``last`` (the latest one)
+The projector's replicas form the group :data:`PROJECTOR_GROUP` with the same keys
+(members, state, leases; no offsets hash: their positions are in PostgreSQL).
+
 ``<prefix>:{p<N>}:lease:<group>``      hash ``lease.member``, ``lease.expires``: who owns
                               partition N of the group (its hash tag is the partition's, so a
                               changelog append can be fenced by it in one Lua call)
@@ -25,6 +28,7 @@ __all__ = [
     "EPOCH_FIELD_PREFIX",
     "LEASE_EXPIRES_FIELD",
     "LEASE_MEMBER_FIELD",
+    "PROJECTOR_GROUP",
     "TP",
     "epoch_field",
     "epoch_field_partition",
@@ -38,6 +42,9 @@ __all__ = [
     "topics_key",
     "tp_field",
 ]
+
+PROJECTOR_GROUP = "projector"
+"""The group of the projector's replicas (they share the partitions like a Faust group)."""
 
 TP = tuple[str, int]
 """(topic, partition)."""

@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 
 from mindhit.checkpoints import positions_async
 from mindhit.db import sql_file
-from mindhit.groups import GroupView, read_group
+from mindhit.groups import GroupView, read_groups
 from mindhit.keys import (
     TP,
     epoch_field_partition,
@@ -90,7 +90,7 @@ class LagReport(msgspec.Struct, frozen=True, kw_only=True):
     problems: list[LogProblem] = []
     """Checkpoints the log no longer backs (the log was lost): consumers stand still."""
     groups: list[GroupView] = []
-    """Each Faust group's generation, live members and the partitions each one holds."""
+    """Each Faust group's and the projector group's generation, members and their partitions."""
 
 
 def _consumer(
@@ -227,12 +227,11 @@ async def collect_lag(
     report = build_report(prefix, highwaters, groups, projections)
     epochs = await read_epochs(client, prefix, partitions)
     problems = check_log([*positions, *pg_positions], highwaters, epochs)
-    views = [await read_group(client, prefix, group) for group in sorted(groups)]
     return msgspec.structs.replace(
         report,
         derivation=derivation,
         problems=problems,
-        groups=[view for view in views if view is not None],
+        groups=await read_groups(client, prefix),
     )
 
 
@@ -273,7 +272,7 @@ def render_text(report: LagReport) -> str:
     if not report.consumers:
         lines += ["", "no consumer has committed yet"]
     for group in report.groups:
-        lines += ["", f"faust group {group.name}: generation {group.generation}"]
+        lines += ["", f"{group.kind} group {group.name}: generation {group.generation}"]
         lines += [f"  {m.member}: partitions {_ranges(m.partitions)}" for m in group.members]
     if report.derivation is not None:
         d = report.derivation

@@ -55,6 +55,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         processors_port: port of the processors' metrics/health server.
         projector_host: interface of the projector's metrics/health server.
         projector_port: port of the projector's metrics/health server.
+        projector_lease_ms: lease of a projector replica on its partitions; a killed
+            replica's partitions move to the others within about 1.3 times this.
         public_url: URL users reach the dashboard at (links in emails, extension pairing);
             empty = ``http://WEB_HOST:WEB_PORT`` (loopback for a wildcard host).
         gateway_public_url: URL the extension uploads to, handed over when it pairs; empty =
@@ -133,6 +135,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     processors_port: int = 8001
     projector_host: str = "127.0.0.1"
     projector_port: int = 8002
+    projector_lease_ms: Annotated[int, msgspec.Meta(ge=300)] = 10_000
     public_url: str = ""
     gateway_public_url: str = ""
     max_body_bytes: int = 2 * 1024 * 1024

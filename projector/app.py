@@ -1,6 +1,8 @@
 """The projector process: the only module that reads settings and builds clients.
 
-Runs, in one asyncio loop: the projection consumer, the archiver, the retention
+Runs, in one asyncio loop: this replica's membership of the projector group
+(heartbeats, partition leases: :mod:`projector.group`), the projection consumer and the
+archiver on the partitions it holds, the retention
 trimmer (every few seconds), housekeeping (session deletions, history retention, idle
 recordings), the lag gauges, and the health/metrics server.
 """
@@ -9,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 import signal
+import socket
 import time
 from collections.abc import Callable
 from functools import partial
@@ -23,9 +28,10 @@ from mindhit.clock import Clock, system_clock
 from mindhit.logs import get_logger
 from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
-from projector import metrics
+from projector import fencing, metrics
 from projector.archive import Archiver
 from projector.consumer import ProjectionConsumer
+from projector.group import ProjectorGroup, Round, run_rounds
 from projector.health import serve_health
 from projector.housekeeping import Housekeeper
 from projector.log_guard import LogGuard
@@ -63,9 +69,11 @@ async def run_projector(
 
     Steps at start: connect Redis and PostgreSQL (one connection per loop);
     check the log under the checkpoints once (:class:`projector.log_guard.LogGuard`);
-    start the health server; then run the consumer, archiver and trimmer
-    concurrently, each only while the log backs the checkpoints (they resume from
-    their checkpoints whenever they start). Any loop failing stops all.
+    start the health server; join the projector group (heartbeats); then run the
+    consumer and archiver on the partitions the group gives this replica
+    (:func:`projector.group.run_rounds`), only while the log backs the checkpoints
+    (they resume from their checkpoints whenever a round starts), and the trimmer.
+    Any loop failing stops all; at the end the replica releases its partitions.
     """
     stop = stop or asyncio.Event()
     _stop_on_signals(stop)
@@ -73,6 +81,7 @@ async def run_projector(
     conns = [psycopg.connect(database_url) for _ in range(5)]
     consumer = ProjectionConsumer(settings, redis, conns[0])
     archiver = Archiver(settings, redis, conns[1])
+    group = _group(settings, redis, conns[0])
     housekeeper = Housekeeper(settings, redis, conns[3], clock=clock)
     guard = LogGuard(settings, redis, conns[4])
     consumer.epochs = archiver.epochs = guard.epochs
@@ -97,12 +106,16 @@ async def run_projector(
         if serve
         else None
     )
+    loops: list[Round] = [consumer.run, archiver.run] if archive else [consumer.run]
     tasks = [
         asyncio.create_task(guard.watch(stop), name="log-guard"),
-        asyncio.create_task(guard.run_while_ok(stop, consumer.run), name="consumer"),
+        asyncio.create_task(group.heartbeats(stop), name="heartbeats"),
+        asyncio.create_task(
+            guard.run_while_ok(stop, partial(run_rounds, group=group, loops=loops)),
+            name="folding",
+        ),
     ]
     if archive:
-        tasks.append(asyncio.create_task(guard.run_while_ok(stop, archiver.run), name="archiver"))
         tasks.append(asyncio.create_task(_every(stop, TRIM_EVERY_S, trim), name="trim"))
     every = settings.housekeeping_interval_s
     tasks.append(asyncio.create_task(_every(stop, every, housekeeping), name="housekeeping"))
@@ -113,10 +126,26 @@ async def run_projector(
     finally:
         if server is not None:
             server.close()
+        await group.leave()
         await redis.aclose()
         for conn in conns:
             conn.close()
         log.info("projector_stopped")
+
+
+def _group(
+    settings: Settings, redis: aioredis.Redis, conn: psycopg.Connection[Any]
+) -> ProjectorGroup:
+    """This replica's membership of the projector group (claims on the consumer's
+    connection: they run only between folding rounds)."""
+    member = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+    async def claim(partitions: set[int]) -> dict[int, int]:
+        return await asyncio.to_thread(fencing.claim, conn, partitions, member)
+
+    return ProjectorGroup(
+        redis, settings.key_prefix, settings.partitions, member, settings.projector_lease_ms, claim
+    )
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:

@@ -14,9 +14,10 @@ logged), so output a lagging worker derives after an erasure stays out too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -26,7 +27,7 @@ from mindhit import checkpoints, streams
 from mindhit.checkpoints import CheckpointMoved, Checkpoints
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
-from projector import metrics
+from projector import fencing, metrics
 from projector.erase_session import strip_sessions
 from projector.folds import is_uuid
 from projector.pg import ERASE_LOCK, load_erased, lock_projections
@@ -179,11 +180,19 @@ class Archiver:
         self.redis = redis
         self.conn = conn
         self.entries_per_read = entries_per_read
-        self.ids = stream_ids(settings, ARCHIVED_TOPICS)
+        self._all_ids = stream_ids(settings, ARCHIVED_TOPICS)
+        self.ids = self._all_ids
+        self.tokens: dict[int, int] | None = None
+        """Partition → fencing token, when this replica archives only the partitions it holds."""
         self.positions: dict[str, int] = {}
         self.epochs: dict[int, str] = {}
         """Partition → log epoch, stored beside each checkpoint (kept by the log guard)."""
         self._months: set[tuple[int, int]] = set()
+
+    def own(self, tokens: Mapping[int, int]) -> None:
+        """Archive only the partitions of ``tokens``, each commit fenced by their tokens."""
+        self.tokens = dict(tokens)
+        self.ids = {s: tp for s, tp in self._all_ids.items() if tp[1] in self.tokens}
 
     async def load(self) -> None:
         """Resume from the archiver's checkpoints."""
@@ -229,7 +238,10 @@ class Archiver:
         expected = {(ARCHIVER, *self.ids[s]): self.positions[s] for s in advance}
         new = {(ARCHIVER, *self.ids[s]): o for s, o in advance.items()}
         try:
-            written = await asyncio.to_thread(self._write, rows, expected, new)
+            fence = None
+            if self.tokens is not None:
+                fence = {p: self.tokens[p] for p in {self.ids[s][1] for s in advance}}
+            written = await asyncio.to_thread(self._write, rows, expected, new, fence)
         except CheckpointMoved as exc:
             log.warning("archiver_checkpoint_moved", detail=str(exc))
             await self.load()
@@ -238,11 +250,20 @@ class Archiver:
         self.positions.update(advance)
         return len(records)
 
-    def _write(self, rows: Sequence[ArchiveRow], expected: Checkpoints, new: Checkpoints) -> int:
+    def _write(
+        self,
+        rows: Sequence[ArchiveRow],
+        expected: Checkpoints,
+        new: Checkpoints,
+        tokens: Mapping[int, int] | None,
+    ) -> int:
         conn = self.conn
         with conn.transaction():
-            lock_projections(conn, {ARCHIVER})  # a second replica waits, then is fenced
+            # Outside a group a second archiver waits here, then is fenced by the checkpoint.
+            lock_projections(conn, {ARCHIVER}, shared=tokens is not None)
             conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ERASE_LOCK,))
+            if tokens is not None:
+                fencing.check(conn, tokens)
             erased = {uuid.UUID(u): at for u, at in load_erased(conn).items()}
             kept = [r for r in rows if r[4] not in erased or received_ms(r) > erased[r[4]]]
             kept = _without_erased_sessions(conn, kept)
@@ -254,10 +275,16 @@ class Archiver:
         self._months.update(_month(r[5]) for r in kept)
         return len(kept)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Archive until ``stop`` is set."""
+    async def run(self, stop: asyncio.Event, tokens: Mapping[int, int] | None = None) -> None:
+        """Archive until ``stop`` is set (with ``tokens``: only those partitions, fenced)."""
+        if tokens is not None:
+            self.own(tokens)
         await self.load()
         while not stop.is_set():
+            if not self.ids:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+                continue
             await self.turn()
 
 

@@ -7,6 +7,7 @@ Reads raw and derived topic partitions directly with :func:`mindhit.streams.read
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -24,7 +25,7 @@ from projector.archive_read import read_archived
 from projector.derivations import Derivation, latest_derivation, superseded
 from projector.folds import Batch
 from projector.forget import forget_user
-from projector.pg import Tables, apply_batch, ensure_temp_tables, live_tables, load_erased
+from projector.pg import Tables, Writer, apply_batch, ensure_temp_tables, live_tables, load_erased
 from projector.projections import PROJECTIONS, projection_of_topic, stream_ids
 from projector.retention import purge_points, purge_quarantine
 from schema.log import FIELD_VALUE, LogEntryError, decode_derived_entry, decode_raw_entry
@@ -89,7 +90,10 @@ class ProjectionConsumer:
         self.entries_per_read = entries_per_read
         self.now = now
         topics = [t for name in self.projections for t in PROJECTIONS[name].topics]
-        self.ids = stream_ids(settings, topics)
+        self._all_ids = stream_ids(settings, topics)
+        self.ids = self._all_ids
+        self.tokens: dict[int, int] | None = None
+        """Partition → fencing token, when this replica folds only the partitions it holds."""
         self.positions: dict[str, int] = {}
         self.gaps: dict[str, int] = {}
         self.erased: dict[str, int] = {}
@@ -97,6 +101,17 @@ class ProjectionConsumer:
         self.epochs: dict[int, str] = {}
         """Partition → log epoch, stored beside each checkpoint (kept by the log guard)."""
         self.last_turn = now()
+
+    def own(self, tokens: Mapping[int, int]) -> None:
+        """Fold only the partitions of ``tokens``, each commit fenced by their tokens."""
+        self.tokens = dict(tokens)
+        self.ids = {s: tp for s, tp in self._all_ids.items() if tp[1] in self.tokens}
+
+    def _fence(self, advance: Mapping[str, int]) -> dict[int, int] | None:
+        """The tokens of the partitions a commit advances (None: not in a group)."""
+        if self.tokens is None:
+            return None
+        return {p: self.tokens[p] for p in {self.ids[s][1] for s in advance}}
 
     def _cutover(self, topic: str, partition: int) -> int:
         """Derived entries of this stream with an origin below this are superseded."""
@@ -169,8 +184,11 @@ class ProjectionConsumer:
                 expected=expected_cps,
                 advance=new_cps,
                 purges=purges,
-                generation=self.derivation.generation if self.derivation else 0,
-                epochs=self.epochs,
+                writer=Writer(
+                    generation=self.derivation.generation if self.derivation else 0,
+                    epochs=self.epochs,
+                    tokens=self._fence(advance),
+                ),
             )
         except CheckpointMoved as exc:
             log.warning("checkpoint_moved", detail=str(exc))
@@ -260,8 +278,12 @@ class ProjectionConsumer:
             out[self._key(stream)] = max(0, await streams.highwater(self.redis, stream) - position)
         return out
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, tokens: Mapping[int, int] | None = None) -> None:
         """Fold until ``stop`` is set (a lost connection ends the run; the supervisor restarts).
+
+        With ``tokens`` (a projector group's round, :func:`projector.group.run_rounds`)
+        only the partitions of ``tokens`` are folded and every commit is fenced by them
+        (:class:`projector.fencing.Fenced` ends the run).
 
         Pipelined: the next batch is read and folded while the previous one is being
         written. Steps per round: read and fold from the positions the in-flight
@@ -269,7 +291,19 @@ class ProjectionConsumer:
         drop the new batch and restart from the reloaded positions); start
         committing the new batch. Commits stay strictly ordered, one at a time.
         """
+        if tokens is not None:
+            self.own(tokens)
         await self.load()
+        if self.ids:
+            await self._pipeline(stop)
+            return
+        while not stop.is_set():  # no partition of ours in this generation
+            self.last_turn = self.now()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+    async def _pipeline(self, stop: asyncio.Event) -> None:
+        """The pipelined loop of :meth:`run`, from the loaded positions."""
         inflight: asyncio.Task[bool] | None = None
         ahead = dict(self.positions)
         try:

@@ -16,6 +16,7 @@ can re-insert rows of a user whose erasure committed meanwhile (the batch re-rea
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Final
 
@@ -24,6 +25,7 @@ from psycopg import sql
 
 from mindhit.checkpoints import CheckpointMoved, Checkpoints, fence, store
 from mindhit.db import sql_file
+from projector import fencing
 from projector.erase_session import drop_erased_sessions, erase_session_rows, record_purges
 from projector.folds import Batch
 from projector.overview import (
@@ -42,6 +44,7 @@ __all__ = [
     "ERASE_LOCK",
     "SHADOW_SUFFIX",
     "Tables",
+    "Writer",
     "apply_batch",
     "ensure_temp_tables",
     "erase_user_rows",
@@ -52,6 +55,7 @@ __all__ = [
 
 ERASE_LOCK: Final = 0x6D68_6572  # "mher": erasure vs. folding
 PROJECTION_LOCK: Final = 0x6D68_7077  # "mhpw": one writer per projection at a time (two-key form)
+URL_LOCK: Final = 0x6D68_7572  # "mhur": one merger per URL row key at a time (two-key form)
 SHADOW_SUFFIX: Final = "__shadow"
 ALL_TABLES: Final = tuple(t for p in PROJECTIONS.values() for t in p.tables)
 """Every read table, in erasure order (sessions before their mind maps, URLs before texts)."""
@@ -73,6 +77,7 @@ _CLEAR_STAGING = "".join(f"DELETE FROM {t.staging};" for t in READ_TABLES.values
 _ERASED_USER = sql_file("projector", "erased_user")
 _ERASE_PAGE_TEXTS = sql_file("projector", "erase_page_texts")
 _ERASURE_PURGE = sql_file("projector", "erasure_purge")
+_LOCK_URL_KEYS = sql_file("projector", "urls_lock_keys")
 
 
 def live_tables() -> dict[str, str]:
@@ -238,6 +243,25 @@ def _erase_read_rows(conn: psycopg.Connection[Any], suffix: str, params: dict[st
     return deleted
 
 
+@dataclass(frozen=True)
+class Writer:
+    """Who commits a batch, for its checks.
+
+    Attributes:
+        generation: the derivation the batch was folded with (checked; None: not checked).
+        epochs: partition → log epoch the entries were read in (stored with the checkpoints).
+        tokens: partition → fencing token of a projector group's replica (checked; None:
+            not in a group).
+    """
+
+    generation: int | None = None
+    epochs: Mapping[int, str] | None = None
+    tokens: fencing.Tokens | None = None
+
+
+_ANONYMOUS = Writer()
+
+
 def apply_batch(
     conn: psycopg.Connection[Any],
     batch: Batch,
@@ -246,34 +270,38 @@ def apply_batch(
     expected: Checkpoints,
     advance: Checkpoints,
     purges: Mapping[str, Mapping[str, int]] | None = None,
-    generation: int | None = None,
-    epochs: Mapping[int, str] | None = None,
+    writer: Writer = _ANONYMOUS,
 ) -> None:
     """Apply ``batch`` and move the checkpoints from ``expected`` to ``advance``, atomically.
 
     Steps, in one transaction: take the write lock of each projection the batch
-    advances (two writers of one projection folding different topics or partitions
-    would otherwise both insert the same new row; a replay about to swap holds it
-    too); take the erasure lock (exclusive when the batch erases someone, else
-    shared); drop operations of users erased meanwhile;
+    advances (shared for a projector group's replica, whose partitions are fenced by
+    ``writer.tokens``; else exclusive: two writers of one projection folding different topics
+    or partitions would both insert the same new row; a replay about to swap holds it
+    exclusively); take the erasure lock (exclusive when the batch erases someone, else
+    shared); check the partitions' fencing tokens (else raise
+    :class:`projector.fencing.Fenced`); drop operations of users erased meanwhile;
     lock the checkpoint rows and check they still hold ``expected`` (else raise
     :class:`mindhit.checkpoints.CheckpointMoved`: another writer or a replay swap moved them, or
-    a rederive put a derivation other than ``generation`` in force); apply
+    a rederive put a derivation other than ``writer.generation`` in force); apply
     the erasures (users, then single sessions); stage the rows with COPY; drop staged
     rows of erased sessions; merge them into the tables (the overview's rollups
     following visits and maps); store the
-    new checkpoints (stamped with the log ``epochs`` they were read in); commit. On
+    new checkpoints (stamped with the log epochs they were read in); commit. On
     any error nothing is written.
     """
+    tokens = writer.tokens
     with conn.transaction():
-        lock_projections(conn, {name for name, _, _ in advance})
+        lock_projections(conn, {name for name, _, _ in advance}, shared=tokens is not None)
         erasing = batch.erasures or batch.session_erasures
         lock = "pg_advisory_xact_lock" if erasing else "pg_advisory_xact_lock_shared"
         conn.execute(f"SELECT {lock}(%s)", (ERASE_LOCK,))  # type: ignore[arg-type]
+        if tokens is not None:
+            fencing.check(conn, tokens)
         batch.drop_users(load_erased(conn))
         fence(conn, expected)
-        if generation is not None:
-            _check_generation(conn, generation)
+        if writer.generation is not None:
+            _check_generation(conn, writer.generation)
         for erase in batch.erasures.values():
             erase_user_rows(conn, erase, (purges or {}).get(erase.user_id, {}))
         for scope in batch.session_erasures.values():
@@ -282,7 +310,7 @@ def apply_batch(
         drop_erased_sessions(conn)
         for name in staged:
             _merge(conn, name, tables)
-        store(conn, advance, epochs)
+        store(conn, advance, writer.epochs)
 
 
 def _merge(conn: psycopg.Connection[Any], name: str, tables: Tables) -> None:
@@ -292,6 +320,9 @@ def _merge(conn: psycopg.Connection[Any], name: str, tables: Tables) -> None:
         conn.execute(_fmt(_UPSERT[name], tables))
         add_staged_visits(conn, tables, 1)
         apply_changes(conn, tables)
+    elif name == "urls":
+        conn.execute(_LOCK_URL_KEYS, (URL_LOCK,))  # URL rows are shared across partitions
+        conn.execute(_fmt(_UPSERT[name], tables))
     elif name == "mindmap_graphs":
         conn.execute(_fmt(_UPSERT[name], tables))
         rebuild_staged_branches(conn, tables)
@@ -299,17 +330,23 @@ def _merge(conn: psycopg.Connection[Any], name: str, tables: Tables) -> None:
         conn.execute(_fmt(_UPSERT[name], tables))
 
 
-def lock_projections(conn: psycopg.Connection[Any], names: set[str]) -> None:
+def lock_projections(
+    conn: psycopg.Connection[Any], names: set[str], *, shared: bool = False
+) -> None:
     """Serialize writers of the same projections until the transaction ends.
 
     Checkpoint rows alone cannot fence a partition's first write (there is no row to
-    lock yet), so two replicas would both insert the same new rows. Taken before
-    any other lock of the transaction: a writer waiting here holds nothing, so a
-    replay holding it (:func:`projector.replay.replay`) can still take the erasure
-    lock for its own writes without a deadlock.
+    lock yet), so two writers outside a projector group would both insert the same new
+    rows: they take it exclusively. A group's replicas fold disjoint partitions fenced
+    by their tokens (:mod:`projector.fencing`) and take it ``shared``: they commit in
+    parallel, and a replay about to swap (exclusive) still waits for them and they for
+    it. Taken before any other lock of the transaction: a writer waiting here holds
+    nothing, so a replay holding it (:func:`projector.replay.replay`) can still take
+    the erasure lock for its own writes without a deadlock.
     """
+    lock = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     for name in sorted(names):
-        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (PROJECTION_LOCK, name))
+        conn.execute(f"SELECT {lock}(%s, hashtext(%s))", (PROJECTION_LOCK, name))  # type: ignore[arg-type]
 
 
 def _check_generation(conn: psycopg.Connection[Any], expected: int) -> None:

@@ -175,9 +175,11 @@ class ReadTable(msgspec.Struct, frozen=True):
         return f"DISTINCT ON ({', '.join(f't.{k}' for k in self.key)}) "
 
     def _owner_order(self) -> str:
-        if self.owner is None:
-            return ""
+        """Rows are written in key order, so two projector replicas upserting shared rows
+        (page texts by content, say) lock them in the same order and never deadlock."""
         keys = ", ".join(f"t.{k}" for k in self.key)
+        if self.owner is None:
+            return f"ORDER BY {keys}\n"
         mine = (
             f"EXISTS (SELECT 1 FROM {{{self.name}}} y WHERE {self._match('y', 't')}"
             f" AND y.{self.owner} = {self._owner_value('t')})"
@@ -208,9 +210,8 @@ class ReadTable(msgspec.Struct, frozen=True):
             mine = f" AND y.{self.owner} = {self._owner_value('x')}"
         head = f"SELECT {self._one_per_key()}{values}\nFROM {self.staging} t\n"
         exists = f"WHERE NOT EXISTS (SELECT 1 FROM {table} cur WHERE {self._match('cur', 't')})"
-        if self.owner is not None:
-            keys = ", ".join(f"t.{k}" for k in self.key)
-            exists += f"\nORDER BY {keys}, t.{self.owner}"
+        keys = ", ".join(f"t.{k}" for k in self.key)
+        exists += f"\nORDER BY {keys}" + (f", t.{self.owner}" if self.owner is not None else "")
         return (
             f"UPDATE {table} AS cur SET\n    {sets}\n"
             f"FROM (\n    SELECT x.*{flags}\n"

@@ -14,8 +14,7 @@ import redis.asyncio as aioredis
 
 from mindhit import dlq
 from mindhit.clock import Clock
-from mindhit.groups import GroupView, read_group
-from mindhit.keys import groups_key
+from mindhit.groups import GroupView, read_groups
 from mindhit.lag import collect_lag
 from mindhit.settings import Settings
 from schema.topics import partition_for
@@ -76,10 +75,8 @@ async def lag_with_problems(
 
 
 async def worker_groups(redis: aioredis.Redis, settings: Settings) -> list[GroupView]:
-    """Each Faust group's generation, live members and the partitions each one holds."""
-    names: Any = await redis.smembers(groups_key(settings.key_prefix))  # type: ignore[misc]
-    views = [await read_group(redis, settings.key_prefix, n.decode()) for n in sorted(names)]
-    return [view for view in views if view is not None]
+    """Each Faust group's and the projector's generation, live members and partitions."""
+    return await read_groups(redis, settings.key_prefix)
 
 
 async def user_health(

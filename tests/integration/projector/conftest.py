@@ -37,6 +37,7 @@ STATE_TABLES = (
     "erased_sessions",
     "session_deletions",
     "session_labels",
+    "partition_fences",
 )
 
 

@@ -33,9 +33,12 @@ pytestmark = pytest.mark.integration
 _LOGS: dict[int, Path] = {}
 
 
-def start_projector(settings: Settings, port: int | None = None) -> subprocess.Popen[bytes]:
+def start_projector(
+    settings: Settings, port: int | None = None, *, lease_ms: int = 1500, level: str = "warning"
+) -> subprocess.Popen[bytes]:
     """A ``mindhit projector`` process; its log goes to a file (a pipe nobody reads
-    would fill up and block the process)."""
+    would fill up and block the process). A short lease: a killed replica's partitions
+    are free again soon."""
     env = {
         **os.environ,
         "MINDHIT_REDIS_URL": settings.redis_url,
@@ -44,7 +47,8 @@ def start_projector(settings: Settings, port: int | None = None) -> subprocess.P
         "MINDHIT_PARTITIONS": str(settings.partitions),
         "MINDHIT_PROJECTOR_PORT": str(port or free_port()),
         "MINDHIT_LOG_FORMAT": "json",
-        "MINDHIT_LOG_LEVEL": "warning",
+        "MINDHIT_LOG_LEVEL": level,
+        "MINDHIT_PROJECTOR_LEASE_MS": str(lease_ms),
     }
     log = Path(tempfile.mkstemp(prefix="projector-", suffix=".log")[1])
     with log.open("wb") as out:
@@ -162,7 +166,7 @@ async def test_kill_9_at_random_points_then_resume_equals_uninterrupted_run(
 async def test_two_projectors_at_once_still_fold_everything_exactly_once(
     settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
 ) -> None:
-    """A second replica (mis-deployed, or a rolling update) is fenced by the checkpoints."""
+    """Two replicas started together split the partitions and fold everything once."""
     items = list(synth_log(22, users=10, sessions_per_user=6, visits_per_session=30))
     ports = [free_port(), free_port()]
     procs = [start_projector(settings, port) for port in ports]

@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 from mindhit.accounts import lookup_token
 from mindhit.cli.openapi import combined_openapi
 from mindhit.group_state import GroupState
+from mindhit.keys import PROJECTOR_GROUP
 from mindhit.settings import Settings
 from processors.transport.catalog import save_committed
 from schema.derived import UserErased
@@ -153,10 +154,12 @@ async def test_ops_page_is_for_admins_only(
         prefix = web_settings.key_prefix
         await GroupState(prefix, "processors", "worker-ops", 5_000).heartbeat(aredis, 2)
         await save_committed(aredis, prefix, "processors", {("raw", 0): 0})
+        await GroupState(prefix, PROJECTOR_GROUP, "replica-ops", 5_000).heartbeat(aredis, 2)
         page = await admin.get("/ops")
         assert page.status_code == 200 and "Dead letters" in page.text
         assert "Worker groups" in page.text and "worker-ops" in page.text
         assert "generation 1" in page.text
+        assert "replica-ops" in page.text and "(projector)" in page.text
         assert isinstance((await admin.get("/v1/admin/lag")).json(), list)
         assert (await admin.get("/v1/admin/dead-letters")).json() == []
 

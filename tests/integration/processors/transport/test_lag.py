@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from mindhit import streams
 from mindhit.cli import cli
 from mindhit.group_state import GroupState
+from mindhit.keys import PROJECTOR_GROUP
 from processors.transport.catalog import save_committed
 from schema.topics import stream_key
 
@@ -41,6 +42,8 @@ async def test_lag_reports_faust_groups_and_projection_checkpoints(
     # Two live members of the group: the second joined, so generation 2 split the partitions.
     await GroupState(key_prefix, "processors", "worker-1", 5_000).heartbeat(aredis, 4)
     await GroupState(key_prefix, "processors", "worker-2", 5_000).heartbeat(aredis, 4)
+    # One projector replica: the projector's group holds every partition.
+    await GroupState(key_prefix, PROJECTOR_GROUP, "replica-1", 5_000).heartbeat(aredis, 4)
     projection = f"lagtest-{key_prefix}"
     await apg.execute(
         "INSERT INTO projection_checkpoints (projection, topic, partition, next_offset)"
@@ -86,14 +89,24 @@ async def test_lag_reports_faust_groups_and_projection_checkpoints(
         {
             "name": "processors",
             "generation": 2,
+            "kind": "faust",
             "assigned": True,
             "members": [
                 {"member": "worker-1", "partitions": [0, 1]},
                 {"member": "worker-2", "partitions": [2, 3]},
             ],
-        }
+        },
+        {
+            "name": "projector",
+            "generation": 1,
+            "kind": "projector",
+            "assigned": True,
+            "members": [{"member": "replica-1", "partitions": [0, 1, 2, 3]}],
+        },
     ]
     assert "faust group processors: generation 2" in text
+    assert "projector group projector: generation 1" in text
+    assert "replica-1: partitions 0-3" in text
     assert "worker-2: partitions 2-3" in text
     assert "faust processors: total lag 1" in text
     assert f"projection {projection}: total lag 3" in text

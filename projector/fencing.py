@@ -1,0 +1,71 @@
+"""Fencing tokens of the projector's partitions (PostgreSQL adapter).
+
+A projector replica folds a partition only while it holds the partition's lease in
+Redis (:mod:`projector.group`), but a lease alone cannot stop a replica that was
+paused past it from finishing a PostgreSQL commit it had started. So, after taking a
+lease and before reading the partition's checkpoints, the replica *claims* the
+partition here: the partition's token (``partition_fences``) goes up by one and is
+the replica's. Every commit of a fold or an archive batch checks, in its own
+transaction, that the tokens of the partitions it advances are still the ones it
+claimed (:func:`check`, rows share-locked, so a claim waits for a commit in flight
+and a commit after the claim sees the new token). A replica that lost a partition
+therefore can never commit for it once the new owner has claimed it, and the new
+owner reads the checkpoints only after its claim, so nothing is folded twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import psycopg
+
+from mindhit.db import sql_file
+
+__all__ = ["Fenced", "Tokens", "check", "claim"]
+
+Tokens = Mapping[int, int]
+"""Partition → fencing token this replica claimed."""
+
+_CLAIM = sql_file("projector", "fences_claim")
+_CHECK = sql_file("projector", "fences_check")
+
+
+class Fenced(RuntimeError):
+    """Another replica claimed a partition since this one did: it must stop folding it.
+
+    Attributes:
+        partitions: the partitions whose token moved.
+    """
+
+    def __init__(self, partitions: Iterable[int], detail: str) -> None:
+        self.partitions = frozenset(partitions)
+        super().__init__(detail)
+
+
+def claim(conn: psycopg.Connection[Any], partitions: Iterable[int], holder: str) -> dict[int, int]:
+    """Bump the tokens of ``partitions`` for ``holder`` and commit; return the new tokens."""
+    wanted = sorted(set(partitions))
+    if not wanted:
+        return {}
+    with conn.transaction():
+        rows = conn.execute(_CLAIM, {"partitions": wanted, "holder": holder}).fetchall()
+    return {int(p): int(t) for p, t in rows}
+
+
+def check(conn: psycopg.Connection[Any], tokens: Tokens) -> None:
+    """Inside the caller's transaction: the partitions still carry ``tokens`` (rows locked).
+
+    Raises:
+        Fenced: a partition's token is another (a newer claim) or missing.
+    """
+    if not tokens:
+        return
+    stored = {int(p): int(t) for p, t in conn.execute(_CHECK, (sorted(tokens),)).fetchall()}
+    moved = sorted(p for p, token in tokens.items() if stored.get(p) != token)
+    if moved:
+        raise Fenced(
+            moved,
+            f"partitions {moved} were claimed by another replica"
+            f" (tokens {[stored.get(p) for p in moved]}, ours {[tokens[p] for p in moved]})",
+        )
