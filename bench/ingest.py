@@ -1,17 +1,27 @@
 """Gateway benchmark: real ``mindhit gateway`` over loopback, driven by wrk.
 
-Two workloads, each for ``--seconds``:
+Two workloads, each measured twice for ``--seconds``: closed-loop at saturation
+(wrk: each connection sends its next request when the last is answered), then
+open-loop at ``--load`` (70%) of the rate saturation reached in the same run
+(``bench/openloop.py``: requests on a fixed schedule, latency from the scheduled
+send time, so a stall is not hidden by the requests it kept from being sent):
 
 1. 200-event batches (≈58 KB, no page text) from 32 connections: events/s and
    p50/p99 latency, compared with the same-run raw ceiling (in-process msgspec
-   decode of the same body + one XADD per batch).
-2. 1,000 concurrent clients sending 1–10-event batches: uploads/s, p99, and
-   events per log entry (coalescing).
+   decode of the same body + one XADD per batch); then ``p99_at_70pct_ms``.
+2. 1,000 clients sending 1–10-event batches: uploads/s, p99 and events per log
+   entry (coalescing) at saturation; then ``small_p99_at_70pct_ms`` and the
+   events per entry at that load.
+
+Before them, one client on one connection sends small uploads back to back
+(``single_p50_ms``: an idle gateway answers at once, it does not wait for company),
+beside ``GET /healthz`` on one connection (``healthz_p50_ms``, the HTTP floor).
 
 It runs a PRIVATE redis-server (so ``redis_bytes_per_event`` is not disturbed
 by anyone else), its own PostgreSQL database for the bench's tokens, samples
-the gateway's resident memory throughout, and prints the figures; the last line
-is JSON. ``dedupe_bytes_per_upload`` is what the idempotency state costs per
+the gateway's resident memory throughout, and prints the figures with the
+machine's load average (the box may be shared); the last line is JSON.
+``dedupe_bytes_per_upload`` is what the idempotency state costs per
 acknowledged upload over the whole run: the drop in Redis ``used_memory`` when its keys
 are deleted at the end (``dedupe_memory_usage_per_upload``: the same from ``MEMORY
 USAGE``, which leaves out the keyspace's own entries). Needs ``wrk`` (``apt-get install wrk``).
@@ -55,6 +65,7 @@ from tests.unit.ingest.factories import event_dicts, upload_body
 
 console = Console(stderr=True)
 WRK_SCRIPT = Path(__file__).with_name("ingest_wrk.lua")
+OPEN_LOOP = Path(__file__).with_name("openloop.py")
 PG_ADMIN = os.environ.get(
     "MINDHIT_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -172,14 +183,12 @@ def wrk(
     *,
     connections: int,
     seconds: float,
-    delay_ms: float = 0.0,
+    get: str = "",
 ) -> dict[str, Any]:
-    """Run wrk with ``ingest_wrk.lua``; return its WRKJSON figures."""
-    env = os.environ | {
-        "MH_BODIES": str(bodies),
-        "MH_TOKENS": str(tokens),
-        "MH_DELAY_MS": str(round(delay_ms)),
-    }
+    """Run wrk with ``ingest_wrk.lua``; return its WRKJSON figures (``get``: GET that path)."""
+    env = os.environ | {"MH_BODIES": str(bodies), "MH_TOKENS": str(tokens)}
+    if get:
+        env["MH_GET"] = get
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
          "-s", str(WRK_SCRIPT), url],
@@ -187,6 +196,25 @@ def wrk(
     )  # fmt: skip
     line = next(x for x in out.stdout.splitlines() if x.startswith("WRKJSON "))
     return json.loads(line.removeprefix("WRKJSON "))
+
+
+def open_loop(
+    port: int, bodies: Path, tokens: Path, *, rate: float, connections: int, seconds: float
+) -> dict[str, Any]:
+    """Offer ``rate`` requests/s on a fixed schedule (``openloop.py``); return its figures."""
+    out = subprocess.run(
+        [sys.executable, str(OPEN_LOOP), "--port", str(port), "--bodies", str(bodies),
+         "--tokens", str(tokens), "--rate", f"{rate:.1f}", "--connections", str(connections),
+         "--seconds", str(seconds)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    figures: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
+    return figures
+
+
+def ok_per_s(run: dict[str, Any]) -> float:
+    """Answered requests per second of a wrk run, errors (e.g. 503) left out."""
+    return (run["requests"] - run["status_errors"]) / (run["duration_us"] / 1e6)
 
 
 def metric(text: str, name: str) -> float:
@@ -226,73 +254,135 @@ def dedupe_cost(control: redis.Redis, prefix: str) -> dict[str, float]:
     return {"keys": len(keys), "memory_usage": usage, "freed": freed}
 
 
+def measured_load(
+    url: str, files: Path, metrics_url: str, *, bodies: str, tokens: str, connections: int,
+    seconds: float, load: float,
+) -> dict[str, Any]:  # fmt: skip
+    """Closed-loop saturation, then open loop at ``load`` of the rate it reached.
+
+    Returns both runs and the events per log entry of each (from the gateway's counters).
+    """
+    port = int(url.rsplit(":", 1)[1])
+    before = scrape(metrics_url)
+    closed = wrk(url, files / bodies, files / tokens, connections=connections, seconds=seconds)
+    middle = scrape(metrics_url)
+    rate = ok_per_s(closed) * load
+    opened = open_loop(
+        port, files / bodies, files / tokens, rate=rate, connections=connections, seconds=seconds
+    )
+    after = scrape(metrics_url)
+
+    def per_entry(a: dict[str, float], b: dict[str, float]) -> float:
+        entries = b["entries"] - a["entries"]
+        return (b["accepted"] - a["accepted"]) / entries if entries else 0.0
+
+    return {
+        "closed": closed,
+        "open": opened,
+        "accepted": middle["accepted"] - before["accepted"],
+        "accepted_open": after["accepted"] - middle["accepted"],
+        "per_entry": per_entry(before, middle),
+        "per_entry_open": per_entry(middle, after),
+    }
+
+
+def start_gateway(redis_port: int, database_url: str) -> tuple[subprocess.Popen[bytes], str, str]:
+    """A ``mindhit gateway`` process on free ports; its URL and metrics URL once ready."""
+    port, metrics_port = free_port(), free_port()
+    env = os.environ | {
+        "MINDHIT_GATEWAY_METRICS_PORT": str(metrics_port),
+        "MINDHIT_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "MINDHIT_DATABASE_URL": database_url,
+        "MINDHIT_KEY_PREFIX": "bench",
+        "MINDHIT_LOG_FORMAT": "json",
+        # the bench measures throughput, not the per-user quotas
+        "MINDHIT_QUOTA_REQUESTS_PER_S": "0",
+        "MINDHIT_QUOTA_BYTES_PER_S": "0",
+    }
+    gateway = subprocess.Popen(
+        [sys.executable, "-m", "mindhit.cli", "gateway", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/readyz").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return gateway, url, f"http://127.0.0.1:{metrics_port}"
+
+
+def write_inputs(work: Path, tokens: list[str]) -> bytes:
+    """Token and body files for wrk and the open-loop client; returns one big body."""
+    (work / "tokens_big.txt").write_text("\n".join(tokens[:8]) + "\n")
+    (work / "tokens_small.txt").write_text("\n".join(tokens) + "\n")
+    (work / "tokens_one.txt").write_text(tokens[0] + "\n")
+    big_bodies = [
+        upload_body(event_dicts(200, client_id=f"ext-{i}", first_seq=i * 1000)) for i in range(16)
+    ]
+    small_bodies = [
+        upload_body(event_dicts(1 + i % 10, client_id=f"ext-{i}", first_seq=i * 100))
+        for i in range(200)
+    ]
+    (work / "big.txt").write_text("\n".join(template(b) for b in big_bodies) + "\n")
+    (work / "small.txt").write_text("\n".join(template(b) for b in small_bodies) + "\n")
+    return big_bodies[0]
+
+
+def report(result: dict[str, Any]) -> None:
+    """The figures for people (stderr); the JSON line follows on stdout."""
+    r = result
+    console.print(
+        f"machine load average {r['load_avg_before']} before, {r['load_avg_after']} after"
+        f" ({os.cpu_count()} cores, shared)\n"
+        f"one client, one connection: upload p50 {r['single_p50_ms']} ms"
+        f" (p99 {r['single_p99_ms']}), GET /healthz p50 {r['healthz_p50_ms']} ms\n"
+        f"200-event batches at saturation: {r['events_per_s']:,} events/s"
+        f" (ceiling {r['ceiling_events_per_s']:,}, ratio {r['ratio']}),"
+        f" p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms\n"
+        f"  at 70%: {r['rate_at_70pct']:,} req/s offered, p50 {r['p50_at_70pct_ms']} ms,"
+        f" p99 {r['p99_at_70pct_ms']} ms\n"
+        f"small batches at saturation: {r['uploads_per_s']:,} uploads/s,"
+        f" p50 {r['small_p50_ms']} ms, p99 {r['small_p99_ms']} ms,"
+        f" {r['events_per_entry']} events/entry\n"
+        f"  at 70%: {r['small_rate_at_70pct']:,} uploads/s offered,"
+        f" p50 {r['small_p50_at_70pct_ms']} ms, p99 {r['small_p99_at_70pct_ms']} ms,"
+        f" {r['events_per_entry_at_70pct']} events/entry\n"
+        f"gateway max RSS {r['rss_mb']} MB; Redis {r['redis_bytes_per_event']} bytes/event\n"
+        f"idempotency state: {r['dedupe_keys']} keys for {r['acknowledged_uploads']:,}"
+        f" uploads, {r['dedupe_bytes_per_upload']} bytes/upload (used_memory freed by"
+        f" deleting them; MEMORY USAGE: {r['dedupe_memory_usage_per_upload']})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each workload")
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each run")
     parser.add_argument("--connections", type=int, default=32, help="connections, workload 1")
     parser.add_argument("--clients", type=int, default=1000, help="clients, workload 2")
     parser.add_argument(
-        "--rate", type=float, default=5000.0, help="uploads/s the clients offer, workload 2"
-    )
-    parser.add_argument(
-        "--linger-ms",
-        type=float,
-        default=15.0,
-        help="MINDHIT_COALESCE_LINGER_MS of the gateway under test (the default setting)",
+        "--load", type=float, default=0.7, help="open-loop rate as a fraction of saturation"
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
 
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="mindhit-bench-"))
     redis_proc, redis_port = start_redis(work)
     gateway: subprocess.Popen[bytes] | None = None
     try:
         console.log("database and tokens")
         database_url = prepare_database()
-        tokens = asyncio.run(make_tokens(database_url, 200))
-        (work / "tokens_big.txt").write_text("\n".join(tokens[:8]) + "\n")
-        (work / "tokens_small.txt").write_text("\n".join(tokens) + "\n")
-        big_bodies = [
-            upload_body(event_dicts(200, client_id=f"ext-{i}", first_seq=i * 1000))
-            for i in range(16)
-        ]
-        small_bodies = [
-            upload_body(event_dicts(1 + i % 10, client_id=f"ext-{i}", first_seq=i * 100))
-            for i in range(200)
-        ]
-        (work / "big.txt").write_text("\n".join(template(b) for b in big_bodies) + "\n")
-        (work / "small.txt").write_text("\n".join(template(b) for b in small_bodies) + "\n")
+        big_body = write_inputs(work, asyncio.run(make_tokens(database_url, 200)))
 
         console.log("raw ceiling (in-process decode + one XADD per batch)")
-        ceiling = raw_ceiling(big_bodies[0], redis_port, min(args.seconds, 3.0))
+        ceiling = raw_ceiling(big_body, redis_port, min(args.seconds, 3.0))
 
-        port, metrics_port = free_port(), free_port()
-        metrics_url = f"http://127.0.0.1:{metrics_port}"
-        env = os.environ | {
-            "MINDHIT_GATEWAY_METRICS_PORT": str(metrics_port),
-            "MINDHIT_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-            "MINDHIT_DATABASE_URL": database_url,
-            "MINDHIT_KEY_PREFIX": "bench",
-            "MINDHIT_LOG_FORMAT": "json",
-            "MINDHIT_COALESCE_LINGER_MS": str(args.linger_ms),
-            # the bench measures throughput, not the per-user quotas
-            "MINDHIT_QUOTA_REQUESTS_PER_S": "0",
-            "MINDHIT_QUOTA_BYTES_PER_S": "0",
-        }
-        gateway = subprocess.Popen(
-            [sys.executable, "-m", "mindhit.cli", "gateway", "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        gateway, url, metrics_url = start_gateway(redis_port, database_url)
         sampler = RssSampler(gateway.pid)
         sampler.start()
         control = redis.Redis(port=redis_port)
@@ -301,50 +391,58 @@ def main() -> None:
         wrk(url, work / "small.txt", work / "tokens_small.txt", connections=64, seconds=1)
         wrk(url, work / "big.txt", work / "tokens_big.txt", connections=8, seconds=1)
 
-        console.log(
-            f"workload 1: 200-event batches, {args.connections} connections, {args.seconds:g} s"
-        )
-        before, mem_before = scrape(metrics_url), int(control.info("memory")["used_memory"])
-        big = wrk(
-            url,
-            work / "big.txt",
-            work / "tokens_big.txt",
-            connections=args.connections,
-            seconds=args.seconds,
-        )
-        after, mem_after = scrape(metrics_url), int(control.info("memory")["used_memory"])
-        big_events = after["accepted"] - before["accepted"]
-        events_per_s = big_events / (big["duration_us"] / 1e6)
-        bytes_per_event = (mem_after - mem_before) / big_events if big_events else 0.0
+        console.log("one client, one connection: small uploads back to back; GET /healthz")
+        single = wrk(url, work / "small.txt", work / "tokens_one.txt", connections=1, seconds=2)
+        healthz = wrk(
+            url, work / "small.txt", work / "tokens_one.txt", connections=1, seconds=1,
+            get="/healthz",
+        )  # fmt: skip
 
-        console.log(f"workload 2: {args.clients} clients, 1-10-event batches, {args.seconds:g} s")
-        before = scrape(metrics_url)
-        small = wrk(
-            url,
-            work / "small.txt",
-            work / "tokens_small.txt",
-            connections=args.clients,
-            seconds=args.seconds,
-            delay_ms=args.clients * 1000 / args.rate,
-        )
-        after = scrape(metrics_url)
-        entries = after["entries"] - before["entries"]
-        events_per_entry = (after["accepted"] - before["accepted"]) / entries if entries else 0.0
+        console.log(f"workload 1: 200-event batches, {args.connections} connections")
+        mem_before = int(control.info("memory")["used_memory"])
+        big = measured_load(
+            url, work, metrics_url, bodies="big.txt", tokens="tokens_big.txt",
+            connections=args.connections, seconds=args.seconds, load=args.load,
+        )  # fmt: skip
+        mem_after = int(control.info("memory")["used_memory"])
+        closed = big["closed"]
+        events_per_s = big["accepted"] / (closed["duration_us"] / 1e6)
+        # memory grew by the closed and the open run; events of both
+        events_both = big["accepted"] + big["accepted_open"]
+        bytes_per_event = (mem_after - mem_before) / events_both if events_both else 0.0
+
+        console.log(f"workload 2: {args.clients} clients, 1-10-event batches")
+        small = measured_load(
+            url, work, metrics_url, bodies="small.txt", tokens="tokens_small.txt",
+            connections=args.clients, seconds=args.seconds, load=args.load,
+        )  # fmt: skip
         sampler.stop.set()
         sampler.join()
         dedupe = dedupe_cost(control, "bench")  # every upload of the run, warm-up included
-        uploads = after["uploads"]
+        uploads = scrape(metrics_url)["uploads"]
 
+        wrk_runs = (closed, small["closed"])
+        error_kinds = ("status_errors", "connect_errors", "read_errors", "write_errors")
         result = {
             "events_per_s": round(events_per_s),
             "ratio": round(events_per_s / ceiling, 3),
             "ceiling_events_per_s": round(ceiling),
-            "p50_ms": round(big["p50_us"] / 1000, 2),
-            "p99_ms": round(big["p99_us"] / 1000, 2),
-            "uploads_per_s": round(small["requests"] / (small["duration_us"] / 1e6)),
-            "small_p50_ms": round(small["p50_us"] / 1000, 2),
-            "small_p99_ms": round(small["p99_us"] / 1000, 2),
-            "events_per_entry": round(events_per_entry, 1),
+            "p50_ms": round(closed["p50_us"] / 1000, 2),
+            "p99_ms": round(closed["p99_us"] / 1000, 2),
+            "rate_at_70pct": round(big["open"]["offered_per_s"]),
+            "p50_at_70pct_ms": big["open"]["p50_ms"],
+            "p99_at_70pct_ms": big["open"]["p99_ms"],
+            "uploads_per_s": round(ok_per_s(small["closed"])),
+            "small_p50_ms": round(small["closed"]["p50_us"] / 1000, 2),
+            "small_p99_ms": round(small["closed"]["p99_us"] / 1000, 2),
+            "events_per_entry": round(small["per_entry"], 1),
+            "small_rate_at_70pct": round(small["open"]["offered_per_s"]),
+            "small_p50_at_70pct_ms": small["open"]["p50_ms"],
+            "small_p99_at_70pct_ms": small["open"]["p99_ms"],
+            "events_per_entry_at_70pct": round(small["per_entry_open"], 1),
+            "single_p50_ms": round(single["p50_us"] / 1000, 2),
+            "single_p99_ms": round(single["p99_us"] / 1000, 2),
+            "healthz_p50_ms": round(healthz["p50_us"] / 1000, 2),
             "rss_mb": round(sampler.max_kb / 1024, 1),
             "redis_bytes_per_event": round(bytes_per_event, 1),
             "dedupe_bytes_per_upload": round(dedupe["freed"] / uploads, 2) if uploads else 0.0,
@@ -353,33 +451,19 @@ def main() -> None:
             ),
             "dedupe_keys": dedupe["keys"],
             "acknowledged_uploads": round(uploads),
-            "errors": {
-                k: big[k] + small[k]
-                for k in (
-                    "status_errors",
-                    "connect_errors",
-                    "read_errors",
-                    "write_errors",
-                    "timeouts",
-                )
+            "errors": {k: sum(run[k] for run in wrk_runs) for k in (*error_kinds, "timeouts")},
+            "open_loop": {
+                name: {k: run["open"][k] for k in ("statuses", "errors", "send_lag_p99_ms")}
+                for name, run in (("big", big), ("small", small))
             },
             "seconds": args.seconds,
-            "offered_uploads_per_s": args.rate,
-            "linger_ms": args.linger_ms,
-            "note": "one gateway process; wrk, redis and the gateway share the machine",
+            "load": args.load,
+            "load_avg_before": [round(x, 2) for x in load_before],
+            "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+            "note": "one gateway process; wrk, the open-loop client, redis and the gateway"
+            " share the machine",
         }
-        r = result
-        console.print(
-            f"200-event batches: {r['events_per_s']:,} events/s"
-            f" (ceiling {r['ceiling_events_per_s']:,}, ratio {r['ratio']}),"
-            f" p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms\n"
-            f"small batches: {r['uploads_per_s']:,} uploads/s, p99 {r['small_p99_ms']} ms,"
-            f" {r['events_per_entry']} events/entry\n"
-            f"gateway max RSS {r['rss_mb']} MB; Redis {r['redis_bytes_per_event']} bytes/event\n"
-            f"idempotency state: {r['dedupe_keys']} keys for {r['acknowledged_uploads']:,}"
-            f" uploads, {r['dedupe_bytes_per_upload']} bytes/upload (used_memory freed by"
-            f" deleting them; MEMORY USAGE: {r['dedupe_memory_usage_per_upload']})"
-        )
+        report(result)
         print(json.dumps(result))
     finally:
         if gateway is not None:

@@ -3,9 +3,7 @@
 -- MH_BODIES: file with one body template per line: the JSON body *after* its
 --            batch_id value (the body is '{"batch_id":"' .. id .. template).
 -- MH_TOKENS: file with one device token per line (requests cycle through them).
--- MH_DELAY_MS: mean pause of each connection between its requests (0: closed loop).
---            1,000 connections pausing 250 ms offer ~4,000 uploads/s, like 1,000
---            clients that each upload every 250 ms (an open-loop workload).
+-- MH_GET:    when set, GET this path instead (no body, no token): the HTTP floor.
 -- The last line printed is "WRKJSON {...}" with counts and latency percentiles (µs).
 
 local thread_counter = 0
@@ -18,7 +16,7 @@ end
 local templates = {}
 local tokens = {}
 local counter = 0
-local delay_ms = 0
+local get_path = nil
 
 function init(args)
   for line in io.lines(os.getenv("MH_BODIES")) do
@@ -27,13 +25,16 @@ function init(args)
   for line in io.lines(os.getenv("MH_TOKENS")) do
     tokens[#tokens + 1] = "Bearer " .. line
   end
-  delay_ms = tonumber(os.getenv("MH_DELAY_MS") or "0")
+  get_path = os.getenv("MH_GET")
   math.randomseed(os.time() + thread_id)
   -- a random start so two runs never reuse a batch id
   counter = math.floor(os.time() % 100000) * 1000000
 end
 
 function request()
+  if get_path then
+    return wrk.format("GET", get_path)
+  end
   counter = counter + 1
   local id = string.format("%08x-0000-7000-8%03x-%012x", os.time() % 4294967296, thread_id, counter)
   local body = '{"batch_id":"' .. id .. templates[(counter % #templates) + 1]
@@ -42,13 +43,6 @@ function request()
     ["Content-Type"] = "application/json",
   }
   return wrk.format("POST", "/v1/events", headers, body)
-end
-
-function delay()
-  if delay_ms <= 0 then
-    return 0
-  end
-  return math.random(0, 2 * delay_ms)  -- uniform, mean delay_ms: clients do not march in step
 end
 
 function done(summary, latency, requests)

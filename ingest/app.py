@@ -99,7 +99,7 @@ def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
         redis=redis,
         pool=pool,
         tokens=TokenCache(lookup, ttl_s=settings.token_cache_seconds),
-        coalescer=Coalescer(writer.write, linger_s=settings.coalesce_linger_ms / 1000),
+        coalescer=Coalescer(writer.write),
         metrics=metrics,
         access_log=request_logger(settings),
         quota=QuotaLimiter(redis, settings.key_prefix, QuotaPolicy.of(settings)),

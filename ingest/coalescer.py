@@ -1,14 +1,21 @@
-"""Coalescing uploads per partition into one log entry (like a producer's ``linger.ms``).
+"""Coalescing uploads per partition into one log entry, only when there is company.
 
 Real clients send a few events every few seconds; one log entry per upload would
-make every consumer pay its per-message cost per upload. The coalescer gathers
-the uploads for one partition that arrive while the partition is idle for
-``linger`` (or while its previous entry is being written) and writes them as one
-entry. Each upload's future resolves only after the entry holding it is written.
+make every consumer pay its per-message cost per upload. A fixed linger (a
+producer's ``linger.ms``) pays for that with latency even when nobody else is
+uploading. The coalescer adapts instead (group commit): an upload for a partition
+with no write in flight is written at once (one Redis round trip); uploads that
+arrive while the partition's write is in flight gather, and are written together
+as one entry as soon as that write completes. So an idle gateway answers in a
+round trip, and a busy one writes entries that grow with its load (arrival rate ×
+write time), without a timer. At most one write per partition is in flight, so a
+partition's entries are written in the order their uploads arrived. Each upload's
+future resolves only after the entry holding it is written.
 
 Idempotency stays per ``(user, client, batch_id)``: :func:`plan_flush` (pure) catches
 a batch that appears twice in the same flush, and the Lua script behind the writer
 catches one already in the log (:mod:`mindhit.upload_log`).
+:func:`take_flush` (pure) bounds the size of one entry.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import msgspec
 
 from schema.log import Upload
 
-__all__ = ["AppendResult", "Coalescer", "FlushPlan", "Submission", "plan_flush"]
+__all__ = ["AppendResult", "Coalescer", "FlushPlan", "Submission", "plan_flush", "take_flush"]
 
 
 class AppendResult(msgspec.Struct, frozen=True):
@@ -68,18 +75,32 @@ def plan_flush(submissions: Sequence[Submission]) -> FlushPlan:
     return FlushPlan(leaders=leaders, followers=followers)
 
 
+def take_flush(weights: Sequence[int], max_weight: int) -> int:
+    """How many of the pending uploads (oldest first) the next entry takes.
+
+    At least one (an upload heavier than ``max_weight`` is written alone), then as
+    many more as keep the entry's weight within ``max_weight``; the rest wait for
+    the next entry.
+    """
+    if not weights:
+        return 0
+    total, count = weights[0], 1
+    while count < len(weights) and total + weights[count] <= max_weight:
+        total += weights[count]
+        count += 1
+    return count
+
+
 Writer = Callable[[int, list[Submission]], Awaitable[list[AppendResult]]]
 
 
 class _Partition:
-    __slots__ = ("first_at", "flushing", "pending", "timer", "weight")
+    __slots__ = ("pending", "scheduled", "writing")
 
     def __init__(self) -> None:
         self.pending: list[Submission] = []
-        self.first_at = 0.0  # loop time the oldest pending upload arrived
-        self.weight = 0
-        self.timer: asyncio.TimerHandle | None = None
-        self.flushing = False
+        self.writing = False  # a write for this partition is in flight
+        self.scheduled = False  # a flush is queued for this loop iteration
 
 
 def _answer(plan: FlushPlan, results: list[AppendResult]) -> None:
@@ -93,48 +114,46 @@ def _answer(plan: FlushPlan, results: list[AppendResult]) -> None:
 
 
 class Coalescer:
-    """Gathers uploads per partition and writes each group as one entry.
+    """Writes uploads per partition at once when idle, together when busy.
 
     Args:
         write: writes the leaders of one flush to a partition as one entry and
             returns one result per leader (raising fails all of them).
-        linger_s: how long an idle partition waits for more uploads.
-        max_weight: flush at once when this much (events + text kilobytes) is pending.
+        max_weight: most weight (events + text kilobytes) one entry takes; what
+            gathered beyond it goes into the next entry, written right after.
     """
 
-    def __init__(self, write: Writer, *, linger_s: float, max_weight: int = 2000) -> None:
+    def __init__(self, write: Writer, *, max_weight: int = 2000) -> None:
         self._write = write
-        self._linger_s = max(linger_s, 0.0)
         self._max_weight = max_weight
         self._partitions: dict[int, _Partition] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, partition: int, upload: Upload, weight: int) -> AppendResult:
-        """Queue ``upload`` for ``partition``; return once its entry is written."""
+        """Queue ``upload`` for ``partition``; return once its entry is written.
+
+        With no write in flight for the partition, the flush starts in this loop
+        iteration (``call_soon``: uploads submitted in the same iteration share
+        it); otherwise the upload waits for the write in flight to complete.
+        """
         loop = asyncio.get_running_loop()
         state = self._partitions.get(partition)
         if state is None:
             state = self._partitions[partition] = _Partition()
         submission = Submission(upload, weight, loop.create_future())
-        if not state.pending:
-            state.first_at = loop.time()
         state.pending.append(submission)
-        state.weight += weight
-        if not state.flushing:
-            if state.weight >= self._max_weight or self._linger_s == 0:
-                self._flush(partition, state)
-            elif state.timer is None:
-                state.timer = loop.call_later(self._linger_s, self._flush, partition, state)
+        if not state.writing and not state.scheduled:
+            state.scheduled = True
+            loop.call_soon(self._flush, partition, state)
         return await submission.future
 
     def _flush(self, partition: int, state: _Partition) -> None:
-        if state.timer is not None:
-            state.timer.cancel()
-            state.timer = None
-        if state.flushing or not state.pending:
+        state.scheduled = False
+        if state.writing or not state.pending:
             return
-        batch, state.pending, state.weight = state.pending, [], 0
-        state.flushing = True
+        count = take_flush([s.weight for s in state.pending], self._max_weight)
+        batch, state.pending = state.pending[:count], state.pending[count:]
+        state.writing = True
         task = asyncio.get_running_loop().create_task(self._run(partition, state, batch))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -144,8 +163,8 @@ class Coalescer:
 
         Steps: plan (dedupe within the flush); write the leaders as one entry;
         resolve each leader's future with its result and each repeat's with
-        ``duplicate``; on failure fail them all; finally schedule the next flush
-        if uploads arrived meanwhile, once the oldest of them has lingered.
+        ``duplicate``; on failure fail them all; finally, if uploads arrived
+        meanwhile, start writing them at once as the next entry.
         """
         plan = plan_flush(batch)
         try:
@@ -159,18 +178,8 @@ class Coalescer:
         else:
             _answer(plan, results)
         finally:
-            state.flushing = False
-            if state.pending:
-                self._schedule(partition, state)
-
-    def _schedule(self, partition: int, state: _Partition) -> None:
-        """After a write: flush what arrived meanwhile once its oldest upload has lingered."""
-        loop = asyncio.get_running_loop()
-        remaining = self._linger_s - (loop.time() - state.first_at)
-        if remaining <= 0 or state.weight >= self._max_weight:
+            state.writing = False
             self._flush(partition, state)
-        elif state.timer is None:
-            state.timer = loop.call_later(remaining, self._flush, partition, state)
 
     async def drain(self) -> None:
         """Flush everything pending and wait for in-flight writes (at shutdown)."""

@@ -62,7 +62,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         gateway_public_url: URL the extension uploads to, handed over when it pairs; empty =
             ``http://{gateway_host}:{gateway_port}``.
         max_body_bytes: largest accepted upload body.
-        coalesce_linger_ms: how long the gateway waits to coalesce uploads per partition.
         wait_replicas: replicas that must acknowledge an append before the gateway does.
         wait_timeout_ms: how long to wait for those replicas.
         allow_volatile_redis: in production, let the gateway start on a Redis that keeps
@@ -139,7 +138,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     public_url: str = ""
     gateway_public_url: str = ""
     max_body_bytes: int = 2 * 1024 * 1024
-    coalesce_linger_ms: float = 15.0
     wait_replicas: int = 0
     wait_timeout_ms: int = 100
     allow_volatile_redis: bool = False

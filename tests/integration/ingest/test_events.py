@@ -241,7 +241,6 @@ async def test_concurrent_small_uploads_are_coalesced_into_few_entries(
         (acct, upload_body(event_dicts(1 + i % 5, client_id=f"ext-{i}", first_seq=i * 10)))
         for i, acct in enumerate(accounts * 10)
     ]
-    settings = msgspec.structs.replace(settings, coalesce_linger_ms=50.0)
     async with serve(create_app(settings)) as client:
         answers = await asyncio.gather(
             *(client.post("/v1/events", content=b, headers=acct.headers) for acct, b in bodies)

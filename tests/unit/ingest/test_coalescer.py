@@ -1,18 +1,20 @@
-"""Coalescing: uploads for one partition share an entry; each is answered after it is written."""
+"""Coalescing: an idle partition writes at once; uploads arriving during a write share the next.
+
+Every upload is answered only after the entry holding it is written.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.coalescer import AppendResult, Coalescer, Submission, plan_flush
+from ingest.coalescer import AppendResult, Coalescer, Submission, plan_flush, take_flush
 from schema.log import Upload
 
 
-def _upload(batch: str, user: str = "u1", n: int = 1) -> Upload:
+def _upload(batch: str, user: str = "u1") -> Upload:
     return Upload(batch_id=batch, user_id=user, client_id="c", received_at=0, events=[])
 
 
@@ -38,6 +40,31 @@ class FakeLog:
         return results
 
 
+class GatedLog:
+    """A writer whose writes start when asked and complete only when released, one by one."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[int, list[str]]] = []
+        self._gates: list[asyncio.Event] = []
+
+    async def write(self, partition: int, leaders: list[Submission]) -> list[AppendResult]:
+        offset = len(self.started)
+        self.started.append((partition, [s.upload.batch_id for s in leaders]))
+        gate = asyncio.Event()
+        self._gates.append(gate)
+        await gate.wait()
+        return [AppendResult(False, offset) for _ in leaders]
+
+    def release(self, index: int) -> None:
+        self._gates[index].set()
+
+
+async def _settle() -> None:
+    """Let every ready callback and task run (no timers are involved)."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
 @given(st.lists(st.tuples(st.sampled_from("ab"), st.sampled_from("xyz")), max_size=30))
 def test_a_flush_plan_keeps_one_upload_per_user_and_batch(items: list[tuple[str, str]]) -> None:
     loop = asyncio.new_event_loop()
@@ -54,9 +81,64 @@ def test_a_flush_plan_keeps_one_upload_per_user_and_batch(items: list[tuple[str,
         assert all(f.identity == plan.leaders[index].identity for f in group)
 
 
-async def test_uploads_arriving_within_the_linger_share_one_entry() -> None:
+@given(st.lists(st.integers(1, 300), max_size=20), st.integers(1, 500))
+def test_an_entry_takes_the_oldest_uploads_up_to_its_weight(weights: list[int], cap: int) -> None:
+    count = take_flush(weights, cap)
+    if not weights:
+        assert count == 0
+        return
+    assert 1 <= count <= len(weights)
+    assert count == 1 or sum(weights[:count]) <= cap  # one heavy upload goes alone
+    if count < len(weights):
+        assert sum(weights[: count + 1]) > cap  # nothing that still fitted was left behind
+
+
+async def test_an_idle_partition_writes_at_once() -> None:
+    log = GatedLog()
+    coalescer = Coalescer(log.write)
+    first = asyncio.ensure_future(coalescer.submit(0, _upload("a"), 1))
+    await _settle()  # no timer: the write has started within a few loop iterations
+    assert log.started == [(0, ["a"])]
+    log.release(0)
+    assert await first == AppendResult(False, 0)
+
+
+async def test_uploads_arriving_during_a_write_are_written_together_when_it_completes() -> None:
+    log = GatedLog()
+    coalescer = Coalescer(log.write)
+    first = asyncio.ensure_future(coalescer.submit(0, _upload("a"), 1))
+    await _settle()
+    rest = [asyncio.ensure_future(coalescer.submit(0, _upload(b), 1)) for b in "bcd"]
+    await _settle()
+    assert log.started == [(0, ["a"])]  # one write in flight per partition: b, c, d wait
+    assert not any(r.done() for r in rest)
+    log.release(0)
+    assert await first == AppendResult(False, 0)
+    await _settle()
+    assert log.started == [(0, ["a"]), (0, ["b", "c", "d"])]  # at once, no linger
+    assert not any(r.done() for r in rest)  # answered only once their entry is written
+    log.release(1)
+    assert [r.offset for r in await asyncio.gather(*rest)] == [1, 1, 1]
+
+
+async def test_a_write_in_flight_for_one_partition_does_not_hold_another() -> None:
+    log = GatedLog()
+    coalescer = Coalescer(log.write)
+    busy = asyncio.ensure_future(coalescer.submit(0, _upload("a"), 1))
+    await _settle()
+    other = asyncio.ensure_future(coalescer.submit(1, _upload("b"), 1))
+    await _settle()
+    assert log.started == [(0, ["a"]), (1, ["b"])]
+    log.release(1)
+    assert (await other).offset == 1
+    assert not busy.done()
+    log.release(0)
+    await busy
+
+
+async def test_uploads_submitted_in_the_same_loop_iteration_share_one_entry() -> None:
     log = FakeLog()
-    coalescer = Coalescer(log.write, linger_s=0.02)
+    coalescer = Coalescer(log.write)
     results = await asyncio.gather(
         *(coalescer.submit(3, _upload(f"b{i}"), 1) for i in range(10)),
         coalescer.submit(5, _upload("other"), 1),
@@ -67,45 +149,31 @@ async def test_uploads_arriving_within_the_linger_share_one_entry() -> None:
 
 async def test_a_duplicate_inside_one_flush_is_answered_as_duplicate() -> None:
     log = FakeLog()
-    coalescer = Coalescer(log.write, linger_s=0.01)
+    coalescer = Coalescer(log.write)
     results = await asyncio.gather(*(coalescer.submit(0, _upload("same"), 1) for _ in range(3)))
     assert log.flushes == [(0, ["same"])]
     assert sorted(r.duplicate for r in results) == [False, True, True]
     assert {r.offset for r in results} == {0}
 
 
-async def test_uploads_arriving_during_a_write_go_into_the_next_entry() -> None:
-    log = FakeLog(delay=0.05)
-    coalescer = Coalescer(log.write, linger_s=0.0)
-    first = asyncio.ensure_future(coalescer.submit(0, _upload("a"), 1))
-    await asyncio.sleep(0.01)
-    rest = [asyncio.ensure_future(coalescer.submit(0, _upload(b), 1)) for b in "bcd"]
-    await asyncio.gather(first, *rest)
-    assert log.flushes == [(0, ["a"]), (0, ["b", "c", "d"])]
-
-
-async def test_uploads_arriving_during_a_write_still_linger_for_company() -> None:
-    log = FakeLog(delay=0.03)
-    coalescer = Coalescer(log.write, linger_s=0.1)
-    first = asyncio.ensure_future(coalescer.submit(0, _upload("a"), 1))
-    await asyncio.sleep(0.11)  # "a" is being written
-    during = asyncio.ensure_future(coalescer.submit(0, _upload("b"), 1))
-    await asyncio.sleep(0.05)  # the write is done; "b" has waited 50 of its 100 ms
-    after = asyncio.ensure_future(coalescer.submit(0, _upload("c"), 1))
-    await asyncio.gather(first, during, after)
-    assert log.flushes == [(0, ["a"]), (0, ["b", "c"])]
-
-
-async def test_a_heavy_partition_flushes_without_waiting_for_the_linger() -> None:
-    log = FakeLog()
-    coalescer = Coalescer(log.write, linger_s=10.0, max_weight=100)
-    result = await asyncio.wait_for(coalescer.submit(0, _upload("big"), 150), 1.0)
-    assert not result.duplicate
+async def test_a_backlog_heavier_than_one_entry_is_written_as_several_in_arrival_order() -> None:
+    log = GatedLog()
+    coalescer = Coalescer(log.write, max_weight=100)
+    uploads = [asyncio.ensure_future(coalescer.submit(0, _upload("a"), 1))]
+    await _settle()
+    uploads += [asyncio.ensure_future(coalescer.submit(0, _upload(b), 40)) for b in "bcd"]
+    uploads.append(asyncio.ensure_future(coalescer.submit(0, _upload("e"), 150)))
+    await _settle()
+    for index in range(4):
+        log.release(index)
+        await _settle()
+    await asyncio.gather(*uploads)
+    assert log.started == [(0, ["a"]), (0, ["b", "c"]), (0, ["d"]), (0, ["e"])]
 
 
 async def test_a_failed_write_fails_every_upload_of_the_flush_and_the_next_can_succeed() -> None:
     log = FakeLog(fail=ConnectionError("redis down"))
-    coalescer = Coalescer(log.write, linger_s=0.005)
+    coalescer = Coalescer(log.write)
     results = await asyncio.gather(
         *(coalescer.submit(0, _upload(b), 1) for b in "ab"), return_exceptions=True
     )
@@ -114,22 +182,34 @@ async def test_a_failed_write_fails_every_upload_of_the_flush_and_the_next_can_s
     assert not (await coalescer.submit(0, _upload("a"), 1)).duplicate
 
 
-async def test_drain_flushes_what_is_pending() -> None:
-    log = FakeLog()
-    coalescer = Coalescer(log.write, linger_s=60.0)
-    pending = asyncio.ensure_future(coalescer.submit(1, _upload("late"), 1))
-    await asyncio.sleep(0)
-    await coalescer.drain()
-    assert (await pending).offset == 0
+async def test_drain_writes_what_waits_behind_a_write_in_flight() -> None:
+    log = GatedLog()
+    coalescer = Coalescer(log.write)
+    first = asyncio.ensure_future(coalescer.submit(1, _upload("a"), 1))
+    await _settle()
+    late = asyncio.ensure_future(coalescer.submit(1, _upload("late"), 1))
+    drained = asyncio.ensure_future(coalescer.drain())
+    await _settle()
+    assert not drained.done()
+    log.release(0)
+    await _settle()
+    assert not drained.done()  # "late" is being written now
+    log.release(1)
+    await drained
+    assert (await first).offset == 0
+    assert (await late).offset == 1
 
 
-@pytest.mark.parametrize("linger", [0.0, 0.003])
-async def test_every_upload_is_answered_exactly_once_under_load(linger: float) -> None:
+async def test_every_upload_is_answered_exactly_once_under_load() -> None:
     log = FakeLog(delay=0.001)
-    coalescer = Coalescer(log.write, linger_s=linger)
+    coalescer = Coalescer(log.write)
     batches = [i % 150 for i in range(600)]  # each batch posted 4 times, by its one user
-    results = await asyncio.gather(
-        *(coalescer.submit(b % 4, _upload(f"b{b}", f"u{b % 4}"), 1) for b in batches)
-    )
+
+    async def post(b: int, pause: float) -> AppendResult:
+        await asyncio.sleep(pause)  # arrivals spread over ~20 ms: some idle, some during writes
+        return await coalescer.submit(b % 4, _upload(f"b{b}", f"u{b % 4}"), 1)
+
+    results = await asyncio.gather(*(post(b, (i % 20) / 1000) for i, b in enumerate(batches)))
     first_answers = [b for b, r in zip(batches, results, strict=True) if not r.duplicate]
     assert sorted(first_answers) == list(range(150))  # one non-duplicate answer per batch
+    assert 4 < len(log.flushes) < 600  # uploads were coalesced, partitions wrote many times
