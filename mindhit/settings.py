@@ -102,7 +102,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             STARTTLS required; ``smtps://`` implicit TLS; ``smtp+insecure://`` plain); empty = off.
         smtp_from: sender address of session reports and account mail.
         commit_interval_s: how often stream consumers commit their offsets.
-        stream_retention_entries: entries kept per stream partition after archiving.
+        stream_retention_s: how long stream entries stay in Redis after they were appended,
+            once archived and consumed by every reader (``0`` = leave at once).
         retention_days: history kept per user, in days (``0`` = forever); the default and
             the most a user may choose; older event-archive partitions are dropped.
         session_idle_close_s: a recording session with no event for this long is stopped.
@@ -167,7 +168,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     smtp_url: str = ""
     smtp_from: str = "MindHit <reports@mindhit.local>"
     commit_interval_s: float = 1.0
-    stream_retention_entries: int = 100_000
+    stream_retention_s: Annotated[float, msgspec.Meta(ge=0)] = 600.0
     retention_days: Annotated[int, msgspec.Meta(ge=0)] = 0
     session_idle_close_s: Annotated[float, msgspec.Meta(gt=0)] = 7200.0
     delete_undo_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0

@@ -29,6 +29,7 @@ from mindhit.logs import get_logger
 from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 from projector import fencing, metrics
+from projector.append_times import AppendTimes
 from projector.archive import Archiver
 from projector.consumer import ProjectionConsumer
 from projector.group import ProjectorGroup, Round, run_rounds
@@ -87,9 +88,11 @@ async def run_projector(
     consumer.epochs = archiver.epochs = guard.epochs
     await guard.check()
 
+    append_times = AppendTimes()  # when entries were appended, as the trimmer saw them
+
     async def trim() -> None:
         if not guard.problems:  # a lost log's new entries sit below the old checkpoints
-            await trim_streams(settings, redis, conns[2])
+            await trim_streams(settings, redis, conns[2], append_times, clock)
 
     async def housekeeping() -> None:
         await housekeeper.turn()

@@ -1,11 +1,13 @@
 """Stream retention: head-trim Redis streams once their entries are safe in the archive.
 
 A stream partition is trimmed (``XTRIM … MINID``, head only, so offsets stay dense)
-to keep ``Settings.stream_retention_entries`` entries, or further when an erasure
-owes a purge, but never past the slowest reader: the archiver, the projection that
-folds the topic, and every Faust consumer group (their committed offsets live in
-the hash ``<prefix>:offsets:<group>``, field ``<topic>:<partition>``, groups listed
-in the set ``<prefix>:groups``: the transport's commit store).
+below its entries appended within the last ``Settings.stream_retention_s`` seconds
+(:class:`projector.append_times.AppendTimes`), or further when an erasure owes a purge,
+but never past the slowest reader: the archiver, the projection that folds the topic,
+and every Faust consumer group (their committed offsets live in the hash
+``<prefix>:offsets:<group>``, field ``<topic>:<partition>``, groups listed in the set
+``<prefix>:groups``: the transport's commit store). So Redis holds what is in flight
+plus the window, not history: replay reads the archive for what was trimmed.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import redis.asyncio as aioredis
 
 from mindhit import checkpoints, streams
 from mindhit.checkpoints import Checkpoints
+from mindhit.clock import Clock, system_clock
 from mindhit.db import sql_file
 from mindhit.keys import groups_key, is_tp_field, offsets_key, parse_tp_field
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
 from projector import metrics
+from projector.append_times import AppendTimes
 from projector.projections import ARCHIVED_TOPICS, ARCHIVER, projection_of_topic, stream_ids
 from schema.topics import RAW_TOPIC, partition_for, stream_key
 
@@ -45,17 +49,17 @@ def trim_target(
     *,
     highwater: int,
     earliest: int,
-    retention: int,
+    aged: int,
     floors: Iterable[int],
     purge_upto: int | None = None,
 ) -> int | None:
     """The offset to trim below, or None when nothing may or need be trimmed.
 
-    Wanted: keep ``retention`` entries (``highwater - retention``), or drop
-    everything below ``purge_upto`` if an erasure owes that. Allowed: no further
-    than the lowest floor (the next offset each reader still needs).
+    Wanted: drop the entries older than the window (below ``aged``), or everything
+    below ``purge_upto`` if an erasure owes that. Allowed: no further than the
+    lowest floor (the next offset each reader still needs).
     """
-    wanted = highwater - retention
+    wanted = aged
     if purge_upto is not None:
         wanted = max(wanted, purge_upto)
     target = min([wanted, highwater, *floors])
@@ -117,15 +121,27 @@ async def consumer_group_offsets(
 
 
 async def trim_streams(
-    settings: Settings, redis: aioredis.Redis, conn: psycopg.Connection[Any]
+    settings: Settings,
+    redis: aioredis.Redis,
+    conn: psycopg.Connection[Any],
+    times: AppendTimes | None = None,
+    clock: Clock = system_clock,
 ) -> int:
     """Trim every archived topic partition as far as allowed; return entries trimmed.
 
+    ``times`` is the trimmer's memory of when entries were appended, kept across
+    calls (a fresh one, the default, knows nothing older than now: only purges and a
+    zero window trim then).
+
     Steps: read the checkpoints (archiver and projections) and pending purges;
-    read the consumer groups' committed offsets; per stream compute the target
+    read the consumer groups' committed offsets; per stream note its highwater at
+    ``clock()``, find the entries older than the window, compute the target
     (:func:`trim_target`) and ``XTRIM MINID``; mark purges whose offset was
     reached as done.
     """
+    times = times if times is not None else AppendTimes()
+    now_ms = clock()
+    cutoff_ms = now_ms - round(settings.stream_retention_s * 1000)
 
     def load() -> tuple[Checkpoints, dict[str, int]]:
         cps = checkpoints.load(conn)
@@ -140,6 +156,7 @@ async def trim_streams(
     for stream, (topic, partition) in stream_ids(settings, ARCHIVED_TOPICS).items():
         highwater = await streams.highwater(redis, stream)
         earliest = await streams.earliest_offset(redis, stream)
+        times.note(stream, now_ms, highwater)
         floors = [
             stored.get((ARCHIVER, topic, partition), 0),
             stored.get((projection_of_topic(topic), topic, partition), 0),
@@ -148,7 +165,7 @@ async def trim_streams(
         target = trim_target(
             highwater=highwater,
             earliest=earliest,
-            retention=settings.stream_retention_entries,
+            aged=times.appended_before(stream, cutoff_ms),
             floors=floors,
             purge_upto=purges.get(stream),
         )

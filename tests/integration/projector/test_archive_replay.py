@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from mindhit import streams
 from mindhit.settings import Settings
+from projector.append_times import AppendTimes
 from projector.archive import Archiver
 from projector.replay import replay
 from projector.retention import trim_streams
@@ -37,7 +38,8 @@ async def archive_all(
 async def test_archive_is_exactly_once_and_trimming_keeps_offsets_dense(
     settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
 ) -> None:
-    settings = msgspec.structs.replace(settings, stream_retention_entries=2)
+    settings = msgspec.structs.replace(settings, stream_retention_s=10.0)
+    times = AppendTimes()
     await write_log(
         aredis, settings, synth_log(4, users=6, sessions_per_user=3, visits_per_session=5)
     )
@@ -52,8 +54,10 @@ async def test_archive_is_exactly_once_and_trimming_keeps_offsets_dense(
     archived = {stream_key(settings.key_prefix, t, p): n for t, p, n in rows}
     assert archived == {s: n for s, n in before.items() if n}
     # The projection has not folded yet: retention must not trim past it.
-    assert await trim_streams(settings, aredis, pg) == 0
+    assert await trim_streams(settings, aredis, pg, times, clock=lambda: 1_000) == 0
     await fold_all(settings, aredis, pg)
+    # Everything is archived and folded, but younger than the window: it stays.
+    assert await trim_streams(settings, aredis, pg, times, clock=lambda: 10_999) == 0
     # A Faust group that lags on one raw partition holds that partition back.
     raw0 = stream_key(settings.key_prefix, "raw", 0)
     await aredis.sadd(f"{settings.key_prefix}:groups", "mindhit-processors")
@@ -61,21 +65,21 @@ async def test_archive_is_exactly_once_and_trimming_keeps_offsets_dense(
         f"{settings.key_prefix}:offsets:mindhit-processors",
         mapping={"raw:0": 1, "lease.member": "worker-1", "lease.expires": 99},
     )
-    trimmed = await trim_streams(settings, aredis, pg)
+    trimmed = await trim_streams(settings, aredis, pg, times, clock=lambda: 11_000)
     assert trimmed > 0
     for stream, hw in before.items():
         earliest = await streams.earliest_offset(aredis, stream)
         if stream == raw0:
             assert earliest <= 1
-        elif hw:
-            assert earliest == hw - 2, stream
+        else:
+            assert earliest == hw, stream
         assert await streams.highwater(aredis, stream) == hw  # offsets stay dense
 
 
 async def test_replay_rebuilds_identical_tables_from_archive_and_tail(
     settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
 ) -> None:
-    settings = msgspec.structs.replace(settings, stream_retention_entries=1)
+    settings = msgspec.structs.replace(settings, stream_retention_s=0.0)
     await write_log(
         aredis, settings, synth_log(5, users=5, sessions_per_user=4, visits_per_session=9)
     )
@@ -211,7 +215,7 @@ async def test_lost_read_tables_rebuild_from_archive_when_redis_was_trimmed(
     settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
 ) -> None:
     """Read tables restored from nothing while Redis keeps only the newest entry."""
-    settings = msgspec.structs.replace(settings, stream_retention_entries=1)
+    settings = msgspec.structs.replace(settings, stream_retention_s=0.0)
     await write_log(
         aredis, settings, synth_log(15, users=4, sessions_per_user=3, visits_per_session=6)
     )

@@ -15,23 +15,24 @@ from schema.log import RawEntry, decode_raw_entry, encode_raw_entry
 @given(
     highwater=st.integers(0, 1000),
     earliest=st.integers(0, 1000),
-    retention=st.integers(0, 1000),
+    aged=st.integers(0, 1000),
     floors=st.lists(st.integers(0, 1000), min_size=1, max_size=4),
     purge=st.none() | st.integers(0, 1000),
 )
-def test_trim_never_passes_a_reader_and_keeps_retention_unless_purging(
-    highwater: int, earliest: int, retention: int, floors: list[int], purge: int | None
+def test_trim_never_passes_a_reader_and_keeps_the_window_unless_purging(
+    highwater: int, earliest: int, aged: int, floors: list[int], purge: int | None
 ) -> None:
-    earliest = min(earliest, highwater)
+    earliest, aged = min(earliest, highwater), min(aged, highwater)
     floors = [min(f, highwater) for f in floors]
     target = trim_target(
-        highwater=highwater, earliest=earliest, retention=retention, floors=floors, purge_upto=purge
+        highwater=highwater, earliest=earliest, aged=aged, floors=floors, purge_upto=purge
     )
     if target is None:
+        assert min([max(aged, purge or 0), *floors]) <= earliest  # nothing was allowed
         return
     assert earliest < target <= min(floors)
-    if purge is None or target <= highwater - retention:
-        assert highwater - target >= retention
+    if purge is None or purge <= aged:
+        assert target == min([aged, *floors])  # the window, as far as the readers allow
 
 
 def test_split_entry_gives_each_user_only_their_uploads_in_order() -> None:
