@@ -453,7 +453,10 @@ def main() -> None:
             "acknowledged_uploads": round(uploads),
             "errors": {k: sum(run[k] for run in wrk_runs) for k in (*error_kinds, "timeouts")},
             "open_loop": {
-                name: {k: run["open"][k] for k in ("statuses", "errors", "send_lag_p99_ms")}
+                name: {
+                    k: run["open"][k]
+                    for k in ("statuses", "errors", "send_lag_p99_ms", "client_cpu_s")
+                }
                 for name, run in (("big", big), ("small", small))
             },
             "seconds": args.seconds,

@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +156,7 @@ async def run(load: Load) -> dict[str, Any]:
         "send_lag_p99_ms": round(percentile(tally.send_lags, 99) * 1000, 2),
         "connections": load.connections,
         "seconds": load.seconds,
+        "client_cpu_s": round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 2),
     }
 
 

@@ -45,9 +45,15 @@ log = get_logger("ingest")
 
 
 def redis_client(url: str, *, max_connections: int = 64) -> aioredis.Redis:
-    """A Redis client that fails fast (so an outage becomes a quick 503, not a hang)."""
+    """A Redis client that fails fast (so an outage becomes a quick 503, not a hang).
+
+    With more requests in flight than ``max_connections`` (1,000 clients at once), a
+    command waits for a free connection (up to a second) rather than failing: a full
+    pool is load, not an outage, and answering it 503 turned saturation into errors.
+    """
     return connect_redis(
         url,
+        pool_timeout=1.0,
         max_connections=max_connections,
         socket_connect_timeout=1.0,
         socket_timeout=5.0,

@@ -49,13 +49,19 @@ def plain_url(url: str) -> tuple[str, bool]:
     return url, False
 
 
-def connect_redis(url: str, **options: Any) -> aioredis.Redis:
+def connect_redis(url: str, *, pool_timeout: float | None = None, **options: Any) -> aioredis.Redis:
     """An asyncio Redis client for ``url`` (``options`` as for ``redis.asyncio.Redis``).
 
     A ``redis+cluster://`` / ``rediss+cluster://`` URL gives a Redis Cluster client
     (``options`` as for ``redis.asyncio.cluster.RedisCluster``; ``max_connections`` is
     then per node). No connection is opened until the first command. Replies are
     ``bytes`` unless ``decode_responses=True`` is given.
+
+    ``pool_timeout``: when all ``max_connections`` are in use, a command waits up to this
+    many seconds for one to come free (then ``ConnectionError``) instead of failing at
+    once with ``MaxConnectionsError`` (a server with many concurrent requests, e.g. the
+    gateway). Plain Redis only: redis-py's cluster client has no waiting pool, so on
+    Redis Cluster it is ignored.
     """
     target, cluster = plain_url(url)
     if cluster:
@@ -66,6 +72,9 @@ def connect_redis(url: str, **options: Any) -> aioredis.Redis:
         # each slot on its first MOVED; a failover (CLUSTERDOWN) still reinitializes.
         options.setdefault("reinitialize_steps", 0)
         return cast(aioredis.Redis, RedisCluster.from_url(target, **options))
+    if pool_timeout is not None:
+        pool = aioredis.BlockingConnectionPool.from_url(target, timeout=pool_timeout, **options)
+        return aioredis.Redis(connection_pool=pool)
     return aioredis.Redis.from_url(target, **options)
 
 
