@@ -17,7 +17,10 @@ pipeline never drained); every process it started is ended, also on Ctrl-C. The
 temporary directory (component logs) is deleted after a clean run and kept
 otherwise (``--keep`` keeps it always).
 
-    python bench/chaos.py [--minutes 3] [--users 200] [--seed 13]
+    python bench/chaos.py [--minutes 3] [--users 200] [--seed 13] [--processors 2] [--projectors 2]
+
+With ``--processors N`` / ``--projectors M`` that many workers and projector replicas
+share the partitions; each kill or pause hits one of them.
 """
 
 from __future__ import annotations
@@ -124,7 +127,9 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=stack.gateway_url, limits=limits) as http:
         users = await make_users(stack, args.users, args.seed, http)
         faults = plan(seconds, random.Random(args.seed))
-        injector = Injector(stack, report=lambda line: log(f"  fault {line}"))
+        injector = Injector(
+            stack, report=lambda line: log(f"  fault {line}"), rng=random.Random(args.seed + 1)
+        )
         started = time.monotonic()
         log(f"driving {args.users} users for {seconds:.0f}s with {len(faults)} faults")
         until = started + seconds
@@ -132,6 +137,7 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         driven = time.monotonic() - started
     log("draining")
     drained = await drain(stack, args.drain_timeout)
+    exited = [name for name, c in stack.components.items() if not c.alive()]
     findings, acked, visits = await audit(stack, users, settle=30.0 if drained else 0.0)
     for kind, examples in findings.examples.items():
         for example in examples[:5]:
@@ -145,6 +151,8 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         "kills": injector.kills,
         "restarts": injector.restarts,
         "pauses": injector.pauses,
+        "found_dead": injector.found_dead,
+        "exited": exited,
         "seconds": round(time.monotonic() - started, 1),
         "driving_seconds": round(driven, 1),
         "drained": drained,
@@ -164,6 +172,8 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         "refusals": counters.refusals[:10],
         "seed": args.seed,
         "minutes": args.minutes,
+        "processors": args.processors,
+        "projectors": args.projectors,
     }
 
 
@@ -184,13 +194,20 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=13, help="seed of browsing and faults")
     parser.add_argument("--drain-timeout", type=float, default=300.0, help="seconds to catch up")
     parser.add_argument("--keep", action="store_true", help="keep the data and logs directory")
+    parser.add_argument(
+        "--processors", type=int, default=1, help="processors workers (one worker group)"
+    )
+    parser.add_argument(
+        "--projectors", type=int, default=1, help="projector replicas (one projector group)"
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in background
     root = Path(tempfile.mkdtemp(prefix="mindhit-chaos-"))
     log(f"stack under {root}")
     result: dict[str, Any] | None = None
-    with Stack(root) as stack:
+    replicas = {"processors": args.processors, "projector": args.projectors}
+    with Stack(root, replicas=replicas) as stack:
         stack.start()
         result = asyncio.run(soak(stack, args))
     failed = not result["drained"] or any(result[k] for k in LOSS)

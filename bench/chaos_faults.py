@@ -11,7 +11,10 @@ healthy, then the old process resumes — a zombie that must not write anything
 that counts — and is killed a few seconds later.
 
 :class:`Injector` runs the plan in order (a fault never starts before the previous
-one's component is healthy again), counting kills, restarts and pauses.
+one's component is healthy again), counting kills, restarts and pauses. With several
+replicas of a component (``bench/chaos.py --processors 2 --projectors 2``) a kill or a
+pause hits one of them, chosen with the injector's own seeded generator (so the
+schedule is the same as with one replica).
 """
 
 from __future__ import annotations
@@ -67,10 +70,14 @@ class Injector:
 
     stack: Stack
     report: Callable[[str], None] = lambda line: None
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    """Chooses which replica of a component a kill or pause hits."""
     kills: int = 0
     restarts: int = 0
     pauses: int = 0
     done: list[str] = field(default_factory=list)
+    found_dead: list[str] = field(default_factory=list)
+    """Components a kill found already exited (a crash the kill's restart hid)."""
     _stop: threading.Event = field(default_factory=threading.Event)
 
     async def run(self, faults: list[Fault], started: float) -> None:
@@ -81,33 +88,45 @@ class Injector:
                 await asyncio.sleep(wait)
             began = time.monotonic() - started
             try:
-                await asyncio.to_thread(self._inflict, fault)
+                target = await asyncio.to_thread(self._inflict, fault)
             except BaseException:
                 self._stop.set()  # interrupted: the fault under way ends early
                 raise
             line = (
-                f"{began:6.1f}s {fault.kind} {fault.target} "
+                f"{began:6.1f}s {fault.kind} {target} "
                 f"({time.monotonic() - started - began:.1f}s to recover)"
             )
             self.done.append(line)
             self.report(line)
 
-    def _inflict(self, fault: Fault) -> None:
+    def _inflict(self, fault: Fault) -> str:
+        """Inflict one fault; return the name of what it hit."""
         if fault.kind == "kill":
-            component = self.stack.components[fault.target]
+            name = self._replica(fault.target)
+            component = self.stack.components[name]
+            if not component.alive():
+                self.found_dead.append(name)
             component.kill()
             self.kills += 1
             component.start()
             self.restarts += 1
             component.wait_healthy()
-        elif fault.kind == "restart" and fault.target == "redis":
+            return name
+        if fault.kind == "restart" and fault.target == "redis":
             self.stack.restart_redis()
             self.restarts += 1
         elif fault.kind == "restart":
             self.stack.restart_postgres()
             self.restarts += 1
         else:
-            self._pause(fault.target)
+            name = self._replica(fault.target)
+            self._pause(name)
+            return name
+        return fault.target
+
+    def _replica(self, command: str) -> str:
+        names = self.stack.instances(command)
+        return names[0] if len(names) == 1 else self.rng.choice(names)
 
     def _pause(self, name: str) -> None:
         """SIGSTOP ``name``; its replacement starts at once (as a supervisor whose probe

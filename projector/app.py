@@ -22,6 +22,8 @@ from typing import Any
 
 import psycopg
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mindhit import streams
 from mindhit.clock import Clock, system_clock
@@ -42,6 +44,10 @@ __all__ = ["run_projector"]
 
 log = get_logger(__name__)
 
+Labels = tuple[str, str, str]
+"""(projection, topic, partition) labels of the lag gauge."""
+
+RESTART_AFTER_S = 1.0
 TRIM_EVERY_S = 5.0
 STALE_AFTER_S = 30.0
 
@@ -68,6 +74,44 @@ async def run_projector(
 ) -> None:
     """Run until ``stop`` is set (or SIGTERM/SIGINT); ``clock`` dates housekeeping's work.
 
+    A lost connection (PostgreSQL or Redis restarting) ends the run and starts it
+    again from scratch a second later, in the same process: new connections, the
+    partitions taken again, every loop resumed from its checkpoints (what a
+    supervisor's restart would do). Any other error ends the process.
+    """
+    stop = stop or asyncio.Event()
+    _stop_on_signals(stop)
+    while not stop.is_set():
+        attempt = asyncio.Event()
+        relay = asyncio.create_task(_relay(stop, attempt))
+        try:
+            await _run(settings, redis_url, database_url, attempt, archive, serve, clock)
+        except (psycopg.OperationalError, RedisConnectionError, RedisTimeoutError) as exc:
+            if stop.is_set():
+                return
+            log.error("projector_connection_lost_restarting", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=RESTART_AFTER_S)
+        finally:
+            relay.cancel()
+
+
+async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
+    await source.wait()
+    target.set()
+
+
+async def _run(
+    settings: Settings,
+    redis_url: str,
+    database_url: str,
+    stop: asyncio.Event,
+    archive: bool,
+    serve: bool,
+    clock: Clock,
+) -> None:
+    """One run of the projector, until ``stop`` is set or a loop fails.
+
     Steps at start: connect Redis and PostgreSQL (one connection per loop);
     check the log under the checkpoints once (:class:`projector.log_guard.LogGuard`);
     start the health server; join the projector group (heartbeats); then run the
@@ -76,8 +120,6 @@ async def run_projector(
     (they resume from their checkpoints whenever a round starts), and the trimmer.
     Any loop failing stops all; at the end the replica releases its partitions.
     """
-    stop = stop or asyncio.Event()
-    _stop_on_signals(stop)
     redis = connect_redis(redis_url)
     conns = [psycopg.connect(database_url) for _ in range(5)]
     consumer = ProjectionConsumer(settings, redis, conns[0])
@@ -97,8 +139,10 @@ async def run_projector(
     async def housekeeping() -> None:
         await housekeeper.turn()
 
+    shown: set[Labels] = set()
+
     async def gauges() -> None:
-        await _set_lag_gauges(redis, consumer, archiver)
+        await _set_lag_gauges(redis, consumer, archiver, shown)
 
     server = (
         await serve_health(
@@ -177,14 +221,26 @@ async def _ready(
 
 
 async def _set_lag_gauges(
-    redis: aioredis.Redis, consumer: ProjectionConsumer, archiver: Archiver
+    redis: aioredis.Redis, consumer: ProjectionConsumer, archiver: Archiver, shown: set[Labels]
 ) -> None:
-    for (projection, topic, partition), lag in (await consumer.lag()).items():
-        metrics.LAG.labels(projection, topic, str(partition)).set(lag)
+    """Set the lag of the partitions this replica holds; drop those it no longer holds
+    (another replica reports them: a stale value would feed the autoscaler phantom lag)."""
+    now: dict[Labels, int] = {
+        (projection, topic, str(partition)): lag
+        for (projection, topic, partition), lag in (await consumer.lag()).items()
+    }
     for stream, position in archiver.positions.items():
         topic, partition = archiver.ids[stream]
-        lag = max(0, await streams.highwater(redis, stream) - position)
-        metrics.LAG.labels("archiver", topic, str(partition)).set(lag)
+        now[("archiver", topic, str(partition))] = max(
+            0, await streams.highwater(redis, stream) - position
+        )
+    for labels in shown - now.keys():
+        with contextlib.suppress(KeyError):
+            metrics.LAG.remove(*labels)
+    for labels, lag in now.items():
+        metrics.LAG.labels(*labels).set(lag)
+    shown.clear()
+    shown.update(now)
 
 
 async def _until_stopped_or_failed(tasks: list[asyncio.Task[Any]], stop: asyncio.Event) -> None:

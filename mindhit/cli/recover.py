@@ -21,6 +21,7 @@ from mindhit import checkpoints, recovery
 from mindhit.command_context import settings_from
 from mindhit.db import sql_file
 from mindhit.keys import (
+    PROJECTOR_GROUP,
     epoch_field,
     epoch_field_partition,
     group_members_key,
@@ -147,7 +148,8 @@ async def _live_processor(client: aioredis.Redis, prefix: str) -> str | None:
     """A processors group with a live member (heartbeat not expired), described.
 
     Groups are found by their members' keys (a running worker heartbeats them back
-    after a loss, before it commits again), plus those that ever committed.
+    after a loss, before it commits again), plus those that ever committed; the
+    projector's group is not one (the projector stands still while the log is lost).
     """
     now_s, now_us = await client.time()
     now_ms = int(now_s) * 1000 + int(now_us) // 1000
@@ -155,6 +157,7 @@ async def _live_processor(client: aioredis.Redis, prefix: str) -> str | None:
     keys = {group_members_key(prefix, g.decode()) for g in committed}
     async for found in client.scan_iter(match=group_members_key(prefix, "*"), count=1000):
         keys.add(found.decode() if isinstance(found, bytes) else found)
+    keys.discard(group_members_key(prefix, PROJECTOR_GROUP))  # the projector may run on
     for key in sorted(keys):
         live: Any = await client.zrangebyscore(key, now_ms, "+inf")
         if live:

@@ -1,5 +1,8 @@
 """The chaos soak in reduced form: one minute, 35 users, every fault type, nothing lost.
 
+Two processors workers and two projector replicas share the partitions (each kill or
+pause hits one of them), so partitions move between live members during the run.
+
 ``bench/chaos.py`` runs its own Redis and PostgreSQL (it restarts them), so this
 test needs neither the shared services nor a key prefix: it runs the soak as a
 child process and reads the JSON of its last line. What a user would notice is
@@ -34,7 +37,7 @@ LOSS = (
 def test_one_minute_of_crashes_and_restarts_loses_nothing() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "chaos.py"), "--minutes", "1", "--users", "35",
-         "--drain-timeout", "90"],
+         "--drain-timeout", "90", "--processors", "2", "--projectors", "2"],
         cwd=ROOT, capture_output=True, text=True, timeout=280, check=False,
     )  # fmt: skip
     lines = done.stdout.strip().splitlines()
@@ -48,4 +51,7 @@ def test_one_minute_of_crashes_and_restarts_loses_nothing() -> None:
     assert figures["kills"] >= 7 and figures["restarts"] >= 9 and figures["pauses"] >= 1, report
     assert figures["acked_events"] > 1000 and figures["visits"] > 300, report
     assert figures["server_stops"] > 0 and figures["duplicates_answered"] > 0, report
+    assert figures["processors"] == figures["projectors"] == 2, report
+    # No component died by itself (a kill's restart would hide it; a group would cover it).
+    assert figures["found_dead"] == figures["exited"] == [], report
     assert done.returncode == 0, report

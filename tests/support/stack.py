@@ -2,11 +2,11 @@
 
 :class:`Stack` owns a private Redis (append-only file, ``appendfsync everysec`` as
 production runs it), a private PostgreSQL 15 and the ``mindhit gateway``,
-``processors`` and ``projector`` processes, each a :class:`Component` in its own
-process group on its own loopback port. Everything lives under one directory
-(data, logs); :meth:`Stack.close` ends every process it ever started — also the
-"zombies" (a paused component whose replacement was started) — and is safe to call
-twice, so ``with Stack(...)`` cleans up on an exception or Ctrl-C.
+``processors`` and ``projector`` processes (one or more replicas of each), each a
+:class:`Component` in its own process group on its own loopback port. Everything
+lives under one directory (data, logs); :meth:`Stack.close` ends every process it
+ever started — also the "zombies" (a paused component whose replacement was started)
+— and is safe to call twice, so ``with Stack(...)`` cleans up on an exception or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -34,14 +35,29 @@ _DATABASE = "mindhit"
 
 
 class Component:
-    """One ``mindhit <command>`` child in its own process group, its output in ``log``."""
+    """One ``mindhit <command>`` child in its own process group, its output in ``log``.
 
-    def __init__(self, name: str, env: dict[str, str], log: Path, health_path: str) -> None:
+    ``name`` tells replicas apart (``projector``, ``projector-2``); ``command`` is the
+    ``mindhit`` command (the name by default); ``port`` its health port (by default
+    the one ``env`` gives the command).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        env: dict[str, str],
+        log: Path,
+        health_path: str,
+        *,
+        command: str | None = None,
+        port: int | None = None,
+    ) -> None:
         self.name = name
+        self.command = command or name
         self.env = env
         self.log = log
         self.health_path = health_path
-        self.port = int(env[f"MINDHIT_{name.upper()}_PORT"])
+        self.port = port or int(env[f"MINDHIT_{self.command.upper()}_PORT"])
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -53,8 +69,8 @@ class Component:
         """Start the command (a new process; the previous one must be gone or detached)."""
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mindhit.cli", self.name],
-                env=self.env | {f"MINDHIT_{self.name.upper()}_PORT": str(self.port)},
+                [sys.executable, "-m", "mindhit.cli", self.command],
+                env=self.env | {f"MINDHIT_{self.command.upper()}_PORT": str(self.port)},
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -94,8 +110,10 @@ class Component:
         The replacement started next runs beside the old process, as a new pod would
         (its own metrics port); the old one keeps running until it is killed.
         """
-        old = Component(self.name, self.env, self.log, self.health_path)
-        old.port, old.proc = self.port, self.proc
+        old = Component(
+            self.name, self.env, self.log, self.health_path, command=self.command, port=self.port
+        )
+        old.proc = self.proc
         self.port, self.proc = free_port(), None
         return old
 
@@ -122,9 +140,20 @@ class Component:
 
 
 class Stack:
-    """Private Redis + PostgreSQL + gateway, processors and projector under ``root``."""
+    """Private Redis + PostgreSQL + gateway, processors and projector under ``root``.
 
-    def __init__(self, root: Path, *, partitions: int = 4, env: dict[str, str] | None = None):
+    ``replicas``: how many processes of a component run (default one each); the
+    processors workers form a worker group, the projector replicas the projector group.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        partitions: int = 4,
+        env: dict[str, str] | None = None,
+        replicas: Mapping[str, int] | None = None,
+    ):
         self.root = root
         root.chmod(0o755)  # PostgreSQL runs as its own user and must reach its directory
         self.logs = root / "logs"
@@ -134,6 +163,7 @@ class Stack:
         self.key_prefix = "chaos"
         self.partitions = partitions
         self._extra_env = env or {}
+        self.replicas = {name: (replicas or {}).get(name, 1) for name in COMPONENTS}
         ports = {name: free_port() for name in COMPONENTS}
         self.ports = ports
         self.gateway_url = f"http://127.0.0.1:{ports['gateway']}"
@@ -174,12 +204,21 @@ class Stack:
             conn.execute(f'CREATE DATABASE "{_DATABASE}"')
         apply_migrations(self.database_url)
         env = self.env()
-        for name in COMPONENTS:
-            health = "healthz" if name == "processors" else "readyz"
-            self.components[name] = Component(name, env, self.logs / f"{name}.log", health)
-            self.components[name].start()
+        for command in COMPONENTS:
+            health = "healthz" if command == "processors" else "readyz"
+            for i in range(self.replicas[command]):
+                name = command if i == 0 else f"{command}-{i + 1}"
+                port = None if i == 0 else free_port()
+                self.components[name] = Component(
+                    name, env, self.logs / f"{name}.log", health, command=command, port=port
+                )
+                self.components[name].start()
         for component in self.components.values():
             component.wait_healthy()
+
+    def instances(self, command: str) -> list[str]:
+        """The names of the running replicas of ``command``."""
+        return [name for name, c in self.components.items() if c.command == command]
 
     def restart_redis(self) -> None:
         """Stop Redis cleanly (it fsyncs its append-only file) and start it on the same port."""
