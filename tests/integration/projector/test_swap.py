@@ -14,8 +14,9 @@ import redis.asyncio as aioredis
 from mindhit import checkpoints
 from mindhit.checkpoints import CheckpointMoved
 from mindhit.settings import Settings
+from projector import fencing
 from projector.folds import Batch
-from projector.pg import apply_batch, ensure_temp_tables, live_tables
+from projector.pg import Writer, apply_batch, ensure_temp_tables, live_tables
 from projector.projections import tables_of
 from projector.shadow import create_shadows
 from projector.swap import swap, write_locks
@@ -28,11 +29,15 @@ pytestmark = pytest.mark.integration
 KEY = ("visits", "visits", 0)
 
 
-def _commit_in_thread(database_url: str, done: list[float]) -> threading.Thread:
-    """A live writer of the visits projection moving its checkpoint by one."""
+def _commit_in_thread(
+    database_url: str, done: list[float], *, grouped: bool = False
+) -> threading.Thread:
+    """A live writer of the visits projection moving its checkpoint by one (``grouped``:
+    as a projector group's replica, fenced by its claim on partition 0)."""
 
     def run() -> None:
         with psycopg.connect(database_url) as conn:
+            writer = Writer(tokens=fencing.claim(conn, [0], "replica")) if grouped else Writer()
             ensure_temp_tables(conn)
             stored = checkpoints.load(conn, ["visits"]).get(KEY, 0)
             conn.commit()
@@ -42,6 +47,7 @@ def _commit_in_thread(database_url: str, done: list[float]) -> threading.Thread:
                 tables=live_tables(),
                 expected={KEY: stored},
                 advance={KEY: stored + 1},
+                writer=writer,
             )
             done.append(time.monotonic())
 
@@ -50,12 +56,13 @@ def _commit_in_thread(database_url: str, done: list[float]) -> threading.Thread:
     return thread
 
 
+@pytest.mark.parametrize("grouped", [False, True], ids=["single", "group-replica"])
 def test_the_live_projector_waits_while_replay_holds_the_write_locks(
-    database_url: str, pg: psycopg.Connection[Any]
+    database_url: str, pg: psycopg.Connection[Any], grouped: bool
 ) -> None:
     done: list[float] = []
     with write_locks(pg, ("visits",)):
-        writer = _commit_in_thread(database_url, done)
+        writer = _commit_in_thread(database_url, done, grouped=grouped)
         writer.join(timeout=1.5)
         assert writer.is_alive() and not done  # blocked on the projection's write lock
         released = time.monotonic()
