@@ -103,7 +103,7 @@ class ProjectorGroup:
         while not stop.is_set():
             try:
                 await self.beat()
-            except RedisError as exc:
+            except (RedisError, RuntimeError) as exc:  # RuntimeError: membership kept changing
                 log.warning("projector_heartbeat_failed", error=repr(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.ttl_ms / 3000)
@@ -171,7 +171,7 @@ class ProjectorGroup:
     async def _try_beat(self) -> None:
         try:
             await self.beat()
-        except RedisError as exc:
+        except (RedisError, RuntimeError) as exc:
             log.warning("projector_heartbeat_failed", error=repr(exc))
             await asyncio.sleep(self.ttl_ms / 3000)
 

@@ -1,0 +1,93 @@
+"""The projector group in one process, on real Redis and PostgreSQL: settle, hand over, fence."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+import redis.asyncio as aioredis
+
+from mindhit.settings import Settings
+from projector import fencing
+from projector.group import ProjectorGroup
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 8
+TTL_MS = 900
+
+
+@pytest.fixture
+def conns(
+    database_url: str, pg: psycopg.Connection[Any]
+) -> Iterator[list[psycopg.Connection[Any]]]:
+    """One connection per member (``pg`` first: it empties the fence table)."""
+    with psycopg.connect(database_url) as a, psycopg.connect(database_url) as b:
+        yield [a, b]
+
+
+def _member(
+    redis: aioredis.Redis, settings: Settings, name: str, conn: psycopg.Connection[Any]
+) -> ProjectorGroup:
+    async def claim(partitions: set[int]) -> dict[int, int]:
+        return await asyncio.to_thread(fencing.claim, conn, partitions, name)
+
+    return ProjectorGroup(redis, settings.key_prefix, PARTITIONS, name, TTL_MS, claim)
+
+
+async def test_members_settle_on_disjoint_partitions_and_a_leaver_hands_over_fenced(
+    settings: Settings, aredis: aioredis.Redis, conns: list[psycopg.Connection[Any]]
+) -> None:
+    a, b = (_member(aredis, settings, n, c) for n, c in zip("ab", conns, strict=True))
+    stop = asyncio.Event()
+    await a.beat()
+    await b.beat()
+    await a.beat()  # both see the generation of two
+    ta, tb = await asyncio.wait_for(asyncio.gather(a.settle(stop), b.settle(stop)), 10)
+    assert ta is not None and tb is not None
+    assert sorted([len(ta), len(tb)]) == [4, 4] and set(ta) | set(tb) == set(range(PARTITIONS))
+    claimed = dict(conns[0].execute("SELECT partition, holder FROM partition_fences").fetchall())
+    conns[0].commit()
+    assert claimed == {**dict.fromkeys(ta, "a"), **dict.fromkeys(tb, "b")}
+
+    # b leaves: a's next beat starts a generation of one, and a takes b's partitions over
+    # with new tokens; b's tokens no longer pass the fence.
+    await b.leave()
+    await a.beat()
+    assert a.changed.is_set()
+    again = await asyncio.wait_for(a.settle(stop), 10)
+    assert again is not None and set(again) == set(range(PARTITIONS))
+    assert {p: again[p] for p in ta} == ta  # a's own partitions kept their claims
+    assert all(again[p] == tb[p] + 1 for p in tb)
+    with conns[1].transaction(), pytest.raises(fencing.Fenced) as fenced:
+        fencing.check(conns[1], tb)
+    assert fenced.value.partitions == set(tb)
+    with conns[0].transaction():
+        fencing.check(conns[0], again)  # the owner's tokens pass
+    await a.leave()
+
+
+async def test_a_member_waits_for_a_partition_until_its_holders_lease_expires(
+    settings: Settings, aredis: aioredis.Redis, conns: list[psycopg.Connection[Any]]
+) -> None:
+    a, b = (_member(aredis, settings, n, c) for n, c in zip("ab", conns, strict=True))
+    stop = asyncio.Event()
+    await a.beat()
+    assert await asyncio.wait_for(a.settle(stop), 10) is not None  # a holds all 8
+    await b.beat()  # b joins; a (stopped, say) never beats again, nor releases
+    beating = asyncio.create_task(b.heartbeats(stop))
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    try:
+        tb = await asyncio.wait_for(b.settle(stop), 15)
+    finally:
+        stop.set()
+        await beating
+    waited = loop.time() - began
+    assert tb is not None and set(tb) == set(range(PARTITIONS))  # a dropped out meanwhile
+    assert waited >= TTL_MS / 1000 * 0.5  # not before a's leases could have expired
+    assert all(t == 2 for t in tb.values())  # claimed again, after a's claims
+    await b.leave()
