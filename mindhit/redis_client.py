@@ -87,5 +87,11 @@ def connect_redis_sync(url: str, **options: Any) -> redis.Redis:
 
 
 def is_cluster(client: object) -> bool:
-    """Whether ``client`` (asyncio or blocking) talks to a Redis Cluster."""
-    return isinstance(client, RedisCluster | SyncRedisCluster)
+    """Whether ``client`` (asyncio or blocking) talks to a Redis Cluster.
+
+    Told by the cluster client's node map, so a wrapper that hands attributes through
+    (a test's racing client) answers like the client it wraps.
+    """
+    return isinstance(client, RedisCluster | SyncRedisCluster) or (
+        getattr(client, "nodes_manager", None) is not None
+    )

@@ -17,13 +17,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from hashlib import sha1
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from mindhit.log_epoch import epoch_key, new_epoch
+from mindhit.redis_client import is_cluster
 from mindhit.settings import Settings
 from mindhit.streams import offset_of
 from schema.topics import RAW_TOPIC, partition_tag, stream_key
@@ -253,7 +255,14 @@ async def _run_append(
         reply = await client.evalsha(_APPEND_UPLOADS_SHA, len(keys), *keys, *args)  # type: ignore[misc]
         return reply, None
     pipe = client.pipeline(transaction=False)  # one connection: WAIT covers the script's writes
-    pipe.evalsha(_APPEND_UPLOADS_SHA, len(keys), *keys, *args)
-    pipe.execute_command("WAIT", wait_replicas, wait_timeout_ms)
+    # (execute_command: a cluster pipeline refuses its evalsha method, not the command)
+    pipe.execute_command("EVALSHA", _APPEND_UPLOADS_SHA, len(keys), *keys, *args)
+    # WAIT names no key: on Redis Cluster it must be sent to the stream's node (one
+    # pipeline per node is one connection), not to every primary as the client would.
+    where: dict[str, Any] = {}
+    if is_cluster(client):
+        cluster = await cast(RedisCluster, client).initialize()  # (a no-op once it knows the slots)
+        where["target_nodes"] = cluster.get_node_from_key(keys[0])
+    pipe.execute_command("WAIT", wait_replicas, wait_timeout_ms, **where)
     reply, acked = await pipe.execute()
     return reply, int(acked)

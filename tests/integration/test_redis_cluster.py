@@ -1,41 +1,93 @@
-"""The test cluster itself: three masters, and the factory's client spans them.
+"""The test cluster itself, and what MindHit's helpers must do differently on it.
 
 This runs in every mode (it starts its own cluster), so the fixture the
-``MINDHIT_TEST_REDIS=cluster`` run relies on is checked on every run.
+``MINDHIT_TEST_REDIS=cluster`` run relies on, and the per-slot paths that only a
+cluster takes, are checked on every run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mindhit.redis_client import connect_redis, connect_redis_sync, is_cluster
+from mindhit.upload_log import (
+    AppendPolicy,
+    RawPartition,
+    ReplicationTimeoutError,
+    UploadId,
+    append_uploads,
+)
+from schema.ids import uuid7
 from tests.support.redis_cluster import PrivateRedisCluster
 
 pytestmark = pytest.mark.integration
 
 
-async def test_three_masters_share_the_slots_and_one_client_reaches_all(tmp_path: Path) -> None:
-    cluster = PrivateRedisCluster(tmp_path)
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedisCluster]:
+    """A private 3-master cluster for this module."""
+    started = PrivateRedisCluster(Path(tmp_path_factory.mktemp("cluster")))
+    started.start()
+    yield started
+    started.stop()
+
+
+async def test_three_masters_share_the_slots_and_one_client_reaches_all(
+    cluster: PrivateRedisCluster,
+) -> None:
+    sync = connect_redis_sync(cluster.url)
+    nodes = sync.execute_command("CLUSTER", "NODES")
+    text = nodes.decode() if isinstance(nodes, bytes) else str(nodes)
+    assert sum("master" in line for line in text.splitlines()) == 3
+    client = connect_redis(cluster.url)
+    assert is_cluster(client)
+    keys = [f"t:{{p{n}}}:raw" for n in range(12)]
+    slots = {sync.execute_command("CLUSTER", "KEYSLOT", key) for key in keys}
+    owners = {sync.get_node_from_key(key).name for key in keys}  # type: ignore[attr-defined]
+    assert len(slots) == 12 and len(owners) == 3  # the partitions spread over every master
+    for key in keys:
+        assert await client.xadd(key, {"v": key}, id="0-*") == b"0-1"
+    found = {k.decode() async for k in client.scan_iter(match="t:*", count=100)}
+    assert found == set(keys)  # SCAN ran on every primary
+    assert await client.delete(*keys) == 12  # DEL split per slot
+    await client.aclose()
+    sync.close()
+
+
+async def test_an_append_waits_for_the_replica_of_its_partitions_master(tmp_path: Path) -> None:
+    """``WAIT`` goes to the stream's node with the script (it names no key: by default the
+    cluster client would send it to every primary, which a pipeline refuses)."""
+    cluster = PrivateRedisCluster(tmp_path, replicas=1)
     cluster.start()
+    client = connect_redis(cluster.url)
     try:
-        sync = connect_redis_sync(cluster.url)
-        nodes = sync.execute_command("CLUSTER", "NODES")
-        text = nodes.decode() if isinstance(nodes, bytes) else str(nodes)
-        assert sum("master" in line for line in text.splitlines()) == 3
-        client = connect_redis(cluster.url)
-        assert is_cluster(client)
-        keys = [f"t:{{p{n}}}:raw" for n in range(12)]
-        slots = {sync.execute_command("CLUSTER", "KEYSLOT", key) for key in keys}
-        owners = {sync.get_node_from_key(key).name for key in keys}  # type: ignore[attr-defined]
-        assert len(slots) == 12 and len(owners) == 3  # the partitions spread over every master
-        for key in keys:
-            assert await client.xadd(key, {"v": key}, id="0-*") == b"0-1"
-        found = {k.decode() async for k in client.scan_iter(match="t:*", count=100)}
-        assert found == set(keys)  # SCAN ran on every primary
-        assert await client.delete(*keys) == 12  # DEL split per slot
-        await client.aclose()
-        sync.close()
+        waiting = AppendPolicy(dedupe_ttl_s=60, wait_replicas=1, wait_timeout_ms=2_000)
+        for partition in range(6):  # partitions on every master
+            target = RawPartition.of("wt", partition)
+            outcome = await append_uploads(
+                client,
+                target,
+                b"entry",
+                epoch="*",
+                uploads=[UploadId("user", "client", str(uuid7()))],
+                timestamp_ms=1,
+                policy=waiting,
+            )
+            assert outcome.offset == 0
+        too_many = AppendPolicy(dedupe_ttl_s=60, wait_replicas=2, wait_timeout_ms=50)
+        with pytest.raises(ReplicationTimeoutError, match="1 of 2 replicas"):
+            await append_uploads(
+                client,
+                RawPartition.of("wt", 0),
+                b"entry",
+                epoch="*",
+                uploads=[UploadId("user", "client", str(uuid7()))],
+                timestamp_ms=2,
+                policy=too_many,
+            )
     finally:
+        await client.aclose()
         cluster.stop()

@@ -3,9 +3,10 @@
 :class:`PrivateRedisCluster` starts three ``redis-server --cluster-enabled yes`` nodes on
 loopback ports (each with its own directory and an explicit cluster-bus port, so no
 ``port + 10000`` is assumed free), joins them with ``redis-cli --cluster create`` (no
-replicas), and waits until every node reports ``cluster_state:ok``. Ports are chosen
-free at run time unless a base port is given (``base .. base+2`` for clients,
-``base+3 .. base+5`` for the cluster bus), e.g. a developer's own port range.
+replicas unless asked for), and waits until every node reports ``cluster_state:ok``
+(and every master has its replicas online). Ports are chosen free at run time unless
+a base port is given (from there: one client port per node, then one bus port per
+node), e.g. a developer's own port range.
 Nothing is persisted (``--save ''``, no AOF); :meth:`stop` ends the nodes.
 """
 
@@ -30,14 +31,21 @@ MASTERS = 3
 class PrivateRedisCluster:
     """Three cluster-enabled ``redis-server`` masters joined into one cluster."""
 
-    def __init__(self, directory: Path | None = None, *, port_base: int | None = None) -> None:
-        """``port_base``: fixed ports from there on (6 of them); ``None``: free ones."""
+    def __init__(
+        self, directory: Path | None = None, *, port_base: int | None = None, replicas: int = 0
+    ) -> None:
+        """``port_base``: fixed ports from there on (two per node); ``None``: free ones.
+
+        ``replicas``: replicas per master (``WAIT`` tests), ``3 * (1 + replicas)`` nodes.
+        """
         self.directory = directory or Path(tempfile.mkdtemp(prefix="mindhit-cluster-"))
+        self.replicas = replicas
+        nodes = MASTERS * (1 + replicas)
         if port_base is None:
-            ports = [free_port() for _ in range(2 * MASTERS)]
+            ports = [free_port() for _ in range(2 * nodes)]
         else:
-            ports = list(range(port_base, port_base + 2 * MASTERS))
-        self.ports, self.bus_ports = ports[:MASTERS], ports[MASTERS:]
+            ports = list(range(port_base, port_base + 2 * nodes))
+        self.ports, self.bus_ports = ports[:nodes], ports[nodes:]
         self.processes: list[subprocess.Popen[bytes]] = []
 
     @property
@@ -62,13 +70,15 @@ class PrivateRedisCluster:
                 "create",
                 *nodes,
                 "--cluster-replicas",
-                "0",
+                str(self.replicas),
                 "--cluster-yes",
             ]
             left = max(1.0, deadline - time.monotonic())
             subprocess.run(create, check=True, stdout=subprocess.DEVNULL, timeout=left)
             for port in self.ports:
                 self._wait(port, deadline, _serves_all_slots)
+            for port in self.ports[:MASTERS]:  # `--cluster create` makes the first ones masters
+                self._wait(port, deadline, lambda c: _replicas_online(c) >= self.replicas)
         except BaseException:
             self.stop()
             raise
@@ -110,6 +120,14 @@ class PrivateRedisCluster:
                 proc.kill()
                 proc.wait(10)
         self.processes = []
+
+
+def _replicas_online(client: redis.Redis) -> int:
+    info = client.info("replication")
+    return sum(
+        1 for name, value in info.items()
+        if name.startswith("slave") and isinstance(value, dict) and value.get("state") == "online"
+    )  # fmt: skip
 
 
 def _serves_all_slots(client: redis.Redis) -> bool:
