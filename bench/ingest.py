@@ -15,7 +15,9 @@ send time, so a stall is not hidden by the requests it kept from being sent):
 
 Before them, one client on one connection sends small uploads back to back
 (``single_p50_ms``: an idle gateway answers at once, it does not wait for company),
-beside ``GET /healthz`` on one connection (``healthz_p50_ms``, the HTTP floor).
+beside ``GET /healthz`` on one connection (``healthz_p50_ms``, the HTTP floor) and
+one Redis ``PING`` (``redis_ping_p50_ms``): an upload costs two Redis round trips
+(session claims, then the append) on top of the HTTP one.
 
 It runs a PRIVATE redis-server (so ``redis_bytes_per_event`` is not disturbed
 by anyone else), its own PostgreSQL database for the bench's tokens, samples
@@ -153,6 +155,18 @@ def raw_ceiling(body: bytes, redis_port: int, seconds: float, concurrency: int =
         return events / elapsed
 
     return asyncio.run(run())
+
+
+def redis_round_trip(redis_port: int, count: int = 500) -> float:
+    """Median seconds of one ``PING`` to the bench's Redis (redis-py, one connection)."""
+    client = redis.Redis(port=redis_port)
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        client.ping()
+        times.append(time.perf_counter() - started)
+    client.close()
+    return sorted(times)[count // 2]
 
 
 class RssSampler(threading.Thread):
@@ -337,7 +351,8 @@ def report(result: dict[str, Any]) -> None:
         f"machine load average {r['load_avg_before']} before, {r['load_avg_after']} after"
         f" ({os.cpu_count()} cores, shared)\n"
         f"one client, one connection: upload p50 {r['single_p50_ms']} ms"
-        f" (p99 {r['single_p99_ms']}), GET /healthz p50 {r['healthz_p50_ms']} ms\n"
+        f" (p99 {r['single_p99_ms']}), GET /healthz p50 {r['healthz_p50_ms']} ms,"
+        f" Redis PING p50 {r['redis_ping_p50_ms']} ms\n"
         f"200-event batches at saturation: {r['events_per_s']:,} events/s"
         f" (ceiling {r['ceiling_events_per_s']:,}, ratio {r['ratio']}),"
         f" p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms\n"
@@ -397,6 +412,7 @@ def main() -> None:
             url, work / "small.txt", work / "tokens_one.txt", connections=1, seconds=1,
             get="/healthz",
         )  # fmt: skip
+        ping = redis_round_trip(redis_port)
 
         console.log(f"workload 1: 200-event batches, {args.connections} connections")
         mem_before = int(control.info("memory")["used_memory"])
@@ -443,6 +459,7 @@ def main() -> None:
             "single_p50_ms": round(single["p50_us"] / 1000, 2),
             "single_p99_ms": round(single["p99_us"] / 1000, 2),
             "healthz_p50_ms": round(healthz["p50_us"] / 1000, 2),
+            "redis_ping_p50_ms": round(ping * 1000, 3),
             "rss_mb": round(sampler.max_kb / 1024, 1),
             "redis_bytes_per_event": round(bytes_per_event, 1),
             "dedupe_bytes_per_upload": round(dedupe["freed"] / uploads, 2) if uploads else 0.0,
