@@ -15,13 +15,15 @@ same commands, and callers stay one code path. What only works on one node is ke
 of the code instead of branched on: every key a Lua script or a ``MULTI`` touches shares
 one hash tag (``{pN}`` for a partition's keys), multi-key
 commands over several slots (``DEL``, ``EXISTS``, ``UNLINK``) are split per slot by the
-cluster client, ``SCAN`` is run on every primary (``scan_iter``), and ``XREAD`` over
-several partitions' streams is issued per stream (:func:`is_cluster`).
+cluster client, ``MGET`` is split per slot (:func:`get_many`), ``SCAN`` is run on
+every primary (``scan_iter``), and ``XREAD`` over several partitions' streams is issued
+per slot (:func:`mindhit.streams.read`, which asks :func:`is_cluster`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any, cast
 
 import redis
@@ -35,6 +37,7 @@ __all__ = [
     "WaitingPool",
     "connect_redis",
     "connect_redis_sync",
+    "get_many",
     "is_cluster",
     "plain_url",
 ]
@@ -154,3 +157,16 @@ def is_cluster(client: object) -> bool:
     return isinstance(client, RedisCluster | SyncRedisCluster) or (
         getattr(client, "nodes_manager", None) is not None
     )
+
+
+async def get_many(client: aioredis.Redis, keys: Sequence[str]) -> list[Any]:
+    """The values of ``keys``, in order (``None`` where missing).
+
+    One ``MGET`` on one Redis; on Redis Cluster, whose ``MGET`` takes keys of one slot
+    only, one per slot (``mget_nonatomic``: the values need not be read at one moment).
+    """
+    if not keys:
+        return []
+    if is_cluster(client):
+        return list(await cast(RedisCluster, client).mget_nonatomic(list(keys)))
+    return list(await client.mget(list(keys)))

@@ -26,6 +26,7 @@ from schema.topics import partition_tag
 __all__ = [
     "StreamRecord",
     "append",
+    "content_holders_key",
     "content_key",
     "earliest_offset",
     "entry_id",
@@ -199,9 +200,16 @@ async def earliest_offset(client: aioredis.Redis, stream: str) -> int:
 def content_key(prefix: str, content_hash: str) -> str:
     """The key holding one page text, stored once per content hash (written by the processors).
 
-    The gateway checks it to keep already-known text out of the log.
+    The gateway checks it to keep already-known text out of the log. The hash is the
+    key's hash tag, shared with :func:`content_holders_key`, so the script that drops a
+    text with its last holder touches one Redis Cluster slot.
     """
-    return f"{prefix}:content:{content_hash}"
+    return f"{prefix}:content:{{{content_hash}}}"
+
+
+def content_holders_key(prefix: str, content_hash: str) -> str:
+    """The set of users whose uploads carry the text (in :func:`content_key`'s slot)."""
+    return f"{prefix}:content-holders:{{{content_hash}}}"
 
 
 def quarantine_key(prefix: str) -> str:

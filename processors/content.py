@@ -6,9 +6,10 @@ the text, lets everything downstream refer to a page version by
 the gateway ask whether a hash is already known before sending text again
 (:meth:`ContentStore.has_text`).
 
-Keys (all under ``Settings.key_prefix``; single-key commands, so Redis Cluster safe):
+Keys (all under ``Settings.key_prefix``; single-key commands or reads split per slot,
+and the one script's keys share a hash tag, so Redis Cluster safe):
 
-``<prefix>:content:<content_hash>``              zlib-compressed page text (SET NX: written once)
+``<prefix>:content:{<content_hash>}``            zlib-compressed page text (SET NX: written once)
 ``<prefix>:urlver:<url_hash>:<content_hash>``    "1" once the URL version was announced
 ``<prefix>:enrich2:<url_hash>:<content_hash>``   msgpack :class:`CachedEnrichment` (``2``: from the
                                                  URL and text only; the older ``enrich:``
@@ -18,8 +19,9 @@ Keys (all under ``Settings.key_prefix``; single-key commands, so Redis Cluster s
 ``<prefix>:mindmap-done:<user_id>:<session_id>``  "1" once a session's map was emitted (30 days)
 ``<prefix>:user-content:<user_id>``               set of the content hashes / URL versions a
                                                  user brought in, so erasure can remove them
-``<prefix>:content-holders:<content_hash>``       set of the users whose uploads carry the text
-                                                 (sent in full or, already known, by hash)
+``<prefix>:content-holders:{<content_hash>}``     set of the users whose uploads carry the text
+                                                 (sent in full or, already known, by hash; in
+                                                 the text's slot: ``release_text.lua``)
 
 With a lifetime (``ttl_s``, ``MINDHIT_CONTENT_TTL_DAYS``) every key above but the lock and
 the map marker expires that long after its last use: a text, its holders and the
@@ -50,8 +52,9 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 
+from mindhit.redis_client import get_many
 from mindhit.session_owners import owners_of
-from mindhit.streams import content_key
+from mindhit.streams import content_holders_key, content_key
 from schema.events import ClientEvent, PageContent, text_matches
 
 __all__ = ["CachedEnrichment", "ContentStore", "verified_contents"]
@@ -104,7 +107,6 @@ class ContentStore:
         self._redis = client
         self._prefix = prefix
         self._ttl = ttl_s or None
-        self._release_text = client.register_script(_RELEASE_TEXT)
 
     def _key(self, kind: str, *parts: str) -> str:
         return ":".join((self._prefix, kind, *parts))
@@ -131,7 +133,7 @@ class ContentStore:
     def _queue_hold(self, pipe: Any, content_hash: str, user_id: str) -> None:
         listing, holders = (
             self._key("user-content", user_id),
-            self._key("content-holders", content_hash),
+            content_holders_key(self._prefix, content_hash),
         )
         pipe.sadd(listing, f"t:{content_hash}")
         pipe.sadd(holders, user_id)
@@ -158,7 +160,7 @@ class ContentStore:
         wanted = [h for h in dict.fromkeys(hashes) if h]
         if not wanted:
             return {}
-        values: list[Any] = await self._redis.mget([content_key(self._prefix, h) for h in wanted])
+        values = await get_many(self._redis, [content_key(self._prefix, h) for h in wanted])
         return {
             h: zlib.decompress(v).decode()
             for h, v in zip(wanted, values, strict=True)
@@ -174,7 +176,7 @@ class ContentStore:
         unique = list(dict.fromkeys(versions))
         if not unique:
             return []
-        found = await self._redis.mget([self._key("urlver", u, c) for u, c in unique])
+        found = await get_many(self._redis, [self._key("urlver", u, c) for u, c in unique])
         return [version for version, hit in zip(unique, found, strict=True) if hit is None]
 
     async def mark_versions(
@@ -205,7 +207,7 @@ class ContentStore:
         unique = [v for v in dict.fromkeys(versions) if v[1]]
         if not unique:
             return {}
-        values: list[Any] = await self._redis.mget([self._key(_ENRICH, u, c) for u, c in unique])
+        values = await get_many(self._redis, [self._key(_ENRICH, u, c) for u, c in unique])
         return {v: _decoder.decode(raw) for v, raw in zip(unique, values, strict=True) if raw}
 
     async def put_enrichment(
@@ -246,6 +248,12 @@ class ContentStore:
         """Forget that the map was emitted (``mindhit recover`` dropped the entry holding it)."""
         await self._redis.delete(self._key("mindmap-done", user_id, session_id))
 
+    def _queue_release(self, pipe: Any, content_hash: str, user_id: str) -> None:
+        """Queue ``release_text.lua`` for one text (EVAL: a cluster pipeline has no EVALSHA
+        method, and the script is small)."""
+        holders = content_holders_key(self._prefix, content_hash)
+        pipe.eval(_RELEASE_TEXT, 2, holders, content_key(self._prefix, content_hash), user_id)
+
     async def release_texts(self, user_id: str, content_hashes: list[str]) -> int:
         """Release ``user_id``'s hold on these page texts (one session of theirs was
         erased and no other of their sessions read them); a text goes when nobody else
@@ -254,14 +262,7 @@ class ContentStore:
             return 0
         pipe = self._redis.pipeline(transaction=False)
         for content_hash in content_hashes:
-            await self._release_text(
-                keys=[
-                    self._key("content-holders", content_hash),
-                    content_key(self._prefix, content_hash),
-                ],
-                args=[user_id],
-                client=pipe,
-            )
+            self._queue_release(pipe, content_hash, user_id)
         pipe.srem(self._key("user-content", user_id), *(f"t:{h}" for h in content_hashes))
         results: list[Any] = await pipe.execute()
         return sum(int(r) for r in results[:-1])
@@ -280,12 +281,7 @@ class ContentStore:
         for member in (m.decode() for m in members):
             kind, _, rest = member.partition(":")
             if kind == "t":
-                holders = self._key("content-holders", rest)
-                await self._release_text(
-                    keys=[holders, content_key(self._prefix, rest)],
-                    args=[user_id],
-                    client=releases,
-                )
+                self._queue_release(releases, rest, user_id)
             elif kind == "v":
                 url_hash, _, content_hash = rest.partition(":")
                 keys.append(self._key("urlver", url_hash, content_hash))

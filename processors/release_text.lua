@@ -1,7 +1,7 @@
 -- Release one user's hold on a page text; delete the text when nobody holds it any more.
 --
--- KEYS[1]  <prefix>:content-holders:<hash>   set of user ids holding the text
--- KEYS[2]  <prefix>:content:<hash>           the text
+-- KEYS[1]  <prefix>:content-holders:{<hash>} set of user ids holding the text
+-- KEYS[2]  <prefix>:content:{<hash>}         the text (same hash tag: one slot)
 -- ARGV[1]  the user id
 -- Returns the number of keys deleted (0, or 2 when the text went).
 --

@@ -11,7 +11,7 @@ import hashlib
 import pytest
 import redis.asyncio as aioredis
 
-from mindhit.streams import content_key
+from mindhit.streams import content_holders_key, content_key
 from processors.content import CachedEnrichment, ContentStore
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,7 @@ async def test_every_key_a_text_makes_expires_and_a_later_use_renews_it(
     await store.put_texts([(_hash(text), text)], "u1")
     keys = [
         content_key(key_prefix, _hash(text)),
-        f"{key_prefix}:content-holders:{_hash(text)}",
+        content_holders_key(key_prefix, _hash(text)),
         f"{key_prefix}:user-content:u1",
     ]
     for key in keys:
@@ -41,7 +41,7 @@ async def test_every_key_a_text_makes_expires_and_a_later_use_renews_it(
         await aredis.expire(key, 60)
     await store.hold_texts([_hash(text)], "u2")
     assert await aredis.ttl(content_key(key_prefix, _hash(text))) > 29 * DAY
-    assert await aredis.ttl(f"{key_prefix}:content-holders:{_hash(text)}") > 29 * DAY
+    assert await aredis.ttl(content_holders_key(key_prefix, _hash(text))) > 29 * DAY
     assert await aredis.ttl(f"{key_prefix}:user-content:u2") > 29 * DAY
     assert await store.get_texts([_hash(text)]) == {_hash(text): text}
 

@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 
 from mindhit.dlq import DeadLetterNotFound, list_dead_letters, retry_dead_letter
 from mindhit.settings import Settings
+from mindhit.streams import content_key
 from processors.content import ContentStore
 from processors.sessions import transition
 from schema.derived import (
@@ -252,7 +253,7 @@ async def test_erasing_one_reader_keeps_a_page_text_another_reader_holds(
     pipe: Pipeline,
 ) -> None:
     prefix = pipe.settings.key_prefix
-    text_key = f"{prefix}:content:{content_hash(PY)}"
+    text_key = content_key(prefix, content_hash(PY))
     first = Browser("c1", SID1)
     reading(first, 1, "https://docs.example/asyncio", PY, 2_000)
     await pipe.feed("alice", "c1", first.events)
@@ -278,7 +279,7 @@ async def test_erasing_one_reader_keeps_a_page_text_another_reader_holds(
 
 async def test_an_erased_session_releases_the_texts_only_it_held(pipe: Pipeline) -> None:
     prefix = pipe.settings.key_prefix
-    text_key = f"{prefix}:content:{content_hash(PY)}"
+    text_key = content_key(prefix, content_hash(PY))
     first = Browser("c1", SID1)
     reading(first, 1, "https://docs.example/asyncio", PY, 2_000)
     await pipe.feed("alice", "c1", first.events)
