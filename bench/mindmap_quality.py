@@ -25,8 +25,9 @@ It also times a 40-page, 6-topic session (target < 1 s with the local provider).
 Every session's ARI is printed, with the spread (standard deviation, deciles) and each
 failure (ARI < 0.8) as its branches against the true topics.
 
-Last line (JSON): ``ari_mean``, ``ari_min``, ``ari_sd``, ``label_score`` (tuning half),
-``heldout_ari_mean``, ``heldout_ari_min``, ``heldout_ari_sd``, ``heldout_label_score``,
+Last line (JSON): ``ari_mean``, ``ari_min``, ``ari_sd``, ``ari_below_0_6`` (sessions),
+``label_score`` (tuning half), ``heldout_ari_mean``, ``heldout_ari_min``,
+``heldout_ari_sd``, ``heldout_ari_below_0_6``, ``heldout_label_score``,
 ``cv_ari_mean``, ``cv_ari_min`` (shipped constants, per fold), ``nested_cv_ari_mean``,
 ``sessions`` (per half), ``map_40_pages_s``, and ``ratio`` = ``ari_mean`` / the ARI of a
 naive baseline (plain TF-IDF of title + text, average linkage, k by silhouette) on the
@@ -180,6 +181,7 @@ async def run_half(provider: AIProvider, half: str, count: int, verbose: bool) -
         "ari_mean": statistics.fmean(aris),
         "ari_min": min(aris),
         "ari_sd": statistics.pstdev(aris),
+        "below": sum(a < 0.6 for a in aris),
         "label_score": named / branches,
         "baseline": statistics.fmean(baselines),
     }
@@ -286,6 +288,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "ari_mean": round(tune["ari_mean"], 4),
         "ari_min": round(tune["ari_min"], 4),
         "ari_sd": round(tune["ari_sd"], 4),
+        "ari_below_0_6": int(tune["below"]),
         "label_score": round(tune["label_score"], 4),
         **{key: round(value, 4) for key, value in cv.items()},
         "map_40_pages_s": round(seconds, 3),
@@ -297,6 +300,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         result["heldout_ari_mean"] = round(held["ari_mean"], 4)
         result["heldout_ari_min"] = round(held["ari_min"], 4)
         result["heldout_ari_sd"] = round(held["ari_sd"], 4)
+        result["heldout_ari_below_0_6"] = int(held["below"])
         result["heldout_label_score"] = round(held["label_score"], 4)
     return result
 

@@ -7,15 +7,20 @@ titles and headings first, the body's lead only, sublinear counts, rare words fi
 character grams of the titles' content words
 (:func:`processors.ai.features.title_similarity`). Pairs that share less than
 ``link_floor`` are not linked at all (a stray everyday word is not a subject), which
-gives a similarity graph. The number of groups is the **eigengap** of that graph's
-normalized Laplacian, looked for only among the eigenvalues below 1 (those are the ones
-that describe groups of pages linked more inside than outside; the larger ones describe
-no grouping and once made a session of 6 topics split into 18 branches), never fewer
-than its connected components. Pages are grouped in the spectral embedding by average
-linkage. Last, a page left alone joins the branch it is most similar to when that link
-is stronger than 95 % of the links between pages of different branches in the same
-session (a threshold read from the session, not a constant); a page unlike all others
-stays alone.
+gives a similarity graph. The number of groups comes from the **eigengap** of that
+graph's normalized Laplacian: eigenvalues are read capped at 1 (those of 1 and above
+describe no grouping; before they were left out, a session of 6 topics split into 18
+branches, and the gap up to a value above 1 made a 5-page topic two branches), and the
+count is the *largest* one whose gap reaches :data:`GAP_SHARE` of the largest gap (two
+gaps about as large mean the finer grouping is as real as the coarser one), never
+fewer than the graph's connected components. Pages are grouped in the spectral
+embedding by average linkage. Then a page left alone joins the branch it is most
+similar to when that link is stronger than 95 % of the links between pages of
+different branches in the same session (a threshold read from the session, not a
+constant); a page unlike all others stays alone. Last, two branches whose pages are
+about as alike across the two as inside each (:func:`group_affinity` above
+``merge_affinity``) become one: a topic whose pages link weakly among themselves
+otherwise splits along its strongest pair.
 
 Measured figures (tuning half, cross-validation, held-out half) are in the README and
 ``bench/mindmap_quality.py``. All functions are pure and deterministic.
@@ -34,10 +39,13 @@ from processors.ai.features import page_vectors, title_similarity, weighted_word
 
 __all__ = [
     "DEFAULT_PARAMS",
+    "GAP_SHARE",
     "LONE_PERCENTILE",
     "ClusterParams",
     "choose_groups",
+    "group_affinity",
     "group_pages",
+    "merge_close_groups",
     "merge_lone_pages",
     "session_similarity",
 ]
@@ -45,14 +53,19 @@ __all__ = [
 LONE_PERCENTILE = 95.0
 """A lone page joins a branch when its link beats this share of the cross-branch links."""
 
+GAP_SHARE = 0.8
+"""The largest count whose eigengap is at least this share of the largest gap wins."""
+
 
 class ClusterParams(msgspec.Struct, frozen=True, kw_only=True):
-    """The two constants of the grouping (the bench cross-validates them on a grid)."""
+    """The constants of the grouping (the bench cross-validates the first two on a grid)."""
 
     link_floor: float = 0.03
     """Blended similarity below which two pages are not linked in the graph."""
     title_blend: float = 0.5
     """Share of the title character-gram similarity in the blend (the rest: words)."""
+    merge_affinity: float = 0.35
+    """Two groups merge when their :func:`group_affinity` is above this."""
 
 
 DEFAULT_PARAMS = ClusterParams()
@@ -78,15 +91,20 @@ def _renumber(labels: Sequence[int]) -> list[int]:
     return [seen.setdefault(int(label), len(seen)) for label in labels]
 
 
-def choose_groups(similarity: np.ndarray, floor: float = DEFAULT_PARAMS.link_floor) -> list[int]:
+def choose_groups(
+    similarity: np.ndarray,
+    floor: float = DEFAULT_PARAMS.link_floor,
+    merge_affinity: float = DEFAULT_PARAMS.merge_affinity,
+) -> list[int]:
     """Group pages from their similarity matrix; the count is the graph's eigengap.
 
     Steps: 1. link pages whose similarity reaches ``floor`` (weight = similarity); a
     page linked to none is a group of its own; 2. eigenvalues of the normalized
-    Laplacian of the linked pages; 3. ``k`` = the position of the largest gap between
-    consecutive eigenvalues among those below 1, at least the number of connected
-    components; 4. average linkage on the rows of the first ``k`` eigenvectors (unit
-    length) gives the groups; 5. :func:`merge_lone_pages`.
+    Laplacian of the linked pages, capped at 1; 3. ``k`` = the largest count whose gap
+    to the next eigenvalue reaches :data:`GAP_SHARE` of the largest such gap, among
+    the eigenvalues below 1, at least the number of connected components; 4. average
+    linkage on the rows of the first ``k`` eigenvectors (unit length) gives the groups;
+    5. :func:`merge_lone_pages`; 6. :func:`merge_close_groups`.
 
     Returns:
         Group numbers ``0..k-1`` in order of first appearance, one per page.
@@ -98,7 +116,51 @@ def choose_groups(similarity: np.ndarray, floor: float = DEFAULT_PARAMS.link_flo
     labels = np.arange(count) + count  # unlinked pages: one group each
     if len(linked) >= 2:
         labels[linked] = _spectral(adjacency[np.ix_(linked, linked)])
-    return _renumber(merge_lone_pages(similarity, labels.tolist(), floor))
+    lone_merged = merge_lone_pages(similarity, labels.tolist(), floor)
+    return _renumber(merge_close_groups(similarity, lone_merged, merge_affinity, floor))
+
+
+def group_affinity(similarity: np.ndarray, a: np.ndarray, b: np.ndarray, floor: float) -> float:
+    """How alike two groups of two or more pages are, relative to how alike each is inside.
+
+    The mean similarity across the groups over the geometric mean of the two mean
+    similarities inside them (each at least ``floor``, so two unlinked pages do not make
+    every neighbour look close): about 1 when the two are as alike across as inside,
+    near 0 for unrelated subjects.
+    """
+
+    def inside(members: np.ndarray) -> float:
+        block = similarity[np.ix_(members, members)]
+        mean = (block.sum() - np.trace(block)) / (len(members) * (len(members) - 1))
+        return max(float(mean), floor)
+
+    across = float(similarity[np.ix_(a, b)].mean())
+    return across / np.sqrt(inside(a) * inside(b))
+
+
+def merge_close_groups(
+    similarity: np.ndarray, labels: Sequence[int], threshold: float, floor: float
+) -> list[int]:
+    """Merge the two groups of highest :func:`group_affinity` while it is above ``threshold``.
+
+    Only groups of two or more pages take part (a lone page is
+    :func:`merge_lone_pages`' business); the merged group keeps the first one's number.
+    """
+    result = [int(label) for label in labels]
+    while True:
+        members: dict[int, list[int]] = {}
+        for index, label in enumerate(result):
+            members.setdefault(label, []).append(index)
+        groups = [(label, np.array(m)) for label, m in members.items() if len(m) >= 2]
+        pairs = [
+            (group_affinity(similarity, a, b, floor), keep, gone)
+            for i, (keep, a) in enumerate(groups)
+            for gone, b in groups[i + 1 :]
+        ]
+        best = max(pairs, default=None, key=lambda pair: pair[0])
+        if best is None or best[0] <= threshold:
+            return result
+        result = [best[1] if label == best[2] else label for label in result]
 
 
 def merge_lone_pages(similarity: np.ndarray, labels: Sequence[int], floor: float) -> list[int]:
@@ -135,10 +197,13 @@ def _spectral(adjacency: np.ndarray) -> list[int]:
     components = int(connected_components(adjacency > 0)[0])
     if components >= count:
         return list(range(count))
-    gaps = np.diff(values)
-    # Eigenvalues of 1 and above describe no grouping: look for the gap below them.
+    # Eigenvalues of 1 and above describe no grouping: look for the gap below them, and
+    # count a gap up to such a value only up to 1.
+    gaps = np.diff(np.minimum(values, 1.0))
     top = max(components + 1, min(count, int((values < 1.0).sum()) + 1))
-    k = max(range(components, top), key=lambda g: (gaps[g - 1], -g))
+    counts = range(components, top)
+    widest = max(gaps[g - 1] for g in counts)
+    k = max(g for g in counts if gaps[g - 1] >= GAP_SHARE * widest)
     if k <= 1:
         return [0] * count
     embedding = vectors[:, :k]
@@ -159,4 +224,4 @@ def group_pages(
     if len(titles) <= 1:
         return [0] * len(titles)
     similarity = session_similarity(titles, texts, urls, params.title_blend)
-    return choose_groups(similarity, params.link_floor)
+    return choose_groups(similarity, params.link_floor, params.merge_affinity)

@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score
 
 from processors.ai.base import MindmapPage
-from processors.ai.cluster import choose_groups, group_pages, merge_lone_pages
+from processors.ai.cluster import (
+    choose_groups,
+    group_affinity,
+    group_pages,
+    merge_close_groups,
+    merge_lone_pages,
+)
 from processors.ai.local import plan_session
 from tests.unit.corpus.mixed import make_sessions
 
@@ -107,6 +113,65 @@ def test_a_lone_page_joins_the_branch_it_clearly_belongs_to_and_a_stray_stays_al
     np.fill_diagonal(similarity, 1.0)
     merged = merge_lone_pages(similarity, [0, 0, 0, 1, 1, 1, 2, 3], floor=0.03)
     assert merged == [0, 0, 0, 1, 1, 1, 0, 3]
+
+
+def test_a_gap_up_to_an_eigenvalue_above_one_counts_only_up_to_one() -> None:
+    """A 7-page session of the tuning half: five weakly linked home-brewing pages, two on
+    blood pressure. Eigenvalues 0, 0.08, 0.61, 1.15: uncapped, the gap 0.61 → 1.15 beat
+    0.08 → 0.61 by a hair and the brewing pages split in two."""
+    similarity = np.array(
+        [
+            [1.0, 0.28, 0.0, 0.02, 0.0, 0.05, 0.01],
+            [0.28, 1.0, 0.0, 0.0, 0.02, 0.01, 0.01],
+            [0.0, 0.0, 1.0, 0.05, 0.22, 0.14, 0.02],
+            [0.02, 0.0, 0.05, 1.0, 0.16, 0.13, 0.56],
+            [0.0, 0.02, 0.22, 0.16, 1.0, 0.09, 0.16],
+            [0.05, 0.01, 0.14, 0.13, 0.09, 1.0, 0.02],
+            [0.01, 0.01, 0.02, 0.56, 0.16, 0.02, 1.0],
+        ]
+    )
+    assert choose_groups(similarity, merge_affinity=float("inf")) == [0, 0, 1, 1, 1, 1, 1]
+
+
+def test_groups_as_alike_across_as_inside_merge_and_unrelated_ones_do_not() -> None:
+    similarity = np.full((7, 7), 0.01)
+    for block in ([0, 1, 2], [3, 4], [5, 6]):
+        similarity[np.ix_(block, block)] = 0.12
+    similarity[np.ix_([0, 1, 2], [3, 4])] = similarity[np.ix_([3, 4], [0, 1, 2])] = 0.08
+    np.fill_diagonal(similarity, 1.0)
+    labels = [0, 0, 0, 1, 1, 2, 2]
+    assert merge_close_groups(similarity, labels, 0.35, 0.03) == [0, 0, 0, 0, 0, 2, 2]
+    assert merge_close_groups(similarity, labels, 0.9, 0.03) == labels
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 14), st.floats(0, 2), st.data())
+def test_merging_only_joins_whole_groups_and_leaves_lone_pages_alone(
+    count: int, threshold: float, data: st.DataObject
+) -> None:
+    raw = np.array(
+        data.draw(st.lists(st.floats(0, 1), min_size=count * count, max_size=count * count))
+    ).reshape(count, count)
+    similarity = (raw + raw.T) / 2
+    np.fill_diagonal(similarity, 1.0)
+    labels = data.draw(st.lists(st.integers(0, 4), min_size=count, max_size=count))
+    merged = merge_close_groups(similarity, labels, threshold, 0.03)
+    for i in range(count):
+        for j in range(count):
+            if labels[i] == labels[j]:
+                assert merged[i] == merged[j]
+        if labels.count(labels[i]) == 1:
+            assert merged.count(merged[i]) == 1
+    groups = [np.flatnonzero(np.array(merged) == g) for g in set(merged)]
+    big = [g for g in groups if len(g) >= 2]
+    assert all(
+        group_affinity(similarity, a, b, 0.03) <= threshold
+        for i, a in enumerate(big)
+        for b in big[i + 1 :]
+    )
+    if len(big) >= 2:
+        forth, back = (group_affinity(similarity, a, b, 0.03) for a, b in (big[:2], big[1::-1]))
+        assert np.isclose(forth, back)
 
 
 def test_quality_floor_on_a_fixed_set_of_mixed_sessions() -> None:
