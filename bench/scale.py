@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 from bench.transport import EVENTS_PER_ENTRY, make_entries  # noqa: E402
 from mindhit import streams  # noqa: E402
 from mindhit.groups import read_group  # noqa: E402
-from mindhit.keys import offsets_key  # noqa: E402
 from mindhit.redis_client import connect_redis  # noqa: E402
+from processors.transport.catalog import load_committed  # noqa: E402
 from schema.log import decode_raw_entry  # noqa: E402
 from schema.topics import partition_for, stream_key  # noqa: E402
 
@@ -49,9 +49,10 @@ def used_partitions(partitions: int) -> list[int]:
 
 async def committed(client: aioredis.Redis, prefix: str, partitions: int) -> list[int]:
     """The group's committed offset on the raw topic, per partition that gets entries."""
-    fields = [f"raw:{p}" for p in used_partitions(partitions)]
-    values = await client.hmget(offsets_key(prefix, GROUP), fields)
-    return [int(v) if v is not None else 0 for v in values]
+    stored = await load_committed(
+        client, prefix, GROUP, [("raw", p) for p in used_partitions(partitions)]
+    )
+    return [stored.get(("raw", p), 0) for p in used_partitions(partitions)]
 
 
 async def feeder(client: aioredis.Redis, prefix: str, partitions: int, stop: asyncio.Event) -> None:

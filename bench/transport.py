@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mindhit import streams  # noqa: E402
-from mindhit.keys import offsets_key  # noqa: E402
+from mindhit.offsets import load_committed  # noqa: E402
 from mindhit.redis_client import connect_redis  # noqa: E402
 from schema.events import TabActivated  # noqa: E402
 from schema.log import RawEntry, Upload, decode_raw_entry, encode_raw_entry  # noqa: E402
@@ -106,13 +106,8 @@ def rss_mb(pid: int) -> float:
 
 
 async def committed_total(client: aioredis.Redis, prefix: str, app_id: str) -> dict[int, int]:
-    raw = await client.hgetall(offsets_key(prefix, app_id))
-    result = {}
-    for field, value in raw.items():
-        topic, _, partition = field.decode().rpartition(":")
-        if topic == "raw":
-            result[int(partition)] = int(value)
-    return result
+    stored = await load_committed(client, prefix, app_id, PARTITIONS)
+    return {partition: offset for (topic, partition), offset in stored.items() if topic == "raw"}
 
 
 async def feeder(

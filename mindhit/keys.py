@@ -1,12 +1,13 @@
 """Where the stream transport keeps its bookkeeping in Redis (the key layout).
 
 The Faust transport writes these keys; the lag report, the projector's stream
-retention and the dashboard read them, so the layout lives in the core where every
-service may import it:
+retention, recovery and the dashboard read them, so the layout lives in the core where
+every service may import it:
 
 ``<prefix>:topics``           hash topic → msgpack ``{partitions, compacting}``
-``<prefix>:offsets:<group>``  hash ``"<topic>:<partition>"`` → next offset to read, and
-                              ``epoch.p<N>``: the log epoch of partition N when last committed
+``<prefix>:{p<N>}:offsets:<group>``  hash ``"<topic>:<N>"`` → next offset to read, for every
+                              topic's partition N, and ``epoch.p<N>``: the log epoch of
+                              partition N when last committed
 ``<prefix>:groups``           set of groups that ever committed
 ``<prefix>:group:{<group>}:members``  sorted set member id → heartbeat expiry (Redis time, ms)
 ``<prefix>:group:{<group>}:state``    hash ``generation``, ``view`` (live member ids, sorted,
@@ -16,8 +17,19 @@ The projector's replicas form the group :data:`PROJECTOR_GROUP` with the same ke
 (members, state, leases; no offsets hash: their positions are in PostgreSQL).
 
 ``<prefix>:{p<N>}:lease:<group>``      hash ``lease.member``, ``lease.expires``: who owns
-                              partition N of the group (its hash tag is the partition's, so a
-                              changelog append can be fenced by it in one Lua call)
+                              partition N of the group
+
+Redis Cluster: a Lua script may only touch keys of one hash slot, so every key one
+script touches shares a hash tag. A partition's keys carry the partition's tag ``{pN}``
+(its streams, lease and offsets: a commit or a changelog append is fenced by the lease
+in one Lua call); a group's membership keys carry the group's tag ``{<group>}``
+(heartbeat, publish, leave). No script touches both. ``<prefix>:topics`` and
+``<prefix>:groups`` are only ever used by single-key commands.
+
+Before Redis Cluster support, a group's offsets were one hash for all partitions,
+``<prefix>:offsets:<group>`` (:func:`legacy_offsets_key`, same fields). A worker moves
+it into the per-partition hashes when it starts (``mindhit.offsets.migrate_legacy``);
+until then readers (:func:`mindhit.offsets.read_group_fields`) still see it.
 """
 
 from __future__ import annotations
@@ -36,6 +48,7 @@ __all__ = [
     "group_state_key",
     "groups_key",
     "is_tp_field",
+    "legacy_offsets_key",
     "offsets_key",
     "parse_tp_field",
     "partition_lease_key",
@@ -70,8 +83,16 @@ def topics_key(prefix: str) -> str:
     return f"{prefix}:topics"
 
 
-def offsets_key(prefix: str, group: str) -> str:
-    """The hash of a consumer group's committed offsets (and its lease fields)."""
+def offsets_key(prefix: str, group: str, partition: int) -> str:
+    """The hash of a consumer group's committed offsets of every topic's partition ``partition``.
+
+    It carries the partition's hash tag, like the partition's lease and streams.
+    """
+    return f"{prefix}:{partition_tag(partition)}:offsets:{group}"
+
+
+def legacy_offsets_key(prefix: str, group: str) -> str:
+    """The single offsets hash of a group for all partitions, as stored before Redis Cluster."""
     return f"{prefix}:offsets:{group}"
 
 

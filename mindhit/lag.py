@@ -1,8 +1,9 @@
 """Consumer lag: how far each consumer is behind each topic partition.
 
 Two kinds of consumers read the topic streams: Faust workers (committed offsets
-in ``<prefix>:offsets:<group>`` hashes, written by the ``redis://`` transport, see
-:mod:`mindhit.keys`) and projectors (``projection_checkpoints`` rows in PostgreSQL).
+in ``<prefix>:{pN}:offsets:<group>`` hashes, written by the ``redis://`` transport, see
+:mod:`mindhit.keys` and :mod:`mindhit.offsets`) and projectors
+(``projection_checkpoints`` rows in PostgreSQL).
 The report also names the re-derived history in force (``derivations``), whose
 cutover decides which derived entries the projectors skip. For each partition
 the report gives the highwater (the offset the next append gets), what the
@@ -30,11 +31,11 @@ from mindhit.keys import (
     epoch_field_partition,
     groups_key,
     is_tp_field,
-    offsets_key,
     parse_tp_field,
     topics_key,
 )
 from mindhit.log_epoch import LogProblem, Position, check_log, read_epochs
+from mindhit.offsets import committed_of, read_group_fields
 from mindhit.settings import Settings
 from mindhit.streams import offset_of
 from schema.topics import DERIVED_TOPICS, RAW_TOPIC, stream_key
@@ -156,7 +157,7 @@ def _by_consumer(positions: Iterable[Position]) -> dict[str, dict[TP, int]]:
 
 
 def faust_positions(group: str, stored: Mapping[Any, Any]) -> list[Position]:
-    """A Faust group's committed offsets with their epochs, from its offsets hash (pure)."""
+    """A Faust group's committed offsets with their epochs, from its offsets fields (pure)."""
     epochs: dict[int, str] = {}
     for field, value in stored.items():
         partition = epoch_field_partition(field)
@@ -210,10 +211,11 @@ async def collect_lag(
     groups: dict[str, dict[TP, int]] = {}
     positions: list[Position] = []
     members: Any = await client.smembers(groups_key(prefix))
+    most = max(counts.values())
     for member in sorted(members):
         group = member.decode()
-        stored: Any = await client.hgetall(offsets_key(prefix, group))
-        groups[group] = {parse_tp_field(f): int(v) for f, v in stored.items() if is_tp_field(f)}
+        stored = await read_group_fields(client, prefix, group, most)
+        groups[group] = committed_of(stored)
         positions += faust_positions(group, stored)
     pg_positions = await positions_async(conn) if conn is not None else []
     projections = _by_consumer(pg_positions)

@@ -4,9 +4,9 @@ A stream partition is trimmed (``XTRIM … MINID``, head only, so offsets stay d
 below its entries appended within the last ``Settings.stream_retention_s`` seconds
 (:class:`projector.append_times.AppendTimes`), or further when an erasure owes a purge,
 but never past the slowest reader: the archiver, the projection that folds the topic,
-and every Faust consumer group (their committed offsets live in the hash
-``<prefix>:offsets:<group>``, field ``<topic>:<partition>``, groups listed in the set
-``<prefix>:groups``: the transport's commit store). So Redis holds what is in flight
+and every Faust consumer group (their committed offsets live in the hashes
+``<prefix>:{pN}:offsets:<group>``, field ``<topic>:<N>``, groups listed in the set
+``<prefix>:groups``: the transport's commit store, read through :mod:`mindhit.offsets`). So Redis holds what is in flight
 plus the window, not history: replay reads the archive for what was trimmed.
 """
 
@@ -23,8 +23,9 @@ from mindhit import checkpoints, streams
 from mindhit.checkpoints import Checkpoints
 from mindhit.clock import Clock, system_clock
 from mindhit.db import sql_file
-from mindhit.keys import groups_key, is_tp_field, offsets_key, parse_tp_field
+from mindhit.keys import groups_key
 from mindhit.logs import get_logger
+from mindhit.offsets import load_committed
 from mindhit.settings import Settings
 from projector import metrics
 from projector.append_times import AppendTimes
@@ -107,16 +108,15 @@ async def purge_quarantine(redis: aioredis.Redis, prefix: str, user_id: str) -> 
 
 
 async def consumer_group_offsets(
-    redis: aioredis.Redis, prefix: str
+    redis: aioredis.Redis, prefix: str, partitions: int
 ) -> dict[tuple[str, int], list[int]]:
-    """Committed offsets of every Faust consumer group, per (topic, partition)."""
+    """Committed offsets of every Faust consumer group on partitions ``0 .. partitions-1``,
+    per (topic, partition)."""
     out: dict[tuple[str, int], list[int]] = {}
     groups: Any = await redis.smembers(groups_key(prefix))  # type: ignore[misc]
     for group in sorted(g.decode() if isinstance(g, bytes) else g for g in groups):
-        stored: Any = await redis.hgetall(offsets_key(prefix, group))  # type: ignore[misc]
-        for field, value in stored.items():
-            if is_tp_field(field):  # the hash also holds the group's lease
-                out.setdefault(parse_tp_field(field), []).append(int(value))
+        for tp, offset in (await load_committed(redis, prefix, group, partitions)).items():
+            out.setdefault(tp, []).append(offset)
     return out
 
 
@@ -150,7 +150,7 @@ async def trim_streams(
         return cps, {s: o for s, o in purges}
 
     stored, purges = await asyncio.to_thread(load)
-    groups = await consumer_group_offsets(redis, settings.key_prefix)
+    groups = await consumer_group_offsets(redis, settings.key_prefix, settings.partitions)
     trimmed = 0
     done: list[tuple[str, int]] = []
     for stream, (topic, partition) in stream_ids(settings, ARCHIVED_TOPICS).items():

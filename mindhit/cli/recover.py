@@ -20,17 +20,10 @@ import redis.asyncio as aioredis
 from mindhit import checkpoints, recovery
 from mindhit.command_context import settings_from
 from mindhit.db import sql_file
-from mindhit.keys import (
-    PROJECTOR_GROUP,
-    epoch_field,
-    epoch_field_partition,
-    group_members_key,
-    groups_key,
-    offsets_key,
-    parse_tp_field,
-)
+from mindhit.keys import PROJECTOR_GROUP, group_members_key, groups_key
 from mindhit.lag import collect_lag
 from mindhit.log_epoch import RECOVERING, epoch_key, new_epoch
+from mindhit.offsets import clear_partition
 from mindhit.recovery import ArchivedEntry, StreamPlan
 from mindhit.settings import Settings
 from projector.projections import ARCHIVER
@@ -210,16 +203,7 @@ async def _reset_processors(client: aioredis.Redis, prefix: str, partition: int)
     """The processors fold the partition again from its start: positions and state cleared."""
     for raw in await client.smembers(groups_key(prefix)):  # type: ignore[misc]
         group = raw.decode() if isinstance(raw, bytes) else raw
-        key = offsets_key(prefix, group)
-        fields: Any = await client.hkeys(key)  # type: ignore[misc]
-        doomed = [
-            f
-            for f in fields
-            if epoch_field_partition(f) == partition or _tp_partition(f) == partition
-        ]
-        if doomed:
-            await client.hdel(key, *doomed)  # type: ignore[misc]
-        await client.hdel(key, epoch_field(partition))  # type: ignore[misc]
+        await clear_partition(client, prefix, group, partition)
     # processors.state.StateStore's key: the dwell fold's per-user state of the partition.
     await client.delete(f"{prefix}:{partition_tag(partition)}:dwell-state")
 
@@ -239,13 +223,6 @@ async def _forget_dropped_maps(
         for event in entry.events:
             if isinstance(event, MindmapBuilt):
                 await content.forget_mindmap_done(event.user_id, event.session_id)
-
-
-def _tp_partition(field: bytes | str) -> int | None:
-    try:
-        return parse_tp_field(field)[1]
-    except ValueError:
-        return None
 
 
 def _logged_at(

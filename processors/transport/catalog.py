@@ -5,7 +5,8 @@ they are Redis hashes under the app's key prefix (the layout is defined in
 :mod:`mindhit.keys`, so the lag report reads it without importing this service):
 
 ``<prefix>:topics``                 topic → msgpack ``TopicMeta`` (partitions, compacting)
-``<prefix>:offsets:<group>``        ``"<topic>:<partition>"`` → next offset to read
+``<prefix>:{pN}:offsets:<group>``   ``"<topic>:<N>"`` → next offset to read (one hash per
+                                    partition number, in the partition's hash slot)
 ``<prefix>:groups``                 set of groups that ever committed (for ``mindhit lag``)
 
 Topics nobody declared (the raw topic is written by the gateway, not by Faust)
@@ -15,15 +16,15 @@ have the app's default partition count.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
 
+from mindhit import offsets as group_offsets
 from mindhit.keys import (
     groups_key,
-    is_tp_field,
     offsets_key,
     parse_tp_field,
     topics_key,
@@ -75,34 +76,40 @@ async def save_topic(client: aioredis.Redis, prefix: str, topic: str, meta: Topi
 
 
 async def load_committed(
-    client: aioredis.Redis, prefix: str, group: str, tps: Iterable[tuple[str, int]] | None = None
+    client: aioredis.Redis,
+    prefix: str,
+    group: str,
+    tps: Iterable[tuple[str, int]] | None = None,
+    *,
+    partitions: int | None = None,
 ) -> dict[tuple[str, int], int]:
-    """Committed offsets of ``group`` (all, or only ``tps``)."""
-    key = offsets_key(prefix, group)
+    """Committed offsets of ``group``: of ``tps`` (one round trip), or of every topic's
+    partitions ``0 .. partitions-1``.
+
+    Raises:
+        ValueError: neither ``tps`` nor ``partitions`` was given.
+    """
     if tps is None:
-        raw: Any = await client.hgetall(key)
-        return {
-            parse_tp_field(field): int(value) for field, value in raw.items() if is_tp_field(field)
-        }
+        if partitions is None:
+            raise ValueError("load_committed needs the partitions to read (tps or partitions)")
+        return await group_offsets.load_committed(client, prefix, group, partitions)
     wanted = list(tps)
     if not wanted:
         return {}
-    values = await client.hmget(key, [tp_field(t, p) for t, p in wanted])  # type: ignore[misc]
-    return {tp: int(value) for tp, value in zip(wanted, values, strict=True) if value is not None}
+    by_partition: dict[int, list[tuple[str, int]]] = {}
+    for topic, partition in wanted:
+        by_partition.setdefault(partition, []).append((topic, partition))
+    pipe = client.pipeline(transaction=False)
+    for partition, items in by_partition.items():
+        pipe.hmget(offsets_key(prefix, group, partition), [tp_field(t, p) for t, p in items])
+    replies = await pipe.execute()
+    found: dict[tuple[str, int], int] = {}
+    for items, values in zip(by_partition.values(), replies, strict=True):
+        found.update((tp, int(v)) for tp, v in zip(items, values, strict=True) if v is not None)
+    return found
 
 
-async def save_committed(
-    client: aioredis.Redis, prefix: str, group: str, offsets: Mapping[tuple[str, int], int]
-) -> None:
-    """Store committed offsets (next offset to read) of ``group`` in one round trip."""
-    if not offsets:
-        return
-    pipe = client.pipeline(transaction=True)
-    pipe.hset(
-        offsets_key(prefix, group), mapping={tp_field(t, p): o for (t, p), o in offsets.items()}
-    )
-    pipe.sadd(groups_key(prefix), group)
-    await pipe.execute()
+save_committed = group_offsets.save_committed
 
 
 async def load_groups(client: aioredis.Redis, prefix: str) -> list[str]:

@@ -1,12 +1,11 @@
 -- Store one partition's committed offsets only while this worker holds its lease (fencing).
--- KEYS[1] the partition's lease hash, KEYS[2] the group's offsets hash;
+-- KEYS[1] the partition's lease hash, KEYS[2] the group's offsets hash of that partition
+-- (both carry the partition's hash tag {pN}: one Redis Cluster slot);
 -- ARGV[1] member id, ARGV[2] lease ttl in milliseconds, ARGV[3..] field, offset pairs.
 -- A lease still naming this worker is ours even if it expired (say Redis was down
 -- longer than the ttl): nobody can have taken it without overwriting the member, so
 -- the commit goes ahead and extends it. A released (absent) lease is not retaken
 -- here. Returns 1 when stored, 0 otherwise.
--- (The offsets hash is not in the lease's hash slot yet: moving offsets to per-partition
--- keys is part of the Redis Cluster work.)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local holder = redis.call('HGET', KEYS[1], 'lease.member')

@@ -39,7 +39,8 @@ class PartitionLeases(Leases):
         Steps:
             1. One Lua call per partition (pipelined): check the lease names this
                member (even if expired: nobody took it over), extend it, then HSET the
-               partition's offsets into the group's offsets hash.
+               partition's offsets into the group's offsets hash of that partition
+               (same hash tag as the lease: one slot on Redis Cluster).
             2. Record the group in the groups set (for ``mindhit lag``).
 
         Raises:
@@ -56,7 +57,7 @@ class PartitionLeases(Leases):
                 self._commit_src,
                 2,
                 self.key(partition),
-                offsets_key(self.prefix, self.group),
+                offsets_key(self.prefix, self.group, partition),
                 self.member,
                 self.ttl_ms,
                 *by_partition[partition],

@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 from mindhit.assignment import owned
 from mindhit.group_state import Generation, GroupState
 from mindhit.logs import get_logger
+from mindhit.offsets import migrate_legacy
 from processors.transport import metrics
 from processors.transport.context import GroupContext
 from processors.transport.lease import LeaseLost, PartitionLeases
@@ -71,7 +72,17 @@ class GroupMembership(Service):
         return owned(self.generation.owners, self.ctx.member)
 
     async def join(self, partitions: int) -> Generation:
-        """Join the group of ``partitions`` partitions (first heartbeat); heartbeats go on."""
+        """Join the group of ``partitions`` partitions; heartbeats go on.
+
+        Steps:
+            1. Move the group's offsets from a pre-cluster deployment's single hash into
+               the per-partition hashes (:func:`mindhit.offsets.migrate_legacy`; one read
+               once that is done), before any partition's commit is read.
+            2. The first heartbeat.
+        """
+        moved = await migrate_legacy(self.client, self.ctx.prefix, self.ctx.group)
+        if moved:
+            log.info("offsets moved to per-partition hashes", group=self.ctx.group, fields=moved)
         self._partitions = partitions
         async with self._lock:
             return await self._beat()

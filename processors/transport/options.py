@@ -3,7 +3,8 @@
 A Faust app selects this transport with ``broker="redis://host:port/db?prefix=mindhit"``.
 The query parameters that belong to the transport are removed before the URL is
 handed to redis-py, so the rest of the URL (password, db, TLS via ``rediss``)
-keeps its usual redis-py meaning:
+keeps its usual redis-py meaning; ``redis+cluster://`` (``rediss+cluster://``) selects
+Redis Cluster, as everywhere in MindHit (:func:`mindhit.redis_client.connect_redis`):
 
 ``prefix``            key prefix of every stream and bookkeeping key (default ``mindhit``),
                       the same as ``Settings.key_prefix`` so Faust reads what the gateway wrote.
@@ -43,7 +44,7 @@ def parse_broker_url(url: str) -> TransportOptions:
         ValueError: when an option has an invalid value or the scheme is not redis.
     """
     parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss", "unix"):
+    if parts.scheme not in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
         raise ValueError(f"not a Redis broker URL: {url!r}")
     own: dict[str, str] = {}
     rest: list[tuple[str, str]] = []

@@ -58,7 +58,9 @@ async def test_archive_is_exactly_once_and_trimming_keeps_offsets_dense(
     await fold_all(settings, aredis, pg)
     # Everything is archived and folded, but younger than the window: it stays.
     assert await trim_streams(settings, aredis, pg, times, clock=lambda: 10_999) == 0
-    # A Faust group that lags on one raw partition holds that partition back.
+    # A Faust group that lags on one raw partition holds that partition back, also while
+    # its offsets are still in the one hash of a deployment from before Redis Cluster
+    # (with the lease fields that hash once held).
     raw0 = stream_key(settings.key_prefix, "raw", 0)
     await aredis.sadd(f"{settings.key_prefix}:groups", "mindhit-processors")
     await aredis.hset(

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 import redis.asyncio as aioredis
 
+from mindhit.offsets import save_committed
 from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 from mindhit.streams import quarantine_key
@@ -125,10 +126,8 @@ async def test_user_erased_event_waits_for_slow_consumers_before_purging_redis(
     await quarantine(settings, aredis, gone, users[0])
     raw = stream_key(settings.key_prefix, RAW_TOPIC, partition_for(gone, settings.partitions))
     # A Faust group still needs the user's raw partition from offset 0.
-    await aredis.sadd(f"{settings.key_prefix}:groups", "slow")
-    await aredis.hset(
-        f"{settings.key_prefix}:offsets:slow", f"{RAW_TOPIC}:{raw.split('{p')[1][0]}", 0
-    )
+    raw_partition = partition_for(gone, settings.partitions)
+    await save_committed(aredis, settings.key_prefix, "slow", {(RAW_TOPIC, raw_partition): 0})
     cut = 1_800_000_000_000  # after everything _setup recorded
     marker = UserErased(user_id=gone, ts=cut, reason="asked in the dashboard")
     sessions = stream_key(
@@ -155,9 +154,7 @@ async def test_user_erased_event_waits_for_slow_consumers_before_purging_redis(
     pg.commit()
     assert pending == [(raw,)]
     hw = await streams.highwater(aredis, raw)
-    await aredis.hset(
-        f"{settings.key_prefix}:offsets:slow", f"{RAW_TOPIC}:{raw.split('{p')[1][0]}", hw
-    )
+    await save_committed(aredis, settings.key_prefix, "slow", {(RAW_TOPIC, raw_partition): hw})
     await trim_streams(settings, aredis, pg)
     assert gone not in await hot_users(settings, aredis)
     assert pg.execute("SELECT count(*) FROM erasure_purges WHERE done_at IS NULL").fetchone() == (

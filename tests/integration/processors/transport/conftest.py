@@ -131,7 +131,7 @@ async def wait_committed(
     committed: dict[int, int] = {}
     while time.monotonic() < deadline:
         assert worker.alive(), f"worker died:\n{worker.log_tail()}"
-        stored = await load_committed(client, prefix, group)
+        stored = await load_committed(client, prefix, group, partitions=partitions)
         committed = {p: o for (t, p), o in stored.items() if t == topic}
         if at_least is not None:
             if sum(committed.values()) >= at_least:

@@ -80,7 +80,9 @@ async def _settled(client: aioredis.Redis, prefix: str, size: int) -> bool:
 async def _all_committed(client: aioredis.Redis, prefix: str) -> bool:
     committed = {
         p: o
-        for (t, p), o in (await load_committed(client, prefix, GROUP)).items()
+        for (t, p), o in (
+            await load_committed(client, prefix, GROUP, partitions=PARTITIONS)
+        ).items()
         if t == "numbers"
     }
     for p in range(PARTITIONS):
@@ -170,7 +172,10 @@ async def test_a_paused_worker_resumed_after_losing_its_partitions_cannot_commit
     await _wait(lambda: _settled(aredis, key_prefix, 2), "2 members with 12 each", 90)
 
     async def some_committed() -> bool:
-        return sum((await load_committed(aredis, key_prefix, GROUP)).values()) >= 1_000
+        return (
+            sum((await load_committed(aredis, key_prefix, GROUP, partitions=PARTITIONS)).values())
+            >= 1_000
+        )
 
     await _wait(some_committed, "1,000 committed")
     assert zombie.proc is not None
