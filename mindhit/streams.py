@@ -13,17 +13,21 @@ Field names and value encodings are defined by :mod:`schema.log`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.crc import key_slot
 
+from mindhit.redis_client import is_cluster
 from schema.log import FIELD_HEADERS, FIELD_KEY, FIELD_TIMESTAMP, FIELD_VALUE
 from schema.topics import partition_tag
 
 __all__ = [
+    "CLUSTER_POLL_MS",
     "StreamRecord",
     "append",
     "content_holders_key",
@@ -139,6 +143,11 @@ class StreamRecord:
         return self.fields.get(FIELD_HEADERS)
 
 
+CLUSTER_POLL_MS = 20
+"""On Redis Cluster, how long a read over several hash slots that found nothing waits
+before it returns (it cannot block: see :func:`read`)."""
+
+
 async def read(
     client: aioredis.Redis,
     positions: Mapping[str, int],
@@ -146,15 +155,47 @@ async def read(
     count: int = 100,
     block_ms: int | None = None,
 ) -> list[StreamRecord]:
-    """Read entries at or after each stream's next offset (``positions``: stream → offset)."""
+    """Read entries at or after each stream's next offset (``positions``: stream → offset).
+
+    One ``XREAD`` (blocking up to ``block_ms`` when given) over all the streams. On Redis
+    Cluster one command may only name keys of one hash slot, so streams of several slots
+    (several partitions) are read with one non-blocking ``XREAD`` per slot, pipelined
+    (one round trip per node, in parallel); when none of them returned anything, the read
+    waits ``min(block_ms, CLUSTER_POLL_MS)`` before returning, instead of blocking.
+    """
     if not positions:
         return []
     # XREAD returns entries strictly after the given ID; offset N lives at 0-(N+1).
-    reply: Any = await client.xread(
-        {stream: f"0-{offset}" for stream, offset in positions.items()},
-        count=count,
-        block=block_ms,
-    )
+    ids = {stream: f"0-{offset}" for stream, offset in positions.items()}
+    if is_cluster(client):
+        by_slot = _by_slot(ids)
+        if len(by_slot) > 1:
+            return await _read_slots(client, by_slot, count, block_ms)
+    reply: Any = await client.xread(ids, count=count, block=block_ms)  # type: ignore[arg-type]
+    return _records(reply)
+
+
+def _by_slot(ids: Mapping[str, str]) -> list[dict[str, str]]:
+    """``ids`` split into groups of streams that share a Redis Cluster hash slot."""
+    groups: dict[int, dict[str, str]] = {}
+    for stream, start in ids.items():
+        groups.setdefault(key_slot(stream.encode()), {})[stream] = start
+    return list(groups.values())
+
+
+async def _read_slots(
+    client: aioredis.Redis, by_slot: list[dict[str, str]], count: int, block_ms: int | None
+) -> list[StreamRecord]:
+    pipe = client.pipeline(transaction=False)
+    for ids in by_slot:
+        pipe.xread(ids, count=count)  # type: ignore[arg-type]
+    records = [record for reply in await pipe.execute() for record in _records(reply)]
+    if not records and block_ms:
+        await asyncio.sleep(min(block_ms, CLUSTER_POLL_MS) / 1000)
+    return records
+
+
+def _records(reply: Any) -> list[StreamRecord]:
     records: list[StreamRecord] = []
     for stream_name, entries in _items(reply):
         name = stream_name.decode() if isinstance(stream_name, bytes) else stream_name

@@ -3,8 +3,7 @@
 A Faust app selects this transport with ``broker="redis://host:port/db?prefix=mindhit"``.
 The query parameters that belong to the transport are removed before the URL is
 handed to redis-py, so the rest of the URL (password, db, TLS via ``rediss``)
-keeps its usual redis-py meaning; ``redis+cluster://`` (``rediss+cluster://``) selects
-Redis Cluster, as everywhere in MindHit (:func:`mindhit.redis_client.connect_redis`):
+keeps its usual redis-py meaning:
 
 ``prefix``            key prefix of every stream and bookkeeping key (default ``mindhit``),
                       the same as ``Settings.key_prefix`` so Faust reads what the gateway wrote.
@@ -13,6 +12,9 @@ Redis Cluster, as everywhere in MindHit (:func:`mindhit.redis_client.connect_red
 ``fetch_count``       most entries read per partition per fetch (default 500).
 ``lease_ms``          the group's session timeout (default 10000): a member that stops heartbeating
                       leaves the group, and its partition leases expire, this long after.
+``cluster``           ``1``: the Redis is a Redis Cluster (what ``redis+cluster://`` means
+                      elsewhere in MindHit, :func:`mindhit.redis_client.connect_redis`; Faust
+                      picks a transport by the URL's scheme, so the broker URL keeps ``redis://``).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
 
+from mindhit.redis_client import plain_url
+
 __all__ = ["TransportOptions", "broker_url", "parse_broker_url"]
 
-_OWN_PARAMS = ("prefix", "compact_interval", "block_ms", "fetch_count", "lease_ms")
+_OWN_PARAMS = ("prefix", "compact_interval", "block_ms", "fetch_count", "lease_ms", "cluster")
 
 
 class TransportOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -44,7 +48,7 @@ def parse_broker_url(url: str) -> TransportOptions:
         ValueError: when an option has an invalid value or the scheme is not redis.
     """
     parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
+    if parts.scheme not in ("redis", "rediss", "unix"):
         raise ValueError(f"not a Redis broker URL: {url!r}")
     own: dict[str, str] = {}
     rest: list[tuple[str, str]] = []
@@ -54,7 +58,11 @@ def parse_broker_url(url: str) -> TransportOptions:
         else:
             rest.append((name, value))
     netloc = parts.netloc or "127.0.0.1:6379"
-    redis_url = urlunsplit((parts.scheme, netloc, parts.path, urlencode(rest), ""))
+    cluster = {"0": False, "1": parts.scheme != "unix"}.get(own.get("cluster", "0"))
+    if cluster is None or (own.get("cluster") == "1" and not cluster):
+        raise ValueError(f"broker URL option cluster must be 0 or 1 (1 not over unix): {url!r}")
+    scheme = f"{parts.scheme}+cluster" if cluster else parts.scheme
+    redis_url = urlunsplit((scheme, netloc, parts.path, urlencode(rest), ""))
     try:
         options = TransportOptions(
             redis_url=redis_url,
@@ -79,9 +87,15 @@ def parse_broker_url(url: str) -> TransportOptions:
 
 
 def broker_url(redis_url: str, prefix: str, **options: float | int) -> str:
-    """Build the Faust broker URL for ``redis_url`` with our options (inverse of parsing)."""
-    parts = urlsplit(redis_url)
+    """Build the Faust broker URL for ``redis_url`` with our options (inverse of parsing).
+
+    A Redis Cluster URL (``redis+cluster://``) becomes ``redis://…&cluster=1``.
+    """
+    plain, cluster = plain_url(redis_url)
+    parts = urlsplit(plain)
     query = parse_qsl(parts.query, keep_blank_values=True)
     query.append(("prefix", prefix))
+    if cluster:
+        query.append(("cluster", "1"))
     query.extend((name, str(value)) for name, value in options.items())
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))

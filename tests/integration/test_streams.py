@@ -47,6 +47,28 @@ async def test_reading_from_an_offset_returns_that_entry_onwards(
     assert await streams.highwater(aredis, stream_key(key_prefix, "raw", 2)) == 0
 
 
+async def test_one_read_covers_many_partitions_and_topics_and_waits_when_all_are_idle(
+    aredis: aioredis.Redis, key_prefix: str
+) -> None:
+    """On Redis Cluster those streams are in many hash slots: the read is split per slot."""
+    positions: dict[str, int] = {}
+    expected: list[tuple[str, int]] = []
+    for partition in range(12):
+        for topic in ("raw", "t-changelog"):
+            key = stream_key(key_prefix, topic, partition)
+            appended = partition % 3 + 1
+            for i in range(appended):
+                await streams.append(aredis, key, b"%d" % i, key=None, timestamp_ms=i)
+            positions[key] = partition % 2
+            expected += [(key, offset) for offset in range(partition % 2, appended)]
+    records = await streams.read(aredis, positions, count=100, block_ms=50)
+    assert sorted((r.stream, r.offset) for r in records) == sorted(expected)
+    caught_up = positions | {r.stream: r.offset + 1 for r in records}
+    began = asyncio.get_running_loop().time()
+    assert await streams.read(aredis, caught_up, count=100, block_ms=50) == []
+    assert asyncio.get_running_loop().time() - began >= 0.015  # waited, did not spin
+
+
 async def test_a_stream_created_while_asked_where_it_starts_is_not_taken_for_trimmed(
     aredis: aioredis.Redis, key_prefix: str
 ) -> None:

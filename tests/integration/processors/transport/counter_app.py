@@ -13,6 +13,8 @@ import os
 import faust
 import redis.asyncio as aioredis
 
+from mindhit.redis_client import connect_redis
+
 app = faust.App(
     os.environ["T_APP_ID"],
     broker=os.environ["T_BROKER"],
@@ -27,7 +29,7 @@ app = faust.App(
 numbers = app.topic("numbers", partitions=4, key_type=bytes, value_type=bytes)
 counts = app.Table("counts", default=int, partitions=4, key_type=str, value_type=int)
 _track: aioredis.Redis | None = (
-    aioredis.Redis.from_url(os.environ["T_TRACK_URL"]) if os.environ.get("T_TRACK_URL") else None
+    connect_redis(os.environ["T_TRACK_URL"]) if os.environ.get("T_TRACK_URL") else None
 )
 
 

@@ -16,6 +16,8 @@ import os
 import faust
 import redis.asyncio as aioredis
 
+from mindhit.redis_client import connect_redis
+
 PARTITIONS = int(os.environ.get("T_PARTITIONS", "24"))
 SLOW_S = float(os.environ.get("T_SLOW_MS", "0")) / 1000
 
@@ -33,7 +35,7 @@ app = faust.App(
 numbers = app.topic("numbers", partitions=PARTITIONS, key_type=bytes, value_type=bytes)
 latest = app.Table("latest", default=int, partitions=PARTITIONS, key_type=str, value_type=int)
 _track: aioredis.Redis | None = (
-    aioredis.Redis.from_url(os.environ["T_TRACK_URL"]) if os.environ.get("T_TRACK_URL") else None
+    connect_redis(os.environ["T_TRACK_URL"]) if os.environ.get("T_TRACK_URL") else None
 )
 
 

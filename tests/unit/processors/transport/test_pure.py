@@ -41,6 +41,21 @@ def test_bad_broker_urls_are_refused(url: str) -> None:
         parse_broker_url(url)
 
 
+def test_a_cluster_url_becomes_a_redis_broker_url_and_back() -> None:
+    """Faust picks the transport by the scheme, so Redis Cluster is a query option."""
+    url = broker_url("redis+cluster://10.0.0.1:7000/0", "mh", lease_ms=3000)
+    assert url.startswith("redis://10.0.0.1:7000/0?") and "cluster=1" in url
+    options = parse_broker_url(url)
+    assert (options.redis_url, options.prefix) == ("redis+cluster://10.0.0.1:7000/0", "mh")
+    assert parse_broker_url(broker_url("rediss+cluster://h:1", "mh")).redis_url == (
+        "rediss+cluster://h:1"
+    )
+    assert parse_broker_url("redis://h:1/0?cluster=0").redis_url == "redis://h:1/0"
+    for bad in ("redis://h:1/0?cluster=yes", "unix:///tmp/r.sock?cluster=1"):
+        with pytest.raises(ValueError):
+            parse_broker_url(bad)
+
+
 def test_broker_url_round_trips() -> None:
     url = broker_url("redis://127.0.0.1:6379/0", "mindhit", compact_interval=30)
     options = parse_broker_url(url)
