@@ -13,11 +13,11 @@ every service may import it:
 ``<prefix>:group:{<group>}:state``    hash ``generation``, ``view`` (live member ids, sorted,
                               newline-separated), ``assignment`` (JSON list: owner of each
                               partition, absent until published) and ``last`` (the latest one)
-The projector's replicas form the group :data:`PROJECTOR_GROUP` with the same keys
-(members, state, leases; no offsets hash: their positions are in PostgreSQL).
-
 ``<prefix>:{p<N>}:lease:<group>``      hash ``lease.member``, ``lease.expires``: who owns
                               partition N of the group
+
+The projector's replicas form the group :data:`PROJECTOR_GROUP` with the same keys
+(members, state, leases; no offsets hash: their positions are in PostgreSQL).
 
 Redis Cluster: a Lua script may only touch keys of one hash slot, so every key one
 script touches shares a hash tag. A partition's keys carry the partition's tag ``{pN}``
