@@ -6,8 +6,9 @@ below its entries appended within the last ``Settings.stream_retention_s`` secon
 but never past the slowest reader: the archiver, the projection that folds the topic,
 and every Faust consumer group (their committed offsets live in the hashes
 ``<prefix>:{pN}:offsets:<group>``, field ``<topic>:<N>``, groups listed in the set
-``<prefix>:groups``: the transport's commit store, read through :mod:`mindhit.offsets`). So Redis holds what is in flight
-plus the window, not history: replay reads the archive for what was trimmed.
+``<prefix>:groups``: the transport's commit store, read through :mod:`mindhit.offsets`).
+So Redis holds what is in flight plus the window, not history: replay reads the archive
+for what was trimmed.
 """
 
 from __future__ import annotations
