@@ -79,6 +79,7 @@ async def test_send_resolves_to_the_real_dense_offset_with_headers_and_tombstone
 async def test_flush_ends_while_sends_keep_coming(app: faust.App) -> None:
     producer = app.producer
     stop = asyncio.Event()
+    sending = asyncio.Event()
 
     async def sender() -> int:
         sent = 0
@@ -86,10 +87,14 @@ async def test_flush_ends_while_sends_keep_coming(app: faust.App) -> None:
             await producer.send("load", b"k%d" % (sent % 50), b"v", None, None, None)
             sent += 1
             if sent % 100 == 0:
+                sending.set()
                 await asyncio.sleep(0)
         return sent
 
     task = asyncio.create_task(sender())
+    # Flush only once sends flow (a first send on a loaded box, e.g. a fresh cluster
+    # client's start-up, may take longer than a fixed warm-up).
+    await asyncio.wait_for(sending.wait(), 30)
     await asyncio.sleep(0.3)
     durations = []
     for _ in range(5):
