@@ -32,9 +32,9 @@ from typing import IO, Any
 
 import httpx
 import psycopg
-import redis
 from psycopg import sql
 
+from mindhit.redis_client import connect_redis_sync
 from tests.support.servers import free_port
 
 __all__ = [
@@ -203,7 +203,7 @@ def running_pipeline(
         yield running
     finally:
         running.stop()
-        client = redis.Redis.from_url(redis_url)
+        client = connect_redis_sync(redis_url)
         keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
         for start in range(0, len(keys), 500):
             client.delete(*keys[start : start + 500])

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Self
 
 import httpx
-import redis
 
+from mindhit.redis_client import connect_redis_sync
 from tests.support.servers import free_port
 
 __all__ = ["ARTIFACTS", "ROOT", "ServiceProcess"]
@@ -73,7 +73,7 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        client = redis.Redis.from_url(self.redis_url)
+        client = connect_redis_sync(self.redis_url)
         keys = list(client.scan_iter(match=f"{self.prefix}:*", count=1000))
         if keys:
             client.delete(*keys)

@@ -22,6 +22,7 @@ import psycopg
 import pytest
 import redis
 
+from mindhit.redis_client import connect_redis_sync
 from schema.ids import uuid7
 from schema.log import FIELD_VALUE, LogEntryError, decode_derived_entry, decode_raw_entry
 from tests.e2e.pipeline import running_pipeline
@@ -141,7 +142,7 @@ def test_erasure_leaves_nothing_despite_a_fast_clock_dead_letters_and_a_retry(
         extra_env=down,
     ) as pipeline:
         prefix = pipeline.env["MINDHIT_KEY_PREFIX"]
-        client = redis.Redis.from_url(redis_url)
+        client = connect_redis_sync(redis_url)
         browser, user_id, token = _device(pipeline.web_url, "erased")
         _other, other_id, other_token = _device(pipeline.web_url, "bystander")
 

@@ -26,10 +26,9 @@ from typing import Any
 import msgspec
 import psycopg
 import pytest
-import redis
-import redis.asyncio as aioredis
 
 from mindhit.accounts import create_token, create_user
+from mindhit.redis_client import connect_redis, connect_redis_sync
 from mindhit.settings import Settings
 from processors.dwell import fold
 from schema.derived import VisitClosed
@@ -132,7 +131,7 @@ def run(
         gateway.kill()
         server.shutdown()
         server.server_close()
-        client = redis.Redis.from_url(redis_url)
+        client = connect_redis_sync(redis_url)
         for key in client.scan_iter(match=f"{prefix}:*", count=1000):
             client.delete(key)
         client.close()
@@ -162,7 +161,7 @@ async def _browse(
         "out": str(tmp / "driver.json"),
     }
     result = await run_driver(DRIVER, config)
-    client = aioredis.Redis.from_url(settings.redis_url)
+    client = connect_redis(settings.redis_url)
     try:
         uploads = await logged_uploads(client, settings)
         stored = await redis_dump(client, settings.key_prefix)

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-import redis
 
+from mindhit.redis_client import connect_redis_sync
 from schema.log import decode_raw_entry
 from schema.topics import RAW_TOPIC, stream_key
 from tests.security._gateway import GatewayServer, new_device, running_gateway
@@ -39,7 +39,7 @@ def _envelope(client_id: str, seq: int) -> dict[str, Any]:
 
 
 def _logged_events(gateway: GatewayServer, user_id: str) -> int:
-    client = redis.Redis.from_url(gateway.redis_url)
+    client = connect_redis_sync(gateway.redis_url)
     try:
         found = 0
         for partition in range(PARTITIONS):
@@ -139,7 +139,7 @@ def test_a_hundred_huge_rejected_events_stay_within_the_quarantine_byte_bound(
             assert (result["accepted"], len(result["rejected"])) == (1, 1)
             assert result["rejected"][0]["field"] == "text"
 
-        client = redis.Redis.from_url(gateway.redis_url)
+        client = connect_redis_sync(gateway.redis_url)
         key = f"{gateway.prefix}:quarantine"
         try:
             used = int(client.memory_usage(key, samples=0) or 0)

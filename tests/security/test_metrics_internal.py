@@ -16,8 +16,8 @@ import re
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 
+from mindhit.redis_client import connect_redis
 from processors.content import ContentStore
 from tests.security._gateway import Device, GatewayServer, new_device, running_gateway
 from tests.security._web import running_web
@@ -77,7 +77,7 @@ def _stored_by_processors(gateway: GatewayServer, text: str, user_id: str) -> No
     """What the processors do with the victim's upload: store its text (their adapter)."""
 
     async def store() -> None:
-        client = aioredis.Redis.from_url(gateway.redis_url)
+        client = connect_redis(gateway.redis_url)
         try:
             content = ContentStore(client, gateway.prefix, ttl_s=30 * 86_400)
             await content.put_texts([(page_content("u", text)["content_hash"], text)], user_id)

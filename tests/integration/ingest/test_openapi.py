@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import redis
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from mindhit.accounts import create_token, create_user
+from mindhit.redis_client import connect_redis_sync
 from schema.ids import uuid7
 from tests.conftest import KEY_PREFIX
 from tests.support.servers import free_port as _free_port
@@ -80,7 +80,7 @@ def gateway(redis_url: str, database_url: str) -> Iterator[RunningGateway]:
     finally:
         process.terminate()
         process.wait(10)
-        client = redis.Redis.from_url(redis_url)
+        client = connect_redis_sync(redis_url)
         keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
         if keys:
             client.delete(*keys)
