@@ -23,6 +23,8 @@ whose key names them (or, for a session recorded before the keys, whose
 
 from __future__ import annotations
 
+from importlib import resources
+
 import redis.asyncio as aioredis
 
 from mindhit.clock import Clock, system_clock
@@ -56,6 +58,9 @@ def server_client_id(user_id: str) -> str:
     return f"server:{user_id}"
 
 
+_NEXT_SEQ_LUA = resources.files("mindhit.lua").joinpath("next_seq.lua").read_text()
+
+
 def _seq_key(settings: Settings, partition: int, user_id: str) -> str:
     return f"{settings.key_prefix}:{partition_tag(partition)}:seq:{server_client_id(user_id)}"
 
@@ -67,10 +72,9 @@ async def _next_seq(redis: aioredis.Redis, key: str, now_ms: int) -> int:
     from 1: the processors drop an event at or below a client's highest seq, so a
     restarted counter would make every later session start and stop a "duplicate".
     """
-    pipe = redis.pipeline(transaction=True)
-    pipe.set(key, now_ms, nx=True)
-    pipe.incr(key)
-    _, seq = await pipe.execute()
+    # a script, not MULTI: redis-py's cluster client ran this MULTI through a transaction
+    # strategy that failed ("Future attached to a different loop") in the cluster suite
+    seq = await redis.eval(_NEXT_SEQ_LUA, 1, key, now_ms)  # type: ignore[misc]
     return int(seq)
 
 
