@@ -20,3 +20,8 @@ mypy schema mindhit ingest processors projector web
 
 echo "== python tests (unit, integration, e2e)"
 python -m pytest "$@"
+
+if [[ $# -eq 0 ]]; then  # the whole suite: the tests marked cluster once more, on Redis Cluster
+  echo "== python tests on a real 3-master Redis Cluster (-m cluster)"
+  MINDHIT_TEST_REDIS=cluster python -m pytest -m cluster
+fi

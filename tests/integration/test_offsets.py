@@ -14,7 +14,7 @@ from mindhit.offsets import (
     save_committed,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 async def test_legacy_offsets_are_read_until_moved_once_and_newer_commits_win(

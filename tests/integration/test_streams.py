@@ -12,7 +12,7 @@ from mindhit import streams
 from schema.topics import stream_key
 from tests.support.racing import WritesWhileAsked
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 async def test_concurrent_appends_get_dense_consecutive_offsets(

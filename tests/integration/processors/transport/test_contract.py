@@ -31,7 +31,7 @@ from processors.transport.producer import TransactionsNotSupported
 from schema.topics import partition_for, stream_key
 from tests.support.servers import PrivateRedis
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from mindhit.keys import PROJECTOR_GROUP
 from processors.transport.catalog import save_committed
 from schema.topics import stream_key
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 async def _fill(client: aioredis.Redis, prefix: str, topic: str, partition: int, n: int) -> None:

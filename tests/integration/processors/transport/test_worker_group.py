@@ -23,7 +23,7 @@ from tests.integration.processors.transport.conftest import (
     worker_env,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.cluster]
 
 APP = "tests.integration.processors.transport.group_app"
 GROUP = "grp"
