@@ -1,7 +1,7 @@
 """Projector benchmark: fold rate vs. raw COPY, replay rate and replay memory.
 
 Three measurements against the real Redis and PostgreSQL (own database
-``mindhit_bench_projector``, own key prefix, cleaned up afterwards):
+``mindhit_bench_projector``, or ``MINDHIT_BENCH_DB``; own key prefix, cleaned up afterwards):
 
 1. Fold: ``--visits`` VisitClosed events (200 per stream entry) are folded into
    ``page_visits`` by the real consumer (COPY + merge + checkpoint per turn);
@@ -75,7 +75,7 @@ ADMIN = os.environ.get(
     "MINDHIT_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REDIS = os.environ.get("MINDHIT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-DB = "mindhit_bench_projector"
+DB = os.environ.get("MINDHIT_BENCH_DB", "mindhit_bench_projector")
 TABLES = (
     "sessions, urls, page_texts, page_visits, mindmap_graphs, projection_checkpoints,"
     " erased_users, erasure_purges, event_log, derivations, derived_log"

@@ -4,8 +4,8 @@
 ``page_visits`` per user and UTC day; ``overview_branches`` lists the top-level topics
 of each session's mind map. Instead of folding events a second time (which would count
 a redelivered visit twice), the adapter adds what a batch *changed* in ``page_visits``:
-the stored versions of the staged visits with a negative sign before their upsert, the
-stored versions after it with a positive sign. A duplicate therefore adds zero, the
+the versions the visits' upsert wrote with a positive sign and the stored versions they
+replaced with a negative one (one statement). A duplicate therefore adds zero, the
 order of batches does not matter, and replay/crash/resume give the same rows as a
 clean fold. Branches are rebuilt per session from ``mindmap_graphs`` (a rebuilt map
 replaces its rows). Erasures take the erased visits' share away (one session) or
@@ -23,12 +23,12 @@ from psycopg import sql
 
 __all__ = [
     "OVERVIEW_TABLES",
-    "add_staged_visits",
     "apply_changes",
     "ensure_overview_temp",
     "rebuild_staged_branches",
     "rebuild_user",
     "subtract_session",
+    "upsert_staged_visits",
 ]
 
 OVERVIEW_TABLES: Final = (
@@ -66,16 +66,33 @@ def ensure_overview_temp(conn: psycopg.Connection[Any]) -> None:
     conn.execute(_TEMP)  # type: ignore[arg-type]
 
 
-def add_staged_visits(conn: psycopg.Connection[Any], tables: Mapping[str, str], sign: int) -> None:
-    """Add ``sign`` × the stored rows of the staged visits (``tmp_visits``) to the changes."""
-    conn.execute(
-        _fmt(
-            _CONTRIBUTION + "(v.visit_id, v.user_id) IN"
-            " (SELECT t.visit_id::uuid, t.user_id::uuid FROM tmp_visits t)",
-            tables,
-            sign=sign,
-        )
-    )
+_VISIT_FIELDS: Final = (
+    "{a}.user_id, ({a}.start_at AT TIME ZONE 'UTC')::date, {a}.domain, {a}.url_hash,"
+    " {a}.content_hash"
+)
+_UPSERT_VISITS: Final = (
+    "WITH old AS (SELECT v.* FROM {{page_visits}} v WHERE (v.visit_id, v.user_id) IN"
+    " (SELECT t.visit_id::uuid, t.user_id::uuid FROM tmp_visits t)),\n"
+    "changed AS ({upsert}\nRETURNING cur.*)\n"
+    "INSERT INTO tmp_overview (user_id, day, domain, url_hash, content_hash, dwell_ms, visits)\n"
+    f"SELECT {_VISIT_FIELDS.format(a='c')}, c.dwell_ms, 1 FROM changed c\n"
+    f"UNION ALL SELECT {_VISIT_FIELDS.format(a='o')}, -o.dwell_ms, -1 FROM old o\n"
+    "WHERE o.visit_id IN (SELECT visit_id FROM changed)"
+)
+
+
+def upsert_staged_visits(
+    conn: psycopg.Connection[Any], tables: Mapping[str, str], upsert: str
+) -> None:
+    """Merge the staged visits (``upsert``: their statement) and collect what it changed.
+
+    One statement: the visits the upsert inserted or rewrote (its ``RETURNING``) are
+    added, the stored versions of the rewritten ones (read from the statement's
+    snapshot, i.e. before the upsert) taken away; visits it left alone (identical,
+    or another user's) add nothing; ``page_visits`` is read once, not before and after.
+    """
+    statement = _UPSERT_VISITS.format(upsert=upsert.strip().rstrip(";"))
+    conn.execute(_fmt(statement, tables))
 
 
 def apply_changes(conn: psycopg.Connection[Any], tables: Mapping[str, str]) -> None:

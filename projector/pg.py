@@ -29,11 +29,11 @@ from projector import fencing
 from projector.erase_session import drop_erased_sessions, erase_session_rows, record_purges
 from projector.folds import Batch
 from projector.overview import (
-    add_staged_visits,
     apply_changes,
     ensure_overview_temp,
     rebuild_staged_branches,
     rebuild_user,
+    upsert_staged_visits,
 )
 from projector.projections import PROJECTIONS, ROLLUP_TABLES
 from projector.rows import EraseUser
@@ -57,6 +57,8 @@ ERASE_LOCK: Final = 0x6D68_6572  # "mher": erasure vs. folding
 PROJECTION_LOCK: Final = 0x6D68_7077  # "mhpw": one writer per projection at a time (two-key form)
 URL_LOCK: Final = 0x6D68_7572  # "mhur": one merger per URL row key at a time (two-key form)
 SHADOW_SUFFIX: Final = "__shadow"
+WORK_MEM: Final = "64MB"
+"""Sort/hash memory of a projector connection (a batch's merge stays in memory)."""
 ALL_TABLES: Final = tuple(t for p in PROJECTIONS.values() for t in p.tables)
 """Every read table, in erasure order (sessions before their mind maps, URLs before texts)."""
 
@@ -90,8 +92,13 @@ def _fmt(text: str, tables: Tables) -> sql.Composed:
 
 
 def ensure_temp_tables(conn: psycopg.Connection[Any]) -> None:
-    """Create the per-connection staging tables (idempotent)."""
+    """Create the per-connection staging tables (idempotent) and size its sort memory.
+
+    A batch of tens of thousands of rows sorts and groups more than PostgreSQL's
+    default ``work_mem`` (4 MB) holds: the merge and the rollups spilled to disk.
+    """
     conn.execute(_STAGING)  # type: ignore[arg-type]
+    conn.execute(f"SET work_mem = '{WORK_MEM}'")  # type: ignore[arg-type]
     ensure_overview_temp(conn)
 
 
@@ -316,9 +323,7 @@ def apply_batch(
 def _merge(conn: psycopg.Connection[Any], name: str, tables: Tables) -> None:
     """Merge one staged read table; the overview's rollups follow visits and maps."""
     if name == "page_visits":
-        add_staged_visits(conn, tables, -1)  # stored versions out, merged versions in
-        conn.execute(_fmt(_UPSERT[name], tables))
-        add_staged_visits(conn, tables, 1)
+        upsert_staged_visits(conn, tables, _UPSERT[name])  # changed versions: old out, new in
         apply_changes(conn, tables)
     elif name == "urls":
         conn.execute(_LOCK_URL_KEYS, (URL_LOCK,))  # URL rows are shared across partitions

@@ -117,8 +117,10 @@ class ReadTable(msgspec.Struct, frozen=True):
             client sent (a session id) or derived from one: a staged row changes a
             stored row only when both belong to the same user, and the owner column is
             never rewritten. The adapter stages one user's rows per key (the stored
-            owner's, else the first sender's: :func:`projector.pg._one_owner`); should
-            two still meet, a new row goes to the smallest user id.
+            owner's, else the first sender's: :func:`projector.pg._one_owner`), so the
+            statements need not look the stored owners up row by row; should two still
+            meet, the smallest user id's row is the one written (a stored row of another
+            user is left as it is).
     """
 
     name: str
@@ -169,7 +171,7 @@ class ReadTable(msgspec.Struct, frozen=True):
 
     def _one_per_key(self) -> str:
         """``DISTINCT ON (key)`` for an owned table: two users' rows of one key never
-        reach one statement (the stored row's owner first, else the smallest user id)."""
+        reach one statement (the adapter stages only one; else the smallest user id)."""
         if self.owner is None:
             return ""
         return f"DISTINCT ON ({', '.join(f't.{k}' for k in self.key)}) "
@@ -180,11 +182,7 @@ class ReadTable(msgspec.Struct, frozen=True):
         keys = ", ".join(f"t.{k}" for k in self.key)
         if self.owner is None:
             return f"ORDER BY {keys}\n"
-        mine = (
-            f"EXISTS (SELECT 1 FROM {{{self.name}}} y WHERE {self._match('y', 't')}"
-            f" AND y.{self.owner} = {self._owner_value('t')})"
-        )
-        return f"ORDER BY {keys}, {mine} DESC, t.{self.owner}\n"
+        return f"ORDER BY {keys}, t.{self.owner}\n"
 
     def _owner_value(self, alias: str) -> str:
         by_name = {c.name: c for c in self.columns}

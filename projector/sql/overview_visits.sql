@@ -33,15 +33,22 @@ FROM tmp_overview GROUP BY 1, 2, 3, 4
 ON CONFLICT (user_id, month, url_hash, content_hash) DO UPDATE
 SET dwell_ms = o.dwell_ms + EXCLUDED.dwell_ms, visits = o.visits + EXCLUDED.visits;
 
+-- A rollup row drops to zero visits only when the batch took some away: without a
+-- negative change nothing is looked for (the rollups are not scanned every batch).
 DELETE FROM {overview_days} o USING (SELECT DISTINCT user_id, day FROM tmp_overview) t
-WHERE o.user_id = t.user_id AND o.day = t.day AND o.visits = 0;
+WHERE o.user_id = t.user_id AND o.day = t.day AND o.visits = 0
+    AND EXISTS (SELECT 1 FROM tmp_overview WHERE visits < 0);
 DELETE FROM {overview_domains} o USING (SELECT DISTINCT user_id, day FROM tmp_overview) t
-WHERE o.user_id = t.user_id AND o.day = t.day AND o.visits = 0;
+WHERE o.user_id = t.user_id AND o.day = t.day AND o.visits = 0
+    AND EXISTS (SELECT 1 FROM tmp_overview WHERE visits < 0);
 DELETE FROM {overview_pages} o USING (SELECT DISTINCT user_id, day FROM tmp_overview) t
-WHERE o.user_id = t.user_id AND o.day = t.day AND o.visits = 0;
+WHERE o.user_id = t.user_id AND o.day = t.day AND o.visits = 0
+    AND EXISTS (SELECT 1 FROM tmp_overview WHERE visits < 0);
 DELETE FROM {overview_domains_monthly} o
 USING (SELECT DISTINCT user_id, date_trunc('month', day)::date AS month FROM tmp_overview) t
-WHERE o.user_id = t.user_id AND o.month = t.month AND o.visits = 0;
+WHERE o.user_id = t.user_id AND o.month = t.month AND o.visits = 0
+    AND EXISTS (SELECT 1 FROM tmp_overview WHERE visits < 0);
 DELETE FROM {overview_pages_monthly} o
 USING (SELECT DISTINCT user_id, date_trunc('month', day)::date AS month FROM tmp_overview) t
-WHERE o.user_id = t.user_id AND o.month = t.month AND o.visits = 0;
+WHERE o.user_id = t.user_id AND o.month = t.month AND o.visits = 0
+    AND EXISTS (SELECT 1 FROM tmp_overview WHERE visits < 0);

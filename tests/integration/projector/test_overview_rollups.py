@@ -13,9 +13,10 @@ from mindhit import streams
 from mindhit.settings import Settings
 from projector.replay import replay
 from projector.synthetic import synth_log, user_ids, write_log
-from schema.derived import UserErased
+from schema.derived import UserErased, VisitClosed
+from schema.ids import deterministic_id
 from schema.log import DerivedEntry, encode_derived_entry
-from schema.topics import SESSIONS_TOPIC, partition_for, stream_key
+from schema.topics import SESSIONS_TOPIC, VISITS_TOPIC, partition_for, stream_key
 
 from .conftest import fold_all, snapshot
 from .test_archive_replay import archive_all
@@ -107,3 +108,40 @@ async def test_rollups_equal_the_aggregates_through_duplicates_erasure_and_repla
     assert (await replay(settings, aredis, pg)).swapped
     assert {t: snapshot(pg)[t] for t in rollups} == after_erasure
     _check(pg)
+
+
+async def test_a_rewritten_visit_moves_its_share_and_leaves_no_empty_rollup_row(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    """A later version of a visit (a late upload made it longer and gave it a text) takes
+    the earlier one's share out of the rollups it was in and adds its own, in the same
+    batch as a new visit or in a batch of its own; an identical redelivery adds nothing."""
+    user, session = deterministic_id("u", 1), deterministic_id("s", 1)
+    day = 1_764_000_000_000
+
+    def visit(n: int, dwell: int, content: str = "") -> VisitClosed:
+        return VisitClosed(
+            user_id=user, visit_id=deterministic_id("v", n), client_id="c", session_id=session,
+            tab_id=1, url=f"https://example.org/{n}", url_hash=f"h{n}", domain="example.org",
+            title="t", start_ts=day + n, end_ts=day + n + dwell, dwell_ms=dwell, opened_seq=n,
+            content_hash=content,
+        )  # fmt: skip
+
+    stream = stream_key(settings.key_prefix, VISITS_TOPIC, partition_for(user, settings.partitions))
+    for events in (
+        [visit(1, 1000), visit(2, 2000)],
+        [visit(1, 5000, "c1"), visit(3, 700)],  # a rewrite beside a new visit
+        [visit(1, 5000, "c1")],  # identical again
+        [visit(2, 2500, "c2")],  # a rewrite alone
+    ):
+        await streams.append(
+            aredis, stream, encode_derived_entry(DerivedEntry(events=events)),  # type: ignore[arg-type]
+            key=user.encode(), timestamp_ms=day,
+        )  # fmt: skip
+        await fold_all(settings, aredis, pg)
+        _check(pg)
+    pages = pg.execute(
+        "SELECT url_hash, content_hash, dwell_ms, visits FROM overview_pages ORDER BY 1"
+    ).fetchall()
+    pg.commit()
+    assert pages == [("h1", "c1", 5000, 1), ("h2", "c2", 2500, 1), ("h3", "", 700, 1)]
