@@ -49,7 +49,6 @@ from mindhit.redis_client import connect_redis  # noqa: E402
 from processors.agents.raw import RawHandler  # noqa: E402
 from processors.app import tune_gc  # noqa: E402
 from processors.content import ContentStore  # noqa: E402
-from processors.dwell import encode_state  # noqa: E402
 from processors.state import StateStore  # noqa: E402
 from processors.transport.catalog import load_committed  # noqa: E402
 from schema.events import (  # noqa: E402
@@ -294,7 +293,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         active = states.users_in_memory
         rss_active = _rss_mb()
         loaded = await states.load(0, [f"user-{c}" for c in range(min(args.clients, 2000))])
-        sizes = [len(encode_state(s)) for s in loaded.values() if s is not None]
+        sizes = [len(raw) for raw in loaded.values() if raw is not None]
         state_bytes = sum(sizes) / max(1, len(sizes))
 
         stops = build_entries(clients, warm_entries, stop=True)  # seqs continue per client

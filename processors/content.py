@@ -45,7 +45,7 @@ the text of their pages (their uploads were sent without it, by hash).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -117,6 +117,10 @@ class ContentStore:
         With ``user_id``, the user holds each text (see :meth:`hold_texts`).
         """
         pipe = self._redis.pipeline(transaction=False)
+        if self._queue_put(pipe, texts, user_id):
+            await pipe.execute()
+
+    def _queue_put(self, pipe: Any, texts: Iterable[tuple[str, str]], user_id: str) -> bool:
         queued = False
         for content_hash, text in texts:
             if text:
@@ -127,8 +131,7 @@ class ContentStore:
                 if self._ttl:
                     pipe.expire(key, self._ttl)
                 queued = True
-        if queued:
-            await pipe.execute()
+        return queued
 
     def _queue_hold(self, pipe: Any, content_hash: str, user_id: str) -> None:
         listing, holders = (
@@ -147,13 +150,42 @@ class ContentStore:
         Erasing another holder then leaves the text in place.
         """
         pipe = self._redis.pipeline(transaction=False)
+        if self._queue_holds(pipe, hashes, user_id):
+            await pipe.execute()
+
+    def _queue_holds(self, pipe: Any, hashes: Iterable[str], user_id: str) -> bool:
         queued = False
         for content_hash in dict.fromkeys(hashes):
             if content_hash:
                 self._queue_hold(pipe, content_hash, user_id)
                 queued = True
-        if queued:
-            await pipe.execute()
+        return queued
+
+    async def take_entry(
+        self,
+        texts: Mapping[str, Iterable[tuple[str, str]]],
+        held: Mapping[str, Iterable[str]],
+        versions: Sequence[tuple[str, str]],
+    ) -> list[tuple[str, str]]:
+        """What one raw entry brings, in one round trip: returns its new URL versions.
+
+        Stores each user's page texts (:meth:`put_texts`) and holds (:meth:`hold_texts`)
+        and returns those of ``versions`` never announced (:meth:`unknown_versions`).
+        """
+        pipe = self._redis.pipeline(transaction=False)
+        for user_id, pairs in texts.items():
+            self._queue_put(pipe, pairs, user_id)
+        for user_id, hashes in held.items():
+            self._queue_holds(pipe, hashes, user_id)
+        unique = list(dict.fromkeys(versions))
+        if unique:
+            pipe.mget([self._key("urlver", u, c) for u, c in unique])
+        if not len(pipe):
+            return []
+        results: list[Any] = await pipe.execute()
+        if not unique:
+            return []
+        return [version for version, hit in zip(unique, results[-1], strict=True) if hit is None]
 
     async def get_texts(self, hashes: Sequence[str]) -> dict[str, str]:
         """Return the stored text of each known hash (unknown hashes are absent)."""
@@ -187,6 +219,16 @@ class ContentStore:
         ``users`` names who brought each version in, listed under that user for erasure.
         """
         pipe = self._redis.pipeline(transaction=False)
+        if self.queue_mark_versions(pipe, versions, users):
+            await pipe.execute()
+
+    def queue_mark_versions(
+        self,
+        pipe: Any,
+        versions: Iterable[tuple[str, str]],
+        users: dict[tuple[str, str], str] | None = None,
+    ) -> bool:
+        """Queue :meth:`mark_versions`'s writes into ``pipe``; False when there are none."""
         queued = False
         for url_hash, content_hash in versions:
             pipe.set(self._key("urlver", url_hash, content_hash), b"1", ex=self._ttl)
@@ -197,8 +239,7 @@ class ContentStore:
                 if self._ttl:
                     pipe.expire(listing, self._ttl)
             queued = True
-        if queued:
-            await pipe.execute()
+        return queued
 
     async def get_enrichments(
         self, versions: Sequence[tuple[str, str]]

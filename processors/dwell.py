@@ -107,7 +107,7 @@ MIN_VISIT_MS = 500
 
 
 def fold(
-    state: UserState | None,
+    state: UserState | bytes | None,
     user_id: str,
     events: Iterable[ClientEvent],
     *,
@@ -116,8 +116,10 @@ def fold(
     """Fold one user's events (in log order) into a new state.
 
     Args:
-        state: the user's state, or ``None`` for a user seen for the first time.
-            It is never changed: the result is a new state.
+        state: the user's state, its encoding (:func:`encode_state`, as the state
+            store keeps it), or ``None`` for a user seen for the first time. It is
+            never changed: the result is a new state (decoded from the encoding, else
+            a copy).
         user_id: whose events these are (from the log entry, never the client).
         events: the user's client events, in the order the log holds them.
         idle_threshold_ms: after how long without input the user counts as idle;
@@ -127,9 +129,13 @@ def fold(
     Returns:
         The new state and a :class:`FoldResult` with the derived events in order.
     """
-    work = _Fold(
-        copy_state(state) if state is not None else UserState(), user_id, idle_threshold_ms
-    )
+    if state is None:
+        own = UserState()
+    elif isinstance(state, bytes):
+        own = decode_state(state)
+    else:
+        own = copy_state(state)
+    work = _Fold(own, user_id, idle_threshold_ms)
     for event in events:
         work.apply(event)
     return work.st, work.out
@@ -160,9 +166,11 @@ class _Fold:
             client = self.st.clients[ev.client_id] = ClientState()
         if not self._in_sequence(client, ev):
             return
-        self._reopen(ev.client_id, client, ev)
+        if ev.session_id in self.st.closed:  # else nothing to reopen (hot path)
+            self._reopen(ev.client_id, client, ev)
         self._apply(ev, client)
-        self.stop_reopened()
+        if self.reopened:
+            self.stop_reopened()
 
     def _apply(self, ev: ClientEvent, client: ClientState) -> None:
         previous_ts = client.last_ts

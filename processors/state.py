@@ -5,7 +5,9 @@ id, value = msgpack :class:`processors.dwell.UserState`), so the state shares th
 partition's hash tag. Users with an open session stay in memory; a user whose
 sessions are all finished is written back and dropped from memory (their small
 residue — last seq per client, recently stopped sessions — stays in Redis so a
-redelivered batch remains a no-op).
+redelivered batch remains a no-op). Memory holds each state encoded, as written to
+Redis: the fold decodes its own private copy from it (no copy of a live object), a
+few KB per user, and nothing the garbage collector has to walk.
 
 Why this is safe without a changelog: the fold ignores any event at or below a
 client's highest seen seq, so state saved *ahead* of the committed offset just
@@ -15,12 +17,12 @@ acknowledges a message, so state is never behind the commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from processors.dwell import UserState, decode_state, encode_state
+from processors.dwell import UserState, encode_state
 from schema.topics import partition_tag
 
 __all__ = ["StateStore"]
@@ -32,7 +34,7 @@ class StateStore:
     def __init__(self, client: aioredis.Redis, prefix: str) -> None:
         self._redis = client
         self._prefix = prefix
-        self._memory: dict[str, UserState] = {}
+        self._memory: dict[str, bytes] = {}
 
     def _key(self, partition: int) -> str:
         return f"{self._prefix}:{partition_tag(partition)}:dwell-state"
@@ -42,14 +44,14 @@ class StateStore:
         """How many users' state is held in memory (those with an open session)."""
         return len(self._memory)
 
-    async def load(self, partition: int, users: Iterable[str]) -> dict[str, UserState | None]:
-        """The state of each user (``None`` for a user never seen).
+    async def load(self, partition: int, users: Iterable[str]) -> dict[str, bytes | None]:
+        """The encoded state of each user (``None`` for a user never seen).
 
-        A state held in memory is handed back as is, shared with the cache: callers
-        must not change it (the fold never does; it returns a new state, which
-        :meth:`save` keeps once the outputs are sent).
+        Encoded (:func:`processors.dwell.encode_state`), as :func:`processors.dwell.fold`
+        takes it: the fold decodes a private copy, so nothing it does reaches the
+        store before :meth:`save`.
         """
-        found: dict[str, UserState | None] = {}
+        found: dict[str, bytes | None] = {}
         missing: list[str] = []
         for user in users:
             state = self._memory.get(user)
@@ -60,25 +62,35 @@ class StateStore:
         if missing:
             values: list[Any] = await self._redis.hmget(self._key(partition), missing)  # type: ignore[misc]
             for user, raw in zip(missing, values, strict=True):
-                found[user] = decode_state(raw) if raw else None
+                found[user] = raw or None
         return found
 
-    async def save(self, partition: int, states: dict[str, UserState]) -> None:
+    async def save(
+        self,
+        partition: int,
+        states: dict[str, UserState],
+        also: Callable[[Any], object] | None = None,
+    ) -> None:
         """Write the states back; users without an open session leave memory.
 
-        Steps: 1. HSET every touched user's state in one command; 2. keep users
-        with an open session in memory, drop the others.
+        Steps: 1. HSET every touched user's state in one command, in one round trip
+        with whatever ``also`` queues into the same pipeline (e.g. the URL versions
+        just announced); 2. keep users with an open session in memory (encoded),
+        drop the others.
         """
-        if not states:
-            return
-        await self._redis.hset(
-            self._key(partition), mapping={user: encode_state(s) for user, s in states.items()}
-        )
+        pipe = self._redis.pipeline(transaction=False)
+        encoded = {user: encode_state(s) for user, s in states.items()}
+        if encoded:
+            pipe.hset(self._key(partition), mapping=encoded)  # type: ignore[arg-type]
+        if also is not None:
+            also(pipe)
+        if len(pipe):
+            await pipe.execute()
         for user, state in states.items():
             if state.is_idle():
                 self._memory.pop(user, None)
             else:
-                self._memory[user] = state
+                self._memory[user] = encoded[user]
 
     async def erase(self, partition: int, user_id: str) -> None:
         """Drop a user's state for good (``user.erased``): from memory and from Redis."""

@@ -6,8 +6,7 @@ gateway); each user's events are folded in log order with that user's state.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import msgspec
 
@@ -28,7 +27,7 @@ log = get_logger(__name__)
 
 
 def url_versions(
-    user_id: str, events: list[ClientEvent], derived: list[DerivedBase]
+    user_id: str, events: Sequence[ClientEvent], derived: list[DerivedBase]
 ) -> dict[tuple[str, str], UrlDiscovered]:
     """Candidate ``url.discovered`` events of one user's batch, keyed by URL version.
 
@@ -43,9 +42,8 @@ def url_versions(
         if isinstance(event, PageContent):
             normalized = normalize_url(event.url)
             key = (url_hash(normalized), event.content_hash)
-            found.setdefault(
-                key,
-                UrlDiscovered(
+            if key not in found:
+                found[key] = UrlDiscovered(
                     user_id=user_id,
                     url_hash=key[0],
                     url=normalized,
@@ -55,22 +53,19 @@ def url_versions(
                     content_hash=event.content_hash,
                     lang=event.lang,
                     text=event.text,
-                ),
-            )
+                )
     for visit in derived:
         if isinstance(visit, VisitClosed):
             key = (visit.url_hash, "")
-            found.setdefault(
-                key,
-                UrlDiscovered(
+            if key not in found:
+                found[key] = UrlDiscovered(
                     user_id=user_id,
                     url_hash=visit.url_hash,
                     url=visit.url,
                     domain=visit.domain,
                     title=visit.title,
                     first_seen_ts=visit.start_ts,
-                ),
-            )
+                )
     return found
 
 
@@ -89,7 +84,7 @@ class EntryFold(msgspec.Struct, kw_only=True):
 
 
 def fold_entry(
-    states: Mapping[str, UserState | None],
+    states: Mapping[str, UserState | bytes | None],
     per_user: Mapping[str, list[ClientEvent]],
     idle_threshold_ms: int,
 ) -> EntryFold:
@@ -99,6 +94,7 @@ def fold_entry(
     and get the same outputs.
     """
     out = EntryFold(states={}, derived=[], candidates={}, texts={}, held={}, results={})
+    candidates = out.candidates
     for user_id, sent in per_user.items():
         events = verified_contents(sent)
         state, result = fold(
@@ -107,16 +103,12 @@ def fold_entry(
         out.states[user_id] = state
         out.results[user_id] = result
         out.derived.extend(result.derived)
-        for key, candidate in url_versions(user_id, events, result.derived).items():
-            out.candidates.setdefault(key, candidate)
-        out.texts[user_id] = [
-            (e.content_hash, e.text) for e in events if isinstance(e, PageContent) and e.text
-        ]
-        out.held[user_id] = [
-            e.content_hash
-            for e in events
-            if isinstance(e, PageContent) and e.content_hash and not e.text
-        ]
+        contents = [e for e in events if isinstance(e, PageContent)]
+        for key, candidate in url_versions(user_id, contents, result.derived).items():
+            if key not in candidates:
+                candidates[key] = candidate
+        out.texts[user_id] = [(e.content_hash, e.text) for e in contents if e.text]
+        out.held[user_id] = [e.content_hash for e in contents if e.content_hash and not e.text]
     return out
 
 
@@ -161,14 +153,15 @@ class RawHandler:
         1. decode the entry (an undecodable entry is logged and skipped);
         2. fold each user's events with their state (duplicates/gaps counted);
         3. store page texts by content hash (and who holds texts sent by hash only);
-           find URL versions never announced;
+           find URL versions never announced (one round trip);
         4. emit the derived events, one entry per topic, to the same partition,
            and wait until Redis stored them;
-        5. mark the announced URL versions;
-        6. keep the users' new states (memory and Redis) — only then may the message be
-           acknowledged. The fold never changes the loaded states, so when a step fails
-           and the entry is retried, it folds from the states as they were and sends the
-           same derived events again (duplicates downstream, never a loss).
+        5. mark the announced URL versions and
+        6. keep the users' new states (memory and Redis), in one round trip — only
+           then may the message be acknowledged. The fold never changes the loaded
+           states (it decodes its own copy), so when a step fails and the entry is
+           retried, it folds from the states as they were and sends the same derived
+           events again (duplicates downstream, never a loss).
         """
         try:
             entry = decode_raw_entry(value)
@@ -184,12 +177,7 @@ class RawHandler:
         metrics.EVENTS.inc(sum(len(events) for events in per_user.values()))
         _count(folded)
         derived, candidates = folded.derived, folded.candidates
-        texts, held = folded.texts, folded.held
-        stored = asyncio.gather(
-            *(self._content.put_texts(t, user_id) for user_id, t in texts.items() if t),
-            *(self._content.hold_texts(h, user_id) for user_id, h in held.items() if h),
-        )
-        _, fresh = await asyncio.gather(stored, self._content.unknown_versions(list(candidates)))
+        fresh = await self._content.take_entry(folded.texts, folded.held, list(candidates))
         announced = await self._with_known_texts([candidates[key] for key in fresh])
         await emit_derived(
             self._emit,
@@ -198,9 +186,11 @@ class RawHandler:
             origin=offset,
             received_at=min((u.received_at for u in entry.uploads), default=0),
         )
-        await asyncio.gather(
-            self._content.mark_versions(fresh, {key: candidates[key].user_id for key in fresh}),
-            self._states.save(partition, folded.states),
+        owners = {key: candidates[key].user_id for key in fresh}
+        await self._states.save(
+            partition,
+            folded.states,
+            also=lambda pipe: self._content.queue_mark_versions(pipe, fresh, owners),
         )
         metrics.URL_VERSIONS.inc(len(announced))
         metrics.VISITS.inc(sum(isinstance(d, VisitClosed) for d in derived))

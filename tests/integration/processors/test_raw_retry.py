@@ -9,6 +9,8 @@ and its visits are never sent (while the session's dwell already counted them).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -75,21 +77,23 @@ async def test_a_send_failing_after_the_fold_is_retried_without_losing_visits(
     # 2. The second entry closes two visits; sending them fails (transiently) first.
     failing = FailingOnce(pipe, failures)
     content = pipe.raw._content
-    real_lookup = content.unknown_versions
+    real_lookup = content.take_entry
     if where == "emit":
         pipe.raw._emit = failing
     else:
 
-        async def failing_lookup(versions: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        async def failing_lookup(
+            texts: Any, held: Any, versions: list[tuple[str, str]]
+        ) -> list[tuple[str, str]]:
             failing.check()
-            return await real_lookup(versions)
+            return await real_lookup(texts, held, versions)
 
-        content.unknown_versions = failing_lookup  # type: ignore[method-assign]
+        content.take_entry = failing_lookup  # type: ignore[method-assign]
     assert await handle_reliably("dwell", pipe.raw.handle, 0, _entry("b2", second), sleep=_no_wait)
     assert failing.failures == 0
     # 3. The stop closes the last visit and the session.
     pipe.raw._emit = pipe.emit
-    content.unknown_versions = real_lookup  # type: ignore[method-assign]
+    content.take_entry = real_lookup  # type: ignore[method-assign]
     assert await handle_reliably("dwell", pipe.raw.handle, 0, _entry("b3", third), sleep=_no_wait)
 
     visits = [v for v in await pipe.derived(VISITS_TOPIC) if isinstance(v, VisitClosed)]
