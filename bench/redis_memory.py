@@ -74,7 +74,7 @@ def kind(name: str, key_type: str) -> str:
 _TERMS = {
     "idempotency": (":idem:",),
     "per_user": (":dwell-state", ":user-content:"),
-    "sessions": (":session-owner:", ":user-sessions:", ":mindmap-done:"),
+    "sessions": (":session-owner:", ":session-keys:", ":user-sessions:", ":mindmap-done:"),
     "content": (":content:", ":content-holders:", ":urlver:", ":enrich"),
 }
 

@@ -3,8 +3,9 @@
 Each event carries a ``session_id``. Before anything is appended, the gateway
 claims the batch's sessions in one pipelined round trip
 (:func:`mindhit.session_owners.claim_sessions`): a session nobody owns yet becomes
-the uploader's, one recorded before the ownership keys existed keeps its owner from
-PostgreSQL (``sessions.user_id``), and an event of a session owned by someone else
+the uploader's, one whose key has expired (or that was recorded before the keys
+existed) keeps its owner from PostgreSQL (``sessions.user_id``, or the tombstone of a
+deleted session), and an event of a session owned by someone else
 is refused on its own (``field`` ``session_id``) while the rest of the batch goes on.
 A refused event is quarantined without its content (it is someone's attack, not a
 client bug worth keeping bytes for).
@@ -19,7 +20,12 @@ import msgspec
 import psycopg_pool
 
 from ingest.validation import ParsedBatch, RejectedEvent
-from mindhit.session_owners import LegacyOwners, claim_sessions, recorded_owners
+from mindhit.session_owners import (
+    DEFAULT_SETTLED_TTL_S,
+    LegacyOwners,
+    claim_sessions,
+    recorded_owners,
+)
 from schema.api import Rejection
 
 __all__ = ["FOREIGN_SESSION_REASON", "legacy_owners", "refuse_foreign_sessions", "split_foreign"]
@@ -65,11 +71,21 @@ async def refuse_foreign_sessions(
     user_id: str,
     parsed: ParsedBatch,
     legacy: LegacyOwners | None,
+    settled_ttl: int = DEFAULT_SETTLED_TTL_S,
 ) -> ParsedBatch:
-    """Claim the batch's sessions for ``user_id``; refuse the events of others' sessions."""
+    """Claim the batch's sessions for ``user_id``; refuse the events of others' sessions.
+
+    A session whose owner key has expired is found in PostgreSQL (``legacy``) and keeps
+    its owner (its key comes back for ``settled_ttl`` seconds).
+    """
     if not parsed.events:
         return parsed
     owners = await claim_sessions(
-        redis, prefix, user_id, (e.session_id for e in parsed.events), legacy=legacy
+        redis,
+        prefix,
+        user_id,
+        (e.session_id for e in parsed.events),
+        legacy=legacy,
+        settled_ttl=settled_ttl,
     )
     return split_foreign(parsed, {s for s, owner in owners.items() if owner != user_id})

@@ -28,6 +28,7 @@ from ingest.state import GatewayState, blocked_domains
 from ingest.url_privacy import scrub_events
 from ingest.validation import BatchError, ParsedBatch, parse_batch
 from mindhit.accounts import TokenInfo
+from mindhit.session_owners import settled_ttl_s
 from mindhit.upload_log import AppendPolicy, UploadId, remember_batch
 from schema.api import BatchResult
 from schema.log import Upload
@@ -163,7 +164,12 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
         raise ApiError(exc.status_code, exc.detail, field=exc.field, position=exc.position) from exc
     settings = gateway.settings
     parsed = await refuse_foreign_sessions(
-        gateway.redis, settings.key_prefix, info.user_id, parsed, legacy_owners(gateway.pool)
+        gateway.redis,
+        settings.key_prefix,
+        info.user_id,
+        parsed,
+        legacy_owners(gateway.pool),
+        settled_ttl_s(settings),
     )
     blocked = blocked_domains(settings.blocked_domains, info.blocked_domains)
     kept, blocked_count = partition_blocked(parsed.events, blocked)

@@ -19,12 +19,14 @@ import redis.asyncio as aioredis
 from mindhit import checkpoints, streams
 from mindhit.checkpoints import CheckpointMoved, Checkpoints
 from mindhit.logs import get_logger
+from mindhit.session_owners import settled_ttl_s
 from mindhit.settings import Settings
 from projector import metrics
 from projector.archive_read import read_archived
 from projector.derivations import Derivation, latest_derivation, superseded
 from projector.folds import Batch
 from projector.forget import forget_user
+from projector.owner_keys import OwnerKeys
 from projector.pg import Tables, Writer, apply_batch, ensure_temp_tables, live_tables, load_erased
 from projector.projections import PROJECTIONS, projection_of_topic, stream_ids
 from projector.retention import purge_points, purge_quarantine
@@ -101,6 +103,12 @@ class ProjectionConsumer:
         self.epochs: dict[int, str] = {}
         """Partition → log epoch, stored beside each checkpoint (kept by the log guard)."""
         self.last_turn = now()
+        self.owner_keys = (
+            OwnerKeys(redis, settings.key_prefix, settled_ttl_s(settings), now)
+            if self.tables == live_tables()
+            else None
+        )
+        """Settles the owner keys of the sessions written (live tables only)."""
 
     def own(self, tokens: Mapping[int, int]) -> None:
         """Fold only the partitions of ``tokens``, each commit fenced by their tokens."""
@@ -170,7 +178,12 @@ class ProjectionConsumer:
         return entries if await self._commit(batch, advance) else 0
 
     async def _commit(self, batch: Batch, advance: dict[str, int]) -> bool:
-        """Apply one batch from the committed positions; False when the checkpoint moved."""
+        """Apply one batch from the committed positions; False when the checkpoint moved.
+
+        Steps: apply the batch and its checkpoints in one transaction; advance the
+        in-memory positions; then settle the owner keys of the sessions it wrote
+        (:mod:`projector.owner_keys`: only once their rows are committed).
+        """
         expected_cps = {self._key(s): self.positions[s] for s in advance}
         new_cps = {self._key(s): o for s, o in advance.items()}
         purges = await self._purges(batch)
@@ -199,6 +212,8 @@ class ProjectionConsumer:
         self.erased.update(batch.erased)
         metrics.EVENTS.labels("projector").inc(batch.events)
         metrics.REJECTED.inc(batch.rejected)
+        if self.owner_keys is not None and batch.sessions:
+            await self.owner_keys.settle(batch.sessions)
         return True
 
     async def _from_redis(

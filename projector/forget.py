@@ -7,7 +7,7 @@ module deletes the rest, so nothing of the user stays behind in Redis:
 
 * their dead letters, whose work items hold page text, in every partition, and their
   retries (:func:`mindhit.dlq.erase_user_letters`): no retry can re-project them;
-* their sessions' ownership keys and their set (:mod:`mindhit.session_owners`), and
+* their sessions' ownership keys and their listings (:mod:`mindhit.session_owners`), and
   their entries in the partition hashes that held ownership before those keys;
 * every key whose name holds their user id: the server ``seq`` counter, their clients'
   idempotency states, ``mindmap-done`` markers, quotas, … found with ``SCAN MATCH`` (rare

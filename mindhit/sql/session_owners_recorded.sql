@@ -1,2 +1,9 @@
--- Owners of sessions recorded before the ownership keys existed: the read table's user.
-SELECT session_id::text, user_id::text FROM sessions WHERE session_id = ANY(%s::uuid[])
+-- The durable owner of each session id: its read-table row, else the tombstone of a
+-- session its owner deleted (the id stays theirs after the row is gone).
+SELECT DISTINCT ON (session_id) session_id::text, user_id::text
+FROM (
+    SELECT session_id, user_id, 0 AS pref FROM sessions WHERE session_id = ANY(%(ids)s::uuid[])
+    UNION ALL
+    SELECT session_id, user_id, 1 FROM erased_sessions WHERE session_id = ANY(%(ids)s::uuid[])
+) found
+ORDER BY session_id, pref

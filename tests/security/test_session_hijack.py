@@ -5,7 +5,9 @@ An attacker who learns a victim's session id posts events carrying it: a
 a tab event. Through the real gateway, processors and projector: each of those events
 is refused on its own (field ``session_id``) while the attacker's own event in the same
 upload is kept, stopping the session through the API is a 404, and the victim's
-session keeps its title, start and status.
+session keeps its title, start and status. Once the session is projected its owner
+key lives only hours (settled); after it has expired the session's row keeps it the
+victim's: the attacker is refused the same and the key comes back naming the victim.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import psycopg
 import pytest
 
 from mindhit.accounts import create_token, create_user
+from mindhit.redis_client import connect_redis_sync
+from mindhit.session_owners import DEFAULT_SETTLED_TTL_S, owner_key
 from schema.ids import uuid7
 from tests.e2e.pipeline import Pipeline, running_pipeline
 from tests.security._web import ARTIFACTS, unique_email
@@ -79,7 +83,7 @@ def event(kind: str, session_id: str, seq: int, ts: int, **fields: Any) -> dict[
 def test_another_users_session_id_cannot_relabel_backdate_or_stop_it(
     redis_url: str, database_url: str, tmp_path: Path
 ) -> None:
-    _victim_id, victim = make_device(database_url, "victim")
+    victim_id, victim = make_device(database_url, "victim")
     _attacker_id, attacker = make_device(database_url, "attacker")
     with running_pipeline(
         redis_url=redis_url,
@@ -128,3 +132,27 @@ def test_another_users_session_id_cannot_relabel_backdate_or_stop_it(
         # The attacker's own session is projected: the pipeline has folded that upload.
         wait_for(lambda: row_of(database_url, mine), "the attacker's own session")
         assert row_of(database_url, theirs) == before
+
+        client = connect_redis_sync(redis_url)
+        key = owner_key(pipeline.env["MINDHIT_KEY_PREFIX"], theirs)
+        wait_for(
+            lambda: 0 < client.ttl(key) <= DEFAULT_SETTLED_TTL_S,
+            "the victim's owner key to be settled by the projector",
+        )
+        client.delete(key)  # what its expiry leaves: the row is the only record
+        again = upload(
+            pipeline,
+            attacker,
+            [event("session.started", theirs, 5, 1_000, label="pwned after expiry")],
+        )
+        assert again["accepted"] == 0
+        assert [r["field"] for r in again["rejected"]] == ["session_id"]
+        assert client.get(key) == victim_id.encode()
+        stop = httpx.post(
+            f"{pipeline.gateway_url}/v1/sessions/{theirs}/stop",
+            headers={"Authorization": f"Bearer {attacker}"},
+            timeout=30,
+        )
+        assert stop.status_code == 404
+        assert row_of(database_url, theirs) == before
+        client.close()
