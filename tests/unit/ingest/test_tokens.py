@@ -59,6 +59,82 @@ async def test_a_failed_lookup_is_not_cached() -> None:
     assert await cache.resolve("mh_a") == INFO
 
 
+class GatedLookup:
+    """A lookup that answers from ``answers``; once ``gate`` is cleared, lookups wait for it."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, TokenInfo | BaseException] = {"mh_a": INFO}
+        self.calls = 0
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def __call__(self, secret: str) -> TokenInfo | None:
+        self.calls += 1
+        await self.gate.wait()
+        answer = self.answers.get(secret)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+
+REVOKED = TokenInfo(user_id="u", token_id="t", revoked=True)
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_token_in_use_is_refreshed_in_the_background_before_it_expires() -> None:
+    lookup, timer = GatedLookup(), Timer()
+    cache = TokenCache(lookup, ttl_s=5, timer=timer)
+    assert await cache.resolve("mh_a") == INFO
+    timer.now += 3.5  # 1.5 s left: not yet in the last fifth
+    assert await cache.resolve("mh_a") == INFO
+    assert lookup.calls == 1
+    timer.now += 0.7  # 0.8 s left: a use starts one refresh and does not wait for it
+    lookup.answers["mh_a"], lookup.gate = REVOKED, asyncio.Event()
+    assert await asyncio.wait_for(cache.resolve("mh_a"), 1) == INFO
+    assert await asyncio.wait_for(cache.resolve("mh_a"), 1) == INFO
+    await _settle()
+    assert lookup.calls == 2  # one refresh for both uses
+    lookup.gate.set()
+    await _settle()
+    timer.now += 1.0  # past the first answer's TTL: the refreshed one is used, no lookup
+    assert await cache.resolve("mh_a") == REVOKED
+    assert lookup.calls == 2
+
+
+async def test_an_answer_is_never_used_past_its_ttl_while_its_refresh_is_slow() -> None:
+    lookup, timer = GatedLookup(), Timer()
+    cache = TokenCache(lookup, ttl_s=5, timer=timer)
+    await cache.resolve("mh_a")
+    timer.now += 4.5
+    lookup.answers["mh_a"], lookup.gate = REVOKED, asyncio.Event()
+    assert await cache.resolve("mh_a") == INFO  # within the TTL: cached, refresh started
+    timer.now += 1.0  # expired, the refresh still running: the use waits for it
+    waiting = asyncio.ensure_future(cache.resolve("mh_a"))
+    await _settle()
+    assert not waiting.done()
+    lookup.gate.set()
+    assert await waiting == REVOKED
+    assert lookup.calls == 2
+
+
+async def test_a_failed_background_refresh_leaves_the_lookup_to_the_next_use() -> None:
+    lookup, timer = GatedLookup(), Timer()
+    cache = TokenCache(lookup, ttl_s=5, timer=timer)
+    await cache.resolve("mh_a")
+    timer.now += 4.5
+    lookup.answers["mh_a"] = OSError("database down")
+    assert await cache.resolve("mh_a") == INFO
+    await _settle()  # the refresh failed quietly
+    lookup.answers["mh_a"] = REVOKED
+    timer.now += 1.0
+    assert await cache.resolve("mh_a") == REVOKED
+    assert lookup.calls == 3
+
+
 def test_bearer_header_parsing() -> None:
     assert bearer_token("Bearer mh_x") == "mh_x"
     assert bearer_token("bearer  mh_x ") == "mh_x"
