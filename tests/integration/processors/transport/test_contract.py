@@ -24,6 +24,7 @@ from redis.exceptions import ResponseError
 from structlog.testing import capture_logs
 
 from mindhit import streams
+from mindhit.keys import legacy_offsets_key, offsets_key
 from processors.transport.catalog import load_committed
 from processors.transport.lease import LeaseLost, PartitionLeases
 from processors.transport.options import broker_url
@@ -195,6 +196,23 @@ async def test_commit_is_stored_in_redis_and_is_where_a_new_consumer_starts(
     assert [r.offset for r in records[tp]] == [3]
     assert await consumer.highwaters(tp) == {tp: 4}
     assert await consumer.earliest_offsets(tp) == {tp: 0}
+
+
+async def test_a_worker_resumes_from_the_one_offsets_hash_of_a_pre_cluster_deployment(
+    app: faust.App, aredis: aioredis.Redis, key_prefix: str
+) -> None:
+    legacy = legacy_offsets_key(key_prefix, "contract")
+    await aredis.hset(legacy, mapping={"c:2": 3, "c:1": 1, "epoch.p2": "e"})
+    consumer: Any = app.consumer
+    await consumer.membership.join(4)  # moves the old hash into per-partition hashes
+    assert not await aredis.exists(legacy)
+    assert await aredis.hgetall(offsets_key(key_prefix, "contract", 2)) == {
+        b"c:2": b"3",
+        b"epoch.p2": b"e",
+    }
+    tp = TP("c", 2)
+    consumer._assignment = {tp}
+    assert await consumer.seek_to_committed() == {tp: 3}
 
 
 async def test_commits_are_fenced_by_each_partitions_lease(
