@@ -268,23 +268,35 @@ def dedupe_cost(control: redis.Redis, prefix: str) -> dict[str, float]:
     return {"keys": len(keys), "memory_usage": usage, "freed": freed}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measured_load(
     url: str, files: Path, metrics_url: str, *, bodies: str, tokens: str, connections: int,
-    seconds: float, load: float,
+    seconds: float, load: float, pid: int,
 ) -> dict[str, Any]:  # fmt: skip
     """Closed-loop saturation, then open loop at ``load`` of the rate it reached.
 
-    Returns both runs and the events per log entry of each (from the gateway's counters).
+    Returns both runs, the events per log entry of each (from the gateway's counters),
+    the gateway's CPU time per answered upload at saturation (what a core would serve
+    if it had one to itself: robust to a shared machine, unlike the rates) and the
+    share of a core the gateway used during the open-loop run.
     """
     port = int(url.rsplit(":", 1)[1])
-    before = scrape(metrics_url)
+    before, cpu_before = scrape(metrics_url), cpu_seconds(pid)
     closed = wrk(url, files / bodies, files / tokens, connections=connections, seconds=seconds)
-    middle = scrape(metrics_url)
+    middle, cpu_middle = scrape(metrics_url), cpu_seconds(pid)
     rate = ok_per_s(closed) * load
+    started = time.perf_counter()
     opened = open_loop(
         port, files / bodies, files / tokens, rate=rate, connections=connections, seconds=seconds
     )
-    after = scrape(metrics_url)
+    open_wall = time.perf_counter() - started
+    after, cpu_after = scrape(metrics_url), cpu_seconds(pid)
+    uploads = middle["uploads"] - before["uploads"]
 
     def per_entry(a: dict[str, float], b: dict[str, float]) -> float:
         entries = b["entries"] - a["entries"]
@@ -297,6 +309,8 @@ def measured_load(
         "accepted_open": after["accepted"] - middle["accepted"],
         "per_entry": per_entry(before, middle),
         "per_entry_open": per_entry(middle, after),
+        "cpu_us_per_upload": (cpu_middle - cpu_before) / uploads * 1e6 if uploads else 0.0,
+        "cpu_share_open": (cpu_after - cpu_middle) / open_wall,
     }
 
 
@@ -356,14 +370,17 @@ def report(result: dict[str, Any]) -> None:
         f"200-event batches at saturation: {r['events_per_s']:,} events/s"
         f" (ceiling {r['ceiling_events_per_s']:,}, ratio {r['ratio']}),"
         f" p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms\n"
+        f"  gateway CPU {r['cpu_us_per_upload']:,} us per upload\n"
         f"  at 70%: {r['rate_at_70pct']:,} req/s offered, p50 {r['p50_at_70pct_ms']} ms,"
-        f" p99 {r['p99_at_70pct_ms']} ms\n"
+        f" p99 {r['p99_at_70pct_ms']} ms, gateway used {r['cpu_share_at_70pct']} of a core\n"
         f"small batches at saturation: {r['uploads_per_s']:,} uploads/s,"
         f" p50 {r['small_p50_ms']} ms, p99 {r['small_p99_ms']} ms,"
-        f" {r['events_per_entry']} events/entry\n"
+        f" {r['events_per_entry']} events/entry, gateway CPU"
+        f" {r['small_cpu_us_per_upload']} us per upload\n"
         f"  at 70%: {r['small_rate_at_70pct']:,} uploads/s offered,"
         f" p50 {r['small_p50_at_70pct_ms']} ms, p99 {r['small_p99_at_70pct_ms']} ms,"
-        f" {r['events_per_entry_at_70pct']} events/entry\n"
+        f" {r['events_per_entry_at_70pct']} events/entry,"
+        f" gateway used {r['small_cpu_share_at_70pct']} of a core\n"
         f"gateway max RSS {r['rss_mb']} MB; Redis {r['redis_bytes_per_event']} bytes/event\n"
         f"idempotency state: {r['dedupe_keys']} keys for {r['acknowledged_uploads']:,}"
         f" uploads, {r['dedupe_bytes_per_upload']} bytes/upload (used_memory freed by"
@@ -418,7 +435,7 @@ def main() -> None:
         mem_before = int(control.info("memory")["used_memory"])
         big = measured_load(
             url, work, metrics_url, bodies="big.txt", tokens="tokens_big.txt",
-            connections=args.connections, seconds=args.seconds, load=args.load,
+            connections=args.connections, seconds=args.seconds, load=args.load, pid=gateway.pid,
         )  # fmt: skip
         mem_after = int(control.info("memory")["used_memory"])
         closed = big["closed"]
@@ -430,7 +447,7 @@ def main() -> None:
         console.log(f"workload 2: {args.clients} clients, 1-10-event batches")
         small = measured_load(
             url, work, metrics_url, bodies="small.txt", tokens="tokens_small.txt",
-            connections=args.clients, seconds=args.seconds, load=args.load,
+            connections=args.clients, seconds=args.seconds, load=args.load, pid=gateway.pid,
         )  # fmt: skip
         sampler.stop.set()
         sampler.join()
@@ -456,6 +473,10 @@ def main() -> None:
             "small_p50_at_70pct_ms": small["open"]["p50_ms"],
             "small_p99_at_70pct_ms": small["open"]["p99_ms"],
             "events_per_entry_at_70pct": round(small["per_entry_open"], 1),
+            "cpu_us_per_upload": round(big["cpu_us_per_upload"]),
+            "small_cpu_us_per_upload": round(small["cpu_us_per_upload"]),
+            "cpu_share_at_70pct": round(big["cpu_share_open"], 2),
+            "small_cpu_share_at_70pct": round(small["cpu_share_open"], 2),
             "single_p50_ms": round(single["p50_us"] / 1000, 2),
             "single_p99_ms": round(single["p99_us"] / 1000, 2),
             "healthz_p50_ms": round(healthz["p50_us"] / 1000, 2),
