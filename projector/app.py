@@ -31,7 +31,7 @@ from mindhit.logs import get_logger
 from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 from projector import fencing, metrics
-from projector.append_times import AppendTimes
+from projector.append_times_store import load_append_times
 from projector.archive import Archiver
 from projector.consumer import ProjectionConsumer
 from projector.group import ProjectorGroup, Round, run_rounds
@@ -130,7 +130,8 @@ async def _run(
     consumer.epochs = archiver.epochs = guard.epochs
     await guard.check()
 
-    append_times = AppendTimes()  # when entries were appended, as the trimmer saw them
+    # when entries were appended, as the trimmer saw them (saved by earlier runs)
+    append_times = await load_append_times(redis, settings)
 
     async def trim() -> None:
         if not guard.problems:  # a lost log's new entries sit below the old checkpoints

@@ -30,6 +30,7 @@ from mindhit.offsets import load_committed
 from mindhit.settings import Settings
 from projector import metrics
 from projector.append_times import AppendTimes
+from projector.append_times_store import save_append_times
 from projector.projections import ARCHIVED_TOPICS, ARCHIVER, projection_of_topic, stream_ids
 from schema.topics import RAW_TOPIC, partition_for, stream_key
 
@@ -131,15 +132,18 @@ async def trim_streams(
     """Trim every archived topic partition as far as allowed; return entries trimmed.
 
     ``times`` is the trimmer's memory of when entries were appended, kept across
-    calls (a fresh one, the default, knows nothing older than now: only purges and a
-    zero window trim then).
+    calls and saved to Redis after each (:mod:`projector.append_times_store`; the
+    projector loads it at start). Without one (the default) a fresh memory knows
+    nothing older than now: only purges and a zero window trim then, and nothing is
+    saved.
 
     Steps: read the checkpoints (archiver and projections) and pending purges;
     read the consumer groups' committed offsets; per stream note its highwater at
     ``clock()``, find the entries older than the window, compute the target
     (:func:`trim_target`) and ``XTRIM MINID``; mark purges whose offset was
-    reached as done.
+    reached as done; save the notes.
     """
+    persist = times is not None
     times = times if times is not None else AppendTimes()
     now_ms = clock()
     cutoff_ms = now_ms - round(settings.stream_retention_s * 1000)
@@ -186,5 +190,7 @@ async def trim_streams(
                     conn.execute(_PURGES_DONE, (stream, upto))
 
         await asyncio.to_thread(mark)
+    if persist:
+        await save_append_times(redis, settings, times)
     metrics.TRIMMED.inc(trimmed)
     return trimmed

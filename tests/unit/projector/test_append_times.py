@@ -3,10 +3,12 @@ one trim interval beyond it."""
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projector.append_times import AppendTimes
+from projector.append_times import AppendTimes, decode_notes, encode_notes
 
 # steps in time order: (ms later, entries appended then, whether the trimmer runs then)
 _steps = st.lists(
@@ -42,3 +44,45 @@ def test_a_highwater_that_went_down_forgets_the_old_notes() -> None:
     assert times.appended_before("s", 5) == 0
     assert times.appended_before("s", 10) == 3
     assert times.appended_before("other", 10) == 0
+
+
+@given(steps=_steps, window=st.integers(0, 200), spacing=st.integers(1, 60))
+def test_spaced_notes_stay_few_true_and_at_most_one_spacing_behind(
+    steps: list[tuple[int, int, bool]], window: int, spacing: int
+) -> None:
+    times = AppendTimes(spacing)
+    appended_at: list[int] = []
+    seen: list[tuple[int, int]] = []
+    now = 0
+    for gap, entries, trims in steps:
+        now += gap
+        appended_at += [now] * entries
+        if not trims:
+            continue
+        times.note("s", now, len(appended_at))
+        seen.append((now, len(appended_at)))
+        aged = times.appended_before("s", now - window)
+        assert all(at <= now - window for at in appended_at[:aged])  # never a young entry
+        older = [hw for when, hw in seen if when <= now - window - spacing]
+        assert aged >= (older[-1] if older else 0)  # at most one spacing more kept
+        # bounded: past the one answered from, any two notes apart are a spacing apart
+        assert len(times.notes("s")) <= 2 * (window // spacing) + 4
+
+
+@given(notes=st.lists(st.tuples(st.integers(0, 10**13), st.integers(0, 10**9)), max_size=30))
+def test_notes_survive_their_encoding_and_a_disordered_value_gives_none(
+    notes: list[tuple[int, int]],
+) -> None:
+    ordered = sorted(set(notes))
+    monotone = all(a[1] <= b[1] for a, b in itertools.pairwise(ordered))
+    decoded = decode_notes(encode_notes(ordered))
+    assert decoded == (ordered if monotone else [])
+    restored = AppendTimes()
+    restored.restore("s", decoded)
+    assert restored.notes("s") == decoded
+
+
+def test_a_mangled_value_gives_no_notes() -> None:
+    assert decode_notes(b"12:3,x:4") == []
+    assert decode_notes("12:3:4") == []
+    assert decode_notes(b"") == []
