@@ -20,7 +20,12 @@ import pytest
 from projector.projections import PROJECTIONS
 from tests.e2e.pipeline import running_pipeline
 
-pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.integration,
+    pytest.mark.cluster,
+    pytest.mark.timeout(300),
+]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 FAR = 10_000

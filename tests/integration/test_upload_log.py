@@ -22,7 +22,7 @@ from mindhit.upload_log import (
 )
 from schema.ids import uuid7
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 POLICY = AppendPolicy(dedupe_ttl_s=3600)
 RECORD_BYTES = 24

@@ -68,9 +68,9 @@ module "mindhit" {
   db_instance_class        = "db.m6g.large"
   db_multi_az              = true
   db_backup_retention_days = 7
-  # not cluster mode until every component speaks Redis Cluster (README, Deploy);
-  # turn it on here first, then prod
-  redis_cluster_mode       = false
+  # cluster mode with one shard: every component speaks Redis Cluster, and staging runs
+  # the client path prod runs (README, Redis Cluster)
+  redis_cluster_mode       = true
   redis_shards             = 1
   redis_replicas_per_shard = 1
 }

@@ -1,12 +1,10 @@
 # Redis 7 on ElastiCache for MindHit's event log (Redis Streams). With `cluster_mode`
 # (prod), `shards` node groups (each a primary with `replicas_per_shard` replicas in other
 # AZs) share the 16,384 hash slots and the application connects through the
-# configuration endpoint with redis-py's cluster client (the URL's cluster=true). A
+# configuration endpoint with redis-py's cluster client (the URL's rediss+cluster://). A
 # partition's streams and group state share the hash tag {pN}: which shard holds a
 # partition follows from the slot of "pN" (README, Deploy, gives the spread per count).
-# Without it (dev and staging for now: the gateway, the dashboard and the processors'
-# own state do not speak Redis Cluster yet) it is one primary with replicas behind the
-# primary endpoint. Either way: automatic failover, Multi-AZ, encryption in transit (TLS,
+# Without it (dev) it is one primary with replicas behind the primary endpoint. Either way: automatic failover, Multi-AZ, encryption in transit (TLS,
 # AUTH token) and at rest (KMS), daily snapshots and slow-log delivery, noeviction.
 # Note: ElastiCache has no AOF for Redis 7; durability comes from replicas, which is why
 # the application waits for a replica (MINDHIT_WAIT_REPLICAS=1) before acknowledging.
@@ -63,7 +61,7 @@ resource "aws_elasticache_parameter_group" "this" {
     name  = "maxmemory-policy"
     value = "noeviction"
   }
-  # cluster mode: the application connects with redis-py's cluster client (?cluster=true)
+  # cluster mode: the application connects with redis-py's cluster client (rediss+cluster://)
   parameter {
     name  = "cluster-enabled"
     value = var.cluster_mode ? "yes" : "no"

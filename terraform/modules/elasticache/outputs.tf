@@ -4,12 +4,12 @@ output "endpoint" {
 }
 
 output "redis_url" {
-  description = "MINDHIT_REDIS_URL for the application: TLS, AUTH token, and in cluster mode cluster=true, the flag mindhit/redis_client.py reads to use redis-py's cluster client."
+  description = "MINDHIT_REDIS_URL for the application: TLS, AUTH token, and in cluster mode the rediss+cluster:// scheme, which makes mindhit/redis_client.py use redis-py's cluster client."
   value = format(
-    "rediss://:%s@%s:6379/0%s",
+    "%s://:%s@%s:6379/0",
+    var.cluster_mode ? "rediss+cluster" : "rediss",
     random_password.auth.result,
     local.endpoint,
-    var.cluster_mode ? "?cluster=true" : "",
   )
   sensitive = true
 }

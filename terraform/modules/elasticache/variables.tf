@@ -31,7 +31,7 @@ variable "node_type" {
 }
 
 variable "cluster_mode" {
-  description = "Cluster mode enabled: shards share the hash slots and the URL carries cluster=true (the application's cluster client). Off: one primary with replicas (only for applications without Redis Cluster support)."
+  description = "Cluster mode enabled: shards share the hash slots and the URL's scheme is rediss+cluster:// (the application's cluster client). Off: one primary with replicas (only for applications without Redis Cluster support)."
   type        = bool
   default     = true
 }

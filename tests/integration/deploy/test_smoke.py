@@ -57,7 +57,7 @@ FOLD_TIMEOUT_S = 60.0
 PROD_DATABASE_URL = "postgresql://mindhit:pw@mindhit-prod.rds.example:5432/mindhit?sslmode=require"
 # the shapes terraform writes: prod's ElastiCache in cluster mode, dev's without
 PROD_REDIS_URL = (
-    "rediss://:token@clustercfg.mindhit-prod.abc123.euw1.cache.amazonaws.com:6379/0?cluster=true"
+    "rediss+cluster://:token@clustercfg.mindhit-prod.abc123.euw1.cache.amazonaws.com:6379/0"
 )
 DEV_REDIS_URL = "rediss://:token@master.mindhit-dev.abc123.euw1.cache.amazonaws.com:6379/0"
 

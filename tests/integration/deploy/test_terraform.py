@@ -149,13 +149,14 @@ def _variable_default(module: str, name: str) -> Any:
 
 def test_the_application_connects_to_redis_with_tls_auth_and_the_cluster_flag() -> None:
     """MINDHIT_REDIS_URL: TLS, the AUTH token, and in cluster mode the configuration
-    endpoint with cluster=true (what mindhit/redis_client.py reads), else the primary."""
+    endpoint with the rediss+cluster:// scheme (what makes mindhit/redis_client.py use the
+    cluster client), else the primary."""
     outputs = _load(TERRAFORM / "modules" / "elasticache" / "outputs.tf")["output"]
     url = _block(outputs, "redis_url")
     assert url["sensitive"] is True
     assert url["value"] == (
-        '${format("rediss://:%s@%s:6379/0%s", random_password.auth.result, local.endpoint, '
-        'var.cluster_mode ? "?cluster=true" : "")}'
+        '${format("%s://:%s@%s:6379/0", var.cluster_mode ? "rediss+cluster" : "rediss", '
+        "random_password.auth.result, local.endpoint)}"
     )
     endpoint = _load(TERRAFORM / "modules" / "elasticache" / "main.tf")["locals"][0]["endpoint"]
     group = "aws_elasticache_replication_group.this"

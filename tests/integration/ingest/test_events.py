@@ -22,10 +22,13 @@ from tests.integration.ingest.conftest import Account, logged_uploads, serve
 from tests.unit.ingest.factories import event_dicts, page_content, upload_body
 
 pytestmark = pytest.mark.integration
+# cluster: the tests that run once more on Redis Cluster (not the coalescing one: how many
+# uploads share an entry depends on timing, which differs with three servers)
 
 Client = httpx.AsyncClient
 
 
+@pytest.mark.cluster
 async def test_a_batch_posted_three_times_concurrently_is_appended_once(
     client: Client, account: Account, aredis: aioredis.Redis, settings: Settings
 ) -> None:
@@ -48,6 +51,7 @@ async def test_a_batch_posted_three_times_concurrently_is_appended_once(
     assert len(await logged_uploads(aredis, settings)) == 1
 
 
+@pytest.mark.cluster
 async def test_three_bad_events_of_200_are_reported_and_the_197_others_appended(
     client: Client, account: Account, aredis: aioredis.Redis, settings: Settings
 ) -> None:
@@ -75,6 +79,7 @@ async def test_three_bad_events_of_200_are_reported_and_the_197_others_appended(
     assert msgspec.json.decode(quarantined[1][1][b"event"])["seq"] == events[77]["seq"]
 
 
+@pytest.mark.cluster
 async def test_a_batch_of_only_bad_events_retried_is_quarantined_once(
     client: Client, account: Account, aredis: aioredis.Redis, settings: Settings
 ) -> None:
@@ -95,6 +100,7 @@ async def test_a_batch_of_only_bad_events_retried_is_quarantined_once(
     assert await logged_uploads(aredis, settings) == []
 
 
+@pytest.mark.cluster
 async def test_incognito_events_are_refused_and_their_content_not_kept(
     client: Client, account: Account, aredis: aioredis.Redis, settings: Settings
 ) -> None:
@@ -110,6 +116,7 @@ async def test_incognito_events_are_refused_and_their_content_not_kept(
     assert [fields[b"event"] for _, fields in quarantined] == [b""]
 
 
+@pytest.mark.cluster
 async def test_blocked_domains_of_the_user_and_global_list_never_reach_the_log(
     settings: Settings,
     account: Account,
@@ -224,6 +231,7 @@ async def test_metrics_count_batches_and_events_by_outcome(
     assert "mindhit_gateway_append_seconds_count 2.0" in text  # the retry ran the script too
 
 
+@pytest.mark.cluster
 async def test_readiness_reports_both_dependencies(client: Client) -> None:
     answer = await client.get("/readyz")
     assert answer.status_code == 200
@@ -299,6 +307,7 @@ async def test_each_upload_writes_one_json_log_line_with_user_size_and_outcome(
     assert all(x["level"] == "info" and "timestamp" in x for x in lines)
 
 
+@pytest.mark.cluster
 async def test_page_text_already_in_the_content_store_is_not_logged_again(
     client: Client, account: Account, aredis: aioredis.Redis, settings: Settings
 ) -> None:

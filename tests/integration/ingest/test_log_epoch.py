@@ -13,7 +13,7 @@ from schema.topics import partition_for
 from tests.integration.ingest.conftest import Account, logged_uploads
 from tests.unit.ingest.factories import event_dicts, upload_body
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 async def _wipe(aredis: aioredis.Redis, prefix: str) -> None:

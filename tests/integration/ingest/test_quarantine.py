@@ -14,7 +14,7 @@ from schema.api import BatchResult
 from tests.integration.ingest.conftest import Account, logged_uploads
 from tests.unit.ingest.factories import event_dicts, upload_body
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 async def test_an_unwritable_quarantine_still_answers_202_and_appends_the_good_events(

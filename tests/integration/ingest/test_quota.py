@@ -15,7 +15,7 @@ from schema.api import ErrorBody
 from schema.ids import uuid7
 from tests.integration.ingest.conftest import Account, serve
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 POLICY = QuotaPolicy(requests_per_s=2, request_burst=3, bytes_per_s=1000, byte_burst=5000)
 
 

@@ -19,7 +19,7 @@ from schema.ids import uuid7
 from tests.integration.ingest.conftest import Account, logged_uploads
 from tests.unit.ingest.factories import upload_body
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 Client = httpx.AsyncClient
 

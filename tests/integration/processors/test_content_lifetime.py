@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from mindhit.streams import content_holders_key, content_key
 from processors.content import CachedEnrichment, ContentStore
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 DAY = 86_400
 

@@ -32,7 +32,7 @@ from schema.topics import (
 from tests.integration.processors.pipeline import Pipeline
 from tests.unit.processors.browsing import Browser, content_hash
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 PY = "Python asyncio runs coroutines on an event loop. Tasks, futures and awaitables. " * 8
 BREAD = "Sourdough bread needs a lively starter, long fermentation and a hot oven. " * 8

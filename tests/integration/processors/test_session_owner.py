@@ -15,7 +15,7 @@ from schema.derived import SessionClosed
 from schema.ids import uuid7
 from schema.log import DerivedEntry, decode_derived_entry, encode_derived_entry
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 def _closed(user_id: str, session_id: str) -> SessionClosed:

@@ -36,7 +36,7 @@ from tests.support.processes import LoggedProcess, mindhit_env
 from tests.support.servers import free_port
 from tests.unit.processors.browsing import Browser
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 class Script:

@@ -27,7 +27,7 @@ from tests.support.servers import free_port
 
 from .conftest import clear_read_tables, fold_all, highwaters, snapshot
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 _LOGS: dict[int, Path] = {}

@@ -22,7 +22,7 @@ from schema.log import decode_derived_entry, decode_raw_entry
 from .conftest import fold_all, snapshot
 from .test_archive_replay import archive_all
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 SESSION_TABLES = ("sessions", "page_visits", "mindmap_graphs")
 

@@ -24,7 +24,7 @@ from tests.support.processes import run_mindhit
 from .conftest import fold_all, highwaters
 from .test_archive_replay import archive_all
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 USER_TABLES = ("sessions", "page_visits", "mindmap_graphs", "urls", "event_log")
 

@@ -34,7 +34,7 @@ from tests.support.processes import LoggedProcess, mindhit_env, run_mindhit
 from tests.support.servers import free_port
 from tests.unit.processors.browsing import Browser
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 DEADLINE_S = 120.0
 

@@ -16,7 +16,7 @@ from tests.support.racing import WritesWhileAsked
 
 from .conftest import clear_read_tables, fold_all, snapshot
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 async def test_log_becomes_dashboard_rows(

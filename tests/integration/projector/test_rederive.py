@@ -36,7 +36,7 @@ from tests.unit.processors.browsing import Browser
 
 from .conftest import fold_all, snapshot
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 ANNA = "0190a0b0-0000-7000-8000-00000000a001"
 BO = "0190a0b0-0000-7000-8000-00000000b002"

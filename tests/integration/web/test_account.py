@@ -134,6 +134,7 @@ async def test_erase_appends_user_erased_and_revokes_every_token(
     assert (await client.get("/v1/me")).status_code == 401  # signed out everywhere
 
 
+@pytest.mark.cluster  # the ops page reads worker groups and offsets from Redis
 async def test_ops_page_is_for_admins_only(
     client: AsyncTestClient[Any],
     web_settings: Settings,

@@ -18,7 +18,7 @@ from mindhit.settings import Settings
 from tests.integration.web.conftest import csrf_from, sign_up, unique_email, user_id_of
 from web.pairing_store import CODE_TTL_S, ISSUE_LIMIT
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 def pkce() -> tuple[str, str]:

@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 
 from web.throttle import Bucket, Policy, SignInThrottle, reserve, succeed
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 PAIR = Policy(free=3, base_ms=1_000, max_ms=8_000, ttl_ms=60_000)
 ADDRESS = Policy(free=6, base_ms=500, max_ms=4_000, ttl_ms=60_000)
