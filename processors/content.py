@@ -121,28 +121,15 @@ class ContentStore:
             await pipe.execute()
 
     def _queue_put(self, pipe: Any, texts: Iterable[tuple[str, str]], user_id: str) -> bool:
-        queued = False
-        for content_hash, text in texts:
-            if text:
-                if user_id:
-                    self._queue_hold(pipe, content_hash, user_id)
-                key = content_key(self._prefix, content_hash)
-                pipe.set(key, zlib.compress(text.encode(), 1), nx=True)
-                if self._ttl:
-                    pipe.expire(key, self._ttl)
-                queued = True
-        return queued
-
-    def _queue_hold(self, pipe: Any, content_hash: str, user_id: str) -> None:
-        listing, holders = (
-            self._key("user-content", user_id),
-            content_holders_key(self._prefix, content_hash),
-        )
-        pipe.sadd(listing, f"t:{content_hash}")
-        pipe.sadd(holders, user_id)
-        if self._ttl:
-            for key in (listing, holders, content_key(self._prefix, content_hash)):
+        stored = [(h, text) for h, text in texts if text]
+        if user_id:
+            self._queue_holds(pipe, [h for h, _ in stored], user_id)
+        for content_hash, text in stored:
+            key = content_key(self._prefix, content_hash)
+            pipe.set(key, zlib.compress(text.encode(), 1), nx=True)
+            if self._ttl:
                 pipe.expire(key, self._ttl)
+        return bool(stored)
 
     async def hold_texts(self, hashes: Iterable[str], user_id: str) -> None:
         """Record that ``user_id``'s uploads carry these texts (sent by hash only).
@@ -154,12 +141,21 @@ class ContentStore:
             await pipe.execute()
 
     def _queue_holds(self, pipe: Any, hashes: Iterable[str], user_id: str) -> bool:
-        queued = False
-        for content_hash in dict.fromkeys(hashes):
-            if content_hash:
-                self._queue_hold(pipe, content_hash, user_id)
-                queued = True
-        return queued
+        """Queue ``user_id``'s hold on each text: one listing, one holder set per text."""
+        unique = [h for h in dict.fromkeys(hashes) if h]
+        if not unique:
+            return False
+        listing = self._key("user-content", user_id)
+        pipe.sadd(listing, *(f"t:{h}" for h in unique))
+        if self._ttl:
+            pipe.expire(listing, self._ttl)
+        for content_hash in unique:
+            holders = content_holders_key(self._prefix, content_hash)
+            pipe.sadd(holders, user_id)
+            if self._ttl:
+                pipe.expire(holders, self._ttl)
+                pipe.expire(content_key(self._prefix, content_hash), self._ttl)
+        return True
 
     async def take_entry(
         self,

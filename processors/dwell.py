@@ -174,7 +174,7 @@ class _Fold:
 
     def _apply(self, ev: ClientEvent, client: ClientState) -> None:
         previous_ts = client.last_ts
-        ts = client.last_ts = max(ev.ts, client.last_ts)
+        ts = client.last_ts = ev.ts if ev.ts > previous_ts else previous_ts
         if 0 <= client.idle_from <= ts:
             self._become_idle(ev.client_id, client)
         if not self._enter_session(ev.client_id, client, ev.session_id, ts):
@@ -238,7 +238,7 @@ class _Fold:
 
     def _enter_session(self, client_id: str, client: ClientState, sid: str, ts: int) -> bool:
         """Put the client in session ``sid``; False when that session was already stopped."""
-        if sid in self.st.stopped:
+        if sid not in self.st.sessions and sid in self.st.stopped:  # open: never stopped
             self.out.late += 1
             return False
         if client.session_id != sid:

@@ -96,14 +96,16 @@ def fold_entry(
     out = EntryFold(states={}, derived=[], candidates={}, texts={}, held={}, results={})
     candidates = out.candidates
     for user_id, sent in per_user.items():
-        events = verified_contents(sent)
+        contents = [e for e in sent if isinstance(e, PageContent)]
+        events = verified_contents(sent) if contents else sent
+        if events is not sent:  # a text taken out: its event changed
+            contents = [e for e in events if isinstance(e, PageContent)]
         state, result = fold(
             states.get(user_id), user_id, events, idle_threshold_ms=idle_threshold_ms
         )
         out.states[user_id] = state
         out.results[user_id] = result
         out.derived.extend(result.derived)
-        contents = [e for e in events if isinstance(e, PageContent)]
         for key, candidate in url_versions(user_id, contents, result.derived).items():
             if key not in candidates:
                 candidates[key] = candidate
