@@ -11,7 +11,9 @@ them to a private raw stream, then measures in the same run:
   store, derived appends to Redis, state save).
 
 Then it stops every session and checks that finished state leaves memory.
-Prints events/s, the ratio dwell/baseline, ``state_bytes_per_client`` (encoded
+Prints events/s, the ratio dwell/baseline (``ratio``, wall clock; ``cpu_ratio``: the
+same in this process's CPU seconds, which a loaded machine skews less, leaving out the
+Redis server's own work), ``state_bytes_per_client`` (encoded
 fold state per active client), the process's resident memory while following all
 clients, and a last line of JSON. Faust's own per-message cost is not included
 (one message per 200-event entry; see bench/transport.py for the transport).
@@ -167,14 +169,15 @@ async def fill(client: aioredis.Redis, key: str, values: list[bytes]) -> None:
 
 async def baseline(
     client: aioredis.Redis, key: str, total: int, seconds: float
-) -> tuple[int, float]:
-    events, offset, started = 0, 0, time.perf_counter()
+) -> tuple[int, float, float]:
+    """Events, wall seconds and this process's CPU seconds of XREAD + decode."""
+    events, offset, started, cpu = 0, 0, time.perf_counter(), time.process_time()
     while offset < total and time.perf_counter() - started < seconds:
         for record in await streams.read(client, {key: offset}, count=100):
             entry = decode_raw_entry(record.value)
             events += sum(len(u.events) for u in entry.uploads)
             offset = record.offset + 1
-    return events, time.perf_counter() - started
+    return events, time.perf_counter() - started, time.process_time() - cpu
 
 
 async def dwell(
@@ -184,14 +187,15 @@ async def dwell(
     total: int,
     seconds: float,
     offset: int = 0,
-) -> tuple[int, float, int]:
-    events, started = 0, time.perf_counter()
+) -> tuple[int, float, int, float]:
+    """Events, wall seconds, the next offset and this process's CPU seconds."""
+    events, started, cpu = 0, time.perf_counter(), time.process_time()
     while offset < total and time.perf_counter() - started < seconds:
         for record in await streams.read(client, {key: offset}, count=100):
             await handler.handle(0, record.value)
             events += UPLOADS_PER_ENTRY * UPLOAD_EVENTS
             offset = record.offset + 1
-    return events, time.perf_counter() - started, offset
+    return events, time.perf_counter() - started, offset, time.process_time() - cpu
 
 
 def _proc_rss_mb(pid: int) -> float:
@@ -273,7 +277,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         total = len(values)
 
         tune_gc()  # as the worker does (``mindhit processors``); for both phases
-        base_events, base_s = await baseline(client, raw_key, total, args.seconds)
+        base_events, base_s, base_cpu = await baseline(client, raw_key, total, args.seconds)
         base_rate = base_events / base_s
 
         async def emit(topic: str, partition: int, value: bytes) -> None:
@@ -286,7 +290,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         rss_before = _rss_mb()
         # Untimed warm-up: every client's first upload (their state is created).
         await dwell(client, handler, raw_key, warm_entries, 600.0)
-        events, elapsed, consumed = await dwell(
+        events, elapsed, consumed, cpu = await dwell(
             client, handler, raw_key, total, args.seconds, offset=warm_entries
         )
         rate = events / elapsed
@@ -304,6 +308,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             "events_per_s": round(rate),
             "baseline_events_per_s": round(base_rate),
             "ratio": round(rate / base_rate, 3),
+            "cpu_ratio": round((events / cpu) / (base_events / base_cpu), 3),
             "entries_timed": consumed - warm_entries,
             "clients": args.clients,
             "active_clients_in_memory": active,
@@ -314,7 +319,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         }
         print(
             f"dwell agent: {rate:,.0f} events/s  |  XREAD+decode: {base_rate:,.0f} events/s"
-            f"  |  ratio {rate / base_rate:.2f}"
+            f"  |  ratio {rate / base_rate:.2f} (CPU time: {result['cpu_ratio']})"
         )
         print(
             f"{active} active clients in memory, state_bytes_per_client={state_bytes:,.0f}, "
