@@ -34,6 +34,7 @@ from redis.exceptions import MaxConnectionsError
 
 __all__ = [
     "CLUSTER_SCHEMES",
+    "WaitingCluster",
     "WaitingPool",
     "connect_redis",
     "connect_redis_sync",
@@ -72,8 +73,9 @@ def connect_redis(url: str, *, pool_timeout: float | None = None, **options: Any
     ``pool_timeout``: when all ``max_connections`` are in use, a command waits up to this
     many seconds for one to come free (then ``ConnectionError``) instead of failing at
     once with ``MaxConnectionsError`` (a server with many concurrent requests, e.g. the
-    gateway). Plain Redis only: redis-py's cluster client has no waiting pool, so on
-    Redis Cluster it is ignored.
+    gateway). redis-py's cluster client has no waiting pool: on Redis Cluster a command
+    that finds its node's connections all in use is tried again (:class:`WaitingCluster`)
+    until one is free or the time is up.
     """
     target, cluster = plain_url(url)
     if cluster:
@@ -83,7 +85,11 @@ def connect_redis(url: str, *, pool_timeout: float | None = None, **options: Any
         # 'writelines' in a command that was never wrong). A resharding still moves
         # each slot on its first MOVED; a failover (CLUSTERDOWN) still reinitializes.
         options.setdefault("reinitialize_steps", 0)
-        return cast(aioredis.Redis, RedisCluster.from_url(target, **options))
+        if pool_timeout is None:
+            return cast(aioredis.Redis, RedisCluster.from_url(target, **options))
+        waiting = cast(WaitingCluster, WaitingCluster.from_url(target, **options))
+        waiting.wait_s = pool_timeout
+        return cast(aioredis.Redis, waiting)
     if pool_timeout is not None:
         return aioredis.Redis.from_pool(
             WaitingPool.from_url(target, wait_s=pool_timeout, **options)
@@ -138,6 +144,33 @@ class WaitingPool(aioredis.ConnectionPool):
         await super().release(connection)
         if self._waiters:
             self._released.set()
+
+
+class WaitingCluster(RedisCluster):
+    """A Redis Cluster client whose commands wait up to ``wait_s`` for a free connection.
+
+    The cluster client raises ``MaxConnectionsError`` when a node's ``max_connections``
+    are all in use, before anything is sent, so the command is simply tried again after
+    a short pause (1 ms, doubling up to 20 ms) until ``wait_s`` has passed (then
+    ``ConnectionError``, as :class:`WaitingPool`). Pipelines are not retried (a pipeline
+    may have reached some nodes when another's connections were all taken).
+    """
+
+    wait_s = 1.0
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command; while its node has no free connection, wait and try again."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.wait_s
+        pause = 0.001
+        while True:
+            try:
+                return await super().execute_command(*args, **kwargs)
+            except MaxConnectionsError:
+                if loop.time() + pause > deadline:
+                    raise redis.ConnectionError("No connection available.") from None
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.02)
 
 
 def connect_redis_sync(url: str, **options: Any) -> redis.Redis:

@@ -1,4 +1,8 @@
-"""The factory's waiting pool: a full pool makes a command wait, not fail."""
+"""The factory's waiting pool: a full pool makes a command wait, not fail.
+
+The same on Redis Cluster (``MINDHIT_TEST_REDIS=cluster``), where ``max_connections`` is
+per node: the waiting command reads the key the ``BLPOP`` holds, so both go to one node.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +12,30 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
 
-from mindhit.redis_client import connect_redis, is_cluster, plain_url
+from mindhit.redis_client import connect_redis
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 
 async def test_a_full_pool_makes_a_command_wait_for_a_connection(
     redis_url: str, key_prefix: str
 ) -> None:
-    if plain_url(redis_url)[1]:  # Redis Cluster: the option is ignored (connect_redis)
-        assert is_cluster(connect_redis(redis_url, max_connections=1, pool_timeout=5.0))
-        return
+    empty = f"{key_prefix}:empty"
     waiting = connect_redis(redis_url, max_connections=1, pool_timeout=5.0)
     failing = connect_redis(redis_url, max_connections=1)
     try:
+        await waiting.get(empty)  # a cluster client learns the slots first (connections)
+        await failing.get(empty)
         # BLPOP on an empty key holds the only connection for 0.3 s, server-side idle
-        held = asyncio.ensure_future(waiting.blpop([f"{key_prefix}:empty"], timeout=0.3))
+        held = asyncio.ensure_future(waiting.blpop([empty], timeout=0.3))
         await asyncio.sleep(0.05)
-        assert await waiting.ping()  # waited for the BLPOP's connection
+        assert await waiting.get(empty) is None  # waited for the BLPOP's connection
         assert held.done()
-        assert all(await asyncio.gather(*(waiting.ping() for _ in range(50))))  # in turns
-        held = asyncio.ensure_future(failing.blpop([f"{key_prefix}:empty"], timeout=0.3))
+        assert not any(await asyncio.gather(*(waiting.get(empty) for _ in range(50))))
+        held = asyncio.ensure_future(failing.blpop([empty], timeout=0.3))
         await asyncio.sleep(0.05)
         with pytest.raises(MaxConnectionsError):
-            await failing.ping()
+            await failing.get(empty)
         await held
     finally:
         await waiting.aclose()
@@ -41,15 +45,15 @@ async def test_a_full_pool_makes_a_command_wait_for_a_connection(
 async def test_a_command_that_waits_longer_than_the_pool_timeout_fails(
     redis_url: str, key_prefix: str
 ) -> None:
-    if plain_url(redis_url)[1]:  # Redis Cluster: the option is ignored (connect_redis)
-        return
+    empty = f"{key_prefix}:empty"
     client = connect_redis(redis_url, max_connections=1, pool_timeout=0.1)
     try:
-        held = asyncio.ensure_future(client.blpop([f"{key_prefix}:empty"], timeout=0.5))
+        await client.get(empty)
+        held = asyncio.ensure_future(client.blpop([empty], timeout=0.5))
         await asyncio.sleep(0.05)
         with pytest.raises(RedisConnectionError, match="No connection available"):
-            await client.ping()
+            await client.get(empty)
         await held
-        assert await client.ping()  # released: the pool serves again
+        assert await client.get(empty) is None  # released: the pool serves again
     finally:
         await client.aclose()
