@@ -93,6 +93,12 @@ async def _answer(reader: asyncio.StreamReader) -> int:
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
+async def _healthz(stream: Stream) -> None:
+    reader, writer = stream
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    await _answer(reader)
+
+
 async def _connection(
     load: Load, stream: Stream, index: int, window: tuple[float, float], tally: Tally
 ) -> None:
@@ -136,7 +142,9 @@ async def run(load: Load) -> dict[str, Any]:
     streams = [
         await asyncio.open_connection("127.0.0.1", load.port) for _ in range(load.connections)
     ]
-    start = loop.time() + 0.05  # every connection is open and waiting before the first send
+    # the server has accepted every connection (one GET /healthz each) before the first send
+    await asyncio.gather(*(_healthz(stream) for stream in streams))
+    start = loop.time() + 0.05
     window = (start, start + load.seconds)
     await asyncio.gather(
         *(_connection(load, stream, i, window, tally) for i, stream in enumerate(streams))

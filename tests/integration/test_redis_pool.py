@@ -57,3 +57,26 @@ async def test_a_command_that_waits_longer_than_the_pool_timeout_fails(
         assert await client.get(empty) is None  # released: the pool serves again
     finally:
         await client.aclose()
+
+
+async def test_waiting_commands_are_served_in_arrival_order_and_a_cancelled_one_leaks_nothing(
+    redis_url: str, key_prefix: str
+) -> None:
+    if plain_url(redis_url)[1]:  # Redis Cluster: the option is ignored (connect_redis)
+        return
+    client = connect_redis(redis_url, max_connections=1, pool_timeout=5.0)
+    key = f"{key_prefix}:order"
+    try:
+        held = asyncio.ensure_future(client.blpop([f"{key_prefix}:empty"], timeout=0.3))
+        await asyncio.sleep(0.05)
+        gone = asyncio.ensure_future(client.rpush(key, "cancelled"))
+        queued = []
+        for i in range(5):
+            queued.append(asyncio.ensure_future(client.rpush(key, str(i))))
+            await asyncio.sleep(0.01)
+        gone.cancel()  # gave up while waiting: the connection must not go to it
+        await asyncio.gather(held, *queued)
+        assert await client.lrange(key, 0, -1) == [b"0", b"1", b"2", b"3", b"4"]
+        assert await asyncio.wait_for(client.ping(), 2.0)
+    finally:
+        await client.aclose()
