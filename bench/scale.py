@@ -35,6 +35,7 @@ from mindhit import streams  # noqa: E402
 from mindhit.groups import read_group  # noqa: E402
 from mindhit.redis_client import connect_redis  # noqa: E402
 from processors.transport.catalog import load_committed  # noqa: E402
+from processors.transport.options import broker_url  # noqa: E402
 from schema.log import decode_raw_entry  # noqa: E402
 from schema.topics import partition_for, stream_key  # noqa: E402
 
@@ -103,8 +104,8 @@ async def run(members: int, args: argparse.Namespace) -> tuple[float, float | No
     client = connect_redis(args.redis_url)
     env = dict(
         os.environ,
-        BENCH_BROKER=(
-            f"{args.redis_url}?prefix={prefix}&compact_interval=30&lease_ms={args.lease_ms}"
+        BENCH_BROKER=broker_url(
+            args.redis_url, prefix, compact_interval=30, lease_ms=args.lease_ms
         ),
         BENCH_PARTITIONS=str(args.partitions),
         PYTHONPATH=str(ROOT),

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from mindhit import streams  # noqa: E402
 from mindhit.offsets import load_committed  # noqa: E402
 from mindhit.redis_client import connect_redis  # noqa: E402
+from processors.transport.options import broker_url  # noqa: E402
 from schema.events import TabActivated  # noqa: E402
 from schema.log import RawEntry, Upload, decode_raw_entry, encode_raw_entry  # noqa: E402
 from schema.topics import partition_for, stream_key  # noqa: E402
@@ -146,7 +147,7 @@ async def run_mode(
     client = connect_redis(args.redis_url)
     env = dict(
         os.environ,
-        BENCH_BROKER=f"{args.redis_url}?prefix={prefix}&compact_interval=30",
+        BENCH_BROKER=broker_url(args.redis_url, prefix, compact_interval=30),
         BENCH_APP_ID=app_id,
         BENCH_MODE=mode,
         PYTHONPATH=str(ROOT),
