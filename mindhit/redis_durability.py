@@ -9,17 +9,20 @@ they accept it (``MINDHIT_ALLOW_VOLATILE_REDIS``).
 
 :func:`volatility` is the pure rule; :func:`inspect_redis` reads what Redis reports
 (``INFO persistence``, ``INFO replication``, ``CONFIG GET save``; managed services
-that refuse ``CONFIG`` count as having no save points).
+that refuse ``CONFIG`` count as having no save points). On Redis Cluster every primary
+is asked and the weakest counts: an upload may land on any of them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.cluster import RedisCluster
 
+from mindhit.redis_client import is_cluster
 from mindhit.settings import Settings
 
 __all__ = [
@@ -71,11 +74,23 @@ def volatility(found: RedisDurability, wait_replicas: int) -> str | None:
 
 
 async def inspect_redis(client: aioredis.Redis) -> RedisDurability:
-    """Ask Redis how it keeps its data."""
-    persistence: Any = await client.info("persistence")
-    replication: Any = await client.info("replication")
+    """Ask Redis how it keeps its data (on Redis Cluster: the weakest primary's answer)."""
+    if not is_cluster(client):
+        return await _inspect_node(client)
+    cluster = await cast(RedisCluster, client).initialize()
+    found = [await _inspect_node(client, target_nodes=node) for node in cluster.get_primaries()]
+    return RedisDurability(
+        aof=all(node.aof for node in found),
+        rdb_saves=all(node.rdb_saves for node in found),
+        replicas=min(node.replicas for node in found),
+    )
+
+
+async def _inspect_node(client: aioredis.Redis, **target: Any) -> RedisDurability:
+    persistence: Any = await client.info("persistence", **target)
+    replication: Any = await client.info("replication", **target)
     try:
-        found: Any = await client.config_get("save")
+        found: Any = await client.config_get("save", **target)
         points = next(iter(found.values()), b"") if found else b""
         text = points.decode() if isinstance(points, bytes) else str(points)
         rdb_saves = bool(text.strip())

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mindhit.redis_client import connect_redis, connect_redis_sync, is_cluster
+from mindhit.redis_durability import RedisDurability, inspect_redis
 from mindhit.upload_log import (
     AppendPolicy,
     RawPartition,
@@ -57,6 +58,26 @@ async def test_three_masters_share_the_slots_and_one_client_reaches_all(
     sync.close()
 
 
+async def test_durability_is_the_weakest_primarys(cluster: PrivateRedisCluster) -> None:
+    """The gateway's start-up check asks every primary: an upload may land on any."""
+    client = connect_redis(cluster.url)
+    masters = [connect_redis_sync(f"redis://127.0.0.1:{port}/0") for port in cluster.ports]
+    try:
+        assert await inspect_redis(client) == RedisDurability(
+            aof=False, rdb_saves=False, replicas=0
+        )
+        for master in masters[:2]:
+            master.config_set("save", "3600 1")
+        assert not (await inspect_redis(client)).rdb_saves  # one primary keeps nothing
+        masters[2].config_set("save", "3600 1")
+        assert (await inspect_redis(client)).rdb_saves
+    finally:
+        for master in masters:
+            master.config_set("save", "")
+            master.close()
+        await client.aclose()
+
+
 async def test_an_append_waits_for_the_replica_of_its_partitions_master(tmp_path: Path) -> None:
     """``WAIT`` goes to the stream's node with the script (it names no key: by default the
     cluster client would send it to every primary, which a pipeline refuses)."""
@@ -64,7 +85,7 @@ async def test_an_append_waits_for_the_replica_of_its_partitions_master(tmp_path
     cluster.start()
     client = connect_redis(cluster.url)
     try:
-        waiting = AppendPolicy(dedupe_ttl_s=60, wait_replicas=1, wait_timeout_ms=2_000)
+        waiting = AppendPolicy(dedupe_ttl_s=60, wait_replicas=1, wait_timeout_ms=5_000)
         for partition in range(6):  # partitions on every master
             target = RawPartition.of("wt", partition)
             outcome = await append_uploads(
@@ -77,7 +98,8 @@ async def test_an_append_waits_for_the_replica_of_its_partitions_master(tmp_path
                 policy=waiting,
             )
             assert outcome.offset == 0
-        too_many = AppendPolicy(dedupe_ttl_s=60, wait_replicas=2, wait_timeout_ms=50)
+        assert (await inspect_redis(client)).replicas == 1  # every primary has its replica
+        too_many = AppendPolicy(dedupe_ttl_s=60, wait_replicas=2, wait_timeout_ms=1_000)
         with pytest.raises(ReplicationTimeoutError, match="1 of 2 replicas"):
             await append_uploads(
                 client,
