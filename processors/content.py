@@ -52,7 +52,7 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 
-from mindhit.redis_client import get_many
+from mindhit.redis_client import get_many, is_cluster
 from mindhit.session_owners import owners_of
 from mindhit.streams import content_holders_key, content_key
 from schema.events import ClientEvent, PageContent, text_matches
@@ -174,14 +174,21 @@ class ContentStore:
         for user_id, hashes in held.items():
             self._queue_holds(pipe, hashes, user_id)
         unique = list(dict.fromkeys(versions))
-        if unique:
-            pipe.mget([self._key("urlver", u, c) for u, c in unique])
+        markers = [self._key("urlver", u, c) for u, c in unique]
+        split = is_cluster(self._redis)  # a cluster's MGET takes one slot's keys: GET each
+        if markers:
+            if split:
+                for marker in markers:
+                    pipe.get(marker)
+            else:
+                pipe.mget(markers)
         if not len(pipe):
             return []
         results: list[Any] = await pipe.execute()
         if not unique:
             return []
-        return [version for version, hit in zip(unique, results[-1], strict=True) if hit is None]
+        found = results[-len(markers) :] if split else results[-1]
+        return [version for version, hit in zip(unique, found, strict=True) if hit is None]
 
     async def get_texts(self, hashes: Sequence[str]) -> dict[str, str]:
         """Return the stored text of each known hash (unknown hashes are absent)."""
