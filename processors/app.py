@@ -21,6 +21,7 @@ the sessions partitions and then every ``report_retry_s`` for the partitions it 
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 from collections.abc import Callable
 from functools import partial
@@ -43,8 +44,9 @@ from processors.ai.base import AIProvider
 from processors.content import ContentStore
 from processors.erasure import user_eraser
 from processors.report.outbox import ReportOutbox
-from processors.state import StateStore
+from processors.state import Fence, StateStore, dwell_ttl_ms
 from processors.transport.app_config import faust_app_options
+from processors.transport.fence import partition_fence
 from schema.topics import DEADLETTERS_TOPIC, RAW_TOPIC, SESSIONS_TOPIC, URLS_TOPIC, VISITS_TOPIC
 
 __all__ = ["APP_ID", "Runtime", "build_app", "tune_gc"]
@@ -97,6 +99,8 @@ class Runtime:
         self._lock = asyncio.Lock()
         self.redis: aioredis.Redis | None = None
         self.states: StateStore | None = None
+        self.fence: Fence | None = None
+        """This worker's lease of a partition, fencing its state saves (set by the app)."""
         self.raw: RawHandler | None = None
         self.enrich: EnrichHandler | None = None
         self.mindmap: MindmapHandler | None = None
@@ -120,13 +124,19 @@ class Runtime:
                     ttl_s=self.settings.content_ttl_days * 86_400,
                 )
                 outbox = ReportOutbox(self.redis, self.settings.key_prefix)
-                self.states = StateStore(self.redis, self.settings.key_prefix)
+                self.states = StateStore(
+                    self.redis,
+                    self.settings.key_prefix,
+                    ttl_ms=dwell_ttl_ms(self.settings),
+                    fence=self.fence,
+                )
                 self.provider = self._provider_factory(self.settings)
                 self.raw = RawHandler(
                     self.states,
                     content,
                     self.emit,
                     idle_threshold_ms=self.settings.idle_threshold_s * 1000,
+                    state_ttl_ms=dwell_ttl_ms(self.settings),
                 )
                 self.enrich = EnrichHandler(content, self.provider, self.emit, self.clock)
                 self.mindmap = MindmapHandler(
@@ -178,6 +188,7 @@ def build_app(
     }
     runtime = Runtime(settings, redis_url, topics, provider_factory, clock, on_built)
     app.runtime = runtime  # type: ignore[attr-defined]
+    runtime.fence = functools.partial(partition_fence, app, settings.key_prefix)
     _agents(app, runtime, topics)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]

@@ -30,6 +30,11 @@ Rules (per client, i.e. per extension install):
   are emitted again with the same ``visit_id`` (a later version replaces an earlier
   one downstream, even one shorter than :data:`MIN_VISIT_MS`), and a new
   ``session.closed`` carries the new totals. A late ``session.stopped`` stays ignored.
+* A user's state expires some time after their last event (:mod:`processors.state`),
+  and with it what it knew of their stopped sessions. So an event recorded before
+  ``stale_before`` (the gateway received it more than that lifetime later) of a
+  session the state does not know is counted ``late`` and ignored, as an event of a
+  stopped session is: it cannot tell a stopped session it forgot from a new one.
 * Only web pages get visits: a tab showing anything else (``about:blank``, the
   ``about:blocked`` placeholder, any non-``http(s)`` URL; see :mod:`schema.privacy`) has
   no page, so switching to it closes the open visit and opens none.
@@ -112,6 +117,7 @@ def fold(
     events: Iterable[ClientEvent],
     *,
     idle_threshold_ms: int = 0,
+    stale_before: int = 0,
 ) -> tuple[UserState, FoldResult]:
     """Fold one user's events (in log order) into a new state.
 
@@ -125,6 +131,10 @@ def fold(
         idle_threshold_ms: after how long without input the user counts as idle;
             0 = exactly when the client reports idle (see the module's rules). A
             user's events must always be folded with the same threshold.
+        stale_before: events recorded before this (client time, ms) of sessions the
+            state does not know are late (the state of such a session may have
+            expired); from the log (when the gateway received them minus the state's
+            lifetime), never a clock. 0 = none.
 
     Returns:
         The new state and a :class:`FoldResult` with the derived events in order.
@@ -135,7 +145,7 @@ def fold(
         own = decode_state(state)
     else:
         own = copy_state(state)
-    work = _Fold(own, user_id, idle_threshold_ms)
+    work = _Fold(own, user_id, idle_threshold_ms, stale_before)
     for event in events:
         work.apply(event)
     return work.st, work.out
@@ -151,8 +161,11 @@ def step(
 class _Fold:
     """One fold call at work: a private copy of the user's state and the outputs so far."""
 
-    def __init__(self, st: UserState, user_id: str, idle_threshold_ms: int) -> None:
+    def __init__(
+        self, st: UserState, user_id: str, idle_threshold_ms: int, stale_before: int = 0
+    ) -> None:
         self.st = st
+        self.stale_before = stale_before
         self.user_id = user_id
         self.threshold = idle_threshold_ms
         self.out = FoldResult(derived=[], gaps=[])
@@ -240,6 +253,9 @@ class _Fold:
         """Put the client in session ``sid``; False when that session was already stopped."""
         if sid not in self.st.sessions and sid in self.st.stopped:  # open: never stopped
             self.out.late += 1
+            return False
+        if ts < self.stale_before and sid not in self.st.sessions:
+            self.out.late += 1  # a session the expired state may have known stopped
             return False
         if client.session_id != sid:
             # The client moved to another session: what was open belongs to the old one.

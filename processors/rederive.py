@@ -11,7 +11,9 @@ What differs from the live workers, and why:
 
 * fold state starts empty, kept like the live workers keep theirs (users with an
   open session in memory, the others in Redis) but under its own keys
-  (``<prefix>:rederive:{pN}:dwell-state``, deleted when done), and "already
+  (``<prefix>:rederive:{pN}:dwell-state``, deleted when done; it does not expire, so
+  a late upload the live worker counted late because the user's state had expired may
+  fold into its session here), and "already
   announced" markers live in memory: the derivation depends only on the log and
   the settings, never on what the live workers did before;
 * a cached enrichment is reused only when the configured provider made it
@@ -37,8 +39,8 @@ from processors.agents.mindmap import MindmapHandler
 from processors.agents.raw import RawHandler
 from processors.ai.base import AIProvider
 from processors.content import CachedEnrichment, ContentStore
-from processors.state import StateStore
-from schema.topics import SESSIONS_TOPIC, URLS_TOPIC, partition_tag
+from processors.state import StateStore, dwell_ttl_ms
+from schema.topics import SESSIONS_TOPIC, URLS_TOPIC
 
 __all__ = ["DerivedOut", "Rederiver", "derivation_settings"]
 
@@ -145,20 +147,19 @@ class Rederiver:
             content,
             self._collect,
             idle_threshold_ms=settings.idle_threshold_s * 1000,
+            state_ttl_ms=dwell_ttl_ms(settings),
         )
         self._enrich = EnrichHandler(content, provider, self._collect, clock)
         self._mindmap = MindmapHandler(content, provider, self._collect, clock)
         self._provider = provider
         self._partitions: set[int] = set()
 
-    def _state_key(self, partition: int) -> str:
-        return f"{self._state_prefix}:{partition_tag(partition)}:dwell-state"
-
     async def aclose(self) -> None:
         """Delete the fold state kept in Redis and release the provider's connections."""
         try:
             if self._partitions:
-                await self._redis.delete(*(self._state_key(p) for p in self._partitions))
+                for partition in self._partitions:  # one slot per partition
+                    await self._redis.delete(*self._states.keys(partition))
         finally:
             await self._provider.aclose()
 
@@ -175,7 +176,7 @@ class Rederiver:
         """
         if partition not in self._partitions:
             self._partitions.add(partition)
-            await self._redis.delete(self._state_key(partition))  # left by an aborted run
+            await self._redis.delete(*self._states.keys(partition))  # left by an aborted run
         await self._raw.handle(partition, value, offset)
         done: list[DerivedOut] = []
         while self._out:

@@ -13,31 +13,109 @@ Why this is safe without a changelog: the fold ignores any event at or below a
 client's highest seen seq, so state saved *ahead* of the committed offset just
 turns the redelivered events into no-ops. The agent saves state before it
 acknowledges a message, so state is never behind the commit.
+
+Fenced: a save is one Lua call (``save_state.lua``) that first checks this worker
+still holds the partition's lease (``fence``), like its commits and changelog appends,
+so a worker paused past its lease can never overwrite the state the new owner keeps
+(the save fails with ``FENCED``; the entry is the new owner's to fold).
+
+Bounded life: ``<prefix>:{p<N>}:dwell-written`` (sorted set user → Redis time of their
+last save) beside the hash; each save also removes up to :data:`SWEEP` users not saved
+for ``ttl_ms`` (:func:`dwell_ttl_ms`: :data:`DWELL_IDLE_MULTIPLE` ×
+``MINDHIT_SESSION_IDLE_CLOSE_S``, 7 days by default), so the state of users who stopped
+using MindHit leaves Redis (while the partition sees traffic). What the fold does
+without it: :func:`processors.dwell.fold`'s ``stale_before``. Users in a hash from
+before the sorted set are listed in it (as saved now) the first time a worker loads
+the partition.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
 
+from mindhit.settings import Settings
 from processors.dwell import UserState, encode_state
 from schema.topics import partition_tag
 
-__all__ = ["StateStore"]
+__all__ = ["DWELL_IDLE_MULTIPLE", "SWEEP", "Fence", "StateStore", "dwell_ttl_ms"]
+
+DWELL_IDLE_MULTIPLE = 84
+"""A user's state lives this many session idle closes after their last event (7 days)."""
+SWEEP = 16
+"""Users whose state expired that one save removes at most."""
+_SAVE = resources.files("processors").joinpath("save_state.lua").read_text()
+
+Fence = Callable[[int], "tuple[str, str] | None"]
+"""Partition → (its lease hash, this worker's member id) while held, else None (unfenced)."""
+
+
+def dwell_ttl_ms(settings: Settings) -> int:
+    """How long a user's fold state lives after their last saved event."""
+    return round(DWELL_IDLE_MULTIPLE * settings.session_idle_close_s * 1000)
 
 
 class StateStore:
-    """Per-user fold state for the partitions this worker owns."""
+    """Per-user fold state for the partitions this worker owns.
 
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+    Args:
+        client: the Redis holding the state.
+        prefix: the key prefix.
+        ttl_ms: how long a user's state lives after their last save (0 = forever).
+        fence: this worker's lease of a partition (None: saves are not fenced).
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        prefix: str,
+        *,
+        ttl_ms: int = 0,
+        fence: Fence | None = None,
+    ) -> None:
         self._redis = client
         self._prefix = prefix
+        self._ttl_ms = ttl_ms
+        self._fence = fence
         self._memory: dict[str, bytes] = {}
+        self._listed: set[int] = set()
+        """Partitions whose users are all in the last-write set (checked once)."""
 
     def _key(self, partition: int) -> str:
         return f"{self._prefix}:{partition_tag(partition)}:dwell-state"
+
+    def _written_key(self, partition: int) -> str:
+        return f"{self._prefix}:{partition_tag(partition)}:dwell-written"
+
+    def keys(self, partition: int) -> tuple[str, str]:
+        """The partition's keys: the state hash and its last-write set."""
+        return self._key(partition), self._written_key(partition)
+
+    async def _list_old_users(self, partition: int) -> None:
+        """Put users saved before the last-write set existed into it, as saved now.
+
+        Once per partition per process: when the set has fewer users than the hash,
+        every user of the hash not in the set is added (``ZADD NX``), so their state
+        expires a ``ttl_ms`` from now unless saved again.
+        """
+        if partition in self._listed or self._ttl_ms <= 0:
+            return
+        state, written = self.keys(partition)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hlen(state)
+        pipe.zcard(written)
+        pipe.time()
+        users, listed, (seconds, micros) = await pipe.execute()
+        if listed < users:
+            now_ms = seconds * 1000 + micros // 1000
+            names: list[Any] = await self._redis.hkeys(state)  # type: ignore[misc]
+            for start in range(0, len(names), 1000):
+                chunk = dict.fromkeys(names[start : start + 1000], now_ms)
+                await self._redis.zadd(written, chunk, nx=True)
+        self._listed.add(partition)
 
     @property
     def users_in_memory(self) -> int:
@@ -51,6 +129,7 @@ class StateStore:
         takes it: the fold decodes a private copy, so nothing it does reaches the
         store before :meth:`save`.
         """
+        await self._list_old_users(partition)
         found: dict[str, bytes | None] = {}
         missing: list[str] = []
         for user in users:
@@ -73,15 +152,24 @@ class StateStore:
     ) -> None:
         """Write the states back; users without an open session leave memory.
 
-        Steps: 1. HSET every touched user's state in one command, in one round trip
-        with whatever ``also`` queues into the same pipeline (e.g. the URL versions
-        just announced); 2. keep users with an open session in memory (encoded),
-        drop the others.
+        Steps: 1. write every touched user's state with ``save_state.lua`` (fenced by
+        the partition's lease; also notes their save time and removes up to
+        :data:`SWEEP` expired users), in one round trip with whatever ``also`` queues
+        into the same pipeline (e.g. the URL versions just announced); 2. keep users
+        with an open session in memory (encoded), drop the others.
+
+        Raises:
+            redis.exceptions.ResponseError: ``FENCED``: this worker no longer holds
+                the partition's lease; nothing was written.
         """
         pipe = self._redis.pipeline(transaction=False)
         encoded = {user: encode_state(s) for user, s in states.items()}
         if encoded:
-            pipe.hset(self._key(partition), mapping=encoded)  # type: ignore[arg-type]
+            states_key, written = self.keys(partition)
+            held = self._fence(partition) if self._fence is not None else None
+            lease, member = held if held is not None else (states_key, "")
+            pairs = [item for pair in encoded.items() for item in pair]
+            pipe.eval(_SAVE, 3, states_key, written, lease, member, self._ttl_ms, SWEEP, *pairs)
         if also is not None:
             also(pipe)
         if len(pipe):
@@ -95,7 +183,10 @@ class StateStore:
     async def erase(self, partition: int, user_id: str) -> None:
         """Drop a user's state for good (``user.erased``): from memory and from Redis."""
         self._memory.pop(user_id, None)
-        await self._redis.hdel(self._key(partition), user_id)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hdel(self._key(partition), user_id)
+        pipe.zrem(self._written_key(partition), user_id)
+        await pipe.execute()
 
     def forget(self) -> None:
         """Drop everything from memory (partitions were revoked; Redis stays the truth)."""

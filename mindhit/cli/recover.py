@@ -204,8 +204,10 @@ async def _reset_processors(client: aioredis.Redis, prefix: str, partition: int)
     for raw in await client.smembers(groups_key(prefix)):  # type: ignore[misc]
         group = raw.decode() if isinstance(raw, bytes) else raw
         await clear_partition(client, prefix, group, partition)
-    # processors.state.StateStore's key: the dwell fold's per-user state of the partition.
-    await client.delete(f"{prefix}:{partition_tag(partition)}:dwell-state")
+    # processors.state.StateStore's keys: the dwell fold's per-user state of the partition
+    # and its last-write set (one slot: {pN}).
+    tag = partition_tag(partition)
+    await client.delete(f"{prefix}:{tag}:dwell-state", f"{prefix}:{tag}:dwell-written")
 
 
 async def _forget_dropped_maps(

@@ -87,11 +87,13 @@ def fold_entry(
     states: Mapping[str, UserState | bytes | None],
     per_user: Mapping[str, list[ClientEvent]],
     idle_threshold_ms: int,
+    stale_before: Mapping[str, int] | None = None,
 ) -> EntryFold:
     """Fold each user's events of one entry with their state. Pure: ``states`` is unchanged.
 
     So a handler whose send fails can fold the same entry again from the same states
-    and get the same outputs.
+    and get the same outputs. ``stale_before`` is each user's
+    :func:`processors.dwell.fold` horizon (none when absent).
     """
     out = EntryFold(states={}, derived=[], candidates={}, texts={}, held={}, results={})
     candidates = out.candidates
@@ -101,7 +103,11 @@ def fold_entry(
         if events is not sent:  # a text taken out: its event changed
             contents = [e for e in events if isinstance(e, PageContent)]
         state, result = fold(
-            states.get(user_id), user_id, events, idle_threshold_ms=idle_threshold_ms
+            states.get(user_id),
+            user_id,
+            events,
+            idle_threshold_ms=idle_threshold_ms,
+            stale_before=stale_before.get(user_id, 0) if stale_before else 0,
         )
         out.states[user_id] = state
         out.results[user_id] = result
@@ -142,11 +148,15 @@ class RawHandler:
         emit: Emit,
         *,
         idle_threshold_ms: int = 0,
+        state_ttl_ms: int = 0,
     ) -> None:
         self._states = states
         self._content = content
         self._emit = emit
         self._idle_threshold_ms = idle_threshold_ms
+        self._state_ttl_ms = state_ttl_ms
+        """How long a user's state outlives their last event (0 = forever): events
+        older than that when received, of sessions the state does not know, are late."""
 
     async def handle(self, partition: int, value: bytes, offset: int = -1) -> None:
         """Process one raw entry of ``partition`` (at ``offset``, the derived entries' origin).
@@ -171,10 +181,21 @@ class RawHandler:
             log.error("raw_entry_undecodable", partition=partition, error=str(exc))
             return
         per_user: dict[str, list[ClientEvent]] = {}
+        received: dict[str, int] = {}
         for upload in entry.uploads:
             per_user.setdefault(upload.user_id, []).extend(upload.events)
+            first = received.get(upload.user_id, upload.received_at)
+            received[upload.user_id] = min(first, upload.received_at)
+        stale = (
+            {user: at - self._state_ttl_ms for user, at in received.items()}
+            if self._state_ttl_ms > 0
+            else None
+        )
         folded = fold_entry(
-            await self._states.load(partition, per_user), per_user, self._idle_threshold_ms
+            await self._states.load(partition, per_user),
+            per_user,
+            self._idle_threshold_ms,
+            stale,
         )
         metrics.EVENTS.inc(sum(len(events) for events in per_user.values()))
         _count(folded)

@@ -6,6 +6,9 @@ through :func:`handle_reliably`:
 * Redis unreachable, timing out, loading, out of memory, or the producer failing
   to append: wait (exponential backoff up to ``max_backoff_s``) and retry the same
   entry — handlers are idempotent, so a half-done attempt is harmless;
+* ``FENCED`` (this worker lost the partition's lease, e.g. paused past it, so its
+  state save was refused): the entry is the new owner's to fold; it is skipped
+  without counting it as failed (the worker's offset commit is fenced too);
 * anything else is a bug or an entry the handler cannot process: log it with the
   position, count it (``mindhit_processors_failed_entries_total``) and move on.
   The entry stays in the log (the source of truth), so a fixed build can replay it.
@@ -90,6 +93,9 @@ async def handle_reliably(
                 await sleep(backoff)
                 backoff = min(max_backoff_s, backoff * 2)
                 continue
+            if isinstance(exc, redis.exceptions.ResponseError) and "FENCED" in str(exc):
+                log.warning("entry_fenced", agent=agent, partition=partition, error=str(exc))
+                return False
             FAILED_ENTRIES.labels(agent).inc()
             log.error(
                 "entry_skipped", agent=agent, partition=partition, error=repr(exc), exc_info=exc

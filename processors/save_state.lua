@@ -1,0 +1,29 @@
+-- Save users' dwell fold state, fenced by the partition lease, and let the state of users
+-- gone quiet expire.
+-- KEYS[1] the partition's state hash, KEYS[2] its sorted set user -> last write (Redis
+-- time, ms), KEYS[3] the partition's lease hash (all three carry the partition's hash tag
+-- {pN}: one Redis Cluster slot).
+-- ARGV[1] this worker's member id ('' = not in a group: unfenced), ARGV[2] the state's
+-- life in ms after its last write (0 = forever), ARGV[3] how many expired users one call
+-- removes at most, ARGV[4..] user, state pairs.
+-- A worker that lost the partition (paused past its lease) cannot overwrite the state the
+-- new owner keeps: FENCED error, nothing written. Returns the number of users expired.
+if ARGV[1] ~= '' and redis.call('HGET', KEYS[3], 'lease.member') ~= ARGV[1] then
+  return redis.error_reply('FENCED partition lease not held by ' .. ARGV[1])
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 4, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  redis.call('ZADD', KEYS[2], now, ARGV[i])
+end
+local ttl = tonumber(ARGV[2])
+if ttl <= 0 then
+  return 0
+end
+local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - ttl, 'LIMIT', 0, tonumber(ARGV[3]))
+for _, user in ipairs(old) do
+  redis.call('HDEL', KEYS[1], user)
+  redis.call('ZREM', KEYS[2], user)
+end
+return #old
