@@ -40,10 +40,11 @@ from tests.support.stack import Stack
 # The README's formula (Redis memory → Sizing): dataset bytes per unit, by term.
 PER_UNIT = {
     "idempotency": 320,  # per client active within MINDHIT_BATCH_DEDUPE_SECONDS
-    "per_user": 24_000,  # per user browsing: the processors' dwell state, their page list
-    "sessions": 420,  # per session recorded (owner key, the user's set, map marker)
-    "streams": 650,  # raw + derived stream bytes per raw event still in Redis
-    "content": 7_500,  # per distinct page text within MINDHIT_CONTENT_TTL_DAYS
+    "per_user": 21_000,  # per user browsing: dwell state and last-save note, their page list
+    "session_owners": 250,  # per session in flight (owner key and its listing)
+    "sessions": 140,  # per session recorded within 30 days (the map marker)
+    "streams": 750,  # raw + derived stream bytes per raw event still in Redis
+    "content": 7_000,  # per distinct page text within MINDHIT_CONTENT_TTL_DAYS
 }
 
 _MASKS = [
@@ -73,8 +74,9 @@ def kind(name: str, key_type: str) -> str:
 
 _TERMS = {
     "idempotency": (":idem:",),
-    "per_user": (":dwell-state", ":user-content:"),
-    "sessions": (":session-owner:", ":session-keys:", ":user-sessions:", ":mindmap-done:"),
+    "per_user": (":dwell-state", ":dwell-written", ":user-content:"),
+    "session_owners": (":session-owner:", ":session-keys:", ":user-sessions:"),
+    "sessions": (":mindmap-done:",),
     "content": (":content:", ":content-holders:", ":urlver:", ":enrich"),
 }
 
@@ -160,7 +162,8 @@ def main() -> None:
             units = {
                 "idempotency": count(control, f"{prefix}:*:idem:*"),
                 "per_user": args.users,
-                "sessions": count(control, f"{prefix}:session-owner:*"),
+                "session_owners": count(control, f"{prefix}:session-owner:*"),
+                "sessions": count(control, f"{prefix}:mindmap-done:*"),
                 "streams": raw_events(control, prefix, partitions),
                 "content": count(control, f"{prefix}:content:*"),
             }
