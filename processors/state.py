@@ -48,6 +48,7 @@ DWELL_IDLE_MULTIPLE = 84
 SWEEP = 16
 """Users whose state expired that one save removes at most."""
 _SAVE = resources.files("processors").joinpath("save_state.lua").read_text()
+_LIST = resources.files("processors").joinpath("list_state_users.lua").read_text()
 
 Fence = Callable[[int], "tuple[str, str] | None"]
 """Partition → (its lease hash, this worker's member id) while held, else None (unfenced)."""
@@ -97,24 +98,13 @@ class StateStore:
     async def _list_old_users(self, partition: int) -> None:
         """Put users saved before the last-write set existed into it, as saved now.
 
-        Once per partition per process: when the set has fewer users than the hash,
-        every user of the hash not in the set is added (``ZADD NX``), so their state
-        expires a ``ttl_ms`` from now unless saved again.
+        Once per partition per process (``list_state_users.lua``: two O(1) counts, and
+        only when the set has fewer users than the hash a pass over the hash's users),
+        so their state expires a ``ttl_ms`` from now unless saved again.
         """
         if partition in self._listed or self._ttl_ms <= 0:
             return
-        state, written = self.keys(partition)
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hlen(state)
-        pipe.zcard(written)
-        pipe.time()
-        users, listed, (seconds, micros) = await pipe.execute()
-        if listed < users:
-            now_ms = seconds * 1000 + micros // 1000
-            names: list[Any] = await self._redis.hkeys(state)  # type: ignore[misc]
-            for start in range(0, len(names), 1000):
-                chunk = dict.fromkeys(names[start : start + 1000], now_ms)
-                await self._redis.zadd(written, chunk, nx=True)
+        await self._redis.eval(_LIST, 2, *self.keys(partition))  # type: ignore[misc]
         self._listed.add(partition)
 
     @property
