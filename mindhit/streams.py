@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
 from mindhit.redis_client import is_cluster
@@ -168,9 +169,7 @@ async def read(
     # XREAD returns entries strictly after the given ID; offset N lives at 0-(N+1).
     ids = {stream: f"0-{offset}" for stream, offset in positions.items()}
     if is_cluster(client):
-        by_slot = _by_slot(ids)
-        if len(by_slot) > 1:
-            return await _read_slots(client, by_slot, count, block_ms)
+        return await _read_cluster(cast(RedisCluster, client), ids, count, block_ms)
     reply: Any = await client.xread(ids, count=count, block=block_ms)  # type: ignore[arg-type]
     return _records(reply)
 
@@ -183,12 +182,30 @@ def _by_slot(ids: Mapping[str, str]) -> list[dict[str, str]]:
     return list(groups.values())
 
 
-async def _read_slots(
-    client: aioredis.Redis, by_slot: list[dict[str, str]], count: int, block_ms: int | None
+def _xread_args(ids: Mapping[str, str], count: int, block_ms: int | None) -> list[Any]:
+    block = ["BLOCK", block_ms] if block_ms is not None else []
+    return ["XREAD", "COUNT", count, *block, "STREAMS", *ids, *ids.values()]
+
+
+async def _read_cluster(
+    client: RedisCluster, ids: dict[str, str], count: int, block_ms: int | None
 ) -> list[StreamRecord]:
+    """Each slot's ``XREAD`` sent straight to the node serving the slot.
+
+    redis-py would ask a node for an ``XREAD``'s keys (``COMMAND GETKEYS``, twice: its keys
+    are not at fixed positions) before each one; the node is known from the stream's slot.
+    A node that no longer serves the slot answers ``MOVED``, which the client follows.
+    """
+    await client.initialize()  # the slot map (a no-op once known)
+    by_slot = _by_slot(ids)
+    if len(by_slot) == 1:
+        node = client.get_node_from_key(next(iter(ids)))
+        reply = await client.execute_command(*_xread_args(ids, count, block_ms), target_nodes=node)
+        return _records(reply)
     pipe = client.pipeline(transaction=False)
-    for ids in by_slot:
-        pipe.xread(ids, count=count)  # type: ignore[arg-type]
+    for group in by_slot:
+        node = client.get_node_from_key(next(iter(group)))
+        pipe.execute_command(*_xread_args(group, count, None), target_nodes=node)
     records = [record for reply in await pipe.execute() for record in _records(reply)]
     if not records and block_ms:
         await asyncio.sleep(min(block_ms, CLUSTER_POLL_MS) / 1000)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import cast
+from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from mindhit import streams
+from mindhit.redis_client import is_cluster
 from schema.topics import stream_key
 from tests.support.racing import WritesWhileAsked
 
@@ -47,6 +49,17 @@ async def test_reading_from_an_offset_returns_that_entry_onwards(
     assert await streams.highwater(aredis, stream_key(key_prefix, "raw", 2)) == 0
 
 
+async def _keys_asked(client: aioredis.Redis) -> int:
+    """``COMMAND GETKEYS`` calls served so far (by every primary of a cluster)."""
+    nodes = cast(RedisCluster, client).get_primaries() if is_cluster(client) else [None]
+    total = 0
+    for node in nodes:
+        kwargs = {"target_nodes": node} if node is not None else {}
+        stats: Any = await client.info("commandstats", **kwargs)
+        total += int(stats.get("cmdstat_command|getkeys", {}).get("calls", 0))
+    return total
+
+
 async def test_one_read_covers_many_partitions_and_topics_and_waits_when_all_are_idle(
     aredis: aioredis.Redis, key_prefix: str
 ) -> None:
@@ -61,8 +74,14 @@ async def test_one_read_covers_many_partitions_and_topics_and_waits_when_all_are
                 await streams.append(aredis, key, b"%d" % i, key=None, timestamp_ms=i)
             positions[key] = partition % 2
             expected += [(key, offset) for offset in range(partition % 2, appended)]
+    asked = await _keys_asked(aredis)
     records = await streams.read(aredis, positions, count=100, block_ms=50)
     assert sorted((r.stream, r.offset) for r in records) == sorted(expected)
+    single = {next(iter(positions)): 0}
+    assert [r.offset for r in await streams.read(aredis, single, count=1, block_ms=50)] == [0]
+    # Each XREAD goes straight to its slot's node: no extra round trip asking a node
+    # for its keys (redis-py's default for a command whose keys are not at fixed places).
+    assert await _keys_asked(aredis) == asked
     caught_up = positions | {r.stream: r.offset + 1 for r in records}
     began = asyncio.get_running_loop().time()
     assert await streams.read(aredis, caught_up, count=100, block_ms=50) == []
