@@ -8,7 +8,8 @@ them to a private raw stream, then measures in the same run:
 * baseline: ``XREAD`` of the entries + msgspec decode (the floor of any consumer);
 * dwell: the exact per-message work of the ``dwell`` Faust agent
   (:class:`processors.agents.raw.RawHandler`: decode, fold per user, content
-  store, derived appends to Redis, state save).
+  store, derived appends to Redis, state save); the derived appends of one entry go
+  in one pipelined round trip, as the worker's transport producer sends them.
 
 Then it stops every session and checks that finished state leaves memory.
 Prints events/s, the ratio dwell/baseline (``ratio``, wall clock; ``cpu_ratio``: the
@@ -198,6 +199,38 @@ async def dwell(
     return events, time.perf_counter() - started, offset, time.process_time() - cpu
 
 
+class PipelinedEmit:
+    """The handler's ``emit`` as the worker's transport producer does it: the appends
+    queued together (one entry per derived topic) go in one pipelined round trip."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._queued: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    async def __call__(self, topic: str, partition: int, value: bytes) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued.append((stream_key(self._prefix, topic, partition), value, done))
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send())
+        await done
+
+    async def _send(self) -> None:
+        batch, self._queued, self._sender = self._queued, [], None
+        pipe = self._client.pipeline(transaction=False)
+        for stream, value, _ in batch:
+            streams.queue_append(pipe, stream, value, key=b"", timestamp_ms=0)
+        try:
+            await pipe.execute()
+        except Exception as exc:
+            for _, _, done in batch:
+                done.set_exception(exc)
+            return
+        for _, _, done in batch:
+            done.set_result(None)
+
+
 def _proc_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -280,13 +313,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         base_events, base_s, base_cpu = await baseline(client, raw_key, total, args.seconds)
         base_rate = base_events / base_s
 
-        async def emit(topic: str, partition: int, value: bytes) -> None:
-            await streams.append(
-                client, stream_key(prefix, topic, partition), value, key=b"", timestamp_ms=0
-            )
-
         states = StateStore(client, prefix)
-        handler = RawHandler(states, ContentStore(client, prefix), emit)
+        handler = RawHandler(states, ContentStore(client, prefix), PipelinedEmit(client, prefix))
         rss_before = _rss_mb()
         # Untimed warm-up: every client's first upload (their state is created).
         await dwell(client, handler, raw_key, warm_entries, 600.0)
