@@ -28,7 +28,8 @@ in its own order), as the live workers saw them.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -84,6 +85,23 @@ class _ReplayContent(ContentStore):
         self, versions: Iterable[tuple[str, str]], users: dict[tuple[str, str], str] | None = None
     ) -> None:
         self._announced.update(versions)
+
+    async def take_entry(
+        self,
+        texts: Mapping[str, Iterable[tuple[str, str]]],
+        held: Mapping[str, Iterable[str]],
+        versions: Sequence[tuple[str, str]],
+    ) -> list[tuple[str, str]]:
+        return await self.unknown_versions(versions)  # texts and holds: as put_texts, hold_texts
+
+    def queue_mark_versions(
+        self,
+        pipe: Any,
+        versions: Iterable[tuple[str, str]],
+        users: dict[tuple[str, str], str] | None = None,
+    ) -> bool:
+        self._announced.update(versions)  # in memory, nothing for the live Redis
+        return False
 
     async def get_enrichments(
         self, versions: Sequence[tuple[str, str]]
