@@ -4,6 +4,7 @@ one trim interval beyond it."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,21 +17,29 @@ _steps = st.lists(
 )
 
 
+def _trims(
+    times: AppendTimes, steps: list[tuple[int, int, bool]]
+) -> Iterator[tuple[int, list[int], list[tuple[int, int]]]]:
+    """Play ``steps`` on stream "s": at each trimmer run, note the highwater in ``times`` and
+    yield (now, when each offset was appended, what the trimmer saw: (time, highwater))."""
+    appended_at: list[int] = []
+    notes: list[tuple[int, int]] = []
+    now = 0
+    for gap, entries, trims in steps:
+        now += gap
+        appended_at += [now] * entries
+        if trims:
+            times.note("s", now, len(appended_at))
+            notes.append((now, len(appended_at)))
+            yield now, appended_at, notes
+
+
 @given(steps=_steps, window=st.integers(0, 200))
 def test_only_entries_older_than_the_window_are_offered_for_trimming(
     steps: list[tuple[int, int, bool]], window: int
 ) -> None:
     times = AppendTimes()
-    appended_at: list[int] = []  # per offset, when it was appended
-    notes: list[tuple[int, int]] = []  # what the trimmer saw: (time, highwater)
-    now = 0
-    for gap, entries, trims in steps:
-        now += gap
-        appended_at += [now] * entries
-        if not trims:
-            continue
-        times.note("s", now, len(appended_at))
-        notes.append((now, len(appended_at)))
+    for now, appended_at, notes in _trims(times, steps):
         aged = times.appended_before("s", now - window)
         assert all(at <= now - window for at in appended_at[:aged])  # never a young entry
         seen = [highwater for when, highwater in notes if when <= now - window]
@@ -51,16 +60,7 @@ def test_spaced_notes_stay_few_true_and_at_most_one_spacing_behind(
     steps: list[tuple[int, int, bool]], window: int, spacing: int
 ) -> None:
     times = AppendTimes(spacing)
-    appended_at: list[int] = []
-    seen: list[tuple[int, int]] = []
-    now = 0
-    for gap, entries, trims in steps:
-        now += gap
-        appended_at += [now] * entries
-        if not trims:
-            continue
-        times.note("s", now, len(appended_at))
-        seen.append((now, len(appended_at)))
+    for now, appended_at, seen in _trims(times, steps):
         aged = times.appended_before("s", now - window)
         assert all(at <= now - window for at in appended_at[:aged])  # never a young entry
         older = [hw for when, hw in seen if when <= now - window - spacing]
