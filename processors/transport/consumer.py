@@ -185,6 +185,11 @@ class Consumer(base.Consumer):
         )
         self._assignment = assigned
         self.positions.retain(set())  # from the commit: fetched-not-processed is dropped
+        for tp in assigned:
+            # Faust skips a fetched offset at or below its read offset as already read; one
+            # left from an earlier generation (fetched, dropped at the revoke, no commit to
+            # seek to) would skip those entries and its next ack would commit past them.
+            self._read_offset.pop(tp, None)
         await self._start_positions(assigned)
         self._generation = generation.number
         self.app.consumer_generation_id = self._generation
