@@ -151,16 +151,15 @@ class Consumer(base.Consumer):
         """Move to the group's current generation.
 
         Steps:
-            1. ``app.on_rebalance_start()``, then revoke the old assignment (Faust waits
-               for in-flight messages, flushes the producer and commits, all while
-               this member still holds the partitions' leases).
+            1. ``app.on_rebalance_start()``, then revoke the old assignment (Faust waits for
+               in-flight messages, flushes and commits while the leases are still held).
             2. Release the leases of partitions the generation gave to others.
-            3. Take the leases of this member's partitions (waiting for their previous
-               owners to release them or for the leases to expire); if a newer
-               generation is published meanwhile, go to 2 with it.
+            3. Take the leases of its partitions (waiting for their previous owners to
+               release them or for them to expire); if a newer generation appears, go to 2.
             4. Run Faust's assignor narrowed to those partition numbers.
             5. Bump the generation id; set positions of all its partitions to their
-               committed offsets (or the reset policy's offset).
+               committed offsets (or the reset policy's offset) and forget Faust's read
+               offsets of them (an old one makes Faust skip, then commit past, entries).
             6. ``on_partitions_assigned`` (Faust recovers tables, then seeks and resumes).
         """
         await self.catalog.refresh()
@@ -186,9 +185,6 @@ class Consumer(base.Consumer):
         self._assignment = assigned
         self.positions.retain(set())  # from the commit: fetched-not-processed is dropped
         for tp in assigned:
-            # Faust skips a fetched offset at or below its read offset as already read; one
-            # left from an earlier generation (fetched, dropped at the revoke, no commit to
-            # seek to) would skip those entries and its next ack would commit past them.
             self._read_offset.pop(tp, None)
         await self._start_positions(assigned)
         self._generation = generation.number
