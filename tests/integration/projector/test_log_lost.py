@@ -241,4 +241,4 @@ async def test_flushed_redis_stops_loudly_and_recover_brings_it_back_without_los
         )
         total, distinct = await cur.fetchone()  # type: ignore[misc]
         assert total == distinct == len(first_expected) + len(second_expected)
-        assert await _mapped(apg, first)
+        await _until(stack, "the first session's map rebuilt", lambda: _mapped(apg, first))
