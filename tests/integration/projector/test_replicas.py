@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -28,6 +27,7 @@ from projector import fencing
 from projector.archive import Archiver
 from projector.consumer import ProjectionConsumer
 from projector.synthetic import LogItem, synth_log, write_log
+from tests.support.waiting import wait_until as _wait
 
 from .conftest import clear_read_tables, fold_all, highwaters, snapshot
 from .test_crash_resume import folded, projector_log, start_projector, wait_caught_up
@@ -54,15 +54,6 @@ def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
             proc.send_signal(signal.SIGCONT)
             proc.kill()
             proc.wait(timeout=10)
-
-
-async def _wait(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60.0) -> float:
-    began = time.monotonic()
-    while time.monotonic() - began < timeout:
-        if await check():
-            return time.monotonic() - began
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 async def _view(client: aioredis.Redis, prefix: str) -> GroupView | None:

@@ -6,7 +6,6 @@ import asyncio
 import json
 import signal
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from tests.integration.processors.transport.conftest import (
     table_state,
     worker_env,
 )
+from tests.support.waiting import wait_until as _wait
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.cluster]
 
@@ -42,15 +42,6 @@ def _expected(total: int) -> dict[str, int]:
     for i in range(total):
         latest[f"k{i % KEYS}"] = i
     return latest
-
-
-async def _wait(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60.0) -> float:
-    began = time.monotonic()
-    while time.monotonic() - began < timeout:
-        if await check():
-            return time.monotonic() - began
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 async def _group(client: aioredis.Redis, prefix: str) -> tuple[int, list[str], list[str]]:
