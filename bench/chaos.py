@@ -4,10 +4,10 @@ It starts a private stack (``tests/support/stack.py``: its own Redis with
 ``appendfsync everysec``, its own PostgreSQL 15, the real ``mindhit gateway``,
 ``processors`` and ``projector``, all on loopback under one temporary directory),
 lets ``--users`` simulated people browse through the gateway for ``--minutes``
-(``bench/chaos_users.py``) while a seeded schedule kills, restarts and pauses
-components (``bench/chaos_faults.py``), then stops every session, waits until every
+(``bench/chaos_parts/users.py``) while a seeded schedule kills, restarts and pauses
+components (``bench/chaos_parts/faults.py``), then stops every session, waits until every
 consumer has caught up, and compares PostgreSQL with the ground truth folded from
-exactly the acknowledged events (``bench/chaos_oracle.py``).
+exactly the acknowledged events (``bench/chaos_parts/oracle.py``).
 
 Prints what happened, a table of the figures, and as the last line JSON with
 ``acked_events``, ``lost_visits``, ``duplicate_visits``, ``dwell_mismatches``,
@@ -42,9 +42,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.chaos_faults import Injector, plan
-from bench.chaos_oracle import Findings, compare, ground_truth, read_archive, read_stored
-from bench.chaos_users import Counters, SimUser
+from bench.chaos_parts.faults import Injector, plan
+from bench.chaos_parts.oracle import Findings, compare, ground_truth, read_archive, read_stored
+from bench.chaos_parts.users import Counters, SimUser
 from mindhit.accounts import create_token, create_user
 from mindhit.corpus import load_pages
 from mindhit.lag import collect_lag

@@ -2,7 +2,7 @@
 
 Starts a private stack (``tests/support/stack.py``: its own Redis and PostgreSQL, the
 real gateway, processors and projector) with ``MINDHIT_STREAM_RETENTION_S=--window``,
-lets ``--users`` simulated people browse (``bench/chaos_users.py``, no faults) for
+lets ``--users`` simulated people browse (``bench/chaos_parts/users.py``, no faults) for
 ``--seconds``, samples ``INFO used_memory`` throughout, and at the end breaks Redis
 down by kind of key (``MEMORY USAGE`` of every key, grouped by its name with ids
 masked). Then it fills the README's sizing formula (Redis memory → "Sizing") with

@@ -1,6 +1,6 @@
 """The chaos soak's oracle has teeth: each kind of damage to the read tables is counted.
 
-``bench/chaos_oracle.py`` decides whether a soak passed, so it must see a missing,
+``bench/chaos_parts/oracle.py`` decides whether a soak passed, so it must see a missing,
 extra or changed visit, a wrong session, a missing map and an acknowledged event
 the archive lacks — and tell which server stop the log holds when a stop's first
 attempt got no answer.
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from bench.chaos_oracle import Archive, Stored, Truth, compare, ground_truth
-from bench.chaos_users import ServerStop
+from bench.chaos_parts.oracle import Archive, Stored, Truth, compare, ground_truth
+from bench.chaos_parts.users import ServerStop
 from schema.events import ClientEvent, SessionStopped
 from schema.ids import uuid7
 from tests.unit.processors.browsing import T0, Browser

@@ -2,7 +2,7 @@
 
 The truth is the processors' own pure fold (:func:`processors.dwell.fold`) over
 exactly the events the gateway acknowledged, per user in the order the log holds
-them (:attr:`bench.chaos_users.SimUser.acked`): its ``visit.closed`` and
+them (:attr:`bench.chaos_parts.users.SimUser.acked`): its ``visit.closed`` and
 ``session.closed`` events are what the read tables must show, whatever crashed
 meanwhile. One thing only the log can tell: a server-side stop whose first attempt
 got no answer may have been stored then (the fold keeps the first stop, the
@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from bench.chaos_users import ServerStop
+from bench.chaos_parts.users import ServerStop
 from processors.dwell import fold
 from schema.derived import SessionClosed, VisitClosed
 from schema.events import ClientEvent, SessionStopped
@@ -44,7 +44,7 @@ __all__ = [
 
 
 class Recorded(Protocol):
-    """A user as the oracle sees them (:class:`bench.chaos_users.SimUser`)."""
+    """A user as the oracle sees them (:class:`bench.chaos_parts.users.SimUser`)."""
 
     user_id: str
     acked: list[ClientEvent]
