@@ -27,6 +27,7 @@ from ingest.log_epochs import GatewayEpochs
 from ingest.log_writer import LogWriter
 from ingest.metrics import GatewayMetrics
 from ingest.openapi import complete_openapi, openapi_config
+from ingest.owner_cache import OwnSessions
 from ingest.quota import QuotaLimiter, QuotaPolicy
 from ingest.routes import route_handlers
 from ingest.state import GatewayState
@@ -37,6 +38,7 @@ from mindhit.logs import get_logger
 from mindhit.metrics_http import serve_metrics
 from mindhit.redis_client import connect_redis
 from mindhit.redis_durability import VolatileRedisError, check_redis_durability
+from mindhit.session_owners import settled_ttl_s
 from mindhit.settings import Settings
 
 __all__ = ["create_app", "redis_client"]
@@ -110,6 +112,8 @@ def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
         access_log=request_logger(settings),
         quota=QuotaLimiter(redis, settings.key_prefix, QuotaPolicy.of(settings)),
         clock=clock,
+        # an own session's owner is trusted a minute (at most half its key's settled life)
+        own_sessions=OwnSessions(ttl_s=min(60.0, settled_ttl_s(settings) / 2)),
     )
     return state
 

@@ -9,6 +9,10 @@ deleted session), and an event of a session owned by someone else
 is refused on its own (``field`` ``session_id``) while the rest of the batch goes on.
 A refused event is quarantined without its content (it is someone's attack, not a
 client bug worth keeping bytes for).
+
+Sessions the gateway has confirmed as the uploader's within the last minute
+(:class:`ingest.owner_cache.OwnSessions`) are not asked again: an upload of a
+session in progress costs no claim round trip.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any, Final
 import msgspec
 import psycopg_pool
 
+from ingest.owner_cache import OwnSessions
 from ingest.validation import ParsedBatch, RejectedEvent
 from mindhit.session_owners import (
     DEFAULT_SETTLED_TTL_S,
@@ -72,20 +77,23 @@ async def refuse_foreign_sessions(
     parsed: ParsedBatch,
     legacy: LegacyOwners | None,
     settled_ttl: int = DEFAULT_SETTLED_TTL_S,
+    known: OwnSessions | None = None,
 ) -> ParsedBatch:
     """Claim the batch's sessions for ``user_id``; refuse the events of others' sessions.
 
     A session whose owner key has expired is found in PostgreSQL (``legacy``) and keeps
-    its owner (its key comes back for ``settled_ttl`` seconds).
+    its owner (its key comes back for ``settled_ttl`` seconds). Sessions ``known`` to be
+    ``user_id``'s are not asked again; those Redis confirms as theirs are added to it.
     """
     if not parsed.events:
         return parsed
+    sessions = (e.session_id for e in parsed.events)
+    asked = known.unknown(user_id, sessions) if known is not None else list(sessions)
+    if not asked:
+        return parsed
     owners = await claim_sessions(
-        redis,
-        prefix,
-        user_id,
-        (e.session_id for e in parsed.events),
-        legacy=legacy,
-        settled_ttl=settled_ttl,
+        redis, prefix, user_id, asked, legacy=legacy, settled_ttl=settled_ttl
     )
+    if known is not None:
+        known.remember(user_id, owners)
     return split_foreign(parsed, {s for s, owner in owners.items() if owner != user_id})

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from ingest.blocklist import normalize_domain
 from ingest.coalescer import Coalescer
 from ingest.metrics import GatewayMetrics
+from ingest.owner_cache import OwnSessions
 from ingest.quota import QuotaLimiter
 from ingest.tokens import TokenCache
 from mindhit.clock import Clock, system_clock
@@ -44,6 +45,7 @@ class GatewayState:
     access_log: Any
     quota: QuotaLimiter
     clock: Clock = field(default=system_clock)
+    own_sessions: OwnSessions = field(default_factory=lambda: OwnSessions(ttl_s=0.0))
 
     def now_ms(self) -> int:
         """The gateway's clock, Unix milliseconds (``received_at``)."""

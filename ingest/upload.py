@@ -170,6 +170,7 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
         parsed,
         legacy_owners(gateway.pool),
         settled_ttl_s(settings),
+        gateway.own_sessions,
     )
     blocked = blocked_domains(settings.blocked_domains, info.blocked_domains)
     kept, blocked_count = partition_blocked(parsed.events, blocked)
