@@ -7,9 +7,12 @@ them to a private raw stream, then measures in the same run:
 
 * baseline: ``XREAD`` of the entries + msgspec decode (the floor of any consumer);
 * dwell: the exact per-message work of the ``dwell`` Faust agent
-  (:class:`processors.agents.raw.RawHandler`: decode, fold per user, content
-  store, derived appends to Redis, state save); the derived appends of one entry go
-  in one pipelined round trip, as the worker's transport producer sends them.
+  (:meth:`processors.agents.raw.RawHandler.handle_many`: decode, fold per user, content
+  store, derived appends to Redis, state save), handed up to
+  :data:`~processors.agents.raw.MAX_BATCH` entries per call as the agent hands over
+  the entries already waiting in a backlog (:mod:`processors.batching`); the derived
+  appends of one call go in one pipelined round trip, as the worker's transport
+  producer sends them.
 
 Then it stops every session and checks that finished state leaves memory.
 Prints events/s, the ratio dwell/baseline (``ratio``, wall clock; ``cpu_ratio``: the
@@ -49,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from mindhit import streams  # noqa: E402
 from mindhit.redis_client import connect_redis  # noqa: E402
-from processors.agents.raw import RawHandler  # noqa: E402
+from processors.agents.raw import MAX_BATCH, RawHandler  # noqa: E402
 from processors.app import tune_gc  # noqa: E402
 from processors.content import ContentStore  # noqa: E402
 from processors.state import StateStore  # noqa: E402
@@ -192,16 +195,19 @@ async def dwell(
     """Events, wall seconds, the next offset and this process's CPU seconds."""
     events, started, cpu = 0, time.perf_counter(), time.process_time()
     while offset < total and time.perf_counter() - started < seconds:
-        for record in await streams.read(client, {key: offset}, count=100):
-            await handler.handle(0, record.value)
-            events += UPLOADS_PER_ENTRY * UPLOAD_EVENTS
-            offset = record.offset + 1
+        records = await streams.read(client, {key: offset}, count=100)
+        for start in range(0, len(records), MAX_BATCH):
+            batch = records[start : start + MAX_BATCH]
+            await handler.handle_many(0, [(r.offset, r.value) for r in batch])
+            events += len(batch) * UPLOADS_PER_ENTRY * UPLOAD_EVENTS
+            offset = batch[-1].offset + 1
     return events, time.perf_counter() - started, offset, time.process_time() - cpu
 
 
 class PipelinedEmit:
-    """The handler's ``emit`` as the worker's transport producer does it: the appends
-    queued together (one entry per derived topic) go in one pipelined round trip."""
+    """The handler's ``enqueue`` as the worker's transport producer does it: the appends
+    queued together (one entry per derived topic and raw entry) go in one pipelined
+    round trip, in the order they were queued."""
 
     def __init__(self, client: aioredis.Redis, prefix: str) -> None:
         self._client = client
@@ -209,12 +215,12 @@ class PipelinedEmit:
         self._queued: list[tuple[str, bytes, asyncio.Future[None]]] = []
         self._sender: asyncio.Task[None] | None = None
 
-    async def __call__(self, topic: str, partition: int, value: bytes) -> None:
+    async def __call__(self, topic: str, partition: int, value: bytes) -> asyncio.Future[None]:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queued.append((stream_key(self._prefix, topic, partition), value, done))
         if self._sender is None:
             self._sender = asyncio.create_task(self._send())
-        await done
+        return done
 
     async def _send(self) -> None:
         batch, self._queued, self._sender = self._queued, [], None

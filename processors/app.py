@@ -23,8 +23,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
-from collections.abc import Callable
-from functools import partial
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -38,9 +37,10 @@ from mindhit.settings import Settings
 from processors import metrics
 from processors.agents.enrich import EnrichHandler
 from processors.agents.mindmap import MindmapHandler, OnBuilt, Reports
-from processors.agents.raw import RawHandler
-from processors.agents.reliable import handle_reliably
+from processors.agents.raw import MAX_BATCH, RawHandler
+from processors.agents.reliable import handle_batch_reliably, handle_reliably
 from processors.ai.base import AIProvider
+from processors.batching import by_partition, ready_batches
 from processors.content import ContentStore
 from processors.erasure import user_eraser
 from processors.report.outbox import ReportOutbox
@@ -113,6 +113,11 @@ class Runtime:
         )
         await future
 
+    async def enqueue(self, topic: str, partition: int, value: bytes) -> Awaitable[object]:
+        """Queue one entry behind those queued before (not attached to the current event);
+        returns the future resolved once it is stored (:data:`processors.agents.Enqueue`)."""
+        return await self.topics[topic].send(key=b"", value=value, partition=partition, force=True)
+
     async def ready(self) -> Runtime:
         """Create the clients and handlers once."""
         async with self._lock:
@@ -134,7 +139,7 @@ class Runtime:
                 self.raw = RawHandler(
                     self.states,
                     content,
-                    self.emit,
+                    self.enqueue,
                     idle_threshold_ms=self.settings.idle_threshold_s * 1000,
                     state_ttl_ms=dwell_ttl_ms(self.settings),
                 )
@@ -212,13 +217,15 @@ def _agents(app: faust.App, runtime: Runtime, topics: dict[str, faust.TopicT]) -
 
     @app.agent(topics[RAW_TOPIC], name="dwell")
     async def dwell(stream: faust.StreamT[bytes]) -> None:
+        """Up to ``MAX_BATCH`` raw entries already waiting per handler call (their Redis
+        round trips shared), acked once handled (:mod:`processors.batching`)."""
         rt = await runtime.ready()
         assert rt.raw is not None
-        async for event in stream.events():
+        async for batch in ready_batches(stream, MAX_BATCH):
             with metrics.ENTRY_SECONDS.labels("dwell").time():
-                message = event.message
-                handle = partial(rt.raw.handle, offset=message.offset)
-                await handle_reliably("dwell", handle, message.partition, event.value)
+                for partition, events in by_partition(batch).items():
+                    entries = [(e.message.offset, e.value) for e in events]
+                    await handle_batch_reliably("dwell", rt.raw.handle_many, partition, entries)
 
     @app.agent(topics[URLS_TOPIC], name="enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:

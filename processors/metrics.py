@@ -38,6 +38,8 @@ DEAD_LETTERS = Counter(
     "mindhit_processors_dead_letters_total", "Work sent to dead letters", ["kind"]
 )
 ENTRY_SECONDS = Histogram(
-    "mindhit_processors_entry_seconds", "Time to process one log entry", ["agent"]
+    "mindhit_processors_entry_seconds",
+    "Time of one handler call: one log entry (dwell: the entries waiting, up to 16)",
+    ["agent"],
 )
 USERS_IN_MEMORY = Gauge("mindhit_processors_users_in_memory", "Users with open sessions in memory")

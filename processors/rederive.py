@@ -35,6 +35,7 @@ import redis.asyncio as aioredis
 
 from mindhit.clock import Clock
 from mindhit.settings import Settings
+from processors.agents import in_order
 from processors.agents.enrich import EnrichHandler
 from processors.agents.mindmap import MindmapHandler
 from processors.agents.raw import RawHandler
@@ -163,7 +164,7 @@ class Rederiver:
         self._raw = RawHandler(
             self._states,
             content,
-            self._collect,
+            in_order(self._collect),
             idle_threshold_ms=settings.idle_threshold_s * 1000,
             state_ttl_ms=dwell_ttl_ms(settings),
         )

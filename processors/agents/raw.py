@@ -12,7 +12,7 @@ import msgspec
 
 from mindhit.logs import get_logger
 from processors import metrics
-from processors.agents import Emit, emit_derived
+from processors.agents import Enqueue, enqueue_derived
 from processors.content import ContentStore, verified_contents
 from processors.dwell import FoldResult, UserState, fold
 from processors.state import StateStore
@@ -21,7 +21,7 @@ from schema.derived import DerivedBase, UrlDiscovered, VisitClosed
 from schema.events import ClientEvent, PageContent
 from schema.log import LogEntryError, decode_raw_entry
 
-__all__ = ["EntryFold", "RawHandler", "fold_entry", "url_versions"]
+__all__ = ["MAX_BATCH", "EntryFold", "RawHandler", "fold_entry", "url_versions"]
 
 log = get_logger(__name__)
 
@@ -138,48 +138,110 @@ def _count(folded: EntryFold) -> None:
             )
 
 
+MAX_BATCH = 16
+"""Raw entries of one partition handled in one call at most (the ``dwell`` agent hands over
+up to this many that are ready at once): their Redis work takes three round trips in all."""
+
+
+class _Decoded(msgspec.Struct):
+    """One raw entry of a batch, decoded and grouped by user."""
+
+    offset: int
+    per_user: dict[str, list[ClientEvent]]
+    stale: dict[str, int] | None
+    received_at: int
+
+
 class RawHandler:
-    """Handles one raw entry: decode → fold per user → announce URLs → emit → save state."""
+    """Handles raw entries: decode → fold per user → announce URLs → emit → save state."""
 
     def __init__(
         self,
         states: StateStore,
         content: ContentStore,
-        emit: Emit,
+        enqueue: Enqueue,
         *,
         idle_threshold_ms: int = 0,
         state_ttl_ms: int = 0,
     ) -> None:
         self._states = states
         self._content = content
-        self._emit = emit
+        self._enqueue = enqueue
         self._idle_threshold_ms = idle_threshold_ms
         self._state_ttl_ms = state_ttl_ms
         """How long a user's state outlives their last event (0 = forever): events
         older than that when received, of sessions the state does not know, are late."""
 
     async def handle(self, partition: int, value: bytes, offset: int = -1) -> None:
-        """Process one raw entry of ``partition`` (at ``offset``, the derived entries' origin).
+        """Process one raw entry of ``partition`` (at ``offset``): :meth:`handle_many` of one."""
+        await self.handle_many(partition, [(offset, value)])
 
-        Steps, in this order (at-least-once, each redelivery a no-op downstream):
-        1. decode the entry (an undecodable entry is logged and skipped);
-        2. fold each user's events with their state (duplicates/gaps counted);
+    async def handle_many(self, partition: int, entries: Sequence[tuple[int, bytes]]) -> None:
+        """Process raw entries ``(offset, value)`` of ``partition``, in log order.
+
+        Each entry's derived events form their own derived entries (its offset is their
+        origin); the Redis work of all of them is shared. Steps, in this order
+        (at-least-once, each redelivery a no-op downstream):
+        1. decode the entries (an undecodable entry is logged and skipped);
+        2. load the users' states (one round trip for those not in memory) and fold
+           each entry's events per user, in order, each entry from the states the
+           entries before it left (duplicates/gaps counted);
         3. store page texts by content hash (and who holds texts sent by hash only);
-           find URL versions never announced (one round trip);
-        4. emit the derived events, one entry per topic, to the same partition,
-           and wait until Redis stored them;
+           find URL versions never announced (one round trip); each is announced by
+           the first entry that brings it;
+        4. emit every entry's derived events, one entry per topic and input entry, to
+           the same partition in log order, and wait until Redis stored them all;
         5. mark the announced URL versions and
         6. keep the users' new states (memory and Redis), in one round trip — only
-           then may the message be acknowledged. The fold never changes the loaded
-           states (it decodes its own copy), so when a step fails and the entry is
-           retried, it folds from the states as they were and sends the same derived
-           events again (duplicates downstream, never a loss).
+           then may the entries be acknowledged. The folds never change the loaded
+           states (each decodes its own copy), so when a step fails and the entries
+           are retried, they fold from the states as they were and send the same
+           derived events again (duplicates downstream, never a loss).
         """
+        decoded = [d for d in (self._decode(partition, o, v) for o, v in entries) if d]
+        if not decoded:
+            return
+        users = dict.fromkeys(u for d in decoded for u in d.per_user)
+        current: dict[str, UserState | bytes | None] = dict(
+            await self._states.load(partition, users)
+        )
+        folds: list[EntryFold] = []
+        for d in decoded:
+            folded = fold_entry(current, d.per_user, self._idle_threshold_ms, d.stale)
+            current.update(folded.states)
+            folds.append(folded)
+            metrics.EVENTS.inc(sum(len(events) for events in d.per_user.values()))
+            _count(folded)
+        announced, owners = await self._announce(folds)
+        await enqueue_derived(
+            self._enqueue,
+            partition,
+            [
+                ([*f.derived, *new], d.offset, d.received_at)
+                for d, f, new in zip(decoded, folds, announced, strict=True)
+            ],
+        )
+        states = {user: s for f in folds for user, s in f.states.items()}
+        await self._states.save(
+            partition,
+            states,
+            also=lambda pipe: self._content.queue_mark_versions(pipe, list(owners), owners),
+        )
+        metrics.URL_VERSIONS.inc(len(owners))
+        for f in folds:
+            metrics.VISITS.inc(sum(isinstance(d, VisitClosed) for d in f.derived))
+            metrics.SESSIONS_CLOSED.inc(
+                sum(d.__struct_config__.tag == "session.closed" for d in f.derived)
+            )
+        metrics.USERS_IN_MEMORY.set(self._states.users_in_memory)
+
+    def _decode(self, partition: int, offset: int, value: bytes) -> _Decoded | None:
+        """Step 1 for one entry: its events per user and their horizons (None: undecodable)."""
         try:
             entry = decode_raw_entry(value)
         except LogEntryError as exc:
-            log.error("raw_entry_undecodable", partition=partition, error=str(exc))
-            return
+            log.error("raw_entry_undecodable", partition=partition, offset=offset, error=str(exc))
+            return None
         per_user: dict[str, list[ClientEvent]] = {}
         received: dict[str, int] = {}
         for upload in entry.uploads:
@@ -191,36 +253,30 @@ class RawHandler:
             if self._state_ttl_ms > 0
             else None
         )
-        folded = fold_entry(
-            await self._states.load(partition, per_user),
-            per_user,
-            self._idle_threshold_ms,
-            stale,
-        )
-        metrics.EVENTS.inc(sum(len(events) for events in per_user.values()))
-        _count(folded)
-        derived, candidates = folded.derived, folded.candidates
-        fresh = await self._content.take_entry(folded.texts, folded.held, list(candidates))
-        announced = await self._with_known_texts([candidates[key] for key in fresh])
-        await emit_derived(
-            self._emit,
-            partition,
-            [*derived, *announced],
-            origin=offset,
-            received_at=min((u.received_at for u in entry.uploads), default=0),
-        )
-        owners = {key: candidates[key].user_id for key in fresh}
-        await self._states.save(
-            partition,
-            folded.states,
-            also=lambda pipe: self._content.queue_mark_versions(pipe, fresh, owners),
-        )
-        metrics.URL_VERSIONS.inc(len(announced))
-        metrics.VISITS.inc(sum(isinstance(d, VisitClosed) for d in derived))
-        metrics.SESSIONS_CLOSED.inc(
-            sum(d.__struct_config__.tag == "session.closed" for d in derived)
-        )
-        metrics.USERS_IN_MEMORY.set(self._states.users_in_memory)
+        earliest = min((u.received_at for u in entry.uploads), default=0)
+        return _Decoded(offset, per_user, stale, earliest)
+
+    async def _announce(
+        self, folds: Sequence[EntryFold]
+    ) -> tuple[list[list[UrlDiscovered]], dict[tuple[str, str], str]]:
+        """Step 3: store the texts; each entry's URL versions never announced before, and
+        who brought each of them in."""
+        texts: dict[str, list[tuple[str, str]]] = {}
+        held: dict[str, list[str]] = {}
+        first: dict[tuple[str, str], tuple[int, UrlDiscovered]] = {}
+        for i, f in enumerate(folds):
+            for user, pairs in f.texts.items():
+                texts.setdefault(user, []).extend(pairs)
+            for user, hashes in f.held.items():
+                held.setdefault(user, []).extend(hashes)
+            for key, candidate in f.candidates.items():
+                first.setdefault(key, (i, candidate))
+        fresh = await self._content.take_entry(texts, held, list(first))
+        filled = await self._with_known_texts([first[key][1] for key in fresh])
+        announced: list[list[UrlDiscovered]] = [[] for _ in folds]
+        for key, candidate in zip(fresh, filled, strict=True):
+            announced[first[key][0]].append(candidate)
+        return announced, {key: first[key][1].user_id for key in fresh}
 
     async def _with_known_texts(self, announced: list[UrlDiscovered]) -> list[UrlDiscovered]:
         """Fill in the text of announced versions whose event came without it (known hash)."""

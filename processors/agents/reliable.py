@@ -12,12 +12,18 @@ through :func:`handle_reliably`:
 * anything else is a bug or an entry the handler cannot process: log it with the
   position, count it (``mindhit_processors_failed_entries_total``) and move on.
   The entry stays in the log (the source of truth), so a fixed build can replay it.
+
+Several entries handled in one call (:func:`handle_batch_reliably`) are retried
+together; when the call fails for good, each entry is handled alone, so only the entry
+the handler cannot process is skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from enum import Enum
+from typing import TypeVar
 
 import redis.exceptions
 from faust.exceptions import ProducerSendError
@@ -25,7 +31,9 @@ from prometheus_client import Counter
 
 from mindhit.logs import get_logger
 
-__all__ = ["FAILED_ENTRIES", "RETRIES", "handle_reliably", "is_transient"]
+__all__ = ["FAILED_ENTRIES", "RETRIES", "handle_batch_reliably", "handle_reliably", "is_transient"]
+
+T = TypeVar("T")
 
 log = get_logger(__name__)
 
@@ -58,26 +66,27 @@ def is_transient(exc: BaseException) -> bool:
     )
 
 
-async def handle_reliably(
-    agent: str,
-    handle: Callable[[int, bytes], Awaitable[None]],
-    partition: int,
-    value: bytes,
-    *,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    first_backoff_s: float = 0.1,
-    max_backoff_s: float = 5.0,
-) -> bool:
-    """Run ``handle(partition, value)`` until it succeeds or fails for good.
+class _Outcome(Enum):
+    DONE = "done"
+    FENCED = "fenced"
+    FAILED = "failed"
 
-    Returns:
-        True when the entry was handled, False when it was skipped.
-    """
+
+async def _attempt(
+    agent: str,
+    handle: Callable[[int, T], Awaitable[None]],
+    partition: int,
+    value: T,
+    sleep: Callable[[float], Awaitable[None]],
+    first_backoff_s: float,
+    max_backoff_s: float,
+) -> _Outcome:
+    """Run ``handle(partition, value)``, retrying transient errors; how it ended."""
     backoff = first_backoff_s
     while True:
         try:
             await handle(partition, value)
-            return True
+            return _Outcome.DONE
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -95,9 +104,76 @@ async def handle_reliably(
                 continue
             if isinstance(exc, redis.exceptions.ResponseError) and "FENCED" in str(exc):
                 log.warning("entry_fenced", agent=agent, partition=partition, error=str(exc))
-                return False
-            FAILED_ENTRIES.labels(agent).inc()
+                return _Outcome.FENCED
             log.error(
-                "entry_skipped", agent=agent, partition=partition, error=repr(exc), exc_info=exc
+                "handler_failed", agent=agent, partition=partition, error=repr(exc), exc_info=exc
             )
-            return False
+            return _Outcome.FAILED
+
+
+async def handle_reliably(
+    agent: str,
+    handle: Callable[[int, T], Awaitable[None]],
+    partition: int,
+    value: T,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    first_backoff_s: float = 0.1,
+    max_backoff_s: float = 5.0,
+) -> bool:
+    """Run ``handle(partition, value)`` until it succeeds or fails for good.
+
+    Returns:
+        True when the entry was handled, False when it was skipped.
+    """
+    outcome = await _attempt(agent, handle, partition, value, sleep, first_backoff_s, max_backoff_s)
+    if outcome is _Outcome.FAILED:
+        FAILED_ENTRIES.labels(agent).inc()
+        log.error("entry_skipped", agent=agent, partition=partition)
+    return outcome is _Outcome.DONE
+
+
+async def handle_batch_reliably(
+    agent: str,
+    handle: Callable[[int, Sequence[T]], Awaitable[None]],
+    partition: int,
+    values: Sequence[T],
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    first_backoff_s: float = 0.1,
+    max_backoff_s: float = 5.0,
+) -> int:
+    """Run ``handle(partition, values)`` for entries of one partition, in log order.
+
+    Steps: 1. handle them all in one call, retrying transient errors (the handler is
+    idempotent); 2. fenced: skip them all (the partition is another worker's now);
+    3. failed for good with more than one entry: handle each alone
+    (:func:`handle_reliably`), in order, so only an entry the handler cannot process
+    is skipped.
+
+    Returns:
+        How many of the entries were handled.
+    """
+    outcome = await _attempt(
+        agent, handle, partition, values, sleep, first_backoff_s, max_backoff_s
+    )
+    if outcome is _Outcome.DONE:
+        return len(values)
+    if outcome is _Outcome.FENCED:
+        return 0
+    if len(values) == 1:
+        FAILED_ENTRIES.labels(agent).inc()
+        log.error("entry_skipped", agent=agent, partition=partition)
+        return 0
+    handled = 0
+    for value in values:
+        handled += await handle_reliably(
+            agent,
+            handle,
+            partition,
+            [value],
+            sleep=sleep,
+            first_backoff_s=first_backoff_s,
+            max_backoff_s=max_backoff_s,
+        )
+    return handled

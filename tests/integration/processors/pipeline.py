@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 
 from mindhit import streams
 from mindhit.settings import Settings
+from processors.agents import in_order
 from processors.agents.enrich import EnrichHandler
 from processors.agents.mindmap import MindmapHandler, OnBuilt, Reports
 from processors.agents.raw import RawHandler
@@ -83,7 +84,10 @@ class Pipeline:
         self.outbox = ReportOutbox(self.redis, prefix)
         self.states = StateStore(self.redis, prefix)
         self.raw = RawHandler(
-            self.states, content, self.emit, idle_threshold_ms=self.settings.idle_threshold_s * 1000
+            self.states,
+            content,
+            in_order(self.emit),
+            idle_threshold_ms=self.settings.idle_threshold_s * 1000,
         )
         self.enrich = EnrichHandler(content, self.provider, self.emit, self.clock)
         self.mindmap = MindmapHandler(

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 
 from mindhit.settings import Settings
+from processors.agents import in_order
 from processors.agents.reliable import handle_reliably
 from schema.derived import SessionClosed, VisitClosed
 from schema.events import ClientEvent
@@ -79,7 +80,7 @@ async def test_a_send_failing_after_the_fold_is_retried_without_losing_visits(
     content = pipe.raw._content
     real_lookup = content.take_entry
     if where == "emit":
-        pipe.raw._emit = failing
+        pipe.raw._enqueue = in_order(failing)
     else:
 
         async def failing_lookup(
@@ -92,7 +93,7 @@ async def test_a_send_failing_after_the_fold_is_retried_without_losing_visits(
     assert await handle_reliably("dwell", pipe.raw.handle, 0, _entry("b2", second), sleep=_no_wait)
     assert failing.failures == 0
     # 3. The stop closes the last visit and the session.
-    pipe.raw._emit = pipe.emit
+    pipe.raw._enqueue = in_order(pipe.emit)
     content.take_entry = real_lookup  # type: ignore[method-assign]
     assert await handle_reliably("dwell", pipe.raw.handle, 0, _entry("b3", third), sleep=_no_wait)
 

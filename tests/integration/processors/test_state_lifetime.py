@@ -19,6 +19,7 @@ import redis.exceptions
 
 from mindhit.keys import partition_lease_key
 from mindhit.settings import Settings
+from processors.agents import in_order
 from processors.agents.raw import RawHandler
 from processors.agents.reliable import FAILED_ENTRIES, handle_reliably
 from processors.content import ContentStore
@@ -77,7 +78,10 @@ async def test_a_late_upload_after_the_state_expired_is_late(
         emitted.append(value)
 
     raw = RawHandler(
-        store, ContentStore(aredis, settings.key_prefix), emit, state_ttl_ms=dwell_ttl_ms(fast)
+        store,
+        ContentStore(aredis, settings.key_prefix),
+        in_order(emit),
+        state_ttl_ms=dwell_ttl_ms(fast),
     )
     user = str(uuid.uuid4())
     b = Browser("laptop", SID, ts=1_000_000)

@@ -1,0 +1,192 @@
+"""Raw entries handled several per call give what handling them one at a time gives.
+
+The ``dwell`` agent hands the handler every entry already waiting (up to a maximum),
+sharing the Redis round trips; the derived log must not tell: one derived entry per
+topic and raw entry, with that entry's offset as origin, the same events in the same
+order, each URL version announced once (by the first entry that brings it), and a
+batch retried after a failed send or a poison entry in it loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+import pytest
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from mindhit.settings import Settings
+from processors.agents import in_order
+from processors.agents.reliable import handle_batch_reliably
+from schema.derived import SessionClosed, VisitClosed
+from schema.events import ClientEvent
+from schema.log import RawEntry, Upload, decode_derived_entry, encode_raw_entry
+from schema.topics import SESSIONS_TOPIC, URLS_TOPIC, VISITS_TOPIC, stream_key
+from tests.integration.processors.pipeline import Pipeline
+from tests.unit.processors.browsing import Browser
+
+pytestmark = pytest.mark.integration
+
+SID = "0190a0b0-0000-7000-8000-0000000000f1"
+TEXT = "A page about espresso grinders and how fine to grind."
+
+
+def _entry(uploads: list[tuple[str, list[ClientEvent]]], received_at: int = 5) -> bytes:
+    return encode_raw_entry(
+        RawEntry(
+            uploads=[
+                Upload(
+                    batch_id=f"b{i}",
+                    user_id=user,
+                    client_id=f"c-{user}",
+                    received_at=received_at,
+                    events=events,
+                )
+                for i, (user, events) in enumerate(uploads)
+            ]
+        )
+    )
+
+
+def _script() -> list[bytes]:
+    """Six entries of two users; the same page (and text) read by both, in several entries."""
+    ann, bob = Browser("c-ann", SID), Browser("c-bob", SID.replace("f1", "f2"))
+    ann.start()
+    ann.activate(1, "https://a.example/grinders")
+    ann.content(1, "https://a.example/grinders", TEXT)
+    bob.start()
+    bob.activate(4, "https://a.example/grinders")
+    entries: list[list[tuple[str, list[ClientEvent]]]] = []
+    taken = {"ann": 0, "bob": 0}
+
+    def cut() -> None:
+        entries.append(
+            [
+                (user, b.events[taken[user] :])
+                for user, b in (("ann", ann), ("bob", bob))
+                if b.events[taken[user] :]
+            ]
+        )
+        taken["ann"], taken["bob"] = len(ann.events), len(bob.events)
+
+    cut()
+    ann.wait(4_000).activate(2, "https://b.example/")
+    bob.wait(3_000).content(4, "https://a.example/grinders", TEXT)
+    cut()
+    bob.wait(2_000).activate(5, "https://b.example/")
+    cut()
+    ann.wait(6_000).activate(3, "https://c.example/")
+    ann.wait(1_000).navigate(3, "https://c.example/next")
+    cut()
+    bob.wait(5_000).stop()
+    cut()
+    ann.wait(2_000).stop()
+    cut()
+    return [_entry(uploads) for uploads in entries]
+
+
+async def _derived(pipe: Pipeline, topic: str) -> list[tuple[int, list[object]]]:
+    key = stream_key(pipe.settings.key_prefix, topic, 0)
+    found = []
+    for _id, fields in await pipe.redis.xrange(key):
+        entry = decode_derived_entry(fields[b"v"])
+        found.append((entry.origin, [msgspec.to_builtins(e) for e in entry.events]))
+    return found
+
+
+def _other(settings: Settings, suffix: str) -> Settings:
+    return msgspec.structs.replace(settings, key_prefix=f"{settings.key_prefix}:{suffix}")
+
+
+@pytest.mark.parametrize("size", [2, 3, 6])
+async def test_a_batch_derives_what_one_entry_at_a_time_derives(
+    aredis: aioredis.Redis, settings: Settings, size: int
+) -> None:
+    values = _script()
+    one = Pipeline(aredis, _other(settings, "one"))
+    many = Pipeline(aredis, _other(settings, "many"))
+    for offset, value in enumerate(values):
+        await one.raw.handle(0, value, offset)
+    entries = list(enumerate(values))
+    for start in range(0, len(entries), size):
+        await many.raw.handle_many(0, entries[start : start + size])
+
+    for topic in (VISITS_TOPIC, URLS_TOPIC, SESSIONS_TOPIC):
+        assert await _derived(many, topic) == await _derived(one, topic), topic
+    visits = await _derived(many, VISITS_TOPIC)
+    assert [origin for origin, _ in visits] == [1, 2, 3, 4, 5]  # one entry per raw entry
+    urls = [event for _, events in await _derived(many, URLS_TOPIC) for event in events]
+    versions = [(u["url_hash"], u["content_hash"]) for u in urls]  # type: ignore[index]
+    assert len(versions) == len(set(versions)) == 5  # each announced once, though read twice
+    assert many.states.users_in_memory == one.states.users_in_memory == 0
+
+
+class FailingSends:
+    """An emit whose sends numbered in ``failing`` (from 0) fail as Redis would (not stored)."""
+
+    def __init__(self, pipe: Pipeline, failing: set[int]) -> None:
+        self._pipe = pipe
+        self.failing = failing
+        self.sent = 0
+
+    async def __call__(self, topic: str, partition: int, value: bytes) -> None:
+        number, self.sent = self.sent, self.sent + 1
+        if number in self.failing:
+            raise redis.exceptions.ConnectionError("injected: connection reset by peer")
+        await self._pipe.emit(topic, partition, value)
+
+
+async def _no_wait(_seconds: float) -> None:
+    return None
+
+
+@pytest.mark.parametrize("failing", [{2}, {3, 5}, {2, 3, 4}])
+async def test_a_batch_retried_after_a_failed_send_sends_every_visit_once(
+    aredis: aioredis.Redis, settings: Settings, failing: set[int]
+) -> None:
+    """A send fails midway (some of the batch's entries stored): the retry folds from the
+    states as they were, so no visit is lost, and every repeat is the same entry again."""
+    values = _script()
+    pipe = Pipeline(aredis, settings)
+    entries = list(enumerate(values))
+    assert await handle_batch_reliably("dwell", pipe.raw.handle_many, 0, entries[:2]) == 2
+    sends = FailingSends(pipe, failing)  # the batch's first sends are stored, then one fails
+    pipe.raw._enqueue = in_order(sends)
+    handled = await handle_batch_reliably(
+        "dwell", pipe.raw.handle_many, 0, entries[2:], sleep=_no_wait
+    )
+    assert handled == len(entries) - 2 and sends.sent > max(failing)
+
+    clean = Pipeline(aredis, _other(settings, "clean"))
+    for offset, value in entries:
+        await clean.raw.handle(0, value, offset)
+    visits = {v.visit_id: v for v in await pipe.derived(VISITS_TOPIC) if isinstance(v, VisitClosed)}
+    expected = [v for v in await clean.derived(VISITS_TOPIC) if isinstance(v, VisitClosed)]
+    assert sorted(visits.values(), key=lambda v: v.visit_id) == sorted(
+        expected, key=lambda v: v.visit_id
+    )
+    closed = [c for c in await pipe.derived(SESSIONS_TOPIC) if isinstance(c, SessionClosed)]
+    assert {c.session_id: c.active_ms for c in closed} == {
+        c.session_id: c.active_ms
+        for c in await clean.derived(SESSIONS_TOPIC)
+        if isinstance(c, SessionClosed)
+    }
+
+
+async def test_a_poison_entry_in_a_batch_skips_only_itself(
+    aredis: aioredis.Redis, settings: Settings
+) -> None:
+    values = _script()
+    pipe = Pipeline(aredis, settings)
+    handled: list[int] = []
+
+    async def handle(partition: int, entries: Sequence[tuple[int, bytes]]) -> None:
+        if any(offset == 2 for offset, _ in entries):
+            raise ValueError("a shape the handler cannot process")
+        await pipe.raw.handle_many(partition, entries)
+        handled.extend(offset for offset, _ in entries)
+
+    entries = list(enumerate(values))
+    assert await handle_batch_reliably("dwell", handle, 0, entries[:4]) == 3
+    assert handled == [0, 1, 3]
