@@ -1,10 +1,18 @@
 """Gateway benchmark: real ``mindhit gateway`` over loopback, driven by wrk.
 
-Two workloads, each measured twice for ``--seconds``: closed-loop at saturation
-(wrk: each connection sends its next request when the last is answered), then
-open-loop at ``--load`` (70%) of the rate saturation reached in the same run
+Two workloads, each measured three ways: closed-loop at saturation for ``--seconds``
+(wrk: each connection sends its next request when the last is answered); the
+highest constant rate the gateway serves (``max_rate``: open-loop probes of up to
+3 s, from the saturation rate down by a fifth until one is answered at ≥ 97% of its
+rate with a median within 50 ms, i.e. no queue growing, then halfway back up); then
+open-loop for ``--seconds`` at ``--load`` (70%) of that constant-rate maximum
 (``bench/openloop.py``: requests on a fixed schedule, latency from the scheduled
-send time, so a stall is not hidden by the requests it kept from being sent):
+send time, so a stall is not hidden by the requests it kept from being sent). The
+maximum is taken at a constant rate, not from saturation: at saturation every log
+entry carries dozens of uploads, so an upload costs the gateway less CPU there than
+at any lower rate, and wrk (C) leaves it more of the machine than the open-loop
+client (Python) does; 70% of the closed-loop rate was more than the gateway could
+serve at a constant rate.
 
 1. 200-event batches (≈58 KB, no page text) from 32 connections: events/s and
    p50/p99 latency, compared with the same-run raw ceiling (in-process msgspec
@@ -16,8 +24,9 @@ send time, so a stall is not hidden by the requests it kept from being sent):
 Before them, one client on one connection sends small uploads back to back
 (``single_p50_ms``: an idle gateway answers at once, it does not wait for company),
 beside ``GET /healthz`` on one connection (``healthz_p50_ms``, the HTTP floor) and
-one Redis ``PING`` (``redis_ping_p50_ms``): an upload costs two Redis round trips
-(session claims, then the append) on top of the HTTP one.
+one Redis ``PING`` (``redis_ping_p50_ms``): an upload costs one Redis round trip
+(the append; the session claim only for a session the gateway has not seen as the
+uploader's in the last minute) on top of the HTTP one.
 
 It runs a PRIVATE redis-server (so ``redis_bytes_per_event`` is not disturbed
 by anyone else), its own PostgreSQL database for the bench's tokens, samples
@@ -292,23 +301,70 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def sustained(figures: dict[str, Any], share: float = 0.97, p50_ms: float = 50.0) -> bool:
+    """Whether an open-loop run was served: answered at ≥ ``share`` of the rate it
+    offered, and the median upload within ``p50_ms`` (above the rate it can serve, a
+    queue grows for as long as the run lasts and takes the median with it)."""
+    return bool(
+        figures["ok_per_s"] >= share * figures["offered_per_s"] and figures["p50_ms"] <= p50_ms
+    )
+
+
+def max_constant_rate(
+    port: int, files: Path, metrics_url: str, *, bodies: str, tokens: str, connections: int,
+    start: float, seconds: float,
+) -> tuple[float, list[dict[str, Any]]]:  # fmt: skip
+    """The highest constant rate the gateway serves, searched with open-loop runs.
+
+    A closed-loop maximum is not one: at saturation every write carries many uploads
+    (coalescing), so an upload costs the gateway less CPU than at any lower rate, and the
+    C load generator (wrk) leaves it more of the machine than the open-loop client does.
+    So the rate is searched with the client and schedule the 70% run uses: from ``start``
+    (the closed-loop rate), down by a fifth until a run is served (:func:`sustained`),
+    then halfway back up to the last rate that was not (if that is served too, it is the
+    maximum). Returns the rate and the probes.
+    """
+    probes: list[dict[str, Any]] = []
+
+    def probe(rate: float) -> bool:
+        figures = open_loop(
+            port, files / bodies, files / tokens, rate=rate, connections=connections,
+            seconds=seconds,
+        )  # fmt: skip
+        settle(metrics_url)  # an overloaded probe leaves a queue behind
+        probes.append({k: figures[k] for k in ("offered_per_s", "ok_per_s", "p50_ms", "p99_ms")})
+        return sustained(figures)
+
+    rate, failed = start, None
+    while not probe(rate) and rate > 10:
+        failed, rate = rate, rate * 0.8
+    if failed is not None and probe((rate + failed) / 2):
+        rate = (rate + failed) / 2
+    return rate, probes
+
+
 def measured_load(
     url: str, files: Path, metrics_url: str, *, bodies: str, tokens: str, connections: int,
     seconds: float, load: float, pid: int,
 ) -> dict[str, Any]:  # fmt: skip
-    """Closed-loop saturation, then open loop at ``load`` of the rate it reached.
+    """Closed-loop saturation, the maximum constant rate, then open loop at ``load`` of it.
 
-    Returns both runs, the events per log entry of each (from the gateway's counters),
-    the gateway's CPU time per answered upload at saturation (what a core would serve
-    if it had one to itself: robust to a shared machine, unlike the rates) and the
-    share of a core the gateway used during the open-loop run.
+    Returns both runs and the constant-rate maximum with its probes, the events per log
+    entry of each run (from the gateway's counters), the gateway's CPU time per answered
+    upload at saturation and in the open-loop run, and the share of a core the gateway
+    used during the open-loop run.
     """
     port = int(url.rsplit(":", 1)[1])
     before, cpu_before = scrape(metrics_url), cpu_seconds(pid)
     closed = wrk(url, files / bodies, files / tokens, connections=connections, seconds=seconds)
     middle = settle(metrics_url)  # what wrk left queued is answered: not the open loop's
     cpu_middle = cpu_seconds(pid)
-    rate = ok_per_s(closed) * load
+    max_rate, probes = max_constant_rate(
+        port, files, metrics_url, bodies=bodies, tokens=tokens, connections=connections,
+        start=ok_per_s(closed), seconds=min(seconds, 3.0),
+    )  # fmt: skip
+    rate = max_rate * load
+    opening, cpu_opening = scrape(metrics_url), cpu_seconds(pid)
     started = time.perf_counter()
     opened = open_loop(
         port, files / bodies, files / tokens, rate=rate, connections=connections, seconds=seconds
@@ -316,6 +372,7 @@ def measured_load(
     open_wall = time.perf_counter() - started
     after, cpu_after = scrape(metrics_url), cpu_seconds(pid)
     uploads = middle["uploads"] - before["uploads"]
+    uploads_open = after["uploads"] - opening["uploads"]
 
     def per_entry(a: dict[str, float], b: dict[str, float]) -> float:
         entries = b["entries"] - a["entries"]
@@ -324,12 +381,18 @@ def measured_load(
     return {
         "closed": closed,
         "open": opened,
+        "max_rate": max_rate,
+        "probes": probes,
         "accepted": middle["accepted"] - before["accepted"],
-        "accepted_open": after["accepted"] - middle["accepted"],
+        "accepted_open": after["accepted"] - opening["accepted"],
+        "accepted_all": after["accepted"] - before["accepted"],
         "per_entry": per_entry(before, middle),
-        "per_entry_open": per_entry(middle, after),
+        "per_entry_open": per_entry(opening, after),
         "cpu_us_per_upload": (cpu_middle - cpu_before) / uploads * 1e6 if uploads else 0.0,
-        "cpu_share_open": (cpu_after - cpu_middle) / open_wall,
+        "cpu_us_per_upload_open": (
+            (cpu_after - cpu_opening) / uploads_open * 1e6 if uploads_open else 0.0
+        ),
+        "cpu_share_open": (cpu_after - cpu_opening) / open_wall,
     }
 
 
@@ -390,17 +453,21 @@ def report(result: dict[str, Any]) -> None:
         f"200-event batches at saturation: {r['events_per_s']:,} events/s"
         f" (ceiling {r['ceiling_events_per_s']:,}, ratio {r['ratio']}),"
         f" p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms\n"
-        f"  gateway CPU {r['cpu_us_per_upload']:,} us per upload\n"
-        f"  {at}: {r['rate_at_70pct']:,} req/s offered, p50 {r['p50_at_70pct_ms']} ms,"
-        f" p99 {r['p99_at_70pct_ms']} ms, gateway used {r['cpu_share_at_70pct']} of a core\n"
+        f"  gateway CPU {r['cpu_us_per_upload']:,} us per upload;"
+        f" highest constant rate served: {r['max_rate']:,} req/s\n"
+        f"  {at} of it: {r['rate_at_70pct']:,} req/s offered, p50 {r['p50_at_70pct_ms']} ms,"
+        f" p99 {r['p99_at_70pct_ms']} ms, gateway CPU {r['cpu_us_per_upload_at_70pct']:,} us"
+        f" per upload, {r['cpu_share_at_70pct']} of a core\n"
         f"small batches at saturation: {r['uploads_per_s']:,} uploads/s,"
         f" p50 {r['small_p50_ms']} ms, p99 {r['small_p99_ms']} ms,"
         f" {r['events_per_entry']} events/entry, gateway CPU"
-        f" {r['small_cpu_us_per_upload']} us per upload\n"
-        f"  {at}: {r['small_rate_at_70pct']:,} uploads/s offered,"
+        f" {r['small_cpu_us_per_upload']} us per upload;"
+        f" highest constant rate served: {r['small_max_rate']:,} uploads/s\n"
+        f"  {at} of it: {r['small_rate_at_70pct']:,} uploads/s offered,"
         f" p50 {r['small_p50_at_70pct_ms']} ms, p99 {r['small_p99_at_70pct_ms']} ms,"
-        f" {r['events_per_entry_at_70pct']} events/entry,"
-        f" gateway used {r['small_cpu_share_at_70pct']} of a core\n"
+        f" {r['events_per_entry_at_70pct']} events/entry, gateway CPU"
+        f" {r['small_cpu_us_per_upload_at_70pct']} us per upload,"
+        f" {r['small_cpu_share_at_70pct']} of a core\n"
         f"gateway max RSS {r['rss_mb']} MB; Redis {r['redis_bytes_per_event']} bytes/event\n"
         f"idempotency state: {r['dedupe_keys']} keys for {r['acknowledged_uploads']:,}"
         f" uploads, {r['dedupe_bytes_per_upload']} bytes/upload (used_memory freed by"
@@ -461,8 +528,8 @@ def main() -> None:
         mem_after = int(control.info("memory")["used_memory"])
         closed = big["closed"]
         events_per_s = big["accepted"] / (closed["duration_us"] / 1e6)
-        # memory grew by the closed and the open run; events of both
-        events_both = big["accepted"] + big["accepted_open"]
+        # memory grew by the closed run, the probes and the open run; events of all
+        events_both = big["accepted_all"]
         bytes_per_event = (mem_after - mem_before) / events_both if events_both else 0.0
 
         console.log(f"workload 2: {args.clients} clients, 1-10-event batches")
@@ -486,6 +553,7 @@ def main() -> None:
             "ceiling_events_per_s": round(ceiling),
             "p50_ms": round(closed["p50_us"] / 1000, 2),
             "p99_ms": round(closed["p99_us"] / 1000, 2),
+            "max_rate": round(big["max_rate"]),
             "rate_at_70pct": round(big["open"]["offered_per_s"]),
             "p50_at_70pct_ms": big["open"]["p50_ms"],
             "p99_at_70pct_ms": big["open"]["p99_ms"],
@@ -493,12 +561,15 @@ def main() -> None:
             "small_p50_ms": round(small["closed"]["p50_us"] / 1000, 2),
             "small_p99_ms": round(small["closed"]["p99_us"] / 1000, 2),
             "events_per_entry": round(small["per_entry"], 1),
+            "small_max_rate": round(small["max_rate"]),
             "small_rate_at_70pct": round(small["open"]["offered_per_s"]),
             "small_p50_at_70pct_ms": small["open"]["p50_ms"],
             "small_p99_at_70pct_ms": small["open"]["p99_ms"],
             "events_per_entry_at_70pct": round(small["per_entry_open"], 1),
             "cpu_us_per_upload": round(big["cpu_us_per_upload"]),
             "small_cpu_us_per_upload": round(small["cpu_us_per_upload"]),
+            "cpu_us_per_upload_at_70pct": round(big["cpu_us_per_upload_open"]),
+            "small_cpu_us_per_upload_at_70pct": round(small["cpu_us_per_upload_open"]),
             "cpu_share_at_70pct": round(big["cpu_share_open"], 2),
             "small_cpu_share_at_70pct": round(small["cpu_share_open"], 2),
             "single_p50_ms": round(single["p50_us"] / 1000, 2),
@@ -519,6 +590,7 @@ def main() -> None:
                     k: run["open"][k]
                     for k in ("statuses", "errors", "send_lag_p99_ms", "client_cpu_s")
                 }
+                | {"max_rate_probes": run["probes"]}
                 for name, run in (("big", big), ("small", small))
             },
             "seconds": args.seconds,
