@@ -146,8 +146,9 @@ def fold(
     else:
         own = copy_state(state)
     work = _Fold(own, user_id, idle_threshold_ms, stale_before)
+    apply = work.apply
     for event in events:
-        work.apply(event)
+        apply(event)
     return work.st, work.out
 
 
@@ -200,7 +201,7 @@ class _Fold:
         else:
             change = browser_change(client, ev)
         if change is not None:
-            self._reconcile(ev.client_id, client, ev.seq, ts, *change)
+            self._reconcile(ev.client_id, client, ev.seq, ts, change[0], change[1])
 
     def _in_sequence(self, client: ClientState, ev: ClientEvent) -> bool:
         """Count a duplicate (False) or a gap; advance the client's highest ``seq``."""
@@ -308,7 +309,8 @@ class _Fold:
         session = self.st.sessions.get(client.session_id)
         if want is not None and visit is None and session is not None:
             tab_id, tab = want
-            content = tab.content_hash if tab.content_url == normalize_url(tab.url) else ""
+            matches = tab.content_url and tab.content_url == normalize_url(tab.url)
+            content = tab.content_hash if matches else ""
             client.visit = OpenVisit(
                 opened_seq=seq,
                 tab_id=tab_id,

@@ -142,6 +142,8 @@ def parse_secret_params(text: str) -> list[str]:
 
 def is_page_url(url: str) -> bool:
     """Whether ``url`` is a web page (``http://`` or ``https://``), the only kind recorded."""
+    if url.startswith(("https://", "http://")):  # the common case, before any lower()
+        return True
     colon = url.find(":")
     return colon > 0 and url[:colon].lower() in PAGE_SCHEMES and url[colon + 1 : colon + 3] == "//"
 
