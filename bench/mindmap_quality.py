@@ -40,8 +40,12 @@ tuning-half sessions drawn with another seed (``--extra-seed``, default 0), grou
 the shipped constants; their mean, minimum and count below 0.6 go into the JSON as
 ``extra_ari_mean``, ``extra_ari_min``, ``extra_ari_below_0_6`` and ``extra_sessions``.
 
+The local provider groups with the titles' word vectors when they are installed
+(:mod:`processors.ai.wordvectors`); ``--no-vectors`` measures the fallback without them
+(``word_vectors`` in the JSON says which ran).
+
 Usage: ``python bench/mindmap_quality.py [--sessions 60] [--provider local] [--tune-only]
-[--folds 3] [--extra 300] [--extra-seed 0] [--verbose]``
+[--folds 3] [--extra 300] [--extra-seed 0] [--no-vectors] [--verbose]``
 """
 
 from __future__ import annotations
@@ -67,6 +71,9 @@ from mindhit.settings import Settings  # noqa: E402
 from processors.ai.base import AIProvider, MindmapPage  # noqa: E402
 from processors.ai.cluster import DEFAULT_PARAMS, ClusterParams, group_pages  # noqa: E402
 from processors.ai.factory import provider_from_settings  # noqa: E402
+from processors.ai.features import WordLookup  # noqa: E402
+from processors.ai.local import LocalProvider  # noqa: E402
+from processors.ai.wordvectors import load_word_vectors  # noqa: E402
 from schema.derived import MindmapNode  # noqa: E402
 from tests.unit.corpus.mixed import (  # noqa: E402
     Session,
@@ -212,12 +219,20 @@ GRID = [
 ]
 
 
+_LOOKUP: list[WordLookup | None] = [None]
+"""The word vectors the grouping runs with (set by :func:`run`)."""
+
+
 def _group_aris(sessions: list[Session], params: ClusterParams) -> list[float]:
     aris = []
     for session in sessions:
         pages = session.pages
         groups = group_pages(
-            [p.title for p in pages], [p.text for p in pages], [p.url for p in pages], params
+            [p.title for p in pages],
+            [p.text for p in pages],
+            [p.url for p in pages],
+            params,
+            _LOOKUP[0],
         )
         aris.append(float(adjusted_rand_score([p.topic for p in pages], groups)))
     return aris
@@ -286,7 +301,16 @@ async def time_big_map(provider: AIProvider) -> float:
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
-    provider = provider_from_settings(Settings.from_env(), provider=args.provider)
+    started = time.perf_counter()
+    vectors = None if args.no_vectors else load_word_vectors()
+    load_s = time.perf_counter() - started
+    print(f"word vectors: {'on' if vectors else 'off'} (loaded in {load_s * 1000:.0f} ms)")
+    _LOOKUP[0] = vectors
+    provider = (
+        LocalProvider(word_vectors=False)
+        if args.no_vectors and args.provider == "local"
+        else provider_from_settings(Settings.from_env(), provider=args.provider)
+    )
     try:
         tune = await run_half(provider, "tune", args.sessions, args.verbose)
         cv = cross_validate(args.folds, args.sessions // 2) if args.folds > 1 else {}
@@ -303,6 +327,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     result: dict[str, object] = {
         "bench": "mindmap_quality",
         "provider": provider.name,
+        "word_vectors": vectors is not None,
         "sessions": args.sessions,
         "ari_mean": round(tune["ari_mean"], 4),
         "ari_min": round(tune["ari_min"], 4),
@@ -340,6 +365,9 @@ def main() -> None:
         "--extra", type=int, default=0, help="further tuning-half sessions (0: none)"
     )
     parser.add_argument("--extra-seed", type=int, default=0, help="seed of the further sessions")
+    parser.add_argument(
+        "--no-vectors", action="store_true", help="group without word vectors (the fallback)"
+    )
     parser.add_argument("--verbose", action="store_true", help="print every session")
     result = asyncio.run(run(parser.parse_args()))
     print(json.dumps(result))

@@ -2,20 +2,23 @@
 
 Why this shape: a browsing session holds 3 to a few hundred pages on 1 to a handful of
 subjects, pages share everyday words across subjects and their lengths differ wildly.
-Two similarities are blended: weighted words (:func:`processors.ai.features.page_vectors`,
-titles and headings first, the body's lead only, sublinear counts, rare words first) and
-character grams of the titles' content words
-(:func:`processors.ai.features.title_similarity`). Pairs that share less than
-``link_floor`` are not linked at all (a stray everyday word is not a subject), which
-gives a similarity graph. The number of groups comes from the **eigengap** of that
-graph's normalized Laplacian: eigenvalues are read capped at 1 (those of 1 and above
-describe no grouping; before they were left out, a session of 6 topics split into 18
-branches, and the gap up to a value above 1 made a 5-page topic two branches), and the
-count is the *largest* one whose gap reaches :data:`GAP_SHARE` of the largest gap (two
-gaps about as large mean the finer grouping is as real as the coarser one), never
-fewer than the graph's connected components. Pages are grouped in the spectral
-embedding by average linkage. Then a page left alone joins the branch it is most
-similar to when that link is stronger than 95 % of the links between pages of
+Two similarities are blended: weighted words
+(:func:`processors.ai.features.page_vectors`, titles and headings first, the body's lead
+only, sublinear counts, rare words first) and character grams of the titles' content
+words (:func:`processors.ai.features.title_similarity`). With word vectors at hand
+(:mod:`processors.ai.wordvectors`), a third view joins them at ``vector_blend``: the
+titles' meaning (:func:`processors.ai.features.title_vector_similarity`), which links
+words that share no letters; without them the first two are the whole similarity. Pairs
+that share less than ``link_floor`` are not linked at all (a stray everyday word is not
+a subject), which gives a similarity graph. The number of groups comes from the
+**eigengap** of that graph's normalized Laplacian: eigenvalues are read capped at 1
+(those of 1 and above describe no grouping; before they were left out, a session of 6
+topics split into 18 branches, and the gap up to a value above 1 made a 5-page topic two
+branches), and the count is the *largest* one whose gap reaches :data:`GAP_SHARE` of the
+largest gap (two gaps about as large mean the finer grouping is as real as the coarser
+one), never fewer than the graph's connected components. Pages are grouped in the
+spectral embedding by average linkage. Then a page left alone joins the branch it is
+most similar to when that link is stronger than 95 % of the links between pages of
 different branches in the same session (a threshold read from the session, not a
 constant); a page unlike all others stays alone. Last, two branches whose pages are
 about as alike across the two as inside each (:func:`group_affinity` above
@@ -35,7 +38,13 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import AgglomerativeClustering
 
-from processors.ai.features import page_vectors, title_similarity, weighted_words
+from processors.ai.features import (
+    WordLookup,
+    page_vectors,
+    title_similarity,
+    title_vector_similarity,
+    weighted_words,
+)
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -66,6 +75,10 @@ class ClusterParams(msgspec.Struct, frozen=True, kw_only=True):
     """Share of the title character-gram similarity in the blend (the rest: words)."""
     merge_affinity: float = 0.35
     """Two groups merge when their :func:`group_affinity` is above this."""
+    vector_blend: float = 0.15
+    """Share of the titles' word-vector similarity in the blend, when vectors are at hand."""
+    vector_threshold: float = 0.6
+    """Cosine of two titles' vectors at and below which they are not alike at all."""
 
 
 DEFAULT_PARAMS = ClusterParams()
@@ -75,13 +88,21 @@ def session_similarity(
     titles: Sequence[str],
     texts: Sequence[str],
     urls: Sequence[str],
-    title_blend: float = DEFAULT_PARAMS.title_blend,
+    params: ClusterParams = DEFAULT_PARAMS,
+    lookup: WordLookup | None = None,
 ) -> np.ndarray:
-    """The blended page-by-page similarity of one session (symmetric, 1 on the diagonal)."""
+    """The blended page-by-page similarity of one session (symmetric, 1 on the diagonal).
+
+    ``lookup`` gives word vectors; ``None`` leaves the word-vector view out.
+    """
     bags = [weighted_words(t, x, u) for t, x, u in zip(titles, texts, urls, strict=True)]
     vectors, _ = page_vectors(bags)
     words = vectors @ vectors.T
-    blended = (1 - title_blend) * words + title_blend * title_similarity(titles, urls)
+    blend = params.title_blend
+    blended = (1 - blend) * words + blend * title_similarity(titles, urls)
+    if lookup is not None:
+        meaning = title_vector_similarity(titles, urls, lookup, params.vector_threshold)
+        blended = (1 - params.vector_blend) * blended + params.vector_blend * meaning
     np.fill_diagonal(blended, 1.0)
     return np.clip((blended + blended.T) / 2, 0.0, 1.0)
 
@@ -219,9 +240,14 @@ def group_pages(
     texts: Sequence[str],
     urls: Sequence[str],
     params: ClusterParams = DEFAULT_PARAMS,
+    lookup: WordLookup | None = None,
 ) -> list[int]:
-    """Assign each page a group number (``0..k-1``, in order of first appearance)."""
+    """Assign each page a group number (``0..k-1``, in order of first appearance).
+
+    ``lookup`` gives word vectors (:func:`processors.ai.wordvectors.load_word_vectors`);
+    ``None`` groups by words and title letters alone.
+    """
     if len(titles) <= 1:
         return [0] * len(titles)
-    similarity = session_similarity(titles, texts, urls, params.title_blend)
+    similarity = session_similarity(titles, texts, urls, params, lookup)
     return choose_groups(similarity, params.link_floor, params.merge_affinity)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -38,6 +38,7 @@ __all__ = [
     "rarity",
     "title_parts",
     "title_similarity",
+    "title_vector_similarity",
     "url_words",
     "weighted_words",
 ]
@@ -50,6 +51,9 @@ WEIGHTS = {"title": 3.0, "heading": 1.5, "url": 1.5, "site": 0.5, "body": 1.0}
 
 LONE_WORD_WEIGHT = 0.5
 """Weight of a word found on only one page of the session (it links that page to none)."""
+
+WordLookup = Callable[[str], "np.ndarray | None"]
+"""A word's vector (any fixed length), or ``None`` for a word the vector set lacks."""
 
 _SEPARATORS = re.compile(r"\s+[-|–—:•·»]\s+|\s+::\s+")
 _END_PUNCTUATION = tuple('.!?,;:…"”)')
@@ -206,3 +210,37 @@ def title_similarity(titles: Sequence[str], urls: Sequence[str]) -> np.ndarray:
     except ValueError:  # nothing long enough to make a 4-gram
         return np.eye(len(documents))
     return np.asarray((matrix @ matrix.T).todense(), dtype=float)
+
+
+def title_vector_similarity(
+    titles: Sequence[str], urls: Sequence[str], lookup: WordLookup, threshold: float
+) -> np.ndarray:
+    """How alike titles are in meaning: word vectors link words that share no letters.
+
+    Each title (its content words and the URL's path words, as written, lower case) is
+    the sum of its words' unit vectors weighted by :func:`rarity`; the vectors are
+    centred on the session's mean (what every page of the session shares says nothing
+    about which group a page is in), and the cosine is rescaled so that ``threshold``
+    and below give 0 and 1 gives 1: only close meanings link pages ("hops" and
+    "airlock" through beer, "marathon" and "running", not "marathon" and "bike").
+    A page none of whose words has a vector has a zero row.
+    """
+    count = len(titles)
+    rows = np.zeros((count, 0))
+    for index, (title, url) in enumerate(zip(titles, urls, strict=True)):
+        for word in _title_content(title, url).split():
+            vector = lookup(word)
+            if vector is None or not np.any(vector):
+                continue
+            if rows.shape[1] == 0:
+                rows = np.zeros((count, len(vector)))
+            rows[index] += np.asarray(vector, dtype=float) / np.linalg.norm(vector) * rarity(word)
+    known = np.linalg.norm(rows, axis=1) > 0 if rows.shape[1] else np.zeros(count, dtype=bool)
+    if known.sum() < 2:
+        return np.zeros((count, count))
+    rows[known] -= rows[known].mean(0)
+    norms = np.linalg.norm(rows, axis=1)
+    rows[norms > 1e-9] /= norms[norms > 1e-9, None]
+    rows[norms <= 1e-9] = 0.0
+    cosine = rows @ rows.T
+    return np.clip((cosine - threshold) / (1.0 - threshold), 0.0, 1.0)

@@ -2,8 +2,9 @@
 
 Enrichment is extractive (the page's most representative sentences, YAKE key phrases as
 tags, the strongest phrase as topic). The mind map groups pages by subject
-(:mod:`processors.ai.cluster`: weighted words and title character grams, a similarity
-graph, the number of branches from its eigengap), names each branch with a noun phrase
+(:mod:`processors.ai.cluster`: weighted words, title character grams and, when the
+package is installed, the titles' word vectors; a similarity graph, the number of
+branches from its eigengap), names each branch with a noun phrase
 from its pages' titles and headings (:mod:`processors.ai.labels`), summarizes it in one
 sentence and names the root after the one or two branches that took most time. The
 CPU-bound work runs in a worker thread so the event loop stays responsive.
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 from processors.ai.base import Enrichment, MindmapPage, PageInput
 from processors.ai.cluster import group_pages
+from processors.ai.features import WordLookup
 from processors.ai.labels import GroupNames, LabelPage, name_groups, proper_words, sentence_case
 from processors.ai.mindmap import (
     BRANCH_LABEL_CHARS,
@@ -28,6 +30,7 @@ from processors.ai.mindmap import (
     merge_pages,
 )
 from processors.ai.text import choose_tags, keywords, short_label, summarize, title_case, tokens
+from processors.ai.wordvectors import load_word_vectors
 from schema.derived import MindmapNode
 
 __all__ = ["LocalProvider", "enrich_page", "plan_session", "root_label"]
@@ -98,11 +101,12 @@ def _branch(pages: Sequence[MindmapPage], members: list[int], names: GroupNames)
     )
 
 
-def plan_session(pages: Sequence[MindmapPage]) -> MapPlan:
+def plan_session(pages: Sequence[MindmapPage], lookup: WordLookup | None = None) -> MapPlan:
     """Group a session's distinct pages by subject, name and explain each group (pure).
 
     Args:
         pages: distinct pages (see :func:`processors.ai.mindmap.merge_pages`).
+        lookup: word vectors for the grouping (``None``: words and title letters only).
 
     Returns:
         A plan with one branch per subject group, ordered by attended time.
@@ -110,7 +114,7 @@ def plan_session(pages: Sequence[MindmapPage]) -> MapPlan:
     if not pages:
         return MapPlan(label="Empty session", why="No pages were visited.", branches=[])
     texts = [_page_text(p) for p in pages]
-    groups = group_pages([p.title for p in pages], texts, [p.url for p in pages])
+    groups = group_pages([p.title for p in pages], texts, [p.url for p in pages], lookup=lookup)
     label_pages = [
         LabelPage(title=p.title, text=t, dwell_ms=p.dwell_ms)
         for p, t in zip(pages, texts, strict=True)
@@ -136,9 +140,16 @@ def plan_session(pages: Sequence[MindmapPage]) -> MapPlan:
 
 
 class LocalProvider:
-    """Offline provider: extractive enrichment and clustering-based mind maps."""
+    """Offline provider: extractive enrichment and clustering-based mind maps.
+
+    ``word_vectors=False`` groups without the installed word vectors (the fallback, for
+    comparison); by default they are used when installed.
+    """
 
     name = "local"
+
+    def __init__(self, *, word_vectors: bool = True) -> None:
+        self._word_vectors = word_vectors
 
     async def enrich(self, page: PageInput) -> Enrichment:
         """Summarize and tag one page (in a worker thread)."""
@@ -146,12 +157,13 @@ class LocalProvider:
 
     async def build_mindmap(self, pages: list[MindmapPage]) -> MindmapNode:
         """Build the session's mind map (in a worker thread)."""
-        return await asyncio.to_thread(_build, pages)
+        return await asyncio.to_thread(_build, pages, self._word_vectors)
 
     async def aclose(self) -> None:
         """Nothing to release: the local provider holds no connections."""
 
 
-def _build(pages: Sequence[MindmapPage]) -> MindmapNode:
+def _build(pages: Sequence[MindmapPage], word_vectors: bool) -> MindmapNode:
     distinct = merge_pages(pages)
-    return assemble(distinct, plan_session(distinct))
+    lookup = load_word_vectors() if word_vectors else None
+    return assemble(distinct, plan_session(distinct, lookup))

@@ -11,13 +11,16 @@ from sklearn.metrics import adjusted_rand_score
 
 from processors.ai.base import MindmapPage
 from processors.ai.cluster import (
+    ClusterParams,
     choose_groups,
     group_affinity,
     group_pages,
     merge_close_groups,
     merge_lone_pages,
+    session_similarity,
 )
 from processors.ai.local import plan_session
+from processors.ai.wordvectors import load_word_vectors
 from tests.unit.corpus.mixed import make_sessions
 
 WORDS = [
@@ -186,3 +189,22 @@ def test_quality_floor_on_a_fixed_set_of_mixed_sessions() -> None:
         assert len(set(groups)) <= len(session.topics) + 2
     assert statistics.fmean(scores) >= 0.85
     assert min(scores) >= 0.4
+
+
+def test_word_vectors_keep_apart_near_neighbour_topics_that_words_merge() -> None:
+    """A tuning session words alone get wrong: marathon and cycling pages in one branch."""
+    session = make_sessions("tune", 300, 0)[162]
+    pages = session.pages
+    columns = ([p.title for p in pages], [p.text for p in pages], [p.url for p in pages])
+    truth = [p.topic for p in pages]
+    lookup = load_word_vectors()
+    assert lookup is not None
+    assert adjusted_rand_score(truth, group_pages(*columns)) < 0.6
+    assert adjusted_rand_score(truth, group_pages(*columns, lookup=lookup)) == 1.0
+
+
+def test_without_word_vectors_the_similarity_is_words_and_title_letters_alone() -> None:
+    titles, texts = ["Espresso grind", "Chess openings"], ["Grind finer.", "Play e4."]
+    plain = session_similarity(titles, texts, ["", ""])
+    off = ClusterParams(vector_blend=0.0)
+    assert np.allclose(plain, session_similarity(titles, texts, ["", ""], off, load_word_vectors()))

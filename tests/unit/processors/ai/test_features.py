@@ -12,6 +12,7 @@ from processors.ai.features import (
     page_vectors,
     rarity,
     title_parts,
+    title_vector_similarity,
     url_words,
     weighted_words,
 )
@@ -64,3 +65,47 @@ def test_page_vectors_are_unit_rows_or_zero(bags: list[dict[str, float]]) -> Non
     norms = np.linalg.norm(matrix, axis=1)
     for bag, norm in zip(bags, norms, strict=True):
         assert (abs(norm - 1.0) < 1e-9) if bag else norm == 0.0
+
+
+_MEANING = {  # a made-up vector table: two subjects on two axes, an everyday word on both
+    "marathon": [1.0, 0.0, 0.1],
+    "running": [0.9, 0.1, 0.0],
+    "shoes": [0.8, 0.0, 0.2],
+    "hops": [0.0, 1.0, 0.1],
+    "airlock": [0.1, 0.9, 0.0],
+    "beer": [0.0, 0.8, 0.2],
+    "water": [0.5, 0.5, 0.7],
+}
+
+
+def _lookup(word: str) -> np.ndarray | None:
+    return np.array(_MEANING[word]) if word in _MEANING else None
+
+
+def test_titles_that_share_no_word_are_alike_when_their_words_mean_the_same() -> None:
+    titles = ["Marathon running", "Shoes : r/running", "Hops", "Airlock beer"]
+    similarity = title_vector_similarity(titles, [""] * 4, _lookup, 0.6)
+    assert similarity[0, 1] > 0.3 and similarity[2, 3] > 0.3
+    assert similarity[0, 2] == similarity[1, 3] == 0.0
+    assert title_vector_similarity(["Hops", "Zzz"], ["", ""], _lookup, 0.6).tolist() == [
+        [0.0, 0.0],
+        [0.0, 0.0],
+    ]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from([*_MEANING, "zzz", "the"]), max_size=4), max_size=9),
+    st.floats(0.0, 0.9),
+)
+def test_title_vector_similarity_is_symmetric_within_0_1_and_zero_for_unknown_words(
+    word_lists: list[list[str]], threshold: float
+) -> None:
+    titles = [" ".join(words) for words in word_lists]
+    similarity = title_vector_similarity(titles, [""] * len(titles), _lookup, threshold)
+    assert similarity.shape == (len(titles), len(titles))
+    assert np.allclose(similarity, similarity.T)
+    assert ((similarity >= 0.0) & (similarity <= 1.0)).all()
+    for index, words in enumerate(word_lists):
+        if not set(words) & set(_MEANING):
+            assert not similarity[index].any()
