@@ -71,13 +71,15 @@ _VISIT_FIELDS: Final = (
     " {a}.content_hash"
 )
 _UPSERT_VISITS: Final = (
-    "WITH old AS (SELECT v.* FROM {{page_visits}} v WHERE (v.visit_id, v.user_id) IN"
-    " (SELECT t.visit_id::uuid, t.user_id::uuid FROM tmp_visits t)),\n"
-    "changed AS ({upsert}\nRETURNING cur.*)\n"
+    "WITH changed AS ({upsert}\n"
+    "RETURNING cur.visit_id, cur.user_id, cur.start_at, cur.domain, cur.url_hash,"
+    " cur.content_hash, cur.dwell_ms, cur.xmax::text <> '0' AS rewritten)\n"
     "INSERT INTO tmp_overview (user_id, day, domain, url_hash, content_hash, dwell_ms, visits)\n"
     f"SELECT {_VISIT_FIELDS.format(a='c')}, c.dwell_ms, 1 FROM changed c\n"
-    f"UNION ALL SELECT {_VISIT_FIELDS.format(a='o')}, -o.dwell_ms, -1 FROM old o\n"
-    "WHERE o.visit_id IN (SELECT visit_id FROM changed)"
+    f"UNION ALL SELECT {_VISIT_FIELDS.format(a='o')}, -o.dwell_ms, -1\n"
+    "FROM changed c CROSS JOIN LATERAL (SELECT v.* FROM {{page_visits}} v"
+    " WHERE v.visit_id = c.visit_id OFFSET 0) o\n"
+    "WHERE c.rewritten"
 )
 
 
@@ -90,6 +92,13 @@ def upsert_staged_visits(
     added, the stored versions of the rewritten ones (read from the statement's
     snapshot, i.e. before the upsert) taken away; visits it left alone (identical,
     or another user's) add nothing; ``page_visits`` is read once, not before and after.
+
+    Only the rewritten visits are looked up (one index probe each, ``OFFSET 0`` keeps
+    the planner from joining all of them): a version the upsert *inserted* has no
+    ``xmax``, one it *updated* carries the lock the conflict took (PostgreSQL locks the
+    conflicting row before updating it and keeps its own lock on the new version). A
+    batch of new visits, the common case, thus reads nothing back: probing every staged
+    visit cost about a fifth of the statement.
     """
     statement = _UPSERT_VISITS.format(upsert=upsert.strip().rstrip(";"))
     conn.execute(_fmt(statement, tables))
