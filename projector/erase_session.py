@@ -61,15 +61,22 @@ _SLACK = timedelta(days=1)
 """Archive rows are searched this far around the session's span (clock skew, late work)."""
 
 
-def drop_erased_sessions(conn: psycopg.Connection[Any]) -> None:
-    """Drop staged rows of erased sessions (inside the batch's transaction, before merging)."""
+def drop_erased_sessions(conn: psycopg.Connection[Any]) -> set[tuple[str, str]]:
+    """Drop staged rows of erased sessions (inside the batch's transaction, before merging).
+
+    Returns (user id, session id) of the sessions whose rows it dropped, as staged.
+    """
+    dropped: set[tuple[str, str]] = set()
     for staging in SESSION_SCOPED.values():
-        conn.execute(
+        rows = conn.execute(
             sql.SQL(
                 "DELETE FROM {t} t USING erased_sessions e"
                 " WHERE e.session_id = t.session_id::uuid AND e.user_id = t.user_id::uuid"
+                " RETURNING t.user_id, t.session_id"
             ).format(t=sql.Identifier(staging))
-        )
+        ).fetchall()
+        dropped.update(rows)
+    return dropped
 
 
 def _existing(conn: psycopg.Connection[Any], names: list[str]) -> list[str]:

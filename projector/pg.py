@@ -33,11 +33,11 @@ from projector.overview import (
     ensure_overview_temp,
     rebuild_staged_branches,
     rebuild_user,
-    upsert_staged_visits,
 )
 from projector.projections import PROJECTIONS, ROLLUP_TABLES
 from projector.rows import EraseUser
 from projector.tables import READ_TABLES, ReadTable, staging_ddl
+from projector.visits_merge import merge_visits
 
 __all__ = [
     "ALL_TABLES",
@@ -121,19 +121,21 @@ def _copy(conn: psycopg.Connection[Any], table: ReadTable, ops: Any) -> None:
             copy.write_row(row(op))
 
 
-def _stage(conn: psycopg.Connection[Any], batch: Batch, tables: Tables) -> list[str]:
-    """COPY every row operation of ``batch`` into the staging tables; return those written.
+def _stage(conn: psycopg.Connection[Any], batch: Batch, tables: Tables) -> dict[str, list[Any]]:
+    """COPY every row operation of ``batch`` into the staging tables; return those written
+    (read table → its operations, in COPY order).
 
     Staging tables empty at commit, but not at a savepoint: replay folds several
     batches inside one transaction, so first clear what an earlier batch left.
     """
     conn.execute(_CLEAR_STAGING)  # type: ignore[arg-type]
-    staged: list[str] = []
+    staged: dict[str, list[Any]] = {}
     for name, table in READ_TABLES.items():
         ops: dict[Any, Any] = getattr(batch, _BATCH_ROWS[name])
         if ops:
-            _copy(conn, table, _one_owner(conn, table, tables.get(name, name), list(ops.values())))
-            staged.append(name)
+            rows = _one_owner(conn, table, tables.get(name, name), list(ops.values()))
+            _copy(conn, table, rows)
+            staged[name] = rows
     return staged
 
 
@@ -151,6 +153,8 @@ def _one_owner(
     if table.owner is None or len(table.key) != 1:
         return ops
     key, owner = table.key[0], table.owner
+    if len(set(map(attrgetter(key), ops))) == len(ops):
+        return ops  # every key once (the folds key by user and id): nothing contested
     users: dict[str, list[str]] = {}
     for op in ops:
         users.setdefault(getattr(op, key), []).append(getattr(op, owner))
@@ -292,9 +296,9 @@ def apply_batch(
     :class:`mindhit.checkpoints.CheckpointMoved`: another writer or a replay swap moved them, or
     a rederive put a derivation other than ``writer.generation`` in force); apply
     the erasures (users, then single sessions); stage the rows with COPY; drop staged
-    rows of erased sessions; merge them into the tables (the overview's rollups
-    following visits and maps); store the
-    new checkpoints (stamped with the log epochs they were read in); commit. On
+    rows of erased sessions; merge them into the tables (new visits COPYed straight
+    in, :mod:`projector.visits_merge`; the overview's rollups following visits and
+    maps); store the new checkpoints (stamped with the log epochs they were read in); commit. On
     any error nothing is written.
     """
     tokens = writer.tokens
@@ -314,16 +318,22 @@ def apply_batch(
         for scope in batch.session_erasures.values():
             erase_session_rows(conn, scope, (purges or {}).get(scope.user_id, {}))
         staged = _stage(conn, batch, tables)
-        drop_erased_sessions(conn)
-        for name in staged:
-            _merge(conn, name, tables)
+        dropped = drop_erased_sessions(conn)
+        for name, rows in staged.items():
+            _merge(conn, name, tables, rows, dropped)
         store(conn, advance, writer.epochs)
 
 
-def _merge(conn: psycopg.Connection[Any], name: str, tables: Tables) -> None:
+def _merge(
+    conn: psycopg.Connection[Any],
+    name: str,
+    tables: Tables,
+    rows: list[Any],
+    dropped: set[tuple[str, str]],
+) -> None:
     """Merge one staged read table; the overview's rollups follow visits and maps."""
     if name == "page_visits":
-        upsert_staged_visits(conn, tables, _UPSERT[name])  # changed versions: old out, new in
+        merge_visits(conn, tables, _UPSERT[name], rows, dropped)  # new rows by COPY
         apply_changes(conn, tables)
     elif name == "urls":
         conn.execute(_LOCK_URL_KEYS, (URL_LOCK,))  # URL rows are shared across partitions
