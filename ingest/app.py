@@ -106,7 +106,7 @@ def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
         settings=settings,
         redis=redis,
         pool=pool,
-        tokens=TokenCache(lookup, ttl_s=settings.token_cache_seconds),
+        tokens=TokenCache(lookup, ttl_s=settings.token_cache_seconds, spread=0.25),
         coalescer=Coalescer(writer.write),
         metrics=metrics,
         access_log=request_logger(settings),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -41,6 +42,32 @@ async def test_lookups_are_cached_for_the_ttl_then_refreshed() -> None:
     answers["mh_a"] = TokenInfo(user_id="u", token_id="t", revoked=True)
     timer.now += 5.1
     assert (await cache.resolve("mh_a")).revoked  # type: ignore[union-attr]
+
+
+async def test_tokens_first_used_together_are_looked_up_again_apart_never_past_the_ttl() -> None:
+    calls: list[str] = []
+
+    async def lookup(secret: str) -> TokenInfo | None:
+        calls.append(secret)
+        return INFO
+
+    draws = itertools.cycle([0.0, 0.5, 0.99])
+    timer = Timer()
+    cache = TokenCache(lookup, ttl_s=4, timer=timer, spread=0.25, draw=lambda: next(draws))
+    for secret in ("mh_a", "mh_b", "mh_c"):  # lifetimes 4 s, 3.5 s, ~3 s
+        await cache.resolve(secret)
+    timer.now += 3.2  # c expired (looked up again); b and a in their last fifth (refreshed)
+    for secret in ("mh_a", "mh_b", "mh_c"):
+        assert await cache.resolve(secret) == INFO
+    await asyncio.sleep(0)
+    assert calls.count("mh_c") == 2 and calls.count("mh_b") == 2
+    timer.now = 104.01  # every first answer is past the TTL
+    cache = TokenCache(lookup, ttl_s=4, timer=timer, spread=0.25, draw=lambda: 0.0)
+    calls.clear()
+    await cache.resolve("mh_a")
+    timer.now += 4.0
+    await cache.resolve("mh_a")
+    assert calls == ["mh_a", "mh_a"]  # never used past ttl_s, whatever is drawn
 
 
 async def test_a_failed_lookup_is_not_cached() -> None:
