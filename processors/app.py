@@ -21,6 +21,7 @@ the sessions partitions and then every ``report_retry_s`` for the partitions it 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import gc
 from collections.abc import Awaitable, Callable
@@ -221,11 +222,12 @@ def _agents(app: faust.App, runtime: Runtime, topics: dict[str, faust.TopicT]) -
         round trips shared), acked once handled (:mod:`processors.batching`)."""
         rt = await runtime.ready()
         assert rt.raw is not None
-        async for batch in ready_batches(stream, MAX_BATCH):
-            with metrics.ENTRY_SECONDS.labels("dwell").time():
-                for partition, events in by_partition(batch).items():
-                    entries = [(e.message.offset, e.value) for e in events]
-                    await handle_batch_reliably("dwell", rt.raw.handle_many, partition, entries)
+        async with contextlib.aclosing(ready_batches(stream, MAX_BATCH)) as batches:
+            async for batch in batches:
+                with metrics.ENTRY_SECONDS.labels("dwell").time():
+                    for partition, events in by_partition(batch).items():
+                        entries = [(e.message.offset, e.value) for e in events]
+                        await handle_batch_reliably("dwell", rt.raw.handle_many, partition, entries)
 
     @app.agent(topics[URLS_TOPIC], name="enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:
