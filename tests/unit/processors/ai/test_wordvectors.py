@@ -20,7 +20,7 @@ def _cosine(a: np.ndarray | None, b: np.ndarray | None) -> float:
 
 def test_the_installed_vectors_know_what_goes_with_what() -> None:
     vectors = load_word_vectors()
-    assert vectors is not None and len(vectors) == 400_000
+    assert vectors is not None and len(vectors) == wordvectors.VOCABULARY
     assert vectors("qwzxv") is None
     marathon = vectors("marathon")
     assert _cosine(marathon, vectors("running")) > _cosine(marathon, vectors("espresso"))
@@ -40,5 +40,6 @@ def test_a_directory_in_the_packages_format_is_read(tmp_path: Path) -> None:
     assert len(table) == 3
     assert table("beer") is not None and table("beer").tolist() == [0.0, 0.0, 1.0, 0.0]
     assert table("wine") is None
+    assert WordVectors.from_directory(tmp_path, vocabulary=2)("beer") is None
     with pytest.raises(ValueError, match="2 words for 3 vectors"):
         WordVectors(["a", "b"], np.eye(3))
