@@ -18,6 +18,16 @@ commands over several slots (``DEL``, ``EXISTS``, ``UNLINK``) are split per slot
 cluster client, ``MGET`` is split per slot (:func:`get_many`), ``SCAN`` is run on
 every primary (``scan_iter``), and ``XREAD`` over several partitions' streams is issued
 per slot (:func:`mindhit.streams.read`, which asks :func:`is_cluster`).
+
+**Resharding** (slots moving between masters, ``redis-cli --cluster reshard`` or
+``rebalance``): a command that meets ``MOVED`` is sent to the new owner and the slot map
+is patched; one that meets ``ASK`` follows it once. A command over several keys of a
+slot that is moving (a Lua script over a partition's lease and stream, an ``XREAD`` of
+two streams) is refused with ``TRYAGAIN`` until every key it names has moved, which
+can last as long as the slot's migration (a key that does not exist yet never moves).
+redis-py gives up after 16 tries (~0.4 s) with ``ClusterError('TTL exhausted.')``;
+:class:`ReshardingCluster` tries such a command again for up to ``slot_move_wait_s``
+(30 s). That is safe for every command, appends included: no node ran it.
 """
 
 from __future__ import annotations
@@ -31,10 +41,11 @@ import redis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.cluster import RedisCluster as SyncRedisCluster
-from redis.exceptions import MaxConnectionsError
+from redis.exceptions import ClusterError, MaxConnectionsError, TryAgainError
 
 __all__ = [
     "CLUSTER_SCHEMES",
+    "ReshardingCluster",
     "WaitingCluster",
     "WaitingPool",
     "connect_redis",
@@ -42,6 +53,7 @@ __all__ = [
     "get_many",
     "is_cluster",
     "plain_url",
+    "redirected_only",
 ]
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
@@ -87,7 +99,7 @@ def connect_redis(url: str, *, pool_timeout: float | None = None, **options: Any
         # each slot on its first MOVED; a failover (CLUSTERDOWN) still reinitializes.
         options.setdefault("reinitialize_steps", 0)
         if pool_timeout is None:
-            return cast(aioredis.Redis, RedisCluster.from_url(target, **options))
+            return cast(aioredis.Redis, ReshardingCluster.from_url(target, **options))
         waiting = cast(WaitingCluster, WaitingCluster.from_url(target, **options))
         waiting.wait_s = pool_timeout
         return cast(aioredis.Redis, waiting)
@@ -161,7 +173,49 @@ class WaitingPool(aioredis.ConnectionPool):
         await super().release(connection)
 
 
-class WaitingCluster(RedisCluster):
+def redirected_only(error: BaseException) -> bool:
+    """Whether the cluster client gave up on a command that no node ran.
+
+    ``TRYAGAIN`` (some of its keys have moved, some not yet), or redis-py's
+    ``TTL exhausted`` once all its tries met ``MOVED``, ``ASK`` or ``TRYAGAIN``.
+    """
+    return isinstance(error, TryAgainError) or (
+        type(error) is ClusterError and "TTL exhausted" in str(error)
+    )
+
+
+class ReshardingCluster(RedisCluster):
+    """A Redis Cluster client that waits out the slots it needs moving between masters.
+
+    A command refused because a slot it touches is being moved (:func:`redirected_only`)
+    is tried again after a short pause (10 ms, doubling up to 200 ms) until it runs or
+    ``slot_move_wait_s`` has passed (then the last error). Nothing else is retried here.
+    A pipeline's commands are each retried like this when redis-py sends the redirected
+    ones again one by one.
+    """
+
+    slot_move_wait_s = 30.0
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command; while its slot is moving, wait and try again."""
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        pause = 0.01
+        while True:
+            try:
+                return await super().execute_command(*args, **kwargs)
+            except (TryAgainError, ClusterError) as error:
+                if not redirected_only(error):
+                    raise
+                now = loop.time()
+                deadline = now + self.slot_move_wait_s if deadline is None else deadline
+                if now + pause > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.2)
+
+
+class WaitingCluster(ReshardingCluster):
     """A Redis Cluster client whose commands wait up to ``wait_s`` for a free connection.
 
     The cluster client raises ``MaxConnectionsError`` when a node's ``max_connections``

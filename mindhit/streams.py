@@ -194,7 +194,10 @@ async def _read_cluster(
 
     redis-py would ask a node for an ``XREAD``'s keys (``COMMAND GETKEYS``, twice: its keys
     are not at fixed positions) before each one; the node is known from the stream's slot.
-    A node that no longer serves the slot answers ``MOVED``, which the client follows.
+    A node that no longer serves the slot answers ``MOVED``, which the client follows and
+    remembers (the slot map this reads is patched); while the slot is migrating, a read
+    of its streams waits out ``ASK`` and ``TRYAGAIN``
+    (:class:`mindhit.redis_client.ReshardingCluster`).
     """
     await client.initialize()  # the slot map (a no-op once known)
     by_slot = _by_slot(ids)

@@ -8,6 +8,8 @@ replicas unless asked for), and waits until every node reports ``cluster_state:o
 a base port is given (from there: one client port per node, then one bus port per
 node), e.g. a developer's own port range.
 Nothing is persisted (``--save ''``, no AOF); :meth:`stop` ends the nodes.
+:meth:`move_slot` reshards one slot to another master while clients run (``MOVED`` and
+``ASK`` replies), the way ``redis-cli --cluster reshard`` moves each of its slots.
 """
 
 from __future__ import annotations
@@ -109,6 +111,48 @@ class PrivateRedisCluster:
             client.close()
         raise RuntimeError(f"redis cluster node 127.0.0.1:{port} did not become ready")
 
+    def owner(self, slot: int) -> int:
+        """The client port of the master that serves ``slot``."""
+        client = redis.Redis(port=self.ports[0])
+        try:
+            for start, end, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
+                if start <= slot <= end:
+                    return int(master[1])
+        finally:
+            client.close()
+        raise LookupError(f"slot {slot} is not served")
+
+    def move_slot(self, slot: int, to_port: int, *, pause: float = 0.0) -> int:
+        """Move ``slot`` with its keys to the master on ``to_port``; return the keys moved.
+
+        The steps of ``redis-cli --cluster reshard`` for one slot: the target imports and
+        the source migrates it (a client then gets ``ASK`` for keys already moved and
+        ``TRYAGAIN`` for a command over moved and unmoved keys), ``MIGRATE`` one key at a
+        time (``pause`` seconds after each, to keep clients in that state longer), then
+        every master is told the new owner (``MOVED`` from then on).
+        """
+        from_port = self.owner(slot)
+        if from_port == to_port:
+            return 0
+        masters = {port: redis.Redis(port=port) for port in self.ports[:MASTERS]}
+        try:
+            source, target = masters[from_port], masters[to_port]
+            target_id = _text(target.execute_command("CLUSTER", "MYID"))
+            source_id = _text(source.execute_command("CLUSTER", "MYID"))
+            target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+            source.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+            moved = 0
+            while keys := source.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 1):
+                source.execute_command("MIGRATE", "127.0.0.1", to_port, "", 0, 5000, "KEYS", *keys)
+                moved += len(keys)
+                time.sleep(pause)
+            for client in (target, source, *masters.values()):
+                client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+            return moved
+        finally:
+            for client in masters.values():
+                client.close()
+
     def stop(self) -> None:
         """Stop every node (SIGTERM, then SIGKILL) and remove nothing else."""
         for proc in self.processes:
@@ -128,6 +172,10 @@ def _replicas_online(client: redis.Redis) -> int:
         1 for name, value in info.items()
         if name.startswith("slave") and isinstance(value, dict) and value.get("state") == "online"
     )  # fmt: skip
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _serves_all_slots(client: redis.Redis) -> bool:

@@ -1,0 +1,111 @@
+"""A worker keeps going, exactly once, while Redis Cluster moves its partitions' slots.
+
+Runs in every mode on a private 3-master cluster (it changes which master serves which
+slot, so it must not share the session's cluster). While a counter worker consumes
+and a producer appends, the slots of two partitions (their streams, changelogs,
+offsets and leases: one hash tag each) and of the group's membership keys move to
+another master one key at a time, so the worker meets ``ASK`` and ``TRYAGAIN`` during
+the move and ``MOVED`` after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis.crc import key_slot
+
+from mindhit.keys import group_members_key
+from mindhit.redis_client import connect_redis
+from schema.topics import stream_key
+from tests.integration.processors.transport.conftest import (
+    Worker,
+    produce,
+    table_state,
+    wait_committed,
+    worker_env,
+)
+from tests.support.redis_cluster import PrivateRedisCluster
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+COUNTER = "tests.integration.processors.transport.counter_app"
+PREFIX = "mhreshard"
+KEYS = 50
+BATCH = 100
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[PrivateRedisCluster]:
+    """A private 3-master cluster whose slots this test moves."""
+    started = PrivateRedisCluster(tmp_path / "cluster")
+    started.start()
+    yield started
+    started.stop()
+
+
+def _messages(start: int, count: int) -> list[tuple[bytes, bytes]]:
+    return [(f"k{i % KEYS}".encode(), str(i).encode()) for i in range(start, start + count)]
+
+
+async def test_slots_moving_mid_run_lose_and_repeat_nothing(
+    cluster: PrivateRedisCluster, tmp_path: Path, workers: list[Worker]
+) -> None:
+    """Every appended message is processed once, commits reach the end, the worker lives."""
+    client = connect_redis(cluster.url)
+    track_key = f"{PREFIX}:processed"
+    env = worker_env(
+        cluster.url,
+        PREFIX,
+        "counter",
+        T_COMMIT_INTERVAL="0.2",
+        T_TRACK_URL=cluster.url,
+        T_TRACK_KEY=track_key,
+    )
+    await produce(client, PREFIX, "numbers", _messages(0, 2_000))
+    worker = Worker(COUNTER, env, tmp_path / "worker.log").start()
+    workers.append(worker)
+    await wait_committed(client, PREFIX, "counter", "numbers", worker, at_least=1_000)
+
+    produced = 2_000
+    stop = asyncio.Event()
+
+    async def keep_producing() -> None:
+        nonlocal produced
+        while not stop.is_set():
+            await produce(client, PREFIX, "numbers", _messages(produced, BATCH))
+            produced += BATCH
+            await asyncio.sleep(0.05)
+
+    producer = asyncio.create_task(keep_producing())
+    moves = [stream_key(PREFIX, "numbers", p) for p in (0, 1)]
+    moves.append(group_members_key(PREFIX, "counter"))
+    try:
+        for key in moves:
+            slot = key_slot(key.encode())
+            before = cluster.owner(slot)
+            after = next(p for p in cluster.ports if p != before)
+            moved = await asyncio.to_thread(cluster.move_slot, slot, after, pause=0.3)
+            assert moved >= 1 and cluster.owner(slot) == after
+            assert worker.alive(), worker.log_tail()
+        await asyncio.sleep(1.0)  # appends and reads after the move: MOVED for old maps
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await producer
+
+    committed = await wait_committed(client, PREFIX, "counter", "numbers", worker, timeout=30)
+    assert sum(committed.values()) == produced
+    seen = {k: int(v) for k, v in (await client.hgetall(track_key)).items()}
+    assert len(seen) == produced, "every appended message was processed"
+    assert {n for n in seen.values()} == {1}, "none was processed twice"
+    state = await table_state(client, PREFIX, "counter-counts-changelog")
+    counts = {json.loads(k): json.loads(v) for k, v in state.items()}
+    assert sum(counts.values()) == produced
+    assert worker.stop(signal.SIGTERM) == 0
+    await client.aclose()
