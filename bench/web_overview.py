@@ -32,7 +32,7 @@ PASSWORD = "bench password 123"
 LAST_DAY = date(2026, 12, 31)
 SESSIONS_PER_DAY = 8
 PAGES = 20_000
-_TABLES = {t: t for t in ("page_visits", "overview_days", "overview_domains", "overview_pages",
+_TABLES = {t: t for t in ("page_visits", "overview_days", "overview_domains",
                           "overview_domains_monthly", "overview_pages_monthly",
                           "overview_branches", "mindmap_graphs")}  # fmt: skip
 

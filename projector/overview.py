@@ -1,9 +1,11 @@
 """The overview's daily rollups: kept equal to an aggregate of other read tables.
 
-``overview_days``, ``overview_domains`` and ``overview_pages`` are sums over
-``page_visits`` per user and UTC day; ``overview_branches`` lists the top-level topics
-of each session's mind map. Instead of folding events a second time (which would count
-a redelivered visit twice), the adapter adds what a batch *changed* in ``page_visits``:
+``overview_days`` and ``overview_domains`` are sums over ``page_visits`` per user and
+UTC day, ``overview_domains_monthly`` and ``overview_pages_monthly`` per calendar month
+(a day's or week's pages are read from ``page_visits`` itself); ``overview_branches``
+lists the top-level topics of each session's mind map. Instead of folding events a
+second time (which would count a redelivered visit twice), the adapter adds what a
+batch *changed* in ``page_visits``:
 the versions the visits' upsert wrote with a positive sign and the stored versions they
 replaced with a negative one (one statement). A duplicate therefore adds zero, the
 order of batches does not matter, and replay/crash/resume give the same rows as a
@@ -34,7 +36,6 @@ __all__ = [
 OVERVIEW_TABLES: Final = (
     "overview_days",
     "overview_domains",
-    "overview_pages",
     "overview_domains_monthly",
     "overview_pages_monthly",
 )

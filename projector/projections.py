@@ -70,7 +70,6 @@ PROJECTIONS: Final[dict[str, Projection]] = {
             rollups=(
                 "overview_days",
                 "overview_domains",
-                "overview_pages",
                 "overview_domains_monthly",
                 "overview_pages_monthly",
             ),

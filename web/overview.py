@@ -122,11 +122,17 @@ _MONTH_PAGES = (
     " ORDER BY dwell_ms DESC LIMIT %(tag_pages)s + (SELECT count(*) FROM gone_pages)"
 )
 _DAY_PAGES = (
-    "SELECT url_hash, content_hash, sum(dwell_ms) AS dwell_ms, sum(visits) AS visits"
-    " FROM overview_pages WHERE user_id = %(user_id)s AND day >= %(start)s AND day < %(end)s"
+    "SELECT url_hash, content_hash, sum(dwell_ms) AS dwell_ms, count(*) AS visits"
+    " FROM page_visits WHERE user_id = %(user_id)s"
+    " AND start_at >= %(start)s::date::timestamp AT TIME ZONE 'UTC'"
+    " AND start_at < %(end)s::date::timestamp AT TIME ZONE 'UTC'"
     " GROUP BY url_hash, content_hash ORDER BY sum(dwell_ms) DESC"
     " LIMIT %(tag_pages)s + (SELECT count(*) FROM gone_pages)"
 )
+"""A day's or week's pages straight from the user's visits (by ``page_visits_user_start``):
+a daily page rollup held nearly a row per visit for a heavy reader and answered no faster
+(a year of 1,000,000 visits: a day 2.3-2.8 ms vs 3.0-6.6 ms, a week ~22 ms both), while
+every visit folded paid a rollup row for it (migration 171 dropped it)."""
 
 
 def _link(start: date, end: date, **narrow: str) -> str:

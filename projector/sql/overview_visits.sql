@@ -13,12 +13,6 @@ GROUP BY user_id, day, domain
 ON CONFLICT (user_id, day, domain) DO UPDATE
 SET dwell_ms = o.dwell_ms + EXCLUDED.dwell_ms, visits = o.visits + EXCLUDED.visits;
 
-INSERT INTO {overview_pages} AS o (user_id, day, url_hash, content_hash, dwell_ms, visits)
-SELECT user_id, day, url_hash, content_hash, sum(dwell_ms), sum(visits) FROM tmp_overview
-GROUP BY user_id, day, url_hash, content_hash
-ON CONFLICT (user_id, day, url_hash, content_hash) DO UPDATE
-SET dwell_ms = o.dwell_ms + EXCLUDED.dwell_ms, visits = o.visits + EXCLUDED.visits;
-
 INSERT INTO {overview_domains_monthly} AS o (user_id, month, domain, dwell_ms, visits)
 SELECT user_id, date_trunc('month', day)::date, domain, sum(dwell_ms), sum(visits)
 FROM tmp_overview GROUP BY 1, 2, 3
@@ -39,9 +33,6 @@ DELETE FROM {overview_days} o USING (SELECT DISTINCT user_id, day FROM tmp_overv
 WHERE o.user_id = t.user_id AND o.day = t.day AND o.visits = 0
     AND EXISTS (SELECT 1 FROM tmp_overview WHERE visits < 0);
 DELETE FROM {overview_domains} o USING (SELECT DISTINCT user_id, day FROM tmp_overview) t
-WHERE o.user_id = t.user_id AND o.day = t.day AND o.visits = 0
-    AND EXISTS (SELECT 1 FROM tmp_overview WHERE visits < 0);
-DELETE FROM {overview_pages} o USING (SELECT DISTINCT user_id, day FROM tmp_overview) t
 WHERE o.user_id = t.user_id AND o.day = t.day AND o.visits = 0
     AND EXISTS (SELECT 1 FROM tmp_overview WHERE visits < 0);
 DELETE FROM {overview_domains_monthly} o

@@ -39,7 +39,7 @@ USER_TABLES = (
     "urls",
     "overview_days",
     "overview_domains",
-    "overview_pages",
+    "overview_pages_monthly",
     "overview_branches",
     "event_log",
     "derived_log",

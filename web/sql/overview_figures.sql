@@ -1,7 +1,8 @@
--- The overview's figures for one user and one period [start, end), all from the rollups
--- the projector keeps, never from page_visits. {pages} is the period's most-read page
--- versions (%(tag_pages)s of them, by time): read off the monthly rollup's index for a
--- month, summed from the daily rollup for a day or week; {domains}/{bucket} likewise.
+-- The overview's figures for one user and one period [start, end), from the rollups the
+-- projector keeps. {pages} is the period's most-read page versions (%(tag_pages)s of
+-- them, by time): read off the monthly rollup's index for a month, summed from the user's
+-- visits of the day or week otherwise (web/overview.py _DAY_PAGES); {domains}/{bucket}
+-- read the monthly or the daily domain rollup.
 -- A top page's title is the latest one the user saw there (one probe of their own visits
 -- per top page): the shared urls row keeps no title, so no other user's title shows.
 -- Most-read pages and tags are computed over those versions (the long tail of pages read

@@ -22,7 +22,6 @@ READ_TABLES = {
     "mindmap_graphs": "session_id",
     "overview_days": "user_id, day",
     "overview_domains": "user_id, day, domain",
-    "overview_pages": "user_id, day, url_hash, content_hash",
     "overview_domains_monthly": "user_id, month, domain",
     "overview_pages_monthly": "user_id, month, url_hash, content_hash",
     "overview_branches": "user_id, session_id, branch",

@@ -86,7 +86,13 @@ def test_another_users_rows_with_the_victims_ids_change_nothing(
     )  # fmt: skip
     before = {
         t: _rows(pg, f"SELECT * FROM {t} ORDER BY 1")
-        for t in ("sessions", "page_visits", "mindmap_graphs", "overview_days", "overview_pages")
+        for t in (
+            "sessions",
+            "page_visits",
+            "mindmap_graphs",
+            "overview_days",
+            "overview_pages_monthly",
+        )
     }
     # The attacker replays the victim's ids: a visit, the session (label, status) and its map.
     _apply(
