@@ -1,0 +1,105 @@
+"""The gateway keeps accepting uploads, each logged once, while Redis Cluster moves slots.
+
+A private 3-master cluster (this test changes which master serves which slot). Users
+upload ordered batches, the way the extension does (an answer other than 202 is sent
+again, same batch id), while the slots of their partitions (raw stream, log epoch,
+idempotency state, sessions) move to another master one key at a time: the gateway
+meets ``ASK`` and ``TRYAGAIN`` during each move and ``MOVED`` after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import psycopg
+import pytest
+from redis.crc import key_slot
+
+from ingest.app import create_app
+from mindhit.redis_client import connect_redis
+from mindhit.settings import Settings
+from schema.topics import RAW_TOPIC, partition_for, stream_key
+from tests.integration.ingest.conftest import Account, logged_uploads, make_account, serve
+from tests.support.redis_cluster import PrivateRedisCluster
+from tests.unit.ingest.factories import event_dicts, upload_body
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+USERS = 6
+EVENTS = 10
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[PrivateRedisCluster]:
+    """A private 3-master cluster whose slots this test moves."""
+    started = PrivateRedisCluster(tmp_path / "cluster")
+    started.start()
+    yield started
+    started.stop()
+
+
+async def _upload_until_stopped(
+    client: httpx.AsyncClient, account: Account, stop: asyncio.Event, statuses: Counter[int]
+) -> list[int]:
+    """One user's extension: ordered batches, each sent until answered 202; first seqs sent."""
+    sent: list[int] = []
+    first_seq = 1
+    while not stop.is_set():
+        body = upload_body(event_dicts(EVENTS, first_seq=first_seq))
+        while True:
+            answer = await client.post("/v1/events", content=body, headers=account.headers)
+            statuses[answer.status_code] += 1
+            if answer.status_code == 202:
+                break
+            await asyncio.sleep(0.1)
+        sent.append(first_seq)
+        first_seq += EVENTS
+        await asyncio.sleep(0.02)
+    return sent
+
+
+async def test_uploads_through_slot_moves_are_accepted_and_logged_once(
+    cluster: PrivateRedisCluster,
+    settings: Settings,
+    apg: psycopg.AsyncConnection[Any],
+) -> None:
+    settings = msgspec.structs.replace(settings, redis_url=cluster.url)
+    accounts = [await make_account(apg) for _ in range(USERS)]
+    partitions = sorted({partition_for(a.user_id, settings.partitions) for a in accounts})
+    statuses: Counter[int] = Counter()
+    stop = asyncio.Event()
+    async with serve(create_app(settings)) as client:
+        users = [
+            asyncio.create_task(_upload_until_stopped(client, account, stop, statuses))
+            for account in accounts
+        ]
+        try:
+            await asyncio.sleep(1.0)
+            for partition in partitions[:3]:
+                slot = key_slot(stream_key(settings.key_prefix, RAW_TOPIC, partition).encode())
+                before = cluster.owner(slot)
+                after = next(p for p in cluster.ports if p != before)
+                moved = await asyncio.to_thread(cluster.move_slot, slot, after, pause=0.2)
+                assert moved >= 1 and cluster.owner(slot) == after
+            await asyncio.sleep(1.0)  # uploads after the moves: MOVED for an old slot map
+        finally:
+            stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                sent = await asyncio.gather(*users)
+    check = connect_redis(cluster.url)
+    try:
+        uploads = await logged_uploads(check, settings)
+    finally:
+        await check.aclose()
+    logged = Counter((up.user_id, up.events[0].seq) for _, up in uploads)
+    expected = {(a.user_id, seq) for a, seqs in zip(accounts, sent, strict=True) for seq in seqs}
+    assert set(logged) == expected, "every acknowledged batch is in the log"
+    assert set(logged.values()) == {1}, "and only once"
+    assert statuses[202] == len(expected) and set(statuses) == {202}, statuses
