@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import random
@@ -65,6 +64,7 @@ from schema.events import (  # noqa: E402
     TabActivated,
     TabUpdated,
     WindowFocus,
+    text_hash,
 )
 from schema.log import RawEntry, Upload, decode_raw_entry, encode_raw_entry  # noqa: E402
 from schema.topics import RAW_TOPIC, URLS_TOPIC, stream_key  # noqa: E402
@@ -92,6 +92,7 @@ class Clients:
         self.ts = [1_790_000_000_000 + i for i in range(count)]
         self.session = [str(uuid.UUID(int=(1 << 64) + i)) for i in range(count)]
         self.tab = [1] * count
+        self.stored: set[str] = set()  # texts the gateway has seen: later uploads send the hash
 
     def _env(self, c: int) -> dict[str, object]:
         env = {
@@ -127,15 +128,19 @@ class Clients:
                 out.append(IdleState(**self._env(c), state="idle" if roll < 0.91 else "active"))  # type: ignore[arg-type]
             else:
                 url = rng.choice(SITES)  # one content version per page, as for most pages
+                text = f"{url}: {TEXT}"
+                content_hash = text_hash(text)  # as the extension sends it (checked)
                 out.append(
                     PageContent(  # type: ignore[arg-type]
                         **self._env(c),
                         tab_id=self.tab[c],
                         url=url,
-                        content_hash=hashlib.sha256(url.encode()).hexdigest(),
-                        text=f"{url}: {TEXT}",
+                        content_hash=content_hash,
+                        # The gateway leaves out a text the store already holds.
+                        text="" if content_hash in self.stored else text,
                     )
                 )
+                self.stored.add(content_hash)
         return out
 
     def stop(self, c: int) -> list[ClientEvent]:
