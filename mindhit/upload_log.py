@@ -27,6 +27,7 @@ from redis.exceptions import NoScriptError
 from mindhit.log_epoch import epoch_key, new_epoch
 from mindhit.redis_client import is_cluster
 from mindhit.settings import Settings
+from mindhit.slot_pipeline import run_on_slot_node
 from mindhit.streams import offset_of
 from schema.topics import RAW_TOPIC, partition_tag, stream_key
 
@@ -254,15 +255,17 @@ async def _run_append(
     if wait_replicas <= 0:
         reply = await client.evalsha(_APPEND_UPLOADS_SHA, len(keys), *keys, *args)  # type: ignore[misc]
         return reply, None
-    pipe = client.pipeline(transaction=False)  # one connection: WAIT covers the script's writes
-    # (execute_command: a cluster pipeline refuses its evalsha method, not the command)
-    pipe.execute_command("EVALSHA", _APPEND_UPLOADS_SHA, len(keys), *keys, *args)
-    # WAIT names no key: on Redis Cluster it must be sent to the stream's node (one
-    # pipeline per node is one connection), not to every primary as the client would.
-    where: dict[str, Any] = {}
+    script = ("EVALSHA", _APPEND_UPLOADS_SHA, len(keys), *keys, *args)
+    wait = ("WAIT", wait_replicas, wait_timeout_ms)
     if is_cluster(client):
-        cluster = await cast(RedisCluster, client).initialize()  # (a no-op once it knows the slots)
-        where["target_nodes"] = cluster.get_node_from_key(keys[0])
-    pipe.execute_command("WAIT", wait_replicas, wait_timeout_ms, **where)
+        # WAIT names no key: it must go to the node that ran the script, on its
+        # connection, wherever redirects during a resharding send the script.
+        reply, acked = await run_on_slot_node(cast(RedisCluster, client), keys[0], [script, wait])
+        if isinstance(acked, Exception):
+            raise acked
+        return reply, int(acked)
+    pipe = client.pipeline(transaction=False)  # one connection: WAIT covers the script's writes
+    pipe.execute_command(*script)
+    pipe.execute_command(*wait)
     reply, acked = await pipe.execute()
     return reply, int(acked)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis.crc import key_slot
 
 from mindhit.redis_client import connect_redis, connect_redis_sync, is_cluster
 from mindhit.redis_durability import RedisDurability, inspect_redis
@@ -110,6 +111,45 @@ async def test_an_append_waits_for_the_replica_of_its_partitions_master(tmp_path
                 timestamp_ms=2,
                 policy=too_many,
             )
+    finally:
+        await client.aclose()
+        cluster.stop()
+
+
+async def test_an_append_whose_slot_moves_waits_for_the_new_masters_replica(
+    tmp_path: Path,
+) -> None:
+    """``WAIT`` follows the script when a resharding redirects it (``ASK`` while the slot
+    migrates, ``MOVED`` after): the new master's replica must have the entry."""
+    cluster = PrivateRedisCluster(tmp_path, replicas=1)
+    cluster.start()
+    client = connect_redis(cluster.url)
+    target = RawPartition.of("wt", 0)
+
+    async def append(timestamp_ms: int, wait_timeout_ms: int = 5_000) -> int | None:
+        outcome = await append_uploads(
+            client,
+            target,
+            b"entry",
+            epoch="*",
+            uploads=[UploadId("user", "client", str(uuid7()))],
+            timestamp_ms=timestamp_ms,
+            policy=AppendPolicy(dedupe_ttl_s=60, wait_replicas=1, wait_timeout_ms=wait_timeout_ms),
+        )
+        return outcome.offset
+
+    try:
+        assert await append(1) == 0  # the client's slot map: the partition on its master
+        slot = key_slot(target.stream.encode())
+        new_master = next(p for p in cluster.ports[:3] if p != cluster.owner(slot))
+        cluster.move_slot(slot, new_master, finish=False)  # every key moved: ASK
+        with cluster.replica_paused(new_master):
+            with pytest.raises(ReplicationTimeoutError, match="0 of 1 replicas"):
+                await append(2, wait_timeout_ms=300)
+            cluster.assign_slot(slot, new_master)  # MOVED for the client's old map
+            with pytest.raises(ReplicationTimeoutError, match="0 of 1 replicas"):
+                await append(3, wait_timeout_ms=300)
+        assert await append(4) == 3  # appended each time, acknowledged once replicated
     finally:
         await client.aclose()
         cluster.stop()

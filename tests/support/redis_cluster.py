@@ -15,10 +15,12 @@ Nothing is persisted (``--save ''``, no AOF); :meth:`stop` ends the nodes.
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -122,14 +124,15 @@ class PrivateRedisCluster:
             client.close()
         raise LookupError(f"slot {slot} is not served")
 
-    def move_slot(self, slot: int, to_port: int, *, pause: float = 0.0) -> int:
+    def move_slot(self, slot: int, to_port: int, *, pause: float = 0.0, finish: bool = True) -> int:
         """Move ``slot`` with its keys to the master on ``to_port``; return the keys moved.
 
         The steps of ``redis-cli --cluster reshard`` for one slot: the target imports and
         the source migrates it (a client then gets ``ASK`` for keys already moved and
         ``TRYAGAIN`` for a command over moved and unmoved keys), ``MIGRATE`` one key at a
         time (``pause`` seconds after each, to keep clients in that state longer), then
-        every master is told the new owner (``MOVED`` from then on).
+        every master is told the new owner (``MOVED`` from then on). With ``finish=False``
+        the slot is left migrating, all its keys moved (``ASK``), until :meth:`assign_slot`.
         """
         from_port = self.owner(slot)
         if from_port == to_port:
@@ -146,12 +149,39 @@ class PrivateRedisCluster:
                 source.execute_command("MIGRATE", "127.0.0.1", to_port, "", 0, 5000, "KEYS", *keys)
                 moved += len(keys)
                 time.sleep(pause)
-            for client in (target, source, *masters.values()):
-                client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+            if finish:
+                self.assign_slot(slot, to_port)
             return moved
         finally:
             for client in masters.values():
                 client.close()
+
+    def assign_slot(self, slot: int, to_port: int) -> None:
+        """Tell every master that the master on ``to_port`` serves ``slot`` (target first)."""
+        ports = [to_port, *(p for p in self.ports[:MASTERS] if p != to_port)]
+        clients = [redis.Redis(port=port) for port in ports]
+        try:
+            target_id = _text(clients[0].execute_command("CLUSTER", "MYID"))
+            for client in clients:
+                client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        finally:
+            for client in clients:
+                client.close()
+
+    @contextmanager
+    def replica_paused(self, master_port: int) -> Iterator[None]:
+        """The replica of the master on ``master_port`` stopped (SIGSTOP) for the block."""
+        client = redis.Redis(port=master_port)
+        try:
+            replica = int(client.info("replication")["slave0"]["port"])
+        finally:
+            client.close()
+        process = self.processes[self.ports.index(replica)]
+        process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         """Stop every node (SIGTERM, then SIGKILL) and remove nothing else."""
