@@ -53,7 +53,7 @@ def seed_year(url: str, *, visits: int) -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO users (user_id, email, password_hash) VALUES (%s, %s, %s)",
-            (user_id, YEAR_EMAIL, hash_password(PASSWORD)),
+            (user_id, YEAR_EMAIL, asyncio.run(hash_password(PASSWORD))),
         )
         with (
             conn.cursor() as cur,
