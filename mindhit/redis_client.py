@@ -41,10 +41,16 @@ import redis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.cluster import RedisCluster as SyncRedisCluster
-from redis.exceptions import ClusterError, MaxConnectionsError, TryAgainError
+from redis.exceptions import (
+    ClusterDownError,
+    ClusterError,
+    MaxConnectionsError,
+    TryAgainError,
+)
 
 __all__ = [
     "CLUSTER_SCHEMES",
+    "UNREACHABLE",
     "ReshardingCluster",
     "WaitingCluster",
     "WaitingPool",
@@ -58,6 +64,14 @@ __all__ = [
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 """URL schemes that select Redis Cluster, and the plain scheme each stands for."""
+
+UNREACHABLE: tuple[type[Exception], ...] = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    ClusterDownError,
+)
+"""Errors that mean Redis (or a cluster node, during a failover) could not be reached:
+a command that failed so may be sent again once it answers."""
 
 
 def plain_url(url: str) -> tuple[str, bool]:

@@ -28,11 +28,10 @@ from faust.types.transports import (
     TransportT,
 )
 from mode import ServiceT
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mindhit import streams
 from mindhit.logs import get_logger
+from mindhit.redis_client import UNREACHABLE
 from processors.transport import metrics
 from processors.transport.catalog import TopicCatalog
 from processors.transport.compaction import Compactor
@@ -266,7 +265,7 @@ class Consumer(base.Consumer):
                 count=self.options.fetch_count,
                 block_ms=block_ms if block_ms > 0 else None,
             )
-        except (RedisConnectionError, RedisTimeoutError) as exc:
+        except UNREACHABLE as exc:
             await self._fetch_failed(exc)
             return {}
         if self._fetch_failures:

@@ -26,12 +26,11 @@ from faust.transport import base
 from faust.types import TP, HeadersArg, RecordMetadata
 from mode import Service
 from redis.asyncio.client import Pipeline
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mindhit import streams
 from mindhit.keys import partition_lease_key
 from mindhit.logs import get_logger
+from mindhit.redis_client import UNREACHABLE
 from processors.transport import metrics
 from processors.transport.context import HasGroupContext
 from processors.transport.pending import Pending as _Pending
@@ -303,28 +302,40 @@ class Producer(base.Producer):
         return cast(HasGroupContext, self.app.consumer).ctx.member
 
     async def _execute(self, batch: list[_Pending]) -> list[Any]:
-        """Steps 1 and 2 of :meth:`_write`: the new entry ids (or the error) per message."""
+        """Steps 1 and 2 of :meth:`_write`: the new entry ids (or the error) per message.
+
+        On Redis Cluster a node that went away (killed master, failover) fails only the
+        messages of its pipeline's share, as results, not as a raised error: those are
+        sent again (a node's failed share is a suffix of its commands, so each partition
+        keeps its order), the others keep their ids.
+        """
         deadline = time.monotonic() + float(self.app.conf.producer_request_timeout)
         attempt = 0
+        ids: list[Any] = [None] * len(batch)
+        todo = list(range(len(batch)))
         while True:
             pipe = self.client.pipeline(transaction=False)
-            for item in batch:
-                self._queue_one(pipe, item)
+            for index in todo:
+                self._queue_one(pipe, batch[index])
             try:
-                ids: list[Any] = await pipe.execute(raise_on_error=False)
-                break
-            except (RedisConnectionError, RedisTimeoutError) as exc:
-                attempt += 1
-                if time.monotonic() >= deadline or self.should_stop:
-                    ids = [exc] * len(batch)
-                    break
-                metrics.APPEND_RETRIES.inc()
-                if attempt == 1:
-                    log.warning("append failed; retrying", error=repr(exc), messages=len(batch))
-                await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
+                results: list[Any] = await pipe.execute(raise_on_error=False)
+            except UNREACHABLE as exc:
+                results = [exc] * len(todo)
             except Exception as exc:  # anything else fails the batch
-                ids = [exc] * len(batch)
+                results = [exc] * len(todo)
+                todo = []
+            for index, result in zip(todo, results, strict=True):
+                ids[index] = result
+            failed = [i for i in todo if isinstance(ids[i], UNREACHABLE)]
+            if not failed or time.monotonic() >= deadline or self.should_stop:
                 break
+            todo = failed
+            attempt += 1
+            metrics.APPEND_RETRIES.inc()
+            if attempt == 1:
+                error = repr(ids[failed[0]])
+                log.warning("append failed; retrying", error=error, messages=len(failed))
+            await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
         if attempt:
             log.info("append retried", attempts=attempt)
         return ids

@@ -36,14 +36,21 @@ class PrivateRedisCluster:
     """Three cluster-enabled ``redis-server`` masters joined into one cluster."""
 
     def __init__(
-        self, directory: Path | None = None, *, port_base: int | None = None, replicas: int = 0
+        self,
+        directory: Path | None = None,
+        *,
+        port_base: int | None = None,
+        replicas: int = 0,
+        node_timeout_ms: int = 5000,
     ) -> None:
         """``port_base``: fixed ports from there on (two per node); ``None``: free ones.
 
         ``replicas``: replicas per master (``WAIT`` tests), ``3 * (1 + replicas)`` nodes.
+        ``node_timeout_ms``: how long a master may be unreachable before its replica takes over.
         """
         self.directory = directory or Path(tempfile.mkdtemp(prefix="mindhit-cluster-"))
         self.replicas = replicas
+        self.node_timeout_ms = node_timeout_ms
         nodes = MASTERS * (1 + replicas)
         if port_base is None:
             ports = [free_port() for _ in range(2 * nodes)]
@@ -93,7 +100,8 @@ class PrivateRedisCluster:
         args = [
             *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(node_dir)),
             *("--cluster-enabled", "yes", "--cluster-port", str(bus)),
-            *("--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000"),
+            *("--cluster-config-file", "nodes.conf"),
+            *("--cluster-node-timeout", str(self.node_timeout_ms)),
             *("--save", "", "--appendonly", "no", "--logfile", str(node_dir / "redis.log")),
         ]
         return subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL)
@@ -115,14 +123,25 @@ class PrivateRedisCluster:
 
     def owner(self, slot: int) -> int:
         """The client port of the master that serves ``slot``."""
-        client = redis.Redis(port=self.ports[0])
-        try:
-            for start, end, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
-                if start <= slot <= end:
-                    return int(master[1])
-        finally:
-            client.close()
-        raise LookupError(f"slot {slot} is not served")
+        port = self.owner_or_none(slot)
+        if port is None:
+            raise LookupError(f"slot {slot} is not served")
+        return port
+
+    def owner_or_none(self, slot: int) -> int | None:
+        """The port of ``slot``'s master as the first live node sees it (``None``: not served)."""
+        for port, process in zip(self.ports, self.processes, strict=False):
+            if process.poll() is not None:
+                continue
+            client = redis.Redis(port=port, socket_timeout=1)
+            try:
+                for start, end, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
+                    if start <= slot <= end:
+                        return int(master[1])
+                return None
+            finally:
+                client.close()
+        return None
 
     def move_slot(self, slot: int, to_port: int, *, pause: float = 0.0, finish: bool = True) -> int:
         """Move ``slot`` with its keys to the master on ``to_port``; return the keys moved.

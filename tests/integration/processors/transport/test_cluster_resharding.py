@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 from redis.crc import key_slot
 
 from mindhit.keys import group_members_key
@@ -49,8 +50,8 @@ def cluster(tmp_path: Path) -> Iterator[PrivateRedisCluster]:
     started.stop()
 
 
-def _messages(start: int, count: int) -> list[tuple[bytes, bytes]]:
-    return [(f"k{i % KEYS}".encode(), str(i).encode()) for i in range(start, start + count)]
+def _messages(start: int, count: int, keys: int = KEYS) -> list[tuple[bytes, bytes]]:
+    return [(f"k{i % keys}".encode(), str(i).encode()) for i in range(start, start + count)]
 
 
 async def test_slots_moving_mid_run_lose_and_repeat_nothing(
@@ -109,3 +110,50 @@ async def test_slots_moving_mid_run_lose_and_repeat_nothing(
     assert sum(counts.values()) == produced
     assert worker.stop(signal.SIGTERM) == 0
     await client.aclose()
+
+
+async def test_a_master_killed_mid_backlog_is_replaced_by_its_replica_and_nothing_is_lost(
+    tmp_path: Path, workers: list[Worker], aredis: aioredis.Redis, redis_url: str, key_prefix: str
+) -> None:
+    """Failover: ``kill -9`` of the master serving partition 0 while the worker appends
+    changelog entries to every partition; its replica takes over within about a second."""
+    cluster = PrivateRedisCluster(tmp_path / "cluster", replicas=1, node_timeout_ms=1000)
+    cluster.start()
+    client = connect_redis(cluster.url)
+    try:
+        # What the worker processed is counted outside the cluster that fails over.
+        track_key = f"{key_prefix}:processed"
+        env = worker_env(
+            cluster.url,
+            PREFIX,
+            "counter",
+            T_COMMIT_INTERVAL="0.2",
+            T_TRACK_URL=redis_url,
+            T_TRACK_KEY=track_key,
+        )
+        # A key per message: a changelog entry lost is a key missing from the table.
+        await produce(client, PREFIX, "numbers", _messages(0, 20_000, keys=21_000))
+        worker = Worker(COUNTER, env, tmp_path / "worker.log").start()
+        workers.append(worker)
+        await wait_committed(client, PREFIX, "counter", "numbers", worker, at_least=3_000)
+        slot = key_slot(stream_key(PREFIX, "numbers", 0).encode())
+        master = cluster.owner(slot)
+        cluster.processes[cluster.ports.index(master)].kill()
+        deadline = asyncio.get_running_loop().time() + 20
+        while cluster.owner_or_none(slot) in (None, master):
+            assert asyncio.get_running_loop().time() < deadline, "no failover"
+            await asyncio.sleep(0.2)
+        await produce(client, PREFIX, "numbers", _messages(20_000, 1_000, keys=21_000))
+        committed = await wait_committed(client, PREFIX, "counter", "numbers", worker, timeout=40)
+        assert sum(committed.values()) == 21_000
+        seen = {k: int(v) for k, v in (await aredis.hgetall(track_key)).items()}
+        assert len(seen) == 21_000, "every message was processed"
+        assert {n for n in seen.values()} == {1}, "none was processed twice"
+        state = await table_state(client, PREFIX, "counter-counts-changelog")
+        counts = {json.loads(k): json.loads(v) for k, v in state.items()}
+        assert counts == {f"k{i}": 1 for i in range(21_000)}, "the changelog has every update"
+        assert worker.alive(), worker.log_tail()
+        assert worker.stop(signal.SIGTERM) == 0
+    finally:
+        await client.aclose()
+        cluster.stop()
