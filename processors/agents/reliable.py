@@ -30,6 +30,7 @@ from faust.exceptions import ProducerSendError
 from prometheus_client import Counter
 
 from mindhit.logs import get_logger
+from mindhit.redis_client import redirected_only
 
 __all__ = ["FAILED_ENTRIES", "RETRIES", "handle_batch_reliably", "handle_reliably", "is_transient"]
 
@@ -47,22 +48,34 @@ RETRIES = Counter(
 )
 
 
+_TRANSIENT = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.BusyLoadingError,
+    # redis-py drops the error code from these replies' messages (OOM, TRYAGAIN,
+    # CLUSTERDOWN, MASTERDOWN, READONLY: a demoted master after a failover).
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.MasterDownError,
+    redis.exceptions.ReadOnlyError,
+    ProducerSendError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Whether retrying the same entry later may succeed (Redis trouble, not a bug)."""
-    if isinstance(
-        exc,
-        (
-            redis.exceptions.ConnectionError,
-            redis.exceptions.TimeoutError,
-            redis.exceptions.BusyLoadingError,
-            ProducerSendError,
-            ConnectionError,
-            TimeoutError,
-        ),
-    ):
+    """Whether retrying the same entry later may succeed (Redis trouble, not a bug).
+
+    Also a Redis Cluster command redis-py gave up on while its slot was moving
+    (:func:`mindhit.redis_client.redirected_only`), and an error code carried in a
+    script's error message (``OOM``, ``TRYAGAIN``, ...).
+    """
+    if isinstance(exc, _TRANSIENT) or redirected_only(exc):
         return True
     return isinstance(exc, redis.exceptions.ResponseError) and str(exc).startswith(
-        ("OOM", "LOADING", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN")
+        ("OOM", "LOADING", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY")
     )
 
 
