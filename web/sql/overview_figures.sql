@@ -74,10 +74,33 @@ SELECT 'page', b.url_hash, coalesce(nullif(t.title, ''), u.url, b.url_hash), coa
 FROM by_url b
 LEFT JOIN urls u ON u.url_hash = b.url_hash AND u.content_hash = b.content_hash
 LEFT JOIN LATERAL (
-    SELECT v.title FROM page_visits v
-    WHERE v.user_id = %(user_id)s AND v.url_hash = b.url_hash AND v.title <> ''
-      AND v.session_id NOT IN (SELECT session_id FROM hidden)
-    ORDER BY v.start_at DESC LIMIT 1
+    -- the user's versions of the page (a skip scan of page_visits_user_url_content_start),
+    -- then the latest titled visit of each (a backward probe of the same index): a few
+    -- index probes per top page, not a read of every visit of it
+    WITH RECURSIVE versions AS (
+        (SELECT v.content_hash FROM page_visits v
+         WHERE v.user_id = %(user_id)s AND v.url_hash = b.url_hash
+         ORDER BY v.content_hash LIMIT 1)
+        UNION ALL
+        SELECT nxt.content_hash
+        FROM versions c
+        CROSS JOIN LATERAL (
+            SELECT v.content_hash FROM page_visits v
+            WHERE v.user_id = %(user_id)s AND v.url_hash = b.url_hash
+              AND v.content_hash > c.content_hash
+            ORDER BY v.content_hash LIMIT 1
+        ) nxt
+    )
+    SELECT latest.title
+    FROM versions c
+    CROSS JOIN LATERAL (
+        SELECT v.title, v.start_at FROM page_visits v
+        WHERE v.user_id = %(user_id)s AND v.url_hash = b.url_hash
+          AND v.content_hash = c.content_hash AND v.title <> ''
+          AND v.session_id NOT IN (SELECT session_id FROM hidden)
+        ORDER BY v.start_at DESC LIMIT 1
+    ) latest
+    ORDER BY latest.start_at DESC LIMIT 1
 ) t ON true
 UNION ALL
 SELECT 'tag', tag, tag, '', dwell_ms, visits FROM tagged

@@ -3,7 +3,7 @@
 -- (page_texts.search). A title is only ever the user's own: another user's title of the
 -- same page is neither shown nor matched. It starts from the user's own visits: `pairs` walks
 -- the distinct (url, content version) pairs this user visited with one probe of
--- page_visits_user_url_content per pair (a skip scan: as many probes as pages, not as
+-- page_visits_user_url_content_start per pair (a skip scan: as many probes as pages, not as
 -- many rows as visits), and only those pairs are looked up, matched and ranked (LATERAL
 -- with LIMIT: one primary-key probe per pair, so no other user's row is ever read or
 -- scored, however many users share the tables). The top ones are then decorated with
@@ -49,14 +49,17 @@ scored AS MATERIALIZED (
         LIMIT 1
     ) t ON true
     LEFT JOIN LATERAL (
-        -- the titles this user saw on this page version (their own visits only)
-        SELECT ts_rank(setweight(to_tsvector('english', v.title), 'A'), q.query) AS rank
-        FROM page_visits v
-        WHERE v.user_id = %(user_id)s AND v.url_hash = m.url_hash
-          AND v.content_hash = m.content_hash AND v.title <> ''
-          AND v.session_id NOT IN (SELECT session_id FROM hidden)
-          AND to_tsvector('english', v.title) @@ q.query
-        LIMIT 1
+        -- the titles this user saw on this page version (their own visits only), each
+        -- distinct title parsed once (a page's visits mostly repeat one title)
+        SELECT max(ts_rank(setweight(to_tsvector('english', d.title), 'A'), q.query)) AS rank
+        FROM (
+            SELECT DISTINCT v.title FROM page_visits v
+            WHERE v.user_id = %(user_id)s AND v.url_hash = m.url_hash
+              AND v.content_hash = m.content_hash AND v.title <> ''
+              AND v.session_id NOT IN (SELECT session_id FROM hidden)
+            OFFSET 0  -- keeps the match below from being pushed back into the visits' scan
+        ) d
+        WHERE to_tsvector('english', d.title) @@ q.query
     ) ti ON true
     CROSS JOIN LATERAL (
         SELECT CASE WHEN u.search @@ q.query THEN ts_rank(u.search, q.query) * 2 ELSE 0 END
@@ -86,10 +89,32 @@ JOIN LATERAL (
     -- the latest visit; its title, else the latest title this user saw on the page
     SELECT pv.url, pv.domain,
            coalesce(nullif(pv.title, ''), (
-               SELECT o.title FROM page_visits o
-               WHERE o.user_id = %(user_id)s AND o.url_hash = m.url_hash AND o.title <> ''
-                 AND o.session_id NOT IN (SELECT session_id FROM hidden)
-               ORDER BY o.start_at DESC LIMIT 1), '') AS title
+               -- the user's versions of the page (a skip scan), the latest titled visit of
+               -- each (a backward probe of page_visits_user_url_content_start), the latest
+               WITH RECURSIVE versions AS (
+                   (SELECT o.content_hash FROM page_visits o
+                    WHERE o.user_id = %(user_id)s AND o.url_hash = m.url_hash
+                    ORDER BY o.content_hash LIMIT 1)
+                   UNION ALL
+                   SELECT nxt.content_hash
+                   FROM versions c
+                   CROSS JOIN LATERAL (
+                       SELECT o.content_hash FROM page_visits o
+                       WHERE o.user_id = %(user_id)s AND o.url_hash = m.url_hash
+                         AND o.content_hash > c.content_hash
+                       ORDER BY o.content_hash LIMIT 1
+                   ) nxt
+               )
+               SELECT latest.title
+               FROM versions c
+               CROSS JOIN LATERAL (
+                   SELECT o.title, o.start_at FROM page_visits o
+                   WHERE o.user_id = %(user_id)s AND o.url_hash = m.url_hash
+                     AND o.content_hash = c.content_hash AND o.title <> ''
+                     AND o.session_id NOT IN (SELECT session_id FROM hidden)
+                   ORDER BY o.start_at DESC LIMIT 1
+               ) latest
+               ORDER BY latest.start_at DESC LIMIT 1), '') AS title
     FROM page_visits pv
     WHERE pv.user_id = %(user_id)s AND pv.url_hash = m.url_hash
       AND pv.content_hash = m.content_hash
