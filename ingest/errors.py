@@ -17,6 +17,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from mindhit.logs import get_logger
+from mindhit.redis_client import redirected_only
 from mindhit.upload_log import LogEpochError, ReplicationTimeoutError
 from schema.api import ErrorBody
 
@@ -37,6 +38,10 @@ _UNAVAILABLE_ERRORS = (
     redis_errors.TimeoutError,
     redis_errors.OutOfMemoryError,
     redis_errors.BusyLoadingError,
+    # Redis Cluster failover or resharding (redis-py drops these codes from the message)
+    redis_errors.ClusterDownError,
+    redis_errors.TryAgainError,
+    redis_errors.MasterDownError,
     ReplicationTimeoutError,
 )
 
@@ -83,7 +88,7 @@ def error_response(
 
 def is_redis_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` means Redis cannot take writes now (so the client should retry)."""
-    if isinstance(exc, _UNAVAILABLE_ERRORS):
+    if isinstance(exc, _UNAVAILABLE_ERRORS) or redirected_only(exc):
         return True
     return isinstance(exc, redis_errors.ResponseError) and str(exc).startswith(_UNAVAILABLE_REPLIES)
 

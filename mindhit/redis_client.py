@@ -206,6 +206,12 @@ class ReshardingCluster(RedisCluster):
     ``slot_move_wait_s`` has passed (then the last error). Nothing else is retried here.
     A pipeline's commands are each retried like this when redis-py sends the redirected
     ones again one by one.
+
+    On ``CLUSTERDOWN`` (a failover) redis-py 8.1 closes *all* the client's connections,
+    in-flight commands' included; such a command then fails with ``AttributeError:
+    'NoneType' object has no attribute 'writelines'`` before it was sent. That is raised
+    as the ``ConnectionError`` it is, so callers back off and retry (503 at the gateway)
+    instead of treating it as a bug.
     """
 
     slot_move_wait_s = 30.0
@@ -218,6 +224,10 @@ class ReshardingCluster(RedisCluster):
         while True:
             try:
                 return await super().execute_command(*args, **kwargs)
+            except AttributeError as error:
+                if "writelines" not in str(error):
+                    raise
+                raise redis.ConnectionError("connection closed by the cluster client") from error
             except (TryAgainError, ClusterError) as error:
                 if not redirected_only(error):
                     raise

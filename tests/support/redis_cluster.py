@@ -202,6 +202,20 @@ class PrivateRedisCluster:
         finally:
             process.send_signal(signal.SIGCONT)
 
+    def kill(self, port: int) -> None:
+        """``kill -9`` the node on ``port`` (its replica takes over after the node timeout)."""
+        process = self.processes[self.ports.index(port)]
+        process.kill()
+        process.wait(10)
+
+    def restart(self, port: int) -> None:
+        """Start the killed node on ``port`` again: it rejoins (a master's replica, if it
+        was replaced) with its own ``nodes.conf``."""
+        binary = shutil.which("redis-server")
+        assert binary
+        index = self.ports.index(port)
+        self.processes[index] = self._start_node(binary, port, self.bus_ports[index])
+
     def stop(self) -> None:
         """Stop every node (SIGTERM, then SIGKILL) and remove nothing else."""
         for proc in self.processes:

@@ -48,7 +48,8 @@ def cluster(tmp_path: Path) -> Iterator[PrivateRedisCluster]:
 async def _upload_until_stopped(
     client: httpx.AsyncClient, account: Account, stop: asyncio.Event, statuses: Counter[int]
 ) -> list[int]:
-    """One user's extension: ordered batches, each sent until answered 202; first seqs sent."""
+    """One user's extension: ordered batches, each sent until answered 202 (after the
+    ``Retry-After`` it is told); the first seqs of the batches sent."""
     sent: list[int] = []
     first_seq = 1
     while not stop.is_set():
@@ -58,7 +59,7 @@ async def _upload_until_stopped(
             statuses[answer.status_code] += 1
             if answer.status_code == 202:
                 break
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(float(answer.headers.get("retry-after", "0.1")))
         sent.append(first_seq)
         first_seq += EVENTS
         await asyncio.sleep(0.02)
@@ -103,3 +104,55 @@ async def test_uploads_through_slot_moves_are_accepted_and_logged_once(
     assert set(logged) == expected, "every acknowledged batch is in the log"
     assert set(logged.values()) == {1}, "and only once"
     assert statuses[202] == len(expected) and set(statuses) == {202}, statuses
+
+
+async def test_uploads_through_a_failover_with_wait_replicas_lose_nothing_acknowledged(
+    tmp_path: Path, settings: Settings, apg: psycopg.AsyncConnection[Any]
+) -> None:
+    """``kill -9`` of a master mid-run: with ``MINDHIT_WAIT_REPLICAS=1`` every upload answered
+    202 is in the log after its replica took over, once; meanwhile uploads get 503 (never
+    500), until the old master is back as the new one's replica."""
+    cluster = PrivateRedisCluster(tmp_path / "cluster", replicas=1, node_timeout_ms=1000)
+    cluster.start()
+    settings = msgspec.structs.replace(
+        settings, redis_url=cluster.url, wait_replicas=1, wait_timeout_ms=1000
+    )
+    accounts = [await make_account(apg) for _ in range(USERS)]
+    statuses: Counter[int] = Counter()
+    stop = asyncio.Event()
+    try:
+        async with serve(create_app(settings)) as client:
+            users = [
+                asyncio.create_task(_upload_until_stopped(client, account, stop, statuses))
+                for account in accounts
+            ]
+            try:
+                await asyncio.sleep(1.0)
+                partition = partition_for(accounts[0].user_id, settings.partitions)
+                slot = key_slot(stream_key(settings.key_prefix, RAW_TOPIC, partition).encode())
+                master = cluster.owner(slot)
+                cluster.kill(master)
+                deadline = asyncio.get_running_loop().time() + 20
+                while cluster.owner_or_none(slot) in (None, master):
+                    assert asyncio.get_running_loop().time() < deadline, "no failover"
+                    await asyncio.sleep(0.2)
+                # The promoted replica has no replica of its own: its partitions answer
+                # 503 (replicas unavailable) until the old master rejoins as one.
+                await asyncio.sleep(1.0)
+                cluster.restart(master)
+                await asyncio.sleep(3.0)
+            finally:
+                stop.set()
+                sent = await asyncio.gather(*users)
+        check = connect_redis(cluster.url)
+        try:
+            uploads = await logged_uploads(check, settings)
+        finally:
+            await check.aclose()
+    finally:
+        cluster.stop()
+    logged = Counter((up.user_id, up.events[0].seq) for _, up in uploads)
+    expected = {(a.user_id, seq) for a, seqs in zip(accounts, sent, strict=True) for seq in seqs}
+    assert set(logged) == expected, "every acknowledged batch is in the log"
+    assert set(logged.values()) == {1}, "and only once"
+    assert set(statuses) <= {202, 503, 429}, statuses  # unavailable, retry later; never 500
