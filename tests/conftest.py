@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -73,6 +73,26 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield cluster.url
     finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def own_cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., PrivateRedisCluster]]:
+    """Starts private Redis Clusters for a test that moves slots or kills masters (so it
+    never shares the session's cluster); ``own_cluster(replicas=1, ...)``. Stopped after
+    the test (and after the fixtures it asked for later, e.g. its workers)."""
+    started: list[PrivateRedisCluster] = []
+
+    def start(**options: Any) -> PrivateRedisCluster:
+        cluster = PrivateRedisCluster(tmp_path_factory.mktemp("own-cluster"), **options)
+        started.append(cluster)
+        cluster.start()
+        return cluster
+
+    yield start
+    for cluster in started:
         cluster.stop()
 
 

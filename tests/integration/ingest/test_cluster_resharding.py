@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -34,15 +33,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 USERS = 6
 EVENTS = 10
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[PrivateRedisCluster]:
-    """A private 3-master cluster whose slots this test moves."""
-    started = PrivateRedisCluster(tmp_path / "cluster")
-    started.start()
-    yield started
-    started.stop()
 
 
 async def _upload_until_stopped(
@@ -67,10 +57,11 @@ async def _upload_until_stopped(
 
 
 async def test_uploads_through_slot_moves_are_accepted_and_logged_once(
-    cluster: PrivateRedisCluster,
+    own_cluster: Callable[..., PrivateRedisCluster],
     settings: Settings,
     apg: psycopg.AsyncConnection[Any],
 ) -> None:
+    cluster = own_cluster()
     settings = msgspec.structs.replace(settings, redis_url=cluster.url)
     accounts = [await make_account(apg) for _ in range(USERS)]
     partitions = sorted({partition_for(a.user_id, settings.partitions) for a in accounts})
@@ -107,50 +98,48 @@ async def test_uploads_through_slot_moves_are_accepted_and_logged_once(
 
 
 async def test_uploads_through_a_failover_with_wait_replicas_lose_nothing_acknowledged(
-    tmp_path: Path, settings: Settings, apg: psycopg.AsyncConnection[Any]
+    own_cluster: Callable[..., PrivateRedisCluster],
+    settings: Settings,
+    apg: psycopg.AsyncConnection[Any],
 ) -> None:
     """``kill -9`` of a master mid-run: with ``MINDHIT_WAIT_REPLICAS=1`` every upload answered
     202 is in the log after its replica took over, once; meanwhile uploads get 503 (never
     500), until the old master is back as the new one's replica."""
-    cluster = PrivateRedisCluster(tmp_path / "cluster", replicas=1, node_timeout_ms=1000)
-    cluster.start()
+    cluster = own_cluster(replicas=1, node_timeout_ms=1000)
     settings = msgspec.structs.replace(
         settings, redis_url=cluster.url, wait_replicas=1, wait_timeout_ms=1000
     )
     accounts = [await make_account(apg) for _ in range(USERS)]
     statuses: Counter[int] = Counter()
     stop = asyncio.Event()
-    try:
-        async with serve(create_app(settings)) as client:
-            users = [
-                asyncio.create_task(_upload_until_stopped(client, account, stop, statuses))
-                for account in accounts
-            ]
-            try:
-                await asyncio.sleep(1.0)
-                partition = partition_for(accounts[0].user_id, settings.partitions)
-                slot = key_slot(stream_key(settings.key_prefix, RAW_TOPIC, partition).encode())
-                master = cluster.owner(slot)
-                cluster.kill(master)
-                deadline = asyncio.get_running_loop().time() + 20
-                while cluster.owner_or_none(slot) in (None, master):
-                    assert asyncio.get_running_loop().time() < deadline, "no failover"
-                    await asyncio.sleep(0.2)
-                # The promoted replica has no replica of its own: its partitions answer
-                # 503 (replicas unavailable) until the old master rejoins as one.
-                await asyncio.sleep(1.0)
-                cluster.restart(master)
-                await asyncio.sleep(3.0)
-            finally:
-                stop.set()
-                sent = await asyncio.gather(*users)
-        check = connect_redis(cluster.url)
+    async with serve(create_app(settings)) as client:
+        users = [
+            asyncio.create_task(_upload_until_stopped(client, account, stop, statuses))
+            for account in accounts
+        ]
         try:
-            uploads = await logged_uploads(check, settings)
+            await asyncio.sleep(1.0)
+            partition = partition_for(accounts[0].user_id, settings.partitions)
+            slot = key_slot(stream_key(settings.key_prefix, RAW_TOPIC, partition).encode())
+            master = cluster.owner(slot)
+            cluster.kill(master)
+            deadline = asyncio.get_running_loop().time() + 20
+            while cluster.owner_or_none(slot) in (None, master):
+                assert asyncio.get_running_loop().time() < deadline, "no failover"
+                await asyncio.sleep(0.2)
+            # The promoted replica has no replica of its own: its partitions answer
+            # 503 (replicas unavailable) until the old master rejoins as one.
+            await asyncio.sleep(1.0)
+            cluster.restart(master)
+            await asyncio.sleep(3.0)
         finally:
-            await check.aclose()
+            stop.set()
+            sent = await asyncio.gather(*users)
+    check = connect_redis(cluster.url)
+    try:
+        uploads = await logged_uploads(check, settings)
     finally:
-        cluster.stop()
+        await check.aclose()
     logged = Counter((up.user_id, up.events[0].seq) for _, up in uploads)
     expected = {(a.user_id, seq) for a, seqs in zip(accounts, sent, strict=True) for seq in seqs}
     assert set(logged) == expected, "every acknowledged batch is in the log"

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,23 +41,15 @@ KEYS = 50
 BATCH = 100
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[PrivateRedisCluster]:
-    """A private 3-master cluster whose slots this test moves."""
-    started = PrivateRedisCluster(tmp_path / "cluster")
-    started.start()
-    yield started
-    started.stop()
-
-
 def _messages(start: int, count: int, keys: int = KEYS) -> list[tuple[bytes, bytes]]:
     return [(f"k{i % keys}".encode(), str(i).encode()) for i in range(start, start + count)]
 
 
 async def test_slots_moving_mid_run_lose_and_repeat_nothing(
-    cluster: PrivateRedisCluster, tmp_path: Path, workers: list[Worker]
+    own_cluster: Callable[..., PrivateRedisCluster], tmp_path: Path, workers: list[Worker]
 ) -> None:
     """Every appended message is processed once, commits reach the end, the worker lives."""
+    cluster = own_cluster()
     client = connect_redis(cluster.url)
     track_key = f"{PREFIX}:processed"
     env = worker_env(
@@ -113,12 +105,16 @@ async def test_slots_moving_mid_run_lose_and_repeat_nothing(
 
 
 async def test_a_master_killed_mid_backlog_is_replaced_by_its_replica_and_nothing_is_lost(
-    tmp_path: Path, workers: list[Worker], aredis: aioredis.Redis, redis_url: str, key_prefix: str
+    own_cluster: Callable[..., PrivateRedisCluster],
+    tmp_path: Path,
+    workers: list[Worker],
+    aredis: aioredis.Redis,
+    redis_url: str,
+    key_prefix: str,
 ) -> None:
     """Failover: ``kill -9`` of the master serving partition 0 while the worker appends
     changelog entries to every partition; its replica takes over within about a second."""
-    cluster = PrivateRedisCluster(tmp_path / "cluster", replicas=1, node_timeout_ms=1000)
-    cluster.start()
+    cluster = own_cluster(replicas=1, node_timeout_ms=1000)
     client = connect_redis(cluster.url)
     try:
         # What the worker processed is counted outside the cluster that fails over.
@@ -156,4 +152,3 @@ async def test_a_master_killed_mid_backlog_is_replaced_by_its_replica_and_nothin
         assert worker.stop(signal.SIGTERM) == 0
     finally:
         await client.aclose()
-        cluster.stop()
