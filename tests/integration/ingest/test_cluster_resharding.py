@@ -56,6 +56,22 @@ async def _upload_until_stopped(
     return sent
 
 
+async def _assert_logged_once(
+    settings: Settings, accounts: list[Account], sent: list[list[int]]
+) -> set[tuple[str, int]]:
+    """Every batch acknowledged to ``accounts`` (their ``sent`` seqs) is in the log, once."""
+    check = connect_redis(settings.redis_url)
+    try:
+        uploads = await logged_uploads(check, settings)
+    finally:
+        await check.aclose()
+    logged = Counter((up.user_id, up.events[0].seq) for _, up in uploads)
+    expected = {(a.user_id, seq) for a, seqs in zip(accounts, sent, strict=True) for seq in seqs}
+    assert set(logged) == expected, "every acknowledged batch is in the log"
+    assert set(logged.values()) == {1}, "and only once"
+    return expected
+
+
 async def test_uploads_through_slot_moves_are_accepted_and_logged_once(
     own_cluster: Callable[..., PrivateRedisCluster],
     settings: Settings,
@@ -85,15 +101,7 @@ async def test_uploads_through_slot_moves_are_accepted_and_logged_once(
             stop.set()
             with contextlib.suppress(asyncio.CancelledError):
                 sent = await asyncio.gather(*users)
-    check = connect_redis(cluster.url)
-    try:
-        uploads = await logged_uploads(check, settings)
-    finally:
-        await check.aclose()
-    logged = Counter((up.user_id, up.events[0].seq) for _, up in uploads)
-    expected = {(a.user_id, seq) for a, seqs in zip(accounts, sent, strict=True) for seq in seqs}
-    assert set(logged) == expected, "every acknowledged batch is in the log"
-    assert set(logged.values()) == {1}, "and only once"
+    expected = await _assert_logged_once(settings, accounts, sent)
     assert statuses[202] == len(expected) and set(statuses) == {202}, statuses
 
 
@@ -135,13 +143,5 @@ async def test_uploads_through_a_failover_with_wait_replicas_lose_nothing_acknow
         finally:
             stop.set()
             sent = await asyncio.gather(*users)
-    check = connect_redis(cluster.url)
-    try:
-        uploads = await logged_uploads(check, settings)
-    finally:
-        await check.aclose()
-    logged = Counter((up.user_id, up.events[0].seq) for _, up in uploads)
-    expected = {(a.user_id, seq) for a, seqs in zip(accounts, sent, strict=True) for seq in seqs}
-    assert set(logged) == expected, "every acknowledged batch is in the log"
-    assert set(logged.values()) == {1}, "and only once"
+    await _assert_logged_once(settings, accounts, sent)
     assert set(statuses) <= {202, 503, 429}, statuses  # unavailable, retry later; never 500
