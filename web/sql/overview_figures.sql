@@ -3,8 +3,9 @@
 -- them, by time): read off the monthly rollup's index for a month, summed from the user's
 -- visits of the day or week otherwise (web/overview.py _DAY_PAGES); {domains}/{bucket}
 -- read the monthly or the daily domain rollup.
--- A top page's title is the latest one the user saw there (one probe of their own visits
--- per top page): the shared urls row keeps no title, so no other user's title shows.
+-- A top page's title is the latest one the user saw there (latest_title, migration 173:
+-- a few probes of their own visits per top page): the shared urls row keeps no title, so
+-- no other user's title shows.
 -- Most-read pages and tags are computed over those versions (the long tail of pages read
 -- for seconds barely moves a tag). kind: day | domain | page | tag | topic.
 -- Sessions the user deleted are hidden at once, while the rollups keep their visits until
@@ -14,6 +15,9 @@
 WITH hidden AS MATERIALIZED (
     SELECT d.session_id FROM session_deletions d
     WHERE d.user_id = %(user_id)s AND d.state <> 'cancelled'
+),
+hidden_list AS MATERIALIZED (
+    SELECT coalesce(array_agg(session_id), ARRAY[]::uuid[]) AS hidden_ids FROM hidden
 ),
 gone AS MATERIALIZED (
     SELECT (v.start_at AT TIME ZONE 'UTC')::date AS day, v.domain, v.url_hash,
@@ -69,39 +73,13 @@ UNION ALL
  WHERE d.visits - coalesce(g.visits, 0) > 0
  ORDER BY 5 DESC, 2 LIMIT %(top)s)
 UNION ALL
-SELECT 'page', b.url_hash, coalesce(nullif(t.title, ''), u.url, b.url_hash), coalesce(u.url, ''),
-       b.dwell_ms, b.visits
+SELECT 'page', b.url_hash,
+       coalesce(nullif(latest_title(%(user_id)s::uuid, b.url_hash,
+                                    (SELECT hidden_ids FROM hidden_list)), ''),
+                u.url, b.url_hash),
+       coalesce(u.url, ''), b.dwell_ms, b.visits
 FROM by_url b
 LEFT JOIN urls u ON u.url_hash = b.url_hash AND u.content_hash = b.content_hash
-LEFT JOIN LATERAL (
-    -- the user's versions of the page (a skip scan of page_visits_user_url_content_start),
-    -- then the latest titled visit of each (a backward probe of the same index): a few
-    -- index probes per top page, not a read of every visit of it
-    WITH RECURSIVE versions AS (
-        (SELECT v.content_hash FROM page_visits v
-         WHERE v.user_id = %(user_id)s AND v.url_hash = b.url_hash
-         ORDER BY v.content_hash LIMIT 1)
-        UNION ALL
-        SELECT nxt.content_hash
-        FROM versions c
-        CROSS JOIN LATERAL (
-            SELECT v.content_hash FROM page_visits v
-            WHERE v.user_id = %(user_id)s AND v.url_hash = b.url_hash
-              AND v.content_hash > c.content_hash
-            ORDER BY v.content_hash LIMIT 1
-        ) nxt
-    )
-    SELECT latest.title
-    FROM versions c
-    CROSS JOIN LATERAL (
-        SELECT v.title, v.start_at FROM page_visits v
-        WHERE v.user_id = %(user_id)s AND v.url_hash = b.url_hash
-          AND v.content_hash = c.content_hash AND v.title <> ''
-          AND v.session_id NOT IN (SELECT session_id FROM hidden)
-        ORDER BY v.start_at DESC LIMIT 1
-    ) latest
-    ORDER BY latest.start_at DESC LIMIT 1
-) t ON true
 UNION ALL
 SELECT 'tag', tag, tag, '', dwell_ms, visits FROM tagged
 UNION ALL

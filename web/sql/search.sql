@@ -15,6 +15,9 @@ hidden AS MATERIALIZED (
     SELECT d.session_id FROM session_deletions d
     WHERE d.user_id = %(user_id)s AND d.state <> 'cancelled'
 ),
+hidden_list AS MATERIALIZED (
+    SELECT coalesce(array_agg(session_id), ARRAY[]::uuid[]) AS hidden_ids FROM hidden
+),
 pairs AS (
     (SELECT v.url_hash, v.content_hash FROM page_visits v
      WHERE v.user_id = %(user_id)s AND v.session_id NOT IN (SELECT session_id FROM hidden)
@@ -88,33 +91,9 @@ CROSS JOIN q
 JOIN LATERAL (
     -- the latest visit; its title, else the latest title this user saw on the page
     SELECT pv.url, pv.domain,
-           coalesce(nullif(pv.title, ''), (
-               -- the user's versions of the page (a skip scan), the latest titled visit of
-               -- each (a backward probe of page_visits_user_url_content_start), the latest
-               WITH RECURSIVE versions AS (
-                   (SELECT o.content_hash FROM page_visits o
-                    WHERE o.user_id = %(user_id)s AND o.url_hash = m.url_hash
-                    ORDER BY o.content_hash LIMIT 1)
-                   UNION ALL
-                   SELECT nxt.content_hash
-                   FROM versions c
-                   CROSS JOIN LATERAL (
-                       SELECT o.content_hash FROM page_visits o
-                       WHERE o.user_id = %(user_id)s AND o.url_hash = m.url_hash
-                         AND o.content_hash > c.content_hash
-                       ORDER BY o.content_hash LIMIT 1
-                   ) nxt
-               )
-               SELECT latest.title
-               FROM versions c
-               CROSS JOIN LATERAL (
-                   SELECT o.title, o.start_at FROM page_visits o
-                   WHERE o.user_id = %(user_id)s AND o.url_hash = m.url_hash
-                     AND o.content_hash = c.content_hash AND o.title <> ''
-                     AND o.session_id NOT IN (SELECT session_id FROM hidden)
-                   ORDER BY o.start_at DESC LIMIT 1
-               ) latest
-               ORDER BY latest.start_at DESC LIMIT 1), '') AS title
+           coalesce(nullif(pv.title, ''),
+                    latest_title(%(user_id)s::uuid, m.url_hash, (SELECT hidden_ids FROM hidden_list)),
+                    '') AS title
     FROM page_visits pv
     WHERE pv.user_id = %(user_id)s AND pv.url_hash = m.url_hash
       AND pv.content_hash = m.content_hash
