@@ -175,7 +175,11 @@ async def test_a_paused_replica_resumed_after_its_lease_cannot_commit(
     # Resume it: whatever it had read and folded before the pause is fenced, it rejoins.
     zombie.send_signal(signal.SIGCONT)
     await _write_slowly(aredis, eight, third)
-    await _wait(lambda: _settled(aredis, pg, prefix, 2), "2 replicas again")
+    try:
+        await _wait(lambda: _settled(aredis, pg, prefix, 2), "2 replicas again")
+    except AssertionError as timeout:  # say why the resumed replica did not rejoin
+        log = projector_log(zombie)[-4000:]
+        raise AssertionError(f"{timeout}; resumed replica's log:\n{log}") from timeout
     await wait_caught_up(eight, aredis, pg)
     for proc in procs:
         proc.terminate()
