@@ -25,7 +25,6 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from mindhit import streams
 from mindhit.clock import Clock, system_clock
 from mindhit.logs import get_logger
 from mindhit.redis_client import connect_redis
@@ -230,11 +229,8 @@ async def _set_lag_gauges(
         (projection, topic, str(partition)): lag
         for (projection, topic, partition), lag in (await consumer.lag()).items()
     }
-    for stream, position in archiver.positions.items():
-        topic, partition = archiver.ids[stream]
-        now[("archiver", topic, str(partition))] = max(
-            0, await streams.highwater(redis, stream) - position
-        )
+    for (topic, partition), lag in (await archiver.lag()).items():
+        now[("archiver", topic, str(partition))] = lag
     for labels in shown - now.keys():
         with contextlib.suppress(KeyError):
             metrics.LAG.remove(*labels)

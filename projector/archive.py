@@ -193,6 +193,15 @@ class Archiver:
         """Archive only the partitions of ``tokens``, each commit fenced by their tokens."""
         self.tokens = dict(tokens)
         self.ids = {s: tp for s, tp in self._all_ids.items() if tp[1] in self.tokens}
+        self.positions = {s: o for s, o in self.positions.items() if s in self.ids}
+
+    async def lag(self) -> dict[tuple[str, int], int]:
+        """Entries not yet archived, per (topic, partition) held."""
+        ids, positions = self.ids, list(self.positions.items())  # a new round may own() meanwhile
+        out: dict[tuple[str, int], int] = {}
+        for stream, position in positions:
+            out[ids[stream]] = max(0, await streams.highwater(self.redis, stream) - position)
+        return out
 
     async def load(self) -> None:
         """Resume from the archiver's checkpoints."""

@@ -114,6 +114,7 @@ class ProjectionConsumer:
         """Fold only the partitions of ``tokens``, each commit fenced by their tokens."""
         self.tokens = dict(tokens)
         self.ids = {s: tp for s, tp in self._all_ids.items() if tp[1] in self.tokens}
+        self.positions = {s: o for s, o in self.positions.items() if s in self.ids}
 
     def _fence(self, advance: Mapping[str, int]) -> dict[int, int] | None:
         """The tokens of the partitions a commit advances (None: not in a group)."""
@@ -288,9 +289,12 @@ class ProjectionConsumer:
 
     async def lag(self) -> dict[tuple[str, str, int], int]:
         """Entries not yet folded, per (projection, topic, partition)."""
+        ids, positions = self.ids, list(self.positions.items())  # a new round may own() meanwhile
         out: dict[tuple[str, str, int], int] = {}
-        for stream, position in self.positions.items():
-            out[self._key(stream)] = max(0, await streams.highwater(self.redis, stream) - position)
+        for stream, position in positions:
+            topic, partition = ids[stream]
+            lag = max(0, await streams.highwater(self.redis, stream) - position)
+            out[(projection_of_topic(topic), topic, partition)] = lag
         return out
 
     async def run(self, stop: asyncio.Event, tokens: Mapping[int, int] | None = None) -> None:

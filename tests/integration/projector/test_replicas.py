@@ -177,9 +177,12 @@ async def test_a_paused_replica_resumed_after_its_lease_cannot_commit(
     await _write_slowly(aredis, eight, third)
     try:
         await _wait(lambda: _settled(aredis, pg, prefix, 2), "2 replicas again")
-    except AssertionError as timeout:  # say why the resumed replica did not rejoin
-        log = projector_log(zombie)[-4000:]
-        raise AssertionError(f"{timeout}; resumed replica's log:\n{log}") from timeout
+    except AssertionError as timeout:  # say why the replicas did not settle
+        logs = "\n".join(
+            f"{name} (exit {proc.poll()}):\n{projector_log(proc)[-4000:]}"
+            for name, proc in (("resumed replica", zombie), ("other replica", other))
+        )
+        raise AssertionError(f"{timeout}; {logs}") from timeout
     await wait_caught_up(eight, aredis, pg)
     for proc in procs:
         proc.terminate()
@@ -221,3 +224,34 @@ def _archived(pg: psycopg.Connection[Any]) -> int:
     row = pg.execute("SELECT count(*) FROM event_log").fetchone()
     pg.commit()
     return int(row[0]) if row else 0
+
+
+async def test_lag_read_while_a_new_round_drops_partitions_reports_what_is_held(
+    eight: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    """The lag gauges read a replica's positions while its folding round may change them:
+    a round that drops partitions mid-read must not crash the replica (a KeyError there
+    once ended the process and left the group one replica short)."""
+    items = synth_log(34, users=8, sessions_per_user=2, visits_per_session=5)
+    await write_log(aredis, eight, list(items))
+    with psycopg.connect(eight.database_url) as other:
+        tokens = fencing.claim(other, range(PARTITIONS), "replica")
+        consumer = ProjectionConsumer(eight, aredis, pg)
+        archiver = Archiver(eight, aredis, other)
+        for loop in (consumer, archiver):
+            loop.own(tokens)
+            await loop.load()
+        lag_read, archive_read = (
+            asyncio.create_task(consumer.lag()),
+            asyncio.create_task(archiver.lag()),
+        )
+        await asyncio.sleep(0)  # both wait on their first Redis round trip
+        kept = {p: t for p, t in tokens.items() if p < PARTITIONS // 2}
+        for loop in (consumer, archiver):
+            loop.own(kept)  # the next round holds half the partitions
+        lags, archived = await lag_read, await archive_read
+        assert {partition for _, _, partition in lags} == set(range(PARTITIONS))
+        assert {partition for _, partition in archived} == set(range(PARTITIONS))
+        assert sum(lags.values()) > 0 and sum(archived.values()) > 0
+        after = await consumer.lag(), await archiver.lag()
+        assert {p for _, _, p in after[0]} == {p for _, p in after[1]} == set(kept)
