@@ -120,10 +120,12 @@ async def _run(
     Any loop failing stops all; at the end the replica releases its partitions.
     """
     redis = connect_redis(redis_url)
-    conns = [psycopg.connect(database_url) for _ in range(5)]
+    member = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+    name = fencing.connection_name(member)  # a claim waiting on this replica finds them by it
+    conns = [psycopg.connect(database_url, application_name=name) for _ in range(5)]
     consumer = ProjectionConsumer(settings, redis, conns[0])
     archiver = Archiver(settings, redis, conns[1])
-    group = _group(settings, redis, conns[0])
+    group = _group(settings, redis, conns[0], member)
     housekeeper = Housekeeper(settings, redis, conns[3], clock=clock)
     guard = LogGuard(settings, redis, conns[4])
     consumer.epochs = archiver.epochs = guard.epochs
@@ -181,14 +183,15 @@ async def _run(
 
 
 def _group(
-    settings: Settings, redis: aioredis.Redis, conn: psycopg.Connection[Any]
+    settings: Settings, redis: aioredis.Redis, conn: psycopg.Connection[Any], member: str
 ) -> ProjectorGroup:
     """This replica's membership of the projector group (claims on the consumer's
-    connection: they run only between folding rounds)."""
-    member = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+    connection: they run only between folding rounds). A claim waits for the previous
+    holder's commit in flight at most half a lease, then ends it (its lease expired)."""
+    wait_s = settings.projector_lease_ms / 2000
 
     async def claim(partitions: set[int]) -> dict[int, int]:
-        return await asyncio.to_thread(fencing.claim, conn, partitions, member)
+        return await asyncio.to_thread(fencing.claim, conn, partitions, member, wait_s=wait_s)
 
     return ProjectorGroup(
         redis, settings.key_prefix, settings.partitions, member, settings.projector_lease_ms, claim

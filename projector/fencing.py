@@ -11,6 +11,13 @@ claimed (:func:`check`, rows share-locked, so a claim waits for a commit in flig
 and a commit after the claim sees the new token). A replica that lost a partition
 therefore can never commit for it once the new owner has claimed it, and the new
 owner reads the checkpoints only after its claim, so nothing is folded twice.
+
+A claim that waits on the share locks of the previous holder's commit in flight waits
+only so long (``wait_s``): a holder whose lease expired mid-transaction (paused, cut
+off) would otherwise hold the rows, and with them the partition, until it resumes.
+The claim then ends that holder's open transactions (its connections carry its member
+id as ``application_name``, :func:`connection_name`) and claims again; the holder's
+commit is rolled back, so the new owner folds that batch from the checkpoints.
 """
 
 from __future__ import annotations
@@ -21,14 +28,29 @@ from typing import Any
 import psycopg
 
 from mindhit.db import sql_file
+from mindhit.logs import get_logger
 
-__all__ = ["Fenced", "Tokens", "check", "claim"]
+__all__ = ["Fenced", "Tokens", "check", "claim", "connection_name"]
 
 Tokens = Mapping[int, int]
 """Partition → fencing token this replica claimed."""
 
 _CLAIM = sql_file("projector", "fences_claim")
 _CHECK = sql_file("projector", "fences_check")
+_END_STALE = sql_file("projector", "fences_end_stale")
+
+log = get_logger(__name__)
+
+NAME_MAX = 63
+"""PostgreSQL keeps this many bytes of an ``application_name``."""
+
+
+def connection_name(member: str) -> str:
+    """The ``application_name`` of a replica's connections: its member id, as stored.
+
+    A claim waiting on a stale holder finds the holder's connections by it.
+    """
+    return member.encode()[:NAME_MAX].decode(errors="ignore")
 
 
 class Fenced(RuntimeError):
@@ -43,14 +65,33 @@ class Fenced(RuntimeError):
         super().__init__(detail)
 
 
-def claim(conn: psycopg.Connection[Any], partitions: Iterable[int], holder: str) -> dict[int, int]:
-    """Bump the tokens of ``partitions`` for ``holder`` and commit; return the new tokens."""
+def claim(
+    conn: psycopg.Connection[Any],
+    partitions: Iterable[int],
+    holder: str,
+    *,
+    wait_s: float = 5.0,
+) -> dict[int, int]:
+    """Bump the tokens of ``partitions`` for ``holder`` and commit; return the new tokens.
+
+    Waits at most ``wait_s`` at a time for a commit in flight of the previous holder;
+    after that, ends the previous holder's open transactions and claims again.
+    """
     wanted = sorted(set(partitions))
     if not wanted:
         return {}
-    with conn.transaction():
-        rows = conn.execute(_CLAIM, {"partitions": wanted, "holder": holder}).fetchall()
-    return {int(p): int(t) for p, t in rows}
+    args = {"partitions": wanted, "holder": connection_name(holder)}
+    wait_ms = max(1, round(wait_s * 1000))
+    while True:
+        try:
+            with conn.transaction():
+                conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{wait_ms}ms",))
+                rows = conn.execute(_CLAIM, args).fetchall()
+            return {int(p): int(t) for p, t in rows}
+        except psycopg.errors.LockNotAvailable:
+            ended = [int(pid) for (pid,) in conn.execute(_END_STALE, args).fetchall()]
+            conn.commit()
+            log.warning("partition_claim_waited", partitions=wanted, ended_backends=ended)
 
 
 def check(conn: psycopg.Connection[Any], tokens: Tokens) -> None:

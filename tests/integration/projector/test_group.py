@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,3 +92,48 @@ async def test_a_member_waits_for_a_partition_until_its_holders_lease_expires(
     assert waited >= TTL_MS / 1000 * 0.5  # not before a's leases could have expired
     assert all(t == 2 for t in tb.values())  # claimed again, after a's claims
     await b.leave()
+
+
+def test_a_claim_ends_the_open_commit_of_a_holder_whose_lease_expired(
+    database_url: str, pg: psycopg.Connection[Any]
+) -> None:
+    """A replica paused in the middle of a fold commit holds its fence rows: the new
+    owner's claim waits a moment, then ends that transaction (rolled back, nothing of it
+    kept) and takes the partitions, instead of waiting for the paused replica to resume."""
+    old, new = "paused-replica", "new-owner"
+    with (
+        psycopg.connect(database_url, application_name=fencing.connection_name(old)) as paused,
+        psycopg.connect(database_url, application_name=fencing.connection_name(new)) as claimer,
+        psycopg.connect(database_url, application_name="bystander") as bystander,
+    ):
+        tokens = fencing.claim(paused, range(4), old)
+        fencing.check(paused, tokens)  # a fold commit in flight: fence rows share-locked
+        paused.execute("CREATE TEMP TABLE half_done AS SELECT 1 AS x")  # its other writes
+        bystander.execute("SELECT 1")  # another client's open transaction, not a holder
+
+        moved = fencing.claim(claimer, [2, 3], new, wait_s=0.2)
+
+        assert moved == {2: tokens[2] + 1, 3: tokens[3] + 1}
+        with pytest.raises(psycopg.OperationalError):
+            paused.execute("SELECT 1")  # its session was ended: the commit never happens
+        assert bystander.execute("SELECT 1").fetchone() == (1,)
+        fences = dict(pg.execute("SELECT partition, holder FROM partition_fences").fetchall())
+        assert fences == {0: old, 1: old, 2: new, 3: new}
+
+
+def test_a_claim_waits_for_a_holder_that_commits_in_time(
+    database_url: str, pg: psycopg.Connection[Any]
+) -> None:
+    """A previous holder whose commit ends within the wait keeps its session and its commit."""
+    old = "slow-replica"
+    with (
+        psycopg.connect(database_url, application_name=fencing.connection_name(old)) as slow,
+        psycopg.connect(database_url) as claimer,
+    ):
+        tokens = fencing.claim(slow, [5], old)
+        fencing.check(slow, tokens)
+        committing = threading.Timer(0.3, slow.commit)
+        committing.start()
+        assert fencing.claim(claimer, [5], "next", wait_s=5.0) == {5: tokens[5] + 1}
+        committing.join()
+        assert slow.execute("SELECT 1").fetchone() == (1,)
