@@ -70,15 +70,24 @@ class Up:
         deadline = time.monotonic() + timeout
         pending = set(COMPONENTS)
         while pending:
-            assert self.proc.poll() is None, self.log.read_text()[-3000:]
+            assert self.proc.poll() is None, self.said()
             assert time.monotonic() < deadline, (
                 f"not ready: {pending}\n{self.log.read_text()[-3000:]}"
             )
             pending = {c for c in pending if _status(f"http://127.0.0.1:{ports[c]}/readyz") != 200}
             time.sleep(0.5)
 
+    def said(self) -> str:
+        """What ``up`` printed: its errors first (an embedded server's failed command
+        prints its stderr long before the traceback), then the end."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        errors = [i for i, line in enumerate(lines) if "error" in line.lower()]
+        first = lines[errors[0] : errors[0] + 40] if errors else []
+        return "\n".join([*first, "...", *lines[-40:]])[-8000:]
+
     def interrupt(self) -> int:
-        os.killpg(self.proc.pid, signal.SIGINT)
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
         return self.proc.wait(60)
 
 
