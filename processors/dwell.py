@@ -175,13 +175,22 @@ class _Fold:
 
     def apply(self, ev: ClientEvent) -> None:
         """Fold one event (the rules are in the module docstring)."""
-        client = self.st.clients.get(ev.client_id)
+        st = self.st
+        client_id = ev.client_id
+        client = st.clients.get(client_id)
         if client is None:
-            client = self.st.clients[ev.client_id] = ClientState()
-        if not self._in_sequence(client, ev):
+            client = st.clients[client_id] = ClientState()
+        # In sequence? A duplicate is counted and dropped, a jump is reported as a gap;
+        # the client's highest ``seq`` advances (written out here: once per event).
+        seq, last_seq = ev.seq, client.last_seq
+        if seq <= last_seq:
+            self.out.duplicates += 1
             return
-        if ev.session_id in self.st.closed:  # else nothing to reopen (hot path)
-            self._reopen(ev.client_id, client, ev)
+        if last_seq >= 0 and seq != last_seq + 1:
+            self.out.gaps.append(Gap(client_id, last_seq + 1, seq))
+        client.last_seq = seq
+        if ev.session_id in st.closed:  # else nothing to reopen (hot path)
+            self._reopen(client_id, client, ev)
         self._apply(ev, client)
         if self.reopened:
             self.stop_reopened()
@@ -191,10 +200,14 @@ class _Fold:
         ts = client.last_ts = ev.ts if ev.ts > previous_ts else previous_ts
         if 0 <= client.idle_from <= ts:
             self._become_idle(ev.client_id, client)
-        if not self._enter_session(ev.client_id, client, ev.session_id, ts):
+        sid = ev.session_id
+        # Hot path: the client is already in this open session (nothing to enter).
+        if (client.session_id != sid or sid not in self.st.sessions) and not self._enter_session(
+            ev.client_id, client, sid, ts
+        ):
             return
         if isinstance(ev, SessionStopped):
-            self._stop_session(ev.session_id, ts)
+            self._stop_session(sid, ts)
             return
         if isinstance(ev, IdleState):
             change: Change | None = self._idle(client, ev, ts, previous_ts)
@@ -202,16 +215,6 @@ class _Fold:
             change = browser_change(client, ev)
         if change is not None:
             self._reconcile(ev.client_id, client, ev.seq, ts, change[0], change[1])
-
-    def _in_sequence(self, client: ClientState, ev: ClientEvent) -> bool:
-        """Count a duplicate (False) or a gap; advance the client's highest ``seq``."""
-        if ev.seq <= client.last_seq:
-            self.out.duplicates += 1
-            return False
-        if client.last_seq >= 0 and ev.seq != client.last_seq + 1:
-            self.out.gaps.append(Gap(ev.client_id, client.last_seq + 1, ev.seq))
-        client.last_seq = ev.seq
-        return True
 
     @staticmethod
     def _late_of(ev: ClientEvent, session: SessionState) -> bool:
@@ -306,8 +309,10 @@ class _Fold:
         ):
             self._close(client_id, client, ts, reason)
             visit = None
+        if want is None or visit is not None:
+            return
         session = self.st.sessions.get(client.session_id)
-        if want is not None and visit is None and session is not None:
+        if session is not None:
             tab_id, tab = want
             matches = tab.content_url and tab.content_url == normalize_url(tab.url)
             content = tab.content_hash if matches else ""
@@ -334,6 +339,8 @@ class _Fold:
         if (dwell < MIN_VISIT_MS and not visit.emitted) or session is None:
             return
         normalized = normalize_url(visit.url)
+        uhash = url_hash(normalized)
+        domain = domain_of(normalized)
         self.out.derived.append(
             VisitClosed(
                 user_id=self.user_id,
@@ -342,8 +349,8 @@ class _Fold:
                 session_id=client.session_id,
                 tab_id=visit.tab_id,
                 url=normalized,
-                url_hash=url_hash(normalized),
-                domain=domain_of(normalized),
+                url_hash=uhash,
+                domain=domain,
                 title=visit.title,
                 start_ts=visit.start_ts,
                 end_ts=end,
@@ -353,7 +360,7 @@ class _Fold:
                 content_hash=visit.content_hash,
             )
         )
-        count_visit(session, visit, normalized, end)
+        count_visit(session, visit, normalized, end, uhash, domain)
 
     def _stop_session(self, sid: str, ts: int) -> None:
         session = self.st.sessions[sid]

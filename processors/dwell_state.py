@@ -175,16 +175,32 @@ def copy_state(state: UserState) -> UserState:
 # --- a session's totals ---
 
 
-def count_visit(session: SessionState, visit: OpenVisit, normalized: str, end: int) -> None:
-    """Add a closed visit to its session's totals (active time, per-page dwell)."""
+def count_visit(
+    session: SessionState,
+    visit: OpenVisit,
+    normalized: str,
+    end: int,
+    uhash: str = "",
+    domain: str | None = None,
+) -> None:
+    """Add a closed visit to its session's totals (active time, per-page dwell).
+
+    ``uhash`` and ``domain`` are ``normalized``'s :func:`~processors.urls.url_hash` and
+    :func:`~processors.urls.domain_of` when the caller has them already (else computed).
+    """
     dwell = end - visit.start_ts
     session.active_ms += dwell
-    session.last_end_ts = max(session.last_end_ts, end)
-    uhash = url_hash(normalized)
+    if end > session.last_end_ts:
+        session.last_end_ts = end
+    uhash = uhash or url_hash(normalized)
     total = session.pages.get(uhash)
     if total is None:
         session.pages[uhash] = PageTotal(
-            normalized, visit.title, domain_of(normalized), dwell, visit.content_hash
+            normalized,
+            visit.title,
+            domain_of(normalized) if domain is None else domain,
+            dwell,
+            visit.content_hash,
         )
         return
     total.dwell_ms += dwell

@@ -37,6 +37,7 @@ def uuid7_time_ms(value: str) -> int:
 
 
 _NAMESPACE_BYTES = _NAMESPACE.bytes
+_sha1 = hashlib.sha1
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 """Hex digit of byte 8's high nibble → that nibble with the RFC 4122 variant bits set."""
 
@@ -48,6 +49,5 @@ def deterministic_id(*parts: str | int) -> str:
     the digest's hex directly (the fold names every visit with it: a hot path): the
     version nibble becomes ``5``, the variant nibble one of ``89ab``.
     """
-    joined = "\x1f".join([str(part) for part in parts])
-    h = hashlib.sha1(_NAMESPACE_BYTES + joined.encode()).hexdigest()
+    h = _sha1(_NAMESPACE_BYTES + "\x1f".join(map(str, parts)).encode()).hexdigest()
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"

@@ -5,8 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.dwell import MIN_VISIT_MS, fold
+from processors.dwell import MIN_VISIT_MS, OpenVisit, SessionState, UserState, encode_state, fold
+from processors.dwell_state import count_visit
 from processors.sessions import mindmap_pages
+from processors.urls import domain_of, normalize_url, url_hash
 from schema.derived import SessionClosed, SessionPage, VisitClosed
 from tests.unit.processors.browsing import Browser
 
@@ -79,3 +81,27 @@ def test_the_mind_map_never_gets_a_non_page_from_an_older_fold() -> None:
         pages=pages,
     )
     assert [p.url for p in mindmap_pages(closed, {}, {})] == ["https://a.example/"]
+
+
+_URLS = st.sampled_from(
+    ["https://a.example/x", "https://www.b.example/y?utm_source=n", "https://a.example/x#s2"]
+)
+
+
+@given(st.lists(st.tuples(_URLS, st.integers(0, 10_000), st.text(max_size=5)), max_size=8))
+def test_count_visit_with_the_callers_hash_and_domain_counts_as_without(
+    visits: list[tuple[str, int, str]],
+) -> None:
+    # The fold hands count_visit the url_hash and domain it already computed for the
+    # visit.closed event; the totals must be what count_visit computes on its own.
+    given_parts, computed = SessionState(started_ts=0), SessionState(started_ts=0)
+    for n, (url, dwell, title) in enumerate(visits):
+        visit = OpenVisit(opened_seq=n, tab_id=1, url=url, title=title, start_ts=n * 10_000)
+        normalized, end = normalize_url(url), n * 10_000 + dwell
+        count_visit(
+            given_parts, visit, normalized, end, url_hash(normalized), domain_of(normalized)
+        )
+        count_visit(computed, visit, normalized, end)
+    assert encode_state(UserState(sessions={"s": given_parts})) == encode_state(
+        UserState(sessions={"s": computed})
+    )
