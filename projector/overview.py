@@ -25,6 +25,7 @@ from psycopg import sql
 
 __all__ = [
     "OVERVIEW_TABLES",
+    "add_new_visits",
     "apply_changes",
     "ensure_overview_temp",
     "rebuild_staged_branches",
@@ -49,6 +50,7 @@ def _sql(name: str) -> str:
 
 _TEMP: Final = _sql("overview_temp.sql")
 _APPLY: Final = _sql("overview_visits.sql")
+_NEW_VISITS: Final = _sql("overview_new_visits.sql")
 _BRANCHES: Final = _sql("overview_branches.sql")
 _CONTRIBUTION: Final = (
     "INSERT INTO tmp_overview (user_id, day, domain, url_hash, content_hash, dwell_ms, visits)"
@@ -109,6 +111,16 @@ def apply_changes(conn: psycopg.Connection[Any], tables: Mapping[str, str]) -> N
     """Add the collected changes to the rollups and drop days/pages left without visits."""
     conn.execute(_fmt(_APPLY, tables))
     conn.execute("DELETE FROM tmp_overview")
+
+
+def add_new_visits(conn: psycopg.Connection[Any], tables: Mapping[str, str]) -> None:
+    """Add the staged visits (``tmp_visits``), all just inserted as new, to the rollups.
+
+    One statement reading the staged rows once; it leaves the rollups as collecting the
+    same rows in the change table and :func:`apply_changes` would (a new visit only
+    adds), without writing the change table or looking for rows left at zero visits.
+    """
+    conn.execute(_fmt(_NEW_VISITS, tables))
 
 
 def rebuild_staged_branches(conn: psycopg.Connection[Any], tables: Mapping[str, str]) -> None:

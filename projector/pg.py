@@ -29,7 +29,6 @@ from projector import fencing
 from projector.erase_session import drop_erased_sessions, erase_session_rows, record_purges
 from projector.folds import Batch
 from projector.overview import (
-    apply_changes,
     ensure_overview_temp,
     rebuild_staged_branches,
     rebuild_user,
@@ -121,21 +120,21 @@ def _copy(conn: psycopg.Connection[Any], table: ReadTable, ops: Any) -> None:
             copy.write_row(row(op))
 
 
-def _stage(conn: psycopg.Connection[Any], batch: Batch, tables: Tables) -> dict[str, list[Any]]:
-    """COPY every row operation of ``batch`` into the staging tables; return those written
-    (read table → its operations, in COPY order).
+def _stage(conn: psycopg.Connection[Any], batch: Batch, tables: Tables) -> list[str]:
+    """COPY every row operation of ``batch`` into the staging tables; return the read
+    tables that got rows.
 
     Staging tables empty at commit, but not at a savepoint: replay folds several
     batches inside one transaction, so first clear what an earlier batch left.
     """
     conn.execute(_CLEAR_STAGING)  # type: ignore[arg-type]
-    staged: dict[str, list[Any]] = {}
+    staged: list[str] = []
     for name, table in READ_TABLES.items():
         ops: dict[Any, Any] = getattr(batch, _BATCH_ROWS[name])
         if ops:
             rows = _one_owner(conn, table, tables.get(name, name), list(ops.values()))
             _copy(conn, table, rows)
-            staged[name] = rows
+            staged.append(name)
     return staged
 
 
@@ -296,8 +295,8 @@ def apply_batch(
     :class:`mindhit.checkpoints.CheckpointMoved`: another writer or a replay swap moved them, or
     a rederive put a derivation other than ``writer.generation`` in force); apply
     the erasures (users, then single sessions); stage the rows with COPY; drop staged
-    rows of erased sessions; merge them into the tables (new visits COPYed straight
-    in, :mod:`projector.visits_merge`; the overview's rollups following visits and
+    rows of erased sessions; merge them into the tables (new visits by a plain
+    insert, :mod:`projector.visits_merge`; the overview's rollups following visits and
     maps); store the new checkpoints (stamped with the log epochs they were read in); commit. On
     any error nothing is written.
     """
@@ -318,23 +317,16 @@ def apply_batch(
         for scope in batch.session_erasures.values():
             erase_session_rows(conn, scope, (purges or {}).get(scope.user_id, {}))
         staged = _stage(conn, batch, tables)
-        dropped = drop_erased_sessions(conn)
-        for name, rows in staged.items():
-            _merge(conn, name, tables, rows, dropped)
+        drop_erased_sessions(conn)
+        for name in staged:
+            _merge(conn, name, tables)
         store(conn, advance, writer.epochs)
 
 
-def _merge(
-    conn: psycopg.Connection[Any],
-    name: str,
-    tables: Tables,
-    rows: list[Any],
-    dropped: set[tuple[str, str]],
-) -> None:
+def _merge(conn: psycopg.Connection[Any], name: str, tables: Tables) -> None:
     """Merge one staged read table; the overview's rollups follow visits and maps."""
     if name == "page_visits":
-        merge_visits(conn, tables, _UPSERT[name], rows, dropped)  # new rows by COPY
-        apply_changes(conn, tables)
+        merge_visits(conn, tables, _UPSERT[name])  # new rows by plain insert; the rollups
     elif name == "urls":
         conn.execute(_LOCK_URL_KEYS, (URL_LOCK,))  # URL rows are shared across partitions
         conn.execute(_fmt(_UPSERT[name], tables))

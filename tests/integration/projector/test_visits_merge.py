@@ -1,4 +1,4 @@
-"""New visits are COPYed straight into page_visits, stored ones merged by the upsert:
+"""New visits are inserted plainly into page_visits, stored ones merged by the upsert:
 both paths leave the same rows and rollups (projector/visits_merge.py)."""
 
 from __future__ import annotations
@@ -54,10 +54,10 @@ def _visits(pg: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
 async def test_copied_visits_equal_upserted_ones(
     settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
 ) -> None:
-    """The same visits written by COPY (all new) and by the upsert (one of the batch was
+    """The same visits written by the plain insert (all new) and by the upsert (one of the batch was
     stored already) give identical rows, to the millisecond, before 2000 and after."""
     batch = [_visit(n) for n in range(20)] + [_visit(20, start=-86_400_000 * 3 + 1)]
-    await _fold(settings, aredis, pg, batch)  # all new: COPY
+    await _fold(settings, aredis, pg, batch)  # all new: the plain insert
     copied = _visits(pg)
     _check(pg)
     assert len(copied) == 21

@@ -1,0 +1,37 @@
+-- What a batch of new visits adds to the overview's rollups (projector.overview), read
+-- straight from the visits just COPYed into page_visits (tmp_visits, the same rows):
+-- one statement, no change table written. Every visit is new, so every change is an
+-- addition and no rollup row can drop to zero visits (nothing to delete). The rows are
+-- read once (v) and summed per user, day and domain once (d); the daily and monthly
+-- domain rollups and the days are sums of d, the monthly pages a sum of v.
+WITH v AS MATERIALIZED (
+    SELECT user_id::uuid AS user_id,
+           ((timestamptz 'epoch' + start_at * interval '1 ms') AT TIME ZONE 'UTC')::date AS day,
+           domain, url_hash, content_hash, dwell_ms
+    FROM tmp_visits
+), d AS MATERIALIZED (
+    SELECT user_id, day, domain, sum(dwell_ms) AS dwell_ms, count(*) AS visits
+    FROM v GROUP BY user_id, day, domain
+), days AS (
+    INSERT INTO {overview_days} AS o (user_id, day, dwell_ms, visits)
+    SELECT user_id, day, sum(dwell_ms), sum(visits) FROM d GROUP BY user_id, day
+    ON CONFLICT (user_id, day) DO UPDATE
+    SET dwell_ms = o.dwell_ms + EXCLUDED.dwell_ms, visits = o.visits + EXCLUDED.visits
+), domains AS (
+    INSERT INTO {overview_domains} AS o (user_id, day, domain, dwell_ms, visits)
+    SELECT user_id, day, domain, dwell_ms, visits FROM d
+    ON CONFLICT (user_id, day, domain) DO UPDATE
+    SET dwell_ms = o.dwell_ms + EXCLUDED.dwell_ms, visits = o.visits + EXCLUDED.visits
+), domains_monthly AS (
+    INSERT INTO {overview_domains_monthly} AS o (user_id, month, domain, dwell_ms, visits)
+    SELECT user_id, date_trunc('month', day)::date, domain, sum(dwell_ms), sum(visits)
+    FROM d GROUP BY 1, 2, 3
+    ON CONFLICT (user_id, month, domain) DO UPDATE
+    SET dwell_ms = o.dwell_ms + EXCLUDED.dwell_ms, visits = o.visits + EXCLUDED.visits
+)
+INSERT INTO {overview_pages_monthly} AS o
+    (user_id, month, url_hash, content_hash, dwell_ms, visits)
+SELECT user_id, date_trunc('month', day)::date, url_hash, content_hash, sum(dwell_ms), count(*)
+FROM v GROUP BY 1, 2, 3, 4
+ON CONFLICT (user_id, month, url_hash, content_hash) DO UPDATE
+SET dwell_ms = o.dwell_ms + EXCLUDED.dwell_ms, visits = o.visits + EXCLUDED.visits;
