@@ -110,6 +110,7 @@ class Batch:
         self.events = 0
         self.rejected = 0
         self.superseded = 0
+        self._uuids: set[str] = set()
 
     def __len__(self) -> int:
         return (
@@ -161,22 +162,32 @@ class Batch:
     def add_derived(self, entry: DerivedEntry) -> None:
         """Fold one derived-topic entry (any of the visits, urls, sessions topics)."""
         received = entry.received_at
+        erased = self.erased
+        self.events += len(entry.events)
         for event in entry.events:
-            self.events += 1
-            if isinstance(event, UserErased):
-                self.erase(event.user_id, event.ts, event.reason)
-                continue
-            if isinstance(event, SessionErased):
-                self.erase_session(event.user_id, event.session_id, event.reason)
-                continue
             handler = _HANDLERS.get(type(event))
             if handler is None:
-                continue  # not projected (e.g. dead letters)
-            cut = self.erased.get(event.user_id)
+                if isinstance(event, UserErased):
+                    self.erase(event.user_id, event.ts, event.reason)
+                elif isinstance(event, SessionErased):
+                    self.erase_session(event.user_id, event.session_id, event.reason)
+                continue  # else not projected (e.g. dead letters)
+            cut = erased.get(event.user_id)
             if cut is not None and _received(event, received) <= cut:
                 continue
             if not handler(self, event):
                 self.rejected += 1
+
+    def valid_ids(self, *values: str) -> bool:
+        """Whether every value is a canonical UUID (:func:`is_uuid`), remembering the
+        valid ones: a batch meets the same user and session ids again and again."""
+        known = self._uuids
+        for value in values:
+            if value not in known:
+                if not is_uuid(value):
+                    return False
+                known.add(value)
+        return True
 
     def erase(
         self, user_id: str, at: int, reason: str = "", *, delete_account: bool = False
@@ -231,7 +242,7 @@ class Batch:
 
 
 def _visit(batch: Batch, e: VisitClosed) -> bool:
-    if not (is_uuid(e.visit_id) and is_uuid(e.session_id) and is_uuid(e.user_id)):
+    if not (is_uuid(e.visit_id) and batch.valid_ids(e.session_id, e.user_id)):
         return False
     row = VisitRow(
         visit_id=e.visit_id,

@@ -180,6 +180,44 @@ def test_poison_ids_are_rejected_not_fatal() -> None:
     assert batch.rejected == 2 and not batch.erasures
 
 
+_ids = st.sampled_from(
+    [
+        "0190c2a3-4b5c-7d6e-8f90-a1b2c3d4e5f6",
+        "0190C2A3-4B5C-7D6E-8F90-A1B2C3D4E5F6",
+        "11111111-2222-4333-8444-555555555555",
+        "not-a-uuid",
+        "0190c2a34b5c7d6e8f90a1b2c3d4e5f6",
+        "0190c2a3-4b5c-7d6e-8f90-a1b2c3d4e5f",
+        "",
+    ]
+)
+
+
+@given(visits=st.lists(st.tuples(_ids, _ids, _ids), max_size=30))
+def test_remembered_ids_reject_exactly_what_is_uuid_rejects(
+    visits: list[tuple[str, str, str]],
+) -> None:
+    """The batch remembers the ids it validated (hot path): a visit is folded iff its
+    visit, session and user ids are UUIDs, however often and in whatever order ids repeat."""
+    from projector.folds import is_uuid
+    from schema.derived import VisitClosed
+
+    events = [
+        VisitClosed(
+            user_id=u, visit_id=v, client_id="c", session_id=s, tab_id=1, url="https://e.org/",
+            url_hash="h", domain="e.org", title="t", start_ts=1, end_ts=2, dwell_ms=1,
+            opened_seq=n, end_reason="switch",
+        )
+        for n, (v, s, u) in enumerate(visits)
+    ]  # fmt: skip
+    batch = Batch()
+    fold_value(batch, "visits", encode_derived_entry(DerivedEntry(events=events)))
+    valid = [(u, v) for v, s, u in visits if is_uuid(v) and is_uuid(s) and is_uuid(u)]
+    assert batch.rejected == len(visits) - len(valid)
+    assert set(batch.visits) == set(valid)
+    assert batch.events == len(visits)
+
+
 def test_late_derived_events_of_a_session_erased_stay_erased() -> None:
     """A mind map or status derived after the erasure, for a session before it, is skipped."""
     from schema.derived import MindmapBuilt, MindmapNode, SessionStatusChanged
