@@ -3,7 +3,8 @@
 ``seed_year`` gives one user ``visits`` page visits over the 365 days before
 2026-12-31 (8 sessions a day, pages drawn from 20,000 with a Zipf-like popularity,
 5 mind-map topics per session) by COPY into ``page_visits``/``sessions``/``urls``/
-``mindmap_graphs``, then builds the overview's rollups with the projector's own code
+``mindmap_graphs``, then builds the rollups (the overview's, the search's titles) with the
+projector's own code
 (:func:`projector.overview.rebuild_user`, the path an erasure takes; tests prove it
 equals folding). ``drive_overview`` signs in and requests ``/v1/overview`` for random
 days, weeks and months of that year from a few clients; latencies per period.
@@ -22,19 +23,20 @@ import httpx
 import msgspec
 import psycopg
 
-from projector.overview import rebuild_user
+from projector.overview import OVERVIEW_TABLES, rebuild_user
 from web.auth import hash_password
 
-__all__ = ["YEAR_EMAIL", "drive_overview", "seed_year", "sign_in"]
+__all__ = ["ROLLUP_SOURCES", "YEAR_EMAIL", "drive_overview", "seed_year", "sign_in"]
 
 YEAR_EMAIL = "year@example.com"
 PASSWORD = "bench password 123"
 LAST_DAY = date(2026, 12, 31)
 SESSIONS_PER_DAY = 8
 PAGES = 20_000
-_TABLES = {t: t for t in ("page_visits", "overview_days", "overview_domains",
-                          "overview_domains_monthly", "overview_pages_monthly",
-                          "overview_branches", "mindmap_graphs")}  # fmt: skip
+ROLLUP_SOURCES = {t: t for t in ("page_visits", "mindmap_graphs", *OVERVIEW_TABLES,
+                                 "overview_branches")}  # fmt: skip
+"""The live tables :func:`projector.overview.rebuild_user` reads and writes (a rollup left
+out of the map would leave every rollup of ``page_visits`` unbuilt)."""
 
 
 def _page(i: int) -> tuple[str, str, str, str]:
@@ -110,7 +112,7 @@ def seed_year(url: str, *, visits: int) -> str:
                     for k in range(5)]}  # fmt: skip
                 cp.write_row((sid, user_id, msgspec.json.encode(tree).decode(), "local", at))
         with conn.transaction():
-            rebuild_user(conn, _TABLES, user_id)
+            rebuild_user(conn, ROLLUP_SOURCES, user_id)
         conn.execute("ANALYZE")
     return user_id
 

@@ -2,7 +2,8 @@
 
 ``overview_days`` and ``overview_domains`` are sums over ``page_visits`` per user and
 UTC day, ``overview_domains_monthly`` and ``overview_pages_monthly`` per calendar month
-(a day's or week's pages are read from ``page_visits`` itself); ``overview_branches``
+(a day's or week's pages are read from ``page_visits`` itself); ``page_titles`` counts
+each user's visits per page version and title (the search's titles); ``overview_branches``
 lists the top-level topics of each session's mind map. Instead of folding events a
 second time (which would count a redelivered visit twice), the adapter adds what a
 batch *changed* in ``page_visits``:
@@ -39,8 +40,10 @@ OVERVIEW_TABLES: Final = (
     "overview_domains",
     "overview_domains_monthly",
     "overview_pages_monthly",
+    "page_titles",
 )
-"""Rollups of ``page_visits`` (the visits projection); ``overview_branches`` is the
+"""Rollups of ``page_visits`` (the visits projection; ``page_titles``: the titles each
+user saw per page version, which the search reads); ``overview_branches`` is the
 sessions projection's."""
 
 
@@ -53,9 +56,10 @@ _APPLY: Final = _sql("overview_visits.sql")
 _NEW_VISITS: Final = _sql("overview_new_visits.sql")
 _BRANCHES: Final = _sql("overview_branches.sql")
 _CONTRIBUTION: Final = (
-    "INSERT INTO tmp_overview (user_id, day, domain, url_hash, content_hash, dwell_ms, visits)"
+    "INSERT INTO tmp_overview"
+    " (user_id, day, domain, url_hash, content_hash, title, dwell_ms, visits)"
     " SELECT v.user_id, (v.start_at AT TIME ZONE 'UTC')::date, v.domain, v.url_hash,"
-    " v.content_hash, {sign} * v.dwell_ms, {sign} FROM {page_visits} v WHERE "
+    " v.content_hash, v.title, {sign} * v.dwell_ms, {sign} FROM {page_visits} v WHERE "
 )
 
 
@@ -71,13 +75,14 @@ def ensure_overview_temp(conn: psycopg.Connection[Any]) -> None:
 
 _VISIT_FIELDS: Final = (
     "{a}.user_id, ({a}.start_at AT TIME ZONE 'UTC')::date, {a}.domain, {a}.url_hash,"
-    " {a}.content_hash"
+    " {a}.content_hash, {a}.title"
 )
 _UPSERT_VISITS: Final = (
     "WITH changed AS ({upsert}\n"
     "RETURNING cur.visit_id, cur.user_id, cur.start_at, cur.domain, cur.url_hash,"
-    " cur.content_hash, cur.dwell_ms, cur.xmax::text <> '0' AS rewritten)\n"
-    "INSERT INTO tmp_overview (user_id, day, domain, url_hash, content_hash, dwell_ms, visits)\n"
+    " cur.content_hash, cur.title, cur.dwell_ms, cur.xmax::text <> '0' AS rewritten)\n"
+    "INSERT INTO tmp_overview"
+    " (user_id, day, domain, url_hash, content_hash, title, dwell_ms, visits)\n"
     f"SELECT {_VISIT_FIELDS.format(a='c')}, c.dwell_ms, 1 FROM changed c\n"
     f"UNION ALL SELECT {_VISIT_FIELDS.format(a='o')}, -o.dwell_ms, -1\n"
     "FROM changed c CROSS JOIN LATERAL (SELECT v.* FROM {{page_visits}} v"

@@ -72,6 +72,7 @@ PROJECTIONS: Final[dict[str, Projection]] = {
                 "overview_domains",
                 "overview_domains_monthly",
                 "overview_pages_monthly",
+                "page_titles",
             ),
         ),
         Projection("urls", (URLS_TOPIC,), ("urls", "page_texts")),

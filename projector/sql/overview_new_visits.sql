@@ -3,12 +3,26 @@
 -- one statement, no change table written. Every visit is new, so every change is an
 -- addition and no rollup row can drop to zero visits (nothing to delete). The rows are
 -- read once (v) and summed per user, day and domain once (d); the daily and monthly
--- domain rollups and the days are sums of d, the monthly pages a sum of v.
+-- domain rollups and the days are sums of d, the monthly pages and the titles sums of v.
 WITH v AS MATERIALIZED (
     SELECT user_id::uuid AS user_id,
            ((timestamptz 'epoch' + start_at * interval '1 ms') AT TIME ZONE 'UTC')::date AS day,
-           domain, url_hash, content_hash, dwell_ms
+           domain, url_hash, content_hash, title, dwell_ms
     FROM tmp_visits
+), titles AS (
+    -- as in overview_visits.sql: a title's vector is computed for a new row only (the
+    -- placeholder '' is never written: ON CONFLICT only adds the visits)
+    INSERT INTO {page_titles} AS o (user_id, url_hash, content_hash, title, visits, search)
+    SELECT c.user_id, c.url_hash, c.content_hash, c.title, c.visits,
+           CASE WHEN p.user_id IS NULL
+                THEN setweight(to_tsvector('english'::regconfig, c.title), 'A')
+                ELSE ''::tsvector END
+    FROM (SELECT user_id, url_hash, content_hash, title, count(*) AS visits FROM v
+          GROUP BY 1, 2, 3, 4) c
+    LEFT JOIN {page_titles} p ON p.user_id = c.user_id AND p.url_hash = c.url_hash
+        AND p.content_hash = c.content_hash AND p.title = c.title
+    ON CONFLICT (user_id, url_hash, content_hash, title) DO UPDATE
+    SET visits = o.visits + EXCLUDED.visits
 ), d AS MATERIALIZED (
     SELECT user_id, day, domain, sum(dwell_ms) AS dwell_ms, count(*) AS visits
     FROM v GROUP BY user_id, day, domain

@@ -41,6 +41,7 @@ USER_TABLES = (
     "overview_domains",
     "overview_pages_monthly",
     "overview_branches",
+    "page_titles",
     "event_log",
     "derived_log",
 )

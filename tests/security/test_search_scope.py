@@ -4,8 +4,9 @@ Forty other users read pages full of the same word as the victim. The victim sea
 through the real dashboard (and gets only their own pages); then the dashboard's own
 search SQL is run under ``EXPLAIN ANALYZE``: every read of ``urls`` and ``page_texts``
 must be a per-pair probe driven by the victim's visits (at most one row per pair the
-victim visited), never a scan of everyone's matches, and ``page_visits`` is only read
-through the victim's user id.
+victim visited), never a scan of everyone's matches, and ``page_visits`` and
+``page_titles`` are only read through the victim's user id (``page_visits`` also by the
+ids of the sessions the victim deleted, filtered by it).
 """
 
 from __future__ import annotations
@@ -65,12 +66,22 @@ def crowd(database_url: str) -> Iterator[None]:
             " WHERE n %% %(others)s = u.k",
             {"tag": tag, "rows": OTHERS * PAGES_EACH, "others": OTHERS},
         )
-        conn.execute("ANALYZE page_visits, urls, page_texts")
+        conn.execute(  # their titles, as the projector's rollup of their visits has them
+            "INSERT INTO page_titles (user_id, url_hash, content_hash, title, visits, search)"
+            " SELECT user_id, url_hash, content_hash, title, count(*),"
+            "        setweight(to_tsvector('english', title), 'A')"
+            " FROM page_visits WHERE url_hash IN"
+            " (SELECT md5(%(tag)s || n) FROM generate_series(1, %(rows)s) n)"
+            " GROUP BY 1, 2, 3, 4",
+            {"tag": tag, "rows": OTHERS * PAGES_EACH},
+        )
+        conn.execute("ANALYZE page_visits, page_titles, urls, page_texts")
     yield
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("DELETE FROM page_visits WHERE url_hash IN"
-                     " (SELECT md5(%s || n) FROM generate_series(1, %s) n)",
-                     (tag, OTHERS * PAGES_EACH))  # fmt: skip
+        for table in ("page_visits", "page_titles"):
+            conn.execute(f"DELETE FROM {table} WHERE url_hash IN"  # type: ignore[arg-type]
+                         " (SELECT md5(%s || n) FROM generate_series(1, %s) n)",
+                         (tag, OTHERS * PAGES_EACH))  # fmt: skip
 
 
 def _victim_pages(database_url: str, email: str) -> str:
@@ -92,6 +103,18 @@ def _victim_pages(database_url: str, email: str) -> str:
             row = await cur.fetchone()
             assert row is not None
             await add_session(conn, row[0], visits=visits)
+            # and a session they deleted (in its undo window): its visits are read by
+            # session id (the deletion is theirs), never found
+            hidden = await add_session(conn, row[0], visits=[
+                {**v, "title": "Hidden wombat", "url": v["url"].replace("mine", "hidden"),
+                 "url_hash": uuid.uuid4().hex}
+                for v in visits[:5]
+            ])  # fmt: skip
+            await conn.execute(
+                "INSERT INTO session_deletions (user_id, session_id, requested_at, due_at)"
+                " VALUES (%s, %s, now(), now() + interval '1 hour')",
+                (row[0], hidden),
+            )
             return str(row[0])
 
     return asyncio.run(go())
@@ -123,6 +146,8 @@ def test_search_reads_and_ranks_only_the_users_own_pages(
     found = victim.client.get("/v1/search", params={"q": "wombat"}).json()
     assert len(found["hits"]) == 20  # the page size, all of them the victim's
     assert all(h["url"].startswith("https://mine.example/") for h in found["hits"])
+    hidden = victim.client.get("/v1/search", params={"q": "hidden wombat"}).json()
+    assert hidden["hits"] == []
 
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("SET jit = off")
@@ -137,7 +162,9 @@ def test_search_reads_and_ranks_only_the_users_own_pages(
         if relation in ("urls", "page_texts"):
             assert node.get("Index Name") not in ("urls_search", "page_texts_search"), node
             assert _rows_read(node) <= MINE, (relation, node["Node Type"], _rows_read(node))
-        if relation == "page_visits":
+        if relation in ("page_visits", "page_titles"):
             condition = node.get("Index Cond", "") + node.get("Recheck Cond", "")
-            assert "user_id" in condition, node
+            by_hidden = "session_id" in condition and "user_id" in node.get("Filter", "")
+            assert "user_id" in condition or (relation == "page_visits" and by_hidden), node
     assert any(n.get("Relation Name") == "page_visits" for n in nodes)
+    assert any(n.get("Relation Name") == "page_titles" for n in nodes)

@@ -1,16 +1,22 @@
 -- Full-text search over what the user read: the titles of their own visits, topics and
 -- summaries (urls.search: of the page's URL and text only, never a title) and page text
 -- (page_texts.search). A title is only ever the user's own: another user's title of the
--- same page is neither shown nor matched. It starts from the user's own visits: `pairs` walks
--- the distinct (url, content version) pairs this user visited with one probe of
--- page_visits_user_url_content_start per pair (a skip scan: as many probes as pages, not as
--- many rows as visits), and only those pairs are looked up, matched and ranked (LATERAL
--- with LIMIT: one primary-key probe per pair, so no other user's row is ever read or
--- scored, however many users share the tables). The top ones are then decorated with
--- the latest visit, a snippet and the sessions they were read in (five, newest first).
+-- same page is neither shown nor matched. It starts from the user's own titles:
+-- page_titles (the projector's rollup of page_visits, migration 185) has one row per
+-- (page, content version, title) the user visited, with the title's vector, so the
+-- (url, content version) pairs they read and the titles that match come from one read of
+-- their rows in it (a 100,000-visit user: ~5,000 rows, not their visits). Only those
+-- pairs are looked up, matched and ranked (LATERAL with LIMIT: one primary-key probe per
+-- pair, so no other user's row is ever read or scored, however many users share the
+-- tables). The top ones are then decorated with the latest visit, a snippet and the
+-- sessions they were read in (five, newest first).
 -- Visits of sessions the user deleted (`hidden`, even within the undo window) count for
 -- nothing: a page read only there is not found, and they give no title, visit or session.
-WITH RECURSIVE q AS MATERIALIZED (SELECT websearch_to_tsquery('english', %(q)s) AS query),
+-- The rollup counts them, so the versions read in a hidden session (`touched`: a few
+-- hundred visits per hidden session, by page_visits_session) take their titles from the
+-- visits outside the hidden sessions instead; every other version's rows are exactly
+-- what its visits would give.
+WITH q AS MATERIALIZED (SELECT websearch_to_tsquery('english', %(q)s) AS query),
 hidden AS MATERIALIZED (
     SELECT d.session_id FROM session_deletions d
     WHERE d.user_id = %(user_id)s AND d.state <> 'cancelled'
@@ -18,22 +24,36 @@ hidden AS MATERIALIZED (
 hidden_list AS MATERIALIZED (
     SELECT coalesce(array_agg(session_id), ARRAY[]::uuid[]) AS hidden_ids FROM hidden
 ),
-pairs AS (
-    (SELECT v.url_hash, v.content_hash FROM page_visits v
-     WHERE v.user_id = %(user_id)s AND v.session_id NOT IN (SELECT session_id FROM hidden)
-     ORDER BY v.url_hash, v.content_hash LIMIT 1)
-    UNION ALL
-    SELECT nxt.url_hash, nxt.content_hash
-    FROM pairs p
-    CROSS JOIN LATERAL (
-        SELECT v.url_hash, v.content_hash FROM page_visits v
-        WHERE v.user_id = %(user_id)s
-          AND (v.url_hash, v.content_hash) > (p.url_hash, p.content_hash)
-          AND v.session_id NOT IN (SELECT session_id FROM hidden)
-        ORDER BY v.url_hash, v.content_hash LIMIT 1
-    ) nxt
+touched AS MATERIALIZED (
+    SELECT DISTINCT v.url_hash, v.content_hash FROM page_visits v
+    WHERE v.session_id IN (SELECT session_id FROM hidden) AND v.user_id = %(user_id)s
 ),
-mine AS MATERIALIZED (SELECT url_hash, content_hash FROM pairs),
+titles AS MATERIALIZED (
+    SELECT p.url_hash, p.content_hash, p.title, p.search FROM page_titles p
+    WHERE p.user_id = %(user_id)s
+      AND NOT EXISTS (
+          SELECT 1 FROM touched x
+          WHERE x.url_hash = p.url_hash AND x.content_hash = p.content_hash
+      )
+    UNION ALL
+    SELECT d.url_hash, d.content_hash, d.title,
+           setweight(to_tsvector('english', d.title), 'A')
+    FROM (
+        SELECT DISTINCT v.url_hash, v.content_hash, v.title
+        FROM touched x
+        JOIN page_visits v ON v.user_id = %(user_id)s AND v.url_hash = x.url_hash
+                          AND v.content_hash = x.content_hash
+        WHERE v.session_id NOT IN (SELECT session_id FROM hidden)
+    ) d
+),
+mine AS MATERIALIZED (SELECT DISTINCT url_hash, content_hash FROM titles),
+title_hits AS MATERIALIZED (
+    -- the titles this user saw on each page version that match, the best one's rank
+    SELECT ti.url_hash, ti.content_hash, max(ts_rank(ti.search, q.query)) AS rank
+    FROM titles ti CROSS JOIN q
+    WHERE ti.title <> '' AND ti.search @@ q.query
+    GROUP BY ti.url_hash, ti.content_hash
+),
 scored AS MATERIALIZED (
     SELECT m.url_hash, m.content_hash, hit.rank
     FROM mine m
@@ -51,19 +71,7 @@ scored AS MATERIALIZED (
           AND t.search @@ q.query
         LIMIT 1
     ) t ON true
-    LEFT JOIN LATERAL (
-        -- the titles this user saw on this page version (their own visits only), each
-        -- distinct title parsed once (a page's visits mostly repeat one title)
-        SELECT max(ts_rank(setweight(to_tsvector('english', d.title), 'A'), q.query)) AS rank
-        FROM (
-            SELECT DISTINCT v.title FROM page_visits v
-            WHERE v.user_id = %(user_id)s AND v.url_hash = m.url_hash
-              AND v.content_hash = m.content_hash AND v.title <> ''
-              AND v.session_id NOT IN (SELECT session_id FROM hidden)
-            OFFSET 0  -- keeps the match below from being pushed back into the visits' scan
-        ) d
-        WHERE to_tsvector('english', d.title) @@ q.query
-    ) ti ON true
+    LEFT JOIN title_hits ti ON ti.url_hash = m.url_hash AND ti.content_hash = m.content_hash
     CROSS JOIN LATERAL (
         SELECT CASE WHEN u.search @@ q.query THEN ts_rank(u.search, q.query) * 2 ELSE 0 END
                + coalesce(ti.rank, 0) * 2 + coalesce(t.rank, 0) AS rank

@@ -25,6 +25,7 @@ READ_TABLES = {
     "overview_domains_monthly": "user_id, month, domain",
     "overview_pages_monthly": "user_id, month, url_hash, content_hash",
     "overview_branches": "user_id, session_id, branch",
+    "page_titles": "user_id, url_hash, content_hash, title",
 }
 STATE_TABLES = (
     "projection_checkpoints",

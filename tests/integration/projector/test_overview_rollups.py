@@ -47,6 +47,13 @@ _EXPECTED = {
         "SELECT user_id, month, domain, dwell_ms, visits FROM overview_domains_monthly"
         " ORDER BY 1, 2, 3",
     ),
+    "page_titles": (
+        "SELECT user_id, url_hash, content_hash, title, count(*),"
+        " setweight(to_tsvector('english', title), 'A') FROM page_visits GROUP BY 1, 2, 3, 4"
+        " ORDER BY 1, 2, 3, 4",
+        "SELECT user_id, url_hash, content_hash, title, visits, search FROM page_titles"
+        " ORDER BY 1, 2, 3, 4",
+    ),
     "overview_branches": (
         "SELECT m.user_id, m.session_id, count(*) FROM mindmap_graphs m,"
         " jsonb_array_elements(coalesce(m.graph -> 'children', '[]')) GROUP BY 1, 2 ORDER BY 1, 2",
@@ -100,6 +107,7 @@ async def test_rollups_equal_the_aggregates_through_duplicates_erasure_and_repla
         "overview_domains",
         "overview_domains_monthly",
         "overview_pages_monthly",
+        "page_titles",
     )
     after_erasure = {t: snapshot(pg)[t] for t in rollups}
     # Replay rebuilds them from the archive alike (maps of a partly erased user follow
@@ -112,17 +120,18 @@ async def test_rollups_equal_the_aggregates_through_duplicates_erasure_and_repla
 async def test_a_rewritten_visit_moves_its_share_and_leaves_no_empty_rollup_row(
     settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
 ) -> None:
-    """A later version of a visit (a late upload made it longer and gave it a text) takes
-    the earlier one's share out of the rollups it was in and adds its own, in the same
-    batch as a new visit or in a batch of its own; an identical redelivery adds nothing."""
+    """A later version of a visit (a late upload made it longer and gave it a text, or
+    another title) takes the earlier one's share out of the rollups it was in and adds its
+    own, in the same batch as a new visit or in a batch of its own; an identical
+    redelivery adds nothing."""
     user, session = deterministic_id("u", 1), deterministic_id("s", 1)
     day = 1_764_000_000_000
 
-    def visit(n: int, dwell: int, content: str = "") -> VisitClosed:
+    def visit(n: int, dwell: int, content: str = "", title: str = "t") -> VisitClosed:
         return VisitClosed(
             user_id=user, visit_id=deterministic_id("v", n), client_id="c", session_id=session,
             tab_id=1, url=f"https://example.org/{n}", url_hash=f"h{n}", domain="example.org",
-            title="t", start_ts=day + n, end_ts=day + n + dwell, dwell_ms=dwell, opened_seq=n,
+            title=title, start_ts=day + n, end_ts=day + n + dwell, dwell_ms=dwell, opened_seq=n,
             content_hash=content,
         )  # fmt: skip
 
@@ -132,6 +141,7 @@ async def test_a_rewritten_visit_moves_its_share_and_leaves_no_empty_rollup_row(
         [visit(1, 5000, "c1"), visit(3, 700)],  # a rewrite beside a new visit
         [visit(1, 5000, "c1")],  # identical again
         [visit(2, 2500, "c2")],  # a rewrite alone
+        [visit(3, 700, title="Retitled")],  # a rewrite with another title
     ):
         await streams.append(
             aredis, stream, encode_derived_entry(DerivedEntry(events=events)),  # type: ignore[arg-type]
@@ -144,3 +154,8 @@ async def test_a_rewritten_visit_moves_its_share_and_leaves_no_empty_rollup_row(
     ).fetchall()
     pg.commit()
     assert pages == [("h1", "c1", 5000, 1), ("h2", "c2", 2500, 1), ("h3", "", 700, 1)]
+    titles = pg.execute(
+        "SELECT url_hash, content_hash, title, visits FROM page_titles ORDER BY 1"
+    ).fetchall()
+    pg.commit()
+    assert titles == [("h1", "c1", "t", 1), ("h2", "c2", "t", 1), ("h3", "", "Retitled", 1)]

@@ -92,6 +92,7 @@ def test_another_users_rows_with_the_victims_ids_change_nothing(
             "mindmap_graphs",
             "overview_days",
             "overview_pages_monthly",
+            "page_titles",
         )
     }
     # The attacker replays the victim's ids: a visit, the session (label, status) and its map.

@@ -173,6 +173,14 @@ async def add_session(
                 index,
             ),
         )
+        await apg.execute(  # the search's titles, as the projector's rollup keeps them
+            "INSERT INTO page_titles AS o (user_id, url_hash, content_hash, title, visits,"
+            " search) VALUES (%(u)s, %(h)s, %(c)s, %(t)s, 1,"
+            " setweight(to_tsvector('english', %(t)s), 'A'))"
+            " ON CONFLICT (user_id, url_hash, content_hash, title)"
+            " DO UPDATE SET visits = o.visits + 1",
+            {"u": user_id, "h": url_hash, "c": content_hash, "t": visit.get("title", "")},
+        )
     if mindmap is not None:
         await apg.execute(
             "INSERT INTO mindmap_graphs (session_id, user_id, graph, provider, built_at)"
