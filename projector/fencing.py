@@ -37,6 +37,7 @@ Tokens = Mapping[int, int]
 
 _CLAIM = sql_file("projector", "fences_claim")
 _CHECK = sql_file("projector", "fences_check")
+_LOCKED = sql_file("projector", "fences_locked")
 _END_STALE = sql_file("projector", "fences_end_stale")
 
 log = get_logger(__name__)
@@ -75,7 +76,8 @@ def claim(
     """Bump the tokens of ``partitions`` for ``holder`` and commit; return the new tokens.
 
     Waits at most ``wait_s`` at a time for a commit in flight of the previous holder;
-    after that, ends the previous holder's open transactions and claims again.
+    after that, ends the open transactions of the previous holders of the partitions
+    whose fence rows are still locked (not those of the others) and claims again.
     """
     wanted = sorted(set(partitions))
     if not wanted:
@@ -89,9 +91,13 @@ def claim(
                 rows = conn.execute(_CLAIM, args).fetchall()
             return {int(p): int(t) for p, t in rows}
         except psycopg.errors.LockNotAvailable:
-            ended = [int(pid) for (pid,) in conn.execute(_END_STALE, args).fetchall()]
+            free = {int(p) for (p,) in conn.execute(_LOCKED, args).fetchall()}
+            conn.rollback()
+            stuck = [p for p in wanted if p not in free]
+            stale = {"partitions": stuck, "holder": args["holder"]}
+            ended = [int(pid) for (pid,) in conn.execute(_END_STALE, stale).fetchall()]
             conn.commit()
-            log.warning("partition_claim_waited", partitions=wanted, ended_backends=ended)
+            log.warning("partition_claim_waited", partitions=stuck, ended_backends=ended)
 
 
 def check(conn: psycopg.Connection[Any], tokens: Tokens) -> None:

@@ -100,25 +100,29 @@ def test_a_claim_ends_the_open_commit_of_a_holder_whose_lease_expired(
     """A replica paused in the middle of a fold commit holds its fence rows: the new
     owner's claim waits a moment, then ends that transaction (rolled back, nothing of it
     kept) and takes the partitions, instead of waiting for the paused replica to resume."""
-    old, new = "paused-replica", "new-owner"
+    old, new, busy = "paused-replica", "new-owner", "busy-replica"
     with (
         psycopg.connect(database_url, application_name=fencing.connection_name(old)) as paused,
         psycopg.connect(database_url, application_name=fencing.connection_name(new)) as claimer,
+        psycopg.connect(database_url, application_name=fencing.connection_name(busy)) as live,
         psycopg.connect(database_url, application_name="bystander") as bystander,
     ):
         tokens = fencing.claim(paused, range(4), old)
-        fencing.check(paused, tokens)  # a fold commit in flight: fence rows share-locked
+        fencing.claim(live, [4], busy)
+        fencing.check(paused, {p: tokens[p] for p in (2, 3)})  # a commit in flight: rows locked
         paused.execute("CREATE TEMP TABLE half_done AS SELECT 1 AS x")  # its other writes
+        live.execute("SELECT 1")  # folding other partitions: a transaction, not on row 4
         bystander.execute("SELECT 1")  # another client's open transaction, not a holder
 
-        moved = fencing.claim(claimer, [2, 3], new, wait_s=0.2)
+        moved = fencing.claim(claimer, [2, 3, 4], new, wait_s=0.2)
 
-        assert moved == {2: tokens[2] + 1, 3: tokens[3] + 1}
+        assert moved == {2: tokens[2] + 1, 3: tokens[3] + 1, 4: 2}
         with pytest.raises(psycopg.OperationalError):
             paused.execute("SELECT 1")  # its session was ended: the commit never happens
+        assert live.execute("SELECT 1").fetchone() == (1,)  # a holder not in the way: kept
         assert bystander.execute("SELECT 1").fetchone() == (1,)
         fences = dict(pg.execute("SELECT partition, holder FROM partition_fences").fetchall())
-        assert fences == {0: old, 1: old, 2: new, 3: new}
+        assert fences == {0: old, 1: old, 2: new, 3: new, 4: new}
 
 
 def test_a_claim_waits_for_a_holder_that_commits_in_time(
