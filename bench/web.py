@@ -261,12 +261,14 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--visits-per-session", type=int, default=100)
     parser.add_argument("--overview-visits", type=int, default=1_000_000)
+    parser.add_argument("--db", default=DB, help="database to create (and drop) for the run")
     args = parser.parse_args()
+    db = args.db
 
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB}"')
-    url = ADMIN_URL.rpartition("/")[0] + f"/{DB}"
+        conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db}"')
+    url = ADMIN_URL.rpartition("/")[0] + f"/{db}"
     apply_migrations(url)
     began = time.perf_counter()
     user_id, session_ids = seed(
@@ -318,7 +320,7 @@ def main() -> None:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
     every = [v for values in timings.values() for v in values]
     per_route = {}

@@ -6,7 +6,8 @@ search SQL is run under ``EXPLAIN ANALYZE``: every read of ``urls`` and ``page_t
 must be a per-pair probe driven by the victim's visits (at most one row per pair the
 victim visited), never a scan of everyone's matches, and ``page_visits`` and
 ``page_titles`` are only read through the victim's user id (``page_visits`` also by the
-ids of the sessions the victim deleted, filtered by it).
+ids of the sessions the victim deleted or the search walks, filtered by it), and
+``sessions`` only with it.
 """
 
 from __future__ import annotations
@@ -164,7 +165,11 @@ def test_search_reads_and_ranks_only_the_users_own_pages(
             assert _rows_read(node) <= MINE, (relation, node["Node Type"], _rows_read(node))
         if relation in ("page_visits", "page_titles"):
             condition = node.get("Index Cond", "") + node.get("Recheck Cond", "")
-            by_hidden = "session_id" in condition and "user_id" in node.get("Filter", "")
-            assert "user_id" in condition or (relation == "page_visits" and by_hidden), node
+            by_session = "session_id" in condition and "user_id" in node.get("Filter", "")
+            assert "user_id" in condition or (relation == "page_visits" and by_session), node
+        if relation == "sessions":  # listed for a hit, or walked to find a popular page's
+            condition = node.get("Index Cond", "") + node.get("Recheck Cond", "")
+            assert "user_id" in condition + node.get("Filter", ""), node
     assert any(n.get("Relation Name") == "page_visits" for n in nodes)
     assert any(n.get("Relation Name") == "page_titles" for n in nodes)
+    assert any(n.get("Relation Name") == "sessions" for n in nodes)

@@ -9,7 +9,10 @@
 -- pairs are looked up, matched and ranked (LATERAL with LIMIT: one primary-key probe per
 -- pair, so no other user's row is ever read or scored, however many users share the
 -- tables). The top ones are then decorated with the latest visit, a snippet and the
--- sessions they were read in (five, newest first).
+-- sessions they were read in (five, newest first): a page the user read 1,000 times or
+-- more (a year of 1,000,000 visits: ~11,700 for a popular page, 75-100 ms to read them
+-- all) is looked for in their newest sessions first, one probe of a session's visits
+-- each; a page read less often, or not five times lately, from its visits.
 -- Visits of sessions the user deleted (`hidden`, even within the undo window) count for
 -- nothing: a page read only there is not found, and they give no title, visit or session.
 -- The rollup counts them, so the versions read in a hidden session (`touched`: a few
@@ -20,6 +23,14 @@ WITH q AS MATERIALIZED (SELECT websearch_to_tsquery('english', %(q)s) AS query),
 hidden AS MATERIALIZED (
     SELECT d.session_id FROM session_deletions d
     WHERE d.user_id = %(user_id)s AND d.state <> 'cancelled'
+),
+recent AS MATERIALIZED (
+    -- the user's newest 30 sessions (and any that never started) are those at or after
+    -- `since`, ties included: a prefix of the order the search lists sessions in
+    SELECT min(n.started_at) AS since FROM (
+        SELECT s.started_at FROM sessions s WHERE s.user_id = %(user_id)s
+        ORDER BY s.started_at DESC LIMIT 30
+    ) n
 ),
 hidden_list AS MATERIALIZED (
     SELECT coalesce(array_agg(session_id), ARRAY[]::uuid[]) AS hidden_ids FROM hidden
@@ -93,7 +104,8 @@ SELECT m.url_hash, v.url, v.title, v.domain,
                    'StartSel=' || chr(1) || ', StopSel=' || chr(2)
                    || ', MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "')
            AS snippet,
-       coalesce(r.session_ids, '{}'), coalesce(r.session_starts, '{}')
+       coalesce(r.session_ids, w.session_ids, '{}'),
+       coalesce(r.session_starts, w.session_starts, '{}')
 FROM top m
 CROSS JOIN q
 JOIN LATERAL (
@@ -110,7 +122,45 @@ JOIN LATERAL (
 ) v ON true
 LEFT JOIN urls u ON u.url_hash = m.url_hash AND u.content_hash = m.content_hash
 LEFT JOIN page_texts t ON t.content_hash = m.content_hash AND m.content_hash <> ''
+CROSS JOIN LATERAL (
+    -- how often the user read the page (page_titles, a primary-key prefix probe; hidden
+    -- sessions' visits included): only a popular page's sessions are looked up by walk
+    SELECT coalesce(sum(pt.visits), 0) AS visits FROM page_titles pt
+    WHERE pt.user_id = %(user_id)s AND pt.url_hash = m.url_hash
+) pop
 LEFT JOIN LATERAL (
+    -- the sessions a popular page was read in, five, newest first: the user's sessions
+    -- in that order (sessions_user_started) among their newest (`recent`), each probed for
+    -- a visit of the page (page_visits_session: the session's visits, up to the first of
+    -- the page). `recent` is a prefix of that order, so five found there are the five;
+    -- fewer, and `r` below reads them from the page's visits instead
+    SELECT array_agg(x.session_id::text ORDER BY x.started_at DESC, x.session_id) AS session_ids,
+           array_agg(x.started_at ORDER BY x.started_at DESC, x.session_id) AS session_starts,
+           count(*) AS found
+    FROM (
+        SELECT s.session_id, s.started_at
+        FROM sessions s
+        CROSS JOIN LATERAL (
+            -- OFFSET 0 keeps the page's condition out of this scan: with it the planner
+            -- would also read every visit of the page (page_visits_user_url_content_start)
+            -- to intersect with the session's
+            SELECT 1 FROM (
+                SELECT pv.url_hash FROM page_visits pv
+                WHERE pv.session_id = s.session_id AND pv.user_id = %(user_id)s
+                OFFSET 0
+            ) pv
+            WHERE pv.url_hash = m.url_hash
+            LIMIT 1
+        ) read
+        WHERE s.user_id = %(user_id)s AND pop.visits >= 1000
+          AND (s.started_at IS NULL OR s.started_at >= (SELECT since FROM recent))
+          AND s.session_id NOT IN (SELECT session_id FROM hidden)
+        ORDER BY s.started_at DESC, s.session_id
+        LIMIT 5
+    ) x
+) w ON true
+LEFT JOIN LATERAL (
+    -- otherwise from every visit of the page
     SELECT array_agg(x.session_id::text ORDER BY x.started_at DESC) AS session_ids,
            array_agg(x.started_at ORDER BY x.started_at DESC) AS session_starts
     FROM (
@@ -122,5 +172,6 @@ LEFT JOIN LATERAL (
         ORDER BY s.started_at DESC, s.session_id
         LIMIT 5
     ) x
+    WHERE w.found < 5
 ) r ON true
 ORDER BY m.rank DESC, m.url_hash
