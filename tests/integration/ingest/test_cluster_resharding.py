@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -56,6 +56,26 @@ async def _upload_until_stopped(
     return sent
 
 
+@contextlib.asynccontextmanager
+async def _uploading(
+    settings: Settings, accounts: list[Account], statuses: Counter[int]
+) -> AsyncIterator[list[list[int]]]:
+    """Every account's extension uploads through a gateway on ``settings`` until the block
+    ends; the yielded list then holds the first seqs each had acknowledged."""
+    sent: list[list[int]] = []
+    stop = asyncio.Event()
+    async with serve(create_app(settings)) as client:
+        users = [
+            asyncio.create_task(_upload_until_stopped(client, account, stop, statuses))
+            for account in accounts
+        ]
+        try:
+            yield sent
+        finally:
+            stop.set()
+            sent.extend(await asyncio.gather(*users))
+
+
 async def _assert_logged_once(
     settings: Settings, accounts: list[Account], sent: list[list[int]]
 ) -> set[tuple[str, int]]:
@@ -82,25 +102,15 @@ async def test_uploads_through_slot_moves_are_accepted_and_logged_once(
     accounts = [await make_account(apg) for _ in range(USERS)]
     partitions = sorted({partition_for(a.user_id, settings.partitions) for a in accounts})
     statuses: Counter[int] = Counter()
-    stop = asyncio.Event()
-    async with serve(create_app(settings)) as client:
-        users = [
-            asyncio.create_task(_upload_until_stopped(client, account, stop, statuses))
-            for account in accounts
-        ]
-        try:
-            await asyncio.sleep(1.0)
-            for partition in partitions[:3]:
-                slot = key_slot(stream_key(settings.key_prefix, RAW_TOPIC, partition).encode())
-                before = cluster.owner(slot)
-                after = next(p for p in cluster.ports if p != before)
-                moved = await asyncio.to_thread(cluster.move_slot, slot, after, pause=0.2)
-                assert moved >= 1 and cluster.owner(slot) == after
-            await asyncio.sleep(1.0)  # uploads after the moves: MOVED for an old slot map
-        finally:
-            stop.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                sent = await asyncio.gather(*users)
+    async with _uploading(settings, accounts, statuses) as sent:
+        await asyncio.sleep(1.0)
+        for partition in partitions[:3]:
+            slot = key_slot(stream_key(settings.key_prefix, RAW_TOPIC, partition).encode())
+            before = cluster.owner(slot)
+            after = next(p for p in cluster.ports if p != before)
+            moved = await asyncio.to_thread(cluster.move_slot, slot, after, pause=0.2)
+            assert moved >= 1 and cluster.owner(slot) == after
+        await asyncio.sleep(1.0)  # uploads after the moves: MOVED for an old slot map
     expected = await _assert_logged_once(settings, accounts, sent)
     assert statuses[202] == len(expected) and set(statuses) == {202}, statuses
 
@@ -119,29 +129,20 @@ async def test_uploads_through_a_failover_with_wait_replicas_lose_nothing_acknow
     )
     accounts = [await make_account(apg) for _ in range(USERS)]
     statuses: Counter[int] = Counter()
-    stop = asyncio.Event()
-    async with serve(create_app(settings)) as client:
-        users = [
-            asyncio.create_task(_upload_until_stopped(client, account, stop, statuses))
-            for account in accounts
-        ]
-        try:
-            await asyncio.sleep(1.0)
-            partition = partition_for(accounts[0].user_id, settings.partitions)
-            slot = key_slot(stream_key(settings.key_prefix, RAW_TOPIC, partition).encode())
-            master = cluster.owner(slot)
-            cluster.kill(master)
-            deadline = asyncio.get_running_loop().time() + 20
-            while cluster.owner_or_none(slot) in (None, master):
-                assert asyncio.get_running_loop().time() < deadline, "no failover"
-                await asyncio.sleep(0.2)
-            # The promoted replica has no replica of its own: its partitions answer
-            # 503 (replicas unavailable) until the old master rejoins as one.
-            await asyncio.sleep(1.0)
-            cluster.restart(master)
-            await asyncio.sleep(3.0)
-        finally:
-            stop.set()
-            sent = await asyncio.gather(*users)
+    async with _uploading(settings, accounts, statuses) as sent:
+        await asyncio.sleep(1.0)
+        partition = partition_for(accounts[0].user_id, settings.partitions)
+        slot = key_slot(stream_key(settings.key_prefix, RAW_TOPIC, partition).encode())
+        master = cluster.owner(slot)
+        cluster.kill(master)
+        deadline = asyncio.get_running_loop().time() + 20
+        while cluster.owner_or_none(slot) in (None, master):
+            assert asyncio.get_running_loop().time() < deadline, "no failover"
+            await asyncio.sleep(0.2)
+        # The promoted replica has no replica of its own: its partitions answer
+        # 503 (replicas unavailable) until the old master rejoins as one.
+        await asyncio.sleep(1.0)
+        cluster.restart(master)
+        await asyncio.sleep(3.0)
     await _assert_logged_once(settings, accounts, sent)
     assert set(statuses) <= {202, 503, 429}, statuses  # unavailable, retry later; never 500
