@@ -12,7 +12,8 @@ visits: ~0.3 s of this process's CPU saved). Steps, inside the batch's transacti
 
 1. under a savepoint, insert the staged visits (``tmp_visits``, from which the rows
    of erased sessions were deleted) into ``page_visits``, in key order (two writers
-   meet key locks in one order, like the upsert's ``ORDER BY``);
+   meet key locks in one order, like the upsert's ``ORDER BY``; sorted as UUIDs, the
+   key's type);
 2. all new: what the batch changed is exactly those rows; add them to the overview's
    rollups in one statement (:func:`projector.overview.add_new_visits`);
 3. a unique violation (some visit was stored already, or one visit id was staged
@@ -38,12 +39,19 @@ from projector.tables import PAGE_VISITS
 
 __all__ = ["merge_visits"]
 
+_KEY: Final = {c.name: c for c in PAGE_VISITS.columns}
+_ORDER: Final = ", ".join(_KEY[k].value("t") for k in PAGE_VISITS.key)
 _INSERT_NEW: Final = (
     f"INSERT INTO {{page_visits}} ({', '.join(c.name for c in PAGE_VISITS.stored)})\n"
     f"SELECT {', '.join(c.value('t') for c in PAGE_VISITS.stored)}\n"
-    f"FROM {PAGE_VISITS.staging} t ORDER BY {', '.join(f't.{k}' for k in PAGE_VISITS.key)}"
+    f"FROM {PAGE_VISITS.staging} t ORDER BY {_ORDER}"
 )
-"""The staged visits as new rows (a unique violation if one is stored already)."""
+"""The staged visits as new rows (a unique violation if one is stored already), in the
+primary key's own order: sorting the staged text by collation cost the backend ~0.05 s
+per 51,200 visits more than sorting the UUIDs (0.45-0.51 s vs 0.43-0.44 s for the whole
+insert), and the index then takes them in its order. Any fixed order keeps two writers of
+the same new ids from deadlocking; the upsert's (text) order is the same for ids in the
+canonical lower-case form."""
 
 
 def merge_visits(conn: psycopg.Connection[Any], tables: Mapping[str, str], upsert: str) -> None:
