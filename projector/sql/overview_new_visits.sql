@@ -4,7 +4,11 @@
 -- addition and no rollup row can drop to zero visits (nothing to delete). The rows are
 -- read once (v) and summed per user, day and domain once (d); the daily and monthly
 -- domain rollups and the days are sums of d, the monthly pages and the titles sums of v.
--- Users given a title row not yet parsed are marked in page_titles_unparsed.
+-- Users given a title row not yet parsed are marked in page_titles_unparsed. The two
+-- big rollups take their rows in primary-key order: the index work of 100,000 new rows
+-- (ON CONFLICT's probe, then the insert) cost ~0.2 s of CPU less sorted than in hash
+-- order, sort included (page_titles 0.62-0.68 s vs 0.69-0.75 s, overview_pages_monthly
+-- 0.80-0.81 s vs 0.93-0.97 s, into tables of 300,000 rows).
 WITH v AS MATERIALIZED (
     SELECT user_id::uuid AS user_id,
            ((timestamptz 'epoch' + start_at * interval '1 ms') AT TIME ZONE 'UTC')::date AS day,
@@ -15,6 +19,7 @@ WITH v AS MATERIALIZED (
     -- projector/title_vectors.py); its user is marked below
     INSERT INTO {page_titles} AS o (user_id, url_hash, content_hash, title, visits)
     SELECT user_id, url_hash, content_hash, title, count(*) FROM v GROUP BY 1, 2, 3, 4
+    ORDER BY 1, 2, 3, 4
     ON CONFLICT (user_id, url_hash, content_hash, title) DO UPDATE
     SET visits = o.visits + EXCLUDED.visits
     RETURNING o.user_id, o.search IS NULL AS unparsed
@@ -48,5 +53,6 @@ INSERT INTO {overview_pages_monthly} AS o
     (user_id, month, url_hash, content_hash, dwell_ms, visits)
 SELECT user_id, date_trunc('month', day)::date, url_hash, content_hash, sum(dwell_ms), count(*)
 FROM v GROUP BY 1, 2, 3, 4
+ORDER BY 1, 2, 3, 4
 ON CONFLICT (user_id, month, url_hash, content_hash) DO UPDATE
 SET dwell_ms = o.dwell_ms + EXCLUDED.dwell_ms, visits = o.visits + EXCLUDED.visits;

@@ -24,6 +24,7 @@ INSERT INTO {overview_pages_monthly} AS o
 SELECT user_id, date_trunc('month', day)::date, url_hash, content_hash, sum(dwell_ms),
        sum(visits)
 FROM tmp_overview GROUP BY 1, 2, 3, 4
+ORDER BY 1, 2, 3, 4  -- key order: less index work (overview_new_visits.sql)
 ON CONFLICT (user_id, month, url_hash, content_hash) DO UPDATE
 SET dwell_ms = o.dwell_ms + EXCLUDED.dwell_ms, visits = o.visits + EXCLUDED.visits;
 
@@ -35,6 +36,7 @@ WITH titles AS (
     INSERT INTO {page_titles} AS o (user_id, url_hash, content_hash, title, visits)
     SELECT user_id, url_hash, content_hash, title, sum(visits) FROM tmp_overview
     GROUP BY 1, 2, 3, 4
+    ORDER BY 1, 2, 3, 4
     ON CONFLICT (user_id, url_hash, content_hash, title) DO UPDATE
     SET visits = o.visits + EXCLUDED.visits
     RETURNING o.user_id, o.search IS NULL AS unparsed
