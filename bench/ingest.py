@@ -21,6 +21,13 @@ serve at a constant rate.
    entry (coalescing) at saturation; then ``small_p99_at_70pct_ms`` and the
    events per entry at that load.
 
+Beside each 70% p99 (the client's, from the scheduled send time) the gateway's own
+p99 is given (``server_p99_at_70pct_ms``, ``small_server_p99_at_70pct_ms``: the upper
+bound of the ``mindhit_gateway_upload_seconds`` bucket holding it, handler start to
+answer) and the open-loop client's event-loop lateness (``open_loop.*.loop_lag_p99_ms``):
+a tail the gateway's histogram shows while the client's loop was on time is the
+gateway's, not the load generator's.
+
 Before them, one client on one connection sends small uploads back to back
 (``single_p50_ms``: an idle gateway answers at once, it does not wait for company),
 beside ``GET /healthz`` on one connection (``healthz_p50_ms``, the HTTP floor) and
@@ -246,14 +253,34 @@ def metric(text: str, name: str) -> float:
 
 
 def scrape(url: str) -> dict[str, float]:
-    """Counters from the gateway's internal metrics listener at ``url``."""
+    """Counters from the gateway's internal metrics listener at ``url`` (``le=…``: the
+    cumulative buckets of its upload-latency histogram)."""
     text = httpx.get(f"{url}/metrics").text
+    buckets = re.findall(
+        r'^mindhit_gateway_upload_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)$', text, re.MULTILINE
+    )
     return {
         "accepted": metric(text, 'mindhit_gateway_events_total{outcome="accepted"}'),
         "entries": metric(text, "mindhit_gateway_log_entries_total"),
         "uploads": metric(text, 'mindhit_gateway_batches_total{outcome="appended"}')
         + metric(text, 'mindhit_gateway_batches_total{outcome="duplicate"}'),
-    }
+    } | {f"le={le}": float(count) for le, count in buckets}
+
+
+def server_p99_ms(a: dict[str, float], b: dict[str, float]) -> float | None:
+    """The gateway's own p99 upload latency between scrapes ``a`` and ``b``, from its
+    histogram (``mindhit_gateway_upload_seconds``: handler start to answer, so neither
+    the client nor the time a request waited to be read): the upper bound of the bucket
+    holding it, e.g. 50 = between 25 and 50 ms (``None``: above the last bucket)."""
+    counts = sorted(
+        (float(key[3:]), b[key] - a.get(key, 0.0)) for key in b if key.startswith("le=")
+    )
+    if not counts or counts[-1][1] <= 0:
+        return 0.0
+    for bound, count in counts:
+        if count >= 0.99 * counts[-1][1]:
+            return bound * 1000 if bound != float("inf") else None
+    return None
 
 
 def dedupe_cost(control: redis.Redis, prefix: str) -> dict[str, float]:
@@ -388,6 +415,7 @@ def measured_load(
         "accepted_all": after["accepted"] - before["accepted"],
         "per_entry": per_entry(before, middle),
         "per_entry_open": per_entry(opening, after),
+        "server_p99_ms_open": server_p99_ms(opening, after),
         "cpu_us_per_upload": (cpu_middle - cpu_before) / uploads * 1e6 if uploads else 0.0,
         "cpu_us_per_upload_open": (
             (cpu_after - cpu_opening) / uploads_open * 1e6 if uploads_open else 0.0
@@ -456,7 +484,9 @@ def report(result: dict[str, Any]) -> None:
         f"  gateway CPU {r['cpu_us_per_upload']:,} us per upload;"
         f" highest constant rate served: {r['max_rate']:,} req/s\n"
         f"  {at} of it: {r['rate_at_70pct']:,} req/s offered, p50 {r['p50_at_70pct_ms']} ms,"
-        f" p99 {r['p99_at_70pct_ms']} ms, gateway CPU {r['cpu_us_per_upload_at_70pct']:,} us"
+        f" p99 {r['p99_at_70pct_ms']} ms (gateway's own ≤ {r['server_p99_at_70pct_ms']} ms,"
+        f" client loop lag p99 {r['open_loop']['big']['loop_lag_p99_ms']} ms),"
+        f" gateway CPU {r['cpu_us_per_upload_at_70pct']:,} us"
         f" per upload, {r['cpu_share_at_70pct']} of a core\n"
         f"small batches at saturation: {r['uploads_per_s']:,} uploads/s,"
         f" p50 {r['small_p50_ms']} ms, p99 {r['small_p99_ms']} ms,"
@@ -464,7 +494,9 @@ def report(result: dict[str, Any]) -> None:
         f" {r['small_cpu_us_per_upload']} us per upload;"
         f" highest constant rate served: {r['small_max_rate']:,} uploads/s\n"
         f"  {at} of it: {r['small_rate_at_70pct']:,} uploads/s offered,"
-        f" p50 {r['small_p50_at_70pct_ms']} ms, p99 {r['small_p99_at_70pct_ms']} ms,"
+        f" p50 {r['small_p50_at_70pct_ms']} ms, p99 {r['small_p99_at_70pct_ms']} ms"
+        f" (gateway's own ≤ {r['small_server_p99_at_70pct_ms']} ms, client loop lag p99"
+        f" {r['open_loop']['small']['loop_lag_p99_ms']} ms),"
         f" {r['events_per_entry_at_70pct']} events/entry, gateway CPU"
         f" {r['small_cpu_us_per_upload_at_70pct']} us per upload,"
         f" {r['small_cpu_share_at_70pct']} of a core\n"
@@ -557,6 +589,7 @@ def main() -> None:
             "rate_at_70pct": round(big["open"]["offered_per_s"]),
             "p50_at_70pct_ms": big["open"]["p50_ms"],
             "p99_at_70pct_ms": big["open"]["p99_ms"],
+            "server_p99_at_70pct_ms": big["server_p99_ms_open"],
             "uploads_per_s": round(ok_per_s(small["closed"])),
             "small_p50_ms": round(small["closed"]["p50_us"] / 1000, 2),
             "small_p99_ms": round(small["closed"]["p99_us"] / 1000, 2),
@@ -565,6 +598,7 @@ def main() -> None:
             "small_rate_at_70pct": round(small["open"]["offered_per_s"]),
             "small_p50_at_70pct_ms": small["open"]["p50_ms"],
             "small_p99_at_70pct_ms": small["open"]["p99_ms"],
+            "small_server_p99_at_70pct_ms": small["server_p99_ms_open"],
             "events_per_entry_at_70pct": round(small["per_entry_open"], 1),
             "cpu_us_per_upload": round(big["cpu_us_per_upload"]),
             "small_cpu_us_per_upload": round(small["cpu_us_per_upload"]),
@@ -588,7 +622,13 @@ def main() -> None:
             "open_loop": {
                 name: {
                     k: run["open"][k]
-                    for k in ("statuses", "errors", "send_lag_p99_ms", "client_cpu_s")
+                    for k in (
+                        "statuses",
+                        "errors",
+                        "send_lag_p99_ms",
+                        "loop_lag_p99_ms",
+                        "client_cpu_s",
+                    )
                 }
                 | {"max_rate_probes": run["probes"]}
                 for name, run in (("big", big), ("small", small))

@@ -11,6 +11,10 @@ the request's *scheduled* send time, so a slow answer counts for every request i
 held up. The generator's own lateness (a send leaving after its time although its
 connection was free) is reported apart, as ``send_lag_p99_ms``: it is included in
 the latencies, so a loaded client can only make the figures worse, never better.
+A stall of the client on the receiving side (answers read late) would count too, so
+the client also reports its own event loop's lateness (``loop_lag_p99_ms``: how late
+a 5 ms timer fires, sampled throughout): when the latencies are far above it, the
+wait was in the server, not in this process.
 
 Bodies and tokens come from the same files as ``ingest_wrk.lua`` (one body template
 per line: the JSON after the batch id value; one device token per line). Batch ids
@@ -73,6 +77,15 @@ class Tally:
     send_lags: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
+    loop_lags: list[float] = field(default_factory=list)
+
+
+async def _watch_loop(tally: Tally, tick: float = 0.005) -> None:
+    """Record how late a ``tick`` timer fires, until cancelled (the client's own stalls)."""
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(tick)
+        tally.loop_lags.append(max(0.0, time.perf_counter() - started - tick))
 
 
 async def _answer(reader: asyncio.StreamReader) -> int:
@@ -146,10 +159,12 @@ async def run(load: Load) -> dict[str, Any]:
     await asyncio.gather(*(_healthz(stream) for stream in streams))
     start = loop.time() + 0.05
     window = (start, start + load.seconds)
+    watch = asyncio.ensure_future(_watch_loop(tally))
     await asyncio.gather(
         *(_connection(load, stream, i, window, tally) for i, stream in enumerate(streams))
     )
     elapsed = loop.time() - start
+    watch.cancel()
     ok = sum(n for status, n in tally.statuses.items() if 200 <= status < 300)
     return {
         "offered_per_s": load.rate,
@@ -162,6 +177,7 @@ async def run(load: Load) -> dict[str, Any]:
         "p99_ms": round(percentile(tally.latencies, 99) * 1000, 2),
         "max_ms": round(max(tally.latencies, default=0.0) * 1000, 2),
         "send_lag_p99_ms": round(percentile(tally.send_lags, 99) * 1000, 2),
+        "loop_lag_p99_ms": round(percentile(tally.loop_lags, 99) * 1000, 2),
         "connections": load.connections,
         "seconds": load.seconds,
         "client_cpu_s": round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 2),
