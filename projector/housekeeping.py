@@ -18,13 +18,10 @@ a PostgreSQL advisory lock). Each turn, in order:
    dated at its last event).
 4. **Archive partitions**: with an operator retention, monthly ``event_log`` partitions
    wholly older than it are dropped (no user may keep history longer).
-5. **Title vectors**: the search vectors of the titles folded since the last turn are
-   filled in (:mod:`projector.title_vectors`; the fold leaves them NULL).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -38,7 +35,6 @@ from mindhit import session_log, streams
 from mindhit.clock import Clock, utc_datetime
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
-from projector.title_vectors import fill_title_vectors
 from schema.derived import SessionErased
 from schema.log import DerivedEntry, encode_derived_entry
 from schema.topics import partition_for, stream_key, topic_for
@@ -66,7 +62,6 @@ class TurnReport(msgspec.Struct, kw_only=True):
     erasing: int = 0
     closed: int = 0
     dropped_partitions: list[str] = []
-    titles_filled: int = 0
 
 
 class Housekeeper:
@@ -107,18 +102,10 @@ class Housekeeper:
             report.erasing = await self._erase_due(now)
             report.closed = await self._close_idle(now)
             report.dropped_partitions = self._drop_partitions(now)
-            # in a thread: up to its time budget of parsing, off the event loop
-            report.titles_filled = await asyncio.to_thread(fill_title_vectors, self.conn)
         finally:
             self.conn.execute("SELECT pg_advisory_unlock(%s)", (HOUSEKEEPING_LOCK,))
             self.conn.commit()
-        if (
-            report.expired
-            or report.erasing
-            or report.closed
-            or report.dropped_partitions
-            or report.titles_filled
-        ):
+        if report.expired or report.erasing or report.closed or report.dropped_partitions:
             log.info("housekeeping", **msgspec.structs.asdict(report))
         return report
 

@@ -41,12 +41,10 @@ OVERVIEW_TABLES: Final = (
     "overview_domains_monthly",
     "overview_pages_monthly",
     "page_titles",
-    "page_titles_unparsed",
 )
 """Rollups of ``page_visits`` (the visits projection; ``page_titles``: the titles each
-user saw per page version, which the search reads; ``page_titles_unparsed``: the users
-whose titles' search vectors housekeeping has yet to fill, :mod:`projector.title_vectors`);
-``overview_branches`` is the sessions projection's."""
+user saw per page version, which the search reads); ``overview_branches`` is the
+sessions projection's."""
 
 
 def _sql(name: str) -> str:

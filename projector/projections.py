@@ -73,7 +73,6 @@ PROJECTIONS: Final[dict[str, Projection]] = {
                 "overview_domains_monthly",
                 "overview_pages_monthly",
                 "page_titles",
-                "page_titles_unparsed",
             ),
         ),
         Projection("urls", (URLS_TOPIC,), ("urls", "page_texts")),

@@ -4,31 +4,30 @@
 -- addition and no rollup row can drop to zero visits (nothing to delete). The rows are
 -- read once (v) and summed per user, day and domain once (d); the daily and monthly
 -- domain rollups and the days are sums of d, the monthly pages and the titles sums of v.
--- Users given a title row not yet parsed are marked in page_titles_unparsed. The two
--- big rollups take their rows in primary-key order: the index work of 100,000 new rows
--- (ON CONFLICT's probe, then the insert) cost ~0.2 s of CPU less sorted than in hash
--- order, sort included (page_titles 0.62-0.68 s vs 0.69-0.75 s, overview_pages_monthly
--- 0.80-0.81 s vs 0.93-0.97 s, into tables of 300,000 rows).
+-- The two big rollups take their rows in primary-key order: the index work of 100,000
+-- new rows (ON CONFLICT's probe, then the insert) cost ~0.2 s of CPU less sorted than in
+-- hash order, sort included (page_titles 0.62-0.68 s vs 0.69-0.75 s,
+-- overview_pages_monthly 0.80-0.81 s vs 0.93-0.97 s, into tables of 300,000 rows).
 WITH v AS MATERIALIZED (
     SELECT user_id::uuid AS user_id,
            ((timestamptz 'epoch' + start_at * interval '1 ms') AT TIME ZONE 'UTC')::date AS day,
            domain, url_hash, content_hash, title, dwell_ms
     FROM tmp_visits
 ), titles AS (
-    -- a new row's title is not parsed here (`search` NULL, filled by housekeeping:
-    -- projector/title_vectors.py); its user is marked below
-    INSERT INTO {page_titles} AS o (user_id, url_hash, content_hash, title, visits)
-    SELECT user_id, url_hash, content_hash, title, count(*) FROM v GROUP BY 1, 2, 3, 4
+    -- as in overview_visits.sql: a title's vector is computed for a new row only (the
+    -- placeholder '' is never written: ON CONFLICT only adds the visits)
+    INSERT INTO {page_titles} AS o (user_id, url_hash, content_hash, title, visits, search)
+    SELECT c.user_id, c.url_hash, c.content_hash, c.title, c.visits,
+           CASE WHEN p.user_id IS NULL
+                THEN setweight(to_tsvector('english'::regconfig, c.title), 'A')
+                ELSE ''::tsvector END
+    FROM (SELECT user_id, url_hash, content_hash, title, count(*) AS visits FROM v
+          GROUP BY 1, 2, 3, 4) c
+    LEFT JOIN {page_titles} p ON p.user_id = c.user_id AND p.url_hash = c.url_hash
+        AND p.content_hash = c.content_hash AND p.title = c.title
     ORDER BY 1, 2, 3, 4
     ON CONFLICT (user_id, url_hash, content_hash, title) DO UPDATE
     SET visits = o.visits + EXCLUDED.visits
-    RETURNING o.user_id, o.search IS NULL AS unparsed
-), unparsed AS (
-    -- DO UPDATE, not NOTHING: the row lock orders this batch with the fill pass's delete
-    -- of the mark (projector/title_vectors.py), so no unparsed row is left unmarked
-    INSERT INTO {page_titles_unparsed} AS o (user_id)
-    SELECT DISTINCT user_id FROM titles WHERE unparsed
-    ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id
 ), d AS MATERIALIZED (
     SELECT user_id, day, domain, sum(dwell_ms) AS dwell_ms, count(*) AS visits
     FROM v GROUP BY user_id, day, domain

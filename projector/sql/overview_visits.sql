@@ -29,21 +29,21 @@ ON CONFLICT (user_id, month, url_hash, content_hash) DO UPDATE
 SET dwell_ms = o.dwell_ms + EXCLUDED.dwell_ms, visits = o.visits + EXCLUDED.visits;
 
 -- The titles each user saw per page version (title '' included), which the search reads.
--- A new row's title is not parsed here (`search` NULL, filled by housekeeping:
--- projector/title_vectors.py); the users with rows still unparsed are marked (DO UPDATE:
--- the row lock orders this batch with the fill pass's delete of the mark).
-WITH titles AS (
-    INSERT INTO {page_titles} AS o (user_id, url_hash, content_hash, title, visits)
-    SELECT user_id, url_hash, content_hash, title, sum(visits) FROM tmp_overview
-    GROUP BY 1, 2, 3, 4
-    ORDER BY 1, 2, 3, 4
-    ON CONFLICT (user_id, url_hash, content_hash, title) DO UPDATE
-    SET visits = o.visits + EXCLUDED.visits
-    RETURNING o.user_id, o.search IS NULL AS unparsed
-)
-INSERT INTO {page_titles_unparsed} AS o (user_id)
-SELECT DISTINCT user_id FROM titles WHERE unparsed
-ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id;
+-- A title's vector is computed for a new row only: a row already stored keeps its own
+-- (the placeholder '' is never written, ON CONFLICT only adds the visits). A user's rows
+-- have one writer at a time (their visits partition's; erasures lock out batches), so
+-- a row seen stored here is still stored at the insert.
+INSERT INTO {page_titles} AS o (user_id, url_hash, content_hash, title, visits, search)
+SELECT c.user_id, c.url_hash, c.content_hash, c.title, c.visits,
+       CASE WHEN p.user_id IS NULL THEN setweight(to_tsvector('english'::regconfig, c.title), 'A')
+            ELSE ''::tsvector END
+FROM (SELECT user_id, url_hash, content_hash, title, sum(visits) AS visits FROM tmp_overview
+      GROUP BY 1, 2, 3, 4) c
+LEFT JOIN {page_titles} p ON p.user_id = c.user_id AND p.url_hash = c.url_hash
+    AND p.content_hash = c.content_hash AND p.title = c.title
+ORDER BY 1, 2, 3, 4
+ON CONFLICT (user_id, url_hash, content_hash, title) DO UPDATE
+SET visits = o.visits + EXCLUDED.visits;
 
 -- A rollup row drops to zero visits only when the batch took some away: without a
 -- negative change nothing is looked for (the rollups are not scanned every batch).

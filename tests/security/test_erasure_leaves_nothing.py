@@ -42,7 +42,6 @@ USER_TABLES = (
     "overview_pages_monthly",
     "overview_branches",
     "page_titles",
-    "page_titles_unparsed",
     "event_log",
     "derived_log",
 )

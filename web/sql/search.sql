@@ -3,10 +3,9 @@
 -- (page_texts.search). A title is only ever the user's own: another user's title of the
 -- same page is neither shown nor matched. It starts from the user's own titles:
 -- page_titles (the projector's rollup of page_visits, migration 185) has one row per
--- (page, content version, title) the user visited, with the title's vector (filled in by
--- housekeeping shortly after the fold, computed here while missing: migration 190), so
--- the (url, content version) pairs they read and the titles that match come from one
--- read of their rows in it (a 100,000-visit user: ~5,000 rows, not their visits). Only those
+-- (page, content version, title) the user visited, with the title's vector, so the
+-- (url, content version) pairs they read and the titles that match come from one read of
+-- their rows in it (a 100,000-visit user: ~5,000 rows, not their visits). Only those
 -- pairs are looked up, matched and ranked (LATERAL with LIMIT: one primary-key probe per
 -- pair, so no other user's row is ever read or scored, however many users share the
 -- tables). The top ones are then decorated with the latest visit, a snippet and the
@@ -41,11 +40,7 @@ touched AS MATERIALIZED (
     WHERE v.session_id IN (SELECT session_id FROM hidden) AND v.user_id = %(user_id)s
 ),
 titles AS MATERIALIZED (
-    -- a vector the projector has not filled in yet (projector/title_vectors.py) is
-    -- computed here, by the same expression
-    SELECT p.url_hash, p.content_hash, p.title,
-           coalesce(p.search, setweight(to_tsvector('english', p.title), 'A')) AS search
-    FROM page_titles p
+    SELECT p.url_hash, p.content_hash, p.title, p.search FROM page_titles p
     WHERE p.user_id = %(user_id)s
       AND NOT EXISTS (
           SELECT 1 FROM touched x

@@ -26,7 +26,6 @@ READ_TABLES = {
     "overview_pages_monthly": "user_id, month, url_hash, content_hash",
     "overview_branches": "user_id, session_id, branch",
     "page_titles": "user_id, url_hash, content_hash, title",
-    "page_titles_unparsed": "user_id",
 }
 STATE_TABLES = (
     "projection_checkpoints",
@@ -51,24 +50,11 @@ def clear_read_tables(conn: psycopg.Connection[Any], *, state: bool = True) -> N
             conn.execute(f"DROP TABLE IF EXISTS {table}__shadow")
 
 
-_SNAPSHOT_COLUMNS = {
-    # a title's vector as the search reads it: housekeeping may or may not have filled it
-    # in yet (migration 190), which is not a difference in what the table holds
-    "page_titles": "user_id, url_hash, content_hash, title, visits,"
-    " coalesce(search, setweight(to_tsvector('english', title), 'A')) AS search",
-}
-_NOT_SNAPSHOT = ("page_titles_unparsed",)
-"""Housekeeping's to-do list (users with vectors to fill), not read-table content."""
-
-
 def snapshot(conn: psycopg.Connection[Any]) -> dict[str, list[tuple[Any, ...]]]:
     """Every read-table row, ordered by primary key: the row-by-row comparison basis."""
     out = {}
     for table, key in READ_TABLES.items():
-        if table in _NOT_SNAPSHOT:
-            continue
-        columns = _SNAPSHOT_COLUMNS.get(table, "*")
-        out[table] = conn.execute(f"SELECT {columns} FROM {table} ORDER BY {key}").fetchall()  # type: ignore[arg-type]
+        out[table] = conn.execute(f"SELECT * FROM {table} ORDER BY {key}").fetchall()
     conn.commit()
     return out
 

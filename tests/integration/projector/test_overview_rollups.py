@@ -13,7 +13,6 @@ from mindhit import streams
 from mindhit.settings import Settings
 from projector.replay import replay
 from projector.synthetic import synth_log, user_ids, write_log
-from projector.title_vectors import fill_title_vectors
 from schema.derived import UserErased, VisitClosed
 from schema.ids import deterministic_id
 from schema.log import DerivedEntry, encode_derived_entry
@@ -52,9 +51,7 @@ _EXPECTED = {
         "SELECT user_id, url_hash, content_hash, title, count(*),"
         " setweight(to_tsvector('english', title), 'A') FROM page_visits GROUP BY 1, 2, 3, 4"
         " ORDER BY 1, 2, 3, 4",
-        # a vector not filled in yet is what the search computes for it (migration 190)
-        "SELECT user_id, url_hash, content_hash, title, visits,"
-        " coalesce(search, setweight(to_tsvector('english', title), 'A')) FROM page_titles"
+        "SELECT user_id, url_hash, content_hash, title, visits, search FROM page_titles"
         " ORDER BY 1, 2, 3, 4",
     ),
     "overview_branches": (
@@ -68,12 +65,6 @@ _EXPECTED = {
 def _check(pg: psycopg.Connection[Any]) -> None:
     for table, (truth, rollup) in _EXPECTED.items():
         assert pg.execute(rollup).fetchall() == pg.execute(truth).fetchall(), table  # type: ignore[arg-type]
-    # every user with a title vector still to fill is marked for housekeeping
-    unmarked = pg.execute(
-        "SELECT user_id FROM page_titles WHERE search IS NULL"
-        " EXCEPT SELECT user_id FROM page_titles_unparsed"
-    ).fetchall()
-    assert unmarked == []
     pg.commit()
 
 
@@ -83,8 +74,6 @@ async def test_rollups_equal_the_aggregates_through_duplicates_erasure_and_repla
     log = list(synth_log(41, users=3, sessions_per_user=3, visits_per_session=7))
     await write_log(aredis, settings, log)
     await fold_all(settings, aredis, pg)
-    _check(pg)
-    assert fill_title_vectors(pg) > 0  # housekeeping's pass: the filled vectors are right
     _check(pg)
     days = pg.execute("SELECT count(*) FROM overview_days").fetchone()
     branches = pg.execute("SELECT count(*), sum(dwell_ms) FROM overview_branches").fetchone()
@@ -120,14 +109,10 @@ async def test_rollups_equal_the_aggregates_through_duplicates_erasure_and_repla
         "overview_pages_monthly",
         "page_titles",
     )
-    fill_title_vectors(pg)
     after_erasure = {t: snapshot(pg)[t] for t in rollups}
     # Replay rebuilds them from the archive alike (maps of a partly erased user follow
-    # the erasure's own rules, so the branches are checked against the maps); the title
-    # vectors it leaves to housekeeping, whose pass gives the same rows.
+    # the erasure's own rules, so the branches are checked against the maps).
     assert (await replay(settings, aredis, pg)).swapped
-    _check(pg)
-    assert fill_title_vectors(pg) > 0
     assert {t: snapshot(pg)[t] for t in rollups} == after_erasure
     _check(pg)
 

@@ -119,21 +119,3 @@ async def test_a_hits_sessions_are_the_five_newest_it_was_read_in(
     found = await store.search(apg, user_id, "wombat")
     got = {h.url: [s.session_id for s in h.sessions] for h in found.hits}
     assert got == expected  # deleted_only is not found: no visible visit
-
-
-async def test_title_vectors_not_filled_in_yet_give_the_same_hits(
-    apg: psycopg.AsyncConnection[Any],
-) -> None:
-    """The projector leaves a new title's vector to housekeeping (migration 190): until it
-    is filled the search computes it, so the hits, their order and snippets are the same."""
-    user_id, _sessions, _hidden = await _seed(apg)
-    filled = (await store.search(apg, user_id, "wombat recent")).hits
-    await apg.execute(
-        "UPDATE page_titles SET search = NULL WHERE user_id = %s AND url_hash IN"
-        " (SELECT url_hash FROM page_titles WHERE user_id = %s ORDER BY url_hash LIMIT 3)",
-        (user_id, user_id),
-    )
-    partly = (await store.search(apg, user_id, "wombat recent")).hits
-    await apg.execute("UPDATE page_titles SET search = NULL WHERE user_id = %s", (user_id,))
-    missing = (await store.search(apg, user_id, "wombat recent")).hits
-    assert filled and partly == filled and missing == filled
