@@ -84,7 +84,7 @@ from processors.dwell_state import (
 from processors.urls import domain_of, normalize_url, url_hash
 from schema.derived import VisitClosed
 from schema.events import ClientEvent, IdleState, SessionStopped
-from schema.ids import deterministic_id
+from schema.ids import visit_id
 
 __all__ = [
     "MAX_REOPENABLE",
@@ -344,7 +344,7 @@ class _Fold:
         self.out.derived.append(
             VisitClosed(
                 user_id=self.user_id,
-                visit_id=deterministic_id(self.user_id, client_id, visit.opened_seq),
+                visit_id=visit_id(self.user_id, client_id, visit.opened_seq),
                 client_id=client_id,
                 session_id=client.session_id,
                 tab_id=visit.tab_id,

@@ -13,7 +13,7 @@ import os
 import time
 import uuid
 
-__all__ = ["deterministic_id", "uuid7", "uuid7_time_ms"]
+__all__ = ["deterministic_id", "uuid7", "uuid7_time_ms", "visit_id"]
 
 _NAMESPACE = uuid.UUID("6f1f8a52-8f4e-4d0c-9f7e-3c1f0b7d9a11")
 
@@ -50,4 +50,15 @@ def deterministic_id(*parts: str | int) -> str:
     version nibble becomes ``5``, the variant nibble one of ``89ab``.
     """
     h = _sha1(_NAMESPACE_BYTES + "\x1f".join(map(str, parts)).encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+def visit_id(user_id: str, client_id: str, opened_seq: int) -> str:
+    """``deterministic_id(user_id, client_id, opened_seq)``, the id of a visit.
+
+    The same string, for the fold's hot path (one per closed visit): the three parts
+    joined by one f-string instead of ``map(str, parts)`` over a tuple (~1.2 µs a call
+    instead of ~1.8 µs).
+    """
+    h = _sha1(_NAMESPACE_BYTES + f"{user_id}\x1f{client_id}\x1f{opened_seq}".encode()).hexdigest()
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
