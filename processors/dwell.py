@@ -64,7 +64,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from processors.dwell_browser import MAX_TABS, Change, browser_change, current_page
+from processors.dwell_browser import BROWSER_CHANGES, MAX_TABS, SWITCH, Change, current_page
 from processors.dwell_state import (
     ClientState,
     FoldResult,
@@ -81,10 +81,11 @@ from processors.dwell_state import (
     session_closed,
     uncount_visit,
 )
-from processors.urls import domain_of, normalize_url, url_hash
+from processors.urls import normalize_url, page_of
 from schema.derived import VisitClosed
 from schema.events import ClientEvent, IdleState, SessionStopped
 from schema.ids import visit_id
+from schema.privacy import is_page_url
 
 __all__ = [
     "MAX_REOPENABLE",
@@ -107,6 +108,8 @@ MAX_STOPPED = 32
 """Recently stopped sessions remembered per user (to ignore their late events)."""
 MAX_REOPENABLE = 4
 """Recently stopped sessions kept whole per user (a late upload may still fold into them)."""
+_WEB = ("https://", "http://")
+"""Prefixes of most page URLs (:func:`~schema.privacy.is_page_url` says so without a call)."""
 MIN_VISIT_MS = 500
 """Shorter visits are flicks (tabbing through, a new tab on its way), not page views."""
 
@@ -180,41 +183,45 @@ class _Fold:
         client = st.clients.get(client_id)
         if client is None:
             client = st.clients[client_id] = ClientState()
-        # In sequence? A duplicate is counted and dropped, a jump is reported as a gap;
-        # the client's highest ``seq`` advances (written out here: once per event).
+        # The client's highest ``seq`` advances (the next one is the hot path).
         seq, last_seq = ev.seq, client.last_seq
-        if seq <= last_seq:
-            self.out.duplicates += 1
+        if seq != last_seq + 1 and self._duplicate(client_id, seq, last_seq):
             return
-        if last_seq >= 0 and seq != last_seq + 1:
-            self.out.gaps.append(Gap(client_id, last_seq + 1, seq))
         client.last_seq = seq
-        if ev.session_id in st.closed:  # else nothing to reopen (hot path)
+        sid = ev.session_id
+        if sid in st.closed:  # else nothing to reopen (hot path)
             self._reopen(client_id, client, ev)
-        self._apply(ev, client)
-        if self.reopened:
-            self.stop_reopened()
-
-    def _apply(self, ev: ClientEvent, client: ClientState) -> None:
+        # The event itself (written out here, once per event: was a method of its own).
         previous_ts = client.last_ts
         ts = client.last_ts = ev.ts if ev.ts > previous_ts else previous_ts
         if 0 <= client.idle_from <= ts:
-            self._become_idle(ev.client_id, client)
-        sid = ev.session_id
+            self._become_idle(client_id, client)
         # Hot path: the client is already in this open session (nothing to enter).
-        if (client.session_id != sid or sid not in self.st.sessions) and not self._enter_session(
-            ev.client_id, client, sid, ts
+        if (client.session_id == sid and sid in st.sessions) or self._enter_session(
+            client_id, client, sid, ts
         ):
-            return
-        if isinstance(ev, SessionStopped):
-            self._stop_session(sid, ts)
-            return
-        if isinstance(ev, IdleState):
-            change: Change | None = self._idle(client, ev, ts, previous_ts)
-        else:
-            change = browser_change(client, ev)
-        if change is not None:
-            self._reconcile(ev.client_id, client, ev.seq, ts, change[0], change[1])
+            if isinstance(ev, SessionStopped):
+                self._stop_session(sid, ts)
+            else:
+                if isinstance(ev, IdleState):
+                    change: Change | None = self._idle(client, ev, ts, previous_ts)
+                else:
+                    browser = BROWSER_CHANGES.get(type(ev))
+                    change = browser(client, ev) if browser is not None else SWITCH
+                if change is not None:
+                    self._reconcile(client_id, client, seq, ts, change[0], change[1])
+        if self.reopened:
+            self.stop_reopened()
+
+    def _duplicate(self, client_id: str, seq: int, last_seq: int) -> bool:
+        """For an event out of sequence: a duplicate is counted (True: drop it), a jump is
+        reported as a gap (a client's first event may start anywhere)."""
+        if seq <= last_seq:
+            self.out.duplicates += 1
+            return True
+        if last_seq >= 0:
+            self.out.gaps.append(Gap(client_id, last_seq + 1, seq))
+        return False
 
     @staticmethod
     def _late_of(ev: ClientEvent, session: SessionState) -> bool:
@@ -302,18 +309,29 @@ class _Fold:
         reason: str,
         force_split: bool,
     ) -> None:
-        want = current_page(client)
+        # current_page(client), written out (once per event): the tab that should be open.
+        tab: Tab | None = None
+        tab_id = -1
+        if client.session_id and client.focused_window >= 0:
+            active = client.active.get(client.focused_window)
+            if active is not None:
+                shown = client.tabs.get(active)
+                if (
+                    shown is not None
+                    and (shown.url.startswith(_WEB) or is_page_url(shown.url))
+                    and (shown.audible or not client.idle)
+                ):
+                    tab, tab_id = shown, active
         visit = client.visit
         if visit is not None and (
-            force_split or want is None or want[0] != visit.tab_id or want[1].url != visit.url
+            force_split or tab is None or tab_id != visit.tab_id or tab.url != visit.url
         ):
             self._close(client_id, client, ts, reason)
             visit = None
-        if want is None or visit is not None:
+        if tab is None or visit is not None:
             return
         session = self.st.sessions.get(client.session_id)
         if session is not None:
-            tab_id, tab = want
             matches = tab.content_url and tab.content_url == normalize_url(tab.url)
             content = tab.content_hash if matches else ""
             client.visit = OpenVisit(
@@ -321,7 +339,7 @@ class _Fold:
                 tab_id=tab_id,
                 url=tab.url,
                 title=tab.title,
-                start_ts=max(ts, session.started_ts),
+                start_ts=ts if ts > session.started_ts else session.started_ts,
                 content_hash=content,
             )
 
@@ -330,17 +348,17 @@ class _Fold:
         if visit is None:
             return
         client.visit = None
-        end = max(visit.start_ts, ts)
+        start = visit.start_ts
+        end = ts if ts > start else start
         # A stop from another clock (the server's) may close this client's visit later
         # than the client's own clock reads: its next visit may not start before that.
-        client.last_ts = max(client.last_ts, end)
-        dwell = end - visit.start_ts
+        if end > client.last_ts:
+            client.last_ts = end
+        dwell = end - start
         session = self.st.sessions.get(client.session_id)
         if (dwell < MIN_VISIT_MS and not visit.emitted) or session is None:
             return
-        normalized = normalize_url(visit.url)
-        uhash = url_hash(normalized)
-        domain = domain_of(normalized)
+        normalized, uhash, domain = page_of(visit.url)
         self.out.derived.append(
             VisitClosed(
                 user_id=self.user_id,
@@ -352,7 +370,7 @@ class _Fold:
                 url_hash=uhash,
                 domain=domain,
                 title=visit.title,
-                start_ts=visit.start_ts,
+                start_ts=start,
                 end_ts=end,
                 dwell_ms=dwell,
                 opened_seq=visit.opened_seq,

@@ -24,7 +24,7 @@ from schema.events import (
 )
 from schema.privacy import is_page_url
 
-__all__ = ["MAX_TABS", "MAX_TITLE", "browser_change", "current_page"]
+__all__ = ["BROWSER_CHANGES", "MAX_TABS", "MAX_TITLE", "SWITCH", "browser_change", "current_page"]
 
 MAX_TABS = 200
 """Tabs remembered per client; the oldest inactive ones are forgotten beyond this."""
@@ -34,10 +34,14 @@ Change = tuple[str, bool]
 """Why an open visit would close now, and whether it must split even on the same page."""
 
 
+SWITCH: Change = ("switch", False)
+"""What an event of a type not in :data:`BROWSER_CHANGES` asks of the open visit."""
+
+
 def browser_change(client: ClientState, ev: ClientEvent) -> Change | None:
     """Apply ``ev`` to ``client``'s browser; ``None`` when the visit needs no reconciling."""
-    change = _CHANGES.get(type(ev))
-    return change(client, ev) if change is not None else ("switch", False)
+    change = BROWSER_CHANGES.get(type(ev))
+    return change(client, ev) if change is not None else SWITCH
 
 
 def current_page(client: ClientState) -> tuple[int, Tab] | None:
@@ -114,7 +118,7 @@ def _content(client: ClientState, ev: PageContent) -> None:
         visit.content_hash = ev.content_hash
 
 
-_CHANGES: dict[type[Any], Callable[[ClientState, Any], Change | None]] = {
+BROWSER_CHANGES: dict[type[Any], Callable[[ClientState, Any], Change | None]] = {
     SessionStarted: _started,
     TabActivated: _activated,
     TabUpdated: _updated,
@@ -123,6 +127,8 @@ _CHANGES: dict[type[Any], Callable[[ClientState, Any], Change | None]] = {
     MediaState: _media,
     PageContent: _content,
 }
+"""Event type → what applies it to the client's browser (:func:`browser_change` looks it up;
+the fold does, written out)."""
 
 
 def _remember_tab(

@@ -12,7 +12,14 @@ import hashlib
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["TRACKING_PARAMS", "domain_of", "is_tracking_param", "normalize_url", "url_hash"]
+__all__ = [
+    "TRACKING_PARAMS",
+    "domain_of",
+    "is_tracking_param",
+    "normalize_url",
+    "page_of",
+    "url_hash",
+]
 
 TRACKING_PARAMS: frozenset[str] = frozenset(
     {
@@ -108,3 +115,11 @@ def domain_of(url: str) -> str:
     except ValueError:
         return ""
     return host[4:] if host.startswith("www.") else host
+
+
+@lru_cache(maxsize=65_536)
+def page_of(url: str) -> tuple[str, str, str]:
+    """``url``'s page: its :func:`normalize_url`, that one's :func:`url_hash` and
+    :func:`domain_of` (one cached look-up for the three: the fold names a page per visit)."""
+    normalized = normalize_url(url)
+    return normalized, url_hash(normalized), domain_of(normalized)

@@ -6,6 +6,7 @@ gateway); each user's events are folded in log order with that user's state.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import msgspec
@@ -17,8 +18,8 @@ from processors.content import ContentStore, verified_contents
 from processors.dwell import FoldResult, UserState, fold
 from processors.state import StateStore
 from processors.urls import domain_of, normalize_url, url_hash
-from schema.derived import DerivedBase, UrlDiscovered, VisitClosed
-from schema.events import ClientEvent, PageContent
+from schema.derived import DerivedBase, SessionClosed, UrlDiscovered, VisitClosed
+from schema.events import ClientEvent, PageContent, text_matches
 from schema.log import LogEntryError, decode_raw_entry
 
 __all__ = ["MAX_BATCH", "EntryFold", "RawHandler", "fold_entry", "url_versions"]
@@ -99,8 +100,9 @@ def fold_entry(
     candidates = out.candidates
     for user_id, sent in per_user.items():
         contents = [e for e in sent if isinstance(e, PageContent)]
-        events = verified_contents(sent) if contents else sent
-        if events is not sent:  # a text taken out: its event changed
+        events = sent
+        if any(e.text and not text_matches(e) for e in contents):  # rare: a text taken out
+            events = verified_contents(sent)
             contents = [e for e in events if isinstance(e, PageContent)]
         state, result = fold(
             states.get(user_id),
@@ -115,8 +117,11 @@ def fold_entry(
         for key, candidate in url_versions(user_id, contents, result.derived).items():
             if key not in candidates:
                 candidates[key] = candidate
-        out.texts[user_id] = [(e.content_hash, e.text) for e in contents if e.text]
-        out.held[user_id] = [e.content_hash for e in contents if e.content_hash and not e.text]
+        if contents:
+            out.texts[user_id] = [(e.content_hash, e.text) for e in contents if e.text]
+            out.held[user_id] = [e.content_hash for e in contents if e.content_hash and not e.text]
+        else:
+            out.texts[user_id], out.held[user_id] = [], []
     return out
 
 
@@ -228,11 +233,9 @@ class RawHandler:
             also=lambda pipe: self._content.queue_mark_versions(pipe, list(owners), owners),
         )
         metrics.URL_VERSIONS.inc(len(owners))
-        for f in folds:
-            metrics.VISITS.inc(sum(isinstance(d, VisitClosed) for d in f.derived))
-            metrics.SESSIONS_CLOSED.inc(
-                sum(d.__struct_config__.tag == "session.closed" for d in f.derived)
-            )
+        kinds = Counter(type(d) for f in folds for d in f.derived)
+        metrics.VISITS.inc(kinds[VisitClosed])
+        metrics.SESSIONS_CLOSED.inc(kinds[SessionClosed])
         metrics.USERS_IN_MEMORY.set(self._states.users_in_memory)
 
     def _decode(self, partition: int, offset: int, value: bytes) -> _Decoded | None:

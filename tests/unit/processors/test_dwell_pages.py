@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.dwell import MIN_VISIT_MS, OpenVisit, SessionState, UserState, encode_state, fold
+from processors.dwell import (
+    MIN_VISIT_MS,
+    OpenVisit,
+    SessionState,
+    UserState,
+    encode_state,
+    fold,
+    step,
+)
+from processors.dwell_browser import current_page
 from processors.dwell_state import count_visit
 from processors.sessions import mindmap_pages
 from processors.urls import domain_of, normalize_url, url_hash
 from schema.derived import SessionClosed, SessionPage, VisitClosed
+from schema.events import ClientEvent
 from tests.unit.processors.browsing import Browser
+from tests.unit.processors.test_dwell import THRESHOLDS, USER, browsing
 
 SID = "0190a0b0-0000-7000-8000-000000000002"
 NON_PAGES = ["about:blank", "about:blocked", "chrome://newtab/", "chrome-extension://x/popup.html"]
@@ -105,3 +116,20 @@ def test_count_visit_with_the_callers_hash_and_domain_counts_as_without(
     assert encode_state(UserState(sessions={"s": given_parts})) == encode_state(
         UserState(sessions={"s": computed})
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(browsing(), THRESHOLDS)
+def test_after_each_event_the_open_visit_is_the_current_page(
+    events: list[ClientEvent], threshold: int
+) -> None:
+    # The fold picks the page to open with current_page's rules written out (its hot path):
+    # after every event a client's open visit is current_page's tab and URL.
+    state: UserState | None = None
+    for event in events:
+        state, _ = step(state, USER, event, idle_threshold_ms=threshold)
+        for client in state.clients.values():
+            page = current_page(client)
+            if client.visit is not None:
+                assert page is not None
+                assert (page[0], page[1].url) == (client.visit.tab_id, client.visit.url)

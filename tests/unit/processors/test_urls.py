@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.urls import domain_of, normalize_url, url_hash
+from processors.urls import domain_of, normalize_url, page_of, url_hash
 
 
 def test_campaign_links_fragments_case_and_default_ports_collapse() -> None:
@@ -60,3 +60,22 @@ def test_normalize_is_idempotent_and_ignores_param_order_and_tracking(
     assert "utm_" not in once and "gclid" not in once
     reordered = "&".join(f"{k}={quote(v)}" for k, v in sorted(query, key=lambda kv: kv[0]))
     assert normalize_url(f"{scheme}://{host}/{quote(path)}?{reordered}") == once
+
+
+@given(
+    st.one_of(
+        st.text(max_size=60),
+        st.builds(
+            "{}://{}/{}?{}#{}".format,
+            st.sampled_from(["http", "https", "HTTP", "about", "chrome"]),
+            st.sampled_from(["Example.com", "www.example.ORG", "example.com:443", ""]),
+            st.text(max_size=10),
+            st.sampled_from(["", "utm_source=x&b=2&a=1", "fbclid=1"]),
+            st.text(max_size=5),
+        ),
+    )
+)
+def test_page_of_is_the_normalized_url_its_hash_and_domain(url: str) -> None:
+    # The fold names each closed visit's page with one cached look-up (its fast path).
+    normalized = normalize_url(url)
+    assert page_of(url) == (normalized, url_hash(normalized), domain_of(normalized))
