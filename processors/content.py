@@ -179,7 +179,8 @@ class ContentStore:
         else:
             self._queue_take_texts(pipe, texts, held)
         unique = list(dict.fromkeys(versions))
-        markers = [self._key("urlver", u, c) for u, c in unique]
+        urlver = f"{self._prefix}:urlver"  # self._key("urlver", u, c), written out
+        markers = [f"{urlver}:{u}:{c}" for u, c in unique]
         if markers:
             if split:
                 for marker in markers:

@@ -22,7 +22,14 @@ from schema.derived import DerivedBase, SessionClosed, UrlDiscovered, VisitClose
 from schema.events import ClientEvent, PageContent, text_matches
 from schema.log import LogEntryError, decode_raw_entry
 
-__all__ = ["MAX_BATCH", "EntryFold", "RawHandler", "fold_entry", "url_versions"]
+__all__ = [
+    "MAX_BATCH",
+    "EntryFold",
+    "RawHandler",
+    "fold_entry",
+    "url_versions",
+    "visited_version",
+]
 
 log = get_logger(__name__)
 
@@ -38,6 +45,31 @@ def url_versions(
     version (``content_hash == ""``) so the URL still gets a row downstream. Pure:
     which candidates are new is decided by the store.
     """
+    found = _content_versions(user_id, events)
+    for visit in derived:
+        if isinstance(visit, VisitClosed):
+            key = (visit.url_hash, "")
+            if key not in found:
+                found[key] = visited_version(visit)
+    return found
+
+
+def visited_version(visit: VisitClosed) -> UrlDiscovered:
+    """The text-less ``url.discovered`` of a visited URL (see :func:`url_versions`)."""
+    return UrlDiscovered(
+        user_id=visit.user_id,
+        url_hash=visit.url_hash,
+        url=visit.url,
+        domain=visit.domain,
+        title=visit.title,
+        first_seen_ts=visit.start_ts,
+    )
+
+
+def _content_versions(
+    user_id: str, events: Sequence[ClientEvent]
+) -> dict[tuple[str, str], UrlDiscovered]:
+    """The versions :func:`url_versions` takes from page contents."""
     found: dict[tuple[str, str], UrlDiscovered] = {}
     for event in events:
         if isinstance(event, PageContent):
@@ -55,19 +87,11 @@ def url_versions(
                     lang=event.lang,
                     text=event.text,
                 )
-    for visit in derived:
-        if isinstance(visit, VisitClosed):
-            key = (visit.url_hash, "")
-            if key not in found:
-                found[key] = UrlDiscovered(
-                    user_id=user_id,
-                    url_hash=visit.url_hash,
-                    url=visit.url,
-                    domain=visit.domain,
-                    title=visit.title,
-                    first_seen_ts=visit.start_ts,
-                )
     return found
+
+
+def _version(candidate: UrlDiscovered | VisitClosed) -> UrlDiscovered:
+    return candidate if isinstance(candidate, UrlDiscovered) else visited_version(candidate)
 
 
 class EntryFold(msgspec.Struct, kw_only=True):
@@ -76,7 +100,9 @@ class EntryFold(msgspec.Struct, kw_only=True):
     states: dict[str, UserState]
     """Each user's new state (to keep once the derived events are stored)."""
     derived: list[DerivedBase]
-    candidates: dict[tuple[str, str], UrlDiscovered]
+    candidates: dict[tuple[str, str], UrlDiscovered | VisitClosed]
+    """:func:`url_versions` of every user, in order (a visited URL's version as its visit:
+    made a :func:`visited_version` only if new, which most are not)."""
     texts: dict[str, list[tuple[str, str]]]
     """Page texts sent in full, per user: ``(content_hash, text)``."""
     held: dict[str, list[str]]
@@ -114,9 +140,17 @@ def fold_entry(
         out.states[user_id] = state
         out.results[user_id] = result
         out.derived.extend(result.derived)
-        for key, candidate in url_versions(user_id, contents, result.derived).items():
+        # url_versions(user_id, contents, result.derived), in its order; a visit stands
+        # for its version until the store says it is new (most are not).
+        found = _content_versions(user_id, contents) if contents else {}
+        for key, version in found.items():
             if key not in candidates:
-                candidates[key] = candidate
+                candidates[key] = version
+        for visit in result.derived:
+            if isinstance(visit, VisitClosed):
+                key = (visit.url_hash, "")
+                if key not in found and key not in candidates:
+                    candidates[key] = visit
         if contents:
             out.texts[user_id] = [(e.content_hash, e.text) for e in contents if e.text]
             out.held[user_id] = [e.content_hash for e in contents if e.content_hash and not e.text]
@@ -266,7 +300,7 @@ class RawHandler:
         who brought each of them in."""
         texts: dict[str, list[tuple[str, str]]] = {}
         held: dict[str, list[str]] = {}
-        first: dict[tuple[str, str], tuple[int, UrlDiscovered]] = {}
+        first: dict[tuple[str, str], tuple[int, UrlDiscovered | VisitClosed]] = {}
         for i, f in enumerate(folds):
             for user, pairs in f.texts.items():
                 texts.setdefault(user, []).extend(pairs)
@@ -275,7 +309,7 @@ class RawHandler:
             for key, candidate in f.candidates.items():
                 first.setdefault(key, (i, candidate))
         fresh = await self._content.take_entry(texts, held, list(first))
-        filled = await self._with_known_texts([first[key][1] for key in fresh])
+        filled = await self._with_known_texts([_version(first[key][1]) for key in fresh])
         announced: list[list[UrlDiscovered]] = [[] for _ in folds]
         for key, candidate in zip(fresh, filled, strict=True):
             announced[first[key][0]].append(candidate)
