@@ -200,13 +200,16 @@ class _Fold:
         if (client.session_id == sid and sid in st.sessions) or self._enter_session(
             client_id, client, sid, ts
         ):
-            if isinstance(ev, SessionStopped):
+            # By exact type (no event class has subclasses): isinstance() with a Struct
+            # class that does not match costs ~0.1 µs, twice per event.
+            kind = type(ev)
+            if kind is SessionStopped:
                 self._stop_session(sid, ts)
             else:
-                if isinstance(ev, IdleState):
-                    change: Change | None = self._idle(client, ev, ts, previous_ts)
+                if kind is IdleState:
+                    change: Change | None = self._idle(client, ev, ts, previous_ts)  # type: ignore[arg-type]
                 else:
-                    browser = BROWSER_CHANGES.get(type(ev))
+                    browser = BROWSER_CHANGES.get(kind)
                     change = browser(client, ev) if browser is not None else SWITCH
                 if change is not None:
                     self._reconcile(client_id, client, seq, ts, change[0], change[1])

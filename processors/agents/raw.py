@@ -125,7 +125,7 @@ def fold_entry(
     out = EntryFold(states={}, derived=[], candidates={}, texts={}, held={}, results={})
     candidates = out.candidates
     for user_id, sent in per_user.items():
-        contents = [e for e in sent if isinstance(e, PageContent)]
+        contents = [e for e in sent if type(e) is PageContent]  # exact: no subclasses
         events = sent
         if any(e.text and not text_matches(e) for e in contents):  # rare: a text taken out
             events = verified_contents(sent)
