@@ -85,7 +85,7 @@ from processors.urls import normalize_url, page_of
 from schema.derived import VisitClosed
 from schema.events import ClientEvent, IdleState, SessionStopped
 from schema.ids import visit_id
-from schema.privacy import is_page_url
+from schema.privacy import WEB_PREFIXES, is_page_url
 
 __all__ = [
     "MAX_REOPENABLE",
@@ -108,8 +108,6 @@ MAX_STOPPED = 32
 """Recently stopped sessions remembered per user (to ignore their late events)."""
 MAX_REOPENABLE = 4
 """Recently stopped sessions kept whole per user (a late upload may still fold into them)."""
-_WEB = ("https://", "http://")
-"""Prefixes of most page URLs (:func:`~schema.privacy.is_page_url` says so without a call)."""
 MIN_VISIT_MS = 500
 """Shorter visits are flicks (tabbing through, a new tab on its way), not page views."""
 
@@ -191,7 +189,6 @@ class _Fold:
         sid = ev.session_id
         if sid in st.closed:  # else nothing to reopen (hot path)
             self._reopen(client_id, client, ev)
-        # The event itself (written out here, once per event: was a method of its own).
         previous_ts = client.last_ts
         ts = client.last_ts = ev.ts if ev.ts > previous_ts else previous_ts
         if 0 <= client.idle_from <= ts:
@@ -200,8 +197,7 @@ class _Fold:
         if (client.session_id == sid and sid in st.sessions) or self._enter_session(
             client_id, client, sid, ts
         ):
-            # By exact type (no event class has subclasses): isinstance() with a Struct
-            # class that does not match costs ~0.1 µs, twice per event.
+            # By exact type (no subclasses): an isinstance() that fails costs ~0.1 µs.
             kind = type(ev)
             if kind is SessionStopped:
                 self._stop_session(sid, ts)
@@ -217,8 +213,7 @@ class _Fold:
             self.stop_reopened()
 
     def _duplicate(self, client_id: str, seq: int, last_seq: int) -> bool:
-        """For an event out of sequence: a duplicate is counted (True: drop it), a jump is
-        reported as a gap (a client's first event may start anywhere)."""
+        """Out of sequence: count a duplicate (True: drop it) or report a gap (not before seq 0)."""
         if seq <= last_seq:
             self.out.duplicates += 1
             return True
@@ -226,20 +221,16 @@ class _Fold:
             self.out.gaps.append(Gap(client_id, last_seq + 1, seq))
         return False
 
-    @staticmethod
-    def _late_of(ev: ClientEvent, session: SessionState) -> bool:
-        """Whether ``ev`` belongs inside the stopped ``session`` (a late event to fold)."""
-        inside = session.started_ts <= ev.ts <= session.stopped_ts
-        return inside and not isinstance(ev, SessionStopped)
-
     def _reopen(self, client_id: str, client: ClientState, ev: ClientEvent) -> None:
         """Reopen a recently stopped session for a late event of it (see the rules)."""
         sid = ev.session_id
         if client.session_id not in ("", sid):
             return
         session = self.st.closed.get(sid)
-        if session is None or not self._late_of(ev, session):
-            return
+        if session is None or not session.started_ts <= ev.ts <= session.stopped_ts:
+            return  # not inside the stopped session: not a late event of it
+        if isinstance(ev, SessionStopped):
+            return  # a late stop stays ignored
         stopped = session.stopped_clients.get(client_id)
         untouched = client.last_ts == (stopped.after_ts if stopped is not None else 0)
         if not untouched:  # the client went on since the stop: its time is spoken for
@@ -321,7 +312,7 @@ class _Fold:
                 shown = client.tabs.get(active)
                 if (
                     shown is not None
-                    and (shown.url.startswith(_WEB) or is_page_url(shown.url))
+                    and (shown.url.startswith(WEB_PREFIXES) or is_page_url(shown.url))
                     and (shown.audible or not client.idle)
                 ):
                     tab, tab_id = shown, active

@@ -38,6 +38,7 @@ __all__ = [
     "SECRET_PARAMS",
     "SECRET_PARAM_PREFIXES",
     "SECRET_PARAM_SUFFIXES",
+    "WEB_PREFIXES",
     "UserSecretParams",
     "is_page_url",
     "is_secret_param",
@@ -48,6 +49,8 @@ __all__ = [
 
 PAGE_SCHEMES: Final = ("http", "https")
 """The only schemes whose URLs are pages."""
+WEB_PREFIXES: Final = ("https://", "http://")
+"""How most page URLs start (the common case of :func:`is_page_url`, before any ``lower()``)."""
 
 NOT_A_PAGE_URL: Final = "about:blank"
 """What a switch to a tab that shows no web page (new tab, ``file:``, …) is recorded as."""
@@ -142,7 +145,7 @@ def parse_secret_params(text: str) -> list[str]:
 
 def is_page_url(url: str) -> bool:
     """Whether ``url`` is a web page (``http://`` or ``https://``), the only kind recorded."""
-    if url.startswith(("https://", "http://")):  # the common case, before any lower()
+    if url.startswith(WEB_PREFIXES):  # the common case, before any lower()
         return True
     colon = url.find(":")
     return colon > 0 and url[:colon].lower() in PAGE_SCHEMES and url[colon + 1 : colon + 3] == "//"
