@@ -15,6 +15,10 @@ every service may import it:
                               partition, absent until published) and ``last`` (the latest one)
 ``<prefix>:{p<N>}:lease:<group>``      hash ``lease.member``, ``lease.expires``: who owns
                               partition N of the group
+``<prefix>:{p<N>}:written:<producer>``  number of the producer's last append batch to partition
+                              N (only with ``wait_replicas`` > 0; expires after an hour)
+``<prefix>:{p<N>}:replicated``  the time of a producer's last replication check on the node of
+                              partition N (the write its ``WAIT`` waits for; expires after 60 s)
 
 The projector's replicas form the group :data:`PROJECTOR_GROUP` with the same keys
 (members, state, leases; no offsets hash: their positions are in PostgreSQL).
@@ -52,8 +56,10 @@ __all__ = [
     "offsets_key",
     "parse_tp_field",
     "partition_lease_key",
+    "replicated_key",
     "topics_key",
     "tp_field",
+    "written_key",
 ]
 
 PROJECTOR_GROUP = "projector"
@@ -76,6 +82,16 @@ def group_state_key(prefix: str, group: str) -> str:
 def partition_lease_key(prefix: str, group: str, partition: int) -> str:
     """The lease of one partition (every topic's partition N) of a consumer group."""
     return f"{prefix}:{partition_tag(partition)}:lease:{group}"
+
+
+def written_key(prefix: str, partition: int, producer: str) -> str:
+    """The number of producer ``producer``'s last append batch to partition ``partition``."""
+    return f"{prefix}:{partition_tag(partition)}:written:{producer}"
+
+
+def replicated_key(prefix: str, partition: int) -> str:
+    """The key a producer writes before ``WAIT`` on the node of partition ``partition``."""
+    return f"{prefix}:{partition_tag(partition)}:replicated"
 
 
 def topics_key(prefix: str) -> str:

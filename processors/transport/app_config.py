@@ -35,10 +35,16 @@ def faust_app_options(
     """Keyword arguments for ``faust.App`` (``redis_url`` is the resolved Redis URL).
 
     ``broker_options`` are broker URL options (``lease_ms``, ``compact_interval``,
-    ``block_ms``, ``fetch_count``; see :mod:`processors.transport.options`).
+    ``block_ms``, ``fetch_count``; see :mod:`processors.transport.options`). With
+    ``settings.wait_replicas`` > 0 the broker URL carries it and ``wait_timeout_ms``, so
+    the producer waits for the same replicas as the gateway.
     """
+    own: dict[str, float | int] = {}
+    if settings.wait_replicas > 0:
+        own = {"wait_replicas": settings.wait_replicas, "wait_timeout_ms": settings.wait_timeout_ms}
+    own.update(broker_options or {})
     options: dict[str, Any] = {
-        "broker": broker_url(redis_url, settings.key_prefix, **(broker_options or {})),
+        "broker": broker_url(redis_url, settings.key_prefix, **own),
         "topic_partitions": settings.partitions,
         "value_serializer": "raw",
         "key_serializer": "raw",

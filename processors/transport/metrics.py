@@ -18,6 +18,9 @@ __all__ = [
     "FETCH_ERRORS",
     "HIGHWATER",
     "LEASE_HELD",
+    "REPLICATION_LOST",
+    "REPLICATION_TIMEOUTS",
+    "REPLICATION_WAITS",
 ]
 
 APPENDED = Counter(
@@ -51,4 +54,16 @@ COMPACTED = Counter(
 )
 LEASE_HELD = Gauge(
     "mindhit_transport_lease_held", "Partition leases this worker holds in its group"
+)
+REPLICATION_WAITS = Counter(
+    "mindhit_transport_replication_waits_total",
+    "Replication checks (WAIT) of the producer's appends before a commit, per node checked",
+)
+REPLICATION_TIMEOUTS = Counter(
+    "mindhit_transport_replication_timeouts_total",
+    "Replication checks that failed (too few replicas in time, or the node unreachable); retried",
+)
+REPLICATION_LOST = Counter(
+    "mindhit_transport_replication_lost_total",
+    "Flushes refused because appends vanished before replicas held them (a failover)",
 )

@@ -12,6 +12,11 @@ keeps its usual redis-py meaning:
 ``fetch_count``       most entries read per partition per fetch (default 500).
 ``lease_ms``          the group's session timeout (default 10000): a member that stops heartbeating
                       leaves the group, and its partition leases expire, this long after.
+``wait_replicas``     replicas that must hold the producer's appends before Faust may commit past
+                      them (default 0 = none; ``MINDHIT_WAIT_REPLICAS``, see
+                      :meth:`processors.transport.producer.Producer.flush`).
+``wait_timeout_ms``   how long one ``WAIT`` for them lasts (default 100;
+                      ``MINDHIT_WAIT_TIMEOUT_MS``).
 ``cluster``           ``1``: the Redis is a Redis Cluster (what ``redis+cluster://`` means
                       elsewhere in MindHit, :func:`mindhit.redis_client.connect_redis`; Faust
                       picks a transport by the URL's scheme, so the broker URL keeps ``redis://``).
@@ -27,7 +32,16 @@ from mindhit.redis_client import plain_url
 
 __all__ = ["TransportOptions", "broker_url", "parse_broker_url"]
 
-_OWN_PARAMS = ("prefix", "compact_interval", "block_ms", "fetch_count", "lease_ms", "cluster")
+_OWN_PARAMS = (
+    "prefix",
+    "compact_interval",
+    "block_ms",
+    "fetch_count",
+    "lease_ms",
+    "wait_replicas",
+    "wait_timeout_ms",
+    "cluster",
+)
 
 
 class TransportOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -39,6 +53,8 @@ class TransportOptions(msgspec.Struct, frozen=True, kw_only=True):
     block_ms: int = 100
     fetch_count: int = 500
     lease_ms: int = 10_000
+    wait_replicas: int = 0
+    wait_timeout_ms: int = 100
 
 
 def parse_broker_url(url: str) -> TransportOptions:
@@ -71,6 +87,8 @@ def parse_broker_url(url: str) -> TransportOptions:
             block_ms=int(own.get("block_ms", 100)),
             fetch_count=int(own.get("fetch_count", 500)),
             lease_ms=int(own.get("lease_ms", 10_000)),
+            wait_replicas=int(own.get("wait_replicas", 0)),
+            wait_timeout_ms=int(own.get("wait_timeout_ms", 100)),
         )
     except ValueError as exc:
         raise ValueError(f"invalid broker URL option in {url!r}: {exc}") from exc
@@ -81,6 +99,8 @@ def parse_broker_url(url: str) -> TransportOptions:
         or options.fetch_count < 1
         or options.compact_interval_s < 0
         or options.lease_ms < 1000
+        or options.wait_replicas < 0
+        or options.wait_timeout_ms < 0
     ):
         raise ValueError(f"broker URL options out of range: {url!r}")
     return options

@@ -10,6 +10,12 @@ changelog entry, and any entry for a partition this worker holds, is appended by
 call that first checks this worker still holds the partition's lease (``fence`` of
 ``mindhit.streams.queue_append``), so a worker that lost the partition can never add to
 the table its new owner recovered, nor emit events folded from its stale state.
+
+With ``wait_replicas`` > 0 (``MINDHIT_WAIT_REPLICAS``, the gateway's setting, in the broker
+URL) ``flush`` — which Faust calls right before committing offsets — also confirms that
+that many replicas hold every append made since the last confirmation (see
+:meth:`Producer.flush`), so no offset is committed past derived output or a table change
+that a failover to a replica could still lose (:mod:`processors.transport.replication`).
 """
 
 from __future__ import annotations
@@ -35,11 +41,13 @@ from processors.transport import metrics
 from processors.transport.context import HasGroupContext
 from processors.transport.pending import Pending as _Pending
 from processors.transport.pending import encode_key, headers_field, resolve
+from processors.transport.replication import Replication
 from schema.topics import partition_for, stream_key
 
 __all__ = ["Producer", "TransactionsNotSupported", "encode_key", "headers_field"]
 
 MAX_PIPELINE = 2000
+
 
 log = get_logger(__name__)
 
@@ -66,10 +74,24 @@ class Producer(base.Producer):
         self._inflight: set[asyncio.Future[RecordMetadata]] = set()
         self._round_robin = itertools.count()
         self._client: aioredis.Redis | None = None
+        self._replication: Replication | None = None
 
     @property
     def _transport(self) -> Any:
         return self.transport
+
+    @property
+    def replication(self) -> Replication:
+        """What replicas must still confirm before a commit (``wait_replicas``, broker URL)."""
+        if self._replication is None:
+            options = self._transport.options
+            self._replication = Replication(
+                lambda: self.client,
+                self._transport.catalog.prefix,
+                options.wait_replicas,
+                options.wait_timeout_ms,
+            )
+        return self._replication
 
     @property
     def client(self) -> aioredis.Redis:
@@ -157,6 +179,11 @@ class Producer(base.Producer):
                replays from the last commit and writes the changes again. The same
                when the producer stopped (or crashed, e.g. on a fenced append) before
                sending them: nobody would, so waiting longer would hang the shutdown.
+            4. With ``wait_replicas`` > 0: confirm that many replicas hold every append
+               since the last confirmation (:mod:`processors.transport.replication`), even
+               when nothing was waited for, retrying until ``producer_request_timeout``; else raise
+               :class:`ProducerSendError` too (the same crash and replay). With
+               ``wait_replicas`` = 0 this step sends nothing.
 
         Raises:
             ProducerSendError: a message handed over before this call was not stored.
@@ -164,18 +191,20 @@ class Producer(base.Producer):
         waiting: list[asyncio.Future[Any]] = list(self._inflight)
         pending_queue: Any = self.buffer.pending
         waiting.extend(cast(list[asyncio.Future[Any]], list(pending_queue._queue)))
-        if not waiting:
-            return
-        results = await self._wait_stored(waiting)
-        lost = [
-            r
-            for r in results
-            if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
-        ]
-        if lost:
-            raise ProducerSendError(
-                f"{len(lost)} message(s) were not stored; not committing past them: {lost[0]}"
-            ) from lost[0]
+        if waiting:
+            results = await self._wait_stored(waiting)
+            lost = [
+                r
+                for r in results
+                if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
+            ]
+            if lost:
+                raise ProducerSendError(
+                    f"{len(lost)} message(s) were not stored; not committing past them: {lost[0]}"
+                ) from lost[0]
+        if self.replication.unconfirmed:
+            timeout = float(self.app.conf.producer_request_timeout)
+            await self.replication.check(timeout, lambda: bool(self.should_stop))
 
     async def _wait_stored(self, waiting: list[asyncio.Future[Any]]) -> list[Any]:
         """The outcome of each future in ``waiting``; raise if the producer stops first."""
@@ -313,21 +342,29 @@ class Producer(base.Producer):
         attempt = 0
         ids: list[Any] = [None] * len(batch)
         todo = list(range(len(batch)))
+        number = self.replication.next_batch()
+        markers: set[int] = set()  # partitions whose `written` marker is still to be set
         while True:
             pipe = self.client.pipeline(transaction=False)
             for index in todo:
                 self._queue_one(pipe, batch[index])
+            marking = self.replication.queue_markers(
+                pipe, number, markers, (batch[i].partition for i in todo)
+            )
             try:
                 results: list[Any] = await pipe.execute(raise_on_error=False)
             except UNREACHABLE as exc:
-                results = [exc] * len(todo)
-            except Exception as exc:  # anything else fails the batch
-                results = [exc] * len(todo)
-                todo = []
-            for index, result in zip(todo, results, strict=True):
+                results = [exc] * (len(todo) + len(marking))
+            except Exception as exc:  # anything else fails the batch (its futures)
+                for index in todo:
+                    ids[index] = exc
+                results, todo, marking = [], [], []
+                markers.clear()
+            for index, result in zip(todo, results[: len(todo)], strict=True):
                 ids[index] = result
+            self.replication.settle_markers(markers, marking, results[len(todo) :])
             failed = [i for i in todo if isinstance(ids[i], UNREACHABLE)]
-            if not failed or time.monotonic() >= deadline or self.should_stop:
+            if (not failed and not markers) or time.monotonic() >= deadline or self.should_stop:
                 break
             todo = failed
             attempt += 1
@@ -338,4 +375,12 @@ class Producer(base.Producer):
             await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
         if attempt:
             log.info("append retried", attempts=attempt)
+        self.replication.note_written(
+            number,
+            (
+                item.partition
+                for item, i in zip(batch, ids, strict=True)
+                if not isinstance(i, BaseException)
+            ),
+        )
         return ids

@@ -34,6 +34,8 @@ def test_broker_url_options_are_split_from_the_redis_url() -> None:
         "redis://h?fetch_count=0",
         "redis://h?block_ms=x",
         "redis://h?lease_ms=10",
+        "redis://h?wait_replicas=-1",
+        "redis://h?wait_timeout_ms=-5",
     ],
 )
 def test_bad_broker_urls_are_refused(url: str) -> None:
@@ -123,3 +125,20 @@ def test_app_options_follow_settings_and_bind_web_to_the_processors_host() -> No
     assert (options["web_bind"], options["web_port"]) == ("127.0.0.1", 9101)
     assert options["broker_commit_interval"] == 0.7
     assert options["processing_guarantee"] == "at_least_once"
+
+
+def test_wait_replicas_of_the_settings_reach_the_producer_through_the_broker_url() -> None:
+    """One setting: the gateway and the transport wait for the same replicas."""
+    from mindhit.settings import Settings
+    from processors.transport.app_config import faust_app_options
+
+    plain = faust_app_options(Settings.from_env({}), "redis://r:6379/1")["broker"]
+    assert "wait" not in plain  # nothing changes without replicas to wait for
+    assert parse_broker_url(plain).wait_replicas == 0
+    settings = Settings.from_env({}, wait_replicas=2, wait_timeout_ms=250)
+    options = parse_broker_url(faust_app_options(settings, "redis://r:6379/1")["broker"])
+    assert (options.redis_url, options.wait_replicas, options.wait_timeout_ms) == (
+        "redis://r:6379/1",
+        2,
+        250,
+    )
