@@ -17,7 +17,13 @@ from pathlib import Path
 
 import redis
 
-__all__ = ["PrivateRedis", "free_port"]
+__all__ = [
+    "PrivateRedis",
+    "attach_replica",
+    "free_port",
+    "reattach_replica",
+    "wait_replica_online",
+]
 
 
 def free_port() -> int:
@@ -90,3 +96,35 @@ class PrivateRedis:
                 self.process.kill()
                 self.process.wait(10)
             self.process = None
+
+
+def attach_replica(
+    primary: PrivateRedis, directory: Path, *, appendonly: bool = True
+) -> PrivateRedis:
+    """Start a redis-server in ``directory`` replicating ``primary``, once it is online."""
+    replica = PrivateRedis(directory, appendonly=appendonly)
+    replica.start()
+    reattach_replica(primary, replica)
+    return replica
+
+
+def reattach_replica(primary: PrivateRedis, replica: PrivateRedis) -> None:
+    """Make the running ``replica`` replicate ``primary`` again and wait until it is online."""
+    control = redis.Redis(port=replica.port)
+    try:
+        control.replicaof("127.0.0.1", primary.port)
+    finally:
+        control.close()
+    wait_replica_online(primary)
+
+
+def wait_replica_online(primary: PrivateRedis, timeout: float = 10.0) -> None:
+    """Wait until ``primary`` reports its first replica ``online``."""
+    client = redis.Redis(port=primary.port)
+    deadline = time.monotonic() + timeout
+    try:
+        while client.info("replication").get("slave0", {}).get("state") != "online":
+            assert time.monotonic() < deadline, "the replica did not come online"
+            time.sleep(0.05)
+    finally:
+        client.close()
