@@ -140,6 +140,15 @@ async def test_flush_refuses_while_the_replica_lags_and_ends_once_it_caught_up(
     assert _lengths(replica) == [4] * PARTITIONS
 
 
+def _lose_marker(primary: PrivateRedis, producer: Any, partition: int) -> None:
+    """Delete the producer's ``written`` marker of ``partition`` on the primary."""
+    control = redis.Redis(port=primary.port)
+    try:
+        control.delete(written_key(PREFIX, partition, producer.replication.producer_id))
+    finally:
+        control.close()
+
+
 async def test_flush_refuses_when_appends_vanished_before_they_were_replicated(
     waiting_app: faust.App, primary: PrivateRedis, replica: PrivateRedis
 ) -> None:
@@ -150,12 +159,7 @@ async def test_flush_refuses_when_appends_vanished_before_they_were_replicated(
     lost = _sample("mindhit_transport_replication_lost_total")
     await _send(waiting_app, 4, first=4)
     await waiting_app.producer.send_and_wait("derived", None, b"x", 1, None, None)
-    control = redis.Redis(port=primary.port)
-    try:
-        # as a failover to a replica that lacked the last batch loses it
-        control.delete(written_key(PREFIX, 1, producer.replication.producer_id))
-    finally:
-        control.close()
+    _lose_marker(primary, producer, 1)  # as a failover to a replica that lacked the batch
     with pytest.raises(ProducerSendError, match=r"\[1\] vanished"):
         await waiting_app.producer.flush()
     assert _sample("mindhit_transport_replication_lost_total") == lost + 1
@@ -167,11 +171,7 @@ async def test_a_later_batch_notices_an_earlier_one_vanished(
     """The marker a later batch overwrites would hide the loss: its ``SET … GET`` sees it."""
     producer: Any = waiting_app.producer
     await waiting_app.producer.send_and_wait("derived", None, b"a", 2, None, None)
-    control = redis.Redis(port=primary.port)
-    try:
-        control.delete(written_key(PREFIX, 2, producer.replication.producer_id))
-    finally:
-        control.close()
+    _lose_marker(primary, producer, 2)
     await waiting_app.producer.send_and_wait("derived", None, b"b", 2, None, None)
     with pytest.raises(ProducerSendError, match=r"\[2\] vanished"):
         await waiting_app.producer.flush()
