@@ -112,11 +112,12 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError("private redis-server did not start")
 
 
-def prepare_database() -> str:
+def prepare_database(name: str = BENCH_DB) -> str:
+    """Create the bench's database ``name`` afresh (dropping an old one) and migrate it."""
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}"')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + BENCH_DB
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
     apply_migrations(url)
     return url
 
@@ -515,6 +516,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="connections, workload 1")
     parser.add_argument("--clients", type=int, default=1000, help="clients, workload 2")
     parser.add_argument(
+        "--db", default=BENCH_DB, help="database created afresh for the run's tokens"
+    )
+    parser.add_argument(
         "--load", type=float, default=0.7, help="open-loop rate as a fraction of saturation"
     )
     args = parser.parse_args()
@@ -527,7 +531,7 @@ def main() -> None:
     gateway: subprocess.Popen[bytes] | None = None
     try:
         console.log("database and tokens")
-        database_url = prepare_database()
+        database_url = prepare_database(args.db)
         big_body = write_inputs(work, asyncio.run(make_tokens(database_url, 200)))
 
         console.log("raw ceiling (in-process decode + one XADD per batch)")
