@@ -139,8 +139,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     public_url: str = ""
     gateway_public_url: str = ""
     max_body_bytes: int = 2 * 1024 * 1024
-    wait_replicas: int = 0
-    wait_timeout_ms: int = 100
+    wait_replicas: Annotated[int, msgspec.Meta(ge=0)] = 0
+    wait_timeout_ms: Annotated[int, msgspec.Meta(ge=1)] = 100  # WAIT n 0 would block forever
     allow_volatile_redis: bool = False
     batch_dedupe_seconds: int = 7 * 24 * 3600
     blocked_domains: tuple[str, ...] = ()

@@ -179,8 +179,7 @@ class ContentStore:
         else:
             self._queue_take_texts(pipe, texts, held)
         unique = list(dict.fromkeys(versions))
-        urlver = f"{self._prefix}:urlver"  # self._key("urlver", u, c), written out
-        markers = [f"{urlver}:{u}:{c}" for u, c in unique]
+        markers = [self._key("urlver", u, c) for u, c in unique]
         if markers:
             if split:
                 for marker in markers:
@@ -200,7 +199,7 @@ class ContentStore:
         pipe: Any,
         texts: Mapping[str, Iterable[tuple[str, str]]],
         held: Mapping[str, Iterable[str]],
-    ) -> bool:
+    ) -> None:
         """Queue what :meth:`_queue_put` and :meth:`_queue_holds` queue for every user, as
         one ``take_texts.lua`` call (a standalone Redis: the keys are in many cluster
         slots). The same writes; one command instead of one per key, which is what the
@@ -233,7 +232,7 @@ class ContentStore:
         for user_id, hashes in held.items():
             hold(hashes, user_id)
         if not listings and not stored:
-            return False
+            return
         keys = [*listings, *holds, *(content_key(prefix, h) for h, _ in stored)]
         args = [
             self._ttl or 0,
@@ -245,7 +244,6 @@ class ContentStore:
             *(zlib.compress(text.encode(), 1) for _, text in stored),
         ]
         pipe.eval(_TAKE_TEXTS, len(keys), *keys, *args)
-        return True
 
     async def get_texts(self, hashes: Sequence[str]) -> dict[str, str]:
         """Return the stored text of each known hash (unknown hashes are absent)."""

@@ -49,8 +49,7 @@ def deterministic_id(*parts: str | int) -> str:
     the digest's hex directly (the fold names every visit with it: a hot path): the
     version nibble becomes ``5``, the variant nibble one of ``89ab``.
     """
-    h = _sha1(_NAMESPACE_BYTES + "\x1f".join(map(str, parts)).encode()).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+    return _name_uuid("\x1f".join(map(str, parts)))
 
 
 def visit_id(user_id: str, client_id: str, opened_seq: int) -> str:
@@ -60,5 +59,10 @@ def visit_id(user_id: str, client_id: str, opened_seq: int) -> str:
     joined by one f-string instead of ``map(str, parts)`` over a tuple (~1.2 µs a call
     instead of ~1.8 µs).
     """
-    h = _sha1(_NAMESPACE_BYTES + f"{user_id}\x1f{client_id}\x1f{opened_seq}".encode()).hexdigest()
+    return _name_uuid(f"{user_id}\x1f{client_id}\x1f{opened_seq}")
+
+
+def _name_uuid(name: str) -> str:
+    """The UUIDv5 of ``name`` in MindHit's namespace, as text (what both ids above are)."""
+    h = _sha1(_NAMESPACE_BYTES + name.encode()).hexdigest()
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"

@@ -100,7 +100,7 @@ def parse_broker_url(url: str) -> TransportOptions:
         or options.compact_interval_s < 0
         or options.lease_ms < 1000
         or options.wait_replicas < 0
-        or options.wait_timeout_ms < 0
+        or options.wait_timeout_ms < 1  # WAIT n 0 blocks forever
     ):
         raise ValueError(f"broker URL options out of range: {url!r}")
     return options

@@ -48,7 +48,6 @@ __all__ = ["Producer", "TransactionsNotSupported", "encode_key", "headers_field"
 
 MAX_PIPELINE = 2000
 
-
 log = get_logger(__name__)
 
 

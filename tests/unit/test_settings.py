@@ -1,4 +1,4 @@
-"""Settings from the environment: the idle threshold's default and its validation."""
+"""Settings from the environment: the idle threshold and the replica wait, defaults and validation."""
 
 from __future__ import annotations
 
@@ -26,3 +26,10 @@ def test_the_public_url_follows_the_dashboard_port_unless_set() -> None:
     assert Settings.from_env({"MINDHIT_WEB_HOST": "::1"}).public_url == "http://[::1]:8080"
     chosen = {"MINDHIT_WEB_PORT": "9123", "MINDHIT_PUBLIC_URL": "https://mindhit.example.com"}
     assert Settings.from_env(chosen).public_url == "https://mindhit.example.com"
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_a_replica_wait_of_zero_ms_is_refused_since_redis_would_wait_forever(value: str) -> None:
+    with pytest.raises(SettingsError, match="wait_timeout_ms"):
+        Settings.from_env({"MINDHIT_WAIT_TIMEOUT_MS": value})
+    assert Settings.from_env({"MINDHIT_WAIT_TIMEOUT_MS": "1"}).wait_timeout_ms == 1
