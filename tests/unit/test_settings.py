@@ -1,4 +1,4 @@
-"""Settings from the environment: the idle threshold and the replica wait, defaults and validation."""
+"""Settings from the environment: the idle threshold and the replica wait, validated."""
 
 from __future__ import annotations
 
