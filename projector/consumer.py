@@ -27,7 +27,7 @@ from projector.derivations import Derivation, latest_derivation, superseded
 from projector.folds import Batch
 from projector.forget import forget_user
 from projector.owner_keys import OwnerKeys
-from projector.pg import Tables, Writer, apply_batch, ensure_temp_tables, live_tables, load_erased
+from projector.pg import Tables, Writer, apply_batch, ensure_temp_tables, erased_after, live_tables
 from projector.projections import PROJECTIONS, projection_of_topic, stream_ids
 from projector.retention import purge_points, purge_quarantine
 from schema.log import FIELD_VALUE, LogEntryError, decode_derived_entry, decode_raw_entry
@@ -99,6 +99,7 @@ class ProjectionConsumer:
         self.positions: dict[str, int] = {}
         self.gaps: dict[str, int] = {}
         self.erased: dict[str, int] = {}
+        self.erased_seq = 0
         self.derivation: Derivation | None = None
         self.epochs: dict[int, str] = {}
         """Partition → log epoch, stored beside each checkpoint (kept by the log guard)."""
@@ -139,15 +140,15 @@ class ProjectionConsumer:
         decides which derived entries are superseded).
         """
 
-        def go() -> tuple[Checkpoints, dict[str, int], Derivation | None]:
+        def go() -> tuple[Checkpoints, tuple[dict[str, int], int], Derivation | None]:
             ensure_temp_tables(self.conn)
             self.conn.commit()
             cps = checkpoints.load(self.conn, self.projections)
-            erased = load_erased(self.conn)
+            erased = erased_after(self.conn, 0)
             self.conn.commit()
             return cps, erased, latest_derivation(self.conn)
 
-        stored, self.erased, self.derivation = await asyncio.to_thread(go)
+        stored, (self.erased, self.erased_seq), self.derivation = await asyncio.to_thread(go)
         self.positions = {s: stored.get(self._key(s), 0) for s in self.ids}
         # Streams already trimmed past our checkpoint (e.g. read tables restored from
         # an old backup): the missing entries come from the archive first.
@@ -167,7 +168,7 @@ class ProjectionConsumer:
         in-memory positions. A moved checkpoint (another writer, or a replay swap)
         reloads the positions and drops the batch.
         """
-        batch = Batch(self.erased)
+        batch = Batch(self.erased, self.erased_seq)
         advance: dict[str, int] = {}
         if self.gaps:
             entries = await self._from_archive(batch, advance)
@@ -211,6 +212,7 @@ class ProjectionConsumer:
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         self.positions.update(advance)
         self.erased.update(batch.erased)
+        self.erased_seq = batch.erased_seq
         metrics.EVENTS.labels("projector").inc(batch.events)
         metrics.REJECTED.inc(batch.rejected)
         if self.owner_keys is not None and batch.sessions:
@@ -334,7 +336,7 @@ class ProjectionConsumer:
                     await self.turn()
                     ahead = dict(self.positions)
                     continue
-                batch = Batch(self.erased)
+                batch = Batch(self.erased, self.erased_seq)
                 advance: dict[str, int] = {}
                 block = 1000 if inflight is None else None
                 await self._from_redis(batch, advance, block, ahead)

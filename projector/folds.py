@@ -96,8 +96,11 @@ def _start_or_stop(event: SessionStarted | SessionStopped, user_id: str) -> Sess
 class Batch:
     """Row operations accumulated from a run of log entries, merged per key."""
 
-    def __init__(self, erased: Mapping[str, int] | None = None) -> None:
+    def __init__(self, erased: Mapping[str, int] | None = None, erased_seq: int = 0) -> None:
         self.erased: dict[str, int] = dict(erased or {})
+        # The last erasure (projector.pg.erased_after) ``erased`` holds: the batch's
+        # commit reads only the ones after it.
+        self.erased_seq = erased_seq
         # Keyed by (user id, id) where the id comes from a client: another user's events
         # with the same session or visit id never merge into this user's rows.
         self.sessions: dict[tuple[str, str], SessionPatch] = {}

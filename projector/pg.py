@@ -9,8 +9,8 @@ filled in as identifiers. Checkpoints are read, fenced and stored through
 
 Erasure and folding are serialized by a PostgreSQL advisory lock: every batch
 holds it shared for its transaction, an erasure holds it exclusively, so no batch
-can re-insert rows of a user whose erasure committed meanwhile (the batch re-reads
-``erased_users`` after taking the lock).
+can re-insert rows of a user whose erasure committed meanwhile (the batch reads the
+``erased_users`` rows committed since the last it saw, after taking the lock).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ __all__ = [
     "apply_batch",
     "ensure_temp_tables",
     "erase_user_rows",
+    "erased_after",
     "live_tables",
     "load_erased",
     "lock_projections",
@@ -103,10 +104,23 @@ def ensure_temp_tables(conn: psycopg.Connection[Any]) -> None:
 
 def load_erased(conn: psycopg.Connection[Any]) -> dict[str, int]:
     """Every erased user id → the erasure's cut (Unix ms; their events up to it are gone)."""
+    return erased_after(conn, 0)[0]
+
+
+def erased_after(conn: psycopg.Connection[Any], seq: int) -> tuple[dict[str, int], int]:
+    """Users erased (or erased again) after erasure number ``seq`` → their cut (Unix ms),
+    and the last erasure number read (``seq`` when there is none).
+
+    Erasure numbers follow commit order: every writer of ``erased_users`` holds
+    :data:`ERASE_LOCK` exclusively while it takes one, so a reader that has seen number
+    ``n`` has seen every erasure before it (migration 240).
+    """
     rows = conn.execute(
-        "SELECT user_id::text, (extract(epoch FROM erased_at) * 1000)::bigint FROM erased_users"
+        "SELECT user_id::text, (extract(epoch FROM erased_at) * 1000)::bigint, seq"
+        " FROM erased_users WHERE seq > %s",
+        (seq,),
     ).fetchall()
-    return {u: int(at) for u, at in rows}
+    return {u: int(at) for u, at, _ in rows}, max((int(n) for _, _, n in rows), default=seq)
 
 
 def _copy(conn: psycopg.Connection[Any], table: ReadTable, ops: Any) -> None:
@@ -290,7 +304,8 @@ def apply_batch(
     or partitions would both insert the same new row; a replay about to swap holds it
     exclusively); take the erasure lock (exclusive when the batch erases someone, else
     shared); check the partitions' fencing tokens (else raise
-    :class:`projector.fencing.Fenced`); drop operations of users erased meanwhile;
+    :class:`projector.fencing.Fenced`); drop operations of users erased since the
+    erasure ``batch.erased_seq`` (and move it on);
     lock the checkpoint rows and check they still hold ``expected`` (else raise
     :class:`mindhit.checkpoints.CheckpointMoved`: another writer or a replay swap moved them, or
     a rederive put a derivation other than ``writer.generation`` in force); apply
@@ -308,7 +323,8 @@ def apply_batch(
         conn.execute(f"SELECT {lock}(%s)", (ERASE_LOCK,))  # type: ignore[arg-type]
         if tokens is not None:
             fencing.check(conn, tokens)
-        batch.drop_users(load_erased(conn))
+        erased, batch.erased_seq = erased_after(conn, batch.erased_seq)
+        batch.drop_users(erased)
         fence(conn, expected)
         if writer.generation is not None:
             _check_generation(conn, writer.generation)
