@@ -105,8 +105,10 @@ async def test_with_wait_replicas_an_upload_is_acknowledged_only_once_replicated
     while primary.info("replication").get("slave0", {}).get("state") != "online":
         assert time.monotonic() < deadline, "the replica did not come online"
         await asyncio.sleep(0.05)
+    # Long enough for a replica's acknowledgement on a loaded CI box (300 ms failed once
+    # there): only the two uploads made without a replica wait it out in full.
     settings = msgspec.structs.replace(
-        settings, redis_url=private_redis.url, wait_replicas=1, wait_timeout_ms=300
+        settings, redis_url=private_redis.url, wait_replicas=1, wait_timeout_ms=1500
     )
     first = upload_body(event_dicts(10, first_seq=1))
     second = upload_body(event_dicts(10, first_seq=11))
