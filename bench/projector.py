@@ -86,14 +86,15 @@ TABLES = (
 BASE = 1_764_000_000_000
 
 
-def fresh_db() -> str:
+def fresh_db(name: str = DB) -> str:
+    """The URL of database ``name``, dropped and created again, with the migrations applied."""
     with psycopg.connect(ADMIN, autocommit=True) as conn:
         conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (DB,)
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
         )
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB}"')
-        conn.execute(f'CREATE DATABASE "{DB}"')
-    url = ADMIN.rsplit("/", 1)[0] + "/" + DB
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = ADMIN.rsplit("/", 1)[0] + "/" + name
     apply_migrations(url)
     return url
 
