@@ -42,12 +42,19 @@ the shipped constants; their mean, minimum and count below 0.6 go into the JSON 
 of them below 0.6 is printed with its count of branches against true topics (most of the
 tail is one branch too few).
 
+**Topic pairs** (``--pairs``): for every two true topics met together in the bench's
+tuning sessions and the further ones (two or more pages each), their
+:func:`processors.ai.cluster.group_affinity` under the shipped similarity, i.e. how alike
+the grouping sees them, against the merge threshold (``pairs_above_merge`` in the JSON:
+the share of such pairs above it). It shows which near-neighbour topics the similarity
+cannot tell apart, whatever the count of branches; a new feature can be judged by it.
+
 The local provider groups with the titles' word vectors when they are installed
 (:mod:`processors.ai.wordvectors`); ``--no-vectors`` measures the fallback without them
 (``word_vectors`` in the JSON says which ran).
 
 Usage: ``python bench/mindmap_quality.py [--sessions 60] [--provider local] [--tune-only]
-[--folds 3] [--extra 300] [--extra-seed 0] [--no-vectors] [--verbose]``
+[--folds 3] [--extra 300] [--extra-seed 0] [--pairs] [--no-vectors] [--verbose]``
 """
 
 from __future__ import annotations
@@ -65,13 +72,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 from sklearn.cluster import AgglomerativeClustering  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.metrics import adjusted_rand_score, silhouette_score  # noqa: E402
 
 from mindhit.settings import Settings  # noqa: E402
 from processors.ai.base import AIProvider, MindmapPage  # noqa: E402
-from processors.ai.cluster import DEFAULT_PARAMS, ClusterParams, group_pages  # noqa: E402
+from processors.ai.cluster import (  # noqa: E402
+    DEFAULT_PARAMS,
+    ClusterParams,
+    group_affinity,
+    group_pages,
+    session_similarity,
+)
 from processors.ai.factory import provider_from_settings  # noqa: E402
 from processors.ai.features import WordLookup  # noqa: E402
 from processors.ai.local import LocalProvider  # noqa: E402
@@ -303,6 +317,55 @@ def extra_sessions(count: int, seed: int) -> dict[str, float]:
     }
 
 
+def topic_pair_affinities(
+    sessions: list[Session], params: ClusterParams, lookup: WordLookup | None
+) -> dict[tuple[str, str], list[float]]:
+    """Each pair of true topics met in a session (two or more pages each): its affinities.
+
+    The affinity is :func:`processors.ai.cluster.group_affinity` of the two topics' pages
+    under the session's similarity, one value per session the pair meets in.
+    """
+    found: dict[tuple[str, str], list[float]] = {}
+    for session in sessions:
+        pages = session.pages
+        titles, texts = [p.title for p in pages], [p.text for p in pages]
+        similarity = session_similarity(titles, texts, [p.url for p in pages], params, lookup)
+        members = {
+            topic: np.array([i for i, p in enumerate(pages) if p.topic == topic])
+            for topic in sorted(session.topics)
+        }
+        big = [topic for topic, rows in members.items() if len(rows) >= 2]
+        for i, first in enumerate(big):
+            for second in big[i + 1 :]:
+                value = group_affinity(
+                    similarity, members[first], members[second], params.link_floor
+                )
+                found.setdefault((first, second), []).append(value)
+    return found
+
+
+def report_pairs(count: int, extra: int, extra_seed: int) -> dict[str, float]:
+    """Print the closest pairs of true topics (mean affinity) in the tuning sessions."""
+    sessions = make_sessions("tune", count, SEEDS["tune"])
+    if extra > 0:
+        sessions += make_sessions("tune", extra, extra_seed)
+    found = topic_pair_affinities(sessions, DEFAULT_PARAMS, _LOOKUP[0])
+    threshold = DEFAULT_PARAMS.merge_affinity
+    every = [value for values in found.values() for value in values]
+    above = sum(value > threshold for value in every) / len(every) if every else 0.0
+    ranked = sorted(found.items(), key=lambda item: -statistics.fmean(item[1]))
+    print(
+        f"[pairs] {len(every)} topic pairs in {len(sessions)} tuning sessions; "
+        f"above the merge threshold {threshold}: {above:.1%}; closest pairs:"
+    )
+    for (first, second), values in ranked[:8]:
+        print(
+            f"  {first} / {second}: mean {statistics.fmean(values):.2f} "
+            f"max {max(values):.2f} in {len(values)} sessions"
+        )
+    return {"pairs_above_merge": above}
+
+
 async def time_big_map(provider: AIProvider) -> float:
     """Median seconds to build the map of a 40-page, 6-topic session (5 runs)."""
     big = next(
@@ -331,6 +394,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         tune = await run_half(provider, "tune", args.sessions, args.verbose)
         cv = cross_validate(args.folds, args.sessions // 2) if args.folds > 1 else {}
         extra = extra_sessions(args.extra, args.extra_seed) if args.extra > 0 else {}
+        pairs = report_pairs(args.sessions, args.extra, args.extra_seed) if args.pairs else {}
         held = (
             None
             if args.tune_only
@@ -351,6 +415,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "ari_below_0_6": int(tune["below"]),
         "label_score": round(tune["label_score"], 4),
         **{key: round(value, 4) for key, value in cv.items()},
+        **{key: round(value, 4) for key, value in pairs.items()},
         **{
             key: value if isinstance(value, int) else round(value, 4)
             for key, value in extra.items()
@@ -381,6 +446,9 @@ def main() -> None:
         "--extra", type=int, default=0, help="further tuning-half sessions (0: none)"
     )
     parser.add_argument("--extra-seed", type=int, default=0, help="seed of the further sessions")
+    parser.add_argument(
+        "--pairs", action="store_true", help="print how alike the closest true topics look"
+    )
     parser.add_argument(
         "--no-vectors", action="store_true", help="group without word vectors (the fallback)"
     )
