@@ -21,6 +21,13 @@ otherwise (``--keep`` keeps it always).
 
 With ``--processors N`` / ``--projectors M`` that many workers and projector replicas
 share the partitions; each kill or pause hits one of them.
+
+With ``--redis cluster`` the stack runs on a private Redis Cluster (three masters with a
+replica each, 1 s node timeout, ``MINDHIT_WAIT_REPLICAS=1`` so nothing acknowledged
+lives on one node only) and the faults are the cluster's
+(:func:`bench.chaos_parts.faults.cluster_plan`): every partition resharded under load,
+a failover of the node the components were started against, and a kill of the
+processors and of the projector; the JSON adds ``reshards`` and ``failovers``.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.chaos_parts.faults import Injector, plan
+from bench.chaos_parts.faults import Injector, cluster_plan, plan
 from bench.chaos_parts.oracle import Findings, compare, ground_truth, read_archive, read_stored
 from bench.chaos_parts.users import Counters, SimUser
 from mindhit.accounts import create_token, create_user
@@ -73,7 +80,7 @@ async def make_users(stack: Stack, count: int, seed: int, http: httpx.AsyncClien
 
 async def total_lag(stack: Stack) -> int | None:
     """Entries not yet consumed by every Faust group and projection (None: unreachable)."""
-    client = connect_redis(stack.redis.url)
+    client = connect_redis(stack.redis_url)
     try:
         async with await psycopg.AsyncConnection.connect(stack.database_url) as conn:
             report = await collect_lag(client, stack.key_prefix, stack.partitions, conn)
@@ -126,7 +133,10 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=args.users + 20, max_keepalive_connections=args.users)
     async with httpx.AsyncClient(base_url=stack.gateway_url, limits=limits) as http:
         users = await make_users(stack, args.users, args.seed, http)
-        faults = plan(seconds, random.Random(args.seed))
+        if args.redis == "cluster":
+            faults = cluster_plan(seconds, random.Random(args.seed), stack.partitions)
+        else:
+            faults = plan(seconds, random.Random(args.seed))
         injector = Injector(
             stack, report=lambda line: log(f"  fault {line}"), rng=random.Random(args.seed + 1)
         )
@@ -151,6 +161,8 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         "kills": injector.kills,
         "restarts": injector.restarts,
         "pauses": injector.pauses,
+        "reshards": injector.reshards,
+        "failovers": injector.failovers,
         "found_dead": injector.found_dead,
         "exited": exited,
         "seconds": round(time.monotonic() - started, 1),
@@ -174,6 +186,7 @@ async def soak(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         "minutes": args.minutes,
         "processors": args.processors,
         "projectors": args.projectors,
+        "redis": args.redis,
     }
 
 
@@ -200,6 +213,12 @@ def main() -> int:
     parser.add_argument(
         "--projectors", type=int, default=1, help="projector replicas (one projector group)"
     )
+    parser.add_argument(
+        "--redis",
+        choices=("single", "cluster"),
+        default="single",
+        help="one Redis (restarted) or a Redis Cluster (resharded, failed over)",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in background
@@ -207,7 +226,13 @@ def main() -> int:
     log(f"stack under {root}")
     result: dict[str, Any] | None = None
     replicas = {"processors": args.processors, "projector": args.projectors}
-    with Stack(root, replicas=replicas) as stack:
+    cluster = args.redis == "cluster"
+    with Stack(
+        root,
+        replicas=replicas,
+        cluster_replicas=1 if cluster else None,
+        env={"MINDHIT_WAIT_REPLICAS": "1"} if cluster else None,
+    ) as stack:
         stack.start()
         result = asyncio.run(soak(stack, args))
     failed = not result["drained"] or any(result[k] for k in LOSS)

@@ -122,7 +122,7 @@ def memory(control: redis.Redis) -> dict[str, int]:
 
 async def drive(stack: Stack, args: argparse.Namespace, samples: list[int]) -> int:
     """Run the users for ``args.seconds``, sampling used_memory; return uploads made."""
-    control = redis.Redis.from_url(stack.redis.url)
+    control = redis.Redis.from_url(stack.redis_url)
     limits = httpx.Limits(max_connections=args.users + 20, max_keepalive_connections=args.users)
     async with httpx.AsyncClient(base_url=stack.gateway_url, limits=limits) as http:
         users = await make_users(stack, args.users, args.seed, http)
@@ -151,7 +151,7 @@ def main() -> None:
     try:
         with Stack(root, env={"MINDHIT_STREAM_RETENTION_S": str(args.window)}) as stack:
             stack.start()
-            control = redis.Redis.from_url(stack.redis.url)
+            control = redis.Redis.from_url(stack.redis_url)
             before = memory(control)
             samples: list[int] = []
             uploads = asyncio.run(drive(stack, args, samples))

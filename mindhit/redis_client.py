@@ -28,6 +28,16 @@ can last as long as the slot's migration (a key that does not exist yet never mo
 redis-py gives up after 16 tries (~0.4 s) with ``ClusterError('TTL exhausted.')``;
 :class:`ReshardingCluster` tries such a command again for up to ``slot_move_wait_s``
 (30 s). That is safe for every command, appends included: no node ran it.
+
+**Failover of the URL's node.** A cluster client finds the cluster through the node its
+URL names, then keeps every node it learned as a starting point of its own. A *new*
+client built from the same URL later in the process (the projector's restart after a
+lost connection, the transport's catalog look-ups at every rebalance) would know only
+the URL's node, which may be the one that died. Every client :func:`connect_redis`
+makes therefore also starts from the nodes the process's earlier clients of that URL
+discovered (:class:`NodeBook`), and a cluster none of whose known nodes answers is a
+``ConnectionError`` (like a plain Redis that is down: callers back off and retry), not
+redis-py's ``RedisClusterException``, which ended the projector.
 """
 
 from __future__ import annotations
@@ -39,18 +49,20 @@ from typing import Any, cast
 
 import redis
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.cluster import RedisCluster as SyncRedisCluster
 from redis.exceptions import (
     ClusterDownError,
     ClusterError,
     MaxConnectionsError,
+    RedisClusterException,
     TryAgainError,
 )
 
 __all__ = [
     "CLUSTER_SCHEMES",
     "UNREACHABLE",
+    "NodeBook",
     "ReshardingCluster",
     "WaitingCluster",
     "WaitingPool",
@@ -89,6 +101,30 @@ def plain_url(url: str) -> tuple[str, bool]:
     return url, False
 
 
+class NodeBook:
+    """The cluster nodes this process's clients discovered, per URL: where a new client
+    of that URL also starts (the URL's own node may be down, replaced by its replica).
+
+    Addresses only, no connections; one book per process (:data:`NODE_BOOK`).
+    """
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, list[tuple[str, int]]] = {}
+
+    def record(self, url: str, nodes: Sequence[tuple[str, int]]) -> None:
+        """Remember ``nodes`` (host, port) as ``url``'s cluster, as last discovered."""
+        if nodes:
+            self._nodes[url] = list(dict.fromkeys(nodes))
+
+    def nodes(self, url: str) -> list[tuple[str, int]]:
+        """The nodes last discovered through ``url`` (empty: none yet)."""
+        return list(self._nodes.get(url, ()))
+
+
+NODE_BOOK = NodeBook()
+"""This process's :class:`NodeBook` (the cluster clients of :func:`connect_redis` share it)."""
+
+
 def connect_redis(url: str, *, pool_timeout: float | None = None, **options: Any) -> aioredis.Redis:
     """An asyncio Redis client for ``url`` (``options`` as for ``redis.asyncio.Redis``).
 
@@ -112,11 +148,15 @@ def connect_redis(url: str, *, pool_timeout: float | None = None, **options: Any
         # 'writelines' in a command that was never wrong). A resharding still moves
         # each slot on its first MOVED; a failover (CLUSTERDOWN) still reinitializes.
         options.setdefault("reinitialize_steps", 0)
-        if pool_timeout is None:
-            return cast(aioredis.Redis, ReshardingCluster.from_url(target, **options))
-        waiting = cast(WaitingCluster, WaitingCluster.from_url(target, **options))
-        waiting.wait_s = pool_timeout
-        return cast(aioredis.Redis, waiting)
+        known = NODE_BOOK.nodes(target)
+        if known and "startup_nodes" not in options:
+            options["startup_nodes"] = [ClusterNode(host, port) for host, port in known]
+        kind = ReshardingCluster if pool_timeout is None else WaitingCluster
+        client = cast(ReshardingCluster, kind.from_url(target, **options))
+        client.node_book_url = target
+        if isinstance(client, WaitingCluster) and pool_timeout is not None:
+            client.wait_s = pool_timeout
+        return cast(aioredis.Redis, client)
     if pool_timeout is not None:
         return aioredis.Redis.from_pool(
             WaitingPool.from_url(target, wait_s=pool_timeout, **options)
@@ -215,6 +255,26 @@ class ReshardingCluster(RedisCluster):
     """
 
     slot_move_wait_s = 30.0
+    node_book_url: str | None = None
+    """Where :data:`NODE_BOOK` keeps the nodes this client discovers (``None``: nowhere)."""
+
+    async def initialize(self, *args: Any, **kwargs: Any) -> ReshardingCluster:
+        """Discover the cluster (as redis-py does) and note its nodes in :data:`NODE_BOOK`.
+
+        No known node answering is raised as ``ConnectionError`` (retried by callers as a
+        Redis that is down), not as redis-py's ``RedisClusterException``.
+        """
+        discovering = self._initialize
+        try:
+            await super().initialize(*args, **kwargs)
+        except RedisClusterException as error:
+            if type(error) is RedisClusterException and "cannot be connected" in str(error):
+                raise redis.ConnectionError(str(error)) from error
+            raise
+        if discovering and self.node_book_url is not None:
+            nodes = self.nodes_manager.nodes_cache.values()
+            NODE_BOOK.record(self.node_book_url, [(node.host, int(node.port)) for node in nodes])
+        return self
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command; while its slot is moving, wait and try again."""

@@ -22,12 +22,10 @@ from typing import Any
 
 import psycopg
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mindhit.clock import Clock, system_clock
 from mindhit.logs import get_logger
-from mindhit.redis_client import connect_redis
+from mindhit.redis_client import UNREACHABLE, connect_redis
 from mindhit.settings import Settings
 from projector import fencing, metrics
 from projector.append_times_store import load_append_times
@@ -47,6 +45,8 @@ Labels = tuple[str, str, str]
 """(projection, topic, partition) labels of the lag gauge."""
 
 RESTART_AFTER_S = 1.0
+RESTARTED_ON: tuple[type[Exception], ...] = (psycopg.OperationalError, *UNREACHABLE)
+"""Errors that end a run to start it again (a lost connection), not the process."""
 TRIM_EVERY_S = 5.0
 STALE_AFTER_S = 30.0
 
@@ -73,10 +73,12 @@ async def run_projector(
 ) -> None:
     """Run until ``stop`` is set (or SIGTERM/SIGINT); ``clock`` dates housekeeping's work.
 
-    A lost connection (PostgreSQL or Redis restarting) ends the run and starts it
-    again from scratch a second later, in the same process: new connections, the
-    partitions taken again, every loop resumed from its checkpoints (what a
-    supervisor's restart would do). Any other error ends the process.
+    A lost connection (PostgreSQL or Redis restarting, a Redis Cluster failing over:
+    ``CLUSTERDOWN``) ends the run and starts it again from scratch a second later, in
+    the same process: new connections (on a cluster, found through every node the
+    process knew, not only the URL's, which may be the one that died), the partitions
+    taken again, every loop resumed from its checkpoints (what a supervisor's restart
+    would do). Any other error ends the process.
     """
     stop = stop or asyncio.Event()
     _stop_on_signals(stop)
@@ -85,7 +87,7 @@ async def run_projector(
         relay = asyncio.create_task(_relay(stop, attempt))
         try:
             await _run(settings, redis_url, database_url, attempt, archive, serve, clock)
-        except (psycopg.OperationalError, RedisConnectionError, RedisTimeoutError) as exc:
+        except RESTARTED_ON as exc:
             if stop.is_set():
                 return
             log.error("projector_connection_lost_restarting", error=repr(exc))

@@ -15,6 +15,14 @@ one's component is healthy again), counting kills, restarts and pauses. With sev
 replicas of a component (``bench/chaos.py --processors 2 --projectors 2``) a kill or a
 pause hits one of them, chosen with the injector's own seeded generator (so the
 schedule is the same as with one replica).
+
+On Redis Cluster (``bench/chaos.py --redis cluster``) :func:`cluster_plan` adds to kills
+of the processors and the projector the cluster's own faults: every partition's slot
+resharded to another master (``reshard``: the steps of ``redis-cli --cluster reshard``,
+``MIGRATE`` key by key with a pause after each, so clients meet ``ASK`` and ``TRYAGAIN``
+for a while, then ``MOVED``), and a ``failover`` of the node every component was given in
+its URL (``kill -9``; its replica takes over; it is started again and rejoins as a
+replica) — the clients must find the cluster through the other nodes.
 """
 
 from __future__ import annotations
@@ -27,9 +35,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from redis.crc import key_slot
+
+from schema.topics import RAW_TOPIC, stream_key
 from tests.support.stack import Stack
 
-__all__ = ["LEASE_S", "Fault", "Injector", "plan"]
+__all__ = ["LEASE_S", "Fault", "Injector", "cluster_plan", "plan"]
 
 LEASE_S = 10.0
 """The processors' group lease (``lease_ms`` default): a pause must outlast it."""
@@ -64,6 +75,24 @@ def plan(seconds: float, rng: random.Random) -> list[Fault]:
     ]
 
 
+def cluster_plan(seconds: float, rng: random.Random, partitions: int) -> list[Fault]:
+    """A Redis Cluster run's faults, evenly between 5% and 80% of the run: each partition
+    resharded (in a seeded order), the startup node failed over after half of them, then
+    a kill of the processors and of the projector (they start again against a URL whose
+    node is now a replica). A fault starts only once the previous one is over."""
+    order = list(range(partitions))
+    rng.shuffle(order)
+    half = len(order) // 2
+    faults = [Fault(0, "reshard", f"p{p}") for p in order[:half]]
+    faults.append(Fault(0, "failover", "startup"))
+    faults += [Fault(0, "reshard", f"p{p}") for p in order[half:]]
+    faults += [Fault(0, "kill", "processors"), Fault(0, "kill", "projector")]
+    step = seconds * 0.75 / len(faults)
+    return [
+        Fault(round(seconds * 0.05 + i * step, 1), f.kind, f.target) for i, f in enumerate(faults)
+    ]
+
+
 @dataclass
 class Injector:
     """Inflicts a plan on a stack and counts what it did."""
@@ -75,6 +104,8 @@ class Injector:
     kills: int = 0
     restarts: int = 0
     pauses: int = 0
+    reshards: int = 0
+    failovers: int = 0
     done: list[str] = field(default_factory=list)
     found_dead: list[str] = field(default_factory=list)
     """Components a kill found already exited (a crash the kill's restart hid)."""
@@ -112,6 +143,10 @@ class Injector:
             self.restarts += 1
             component.wait_healthy()
             return name
+        if fault.kind == "reshard":
+            return self._reshard(int(fault.target.removeprefix("p")))
+        if fault.kind == "failover":
+            return self._failover()
         if fault.kind == "restart" and fault.target == "redis":
             self.stack.restart_redis()
             self.restarts += 1
@@ -123,6 +158,33 @@ class Injector:
             self._pause(name)
             return name
         return fault.target
+
+    def _reshard(self, partition: int) -> str:
+        """Move ``partition``'s slot (every key of the partition) to another master."""
+        cluster = self.stack.cluster
+        assert cluster is not None
+        slot = key_slot(stream_key(self.stack.key_prefix, RAW_TOPIC, partition).encode())
+        before = cluster.owner(slot)
+        after = self.rng.choice([p for p in cluster.masters() if p != before])
+        moved = cluster.move_slot(slot, after, pause=0.05)
+        self.reshards += 1
+        return f"p{partition} ({moved} keys, {before} -> {after})"
+
+    def _failover(self) -> str:
+        """``kill -9`` the node of the components' URL, wait until its replica serves its
+        slots, start it again and wait until it is that replica's replica."""
+        cluster = self.stack.cluster
+        assert cluster is not None
+        port = cluster.ports[0]
+        cluster.kill(port)
+        self.kills += 1
+        cluster.wait_failover(port)
+        self._stop.wait(2)
+        cluster.restart(port)
+        self.restarts += 1
+        cluster.wait_replica(port)
+        self.failovers += 1
+        return f"node {port}"
 
     def _replica(self, command: str) -> str:
         names = self.stack.instances(command)

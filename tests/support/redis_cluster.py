@@ -10,6 +10,9 @@ node), e.g. a developer's own port range.
 Nothing is persisted (``--save ''``, no AOF); :meth:`stop` ends the nodes.
 :meth:`move_slot` reshards one slot to another master while clients run (``MOVED`` and
 ``ASK`` replies), the way ``redis-cli --cluster reshard`` moves each of its slots.
+:meth:`kill` and :meth:`restart` crash a node and bring it back (a replaced master
+rejoins as its replica's replica, :meth:`wait_replica`); :meth:`masters` follows
+failovers.
 """
 
 from __future__ import annotations
@@ -143,6 +146,38 @@ class PrivateRedisCluster:
                 client.close()
         return None
 
+    def masters(self) -> list[int]:
+        """The client ports of the masters serving slots now (after failovers too)."""
+        for port, process in zip(self.ports, self.processes, strict=False):
+            if process.poll() is not None:
+                continue
+            client = redis.Redis(port=port, socket_timeout=1)
+            try:
+                slots = client.execute_command("CLUSTER", "SLOTS")
+            finally:
+                client.close()
+            return sorted({int(master[1]) for _, _, master, *_ in slots})
+        raise LookupError("no node runs")
+
+    def wait_failover(self, dead: int, timeout: float = 20.0) -> None:
+        """Wait until the live nodes serve every slot, none of them from ``dead``."""
+        deadline = time.monotonic() + timeout
+        live = [
+            p for p, proc in zip(self.ports, self.processes, strict=False) if proc.poll() is None
+        ]
+        for port in live:
+            self._wait(port, deadline, lambda c: _serves_all_slots(c) and dead not in _owners(c))
+
+    def wait_replica(self, port: int, timeout: float = 20.0) -> None:
+        """Wait until the node on ``port`` is a replica in sync with its master."""
+        deadline = time.monotonic() + timeout
+
+        def synced(client: redis.Redis) -> bool:
+            info = client.info("replication")
+            return info.get("role") == "slave" and info.get("master_link_status") == "up"
+
+        self._wait(port, deadline, synced)
+
     def move_slot(self, slot: int, to_port: int, *, pause: float = 0.0, finish: bool = True) -> int:
         """Move ``slot`` with its keys to the master on ``to_port``; return the keys moved.
 
@@ -156,7 +191,7 @@ class PrivateRedisCluster:
         from_port = self.owner(slot)
         if from_port == to_port:
             return 0
-        masters = {port: redis.Redis(port=port) for port in self.ports[:MASTERS]}
+        masters = {port: redis.Redis(port=port) for port in self.masters()}
         try:
             source, target = masters[from_port], masters[to_port]
             target_id = _text(target.execute_command("CLUSTER", "MYID"))
@@ -177,7 +212,7 @@ class PrivateRedisCluster:
 
     def assign_slot(self, slot: int, to_port: int) -> None:
         """Tell every master that the master on ``to_port`` serves ``slot`` (target first)."""
-        ports = [to_port, *(p for p in self.ports[:MASTERS] if p != to_port)]
+        ports = [to_port, *(p for p in self.masters() if p != to_port)]
         clients = [redis.Redis(port=port) for port in ports]
         try:
             target_id = _text(clients[0].execute_command("CLUSTER", "MYID"))
@@ -235,6 +270,10 @@ def _replicas_online(client: redis.Redis) -> int:
         1 for name, value in info.items()
         if name.startswith("slave") and isinstance(value, dict) and value.get("state") == "online"
     )  # fmt: skip
+
+
+def _owners(client: redis.Redis) -> set[int]:
+    return {int(master[1]) for _, _, master, *_ in client.execute_command("CLUSTER", "SLOTS")}
 
 
 def _text(value: bytes | str) -> str:

@@ -1,7 +1,9 @@
 """A whole private MindHit stack whose every part may be killed, paused and restarted.
 
 :class:`Stack` owns a private Redis (append-only file, ``appendfsync everysec`` as
-production runs it), a private PostgreSQL 15 and the ``mindhit gateway``,
+production runs it) or, with ``cluster_replicas``, a private Redis Cluster (three masters,
+that many replicas each, :class:`~tests.support.redis_cluster.PrivateRedisCluster`, the
+components given its first node only), a private PostgreSQL 15 and the ``mindhit gateway``,
 ``processors`` and ``projector`` processes (one or more replicas of each), each a
 :class:`Component` in its own process group on its own loopback port. Everything
 lives under one directory (data, logs); :meth:`Stack.close` ends every process it
@@ -25,6 +27,7 @@ import psycopg
 
 from mindhit.db import apply_migrations
 from tests.support.postgres import PrivatePostgres
+from tests.support.redis_cluster import PrivateRedisCluster
 from tests.support.servers import PrivateRedis, free_port
 
 __all__ = ["COMPONENTS", "Component", "Stack"]
@@ -144,6 +147,8 @@ class Stack:
 
     ``replicas``: how many processes of a component run (default one each); the
     processors workers form a worker group, the projector replicas the projector group.
+    ``cluster_replicas``: a Redis Cluster instead of one Redis (``None``), with that many
+    replicas per master, which take over after ``cluster_node_timeout_ms``.
     """
 
     def __init__(
@@ -153,12 +158,23 @@ class Stack:
         partitions: int = 4,
         env: dict[str, str] | None = None,
         replicas: Mapping[str, int] | None = None,
+        cluster_replicas: int | None = None,
+        cluster_node_timeout_ms: int = 1000,
     ):
         self.root = root
         root.chmod(0o755)  # PostgreSQL runs as its own user and must reach its directory
         self.logs = root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.redis = PrivateRedis(root / "redis", fsync="everysec")
+        self.cluster = (
+            None
+            if cluster_replicas is None
+            else PrivateRedisCluster(
+                root / "redis-cluster",
+                replicas=cluster_replicas,
+                node_timeout_ms=cluster_node_timeout_ms,
+            )
+        )
         self.postgres = PrivatePostgres(root / "postgres")
         self.key_prefix = "chaos"
         self.partitions = partitions
@@ -172,6 +188,11 @@ class Stack:
         self._closed = False
 
     @property
+    def redis_url(self) -> str:
+        """The URL the components are given: the Redis, or the cluster's first node."""
+        return self.cluster.url if self.cluster is not None else self.redis.url
+
+    @property
     def database_url(self) -> str:
         """The stack's database."""
         return self.postgres.url(_DATABASE)
@@ -180,7 +201,7 @@ class Stack:
         """The environment every component (and ``mindhit`` command) of the stack runs with."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("MINDHIT_")}
         env |= {
-            "MINDHIT_REDIS_URL": self.redis.url,
+            "MINDHIT_REDIS_URL": self.redis_url,
             "MINDHIT_DATABASE_URL": self.database_url,
             "MINDHIT_KEY_PREFIX": self.key_prefix,
             "MINDHIT_PARTITIONS": str(self.partitions),
@@ -197,7 +218,10 @@ class Stack:
 
     def start(self) -> None:
         """Start Redis and PostgreSQL (new cluster, migrated), then every component."""
-        self.redis.start()
+        if self.cluster is not None:
+            self.cluster.start()
+        else:
+            self.redis.start()
         self.postgres.init()
         self.postgres.start()
         with psycopg.connect(self.postgres.url(), autocommit=True) as conn:
@@ -222,6 +246,7 @@ class Stack:
 
     def restart_redis(self) -> None:
         """Stop Redis cleanly (it fsyncs its append-only file) and start it on the same port."""
+        assert self.cluster is None, "a cluster's nodes are killed and restarted one by one"
         self.redis.stop()
         self.redis.start(timeout=60.0)
 
@@ -240,6 +265,8 @@ class Stack:
                 component.stop(timeout=10.0)
             except Exception:  # pragma: no cover - best effort: the rest must still stop
                 component.kill()
+        if self.cluster is not None:
+            self.cluster.stop()
         self.redis.stop()
         self.postgres.stop("fast")
 
