@@ -1,7 +1,7 @@
 """The chaos soak on Redis Cluster: slots resharded under load and a failover lose nothing.
 
-``bench/chaos.py --redis cluster`` runs the real gateway, processors and projector on
-a private cluster (three masters with a replica each, ``MINDHIT_WAIT_REPLICAS=1``) while
+``bench/chaos.py --redis cluster`` runs the real gateway, two processors workers and
+two projector replicas (each group sharing the partitions) on a private cluster (three masters with a replica each, ``MINDHIT_WAIT_REPLICAS=1``) while
 20 simulated users browse for 45 s, and meanwhile: every partition's slot (its streams
 in every topic, offsets, leases, idempotency state) moves to another master key by key
 (clients meet ``ASK``, ``TRYAGAIN``, then ``MOVED``); the node every component was
@@ -38,7 +38,8 @@ LOSS = (
 def test_resharding_and_a_failover_of_the_startup_node_lose_nothing() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "chaos.py"), "--redis", "cluster",
-         "--minutes", "0.75", "--users", "20", "--drain-timeout", "90"],
+         "--minutes", "0.75", "--users", "20", "--drain-timeout", "90",
+         "--processors", "2", "--projectors", "2"],
         cwd=ROOT, capture_output=True, text=True, timeout=280, check=False,
     )  # fmt: skip
     lines = done.stdout.strip().splitlines()
@@ -50,6 +51,7 @@ def test_resharding_and_a_failover_of_the_startup_node_lose_nothing() -> None:
     assert figures["refused_uploads"] == figures["rejected_events"] == 0, report
     assert figures["reshards"] == 4 and figures["failovers"] == 1, report
     assert figures["acked_events"] > 500 and figures["visits"] > 150, report
+    assert figures["processors"] == figures["projectors"] == 2, report
     # No component died by itself (the kills' restarts would hide it).
     assert figures["found_dead"] == figures["exited"] == [], report
     assert done.returncode == 0, report

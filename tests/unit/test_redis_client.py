@@ -13,6 +13,8 @@ from redis.exceptions import (
 )
 
 from mindhit.redis_client import (
+    NODE_BOOK,
+    NodeBook,
     ReshardingCluster,
     connect_redis,
     connect_redis_sync,
@@ -54,3 +56,22 @@ def test_only_commands_no_node_ran_count_as_redirected() -> None:
     assert not redirected_only(ClusterError("some other cluster failure"))
     assert not redirected_only(ConnectionError("Connection reset by peer"))
     assert not redirected_only(ResponseError("OOM command not allowed"))
+
+
+def test_the_node_book_keeps_the_last_discovery_per_url() -> None:
+    book = NodeBook()
+    assert book.nodes("redis://a:1/0") == []
+    book.record("redis://a:1/0", [("a", 1), ("b", 2), ("a", 1)])
+    book.record("redis://other:1/0", [("x", 9)])
+    book.record("redis://a:1/0", [])  # nothing learned: what was known stays
+    assert book.nodes("redis://a:1/0") == [("a", 1), ("b", 2)]
+    book.record("redis://a:1/0", [("b", 2), ("c", 3)])
+    assert book.nodes("redis://a:1/0") == [("b", 2), ("c", 3)]
+
+
+def test_a_new_cluster_client_also_starts_from_the_nodes_discovered() -> None:
+    url = "redis://10.9.9.1:7000/0"
+    NODE_BOOK.record(url, [("10.9.9.2", 7001), ("10.9.9.3", 7002)])
+    client = connect_redis("redis+cluster://10.9.9.1:7000/0")
+    names = set(client.nodes_manager.startup_nodes)  # type: ignore[attr-defined]
+    assert names == {"10.9.9.1:7000", "10.9.9.2:7001", "10.9.9.3:7002"}
