@@ -1,13 +1,14 @@
 """The chaos soak on Redis Cluster: slots resharded under load and a failover lose nothing.
 
 ``bench/chaos.py --redis cluster`` runs the real gateway, two processors workers and
-two projector replicas (each group sharing the partitions) on a private cluster (three masters with a replica each, ``MINDHIT_WAIT_REPLICAS=1``) while
-20 simulated users browse for 45 s, and meanwhile: every partition's slot (its streams
-in every topic, offsets, leases, idempotency state) moves to another master key by key
-(clients meet ``ASK``, ``TRYAGAIN``, then ``MOVED``); the node every component was
-given in its URL is killed (``kill -9``), its replica takes over, and it comes back
-as a replica; then the processors and the projector are killed and started again
-against that URL. What a user would notice is what the soak counts: an acknowledged
+two projector replicas (each group sharing the partitions) on a private cluster (three
+masters with a replica each, ``MINDHIT_WAIT_REPLICAS=1``) while 20 simulated users
+browse for 45 s, and meanwhile: every partition's slot (its streams in every topic,
+offsets, leases, idempotency state) moves to another master key by key (clients meet
+``ASK``, ``TRYAGAIN``, then ``MOVED``); the node every component was given in its URL
+is killed (``kill -9``), its replica takes over, and it comes back as a replica; then a
+processors worker and a projector replica are killed and started again against that
+URL. What a user would notice is what the soak counts: an acknowledged
 event missing from the archive, a visit lost, shown twice or with another dwell, a
 session's totals wrong, a stopped session without its mind map.
 """
