@@ -107,7 +107,7 @@ def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
         redis=redis,
         pool=pool,
         tokens=TokenCache(lookup, ttl_s=settings.token_cache_seconds, spread=0.25),
-        coalescer=Coalescer(writer.write),
+        coalescer=Coalescer(writer.write_round),
         metrics=metrics,
         access_log=request_logger(settings),
         quota=QuotaLimiter(redis, settings.key_prefix, QuotaPolicy.of(settings)),

@@ -1,12 +1,14 @@
-"""The Redis adapter that writes one coalesced flush as one raw-log entry.
+"""The Redis adapter that writes the coalescer's rounds: one raw-log entry per partition.
 
-It is the coalescer's ``write`` function: it encodes the uploads as one
-:class:`schema.log.RawEntry` and appends it with
-:func:`mindhit.upload_log.append_uploads` (check-and-append in one Lua script).
+:meth:`LogWriter.write_round` is the coalescer's ``write`` function: it encodes each
+partition's uploads as one :class:`schema.log.RawEntry` and appends them all in one
+round trip with :func:`mindhit.upload_log.append_many` (check-and-append in one Lua
+script per entry); :meth:`LogWriter.write` appends one partition's entry on its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -20,8 +22,10 @@ from mindhit.upload_log import (
     AppendOutcome,
     AppendPolicy,
     LogEpochError,
+    PendingAppend,
     RawPartition,
     UploadId,
+    append_many,
     append_uploads,
 )
 from schema.log import RawEntry, encode_raw_entry
@@ -47,6 +51,61 @@ class LogWriter:
         self._policy = AppendPolicy.of(settings)
         self._metrics = metrics
         self._timer = timer
+
+    async def write_round(
+        self, flushes: dict[int, list[Submission]]
+    ) -> dict[int, list[AppendResult] | Exception]:
+        """Append each partition's leaders (distinct batch ids) as one entry, all in one
+        round trip; per partition one result per leader, or its error.
+
+        Steps: encode each partition's entry under the epoch expected for it; append
+        them all (:func:`mindhit.upload_log.append_many`); answer each partition whose
+        entry was written; a partition whose entry was refused (some of its uploads
+        already in the log, or another epoch: nothing of it was written), or whose
+        epoch is not known yet, is written on its own by :meth:`write`, which handles
+        both; any other error fails only its partition.
+        """
+        outcomes: dict[int, list[AppendResult] | Exception] = {}
+        alone = [partition for partition in flushes if partition not in self._epochs.expected]
+        batched = [partition for partition in flushes if partition in self._epochs.expected]
+        appends = []
+        for partition in batched:
+            uploads = [s.upload for s in flushes[partition]]
+            appends.append(
+                PendingAppend(
+                    target=RawPartition.of(self._settings.key_prefix, partition),
+                    value=encode_raw_entry(RawEntry(uploads=uploads)),
+                    epoch=self._epochs.expected[partition],
+                    uploads=[UploadId(u.user_id, u.client_id, u.batch_id) for u in uploads],
+                    timestamp_ms=max(u.received_at for u in uploads),
+                )
+            )
+        started = self._timer()
+        results = await append_many(self._redis, appends, self._policy) if appends else []
+        elapsed = self._timer() - started
+        for partition, result in zip(batched, results, strict=True):
+            if isinstance(result, LogEpochError) or (
+                not isinstance(result, Exception) and result.offset is None
+            ):
+                alone.append(partition)
+            elif isinstance(result, Exception):
+                outcomes[partition] = result
+            else:
+                count = len(flushes[partition])
+                self._metrics.append_seconds.observe(elapsed)
+                self._metrics.entries.inc()
+                self._metrics.entry_uploads.observe(count)
+                outcomes[partition] = [AppendResult(False, result.offset)] * count
+        if alone:
+            retried = await asyncio.gather(
+                *(self.write(partition, flushes[partition]) for partition in alone),
+                return_exceptions=True,
+            )
+            for partition, retry in zip(alone, retried, strict=True):
+                if isinstance(retry, BaseException) and not isinstance(retry, Exception):
+                    raise retry
+                outcomes[partition] = retry
+        return outcomes
 
     async def write(self, partition: int, leaders: list[Submission]) -> list[AppendResult]:
         """Append ``leaders`` (distinct batch ids) as one entry; one result each.

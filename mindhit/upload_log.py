@@ -14,6 +14,7 @@ shares the partition's hash tag, so the script runs on Redis Cluster.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from hashlib import sha1
 from importlib import resources
@@ -37,9 +38,11 @@ __all__ = [
     "AppendOutcome",
     "AppendPolicy",
     "LogEpochError",
+    "PendingAppend",
     "RawPartition",
     "ReplicationTimeoutError",
     "UploadId",
+    "append_many",
     "append_uploads",
     "idempotency_key",
     "remember_batch",
@@ -203,6 +206,19 @@ async def _run_script(
 ) -> AppendOutcome:
     """Run ``append_uploads.lua``: append ``entry`` (value, timestamp), or with ``None``
     only remember the uploads; then WAIT as the policy says."""
+    keys, args = _script_call(target, uploads, entry, epoch, policy)
+    reply, acked = await _run_call(client, keys, args, policy)
+    return _outcome(target, epoch, reply, acked, policy)
+
+
+def _script_call(
+    target: RawPartition,
+    uploads: Sequence[UploadId],
+    entry: tuple[bytes, int] | None,
+    epoch: str,
+    policy: AppendPolicy,
+) -> tuple[list[str], list[bytes | str | int]]:
+    """The keys and arguments of one ``append_uploads.lua`` call (see the script)."""
     states: dict[str, int] = {}
     pairs: list[bytes | str | int] = []
     for upload in uploads:
@@ -215,12 +231,29 @@ async def _run_script(
         args = ["remember", *head, b"", b"", 0, b"", *pairs]
     else:  # key and headers (ARGV[5] and ARGV[8]) stay empty: raw entries carry neither.
         args = ["append", *head, b"", entry[0], entry[1], b"", *pairs]
+    return keys, args
+
+
+async def _run_call(
+    client: aioredis.Redis,
+    keys: list[str],
+    args: list[bytes | str | int],
+    policy: AppendPolicy,
+) -> tuple[Any, int | None]:
+    """One script call (then WAIT as the policy says), loading the script on NOSCRIPT."""
     wait = (policy.wait_replicas, policy.wait_timeout_ms)
     try:
-        reply, acked = await _run_append(client, keys, args, *wait)
+        return await _run_append(client, keys, args, *wait)
     except NoScriptError:
         await client.script_load(_APPEND_UPLOADS_LUA)
-        reply, acked = await _run_append(client, keys, args, *wait)
+        return await _run_append(client, keys, args, *wait)
+
+
+def _outcome(
+    target: RawPartition, epoch: str, reply: Any, acked: int | None, policy: AppendPolicy
+) -> AppendOutcome:
+    """What one script call's ``reply`` (and the ``WAIT`` after it) says; raises
+    :class:`LogEpochError` (nothing written) or :class:`ReplicationTimeoutError`."""
     if int(reply[0]) == -1:
         found = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
         raise LogEpochError(
@@ -245,6 +278,101 @@ async def _run_script(
     return AppendOutcome(offset_of(reply[1]) if reply[1] else None)
 
 
+class PendingAppend(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry for :func:`append_many`: what :func:`append_uploads` takes."""
+
+    target: RawPartition
+    value: bytes
+    epoch: str
+    uploads: list[UploadId]
+    timestamp_ms: int
+
+
+async def append_many(
+    client: aioredis.Redis, appends: Sequence[PendingAppend], policy: AppendPolicy
+) -> list[AppendOutcome | Exception]:
+    """:func:`append_uploads` for entries of several partitions, in one round trip.
+
+    Each entry is its own script call (atomic and idempotent per partition); each one's
+    outcome or error (:class:`LogEpochError`, :class:`ReplicationTimeoutError`, OOM, ...)
+    is returned in its place: one partition's failure fails no other's. Steps on a
+    standalone Redis: (1) one pipeline on one connection: every call, then ``WAIT`` when
+    ``policy.wait_replicas`` > 0 (on that connection it covers every call's writes);
+    (2) calls refused with ``NOSCRIPT`` (they did not run): load the script, step 1 again
+    for those. A connection lost meanwhile fails every entry (written or not: a retry
+    finds out which). On Redis Cluster the partitions live on different nodes: each entry
+    runs as :func:`append_uploads` runs it (``WAIT`` on the node that ran it, following
+    redirects), all at once.
+    """
+    calls = [
+        _script_call(a.target, a.uploads, (a.value, a.timestamp_ms), a.epoch, policy)
+        for a in appends
+    ]
+    replies: list[tuple[Any, int | None] | BaseException]
+    if is_cluster(client):
+        replies = await asyncio.gather(
+            *(_run_call(client, keys, args, policy) for keys, args in calls),
+            return_exceptions=True,
+        )
+    else:
+        replies = await _pipelined(client, calls, policy)
+    outcomes: list[AppendOutcome | Exception] = []
+    for append, reply in zip(appends, replies, strict=True):
+        if isinstance(reply, BaseException):
+            if not isinstance(reply, Exception):
+                raise reply
+            outcomes.append(reply)
+            continue
+        try:
+            outcomes.append(_outcome(append.target, append.epoch, *reply, policy))
+        except (LogEpochError, ReplicationTimeoutError) as exc:
+            outcomes.append(exc)
+    return outcomes
+
+
+async def _pipelined(
+    client: aioredis.Redis,
+    calls: list[tuple[list[str], list[bytes | str | int]]],
+    policy: AppendPolicy,
+) -> list[tuple[Any, int | None] | BaseException]:
+    """Steps 1 and 2 of :func:`append_many` on a standalone Redis."""
+    results: list[tuple[Any, int | None] | BaseException] = [RuntimeError("unsent")] * len(calls)
+    pending = list(range(len(calls)))
+    for attempt in range(2):
+        pipe = client.pipeline(transaction=False)
+        for index in pending:
+            keys, args = calls[index]
+            pipe.execute_command("EVALSHA", _APPEND_UPLOADS_SHA, len(keys), *keys, *args)
+        if policy.wait_replicas > 0:
+            pipe.execute_command("WAIT", policy.wait_replicas, policy.wait_timeout_ms)
+        acked: int | None = None
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+            if policy.wait_replicas > 0:
+                acked = int(_raised(replies.pop()))
+        except Exception as exc:  # the connection (or WAIT) failed: so do all of them
+            for index in pending:
+                results[index] = exc
+            return results
+        unloaded: list[int] = []
+        for index, reply in zip(pending, replies, strict=True):
+            if isinstance(reply, NoScriptError) and not attempt:
+                unloaded.append(index)
+            else:
+                results[index] = reply if isinstance(reply, Exception) else (reply, acked)
+        if not unloaded:
+            break
+        await client.script_load(_APPEND_UPLOADS_LUA)
+        pending = unloaded
+    return results
+
+
+def _raised(reply: Any) -> Any:
+    if isinstance(reply, Exception):
+        raise reply
+    return reply
+
+
 async def _run_append(
     client: aioredis.Redis,
     keys: list[str],
@@ -261,9 +389,7 @@ async def _run_append(
         # WAIT names no key: it must go to the node that ran the script, on its
         # connection, wherever redirects during a resharding send the script.
         reply, acked = await run_on_slot_node(cast(RedisCluster, client), keys[0], [script, wait])
-        if isinstance(acked, Exception):
-            raise acked
-        return reply, int(acked)
+        return reply, int(_raised(acked))
     pipe = client.pipeline(transaction=False)  # one connection: WAIT covers the script's writes
     pipe.execute_command(*script)
     pipe.execute_command(*wait)

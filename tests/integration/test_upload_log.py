@@ -13,9 +13,13 @@ from hypothesis import strategies as st
 from mindhit import streams
 from mindhit.upload_log import (
     RECENT_BATCHES,
+    AppendOutcome,
     AppendPolicy,
+    LogEpochError,
+    PendingAppend,
     RawPartition,
     UploadId,
+    append_many,
     append_uploads,
     idempotency_key,
     remember_batch,
@@ -137,3 +141,45 @@ async def test_a_batch_remembered_without_an_entry_is_a_duplicate_after(
     target = RawPartition.of(key_prefix, 1)
     assert await _append(aredis, target, [upload]) == ({0: None}, None)
     assert await streams.highwater(aredis, target.stream) == 0
+
+
+async def test_one_round_of_several_partitions_gives_each_its_own_outcome(
+    aredis: aioredis.Redis, key_prefix: str
+) -> None:
+    """append_many: each partition's entry is appended, found duplicate or refused on
+    its own, whatever the others' fate."""
+    user = uuid7()
+    targets = [RawPartition.of(key_prefix, p) for p in range(3)]
+    earlier = UploadId(user, "ext-1", uuid7())
+    for target in targets:  # every partition has an epoch and one entry
+        await append_uploads(
+            aredis, target, b"first", epoch="*", uploads=[earlier], timestamp_ms=1, policy=POLICY
+        )
+    epochs = [(await aredis.get(t.epoch)).decode() for t in targets]
+    fresh = UploadId(user, "ext-1", uuid7())
+    outcomes = await append_many(
+        aredis,
+        [
+            PendingAppend(
+                target=targets[0], value=b"new", epoch=epochs[0], uploads=[fresh], timestamp_ms=2
+            ),
+            PendingAppend(
+                target=targets[1],
+                value=b"again",
+                epoch=epochs[1],
+                uploads=[fresh, earlier],
+                timestamp_ms=2,
+            ),
+            PendingAppend(
+                target=targets[2], value=b"lost", epoch="other", uploads=[fresh], timestamp_ms=2
+            ),
+        ],
+        POLICY,
+    )
+    assert outcomes[0] == AppendOutcome(1)
+    assert outcomes[1] == AppendOutcome(None, ((1, 0),))  # nothing written
+    assert isinstance(outcomes[2], LogEpochError)
+    values = [
+        [r.value for r in await streams.read(aredis, {t.stream: 0}, count=10)] for t in targets
+    ]
+    assert values == [[b"first", b"new"], [b"first"], [b"first"]]

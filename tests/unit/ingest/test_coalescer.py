@@ -1,6 +1,7 @@
 """Coalescing: an idle partition writes at once; uploads arriving during a write share the next.
 
-Every upload is answered only after the entry holding it is written.
+Every upload is answered only after the entry holding it is written. Partitions ready at
+the same time are written in one round (one round trip).
 """
 
 from __future__ import annotations
@@ -19,41 +20,55 @@ def _upload(batch: str, user: str = "u1") -> Upload:
 
 
 class FakeLog:
-    """An in-memory writer that records the flushes it was asked to write."""
+    """An in-memory writer that records the entries (and rounds) it was asked to write."""
 
     def __init__(self, delay: float = 0.0, fail: BaseException | None = None) -> None:
         self.flushes: list[tuple[int, list[str]]] = []
+        self.rounds: list[dict[int, list[str]]] = []
         self.seen: set[tuple[str, str, str]] = set()
         self.delay = delay
         self.fail = fail
+        self.fail_partition: dict[int, Exception] = {}
 
-    async def write(self, partition: int, leaders: list[Submission]) -> list[AppendResult]:
+    async def write(
+        self, flushes: dict[int, list[Submission]]
+    ) -> dict[int, list[AppendResult] | Exception]:
         await asyncio.sleep(self.delay)
         if self.fail is not None:
             raise self.fail
-        self.flushes.append((partition, [s.upload.batch_id for s in leaders]))
-        results = []
-        for s in leaders:
-            duplicate = s.identity in self.seen
-            self.seen.add(s.identity)
-            results.append(AppendResult(duplicate, None if duplicate else len(self.flushes) - 1))
-        return results
+        self.rounds.append({p: [s.upload.batch_id for s in ls] for p, ls in flushes.items()})
+        outcomes: dict[int, list[AppendResult] | Exception] = {}
+        for partition, leaders in flushes.items():
+            if partition in self.fail_partition:
+                outcomes[partition] = self.fail_partition[partition]
+                continue
+            self.flushes.append((partition, [s.upload.batch_id for s in leaders]))
+            results = []
+            for s in leaders:
+                duplicate = s.identity in self.seen
+                self.seen.add(s.identity)
+                offset = None if duplicate else len(self.flushes) - 1
+                results.append(AppendResult(duplicate, offset))
+            outcomes[partition] = results
+        return outcomes
 
 
 class GatedLog:
-    """A writer whose writes start when asked and complete only when released, one by one."""
+    """A writer whose rounds start when asked and complete only when released, one by one."""
 
     def __init__(self) -> None:
-        self.started: list[tuple[int, list[str]]] = []
+        self.started: list[dict[int, list[str]]] = []
         self._gates: list[asyncio.Event] = []
 
-    async def write(self, partition: int, leaders: list[Submission]) -> list[AppendResult]:
+    async def write(
+        self, flushes: dict[int, list[Submission]]
+    ) -> dict[int, list[AppendResult] | Exception]:
         offset = len(self.started)
-        self.started.append((partition, [s.upload.batch_id for s in leaders]))
+        self.started.append({p: [s.upload.batch_id for s in ls] for p, ls in flushes.items()})
         gate = asyncio.Event()
         self._gates.append(gate)
         await gate.wait()
-        return [AppendResult(False, offset) for _ in leaders]
+        return {p: [AppendResult(False, offset) for _ in ls] for p, ls in flushes.items()}
 
     def release(self, index: int) -> None:
         self._gates[index].set()
@@ -98,7 +113,7 @@ async def test_an_idle_partition_writes_at_once() -> None:
     coalescer = Coalescer(log.write)
     first = asyncio.ensure_future(coalescer.submit(0, _upload("a"), 1))
     await _settle()  # no timer: the write has started within a few loop iterations
-    assert log.started == [(0, ["a"])]
+    assert log.started == [{0: ["a"]}]
     log.release(0)
     assert await first == AppendResult(False, 0)
 
@@ -110,12 +125,12 @@ async def test_uploads_arriving_during_a_write_are_written_together_when_it_comp
     await _settle()
     rest = [asyncio.ensure_future(coalescer.submit(0, _upload(b), 1)) for b in "bcd"]
     await _settle()
-    assert log.started == [(0, ["a"])]  # one write in flight per partition: b, c, d wait
+    assert log.started == [{0: ["a"]}]  # one write in flight per partition: b, c, d wait
     assert not any(r.done() for r in rest)
     log.release(0)
     assert await first == AppendResult(False, 0)
     await _settle()
-    assert log.started == [(0, ["a"]), (0, ["b", "c", "d"])]  # at once, no linger
+    assert log.started == [{0: ["a"]}, {0: ["b", "c", "d"]}]  # at once, no linger
     assert not any(r.done() for r in rest)  # answered only once their entry is written
     log.release(1)
     assert [r.offset for r in await asyncio.gather(*rest)] == [1, 1, 1]
@@ -128,7 +143,7 @@ async def test_a_write_in_flight_for_one_partition_does_not_hold_another() -> No
     await _settle()
     other = asyncio.ensure_future(coalescer.submit(1, _upload("b"), 1))
     await _settle()
-    assert log.started == [(0, ["a"]), (1, ["b"])]
+    assert log.started == [{0: ["a"]}, {1: ["b"]}]
     log.release(1)
     assert (await other).offset == 1
     assert not busy.done()
@@ -136,15 +151,45 @@ async def test_a_write_in_flight_for_one_partition_does_not_hold_another() -> No
     await busy
 
 
-async def test_uploads_submitted_in_the_same_loop_iteration_share_one_entry() -> None:
+async def test_uploads_submitted_in_the_same_loop_iteration_share_one_entry_and_round() -> None:
     log = FakeLog()
     coalescer = Coalescer(log.write)
     results = await asyncio.gather(
         *(coalescer.submit(3, _upload(f"b{i}"), 1) for i in range(10)),
         coalescer.submit(5, _upload("other"), 1),
     )
-    assert sorted(log.flushes) == [(3, [f"b{i}" for i in range(10)]), (5, ["other"])]
+    assert log.rounds == [{3: [f"b{i}" for i in range(10)], 5: ["other"]}]  # one round trip
     assert all(not r.duplicate for r in results)
+
+
+async def test_partitions_waiting_behind_a_round_are_written_together_in_the_next() -> None:
+    log = GatedLog()
+    coalescer = Coalescer(log.write)
+    first = [asyncio.ensure_future(coalescer.submit(p, _upload(f"a{p}"), 1)) for p in (0, 1)]
+    await _settle()
+    later = [asyncio.ensure_future(coalescer.submit(p, _upload(f"b{p}"), 1)) for p in (1, 0)]
+    await _settle()
+    assert log.started == [{0: ["a0"], 1: ["a1"]}]
+    log.release(0)
+    await asyncio.gather(*first)
+    await _settle()
+    assert log.started == [{0: ["a0"], 1: ["a1"]}, {1: ["b1"], 0: ["b0"]}]
+    log.release(1)
+    assert [r.offset for r in await asyncio.gather(*later)] == [1, 1]
+
+
+async def test_a_partition_whose_entry_failed_fails_alone() -> None:
+    log = FakeLog()
+    log.fail_partition[1] = ConnectionError("that node is down")
+    coalescer = Coalescer(log.write)
+    results = await asyncio.gather(
+        coalescer.submit(0, _upload("a"), 1),
+        coalescer.submit(1, _upload("b"), 1),
+        return_exceptions=True,
+    )
+    assert len(log.rounds) == 1
+    assert results[0] == AppendResult(False, 0)
+    assert isinstance(results[1], ConnectionError)
 
 
 async def test_a_duplicate_inside_one_flush_is_answered_as_duplicate() -> None:
@@ -168,7 +213,7 @@ async def test_a_backlog_heavier_than_one_entry_is_written_as_several_in_arrival
         log.release(index)
         await _settle()
     await asyncio.gather(*uploads)
-    assert log.started == [(0, ["a"]), (0, ["b", "c"]), (0, ["d"]), (0, ["e"])]
+    assert log.started == [{0: ["a"]}, {0: ["b", "c"]}, {0: ["d"]}, {0: ["e"]}]
 
 
 async def test_a_failed_write_fails_every_upload_of_the_flush_and_the_next_can_succeed() -> None:
