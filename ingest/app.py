@@ -36,7 +36,7 @@ from mindhit.accounts import TokenInfo, lookup_token
 from mindhit.clock import Clock, system_clock
 from mindhit.logs import get_logger
 from mindhit.metrics_http import serve_metrics
-from mindhit.redis_client import connect_redis
+from mindhit.redis_client import connect_redis, is_cluster
 from mindhit.redis_durability import VolatileRedisError, check_redis_durability
 from mindhit.session_owners import settled_ttl_s
 from mindhit.settings import Settings
@@ -107,7 +107,7 @@ def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
         redis=redis,
         pool=pool,
         tokens=TokenCache(lookup, ttl_s=settings.token_cache_seconds, spread=0.25),
-        coalescer=Coalescer(writer.write_round),
+        coalescer=Coalescer(writer.write_round, one_round=not is_cluster(redis)),
         metrics=metrics,
         access_log=request_logger(settings),
         quota=QuotaLimiter(redis, settings.key_prefix, QuotaPolicy.of(settings)),

@@ -132,43 +132,52 @@ class Coalescer:
     """Writes uploads per partition at once when idle, together when busy.
 
     Writes go in *rounds*: one round trip that carries an entry for every partition
-    with uploads waiting and no entry in flight. Partitions stay independent (one
-    partition's entry in flight holds no other's), but those ready at the same time
-    share the round trip (measured at ~2 uploads per entry: the round trip's Python
-    and system calls were most of an entry's CPU).
+    with uploads waiting and no entry in flight, so partitions ready at the same time
+    share it (at ~2 uploads per entry the round trip's Python and system calls were
+    most of an entry's CPU).
 
     Args:
         write: writes one round (see :data:`Writer`).
         max_weight: most weight (events + text kilobytes) one entry takes; what
             gathered beyond it goes into the partition's next entry, written right after.
+        one_round: at most one round in flight for all partitions: uploads of any
+            partition arriving meanwhile wait for it and share the next (more
+            company per entry and per round trip). For one Redis server, where every
+            partition waits for the same server anyway. Without it (Redis Cluster)
+            partitions stay independent: one partition's entry in flight, e.g. on a
+            node that is failing over, holds no other partition's.
     """
 
-    def __init__(self, write: Writer, *, max_weight: int = 2000) -> None:
+    def __init__(self, write: Writer, *, max_weight: int = 2000, one_round: bool = False) -> None:
         self._write = write
         self._max_weight = max_weight
+        self._one_round = one_round
         self._partitions: dict[int, _Partition] = {}
         self._due = False  # a round's task is created and has not started yet
+        self._running = 0  # rounds' tasks created and not yet done taking rounds
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, partition: int, upload: Upload, weight: int) -> AppendResult:
         """Queue ``upload`` for ``partition``; return once its entry is written.
 
-        With no entry in flight for the partition, a round starts in the next loop
-        iteration (unless one is already due: uploads submitted in the same iteration,
-        to any partition, share it); otherwise the upload waits for the round in
-        flight, which writes it in its next round as soon as it completes.
+        With no entry in flight for the partition (with ``one_round``: no round in
+        flight at all), a round starts in the next loop iteration (unless one is
+        already due: uploads submitted in the same iteration, to any partition, share
+        it); otherwise the upload waits for the round in flight, which writes it in its
+        next round as soon as it completes.
         """
         state = self._partitions.get(partition)
         if state is None:
             state = self._partitions[partition] = _Partition()
         submission = Submission(upload, weight, asyncio.get_running_loop().create_future())
         state.pending.append(submission)
-        if not state.writing and not self._due:
+        if not self._running if self._one_round else not (state.writing or self._due):
             self._start()
         return await submission.future
 
     def _start(self) -> None:
         self._due = True
+        self._running += 1
         task = asyncio.get_running_loop().create_task(self._rounds())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -195,6 +204,12 @@ class Coalescer:
         once, with what arrived meanwhile.
         """
         self._due = False
+        try:
+            await self._take_rounds()
+        finally:
+            self._running -= 1  # at once, not in a done callback: a submit may come between
+
+    async def _take_rounds(self) -> None:
         while flushes := self._take():
             plans = {partition: plan_flush(batch) for partition, batch in flushes.items()}
             try:

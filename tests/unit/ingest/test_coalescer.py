@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -151,6 +152,32 @@ async def test_a_write_in_flight_for_one_partition_does_not_hold_another() -> No
     await busy
 
 
+async def test_with_one_round_at_a_time_an_idle_partition_waits_for_the_round_in_flight() -> None:
+    log = GatedLog()
+    coalescer = Coalescer(log.write, one_round=True)
+    busy = asyncio.ensure_future(coalescer.submit(0, _upload("a"), 1))
+    await _settle()
+    others = [asyncio.ensure_future(coalescer.submit(p, _upload(f"b{p}"), 1)) for p in (1, 0)]
+    await _settle()
+    assert log.started == [{0: ["a"]}]  # partition 1 has nothing in flight, yet waits
+    log.release(0)
+    await busy
+    await _settle()
+    assert log.started == [{0: ["a"]}, {1: ["b1"], 0: ["b0"]}]
+    log.release(1)
+    assert [r.offset for r in await asyncio.gather(*others)] == [1, 1]
+
+
+@pytest.mark.parametrize("one_round", [False, True])
+async def test_an_upload_right_after_a_round_completes_is_written(one_round: bool) -> None:
+    log = FakeLog()
+    coalescer = Coalescer(log.write, one_round=one_round)
+    async with asyncio.timeout(1):
+        for batch in "abc":  # each submitted in the step that gets the one before's answer
+            assert not (await coalescer.submit(0, _upload(batch), 1)).duplicate
+    assert log.flushes == [(0, ["a"]), (0, ["b"]), (0, ["c"])]
+
+
 async def test_uploads_submitted_in_the_same_loop_iteration_share_one_entry_and_round() -> None:
     log = FakeLog()
     coalescer = Coalescer(log.write)
@@ -245,9 +272,10 @@ async def test_drain_writes_what_waits_behind_a_write_in_flight() -> None:
     assert (await late).offset == 1
 
 
-async def test_every_upload_is_answered_exactly_once_under_load() -> None:
+@pytest.mark.parametrize("one_round", [False, True])
+async def test_every_upload_is_answered_exactly_once_under_load(one_round: bool) -> None:
     log = FakeLog(delay=0.001)
-    coalescer = Coalescer(log.write)
+    coalescer = Coalescer(log.write, one_round=one_round)
     batches = [i % 150 for i in range(600)]  # each batch posted 4 times, by its one user
 
     async def post(b: int, pause: float) -> AppendResult:
