@@ -9,7 +9,7 @@ are flushed.
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -32,7 +32,7 @@ from ingest.quota import QuotaLimiter, QuotaPolicy
 from ingest.routes import route_handlers
 from ingest.state import GatewayState
 from ingest.tokens import TokenCache
-from mindhit.accounts import TokenInfo, lookup_token
+from mindhit.accounts import TokenInfo, lookup_tokens
 from mindhit.clock import Clock, system_clock
 from mindhit.logs import get_logger
 from mindhit.metrics_http import serve_metrics
@@ -96,9 +96,9 @@ def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
         kwargs={"autocommit": True},
     )
 
-    async def lookup(secret: str) -> TokenInfo | None:
+    async def lookup(secrets: Sequence[str]) -> dict[str, TokenInfo]:
         async with pool.connection() as conn:
-            return await lookup_token(conn, secret)
+            return await lookup_tokens(conn, secrets)
 
     metrics = GatewayMetrics()
     writer = LogWriter(redis, settings, metrics, GatewayEpochs(redis, settings.key_prefix))

@@ -16,25 +16,35 @@ next request waits for it as on a first use.
 
 Each answer's lifetime is drawn between ``(1 - spread) × ttl_s`` and ``ttl_s``: tokens
 first used together (a gateway's start, a burst of clients) would otherwise expire,
-and be looked up again, together every TTL. At 200 tokens that was ~40 ms of lookups
-(~200 µs of CPU each) in one burst every few seconds, which the uploads arriving
-meanwhile waited behind; spread, the lookups drift apart within a few TTLs. A
-revocation still takes effect within ``token_cache_seconds``.
+and be looked up again, together every TTL.
+
+Lookups are batched (a group commit, as in :mod:`ingest.coalescer`): at most one
+query is in flight, and every token that needs a lookup meanwhile (first uses and
+refreshes alike) waits for the next one, which asks PostgreSQL for all of them at
+once (``lookup_tokens``: ``token_hash = ANY(...)``). One token at a time, a burst
+of a few hundred (a gateway's start, clients coming back, a wave of refreshes)
+was a few hundred queries queued for 4 connections; each took a couple of event
+loop turns, so on a busy gateway (turns of 20-100 ms) the burst lasted seconds,
+refreshes finished after their answers had expired, and uploads waited for them
+(measured on the bench: lookups of up to 2.4 s, uploads held as long).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from mindhit.accounts import TokenInfo, hash_token
 
-__all__ = ["TokenCache", "bearer_token"]
+__all__ = ["Lookup", "TokenCache", "bearer_token"]
 
-Lookup = Callable[[str], Awaitable[TokenInfo | None]]
+Lookup = Callable[[Sequence[str]], Awaitable[Mapping[str, TokenInfo]]]
+"""Looks several tokens up at once: the answer of each known one, by its secret
+(unknown tokens are left out); raises when the database cannot answer."""
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -48,11 +58,23 @@ def bearer_token(header: str | None) -> str | None:
     return token
 
 
+class _Wanted:
+    """A token waiting for a lookup: its secret, who waits, and when it was asked for."""
+
+    __slots__ = ("future", "now", "secret")
+
+    def __init__(self, secret: str, future: asyncio.Future[TokenInfo | None], now: float) -> None:
+        self.secret = secret
+        self.future = future
+        self.now = now
+
+
 class TokenCache:
     """Resolves tokens through ``lookup``, remembering answers for ``ttl_s`` seconds.
 
     Args:
-        lookup: the real lookup (PostgreSQL); may raise when the database is down.
+        lookup: the real lookup (PostgreSQL), several tokens per call; may raise
+            when the database is down.
         ttl_s: how long an answer is reused.
         timer: monotonic seconds (injected for tests).
         max_entries: bound on remembered tokens (oldest forgotten first).
@@ -61,6 +83,7 @@ class TokenCache:
         spread: each answer lives a random ``1 - spread`` to 1 of ``ttl_s`` (0: all
             exactly ``ttl_s``).
         draw: uniform numbers in [0, 1) (injected for tests).
+        max_batch: most tokens one lookup asks for (the rest go in the next).
     """
 
     def __init__(
@@ -73,17 +96,23 @@ class TokenCache:
         refresh_ahead: float = 0.2,
         spread: float = 0.0,
         draw: Callable[[], float] = random.random,
+        max_batch: int = 500,
     ) -> None:
         self._lookup = lookup
         self._ttl_s = ttl_s
         self._refresh_s = ttl_s * refresh_ahead
         self._spread = spread
         self._draw = draw
-        self._refreshes: set[asyncio.Task[TokenInfo | None]] = set()
         self._timer = timer
         self._max_entries = max_entries
+        self._max_batch = max_batch
         self._entries: OrderedDict[bytes, tuple[float, TokenInfo | None]] = OrderedDict()
+        # every token with a lookup to come or in flight, by digest (uses share it)
         self._inflight: dict[bytes, asyncio.Future[TokenInfo | None]] = {}
+        self._queued: dict[bytes, _Wanted] = {}  # waiting for the next lookup
+        self._looking = False  # a lookup is in flight
+        self._scheduled = False  # a lookup is due in this loop iteration
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def resolve(self, secret: str) -> TokenInfo | None:
         """The token's owner and state, or ``None`` when no such token exists."""
@@ -92,52 +121,63 @@ class TokenCache:
         now = self._timer()
         if cached is not None and cached[0] > now:
             if cached[0] - now <= self._refresh_s and digest not in self._inflight:
-                self._refresh(secret, digest, now)
+                self._want(secret, digest, now)  # in the background: nobody waits for it
             return cached[1]
         pending = self._inflight.get(digest)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        return await self._load(secret, digest, self._begin(digest), now)
+        if pending is None:
+            pending = self._want(secret, digest, now)
+        return await asyncio.shield(pending)
 
-    def _begin(self, digest: bytes) -> asyncio.Future[TokenInfo | None]:
-        """Register a lookup of ``digest`` that later uses will share."""
-        future: asyncio.Future[TokenInfo | None] = asyncio.get_running_loop().create_future()
+    def _want(self, secret: str, digest: bytes, now: float) -> asyncio.Future[TokenInfo | None]:
+        """Queue a lookup of ``secret`` for the next query; its answer counts from ``now``."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[TokenInfo | None] = loop.create_future()
         self._inflight[digest] = future
+        self._queued[digest] = _Wanted(secret, future, now)
+        if not self._looking and not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._start)  # the uses of this loop iteration share it
         return future
 
-    def _refresh(self, secret: str, digest: bytes, now: float) -> None:
-        """Look ``secret`` up in the background (a failure is left to the next use)."""
-        future = self._begin(digest)
-        task = asyncio.get_running_loop().create_task(self._load(secret, digest, future, now))
-        self._refreshes.add(task)
+    def _start(self) -> None:
+        """Send the queued lookups as one query, unless one is in flight."""
+        self._scheduled = False
+        if self._looking or not self._queued:
+            return
+        digests = list(itertools.islice(self._queued, self._max_batch))
+        batch = {digest: self._queued.pop(digest) for digest in digests}
+        self._looking = True
+        task = asyncio.get_running_loop().create_task(self._load(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-        def done(task: asyncio.Task[TokenInfo | None]) -> None:
-            self._refreshes.discard(task)
-            if task.cancelled():  # possibly before it ran: nobody may wait on its lookup
-                if self._inflight.get(digest) is future:
-                    del self._inflight[digest]
-                future.cancel()
-            else:
-                task.exception()  # retrieved: the entry expires, a later use looks up again
-
-        task.add_done_callback(done)
-
-    async def _load(
-        self, secret: str, digest: bytes, future: asyncio.Future[TokenInfo | None], now: float
-    ) -> TokenInfo | None:
-        """Run the lookup ``future`` stands for; its answer is remembered from ``now``."""
+    async def _load(self, batch: dict[bytes, _Wanted]) -> None:
+        """Look ``batch`` up; answer its waiters and remember each answer from its
+        ``now``. A failure is handed to the waiters (a background refresh has none: its
+        entry expires and a later use looks it up again), nothing is remembered."""
         try:
-            info = await self._lookup(secret)
+            answers = await self._lookup([wanted.secret for wanted in batch.values()])
         except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters (if any) re-raise it themselves
-            raise
+            for digest, wanted in batch.items():
+                if self._inflight.get(digest) is wanted.future:
+                    del self._inflight[digest]
+                if isinstance(exc, asyncio.CancelledError):
+                    wanted.future.cancel()
+                else:
+                    wanted.future.set_exception(exc)
+                    wanted.future.exception()  # retrieved: waiters (if any) re-raise it
+            if not isinstance(exc, Exception):
+                raise
         else:
-            future.set_result(info)
-            self._remember(digest, info, now)
-            return info
+            for digest, wanted in batch.items():
+                info = answers.get(wanted.secret)
+                self._remember(digest, info, wanted.now)
+                if self._inflight.get(digest) is wanted.future:
+                    del self._inflight[digest]
+                wanted.future.set_result(info)
         finally:
-            del self._inflight[digest]
+            self._looking = False
+            self._start()
 
     def _remember(self, digest: bytes, info: TokenInfo | None, now: float) -> None:
         lifetime = self._ttl_s * (1 - self._spread * self._draw())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,7 @@ __all__ = [
     "hash_token",
     "list_tokens",
     "lookup_token",
+    "lookup_tokens",
     "revoke_token",
     "set_admin",
     "set_password",
@@ -50,6 +52,7 @@ _USER_CREATE = sql_file("mindhit", "user_create")
 _TOKEN_REVOKE = sql_file("mindhit", "token_revoke")
 _TOKENS_LIST = sql_file("mindhit", "tokens_list")
 _TOKEN_LOOKUP = sql_file("mindhit", "token_lookup")
+_TOKENS_LOOKUP = sql_file("mindhit", "token_lookup_many")
 
 
 class AccountError(ValueError):
@@ -264,3 +267,18 @@ async def lookup_token(conn: psycopg.AsyncConnection[Any], secret: str) -> Token
     if row is None:
         return None
     return TokenInfo(user_id=row[0], token_id=row[1], revoked=row[2], blocked_domains=tuple(row[3]))
+
+
+async def lookup_tokens(
+    conn: psycopg.AsyncConnection[Any], presented: Sequence[str]
+) -> dict[str, TokenInfo]:
+    """:func:`lookup_token` for several tokens in one query: each known one's answer,
+    by the secret presented (unknown tokens are left out)."""
+    by_hash = {hash_token(secret): secret for secret in presented}
+    cur = await conn.execute(_TOKENS_LOOKUP, (list(by_hash),))
+    return {
+        by_hash[bytes(row[0])]: TokenInfo(
+            user_id=row[1], token_id=row[2], revoked=row[3], blocked_domains=tuple(row[4])
+        )
+        for row in await cur.fetchall()
+    }

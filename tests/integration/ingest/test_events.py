@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from prometheus_client import generate_latest
 
 from ingest.state import GatewayState
-from mindhit.accounts import revoke_token
+from mindhit.accounts import lookup_token, lookup_tokens, revoke_token
 from mindhit.settings import Settings
 from schema.api import BatchResult, ErrorBody
 from schema.ids import uuid7
@@ -172,6 +172,24 @@ async def test_tokens_missing_unknown_or_revoked_are_refused(
     assert msgspec.json.decode(revoked.content, type=ErrorBody).detail == (
         "this device token was revoked"
     )
+
+
+async def test_tokens_looked_up_together_are_answered_as_one_by_one(
+    account: Account, other_account: Account, apg: psycopg.AsyncConnection[Any]
+) -> None:
+    await apg.execute(
+        "UPDATE user_settings SET blocked_domains = %s WHERE user_id = %s",
+        (["bank.example"], other_account.user_id),
+    )
+    assert await revoke_token(apg, account.user_id, account.token_id) == 1
+    secrets = [account.token, other_account.token, "mh_nope", account.token]
+    together = await lookup_tokens(apg, secrets)
+    assert set(together) == {account.token, other_account.token}  # the unknown left out
+    for secret in secrets:
+        assert together.get(secret) == await lookup_token(apg, secret)
+    assert together[account.token].revoked
+    assert together[other_account.token].blocked_domains == ("bank.example",)
+    assert await lookup_tokens(apg, []) == {}
 
 
 async def test_malformed_json_is_a_400_with_the_position(client: Client, account: Account) -> None:
