@@ -3,6 +3,7 @@ state stays bounded per client, and no user's batch ids meet another's."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from mindhit.upload_log import (
     remember_batch,
 )
 from schema.ids import uuid7
+from tests.support.servers import PrivateRedis
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
@@ -183,3 +185,32 @@ async def test_one_round_of_several_partitions_gives_each_its_own_outcome(
         [r.value for r in await streams.read(aredis, {t.stream: 0}, count=10)] for t in targets
     ]
     assert values == [[b"first", b"new"], [b"first"], [b"first"]]
+
+
+async def test_a_round_after_redis_lost_its_scripts_appends_each_entry_once(
+    tmp_path: Path,
+) -> None:
+    """append_many on a Redis that forgot the append script (a restart, ``SCRIPT FLUSH``):
+    the refused calls did not run, so they are loaded and sent again, each written once;
+    a retry after another flush finds them duplicates."""
+    server = PrivateRedis(tmp_path)
+    server.start()
+    client = aioredis.Redis(port=server.port)
+    try:
+        targets = [RawPartition.of("mhnoscript", p) for p in range(2)]
+        user = uuid7()
+        uploads = [UploadId(user, f"ext-{p}", uuid7()) for p in range(2)]
+        round_ = [
+            PendingAppend(target=t, value=f"v{p}".encode(), epoch="*", uploads=[u], timestamp_ms=1)
+            for p, (t, u) in enumerate(zip(targets, uploads, strict=True))
+        ]
+        await client.script_flush()
+        assert await append_many(client, round_, POLICY) == [AppendOutcome(0), AppendOutcome(0)]
+        await client.script_flush()
+        again = await append_many(client, round_, POLICY)
+        assert again == [AppendOutcome(None, ((0, 0),)), AppendOutcome(None, ((0, 0),))]
+        values = [[r.value for r in await streams.read(client, {t.stream: 0})] for t in targets]
+        assert values == [[b"v0"], [b"v1"]]
+    finally:
+        await client.aclose()
+        server.stop()
