@@ -31,7 +31,7 @@ the partition.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from typing import Any
 
@@ -139,8 +139,11 @@ class StateStore:
         partition: int,
         states: dict[str, UserState],
         also: Callable[[Any], object] | None = None,
+        encoded: Mapping[str, bytes] | None = None,
     ) -> None:
         """Write the states back; users without an open session leave memory.
+
+        ``encoded`` is :meth:`encode` of ``states`` when the caller made it already.
 
         Steps: 1. write every touched user's state with ``save_state.lua`` (fenced by
         the partition's lease; also notes their save time and removes up to
@@ -153,7 +156,8 @@ class StateStore:
                 the partition's lease; nothing was written.
         """
         pipe = self._redis.pipeline(transaction=False)
-        encoded = {user: encode_state(s) for user, s in states.items()}
+        if encoded is None:
+            encoded = self.encode(states)
         if encoded:
             states_key, written = self.keys(partition)
             held = self._fence(partition) if self._fence is not None else None
@@ -169,6 +173,11 @@ class StateStore:
                 self._memory.pop(user, None)
             else:
                 self._memory[user] = encoded[user]
+
+    @staticmethod
+    def encode(states: Mapping[str, UserState]) -> dict[str, bytes]:
+        """Each user's state encoded as :meth:`save` writes and memory keeps it."""
+        return {user: encode_state(s) for user, s in states.items()}
 
     async def erase(self, partition: int, user_id: str) -> None:
         """Drop a user's state for good (``user.erased``): from memory and from Redis."""

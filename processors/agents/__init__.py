@@ -8,13 +8,22 @@ Faust, so tests and the bench drive them directly.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 from schema.derived import DerivedBase
 from schema.log import DerivedEntry, encode_derived_entry
 from schema.topics import topic_for
 
-__all__ = ["Emit", "Enqueue", "emit_derived", "enqueue_derived", "in_order"]
+__all__ = [
+    "Emit",
+    "Enqueue",
+    "by_topic",
+    "emit_derived",
+    "encode_by_topic",
+    "enqueue_derived",
+    "enqueue_encoded",
+    "in_order",
+]
 
 Emit = Callable[[str, int, bytes], Awaitable[None]]
 """Append one encoded entry to ``(topic, partition)`` and wait until it is stored."""
@@ -64,23 +73,55 @@ async def emit_derived(
     )
 
 
+def by_topic(derived: Iterable[DerivedBase]) -> dict[str, list[DerivedBase]]:
+    """``derived`` grouped by topic, each topic's events in order, the topics in the order
+    of their first event (the order their entries are sent in)."""
+    groups: dict[str, list[DerivedBase]] = {}
+    for event in derived:
+        groups.setdefault(topic_for(event), []).append(event)
+    return groups
+
+
+def encode_by_topic(
+    groups: Mapping[str, Sequence[DerivedBase]], origin: int, received_at: int
+) -> dict[str, bytes]:
+    """One encoded :class:`DerivedEntry` per topic of ``groups`` (see :func:`by_topic`)."""
+    return {
+        topic: encode_derived_entry(
+            DerivedEntry(events=events, origin=origin, received_at=received_at)  # type: ignore[arg-type]
+        )
+        for topic, events in groups.items()
+    }
+
+
+async def enqueue_encoded(
+    enqueue: Enqueue, partition: int, values: Iterable[tuple[str, bytes]]
+) -> None:
+    """Queue encoded derived entries ``(topic, value)`` in this order and wait until stored.
+
+    Steps: 1. queue every entry (a topic's entries are stored in the order queued);
+    2. wait until every one is stored (the producer writes them in one round trip).
+    """
+    stored = [await enqueue(topic, partition, value) for topic, value in values]
+    if stored:
+        await asyncio.gather(*stored)
+
+
 async def enqueue_derived(
     enqueue: Enqueue, partition: int, entries: Sequence[tuple[Sequence[DerivedBase], int, int]]
 ) -> None:
     """Send the derived events of several input entries, in their order, and wait until stored.
 
     ``entries`` holds ``(derived, origin, received_at)`` per input entry; each gives one
-    :class:`DerivedEntry` per topic (as :func:`emit_derived`), all to ``partition``.
-    Steps: 1. queue every entry in input order (a topic's entries stay in that order);
-    2. wait until every one is stored (the producer writes them in one round trip).
+    :class:`DerivedEntry` per topic (as :func:`emit_derived`), all to ``partition``,
+    queued in input order (:func:`enqueue_encoded`).
     """
-    stored: list[Awaitable[object]] = []
-    for derived, origin, received_at in entries:
-        by_topic: dict[str, list[DerivedBase]] = {}
-        for event in derived:
-            by_topic.setdefault(topic_for(event), []).append(event)
-        for topic, events in by_topic.items():
-            entry = DerivedEntry(events=events, origin=origin, received_at=received_at)  # type: ignore[arg-type]
-            stored.append(await enqueue(topic, partition, encode_derived_entry(entry)))
-    if stored:
-        await asyncio.gather(*stored)
+    await enqueue_encoded(
+        enqueue,
+        partition,
+        [
+            item
+            for derived, origin, received_at in entries
+            for item in encode_by_topic(by_topic(derived), origin, received_at).items()
+        ],
+    )

@@ -6,6 +6,7 @@ gateway); each user's events are folded in log order with that user's state.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -13,7 +14,7 @@ import msgspec
 
 from mindhit.logs import get_logger
 from processors import metrics
-from processors.agents import Enqueue, enqueue_derived
+from processors.agents import Enqueue, by_topic, encode_by_topic, enqueue_encoded
 from processors.content import ContentStore, verified_contents
 from processors.dwell import FoldResult, UserState, fold
 from processors.state import StateStore
@@ -21,6 +22,7 @@ from processors.urls import domain_of, normalize_url, url_hash
 from schema.derived import DerivedBase, SessionClosed, UrlDiscovered, VisitClosed
 from schema.events import ClientEvent, PageContent, text_matches
 from schema.log import LogEntryError, decode_raw_entry
+from schema.topics import URLS_TOPIC
 
 __all__ = [
     "MAX_BATCH",
@@ -251,20 +253,41 @@ class RawHandler:
             folds.append(folded)
             metrics.EVENTS.inc(sum(len(events) for events in d.per_user.values()))
             _count(folded)
-        announced, owners = await self._announce(folds)
-        await enqueue_derived(
-            self._enqueue,
-            partition,
-            [
-                ([*f.derived, *new], d.offset, d.received_at)
-                for d, f, new in zip(decoded, folds, announced, strict=True)
-            ],
-        )
-        states = {user: s for f in folds for user, s in f.states.items()}
+        # Step 3's round trip is on its way while this process encodes what does not
+        # depend on it: every entry's visits and sessions, and the new states.
+        announcing = asyncio.ensure_future(self._announce(folds))
+        try:
+            await asyncio.sleep(0)  # the task sends its commands, then waits for Redis
+            groups = [by_topic(f.derived) for f in folds]
+            encoded = [
+                encode_by_topic(
+                    {t: events for t, events in g.items() if t != URLS_TOPIC},
+                    d.offset,
+                    d.received_at,
+                )
+                for d, g in zip(decoded, groups, strict=True)
+            ]
+            states = {user: s for f in folds for user, s in f.states.items()}
+            saved = self._states.encode(states)
+        except BaseException:
+            announcing.cancel()
+            raise
+        announced, owners = await announcing
+        values: list[tuple[str, bytes]] = []
+        for d, g, pre, new in zip(decoded, groups, encoded, announced, strict=True):
+            if new:
+                g.setdefault(URLS_TOPIC, []).extend(new)
+            for topic, events in g.items():
+                value = pre.get(topic)
+                if value is None:  # the entry's urls: known only now
+                    value = encode_by_topic({topic: events}, d.offset, d.received_at)[topic]
+                values.append((topic, value))
+        await enqueue_encoded(self._enqueue, partition, values)
         await self._states.save(
             partition,
             states,
             also=lambda pipe: self._content.queue_mark_versions(pipe, list(owners), owners),
+            encoded=saved,
         )
         metrics.URL_VERSIONS.inc(len(owners))
         kinds = Counter(type(d) for f in folds for d in f.derived)
