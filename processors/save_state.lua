@@ -13,9 +13,19 @@ if ARGV[1] ~= '' and redis.call('HGET', KEYS[3], 'lease.member') ~= ARGV[1] then
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- One HSET and one ZADD per 500 users (unpack's stack is limited), not one per user:
+-- each call from Lua costs Redis ~1 us besides the write (a save of ~150 users: ~20 %).
+local fields, members = {}, {}
 for i = 4, #ARGV, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-  redis.call('ZADD', KEYS[2], now, ARGV[i])
+  fields[#fields + 1] = ARGV[i]
+  fields[#fields + 1] = ARGV[i + 1]
+  members[#members + 1] = now
+  members[#members + 1] = ARGV[i]
+  if #fields == 1000 or i + 1 >= #ARGV then
+    redis.call('HSET', KEYS[1], unpack(fields))
+    redis.call('ZADD', KEYS[2], unpack(members))
+    fields, members = {}, {}
+  end
 end
 local ttl = tonumber(ARGV[2])
 if ttl <= 0 then

@@ -56,6 +56,18 @@ async def test_a_users_state_expires_its_life_after_their_last_save(
     assert (await store.load(0, ["ann"]))["ann"] is None
 
 
+async def test_a_save_of_more_users_than_one_write_takes_keeps_every_one(
+    settings: Settings, aredis: aioredis.Redis
+) -> None:
+    """The script writes up to 500 users per command: a larger save writes them all."""
+    store = StateStore(aredis, settings.key_prefix, ttl_ms=60_000)
+    states = {f"user-{i}": UserState(stopped=[f"s{i}"]) for i in range(1_201)}
+    await store.save(0, states)
+    assert await _users(aredis, store, 0) == set(states)
+    loaded = await store.load(0, list(states))
+    assert loaded == {user: encode_state(state) for user, state in states.items()}
+
+
 async def test_users_saved_before_the_note_are_listed_as_saved_now(
     settings: Settings, aredis: aioredis.Redis
 ) -> None:
