@@ -47,6 +47,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, cast
 
+import hiredis
 import redis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
@@ -62,6 +63,7 @@ from redis.exceptions import (
 __all__ = [
     "CLUSTER_SCHEMES",
     "UNREACHABLE",
+    "HiredisConnection",
     "NodeBook",
     "ReshardingCluster",
     "WaitingCluster",
@@ -157,11 +159,40 @@ def connect_redis(url: str, *, pool_timeout: float | None = None, **options: Any
         if isinstance(client, WaitingCluster) and pool_timeout is not None:
             client.wait_s = pool_timeout
         return cast(aioredis.Redis, client)
+    # A redis:// URL's connections pack commands in C (rediss:// and unix:// URLs name
+    # their own connection class, which from_url keeps).
+    options.setdefault("connection_class", HiredisConnection)
     if pool_timeout is not None:
         return aioredis.Redis.from_pool(
             WaitingPool.from_url(target, wait_s=pool_timeout, **options)
         )
     return aioredis.Redis.from_url(target, **options)
+
+
+class HiredisConnection(aioredis.Connection):
+    """A TCP connection that packs commands with hiredis's C packer.
+
+    redis-py's sync client packs with hiredis when it is installed; its asyncio client
+    packs in Python, ~0.8 µs an argument (more for long commands: each argument is
+    appended to a growing buffer). The processors' commands carry many arguments (a
+    dwell batch: ~700 keys to look up, ~300 to save), so packing was ~5 % of the
+    handler's CPU. The bytes sent are the same; arguments hiredis does not take (``bool``,
+    ``None``, ``bytearray``) go to redis-py's packer, which refuses or packs them as before.
+    """
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        """Pack one command into the Redis protocol (see the class docstring)."""
+        first = args[0]
+        if isinstance(first, str):  # e.g. "CONFIG GET": one argument a word, as redis-py
+            packed = (*first.encode().split(), *args[1:])
+        elif b" " in first:
+            packed = (*first.split(), *args[1:])
+        else:
+            packed = args
+        try:
+            return [hiredis.pack_command(packed)]
+        except TypeError:
+            return super().pack_command(*args)
 
 
 class WaitingPool(aioredis.ConnectionPool):

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
+import redis.asyncio as aioredis
 from hypothesis import given
 from hypothesis import strategies as st
 from redis.exceptions import (
     ClusterDownError,
     ClusterError,
     ConnectionError,
+    DataError,
     ResponseError,
     TryAgainError,
 )
 
 from mindhit.redis_client import (
     NODE_BOOK,
+    HiredisConnection,
     NodeBook,
     ReshardingCluster,
     connect_redis,
@@ -75,3 +79,37 @@ def test_a_new_cluster_client_also_starts_from_the_nodes_discovered() -> None:
     client = connect_redis("redis+cluster://10.9.9.1:7000/0")
     names = set(client.nodes_manager.startup_nodes)  # type: ignore[attr-defined]
     assert names == {"10.9.9.1:7000", "10.9.9.2:7001", "10.9.9.3:7002"}
+
+
+_argument = st.one_of(
+    st.text(),
+    st.binary(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.binary().map(memoryview),
+    st.binary().map(bytearray),
+)
+
+
+@given(
+    st.sampled_from(["SET", "EVAL", b"MGET", "CONFIG GET", b"CLIENT SETNAME"]),
+    st.lists(_argument, max_size=40),
+)
+def test_hiredis_packing_sends_what_redis_py_sends(name: str | bytes, args: list[object]) -> None:
+    fast = b"".join(HiredisConnection().pack_command(name, *args))
+    assert fast == b"".join(aioredis.Connection().pack_command(name, *args))
+
+
+@pytest.mark.parametrize("bad", [True, None, object()])
+def test_hiredis_packing_refuses_what_redis_py_refuses(bad: object) -> None:
+    with pytest.raises(DataError):
+        HiredisConnection().pack_command("SET", "key", bad)
+
+
+def test_a_plain_url_packs_with_hiredis() -> None:
+    assert connect_redis("redis://127.0.0.1:7000/0").connection_pool.connection_class is (
+        HiredisConnection
+    )
+    assert connect_redis("unix:///tmp/redis.sock").connection_pool.connection_class is (
+        aioredis.UnixDomainSocketConnection
+    )
