@@ -17,7 +17,11 @@ them to a private raw stream, then measures in the same run:
 Then it stops every session and checks that finished state leaves memory.
 Prints events/s, the ratio dwell/baseline (``ratio``, wall clock; ``cpu_ratio``: the
 same in this process's CPU seconds, which a loaded machine skews less, leaving out the
-Redis server's own work), ``state_bytes_per_client`` (encoded
+Redis server's own work), where each phase's wall time went (``cpu_share`` and
+``baseline_cpu_share``: this process's CPU seconds per wall second, the rest spent
+waiting for Redis or for a core; ``redis_cpu_us_per_event`` and
+``baseline_redis_cpu_us_per_event``: the Redis server's CPU (``INFO cpu``) per event of
+the phase, which counts other clients of a shared Redis too), ``state_bytes_per_client`` (encoded
 fold state per active client), the process's resident memory while following all
 clients, and a last line of JSON. Faust's own per-message cost is not included
 (one message per 200-event entry; see bench/transport.py for the transport).
@@ -166,6 +170,12 @@ def build_entries(clients: Clients, entries: int, *, stop: bool = False) -> list
             c = (c + 1) % clients.count
         values.append(encode_raw_entry(RawEntry(uploads=uploads)))
     return values
+
+
+async def redis_cpu_s(client: aioredis.Redis) -> float:
+    """The Redis server's CPU seconds so far (user + system, every client's work)."""
+    info = await client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 async def fill(client: aioredis.Redis, key: str, values: list[bytes]) -> None:
@@ -321,7 +331,9 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         total = len(values)
 
         tune_gc()  # as the worker does (``mindhit processors``); for both phases
+        server = await redis_cpu_s(client)
         base_events, base_s, base_cpu = await baseline(client, raw_key, total, args.seconds)
+        base_server = await redis_cpu_s(client) - server
         base_rate = base_events / base_s
 
         states = StateStore(client, prefix)
@@ -329,9 +341,11 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         rss_before = _rss_mb()
         # Untimed warm-up: every client's first upload (their state is created).
         await dwell(client, handler, raw_key, warm_entries, 600.0)
+        server = await redis_cpu_s(client)
         events, elapsed, consumed, cpu = await dwell(
             client, handler, raw_key, total, args.seconds, offset=warm_entries
         )
+        server = await redis_cpu_s(client) - server
         rate = events / elapsed
         active = states.users_in_memory
         rss_active = _rss_mb()
@@ -348,6 +362,10 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             "baseline_events_per_s": round(base_rate),
             "ratio": round(rate / base_rate, 3),
             "cpu_ratio": round((events / cpu) / (base_events / base_cpu), 3),
+            "cpu_share": round(cpu / elapsed, 3),
+            "baseline_cpu_share": round(base_cpu / base_s, 3),
+            "redis_cpu_us_per_event": round(server / events * 1e6, 3),
+            "baseline_redis_cpu_us_per_event": round(base_server / base_events * 1e6, 3),
             "entries_timed": consumed - warm_entries,
             "clients": args.clients,
             "active_clients_in_memory": active,
@@ -359,6 +377,12 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         print(
             f"dwell agent: {rate:,.0f} events/s  |  XREAD+decode: {base_rate:,.0f} events/s"
             f"  |  ratio {rate / base_rate:.2f} (CPU time: {result['cpu_ratio']})"
+        )
+        print(
+            f"this process's CPU per wall second: dwell {result['cpu_share']}, XREAD+decode "
+            f"{result['baseline_cpu_share']}; Redis server CPU per event: dwell "
+            f"{result['redis_cpu_us_per_event']} µs, XREAD+decode "
+            f"{result['baseline_redis_cpu_us_per_event']} µs"
         )
         print(
             f"{active} active clients in memory, state_bytes_per_client={state_bytes:,.0f}, "
