@@ -6,7 +6,6 @@ gateway); each user's events are folded in log order with that user's state.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -16,7 +15,7 @@ from mindhit.logs import get_logger
 from processors import metrics
 from processors.agents import Enqueue, by_topic, encode_by_topic, enqueue_encoded
 from processors.content import ContentStore, verified_contents
-from processors.dwell import FoldResult, UserState, fold
+from processors.dwell import FoldResult, UserState, encode_state, fold
 from processors.state import StateStore
 from processors.urls import domain_of, normalize_url, url_hash
 from schema.derived import DerivedBase, SessionClosed, UrlDiscovered, VisitClosed
@@ -193,6 +192,26 @@ class _Decoded(msgspec.Struct):
     received_at: int
 
 
+def _entries(
+    decoded: Sequence[_Decoded],
+    groups: Sequence[dict[str, list[DerivedBase]]],
+    encoded: Sequence[dict[str, bytes]],
+    announced: Sequence[list[UrlDiscovered]],
+) -> list[tuple[str, bytes]]:
+    """Every entry's derived entries ``(topic, value)`` in log order: the visits and
+    sessions ``encoded`` already, the ``url.discovered`` of the versions ``announced``."""
+    values: list[tuple[str, bytes]] = []
+    for d, g, pre, new in zip(decoded, groups, encoded, announced, strict=True):
+        if new:
+            g.setdefault(URLS_TOPIC, []).extend(new)
+        for topic, events in g.items():
+            value = pre.get(topic)
+            if value is None:  # the entry's urls: known only now
+                value = encode_by_topic({topic: events}, d.offset, d.received_at)[topic]
+            values.append((topic, value))
+    return values
+
+
 class RawHandler:
     """Handles raw entries: decode → fold per user → announce URLs → emit → save state."""
 
@@ -231,7 +250,9 @@ class RawHandler:
            find URL versions never announced (one round trip); each is announced by
            the first entry that brings it;
         4. emit every entry's derived events, one entry per topic and input entry, to
-           the same partition in log order, and wait until Redis stored them all;
+           the same partition in log order, and wait until Redis stored them all
+           (each entry's visits and sessions are encoded right after its fold, its
+           ``url.discovered`` once step 3 has said which versions are new);
         5. mark the announced URL versions and
         6. keep the users' new states (memory and Redis), in one round trip — only
            then may the entries be acknowledged. The folds never change the loaded
@@ -246,42 +267,36 @@ class RawHandler:
         current: dict[str, UserState | bytes | None] = dict(
             await self._states.load(partition, users)
         )
+        # Right after an entry's fold, while they are still in the CPU's cache: its visits
+        # and sessions are encoded, its events let go, and the new state of each user
+        # whose last entry it is encoded for the save. (Done after the whole batch, most
+        # had left the 2 MB L2: a cache simulation counted 79 misses of it per event, 65
+        # this way; the baseline misses it ~1 time per event.)
+        last = {user: i for i, d in enumerate(decoded) for user in d.per_user}
         folds: list[EntryFold] = []
-        for d in decoded:
+        groups: list[dict[str, list[DerivedBase]]] = []
+        encoded: list[dict[str, bytes]] = []
+        states: dict[str, UserState] = {}
+        saved: dict[str, bytes] = {}
+        for i, d in enumerate(decoded):
             folded = fold_entry(current, d.per_user, self._idle_threshold_ms, d.stale)
             current.update(folded.states)
             folds.append(folded)
             metrics.EVENTS.inc(sum(len(events) for events in d.per_user.values()))
             _count(folded)
-        # Step 3's round trip is on its way while this process encodes what does not
-        # depend on it: every entry's visits and sessions, and the new states.
-        announcing = asyncio.ensure_future(self._announce(folds))
-        try:
-            await asyncio.sleep(0)  # the task sends its commands, then waits for Redis
-            groups = [by_topic(f.derived) for f in folds]
-            encoded = [
-                encode_by_topic(
-                    {t: events for t, events in g.items() if t != URLS_TOPIC},
-                    d.offset,
-                    d.received_at,
-                )
-                for d, g in zip(decoded, groups, strict=True)
-            ]
-            states = {user: s for f in folds for user, s in f.states.items()}
-            saved = self._states.encode(states)
-        except BaseException:
-            announcing.cancel()
-            raise
-        announced, owners = await announcing
-        values: list[tuple[str, bytes]] = []
-        for d, g, pre, new in zip(decoded, groups, encoded, announced, strict=True):
-            if new:
-                g.setdefault(URLS_TOPIC, []).extend(new)
-            for topic, events in g.items():
-                value = pre.get(topic)
-                if value is None:  # the entry's urls: known only now
-                    value = encode_by_topic({topic: events}, d.offset, d.received_at)[topic]
-                values.append((topic, value))
+            d.per_user = {}
+            g = by_topic(folded.derived)
+            groups.append(g)
+            known = {t: events for t, events in g.items() if t != URLS_TOPIC}
+            encoded.append(encode_by_topic(known, d.offset, d.received_at))
+            for user, state in folded.states.items():
+                if last[user] == i:
+                    states[user] = state
+                    saved[user] = encode_state(state)
+        states = {user: states[user] for user in users}  # in order of first appearance
+        saved = {user: saved[user] for user in users}
+        announced, owners = await self._announce(folds)
+        values = _entries(decoded, groups, encoded, announced)
         await enqueue_encoded(self._enqueue, partition, values)
         await self._states.save(
             partition,

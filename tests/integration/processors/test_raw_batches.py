@@ -3,7 +3,8 @@
 The ``dwell`` agent hands the handler every entry already waiting (up to a maximum),
 sharing the Redis round trips; the derived log must not tell: one derived entry per
 topic and raw entry, with that entry's offset as origin, the same events in the same
-order, each URL version announced once (by the first entry that brings it), and a
+order, each URL version announced once (by the first entry that brings it), the same
+saved states, and a
 batch retried after a failed send or a poison entry in it loses nothing.
 """
 
@@ -120,6 +121,8 @@ async def test_a_batch_derives_what_one_entry_at_a_time_derives(
     versions = [(u["url_hash"], u["content_hash"]) for u in urls]  # type: ignore[index]
     assert len(versions) == len(set(versions)) == 5  # each announced once, though read twice
     assert many.states.users_in_memory == one.states.users_in_memory == 0
+    saved = [await aredis.hgetall(p.states.keys(0)[0]) for p in (one, many)]  # type: ignore[misc]
+    assert saved[0] == saved[1] and set(saved[0]) == {b"ann", b"bob"}  # the same state bytes
 
 
 class FailingSends:
