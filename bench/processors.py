@@ -53,6 +53,7 @@ import redis.asyncio as aioredis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.teardown import delete_prefix  # noqa: E402
 from mindhit import streams  # noqa: E402
 from mindhit.redis_client import connect_redis  # noqa: E402
 from processors.agents.raw import MAX_BATCH, RawHandler  # noqa: E402
@@ -311,9 +312,7 @@ async def faust_phase(
     finally:
         worker.terminate()
         worker.wait(30)
-        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
-        for start in range(0, len(keys), 500):
-            await client.delete(*keys[start : start + 500])
+        await delete_prefix(client, prefix)
     events = len(timed) * UPLOADS_PER_ENTRY * UPLOAD_EVENTS
     return {"faust_events_per_s": round(events / elapsed), "faust_worker_rss_mb": round(rss, 1)}
 
@@ -399,9 +398,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             )
         return result
     finally:
-        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
-        for start in range(0, len(keys), 500):
-            await client.delete(*keys[start : start + 500])
+        await delete_prefix(client, prefix)
         await client.aclose()
 
 

@@ -54,6 +54,7 @@ import redis.asyncio as aioredis
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench.teardown import delete_prefix  # noqa: E402
 from mindhit import streams  # noqa: E402
 from mindhit.db import apply_migrations  # noqa: E402
 from mindhit.redis_client import connect_redis  # noqa: E402
@@ -525,9 +526,7 @@ async def main() -> None:
                 f" {result['rederive_mindmaps']:,} mind maps; rss {result['rederive_rss_mb']} MB"
             )
     finally:
-        keys = [k async for k in redis.scan_iter(match=f"{prefix}:*", count=1000)]
-        if keys:
-            await redis.delete(*keys)
+        await delete_prefix(redis, prefix)
         await redis.aclose()
     print(json.dumps(result))
 

@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -39,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.projector import append_all, fresh_db, visit_entries  # noqa: E402
+from bench.teardown import delete_prefix, stop_processes  # noqa: E402
 from mindhit.groups import read_group  # noqa: E402
 from mindhit.keys import PROJECTOR_GROUP  # noqa: E402
 from mindhit.redis_client import connect_redis  # noqa: E402
@@ -155,17 +155,8 @@ async def run(replicas: int, args: argparse.Namespace) -> tuple[float, float, fl
             spent = group_cpu_s(conn, procs) - spent_before
             return args.visits / seconds, busy / total, spent * 1e6 / args.visits
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
-        if keys:
-            await client.delete(*keys)
+        stop_processes(procs)
+        await delete_prefix(client, prefix)
         await client.aclose()
 
 

@@ -18,7 +18,6 @@ import asyncio
 import functools
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ import redis.asyncio as aioredis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.teardown import delete_prefix, stop_processes  # noqa: E402
 from bench.transport import EVENTS_PER_ENTRY, make_entries  # noqa: E402
 from mindhit import streams  # noqa: E402
 from mindhit.groups import read_group  # noqa: E402
@@ -143,17 +143,8 @@ async def run(members: int, args: argparse.Namespace) -> tuple[float, float | No
     finally:
         stop.set()
         await feed
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
-        if keys:
-            await client.delete(*keys)
+        stop_processes(procs)
+        await delete_prefix(client, prefix)
         await client.aclose()
 
 

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ import redis.asyncio as aioredis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.teardown import delete_prefix, stop_processes  # noqa: E402
 from mindhit import streams  # noqa: E402
 from mindhit.offsets import load_committed  # noqa: E402
 from mindhit.redis_client import connect_redis  # noqa: E402
@@ -194,14 +194,8 @@ async def run_mode(
     finally:
         stop.set()
         await feed
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
-        if keys:
-            await client.delete(*keys)
+        stop_processes([proc])
+        await delete_prefix(client, prefix)
         await client.aclose()
         log.close()
 

@@ -13,45 +13,21 @@ are wrong, a stopped session without its mind map.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+from tests.support.chaos import run_soak
 
-ROOT = Path(__file__).resolve().parents[2]
-LOSS = (
-    "missing_events",
-    "lost_visits",
-    "duplicate_visits",
-    "dwell_mismatches",
-    "session_mismatches",
-    "sessions_without_map",
-)
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.mark.timeout(290)
 def test_one_minute_of_crashes_and_restarts_loses_nothing() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "chaos.py"), "--minutes", "1", "--users", "35",
-         "--drain-timeout", "90", "--processors", "2", "--projectors", "2"],
-        cwd=ROOT, capture_output=True, text=True, timeout=280, check=False,
+    figures, report = run_soak(
+        "--minutes", "1", "--users", "35", "--drain-timeout", "90",
+        "--processors", "2", "--projectors", "2",
     )  # fmt: skip
-    lines = done.stdout.strip().splitlines()
-    assert lines and lines[-1].startswith("{"), done.stderr[-4000:]
-    figures = json.loads(lines[-1])
-    report = f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
-    assert figures["drained"], report
-    assert {k: figures[k] for k in LOSS} == dict.fromkeys(LOSS, 0), report
-    assert figures["refused_uploads"] == figures["rejected_events"] == 0, report
     # Every fault type happened, and the users did what the soak is about.
     assert figures["kills"] >= 7 and figures["restarts"] >= 9 and figures["pauses"] >= 1, report
     assert figures["acked_events"] > 1000 and figures["visits"] > 300, report
     assert figures["server_stops"] > 0 and figures["duplicates_answered"] > 0, report
     assert figures["processors"] == figures["projectors"] == 2, report
-    # No component died by itself (a kill's restart would hide it; a group would cover it).
-    assert figures["found_dead"] == figures["exited"] == [], report
-    assert done.returncode == 0, report
