@@ -12,8 +12,8 @@ write time), without a timer. At most one write per partition is in flight, so a
 partition's entries are written in the order their uploads arrived. Each upload's
 future resolves only after the entry holding it is written.
 
-Partitions ready at the same time share one Redis round trip (a *round*: an entry
-per partition, see :class:`Coalescer`), and a round that completes starts the next
+On one Redis server, partitions ready at the same time share one round trip (a *round*:
+an entry per partition, see :class:`Coalescer`), and a round that completes starts the next
 at once, without a loop iteration in between: on a busy event loop every iteration
 an upload waits for costs it a whole iteration's work (tens of ms on a loaded box).
 
@@ -145,7 +145,8 @@ class Coalescer:
             company per entry and per round trip). For one Redis server, where every
             partition waits for the same server anyway. Without it (Redis Cluster)
             partitions stay independent: one partition's entry in flight, e.g. on a
-            node that is failing over, holds no other partition's.
+            node that is failing over, holds no other partition's (partitions taken
+            together are written and answered each on its own).
     """
 
     def __init__(self, write: Writer, *, max_weight: int = 2000, one_round: bool = False) -> None:
@@ -211,26 +212,37 @@ class Coalescer:
 
     async def _take_rounds(self) -> None:
         while flushes := self._take():
-            plans = {partition: plan_flush(batch) for partition, batch in flushes.items()}
-            try:
-                outcomes = await self._write(
-                    {partition: plan.leaders for partition, plan in plans.items()}
-                )
-            except BaseException as exc:
-                for batch in flushes.values():
-                    _fail(batch, exc)
-                if not isinstance(exc, Exception):
-                    raise
-                continue
-            finally:
-                for partition in flushes:
-                    self._partitions[partition].writing = False
-            for partition, plan in plans.items():
-                outcome = outcomes[partition]
-                if isinstance(outcome, Exception):
-                    _fail(flushes[partition], outcome)
-                else:
-                    _answer(plan, outcome)
+            if self._one_round or len(flushes) == 1:
+                await self._round(flushes)
+            else:  # each partition's entry settles on its own: a slow node holds no other
+                await asyncio.gather(*(self._round({p: b}, alone=True) for p, b in flushes.items()))
+
+    async def _round(self, flushes: dict[int, list[Submission]], *, alone: bool = False) -> None:
+        """Write one round and answer its uploads; ``alone``: a partition split off a
+        round, whose next entry starts at once (not when the rest of the round is done)."""
+        plans = {partition: plan_flush(batch) for partition, batch in flushes.items()}
+        outcomes: dict[int, list[AppendResult] | Exception]
+        try:
+            outcomes = await self._write(
+                {partition: plan.leaders for partition, plan in plans.items()}
+            )
+        except BaseException as exc:
+            for batch in flushes.values():
+                _fail(batch, exc)
+            if not isinstance(exc, Exception):
+                raise
+            outcomes = dict.fromkeys(flushes, exc)
+        finally:
+            for partition in flushes:
+                self._partitions[partition].writing = False
+        if alone and not self._due and any(self._partitions[p].pending for p in flushes):
+            self._start()
+        for partition, plan in plans.items():
+            outcome = outcomes[partition]
+            if isinstance(outcome, Exception):
+                _fail(flushes[partition], outcome)
+            else:
+                _answer(plan, outcome)
 
     async def drain(self) -> None:
         """Write everything pending and wait for rounds in flight (at shutdown)."""

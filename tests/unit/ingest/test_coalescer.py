@@ -152,6 +152,32 @@ async def test_a_write_in_flight_for_one_partition_does_not_hold_another() -> No
     await busy
 
 
+async def test_on_a_cluster_a_partition_stuck_in_its_write_holds_no_other_partition() -> None:
+    stuck = asyncio.Event()  # partition 0's node is failing over
+
+    async def write(
+        flushes: dict[int, list[Submission]],
+    ) -> dict[int, list[AppendResult] | Exception]:
+        async def one(partition: int, leaders: list[Submission]) -> list[AppendResult]:
+            if partition == 0:
+                await stuck.wait()
+            return [AppendResult(False, partition) for _ in leaders]
+
+        # as on Redis Cluster: each partition's entry runs on its own node, all at once
+        done = await asyncio.gather(*(one(p, ls) for p, ls in flushes.items()))
+        return dict(zip(flushes, done, strict=True))
+
+    coalescer = Coalescer(write)
+    held = asyncio.ensure_future(coalescer.submit(0, _upload("a"), 1))
+    other = asyncio.ensure_future(coalescer.submit(1, _upload("b"), 1))  # same iteration
+    async with asyncio.timeout(1):
+        assert (await other).offset == 1
+        assert (await coalescer.submit(1, _upload("c"), 1)).offset == 1  # and its next entry
+    assert not held.done()
+    stuck.set()
+    assert (await held).offset == 0
+
+
 async def test_with_one_round_at_a_time_an_idle_partition_waits_for_the_round_in_flight() -> None:
     log = GatedLog()
     coalescer = Coalescer(log.write, one_round=True)
@@ -180,7 +206,7 @@ async def test_an_upload_right_after_a_round_completes_is_written(one_round: boo
 
 async def test_uploads_submitted_in_the_same_loop_iteration_share_one_entry_and_round() -> None:
     log = FakeLog()
-    coalescer = Coalescer(log.write)
+    coalescer = Coalescer(log.write, one_round=True)
     results = await asyncio.gather(
         *(coalescer.submit(3, _upload(f"b{i}"), 1) for i in range(10)),
         coalescer.submit(5, _upload("other"), 1),
@@ -191,7 +217,7 @@ async def test_uploads_submitted_in_the_same_loop_iteration_share_one_entry_and_
 
 async def test_partitions_waiting_behind_a_round_are_written_together_in_the_next() -> None:
     log = GatedLog()
-    coalescer = Coalescer(log.write)
+    coalescer = Coalescer(log.write, one_round=True)
     first = [asyncio.ensure_future(coalescer.submit(p, _upload(f"a{p}"), 1)) for p in (0, 1)]
     await _settle()
     later = [asyncio.ensure_future(coalescer.submit(p, _upload(f"b{p}"), 1)) for p in (1, 0)]
@@ -208,7 +234,7 @@ async def test_partitions_waiting_behind_a_round_are_written_together_in_the_nex
 async def test_a_partition_whose_entry_failed_fails_alone() -> None:
     log = FakeLog()
     log.fail_partition[1] = ConnectionError("that node is down")
-    coalescer = Coalescer(log.write)
+    coalescer = Coalescer(log.write, one_round=True)
     results = await asyncio.gather(
         coalescer.submit(0, _upload("a"), 1),
         coalescer.submit(1, _upload("b"), 1),
