@@ -279,7 +279,10 @@ async def test_concurrent_small_uploads_are_coalesced_into_few_entries(
     entries = 0
     for partition in range(settings.partitions):
         entries += await aredis.xlen(stream_key(settings.key_prefix, RAW_TOPIC, partition))
-    assert entries < len(bodies) / 2  # uploads share entries
+    # Uploads share entries: without coalescing there would be 60. How many share depends
+    # on how the 60 requests' arrivals spread over the gateway's round trips (15-26
+    # entries on a quiet box, up to 33 seen under load), so the bound leaves room for that.
+    assert entries < len(bodies) * 2 / 3
 
 
 async def test_only_post_is_allowed_and_a_streamed_oversized_body_is_a_413(
