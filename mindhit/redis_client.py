@@ -289,6 +289,17 @@ class ReshardingCluster(RedisCluster):
     node_book_url: str | None = None
     """Where :data:`NODE_BOOK` keeps the nodes this client discovers (``None``: nowhere)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """As redis-py's, but plain TCP connections to every node pack commands with hiredis
+        (:class:`HiredisConnection`; redis-py gives a cluster's nodes its Python-packing
+        ``Connection`` whatever it is told, TLS ones ``SSLConnection``, which stay)."""
+        super().__init__(*args, **kwargs)
+        if self.connection_kwargs.get("connection_class") is aioredis.Connection:
+            self.connection_kwargs["connection_class"] = HiredisConnection  # nodes found later
+            for node in self.startup_nodes:
+                if node.connection_class is aioredis.Connection:
+                    node.connection_class = HiredisConnection
+
     async def initialize(self, *args: Any, **kwargs: Any) -> ReshardingCluster:
         """Discover the cluster (as redis-py does) and note its nodes in :data:`NODE_BOOK`.
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from redis.crc import key_slot
 
-from mindhit.redis_client import connect_redis, connect_redis_sync, is_cluster
+from mindhit.redis_client import HiredisConnection, connect_redis, connect_redis_sync, is_cluster
 from mindhit.redis_durability import RedisDurability, inspect_redis
 from mindhit.upload_log import (
     AppendPolicy,
@@ -57,6 +57,29 @@ async def test_three_masters_share_the_slots_and_one_client_reaches_all(
     assert await client.delete(*keys) == 12  # DEL split per slot
     await client.aclose()
     sync.close()
+
+
+async def test_a_cluster_clients_connections_pack_commands_with_hiredis(
+    cluster: PrivateRedisCluster,
+) -> None:
+    """Nodes found at discovery (and the startup node) pack in C, for the processors'
+    clients and the gateway's waiting one; pipelines over every master, scripts and
+    plain commands answer as before."""
+    keys = [f"h:{{p{n}}}:k" for n in range(12)]
+    for options in ({}, {"pool_timeout": 1.0}):
+        client = connect_redis(cluster.url, **options)
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.set(key, key.encode() * 3)
+        assert await pipe.execute() == [True] * 12
+        read = "return redis.call('GET', KEYS[1])"
+        assert [await client.eval(read, 1, key) for key in keys] == [  # type: ignore[misc]
+            key.encode() * 3 for key in keys
+        ]
+        nodes = client.get_nodes()  # type: ignore[attr-defined]
+        assert len(nodes) == 3 and {n.connection_class for n in nodes} == {HiredisConnection}
+        assert await client.delete(*keys) == 12
+        await client.aclose()
 
 
 async def test_durability_is_the_weakest_primarys(cluster: PrivateRedisCluster) -> None:
