@@ -54,7 +54,7 @@ import redis.asyncio as aioredis
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.teardown import delete_prefix  # noqa: E402
+from bench.support.teardown import delete_prefix  # noqa: E402
 from mindhit import streams  # noqa: E402
 from mindhit.db import apply_migrations  # noqa: E402
 from mindhit.redis_client import connect_redis  # noqa: E402

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.projector import append_all, fresh_db, visit_entries  # noqa: E402
-from bench.teardown import delete_prefix, stop_processes  # noqa: E402
+from bench.support.teardown import delete_prefix, stop_processes  # noqa: E402
 from mindhit.groups import read_group  # noqa: E402
 from mindhit.keys import PROJECTOR_GROUP  # noqa: E402
 from mindhit.redis_client import connect_redis  # noqa: E402

@@ -29,7 +29,7 @@ import redis.asyncio as aioredis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.teardown import delete_prefix, stop_processes  # noqa: E402
+from bench.support.teardown import delete_prefix, stop_processes  # noqa: E402
 from bench.transport import EVENTS_PER_ENTRY, make_entries  # noqa: E402
 from mindhit import streams  # noqa: E402
 from mindhit.groups import read_group  # noqa: E402

@@ -29,7 +29,7 @@ import redis.asyncio as aioredis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.teardown import delete_prefix, stop_processes  # noqa: E402
+from bench.support.teardown import delete_prefix, stop_processes  # noqa: E402
 from mindhit import streams  # noqa: E402
 from mindhit.offsets import load_committed  # noqa: E402
 from mindhit.redis_client import connect_redis  # noqa: E402
