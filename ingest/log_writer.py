@@ -28,7 +28,7 @@ from mindhit.upload_log import (
     append_many,
     append_uploads,
 )
-from schema.log import RawEntry, encode_raw_entry
+from schema.log import RawEntry, Upload, encode_raw_entry
 
 __all__ = ["LogWriter"]
 
@@ -70,14 +70,14 @@ class LogWriter:
         batched = [partition for partition in flushes if partition in self._epochs.expected]
         appends = []
         for partition in batched:
-            uploads = [s.upload for s in flushes[partition]]
+            value, ids, timestamp_ms = _entry([s.upload for s in flushes[partition]])
             appends.append(
                 PendingAppend(
                     target=RawPartition.of(self._settings.key_prefix, partition),
-                    value=encode_raw_entry(RawEntry(uploads=uploads)),
+                    value=value,
                     epoch=self._epochs.expected[partition],
-                    uploads=[UploadId(u.user_id, u.client_id, u.batch_id) for u in uploads],
-                    timestamp_ms=max(u.received_at for u in uploads),
+                    uploads=ids,
+                    timestamp_ms=timestamp_ms,
                 )
             )
         started = self._timer()
@@ -120,13 +120,9 @@ class LogWriter:
         remaining = list(range(len(leaders)))
         while remaining:
             uploads = [leaders[i].upload for i in remaining]
+            value, ids, timestamp_ms = _entry(uploads)
             started = self._timer()
-            outcome = await self._append(
-                partition,
-                encode_raw_entry(RawEntry(uploads=uploads)),
-                ids=[UploadId(u.user_id, u.client_id, u.batch_id) for u in uploads],
-                timestamp_ms=max(u.received_at for u in uploads),
-            )
+            outcome = await self._append(partition, value, ids=ids, timestamp_ms=timestamp_ms)
             self._metrics.append_seconds.observe(self._timer() - started)
             if outcome.offset is not None:
                 self._metrics.entries.inc()
@@ -173,3 +169,11 @@ class LogWriter:
                     raise
                 await self._epochs.refresh(partition)
         raise AssertionError("unreachable")
+
+
+def _entry(uploads: list[Upload]) -> tuple[bytes, list[UploadId], int]:
+    """One raw-log entry of ``uploads``: its encoded value, the uploads' ids (what the
+    append script checks and records) and its time (the latest upload's arrival)."""
+    value = encode_raw_entry(RawEntry(uploads=uploads))
+    ids = [UploadId(u.user_id, u.client_id, u.batch_id) for u in uploads]
+    return value, ids, max(u.received_at for u in uploads)
