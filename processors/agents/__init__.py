@@ -61,16 +61,8 @@ async def emit_derived(
     ``origin`` is the raw entry they come from and ``received_at`` when the gateway
     received it (see :class:`schema.log.DerivedEntry`).
     """
-    by_topic: dict[str, list[DerivedBase]] = {}
-    for event in derived:
-        by_topic.setdefault(topic_for(event), []).append(event)
-    entries = {
-        topic: DerivedEntry(events=events, origin=origin, received_at=received_at)  # type: ignore[arg-type]
-        for topic, events in by_topic.items()
-    }
-    await asyncio.gather(
-        *(emit(topic, partition, encode_derived_entry(e)) for topic, e in entries.items())
-    )
+    values = encode_by_topic(by_topic(derived), origin, received_at)
+    await asyncio.gather(*(emit(topic, partition, value) for topic, value in values.items()))
 
 
 def by_topic(derived: Iterable[DerivedBase]) -> dict[str, list[DerivedBase]]:
