@@ -49,12 +49,24 @@ the grouping sees them, against the merge threshold (``pairs_above_merge`` in th
 the share of such pairs above it). It shows which near-neighbour topics the similarity
 cannot tell apart, whatever the count of branches; a new feature can be judged by it.
 
+**Topic halves** (``--halves``): what a merge (or split) rule must tell apart. Every true
+topic of four or more pages in those sessions is cut in two at its Fiedler vector (two
+halves of one topic: to be joined), against every two true topics met together (to be
+kept apart). Per statistic a rule could read from two groups (the merge's affinity, the
+mean similarity across, the modularity gain of joining them) it prints the ROC AUC and,
+at the median of the closest pair of topics, the share of halves that score lower
+(topics a rule keeping that pair apart would split) and the other pairs that score
+higher (``halves_auc_*``, ``halves_split_*`` in the JSON). Absolute levels (the mean
+similarity across) depend on the pages' lengths and words: a threshold on one chosen
+here need not hold on other pages (the README gives an example).
+
 The local provider groups with the titles' word vectors when they are installed
 (:mod:`processors.ai.wordvectors`); ``--no-vectors`` measures the fallback without them
 (``word_vectors`` in the JSON says which ran).
 
 Usage: ``python bench/mindmap_quality.py [--sessions 60] [--provider local] [--tune-only]
-[--folds 3] [--extra 300] [--extra-seed 0] [--pairs] [--no-vectors] [--verbose]``
+[--folds 3] [--extra 300] [--extra-seed 0] [--pairs] [--halves] [--no-vectors]
+[--verbose]``
 """
 
 from __future__ import annotations
@@ -75,7 +87,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from sklearn.cluster import AgglomerativeClustering  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
-from sklearn.metrics import adjusted_rand_score, silhouette_score  # noqa: E402
+from sklearn.metrics import adjusted_rand_score, roc_auc_score, silhouette_score  # noqa: E402
 
 from mindhit.settings import Settings  # noqa: E402
 from processors.ai.base import AIProvider, MindmapPage  # noqa: E402
@@ -366,6 +378,117 @@ def report_pairs(count: int, extra: int, extra_seed: int) -> dict[str, float]:
     return {"pairs_above_merge": above}
 
 
+def _fiedler_halves(
+    similarity: np.ndarray, rows: np.ndarray, floor: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """One topic's pages in two, by the sign of the Fiedler vector of their own graph.
+
+    ``None`` when a page of the topic links to no other page of it or a side would have
+    fewer than two pages.
+    """
+    adjacency = similarity[np.ix_(rows, rows)].copy()
+    np.fill_diagonal(adjacency, 0.0)
+    adjacency = np.where(adjacency >= floor, adjacency, 0.0)
+    degree = adjacency.sum(1)
+    if len(rows) < 4 or (degree <= 0).any():
+        return None
+    scale = 1.0 / np.sqrt(degree)
+    laplacian = np.eye(len(rows)) - adjacency * scale[:, None] * scale[None, :]
+    fiedler = np.linalg.eigh(laplacian)[1][:, 1] * scale
+    first, second = rows[fiedler < 0], rows[fiedler >= 0]
+    return (first, second) if min(len(first), len(second)) >= 2 else None
+
+
+def _join_gain(similarity: np.ndarray, a: np.ndarray, b: np.ndarray, floor: float) -> float:
+    """The change in the graph's modularity when groups ``a`` and ``b`` become one."""
+    adjacency = np.where(similarity >= floor, similarity, 0.0)
+    np.fill_diagonal(adjacency, 0.0)
+    total, degree = adjacency.sum(), adjacency.sum(1)
+    inside = adjacency[np.ix_(a, b)].sum() / total
+    return float(2 * (inside - degree[a].sum() * degree[b].sum() / total**2))
+
+
+MERGE_STATISTICS = {
+    "affinity": lambda s, a, b, floor: group_affinity(s, a, b, floor),
+    "mean across": lambda s, a, b, floor: float(s[np.ix_(a, b)].mean()),
+    "modularity gain": _join_gain,
+}
+"""What a merge rule could read from two groups (higher: more alike)."""
+
+
+def report_halves(count: int, extra: int, extra_seed: int) -> dict[str, float]:
+    """How far apart one topic's two halves look, against two true topics (merge statistics).
+
+    Steps: 1. in the bench's tuning sessions and the further ones, cut every true topic
+    of four or more pages at its Fiedler vector (:func:`_fiedler_halves`): two halves of
+    one topic, which a merge rule must join; 2. every two true topics of two or more
+    pages: a pair it must keep apart; 3. per statistic of :data:`MERGE_STATISTICS`, the
+    ROC AUC of halves against pairs, and where the closest pair of topics (highest mean
+    affinity, met in three sessions or more) falls: the share of halves scoring below
+    its median (topics a rule that keeps that pair apart would split) and the other
+    pairs scoring at or above it.
+    """
+    sessions = make_sessions("tune", count, SEEDS["tune"])
+    if extra > 0:
+        sessions += make_sessions("tune", extra, extra_seed)
+    floor = DEFAULT_PARAMS.link_floor
+    samples: list[tuple[tuple[str, str] | None, np.ndarray, np.ndarray, np.ndarray]] = []
+    for session in sessions:
+        pages = session.pages
+        similarity = session_similarity(
+            [p.title for p in pages],
+            [p.text for p in pages],
+            [p.url for p in pages],
+            DEFAULT_PARAMS,
+            _LOOKUP[0],
+        )
+        members = {
+            topic: np.array([i for i, p in enumerate(pages) if p.topic == topic])
+            for topic in sorted(session.topics)
+        }
+        big = [topic for topic, rows in members.items() if len(rows) >= 2]
+        for topic in big:
+            halves = _fiedler_halves(similarity, members[topic], floor)
+            if halves is not None:
+                samples.append((None, similarity, halves[0], halves[1]))
+        for i, first in enumerate(big):
+            for second in big[i + 1 :]:
+                samples.append(((first, second), similarity, members[first], members[second]))
+    met = Counter(key for key, *_ in samples if key is not None)
+    closest = max(
+        (key for key, n in met.items() if n >= 3),
+        key=lambda key: statistics.fmean(
+            MERGE_STATISTICS["affinity"](s, a, b, floor) for k, s, a, b in samples if k == key
+        ),
+    )
+    is_half = np.array([key is None for key, *_ in samples])
+    print(
+        f"[halves] {int(is_half.sum())} topics cut in two, {int((~is_half).sum())} topic pairs; "
+        f"closest pair {closest[0]} / {closest[1]}"
+    )
+    result: dict[str, float] = {}
+    for name, statistic in MERGE_STATISTICS.items():
+        values = np.array([statistic(s, a, b, floor) for _, s, a, b in samples])
+        level = float(
+            np.median([v for (k, *_), v in zip(samples, values, strict=True) if k == closest])
+        )
+        split = float((values[is_half] < level).mean())
+        others = sum(
+            v >= level
+            for (k, *_), v in zip(samples, values, strict=True)
+            if k not in (None, closest)
+        )
+        auc = float(roc_auc_score(is_half, values))
+        print(
+            f"  {name}: AUC {auc:.3f}; halves below the closest pair's median ({level:.3f}): "
+            f"{split:.1%}; other pairs at or above it: {others}"
+        )
+        key = name.replace(" ", "_")
+        result[f"halves_auc_{key}"] = auc
+        result[f"halves_split_{key}"] = split
+    return result
+
+
 async def time_big_map(provider: AIProvider) -> float:
     """Median seconds to build the map of a 40-page, 6-topic session (5 runs)."""
     big = next(
@@ -395,6 +518,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         cv = cross_validate(args.folds, args.sessions // 2) if args.folds > 1 else {}
         extra = extra_sessions(args.extra, args.extra_seed) if args.extra > 0 else {}
         pairs = report_pairs(args.sessions, args.extra, args.extra_seed) if args.pairs else {}
+        halves = report_halves(args.sessions, args.extra, args.extra_seed) if args.halves else {}
         held = (
             None
             if args.tune_only
@@ -416,6 +540,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "label_score": round(tune["label_score"], 4),
         **{key: round(value, 4) for key, value in cv.items()},
         **{key: round(value, 4) for key, value in pairs.items()},
+        **{key: round(value, 4) for key, value in halves.items()},
         **{
             key: value if isinstance(value, int) else round(value, 4)
             for key, value in extra.items()
@@ -448,6 +573,11 @@ def main() -> None:
     parser.add_argument("--extra-seed", type=int, default=0, help="seed of the further sessions")
     parser.add_argument(
         "--pairs", action="store_true", help="print how alike the closest true topics look"
+    )
+    parser.add_argument(
+        "--halves",
+        action="store_true",
+        help="how far apart one topic's two halves look, against two topics",
     )
     parser.add_argument(
         "--no-vectors", action="store_true", help="group without word vectors (the fallback)"
