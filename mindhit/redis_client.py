@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import hiredis
@@ -159,14 +159,38 @@ def connect_redis(url: str, *, pool_timeout: float | None = None, **options: Any
         if isinstance(client, WaitingCluster) and pool_timeout is not None:
             client.wait_s = pool_timeout
         return cast(aioredis.Redis, client)
-    # A redis:// URL's connections pack commands in C (rediss:// and unix:// URLs name
-    # their own connection class, which from_url keeps).
-    options.setdefault("connection_class", HiredisConnection)
     if pool_timeout is not None:
-        return aioredis.Redis.from_pool(
+        plain = aioredis.Redis.from_pool(
             WaitingPool.from_url(target, wait_s=pool_timeout, **options)
         )
-    return aioredis.Redis.from_url(target, **options)
+    else:
+        plain = aioredis.Redis.from_url(target, **options)
+    # No connection is open yet: redis:// and rediss:// ones (the class from_url chose
+    # from the scheme) pack commands in C from the first.
+    pool = plain.connection_pool
+    pool.connection_class = packing_in_c(pool.connection_class)
+    return plain
+
+
+def packing_in_c(connection_class: type[Any]) -> type[Any]:
+    """The hiredis-packing twin of redis-py's TCP or TLS connection class; any other
+    class (``unix://``, a caller's own) as it is."""
+    return _PACKING_IN_C.get(connection_class, connection_class)
+
+
+def _pack_in_c(args: tuple[Any, ...], pack_in_python: Callable[..., list[bytes]]) -> list[bytes]:
+    """One command packed by hiredis, or by ``pack_in_python`` for arguments it refuses."""
+    first = args[0]
+    if isinstance(first, str):  # e.g. "CONFIG GET": one argument a word, as redis-py
+        packed = (*first.encode().split(), *args[1:])
+    elif b" " in first:
+        packed = (*first.split(), *args[1:])
+    else:
+        packed = args
+    try:
+        return [hiredis.pack_command(packed)]
+    except TypeError:
+        return pack_in_python(*args)
 
 
 class HiredisConnection(aioredis.Connection):
@@ -182,17 +206,22 @@ class HiredisConnection(aioredis.Connection):
 
     def pack_command(self, *args: Any) -> list[bytes]:
         """Pack one command into the Redis protocol (see the class docstring)."""
-        first = args[0]
-        if isinstance(first, str):  # e.g. "CONFIG GET": one argument a word, as redis-py
-            packed = (*first.encode().split(), *args[1:])
-        elif b" " in first:
-            packed = (*first.split(), *args[1:])
-        else:
-            packed = args
-        try:
-            return [hiredis.pack_command(packed)]
-        except TypeError:
-            return super().pack_command(*args)
+        return _pack_in_c(args, super().pack_command)
+
+
+class HiredisSSLConnection(aioredis.SSLConnection):
+    """A TLS connection (``rediss://``, e.g. ElastiCache with in-transit encryption, as
+    production runs) that packs commands with hiredis, as :class:`HiredisConnection`."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        """Pack one command into the Redis protocol (see :class:`HiredisConnection`)."""
+        return _pack_in_c(args, super().pack_command)
+
+
+_PACKING_IN_C: dict[type[Any], type[Any]] = {
+    aioredis.Connection: HiredisConnection,
+    aioredis.SSLConnection: HiredisSSLConnection,
+}
 
 
 class WaitingPool(aioredis.ConnectionPool):
@@ -290,15 +319,14 @@ class ReshardingCluster(RedisCluster):
     """Where :data:`NODE_BOOK` keeps the nodes this client discovers (``None``: nowhere)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """As redis-py's, but plain TCP connections to every node pack commands with hiredis
-        (:class:`HiredisConnection`; redis-py gives a cluster's nodes its Python-packing
-        ``Connection`` whatever it is told, TLS ones ``SSLConnection``, which stay)."""
+        """As redis-py's, but the connections to every node pack commands with hiredis
+        (:func:`packing_in_c`: redis-py gives a cluster's nodes its Python-packing
+        ``Connection`` or, for ``rediss+cluster://``, ``SSLConnection`` whatever it is told)."""
         super().__init__(*args, **kwargs)
-        if self.connection_kwargs.get("connection_class") is aioredis.Connection:
-            self.connection_kwargs["connection_class"] = HiredisConnection  # nodes found later
-            for node in self.startup_nodes:
-                if node.connection_class is aioredis.Connection:
-                    node.connection_class = HiredisConnection
+        chosen = self.connection_kwargs.get("connection_class", aioredis.Connection)
+        self.connection_kwargs["connection_class"] = packing_in_c(chosen)  # nodes found later
+        for node in self.startup_nodes:
+            node.connection_class = packing_in_c(node.connection_class)
 
     async def initialize(self, *args: Any, **kwargs: Any) -> ReshardingCluster:
         """Discover the cluster (as redis-py does) and note its nodes in :data:`NODE_BOOK`.

@@ -18,6 +18,7 @@ from redis.exceptions import (
 from mindhit.redis_client import (
     NODE_BOOK,
     HiredisConnection,
+    HiredisSSLConnection,
     NodeBook,
     ReshardingCluster,
     connect_redis,
@@ -106,10 +107,23 @@ def test_hiredis_packing_refuses_what_redis_py_refuses(bad: object) -> None:
         HiredisConnection().pack_command("SET", "key", bad)
 
 
+def test_hiredis_packing_over_tls_sends_what_redis_py_sends() -> None:
+    args = ("XADD", "{p0}:raw", "*", "v", b"\x00" * 3, 7, 1.5, memoryview(b"m"))
+    fast = b"".join(HiredisSSLConnection().pack_command(*args))
+    assert fast == b"".join(aioredis.SSLConnection().pack_command(*args))
+    with pytest.raises(DataError):
+        HiredisSSLConnection().pack_command("SET", "key", None)
+
+
 def test_a_plain_url_packs_with_hiredis() -> None:
     assert connect_redis("redis://127.0.0.1:7000/0").connection_pool.connection_class is (
         HiredisConnection
     )
+    assert connect_redis("rediss://127.0.0.1:7000/0").connection_pool.connection_class is (
+        HiredisSSLConnection
+    )
+    waiting = connect_redis("rediss://127.0.0.1:7000/0", pool_timeout=1.0)
+    assert waiting.connection_pool.connection_class is HiredisSSLConnection
     assert connect_redis("unix:///tmp/redis.sock").connection_pool.connection_class is (
         aioredis.UnixDomainSocketConnection
     )
