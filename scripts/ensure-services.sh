@@ -5,6 +5,7 @@ set -euo pipefail
 need_install=()
 command -v redis-server >/dev/null || need_install+=(redis-server)
 command -v redis-cli >/dev/null || need_install+=(redis-tools)  # the test cluster's `--cluster create`
+command -v openssl >/dev/null || need_install+=(openssl)  # the TLS Redis tests' certificates
 command -v pg_ctlcluster >/dev/null || need_install+=(postgresql)
 if [ ${#need_install[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_install[@]}"
