@@ -35,7 +35,7 @@ from projector.group import ProjectorGroup, Round, run_rounds
 from projector.health import serve_health
 from projector.housekeeping import Housekeeper
 from projector.log_guard import LogGuard
-from projector.retention import trim_streams
+from projector.retention import TrimFence, trim_streams
 
 __all__ = ["run_projector"]
 
@@ -138,7 +138,7 @@ async def _run(
 
     async def trim() -> None:
         if not guard.problems:  # a lost log's new entries sit below the old checkpoints
-            await trim_streams(settings, redis, conns[2], append_times, clock)
+            await trim_streams(settings, redis, conns[2], append_times, clock, fence=_held(group))
 
     async def housekeeping() -> None:
         await housekeeper.turn()
@@ -198,6 +198,11 @@ def _group(
     return ProjectorGroup(
         redis, settings.key_prefix, settings.partitions, member, settings.projector_lease_ms, claim
     )
+
+
+def _held(group: ProjectorGroup) -> TrimFence:
+    """The partitions this replica trims: those it holds, each while its lease does."""
+    return TrimFence(member=group.member, partitions=frozenset(group.held))
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:

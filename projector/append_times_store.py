@@ -8,15 +8,15 @@ streams):
 
 Bounded: a field per archived topic, each holding at most about 2 × window / spacing
 notes (spacing = window / :data:`NOTES_PER_WINDOW`: ~24 notes, ~0.4 KB). Written by
-every trimmer run (one pipelined round trip), read once when the projector starts.
-Replicas that trim at once may overwrite each other's notes: every note is a true
-observation, so whichever is kept only decides how much can be trimmed, never that a
-young entry goes.
+every trimmer run for the partitions it trims (one pipelined round trip), read once
+when the projector starts. A replica paused past its lease may still write its older
+notes of a partition it lost: every note is a true observation, so whichever is kept
+only decides how much can be trimmed, never that a young entry goes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -62,10 +62,19 @@ async def load_append_times(redis: aioredis.Redis, settings: Settings) -> Append
     return times
 
 
-async def save_append_times(redis: aioredis.Redis, settings: Settings, times: AppendTimes) -> None:
-    """Write every archived stream's notes into its partition's hash (one round trip)."""
+async def save_append_times(
+    redis: aioredis.Redis,
+    settings: Settings,
+    times: AppendTimes,
+    *,
+    partitions: Collection[int] | None = None,
+) -> None:
+    """Write the archived streams' notes into their partitions' hashes (one round trip):
+    those of ``partitions`` (a replica's, the ones it trims), else of every partition."""
     per_partition: dict[int, dict[str, bytes]] = {}
     for stream, (topic, partition) in stream_ids(settings, ARCHIVED_TOPICS).items():
+        if partitions is not None and partition not in partitions:
+            continue
         per_partition.setdefault(partition, {})[topic] = encode_notes(times.notes(stream))
     pipe = redis.pipeline(transaction=False)
     for partition, fields in sorted(per_partition.items()):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mindhit.log_epoch import Position
 from projector.archive import split_entry
 from projector.diff import SessionChange, describe_changes
-from projector.retention import trim_target
+from projector.retention import floor_epochs, trim_target
 from projector.synthetic import synth_log
 from schema.log import RawEntry, decode_raw_entry, encode_raw_entry
 
@@ -68,3 +69,15 @@ def test_diff_line_names_what_changed() -> None:
     assert "visits: 3 → 4 (dwell 60s → 90s)" in line and "mind map rebuilt" in line
     assert "user_id" not in line
     assert "new session" in describe_changes(SessionChange("s2", "", None, {"status": "x"}))
+
+
+def test_floor_epochs_are_the_stamped_epochs_of_checkpoints_that_read_something() -> None:
+    positions = [
+        Position(consumer="archiver", topic="raw", partition=0, offset=4, epoch="e1"),
+        Position(consumer="sessions", topic="raw", partition=0, offset=2, epoch="e1"),
+        Position(consumer="archiver", topic="raw", partition=1, offset=0, epoch="e0"),
+        Position(consumer="archiver", topic="raw", partition=2, offset=3, epoch=None),
+        Position(consumer="archiver", topic="raw", partition=3, offset=3, epoch="a"),
+        Position(consumer="visits", topic="visits", partition=3, offset=1, epoch="b"),
+    ]
+    assert floor_epochs(positions) == {0: {"e1"}, 3: {"a", "b"}}
