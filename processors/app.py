@@ -48,6 +48,7 @@ from processors.report.outbox import ReportOutbox
 from processors.state import Fence, StateStore, dwell_ttl_ms
 from processors.transport.app_config import faust_app_options
 from processors.transport.fence import partition_fence
+from processors.transport.log_check import log_lost_reason
 from schema.topics import DEADLETTERS_TOPIC, RAW_TOPIC, SESSIONS_TOPIC, URLS_TOPIC, VISITS_TOPIC
 
 __all__ = ["APP_ID", "Runtime", "build_app", "tune_gc"]
@@ -263,7 +264,11 @@ def _pages(app: faust.App, runtime: Runtime) -> None:
 
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:
-        """Readiness (Kubernetes probe): the worker's Redis answers, else 503."""
+        """Readiness (Kubernetes probe): the worker's Redis answers and the log backs its
+        offsets, else 503."""
+        lost = log_lost_reason(app)
+        if lost is not None:
+            return web.json({"status": "unavailable", "log": lost}, status=503)
         try:
             rt = await runtime.ready()
             assert rt.redis is not None

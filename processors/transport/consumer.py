@@ -185,6 +185,7 @@ class Consumer(base.Consumer):
         self.positions.retain(set())  # from the commit: fetched-not-processed is dropped
         for tp in assigned:
             self._read_offset.pop(tp, None)
+        await self.membership.check_log(self.client, mine)
         await self._start_positions(assigned)
         self._generation = generation.number
         self.app.consumer_generation_id = self._generation
@@ -244,14 +245,14 @@ class Consumer(base.Consumer):
     ) -> Mapping[TP, list[streams.StreamRecord]]:
         """Read new entries of the active (not paused) partitions.
 
-        Data fetched across a seek is dropped, so a seek always takes effect.
+        Data fetched across a seek, or from a log Redis lost, is dropped (a seek takes effect).
         """
         if not self.flow_active:
             return {}
         wanted = (
             self._assignment if active_partitions is None else active_partitions & self._assignment
         )
-        positions = self.positions.next
+        positions = self.positions.next if self.membership.log_lost is None else {}  # stand still
         by_stream = {self.ctx.stream(tp): tp for tp in wanted if tp in positions}
         if not by_stream:
             await asyncio.sleep(min(timeout, self.options.block_ms / 1000 or 0.05))
@@ -271,7 +272,7 @@ class Consumer(base.Consumer):
         if self._fetch_failures:
             log.info("fetching again", failed_attempts=self._fetch_failures)
             self._fetch_failures = 0
-        if epoch != self.positions.epoch:
+        if epoch != self.positions.epoch or not await self.membership.backs(records, by_stream):
             return {}
         return self.positions.advance(by_stream, records)
 

@@ -5,7 +5,9 @@ heartbeating (:class:`~mindhit.group_state.GroupState`); every generation
 assigns each partition to one live member. The consumer waits for
 :attr:`GroupMembership.changed`, then revokes, gives up the leases of partitions it
 no longer owns, takes the leases of those it now owns (:meth:`GroupMembership.take`)
-and assigns. Leases are renewed with every heartbeat; commits are fenced by them.
+and assigns. Leases are renewed with every heartbeat; commits are fenced by them, and by
+the partitions' log epochs (:mod:`processors.transport.log_check`): a worker that finds
+the log lost under its offsets stands still and says so (:attr:`GroupMembership.log_lost`).
 
 Timing (``lease_ms`` = T): heartbeats and renewals every T/3; a member that dies
 drops out of the group T after its last heartbeat and its partition leases expire
@@ -16,22 +18,28 @@ table recovery (documented bound: 2 × T + recovery).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from faust.types import TP as FaustTP
 from mode import Service
 from redis.exceptions import RedisError
 
 from mindhit.assignment import owned
 from mindhit.group_state import Generation, GroupState
+from mindhit.keys import TP
+from mindhit.log_epoch import describe
 from mindhit.logs import get_logger
 from mindhit.offsets import migrate_legacy
+from mindhit.streams import StreamRecord
 from processors.transport import metrics
 from processors.transport.context import GroupContext
-from processors.transport.lease import LeaseLost, PartitionLeases
+from processors.transport.lease import LeaseLost, LogLost, PartitionLeases, lost_epochs
+from processors.transport.log_check import assess, changed_epochs, read_backing, read_epochs_of
 
-__all__ = ["GroupMembership", "LeaseLost"]
+__all__ = ["GroupMembership", "LeaseLost", "LogLost"]
 
 log = get_logger(__name__)
 
@@ -52,6 +60,12 @@ class GroupMembership(Service):
         self.generation: Generation | None = None
         self.changed = asyncio.Event()
         self.held: set[int] = set()
+        self.epochs: dict[int, str | None] = {}
+        """The log epoch each partition was read in (None: it had none yet)."""
+        self.committed: dict[TP, int] = {}
+        """The last offsets stored (or read at assignment) per topic partition."""
+        self.log_lost: LogLost | None = None
+        """Set once Redis lost the log under the offsets: nothing is fetched or committed."""
         self._partitions = 0
         self._on_lost = on_lost
         self._client: aioredis.Redis | None = None
@@ -133,10 +147,15 @@ class GroupMembership(Service):
         """Store committed offsets, fenced by the partition leases (one attempt).
 
         Raises:
+            LogLost: Redis lost the log of one of the partitions (or lost it before).
             LeaseLost: another member holds one of the partitions' leases.
             redis.exceptions.RedisError: Redis failed; the caller retries.
         """
-        await self.leases.commit(self.client, offsets)
+        if self.log_lost is not None:
+            raise self.log_lost
+        stamped = await self.leases.commit(self.client, offsets, self.epochs)
+        self.epochs.update({p: e for p, e in stamped.items() if e is not None})
+        self.committed.update(offsets)
 
     async def commit_until_stored(
         self, offsets: Mapping[tuple[str, int], int], stopping: Callable[[], bool]
@@ -144,8 +163,9 @@ class GroupMembership(Service):
         """Store committed offsets fenced by the leases, retrying Redis errors until stored.
 
         Steps:
-            1. Run the fenced commit; if another member holds a lease, log, report the
-               lease lost (the worker crashes) and return False.
+            1. Run the fenced commit; if Redis lost a partition's log, stand still
+               (:meth:`check_log`) and return False; if another member holds a lease,
+               log, report the lease lost (the worker crashes) and return False.
             2. On a Redis error, back off and go to 1, until stored or ``stopping()``
                (not stored at shutdown: the next owner replays from the last stored
                commit, as after a crash; a SIGTERM never waits for Redis).
@@ -155,6 +175,9 @@ class GroupMembership(Service):
             try:
                 await self.commit(offsets)
                 break
+            except LogLost as exc:
+                self._stand_still(exc)
+                return False
             except LeaseLost as exc:
                 log.error("partition lease lost; stopping", group=self.ctx.group, error=str(exc))
                 await self._lost(exc)
@@ -177,6 +200,96 @@ class GroupMembership(Service):
             log.info("commit stored", failed_attempts=failures)
         return True
 
+    async def check_log(self, client: aioredis.Redis, partitions: set[int]) -> None:
+        """Check that the log backs the stored offsets of ``partitions`` (just taken).
+
+        Steps:
+            1. Read the group's offsets hashes, epochs and highwaters of the partitions.
+            2. :func:`~processors.transport.log_check.assess` them; remember the epoch
+               each partition's commits must find and the offsets read.
+            3. If an epoch changed since this worker read a partition and its offsets
+               lost their stamp with the log, write its last offsets back stamped with
+               the old epoch (the fenced commit does, refusing to store them as new).
+            4. Any loss: stand still (nothing is fetched or committed from now on).
+        """
+        if not partitions or self.log_lost is not None:
+            return
+        verdict = assess(
+            self.ctx.group,
+            await read_backing(client, self.ctx.prefix, self.ctx.group, partitions),
+            {p: self.epochs[p] for p in partitions if p in self.epochs},
+        )
+        self.epochs.update(verdict.expected)
+        self.committed.update(verdict.committed)
+        if verdict.forgotten:
+            await self._record_loss(verdict.forgotten)
+        elif verdict.problems:
+            lost = LogLost({p.partition for p in verdict.problems}, describe(verdict.problems))
+            self._stand_still(lost)
+
+    async def backs(
+        self, records: Sequence[StreamRecord], by_stream: Mapping[str, FaustTP]
+    ) -> bool:
+        """Whether fetched ``records`` come from the logs their partitions were read in.
+
+        The partitions' epochs are read after the entries: a Redis that lost the log
+        before the read has another epoch (or none) by then. A partition read before it
+        had an epoch takes the first one seen. On a change: stand still, False. A Redis
+        error: False too (the entries are fetched again).
+        """
+        if not records or self.log_lost is not None:
+            return self.log_lost is None
+        partitions = {by_stream[r.stream].partition for r in records}
+        try:
+            current = await read_epochs_of(self.client, self.ctx.prefix, partitions)
+        except RedisError:
+            return False
+        for partition in partitions:
+            if self.epochs.get(partition) is None:
+                self.epochs[partition] = current[partition]
+        changed = changed_epochs({p: self.epochs.get(p) for p in partitions}, current)
+        if changed:
+            await self._record_loss(changed)
+        return not changed
+
+    async def _watch_log(self) -> None:
+        """Compare the held partitions' epochs with the ones read; stand still on a change."""
+        if self.log_lost is not None or not self.held:
+            return
+        current = await read_epochs_of(self.client, self.ctx.prefix, self.held)
+        changed = changed_epochs({p: self.epochs.get(p) for p in self.held}, current)
+        if changed:
+            await self._record_loss(changed)
+
+    async def _record_loss(self, changed: Mapping[int, str | None]) -> None:
+        """Leave the last offsets of ``changed`` partitions, and of every other held
+        partition whose epoch changed too, stamped with the old epoch (the fenced commit
+        refuses them, writing them back only where the stamp was lost and nobody else
+        holds the lease), then stand still."""
+        others = self.held - set(changed)
+        with contextlib.suppress(RedisError):
+            current = await read_epochs_of(self.client, self.ctx.prefix, others)
+            changed = {
+                **changed_epochs({p: self.epochs.get(p) for p in others}, current),
+                **changed,
+            }
+        offsets = {tp: o for tp, o in self.committed.items() if tp[1] in changed}
+        with contextlib.suppress(LogLost, LeaseLost, RedisError):  # LogLost: as expected
+            await self.leases.commit(self.client, offsets, self.epochs)
+        self._stand_still(lost_epochs(self.epochs, changed))
+
+    def _stand_still(self, exc: LogLost) -> None:
+        """Stop fetching and committing for good (until ``mindhit recover`` and a restart)."""
+        if self.log_lost is None:
+            log.error(
+                "log_lost",
+                group=self.ctx.group,
+                partitions=sorted(exc.partitions),
+                reason=exc.reason,
+            )
+            metrics.LOG_LOST.set(1)
+            self.log_lost = exc
+
     async def _lost(self, exc: LeaseLost) -> None:
         """A lease was taken over: stop heartbeating, leave the group, crash the worker.
 
@@ -193,7 +306,8 @@ class GroupMembership(Service):
 
     @Service.task
     async def _heartbeat(self) -> None:
-        """Every third of the lease: heartbeat, then renew the partition leases held."""
+        """Every third of the lease: heartbeat, check the held partitions' log epochs,
+        then renew their leases."""
         while not self.should_stop:
             await self.sleep(self.ctx.options.lease_ms / 3000)
             async with self._lock:
@@ -203,6 +317,7 @@ class GroupMembership(Service):
                     continue
                 try:
                     await self._beat()
+                    await self._watch_log()  # before a flushed lease is taken again
                     kept = await self.leases.renew(self.client, self.held)
                 except Exception as exc:  # Redis unreachable: the next beat may succeed
                     log.warning("heartbeat failed", error=repr(exc))

@@ -18,6 +18,7 @@ __all__ = [
     "FETCH_ERRORS",
     "HIGHWATER",
     "LEASE_HELD",
+    "LOG_LOST",
     "REPLICATION_LOST",
     "REPLICATION_TIMEOUTS",
     "REPLICATION_WAITS",
@@ -54,6 +55,10 @@ COMPACTED = Counter(
 )
 LEASE_HELD = Gauge(
     "mindhit_transport_lease_held", "Partition leases this worker holds in its group"
+)
+LOG_LOST = Gauge(
+    "mindhit_transport_log_lost",
+    "1 once Redis lost the log under this worker's committed offsets (it stands still)",
 )
 REPLICATION_WAITS = Counter(
     "mindhit_transport_replication_waits_total",

@@ -55,7 +55,13 @@ class Stack:
         self.procs: dict[str, LoggedProcess] = {}
         self.start("gateway", ["gateway", "--port", self.gateway_url.rsplit(":", 1)[1]])
         self.start("projector", ["projector"])
-        self.start("processors", ["processors", "--port", str(free_port())])
+        self.processors_url = ""
+        self.start_processors()
+
+    def start_processors(self) -> None:
+        port = free_port()
+        self.processors_url = f"http://127.0.0.1:{port}"
+        self.start("processors", ["processors", "--port", str(port)])
 
     def start(self, name: str, args: list[str]) -> None:
         self.procs[name] = LoggedProcess("mindhit.cli", args, self.env, self.tmp / f"{name}.log")
@@ -206,6 +212,15 @@ async def test_flushed_redis_stops_loudly_and_recover_brings_it_back_without_los
         }
         assert all("Redis lost" in p["reason"] for p in report["problems"])
 
+        async def processors_stand_still() -> str | None:
+            # the running worker found the loss too: it reads and commits nothing
+            answer = await probe.get(stack.processors_url + "/readyz")
+            return answer.text if answer.status_code == 503 and "log lost" in answer.text else None
+
+        assert "mindhit recover" in await _until(
+            stack, "processors standing still", processors_stand_still
+        )
+
         # Uploads go on meanwhile: acknowledged into the new log, kept by recovery.
         second, second_expected = await _browse(http, seed=2)
         await asyncio.sleep(3)
@@ -221,7 +236,7 @@ async def test_flushed_redis_stops_loudly_and_recover_brings_it_back_without_los
         done = run_mindhit(settings, "recover", *how)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "lost window 0 entries" in done.stdout, done.stdout
-        stack.start("processors", ["processors", "--port", str(free_port())])
+        stack.start_processors()
 
         async def ready_again() -> bool:
             return (await probe.get(ready)).status_code == 200

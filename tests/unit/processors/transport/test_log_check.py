@@ -1,0 +1,48 @@
+"""The processors' log guard, pure part: what counts as a log lost under a group's offsets."""
+
+from __future__ import annotations
+
+from mindhit.keys import epoch_field, tp_field
+from processors.transport.log_check import Backing, assess, changed_epochs
+
+
+def _fields(partition: int, offset: int, stamp: str | None) -> dict[bytes, bytes]:
+    fields = {tp_field("raw", partition).encode(): str(offset).encode()}
+    if stamp is not None:
+        fields[epoch_field(partition).encode()] = stamp.encode()
+    return fields
+
+
+def test_stored_offsets_backed_by_their_log_pass_and_fix_the_epoch_to_expect() -> None:
+    backing = Backing(
+        fields={0: _fields(0, 5, "e1"), 1: {}},
+        epochs={0: "e1", 1: "e9"},
+        highwaters={("raw", 0): 7},
+    )
+    verdict = assess("g", backing, previous={})
+    assert verdict.problems == [] and verdict.forgotten == {}
+    assert verdict.expected == {0: "e1", 1: "e9"}  # a fresh partition: the current epoch
+    assert verdict.committed == {("raw", 0): 5}
+
+
+def test_a_stamp_of_another_epoch_or_a_stream_behind_is_a_loss() -> None:
+    backing = Backing(
+        fields={0: _fields(0, 5, "e1"), 1: _fields(1, 9, "e2"), 2: _fields(2, 3, "e3")},
+        epochs={0: "e2", 1: "e2", 2: None},
+        highwaters={("raw", 0): 9, ("raw", 1): 4, ("raw", 2): 3},
+    )
+    kinds = {(p.partition, p.kind) for p in assess("g", backing, previous={}).problems}
+    assert kinds == {(0, "epoch_changed"), (1, "behind"), (2, "epoch_missing")}
+
+
+def test_offsets_that_lost_their_stamp_with_the_log_are_caught_by_what_the_worker_read() -> None:
+    """Redis lost both: nothing stored to compare, but this worker read partition 0 in e1."""
+    backing = Backing(fields={0: {}, 1: {}}, epochs={0: "e2", 1: "e5"}, highwaters={})
+    verdict = assess("g", backing, previous={0: "e1", 1: "e5"})
+    assert verdict.problems == []
+    assert verdict.forgotten == {0: "e2"}
+    assert verdict.expected[0] == "e1"  # commits in the new log stay refused
+
+
+def test_changed_epochs_ignores_partitions_read_before_they_had_one() -> None:
+    assert changed_epochs({0: "e1", 1: None, 2: "e3"}, {0: None, 1: "e7", 2: "e3"}) == {0: None}
