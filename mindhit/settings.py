@@ -65,6 +65,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         max_body_bytes: largest accepted upload body.
         wait_replicas: replicas that must acknowledge an append before the gateway does.
         wait_timeout_ms: how long to wait for those replicas.
+        producer_timeout_s: how long a processors worker retries its appends while Redis is
+            unreachable, and its check that the replicas hold them before a commit, before
+            it stops uncommitted (the next worker replays from the last commit).
         allow_volatile_redis: in production, let the gateway start on a Redis that keeps
             nothing across a restart (no AOF, no RDB save points) and has no replicas to
             wait for; acknowledged uploads are then lost when Redis restarts.
@@ -142,6 +145,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: int = 2 * 1024 * 1024
     wait_replicas: Annotated[int, msgspec.Meta(ge=0)] = 0
     wait_timeout_ms: Annotated[int, msgspec.Meta(ge=1)] = 100  # WAIT n 0 would block forever
+    producer_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=1200)] = 30.0
     allow_volatile_redis: bool = False
     batch_dedupe_seconds: int = 7 * 24 * 3600
     blocked_domains: tuple[str, ...] = ()

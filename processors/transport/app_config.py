@@ -3,7 +3,8 @@
 ``faust.App(app_id, **faust_app_options(settings))`` gives an app on the
 ``redis://`` transport with the key prefix and partition count of the settings,
 raw values (agents decode log entries with msgspec themselves), offsets
-committed every ``commit_interval_s``, and Faust's web server bound to the
+committed every ``commit_interval_s``, appends and replica checks given up after
+``producer_timeout_s`` (not Faust's 20 minutes), and Faust's web server bound to the
 processors' configured host and port (never all interfaces).
 
 Start workers with :func:`run_worker`, not the ``faust worker`` command: that
@@ -50,6 +51,8 @@ def faust_app_options(
         "key_serializer": "raw",
         "store": "memory://",
         "broker_commit_interval": settings.commit_interval_s,
+        # appends retried and replicas waited for before a commit gives up (Faust: 1200 s)
+        "producer_request_timeout": settings.producer_timeout_s,
         "processing_guarantee": "at_least_once",
         "web_enabled": web,
         "web_bind": settings.processors_host,

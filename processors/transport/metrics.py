@@ -13,6 +13,7 @@ __all__ = [
     "APPEND_RETRIES",
     "COMMITTED",
     "COMMIT_RETRIES",
+    "COMMIT_STALLED",
     "COMPACTED",
     "FETCHED",
     "FETCH_ERRORS",
@@ -39,6 +40,11 @@ FETCH_ERRORS = Counter(
 COMMIT_RETRIES = Counter(
     "mindhit_transport_commit_retries_total",
     "Offset commits retried after a Redis error (they are retried until stored)",
+)
+COMMIT_STALLED = Gauge(
+    "mindhit_transport_commit_stalled_seconds",
+    "How long the commit in progress has been held back by appends retried or replicas"
+    " waited for (0: none); it is given up after MINDHIT_PRODUCER_TIMEOUT_S",
 )
 COMMITTED = Gauge(
     "mindhit_transport_committed_offset",

@@ -41,7 +41,7 @@ from processors.transport import metrics
 from processors.transport.context import HasGroupContext
 from processors.transport.pending import Pending as _Pending
 from processors.transport.pending import encode_key, headers_field, resolve
-from processors.transport.replication import Replication
+from processors.transport.replication import Replication, Stall
 from schema.topics import partition_for, stream_key
 
 __all__ = ["Producer", "TransactionsNotSupported", "encode_key", "headers_field"]
@@ -337,7 +337,8 @@ class Producer(base.Producer):
         sent again (a node's failed share is a suffix of its commands, so each partition
         keeps its order), the others keep their ids.
         """
-        deadline = time.monotonic() + float(self.app.conf.producer_request_timeout)
+        stall = Stall(time.monotonic(), float(self.app.conf.producer_request_timeout), "redis")
+        deadline = stall.deadline
         attempt = 0
         ids: list[Any] = [None] * len(batch)
         todo = list(range(len(batch)))
@@ -371,8 +372,10 @@ class Producer(base.Producer):
             if attempt == 1:
                 error = repr(ids[failed[0]])
                 log.warning("append failed; retrying", error=error, messages=len(failed))
+            stall.note(time.monotonic(), repr(ids[failed[0]]) if failed else "markers")
             await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
         if attempt:
+            stall.end()
             log.info("append retried", attempts=attempt)
         self.replication.note_written(
             number,

@@ -39,7 +39,7 @@ from mindhit.redis_client import UNREACHABLE, is_cluster
 from mindhit.slot_pipeline import run_on_slot_node
 from processors.transport import metrics
 
-__all__ = ["REPLICATED_TTL_MS", "WRITTEN_TTL_MS", "Replication"]
+__all__ = ["REPLICATED_TTL_MS", "STALL_LOG_EVERY_S", "WRITTEN_TTL_MS", "Replication", "Stall"]
 
 WRITTEN_TTL_MS = 3_600_000
 """Lifetime of a ``written`` marker (refreshed by every batch appending to its partition)."""
@@ -47,6 +47,45 @@ REPLICATED_TTL_MS = 60_000
 """Lifetime of the ``replicated`` key written before each ``WAIT``."""
 
 log = get_logger(__name__)
+
+
+STALL_LOG_EVERY_S = 5.0
+"""A commit held back (appends retried, replicas waited for) is logged this often."""
+
+
+class Stall:
+    """How long a commit has been held back: ``mindhit_transport_commit_stalled_seconds``
+    while it lasts, and ``commit_stalled`` logged every :data:`STALL_LOG_EVERY_S`.
+
+    Args:
+        began: when the wait began (monotonic seconds).
+        timeout_s: when it is given up (``producer_request_timeout``).
+        waiting_for: what it waits for (``replicas``, ``redis``).
+    """
+
+    def __init__(self, began: float, timeout_s: float, waiting_for: str) -> None:
+        self.began = began
+        self.deadline = began + timeout_s
+        self.waiting_for = waiting_for
+        self._logged = began
+
+    def note(self, now: float, why: str) -> None:
+        """Still waiting at ``now`` (because of ``why``): set the gauge, log now and then."""
+        metrics.COMMIT_STALLED.set(now - self.began)
+        if now - self._logged >= STALL_LOG_EVERY_S:
+            self._logged = now
+            log.warning(
+                "commit_stalled",
+                waiting_for=self.waiting_for,
+                waited_s=round(now - self.began, 1),
+                gives_up_in_s=round(max(0.0, self.deadline - now), 1),
+                why=why,
+            )
+
+    @staticmethod
+    def end() -> None:
+        """The wait is over (done or given up)."""
+        metrics.COMMIT_STALLED.set(0)
 
 
 class Replication:
@@ -134,31 +173,35 @@ class Replication:
             ProducerSendError: the time is up, the producer stopped, or appends vanished
                 (a failover to a replica that lacked them).
         """
-        deadline = time.monotonic() + timeout_s
-        attempt = 0
-        while self.unconfirmed:
-            snapshot = dict(self.unconfirmed)
-            try:
-                short = await self._check_once(snapshot, deadline, stopping)
-            except RedisError as exc:  # unreachable, failing over, read-only, ...
-                short = [repr(exc)]
-            if not short:
-                for partition, batch in snapshot.items():
-                    if self.unconfirmed.get(partition) == batch:
-                        del self.unconfirmed[partition]
-                if attempt:
-                    log.info("replication confirmed", attempts=attempt + 1)
-                return
-            metrics.REPLICATION_TIMEOUTS.inc()
-            if attempt == 0:
-                log.warning("appends not yet replicated; waiting", why=short[0])
-            if time.monotonic() >= deadline or stopping():
-                raise ProducerSendError(
-                    f"appends not held by {self.wait_replicas} replica(s) within "
-                    f"producer_request_timeout; not committing past them: {short[0]}"
-                )
-            attempt += 1
-            await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
+        stall = Stall(time.monotonic(), timeout_s, "replicas")
+        try:
+            attempt = 0
+            while self.unconfirmed:
+                snapshot = dict(self.unconfirmed)
+                try:
+                    short = await self._check_once(snapshot, stall.deadline, stopping)
+                except RedisError as exc:  # unreachable, failing over, read-only, ...
+                    short = [repr(exc)]
+                if not short:
+                    for partition, batch in snapshot.items():
+                        if self.unconfirmed.get(partition) == batch:
+                            del self.unconfirmed[partition]
+                    if attempt:
+                        log.info("replication confirmed", attempts=attempt + 1)
+                    return
+                metrics.REPLICATION_TIMEOUTS.inc()
+                if attempt == 0:
+                    log.warning("appends not yet replicated; waiting", why=short[0])
+                stall.note(time.monotonic(), short[0])
+                if time.monotonic() >= stall.deadline or stopping():
+                    raise ProducerSendError(
+                        f"appends not held by {self.wait_replicas} replica(s) within "
+                        f"MINDHIT_PRODUCER_TIMEOUT_S; not committing past them: {short[0]}"
+                    )
+                attempt += 1
+                await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
+        finally:
+            stall.end()
 
     async def _check_once(
         self, snapshot: dict[int, int], deadline: float, stopping: Callable[[], bool]

@@ -7,6 +7,7 @@ lose derived output of acknowledged events; the flush must refuse instead.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +22,8 @@ from prometheus_client import REGISTRY
 from redis.crc import key_slot
 
 from mindhit.keys import written_key
+from mindhit.settings import Settings
+from processors.transport.app_config import faust_app_options
 from processors.transport.options import broker_url
 from schema.topics import stream_key
 from tests.support.redis_cluster import PrivateRedisCluster
@@ -230,3 +233,37 @@ async def test_on_redis_cluster_each_master_written_waits_for_its_own_replica(
     finally:
         await app.producer.stop()
         cluster.stop()
+
+
+async def test_a_commit_waiting_for_missing_replicas_is_seen_and_given_up_in_bounded_time(
+    primary: PrivateRedis, tmp_path: Path
+) -> None:
+    """No replica at all (MINDHIT_WAIT_REPLICAS=1 against a lone primary): the flush
+    before a commit waits ``MINDHIT_PRODUCER_TIMEOUT_S`` (the worker's settings, not
+    Faust's 20 minutes), the stall shows as ``mindhit_transport_commit_stalled_seconds``
+    while it lasts, then the flush refuses (the worker stops uncommitted)."""
+    settings = Settings.from_env(
+        {},
+        key_prefix=PREFIX,
+        data_dir=str(tmp_path / "data"),
+        wait_replicas=1,
+        producer_timeout_s=2.0,
+    )
+    app = faust.App("wait-bounded", **faust_app_options(settings, primary.url, web=False))
+    await app.producer.start()
+    try:
+        await _send(app, 8)
+        flush = asyncio.create_task(app.producer.flush())
+        stalled = 0.0
+        begin = time.monotonic()
+        while not flush.done() and time.monotonic() - begin < 15:
+            stalled = max(stalled, _sample("mindhit_transport_commit_stalled_seconds"))
+            await asyncio.sleep(0.1)
+        assert flush.done(), "the flush is still waiting for replicas after 15 s"
+        with pytest.raises(ProducerSendError, match="replica"):
+            await flush
+        assert 1.9 <= time.monotonic() - begin < 6.0
+        assert stalled > 0.5  # the stall was visible while it lasted
+        assert _sample("mindhit_transport_commit_stalled_seconds") == 0.0
+    finally:
+        await app.producer.stop()
