@@ -105,11 +105,8 @@ class Consumer(base.Consumer):
         return self.ctx.group
 
     async def on_stop(self) -> None:
-        """Commit what is done (base class), close the connection.
-
-        The membership service stops after this (it is a dependency), so the lease
-        is released only once the last commit was stored under it.
-        """
+        """Commit what is done (base class), close the connection. The membership service
+        stops after this (a dependency): leases are released after the last commit."""
         await super().on_stop()
         await self._close_client()
 
@@ -144,7 +141,11 @@ class Consumer(base.Consumer):
             await self.membership.changed.wait()
             self.membership.changed.clear()
             if (gen := self.membership.generation) is None or gen.number != self._generation:
-                await self._rebalance()
+                try:
+                    await self._rebalance()
+                except UNREACHABLE:
+                    if not self.should_stop:  # else a stop closed the connections mid-way
+                        raise
 
     async def _rebalance(self) -> None:
         """Move to the group's current generation.
@@ -243,10 +244,8 @@ class Consumer(base.Consumer):
     async def _getmany(
         self, active_partitions: set[TP] | None, timeout: float
     ) -> Mapping[TP, list[streams.StreamRecord]]:
-        """Read new entries of the active (not paused) partitions.
-
-        Data fetched across a seek, or from a log Redis lost, is dropped (a seek takes effect).
-        """
+        """Read new entries of the active (not paused) partitions (dropped when fetched
+        across a seek, so it takes effect, or from a log Redis lost)."""
         if not self.flow_active:
             return {}
         wanted = (

@@ -126,9 +126,12 @@ async def read_backing(
     pipe = client.pipeline(transaction=False)
     for partition in wanted:
         pipe.hgetall(offsets_key(prefix, group, partition))
+        pipe.get(epoch_key(prefix, partition))
     stored = await pipe.execute()
-    fields = {p: dict(f) for p, f in zip(wanted, stored, strict=True)}
-    epochs = await read_epochs_of(client, prefix, wanted)
+    fields = {p: dict(f) for p, f in zip(wanted, stored[::2], strict=True)}
+    epochs = {
+        p: (None if v is None else _text(v)) for p, v in zip(wanted, stored[1::2], strict=True)
+    }
     tps = sorted(
         {(p.topic, p.partition) for f in fields.values() for p in faust_positions(group, f)}
     )
