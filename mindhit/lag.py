@@ -28,14 +28,11 @@ from mindhit.db import sql_file
 from mindhit.groups import GroupView, read_groups
 from mindhit.keys import (
     TP,
-    epoch_field_partition,
     groups_key,
-    is_tp_field,
-    parse_tp_field,
     topics_key,
 )
 from mindhit.log_epoch import LogProblem, Position, check_log, read_epochs
-from mindhit.offsets import committed_of, read_group_fields
+from mindhit.offsets import committed_of, faust_positions, read_group_fields
 from mindhit.settings import Settings
 from mindhit.streams import offset_of
 from schema.topics import DERIVED_TOPICS, RAW_TOPIC, stream_key
@@ -154,29 +151,6 @@ def _by_consumer(positions: Iterable[Position]) -> dict[str, dict[TP, int]]:
     for p in positions:
         result.setdefault(p.consumer, {})[(p.topic, p.partition)] = p.offset
     return result
-
-
-def faust_positions(group: str, stored: Mapping[Any, Any]) -> list[Position]:
-    """A Faust group's committed offsets with their epochs, from its offsets fields (pure)."""
-    epochs: dict[int, str] = {}
-    for field, value in stored.items():
-        partition = epoch_field_partition(field)
-        if partition is not None:
-            epochs[partition] = value.decode() if isinstance(value, bytes) else str(value)
-    found = []
-    for field, value in stored.items():
-        if is_tp_field(field):
-            topic, partition = parse_tp_field(field)
-            found.append(
-                Position(
-                    consumer=f"faust:{group}",
-                    topic=topic,
-                    partition=partition,
-                    offset=int(value),
-                    epoch=epochs.get(partition),
-                )
-            )
-    return found
 
 
 async def _derivation(conn: Any) -> DerivationInfo | None:

@@ -31,10 +31,12 @@ from mindhit.keys import (
     parse_tp_field,
     tp_field,
 )
+from mindhit.log_epoch import Position
 
 __all__ = [
     "clear_partition",
     "committed_of",
+    "faust_positions",
     "field_partition",
     "load_committed",
     "merge_legacy",
@@ -86,6 +88,29 @@ def merge_legacy(legacy: Fields, own: Mapping[int, Fields]) -> dict[bytes, bytes
 def committed_of(fields: Fields) -> dict[TP, int]:
     """The committed offset per (topic, partition) among offsets fields (pure)."""
     return {parse_tp_field(f): int(v) for f, v in fields.items() if is_tp_field(f)}
+
+
+def faust_positions(group: str, stored: Mapping[Any, Any]) -> list[Position]:
+    """A Faust group's committed offsets with their epochs, from its offsets fields (pure)."""
+    epochs: dict[int, str] = {}
+    for field, value in stored.items():
+        partition = epoch_field_partition(field)
+        if partition is not None:
+            epochs[partition] = value.decode() if isinstance(value, bytes) else str(value)
+    found = []
+    for field, value in stored.items():
+        if is_tp_field(field):
+            topic, partition = parse_tp_field(field)
+            found.append(
+                Position(
+                    consumer=f"faust:{group}",
+                    topic=topic,
+                    partition=partition,
+                    offset=int(value),
+                    epoch=epochs.get(partition),
+                )
+            )
+    return found
 
 
 async def read_group_fields(

@@ -32,8 +32,8 @@ import redis.asyncio as aioredis
 
 from mindhit import streams
 from mindhit.keys import TP, epoch_field, offsets_key
-from mindhit.lag import faust_positions
 from mindhit.log_epoch import LogProblem, check_log, epoch_key
+from mindhit.offsets import faust_positions
 from schema.topics import stream_key
 
 __all__ = [
