@@ -12,8 +12,10 @@ refused when the epoch is not the one the worker read the partition in. Besides:
   this same worker read the partition, when the offsets hash lost its stamp with the
   log (a Redis restarted empty keeps neither);
 - while it holds them, every heartbeat compares their epochs with the ones read
-  (:func:`changed_epochs`), so a loss is seen within a third of the lease even when no
-  entry arrives to be committed.
+  (:func:`changed_epochs`) and their streams' highwaters with the offsets stored
+  (:func:`streams_behind`: a failover to a replica that lacked the last entries keeps
+  the epoch), so a loss is seen within a third of the lease even when no entry arrives
+  to be committed.
 
 A worker that sees a loss stands still (nothing fetched, nothing committed), says why
 on ``/readyz`` and in its log, and leaves its last offsets stamped with the old epoch
@@ -44,6 +46,8 @@ __all__ = [
     "log_lost_reason",
     "read_backing",
     "read_epochs_of",
+    "read_highwaters",
+    "streams_behind",
 ]
 
 
@@ -104,6 +108,37 @@ def changed_epochs(
 ) -> dict[int, str | None]:
     """The partitions whose epoch is no longer the one read (pure): partition → now."""
     return {p: current.get(p) for p, e in expected.items() if e is not None and current.get(p) != e}
+
+
+def streams_behind(committed: Mapping[TP, int], highwaters: Mapping[TP, int]) -> dict[TP, str]:
+    """The streams whose highwater is below the offset stored for them, and why (pure).
+
+    A committed offset is the next one to read, so it never passes the highwater of a
+    log that still holds what was read.
+    """
+    return {
+        tp: (
+            f"stream {tp[0]}:{tp[1]} highwater {highwaters.get(tp, 0)} is below the committed"
+            f" offset {offset}: Redis lost entries; run `mindhit recover`"
+        )
+        for tp, offset in committed.items()
+        if highwaters.get(tp, 0) < offset
+    }
+
+
+async def read_highwaters(client: aioredis.Redis, prefix: str, tps: Iterable[TP]) -> dict[TP, int]:
+    """The highwater of each of ``tps``' streams (one pipelined round trip; 0: no stream)."""
+    wanted = sorted(tps)
+    if not wanted:
+        return {}
+    pipe = client.pipeline(transaction=False)
+    for topic, partition in wanted:
+        pipe.xinfo_stream(stream_key(prefix, topic, partition))
+    replies: list[Any] = await pipe.execute(raise_on_error=False)
+    return {
+        tp: 0 if isinstance(reply, Exception) else streams.offset_of(reply["last-generated-id"]) + 1
+        for tp, reply in zip(wanted, replies, strict=True)
+    }
 
 
 async def read_epochs_of(

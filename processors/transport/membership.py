@@ -37,7 +37,14 @@ from mindhit.streams import StreamRecord
 from processors.transport import metrics
 from processors.transport.context import GroupContext
 from processors.transport.lease import LeaseLost, LogLost, PartitionLeases, lost_epochs
-from processors.transport.log_check import assess, changed_epochs, read_backing, read_epochs_of
+from processors.transport.log_check import (
+    assess,
+    changed_epochs,
+    read_backing,
+    read_epochs_of,
+    read_highwaters,
+    streams_behind,
+)
 
 __all__ = ["GroupMembership", "LeaseLost", "LogLost"]
 
@@ -253,13 +260,21 @@ class GroupMembership(Service):
         return not changed
 
     async def _watch_log(self) -> None:
-        """Compare the held partitions' epochs with the ones read; stand still on a change."""
+        """Compare the held partitions' epochs with the ones read, and their streams'
+        highwaters with the offsets stored; stand still on a change or a stream behind
+        (a failover to a replica that lacked the last entries keeps the epoch)."""
         if self.log_lost is not None or not self.held:
             return
         current = await read_epochs_of(self.client, self.ctx.prefix, self.held)
         changed = changed_epochs({p: self.epochs.get(p) for p in self.held}, current)
         if changed:
             await self._record_loss(changed)
+            return
+        mine = {tp: o for tp, o in self.committed.items() if tp[1] in self.held}
+        behind = streams_behind(mine, await read_highwaters(self.client, self.ctx.prefix, mine))
+        if behind:
+            reason = "; ".join(behind.values())
+            self._stand_still(LogLost({p for _, p in behind}, f"log lost: {reason}"))
 
     async def _record_loss(self, changed: Mapping[int, str | None]) -> None:
         """Leave the last offsets of ``changed`` partitions, and of every other held

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mindhit.keys import epoch_field, tp_field
-from processors.transport.log_check import Backing, assess, changed_epochs
+from processors.transport.log_check import Backing, assess, changed_epochs, streams_behind
 
 
 def _fields(partition: int, offset: int, stamp: str | None) -> dict[bytes, bytes]:
@@ -46,3 +46,12 @@ def test_offsets_that_lost_their_stamp_with_the_log_are_caught_by_what_the_worke
 
 def test_changed_epochs_ignores_partitions_read_before_they_had_one() -> None:
     assert changed_epochs({0: "e1", 1: None, 2: "e3"}, {0: None, 1: "e7", 2: "e3"}) == {0: None}
+
+
+def test_a_stream_below_its_committed_offset_is_behind_and_one_at_it_is_not() -> None:
+    behind = streams_behind(
+        {("raw", 0): 100, ("raw", 1): 50, ("visits", 1): 7},
+        {("raw", 0): 10, ("raw", 1): 50},
+    )
+    assert set(behind) == {("raw", 0), ("visits", 1)}  # a stream gone counts as empty
+    assert "highwater 10 is below the committed offset 100" in behind[("raw", 0)]
