@@ -7,6 +7,8 @@ what was acknowledged.
 
 from __future__ import annotations
 
+import os
+import random
 import shutil
 import signal
 import socket
@@ -26,11 +28,34 @@ __all__ = [
 ]
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on right now.
+
+    ``MINDHIT_TEST_PORTS=FIRST-LAST`` keeps the ports given out (to private Redis servers
+    and clusters, to the services tests start) within that range, one port never twice in
+    a process (several helpers sharing a machine each get their own range); unset, the
+    system picks any free port.
+    """
+    span = os.environ.get("MINDHIT_TEST_PORTS")
+    if not span:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    first, _, last = span.partition("-")
+    candidates = [p for p in range(int(first), int(last) + 1) if p not in _HANDED_OUT]
+    random.shuffle(candidates)
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free port left in MINDHIT_TEST_PORTS={span}")
 
 
 class PrivateRedis:
