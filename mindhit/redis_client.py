@@ -38,6 +38,11 @@ makes therefore also starts from the nodes the process's earlier clients of that
 discovered (:class:`NodeBook`), and a cluster none of whose known nodes answers is a
 ``ConnectionError`` (like a plain Redis that is down: callers back off and retry), not
 redis-py's ``RedisClusterException``, which ended the projector.
+
+**Seed nodes.** A cluster URL may name several nodes, comma-separated
+(``redis+cluster://10.0.0.5:6379,10.0.0.6:6379,10.0.0.7:6379/0``; credentials and the
+path are shared): a client starts from all of them (:func:`cluster_seeds`), so a process
+*started* while one of them is down still finds the cluster through another.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ import hiredis
 import redis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.cluster import ClusterNode as SyncClusterNode
 from redis.cluster import RedisCluster as SyncRedisCluster
 from redis.exceptions import (
     ClusterDownError,
@@ -68,6 +74,7 @@ __all__ = [
     "ReshardingCluster",
     "WaitingCluster",
     "WaitingPool",
+    "cluster_seeds",
     "connect_redis",
     "connect_redis_sync",
     "get_many",
@@ -101,6 +108,44 @@ def plain_url(url: str) -> tuple[str, bool]:
     if sep and plain is not None:
         return f"{plain}://{rest}", True
     return url, False
+
+
+def cluster_seeds(url: str) -> tuple[str, list[tuple[str, int]]]:
+    """Split a URL naming several nodes (``host:port,host:port``) into a URL of the first
+    and every node named, in order (default port 6379; ``[v6]:port`` brackets kept off).
+
+    >>> cluster_seeds("redis://:pw@10.0.0.1:7000,10.0.0.2:7001/0")
+    ('redis://:pw@10.0.0.1:7000/0', [('10.0.0.1', 7000), ('10.0.0.2', 7001)])
+    >>> cluster_seeds("redis://10.0.0.1/0")
+    ('redis://10.0.0.1/0', [('10.0.0.1', 6379)])
+
+    Raises:
+        ValueError: a node without a host, or a port that is not a number.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url, []
+    netloc, slash, tail = rest.partition("/")
+    auth, at, hosts = netloc.rpartition("@")
+    nodes: list[tuple[str, int]] = []
+    for item in hosts.split(","):
+        host, port = _host_port(item.strip())
+        nodes.append((host, port))
+    first = hosts.split(",")[0].strip()
+    return f"{scheme}://{auth}{at}{first}{slash}{tail}", nodes
+
+
+def _host_port(item: str) -> tuple[str, int]:
+    if item.startswith("["):
+        host, _, after = item[1:].partition("]")
+        port = after.removeprefix(":") or "6379"
+    elif item.count(":") == 1:
+        host, _, port = item.partition(":")
+    else:
+        host, port = item, "6379"
+    if not host or not port.isdigit():
+        raise ValueError(f"not a host:port in a Redis URL: {item!r}")
+    return host, int(port)
 
 
 class NodeBook:
@@ -150,11 +195,12 @@ def connect_redis(url: str, *, pool_timeout: float | None = None, **options: Any
         # 'writelines' in a command that was never wrong). A resharding still moves
         # each slot on its first MOVED; a failover (CLUSTERDOWN) still reinitializes.
         options.setdefault("reinitialize_steps", 0)
-        known = NODE_BOOK.nodes(target)
+        first, seeds = cluster_seeds(target)
+        known = list(dict.fromkeys([*NODE_BOOK.nodes(target), *seeds[1:]]))
         if known and "startup_nodes" not in options:
             options["startup_nodes"] = [ClusterNode(host, port) for host, port in known]
         kind = ReshardingCluster if pool_timeout is None else WaitingCluster
-        client = cast(ReshardingCluster, kind.from_url(target, **options))
+        client = cast(ReshardingCluster, kind.from_url(first, **options))
         client.node_book_url = target
         if isinstance(client, WaitingCluster) and pool_timeout is not None:
             client.wait_s = pool_timeout
@@ -400,7 +446,10 @@ def connect_redis_sync(url: str, **options: Any) -> redis.Redis:
     """A blocking client for ``url``, made like :func:`connect_redis` (commands, tests, tools)."""
     target, cluster = plain_url(url)
     if cluster:
-        return cast(redis.Redis, SyncRedisCluster.from_url(target, **options))
+        first, seeds = cluster_seeds(target)
+        if len(seeds) > 1 and "startup_nodes" not in options:
+            options["startup_nodes"] = [SyncClusterNode(host, port) for host, port in seeds[1:]]
+        return cast(redis.Redis, SyncRedisCluster.from_url(first, **options))
     return redis.Redis.from_url(target, **options)
 
 

@@ -31,9 +31,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         log_format: ``auto`` (pretty on a terminal, JSON otherwise), ``json`` or ``console``.
         log_level: minimum level logged.
         redis_url: Redis for the event log (``redis+cluster://host:port`` or
-            ``rediss+cluster://`` for Redis Cluster; ``rediss`` is TLS, the server's
-            certificate verified, e.g. against ``?ssl_ca_certs=/path/ca.pem``); empty =
-            local 127.0.0.1:6379 or embedded.
+            ``rediss+cluster://`` for Redis Cluster, whose URL may list several seed
+            nodes: ``redis+cluster://h1:p1,h2:p2,h3:p3/0``; ``rediss`` is TLS, the
+            server's certificate verified, e.g. against ``?ssl_ca_certs=/path/ca.pem``);
+            empty = local 127.0.0.1:6379 or embedded.
         database_url: PostgreSQL for accounts and read tables; empty = local or embedded.
         data_dir: where embedded Redis/PostgreSQL keep their data.
         embedded_services: without a Redis/PostgreSQL URL: ``auto`` uses local servers on

@@ -20,6 +20,9 @@ keeps its usual redis-py meaning:
 ``cluster``           ``1``: the Redis is a Redis Cluster (what ``redis+cluster://`` means
                       elsewhere in MindHit, :func:`mindhit.redis_client.connect_redis`; Faust
                       picks a transport by the URL's scheme, so the broker URL keeps ``redis://``).
+``seeds``             with ``cluster=1``: the cluster's other seed nodes, ``host:port,host:port``
+                      (a ``MINDHIT_REDIS_URL`` naming several nodes; Faust's URL parser takes one
+                      host, so the rest travel here and are put back into ``redis_url``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ _OWN_PARAMS = (
     "wait_replicas",
     "wait_timeout_ms",
     "cluster",
+    "seeds",
 )
 
 
@@ -78,6 +82,10 @@ def parse_broker_url(url: str) -> TransportOptions:
     if cluster is None or (own.get("cluster") == "1" and not cluster):
         raise ValueError(f"broker URL option cluster must be 0 or 1 (1 not over unix): {url!r}")
     scheme = f"{parts.scheme}+cluster" if cluster else parts.scheme
+    if own.get("seeds"):
+        if not cluster:
+            raise ValueError(f"broker URL option seeds needs cluster=1: {url!r}")
+        netloc = f"{netloc},{own['seeds']}"
     redis_url = urlunsplit((scheme, netloc, parts.path, urlencode(rest), ""))
     try:
         options = TransportOptions(
@@ -109,13 +117,17 @@ def parse_broker_url(url: str) -> TransportOptions:
 def broker_url(redis_url: str, prefix: str, **options: float | int) -> str:
     """Build the Faust broker URL for ``redis_url`` with our options (inverse of parsing).
 
-    A Redis Cluster URL (``redis+cluster://``) becomes ``redis://…&cluster=1``.
+    A Redis Cluster URL (``redis+cluster://``) becomes ``redis://…&cluster=1``; its seed
+    nodes after the first (``h1:p1,h2:p2``) become ``&seeds=h2:p2``.
     """
     plain, cluster = plain_url(redis_url)
     parts = urlsplit(plain)
+    netloc, _, seeds = parts.netloc.partition(",")
     query = parse_qsl(parts.query, keep_blank_values=True)
     query.append(("prefix", prefix))
     if cluster:
         query.append(("cluster", "1"))
+        if seeds:
+            query.append(("seeds", seeds))
     query.extend((name, str(value)) for name, value in options.items())
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))

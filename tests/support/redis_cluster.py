@@ -67,6 +67,12 @@ class PrivateRedisCluster:
         """The URL that makes :func:`mindhit.redis_client.connect_redis` a cluster client."""
         return f"redis+cluster://127.0.0.1:{self.ports[0]}/0"
 
+    @property
+    def seed_url(self) -> str:
+        """A URL naming every master as a seed node (the first is :attr:`url`'s node)."""
+        seeds = ",".join(f"127.0.0.1:{port}" for port in self.ports[:MASTERS])
+        return f"redis+cluster://{seeds}/0"
+
     def start(self, timeout: float = 30.0) -> None:
         """Start the nodes, create the cluster, and wait until every node serves every slot."""
         binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")

@@ -21,6 +21,7 @@ from mindhit.redis_client import (
     HiredisSSLConnection,
     NodeBook,
     ReshardingCluster,
+    cluster_seeds,
     connect_redis,
     connect_redis_sync,
     is_cluster,
@@ -80,6 +81,22 @@ def test_a_new_cluster_client_also_starts_from_the_nodes_discovered() -> None:
     client = connect_redis("redis+cluster://10.9.9.1:7000/0")
     names = set(client.nodes_manager.startup_nodes)  # type: ignore[attr-defined]
     assert names == {"10.9.9.1:7000", "10.9.9.2:7001", "10.9.9.3:7002"}
+
+
+def test_a_cluster_url_may_name_several_seed_nodes() -> None:
+    """A process started while the first is down finds the cluster through the others."""
+    assert cluster_seeds("redis://:pw@10.0.0.1:7000, 10.0.0.2:7001,[::1]:7002,h/0") == (
+        "redis://:pw@10.0.0.1:7000/0",
+        [("10.0.0.1", 7000), ("10.0.0.2", 7001), ("::1", 7002), ("h", 6379)],
+    )
+    assert cluster_seeds("rediss://h:1") == ("rediss://h:1", [("h", 1)])
+    for bad in ("redis://h:1,:2/0", "redis://h:1,h:x/0"):
+        with pytest.raises(ValueError):
+            cluster_seeds(bad)
+    client = connect_redis("redis+cluster://:pw@10.9.8.1:7000,10.9.8.2:7001,10.9.8.3:7002/0")
+    nodes = client.nodes_manager.startup_nodes  # type: ignore[attr-defined]
+    assert set(nodes) == {"10.9.8.1:7000", "10.9.8.2:7001", "10.9.8.3:7002"}
+    assert {n.connection_kwargs.get("password") for n in nodes.values()} == {"pw"}
 
 
 _argument = st.one_of(

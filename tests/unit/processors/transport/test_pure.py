@@ -53,7 +53,14 @@ def test_a_cluster_url_becomes_a_redis_broker_url_and_back() -> None:
         "rediss+cluster://h:1"
     )
     assert parse_broker_url("redis://h:1/0?cluster=0").redis_url == "redis://h:1/0"
-    for bad in ("redis://h:1/0?cluster=yes", "unix:///tmp/r.sock?cluster=1"):
+    seeds = broker_url("redis+cluster://:pw@h:1,h:2,[::1]:3/0", "mh")  # Faust's URL: one host
+    assert seeds.startswith("redis://:pw@h:1/0?") and "seeds=" in seeds
+    assert parse_broker_url(seeds).redis_url == "redis+cluster://:pw@h:1,h:2,[::1]:3/0"
+    for bad in (
+        "redis://h:1/0?cluster=yes",
+        "unix:///tmp/r.sock?cluster=1",
+        "redis://h:1?seeds=h:2",
+    ):
         with pytest.raises(ValueError):
             parse_broker_url(bad)
 
