@@ -55,6 +55,7 @@ from typing import Any, cast
 import hiredis
 import redis
 import redis.asyncio as aioredis
+from redis._parsers.commands import AsyncCommandsParser
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.cluster import ClusterNode as SyncClusterNode
 from redis.cluster import RedisCluster as SyncRedisCluster
@@ -69,6 +70,7 @@ from redis.exceptions import (
 __all__ = [
     "CLUSTER_SCHEMES",
     "UNREACHABLE",
+    "AnyNodeCommandsParser",
     "HiredisConnection",
     "NodeBook",
     "ReshardingCluster",
@@ -344,6 +346,40 @@ def redirected_only(error: BaseException) -> bool:
     )
 
 
+class AnyNodeCommandsParser(AsyncCommandsParser):
+    """redis-py's table of commands (``COMMAND``), read from any node that answers.
+
+    redis-py reads it from the first primary a client discovers when the client is
+    made: while that primary is dead and not yet replaced (``CLUSTER SLOTS`` still names
+    it), every new client failed to start, even for keys on healthy masters (seen when
+    a process started during the failover of the URL's node). Here the other known
+    nodes are asked in turn.
+    """
+
+    def __init__(self, nodes: Any) -> None:
+        super().__init__()
+        self._nodes = nodes
+
+    async def initialize(self, node: ClusterNode | None = None) -> None:
+        """Read the command table from ``node``, else from each other known node."""
+        first = node or getattr(self, "node", None)
+        candidates = [first, *self._nodes.nodes_cache.values()] if first else []
+        tried: set[str] = set()
+        error: Exception | None = None
+        for candidate in candidates:
+            if candidate is None or candidate.name in tried:
+                continue
+            tried.add(candidate.name)
+            try:
+                await super().initialize(candidate)
+                return
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                error = exc
+        if error is not None:
+            raise error
+        await super().initialize(node)
+
+
 class ReshardingCluster(RedisCluster):
     """A Redis Cluster client that waits out the slots it needs moving between masters.
 
@@ -369,6 +405,7 @@ class ReshardingCluster(RedisCluster):
         (:func:`packing_in_c`: redis-py gives a cluster's nodes its Python-packing
         ``Connection`` or, for ``rediss+cluster://``, ``SSLConnection`` whatever it is told)."""
         super().__init__(*args, **kwargs)
+        self.commands_parser = AnyNodeCommandsParser(self.nodes_manager)
         chosen = self.connection_kwargs.get("connection_class", aioredis.Connection)
         self.connection_kwargs["connection_class"] = packing_in_c(chosen)  # nodes found later
         for node in self.startup_nodes:
@@ -391,6 +428,19 @@ class ReshardingCluster(RedisCluster):
             nodes = self.nodes_manager.nodes_cache.values()
             NODE_BOOK.record(self.node_book_url, [(node.host, int(node.port)) for node in nodes])
         return self
+
+    async def aclose(self) -> None:
+        """Close every connection to every node.
+
+        redis-py 8.1 closes nothing when the client was marked to rediscover the cluster,
+        which a lost connection does (a node died): the connections to the healthy nodes
+        stayed open, each logged "Unclosed ClusterNode object" when collected (a worker
+        retrying its start-up with a new client per attempt left one set per attempt).
+        """
+        if self._initialize:
+            await self.nodes_manager.aclose()
+            await self.nodes_manager.aclose("startup_nodes")
+        await super().aclose()
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command; while its slot is moving, wait and try again."""

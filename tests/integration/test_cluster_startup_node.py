@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 import redis
+from redis.crc import key_slot
 
 from mindhit.redis_client import NODE_BOOK, connect_redis, plain_url
 from tests.support.redis_cluster import PrivateRedisCluster
@@ -67,3 +68,30 @@ async def test_a_cluster_none_of_whose_known_nodes_answers_is_a_connection_error
             await client.ping()
     finally:
         await client.aclose()
+
+
+async def test_a_client_made_while_the_first_master_is_dead_serves_the_other_masters(
+    own_cluster: Callable[..., PrivateRedisCluster],
+) -> None:
+    """Before its replica takes over, ``CLUSTER SLOTS`` still names the dead master, the
+    first primary a new client finds: redis-py read its command table from it and so
+    the client could not start at all. Closing a client that lost a node closes every
+    connection (redis-py left the healthy nodes' open)."""
+    cluster = own_cluster(replicas=1, node_timeout_ms=5000)
+    dead = cluster.ports[0]
+    alive_key = next(
+        k for n in range(8) if cluster.owner(key_slot((k := f"s:{{p{n}}}").encode())) != dead
+    )
+    dead_key = next(
+        k for n in range(8) if cluster.owner(key_slot((k := f"s:{{p{n}}}").encode())) == dead
+    )
+    cluster.kill(dead)
+    client = connect_redis(cluster.seed_url, socket_connect_timeout=1)
+    try:
+        assert await client.xadd(alive_key, {"v": b"1"})
+        with pytest.raises(redis.ConnectionError):
+            await client.xadd(dead_key, {"v": b"1"})  # until the replica takes over
+    finally:
+        await client.aclose()
+    nodes = client.nodes_manager.nodes_cache.values()  # type: ignore[attr-defined]
+    assert not [n.name for n in nodes for c in n._connections if c.is_connected]
