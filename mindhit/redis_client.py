@@ -42,7 +42,9 @@ redis-py's ``RedisClusterException``, which ended the projector.
 **Seed nodes.** A cluster URL may name several nodes, comma-separated
 (``redis+cluster://10.0.0.5:6379,10.0.0.6:6379,10.0.0.7:6379/0``; credentials and the
 path are shared): a client starts from all of them (:func:`cluster_seeds`), so a process
-*started* while one of them is down still finds the cluster through another.
+*started* while one of them is down still finds the cluster through another. A URL of one
+node whose node is down finds nothing until it is back; start-ups wait for that
+(:func:`mindhit.redis_retry.until_reachable`) instead of exiting.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from mindhit.keys import (
     topics_key,
     tp_field,
 )
+from mindhit.redis_retry import until_reachable
 
 __all__ = [
     "TopicCatalog",
@@ -145,12 +146,16 @@ class TopicCatalog:
                 await self.refresh()
 
     async def refresh(self) -> None:
-        """Re-read the declared topics."""
-        client = self._new_client()
-        try:
-            self._topics.update(await load_topics(client, self.prefix))
-        finally:
-            await client.aclose()
+        """Re-read the declared topics (waiting for Redis while it cannot be reached)."""
+
+        async def load() -> dict[str, TopicMeta]:
+            client = self._new_client()
+            try:
+                return await load_topics(client, self.prefix)
+            finally:
+                await client.aclose()
+
+        self._topics.update(await until_reachable(load, what="topic catalog"))
         self._loaded = True
 
     def partitions(self, topic: str) -> int:
@@ -163,16 +168,20 @@ class TopicCatalog:
         return self._topics.get(topic)
 
     async def declare(self, topic: str, partitions: int, *, compacting: bool = False) -> TopicMeta:
-        """Declare ``topic`` in Redis (the first declaration wins) and cache it."""
-        client = self._new_client()
-        try:
-            meta = await save_topic(
-                client,
-                self.prefix,
-                topic,
-                TopicMeta(partitions=partitions or self.default_partitions, compacting=compacting),
-            )
-        finally:
-            await client.aclose()
+        """Declare ``topic`` in Redis (the first declaration wins) and cache it.
+
+        Faust declares its topics while the worker starts: Redis not answering then
+        (the URL's node down, a master failing over) is waited out, not fatal.
+        """
+        wanted = TopicMeta(partitions=partitions or self.default_partitions, compacting=compacting)
+
+        async def save() -> TopicMeta:
+            client = self._new_client()
+            try:
+                return await save_topic(client, self.prefix, topic, wanted)
+            finally:
+                await client.aclose()
+
+        meta = await until_reachable(save, what=f"declaring topic {topic}")
         self._topics[topic] = meta
         return meta

@@ -32,6 +32,7 @@ from mode import ServiceT
 from mindhit import streams
 from mindhit.logs import get_logger
 from mindhit.redis_client import UNREACHABLE
+from mindhit.redis_retry import until_reachable
 from processors.transport import metrics
 from processors.transport.catalog import TopicCatalog
 from processors.transport.compaction import Compactor
@@ -202,7 +203,11 @@ class Consumer(base.Consumer):
     async def _start_positions(self, tps: set[TP]) -> None:
         """Position ``tps`` at their committed offset, else per the reset policy."""
         latest = self.app.conf.consumer_auto_offset_reset == "latest"
-        await self.positions.start(self.client, tps, latest=latest)
+        await until_reachable(
+            lambda: self.positions.start(self.client, tps, latest=latest),
+            what="reading committed offsets",
+            stopping=lambda: self.should_stop,
+        )
 
     def assignment(self) -> set[TP]:
         """The partitions this worker holds."""
@@ -217,7 +222,11 @@ class Consumer(base.Consumer):
         """Move assigned partitions to their committed offsets (others keep theirs); return them."""
         self.positions.invalidate()
         tps = set(self._assignment)
-        committed = await self.positions.committed(self.client, tps)
+        committed = await until_reachable(
+            lambda: self.positions.committed(self.client, tps),
+            what="reading committed offsets",
+            stopping=lambda: self.should_stop,
+        )
         self.positions.next.update(committed)
         await self._start_positions({tp for tp in tps if tp not in self.positions.next})
         return committed
@@ -329,12 +338,21 @@ class Consumer(base.Consumer):
         return self.positions.highwaters.get(TP(tp.topic, tp.partition), 0)
 
     async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
-        """The offset the next append will get, per partition."""
-        return await self.positions.read_highwaters(self.client, partitions)
+        """The offset the next append will get, per partition (waits for Redis: table
+        recovery asks while the worker starts)."""
+        return await until_reachable(
+            lambda: self.positions.read_highwaters(self.client, partitions),
+            what="reading highwaters",
+            stopping=lambda: self.should_stop,
+        )
 
     async def earliest_offsets(self, *partitions: TP) -> Mapping[TP, int]:
-        """The offset of the oldest entry still stored, per partition."""
-        return await self.positions.read_earliest(self.client, partitions)
+        """The offset of the oldest entry still stored, per partition (waits for Redis)."""
+        return await until_reachable(
+            lambda: self.positions.read_earliest(self.client, partitions),
+            what="reading earliest offsets",
+            stopping=lambda: self.should_stop,
+        )
 
     def topic_partitions(self, topic: str) -> int | None:
         """Partition count of ``topic``."""
@@ -394,6 +412,6 @@ class Consumer(base.Consumer):
             await self.sleep(5.0)
             if self._assignment:
                 try:
-                    await self.highwaters(*self._assignment)
+                    await self.positions.read_highwaters(self.client, self._assignment)
                 except Exception as exc:
                     log.warning("highwater refresh failed", error=repr(exc))

@@ -33,6 +33,8 @@ from mindhit.keys import TP
 from mindhit.log_epoch import describe
 from mindhit.logs import get_logger
 from mindhit.offsets import migrate_legacy
+from mindhit.redis_client import UNREACHABLE
+from mindhit.redis_retry import until_reachable
 from mindhit.streams import StreamRecord
 from processors.transport import metrics
 from processors.transport.context import GroupContext
@@ -101,12 +103,22 @@ class GroupMembership(Service):
                once that is done), before any partition's commit is read.
             2. The first heartbeat.
         """
-        moved = await migrate_legacy(self.client, self.ctx.prefix, self.ctx.group)
+        moved = await until_reachable(
+            lambda: migrate_legacy(self.client, self.ctx.prefix, self.ctx.group),
+            what="joining the group",
+            stopping=lambda: self.should_stop,
+        )
         if moved:
             log.info("offsets moved to per-partition hashes", group=self.ctx.group, fields=moved)
         self._partitions = partitions
-        async with self._lock:
-            return await self._beat()
+
+        async def beat() -> Generation:
+            async with self._lock:
+                return await self._beat()
+
+        return await until_reachable(
+            beat, what="joining the group", stopping=lambda: self.should_stop
+        )
 
     async def _beat(self) -> Generation:
         generation = await self.group_state.heartbeat(self.client, self._partitions)
@@ -133,7 +145,10 @@ class GroupMembership(Service):
                 current = self.generation
                 if current is None or current.number != generation:
                     return False
-                self.held |= await self.leases.renew(self.client, partitions - self.held)
+                try:
+                    self.held |= await self.leases.renew(self.client, partitions - self.held)
+                except UNREACHABLE as exc:  # a failover, the URL's node down: try again
+                    log.warning("taking leases failed; retrying", error=repr(exc))
                 metrics.LEASE_HELD.set(len(self.held))
                 if partitions <= self.held:
                     return True
@@ -148,7 +163,10 @@ class GroupMembership(Service):
         async with self._lock:
             self.held -= gone
             metrics.LEASE_HELD.set(len(self.held))
-            await self.leases.release(self.client, gone)
+            try:
+                await self.leases.release(self.client, gone)
+            except UNREACHABLE as exc:  # not released: they expire, then others take them
+                log.warning("releasing leases failed; they expire", error=repr(exc))
 
     async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
         """Store committed offsets, fenced by the partition leases (one attempt).
