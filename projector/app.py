@@ -26,13 +26,14 @@ import redis.asyncio as aioredis
 from mindhit.clock import Clock, system_clock
 from mindhit.logs import get_logger
 from mindhit.redis_client import UNREACHABLE, connect_redis
+from mindhit.redis_retry import backoff_s
 from mindhit.settings import Settings
 from projector import fencing, metrics
 from projector.append_times_store import load_append_times
 from projector.archive import Archiver
 from projector.consumer import ProjectionConsumer
 from projector.group import ProjectorGroup, Round, run_rounds
-from projector.health import serve_health
+from projector.health import Ready, serve_health
 from projector.housekeeping import Housekeeper
 from projector.log_guard import LogGuard
 from projector.retention import TrimFence, trim_streams
@@ -45,6 +46,8 @@ Labels = tuple[str, str, str]
 """(projection, topic, partition) labels of the lag gauge."""
 
 RESTART_AFTER_S = 1.0
+RESTART_AT_MOST_S = 10.0
+"""A run that keeps failing to start is tried again after 1 s, then 2, 4, 8, 10, 10… s."""
 RESTARTED_ON: tuple[type[Exception], ...] = (psycopg.OperationalError, *UNREACHABLE)
 """Errors that end a run to start it again (a lost connection), not the process."""
 TRIM_EVERY_S = 5.0
@@ -78,23 +81,76 @@ async def run_projector(
     the same process: new connections (on a cluster, found through every node the
     process knew, not only the URL's, which may be the one that died), the partitions
     taken again, every loop resumed from its checkpoints (what a supervisor's restart
-    would do). Any other error ends the process.
+    would do). A run that cannot even start (Redis or PostgreSQL unreachable since the
+    process started) is tried again after 1, 2, 4, 8, then every 10 s, each time logged as
+    ``projector_connection_lost_restarting``; the health server runs meanwhile
+    (``/healthz`` 200, ``/readyz`` 503 with the reason). Any other error ends the process.
     """
     stop = stop or asyncio.Event()
     _stop_on_signals(stop)
-    while not stop.is_set():
-        attempt = asyncio.Event()
-        relay = asyncio.create_task(_relay(stop, attempt))
-        try:
-            await _run(settings, redis_url, database_url, attempt, archive, serve, clock)
-        except RESTARTED_ON as exc:
-            if stop.is_set():
-                return
-            log.error("projector_connection_lost_restarting", error=repr(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=RESTART_AFTER_S)
-        finally:
-            relay.cancel()
+    readiness = _Readiness()
+    server = (
+        await serve_health(settings.projector_host, settings.projector_port, readiness.ready)
+        if serve
+        else None
+    )
+    failures = 0
+    try:
+        while not stop.is_set():
+            attempt = asyncio.Event()
+            relay = asyncio.create_task(_relay(stop, attempt))
+            readiness.started = False
+            try:
+                await _run(settings, redis_url, database_url, attempt, archive, readiness, clock)
+            except RESTARTED_ON as exc:
+                if stop.is_set():
+                    return
+                failures = 1 if readiness.started else failures + 1
+                pause = backoff_s(failures, first=RESTART_AFTER_S, cap=RESTART_AT_MOST_S)
+                readiness.down(repr(exc))
+                log.error(
+                    "projector_connection_lost_restarting",
+                    error=repr(exc),
+                    attempt=failures,
+                    retry_in_s=pause,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=pause)
+            finally:
+                relay.cancel()
+    finally:
+        if server is not None:
+            server.close()
+
+
+class _Readiness:
+    """What ``/readyz`` answers: the running attempt's checks, else why none runs.
+
+    The health server lives as long as the process, so while Redis or PostgreSQL cannot
+    be reached at start-up (or between two attempts) ``/healthz`` answers and ``/readyz``
+    says 503 and why, instead of refusing connections (which a liveness probe would
+    take for a dead process).
+    """
+
+    def __init__(self) -> None:
+        self._check: Ready | None = None
+        self._reason = "starting"
+        self.started = False
+        """Whether the last attempt got as far as running (then failures count anew)."""
+
+    def up(self, check: Ready) -> None:
+        """An attempt runs: readiness is its ``check``."""
+        self._check, self.started = check, True
+
+    def down(self, reason: str) -> None:
+        """No attempt runs, because of ``reason``."""
+        self._check, self._reason = None, reason
+
+    async def ready(self) -> tuple[bool, str]:
+        """The answer of ``/readyz``."""
+        if self._check is None:
+            return False, f"not running: {self._reason}"
+        return await self._check()
 
 
 async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
@@ -108,7 +164,7 @@ async def _run(
     database_url: str,
     stop: asyncio.Event,
     archive: bool,
-    serve: bool,
+    readiness: _Readiness,
     clock: Clock,
 ) -> None:
     """One run of the projector, until ``stop`` is set or a loop fails.
@@ -148,15 +204,7 @@ async def _run(
     async def gauges() -> None:
         await _set_lag_gauges(redis, consumer, archiver, shown)
 
-    server = (
-        await serve_health(
-            settings.projector_host,
-            settings.projector_port,
-            partial(_ready, redis, consumer, guard),
-        )
-        if serve
-        else None
-    )
+    readiness.up(partial(_ready, redis, consumer, guard))
     loops: list[Round] = [consumer.run, archiver.run] if archive else [consumer.run]
     tasks = [
         asyncio.create_task(guard.watch(stop), name="log-guard"),
@@ -175,8 +223,7 @@ async def _run(
     try:
         await _until_stopped_or_failed(tasks, stop)
     finally:
-        if server is not None:
-            server.close()
+        readiness.down("stopped")
         await group.leave()
         await redis.aclose()
         for conn in conns:

@@ -9,8 +9,10 @@ while the URL's node is gone, on a private cluster of three masters with a repli
   first one is killed (``kill -9``) as the Faust worker starts, so its start-up meets
   the failover (3 s node timeout; the topic catalog and a partition live on that master);
 * the URL names only that node, already dead and replaced: the worker waits (logs
-  ``redis_unreachable_retrying``, ``/readyz`` 503, ``/healthz`` 200; the gateway's
-  ``/readyz`` 503 too) until the node is back, as a replica, and then finds the cluster.
+  ``redis_unreachable_retrying``, ``/readyz`` 503, ``/healthz`` 200; the gateway's and
+  the projector's ``/readyz`` 503 too, the projector logging
+  ``projector_connection_lost_restarting``) until the node is back, as a replica, and
+  then finds the cluster; all three become ready.
 
 Either way the worker comes up and folds the whole backlog: every visit and closed
 session equals what a clean fold of the same events gives.
@@ -167,8 +169,9 @@ async def test_a_worker_started_during_the_failover_of_the_url_node_comes_up(
 async def test_a_worker_started_while_the_url_only_node_is_down_waits_for_it(
     own_cluster: Callable[..., PrivateRedisCluster], settings: Settings, tmp_path: Path
 ) -> None:
-    """No seeds: nothing to find the cluster through until the node is back. The worker
-    and the gateway stay up, unready, and say why; then the worker folds everything."""
+    """No seeds: nothing to find the cluster through until the node is back. The worker,
+    the gateway and the projector stay up, unready, and say why; then the worker folds
+    everything."""
     cluster = own_cluster(replicas=1, node_timeout_ms=1000)
     dead = cluster.ports[0]
     prefix = _prefix_on(cluster, dead)
@@ -177,17 +180,23 @@ async def test_a_worker_started_while_the_url_only_node_is_down_waits_for_it(
     cluster.wait_failover(dead)
 
     env = _env(settings, cluster.url, prefix, tmp_path)  # cluster.url names the dead node only
-    health, gateway_port = free_port(), free_port()
+    health, gateway_port, projector_port = free_port(), free_port(), free_port()
     worker = service(["processors", "--port", str(health)], env, tmp_path / "worker.log")
     gateway = service(
         ["gateway", "--port", str(gateway_port)],
         {**env, "MINDHIT_GATEWAY_METRICS_PORT": "0"},
         tmp_path / "gateway.log",
     )
+    projector = service(
+        ["projector"],
+        {**env, "MINDHIT_PROJECTOR_PORT": str(projector_port)},
+        tmp_path / "projector.log",
+    )
     try:
         async with httpx.AsyncClient(timeout=5) as http:
             worker_ready = f"http://127.0.0.1:{health}/readyz"
             gateway_ready = f"http://127.0.0.1:{gateway_port}/readyz"
+            projector_ready = f"http://127.0.0.1:{projector_port}/readyz"
             deadline = asyncio.get_running_loop().time() + 60
             while "redis_unreachable_retrying" not in worker.log.read_text():
                 assert worker.alive(), worker.tail()
@@ -198,17 +207,24 @@ async def test_a_worker_started_while_the_url_only_node_is_down_waits_for_it(
             assert (await http.get(f"http://127.0.0.1:{health}/healthz")).status_code == 200
             assert (await http.get(worker_ready)).status_code == 503
             assert (await http.get(gateway_ready)).status_code == 503, gateway.tail()
+            assert projector.alive(), projector.tail()
+            projector_health = f"http://127.0.0.1:{projector_port}/healthz"
+            assert (await http.get(projector_health)).status_code == 200
+            assert (await http.get(projector_ready)).status_code == 503, projector.tail()
+            assert "projector_connection_lost_restarting" in projector.log.read_text()
             assert await _derived(cluster.seed_url, prefix, VISITS_TOPIC) == []
 
             cluster.restart(dead)  # back as its replica's replica: it knows the cluster
             emitted = await _folded_everything(cluster.seed_url, prefix, worker, sessions, 90)
             assert (await http.get(worker_ready)).status_code == 200
             deadline = asyncio.get_running_loop().time() + 30
-            while (await http.get(gateway_ready)).status_code != 200:
-                assert asyncio.get_running_loop().time() < deadline, gateway.tail()
-                await asyncio.sleep(0.2)
+            for ready, process in ((gateway_ready, gateway), (projector_ready, projector)):
+                while (await http.get(ready)).status_code != 200:
+                    assert asyncio.get_running_loop().time() < deadline, process.tail()
+                    await asyncio.sleep(0.2)
     finally:
         worker.stop()
         gateway.stop()
+        projector.stop()
     assert {v.visit_id: v for v in emitted} == visits
     assert all(visits[v.visit_id] == v for v in emitted)
