@@ -177,6 +177,7 @@ async def test_two_replicas_share_partitions_and_a_killed_ones_move_and_come_bac
     await _check_exact(eight, aredis, pg, 16 * 5 * 20)
 
 
+@pytest.mark.cluster  # on Redis Cluster too: the projector's leases and group are keys there
 async def test_a_paused_replica_resumed_after_its_lease_cannot_commit(
     eight: Settings,
     aredis: aioredis.Redis,

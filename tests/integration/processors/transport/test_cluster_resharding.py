@@ -14,10 +14,12 @@ import asyncio
 import contextlib
 import json
 import signal
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 from redis.crc import key_slot
 
@@ -87,6 +89,74 @@ async def test_slots_moving_mid_run_lose_and_repeat_nothing(
             assert moved >= 1 and cluster.owner(slot) == after
             assert worker.alive(), worker.log_tail()
         await asyncio.sleep(1.0)  # appends and reads after the move: MOVED for old maps
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await producer
+
+    committed = await wait_committed(client, PREFIX, "counter", "numbers", worker, timeout=30)
+    assert sum(committed.values()) == produced
+    seen = {k: int(v) for k, v in (await client.hgetall(track_key)).items()}
+    assert len(seen) == produced, "every appended message was processed"
+    assert {n for n in seen.values()} == {1}, "none was processed twice"
+    state = await table_state(client, PREFIX, "counter-counts-changelog")
+    counts = {json.loads(k): json.loads(v) for k, v in state.items()}
+    assert sum(counts.values()) == produced
+    assert worker.stop(signal.SIGTERM) == 0
+    await client.aclose()
+
+
+async def test_a_rebalance_emptying_a_master_under_load_loses_and_repeats_nothing(
+    own_cluster: Callable[..., PrivateRedisCluster], tmp_path: Path, workers: list[Worker]
+) -> None:
+    """``redis-cli --cluster rebalance`` with the first master's weight 0 moves all its
+    5,461 slots to the others at once (a partition's streams, offsets and leases among
+    them), while the worker consumes and a producer appends."""
+    cluster = own_cluster()
+    client = connect_redis(cluster.url)
+    track_key = f"{PREFIX}:processed"
+    env = worker_env(
+        cluster.url,
+        PREFIX,
+        "counter",
+        T_COMMIT_INTERVAL="0.2",
+        T_TRACK_URL=cluster.url,
+        T_TRACK_KEY=track_key,
+    )
+    emptied = cluster.ports[0]
+    moving = [p for p in range(4) if cluster.owner(key_slot(f"{{p{p}}}".encode())) == emptied]
+    assert moving, "a partition lives on the master that is emptied"
+    await produce(client, PREFIX, "numbers", _messages(0, 2_000))
+    worker = Worker(COUNTER, env, tmp_path / "worker.log").start()
+    workers.append(worker)
+    await wait_committed(client, PREFIX, "counter", "numbers", worker, at_least=1_000)
+
+    produced = 2_000
+    stop = asyncio.Event()
+
+    async def keep_producing() -> None:
+        nonlocal produced
+        while not stop.is_set():
+            await produce(client, PREFIX, "numbers", _messages(produced, BATCH))
+            produced += BATCH
+            await asyncio.sleep(0.05)
+
+    producer = asyncio.create_task(keep_producing())
+    try:
+        node_id = redis.Redis(port=emptied).execute_command("CLUSTER", "MYID")
+        rebalance = [
+            *("redis-cli", "--cluster", "rebalance", f"127.0.0.1:{emptied}"),
+            *("--cluster-weight", f"{node_id.decode()}=0"),
+        ]
+        done = await asyncio.to_thread(
+            subprocess.run, rebalance, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert emptied not in cluster.masters() or all(
+            cluster.owner(key_slot(f"{{p{p}}}".encode())) != emptied for p in moving
+        )
+        assert worker.alive(), worker.log_tail()
+        await asyncio.sleep(1.0)  # appends and reads after the moves: MOVED for old maps
     finally:
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
