@@ -51,29 +51,34 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
-import hiredis
 import redis
 import redis.asyncio as aioredis
-from redis._parsers.commands import AsyncCommandsParser
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.cluster import ClusterNode as SyncClusterNode
 from redis.cluster import RedisCluster as SyncRedisCluster
-from redis.exceptions import (
-    ClusterDownError,
-    ClusterError,
-    MaxConnectionsError,
-    RedisClusterException,
-    TryAgainError,
+from redis.exceptions import ClusterDownError, MaxConnectionsError
+
+from mindhit.redis_cluster import (
+    NODE_BOOK,
+    AnyNodeCommandsParser,
+    NodeBook,
+    ReshardingCluster,
+    WaitingCluster,
+    cluster_seeds,
+    redirected_only,
 )
+from mindhit.redis_packing import HiredisConnection, HiredisSSLConnection, packing_in_c
 
 __all__ = [
     "CLUSTER_SCHEMES",
+    "NODE_BOOK",
     "UNREACHABLE",
     "AnyNodeCommandsParser",
     "HiredisConnection",
+    "HiredisSSLConnection",
     "NodeBook",
     "ReshardingCluster",
     "WaitingCluster",
@@ -83,6 +88,7 @@ __all__ = [
     "connect_redis_sync",
     "get_many",
     "is_cluster",
+    "packing_in_c",
     "plain_url",
     "redirected_only",
 ]
@@ -112,68 +118,6 @@ def plain_url(url: str) -> tuple[str, bool]:
     if sep and plain is not None:
         return f"{plain}://{rest}", True
     return url, False
-
-
-def cluster_seeds(url: str) -> tuple[str, list[tuple[str, int]]]:
-    """Split a URL naming several nodes (``host:port,host:port``) into a URL of the first
-    and every node named, in order (default port 6379; ``[v6]:port`` brackets kept off).
-
-    >>> cluster_seeds("redis://:pw@10.0.0.1:7000,10.0.0.2:7001/0")
-    ('redis://:pw@10.0.0.1:7000/0', [('10.0.0.1', 7000), ('10.0.0.2', 7001)])
-    >>> cluster_seeds("redis://10.0.0.1/0")
-    ('redis://10.0.0.1/0', [('10.0.0.1', 6379)])
-
-    Raises:
-        ValueError: a node without a host, or a port that is not a number.
-    """
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url, []
-    netloc, slash, tail = rest.partition("/")
-    auth, at, hosts = netloc.rpartition("@")
-    nodes: list[tuple[str, int]] = []
-    for item in hosts.split(","):
-        host, port = _host_port(item.strip())
-        nodes.append((host, port))
-    first = hosts.split(",")[0].strip()
-    return f"{scheme}://{auth}{at}{first}{slash}{tail}", nodes
-
-
-def _host_port(item: str) -> tuple[str, int]:
-    if item.startswith("["):
-        host, _, after = item[1:].partition("]")
-        port = after.removeprefix(":") or "6379"
-    elif item.count(":") == 1:
-        host, _, port = item.partition(":")
-    else:
-        host, port = item, "6379"
-    if not host or not port.isdigit():
-        raise ValueError(f"not a host:port in a Redis URL: {item!r}")
-    return host, int(port)
-
-
-class NodeBook:
-    """The cluster nodes this process's clients discovered, per URL: where a new client
-    of that URL also starts (the URL's own node may be down, replaced by its replica).
-
-    Addresses only, no connections; one book per process (:data:`NODE_BOOK`).
-    """
-
-    def __init__(self) -> None:
-        self._nodes: dict[str, list[tuple[str, int]]] = {}
-
-    def record(self, url: str, nodes: Sequence[tuple[str, int]]) -> None:
-        """Remember ``nodes`` (host, port) as ``url``'s cluster, as last discovered."""
-        if nodes:
-            self._nodes[url] = list(dict.fromkeys(nodes))
-
-    def nodes(self, url: str) -> list[tuple[str, int]]:
-        """The nodes last discovered through ``url`` (empty: none yet)."""
-        return list(self._nodes.get(url, ()))
-
-
-NODE_BOOK = NodeBook()
-"""This process's :class:`NodeBook` (the cluster clients of :func:`connect_redis` share it)."""
 
 
 def connect_redis(url: str, *, pool_timeout: float | None = None, **options: Any) -> aioredis.Redis:
@@ -220,58 +164,6 @@ def connect_redis(url: str, *, pool_timeout: float | None = None, **options: Any
     pool = plain.connection_pool
     pool.connection_class = packing_in_c(pool.connection_class)
     return plain
-
-
-def packing_in_c(connection_class: type[Any]) -> type[Any]:
-    """The hiredis-packing twin of redis-py's TCP or TLS connection class; any other
-    class (``unix://``, a caller's own) as it is."""
-    return _PACKING_IN_C.get(connection_class, connection_class)
-
-
-def _pack_in_c(args: tuple[Any, ...], pack_in_python: Callable[..., list[bytes]]) -> list[bytes]:
-    """One command packed by hiredis, or by ``pack_in_python`` for arguments it refuses."""
-    first = args[0]
-    if isinstance(first, str):  # e.g. "CONFIG GET": one argument a word, as redis-py
-        packed = (*first.encode().split(), *args[1:])
-    elif b" " in first:
-        packed = (*first.split(), *args[1:])
-    else:
-        packed = args
-    try:
-        return [hiredis.pack_command(packed)]
-    except TypeError:
-        return pack_in_python(*args)
-
-
-class HiredisConnection(aioredis.Connection):
-    """A TCP connection that packs commands with hiredis's C packer.
-
-    redis-py's sync client packs with hiredis when it is installed; its asyncio client
-    packs in Python, ~0.8 µs an argument (more for long commands: each argument is
-    appended to a growing buffer). The processors' commands carry many arguments (a
-    dwell batch: ~700 keys to look up, ~300 to save), so packing was ~5 % of the
-    handler's CPU. The bytes sent are the same; arguments hiredis does not take (``bool``,
-    ``None``, ``bytearray``) go to redis-py's packer, which refuses or packs them as before.
-    """
-
-    def pack_command(self, *args: Any) -> list[bytes]:
-        """Pack one command into the Redis protocol (see the class docstring)."""
-        return _pack_in_c(args, super().pack_command)
-
-
-class HiredisSSLConnection(aioredis.SSLConnection):
-    """A TLS connection (``rediss://``, e.g. ElastiCache with in-transit encryption, as
-    production runs) that packs commands with hiredis, as :class:`HiredisConnection`."""
-
-    def pack_command(self, *args: Any) -> list[bytes]:
-        """Pack one command into the Redis protocol (see :class:`HiredisConnection`)."""
-        return _pack_in_c(args, super().pack_command)
-
-
-_PACKING_IN_C: dict[type[Any], type[Any]] = {
-    aioredis.Connection: HiredisConnection,
-    aioredis.SSLConnection: HiredisSSLConnection,
-}
 
 
 class WaitingPool(aioredis.ConnectionPool):
@@ -335,163 +227,6 @@ class WaitingPool(aioredis.ConnectionPool):
                 waiter.set_result(connection)
                 return
         await super().release(connection)
-
-
-def redirected_only(error: BaseException) -> bool:
-    """Whether the cluster client gave up on a command that no node ran.
-
-    ``TRYAGAIN`` (some of its keys have moved, some not yet), or redis-py's
-    ``TTL exhausted`` once all its tries met ``MOVED``, ``ASK`` or ``TRYAGAIN``.
-    """
-    return isinstance(error, TryAgainError) or (
-        type(error) is ClusterError and "TTL exhausted" in str(error)
-    )
-
-
-class AnyNodeCommandsParser(AsyncCommandsParser):
-    """redis-py's table of commands (``COMMAND``), read from any node that answers.
-
-    redis-py reads it from the first primary a client discovers when the client is
-    made: while that primary is dead and not yet replaced (``CLUSTER SLOTS`` still names
-    it), every new client failed to start, even for keys on healthy masters (seen when
-    a process started during the failover of the URL's node). Here the other known
-    nodes are asked in turn.
-    """
-
-    def __init__(self, nodes: Any) -> None:
-        super().__init__()
-        self._nodes = nodes
-
-    async def initialize(self, node: ClusterNode | None = None) -> None:
-        """Read the command table from ``node``, else from each other known node."""
-        first = node or getattr(self, "node", None)
-        candidates = [first, *self._nodes.nodes_cache.values()] if first else []
-        tried: set[str] = set()
-        error: Exception | None = None
-        for candidate in candidates:
-            if candidate is None or candidate.name in tried:
-                continue
-            tried.add(candidate.name)
-            try:
-                await super().initialize(candidate)
-                return
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                error = exc
-        if error is not None:
-            raise error
-        await super().initialize(node)
-
-
-class ReshardingCluster(RedisCluster):
-    """A Redis Cluster client that waits out the slots it needs moving between masters.
-
-    A command refused because a slot it touches is being moved (:func:`redirected_only`)
-    is tried again after a short pause (10 ms, doubling up to 200 ms) until it runs or
-    ``slot_move_wait_s`` has passed (then the last error). Nothing else is retried here.
-    A pipeline's commands are each retried like this when redis-py sends the redirected
-    ones again one by one.
-
-    On ``CLUSTERDOWN`` (a failover) redis-py 8.1 closes *all* the client's connections,
-    in-flight commands' included; such a command then fails with ``AttributeError:
-    'NoneType' object has no attribute 'writelines'`` before it was sent. That is raised
-    as the ``ConnectionError`` it is, so callers back off and retry (503 at the gateway)
-    instead of treating it as a bug.
-    """
-
-    slot_move_wait_s = 30.0
-    node_book_url: str | None = None
-    """Where :data:`NODE_BOOK` keeps the nodes this client discovers (``None``: nowhere)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """As redis-py's, but the connections to every node pack commands with hiredis
-        (:func:`packing_in_c`: redis-py gives a cluster's nodes its Python-packing
-        ``Connection`` or, for ``rediss+cluster://``, ``SSLConnection`` whatever it is told)."""
-        super().__init__(*args, **kwargs)
-        self.commands_parser = AnyNodeCommandsParser(self.nodes_manager)
-        chosen = self.connection_kwargs.get("connection_class", aioredis.Connection)
-        self.connection_kwargs["connection_class"] = packing_in_c(chosen)  # nodes found later
-        for node in self.startup_nodes:
-            node.connection_class = packing_in_c(node.connection_class)
-
-    async def initialize(self, *args: Any, **kwargs: Any) -> ReshardingCluster:
-        """Discover the cluster (as redis-py does) and note its nodes in :data:`NODE_BOOK`.
-
-        No known node answering is raised as ``ConnectionError`` (retried by callers as a
-        Redis that is down), not as redis-py's ``RedisClusterException``.
-        """
-        discovering = self._initialize
-        try:
-            await super().initialize(*args, **kwargs)
-        except RedisClusterException as error:
-            if type(error) is RedisClusterException and "cannot be connected" in str(error):
-                raise redis.ConnectionError(str(error)) from error
-            raise
-        if discovering and self.node_book_url is not None:
-            nodes = self.nodes_manager.nodes_cache.values()
-            NODE_BOOK.record(self.node_book_url, [(node.host, int(node.port)) for node in nodes])
-        return self
-
-    async def aclose(self) -> None:
-        """Close every connection to every node.
-
-        redis-py 8.1 closes nothing when the client was marked to rediscover the cluster,
-        which a lost connection does (a node died): the connections to the healthy nodes
-        stayed open, each logged "Unclosed ClusterNode object" when collected (a worker
-        retrying its start-up with a new client per attempt left one set per attempt).
-        """
-        if self._initialize:
-            await self.nodes_manager.aclose()
-            await self.nodes_manager.aclose("startup_nodes")
-        await super().aclose()
-
-    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the command; while its slot is moving, wait and try again."""
-        loop = asyncio.get_running_loop()
-        deadline: float | None = None
-        pause = 0.01
-        while True:
-            try:
-                return await super().execute_command(*args, **kwargs)
-            except AttributeError as error:
-                if "writelines" not in str(error):
-                    raise
-                raise redis.ConnectionError("connection closed by the cluster client") from error
-            except (TryAgainError, ClusterError) as error:
-                if not redirected_only(error):
-                    raise
-                now = loop.time()
-                deadline = now + self.slot_move_wait_s if deadline is None else deadline
-                if now + pause > deadline:
-                    raise
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.2)
-
-
-class WaitingCluster(ReshardingCluster):
-    """A Redis Cluster client whose commands wait up to ``wait_s`` for a free connection.
-
-    The cluster client raises ``MaxConnectionsError`` when a node's ``max_connections``
-    are all in use, before anything is sent, so the command is simply tried again after
-    a short pause (1 ms, doubling up to 20 ms) until ``wait_s`` has passed (then
-    ``ConnectionError``, as :class:`WaitingPool`). Pipelines are not retried (a pipeline
-    may have reached some nodes when another's connections were all taken).
-    """
-
-    wait_s = 1.0
-
-    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the command; while its node has no free connection, wait and try again."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.wait_s
-        pause = 0.001
-        while True:
-            try:
-                return await super().execute_command(*args, **kwargs)
-            except MaxConnectionsError:
-                if loop.time() + pause > deadline:
-                    raise redis.ConnectionError("No connection available.") from None
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.02)
 
 
 def connect_redis_sync(url: str, **options: Any) -> redis.Redis:

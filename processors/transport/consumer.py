@@ -32,7 +32,6 @@ from mode import ServiceT
 from mindhit import streams
 from mindhit.logs import get_logger
 from mindhit.redis_client import UNREACHABLE
-from mindhit.redis_retry import until_reachable
 from processors.transport import metrics
 from processors.transport.catalog import TopicCatalog
 from processors.transport.compaction import Compactor
@@ -66,7 +65,7 @@ class Consumer(base.Consumer):
         self.ctx: GroupContext = cast(ContextSource, transport).group_context(member)
         self._client: aioredis.Redis | None = None
         self._assignment: set[TP] = set()
-        self.positions = Positions(self.ctx)
+        self.positions = Positions(self.ctx, stopping=lambda: self.should_stop)
         self._subscribed: set[str] = set()
         self._generation = 0
         self._progress = ProgressWatch()
@@ -203,11 +202,7 @@ class Consumer(base.Consumer):
     async def _start_positions(self, tps: set[TP]) -> None:
         """Position ``tps`` at their committed offset, else per the reset policy."""
         latest = self.app.conf.consumer_auto_offset_reset == "latest"
-        await until_reachable(
-            lambda: self.positions.start(self.client, tps, latest=latest),
-            what="reading committed offsets",
-            stopping=lambda: self.should_stop,
-        )
+        await self.positions.start(self.client, tps, latest=latest)
 
     def assignment(self) -> set[TP]:
         """The partitions this worker holds."""
@@ -222,11 +217,7 @@ class Consumer(base.Consumer):
         """Move assigned partitions to their committed offsets (others keep theirs); return them."""
         self.positions.invalidate()
         tps = set(self._assignment)
-        committed = await until_reachable(
-            lambda: self.positions.committed(self.client, tps),
-            what="reading committed offsets",
-            stopping=lambda: self.should_stop,
-        )
+        committed = await self.positions.committed(self.client, tps)
         self.positions.next.update(committed)
         await self._start_positions({tp for tp in tps if tp not in self.positions.next})
         return committed
@@ -338,21 +329,12 @@ class Consumer(base.Consumer):
         return self.positions.highwaters.get(TP(tp.topic, tp.partition), 0)
 
     async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
-        """The offset the next append will get, per partition (waits for Redis: table
-        recovery asks while the worker starts)."""
-        return await until_reachable(
-            lambda: self.positions.read_highwaters(self.client, partitions),
-            what="reading highwaters",
-            stopping=lambda: self.should_stop,
-        )
+        """The offset the next append will get, per partition."""
+        return await self.positions.read_highwaters(self.client, partitions)
 
     async def earliest_offsets(self, *partitions: TP) -> Mapping[TP, int]:
-        """The offset of the oldest entry still stored, per partition (waits for Redis)."""
-        return await until_reachable(
-            lambda: self.positions.read_earliest(self.client, partitions),
-            what="reading earliest offsets",
-            stopping=lambda: self.should_stop,
-        )
+        """The offset of the oldest entry still stored, per partition."""
+        return await self.positions.read_earliest(self.client, partitions)
 
     def topic_partitions(self, topic: str) -> int | None:
         """Partition count of ``topic``."""
@@ -412,6 +394,6 @@ class Consumer(base.Consumer):
             await self.sleep(5.0)
             if self._assignment:
                 try:
-                    await self.positions.read_highwaters(self.client, self._assignment)
+                    await self.positions.read_highwaters(self.client, self._assignment, wait=False)
                 except Exception as exc:
                     log.warning("highwater refresh failed", error=repr(exc))

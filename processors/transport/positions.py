@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TypeVar
 
 import redis.asyncio as aioredis
 from faust.types import TP, ConsumerMessage
 
 from mindhit import streams
+from mindhit.redis_retry import until_reachable
 from processors.transport import metrics
 from processors.transport.catalog import load_committed
 from processors.transport.context import GroupContext
@@ -16,16 +18,22 @@ from schema.log import FIELD_HEADERS, FIELD_KEY, FIELD_TIMESTAMP, FIELD_VALUE, d
 
 __all__ = ["Positions", "to_message"]
 
+T = TypeVar("T")
+
 
 class Positions:
     """Next offsets to read per partition, highwaters seen, and the seek epoch.
 
     Every seek bumps :attr:`epoch`; a fetch that started in an older epoch drops
-    what it read, so a seek always takes effect.
+    what it read, so a seek always takes effect. Reading offsets waits for a Redis that
+    cannot be reached (:func:`~mindhit.redis_retry.until_reachable`, until ``stopping()``):
+    a worker asks while it starts (its assignment, table recovery), and the URL's node may
+    be down or a master failing over just then.
     """
 
-    def __init__(self, ctx: GroupContext) -> None:
+    def __init__(self, ctx: GroupContext, stopping: Callable[[], bool] = lambda: False) -> None:
         self.ctx = ctx
+        self.stopping = stopping
         self.next: dict[TP, int] = {}
         self.highwaters: dict[TP, int] = {}
         self.epoch = 0
@@ -45,15 +53,23 @@ class Positions:
         self.next = {tp: pos for tp, pos in self.next.items() if tp in tps}
         return tps - set(self.next)
 
+    def _waiting(self, step: Callable[[], Awaitable[T]], what: str) -> Awaitable[T]:
+        return until_reachable(step, what=what, stopping=self.stopping)
+
     async def committed(self, client: aioredis.Redis, tps: Iterable[TP]) -> dict[TP, int]:
         """The group's committed offsets of ``tps`` (those that have one)."""
-        stored = await load_committed(
-            client, self.ctx.prefix, self.ctx.group, [(tp.topic, tp.partition) for tp in tps]
+        fields = [(tp.topic, tp.partition) for tp in tps]
+        stored = await self._waiting(
+            lambda: load_committed(client, self.ctx.prefix, self.ctx.group, fields),
+            "reading committed offsets",
         )
         return {TP(topic, partition): offset for (topic, partition), offset in stored.items()}
 
     async def start(self, client: aioredis.Redis, tps: set[TP], *, latest: bool) -> None:
         """Position ``tps`` at their committed offset, else at the end (``latest``) or start."""
+        await self._waiting(lambda: self._start(client, tps, latest), "positioning partitions")
+
+    async def _start(self, client: aioredis.Redis, tps: set[TP], latest: bool) -> None:
         committed = await self.committed(client, tps)
         for tp in tps:
             offset = committed.get(tp)
@@ -66,13 +82,16 @@ class Positions:
             self.next[tp] = offset
 
     async def read_highwaters(
-        self, client: aioredis.Redis, partitions: Iterable[TP]
+        self, client: aioredis.Redis, partitions: Iterable[TP], *, wait: bool = True
     ) -> dict[TP, int]:
-        """The offset the next append will get, per partition (remembered and published)."""
+        """The offset the next append will get, per partition (remembered and published;
+        ``wait=False``: one attempt)."""
         tps = [TP(tp.topic, tp.partition) for tp in partitions]
-        values = await asyncio.gather(
-            *(streams.highwater(client, self.ctx.stream(tp)) for tp in tps)
-        )
+
+        def read() -> Awaitable[list[int]]:
+            return asyncio.gather(*(streams.highwater(client, self.ctx.stream(tp)) for tp in tps))
+
+        values = await (self._waiting(read, "reading highwaters") if wait else read())
         found = dict(zip(tps, values, strict=True))
         self.highwaters.update(found)
         for tp, value in found.items():
@@ -84,8 +103,11 @@ class Positions:
     ) -> dict[TP, int]:
         """The offset of the oldest entry still stored, per partition."""
         tps = [TP(tp.topic, tp.partition) for tp in partitions]
-        values = await asyncio.gather(
-            *(streams.earliest_offset(client, self.ctx.stream(tp)) for tp in tps)
+        values = await self._waiting(
+            lambda: asyncio.gather(
+                *(streams.earliest_offset(client, self.ctx.stream(tp)) for tp in tps)
+            ),
+            "reading earliest offsets",
         )
         return dict(zip(tps, values, strict=True))
 
