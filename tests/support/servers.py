@@ -28,16 +28,18 @@ __all__ = [
 ]
 
 
-_HANDED_OUT: set[int] = set()
+_HANDED_OUT: dict[int, float] = {}
+"""Ports given out within a range, with when: none is given again for a minute (a server
+binds its port within that, and a stopped one frees it for later tests)."""
 
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now.
 
     ``MINDHIT_TEST_PORTS=FIRST-LAST`` keeps the ports given out (to private Redis servers
-    and clusters, to the services tests start) within that range, one port never twice in
-    a process (several helpers sharing a machine each get their own range); unset, the
-    system picks any free port.
+    and clusters, to the services tests start) within that range, one port not twice
+    within a minute (several helpers sharing a machine each get their own range); unset,
+    the system picks any free port.
     """
     span = os.environ.get("MINDHIT_TEST_PORTS")
     if not span:
@@ -45,7 +47,8 @@ def free_port() -> int:
             sock.bind(("127.0.0.1", 0))
             return int(sock.getsockname()[1])
     first, _, last = span.partition("-")
-    candidates = [p for p in range(int(first), int(last) + 1) if p not in _HANDED_OUT]
+    recent = time.monotonic() - 60
+    candidates = [p for p in range(int(first), int(last) + 1) if _HANDED_OUT.get(p, 0) < recent]
     random.shuffle(candidates)
     for port in candidates:
         with socket.socket() as sock:
@@ -53,7 +56,7 @@ def free_port() -> int:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
-        _HANDED_OUT.add(port)
+        _HANDED_OUT[port] = time.monotonic()
         return port
     raise RuntimeError(f"no free port left in MINDHIT_TEST_PORTS={span}")
 
