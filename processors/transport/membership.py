@@ -239,10 +239,13 @@ class GroupMembership(Service):
         """
         if not partitions or self.log_lost is not None:
             return
+        backing = await until_reachable(
+            lambda: read_backing(client, self.ctx.prefix, self.ctx.group, partitions),
+            what="checking the log under the offsets",
+            stopping=lambda: self.should_stop,
+        )
         verdict = assess(
-            self.ctx.group,
-            await read_backing(client, self.ctx.prefix, self.ctx.group, partitions),
-            {p: self.epochs[p] for p in partitions if p in self.epochs},
+            self.ctx.group, backing, {p: self.epochs[p] for p in partitions if p in self.epochs}
         )
         self.epochs.update(verdict.expected)
         self.committed.update(verdict.committed)
