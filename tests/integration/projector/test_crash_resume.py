@@ -111,6 +111,16 @@ async def wait_http(port: int, path: str, timeout: float = 30) -> int:
             await asyncio.sleep(0.1)
 
 
+async def wait_status(port: int, path: str, status: int, timeout: float = 30) -> None:
+    """Wait until ``path`` answers ``status`` (the last answer is in the failure)."""
+    await wait_http(port, path)  # the server is up
+    deadline = time.monotonic() + timeout
+    while (answer := await http_get(port, path))[0] != status:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} answered {answer}, not {status}")
+        await asyncio.sleep(0.1)
+
+
 async def test_kill_9_at_random_points_then_resume_equals_uninterrupted_run(
     settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
 ) -> None:
@@ -128,12 +138,15 @@ async def test_kill_9_at_random_points_then_resume_equals_uninterrupted_run(
         proc.wait(timeout=10)
         kills += 1
     port = free_port()
-    proc = start_projector(settings, port)
+    proc = start_projector(settings, port, level="info")  # its log explains a failure
     try:
         await wait_http(port, "/healthz")
-        await wait_caught_up(settings, aredis, pg)
-        ready = await wait_http(port, "/readyz")
-        assert ready == 200
+        try:
+            await wait_caught_up(settings, aredis, pg)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{projector_log(proc)[-6000:]}") from None
+        # ready once its run is up (the health server answers from the process's start)
+        await wait_status(port, "/readyz", 200)
         lag_line = (
             'mindhit_projection_lag_entries{partition="0",projection="visits",topic="visits"} 0.0'
         )
