@@ -94,6 +94,11 @@ def worker_env(redis_url: str, prefix: str, app_id: str, **extra: str) -> dict[s
     return env
 
 
+def counter_messages(start: int, count: int, keys: int) -> list[tuple[bytes, bytes]]:
+    """Messages ``start`` .. ``start + count - 1`` for the counter app, over ``keys`` keys."""
+    return [(f"k{i % keys}".encode(), str(i).encode()) for i in range(start, start + count)]
+
+
 async def produce(
     client: aioredis.Redis,
     prefix: str,

@@ -28,6 +28,7 @@ from mindhit.redis_client import connect_redis
 from schema.topics import stream_key
 from tests.integration.processors.transport.conftest import (
     Worker,
+    counter_messages,
     produce,
     table_state,
     wait_committed,
@@ -43,8 +44,65 @@ KEYS = 50
 BATCH = 100
 
 
-def _messages(start: int, count: int, keys: int = KEYS) -> list[tuple[bytes, bytes]]:
-    return [(f"k{i % keys}".encode(), str(i).encode()) for i in range(start, start + count)]
+class _Producer:
+    """Appends the counter app's next messages every 50 ms until stopped (the load that
+    keeps arriving while slots move)."""
+
+    def __init__(self, client: aioredis.Redis, first: int = 2_000) -> None:
+        self.produced = first
+        self._client = client
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            messages = counter_messages(self.produced, BATCH, KEYS)
+            await produce(self._client, PREFIX, "numbers", messages)
+            self.produced += BATCH
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        """Stop appending; :attr:`produced` is then every message appended."""
+        self._stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+async def _start_counting(
+    cluster: PrivateRedisCluster, client: aioredis.Redis, tmp_path: Path, workers: list[Worker]
+) -> Worker:
+    """A counter worker on ``cluster`` that has committed at least half a 2,000-message
+    backlog (each message it processes counted in ``PREFIX:processed``)."""
+    env = worker_env(
+        cluster.url,
+        PREFIX,
+        "counter",
+        T_COMMIT_INTERVAL="0.2",
+        T_TRACK_URL=cluster.url,
+        T_TRACK_KEY=f"{PREFIX}:processed",
+    )
+    await produce(client, PREFIX, "numbers", counter_messages(0, 2_000, KEYS))
+    worker = Worker(COUNTER, env, tmp_path / "worker.log").start()
+    workers.append(worker)
+    await wait_committed(client, PREFIX, "counter", "numbers", worker, at_least=1_000)
+    return worker
+
+
+async def _assert_each_processed_once(
+    client: aioredis.Redis, worker: Worker, produced: int
+) -> None:
+    """Commits reached the end, every message was processed once and counted once, and
+    the worker stops cleanly."""
+    committed = await wait_committed(client, PREFIX, "counter", "numbers", worker, timeout=30)
+    assert sum(committed.values()) == produced
+    seen = {k: int(v) for k, v in (await client.hgetall(f"{PREFIX}:processed")).items()}
+    assert len(seen) == produced, "every appended message was processed"
+    assert {n for n in seen.values()} == {1}, "none was processed twice"
+    state = await table_state(client, PREFIX, "counter-counts-changelog")
+    counts = {json.loads(k): json.loads(v) for k, v in state.items()}
+    assert sum(counts.values()) == produced
+    assert worker.stop(signal.SIGTERM) == 0
+    await client.aclose()
 
 
 async def test_slots_moving_mid_run_lose_and_repeat_nothing(
@@ -53,31 +111,8 @@ async def test_slots_moving_mid_run_lose_and_repeat_nothing(
     """Every appended message is processed once, commits reach the end, the worker lives."""
     cluster = own_cluster()
     client = connect_redis(cluster.url)
-    track_key = f"{PREFIX}:processed"
-    env = worker_env(
-        cluster.url,
-        PREFIX,
-        "counter",
-        T_COMMIT_INTERVAL="0.2",
-        T_TRACK_URL=cluster.url,
-        T_TRACK_KEY=track_key,
-    )
-    await produce(client, PREFIX, "numbers", _messages(0, 2_000))
-    worker = Worker(COUNTER, env, tmp_path / "worker.log").start()
-    workers.append(worker)
-    await wait_committed(client, PREFIX, "counter", "numbers", worker, at_least=1_000)
-
-    produced = 2_000
-    stop = asyncio.Event()
-
-    async def keep_producing() -> None:
-        nonlocal produced
-        while not stop.is_set():
-            await produce(client, PREFIX, "numbers", _messages(produced, BATCH))
-            produced += BATCH
-            await asyncio.sleep(0.05)
-
-    producer = asyncio.create_task(keep_producing())
+    worker = await _start_counting(cluster, client, tmp_path, workers)
+    producer = _Producer(client)
     moves = [stream_key(PREFIX, "numbers", p) for p in (0, 1)]
     moves.append(group_members_key(PREFIX, "counter"))
     try:
@@ -90,20 +125,8 @@ async def test_slots_moving_mid_run_lose_and_repeat_nothing(
             assert worker.alive(), worker.log_tail()
         await asyncio.sleep(1.0)  # appends and reads after the move: MOVED for old maps
     finally:
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await producer
-
-    committed = await wait_committed(client, PREFIX, "counter", "numbers", worker, timeout=30)
-    assert sum(committed.values()) == produced
-    seen = {k: int(v) for k, v in (await client.hgetall(track_key)).items()}
-    assert len(seen) == produced, "every appended message was processed"
-    assert {n for n in seen.values()} == {1}, "none was processed twice"
-    state = await table_state(client, PREFIX, "counter-counts-changelog")
-    counts = {json.loads(k): json.loads(v) for k, v in state.items()}
-    assert sum(counts.values()) == produced
-    assert worker.stop(signal.SIGTERM) == 0
-    await client.aclose()
+        await producer.stop()
+    await _assert_each_processed_once(client, worker, producer.produced)
 
 
 async def test_a_rebalance_emptying_a_master_under_load_loses_and_repeats_nothing(
@@ -114,34 +137,11 @@ async def test_a_rebalance_emptying_a_master_under_load_loses_and_repeats_nothin
     them), while the worker consumes and a producer appends."""
     cluster = own_cluster()
     client = connect_redis(cluster.url)
-    track_key = f"{PREFIX}:processed"
-    env = worker_env(
-        cluster.url,
-        PREFIX,
-        "counter",
-        T_COMMIT_INTERVAL="0.2",
-        T_TRACK_URL=cluster.url,
-        T_TRACK_KEY=track_key,
-    )
     emptied = cluster.ports[0]
     moving = [p for p in range(4) if cluster.owner(key_slot(f"{{p{p}}}".encode())) == emptied]
     assert moving, "a partition lives on the master that is emptied"
-    await produce(client, PREFIX, "numbers", _messages(0, 2_000))
-    worker = Worker(COUNTER, env, tmp_path / "worker.log").start()
-    workers.append(worker)
-    await wait_committed(client, PREFIX, "counter", "numbers", worker, at_least=1_000)
-
-    produced = 2_000
-    stop = asyncio.Event()
-
-    async def keep_producing() -> None:
-        nonlocal produced
-        while not stop.is_set():
-            await produce(client, PREFIX, "numbers", _messages(produced, BATCH))
-            produced += BATCH
-            await asyncio.sleep(0.05)
-
-    producer = asyncio.create_task(keep_producing())
+    worker = await _start_counting(cluster, client, tmp_path, workers)
+    producer = _Producer(client)
     try:
         node_id = redis.Redis(port=emptied).execute_command("CLUSTER", "MYID")
         rebalance = [
@@ -158,20 +158,8 @@ async def test_a_rebalance_emptying_a_master_under_load_loses_and_repeats_nothin
         assert worker.alive(), worker.log_tail()
         await asyncio.sleep(1.0)  # appends and reads after the moves: MOVED for old maps
     finally:
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await producer
-
-    committed = await wait_committed(client, PREFIX, "counter", "numbers", worker, timeout=30)
-    assert sum(committed.values()) == produced
-    seen = {k: int(v) for k, v in (await client.hgetall(track_key)).items()}
-    assert len(seen) == produced, "every appended message was processed"
-    assert {n for n in seen.values()} == {1}, "none was processed twice"
-    state = await table_state(client, PREFIX, "counter-counts-changelog")
-    counts = {json.loads(k): json.loads(v) for k, v in state.items()}
-    assert sum(counts.values()) == produced
-    assert worker.stop(signal.SIGTERM) == 0
-    await client.aclose()
+        await producer.stop()
+    await _assert_each_processed_once(client, worker, producer.produced)
 
 
 async def test_a_master_killed_mid_backlog_is_replaced_by_its_replica_and_nothing_is_lost(
@@ -198,7 +186,7 @@ async def test_a_master_killed_mid_backlog_is_replaced_by_its_replica_and_nothin
             T_TRACK_KEY=track_key,
         )
         # A key per message: a changelog entry lost is a key missing from the table.
-        await produce(client, PREFIX, "numbers", _messages(0, 20_000, keys=21_000))
+        await produce(client, PREFIX, "numbers", counter_messages(0, 20_000, 21_000))
         worker = Worker(COUNTER, env, tmp_path / "worker.log").start()
         workers.append(worker)
         await wait_committed(client, PREFIX, "counter", "numbers", worker, at_least=3_000)
@@ -209,7 +197,7 @@ async def test_a_master_killed_mid_backlog_is_replaced_by_its_replica_and_nothin
         while cluster.owner_or_none(slot) in (None, master):
             assert asyncio.get_running_loop().time() < deadline, "no failover"
             await asyncio.sleep(0.2)
-        await produce(client, PREFIX, "numbers", _messages(20_000, 1_000, keys=21_000))
+        await produce(client, PREFIX, "numbers", counter_messages(20_000, 1_000, 21_000))
         committed = await wait_committed(client, PREFIX, "counter", "numbers", worker, timeout=40)
         assert sum(committed.values()) == 21_000
         seen = {k: int(v) for k, v in (await aredis.hgetall(track_key)).items()}

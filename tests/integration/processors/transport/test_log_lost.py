@@ -25,6 +25,7 @@ from processors.transport.catalog import load_committed
 from schema.topics import stream_key
 from tests.integration.processors.transport.conftest import (
     Worker,
+    counter_messages,
     produce,
     wait_committed,
     worker_env,
@@ -36,10 +37,6 @@ COUNTER = "tests.integration.processors.transport.counter_app"
 PARTITIONS = 4
 
 
-def _messages(start: int, count: int) -> list[tuple[bytes, bytes]]:
-    return [(f"k{i % 40}".encode(), str(i).encode()) for i in range(start, start + count)]
-
-
 async def _processed(aredis: aioredis.Redis, track: str) -> int:
     counts = await aredis.hgetall(track)  # type: ignore[misc]
     return sum(int(v) for v in counts.values())
@@ -48,6 +45,28 @@ async def _processed(aredis: aioredis.Redis, track: str) -> int:
 async def _set_epochs(aredis: aioredis.Redis, prefix: str, epoch: str) -> None:
     for partition in range(PARTITIONS):
         await aredis.set(epoch_key(prefix, partition), epoch)
+
+
+async def _counted_400(
+    aredis: aioredis.Redis, redis_url: str, prefix: str, tmp_path: Path, workers: list[Worker]
+) -> tuple[Worker, dict[str, str], dict[int, int]]:
+    """A counter worker (its environment) that has committed a 400-message backlog read
+    in log epoch ``e1`` on every partition (each message counted in ``prefix:processed``);
+    its commits."""
+    await _set_epochs(aredis, prefix, "e1")
+    await produce(aredis, prefix, "numbers", counter_messages(0, 400, 40))
+    env = worker_env(
+        redis_url,
+        prefix,
+        "counter",
+        T_COMMIT_INTERVAL="0.2",
+        T_TRACK_URL=redis_url,
+        T_TRACK_KEY=f"{prefix}:processed",
+        lease_ms="1500",
+    )
+    worker = Worker(COUNTER, env, tmp_path / "worker.log").start()
+    workers.append(worker)
+    return worker, env, await wait_committed(aredis, prefix, "counter", "numbers", worker)
 
 
 async def _lose_the_log(aredis: aioredis.Redis, prefix: str, keep: str) -> None:
@@ -93,20 +112,7 @@ async def test_a_worker_stands_still_and_reports_when_redis_lost_the_log(
     workers: list[Worker],
 ) -> None:
     track = f"{key_prefix}:processed"
-    await _set_epochs(aredis, key_prefix, "e1")
-    await produce(aredis, key_prefix, "numbers", _messages(0, 400))
-    env = worker_env(
-        redis_url,
-        key_prefix,
-        "counter",
-        T_COMMIT_INTERVAL="0.2",
-        T_TRACK_URL=redis_url,
-        T_TRACK_KEY=track,
-        lease_ms="1500",
-    )
-    worker = Worker(COUNTER, env, tmp_path / "worker.log").start()
-    workers.append(worker)
-    committed = await wait_committed(aredis, key_prefix, "counter", "numbers", worker)
+    worker, env, committed = await _counted_400(aredis, redis_url, key_prefix, tmp_path, workers)
     assert sum(committed.values()) == 400 and await _processed(aredis, track) == 400
     for partition in range(PARTITIONS):  # every commit names the log it was read in
         stamp = await aredis.hget(  # type: ignore[misc]
@@ -118,7 +124,7 @@ async def test_a_worker_stands_still_and_reports_when_redis_lost_the_log(
     # (new epochs), more of them than the worker had read before.
     await _lose_the_log(aredis, key_prefix, keep=track)
     await _set_epochs(aredis, key_prefix, "e2")
-    await produce(aredis, key_prefix, "numbers", _messages(400, 800))
+    await produce(aredis, key_prefix, "numbers", counter_messages(400, 800, 40))
 
     # The running worker stops: it writes nothing into the new log (neither from its
     # old positions nor from the start), its old offsets stay stamped with the old log ...
@@ -151,25 +157,12 @@ async def test_a_worker_stands_still_when_its_streams_fall_behind_its_offsets(
     not read the entries appended again past its old positions once the streams grew
     past them (skipping those appended below)."""
     track = f"{key_prefix}:processed"
-    await _set_epochs(aredis, key_prefix, "e1")
-    await produce(aredis, key_prefix, "numbers", _messages(0, 400))
-    env = worker_env(
-        redis_url,
-        key_prefix,
-        "counter",
-        T_COMMIT_INTERVAL="0.2",
-        T_TRACK_URL=redis_url,
-        T_TRACK_KEY=track,
-        lease_ms="1500",
-    )
-    worker = Worker(COUNTER, env, tmp_path / "worker.log").start()
-    workers.append(worker)
-    committed = await wait_committed(aredis, key_prefix, "counter", "numbers", worker)
+    worker, _, committed = await _counted_400(aredis, redis_url, key_prefix, tmp_path, workers)
     assert await _processed(aredis, track) == 400
 
     for partition in range(PARTITIONS):  # the streams come back shorter, same epoch
         await aredis.delete(stream_key(key_prefix, "numbers", partition))
-    await produce(aredis, key_prefix, "numbers", _messages(400, 40))
+    await produce(aredis, key_prefix, "numbers", counter_messages(400, 40, 40))
     deadline = time.monotonic() + 10.0
     while "log_lost" not in worker.log_tail(400):
         assert worker.alive() and time.monotonic() < deadline, worker.log_tail()
@@ -177,6 +170,6 @@ async def test_a_worker_stands_still_when_its_streams_fall_behind_its_offsets(
     changelog = sum(
         [await aredis.xlen(stream_key(key_prefix, "counter-counts-changelog", p)) for p in range(4)]
     )
-    await produce(aredis, key_prefix, "numbers", _messages(440, 800))  # grown past them
+    await produce(aredis, key_prefix, "numbers", counter_messages(440, 800, 40))  # grown past them
     await _stands_still(aredis, key_prefix, track, worker, committed, changelog=changelog)
     assert await _processed(aredis, track) == 400

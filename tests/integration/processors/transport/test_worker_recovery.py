@@ -15,6 +15,7 @@ from mindhit.keys import LEASE_MEMBER_FIELD, partition_lease_key
 from processors.transport.catalog import load_committed
 from tests.integration.processors.transport.conftest import (
     Worker,
+    counter_messages,
     produce,
     table_state,
     wait_committed,
@@ -25,10 +26,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 COUNTER = "tests.integration.processors.transport.counter_app"
 KEYS = 100
-
-
-def _messages(start: int, count: int) -> list[tuple[bytes, bytes]]:
-    return [(f"k{i % KEYS}".encode(), str(i).encode()) for i in range(start, start + count)]
 
 
 def _counts(state: dict[bytes, bytes]) -> dict[str, int]:
@@ -43,7 +40,7 @@ async def test_table_exactly_once_then_sigterm_restart_resumes(
     workers: list[Worker],
 ) -> None:
     """10,000 messages on 4 partitions count exactly once; a restart recovers and resumes."""
-    await produce(aredis, key_prefix, "numbers", _messages(0, 10_000))
+    await produce(aredis, key_prefix, "numbers", counter_messages(0, 10_000, KEYS))
     env = worker_env(redis_url, key_prefix, "counter", T_COMMIT_INTERVAL="0.5")
     worker = Worker(COUNTER, env, tmp_path / "worker.log").start()
     workers.append(worker)
@@ -66,7 +63,7 @@ async def test_table_exactly_once_then_sigterm_restart_resumes(
 
     assert worker.stop(signal.SIGTERM) == 0
 
-    await produce(aredis, key_prefix, "numbers", _messages(10_000, 10_000))
+    await produce(aredis, key_prefix, "numbers", counter_messages(10_000, 10_000, KEYS))
     worker = Worker(COUNTER, env, tmp_path / "worker2.log").start()
     workers.append(worker)
     committed = await wait_committed(aredis, key_prefix, "counter", "numbers", worker)
@@ -98,7 +95,7 @@ async def test_sigkill_mid_backlog_loses_nothing_and_replays_a_bounded_tail(
     workers: list[Worker],
 ) -> None:
     """Killed mid-backlog, a restarted worker processes every message; replays stay bounded."""
-    await produce(aredis, key_prefix, "numbers", _messages(0, 10_000))
+    await produce(aredis, key_prefix, "numbers", counter_messages(0, 10_000, KEYS))
     track_key = f"{key_prefix}:processed"
     env = worker_env(
         redis_url,
@@ -143,7 +140,7 @@ async def test_a_second_worker_shares_the_partitions_and_takes_them_at_once_on_a
     workers: list[Worker],
 ) -> None:
     """Two workers with one app id split the partitions; a SIGTERM hands them over at once."""
-    await produce(aredis, key_prefix, "numbers", _messages(0, 10_000))
+    await produce(aredis, key_prefix, "numbers", counter_messages(0, 10_000, KEYS))
     track_key = f"{key_prefix}:processed"
     env = worker_env(
         redis_url,
@@ -175,7 +172,7 @@ async def test_a_second_worker_shares_the_partitions_and_takes_them_at_once_on_a
     while len(set(await holders())) != 1 or None in await holders():
         assert second.alive() and time.monotonic() - stopped < 9, await holders()
         await asyncio.sleep(0.1)
-    await produce(aredis, key_prefix, "numbers", _messages(10_000, 100))
+    await produce(aredis, key_prefix, "numbers", counter_messages(10_000, 100, KEYS))
     await wait_committed(aredis, key_prefix, "counter", "numbers", second, timeout=90)
     seen = {k: int(v) for k, v in (await aredis.hgetall(track_key)).items()}
     assert len(seen) == 10_100
