@@ -25,7 +25,6 @@ so ``mindhit lag`` lists the loss and the next worker stands still too, until
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -135,10 +134,18 @@ async def read_highwaters(client: aioredis.Redis, prefix: str, tps: Iterable[TP]
     for topic, partition in wanted:
         pipe.xinfo_stream(stream_key(prefix, topic, partition))
     replies: list[Any] = await pipe.execute(raise_on_error=False)
-    return {
-        tp: 0 if isinstance(reply, Exception) else streams.offset_of(reply["last-generated-id"]) + 1
-        for tp, reply in zip(wanted, replies, strict=True)
-    }
+    return {tp: _highwater(reply) for tp, reply in zip(wanted, replies, strict=True)}
+
+
+def _highwater(reply: Any) -> int:
+    """A stream's highwater from its ``XINFO STREAM`` reply: 0 when there is no such
+    stream; any other error (``CLUSTERDOWN`` mid-failover, ``BUSY``…) is raised, never
+    taken for an empty stream (that would read as a log lost under the offsets)."""
+    if isinstance(reply, Exception):
+        if "no such key" in str(reply).lower():
+            return 0
+        raise reply
+    return streams.offset_of(reply["last-generated-id"]) + 1
 
 
 async def read_epochs_of(
@@ -167,13 +174,9 @@ async def read_backing(
     epochs = {
         p: (None if v is None else _text(v)) for p, v in zip(wanted, stored[1::2], strict=True)
     }
-    tps = sorted(
-        {(p.topic, p.partition) for f in fields.values() for p in faust_positions(group, f)}
-    )
-    values = await asyncio.gather(
-        *(streams.highwater(client, stream_key(prefix, t, p)) for t, p in tps)
-    )
-    return Backing(fields=fields, epochs=epochs, highwaters=dict(zip(tps, values, strict=True)))
+    tps = {(p.topic, p.partition) for f in fields.values() for p in faust_positions(group, f)}
+    highwaters = await read_highwaters(client, prefix, tps)
+    return Backing(fields=fields, epochs=epochs, highwaters=highwaters)
 
 
 def log_lost_reason(app: Any) -> str | None:

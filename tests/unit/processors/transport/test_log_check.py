@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import pytest
+from redis.exceptions import ClusterDownError, ResponseError
+
 from mindhit.keys import epoch_field, tp_field
-from processors.transport.log_check import Backing, assess, changed_epochs, streams_behind
+from processors.transport.log_check import (
+    Backing,
+    assess,
+    changed_epochs,
+    read_highwaters,
+    streams_behind,
+)
 
 
 def _fields(partition: int, offset: int, stamp: str | None) -> dict[bytes, bytes]:
@@ -55,3 +67,34 @@ def test_a_stream_below_its_committed_offset_is_behind_and_one_at_it_is_not() ->
     )
     assert set(behind) == {("raw", 0), ("visits", 1)}  # a stream gone counts as empty
     assert "highwater 10 is below the committed offset 100" in behind[("raw", 0)]
+
+
+class _Pipeline:
+    """A pipeline answering ``XINFO STREAM`` with canned replies, in order."""
+
+    def __init__(self, replies: list[Any]) -> None:
+        self.replies = replies
+
+    def xinfo_stream(self, _key: str) -> None:
+        pass
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        return self.replies
+
+
+class _Client:
+    def __init__(self, replies: list[Any]) -> None:
+        self.replies = replies
+
+    def pipeline(self, transaction: bool = True) -> _Pipeline:
+        return _Pipeline(self.replies)
+
+
+def test_highwaters_of_absent_streams_are_zero_but_other_errors_are_not_a_lost_log() -> None:
+    """A CLUSTERDOWN (a master failing over) read as highwater 0 stood a worker still for good."""
+    client: Any = _Client([{"last-generated-id": b"0-7"}, ResponseError("no such key")])
+    found = asyncio.run(read_highwaters(client, "mh", [("raw", 0), ("raw", 1)]))
+    assert found == {("raw", 0): 7, ("raw", 1): 0}
+    down: Any = _Client([ClusterDownError("CLUSTERDOWN The cluster is down")])
+    with pytest.raises(ClusterDownError):
+        asyncio.run(read_highwaters(down, "mh", [("raw", 0)]))
