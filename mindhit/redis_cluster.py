@@ -46,6 +46,8 @@ def cluster_seeds(url: str) -> tuple[str, list[tuple[str, int]]]:
     ('redis://:pw@10.0.0.1:7000/0', [('10.0.0.1', 7000), ('10.0.0.2', 7001)])
     >>> cluster_seeds("redis://10.0.0.1/0")
     ('redis://10.0.0.1/0', [('10.0.0.1', 6379)])
+    >>> cluster_seeds("rediss://h1:7000,h2:7001?ssl_ca_certs=/ca.pem")
+    ('rediss://h1:7000?ssl_ca_certs=/ca.pem', [('h1', 7000), ('h2', 7001)])
 
     Raises:
         ValueError: a node without a host, or a port that is not a number.
@@ -53,14 +55,15 @@ def cluster_seeds(url: str) -> tuple[str, list[tuple[str, int]]]:
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url, []
-    netloc, slash, tail = rest.partition("/")
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    netloc, tail = rest[:end], rest[end:]  # tail: the path, query and fragment, as given
     auth, at, hosts = netloc.rpartition("@")
     nodes: list[tuple[str, int]] = []
     for item in hosts.split(","):
         host, port = _host_port(item.strip())
         nodes.append((host, port))
     first = hosts.split(",")[0].strip()
-    return f"{scheme}://{auth}{at}{first}{slash}{tail}", nodes
+    return f"{scheme}://{auth}{at}{first}{tail}", nodes
 
 
 def _host_port(item: str) -> tuple[str, int]:

@@ -90,6 +90,13 @@ def test_a_cluster_url_may_name_several_seed_nodes() -> None:
         [("10.0.0.1", 7000), ("10.0.0.2", 7001), ("::1", 7002), ("h", 6379)],
     )
     assert cluster_seeds("rediss://h:1") == ("rediss://h:1", [("h", 1)])
+    # no path: the query (say a TLS CA file, itself a path) still ends the node list
+    assert cluster_seeds("rediss://:pw@h:1,g:2?ssl_ca_certs=/etc/ca.pem") == (
+        "rediss://:pw@h:1?ssl_ca_certs=/etc/ca.pem",
+        [("h", 1), ("g", 2)],
+    )
+    tls = connect_redis("rediss+cluster://10.9.8.1:7000?ssl_ca_certs=/etc/ca.pem")
+    assert tls.get_connection_kwargs()["ssl_ca_certs"] == "/etc/ca.pem"  # type: ignore[attr-defined]
     for bad in ("redis://h:1,:2/0", "redis://h:1,h:x/0"):
         with pytest.raises(ValueError):
             cluster_seeds(bad)
