@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from ingest.access_log import request_logger
 from ingest.coalescer import Coalescer
+from ingest.durability import verify_durability
 from ingest.errors import exception_handlers
 from ingest.log_epochs import GatewayEpochs
 from ingest.log_writer import LogWriter
@@ -37,7 +38,7 @@ from mindhit.clock import Clock, system_clock
 from mindhit.logs import get_logger
 from mindhit.metrics_http import serve_metrics
 from mindhit.redis_client import connect_redis, is_cluster
-from mindhit.redis_durability import VolatileRedisError, check_redis_durability
+from mindhit.redis_durability import VolatileRedisError
 from mindhit.session_owners import settled_ttl_s
 from mindhit.settings import Settings
 
@@ -64,24 +65,22 @@ def redis_client(url: str, *, max_connections: int = 64) -> aioredis.Redis:
     )
 
 
-async def _refuse_volatile_redis(redis: aioredis.Redis, settings: Settings) -> None:
+async def _refuse_volatile_redis(redis: aioredis.Redis, settings: Settings) -> bool:
     """Start only on a Redis that keeps acknowledged uploads (production, unless overridden).
 
-    A Redis that cannot be asked (down at start-up) is not refused: uploads get 503
-    until it is back, and the check is not repeated.
+    A Redis that cannot be asked (down at start-up) is not refused here: the gateway
+    starts unready, and ``/readyz`` asks again once Redis answers (:func:`verify_durability`).
+    Returns whether the check was made.
     """
     try:
-        volatile = await check_redis_durability(redis, settings)
-    except VolatileRedisError as exc:
-        log.error("gateway_refuses_volatile_redis", reason=str(exc))
+        await verify_durability(redis, settings)
+    except VolatileRedisError:
         await redis.aclose()
         raise
     except (RedisError, OSError) as exc:
         log.warning("redis_durability_unknown", error=repr(exc))
-        return
-    if volatile is not None:  # allowed: development, or production with the override
-        report = log.warning if settings.env == "production" else log.info
-        report("redis_is_volatile", reason=volatile, env=settings.env)
+        return False
+    return True
 
 
 def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
@@ -143,7 +142,7 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         state = _gateway_state(settings, clock)
         redis, pool, metrics = state.redis, state.pool, state.metrics
-        await _refuse_volatile_redis(redis, settings)
+        state.durability_known = await _refuse_volatile_redis(redis, settings)
         await pool.open(wait=False)
         app.state.gateway = state
         listener = (

@@ -16,11 +16,13 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body
 
 from ingest.auth import authenticate
+from ingest.durability import verify_durability
 from ingest.errors import ApiError
 from ingest.session_claims import legacy_owners
 from ingest.state import GatewayState
 from ingest.upload import post_events
 from mindhit.logs import get_logger
+from mindhit.redis_durability import VolatileRedisError
 from mindhit.session_log import MAX_LABEL_LENGTH, SessionNotFoundError, start_session, stop_session
 from schema.api import ErrorBody, SessionCreated
 from schema.events import UUID_PATTERN
@@ -150,7 +152,8 @@ async def healthz() -> Health:
     tags=["operations"],
 )
 async def readyz(state: State) -> Response[Health]:
-    """Ready when Redis answers PING and PostgreSQL answers ``SELECT 1`` within a second."""
+    """Ready when Redis answers PING and PostgreSQL answers ``SELECT 1`` within a second,
+    and Redis's durability was checked (started while Redis was down: checked here)."""
     gateway = _state(state)
     redis_status, pg_status = await asyncio.gather(_check_redis(gateway), _check_pg(gateway))
     ready = redis_status == pg_status == "ok"
@@ -161,6 +164,11 @@ async def readyz(state: State) -> Response[Health]:
 async def _check_redis(gateway: GatewayState) -> str:
     try:
         await asyncio.wait_for(gateway.redis.ping(), 1.0)  # type: ignore[arg-type]
+        if not gateway.durability_known:  # Redis was down at start-up: not asked yet
+            await asyncio.wait_for(verify_durability(gateway.redis, gateway.settings), 1.0)
+            gateway.durability_known = True
+    except VolatileRedisError as exc:
+        return f"volatile: {exc}"
     except Exception as exc:
         return f"error: {type(exc).__name__}"
     return "ok"

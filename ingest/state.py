@@ -46,6 +46,9 @@ class GatewayState:
     quota: QuotaLimiter
     clock: Clock = field(default=system_clock)
     own_sessions: OwnSessions = field(default_factory=lambda: OwnSessions(ttl_s=0.0))
+    durability_known: bool = True
+    """Whether Redis's durability was checked (at start-up, or by ``/readyz`` once Redis
+    answered: a gateway started while Redis was down is not ready until then)."""
 
     def now_ms(self) -> int:
         """The gateway's clock, Unix milliseconds (``received_at``)."""

@@ -103,3 +103,30 @@ async def test_production_starts_on_a_volatile_redis_only_when_it_waits_for_a_re
         replica.stop()
         control.close()
         primary.close()
+
+
+async def test_a_gateway_started_while_redis_was_down_is_ready_only_once_it_checked_it(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Production, Redis unreachable at start-up: the gateway starts (unready). When a
+    Redis without persistence comes up on that address, ``/readyz`` stays 503 and says
+    why (an orchestrator sends it no uploads); a durable one makes it ready."""
+    volatile = PrivateRedis(tmp_path / "volatile", appendonly=False)  # not started yet
+    async with AsyncTestClient(app=create_app(_production(settings, volatile))) as client:
+        assert (await client.get("/readyz")).status_code == 503
+        volatile.start()
+        try:
+            answer = await client.get("/readyz")
+            assert answer.status_code == 503
+            assert "volatile" in answer.json()["redis"]
+            assert "appendonly no" in answer.json()["redis"]
+        finally:
+            volatile.stop()
+        durable = PrivateRedis(tmp_path / "durable", fsync="everysec")
+        durable.port = volatile.port  # the same address, now with an append-only file
+        durable.start()
+        try:
+            answer = await client.get("/readyz")
+            assert answer.status_code == 200, answer.json()
+        finally:
+            durable.stop()
