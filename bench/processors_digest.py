@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import hashlib
 import itertools
+import json
 import sys
 import uuid
 from pathlib import Path
@@ -86,9 +87,13 @@ async def digest(redis_url: str, values: list[bytes], batch: int) -> tuple[int, 
 
 async def main(redis_url: str) -> None:
     values = fixed_entries()
+    found: dict[str, object] = {"entries": len(values)}
     for batch in (16, 5):
         keys, sha = await digest(redis_url, values, batch)
         print(f"batches of {batch:>2}: {keys} keys, sha256 {sha}")
+        found[f"keys_batch_{batch}"], found[f"sha256_batch_{batch}"] = keys, sha
+    found["same"] = found["sha256_batch_16"] == found["sha256_batch_5"]
+    print(json.dumps(found))
 
 
 if __name__ == "__main__":
