@@ -17,7 +17,7 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 from redis._parsers.commands import AsyncCommandsParser
-from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.exceptions import (
     ClusterError,
     MaxConnectionsError,
@@ -30,6 +30,7 @@ from mindhit.redis_packing import packing_in_c
 __all__ = [
     "NODE_BOOK",
     "AnyNodeCommandsParser",
+    "ClosedAwarePipeline",
     "NodeBook",
     "ReshardingCluster",
     "WaitingCluster",
@@ -210,6 +211,12 @@ class ReshardingCluster(RedisCluster):
             await self.nodes_manager.aclose("startup_nodes")
         await super().aclose()
 
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
+        """A pipeline whose commands, sent on a connection this client closed, fail as
+        ``ConnectionError`` like single commands (:class:`ClosedAwarePipeline`)."""
+        super().pipeline(transaction, shard_hint)  # redis-py's checks of the arguments
+        return ClosedAwarePipeline(self, transaction)  # type: ignore[abstract]  # as redis-py does
+
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command; while its slot is moving, wait and try again."""
         loop = asyncio.get_running_loop()
@@ -219,9 +226,9 @@ class ReshardingCluster(RedisCluster):
             try:
                 return await super().execute_command(*args, **kwargs)
             except AttributeError as error:
-                if "writelines" not in str(error):
+                if not _closed_under(error):
                     raise
-                raise redis.ConnectionError("connection closed by the cluster client") from error
+                raise redis.ConnectionError(CLOSED_UNDER) from error
             except (TryAgainError, ClusterError) as error:
                 if not redirected_only(error):
                     raise
@@ -258,3 +265,30 @@ class WaitingCluster(ReshardingCluster):
                     raise redis.ConnectionError("No connection available.") from None
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.02)
+
+
+CLOSED_UNDER = "connection closed by the cluster client"
+
+
+def _closed_under(error: AttributeError) -> bool:
+    """Whether a command met a connection the cluster client closed under it (redis-py
+    8.1 on ``CLUSTERDOWN``: ``'NoneType' object has no attribute 'writelines'``, never
+    sent): a ``ConnectionError``, not a bug."""
+    return "writelines" in str(error)
+
+
+class ClosedAwarePipeline(ClusterPipeline):
+    """redis-py's cluster pipeline, failing as ``ConnectionError`` where a failover closed
+    its connection under it (see :class:`ReshardingCluster`): the gateway answers such an
+    upload 503, retried by the extension, not 500."""
+
+    async def execute(
+        self, raise_on_error: bool = True, allow_redirections: bool = True
+    ) -> list[Any]:
+        """As redis-py's (see the class docstring)."""
+        try:
+            return await super().execute(raise_on_error, allow_redirections)
+        except AttributeError as error:
+            if not _closed_under(error):
+                raise
+            raise redis.ConnectionError(CLOSED_UNDER) from error

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 from hypothesis import given
 from hypothesis import strategies as st
+from redis.asyncio.cluster import ClusterPipeline
 from redis.exceptions import (
     ClusterDownError,
     ClusterError,
@@ -151,3 +153,27 @@ def test_a_plain_url_packs_with_hiredis() -> None:
     assert connect_redis("unix:///tmp/redis.sock").connection_pool.connection_class is (
         aioredis.UnixDomainSocketConnection
     )
+
+
+async def test_a_cluster_pipeline_on_a_connection_closed_under_it_fails_as_unreachable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """redis-py 8.1 closes every connection on CLUSTERDOWN; a pipeline then sending on one
+    fails with AttributeError 'writelines': the gateway must see ConnectionError (503)."""
+
+    async def closed_under(*_: object, **__: object) -> list[object]:
+        raise AttributeError("'NoneType' object has no attribute 'writelines'")
+
+    monkeypatch.setattr(ClusterPipeline, "execute", closed_under)
+    client = connect_redis("redis+cluster://127.0.0.1:7000/0")
+    pipe = client.pipeline(transaction=False)
+    pipe.get("{p0}:k")
+    with pytest.raises(redis.ConnectionError, match="closed by the cluster client"):
+        await pipe.execute()
+
+    async def other_bug(*_: object, **__: object) -> list[object]:
+        raise AttributeError("'NoneType' object has no attribute 'other'")
+
+    monkeypatch.setattr(ClusterPipeline, "execute", other_bug)
+    with pytest.raises(AttributeError, match="other"):
+        await client.pipeline(transaction=False).execute()
