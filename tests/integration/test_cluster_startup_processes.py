@@ -30,20 +30,16 @@ import msgspec
 import pytest
 from redis.crc import key_slot
 
-from mindhit import streams
 from mindhit.keys import topics_key
 from mindhit.redis_client import UNREACHABLE, connect_redis
 from mindhit.settings import Settings
-from processors.dwell import fold
 from schema.derived import SessionClosed, VisitClosed
-from schema.ids import uuid7
-from schema.log import RawEntry, Upload, decode_derived_entry, encode_raw_entry
-from schema.topics import RAW_TOPIC, SESSIONS_TOPIC, VISITS_TOPIC, partition_for, stream_key
-from tests.integration.processors.test_worker_through_gateway import Script, service
+from schema.topics import SESSIONS_TOPIC, VISITS_TOPIC
+from tests.integration.processors.test_worker_through_gateway import service
 from tests.support.processes import LoggedProcess, mindhit_env
 from tests.support.redis_cluster import PrivateRedisCluster
+from tests.support.scripted import Backlog, append_scripted_backlog, derived_events
 from tests.support.servers import free_port
-from tests.unit.processors.browsing import Browser
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -59,39 +55,14 @@ def _prefix_on(cluster: PrivateRedisCluster, port: int) -> str:
             return prefix
 
 
-async def _backlog(url: str, prefix: str) -> tuple[dict[str, VisitClosed], set[str]]:
+async def _backlog(url: str, prefix: str) -> Backlog:
     """Append scripted sessions of :data:`USERS` users to the raw topic, as the gateway
-    would; return the visits and the closed sessions a clean fold gives."""
-    visits: dict[str, VisitClosed] = {}
-    sessions: set[str] = set()
+    would; return what a clean fold of them gives."""
     client = connect_redis(url)
     try:
-        for u in range(USERS):
-            user = f"user-{u}"
-            b = Browser(f"client-{u}", uuid7(), ts=1_790_000_000_000 + u)
-            Script(b, seed=u).run(120)
-            b.stop()
-            _, result = fold(None, user, b.events)
-            for d in result.derived:
-                if isinstance(d, VisitClosed):
-                    visits[d.visit_id] = d
-                elif isinstance(d, SessionClosed):
-                    sessions.add(d.session_id)
-            key = stream_key(prefix, RAW_TOPIC, partition_for(user, PARTITIONS))
-            for start in range(0, len(b.events), 40):
-                upload = Upload(
-                    batch_id=uuid7(),
-                    user_id=user,
-                    client_id=b.client_id,
-                    received_at=0,
-                    events=b.events[start : start + 40],
-                )
-                value = encode_raw_entry(RawEntry(uploads=[upload]))
-                await streams.append(client, key, value, key=user.encode(), timestamp_ms=0)
+        return await append_scripted_backlog(client, prefix, PARTITIONS, USERS, 120)
     finally:
         await client.aclose()
-    assert len(sessions) == USERS
-    return visits, sessions
 
 
 async def _derived(url: str, prefix: str, topic: str) -> list[object]:
@@ -99,11 +70,7 @@ async def _derived(url: str, prefix: str, topic: str) -> list[object]:
     while True:
         client = connect_redis(url)
         try:
-            found: list[object] = []
-            for partition in range(PARTITIONS):
-                for _id, fields in await client.xrange(stream_key(prefix, topic, partition)):
-                    found.extend(decode_derived_entry(fields[b"v"]).events)
-            return found
+            return await derived_events(client, prefix, PARTITIONS, topic)
         except UNREACHABLE:
             await asyncio.sleep(0.2)
         finally:
@@ -147,7 +114,8 @@ async def test_a_worker_started_during_the_failover_of_the_url_node_comes_up(
     dead = cluster.ports[0]
     prefix = _prefix_on(cluster, dead)
     assert dead in {cluster.owner(key_slot(f"{{p{n}}}".encode())) for n in range(PARTITIONS)}
-    visits, sessions = await _backlog(cluster.seed_url, prefix)
+    backlog = await _backlog(cluster.seed_url, prefix)
+    visits, sessions = backlog.visits, set(backlog.sessions)
 
     env = _env(settings, cluster.seed_url, prefix, tmp_path)
     worker = service(["processors", "--port", str(free_port())], env, tmp_path / "worker.log")
@@ -175,7 +143,8 @@ async def test_a_worker_started_while_the_url_only_node_is_down_waits_for_it(
     cluster = own_cluster(replicas=1, node_timeout_ms=1000)
     dead = cluster.ports[0]
     prefix = _prefix_on(cluster, dead)
-    visits, sessions = await _backlog(cluster.seed_url, prefix)
+    backlog = await _backlog(cluster.seed_url, prefix)
+    visits, sessions = backlog.visits, set(backlog.sessions)
     cluster.kill(dead)
     cluster.wait_failover(dead)
 

@@ -26,8 +26,9 @@ from processors.state import StateStore
 from schema.derived import DerivedBase, MindmapNode
 from schema.events import ClientEvent
 from schema.ids import uuid7
-from schema.log import RawEntry, Upload, decode_derived_entry, encode_raw_entry
+from schema.log import RawEntry, Upload, encode_raw_entry
 from schema.topics import RAW_TOPIC, SESSIONS_TOPIC, URLS_TOPIC, partition_for, stream_key
+from tests.support.scripted import derived_events
 
 
 class CountingProvider:
@@ -143,9 +144,6 @@ class Pipeline:
 
     async def derived(self, topic: str) -> list[DerivedBase]:
         """Every derived event on ``topic``, partition by partition, in order."""
-        found: list[DerivedBase] = []
-        for partition in range(self.settings.partitions):
-            key = stream_key(self.settings.key_prefix, topic, partition)
-            for _id, fields in await self.redis.xrange(key):
-                found.extend(decode_derived_entry(fields[b"v"]).events)
-        return found
+        return await derived_events(
+            self.redis, self.settings.key_prefix, self.settings.partitions, topic
+        )

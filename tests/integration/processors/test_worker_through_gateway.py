@@ -11,8 +11,8 @@ and one mind map.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,137 +24,19 @@ import redis.asyncio as aioredis
 
 from mindhit import streams
 from mindhit.accounts import create_token, create_user
-from mindhit.corpus import load_pages
 from mindhit.settings import Settings
-from processors.urls import normalize_url, url_hash
+from processors.urls import url_hash
 from schema.api import EventBatch
 from schema.derived import MindmapBuilt, SessionStatusChanged, UrlEnriched, VisitClosed
 from schema.ids import uuid7
 from schema.log import decode_derived_entry
 from schema.topics import SESSIONS_TOPIC, URLS_TOPIC, VISITS_TOPIC, stream_key
 from tests.support.processes import LoggedProcess, mindhit_env
+from tests.support.scripted import Script, derived_events
 from tests.support.servers import free_port
 from tests.unit.processors.browsing import Browser
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
-
-
-class Script:
-    """Drives a :class:`Browser` and records the visits its actions must produce."""
-
-    def __init__(self, browser: Browser, seed: int) -> None:
-        self.b = browser
-        self.rng = random.Random(seed)
-        self.pages = load_pages()[:18]
-        self.tabs: dict[int, str] = {}
-        self.sent_content: set[tuple[int, str]] = set()
-        self.tab = 0
-        self.next_tab = 100
-        self.open: tuple[str, int] | None = None
-        self.expected: list[tuple[str, int, int]] = []
-        self.read_urls: set[str] = set()
-
-    def _close(self) -> None:
-        if self.open is not None and self.b.ts > self.open[1]:
-            self.expected.append(
-                (normalize_url(self.open[0]), self.open[1], self.b.ts - self.open[1])
-            )
-        self.open = None
-
-    def _open(self) -> None:
-        self.open = (self.tabs[self.tab], self.b.ts)
-
-    def _wait(self) -> None:
-        self.b.wait(self.rng.randint(1_000, 90_000))
-
-    def read(self) -> None:
-        page = self.rng.choice(self.pages)
-        url = page.url + ("?utm_source=newsletter" if self.rng.random() < 0.2 else "")
-        if self.tabs.get(self.tab) == url:
-            return  # already reading it: activating it again is no transition
-        reuse = [t for t, u in self.tabs.items() if u == url]
-        if reuse:
-            tab = reuse[0]
-        else:
-            self.next_tab += 1
-            tab = self.next_tab
-        self._close()
-        self.tab = tab
-        self.tabs[tab] = url
-        self.b.activate(tab, url, title=page.title)
-        self._open()
-        if (tab, url) not in self.sent_content:
-            self.sent_content.add((tab, url))
-            self.b.content(tab, url, page.text, title=page.title)
-            self.read_urls.add(normalize_url(page.url))
-        self._wait()
-
-    def spa(self) -> None:
-        url = normalize_url(self.tabs[self.tab]).rstrip("/") + f"/part-{self.rng.randint(1, 4)}"
-        if url == self.tabs[self.tab]:
-            return
-        self._close()
-        self.tabs[self.tab] = url
-        self.b.navigate(self.tab, url, change="history")
-        self._open()
-        self._wait()
-
-    def retitle(self) -> None:
-        self.b.navigate(self.tab, self.tabs[self.tab], title="(1) new message", change="title")
-        self._wait()
-
-    def away(self) -> None:
-        self._close()
-        self.b.blur()
-        self._wait()
-        self.b.focus(1)
-        self._open()
-        self._wait()
-
-    def idle(self) -> None:
-        self._close()
-        self.b.idle("idle" if self.rng.random() < 0.7 else "locked")
-        self._wait()
-        self.b.idle("active")
-        self._open()
-        self._wait()
-
-    def watch(self) -> None:  # media keeps the visit open through idle: no split
-        self.b.media(self.tab, True)
-        self._wait()
-        self.b.idle("idle")
-        self._wait()
-        self.b.idle("active")
-        self._wait()
-        self.b.media(self.tab, False)
-        self._wait()
-
-    def close_tab(self) -> None:
-        self._close()
-        self.b.close(self.tab)
-        del self.tabs[self.tab]
-        self.b.wait(500)
-        if self.tabs:
-            self.tab = sorted(self.tabs)[0]
-            self.b.activate(self.tab, self.tabs[self.tab])
-            self._open()
-            self._wait()
-        else:
-            self.read()
-
-    def run(self, transitions: int) -> None:
-        self.b.focus(1)
-        self.read()
-        actions = [self.read] * 6 + [self.spa, self.retitle, self.away, self.idle, self.watch]
-        actions.append(self.close_tab)
-        while self.transitions < transitions:
-            self.rng.choice(actions)()
-        self._close()
-        self.b.blur()
-
-    @property
-    def transitions(self) -> int:
-        return sum(1 for e in self.b.events if type(e).__name__ != "PageContent")
 
 
 def service(args: list[str], env: dict[str, str], log: Path) -> LoggedProcess:
@@ -195,14 +77,6 @@ async def _wait_up(url: str, services: tuple[LoggedProcess, ...]) -> None:
     raise AssertionError(f"{url} never came up")
 
 
-async def _derived(client: aioredis.Redis, settings: Settings, topic: str) -> list[Any]:
-    found: list[Any] = []
-    for partition in range(settings.partitions):
-        for _id, fields in await client.xrange(stream_key(settings.key_prefix, topic, partition)):
-            found.extend(decode_derived_entry(fields[b"v"]).events)
-    return found
-
-
 def _metric(text: str, name: str) -> float:
     for line in text.splitlines():
         if line.startswith(name + " "):
@@ -220,6 +94,7 @@ async def test_scripted_session_yields_exact_visits_one_enrichment_per_page_and_
     user = await create_user(apg, f"{uuid7()}@example.com")
     _, token = await create_token(apg, user.user_id, "laptop")
     auth = {"Authorization": f"Bearer {token}"}
+    derived = partial(derived_events, aredis, settings.key_prefix, settings.partitions)
     await _wait_up(stack["gateway"] + "/healthz", stack["services"])
     await _wait_up(stack["metrics"], stack["services"])
 
@@ -251,7 +126,7 @@ async def test_scripted_session_yields_exact_visits_one_enrichment_per_page_and_
     assert 300 <= script.transitions < 320
     built: list[MindmapBuilt] = []
     for _ in range(600):
-        sessions = await _derived(aredis, settings, SESSIONS_TOPIC)
+        sessions = await derived(SESSIONS_TOPIC)
         built = [s for s in sessions if isinstance(s, MindmapBuilt)]
         if built:
             break
@@ -263,9 +138,7 @@ async def test_scripted_session_yields_exact_visits_one_enrichment_per_page_and_
     statuses = [s.status for s in sessions if isinstance(s, SessionStatusChanged)]
     assert statuses[-2:] == ["processing", "completed"]
 
-    visits = [
-        v for v in await _derived(aredis, settings, VISITS_TOPIC) if isinstance(v, VisitClosed)
-    ]
+    visits = [v for v in await derived(VISITS_TOPIC) if isinstance(v, VisitClosed)]
     got = sorted((v.url, v.start_ts, v.dwell_ms) for v in visits)
     assert got == sorted(script.expected)
     assert len({v.visit_id for v in visits}) == len(visits)
@@ -273,11 +146,7 @@ async def test_scripted_session_yields_exact_visits_one_enrichment_per_page_and_
 
     async with httpx.AsyncClient() as http:
         for _ in range(100):
-            enriched = [
-                u
-                for u in await _derived(aredis, settings, URLS_TOPIC)
-                if isinstance(u, UrlEnriched)
-            ]
+            enriched = [u for u in await derived(URLS_TOPIC) if isinstance(u, UrlEnriched)]
             if len(enriched) >= len(script.read_urls):
                 break
             await asyncio.sleep(0.1)

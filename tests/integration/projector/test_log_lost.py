@@ -29,8 +29,8 @@ from mindhit.accounts import create_token, create_user
 from mindhit.settings import Settings
 from schema.api import EventBatch
 from schema.ids import uuid7
-from tests.integration.processors.test_worker_through_gateway import Script
 from tests.support.processes import LoggedProcess, mindhit_env, run_mindhit
+from tests.support.scripted import Script
 from tests.support.servers import free_port
 from tests.unit.processors.browsing import Browser
 
