@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import psycopg_pool
@@ -18,11 +19,10 @@ import redis.asyncio as aioredis
 from litestar import Litestar
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisError
 
 from ingest.access_log import request_logger
 from ingest.coalescer import Coalescer
-from ingest.durability import verify_durability
+from ingest.durability import DurabilityGate, verify_durability
 from ingest.errors import exception_handlers
 from ingest.log_epochs import GatewayEpochs
 from ingest.log_writer import LogWriter
@@ -65,24 +65,6 @@ def redis_client(url: str, *, max_connections: int = 64) -> aioredis.Redis:
     )
 
 
-async def _refuse_volatile_redis(redis: aioredis.Redis, settings: Settings) -> bool:
-    """Start only on a Redis that keeps acknowledged uploads (production, unless overridden).
-
-    A Redis that cannot be asked (down at start-up) is not refused here: the gateway
-    starts unready, and ``/readyz`` asks again once Redis answers (:func:`verify_durability`).
-    Returns whether the check was made.
-    """
-    try:
-        await verify_durability(redis, settings)
-    except VolatileRedisError:
-        await redis.aclose()
-        raise
-    except (RedisError, OSError) as exc:
-        log.warning("redis_durability_unknown", error=repr(exc))
-        return False
-    return True
-
-
 def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
     """The clients, caches and coalescer the handlers share (the pool not opened yet)."""
     redis = redis_client(settings.redis_url)
@@ -113,6 +95,7 @@ def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
         clock=clock,
         # an own session's owner is trusted a minute (at most half its key's settled life)
         own_sessions=OwnSessions(ttl_s=min(60.0, settled_ttl_s(settings) / 2)),
+        durability=DurabilityGate(partial(verify_durability, redis, settings)),
     )
     return state
 
@@ -142,7 +125,11 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         state = _gateway_state(settings, clock)
         redis, pool, metrics = state.redis, state.pool, state.metrics
-        state.durability_known = await _refuse_volatile_redis(redis, settings)
+        try:
+            await state.durability.at_start_up()
+        except VolatileRedisError:
+            await redis.aclose()
+            raise
         await pool.open(wait=False)
         app.state.gateway = state
         listener = (

@@ -93,7 +93,8 @@ def events_operation() -> Operation:
                 {"Retry-After": {"schema": {"type": "integer"}}},
             ),
             "503": _error(  # type: ignore[dict-item]
-                "Redis or PostgreSQL unavailable; nothing was appended.",
+                "Redis or PostgreSQL unavailable, or (production) Redis would not keep what it"
+                " acknowledges; nothing was appended.",
                 {"Retry-After": {"schema": {"type": "integer"}}},
             ),
         },

@@ -16,7 +16,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body
 
 from ingest.auth import authenticate
-from ingest.durability import verify_durability
+from ingest.durability import require_durable
 from ingest.errors import ApiError
 from ingest.session_claims import legacy_owners
 from ingest.state import GatewayState
@@ -64,7 +64,11 @@ _AUTH_ERRORS = {
     401: _error(401, "Missing or unknown device token."),
     403: _error(403, "The device token was revoked."),
     429: _error(429, "A quota of the user is used up; retry after `Retry-After` seconds."),
-    503: _error(503, "Redis or PostgreSQL unavailable; retry after `Retry-After` seconds."),
+    503: _error(
+        503,
+        "Redis or PostgreSQL unavailable, or (production) Redis would not keep what it"
+        " acknowledges; retry after `Retry-After` seconds.",
+    ),
 }
 
 
@@ -94,6 +98,7 @@ async def create_session(
     """Start a session for the token's user."""
     gateway = _state(state)
     info = await authenticate(request.headers.get("authorization"), gateway)
+    await require_durable(gateway.durability)
     await gateway.quota.charge(info.user_id, 0, gateway.now_ms())
     created = await start_session(
         gateway.redis,
@@ -121,6 +126,7 @@ async def stop_session_route(
     """Stop one of the token user's sessions."""
     gateway = _state(state)
     info = await authenticate(request.headers.get("authorization"), gateway)
+    await require_durable(gateway.durability)
     await gateway.quota.charge(info.user_id, 0, gateway.now_ms())
     try:
         _uuid.decode(msgspec.json.encode(session_id))
@@ -164,9 +170,8 @@ async def readyz(state: State) -> Response[Health]:
 async def _check_redis(gateway: GatewayState) -> str:
     try:
         await asyncio.wait_for(gateway.redis.ping(), 1.0)  # type: ignore[arg-type]
-        if not gateway.durability_known:  # Redis was down at start-up: not asked yet
-            await asyncio.wait_for(verify_durability(gateway.redis, gateway.settings), 1.0)
-            gateway.durability_known = True
+        # asked here while unchecked (Redis down at start-up); free once it passed
+        await asyncio.wait_for(gateway.durability.ensure(again=True), 1.0)
     except VolatileRedisError as exc:
         return f"volatile: {exc}"
     except Exception as exc:

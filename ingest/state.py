@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 
 from ingest.blocklist import normalize_domain
 from ingest.coalescer import Coalescer
+from ingest.durability import DurabilityGate
 from ingest.metrics import GatewayMetrics
 from ingest.owner_cache import OwnSessions
 from ingest.quota import QuotaLimiter
@@ -44,11 +45,11 @@ class GatewayState:
     metrics: GatewayMetrics
     access_log: Any
     quota: QuotaLimiter
+    durability: DurabilityGate
+    """Whether what is appended may be acknowledged: Redis's durability checked (at
+    start-up, or once Redis answers if it was down then)."""
     clock: Clock = field(default=system_clock)
     own_sessions: OwnSessions = field(default_factory=lambda: OwnSessions(ttl_s=0.0))
-    durability_known: bool = True
-    """Whether Redis's durability was checked (at start-up, or by ``/readyz`` once Redis
-    answered: a gateway started while Redis was down is not ready until then)."""
 
     def now_ms(self) -> int:
         """The gateway's clock, Unix milliseconds (``received_at``)."""

@@ -20,6 +20,7 @@ from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receiv
 from ingest.auth import authenticate
 from ingest.blocklist import partition_blocked
 from ingest.coalescer import AppendResult
+from ingest.durability import require_durable
 from ingest.errors import ApiError
 from ingest.known_text import drop_known_texts
 from ingest.quarantine import quarantine_entries, write_quarantine
@@ -89,6 +90,7 @@ async def post_events(scope: Scope, receive: Receive, send: Send) -> None:
         authorization, declared = _headers(scope)
         info = await authenticate(authorization, gateway)
         user_id = info.user_id
+        await require_durable(gateway.durability)  # before a byte is charged
         body = await _read_body(receive, declared, gateway.settings.max_body_bytes)
         await gateway.quota.charge(user_id, len(body), gateway.now_ms())
         result = await _ingest(gateway, info, body)

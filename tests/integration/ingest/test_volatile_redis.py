@@ -17,6 +17,7 @@ import redis
 from litestar.testing import AsyncTestClient
 
 from ingest.app import create_app
+from ingest.durability import REFUSAL_KEPT_S
 from mindhit.redis_durability import VolatileRedisError
 from mindhit.settings import Settings
 from tests.integration.ingest.conftest import Account
@@ -128,5 +129,42 @@ async def test_a_gateway_started_while_redis_was_down_is_ready_only_once_it_chec
         try:
             answer = await client.get("/readyz")
             assert answer.status_code == 200, answer.json()
+        finally:
+            durable.stop()
+
+
+async def test_requests_sent_straight_to_a_gateway_that_could_not_check_redis_are_refused(
+    settings: Settings, account: Account, tmp_path: Path
+) -> None:
+    """Production, Redis down at start-up, then up without persistence; no ``/readyz``
+    was asked (a client reaching the pod past the balancer): uploads and new sessions
+    are answered 503 with the reason, nothing is appended; once Redis keeps what it
+    acknowledges, the same upload is taken."""
+    volatile = PrivateRedis(tmp_path / "volatile", appendonly=False)  # not started yet
+    body = upload_body(event_dicts(3))
+    async with AsyncTestClient(app=create_app(_production(settings, volatile))) as client:
+        volatile.start()
+        control = redis.Redis(port=volatile.port)
+        try:
+            for _ in range(3):
+                answer = await client.post("/v1/events", content=body, headers=account.headers)
+                assert answer.status_code == 503, answer.text
+                assert "would not keep" in answer.json()["detail"]
+                assert "appendonly no" in answer.json()["detail"]
+                assert answer.headers["retry-after"] == "1"
+            started = await client.post("/v1/sessions", headers=account.headers)
+            assert started.status_code == 503, started.text
+            assert list(control.scan_iter(_type="stream")) == []
+        finally:
+            control.close()
+            volatile.stop()
+        durable = PrivateRedis(tmp_path / "durable", fsync="everysec")
+        durable.port = volatile.port  # the same address, now with an append-only file
+        durable.start()
+        try:
+            await asyncio.sleep(REFUSAL_KEPT_S)  # the refusal stands that long
+            answer = await client.post("/v1/events", content=body, headers=account.headers)
+            assert answer.status_code == 202, answer.text
+            assert answer.json()["accepted"] == 3
         finally:
             durable.stop()
