@@ -34,7 +34,7 @@ from mindhit.log_epoch import describe
 from mindhit.logs import get_logger
 from mindhit.offsets import migrate_legacy
 from mindhit.redis_client import UNREACHABLE
-from mindhit.redis_retry import until_reachable
+from mindhit.redis_retry import LOGGED_EVERY, until_reachable
 from mindhit.streams import StreamRecord
 from processors.transport import metrics
 from processors.transport.context import GroupContext
@@ -140,6 +140,7 @@ class GroupMembership(Service):
         A partition's previous owner releases its lease after its last commit, or the
         lease expires (owner dead); until then this waits, renewing what it holds.
         """
+        failures = 0
         while not self.should_stop:
             async with self._lock:
                 current = self.generation
@@ -148,7 +149,11 @@ class GroupMembership(Service):
                 try:
                     self.held |= await self.leases.renew(self.client, partitions - self.held)
                 except UNREACHABLE as exc:  # a failover, the URL's node down: try again
-                    log.warning("taking leases failed; retrying", error=repr(exc))
+                    failures += 1
+                    if failures % LOGGED_EVERY == 1:  # not every 0.25 s while Redis is down
+                        log.warning(
+                            "taking leases failed; retrying", attempt=failures, error=repr(exc)
+                        )
                 metrics.LEASE_HELD.set(len(self.held))
                 if partitions <= self.held:
                     return True
