@@ -29,6 +29,7 @@ async def test_clients_made_after_the_url_node_died_find_the_cluster(
     first = connect_redis(cluster.url)
     for key in keys:
         await first.xadd(key, {"v": b"before"})
+    cluster.wait_replicated(cluster.ports[0])  # else its replica may take over without them
     cluster.kill(cluster.ports[0])
     cluster.wait_failover(cluster.ports[0])
 

@@ -116,6 +116,7 @@ async def test_a_worker_started_during_the_failover_of_the_url_node_comes_up(
     assert dead in {cluster.owner(key_slot(f"{{p{n}}}".encode())) for n in range(PARTITIONS)}
     backlog = await _backlog(cluster.seed_url, prefix)
     visits, sessions = backlog.visits, set(backlog.sessions)
+    cluster.wait_replicated(dead)  # the failover must not lose the backlog (async replication)
 
     env = _env(settings, cluster.seed_url, prefix, tmp_path)
     worker = service(["processors", "--port", str(free_port())], env, tmp_path / "worker.log")
@@ -145,6 +146,7 @@ async def test_a_worker_started_while_the_url_only_node_is_down_waits_for_it(
     prefix = _prefix_on(cluster, dead)
     backlog = await _backlog(cluster.seed_url, prefix)
     visits, sessions = backlog.visits, set(backlog.sessions)
+    cluster.wait_replicated(dead)  # else the replica may take over without the backlog
     cluster.kill(dead)
     cluster.wait_failover(dead)
 

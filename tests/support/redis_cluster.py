@@ -184,6 +184,33 @@ class PrivateRedisCluster:
 
         self._wait(port, deadline, synced)
 
+    def wait_replicated(self, master: int, timeout: float = 20.0) -> None:
+        """Wait until every replica of the master on ``master`` acknowledged all its writes.
+
+        Replication is asynchronous: a master killed (:meth:`kill`) right after a write is
+        replaced by a replica that may lack it, and the write is lost (what
+        ``MINDHIT_WAIT_REPLICAS`` guards against). Just after :meth:`start` the window is
+        up to a second even for a replica reported online: after a diskless full sync the
+        master streams nothing to it until the replica's first ``REPLCONF ACK``, sent once
+        a second. A test that kills a master and expects the writes it made before to
+        survive calls this first.
+        """
+        deadline = time.monotonic() + timeout
+
+        def caught_up(client: redis.Redis) -> bool:
+            info = client.info("replication")
+            offsets = [
+                int(value.get("offset", -1))
+                for name, value in info.items()
+                if name.startswith("slave") and isinstance(value, dict)
+                and value.get("state") == "online"
+            ]  # fmt: skip
+            return len(offsets) >= self.replicas and all(
+                offset >= int(info["master_repl_offset"]) for offset in offsets
+            )
+
+        self._wait(master, deadline, caught_up)
+
     def move_slot(self, slot: int, to_port: int, *, pause: float = 0.0, finish: bool = True) -> int:
         """Move ``slot`` with its keys to the master on ``to_port``; return the keys moved.
 
