@@ -78,19 +78,29 @@ async def test_send_resolves_to_the_real_dense_offset_with_headers_and_tombstone
 
 
 async def test_flush_ends_while_sends_keep_coming(app: faust.App) -> None:
+    """A flush waits for the sends handed over before it, not for those that keep coming
+    after (else, under sustained sends, a flush and the commit after it never end).
+
+    What is promised is that it *ends*, not how fast: its time is that of storing the
+    backlog queued before it, which grows with the machine's load (a 2 s bound here was
+    missed at 2.6 s on a loaded CI box, with nothing wrong; no flush or commit latency
+    is promised anywhere). So the flush is given a bound no honest flush comes near:
+    the bug it guards against, waiting for the queue to drain, never ends here, since
+    the sender refills the queue (100 sends) while each pipelined write is in flight.
+    The sends must really go on during the flushes, and everything sent before a flush
+    must be stored when it returns."""
     producer = app.producer
     stop = asyncio.Event()
     sending = asyncio.Event()
+    futures: list[asyncio.Future[Any]] = []
 
-    async def sender() -> int:
-        sent = 0
+    async def sender() -> None:
         while not stop.is_set():
-            await producer.send("load", b"k%d" % (sent % 50), b"v", None, None, None)
-            sent += 1
-            if sent % 100 == 0:
+            n = len(futures)
+            futures.append(await producer.send("load", b"k%d" % (n % 50), b"v", None, None, None))
+            if (n + 1) % 100 == 0:
                 sending.set()
                 await asyncio.sleep(0)
-        return sent
 
     task = asyncio.create_task(sender())
     # Flush only once sends flow (a first send on a loaded box, e.g. a fresh cluster
@@ -98,15 +108,19 @@ async def test_flush_ends_while_sends_keep_coming(app: faust.App) -> None:
     await asyncio.wait_for(sending.wait(), 30)
     await asyncio.sleep(0.3)
     durations = []
+    sent_meanwhile = 0
     for _ in range(5):
+        before = len(futures)
         begin = time.perf_counter()
-        await producer.flush()
+        await asyncio.wait_for(producer.flush(), 30)
         durations.append(time.perf_counter() - begin)
+        assert all(f.done() and not f.exception() for f in futures[:before])
+        sent_meanwhile += len(futures) - before
     stop.set()
-    sent = await task
+    await task
     await producer.flush()
-    assert sent > 1000
-    assert max(durations) < 2.0, durations
+    assert len(futures) > 1000, durations
+    assert sent_meanwhile > 0, "no send during the flushes: nothing was tested"
 
 
 async def test_flush_fails_when_a_message_could_not_be_stored(
