@@ -52,11 +52,13 @@ __all__ = [
     "LONE_PERCENTILE",
     "ClusterParams",
     "choose_groups",
+    "eigengap_count",
     "group_affinity",
     "group_pages",
     "merge_close_groups",
     "merge_lone_pages",
     "session_similarity",
+    "spectral_groups",
 ]
 
 LONE_PERCENTILE = 95.0
@@ -136,7 +138,7 @@ def choose_groups(
     linked = np.flatnonzero(adjacency.sum(1) > 0)
     labels = np.arange(count) + count  # unlinked pages: one group each
     if len(linked) >= 2:
-        labels[linked] = _spectral(adjacency[np.ix_(linked, linked)])
+        labels[linked] = spectral_groups(adjacency[np.ix_(linked, linked)])
     lone_merged = merge_lone_pages(similarity, labels.tolist(), floor)
     return _renumber(merge_close_groups(similarity, lone_merged, merge_affinity, floor))
 
@@ -210,23 +212,43 @@ def merge_lone_pages(similarity: np.ndarray, labels: Sequence[int], floor: float
     return result
 
 
-def _spectral(adjacency: np.ndarray) -> list[int]:
-    count = len(adjacency)
-    scale = 1.0 / np.sqrt(adjacency.sum(1))
-    laplacian = np.eye(count) - adjacency * scale[:, None] * scale[None, :]
-    values, vectors = np.linalg.eigh(laplacian)
-    components = int(connected_components(adjacency > 0)[0])
+def eigengap_count(values: np.ndarray, components: int) -> int:
+    """The number of groups the normalized Laplacian's eigenvalues describe.
+
+    ``values`` are the eigenvalues in ascending order, ``components`` the graph's
+    connected components. Eigenvalues of 1 and above describe no grouping: the gap is
+    looked for below them, and a gap up to such a value counts only up to 1. The count is
+    the largest one whose gap reaches :data:`GAP_SHARE` of the largest such gap, at least
+    ``components`` and at most the number of eigenvalues.
+    """
+    count = len(values)
     if components >= count:
-        return list(range(count))
-    # Eigenvalues of 1 and above describe no grouping: look for the gap below them, and
-    # count a gap up to such a value only up to 1.
+        return count
     gaps = np.diff(np.minimum(values, 1.0))
     top = max(components + 1, min(count, int((values < 1.0).sum()) + 1))
     counts = range(components, top)
     widest = max(gaps[g - 1] for g in counts)
-    k = max(g for g in counts if gaps[g - 1] >= GAP_SHARE * widest)
+    return max(g for g in counts if gaps[g - 1] >= GAP_SHARE * widest)
+
+
+def spectral_groups(adjacency: np.ndarray, count: int | None = None) -> list[int]:
+    """Group the pages of a graph without unlinked pages in its spectral embedding.
+
+    ``count`` groups, or (``None``) as many as :func:`eigengap_count` reads from the
+    normalized Laplacian; average linkage on the rows of the first ``count``
+    eigenvectors (unit length). ``count`` is a diagnostic's way to see the grouping at
+    another count (``bench/mindmap_session.py``).
+    """
+    size = len(adjacency)
+    scale = 1.0 / np.sqrt(adjacency.sum(1))
+    laplacian = np.eye(size) - adjacency * scale[:, None] * scale[None, :]
+    values, vectors = np.linalg.eigh(laplacian)
+    components = int(connected_components(adjacency > 0)[0])
+    if components >= size:
+        return list(range(size))
+    k = eigengap_count(values, components) if count is None else max(1, min(count, size))
     if k <= 1:
-        return [0] * count
+        return [0] * size
     embedding = vectors[:, :k]
     embedding = embedding / np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
     found = AgglomerativeClustering(n_clusters=k, linkage="average", metric="cosine").fit_predict(

@@ -13,11 +13,13 @@ from processors.ai.base import MindmapPage
 from processors.ai.cluster import (
     ClusterParams,
     choose_groups,
+    eigengap_count,
     group_affinity,
     group_pages,
     merge_close_groups,
     merge_lone_pages,
     session_similarity,
+    spectral_groups,
 )
 from processors.ai.local import plan_session
 from processors.ai.wordvectors import load_word_vectors
@@ -89,6 +91,49 @@ def test_disconnected_blocks_become_separate_groups() -> None:
             for j in block:
                 similarity[i, j] = 1.0 if i == j else 0.4
     assert choose_groups(similarity) == [0, 1, 0, 1, 0, 2, 2]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 2.0), min_size=2, max_size=30).map(sorted),
+    st.integers(1, 30),
+)
+def test_the_eigengap_count_is_between_the_components_and_the_pages(
+    values: list[float], components: int
+) -> None:
+    components = min(components, len(values))
+    count = eigengap_count(np.array(values), components)
+    assert components <= count <= len(values)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 6), st.floats(0.0, 0.05), st.floats(0.9, 1.5))
+def test_groups_that_stand_apart_by_a_clear_gap_are_counted(
+    groups: int, rest: int, noise: float, level: float
+) -> None:
+    """``groups`` eigenvalues near 0, then a jump to ``level`` or more: that many groups."""
+    values = np.array([0.0] + [noise] * (groups - 1) + [level + 0.01 * i for i in range(rest)])
+    assert eigengap_count(values, 1) == groups
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 12), st.integers(1, 12), st.integers(0, 2**32 - 1))
+def test_a_count_given_to_the_spectral_grouping_is_the_count_it_returns(
+    size: int, count: int, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    adjacency = rng.uniform(0.05, 1.0, (size, size))
+    adjacency = (adjacency + adjacency.T) / 2
+    np.fill_diagonal(adjacency, 0.0)
+    assert len(set(spectral_groups(adjacency, count))) == min(count, size)
+    assert spectral_groups(adjacency) == spectral_groups(
+        adjacency, eigengap_count(np.linalg.eigvalsh(_laplacian(adjacency)), 1)
+    )
+
+
+def _laplacian(adjacency: np.ndarray) -> np.ndarray:
+    scale = 1.0 / np.sqrt(adjacency.sum(1))
+    return np.eye(len(adjacency)) - adjacency * scale[:, None] * scale[None, :]
 
 
 @settings(max_examples=40, deadline=None)
