@@ -65,7 +65,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ``http://{gateway_host}:{gateway_port}``.
         max_body_bytes: largest accepted upload body.
         wait_replicas: replicas that must acknowledge an append before the gateway does.
-        wait_timeout_ms: how long to wait for those replicas.
+        wait_timeout_ms: how long to wait for those replicas (1–4000: the Redis clients'
+            socket timeout is 5 s).
         producer_timeout_s: how long a processors worker retries its appends while Redis is
             unreachable, and its check that the replicas hold them before a commit, before
             it stops uncommitted (the next worker replays from the last commit).
@@ -145,7 +146,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     gateway_public_url: str = ""
     max_body_bytes: int = 2 * 1024 * 1024
     wait_replicas: Annotated[int, msgspec.Meta(ge=0)] = 0
-    wait_timeout_ms: Annotated[int, msgspec.Meta(ge=1)] = 100  # WAIT n 0 would block forever
+    # ≥ 1: WAIT n 0 would block forever; ≤ 4000: below the clients' 5 s socket timeout,
+    # which would cut a longer WAIT off and report Redis unreachable
+    wait_timeout_ms: Annotated[int, msgspec.Meta(ge=1, le=4000)] = 100
     producer_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=1200)] = 30.0
     allow_volatile_redis: bool = False
     batch_dedupe_seconds: int = 7 * 24 * 3600

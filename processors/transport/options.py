@@ -15,7 +15,7 @@ keeps its usual redis-py meaning:
 ``wait_replicas``     replicas that must hold the producer's appends before Faust may commit past
                       them (default 0 = none; ``MINDHIT_WAIT_REPLICAS``, see
                       :meth:`processors.transport.producer.Producer.flush`).
-``wait_timeout_ms``   how long one ``WAIT`` for them lasts (default 100;
+``wait_timeout_ms``   how long one ``WAIT`` for them lasts (1–4000, default 100;
                       ``MINDHIT_WAIT_TIMEOUT_MS``).
 ``cluster``           ``1``: the Redis is a Redis Cluster (what ``redis+cluster://`` means
                       elsewhere in MindHit, :func:`mindhit.redis_client.connect_redis`; Faust
@@ -108,7 +108,7 @@ def parse_broker_url(url: str) -> TransportOptions:
         or options.compact_interval_s < 0
         or options.lease_ms < 1000
         or options.wait_replicas < 0
-        or options.wait_timeout_ms < 1  # WAIT n 0 blocks forever
+        or not 1 <= options.wait_timeout_ms <= 4000  # WAIT n 0 blocks forever; 5 s timeout
     ):
         raise ValueError(f"broker URL options out of range: {url!r}")
     return options

@@ -28,8 +28,13 @@ def test_the_public_url_follows_the_dashboard_port_unless_set() -> None:
     assert Settings.from_env(chosen).public_url == "https://mindhit.example.com"
 
 
-@pytest.mark.parametrize("value", ["0", "-5"])
-def test_a_replica_wait_of_zero_ms_is_refused_since_redis_would_wait_forever(value: str) -> None:
+@pytest.mark.parametrize("value", ["0", "-5", "4001", "10000"])
+def test_a_replica_wait_redis_would_hold_forever_or_past_the_socket_timeout_is_refused(
+    value: str,
+) -> None:
+    """0 ms: Redis waits forever; past 4 s: the clients' 5 s socket timeout cuts the
+    ``WAIT`` off and every upload would be answered 503 as if Redis were down."""
     with pytest.raises(SettingsError, match="wait_timeout_ms"):
         Settings.from_env({"MINDHIT_WAIT_TIMEOUT_MS": value})
     assert Settings.from_env({"MINDHIT_WAIT_TIMEOUT_MS": "1"}).wait_timeout_ms == 1
+    assert Settings.from_env({"MINDHIT_WAIT_TIMEOUT_MS": "4000"}).wait_timeout_ms == 4000

@@ -36,6 +36,7 @@ def test_broker_url_options_are_split_from_the_redis_url() -> None:
         "redis://h?lease_ms=10",
         "redis://h?wait_replicas=-1",
         "redis://h?wait_timeout_ms=-5",
+        "redis://h?wait_timeout_ms=5000",
     ],
 )
 def test_bad_broker_urls_are_refused(url: str) -> None:
