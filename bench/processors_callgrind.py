@@ -7,12 +7,16 @@ D1 48 KB, last level 2 MB = the L2 per core) over ``bench/processors.py``'s synt
 browsing (its seed, batch ids numbered): ``--warm`` entries (every client's state made;
 not counted), then ``--timed`` entries, 16 per call, counted alone (instrumentation is
 switched on with ``callgrind_control`` once the warm-up is done). The Redis server's
-work is not counted. Prints per event: instructions, L1 and last-level misses and
+work is not counted. With ``--baseline`` it counts what ``bench/processors.py`` compares
+the handler with instead, ``XREAD`` + decode (over the same entries: the warm-up ones
+read first, not counted). Prints per event: instructions, L1 and last-level misses and
 ``model_cycles`` = instructions + 12 per L1 miss + 150 per last-level miss, and a last
 line of JSON. Compare two trees by running each tree's copy of this script
-(``--warm 1000 --timed 320`` takes ~2 minutes).
+(``--warm 1000 --timed 320`` takes ~2 minutes); the modelled ratio is the baseline's
+``model_cycles_per_event`` over the handler's.
 
-Usage: ``python bench/processors_callgrind.py [--clients 10000] [--warm 1000] [--timed 320]``
+Usage: ``python bench/processors_callgrind.py [--clients 10000] [--warm 1000] [--timed 320]
+[--baseline]``
 """
 
 from __future__ import annotations
@@ -34,11 +38,14 @@ sys.path.insert(0, str(ROOT))
 
 import bench.processors as bench  # noqa: E402
 from bench.support.teardown import delete_prefix  # noqa: E402
+from mindhit import streams  # noqa: E402
 from mindhit.redis_client import connect_redis  # noqa: E402
 from processors.agents.raw import MAX_BATCH, RawHandler  # noqa: E402
 from processors.app import tune_gc  # noqa: E402
 from processors.content import ContentStore  # noqa: E402
 from processors.state import StateStore  # noqa: E402
+from schema.log import decode_raw_entry  # noqa: E402
+from schema.topics import RAW_TOPIC, stream_key  # noqa: E402
 
 CACHES = ["--I1=65536,8,64", "--D1=49152,12,64", "--LL=2097152,16,64"]
 
@@ -71,12 +78,30 @@ async def handle(args: argparse.Namespace, flag: Path) -> None:
             last = min(stop, first + MAX_BATCH)
             await handler.handle_many(0, [(o, values[o]) for o in range(first, last)])
 
+    async def read(key: str, start: int, stop: int) -> None:
+        offset, events = start, 0
+        while offset < stop:
+            for record in await streams.read(client, {key: offset}, count=100):
+                if record.offset >= stop:
+                    return
+                entry = decode_raw_entry(record.value)
+                events += sum(len(u.events) for u in entry.uploads)
+                offset = record.offset + 1
+
     try:
-        await run(0, args.warm)
+        key = stream_key(prefix, RAW_TOPIC, 0)
+        if args.baseline:
+            await bench.fill(client, key, values)
+            await read(key, 0, args.warm)
+        else:
+            await run(0, args.warm)
         flag.with_suffix(".ready").touch()
         while not flag.with_suffix(".go").exists():
             time.sleep(0.05)
-        await run(args.warm, args.warm + args.timed)
+        if args.baseline:
+            await read(key, args.warm, args.warm + args.timed)
+        else:
+            await run(args.warm, args.warm + args.timed)
     finally:
         await delete_prefix(client, prefix)
         await client.aclose()
@@ -121,6 +146,7 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
         "model_cycles_per_event": round((ir + 12 * l1 + 150 * ll) / events),
         "clients": args.clients,
         "entries_timed": args.timed,
+        "baseline": args.baseline,
     }
 
 
@@ -130,14 +156,16 @@ if __name__ == "__main__":
     parser.add_argument("--warm", type=int, default=1_000, help="entries before counting")
     parser.add_argument("--timed", type=int, default=320, help="entries counted")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--baseline", action="store_true", help="count XREAD + decode instead")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parsed = parser.parse_args()
     if parsed.child is not None:
         asyncio.run(handle(parsed, parsed.child))
     else:
         found = measure(parsed)
+        what = "XREAD + decode" if parsed.baseline else "dwell handler"
         print(
-            f"per event: {found['instructions_per_event']:,} instructions, "
+            f"{what} per event: {found['instructions_per_event']:,} instructions, "
             f"{found['l1_misses_per_event']} L1 and {found['ll_misses_per_event']} L2 misses, "
             f"{found['model_cycles_per_event']:,} modelled cycles"
         )
