@@ -30,6 +30,7 @@ from psycopg import sql
 
 from projector.overview import OVERVIEW_TABLES, subtract_session
 from projector.rows import EraseSession
+from projector.shared_pages import read_by_others
 from schema.derived import SessionErased, UrlDiscovered, UrlEnriched
 from schema.log import (
     DerivedEntry,
@@ -168,23 +169,32 @@ def _drop_orphaned_pages(
     pages: list[tuple[str, str]],
     suffixes: tuple[str, ...],
 ) -> set[tuple[str, str]]:
-    """Delete URL versions this user discovered and no longer visits; then orphaned texts."""
+    """Delete URL versions this user discovered and nobody visits any more (another
+    user's page stays: :mod:`projector.shared_pages`); then orphaned texts."""
     if not pages:
         return set()
     gone: set[tuple[str, str]] = set()
     for suffix in suffixes:
-        names = _existing(conn, ["urls" + suffix, "page_texts" + suffix, "page_visits" + suffix])
-        if len(names) < 3:
+        names = _existing(
+            conn,
+            [
+                "urls" + suffix,
+                "page_texts" + suffix,
+                "page_visits" + suffix,
+                "page_titles" + suffix,
+            ],
+        )
+        if len(names) < 4:
             continue
-        urls, texts, visits = (sql.Identifier(n) for n in names)
+        urls, texts, visits = (sql.Identifier(n) for n in names[:3])
         rows = conn.execute(
             sql.SQL(
                 "DELETE FROM {u} u USING unnest(%(h)s::text[], %(c)s::text[]) AS p(h, c)"
                 " WHERE u.url_hash = p.h AND u.content_hash = p.c AND u.user_id = %(user)s"
                 " AND NOT EXISTS (SELECT 1 FROM {v} v WHERE v.user_id = %(user)s"
-                " AND v.url_hash = p.h AND v.content_hash = p.c)"
+                " AND v.url_hash = p.h AND v.content_hash = p.c) AND NOT {others}"
                 " RETURNING u.url_hash, u.content_hash"
-            ).format(u=urls, v=visits),
+            ).format(u=urls, v=visits, others=read_by_others(names[3], "p.h", "p.c")),
             {"h": [p[0] for p in pages], "c": [p[1] for p in pages], "user": user_id},
         ).fetchall()
         gone.update((r[0], r[1]) for r in rows)

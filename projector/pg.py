@@ -35,6 +35,7 @@ from projector.overview import (
 )
 from projector.projections import PROJECTIONS, ROLLUP_TABLES
 from projector.rows import EraseUser
+from projector.shared_pages import Heirs, hand_over_archive, hand_over_read_pages
 from projector.tables import READ_TABLES, ReadTable, staging_ddl
 from projector.visits_merge import merge_visits
 
@@ -208,15 +209,19 @@ def erase_user_rows(
 
     Steps: record the tombstone (its ``erased_at`` is the cut, server time: what the
     gateway received up to it is skipped forever, later uploads are projected again);
-    delete the user's rows from every read table and its shadow (if a replay is
-    building one); delete page texts no remaining URL row references; delete the
-    user's archive rows and re-derived entries logged up to the cut or this
+    hand the URL versions other users still read over to one of them, then delete the
+    user's rows from every read table and its shadow (if a replay is building one);
+    delete page texts no remaining URL row references; move the archived url events of
+    the handed-over versions to their heirs (:mod:`projector.shared_pages`), then delete
+    the user's archive rows and re-derived entries logged up to the cut or this
     transaction; delete the account when asked (``mindhit erase``);
     record the Redis purges owed (``purges``: stream key → trim below this offset).
     """
     params = {"user": erase.user_id, "at": erase.at}
     conn.execute(_ERASED_USER, {**params, "reason": erase.reason})
-    deleted = sum(_erase_read_rows(conn, suffix, params) for suffix in ("", SHADOW_SUFFIX))
+    deleted, heirs = _erase_read_rows(conn, "", params)
+    deleted += _erase_read_rows(conn, SHADOW_SUFFIX, params)[0]
+    hand_over_archive(conn, erase.user_id, heirs)
     for log_table in ("event_log", "derived_log"):
         deleted += conn.execute(
             sql.SQL(
@@ -231,14 +236,21 @@ def erase_user_rows(
     return deleted
 
 
-def _erase_read_rows(conn: psycopg.Connection[Any], suffix: str, params: dict[str, Any]) -> int:
-    """Delete one user's rows from the read tables named ``<table><suffix>``."""
-    names = {
-        base: base + suffix
-        for base in ALL_TABLES
-        if conn.execute("SELECT to_regclass(%s)", (base + suffix,)).fetchone() != (None,)
-    }
+def _exists(conn: psycopg.Connection[Any], table: str) -> bool:
+    return conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() != (None,)
+
+
+def _erase_read_rows(
+    conn: psycopg.Connection[Any], suffix: str, params: dict[str, Any]
+) -> tuple[int, Heirs]:
+    """Delete one user's rows from the read tables named ``<table><suffix>``; first hand
+    the page versions other users still read over to one of them (returned: who got which)."""
+    names = {base: base + suffix for base in ALL_TABLES if _exists(conn, base + suffix)}
     hashes: list[str] = []
+    heirs: Heirs = {}
+    if {"urls", "page_visits"} <= names.keys() and _exists(conn, titles := "page_titles" + suffix):
+        user, urls, visits = str(params["user"]), names["urls"], names["page_visits"]
+        heirs = hand_over_read_pages(conn, user, urls=urls, visits=visits, titles=titles)
     if "urls" in names:
         query = sql.SQL("SELECT DISTINCT content_hash FROM {t} WHERE ").format(
             t=sql.Identifier(names["urls"])
@@ -264,7 +276,7 @@ def _erase_read_rows(conn: psycopg.Connection[Any], suffix: str, params: dict[st
         if conn.execute("SELECT to_regclass(%s)", (base + suffix,)).fetchone() != (None,)
     }
     rebuild_user(conn, {**names, **rollups}, str(params["user"]))  # the overview follows
-    return deleted
+    return deleted, heirs
 
 
 @dataclass(frozen=True)
