@@ -165,7 +165,11 @@ class LagRow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class UserHealth(msgspec.Struct, frozen=True, kw_only=True):
-    """The user's view of the pipeline: when their last event arrived, whether it keeps up."""
+    """The user's view of the pipeline: when their last event arrived, whether it keeps up.
+
+    ``max_lag`` is the entries waiting on the user's partition when it is ``behind``, else
+    0 (the partition is shared: a smaller count would show other users' uploads).
+    """
 
     last_event_at: str | None
     recording_sessions: int

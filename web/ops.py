@@ -85,18 +85,24 @@ async def user_health(
     settings: Settings,
     user_id: str,
 ) -> UserHealth:
-    """When the user's last event arrived and whether their partition is behind."""
+    """When the user's last event arrived and whether their partition is behind.
+
+    The partition is shared with other users, so its lag is shown only once it is behind
+    (more than :data:`BEHIND_ENTRIES`, the pipeline's state): below that, the exact count,
+    read afresh on every request, would show each upload of the others as it arrives.
+    """
     last, recording, processing = await store.last_event(conn, user_id)
     partition = partition_for(user_id, settings.partitions)
     lag = [row.lag for row in await lag_rows(conn, redis, settings) if row.partition == partition]
     max_lag = max(lag, default=0)
+    behind = max_lag > BEHIND_ENTRIES
     provider, status = ai_status(settings)
     return UserHealth(
         last_event_at=None if last is None else last.isoformat().replace("+00:00", "Z"),
         recording_sessions=recording,
         processing_sessions=processing,
-        behind=max_lag > BEHIND_ENTRIES,
-        max_lag=max_lag,
+        behind=behind,
+        max_lag=max_lag if behind else 0,
         ai_provider=provider,
         ai_status=status,
     )
