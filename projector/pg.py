@@ -214,7 +214,8 @@ def erase_user_rows(
     delete page texts no remaining URL row references; move the archived url events of
     the handed-over versions to their heirs (:mod:`projector.shared_pages`), then delete
     the user's archive rows and re-derived entries logged up to the cut or this
-    transaction; delete the account when asked (``mindhit erase``);
+    transaction; delete the names they gave sessions and the deletions they asked for;
+    delete the account when asked (``mindhit erase``);
     record the Redis purges owed (``purges``: stream key → trim below this offset).
     """
     params = {"user": erase.user_id, "at": erase.at}
@@ -229,7 +230,10 @@ def erase_user_rows(
             ).format(sql.Identifier(log_table)),
             params,
         ).rowcount
-    conn.execute("DELETE FROM session_labels WHERE user_id = %(user)s", params)
+    for kept in ("session_labels", "session_deletions"):  # names, deletions asked for
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE user_id = %(user)s").format(sql.Identifier(kept)), params
+        )
     if erase.delete_account:
         conn.execute("DELETE FROM users WHERE user_id = %(user)s", params)
     record_purges(conn, erase.user_id, purges)

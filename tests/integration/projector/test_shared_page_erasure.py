@@ -176,7 +176,10 @@ async def test_a_replay_after_the_erasure_keeps_the_handed_over_page(
 ) -> None:
     first, later = uuid7(T0), uuid7(T0 + 3_600_000)
     for user, i in ((ERASED, 1), (READER, 2)):
-        pg.execute("INSERT INTO users (user_id, email) VALUES (%s, %s)", (user, f"sp{i}@x.org"))
+        pg.execute(
+            "INSERT INTO users (user_id, email) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (user, f"sp{i}@x.org"),
+        )
     pg.commit()
     items = [
         LogItem(RAW_TOPIC, ERASED, encode_raw_entry(_started(ERASED, first, T0)), T0, 1),
