@@ -44,13 +44,13 @@ the text of their pages (their uploads were sent without it, by hash).
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
+from isal import isal_zlib
 
 from mindhit.redis_client import get_many, is_cluster
 from mindhit.session_owners import owners_of
@@ -127,7 +127,7 @@ class ContentStore:
             self._queue_holds(pipe, [h for h, _ in stored], user_id)
         for content_hash, text in stored:
             key = content_key(self._prefix, content_hash)
-            pipe.set(key, zlib.compress(text.encode(), 1), nx=True)
+            pipe.set(key, isal_zlib.compress(text.encode(), 1), nx=True)
             if self._ttl:
                 pipe.expire(key, self._ttl)
         return bool(stored)
@@ -241,7 +241,7 @@ class ContentStore:
             len(stored),
             *counts,
             *holders,
-            *(zlib.compress(text.encode(), 1) for _, text in stored),
+            *(isal_zlib.compress(text.encode(), 1) for _, text in stored),
         ]
         pipe.eval(_TAKE_TEXTS, len(keys), *keys, *args)
 
@@ -252,7 +252,7 @@ class ContentStore:
             return {}
         values = await get_many(self._redis, [content_key(self._prefix, h) for h in wanted])
         return {
-            h: zlib.decompress(v).decode()
+            h: isal_zlib.decompress(v).decode()
             for h, v in zip(wanted, values, strict=True)
             if v is not None
         }

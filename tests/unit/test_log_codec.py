@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import msgspec
 import pytest
 from hypothesis import given
@@ -110,6 +112,23 @@ def test_an_unknown_entry_marker_is_a_clear_error() -> None:
         decode_raw_entry(b"\x09junk")
     with pytest.raises(LogEntryError):
         decode_raw_entry(b"\x01" + msgspec.msgpack.encode({"uploads": "nope"}))
+    with pytest.raises(LogEntryError, match="corrupt compressed entry"):
+        decode_raw_entry(b"\x02" + b"not a zlib stream")
+
+
+def test_entries_written_by_the_standard_zlib_still_decode() -> None:
+    """Entries already in Redis and the archive were compressed by ``zlib``; ISA-L reads
+    them, and what it writes is a zlib stream any reader can open."""
+    uploads = [
+        Upload(batch_id=uuid7(), user_id=uuid7(), client_id="c", received_at=i, events=[])
+        for i in range(200)
+    ]
+    entry = RawEntry(uploads=uploads)
+    payload = msgspec.msgpack.encode(entry)
+    assert decode_raw_entry(b"\x02" + zlib.compress(payload, 1)) == entry
+    written = encode_raw_entry(entry, compress=True)
+    assert written[:1] == b"\x02"
+    assert zlib.decompress(written[1:]) == payload
 
 
 def test_uuid7_is_time_ordered_and_carries_its_time() -> None:
