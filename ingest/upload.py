@@ -182,7 +182,11 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
     append = AppendResult(duplicate=False)
     if kept:
         kept, stripped = await drop_known_texts(
-            gateway.redis, settings.key_prefix, kept, settings.content_ttl_days * 86_400
+            gateway.redis,
+            settings.key_prefix,
+            kept,
+            settings.content_ttl_days * 86_400,
+            user_id=info.user_id,
         )
         if stripped:
             gateway.metrics.known_texts.inc(stripped)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import httpx
@@ -332,7 +333,7 @@ async def test_each_upload_writes_one_json_log_line_with_user_size_and_outcome(
 async def test_page_text_already_in_the_content_store_is_not_logged_again(
     client: Client, account: Account, aredis: aioredis.Redis, settings: Settings
 ) -> None:
-    from mindhit.streams import content_key
+    from mindhit.streams import content_holders_key, content_key
     from schema.events import PageContent
 
     envelope = {"client_id": "ext-1", "session_id": uuid7(), "ts": 1_764_000_000_000}
@@ -344,6 +345,9 @@ async def test_page_text_already_in_the_content_store_is_not_logged_again(
     )
     stored = content_key(settings.key_prefix, known["content_hash"])
     await aredis.set(stored, b"stored", ex=60)  # about to expire
+    # the account's own earlier upload carried it
+    holders = content_holders_key(settings.key_prefix, known["content_hash"])
+    await aredis.sadd(holders, account.user_id)
     answer = await client.post(
         "/v1/events", content=upload_body([known, fresh]), headers=account.headers
     )
@@ -354,4 +358,28 @@ async def test_page_text_already_in_the_content_store_is_not_logged_again(
     assert [(e.content_hash, e.text) for e in logged if isinstance(e, PageContent)] == [
         (known["content_hash"], ""),
         (fresh["content_hash"], "brand new text"),
+    ]
+
+
+async def test_page_text_only_other_users_hold_is_logged_in_full(
+    client: Client, account: Account, aredis: aioredis.Redis, settings: Settings
+) -> None:
+    """Left out, it would be answered sooner than a new text (no encoding, a small
+    write): the timing would tell the uploader that someone else read the page."""
+    from mindhit.streams import content_holders_key, content_key
+    from schema.events import PageContent
+
+    envelope = {"client_id": "ext-1", "session_id": uuid7(), "ts": 1_764_000_000_000}
+    theirs = page_content(
+        "https://clinic.example/", "your appointment is on Tuesday", event_id=uuid7(), seq=1,
+        **envelope,
+    )  # fmt: skip
+    await aredis.set(content_key(settings.key_prefix, theirs["content_hash"]), b"x", ex=600)
+    holders = content_holders_key(settings.key_prefix, theirs["content_hash"])
+    await aredis.sadd(holders, str(uuid.uuid4()))  # another user's upload carried it
+    answer = await client.post("/v1/events", content=upload_body([theirs]), headers=account.headers)
+    assert msgspec.json.decode(answer.content, type=BatchResult).accepted == 1
+    logged = [e for _, up in await logged_uploads(aredis, settings) for e in up.events]
+    assert [(e.content_hash, e.text) for e in logged if isinstance(e, PageContent)] == [
+        (theirs["content_hash"], "your appointment is on Tuesday")
     ]
