@@ -361,6 +361,7 @@ async def test_page_text_already_in_the_content_store_is_not_logged_again(
     ]
 
 
+@pytest.mark.cluster
 async def test_page_text_only_other_users_hold_is_logged_in_full(
     client: Client, account: Account, aredis: aioredis.Redis, settings: Settings
 ) -> None:

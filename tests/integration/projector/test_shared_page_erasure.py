@@ -171,6 +171,7 @@ def test_deleting_the_first_readers_session_keeps_the_page_of_the_others(
     assert _search(pg, READER, "marsupial engineering") == [SHARED_URL]
 
 
+@pytest.mark.cluster
 async def test_a_replay_after_the_erasure_keeps_the_handed_over_page(
     settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
 ) -> None:
