@@ -10,11 +10,14 @@ without the verifier, which never leaves the extension except to this exchange.
 
 ``POST /v1/pairing/codes`` issues a code through the JSON API (signed in, CSRF header). The
 exchange is the one unsafe endpoint without CSRF protection: it uses no cookie at all, its
-credential is the code and verifier in the body. Every answer here is ``no-store``.
+credential is the code and verifier in the body. A code lives only as long as the sign-in
+that confirmed it: ending it (sign out everywhere, a password change, erasure) voids the
+codes it issued. Every answer here is ``no-store``.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -27,8 +30,10 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from mindhit.accounts import User
+from mindhit.clock import Clock, utc_datetime
 from mindhit.settings import Settings
 from web import actions
+from web.auth import session_hash
 from web.pairing_store import (
     CODE_TTL_S,
     PairingLimitedError,
@@ -37,6 +42,7 @@ from web.pairing_store import (
     take_code,
     valid_challenge,
 )
+from web.security import SESSION_COOKIE
 
 __all__ = [
     "PairedDevice",
@@ -101,7 +107,10 @@ def gateway_url(settings: Settings) -> str:
 async def _issue(
     request: Request[Any, Any, Any], settings: Settings, user: User, device: str, challenge: str
 ) -> str:
-    pending = PendingCode(user_id=user.user_id, device=device.strip(), challenge=challenge)
+    login = session_hash(request.cookies.get(SESSION_COOKIE, "")).hex()
+    pending = PendingCode(
+        user_id=user.user_id, device=device.strip(), challenge=challenge, login=login
+    )
     try:
         return await issue_code(request.app.state.redis, settings.key_prefix, pending)
     except PairingLimitedError as exc:
@@ -110,6 +119,19 @@ async def _issue(
             detail="Too many pairing attempts. Try again in a minute.",
             headers={"Retry-After": str(exc.retry_after_s)},
         ) from exc
+
+
+async def _signed_in(conn: Conn, pending: PendingCode, *, now: datetime) -> bool:
+    """Whether the sign-in that confirmed the code still stands: "sign out everywhere",
+    a password change (for the other browsers) and "erase all my data" end it, and with
+    it the codes it issued (whoever had that cookie pairs nothing after)."""
+    if not pending.login:
+        return True
+    cur = await conn.execute(
+        "SELECT 1 FROM web_sessions WHERE session_hash = %s AND user_id = %s AND expires_at > %s",
+        (bytes.fromhex(pending.login), pending.user_id, now),
+    )
+    return await cur.fetchone() is not None
 
 
 def _pair_page(user: User | None, status_code: int = 200, **context: Any) -> Template:
@@ -193,12 +215,13 @@ class PairingApi(Controller):
         request: Request[Any, Any, Any],
         conn: Conn,
         settings: Settings,
+        clock: Clock,
         data: PairingExchange,
     ) -> PairedDevice:
         pending = await take_code(
             request.app.state.redis, settings.key_prefix, data.code, data.verifier
         )
-        if pending is None:
+        if pending is None or not await _signed_in(conn, pending, now=utc_datetime(clock())):
             raise ValidationException(INVALID_CODE)
         try:
             created = await actions.new_token(conn, pending.user_id, pending.device)

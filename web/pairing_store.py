@@ -47,11 +47,16 @@ _VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 
 
 class PendingCode(msgspec.Struct, frozen=True, kw_only=True):
-    """What a code stands for until it is exchanged."""
+    """What a code stands for until it is exchanged.
+
+    ``login`` is the hex SHA-256 of the sign-in cookie that confirmed it: the code is
+    valid only while that sign-in is (``""``: a code issued before this field).
+    """
 
     user_id: str
     device: str
     challenge: str
+    login: str = ""
 
 
 class PairingLimitedError(Exception):

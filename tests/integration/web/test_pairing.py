@@ -163,3 +163,34 @@ async def test_the_pairing_api_is_in_the_openapi_document(client: AsyncTestClien
     exchange = doc["paths"]["/v1/pairing/exchange"]["post"]
     assert exchange["servers"][0]["description"] == "dashboard"
     assert {"PairedDevice", "PairingExchange", "PairingCode"} <= set(doc["components"]["schemas"])
+
+
+@pytest.mark.parametrize("ending", ["sign-out-everywhere", "erase"])
+async def test_a_code_dies_with_the_sign_in_that_issued_it(
+    client: AsyncTestClient[Any], web_settings: Settings, ending: str
+) -> None:
+    """A code issued by a browser whose sign-in was then ended ("sign out everywhere",
+    a password change, "erase all my data") gives no token: else whoever had the cookie
+    (a stolen one, say) could still pair a device of theirs for two minutes after the
+    owner ended every sign-in, and upload into their history; an erasure would be
+    followed by new recordings though it revoked every token."""
+    await sign_up(client, unique_email("pairend"))
+    verifier, challenge = pkce()
+    code = await confirm(client, challenge)
+    token = csrf_from((await client.get("/settings")).text)
+    if ending == "erase":
+        done = await client.post(
+            "/settings/erase", data={"confirm": "ERASE", "_csrf_token": token},
+            follow_redirects=False,
+        )  # fmt: skip
+    else:
+        done = await client.post("/v1/account/sign-out-everywhere", headers={"x-csrftoken": token})
+    assert done.status_code in (200, 303), done.text
+    from web.app import create_app
+
+    async with AsyncTestClient(app=create_app(web_settings)) as extension:
+        answer = await extension.post(
+            "/v1/pairing/exchange", json={"code": code, "verifier": verifier}
+        )
+    assert answer.status_code == 400, answer.text
+    assert "not valid" in answer.json()["detail"]
