@@ -17,8 +17,9 @@ the verified text). What only the erased user read is deleted as before.
 
 The archive follows (:func:`hand_over_archive`), so a replay rebuilds the handed-over
 rows: the erased user's ``url.discovered`` and ``url.enriched`` events of those versions
-are kept, re-attributed to the heir (same changes as the row), in an archive row of the
-heir's; the rest of the erased user's archive is deleted as before.
+are kept, re-attributed to the heir (same changes as the row, and without the erased
+user's tab title, which the discovery carries but no shared row keeps), in an archive
+row of the heir's; the rest of the erased user's archive is deleted as before.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def handed_events(entry: DerivedEntry, heirs: Heirs) -> dict[str, DerivedEntry]:
             moved: Any = msgspec.structs.replace(
                 event,
                 user_id=heir,
+                title="",  # the erased user's tab title (never on the shared row either)
                 lang="",
                 first_seen_ts=event.first_seen_ts if seen is None else seen,
             )

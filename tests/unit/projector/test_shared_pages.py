@@ -17,7 +17,8 @@ VERSIONS = [("u1", "c1"), ("u1", "c2"), ("u2", "")]
 def _discovered(version: tuple[str, str]) -> UrlDiscovered:
     return UrlDiscovered(
         user_id=ERASED, url_hash=version[0], content_hash=version[1], url="https://x/",
-        domain="x", title="", first_seen_ts=5, lang="secret-tag", text="t",
+        domain="x", title="Inbox (3) - ann@example.com", first_seen_ts=5, lang="secret-tag",
+        text="t",
     )  # fmt: skip
 
 
@@ -71,6 +72,6 @@ def test_exactly_the_url_events_of_handed_versions_move_to_their_heir(
             version = (event.url_hash, event.content_hash)
             assert given_heirs[version][0] == heir == event.user_id
             if isinstance(event, UrlDiscovered):
-                assert event.lang == ""  # the erased user's claim goes
+                assert event.lang == event.title == ""  # the erased user's own bytes go
                 seen = given_heirs[version][1]
                 assert event.first_seen_ts == (5 if seen is None else seen)
