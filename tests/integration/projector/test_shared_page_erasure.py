@@ -172,38 +172,59 @@ def test_deleting_the_first_readers_session_keeps_the_page_of_the_others(
 
 
 @pytest.mark.cluster
-async def test_a_replay_after_the_erasure_keeps_the_handed_over_page(
+async def test_a_replay_after_the_erasure_keeps_the_handed_over_pages(
     settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
 ) -> None:
-    first, later = uuid7(T0), uuid7(T0 + 3_600_000)
-    for user, i in ((ERASED, 1), (READER, 2)):
+    """The erased user discovered two versions in one archived entry; each is read by
+    another user (two heirs: the entry's row goes to one, a new part to the other)."""
+    other = "00000000-0000-7000-8000-0000000000e3"
+    second_url, second_text = "https://news.example/quolls", "Quolls are spotted carnivores."
+    sessions = {ERASED: uuid7(T0), READER: uuid7(T0 + 1), other: uuid7(T0 + 2)}
+    items = []
+    for i, (user, session) in enumerate(sessions.items()):
         pg.execute(
             "INSERT INTO users (user_id, email) VALUES (%s, %s) ON CONFLICT DO NOTHING",
             (user, f"sp{i}@x.org"),
         )
+        raw = encode_raw_entry(_started(user, session, T0 + i))
+        items.append(LogItem(RAW_TOPIC, user, raw, T0 + i, 1))
     pg.commit()
-    items = [
-        LogItem(RAW_TOPIC, ERASED, encode_raw_entry(_started(ERASED, first, T0)), T0, 1),
-        LogItem(RAW_TOPIC, READER, encode_raw_entry(_started(READER, later, T0 + 1)), T0 + 1, 1),
+    found = [
+        _read(ERASED, sessions[ERASED], SHARED_URL, SHARED_TEXT, T0 + 1_000, discover=True),
+        _read(ERASED, sessions[ERASED], second_url, second_text, T0 + 2_000, discover=True),
     ]
-    for user, session, discover in ((ERASED, first, True), (READER, later, False)):
-        entry = _read(user, session, SHARED_URL, SHARED_TEXT, T0 + 1_000, discover=discover)
-        visits = DerivedEntry(events=entry.events[:1])
-        items.append(LogItem(VISITS_TOPIC, user, encode_derived_entry(visits), T0 + 2, 1))
-        if discover:
-            urls = DerivedEntry(events=entry.events[1:])
-            items.append(LogItem(URLS_TOPIC, user, encode_derived_entry(urls), T0 + 2, 2))
+    discovered = DerivedEntry(events=[e for entry in found for e in entry.events[1:]])
+    items.append(LogItem(URLS_TOPIC, ERASED, encode_derived_entry(discovered), T0 + 3, 4))
+    for entry in (
+        *found,
+        _read(READER, sessions[READER], SHARED_URL, SHARED_TEXT, T0 + 5_000, discover=False),
+        _read(other, sessions[other], second_url, second_text, T0 + 6_000, discover=False),
+    ):
+        user = entry.events[0].user_id
+        visits = encode_derived_entry(DerivedEntry(events=entry.events[:1]))
+        items.append(LogItem(VISITS_TOPIC, user, visits, T0 + 4, 1))
     await write_log(aredis, settings, items)
     await fold_all(settings, aredis, pg)
     await archive_all(settings, aredis, pg)
     erased = DerivedEntry(events=[UserErased(user_id=ERASED, ts=T0 + 7_200_000)])
     await write_log(
-        aredis, settings, [LogItem(SESSIONS_TOPIC, ERASED, encode_derived_entry(erased), T0 + 3, 1)]
+        aredis, settings, [LogItem(SESSIONS_TOPIC, ERASED, encode_derived_entry(erased), T0 + 9, 1)]
     )
     await fold_all(settings, aredis, pg)
     await archive_all(settings, aredis, pg)
     before = _shared_rows(pg)
-    assert [(u[2], u[3]) for u in before[0]] == [(READER, "About Wombats")]
+    assert sorted((u[2], u[3]) for u in before[0]) == [
+        (READER, "About Wombats"),
+        (other, "About Quolls"),
+    ]
     assert (await replay(settings, aredis, pg)).swapped
     assert _shared_rows(pg) == before
     assert _search(pg, READER, "marsupial engineering") == [SHARED_URL]
+    assert _search(pg, other, "spotted carnivores") == [second_url]
+    left = pg.execute(
+        "SELECT (SELECT count(*) FROM event_log WHERE user_id = %(u)s)"
+        " + (SELECT count(*) FROM urls WHERE user_id = %(u)s)",
+        {"u": ERASED},
+    ).fetchone()
+    pg.commit()
+    assert left == (0,)
