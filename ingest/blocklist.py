@@ -13,21 +13,9 @@ from urllib.parse import urlsplit
 
 from schema.events import ClientEvent, PageContent, TabActivated, TabUpdated
 
-__all__ = ["host_of", "is_blocked", "normalize_domain", "partition_blocked"]
+__all__ = ["host_of", "is_blocked", "partition_blocked"]
 
 _URL_EVENTS = (TabActivated, TabUpdated, PageContent)
-
-
-def normalize_domain(domain: str) -> str:
-    """Lower-case a block-list entry and strip a scheme, path, port, ``*.`` and dots."""
-    text = domain.strip().lower()
-    if "//" in text:
-        text = urlsplit(text).hostname or ""
-    text = text.split("/", 1)[0]
-    if text.startswith("*."):
-        text = text[2:]
-    host = text.rsplit(":", 1)[0] if text.count(":") == 1 else text
-    return host.strip(".")
 
 
 def host_of(url: str) -> str:

@@ -13,8 +13,8 @@ same either way (only the internal metrics count it). Nor in its time: a text is
 as known only when the uploader already holds it (``content-holders``: their own
 uploads carried it before). Known to the store through other users alone, it is logged
 in full like a new one; leaving it out answered a 250 KB text sooner (its encoding,
-~0.85 ms of CPU, and a ~130 KB write skipped), so anyone holding a page's exact text could tell whether
-another user had read it.
+~0.85 ms of CPU, and a ~130 KB write skipped), so anyone holding a page's exact text
+could tell whether another user had read it.
 """
 
 from __future__ import annotations

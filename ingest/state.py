@@ -12,7 +12,6 @@ from typing import Any
 import psycopg_pool
 import redis.asyncio as aioredis
 
-from ingest.blocklist import normalize_domain
 from ingest.coalescer import Coalescer
 from ingest.durability import DurabilityGate
 from ingest.metrics import GatewayMetrics
@@ -20,6 +19,7 @@ from ingest.owner_cache import OwnSessions
 from ingest.quota import QuotaLimiter
 from ingest.tokens import TokenCache
 from mindhit.clock import Clock, system_clock
+from mindhit.domains import normalize_domain
 from mindhit.settings import Settings
 
 __all__ = ["GatewayState", "blocked_domains"]

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 
+from mindhit.domains import normalize_domain
+
 __all__ = ["distinct_fragments", "normalize_domains", "snippet_parts", "split_highlights"]
 
 _START, _STOP = "\x01", "\x02"
 FRAGMENT_DELIMITER = " … "
 """Between ``ts_headline`` fragments, and between the summary and the text it searches."""
-_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
-_DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 
 
 def split_highlights(marked: str) -> tuple[str, list[tuple[int, int]]]:
@@ -81,21 +81,19 @@ def snippet_parts(text: str, ranges: list[tuple[int, int]]) -> list[tuple[str, b
 def normalize_domains(raw: str | list[str]) -> tuple[list[str], list[str]]:
     """Parse a block list (one per line or comma-separated); return ``(valid, invalid)``.
 
-    Entries are lower-cased, stripped of a scheme, path and leading ``*.``/``.``,
-    and de-duplicated in first-seen order.
+    Each entry as :func:`mindhit.domains.normalize_domain` reads it (``bücher.de`` →
+    ``xn--bcher-kva.de``), de-duplicated in first-seen order; ``invalid`` keeps what the
+    person typed.
     """
     items = re.split(r"[\s,]+", raw) if isinstance(raw, str) else list(raw)
     valid: list[str] = []
     invalid: list[str] = []
     for item in items:
-        entry = item.strip().lower()
-        if not entry:
+        if not item.strip():
             continue
-        entry = re.sub(r"^[a-z][a-z0-9+.-]*://", "", entry).split("/")[0].split(":")[0]
-        entry = entry.removeprefix("*.").lstrip(".")
-        if _DOMAIN.match(entry):
-            if entry not in valid:
-                valid.append(entry)
-        else:
+        entry = normalize_domain(item)
+        if entry is None:
             invalid.append(item.strip())
+        elif entry not in valid:
+            valid.append(entry)
     return valid, invalid

@@ -10,6 +10,14 @@ describe("block list", () => {
     expect(parseBlockList("a.com, b.com\n\n a.com  https://c.com/x")).toEqual(["a.com", "b.com", "c.com"]);
   });
 
+  it("blocks an internationalized domain typed in Unicode (hosts are reported in ASCII)", () => {
+    const list = parseBlockList("Bücher.de, faß.de");
+    expect(list).toEqual(["xn--bcher-kva.de", "xn--fa-hia.de"]);
+    expect(isBlocked("https://bücher.de/katalog", list)).toBe(true);
+    expect(isBlocked("https://shop.xn--bcher-kva.de/", list)).toBe(true);
+    expect(isBlocked("https://buecher.de/", list)).toBe(false);
+  });
+
   it("blocks a domain and its subdomains, not look-alikes", () => {
     const list = ["example.com"];
     expect(isBlocked("https://example.com/", list)).toBe(true);

@@ -3,13 +3,24 @@
  * blocked domain (or any of its subdomains) never leaves the browser.
  */
 
-/** Normalise user input (`https://Mail.Example.com/x`, `.example.com`) to a bare domain. */
+/**
+ * Normalise user input (`https://Mail.Example.com/x`, `.example.com`, `bücher.de`) to a
+ * bare domain in the ASCII form browsers report hosts in (`xn--bcher-kva.de`): typed as
+ * Unicode, an entry would otherwise never match and its pages would be recorded.
+ */
 export function normaliseDomain(entry: string): string {
   let d = entry.trim().toLowerCase();
   d = d.replace(/^[a-z][a-z0-9+.-]*:\/\//, "");
   d = d.replace(/[/?#].*$/, "");
   d = d.replace(/:\d+$/, "");
   d = d.replace(/^\*?\.+/, "").replace(/\.+$/, "");
+  if (/[^ -~]/.test(d)) {
+    try {
+      d = new URL(`http://${d}/`).hostname; // the URL parser's IDNA mapping, as for pages
+    } catch {
+      return "";
+    }
+  }
   return d;
 }
 

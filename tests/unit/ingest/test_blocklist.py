@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.blocklist import is_blocked, normalize_domain, partition_blocked
+from ingest.blocklist import is_blocked, partition_blocked
 from ingest.validation import parse_batch
+from mindhit.domains import normalize_domain
 from tests.unit.ingest.factories import event_dicts, upload_body
 
 labels = st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True)
