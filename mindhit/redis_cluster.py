@@ -4,15 +4,16 @@
 between masters, tells a failover's errors for what they are, packs with hiredis, starts
 from every node the process discovered (:class:`NodeBook`) and from every seed the URL
 names (:func:`cluster_seeds`), reads its command table from any node that answers and
-closes every connection it opened; :class:`WaitingCluster` also waits for a free
+closes every connection it opened, and gives up on any command or pipeline after
+:data:`CALL_TIMEOUT_S` (:func:`within`); :class:`WaitingCluster` also waits for a free
 connection. See :mod:`mindhit.redis_client` for when each is made.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 
 import redis
 import redis.asyncio as aioredis
@@ -28,15 +29,25 @@ from redis.exceptions import (
 from mindhit.redis_packing import packing_in_c
 
 __all__ = [
+    "CALL_TIMEOUT_S",
     "NODE_BOOK",
     "AnyNodeCommandsParser",
     "ClosedAwarePipeline",
     "NodeBook",
     "ReshardingCluster",
     "WaitingCluster",
+    "call_timeout_for",
     "cluster_seeds",
     "redirected_only",
+    "within",
 ]
+
+T = TypeVar("T")
+
+CALL_TIMEOUT_S = 12.0
+"""Longest a cluster command or pipeline may take, redis-py's own retries included (when
+the socket timeout is 5 s, redis-py's default and the gateway's; see
+:func:`call_timeout_for`), before it fails with ``redis.TimeoutError``."""
 
 
 def cluster_seeds(url: str) -> tuple[str, list[tuple[str, int]]]:
@@ -78,6 +89,44 @@ def _host_port(item: str) -> tuple[str, int]:
     if not host or not port.isdigit():
         raise ValueError(f"not a host:port in a Redis URL: {item!r}")
     return host, int(port)
+
+
+def call_timeout_for(socket_timeout: float | None) -> float:
+    """How long a cluster call may take, for connections with this ``socket_timeout``.
+
+    :data:`CALL_TIMEOUT_S`, but never less than two tries at the socket timeout plus 2 s:
+    a reply the socket timeout allows (``WAIT``, ``XREAD BLOCK``) is never cut off, and
+    a command that met a dead node still gets its retry on the node that replaced it.
+
+    >>> call_timeout_for(None), call_timeout_for(5.0), call_timeout_for(1.0), call_timeout_for(10.0)
+    (12.0, 12.0, 12.0, 22.0)
+    """
+    if socket_timeout is None:
+        return CALL_TIMEOUT_S
+    return max(CALL_TIMEOUT_S, 2 * socket_timeout + 2)
+
+
+async def within(limit_s: float, call: Awaitable[T], what: str) -> T:
+    """``await call``, but raise ``redis.TimeoutError`` once ``limit_s`` has passed.
+
+    Why: a node that stopped answering without closing its connections (frozen, a
+    paused VM, cut off without a reset) fails a command only at the socket timeout (5 s),
+    and redis-py 8.1's cluster client then tries again, rediscovering the cluster and
+    reconnecting to that node, up to 10 times: a ``GET`` took 55 s to fail, a pipeline
+    78 s. ``redis.TimeoutError`` is what callers already retry as an unreachable Redis
+    (:data:`mindhit.redis_client.UNREACHABLE`). The call is cancelled, and redis-py
+    closes a connection whose command was cancelled while being sent or awaiting its
+    reply, so a late reply is never read as another command's.
+    """
+    try:
+        async with asyncio.timeout(limit_s) as deadline:
+            return await call
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        raise redis.TimeoutError(
+            f"no reply to {what} within {limit_s:g} s (a cluster node stopped answering?)"
+        ) from None
 
 
 class NodeBook:
@@ -163,9 +212,15 @@ class ReshardingCluster(RedisCluster):
     'NoneType' object has no attribute 'writelines'`` before it was sent. That is raised
     as the ``ConnectionError`` it is, so callers back off and retry (503 at the gateway)
     instead of treating it as a bug.
+
+    Each command, and each pipeline (:class:`ClosedAwarePipeline`), fails with
+    ``redis.TimeoutError`` after ``call_timeout_s`` (:func:`call_timeout_for` of the
+    connections' socket timeout; 12 s by default), redis-py's retries included
+    (:func:`within`).
     """
 
     slot_move_wait_s = 30.0
+    call_timeout_s = CALL_TIMEOUT_S
     node_book_url: str | None = None
     """Where :data:`NODE_BOOK` keeps the nodes this client discovers (``None``: nowhere)."""
 
@@ -174,6 +229,7 @@ class ReshardingCluster(RedisCluster):
         (:func:`packing_in_c`: redis-py gives a cluster's nodes its Python-packing
         ``Connection`` or, for ``rediss+cluster://``, ``SSLConnection`` whatever it is told)."""
         super().__init__(*args, **kwargs)
+        self.call_timeout_s = call_timeout_for(self.connection_kwargs.get("socket_timeout"))
         self.commands_parser = AnyNodeCommandsParser(self.nodes_manager)
         chosen = self.connection_kwargs.get("connection_class", aioredis.Connection)
         self.connection_kwargs["connection_class"] = packing_in_c(chosen)  # nodes found later
@@ -218,13 +274,16 @@ class ReshardingCluster(RedisCluster):
         return ClosedAwarePipeline(self, transaction)  # type: ignore[abstract]  # as redis-py does
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the command; while its slot is moving, wait and try again."""
+        """Run the command (within ``call_timeout_s``); while its slot is moving, wait
+        and try again."""
         loop = asyncio.get_running_loop()
         deadline: float | None = None
         pause = 0.01
+        what = str(args[0]) if args else "a command"
         while True:
             try:
-                return await super().execute_command(*args, **kwargs)
+                running = super().execute_command(*args, **kwargs)
+                return await within(self.call_timeout_s, running, what)
             except AttributeError as error:
                 if not _closed_under(error):
                     raise
@@ -280,14 +339,18 @@ def _closed_under(error: AttributeError) -> bool:
 class ClosedAwarePipeline(ClusterPipeline):
     """redis-py's cluster pipeline, failing as ``ConnectionError`` where a failover closed
     its connection under it (see :class:`ReshardingCluster`): the gateway answers such an
-    upload 503, retried by the extension, not 500."""
+    upload 503, retried by the extension, not 500. And failing as ``redis.TimeoutError``
+    after the client's ``call_timeout_s`` (:func:`within`), where redis-py 8.1 retried a
+    pipeline sent to a node that stopped answering for 78 s."""
 
     async def execute(
         self, raise_on_error: bool = True, allow_redirections: bool = True
     ) -> list[Any]:
         """As redis-py's (see the class docstring)."""
+        limit_s = getattr(self.cluster_client, "call_timeout_s", CALL_TIMEOUT_S)
         try:
-            return await super().execute(raise_on_error, allow_redirections)
+            running = super().execute(raise_on_error, allow_redirections)
+            return await within(limit_s, running, "a pipeline")
         except AttributeError as error:
             if not _closed_under(error):
                 raise
