@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any, cast
 
-import redis
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import RedisCluster
@@ -30,7 +29,6 @@ from schema.topics import partition_tag
 
 __all__ = [
     "CLUSTER_POLL_MS",
-    "READ_TIMEOUT_S",
     "StreamRecord",
     "append",
     "content_holders_key",
@@ -151,10 +149,6 @@ CLUSTER_POLL_MS = 20
 before it returns (it cannot block: see :func:`read`)."""
 
 
-READ_TIMEOUT_S = 10.0
-"""How long past its ``BLOCK`` time a read may take before it fails (:func:`read`)."""
-
-
 async def read(
     client: aioredis.Redis,
     positions: Mapping[str, int],
@@ -171,32 +165,23 @@ async def read(
     waits ``min(block_ms, CLUSTER_POLL_MS)`` before returning, instead of blocking.
 
     Raises:
-        redis.TimeoutError: no reply within ``block_ms`` + :data:`READ_TIMEOUT_S`, as when
-            a node stopped answering without closing its connections (frozen, or cut off
-            without a reset). A single command fails after redis-py's socket timeout
-            (5 s), but redis-py 8.1's cluster pipeline tries again, rediscovering the
-            cluster and reconnecting each time, waiting out that timeout again and
-            again: a read over several partitions, one of them on a ``SIGSTOP``ped
-            master, took 88 s to fail (a worker fetching it folds nothing meanwhile,
-            from the healthy masters either). The connections given up on are closed (a
-            late reply is never read as another command's); callers retry the read as
-            any unreachable Redis (:data:`mindhit.redis_client.UNREACHABLE`).
+        redis.TimeoutError: a node stopped answering without closing its connections
+            (frozen, or cut off without a reset): after redis-py's socket timeout (5 s)
+            on one Redis; on Redis Cluster after the client's ``call_timeout_s``
+            (:data:`mindhit.redis_cluster.CALL_TIMEOUT_S`, 12 s), where redis-py 8.1,
+            retrying with rediscovery, took 88 s to fail a read over several
+            partitions, a worker folding nothing meanwhile, from the healthy masters
+            either. Callers retry the read as any unreachable Redis
+            (:data:`mindhit.redis_client.UNREACHABLE`).
     """
     if not positions:
         return []
     # XREAD returns entries strictly after the given ID; offset N lives at 0-(N+1).
     ids = {stream: f"0-{offset}" for stream, offset in positions.items()}
-    limit_s = (block_ms or 0) / 1000 + READ_TIMEOUT_S
-    try:
-        async with asyncio.timeout(limit_s) as deadline:
-            if is_cluster(client):
-                return await _read_cluster(cast(RedisCluster, client), ids, count, block_ms)
-            reply: Any = await client.xread(ids, count=count, block=block_ms)  # type: ignore[arg-type]
-            return _records(reply)
-    except TimeoutError:
-        if not deadline.expired():
-            raise
-        raise redis.TimeoutError(f"no reply to XREAD within {limit_s:g} s") from None
+    if is_cluster(client):
+        return await _read_cluster(cast(RedisCluster, client), ids, count, block_ms)
+    reply: Any = await client.xread(ids, count=count, block=block_ms)  # type: ignore[arg-type]
+    return _records(reply)
 
 
 def _by_slot(ids: Mapping[str, str]) -> list[dict[str, str]]:
