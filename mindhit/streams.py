@@ -24,6 +24,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
 from mindhit.redis_client import is_cluster
+from mindhit.redis_cluster import CALL_TIMEOUT_S, within
 from schema.log import FIELD_HEADERS, FIELD_KEY, FIELD_TIMESTAMP, FIELD_VALUE
 from schema.topics import partition_tag
 
@@ -168,7 +169,8 @@ async def read(
         redis.TimeoutError: a node stopped answering without closing its connections
             (frozen, or cut off without a reset): after redis-py's socket timeout (5 s)
             on one Redis; on Redis Cluster after the client's ``call_timeout_s``
-            (:data:`mindhit.redis_cluster.CALL_TIMEOUT_S`, 12 s), where redis-py 8.1,
+            (:data:`mindhit.redis_cluster.CALL_TIMEOUT_S`, 12 s; the slot map's refresh
+            first, which may ask that node too, included), where redis-py 8.1,
             retrying with rediscovery, took 88 s to fail a read over several
             partitions, a worker folding nothing meanwhile, from the healthy masters
             either. Callers retry the read as any unreachable Redis
@@ -179,7 +181,10 @@ async def read(
     # XREAD returns entries strictly after the given ID; offset N lives at 0-(N+1).
     ids = {stream: f"0-{offset}" for stream, offset in positions.items()}
     if is_cluster(client):
-        return await _read_cluster(cast(RedisCluster, client), ids, count, block_ms)
+        cluster = cast(RedisCluster, client)
+        # Two calls (the slot map, then the read): bounded as one.
+        limit_s = getattr(cluster, "call_timeout_s", CALL_TIMEOUT_S)
+        return await within(limit_s, _read_cluster(cluster, ids, count, block_ms), "XREAD")
     reply: Any = await client.xread(ids, count=count, block=block_ms)  # type: ignore[arg-type]
     return _records(reply)
 
