@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { hostOf, isBlocked, normaliseDomain, parseBlockList } from "../src/lib/blocklist";
+import { MemoryKV, Store } from "../src/lib/store";
 
 describe("block list", () => {
   it("normalises what users paste", () => {
@@ -27,5 +28,13 @@ describe("block list", () => {
     expect(isBlocked("https://example.com.evil.net/", list)).toBe(false);
     expect(isBlocked("about:blank", list)).toBe(false);
     expect(hostOf("not a url")).toBe("");
+  });
+
+  it("applies a list an older version saved in Unicode", async () => {
+    const store = new Store(new MemoryKV());
+    await store.setConfig({ blockedDomains: ["bücher.de", "bank.example"] });
+    const { blockedDomains } = await store.effective();
+    expect(blockedDomains).toEqual(["xn--bcher-kva.de", "bank.example"]);
+    expect(isBlocked("https://xn--bcher-kva.de/", blockedDomains)).toBe(true);
   });
 });

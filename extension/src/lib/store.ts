@@ -7,6 +7,8 @@
  * which content scripts cannot read.
  */
 
+import { normaliseDomain } from "./blocklist";
+
 /** A small key-value area (IndexedDB in the worker, memory in tests). */
 export interface KV {
   get(keys: string[]): Promise<Record<string, unknown>>;
@@ -137,11 +139,16 @@ export class Store {
     await this.kv.set({ remote });
   }
 
-  /** The settings recording applies (the union of block lists; the dashboard's idle threshold wins). */
+  /**
+   * The settings recording applies (the union of block lists; the dashboard's idle threshold
+   * wins). Block-list entries are normalised again: lists saved by an older version kept
+   * Unicode domains (`bücher.de`) that never match the ASCII hosts browsers report.
+   */
   async effective(): Promise<Effective> {
     const [config, remote] = await Promise.all([this.config(), this.remote()]);
+    const blocked = [...config.blockedDomains, ...(remote?.blockedDomains ?? [])].map(normaliseDomain);
     return {
-      blockedDomains: [...new Set([...config.blockedDomains, ...(remote?.blockedDomains ?? [])])],
+      blockedDomains: [...new Set(blocked.filter((d) => d !== ""))],
       idleThresholdS: remote?.idleThresholdS ?? config.idleThresholdS,
       secretParams: config.secretParams,
       textCap: config.textCap,
