@@ -18,6 +18,7 @@ Usage: ``python bench/mindmap_session.py [--index N] [--count 60] [--seed 7]
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -92,8 +93,9 @@ def _describe(session: Session, groups: list[int]) -> str:
     )
 
 
-def report(session: Session, lookup: WordLookup | None, matrix: bool) -> None:
-    """Print the session's pages, spectrum, groupings around the eigengap and topic pairs."""
+def report(session: Session, lookup: WordLookup | None, matrix: bool) -> dict[str, object]:
+    """Print the session's pages, spectrum, groupings around the eigengap and topic pairs;
+    return the figures (for the JSON last line)."""
     order = sorted(range(len(session.pages)), key=lambda i: (session.pages[i].topic, i))
     for index in order:
         page = session.pages[index]
@@ -109,13 +111,16 @@ def report(session: Session, lookup: WordLookup | None, matrix: bool) -> None:
     components = int(connected_components(graph > 0)[0])
     chosen = eigengap_count(values, components)
     print(f"eigenvalues {np.round(values[:8], 3).tolist()}; eigengap count {chosen}")
+    aris: dict[str, list[float]] = {}
     for count in range(max(1, chosen - 1), chosen + 3):
         before, after = _groups_at(similarity, count)
+        aris[str(count)] = [round(_ari(session, before), 3), round(_ari(session, after), 3)]
         print(
             f"  count {count}: ARI {_ari(session, before):.3f} before the merge, "
             f"{_ari(session, after):.3f} after: {_describe(session, after)}"
         )
     topics = session.topics
+    affinities: dict[str, float] = {}
     print(f"true topics' affinity (merge above {DEFAULT_PARAMS.merge_affinity}):")
     for i, first in enumerate(topics):
         for second in topics[i + 1 :]:
@@ -123,10 +128,17 @@ def report(session: Session, lookup: WordLookup | None, matrix: bool) -> None:
             b = np.array([k for k, p in enumerate(session.pages) if p.topic == second])
             if len(a) >= 2 and len(b) >= 2:
                 value = group_affinity(similarity, a, b, DEFAULT_PARAMS.link_floor)
+                affinities[f"{first} / {second}"] = round(float(value), 3)
                 print(f"  {first} / {second}: {value:.3f}")
     if matrix:
         with np.printoptions(linewidth=250, precision=2, suppress=True):
             print(similarity[np.ix_(order, order)])
+    return {
+        "eigenvalues": np.round(values[:8], 3).tolist(),
+        "eigengap_count": int(chosen),
+        "ari_before_after_merge_by_count": aris,
+        "topic_affinity": affinities,
+    }
 
 
 def main() -> None:
@@ -141,7 +153,8 @@ def main() -> None:
     sessions = make_sessions("tune", args.count, args.seed)
     index = _worst(sessions, lookup) if args.index is None else args.index
     print(f"tuning session #{index} (seed {args.seed}), {len(sessions[index].pages)} pages")
-    report(sessions[index], lookup, args.matrix)
+    figures = report(sessions[index], lookup, args.matrix)
+    print(json.dumps({"session": index, "pages": len(sessions[index].pages), **figures}))
 
 
 if __name__ == "__main__":
