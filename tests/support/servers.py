@@ -38,14 +38,12 @@ def free_port() -> int:
 
     ``MINDHIT_TEST_PORTS=FIRST-LAST`` keeps the ports given out (to private Redis servers
     and clusters, to the services tests start) within that range, one port not twice
-    within a minute (several helpers sharing a machine each get their own range); unset,
-    the system picks any free port.
+    within a minute (several helpers sharing a machine each get their own range). Unset,
+    the range lies below the kernel's ephemeral ports: a port the system picked for us
+    there could be taken as the local end of some client's connection before our server
+    binds it (a private Redis then failed to start, once, in CI).
     """
-    span = os.environ.get("MINDHIT_TEST_PORTS")
-    if not span:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
+    span = os.environ.get("MINDHIT_TEST_PORTS") or _below_ephemeral_ports()
     first, _, last = span.partition("-")
     recent = time.monotonic() - 60
     candidates = [p for p in range(int(first), int(last) + 1) if _HANDED_OUT.get(p, 0) < recent]
@@ -61,6 +59,15 @@ def free_port() -> int:
     raise RuntimeError(f"no free port left in MINDHIT_TEST_PORTS={span}")
 
 
+def _below_ephemeral_ports() -> str:
+    """``FIRST-LAST`` of the ports under the kernel's ephemeral range (10000 up)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return f"10000-{max(low - 1, 10999)}"
+
+
 class PrivateRedis:
     """A redis-server this test starts, stops, kills and restarts on one port."""
 
@@ -74,6 +81,11 @@ class PrivateRedis:
         self.appendonly = appendonly
         self.fsync = fsync
         self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log(self) -> Path:
+        """Where the server writes its log (read when it fails to start)."""
+        return self.directory / "redis-server.log"
 
     @property
     def url(self) -> str:
@@ -92,7 +104,8 @@ class PrivateRedis:
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--dir", str(self.directory), *durability],
-            stdout=subprocess.DEVNULL,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
         )  # fmt: skip
         client = redis.Redis(port=self.port, socket_timeout=0.5)
         deadline = time.monotonic() + timeout
@@ -105,7 +118,8 @@ class PrivateRedis:
                     time.sleep(0.05)
         finally:
             client.close()
-        raise RuntimeError("private redis-server did not start")
+        tail = self.log.read_text(errors="replace").splitlines()[-5:]
+        raise RuntimeError(f"private redis-server did not start on {self.port}: {tail}")
 
     def stop(self) -> None:
         """Stop the server cleanly (SIGTERM)."""
@@ -138,11 +152,15 @@ def attach_replica(
 
 def reattach_replica(primary: PrivateRedis, replica: PrivateRedis) -> None:
     """Make the running ``replica`` replicate ``primary`` again and wait until it is online."""
-    control = redis.Redis(port=replica.port)
-    try:
-        control.replicaof("127.0.0.1", primary.port)
-    finally:
-        control.close()
+    for server, command in (
+        (primary, ("CONFIG", "SET", "repl-diskless-sync-delay", "0")),  # sync at once, not in 5 s
+        (replica, ("REPLICAOF", "127.0.0.1", str(primary.port))),
+    ):
+        control = redis.Redis(port=server.port)
+        try:
+            control.execute_command(*command)
+        finally:
+            control.close()
     wait_replica_online(primary)
 
 

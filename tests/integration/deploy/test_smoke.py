@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -40,11 +39,11 @@ import click
 import httpx
 import psycopg
 import pytest
-import redis
 
 from mindhit.cli import cli
 from tests.conftest import PG_ADMIN_URL, TEST_DB
 from tests.support.gemini_stub import GeminiStub
+from tests.support.servers import PrivateRedis, attach_replica
 from tests.support.servers import free_port as _free_port
 from tests.unit.ingest.factories import event_dicts, upload_body
 
@@ -246,44 +245,18 @@ def replicated_redis(tmp_path: Path) -> Iterator[str]:
     Production waits for a replica before acknowledging (MINDHIT_WAIT_REPLICAS=1); the
     shared test Redis has none, and attaching one to it would change other tests.
     """
-    server = shutil.which("redis-server")
-    assert server, "redis-server is missing: apt-get install redis-server"
-    primary_port, replica_port = _free_port(), _free_port()
-    common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"]
-    follow = ["--replicaof", "127.0.0.1", str(primary_port)]
-    lead = ["--repl-diskless-sync-delay", "0"]
-    primary_dir, replica_dir = tmp_path / "redis-primary", tmp_path / "redis-replica"
-    primary_dir.mkdir()
-    replica_dir.mkdir()
-    procs = [
-        subprocess.Popen(
-            [server, "--port", str(primary_port), "--dir", str(primary_dir), *common, *lead],
-            stdout=subprocess.DEVNULL,
-        ),
-        subprocess.Popen(
-            [server, "--port", str(replica_port), "--dir", str(replica_dir), *common, *follow],
-            stdout=subprocess.DEVNULL,
-        ),
-    ]
+    primary = PrivateRedis(tmp_path / "redis-primary", appendonly=False)
+    primary.start()
     try:
-        client = redis.Redis(port=primary_port)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                replica = client.info("replication").get("slave0", {})
-                if isinstance(replica, dict) and replica.get("state") == "online":
-                    break
-            except redis.ConnectionError:
-                pass
-            time.sleep(0.1)
-        else:
-            pytest.fail("the private Redis replica did not attach")
-        client.close()
-        yield f"redis://127.0.0.1:{primary_port}/0"
+        replica = attach_replica(primary, tmp_path / "redis-replica", appendonly=False)
+    except BaseException:
+        primary.stop()
+        raise
+    try:
+        yield primary.url
     finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(10)
+        replica.stop()
+        primary.stop()
 
 
 @pytest.mark.parametrize("name", sorted(FLAVOURS))
