@@ -30,6 +30,8 @@ __all__ = [
     "AccountError",
     "DeviceToken",
     "EmailTakenError",
+    "SignedOutAll",
+    "SignedOutError",
     "TokenInfo",
     "User",
     "confirm_email",
@@ -114,6 +116,15 @@ class EmailTakenError(AccountError):
     """Another account already has this address."""
 
 
+class SignedOutError(AccountError):
+    """The sign-in a device token was asked through has ended (or never was)."""
+
+
+_REVOKE_ALL = "UPDATE device_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL"
+"""Revoke every active device token of a user (run after deleting their sign-ins, in the
+same transaction: see :func:`create_token`)."""
+
+
 def canonical_email(email: str) -> str:
     """The canonical address, or :class:`AccountError` saying why ``email`` is not one."""
     try:
@@ -185,12 +196,15 @@ async def set_password(
     *,
     now: datetime,
     keep_session: bytes | None = None,
-) -> None:
-    """Store a new password hash and end every dashboard sign-in but ``keep_session``.
+) -> int:
+    """Store a new password hash, end every dashboard sign-in but ``keep_session`` and
+    revoke every device token; return how many tokens were revoked.
 
     Steps, in one transaction: write the hash and the change time; delete the user's
     ``web_sessions`` rows except the one whose hash is ``keep_session`` (the browser
-    that made the change stays signed in; everyone else must sign in again).
+    that made the change stays signed in; everyone else must sign in again); revoke the
+    device tokens (a token paired by whoever had a stolen sign-in or the old password
+    would go on uploading into the account; the owner pairs their extensions again).
     """
     async with conn.transaction():
         await conn.execute(
@@ -202,12 +216,33 @@ async def set_password(
             " AND (%s::bytea IS NULL OR session_hash <> %s::bytea)",
             (user_id, keep_session, keep_session),
         )
+        cur = await conn.execute(_REVOKE_ALL, (now, user_id))
+        return cur.rowcount
 
 
-async def sign_out_everywhere(conn: psycopg.AsyncConnection[Any], user_id: str) -> int:
-    """End every dashboard sign-in of the user; return how many ended."""
-    cur = await conn.execute("DELETE FROM web_sessions WHERE user_id = %s", (user_id,))
-    return cur.rowcount
+class SignedOutAll(msgspec.Struct, frozen=True, kw_only=True):
+    """What "sign out everywhere" ended: browser sign-ins and device tokens."""
+
+    ended: int
+    tokens_revoked: int
+
+
+async def sign_out_everywhere(
+    conn: psycopg.AsyncConnection[Any], user_id: str, *, now: datetime
+) -> SignedOutAll:
+    """End every dashboard sign-in of the user and revoke every device token.
+
+    A device token is a sign-in too (the extension's, paired through a browser that was
+    signed in): a stolen one must stop working with the rest. The sign-ins are deleted
+    first, in the same transaction, so a token being created through one of them
+    (:func:`create_token` holds its row) is committed before the revocation reads the
+    tokens, or not created at all.
+    """
+    async with conn.transaction():
+        cur = await conn.execute("DELETE FROM web_sessions WHERE user_id = %s", (user_id,))
+        ended = cur.rowcount
+        cur = await conn.execute(_REVOKE_ALL, (now, user_id))
+        return SignedOutAll(ended=ended, tokens_revoked=cur.rowcount)
 
 
 async def set_admin(conn: psycopg.AsyncConnection[Any], user_id: str, is_admin: bool) -> None:
@@ -228,18 +263,46 @@ async def confirm_email(
 
 
 async def create_token(
-    conn: psycopg.AsyncConnection[Any], user_id: str, device: str
+    conn: psycopg.AsyncConnection[Any],
+    user_id: str,
+    device: str,
+    *,
+    login: bytes | None = None,
+    now: datetime | None = None,
 ) -> tuple[str, str]:
-    """Create a device token for ``user_id``; return ``(token_id, secret)``. Shown once."""
+    """Create a device token for ``user_id``; return ``(token_id, secret)``. Shown once.
+
+    Args:
+        login: the hash of the dashboard sign-in (``web_sessions``) the token is asked
+            through: the token is made only while it stands (not expired at ``now``),
+            holding its row until the token is committed, so "sign out everywhere", a
+            password change or an erasure (which delete the sign-ins before they revoke
+            the tokens) either sees the new token and revokes it or ends the sign-in
+            first and no token is made. ``None``: the operator's command line.
+
+    Raises:
+        AccountError: the device name is not 1-100 characters; :class:`SignedOutError`
+            when ``login`` no longer stands.
+    """
     device = device.strip()
     if not device or len(device) > 100:
         raise AccountError("device name must be 1-100 characters")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_id = uuid7()
-    await conn.execute(
-        "INSERT INTO device_tokens (token_id, user_id, device, token_hash) VALUES (%s, %s, %s, %s)",
-        (token_id, user_id, device, hash_token(secret)),
-    )
+    async with conn.transaction():
+        if login is not None:
+            cur = await conn.execute(
+                "SELECT 1 FROM web_sessions WHERE session_hash = %s AND user_id = %s"
+                " AND expires_at > coalesce(%s, now()) FOR SHARE",
+                (login, user_id, now),
+            )
+            if await cur.fetchone() is None:
+                raise SignedOutError("this sign-in has ended")
+        await conn.execute(
+            "INSERT INTO device_tokens (token_id, user_id, device, token_hash)"
+            " VALUES (%s, %s, %s, %s)",
+            (token_id, user_id, device, hash_token(secret)),
+        )
     return token_id, secret
 
 

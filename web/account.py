@@ -113,7 +113,7 @@ async def change_password(
     keep_session: bytes | None,
     now: datetime,
 ) -> None:
-    """Set a new password and sign out every other browser.
+    """Set a new password, sign out every other browser and revoke every device token.
 
     The current password is required when the account has one (checked under the same
     throttle as sign-in, so a stolen session cannot guess it quickly).

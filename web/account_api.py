@@ -47,7 +47,8 @@ class AccountApiController(Controller):
 
     @post(
         "/password",
-        summary="Change the password (signs out every other browser)",
+        summary="Change the password (signs out every other browser and revokes every"
+        " device token)",
         status_code=204,
         raises=[ValidationException, TooManyRequestsException],
     )
@@ -75,12 +76,18 @@ class AccountApiController(Controller):
 
     @post(
         "/sign-out-everywhere",
-        summary="End every browser sign-in of this account, this one included",
+        summary="End every sign-in of this account: every browser, this one included, and"
+        " every device token (paired extensions stop uploading and must be paired again)",
         status_code=200,
     )
-    async def everywhere(self, user: User, conn: Conn, settings: Settings) -> Response[SignedOut]:
-        ended = await sign_out_everywhere(conn, user.user_id)
-        return Response(SignedOut(ended=ended), cookies=[login_cookie("", settings, clear=True)])
+    async def everywhere(
+        self, user: User, conn: Conn, settings: Settings, clock: Clock
+    ) -> Response[SignedOut]:
+        done = await sign_out_everywhere(conn, user.user_id, now=utc_datetime(clock()))
+        return Response(
+            SignedOut(ended=done.ended, tokens_revoked=done.tokens_revoked),
+            cookies=[login_cookie("", settings, clear=True)],
+        )
 
     @post(
         "/email/resend",

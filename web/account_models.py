@@ -15,7 +15,8 @@ Password = Annotated[str, msgspec.Meta(max_length=MAX_PASSWORD_LENGTH)]
 
 class PasswordChange(msgspec.Struct, frozen=True, kw_only=True):
     """``POST /v1/account/password``: the current password (empty when none is set yet)
-    and the new one (at least 10 characters). Every other browser is signed out."""
+    and the new one (at least 10 characters). Every other browser is signed out and
+    every device token revoked."""
 
     current_password: Password = ""
     new_password: Password
@@ -36,6 +37,9 @@ class MailRequested(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class SignedOut(msgspec.Struct, frozen=True, kw_only=True):
-    """Answer to "sign out everywhere": how many browser sign-ins ended."""
+    """Answer to "sign out everywhere": how many browser sign-ins ended and how many
+    device tokens were revoked (the gateway refuses them within
+    ``MINDHIT_TOKEN_CACHE_SECONDS``)."""
 
     ended: int
+    tokens_revoked: int

@@ -311,8 +311,10 @@ class AccountPages(Controller):
         return Redirect(path="/settings?notice=password#account", status_code=303)
 
     @post("/settings/sign-out-everywhere")
-    async def everywhere(self, user: User, conn: Conn, settings: Settings) -> Redirect:
-        await sign_out_everywhere(conn, user.user_id)
+    async def everywhere(
+        self, user: User, conn: Conn, settings: Settings, clock: Clock
+    ) -> Redirect:
+        await sign_out_everywhere(conn, user.user_id, now=utc_datetime(clock()))
         return Redirect(
             path="/login", status_code=303, cookies=[login_cookie("", settings, clear=True)]
         )

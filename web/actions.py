@@ -9,13 +9,14 @@ tests call exactly the same code.
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from typing import Any
 
 import psycopg
 import redis.asyncio as aioredis
 
 from mindhit import streams
-from mindhit.accounts import AccountError, User, create_token, revoke_token
+from mindhit.accounts import AccountError, SignedOutError, User, create_token, revoke_token
 from mindhit.clock import Clock, utc_datetime
 from mindhit.db import sql_file
 from mindhit.settings import Settings
@@ -49,10 +50,20 @@ class ActionError(ValueError):
         self.retry_after_s = retry_after_s
 
 
-async def new_token(conn: Conn, user_id: str, device: str) -> CreatedToken:
-    """Create a device token for the extension; the secret is returned this once."""
+async def new_token(
+    conn: Conn, user_id: str, device: str, *, login: bytes, now: datetime
+) -> CreatedToken:
+    """Create a device token for the extension; the secret is returned this once.
+
+    ``login`` is the hash of the sign-in (a browser's, or the one that confirmed a
+    pairing code) the token is asked through: once it has ended ("sign out everywhere",
+    a password change, erasure) no token is made (:class:`SignedOutError`), and a token
+    made just before is revoked with the others.
+    """
     try:
-        token_id, secret = await create_token(conn, user_id, device)
+        token_id, secret = await create_token(conn, user_id, device, login=login, now=now)
+    except SignedOutError:
+        raise
     except AccountError as exc:
         raise ActionError(str(exc)) from exc
     return CreatedToken(token_id=token_id, device=device.strip(), token=secret)
@@ -119,13 +130,16 @@ async def erase_account(
     now_ms = clock()
     now = utc_datetime(now_ms)
     async with conn.transaction():
+        # The sign-ins go first: a token being made through one holds its row
+        # (mindhit.accounts.create_token), so it is committed before the revocation
+        # reads the tokens, or not made at all.
+        await conn.execute("DELETE FROM web_sessions WHERE user_id = %s", (user.user_id,))
         cur = await conn.execute(
             "UPDATE device_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL",
             (now, user.user_id),
         )
         revoked = cur.rowcount
         await conn.execute(sql_file("web", "settings_reset"), (now, user.user_id))
-        await conn.execute("DELETE FROM web_sessions WHERE user_id = %s", (user.user_id,))
     cut = now_ms + int(settings.token_cache_seconds * 1000)
     event = UserErased(user_id=user.user_id, ts=cut, reason="user request")
     partition = partition_for(user.user_id, settings.partitions)

@@ -12,12 +12,13 @@ from typing import Any
 
 import psycopg
 from litestar import Controller, Request, Response, delete, get, post, put
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
 
-from mindhit.accounts import DeviceToken, User, list_tokens
-from mindhit.clock import Clock
+from mindhit.accounts import DeviceToken, SignedOutError, User, list_tokens
+from mindhit.clock import Clock, utc_datetime
 from mindhit.settings import Settings
 from web import actions, ops, store
+from web.auth import session_hash
 from web.common import parse_cursor, require_admin
 from web.models import (
     Account,
@@ -34,6 +35,7 @@ from web.models import (
     UserHealth,
     UserPreferences,
 )
+from web.security import SESSION_COOKIE
 from web.snippets import normalize_domains
 from web.timeline import build_timeline
 
@@ -146,10 +148,29 @@ class ApiController(Controller):
     async def tokens(self, user: User, conn: Conn) -> list[DeviceToken]:
         return await list_tokens(conn, user.user_id)
 
-    @post("/tokens", summary="Create a device token for the extension", status_code=201)
-    async def create_token(self, user: User, conn: Conn, data: NewToken) -> CreatedToken:
+    @post(
+        "/tokens",
+        summary="Create a device token for the extension",
+        description=(
+            "Made only while this sign-in stands: 'sign out everywhere', a password"
+            " change and erasure revoke every device token."
+        ),
+        status_code=201,
+        raises=[ValidationException, NotAuthorizedException],
+    )
+    async def create_token(
+        self, request: Request[Any, Any, Any], user: User, conn: Conn, clock: Clock, data: NewToken
+    ) -> CreatedToken:
         try:
-            return await actions.new_token(conn, user.user_id, data.device)
+            return await actions.new_token(
+                conn,
+                user.user_id,
+                data.device,
+                login=session_hash(request.cookies.get(SESSION_COOKIE, "")),
+                now=utc_datetime(clock()),
+            )
+        except SignedOutError as exc:
+            raise NotAuthorizedException("This sign-in has ended.") from exc
         except actions.ActionError as exc:
             raise ValidationException(str(exc)) from exc
 

@@ -17,15 +17,16 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from mindhit.accounts import User
+from mindhit.accounts import SignedOutError, User
 from mindhit.clock import Clock, utc_datetime
 from mindhit.settings import Settings
 from web import actions, ops, store
+from web.auth import session_hash
 from web.common import parse_cursor, require_admin
 from web.display import get_display
 from web.outline import to_markdown
 from web.owning import pending_deletions
-from web.security import login_cookie
+from web.security import SESSION_COOKIE, login_cookie
 from web.settings_page import settings_page
 from web.snippets import normalize_domains
 from web.timeline import build_timeline
@@ -179,10 +180,24 @@ class Pages(Controller):
 
     @post("/settings/tokens")
     async def create_token(
-        self, user: User, conn: Conn, settings: Settings, clock: Clock, data: Form
-    ) -> Template:
+        self,
+        request: Request[Any, Any, Any],
+        user: User,
+        conn: Conn,
+        settings: Settings,
+        clock: Clock,
+        data: Form,
+    ) -> Response[Any]:
         try:
-            created = await actions.new_token(conn, user.user_id, data.get("device", ""))
+            created = await actions.new_token(
+                conn,
+                user.user_id,
+                data.get("device", ""),
+                login=session_hash(request.cookies.get(SESSION_COOKIE, "")),
+                now=utc_datetime(clock()),
+            )
+        except SignedOutError:
+            return Redirect(path="/login", status_code=303)
         except actions.ActionError as exc:
             return await settings_page(
                 user, conn, settings, now=utc_datetime(clock()), error=str(exc), status=400

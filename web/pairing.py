@@ -17,7 +17,6 @@ codes it issued. Every answer here is ``no-store``.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -29,7 +28,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from mindhit.accounts import User
+from mindhit.accounts import SignedOutError, User
 from mindhit.clock import Clock, utc_datetime
 from mindhit.settings import Settings
 from web import actions
@@ -121,19 +120,6 @@ async def _issue(
         ) from exc
 
 
-async def _signed_in(conn: Conn, pending: PendingCode, *, now: datetime) -> bool:
-    """Whether the sign-in that confirmed the code still stands: "sign out everywhere",
-    a password change (for the other browsers) and "erase all my data" end it, and with
-    it the codes it issued (whoever had that cookie pairs nothing after)."""
-    if not pending.login:
-        return True
-    cur = await conn.execute(
-        "SELECT 1 FROM web_sessions WHERE session_hash = %s AND user_id = %s AND expires_at > %s",
-        (bytes.fromhex(pending.login), pending.user_id, now),
-    )
-    return await cur.fetchone() is not None
-
-
 def _pair_page(user: User | None, status_code: int = 200, **context: Any) -> Template:
     base = {"user": user, "error": "", "challenge": "", "device": ""}
     return Template(
@@ -221,10 +207,18 @@ class PairingApi(Controller):
         pending = await take_code(
             request.app.state.redis, settings.key_prefix, data.code, data.verifier
         )
-        if pending is None or not await _signed_in(conn, pending, now=utc_datetime(clock())):
+        if pending is None or not pending.login:
             raise ValidationException(INVALID_CODE)
         try:
-            created = await actions.new_token(conn, pending.user_id, pending.device)
+            created = await actions.new_token(
+                conn,
+                pending.user_id,
+                pending.device,
+                login=bytes.fromhex(pending.login),
+                now=utc_datetime(clock()),
+            )
+        except SignedOutError as exc:  # the sign-in that confirmed the code has ended
+            raise ValidationException(INVALID_CODE) from exc
         except actions.ActionError as exc:
             raise ValidationException(str(exc)) from exc
         except psycopg.errors.ForeignKeyViolation as exc:  # the account was deleted meanwhile

@@ -230,7 +230,7 @@ def _read_password(from_stdin: bool) -> str:
 def user_password(ctx: click.Context, email: str, from_stdin: bool) -> None:
     """Set the dashboard password of EMAIL (prompted twice, or from stdin).
 
-    Every browser signed in to the account is signed out.
+    Every browser signed in to the account is signed out and every device token revoked.
     """
     from mindhit.accounts import set_password
     from mindhit.clock import system_clock, utc_datetime
@@ -244,7 +244,7 @@ def user_password(ctx: click.Context, email: str, from_stdin: bool) -> None:
         await set_password(conn, user_id, hashed, now=utc_datetime(system_clock()))
 
     _run_db(ctx, go)
-    click.echo(f"password set for {email}; other sign-ins ended")
+    click.echo(f"password set for {email}; other sign-ins ended, device tokens revoked")
 
 
 @user.command("link")

@@ -3,15 +3,20 @@ and answers that carry secrets never being cached.
 
 Each test drives the real dashboard process over HTTP (and the operator's real command
 line), with the account's owner in one browser and whoever holds another of its sign-ins
-(a stolen session, a shared computer) in another.
+(a stolen session, a shared computer) in another; the device tokens are tried at the real
+gateway process.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
+from schema.ids import uuid7
+from tests.security._gateway import GatewayServer, running_gateway
 from tests.security._web import PASSWORD, Browser, WebServer, mindhit_cli, running_web, unique_email
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -24,6 +29,28 @@ def web(redis_url: str, database_url: str) -> Iterator[WebServer]:
     """The dashboard (development: account mail is logged)."""
     with running_web(redis_url, database_url) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def gateway(redis_url: str, database_url: str) -> Iterator[GatewayServer]:
+    """The gateway, caching token lookups for 1 s (a revocation counts within that)."""
+    with running_gateway(redis_url, database_url, MINDHIT_TOKEN_CACHE_SECONDS="1") as server:
+        yield server
+
+
+def _upload(gateway: GatewayServer, token: str) -> int:
+    """The gateway's status for an empty upload with ``token`` (what the extension sends)."""
+    body = {"batch_id": uuid7(), "client_id": "ext-1", "events": []}
+    headers = {"Authorization": f"Bearer {token}"}
+    return httpx.post(
+        f"{gateway.url}/v1/events", json=body, headers=headers, timeout=30
+    ).status_code
+
+
+def _after_cache(gateway: GatewayServer, token: str) -> int:
+    """The gateway's status for ``token`` once its cached lookup (1 s) has run out."""
+    time.sleep(1.2)
+    return _upload(gateway, token)
 
 
 def _signed_up(web: WebServer, tag: str, source: str) -> tuple[Browser, str]:
@@ -128,6 +155,53 @@ def test_sign_out_everywhere_ends_every_session(web: WebServer) -> None:
     others[0].page("/settings")
     assert others[0].form("/settings/sign-out-everywhere", {}).status_code == 303
     assert others[0].me().status_code == 401
+
+
+def test_sign_out_everywhere_unpairs_every_device(web: WebServer, gateway: GatewayServer) -> None:
+    owner, email = _signed_up(web, "unpair", "127.0.0.29")
+    settings = owner.page("/settings").text
+    assert "disconnects every paired extension" in settings  # the button says what it does
+    mine = owner.api("POST", "/v1/tokens", {"device": "my laptop"}).json()["token"]
+    thief = Browser(web.url, source="127.0.0.30")  # a stolen sign-in pairs a device of its own
+    assert thief.sign_in(email).status_code == 303
+    thief.page("/settings")
+    stolen = thief.api("POST", "/v1/tokens", {"device": "not mine"}).json()["token"]
+    assert [_upload(gateway, t) for t in (mine, stolen)] == [202, 202]
+
+    answer = owner.api("POST", "/v1/account/sign-out-everywhere")
+    assert answer.status_code == 200
+    assert answer.json() == {"ended": 2, "tokens_revoked": 2}
+    assert [_after_cache(gateway, t) for t in (mine, stolen)] == [403, 403]
+    # Nor does the ended sign-in make another.
+    assert thief.api("POST", "/v1/tokens", {"device": "again"}).status_code == 401
+
+    # The settings page's button does the same.
+    assert owner.sign_in(email).status_code == 303
+    owner.page("/settings")
+    again = owner.api("POST", "/v1/tokens", {"device": "re-paired"}).json()["token"]
+    assert _upload(gateway, again) == 202
+    assert owner.form("/settings/sign-out-everywhere", {}).status_code == 303
+    assert _after_cache(gateway, again) == 403
+
+
+def test_a_password_change_unpairs_every_device(web: WebServer, gateway: GatewayServer) -> None:
+    owner, email = _signed_up(web, "repass", "127.0.0.31")
+    assert "disconnects every paired extension" in owner.page("/settings").text
+    thief = Browser(web.url, source="127.0.0.32")
+    assert thief.sign_in(email).status_code == 303
+    thief.page("/settings")
+    stolen = thief.api("POST", "/v1/tokens", {"device": "not mine"}).json()["token"]
+    assert _upload(gateway, stolen) == 202
+
+    changed = owner.api(
+        "POST",
+        "/v1/account/password",
+        {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+    )
+    assert changed.status_code == 204, changed.text
+    assert _after_cache(gateway, stolen) == 403
+    listed = owner.api("GET", "/v1/tokens").json()
+    assert [(t["device"], t["revoked"]) for t in listed] == [("not mine", True)]
 
 
 def test_answers_that_carry_secrets_are_never_cached(web: WebServer) -> None:

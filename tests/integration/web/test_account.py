@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import msgspec
@@ -10,7 +11,13 @@ import pytest
 import redis.asyncio as aioredis
 from litestar.testing import AsyncTestClient
 
-from mindhit.accounts import lookup_token
+from mindhit.accounts import (
+    SignedOutError,
+    create_token,
+    create_user,
+    lookup_token,
+    sign_out_everywhere,
+)
 from mindhit.cli.openapi import combined_openapi
 from mindhit.group_state import GroupState
 from mindhit.keys import PROJECTOR_GROUP
@@ -19,7 +26,7 @@ from processors.transport.catalog import save_committed
 from schema.derived import UserErased
 from schema.log import decode_derived_entry, decode_raw_entry
 from schema.topics import RAW_TOPIC, SESSIONS_TOPIC, partition_for, stream_key
-from tests.integration.web.conftest import confirm_address, sign_up, unique_email, user_id_of
+from tests.integration.web.conftest import NOW, confirm_address, sign_up, unique_email, user_id_of
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
@@ -247,3 +254,28 @@ async def test_admin_sees_a_dead_letter_and_retrying_sends_its_work_back(
         assert missing.status_code == 404
     entries = await aredis.xrange(stream_key(web_settings.key_prefix, SESSIONS_TOPIC, 2))
     assert [f[b"v"] for _, f in entries] == [work]
+
+
+async def test_a_token_made_while_the_owner_signs_out_everywhere_is_revoked_or_not_made(
+    apg: psycopg.AsyncConnection[Any], database_url: str
+) -> None:
+    """A stolen sign-in asking for a device token at the moment its owner signs out
+    everywhere: the token it gets is revoked with the others, and once the sign-in has
+    ended it gets none."""
+    from web.auth import create_login, session_hash
+
+    user = await create_user(apg, unique_email("race"))
+    cookie = await create_login(apg, user.user_id, now=NOW)
+    login = session_hash(cookie)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as owner:
+        async with apg.transaction():  # the token is made; its request has not finished
+            _, secret = await create_token(apg, user.user_id, "thief", login=login, now=NOW)
+            signing_out = asyncio.create_task(sign_out_everywhere(owner, user.user_id, now=NOW))
+            await asyncio.sleep(0.5)
+            assert not signing_out.done()  # it waits for the token to be committed ...
+        done = await signing_out
+    assert done.ended == 1 and done.tokens_revoked == 1
+    info = await lookup_token(apg, secret)
+    assert info is not None and info.revoked  # ... and revokes it with the rest
+    with pytest.raises(SignedOutError):
+        await create_token(apg, user.user_id, "thief again", login=login, now=NOW)
