@@ -10,26 +10,35 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import psycopg
+import redis.asyncio as aioredis
 
 from mindhit import accounts
 from mindhit.account_links import consume_link
 from mindhit.accounts import User
 from mindhit.emails import EmailError, normalize_email
 from mindhit.settings import Settings
-from web.account_mail import prepare_confirmation
+from web.account_mail import (
+    existing_account_message,
+    link_url,
+    prepare_confirmation,
+    sign_up_message,
+)
 from web.actions import ActionError
 from web.auth import check_password, hash_password, password_problem
 from web.ratelimit import WindowLimiter
+from web.signup_store import PendingSignUp, store_sign_up, take_sign_up
 from web.throttle import Decision, SignInThrottle, device_id
 
 __all__ = [
     "SignIn",
+    "SignUpAsked",
     "change_password",
     "confirm_address",
+    "finish_sign_up",
     "request_confirmation",
     "sign_in",
     "sign_in_with_link",
@@ -55,8 +64,38 @@ def _ms(now: datetime) -> int:
     return int(now.timestamp() * 1000)
 
 
-async def sign_up(conn: Conn, email: str, password: str) -> User:
-    """Create an account with an Argon2-hashed password (its address still unconfirmed)."""
+class SignUpAsked(NamedTuple):
+    """What a sign-up did: the link that finishes it (shown on the page only in
+    development without SMTP) and the mail to send, if any (``None`` beyond the
+    address's hourly mail limit). The same shape whether or not the address had an
+    account: only the mail's words differ, and only its recipient reads them."""
+
+    email: str
+    link: str
+    mail: EmailMessage | None
+
+
+async def sign_up(
+    conn: Conn,
+    redis: aioredis.Redis,
+    limiter: WindowLimiter,
+    settings: Settings,
+    email: str,
+    password: str,
+) -> SignUpAsked:
+    """Ask for an account: mail its address a link that creates it (:mod:`web.signup_store`).
+
+    Nothing here tells the asker whether the address already has an account: both
+    cases check the input, hash the password (Argon2, the slow part), look the address
+    up, store a pending sign-up and prepare one mail, sent after the answer. A new
+    address is mailed the link that makes the account; one that has an account is
+    mailed that it has (and its link makes nothing). At most
+    ``limiter.account_mail`` mails per address (5 an hour), whoever asks.
+
+    Raises:
+        ActionError: not one valid address (``email``) or an unacceptable password
+            (``password``): real input errors, answered at once.
+    """
     try:
         email = normalize_email(email)
     except EmailError as exc:
@@ -64,10 +103,55 @@ async def sign_up(conn: Conn, email: str, password: str) -> User:
     problem = password_problem(password)
     if problem:
         raise ActionError(problem, field="password")
+    password_hash = await hash_password(password)
+    taken = await accounts.find_user(conn, email) is not None
+    pending = PendingSignUp(
+        email=email,
+        password_hash="" if taken else password_hash,
+        confirmed=bool(settings.smtp_url),
+        taken=taken,
+    )
+    secret = await store_sign_up(redis, settings.key_prefix, pending)
+    link = link_url(settings, "/signup/finish", secret)
+    if taken:
+        mail = existing_account_message(settings, email)
+    else:
+        mail = sign_up_message(settings, email, link)
+    allowed = await limiter.account_mail(f"sign-up:{email}")
+    return SignUpAsked(email=email, link=link, mail=mail if allowed.allowed else None)
+
+
+async def finish_sign_up(
+    conn: Conn, redis: aioredis.Redis, settings: Settings, secret: str
+) -> User:
+    """Use a sign-up link: make the account it asked for (with its password).
+
+    The address counts as confirmed when the link went only by mail. The link works once.
+
+    Raises:
+        ActionError: the link is unknown, used or expired (``token``), or the address
+            has an account (it had one when asked, or another link made it first).
+    """
+    pending = await take_sign_up(redis, settings.key_prefix, secret)
+    if pending is None:
+        raise ActionError(
+            "This link is not valid: it was used already or has expired. Sign up again.",
+            field="token",
+        )
+    taken = ActionError(
+        "This address already has an account: sign in with its password.", field="email"
+    )
+    if pending.taken:
+        raise taken
     try:
-        return await accounts.create_user(conn, email, password_hash=await hash_password(password))
+        return await accounts.create_user(
+            conn,
+            pending.email,
+            password_hash=pending.password_hash,
+            email_confirmed=pending.confirmed,
+        )
     except accounts.EmailTakenError as exc:
-        raise ActionError("An account with that email already exists.", field="email") from exc
+        raise taken from exc
 
 
 async def sign_in(

@@ -1,8 +1,9 @@
-"""Account mail: the address-confirmation link, sent through ``MINDHIT_SMTP_URL``.
+"""Account mail: sign-up and address-confirmation links, sent through ``MINDHIT_SMTP_URL``.
 
-Why it exists: an address is trusted (reports, admin rights) only once its owner
-opened a link mailed to it. The link is made here and mailed through the core SMTP
-transport (:mod:`mindhit.mail`, STARTTLS required unless the URL says otherwise).
+Why it exists: an account is made, and an address trusted (reports, admin rights), only
+once its owner opened a link mailed to it. The links are made here and mailed through
+the core SMTP transport (:mod:`mindhit.mail`, STARTTLS required unless the URL says
+otherwise).
 
 Without SMTP, in development, the link is written to the log (``account.mail_not_sent``
 with the link), so a local set-up still works; in production it is never logged (a
@@ -25,7 +26,15 @@ from mindhit.logs import get_logger
 from mindhit.mail import parse_smtp_url, send
 from mindhit.settings import Settings
 
-__all__ = ["confirmation_message", "link_url", "prepare_confirmation", "send_account_mail"]
+__all__ = [
+    "confirmation_message",
+    "existing_account_message",
+    "link_url",
+    "links_on_page",
+    "prepare_confirmation",
+    "send_account_mail",
+    "sign_up_message",
+]
 
 log = get_logger(__name__)
 
@@ -48,6 +57,48 @@ def confirmation_message(settings: Settings, recipient: str, link: str) -> Email
         f"  {link}\n\n"
         f"The link works once and for {hours} hours. Until the address is confirmed,\n"
         "MindHit sends it no session reports. If this was not you, ignore this mail.\n"
+    )
+    return message
+
+
+def links_on_page(settings: Settings) -> bool:
+    """Whether a sign-up's link is shown on the page: only in development without SMTP,
+    where the mail is not sent (it is written to the log) and a local set-up must still
+    work. Anywhere else the link travels only by mail, to the address's owner."""
+    return settings.env == "development" and not settings.smtp_url
+
+
+def sign_up_message(settings: Settings, recipient: str, link: str) -> EmailMessage:
+    """The mail that finishes a sign-up (plain text: nothing in it comes from a web page)."""
+    message = EmailMessage()
+    message["From"] = settings.smtp_from
+    message["To"] = recipient
+    message["Subject"] = "Finish creating your MindHit account"
+    hours = int(CONFIRM_TTL.total_seconds() // 3600)
+    message.set_content(
+        "Someone (hopefully you) asked for a MindHit account with this address.\n"
+        "To create it, open this link:\n\n"
+        f"  {link}\n\n"
+        f"The link works once and for {hours} hours. If this was not you, ignore this mail:\n"
+        "no account is made without it.\n"
+    )
+    return message
+
+
+def existing_account_message(settings: Settings, recipient: str) -> EmailMessage:
+    """The mail to an address that asked for an account it already has (the sign-up page
+    does not say so: it answers every address the same)."""
+    message = EmailMessage()
+    message["From"] = settings.smtp_from
+    message["To"] = recipient
+    message["Subject"] = "You already have a MindHit account"
+    login = f"{settings.public_url.rstrip('/')}/login"
+    message.set_content(
+        "Someone (hopefully you) asked for a MindHit account with this address, but it\n"
+        "already has one, so nothing was created or changed. Sign in here:\n\n"
+        f"  {login}\n\n"
+        "If you forgot the password, ask the operator for a one-time sign-in link.\n"
+        "If this was not you, ignore this mail.\n"
     )
     return message
 

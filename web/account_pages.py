@@ -25,7 +25,7 @@ from mindhit.accounts import User, sign_out_everywhere
 from mindhit.clock import Clock, utc_datetime
 from mindhit.settings import Settings
 from web import account
-from web.account_mail import prepare_confirmation, send_account_mail
+from web.account_mail import links_on_page, prepare_confirmation, send_account_mail
 from web.actions import ActionError
 from web.auth import create_login, delete_login, session_hash
 from web.common import client_address
@@ -78,6 +78,15 @@ async def _signed_in(
 
 def _page(name: str, status_code: int = 200, user: User | None = None, **context: Any) -> Template:
     return Template(template_name=name, context={"user": user, **context}, status_code=status_code)
+
+
+def _mail_context(settings: Settings) -> dict[str, Any]:
+    """What the sign-up pages say about mail: whether this server sends any, and whether
+    its links are shown on the page instead (development without SMTP)."""
+    return {
+        "mail_configured": bool(settings.smtp_url),
+        "links_on_page": links_on_page(settings),
+    }
 
 
 def _link(token: str) -> str:
@@ -164,8 +173,8 @@ class AccountPages(Controller):
         )
 
     @get("/signup")
-    async def signup_form(self) -> Template:
-        return _page("signup.html", email="", error="")
+    async def signup_form(self, settings: Settings) -> Template:
+        return _page("signup.html", email="", error="", **_mail_context(settings))
 
     @post("/signup")
     async def signup(
@@ -177,18 +186,64 @@ class AccountPages(Controller):
         clock: Clock,
     ) -> Response[Any]:
         email = data.get("email", "").strip()[:320]
+        mail = _mail_context(settings)
         decision = await request.app.state.limiter.signup(client_address(request))
         if not decision.allowed:
             error = "Too many new accounts from this address. Try again later."
-            return _page("signup.html", 429, email=email, error=error)
+            return _page("signup.html", 429, email=email, error=error, field="", **mail)
         if data.get("password", "") != data.get("password2", ""):
-            return _page("signup.html", 400, email=email, error="The two passwords differ.")
+            error = "The two passwords differ."
+            return _page("signup.html", 400, email=email, error=error, field="password2", **mail)
         try:
-            created = await account.sign_up(conn, email, data.get("password", ""))
+            asked = await account.sign_up(
+                conn,
+                request.app.state.redis,
+                request.app.state.limiter,
+                settings,
+                email,
+                data.get("password", ""),
+            )
         except ActionError as exc:
-            return _page("signup.html", 400, email=email, error=str(exc))
+            return _page("signup.html", 400, email=email, error=str(exc), field=exc.field, **mail)
+        # The same answer whether or not the address has an account (no cookie, no
+        # redirect elsewhere); the mail says which, to the address's owner only.
+        return Template(
+            template_name="signup_sent.html",
+            context={
+                "user": None,
+                "email": asked.email,
+                "link": asked.link if links_on_page(settings) else "",
+                **mail,
+            },
+            background=(
+                BackgroundTask(send_account_mail, settings, asked.mail) if asked.mail else None
+            ),
+        )
+
+    @get("/signup/finish")
+    async def finish_form(self, token: str = "") -> Template:
+        return _page("signup_finish.html", token=_link(token), error="")
+
+    @post("/signup/finish")
+    async def finish(
+        self,
+        request: Request[Any, Any, Any],
+        data: Form,
+        conn: Conn,
+        settings: Settings,
+        clock: Clock,
+    ) -> Response[Any]:
+        try:
+            created = await account.finish_sign_up(
+                conn, request.app.state.redis, settings, data.get("token", "")
+            )
+        except ActionError as exc:
+            return _page("signup_finish.html", 400, token="", error=str(exc), field=exc.field)
         now = utc_datetime(clock())
-        mail = await prepare_confirmation(conn, settings, created.user_id, now=now)
+        background = None
+        if not created.email_confirmed:  # development without SMTP: confirm as before
+            mail = await prepare_confirmation(conn, settings, created.user_id, now=now)
+            background = BackgroundTask(send_account_mail, settings, mail)
         return await _signed_in(
             request,
             conn,
@@ -196,7 +251,7 @@ class AccountPages(Controller):
             created.user_id,
             now=now,
             path="/settings?welcome=1",
-            background=BackgroundTask(send_account_mail, settings, mail),
+            background=background,
         )
 
     @post("/logout")

@@ -13,6 +13,7 @@ helpers need nothing but the root ``conftest.py``.)
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -22,6 +23,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -40,6 +42,8 @@ __all__ = [
 
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf-token" content="([^"]*)"')
+_FINISH = re.compile(r'href="([^"]*)" id="finish-link"')
+_TOKEN = re.compile(r'name="token" value="([^"]*)"')
 
 
 def unique_email(tag: str) -> str:
@@ -160,10 +164,28 @@ class Browser:
             headers={"x-csrftoken": self.csrf, "accept": "application/json"},
         )
 
-    def sign_up(self, email: str, password: str = PASSWORD) -> httpx.Response:
-        """The sign-up form."""
+    def ask_sign_up(self, email: str, password: str = PASSWORD) -> httpx.Response:
+        """The sign-up form alone: its answer (the same for every address, 200 "check your
+        mail") or the refusal of a bad input."""
         self.page("/signup")
         return self.form("/signup", {"email": email, "password": password, "password2": password})
+
+    def finish_sign_up(self, link: str) -> httpx.Response:
+        """Open a sign-up link (from the mail or, in development, the page) and use it."""
+        parts = urlsplit(link)  # this server's page, whatever host the link names
+        page = self.page(f"{parts.path}?{parts.query}")
+        found = _TOKEN.search(page.text)
+        return self.form("/signup/finish", {"token": found.group(1) if found else ""})
+
+    def sign_up(self, email: str, password: str = PASSWORD) -> httpx.Response:
+        """Sign up as a user would on a development server (no mail: the link is on the
+        page): ask, then use the link. The finishing answer (303 to settings, signed in),
+        or the form's answer when it refused or showed no link."""
+        asked = self.ask_sign_up(email, password)
+        found = _FINISH.search(asked.text)
+        if asked.status_code != 200 or not found:
+            return asked
+        return self.finish_sign_up(html.unescape(found.group(1)))
 
     def sign_in(
         self, email: str, password: str = PASSWORD, *, headers: dict[str, str] | None = None

@@ -1,8 +1,11 @@
-"""Attack 7: making MindHit mail arbitrary people through the sign-up address.
+"""Attack 7: making MindHit mail arbitrary people through the sign-up address, and
+asking it whether an address has an account.
 
 The real dashboard process mails through a real SMTP server (aiosmtpd); session reports
 go through the real reporter of the processors. Sign-up takes exactly one address in one
-canonical form, and no report goes to an address nobody confirmed.
+canonical form and makes an account only through the link mailed to it, so nobody gets
+an account on somebody else's address, and no report goes to an address nobody
+confirmed. Its answer is the same whether or not the address has an account.
 """
 
 from __future__ import annotations
@@ -39,13 +42,16 @@ def web(redis_url: str, database_url: str, smtp: SmtpServer) -> Iterator[WebServ
         yield server
 
 
-def _mail_to(smtp: SmtpServer, address: str, timeout_s: float = 30.0) -> EmailMessage:
+def _mail_to(
+    smtp: SmtpServer, address: str, subject: str = "", timeout_s: float = 30.0
+) -> EmailMessage:
+    """The last mail to ``address`` (with ``subject``, when given), waited for."""
     deadline = time.monotonic() + timeout_s
-    while not smtp.inbox.to(address):
+    while not (found := [m for m in smtp.inbox.to(address) if subject in m["Subject"]]):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no mail to {address}")
+            raise TimeoutError(f"no mail to {address} {subject!r}")
         time.sleep(0.1)
-    return smtp.inbox.to(address)[-1]
+    return found[-1]
 
 
 def _user_id(database_url: str, email: str) -> str | None:
@@ -83,67 +89,103 @@ def test_sign_up_takes_exactly_one_address(web: WebServer, database_url: str, fi
     assert attacker.me().status_code == 401
 
 
-def test_another_spelling_of_an_address_is_the_same_account(web: WebServer) -> None:
+def _link_in(mail: EmailMessage, path: str) -> str:
+    return next(w for w in mail.get_content().split() if f"{path}?token=" in w)
+
+
+def _signed_up(web: WebServer, smtp: SmtpServer, browser: Browser, address: str) -> str:
+    """Sign up as the address's owner: ask, then open the mailed link. The canonical address."""
+    asked = browser.ask_sign_up(address)
+    assert asked.status_code == 200 and 'id="finish-link"' not in asked.text  # mail only
+    mail = _mail_to(smtp, address)
+    assert browser.finish_sign_up(_link_in(mail, "/signup/finish")).status_code == 303
+    return str(mail["To"])
+
+
+def test_another_spelling_of_an_address_is_the_same_account(
+    web: WebServer, smtp: SmtpServer
+) -> None:
     tag = unique_email("zoe").split("@")[0]
     owner = Browser(web.url, source="127.0.0.7")
-    assert owner.sign_up(f"{tag.upper()}@Example.TEST").status_code == 303
-    assert owner.me().json()["email"] == f"{tag}@example.test"  # one canonical form
+    asked = owner.ask_sign_up(f"{tag.upper()}@Example.TEST")
+    assert asked.status_code == 200
+    mail = _mail_to(smtp, f"{tag}@example.test")  # one canonical form
+    assert owner.finish_sign_up(_link_in(mail, "/signup/finish")).status_code == 303
+    assert owner.me().json()["email"] == f"{tag}@example.test"
 
     attacker = Browser(web.url, source="127.0.0.8")
     fullwidth = "".join(chr(ord(c) + 0xFEE0) if c.isalnum() else c for c in tag)
-    taken = attacker.sign_up(f"{fullwidth}＠ｅｘａｍｐｌｅ.test")  # NFKC: the same address
-    assert taken.status_code == 400 and "already exists" in taken.text
+    taken = attacker.ask_sign_up(f"{fullwidth}＠ｅｘａｍｐｌｅ.test")  # NFKC: the same address
+    assert taken.status_code == 200 and attacker.me().status_code == 401
+    notice = _mail_to(smtp, f"{tag}@example.test", "You already have")
+    assert "/signup/finish" not in notice.get_content()  # nothing to finish
 
 
-def test_reports_are_mailed_only_to_a_confirmed_address(
+def test_sign_up_does_not_tell_whether_an_address_has_an_account(
+    web: WebServer, smtp: SmtpServer, database_url: str
+) -> None:
+    victim = unique_email("known")
+    _signed_up(web, smtp, Browser(web.url, source="127.0.0.16"), victim)
+    attacker = Browser(web.url, source="127.0.0.17")
+    stranger = unique_email("unknown")
+    chosen = "the attacker's own password"
+    answers = {a: attacker.ask_sign_up(a, chosen) for a in (victim, stranger)}
+    seen = {
+        a: (r.status_code, r.text.replace(a, "ADDRESS"), "set-cookie" in r.headers)
+        for a, r in answers.items()
+    }
+    assert seen[victim] == seen[stranger]  # status, page and cookies: the same
+    assert seen[victim][0] == 200 and not seen[victim][2]
+    assert attacker.me().status_code == 401
+    # Nor does trying the password chosen there tell: neither address lets it in.
+    probe = Browser(web.url, source="127.0.0.18")
+    tried = [probe.sign_in(a, chosen) for a in (victim, stranger)]
+    assert [(r.status_code, "do not match" in r.text) for r in tried] == [(400, True)] * 2
+    # Each owner learns what happened, from their mailbox only.
+    assert _mail_to(smtp, victim, "You already have a MindHit account")
+    assert _mail_to(smtp, stranger, "Finish creating your MindHit account")
+    assert _user_id(database_url, stranger) is None  # no account until its link is used
+
+    # Real input errors still say what is wrong.
+    bad = attacker.ask_sign_up("not an address")
+    assert bad.status_code == 400 and 'data-field="email"' in bad.text
+    short = attacker.ask_sign_up(unique_email("short"), "short")
+    assert short.status_code == 400 and 'data-field="password"' in short.text
+
+
+def test_nobody_gets_an_account_on_someone_elses_address(
     web: WebServer, smtp: SmtpServer, database_url: str
 ) -> None:
     victim_address = unique_email("victim")
     attacker = Browser(web.url, source="127.0.0.9")
-    assert attacker.sign_up(victim_address).status_code == 303
-    assert (
-        attacker.form("/settings", {"idle_threshold_s": "60", "email_reports": "on"}).status_code
-        == 303
-    )
-    squatted = _user_id(database_url, victim_address)
-    assert squatted is not None
-    # The victim gets one mail: the confirmation link, to them alone. It is sent after the
-    # sign-up answered (in the background), so it is awaited before counting mails: under
-    # load it used to land after the count and pass for a report.
+    asked = attacker.ask_sign_up(victim_address)
+    assert asked.status_code == 200 and attacker.me().status_code == 401
+    assert _user_id(database_url, victim_address) is None
+    # The victim gets one mail, to them alone: the link that would make the account. It is
+    # sent after the sign-up answered (in the background), so it is awaited.
     mail = _mail_to(smtp, victim_address)
     assert mail["To"] == victim_address and mail.get_all("Cc") is None
-
-    # A session of the attacker's account ends: its report is not mailed to the victim
-    # (the reporter has sent whatever it sends when it returns).
-    assert _report_for(smtp, database_url, squatted) is True  # finished: nothing owed
-    assert [m["Subject"] for m in smtp.inbox.to(victim_address)] == [mail["Subject"]]
-
-    # Opening the link without being signed in to that account confirms nothing.
-    link = next(w for w in mail.get_content().split() if "/confirm-email?token=" in w)
-    bystander = Browser(web.url, source="127.0.0.10")
-    assert bystander.page(link.removeprefix(web.url)).status_code == 303  # sign in first
-    token = link.split("token=")[1]
-    refused = bystander.form("/confirm-email", {"token": token})
-    assert refused.status_code in (303, 401)
-    assert attacker.me().json()["email_confirmed"] is False
-    assert _report_for(smtp, database_url, squatted) is True
-    assert [m["Subject"] for m in smtp.inbox.to(victim_address)] == [mail["Subject"]]
+    assert mail["Subject"] == "Finish creating your MindHit account"
+    # Guessing links makes nothing either.
+    guess = attacker.form("/signup/finish", {"token": "A" * 43})
+    assert guess.status_code == 400 and _user_id(database_url, victim_address) is None
 
 
-def test_the_owner_confirms_with_the_mailed_link_and_then_gets_reports(
+def test_the_owner_finishes_with_the_mailed_link_and_then_gets_reports(
     web: WebServer, smtp: SmtpServer, database_url: str
 ) -> None:
     address = unique_email("reader")
     owner = Browser(web.url, source="127.0.0.11")
-    assert owner.sign_up(address).status_code == 303
-    assert "not confirmed" in owner.page("/settings").text
-    link = next(w for w in _mail_to(smtp, address).get_content().split() if "token=" in w)
-    page = owner.page(link.removeprefix(web.url))
-    assert page.status_code == 200 and "Confirm my address" in page.text
-    done = owner.form("/confirm-email", {"token": link.split("token=")[1]})
-    assert done.status_code == 200 and 'id="confirmed"' in done.text
-    assert owner.me().json()["email_confirmed"] is True
-    again = owner.form("/confirm-email", {"token": link.split("token=")[1]})
+    asked = owner.ask_sign_up(address)
+    assert asked.status_code == 200 and owner.me().status_code == 401
+    link = _link_in(_mail_to(smtp, address), "/signup/finish")
+    page = owner.page(link.removeprefix(web.url))  # a GET (a mail scanner) makes nothing
+    assert page.status_code == 200 and "Create my account" in page.text
+    assert _user_id(database_url, address) is None
+    done = owner.finish_sign_up(link)
+    assert done.status_code == 303 and done.headers["location"].startswith("/settings")
+    assert owner.me().json()["email_confirmed"] is True  # the mailed link proved it
+    again = Browser(web.url, source="127.0.0.19").finish_sign_up(link)
     assert again.status_code == 400  # a link works once
 
     owner.form("/settings", {"idle_threshold_s": "60", "email_reports": "on"})

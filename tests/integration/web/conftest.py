@@ -59,12 +59,23 @@ def csrf_from(html: str) -> str:
 
 
 async def sign_up(client: AsyncTestClient[Any], email: str) -> str:
-    """Create an account through the form; return the CSRF token to use afterwards."""
+    """Create an account through the forms (development without mail: the sign-up page
+    shows the link that finishes it) and be signed in; return the CSRF token to use."""
     page = await client.get("/signup")
     token = csrf_from(page.text)
-    answer = await client.post(
+    asked = await client.post(
         "/signup",
         data={"email": email, "password": PASSWORD, "password2": PASSWORD, "_csrf_token": token},
+        follow_redirects=False,
+    )
+    assert asked.status_code == 200, asked.text
+    link = re.search(
+        r'href="[^"]*/signup/finish\?token=([A-Za-z0-9_-]+)" id="finish-link"', asked.text
+    )
+    assert link, "the development sign-up page shows no link"
+    answer = await client.post(
+        "/signup/finish",
+        data={"token": link.group(1), "_csrf_token": token},
         follow_redirects=False,
     )
     assert answer.status_code == 303, answer.text

@@ -28,15 +28,22 @@ async def test_sign_up_stores_an_argon2_hash_and_signs_in_with_a_secure_cookie(
     client: AsyncTestClient[Any], apg: psycopg.AsyncConnection[Any]
 ) -> None:
     email = unique_email()
-    page = await client.get("/signup")
+    token = csrf_from((await client.get("/signup")).text)
+    form = {"email": email, "password": PASSWORD, "password2": PASSWORD, "_csrf_token": token}
+    asked = await client.post("/signup", data=form, follow_redirects=False)
+    # Asking makes no account and signs nobody in: the link mailed to the address does
+    # (development without SMTP shows it on the page).
+    assert asked.status_code == 200 and "set-cookie" not in asked.headers
+    assert (await client.get("/v1/me")).status_code == 401
+    assert (
+        await (await apg.execute("SELECT 1 FROM users WHERE email = %s", (email,))).fetchone()
+        is None
+    )
+    link = re.search(r"/signup/finish\?token=([A-Za-z0-9_-]+)", asked.text)
+    assert link
     answer = await client.post(
-        "/signup",
-        data={
-            "email": email,
-            "password": PASSWORD,
-            "password2": PASSWORD,
-            "_csrf_token": csrf_from(page.text),
-        },
+        "/signup/finish",
+        data={"token": link.group(1), "_csrf_token": token},
         follow_redirects=False,
     )
     assert answer.status_code == 303
