@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any, Final
 
 import psycopg
-from psycopg import sql
+from psycopg import errors, sql
 
 __all__ = [
     "OVERVIEW_TABLES",
@@ -55,6 +55,14 @@ _TEMP: Final = _sql("overview_temp.sql")
 _APPLY: Final = _sql("overview_visits.sql")
 _NEW_VISITS: Final = _sql("overview_new_visits.sql")
 _BRANCHES: Final = _sql("overview_branches.sql")
+_STAGED_CONTRIBUTION: Final = (
+    "INSERT INTO tmp_overview"
+    " (user_id, day, domain, url_hash, content_hash, title, dwell_ms, visits)"
+    " SELECT user_id::uuid,"
+    " ((timestamptz 'epoch' + start_at * interval '1 ms') AT TIME ZONE 'UTC')::date,"
+    " domain, url_hash, content_hash, title, dwell_ms, 1 FROM tmp_visits"
+)
+"""The staged visits (``tmp_visits``, all new) as additions to the change table."""
 _CONTRIBUTION: Final = (
     "INSERT INTO tmp_overview"
     " (user_id, day, domain, url_hash, content_hash, title, dwell_ms, visits)"
@@ -124,8 +132,20 @@ def add_new_visits(conn: psycopg.Connection[Any], tables: Mapping[str, str]) -> 
     One statement reading the staged rows once; it leaves the rollups as collecting the
     same rows in the change table and :func:`apply_changes` would (a new visit only
     adds), without writing the change table or looking for rows left at zero visits.
+    Titles the user's rows lack are inserted without ``ON CONFLICT``; should one be
+    stored meanwhile (a second writer of the user's rows, which the partitioning rules
+    out), the statement is rolled back to its savepoint and the batch added by that
+    change table instead, with the same result.
     """
-    conn.execute(_fmt(_NEW_VISITS, tables))
+    try:
+        with conn.transaction():  # a savepoint: the fallback starts from the same rollups
+            conn.execute(_fmt(_NEW_VISITS, tables))
+    except errors.UniqueViolation:
+        # A title row the statement saw missing was inserted meanwhile (its plain insert
+        # relies on one writer per user's rows): add the same visits by the change table
+        # and the ON CONFLICT statements instead.
+        conn.execute(_STAGED_CONTRIBUTION)
+        apply_changes(conn, tables)
 
 
 def rebuild_staged_branches(conn: psycopg.Connection[Any], tables: Mapping[str, str]) -> None:

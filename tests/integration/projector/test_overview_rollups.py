@@ -3,6 +3,7 @@ whatever duplicates, redelivery, erasure or replay happened on the way."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import psycopg
@@ -159,3 +160,54 @@ async def test_a_rewritten_visit_moves_its_share_and_leaves_no_empty_rollup_row(
     ).fetchall()
     pg.commit()
     assert titles == [("h1", "c1", "t", 1), ("h2", "c2", "t", 1), ("h3", "", "Retitled", 1)]
+
+
+async def test_a_title_row_stored_while_the_batch_runs_still_counts_the_batch_once(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any], database_url: str
+) -> None:
+    """A new title is inserted without ON CONFLICT (a user's rows have one writer). Should
+    a row of it be stored after the batch's statement looked (here: another transaction's
+    insert, committed while the batch waits on it), the batch still folds: its visit is
+    added to that row, which keeps its own vector, and the other rollups count it once."""
+    user, session = deterministic_id("u", 7), deterministic_id("s", 7)
+    day = 1_764_000_000_000
+    event = VisitClosed(
+        user_id=user, visit_id=deterministic_id("v", 70), client_id="c", session_id=session,
+        tab_id=1, url="https://example.org/70", url_hash="h70", domain="example.org",
+        title="Seventy pages", start_ts=day, end_ts=day + 900, dwell_ms=900, opened_seq=1,
+    )  # fmt: skip
+    stream = stream_key(settings.key_prefix, VISITS_TOPIC, partition_for(user, settings.partitions))
+    await streams.append(
+        aredis, stream, encode_derived_entry(DerivedEntry(events=[event])),
+        key=user.encode(), timestamp_ms=day,
+    )  # fmt: skip
+    with psycopg.connect(database_url) as other:
+        other.execute(
+            "INSERT INTO page_titles (user_id, url_hash, content_hash, title, visits, search)"
+            " VALUES (%s, 'h70', '', 'Seventy pages', 4, 'kept'::tsvector)",
+            (user,),
+        )
+        folding = asyncio.create_task(fold_all(settings, aredis, pg))
+        for _ in range(100):  # until the batch's insert waits for the other transaction
+            waiting = other.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND wait_event = 'transactionid'"
+            ).fetchone()
+            if waiting and waiting[0]:
+                break
+            await asyncio.sleep(0.05)
+        assert waiting and waiting[0], "the batch never waited on the other insert"
+        other.commit()
+        await folding
+    titles = pg.execute(
+        "SELECT title, visits, search::text FROM page_titles WHERE user_id = %s", (user,)
+    ).fetchall()
+    days = pg.execute(
+        "SELECT dwell_ms, visits FROM overview_days WHERE user_id = %s", (user,)
+    ).fetchall()
+    pages = pg.execute(
+        "SELECT dwell_ms, visits FROM overview_pages_monthly WHERE user_id = %s", (user,)
+    ).fetchall()
+    pg.commit()
+    assert titles == [("Seventy pages", 5, "'kept'")]
+    assert days == [(900, 1)] and pages == [(900, 1)]
