@@ -47,6 +47,8 @@ from schema.log import (
 from schema.topics import RAW_TOPIC
 
 __all__ = [
+    "CHUNK_BYTES",
+    "CHUNK_ENTRIES",
     "ArchivedEntry",
     "StreamPlan",
     "append_held",
@@ -57,6 +59,20 @@ __all__ = [
     "set_reach",
     "write_archived",
 ]
+
+
+CHUNK_ENTRIES = 500
+"""Most entries recovery writes to a stream in one pipeline (and :data:`CHUNK_BYTES`).
+
+A cluster pipeline fails after :data:`mindhit.redis_cluster.CALL_TIMEOUT_S` (12 s),
+however healthy the cluster: one pipeline of everything a partition held reached that
+at ~300,000 entries (``bench/recovery_append.py``, small uploads: 10.0 s once, the
+bound once; 1,000,000 always), and a recovery that failed so failed on every run. A
+chunk of 500 took 0.07-0.10 s at most (0.65 s on a machine loaded 6 times over)."""
+
+CHUNK_BYTES = 4 * 1024 * 1024
+"""Most bytes of fields recovery writes in one pipeline: entries carry page texts, up
+to the 2 MiB an upload may be, so a chunk is cut at this size too."""
 
 
 class StreamPlan(msgspec.Struct, frozen=True, kw_only=True):
@@ -148,18 +164,20 @@ def _fields(entry: ArchivedEntry) -> dict[bytes, bytes]:
 
 
 async def write_archived(
-    client: aioredis.Redis, stream: str, entries: Iterable[ArchivedEntry], *, batch: int = 500
+    client: aioredis.Redis,
+    stream: str,
+    entries: Iterable[ArchivedEntry],
+    *,
+    chunk: int = CHUNK_ENTRIES,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> int:
-    """Write archived entries back at their own offsets (ascending); return how many."""
-    written = 0
-    pipe = client.pipeline(transaction=False)
-    for entry in entries:
-        pipe.xadd(stream, _fields(entry), id=entry_id(entry.offset))  # type: ignore[arg-type]
-        written += 1
-        if written % batch == 0:
-            await pipe.execute()
-    await pipe.execute()
-    return written
+    """Write archived entries back at their own offsets (ascending); return how many.
+
+    Sent in pipelines of at most ``chunk`` entries and ``chunk_bytes`` (see
+    :data:`CHUNK_ENTRIES`).
+    """
+    pairs = ((entry_id(entry.offset), _fields(entry)) for entry in entries)
+    return await _append_chunked(client, stream, pairs, chunk, chunk_bytes)
 
 
 async def set_reach(client: aioredis.Redis, stream: str, reach: int) -> None:
@@ -179,13 +197,43 @@ async def set_reach(client: aioredis.Redis, stream: str, reach: int) -> None:
 
 
 async def append_held(
-    client: aioredis.Redis, stream: str, entries: Iterable[Mapping[bytes, bytes]]
+    client: aioredis.Redis,
+    stream: str,
+    entries: Iterable[Mapping[bytes, bytes]],
+    *,
+    chunk: int = CHUNK_ENTRIES,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> int:
-    """Append set-aside entries again after everything (dense ids); return how many."""
-    count = 0
+    """Append set-aside entries again after everything (dense ids), in their order;
+    return how many.
+
+    Sent in pipelines of at most ``chunk`` entries and ``chunk_bytes``, one after the
+    other (see :data:`CHUNK_ENTRIES`). A run that fails part-way leaves the held key
+    (deleted only after this returns): the next run rebuilds the stream from it.
+    """
+    pairs = (("0-*", dict(fields)) for fields in entries)
+    return await _append_chunked(client, stream, pairs, chunk, chunk_bytes)
+
+
+async def _append_chunked(
+    client: aioredis.Redis,
+    stream: str,
+    entries: Iterable[tuple[str, dict[bytes, bytes]]],
+    chunk: int,
+    chunk_bytes: int,
+) -> int:
+    """``XADD`` each (id, fields) to ``stream`` in order, a pipeline per chunk, each sent
+    once the one before was answered; return how many."""
+    count = pending = size = 0
     pipe = client.pipeline(transaction=False)
-    for fields in entries:
-        pipe.xadd(stream, dict(fields), id="0-*")  # type: ignore[arg-type]
+    for xid, fields in entries:
+        pipe.xadd(stream, fields, id=xid)  # type: ignore[arg-type]
         count += 1
-    await pipe.execute()
+        pending += 1
+        size += sum(len(name) + len(value) for name, value in fields.items())
+        if pending >= chunk or size >= chunk_bytes:
+            await pipe.execute()  # the pipeline is empty again after
+            pending = size = 0
+    if pending:
+        await pipe.execute()
     return count
