@@ -118,8 +118,10 @@ async def erase_account(
 ) -> ErasureResult:
     """Erase everything the user recorded.
 
-    Steps, in order: revoke every device token (so no new event can arrive) and reset
-    the settings, in one transaction; then append ``UserErased`` to the sessions topic
+    Steps, in order: end every sign-in, delete every device token (so no new event can
+    arrive; the gateway answers 401 to them, and their device names go too) and reset
+    the settings but the block list (so an extension paired afterwards still records
+    none of those domains), in one transaction; then append ``UserErased`` to the sessions topic
     (the projector deletes every read row, archive entry and Redis key of the user on
     it and tombstones them). Its cut is server time: everything the gateway received
     up to now plus ``token_cache_seconds`` (a gateway may still take a revoked token
@@ -134,11 +136,12 @@ async def erase_account(
         # (mindhit.accounts.create_token), so it is committed before the revocation
         # reads the tokens, or not made at all.
         await conn.execute("DELETE FROM web_sessions WHERE user_id = %s", (user.user_id,))
-        cur = await conn.execute(
-            "UPDATE device_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL",
-            (now, user.user_id),
+        cur = await conn.execute(  # deleted, not kept revoked: their names are the user's
+            "DELETE FROM device_tokens WHERE user_id = %s AND revoked_at IS NULL",
+            (user.user_id,),
         )
         revoked = cur.rowcount
+        await conn.execute("DELETE FROM device_tokens WHERE user_id = %s", (user.user_id,))
         await conn.execute(sql_file("web", "settings_reset"), (now, user.user_id))
     cut = now_ms + int(settings.token_cache_seconds * 1000)
     event = UserErased(user_id=user.user_id, ts=cut, reason="user request")

@@ -181,7 +181,17 @@ class ApiController(Controller):
         ):
             raise NotFoundException("No such active token.")
 
-    @post("/erase", summary="Erase all my data", status_code=202)
+    @post(
+        "/erase",
+        summary="Erase all my data",
+        description=(
+            "Everything recorded goes (sessions, visits, pages, mind maps, the archive), every"
+            " sign-in ends and every device token is deleted. The block list stays, so an"
+            " extension paired afterwards records none of those domains; the idle threshold"
+            " and report mails are reset."
+        ),
+        status_code=202,
+    )
     async def erase(
         self,
         request: Request[Any, Any, Any],

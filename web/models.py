@@ -193,7 +193,10 @@ class DeadLetterItem(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ErasureResult(msgspec.Struct, frozen=True, kw_only=True):
-    """Answer to ``POST /v1/erase``: the erasure is recorded; read tables empty shortly."""
+    """Answer to ``POST /v1/erase``: the erasure is recorded; read tables empty shortly.
+
+    ``tokens_revoked``: how many active device tokens ended (every token of the user is
+    deleted, names included). The block list is kept."""
 
     erased: bool
     tokens_revoked: int

@@ -25,8 +25,8 @@ pytestmark = pytest.mark.integration
 
 KEPT = {
     "users": "the account stays (the user can sign in again)",
-    "user_settings": "reset to the defaults",
-    "device_tokens": "revoked",
+    "user_settings": "the block list stays (what must never be recorded); the rest reset",
+    "device_tokens": "deleted by the dashboard's erasure; kept by mindhit erase --keep-account",
     "web_sessions": "ended by the dashboard",
     "account_links": "account mail links",
     "erased_users": "the tombstone: events received up to the cut stay out",

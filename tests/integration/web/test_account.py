@@ -26,7 +26,15 @@ from processors.transport.catalog import save_committed
 from schema.derived import UserErased
 from schema.log import decode_derived_entry, decode_raw_entry
 from schema.topics import RAW_TOPIC, SESSIONS_TOPIC, partition_for, stream_key
-from tests.integration.web.conftest import NOW, confirm_address, sign_up, unique_email, user_id_of
+from tests.integration.web.conftest import (
+    NOW,
+    PASSWORD,
+    confirm_address,
+    csrf_from,
+    sign_up,
+    unique_email,
+    user_id_of,
+)
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
@@ -112,7 +120,7 @@ async def test_start_and_stop_a_session_append_to_the_raw_log(
     assert events[0].label == "Research"  # type: ignore[attr-defined]
 
 
-async def test_erase_appends_user_erased_and_revokes_every_token(
+async def test_erase_appends_user_erased_ends_every_token_and_keeps_the_block_list(
     client: AsyncTestClient[Any],
     web_settings: Settings,
     aredis: aioredis.Redis,
@@ -122,8 +130,13 @@ async def test_erase_appends_user_erased_and_revokes_every_token(
     token = await sign_up(client, email)
     uid = await user_id_of(apg, email)
     created = (
-        await client.post("/v1/tokens", json={"device": "laptop"}, headers={"x-csrftoken": token})
+        await client.post(
+            "/v1/tokens", json={"device": "Ann's work laptop"}, headers={"x-csrftoken": token}
+        )
     ).json()
+    prefs = {"blocked_domains": ["clinic.example"], "idle_threshold_s": 120, "email_reports": True}
+    assert (await client.put("/v1/settings", json=prefs, headers={"x-csrftoken": token})).is_success
+    assert "Your block list is kept" in (await client.get("/settings")).text
     refused = await client.post("/settings/erase", data={"confirm": "no", "_csrf_token": token})
     assert refused.status_code == 400
     done = await client.post(
@@ -136,9 +149,30 @@ async def test_erase_appends_user_erased_and_revokes_every_token(
     entries = await aredis.xrange(key)
     events = [e for _, f in entries for e in decode_derived_entry(f[b"v"]).events]
     assert len(events) == 1 and isinstance(events[0], UserErased) and events[0].user_id == uid
-    info = await lookup_token(apg, created["token"])
-    assert info is not None and info.revoked
+    assert await lookup_token(apg, created["token"]) is None  # gone, its device name too
     assert (await client.get("/v1/me")).status_code == 401  # signed out everywhere
+
+    # Signed in again: no token left, and an extension paired now still blocks the domain.
+    csrf = csrf_from((await client.get("/login")).text)
+    again = await client.post(
+        "/login",
+        data={"email": email, "password": PASSWORD, "_csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert again.status_code == 303
+    assert (await client.get("/v1/tokens")).json() == []
+    assert (await client.get("/v1/settings")).json() == {
+        "blocked_domains": ["clinic.example"],
+        "idle_threshold_s": 60,
+        "email_reports": False,
+    }
+    paired = (
+        await client.post(
+            "/v1/tokens", json={"device": "new laptop"}, headers={"x-csrftoken": csrf}
+        )
+    ).json()
+    info = await lookup_token(apg, paired["token"])  # what the gateway filters uploads by
+    assert info is not None and info.blocked_domains == ("clinic.example",)
 
 
 @pytest.mark.cluster  # the ops page reads worker groups and offsets from Redis
