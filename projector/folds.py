@@ -289,7 +289,7 @@ def _discovered(batch: Batch, e: UrlDiscovered) -> bool:
         batch.texts[e.content_hash] = PageTextRow(
             content_hash=e.content_hash,
             user_id=e.user_id,
-            lang=e.lang,
+            lang="",  # shared by every reader: not the first uploader's client's claim
             text=e.text,
             seen_at=e.first_seen_ts,
         )

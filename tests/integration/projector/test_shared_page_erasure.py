@@ -78,7 +78,7 @@ def _read(
         events += [
             UrlDiscovered(
                 user_id=user, url_hash=url_hash, url=url, domain=url.split("/")[2], title="",
-                first_seen_ts=ts, content_hash=_h(text), lang="en", text=text,
+                first_seen_ts=ts, content_hash=_h(text), lang=f"x-{user[-2:]}", text=text,
             ),
             UrlEnriched(
                 user_id=user, url_hash=url_hash, content_hash=_h(text),
@@ -123,7 +123,7 @@ def _shared_rows(
     urls = pg.execute(
         "SELECT url_hash, content_hash, user_id::text, summary, lang FROM urls ORDER BY url"
     ).fetchall()
-    texts = pg.execute("SELECT content_hash FROM page_texts ORDER BY 1").fetchall()
+    texts = pg.execute("SELECT content_hash, lang FROM page_texts ORDER BY 1").fetchall()
     pg.commit()
     return urls, texts
 
@@ -133,7 +133,9 @@ def _check_reader_keeps_the_page(pg: psycopg.Connection[Any]) -> None:
     assert [(u[0], u[1], u[2], u[3]) for u in urls] == [
         (_h(SHARED_URL), _h(SHARED_TEXT), READER, "About Wombats")
     ]
-    assert texts == [(_h(SHARED_TEXT),)]  # the erased user's own page text is gone
+    # The erased user's own page text is gone; the shared one keeps nothing they sent
+    # (the language their client claimed, "x-e1", was kept on it).
+    assert texts == [(_h(SHARED_TEXT), "")]
     # Found by its summary and by its text, as before the other user's erasure.
     assert _search(pg, READER, "wombats") == [SHARED_URL]
     assert _search(pg, READER, "marsupial engineering") == [SHARED_URL]
@@ -166,7 +168,7 @@ def test_deleting_the_first_readers_session_keeps_the_page_of_the_others(
     assert [(u[0], u[1], u[3]) for u in urls] == [
         (_h(SHARED_URL), _h(SHARED_TEXT), "About Wombats")
     ]
-    assert texts == [(_h(SHARED_TEXT),)]
+    assert texts == [(_h(SHARED_TEXT), "")]
     assert _search(pg, READER, "wombats") == [SHARED_URL]
     assert _search(pg, READER, "marsupial engineering") == [SHARED_URL]
 
