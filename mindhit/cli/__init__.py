@@ -374,5 +374,17 @@ def lag(ctx: click.Context, as_json: bool) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="mindhit")
+    """Console-script entry point.
+
+    A Redis that cannot be reached (down, or a node that stopped answering: a cluster
+    call gives up after 12 s) ends a command with one line saying so, and exit status 1,
+    not a traceback. Services retry such errors themselves; one that reaches here ends
+    the process the same way.
+    """
+    from mindhit.redis_client import UNREACHABLE
+
+    try:
+        cli(prog_name="mindhit")
+    except UNREACHABLE as error:
+        click.echo(f"mindhit: Redis could not be reached: {error}", err=True)
+        sys.exit(1)

@@ -1,0 +1,100 @@
+"""Commands and tools fail in time, and say why, when a Redis Cluster node stops answering.
+
+``mindhit lag`` (like ``replay``, ``recover`` and the projector's commands) talks to Redis
+through :func:`mindhit.redis_client.connect_redis`, whose cluster client gives up on a
+call after :data:`~mindhit.redis_cluster.CALL_TIMEOUT_S`: with a master frozen
+(``SIGSTOP``: it keeps its connections and never replies) the command ends within that
+bound with one line naming Redis, not a traceback. The blocking client of
+:func:`~mindhit.redis_client.connect_redis_sync` (tests and tools) fails at twice the
+socket timeout, where redis-py 8.1 tried a command 11 times (``GET`` 55 s, a pipeline 70 s).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import msgspec
+import pytest
+import redis
+from redis.crc import key_slot
+
+from mindhit.redis_client import connect_redis_sync
+from mindhit.redis_cluster import CALL_TIMEOUT_S
+from mindhit.settings import Settings
+from tests.support.processes import run_mindhit
+from tests.support.redis_cluster import PrivateRedisCluster
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SOCKET_TIMEOUT_S = 5.0
+"""redis-py's default ``socket_timeout``, which nothing here changes."""
+
+
+@contextmanager
+def _frozen(cluster: PrivateRedisCluster, port: int) -> Iterator[None]:
+    process = cluster.processes[cluster.ports.index(port)]
+    process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGCONT)
+
+
+def _key_on(cluster: PrivateRedisCluster, port: int, prefix: str) -> str:
+    keys = (f"{prefix}:{{p{n}}}" for n in range(64))
+    return next(k for k in keys if cluster.owner(key_slot(k.encode())) == port)
+
+
+def _both(client: redis.Redis, *keys: str) -> list[Any]:
+    """``GET`` of each key in one pipeline (over two masters here)."""
+    pipe = client.pipeline()
+    for key in keys:
+        pipe.get(key)
+    return list(pipe.execute())
+
+
+def test_mindhit_lag_with_a_frozen_master_ends_in_time_with_one_line_naming_redis(
+    own_cluster: Callable[..., PrivateRedisCluster], settings: Settings
+) -> None:
+    cluster = own_cluster(node_timeout_ms=60_000)  # frozen ~15 s: no failover
+    mine = msgspec.structs.replace(settings, redis_url=cluster.url)
+    healthy = run_mindhit(mine, "lag", "--json")
+    assert healthy.returncode == 0, healthy.stderr
+    started = time.monotonic()
+    with _frozen(cluster, cluster.ports[1]):
+        frozen = run_mindhit(mine, "lag", "--json", timeout=90)
+    took = time.monotonic() - started
+    assert frozen.returncode == 1
+    assert "Traceback" not in frozen.stderr
+    (line,) = frozen.stderr.strip().splitlines()
+    assert line.startswith("mindhit: Redis could not be reached: ") and "12 s" in line, line
+    assert took < CALL_TIMEOUT_S + 10  # the bound, plus starting Python and the command
+
+
+def test_the_blocking_client_gives_up_on_a_frozen_master_in_two_socket_timeouts(
+    own_cluster: Callable[..., PrivateRedisCluster],
+) -> None:
+    cluster = own_cluster(node_timeout_ms=60_000)
+    there = _key_on(cluster, cluster.ports[1], "sync")
+    elsewhere = _key_on(cluster, cluster.ports[2], "sync")
+    client = connect_redis_sync(cluster.url)
+    try:
+        client.set(there, b"1")
+        client.set(elsewhere, b"1")
+        with _frozen(cluster, cluster.ports[1]):
+            for call in (
+                lambda: client.get(there),
+                lambda: _both(client, elsewhere, there),
+            ):
+                began = time.monotonic()
+                with pytest.raises(redis.TimeoutError):
+                    call()
+                assert time.monotonic() - began < 2 * SOCKET_TIMEOUT_S + 1.5
+        assert client.get(there) == b"1"
+        assert _both(client, elsewhere, there) == [b"1", b"1"]
+    finally:
+        client.close()
