@@ -28,7 +28,7 @@ from mindhit.checkpoints import CheckpointMoved, Checkpoints
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
 from projector import fencing, metrics
-from projector.erase_session import strip_sessions
+from projector.erase_session import TombstoneKeys, strip_sessions
 from projector.folds import is_uuid
 from projector.pg import ERASE_LOCK, load_erased, lock_projections
 from projector.projections import ARCHIVED_TOPICS, ARCHIVER, stream_ids
@@ -159,7 +159,7 @@ def _without_erased_sessions(
         if not sessions:
             out.append(row)
             continue
-        value = strip_sessions(row[0], row[7], frozenset(sessions))
+        value = strip_sessions(row[0], row[7], TombstoneKeys(sessions))
         if value is not None:
             out.append((*row[:7], value, row[8]))
     return out

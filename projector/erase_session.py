@@ -5,7 +5,8 @@ deleted a session in the dashboard, or retention expired it). It is applied insi
 the batch's transaction, holding the erasure lock exclusively, like a user erasure:
 
 1. record the tombstone in ``erased_sessions`` (every later fold drops the session's
-   staged rows against it: :func:`drop_erased_sessions`);
+   staged rows against it: :func:`drop_erased_sessions`). It names the session by
+   :func:`tombstone_key` (a hash), not its id: a UUIDv7 id tells when the session began;
 2. note the session's time span and pages, take its share out of the overview's
    rollups, then delete its rows from ``sessions``, ``page_visits``,
    ``mindmap_graphs`` and the user's rename (live and shadow tables);
@@ -20,7 +21,9 @@ the batch's transaction, holding the erasure lock exclusively, like a user erasu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import uuid
+from collections.abc import Container, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,10 +48,12 @@ from schema.topics import RAW_TOPIC
 
 __all__ = [
     "SESSION_SCOPED",
+    "TombstoneKeys",
     "drop_erased_sessions",
     "erase_session_rows",
     "record_purges",
     "strip_sessions",
+    "tombstone_key",
 ]
 
 SESSION_SCOPED = {
@@ -62,6 +67,34 @@ _SLACK = timedelta(days=1)
 """Archive rows are searched this far around the session's span (clock skew, late work)."""
 
 
+def tombstone_key(session_id: str) -> str:
+    """How ``erased_sessions`` names an erased session: the first 16 bytes of the SHA-256
+    of its id (canonical text) as a UUID, as SQL's ``erased_session_key`` (migration 264).
+    Not a valid id: ``ValueError``."""
+    canonical = str(uuid.UUID(session_id))
+    return str(uuid.UUID(bytes=hashlib.sha256(canonical.encode()).digest()[:16]))
+
+
+class TombstoneKeys:
+    """A user's erased sessions as their tombstones name them; ``id in keys`` takes a
+    session id (a tombstone an older projector wrote, naming the id itself, counts too)."""
+
+    __slots__ = ("_keys",)
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self._keys = frozenset(keys)
+
+    def __contains__(self, session_id: object) -> bool:
+        if not isinstance(session_id, str):
+            return False
+        if session_id in self._keys:
+            return True
+        try:
+            return tombstone_key(session_id) in self._keys
+        except ValueError:
+            return False
+
+
 def drop_erased_sessions(conn: psycopg.Connection[Any]) -> set[tuple[str, str]]:
     """Drop staged rows of erased sessions (inside the batch's transaction, before merging).
 
@@ -72,7 +105,8 @@ def drop_erased_sessions(conn: psycopg.Connection[Any]) -> set[tuple[str, str]]:
         rows = conn.execute(
             sql.SQL(
                 "DELETE FROM {t} t USING erased_sessions e"
-                " WHERE e.session_id = t.session_id::uuid AND e.user_id = t.user_id::uuid"
+                " WHERE e.user_id = t.user_id::uuid AND e.session_id IN"
+                " (erased_session_key(t.session_id::uuid), t.session_id::uuid)"
                 " RETURNING t.user_id, t.session_id"
             ).format(t=sql.Identifier(staging))
         ).fetchall()
@@ -113,7 +147,8 @@ def erase_session_rows(
     params = {"user": erase.user_id, "session": erase.session_id, "reason": erase.reason}
     conn.execute(
         "INSERT INTO erased_sessions (user_id, session_id, reason)"
-        " VALUES (%(user)s, %(session)s, %(reason)s) ON CONFLICT DO NOTHING",
+        " VALUES (%(user)s, erased_session_key(%(session)s::uuid), %(reason)s)"
+        " ON CONFLICT DO NOTHING",
         params,
     )
     began, ended = _span(conn, params)
@@ -208,7 +243,7 @@ def _drop_orphaned_pages(
     return gone
 
 
-def _keep_raw(entry: RawEntry, sessions: frozenset[str]) -> RawEntry:
+def _keep_raw(entry: RawEntry, sessions: Container[str]) -> RawEntry:
     uploads = []
     for upload in entry.uploads:
         events = [e for e in upload.events if e.session_id not in sessions]
@@ -222,7 +257,7 @@ def _with(upload: Any, events: list[Any]) -> Any:
 
 
 def _keep_derived(
-    entry: DerivedEntry, sessions: frozenset[str], orphans: set[tuple[str, str]]
+    entry: DerivedEntry, sessions: Container[str], orphans: set[tuple[str, str]]
 ) -> DerivedEntry:
     kept = []
     for event in entry.events:
@@ -288,14 +323,14 @@ def _rewrite_archive(
     return changed
 
 
-def strip_sessions(topic: str, value: bytes, sessions: frozenset[str]) -> bytes | None:
+def strip_sessions(topic: str, value: bytes, sessions: Container[str]) -> bytes | None:
     """An archive row's value without the events of ``sessions`` (the archiver calls this
     for users with erased sessions; ``None``: nothing is left to archive)."""
     return _filtered(topic, value, sessions, set())
 
 
 def _filtered(
-    topic: str, value: bytes, sessions: frozenset[str], orphans: set[tuple[str, str]]
+    topic: str, value: bytes, sessions: Container[str], orphans: set[tuple[str, str]]
 ) -> bytes | None:
     """``value`` without the session's events (``None``: nothing left; same bytes: untouched)."""
     try:

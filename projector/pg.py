@@ -215,7 +215,8 @@ def erase_user_rows(
     the handed-over versions to their heirs (:mod:`projector.shared_pages`), then delete
     the user's archive rows and re-derived entries logged up to the cut or this
     transaction; delete the names they gave sessions and the deletions they asked for;
-    delete the account when asked (``mindhit erase``);
+    delete the account when asked (``mindhit erase``), and then the user's session
+    tombstones;
     record the Redis purges owed (``purges``: stream key → trim below this offset).
     """
     params = {"user": erase.user_id, "at": erase.at}
@@ -236,6 +237,10 @@ def erase_user_rows(
         )
     if erase.delete_account:
         conn.execute("DELETE FROM users WHERE user_id = %(user)s", params)
+        # With the account (and its tokens) gone nothing of theirs can arrive after the
+        # cut, and the user's tombstone keeps out all that arrived before: their session
+        # tombstones have nothing left to do.
+        conn.execute("DELETE FROM erased_sessions WHERE user_id = %(user)s", params)
     record_purges(conn, erase.user_id, purges)
     return deleted
 

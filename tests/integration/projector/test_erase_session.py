@@ -12,7 +12,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from mindhit import session_log
+from mindhit.session_owners import recorded_owners
 from mindhit.settings import Settings
+from projector.erase_session import tombstone_key
 from projector.housekeeping import Housekeeper
 from projector.replay import replay
 from projector.synthetic import BASE_TS, synth_log, user_ids, write_log
@@ -153,6 +155,15 @@ async def test_late_events_of_a_deleted_session_stay_out(
         SESSION_TABLES, 0
     )
     assert doomed not in _archived_sessions(pg, user)
+    # The tombstone keeps it out without keeping its id (a UUIDv7: when the session began),
+    # and the id stays the user's for the gateway.
+    kept = pg.execute(
+        "SELECT session_id::text FROM erased_sessions WHERE user_id = %s", (user,)
+    ).fetchall()
+    pg.commit()
+    assert kept == [(tombstone_key(doomed),)] and kept != [(doomed,)]
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        assert await recorded_owners(conn, [doomed]) == {doomed: user}
 
 
 async def test_retention_files_old_sessions_and_drops_old_archive_partitions(

@@ -15,8 +15,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from projector.pg import ensure_temp_tables
-from schema.derived import UserErased
+from projector.pg import ensure_temp_tables, erase_user_rows
+from projector.rows import EraseUser
+from schema.derived import SessionErased, UserErased
 from schema.log import DerivedEntry
 
 from .test_shared_page_erasure import ERASED, T0, _apply, _setup
@@ -30,7 +31,7 @@ KEPT = {
     "web_sessions": "ended by the dashboard",
     "account_links": "account mail links",
     "erased_users": "the tombstone: events received up to the cut stay out",
-    "erased_sessions": "session tombstones: ids only, keep late events out",
+    "erased_sessions": "session tombstones (a hash of each id), keep late events out",
     "erasure_purges": "the Redis trims still owed",
 }
 
@@ -78,3 +79,24 @@ def test_no_table_of_the_users_history_names_them_after_erasure(
             left[table] = row[0]
     pg.commit()
     assert left == {}
+
+
+def test_deleting_the_account_leaves_no_session_tombstone(pg: psycopg.Connection[Any]) -> None:
+    """``mindhit erase`` (the account goes too): nothing of theirs can arrive any more, so
+    the tombstones of the sessions they had deleted go with it."""
+    ensure_temp_tables(pg)
+    pg.execute(
+        "INSERT INTO users (user_id, email) VALUES (%s, 'gone@x.org') ON CONFLICT DO NOTHING",
+        (ERASED,),
+    )
+    first, _ = _setup(pg)
+    pg.commit()
+    _apply(pg, DerivedEntry(events=[SessionErased(user_id=ERASED, session_id=first, ts=T0 + 1)]))
+    count = "SELECT count(*) FROM erased_sessions WHERE user_id = %s"
+    assert pg.execute(count, (ERASED,)).fetchone() == (1,)
+    pg.commit()
+    with pg.transaction():
+        erase_user_rows(pg, EraseUser(user_id=ERASED, at=T0 + 7_200_000, delete_account=True), {})
+    assert pg.execute(count, (ERASED,)).fetchone() == (0,)
+    assert pg.execute("SELECT count(*) FROM users WHERE user_id = %s", (ERASED,)).fetchone() == (0,)
+    pg.commit()
