@@ -19,6 +19,8 @@ from typing import Any
 from redis.asyncio.cluster import ClusterNode, PipelineCommand, RedisCluster
 from redis.exceptions import AskError, MovedError, SlotNotCoveredError, TryAgainError
 
+from mindhit.redis_cluster import CALL_TIMEOUT_S, within
+
 __all__ = ["SLOT_MOVE_WAIT_S", "run_on_slot_node"]
 
 SLOT_MOVE_WAIT_S = 30.0
@@ -39,12 +41,20 @@ async def run_on_slot_node(
     2. ``MOVED``: patch the slot map and send it again. ``ASK``: send it again there.
        ``TRYAGAIN`` (the slot is half moved): pause (10 ms doubling to 200 ms), again.
 
+    Each send (with the slot map's discovery before the first, which may ask a node that
+    stopped answering too) fails with ``redis.TimeoutError`` after the client's
+    ``call_timeout_s`` (:func:`mindhit.redis_cluster.within`), as any command of
+    :class:`mindhit.redis_cluster.ReshardingCluster` does.
+
     Returns:
         The commands' replies, in order; a command's error is returned as its reply,
         except the first command's, which is raised.
     """
-    await cluster.initialize()  # the slot map (a no-op once known)
+    limit_s = getattr(cluster, "call_timeout_s", CALL_TIMEOUT_S)
+    what = f"{commands[0][0]} and the commands sent with it"
     loop = asyncio.get_running_loop()
+    sent_by = loop.time() + limit_s
+    await within(limit_s, cluster.initialize(), what)  # the slot map (a no-op once known)
     deadline = loop.time() + SLOT_MOVE_WAIT_S
     pause = 0.01
     asking: ClusterNode | None = None
@@ -55,7 +65,7 @@ async def run_on_slot_node(
         group = [PipelineCommand(i, *args) for i, args in enumerate(commands)]
         if asking is not None:
             group.insert(0, PipelineCommand(-1, "ASKING"))
-        await node.execute_pipeline(group)
+        await within(max(sent_by - loop.time(), 0.001), node.execute_pipeline(group), what)
         replies = [command.result for command in group[1 if asking is not None else 0 :]]
         first, asking = replies[0], None
         if not isinstance(first, AskError | TryAgainError):
@@ -64,6 +74,7 @@ async def run_on_slot_node(
             return replies
         if loop.time() >= deadline:
             raise first
+        sent_by = loop.time() + limit_s  # each send after a redirect: a call of its own
         if isinstance(first, MovedError):
             await cluster.nodes_manager.move_slot(first)
             continue
