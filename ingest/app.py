@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 import psycopg_pool
+import redis
 import redis.asyncio as aioredis
 from litestar import Litestar
 from redis.asyncio.retry import Retry
@@ -65,6 +66,12 @@ def redis_client(url: str, *, max_connections: int = 64) -> aioredis.Redis:
     )
 
 
+def _timed_out(error: BaseException) -> bool:
+    """Whether an entry failed because Redis did not answer in time (the uploads waiting
+    behind it are answered 503 at once rather than sent to that node next)."""
+    return isinstance(error, redis.TimeoutError)
+
+
 def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
     """The clients, caches and coalescer the handlers share (the pool not opened yet)."""
     redis = redis_client(settings.redis_url)
@@ -88,7 +95,9 @@ def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
         redis=redis,
         pool=pool,
         tokens=TokenCache(lookup, ttl_s=settings.token_cache_seconds, spread=0.25),
-        coalescer=Coalescer(writer.write_round, one_round=not is_cluster(redis)),
+        coalescer=Coalescer(
+            writer.write_round, one_round=not is_cluster(redis), gives_up=_timed_out
+        ),
         metrics=metrics,
         access_log=request_logger(settings),
         quota=QuotaLimiter(redis, settings.key_prefix, QuotaPolicy.of(settings)),

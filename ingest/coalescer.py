@@ -147,12 +147,26 @@ class Coalescer:
             partitions stay independent: one partition's entry in flight, e.g. on a
             node that is failing over, holds no other partition's (partitions taken
             together are written and answered each on its own).
+        gives_up: which errors of an entry also fail, at once, the uploads that
+            gathered behind it (of its partition; with ``one_round``, of every
+            partition): a Redis node that stopped answering fails an entry only at the
+            client's bound, and writing them next would wait that long again, so an
+            upload waited up to twice the bound. They were not acknowledged: the
+            client sends them again.
     """
 
-    def __init__(self, write: Writer, *, max_weight: int = 2000, one_round: bool = False) -> None:
+    def __init__(
+        self,
+        write: Writer,
+        *,
+        max_weight: int = 2000,
+        one_round: bool = False,
+        gives_up: Callable[[BaseException], bool] = lambda error: False,
+    ) -> None:
         self._write = write
         self._max_weight = max_weight
         self._one_round = one_round
+        self._gives_up = gives_up
         self._partitions: dict[int, _Partition] = {}
         self._due = False  # a round's task is created and has not started yet
         self._running = 0  # rounds' tasks created and not yet done taking rounds
@@ -235,6 +249,7 @@ class Coalescer:
         finally:
             for partition in flushes:
                 self._partitions[partition].writing = False
+        self._fail_waiting(outcomes)
         if alone and not self._due and any(self._partitions[p].pending for p in flushes):
             self._start()
         for partition, plan in plans.items():
@@ -243,6 +258,17 @@ class Coalescer:
                 _fail(flushes[partition], outcome)
             else:
                 _answer(plan, outcome)
+
+    def _fail_waiting(self, outcomes: dict[int, list[AppendResult] | Exception]) -> None:
+        """Fail the uploads waiting behind an entry that failed so (``gives_up``)."""
+        for partition, outcome in outcomes.items():
+            if isinstance(outcome, Exception) and self._gives_up(outcome):
+                waiting = (
+                    self._partitions.values() if self._one_round else [self._partitions[partition]]
+                )
+                for state in waiting:
+                    _fail(state.pending, outcome)
+                    state.pending = []
 
     async def drain(self) -> None:
         """Write everything pending and wait for rounds in flight (at shutdown)."""

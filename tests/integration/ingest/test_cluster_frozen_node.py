@@ -89,3 +89,58 @@ async def test_an_upload_to_a_frozen_master_is_answered_503_in_time_then_logged_
         await check.aclose()
     logged = Counter(up.events[0].seq for _, up in uploads if up.user_id == account.user_id)
     assert logged == {1: 1, 1 + EVENTS: 1, 1 + 2 * EVENTS: 1}, logged
+
+
+async def test_uploads_arriving_behind_a_frozen_entry_are_answered_503_within_the_bound_too(
+    own_cluster: Callable[..., PrivateRedisCluster],
+    settings: Settings,
+    apg: psycopg.AsyncConnection[Any],
+) -> None:
+    """Uploads to a partition whose entry is in flight wait for it (``ingest/coalescer.py``)
+    and were then written to the same frozen node: one sent 11 s after the first took 21.1 s
+    to be answered 503 (the entry in flight, then its own). They now fail with the entry
+    they waited for (9.3-10.3 s each); sent again once the node answers, each is logged
+    once."""
+    cluster = own_cluster(node_timeout_ms=60_000)  # no failover
+    settings = msgspec.structs.replace(settings, redis_url=cluster.url)
+    account = await make_account(apg)
+    partition = partition_for(account.user_id, settings.partitions)
+    master = cluster.owner(key_slot(stream_key(settings.key_prefix, RAW_TOPIC, partition).encode()))
+    process = cluster.processes[cluster.ports.index(master)]
+    bodies = [upload_body(event_dicts(EVENTS, first_seq=1 + EVENTS * i)) for i in range(5)]
+    starts = [0.0, 1.0, 6.0, 11.0]  # the last ones behind the second entry tried, if any
+    loop = asyncio.get_running_loop()
+    async with serve(create_app(settings)) as client:
+
+        async def upload(body: bytes, after: float = 0.0) -> tuple[int, float]:
+            await asyncio.sleep(after)
+            began = loop.time()
+            answer = await client.post(
+                "/v1/events", content=body, headers=account.headers, timeout=150
+            )
+            return answer.status_code, loop.time() - began
+
+        assert (await upload(bodies[0]))[0] == 202
+        process.send_signal(signal.SIGSTOP)
+        try:
+            answers = await asyncio.gather(
+                *(upload(body, after) for body, after in zip(bodies[1:], starts, strict=True))
+            )
+        finally:
+            process.send_signal(signal.SIGCONT)
+        assert [status for status, _ in answers] == [503] * len(starts)
+        assert max(took for _, took in answers) < CALL_TIMEOUT_S + 1, answers
+        for body in bodies[1:]:
+            for _ in range(50):
+                if (await upload(body))[0] == 202:
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                pytest.fail("the upload was never accepted once the node answered")
+    check = connect_redis(settings.redis_url)
+    try:
+        uploads = await logged_uploads(check, settings)
+    finally:
+        await check.aclose()
+    logged = Counter(up.events[0].seq for _, up in uploads if up.user_id == account.user_id)
+    assert logged == {1 + EVENTS * i: 1 for i in range(5)}, logged

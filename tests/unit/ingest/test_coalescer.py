@@ -312,3 +312,72 @@ async def test_every_upload_is_answered_exactly_once_under_load(one_round: bool)
     first_answers = [b for b, r in zip(batches, results, strict=True) if not r.duplicate]
     assert sorted(first_answers) == list(range(150))  # one non-duplicate answer per batch
     assert 4 < len(log.flushes) < 600  # uploads were coalesced, partitions wrote many times
+
+
+class GivingUp(Exception):
+    """An entry's error that also fails the uploads waiting behind it (Redis timed out)."""
+
+
+@pytest.mark.parametrize("one_round", [False, True], ids=["per-partition", "one-round"])
+async def test_uploads_waiting_behind_an_entry_that_timed_out_fail_with_it_at_once(
+    one_round: bool,
+) -> None:
+    """Written next, they would wait for the node that did not answer a second time."""
+    gate = asyncio.Event()
+    written: list[list[str]] = []
+
+    async def write(
+        flushes: dict[int, list[Submission]],
+    ) -> dict[int, list[AppendResult] | Exception]:
+        if not written:
+            written.append([])
+            await gate.wait()
+            return dict.fromkeys(flushes, GivingUp("no reply within 12 s"))
+        written.append([s.upload.batch_id for ls in flushes.values() for s in ls])
+        return {p: [AppendResult(False, 1) for _ in ls] for p, ls in flushes.items()}
+
+    coalescer = Coalescer(write, one_round=one_round, gives_up=lambda e: isinstance(e, GivingUp))
+    first = asyncio.ensure_future(coalescer.submit(0, _upload("a"), 1))
+    await _settle()
+    behind = [asyncio.ensure_future(coalescer.submit(0, _upload(b), 1)) for b in "bc"]
+    elsewhere = asyncio.ensure_future(coalescer.submit(1, _upload("d"), 1))
+    await _settle()
+    gate.set()
+    await _settle()
+    for upload in [first, *behind]:
+        with pytest.raises(GivingUp):
+            await upload
+    if one_round:  # one Redis: every partition waited for the same server
+        with pytest.raises(GivingUp):
+            await elsewhere
+        assert written == [[]]
+    else:  # a partition of another node was written meanwhile
+        assert (await elsewhere).offset == 1
+        assert written == [[], ["d"]]
+    assert (await coalescer.submit(0, _upload("e"), 1)).offset == 1  # and the next is written
+
+
+async def test_uploads_waiting_behind_an_entry_that_failed_otherwise_are_still_written() -> None:
+    gate = asyncio.Event()
+    written: list[list[str]] = []
+
+    async def write(
+        flushes: dict[int, list[Submission]],
+    ) -> dict[int, list[AppendResult] | Exception]:
+        if not written:
+            written.append([])
+            await gate.wait()
+            return dict.fromkeys(flushes, ValueError("refused"))
+        written.append([s.upload.batch_id for ls in flushes.values() for s in ls])
+        return {p: [AppendResult(False, 1) for _ in ls] for p, ls in flushes.items()}
+
+    coalescer = Coalescer(write, gives_up=lambda e: isinstance(e, GivingUp))
+    first = asyncio.ensure_future(coalescer.submit(0, _upload("a"), 1))
+    await _settle()
+    behind = asyncio.ensure_future(coalescer.submit(0, _upload("b"), 1))
+    await _settle()
+    gate.set()
+    with pytest.raises(ValueError):
+        await first
+    assert (await behind).offset == 1
+    assert written == [[], ["b"]]
