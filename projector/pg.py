@@ -207,16 +207,14 @@ def erase_user_rows(
 ) -> int:
     """Erase one user up to ``erase.at`` inside the caller's transaction; return rows deleted.
 
-    Steps: record the tombstone (its ``erased_at`` is the cut, server time: what the
-    gateway received up to it is skipped forever, later uploads are projected again);
-    hand the URL versions other users still read over to one of them, then delete the
-    user's rows from every read table and its shadow (if a replay is building one);
-    delete page texts no remaining URL row references; move the archived url events of
-    the handed-over versions to their heirs (:mod:`projector.shared_pages`), then delete
-    the user's archive rows and re-derived entries logged up to the cut or this
-    transaction; delete the names they gave sessions and the deletions they asked for;
-    delete the account when asked (``mindhit erase``), and then the user's session
-    tombstones;
+    Steps: record the tombstone (its ``erased_at`` is the cut, server time: what the gateway
+    received up to it is skipped forever, later uploads are projected again); hand the URL versions
+    other users still read over to one of them, then delete the user's rows from every read table
+    and its shadow (if a replay is building one); delete page texts no remaining URL row references;
+    move the archived url events of the handed-over versions to their heirs
+    (:mod:`projector.shared_pages`), then delete the user's archive rows and re-derived entries
+    logged up to the cut or this transaction; delete the names they gave sessions and the deletions
+    they asked for; delete the account and its session tombstones when asked (``mindhit erase``);
     record the Redis purges owed (``purges``: stream key → trim below this offset).
     """
     params = {"user": erase.user_id, "at": erase.at}
@@ -231,16 +229,13 @@ def erase_user_rows(
             ).format(sql.Identifier(log_table)),
             params,
         ).rowcount
-    for kept in ("session_labels", "session_deletions"):  # names, deletions asked for
+    tombstones = ("erased_sessions",) if erase.delete_account else ()
+    for kept in ("session_labels", "session_deletions", *tombstones):  # names, deletions asked
         conn.execute(
             sql.SQL("DELETE FROM {} WHERE user_id = %(user)s").format(sql.Identifier(kept)), params
         )
     if erase.delete_account:
         conn.execute("DELETE FROM users WHERE user_id = %(user)s", params)
-        # With the account (and its tokens) gone nothing of theirs can arrive after the
-        # cut, and the user's tombstone keeps out all that arrived before: their session
-        # tombstones have nothing left to do.
-        conn.execute("DELETE FROM erased_sessions WHERE user_id = %(user)s", params)
     record_purges(conn, erase.user_id, purges)
     return deleted
 
