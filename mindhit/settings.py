@@ -105,7 +105,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         ai_timeout_s: timeout of one AI call.
         ai_attempts: attempts per AI call (429/5xx/malformed answers are retried).
         smtp_url: SMTP server for reports and account mail (``smtp://user:pass@host:port``,
-            STARTTLS required; ``smtps://`` implicit TLS; ``smtp+insecure://`` plain); empty = off.
+            STARTTLS required; ``smtps://`` implicit TLS; ``smtp+insecure://`` plain); empty = off
+            (in production nobody can then finish a sign-up: the operator makes the accounts).
         smtp_from: sender address of session reports and account mail.
         commit_interval_s: how often stream consumers commit their offsets.
         stream_retention_s: how long stream entries stay in Redis after they were appended,
