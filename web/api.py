@@ -152,8 +152,8 @@ class ApiController(Controller):
         "/tokens",
         summary="Create a device token for the extension",
         description=(
-            "Made only while this sign-in stands: 'sign out everywhere', a password"
-            " change and erasure revoke every device token."
+            "Made only while this sign-in stands (else 401): 'sign out everywhere' and a"
+            " password change revoke every device token, erasure deletes them."
         ),
         status_code=201,
         raises=[ValidationException, NotAuthorizedException],
