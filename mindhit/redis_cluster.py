@@ -116,7 +116,10 @@ async def within(limit_s: float, call: Awaitable[T], what: str) -> T:
     78 s. ``redis.TimeoutError`` is what callers already retry as an unreachable Redis
     (:data:`mindhit.redis_client.UNREACHABLE`). The call is cancelled, and redis-py
     closes a connection whose command was cancelled while being sent or awaiting its
-    reply, so a late reply is never read as another command's.
+    reply, so a late reply is never read as another command's. What was already handed
+    to the connection is still sent, though, and runs when the node reads it: a call
+    that failed here may have run. And the bound fires only when the event loop gets
+    control: a pipeline of 1,000,000 commands, packed on the loop, failed after 47 s.
     """
     try:
         async with asyncio.timeout(limit_s) as deadline:
