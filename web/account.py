@@ -20,6 +20,7 @@ from mindhit import accounts
 from mindhit.account_links import consume_link
 from mindhit.accounts import User
 from mindhit.emails import EmailError, normalize_email
+from mindhit.passwords import verify_password
 from mindhit.settings import Settings
 from web.account_mail import (
     existing_account_message,
@@ -30,7 +31,7 @@ from web.account_mail import (
 from web.actions import ActionError
 from web.auth import check_password, hash_password, password_problem
 from web.ratelimit import WindowLimiter
-from web.signup_store import PendingSignUp, store_sign_up, take_sign_up
+from web.signup_store import PendingSignUp, peek_sign_up, store_sign_up, take_sign_up
 from web.throttle import Decision, SignInThrottle, device_id
 
 __all__ = [
@@ -122,27 +123,40 @@ async def sign_up(
 
 
 async def finish_sign_up(
-    conn: Conn, redis: aioredis.Redis, settings: Settings, secret: str
+    conn: Conn, redis: aioredis.Redis, settings: Settings, secret: str, password: str
 ) -> User:
-    """Use a sign-up link: make the account it asked for (with its password).
+    """Use a sign-up link with the password chosen when signing up: make the account.
 
-    The address counts as confirmed when the link went only by mail. The link works once.
+    The password must match (Argon2, in a worker thread): the address's owner opening a
+    link somebody else asked for (who chose, and knows, its password) makes nothing, and
+    the link stays for its real asker. The address counts as confirmed when the link
+    went only by mail. The link works once.
 
     Raises:
-        ActionError: the link is unknown, used or expired (``token``), or the address
-            has an account (it had one when asked, or another link made it first).
+        ActionError: the link is unknown, used or expired (``token``), the password is
+            not the one chosen (``password``), or the address has an account (it had
+            one when asked, or another link made it first: ``email``).
     """
-    pending = await take_sign_up(redis, settings.key_prefix, secret)
-    if pending is None:
-        raise ActionError(
-            "This link is not valid: it was used already or has expired. Sign up again.",
-            field="token",
-        )
+    invalid = ActionError(
+        "This link is not valid: it was used already or has expired. Sign up again.",
+        field="token",
+    )
     taken = ActionError(
         "This address already has an account: sign in with its password.", field="email"
     )
+    pending = await peek_sign_up(redis, settings.key_prefix, secret)
+    if pending is None:
+        raise invalid
     if pending.taken:
+        await take_sign_up(redis, settings.key_prefix, secret)
         raise taken
+    if not (await verify_password(pending.password_hash, password)).matched:
+        raise ActionError(
+            "That is not the password chosen when this sign-up was asked for.", field="password"
+        )
+    pending = await take_sign_up(redis, settings.key_prefix, secret)
+    if pending is None:  # used meanwhile
+        raise invalid
     try:
         return await accounts.create_user(
             conn,

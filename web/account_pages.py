@@ -233,12 +233,14 @@ class AccountPages(Controller):
         settings: Settings,
         clock: Clock,
     ) -> Response[Any]:
+        token = _link(data.get("token", ""))
         try:
             created = await account.finish_sign_up(
-                conn, request.app.state.redis, settings, data.get("token", "")
+                conn, request.app.state.redis, settings, token, data.get("password", "")
             )
         except ActionError as exc:
-            return _page("signup_finish.html", 400, token="", error=str(exc), field=exc.field)
+            kept = token if exc.field == "password" else ""  # a wrong password: try again
+            return _page("signup_finish.html", 400, token=kept, error=str(exc), field=exc.field)
         now = utc_datetime(clock())
         background = None
         if not created.email_confirmed:  # development without SMTP: confirm as before

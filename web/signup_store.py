@@ -11,6 +11,10 @@ Only the link secret's SHA-256 names the Redis key (``<prefix>:web:signup:<hash>
 entry holds the address, the Argon2 hash of the chosen password and whether the address
 already had an account when it was asked for (its link then finishes nothing). It lives
 :data:`SIGNUP_TTL_S` and is used once (``GETDEL``).
+
+Using the link also takes the password chosen when signing up: whoever asks for an
+account with somebody else's address chooses its password, so a link its owner opened
+unawares would otherwise make them an account the asker can sign in to (pre-hijacking).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import redis.asyncio as aioredis
 
 from mindhit.account_links import CONFIRM_TTL, looks_like_link_secret
 
-__all__ = ["SIGNUP_TTL_S", "PendingSignUp", "store_sign_up", "take_sign_up"]
+__all__ = ["SIGNUP_TTL_S", "PendingSignUp", "peek_sign_up", "store_sign_up", "take_sign_up"]
 
 SIGNUP_TTL_S = int(CONFIRM_TTL.total_seconds())
 """How long a sign-up link works (as long as an address-confirmation link: 48 h)."""
@@ -56,6 +60,16 @@ async def store_sign_up(redis: aioredis.Redis, prefix: str, pending: PendingSign
     secret = secrets.token_urlsafe(32)
     await redis.set(_key(prefix, secret), _encoder.encode(pending), ex=SIGNUP_TTL_S)
     return secret
+
+
+async def peek_sign_up(redis: aioredis.Redis, prefix: str, secret: str) -> PendingSignUp | None:
+    """The sign-up ``secret`` stands for, left in place (its password is checked first)."""
+    if not looks_like_link_secret(secret):
+        return None
+    raw = await redis.get(_key(prefix, secret))
+    if raw is None:
+        return None
+    return _decoder.decode(raw if isinstance(raw, bytes) else raw.encode())
 
 
 async def take_sign_up(redis: aioredis.Redis, prefix: str, secret: str) -> PendingSignUp | None:

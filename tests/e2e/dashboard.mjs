@@ -48,6 +48,7 @@ async function signUp(page, email, password) {
   // mail shows it on the "check your mail" page.
   await page.click("#finish-link");
   await page.waitForURL(/\/signup\/finish/);
+  await page.fill('input[name="password"]', password); // the one chosen when signing up
   await Promise.all([page.waitForURL(/\/settings/), page.click('button[type="submit"].primary')]);
 }
 

@@ -170,12 +170,14 @@ class Browser:
         self.page("/signup")
         return self.form("/signup", {"email": email, "password": password, "password2": password})
 
-    def finish_sign_up(self, link: str) -> httpx.Response:
-        """Open a sign-up link (from the mail or, in development, the page) and use it."""
+    def finish_sign_up(self, link: str, password: str = PASSWORD) -> httpx.Response:
+        """Open a sign-up link (from the mail or, in development, the page) and use it with
+        the password chosen when signing up."""
         parts = urlsplit(link)  # this server's page, whatever host the link names
         page = self.page(f"{parts.path}?{parts.query}")
         found = _TOKEN.search(page.text)
-        return self.form("/signup/finish", {"token": found.group(1) if found else ""})
+        token = found.group(1) if found else ""
+        return self.form("/signup/finish", {"token": token, "password": password})
 
     def sign_up(self, email: str, password: str = PASSWORD) -> httpx.Response:
         """Sign up as a user would on a development server (no mail: the link is on the
@@ -185,7 +187,7 @@ class Browser:
         found = _FINISH.search(asked.text)
         if asked.status_code != 200 or not found:
             return asked
-        return self.finish_sign_up(html.unescape(found.group(1)))
+        return self.finish_sign_up(html.unescape(found.group(1)), password)
 
     def sign_in(
         self, email: str, password: str = PASSWORD, *, headers: dict[str, str] | None = None

@@ -171,6 +171,36 @@ def test_nobody_gets_an_account_on_someone_elses_address(
     assert guess.status_code == 400 and _user_id(database_url, victim_address) is None
 
 
+def test_an_address_owner_opening_a_link_someone_else_asked_for_gets_no_account_of_theirs(
+    web: WebServer, smtp: SmtpServer, database_url: str
+) -> None:
+    """Pre-hijacking: the attacker asks for an account on the victim's address with a
+    password of the attacker's choosing; the victim opens the mailed link. Without that
+    password it makes nothing (else the victim would use an account the attacker can
+    sign in to), and the victim can still sign up with a password of their own."""
+    victim = unique_email("prehijack")
+    attacker = Browser(web.url, source="127.0.0.33")
+    assert attacker.ask_sign_up(victim, "the attacker's password").status_code == 200
+    planted = _link_in(_mail_to(smtp, victim), "/signup/finish")
+    owner = Browser(web.url, source="127.0.0.34")
+    refused = owner.finish_sign_up(planted, "my own password!")
+    assert refused.status_code == 400 and 'data-field="password"' in refused.text
+    assert owner.me().status_code == 401 and _user_id(database_url, victim) is None
+    assert attacker.sign_in(victim, "the attacker's password").status_code == 400
+
+    assert owner.ask_sign_up(victim, "my own password!").status_code == 200
+    mine = [m for m in smtp.inbox.to(victim) if "/signup/finish" in m.get_content()]
+    deadline = time.monotonic() + 30
+    while len(mine) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        mine = [m for m in smtp.inbox.to(victim) if "/signup/finish" in m.get_content()]
+    link = _link_in(mine[-1], "/signup/finish")
+    assert owner.finish_sign_up(link, "my own password!").status_code == 303
+    assert owner.me().json()["email"] == victim
+    stranger = Browser(web.url, source="127.0.0.35")
+    assert stranger.sign_in(victim, "the attacker's password").status_code == 400
+
+
 def test_the_owner_finishes_with_the_mailed_link_and_then_gets_reports(
     web: WebServer, smtp: SmtpServer, database_url: str
 ) -> None:

@@ -37,6 +37,7 @@ try {
   await web.click("button[type=submit]");
   await web.click("#finish-link"); // development without mail: the mailed link is on the page
   await web.waitForURL(/\/signup\/finish/);
+  await web.fill("input[name=password]", cfg.password);
   await Promise.all([web.waitForURL(/\/settings/), web.click("button[type=submit]")]);
 
   // 2. The popup, signed out: the dashboard URL typed in survives the 2 s refreshes.

@@ -75,7 +75,7 @@ async def sign_up(client: AsyncTestClient[Any], email: str) -> str:
     assert link, "the development sign-up page shows no link"
     answer = await client.post(
         "/signup/finish",
-        data={"token": link.group(1), "_csrf_token": token},
+        data={"token": link.group(1), "password": PASSWORD, "_csrf_token": token},
         follow_redirects=False,
     )
     assert answer.status_code == 303, answer.text

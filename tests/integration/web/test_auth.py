@@ -43,7 +43,7 @@ async def test_sign_up_stores_an_argon2_hash_and_signs_in_with_a_secure_cookie(
     assert link
     answer = await client.post(
         "/signup/finish",
-        data={"token": link.group(1), "_csrf_token": token},
+        data={"token": link.group(1), "password": PASSWORD, "_csrf_token": token},
         follow_redirects=False,
     )
     assert answer.status_code == 303
