@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
+import redis
 import redis.asyncio as aioredis
 
 from mindhit.log_epoch import Position
@@ -208,11 +209,27 @@ async def append_held(
     return how many.
 
     Sent in pipelines of at most ``chunk`` entries and ``chunk_bytes``, one after the
-    other (see :data:`CHUNK_ENTRIES`). A run that fails part-way leaves the held key
-    (deleted only after this returns): the next run rebuilds the stream from it.
+    other (see :data:`CHUNK_ENTRIES`), each at the id it must get (not ``0-*``): an
+    entry that another write took first (a pipeline of an earlier run given up on but
+    still sent, one redis-py sent again after a lost reply) fails the run with
+    ``ResponseError`` instead of being followed by the rest, out of place or twice. A
+    run that fails part-way leaves the held key (deleted only after this returns): the
+    next run rebuilds the stream from it.
     """
-    pairs = (("0-*", dict(fields)) for fields in entries)
+    start = await _next_offset(client, stream)
+    pairs = ((entry_id(start + i), dict(fields)) for i, fields in enumerate(entries))
     return await _append_chunked(client, stream, pairs, chunk, chunk_bytes)
+
+
+async def _next_offset(client: aioredis.Redis, stream: str) -> int:
+    """The offset the next ``XADD 0-*`` to ``stream`` would get."""
+    try:
+        info: Any = await client.xinfo_stream(stream)
+    except redis.ResponseError as error:
+        if "no such key" not in str(error).lower():
+            raise
+        return 0
+    return offset_of(info["last-generated-id"]) + 1
 
 
 async def _append_chunked(

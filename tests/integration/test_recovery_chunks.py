@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 
 from mindhit import recovery
@@ -69,6 +70,9 @@ async def test_held_entries_come_back_after_the_reach_in_order_in_chunks(
     assert await recovery.append_held(aredis, stream, held, chunk=100) == 1_203
     assert await _stream(aredis, stream) == [(40 + i, fields) for i, fields in enumerate(held)]
     assert sizes == [100] * 12 + [3]
+    fresh = f"{key_prefix}:{{p6}}:raw"  # nothing archived, no checkpoint: from offset 0
+    assert await recovery.append_held(aredis, fresh, held[:3]) == 3
+    assert await _stream(aredis, fresh) == [(i, fields) for i, fields in enumerate(held[:3])]
 
 
 async def test_large_entries_are_cut_by_bytes_and_archived_ones_land_at_their_offsets(
@@ -119,3 +123,44 @@ async def test_a_stream_too_large_for_one_pipeline_within_the_bound_is_appended_
         assert (last[0][0], last[0][1]) == (entry_id(7 + 99_999).encode(), held[-1])
     finally:
         await client.aclose()
+
+
+async def test_an_entry_written_in_between_by_another_write_fails_the_run_loudly(
+    aredis: aioredis.Redis, key_prefix: str
+) -> None:
+    """A write still under way from an earlier run (a pipeline given up on at the bound is
+    still sent) lands between two chunks: the run stops with an error instead of putting
+    the rest after it (out of place) and reporting success; run again, it rebuilds."""
+    stream = f"{key_prefix}:{{p5}}:raw"
+    held = _held(25)
+    for offset, fields in enumerate(held):  # what the lost log's stream held, set aside
+        await aredis.xadd(recovery.held_key(stream), fields, id=entry_id(offset))  # type: ignore[arg-type]
+    make = aredis.pipeline
+    late = {FIELD_KEY: b"", FIELD_VALUE: b"late", FIELD_TIMESTAMP: b"0"}
+    sent: list[int] = []
+
+    def pipeline(*args: Any, **kwargs: Any) -> Any:
+        pipe = make(*args, **kwargs)
+        execute = pipe.execute
+
+        async def with_a_late_write(*a: Any, **k: Any) -> Any:
+            sent.append(len(pipe))
+            if len(sent) == 2:
+                await aredis.xadd(stream, late, id="0-*")  # type: ignore[arg-type]
+            return await execute(*a, **k)
+
+        pipe.execute = with_a_late_write  # type: ignore[method-assign]
+        return pipe
+
+    for run in ("interrupted", "again"):
+        entries = [fields for _, fields in await recovery.set_aside(aredis, stream)]
+        assert entries == held
+        await recovery.set_reach(aredis, stream, 3)
+        if run == "interrupted":
+            aredis.pipeline = pipeline  # type: ignore[method-assign]
+            with pytest.raises(redis.ResponseError):
+                await recovery.append_held(aredis, stream, entries, chunk=10)
+            aredis.pipeline = make  # type: ignore[method-assign]
+        else:
+            assert await recovery.append_held(aredis, stream, entries, chunk=10) == 25
+    assert await _stream(aredis, stream) == [(3 + i, fields) for i, fields in enumerate(held)]
