@@ -67,9 +67,10 @@ CHUNK_ENTRIES = 500
 
 A cluster pipeline fails after :data:`mindhit.redis_cluster.CALL_TIMEOUT_S` (12 s),
 however healthy the cluster: one pipeline of everything a partition held reached that
-at ~300,000 entries (``bench/recovery_append.py``, small uploads: 10.0 s once, the
-bound once; 1,000,000 always), and a recovery that failed so failed on every run. A
-chunk of 500 took 0.07-0.10 s at most (0.65 s on a machine loaded 6 times over)."""
+at ~300,000 entries on a loaded machine (``bench/recovery_append.py``, small uploads:
+10.0 s once, the bound once; 7.7 s on a quiet one; 1,000,000 always), and a recovery
+that failed so failed on every run. A chunk of 500 took 0.02-0.20 s at most (0.65 s on
+a machine loaded 6 times over)."""
 
 CHUNK_BYTES = 4 * 1024 * 1024
 """Most bytes of fields recovery writes in one pipeline: entries carry page texts, up
