@@ -65,7 +65,9 @@ def events_operation() -> Operation:
             " Invalid events are rejected one by one (`rejected[]`, kept in the quarantine"
             " stream), incognito events are refused, and so is a `page.content` whose"
             " `content_hash` is not the SHA-256 of the text sent with it (`field:"
-            " content_hash`); events on blocked domains are dropped."
+            " content_hash`); events on blocked domains are dropped, and so are, in an"
+            " account whose data was erased, events recorded up to the erasure (both"
+            " counted in `blocked`)."
             " At most 500 events and `MINDHIT_MAX_BODY_BYTES` per upload (413 beyond)."
         ),
         operation_id="V1EventsPostEvents",

@@ -32,6 +32,7 @@ from mindhit.accounts import TokenInfo
 from mindhit.session_owners import settled_ttl_s
 from mindhit.upload_log import AppendPolicy, UploadId, remember_batch
 from schema.api import BatchResult
+from schema.events import ClientEvent
 from schema.log import Upload
 from schema.topics import partition_for
 
@@ -148,11 +149,26 @@ async def _quarantine(
         gateway.metrics.quarantine_unwritten.inc(len(parsed.rejected))
 
 
+def drop_erased(events: list[ClientEvent], erased_at: int | None) -> tuple[list[ClientEvent], int]:
+    """The events recorded after the account's latest erasure, and how many were not.
+
+    An extension that queued events before the user erased their data, and uploads them
+    once paired again, must not bring them back: those recorded up to the erasure's cut
+    (event time against the cut, server time: a clock behind the server's loses what it
+    recorded that much after the erasure) are dropped unstored, like blocked ones.
+    """
+    if erased_at is None:
+        return events, 0
+    kept = [event for event in events if event.ts > erased_at]
+    return kept, len(events) - len(kept)
+
+
 async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchResult:
     """Validate, filter, append and answer one upload.
 
     Steps: decode (whole batch, else event by event); refuse the events of sessions
-    another user owns (:mod:`ingest.session_claims`); drop blocked events; apply the
+    another user owns (:mod:`ingest.session_claims`); drop the events recorded before
+    the account's data was erased (:func:`drop_erased`) and blocked events; apply the
     URL rules (:mod:`ingest.url_privacy`); hand the rest to the partition's coalescer
     and wait until its entry is written (or found to be a duplicate) — or, with
     nothing left to append, just remember the batch id in the client's idempotency
@@ -175,7 +191,9 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
         gateway.own_sessions,
     )
     blocked = blocked_domains(settings.blocked_domains, info.blocked_domains)
-    kept, blocked_count = partition_blocked(parsed.events, blocked)
+    kept, erased = drop_erased(parsed.events, info.erased_at)
+    kept, blocked_count = partition_blocked(kept, blocked)
+    blocked_count += erased
     kept, not_pages = scrub_events(kept)  # the extension's URL rules, once more
     blocked_count += not_pages
     received_at = gateway.now_ms()

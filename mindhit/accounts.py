@@ -105,6 +105,9 @@ class TokenInfo(msgspec.Struct, frozen=True, kw_only=True):
     token_id: str
     revoked: bool
     blocked_domains: tuple[str, ...] = ()
+    erased_at: int | None = None
+    """The cut of the user's latest erasure (Unix ms; None if never erased): events
+    recorded up to it are refused (:mod:`mindhit.erasures`)."""
 
 
 def hash_token(token: str) -> bytes:
@@ -329,7 +332,13 @@ async def lookup_token(conn: psycopg.AsyncConnection[Any], secret: str) -> Token
     row = await cur.fetchone()
     if row is None:
         return None
-    return TokenInfo(user_id=row[0], token_id=row[1], revoked=row[2], blocked_domains=tuple(row[3]))
+    return TokenInfo(
+        user_id=row[0],
+        token_id=row[1],
+        revoked=row[2],
+        blocked_domains=tuple(row[3]),
+        erased_at=row[4],
+    )
 
 
 async def lookup_tokens(
@@ -341,7 +350,11 @@ async def lookup_tokens(
     cur = await conn.execute(_TOKENS_LOOKUP, (list(by_hash),))
     return {
         by_hash[bytes(row[0])]: TokenInfo(
-            user_id=row[1], token_id=row[2], revoked=row[3], blocked_domains=tuple(row[4])
+            user_id=row[1],
+            token_id=row[2],
+            revoked=row[3],
+            blocked_domains=tuple(row[4]),
+            erased_at=row[5],
         )
         for row in await cur.fetchall()
     }

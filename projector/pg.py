@@ -23,6 +23,7 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
+from mindhit import erasures
 from mindhit.checkpoints import CheckpointMoved, Checkpoints, fence, store
 from mindhit.db import sql_file
 from projector import fencing
@@ -54,7 +55,7 @@ __all__ = [
     "lock_projections",
 ]
 
-ERASE_LOCK: Final = 0x6D68_6572  # "mher": erasure vs. folding
+ERASE_LOCK: Final = erasures.ERASE_LOCK  # "mher": erasure vs. folding
 PROJECTION_LOCK: Final = 0x6D68_7077  # "mhpw": one writer per projection at a time (two-key form)
 URL_LOCK: Final = 0x6D68_7572  # "mhur": one merger per URL row key at a time (two-key form)
 SHADOW_SUFFIX: Final = "__shadow"

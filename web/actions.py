@@ -19,6 +19,7 @@ from mindhit import streams
 from mindhit.accounts import AccountError, SignedOutError, User, create_token, revoke_token
 from mindhit.clock import Clock, utc_datetime
 from mindhit.db import sql_file
+from mindhit.erasures import record_erasure
 from mindhit.settings import Settings
 from schema.derived import UserErased
 from schema.log import DerivedEntry, encode_derived_entry
@@ -123,7 +124,8 @@ async def erase_account(
     the settings but the block list (so an extension paired afterwards still records
     none of those domains), in one transaction; then append ``UserErased`` to the sessions topic
     (the projector deletes every read row, archive entry and Redis key of the user on
-    it and tombstones them). Its cut is server time: everything the gateway received
+    it and tombstones them; the tombstone is written at once too, see
+    :mod:`mindhit.erasures`). Its cut is server time: everything the gateway received
     up to now plus ``token_cache_seconds`` (a gateway may still take a revoked token
     that long) is erased, whatever times the client put in its events. The account
     itself stays so the user can keep signing in; an erasure appended twice is
@@ -131,7 +133,12 @@ async def erase_account(
     """
     now_ms = clock()
     now = utc_datetime(now_ms)
+    cut = now_ms + int(settings.token_cache_seconds * 1000)
     async with conn.transaction():
+        # The tombstone now, not when the projector folds UserErased: the gateway refuses
+        # events recorded up to the cut from then on (a queue an extension kept through
+        # the erasure), and a pairing answers with the account's new epoch.
+        await record_erasure(conn, user.user_id, cut, "user request")
         # The sign-ins go first: a token being made through one holds its row
         # (mindhit.accounts.create_token), so it is committed before the revocation
         # reads the tokens, or not made at all.
@@ -143,7 +150,6 @@ async def erase_account(
         revoked = cur.rowcount
         await conn.execute("DELETE FROM device_tokens WHERE user_id = %s", (user.user_id,))
         await conn.execute(sql_file("web", "settings_reset"), (now, user.user_id))
-    cut = now_ms + int(settings.token_cache_seconds * 1000)
     event = UserErased(user_id=user.user_id, ts=cut, reason="user request")
     partition = partition_for(user.user_id, settings.partitions)
     await streams.append(

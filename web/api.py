@@ -188,7 +188,9 @@ class ApiController(Controller):
             "Everything recorded goes (sessions, visits, pages, mind maps, the archive), every"
             " sign-in ends and every device token is deleted. The block list stays, so an"
             " extension paired afterwards records none of those domains; the idle threshold"
-            " and report mails are reset."
+            " and report mails are reset. Events an extension recorded before the erasure"
+            " and uploads afterwards are dropped (the gateway counts them in `blocked`), and"
+            " a pairing answers with another `account`, so the extension deletes them."
         ),
         status_code=202,
     )

@@ -5,7 +5,9 @@ name (a CSRF-protected form); the dashboard issues a one-time code bound to that
 device name and the extension's PKCE challenge (:mod:`web.pairing_store`) and sends the tab
 to ``/pair/done#code=…``. The extension reads the code from its tab (a fragment: it never
 reaches a server log or a Referer) and exchanges code and verifier at
-``POST /v1/pairing/exchange`` for a new device token. A code taken any other way is useless
+``POST /v1/pairing/exchange`` for a new device token and the account's opaque identifier
+(:func:`mindhit.erasures.account_ref`: it keeps what it queued for one account from
+ever reaching another). A code taken any other way is useless
 without the verifier, which never leaves the extension except to this exchange.
 
 ``POST /v1/pairing/codes`` issues a code through the JSON API (signed in, CSRF header). The
@@ -30,6 +32,7 @@ from litestar.response import Redirect, Template
 
 from mindhit.accounts import SignedOutError, User
 from mindhit.clock import Clock, utc_datetime
+from mindhit.erasures import account_ref, erased_at
 from mindhit.settings import Settings
 from web import actions
 from web.auth import session_hash
@@ -88,12 +91,25 @@ class PairingExchange(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PairedDevice(msgspec.Struct, frozen=True, kw_only=True):
-    """The new device token (shown this once) and where the extension uploads to."""
+    """The new device token (shown this once), where the extension uploads to, and which
+    account it is paired with."""
 
     token_id: str
     device: str
     token: str
     gateway_url: str
+    account: Annotated[
+        str,
+        msgspec.Meta(
+            description=(
+                "Opaque identifier of the account (not its address): the same for every"
+                " pairing of the account, also after a sign out everywhere or a password"
+                " change, until its data is erased, then another. The extension uploads"
+                " what it queued only to the account it queued it for, and deletes what"
+                " it queued for another when paired with this one."
+            )
+        ),
+    ]
 
 
 def gateway_url(settings: Settings) -> str:
@@ -228,4 +244,5 @@ class PairingApi(Controller):
             device=created.device,
             token=created.token,
             gateway_url=gateway_url(settings),
+            account=account_ref(pending.user_id, await erased_at(conn, pending.user_id)),
         )

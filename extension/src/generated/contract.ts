@@ -21,7 +21,8 @@ export interface ClientContract {
  * ``202`` answer to ``POST /v1/events``.
  *
  *     ``accepted`` events were appended to the log (or had been, for a ``duplicate``
- *     retry); ``blocked`` were dropped for the block list; ``rejected`` lists the
+ *     retry); ``blocked`` were dropped unstored: for the block list, or recorded before
+ *     the account's data was erased (up to the erasure's cut); ``rejected`` lists the
  *     invalid ones, which are kept in the quarantine stream with their reason.
  */
 export interface BatchResult {
