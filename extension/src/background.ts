@@ -17,6 +17,7 @@
  */
 import { uuidv7 } from "./lib/uuid";
 import { RESUME_ALARM, onPopup, registerMessages, statusView } from "./worker/messaging";
+import { adoptLegacyQueue } from "./worker/pairing";
 import { extractOpenPages, recorderReady } from "./worker/recording";
 import { applyIdleThreshold, syncRemoteSettings } from "./worker/settings";
 import { queueReady, store } from "./worker/state";
@@ -50,6 +51,7 @@ async function startUp(): Promise<void> {
   void syncRemoteSettings();
   const pausedUntil = await store.pausedUntil();
   if (pausedUntil > 0 && pausedUntil <= Date.now()) await (await recorderReady).resume(snapshot);
+  await adoptLegacyQueue(); // once, after an update from a version before accounts
   await flush(); // a batch left in flight by a stopped worker goes out again, same batch_id
 }
 void startUp();

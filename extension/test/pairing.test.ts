@@ -26,7 +26,7 @@ async function dashboard(code: string, challenge: () => string): Promise<{ url: 
       const ok = req.url === "/v1/pairing/exchange" && !used && body.code === code && s256 === challenge();
       if (body.code === code) used = true;
       res.writeHead(ok ? 200 : 400, { "content-type": "application/json" });
-      res.end(JSON.stringify(ok ? { token: "mh_tok", gateway_url: "http://gw.example", device: "laptop" } : { detail: "This code is not valid (any more)." }));
+      res.end(JSON.stringify(ok ? { token: "mh_tok", gateway_url: "http://gw.example", device: "laptop", account: "acct-1" } : { detail: "This code is not valid (any more)." }));
     });
   });
   servers.push(server);
@@ -70,6 +70,7 @@ describe("Pairing", () => {
       gatewayUrl: "http://gw.example",
       device: "laptop",
       dashboardUrl: d.url,
+      account: "acct-1",
     });
     expect(await store.pairing()).toBeNull();
     expect(await pairing.onUrl(`${d.url}/pair/done#code=CODE1`)).toBeNull(); // nothing pending any more

@@ -26,6 +26,8 @@ export interface Paired {
   gatewayUrl: string;
   device: string;
   dashboardUrl: string;
+  /** The dashboard's opaque identifier of the account ("" from a dashboard that sends none). */
+  account: string;
 }
 
 export class PairingError extends Error {}
@@ -78,7 +80,13 @@ export async function exchangeCode(fetch: Fetch, dashboardUrl: string, code: str
   } catch {
     throw new PairingError("the dashboard is unreachable");
   }
-  const body = (await res.json().catch(() => ({}))) as { token?: unknown; gateway_url?: unknown; device?: unknown; detail?: unknown };
+  const body = (await res.json().catch(() => ({}))) as {
+    token?: unknown;
+    gateway_url?: unknown;
+    device?: unknown;
+    account?: unknown;
+    detail?: unknown;
+  };
   if (!res.ok || typeof body.token !== "string") {
     throw new PairingError(typeof body.detail === "string" ? body.detail : `the dashboard answered ${res.status}`);
   }
@@ -87,7 +95,20 @@ export async function exchangeCode(fetch: Fetch, dashboardUrl: string, code: str
     gatewayUrl: typeof body.gateway_url === "string" ? body.gateway_url : "",
     device: typeof body.device === "string" ? body.device : "",
     dashboardUrl: base(dashboardUrl),
+    account: typeof body.account === "string" ? body.account : "",
   };
+}
+
+/**
+ * Whose the events queued under this token are: the paired account (the same through
+ * "sign out everywhere" and password changes, another one once its data was erased), else
+ * (a pasted token, a dashboard that names no account) the token itself: the extension
+ * cannot tell a pasted token's account, so events queued under it go with it only.
+ */
+export async function queueOwner(token: string, account: string): Promise<string> {
+  if (account) return `account:${account}`;
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
+  return `token:${base64url(new Uint8Array(digest)).slice(0, 22)}`;
 }
 
 export interface PairingDeps {

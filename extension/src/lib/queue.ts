@@ -13,6 +13,10 @@
  * - The queue is bounded by event count and bytes; when short of space it first
  *   strips page text, then drops page-content events, and only then the oldest
  *   transitions. Every drop is counted.
+ * - Every event belongs to the account it was queued for (`account`, see
+ *   `queueOwner` in pairing.ts; "" when recorded before any pairing): a batch for
+ *   one account never takes another's events, and paired with another account
+ *   the queue deletes what it holds for the previous one (`switchAccount`).
  */
 import type { ClientEvent } from "../generated/contract";
 import { type EventDraft, isContent, sizeOf } from "./events";
@@ -43,6 +47,8 @@ export interface InFlight {
   events: ClientEvent[];
   attempt: number;
   notBefore: number;
+  /** The account the batch is for (absent: made by a version before accounts). */
+  account?: string;
 }
 
 interface Row {
@@ -50,7 +56,12 @@ interface Row {
   kind: "content" | "transition";
   bytes: number;
   event: ClientEvent;
+  /** The account it was queued for; "" or absent: recorded before any pairing (or by a version before accounts). */
+  account?: string;
 }
+
+/** Whether something queued for `owner` may go to `account`: its own, or nobody's yet. */
+const mayGo = (owner: string | undefined, account: string): boolean => !owner || owner === account;
 
 const EVENTS = "events";
 const META = "meta";
@@ -59,8 +70,8 @@ const INFLIGHT_KEY = "inflight";
 
 const FRESH: QueueState = { nextSeq: 1, count: 0, bytes: 0, droppedEvents: 0, droppedTexts: 0 };
 
-function rowOf(event: ClientEvent): Row {
-  return { seq: event.seq, kind: isContent(event) ? "content" : "transition", bytes: sizeOf(event), event };
+function rowOf(event: ClientEvent, account: string | undefined): Row {
+  return { seq: event.seq, kind: isContent(event) ? "content" : "transition", bytes: sizeOf(event), event, account };
 }
 
 /** IndexedDB-backed, bounded, ordered event queue with one persisted in-flight batch. */
@@ -97,9 +108,10 @@ export class EventQueue {
    * drop oldest transitions); write the counters. Either all of it commits or
    * nothing does.
    *
+   * @param account - the account they are queued for ("" before any pairing).
    * @returns the stored events with their seq.
    */
-  async append(drafts: readonly EventDraft[]): Promise<ClientEvent[]> {
+  async append(drafts: readonly EventDraft[], account = ""): Promise<ClientEvent[]> {
     const tx = this.db.transaction([EVENTS, META], "readwrite");
     const committed = done(tx);
     const events = tx.objectStore(EVENTS);
@@ -109,7 +121,7 @@ export class EventQueue {
     for (const d of drafts) {
       const event: ClientEvent = { ...d, seq: state.nextSeq };
       state.nextSeq += 1;
-      const row = rowOf(event);
+      const row = rowOf(event, account);
       events.put(row);
       state.count += 1;
       state.bytes += row.bytes;
@@ -168,27 +180,35 @@ export class EventQueue {
   }
 
   /**
-   * The batch to send: the one already in flight, else a new one.
+   * The batch to send to `account`: the one already in flight, else a new one.
    *
-   * Steps, in one transaction: if a batch is in flight return it unchanged;
-   * otherwise take the oldest events (at most `maxEvents`, and `maxBytes`
-   * unless a single event is larger), delete them from the queue, persist
-   * them as the in-flight batch under `batchId`, update the counters.
+   * Steps, in one transaction: if a batch for `account` is in flight return it
+   * unchanged (one for another account is dropped, counted); otherwise take the
+   * oldest events that may go to `account` (its own, or queued before any
+   * pairing; at most `maxEvents`, and `maxBytes` unless a single event is
+   * larger), delete them from the queue, persist them as the in-flight batch
+   * under `batchId`, update the counters.
    */
-  async takeBatch(maxEvents: number, maxBytes: number, batchId: string): Promise<InFlight | null> {
+  async takeBatch(maxEvents: number, maxBytes: number, batchId: string, account = ""): Promise<InFlight | null> {
     const tx = this.db.transaction([EVENTS, META], "readwrite");
     const committed = done(tx);
     const meta = tx.objectStore(META);
     const existing = (await req(meta.get(INFLIGHT_KEY))) as InFlight | undefined;
-    if (existing) {
+    const state = { ...FRESH, ...((await req(meta.get(STATE_KEY))) as QueueState | undefined) };
+    if (existing && mayGo(existing.account, account)) {
       await committed;
       return existing;
     }
-    const state = { ...FRESH, ...((await req(meta.get(STATE_KEY))) as QueueState | undefined) };
+    if (existing) {
+      meta.delete(INFLIGHT_KEY);
+      state.droppedEvents += existing.events.length;
+      meta.put(state, STATE_KEY);
+    }
     const taken: ClientEvent[] = [];
     let bytes = 0;
     await walk(tx.objectStore(EVENTS), null, (c) => {
       const row = c.value as Row;
+      if (!mayGo(row.account, account)) return true; // another account's: never in this batch
       if (taken.length > 0 && bytes + row.bytes > maxBytes) return false;
       taken.push(row.event);
       bytes += row.bytes;
@@ -201,7 +221,7 @@ export class EventQueue {
       await committed;
       return null;
     }
-    const batch: InFlight = { batch_id: batchId, events: taken, attempt: 0, notBefore: 0 };
+    const batch: InFlight = { batch_id: batchId, events: taken, attempt: 0, notBefore: 0, account };
     meta.put(batch, INFLIGHT_KEY);
     meta.put(state, STATE_KEY);
     await committed;
@@ -240,17 +260,17 @@ export class EventQueue {
     if (batch.events.length > 1) {
       const half = Math.ceil(batch.events.length / 2);
       for (const ev of batch.events.slice(half)) {
-        const row = rowOf(ev);
+        const row = rowOf(ev, batch.account);
         tx.objectStore(EVENTS).put(row);
         state.count += 1;
         state.bytes += row.bytes;
       }
-      next = { batch_id: newBatchId, events: batch.events.slice(0, half), attempt: 0, notBefore: 0 };
+      next = { ...batch, batch_id: newBatchId, events: batch.events.slice(0, half), attempt: 0, notBefore: 0 };
     } else {
       const only = batch.events[0] as ClientEvent & { text?: string };
       if (only?.type === "page.content" && only.text) {
         state.droppedTexts += 1;
-        next = { batch_id: newBatchId, events: [{ ...only, text: "" }], attempt: 0, notBefore: 0 };
+        next = { ...batch, batch_id: newBatchId, events: [{ ...only, text: "" }], attempt: 0, notBefore: 0 };
       } else {
         state.droppedEvents += 1;
         next = null;
@@ -261,6 +281,43 @@ export class EventQueue {
     meta.put(state, STATE_KEY);
     await committed;
     return next;
+  }
+
+  /**
+   * Paired with `account`: delete what is queued (or in flight) for another account,
+   * and make what was queued before any pairing this account's. One transaction.
+   *
+   * @returns how many events of another account were deleted (also counted as dropped).
+   */
+  async switchAccount(account: string): Promise<number> {
+    const tx = this.db.transaction([EVENTS, META], "readwrite");
+    const committed = done(tx);
+    const meta = tx.objectStore(META);
+    const state = { ...FRESH, ...((await req(meta.get(STATE_KEY))) as QueueState | undefined) };
+    const inflight = (await req(meta.get(INFLIGHT_KEY))) as InFlight | undefined;
+    let deleted = 0;
+    if (inflight && !mayGo(inflight.account, account)) {
+      meta.delete(INFLIGHT_KEY);
+      deleted += inflight.events.length;
+    } else if (inflight && !inflight.account) {
+      meta.put({ ...inflight, account }, INFLIGHT_KEY);
+    }
+    await walk(tx.objectStore(EVENTS), null, (c) => {
+      const row = c.value as Row;
+      if (!mayGo(row.account, account)) {
+        c.delete();
+        state.count -= 1;
+        state.bytes -= row.bytes;
+        deleted += 1;
+      } else if (!row.account) {
+        c.update({ ...row, account });
+      }
+      return true;
+    });
+    state.droppedEvents += deleted;
+    meta.put(state, STATE_KEY);
+    await committed;
+    return deleted;
   }
 
   /** Drop the batch in flight without sending it (the gateway refused it as a whole). */

@@ -167,12 +167,13 @@ export class Recorder {
     const { blockedDomains, secretParams } = await this.d.store.effective();
     const privacy: Privacy = { blocked: blockedDomains, secrets: userSecrets(secretParams) };
     const clientId = await this.d.store.clientId(() => this.d.newId(ts));
+    const { account } = await this.d.store.config();
     const drafts = observed
       .map((o) => admit(o, privacy))
       .filter((p): p is EventPayload => p !== null)
       .map((p) => draft(p, { clientId, sessionId: session.id, ts }, this.d.now()));
     if (drafts.length === 0) return [];
-    const stored = await this.d.queue.append(drafts);
+    const stored = await this.d.queue.append(drafts, account);
     this.d.onStored(stored);
     return stored;
   }

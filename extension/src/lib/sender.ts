@@ -4,7 +4,9 @@
  *
  * - 2xx: the batch is stored (or was, for a `duplicate` retry); events the
  *   gateway rejected as invalid are logged and dropped, the rest are done.
- * - 401/403: stop; the popup asks the user to sign in again. The queue is kept.
+ * - 401/403: stop; the popup asks the user to sign in again. The queue is kept
+ *   for that account: a batch only ever takes events queued for the account of
+ *   the token it is sent with (or before any pairing), see queue.ts.
  * - 413: split the batch and send the halves.
  * - network error, 429, 5xx, anything else: exponential backoff with jitter,
  *   never sooner than Retry-After; the attempt count and the next attempt time
@@ -68,7 +70,7 @@ export class Uploader {
       const config = await this.d.store.config();
       if (!config.token || !config.gatewayUrl) return { kind: "signed-out" };
       if ((await this.d.store.status()).authError) return { kind: "auth" };
-      const batch = await this.d.queue.takeBatch(this.batchEvents, this.batchBytes, this.d.newId());
+      const batch = await this.d.queue.takeBatch(this.batchEvents, this.batchBytes, this.d.newId(), config.account);
       if (!batch) return { kind: "empty" };
       const wait = batch.notBefore - this.d.now();
       if (wait > 0) return { kind: "wait", waitMs: wait };

@@ -20,6 +20,12 @@ export interface Config {
   gatewayUrl: string;
   token: string;
   dashboardUrl: string;
+  /**
+   * Whose the events queued now are: the account of the last pairing or pasted token
+   * (`queueOwner` in pairing.ts; "" before any). Kept after signing out and when the
+   * gateway refuses the token, so what is recorded meanwhile goes to that account only.
+   */
+  account: string;
   blockedDomains: string[];
   idleThresholdS: number;
   /** Query parameter names stripped from URLs besides the documented list (`name`, `prefix*`). */
@@ -74,6 +80,7 @@ export const DEFAULT_CONFIG: Config = {
   gatewayUrl: "http://127.0.0.1:8000",
   token: "",
   dashboardUrl: "http://127.0.0.1:8080",
+  account: "",
   blockedDomains: [],
   idleThresholdS: 60,
   secretParams: [],

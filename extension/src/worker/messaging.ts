@@ -64,7 +64,9 @@ export async function onPopup(msg: PopupMessage): Promise<StatusView> {
       await store.setConfig({ token: "" });
       await store.setRemote(null);
       await store.updateStatus({ pairing: "" });
-      return statusView("signed out; events stay queued until you sign in again");
+      return statusView(
+        "signed out; queued events wait for this account (connecting another account deletes them)",
+      );
     case "start":
       await recorder.startSession(msg.label, snapshot);
       void extractOpenPages();

@@ -1,12 +1,14 @@
 /**
  * The device token: typed in (sign in) or paired ("Connect to MindHit": the
  * dashboard's pairing page leads to a done page the worker recognises and trades
- * for a token), checked with the gateway, then uploads resume.
+ * for a token and the account's identifier), checked with the gateway, then
+ * uploads resume. What was queued for another account is deleted then: the
+ * queue goes to the account it was recorded for, or nowhere.
  */
-import { Pairing, PairingError } from "../lib/pairing";
+import { Pairing, PairingError, queueOwner } from "../lib/pairing";
 import { uuidv7 } from "../lib/uuid";
 import { syncRemoteSettings } from "./settings";
-import { log, store } from "./state";
+import { log, queueReady, store } from "./state";
 import { flush } from "./upload";
 
 const pairing = new Pairing({
@@ -33,15 +35,41 @@ async function verifyToken(gatewayUrl: string, token: string): Promise<string> {
   }
 }
 
-/** Store a token (typed or paired), check it with the gateway, pull the account's settings. */
-export async function signIn(gatewayUrl: string, token: string, dashboardUrl: string): Promise<string> {
-  await store.setConfig({ gatewayUrl: gatewayUrl.trim(), token: token.trim(), dashboardUrl: dashboardUrl.trim() });
-  const outcome = await verifyToken(gatewayUrl.trim(), token.trim());
+/**
+ * Store a token (typed, or paired with `account`), check it with the gateway, pull the
+ * account's settings. Unless the gateway refused the token, what is queued for another
+ * account is deleted (the uploader never sends it anyway) and what was queued before any
+ * pairing becomes this account's.
+ */
+export async function signIn(gatewayUrl: string, token: string, dashboardUrl: string, account = ""): Promise<string> {
+  token = token.trim();
+  const owner = token ? await queueOwner(token, account) : (await store.config()).account;
+  await store.setConfig({ gatewayUrl: gatewayUrl.trim(), token, dashboardUrl: dashboardUrl.trim(), account: owner });
+  let outcome = await verifyToken(gatewayUrl.trim(), token);
   const refused = outcome.startsWith("token refused");
+  if (token && !refused) {
+    const deleted = await (await queueReady).switchAccount(owner);
+    if (deleted > 0) {
+      log("deleted events queued for another account", deleted);
+      outcome += `; ${deleted} queued event(s) of another account deleted`;
+    }
+  }
   await store.updateStatus({ authError: refused, lastError: refused ? "sign in again" : "" });
   if (!refused) void flush();
   await syncRemoteSettings(true);
   return outcome;
+}
+
+/**
+ * A version before accounts left a token without an account: its events queued so far
+ * are that token's (as the uploader sent them before), and so is what it records now.
+ */
+export async function adoptLegacyQueue(): Promise<void> {
+  const config = await store.config();
+  if (!config.token || config.account) return;
+  const owner = await queueOwner(config.token, "");
+  await store.setConfig({ account: owner });
+  await (await queueReady).switchAccount(owner);
 }
 
 const OS_NAMES: Record<string, string> = { mac: "macOS", win: "Windows", linux: "Linux", cros: "ChromeOS", android: "Android" };
@@ -67,7 +95,7 @@ export async function finishPairing(tabId: number, url: string): Promise<void> {
     const paired = await pairing.onUrl(url);
     if (!paired) return;
     const gatewayUrl = paired.gatewayUrl || (await store.config()).gatewayUrl;
-    const outcome = await signIn(gatewayUrl, paired.token, paired.dashboardUrl);
+    const outcome = await signIn(gatewayUrl, paired.token, paired.dashboardUrl, paired.account);
     await store.updateStatus({ pairing: `connected as "${paired.device}" (${outcome})` });
     log("paired", paired.device);
     await chrome.tabs.remove(tabId).catch(() => undefined);

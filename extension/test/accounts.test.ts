@@ -1,0 +1,134 @@
+/**
+ * Queued events and accounts: what was queued while paired with one account never
+ * reaches another (a shared browser profile, or a user who erased their data and
+ * was paired again), while the same account paired again uploads its own queue.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import type { ClientEvent } from "../src/generated/contract";
+import { queueOwner } from "../src/lib/pairing";
+import { type Observed, Recorder } from "../src/lib/recorder";
+import { Uploader } from "../src/lib/sender";
+import { MemoryKV, Store } from "../src/lib/store";
+import { uuidv7 } from "../src/lib/uuid";
+import { ScriptedGateway, freshQueue, transition } from "./helpers";
+
+const gateways: ScriptedGateway[] = [];
+afterEach(async () => {
+  await Promise.all(gateways.splice(0).map((g) => g.stop()));
+});
+
+const page = (url: string): Observed => ({ payload: { type: "tab.activated", tab_id: 1, window_id: 1, url, title: "t" } });
+
+/** The extension's recorder and uploader over one queue and store, against a scripted gateway. */
+async function extension(script: { status: number }[] = []) {
+  const gw = await new ScriptedGateway(script).start();
+  gateways.push(gw);
+  const { queue } = await freshQueue();
+  const store = new Store(new MemoryKV());
+  const clock = { t: 1_700_000_000_000 };
+  let ids = 0;
+  const recorder = new Recorder({ queue, store, now: () => clock.t, newId: (ms) => uuidv7(ms), onStored: () => undefined, log: () => undefined });
+  const uploader = new Uploader({
+    queue,
+    store,
+    fetch: (url, init) => fetch(url, init),
+    now: () => clock.t,
+    random: () => 0.5,
+    newId: () => `batch-${++ids}`,
+    log: () => undefined,
+  });
+  /** What `signIn` does with a paired token: the config, then the queue (unless refused). */
+  const pair = async (token: string, account: string): Promise<number> => {
+    const owner = await queueOwner(token, account);
+    await store.setConfig({ gatewayUrl: gw.url, token, account: owner });
+    await store.updateStatus({ authError: false });
+    return queue.switchAccount(owner);
+  };
+  const visit = async (url: string) => {
+    clock.t += 1_000;
+    await recorder.submit(clock.t, () => page(url));
+  };
+  const uploaded = () =>
+    gw.received.flatMap((r) => r.body.events.map((e) => ({ auth: r.auth, url: (e as unknown as { url?: string }).url ?? e.type })));
+  return { gw, queue, store, recorder, uploader, pair, visit, uploaded };
+}
+
+describe("queued events and accounts", () => {
+  it("a shared profile: what was queued while paired with Ann never goes to Bob's account", async () => {
+    const ext = await extension([{ status: 202 }, { status: 403 }]);
+    await ext.pair("tok-ann", "ann");
+    await ext.recorder.startSession("", async () => []);
+    await ext.visit("https://ann.example/sent");
+    await ext.uploader.pump();
+    await ext.visit("https://ann.example/diagnosis");
+    expect(await ext.uploader.pump()).toEqual({ kind: "auth" }); // Ann signed out everywhere
+    await ext.visit("https://ann.example/after-refusal");
+
+    const deleted = await ext.pair("tok-bob", "bob");
+    expect(deleted).toBe(2); // the refused batch in flight and the visit after it
+    expect((await ext.queue.stats()).count + (await ext.queue.stats()).inflight).toBe(0);
+    await ext.visit("https://bob.example/mine");
+    expect(await ext.uploader.pump()).toEqual({ kind: "empty" });
+    const bobs = ext.uploaded().filter((u) => u.auth === "Bearer tok-bob");
+    expect(bobs.map((u) => u.url)).toEqual(["https://bob.example/mine"]);
+    expect(ext.uploaded().filter((u) => u.url.startsWith("https://ann.example/") && u.auth !== "Bearer tok-ann")).toEqual([]);
+  });
+
+  it("the same account paired again (after sign out everywhere) uploads its own queue", async () => {
+    const ext = await extension([{ status: 403 }]);
+    await ext.pair("tok-1", "ann");
+    await ext.recorder.startSession("", async () => []);
+    await ext.visit("https://ann.example/a");
+    expect(await ext.uploader.pump()).toEqual({ kind: "auth" });
+    await ext.visit("https://ann.example/b");
+    expect(await ext.pair("tok-2", "ann")).toBe(0);
+    expect(await ext.uploader.pump()).toEqual({ kind: "empty" });
+    const resent = ext.uploaded().filter((u) => u.auth === "Bearer tok-2").map((u) => u.url);
+    expect(resent).toEqual(["session.started", "https://ann.example/a", "https://ann.example/b"]);
+  });
+
+  it("after an erasure the account has a new identifier: the old queue is deleted, not uploaded", async () => {
+    const ext = await extension([{ status: 401 }]);
+    await ext.pair("tok-1", "ann-epoch-1");
+    await ext.recorder.startSession("", async () => []);
+    await ext.visit("https://ann.example/erased");
+    expect(await ext.uploader.pump()).toEqual({ kind: "auth" }); // erasure deleted the token
+    expect(await ext.pair("tok-2", "ann-epoch-2")).toBe(2);
+    await ext.visit("https://ann.example/new");
+    await ext.uploader.pump();
+    expect(ext.uploaded().filter((u) => u.auth === "Bearer tok-2").map((u) => u.url)).toEqual(["https://ann.example/new"]);
+  });
+
+  it("what was recorded before any pairing goes to the first account paired, and only to it", async () => {
+    const ext = await extension([{ status: 403 }]);
+    await ext.recorder.startSession("", async () => []);
+    await ext.visit("https://unpaired.example/");
+    expect(await ext.pair("tok-ann", "ann")).toBe(0);
+    expect(await ext.uploader.pump()).toEqual({ kind: "auth" });
+    expect(await ext.pair("tok-bob", "bob")).toBe(2);
+    await ext.uploader.pump();
+    expect(ext.uploaded().filter((u) => u.auth === "Bearer tok-bob")).toEqual([]);
+  });
+
+  it("a batch never takes another account's events, even before the queue was switched", async () => {
+    const { queue } = await freshQueue();
+    await queue.append([transition(1), transition(2)], "account:ann");
+    await queue.append([transition(3)], "");
+    await queue.append([transition(4)], "account:bob");
+    const bobs = await queue.takeBatch(200, 1 << 20, "b1", "account:bob");
+    expect(bobs?.events.map((e: ClientEvent) => e.ts)).toEqual([3, 4]);
+    // Ann's batch in flight is dropped, not handed to Bob's token.
+    await queue.ack("b1");
+    const anns = await queue.takeBatch(200, 1 << 20, "b2", "account:ann");
+    expect(anns?.events.map((e) => e.ts)).toEqual([1, 2]);
+    expect(await queue.takeBatch(200, 1 << 20, "b3", "account:bob")).toBeNull();
+    expect((await queue.stats()).droppedEvents).toBe(2);
+  });
+
+  it("names a paired account by the dashboard's identifier, a pasted token by itself", async () => {
+    expect(await queueOwner("tok-1", "ann")).toBe(await queueOwner("tok-2", "ann"));
+    expect(await queueOwner("tok-1", "")).not.toBe(await queueOwner("tok-2", ""));
+    expect(await queueOwner("tok-1", "")).toBe(await queueOwner("tok-1", ""));
+    expect(await queueOwner("tok-1", "")).not.toContain("tok-1");
+  });
+});
