@@ -1,0 +1,118 @@
+// One browser profile, two people, for tests/e2e/test_shared_profile.py: Ann connects the
+// extension to her account, signs out everywhere on the dashboard (her device token is
+// revoked), then records a page: the gateway refuses it, the extension keeps it queued.
+// Bob signs up in the same browser and connects the extension to his account, then
+// records a page of his own. The test waits (CTRL visits) until Bob's visit reached the
+// pipeline and checks that Ann's page reached no account.
+//
+// Usage: node shared_profile.mjs CONFIG_JSON
+//   CONFIG_JSON: {extensionDir, profileDir, webUrl, ann, bob, password, pages: {ann, bob},
+//                 artifacts, out}
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+import { launch, sleep } from "../../support/extension.mjs";
+
+const cfg = JSON.parse(process.argv[2]);
+const stdin = createInterface({ input: process.stdin });
+const lines = stdin[Symbol.asyncIterator]();
+const results = { checks: {} };
+mkdirSync(cfg.artifacts, { recursive: true });
+const shot = (page, name) => page.screenshot({ path: join(cfg.artifacts, `${name}.png`), fullPage: true });
+
+async function ctrl(command) {
+  console.log(`CTRL ${command}`);
+  const { value } = await lines.next();
+  if (value !== "ok") throw new Error(`controller answered ${value} to ${command}`);
+}
+
+const { ctx, extensionId, inWorker, drained } = await launch(cfg.extensionDir, cfg.profileDir);
+
+async function signUp(web, email) {
+  await web.goto(`${cfg.webUrl}/signup`);
+  await web.fill("input[name=email]", email);
+  await web.fill("input[name=password]", cfg.password);
+  await web.fill("input[name=password2]", cfg.password);
+  await web.click("button[type=submit]");
+  await web.click("#finish-link"); // development without mail: the mailed link is on the page
+  await web.waitForURL(/\/signup\/finish/);
+  await web.fill("input[name=password]", cfg.password);
+  await Promise.all([web.waitForURL(/\/settings/), web.click("button[type=submit]")]);
+}
+
+/** Connect to MindHit from the popup, confirm on the pairing page; the worker's status after. */
+async function connect(popup, device) {
+  await popup.reload();
+  await popup.waitForSelector("#signin:not([hidden])");
+  await popup.fill("#dashboard", cfg.webUrl);
+  const opened = ctx.waitForEvent("page", { timeout: 20_000 });
+  await popup.click("#connect-btn");
+  const pairPage = await opened;
+  await pairPage.waitForSelector("#pair-confirm");
+  await pairPage.fill("input[name=device]", device);
+  const closed = pairPage.waitForEvent("close", { timeout: 30_000 });
+  await pairPage.click("#pair-confirm");
+  await closed; // the extension took its token and closed the tab
+  return inWorker(() => self.mindhit.status());
+}
+
+/** Start a session in the popup, show `url` for a while, stop the session. */
+async function record(popup, tab, url) {
+  await popup.reload();
+  await popup.waitForSelector("#main:not([hidden])");
+  await popup.click("#start-btn");
+  await popup.waitForSelector("#stop-btn:not([hidden])");
+  await tab.bringToFront();
+  await tab.goto(url);
+  await sleep(1_500);
+  await tab.goto("about:blank");
+  await popup.bringToFront();
+  await popup.click("#stop-btn");
+  await popup.waitForSelector("#start-btn:not([hidden])");
+}
+
+try {
+  const web = ctx.pages()[0] ?? (await ctx.newPage());
+  const popup = await ctx.newPage();
+  await popup.goto(`chrome-extension://${extensionId}/popup.html`);
+  const tab = await ctx.newPage();
+
+  // 1. Ann connects the extension, then signs out everywhere: her token is revoked.
+  await signUp(web, cfg.ann);
+  results.checks.ann = await connect(popup, "shared laptop (Ann)");
+  await web.bringToFront();
+  await web.goto(`${cfg.webUrl}/settings`);
+  await Promise.all([web.waitForURL(/\/login/), web.click("form[action='/settings/sign-out-everywhere'] button")]);
+  await sleep(6_000); // past the gateway's token cache: the revoked token is refused from now on
+
+  // 2. Ann records a page; the gateway refuses the upload, the extension keeps it queued.
+  await record(popup, tab, cfg.pages.ann);
+  const deadline = Date.now() + 30_000;
+  while (!(await inWorker(() => self.mindhit.status())).authError) {
+    if (Date.now() > deadline) throw new Error("the gateway never refused Ann's revoked token");
+    await inWorker(() => self.mindhit.flush());
+    await sleep(250);
+  }
+  const refused = await inWorker(() => self.mindhit.stats());
+  results.checks.annQueued = refused.count + refused.inflight;
+  await popup.reload();
+  await shot(popup, "shared-1-ann-refused");
+
+  // 3. Bob signs up in the same browser and connects the extension to his account.
+  await web.bringToFront();
+  await signUp(web, cfg.bob);
+  results.checks.bob = await connect(popup, "shared laptop (Bob)");
+  const after = await inWorker(() => self.mindhit.stats());
+  results.checks.queuedAfterBob = after.count + after.inflight;
+  await popup.reload();
+  await shot(popup, "shared-2-bob-connected");
+
+  // 4. Bob records a page of his own; everything queued is uploaded.
+  await record(popup, tab, cfg.pages.bob);
+  await drained();
+  await ctrl("visits");
+} finally {
+  writeFileSync(cfg.out, JSON.stringify(results, null, 2));
+  await ctx.close();
+  stdin.close();
+}

@@ -1,0 +1,124 @@
+"""One browser profile, two accounts: what Ann recorded never shows up in Bob's account.
+
+pytest runs the whole pipeline (gateway, processors, projector, dashboard) as processes;
+``extension/shared_profile.mjs`` drives Chromium with the built extension. Ann connects it
+to her account and signs out everywhere (her device token is revoked); she records a page,
+which the gateway refuses and the extension keeps queued. Bob signs up in the same browser,
+connects the extension to his account and records a page. Bob's timeline shows his page
+only, Ann's page reached no account (the extension deleted it when Bob connected, and says
+so), and before the fix it was uploaded into Bob's account with his token.
+Screenshots: ``test-artifacts/e2e/shared-*.png``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.e2e.pipeline import Pipeline
+from tests.support.extension import build_extension, run_driver
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(300)]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+DRIVER = Path(__file__).parent / "extension" / "shared_profile.mjs"
+PASSWORD = "a long enough password"
+TEXT = " ".join(f"Line {i} of a page somebody read." for i in range(20))
+PAGES = {
+    "ann.html": f"<!doctype html><title>Ann's test results</title><article><p>{TEXT}</p>",
+    "bob.html": f"<!doctype html><title>Bob's bread recipes</title><article><p>{TEXT}</p>",
+}
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def pages(tmp_path: Path) -> Iterator[str]:
+    """A local HTTP server with Ann's and Bob's pages; yields its base URL."""
+    for name, html in PAGES.items():
+        (tmp_path / name).write_text(html, encoding="utf-8")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def pipeline(
+    redis_url: str, database_url: str, key_prefix: str, tmp_path: Path
+) -> Iterator[Pipeline]:
+    """The four components on free ports, with this test's key prefix."""
+    running = Pipeline.configure(
+        redis_url=redis_url,
+        database_url=database_url,
+        key_prefix=key_prefix,
+        data_dir=tmp_path / "data",
+        logs=ARTIFACTS / "logs-shared-profile",
+    )
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+VISITS = (
+    "SELECT v.url, v.title FROM page_visits v JOIN users u USING (user_id)"
+    " WHERE u.email = %s ORDER BY v.start_at"
+)
+ANYONE_VISITED = "SELECT count(*) FROM page_visits WHERE url = %s"
+
+
+def _rows(database_url: str, query: str, value: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(database_url) as conn:
+        return [tuple(row) for row in conn.execute(query, (value,)).fetchall()]
+
+
+async def test_what_ann_queued_never_reaches_bob_who_connects_the_same_browser_next(
+    pipeline: Pipeline, pages: str, database_url: str, tmp_path: Path
+) -> None:
+    ann = f"ann-{uuid.uuid4().hex[:8]}@example.com"
+    bob = f"bob-{uuid.uuid4().hex[:8]}@example.com"
+    ann_page, bob_page = f"{pages}/ann.html", f"{pages}/bob.html"
+
+    def bob_visits() -> None:
+        deadline = time.monotonic() + 90
+        while not any(url == bob_page for url, _ in _rows(database_url, VISITS, bob)):
+            assert time.monotonic() < deadline, _rows(database_url, VISITS, bob)
+            time.sleep(0.5)
+
+    config = {
+        "extensionDir": str(build_extension()),
+        "profileDir": str(tmp_path / "profile"),
+        "webUrl": pipeline.web_url,
+        "ann": ann,
+        "bob": bob,
+        "password": PASSWORD,
+        "pages": {"ann": ann_page, "bob": bob_page},
+        "artifacts": str(ARTIFACTS),
+        "out": str(tmp_path / "shared.json"),
+    }
+    checks = (await run_driver(DRIVER, config, {"visits": bob_visits}))["checks"]
+
+    assert checks["ann"]["pairing"].startswith('connected as "shared laptop (Ann)"')
+    assert checks["annQueued"] > 0  # Ann's page waited in the queue, refused by the gateway
+    # Bob's timeline: his page only. Ann's page: in nobody's.
+    assert _rows(database_url, VISITS, bob) == [(bob_page, "Bob's bread recipes")]
+    assert _rows(database_url, ANYONE_VISITED, ann_page) == [(0,)]
+    # Connecting Bob deleted it, and the popup said so.
+    assert checks["bob"]["pairing"].startswith('connected as "shared laptop (Bob)"')
+    assert "of another account deleted" in checks["bob"]["pairing"], checks["bob"]
+    assert checks["queuedAfterBob"] == 0
