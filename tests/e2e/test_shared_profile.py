@@ -1,13 +1,18 @@
-"""One browser profile, two accounts: what Ann recorded never shows up in Bob's account.
+"""A queue the gateway refused, then another pairing: whose account does it reach?
 
 pytest runs the whole pipeline (gateway, processors, projector, dashboard) as processes;
-``extension/shared_profile.mjs`` drives Chromium with the built extension. Ann connects it
-to her account and signs out everywhere (her device token is revoked); she records a page,
-which the gateway refuses and the extension keeps queued. Bob signs up in the same browser,
-connects the extension to his account and records a page. Bob's timeline shows his page
-only, Ann's page reached no account (the extension deleted it when Bob connected, and says
-so), and before the fix it was uploaded into Bob's account with his token.
-Screenshots: ``test-artifacts/e2e/shared-*.png``.
+``extension/shared_profile.mjs`` drives Chromium with the built extension.
+
+One browser profile, two accounts: Ann connects it to her account and signs out everywhere
+(her device token is revoked); she records a page, which the gateway refuses and the
+extension keeps queued. Bob signs up in the same browser, connects the extension to his
+account and records a page. Bob's timeline shows his page only, Ann's page reached no
+account (the extension deleted it when Bob connected, and says so); before the fix it was
+uploaded into Bob's account with his token.
+
+Erasure: Ann records a page, then another the gateway refuses, erases all her data, signs in
+and connects again: her timeline shows only what she recorded afterwards.
+Screenshots: ``test-artifacts/e2e/shared-*.png``, ``erase-*.png``.
 """
 
 from __future__ import annotations
@@ -101,6 +106,7 @@ async def test_what_ann_queued_never_reaches_bob_who_connects_the_same_browser_n
             time.sleep(0.5)
 
     config = {
+        "scenario": "shared",
         "extensionDir": str(build_extension()),
         "profileDir": str(tmp_path / "profile"),
         "webUrl": pipeline.web_url,
@@ -122,3 +128,38 @@ async def test_what_ann_queued_never_reaches_bob_who_connects_the_same_browser_n
     assert checks["bob"]["pairing"].startswith('connected as "shared laptop (Bob)"')
     assert "of another account deleted" in checks["bob"]["pairing"], checks["bob"]
     assert checks["queuedAfterBob"] == 0
+
+
+async def test_what_was_queued_before_erase_all_my_data_is_not_uploaded_after_connecting_again(
+    pipeline: Pipeline, pages: str, database_url: str, tmp_path: Path
+) -> None:
+    ann = f"ann-{uuid.uuid4().hex[:8]}@example.com"
+    first, queued, after = (f"{pages}/ann.html?p={n}" for n in ("first", "queued", "after"))
+
+    def visited(url: str) -> None:
+        deadline = time.monotonic() + 90
+        while not any(seen == url for seen, _ in _rows(database_url, VISITS, ann)):
+            assert time.monotonic() < deadline, _rows(database_url, VISITS, ann)
+            time.sleep(0.5)
+
+    config = {
+        "scenario": "erase",
+        "extensionDir": str(build_extension()),
+        "profileDir": str(tmp_path / "profile"),
+        "webUrl": pipeline.web_url,
+        "ann": ann,
+        "password": PASSWORD,
+        "pages": {"first": first, "queued": queued, "after": after},
+        "artifacts": str(ARTIFACTS),
+        "out": str(tmp_path / "erase.json"),
+    }
+    control = {"first": partial(visited, first), "visits": partial(visited, after)}
+    checks = (await run_driver(DRIVER, config, control))["checks"]
+
+    assert checks["annQueued"] > 0  # the page recorded before the erasure waited in the queue
+    # After the erasure her timeline holds only what she recorded since.
+    assert _rows(database_url, VISITS, ann) == [(after, "Ann's test results")]
+    assert _rows(database_url, ANYONE_VISITED, queued) == [(0,)]
+    # Connected again, the extension deleted the old queue (a new account epoch), and said so.
+    assert "of another account deleted" in checks["again"]["pairing"], checks["again"]
+    assert checks["queuedAfterAgain"] == 0
