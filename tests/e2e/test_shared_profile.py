@@ -4,11 +4,12 @@ pytest runs the whole pipeline (gateway, processors, projector, dashboard) as pr
 ``extension/shared_profile.mjs`` drives Chromium with the built extension.
 
 One browser profile, two accounts: Ann connects it to her account and signs out everywhere
-(her device token is revoked); she records a page, which the gateway refuses and the
-extension keeps queued. Bob signs up in the same browser, connects the extension to his
-account and records a page. Bob's timeline shows his page only, Ann's page reached no
-account (the extension deleted it when Bob connected, and says so); before the fix it was
-uploaded into Bob's account with his token.
+(her device token is revoked); she records a page in a session she leaves running: the
+gateway refuses it and the extension keeps it queued. Bob signs up in the same browser,
+connects the extension to his account and records a page. Bob's timeline shows his page
+only, Ann's page reached no account (the extension deleted it when Bob connected, and says
+so), and her session ended (Bob's popup does not show its label); before the fix her page
+was uploaded into Bob's account with his token.
 
 Erasure: Ann records a page, then another the gateway refuses, erases all her data, signs in
 and connects again: her timeline shows only what she recorded afterwards.
@@ -42,6 +43,10 @@ PAGES = {
     "ann.html": f"<!doctype html><title>Ann's test results</title><article><p>{TEXT}</p>",
     "bob.html": f"<!doctype html><title>Bob's bread recipes</title><article><p>{TEXT}</p>",
 }
+for _name in ("first", "queued", "after"):  # texts of their own (a text is uploaded once)
+    PAGES[f"{_name}.html"] = (
+        f"<!doctype html><title>Ann's {_name} page</title><article><p>{_name}: {TEXT}</p>"
+    )
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -111,6 +116,7 @@ async def test_what_ann_queued_never_reaches_bob_who_connects_the_same_browser_n
         "profileDir": str(tmp_path / "profile"),
         "webUrl": pipeline.web_url,
         "ann": ann,
+        "annLabel": "Ann's appointments",
         "bob": bob,
         "password": PASSWORD,
         "pages": {"ann": ann_page, "bob": bob_page},
@@ -128,13 +134,16 @@ async def test_what_ann_queued_never_reaches_bob_who_connects_the_same_browser_n
     assert checks["bob"]["pairing"].startswith('connected as "shared laptop (Bob)"')
     assert "of another account deleted" in checks["bob"]["pairing"], checks["bob"]
     assert checks["queuedAfterBob"] == 0
+    # Ann's session (left running) ended: Bob's popup does not show her label, nor record on.
+    assert not checks["bob"]["recording"] and checks["bob"]["sessionLabel"] == ""
+    assert "Ann's appointments" not in checks["popupForBob"]
 
 
 async def test_what_was_queued_before_erase_all_my_data_is_not_uploaded_after_connecting_again(
     pipeline: Pipeline, pages: str, database_url: str, tmp_path: Path
 ) -> None:
     ann = f"ann-{uuid.uuid4().hex[:8]}@example.com"
-    first, queued, after = (f"{pages}/ann.html?p={n}" for n in ("first", "queued", "after"))
+    first, queued, after = (f"{pages}/{n}.html" for n in ("first", "queued", "after"))
 
     def visited(url: str) -> None:
         deadline = time.monotonic() + 90
@@ -158,7 +167,7 @@ async def test_what_was_queued_before_erase_all_my_data_is_not_uploaded_after_co
 
     assert checks["annQueued"] > 0  # the page recorded before the erasure waited in the queue
     # After the erasure her timeline holds only what she recorded since.
-    assert _rows(database_url, VISITS, ann) == [(after, "Ann's test results")]
+    assert _rows(database_url, VISITS, ann) == [(after, "Ann's after page")]
     assert _rows(database_url, ANYONE_VISITED, queued) == [(0,)]
     # Connected again, the extension deleted the old queue (a new account epoch), and said so.
     assert "of another account deleted" in checks["again"]["pairing"], checks["again"]

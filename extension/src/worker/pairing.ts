@@ -38,12 +38,13 @@ async function verifyToken(gatewayUrl: string, token: string): Promise<string> {
 /**
  * Store a token (typed, or paired with `account`), check it with the gateway, pull the
  * account's settings. Unless the gateway refused the token, what is queued for another
- * account is deleted (the uploader never sends it anyway) and what was queued before any
- * pairing becomes this account's.
+ * account is deleted (the uploader never sends it anyway), what was queued before any
+ * pairing becomes this account's, and a session still running for another account ends.
  */
 export async function signIn(gatewayUrl: string, token: string, dashboardUrl: string, account = ""): Promise<string> {
   token = token.trim();
-  const owner = token ? await queueOwner(token, account) : (await store.config()).account;
+  const previous = (await store.config()).account;
+  const owner = token ? await queueOwner(token, account) : previous;
   await store.setConfig({ gatewayUrl: gatewayUrl.trim(), token, dashboardUrl: dashboardUrl.trim(), account: owner });
   let outcome = await verifyToken(gatewayUrl.trim(), token);
   const refused = outcome.startsWith("token refused");
@@ -52,6 +53,12 @@ export async function signIn(gatewayUrl: string, token: string, dashboardUrl: st
     if (deleted > 0) {
       log("deleted events queued for another account", deleted);
       outcome += `; ${deleted} queued event(s) of another account deleted`;
+    }
+    if (previous && previous !== owner && (await store.session())) {
+      // The running session was the previous account's (its label too): it does not go on here.
+      await store.setSession(null);
+      await store.setPausedUntil(0);
+      outcome += "; the previous account's session ended";
     }
   }
   await store.updateStatus({ authError: refused, lastError: refused ? "sign in again" : "" });

@@ -87,10 +87,12 @@ async function connect(popup, device) {
   return inWorker(() => self.mindhit.status());
 }
 
-/** Start a session in the popup, show `url` for a while, stop the session. */
-async function record(popup, tab, url) {
+/** Start a session (labelled `label`) in the popup, show `url` for a while, then stop the
+ * session unless `stop` is false. */
+async function record(popup, tab, url, { label = "", stop = true } = {}) {
   await popup.reload();
   await popup.waitForSelector("#main:not([hidden])");
+  await popup.fill("#label", label);
   await popup.click("#start-btn");
   await popup.waitForSelector("#stop-btn:not([hidden])");
   await tab.bringToFront();
@@ -98,6 +100,7 @@ async function record(popup, tab, url) {
   await sleep(1_500);
   await tab.goto("about:blank");
   await popup.bringToFront();
+  if (!stop) return;
   await popup.click("#stop-btn");
   await popup.waitForSelector("#start-btn:not([hidden])");
 }
@@ -108,8 +111,9 @@ async function shared(web, popup, tab) {
   results.checks.ann = await connect(popup, "shared laptop (Ann)");
   await signOutEverywhere(web);
 
-  // 2. Ann records a page; the gateway refuses the upload, the extension keeps it queued.
-  await record(popup, tab, cfg.pages.ann);
+  // 2. Ann records a page (her session left running); the gateway refuses the upload, the
+  // extension keeps it queued.
+  await record(popup, tab, cfg.pages.ann, { label: cfg.annLabel, stop: false });
   results.checks.annQueued = await refusedQueue();
   await popup.reload();
   await shot(popup, "shared-1-ann-refused");
@@ -121,6 +125,8 @@ async function shared(web, popup, tab) {
   const after = await inWorker(() => self.mindhit.stats());
   results.checks.queuedAfterBob = after.count + after.inflight;
   await popup.reload();
+  await popup.waitForSelector("#main:not([hidden])");
+  results.checks.popupForBob = await popup.textContent("body");
   await shot(popup, "shared-2-bob-connected");
 
   // 4. Bob records a page of his own; everything queued is uploaded.
