@@ -75,7 +75,7 @@ def test_mindhit_lag_with_a_frozen_master_ends_in_time_with_one_line_naming_redi
     assert took < CALL_TIMEOUT_S + 10  # the bound, plus starting Python and the command
 
 
-def test_the_blocking_client_gives_up_on_a_frozen_master_in_two_socket_timeouts(
+def test_the_blocking_client_gives_up_on_a_frozen_master_in_a_few_socket_timeouts(
     own_cluster: Callable[..., PrivateRedisCluster],
 ) -> None:
     cluster = own_cluster(node_timeout_ms=60_000)
@@ -86,14 +86,19 @@ def test_the_blocking_client_gives_up_on_a_frozen_master_in_two_socket_timeouts(
         client.set(there, b"1")
         client.set(elsewhere, b"1")
         with _frozen(cluster, cluster.ports[1]):
-            for call in (
-                lambda: client.get(there),
-                lambda: _both(client, elsewhere, there),
+            # a GET: two tries at the socket timeout (redis-py's topology refresh after a
+            # failure asks the failed node last). A pipeline connects to the frozen node
+            # anew on each try (the GET's failure dropped its connections), and the refresh
+            # after a failed connect asks the nodes in random order, the frozen one maybe
+            # first: up to four socket timeouts (15.0 s seen once), against 70 s before.
+            for call, timeouts in (
+                (lambda: client.get(there), 2),
+                (lambda: _both(client, elsewhere, there), 4),
             ):
                 began = time.monotonic()
                 with pytest.raises(redis.TimeoutError):
                     call()
-                assert time.monotonic() - began < 2 * SOCKET_TIMEOUT_S + 1.5
+                assert time.monotonic() - began < timeouts * SOCKET_TIMEOUT_S + 1.5
         assert client.get(there) == b"1"
         assert _both(client, elsewhere, there) == [b"1", b"1"]
     finally:
