@@ -27,7 +27,28 @@ import redis.asyncio as aioredis
 from mindhit.streams import content_holders_key, content_key
 from schema.events import ClientEvent, PageContent
 
-__all__ = ["drop_known_texts", "strip_texts"]
+__all__ = ["ERASURE_SETTLE_MS", "drop_known_texts", "strip_texts", "texts_may_be_left_out"]
+
+ERASURE_SETTLE_MS = 86_400_000
+"""For how long after an account's erasure its uploads' texts are all logged in full (a day)."""
+
+
+def texts_may_be_left_out(erased_at: int | None, now_ms: int) -> bool:
+    """Whether an upload's known texts may be left out of the log (``now_ms`` and the
+    account's latest erasure cut ``erased_at``, Unix ms).
+
+    Not within :data:`ERASURE_SETTLE_MS` of an erasure: the processors drop the user's
+    holds, and the texts only the user held, when they fold the erasure, which may come
+    after the gateway checked an upload sent once the extension was paired again. A text
+    left out then was gone when the processors read its hash, and the page stayed
+    without its text and summary. Logged in full it costs the log one more copy.
+
+    >>> texts_may_be_left_out(None, 5), texts_may_be_left_out(0, 60_000)
+    (True, False)
+    >>> texts_may_be_left_out(0, ERASURE_SETTLE_MS + 1)
+    True
+    """
+    return erased_at is None or now_ms - erased_at > ERASURE_SETTLE_MS
 
 
 def strip_texts(events: Sequence[ClientEvent], known: set[str]) -> list[ClientEvent]:

@@ -22,7 +22,7 @@ from ingest.blocklist import partition_blocked
 from ingest.coalescer import AppendResult
 from ingest.durability import require_durable
 from ingest.errors import ApiError
-from ingest.known_text import drop_known_texts
+from ingest.known_text import drop_known_texts, texts_may_be_left_out
 from ingest.quarantine import quarantine_entries, write_quarantine
 from ingest.session_claims import legacy_owners, refuse_foreign_sessions
 from ingest.state import GatewayState, blocked_domains
@@ -198,7 +198,7 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
     blocked_count += not_pages
     received_at = gateway.now_ms()
     append = AppendResult(duplicate=False)
-    if kept:
+    if kept and texts_may_be_left_out(info.erased_at, received_at):
         kept, stripped = await drop_known_texts(
             gateway.redis,
             settings.key_prefix,
@@ -208,6 +208,7 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
         )
         if stripped:
             gateway.metrics.known_texts.inc(stripped)
+    if kept:
         upload = Upload(
             batch_id=parsed.batch_id,
             user_id=info.user_id,

@@ -362,6 +362,40 @@ async def test_page_text_already_in_the_content_store_is_not_logged_again(
 
 
 @pytest.mark.cluster
+async def test_page_text_read_again_soon_after_an_erasure_is_logged_in_full(
+    client: Client,
+    account: Account,
+    aredis: aioredis.Redis,
+    apg: psycopg.AsyncConnection[Any],
+    settings: Settings,
+) -> None:
+    """The processors may not have folded the erasure yet (the user still holds the
+    text): left out, the text would be gone by the time they read its hash."""
+    import time
+
+    from mindhit.erasures import record_erasure
+    from mindhit.streams import content_holders_key, content_key
+    from schema.events import PageContent
+
+    now = int(time.time() * 1000)
+    async with apg.transaction():
+        await record_erasure(apg, account.user_id, now - 1_000, "user")
+    envelope = {"client_id": "ext-1", "session_id": uuid7(), "ts": now}
+    again = page_content(
+        "https://a.example/", "read before the erasure", event_id=uuid7(), seq=1, **envelope
+    )
+    await aredis.set(content_key(settings.key_prefix, again["content_hash"]), b"x", ex=600)
+    holders = content_holders_key(settings.key_prefix, again["content_hash"])
+    await aredis.sadd(holders, account.user_id)  # the erasure not folded yet
+    answer = await client.post("/v1/events", content=upload_body([again]), headers=account.headers)
+    assert msgspec.json.decode(answer.content, type=BatchResult).accepted == 1
+    logged = [e for _, up in await logged_uploads(aredis, settings) for e in up.events]
+    assert [(e.content_hash, e.text) for e in logged if isinstance(e, PageContent)] == [
+        (again["content_hash"], "read before the erasure")
+    ]
+
+
+@pytest.mark.cluster
 async def test_page_text_only_other_users_hold_is_logged_in_full(
     client: Client, account: Account, aredis: aioredis.Redis, settings: Settings
 ) -> None:
