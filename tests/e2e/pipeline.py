@@ -22,11 +22,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
@@ -208,6 +211,26 @@ def running_pipeline(
         for start in range(0, len(keys), 500):
             client.delete(*keys[start : start + 500])
         client.close()
+
+
+class _QuietPages(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@contextmanager
+def serve_pages(root: Path, pages: Mapping[str, str]) -> Iterator[str]:
+    """Serve ``pages`` (file name to HTML) from ``root`` over local HTTP; yield the base URL."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, html in pages.items():
+        (root / name).write_text(html, encoding="utf-8")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietPages, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def run_node(script: str, *args: str, timeout_s: float = 180.0) -> dict[str, Any]:

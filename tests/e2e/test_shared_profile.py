@@ -18,19 +18,17 @@ Screenshots: ``test-artifacts/e2e/shared-*.png``, ``erase-*.png``.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.e2e.pipeline import Pipeline
+from tests.e2e.pipeline import Pipeline, running_pipeline, serve_pages
 from tests.support.extension import build_extension, run_driver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(300)]
@@ -49,40 +47,23 @@ for _name in ("first", "queued", "after"):  # texts of their own (a text is uplo
     )
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
 @pytest.fixture
 def pages(tmp_path: Path) -> Iterator[str]:
     """A local HTTP server with Ann's and Bob's pages; yields its base URL."""
-    for name, html in PAGES.items():
-        (tmp_path / name).write_text(html, encoding="utf-8")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(tmp_path)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_pages(tmp_path / "pages", PAGES) as base_url:
+        yield base_url
 
 
 @pytest.fixture
-def pipeline(
-    redis_url: str, database_url: str, key_prefix: str, tmp_path: Path
-) -> Iterator[Pipeline]:
-    """The four components on free ports, with this test's key prefix."""
-    running = Pipeline.configure(
+def pipeline(redis_url: str, database_url: str, tmp_path: Path) -> Iterator[Pipeline]:
+    """The four components on free ports, with a key prefix of their own."""
+    with running_pipeline(
         redis_url=redis_url,
         database_url=database_url,
-        key_prefix=key_prefix,
         data_dir=tmp_path / "data",
         logs=ARTIFACTS / "logs-shared-profile",
-    )
-    try:
-        running.start()
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 VISITS = (

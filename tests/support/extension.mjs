@@ -1,7 +1,9 @@
 // Shared by the browser drivers of the extension's tests: playwright-core with the
 // system Chromium, the unpacked extension loaded, and handles on its service worker.
+import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -18,6 +20,26 @@ function loadPlaywright() {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// The driver's side of pytest's controller: ctrl(command) prints "CTRL <command>" and
+// waits for pytest's "ok" on stdin (it stops or starts a component meanwhile); close()
+// lets go of stdin so the driver can exit.
+export function pytestControl() {
+  const stdin = createInterface({ input: process.stdin });
+  const lines = stdin[Symbol.asyncIterator]();
+  async function ctrl(command) {
+    console.log(`CTRL ${command}`);
+    const { value } = await lines.next();
+    if (value !== "ok") throw new Error(`controller answered ${value} to ${command}`);
+  }
+  return { ctrl, close: () => stdin.close() };
+}
+
+// A function saving a full-page screenshot of a page as <artifacts>/<name>.png.
+export function screenshots(artifacts) {
+  mkdirSync(artifacts, { recursive: true });
+  return (page, name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+}
 
 /**
  * Launch Chromium with the extension in `extensionDir`, profile in `profileDir`.

@@ -10,20 +10,12 @@
 // It writes to `out` the wall-clock time (ms) before and after each action, so
 // the test can compare the dwell times the pipeline computes with what was done.
 import { writeFileSync } from "node:fs";
-import { createInterface } from "node:readline";
-import { launch, sleep } from "../../support/extension.mjs";
+import { launch, pytestControl, sleep } from "../../support/extension.mjs";
 
 const cfg = JSON.parse(process.argv[2]);
-const stdin = createInterface({ input: process.stdin });
-const lines = stdin[Symbol.asyncIterator]();
 const actions = [];
 const results = { actions, checks: {} };
-
-async function ctrl(command) {
-  console.log(`CTRL ${command}`);
-  const { value } = await lines.next();
-  if (value !== "ok") throw new Error(`controller answered ${value} to ${command}`);
-}
+const { ctrl, close: closeControl } = pytestControl();
 
 async function act(name, fn) {
   const before = Date.now();
@@ -192,5 +184,5 @@ try {
 } finally {
   writeFileSync(cfg.out, JSON.stringify(results, null, 2));
   await ctx.close();
-  stdin.close();
+  closeControl();
 }

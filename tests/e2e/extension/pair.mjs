@@ -8,23 +8,13 @@
 // Usage: node pair.mjs CONFIG_JSON
 //   CONFIG_JSON: {extensionDir, profileDir, webUrl, email, password, device,
 //                 pages: {a, b}, artifacts, out}
-import { mkdirSync, writeFileSync } from "node:fs";
-import { createInterface } from "node:readline";
-import { join } from "node:path";
-import { launch, sleep } from "../../support/extension.mjs";
+import { writeFileSync } from "node:fs";
+import { launch, pytestControl, screenshots, sleep } from "../../support/extension.mjs";
 
 const cfg = JSON.parse(process.argv[2]);
-const stdin = createInterface({ input: process.stdin });
-const lines = stdin[Symbol.asyncIterator]();
 const results = { checks: {} };
-mkdirSync(cfg.artifacts, { recursive: true });
-const shot = (page, name) => page.screenshot({ path: join(cfg.artifacts, `${name}.png`), fullPage: true });
-
-async function ctrl(command) {
-  console.log(`CTRL ${command}`);
-  const { value } = await lines.next();
-  if (value !== "ok") throw new Error(`controller answered ${value} to ${command}`);
-}
+const shot = screenshots(cfg.artifacts);
+const { ctrl, close: closeControl } = pytestControl();
 
 const { ctx, extensionId, inWorker, drained } = await launch(cfg.extensionDir, cfg.profileDir);
 try {
@@ -104,5 +94,5 @@ try {
 } finally {
   writeFileSync(cfg.out, JSON.stringify(results, null, 2));
   await ctx.close();
-  stdin.close();
+  closeControl();
 }

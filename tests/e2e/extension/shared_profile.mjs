@@ -13,23 +13,13 @@
 // Usage: node shared_profile.mjs CONFIG_JSON
 //   CONFIG_JSON: {scenario, extensionDir, profileDir, webUrl, ann, bob, password,
 //                 pages: {ann, bob} | {first, queued, after}, artifacts, out}
-import { mkdirSync, writeFileSync } from "node:fs";
-import { createInterface } from "node:readline";
-import { join } from "node:path";
-import { launch, sleep } from "../../support/extension.mjs";
+import { writeFileSync } from "node:fs";
+import { launch, pytestControl, screenshots, sleep } from "../../support/extension.mjs";
 
 const cfg = JSON.parse(process.argv[2]);
-const stdin = createInterface({ input: process.stdin });
-const lines = stdin[Symbol.asyncIterator]();
 const results = { checks: {} };
-mkdirSync(cfg.artifacts, { recursive: true });
-const shot = (page, name) => page.screenshot({ path: join(cfg.artifacts, `${name}.png`), fullPage: true });
-
-async function ctrl(command) {
-  console.log(`CTRL ${command}`);
-  const { value } = await lines.next();
-  if (value !== "ok") throw new Error(`controller answered ${value} to ${command}`);
-}
+const shot = screenshots(cfg.artifacts);
+const { ctrl, close: closeControl } = pytestControl();
 
 const { ctx, extensionId, inWorker, drained } = await launch(cfg.extensionDir, cfg.profileDir);
 
@@ -176,5 +166,5 @@ try {
 } finally {
   writeFileSync(cfg.out, JSON.stringify(results, null, 2));
   await ctx.close();
-  stdin.close();
+  closeControl();
 }
