@@ -163,6 +163,26 @@ def drop_erased(events: list[ClientEvent], erased_at: int | None) -> tuple[list[
     return kept, len(events) - len(kept)
 
 
+async def _without_known_texts(
+    gateway: GatewayState, info: TokenInfo, events: list[ClientEvent], now_ms: int
+) -> list[ClientEvent]:
+    """``events`` with the texts the uploader already holds left out (:mod:`ingest.known_text`),
+    except within a day of the account's erasure (:func:`texts_may_be_left_out`)."""
+    if not events or not texts_may_be_left_out(info.erased_at, now_ms):
+        return events
+    settings = gateway.settings
+    kept, stripped = await drop_known_texts(
+        gateway.redis,
+        settings.key_prefix,
+        events,
+        settings.content_ttl_days * 86_400,
+        user_id=info.user_id,
+    )
+    if stripped:
+        gateway.metrics.known_texts.inc(stripped)
+    return kept
+
+
 async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchResult:
     """Validate, filter, append and answer one upload.
 
@@ -198,16 +218,7 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
     blocked_count += not_pages
     received_at = gateway.now_ms()
     append = AppendResult(duplicate=False)
-    if kept and texts_may_be_left_out(info.erased_at, received_at):
-        kept, stripped = await drop_known_texts(
-            gateway.redis,
-            settings.key_prefix,
-            kept,
-            settings.content_ttl_days * 86_400,
-            user_id=info.user_id,
-        )
-        if stripped:
-            gateway.metrics.known_texts.inc(stripped)
+    kept = await _without_known_texts(gateway, info, kept, received_at)
     if kept:
         upload = Upload(
             batch_id=parsed.batch_id,

@@ -23,9 +23,9 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
-from mindhit import erasures
 from mindhit.checkpoints import CheckpointMoved, Checkpoints, fence, store
 from mindhit.db import sql_file
+from mindhit.erasures import ERASE_LOCK  # erasure vs. folding (re-exported)
 from projector import fencing
 from projector.erase_session import drop_erased_sessions, erase_session_rows, record_purges
 from projector.folds import Batch
@@ -55,7 +55,6 @@ __all__ = [
     "lock_projections",
 ]
 
-ERASE_LOCK: Final = erasures.ERASE_LOCK  # "mher": erasure vs. folding
 PROJECTION_LOCK: Final = 0x6D68_7077  # "mhpw": one writer per projection at a time (two-key form)
 URL_LOCK: Final = 0x6D68_7572  # "mhur": one merger per URL row key at a time (two-key form)
 SHADOW_SUFFIX: Final = "__shadow"
