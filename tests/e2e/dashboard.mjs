@@ -6,6 +6,7 @@
 import { chromium } from "playwright-core";
 import fs from "node:fs";
 import path from "node:path";
+import { signUp } from "../support/extension.mjs";
 
 const [phase, raw] = process.argv.slice(2);
 const cfg = JSON.parse(raw);
@@ -38,20 +39,6 @@ async function shot(page, name) {
   (out.screenshots ||= []).push(file);
 }
 
-async function signUp(page, email, password) {
-  await page.goto(`${base}/signup`);
-  await page.fill('input[name="email"]', email);
-  await page.fill('input[name="password"]', password);
-  await page.fill('input[name="password2"]', password);
-  await page.click('button[type="submit"].primary');
-  // The account is made by the link mailed to the address; a development server without
-  // mail shows it on the "check your mail" page.
-  await page.click("#finish-link");
-  await page.waitForURL(/\/signup\/finish/);
-  await page.fill('input[name="password"]', password); // the one chosen when signing up
-  await Promise.all([page.waitForURL(/\/settings/), page.click('button[type="submit"].primary')]);
-}
-
 async function signIn(page, email, password) {
   await page.goto(`${base}/login`);
   await page.fill('input[name="email"]', email);
@@ -72,7 +59,7 @@ try {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
   const page = await newPage(context);
   if (phase === "signup") {
-    await signUp(page, cfg.email, cfg.password);
+    await signUp(page, base, cfg.email, cfg.password);
     await page.fill('input[name="device"]', cfg.device);
     await page.click('#tokens button[type="submit"]');
     await page.waitForSelector("#new-token");
@@ -183,7 +170,7 @@ try {
     // A second user cannot open the first user's session.
     const other = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     const page2 = await newPage(other);
-    await signUp(page2, cfg.otherEmail, cfg.password);
+    await signUp(page2, base, cfg.otherEmail, cfg.password);
     const resp = await page2.goto(`${base}/sessions/${cfg.sessionId}`);
     out.otherUserStatus = resp.status();
     out.otherUserBody = (await page2.locator("main").innerText()).slice(0, 200);

@@ -1,5 +1,6 @@
-// Shared by the browser drivers of the extension's tests: playwright-core with the
-// system Chromium, the unpacked extension loaded, and handles on its service worker.
+// Shared by the browser drivers of the end-to-end tests: the dashboard's sign-up, and for
+// the extension's tests playwright-core with the system Chromium, the unpacked extension
+// loaded, and handles on its service worker.
 import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -39,6 +40,21 @@ export function pytestControl() {
 export function screenshots(artifacts) {
   mkdirSync(artifacts, { recursive: true });
   return (page, name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+}
+
+// A new account through the dashboard's sign-up in `web` (a page of the browser under
+// test): the form, the mailed link (shown on the page when the dashboard has no mail
+// server), the password again; leaves `web` signed in on /settings.
+export async function signUp(web, webUrl, email, password) {
+  await web.goto(`${webUrl}/signup`);
+  await web.fill("input[name=email]", email);
+  await web.fill("input[name=password]", password);
+  await web.fill("input[name=password2]", password);
+  await web.click("button[type=submit].primary");
+  await web.click("#finish-link");
+  await web.waitForURL(/\/signup\/finish/);
+  await web.fill("input[name=password]", password);
+  await Promise.all([web.waitForURL(/\/settings/), web.click("button[type=submit].primary")]);
 }
 
 /**

@@ -9,7 +9,7 @@
 //   CONFIG_JSON: {extensionDir, profileDir, webUrl, email, password, device,
 //                 pages: {a, b}, artifacts, out}
 import { writeFileSync } from "node:fs";
-import { launch, pytestControl, screenshots, sleep } from "../../support/extension.mjs";
+import { launch, pytestControl, screenshots, signUp, sleep } from "../../support/extension.mjs";
 
 const cfg = JSON.parse(process.argv[2]);
 const results = { checks: {} };
@@ -20,15 +20,7 @@ const { ctx, extensionId, inWorker, drained } = await launch(cfg.extensionDir, c
 try {
   // 1. A new user signs up on the dashboard in this browser.
   const web = ctx.pages()[0] ?? (await ctx.newPage());
-  await web.goto(`${cfg.webUrl}/signup`);
-  await web.fill("input[name=email]", cfg.email);
-  await web.fill("input[name=password]", cfg.password);
-  await web.fill("input[name=password2]", cfg.password);
-  await web.click("button[type=submit]");
-  await web.click("#finish-link"); // development without mail: the mailed link is on the page
-  await web.waitForURL(/\/signup\/finish/);
-  await web.fill("input[name=password]", cfg.password);
-  await Promise.all([web.waitForURL(/\/settings/), web.click("button[type=submit]")]);
+  await signUp(web, cfg.webUrl, cfg.email, cfg.password);
 
   // 2. The popup, signed out: the dashboard URL typed in survives the 2 s refreshes.
   const popup = await ctx.newPage();

@@ -14,7 +14,7 @@
 //   CONFIG_JSON: {scenario, extensionDir, profileDir, webUrl, ann, bob, password,
 //                 pages: {ann, bob} | {first, queued, after}, artifacts, out}
 import { writeFileSync } from "node:fs";
-import { launch, pytestControl, screenshots, sleep } from "../../support/extension.mjs";
+import { launch, pytestControl, screenshots, signUp, sleep } from "../../support/extension.mjs";
 
 const cfg = JSON.parse(process.argv[2]);
 const results = { checks: {} };
@@ -22,18 +22,6 @@ const shot = screenshots(cfg.artifacts);
 const { ctrl, close: closeControl } = pytestControl();
 
 const { ctx, extensionId, inWorker, drained } = await launch(cfg.extensionDir, cfg.profileDir);
-
-async function signUp(web, email) {
-  await web.goto(`${cfg.webUrl}/signup`);
-  await web.fill("input[name=email]", email);
-  await web.fill("input[name=password]", cfg.password);
-  await web.fill("input[name=password2]", cfg.password);
-  await web.click("button[type=submit]");
-  await web.click("#finish-link"); // development without mail: the mailed link is on the page
-  await web.waitForURL(/\/signup\/finish/);
-  await web.fill("input[name=password]", cfg.password);
-  await Promise.all([web.waitForURL(/\/settings/), web.click("button[type=submit]")]);
-}
 
 async function signIn(web, email) {
   await web.goto(`${cfg.webUrl}/login`);
@@ -97,7 +85,7 @@ async function record(popup, tab, url, { label = "", stop = true } = {}) {
 
 async function shared(web, popup, tab) {
   // 1. Ann connects the extension, then signs out everywhere: her token is revoked.
-  await signUp(web, cfg.ann);
+  await signUp(web, cfg.webUrl, cfg.ann, cfg.password);
   results.checks.ann = await connect(popup, "shared laptop (Ann)");
   await signOutEverywhere(web);
 
@@ -110,7 +98,7 @@ async function shared(web, popup, tab) {
 
   // 3. Bob signs up in the same browser and connects the extension to his account.
   await web.bringToFront();
-  await signUp(web, cfg.bob);
+  await signUp(web, cfg.webUrl, cfg.bob, cfg.password);
   results.checks.bob = await connect(popup, "shared laptop (Bob)");
   const after = await inWorker(() => self.mindhit.stats());
   results.checks.queuedAfterBob = after.count + after.inflight;
@@ -127,7 +115,7 @@ async function shared(web, popup, tab) {
 
 async function erase(web, popup, tab) {
   // 1. Ann connects and records a page, uploaded and shown in her timeline.
-  await signUp(web, cfg.ann);
+  await signUp(web, cfg.webUrl, cfg.ann, cfg.password);
   results.checks.ann = await connect(popup, "laptop");
   await record(popup, tab, cfg.pages.first);
   await drained();
