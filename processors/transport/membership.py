@@ -12,41 +12,35 @@ the log lost under its offsets stands still and says so (:attr:`GroupMembership.
 Timing (``lease_ms`` = T): heartbeats and renewals every T/3; a member that dies
 drops out of the group T after its last heartbeat and its partition leases expire
 by then too, so its partitions move within about T + T/3 plus the new owner's
-table recovery (documented bound: 2 × T + recovery).
+table recovery (documented bound: 2 × T + recovery). Renewals go to each Redis node
+on their own, each waited for at most T/2, so a node that stops answering costs only
+its own partitions' leases; a member whose group heartbeat has failed for T renews
+none (the others count it gone and wait for its leases to expire).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
-from faust.types import TP as FaustTP
 from mode import Service
 from redis.exceptions import RedisError
 
 from mindhit.assignment import owned
 from mindhit.group_state import Generation, GroupState
 from mindhit.keys import TP
-from mindhit.log_epoch import describe
 from mindhit.logs import get_logger
+from mindhit.node_groups import on_each_node
 from mindhit.offsets import migrate_legacy
 from mindhit.redis_client import UNREACHABLE
+from mindhit.redis_cluster import within
 from mindhit.redis_retry import LOGGED_EVERY, until_reachable
-from mindhit.streams import StreamRecord
 from processors.transport import metrics
 from processors.transport.context import GroupContext
-from processors.transport.lease import LeaseLost, LogLost, PartitionLeases, lost_epochs
-from processors.transport.log_check import (
-    assess,
-    changed_epochs,
-    read_backing,
-    read_epochs_of,
-    read_highwaters,
-    streams_behind,
-)
+from processors.transport.lease import LeaseLost, LogLost, PartitionLeases
+from processors.transport.log_watch import LogWatch
 
 __all__ = ["GroupMembership", "LeaseLost", "LogLost"]
 
@@ -58,7 +52,7 @@ _COMMIT_FAILURES_LOGGED_EVERY = 30
 OnLost = Callable[[BaseException], Awaitable[None]]
 
 
-class GroupMembership(Service):
+class GroupMembership(LogWatch, Service):
     """This worker's place in its consumer group and the partition leases it holds."""
 
     def __init__(self, ctx: GroupContext, *, on_lost: OnLost, **kwargs: Any) -> None:
@@ -76,6 +70,7 @@ class GroupMembership(Service):
         self.log_lost: LogLost | None = None
         """Set once Redis lost the log under the offsets: nothing is fetched or committed."""
         self._partitions = 0
+        self._beaten_at = 0.0  # the event loop's time of the last group heartbeat
         self._on_lost = on_lost
         self._client: aioredis.Redis | None = None
         self._lock = asyncio.Lock()  # heartbeats, takes and releases never overlap
@@ -122,6 +117,7 @@ class GroupMembership(Service):
 
     async def _beat(self) -> Generation:
         generation = await self.group_state.heartbeat(self.client, self._partitions)
+        self._beaten_at = asyncio.get_running_loop().time()
         if self.generation is None or generation.number != self.generation.number:
             log.info(
                 "group generation",
@@ -230,107 +226,6 @@ class GroupMembership(Service):
             log.info("commit stored", failed_attempts=failures)
         return True
 
-    async def check_log(self, client: aioredis.Redis, partitions: set[int]) -> None:
-        """Check that the log backs the stored offsets of ``partitions`` (just taken).
-
-        Steps:
-            1. Read the group's offsets hashes, epochs and highwaters of the partitions.
-            2. :func:`~processors.transport.log_check.assess` them; remember the epoch
-               each partition's commits must find and the offsets read.
-            3. If an epoch changed since this worker read a partition and its offsets
-               lost their stamp with the log, write its last offsets back stamped with
-               the old epoch (the fenced commit does, refusing to store them as new).
-            4. Any loss: stand still (nothing is fetched or committed from now on).
-        """
-        if not partitions or self.log_lost is not None:
-            return
-        backing = await until_reachable(
-            lambda: read_backing(client, self.ctx.prefix, self.ctx.group, partitions),
-            what="checking the log under the offsets",
-            stopping=lambda: self.should_stop,
-        )
-        verdict = assess(
-            self.ctx.group, backing, {p: self.epochs[p] for p in partitions if p in self.epochs}
-        )
-        self.epochs.update(verdict.expected)
-        self.committed.update(verdict.committed)
-        if verdict.forgotten:
-            await self._record_loss(verdict.forgotten)
-        elif verdict.problems:
-            lost = LogLost({p.partition for p in verdict.problems}, describe(verdict.problems))
-            self._stand_still(lost)
-
-    async def backs(
-        self, records: Sequence[StreamRecord], by_stream: Mapping[str, FaustTP]
-    ) -> bool:
-        """Whether fetched ``records`` come from the logs their partitions were read in.
-
-        The partitions' epochs are read after the entries: a Redis that lost the log
-        before the read has another epoch (or none) by then. A partition read before it
-        had an epoch takes the first one seen. On a change: stand still, False. A Redis
-        error: False too (the entries are fetched again).
-        """
-        if not records or self.log_lost is not None:
-            return self.log_lost is None
-        partitions = {by_stream[r.stream].partition for r in records}
-        try:
-            current = await read_epochs_of(self.client, self.ctx.prefix, partitions)
-        except RedisError:
-            return False
-        for partition in partitions:
-            if self.epochs.get(partition) is None:
-                self.epochs[partition] = current[partition]
-        changed = changed_epochs({p: self.epochs.get(p) for p in partitions}, current)
-        if changed:
-            await self._record_loss(changed)
-        return not changed
-
-    async def _watch_log(self) -> None:
-        """Compare the held partitions' epochs with the ones read, and their streams'
-        highwaters with the offsets stored; stand still on a change or a stream behind
-        (a failover to a replica that lacked the last entries keeps the epoch)."""
-        if self.log_lost is not None or not self.held:
-            return
-        current = await read_epochs_of(self.client, self.ctx.prefix, self.held)
-        changed = changed_epochs({p: self.epochs.get(p) for p in self.held}, current)
-        if changed:
-            await self._record_loss(changed)
-            return
-        mine = {tp: o for tp, o in self.committed.items() if tp[1] in self.held}
-        behind = streams_behind(mine, await read_highwaters(self.client, self.ctx.prefix, mine))
-        if behind:
-            reason = "; ".join(behind.values())
-            self._stand_still(LogLost({p for _, p in behind}, f"log lost: {reason}"))
-
-    async def _record_loss(self, changed: Mapping[int, str | None]) -> None:
-        """Leave the last offsets of ``changed`` partitions, and of every other held
-        partition whose epoch changed too, stamped with the old epoch (the fenced commit
-        refuses them, writing them back only where the stamp was lost and nobody else
-        holds the lease), then stand still."""
-        others = self.held - set(changed)
-        with contextlib.suppress(RedisError):
-            current = await read_epochs_of(self.client, self.ctx.prefix, others)
-            changed = {
-                **changed_epochs({p: self.epochs.get(p) for p in others}, current),
-                **changed,
-            }
-        offsets = {tp: o for tp, o in self.committed.items() if tp[1] in changed}
-        with contextlib.suppress(LogLost, LeaseLost, RedisError):  # LogLost: as expected
-            await self.leases.commit(self.client, offsets, self.epochs)
-        self._stand_still(lost_epochs(self.epochs, changed))
-
-    def _stand_still(self, exc: LogLost) -> None:
-        """Stop fetching and committing for good (until ``mindhit recover`` and a restart)."""
-        if self.log_lost is None:
-            log.error(
-                "log_lost",
-                group=self.ctx.group,
-                partitions=sorted(exc.partitions),
-                reason=exc.reason,
-            )
-            metrics.LOG_LOST.set(1)
-            self.log_lost = exc
-
     async def _lost(self, exc: LeaseLost) -> None:
         """A lease was taken over: stop heartbeating, leave the group, crash the worker.
 
@@ -347,27 +242,66 @@ class GroupMembership(Service):
 
     @Service.task
     async def _heartbeat(self) -> None:
-        """Every third of the lease: heartbeat, check the held partitions' log epochs,
-        then renew their leases."""
+        """Every third of the lease: heartbeat and, at the same time and node by node,
+        check the held partitions' log epochs, then renew their leases (:meth:`_renew_held`)."""
+        lease_s = self.ctx.options.lease_ms / 1000
         while not self.should_stop:
-            await self.sleep(self.ctx.options.lease_ms / 3000)
+            await self.sleep(lease_s / 3)
             async with self._lock:
                 if self.should_stop:  # on_stop releases the leases: never renew after
                     return
                 if not self._partitions:
                     continue
-                try:
-                    await self._beat()
-                    await self._watch_log()  # before a flushed lease is taken again
-                    kept = await self.leases.renew(self.client, self.held)
-                except Exception as exc:  # Redis unreachable: the next beat may succeed
-                    log.warning("heartbeat failed", error=repr(exc))
-                    continue
-                lost = self.held - kept
-            if lost:
+                # Renew only while the group still counts this member (it heartbeat
+                # within a lease): otherwise others wait for leases that never expire.
+                # Each call waits at most half a lease: a healthy lease is renewed again
+                # within 5/6 of it, however long a node that stopped answering takes.
+                in_group = asyncio.get_running_loop().time() - self._beaten_at < lease_s
+                beat, lost = await asyncio.gather(
+                    within(lease_s / 2, self._beat(), "the group heartbeat"),
+                    self._renew_held(lease_s / 2) if in_group else asyncio.sleep(0, set()),
+                    return_exceptions=True,
+                )
+                for what, outcome in (("heartbeat", beat), ("lease renewal", lost)):
+                    if isinstance(outcome, BaseException):  # Redis unreachable: next time
+                        log.warning(f"{what} failed", error=repr(outcome))
+            if isinstance(lost, set) and lost:
                 log.error("partition leases taken over; stopping", partitions=sorted(lost))
                 await self._lost(LeaseLost(f"leases of partitions {sorted(lost)} taken over"))
                 return
+
+    async def _renew_held(self, limit_s: float) -> set[int]:
+        """Check the held partitions' log epochs, then renew their leases, on each node at
+        once, each bounded by ``limit_s``; return those another member has taken over.
+
+        A node that does not answer holds up only its own partitions (their leases are
+        on it too): they are neither renewed nor counted as taken over, and the leases
+        on the other nodes are renewed in time (:mod:`mindhit.node_groups`).
+        """
+
+        async def check_and_renew(partitions: set[int]) -> set[int]:
+            await self._watch_log(partitions)  # before a flushed lease is taken again
+            return await self.leases.renew(self.client, partitions)
+
+        outcomes = await on_each_node(
+            self.client,
+            self.held,
+            self.leases.key,
+            check_and_renew,
+            limit_s=limit_s,
+            what="the lease renewal",
+        )
+        lost: set[int] = set()
+        for partitions, outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                log.warning(
+                    "lease renewal failed; retried at the next heartbeat",
+                    partitions=sorted(partitions),
+                    error=repr(outcome),
+                )
+            else:
+                lost |= partitions - outcome
+        return lost
 
     async def on_stop(self) -> None:
         """Release the leases held and leave the group (others take over at once)."""
