@@ -12,15 +12,19 @@ a token taken after the lease (:mod:`projector.group`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from mindhit.keys import LEASE_MEMBER_FIELD, partition_lease_key
+from mindhit.logs import get_logger
+from mindhit.node_groups import on_each_node
 
 __all__ = ["LeaseLost", "Leases", "lua"]
+
+log = get_logger(__name__)
 
 
 def lua(name: str) -> str:
@@ -62,6 +66,44 @@ class Leases:
             pipe.eval(self._renew_src, 1, self.key(partition), self.member, self.ttl_ms)
         results = await pipe.execute()
         return {p for p, held in zip(wanted, results, strict=True) if held}
+
+    async def renew_by_node(
+        self,
+        client: aioredis.Redis,
+        partitions: Iterable[int],
+        *,
+        limit_s: float,
+        before: Callable[[set[int]], Awaitable[None]] | None = None,
+    ) -> set[int]:
+        """Renew the leases of ``partitions`` (held) on each Redis node at once, each
+        node's call bounded by ``limit_s`` (``before`` runs first on that node's
+        partitions); return those another member has taken over.
+
+        A node that does not answer holds up only its own partitions (their leases live
+        on it): they are neither renewed nor counted as taken over, and the leases on the
+        other nodes are renewed in time (:mod:`mindhit.node_groups`).
+        """
+
+        async def renew(group: set[int]) -> set[int]:
+            if before is not None:
+                await before(group)
+            return await self.renew(client, group)
+
+        outcomes = await on_each_node(
+            client, partitions, self.key, renew, limit_s=limit_s, what="the lease renewal"
+        )
+        lost: set[int] = set()
+        for group, outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                log.warning(
+                    "lease renewal failed; retried at the next heartbeat",
+                    group=self.group,
+                    partitions=sorted(group),
+                    error=repr(outcome),
+                )
+            else:
+                lost |= group - outcome
+        return lost
 
     async def release(self, client: aioredis.Redis, partitions: Iterable[int]) -> None:
         """Give up the leases of ``partitions`` this member holds (after their last commit)."""

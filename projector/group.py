@@ -11,7 +11,8 @@ Timing (``projector_lease_ms`` = T): heartbeats and lease renewals every T/3; a 
 replica drops out T after its last heartbeat, its leases have expired by then, and
 the others notice within T/3, so its partitions move within about 1.3 T (bound 2 T)
 plus the new owner's checkpoint load. A clean stop releases its leases and leaves at
-once.
+once. Renewals go to each Redis node on their own, each waited for at most T/2, so a
+node that stops answering costs only the leases on it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from mindhit.group_state import Generation, GroupState
 from mindhit.keys import PROJECTOR_GROUP
 from mindhit.leases import Leases
 from mindhit.logs import get_logger
+from mindhit.redis_cluster import within
 from projector.fencing import Fenced
 
 __all__ = ["Claim", "ProjectorGroup", "Round", "run_rounds"]
@@ -73,30 +75,51 @@ class ProjectorGroup:
         self.changed = asyncio.Event()
         """Set when the generation changed or a lease was lost: the folding round ends."""
         self._lock = asyncio.Lock()  # beats, takes and releases never overlap
+        self._beaten_at = -float("inf")  # the event loop's time of the last heartbeat
 
     def mine(self) -> set[int]:
         """The partitions the current generation gives this replica."""
         return owned(self.generation.owners, self.member) if self.generation else set()
 
     async def beat(self) -> None:
-        """Heartbeat, then renew the leases held; a new generation or a lost lease sets
-        :attr:`changed`."""
+        """Heartbeat and, at the same time and node by node, renew the leases held; a new
+        generation or a lost lease sets :attr:`changed`.
+
+        Each call waits at most half a lease, so a Redis node that stops answering costs
+        only the leases on it (:meth:`~mindhit.leases.Leases.renew_by_node`). A replica
+        whose heartbeat has failed for a whole lease renews none: the others count it
+        gone and wait for its leases.
+
+        Raises:
+            redis.exceptions.RedisError: the heartbeat failed (``TimeoutError`` past the bound).
+        """
         async with self._lock:
-            generation = await self.state.heartbeat(self.client, self.partitions)
-            if self.generation is None or generation.number != self.generation.number:
-                self.generation = generation
+            lease_s = self.ttl_ms / 1000
+            loop = asyncio.get_running_loop()
+            beat, lost = await asyncio.gather(
+                within(lease_s / 2, self.state.heartbeat(self.client, self.partitions), "beat"),
+                self.leases.renew_by_node(self.client, self.held, limit_s=lease_s / 2)
+                if loop.time() - self._beaten_at < lease_s
+                else asyncio.sleep(0, set()),
+                return_exceptions=True,
+            )
+            if isinstance(lost, set) and lost:
+                log.error("projector_leases_taken_over", partitions=sorted(lost))
+                self._forget(lost)
+            for outcome in (lost, beat):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            assert isinstance(beat, Generation)
+            self._beaten_at = loop.time()
+            if self.generation is None or beat.number != self.generation.number:
+                self.generation = beat
                 log.info(
                     "projector_group_generation",
-                    generation=generation.number,
-                    members=len(generation.members),
+                    generation=beat.number,
+                    members=len(beat.members),
                     partitions=sorted(self.mine()),
                 )
                 self.changed.set()
-            kept = await self.leases.renew(self.client, self.held)
-            lost = self.held - kept
-            if lost:
-                log.error("projector_leases_taken_over", partitions=sorted(lost))
-                self._forget(lost)
 
     async def heartbeats(self, stop: asyncio.Event) -> None:
         """Beat every third of the lease until ``stop`` (Redis errors are retried)."""

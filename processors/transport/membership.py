@@ -32,7 +32,6 @@ from mindhit.assignment import owned
 from mindhit.group_state import Generation, GroupState
 from mindhit.keys import TP
 from mindhit.logs import get_logger
-from mindhit.node_groups import on_each_node
 from mindhit.offsets import migrate_legacy
 from mindhit.redis_client import UNREACHABLE
 from mindhit.redis_cluster import within
@@ -70,7 +69,7 @@ class GroupMembership(LogWatch, Service):
         self.log_lost: LogLost | None = None
         """Set once Redis lost the log under the offsets: nothing is fetched or committed."""
         self._partitions = 0
-        self._beaten_at = 0.0  # the event loop's time of the last group heartbeat
+        self._beaten_at = -float("inf")  # the event loop's time of the last group heartbeat
         self._on_lost = on_lost
         self._client: aioredis.Redis | None = None
         self._lock = asyncio.Lock()  # heartbeats, takes and releases never overlap
@@ -243,7 +242,8 @@ class GroupMembership(LogWatch, Service):
     @Service.task
     async def _heartbeat(self) -> None:
         """Every third of the lease: heartbeat and, at the same time and node by node,
-        check the held partitions' log epochs, then renew their leases (:meth:`_renew_held`)."""
+        check the held partitions' log epochs (before a flushed lease is taken again),
+        then renew their leases (:meth:`~mindhit.leases.Leases.renew_by_node`)."""
         lease_s = self.ctx.options.lease_ms / 1000
         while not self.should_stop:
             await self.sleep(lease_s / 3)
@@ -259,7 +259,11 @@ class GroupMembership(LogWatch, Service):
                 in_group = asyncio.get_running_loop().time() - self._beaten_at < lease_s
                 beat, lost = await asyncio.gather(
                     within(lease_s / 2, self._beat(), "the group heartbeat"),
-                    self._renew_held(lease_s / 2) if in_group else asyncio.sleep(0, set()),
+                    self.leases.renew_by_node(
+                        self.client, self.held, limit_s=lease_s / 2, before=self._watch_log
+                    )
+                    if in_group
+                    else asyncio.sleep(0, set()),
                     return_exceptions=True,
                 )
                 for what, outcome in (("heartbeat", beat), ("lease renewal", lost)):
@@ -269,39 +273,6 @@ class GroupMembership(LogWatch, Service):
                 log.error("partition leases taken over; stopping", partitions=sorted(lost))
                 await self._lost(LeaseLost(f"leases of partitions {sorted(lost)} taken over"))
                 return
-
-    async def _renew_held(self, limit_s: float) -> set[int]:
-        """Check the held partitions' log epochs, then renew their leases, on each node at
-        once, each bounded by ``limit_s``; return those another member has taken over.
-
-        A node that does not answer holds up only its own partitions (their leases are
-        on it too): they are neither renewed nor counted as taken over, and the leases
-        on the other nodes are renewed in time (:mod:`mindhit.node_groups`).
-        """
-
-        async def check_and_renew(partitions: set[int]) -> set[int]:
-            await self._watch_log(partitions)  # before a flushed lease is taken again
-            return await self.leases.renew(self.client, partitions)
-
-        outcomes = await on_each_node(
-            self.client,
-            self.held,
-            self.leases.key,
-            check_and_renew,
-            limit_s=limit_s,
-            what="the lease renewal",
-        )
-        lost: set[int] = set()
-        for partitions, outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                log.warning(
-                    "lease renewal failed; retried at the next heartbeat",
-                    partitions=sorted(partitions),
-                    error=repr(outcome),
-                )
-            else:
-                lost |= partitions - outcome
-        return lost
 
     async def on_stop(self) -> None:
         """Release the leases held and leave the group (others take over at once)."""

@@ -1,19 +1,26 @@
-"""The projector group in one process, on real Redis and PostgreSQL: settle, hand over, fence."""
+"""The projector group in one process, on real Redis and PostgreSQL: settle, hand over, fence,
+and keep the leases on the Redis Cluster masters that answer while one is frozen."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
 import pytest
 import redis.asyncio as aioredis
+from redis.crc import key_slot
 
+from mindhit.keys import PROJECTOR_GROUP, group_members_key
+from mindhit.leases import Leases
+from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 from projector import fencing
 from projector.group import ProjectorGroup
+from tests.support.redis_cluster import PrivateRedisCluster
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +148,51 @@ def test_a_claim_waits_for_a_holder_that_commits_in_time(
         assert fencing.claim(claimer, [5], "next", wait_s=5.0) == {5: tokens[5] + 1}
         committing.join()
         assert slow.execute("SELECT 1").fetchone() == (1,)
+
+
+@pytest.mark.slow
+async def test_a_replica_keeps_the_healthy_masters_leases_while_one_master_is_frozen(
+    own_cluster: Callable[..., PrivateRedisCluster], database_url: str, pg: psycopg.Connection[Any]
+) -> None:
+    """A replica holding partitions on every master of a Redis Cluster keeps those on the
+    masters that answer while one master is frozen for three leases (nobody else can take
+    them), and holds every partition once it answers again. Before, its heartbeat renewed
+    all leases in one call, which failed as a whole, so every lease lapsed."""
+    cluster = own_cluster(node_timeout_ms=60_000)  # frozen ~9 s: no failover
+    ttl_ms, prefix = 3000, "projbeat"
+    members = group_members_key(prefix, PROJECTOR_GROUP)
+    frozen = next(p for p in cluster.ports if p != cluster.owner(key_slot(members.encode())))
+    client = connect_redis(cluster.url)
+    rival = Leases(prefix, PROJECTOR_GROUP, "replica-b", ttl_ms)
+    stop = asyncio.Event()
+    with psycopg.connect(database_url) as conn:
+
+        async def claim(partitions: set[int]) -> dict[int, int]:
+            return await asyncio.to_thread(fencing.claim, conn, partitions, "replica-a")
+
+        replica = ProjectorGroup(client, prefix, PARTITIONS, "replica-a", ttl_ms, claim)
+        await replica.beat()
+        assert await asyncio.wait_for(replica.settle(stop), 10) is not None
+        beating = asyncio.create_task(replica.heartbeats(stop))
+        owner = {p: cluster.owner(key_slot(rival.key(p).encode())) for p in range(PARTITIONS)}
+        healthy = {p for p, port in owner.items() if port != frozen}
+        assert healthy and healthy != set(range(PARTITIONS))
+        process = cluster.processes[cluster.ports.index(frozen)]
+        process.send_signal(signal.SIGSTOP)
+        try:
+            taken: set[int] = set()
+            for _ in range(18):  # 9 s: three leases
+                await asyncio.sleep(0.5)
+                taken |= await rival.renew(client, healthy)
+        finally:
+            process.send_signal(signal.SIGCONT)
+        try:
+            assert taken == set(), f"another replica took the leases of {sorted(taken)}"
+            await asyncio.sleep(ttl_ms / 1000)  # a heartbeat renews the frozen node's again
+            assert await rival.renew(client, set(range(PARTITIONS))) == set()
+            assert replica.held == set(range(PARTITIONS))
+        finally:
+            stop.set()
+            await beating
+            await replica.leave()
+            await client.aclose()
