@@ -17,6 +17,7 @@ failovers.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import signal
 import subprocess
@@ -27,7 +28,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import redis
+import redis.asyncio as aioredis
 
+from mindhit.leases import Leases
 from tests.support.servers import free_port
 
 __all__ = ["PrivateRedisCluster"]
@@ -318,3 +321,26 @@ def _serves_all_slots(client: redis.Redis) -> bool:
     text = info.decode() if isinstance(info, bytes) else str(info)
     fields = dict(line.split(":", 1) for line in text.split() if ":" in line)
     return fields.get("cluster_state") == "ok" and fields.get("cluster_slots_ok") == "16384"
+
+
+async def leases_taken_while_frozen(
+    cluster: PrivateRedisCluster,
+    port: int,
+    rival: Leases,
+    client: aioredis.Redis,
+    partitions: set[int],
+    seconds: float,
+) -> set[int]:
+    """Freeze the master on ``port`` (``SIGSTOP``) for ``seconds`` while ``rival`` tries to
+    take the leases of ``partitions`` every 0.5 s (over ``client``, whose slot map must be
+    known already); return the partitions it took."""
+    process = cluster.processes[cluster.ports.index(port)]
+    process.send_signal(signal.SIGSTOP)
+    taken: set[int] = set()
+    try:
+        for _ in range(round(seconds / 0.5)):
+            await asyncio.sleep(0.5)
+            taken |= await rival.renew(client, partitions)
+    finally:
+        process.send_signal(signal.SIGCONT)
+    return taken

@@ -4,7 +4,6 @@ and keep the leases on the Redis Cluster masters that answer while one is frozen
 from __future__ import annotations
 
 import asyncio
-import signal
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,7 +19,7 @@ from mindhit.redis_client import connect_redis
 from mindhit.settings import Settings
 from projector import fencing
 from projector.group import ProjectorGroup
-from tests.support.redis_cluster import PrivateRedisCluster
+from tests.support.redis_cluster import PrivateRedisCluster, leases_taken_while_frozen
 
 pytestmark = pytest.mark.integration
 
@@ -177,16 +176,8 @@ async def test_a_replica_keeps_the_healthy_masters_leases_while_one_master_is_fr
         owner = {p: cluster.owner(key_slot(rival.key(p).encode())) for p in range(PARTITIONS)}
         healthy = {p for p, port in owner.items() if port != frozen}
         assert healthy and healthy != set(range(PARTITIONS))
-        process = cluster.processes[cluster.ports.index(frozen)]
-        process.send_signal(signal.SIGSTOP)
-        try:
-            taken: set[int] = set()
-            for _ in range(18):  # 9 s: three leases
-                await asyncio.sleep(0.5)
-                taken |= await rival.renew(client, healthy)
-        finally:
-            process.send_signal(signal.SIGCONT)
-        try:
+        try:  # 9 s: three leases
+            taken = await leases_taken_while_frozen(cluster, frozen, rival, client, healthy, 9)
             assert taken == set(), f"another replica took the leases of {sorted(taken)}"
             await asyncio.sleep(ttl_ms / 1000)  # a heartbeat renews the frozen node's again
             assert await rival.renew(client, set(range(PARTITIONS))) == set()

@@ -31,7 +31,7 @@ from processors.transport.context import GroupContext
 from processors.transport.lease import PartitionLeases
 from processors.transport.membership import GroupMembership
 from processors.transport.options import TransportOptions
-from tests.support.redis_cluster import PrivateRedisCluster
+from tests.support.redis_cluster import PrivateRedisCluster, leases_taken_while_frozen
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -120,15 +120,8 @@ async def test_a_heartbeat_keeps_the_healthy_masters_leases_while_one_master_is_
         healthy = set(range(PARTITIONS)) - on_frozen
         assert on_frozen and healthy
         assert await rival.renew(client, healthy) == set()  # its client knows the slot map
-        process = cluster.processes[cluster.ports.index(frozen)]
-        process.send_signal(signal.SIGSTOP)
-        try:
-            taken: set[int] = set()
-            for _ in range(18):  # 9 s: three leases
-                await asyncio.sleep(0.5)
-                taken |= await rival.renew(client, healthy)
-        finally:
-            process.send_signal(signal.SIGCONT)
+        # 9 s: three leases
+        taken = await leases_taken_while_frozen(cluster, frozen, rival, client, healthy, 9)
         assert taken == set(), f"another member took the leases of {sorted(taken)}"
         await asyncio.sleep(lease_ms / 1000)  # a heartbeat renews the frozen node's again
         assert await rival.renew(client, set(range(PARTITIONS))) == set()
