@@ -6,7 +6,8 @@ synthetic browsing with its seed, batch ids numbered instead of random: 500 entr
 2,000 clients, then every session stopped) in batches of 16 and of 5, and prints one
 SHA-256 per batch size over every key written under the run's prefix: strings, hashes,
 sets, sorted-set members (not their scores: Redis's time) and stream entries with their
-ids. The two lines must agree with each other and with the same run on the code before.
+ids; not the URL versions' token (random, :mod:`processors.announced`). The two lines
+must agree with each other and with the same run on the code before.
 
 Usage: ``python bench/processors_digest.py [--redis-url redis://127.0.0.1:6379/0]``
 """
@@ -29,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 import bench.processors as bench  # noqa: E402
 from bench.support.teardown import delete_prefix  # noqa: E402
 from mindhit.redis_client import connect_redis  # noqa: E402
+from mindhit.streams import url_versions_token_key  # noqa: E402
 from processors.agents.raw import RawHandler  # noqa: E402
 from processors.content import ContentStore  # noqa: E402
 from processors.state import StateStore  # noqa: E402
@@ -74,7 +76,10 @@ async def digest(redis_url: str, values: list[bytes], batch: int) -> tuple[int, 
             stop = min(start + batch, len(values))
             await handler.handle_many(0, [(o, values[o]) for o in range(start, stop)])
         found = hashlib.sha256()
-        keys = sorted([k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)])
+        token = url_versions_token_key(prefix).encode()  # random: bookkeeping, not an output
+        keys = sorted(
+            [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000) if k != token]
+        )
         for key in keys:
             kind = (await client.type(key)).decode()
             name = key.decode().replace(prefix, "PREFIX", 1)

@@ -42,6 +42,7 @@ __all__ = [
     "queue_append",
     "read",
     "sessions_key",
+    "url_versions_token_key",
 ]
 
 DENSE_ID = "0-*"
@@ -286,6 +287,15 @@ def content_key(prefix: str, content_hash: str) -> str:
 def content_holders_key(prefix: str, content_hash: str) -> str:
     """The set of users whose uploads carry the text (in :func:`content_key`'s slot)."""
     return f"{prefix}:content-holders:{{{content_hash}}}"
+
+
+def url_versions_token_key(prefix: str) -> str:
+    """A random token the URL versions a processor keeps as announced are valid under.
+
+    Deleted by whatever deletes URL-version markers (an erasure, ``mindhit recover``):
+    :mod:`processors.announced`.
+    """
+    return f"{prefix}:urlver-token"
 
 
 def quarantine_key(prefix: str) -> str:

@@ -202,6 +202,8 @@ def build_app(
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         if runtime.states is not None:
             runtime.states.forget()
+        if runtime.raw is not None:
+            runtime.raw.forget()
 
     if on_built is not None:
         _resend_reports(app, runtime, report_retry_s)

@@ -10,7 +10,9 @@ Keys (all under ``Settings.key_prefix``; single-key commands or reads split per 
 and the one script's keys share a hash tag, so Redis Cluster safe):
 
 ``<prefix>:content:{<content_hash>}``            zlib-compressed page text (SET NX: written once)
-``<prefix>:urlver:<url_hash>:<content_hash>``    "1" once the URL version was announced
+``<prefix>:urlver:<url_hash>:<content_hash>``    "1" once the URL version was announced (kept in
+                                                 memory once seen: :mod:`processors.announced`)
+``<prefix>:urlver-token``                        deleted with any marker: drops what is kept
 ``<prefix>:enrich2:<url_hash>:<content_hash>``   msgpack :class:`CachedEnrichment` (``2``: from the
                                                  URL and text only; the older ``enrich:``
                                                  answers saw a first reader's title and
@@ -54,7 +56,8 @@ from isal import isal_zlib
 
 from mindhit.redis_client import get_many, is_cluster
 from mindhit.session_owners import owners_of
-from mindhit.streams import content_holders_key, content_key
+from mindhit.streams import content_holders_key, content_key, url_versions_token_key
+from processors.announced import AnnouncedVersions
 from schema.events import ClientEvent, PageContent, text_matches
 
 __all__ = ["CachedEnrichment", "ContentStore", "verified_contents"]
@@ -108,6 +111,8 @@ class ContentStore:
         self._redis = client
         self._prefix = prefix
         self._ttl = ttl_s or None
+        self.versions = AnnouncedVersions(client, prefix, ttl_s=ttl_s)
+        """The URL versions known announced (the markers, what was seen of them kept)."""
 
     def _key(self, kind: str, *parts: str) -> str:
         return ":".join((self._prefix, kind, *parts))
@@ -170,8 +175,7 @@ class ContentStore:
         and returns those of ``versions`` never announced (:meth:`unknown_versions`).
         """
         pipe = self._redis.pipeline(transaction=False)
-        split = is_cluster(self._redis)  # a cluster's MGET takes one slot's keys: GET each
-        if split:
+        if is_cluster(self._redis):  # one command per key: the keys are in many slots
             for user_id, pairs in texts.items():
                 self._queue_put(pipe, pairs, user_id)
             for user_id, hashes in held.items():
@@ -179,20 +183,11 @@ class ContentStore:
         else:
             self._queue_take_texts(pipe, texts, held)
         unique = list(dict.fromkeys(versions))
-        markers = [self._key("urlver", u, c) for u, c in unique]
-        if markers:
-            if split:
-                for marker in markers:
-                    pipe.get(marker)
-            else:
-                pipe.mget(markers)
-        if not len(pipe):
-            return []
-        results: list[Any] = await pipe.execute()
-        if not unique:
-            return []
-        found = results[-len(markers) :] if split else results[-1]
-        return [version for version, hit in zip(unique, found, strict=True) if hit is None]
+        if unique:
+            return await self.versions.unknown(pipe, unique)
+        if len(pipe):
+            await pipe.execute()
+        return []
 
     def _queue_take_texts(
         self,
@@ -262,12 +257,12 @@ class ContentStore:
         return bool(await self._redis.exists(content_key(self._prefix, content_hash)))
 
     async def unknown_versions(self, versions: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-        """Those ``(url_hash, content_hash)`` pairs never announced before, in order."""
+        """Those ``(url_hash, content_hash)`` pairs never announced before, in order
+        (those seen announced before are answered from memory: :mod:`processors.announced`)."""
         unique = list(dict.fromkeys(versions))
         if not unique:
             return []
-        found = await get_many(self._redis, [self._key("urlver", u, c) for u, c in unique])
-        return [version for version, hit in zip(unique, found, strict=True) if hit is None]
+        return await self.versions.unknown(self._redis.pipeline(transaction=False), unique)
 
     async def mark_versions(
         self, versions: Iterable[tuple[str, str]], users: dict[tuple[str, str], str] | None = None
@@ -289,7 +284,7 @@ class ContentStore:
         """Queue :meth:`mark_versions`'s writes into ``pipe``; False when there are none."""
         queued = False
         for url_hash, content_hash in versions:
-            pipe.set(self._key("urlver", url_hash, content_hash), b"1", ex=self._ttl)
+            pipe.set(self.versions.marker(url_hash, content_hash), b"1", ex=self._ttl)
             owner = (users or {}).get((url_hash, content_hash))
             if owner:
                 listing = self._key("user-content", owner)
@@ -387,6 +382,17 @@ class ContentStore:
                 keys.append(self._key(_ENRICH, url_hash, content_hash))
         released: list[Any] = await releases.execute()  # one round trip for every text
         deleted = sum(int(r) for r in released)
-        for start in range(0, len(keys), 500):
-            deleted += int(await self._redis.delete(*keys[start : start + 500]))
-        return deleted
+        # The versions' token goes with their markers (in one transaction on one Redis), so
+        # no worker keeps them as announced (processors/announced.py).
+        token = url_versions_token_key(self._prefix)
+        chunks = [keys[start : start + 500] for start in range(0, len(keys), 500)]
+        if is_cluster(self._redis):  # a cluster's DEL of many slots: not in a transaction
+            for chunk in chunks:
+                deleted += int(await self._redis.delete(*chunk))
+            await self._redis.delete(token)
+            return deleted
+        pipe = self._redis.pipeline(transaction=True)
+        for chunk in chunks:
+            pipe.delete(*chunk)
+        pipe.delete(token)
+        return deleted + sum(int(r) for r in (await pipe.execute())[:-1])

@@ -26,6 +26,7 @@ from mindhit.log_epoch import RECOVERING, epoch_key, new_epoch
 from mindhit.offsets import clear_partition
 from mindhit.recovery import ArchivedEntry, StreamPlan
 from mindhit.settings import Settings
+from mindhit.streams import url_versions_token_key
 from projector.projections import ARCHIVER
 from schema.derived import MindmapBuilt
 from schema.log import FIELD_VALUE, LogEntryError, decode_derived_entry
@@ -208,6 +209,8 @@ async def _reset_processors(client: aioredis.Redis, prefix: str, partition: int)
     # and its last-write set (one slot: {pN}).
     tag = partition_tag(partition)
     await client.delete(f"{prefix}:{tag}:dwell-state", f"{prefix}:{tag}:dwell-written")
+    # Markers written since the loss may be gone: no worker keeps versions as announced.
+    await client.delete(url_versions_token_key(prefix))
 
 
 async def _forget_dropped_maps(

@@ -232,6 +232,11 @@ class RawHandler:
         """How long a user's state outlives their last event (0 = forever): events
         older than that when received, of sessions the state does not know, are late."""
 
+    def forget(self) -> None:
+        """Partitions were revoked: drop what is kept of Redis besides the states (the
+        URL versions known announced)."""
+        self._content.versions.forget()
+
     async def handle(self, partition: int, value: bytes, offset: int = -1) -> None:
         """Process one raw entry of ``partition`` (at ``offset``): :meth:`handle_many` of one."""
         await self.handle_many(partition, [(offset, value)])
@@ -247,13 +252,14 @@ class RawHandler:
            each entry's events per user, in order, each entry from the states the
            entries before it left (duplicates/gaps counted);
         3. store page texts by content hash (and who holds texts sent by hash only);
-           find URL versions never announced (one round trip); each is announced by
+           find URL versions never announced (one round trip; those seen announced
+           before are answered from memory: :mod:`processors.announced`); each is announced by
            the first entry that brings it;
         4. emit every entry's derived events, one entry per topic and input entry, to
            the same partition in log order, and wait until Redis stored them all
            (each entry's visits and sessions are encoded right after its fold, its
            ``url.discovered`` once step 3 has said which versions are new);
-        5. mark the announced URL versions and
+        5. mark the announced URL versions (then kept as announced in memory) and
         6. keep the users' new states (memory and Redis), in one round trip — only
            then may the entries be acknowledged. The folds never change the loaded
            states (each decodes its own copy), so when a step fails and the entries
@@ -298,12 +304,14 @@ class RawHandler:
         announced, owners = await self._announce(folds)
         values = _entries(decoded, groups, encoded, announced)
         await enqueue_encoded(self._enqueue, partition, values)
+        seen = self._content.versions.token()
         await self._states.save(
             partition,
             states,
             also=lambda pipe: self._content.queue_mark_versions(pipe, list(owners), owners),
             encoded=saved,
         )
+        self._content.versions.remember(owners, seen)
         metrics.URL_VERSIONS.inc(len(owners))
         kinds = Counter(type(d) for f in folds for d in f.derived)
         metrics.VISITS.inc(kinds[VisitClosed])

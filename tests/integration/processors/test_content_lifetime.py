@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from mindhit.streams import content_holders_key, content_key
+from mindhit.streams import content_holders_key, content_key, url_versions_token_key
 from processors.content import CachedEnrichment, ContentStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
@@ -71,10 +71,13 @@ async def test_without_a_lifetime_nothing_expires(aredis: aioredis.Redis, key_pr
 
 
 async def _content_keys(client: aioredis.Redis, prefix: str) -> dict[str, tuple[Any, int]]:
-    """Every key under ``prefix`` (named without it): its value or members, and its TTL."""
+    """Every key under ``prefix`` (named without it): its value or members, and its TTL;
+    not the URL versions' token (random, no lifetime: processors/announced.py)."""
     found: dict[str, tuple[Any, int]] = {}
     key: bytes
     async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        if key == url_versions_token_key(prefix).encode():
+            continue
         kind = (await client.type(key)).decode()  # type: ignore[union-attr]
         value: Any = (
             await client.get(key) if kind == "string" else sorted(await client.smembers(key))
@@ -103,6 +106,7 @@ async def test_one_script_writes_what_the_commands_one_by_one_write(
         with monkeypatch.context() as patch:
             if not one_call:  # as on a cluster (a standalone Redis answers GET each too)
                 patch.setattr("processors.content.is_cluster", lambda _client: True)
+                patch.setattr("processors.announced.is_cluster", lambda _client: True)
             fresh = await ContentStore(aredis, prefix, ttl_s=ttl_s).take_entry(
                 texts, held, versions
             )
