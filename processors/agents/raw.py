@@ -105,9 +105,9 @@ class EntryFold(msgspec.Struct, kw_only=True):
     """:func:`url_versions` of every user, in order (a visited URL's version as its visit:
     made a :func:`visited_version` only if new, which most are not)."""
     texts: dict[str, list[tuple[str, str]]]
-    """Page texts sent in full, per user: ``(content_hash, text)``."""
+    """Page texts sent in full, per user with page contents: ``(content_hash, text)``."""
     held: dict[str, list[str]]
-    """Content hashes sent without their text (already known), per user."""
+    """Content hashes sent without their text (already known), per user with page contents."""
     results: dict[str, FoldResult]
 
 
@@ -152,11 +152,9 @@ def fold_entry(
                 key = (visit.url_hash, "")
                 if key not in found and key not in candidates:
                     candidates[key] = visit
-        if contents:
+        if contents:  # users without any are left out (most: nothing to store for them)
             out.texts[user_id] = [(e.content_hash, e.text) for e in contents if e.text]
             out.held[user_id] = [e.content_hash for e in contents if e.content_hash and not e.text]
-        else:
-            out.texts[user_id], out.held[user_id] = [], []
     return out
 
 
