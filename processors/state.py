@@ -14,10 +14,13 @@ client's highest seen seq, so state saved *ahead* of the committed offset just
 turns the redelivered events into no-ops. The agent saves state before it
 acknowledges a message, so state is never behind the commit.
 
-Fenced: a save is one Lua call (``save_state.lua``) that first checks this worker
-still holds the partition's lease (``fence``), like its commits and changelog appends,
-so a worker paused past its lease can never overwrite the state the new owner keeps
-(the save fails with ``FENCED``; the entry is the new owner's to fold).
+Fenced: a save checks that this worker still holds the partition's lease (``fence``)
+atomically with its writes, like its commits and changelog appends, so a worker paused
+past its lease can never overwrite the state the new owner keeps (the save fails with
+``FENCED``; the entry is the new owner's to fold). On a standalone Redis that is one
+``MULTI`` (``save_guard.lua``, a plain ``HSET`` of the states, ``save_finish.lua``: the
+states' bytes never pass through Lua, which hashes every byte of a string it is
+handed); on a cluster one Lua call (``save_state.lua``).
 
 Bounded life: ``<prefix>:{p<N>}:dwell-written`` (sorted set user → Redis time of their
 last save) beside the hash; each save also removes up to :data:`SWEEP` users not saved
@@ -37,6 +40,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from mindhit.redis_client import is_cluster
 from mindhit.settings import Settings
 from processors.dwell import UserState, encode_state
 from schema.topics import partition_tag
@@ -48,6 +52,8 @@ DWELL_IDLE_MULTIPLE = 84
 SWEEP = 16
 """Users whose state expired that one save removes at most."""
 _SAVE = resources.files("processors").joinpath("save_state.lua").read_text()
+_GUARD = resources.files("processors").joinpath("save_guard.lua").read_text()
+_FINISH = resources.files("processors").joinpath("save_finish.lua").read_text()
 _LIST = resources.files("processors").joinpath("list_state_users.lua").read_text()
 
 Fence = Callable[[int], "tuple[str, str] | None"]
@@ -145,25 +151,34 @@ class StateStore:
 
         ``encoded`` is :meth:`encode` of ``states`` when the caller made it already.
 
-        Steps: 1. write every touched user's state with ``save_state.lua`` (fenced by
-        the partition's lease; also notes their save time and removes up to
+        Steps: 1. write every touched user's state, fenced by the partition's lease (see
+        the module docstring; also notes their save time and removes up to
         :data:`SWEEP` expired users), in one round trip with whatever ``also`` queues
-        into the same pipeline (e.g. the URL versions just announced); 2. keep users
-        with an open session in memory (encoded), drop the others.
+        into the same pipeline (e.g. the URL versions just announced; in the same
+        transaction on a standalone Redis); 2. keep users with an open session in
+        memory (encoded), drop the others.
 
         Raises:
             redis.exceptions.ResponseError: ``FENCED``: this worker no longer holds
                 the partition's lease; nothing was written.
         """
-        pipe = self._redis.pipeline(transaction=False)
         if encoded is None:
             encoded = self.encode(states)
+        cluster = is_cluster(self._redis)
+        pipe = self._redis.pipeline(transaction=bool(encoded) and not cluster)
         if encoded:
             states_key, written = self.keys(partition)
             held = self._fence(partition) if self._fence is not None else None
             lease, member = held if held is not None else (states_key, "")
-            pairs = [item for pair in encoded.items() for item in pair]
-            pipe.eval(_SAVE, 3, states_key, written, lease, member, self._ttl_ms, SWEEP, *pairs)
+            if cluster:  # one script: a transaction's keys must share the partition's slot
+                pairs = [item for pair in encoded.items() for item in pair]
+                pipe.eval(_SAVE, 3, states_key, written, lease, member, self._ttl_ms, SWEEP, *pairs)
+            else:  # one transaction: the states' bytes kept out of Lua (save_guard.lua)
+                aside = f"{states_key}-aside"
+                pipe.eval(_GUARD, 3, states_key, lease, aside, member)
+                pipe.hset(states_key, mapping=encoded)
+                keys = (states_key, written, lease, aside)
+                pipe.eval(_FINISH, 4, *keys, member, self._ttl_ms, SWEEP, *encoded)
         if also is not None:
             also(pipe)
         if len(pipe):

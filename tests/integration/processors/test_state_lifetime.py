@@ -142,3 +142,29 @@ async def test_a_worker_that_lost_the_lease_cannot_save_and_the_entry_is_skipped
     await aredis.hset(lease, "lease.member", "worker-a")  # type: ignore[misc]
     await store.save(3, {"ann": UserState()})
     assert await aredis.hexists(store.keys(3)[0], "ann")  # type: ignore[misc]
+
+
+async def test_a_fenced_save_leaves_the_new_owners_state_as_it_was(
+    settings: Settings, aredis: aioredis.Redis
+) -> None:
+    lease = partition_lease_key(settings.key_prefix, "mindhit-processors", 4)
+    owner = StateStore(aredis, settings.key_prefix, fence=lambda p: (lease, "worker-b"))
+    late = StateStore(aredis, settings.key_prefix, fence=lambda p: (lease, "worker-a"))
+    await aredis.hset(lease, "lease.member", "worker-b")  # type: ignore[misc]
+    await owner.save(4, {"ann": UserState(), "bob": UserState()})
+    state, written = owner.keys(4)
+    before = (await aredis.hgetall(state), await aredis.zrange(written, 0, -1, withscores=True))  # type: ignore[misc]
+    marks: list[str] = []
+
+    def also(pipe: object) -> None:  # what else the handler writes in the save's round trip
+        marks.append("queued")
+        pipe.set(f"{settings.key_prefix}:also", b"1")  # type: ignore[attr-defined]
+
+    with pytest.raises(redis.exceptions.ResponseError, match="FENCED"):
+        await late.save(
+            4, {"ann": UserState(), "cid": UserState()}, also, {"ann": b"x", "cid": b"y"}
+        )
+    after = (await aredis.hgetall(state), await aredis.zrange(written, 0, -1, withscores=True))  # type: ignore[misc]
+    assert after == before
+    assert [k async for k in aredis.scan_iter(match=f"{state}*")] == [state.encode()]
+    assert marks == ["queued"] and await aredis.get(f"{settings.key_prefix}:also") == b"1"
