@@ -176,7 +176,7 @@ class StateStore:
             else:  # one transaction: the states' bytes kept out of Lua (save_guard.lua)
                 aside = f"{states_key}-aside"
                 pipe.eval(_GUARD, 3, states_key, lease, aside, member)
-                pipe.hset(states_key, mapping=encoded)
+                pipe.hset(states_key, items=[x for pair in encoded.items() for x in pair])
                 keys = (states_key, written, lease, aside)
                 pipe.eval(_FINISH, 4, *keys, member, self._ttl_ms, SWEEP, *encoded)
         if also is not None:
