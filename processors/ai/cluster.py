@@ -23,7 +23,9 @@ different branches in the same session (a threshold read from the session, not a
 constant); a page unlike all others stays alone. Last, two branches whose pages are
 about as alike across the two as inside each (:func:`group_affinity` above
 ``merge_affinity``) become one: a topic whose pages link weakly among themselves
-otherwise splits along its strongest pair.
+otherwise splits along its strongest pair. Then a group of four pages or more that no
+word holds together (:func:`processors.ai.split.split_coreless_groups`, below
+``core_threshold``) is cut in two: two near-neighbour subjects merged into one.
 
 Measured figures (tuning half, cross-validation, held-out half) are in the README and
 ``bench/mindmap_quality.py``. All functions are pure and deterministic.
@@ -45,6 +47,7 @@ from processors.ai.features import (
     title_vector_similarity,
     weighted_words,
 )
+from processors.ai.split import split_coreless_groups
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -57,6 +60,7 @@ __all__ = [
     "group_pages",
     "merge_close_groups",
     "merge_lone_pages",
+    "session_bags",
     "session_similarity",
     "spectral_groups",
 ]
@@ -81,6 +85,8 @@ class ClusterParams(msgspec.Struct, frozen=True, kw_only=True):
     """Share of the titles' word-vector similarity in the blend, when vectors are at hand."""
     vector_threshold: float = 0.6
     """Cosine of two titles' vectors at and below which they are not alike at all."""
+    core_threshold: float = 0.4
+    """A group whose :func:`processors.ai.split.core_word_score` is below this is cut in two."""
 
 
 DEFAULT_PARAMS = ClusterParams()
@@ -92,12 +98,15 @@ def session_similarity(
     urls: Sequence[str],
     params: ClusterParams = DEFAULT_PARAMS,
     lookup: WordLookup | None = None,
+    bags: Sequence[dict[str, float]] | None = None,
 ) -> np.ndarray:
     """The blended page-by-page similarity of one session (symmetric, 1 on the diagonal).
 
-    ``lookup`` gives word vectors; ``None`` leaves the word-vector view out.
+    ``lookup`` gives word vectors; ``None`` leaves the word-vector view out. ``bags`` are
+    the pages' :func:`weighted_words` when the caller has them already.
     """
-    bags = [weighted_words(t, x, u) for t, x, u in zip(titles, texts, urls, strict=True)]
+    if bags is None:
+        bags = session_bags(titles, texts, urls)
     vectors, _ = page_vectors(bags)
     words = vectors @ vectors.T
     blend = params.title_blend
@@ -107,6 +116,13 @@ def session_similarity(
         blended = (1 - params.vector_blend) * blended + params.vector_blend * meaning
     np.fill_diagonal(blended, 1.0)
     return np.clip((blended + blended.T) / 2, 0.0, 1.0)
+
+
+def session_bags(
+    titles: Sequence[str], texts: Sequence[str], urls: Sequence[str]
+) -> list[dict[str, float]]:
+    """Each page's :func:`weighted_words`."""
+    return [weighted_words(t, x, u) for t, x, u in zip(titles, texts, urls, strict=True)]
 
 
 def _renumber(labels: Sequence[int]) -> list[int]:
@@ -267,9 +283,15 @@ def group_pages(
     """Assign each page a group number (``0..k-1``, in order of first appearance).
 
     ``lookup`` gives word vectors (:func:`processors.ai.wordvectors.load_word_vectors`);
-    ``None`` groups by words and title letters alone.
+    ``None`` groups by words and title letters alone. Steps: :func:`session_similarity`,
+    :func:`choose_groups`, :func:`processors.ai.split.split_coreless_groups`.
     """
     if len(titles) <= 1:
         return [0] * len(titles)
-    similarity = session_similarity(titles, texts, urls, params, lookup)
-    return choose_groups(similarity, params.link_floor, params.merge_affinity)
+    bags = session_bags(titles, texts, urls)
+    similarity = session_similarity(titles, texts, urls, params, lookup, bags)
+    groups = choose_groups(similarity, params.link_floor, params.merge_affinity)
+    split = split_coreless_groups(
+        similarity, bags, groups, params.core_threshold, params.link_floor
+    )
+    return _renumber(split)

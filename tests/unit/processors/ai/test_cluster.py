@@ -237,14 +237,15 @@ def test_quality_floor_on_a_fixed_set_of_mixed_sessions() -> None:
 
 
 def test_word_vectors_keep_apart_near_neighbour_topics_that_words_merge() -> None:
-    """A tuning session words alone get wrong: marathon and cycling pages in one branch."""
+    """A tuning session words alone get wrong: marathon and cycling pages in one branch
+    (without the split of branches no word holds together, which mends it too: 0.86)."""
     session = make_sessions("tune", 300, 0)[162]
     pages = session.pages
     columns = ([p.title for p in pages], [p.text for p in pages], [p.url for p in pages])
     truth = [p.topic for p in pages]
     lookup = load_word_vectors()
     assert lookup is not None
-    assert adjusted_rand_score(truth, group_pages(*columns)) < 0.6
+    assert adjusted_rand_score(truth, group_pages(*columns, ClusterParams(core_threshold=0))) < 0.6
     assert adjusted_rand_score(truth, group_pages(*columns, lookup=lookup)) == 1.0
 
 
