@@ -12,6 +12,8 @@ consumer committed (the next offset it will read) and the lag between them.
 A lag of 0 may also mean Redis lost the log under the checkpoints (restart without
 persistence, failover to a replica behind): the report lists every checkpoint the
 log no longer backs (:mod:`mindhit.log_epoch`) as ``problems``, first thing in the text.
+The overview's rollups catch up behind the visits projection: ``overview`` gives the
+changes not yet drained into them and the oldest one's age (``projector.overview_drainer``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ __all__ = [
     "ConsumerLag",
     "DerivationInfo",
     "LagReport",
+    "OverviewLag",
     "PartitionLag",
     "build_report",
     "collect_lag",
@@ -78,6 +81,13 @@ class DerivationInfo(msgspec.Struct, frozen=True, kw_only=True):
     cutover: dict[str, int]
 
 
+class OverviewLag(msgspec.Struct, frozen=True, kw_only=True):
+    """The overview's rollups behind ``page_visits``: changes the drainer has not folded."""
+
+    pending_changes: int
+    oldest_s: float
+
+
 class LagReport(msgspec.Struct, frozen=True, kw_only=True):
     """Highwaters of every known partition, the lag of every consumer, the derivation."""
 
@@ -89,6 +99,8 @@ class LagReport(msgspec.Struct, frozen=True, kw_only=True):
     """Checkpoints the log no longer backs (the log was lost): consumers stand still."""
     groups: list[GroupView] = []
     """Each Faust group's and the projector group's generation, members and their partitions."""
+    overview: OverviewLag | None = None
+    """The overview's rollups behind the visits projection (None: PostgreSQL not asked)."""
 
 
 def _consumer(
@@ -170,6 +182,15 @@ async def _derivation(conn: Any) -> DerivationInfo | None:
     )
 
 
+async def _overview(conn: Any) -> OverviewLag | None:
+    cur = await conn.execute(
+        "SELECT count(*), coalesce(extract(epoch FROM now() - min(changed_at)), 0)"
+        " FROM overview_changes"
+    )
+    row = await cur.fetchone()
+    return OverviewLag(pending_changes=int(row[0]), oldest_s=round(float(row[1]), 3))
+
+
 async def collect_lag(
     client: aioredis.Redis, prefix: str, partitions: int, conn: Any | None = None
 ) -> LagReport:
@@ -208,6 +229,7 @@ async def collect_lag(
         derivation=derivation,
         problems=problems,
         groups=await read_groups(client, prefix),
+        overview=await _overview(conn) if conn is not None else None,
     )
 
 
@@ -247,6 +269,13 @@ def render_text(report: LagReport) -> str:
             )
     if not report.consumers:
         lines += ["", "no consumer has committed yet"]
+    if report.overview is not None:
+        o = report.overview
+        lines += [
+            "",
+            f"overview rollups: {o.pending_changes} visit changes pending"
+            f" (oldest {o.oldest_s:.1f} s)",
+        ]
     for group in report.groups:
         lines += ["", f"{group.kind} group {group.name}: generation {group.generation}"]
         lines += [f"  {m.member}: partitions {_ranges(m.partitions)}" for m in group.members]

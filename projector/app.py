@@ -3,7 +3,8 @@
 Runs, in one asyncio loop: this replica's membership of the projector group
 (heartbeats, partition leases: :mod:`projector.group`), the projection consumer and the
 archiver on the partitions it holds, the retention
-trimmer (every few seconds), housekeeping (session deletions, history retention, idle
+trimmer (every few seconds), the overview's drainer (:mod:`projector.overview_drainer`,
+one replica at a time), housekeeping (session deletions, history retention, idle
 recordings), the lag gauges, and the health/metrics server.
 """
 
@@ -36,6 +37,7 @@ from projector.group import ProjectorGroup, Round, run_rounds
 from projector.health import Ready, serve_health
 from projector.housekeeping import Housekeeper
 from projector.log_guard import LogGuard
+from projector.overview_drainer import DRAIN_EVERY_S, OverviewDrainer
 from projector.retention import TrimFence, trim_streams
 
 __all__ = ["run_projector"]
@@ -174,18 +176,20 @@ async def _run(
     start the health server; join the projector group (heartbeats); then run the
     consumer and archiver on the partitions the group gives this replica
     (:func:`projector.group.run_rounds`), only while the log backs the checkpoints
-    (they resume from their checkpoints whenever a round starts), and the trimmer.
+    (they resume from their checkpoints whenever a round starts), the trimmer and the
+    overview's drainer.
     Any loop failing stops all; at the end the replica releases its partitions.
     """
     redis = connect_redis(redis_url)
     member = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
     name = fencing.connection_name(member)  # a claim waiting on this replica finds them by it
-    conns = [psycopg.connect(database_url, application_name=name) for _ in range(5)]
+    conns = [psycopg.connect(database_url, application_name=name) for _ in range(6)]
     consumer = ProjectionConsumer(settings, redis, conns[0])
     archiver = Archiver(settings, redis, conns[1])
     group = _group(settings, redis, conns[0], member)
     housekeeper = Housekeeper(settings, redis, conns[3], clock=clock)
     guard = LogGuard(settings, redis, conns[4])
+    drainer = OverviewDrainer(conns[5])
     consumer.epochs = archiver.epochs = guard.epochs
     await guard.check()
 
@@ -198,6 +202,9 @@ async def _run(
 
     async def housekeeping() -> None:
         await housekeeper.turn()
+
+    async def drain() -> None:
+        await drainer.turn()
 
     shown: set[Labels] = set()
 
@@ -219,6 +226,7 @@ async def _run(
     every = settings.housekeeping_interval_s
     tasks.append(asyncio.create_task(_every(stop, every, housekeeping), name="housekeeping"))
     tasks.append(asyncio.create_task(_every(stop, 2.0, gauges), name="gauges"))
+    tasks.append(asyncio.create_task(_every(stop, DRAIN_EVERY_S, drain), name="overview"))
     log.info("projector_started", host=settings.projector_host, port=settings.projector_port)
     try:
         await _until_stopped_or_failed(tasks, stop)

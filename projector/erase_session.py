@@ -7,8 +7,10 @@ the batch's transaction, holding the erasure lock exclusively, like a user erasu
 1. record the tombstone in ``erased_sessions`` (every later fold drops the session's
    staged rows against it: :func:`drop_erased_sessions`). It names the session by
    :func:`tombstone_key` (a hash), not its id: a UUIDv7 id tells when the session began;
-2. note the session's time span and pages, take its share out of the overview's
-   rollups, then delete its rows from ``sessions``, ``page_visits``,
+2. note the session's time span and pages, drain the overview's pending changes
+   (:func:`projector.overview.drain_changes`: the rollups then hold the session's whole
+   share and no pending change of it is left to add back later), take its share out of
+   the overview's rollups, then delete its rows from ``sessions``, ``page_visits``,
    ``mindmap_graphs`` and the user's rename (live and shadow tables);
 3. delete the URL versions this user discovered that no remaining visit of theirs
    references, and page texts no URL row references any more;
@@ -31,7 +33,7 @@ import msgspec
 import psycopg
 from psycopg import sql
 
-from projector.overview import OVERVIEW_TABLES, subtract_session
+from projector.overview import OVERVIEW_TABLES, drain_changes, subtract_session
 from projector.rows import EraseSession
 from projector.shared_pages import read_by_others
 from schema.derived import SessionErased, UrlDiscovered, UrlEnriched
@@ -152,6 +154,7 @@ def erase_session_rows(
         params,
     )
     began, ended = _span(conn, params)
+    drain_changes(conn)  # live: the rollups then sum every visit (who else reads a page too)
     pages = conn.execute(
         "SELECT DISTINCT url_hash, content_hash FROM page_visits"
         " WHERE user_id = %(user)s AND session_id = %(session)s",

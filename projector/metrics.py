@@ -10,6 +10,9 @@ __all__ = [
     "EVENTS",
     "GAP_ENTRIES",
     "LAG",
+    "OVERVIEW_DRAINED",
+    "OVERVIEW_PENDING",
+    "OVERVIEW_PENDING_AGE",
     "REJECTED",
     "TRIMMED",
 ]
@@ -33,3 +36,14 @@ LAG = Gauge(
 )
 ARCHIVED_ROWS = Counter("mindhit_archiver_rows", "Rows written to the event_log archive.")
 TRIMMED = Counter("mindhit_archiver_trimmed_entries", "Stream entries trimmed from Redis.")
+OVERVIEW_PENDING = Gauge(
+    "mindhit_overview_pending_changes",
+    "Visit changes not yet drained into the overview's rollups (the same on every replica).",
+)
+OVERVIEW_PENDING_AGE = Gauge(
+    "mindhit_overview_pending_age_seconds",
+    "Age of the oldest visit change not yet drained into the overview's rollups.",
+)
+OVERVIEW_DRAINED = Counter(
+    "mindhit_overview_drained_changes", "Visit changes drained into the overview's rollups."
+)

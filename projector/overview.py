@@ -13,6 +13,14 @@ order of batches does not matter, and replay/crash/resume give the same rows as 
 clean fold. Branches are rebuilt per session from ``mindmap_graphs`` (a rebuilt map
 replaces its rows). Erasures take the erased visits' share away (one session) or
 rebuild a user's rollups from what is left (a user, up to a cut).
+
+Live, the visits fold does not update these five rollups of ``page_visits`` itself: it
+appends its changes to ``overview_changes`` (:func:`record_new_visits`, or
+:func:`upsert_staged_visits` into that table) in its own transaction, and
+:func:`drain_changes` later folds pending changes into the rollups and deletes them in
+one transaction (run by :mod:`projector.overview_drainer`, and by every erasure before
+it reads or adjusts the rollups). Replay's shadow fold still updates its shadow rollups
+in the batch's transaction (:func:`add_new_visits`, :func:`apply_changes`).
 """
 
 from __future__ import annotations
@@ -25,12 +33,16 @@ import psycopg
 from psycopg import errors, sql
 
 __all__ = [
+    "LIVE_ROLLUPS",
+    "OVERVIEW_CHANGES",
     "OVERVIEW_TABLES",
     "add_new_visits",
     "apply_changes",
+    "drain_changes",
     "ensure_overview_temp",
     "rebuild_staged_branches",
     "rebuild_user",
+    "record_new_visits",
     "subtract_session",
     "upsert_staged_visits",
 ]
@@ -45,6 +57,10 @@ OVERVIEW_TABLES: Final = (
 """Rollups of ``page_visits`` (the visits projection; ``page_titles``: the titles each
 user saw per page version, which the search reads); ``overview_branches`` is the
 sessions projection's."""
+OVERVIEW_CHANGES: Final = "overview_changes"
+"""The live visits fold's pending changes to :data:`OVERVIEW_TABLES` (migration 265)."""
+LIVE_ROLLUPS: Final = {t: t for t in (OVERVIEW_CHANGES, *OVERVIEW_TABLES)}
+"""The live change table and rollups: what :func:`drain_changes` reads and writes."""
 
 
 def _sql(name: str) -> str:
@@ -55,14 +71,33 @@ _TEMP: Final = _sql("overview_temp.sql")
 _APPLY: Final = _sql("overview_visits.sql")
 _NEW_VISITS: Final = _sql("overview_new_visits.sql")
 _BRANCHES: Final = _sql("overview_branches.sql")
-_STAGED_CONTRIBUTION: Final = (
-    "INSERT INTO tmp_overview"
-    " (user_id, day, domain, url_hash, content_hash, title, dwell_ms, visits)"
-    " SELECT user_id::uuid,"
+_STAGED: Final = (
+    "SELECT user_id::uuid,"
     " ((timestamptz 'epoch' + start_at * interval '1 ms') AT TIME ZONE 'UTC')::date,"
     " domain, url_hash, content_hash, title, dwell_ms, 1 FROM tmp_visits"
 )
-"""The staged visits (``tmp_visits``, all new) as additions to the change table."""
+"""The staged visits (``tmp_visits``, all new) as additions."""
+_CHANGE_COLUMNS: Final = "(user_id, day, domain, url_hash, content_hash, title, dwell_ms, visits)"
+_STAGED_CONTRIBUTION: Final = f"INSERT INTO tmp_overview {_CHANGE_COLUMNS} {_STAGED}"
+_RECORD_NEW: Final = f"INSERT INTO {{overview_changes}} {_CHANGE_COLUMNS} {_STAGED}"
+_SOURCE_STAGED: Final = (
+    "SELECT user_id::uuid AS user_id,"
+    " ((timestamptz 'epoch' + start_at * interval '1 ms') AT TIME ZONE 'UTC')::date AS day,"
+    " domain, url_hash, content_hash, title, dwell_ms, 1 AS visits FROM tmp_visits"
+)
+_SOURCE_DRAINED: Final = (
+    "SELECT user_id, day, domain, url_hash, content_hash, title, dwell_ms, visits FROM tmp_overview"
+)
+_TAKE: Final = (
+    "WITH gone AS (DELETE FROM {overview_changes}{where}"
+    " RETURNING user_id, day, domain, url_hash, content_hash, title, dwell_ms, visits)"
+    f" INSERT INTO tmp_overview {_CHANGE_COLUMNS}"
+    " SELECT user_id, day, domain, url_hash, content_hash, title, dwell_ms, visits FROM gone"
+)
+"""Pending changes moved into this connection's ``tmp_overview`` (``{where}``: which)."""
+_AT_MOST: Final = " WHERE ctid = ANY(ARRAY(SELECT ctid FROM {overview_changes} LIMIT %(limit)s))"
+"""Up to ``limit`` of the rows this statement sees (change rows are never updated, so
+their ``ctid`` stays theirs until deleted; the table needs no index)."""
 _CONTRIBUTION: Final = (
     "INSERT INTO tmp_overview"
     " (user_id, day, domain, url_hash, content_hash, title, dwell_ms, visits)"
@@ -71,9 +106,14 @@ _CONTRIBUTION: Final = (
 )
 
 
-def _fmt(text: str, tables: Mapping[str, str], **literals: int) -> sql.Composed:
+def _fmt(
+    text: str, tables: Mapping[str, str], *, source: str = "", **literals: int
+) -> sql.Composed:
     idents = {k: sql.Identifier(v) for k, v in tables.items()}
-    return sql.SQL(text).format(**idents, **{k: sql.Literal(v) for k, v in literals.items()})
+    extra = {"source": sql.SQL(source)} if source else {}  # type: ignore[arg-type]
+    return sql.SQL(text).format(  # type: ignore[arg-type]
+        **idents, **extra, **{k: sql.Literal(v) for k, v in literals.items()}
+    )
 
 
 def ensure_overview_temp(conn: psycopg.Connection[Any]) -> None:
@@ -89,7 +129,7 @@ _UPSERT_VISITS: Final = (
     "WITH changed AS ({upsert}\n"
     "RETURNING cur.visit_id, cur.user_id, cur.start_at, cur.domain, cur.url_hash,"
     " cur.content_hash, cur.title, cur.dwell_ms, cur.xmax::text <> '0' AS rewritten)\n"
-    "INSERT INTO tmp_overview"
+    "INSERT INTO {{changes}}"
     " (user_id, day, domain, url_hash, content_hash, title, dwell_ms, visits)\n"
     f"SELECT {_VISIT_FIELDS.format(a='c')}, c.dwell_ms, 1 FROM changed c\n"
     f"UNION ALL SELECT {_VISIT_FIELDS.format(a='o')}, -o.dwell_ms, -1\n"
@@ -100,9 +140,13 @@ _UPSERT_VISITS: Final = (
 
 
 def upsert_staged_visits(
-    conn: psycopg.Connection[Any], tables: Mapping[str, str], upsert: str
+    conn: psycopg.Connection[Any],
+    tables: Mapping[str, str],
+    upsert: str,
+    into: str = "tmp_overview",
 ) -> None:
-    """Merge the staged visits (``upsert``: their statement) and collect what it changed.
+    """Merge the staged visits (``upsert``: their statement) and collect what it changed
+    into ``into`` (this connection's ``tmp_overview``, or the live ``overview_changes``).
 
     One statement: the visits the upsert inserted or rewrote (its ``RETURNING``) are
     added, the stored versions of the rewritten ones (read from the statement's
@@ -117,7 +161,14 @@ def upsert_staged_visits(
     visit cost about a fifth of the statement.
     """
     statement = _UPSERT_VISITS.format(upsert=upsert.strip().rstrip(";"))
-    conn.execute(_fmt(statement, tables))
+    conn.execute(_fmt(statement, {**tables, "changes": into}))
+
+
+def record_new_visits(conn: psycopg.Connection[Any], tables: Mapping[str, str]) -> None:
+    """Append the staged visits (``tmp_visits``), all just inserted as new, to the pending
+    changes (``tables["overview_changes"]``): one ``INSERT … SELECT`` into an unindexed
+    table, the fold's whole share of the overview."""
+    conn.execute(_fmt(_RECORD_NEW, tables))
 
 
 def apply_changes(conn: psycopg.Connection[Any], tables: Mapping[str, str]) -> None:
@@ -137,15 +188,50 @@ def add_new_visits(conn: psycopg.Connection[Any], tables: Mapping[str, str]) -> 
     out), the statement is rolled back to its savepoint and the batch added by that
     change table instead, with the same result.
     """
-    try:
-        with conn.transaction():  # a savepoint: the fallback starts from the same rollups
-            conn.execute(_fmt(_NEW_VISITS, tables))
-    except errors.UniqueViolation:
-        # A title row the statement saw missing was inserted meanwhile (its plain insert
-        # relies on one writer per user's rows): add the same visits by the change table
-        # and the ON CONFLICT statements instead.
+    if not _add_only(conn, tables, _SOURCE_STAGED):
         conn.execute(_STAGED_CONTRIBUTION)
         apply_changes(conn, tables)
+
+
+def _add_only(conn: psycopg.Connection[Any], tables: Mapping[str, str], source: str) -> bool:
+    """Add ``source``'s changes (none negative) to the rollups in one statement; False
+    when a title row it saw missing was inserted meanwhile (its plain insert relies on one
+    writer per user's rows): then nothing was written and the caller adds them by the
+    change table and the ``ON CONFLICT`` statements instead."""
+    try:
+        with conn.transaction():  # a savepoint: the fallback starts from the same rollups
+            conn.execute(_fmt(_NEW_VISITS, tables, source=source))
+    except errors.UniqueViolation:
+        return False
+    return True
+
+
+def drain_changes(
+    conn: psycopg.Connection[Any], tables: Mapping[str, str] = LIVE_ROLLUPS, limit: int = 0
+) -> int:
+    """Fold pending changes into the rollups and delete them, in the caller's transaction;
+    return how many were drained (``limit``: at most that many, 0: every one it sees).
+
+    Steps: delete the pending rows and move them into ``tmp_overview`` (one statement, so
+    exactly the rows deleted are added); when none is negative (the common case, new
+    visits), add them in one statement (:data:`_NEW_VISITS` over ``tmp_overview``), else
+    (a rewritten visit's stored version) by :func:`apply_changes`, which also drops rows
+    left at zero visits. The caller holds the erasure lock (shared, or exclusive for an
+    erasure) and is the only drainer: nobody else writes the rollups meanwhile.
+    """
+    ensure_overview_temp(conn)
+    where = _AT_MOST if limit else ""
+    taken = conn.execute(
+        _fmt(_TAKE.replace("{where}", where), tables), {"limit": limit} if limit else None
+    ).rowcount
+    if taken <= 0:
+        return 0
+    negative = conn.execute("SELECT EXISTS (SELECT 1 FROM tmp_overview WHERE visits < 0)")
+    if (row := negative.fetchone()) and not row[0] and _add_only(conn, tables, _SOURCE_DRAINED):
+        conn.execute("DELETE FROM tmp_overview")
+    else:
+        apply_changes(conn, tables)
+    return taken
 
 
 def rebuild_staged_branches(conn: psycopg.Connection[Any], tables: Mapping[str, str]) -> None:

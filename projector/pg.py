@@ -30,6 +30,8 @@ from projector import fencing
 from projector.erase_session import drop_erased_sessions, erase_session_rows, record_purges
 from projector.folds import Batch
 from projector.overview import (
+    OVERVIEW_CHANGES,
+    drain_changes,
     ensure_overview_temp,
     rebuild_staged_branches,
     rebuild_user,
@@ -84,8 +86,8 @@ _LOCK_URL_KEYS = sql_file("projector", "urls_lock_keys")
 
 
 def live_tables() -> dict[str, str]:
-    """The identity map: every logical table (read tables and rollups) is the live one."""
-    return {t: t for t in (*ALL_TABLES, *ROLLUP_TABLES)}
+    """Every logical table (read tables, rollups, the overview's pending changes) is live."""
+    return {t: t for t in (*ALL_TABLES, *ROLLUP_TABLES, OVERVIEW_CHANGES)}
 
 
 def _fmt(text: str, tables: Tables) -> sql.Composed:
@@ -207,10 +209,11 @@ def erase_user_rows(
 ) -> int:
     """Erase one user up to ``erase.at`` inside the caller's transaction; return rows deleted.
 
-    Steps: record the tombstone (its ``erased_at`` is the cut, server time: what the gateway
-    received up to it is skipped forever, later uploads are projected again); hand the URL versions
-    other users still read over to one of them, then delete the user's rows from every read table
-    and its shadow (if a replay is building one); delete page texts no remaining URL row references;
+    Steps: drain the overview's pending changes (:func:`projector.overview.drain_changes`: the
+    rollups then sum every visit); record the tombstone (its ``erased_at`` is the cut, server time:
+    what the gateway received up to it is skipped forever, later uploads are projected again); hand
+    the URL versions other users still read over to one of them, then delete the user's rows from
+    every read table and its shadow (if a replay is building one); delete orphaned page texts;
     move the archived url events of the handed-over versions to their heirs
     (:mod:`projector.shared_pages`), then delete the user's archive rows and re-derived entries
     logged up to the cut or this transaction; delete the names they gave sessions and the deletions
@@ -218,6 +221,7 @@ def erase_user_rows(
     record the Redis purges owed (``purges``: stream key → trim below this offset).
     """
     params = {"user": erase.user_id, "at": erase.at}
+    drain_changes(conn)  # who else reads a page (page_titles) and the user's share, complete
     conn.execute(_ERASED_USER, {**params, "reason": erase.reason})
     deleted, heirs = _erase_read_rows(conn, "", params)
     deleted += _erase_read_rows(conn, SHADOW_SUFFIX, params)[0]
@@ -274,11 +278,7 @@ def _erase_read_rows(
             s=sql.Identifier(names.get("sessions", "sessions")),
         )
         deleted += conn.execute(query, params).rowcount
-    rollups = {
-        base: base + suffix
-        for base in ROLLUP_TABLES
-        if conn.execute("SELECT to_regclass(%s)", (base + suffix,)).fetchone() != (None,)
-    }
+    rollups = {b: b + suffix for b in ROLLUP_TABLES if _exists(conn, b + suffix)}
     rebuild_user(conn, {**names, **rollups}, str(params["user"]))  # the overview follows
     return deleted, heirs
 

@@ -106,7 +106,9 @@ async def swap(
          ``SWAP_LOCK_TIMEOUT_MS``);
       3. compute the ``diff`` (live vs. shadow) if asked;
       4. unless ``dry_run``: rename each live table away and its shadow in, drop the
-         old one; store the checkpoints ``advance`` moves; put ``derivation`` in force;
+         old one; with ``page_visits``, delete the overview's pending changes (the
+         shadow rollups, folded with its visits, already sum them); store the
+         checkpoints ``advance`` moves; put ``derivation`` in force;
       5. commit.
 
     Raises:
@@ -161,6 +163,8 @@ def _swap_once(
     if dry_run:
         return outcome
     _rename(conn, tables)
+    if "page_visits" in tables:  # the shadow rollups sum its visits: live changes are moot
+        conn.execute("DELETE FROM overview_changes")
     checkpoints.store(conn, {k: o for k, o in advance.items() if live.get(k) != o})
     if derivation is not None:
         record_derivation(

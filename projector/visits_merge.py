@@ -24,6 +24,13 @@ visits: ~0.3 s of this process's CPU saved). Steps, inside the batch's transacti
 
 Either way ``page_visits`` and the rollups end up as the upsert alone would leave
 them, so duplicates, redelivery and replay fold as before.
+
+Live (``tables`` names ``overview_changes``) steps 2 and 3 write the changes to that
+table instead of the rollups (:func:`projector.overview.record_new_visits`; the upsert's
+change set goes there directly), and the overview drainer adds them to the rollups later
+(:mod:`projector.overview_drainer`): the fold's transaction writes ``page_visits``, one
+unindexed row per changed visit version and its checkpoint. Replay's shadow tables are
+folded with their rollups as above.
 """
 
 from __future__ import annotations
@@ -34,7 +41,13 @@ from typing import Any, Final
 import psycopg
 from psycopg import errors, sql
 
-from projector.overview import add_new_visits, apply_changes, upsert_staged_visits
+from projector.overview import (
+    OVERVIEW_CHANGES,
+    add_new_visits,
+    apply_changes,
+    record_new_visits,
+    upsert_staged_visits,
+)
 from projector.tables import PAGE_VISITS
 
 __all__ = ["merge_visits"]
@@ -55,8 +68,8 @@ canonical lower-case form."""
 
 
 def merge_visits(conn: psycopg.Connection[Any], tables: Mapping[str, str], upsert: str) -> None:
-    """Merge the visits staged in ``tmp_visits`` and add what changed to the rollups
-    (steps above).
+    """Merge the visits staged in ``tmp_visits`` and add what changed to the rollups, or
+    live to the pending changes (steps above).
 
     Args:
         conn: the batch's connection, inside its transaction.
@@ -64,11 +77,18 @@ def merge_visits(conn: psycopg.Connection[Any], tables: Mapping[str, str], upser
         upsert: the visits' upsert statement (:attr:`projector.tables.ReadTable.upsert`).
     """
     insert = sql.SQL(_INSERT_NEW).format(page_visits=sql.Identifier(tables["page_visits"]))
+    deferred = OVERVIEW_CHANGES in tables  # live: the drainer updates the rollups
     try:
         with conn.transaction():
             conn.execute(insert)
     except errors.UniqueViolation:
-        upsert_staged_visits(conn, tables, upsert)
-        apply_changes(conn, tables)
+        if deferred:
+            upsert_staged_visits(conn, tables, upsert, into=tables[OVERVIEW_CHANGES])
+        else:
+            upsert_staged_visits(conn, tables, upsert)
+            apply_changes(conn, tables)
         return
-    add_new_visits(conn, tables)
+    if deferred:
+        record_new_visits(conn, tables)
+    else:
+        add_new_visits(conn, tables)

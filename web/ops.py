@@ -23,6 +23,7 @@ from web.models import DeadLetterItem, LagRow, UserHealth
 
 __all__ = [
     "BEHIND_ENTRIES",
+    "OVERVIEW_TOPIC",
     "ai_status",
     "dead_letters",
     "lag_rows",
@@ -33,6 +34,9 @@ __all__ = [
     "worker_groups",
 ]
 
+#: The ops page's line for the overview's rollups behind ``page_visits`` (pending visit
+#: changes; one figure, shown under partition 0; not a partition's lag).
+OVERVIEW_TOPIC = "overview_changes"
 #: More unprocessed entries than this on the user's partition counts as "behind".
 BEHIND_ENTRIES = 1000
 
@@ -71,6 +75,15 @@ async def lag_with_problems(
         for consumer in report.consumers
         for row in consumer.partitions
     ]
+    if report.overview is not None:  # the rollups behind page_visits (one figure)
+        rows.append(
+            LagRow(
+                consumer="projection:overview",
+                topic=OVERVIEW_TOPIC,
+                partition=0,
+                lag=report.overview.pending_changes,
+            )
+        )
     return rows, [problem.reason for problem in report.problems]
 
 
@@ -93,7 +106,8 @@ async def user_health(
     """
     last, recording, processing = await store.last_event(conn, user_id)
     partition = partition_for(user_id, settings.partitions)
-    lag = [row.lag for row in await lag_rows(conn, redis, settings) if row.partition == partition]
+    rows = await lag_rows(conn, redis, settings)
+    lag = [r.lag for r in rows if r.partition == partition and r.topic != OVERVIEW_TOPIC]
     max_lag = max(lag, default=0)
     behind = max_lag > BEHIND_ENTRIES
     provider, status = ai_status(settings)

@@ -1,7 +1,9 @@
--- What a batch of new visits adds to the overview's rollups (projector.overview), read
--- straight from the visits just COPYed into page_visits (tmp_visits, the same rows):
--- one statement, no change table written. Every visit is new, so every change is an
--- addition and no rollup row can drop to zero visits (nothing to delete). The rows are
+-- What changes that only add (no negative one) bring to the overview's rollups
+-- (projector.overview): the source is either the visits just inserted into page_visits
+-- (tmp_visits, replay's shadow fold) or a drained batch of overview_changes (tmp_overview,
+-- the live drainer), as (user_id, day, domain, url_hash, content_hash, title, dwell_ms,
+-- visits). Every change adds, so no rollup row can drop to zero visits (nothing to
+-- delete). The rows are
 -- read once (v) and summed per user, day and domain once (d); the daily and monthly
 -- domain rollups and the days are sums of d, the monthly pages and the titles sums of v.
 -- The two big rollups take their rows in primary-key order: the index work of 100,000
@@ -13,16 +15,14 @@
 -- 100,000 new titles cost the statement ~0.13-0.15 s of CPU less without the speculative
 -- insertion (bench/projector.py, 1.49-1.53 s vs 1.63-1.66 s, interleaved, load 5-7).
 WITH v AS MATERIALIZED (
-    SELECT user_id::uuid AS user_id,
-           ((timestamptz 'epoch' + start_at * interval '1 ms') AT TIME ZONE 'UTC')::date AS day,
-           domain, url_hash, content_hash, title, dwell_ms
-    FROM tmp_visits
+    SELECT user_id, day, domain, url_hash, content_hash, title, dwell_ms, visits
+    FROM ({source}) s
 ), c AS MATERIALIZED (
     -- the batch's titles per user and page version, and whether the user's row of each
     -- is stored already
     SELECT g.user_id, g.url_hash, g.content_hash, g.title, g.visits,
            p.user_id IS NOT NULL AS stored
-    FROM (SELECT user_id, url_hash, content_hash, title, count(*) AS visits FROM v
+    FROM (SELECT user_id, url_hash, content_hash, title, sum(visits) AS visits FROM v
           GROUP BY 1, 2, 3, 4) g
     LEFT JOIN {page_titles} p ON p.user_id = g.user_id AND p.url_hash = g.url_hash
         AND p.content_hash = g.content_hash AND p.title = g.title
@@ -45,7 +45,7 @@ WITH v AS MATERIALIZED (
     ON CONFLICT (user_id, url_hash, content_hash, title) DO UPDATE
     SET visits = o.visits + EXCLUDED.visits
 ), d AS MATERIALIZED (
-    SELECT user_id, day, domain, sum(dwell_ms) AS dwell_ms, count(*) AS visits
+    SELECT user_id, day, domain, sum(dwell_ms) AS dwell_ms, sum(visits) AS visits
     FROM v GROUP BY user_id, day, domain
 ), days AS (
     INSERT INTO {overview_days} AS o (user_id, day, dwell_ms, visits)
@@ -66,7 +66,8 @@ WITH v AS MATERIALIZED (
 )
 INSERT INTO {overview_pages_monthly} AS o
     (user_id, month, url_hash, content_hash, dwell_ms, visits)
-SELECT user_id, date_trunc('month', day)::date, url_hash, content_hash, sum(dwell_ms), count(*)
+SELECT user_id, date_trunc('month', day)::date, url_hash, content_hash, sum(dwell_ms),
+       sum(visits)
 FROM v GROUP BY 1, 2, 3, 4
 ORDER BY 1, 2, 3, 4
 ON CONFLICT (user_id, month, url_hash, content_hash) DO UPDATE

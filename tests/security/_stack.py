@@ -174,17 +174,25 @@ class Person:
         return sid
 
     def wait_done(self, session_id: str, timeout_s: float = 120.0) -> None:
-        """Wait until the dashboard shows the session ready (visits and map stored)."""
+        """Wait until the dashboard shows the session ready (visits and map stored) and the
+        overview's rollups (the search's titles among them) hold its visits: they catch up
+        behind the timeline (the projector's overview drainer)."""
         deadline = time.monotonic() + timeout_s
         while True:
             answer = self.browser.client.get(
                 f"/v1/sessions/{session_id}", headers={"accept": "application/json"}
             )
             if answer.status_code == 200 and answer.json()["session"]["status"] == "ready":
-                return
+                break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"session {session_id} not completed: {answer.text[:500]}")
             time.sleep(0.5)
+        wait_rows(
+            _database_url(),
+            "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM overview_changes WHERE user_id = %s)",
+            (self.user_id,),
+            timeout_s=max(1.0, deadline - time.monotonic()),
+        )
 
     # -------------------------------------------------------------------- reading
     def get(self, path: str, **params: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import redis.asyncio as aioredis
 from mindhit import streams
 from mindhit.settings import Settings
 from projector.consumer import ProjectionConsumer
+from projector.overview_drainer import drain_all
 from projector.projections import ARCHIVED_TOPICS, stream_ids
 
 READ_TABLES = {
@@ -38,6 +40,7 @@ STATE_TABLES = (
     "session_deletions",
     "session_labels",
     "partition_fences",
+    "overview_changes",
 )
 
 
@@ -76,12 +79,14 @@ def pg(database_url: str) -> Iterator[psycopg.Connection[Any]]:
 async def fold_all(
     settings: Settings, redis: aioredis.Redis, conn: psycopg.Connection[Any]
 ) -> None:
-    """Run a consumer until every stream is folded to its highwater."""
+    """Run a consumer until every stream is folded to its highwater, then drain the
+    overview's pending changes into its rollups (the projector's drainer would, shortly)."""
     consumer = ProjectionConsumer(settings, redis, conn)
     await consumer.load()
     while await consumer.turn(block_ms=None):
         pass
     assert not any((await consumer.lag()).values())
+    await asyncio.to_thread(drain_all, conn)
 
 
 async def highwaters(settings: Settings, redis: aioredis.Redis) -> dict[str, int]:

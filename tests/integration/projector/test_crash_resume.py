@@ -22,6 +22,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from mindhit.settings import Settings
+from projector.overview_drainer import drain_all
 from projector.synthetic import synth_log, write_log
 from tests.support.servers import free_port
 
@@ -161,6 +162,7 @@ async def test_kill_9_at_random_points_then_resume_equals_uninterrupted_run(
         proc.wait(timeout=20)
     assert proc.returncode == 0, projector_log(proc)[-2000:]
     assert kills == len(chunks)
+    drain_all(pg)  # what the killed drainers left pending: nothing lost, nothing twice
     crashed = snapshot(pg)
     # Exactly-once archive despite the crashes: every (entry, part) once, every entry there.
     dupes, entries = pg.execute(
@@ -196,6 +198,7 @@ async def test_two_projectors_at_once_still_fold_everything_exactly_once(
             proc.wait(timeout=20)
     for proc in procs:  # neither replica crashed on the other's writes
         assert proc.returncode == 0, projector_log(proc)[-2000:]
+    drain_all(pg)  # what the stopped drainers left pending
     both = snapshot(pg)
     dupes = pg.execute(
         'SELECT count(*) - count(DISTINCT (topic, partition, "offset", part)) FROM event_log'

@@ -165,10 +165,11 @@ async def test_a_rewritten_visit_moves_its_share_and_leaves_no_empty_rollup_row(
 async def test_a_title_row_stored_while_the_batch_runs_still_counts_the_batch_once(
     settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any], database_url: str
 ) -> None:
-    """A new title is inserted without ON CONFLICT (a user's rows have one writer). Should
-    a row of it be stored after the batch's statement looked (here: another transaction's
-    insert, committed while the batch waits on it), the batch still folds: its visit is
-    added to that row, which keeps its own vector, and the other rollups count it once."""
+    """A new title is inserted without ON CONFLICT (a user's rows have one writer: the
+    drainer, live). Should a row of it be stored after the drain's statement looked (here:
+    another transaction's insert, committed while the drain waits on it), the batch's
+    changes still drain: its visit is added to that row, which keeps its own vector, and
+    the other rollups count it once."""
     user, session = deterministic_id("u", 7), deterministic_id("s", 7)
     day = 1_764_000_000_000
     event = VisitClosed(
@@ -188,7 +189,7 @@ async def test_a_title_row_stored_while_the_batch_runs_still_counts_the_batch_on
             (user,),
         )
         folding = asyncio.create_task(fold_all(settings, aredis, pg))
-        for _ in range(100):  # until the batch's insert waits for the other transaction
+        for _ in range(100):  # until the drain's insert waits for the other transaction
             waiting = other.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                 " AND wait_event_type = 'Lock' AND wait_event = 'transactionid'"
@@ -196,7 +197,7 @@ async def test_a_title_row_stored_while_the_batch_runs_still_counts_the_batch_on
             if waiting and waiting[0]:
                 break
             await asyncio.sleep(0.05)
-        assert waiting and waiting[0], "the batch never waited on the other insert"
+        assert waiting and waiting[0], "the drain never waited on the other insert"
         other.commit()
         await folding
     titles = pg.execute(

@@ -26,6 +26,7 @@ from mindhit.settings import Settings
 from projector import fencing
 from projector.archive import Archiver
 from projector.consumer import ProjectionConsumer
+from projector.overview_drainer import drain_all
 from projector.synthetic import LogItem, synth_log, write_log
 from tests.support.waiting import wait_until as _wait
 
@@ -131,6 +132,7 @@ async def _check_exact(
     ).fetchone()  # type: ignore[misc]
     pg.commit()
     assert dupes == 0 and entries == sum((await highwaters(settings, redis)).values())
+    drain_all(pg)  # what the replicas' drainers left pending
     folded = snapshot(pg)
     assert len(folded["page_visits"]) == visits
     clear_read_tables(pg)

@@ -1,0 +1,134 @@
+"""The overview's drainer: folds the visits fold's pending changes into the rollups.
+
+The overview's rollups of ``page_visits`` (:data:`projector.overview.OVERVIEW_TABLES`)
+are a read model of their own that catches up behind the visits fold (issue 14: they
+cost the fold more than ``page_visits`` itself). The fold appends what each batch
+changed to ``overview_changes`` in its own transaction; the drainer moves every pending
+change into the rollups in large batches, deleting what it drained in the same
+transaction, so a crash between the two loses nothing and counts nothing twice, and the
+rollups plus the pending changes always equal the aggregate of ``page_visits``.
+
+It runs in every projector replica (:func:`projector.app.run_projector`), one at a time
+(a try-lock), every :data:`DRAIN_EVERY_S`; an erasure drains first itself (holding the
+erasure lock exclusively, which every drain holds shared), and a replay's swap deletes
+the pending changes its shadow rollups already hold (it holds the visits projection's
+write lock exclusively, which every drain holds shared). The lag (pending changes, the
+oldest one's age) is in ``mindhit lag``, the ops page and ``mindhit_overview_pending_*``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Final
+
+import msgspec
+import psycopg
+
+from mindhit.erasures import ERASE_LOCK
+from projector import metrics
+from projector.overview import drain_changes
+from projector.pg import ensure_temp_tables, lock_projections
+
+__all__ = [
+    "DRAIN_EVERY_S",
+    "DRAIN_LOCK",
+    "DRAIN_ROWS",
+    "OverviewDrainer",
+    "Pending",
+    "drain_all",
+    "drain_once",
+    "pending",
+]
+
+DRAIN_LOCK: Final = 0x6D68_6F76  # "mhov": one drainer at a time
+DRAIN_ROWS: Final = 200_000
+"""Changes drained per transaction at most (a backlog is drained in several)."""
+DRAIN_EVERY_S: Final = 0.5
+"""Pause between two drains that found less than :data:`DRAIN_ROWS` pending."""
+
+
+class Pending(msgspec.Struct, frozen=True):
+    """The overview's lag: changes not yet in the rollups, and how old the oldest is."""
+
+    changes: int
+    oldest_s: float
+
+
+def pending(conn: psycopg.Connection[Any]) -> Pending:
+    """The pending changes (a scan of the unindexed table: what is pending, no more)."""
+    row = conn.execute(
+        "SELECT count(*), coalesce(extract(epoch FROM now() - min(changed_at)), 0)"
+        " FROM overview_changes"
+    ).fetchone()
+    conn.commit()
+    return Pending(int(row[0]), float(row[1])) if row else Pending(0, 0.0)
+
+
+def drain_once(conn: psycopg.Connection[Any], limit: int = DRAIN_ROWS) -> int | None:
+    """Drain up to ``limit`` pending changes; how many (None: another replica drains).
+
+    Steps, in one transaction: take the visits projection's write lock shared (a replay
+    about to swap holds it exclusively: the drain waits, and the swap for the drain);
+    try the drain lock (held: return None); take the erasure lock shared (an erasure
+    drains itself holding it exclusively); move up to ``limit`` pending changes into the
+    rollups and delete them (:func:`projector.overview.drain_changes`); commit.
+    """
+    with conn.transaction():
+        lock_projections(conn, {"visits"}, shared=True)
+        row = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (DRAIN_LOCK,)).fetchone()
+        if not row or not row[0]:
+            return None
+        conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ERASE_LOCK,))
+        return drain_changes(conn, limit=limit)
+
+
+def drain_all(conn: psycopg.Connection[Any], limit: int = DRAIN_ROWS) -> int:
+    """Drain until nothing is pending (waiting for another drainer's turn); how many."""
+    ensure_temp_tables(conn)
+    conn.commit()
+    total = 0
+    while True:
+        drained = drain_once(conn, limit)
+        if drained is None:
+            conn.execute("SELECT pg_advisory_lock(%s)", (DRAIN_LOCK,))  # its turn, then ours
+            conn.execute("SELECT pg_advisory_unlock(%s)", (DRAIN_LOCK,))
+            conn.commit()
+            continue
+        total += drained
+        if drained < limit:
+            return total
+
+
+class OverviewDrainer:
+    """The drain loop of a projector replica, on a connection of its own.
+
+    Args:
+        conn: a synchronous PostgreSQL connection owned by the drainer.
+        limit: changes per transaction at most.
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any], *, limit: int = DRAIN_ROWS) -> None:
+        self.conn = conn
+        self.limit = limit
+        self._ready = False
+
+    async def turn(self) -> int:
+        """Drain what is pending now (several transactions for a backlog), then set the
+        lag gauges; return the changes drained by this replica."""
+        return await asyncio.to_thread(self._turn)
+
+    def _turn(self) -> int:
+        if not self._ready:
+            ensure_temp_tables(self.conn)
+            self.conn.commit()
+            self._ready = True
+        total = 0
+        while (drained := drain_once(self.conn, self.limit)) is not None:
+            total += drained
+            if drained < self.limit:
+                break
+        metrics.OVERVIEW_DRAINED.inc(total)
+        lag = pending(self.conn)
+        metrics.OVERVIEW_PENDING.set(lag.changes)
+        metrics.OVERVIEW_PENDING_AGE.set(lag.oldest_s)
+        return total

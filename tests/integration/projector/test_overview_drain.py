@@ -1,0 +1,160 @@
+"""The overview's rollups catch up behind the visits fold (issue 14): the fold leaves its
+changes pending in ``overview_changes``, the drainer folds them in. Rollups plus pending
+changes always equal the aggregate of ``page_visits``; a drain that fails adds nothing;
+an erasure drains first, so no pending change of what it erased is left to add back; a
+replay's swap drops the pending changes its shadow rollups already hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+import redis.asyncio as aioredis
+
+from mindhit import streams
+from mindhit.settings import Settings
+from projector.consumer import ProjectionConsumer
+from projector.overview import drain_changes
+from projector.overview_drainer import DRAIN_LOCK, drain_all, drain_once, pending
+from projector.replay import replay
+from projector.synthetic import synth_log, user_ids, write_log
+from schema.derived import SessionErased
+from schema.log import DerivedEntry, encode_derived_entry
+from schema.topics import SESSIONS_TOPIC, partition_for, stream_key
+
+from .conftest import snapshot
+from .test_archive_replay import archive_all
+from .test_overview_rollups import _check
+
+pytestmark = pytest.mark.integration
+
+ROLLUPS = (
+    "overview_days",
+    "overview_domains",
+    "overview_domains_monthly",
+    "overview_pages_monthly",
+    "page_titles",
+)
+
+
+async def _fold_only(
+    settings: Settings, redis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    """Fold every stream to its highwater, leaving the overview's changes pending."""
+    consumer = ProjectionConsumer(settings, redis, pg)
+    await consumer.load()
+    while await consumer.turn(block_ms=None):
+        pass
+
+
+def _rows(pg: psycopg.Connection[Any], table: str) -> int:
+    row = pg.execute(f"SELECT count(*) FROM {table}").fetchone()  # type: ignore[arg-type]
+    pg.commit()
+    return int(row[0]) if row else 0
+
+
+def _sum_with_pending(pg: psycopg.Connection[Any]) -> list[Any]:
+    """Per user and day: the rollup's visits plus the pending ones (what it will hold)."""
+    rows = pg.execute(
+        "SELECT user_id, day, sum(visits), sum(dwell_ms) FROM ("
+        " SELECT user_id, day, visits, dwell_ms FROM overview_days"
+        " UNION ALL SELECT user_id, day, visits, dwell_ms FROM overview_changes) x"
+        " GROUP BY 1, 2 HAVING sum(visits) <> 0 ORDER BY 1, 2"
+    ).fetchall()
+    truth = pg.execute(
+        "SELECT user_id, (start_at AT TIME ZONE 'UTC')::date, count(*), sum(dwell_ms)"
+        " FROM page_visits GROUP BY 1, 2 ORDER BY 1, 2"
+    ).fetchall()
+    pg.commit()
+    assert rows == truth
+    return rows
+
+
+async def test_the_fold_leaves_changes_pending_and_the_drain_adds_each_once(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    log = list(synth_log(51, users=3, sessions_per_user=2, visits_per_session=6))
+    await write_log(aredis, settings, log)
+    await _fold_only(settings, aredis, pg)
+    visits = _rows(pg, "page_visits")
+    assert visits > 0 and _rows(pg, "overview_changes") == visits
+    assert all(_rows(pg, t) == 0 for t in ROLLUPS)
+    assert pending(pg).changes == visits
+    _sum_with_pending(pg)
+    # A drain that fails after moving the changes (here: rolled back) loses none of them.
+    with pytest.raises(RuntimeError), pg.transaction():
+        assert drain_changes(pg, limit=5) == 5
+        raise RuntimeError("crash before commit")
+    assert _rows(pg, "overview_changes") == visits
+    # Drained in bounded transactions: every change once, none left.
+    assert drain_once(pg, limit=5) == 5
+    _sum_with_pending(pg)
+    assert drain_all(pg, limit=7) == visits - 5
+    assert _rows(pg, "overview_changes") == 0
+    _check(pg)
+    # Redelivery of the whole log: the fold writes no change at all, the rollups stay.
+    before = snapshot(pg)
+    await write_log(aredis, settings, log)
+    await _fold_only(settings, aredis, pg)
+    assert _rows(pg, "overview_changes") == 0
+    assert snapshot(pg) == before
+
+
+async def test_a_second_drainer_waits_its_turn(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any], database_url: str
+) -> None:
+    """Drains run one at a time: while one holds the drain lock another drains nothing."""
+    await write_log(
+        aredis, settings, synth_log(52, users=2, sessions_per_user=1, visits_per_session=4)
+    )
+    await _fold_only(settings, aredis, pg)
+    with psycopg.connect(database_url) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (DRAIN_LOCK,))
+        assert drain_once(pg) is None
+        other.execute("SELECT pg_advisory_unlock(%s)", (DRAIN_LOCK,))
+    assert drain_once(pg) == _rows(pg, "page_visits")
+    _check(pg)
+
+
+async def test_an_erasure_leaves_no_pending_change_of_what_it_erased(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    """A session deleted while its visits' changes are still pending: the erasure drains
+    them first and takes the session's whole share out; nothing of it stays pending or
+    comes back; a replay afterwards rebuilds the same rollups and drops what is pending."""
+    log = list(synth_log(53, users=2, sessions_per_user=3, visits_per_session=5))
+    await write_log(aredis, settings, log)
+    await _fold_only(settings, aredis, pg)
+    user = user_ids(53, 2)[0]
+    doomed = pg.execute(
+        "SELECT session_id::text FROM sessions WHERE user_id = %s ORDER BY 1 LIMIT 1", (user,)
+    ).fetchone()
+    pg.commit()
+    assert doomed
+    event = SessionErased(user_id=user, session_id=doomed[0], ts=1, reason="test")
+    await streams.append(
+        aredis,
+        stream_key(settings.key_prefix, SESSIONS_TOPIC, partition_for(user, settings.partitions)),
+        encode_derived_entry(DerivedEntry(events=[event])),
+        key=user.encode(),
+        timestamp_ms=1,
+    )
+    await _fold_only(settings, aredis, pg)  # the erasure, with every change still pending
+    assert _rows(pg, "overview_changes") == 0
+    left = pg.execute(
+        "SELECT count(*) FROM page_visits WHERE session_id = %s", (doomed[0],)
+    ).fetchone()
+    pg.commit()
+    assert left == (0,)
+    _check(pg)
+    # Later visits are pending again; a replay's swap drops them with its rebuilt rollups.
+    await write_log(
+        aredis, settings, synth_log(54, users=1, sessions_per_user=1, visits_per_session=4)
+    )
+    await _fold_only(settings, aredis, pg)
+    assert _rows(pg, "overview_changes") > 0
+    await archive_all(settings, aredis, pg)
+    assert (await replay(settings, aredis, pg)).swapped
+    assert _rows(pg, "overview_changes") == 0
+    _check(pg)
