@@ -42,6 +42,7 @@ USER_TABLES = (
     "overview_pages_monthly",
     "overview_branches",
     "page_titles",
+    "overview_changes",
     "event_log",
     "derived_log",
 )

@@ -76,6 +76,13 @@ def folded(conn: psycopg.Connection[Any]) -> dict[tuple[str, str, int], int]:
     return {(p, t, n): o for p, t, n, o in rows}
 
 
+def _drained(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the projector's overview drainer left nothing pending."""
+    row = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM overview_changes)").fetchone()
+    conn.commit()
+    return bool(row and row[0])
+
+
 async def wait_caught_up(
     settings: Settings, redis: aioredis.Redis, conn: psycopg.Connection[Any], timeout: float = 90
 ) -> None:
@@ -85,7 +92,7 @@ async def wait_caught_up(
         cps = folded(conn)
         projected = sum(o for (p, _, _), o in cps.items() if p != "archiver")
         archived = sum(o for (p, _, _), o in cps.items() if p == "archiver")
-        if projected == total and archived == total:
+        if projected == total and archived == total and _drained(conn):
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"projector did not catch up: {folded(conn)} vs {total}")

@@ -20,6 +20,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from mindhit.settings import Settings
+from projector.overview_drainer import drain_all
 from projector.pg import apply_batch, ensure_temp_tables, live_tables
 from projector.replay import replay
 from projector.synthetic import LogItem, write_log
@@ -52,6 +53,7 @@ def _h(text: str) -> str:
 def _apply(pg: psycopg.Connection[Any], *entries: RawEntry | DerivedEntry) -> None:
     apply_batch(pg, fold_entries(list(entries)), tables=live_tables(), expected={}, advance={})
     pg.commit()
+    drain_all(pg)  # the overview's rollups (the search's titles), as the drainer keeps them
 
 
 def _started(user: str, session_id: str, ts: int) -> RawEntry:
