@@ -13,6 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from mindhit import streams
+from mindhit.lag import collect_lag, render_text
 from mindhit.settings import Settings
 from projector.consumer import ProjectionConsumer
 from projector.overview import drain_changes
@@ -72,7 +73,7 @@ def _sum_with_pending(pg: psycopg.Connection[Any]) -> list[Any]:
 
 
 async def test_the_fold_leaves_changes_pending_and_the_drain_adds_each_once(
-    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any], database_url: str
 ) -> None:
     log = list(synth_log(51, users=3, sessions_per_user=2, visits_per_session=6))
     await write_log(aredis, settings, log)
@@ -81,6 +82,10 @@ async def test_the_fold_leaves_changes_pending_and_the_drain_adds_each_once(
     assert visits > 0 and _rows(pg, "overview_changes") == visits
     assert all(_rows(pg, t) == 0 for t in ROLLUPS)
     assert pending(pg).changes == visits
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        report = await collect_lag(aredis, settings.key_prefix, settings.partitions, conn)
+    assert report.overview is not None and report.overview.pending_changes == visits
+    assert "overview rollups: " + str(visits) in render_text(report)
     _sum_with_pending(pg)
     # A drain that fails after moving the changes (here: rolled back) loses none of them.
     with pytest.raises(RuntimeError), pg.transaction():
