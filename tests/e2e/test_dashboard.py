@@ -36,7 +36,7 @@ from schema.events import (
     WindowFocus,
 )
 from schema.ids import uuid7
-from tests.e2e.pipeline import Pipeline, run_node, running_pipeline
+from tests.e2e.pipeline import Pipeline, run_node, running_pipeline, wait_overview_drained
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
 
@@ -128,10 +128,11 @@ def _wait_ready(database_url: str, session_ids: list[str], timeout_s: float = 90
                 (session_ids,),
             ).fetchone()
             if row and row[0] == len(session_ids):
-                return
+                break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"sessions not ready after {timeout_s}s: {session_ids}")
             time.sleep(0.3)
+    wait_overview_drained(database_url)  # the search starts from the titles' rollup
 
 
 def test_sign_up_demo_data_session_list_timeline_map_search_and_isolation(

@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.e2e.pipeline import Pipeline, run_node, running_pipeline
+from tests.e2e.pipeline import Pipeline, run_node, running_pipeline, wait_overview_drained
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
 
@@ -56,8 +56,9 @@ def pipeline(redis_url: str, database_url: str, tmp_path_factory: Any) -> Iterat
 
 
 @pytest.fixture(scope="module")
-def user(pipeline: Pipeline) -> DemoUser:
-    """A user signed up in the browser, with three demo sessions made through the gateway."""
+def user(pipeline: Pipeline, database_url: str) -> DemoUser:
+    """A user signed up in the browser, with three demo sessions made through the gateway
+    (and drained into the overview's rollups, which trail the timeline)."""
     email = f"e2e-feat-{uuid.uuid4().hex[:8]}@example.com"
     signup = run_node(
         "dashboard.mjs",
@@ -81,6 +82,7 @@ def user(pipeline: Pipeline) -> DemoUser:
         .splitlines()[-1]
     )
     assert demo["ready"] == 3
+    wait_overview_drained(database_url)
     return DemoUser(email=email, token=signup["token"], sessions=list(demo["sessions"]))
 
 
