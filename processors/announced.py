@@ -17,7 +17,9 @@ A marker goes away in three ways, and none goes unseen:
   Redis, right after on a cluster). Every look-up first reads the token (``SET NX GET``:
   a missing one is created) in the same pipeline, before the markers; a token other than
   the one the kept versions were seen under drops them all, and the versions answered
-  from memory are asked again (a second round trip, after an erasure only).
+  from memory are asked again (a second round trip, after an erasure only). What that
+  pipeline read is not kept: a cluster runs it node by node, so a marker may have been
+  read before the deletion whose new token it came with.
 - *Redis loses data.* Restarted empty, it has no token (as above). A failover that lost
   the last writes is a log loss the workers stand still for (:mod:`processors.transport
   .log_check`) until ``mindhit recover``, which deletes the token; and what a worker
@@ -144,13 +146,15 @@ class AnnouncedVersions:
         if changed or len(kept) > LIMIT:
             kept.clear()
             self._token = token
+        if changed:  # answers, not kept: a cluster may have read them before the token
+            return True, [v for v, life in zip(asked, lives, strict=True) if life == -2]
         fresh: list[Version] = []
         for version, life in zip(asked, lives, strict=True):
             if life == -2:  # no such key
                 fresh.append(version)
             else:
                 kept[version] = math.inf if life == -1 else started + life / 1000
-        return changed, fresh
+        return False, fresh
 
     def remember(self, versions: Iterable[Version], seen: tuple[bytes | None, float]) -> None:
         """Keep versions whose markers were just written (``ttl_s``); ``seen`` is
