@@ -45,7 +45,7 @@ __all__ = ["LIMIT", "AnnouncedVersions", "Version"]
 Version = tuple[str, str]
 """``(url_hash, content_hash)``."""
 LIMIT = 100_000
-"""Versions kept at most (~30 MB); past it, everything kept is dropped and asked again."""
+"""Versions kept at most (~35 MB); past it, everything kept is dropped and asked again."""
 _TTLS = resources.files("processors").joinpath("version_ttls.lua").read_text()
 
 
