@@ -158,12 +158,14 @@ async def test_kill_9_at_random_points_then_resume_equals_uninterrupted_run(
         lag_line = (
             'mindhit_projection_lag_entries{partition="0",projection="visits",topic="visits"} 0.0'
         )
+        drained = "mindhit_overview_pending_changes 0.0"  # the overview's drainer caught up
         for _ in range(100):
-            if lag_line in (await http_get(port, "/metrics"))[1]:
+            metrics = (await http_get(port, "/metrics"))[1]
+            if lag_line in metrics and drained in metrics:
                 break
             await asyncio.sleep(0.1)
         else:
-            raise AssertionError("no lag gauge on /metrics")
+            raise AssertionError("no lag gauge (or overview pending gauge) on /metrics")
     finally:
         proc.terminate()
         proc.wait(timeout=20)
