@@ -4,9 +4,11 @@ Each replica is a real ``mindhit projector`` process (group membership, partitio
 fencing tokens, every projection and the archiver of the partitions it holds). Once the
 group has settled, a backlog of ``--visits`` VisitClosed events (200 per entry, 64 users
 over ``--partitions`` partitions) is appended, and the clock runs until every entry is
-both folded into the read tables and archived (the checkpoints in PostgreSQL say so):
-durable progress, as a user's dashboard sees it. Each run has its own database
-(``--db``, dropped and created again) and key prefix (deleted afterwards).
+both folded into the read tables and archived (the checkpoints in PostgreSQL say so) and
+the overview's rollups hold every visit (no change left in ``overview_changes``: the
+replicas' drainer caught up): durable progress, as a user's dashboard sees it. Each run
+has its own database (``--db``, dropped and created again) and key prefix (deleted
+afterwards).
 
 On one machine the replicas share its cores with PostgreSQL, whose backends do most of a
 fold's work, so a second replica gains what the cores left idle by one; on separate
@@ -113,6 +115,13 @@ def progress(conn: psycopg.Connection[object]) -> tuple[int, int]:
     return done.get("visits", 0), done.get("archiver", 0)
 
 
+def drained(conn: psycopg.Connection[object]) -> bool:
+    """Whether the overview's rollups hold every folded visit (nothing left to drain)."""
+    row = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM overview_changes)").fetchone()
+    conn.commit()
+    return bool(row and row[0])
+
+
 async def run(replicas: int, args: argparse.Namespace) -> tuple[float, float, float]:
     """Visits/s of ``replicas`` replicas folding and archiving the backlog; the share of
     the machine's CPU busy meanwhile (everything on it, PostgreSQL and Redis too); and the
@@ -145,7 +154,7 @@ async def run(replicas: int, args: argparse.Namespace) -> tuple[float, float, fl
             began, cpu_before = time.perf_counter(), busy_jiffies()
             spent_before = group_cpu_s(conn, procs)
             await append_all(client, settings, VISITS_TOPIC, entries)
-            while min(progress(conn)) < len(entries):
+            while min(progress(conn)) < len(entries) or not drained(conn):
                 if any(proc.poll() is not None for proc in procs):
                     raise SystemExit("a projector replica died during the run")
                 await asyncio.sleep(0.05)
