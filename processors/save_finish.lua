@@ -26,13 +26,4 @@ for i = 4, #ARGV do
     members = {}
   end
 end
-local ttl = tonumber(ARGV[2])
-if ttl <= 0 then
-  return 0
-end
-local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - ttl, 'LIMIT', 0, tonumber(ARGV[3]))
-for _, user in ipairs(old) do
-  redis.call('HDEL', KEYS[1], user)
-  redis.call('ZREM', KEYS[2], user)
-end
-return #old
+-- (processors/state_expiry.lua follows: this script's tail, appended when it is loaded)

@@ -51,10 +51,16 @@ DWELL_IDLE_MULTIPLE = 84
 """A user's state lives this many session idle closes after their last event (7 days)."""
 SWEEP = 16
 """Users whose state expired that one save removes at most."""
-_SAVE = resources.files("processors").joinpath("save_state.lua").read_text()
-_GUARD = resources.files("processors").joinpath("save_guard.lua").read_text()
-_FINISH = resources.files("processors").joinpath("save_finish.lua").read_text()
-_LIST = resources.files("processors").joinpath("list_state_users.lua").read_text()
+
+
+def _lua(name: str) -> str:
+    return resources.files("processors").joinpath(name).read_text()
+
+
+_SAVE = _lua("save_state.lua") + _lua("state_expiry.lua")
+_GUARD = _lua("save_guard.lua")
+_FINISH = _lua("save_finish.lua") + _lua("state_expiry.lua")
+_LIST = _lua("list_state_users.lua")
 
 Fence = Callable[[int], "tuple[str, str] | None"]
 """Partition → (its lease hash, this worker's member id) while held, else None (unfenced)."""

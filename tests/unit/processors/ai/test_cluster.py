@@ -24,6 +24,7 @@ from processors.ai.cluster import (
 from processors.ai.local import plan_session
 from processors.ai.wordvectors import load_word_vectors
 from tests.unit.corpus.mixed import make_sessions
+from tests.unit.processors.ai.strategies import similarity_of
 
 WORDS = [
     "telescope",
@@ -71,11 +72,7 @@ def test_groups_are_numbered_densely_in_order_of_first_appearance(
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 30), st.data())
 def test_choose_groups_handles_any_similarity_matrix(count: int, data: st.DataObject) -> None:
-    raw = np.array(
-        data.draw(st.lists(st.floats(0, 1), min_size=count * count, max_size=count * count))
-    ).reshape(count, count)
-    similarity = (raw + raw.T) / 2
-    np.fill_diagonal(similarity, 1.0)
+    similarity = similarity_of(data, count)
     groups = choose_groups(similarity)
     assert len(groups) == count and _dense_in_order(groups)
     # a page linked to no other page is a group of its own
@@ -197,11 +194,7 @@ def test_groups_as_alike_across_as_inside_merge_and_unrelated_ones_do_not() -> N
 def test_merging_only_joins_whole_groups_and_leaves_lone_pages_alone(
     count: int, threshold: float, data: st.DataObject
 ) -> None:
-    raw = np.array(
-        data.draw(st.lists(st.floats(0, 1), min_size=count * count, max_size=count * count))
-    ).reshape(count, count)
-    similarity = (raw + raw.T) / 2
-    np.fill_diagonal(similarity, 1.0)
+    similarity = similarity_of(data, count)
     labels = data.draw(st.lists(st.integers(0, 4), min_size=count, max_size=count))
     merged = merge_close_groups(similarity, labels, threshold, 0.03)
     for i in range(count):

@@ -17,6 +17,7 @@ from processors.ai.split import (
 )
 from processors.ai.wordvectors import load_word_vectors
 from tests.unit.corpus.mixed import make_sessions
+from tests.unit.processors.ai.strategies import similarity_of
 
 WORDS = ["telescope", "galaxy", "orbit", "recipe", "flour", "oven", "water", "plan"]
 bags = st.dictionaries(st.sampled_from(WORDS), st.floats(0.5, 3.0), max_size=5)
@@ -27,11 +28,7 @@ bags = st.dictionaries(st.sampled_from(WORDS), st.floats(0.5, 3.0), max_size=5)
 def test_the_split_only_cuts_groups_without_a_core_word_and_only_inside_them(
     count: int, threshold: float, data: st.DataObject
 ) -> None:
-    raw = np.array(
-        data.draw(st.lists(st.floats(0, 1), min_size=count * count, max_size=count * count))
-    ).reshape(count, count)
-    similarity = (raw + raw.T) / 2
-    np.fill_diagonal(similarity, 1.0)
+    similarity = similarity_of(data, count)
     pages = data.draw(st.lists(bags, min_size=count, max_size=count))
     labels = data.draw(st.lists(st.integers(0, 3), min_size=count, max_size=count))
     split = split_coreless_groups(similarity, pages, labels, threshold, 0.03)
