@@ -95,9 +95,17 @@ _TAKE: Final = (
     " SELECT user_id, day, domain, url_hash, content_hash, title, dwell_ms, visits FROM gone"
 )
 """Pending changes moved into this connection's ``tmp_overview`` (``{where}``: which)."""
-_AT_MOST: Final = " WHERE ctid = ANY(ARRAY(SELECT ctid FROM {overview_changes} LIMIT %(limit)s))"
-"""Up to ``limit`` of the rows this statement sees (change rows are never updated, so
-their ``ctid`` stays theirs until deleted; the table needs no index)."""
+_AT_MOST: Final = (
+    " WHERE ctid = ANY(ARRAY(SELECT ctid FROM {overview_changes}"
+    " ORDER BY changed_at LIMIT %(limit)s))"
+)
+"""The ``limit`` oldest rows this statement sees (change rows are never updated, so
+their ``ctid`` stays theirs until deleted; the table needs no index). Oldest first, not
+in table order: a rewritten visit's -1 cancels a +1 of an earlier transaction of its
+partition (an earlier ``changed_at``), and once drains and VACUUM freed the table's
+first pages a later batch's rows are stored before an earlier one's. Drained before its
++1, the -1 left the day at zero visits, deleted with the new dwell, and the +1 brought
+the old one back for good (test_overview_drain.py)."""
 _CONTRIBUTION: Final = (
     "INSERT INTO tmp_overview"
     " (user_id, day, domain, url_hash, content_hash, title, dwell_ms, visits)"

@@ -20,9 +20,10 @@ from projector.overview import drain_changes
 from projector.overview_drainer import DRAIN_LOCK, drain_all, drain_once, pending
 from projector.replay import replay
 from projector.synthetic import synth_log, user_ids, write_log
-from schema.derived import SessionErased
+from schema.derived import SessionErased, VisitClosed
+from schema.ids import deterministic_id
 from schema.log import DerivedEntry, encode_derived_entry
-from schema.topics import SESSIONS_TOPIC, partition_for, stream_key
+from schema.topics import SESSIONS_TOPIC, VISITS_TOPIC, partition_for, stream_key
 
 from .conftest import snapshot
 from .test_archive_replay import archive_all
@@ -162,4 +163,50 @@ async def test_an_erasure_leaves_no_pending_change_of_what_it_erased(
     await archive_all(settings, aredis, pg)
     assert (await replay(settings, aredis, pg)).swapped
     assert _rows(pg, "overview_changes") == 0
+    _check(pg)
+
+
+async def test_a_bounded_drain_never_takes_a_rewrite_before_the_change_it_cancels(
+    settings: Settings,
+    aredis: aioredis.Redis,
+    pg: psycopg.Connection[Any],
+    database_url: str,
+) -> None:
+    """A bounded drain takes the oldest pending changes first, whatever their place in the
+    table: once earlier drains and VACUUM freed its first pages, a later batch's rows (a
+    rewritten visit: its stored version taken out, -1) land before an earlier batch's
+    (that version added, +1). Taken in table order, the -1 was drained first: the day's
+    row dropped at zero visits with the new dwell, then came back with the old one."""
+    user, session = deterministic_id("u", 7), deterministic_id("s", 7)
+    other = deterministic_id("u", 8)
+    day = 1_764_000_000_000
+
+    def visit(who: str, n: int, dwell: int, title: str = "t") -> VisitClosed:
+        return VisitClosed(
+            user_id=who, visit_id=deterministic_id("v", n), client_id="c", session_id=session,
+            tab_id=1, url=f"https://example.org/{n}", url_hash=f"h{n}", domain="example.org",
+            title=title, start_ts=day + n, end_ts=day + n + dwell, dwell_ms=dwell, opened_seq=n,
+        )  # fmt: skip
+
+    async def send(who: str, events: list[VisitClosed]) -> None:
+        part = partition_for(who, settings.partitions)
+        await streams.append(
+            aredis, stream_key(settings.key_prefix, VISITS_TOPIC, part),
+            encode_derived_entry(DerivedEntry(events=events)),  # type: ignore[arg-type]
+            key=who.encode(), timestamp_ms=day,
+        )  # fmt: skip
+        await _fold_only(settings, aredis, pg)
+
+    await send(other, [visit(other, 1000 + n, 100) for n in range(400)])  # the first pages
+    await send(user, [visit(user, 1, 1000)])  # +1 after them
+    assert drain_once(pg, limit=400) == 400
+    with psycopg.connect(database_url, autocommit=True) as vacuum:
+        vacuum.execute("VACUUM overview_changes")  # the first pages free again
+    await send(user, [visit(user, 1, 5000, title="Retitled")])  # -1 (t), +1 (Retitled)
+    rows = pg.execute("SELECT visits, changed_at FROM overview_changes").fetchall()
+    pg.commit()
+    assert sorted(v for v, _ in rows) == [-1, 1, 1]
+    assert rows[-1][1] < min(at for _, at in rows[:-1])  # the oldest change stored last
+    while drain_once(pg, limit=2):
+        _sum_with_pending(pg)
     _check(pg)
