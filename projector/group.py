@@ -75,7 +75,7 @@ class ProjectorGroup:
         self.changed = asyncio.Event()
         """Set when the generation changed or a lease was lost: the folding round ends."""
         self._lock = asyncio.Lock()  # beats, takes and releases never overlap
-        self._beaten_at = -float("inf")  # the event loop's time of the last heartbeat
+        self._beaten_at = -float("inf")  # the event loop's time the last heartbeat was sent
 
     def mine(self) -> set[int]:
         """The partitions the current generation gives this replica."""
@@ -96,6 +96,7 @@ class ProjectorGroup:
         async with self._lock:
             lease_s = self.ttl_ms / 1000
             loop = asyncio.get_running_loop()
+            sent = loop.time()  # no later than Redis dates the heartbeat (the group's view)
             beat, lost = await asyncio.gather(
                 within(lease_s / 2, self.state.heartbeat(self.client, self.partitions), "beat"),
                 self.leases.renew_by_node(self.client, self.held, limit_s=lease_s / 2)
@@ -110,7 +111,7 @@ class ProjectorGroup:
                 if isinstance(outcome, BaseException):
                     raise outcome
             assert isinstance(beat, Generation)
-            self._beaten_at = loop.time()
+            self._beaten_at = sent  # not when the renewals beside it ended (up to T/2 on)
             if self.generation is None or beat.number != self.generation.number:
                 self.generation = beat
                 log.info(

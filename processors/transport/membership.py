@@ -69,7 +69,7 @@ class GroupMembership(LogWatch, Service):
         self.log_lost: LogLost | None = None
         """Set once Redis lost the log under the offsets: nothing is fetched or committed."""
         self._partitions = 0
-        self._beaten_at = -float("inf")  # the event loop's time of the last group heartbeat
+        self._beaten_at = -float("inf")  # the loop's time the last group heartbeat was sent
         self._on_lost = on_lost
         self._client: aioredis.Redis | None = None
         self._lock = asyncio.Lock()  # heartbeats, takes and releases never overlap
@@ -115,8 +115,9 @@ class GroupMembership(LogWatch, Service):
         )
 
     async def _beat(self) -> Generation:
+        sent = asyncio.get_running_loop().time()  # no later than Redis dates the heartbeat
         generation = await self.group_state.heartbeat(self.client, self._partitions)
-        self._beaten_at = asyncio.get_running_loop().time()
+        self._beaten_at = sent  # not when its answer came (up to half a lease on)
         if self.generation is None or generation.number != self.generation.number:
             log.info(
                 "group generation",

@@ -4,6 +4,7 @@ and keep the leases on the Redis Cluster masters that answer while one is frozen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,6 +13,7 @@ import psycopg
 import pytest
 import redis.asyncio as aioredis
 from redis.crc import key_slot
+from redis.exceptions import RedisError
 
 from mindhit.keys import PROJECTOR_GROUP, group_members_key
 from mindhit.leases import Leases
@@ -187,3 +189,40 @@ async def test_a_replica_keeps_the_healthy_masters_leases_while_one_master_is_fr
             await beating
             await replica.leave()
             await client.aclose()
+
+
+async def test_a_replica_renews_no_lease_a_lease_after_it_sent_its_last_heartbeat(
+    settings: Settings,
+    aredis: aioredis.Redis,
+    conns: list[psycopg.Connection[Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The group counts a replica gone a lease after its last heartbeat reached Redis, so
+    the replica renews nothing once a lease has passed since it sent that heartbeat, even
+    when a renewal beside it took long (a slow or frozen node: up to half a lease). The
+    heartbeat was dated when the renewals ended: leases renewed up to half a lease late."""
+    a = _member(aredis, settings, "a", conns[0])
+    loop = asyncio.get_running_loop()
+    lease_s = TTL_MS / 1000
+    real = a.leases.renew_by_node
+    started: list[float] = []
+
+    async def renew(client: Any, partitions: Any, **kwargs: Any) -> set[int]:
+        started.append(loop.time())
+        if len(started) == 1:
+            await asyncio.sleep(0.4 * lease_s)  # a node slow to answer
+        return await real(client, partitions, **kwargs)
+
+    async def unreachable(*args: Any) -> Any:
+        raise RedisError("the group's node does not answer")
+
+    await a.beat()
+    monkeypatch.setattr(a.leases, "renew_by_node", renew)
+    sent = loop.time()
+    await a.beat()  # the last heartbeat that reaches Redis; its renewal slow
+    monkeypatch.setattr(a.state, "heartbeat", unreachable)
+    while loop.time() - sent < 1.3 * lease_s:
+        await asyncio.sleep(lease_s / 10)
+        with contextlib.suppress(RedisError):
+            await a.beat()
+    assert len(started) > 1 and max(started) - sent < lease_s + 0.02
