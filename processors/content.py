@@ -370,7 +370,7 @@ class ContentStore:
         """
         listing = self._key("user-content", user_id)
         members: Any = await self._redis.smembers(listing)  # type: ignore[misc]
-        keys = [listing]
+        keys: list[str] = []
         releases = self._redis.pipeline(transaction=False)
         for member in (m.decode() for m in members):
             kind, _, rest = member.partition(":")
@@ -386,13 +386,17 @@ class ContentStore:
         # no worker keeps them as announced (processors/announced.py).
         token = url_versions_token_key(self._prefix)
         chunks = [keys[start : start + 500] for start in range(0, len(keys), 500)]
+        # The listing goes last: a cluster's DELs may fail half-way, and the erasure's
+        # retry finds what is left through it.
         if is_cluster(self._redis):  # a cluster's DEL of many slots: not in a transaction
             for chunk in chunks:
                 deleted += int(await self._redis.delete(*chunk))
             await self._redis.delete(token)
-            return deleted
+            return deleted + int(await self._redis.delete(listing))
         pipe = self._redis.pipeline(transaction=True)
         for chunk in chunks:
             pipe.delete(*chunk)
         pipe.delete(token)
-        return deleted + sum(int(r) for r in (await pipe.execute())[:-1])
+        pipe.delete(listing)
+        results: list[Any] = await pipe.execute()
+        return deleted + sum(int(r) for r in results[:-2]) + int(results[-1])
