@@ -386,8 +386,7 @@ class ContentStore:
         # no worker keeps them as announced (processors/announced.py).
         token = url_versions_token_key(self._prefix)
         chunks = [keys[start : start + 500] for start in range(0, len(keys), 500)]
-        # The listing goes last: a cluster's DELs may fail half-way, and the erasure's
-        # retry finds what is left through it.
+        # The listing last: a cluster's DELs may fail half-way; the retry finds the rest by it.
         if is_cluster(self._redis):  # a cluster's DEL of many slots: not in a transaction
             for chunk in chunks:
                 deleted += int(await self._redis.delete(*chunk))
@@ -398,5 +397,4 @@ class ContentStore:
             pipe.delete(*chunk)
         pipe.delete(token)
         pipe.delete(listing)
-        results: list[Any] = await pipe.execute()
-        return deleted + sum(int(r) for r in results[:-2]) + int(results[-1])
+        return deleted + sum(int(r) for i, r in enumerate(await pipe.execute()) if i != len(chunks))
