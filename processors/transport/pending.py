@@ -81,8 +81,10 @@ def resolve(batch: list[Pending], ids: list[Any]) -> None:
         if item.future.done():
             continue
         if isinstance(new_id, BaseException):
+            # The reply's text too: redis-py's repr of a server error is its class alone,
+            # and the text says why (e.g. FENCED: the partition's lease is another's).
             item.future.set_exception(
-                ProducerSendError(f"append to {item.stream} failed: {new_id!r}")
+                ProducerSendError(f"append to {item.stream} failed: {new_id!r}: {new_id}")
             )
             continue
         item.future.set_result(
