@@ -29,6 +29,7 @@ from ingest.state import GatewayState, blocked_domains
 from ingest.url_privacy import scrub_events
 from ingest.validation import BatchError, ParsedBatch, parse_batch
 from mindhit.accounts import TokenInfo
+from mindhit.redis_cluster import CALL_TIMEOUT_S, within
 from mindhit.session_owners import settled_ttl_s
 from mindhit.upload_log import AppendPolicy, UploadId, remember_batch
 from schema.api import BatchResult
@@ -77,6 +78,21 @@ async def _read_body(receive: Receive, declared: int | None, limit: int) -> byte
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+async def _charge_and_ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchResult:
+    """Charge the user's quota, then ingest the upload.
+
+    Bounded as one call by the caller (:func:`mindhit.redis_cluster.within`): a Redis
+    Cluster node that stops answering fails each call to it at the client's bound, and
+    an upload's steps that meet it one after another (a single command failing at the
+    socket timeout after another's pipeline failed at the bound) answered 503 only after
+    15-20 s. Given up at the bound, an upload is answered 503 (``redis.TimeoutError``);
+    what it had sent may still be written, and the client's retry is deduplicated by its
+    ``batch_id``.
+    """
+    await gateway.quota.charge(info.user_id, len(body), gateway.now_ms())
+    return await _ingest(gateway, info, body)
+
+
 @asgi(EVENTS_PATH, copy_scope=False)
 async def post_events(scope: Scope, receive: Receive, send: Send) -> None:
     """Take one upload: authenticate, read, charge the user's quota, validate, filter,
@@ -93,8 +109,11 @@ async def post_events(scope: Scope, receive: Receive, send: Send) -> None:
         user_id = info.user_id
         await require_durable(gateway.durability)  # before a byte is charged
         body = await _read_body(receive, declared, gateway.settings.max_body_bytes)
-        await gateway.quota.charge(user_id, len(body), gateway.now_ms())
-        result = await _ingest(gateway, info, body)
+        result = await within(
+            getattr(gateway.redis, "call_timeout_s", CALL_TIMEOUT_S),
+            _charge_and_ingest(gateway, info, body),
+            "the upload",
+        )
     except ApiError as exc:
         gateway.metrics.batches.labels(outcome=f"http_{exc.status_code}").inc()
         gateway.access_log.info(
