@@ -32,6 +32,7 @@ __all__ = [
     "CLUSTER_POLL_MS",
     "StreamRecord",
     "append",
+    "by_slot",
     "content_holders_key",
     "content_key",
     "earliest_offset",
@@ -41,8 +42,10 @@ __all__ = [
     "quarantine_key",
     "queue_append",
     "read",
+    "records_of",
     "sessions_key",
     "url_versions_token_key",
+    "xread_args",
 ]
 
 DENSE_ID = "0-*"
@@ -187,10 +190,10 @@ async def read(
         limit_s = getattr(cluster, "call_timeout_s", CALL_TIMEOUT_S)
         return await within(limit_s, _read_cluster(cluster, ids, count, block_ms), "XREAD")
     reply: Any = await client.xread(ids, count=count, block=block_ms)  # type: ignore[arg-type]
-    return _records(reply)
+    return records_of(reply)
 
 
-def _by_slot(ids: Mapping[str, str]) -> list[dict[str, str]]:
+def by_slot(ids: Mapping[str, str]) -> list[dict[str, str]]:
     """``ids`` split into groups of streams that share a Redis Cluster hash slot."""
     groups: dict[int, dict[str, str]] = {}
     for stream, start in ids.items():
@@ -198,7 +201,8 @@ def _by_slot(ids: Mapping[str, str]) -> list[dict[str, str]]:
     return list(groups.values())
 
 
-def _xread_args(ids: Mapping[str, str], count: int, block_ms: int | None) -> list[Any]:
+def xread_args(ids: Mapping[str, str], count: int, block_ms: int | None) -> list[Any]:
+    """The ``XREAD`` command for ``ids`` (stream → entry ID to read after)."""
     block = ["BLOCK", block_ms] if block_ms is not None else []
     return ["XREAD", "COUNT", count, *block, "STREAMS", *ids, *ids.values()]
 
@@ -216,22 +220,23 @@ async def _read_cluster(
     (:class:`mindhit.redis_client.ReshardingCluster`).
     """
     await client.initialize()  # the slot map (a no-op once known)
-    by_slot = _by_slot(ids)
-    if len(by_slot) == 1:
+    slots = by_slot(ids)
+    if len(slots) == 1:
         node = client.get_node_from_key(next(iter(ids)))
-        reply = await client.execute_command(*_xread_args(ids, count, block_ms), target_nodes=node)
-        return _records(reply)
+        reply = await client.execute_command(*xread_args(ids, count, block_ms), target_nodes=node)
+        return records_of(reply)
     pipe = client.pipeline(transaction=False)
-    for group in by_slot:
+    for group in slots:
         node = client.get_node_from_key(next(iter(group)))
-        pipe.execute_command(*_xread_args(group, count, None), target_nodes=node)
-    records = [record for reply in await pipe.execute() for record in _records(reply)]
+        pipe.execute_command(*xread_args(group, count, None), target_nodes=node)
+    records = [record for reply in await pipe.execute() for record in records_of(reply)]
     if not records and block_ms:
         await asyncio.sleep(min(block_ms, CLUSTER_POLL_MS) / 1000)
     return records
 
 
-def _records(reply: Any) -> list[StreamRecord]:
+def records_of(reply: Any) -> list[StreamRecord]:
+    """The entries of an ``XREAD`` reply (RESP2 or RESP3)."""
     records: list[StreamRecord] = []
     for stream_name, entries in _items(reply):
         name = stream_name.decode() if isinstance(stream_name, bytes) else stream_name

@@ -233,6 +233,8 @@ async def _run(
     finally:
         readiness.down("stopped")
         await group.leave()
+        consumer.reader.close()
+        archiver.reader.close()
         await redis.aclose()
         for conn in conns:
             conn.close()

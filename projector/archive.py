@@ -27,6 +27,7 @@ from mindhit import checkpoints, streams
 from mindhit.checkpoints import CheckpointMoved, Checkpoints
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
+from mindhit.stream_reader import StreamReader
 from projector import fencing, metrics
 from projector.erase_session import TombstoneKeys, strip_sessions
 from projector.folds import is_uuid
@@ -178,6 +179,8 @@ class Archiver:
     ) -> None:
         self.settings = settings
         self.redis = redis
+        self.reader = StreamReader(redis)
+        """Reads the partitions' streams (a frozen cluster node holds up only its own)."""
         self.conn = conn
         self.entries_per_read = entries_per_read
         self._all_ids = stream_ids(settings, ARCHIVED_TOPICS)
@@ -223,8 +226,8 @@ class Archiver:
         and advance the checkpoints, COPY the rows; commit; then advance in-memory
         positions.
         """
-        records = await streams.read(
-            self.redis, self.positions, count=self.entries_per_read, block_ms=block_ms
+        records = await self.reader.read(
+            self.positions, count=self.entries_per_read, block_ms=block_ms
         )
         if not records:
             return 0

@@ -21,6 +21,7 @@ from mindhit.checkpoints import CheckpointMoved, Checkpoints
 from mindhit.logs import get_logger
 from mindhit.session_owners import settled_ttl_s
 from mindhit.settings import Settings
+from mindhit.stream_reader import StreamReader
 from projector import metrics
 from projector.archive_read import read_archived
 from projector.derivations import Derivation, latest_derivation, superseded
@@ -86,6 +87,8 @@ class ProjectionConsumer:
     ) -> None:
         self.settings = settings
         self.redis = redis
+        self.reader = StreamReader(redis)
+        """Reads the partitions' streams (a frozen cluster node holds up only its own)."""
         self.conn = conn
         self.projections = tuple(projections)
         self.tables = tables or live_tables()
@@ -226,9 +229,7 @@ class ProjectionConsumer:
         block_ms: int | None,
         positions: Mapping[str, int],
     ) -> int:
-        records = await streams.read(
-            self.redis, positions, count=self.entries_per_read, block_ms=block_ms
-        )
+        records = await self.reader.read(positions, count=self.entries_per_read, block_ms=block_ms)
         for record in records:
             topic, partition = self.ids[record.stream]
             expected = advance.get(record.stream, positions[record.stream])

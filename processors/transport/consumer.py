@@ -32,10 +32,12 @@ from mode import ServiceT
 from mindhit import streams
 from mindhit.logs import get_logger
 from mindhit.redis_client import UNREACHABLE
+from mindhit.stream_reader import StreamReader
 from processors.transport import metrics
 from processors.transport.catalog import TopicCatalog
 from processors.transport.compaction import Compactor
 from processors.transport.context import ContextSource, GroupContext
+from processors.transport.fetch_backoff import FetchBackoff
 from processors.transport.membership import GroupMembership
 from processors.transport.options import TransportOptions
 from processors.transport.positions import Positions, to_message
@@ -64,12 +66,13 @@ class Consumer(base.Consumer):
         member = f"{transport.app.conf.id}-{uuid.uuid4().hex[:12]}"
         self.ctx: GroupContext = cast(ContextSource, transport).group_context(member)
         self._client: aioredis.Redis | None = None
+        self._reader: StreamReader | None = None
         self._assignment: set[TP] = set()
         self.positions = Positions(self.ctx, stopping=lambda: self.should_stop)
         self._subscribed: set[str] = set()
         self._generation = 0
         self._progress = ProgressWatch()
-        self._fetch_failures = 0
+        self._fetch = FetchBackoff()
         super().__init__(
             transport, callback, on_partitions_revoked, on_partitions_assigned, **kwargs
         )
@@ -100,6 +103,13 @@ class Consumer(base.Consumer):
         return self._client
 
     @property
+    def reader(self) -> StreamReader:
+        """Reads the fetched streams over :attr:`client` (one per client)."""
+        if self._reader is None or self._reader.client is not self.client:
+            self._reader = StreamReader(self.client)
+        return self._reader
+
+    @property
     def group(self) -> str:
         """The consumer group: the Faust app id, as with Kafka."""
         return self.ctx.group
@@ -111,6 +121,9 @@ class Consumer(base.Consumer):
         await self._close_client()
 
     async def _close_client(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -259,29 +272,18 @@ class Consumer(base.Consumer):
         epoch = self.positions.epoch
         block_ms = int(min(timeout * 1000, self.options.block_ms))
         try:
-            records = await streams.read(
-                self.client,
+            records = await self.reader.read(
                 {name: positions[tp] for name, tp in by_stream.items()},
                 count=self.options.fetch_count,
                 block_ms=block_ms if block_ms > 0 else None,
             )
-        except UNREACHABLE as exc:
-            await self._fetch_failed(exc)
+        except UNREACHABLE as exc:  # keep positions, retry on the next fetch
+            await self._fetch.failed(exc)
             return {}
-        if self._fetch_failures:
-            log.info("fetching again", failed_attempts=self._fetch_failures)
-            self._fetch_failures = 0
+        self._fetch.succeeded()
         if epoch != self.positions.epoch or not await self.membership.backs(records, by_stream):
             return {}
         return self.positions.advance(by_stream, records)
-
-    async def _fetch_failed(self, exc: BaseException) -> None:
-        """Redis restarting or unreachable: keep positions, back off, retry on the next fetch."""
-        self._fetch_failures += 1
-        metrics.FETCH_ERRORS.inc()
-        if self._fetch_failures == 1:
-            log.warning("fetch failed; retrying", error=repr(exc))
-        await asyncio.sleep(min(0.05 * 2**self._fetch_failures, 2.0))
 
     def _to_message(self, tp: TP, record: streams.StreamRecord) -> ConsumerMessage:
         return to_message(tp, record, self.app.consumer_generation_id)
@@ -371,20 +373,13 @@ class Consumer(base.Consumer):
         """
         if not self.app.topics.acks_enabled_for(tp.topic):
             return
-        committed = self._committed_offset.get(tp)
-        highwater = self.positions.highwaters.get(tp, 0)
-        stalled = self._progress.stalled_for(
-            tp, now, committed, highwater, self.commit_livelock_soft_timeout
+        self._progress.warn_if_stalled(
+            tp,
+            now,
+            self._committed_offset.get(tp),
+            self.positions.highwaters.get(tp, 0),
+            self.commit_livelock_soft_timeout,
         )
-        if stalled is not None:
-            log.warning(
-                "partition not progressing",
-                topic=tp.topic,
-                partition=tp.partition,
-                committed=committed,
-                highwater=highwater,
-                stalled_s=round(stalled, 1),
-            )
 
     # -- background jobs ------------------------------------------------------------------
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from faust.types import TP
 
+from mindhit.logs import get_logger
+
 __all__ = ["ProgressWatch"]
+
+log = get_logger(__name__)
 
 
 class ProgressWatch:
@@ -31,3 +35,18 @@ class ProgressWatch:
             return None
         self._since[tp] = (committed, now)
         return stalled
+
+    def warn_if_stalled(
+        self, tp: TP, now: float, committed: int | None, highwater: int, limit: float
+    ) -> None:
+        """Log ``partition not progressing`` once ``tp`` has been stalled past ``limit``."""
+        stalled = self.stalled_for(tp, now, committed, highwater, limit)
+        if stalled is not None:
+            log.warning(
+                "partition not progressing",
+                topic=tp.topic,
+                partition=tp.partition,
+                committed=committed,
+                highwater=highwater,
+                stalled_s=round(stalled, 1),
+            )
