@@ -27,6 +27,7 @@ from projector.archive_read import read_archived
 from projector.derivations import Derivation, latest_derivation, superseded
 from projector.folds import Batch
 from projector.forget import forget_user
+from projector.overview_drainer import drain_ahead
 from projector.owner_keys import OwnerKeys
 from projector.pg import Tables, Writer, apply_batch, ensure_temp_tables, erased_after, live_tables
 from projector.projections import PROJECTIONS, projection_of_topic, stream_ids
@@ -185,13 +186,17 @@ class ProjectionConsumer:
     async def _commit(self, batch: Batch, advance: dict[str, int]) -> bool:
         """Apply one batch from the committed positions; False when the checkpoint moved.
 
-        Steps: apply the batch and its checkpoints in one transaction; advance the
-        in-memory positions; then settle the owner keys of the sessions it wrote
+        Steps: when the batch erases (live tables), drain the overview's backlog first
+        without the erasure lock (:func:`projector.overview_drainer.drain_ahead`); apply
+        the batch and its checkpoints in one transaction; advance the in-memory
+        positions; then settle the owner keys of the sessions it wrote
         (:mod:`projector.owner_keys`: only once their rows are committed).
         """
         expected_cps = {self._key(s): self.positions[s] for s in advance}
         new_cps = {self._key(s): o for s, o in advance.items()}
         purges = await self._purges(batch)
+        if (batch.erasures or batch.session_erasures) and self.owner_keys is not None:
+            await asyncio.to_thread(drain_ahead, self.conn)  # live: the erasure drains the rest
         started = time.perf_counter()
         try:
             await asyncio.to_thread(

@@ -3,13 +3,15 @@
 Steps of :func:`erase_user`:
   1. note each stream's highwater: the user's hot entries all lie below it, and delete
      their rejected events from the quarantine stream;
-  2. in one transaction holding the erasure lock exclusively: record the
+  2. drain the overview's pending changes in bounded transactions, folds going on
+     (:func:`projector.overview_drainer.drain_ahead`);
+  3. in one transaction holding the erasure lock exclusively: record the
      tombstone (cut = now), delete the user's rows (read tables, shadows, archive
      and, by default, the account) and record the Redis purges owed
      (:func:`projector.pg.erase_user_rows`);
-  3. append a ``UserErased`` event to the sessions topic, so the processors drop
+  4. append a ``UserErased`` event to the sessions topic, so the processors drop
      their state and every projector replica does the same;
-  4. trim the streams now as far as every reader allows; purges still pending are
+  5. trim the streams now as far as every reader allows; purges still pending are
      finished by the archiver's trimmer once readers move past them.
 
 The tombstone makes every later fold, archive write and replay skip the user's
@@ -29,6 +31,7 @@ import redis.asyncio as aioredis
 from mindhit import streams
 from mindhit.clock import Clock
 from mindhit.settings import Settings
+from projector.overview_drainer import drain_ahead
 from projector.pg import ERASE_LOCK, erase_user_rows
 from projector.retention import purge_points, purge_quarantine, trim_streams
 from projector.rows import EraseUser
@@ -74,6 +77,7 @@ async def erase_user(
     erase = EraseUser(user_id=user_id, at=at, reason=reason, delete_account=delete_account)
 
     def go() -> int:
+        drain_ahead(conn)  # the backlog, folds going on: under the lock only what is left
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (ERASE_LOCK,))
             return erase_user_rows(conn, erase, purges)

@@ -9,8 +9,10 @@ transaction, so a crash between the two loses nothing and counts nothing twice, 
 rollups plus the pending changes always equal the aggregate of ``page_visits``.
 
 It runs in every projector replica (:func:`projector.app.run_projector`), one at a time
-(a try-lock), every :data:`DRAIN_EVERY_S`; an erasure drains first itself (holding the
-erasure lock exclusively, which every drain holds shared), and a replay's swap deletes
+(a try-lock), every :data:`DRAIN_EVERY_S`; an erasure first drains the backlog like the
+drainer (:func:`drain_ahead`: bounded transactions, the erasure lock held shared, so folds
+go on), then, holding the erasure lock exclusively (which every drain and fold holds
+shared), drains only what arrived meanwhile; a replay's swap deletes
 the pending changes its shadow rollups already hold (it holds the visits projection's
 write lock exclusively, which every drain holds shared). The lag (pending changes, the
 oldest one's age) is in ``mindhit lag``, the ops page and ``mindhit_overview_pending_*``.
@@ -35,6 +37,7 @@ __all__ = [
     "DRAIN_ROWS",
     "OverviewDrainer",
     "Pending",
+    "drain_ahead",
     "drain_all",
     "drain_once",
     "pending",
@@ -45,6 +48,9 @@ DRAIN_ROWS: Final = 200_000
 """Changes drained per transaction at most (a backlog is drained in several)."""
 DRAIN_EVERY_S: Final = 0.5
 """Pause between two drains that found less than :data:`DRAIN_ROWS` pending."""
+AHEAD_ROUNDS: Final = 8
+"""Drain transactions an erasure runs ahead of its exclusive lock at most (a fold that
+outruns the drain must not hold the erasure off for good)."""
 
 
 class Pending(msgspec.Struct, frozen=True):
@@ -90,13 +96,43 @@ def drain_all(conn: psycopg.Connection[Any], limit: int = DRAIN_ROWS) -> int:
     while True:
         drained = drain_once(conn, limit)
         if drained is None:
-            conn.execute("SELECT pg_advisory_lock(%s)", (DRAIN_LOCK,))  # its turn, then ours
-            conn.execute("SELECT pg_advisory_unlock(%s)", (DRAIN_LOCK,))
-            conn.commit()
+            _wait_turn(conn)
             continue
         total += drained
         if drained < limit:
             return total
+
+
+def drain_ahead(conn: psycopg.Connection[Any], limit: int | None = None) -> int:
+    """Drain the backlog before an erasure takes the erasure lock exclusively; how many.
+
+    An erasure drains every pending change under that lock (its rollup adjustments need
+    them all in), and every fold waits for it meanwhile: a backlog of 200,000 changes
+    and more held every fold up for seconds. Drained here first in transactions of at
+    most ``limit`` (:data:`DRAIN_ROWS`) changes, oldest first, like the drainer's (the
+    erasure lock held shared: folds go on), the erasure's own drain takes only what
+    arrived since. Steps: drain (waiting for another drainer's turn) until a drain finds
+    less than ``limit``, at most :data:`AHEAD_ROUNDS` drains; commit each. The caller has
+    no transaction open and holds no lock a drain or a fold takes.
+    """
+    limit = limit or DRAIN_ROWS
+    ensure_temp_tables(conn)
+    conn.commit()
+    total = 0
+    for _ in range(AHEAD_ROUNDS):
+        while (drained := drain_once(conn, limit)) is None:
+            _wait_turn(conn)
+        total += drained
+        if drained < limit:
+            break
+    return total
+
+
+def _wait_turn(conn: psycopg.Connection[Any]) -> None:
+    """Wait until the drainer holding the drain lock is done (its turn, then ours)."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (DRAIN_LOCK,))
+    conn.execute("SELECT pg_advisory_unlock(%s)", (DRAIN_LOCK,))
+    conn.commit()
 
 
 class OverviewDrainer:
