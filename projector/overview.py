@@ -96,16 +96,17 @@ _TAKE: Final = (
 )
 """Pending changes moved into this connection's ``tmp_overview`` (``{where}``: which)."""
 _AT_MOST: Final = (
-    " WHERE ctid = ANY(ARRAY(SELECT ctid FROM {overview_changes}"
-    " ORDER BY changed_at LIMIT %(limit)s))"
+    " WHERE ctid = ANY(ARRAY(SELECT ctid FROM {overview_changes} ORDER BY seq LIMIT %(limit)s))"
 )
-"""The ``limit`` oldest rows this statement sees (change rows are never updated, so
-their ``ctid`` stays theirs until deleted; the table needs no index). Oldest first, not
-in table order: a rewritten visit's -1 cancels a +1 of an earlier transaction of its
-partition (an earlier ``changed_at``), and once drains and VACUUM freed the table's
-first pages a later batch's rows are stored before an earlier one's. Drained before its
-+1, the -1 left the day at zero visits, deleted with the new dwell, and the +1 brought
-the old one back for good (test_overview_drain.py)."""
+"""The ``limit`` lowest-numbered rows this statement sees (change rows are never
+updated, so their ``ctid`` stays theirs until deleted; the table needs no index).
+Lowest ``seq`` first (an identity, migration 270), not in table order nor by
+``changed_at``: a rewritten visit's -1 cancels a +1 an earlier transaction wrote, whose
+number was drawn before the -1's fold read that version committed. Once drains and
+VACUUM freed the table's first pages a later batch's rows are stored before an earlier
+one's, and ``changed_at`` (PostgreSQL's clock) can step back between two folds. Drained
+before its +1, the -1 left the day at zero visits, deleted with the new dwell, and the
++1 brought the old one back for good (test_overview_drain.py)."""
 _CONTRIBUTION: Final = (
     "INSERT INTO tmp_overview"
     " (user_id, day, domain, url_hash, content_hash, title, dwell_ms, visits)"

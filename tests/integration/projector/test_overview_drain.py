@@ -166,6 +166,31 @@ async def test_an_erasure_leaves_no_pending_change_of_what_it_erased(
     _check(pg)
 
 
+DAY = 1_764_000_000_000
+
+
+def _visit(who: str, n: int, dwell: int, title: str = "t") -> VisitClosed:
+    return VisitClosed(
+        user_id=who, visit_id=deterministic_id("v", n), client_id="c",
+        session_id=deterministic_id("s", 7), tab_id=1, url=f"https://example.org/{n}",
+        url_hash=f"h{n}", domain="example.org", title=title, start_ts=DAY + n,
+        end_ts=DAY + n + dwell, dwell_ms=dwell, opened_seq=n,
+    )  # fmt: skip
+
+
+async def _send(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any], events: list[Any]
+) -> None:
+    """Append one visits entry of ``events`` (one user's) and fold it."""
+    who = events[0].user_id
+    part = partition_for(who, settings.partitions)
+    await streams.append(
+        aredis, stream_key(settings.key_prefix, VISITS_TOPIC, part),
+        encode_derived_entry(DerivedEntry(events=events)), key=who.encode(), timestamp_ms=DAY,
+    )  # fmt: skip
+    await _fold_only(settings, aredis, pg)
+
+
 async def test_a_bounded_drain_never_takes_a_rewrite_before_the_change_it_cancels(
     settings: Settings,
     aredis: aioredis.Redis,
@@ -177,36 +202,42 @@ async def test_a_bounded_drain_never_takes_a_rewrite_before_the_change_it_cancel
     rewritten visit: its stored version taken out, -1) land before an earlier batch's
     (that version added, +1). Taken in table order, the -1 was drained first: the day's
     row dropped at zero visits with the new dwell, then came back with the old one."""
-    user, session = deterministic_id("u", 7), deterministic_id("s", 7)
-    other = deterministic_id("u", 8)
-    day = 1_764_000_000_000
-
-    def visit(who: str, n: int, dwell: int, title: str = "t") -> VisitClosed:
-        return VisitClosed(
-            user_id=who, visit_id=deterministic_id("v", n), client_id="c", session_id=session,
-            tab_id=1, url=f"https://example.org/{n}", url_hash=f"h{n}", domain="example.org",
-            title=title, start_ts=day + n, end_ts=day + n + dwell, dwell_ms=dwell, opened_seq=n,
-        )  # fmt: skip
-
-    async def send(who: str, events: list[VisitClosed]) -> None:
-        part = partition_for(who, settings.partitions)
-        await streams.append(
-            aredis, stream_key(settings.key_prefix, VISITS_TOPIC, part),
-            encode_derived_entry(DerivedEntry(events=events)),  # type: ignore[arg-type]
-            key=who.encode(), timestamp_ms=day,
-        )  # fmt: skip
-        await _fold_only(settings, aredis, pg)
-
-    await send(other, [visit(other, 1000 + n, 100) for n in range(400)])  # the first pages
-    await send(user, [visit(user, 1, 1000)])  # +1 after them
+    user, other = deterministic_id("u", 7), deterministic_id("u", 8)
+    await _send(settings, aredis, pg, [_visit(other, 1000 + n, 100) for n in range(400)])
+    await _send(settings, aredis, pg, [_visit(user, 1, 1000)])  # +1 after the first pages
     assert drain_once(pg, limit=400) == 400
     with psycopg.connect(database_url, autocommit=True) as vacuum:
         vacuum.execute("VACUUM overview_changes")  # the first pages free again
-    await send(user, [visit(user, 1, 5000, title="Retitled")])  # -1 (t), +1 (Retitled)
-    rows = pg.execute("SELECT visits, changed_at FROM overview_changes").fetchall()
+    await _send(settings, aredis, pg, [_visit(user, 1, 5000, title="Retitled")])  # -1, +1
+    rows = pg.execute("SELECT visits, seq FROM overview_changes").fetchall()
     pg.commit()
     assert sorted(v for v, _ in rows) == [-1, 1, 1]
-    assert rows[-1][1] < min(at for _, at in rows[:-1])  # the oldest change stored last
+    assert rows[-1][1] < min(n for _, n in rows[:-1])  # the first change stored last
     while drain_once(pg, limit=2):
         _sum_with_pending(pg)
     _check(pg)
+
+
+async def test_a_bounded_drain_takes_changes_in_write_order_whatever_the_clock(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    """PostgreSQL's clock stepped back an hour between two folds (NTP, a failover to a
+    standby with another clock): the rewrite's -1 and +1 are dated before the +1 the -1
+    cancels. Taken by ``changed_at``, the -1 went first and the day's row came back with
+    the old dwell for good; taken by ``seq`` (the order the changes were written), the
+    +1 goes first and every drain leaves rollups + pending equal to ``page_visits``."""
+    user = deterministic_id("u", 9)
+    await _send(settings, aredis, pg, [_visit(user, 1, 1000)])  # +1
+    await _send(settings, aredis, pg, [_visit(user, 1, 5000, title="Retitled")])  # -1, +1
+    stepped_back = pg.execute(
+        "UPDATE overview_changes SET changed_at = changed_at - interval '1 hour'"
+        " WHERE visits < 0 OR title = 'Retitled'"  # as now() would have dated them
+    ).rowcount
+    pg.commit()
+    assert stepped_back == 2
+    while drain_once(pg, limit=2):
+        _sum_with_pending(pg)
+    _check(pg)
+    day = pg.execute("SELECT visits, dwell_ms FROM overview_days WHERE user_id = %s", (user,))
+    assert day.fetchall() == [(1, 5000)]
+    pg.commit()
