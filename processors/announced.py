@@ -14,7 +14,11 @@ A marker goes away in three ways, and none goes unseen:
 - *It is deleted* (an erasure, :meth:`processors.content.ContentStore.erase_user`;
   ``mindhit recover``). Whatever deletes markers also deletes the token key
   (:func:`mindhit.streams.url_versions_token_key`; in the same transaction on a standalone
-  Redis, right after on a cluster). Every look-up first reads the token (``SET NX GET``:
+  Redis, right after on a cluster), then waits until a replica of the token's node holds
+  that (:func:`mindhit.replica_wait.replica_holds`, ``WAIT 1``; no wait on a node without
+  replicas): promoted without the deletion, a replica would hand back the token every
+  worker kept its versions under. Not acknowledged in time, the erasure fails and is
+  retried (``mindhit recover`` fails). Every look-up first reads the token (``SET NX GET``:
   a missing one is created) in the same pipeline, before the markers; a token other than
   the one the kept versions were seen under drops them all, and the versions answered
   from memory are asked again (a second round trip, after an erasure only). What that

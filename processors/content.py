@@ -55,6 +55,7 @@ import redis.asyncio as aioredis
 from isal import isal_zlib
 
 from mindhit.redis_client import get_many, is_cluster
+from mindhit.replica_wait import replica_holds
 from mindhit.session_owners import owners_of
 from mindhit.streams import content_holders_key, content_key, url_versions_token_key
 from processors.announced import AnnouncedVersions
@@ -380,21 +381,20 @@ class ContentStore:
                 url_hash, _, content_hash = rest.partition(":")
                 keys.append(self._key("urlver", url_hash, content_hash))
                 keys.append(self._key(_ENRICH, url_hash, content_hash))
-        released: list[Any] = await releases.execute()  # one round trip for every text
-        deleted = sum(int(r) for r in released)
-        # The versions' token goes with their markers (in one transaction on one Redis), so
-        # no worker keeps them as announced (processors/announced.py).
+        deleted = sum(int(r) for r in await releases.execute())  # one round trip for all texts
+        # The versions' token goes with their markers (one transaction on one Redis) and a
+        # replica holds that, so no worker keeps them as announced (processors/announced.py).
         token = url_versions_token_key(self._prefix)
         chunks = [keys[start : start + 500] for start in range(0, len(keys), 500)]
-        # The listing last: a cluster's DELs may fail half-way; the retry finds the rest by it.
         if is_cluster(self._redis):  # a cluster's DEL of many slots: not in a transaction
             for chunk in chunks:
                 deleted += int(await self._redis.delete(*chunk))
             await self._redis.delete(token)
-            return deleted + int(await self._redis.delete(listing))
-        pipe = self._redis.pipeline(transaction=True)
-        for chunk in chunks:
-            pipe.delete(*chunk)
-        pipe.delete(token)
-        pipe.delete(listing)
-        return deleted + sum(int(r) for i, r in enumerate(await pipe.execute()) if i != len(chunks))
+        else:
+            pipe = self._redis.pipeline(transaction=True)
+            for chunk in chunks:
+                pipe.delete(*chunk)
+            pipe.delete(token)
+            deleted += sum(int(r) for r in (await pipe.execute())[: len(chunks)])
+        await replica_holds(self._redis, self._prefix, token)  # none: returns at once
+        return deleted + int(await self._redis.delete(listing))  # last (DELs failed half-way)

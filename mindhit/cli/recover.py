@@ -25,6 +25,7 @@ from mindhit.lag import collect_lag
 from mindhit.log_epoch import RECOVERING, epoch_key, new_epoch
 from mindhit.offsets import clear_partition
 from mindhit.recovery import ArchivedEntry, StreamPlan
+from mindhit.replica_wait import replica_holds
 from mindhit.settings import Settings
 from mindhit.streams import url_versions_token_key
 from projector.projections import ARCHIVER
@@ -209,8 +210,10 @@ async def _reset_processors(client: aioredis.Redis, prefix: str, partition: int)
     # and its last-write set (one slot: {pN}).
     tag = partition_tag(partition)
     await client.delete(f"{prefix}:{tag}:dwell-state", f"{prefix}:{tag}:dwell-written")
-    # Markers written since the loss may be gone: no worker keeps versions as announced.
+    # Markers written since the loss may be gone: no worker keeps versions as announced
+    # (and a replica holds that, so a failover does not bring the old token back).
     await client.delete(url_versions_token_key(prefix))
+    await replica_holds(client, prefix, url_versions_token_key(prefix))
 
 
 async def _forget_dropped_maps(
