@@ -11,10 +11,8 @@ socket timeout, where redis-py 8.1 tried a command 11 times (``GET`` 55 s, a pip
 
 from __future__ import annotations
 
-import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -32,16 +30,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SOCKET_TIMEOUT_S = 5.0
 """redis-py's default ``socket_timeout``, which nothing here changes."""
-
-
-@contextmanager
-def _frozen(cluster: PrivateRedisCluster, port: int) -> Iterator[None]:
-    process = cluster.processes[cluster.ports.index(port)]
-    process.send_signal(signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        process.send_signal(signal.SIGCONT)
 
 
 def _key_on(cluster: PrivateRedisCluster, port: int, prefix: str) -> str:
@@ -65,7 +53,7 @@ def test_mindhit_lag_with_a_frozen_master_ends_in_time_with_one_line_naming_redi
     healthy = run_mindhit(mine, "lag", "--json")
     assert healthy.returncode == 0, healthy.stderr
     started = time.monotonic()
-    with _frozen(cluster, cluster.ports[1]):
+    with cluster.frozen(cluster.ports[1]):
         frozen = run_mindhit(mine, "lag", "--json", timeout=90)
     took = time.monotonic() - started
     assert frozen.returncode == 1
@@ -85,7 +73,7 @@ def test_the_blocking_client_gives_up_on_a_frozen_master_in_a_few_socket_timeout
     try:
         client.set(there, b"1")
         client.set(elsewhere, b"1")
-        with _frozen(cluster, cluster.ports[1]):
+        with cluster.frozen(cluster.ports[1]):
             # a GET: two tries at the socket timeout (redis-py's topology refresh after a
             # failure asks the failed node last). A pipeline connects to the frozen node
             # anew on each try (the GET's failure dropped its connections), and the refresh

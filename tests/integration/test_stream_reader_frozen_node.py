@@ -12,7 +12,6 @@ it answers.
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections.abc import Callable
 
 import pytest
@@ -82,10 +81,7 @@ async def test_healthy_masters_are_read_while_one_is_frozen_and_its_entries_come
             await _append(client, key, 0)
         await loop.fetch()
         assert all(offsets == [0] for offsets in loop.read.values())
-        process = cluster.processes[cluster.ports.index(frozen_port)]
-        assert process is not None
-        process.send_signal(signal.SIGSTOP)
-        try:
+        with cluster.frozen(frozen_port):
             await _append(client, keys[cluster.ports[0]], 1)  # a healthy master's
             slowest = 0.0
             for step in range(1, 26):  # ~2.5 s: less than the bound
@@ -95,8 +91,6 @@ async def test_healthy_masters_are_read_while_one_is_frozen_and_its_entries_come
                     f"fetch {step}: the healthy master's new entry was not read"
                 )
             assert reader.in_flight == {f"127.0.0.1:{frozen_port}"}
-        finally:
-            process.send_signal(signal.SIGCONT)
         # Appended to the frozen master only once it answers again (its queue first).
         await _append(client, frozen_key, 1)
         for _ in range(20):
@@ -129,12 +123,9 @@ async def test_a_frozen_masters_failed_read_is_logged_and_sent_again_and_alone_i
         for n in range(256)
         if cluster.owner(key_slot((key := f"reader:{{q{n}}}:raw").encode())) == frozen_port
     )
-    process = cluster.processes[cluster.ports.index(frozen_port)]
-    assert process is not None
     try:
         await client.initialize()
-        process.send_signal(signal.SIGSTOP)
-        try:
+        with cluster.frozen(frozen_port):
             with capture_logs() as logs:
                 began = asyncio.get_running_loop().time()
                 while asyncio.get_running_loop().time() - began < BOUND_S + 1.5:
@@ -148,8 +139,6 @@ async def test_a_frozen_masters_failed_read_is_logged_and_sent_again_and_alone_i
             with pytest.raises(redis.TimeoutError):
                 await asyncio.wait_for(alone.read({keys[frozen_port]: 0, other: 0}), 30)
             alone.close()
-        finally:
-            process.send_signal(signal.SIGCONT)
     finally:
         reader.close()
         await client.aclose()
@@ -164,18 +153,13 @@ async def test_a_read_in_flight_across_a_seek_brings_nothing_from_the_old_offset
     frozen_key, healthy_key = keys[frozen_port], keys[cluster.ports[0]]
     client = connect_redis(cluster.url)
     reader = StreamReader(client)
-    process = cluster.processes[cluster.ports.index(frozen_port)]
-    assert process is not None
     try:
         for value in range(3):
             await _append(client, frozen_key, value)
         await client.initialize()
-        process.send_signal(signal.SIGSTOP)
-        try:
+        with cluster.frozen(frozen_port):
             assert await reader.read({frozen_key: 1, healthy_key: 0}, block_ms=100) == []
             assert reader.in_flight == {f"127.0.0.1:{frozen_port}"}  # asked from offset 1
-        finally:
-            process.send_signal(signal.SIGCONT)
         await asyncio.sleep(0.5)  # its answer (offsets 1 and 2) arrives
         seeked = {frozen_key: 2, healthy_key: 0}  # the loop moved on to offset 2 meanwhile
         first = await reader.read(seeked, block_ms=100)

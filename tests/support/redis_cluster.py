@@ -259,6 +259,17 @@ class PrivateRedisCluster:
                 client.close()
 
     @contextmanager
+    def frozen(self, port: int) -> Iterator[None]:
+        """The node on ``port`` stopped (SIGSTOP) for the block: it keeps its connections
+        open and answers nothing, as a paused VM does."""
+        process = self.processes[self.ports.index(port)]
+        process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            process.send_signal(signal.SIGCONT)
+
+    @contextmanager
     def replica_paused(self, master_port: int) -> Iterator[None]:
         """The replica of the master on ``master_port`` stopped (SIGSTOP) for the block."""
         client = redis.Redis(port=master_port)
@@ -266,12 +277,8 @@ class PrivateRedisCluster:
             replica = int(client.info("replication")["slave0"]["port"])
         finally:
             client.close()
-        process = self.processes[self.ports.index(replica)]
-        process.send_signal(signal.SIGSTOP)
-        try:
+        with self.frozen(replica):
             yield
-        finally:
-            process.send_signal(signal.SIGCONT)
 
     def kill(self, port: int) -> None:
         """``kill -9`` the node on ``port`` (its replica takes over after the node timeout)."""
