@@ -36,7 +36,6 @@ from projector.rows import (
     merge_mindmap,
     merge_session,
     merge_url,
-    merge_visit,
     session_time,
 )
 from schema.derived import (
@@ -245,9 +244,12 @@ class Batch:
 
 
 def _visit(batch: Batch, e: VisitClosed) -> bool:
-    if not (is_uuid(e.visit_id) and batch.valid_ids(e.session_id, e.user_id)):
+    known = batch._uuids  # the batch's users and sessions recur: skip the method call
+    if not is_uuid(e.visit_id) or not (
+        (e.session_id in known and e.user_id in known) or batch.valid_ids(e.session_id, e.user_id)
+    ):
         return False
-    row = VisitRow(
+    batch.visits[(e.user_id, e.visit_id)] = VisitRow(  # a later version replaces (merge_visit)
         visit_id=e.visit_id,
         user_id=e.user_id,
         session_id=e.session_id,
@@ -264,7 +266,6 @@ def _visit(batch: Batch, e: VisitClosed) -> bool:
         end_reason=e.end_reason,
         opened_seq=e.opened_seq,
     )
-    _put(batch.visits, (e.user_id, e.visit_id), row, merge_visit)
     return True
 
 
