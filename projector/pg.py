@@ -40,7 +40,6 @@ from projector.projections import PROJECTIONS, ROLLUP_TABLES
 from projector.rows import EraseUser
 from projector.shared_pages import Heirs, hand_over_archive, hand_over_read_pages
 from projector.tables import READ_TABLES, ReadTable, staging_ddl
-from projector.visits_copy import copy_new_visits
 from projector.visits_merge import merge_visits
 
 __all__ = [
@@ -139,17 +138,18 @@ def _copy(conn: psycopg.Connection[Any], table: ReadTable, ops: Any) -> None:
 
 
 def _stage(conn: psycopg.Connection[Any], batch: Batch, tables: Tables) -> list[str]:
-    """COPY every row operation of ``batch`` into the staging tables (new visits, live, into
-    ``page_visits``); return the read tables that got staged rows. Staging tables empty at
-    commit, not at a savepoint: replay folds batches in one transaction, so clear them first."""
+    """COPY every row operation of ``batch`` into the staging tables; return the read
+    tables that got rows.
+
+    Staging tables empty at commit, but not at a savepoint: replay folds several
+    batches inside one transaction, so first clear what an earlier batch left.
+    """
     conn.execute(_CLEAR_STAGING)  # type: ignore[arg-type]
     staged: list[str] = []
     for name, table in READ_TABLES.items():
         ops: dict[Any, Any] = getattr(batch, _BATCH_ROWS[name])
         if ops:
             rows = _one_owner(conn, table, tables.get(name, name), list(ops.values()))
-            if name == "page_visits" and copy_new_visits(conn, tables, rows):
-                continue  # new visits COPYed into page_visits itself: nothing to merge
             _copy(conn, table, rows)
             staged.append(name)
     return staged
@@ -194,8 +194,9 @@ _ERASE_WHERE = {
     "mindmap_graphs": "user_id = %(user)s",
     "urls": "user_id = %(user)s",
 }
-"""Every read row of the user goes, whatever times the client put in its events (a client
-clock ahead of the server must not keep anything); what arrives after the cut is projected."""
+"""Every read row of the user goes, whatever times the client put in its events: a
+client clock ahead of the server (row times after the cut) must not keep anything.
+What the gateway receives after the cut is projected again later."""
 _LOGGED_UP_TO = f"GREATEST({_CUT}, now())"
 """Archive rows logged up to the cut or before the erasure commits (a lagging worker's
 output of older uploads); the archiver keeps out those it writes later."""
@@ -324,12 +325,11 @@ def apply_batch(
     lock the checkpoint rows and check they still hold ``expected`` (else raise
     :class:`mindhit.checkpoints.CheckpointMoved`: another writer or a replay swap moved them, or
     a rederive put a derivation other than ``writer.generation`` in force); apply
-    the erasures (users, then single sessions); stage the rows with COPY (live, new visits are
-    COPYed into ``page_visits`` itself with their pending overview changes,
-    :mod:`projector.visits_copy`); drop staged rows of erased sessions; merge them into the
-    tables (new visits by a plain insert, :mod:`projector.visits_merge`; the overview's rollups
-    following visits and maps); store the new checkpoints (stamped with the log epochs they were
-    read in); commit. On any error nothing is written.
+    the erasures (users, then single sessions); stage the rows with COPY; drop staged
+    rows of erased sessions; merge them into the tables (new visits by a plain
+    insert, :mod:`projector.visits_merge`; the overview's rollups following visits and
+    maps); store the new checkpoints (stamped with the log epochs they were read in); commit. On
+    any error nothing is written.
     """
     tokens = writer.tokens
     with conn.transaction():

@@ -25,10 +25,6 @@ visits: ~0.3 s of this process's CPU saved). Steps, inside the batch's transacti
 Either way ``page_visits`` and the rollups end up as the upsert alone would leave
 them, so duplicates, redelivery and replay fold as before.
 
-Live, a batch whose visits are all new does not come here: they are COPYed into
-``page_visits`` with their changes (:mod:`projector.visits_copy`), and only a batch that
-brings a stored visit, or a visit of an erased session, is staged and merged here.
-
 Live (``tables`` names ``overview_changes``) steps 2 and 3 write the changes to that
 table instead of the rollups (:func:`projector.overview.record_new_visits`; the upsert's
 change set goes there directly), and the overview drainer adds them to the rollups later
