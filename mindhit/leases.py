@@ -56,16 +56,26 @@ class Leases:
         value: Any = await client.hget(self.key(partition), LEASE_MEMBER_FIELD)  # type: ignore[misc]
         return value.decode() if value is not None else None
 
-    async def renew(self, client: aioredis.Redis, partitions: Iterable[int]) -> set[int]:
-        """Acquire or extend the leases of ``partitions`` (one round trip); return those held."""
+    async def renew(
+        self, client: aioredis.Redis, partitions: Iterable[int], *, held: bool = False
+    ) -> set[int]:
+        """Acquire or extend the leases of ``partitions`` (one round trip); return those held.
+
+        ``held``: renewals of leases this member holds (``renew.lua`` refuses to revive
+        one that lapsed: a renewal a frozen node runs late must not extend it); those found
+        lapsed are taken again at once (a second round trip: this member is alive now).
+        """
         wanted = sorted(partitions)
         if not wanted:
             return set()
         pipe = client.pipeline(transaction=False)
         for partition in wanted:
-            pipe.eval(self._renew_src, 1, self.key(partition), self.member, self.ttl_ms)
+            flag = ("1",) if held else ()
+            pipe.eval(self._renew_src, 1, self.key(partition), self.member, self.ttl_ms, *flag)
         results = await pipe.execute()
-        return {p for p, held in zip(wanted, results, strict=True) if held}
+        lapsed = {p for p, result in zip(wanted, results, strict=True) if int(result) < 0}
+        got = {p for p, result in zip(wanted, results, strict=True) if int(result) > 0}
+        return got | (await self.renew(client, lapsed) if lapsed else set())
 
     async def renew_by_node(
         self,
@@ -87,7 +97,7 @@ class Leases:
         async def renew(group: set[int]) -> set[int]:
             if before is not None:
                 await before(group)
-            return await self.renew(client, group)
+            return await self.renew(client, group, held=True)
 
         outcomes = await on_each_node(
             client, partitions, self.key, renew, limit_s=limit_s, what="the lease renewal"

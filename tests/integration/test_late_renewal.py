@@ -1,0 +1,60 @@
+"""A lease renewal a frozen Redis runs only after it thawed does not revive the lease.
+
+The member sent it before the node froze (and may be dead since); run at the thaw, it
+held the partition a whole lease past the thaw however long the freeze lasted, so the
+handover took longer than the documented bound. Real redis-server, frozen by SIGSTOP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from mindhit.leases import Leases
+from tests.support.servers import PrivateRedis
+
+pytestmark = pytest.mark.integration
+
+LEASE_MS = 600
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[PrivateRedis]:
+    redis_server = PrivateRedis(tmp_path / "redis", appendonly=False)
+    redis_server.start()
+    yield redis_server
+    redis_server.stop()
+
+
+async def test_a_renewal_run_after_its_node_thawed_does_not_revive_the_lease(
+    server: PrivateRedis,
+) -> None:
+    member = aioredis.Redis(port=server.port, socket_timeout=5)
+    rival = aioredis.Redis(port=server.port)
+    old, new = Leases("mhlate", "g", "old", LEASE_MS), Leases("mhlate", "g", "new", LEASE_MS)
+    process = server.process
+    assert process is not None
+    try:
+        assert await old.renew(member, {0}) == {0}
+        process.send_signal(signal.SIGSTOP)
+        try:  # the heartbeat's renewal, sent to the frozen node and given up on
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(old.renew(member, {0}, held=True), LEASE_MS / 2000)
+            await asyncio.sleep(2 * LEASE_MS / 1000)  # the lease lapses (Redis's clock)
+        finally:
+            process.send_signal(signal.SIGCONT)
+        await asyncio.sleep(0.1)  # the node has run the late renewal by now
+        assert await new.renew(rival, {0}) == {0}  # taken at once, not a lease later
+        assert await old.holder(rival, 0) == "new"
+        # A live member whose lease lapsed unclaimed takes it again with its renewal.
+        await asyncio.sleep(2 * LEASE_MS / 1000)
+        assert await old.renew(member, {0}, held=True) == {0}
+        assert await old.holder(rival, 0) == "old"
+    finally:
+        await member.aclose()
+        await rival.aclose()
