@@ -14,7 +14,14 @@ from email.message import EmailMessage
 
 from mindhit.logs import get_logger
 from mindhit.settings import Settings
-from processors.report.mailer import SMTP_TIMEOUT_S, SmtpTarget, build_message, parse_smtp_url, send
+from processors.report.mailer import (
+    SMTP_TIMEOUT_S,
+    SmtpTarget,
+    build_message,
+    parse_smtp_url,
+    report_message_id,
+    send,
+)
 from processors.report.metrics import REPORTS
 from processors.report.recipients import PostgresRecipients
 from processors.report.render import render_report
@@ -63,7 +70,12 @@ class SessionReporter:
                     REPORTS.labels("skipped").inc()
                     return True
                 report = render_report(closed, built, public_url=self._public_url)
-                message = build_message(report, sender=self._from, recipient=recipient)
+                message = build_message(
+                    report,
+                    sender=self._from,
+                    recipient=recipient,
+                    message_id=report_message_id(closed.session_id, built.built_ts, self._from),
+                )
                 await self._send(self._target, message)
         except Exception as exc:  # a report must never block or crash the pipeline
             REPORTS.labels("failed").inc()

@@ -128,6 +128,46 @@ async def test_a_worker_dying_before_the_mail_went_out_loses_no_report(
     assert len(smtp.inbox.messages) == 1
 
 
+async def test_a_report_sent_again_after_a_worker_died_carries_the_same_message_id(
+    aredis: aioredis.Redis,
+    key_prefix: str,
+    apg: psycopg.AsyncConnection[Any],
+    database_url: str,
+    smtp: SmtpServer,
+) -> None:
+    """At least once: the mail server accepted the report, then the worker died before the
+    outbox record was removed. The second send is the same message to a mail system that
+    deduplicates by ``Message-ID``."""
+    user_id, email = await reader(apg, reports=True)
+    closed, _ = built_session(user_id)
+    partition = partition_for(user_id, PARTITIONS)
+    clock = Clock()
+    real = _reporter(smtp.url, database_url)
+    sent: list[asyncio.Task[Any]] = []
+
+    async def sends_then_dies(closed: SessionClosed, built: MindmapBuilt) -> bool:
+        await real(closed, built)
+        task = asyncio.current_task()
+        assert task is not None
+        sent.append(task)
+        await asyncio.Event().wait()  # cancelled below: the worker is gone
+        return True
+
+    dying = Worker(aredis, key_prefix, sends_then_dies, clock)
+    await dying.handler.handle(partition, encode_derived_entry(DerivedEntry(events=[closed])))
+    await _until(lambda: bool(sent), 20)  # the mail server accepted the report …
+    sent[0].cancel()  # … when the worker dies
+    await dying.handler.drain()
+    assert await dying.owed(partition) == [closed.session_id]
+
+    fresh = Worker(aredis, key_prefix, real, clock)
+    assert await fresh.handler.resend_due(partition) == 1
+    first, second = smtp.inbox.to(email)
+    assert first["Message-ID"] == second["Message-ID"] and first["Message-ID"]
+    assert first["Subject"] == second["Subject"]
+    assert await fresh.owed(partition) == []
+
+
 async def test_smtp_down_then_up_delivers_the_report_on_a_later_retry(
     aredis: aioredis.Redis, key_prefix: str, apg: psycopg.AsyncConnection[Any], database_url: str
 ) -> None:

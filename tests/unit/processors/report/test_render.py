@@ -6,7 +6,7 @@ import re
 
 import msgspec
 
-from processors.report.mailer import build_message, parse_smtp_url
+from processors.report.mailer import build_message, parse_smtp_url, report_message_id
 from processors.report.render import TOP_PAGES, render_report
 from schema.derived import MindmapBuilt, MindmapNode, SessionClosed, SessionPage
 
@@ -101,7 +101,10 @@ def test_long_sessions_list_only_the_top_pages() -> None:
 def test_message_has_text_and_html_alternatives() -> None:
     closed, built = _session()
     report = render_report(closed, built, public_url="http://x")
-    message = build_message(report, sender="MindHit <r@x.example>", recipient="ann@x.example")
+    sender = "MindHit <r@x.example>"
+    message_id = report_message_id(closed.session_id, built.built_ts, sender)
+    message = build_message(report, sender=sender, recipient="ann@x.example", message_id=message_id)
+    assert message["Message-ID"] == message_id
     assert message.get_content_type() == "multipart/alternative"
     assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
 
@@ -123,3 +126,14 @@ def test_smtp_urls_parse_with_login_and_tls() -> None:
         "ann@x",
         "p:ss",
     )
+
+
+def test_a_reports_message_id_is_the_same_for_every_send_and_names_no_session() -> None:
+    closed, built = _session()
+    sender = "MindHit <reports@mindhit.example>"
+    first = report_message_id(closed.session_id, built.built_ts, sender)
+    assert first == report_message_id(closed.session_id, built.built_ts, sender)
+    assert first.startswith("<report.") and first.endswith("@mindhit.example>")
+    assert closed.session_id not in first and closed.session_id.replace("-", "") not in first
+    assert first != report_message_id(closed.session_id, built.built_ts + 1, sender)
+    assert report_message_id(closed.session_id, 1, "no-address").endswith("@mindhit.invalid>")
