@@ -183,11 +183,10 @@ async def _derivation(conn: Any) -> DerivationInfo | None:
 
 
 async def _overview(conn: Any) -> OverviewLag | None:
-    cur = await conn.execute(
-        "SELECT count(*), coalesce(extract(epoch FROM now() - min(changed_at)), 0)"
-        " FROM overview_changes"
-    )
-    row = await cur.fetchone()
+    async with conn.transaction():  # 50,001 rows at most, from the table's start
+        await conn.execute("SET LOCAL synchronize_seqscans = off")
+        cur = await conn.execute(sql_file("mindhit", "overview_pending"))
+        row = await cur.fetchone()
     return OverviewLag(pending_changes=int(row[0]), oldest_s=round(float(row[1]), 3))
 
 

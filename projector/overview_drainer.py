@@ -26,6 +26,7 @@ from typing import Any, Final
 import msgspec
 import psycopg
 
+from mindhit.db import sql_file
 from mindhit.erasures import ERASE_LOCK
 from projector import metrics
 from projector.overview import drain_changes
@@ -46,6 +47,7 @@ __all__ = [
 DRAIN_LOCK: Final = 0x6D68_6F76  # "mhov": one drainer at a time
 DRAIN_ROWS: Final = 200_000
 """Changes drained per transaction at most (a backlog is drained in several)."""
+_PENDING: Final = sql_file("mindhit", "overview_pending")
 DRAIN_EVERY_S: Final = 0.5
 """Pause between two drains that found less than :data:`DRAIN_ROWS` pending."""
 AHEAD_ROUNDS: Final = 8
@@ -61,11 +63,10 @@ class Pending(msgspec.Struct, frozen=True):
 
 
 def pending(conn: psycopg.Connection[Any]) -> Pending:
-    """The pending changes (a scan of the unindexed table: what is pending, no more)."""
-    row = conn.execute(
-        "SELECT count(*), coalesce(extract(epoch FROM now() - min(changed_at)), 0)"
-        " FROM overview_changes"
-    ).fetchone()
+    """The pending changes, read from at most 50,001 of them
+    (``mindhit/sql/overview_pending.sql``: exact up to 50,000, an estimate above)."""
+    conn.execute("SET LOCAL synchronize_seqscans = off")  # from the table's start
+    row = conn.execute(_PENDING).fetchone()
     conn.commit()
     return Pending(int(row[0]), float(row[1])) if row else Pending(0, 0.0)
 

@@ -17,7 +17,7 @@ from mindhit.lag import collect_lag, render_text
 from mindhit.settings import Settings
 from projector.consumer import ProjectionConsumer
 from projector.overview import drain_changes
-from projector.overview_drainer import DRAIN_LOCK, drain_all, drain_once, pending
+from projector.overview_drainer import DRAIN_LOCK, Pending, drain_all, drain_once, pending
 from projector.replay import replay
 from projector.synthetic import synth_log, user_ids, write_log
 from schema.derived import SessionErased, VisitClosed
@@ -241,3 +241,50 @@ async def test_a_bounded_drain_takes_changes_in_write_order_whatever_the_clock(
     day = pg.execute("SELECT visits, dwell_ms FROM overview_days WHERE user_id = %s", (user,))
     assert day.fetchall() == [(1, 5000)]
     pg.commit()
+
+
+class _Counting:
+    """A connection whose commit first notes the heap rows this transaction scanned in
+    ``overview_changes`` (``pg_stat_xact_user_tables``)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self.scanned = -1
+
+    def execute(self, *args: Any) -> Any:
+        return self.conn.execute(*args)
+
+    def commit(self) -> None:
+        row = self.conn.execute(
+            "SELECT coalesce(sum(seq_tup_read), 0) FROM pg_stat_xact_user_tables"
+            " WHERE relname = 'overview_changes'"
+        ).fetchone()
+        self.scanned = int(row[0]) if row else -1
+        self.conn.commit()
+
+
+def test_the_lag_is_read_from_a_bounded_part_of_the_pending_changes(
+    pg: psycopg.Connection[Any],
+) -> None:
+    """``pending`` runs after every drain (every 0.5 s, every replica), for ``mindhit lag``
+    and the ops page: it counted every pending change. It reads at most 50,001 now:
+    exact up to 50,000, above that the span of the changes' numbers."""
+    pg.execute(
+        "INSERT INTO overview_changes"
+        " (user_id, day, domain, url_hash, content_hash, title, dwell_ms, visits)"
+        " SELECT gen_random_uuid(), current_date, 'd', 'h' || n, 'c', 't', 1, 1"
+        " FROM generate_series(1, 80000) n"
+    )
+    pg.commit()
+    counting = _Counting(pg)
+    lag = pending(counting)  # type: ignore[arg-type]
+    assert lag.changes == 80_000 and 0 <= counting.scanned <= 50_001 and lag.oldest_s >= 0
+    pg.execute(
+        "DELETE FROM overview_changes WHERE seq < (SELECT min(seq) + 79990 FROM overview_changes)"
+    )
+    pg.execute("DELETE FROM overview_changes WHERE seq % 2 = 0")  # gaps: counted exactly
+    pg.commit()
+    assert pending(pg).changes == 5
+    pg.execute("DELETE FROM overview_changes")
+    pg.commit()
+    assert pending(pg) == Pending(0, 0.0)

@@ -1,0 +1,16 @@
+-- The overview's lag (the drainer after every drain, in every projector replica;
+-- mindhit lag; the ops page), read from at most the first 50,001 pending changes in
+-- table order instead of all of them (count and min(changed_at) of every row: ~46 ms at
+-- 400,000, every 0.5 s per replica). Up to 50,000 pending: exact. Above: an estimate,
+-- the span of the numbers (seq, migration 270) from the lowest one read up to the
+-- sequence's last (the lowest pending may lie further in the table; numbers of
+-- rolled-back folds count), never below 50,001; the age is the oldest read's. Run with
+-- synchronize_seqscans off (the callers: SET LOCAL), else the scan may start where a
+-- concurrent one is, mid-table. No index: it would cost the fold a b-tree insert per
+-- change (+40 % on the change rows' INSERT, measured).
+SELECT CASE WHEN count(*) <= 50000 THEN count(*)
+            ELSE greatest(count(*), coalesce(pg_sequence_last_value(
+                pg_get_serial_sequence('overview_changes', 'seq')::regclass) - min(seq) + 1, 0))
+       END,
+       coalesce(extract(epoch FROM now() - min(changed_at)), 0)
+FROM (SELECT seq, changed_at FROM overview_changes LIMIT 50001) first_read
