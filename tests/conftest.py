@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -26,6 +27,7 @@ from mindhit.db import apply_migrations
 from mindhit.redis_client import connect_redis, connect_redis_sync, plain_url
 from mindhit.settings import Settings
 from tests.support.redis_cluster import PrivateRedisCluster
+from tests.support.servers import PrivateRedis
 
 REDIS_URL = os.environ.get("MINDHIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REDIS_MODE = os.environ.get("MINDHIT_TEST_REDIS", "single")
@@ -94,6 +96,16 @@ def own_cluster(
     yield start
     for cluster in started:
         cluster.stop()
+
+
+@pytest.fixture
+def volatile_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A Redis server of the test's own that keeps nothing on disk (no AOF, no snapshot):
+    for tests that stop, freeze or replicate it, never the session's Redis."""
+    server = PrivateRedis(tmp_path / "volatile", appendonly=False)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

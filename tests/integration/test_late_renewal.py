@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -23,21 +21,13 @@ pytestmark = pytest.mark.integration
 LEASE_MS = 600
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[PrivateRedis]:
-    redis_server = PrivateRedis(tmp_path / "redis", appendonly=False)
-    redis_server.start()
-    yield redis_server
-    redis_server.stop()
-
-
 async def test_a_renewal_run_after_its_node_thawed_does_not_revive_the_lease(
-    server: PrivateRedis,
+    volatile_redis: PrivateRedis,
 ) -> None:
-    member = aioredis.Redis(port=server.port, socket_timeout=5)
-    rival = aioredis.Redis(port=server.port)
+    member = aioredis.Redis(port=volatile_redis.port, socket_timeout=5)
+    rival = aioredis.Redis(port=volatile_redis.port)
     old, new = Leases("mhlate", "g", "old", LEASE_MS), Leases("mhlate", "g", "new", LEASE_MS)
-    process = server.process
+    process = volatile_redis.process
     assert process is not None
     try:
         assert await old.renew(member, {0}) == {0}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -25,14 +24,6 @@ from tests.support.servers import PrivateRedis
 from tests.unit.ingest.factories import event_dicts, upload_body
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def volatile_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path / "volatile", appendonly=False)  # and --save ""
-    server.start()
-    yield server
-    server.stop()
 
 
 def _production(settings: Settings, server: PrivateRedis, **changes: object) -> Settings:
