@@ -7,9 +7,13 @@ synthetic browsing with its seed, batch ids numbered instead of random: 500 entr
 SHA-256 per batch size over every key written under the run's prefix: strings, hashes,
 sets, sorted-set members (not their scores: Redis's time) and stream entries with their
 ids; not the URL versions' token (random, :mod:`processors.announced`). The two lines
-must agree with each other and with the same run on the code before.
+must agree with each other and with the same run on the code before. With
+``--without-states`` the users' saved states are left out (the state hash's fields kept,
+not their values): what must still agree when a change alters the states' layout on
+purpose (as on 2026-12-06, pages by URL), since their bytes then differ.
 
-Usage: ``python bench/processors_digest.py [--redis-url redis://127.0.0.1:6379/0]``
+Usage: ``python bench/processors_digest.py [--redis-url redis://127.0.0.1:6379/0]
+[--without-states]``
 """
 
 from __future__ import annotations
@@ -48,7 +52,9 @@ def fixed_entries() -> list[bytes]:
         uuid.uuid4 = random_uuid4
 
 
-async def _contents(client: Any, key: bytes, kind: str) -> object:
+async def _contents(client: Any, key: bytes, kind: str, states: bool = True) -> object:
+    if not states and kind == "hash" and key.endswith(b":dwell-state"):
+        return sorted(await client.hkeys(key))  # whose states, not their bytes
     if kind == "string":
         return await client.get(key)
     if kind == "hash":
@@ -62,7 +68,9 @@ async def _contents(client: Any, key: bytes, kind: str) -> object:
     return kind
 
 
-async def digest(redis_url: str, values: list[bytes], batch: int) -> tuple[int, str]:
+async def digest(
+    redis_url: str, values: list[bytes], batch: int, states: bool = True
+) -> tuple[int, str]:
     """Handle ``values`` ``batch`` at a time on a fresh prefix; how many keys, their digest."""
     client = connect_redis(redis_url)
     prefix = f"bench-digest-{uuid.uuid4().hex[:8]}"
@@ -83,18 +91,18 @@ async def digest(redis_url: str, values: list[bytes], batch: int) -> tuple[int, 
         for key in keys:
             kind = (await client.type(key)).decode()
             name = key.decode().replace(prefix, "PREFIX", 1)
-            found.update(repr((name, kind, await _contents(client, key, kind))).encode())
+            found.update(repr((name, kind, await _contents(client, key, kind, states))).encode())
         return len(keys), found.hexdigest()
     finally:
         await delete_prefix(client, prefix)
         await client.aclose()
 
 
-async def main(redis_url: str) -> None:
+async def main(redis_url: str, states: bool = True) -> None:
     values = fixed_entries()
     found: dict[str, object] = {"entries": len(values)}
     for batch in (16, 5):
-        keys, sha = await digest(redis_url, values, batch)
+        keys, sha = await digest(redis_url, values, batch, states)
         print(f"batches of {batch:>2}: {keys} keys, sha256 {sha}")
         found[f"keys_batch_{batch}"], found[f"sha256_batch_{batch}"] = keys, sha
     found["same"] = found["sha256_batch_16"] == found["sha256_batch_5"]
@@ -104,4 +112,8 @@ async def main(redis_url: str) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    asyncio.run(main(parser.parse_args().redis_url))
+    parser.add_argument(
+        "--without-states", action="store_true", help="leave the users' saved states out"
+    )
+    parsed = parser.parse_args()
+    asyncio.run(main(parsed.redis_url, not parsed.without_states))
