@@ -372,7 +372,7 @@ class _Fold:
                 content_hash=visit.content_hash,
             )
         )
-        count_visit(session, visit, normalized, end)
+        count_visit(session, visit, normalized, end, uhash, domain)
 
     def _stop_session(self, sid: str, ts: int) -> None:
         session = self.st.sessions[sid]

@@ -3,16 +3,6 @@
 Plain data (msgspec Structs): the fold in :mod:`processors.dwell` reads a
 :class:`UserState` and returns a new one; the state store keeps it as msgpack.
 New fields get defaults, so a state saved by an older build still decodes.
-
-A session's per-page totals are :attr:`SessionState.dwell`, keyed by the page's
-normalized URL (its ``url_hash`` and domain are derived from it when the session
-closes). States saved before 2026-12-06 kept them in ``pages``, keyed by ``url_hash``
-with the URL and domain in every total (~120 bytes a page instead of ~40; pages were
-two thirds of the bench's states, 2.95 KB then, 1.63 KB now); a session decoded with
-``pages`` moves them into ``dwell``, in their order (:meth:`SessionState.__post_init__`),
-and is saved in the new layout. A build from before reads a session saved in the new
-layout as having no pages: after a rollback past this change, the sessions open across
-it close with an empty page list (their visits are unaffected).
 """
 
 from __future__ import annotations
@@ -29,7 +19,6 @@ __all__ = [
     "FoldResult",
     "Gap",
     "OpenVisit",
-    "PageDwell",
     "PageTotal",
     "SessionState",
     "StoppedClient",
@@ -93,22 +82,12 @@ class ClientState(msgspec.Struct, kw_only=True):
 
 
 class PageTotal(msgspec.Struct, array_like=True, gc=False):
-    """Dwell of one distinct page within a session so far, as states saved before
-    2026-12-06 kept it (``SessionState.pages``: read, never written)."""
+    """Dwell of one distinct page within a session so far."""
 
     url: str
     title: str
     domain: str
     dwell_ms: int
-    content_hash: str = ""
-
-
-class PageDwell(msgspec.Struct, array_like=True, gc=False, omit_defaults=True):
-    """Dwell of one distinct page within a session so far (a value of
-    :attr:`SessionState.dwell`, whose key is the page's normalized URL)."""
-
-    dwell_ms: int
-    title: str = ""
     content_hash: str = ""
 
 
@@ -128,30 +107,16 @@ class StoppedClient(msgspec.Struct, array_like=True, gc=False):
     client came since, so its late events may reopen the session without overlapping."""
 
 
-class SessionState(msgspec.Struct, kw_only=True, omit_defaults=True):
+class SessionState(msgspec.Struct, kw_only=True):
     """A session of the user: open, or recently stopped (``UserState.closed``)."""
 
     started_ts: int
     last_end_ts: int = 0
     active_ms: int = 0
     pages: dict[str, PageTotal] = {}
-    """Per-page totals as states saved before 2026-12-06 kept them (by ``url_hash``):
-    moved into :attr:`dwell` as soon as decoded, so always empty otherwise."""
     stopped_ts: int = -1
     """When it was stopped (``session.closed``'s ``stopped_ts``); -1 while open."""
     stopped_clients: dict[str, StoppedClient] = {}
-    dwell: dict[str, PageDwell] = {}
-    """Per-page totals, by normalized URL, in the order the pages were first counted."""
-
-    def __post_init__(self) -> None:
-        """Move the totals of a session saved in the old layout (``pages``) into
-        :attr:`dwell`, in their order (their URL was normalized when counted)."""
-        if self.pages:
-            moved = {
-                t.url: PageDwell(t.dwell_ms, t.title, t.content_hash) for t in self.pages.values()
-            }
-            self.dwell = moved | self.dwell
-            self.pages = {}
 
 
 class UserState(msgspec.Struct, kw_only=True):
@@ -210,16 +175,33 @@ def copy_state(state: UserState) -> UserState:
 # --- a session's totals ---
 
 
-def count_visit(session: SessionState, visit: OpenVisit, normalized: str, end: int) -> None:
-    """Add a closed visit to its session's totals (active time, per-page dwell);
-    ``normalized`` is the visit's :func:`~processors.urls.normalize_url`."""
+def count_visit(
+    session: SessionState,
+    visit: OpenVisit,
+    normalized: str,
+    end: int,
+    uhash: str = "",
+    domain: str | None = None,
+) -> None:
+    """Add a closed visit to its session's totals (active time, per-page dwell).
+
+    ``uhash`` and ``domain`` are ``normalized``'s :func:`~processors.urls.url_hash` and
+    :func:`~processors.urls.domain_of` when the caller has them already (else computed).
+    """
     dwell = end - visit.start_ts
     session.active_ms += dwell
     if end > session.last_end_ts:
         session.last_end_ts = end
-    total = session.dwell.get(normalized)
+    uhash = uhash or url_hash(normalized)
+    total = session.pages.get(uhash)
     if total is None:
-        session.dwell[normalized] = PageDwell(dwell, visit.title, visit.content_hash)
+        session.pages[uhash] = PageTotal(
+            normalized,
+            visit.title,
+            domain_of(normalized) if domain is None else domain,
+            dwell,
+            visit.content_hash,
+        )
         return
     total.dwell_ms += dwell
     if visit.content_hash:
@@ -232,7 +214,8 @@ def uncount_visit(session: SessionState, visit: OpenVisit, end: int) -> None:
     """Take back what :func:`count_visit` added for a visit that is open again."""
     dwell = end - visit.start_ts
     session.active_ms -= dwell
-    total = session.dwell.get(normalize_url(visit.url))
+    uhash = url_hash(normalize_url(visit.url))
+    total = session.pages.get(uhash)
     if total is not None:
         total.dwell_ms -= dwell  # kept at 0 (not deleted): the pages keep their order
 
@@ -241,14 +224,14 @@ def session_closed(user_id: str, sid: str, session: SessionState, ts: int) -> Se
     """The ``session.closed`` event of ``session``, stopped at ``ts``."""
     pages = [
         SessionPage(
-            url_hash=url_hash(url),
-            url=url,
+            url_hash=uhash,
+            url=total.url,
             title=total.title,
-            domain=domain_of(url),
+            domain=total.domain,
             dwell_ms=total.dwell_ms,
             content_hash=total.content_hash,
         )
-        for url, total in sorted(session.dwell.items(), key=lambda kv: -kv[1].dwell_ms)
+        for uhash, total in sorted(session.pages.items(), key=lambda kv: -kv[1].dwell_ms)
         if total.dwell_ms > 0
     ]
     return SessionClosed(
