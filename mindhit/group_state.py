@@ -10,14 +10,23 @@ the first publish of a generation wins, and they are all equal anyway.
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 import redis.asyncio as aioredis
+import redis.exceptions
 
 from mindhit.assignment import assign
 from mindhit.keys import group_members_key, group_state_key
 from mindhit.leases import lua
 
-__all__ = ["Generation", "GroupState"]
+__all__ = ["Generation", "GroupState", "HeartbeatLate"]
+
+
+class HeartbeatLate(redis.exceptions.TimeoutError):
+    """Redis ran the heartbeat more than half a session after it was sent (the node was
+    frozen meanwhile): the member was not counted live again. Handled as a failed
+    heartbeat (a timeout); the next one, sent in time, counts."""
 
 
 class Generation(msgspec.Struct, frozen=True, kw_only=True):
@@ -44,6 +53,10 @@ class GroupState:
         self.member = member
         self.ttl_ms = ttl_ms
         self._heartbeat_src = lua("heartbeat.lua")
+        self._redis_ms: int | None = None
+        """Redis's time at the last heartbeat's run, and when (``time.monotonic``) its
+        answer arrived: what dates a heartbeat's send in Redis's time."""
+        self._redis_ms_at = 0.0
         self._publish_src = lua("publish.lua")
         self._leave_src = lua("leave.lua")
 
@@ -51,16 +64,24 @@ class GroupState:
         """Say this member is alive; return the current generation, its assignment published.
 
         Steps:
-            1. Heartbeat (Lua): refresh this member, drop expired ones, start a new
-               generation when the live members changed.
+            1. Heartbeat (Lua): refresh this member (unless Redis runs it more than half
+               a session after it was sent: :class:`HeartbeatLate`), drop expired ones,
+               start a new generation when the live members changed.
             2. If the generation has no assignment yet, compute it (sticky, from the
                last one) and publish it; the first publisher of a generation wins.
             3. Return the generation with the assignment as stored.
         """
         for _ in range(3):
-            generation, view, owners, last = await client.eval(
-                self._heartbeat_src, 2, self.members_key, self.state_key, self.member, self.ttl_ms
-            )
+            late_after = self._late_after()
+            generation, view, owners, last, redis_ms, refreshed = await client.eval(
+                self._heartbeat_src, 2, self.members_key, self.state_key, self.member,
+                self.ttl_ms, *late_after
+            )  # fmt: skip
+            self._redis_ms, self._redis_ms_at = int(redis_ms), time.monotonic()
+            if not int(refreshed):
+                raise HeartbeatLate(
+                    f"Redis ran the heartbeat more than {self.ttl_ms // 2} ms after it was sent"
+                )
             members = tuple(m for m in _text(view).split("\n") if m)
             if owners is not None:
                 return Generation(
@@ -74,6 +95,15 @@ class GroupState:
                 self._publish_src, 1, self.state_key, int(generation), msgspec.json.encode(computed)
             )
         raise RuntimeError("group membership kept changing; retrying at the next heartbeat")
+
+    def _late_after(self) -> tuple[int, ...]:
+        """The latest Redis time (ms) the heartbeat sent now may refresh this member at:
+        half a session after now, in Redis's time as the last answer dated it (none before
+        the first answer)."""
+        if self._redis_ms is None:
+            return ()
+        elapsed_ms = int((time.monotonic() - self._redis_ms_at) * 1000)
+        return (self._redis_ms + elapsed_ms + self.ttl_ms // 2,)
 
     async def leave(self, client: aioredis.Redis) -> None:
         """Leave the group at once (clean stop)."""

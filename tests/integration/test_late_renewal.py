@@ -1,8 +1,10 @@
-"""A lease renewal a frozen Redis runs only after it thawed does not revive the lease.
+"""A lease renewal or a group heartbeat a frozen Redis runs only after it thawed does not
+revive the lease or the member.
 
 The member sent it before the node froze (and may be dead since); run at the thaw, it
-held the partition a whole lease past the thaw however long the freeze lasted, so the
-handover took longer than the documented bound. Real redis-server, frozen by SIGSTOP.
+held the partition (or kept the member in the group's view) a whole lease past the thaw
+however long the freeze lasted, so the handover took longer than the documented bound.
+Real redis-server, frozen by SIGSTOP.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import signal
 import pytest
 import redis.asyncio as aioredis
 
+from mindhit.group_state import GroupState, HeartbeatLate
 from mindhit.leases import Leases
 from tests.support.servers import PrivateRedis
 
@@ -45,6 +48,40 @@ async def test_a_renewal_run_after_its_node_thawed_does_not_revive_the_lease(
         await asyncio.sleep(2 * LEASE_MS / 1000)
         assert await old.renew(member, {0}, held=True) == {0}
         assert await old.holder(rival, 0) == "old"
+    finally:
+        await member.aclose()
+        await rival.aclose()
+
+
+async def test_a_heartbeat_run_after_its_node_thawed_does_not_keep_the_member_in_the_group(
+    volatile_redis: PrivateRedis,
+) -> None:
+    member = aioredis.Redis(port=volatile_redis.port, socket_timeout=5)
+    rival = aioredis.Redis(port=volatile_redis.port)
+    old = GroupState("mhlate", "g", "old", LEASE_MS)
+    new = GroupState("mhlate", "g", "new", LEASE_MS)
+    process = volatile_redis.process
+    assert process is not None
+    try:
+        assert (await old.heartbeat(member, 4)).members == ("old",)
+        process.send_signal(signal.SIGSTOP)
+        try:  # the heartbeat, sent to the frozen node and given up on
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(old.heartbeat(member, 4), LEASE_MS / 2000)
+            await asyncio.sleep(2 * LEASE_MS / 1000)  # "old" expires (Redis's clock)
+        finally:
+            process.send_signal(signal.SIGCONT)
+        await asyncio.sleep(0.1)  # the node has run the late heartbeat by now
+        assert (await new.heartbeat(rival, 4)).members == ("new",)  # "old" is gone at once
+        # A live member's next heartbeat, sent in time, counts again.
+        assert (await old.heartbeat(member, 4)).members == ("new", "old")
+        # Redis's clock a lease ahead of what the member last read (a failover to a node
+        # whose clock is ahead): the heartbeat is refused and says so, as a failed one
+        # (a timeout); the next one is dated by the new clock and counts.
+        old._redis_ms -= LEASE_MS  # type: ignore[operator]
+        with pytest.raises(HeartbeatLate):
+            await old.heartbeat(member, 4)
+        assert (await old.heartbeat(member, 4)).members == ("new", "old")
     finally:
         await member.aclose()
         await rival.aclose()
