@@ -54,8 +54,9 @@ class GroupState:
         self.ttl_ms = ttl_ms
         self._heartbeat_src = lua("heartbeat.lua")
         self._redis_ms: int | None = None
-        """Redis's time at the last heartbeat's run, and when (``time.monotonic``) its
-        answer arrived: what dates a heartbeat's send in Redis's time."""
+        """Redis's time at the last answered heartbeat's run, and when (``time.monotonic``)
+        that heartbeat was sent: Redis ran it then or later, so a send dated from them is
+        never dated too early (a busy event loop reading the answer late changes nothing)."""
         self._redis_ms_at = 0.0
         self._publish_src = lua("publish.lua")
         self._leave_src = lua("leave.lua")
@@ -72,12 +73,12 @@ class GroupState:
             3. Return the generation with the assignment as stored.
         """
         for _ in range(3):
-            late_after = self._late_after()
+            late_after, sent = self._late_after(), time.monotonic()
             generation, view, owners, last, redis_ms, refreshed = await client.eval(
                 self._heartbeat_src, 2, self.members_key, self.state_key, self.member,
                 self.ttl_ms, *late_after
             )  # fmt: skip
-            self._redis_ms, self._redis_ms_at = int(redis_ms), time.monotonic()
+            self._redis_ms, self._redis_ms_at = int(redis_ms), sent
             if not int(refreshed):
                 raise HeartbeatLate(
                     f"Redis ran the heartbeat more than {self.ttl_ms // 2} ms after it was sent"
@@ -98,8 +99,8 @@ class GroupState:
 
     def _late_after(self) -> tuple[int, ...]:
         """The latest Redis time (ms) the heartbeat sent now may refresh this member at:
-        half a session after now, in Redis's time as the last answer dated it (none before
-        the first answer)."""
+        half a session after now, in Redis's time as the last answered heartbeat dates it
+        (none before the first answer)."""
         if self._redis_ms is None:
             return ()
         elapsed_ms = int((time.monotonic() - self._redis_ms_at) * 1000)
