@@ -114,6 +114,21 @@ async def handle(args: argparse.Namespace, flag: Path) -> None:
         await client.aclose()
 
 
+def _wait_for(path: Path, child: subprocess.Popen[bytes], when: str) -> None:
+    """Wait until the child under callgrind creates ``path``; fail if it exits first."""
+    while not path.exists():
+        if child.poll() is not None:
+            raise RuntimeError(f"the handler exited {when}")
+        time.sleep(0.2)
+
+
+def _instrument(child: subprocess.Popen[bytes], state: str) -> None:
+    """Switch callgrind's instrumentation of ``child`` ``on`` or ``off``."""
+    subprocess.run(
+        ["callgrind_control", "-i", state, str(child.pid)], check=True, capture_output=True
+    )
+
+
 def measure(args: argparse.Namespace) -> dict[str, object]:
     """Run this script's ``--child`` under callgrind and read its counts."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,21 +147,11 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
             str(flag),
         ]
         child = subprocess.Popen(command, stderr=subprocess.DEVNULL, env=dict(os.environ))
-        while not flag.with_suffix(".ready").exists():
-            if child.poll() is not None:
-                raise RuntimeError("the handler exited during warm-up")
-            time.sleep(0.5)
-        subprocess.run(
-            ["callgrind_control", "-i", "on", str(child.pid)], check=True, capture_output=True
-        )
+        _wait_for(flag.with_suffix(".ready"), child, "during warm-up")
+        _instrument(child, "on")
         flag.with_suffix(".go").touch()
-        while not flag.with_suffix(".done").exists():
-            if child.poll() is not None:
-                raise RuntimeError("the handler exited before its timed entries were done")
-            time.sleep(0.2)
-        subprocess.run(
-            ["callgrind_control", "-i", "off", str(child.pid)], check=True, capture_output=True
-        )
+        _wait_for(flag.with_suffix(".done"), child, "before its timed entries were done")
+        _instrument(child, "off")
         flag.with_suffix(".off").touch()
         if child.wait() != 0:
             raise RuntimeError("the handler failed under callgrind")
