@@ -56,6 +56,18 @@ TRIM_EVERY_S = 5.0
 STALE_AFTER_S = 30.0
 
 
+def _drainer(
+    settings: Settings, database_url: str, name: str, conn: psycopg.Connection[Any]
+) -> OverviewDrainer:
+    """The overview's drainer on ``conn``: a drain left idle half a lease (the replica
+    paused inside it) is ended, and the drainer reconnects under the replica's name."""
+    return OverviewDrainer(
+        conn,
+        connect=lambda: psycopg.connect(database_url, application_name=name),
+        idle_timeout_ms=max(1000, settings.projector_lease_ms // 2),
+    )
+
+
 async def _every(stop: asyncio.Event, seconds: float, fn: Callable[[], Any]) -> None:
     while not stop.is_set():
         try:
@@ -189,7 +201,7 @@ async def _run(
     group = _group(settings, redis, conns[0], member)
     housekeeper = Housekeeper(settings, redis, conns[3], clock=clock)
     guard = LogGuard(settings, redis, conns[4])
-    drainer = OverviewDrainer(conns[5])
+    drainer = _drainer(settings, database_url, name, conns[5])
     consumer.epochs = archiver.epochs = guard.epochs
     await guard.check()
 
@@ -236,7 +248,7 @@ async def _run(
         consumer.reader.close()
         archiver.reader.close()
         await redis.aclose()
-        for conn in conns:
+        for conn in [*conns, drainer.conn]:
             conn.close()
         log.info("projector_stopped")
 

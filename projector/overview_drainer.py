@@ -21,6 +21,7 @@ oldest one's age) is in ``mindhit lag``, the ops page and ``mindhit_overview_pen
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any, Final
 
 import msgspec
@@ -139,14 +140,33 @@ def _wait_turn(conn: psycopg.Connection[Any]) -> None:
 class OverviewDrainer:
     """The drain loop of a projector replica, on a connection of its own.
 
+    A drain holds the drain lock for its transaction, so a replica paused inside one (a
+    frozen VM, ``SIGSTOP``) held every other replica's drains off until it resumed: the
+    overview stood still. The drainer's session therefore ends a transaction left idle
+    longer than ``idle_timeout_ms`` (PostgreSQL rolls it back: nothing half-drained, the
+    lock free for the others), and a drainer whose connection was ended so (or lost)
+    opens a new one at its next turn.
+
     Args:
         conn: a synchronous PostgreSQL connection owned by the drainer.
         limit: changes per transaction at most.
+        connect: opens a new connection when ``conn`` was ended (none: not reopened).
+        idle_timeout_ms: PostgreSQL's ``idle_in_transaction_session_timeout`` for the
+            drainer's session (0: none); a drain's statements follow one another at once.
     """
 
-    def __init__(self, conn: psycopg.Connection[Any], *, limit: int = DRAIN_ROWS) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        *,
+        limit: int = DRAIN_ROWS,
+        connect: Callable[[], psycopg.Connection[Any]] | None = None,
+        idle_timeout_ms: int = 0,
+    ) -> None:
         self.conn = conn
         self.limit = limit
+        self._connect = connect
+        self._idle_timeout_ms = idle_timeout_ms
         self._ready = False
 
     async def turn(self) -> int:
@@ -155,7 +175,14 @@ class OverviewDrainer:
         return await asyncio.to_thread(self._turn)
 
     def _turn(self) -> int:
+        if self.conn.closed and self._connect is not None:  # ended while idle, or lost
+            self.conn = self._connect()
+            self._ready = False
         if not self._ready:
+            if self._idle_timeout_ms:
+                self.conn.execute(
+                    f"SET idle_in_transaction_session_timeout = {int(self._idle_timeout_ms)}"
+                )
             ensure_temp_tables(self.conn)
             self.conn.commit()
             self._ready = True
