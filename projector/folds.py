@@ -249,7 +249,7 @@ def _visit(batch: Batch, e: VisitClosed) -> bool:
         (e.session_id in known and e.user_id in known) or batch.valid_ids(e.session_id, e.user_id)
     ):
         return False
-    batch.visits[(e.user_id, e.visit_id)] = VisitRow(  # a later version replaces (merge_visit)
+    batch.visits[(e.user_id, e.visit_id)] = VisitRow(  # a later version replaces the earlier
         visit_id=e.visit_id,
         user_id=e.user_id,
         session_id=e.session_id,

@@ -36,7 +36,6 @@ __all__ = [
     "merge_mindmap",
     "merge_session",
     "merge_url",
-    "merge_visit",
     "op_time",
     "session_time",
 ]
@@ -205,11 +204,6 @@ class VisitRow(msgspec.Struct, kw_only=True):
     dwell_ms: int
     end_reason: str
     opened_seq: int
-
-
-def merge_visit(a: VisitRow, b: VisitRow) -> VisitRow:
-    """A later version of a visit replaces the earlier one."""
-    return b
 
 
 class MindmapRow(msgspec.Struct, kw_only=True):
