@@ -64,6 +64,8 @@ def fiedler_cut(
     scale = 1.0 / np.sqrt(degree)
     laplacian = np.eye(len(rows)) - adjacency * scale[:, None] * scale[None, :]
     fiedler = np.linalg.eigh(laplacian)[1][:, 1] * scale
+    if fiedler[0] > 0:  # an eigenvector's sign is arbitrary (it differs between BLAS
+        fiedler = -fiedler  # builds): the first member's side comes first, on every machine
     first = [int(i) for i in rows[fiedler < 0]]
     second = [int(i) for i in rows[fiedler >= 0]]
     return (first, second) if min(len(first), len(second)) >= 2 else None
