@@ -65,6 +65,7 @@ class GroupState:
         """Say this member is alive; return the current generation, its assignment published.
 
         Steps:
+            0. Before the first: read Redis's time (:meth:`_read_clock`).
             1. Heartbeat (Lua): refresh this member (unless Redis runs it more than half
                a session after it was sent: :class:`HeartbeatLate`), drop expired ones,
                start a new generation when the live members changed.
@@ -72,6 +73,8 @@ class GroupState:
                last one) and publish it; the first publisher of a generation wins.
             3. Return the generation with the assignment as stored.
         """
+        if self._redis_ms is None:
+            await self._read_clock(client)
         for _ in range(3):
             late_after, sent = self._late_after(), time.monotonic()
             generation, view, owners, last, redis_ms, refreshed = await client.eval(
@@ -97,10 +100,21 @@ class GroupState:
             )
         raise RuntimeError("group membership kept changing; retrying at the next heartbeat")
 
+    async def _read_clock(self, client: aioredis.Redis) -> None:
+        """Date this member's first heartbeat: a read-only heartbeat (it refreshes no one)
+        reads Redis's time, so even the first one that refreshes carries a deadline. Sent
+        bare, a first heartbeat a frozen node ran only after it thawed would count a member
+        perhaps dead since live for a whole session."""
+        sent = time.monotonic()
+        answer = await client.eval(
+            self._heartbeat_src, 2, self.members_key, self.state_key, "", self.ttl_ms
+        )
+        self._redis_ms, self._redis_ms_at = int(answer[4]), sent
+
     def _late_after(self) -> tuple[int, ...]:
         """The latest Redis time (ms) the heartbeat sent now may refresh this member at:
         half a session after now, in Redis's time as the last answered heartbeat dates it
-        (none before the first answer)."""
+        (:meth:`_read_clock` reads it before the first)."""
         if self._redis_ms is None:
             return ()
         elapsed_ms = int((time.monotonic() - self._redis_ms_at) * 1000)

@@ -1,6 +1,6 @@
 -- A group member's heartbeat; returns the group's generation and its assignment state.
 -- KEYS[1] members sorted set (member -> expiry, Redis time in ms), KEYS[2] group state hash
--- (same hash tag). ARGV[1] member id, ARGV[2] session ttl in ms (ARGV[1] = '' only reads),
+-- (same hash tag). ARGV[1] member id ('' only reads: changes nothing), ARGV[2] session ttl in ms,
 -- ARGV[3] (optional) the latest Redis time in ms the heartbeat may still refresh the member
 -- at: one a frozen node runs only after it thawed (sent before the freeze, by a member
 -- perhaps dead since) must not count that member live for a whole session past the thaw.
@@ -12,12 +12,16 @@
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local refreshed = 1
-if ARGV[1] ~= '' then
-  if ARGV[3] == nil or now <= tonumber(ARGV[3]) then
-    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-  else
-    refreshed = 0
-  end
+if ARGV[1] == '' then  -- only reads (a member reading Redis's time before its first beat)
+  local state = redis.call('HMGET', KEYS[2], 'generation', 'view', 'assignment', 'last')
+  state[5] = now
+  state[6] = refreshed
+  return state
+end
+if ARGV[3] == nil or now <= tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+else
+  refreshed = 0
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local live = redis.call('ZRANGE', KEYS[1], 0, -1)

@@ -85,3 +85,32 @@ async def test_a_heartbeat_run_after_its_node_thawed_does_not_keep_the_member_in
     finally:
         await member.aclose()
         await rival.aclose()
+
+
+async def test_a_first_heartbeat_run_after_its_node_thawed_does_not_add_the_member(
+    volatile_redis: PrivateRedis,
+) -> None:
+    """A member starting while the node is frozen, which gives up (and may die) before the
+    thaw: its first heartbeat, run at the thaw, does not put it in the group's view."""
+    member = aioredis.Redis(port=volatile_redis.port, socket_timeout=5)
+    rival = aioredis.Redis(port=volatile_redis.port)
+    old = GroupState("mhfirst", "g", "old", LEASE_MS)
+    new = GroupState("mhfirst", "g", "new", LEASE_MS)
+    process = volatile_redis.process
+    assert process is not None
+    try:
+        await member.ping()  # connected before the freeze: the heartbeat itself is sent
+        process.send_signal(signal.SIGSTOP)
+        try:  # the first heartbeat, sent to the frozen node and given up on
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(old.heartbeat(member, 4), LEASE_MS / 2000)
+            await asyncio.sleep(2 * LEASE_MS / 1000)
+        finally:
+            process.send_signal(signal.SIGCONT)
+        await asyncio.sleep(0.1)  # the node has run what it was sent by now
+        assert (await new.heartbeat(rival, 4)).members == ("new",)  # no "old" for a session
+        # The member, alive after all, joins with its next heartbeat.
+        assert (await old.heartbeat(member, 4)).members == ("new", "old")
+    finally:
+        await member.aclose()
+        await rival.aclose()
