@@ -32,7 +32,6 @@ from projector.rows import (
     PageTextRow,
     SessionPatch,
     UrlPatch,
-    VisitRow,
     merge_mindmap,
     merge_session,
     merge_url,
@@ -105,7 +104,7 @@ class Batch:
         self.sessions: dict[tuple[str, str], SessionPatch] = {}
         self.urls: dict[tuple[str, str], UrlPatch] = {}
         self.texts: dict[str, PageTextRow] = {}
-        self.visits: dict[tuple[str, str], VisitRow] = {}
+        self.visits: dict[tuple[str, str], VisitClosed] = {}
         self.mindmaps: dict[tuple[str, str], MindmapRow] = {}
         self.erasures: dict[str, EraseUser] = {}
         self.session_erasures: dict[tuple[str, str], EraseSession] = {}
@@ -245,27 +244,14 @@ class Batch:
 
 def _visit(batch: Batch, e: VisitClosed) -> bool:
     known = batch._uuids  # the batch's users and sessions recur: skip the method call
-    if not is_uuid(e.visit_id) or not (
+    if _UUID.fullmatch(e.visit_id) is None or not (  # decoded: always a str
         (e.session_id in known and e.user_id in known) or batch.valid_ids(e.session_id, e.user_id)
     ):
         return False
-    batch.visits[(e.user_id, e.visit_id)] = VisitRow(  # a later version replaces the earlier
-        visit_id=e.visit_id,
-        user_id=e.user_id,
-        session_id=e.session_id,
-        client_id=e.client_id,
-        tab_id=e.tab_id,
-        url_hash=e.url_hash,
-        content_hash=e.content_hash,
-        url=e.url,
-        title=e.title,
-        domain=e.domain,
-        start_at=e.start_ts,
-        end_at=e.end_ts,
-        dwell_ms=e.dwell_ms,
-        end_reason=e.end_reason,
-        opened_seq=e.opened_seq,
-    )
+    # The event is the row (staged by its fields, ``PAGE_VISITS.copy_attrs``): building a
+    # row struct of its 15 fields cost ~0.06 s of CPU per 100,000 visits. A later version
+    # of a visit replaces the earlier.
+    batch.visits[(e.user_id, e.visit_id)] = e
     return True
 
 

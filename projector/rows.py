@@ -1,6 +1,7 @@
 """Typed row operations produced by the folds, and how two of them merge.
 
-A fold never touches the database: it returns these operations. Within one
+A fold never touches the database: it returns these operations (a visit's is its
+``VisitClosed`` event itself, staged by its fields: a visit is only ever written whole). Within one
 transaction the operations on one key are merged in Python first (PostgreSQL
 cannot upsert one row twice in a statement), then applied with the same merge rule
 in SQL (:mod:`projector.sql`). ``None`` means "this operation does not set the
@@ -32,11 +33,9 @@ __all__ = [
     "PageTextRow",
     "SessionPatch",
     "UrlPatch",
-    "VisitRow",
     "merge_mindmap",
     "merge_session",
     "merge_url",
-    "op_time",
     "session_time",
 ]
 
@@ -186,26 +185,6 @@ class PageTextRow(msgspec.Struct, kw_only=True):
     seen_at: int = 0
 
 
-class VisitRow(msgspec.Struct, kw_only=True):
-    """One full ``page_visits`` row (a visit is only ever written whole)."""
-
-    visit_id: str
-    user_id: str
-    session_id: str
-    client_id: str
-    tab_id: int
-    url_hash: str
-    content_hash: str
-    url: str
-    title: str
-    domain: str
-    start_at: int
-    end_at: int
-    dwell_ms: int
-    end_reason: str
-    opened_seq: int
-
-
 class MindmapRow(msgspec.Struct, kw_only=True):
     """One full ``mindmap_graphs`` row; ``graph`` is the JSON of the root node."""
 
@@ -258,23 +237,3 @@ def session_time(session_id: str) -> int | None:
         except ValueError:
             return None
     return None
-
-
-def op_time(op: object) -> int:
-    """The event time an operation stems from (compared with an erasure's cut)."""
-    if isinstance(op, (SessionPatch, VisitRow, MindmapRow)):
-        created = session_time(op.session_id)
-        if created is not None:
-            return created
-    if isinstance(op, SessionPatch):
-        times = [op.started_at, op.status_at, op.stopped_at, op.last_event_at]
-        return min((t for t in times if t is not None), default=0)
-    if isinstance(op, UrlPatch):
-        return op.first_seen_at if op.first_seen_at is not None else (op.enriched_at or 0)
-    if isinstance(op, PageTextRow):
-        return op.seen_at
-    if isinstance(op, VisitRow):
-        return op.start_at
-    if isinstance(op, MindmapRow):
-        return op.built_at
-    return 0

@@ -6,7 +6,8 @@ from its :class:`ReadTable` here, so a column is named in one place only:
 * the per-connection staging table a batch is COPYed into (:func:`staging_ddl`);
 * the COPY column list and binary types (:attr:`ReadTable.copy_columns`,
   :attr:`ReadTable.copy_types`), read straight off the row operations of
-  :mod:`projector.rows`, whose fields carry the same names;
+  :mod:`projector.rows`, whose fields carry the same names (a visit is staged from its
+  ``VisitClosed`` event: :attr:`ReadTable.copy_attrs`);
 * the statement that merges the staged rows into the live table or its replay
   shadow (:attr:`ReadTable.upsert`, with ``{table}`` placeholders the adapter fills
   in as identifiers).
@@ -52,6 +53,8 @@ class Column(msgspec.Struct, frozen=True):
         merge: the stored value after merging a staged row into an existing one
             (SQL over ``{old}`` and ``{new}``); ``None`` keeps the first value.
         insert: the value of a new row (SQL over ``{new}``).
+        attr: the row operation's attribute holding the value, when not ``name``
+            (a visit is staged from its ``VisitClosed`` event itself).
     """
 
     name: str
@@ -59,6 +62,7 @@ class Column(msgspec.Struct, frozen=True):
     live: str | None = ""
     merge: str | None = "{new}"
     insert: str = "{new}"
+    attr: str = ""
 
     @property
     def stored(self) -> bool:
@@ -135,6 +139,11 @@ class ReadTable(msgspec.Struct, frozen=True):
     def copy_columns(self) -> tuple[str, ...]:
         """Staged column names, in COPY order (the row operation's field names)."""
         return tuple(c.name for c in self.columns)
+
+    @property
+    def copy_attrs(self) -> tuple[str, ...]:
+        """The row operation's attributes, in COPY order."""
+        return tuple(c.attr or c.name for c in self.columns)
 
     @property
     def copy_types(self) -> list[str]:
@@ -319,8 +328,8 @@ PAGE_VISITS = ReadTable(
         Column("url", "text"),
         Column("title", "text"),
         Column("domain", "text"),
-        Column("start_at", "int8", "timestamptz"),
-        Column("end_at", "int8", "timestamptz"),
+        Column("start_at", "int8", "timestamptz", attr="start_ts"),
+        Column("end_at", "int8", "timestamptz", attr="end_ts"),
         Column("dwell_ms", "int8"),
         Column("end_reason", "text"),
         Column("opened_seq", "int8"),
