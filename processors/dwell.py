@@ -147,9 +147,7 @@ def fold(
     else:
         own = copy_state(state)
     work = _Fold(own, user_id, idle_threshold_ms, stale_before)
-    apply = work.apply
-    for event in events:
-        apply(event)
+    work.apply(events)
     return work.st, work.out
 
 
@@ -174,43 +172,44 @@ class _Fold:
         self.reopened: dict[str, int] = {}
         """The stopped session reopened for the event being folded → its stop time."""
 
-    def apply(self, ev: ClientEvent) -> None:
-        """Fold one event (the rules are in the module docstring)."""
-        st = self.st
-        client_id = ev.client_id
-        client = st.clients.get(client_id)
-        if client is None:
-            client = st.clients[client_id] = ClientState()
-        # The client's highest ``seq`` advances (the next one is the hot path).
-        seq, last_seq = ev.seq, client.last_seq
-        if seq != last_seq + 1 and self._duplicate(client_id, seq, last_seq):
-            return
-        client.last_seq = seq
-        sid = ev.session_id
-        if sid in st.closed:  # else nothing to reopen (hot path)
-            self._reopen(client_id, client, ev)
-        previous_ts = client.last_ts
-        ts = client.last_ts = ev.ts if ev.ts > previous_ts else previous_ts
-        if 0 <= client.idle_from <= ts:
-            self._become_idle(client_id, client)
-        # Hot path: the client is already in this open session (nothing to enter).
-        if (client.session_id == sid and sid in st.sessions) or self._enter_session(
-            client_id, client, sid, ts
-        ):
-            # By exact type (no subclasses): an isinstance() that fails costs ~0.1 µs.
-            kind = type(ev)
-            if kind is SessionStopped:
-                self._stop_session(sid, ts)
-            else:
-                if kind is IdleState:
-                    change: Change | None = self._idle(client, ev, ts, previous_ts)  # type: ignore[arg-type]
+    def apply(self, events: Iterable[ClientEvent]) -> None:
+        """Fold the events in order (the rules are in the module docstring)."""
+        # One loop, what stays the same in locals: the hot path (~2 % of the handler's work).
+        st, reopened, reconcile = self.st, self.reopened, self._reconcile
+        clients, closed, sessions = st.clients, st.closed, st.sessions
+        for ev in events:
+            client_id = ev.client_id
+            client = clients.get(client_id) or clients.setdefault(client_id, ClientState())
+            # The client's highest ``seq`` advances (the next one is the hot path).
+            seq, last_seq = ev.seq, client.last_seq
+            if seq != last_seq + 1 and self._duplicate(client_id, seq, last_seq):
+                continue
+            client.last_seq = seq
+            sid = ev.session_id
+            if sid in closed:  # else nothing to reopen (hot path)
+                self._reopen(client_id, client, ev)
+            previous_ts = client.last_ts
+            ts = client.last_ts = ev.ts if ev.ts > previous_ts else previous_ts
+            if 0 <= client.idle_from <= ts:
+                self._become_idle(client_id, client)
+            # Hot path: the client is already in this open session (nothing to enter).
+            if (client.session_id == sid and sid in sessions) or self._enter_session(
+                client_id, client, sid, ts
+            ):
+                # By exact type (no subclasses): an isinstance() that fails costs ~0.1 µs.
+                kind = type(ev)
+                if kind is SessionStopped:
+                    self._stop_session(sid, ts)
                 else:
-                    browser = BROWSER_CHANGES.get(kind)
-                    change = browser(client, ev) if browser is not None else SWITCH
-                if change is not None:
-                    self._reconcile(client_id, client, seq, ts, change[0], change[1])
-        if self.reopened:
-            self.stop_reopened()
+                    if kind is IdleState:
+                        change: Change | None = self._idle(client, ev, ts, previous_ts)  # type: ignore[arg-type]
+                    else:
+                        browser = BROWSER_CHANGES.get(kind)
+                        change = browser(client, ev) if browser is not None else SWITCH
+                    if change is not None:
+                        reconcile(client_id, client, seq, ts, change[0], change[1])
+            if reopened:
+                self.stop_reopened()
 
     def _duplicate(self, client_id: str, seq: int, last_seq: int) -> bool:
         """Out of sequence: count a duplicate (True: drop it) or report a gap (not before seq 0)."""

@@ -124,6 +124,20 @@ class StateStore:
         """How many users' state is held in memory (those with an open session)."""
         return len(self._memory)
 
+    def held(self, partition: int, users: Iterable[str]) -> dict[str, bytes | None] | None:
+        """:meth:`load` without a round trip: the users' states when all are in memory
+        (and the partition's users were listed), else None (then :meth:`load` them)."""
+        if partition not in self._listed and self._ttl_ms > 0:
+            return None
+        memory = self._memory
+        found: dict[str, bytes | None] = {}
+        for user in users:
+            state = memory.get(user)
+            if state is None:
+                return None
+            found[user] = state
+        return found
+
     async def load(self, partition: int, users: Iterable[str]) -> dict[str, bytes | None]:
         """The encoded state of each user (``None`` for a user never seen).
 

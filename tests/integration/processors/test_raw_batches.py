@@ -193,3 +193,45 @@ async def test_a_poison_entry_in_a_batch_skips_only_itself(
     entries = list(enumerate(values))
     assert await handle_batch_reliably("dwell", handle, 0, entries[:4]) == 3
     assert handled == [0, 1, 3]
+
+
+async def test_each_entry_is_decoded_right_before_its_fold_with_one_load_at_most(
+    aredis: aioredis.Redis, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """States in memory: each entry decoded just before its fold (its events still in the
+    CPU's cache), no round trip to load; states not all there: one load for the call."""
+    from processors.agents import raw
+
+    values = _script()
+    steps: list[str] = []
+    decode, fold = raw.decode_raw_entry, raw.fold_entry
+
+    def decoding(value: bytes) -> RawEntry:
+        steps.append("decode")
+        return decode(value)
+
+    def folding(*args: object) -> raw.EntryFold:
+        steps.append("fold")
+        return fold(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(raw, "decode_raw_entry", decoding)
+    monkeypatch.setattr(raw, "fold_entry", folding)
+    warm, cold = Pipeline(aredis, settings), Pipeline(aredis, _other(settings, "cold"))
+    loads: list[list[str]] = []
+    for pipe in (warm, cold):
+        load = pipe.states.load
+
+        async def counted(partition: int, users: Sequence[str], load=load) -> object:  # type: ignore[no-untyped-def]
+            loads.append(list(users))
+            return await load(partition, users)
+
+        monkeypatch.setattr(pipe.states, "load", counted)
+    entries = list(enumerate(values))
+    await warm.raw.handle_many(0, entries[:1])  # ann and bob in their open sessions
+    steps.clear(), loads.clear()
+    await warm.raw.handle_many(0, entries[1:4])
+    assert steps == ["decode", "fold"] * 3 and loads == []
+    await cold.raw.handle_many(0, entries[:3])
+    assert steps[6:] == ["decode"] * 3 + ["fold"] * 3 and loads == [["ann", "bob"]]
+    for topic in (VISITS_TOPIC, URLS_TOPIC, SESSIONS_TOPIC):  # the same outputs either way
+        assert (await _derived(cold, topic))[:2] == (await _derived(warm, topic))[:2], topic
