@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import redis.asyncio as aioredis
@@ -22,6 +25,29 @@ from tests.support.servers import PrivateRedis
 pytestmark = pytest.mark.integration
 
 LEASE_MS = 600
+
+
+@asynccontextmanager
+async def _group(
+    server: PrivateRedis, prefix: str
+) -> AsyncIterator[
+    tuple[aioredis.Redis, aioredis.Redis, GroupState, GroupState, subprocess.Popen[bytes]]
+]:
+    """The member "old" (its client gives up on a call after 5 s) and its rival "new", each
+    with a client of its own, and the server's process to freeze."""
+    member = aioredis.Redis(port=server.port, socket_timeout=5)
+    rival = aioredis.Redis(port=server.port)
+    process = server.process
+    assert process is not None
+    try:
+        old, new = (
+            GroupState(prefix, "g", "old", LEASE_MS),
+            GroupState(prefix, "g", "new", LEASE_MS),
+        )
+        yield member, rival, old, new, process
+    finally:
+        await member.aclose()
+        await rival.aclose()
 
 
 async def test_a_renewal_run_after_its_node_thawed_does_not_revive_the_lease(
@@ -56,13 +82,7 @@ async def test_a_renewal_run_after_its_node_thawed_does_not_revive_the_lease(
 async def test_a_heartbeat_run_after_its_node_thawed_does_not_keep_the_member_in_the_group(
     volatile_redis: PrivateRedis,
 ) -> None:
-    member = aioredis.Redis(port=volatile_redis.port, socket_timeout=5)
-    rival = aioredis.Redis(port=volatile_redis.port)
-    old = GroupState("mhlate", "g", "old", LEASE_MS)
-    new = GroupState("mhlate", "g", "new", LEASE_MS)
-    process = volatile_redis.process
-    assert process is not None
-    try:
+    async with _group(volatile_redis, "mhlate") as (member, rival, old, new, process):
         assert (await old.heartbeat(member, 4)).members == ("old",)
         process.send_signal(signal.SIGSTOP)
         try:  # the heartbeat, sent to the frozen node and given up on
@@ -82,9 +102,6 @@ async def test_a_heartbeat_run_after_its_node_thawed_does_not_keep_the_member_in
         with pytest.raises(HeartbeatLate):
             await old.heartbeat(member, 4)
         assert (await old.heartbeat(member, 4)).members == ("new", "old")
-    finally:
-        await member.aclose()
-        await rival.aclose()
 
 
 async def test_a_first_heartbeat_run_after_its_node_thawed_does_not_add_the_member(
@@ -92,13 +109,7 @@ async def test_a_first_heartbeat_run_after_its_node_thawed_does_not_add_the_memb
 ) -> None:
     """A member starting while the node is frozen, which gives up (and may die) before the
     thaw: its first heartbeat, run at the thaw, does not put it in the group's view."""
-    member = aioredis.Redis(port=volatile_redis.port, socket_timeout=5)
-    rival = aioredis.Redis(port=volatile_redis.port)
-    old = GroupState("mhfirst", "g", "old", LEASE_MS)
-    new = GroupState("mhfirst", "g", "new", LEASE_MS)
-    process = volatile_redis.process
-    assert process is not None
-    try:
+    async with _group(volatile_redis, "mhfirst") as (member, rival, old, new, process):
         await member.ping()  # connected before the freeze: the heartbeat itself is sent
         process.send_signal(signal.SIGSTOP)
         try:  # the first heartbeat, sent to the frozen node and given up on
@@ -111,6 +122,3 @@ async def test_a_first_heartbeat_run_after_its_node_thawed_does_not_add_the_memb
         assert (await new.heartbeat(rival, 4)).members == ("new",)  # no "old" for a session
         # The member, alive after all, joins with its next heartbeat.
         assert (await old.heartbeat(member, 4)).members == ("new", "old")
-    finally:
-        await member.aclose()
-        await rival.aclose()
