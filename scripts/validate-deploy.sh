@@ -123,11 +123,16 @@ ensure_shellcheck() {
   fi
 }
 
+# one fetch at a time: the test workers (pytest-xdist) may ask for the tools at once
+mkdir -p "$TOOLS"
+exec 9>"$TOOLS/.fetch.lock"
+flock 9
 fetch_helm
 fetch_compose
 fetch_checkov
 fetch_promtool
 ensure_shellcheck
+flock -u 9
 HELM="$TOOLS/bin/helm"
 CHECKOV="$TOOLS/checkov-venv/bin/checkov"
 PY="$ROOT/$VENV/bin"
