@@ -18,10 +18,15 @@ mypy schema mindhit ingest processors projector web
 
 ./scripts/build-web.sh  # dashboard JS islands (esbuild) and the e2e browser driver (playwright-core)
 
+# one pytest-xdist worker per core (MINDHIT_TEST_WORKERS=N to choose), each with its own
+# database, key prefix and ports (tests/support/workers.py); a test file stays on one worker,
+# and files are handed out in collection order: those with slow tests first (tests/conftest.py)
+WORKERS=(-n "${MINDHIT_TEST_WORKERS:-auto}" --dist loadfile --no-loadscope-reorder)
+
 echo "== python tests (unit, integration, e2e)"
-python -m pytest "$@"
+python -m pytest "${WORKERS[@]}" "$@"
 
 if [[ $# -eq 0 ]]; then  # the whole suite: the tests marked cluster once more, on Redis Cluster
   echo "== python tests on a real 3-master Redis Cluster (-m cluster)"
-  MINDHIT_TEST_REDIS=cluster python -m pytest -m cluster
+  MINDHIT_TEST_REDIS=cluster python -m pytest "${WORKERS[@]}" -m cluster
 fi

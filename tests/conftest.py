@@ -2,13 +2,14 @@
 
 Each test run uses its own database (``MINDHIT_TEST_DB``, created afresh and
 migrated) and each test its own Redis key prefix, so runs never see each other's
-data. A missing service is an error, never a skip: CI must not pass by skipping.
+data; under pytest-xdist each worker is a run of its own (``tests.support.workers``).
+A missing service is an error, never a skip: CI must not pass by skipping.
 
 ``MINDHIT_TEST_REDIS=cluster`` points the ``redis_url`` fixture (and so every test and
 process built on it) at a Redis Cluster instead of one server: the one
 ``MINDHIT_TEST_REDIS_URL`` names when it is a ``redis+cluster://`` URL, else a private
 3-master cluster started for the session on free ports (or on
-``MINDHIT_TEST_REDIS_CLUSTER_PORT`` and the five ports after it).
+``MINDHIT_TEST_REDIS_CLUSTER_PORT`` and the five ports after it; the next worker ten up).
 """
 
 from __future__ import annotations
@@ -28,14 +29,15 @@ from mindhit.redis_client import connect_redis, connect_redis_sync, plain_url
 from mindhit.settings import Settings
 from tests.support.redis_cluster import PrivateRedisCluster
 from tests.support.servers import PrivateRedis
+from tests.support.workers import test_database_name, test_key_prefix, worker_port_base
 
 REDIS_URL = os.environ.get("MINDHIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REDIS_MODE = os.environ.get("MINDHIT_TEST_REDIS", "single")
 PG_ADMIN_URL = os.environ.get(
     "MINDHIT_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-TEST_DB = os.environ.get("MINDHIT_TEST_DB", "mindhit_test")
-KEY_PREFIX = os.environ.get("MINDHIT_TEST_KEY_PREFIX", "mhtest")
+TEST_DB = test_database_name()  # MINDHIT_TEST_DB, per worker under pytest-xdist
+KEY_PREFIX = test_key_prefix()  # MINDHIT_TEST_KEY_PREFIX, per worker likewise
 
 
 def _db_url(name: str) -> str:
@@ -69,7 +71,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     port = os.environ.get("MINDHIT_TEST_REDIS_CLUSTER_PORT")
     cluster = PrivateRedisCluster(
-        tmp_path_factory.mktemp("redis-cluster"), port_base=int(port) if port else None
+        tmp_path_factory.mktemp("redis-cluster"),
+        port_base=worker_port_base(int(port), 10) if port else None,
     )
     cluster.start()
     try:
@@ -148,6 +151,17 @@ async def apg(database_url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
     conn = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
     yield conn
     await conn.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files holding a ``slow`` test run first, the rest after, each in its own order.
+
+    ``scripts/test.sh`` hands whole files to the pytest-xdist workers in this order
+    (``--no-loadscope-reorder``): a long soak started last would keep one worker busy
+    for minutes after the other ran out of work.
+    """
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # a stable sort
 
 
 @pytest.hookimpl(hookwrapper=True)

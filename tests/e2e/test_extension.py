@@ -56,7 +56,7 @@ from schema.ids import uuid7
 from tests.support.extension import Gateway, build_extension, logged_uploads, run_driver
 from tests.support.servers import free_port as _free_port
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(240)]
 
 DRIVER = Path(__file__).parent / "extension" / "drive.mjs"
 TOLERANCE_MS = 100

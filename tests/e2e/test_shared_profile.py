@@ -31,7 +31,7 @@ import pytest
 from tests.e2e.pipeline import Pipeline, running_pipeline, serve_pages
 from tests.support.extension import build_extension, run_driver
 
-pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 DRIVER = Path(__file__).parent / "extension" / "shared_profile.mjs"

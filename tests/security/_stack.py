@@ -37,6 +37,7 @@ from schema.events import (
 from schema.ids import uuid7
 from tests.e2e.pipeline import Pipeline, running_pipeline
 from tests.security._web import ARTIFACTS, Browser, unique_email
+from tests.support.workers import test_database_name
 
 __all__ = ["Page", "Person", "running_stack", "sha256"]
 
@@ -77,7 +78,7 @@ def _env(name: str, default: str) -> str:
 
 def _database_url() -> str:
     admin = _env("MINDHIT_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    return f"{admin.rpartition('/')[0]}/{_env('MINDHIT_TEST_DB', 'mindhit_test')}"
+    return f"{admin.rpartition('/')[0]}/{test_database_name()}"
 
 
 class Person:

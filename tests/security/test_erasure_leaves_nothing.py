@@ -29,7 +29,7 @@ from tests.e2e.pipeline import running_pipeline
 from tests.security._web import ARTIFACTS, Browser, unique_email
 from tests.security.test_session_hijack import event, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DAY_MS = 86_400_000
 USER_TABLES = (

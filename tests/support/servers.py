@@ -19,6 +19,8 @@ from pathlib import Path
 
 import redis
 
+from tests.support.workers import worker_port_span
+
 __all__ = [
     "PrivateRedis",
     "attach_replica",
@@ -38,15 +40,17 @@ def free_port() -> int:
 
     ``MINDHIT_TEST_PORTS=FIRST-LAST`` keeps the ports given out (to private Redis servers
     and clusters, to the services tests start) within that range, one port not twice
-    within a minute (several helpers sharing a machine each get their own range). Unset,
+    within a minute (several helpers sharing a machine each get their own range; the test
+    workers of one run each take an equal share of it). Unset,
     the range lies below the kernel's ephemeral ports: a port the system picked for us
     there could be taken as the local end of some client's connection before our server
     binds it (a private Redis then failed to start, once, in CI).
     """
     span = os.environ.get("MINDHIT_TEST_PORTS") or _below_ephemeral_ports()
     first, _, last = span.partition("-")
+    low, high = worker_port_span(int(first), int(last))  # under xdist, this worker's share
     recent = time.monotonic() - 60
-    candidates = [p for p in range(int(first), int(last) + 1) if _HANDED_OUT.get(p, 0) < recent]
+    candidates = [p for p in range(low, high + 1) if _HANDED_OUT.get(p, 0) < recent]
     random.shuffle(candidates)
     for port in candidates:
         with socket.socket() as sock:
@@ -56,7 +60,7 @@ def free_port() -> int:
                 continue
         _HANDED_OUT[port] = time.monotonic()
         return port
-    raise RuntimeError(f"no free port left in MINDHIT_TEST_PORTS={span}")
+    raise RuntimeError(f"no free port left in {low}-{high} (MINDHIT_TEST_PORTS={span})")
 
 
 def _below_ephemeral_ports() -> str:

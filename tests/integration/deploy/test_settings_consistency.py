@@ -45,6 +45,7 @@ HARNESS_NAMES = {
     "MINDHIT_TEST_REDIS",  # single or cluster: which Redis the suite's fixture gives
     "MINDHIT_TEST_REDIS_CLUSTER_PORT",  # first of six fixed ports for the test cluster
     "MINDHIT_TEST_PORTS",  # FIRST-LAST: the range free_port() gives test servers ports from
+    "MINDHIT_TEST_WORKERS",  # pytest-xdist workers for scripts/test.sh (default: one per core)
     "MINDHIT_TEST_PG_ADMIN_URL",
     "MINDHIT_FAIL_ON_SKIP",
     "MINDHIT_BIN",  # the extension's type generator: which `mindhit` to run

@@ -25,7 +25,7 @@ from tests.support.processes import mindhit_env
 from tests.support.scripted import append_scripted_backlog, derived_events
 from tests.support.servers import free_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 USERS = 60
 

@@ -34,7 +34,7 @@ from tests.support.scripted import Script
 from tests.support.servers import free_port
 from tests.unit.processors.browsing import Browser
 
-pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+pytestmark = [pytest.mark.integration, pytest.mark.cluster, pytest.mark.slow]
 
 DEADLINE_S = 120.0
 

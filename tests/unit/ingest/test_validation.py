@@ -148,6 +148,10 @@ def _envelope_of(first: dict[str, Any], index: int) -> dict[str, Any]:
         (b'{"batch_id": "%s", "client_id": "c", "events": 1}' % BATCH, 400, "events", None),
         (upload_body(event_dicts(501)), 413, "events", None),
     ],
+    ids=[  # fixed, not from the bodies: their ids are new each run, and xdist's workers must agree
+        "broken-json", "cut-short", "not-an-object", "no-batch-id", "bad-client-id",
+        "events-not-a-list", "too-many-events",
+    ],
 )  # fmt: skip
 def test_whole_upload_errors(
     body: bytes, status: int, field: str | None, position: int | None
