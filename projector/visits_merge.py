@@ -11,9 +11,8 @@ from Python did, without encoding every row a second time in this process (100,0
 visits: ~0.3 s of this process's CPU saved). Steps, inside the batch's transaction:
 
 1. under a savepoint, insert the staged visits (``tmp_visits``, from which the rows
-   of erased sessions were deleted) into ``page_visits``, in key order (two writers
-   meet key locks in one order, like the upsert's ``ORDER BY``; sorted as UUIDs, the
-   key's type);
+   of erased sessions were deleted) into ``page_visits``, in the order they were staged
+   (the log's: see :data:`_INSERT_NEW`);
 2. all new: what the batch changed is exactly those rows; add them to the overview's
    rollups in one statement (:func:`projector.overview.add_new_visits`);
 3. a unique violation (some visit was stored already, or one visit id was staged
@@ -52,19 +51,27 @@ from projector.tables import PAGE_VISITS
 
 __all__ = ["merge_visits"]
 
-_KEY: Final = {c.name: c for c in PAGE_VISITS.columns}
-_ORDER: Final = ", ".join(_KEY[k].value("t") for k in PAGE_VISITS.key)
 _INSERT_NEW: Final = (
     f"INSERT INTO {{page_visits}} ({', '.join(c.name for c in PAGE_VISITS.stored)})\n"
     f"SELECT {', '.join(c.value('t') for c in PAGE_VISITS.stored)}\n"
-    f"FROM {PAGE_VISITS.staging} t ORDER BY {_ORDER}"
+    f"FROM {PAGE_VISITS.staging} t"
 )
 """The staged visits as new rows (a unique violation if one is stored already), in the
-primary key's own order: sorting the staged text by collation cost the backend ~0.05 s
-per 51,200 visits more than sorting the UUIDs (0.45-0.51 s vs 0.43-0.44 s for the whole
-insert), and the index then takes them in its order. Any fixed order keeps two writers of
-the same new ids from deadlocking; the upsert's (text) order is the same for ids in the
-canonical lower-case form."""
+order they were staged: the batch's, which is the log's (a user's visits in the order
+they closed). Three of ``page_visits``' four indexes lead with the user or session and
+end with ``start_at``, so in that order consecutive rows land on the same index pages;
+sorted by the key (a hashed UUID) only the primary key's did and the other three took
+them at random. Per 100,000 bench visits the insert cost the backend ~0.8 s instead of
+~0.9-1.3 s (issue 14, bench/HISTORY.md 2026-12-07).
+
+The sort also met key locks in one order, so two writers inserting the *same* new ids
+never deadlocked. No two writers do: a visit's id is named from its user
+(:func:`schema.ids.visit_id`), a user's rows are folded by one writer (the projection
+lock, or a group's partition fenced by its token: :mod:`projector.fencing`), and replay
+writes its own shadow tables. Were it to happen, PostgreSQL ends one of them with a
+deadlock error, an ``OperationalError``: nothing of that batch is written and the
+projector resumes from its checkpoints (:data:`projector.app.RESTARTED_ON`). The upsert
+(a batch with stored visits) keeps its key order."""
 
 
 def merge_visits(conn: psycopg.Connection[Any], tables: Mapping[str, str], upsert: str) -> None:
