@@ -4,20 +4,21 @@ Three measurements against the real Redis and PostgreSQL (own database
 ``mindhit_bench_projector``, or ``MINDHIT_BENCH_DB``; own key prefix, cleaned up afterwards):
 
 1. Fold: ``--visits`` VisitClosed events (200 per stream entry) are folded into
-   ``page_visits`` by the real consumer (COPY + merge + the overview's pending changes
-   + checkpoint per turn); compared with a plain binary COPY of the same rows into an
-   identical table in the same run. ``ratio`` is by the clock; ``cpu_ratio`` (when
-   PostgreSQL runs on this machine) by CPU seconds of this process and its PostgreSQL
-   backend, which a loaded machine skews less; ``*_backend_cpu_s`` / ``*_process_cpu_s``
-   split them. These are the visits fold alone: the overview's rollups are drained
-   afterwards by the drainer's code (``overview_drain_*``: its rows/s of changes, its
-   seconds and CPU), and ``ratio_with_overview`` / ``cpu_ratio_with_overview`` compare
-   fold + drain of the same visits with the raw COPY (the work the fold alone did before
-   the rollups left its transaction). ``ratio_all_rows`` and ``cpu_ratio_all_rows``
-   compare fold + drain with a raw COPY of every row they leave: the same visits COPY
-   plus a binary COPY of the rollup rows (``rollup_rows``: the overview's rollups and
-   ``page_titles``) into identically indexed empty tables. ``ratio`` stays the issue's
-   bar; read it beside ``ratio_with_overview``.
+   ``page_visits`` by the real consumer (COPY + merge + the overview's pending changes +
+   checkpoint per turn); compared with a plain binary COPY of the same rows into an
+   identical table in the same run, in the order they were appended. ``ratio`` is by the
+   clock; ``cpu_ratio`` (when PostgreSQL runs on this machine) by CPU seconds of this
+   process and its PostgreSQL backend, which a loaded machine skews less;
+   ``*_backend_cpu_s`` / ``*_process_cpu_s`` split them. These are the visits fold
+   alone: the overview's rollups are drained afterwards by the drainer's code
+   (``overview_drain_*``: its rows/s of changes, its seconds and CPU), and
+   ``ratio_with_overview`` / ``cpu_ratio_with_overview`` compare fold + drain of the
+   same visits with the raw COPY (the work the fold alone did before the rollups left
+   its transaction). ``ratio_all_rows`` and ``cpu_ratio_all_rows`` compare fold + drain
+   with a raw COPY of every row they leave: the same visits COPY plus a binary COPY of
+   the rollup rows (``rollup_rows``: the overview's rollups and ``page_titles``) into
+   identically indexed empty tables. ``ratio`` stays the issue's bar; read it beside
+   ``ratio_with_overview``.
 2. Replay: ``--raw-events`` raw client events (200 per upload) are archived, then
    ``mindhit replay --projection sessions`` runs as a child process; events/s and
    its peak resident memory (``rss_mb``) are reported. Run it with a larger
@@ -259,9 +260,13 @@ async def bench_fold(
         started, drain_cpu_before = time.perf_counter(), _cpu(pid)
         drained = drain_all(conn)
         drain_s, drain_cpu = time.perf_counter() - started, _spent(drain_cpu_before, _cpu(pid))
+        # The baseline's rows in the order they were appended (opened_seq: the bench's
+        # visit number), whatever order the fold stored them in: a COPY's cost depends on
+        # its rows' order (index locality), and the baseline must not move with the fold's.
         rows = conn.execute(
             "SELECT visit_id, user_id, session_id, client_id, tab_id, url_hash, content_hash, url,"
             " title, domain, start_at, end_at, dwell_ms, end_reason, opened_seq FROM page_visits"
+            " ORDER BY opened_seq"
         ).fetchall()
         assert len(rows) == visits, (len(rows), visits)
         conn.execute("DROP TABLE IF EXISTS bench_copy")
