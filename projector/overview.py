@@ -72,8 +72,7 @@ _APPLY: Final = _sql("overview_visits.sql")
 _NEW_VISITS: Final = _sql("overview_new_visits.sql")
 _BRANCHES: Final = _sql("overview_branches.sql")
 _STAGED: Final = (
-    "SELECT user_id::uuid,"
-    " ((timestamptz 'epoch' + start_at * interval '1 ms') AT TIME ZONE 'UTC')::date,"
+    "SELECT user_id, (start_at AT TIME ZONE 'UTC')::date,"
     " domain, url_hash, content_hash, title, dwell_ms, 1 FROM tmp_visits"
 )
 """The staged visits (``tmp_visits``, all new) as additions."""
@@ -81,8 +80,7 @@ _CHANGE_COLUMNS: Final = "(user_id, day, domain, url_hash, content_hash, title, 
 _STAGED_CONTRIBUTION: Final = f"INSERT INTO tmp_overview {_CHANGE_COLUMNS} {_STAGED}"
 _RECORD_NEW: Final = f"INSERT INTO {{overview_changes}} {_CHANGE_COLUMNS} {_STAGED}"
 _SOURCE_STAGED: Final = (
-    "SELECT user_id::uuid AS user_id,"
-    " ((timestamptz 'epoch' + start_at * interval '1 ms') AT TIME ZONE 'UTC')::date AS day,"
+    "SELECT user_id, (start_at AT TIME ZONE 'UTC')::date AS day,"
     " domain, url_hash, content_hash, title, dwell_ms, 1 AS visits FROM tmp_visits"
 )
 _SOURCE_DRAINED: Final = (

@@ -27,7 +27,7 @@ from mindhit.checkpoints import CheckpointMoved, Checkpoints, fence, store
 from mindhit.db import sql_file
 from mindhit.erasures import ERASE_LOCK  # erasure vs. folding (re-exported)
 from projector import fencing
-from projector.copy_rows import binary_copy_data
+from projector.copy_rows import binary_copy_data, staged_rows
 from projector.erase_session import drop_erased_sessions, erase_session_rows, record_purges
 from projector.folds import Batch
 from projector.overview import (
@@ -130,9 +130,8 @@ def erased_after(conn: psycopg.Connection[Any], seq: int) -> tuple[dict[str, int
 def _copy(conn: psycopg.Connection[Any], table: ReadTable, ops: Any) -> None:
     """COPY the row operations ``ops`` into ``table``'s staging table (binary)."""
     query = f"COPY {table.staging} ({', '.join(table.copy_columns)}) FROM STDIN (FORMAT BINARY)"
-    row = attrgetter(*table.copy_attrs)
     with conn.cursor().copy(query) as copy:  # type: ignore[arg-type]
-        for data in binary_copy_data(conn, table.copy_types, row, ops):
+        for data in binary_copy_data(conn, table.copy_types, staged_rows(table), ops):
             copy.write(data)
 
 

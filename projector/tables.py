@@ -7,7 +7,8 @@ from its :class:`ReadTable` here, so a column is named in one place only:
 * the COPY column list and binary types (:attr:`ReadTable.copy_columns`,
   :attr:`ReadTable.copy_types`), read straight off the row operations of
   :mod:`projector.rows`, whose fields carry the same names (a visit is staged from its
-  ``VisitClosed`` event: :attr:`ReadTable.copy_attrs`);
+  ``VisitClosed`` event: :attr:`ReadTable.copy_attrs`, in the stored types:
+  :func:`projector.copy_rows.staged_rows`);
 * the statement that merges the staged rows into the live table or its replay
   shadow (:attr:`ReadTable.upsert`, with ``{table}`` placeholders the adapter fills
   in as identifiers).
@@ -35,6 +36,8 @@ _TYPE_NAME: Final = {
     "timestamptz": "timestamp with time zone",
 }
 """Short type names → PostgreSQL's own (``format_type``)."""
+_WIRE: Final = {"uuid": "bytea", "timestamptz": "int8"}
+"""Staged type → the binary COPY type whose data is the staged type's own binary form."""
 _CONVERT: Final = {
     ("text", "uuid"): "{}::uuid",
     ("int8", "timestamptz"): "timestamptz 'epoch' + {} * interval '1 ms'",
@@ -147,8 +150,10 @@ class ReadTable(msgspec.Struct, frozen=True):
 
     @property
     def copy_types(self) -> list[str]:
-        """Binary COPY types, in COPY order."""
-        return [c.staged for c in self.columns]
+        """Binary COPY types of the values sent, in COPY order: a ``uuid`` column's are
+        its 16 bytes (``bytea``), a ``timestamptz`` column's the microseconds since
+        2000 (``int8``), as :func:`projector.copy_rows.staged_rows` builds them."""
+        return [_WIRE.get(c.staged, c.staged) for c in self.columns]
 
     @property
     def stored(self) -> tuple[Column, ...]:
@@ -317,10 +322,10 @@ PAGE_VISITS = ReadTable(
     key=("visit_id",),
     write="replace",
     owner="user_id",
-    columns=(
-        Column("visit_id", "text", "uuid"),
-        Column("user_id", "text", "uuid"),
-        Column("session_id", "text", "uuid"),
+    columns=(  # staged in the stored types: the insert copies rows as they are (copy_rows)
+        Column("visit_id", "uuid"),
+        Column("user_id", "uuid"),
+        Column("session_id", "uuid"),
         Column("client_id", "text"),
         Column("tab_id", "int4"),
         Column("url_hash", "text"),
@@ -328,8 +333,8 @@ PAGE_VISITS = ReadTable(
         Column("url", "text"),
         Column("title", "text"),
         Column("domain", "text"),
-        Column("start_at", "int8", "timestamptz", attr="start_ts"),
-        Column("end_at", "int8", "timestamptz", attr="end_ts"),
+        Column("start_at", "timestamptz", attr="start_ts"),
+        Column("end_at", "timestamptz", attr="end_ts"),
         Column("dwell_ms", "int8"),
         Column("end_reason", "text"),
         Column("opened_seq", "int8"),
