@@ -100,7 +100,8 @@ class TombstoneKeys:
 def drop_erased_sessions(conn: psycopg.Connection[Any]) -> set[tuple[str, str]]:
     """Drop staged rows of erased sessions (inside the batch's transaction, before merging).
 
-    Returns (user id, session id) of the sessions whose rows it dropped, as staged.
+    Returns (user id, session id) of the sessions whose rows it dropped, as text (the
+    visits' staging holds them as ``uuid``: their canonical text).
     """
     dropped: set[tuple[str, str]] = set()
     for staging in SESSION_SCOPED.values():
@@ -109,7 +110,7 @@ def drop_erased_sessions(conn: psycopg.Connection[Any]) -> set[tuple[str, str]]:
                 "DELETE FROM {t} t USING erased_sessions e"
                 " WHERE e.user_id = t.user_id::uuid AND e.session_id IN"
                 " (erased_session_key(t.session_id::uuid), t.session_id::uuid)"
-                " RETURNING t.user_id, t.session_id"
+                " RETURNING t.user_id::text, t.session_id::text"
             ).format(t=sql.Identifier(staging))
         ).fetchall()
         dropped.update(rows)

@@ -11,6 +11,9 @@ import redis.asyncio as aioredis
 
 from mindhit import streams
 from mindhit.settings import Settings
+from projector.erase_session import drop_erased_sessions
+from projector.pg import _copy, ensure_temp_tables
+from projector.tables import PAGE_VISITS
 from schema.derived import VisitClosed
 from schema.ids import deterministic_id
 from schema.log import DerivedEntry, encode_derived_entry
@@ -84,3 +87,17 @@ async def test_visits_of_an_erased_session_are_not_copied(
     assert sessions == [(deterministic_id("merge-session", 1),)]
     assert len(_visits(pg)) == 5
     _check(pg)
+
+
+def test_staged_visits_of_an_erased_session_are_dropped_and_named_as_text(
+    pg: psycopg.Connection[Any],
+) -> None:
+    """The visits' staging holds ids as ``uuid``: the sessions whose staged rows were dropped
+    still come back as text, as from the other staging tables."""
+    ensure_temp_tables(pg)
+    erased = deterministic_id("merge-session", 2)
+    pg.execute("INSERT INTO erased_sessions (user_id, session_id) VALUES (%s, %s)", (USER, erased))
+    _copy(pg, PAGE_VISITS, [_visit(1), _visit(2, session=2)])
+    assert drop_erased_sessions(pg) == {(USER, erased)}
+    assert pg.execute("SELECT count(*) FROM tmp_visits").fetchone() == (1,)
+    pg.rollback()
