@@ -34,7 +34,7 @@ the partition.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from importlib import resources
 from typing import Any
 
@@ -170,6 +170,24 @@ class StateStore:
         """Write the states back; users without an open session leave memory.
 
         ``encoded`` is :meth:`encode` of ``states`` when the caller made it already.
+        :meth:`save_encoded` with the states' encodings and which of them are idle.
+        """
+        if encoded is None:
+            encoded = self.encode(states)
+        idle = {user for user, state in states.items() if state.is_idle()}
+        await self.save_encoded(partition, encoded, idle, also)
+
+    async def save_encoded(
+        self,
+        partition: int,
+        encoded: Mapping[str, bytes],
+        idle: Container[str],
+        also: Callable[[Any], object] | None = None,
+    ) -> None:
+        """Write the users' encoded states back (:meth:`encode`); those in ``idle``
+        (:meth:`~processors.dwell.UserState.is_idle`: no open session) leave memory.
+
+        So a caller may let a state go once it is encoded, while it is in the CPU's cache.
 
         Steps: 1. write every touched user's state, fenced by the partition's lease (see
         the module docstring; also notes their save time and removes up to
@@ -182,8 +200,6 @@ class StateStore:
             redis.exceptions.ResponseError: ``FENCED``: this worker no longer holds
                 the partition's lease; nothing was written.
         """
-        if encoded is None:
-            encoded = self.encode(states)
         cluster = is_cluster(self._redis)
         pipe = self._redis.pipeline(transaction=bool(encoded) and not cluster)
         if encoded:
@@ -203,11 +219,12 @@ class StateStore:
             also(pipe)
         if len(pipe):
             await pipe.execute()
-        for user, state in states.items():
-            if state.is_idle():
-                self._memory.pop(user, None)
+        memory = self._memory
+        for user, state in encoded.items():
+            if user in idle:
+                memory.pop(user, None)
             else:
-                self._memory[user] = encoded[user]
+                memory[user] = state
 
     @staticmethod
     def encode(states: Mapping[str, UserState]) -> dict[str, bytes]:

@@ -195,11 +195,11 @@ _Batch = tuple[
     list[EntryFold],
     list[dict[str, list[DerivedBase]]],
     list[dict[str, bytes]],
-    dict[str, UserState],
+    set[str],
     dict[str, bytes],
 ]
 """A call's decoded entries, their folds, derived events by topic and encoded (the
-visits and sessions), the users' new states and their encodings."""
+visits and sessions), the users whose new state is idle and every new state's encoding."""
 
 
 def _entries(
@@ -276,18 +276,18 @@ class RawHandler:
            are retried, they fold from the states as they were and send the same
            derived events again (duplicates downstream, never a loss).
         """
-        decoded, folds, groups, encoded, states, saved = await self._fold_all(partition, entries)
+        decoded, folds, groups, encoded, idle, saved = await self._fold_all(partition, entries)
         if not decoded:
             return
         announced, owners = await self._announce(folds)
         values = _entries(decoded, groups, encoded, announced)
         await enqueue_encoded(self._enqueue, partition, values)
         seen = self._content.versions.token()
-        await self._states.save(
+        await self._states.save_encoded(
             partition,
-            states,
+            saved,
+            idle,
             also=lambda pipe: self._content.queue_mark_versions(pipe, list(owners), owners),
-            encoded=saved,
         )
         self._content.versions.remember(owners, seen)
         metrics.URL_VERSIONS.inc(len(owners))
@@ -303,8 +303,8 @@ class RawHandler:
         # folded). When an entry has users whose state is not in memory, the rest of the
         # batch is decoded at once and all missing states loaded in one round trip.
         waiting, ahead = iter(entries), list[_Decoded]()
-        out: _Batch = ([], [], [], [], {}, {})
-        decoded, folds, groups, encoded, states, saved = out
+        out: _Batch = ([], [], [], [], set(), {})
+        decoded, folds, groups, encoded, idle, saved = out
         current: dict[str, UserState | bytes | None] = {}
         while d := ahead.pop(0) if ahead else self._decode_next(partition, waiting):
             held = self._states.held(partition, [u for u in d.per_user if u not in current])
@@ -315,7 +315,6 @@ class RawHandler:
             current.update(held)
             decoded.append(d)
             folded = fold_entry(current, d.per_user, self._idle_threshold_ms, d.stale)
-            current.update(folded.states)
             folds.append(folded)
             metrics.EVENTS.inc(sum(len(events) for events in d.per_user.values()))
             _count(folded)
@@ -324,9 +323,15 @@ class RawHandler:
             groups.append(g)
             known = {t: events for t, events in g.items() if t != URLS_TOPIC}
             encoded.append(encode_by_topic(known, d.offset, d.received_at))
-            for user, state in folded.states.items():  # (again if in a later entry too)
-                states[user] = state  # in order of first appearance
-                saved[user] = encode_state(state)
+            # Each new state encoded (again if in a later entry too) and let go while in
+            # cache: a later entry of the call folds from the encoding, as from memory.
+            for user, state in folded.states.items():
+                current[user] = saved[user] = encode_state(state)  # in order of first appearance
+                if state.is_idle():
+                    idle.add(user)
+                else:
+                    idle.discard(user)
+            folded.states = {}
         return out
 
     def _decode_next(self, partition: int, entries: Iterator[tuple[int, bytes]]) -> _Decoded | None:
