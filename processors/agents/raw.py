@@ -14,10 +14,10 @@ import msgspec
 from mindhit.logs import get_logger
 from processors import metrics
 from processors.agents import Enqueue, by_topic, encode_by_topic, enqueue_encoded
+from processors.agents.versions import content_versions, url_versions, version_of, visited_version
 from processors.content import ContentStore, verified_contents
 from processors.dwell import FoldResult, UserState, encode_state, fold
 from processors.state import StateStore
-from processors.urls import domain_of, normalize_url, url_hash
 from schema.derived import DerivedBase, SessionClosed, UrlDiscovered, VisitClosed
 from schema.events import ClientEvent, PageContent, text_matches
 from schema.log import LogEntryError, decode_raw_entry
@@ -33,66 +33,6 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
-
-
-def url_versions(
-    user_id: str, events: Sequence[ClientEvent], derived: list[DerivedBase]
-) -> dict[tuple[str, str], UrlDiscovered]:
-    """Candidate ``url.discovered`` events of one user's batch, keyed by URL version.
-
-    Page contents give versions (their text may be empty when the client or the
-    gateway left out text already known by hash: the handler fills it in from the
-    content store); a visited URL whose content never arrived gives a text-less
-    version (``content_hash == ""``) so the URL still gets a row downstream. Pure:
-    which candidates are new is decided by the store.
-    """
-    found = _content_versions(user_id, events)
-    for visit in derived:
-        if isinstance(visit, VisitClosed):
-            key = (visit.url_hash, "")
-            if key not in found:
-                found[key] = visited_version(visit)
-    return found
-
-
-def visited_version(visit: VisitClosed) -> UrlDiscovered:
-    """The text-less ``url.discovered`` of a visited URL (see :func:`url_versions`)."""
-    return UrlDiscovered(
-        user_id=visit.user_id,
-        url_hash=visit.url_hash,
-        url=visit.url,
-        domain=visit.domain,
-        title=visit.title,
-        first_seen_ts=visit.start_ts,
-    )
-
-
-def _content_versions(
-    user_id: str, events: Sequence[ClientEvent]
-) -> dict[tuple[str, str], UrlDiscovered]:
-    """The versions :func:`url_versions` takes from page contents."""
-    found: dict[tuple[str, str], UrlDiscovered] = {}
-    for event in events:
-        if isinstance(event, PageContent):
-            normalized = normalize_url(event.url)
-            key = (url_hash(normalized), event.content_hash)
-            if key not in found:
-                found[key] = UrlDiscovered(
-                    user_id=user_id,
-                    url_hash=key[0],
-                    url=normalized,
-                    domain=domain_of(normalized),
-                    title=event.title,
-                    first_seen_ts=event.ts,
-                    content_hash=event.content_hash,
-                    lang=event.lang,
-                    text=event.text,
-                )
-    return found
-
-
-def _version(candidate: UrlDiscovered | VisitClosed) -> UrlDiscovered:
-    return candidate if isinstance(candidate, UrlDiscovered) else visited_version(candidate)
 
 
 class EntryFold(msgspec.Struct, kw_only=True):
@@ -143,7 +83,7 @@ def fold_entry(
         out.derived.extend(result.derived)
         # url_versions(user_id, contents, result.derived), in its order; a visit stands
         # for its version until the store says it is new (most are not).
-        found = _content_versions(user_id, contents) if contents else {}
+        found = content_versions(user_id, contents) if contents else {}
         for key, version in found.items():
             if key not in candidates:
                 candidates[key] = version
@@ -379,7 +319,7 @@ class RawHandler:
             for key, candidate in f.candidates.items():
                 first.setdefault(key, (i, candidate))
         fresh = await self._content.take_entry(texts, held, list(first))
-        filled = await self._with_known_texts([_version(first[key][1]) for key in fresh])
+        filled = await self._with_known_texts([version_of(first[key][1]) for key in fresh])
         announced: list[list[UrlDiscovered]] = [[] for _ in folds]
         for key, candidate in zip(fresh, filled, strict=True):
             announced[first[key][0]].append(candidate)
