@@ -130,16 +130,24 @@ class _Decoded(msgspec.Struct):
     received_at: int
 
 
-_Batch = tuple[
-    list[_Decoded],
-    list[EntryFold],
-    list[dict[str, list[DerivedBase]]],
-    list[dict[str, bytes]],
-    set[str],
-    dict[str, bytes],
-]
-"""A call's decoded entries, their folds, derived events by topic and encoded (the
-visits and sessions), the users whose new state is idle and every new state's encoding."""
+class _Batch(msgspec.Struct):
+    """A call's decoded entries, their folds, derived events by topic and encoded (the
+    visits and sessions), every new state's encoding and which of the users' are idle."""
+
+    decoded: list[_Decoded] = []
+    folds: list[EntryFold] = []
+    groups: list[dict[str, list[DerivedBase]]] = []
+    encoded: list[dict[str, bytes]] = []
+    saved: dict[str, bytes] = {}
+    idle: set[str] = set()
+
+    def keep(
+        self, states: Mapping[str, UserState], current: dict[str, UserState | bytes | None]
+    ) -> None:
+        """Encode ``states`` for the save (and ``current``: what later entries fold from)."""
+        for user, state in states.items():
+            current[user] = self.saved[user] = encode_state(state)
+            (self.idle.add if state.is_idle() else self.idle.discard)(user)
 
 
 def _entries(
@@ -216,22 +224,22 @@ class RawHandler:
            are retried, they fold from the states as they were and send the same
            derived events again (duplicates downstream, never a loss).
         """
-        decoded, folds, groups, encoded, idle, saved = await self._fold_all(partition, entries)
-        if not decoded:
+        batch = await self._fold_all(partition, entries)
+        if not batch.decoded:
             return
-        announced, owners = await self._announce(folds)
-        values = _entries(decoded, groups, encoded, announced)
+        announced, owners = await self._announce(batch.folds)
+        values = _entries(batch.decoded, batch.groups, batch.encoded, announced)
         await enqueue_encoded(self._enqueue, partition, values)
         seen = self._content.versions.token()
         await self._states.save_encoded(
             partition,
-            saved,
-            idle,
+            batch.saved,
+            batch.idle,
             also=lambda pipe: self._content.queue_mark_versions(pipe, list(owners), owners),
         )
         self._content.versions.remember(owners, seen)
         metrics.URL_VERSIONS.inc(len(owners))
-        kinds = Counter(type(d) for f in folds for d in f.derived)
+        kinds = Counter(type(d) for f in batch.folds for d in f.derived)
         metrics.VISITS.inc(kinds[VisitClosed])
         metrics.SESSIONS_CLOSED.inc(kinds[SessionClosed])
         metrics.USERS_IN_MEMORY.set(self._states.users_in_memory)
@@ -243,8 +251,7 @@ class RawHandler:
         # folded). When an entry has users whose state is not in memory, the rest of the
         # batch is decoded at once and all missing states loaded in one round trip.
         waiting, ahead = iter(entries), list[_Decoded]()
-        out: _Batch = ([], [], [], [], set(), {})
-        decoded, folds, groups, encoded, idle, saved = out
+        out = _Batch()
         current: dict[str, UserState | bytes | None] = {}
         while d := ahead.pop(0) if ahead else self._decode_next(partition, waiting):
             held = self._states.held(partition, [u for u in d.per_user if u not in current])
@@ -253,24 +260,19 @@ class RawHandler:
                 new = dict.fromkeys(u for e in (d, *ahead) for u in e.per_user if u not in current)
                 held = await self._states.load(partition, new)
             current.update(held)
-            decoded.append(d)
+            out.decoded.append(d)
             folded = fold_entry(current, d.per_user, self._idle_threshold_ms, d.stale)
-            folds.append(folded)
+            out.folds.append(folded)
             metrics.EVENTS.inc(sum(len(events) for events in d.per_user.values()))
             _count(folded)
             d.per_user = {}
             g = by_topic(folded.derived)
-            groups.append(g)
+            out.groups.append(g)
             known = {t: events for t, events in g.items() if t != URLS_TOPIC}
-            encoded.append(encode_by_topic(known, d.offset, d.received_at))
+            out.encoded.append(encode_by_topic(known, d.offset, d.received_at))
             # Each new state encoded (again if in a later entry too) and let go while in
             # cache: a later entry of the call folds from the encoding, as from memory.
-            for user, state in folded.states.items():
-                current[user] = saved[user] = encode_state(state)  # in order of first appearance
-                if state.is_idle():
-                    idle.add(user)
-                else:
-                    idle.discard(user)
+            out.keep(folded.states, current)  # the save's order: first appearance
             folded.states = {}
         return out
 
