@@ -119,14 +119,14 @@ def fold(
     *,
     idle_threshold_ms: int = 0,
     stale_before: int = 0,
+    in_place: bool = False,
 ) -> tuple[UserState, FoldResult]:
     """Fold one user's events (in log order) into a new state.
 
     Args:
         state: the user's state, its encoding (:func:`encode_state`, as the state
-            store keeps it), or ``None`` for a user seen for the first time. It is
-            never changed: the result is a new state (decoded from the encoding, else
-            a copy).
+            store keeps it), or ``None`` for a user seen for the first time. Never
+            changed: the result is a new state (decoded, else a copy; but ``in_place``).
         user_id: whose events these are (from the log entry, never the client).
         events: the user's client events, in the order the log holds them.
         idle_threshold_ms: after how long without input the user counts as idle;
@@ -136,6 +136,7 @@ def fold(
             state does not know are late (the state of such a session may have
             expired); from the log (when the gateway received them minus the state's
             lifetime), never a clock. 0 = none.
+        in_place: fold ``state`` (an object the caller hands over) itself, not a copy.
 
     Returns:
         The new state and a :class:`FoldResult` with the derived events in order.
@@ -145,7 +146,7 @@ def fold(
     elif isinstance(state, bytes):
         own = decode_state(state)
     else:
-        own = copy_state(state)
+        own = state if in_place else copy_state(state)
     work = _Fold(own, user_id, idle_threshold_ms, stale_before)
     work.apply(events)
     return work.st, work.out

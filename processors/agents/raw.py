@@ -7,7 +7,7 @@ gateway); each user's events are folded in log order with that user's state.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
 
 import msgspec
 
@@ -56,8 +56,10 @@ def fold_entry(
     per_user: Mapping[str, list[ClientEvent]],
     idle_threshold_ms: int,
     stale_before: Mapping[str, int] | None = None,
+    owned: Container[str] = (),
 ) -> EntryFold:
-    """Fold each user's events of one entry with their state. Pure: ``states`` is unchanged.
+    """Fold each user's events of one entry with their state. Pure: ``states`` is unchanged
+    (but the states of the users in ``owned``, handed over: folded in place).
 
     So a handler whose send fails can fold the same entry again from the same states
     and get the same outputs. ``stale_before`` is each user's
@@ -77,6 +79,7 @@ def fold_entry(
             events,
             idle_threshold_ms=idle_threshold_ms,
             stale_before=stale_before.get(user_id, 0) if stale_before else 0,
+            in_place=user_id in owned,
         )
         out.states[user_id] = state
         out.results[user_id] = result
@@ -148,6 +151,22 @@ class _Batch(msgspec.Struct):
         for user, state in states.items():
             current[user] = self.saved[user] = encode_state(state)
             (self.idle.add if state.is_idle() else self.idle.discard)(user)
+
+    def runs(
+        self,
+        states: Mapping[str, UserState],
+        pending: Mapping[str, UserState],
+        before: Container[str],
+        current: dict[str, UserState | bytes | None],
+    ) -> dict[str, UserState]:
+        """:meth:`keep` an entry's new ``states``, but those of users in the entry ``before``
+        too (a run of entries, as in a catch-up): returned, to fold on in place, and kept
+        once the run ends (``pending``: the runs so far, kept unless they go on)."""
+        self.keep({u: s for u, s in pending.items() if u not in states}, current)
+        runs = {u: s for u, s in states.items() if u in before}
+        self.keep({u: s for u, s in states.items() if u not in runs}, current)
+        current.update(runs)
+        return runs
 
 
 def _entries(
@@ -245,7 +264,7 @@ class RawHandler:
         metrics.USERS_IN_MEMORY.set(self._states.users_in_memory)
 
     async def _fold_all(self, partition: int, entries: Sequence[tuple[int, bytes]]) -> _Batch:
-        """Steps 1 and 2 (and each entry's visits and sessions, and the new states, encoded)."""
+        """Steps 1 and 2 (each entry's visits and sessions encoded, and every new state)."""
         # Each entry is decoded right before its fold, its events still in the CPU's cache
         # (decoded all first, a batch's ~3,200 events had left the 2 MB L2 before most were
         # folded). When an entry has users whose state is not in memory, the rest of the
@@ -253,6 +272,8 @@ class RawHandler:
         waiting, ahead = iter(entries), list[_Decoded]()
         out = _Batch()
         current: dict[str, UserState | bytes | None] = {}
+        pending: dict[str, UserState] = {}  # new states of users in a run of entries
+        last: Container[str] = ()  # the users of the entry before
         while d := ahead.pop(0) if ahead else self._decode_next(partition, waiting):
             held = self._states.held(partition, [u for u in d.per_user if u not in current])
             if held is None:  # not all in memory: load them with the rest's, in one trip
@@ -261,7 +282,7 @@ class RawHandler:
                 held = await self._states.load(partition, new)
             current.update(held)
             out.decoded.append(d)
-            folded = fold_entry(current, d.per_user, self._idle_threshold_ms, d.stale)
+            folded = fold_entry(current, d.per_user, self._idle_threshold_ms, d.stale, pending)
             out.folds.append(folded)
             metrics.EVENTS.inc(sum(len(events) for events in d.per_user.values()))
             _count(folded)
@@ -270,10 +291,11 @@ class RawHandler:
             out.groups.append(g)
             known = {t: events for t, events in g.items() if t != URLS_TOPIC}
             out.encoded.append(encode_by_topic(known, d.offset, d.received_at))
-            # Each new state encoded (again if in a later entry too) and let go while in
-            # cache: a later entry of the call folds from the encoding, as from memory.
-            out.keep(folded.states, current)  # the save's order: first appearance
-            folded.states = {}
+            # A user in consecutive entries (a catch-up) is folded in place and encoded once
+            # the run ends; any other new state is encoded at once and let go, in cache.
+            pending = out.runs(folded.states, pending, last, current)
+            last, folded.states = set(folded.states), {}
+        out.keep(pending, current)
         return out
 
     def _decode_next(self, partition: int, entries: Iterator[tuple[int, bytes]]) -> _Decoded | None:

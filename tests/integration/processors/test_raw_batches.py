@@ -264,3 +264,49 @@ async def test_the_new_states_are_let_go_once_encoded_before_anything_is_sent(
         await one.raw.handle(0, value, offset)
     saved = [await aredis.hgetall(p.states.keys(0)[0]) for p in (one, pipe)]  # type: ignore[misc]
     assert saved[0] == saved[1] and set(saved[0]) == {b"ann", b"bob"}
+
+
+async def test_a_user_in_consecutive_entries_of_a_call_is_not_encoded_once_an_entry(
+    aredis: aioredis.Redis, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catch-up brings a user's uploads in entry after entry: their state is decoded
+    and encoded for the first (as any user's), decoded for the second, folded in place
+    by the next ones and encoded once the run ends (here: the call's end), not once an
+    entry. The same outputs and saved states."""
+    from processors import dwell
+    from processors.agents import raw
+
+    ann = Browser("c-ann", SID)
+    ann.start()
+    ann.activate(1, "https://a.example/")
+    values = [_entry([("ann", list(ann.events))])]
+    for tab, host in enumerate("bcde"):
+        taken = len(ann.events)
+        ann.wait(3_000).activate(2 + tab, f"https://{host}.example/")
+        values.append(_entry([("ann", ann.events[taken:])]))
+    pipe, one = Pipeline(aredis, settings), Pipeline(aredis, _other(settings, "one"))
+    entries = list(enumerate(values))
+    await pipe.raw.handle_many(0, entries[:1])  # ann in memory, in an open session
+    calls = {"decode": 0, "encode": 0}
+    decode, encode = dwell.decode_state, raw.encode_state
+
+    def decoding(data: bytes) -> UserState:
+        calls["decode"] += 1
+        return decode(data)
+
+    def encoding(state: UserState) -> bytes:
+        calls["encode"] += 1
+        return encode(state)
+
+    monkeypatch.setattr(dwell, "decode_state", decoding)
+    monkeypatch.setattr(raw, "encode_state", encoding)
+    await pipe.raw.handle_many(0, entries[1:])  # ann in all four
+    assert calls == {"decode": 2, "encode": 2}
+    monkeypatch.undo()
+    for offset, value in entries:
+        await one.raw.handle(0, value, offset)
+    assert len(await _derived(pipe, VISITS_TOPIC)) == 4
+    for topic in (VISITS_TOPIC, URLS_TOPIC, SESSIONS_TOPIC):
+        assert await _derived(pipe, topic) == await _derived(one, topic), topic
+    saved = [await aredis.hgetall(p.states.keys(0)[0]) for p in (one, pipe)]  # type: ignore[misc]
+    assert saved[0] == saved[1] and set(saved[0]) == {b"ann"}
