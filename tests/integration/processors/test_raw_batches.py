@@ -249,9 +249,11 @@ async def test_the_new_states_are_let_go_once_encoded_before_anything_is_sent(
     values = _script()
     pipe = Pipeline(aredis, settings)
     alive: list[int] = []
+    gc.collect()
+    before = {id(o) for o in gc.get_objects() if type(o) is UserState}  # other tests' states
 
     async def counting(topic: str, partition: int, value: bytes) -> None:
-        alive.append(sum(type(o) is UserState for o in gc.get_objects()))
+        alive.append(sum(type(o) is UserState and id(o) not in before for o in gc.get_objects()))
         await pipe.emit(topic, partition, value)
 
     pipe.raw._enqueue = in_order(counting)
