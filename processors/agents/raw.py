@@ -14,7 +14,7 @@ import msgspec
 from mindhit.logs import get_logger
 from processors import metrics
 from processors.agents import Enqueue, by_topic, encode_by_topic, enqueue_encoded
-from processors.agents.versions import content_versions, url_versions, version_of, visited_version
+from processors.agents.versions import content_versions, version_of
 from processors.content import ContentStore, verified_contents
 from processors.dwell import FoldResult, UserState, encode_state, fold
 from processors.state import StateStore
@@ -28,8 +28,6 @@ __all__ = [
     "EntryFold",
     "RawHandler",
     "fold_entry",
-    "url_versions",
-    "visited_version",
 ]
 
 log = get_logger(__name__)
@@ -42,8 +40,9 @@ class EntryFold(msgspec.Struct, kw_only=True):
     """Each user's new state (to keep once the derived events are stored)."""
     derived: list[DerivedBase]
     candidates: dict[tuple[str, str], UrlDiscovered | VisitClosed]
-    """:func:`url_versions` of every user, in order (a visited URL's version as its visit:
-    made a :func:`visited_version` only if new, which most are not)."""
+    """:func:`~processors.agents.versions.url_versions` of every user, in order (a visited
+    URL's version as its visit: made a :func:`~processors.agents.versions.visited_version`
+    only if new, which most are not)."""
     texts: dict[str, list[tuple[str, str]]]
     """Page texts sent in full, per user with page contents: ``(content_hash, text)``."""
     held: dict[str, list[str]]
