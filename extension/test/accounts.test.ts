@@ -37,12 +37,12 @@ async function extension(script: { status: number }[] = []) {
     newId: () => `batch-${++ids}`,
     log: () => undefined,
   });
-  /** What `signIn` does with a paired token: the config, then the queue (unless refused). */
+  /** What `signIn` does with a paired token the gateway took: config, queue and session in one step. */
   const pair = async (token: string, account: string): Promise<number> => {
     const owner = await queueOwner(token, account);
-    await store.setConfig({ gatewayUrl: gw.url, token, account: owner });
+    const { deleted } = await recorder.switchAccount({ gatewayUrl: gw.url, token, account: owner }, true);
     await store.updateStatus({ authError: false });
-    return queue.switchAccount(owner);
+    return deleted;
   };
   const visit = async (url: string) => {
     clock.t += 1_000;
@@ -67,10 +67,13 @@ describe("queued events and accounts", () => {
     const deleted = await ext.pair("tok-bob", "bob");
     expect(deleted).toBe(2); // the refused batch in flight and the visit after it
     expect((await ext.queue.stats()).count + (await ext.queue.stats()).inflight).toBe(0);
+    expect(await ext.store.session()).toBeNull(); // Ann's session does not go on for Bob
+    await ext.visit("https://bob.example/not-in-a-session");
+    await ext.recorder.startSession("", async () => []);
     await ext.visit("https://bob.example/mine");
     expect(await ext.uploader.pump()).toEqual({ kind: "empty" });
     const bobs = ext.uploaded().filter((u) => u.auth === "Bearer tok-bob");
-    expect(bobs.map((u) => u.url)).toEqual(["https://bob.example/mine"]);
+    expect(bobs.map((u) => u.url)).toEqual(["session.started", "https://bob.example/mine"]);
     expect(ext.uploaded().filter((u) => u.url.startsWith("https://ann.example/") && u.auth !== "Bearer tok-ann")).toEqual([]);
   });
 
@@ -94,9 +97,12 @@ describe("queued events and accounts", () => {
     await ext.visit("https://ann.example/erased");
     expect(await ext.uploader.pump()).toEqual({ kind: "auth" }); // erasure deleted the token
     expect(await ext.pair("tok-2", "ann-epoch-2")).toBe(2);
+    expect(await ext.store.session()).toBeNull(); // the erased account's session ended
+    await ext.recorder.startSession("", async () => []);
     await ext.visit("https://ann.example/new");
     await ext.uploader.pump();
-    expect(ext.uploaded().filter((u) => u.auth === "Bearer tok-2").map((u) => u.url)).toEqual(["https://ann.example/new"]);
+    const sent = ext.uploaded().filter((u) => u.auth === "Bearer tok-2").map((u) => u.url);
+    expect(sent).toEqual(["session.started", "https://ann.example/new"]);
   });
 
   it("what was recorded before any pairing goes to the first account paired, and only to it", async () => {
@@ -108,6 +114,46 @@ describe("queued events and accounts", () => {
     expect(await ext.pair("tok-bob", "bob")).toBe(2);
     await ext.uploader.pump();
     expect(ext.uploaded().filter((u) => u.auth === "Bearer tok-bob")).toEqual([]);
+  });
+
+  it("what the browser reports while Bob connects is Ann's (deleted) or nobody's, never Bob's in Ann's session", async () => {
+    const ext = await extension([{ status: 403 }]);
+    await ext.pair("tok-ann", "ann");
+    const anns = await ext.recorder.startSession("Ann's appointments", async () => []);
+    await ext.visit("https://ann.example/queued");
+    expect(await ext.uploader.pump()).toEqual({ kind: "auth" });
+    // Connecting Bob: the pairing tab keeps reporting (its done page loads, then closes) while
+    // the switch runs; each report resolves a little later than the one before.
+    const reports = [1, 2, 3, 4].map((i) =>
+      ext.recorder.submit(1_700_000_100_000 + i, () => new Promise((ok) => setTimeout(() => ok(page(`https://pair.example/${i}`)), 5 * i))),
+    );
+    const switched = ext.recorder.switchAccount({ token: "tok-bob", account: await queueOwner("tok-bob", "bob") }, true);
+    reports.push(ext.recorder.submit(1_700_000_100_010, () => page("https://pair.example/closed")));
+    await Promise.all([...reports, switched]);
+    expect((await switched).sessionEnded).toBe(true);
+    expect((await ext.queue.stats()).count).toBe(0);
+    await ext.store.updateStatus({ authError: false });
+
+    const bobs = await ext.recorder.startSession("", async () => []);
+    await ext.visit("https://bob.example/mine");
+    await ext.uploader.pump();
+    const sent = ext.gw.received.filter((r) => r.auth === "Bearer tok-bob").flatMap((r) => r.body.events);
+    expect(sent.map((e) => e.session_id)).toEqual([bobs.id, bobs.id]);
+    expect(sent.some((e) => e.session_id === anns.id)).toBe(false);
+  });
+
+  it("a token the gateway refuses keeps the queue, and the other account's session ends in it", async () => {
+    const ext = await extension();
+    await ext.pair("tok-ann", "ann");
+    await ext.recorder.startSession("", async () => []);
+    await ext.visit("https://ann.example/a");
+    const typo = { token: "tok-typo", account: await queueOwner("tok-typo", "") };
+    expect(await ext.recorder.switchAccount(typo, false)).toEqual({ deleted: 0, sessionEnded: true });
+    await ext.visit("https://typo.example/not-in-a-session");
+    expect(await ext.pair("tok-ann-2", "ann")).toBe(0);
+    await ext.uploader.pump();
+    const sent = ext.uploaded().filter((u) => u.auth === "Bearer tok-ann-2").map((u) => u.url);
+    expect(sent).toEqual(["session.started", "https://ann.example/a", "session.stopped"]);
   });
 
   it("a batch never takes another account's events, even before the queue was switched", async () => {

@@ -38,7 +38,7 @@ export function content(ts: number, textLen: number): EventDraft {
 /** One request the scripted gateway received. */
 export interface Received {
   auth: string | undefined;
-  body: { batch_id: string; client_id: string; events: { seq: number; type: string }[] };
+  body: { batch_id: string; client_id: string; events: { seq: number; type: string; session_id: string }[] };
 }
 
 /** A reply the scripted gateway sends: status, headers, body (default: a BatchResult). */

@@ -24,7 +24,7 @@ import type { ClientEvent } from "../generated/contract";
 import { isBlocked } from "./blocklist";
 import { type EventPayload, draft } from "./events";
 import type { EventQueue } from "./queue";
-import type { Session, Store } from "./store";
+import type { Config, Session, Store } from "./store";
 import { BLOCKED_URL, NOT_A_PAGE_URL, type UserSecrets, NO_USER_SECRETS, isPageUrl, isUrlTitle, scrubUrl, userSecrets } from "./urls";
 
 /** A transition as observed: its payload plus where it happened. */
@@ -84,6 +84,14 @@ export interface RecorderDeps {
   log: (msg: string, data?: unknown) => void;
 }
 
+/** What `Recorder.switchAccount` did. */
+export interface AccountSwitch {
+  /** Queued events of another account deleted. */
+  deleted: number;
+  /** Whether a session running for another account ended. */
+  sessionEnded: boolean;
+}
+
 /** Serialises recording so events get their seq in the order they were observed. */
 export class Recorder {
   private chain: Promise<unknown> = Promise.resolve();
@@ -129,6 +137,35 @@ export class Recorder {
       await this.d.store.setSession(null);
       await this.d.store.setPausedUntil(0);
       return session;
+    });
+  }
+
+  /**
+   * Store `config` (a token for the account `config.account`), serialised with
+   * recording: no event is stamped with one account while a session of another runs.
+   *
+   * A session running for another (paired) account ends first. Then the config is
+   * stored and, when `switchQueue` (the gateway took the token), what is queued for
+   * another account is deleted. Were the token refused, the queue is kept, and so is the
+   * ended session's `session.stopped`, queued for the account it belongs to.
+   *
+   * @returns how many queued events of another account were deleted, and whether a
+   *   session ended.
+   */
+  switchAccount(config: Partial<Config> & { account: string }, switchQueue: boolean): Promise<AccountSwitch> {
+    return this.serial(async () => {
+      const previous = (await this.d.store.config()).account;
+      let sessionEnded = false;
+      if (previous && previous !== config.account && (await this.d.store.session())) {
+        // The running session (its label too) is the previous account's: it does not go on here.
+        if (!switchQueue) await this.storeObserved(this.d.now(), [{ payload: { type: "session.stopped" } }], true);
+        await this.d.store.setSession(null);
+        await this.d.store.setPausedUntil(0);
+        sessionEnded = true;
+      }
+      await this.d.store.setConfig(config);
+      const deleted = switchQueue ? await this.d.queue.switchAccount(config.account) : 0;
+      return { deleted, sessionEnded };
     });
   }
 

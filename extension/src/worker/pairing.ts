@@ -7,6 +7,7 @@
  */
 import { Pairing, PairingError, queueOwner } from "../lib/pairing";
 import { uuidv7 } from "../lib/uuid";
+import { recorderReady } from "./recording";
 import { syncRemoteSettings } from "./settings";
 import { log, queueReady, store } from "./state";
 import { flush } from "./upload";
@@ -38,29 +39,23 @@ async function verifyToken(gatewayUrl: string, token: string): Promise<string> {
 /**
  * Store a token (typed, or paired with `account`), check it with the gateway, pull the
  * account's settings. Unless the gateway refused the token, what is queued for another
- * account is deleted (the uploader never sends it anyway), what was queued before any
- * pairing becomes this account's, and a session still running for another account ends.
+ * account is deleted (the uploader never sends it anyway) and what was queued before any
+ * pairing becomes this account's; a session still running for another account ends. The
+ * config, the queue and the session change in one step of the recorder, so nothing the
+ * browser reports meanwhile is stamped with the new account inside the old session.
  */
 export async function signIn(gatewayUrl: string, token: string, dashboardUrl: string, account = ""): Promise<string> {
   token = token.trim();
-  const previous = (await store.config()).account;
-  const owner = token ? await queueOwner(token, account) : previous;
-  await store.setConfig({ gatewayUrl: gatewayUrl.trim(), token, dashboardUrl: dashboardUrl.trim(), account: owner });
+  const owner = token ? await queueOwner(token, account) : (await store.config()).account;
   let outcome = await verifyToken(gatewayUrl.trim(), token);
   const refused = outcome.startsWith("token refused");
-  if (token && !refused) {
-    const deleted = await (await queueReady).switchAccount(owner);
-    if (deleted > 0) {
-      log("deleted events queued for another account", deleted);
-      outcome += `; ${deleted} queued event(s) of another account deleted`;
-    }
-    if (previous && previous !== owner && (await store.session())) {
-      // The running session was the previous account's (its label too): it does not go on here.
-      await store.setSession(null);
-      await store.setPausedUntil(0);
-      outcome += "; the previous account's session ended";
-    }
+  const config = { gatewayUrl: gatewayUrl.trim(), token, dashboardUrl: dashboardUrl.trim(), account: owner };
+  const { deleted, sessionEnded } = await (await recorderReady).switchAccount(config, Boolean(token) && !refused);
+  if (deleted > 0) {
+    log("deleted events queued for another account", deleted);
+    outcome += `; ${deleted} queued event(s) of another account deleted`;
   }
+  if (sessionEnded) outcome += "; the previous account's session ended";
   await store.updateStatus({ authError: refused, lastError: refused ? "sign in again" : "" });
   if (!refused) void flush();
   await syncRemoteSettings(true);
