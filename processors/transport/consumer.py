@@ -35,6 +35,7 @@ from mindhit.redis_client import UNREACHABLE
 from mindhit.stream_reader import StreamReader
 from processors.transport import metrics
 from processors.transport.catalog import TopicCatalog
+from processors.transport.commit_queue import QueuedCommits
 from processors.transport.compaction import Compactor
 from processors.transport.context import ContextSource, GroupContext
 from processors.transport.fetch_backoff import FetchBackoff
@@ -50,7 +51,7 @@ __all__ = ["Consumer"]
 log = get_logger(__name__)
 
 
-class Consumer(base.Consumer):
+class Consumer(QueuedCommits):
     """Reads assigned partition streams; commits offsets to a Redis hash."""
 
     consumer_stopped_errors = ()

@@ -212,6 +212,41 @@ async def test_commit_is_stored_in_redis_and_is_where_a_new_consumer_starts(
     assert await consumer.earliest_offsets(tp) == {tp: 0}
 
 
+async def test_a_commit_asked_for_while_another_runs_also_commits_what_was_acked_meanwhile(
+    app: faust.App, aredis: aioredis.Redis, key_prefix: str
+) -> None:
+    """A revoke's (or a stop's) last commit can start while the periodic one is storing:
+    Faust's own ``commit`` then waits for that one and returns without committing, so what
+    was acked meanwhile would be processed again by the partition's next holder (the CI
+    failure of ``test_sigkill_mid_backlog_loses_nothing_and_replays_a_bounded_tail``)."""
+    consumer: Any = app.consumer
+    tp = TP("c", 2)
+    consumer._assignment = {tp}
+    assert await consumer.membership.leases.renew(consumer.membership.client, {2}) == {2}
+    store = consumer.membership.commit_until_stored
+    slow = asyncio.Event()
+
+    async def slow_store(offsets: Any, stopping: Any) -> bool:
+        await slow.wait()  # the periodic commit's round trip, still under way
+        return bool(await store(offsets, stopping))
+
+    consumer.membership.commit_until_stored = slow_store
+
+    def ack(*offsets: int) -> None:
+        consumer._acked[tp].extend(offsets)
+        consumer._acked_index[tp].update(offsets)
+
+    ack(0, 1, 2)
+    periodic = asyncio.create_task(consumer.commit())
+    await asyncio.sleep(0.05)
+    ack(3, 4)  # acked while the periodic commit stores offset 3
+    last = asyncio.create_task(consumer.commit())
+    await asyncio.sleep(0.05)
+    slow.set()
+    await asyncio.gather(periodic, last)
+    assert await load_committed(aredis, key_prefix, "contract", partitions=4) == {("c", 2): 5}
+
+
 async def test_a_worker_resumes_from_the_one_offsets_hash_of_a_pre_cluster_deployment(
     app: faust.App, aredis: aioredis.Redis, key_prefix: str
 ) -> None:

@@ -28,6 +28,16 @@ COUNTER = "tests.integration.processors.transport.counter_app"
 KEYS = 100
 
 
+def _tp(tracked: bytes) -> tuple[str, int]:
+    """The topic partition of a tracked ``partition:offset``."""
+    return ("numbers", int(tracked.split(b":")[0]))
+
+
+def _offset(tracked: bytes) -> int:
+    """The offset of a tracked ``partition:offset``."""
+    return int(tracked.split(b":")[1])
+
+
 def _counts(state: dict[bytes, bytes]) -> dict[str, int]:
     return {json.loads(k): json.loads(v) for k, v in state.items()}
 
@@ -109,10 +119,10 @@ async def test_sigkill_mid_backlog_loses_nothing_and_replays_a_bounded_tail(
     workers.append(worker)
     await wait_committed(aredis, key_prefix, "counter", "numbers", worker, at_least=3_000)
     worker.stop(signal.SIGKILL)
-    committed_at_kill = sum(
-        (await load_committed(aredis, key_prefix, "counter", partitions=4)).values()
-    )
+    committed = await load_committed(aredis, key_prefix, "counter", partitions=4)
+    committed_at_kill = sum(committed.values())
     processed_at_kill = await _settled_count(aredis, track_key)
+    tracked_at_kill = set(await aredis.hkeys(track_key))
     assert 3_000 <= committed_at_kill < 10_000, "kill must land mid-backlog"
 
     worker = Worker(COUNTER, env, tmp_path / "worker2.log").start()
@@ -123,6 +133,10 @@ async def test_sigkill_mid_backlog_loses_nothing_and_replays_a_bounded_tail(
     seen = {k: int(v) for k, v in (await aredis.hgetall(track_key)).items()}
     assert len(seen) == 10_000, "every message was processed"
     replayed = sum(n - 1 for n in seen.values())
+    # Only messages processed after the last commit before the kill are processed again.
+    twice = {k for k, n in seen.items() if n > 1}
+    uncommitted = {k for k in tracked_at_kill if _offset(k) >= committed.get(_tp(k), 0)}
+    assert twice <= uncommitted, (sorted(twice - uncommitted), committed, worker.log_tail(200))
     # Only what was processed after the last commit is processed again: at most the
     # messages between the last commit and the kill (a commit interval's worth).
     assert replayed <= processed_at_kill - committed_at_kill + 1
