@@ -190,10 +190,11 @@ async def test_a_second_worker_shares_the_partitions_and_takes_them_at_once_on_a
     await wait_committed(aredis, key_prefix, "counter", "numbers", second, timeout=90)
     seen = {k: int(v) for k, v in (await aredis.hgetall(track_key)).items()}
     assert len(seen) == 10_100
-    # At least once: a rebalance replays at most what was processed since the last
-    # commit (a commit interval's worth), never the backlog.
+    # At least once, but a rebalance commits what was acked before it hands a partition
+    # over: only what was in flight then (a message or a few per partition) is processed
+    # again, not the commit interval's worth (150-280 messages here) Faust's revoke forgot.
     replayed = sum(n - 1 for n in seen.values())
-    assert replayed <= 2_500
+    assert replayed <= 40
     counts = _counts(await table_state(aredis, key_prefix, "counter-counts-changelog"))
     assert 10_100 <= sum(counts.values()) <= 10_100 + replayed
     assert second.stop(signal.SIGTERM) == 0
