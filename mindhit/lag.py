@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from mindhit.checkpoints import positions_async
 from mindhit.db import sql_file
@@ -154,7 +155,12 @@ async def _highwaters(client: aioredis.Redis, prefix: str, tps: Iterable[TP]) ->
     replies: list[Any] = await pipe.execute(raise_on_error=False)
     found: dict[TP, int] = {}
     for tp, reply in zip(wanted, replies, strict=True):
-        found[tp] = 0 if isinstance(reply, Exception) else offset_of(reply["last-generated-id"]) + 1
+        if isinstance(reply, ResponseError):  # no such key: nothing was appended there yet
+            found[tp] = 0
+        elif isinstance(reply, Exception):  # a node that did not answer: no figure at all
+            raise reply
+        else:
+            found[tp] = offset_of(reply["last-generated-id"]) + 1
     return found
 
 

@@ -63,10 +63,13 @@ def test_mindhit_lag_with_a_frozen_master_ends_in_time_with_one_line_naming_redi
     assert frozen.returncode == 1
     assert "Traceback" not in frozen.stderr
     (line,) = frozen.stderr.strip().splitlines()
-    assert line.startswith("mindhit: Redis could not be reached: ") and "12 s" in line, line
-    # 12.4-12.6 s on an idle machine; 17.8 s and 22.6 s in two loaded CI runs (0.6 s of
-    # start-up in the first): one or two socket timeouts (5 s) more, not yet explained.
-    assert took < CALL_TIMEOUT_S + 2 * SOCKET_TIMEOUT_S + overhead + 3, (took, overhead)
+    # The call's bound (12 s), or the frozen node named at the socket timeout (5 s) where
+    # a pipeline reads each reply as it comes (the highwaters).
+    reason = line.removeprefix("mindhit: Redis could not be reached: ")
+    assert reason != line and ("within 12 s" in reason or "Timeout reading from" in reason), line
+    # It once took 17.8 and 22.6 s: the highwaters' pipeline took a node's timeout for a
+    # partition never appended to (highwater 0) and the command went on to the next call.
+    assert took < CALL_TIMEOUT_S + overhead + 3, (took, overhead)
 
 
 def test_the_blocking_client_gives_up_on_a_frozen_master_in_a_few_socket_timeouts(
