@@ -24,7 +24,6 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
 
 from mindhit.checkpoints import positions_async
 from mindhit.db import sql_file
@@ -37,7 +36,7 @@ from mindhit.keys import (
 from mindhit.log_epoch import LogProblem, Position, check_log, read_epochs
 from mindhit.offsets import committed_of, faust_positions, read_group_fields
 from mindhit.settings import Settings
-from mindhit.streams import offset_of
+from mindhit.streams import highwaters
 from schema.topics import DERIVED_TOPICS, RAW_TOPIC, stream_key
 
 __all__ = [
@@ -148,20 +147,11 @@ def build_report(
 
 
 async def _highwaters(client: aioredis.Redis, prefix: str, tps: Iterable[TP]) -> dict[TP, int]:
+    """Each partition's highwater; a node that does not answer ends the command (before, its
+    partitions read as highwater 0 and the command waited for the next call too)."""
     wanted = sorted(set(tps))
-    pipe = client.pipeline(transaction=False)
-    for topic, partition in wanted:
-        pipe.xinfo_stream(stream_key(prefix, topic, partition))
-    replies: list[Any] = await pipe.execute(raise_on_error=False)
-    found: dict[TP, int] = {}
-    for tp, reply in zip(wanted, replies, strict=True):
-        if isinstance(reply, ResponseError):  # no such key: nothing was appended there yet
-            found[tp] = 0
-        elif isinstance(reply, Exception):  # a node that did not answer: no figure at all
-            raise reply
-        else:
-            found[tp] = offset_of(reply["last-generated-id"]) + 1
-    return found
+    found = await highwaters(client, [stream_key(prefix, t, p) for t, p in wanted])
+    return dict(zip(wanted, found, strict=True))
 
 
 def _by_consumer(positions: Iterable[Position]) -> dict[str, dict[TP, int]]:

@@ -38,6 +38,7 @@ __all__ = [
     "earliest_offset",
     "entry_id",
     "highwater",
+    "highwaters",
     "offset_of",
     "quarantine_key",
     "queue_append",
@@ -260,6 +261,29 @@ async def highwater(client: aioredis.Redis, stream: str) -> int:
         return 0
     last = info["last-generated-id"]
     return offset_of(last) + 1
+
+
+async def highwaters(client: aioredis.Redis, streams: Sequence[str]) -> list[int]:
+    """The highwater of each of ``streams`` (one pipelined round trip), 0 where there is no
+    such stream. Any other error is raised, never taken for an empty stream: a node that
+    did not answer, ``CLUSTERDOWN`` mid-failover or ``BUSY`` would read as a log lost
+    under the committed offsets, or in ``mindhit lag`` as a highwater of 0."""
+    if not streams:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for stream in streams:
+        pipe.xinfo_stream(stream)
+    replies: list[Any] = await pipe.execute(raise_on_error=False)
+    return [_highwater_of(reply) for reply in replies]
+
+
+def _highwater_of(reply: Any) -> int:
+    """A stream's highwater from its ``XINFO STREAM`` reply (see :func:`highwaters`)."""
+    if isinstance(reply, Exception):
+        if "no such key" in str(reply).lower():
+            return 0
+        raise reply
+    return offset_of(reply["last-generated-id"]) + 1
 
 
 async def earliest_offset(client: aioredis.Redis, stream: str) -> int:

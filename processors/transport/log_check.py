@@ -126,26 +126,11 @@ def streams_behind(committed: Mapping[TP, int], highwaters: Mapping[TP, int]) ->
 
 
 async def read_highwaters(client: aioredis.Redis, prefix: str, tps: Iterable[TP]) -> dict[TP, int]:
-    """The highwater of each of ``tps``' streams (one pipelined round trip; 0: no stream)."""
+    """The highwater of each of ``tps``' streams (one pipelined round trip; 0: no stream;
+    a Redis that did not answer raises: :func:`mindhit.streams.highwaters`)."""
     wanted = sorted(tps)
-    if not wanted:
-        return {}
-    pipe = client.pipeline(transaction=False)
-    for topic, partition in wanted:
-        pipe.xinfo_stream(stream_key(prefix, topic, partition))
-    replies: list[Any] = await pipe.execute(raise_on_error=False)
-    return {tp: _highwater(reply) for tp, reply in zip(wanted, replies, strict=True)}
-
-
-def _highwater(reply: Any) -> int:
-    """A stream's highwater from its ``XINFO STREAM`` reply: 0 when there is no such
-    stream; any other error (``CLUSTERDOWN`` mid-failover, ``BUSY``…) is raised, never
-    taken for an empty stream (that would read as a log lost under the offsets)."""
-    if isinstance(reply, Exception):
-        if "no such key" in str(reply).lower():
-            return 0
-        raise reply
-    return streams.offset_of(reply["last-generated-id"]) + 1
+    found = await streams.highwaters(client, [stream_key(prefix, t, p) for t, p in wanted])
+    return dict(zip(wanted, found, strict=True))
 
 
 async def read_epochs_of(
