@@ -8,11 +8,14 @@ the system Chromium) that loads the unpacked extension, against a gateway starte
 from __future__ import annotations
 
 import asyncio
+import atexit
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
@@ -43,7 +46,12 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def build_extension() -> Path:
-    """The unpacked extension (built by scripts/test-extension.sh; built here if missing).
+    """A private copy of the unpacked extension, freshly built, for one browser to load.
+
+    The build (``npm run build``) empties and refills ``extension/dist``; under
+    pytest-xdist another worker's browser had that directory loaded and lost its popup
+    mid-test (``net::ERR_FILE_NOT_FOUND``). So the build and the copy run under a lock,
+    and each caller gets its own copy (removed when the process ends).
 
     ``MINDHIT_TEST_EXTENSION_DIST`` points the tests at another build instead (e.g. an
     older version's, to see a test fail against it).
@@ -53,10 +61,15 @@ def build_extension() -> Path:
     other = os.environ.get("MINDHIT_TEST_EXTENSION_DIST")
     if other:
         return Path(other)
-    if not (EXTENSION / "node_modules").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=EXTENSION, check=True)
-    subprocess.run(["npm", "run", "--silent", "build"], cwd=EXTENSION, check=True)
-    return EXTENSION / "dist"
+    with open(Path(tempfile.gettempdir()) / "mindhit-extension-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (EXTENSION / "node_modules").exists():
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=EXTENSION, check=True)
+        subprocess.run(["npm", "run", "--silent", "build"], cwd=EXTENSION, check=True)
+        copy = Path(tempfile.mkdtemp(prefix="mindhit-extension-")) / "dist"
+        shutil.copytree(EXTENSION / "dist", copy)
+    atexit.register(shutil.rmtree, copy.parent, ignore_errors=True)
+    return copy
 
 
 class Gateway:
