@@ -25,6 +25,11 @@ async function map3d(context) {
   out.view = await page.evaluate(() => document.body.dataset.mapView);
   out.nodes3d = await page.evaluate(() => window.__map3d.nodeCount);
   out.nodes2d = await page.evaluate(() => window.__mindmap.nodes().length);
+  // Each node's colour in both views (a topic and its pages share their branch's).
+  out.colours2d = await page.evaluate(() =>
+    Object.fromEntries(window.__mindmap.nodes().map((n) => [n.id(), n.data("color")])));
+  out.colours3d = await page.evaluate(() => window.__map3d.colours());
+  out.topics = await page.evaluate(() => window.__mindmap.nodes("[depth = 1]").map((n) => n.id()));
   out.sample = await page.evaluate(() => window.__map3d.sample());
   out.canvasVisible = await page.locator("#mindmap3d canvas").isVisible();
   out.expandHidden = await page.locator("#map-expand").isHidden();

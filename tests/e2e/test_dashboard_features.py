@@ -112,6 +112,10 @@ def test_3d_mind_map_draws_opens_pages_flies_and_is_remembered(
     sample = seen["sample"]
     assert sample["drawn"] > 0.005 * sample["width"] * sample["height"]
     assert sample["colours"] >= 3  # spheres in several branch colours, labels, edges
+    # Both views colour every node alike, and each topic (with its pages) in its own colour.
+    assert seen["colours2d"] == seen["colours3d"]
+    topics = [seen["colours2d"][t] for t in seen["topics"]]
+    assert len(topics) >= 2 and len(set(topics)) == len(topics)
     # Clicking the branch sphere lists its pages in the shared panel; the camera flew to it.
     assert seen["selected"] == seen["clicked"]["id"]
     assert seen["panelTitle"] == seen["clicked"]["label"] and seen["panelPages"] >= 1

@@ -230,6 +230,8 @@ export function mount3d(container, view, { onSelect, animate = true } = {}) {
     get selected() { return selected ? selected.userData.id : null; },
     get flying() { return flight !== null; },
     cameraDistance: () => camera.position.distanceTo(controls.target),
+    // Each node's sphere colour, "#rrggbb" by node id.
+    colours: () => Object.fromEntries(meshes.map((m) => [m.userData.id, `#${m.material.color.getHexString()}`])),
     // Where node `id` is drawn, in page coordinates (tests click there).
     screenPosition(id) {
       const mesh = meshes.find((m) => m.userData.id === id);

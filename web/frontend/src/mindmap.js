@@ -6,7 +6,7 @@
 // common.js, the same rule as mindhit/links.py); javascript:, data:, file: stay text.
 import cytoscape from "cytoscape";
 import cytoscapeSvg from "cytoscape-svg";
-import { PALETTE } from "./common.js";
+import { branchColour, indexGraph } from "./common.js";
 import { el, showNodePanel } from "./panel.js";
 
 export { webHref } from "./panel.js";
@@ -24,17 +24,16 @@ function download(name, blob) {
 
 function elements(graph) {
   const maxWeight = Math.max(1, ...graph.nodes.map((n) => n.weight_ms));
-  const branchOf = new Map();
+  // The same branch colours as the 3D map (common.js): the i-th topic takes the i-th.
+  const { branch } = indexGraph(graph);
   const nodes = graph.nodes.map((n) => {
-    const branch = n.depth === 0 ? -1 : n.depth === 1 ? branchOf.size : branchOf.get(n.parent);
-    branchOf.set(n.id, branch);
     const size = n.depth === 0 ? 70 : 22 + 48 * Math.sqrt(n.weight_ms / maxWeight);
     const label = n.label.length > 60 ? n.label.slice(0, 57) + "…" : n.label;
     return {
       data: {
         id: n.id, label, full: n.label, depth: n.depth, weight: n.weight_ms, url: n.url,
         why: n.why, pages: n.pages, summary: n.summary || "", size,
-        color: branch < 0 ? "#151a2d" : PALETTE[branch % PALETTE.length],
+        color: branchColour(branch.get(n.id)),
       },
       classes: n.url ? "page" : n.depth === 0 ? "root" : "topic",
     };
