@@ -99,7 +99,10 @@ GENERIC_WORDS: frozenset[str] = frozenset(
 )
 """Words that say nothing about a page's subject; never used alone as a tag or label."""
 
-_STOP: frozenset[str] = frozenset(ENGLISH_STOP_WORDS) | {"s", "t", "don", "it's", "you're"}
+_STOP: frozenset[str] = frozenset(ENGLISH_STOP_WORDS) | {
+    *("s", "t", "don", "it's", "you're"),
+    *("vs", "versus"),  # "401(k) vs IRA": a comparison's word, never a subject ("Vs IRA")
+}
 
 
 def stem(word: str) -> str:

@@ -147,3 +147,15 @@ def test_a_sites_run_together_name_is_read_as_words() -> None:
     ]
     (branch,) = plan_session(_labelled(titles)).branches
     assert branch.label == "Vegetable gardening"
+
+
+def test_a_comparison_title_is_named_after_its_subject_never_vs() -> None:
+    # "401(k) vs IRA" once named its branch "Vs IRA" (and the session "Trail and vs IRA").
+    for titles in (
+        ["401(k) vs IRA: Which Retirement Account?", "How to Pay Off Credit Card Debt"],
+        ["Python versus Ruby for scripting", "Growing tomatoes in pots"],
+    ):
+        plan = plan_session(_labelled(titles))
+        for label in [plan.label, *(b.label for b in plan.branches)]:
+            words = label.lower().split()
+            assert words[0] not in ("vs", "versus") and words[-1] not in ("vs", "versus"), label
