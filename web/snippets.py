@@ -8,6 +8,7 @@ return plain text plus character ranges, which the template wraps in escaped ``<
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 
 from mindhit.domains import normalize_domain
 
@@ -42,22 +43,40 @@ def _plain(fragment: str) -> str:
     return " ".join(w.strip(".,;:!?…\"'()[]") for w in words).strip()
 
 
+REPEAT_SHARE = 0.75
+"""Two fragments repeat each other when one run of words covers this share of the shorter."""
+
+
+def _repeats(a: str, b: str) -> bool:
+    """Whether plain fragments ``a`` and ``b`` show the same passage (one inside the other,
+    or cut at other words: ``ts_headline`` starts a fragment of the summary mid-sentence
+    and the same sentence of the text at its start)."""
+    if a in b or b in a:
+        return True
+    wa, wb = a.split(), b.split()
+    run = SequenceMatcher(None, wa, wb, autojunk=False).find_longest_match()
+    return run.size >= 3 and run.size >= REPEAT_SHARE * min(len(wa), len(wb))
+
+
 def distinct_fragments(marked: str) -> str:
-    """Drop headline fragments that repeat an earlier one (or lie inside it).
+    """Drop headline fragments that repeat an earlier one.
 
     The snippet is cut from the summary and the page text, and a summary often quotes
     the text, so ``ts_headline`` would show the same passage twice. Fragments are compared
-    as plain words (markers, case and punctuation ignored); the first one stays.
+    as plain words (markers, case and punctuation ignored); of two that repeat each other
+    (:func:`_repeats`) the longer stays, in the place of the first.
     """
     kept: list[tuple[str, str]] = []
     for fragment in marked.split(FRAGMENT_DELIMITER):
         plain = _plain(fragment)
         if not plain:
             continue
-        if any(plain in seen for seen, _ in kept):
-            continue
-        kept = [(seen, f) for seen, f in kept if seen not in plain]
-        kept.append((plain, fragment.strip()))
+        same = next((i for i, (seen, _) in enumerate(kept) if _repeats(seen, plain)), None)
+        if same is None:
+            kept.append((plain, fragment.strip()))
+        elif len(plain) > len(kept[same][0]):
+            kept[same] = (plain, fragment.strip())
+            kept = kept[: same + 1] + [k for k in kept[same + 1 :] if not _repeats(k[0], plain)]
     return FRAGMENT_DELIMITER.join(f for _, f in kept)
 
 
