@@ -26,6 +26,7 @@ __all__ = [
     "Overview",
     "Period",
     "heat_levels",
+    "latest_active_day",
     "load_overview",
     "period_bounds",
     "sessions_behind",
@@ -180,6 +181,19 @@ def _fill_days(figures: list[Figure], start: date, end: date) -> list[Figure]:
         )
         day += timedelta(days=1)
     return days
+
+
+async def latest_active_day(conn: Conn, user_id: str, today: date) -> date:
+    """The user's latest day (not after ``today``) with attended time, else ``today``.
+
+    Where the overview opens when no day is asked for: on a Monday the calendar week
+    holds nothing yet, and "where did my week go?" should show the week that went.
+    """
+    cur = await conn.execute(
+        "SELECT max(day) FROM overview_days WHERE user_id = %s AND day <= %s", (user_id, today)
+    )
+    row = await cur.fetchone()
+    return row[0] if row and row[0] is not None else today
 
 
 async def load_overview(conn: Conn, user_id: str, period: Period, anchor: date) -> Overview:

@@ -16,13 +16,27 @@ from litestar.response import Template
 from mindhit.accounts import User
 from mindhit.clock import Clock, utc_datetime
 from web.models import SessionSummary
-from web.overview import Overview, Period, load_overview, period_bounds, sessions_behind
+from web.overview import (
+    Overview,
+    Period,
+    latest_active_day,
+    load_overview,
+    period_bounds,
+    sessions_behind,
+)
 
 __all__ = ["OverviewApi", "OverviewPages"]
 
 Conn = psycopg.AsyncConnection[Any]
 _PERIODS = ("day", "week", "month")
 FromDate = Annotated[str | None, Parameter(query="from", description="first day (ISO date)")]
+AnchorDate = Annotated[
+    str | None,
+    Parameter(
+        description="any day of the period (ISO date); default: the latest day with"
+        " attended time (today when none)"
+    ),
+]
 
 
 def _period(value: str) -> Period:
@@ -66,6 +80,14 @@ async def _figure_filter(
     return FigureFilter(start=from_, end=to, domain=domain, page=page, tag=tag, topic=topic)
 
 
+async def _anchor(conn: Conn, user: User, clock: Clock, value: str | None) -> date:
+    """The day whose period to show: the one asked for, else the latest active one."""
+    today = utc_datetime(clock()).date()
+    if value:
+        return _date(value, "date", today)
+    return await latest_active_day(conn, user.user_id, today)
+
+
 def _range(start: str | None, end: str | None, today: date) -> tuple[date, date]:
     lo = _date(start, "from", period_bounds("month", today)[0])
     hi = _date(end, "to", period_bounds("month", today)[1])
@@ -82,9 +104,9 @@ class OverviewApi(Controller):
 
     @get("/", summary="Attended time per day, domain, page, tag and map topic; heatmap")
     async def overview(
-        self, user: User, conn: Conn, clock: Clock, period: str = "week", date: str | None = None
+        self, user: User, conn: Conn, clock: Clock, period: str = "week", date: AnchorDate = None
     ) -> Overview:
-        anchor = _date(date, "date", utc_datetime(clock()).date())
+        anchor = await _anchor(conn, user, clock, date)
         return await load_overview(conn, user.user_id, _period(period), anchor)
 
     @get(
@@ -106,9 +128,9 @@ class OverviewPages(Controller):
 
     @get("/overview")
     async def overview(
-        self, user: User, conn: Conn, clock: Clock, period: str = "week", date: str | None = None
+        self, user: User, conn: Conn, clock: Clock, period: str = "week", date: AnchorDate = None
     ) -> Template:
-        anchor = _date(date, "date", utc_datetime(clock()).date())
+        anchor = await _anchor(conn, user, clock, date)
         data = await load_overview(conn, user.user_id, _period(period), anchor)
         return Template(
             template_name="overview.html",
