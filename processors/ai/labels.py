@@ -44,6 +44,12 @@ NAMING_SOURCES = ("title", "heading", "site")
 SITE_WORDS = frozenset({"forum", "forums", "community", "thread", "threads", "discussion"})
 """Words that name a kind of site, not a subject ("Bike Forum" names bikes)."""
 
+PARTICLES = frozenset(
+    {"de", "del", "della", "der", "des", "di", "du", "la", "le", "les", "van", "von", "y"}
+)
+"""Particles of names ("Tour du Mont Blanc", "Torres del Paine"): written in lower case they
+never start or end a label ("du Mont Blanc")."""
+
 SLUG_ZIPF = 2.5
 """A site name's word rarer than this that splits into two everyday words is a slug."""
 SINGLE_COVER = 0.3
@@ -98,6 +104,8 @@ def _phrases(text: str) -> dict[Key, str]:
                 words = run[start : start + size]
                 key = tuple(stem(w.lower()) for w in words)
                 if {key[0], key[-1]} & (GENERIC_WORDS | SITE_WORDS):
+                    continue
+                if words[0] in PARTICLES or words[-1] in PARTICLES:  # as written: lower case
                     continue
                 found.setdefault(key, " ".join(words))
     return found

@@ -159,3 +159,10 @@ def test_a_comparison_title_is_named_after_its_subject_never_vs() -> None:
         for label in [plan.label, *(b.label for b in plan.branches)]:
             words = label.lower().split()
             assert words[0] not in ("vs", "versus") and words[-1] not in ("vs", "versus"), label
+
+
+def test_a_name_particle_never_starts_a_label() -> None:
+    # "Tour du Mont Blanc: A Hiker's Guide" once named its branch "Du Mont Blanc".
+    plan = plan_session(_labelled(["Tour du Mont Blanc: A Hiker's Guide", "Growing tomatoes"]))
+    (branch,) = [b for b in plan.branches if "blanc" in b.label.lower()]
+    assert branch.label.split()[0].lower() not in ("du", "de", "del")
