@@ -16,6 +16,15 @@ candidate wins; a longer phrase that contains it and scores nearly as well is pr
 (more specific). Labels are written in sentence case, keeping capitals only where the
 pages themselves do (names, acronyms).
 
+A best phrase can still be weak: when each page names its own corner of a subject, the
+phrase is one few pages use (football pages share only "World", cooking pages one
+recipe's "Neapolitan pizza dough"). With word vectors at hand, a group of several
+pages whose phrase covers less than :data:`WEAK_COVER` of them is named by the
+everyday subject nearest its words (:func:`processors.ai.topics.nearest_topic`:
+"Football", "Cooking"), when one is clearly nearest and no other group has it;
+otherwise, and without vectors, the phrase stays. The words weigh as the phrases do
+(where the pages use them, how much they belong to this group, how rare they are).
+
 The branch summary is the single sentence of the group's pages that best covers the
 group's own words. All functions are pure and deterministic.
 """
@@ -30,8 +39,9 @@ from functools import lru_cache
 import msgspec
 from wordfreq import zipf_frequency
 
-from processors.ai.features import headings, main_title, rarity, title_parts
+from processors.ai.features import WordLookup, headings, main_title, rarity, title_parts
 from processors.ai.text import GENERIC_WORDS, content_runs, short_label, split_sentences, stem
+from processors.ai.topics import nearest_topic
 
 __all__ = ["GroupNames", "LabelPage", "name_groups", "proper_words", "sentence_case", "unslug"]
 
@@ -60,6 +70,10 @@ LONGER_SHARE = 0.6
 
 UNKNOWN_CAP = 1.25
 """Cap on a word's rarity when naming (see :func:`_key_rarity`)."""
+
+WEAK_COVER = {1: 0.6, 2: 0.3, 3: 0.3}
+"""A best phrase covering less than this share of a group's pages (by its count of words)
+may yield to a subject: a lone word must cover more, it says less ("World", "Fund")."""
 
 MAX_WORDS = 3
 SUMMARY_CHARS = 220
@@ -115,19 +129,39 @@ class _PageTerms(msgspec.Struct):
     weight: dict[Key, float]
     surface: dict[Key, str]
     named: set[Key]
+    words: dict[str, float]
 
 
 def _page_terms(page: LabelPage) -> _PageTerms:
     weight: dict[Key, float] = {}
     surface: dict[Key, str] = {}
     named: set[Key] = set()
+    words: dict[str, float] = {}
     for kind, text in _sources(page):
+        for word in (w.lower() for run in content_runs(text) for w in run):
+            words[word] = max(words.get(word, 0.0), SOURCE_WEIGHTS[kind])
         for key, form in _phrases(text).items():
             weight[key] = max(weight.get(key, 0.0), SOURCE_WEIGHTS[kind])
             if kind in NAMING_SOURCES:
                 named.add(key)
                 surface.setdefault(key, form)
-    return _PageTerms(weight=weight, surface=surface, named=named)
+    return _PageTerms(weight=weight, surface=surface, named=named, words=words)
+
+
+def _topic(terms: list[_PageTerms], members: list[int], lookup: WordLookup) -> str | None:
+    """The everyday subject nearest the group's words (see module doc), or ``None``."""
+    inside: defaultdict[str, float] = defaultdict(float)
+    outside: defaultdict[str, float] = defaultdict(float)
+    member_set = set(members)
+    for index, page in enumerate(terms):
+        target = inside if index in member_set else outside
+        for word, weight in page.words.items():
+            target[word] += weight
+    weights = {
+        word: support * (support / (support + outside[word])) ** 2 * rarity(word) ** 2
+        for word, support in inside.items()
+    }
+    return nearest_topic(weights, lookup)
 
 
 @lru_cache(maxsize=4096)
@@ -280,12 +314,18 @@ def _distinct(label: str, used: set[str], max_chars: int) -> str:
 
 
 def name_groups(
-    pages: Sequence[LabelPage], groups: Sequence[int], *, max_chars: int = 40
+    pages: Sequence[LabelPage],
+    groups: Sequence[int],
+    *,
+    max_chars: int = 40,
+    lookup: WordLookup | None = None,
 ) -> list[GroupNames]:
     """A label, top words and a summary for every group number in ``groups`` (in order).
 
     Labels are distinct across groups (a group whose best phrase is taken gets its next
-    best) and at most ``max_chars`` long.
+    best) and at most ``max_chars`` long. ``lookup`` (word vectors) lets a group whose
+    best phrase is weak take an everyday subject's name (module doc); ``None`` keeps
+    the phrases.
     """
     terms = [_page_terms(page) for page in pages]
     proper = proper_words([page.text for page in pages])
@@ -305,6 +345,9 @@ def name_groups(
         else:
             taken.add(key)
             label = sentence_case(_surface(key, terms, members), proper)
+            if lookup is not None and len(members) >= 2 and cover[key] < WEAK_COVER[len(key)]:
+                topic = _topic(terms, members, lookup)
+                label = topic if topic is not None and topic.lower() not in used else label
         singles = sorted((k for k in scores if len(k) == 1), key=lambda k: (-scores[k], k))[:5]
         words = [_surface(k, terms, members).lower() for k in singles]
         summary = _summary(pages, members, {k[0] for k in singles})

@@ -119,7 +119,7 @@ def plan_session(pages: Sequence[MindmapPage], lookup: WordLookup | None = None)
         LabelPage(title=p.title, text=t, dwell_ms=p.dwell_ms)
         for p, t in zip(pages, texts, strict=True)
     ]
-    names = name_groups(label_pages, groups, max_chars=BRANCH_LABEL_CHARS)
+    names = name_groups(label_pages, groups, max_chars=BRANCH_LABEL_CHARS, lookup=lookup)
     members: list[list[int]] = [[] for _ in names]
     for index, group in enumerate(groups):
         members[group].append(index)
