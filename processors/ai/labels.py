@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from typing import TypeVar
 
 import msgspec
 from wordfreq import zipf_frequency
@@ -81,6 +82,7 @@ BODY_WORDS = 250
 """Like the grouping, only the body's lead counts (a long guide mentions everything)."""
 
 Key = tuple[str, ...]
+T = TypeVar("T", str, Key)
 _LETTERS = re.compile(r"[^\W\d_]+")
 
 
@@ -148,15 +150,23 @@ def _page_terms(page: LabelPage) -> _PageTerms:
     return _PageTerms(weight=weight, surface=surface, named=named, words=words)
 
 
+def _sums(
+    per_page: Sequence[Mapping[T, float]], members: list[int]
+) -> tuple[defaultdict[T, float], defaultdict[T, float]]:
+    """Each term's weights summed over the group's pages (``members``) and over the rest."""
+    inside: defaultdict[T, float] = defaultdict(float)
+    outside: defaultdict[T, float] = defaultdict(float)
+    member_set = set(members)
+    for index, weights in enumerate(per_page):
+        target = inside if index in member_set else outside
+        for term, weight in weights.items():
+            target[term] += weight
+    return inside, outside
+
+
 def _topic(terms: list[_PageTerms], members: list[int], lookup: WordLookup) -> str | None:
     """The everyday subject nearest the group's words (see module doc), or ``None``."""
-    inside: defaultdict[str, float] = defaultdict(float)
-    outside: defaultdict[str, float] = defaultdict(float)
-    member_set = set(members)
-    for index, page in enumerate(terms):
-        target = inside if index in member_set else outside
-        for word, weight in page.words.items():
-            target[word] += weight
+    inside, outside = _sums([page.words for page in terms], members)
     weights = {
         word: support * (support / (support + outside[word])) ** 2 * rarity(word) ** 2
         for word, support in inside.items()
@@ -192,13 +202,7 @@ def _key_rarity(key: Key) -> float:
 def _scores(
     terms: list[_PageTerms], members: list[int]
 ) -> tuple[dict[Key, float], dict[Key, float]]:
-    inside: defaultdict[Key, float] = defaultdict(float)
-    outside: defaultdict[Key, float] = defaultdict(float)
-    member_set = set(members)
-    for index, page in enumerate(terms):
-        target = inside if index in member_set else outside
-        for key, weight in page.weight.items():
-            target[key] += weight
+    inside, outside = _sums([page.weight for page in terms], members)
     named = Counter(key for i in members for key in terms[i].named)
     scores: dict[Key, float] = {}
     cover = {key: inside[key] / len(members) for key in named}
