@@ -12,6 +12,8 @@ from processors.ai.local import LocalProvider, plan_session
 from processors.ai.mindmap import merge_pages
 from processors.ai.text import split_sentences
 
+from .samples import ESPRESSO_AND_CHESS
+
 
 def _pages(topics: list[str], seed: int) -> list[MindmapPage]:
     rng = random.Random(seed)
@@ -100,16 +102,7 @@ def _labelled(titles: list[str], text: str = "") -> list[MindmapPage]:
 
 
 def test_branch_labels_are_phrases_from_titles_and_the_root_names_the_main_two() -> None:
-    pages = _labelled(
-        [
-            "Dialing In Espresso at Home: Grind and Dose",
-            "Espresso Extraction Explained",
-            "Why is my espresso sour? : r/espresso",
-            "Chess Opening Principles for Beginners",
-            "The Sicilian Defence: a chess opening for fighters",
-            "Building a chess opening repertoire",
-        ]
-    )
+    pages = _labelled(ESPRESSO_AND_CHESS)
     plan = plan_session(pages)
     labels = sorted(branch.label for branch in plan.branches)
     assert labels == ["Chess opening", "Espresso"]

@@ -14,6 +14,8 @@ from processors.ai.mindmap import merge_pages
 from processors.ai.topics import TOPICS, nearest_topic
 from processors.ai.wordvectors import load_word_vectors
 
+from .samples import ESPRESSO_AND_CHESS
+
 # Groups of the demo corpus whose best title phrase is weak (the demo once named them
 # "World", "Fund", "Trail" and "Neapolitan pizza dough").
 DEMO_GROUPS = {
@@ -85,15 +87,7 @@ def test_the_demo_session_reads_as_a_person_would_name_it() -> None:
 
 
 def test_a_strong_title_phrase_keeps_its_name() -> None:
-    titles = [
-        "Dialing In Espresso at Home: Grind and Dose",
-        "Espresso Extraction Explained",
-        "Why is my espresso sour? : r/espresso",
-        "Chess Opening Principles for Beginners",
-        "The Sicilian Defence: a chess opening for fighters",
-        "Building a chess opening repertoire",
-    ]
-    pages = [LabelPage(title=t, text=f"{t}. More about it.") for t in titles]
+    pages = [LabelPage(title=t, text=f"{t}. More about it.") for t in ESPRESSO_AND_CHESS]
     named = name_groups(pages, [0, 0, 0, 1, 1, 1], lookup=load_word_vectors())
     assert [n.label for n in named] == ["Espresso", "Chess opening"]
 
