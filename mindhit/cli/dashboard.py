@@ -78,7 +78,7 @@ def web(ctx: click.Context, host: str | None, port: int | None) -> None:
     type=int,
     default=3,
     show_default=True,
-    help="How many sessions to generate.",
+    help="How many sessions to generate (a day apart, all in the last 6 days by default).",
 )
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
 @click.pass_context

@@ -26,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from mindhit.clock import Clock, system_clock
 from mindhit.corpus import CorpusPage, load_pages
 from mindhit.settings import Settings
+from processors.state import dwell_ttl_ms
 from schema.api import MAX_BATCH_EVENTS, BatchResult, EventBatch
 from schema.events import (
     ClientEvent,
@@ -43,6 +44,12 @@ from schema.ids import uuid7
 __all__ = ["DemoError", "DemoRequest", "DemoResult", "DemoSession", "plan_sessions", "run_demo"]
 
 BATCH_EVENTS = 200
+DAY_MS = 86_400_000
+_SESSION_GAP_MS = 26 * 3_600_000
+"""Sessions start about a day apart (a little later each day) when they fit."""
+MIN_GAP_MS = 2 * 3_600_000
+"""A session lasts about an hour at most: starts this far apart (less a quarter, the
+jitter) never overlap."""
 _IDLE_FOR_S = 60
 """chrome.idle's default detection interval: idle is reported a minute after the last input."""
 _LABELS = {
@@ -114,13 +121,22 @@ def plan_sessions(
     seed: int,
     now_ms: int,
     client_id: str,
+    within_ms: int = 6 * DAY_MS,
 ) -> list[DemoSession]:
     """Plan ``sessions`` sessions ending before ``now_ms``, newest last.
 
     Each session reads mostly one topic and dips into a second one; dwell per page is
     40 s-6 min; some pages are followed by an idle spell (an idle gap on the timeline);
     the browser loses focus once in a while. Sequence numbers increase across sessions.
+    Sessions start a day apart or, when that would reach further back than
+    ``within_ms``, evenly within it (never closer than :data:`MIN_GAP_MS`): uploaded
+    now, older ones would come too late for the processors (their state's life, see
+    :mod:`processors.dwell`) and fail.
     """
+    gap = min(_SESSION_GAP_MS, within_ms // max(sessions, 1))
+    if gap < MIN_GAP_MS:
+        most = within_ms // MIN_GAP_MS
+        raise DemoError(f"at most {most} demo sessions fit in {within_ms / DAY_MS:.1f} days")
     rng = random.Random(seed)
     by_topic: dict[str, list[CorpusPage]] = {}
     for page in pages:
@@ -137,7 +153,7 @@ def plan_sessions(
         if other != main:
             chosen += rng.sample(by_topic[other], k=min(len(by_topic[other]), 2))
             rng.shuffle(chosen)
-        start = now_ms - (sessions - index) * 26 * 3_600_000 - rng.randint(0, 3_600_000)
+        start = now_ms - (sessions - index) * gap + rng.randint(0, gap // 4)
         session_id = uuid7(start)
         planned.append(
             DemoSession(
@@ -343,6 +359,7 @@ async def _run(settings: Settings, request: DemoRequest, clock: Clock) -> DemoRe
         seed=request.seed,
         now_ms=now_ms,
         client_id=client_id,
+        within_ms=dwell_ttl_ms(settings) * 6 // 7,  # 6 of the state's 7 days (by default)
     )
     total = sum(len(s.events) for s in planned)
     ids = [s.session_id for s in planned]

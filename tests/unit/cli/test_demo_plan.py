@@ -5,9 +5,12 @@ from __future__ import annotations
 import itertools
 
 import msgspec
+import pytest
 
-from mindhit.cli.demo import plan_sessions
+from mindhit.cli.demo import DAY_MS, DemoError, plan_sessions
 from mindhit.corpus import load_pages
+from mindhit.settings import Settings
+from processors.state import dwell_ttl_ms
 from schema.api import EventBatch
 from schema.events import IdleState, PageContent, SessionStarted, SessionStopped
 
@@ -58,3 +61,21 @@ def test_idle_spells_are_reported_a_minute_after_the_last_input() -> None:
         assert report.idle_for_s == 60
         assert report.ts - before.ts >= 60_000  # implied last input: not before that event
     assert all(e.idle_for_s == 0 for e, _ in idle if e.state == "active")
+
+
+def test_every_session_starts_within_the_window_and_none_overlap() -> None:
+    """Uploaded now, a session recorded longer ago than the processors' state life comes
+    too late to be counted (processors.dwell): the demo keeps them all inside it."""
+    window = dwell_ttl_ms(Settings()) * 6 // 7
+    for count in (1, 8, 40):
+        planned = plan_sessions(
+            load_pages(), sessions=count, seed=3, now_ms=NOW, client_id="c", within_ms=window
+        )
+        spans = [(s.events[0].ts, s.events[-1].ts) for s in planned]
+        assert len(spans) == count and NOW - window <= spans[0][0] and spans[-1][1] < NOW
+        assert all(stop < start for (_, stop), (start, _) in itertools.pairwise(spans))
+
+
+def test_more_sessions_than_fit_the_window_are_refused() -> None:
+    with pytest.raises(DemoError, match="at most 12 demo sessions"):
+        plan_sessions(load_pages(), sessions=13, seed=3, now_ms=NOW, client_id="", within_ms=DAY_MS)
