@@ -34,7 +34,8 @@ Rules (per client, i.e. per extension install):
   and with it what it knew of their stopped sessions. So an event recorded before
   ``stale_before`` (the gateway received it more than that lifetime later) of a
   session the state does not know is counted ``late`` and ignored, as an event of a
-  stopped session is: it cannot tell a stopped session it forgot from a new one.
+  stopped session is: it cannot tell a stopped session it forgot from a new one. Its
+  stop marks it failed (:func:`~processors.dwell_state.late_session_failed`).
 * Only web pages get visits: a tab showing anything else (``about:blank``, the
   ``about:blocked`` placeholder, any non-``http(s)`` URL; see :mod:`schema.privacy`) has
   no page, so switching to it closes the open visit and opens none.
@@ -78,6 +79,7 @@ from processors.dwell_state import (
     count_visit,
     decode_state,
     encode_state,
+    late_session_failed,
     session_closed,
     uncount_visit,
 )
@@ -195,7 +197,7 @@ class _Fold:
                 self._become_idle(client_id, client)
             # Hot path: the client is already in this open session (nothing to enter).
             if (client.session_id == sid and sid in sessions) or self._enter_session(
-                client_id, client, sid, ts
+                client_id, client, ev, ts
             ):
                 # By exact type (no subclasses): an isinstance() that fails costs ~0.1 µs.
                 kind = type(ev)
@@ -254,13 +256,16 @@ class _Fold:
             self._stop_session(sid, stopped_ts)
         self.reopened.clear()
 
-    def _enter_session(self, client_id: str, client: ClientState, sid: str, ts: int) -> bool:
-        """Put the client in session ``sid``; False when that session was already stopped."""
+    def _enter_session(self, client_id: str, client: ClientState, ev: ClientEvent, ts: int) -> bool:
+        """Put the client in ``ev``'s session; False when it was stopped (or may have been)."""
+        sid = ev.session_id
         if sid not in self.st.sessions and sid in self.st.stopped:  # open: never stopped
             self.out.late += 1
             return False
         if ts < self.stale_before and sid not in self.st.sessions:
             self.out.late += 1  # a session the expired state may have known stopped
+            if type(ev) is SessionStopped:  # it never gets a mind map: say why
+                self.out.derived.append(late_session_failed(self.user_id, sid, ts))
             return False
         if client.session_id != sid:
             # The client moved to another session: what was open belongs to the old one.
@@ -295,13 +300,7 @@ class _Fold:
             self._close(client_id, client, at, "idle")
 
     def _reconcile(
-        self,
-        client_id: str,
-        client: ClientState,
-        seq: int,
-        ts: int,
-        reason: str,
-        force_split: bool,
+        self, client_id: str, client: ClientState, seq: int, ts: int, reason: str, split: bool
     ) -> None:
         # current_page(client), written out (once per event): the tab that should be open.
         tab: Tab | None = None
@@ -318,7 +317,7 @@ class _Fold:
                     tab, tab_id = shown, active
         visit = client.visit
         if visit is not None and (
-            force_split or tab is None or tab_id != visit.tab_id or tab.url != visit.url
+            split or tab is None or tab_id != visit.tab_id or tab.url != visit.url
         ):
             self._close(client_id, client, ts, reason)
             visit = None

@@ -10,9 +10,10 @@ from __future__ import annotations
 import msgspec
 
 from processors.urls import domain_of, normalize_url, url_hash
-from schema.derived import DerivedBase, SessionClosed, SessionPage
+from schema.derived import DerivedBase, SessionClosed, SessionPage, SessionStatusChanged
 
 __all__ = [
+    "LATE_REASON",
     "NO_WINDOW",
     "UNKNOWN_WINDOW",
     "ClientState",
@@ -28,6 +29,7 @@ __all__ = [
     "count_visit",
     "decode_state",
     "encode_state",
+    "late_session_failed",
     "session_closed",
     "uncount_visit",
 ]
@@ -243,4 +245,22 @@ def session_closed(user_id: str, sid: str, session: SessionState, ts: int) -> Se
         page_count=len(pages),
         domain_count=len({page.domain for page in pages}),
         pages=pages,
+    )
+
+
+LATE_REASON = (
+    "Its events reached MindHit too late to be counted: more than 7 days (by default)"
+    " after they were recorded."
+)
+"""Why a session the fold never saw, stopped before its horizon, failed."""
+
+
+def late_session_failed(user_id: str, sid: str, ts: int) -> SessionStatusChanged:
+    """``session.status`` *failed* for a session whose stop came too late to be folded.
+
+    Dated at the stop (the client's time): a session completed before its state expired
+    has a later status (the mind map's, in server time), which the projector keeps.
+    """
+    return SessionStatusChanged(
+        user_id=user_id, session_id=sid, status="failed", ts=ts, reason=LATE_REASON
     )

@@ -2,9 +2,9 @@
 
 Each save notes when it wrote a user's state and removes the state of users not saved
 for the state's life; a user from before that note is listed as saved now; a late upload
-after the state expired is late, as for a stopped session; a worker that lost the
-partition's lease cannot save (``FENCED``), and the reliable wrapper skips that entry
-without counting it as failed.
+after the state expired is late, as for a stopped session (its stop marks the session
+failed); a worker that lost the partition's lease cannot save (``FENCED``), and the
+reliable wrapper skips that entry without counting it as failed.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from processors.agents.raw import RawHandler
 from processors.agents.reliable import FAILED_ENTRIES, handle_reliably
 from processors.content import ContentStore
 from processors.dwell import UserState, encode_state
+from processors.dwell_state import late_session_failed
 from processors.state import StateStore, dwell_ttl_ms
 from schema.ids import uuid7
-from schema.log import RawEntry, Upload, encode_raw_entry
+from schema.log import RawEntry, Upload, decode_derived_entry, encode_raw_entry
 from tests.unit.processors.browsing import Browser
 
 pytestmark = pytest.mark.integration
@@ -120,7 +121,9 @@ async def test_a_late_upload_after_the_state_expired_is_late(
     await aredis.hdel(store.keys(2)[0], user)  # type: ignore[misc]
     emitted.clear()
     await raw.handle(2, entry(b.events[-1:], b.ts + 10 * dwell_ttl_ms(fast)), 1)
-    assert emitted == []
+    # Nothing folds; the stop only marks the session failed (it will get no mind map).
+    (value,) = emitted
+    assert decode_derived_entry(value).events == [late_session_failed(user, SID, b.ts)]
 
 
 async def test_a_worker_that_lost_the_lease_cannot_save_and_the_entry_is_skipped(

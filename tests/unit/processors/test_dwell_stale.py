@@ -4,8 +4,9 @@ The state store lets a user's state expire a while after their last event; what 
 knew of their stopped sessions goes with it. An upload recorded before the horizon
 (``stale_before``: when the gateway received it minus the state's life) of a session
 the state does not know is then counted late and ignored, as it would be with the
-state that knew the session was stopped; a session the state knows, and uploads
-recorded after the horizon, fold as always.
+state that knew the session was stopped, and its stop marks the session failed (else it
+would wait for a mind map forever); a session the state knows, and uploads recorded
+after the horizon, fold as always.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from processors.dwell import encode_state, fold
+from processors.dwell_state import late_session_failed
 from tests.unit.processors.browsing import Browser
 from tests.unit.processors.test_dwell import USER
 
@@ -30,10 +32,20 @@ def _reading(client: str, sid: str, ts: int) -> Browser:
     return b
 
 
-def test_a_forgotten_sessions_upload_after_the_state_expired_is_late_and_changes_nothing() -> None:
+def test_a_forgotten_sessions_upload_after_the_state_expired_is_late_and_only_fails_it() -> None:
     late = _reading("laptop", SID, ts=1_000_000)
     _, result = fold(None, USER, late.events, stale_before=late.ts + 1)
-    assert result.derived == [] and result.late == len(late.events)
+    assert result.late == len(late.events)
+    # No visit, no close: the session's stop marks it failed, saying why, at the stop.
+    assert result.derived == [late_session_failed(USER, SID, late.ts)]
+    (failed,) = result.derived
+    assert failed.status == "failed" and failed.ts == late.ts and "7 days" in failed.reason
+
+
+def test_only_a_late_stop_fails_the_session_not_its_other_events() -> None:
+    late = _reading("laptop", SID, ts=1_000_000)
+    _, result = fold(None, USER, late.events[:-1], stale_before=late.ts + 1)
+    assert result.derived == [] and result.late == len(late.events) - 1
 
 
 def test_the_rule_only_reaches_sessions_the_state_does_not_know() -> None:
