@@ -109,6 +109,24 @@ async def test_timeline_orders_visits_with_idle_gaps_and_domain_totals(
     assert 'class="gist">How stars age.' in line and '<span class="chip">nebula</span>' in line
 
 
+async def test_coming_back_to_the_same_page_does_not_repeat_its_summary_and_tags(
+    client: AsyncTestClient[Any], apg: psycopg.AsyncConnection[Any]
+) -> None:
+    await sign_up(client, email := unique_email())
+    stars = {**VISITS[0], "gap_ms": 240_000}
+    sid = await add_session(apg, await user_id_of(apg, email), visits=[stars, stars, VISITS[2]])
+    page = (await client.get(f"/sessions/{sid}")).text
+    lines = [part.split("</summary>", 1)[0] for part in page.split('<span class="page">')[1:]]
+    assert len(lines) == 3 and "Away for 4 min" in page
+    assert 'class="gist">How stars age.' in lines[0] and "nebula" in lines[0]
+    # Back after the gap: the line says so instead of the same summary and tags again...
+    assert "Back on this page" in lines[1] and "How stars age." not in lines[1]
+    assert "nebula" not in lines[1] and "Back on this page" not in lines[2]
+    # ...and its details still hold them.
+    details = page.split('<li class="visit again">', 1)[1].split("</li>", 1)[0]
+    assert '<p class="summary">How stars age.</p>' in details and "nebula" in details
+
+
 async def test_mind_map_json_and_markdown_export(
     client: AsyncTestClient[Any], apg: psycopg.AsyncConnection[Any]
 ) -> None:
