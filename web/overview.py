@@ -187,13 +187,13 @@ async def latest_active_day(conn: Conn, user_id: str, today: date) -> date:
     """The user's latest day (not after ``today``) with attended time, else ``today``.
 
     Where the overview opens when no day is asked for: on a Monday the calendar week
-    holds nothing yet, and "where did my week go?" should show the week that went.
+    holds nothing yet, and "where did my week go?" should show the week that went. A day
+    whose only visits are in sessions the user deleted does not count (its figures read
+    as nothing while the deletion waits for its undo window to pass).
     """
-    cur = await conn.execute(
-        "SELECT max(day) FROM overview_days WHERE user_id = %s AND day <= %s", (user_id, today)
-    )
+    cur = await conn.execute(sql("overview_latest_day"), {"user_id": user_id, "today": today})
     row = await cur.fetchone()
-    return row[0] if row and row[0] is not None else today
+    return row[0] if row else today
 
 
 async def load_overview(conn: Conn, user_id: str, period: Period, anchor: date) -> Overview:

@@ -2,7 +2,8 @@
 
 On a Monday the calendar week holds nothing yet; a person asking "where did my week go?"
 wants the week that went, not an empty chart. A day asked for is shown as it is, and
-another user's activity never moves where this user's overview opens.
+another user's activity never moves where this user's overview opens, nor does a session
+the user deleted (still in the rollups while its undo window lasts).
 """
 
 from __future__ import annotations
@@ -68,3 +69,26 @@ async def test_the_overview_opens_on_the_latest_active_week_and_shows_an_asked_d
     assert asked["start"] == this_week["start"] and asked["total_ms"] == 0
     page = await client.get("/overview")
     assert page.status_code == 200 and TEN_DAYS_AGO.date().isoformat() in page.text
+
+
+async def test_a_day_whose_only_session_was_deleted_does_not_anchor_the_overview(
+    client: AsyncTestClient[Any], apg: psycopg.AsyncConnection[Any], database_url: str
+) -> None:
+    token = await sign_up(client, email := unique_email("undo"))
+    uid = await user_id_of(apg, email)
+    await add_session(apg, uid, started=TEN_DAYS_AGO, visits=[VISIT])
+    latest = await add_session(apg, uid, started=NOW - timedelta(days=3), visits=[VISIT])
+    with psycopg.connect(database_url) as conn, conn.transaction():
+        rebuild_user(conn, live_tables(), uid)
+    three_days_ago = (NOW - timedelta(days=3)).date()
+    its_week = (three_days_ago - timedelta(days=three_days_ago.weekday())).isoformat()
+    assert (await _week(client))["start"] == its_week  # opens on the latest session's week
+    headers = {"x-csrftoken": token}
+    deleted = await client.post(f"/v1/sessions/{latest}/deletion", headers=headers)
+    assert deleted.status_code == 202, deleted.text
+    # Within the undo window the rollups still hold it; the overview opens on the week
+    # that still has something to show, not on an empty one.
+    opened = await _week(client)
+    assert opened["start"] == TEN_DAYS_AGO.date().isoformat() and opened["total_ms"] == 90_000
+    await client.delete(f"/v1/sessions/{latest}/deletion", headers=headers)  # undone
+    assert (await _week(client))["start"] == its_week
