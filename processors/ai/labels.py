@@ -25,8 +25,9 @@ everyday subject nearest its words (:func:`processors.ai.topics.nearest_topic`:
 otherwise, and without vectors, the phrase stays. The words weigh as the phrases do
 (where the pages use them, how much they belong to this group, how rare they are).
 
-The branch summary is the single sentence of the group's pages that best covers the
-group's own words. All functions are pure and deterministic.
+A group of several pages is summarized by its pages' own subjects (each page's phrase
+as it would be named alone among the group's pages), a smaller one by its best sentence
+(:mod:`processors.ai.summaries`). All functions are pure and deterministic.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import msgspec
 from wordfreq import zipf_frequency
 
 from processors.ai.features import WordLookup, headings, main_title, rarity, title_parts
+from processors.ai.summaries import LIST_PAGES, best_sentence, subject_list
 from processors.ai.text import GENERIC_WORDS, content_runs, short_label, split_sentences, stem
 from processors.ai.topics import nearest_topic
 
@@ -77,7 +79,6 @@ WEAK_COVER = {1: 0.6, 2: 0.3, 3: 0.3}
 may yield to a subject: a lone word must cover more, it says less ("World", "Fund")."""
 
 MAX_WORDS = 3
-SUMMARY_CHARS = 220
 BODY_WORDS = 250
 """Like the grouping, only the body's lead counts (a long guide mentions everything)."""
 
@@ -289,21 +290,32 @@ def _surface(key: Key, terms: list[_PageTerms], members: list[int]) -> str:
     return forms.most_common(1)[0][0] if forms else " ".join(key)
 
 
-def _summary(pages: Sequence[LabelPage], members: list[int], words: set[str]) -> str:
-    best: tuple[float, int, str] | None = None
-    for order, index in enumerate(sorted(members, key=lambda i: (-pages[i].dwell_ms, i))):
-        heads = set(headings(pages[index].text))
-        prose = " ".join(line for line in pages[index].text.splitlines() if line not in heads)
-        for sentence in split_sentences(prose):
-            if not 30 <= len(sentence) <= 2 * SUMMARY_CHARS:
-                continue
-            stems = {stem(w.lower()) for run in content_runs(sentence) for w in run}
-            score = sum(rarity(w) for w in stems & words) / (len(stems) ** 0.5 + 1.0)
-            if best is None or (score, -order) > (best[0], -best[1]):
-                best = (score, order, sentence)
-    if best is None:
-        return short_label(main_title(pages[members[0]].title), SUMMARY_CHARS)
-    return short_label(best[2], SUMMARY_CHARS)
+def _subject(terms: list[_PageTerms], members: list[int], index: int, proper: set[str]) -> str:
+    """Page ``index``'s own subject: its phrase if it were a group alone among ``members``."""
+    inner = [terms[i] for i in members]
+    own = members.index(index)
+    scores, cover = _scores(inner, [own])
+    key = _pick(scores, set(), Counter(inner[own].named), cover)
+    if key is None:
+        return ""
+    return sentence_case(_surface(key, inner, [own]), proper, first_upper=False)
+
+
+def _summary(
+    pages: Sequence[LabelPage],
+    members: list[int],
+    words: set[str],
+    context: tuple[list[_PageTerms], set[str]],
+) -> str:
+    """The branch summary (:mod:`processors.ai.summaries`); ``context``: terms, names."""
+    ordered = sorted(members, key=lambda i: (-pages[i].dwell_ms, i))
+    if len(members) >= LIST_PAGES:
+        terms, proper = context
+        listed = subject_list((_subject(terms, members, i, proper) for i in ordered), len(members))
+        if listed is not None:
+            return listed
+    texts = [pages[i].text for i in ordered]
+    return best_sentence(texts, words, main_title(pages[members[0]].title))
 
 
 def _distinct(label: str, used: set[str], max_chars: int) -> str:
@@ -354,7 +366,7 @@ def name_groups(
                 label = topic if topic is not None and topic.lower() not in used else label
         singles = sorted((k for k in scores if len(k) == 1), key=lambda k: (-scores[k], k))[:5]
         words = [_surface(k, terms, members).lower() for k in singles]
-        summary = _summary(pages, members, {k[0] for k in singles})
+        summary = _summary(pages, members, {k[0] for k in singles}, (terms, proper))
         named[group] = GroupNames(
             label=_distinct(short_label(label, max_chars), used, max_chars),
             words=words,
