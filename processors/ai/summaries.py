@@ -1,8 +1,8 @@
 """A mind-map branch's one-sentence summary: what its group of pages covers.
 
 Why this shape: a branch of several pages is a group, and a person reading the map's
-outline (or its Markdown export) expects its summary to say what the group covers. The
-single sentence of its pages that best covers the group's words is one page's detail
+side panel expects its summary to say what the group covers. The single sentence of its
+pages that best covers the group's words is one page's detail
 ("Chill the dough for at least an hour so the cookies spread less" for six recipes), so
 a branch of :data:`LIST_PAGES` pages or more is summarized by its pages' own subjects
 (the noun phrase that would name each page alone, found by :mod:`processors.ai.labels`),
