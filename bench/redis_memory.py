@@ -76,7 +76,7 @@ _TERMS = {
     "idempotency": (":idem:",),
     "per_user": (":dwell-state", ":dwell-written", ":user-content:"),
     "session_owners": (":session-owner:", ":session-keys:", ":user-sessions:"),
-    "sessions": (":mindmap-done:",),
+    "sessions": (":mindmap-done:", ":session-stopped:"),
     "content": (":content:", ":content-holders:", ":urlver:", ":enrich"),
 }
 

@@ -56,6 +56,10 @@ class OwnSessions:
                 missing.append(session_id)
         return missing
 
+    def forget(self, session_id: str) -> None:
+        """Ask Redis about ``session_id`` again next time (e.g. it was just stopped)."""
+        self._entries.pop(session_id, None)
+
     def remember(self, user_id: str, owners: Mapping[str, str]) -> None:
         """Remember the sessions ``owners`` (confirmed by Redis) gives to ``user_id``."""
         expires = self._timer() + self._ttl_s

@@ -141,6 +141,7 @@ async def stop_session_route(
     except (msgspec.ValidationError, SessionNotFoundError) as exc:
         log.info("session_stop", user_id=info.user_id, session_id=session_id, status=404)
         raise ApiError(404, "no such session", field="session_id") from exc
+    gateway.own_sessions.forget(session_id)  # its next upload is told it was stopped
     log.info("session_stopped", user_id=info.user_id, session_id=session_id, status=202)
     return SessionStopAccepted(session_id=session_id, stopped_at=stopped_at)
 

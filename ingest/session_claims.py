@@ -12,11 +12,14 @@ client bug worth keeping bytes for).
 
 Sessions the gateway has confirmed as the uploader's within the last minute
 (:class:`ingest.owner_cache.OwnSessions`) are not asked again: an upload of a
-session in progress costs no claim round trip.
+session in progress costs no claim round trip. The claim also reads whether the server
+stopped the sessions (:mod:`mindhit.session_stops`): the answer lists the uploader's
+stopped ones, so their extension ends them instead of recording on in vain.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -31,6 +34,7 @@ from mindhit.session_owners import (
     claim_sessions,
     recorded_owners,
 )
+from mindhit.session_stops import stopped_among
 from schema.api import Rejection
 
 __all__ = ["FOREIGN_SESSION_REASON", "legacy_owners", "refuse_foreign_sessions", "split_foreign"]
@@ -78,22 +82,26 @@ async def refuse_foreign_sessions(
     legacy: LegacyOwners | None,
     settled_ttl: int = DEFAULT_SETTLED_TTL_S,
     known: OwnSessions | None = None,
-) -> ParsedBatch:
+) -> tuple[ParsedBatch, list[str]]:
     """Claim the batch's sessions for ``user_id``; refuse the events of others' sessions.
 
     A session whose owner key has expired is found in PostgreSQL (``legacy``) and keeps
     its owner (its key comes back for ``settled_ttl`` seconds). Sessions ``known`` to be
-    ``user_id``'s are not asked again; those Redis confirms as theirs are added to it.
+    ``user_id``'s are not asked again; those Redis confirms as theirs are added to it,
+    but for the ones the server stopped (:mod:`mindhit.session_stops`, read alongside
+    the claim), which are returned (``user_id``'s own only) and asked again next time.
     """
     if not parsed.events:
-        return parsed
+        return parsed, []
     sessions = (e.session_id for e in parsed.events)
     asked = known.unknown(user_id, sessions) if known is not None else list(sessions)
     if not asked:
-        return parsed
-    owners = await claim_sessions(
-        redis, prefix, user_id, asked, legacy=legacy, settled_ttl=settled_ttl
+        return parsed, []
+    owners, stopped = await asyncio.gather(
+        claim_sessions(redis, prefix, user_id, asked, legacy=legacy, settled_ttl=settled_ttl),
+        stopped_among(redis, prefix, asked),
     )
     if known is not None:
-        known.remember(user_id, owners)
-    return split_foreign(parsed, {s for s, owner in owners.items() if owner != user_id})
+        known.remember(user_id, {s: owner for s, owner in owners.items() if s not in stopped})
+    foreign = {s for s, owner in owners.items() if owner != user_id}
+    return split_foreign(parsed, foreign), sorted(stopped - foreign)

@@ -29,6 +29,7 @@ import redis.asyncio as aioredis
 
 from mindhit.clock import Clock, system_clock
 from mindhit.session_owners import LegacyOwners, claim_sessions, owners_of
+from mindhit.session_stops import note_stopped, stop_note_ttl_s
 from mindhit.settings import Settings
 from mindhit.upload_log import ANY_EPOCH, AppendPolicy, RawPartition, UploadId, append_uploads
 from schema.api import SessionCreated
@@ -167,8 +168,10 @@ async def stop_session(
     """Stop one of ``user_id``'s sessions: append ``session.stopped``; return its time (ms).
 
     Steps: check ownership (:func:`session_owner`); take the next server
-    ``seq``; append the event. Stopping an already stopped session appends another
-    ``session.stopped``, which consumers treat as a no-op.
+    ``seq``; append the event; note the stop (:mod:`mindhit.session_stops`: the client
+    still recording the session hears of it in its next upload's answer). Stopping an
+    already stopped session appends another ``session.stopped``, which consumers treat
+    as a no-op.
 
     Raises:
         SessionNotFoundError: the session is unknown or belongs to someone else.
@@ -186,4 +189,5 @@ async def stop_session(
         ts=now_ms,
     )
     await _append_server_event(redis, settings, user_id, event, now_ms=now_ms)
+    await note_stopped(redis, settings.key_prefix, session_id, stop_note_ttl_s(settings))
     return now_ms

@@ -48,6 +48,10 @@ class BatchResult(msgspec.Struct, frozen=True, kw_only=True):
     retry); ``blocked`` were dropped unstored: for the block list, or recorded before
     the account's data was erased (up to the erasure's cut); ``rejected`` lists the
     invalid ones, which are kept in the quarantine stream with their reason.
+    ``stopped`` lists the upload's sessions the server had stopped (from the dashboard,
+    or after ``MINDHIT_SESSION_IDLE_CLOSE_S`` without an event): the client should end
+    them, since what it records in them after the stop is not counted. A session is
+    listed up to a minute after its stop (the gateway's session cache).
     """
 
     batch_id: str
@@ -55,6 +59,7 @@ class BatchResult(msgspec.Struct, frozen=True, kw_only=True):
     blocked: int = 0
     duplicate: bool = False
     rejected: list[Rejection] = []
+    stopped: list[str] = []
 
 
 class SessionCreated(msgspec.Struct, frozen=True, kw_only=True):

@@ -55,6 +55,8 @@ export interface StatusView {
   recording: boolean;
   sessionLabel: string;
   sessionStartedAt: number | null;
+  /** Why the last session ended without the user stopping it here ("" when it did not). */
+  sessionEnded: string;
   pausedUntil: number;
   queued: number;
   inflight: number;

@@ -55,7 +55,7 @@ function render(s: StatusView): void {
     state.textContent = `Recording${s.sessionLabel ? `: ${s.sessionLabel}` : ""}`;
     state.classList.add("recording");
   } else {
-    state.textContent = "Not recording";
+    state.textContent = s.sessionEnded ? `Not recording: ${s.sessionEnded}` : "Not recording";
   }
   const sessionOn = s.sessionStartedAt !== null;
   $("start-btn").hidden = sessionOn;

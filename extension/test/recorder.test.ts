@@ -59,6 +59,22 @@ describe("Recorder", () => {
     expect(await store.session()).toBeNull();
   });
 
+  it("ends the running session when the server stopped it, says why, and records nothing more in it", async () => {
+    const { recorder, stored, clock, store } = await setup();
+    const session = await recorder.startSession("evening", async () => [tab("https://a.example/")]);
+    expect(await recorder.endStoppedSession(["0190a0b0-0000-7000-8000-000000000001"])).toBeNull();
+    expect((await store.session())?.id).toBe(session.id); // another session: nothing changes
+    expect(await recorder.endStoppedSession([session.id])).toEqual(session);
+    expect(await store.session()).toBeNull();
+    expect((await store.status()).sessionEnded).toMatch(/^"evening" was stopped on the dashboard/);
+    const before = stored.length;
+    await recorder.submit(clock.t + 1, () => tab("https://b.example/", 4));
+    expect(stored).toHaveLength(before); // no session: not recorded in vain
+    expect(stored.some((e) => e.type === "session.stopped")).toBe(false); // the server's is logged
+    await recorder.startSession("", async () => []);
+    expect((await store.status()).sessionEnded).toBe(""); // a new session: the note goes
+  });
+
   it("stores events in the order they were observed even when look-ups finish out of order", async () => {
     const { recorder, stored } = await setup();
     await recorder.startSession("", async () => []);

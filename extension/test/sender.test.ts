@@ -19,8 +19,9 @@ async function setup(script: Reply[], opts: { batchEvents?: number; clock?: { t:
   const clock = opts.clock ?? { t: 1_000_000 };
   const logs: string[] = [];
   let ids = 0;
-  const make = (q: EventQueue) =>
+  const make = (q: EventQueue, onStopped?: (ids: string[]) => Promise<unknown>) =>
     new Uploader({
+      onStopped,
       queue: q,
       store,
       fetch: (url, init) => fetch(url, init),
@@ -45,6 +46,25 @@ describe("Uploader", () => {
     expect(new Set(gw.received.map((r) => r.body.batch_id)).size).toBe(3);
     expect((await store.status()).lastUploadAt).toBe(1_000_000);
     expect((await queue.stats()).count).toBe(0);
+  });
+
+  it("hands the sessions the server stopped to onStopped, after the batch is acknowledged", async () => {
+    const stopped = ["0190a0b0-0000-7000-8000-0000000000a1"];
+    const { gw, queue, store, make } = await setup([
+      { status: 202, body: { batch_id: "x", accepted: 1, stopped } },
+      { status: 202, body: { batch_id: "y", accepted: 1 } },
+    ]);
+    const told: string[][] = [];
+    const uploader = make(queue, (ids) => Promise.resolve(void told.push(ids)));
+    await queue.append([transition(1)]);
+    await uploader.pump();
+    expect(told).toEqual([stopped]);
+    expect((await queue.stats()).count).toBe(0);
+    await queue.append([transition(2)]);
+    await uploader.pump();
+    expect(told).toEqual([stopped]); // an answer without `stopped` tells nothing
+    expect(gw.received).toHaveLength(2);
+    expect((await store.status()).lastError).toBe("");
   });
 
   it("drops only the events the gateway rejected, and says so", async () => {

@@ -5,11 +5,14 @@ pytest runs the whole pipeline (gateway, processors, projector, dashboard) as pr
 types the dashboard URL into the popup (which refreshes every 2 s meanwhile), clicks
 Connect, confirms the device name on the dashboard's pairing page, and the extension takes
 its new token and closes the tab. A session recorded from the popup over two pages then
-reaches the user's timeline. Screenshots: ``test-artifacts/e2e/pairing-*.png``.
+reaches the user's timeline. A session the server then stops (through the API, as the
+dashboard's Stop does) ends in the extension at its next upload, and the popup says why.
+Screenshots: ``test-artifacts/e2e/pairing-*.png``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -17,9 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
+from mindhit.accounts import create_token
 from tests.e2e.pipeline import Pipeline, running_pipeline, serve_pages
 from tests.support.extension import build_extension, run_driver
 
@@ -59,9 +64,13 @@ VISITS = (
     "SELECT v.url, v.title FROM page_visits v JOIN users u USING (user_id)"
     " WHERE u.email = %s ORDER BY v.start_at"
 )
+RECORDING = (
+    "SELECT s.session_id, s.user_id FROM sessions s JOIN users u USING (user_id)"
+    " WHERE u.email = %s AND s.status = 'recording'"
+)
 DEVICES = (
     "SELECT t.device FROM device_tokens t JOIN users u USING (user_id)"
-    " WHERE u.email = %s AND t.revoked_at IS NULL"
+    " WHERE u.email = %s AND t.revoked_at IS NULL ORDER BY t.device"
 )
 
 
@@ -96,7 +105,24 @@ async def test_connect_to_mindhit_pairs_the_extension_and_its_session_reaches_th
         "artifacts": str(ARTIFACTS),
         "out": str(tmp_path / "pair.json"),
     }
-    checks = (await run_driver(DRIVER, config, {"visits": wait_for_visits}))["checks"]
+
+    async def stop_from_server() -> None:
+        """Stop the extension's running session through the gateway's API."""
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            deadline = time.monotonic() + 60
+            while not (found := await (await conn.execute(RECORDING, (email,))).fetchone()):
+                assert time.monotonic() < deadline, "the extension's session never showed"
+                await asyncio.sleep(0.3)
+            session_id, user_id = found
+            _, secret = await create_token(conn, str(user_id), "e2e stopper")
+        async with httpx.AsyncClient(base_url=pipeline.gateway_url) as http:
+            stop = await http.post(
+                f"/v1/sessions/{session_id}/stop", headers={"authorization": f"Bearer {secret}"}
+            )
+        assert stop.status_code == 202, stop.text
+
+    control = {"visits": wait_for_visits, "stop": stop_from_server}
+    checks = (await run_driver(DRIVER, config, control))["checks"]
 
     # The popup kept what the user typed through its refreshes.
     assert checks["halfTyped"] == pipeline.web_url[:12]
@@ -109,9 +135,14 @@ async def test_connect_to_mindhit_pairs_the_extension_and_its_session_reaches_th
     assert status["gatewayUrl"] == pipeline.gateway_url
     assert "Recording" in checks["popupText"] or "Not recording" in checks["popupText"]
     assert not re.search(r"mh_[A-Za-z0-9_-]{20,}", checks["popupHtml"]), "token shown"
-    assert _rows(database_url, DEVICES, email) == [(DEVICE,)]
+    assert _rows(database_url, DEVICES, email) == [(DEVICE,), ("e2e stopper",)]
     # The session went through the pipeline to this user's timeline (no popup tab in it).
-    assert _rows(database_url, VISITS, email) == expected
+    assert _rows(database_url, VISITS, email)[:2] == expected
     assert "Tides explained" in checks["timelineText"]
     assert "The moon and the sea" in checks["timelineText"]
     assert (ARTIFACTS / "pairing-2-confirm.png").stat().st_size > 0
+    # Stopped by the server, the session ended in the extension too, and the popup says so.
+    after = checks["afterServerStop"]
+    assert not after["recording"] and after["sessionStartedAt"] is None, after
+    assert after["sessionEnded"].startswith('"left running" was stopped'), after
+    assert checks["stateAfterServerStop"].startswith('Not recording: "left running" was stopped')

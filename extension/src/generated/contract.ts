@@ -24,6 +24,10 @@ export interface ClientContract {
  *     retry); ``blocked`` were dropped unstored: for the block list, or recorded before
  *     the account's data was erased (up to the erasure's cut); ``rejected`` lists the
  *     invalid ones, which are kept in the quarantine stream with their reason.
+ *     ``stopped`` lists the upload's sessions the server had stopped (from the dashboard,
+ *     or after ``MINDHIT_SESSION_IDLE_CLOSE_S`` without an event): the client should end
+ *     them, since what it records in them after the stop is not counted. A session is
+ *     listed up to a minute after its stop (the gateway's session cache).
  */
 export interface BatchResult {
   accepted: number;
@@ -31,6 +35,7 @@ export interface BatchResult {
   blocked?: number;
   duplicate?: boolean;
   rejected?: Rejection[];
+  stopped?: string[];
 }
 /**
  * One event the gateway refused: where it was, which field, and why.

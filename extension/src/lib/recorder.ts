@@ -123,6 +123,7 @@ export class Recorder {
       const session: Session = { id: this.d.newId(ts), label, startedAt: ts };
       await this.d.store.setSession(session);
       await this.d.store.setPausedUntil(0);
+      await this.d.store.updateStatus({ sessionEnded: "" });
       await this.storeObserved(ts, [{ payload: { type: "session.started", label } }, ...(await snapshot())], true);
       return session;
     });
@@ -136,6 +137,27 @@ export class Recorder {
       await this.storeObserved(this.d.now(), [{ payload: { type: "session.stopped" } }], true);
       await this.d.store.setSession(null);
       await this.d.store.setPausedUntil(0);
+      return session;
+    });
+  }
+
+  /**
+   * The gateway says the server stopped these sessions (from the dashboard, or after
+   * hours without an event): if the running session is one, it ends here too, and the
+   * popup says why. Nothing is queued (the server's stop is in the log already) and
+   * what is queued still uploads; from now on nothing is recorded in it in vain.
+   */
+  endStoppedSession(sessionIds: readonly string[]): Promise<Session | null> {
+    return this.serial(async () => {
+      const session = await this.d.store.session();
+      if (!session || !sessionIds.includes(session.id)) return null;
+      await this.d.store.setSession(null);
+      await this.d.store.setPausedUntil(0);
+      const name = session.label ? `"${session.label}"` : "The session";
+      await this.d.store.updateStatus({
+        sessionEnded: `${name} was stopped on the dashboard or after a long time without activity; start a new one to go on recording`,
+      });
+      this.d.log("session stopped by the server, ended", { session_id: session.id });
       return session;
     });
   }

@@ -3,7 +3,8 @@
  * flight, in order, and decides what each answer means.
  *
  * - 2xx: the batch is stored (or was, for a `duplicate` retry); events the
- *   gateway rejected as invalid are logged and dropped, the rest are done.
+ *   gateway rejected as invalid are logged and dropped, the rest are done; sessions
+ *   it says the server `stopped` are handed to `onStopped` (the recorder ends them).
  * - 401/403: stop; the popup asks the user to sign in again. The queue is kept
  *   for that account: a batch only ever takes events queued for the account of
  *   the token it is sent with (or before any pairing), see queue.ts.
@@ -37,6 +38,8 @@ export interface UploaderDeps {
   random: () => number;
   newId: () => string;
   log: (msg: string, data?: unknown) => void;
+  /** Sessions the gateway says the server stopped (the recorder ends the running one). */
+  onStopped?: (sessionIds: string[]) => Promise<unknown>;
   batchEvents?: number;
   batchBytes?: number;
   policy?: BackoffPolicy;
@@ -157,6 +160,7 @@ export class Uploader {
       this.d.log("event rejected by the gateway, dropped", { ...r, seq: ev?.seq, type: ev?.type });
     }
     await this.d.queue.ack(batch.batch_id);
+    if (result.stopped?.length) await this.d.onStopped?.(result.stopped);
     const status = await this.d.store.status();
     await this.d.store.updateStatus({
       lastUploadAt: now,

@@ -67,6 +67,8 @@ export interface Status {
   nextRetryAt: number | null;
   /** How the last "Connect to MindHit" ended ("" before any). */
   pairing: string;
+  /** Why the last session ended without the user stopping it here ("" when it did not). */
+  sessionEnded: string;
 }
 
 /** A "Connect to MindHit" in progress: the PKCE verifier waits for the dashboard's code. */
@@ -95,6 +97,7 @@ export const INITIAL_STATUS: Status = {
   rejectedTotal: 0,
   nextRetryAt: null,
   pairing: "",
+  sessionEnded: "",
 };
 
 /** In-memory KV (tests, and a fallback when chrome.storage is unavailable). */

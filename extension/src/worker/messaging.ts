@@ -31,6 +31,7 @@ export async function statusView(message?: string): Promise<StatusView> {
     recording: session !== null && pausedUntil <= Date.now(),
     sessionLabel: session?.label ?? "",
     sessionStartedAt: session?.startedAt ?? null,
+    sessionEnded: session === null ? status.sessionEnded : "",
     pausedUntil: pausedUntil > Date.now() ? pausedUntil : 0,
     queued: stats.count,
     inflight: stats.inflight,

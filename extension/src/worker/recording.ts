@@ -6,12 +6,14 @@
 import { type Observed, Recorder } from "../lib/recorder";
 import { uuidv7 } from "../lib/uuid";
 import { log, queueReady, store } from "./state";
-import { onStored } from "./upload";
+import { onSessionsStopped, onStored } from "./upload";
 
 export const recorderReady = queueReady.then(
   (queue) =>
     new Recorder({ queue, store, now: () => Date.now(), newId: (ms) => uuidv7(ms), onStored, log }),
 );
+
+onSessionsStopped((sessionIds) => recorderReady.then((r) => r.endStoppedSession(sessionIds)));
 
 /** Record an observation made at `ts` (serialised, in call order). */
 export function record(ts: number, observe: () => Promise<Observed | null> | Observed | null): void {

@@ -9,6 +9,13 @@ import { Uploader } from "../lib/sender";
 import { uuidv7 } from "../lib/uuid";
 import { log, queueReady, store } from "./state";
 
+let stoppedHandler: (sessionIds: string[]) => Promise<unknown> = () => Promise.resolve();
+
+/** Who ends the sessions the gateway says the server stopped (the recorder: recording.ts). */
+export function onSessionsStopped(handler: (sessionIds: string[]) => Promise<unknown>): void {
+  stoppedHandler = handler;
+}
+
 export const uploaderReady = queueReady.then(
   (queue) =>
     new Uploader({
@@ -19,6 +26,7 @@ export const uploaderReady = queueReady.then(
       random: () => Math.random(),
       newId: () => uuidv7(Date.now()),
       log,
+      onStopped: (sessionIds) => stoppedHandler(sessionIds),
     }),
 );
 

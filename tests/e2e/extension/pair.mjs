@@ -3,7 +3,8 @@
 // popup refreshes meanwhile), clicks Connect, confirms the device name on the pairing
 // page the extension opened, and the extension picks up its token. Then a session is
 // recorded from the popup over two pages; the test waits (CTRL visits) until the pipeline
-// shows the visits, and the driver screenshots the session's timeline.
+// shows the visits, and the driver screenshots the session's timeline. Last, a session
+// the server stops (CTRL stop) ends in the extension at its next upload.
 //
 // Usage: node pair.mjs CONFIG_JSON
 //   CONFIG_JSON: {extensionDir, profileDir, webUrl, email, password, device,
@@ -83,6 +84,27 @@ try {
   await web.waitForSelector("main");
   results.checks.timelineText = await web.textContent("main");
   await shot(web, "pairing-4-timeline");
+
+  // 6. A session the server stops (CTRL stop: through the API, as the dashboard's Stop or
+  //    the idle close do) ends in the extension at its next upload, and the popup says why.
+  await popup.bringToFront();
+  await popup.fill("#label", "left running");
+  await popup.click("#start-btn");
+  await popup.waitForSelector("#stop-btn:not([hidden])");
+  await tab.bringToFront();
+  await tab.goto(cfg.pages.a);
+  await sleep(1_000);
+  await drained();
+  await ctrl("stop");
+  await tab.goto(cfg.pages.b);
+  await sleep(1_000);
+  await drained();
+  const after = await inWorker(() => self.mindhit.status());
+  results.checks.afterServerStop = { recording: after.recording, sessionStartedAt: after.sessionStartedAt, sessionEnded: after.sessionEnded };
+  await popup.reload();
+  await popup.waitForSelector("#start-btn:not([hidden])");
+  results.checks.stateAfterServerStop = await popup.textContent("#state");
+  await shot(popup, "pairing-5-stopped-by-the-server");
 } finally {
   writeFileSync(cfg.out, JSON.stringify(results, null, 2));
   await ctx.close();

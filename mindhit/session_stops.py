@@ -1,0 +1,63 @@
+"""Sessions the server stopped, noted so a client still recording them hears of it.
+
+A session ends on the server side when its user stops it from the dashboard (or the
+API), and when it had no event for ``MINDHIT_SESSION_IDLE_CLOSE_S`` (the projector's
+housekeeping: a laptop closed for the night). The extension that recorded it does not
+know: it kept stamping its events with the session, and the processors ignore every
+event recorded after a stop (:mod:`processors.dwell`), so everything it recorded from
+then on was lost without a word.
+
+Every server-side stop (:func:`mindhit.session_log.stop_session`) now leaves a note,
+``<prefix>:session-stopped:<session_id>`` (one small key per session, any slot), for
+as long as the processors keep a user's fold state (:data:`STOP_NOTE_IDLE_MULTIPLE` ×
+``MINDHIT_SESSION_IDLE_CLOSE_S``, 7 days by default; after that its late events are
+refused by that rule anyway). The gateway reads the notes of an upload's sessions in
+the round trip that claims them and answers with the stopped ones that are the
+uploader's (``BatchResult.stopped``); the extension then ends the session and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+from mindhit.settings import Settings
+
+__all__ = [
+    "STOP_NOTE_IDLE_MULTIPLE",
+    "note_stopped",
+    "stop_note_ttl_s",
+    "stopped_among",
+    "stopped_key",
+]
+
+STOP_NOTE_IDLE_MULTIPLE: Final = 84
+"""A stop note lives this many session idle closes: the life of a user's fold state
+(``processors.state.DWELL_IDLE_MULTIPLE``)."""
+
+
+def stopped_key(prefix: str, session_id: str) -> str:
+    """The note that the server stopped ``session_id``."""
+    return f"{prefix}:session-stopped:{session_id}"
+
+
+def stop_note_ttl_s(settings: Settings) -> int:
+    """How long a stop note lives (seconds)."""
+    return max(1, round(STOP_NOTE_IDLE_MULTIPLE * settings.session_idle_close_s))
+
+
+async def note_stopped(redis: Any, prefix: str, session_id: str, ttl_s: int) -> None:
+    """Note that the server stopped ``session_id`` (call after its stop is appended)."""
+    await redis.set(stopped_key(prefix, session_id), b"1", ex=ttl_s)
+
+
+async def stopped_among(redis: Any, prefix: str, session_ids: Iterable[str]) -> set[str]:
+    """The ``session_ids`` the server stopped (one pipelined round trip; none: no call)."""
+    ids = list(dict.fromkeys(session_ids))
+    if not ids:
+        return set()
+    pipe = redis.pipeline(transaction=False)
+    for session_id in ids:
+        pipe.exists(stopped_key(prefix, session_id))
+    found = await pipe.execute()
+    return {s for s, hit in zip(ids, found, strict=True) if hit}

@@ -1,0 +1,90 @@
+"""An extension recording a session the server stopped hears of it in the upload's answer.
+
+A session stopped from the dashboard (or the API), or closed by the housekeeping after
+``MINDHIT_SESSION_IDLE_CLOSE_S`` without an event (a laptop shut for the night), is over
+for the processors: what its extension records in it afterwards is not counted. The
+gateway's answer lists it in ``stopped`` so the extension ends it instead of recording
+on in vain; another user's session is never listed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+import redis.asyncio as aioredis
+
+from ingest.app import create_app
+from mindhit.session_log import stop_session
+from mindhit.settings import Settings
+from schema.ids import uuid7
+from tests.integration.ingest.conftest import Account, logged_uploads, serve
+from tests.unit.ingest.factories import upload_body
+
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+
+
+def _active(session_id: str, seq: int, client_id: str = "ext-1") -> dict[str, Any]:
+    return {
+        "type": "idle.state",
+        "state": "active",
+        "event_id": uuid7(),
+        "client_id": client_id,
+        "session_id": session_id,
+        "seq": seq,
+        "ts": 1_764_000_000_000 + seq,
+    }
+
+
+async def _upload(client: httpx.AsyncClient, account: Account, *events: dict[str, Any]) -> Any:
+    answer = await client.post(
+        "/v1/events", content=upload_body(list(events)), headers=account.headers
+    )
+    assert answer.status_code == 202, answer.text
+    return answer.json()
+
+
+async def test_a_session_stopped_through_the_gateway_is_reported_to_its_next_upload(
+    client: httpx.AsyncClient, account: Account, aredis: aioredis.Redis, settings: Settings
+) -> None:
+    recording, other = uuid7(), uuid7()
+    assert (await _upload(client, account, _active(recording, 1)))["stopped"] == []
+    stop = await client.post(f"/v1/sessions/{recording}/stop", headers=account.headers)
+    assert stop.status_code == 202
+    after = await _upload(client, account, _active(recording, 2), _active(other, 3))
+    # Its events are still stored (the log keeps everything); the client is told.
+    assert after["accepted"] == 2 and after["stopped"] == [recording]
+    assert (await _upload(client, account, _active(other, 4)))["stopped"] == []
+    logged = [e.seq for _, up in await logged_uploads(aredis, settings) for e in up.events]
+    assert {1, 2, 3, 4} <= set(logged)
+
+
+async def test_a_stop_from_the_dashboard_is_reported_once_the_gateway_asks_again(
+    account: Account, aredis: aioredis.Redis, settings: Settings
+) -> None:
+    # The dashboard and the housekeeping stop sessions without the gateway: it hears of
+    # it when its short-lived cache of the uploader's sessions asks Redis again.
+    quick = msgspec.structs.replace(settings, session_idle_close_s=0.4)  # cache: 0.4 s
+    async with serve(create_app(quick)) as client:
+        recording = uuid7()
+        assert (await _upload(client, account, _active(recording, 1)))["stopped"] == []
+        await stop_session(aredis, quick, account.user_id, recording)
+        await asyncio.sleep(0.5)
+        assert (await _upload(client, account, _active(recording, 2)))["stopped"] == [recording]
+        # Told again on every later upload, until the extension ends it.
+        assert (await _upload(client, account, _active(recording, 3)))["stopped"] == [recording]
+
+
+async def test_another_users_stopped_session_is_never_reported(
+    client: httpx.AsyncClient, account: Account, other_account: Account
+) -> None:
+    victim, attacker = account, other_account
+    theirs = uuid7()
+    await _upload(client, victim, _active(theirs, 1))
+    assert (await client.post(f"/v1/sessions/{theirs}/stop", headers=victim.headers)).is_success
+    answer = await _upload(client, attacker, _active(theirs, 1, "evil"))
+    assert answer["accepted"] == 0 and answer["rejected"][0]["field"] == "session_id"
+    assert answer["stopped"] == []
