@@ -46,6 +46,7 @@ import psycopg
 import redis.asyncio as aioredis
 
 from mindhit.db import sql_file
+from mindhit.session_stops import stopped_key
 from mindhit.settings import Settings
 
 __all__ = [
@@ -213,7 +214,8 @@ async def settle_sessions(
 async def forget_user_sessions(
     redis: aioredis.Redis, prefix: str, user_id: str, also: Iterable[str] = ()
 ) -> int:
-    """Delete ``user_id``'s ownership keys and set (erasure); return the keys deleted.
+    """Delete ``user_id``'s ownership keys, stop notes and set (erasure); return the
+    ownership keys and listings deleted.
 
     ``also`` adds session ids known from elsewhere (the read tables). Only keys that
     still name ``user_id`` are deleted, so another user's claim is never touched.
@@ -222,13 +224,14 @@ async def forget_user_sessions(
     members: Any = await redis.smembers(user_sessions_key(prefix, user_id))  # type: ignore[misc]
     ids = sorted({_text(m) for m in (*listed, *members)} | set(also))
     owners = await owners_of(redis, prefix, ids)
-    mine = [owner_key(prefix, s) for s, owner in owners.items() if owner == user_id]
+    mine = [s for s, owner in owners.items() if owner == user_id]
     deleted = 0
     for start in range(0, len(mine), 500):
         pipe = redis.pipeline(transaction=False)
-        for key in mine[start : start + 500]:
-            pipe.delete(key)
-        deleted += sum(await pipe.execute())
+        for session_id in mine[start : start + 500]:
+            pipe.delete(owner_key(prefix, session_id))
+            pipe.delete(stopped_key(prefix, session_id))  # its stop note, if the server stopped it
+        deleted += sum((await pipe.execute())[::2])
     for listing in (user_sessions_key(prefix, user_id), session_keys_key(prefix, user_id)):
         deleted += int(await redis.delete(listing))  # two slots on a cluster: one by one
     return deleted

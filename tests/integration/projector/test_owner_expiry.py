@@ -29,6 +29,7 @@ from mindhit.session_owners import (
     session_keys_key,
     settled_ttl_s,
 )
+from mindhit.session_stops import note_stopped, stopped_key
 from mindhit.settings import Settings
 from schema.events import SessionStarted
 from schema.ids import uuid7
@@ -95,8 +96,10 @@ async def test_a_key_lives_until_projected_then_expires_and_the_row_keeps_the_ow
     # The victim uploads again: theirs, and the attacker's later events still refused.
     assert await _claim(aredis, fast, victim, session_id) == victim
     assert await _claim(aredis, fast, attacker, session_id) == victim
+    await note_stopped(aredis, settings.key_prefix, session_id, 3600)  # the server stopped it
     assert await forget_user_sessions(aredis, settings.key_prefix, victim) >= 1
     assert await aredis.exists(key) == 0
+    assert await aredis.exists(stopped_key(settings.key_prefix, session_id)) == 0  # erased too
 
 
 async def test_a_deleted_sessions_id_stays_its_owners_after_the_key_expired(
