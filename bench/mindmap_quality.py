@@ -20,14 +20,21 @@ Rand index (ARI; 1.0 = the branches are exactly the topics; every leaf below a b
 counts for it), counts branches against topics, and computes the **label score**: the
 share of branches whose label shares a word stem with the name of the topic most of
 the branch's pages belong to (e.g. "Espresso extraction" for "Espresso brewing").
+Beside it, what a person notices first (:mod:`bench.mindmap_naming`): the **root label
+score** (the root names the topic that took most of the session's time, and a second
+topic only when that one took at least 25 % of it), how often a second topic of 40 % or
+more is named, and the **subject-name rate** (branches of two or more pages named by the
+everyday subject of their topic, where the subject list has one).
 It also times a 40-page, 6-topic session (target < 1 s with the local provider).
 
 Every session's ARI is printed, with the spread (standard deviation, deciles) and each
 failure (ARI < 0.8) as its branches against the true topics.
 
 Last line (JSON): ``ari_mean``, ``ari_min``, ``ari_sd``, ``ari_below_0_6`` (sessions),
-``label_score`` (tuning half), ``heldout_ari_mean``, ``heldout_ari_min``,
-``heldout_ari_sd``, ``heldout_ari_below_0_6``, ``heldout_label_score``,
+``label_score``, ``root_score``, ``second_named``, ``subject_rate`` (tuning half),
+``heldout_ari_mean``, ``heldout_ari_min``, ``heldout_ari_sd``, ``heldout_ari_below_0_6``,
+``heldout_label_score``, ``heldout_root_score``, ``heldout_second_named``,
+``heldout_subject_rate``,
 ``cv_ari_mean``, ``cv_ari_min`` (shipped constants, per fold), ``nested_cv_ari_mean``,
 ``sessions`` (per half), ``map_40_pages_s``, and ``ratio`` = ``ari_mean`` / the ARI of a
 naive baseline (plain TF-IDF of title + text, average linkage, k by silhouette) on the
@@ -64,9 +71,14 @@ The local provider groups with the titles' word vectors when they are installed
 (:mod:`processors.ai.wordvectors`); ``--no-vectors`` measures the fallback without them
 (``word_vectors`` in the JSON says which ran).
 
+**Demo sessions** (``--demo 20``): the sessions ``mindhit demo`` plans from the demo
+corpus (six per seed, seeds 0…19), with the same naming figures (``demo_*`` in the JSON;
+their label score against the demo's topic ids). Seen data: the tests' demo cases come
+from them.
+
 Usage: ``python bench/mindmap_quality.py [--sessions 60] [--provider local] [--tune-only]
 [--folds 3] [--extra 300] [--extra-seed 0] [--pairs] [--halves] [--no-vectors]
-[--verbose]``
+[--demo 20] [--verbose]``
 """
 
 from __future__ import annotations
@@ -74,7 +86,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import statistics
 import sys
 import time
@@ -89,6 +100,15 @@ from sklearn.cluster import AgglomerativeClustering  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.metrics import adjusted_rand_score, roc_auc_score, silhouette_score  # noqa: E402
 
+from bench.mindmap_naming import (  # noqa: E402
+    DEMO_SUBJECTS,
+    SUBJECTS,
+    NameCounts,
+    count_names,
+    demo_sessions,
+    leaves,
+    stems,
+)
 from mindhit.settings import Settings  # noqa: E402
 from processors.ai.base import AIProvider, MindmapPage  # noqa: E402
 from processors.ai.cluster import (  # noqa: E402
@@ -111,25 +131,6 @@ from tests.unit.corpus.mixed import (  # noqa: E402
 )
 
 SEEDS = {"tune": 7, "heldout": 1007}
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ed", "es", "s")
-
-
-def stem_key(word: str) -> str:
-    """A crude stem for the label score: lower case, common English suffixes dropped.
-
-    A final ``e`` goes too, so a word and its plural or ``-ing`` form share one stem
-    ("mortgage"/"mortgages", "refinance"/"refinancing", "vegetable"/"vegetables").
-    """
-    word = word.lower()
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            word = word[: -len(suffix)]
-            break
-    return word[:-1] if word.endswith("e") and len(word) > 4 else word
-
-
-def _stems(text: str) -> set[str]:
-    return {stem_key(w) for w in re.findall(r"[A-Za-z][A-Za-z'-]+", text) if len(w) > 2}
 
 
 def _pages(session: Session) -> list[MindmapPage]:
@@ -139,18 +140,12 @@ def _pages(session: Session) -> list[MindmapPage]:
     ]
 
 
-def _leaves(node: MindmapNode) -> list[str]:
-    if not node.children:
-        return [node.url] if node.url else []
-    return [url for child in node.children for url in _leaves(child)]
-
-
 def describe(root: MindmapNode, session: Session) -> str:
     """Each branch as its label and the true topics of its pages (for failure cases)."""
     topic_of = {p.url: p.topic for p in session.pages}
     parts = []
     for branch in root.children:
-        counts = Counter(topic_of[u] for u in _leaves(branch))
+        counts = Counter(topic_of[u] for u in leaves(branch))
         inside = ", ".join(f"{topic} {n}" for topic, n in counts.most_common())
         parts.append(f'"{branch.label}" = {{{inside}}}')
     return "; ".join(parts)
@@ -159,13 +154,13 @@ def describe(root: MindmapNode, session: Session) -> str:
 def score(root: MindmapNode, session: Session, names: dict[str, str]) -> tuple[float, int, int]:
     """ARI, labels that name their majority topic, and the number of branches."""
     topic_of = {p.url: p.topic for p in session.pages}
-    branch_of = {url: b for b, branch in enumerate(root.children) for url in _leaves(branch)}
+    branch_of = {url: b for b, branch in enumerate(root.children) for url in leaves(branch)}
     urls = [p.url for p in session.pages]
     ari = float(adjusted_rand_score([topic_of[u] for u in urls], [branch_of[u] for u in urls]))
     named = 0
     for branch in root.children:
-        majority = Counter(topic_of[u] for u in _leaves(branch)).most_common(1)[0][0]
-        named += bool(_stems(branch.label) & _stems(names[majority]))
+        majority = Counter(topic_of[u] for u in leaves(branch)).most_common(1)[0][0]
+        named += bool(stems(branch.label) & stems(names[majority]))
     return ari, named, len(root.children)
 
 
@@ -192,9 +187,13 @@ async def run_half(provider: AIProvider, half: str, count: int, verbose: bool) -
     named = branches = 0
     gaps: Counter[int] = Counter()
     failures: list[str] = []
+    counts = NameCounts()
     for index, session in enumerate(make_sessions(half, count, SEEDS[half])):  # type: ignore[arg-type]
         root = await provider.build_mindmap(_pages(session))
         ari, good, n_branches = score(root, session, names)
+        topic_of = {p.url: p.topic for p in session.pages}
+        dwell_of = {p.url: d for p, d in zip(session.pages, session.dwell_ms, strict=True)}
+        count_names(counts, root, topic_of, dwell_of, names, SUBJECTS)
         aris.append(ari)
         baselines.append(baseline_ari(session))
         named += good
@@ -214,6 +213,7 @@ async def run_half(provider: AIProvider, half: str, count: int, verbose: bool) -
         + ", ".join(f"{gap:+d}: {n}" for gap, n in sorted(gaps.items()))
     )
     print(f"[{half}] label score {named / branches:.3f} ({named}/{branches} branches)")
+    print(counts.line(half))
     print(f"[{half}] baseline ARI {statistics.fmean(baselines):.3f} (plain TF-IDF + silhouette)")
     print(f"[{half}] failure cases (ARI < 0.8): {len(failures)}")
     for failure in failures:
@@ -225,7 +225,41 @@ async def run_half(provider: AIProvider, half: str, count: int, verbose: bool) -
         "below": sum(a < 0.6 for a in aris),
         "label_score": named / branches,
         "baseline": statistics.fmean(baselines),
+        **counts.summary(),
     }
+
+
+async def run_demo(provider: AIProvider, seeds: int, verbose: bool) -> dict[str, float]:
+    """The demo's sessions (seeds 0…``seeds``-1, six each): labels as a person sees them.
+
+    Seen data: the tests' demo cases come from these sessions (see
+    :mod:`bench.mindmap_naming`).
+    """
+    counts = NameCounts()
+    named = branches = 0
+    names = {topic: topic for topic in DEMO_SUBJECTS}
+    for index, (pages, topic_of) in enumerate(demo_sessions(range(seeds))):
+        root = await provider.build_mindmap(pages)
+        count_names(
+            counts, root, topic_of, {p.url: p.dwell_ms for p in pages}, names, DEMO_SUBJECTS
+        )
+        for branch in root.children:
+            majority = Counter(topic_of[u] for u in leaves(branch)).most_common(1)[0][0]
+            named += bool(stems(branch.label) & stems(majority))
+            branches += 1
+        if verbose:
+            shares = Counter[str]()
+            for page in pages:
+                shares[topic_of[page.url]] += page.dwell_ms
+            total = sum(shares.values()) or 1
+            time = ", ".join(f"{t} {n / total:.0%}" for t, n in shares.most_common())
+            print(
+                f"  demo #{index:02d} ({time}) root: {root.label} :: "
+                + " | ".join(f"{b.label} ({len(leaves(b))})" for b in root.children)
+            )
+    print(f"[demo] label score {named / branches:.3f} ({named}/{branches} branches)")
+    print(counts.line("demo"))
+    return {"label_score": named / branches, **counts.summary()}
 
 
 def _print_spread(name: str, aris: list[float]) -> None:
@@ -524,6 +558,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             if args.tune_only
             else await run_half(provider, "heldout", args.sessions, args.verbose)
         )
+        demo = await run_demo(provider, args.demo, args.verbose) if args.demo > 0 else {}
         seconds = await time_big_map(provider)
     finally:
         await provider.aclose()
@@ -538,6 +573,10 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "ari_sd": round(tune["ari_sd"], 4),
         "ari_below_0_6": int(tune["below"]),
         "label_score": round(tune["label_score"], 4),
+        "root_score": round(tune["root_score"], 4),
+        "second_named": round(tune["second_named"], 4),
+        "subject_rate": round(tune["subject_rate"], 4),
+        **{f"demo_{key}": round(value, 4) for key, value in demo.items()},
         **{key: round(value, 4) for key, value in cv.items()},
         **{key: round(value, 4) for key, value in pairs.items()},
         **{key: round(value, 4) for key, value in halves.items()},
@@ -556,6 +595,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         result["heldout_ari_sd"] = round(held["ari_sd"], 4)
         result["heldout_ari_below_0_6"] = int(held["below"])
         result["heldout_label_score"] = round(held["label_score"], 4)
+        for key in ("root_score", "second_named", "subject_rate"):
+            result[f"heldout_{key}"] = round(held[key], 4)
     return result
 
 
@@ -581,6 +622,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--no-vectors", action="store_true", help="group without word vectors (the fallback)"
+    )
+    parser.add_argument(
+        "--demo", type=int, default=0, help="demo sessions of this many seeds, six each (0: none)"
     )
     parser.add_argument("--verbose", action="store_true", help="print every session")
     result = asyncio.run(run(parser.parse_args()))
