@@ -6,8 +6,10 @@ tags, the strongest phrase as topic). The mind map groups pages by subject
 package is installed, the titles' word vectors; a similarity graph, the number of
 branches from its eigengap), names each branch with a noun phrase
 from its pages' titles and headings (:mod:`processors.ai.labels`), summarizes it in one
-sentence and names the root after the one or two branches that took most time. The
-CPU-bound work runs in a worker thread so the event loop stays responsive.
+sentence and names the root after the branch that took most time, and the next one only
+when it took a substantial share too (:data:`SECOND_SHARE`: a one-page side trip does not
+name the session). The CPU-bound work runs in a worker thread so the event loop stays
+responsive.
 """
 
 from __future__ import annotations
@@ -61,11 +63,22 @@ def _join(words: Sequence[str]) -> str:
     return ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def root_label(labels: Sequence[str], proper: set[str] = frozenset()) -> str:  # type: ignore[assignment]
-    """The session's main theme or two: the first one or two branch labels (by time)."""
+SECOND_SHARE = 0.3
+"""The root names a second branch only when it holds this share of the session's time."""
+
+
+def root_label(
+    labels: Sequence[str],
+    proper: set[str] = frozenset(),  # type: ignore[assignment]
+    shares: Sequence[float] | None = None,
+) -> str:
+    """The session's main theme or two: the first branch label, and the second (by time)
+    when it holds at least :data:`SECOND_SHARE` of the time (``shares``, in the labels'
+    order; ``None``: always). A one-page side trip does not name the session.
+    """
     if not labels:
         return "Empty session"
-    if len(labels) >= 2:
+    if len(labels) >= 2 and (shares is None or shares[1] >= SECOND_SHARE):
         second = sentence_case(labels[1], proper, first_upper=False)
         both = f"{labels[0]} and {second}"
         if len(both) <= ROOT_LABEL_CHARS:
@@ -127,7 +140,12 @@ def plan_session(pages: Sequence[MindmapPage], lookup: WordLookup | None = None)
     order = sorted(range(len(names)), key=lambda g: (-sum(dwell[i] for i in members[g]), g))
     branches = [_branch(pages, members[g], names[g]) for g in order]
     total = sum(dwell)
-    top_share = round(100 * sum(dwell[i] for i in branches[0].members) / total) if total else 0
+    # Without dwell (every page 0 ms), a branch's share is its share of the pages.
+    shares = [
+        sum(dwell[i] for i in b.members) / total if total else len(b.members) / len(pages)
+        for b in branches
+    ]
+    top_share = round(100 * shares[0]) if total else 0
     why = (
         f"{len(pages)} page{'s' if len(pages) != 1 else ''} over {format_duration(total)} in "
         f"{len(branches)} subtopic{'s' if len(branches) != 1 else ''}"
@@ -135,7 +153,7 @@ def plan_session(pages: Sequence[MindmapPage], lookup: WordLookup | None = None)
     why += f"; most time went to {branches[0].label} ({top_share}%)." if total else "."
     proper = proper_words(texts)
     return MapPlan(
-        label=root_label([b.label for b in branches], proper), why=why, branches=branches
+        label=root_label([b.label for b in branches], proper, shares), why=why, branches=branches
     )
 
 
