@@ -20,8 +20,12 @@ narrow subject usually shares a strong title phrase anyway ("Sourdough").
 :func:`nearest_topic` centres both sides on the subjects' mean vector (what every
 subject shares says nothing about which one a group is) and takes the nearest subject
 only when it is close (:data:`TOPIC_FLOOR`) and clearly closer than the next
-(:data:`TOPIC_MARGIN`). Pure and deterministic; the subjects' vectors are computed once
-per lookup.
+(:data:`TOPIC_MARGIN`), or when the next is one of its own narrower subjects
+(:data:`BROADER`: "Taxes" under "Personal finance", "Space exploration" under
+"Astronomy"), a little less near (:data:`FAMILY_MARGIN`), and every other subject is
+clearly farther: a group of a budgeting and a retirement-account page is near both
+"Personal finance" and "Taxes", and the broader name is right whichever narrow one it
+is. Pure and deterministic; the subjects' vectors are computed once per lookup.
 """
 
 from __future__ import annotations
@@ -33,12 +37,14 @@ import numpy as np
 
 from processors.ai.features import WordLookup
 
-__all__ = ["TOPICS", "TOPIC_FLOOR", "TOPIC_MARGIN", "nearest_topic"]
+__all__ = ["BROADER", "FAMILY_MARGIN", "TOPICS", "TOPIC_FLOOR", "TOPIC_MARGIN", "nearest_topic"]
 
 TOPIC_FLOOR = 0.55
 """Least cosine (centred) between a group's words and a subject for the subject to name it."""
 TOPIC_MARGIN = 0.08
 """How much nearer the group the best subject must be than the second best."""
+FAMILY_MARGIN = 0.02
+"""How much nearer a broader subject must be than its narrower one coming second."""
 
 TOPICS: tuple[str, ...] = (
     # Sports and outdoors
@@ -175,6 +181,19 @@ TOPICS: tuple[str, ...] = (
 )
 
 
+BROADER: dict[str, str] = {
+    "Investing": "Personal finance",
+    "Mortgages": "Personal finance",
+    "Taxes": "Personal finance",
+    "Insurance": "Personal finance",
+    "Banking": "Personal finance",
+    "Space exploration": "Astronomy",
+    "Python programming": "Programming",
+    "Web development": "Programming",
+}
+"""A narrower subject → the broader one it belongs to (both in :data:`TOPICS`)."""
+
+
 def _unit(vector: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > 1e-9 else vector
@@ -216,7 +235,15 @@ def nearest_topic(weights: Mapping[str, float], lookup: WordLookup) -> str | Non
     if not np.any(total):
         return None
     cosine = matrix @ _unit(_unit(total) - mean)
-    first, second = np.argsort(-cosine, kind="stable")[:2]
-    if cosine[first] < TOPIC_FLOOR or cosine[first] - cosine[second] < TOPIC_MARGIN:
+    ranked = [int(i) for i in np.argsort(-cosine, kind="stable")]
+    first, second = ranked[0], ranked[1]
+    best = float(cosine[first])
+    if best < TOPIC_FLOOR:
         return None
-    return names[int(first)]
+    if best - cosine[second] >= TOPIC_MARGIN:
+        return names[first]
+    family = {names[first], *(n for n, broad in BROADER.items() if broad == names[first])}
+    if names[second] not in family or best - cosine[second] < FAMILY_MARGIN:
+        return None
+    outside = next(i for i in ranked if names[i] not in family)
+    return names[first] if best - cosine[outside] >= TOPIC_MARGIN else None
