@@ -101,12 +101,13 @@ def _labelled(titles: list[str], text: str = "") -> list[MindmapPage]:
     ]
 
 
-def test_branch_labels_are_phrases_from_titles_and_the_root_names_the_main_two() -> None:
+def test_branch_labels_are_phrases_from_titles_and_the_root_names_the_main_one() -> None:
     pages = _labelled(ESPRESSO_AND_CHESS)
     plan = plan_session(pages)
     labels = sorted(branch.label for branch in plan.branches)
     assert labels == ["Chess opening", "Espresso"]
-    assert plan.label in ("Chess opening and espresso", "Espresso and chess opening")
+    # The espresso pages took 6 of 21 minutes (29 %): under SECOND_SHARE.
+    assert plan.label == "Chess opening"
     for branch in plan.branches:
         assert branch.summary and " & " not in branch.label
 
