@@ -10,7 +10,8 @@ and tags, then per half:
   :func:`stem_key`) with the page's title or its labelled topic name ("Transfer Window"
   for "How the Football Transfer Window Works"; "Rate" for a mortgage page hits too, so
   the figure is an upper bound on sensible topics, not a proof);
-* **title hit**: the same against the title alone;
+* **title hit**, **name hit**: the same against the title alone, the topic name alone
+  (the URL's slug often repeats the title's words; the topic's name does not);
 * **multi-word topics**: the share of topics that are a phrase of two or more words;
 * **weak tags**: the share of tags that are a single verb, adverb or function/time word
   ("happen", "left", "quickly", "january", "thousand"). How it is judged: a fixed word
@@ -33,7 +34,7 @@ without them (``heldout_unnamed_*``).
 
 It also times ``enrich_page`` (µs per page, median of ``--repeat`` passes over all pages).
 
-Last line (JSON): per half (``tune_``, ``heldout_``) ``topic_hit``, ``title_hit``,
+Last line (JSON): per half (``tune_``, ``heldout_``) ``topic_hit``, ``title_hit``, ``name_hit``,
 ``multiword_topic``, ``weak_tags``, ``weak_topic``, ``pages``, ``tags``; and
 ``us_per_page``.
 
@@ -140,6 +141,7 @@ def figures(rows: list[Row]) -> dict[str, float]:
             bool(_stems(r.result.topic) & _stems(f"{r.title} {r.name}")) for r in rows
         ),
         "title_hit": statistics.fmean(bool(_stems(r.result.topic) & _stems(r.title)) for r in rows),
+        "name_hit": statistics.fmean(bool(_stems(r.result.topic) & _stems(r.name)) for r in rows),
         "multiword_topic": statistics.fmean(" " in t.strip() for t in topics),
         "weak_tags": statistics.fmean(is_weak(t) for t in tags),
         "weak_topic": statistics.fmean(is_weak(t.lower()) for t in topics),
@@ -178,7 +180,8 @@ def main() -> None:
         summary.update({f"{half}_{k}": v for k, v in found.items()})
         print(
             f"[{half}] pages {found['pages']}: topic hit {found['topic_hit']:.3f}, title hit "
-            f"{found['title_hit']:.3f}, multi-word topics {found['multiword_topic']:.3f}, "
+            f"{found['title_hit']:.3f}, name hit {found['name_hit']:.3f}, multi-word topics "
+            f"{found['multiword_topic']:.3f}, "
             f"weak tags {found['weak_tags']:.3f} of {found['tags']}, weak topics "
             f"{found['weak_topic']:.3f}"
         )

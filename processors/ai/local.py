@@ -31,6 +31,7 @@ from processors.ai.mindmap import (
     format_duration,
     merge_pages,
 )
+from processors.ai.pagetopic import rank_phrases
 from processors.ai.text import choose_tags, keywords, short_label, summarize, title_case, tokens
 from processors.ai.wordvectors import load_word_vectors
 from schema.derived import MindmapNode
@@ -49,9 +50,15 @@ def _url_words(url: str) -> list[str]:
 
 def enrich_page(page: PageInput) -> Enrichment:
     """Summary, 3–7 tags and a topic for one page, from its own text only (pure)."""
-    phrases = keywords(page.text, page.title, lang=page.lang or "en")
-    fill = [*page.title.split(), *_url_words(page.url), "web page", "browsing", "reading"]
-    tags = choose_tags(phrases, low=3, high=7, fill=fill)
+    ranked = keywords(page.text, page.title, lang=page.lang or "en")
+    phrases = rank_phrases(page.text, page.url, ranked)
+    fill = [
+        *phrases.weak,
+        *page.title.split(),
+        *_url_words(page.url),
+        *("web page", "browsing", "reading"),
+    ]
+    tags = choose_tags([phrases.topic, *phrases.strong], low=3, high=7, fill=fill)
     summary = summarize(page.text, page.title) or short_label(page.title or page.url, 120)
     return Enrichment(summary=summary, tags=tags, topic=title_case(tags[0]) if tags else "Web")
 
