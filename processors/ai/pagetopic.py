@@ -26,6 +26,7 @@ cues are English words: on other languages' pages little is demoted.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -105,6 +106,9 @@ _SLUG_NOISE = re.compile(r"\.(html?|aspx?|php)$")
 
 Key = tuple[str, ...]
 
+_stem = functools.lru_cache(maxsize=1 << 15)(stem)
+""":func:`processors.ai.text.stem`, remembered (a page says most words many times)."""
+
 
 def slug_runs(url: str) -> list[list[str]]:
     """The URL path's word runs, lower case, split at stop and generic words and numbers.
@@ -122,29 +126,23 @@ def slug_runs(url: str) -> list[list[str]]:
     return runs
 
 
-def _grams(runs: list[list[str]], most: int = 2) -> Counter[Key]:
+def _grams(runs: list[list[str]]) -> tuple[Counter[Key], dict[Key, str]]:
+    """Counts of the runs' one- and two-word keys (stems), and each key's most frequent
+    written form (lower case)."""
     counts: Counter[Key] = Counter()
-    for run in runs:
-        keys = [stem(w.lower()) for w in run]
-        for size in range(1, most + 1):
-            for start in range(len(keys) - size + 1):
-                counts[tuple(keys[start : start + size])] += 1
-    return counts
-
-
-def _surfaces(runs: list[list[str]]) -> dict[Key, str]:
-    """The most frequent written form (lower case) of each one- and two-word key."""
     forms: Counter[tuple[Key, str]] = Counter()
     for run in runs:
         words = [w.lower() for w in run]
+        keys = [_stem(w) for w in words]
         for size in (1, 2):
-            for start in range(len(words) - size + 1):
-                part = words[start : start + size]
-                forms[(tuple(stem(w) for w in part), " ".join(part))] += 1
+            for start in range(len(keys) - size + 1):
+                key = tuple(keys[start : start + size])
+                counts[key] += 1
+                forms[(key, " ".join(words[start : start + size]))] += 1
     best: dict[Key, str] = {}
     for (key, form), _ in forms.most_common():
         best.setdefault(key, form)
-    return best
+    return counts, best
 
 
 class _Uses(NamedTuple):
@@ -163,21 +161,32 @@ def _uses(text: str) -> _Uses:
     a noun cue in an ``-ed`` form or an irregular past form counts as a verb too.
     """
     matches = list(_WORD.finditer(text))
-    lower = [m.group(0).replace("’", "'").lower() for m in matches]
+    lower = [*(m.group(0).replace("’", "'").lower() for m in matches), ""]
     noun: Counter[str] = Counter()
     verb: Counter[str] = Counter()
     for index, match in enumerate(matches):
-        word, key = lower[index], stem(lower[index])
+        word = lower[index]
         before = lower[index - 1] if index else ""
-        after = lower[index + 1] if index + 1 < len(lower) else ""
-        gap = text[max(0, match.start() - 3) : match.start()]
-        inside = before and not _SENTENCE_START.search(gap) and "\n" not in gap
         cues = _DETERMINERS if word.endswith(("ing", "ed")) else _NOUN_CUES
-        if before in cues or (inside and match.group(0)[0].isupper()):
-            noun[key] += 1
-        elif before in _VERB_BEFORE or after in _VERB_AFTER or _past(word):
-            verb[key] += 1
-    return _Uses(nouns=set(noun), verbs={key for key, count in verb.items() if count > noun[key]})
+        if before in cues or (before and match.group(0)[0].isupper() and _inside(text, match)):
+            noun[word] += 1
+        elif before in _VERB_BEFORE or lower[index + 1] in _VERB_AFTER or _past(word):
+            verb[word] += 1
+    nouns: Counter[str] = Counter()
+    for word, count in noun.items():
+        nouns[_stem(word)] += count
+    verbs: Counter[str] = Counter()
+    for word, count in verb.items():
+        verbs[_stem(word)] += count
+    return _Uses(
+        nouns=set(nouns), verbs={key for key, count in verbs.items() if count > nouns[key]}
+    )
+
+
+def _inside(text: str, match: re.Match[str]) -> bool:
+    """Whether a word stands inside a sentence (not after ., !, ?, : or a line break)."""
+    gap = text[max(0, match.start() - 3) : match.start()]
+    return not _SENTENCE_START.search(gap) and "\n" not in gap
 
 
 def _past(word: str) -> bool:
@@ -219,17 +228,15 @@ def rank_phrases(text: str, url: str, ranked: list[str]) -> Ranked:
         used as a noun), each without duplicates.
     """
     runs = content_runs(text)
-    counts = _grams(runs)
-    surface = _surfaces(runs)
-    slug_list = slug_runs(url)
-    slug_grams = _grams(slug_list)
-    surface.update(_surfaces(slug_list))
+    counts, surface = _grams(runs)
+    slug_grams, slug_forms = _grams(slug_runs(url))
+    surface.update(slug_forms)
     slug = {key[0] for key in slug_grams if len(key) == 1}
-    heads = _grams(_headings(text))
+    heads, _ = _grams(_headings(text))
     nouns, verbs = _uses(text)
     scores: dict[Key, float] = {}
     for rank, phrase in enumerate(ranked):
-        key = tuple(stem(w) for w in phrase.lower().split())
+        key = tuple(_stem(w) for w in phrase.lower().split())
         scores[key] = max(scores.get(key, 0.0), 1.0 / (1.0 + rank))
         surface.setdefault(key, phrase.lower())
     _add_slug_triples(runs, slug, counts, surface)
@@ -274,7 +281,7 @@ def _add_slug_triples(
     for run in runs:
         if len(run) < 3:
             continue
-        keys = [stem(w.lower()) for w in run]
+        keys = [_stem(w.lower()) for w in run]
         for start in range(len(keys) - 2):
             key = tuple(keys[start : start + 3])
             if set(key) <= slug:
