@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # noqa: E402
 
-from bench.mindmap_quality import SEEDS, _leaves, _pages, stem_key  # noqa: E402
+from bench.mindmap_naming import leaves, stem_key  # noqa: E402
+from bench.mindmap_quality import SEEDS, _pages  # noqa: E402
 from mindhit.cli.demo import plan_sessions  # noqa: E402
 from mindhit.corpus import load_pages  # noqa: E402
 from processors.ai.base import MindmapPage  # noqa: E402
@@ -68,7 +69,7 @@ def branch_figures(roots: list[MindmapNode], titles: dict[str, str]) -> dict[str
     counts: list[int] = []
     for root in roots:
         for branch in root.children:
-            members = [titles[url] for url in _leaves(branch)]
+            members = [titles[url] for url in leaves(branch)]
             if len(members) < 2:
                 continue
             hits = mentioned(branch.summary, members)
@@ -126,7 +127,7 @@ async def print_demo(provider: LocalProvider) -> None:
         root = await provider.build_mindmap(pages)
         print(f"[demo #{index}] {root.label}")
         for branch in root.children:
-            print(f'  "{branch.label}" ({len(_leaves(branch))} pages): {branch.summary}')
+            print(f'  "{branch.label}" ({len(leaves(branch))} pages): {branch.summary}')
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
