@@ -14,12 +14,12 @@ runs and its three-word runs whose words the slug all names) is scored by what b
 * YAKE's rank (``1 / (1 + rank)``);
 * the URL: every word of the phrase in the slug, more when the phrase stands there as is;
 * the text: how often the phrase occurs as a run of content words, and in a heading;
-* how the text uses the phrase's last word (:func:`_uses`): a phrase whose last word is
-  a month, weekday, number, measure or time word, an ``-ly`` adverb, or a word the text
-  uses more as a verb than as a noun ("happen", "left", "passes") is demoted to the end
-  of the tags (used only to make up three), unless the slug names it; the topic is the
-  best phrase whose last word the text also uses as a noun ("the kick", "of dust") or
-  the slug names.
+* how the text uses the phrase's last word (:func:`processors.ai.wordroles.uses`): a
+  phrase whose last word is a month, weekday, number, measure or time word, an ``-ly``
+  adverb, or a word the text uses more as a verb than as a noun ("happen", "left",
+  "passes") is demoted to the end of the tags (used only to make up three), unless the
+  slug names it; the topic is the best phrase whose last word the text also uses as a
+  noun ("the kick", "of dust") or the slug names.
 
 Pure and deterministic (no I/O); 0.7–0.8 ms per page next to YAKE's eight or so. The
 cues are English words: on other languages' pages little is demoted.
@@ -27,7 +27,6 @@ cues are English words: on other languages' pages little is demoted.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import re
@@ -35,80 +34,15 @@ from collections import Counter
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from processors.ai.text import GENERIC_WORDS, content_runs, stem
+from processors.ai.text import GENERIC_WORDS, content_runs
+from processors.ai.wordroles import WEAK_HEADS, Key
+from processors.ai.wordroles import stem_cached as _stem
+from processors.ai.wordroles import uses as _uses
+from processors.ai.wordroles import weak_head as _weak
 
 __all__ = ["WEAK_HEADS", "Ranked", "rank_phrases", "slug_runs"]
 
-WEAK_HEADS: frozenset[str] = frozenset(
-    {
-        *("january", "february", "march", "april", "june", "july", "august", "september"),
-        *("october", "november", "december", "monday", "tuesday", "wednesday", "thursday"),
-        *("friday", "saturday", "sunday", "today", "tomorrow", "yesterday", "tonight"),
-        *("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
-        *("eleven", "twelve", "twenty", "thirty", "forty", "fifty", "sixty", "seventy"),
-        *("eighty", "ninety", "hundred", "thousand", "million", "billion", "true", "false"),
-        *("inside", "outside", "ahead", "behind", "later", "earlier", "together", "instead"),
-        *("second", "minute", "hour", "day", "week", "month", "year", "time", "percent"),
-        *("degree", "gram", "lot", "bit", "couple", "half", "people", "worth", "thing"),
-    }
-)
-"""Stems that never name what a page is about: times, numbers, measures, truth values."""
-
-_NOUN_CUES: frozenset[str] = frozenset(
-    {
-        *("the", "a", "an", "this", "these", "those", "your", "my", "our", "their", "his"),
-        *("her", "its", "each", "every", "per", "no", "some", "any", "of", "in", "on", "at"),
-        *("for", "with", "from", "into", "about"),
-    }
-)
-"""A word after one of these is used as a noun (or an adjective before one)."""
-
-_DETERMINERS: frozenset[str] = frozenset(
-    {"the", "a", "an", "this", "these", "those", "your", "my", "our", "their", "his", "her", "its"}
-)
-"""For ``-ing``/``-ed`` forms a preposition proves nothing ("by taking"): these do."""
-
-_VERB_BEFORE: frozenset[str] = frozenset(
-    {
-        *("to", "can", "cannot", "can't", "will", "won't", "would", "should", "may", "might"),
-        *("must", "could", "do", "does", "did", "don't", "doesn't", "didn't", "never", "i"),
-        *("you", "we", "they", "he", "she", "it", "also", "then", "often", "usually"),
-    }
-)
-"""A word after one of these is a verb ("can register", "they ferment")."""
-
-_VERB_AFTER: frozenset[str] = frozenset(
-    {
-        *("the", "a", "an", "your", "my", "our", "their", "his", "her", "its", "them", "it"),
-        *("you", "this", "these", "those", "up", "out", "off", "down", "through", "by"),
-        *("when", "behind", "away", "more"),
-    }
-)
-"""A word before one of these is a verb ("raises the", "passes through", "left by")."""
-
-_IRREGULAR_PAST: frozenset[str] = frozenset(
-    {
-        *("left", "born", "taken", "made", "gone", "seen", "known", "given", "built", "sold"),
-        *("lost", "won", "brought", "thought", "found", "kept", "held", "told", "felt"),
-        *("meant", "became", "began", "begun", "came", "chose", "chosen", "drove", "ran"),
-        *("risen", "rose", "took", "went", "wrote", "written", "grew", "grown", "sown"),
-    }
-)
-"""Past forms without ``-ed`` ("left", "born"): verbs unless a noun cue says otherwise."""
-
-_LY_NOUNS: frozenset[str] = frozenset(
-    {"family", "italy", "supply", "assembly", "belly", "rally", "jelly", "ally", "anomaly"}
-)
-"""Words ending in "-ly" that are nouns, not adverbs."""
-
-_WORD = re.compile(r"[^\W\d_][\w'’-]*[^\W_]|[^\W\d_]", re.UNICODE)
-_SENTENCE_START = re.compile(r"[.!?:]\s*$")
 _SLUG_NOISE = re.compile(r"\.(html?|aspx?|php)$")
-
-Key = tuple[str, ...]
-
-_stem = functools.lru_cache(maxsize=1 << 15)(stem)
-""":func:`processors.ai.text.stem`, remembered (a page says most words many times)."""
 
 
 def slug_runs(url: str) -> list[list[str]]:
@@ -146,65 +80,10 @@ def _grams(runs: list[list[str]]) -> tuple[Counter[Key], dict[Key, str]]:
     return counts, best
 
 
-class _Uses(NamedTuple):
-    nouns: set[str]
-    verbs: set[str]
-
-
-def _uses(text: str) -> _Uses:
-    """Stems the text uses as a noun at least once, and more often as a verb than a noun.
-
-    Noun cues: a determiner, possessive or preposition before the word ("the kick", "of
-    dust"; only a determiner or possessive for an ``-ing``/``-ed`` form: "by taking"
-    proves nothing), or a capital inside a sentence ("Earth"). Verb cues: a modal, "to"
-    or a subject pronoun before it ("can register"), or an object, particle or
-    conjunction after it ("raises the", "passes through", "happen when"). A word without
-    a noun cue in an ``-ed`` form or an irregular past form counts as a verb too.
-    """
-    matches = list(_WORD.finditer(text))
-    lower = [*(m.group(0).replace("’", "'").lower() for m in matches), ""]
-    noun: Counter[str] = Counter()
-    verb: Counter[str] = Counter()
-    for index, match in enumerate(matches):
-        word = lower[index]
-        before = lower[index - 1] if index else ""
-        cues = _DETERMINERS if word.endswith(("ing", "ed")) else _NOUN_CUES
-        if before in cues or (before and match.group(0)[0].isupper() and _inside(text, match)):
-            noun[word] += 1
-        elif before in _VERB_BEFORE or lower[index + 1] in _VERB_AFTER or _past(word):
-            verb[word] += 1
-    nouns: Counter[str] = Counter()
-    for word, count in noun.items():
-        nouns[_stem(word)] += count
-    verbs: Counter[str] = Counter()
-    for word, count in verb.items():
-        verbs[_stem(word)] += count
-    return _Uses(
-        nouns=set(nouns), verbs={key for key, count in verbs.items() if count > nouns[key]}
-    )
-
-
-def _inside(text: str, match: re.Match[str]) -> bool:
-    """Whether a word stands inside a sentence (not after ., !, ?, : or a line break)."""
-    gap = text[max(0, match.start() - 3) : match.start()]
-    return not _SENTENCE_START.search(gap) and "\n" not in gap
-
-
-def _past(word: str) -> bool:
-    return word.endswith("ed") or word in _IRREGULAR_PAST
-
-
 def _headings(text: str) -> list[list[str]]:
     lines = [line.strip() for line in text.splitlines()]
     short = [ln for ln in lines if 0 < len(ln.split()) <= 8 and not ln.endswith((".", "?", "!"))]
     return [run for line in short for run in content_runs(line)]
-
-
-def _weak(key: Key, verbs: set[str], slug: set[str]) -> bool:
-    head = key[-1]
-    if head in WEAK_HEADS or (head.endswith("ly") and len(head) > 4 and head not in _LY_NOUNS):
-        return True
-    return head in verbs and head not in slug
 
 
 class Ranked(NamedTuple):
