@@ -141,18 +141,20 @@ def bigrams(text: str) -> set[tuple[str, str]]:
     return pairs
 
 
-def content_runs(text: str) -> list[list[str]]:
+def content_runs(text: str, keep: frozenset[str] = frozenset()) -> list[list[str]]:
     """Runs of adjacent content words, as written, split at stop words and punctuation.
 
     ``"How to Read a Surf Forecast: Swell"`` gives ``[["Read"], ["Surf", "Forecast"],
-    ["Swell"]]``: the candidates for noun phrases.
+    ["Swell"]]``: the candidates for noun phrases. Stop words in ``keep`` (lower case)
+    stay in their runs ("Compound Interest").
     """
     runs: list[list[str]] = []
     for clause in _CLAUSE.split(text):
         run: list[str] = []
         for match in _WORD.finditer(clause):
             word = match.group(0).replace("’", "'")
-            if word.lower() in _STOP or len(word) < 2:
+            lower = word.lower()
+            if (lower in _STOP and lower not in keep) or len(word) < 2:
                 if run:
                     runs.append(run)
                 run = []

@@ -17,9 +17,21 @@ import re
 from collections import Counter
 from typing import NamedTuple
 
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
 from processors.ai.text import content_runs, stem
 
-__all__ = ["WEAK_HEADS", "Key", "Uses", "modifiers", "stem_cached", "uses", "weak_head"]
+__all__ = [
+    "NOUN_STOP_WORDS",
+    "WEAK_HEADS",
+    "Key",
+    "Uses",
+    "modifiers",
+    "stem_cached",
+    "title_verbs",
+    "uses",
+    "weak_head",
+]
 
 WEAK_HEADS: frozenset[str] = frozenset(
     {
@@ -35,6 +47,13 @@ WEAK_HEADS: frozenset[str] = frozenset(
     }
 )
 """Stems that never name what a page is about: times, numbers, measures, truth values."""
+
+NOUN_STOP_WORDS = frozenset(
+    {"interest", "system", "fire", "bill", "bottom", "front", "side", "back", "detail"}
+    | {"amount", "first", "last", "third", "whole", "full"}
+)
+"""Words on the stop list that belong in a noun phrase ("compound interest", "solar
+system", "first telescope")."""
 
 _NOUN_CUES: frozenset[str] = frozenset(
     {
@@ -100,7 +119,7 @@ class Uses(NamedTuple):
     verbs: set[str]
 
 
-def uses(text: str) -> Uses:
+def uses(text: str, *, compounds: bool = False) -> Uses:
     """Stems the text uses as a noun at least once, and more often as a verb than a noun.
 
     Noun cues: a determiner, possessive or preposition before the word ("the kick", "of
@@ -109,6 +128,8 @@ def uses(text: str) -> Uses:
     or a subject pronoun before it ("can register"), or an object, particle or
     conjunction after it ("raises the", "passes through", "happen when"). A word without
     a noun cue in an ``-ed`` form or an irregular past form counts as a verb too.
+    ``compounds``: a noun cue one or two content words back counts too ("the transfer
+    window", "your blood pressure readings": the head of a compound noun).
     """
     matches = list(_WORD.finditer(text))
     lower = [*(m.group(0).replace("’", "'").lower() for m in matches), ""]
@@ -118,7 +139,11 @@ def uses(text: str) -> Uses:
         word = lower[index]
         before = lower[index - 1] if index else ""
         cues = _DETERMINERS if word.endswith(("ing", "ed")) else _NOUN_CUES
-        if before in cues or (before and match.group(0)[0].isupper() and _inside(text, match)):
+        if (
+            before in cues
+            or (before and match.group(0)[0].isupper() and _inside(text, match))
+            or (compounds and _compound(lower, index, cues))
+        ):
             noun[word] += 1
         elif before in _VERB_BEFORE or lower[index + 1] in _VERB_AFTER or _past(word):
             verb[word] += 1
@@ -131,16 +156,45 @@ def uses(text: str) -> Uses:
     return Uses(nouns=set(nouns), verbs={key for key, count in verbs.items() if count > nouns[key]})
 
 
+_HOW_TO = re.compile(r"\bhow\s+to\s+([^\W\d_][\w'’-]*)", re.IGNORECASE)
+
+
+def title_verbs(title: str) -> set[str]:
+    """Stems a title uses as a verb: the word after "how to" ("How to Dice an Onion").
+
+    A title's capitals and punctuation say nothing to :func:`uses` (title case, a colon
+    before "The"), so a title is read for this one cue alone.
+    """
+    return {stem_cached(match.group(1).lower()) for match in _HOW_TO.finditer(title)}
+
+
+def _compound(lower: list[str], index: int, cues: frozenset[str]) -> bool:
+    """Whether one or two content words stand between ``lower[index]`` and a noun cue."""
+    for gap in (1, 2):
+        if index - gap - 1 < 0:
+            return False
+        between = lower[index - gap : index]
+        if any(w in ENGLISH_STOP_WORDS or w in _VERB_BEFORE for w in between):
+            return False
+        if lower[index - gap - 1] in cues:
+            return True
+    return False
+
+
 def modifiers(text: str) -> set[str]:
-    """Stems the text writes only in front of another content word ("compound" when it
-    only ever says "compound interest"): a modifier there, never what a phrase names."""
-    ends: set[str] = set()
-    before: set[str] = set()
+    """Stems the text writes twice or more and always in front of one same content word
+    ("compound" when it only ever says "compound interest"): a part of a longer name
+    there, never what a phrase names alone."""
+    after: dict[str, set[str]] = {}
+    seen: Counter[str] = Counter()
     for run in content_runs(text):
         keys = [stem_cached(w.lower()) for w in run]
-        before.update(keys[:-1])
-        ends.add(keys[-1])
-    return before - ends
+        for index, key in enumerate(keys):
+            seen[key] += 1
+            after.setdefault(key, set()).add(keys[index + 1] if index + 1 < len(keys) else "")
+    return {key for key, nexts in after.items() if seen[key] >= 2 and len(nexts) == 1} - {
+        key for key, nexts in after.items() if "" in nexts
+    }
 
 
 def _inside(text: str, match: re.Match[str]) -> bool:
