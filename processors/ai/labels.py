@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import TypeVar
 
@@ -42,6 +42,7 @@ import msgspec
 from wordfreq import zipf_frequency
 
 from processors.ai.features import WordLookup, headings, main_title, rarity, title_parts
+from processors.ai.subjects import choose_subject, page_cues
 from processors.ai.summaries import LIST_PAGES, best_sentence, subject_list
 from processors.ai.text import GENERIC_WORDS, content_runs, short_label, split_sentences, stem
 from processors.ai.topics import nearest_topic
@@ -88,11 +89,12 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 
 
 class LabelPage(msgspec.Struct, frozen=True, kw_only=True):
-    """What naming needs of a page: its title, text and dwell."""
+    """What naming needs of a page: its title, text, dwell and URL (its slug's words)."""
 
     title: str
     text: str
     dwell_ms: int = 0
+    url: str = ""
 
 
 class GroupNames(msgspec.Struct, frozen=True, kw_only=True):
@@ -290,15 +292,23 @@ def _surface(key: Key, terms: list[_PageTerms], members: list[int]) -> str:
     return forms.most_common(1)[0][0] if forms else " ".join(key)
 
 
-def _subject(terms: list[_PageTerms], members: list[int], index: int, proper: set[str]) -> str:
-    """Page ``index``'s own subject: its phrase if it were a group alone among ``members``."""
+def _subject(
+    terms: list[_PageTerms], members: list[int], page: LabelPage, index: int
+) -> tuple[str, set[str]]:
+    """Page ``index``'s own subject among ``members``: its phrases as if it were a group
+    alone, best first, made the noun phrase naming it (:mod:`processors.ai.subjects`)."""
     inner = [terms[i] for i in members]
     own = members.index(index)
     scores, cover = _scores(inner, [own])
-    key = _pick(scores, set(), Counter(inner[own].named), cover)
-    if key is None:
-        return ""
-    return sentence_case(_surface(key, inner, [own]), proper, first_upper=False)
+    named = Counter(inner[own].named)
+
+    def candidates() -> Iterator[str]:
+        taken: set[Key] = set()
+        while (key := _pick(scores, taken, named, cover)) is not None:
+            taken.add(key)
+            yield _surface(key, inner, [own])
+
+    return choose_subject(candidates(), page_cues(page.title, page.text, page.url))
 
 
 def _summary(
@@ -311,7 +321,11 @@ def _summary(
     ordered = sorted(members, key=lambda i: (-pages[i].dwell_ms, i))
     if len(members) >= LIST_PAGES:
         terms, proper = context
-        listed = subject_list((_subject(terms, members, i, proper) for i in ordered), len(members))
+        subjects = (_subject(terms, members, pages[i], i) for i in ordered)
+        listed = subject_list(
+            (sentence_case(s, proper | keep, first_upper=False) for s, keep in subjects),
+            len(members),
+        )
         if listed is not None:
             return listed
     texts = [pages[i].text for i in ordered]

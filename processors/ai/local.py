@@ -136,7 +136,7 @@ def plan_session(pages: Sequence[MindmapPage], lookup: WordLookup | None = None)
     texts = [_page_text(p) for p in pages]
     groups = group_pages([p.title for p in pages], texts, [p.url for p in pages], lookup=lookup)
     label_pages = [
-        LabelPage(title=p.title, text=t, dwell_ms=p.dwell_ms)
+        LabelPage(title=p.title, text=t, dwell_ms=p.dwell_ms, url=p.url)
         for p, t in zip(pages, texts, strict=True)
     ]
     names = name_groups(label_pages, groups, max_chars=BRANCH_LABEL_CHARS, lookup=lookup)
