@@ -28,22 +28,25 @@ inside a sentence ("Premier League title race"). Pure and deterministic.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from processors.ai.features import main_title
+from processors.ai.features import headings, main_title
 from processors.ai.pagetopic import slug_runs
-from processors.ai.text import GENERIC_WORDS, content_runs, split_sentences
+from processors.ai.text import GENERIC_WORDS, STOP_WORDS, content_runs
 from processors.ai.wordroles import (
     NOUN_STOP_WORDS,
+    inside_sentence,
     modifiers,
     stem_cached,
     title_verbs,
     uses,
     weak_head,
+    words_of,
 )
 
-__all__ = ["CANDIDATES", "MAX_WORDS", "PageCues", "choose_subject", "page_cues"]
+__all__ = ["CANDIDATES", "LEAD_CHARS", "MAX_WORDS", "PageCues", "choose_subject", "page_cues"]
 
 _LEFT_ONLY = frozenset({"first", "last", "third", "whole", "full"})
 """Of those, the ones that only stand in front of a noun."""
@@ -52,6 +55,11 @@ CANDIDATES = 4
 """How many of the labeller's phrases for a page are tried before the first is kept."""
 MAX_WORDS = 5
 """A subject is extended to at most this many words."""
+LEAD_CHARS = 1500
+"""How much of a page's text its cues are read from (about 400 words: a long guide's
+lead says how it uses its title's words, and reading it all would cost a map 20 ms)."""
+
+_WORD = re.compile(r"[^\W\d_][\w'’-]*[^\W_]|[^\W\d_]", re.UNICODE)
 
 
 class PageCues(NamedTuple):
@@ -66,28 +74,50 @@ class PageCues(NamedTuple):
 
 
 def page_cues(title: str, text: str, url: str) -> PageCues:
-    """The page's title runs, weak last words, slug words and capitalized word pairs."""
+    """The page's title runs, weak last words, slug words and capitalized word pairs.
+
+    Only the words of the title and headings (where subjects come from) are looked up.
+    """
+    asked_words = _WORD.findall(f"{title} {' '.join(headings(text))}")
+    only = {
+        stem_cached(w.lower())
+        for w in asked_words
+        if len(w) > 2 and (w.lower() not in STOP_WORDS or w.lower() in NOUN_STOP_WORDS)
+    }
     title = main_title(title)
-    verbs = uses(text, compounds=True).verbs | title_verbs(title)
+    text = text[:LEAD_CHARS]
+    verbs = uses(text, compounds=True, only=only).verbs | title_verbs(title)
     slug = {stem_cached(w) for run in slug_runs(url) for w in run}
+    spelled = _WORD.findall(title)
+    pairs = {
+        (first, second)
+        for first, second in itertools.pairwise(spelled)
+        if first[:1].isupper() and second[:1].isupper()
+    }
+    asked = {w.lower() for w in spelled}
+    words = words_of(text)
+    lower = words.lower
     names: set[tuple[str, str]] = set()
-    lower: set[tuple[str, str]] = set()
-    for sentence in split_sentences(" ".join(text.split())):
-        words = [w.strip(".,;:!?()[]\"'“”‘’") for w in sentence.split()]
-        for position, (first, second) in enumerate(itertools.pairwise(words)):
-            pair = (first.lower(), second.lower())
-            if first.islower() and second.islower():
-                lower.add(pair)
-            elif position > 0 and first[:1].isupper() and second[:1].isupper():
-                names.add(pair)
-    runs = content_runs(title, keep=NOUN_STOP_WORDS)
-    lower_words = {w for w in (w.strip(".,;:!?()[]\"'“”‘’") for w in text.split()) if w.islower()}
+    written: set[tuple[str, str]] = set()
+    lower_words: set[str] = set()
+    for i, word in enumerate(lower[:-1]):
+        if word not in asked:
+            continue
+        found = words.raw[i]
+        after = words.raw[i + 1] if i + 1 < len(words.raw) else ""
+        if found.islower():
+            lower_words.add(word)
+            if after.islower():
+                written.add((word, lower[i + 1]))
+        elif i and (found, after) in pairs and inside_sentence(words.seps[i]):
+            names.add((word, lower[i + 1]))
+    names -= written
     return PageCues(
-        runs=runs,
+        runs=content_runs(title, keep=NOUN_STOP_WORDS),
         verbs=verbs,
-        modifiers=modifiers(text),
+        modifiers=modifiers(text, only),
         slug=slug,
-        names=names - lower,
+        names=names,
         lower=lower_words,
     )
 

@@ -62,8 +62,10 @@ def subject_list(subjects: Iterable[str | None], pages: int) -> str | None:
     :data:`SUMMARY_CHARS`.
     """
     named: list[str] = []
+    # A fourth subject is named only when it is the last page: else it is not read.
+    limit = NAMED + 1 if pages <= NAMED + 1 else NAMED
     for subject in subjects:
-        if len(named) > NAMED:
+        if len(named) >= limit:
             break
         if subject and subject.lower() not in {s.lower() for s in named}:
             named.append(subject)

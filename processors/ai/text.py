@@ -105,6 +105,10 @@ _STOP: frozenset[str] = frozenset(ENGLISH_STOP_WORDS) | {
 }
 
 
+STOP_WORDS = _STOP
+"""Words that never start, end or stand in a run of content words (:func:`content_runs`)."""
+
+
 def stem(word: str) -> str:
     """A light English stemmer: folds plurals (``holes`` → ``hole``, ``stories`` → ``story``)."""
     if len(word) > 5 and word.endswith("ies"):

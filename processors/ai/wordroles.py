@@ -15,22 +15,25 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
+from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from typing import NamedTuple
 
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-from processors.ai.text import content_runs, stem
+from processors.ai.text import STOP_WORDS, stem
 
 __all__ = [
     "NOUN_STOP_WORDS",
     "WEAK_HEADS",
     "Key",
     "Uses",
+    "Words",
+    "inside_sentence",
     "modifiers",
     "stem_cached",
     "title_verbs",
     "uses",
     "weak_head",
+    "words_of",
 ]
 
 WEAK_HEADS: frozenset[str] = frozenset(
@@ -119,7 +122,7 @@ class Uses(NamedTuple):
     verbs: set[str]
 
 
-def uses(text: str, *, compounds: bool = False) -> Uses:
+def uses(text: str, *, compounds: bool = False, only: AbstractSet[str] | None = None) -> Uses:
     """Stems the text uses as a noun at least once, and more often as a verb than a noun.
 
     Noun cues: a determiner, possessive or preposition before the word ("the kick", "of
@@ -129,19 +132,19 @@ def uses(text: str, *, compounds: bool = False) -> Uses:
     conjunction after it ("raises the", "passes through", "happen when"). A word without
     a noun cue in an ``-ed`` form or an irregular past form counts as a verb too.
     ``compounds``: a noun cue one or two content words back counts too ("the transfer
-    window", "your blood pressure readings": the head of a compound noun).
+    window", "your blood pressure readings": the head of a compound noun). ``only``:
+    count these stems alone (cheaper when a few words are asked about).
     """
-    matches = list(_WORD.finditer(text))
-    lower = [*(m.group(0).replace("’", "'").lower() for m in matches), ""]
     noun: Counter[str] = Counter()
     verb: Counter[str] = Counter()
-    for index, match in enumerate(matches):
+    for words, index in _contexts(text, only):
+        lower = words.lower
         word = lower[index]
         before = lower[index - 1] if index else ""
         cues = _DETERMINERS if word.endswith(("ing", "ed")) else _NOUN_CUES
         if (
             before in cues
-            or (before and match.group(0)[0].isupper() and _inside(text, match))
+            or (before and words.raw[index][0].isupper() and inside_sentence(words.seps[index]))
             or (compounds and _compound(lower, index, cues))
         ):
             noun[word] += 1
@@ -168,38 +171,82 @@ def title_verbs(title: str) -> set[str]:
     return {stem_cached(match.group(1).lower()) for match in _HOW_TO.finditer(title)}
 
 
+class Words(NamedTuple):
+    """A text's words as written, in lower case (``""`` past the end) and what stands
+    before each (spaces, punctuation, numbers)."""
+
+    raw: list[str]
+    lower: list[str]
+    seps: list[str]
+
+
+_SEP_WORD = re.compile(rf"(.*?)({_WORD.pattern})", re.DOTALL)
+_Context = tuple[Words, int]
+
+
+def _contexts(text: str, only: AbstractSet[str] | None) -> Iterator[_Context]:
+    """Every word of ``text`` (or those whose stem is in ``only``) with the words around it:
+    the text's words and its index."""
+    words = words_of(text)
+    if only is None:
+        yield from ((words, index) for index in range(len(words.raw)))
+        return
+    for index, word in enumerate(words.lower[:-1]):
+        if stem_cached(word) in only:
+            yield words, index
+
+
+@functools.lru_cache(maxsize=16)
+def words_of(text: str) -> Words:
+    """The text's words and their lower-case forms (``""`` past the end), remembered for
+    the next question about the same text (:func:`uses`, then :func:`modifiers`)."""
+    found = _SEP_WORD.findall(text)
+    raw = [word for _, word in found]
+    lower = "\x00".join(raw).replace("’", "'").lower().split("\x00") if raw else []
+    return Words(raw=raw, lower=[*lower, ""], seps=[sep for sep, _ in found])
+
+
 def _compound(lower: list[str], index: int, cues: frozenset[str]) -> bool:
     """Whether one or two content words stand between ``lower[index]`` and a noun cue."""
     for gap in (1, 2):
         if index - gap - 1 < 0:
             return False
         between = lower[index - gap : index]
-        if any(w in ENGLISH_STOP_WORDS or w in _VERB_BEFORE for w in between):
+        if any(w in STOP_WORDS or w in _VERB_BEFORE for w in between):
             return False
         if lower[index - gap - 1] in cues:
             return True
     return False
 
 
-def modifiers(text: str) -> set[str]:
+def modifiers(text: str, only: AbstractSet[str] | None = None) -> set[str]:
     """Stems the text writes twice or more and always in front of one same content word
     ("compound" when it only ever says "compound interest"): a part of a longer name
-    there, never what a phrase names alone."""
+    there, never what a phrase names alone. ``only``: ask about these stems alone."""
     after: dict[str, set[str]] = {}
     seen: Counter[str] = Counter()
-    for run in content_runs(text):
-        keys = [stem_cached(w.lower()) for w in run]
-        for index, key in enumerate(keys):
-            seen[key] += 1
-            after.setdefault(key, set()).add(keys[index + 1] if index + 1 < len(keys) else "")
-    return {key for key, nexts in after.items() if seen[key] >= 2 and len(nexts) == 1} - {
-        key for key, nexts in after.items() if "" in nexts
+    for words, index in _contexts(text, only):
+        word = words.lower[index]
+        if word in STOP_WORDS or len(word) < 2:
+            continue
+        key = stem_cached(word)
+        seen[key] += 1
+        following = ""
+        if index + 1 < len(words.raw):
+            nxt = words.lower[index + 1]
+            if not words.seps[index + 1].strip() and nxt not in STOP_WORDS and len(nxt) > 1:
+                following = stem_cached(nxt)
+        after.setdefault(key, set()).add(following)
+    return {key for key, nexts in after.items() if seen[key] >= 2 and nexts != {""}} & {
+        key for key, nexts in after.items() if len(nexts) == 1
     }
 
 
-def _inside(text: str, match: re.Match[str]) -> bool:
-    """Whether a word stands inside a sentence (not after ., !, ?, : or a line break)."""
-    gap = text[max(0, match.start() - 3) : match.start()]
+def inside_sentence(sep: str) -> bool:
+    """Whether a word stands inside a sentence (not after ., !, ?, : or a line break), by
+    what stands before it (``sep``; the three characters before a word are its own when
+    no word stands closer, and a word holds none of those)."""
+    gap = sep[-3:]
     return not _SENTENCE_START.search(gap) and "\n" not in gap
 
 
