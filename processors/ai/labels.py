@@ -25,8 +25,9 @@ everyday subject nearest its words (:func:`processors.ai.topics.nearest_topic`:
 otherwise, and without vectors, the phrase stays. The words weigh as the phrases do
 (where the pages use them, how much they belong to this group, how rare they are).
 
-A group of several pages is summarized by its pages' own subjects (each page's phrase
-as it would be named alone among the group's pages), a smaller one by its best sentence
+A group of several pages is summarized by its pages' own subjects (each page's phrases
+as it would be named alone among the group's pages, made the noun phrase its title
+holds by :mod:`processors.ai.subjects`), a smaller one by its best sentence
 (:mod:`processors.ai.summaries`). All functions are pure and deterministic.
 """
 

@@ -5,7 +5,8 @@ side panel expects its summary to say what the group covers. The single sentence
 pages that best covers the group's words is one page's detail
 ("Chill the dough for at least an hour so the cookies spread less" for six recipes), so
 a branch of :data:`LIST_PAGES` pages or more is summarized by its pages' own subjects
-(the noun phrase that would name each page alone, found by :mod:`processors.ai.labels`),
+(the noun phrase that would name each page alone, found by :mod:`processors.ai.labels`
+and :mod:`processors.ai.subjects`),
 most attended first: "Sourdough starter, creamy risotto, neapolitan pizza dough and 3
 more pages." A smaller branch, or one whose pages do not give two distinct subjects,
 keeps the sentence: one page's best sentence is that page's summary. All functions are
