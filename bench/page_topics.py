@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import sys
 import time
@@ -54,12 +53,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.mindmap_naming import stems  # noqa: E402
 from mindhit.corpus import load_pages  # noqa: E402
 from processors.ai.base import Enrichment, PageInput  # noqa: E402
 from processors.ai.local import enrich_page  # noqa: E402
 from tests.unit.corpus.mixed import load_labelled  # noqa: E402
 
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ed", "es", "s")
 NAMED = ("fixed-vs-variable-rate", "how-to-take-a-penalty-kick")
 """URL tails of the held-out pages the change was asked for by name."""
 
@@ -90,20 +89,6 @@ WEAK_WORDS: frozenset[str] = frozenset(_WEAK_TEXT.split())
 """Single words judged weak as a tag (see the module docstring for how)."""
 
 _LY_NOUNS = frozenset({"family", "italy", "july", "supply", "assembly", "rally", "belly", "ally"})
-
-
-def stem_key(word: str) -> str:
-    """The mind-map bench's crude stem: lower case, one common suffix and a final e off."""
-    word = word.lower()
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            word = word[: -len(suffix)]
-            break
-    return word[:-1] if word.endswith("e") and len(word) > 4 else word
-
-
-def _stems(text: str) -> set[str]:
-    return {stem_key(w) for w in re.findall(r"[A-Za-z][A-Za-z'-]+", text) if len(w) > 2}
 
 
 def is_weak(tag: str) -> bool:
@@ -138,10 +123,10 @@ def figures(rows: list[Row]) -> dict[str, float]:
     topics = [r.result.topic for r in rows]
     return {
         "topic_hit": statistics.fmean(
-            bool(_stems(r.result.topic) & _stems(f"{r.title} {r.name}")) for r in rows
+            bool(stems(r.result.topic) & stems(f"{r.title} {r.name}")) for r in rows
         ),
-        "title_hit": statistics.fmean(bool(_stems(r.result.topic) & _stems(r.title)) for r in rows),
-        "name_hit": statistics.fmean(bool(_stems(r.result.topic) & _stems(r.name)) for r in rows),
+        "title_hit": statistics.fmean(bool(stems(r.result.topic) & stems(r.title)) for r in rows),
+        "name_hit": statistics.fmean(bool(stems(r.result.topic) & stems(r.name)) for r in rows),
         "multiword_topic": statistics.fmean(" " in t.strip() for t in topics),
         "weak_tags": statistics.fmean(is_weak(t) for t in tags),
         "weak_topic": statistics.fmean(is_weak(t.lower()) for t in topics),

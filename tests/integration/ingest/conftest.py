@@ -103,3 +103,18 @@ async def logged_uploads(redis: aioredis.Redis, settings: Settings) -> list[tupl
         for record in await read(redis, {stream: 0}, count=100_000):
             found.extend((partition, up) for up in decode_raw_entry(record.value).uploads)
     return found
+
+
+def active_event(
+    session_id: str, seq: int, client_id: str = "ext-1", **fields: Any
+) -> dict[str, Any]:
+    """An ``idle.state`` *active* event of ``session_id`` (the gateway takes any kind alike)."""
+    return {
+        "type": "idle.state",
+        "state": "active",
+        "event_id": uuid7(),
+        "client_id": client_id,
+        "session_id": session_id,
+        "seq": seq,
+        "ts": 1_764_000_000_000 + seq,
+    } | fields

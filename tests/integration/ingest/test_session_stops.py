@@ -21,22 +21,10 @@ from ingest.app import create_app
 from mindhit.session_log import stop_session
 from mindhit.settings import Settings
 from schema.ids import uuid7
-from tests.integration.ingest.conftest import Account, logged_uploads, serve
+from tests.integration.ingest.conftest import Account, active_event, logged_uploads, serve
 from tests.unit.ingest.factories import upload_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
-
-
-def _active(session_id: str, seq: int, client_id: str = "ext-1") -> dict[str, Any]:
-    return {
-        "type": "idle.state",
-        "state": "active",
-        "event_id": uuid7(),
-        "client_id": client_id,
-        "session_id": session_id,
-        "seq": seq,
-        "ts": 1_764_000_000_000 + seq,
-    }
 
 
 async def _upload(client: httpx.AsyncClient, account: Account, *events: dict[str, Any]) -> Any:
@@ -51,13 +39,13 @@ async def test_a_session_stopped_through_the_gateway_is_reported_to_its_next_upl
     client: httpx.AsyncClient, account: Account, aredis: aioredis.Redis, settings: Settings
 ) -> None:
     recording, other = uuid7(), uuid7()
-    assert (await _upload(client, account, _active(recording, 1)))["stopped"] == []
+    assert (await _upload(client, account, active_event(recording, 1)))["stopped"] == []
     stop = await client.post(f"/v1/sessions/{recording}/stop", headers=account.headers)
     assert stop.status_code == 202
-    after = await _upload(client, account, _active(recording, 2), _active(other, 3))
+    after = await _upload(client, account, active_event(recording, 2), active_event(other, 3))
     # Its events are still stored (the log keeps everything); the client is told.
     assert after["accepted"] == 2 and after["stopped"] == [recording]
-    assert (await _upload(client, account, _active(other, 4)))["stopped"] == []
+    assert (await _upload(client, account, active_event(other, 4)))["stopped"] == []
     logged = [e.seq for _, up in await logged_uploads(aredis, settings) for e in up.events]
     assert {1, 2, 3, 4} <= set(logged)
 
@@ -70,12 +58,12 @@ async def test_a_stop_from_the_dashboard_is_reported_once_the_gateway_asks_again
     quick = msgspec.structs.replace(settings, session_idle_close_s=0.4)  # cache: 0.4 s
     async with serve(create_app(quick)) as client:
         recording = uuid7()
-        assert (await _upload(client, account, _active(recording, 1)))["stopped"] == []
+        assert (await _upload(client, account, active_event(recording, 1)))["stopped"] == []
         await stop_session(aredis, quick, account.user_id, recording)
         await asyncio.sleep(0.5)
-        assert (await _upload(client, account, _active(recording, 2)))["stopped"] == [recording]
-        # Told again on every later upload, until the extension ends it.
-        assert (await _upload(client, account, _active(recording, 3)))["stopped"] == [recording]
+        for seq in (2, 3):  # told on every later upload, until the extension ends it
+            told = await _upload(client, account, active_event(recording, seq))
+            assert told["stopped"] == [recording]
 
 
 async def test_another_users_stopped_session_is_never_reported(
@@ -83,8 +71,8 @@ async def test_another_users_stopped_session_is_never_reported(
 ) -> None:
     victim, attacker = account, other_account
     theirs = uuid7()
-    await _upload(client, victim, _active(theirs, 1))
+    await _upload(client, victim, active_event(theirs, 1))
     assert (await client.post(f"/v1/sessions/{theirs}/stop", headers=victim.headers)).is_success
-    answer = await _upload(client, attacker, _active(theirs, 1, "evil"))
+    answer = await _upload(client, attacker, active_event(theirs, 1, "evil"))
     assert answer["accepted"] == 0 and answer["rejected"][0]["field"] == "session_id"
     assert answer["stopped"] == []

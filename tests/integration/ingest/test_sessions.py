@@ -16,7 +16,7 @@ from mindhit.settings import Settings
 from schema.api import BatchResult
 from schema.events import SessionStarted, SessionStopped
 from schema.ids import uuid7
-from tests.integration.ingest.conftest import Account, logged_uploads
+from tests.integration.ingest.conftest import Account, active_event, logged_uploads
 from tests.unit.ingest.factories import upload_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
@@ -102,18 +102,6 @@ async def test_an_overlong_label_is_a_400(client: Client, account: Account) -> N
     assert answer.json()["status_code"] == 400
 
 
-def _event(session_id: str, seq: int, client_id: str = "ext-1", **fields: Any) -> dict[str, Any]:
-    return {
-        "type": "idle.state",
-        "state": "active",
-        "event_id": uuid7(),
-        "client_id": client_id,
-        "session_id": session_id,
-        "seq": seq,
-        "ts": 1_764_000_000_000 + seq,
-    } | fields
-
-
 async def test_events_of_another_users_session_are_refused_one_by_one(
     client: Client,
     account: Account,
@@ -124,13 +112,13 @@ async def test_events_of_another_users_session_are_refused_one_by_one(
     victim, attacker = account, other_account
     theirs = uuid7()
     first = await client.post(
-        "/v1/events", content=upload_body([_event(theirs, 1)]), headers=victim.headers
+        "/v1/events", content=upload_body([active_event(theirs, 1)]), headers=victim.headers
     )
     assert first.json()["accepted"] == 1
     own = uuid7()
-    relabel = _event(theirs, 2, "evil", type="session.started", label="pwned")
+    relabel = active_event(theirs, 2, "evil", type="session.started", label="pwned")
     relabel.pop("state")
-    body = upload_body([_event(own, 1, "evil"), relabel, _event(own, 3, "evil")])
+    body = upload_body([active_event(own, 1, "evil"), relabel, active_event(own, 3, "evil")])
     answer = await client.post("/v1/events", content=body, headers=attacker.headers)
     assert answer.status_code == 202
     result = answer.json()
@@ -163,7 +151,9 @@ async def test_a_session_recorded_before_ownership_keys_stays_its_recorded_owner
     await apg.commit()
     assert await aredis.get(owner_key(settings.key_prefix, legacy)) is None
     answer = await client.post(
-        "/v1/events", content=upload_body([_event(legacy, 1, "evil")]), headers=attacker.headers
+        "/v1/events",
+        content=upload_body([active_event(legacy, 1, "evil")]),
+        headers=attacker.headers,
     )
     assert answer.json()["accepted"] == 0
     assert answer.json()["rejected"][0]["field"] == "session_id"
