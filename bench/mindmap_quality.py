@@ -20,7 +20,7 @@ Rand index (ARI; 1.0 = the branches are exactly the topics; every leaf below a b
 counts for it), counts branches against topics, and computes the **label score**: the
 share of branches whose label shares a word stem with the name of the topic most of
 the branch's pages belong to (e.g. "Espresso extraction" for "Espresso brewing").
-Beside it, what a person notices first (:mod:`bench.mindmap_naming`): the **root label
+Beside it, what a person notices first (:mod:`bench.support.mindmap_naming`): the **root label
 score** (the root names the topic that took most of the session's time, and a second
 topic only when that one took at least 25 % of it), how often a second topic of 40 % or
 more is named, and the **subject-name rate** (branches of two or more pages named by the
@@ -100,7 +100,7 @@ from sklearn.cluster import AgglomerativeClustering  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.metrics import adjusted_rand_score, roc_auc_score, silhouette_score  # noqa: E402
 
-from bench.mindmap_naming import (  # noqa: E402
+from bench.support.mindmap_naming import (  # noqa: E402
     DEMO_SUBJECTS,
     SUBJECTS,
     NameCounts,
@@ -233,7 +233,7 @@ async def run_demo(provider: AIProvider, seeds: int, verbose: bool) -> dict[str,
     """The demo's sessions (seeds 0…``seeds``-1, six each): labels as a person sees them.
 
     Seen data: the tests' demo cases come from these sessions (see
-    :mod:`bench.mindmap_naming`).
+    :mod:`bench.support.mindmap_naming`).
     """
     counts = NameCounts()
     named = branches = 0

@@ -53,9 +53,9 @@ sys.path.insert(0, str(ROOT))
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # noqa: E402
 
-from bench.mindmap_naming import demo_sessions as seeded_demo_sessions  # noqa: E402
-from bench.mindmap_naming import leaves, stem_key  # noqa: E402
 from bench.mindmap_quality import SEEDS, _pages  # noqa: E402
+from bench.support.mindmap_naming import demo_sessions as seeded_demo_sessions  # noqa: E402
+from bench.support.mindmap_naming import leaves, stem_key  # noqa: E402
 from mindhit.cli.demo import plan_sessions  # noqa: E402
 from mindhit.corpus import load_pages  # noqa: E402
 from processors.ai.base import MindmapPage  # noqa: E402

@@ -53,7 +53,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.mindmap_naming import stems  # noqa: E402
+from bench.support.mindmap_naming import stems  # noqa: E402
 from mindhit.corpus import load_pages  # noqa: E402
 from processors.ai.base import Enrichment, PageInput  # noqa: E402
 from processors.ai.local import enrich_page  # noqa: E402
