@@ -214,8 +214,10 @@ async def settle_sessions(
 async def forget_user_sessions(
     redis: aioredis.Redis, prefix: str, user_id: str, also: Iterable[str] = ()
 ) -> int:
-    """Delete ``user_id``'s ownership keys, stop notes and set (erasure); return the
-    ownership keys and listings deleted.
+    """Delete ``user_id``'s ownership keys, their sessions' stop notes and the listings
+    (erasure); return the ownership keys and listings deleted. A stop note of a session
+    whose owner key already expired is not found here; it holds only the session id and
+    expires with its life (:mod:`mindhit.session_stops`).
 
     ``also`` adds session ids known from elsewhere (the read tables). Only keys that
     still name ``user_id`` are deleted, so another user's claim is never touched.

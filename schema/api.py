@@ -50,8 +50,9 @@ class BatchResult(msgspec.Struct, frozen=True, kw_only=True):
     invalid ones, which are kept in the quarantine stream with their reason.
     ``stopped`` lists the upload's sessions the server had stopped (from the dashboard,
     or after ``MINDHIT_SESSION_IDLE_CLOSE_S`` without an event): the client should end
-    them, since what it records in them after the stop is not counted. A session is
-    listed up to a minute after its stop (the gateway's session cache).
+    them, since what it records in them after the stop is not counted. A stop from the
+    dashboard or the idle close may be listed only up to a minute later (the gateway's
+    session cache); one through this gateway's API, at the next upload.
     """
 
     batch_id: str
