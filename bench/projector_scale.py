@@ -117,7 +117,10 @@ def progress(conn: psycopg.Connection[object]) -> tuple[int, int]:
 
 def drained(conn: psycopg.Connection[object]) -> bool:
     """Whether the overview's rollups hold every folded visit (nothing left to drain)."""
-    row = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM overview_changes)").fetchone()
+    row = conn.execute(
+        "SELECT NOT EXISTS (SELECT 1 FROM overview_changes)"
+        " AND NOT EXISTS (SELECT 1 FROM overview_change_refs)"  # both kinds (migration 271)
+    ).fetchone()
     conn.commit()
     return bool(row and row[0])
 

@@ -17,7 +17,8 @@ rebuild a user's rollups from what is left (a user, up to a cut).
 Live, the visits fold does not update these five rollups of ``page_visits`` itself: it
 appends its changes to ``overview_changes`` (:func:`record_new_visits`, or
 :func:`upsert_staged_visits` into that table) in its own transaction, and
-:func:`drain_changes` later folds pending changes into the rollups and deletes them in
+:func:`drain_changes` later folds pending changes (per-visit rows and references to
+visits, :mod:`projector.overview_refs`) into the rollups and deletes them in
 one transaction (run by :mod:`projector.overview_drainer`, and by every erasure before
 it reads or adjusts the rollups). Replay's shadow fold still updates its shadow rollups
 in the batch's transaction (:func:`add_new_visits`, :func:`apply_changes`).
@@ -31,6 +32,8 @@ from typing import Any, Final
 
 import psycopg
 from psycopg import errors, sql
+
+from projector.overview_refs import OVERVIEW_CHANGE_REFS, take_references
 
 __all__ = [
     "LIVE_ROLLUPS",
@@ -59,8 +62,11 @@ user saw per page version, which the search reads); ``overview_branches`` is the
 sessions projection's."""
 OVERVIEW_CHANGES: Final = "overview_changes"
 """The live visits fold's pending changes to :data:`OVERVIEW_TABLES` (migration 265)."""
-LIVE_ROLLUPS: Final = {t: t for t in (OVERVIEW_CHANGES, *OVERVIEW_TABLES)}
-"""The live change table and rollups: what :func:`drain_changes` reads and writes."""
+LIVE_ROLLUPS: Final = {
+    t: t for t in (OVERVIEW_CHANGES, OVERVIEW_CHANGE_REFS, "page_visits", *OVERVIEW_TABLES)
+}
+"""The live change tables (both kinds), ``page_visits`` (references resolve against it)
+and rollups: what :func:`drain_changes` reads and writes."""
 
 
 def _sql(name: str) -> str:
@@ -219,18 +225,28 @@ def drain_changes(
     """Fold pending changes into the rollups and delete them, in the caller's transaction;
     return how many were drained (``limit``: at most that many, 0: every one it sees).
 
+    Both kinds of pending change are taken: per-visit rows (``limit`` counts them, lowest
+    ``seq`` first) and, within what ``limit`` leaves, references (each named visit counts;
+    :mod:`projector.overview_refs`). The count returned is rows plus named visits.
+
     Steps: delete the pending rows and move them into ``tmp_overview`` (one statement, so
-    exactly the rows deleted are added); when none is negative (the common case, new
-    visits), add them in one statement (:data:`_NEW_VISITS` over ``tmp_overview``), else
-    (a rewritten visit's stored version) by :func:`apply_changes`, which also drops rows
-    left at zero visits. The caller holds the erasure lock (shared, or exclusive for an
-    erasure) and is the only drainer: nobody else writes the rollups meanwhile.
+    exactly the rows deleted are added); lock the pending references, delete the
+    lowest-numbered within the bound and add their visits' stored versions to
+    ``tmp_overview`` (:func:`projector.overview_refs.take_references`); when none is
+    negative (the common case, new visits), add them in one statement
+    (:data:`_NEW_VISITS` over ``tmp_overview``), else (a rewritten visit's stored
+    version) by :func:`apply_changes`, which also drops rows left at zero visits. The
+    caller holds the erasure lock (shared, or exclusive for an erasure) and is the only
+    drainer: nobody else writes the rollups meanwhile.
     """
     ensure_overview_temp(conn)
     where = _AT_MOST if limit else ""
     taken = conn.execute(
         _fmt(_TAKE.replace("{where}", where), tables), {"limit": limit} if limit else None
     ).rowcount
+    taken = max(taken, 0)
+    if OVERVIEW_CHANGE_REFS in tables and (not limit or taken < limit):
+        taken += take_references(conn, tables, limit - taken if limit else None)
     if taken <= 0:
         return 0
     negative = conn.execute("SELECT EXISTS (SELECT 1 FROM tmp_overview WHERE visits < 0)")

@@ -3,7 +3,10 @@
 The overview's rollups of ``page_visits`` (:data:`projector.overview.OVERVIEW_TABLES`)
 are a read model of their own that catches up behind the visits fold (issue 14: they
 cost the fold more than ``page_visits`` itself). The fold appends what each batch
-changed to ``overview_changes`` in its own transaction; the drainer moves every pending
+changed to ``overview_changes`` in its own transaction (a row per changed visit version,
+or, from release 2 of issue 14 on, a row per batch in ``overview_change_refs`` naming its
+new visits, resolved against ``page_visits`` when drained: both kinds are read,
+:mod:`projector.overview_refs`); the drainer moves every pending
 change into the rollups in large batches, deleting what it drained in the same
 transaction, so a crash between the two loses nothing and counts nothing twice, and the
 rollups plus the pending changes always equal the aggregate of ``page_visits``.
@@ -73,7 +76,8 @@ def pending(conn: psycopg.Connection[Any]) -> Pending:
 
 
 def drain_once(conn: psycopg.Connection[Any], limit: int = DRAIN_ROWS) -> int | None:
-    """Drain up to ``limit`` pending changes; how many (None: another replica drains).
+    """Drain up to ``limit`` pending changes (rows, then the visits references name, the
+    last reference taken whole); how many (None: another replica drains).
 
     Steps, in one transaction: take the visits projection's write lock shared (a replay
     about to swap holds it exclusively: the drain waits, and the swap for the drain);

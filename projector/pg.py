@@ -37,6 +37,7 @@ from projector.overview import (
     rebuild_staged_branches,
     rebuild_user,
 )
+from projector.overview_refs import OVERVIEW_CHANGE_REFS
 from projector.projections import PROJECTIONS, ROLLUP_TABLES
 from projector.rows import EraseUser
 from projector.shared_pages import Heirs, hand_over_archive, hand_over_read_pages
@@ -88,7 +89,7 @@ _LOCK_URL_KEYS = sql_file("projector", "urls_lock_keys")
 
 def live_tables() -> dict[str, str]:
     """Every logical table (read tables, rollups, the overview's pending changes) is live."""
-    return {t: t for t in (*ALL_TABLES, *ROLLUP_TABLES, OVERVIEW_CHANGES)}
+    return {t: t for t in (*ALL_TABLES, *ROLLUP_TABLES, OVERVIEW_CHANGES, OVERVIEW_CHANGE_REFS)}
 
 
 def _fmt(text: str, tables: Tables) -> sql.Composed:

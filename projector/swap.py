@@ -164,7 +164,8 @@ def _swap_once(
         return outcome
     _rename(conn, tables)
     if "page_visits" in tables:  # the shadow rollups sum its visits: live changes are moot
-        conn.execute("DELETE FROM overview_changes")
+        conn.execute("DELETE FROM overview_changes")  # both kinds (migration 271)
+        conn.execute("DELETE FROM overview_change_refs")
     checkpoints.store(conn, {k: o for k, o in advance.items() if live.get(k) != o})
     if derivation is not None:
         record_derivation(

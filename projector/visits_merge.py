@@ -28,7 +28,11 @@ Live (``tables`` names ``overview_changes``) steps 2 and 3 write the changes to 
 table instead of the rollups (:func:`projector.overview.record_new_visits`; the upsert's
 change set goes there directly), and the overview drainer adds them to the rollups later
 (:mod:`projector.overview_drainer`): the fold's transaction writes ``page_visits``, one
-unindexed row per changed visit version and its checkpoint. Replay's shadow tables are
+unindexed row per changed visit version and its checkpoint. Before the upsert, pending
+references naming a staged visit become per-visit rows
+(:func:`projector.overview_refs.resolve_staged_references`: a reference adds the version
+stored when drained, so it must not outlive a rewrite); the fold itself writes per-visit
+rows, not references, until release 2 of issue 14. Replay's shadow tables are
 folded with their rollups as above.
 """
 
@@ -47,6 +51,7 @@ from projector.overview import (
     record_new_visits,
     upsert_staged_visits,
 )
+from projector.overview_refs import resolve_staged_references
 from projector.tables import PAGE_VISITS
 
 __all__ = ["merge_visits"]
@@ -89,7 +94,8 @@ def merge_visits(conn: psycopg.Connection[Any], tables: Mapping[str, str], upser
         with conn.transaction():
             conn.execute(insert)
     except errors.UniqueViolation:
-        if deferred:
+        if deferred:  # first the pending references naming a visit it may rewrite
+            resolve_staged_references(conn, tables)
             upsert_staged_visits(conn, tables, upsert, into=tables[OVERVIEW_CHANGES])
         else:
             upsert_staged_visits(conn, tables, upsert)

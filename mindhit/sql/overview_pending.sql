@@ -8,9 +8,15 @@
 -- synchronize_seqscans off (the callers: SET LOCAL), else the scan may start where a
 -- concurrent one is, mid-table. No index: it would cost the fold a b-tree insert per
 -- change (+40 % on the change rows' INSERT, measured).
-SELECT CASE WHEN count(*) <= 50000 THEN count(*)
-            ELSE greatest(count(*), coalesce(pg_sequence_last_value(
-                pg_get_serial_sequence('overview_changes', 'seq')::regclass) - min(seq) + 1, 0))
-       END,
-       coalesce(extract(epoch FROM now() - min(changed_at)), 0)
-FROM (SELECT seq, changed_at FROM overview_changes LIMIT 50001) first_read
+-- Changes by reference (overview_change_refs, migration 271: a row per batch, a few
+-- pending) count the visits they name, all read; the age is the oldest of either kind.
+SELECT c.changes + r.changes, extract(epoch FROM now() - least(c.oldest, r.oldest, now()))
+FROM (SELECT CASE WHEN count(*) <= 50000 THEN count(*)
+                  ELSE greatest(count(*), coalesce(pg_sequence_last_value(
+                      pg_get_serial_sequence('overview_changes', 'seq')::regclass)
+                      - min(seq) + 1, 0))
+             END AS changes,
+             min(changed_at) AS oldest
+      FROM (SELECT seq, changed_at FROM overview_changes LIMIT 50001) first_read) c,
+     (SELECT coalesce(sum(visits), 0) AS changes, min(changed_at) AS oldest
+      FROM overview_change_refs) r

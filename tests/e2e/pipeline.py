@@ -62,12 +62,18 @@ def forget_old_log(database_url: str) -> None:
             conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
 
 
+_PENDING = (
+    "SELECT EXISTS (SELECT 1 FROM overview_changes)"
+    " OR EXISTS (SELECT 1 FROM overview_change_refs)"  # both kinds (migration 271)
+)
+
+
 def wait_overview_drained(database_url: str, timeout_s: float = 60.0) -> None:
     """Wait until the projector's overview drainer left no change pending: the overview's
     rollups and the search's titles trail the timeline by that drain."""
     deadline = time.monotonic() + timeout_s
     with psycopg.connect(database_url, autocommit=True) as conn:
-        while conn.execute("SELECT EXISTS (SELECT 1 FROM overview_changes)").fetchone() != (False,):
+        while conn.execute(_PENDING).fetchone() != (False,):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"overview changes still pending after {timeout_s}s")
             time.sleep(0.2)

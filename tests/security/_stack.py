@@ -190,7 +190,8 @@ class Person:
             time.sleep(0.5)
         wait_rows(
             _database_url(),
-            "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM overview_changes WHERE user_id = %s)",
+            "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM overview_changes WHERE user_id = %s)"
+            " AND NOT EXISTS (SELECT 1 FROM overview_change_refs)",  # references: any user's
             (self.user_id,),
             timeout_s=max(1.0, deadline - time.monotonic()),
         )

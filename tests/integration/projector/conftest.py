@@ -41,6 +41,7 @@ STATE_TABLES = (
     "session_labels",
     "partition_fences",
     "overview_changes",
+    "overview_change_refs",
 )
 
 

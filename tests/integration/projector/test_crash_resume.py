@@ -78,7 +78,10 @@ def folded(conn: psycopg.Connection[Any]) -> dict[tuple[str, str, int], int]:
 
 def _drained(conn: psycopg.Connection[Any]) -> bool:
     """Whether the projector's overview drainer left nothing pending."""
-    row = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM overview_changes)").fetchone()
+    row = conn.execute(
+        "SELECT NOT EXISTS (SELECT 1 FROM overview_changes)"
+        " AND NOT EXISTS (SELECT 1 FROM overview_change_refs)"  # both kinds (migration 271)
+    ).fetchone()
     conn.commit()
     return bool(row and row[0])
 
