@@ -15,7 +15,10 @@ Rules (per client, i.e. per extension install):
   ``seq`` (``visit_id = deterministic_id(user_id, client_id, opened_seq)``: another
   user reusing the same ``client_id`` and ``seq`` names other visits).
 * Time per client never runs backwards (a client's ``ts`` is clamped to its last one),
-  so a client's visits never overlap; a ``session.stopped`` (from any client of the
+  so a client's visits never overlap. An event ignored as ``late`` (below) takes no
+  time: the client's clock stays where it was, since an extension records such events
+  again in a new session after an idle close (they were recorded offline) and they
+  must not be clamped to their ignored copies. A ``session.stopped`` (from any client of the
   user, e.g. the gateway's ``server`` client) closes the open visits of every client
   in that session at the stop time, so no visit extends beyond its session.
 * ``(client_id, seq)`` at or below the client's highest seen ``seq`` is a duplicate
@@ -193,7 +196,8 @@ class _Fold:
                 self._reopen(client_id, client, ev)
             previous_ts = client.last_ts
             ts = client.last_ts = ev.ts if ev.ts > previous_ts else previous_ts
-            if 0 <= client.idle_from <= ts:
+            idle_at = client.idle_from
+            if 0 <= idle_at <= ts:
                 self._become_idle(client_id, client)
             # Hot path: the client is already in this open session (nothing to enter).
             if (client.session_id == sid and sid in sessions) or self._enter_session(
@@ -211,6 +215,8 @@ class _Fold:
                         change = browser(client, ev) if browser is not None else SWITCH
                     if change is not None:
                         reconcile(client_id, client, seq, ts, change[0], change[1])
+            else:  # ignored as late: it takes no time (see the rules), but an idle it reached
+                client.last_ts = idle_at if 0 <= idle_at <= ts else previous_ts
             if reopened:
                 self.stop_reopened()
 

@@ -8,12 +8,15 @@ events recorded after the stop stay ignored (``late``).
 
 from __future__ import annotations
 
+import msgspec
+
 from processors.dwell import MAX_REOPENABLE, fold
 from schema.derived import VisitClosed
 from tests.unit.processors.browsing import Browser
 from tests.unit.processors.test_dwell import USER, final_view
 
 SID = "0190a0b0-0000-7000-8000-0000000000a1"
+NEW_SID = "0190a0b0-0000-7000-8000-0000000000a2"
 
 
 def _pages(visits: dict[str, VisitClosed]) -> list[tuple[str, int]]:
@@ -65,3 +68,35 @@ def test_late_events_of_an_older_session_than_the_last_few_stay_ignored() -> Non
     laptop.wait(2_000).activate(2, "https://b.example/")
     _, result = fold(state, USER, laptop.events[-1:])
     assert result.late == 1 and result.derived == []
+
+
+def test_what_was_recorded_offline_after_an_idle_close_counts_once_recorded_again() -> None:
+    # The laptop browsed offline for hours; meanwhile the server closed the session for
+    # lack of events. Its upload is ignored as late, and the extension records the same
+    # moments again in a new session: those keep their times (not clamped to the copies).
+    laptop = Browser("laptop", SID)
+    laptop.start()
+    laptop.activate(1, "https://before.example/")
+    laptop.wait(5_000).blur()
+    server = Browser("server", SID, ts=laptop.ts)
+    server.stop()  # the idle close, dated at the session's last event
+    state, _ = fold(None, USER, [*laptop.events, *server.events])
+
+    again = Browser("laptop", NEW_SID, ts=laptop.ts + 3 * 3_600_000)
+    offline = Browser("laptop", SID, ts=again.ts, seq=laptop.seq)
+    for browser in (offline, again):
+        if browser is again:
+            browser.start()
+        browser.focus(1)
+        browser.activate(2, "https://plane.example/")
+        browser.wait(60_000).activate(3, "https://wifi.example/")
+        browser.wait(30_000).blur()
+    recorded_again = [
+        msgspec.structs.replace(e, seq=offline.seq + i) for i, e in enumerate(again.events)
+    ]
+    state, ignored = fold(state, USER, offline.events)
+    assert ignored.late == len(offline.events) and ignored.derived == []
+    _, result = fold(state, USER, recorded_again)
+    visits, _ = final_view(list(result.derived))
+    assert _pages(visits) == [("https://plane.example/", 60_000), ("https://wifi.example/", 30_000)]
+    assert {v.session_id for v in visits.values()} == {NEW_SID}
