@@ -14,7 +14,9 @@ Sessions the gateway has confirmed as the uploader's within the last minute
 (:class:`ingest.owner_cache.OwnSessions`) are not asked again: an upload of a
 session in progress costs no claim round trip. The claim also reads whether the server
 stopped the sessions (:mod:`mindhit.session_stops`): the answer lists the uploader's
-stopped ones, so their extension ends them instead of recording on in vain.
+stopped ones (with each stop's reason and time), so their extension ends them instead
+of recording on in vain, and records again in a new session what it recorded after an
+idle close.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from mindhit.session_owners import (
     recorded_owners,
 )
 from mindhit.session_stops import stopped_among
-from schema.api import Rejection
+from schema.api import Rejection, SessionStop
 
 __all__ = ["FOREIGN_SESSION_REASON", "legacy_owners", "refuse_foreign_sessions", "split_foreign"]
 
@@ -82,14 +84,15 @@ async def refuse_foreign_sessions(
     legacy: LegacyOwners | None,
     settled_ttl: int = DEFAULT_SETTLED_TTL_S,
     known: OwnSessions | None = None,
-) -> tuple[ParsedBatch, list[str]]:
+) -> tuple[ParsedBatch, list[SessionStop]]:
     """Claim the batch's sessions for ``user_id``; refuse the events of others' sessions.
 
     A session whose owner key has expired is found in PostgreSQL (``legacy``) and keeps
     its owner (its key comes back for ``settled_ttl`` seconds). Sessions ``known`` to be
     ``user_id``'s are not asked again; those Redis confirms as theirs are added to it,
     but for the ones the server stopped (:mod:`mindhit.session_stops`, read alongside
-    the claim), which are returned (``user_id``'s own only) and asked again next time.
+    the claim), which are returned (``user_id``'s own only, by session id) and asked
+    again next time.
     """
     if not parsed.events:
         return parsed, []
@@ -104,4 +107,9 @@ async def refuse_foreign_sessions(
     if known is not None:
         known.remember(user_id, {s: owner for s, owner in owners.items() if s not in stopped})
     foreign = {s for s, owner in owners.items() if owner != user_id}
-    return split_foreign(parsed, foreign), sorted(stopped - foreign)
+    stops = [
+        SessionStop(session_id=s, reason=note.reason, stopped_at=note.at)
+        for s, note in sorted(stopped.items())
+        if s not in foreign
+    ]
+    return split_foreign(parsed, foreign), stops

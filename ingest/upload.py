@@ -220,7 +220,7 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
     except BatchError as exc:
         raise ApiError(exc.status_code, exc.detail, field=exc.field, position=exc.position) from exc
     settings = gateway.settings
-    parsed, stopped = await refuse_foreign_sessions(
+    parsed, stops = await refuse_foreign_sessions(
         gateway.redis,
         settings.key_prefix,
         info.user_id,
@@ -276,5 +276,6 @@ async def _ingest(gateway: GatewayState, info: TokenInfo, body: bytes) -> BatchR
         blocked=blocked_count,
         duplicate=append.duplicate,
         rejected=[item.rejection for item in parsed.rejected],
-        stopped=stopped,
+        stopped=[stop.session_id for stop in stops],
+        stops=stops,
     )

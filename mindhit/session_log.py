@@ -29,7 +29,7 @@ import redis.asyncio as aioredis
 
 from mindhit.clock import Clock, system_clock
 from mindhit.session_owners import LegacyOwners, claim_sessions, owners_of
-from mindhit.session_stops import note_stopped, stop_note_ttl_s
+from mindhit.session_stops import StopNote, StopReason, note_stopped, stop_note_ttl_s
 from mindhit.settings import Settings
 from mindhit.upload_log import ANY_EPOCH, AppendPolicy, RawPartition, UploadId, append_uploads
 from schema.api import SessionCreated
@@ -164,6 +164,7 @@ async def stop_session(
     *,
     clock: Clock = system_clock,
     legacy: LegacyOwners | None = None,
+    reason: StopReason = "user",
 ) -> int:
     """Stop one of ``user_id``'s sessions: append ``session.stopped``; return its time (ms).
 
@@ -189,5 +190,6 @@ async def stop_session(
         ts=now_ms,
     )
     await _append_server_event(redis, settings, user_id, event, now_ms=now_ms)
-    await note_stopped(redis, settings.key_prefix, session_id, stop_note_ttl_s(settings))
+    note = StopNote(reason, now_ms)
+    await note_stopped(redis, settings.key_prefix, session_id, stop_note_ttl_s(settings), note)
     return now_ms

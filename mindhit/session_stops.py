@@ -13,19 +13,32 @@ as long as the processors keep a user's fold state (:data:`STOP_NOTE_IDLE_MULTIP
 ``MINDHIT_SESSION_IDLE_CLOSE_S``, 7 days by default; after that its late events are
 refused by that rule anyway). The gateway reads the notes of an upload's sessions in
 the round trip that claims them and answers with the stopped ones that are the
-uploader's (``BatchResult.stopped``); the extension then ends the session and says so.
+uploader's (``BatchResult.stopped``, and ``BatchResult.stops`` with each stop's reason
+and time); the extension then ends the session and says so.
+
+A note holds :class:`StopNote`: who stopped the session (``user``: the dashboard or the
+API; ``idle``: the idle close) and as of when. An idle close is dated at the session's
+last event, so what an extension recorded after that moment (offline for hours, the
+session closed meanwhile for lack of events) was not lost by the user's choice: the
+extension records it again in a new session. A note written by an earlier build (``1``)
+reads as a user's stop of unknown time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Any, Final, Literal
+
+import msgspec
 
 from mindhit.settings import Settings
 
 __all__ = [
     "STOP_NOTE_IDLE_MULTIPLE",
+    "StopNote",
+    "StopReason",
     "note_stopped",
+    "read_note",
     "stop_note_ttl_s",
     "stopped_among",
     "stopped_key",
@@ -34,6 +47,31 @@ __all__ = [
 STOP_NOTE_IDLE_MULTIPLE: Final = 84
 """A stop note lives this many session idle closes: the life of a user's fold state
 (``processors.state.DWELL_IDLE_MULTIPLE``)."""
+
+
+StopReason = Literal["user", "idle"]
+"""``user``: stopped from the dashboard or the API; ``idle``: closed for lack of events."""
+
+
+class StopNote(msgspec.Struct, frozen=True, array_like=True):
+    """Why and as of when the server stopped a session (a stop note's value)."""
+
+    reason: StopReason
+    at: int
+    """The stop's time (Unix ms): for an idle close, the session's last event."""
+
+
+_UNKNOWN: Final = StopNote("user", 0)
+"""What a note without a readable value (an earlier build's ``1``) says."""
+_decode_note = msgspec.json.Decoder(StopNote).decode
+
+
+def read_note(value: bytes | str) -> StopNote:
+    """A note's value as a :class:`StopNote` (an unreadable one: a user's stop, time 0)."""
+    try:
+        return _decode_note(value)
+    except msgspec.DecodeError:
+        return _UNKNOWN
 
 
 def stopped_key(prefix: str, session_id: str) -> str:
@@ -46,18 +84,21 @@ def stop_note_ttl_s(settings: Settings) -> int:
     return max(1, round(STOP_NOTE_IDLE_MULTIPLE * settings.session_idle_close_s))
 
 
-async def note_stopped(redis: Any, prefix: str, session_id: str, ttl_s: int) -> None:
+async def note_stopped(
+    redis: Any, prefix: str, session_id: str, ttl_s: int, note: StopNote
+) -> None:
     """Note that the server stopped ``session_id`` (call after its stop is appended)."""
-    await redis.set(stopped_key(prefix, session_id), b"1", ex=ttl_s)
+    await redis.set(stopped_key(prefix, session_id), msgspec.json.encode(note), ex=ttl_s)
 
 
-async def stopped_among(redis: Any, prefix: str, session_ids: Iterable[str]) -> set[str]:
-    """The ``session_ids`` the server stopped (one pipelined round trip; none: no call)."""
+async def stopped_among(redis: Any, prefix: str, session_ids: Iterable[str]) -> dict[str, StopNote]:
+    """The ``session_ids`` the server stopped, with their notes (one pipelined round
+    trip; none: no call)."""
     ids = list(dict.fromkeys(session_ids))
     if not ids:
-        return set()
+        return {}
     pipe = redis.pipeline(transaction=False)
     for session_id in ids:
-        pipe.exists(stopped_key(prefix, session_id))
+        pipe.get(stopped_key(prefix, session_id))
     found = await pipe.execute()
-    return {s for s, hit in zip(ids, found, strict=True) if hit}
+    return {s: read_note(v) for s, v in zip(ids, found, strict=True) if v is not None}

@@ -202,7 +202,12 @@ class Housekeeper:
             # Stopped at its last event: the idle hours do not count as time spent.
             try:
                 await session_log.stop_session(
-                    self.redis, self.settings, user_id, session_id, clock=_fixed(last)
+                    self.redis,
+                    self.settings,
+                    user_id,
+                    session_id,
+                    clock=_fixed(last),
+                    reason="idle",
                 )
             except session_log.SessionNotFoundError:
                 continue

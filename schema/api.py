@@ -7,7 +7,7 @@ TypeScript types are generated from the JSON Schema of this module and
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -20,6 +20,7 @@ __all__ = [
     "EventBatch",
     "Rejection",
     "SessionCreated",
+    "SessionStop",
 ]
 
 MAX_BATCH_EVENTS = 500
@@ -41,6 +42,22 @@ class Rejection(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
 
 
+class SessionStop(msgspec.Struct, frozen=True, kw_only=True):
+    """A session of the upload the server stopped: how, and as of when.
+
+    ``reason`` ``user``: stopped from the dashboard or the API (what the client records
+    in it afterwards is not counted: the user asked for the stop). ``idle``: closed after
+    ``MINDHIT_SESSION_IDLE_CLOSE_S`` without an event reaching the server, dated at its
+    last event (``stopped_at``): events recorded after ``stopped_at`` (offline, say) are
+    not counted in it either, and a client should record them again in a new session.
+    ``stopped_at`` is 0 when unknown (a stop noted by an earlier build).
+    """
+
+    session_id: str
+    reason: Literal["user", "idle"]
+    stopped_at: int
+
+
 class BatchResult(msgspec.Struct, frozen=True, kw_only=True):
     """``202`` answer to ``POST /v1/events``.
 
@@ -52,7 +69,8 @@ class BatchResult(msgspec.Struct, frozen=True, kw_only=True):
     or after ``MINDHIT_SESSION_IDLE_CLOSE_S`` without an event): the client should end
     them, since what it records in them after the stop is not counted. A stop from the
     dashboard or the idle close may be listed only up to a minute later (the gateway's
-    session cache); one through this gateway's API, at the next upload.
+    session cache); one through this gateway's API, at the next upload. ``stops`` says
+    the same with each stop's reason and time (``stopped`` stays for earlier clients).
     """
 
     batch_id: str
@@ -61,6 +79,7 @@ class BatchResult(msgspec.Struct, frozen=True, kw_only=True):
     duplicate: bool = False
     rejected: list[Rejection] = []
     stopped: list[str] = []
+    stops: list[SessionStop] = []
 
 
 class SessionCreated(msgspec.Struct, frozen=True, kw_only=True):

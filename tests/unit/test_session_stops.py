@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mindhit.session_stops import STOP_NOTE_IDLE_MULTIPLE, stop_note_ttl_s
+from mindhit.session_stops import STOP_NOTE_IDLE_MULTIPLE, StopNote, read_note, stop_note_ttl_s
 from mindhit.settings import Settings
 from processors.state import DWELL_IDLE_MULTIPLE, dwell_ttl_ms
 
@@ -14,3 +14,10 @@ def test_a_stop_note_lives_as_long_as_a_users_fold_state() -> None:
     for idle_close_s in (7200.0, 60.0, 0.5):
         settings = Settings(session_idle_close_s=idle_close_s)
         assert abs(stop_note_ttl_s(settings) * 1000 - dwell_ttl_ms(settings)) <= 1000
+
+
+def test_a_note_of_an_earlier_build_reads_as_a_users_stop_of_unknown_time() -> None:
+    # Notes written before stops carried a reason hold "1": the extension ends the
+    # session (as before) and records nothing again in a new one.
+    assert read_note(b"1") == StopNote("user", 0)
+    assert read_note(b'["idle",1733000000000]') == StopNote("idle", 1_733_000_000_000)

@@ -11,6 +11,7 @@ export interface ClientContract {
   Rejection: Rejection;
   SessionCreated: SessionCreated;
   SessionStarted: SessionStarted;
+  SessionStop: SessionStop;
   SessionStopped: SessionStopped;
   TabActivated: TabActivated;
   TabRemoved: TabRemoved;
@@ -28,7 +29,8 @@ export interface ClientContract {
  *     or after ``MINDHIT_SESSION_IDLE_CLOSE_S`` without an event): the client should end
  *     them, since what it records in them after the stop is not counted. A stop from the
  *     dashboard or the idle close may be listed only up to a minute later (the gateway's
- *     session cache); one through this gateway's API, at the next upload.
+ *     session cache); one through this gateway's API, at the next upload. ``stops`` says
+ *     the same with each stop's reason and time (``stopped`` stays for earlier clients).
  */
 export interface BatchResult {
   accepted: number;
@@ -37,6 +39,7 @@ export interface BatchResult {
   duplicate?: boolean;
   rejected?: Rejection[];
   stopped?: string[];
+  stops?: SessionStop[];
 }
 /**
  * One event the gateway refused: where it was, which field, and why.
@@ -45,6 +48,21 @@ export interface Rejection {
   field: string;
   index: number;
   reason: string;
+}
+/**
+ * A session of the upload the server stopped: how, and as of when.
+ *
+ *     ``reason`` ``user``: stopped from the dashboard or the API (what the client records
+ *     in it afterwards is not counted: the user asked for the stop). ``idle``: closed after
+ *     ``MINDHIT_SESSION_IDLE_CLOSE_S`` without an event reaching the server, dated at its
+ *     last event (``stopped_at``): events recorded after ``stopped_at`` (offline, say) are
+ *     not counted in it either, and a client should record them again in a new session.
+ *     ``stopped_at`` is 0 when unknown (a stop noted by an earlier build).
+ */
+export interface SessionStop {
+  reason: "idle" | "user";
+  session_id: string;
+  stopped_at: number;
 }
 /**
  * Every error answer: the HTTP status, a sentence, and where it applies.

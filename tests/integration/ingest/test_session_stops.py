@@ -42,9 +42,11 @@ async def test_a_session_stopped_through_the_gateway_is_reported_to_its_next_upl
     assert (await _upload(client, account, active_event(recording, 1)))["stopped"] == []
     stop = await client.post(f"/v1/sessions/{recording}/stop", headers=account.headers)
     assert stop.status_code == 202
+    stopped = stop.json()["stopped_at"]
     after = await _upload(client, account, active_event(recording, 2), active_event(other, 3))
     # Its events are still stored (the log keeps everything); the client is told.
     assert after["accepted"] == 2 and after["stopped"] == [recording]
+    assert after["stops"] == [{"session_id": recording, "reason": "user", "stopped_at": stopped}]
     assert (await _upload(client, account, active_event(other, 4)))["stopped"] == []
     logged = [e.seq for _, up in await logged_uploads(aredis, settings) for e in up.events]
     assert {1, 2, 3, 4} <= set(logged)
@@ -76,3 +78,24 @@ async def test_another_users_stopped_session_is_never_reported(
     answer = await _upload(client, attacker, active_event(theirs, 1, "evil"))
     assert answer["accepted"] == 0 and answer["rejected"][0]["field"] == "session_id"
     assert answer["stopped"] == []
+
+
+async def test_an_idle_close_is_reported_with_the_time_the_client_records_again_from(
+    account: Account, aredis: aioredis.Redis, settings: Settings
+) -> None:
+    # The laptop was offline for hours; the housekeeping closed the session meanwhile,
+    # dated at its last event. The answer says so, so the extension records what came
+    # after that moment again in a new session instead of losing it.
+    quick = msgspec.structs.replace(settings, session_idle_close_s=0.4)  # cache: 0.4 s
+    async with serve(create_app(quick)) as client:
+        recording, last_event_ms = uuid7(), 1_733_000_000_000
+        assert (await _upload(client, account, active_event(recording, 1)))["stops"] == []
+        await stop_session(
+            aredis, quick, account.user_id, recording, clock=lambda: last_event_ms, reason="idle"
+        )
+        await asyncio.sleep(0.5)
+        told = await _upload(client, account, active_event(recording, 2))
+    assert told["stops"] == [
+        {"session_id": recording, "reason": "idle", "stopped_at": last_event_ms}
+    ]
+    assert told["stopped"] == [recording]  # what earlier extensions read

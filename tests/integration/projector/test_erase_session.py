@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from mindhit import session_log
 from mindhit.session_owners import recorded_owners
-from mindhit.session_stops import stopped_among
+from mindhit.session_stops import StopNote, stopped_among
 from mindhit.settings import Settings
 from projector.erase_session import tombstone_key
 from projector.housekeeping import Housekeeper
@@ -233,5 +233,7 @@ async def test_a_recording_session_idle_for_long_is_stopped_at_its_last_event(
     pg.commit()
     assert row is not None and row[0] == "processing"
     assert abs((row[1] - began).total_seconds()) < 1
-    # The extension still recording it hears of the stop in its next upload's answer.
-    assert await stopped_among(aredis, settings.key_prefix, [created.session_id])
+    # The extension still recording it hears of the stop in its next upload's answer: an
+    # idle close as of its last event (what it recorded later goes to a new session).
+    notes = await stopped_among(aredis, settings.key_prefix, [created.session_id])
+    assert notes == {created.session_id: StopNote("idle", began_ms)}

@@ -29,7 +29,7 @@ from mindhit.session_owners import (
     session_keys_key,
     settled_ttl_s,
 )
-from mindhit.session_stops import note_stopped, stopped_key
+from mindhit.session_stops import StopNote, note_stopped, stopped_key
 from mindhit.settings import Settings
 from schema.events import SessionStarted
 from schema.ids import uuid7
@@ -96,7 +96,8 @@ async def test_a_key_lives_until_projected_then_expires_and_the_row_keeps_the_ow
     # The victim uploads again: theirs, and the attacker's later events still refused.
     assert await _claim(aredis, fast, victim, session_id) == victim
     assert await _claim(aredis, fast, attacker, session_id) == victim
-    await note_stopped(aredis, settings.key_prefix, session_id, 3600)  # the server stopped it
+    stop = StopNote("user", 1)  # the server stopped it
+    await note_stopped(aredis, settings.key_prefix, session_id, 3600, stop)
     assert await forget_user_sessions(aredis, settings.key_prefix, victim) >= 1
     assert await aredis.exists(key) == 0
     assert await aredis.exists(stopped_key(settings.key_prefix, session_id)) == 0  # erased too
