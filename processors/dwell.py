@@ -15,10 +15,9 @@ Rules (per client, i.e. per extension install):
   ``seq`` (``visit_id = deterministic_id(user_id, client_id, opened_seq)``: another
   user reusing the same ``client_id`` and ``seq`` names other visits).
 * Time per client never runs backwards (a client's ``ts`` is clamped to its last one),
-  so a client's visits never overlap. An event ignored as ``late`` (below) takes no
-  time: the client's clock stays where it was, since an extension records such events
-  again in a new session after an idle close (they were recorded offline) and they
-  must not be clamped to their ignored copies. A ``session.stopped`` (from any client of the
+  so a client's visits never overlap; an event ignored as ``late`` takes no time (after
+  an idle close the extension records them again in a new session: not clamped to
+  their copies). A ``session.stopped`` (from any client of the
   user, e.g. the gateway's ``server`` client) closes the open visits of every client
   in that session at the stop time, so no visit extends beyond its session.
 * ``(client_id, seq)`` at or below the client's highest seen ``seq`` is a duplicate
@@ -59,9 +58,8 @@ Rules (per client, i.e. per extension install):
 The fold is pure, shaped ``(state, events) -> (new_state, outputs)``: it never
 changes the state it is given (it works on a copy), so a caller that fails to send
 the outputs still holds the state from before and may fold the same events again
-(the handler keeps the new state only once the outputs are stored). It is
-deterministic, so folding the same events once, with duplicates, or split into any
-batches yields the same derived events and the same state.
+(the handler keeps the new state only once the outputs are stored). Deterministic:
+the same events once, with duplicates, or in any batches give the same outputs and state.
 """
 
 from __future__ import annotations
@@ -129,18 +127,16 @@ def fold(
     """Fold one user's events (in log order) into a new state.
 
     Args:
-        state: the user's state, its encoding (:func:`encode_state`, as the state
-            store keeps it), or ``None`` for a user seen for the first time. Never
-            changed: the result is a new state (decoded, else a copy; but ``in_place``).
+        state: the user's state, its encoding (:func:`encode_state`), or ``None`` for a
+            new user. Never changed: the result is a new state (but ``in_place``).
         user_id: whose events these are (from the log entry, never the client).
         events: the user's client events, in the order the log holds them.
         idle_threshold_ms: after how long without input the user counts as idle;
             0 = exactly when the client reports idle (see the module's rules). A
             user's events must always be folded with the same threshold.
-        stale_before: events recorded before this (client time, ms) of sessions the
-            state does not know are late (the state of such a session may have
-            expired); from the log (when the gateway received them minus the state's
-            lifetime), never a clock. 0 = none.
+        stale_before: events recorded before this (client ms) of sessions the state
+            does not know are late (their state may have expired); from the log (when
+            the gateway received them minus the state's lifetime). 0 = none.
         in_place: fold ``state`` (an object the caller hands over) itself, not a copy.
 
     Returns:
@@ -175,8 +171,7 @@ class _Fold:
         self.user_id = user_id
         self.threshold = idle_threshold_ms
         self.out = FoldResult(derived=[], gaps=[])
-        self.reopened: dict[str, int] = {}
-        """The stopped session reopened for the event being folded → its stop time."""
+        self.reopened: dict[str, int] = {}  # the session reopened for an event → its stop
 
     def apply(self, events: Iterable[ClientEvent]) -> None:
         """Fold the events in order (the rules are in the module docstring)."""
@@ -215,7 +210,7 @@ class _Fold:
                         change = browser(client, ev) if browser is not None else SWITCH
                     if change is not None:
                         reconcile(client_id, client, seq, ts, change[0], change[1])
-            else:  # ignored as late: it takes no time (see the rules), but an idle it reached
+            else:  # ignored as late: takes no time (see the rules), but for an idle it reached
                 client.last_ts = idle_at if 0 <= idle_at <= ts else previous_ts
             if reopened:
                 self.stop_reopened()
