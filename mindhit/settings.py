@@ -113,7 +113,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             once archived and consumed by every reader (``0`` = leave at once).
         retention_days: history kept per user, in days (``0`` = forever); the default and
             the most a user may choose; older event-archive partitions are dropped.
-        session_idle_close_s: a recording session with no event for this long is stopped.
+        session_idle_close_s: a recording session with no event for this long is stopped
+            (the extension records what it recorded after that moment again in a new
+            session).
         delete_undo_s: how long a deleted session can be restored before it is erased.
         housekeeping_interval_s: how often the projector runs deletions, retention and idle closing.
         secret_key: signs dashboard cookies; generated into data_dir when empty.

@@ -57,6 +57,8 @@ export interface StatusView {
   sessionStartedAt: number | null;
   /** Why the last session ended without the user stopping it here ("" when it did not). */
   sessionEnded: string;
+  /** Why the running session is a new one the user did not start ("" when it is not). */
+  sessionContinued: string;
   pausedUntil: number;
   queued: number;
   inflight: number;

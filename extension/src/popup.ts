@@ -52,7 +52,7 @@ function render(s: StatusView): void {
   } else if (s.pausedUntil > 0) {
     state.textContent = `Paused until ${new Date(s.pausedUntil).toLocaleTimeString()}`;
   } else if (s.recording) {
-    state.textContent = `Recording${s.sessionLabel ? `: ${s.sessionLabel}` : ""}`;
+    state.textContent = `Recording${s.sessionLabel ? `: ${s.sessionLabel}` : ""}${s.sessionContinued ? ` (${s.sessionContinued})` : ""}`;
     state.classList.add("recording");
   } else {
     state.textContent = s.sessionEnded ? `Not recording: ${s.sessionEnded}` : "Not recording";

@@ -62,11 +62,12 @@ describe("Recorder", () => {
   it("ends the running session when the server stopped it, says why, and records nothing more in it", async () => {
     const { recorder, stored, clock, store } = await setup();
     const session = await recorder.startSession("evening", async () => [tab("https://a.example/")]);
-    expect(await recorder.endStoppedSession(["0190a0b0-0000-7000-8000-000000000001"])).toBeNull();
+    const byUser = (id: string) => [{ session_id: id, reason: "user" as const, stopped_at: clock.t }];
+    expect(await recorder.onServerStops(byUser("0190a0b0-0000-7000-8000-000000000001"), [], "")).toBeUndefined();
     expect((await store.session())?.id).toBe(session.id); // another session: nothing changes
-    expect(await recorder.endStoppedSession([session.id])).toEqual(session);
+    expect(await recorder.onServerStops(byUser(session.id), [], "")).toBeNull();
     expect(await store.session()).toBeNull();
-    expect((await store.status()).sessionEnded).toMatch(/^"evening" was stopped on the dashboard/);
+    expect((await store.status()).sessionEnded).toBe('"evening" was stopped on the dashboard; start a new one to go on recording');
     const before = stored.length;
     await recorder.submit(clock.t + 1, () => tab("https://b.example/", 4));
     expect(stored).toHaveLength(before); // no session: not recorded in vain

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { Uploader } from "../src/lib/sender";
+import { Uploader, type UploaderDeps } from "../src/lib/sender";
 import { MemoryKV, Store } from "../src/lib/store";
 import type { EventQueue } from "../src/lib/queue";
 import { EventQueue as Queue } from "../src/lib/queue";
@@ -19,7 +19,7 @@ async function setup(script: Reply[], opts: { batchEvents?: number; clock?: { t:
   const clock = opts.clock ?? { t: 1_000_000 };
   const logs: string[] = [];
   let ids = 0;
-  const make = (q: EventQueue, onStopped?: (ids: string[]) => Promise<unknown>) =>
+  const make = (q: EventQueue, onStopped?: UploaderDeps["onStopped"]) =>
     new Uploader({
       onStopped,
       queue: q,
@@ -48,22 +48,28 @@ describe("Uploader", () => {
     expect((await queue.stats()).count).toBe(0);
   });
 
-  it("hands the sessions the server stopped to onStopped, after the batch is acknowledged", async () => {
-    const stopped = ["0190a0b0-0000-7000-8000-0000000000a1"];
+  it("hands the sessions the server stopped to onStopped with the batch, after it is acknowledged", async () => {
+    const sid = "0190a0b0-0000-7000-8000-0000000000a1";
+    const stops = [{ session_id: sid, reason: "idle", stopped_at: 5 }];
     const { gw, queue, store, make } = await setup([
-      { status: 202, body: { batch_id: "x", accepted: 1, stopped } },
+      { status: 202, body: { batch_id: "x", accepted: 1, stopped: [sid], stops } },
       { status: 202, body: { batch_id: "y", accepted: 1 } },
+      { status: 202, body: { batch_id: "z", accepted: 1, stopped: [sid] } }, // an earlier gateway
     ]);
-    const told: string[][] = [];
-    const uploader = make(queue, (ids) => Promise.resolve(void told.push(ids)));
-    await queue.append([transition(1)]);
+    const told: unknown[][] = [];
+    const uploader = make(queue, (s, sent, account) => Promise.resolve(void told.push([s, sent.map((e) => e.seq), account])));
+    await queue.append([transition(1)], "acct");
+    await store.setConfig({ account: "acct" });
     await uploader.pump();
-    expect(told).toEqual([stopped]);
+    expect(told).toEqual([[stops, [1], "acct"]]);
     expect((await queue.stats()).count).toBe(0);
-    await queue.append([transition(2)]);
+    await queue.append([transition(2)], "acct");
     await uploader.pump();
-    expect(told).toEqual([stopped]); // an answer without `stopped` tells nothing
-    expect(gw.received).toHaveLength(2);
+    expect(told).toHaveLength(1); // an answer without stops tells nothing
+    await queue.append([transition(3)], "acct");
+    await uploader.pump();
+    expect(told[1]).toEqual([[{ session_id: sid, reason: "user", stopped_at: 0 }], [3], "acct"]);
+    expect(gw.received).toHaveLength(3);
     expect((await store.status()).lastError).toBe("");
   });
 

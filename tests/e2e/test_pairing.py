@@ -7,6 +7,8 @@ Connect, confirms the device name on the dashboard's pairing page, and the exten
 its new token and closes the tab. A session recorded from the popup over two pages then
 reaches the user's timeline. A session the server then stops (through the API, as the
 dashboard's Stop does) ends in the extension at its next upload, and the popup says why.
+Last, a session the housekeeping closes for lack of events (``MINDHIT_SESSION_IDLE_CLOSE_S``,
+short here) goes on in a new session with what the extension recorded after the close.
 Screenshots: ``test-artifacts/e2e/pairing-*.png``.
 """
 
@@ -56,6 +58,10 @@ def pipeline(redis_url: str, database_url: str, tmp_path: Path) -> Iterator[Pipe
         database_url=database_url,
         data_dir=tmp_path / "data",
         logs=ARTIFACTS / "logs-pairing",
+        extra_env={
+            "MINDHIT_SESSION_IDLE_CLOSE_S": str(IDLE_CLOSE_S),
+            "MINDHIT_HOUSEKEEPING_INTERVAL_S": "1",
+        },
     ) as running:
         yield running
 
@@ -67,6 +73,15 @@ VISITS = (
 RECORDING = (
     "SELECT s.session_id, s.user_id FROM sessions s JOIN users u USING (user_id)"
     " WHERE u.email = %s AND s.status = 'recording'"
+)
+IDLE_CLOSE_S = 12
+"""The idle close of this test's pipeline: long enough for every step before the last
+(no session waits this long between two events), short for the last."""
+LABELLED = (
+    "SELECT s.session_id::text, s.status, coalesce(array_agg(v.url ORDER BY v.start_at)"
+    " FILTER (WHERE v.url IS NOT NULL), '{}') FROM sessions s JOIN users u USING (user_id)"
+    " LEFT JOIN page_visits v USING (session_id) WHERE u.email = %s AND s.label = 'back online'"
+    " GROUP BY s.session_id, s.status, s.started_at ORDER BY s.started_at"
 )
 DEVICES = (
     "SELECT t.device FROM device_tokens t JOIN users u USING (user_id)"
@@ -121,7 +136,28 @@ async def test_connect_to_mindhit_pairs_the_extension_and_its_session_reaches_th
             )
         assert stop.status_code == 202, stop.text
 
-    control = {"visits": wait_for_visits, "stop": stop_from_server}
+    def wait_for_idle_close() -> None:
+        """Until the housekeeping closed the session, and the gateway's cache forgot it."""
+        deadline = time.monotonic() + 60
+        while [row[1] for row in _rows(database_url, LABELLED, email)] in ([], ["recording"]):
+            assert time.monotonic() < deadline, _rows(database_url, LABELLED, email)
+            time.sleep(0.3)
+        # The gateway trusts its cache of the uploader's sessions for the idle close here,
+        # from the last upload (at most 5 s after the last event the close is dated at).
+        time.sleep(6)
+
+    def wait_for_the_new_session() -> None:
+        deadline = time.monotonic() + 90
+        while len(rows := _rows(database_url, LABELLED, email)) < 2 or not rows[1][2]:
+            assert time.monotonic() < deadline, rows
+            time.sleep(0.5)
+
+    control = {
+        "visits": wait_for_visits,
+        "stop": stop_from_server,
+        "idle": wait_for_idle_close,
+        "continued": wait_for_the_new_session,
+    }
     checks = (await run_driver(DRIVER, config, control))["checks"]
 
     # The popup kept what the user typed through its refreshes.
@@ -146,3 +182,13 @@ async def test_connect_to_mindhit_pairs_the_extension_and_its_session_reaches_th
     assert not after["recording"] and after["sessionStartedAt"] is None, after
     assert after["sessionEnded"].startswith('"left running" was stopped'), after
     assert checks["stateAfterServerStop"].startswith('Not recording: "left running" was stopped')
+    # Closed by the server for lack of events, the session went on in a new one holding
+    # what was recorded after the close, and the popup says why.
+    again = checks["afterIdleClose"]
+    assert again["recording"] and again["sessionLabel"] == "back online", again
+    assert again["startedAfter"] > again["startedBefore"], again
+    assert again["sessionContinued"].startswith("in a new session"), again
+    assert "(in a new session: nothing reached the server" in checks["stateAfterIdleClose"]
+    closed, continued = _rows(database_url, LABELLED, email)
+    assert f"{pages}/moon.html" not in closed[2], closed  # nothing after the close in it
+    assert f"{pages}/moon.html" in continued[2], continued

@@ -320,6 +320,54 @@ export class EventQueue {
     return deleted;
   }
 
+  /**
+   * Rewrite what waits after `sent`, the batch just acknowledged: `change` gets the
+   * queued events in order and returns the queue's new contents (null: no change),
+   * numbered from the seq after the batch's last (those were never sent). One
+   * transaction; `change` must not await. Events that keep their id keep the account
+   * they were queued for; new ones are `account`'s.
+   *
+   * @returns the queue's new contents with their seqs, or null when unchanged.
+   */
+  async rewrite(
+    sent: readonly ClientEvent[],
+    account: string,
+    change: (queued: ClientEvent[]) => EventDraft[] | null,
+  ): Promise<ClientEvent[] | null> {
+    const tx = this.db.transaction([EVENTS, META], "readwrite");
+    const committed = done(tx);
+    const events = tx.objectStore(EVENTS);
+    const meta = tx.objectStore(META);
+    const state = { ...FRESH, ...((await req(meta.get(STATE_KEY))) as QueueState | undefined) };
+    const last = sent.reduce((max, e) => Math.max(max, e.seq), 0);
+    const rows: Row[] = [];
+    await walk(events, IDBKeyRange.lowerBound(last, true), (c) => rows.push(c.value as Row) > 0);
+    const drafts = change(rows.map((r) => r.event));
+    if (drafts === null) {
+      await committed;
+      return null;
+    }
+    const owners = new Map(rows.map((r) => [r.event.event_id, r.account]));
+    for (const r of rows) {
+      events.delete(r.seq);
+      state.count -= 1;
+      state.bytes -= r.bytes;
+    }
+    const base = last > 0 ? last + 1 : (rows[0]?.seq ?? state.nextSeq);
+    const stored = drafts.map((d, i) => ({ ...d, seq: base + i }));
+    for (const event of stored) {
+      const row = rowOf(event, owners.has(event.event_id) ? owners.get(event.event_id) : account);
+      events.put(row);
+      state.count += 1;
+      state.bytes += row.bytes;
+    }
+    state.nextSeq = Math.max(state.nextSeq, base + stored.length);
+    await this.enforce(events, state);
+    meta.put(state, STATE_KEY);
+    await committed;
+    return stored;
+  }
+
   /** Drop the batch in flight without sending it (the gateway refused it as a whole). */
   async discard(batchId: string): Promise<void> {
     await this.updateInflight(batchId, () => null, true);

@@ -20,10 +20,11 @@
  * event), so starting and stopping works offline; the gateway learns about the
  * session from the log.
  */
-import type { ClientEvent } from "../generated/contract";
+import type { ClientEvent, SessionStop } from "../generated/contract";
 import { isBlocked } from "./blocklist";
 import { type EventPayload, draft } from "./events";
 import type { EventQueue } from "./queue";
+import { type RecordedAgain, recordAgain } from "./rehome";
 import type { Config, Session, Store } from "./store";
 import { BLOCKED_URL, NOT_A_PAGE_URL, type UserSecrets, NO_USER_SECRETS, isPageUrl, isUrlTitle, scrubUrl, userSecrets } from "./urls";
 
@@ -123,7 +124,7 @@ export class Recorder {
       const session: Session = { id: this.d.newId(ts), label, startedAt: ts };
       await this.d.store.setSession(session);
       await this.d.store.setPausedUntil(0);
-      await this.d.store.updateStatus({ sessionEnded: "" });
+      await this.d.store.updateStatus({ sessionEnded: "", sessionContinued: "" });
       await this.storeObserved(ts, [{ payload: { type: "session.started", label } }, ...(await snapshot())], true);
       return session;
     });
@@ -137,29 +138,79 @@ export class Recorder {
       await this.storeObserved(this.d.now(), [{ payload: { type: "session.stopped" } }], true);
       await this.d.store.setSession(null);
       await this.d.store.setPausedUntil(0);
+      await this.d.store.updateStatus({ sessionContinued: "" });
       return session;
     });
   }
 
   /**
-   * The gateway says the server stopped these sessions (from the dashboard, or after
-   * hours without an event): if the running session is one, it ends here too, and the
-   * popup says why. Nothing is queued (the server's stop is in the log already) and
-   * what is queued still uploads; from now on nothing is recorded in it in vain.
+   * The gateway says the server stopped these sessions; `sent` is the batch whose answer
+   * said so (acknowledged), `account` the account it went to.
+   *
+   * - Stopped by the user (the dashboard, the API; or a stop of unknown kind): if the
+   *   running session is one, it ends here too and the popup says why. Nothing is
+   *   queued (the server's stop is in the log already); from now on nothing is
+   *   recorded in it in vain.
+   * - Closed after a long time without an event reaching the server (`idle`): what was
+   *   recorded in it after the close (offline, say) is recorded again in a new session
+   *   (`recordAgain`, rehome.ts), which the recording goes on in if it was running.
+   *
+   * @returns the session recording now when it changed (null: none), else undefined.
    */
-  endStoppedSession(sessionIds: readonly string[]): Promise<Session | null> {
+  onServerStops(stops: readonly SessionStop[], sent: readonly ClientEvent[], account: string): Promise<Session | null | undefined> {
     return this.serial(async () => {
-      const session = await this.d.store.session();
-      if (!session || !sessionIds.includes(session.id)) return null;
-      await this.d.store.setSession(null);
-      await this.d.store.setPausedUntil(0);
-      const name = session.label ? `"${session.label}"` : "The session";
-      await this.d.store.updateStatus({
-        sessionEnded: `${name} was stopped on the dashboard or after a long time without activity; start a new one to go on recording`,
-      });
-      this.d.log("session stopped by the server, ended", { session_id: session.id });
-      return session;
+      let outcome: Session | null | undefined;
+      for (const stop of stops) {
+        const session = await this.d.store.session();
+        const running = session?.id === stop.session_id ? session : null;
+        if (stop.reason === "idle" && stop.stopped_at > 0) {
+          outcome = (await this.continueAfterIdleClose(stop, sent, account, running)) ?? outcome;
+        } else if (running) {
+          await this.endRunning(running, stop.reason === "user" && stop.stopped_at > 0);
+          outcome = null;
+        }
+      }
+      return outcome;
     });
+  }
+
+  private async endRunning(session: Session, byUser: boolean): Promise<void> {
+    await this.d.store.setSession(null);
+    await this.d.store.setPausedUntil(0);
+    const name = session.label ? `"${session.label}"` : "The session";
+    const how = byUser ? "on the dashboard" : "on the dashboard or after a long time without activity";
+    await this.d.store.updateStatus({ sessionEnded: `${name} was stopped ${how}; start a new one to go on recording`, sessionContinued: "" });
+    this.d.log("session stopped by the server, ended", { session_id: session.id });
+  }
+
+  /** Move what was recorded after an idle close to a new session; it runs on if `running`. */
+  private async continueAfterIdleClose(
+    stop: SessionStop,
+    sent: readonly ClientEvent[],
+    account: string,
+    running: Session | null,
+  ): Promise<Session | undefined> {
+    const now = this.d.now();
+    const next = { id: this.d.newId(now), label: running?.label ?? "", eventId: this.d.newId };
+    const close = { sessionId: stop.session_id, stoppedAt: stop.stopped_at };
+    const plan: { moved: RecordedAgain | null } = { moved: null };
+    await this.d.queue.rewrite(sent, account, (queued) => {
+      plan.moved = recordAgain(close, sent, queued, next);
+      return plan.moved?.queue ?? null;
+    });
+    const { moved } = plan;
+    if (moved) {
+      // The uploader sends them next (it is answering the batch that reported the close).
+      this.d.log("recorded again in a new session after an idle close", { from: stop.session_id, to: next.id, moved: moved.moved, lost: moved.lost });
+    }
+    if (!running) return undefined;
+    const session: Session = { id: next.id, label: running.label, startedAt: moved?.startedAt ?? now };
+    await this.d.store.setSession(session);
+    if (!moved) await this.storeObserved(now, [{ payload: { type: "session.started", label: running.label } }], true);
+    await this.d.store.updateStatus({
+      sessionContinued: "in a new session: nothing reached the server for a long time (offline?), so it closed the previous one",
+    });
+    return session;
   }
 
   /**

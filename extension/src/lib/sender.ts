@@ -4,7 +4,9 @@
  *
  * - 2xx: the batch is stored (or was, for a `duplicate` retry); events the
  *   gateway rejected as invalid are logged and dropped, the rest are done; sessions
- *   it says the server `stopped` are handed to `onStopped` (the recorder ends them).
+ *   it says the server stopped (`stops`; `stopped` from an earlier gateway) are handed
+ *   to `onStopped` with the batch (the recorder ends them, or records again in a new
+ *   session what the server did not count after an idle close).
  * - 401/403: stop; the popup asks the user to sign in again. The queue is kept
  *   for that account: a batch only ever takes events queued for the account of
  *   the token it is sent with (or before any pairing), see queue.ts.
@@ -14,7 +16,7 @@
  *   are persisted with the batch, so a restarted worker keeps waiting.
  * - 400/422: the batch as a whole is malformed; it is dropped and the error shown.
  */
-import type { BatchResult, EventBatch } from "../generated/contract";
+import type { BatchResult, ClientEvent, EventBatch, SessionStop } from "../generated/contract";
 import { LIMITS } from "../generated/meta";
 import { type BackoffPolicy, DEFAULT_BACKOFF, classifyStatus, parseRetryAfter, retryDelay } from "./backoff";
 import type { EventQueue, InFlight } from "./queue";
@@ -38,8 +40,8 @@ export interface UploaderDeps {
   random: () => number;
   newId: () => string;
   log: (msg: string, data?: unknown) => void;
-  /** Sessions the gateway says the server stopped (the recorder ends the running one). */
-  onStopped?: (sessionIds: string[]) => Promise<unknown>;
+  /** Sessions the gateway says the server stopped, with the batch that learned it and its account. */
+  onStopped?: (stops: SessionStop[], sent: ClientEvent[], account: string) => Promise<unknown>;
   batchEvents?: number;
   batchBytes?: number;
   policy?: BackoffPolicy;
@@ -160,7 +162,8 @@ export class Uploader {
       this.d.log("event rejected by the gateway, dropped", { ...r, seq: ev?.seq, type: ev?.type });
     }
     await this.d.queue.ack(batch.batch_id);
-    if (result.stopped?.length) await this.d.onStopped?.(result.stopped);
+    const stops = result.stops ?? (result.stopped ?? []).map((id): SessionStop => ({ session_id: id, reason: "user", stopped_at: 0 }));
+    if (stops.length) await this.d.onStopped?.(stops, batch.events, batch.account ?? "");
     const status = await this.d.store.status();
     await this.d.store.updateStatus({
       lastUploadAt: now,

@@ -69,6 +69,8 @@ export interface Status {
   pairing: string;
   /** Why the last session ended without the user stopping it here ("" when it did not). */
   sessionEnded: string;
+  /** Why the running session is a new one the user did not start ("" when it is not). */
+  sessionContinued: string;
 }
 
 /** A "Connect to MindHit" in progress: the PKCE verifier waits for the dashboard's code. */
@@ -98,6 +100,7 @@ export const INITIAL_STATUS: Status = {
   nextRetryAt: null,
   pairing: "",
   sessionEnded: "",
+  sessionContinued: "",
 };
 
 /** In-memory KV (tests, and a fallback when chrome.storage is unavailable). */

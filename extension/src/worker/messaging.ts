@@ -32,6 +32,7 @@ export async function statusView(message?: string): Promise<StatusView> {
     sessionLabel: session?.label ?? "",
     sessionStartedAt: session?.startedAt ?? null,
     sessionEnded: session === null ? status.sessionEnded : "",
+    sessionContinued: session === null ? "" : status.sessionContinued,
     pausedUntil: pausedUntil > Date.now() ? pausedUntil : 0,
     queued: stats.count,
     inflight: stats.inflight,

@@ -13,7 +13,7 @@ export const recorderReady = queueReady.then(
     new Recorder({ queue, store, now: () => Date.now(), newId: (ms) => uuidv7(ms), onStored, log }),
 );
 
-onSessionsStopped((sessionIds) => recorderReady.then((r) => r.endStoppedSession(sessionIds)));
+onSessionsStopped((stops, sent, account) => recorderReady.then((r) => r.onServerStops(stops, sent, account)));
 
 /** Record an observation made at `ts` (serialised, in call order). */
 export function record(ts: number, observe: () => Promise<Observed | null> | Observed | null): void {

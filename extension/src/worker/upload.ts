@@ -3,16 +3,17 @@
  * triggers it 5 s after the first event waiting, at once at 200 events, and at the
  * retry time the uploader asks for.
  */
-import type { ClientEvent } from "../generated/contract";
+import type { ClientEvent, SessionStop } from "../generated/contract";
 import { FlushScheduler } from "../lib/scheduler";
 import { Uploader } from "../lib/sender";
 import { uuidv7 } from "../lib/uuid";
 import { log, queueReady, store } from "./state";
 
-let stoppedHandler: (sessionIds: string[]) => Promise<unknown> = () => Promise.resolve();
+type StopHandler = (stops: SessionStop[], sent: ClientEvent[], account: string) => Promise<unknown>;
+let stoppedHandler: StopHandler = () => Promise.resolve();
 
-/** Who ends the sessions the gateway says the server stopped (the recorder: recording.ts). */
-export function onSessionsStopped(handler: (sessionIds: string[]) => Promise<unknown>): void {
+/** Who handles the sessions the gateway says the server stopped (the recorder: recording.ts). */
+export function onSessionsStopped(handler: StopHandler): void {
   stoppedHandler = handler;
 }
 
@@ -26,7 +27,7 @@ export const uploaderReady = queueReady.then(
       random: () => Math.random(),
       newId: () => uuidv7(Date.now()),
       log,
-      onStopped: (sessionIds) => stoppedHandler(sessionIds),
+      onStopped: (stops, sent, account) => stoppedHandler(stops, sent, account),
     }),
 );
 

@@ -3,8 +3,10 @@
 // popup refreshes meanwhile), clicks Connect, confirms the device name on the pairing
 // page the extension opened, and the extension picks up its token. Then a session is
 // recorded from the popup over two pages; the test waits (CTRL visits) until the pipeline
-// shows the visits, and the driver screenshots the session's timeline. Last, a session
-// the server stops (CTRL stop) ends in the extension at its next upload.
+// shows the visits, and the driver screenshots the session's timeline. Then a session
+// the server stops (CTRL stop) ends in the extension at its next upload. Last, a session
+// the server closes for lack of events (CTRL idle) goes on in a new session with what
+// the extension recorded after the close (CTRL continued).
 //
 // Usage: node pair.mjs CONFIG_JSON
 //   CONFIG_JSON: {extensionDir, profileDir, webUrl, email, password, device,
@@ -105,6 +107,39 @@ try {
   await popup.waitForSelector("#start-btn:not([hidden])");
   results.checks.stateAfterServerStop = await popup.textContent("#state");
   await shot(popup, "pairing-5-stopped-by-the-server");
+
+  // 7. The server closes a session that had no event for MINDHIT_SESSION_IDLE_CLOSE_S
+  //    (short here; hours offline in life; CTRL idle waits for the housekeeping to do it).
+  //    What the extension records after the close goes on in a new session of the same
+  //    name instead of being lost, and the popup says so.
+  await popup.fill("#label", "back online");
+  await popup.click("#start-btn");
+  await popup.waitForSelector("#stop-btn:not([hidden])");
+  await tab.bringToFront();
+  await tab.goto(cfg.pages.a);
+  await sleep(1_000);
+  await drained();
+  const beforeClose = await inWorker(() => self.mindhit.status());
+  await ctrl("idle");
+  await tab.goto(cfg.pages.b);
+  await sleep(2_000);
+  await drained();
+  const continued = await inWorker(() => self.mindhit.status());
+  results.checks.afterIdleClose = {
+    recording: continued.recording,
+    sessionLabel: continued.sessionLabel,
+    sessionContinued: continued.sessionContinued,
+    startedBefore: beforeClose.sessionStartedAt,
+    startedAfter: continued.sessionStartedAt,
+  };
+  await popup.reload();
+  await popup.waitForSelector("#stop-btn:not([hidden])");
+  results.checks.stateAfterIdleClose = await popup.textContent("#state");
+  await shot(popup, "pairing-6-continued-after-an-idle-close");
+  await popup.click("#stop-btn");
+  await popup.waitForSelector("#start-btn:not([hidden])");
+  await drained();
+  await ctrl("continued");
 } finally {
   writeFileSync(cfg.out, JSON.stringify(results, null, 2));
   await ctx.close();
