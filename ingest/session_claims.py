@@ -102,7 +102,7 @@ async def refuse_foreign_sessions(
         return parsed, []
     owners, stopped = await asyncio.gather(
         claim_sessions(redis, prefix, user_id, asked, legacy=legacy, settled_ttl=settled_ttl),
-        stopped_among(redis, prefix, asked),
+        stopped_among(redis, prefix, user_id, asked),
     )
     if known is not None:
         known.remember(user_id, {s: owner for s, owner in owners.items() if s not in stopped})

@@ -191,5 +191,6 @@ async def stop_session(
     )
     await _append_server_event(redis, settings, user_id, event, now_ms=now_ms)
     note = StopNote(reason, now_ms)
-    await note_stopped(redis, settings.key_prefix, session_id, stop_note_ttl_s(settings), note)
+    ttl_s = stop_note_ttl_s(settings)
+    await note_stopped(redis, settings.key_prefix, user_id, session_id, ttl_s, note)
     return now_ms

@@ -8,11 +8,11 @@ event recorded after a stop (:mod:`processors.dwell`), so everything it recorded
 then on was lost without a word.
 
 Every server-side stop (:func:`mindhit.session_log.stop_session`) now leaves a note,
-``<prefix>:session-stopped:<session_id>`` (one small key per session, any slot), for
-as long as the processors keep a user's fold state (:data:`STOP_NOTE_IDLE_MULTIPLE` ×
-``MINDHIT_SESSION_IDLE_CLOSE_S``, 7 days by default; after that its late events are
+``<prefix>:session-stop:<user_id>:<session_id>`` (one small key per session, any slot),
+for as long as the processors keep a user's fold state (:data:`STOP_NOTE_IDLE_MULTIPLE`
+× ``MINDHIT_SESSION_IDLE_CLOSE_S``, 7 days by default; after that its late events are
 refused by that rule anyway). The gateway reads the notes of an upload's sessions in
-the round trip that claims them and answers with the stopped ones that are the
+the round trip that claims them and answers with the stopped ones, which are the
 uploader's (``BatchResult.stopped``, and ``BatchResult.stops`` with each stop's reason
 and time); the extension then ends the session and says so.
 
@@ -20,8 +20,14 @@ A note holds :class:`StopNote`: who stopped the session (``user``: the dashboard
 API; ``idle``: the idle close) and as of when. An idle close is dated at the session's
 last event, so what an extension recorded after that moment (offline for hours, the
 session closed meanwhile for lack of events) was not lost by the user's choice: the
-extension records it again in a new session. A note written by an earlier build (``1``)
-reads as a user's stop of unknown time.
+extension records it again in a new session. The key names the user, so an erasure's
+sweep of the keys naming them (:mod:`projector.forget`) deletes every note, whether
+or not the session's owner key is still alive.
+
+Builds before this one wrote (and their gateways read) ``<prefix>:session-stopped:
+<session_id>`` holding ``1``. For one release a stop also writes that key, holding
+``1`` only (nothing of the user but a session id, left to expire), and the gateway
+reads it when the new note is missing, as a user's stop of unknown time.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ __all__ = [
     "StopReason",
     "note_stopped",
     "read_note",
+    "stop_note_key",
     "stop_note_ttl_s",
     "stopped_among",
     "stopped_key",
@@ -63,6 +70,8 @@ class StopNote(msgspec.Struct, frozen=True, array_like=True):
 
 _UNKNOWN: Final = StopNote("user", 0)
 """What a note without a readable value (an earlier build's ``1``) says."""
+_EARLIER: Final = b"1"
+"""What the earlier builds' key holds (:func:`stopped_key`)."""
 _decode_note = msgspec.json.Decoder(StopNote).decode
 
 
@@ -74,8 +83,13 @@ def read_note(value: bytes | str) -> StopNote:
         return _UNKNOWN
 
 
+def stop_note_key(prefix: str, user_id: str, session_id: str) -> str:
+    """The note that the server stopped ``user_id``'s ``session_id``."""
+    return f"{prefix}:session-stop:{user_id}:{session_id}"
+
+
 def stopped_key(prefix: str, session_id: str) -> str:
-    """The note that the server stopped ``session_id``."""
+    """The earlier builds' note that the server stopped ``session_id`` (a bare marker)."""
     return f"{prefix}:session-stopped:{session_id}"
 
 
@@ -85,20 +99,34 @@ def stop_note_ttl_s(settings: Settings) -> int:
 
 
 async def note_stopped(
-    redis: Any, prefix: str, session_id: str, ttl_s: int, note: StopNote
+    redis: Any, prefix: str, user_id: str, session_id: str, ttl_s: int, note: StopNote
 ) -> None:
-    """Note that the server stopped ``session_id`` (call after its stop is appended)."""
-    await redis.set(stopped_key(prefix, session_id), msgspec.json.encode(note), ex=ttl_s)
+    """Note that the server stopped ``user_id``'s ``session_id`` (call after its stop is
+    appended); also the earlier builds' marker, for their gateways."""
+    pipe = redis.pipeline(transaction=False)  # two slots on a cluster
+    pipe.set(stop_note_key(prefix, user_id, session_id), msgspec.json.encode(note), ex=ttl_s)
+    pipe.set(stopped_key(prefix, session_id), _EARLIER, ex=ttl_s)
+    await pipe.execute()
 
 
-async def stopped_among(redis: Any, prefix: str, session_ids: Iterable[str]) -> dict[str, StopNote]:
-    """The ``session_ids`` the server stopped, with their notes (one pipelined round
-    trip; none: no call)."""
+async def stopped_among(
+    redis: Any, prefix: str, user_id: str, session_ids: Iterable[str]
+) -> dict[str, StopNote]:
+    """Which of ``user_id``'s ``session_ids`` the server stopped, with their notes (an
+    earlier build's marker alone: unknown time); one pipelined round trip, none without
+    ids."""
     ids = list(dict.fromkeys(session_ids))
     if not ids:
         return {}
     pipe = redis.pipeline(transaction=False)
     for session_id in ids:
-        pipe.get(stopped_key(prefix, session_id))
+        pipe.get(stop_note_key(prefix, user_id, session_id))
+        pipe.exists(stopped_key(prefix, session_id))
     found = await pipe.execute()
-    return {s: read_note(v) for s, v in zip(ids, found, strict=True) if v is not None}
+    notes = {}
+    for session_id, note, earlier in zip(ids, found[::2], found[1::2], strict=True):
+        if note is not None:
+            notes[session_id] = read_note(note)
+        elif earlier:
+            notes[session_id] = _UNKNOWN
+    return notes

@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 
 from ingest.app import create_app
 from mindhit.session_log import stop_session
+from mindhit.session_stops import stopped_key
 from mindhit.settings import Settings
 from schema.ids import uuid7
 from tests.integration.ingest.conftest import Account, active_event, logged_uploads, serve
@@ -99,3 +100,18 @@ async def test_an_idle_close_is_reported_with_the_time_the_client_records_again_
         {"session_id": recording, "reason": "idle", "stopped_at": last_event_ms}
     ]
     assert told["stopped"] == [recording]  # what earlier extensions read
+
+
+async def test_a_stop_an_earlier_build_noted_is_reported_as_a_users_stop(
+    account: Account, aredis: aioredis.Redis, settings: Settings
+) -> None:
+    # During a rolling deploy (or within a note's life after it), a stop written by the
+    # previous build is a bare marker: reported, of unknown kind and time.
+    quick = msgspec.structs.replace(settings, session_idle_close_s=0.4)  # cache: 0.4 s
+    async with serve(create_app(quick)) as client:
+        recording = uuid7()
+        assert (await _upload(client, account, active_event(recording, 1)))["stops"] == []
+        await aredis.set(stopped_key(settings.key_prefix, recording), b"1", ex=60)
+        await asyncio.sleep(0.5)
+        told = await _upload(client, account, active_event(recording, 2))
+    assert told["stops"] == [{"session_id": recording, "reason": "user", "stopped_at": 0}]

@@ -235,5 +235,5 @@ async def test_a_recording_session_idle_for_long_is_stopped_at_its_last_event(
     assert abs((row[1] - began).total_seconds()) < 1
     # The extension still recording it hears of the stop in its next upload's answer: an
     # idle close as of its last event (what it recorded later goes to a new session).
-    notes = await stopped_among(aredis, settings.key_prefix, [created.session_id])
+    notes = await stopped_among(aredis, settings.key_prefix, user, [created.session_id])
     assert notes == {created.session_id: StopNote("idle", began_ms)}

@@ -29,8 +29,9 @@ from mindhit.session_owners import (
     session_keys_key,
     settled_ttl_s,
 )
-from mindhit.session_stops import StopNote, note_stopped, stopped_key
+from mindhit.session_stops import StopNote, note_stopped, stop_note_key, stopped_key
 from mindhit.settings import Settings
+from projector.forget import forget_user
 from schema.events import SessionStarted
 from schema.ids import uuid7
 
@@ -97,10 +98,11 @@ async def test_a_key_lives_until_projected_then_expires_and_the_row_keeps_the_ow
     assert await _claim(aredis, fast, victim, session_id) == victim
     assert await _claim(aredis, fast, attacker, session_id) == victim
     stop = StopNote("user", 1)  # the server stopped it
-    await note_stopped(aredis, settings.key_prefix, session_id, 3600, stop)
+    await note_stopped(aredis, settings.key_prefix, victim, session_id, 3600, stop)
     assert await forget_user_sessions(aredis, settings.key_prefix, victim) >= 1
     assert await aredis.exists(key) == 0
     assert await aredis.exists(stopped_key(settings.key_prefix, session_id)) == 0  # erased too
+    assert await aredis.exists(stop_note_key(settings.key_prefix, victim, session_id)) == 0
 
 
 async def test_a_deleted_sessions_id_stays_its_owners_after_the_key_expired(
@@ -131,3 +133,18 @@ async def test_settling_never_shortens_another_users_key(
     key = owner_key(settings.key_prefix, session_id)
     assert await aredis.get(key) == victim.encode()
     assert await aredis.ttl(key) > PENDING_TTL_S - 60
+
+
+async def test_an_erasure_deletes_the_stop_notes_of_sessions_whose_keys_expired(
+    settings: Settings, aredis: aioredis.Redis
+) -> None:
+    # A stop note says when the user's session ended: their data. Its owner key long
+    # expired (a week-old idle close), the erasure still finds it by the user's id.
+    user, session_id = str(uuid.uuid4()), uuid7(NOW)
+    prefix = settings.key_prefix
+    await note_stopped(aredis, prefix, user, session_id, 3600, StopNote("idle", NOW))
+    assert await aredis.exists(owner_key(prefix, session_id)) == 0
+    await forget_user(aredis, settings, user)
+    assert await aredis.exists(stop_note_key(prefix, user, session_id)) == 0
+    # An earlier build's marker holds nothing but the session id; it expires.
+    assert await aredis.get(stopped_key(prefix, session_id)) == b"1"
