@@ -7,10 +7,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { ClientEvent } from "../src/generated/contract";
 import { queueOwner } from "../src/lib/pairing";
 import { type Observed, Recorder } from "../src/lib/recorder";
-import { Uploader } from "../src/lib/sender";
 import { MemoryKV, Store } from "../src/lib/store";
 import { uuidv7 } from "../src/lib/uuid";
-import { ScriptedGateway, freshQueue, transition } from "./helpers";
+import { ScriptedGateway, freshQueue, testUploader, transition } from "./helpers";
 
 const gateways: ScriptedGateway[] = [];
 afterEach(async () => {
@@ -26,17 +25,8 @@ async function extension(script: { status: number }[] = []) {
   const { queue } = await freshQueue();
   const store = new Store(new MemoryKV());
   const clock = { t: 1_700_000_000_000 };
-  let ids = 0;
   const recorder = new Recorder({ queue, store, now: () => clock.t, newId: (ms) => uuidv7(ms), onStored: () => undefined, log: () => undefined });
-  const uploader = new Uploader({
-    queue,
-    store,
-    fetch: (url, init) => fetch(url, init),
-    now: () => clock.t,
-    random: () => 0.5,
-    newId: () => `batch-${++ids}`,
-    log: () => undefined,
-  });
+  const uploader = testUploader(queue, store, clock);
   /** What `signIn` does with a paired token the gateway took: config, queue and session in one step. */
   const pair = async (token: string, account: string): Promise<number> => {
     const owner = await queueOwner(token, account);

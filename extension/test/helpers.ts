@@ -4,6 +4,23 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { draft, type EventDraft, type EventPayload } from "../src/lib/events";
 import { EventQueue, type QueueLimits, DEFAULT_LIMITS } from "../src/lib/queue";
+import { Uploader, type UploaderDeps } from "../src/lib/sender";
+import type { Store } from "../src/lib/store";
+
+/** An uploader over real `fetch` with `clock`'s time, no jitter and ids batch-1, batch-2, … */
+export function testUploader(queue: EventQueue, store: Store, clock: { t: number }, extra: Partial<UploaderDeps> = {}): Uploader {
+  let ids = 0;
+  return new Uploader({
+    queue,
+    store,
+    fetch: (url, init) => fetch(url, init),
+    now: () => clock.t,
+    random: () => 0.5,
+    newId: () => `batch-${++ids}`,
+    log: () => undefined,
+    ...extra,
+  });
+}
 
 let dbCounter = 0;
 

@@ -2,10 +2,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { ClientEvent } from "../src/generated/contract";
 import { type Observed, Recorder } from "../src/lib/recorder";
 import { recordAgain } from "../src/lib/rehome";
-import { Uploader } from "../src/lib/sender";
 import { MemoryKV, Store } from "../src/lib/store";
 import { uuidv7 } from "../src/lib/uuid";
-import { SESSION, ScriptedGateway, freshQueue, transition } from "./helpers";
+import { SESSION, ScriptedGateway, freshQueue, testUploader, transition } from "./helpers";
 
 const OTHER = "0190a0b0-0000-7000-8000-0000000000b2";
 const NEXT = { id: "0190a0b0-0000-7000-8000-0000000000c3", label: "flight", eventId: (ms: number) => `id-${ms}` };
@@ -90,15 +89,7 @@ describe("an idle close while the extension was offline", () => {
     ]).start();
     gateways.push(gw);
     await store.setConfig({ gatewayUrl: gw.url, token: "tok", account: "acct" });
-    let ids = 0;
-    const uploader = new Uploader({
-      queue,
-      store,
-      fetch: (url, init) => fetch(url, init),
-      now: () => clock.t,
-      random: () => 0.5,
-      newId: () => `batch-${++ids}`,
-      log: () => undefined,
+    const uploader = testUploader(queue, store, clock, {
       onStopped: (stops, sent, account) => recorder.onServerStops(stops, sent, account),
     });
     await uploader.pump();

@@ -89,14 +89,18 @@ try {
 
   // 6. A session the server stops (CTRL stop: through the API, as the dashboard's Stop or
   //    the idle close do) ends in the extension at its next upload, and the popup says why.
-  await popup.bringToFront();
-  await popup.fill("#label", "left running");
-  await popup.click("#start-btn");
-  await popup.waitForSelector("#stop-btn:not([hidden])");
-  await tab.bringToFront();
-  await tab.goto(cfg.pages.a);
-  await sleep(1_000);
-  await drained();
+  /** Start a session named `label` from the popup, read page A in it, upload. */
+  const recordPageA = async (label) => {
+    await popup.bringToFront();
+    await popup.fill("#label", label);
+    await popup.click("#start-btn");
+    await popup.waitForSelector("#stop-btn:not([hidden])");
+    await tab.bringToFront();
+    await tab.goto(cfg.pages.a);
+    await sleep(1_000);
+    await drained();
+  };
+  await recordPageA("left running");
   await ctrl("stop");
   await tab.goto(cfg.pages.b);
   await sleep(1_000);
@@ -112,13 +116,7 @@ try {
   //    (short here; hours offline in life; CTRL idle waits for the housekeeping to do it).
   //    What the extension records after the close goes on in a new session of the same
   //    name instead of being lost, and the popup says so.
-  await popup.fill("#label", "back online");
-  await popup.click("#start-btn");
-  await popup.waitForSelector("#stop-btn:not([hidden])");
-  await tab.bringToFront();
-  await tab.goto(cfg.pages.a);
-  await sleep(1_000);
-  await drained();
+  await recordPageA("back online");
   const beforeClose = await inWorker(() => self.mindhit.status());
   await ctrl("idle");
   await tab.goto(cfg.pages.b);

@@ -10,6 +10,7 @@ on in vain; another user's session is never listed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -53,20 +54,36 @@ async def test_a_session_stopped_through_the_gateway_is_reported_to_its_next_upl
     assert {1, 2, 3, 4} <= set(logged)
 
 
-async def test_a_stop_from_the_dashboard_is_reported_once_the_gateway_asks_again(
-    account: Account, aredis: aioredis.Redis, settings: Settings
-) -> None:
-    # The dashboard and the housekeeping stop sessions without the gateway: it hears of
-    # it when its short-lived cache of the uploader's sessions asks Redis again.
+async def _told_after(
+    account: Account,
+    settings: Settings,
+    stop: Callable[[Settings, str], Awaitable[object]],
+    uploads: int = 1,
+) -> list[Any]:
+    """The answers to ``uploads`` uploads of a session after ``stop(settings, session)``
+    stopped it without the gateway (the dashboard, the housekeeping), once the gateway's
+    short-lived cache of the uploader's sessions asks Redis again."""
     quick = msgspec.structs.replace(settings, session_idle_close_s=0.4)  # cache: 0.4 s
     async with serve(create_app(quick)) as client:
         recording = uuid7()
-        assert (await _upload(client, account, active_event(recording, 1)))["stopped"] == []
-        await stop_session(aredis, quick, account.user_id, recording)
+        assert (await _upload(client, account, active_event(recording, 1)))["stops"] == []
+        await stop(quick, recording)
         await asyncio.sleep(0.5)
-        for seq in (2, 3):  # told on every later upload, until the extension ends it
-            told = await _upload(client, account, active_event(recording, seq))
-            assert told["stopped"] == [recording]
+        return [
+            await _upload(client, account, active_event(recording, seq))
+            for seq in range(2, 2 + uploads)
+        ]
+
+
+async def test_a_stop_from_the_dashboard_is_reported_once_the_gateway_asks_again(
+    account: Account, aredis: aioredis.Redis, settings: Settings
+) -> None:
+    async def dashboard(quick: Settings, session: str) -> object:
+        return await stop_session(aredis, quick, account.user_id, session)
+
+    answers = await _told_after(account, settings, dashboard, uploads=2)
+    for told in answers:  # told on every later upload, until the extension ends it
+        assert len(told["stopped"]) == 1 and told["stops"][0]["reason"] == "user"
 
 
 async def test_another_users_stopped_session_is_never_reported(
@@ -87,19 +104,17 @@ async def test_an_idle_close_is_reported_with_the_time_the_client_records_again_
     # The laptop was offline for hours; the housekeeping closed the session meanwhile,
     # dated at its last event. The answer says so, so the extension records what came
     # after that moment again in a new session instead of losing it.
-    quick = msgspec.structs.replace(settings, session_idle_close_s=0.4)  # cache: 0.4 s
-    async with serve(create_app(quick)) as client:
-        recording, last_event_ms = uuid7(), 1_733_000_000_000
-        assert (await _upload(client, account, active_event(recording, 1)))["stops"] == []
-        await stop_session(
-            aredis, quick, account.user_id, recording, clock=lambda: last_event_ms, reason="idle"
+    last_event_ms = 1_733_000_000_000
+
+    async def housekeeping(quick: Settings, session: str) -> object:
+        return await stop_session(
+            aredis, quick, account.user_id, session, clock=lambda: last_event_ms, reason="idle"
         )
-        await asyncio.sleep(0.5)
-        told = await _upload(client, account, active_event(recording, 2))
-    assert told["stops"] == [
-        {"session_id": recording, "reason": "idle", "stopped_at": last_event_ms}
-    ]
-    assert told["stopped"] == [recording]  # what earlier extensions read
+
+    [told] = await _told_after(account, settings, housekeeping)
+    [stop] = told["stops"]
+    assert stop["reason"] == "idle" and stop["stopped_at"] == last_event_ms
+    assert told["stopped"] == [stop["session_id"]]  # what earlier extensions read
 
 
 async def test_a_stop_an_earlier_build_noted_is_reported_as_a_users_stop(
@@ -107,11 +122,8 @@ async def test_a_stop_an_earlier_build_noted_is_reported_as_a_users_stop(
 ) -> None:
     # During a rolling deploy (or within a note's life after it), a stop written by the
     # previous build is a bare marker: reported, of unknown kind and time.
-    quick = msgspec.structs.replace(settings, session_idle_close_s=0.4)  # cache: 0.4 s
-    async with serve(create_app(quick)) as client:
-        recording = uuid7()
-        assert (await _upload(client, account, active_event(recording, 1)))["stops"] == []
-        await aredis.set(stopped_key(settings.key_prefix, recording), b"1", ex=60)
-        await asyncio.sleep(0.5)
-        told = await _upload(client, account, active_event(recording, 2))
-    assert told["stops"] == [{"session_id": recording, "reason": "user", "stopped_at": 0}]
+    async def earlier_build(quick: Settings, session: str) -> object:
+        return await aredis.set(stopped_key(quick.key_prefix, session), b"1", ex=60)
+
+    [told] = await _told_after(account, settings, earlier_build)
+    assert [(s["reason"], s["stopped_at"]) for s in told["stops"]] == [("user", 0)]
