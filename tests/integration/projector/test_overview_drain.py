@@ -57,11 +57,15 @@ def _rows(pg: psycopg.Connection[Any], table: str) -> int:
 
 
 def _sum_with_pending(pg: psycopg.Connection[Any]) -> list[Any]:
-    """Per user and day: the rollup's visits plus the pending ones (what it will hold)."""
+    """Per user and day: the rollup's visits plus both kinds of pending change (the
+    references resolved against ``page_visits`` now) equal ``page_visits``' own sums."""
     rows = pg.execute(
         "SELECT user_id, day, sum(visits), sum(dwell_ms) FROM ("
         " SELECT user_id, day, visits, dwell_ms FROM overview_days"
-        " UNION ALL SELECT user_id, day, visits, dwell_ms FROM overview_changes) x"
+        " UNION ALL SELECT user_id, day, visits, dwell_ms FROM overview_changes"
+        " UNION ALL SELECT v.user_id, (v.start_at AT TIME ZONE 'UTC')::date, 1, v.dwell_ms"
+        "  FROM overview_change_refs r CROSS JOIN LATERAL unnest(r.visit_ids) x(id)"
+        "  JOIN page_visits v ON v.visit_id = x.id) s"
         " GROUP BY 1, 2 HAVING sum(visits) <> 0 ORDER BY 1, 2"
     ).fetchall()
     truth = pg.execute(

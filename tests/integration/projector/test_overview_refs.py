@@ -31,7 +31,7 @@ from schema.log import DerivedEntry, encode_derived_entry
 from schema.topics import SESSIONS_TOPIC, partition_for, stream_key
 
 from .test_archive_replay import archive_all
-from .test_overview_drain import _fold_only, _rows, _send, _visit
+from .test_overview_drain import _fold_only, _rows, _send, _sum_with_pending, _visit
 from .test_overview_rollups import _check
 
 pytestmark = pytest.mark.integration
@@ -42,27 +42,6 @@ def by_reference(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The fold writes references for its new visits, as release 2 will."""
     monkeypatch.setattr(visits_merge, "record_new_visits", record_new_visits_by_reference)
     yield
-
-
-def _sum_with_pending(pg: psycopg.Connection[Any]) -> list[Any]:
-    """Per user and day: the rollup's visits plus both kinds of pending change (the
-    references resolved against ``page_visits`` now) equal ``page_visits``' own sums."""
-    rows = pg.execute(
-        "SELECT user_id, day, sum(visits), sum(dwell_ms) FROM ("
-        " SELECT user_id, day, visits, dwell_ms FROM overview_days"
-        " UNION ALL SELECT user_id, day, visits, dwell_ms FROM overview_changes"
-        " UNION ALL SELECT v.user_id, (v.start_at AT TIME ZONE 'UTC')::date, 1, v.dwell_ms"
-        "  FROM overview_change_refs r CROSS JOIN LATERAL unnest(r.visit_ids) x(id)"
-        "  JOIN page_visits v ON v.visit_id = x.id) s"
-        " GROUP BY 1, 2 HAVING sum(visits) <> 0 ORDER BY 1, 2"
-    ).fetchall()
-    truth = pg.execute(
-        "SELECT user_id, (start_at AT TIME ZONE 'UTC')::date, count(*), sum(dwell_ms)"
-        " FROM page_visits GROUP BY 1, 2 ORDER BY 1, 2"
-    ).fetchall()
-    pg.commit()
-    assert rows == truth
-    return rows
 
 
 async def test_per_visit_rows_and_references_drain_to_the_aggregate_of_page_visits(
