@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { ClientEvent } from "../src/generated/contract";
 import { type Observed, Recorder } from "../src/lib/recorder";
-import { recordAgain } from "../src/lib/rehome";
+import { continuedLabel, recordAgain } from "../src/lib/rehome";
 import { MemoryKV, Store } from "../src/lib/store";
 import { uuidv7 } from "../src/lib/uuid";
 import { SESSION, ScriptedGateway, freshQueue, testUploader, transition } from "./helpers";
@@ -45,6 +45,15 @@ describe("recordAgain", () => {
 
   it("moves nothing when nothing was recorded after the close", () => {
     expect(recordAgain({ sessionId: SESSION, stoppedAt: 300 }, [at(1, 100), at(2, 300)], [at(3, 400, OTHER)], NEXT)).toBeNull();
+  });
+});
+
+describe("continuedLabel", () => {
+  it("marks the continuation once, within the label's limit, and leaves no name unnamed", () => {
+    expect(continuedLabel("flight")).toBe("flight (continued)");
+    expect(continuedLabel(continuedLabel("flight"))).toBe("flight (continued)");
+    expect(continuedLabel("")).toBe("");
+    expect(continuedLabel("x".repeat(200))).toHaveLength(200);
   });
 });
 
@@ -101,7 +110,7 @@ describe("an idle close while the extension was offline", () => {
     const [, learned, again] = gw.received;
     expect(learned?.body.events.every((e) => e.session_id === old.id)).toBe(true); // stored, not counted
     const session = await store.session();
-    expect(session).toMatchObject({ label: "flight", startedAt: clock.t });
+    expect(session).toMatchObject({ label: "flight (continued)", startedAt: clock.t });
     expect(session?.id).not.toBe(old.id);
     expect(again?.body.events.map((e) => [e.type, e.session_id, e.seq])).toEqual([
       ["session.started", session?.id, 5],

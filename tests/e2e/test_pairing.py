@@ -80,7 +80,8 @@ IDLE_CLOSE_S = 12
 LABELLED = (
     "SELECT s.session_id::text, s.status, coalesce(array_agg(v.url ORDER BY v.start_at)"
     " FILTER (WHERE v.url IS NOT NULL), '{}') FROM sessions s JOIN users u USING (user_id)"
-    " LEFT JOIN page_visits v USING (session_id) WHERE u.email = %s AND s.label = 'back online'"
+    " LEFT JOIN page_visits v USING (session_id)"
+    " WHERE u.email = %s AND s.label LIKE 'back online%%'"
     " GROUP BY s.session_id, s.status, s.started_at ORDER BY s.started_at"
 )
 DEVICES = (
@@ -185,7 +186,7 @@ async def test_connect_to_mindhit_pairs_the_extension_and_its_session_reaches_th
     # Closed by the server for lack of events, the session went on in a new one holding
     # what was recorded after the close, and the popup says why.
     again = checks["afterIdleClose"]
-    assert again["recording"] and again["sessionLabel"] == "back online", again
+    assert again["recording"] and again["sessionLabel"] == "back online (continued)", again
     assert again["startedAfter"] > again["startedBefore"], again
     assert again["sessionContinued"].startswith("in a new session"), again
     assert "(in a new session: nothing reached the server" in checks["stateAfterIdleClose"]

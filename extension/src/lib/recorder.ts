@@ -24,7 +24,7 @@ import type { ClientEvent, SessionStop } from "../generated/contract";
 import { isBlocked } from "./blocklist";
 import { type EventPayload, draft } from "./events";
 import type { EventQueue } from "./queue";
-import { type RecordedAgain, recordAgain } from "./rehome";
+import { type RecordedAgain, continuedLabel, recordAgain } from "./rehome";
 import type { Config, Session, Store } from "./store";
 import { BLOCKED_URL, NOT_A_PAGE_URL, type UserSecrets, NO_USER_SECRETS, isPageUrl, isUrlTitle, scrubUrl, userSecrets } from "./urls";
 
@@ -191,7 +191,7 @@ export class Recorder {
     running: Session | null,
   ): Promise<Session | undefined> {
     const now = this.d.now();
-    const next = { id: this.d.newId(now), label: running?.label ?? "", eventId: this.d.newId };
+    const next = { id: this.d.newId(now), label: continuedLabel(running?.label ?? ""), eventId: this.d.newId };
     const close = { sessionId: stop.session_id, stoppedAt: stop.stopped_at };
     const plan: { moved: RecordedAgain | null } = { moved: null };
     await this.d.queue.rewrite(sent, account, (queued) => {
@@ -204,9 +204,9 @@ export class Recorder {
       this.d.log("recorded again in a new session after an idle close", { from: stop.session_id, to: next.id, moved: moved.moved, lost: moved.lost });
     }
     if (!running) return undefined;
-    const session: Session = { id: next.id, label: running.label, startedAt: moved?.startedAt ?? now };
+    const session: Session = { id: next.id, label: next.label, startedAt: moved?.startedAt ?? now };
     await this.d.store.setSession(session);
-    if (!moved) await this.storeObserved(now, [{ payload: { type: "session.started", label: running.label } }], true);
+    if (!moved) await this.storeObserved(now, [{ payload: { type: "session.started", label: next.label } }], true);
     await this.d.store.updateStatus({
       sessionContinued: "in a new session: nothing reached the server for a long time (offline?), so it closed the previous one",
     });

@@ -14,8 +14,21 @@
  * Pure: no I/O, no clock.
  */
 import type { ClientEvent } from "../generated/contract";
-import { SCHEMA_VERSION } from "../generated/meta";
-import type { EventDraft } from "./events";
+import { LIMITS, SCHEMA_VERSION } from "../generated/meta";
+import { type EventDraft, clip } from "./events";
+
+const CONTINUED = " (continued)";
+
+/**
+ * The name of the session that goes on after an idle close: the closed one's, marked as
+ * its continuation (once, however often it goes on), so the dashboard's list tells them
+ * apart; an unnamed session's stays unnamed.
+ */
+export function continuedLabel(label: string): string {
+  if (!label) return "";
+  const base = label.endsWith(CONTINUED) ? label.slice(0, -CONTINUED.length) : label;
+  return clip(base, LIMITS.labelMax - CONTINUED.length) + CONTINUED;
+}
 
 /** An idle close as the gateway reported it: the session and its stop time. */
 export interface IdleClose {

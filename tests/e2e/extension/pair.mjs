@@ -114,8 +114,8 @@ try {
 
   // 7. The server closes a session that had no event for MINDHIT_SESSION_IDLE_CLOSE_S
   //    (short here; hours offline in life; CTRL idle waits for the housekeeping to do it).
-  //    What the extension records after the close goes on in a new session of the same
-  //    name instead of being lost, and the popup says so.
+  //    What the extension records after the close goes on in a new session ("… (continued)")
+  //    instead of being lost, and the popup says so.
   await recordPageA("back online");
   const beforeClose = await inWorker(() => self.mindhit.status());
   await ctrl("idle");
