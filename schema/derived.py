@@ -26,6 +26,7 @@ __all__ = [
     "UrlEnriched",
     "UserErased",
     "VisitClosed",
+    "VisitsClosed",
 ]
 
 SessionStatus = Literal["recording", "processing", "completed", "failed"]
@@ -60,6 +61,35 @@ class VisitClosed(DerivedBase, frozen=True, tag="visit.closed"):
     opened_seq: int
     end_reason: str = ""
     content_hash: str = ""
+
+
+class VisitsClosed(DerivedBase, frozen=True, tag="visits.closed"):
+    """One user's closed visits of one derived entry, as columns: ``visit_id[i]``,
+    ``client_id[i]``, ... are the fields of the ``i``-th :class:`VisitClosed`.
+
+    Why: decoding one struct of 15 fields per visit, and reading the staging columns back
+    out of those structs, was most of the projector's CPU beyond a raw COPY (issue 14,
+    bench/HISTORY.md). Columns decode into plain lists the projector stages as they are.
+    Release 1 reads it (projector, archive, session erasure); the processors still write
+    :class:`VisitClosed` until release 2 (:func:`schema.visits.columnar`). Every column
+    is another process's claim: a reader checks the ids and that the columns are equally
+    long (:func:`schema.visits.columns_agree`).
+    """
+
+    visit_id: list[str]
+    client_id: list[str]
+    session_id: list[str]
+    tab_id: list[int]
+    url: list[str]
+    url_hash: list[str]
+    domain: list[str]
+    title: list[str]
+    start_ts: list[int]
+    end_ts: list[int]
+    dwell_ms: list[int]
+    opened_seq: list[int]
+    end_reason: list[str]
+    content_hash: list[str]
 
 
 class UrlDiscovered(DerivedBase, frozen=True, tag="url.discovered"):
@@ -194,6 +224,7 @@ class DeadLettered(DerivedBase, frozen=True, tag="dead.lettered"):
 
 DerivedEvent = (
     VisitClosed
+    | VisitsClosed
     | UrlDiscovered
     | UrlEnriched
     | SessionClosed
