@@ -68,7 +68,9 @@ def staged_rows(table: ReadTable) -> Rows:
 
     Columns staged as ``uuid`` are sent as their 16 bytes (a key column's ids are each
     converted, the others once per distinct id), ``timestamptz`` as microseconds since
-    2000 from the operation's Unix milliseconds; every other value as it is.
+    2000 from the operation's Unix milliseconds; every other value as it is. An operation
+    that is a ``tuple`` is its row already (a visit folded from columns:
+    :mod:`projector.visit_columns`), sent as it is.
     """
     getters = [attrgetter(c.attr or c.name) for c in table.columns]
     if all(c.staged not in ("uuid", "timestamptz") for c in table.columns):
@@ -77,6 +79,15 @@ def staged_rows(table: ReadTable) -> Rows:
     keys = set(table.key)
 
     def rows(ops: Sequence[Any]) -> Iterable[Sequence[Any]]:
+        kinds = set(map(type, ops))
+        if tuple not in kinds:
+            return converted(ops)
+        if len(kinds) == 1:
+            return ops
+        done = iter(converted([op for op in ops if type(op) is not tuple]))
+        return [op if type(op) is tuple else next(done) for op in ops]
+
+    def converted(ops: Sequence[Any]) -> Iterable[Sequence[Any]]:
         columns: list[Iterable[Any]] = []
         for column, get in zip(table.columns, getters, strict=True):
             values: Iterable[Any] = map(get, ops)

@@ -36,7 +36,13 @@ from psycopg import sql
 from projector.overview import OVERVIEW_TABLES, drain_changes, subtract_session
 from projector.rows import EraseSession
 from projector.shared_pages import read_by_others
-from schema.derived import SessionErased, UrlDiscovered, UrlEnriched
+from schema.derived import (
+    DerivedEvent,
+    SessionErased,
+    UrlDiscovered,
+    UrlEnriched,
+    VisitsClosed,
+)
 from schema.log import (
     DerivedEntry,
     LogEntryError,
@@ -47,6 +53,7 @@ from schema.log import (
     encode_raw_entry,
 )
 from schema.topics import RAW_TOPIC
+from schema.visits import columns_agree, select_visits
 
 __all__ = [
     "SESSION_SCOPED",
@@ -263,8 +270,12 @@ def _with(upload: Any, events: list[Any]) -> Any:
 def _keep_derived(
     entry: DerivedEntry, sessions: Container[str], orphans: set[tuple[str, str]]
 ) -> DerivedEntry:
-    kept = []
+    kept: list[DerivedEvent] = []
     for event in entry.events:
+        if isinstance(event, VisitsClosed):  # columns: keep the other sessions' visits
+            if (visits := _other_sessions(event, sessions)) is not None:
+                kept.append(visits)
+            continue
         if getattr(event, "session_id", None) in sessions and not isinstance(event, SessionErased):
             continue
         if (
@@ -274,6 +285,12 @@ def _keep_derived(
             continue
         kept.append(event)
     return DerivedEntry(events=kept, origin=entry.origin)
+
+
+def _other_sessions(event: VisitsClosed, sessions: Container[str]) -> VisitsClosed | None:
+    if not columns_agree(event):
+        return None  # the fold rejects every visit of it: nothing of it stays either
+    return select_visits(event, [s not in sessions for s in event.session_id])
 
 
 def _rewrite_archive(

@@ -19,13 +19,13 @@ the loop).
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import msgspec
 
 from projector.rows import (
+    UUID_TEXT,
     EraseSession,
     EraseUser,
     MindmapRow,
@@ -37,6 +37,7 @@ from projector.rows import (
     merge_url,
     session_time,
 )
+from projector.visit_columns import StagedVisit, fold_columns, visit_session_is
 from schema.derived import (
     MindmapBuilt,
     SessionClosed,
@@ -46,6 +47,7 @@ from schema.derived import (
     UrlEnriched,
     UserErased,
     VisitClosed,
+    VisitsClosed,
 )
 from schema.events import SessionStarted, SessionStopped
 from schema.log import DerivedEntry, RawEntry
@@ -58,7 +60,7 @@ V = TypeVar("V")
 _json = msgspec.json.Encoder()
 
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_UUID = UUID_TEXT
 
 
 def is_uuid(value: str) -> bool:
@@ -104,7 +106,8 @@ class Batch:
         self.sessions: dict[tuple[str, str], SessionPatch] = {}
         self.urls: dict[tuple[str, str], UrlPatch] = {}
         self.texts: dict[str, PageTextRow] = {}
-        self.visits: dict[tuple[str, str], VisitClosed] = {}
+        # A visit is its event, or its staging row when it came as columns (visit_columns).
+        self.visits: dict[tuple[str, str], VisitClosed | StagedVisit] = {}
         self.mindmaps: dict[tuple[str, str], MindmapRow] = {}
         self.erasures: dict[str, EraseUser] = {}
         self.session_erasures: dict[tuple[str, str], EraseSession] = {}
@@ -167,6 +170,9 @@ class Batch:
         self.events += len(entry.events)
         for event in entry.events:
             handler = _HANDLERS.get(type(event))
+            if type(event) is VisitsClosed:
+                fold_columns(self, event, received, erased.get(event.user_id))
+                continue
             if handler is None:
                 if isinstance(event, UserErased):
                     self.erase(event.user_id, event.ts, event.reason)
@@ -216,7 +222,7 @@ class Batch:
         stores: tuple[dict[Any, Any], ...] = (self.sessions, self.visits, self.mindmaps)
         for store in stores:
             doomed = [
-                k for k, v in store.items() if v.user_id == user_id and v.session_id == session_id
+                k for k, v in store.items() if k[0] == user_id and visit_session_is(v, session_id)
             ]
             for key in doomed:
                 del store[key]
@@ -237,9 +243,13 @@ class Batch:
             self.mindmaps,
         )
         for store in stores:
-            doomed = [k for k, v in store.items() if v.user_id == user_id]
+            doomed = [k for k, v in store.items() if _owner(k, v) == user_id]
             for key in doomed:
                 del store[key]
+
+
+def _owner(key: Any, op: Any) -> str:
+    return key[0] if type(op) is tuple else op.user_id  # type: ignore[no-any-return]
 
 
 def _visit(batch: Batch, e: VisitClosed) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any, Final
 
 import psycopg
@@ -148,14 +148,14 @@ def _stage(conn: psycopg.Connection[Any], batch: Batch, tables: Tables) -> list[
     for name, table in READ_TABLES.items():
         ops: dict[Any, Any] = getattr(batch, _BATCH_ROWS[name])
         if ops:
-            rows = _one_owner(conn, table, tables.get(name, name), list(ops.values()))
+            rows = _one_owner(conn, table, tables.get(name, name), ops)
             _copy(conn, table, rows)
             staged.append(name)
     return staged
 
 
 def _one_owner(
-    conn: psycopg.Connection[Any], table: ReadTable, physical: str, ops: list[Any]
+    conn: psycopg.Connection[Any], table: ReadTable, physical: str, ops: dict[Any, Any]
 ) -> list[Any]:
     """The operations of an owned table with one user per key.
 
@@ -163,27 +163,27 @@ def _one_owner(
     id, say) give two operations; the row belongs to its stored owner, else to whoever
     sent the id first in the log (the operations are in first-seen order). The others'
     operations on that key are dropped here, so one statement never sees two rows of a
-    key (the upserts would also refuse to change another user's row).
+    key (the upserts would also refuse to change another user's row). An owned table's
+    operations are keyed (owner, key) in the batch (``ops``), whatever their form (a visit
+    may be its staging row: :mod:`projector.visit_columns`).
     """
     if table.owner is None or len(table.key) != 1:
-        return ops
+        return list(ops.values())
     key, owner = table.key[0], table.owner
-    if len(set(map(attrgetter(key), ops))) == len(ops):
-        return ops  # every key once (the folds key by user and id): nothing contested
+    if len(set(map(itemgetter(1), ops))) == len(ops):
+        return list(ops.values())  # every key once: nothing contested
     users: dict[str, list[str]] = {}
-    for op in ops:
-        users.setdefault(getattr(op, key), []).append(getattr(op, owner))
+    for user, id_ in ops:
+        users.setdefault(id_, []).append(user)
     contested = [k for k, found in users.items() if len(set(found)) > 1]
     if not contested:
-        return ops
+        return list(ops.values())
     query = sql.SQL("SELECT {k}::text, {o}::text FROM {t} WHERE {k} = ANY(%s::uuid[])").format(
         k=sql.Identifier(key), o=sql.Identifier(owner), t=sql.Identifier(physical)
     )
     stored = dict(conn.execute(query, (contested,)).fetchall())
     winner = {k: stored.get(k) or users[k][0] for k in contested}
-    return [
-        op for op in ops if winner.get(getattr(op, key), getattr(op, owner)) == getattr(op, owner)
-    ]
+    return [op for (user, id_), op in ops.items() if winner.get(id_, user) == user]
 
 
 _CUT = "timestamptz 'epoch' + %(at)s * interval '1 ms'"
