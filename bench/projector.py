@@ -18,7 +18,9 @@ Three measurements against the real Redis and PostgreSQL (own database
    with a raw COPY of every row they leave: the same visits COPY plus a binary COPY of
    the rollup rows (``rollup_rows``: the overview's rollups and ``page_titles``) into
    identically indexed empty tables. ``ratio`` stays the issue's bar; read it beside
-   ``ratio_with_overview``.
+   ``ratio_with_overview``. ``--format columns`` writes the visits as release 2's
+   processors will (one ``VisitsClosed`` of columns per entry instead of 200
+   ``VisitClosed``; a preview: the processors still write ``events``, issue 14).
 2. Replay: ``--raw-events`` raw client events (200 per upload) are archived, then
    ``mindhit replay --projection sessions`` runs as a child process; events/s and
    its peak resident memory (``rss_mb``) are reported. Run it with a larger
@@ -84,6 +86,7 @@ from schema.events import (  # noqa: E402
 from schema.ids import deterministic_id  # noqa: E402
 from schema.log import DerivedEntry, RawEntry, Upload, encode_derived_entry, encode_raw_entry  # noqa: E402
 from schema.topics import RAW_TOPIC, VISITS_TOPIC, stream_key  # noqa: E402
+from schema.visits import columnar  # noqa: E402
 
 ADMIN = os.environ.get(
     "MINDHIT_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -110,8 +113,9 @@ def fresh_db(name: str = DB) -> str:
     return url
 
 
-def visit_entries(n: int, partitions: int) -> list[tuple[str, bytes, int]]:
-    """(partition key, value, events) of n visits, 200 per entry, 64 users."""
+def visit_entries(n: int, partitions: int, columns: bool = False) -> list[tuple[str, bytes, int]]:
+    """(partition key, value, visits) of n visits, 200 per entry, 64 users; with
+    ``columns`` each entry's visits as one ``VisitsClosed`` (release 2's format)."""
     out = []
     users = [deterministic_id("bench-user", i) for i in range(64)]
     for start in range(0, n, 200):
@@ -126,7 +130,8 @@ def visit_entries(n: int, partitions: int) -> list[tuple[str, bytes, int]]:
             )
             for i in range(start, min(n, start + 200))
         ]  # fmt: skip
-        out.append((user, encode_derived_entry(DerivedEntry(events=events)), len(events)))
+        entry = DerivedEntry(events=columnar(events) if columns else events)  # type: ignore[arg-type]
+        out.append((user, encode_derived_entry(entry), len(events)))
     return out
 
 
@@ -245,10 +250,10 @@ VISIT_TYPES = ["uuid", "uuid", "uuid", "text", "int4", *["text"] * 5, "timestamp
 
 
 async def bench_fold(
-    settings: Settings, redis: aioredis.Redis, url: str, visits: int
+    settings: Settings, redis: aioredis.Redis, url: str, visits: int, visit_format: str = "events"
 ) -> dict[str, Any]:
     global visit_entries_cache
-    visit_entries_cache = visit_entries(visits, settings.partitions)
+    visit_entries_cache = visit_entries(visits, settings.partitions, visit_format == "columns")
     await append_all(redis, settings, VISITS_TOPIC, visit_entries_cache)
     with psycopg.connect(url) as conn:
         consumer = ProjectionConsumer(settings, redis, conn, projections=("visits",))
@@ -541,6 +546,13 @@ async def main() -> None:
     parser.add_argument("--raw-events", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument(
+        "--format",
+        choices=("events", "columns"),
+        default="events",
+        help="the derived visits as the processors write them (events: one VisitClosed per"
+        " visit) or as release 2 will (columns: a VisitsClosed per entry; a preview)",
+    )
+    parser.add_argument(
         "--crash", action="store_true", help="run the 200k-event kill -9 check instead"
     )
     parser.add_argument(
@@ -570,7 +582,8 @@ async def main() -> None:
         if args.crash:
             result.update(await bench_crash(settings, redis, url))
         else:
-            result.update(await bench_fold(settings, redis, url, args.visits))
+            result.update(await bench_fold(settings, redis, url, args.visits, args.format))
+            result["visit_format"] = args.format
             print(
                 f"visits fold: {result['fold_visits_per_s']:,} visits/s;"
                 f" raw COPY {result['copy_rows_per_s']:,} rows/s;"
