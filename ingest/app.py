@@ -8,6 +8,7 @@ are flushed.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -33,6 +34,7 @@ from ingest.owner_cache import OwnSessions
 from ingest.quota import QuotaLimiter, QuotaPolicy
 from ingest.routes import route_handlers
 from ingest.state import GatewayState
+from ingest.stop_listener import StopListener
 from ingest.tokens import TokenCache
 from mindhit.accounts import TokenInfo, lookup_tokens
 from mindhit.clock import Clock, system_clock
@@ -89,6 +91,9 @@ def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
             return await lookup_tokens(conn, secrets)
 
     metrics = GatewayMetrics()
+    # an own session's owner is trusted a minute (at most half its key's settled life),
+    # less when it is stopped elsewhere (the stop listener forgets it at once)
+    own_sessions = OwnSessions(ttl_s=min(60.0, settled_ttl_s(settings) / 2))
     writer = LogWriter(redis, settings, metrics, GatewayEpochs(redis, settings.key_prefix))
     state = GatewayState(
         settings=settings,
@@ -102,8 +107,8 @@ def _gateway_state(settings: Settings, clock: Clock) -> GatewayState:
         access_log=request_logger(settings),
         quota=QuotaLimiter(redis, settings.key_prefix, QuotaPolicy.of(settings)),
         clock=clock,
-        # an own session's owner is trusted a minute (at most half its key's settled life)
-        own_sessions=OwnSessions(ttl_s=min(60.0, settled_ttl_s(settings) / 2)),
+        own_sessions=own_sessions,
+        stop_listener=StopListener(redis, settings.key_prefix, own_sessions),
         durability=DurabilityGate(partial(verify_durability, redis, settings)),
     )
     return state
@@ -152,10 +157,14 @@ def create_app(
             gc.collect()
             gc.freeze()
             gc.set_threshold(20_000, 50, 100)
+        stops = asyncio.create_task(state.stop_listener.run()) if state.stop_listener else None
         log.info("gateway_ready", partitions=settings.partitions, prefix=settings.key_prefix)
         try:
             yield
         finally:
+            if stops is not None:
+                stops.cancel()
+                await asyncio.gather(stops, return_exceptions=True)
             if listener is not None:
                 listener.close()
             await state.coalescer.drain()

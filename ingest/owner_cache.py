@@ -13,7 +13,9 @@ key from PostgreSQL as before. So the cache can only spare a user the round trip
 for their own sessions, never let anyone into another's. The entries live
 ``ttl_s`` (well under the owner key's settled lifetime: a session whose key
 expired is asked again, and its key rebuilt, soon after) and at most
-``max_entries`` are kept (oldest forgotten first).
+``max_entries`` are kept (oldest forgotten first). A session stopped elsewhere (the
+dashboard, the housekeeping) is forgotten at once by :mod:`ingest.stop_listener`, so its
+stop reaches the next upload's answer.
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ class OwnSessions:
     def forget(self, session_id: str) -> None:
         """Ask Redis about ``session_id`` again next time (e.g. it was just stopped)."""
         self._entries.pop(session_id, None)
+
+    def clear(self) -> None:
+        """Ask Redis again about every session (stops may have gone unheard)."""
+        self._entries.clear()
 
     def remember(self, user_id: str, owners: Mapping[str, str]) -> None:
         """Remember the sessions ``owners`` (confirmed by Redis) gives to ``user_id``."""

@@ -17,6 +17,7 @@ from ingest.durability import DurabilityGate
 from ingest.metrics import GatewayMetrics
 from ingest.owner_cache import OwnSessions
 from ingest.quota import QuotaLimiter
+from ingest.stop_listener import StopListener
 from ingest.tokens import TokenCache
 from mindhit.clock import Clock, system_clock
 from mindhit.domains import normalize_domain
@@ -50,6 +51,8 @@ class GatewayState:
     start-up, or once Redis answers if it was down then)."""
     clock: Clock = field(default=system_clock)
     own_sessions: OwnSessions = field(default_factory=lambda: OwnSessions(ttl_s=0.0))
+    stop_listener: StopListener | None = None
+    """Forgets sessions stopped elsewhere from ``own_sessions`` (running: see the app)."""
 
     def now_ms(self) -> int:
         """The gateway's clock, Unix milliseconds (``received_at``)."""

@@ -24,6 +24,11 @@ extension records it again in a new session. The key names the user, so an erasu
 sweep of the keys naming them (:mod:`projector.forget`) deletes every note, whether
 or not the session's owner key is still alive.
 
+Each stop is also published on :func:`stops_channel` (its session id): a gateway trusts
+the sessions it confirmed for a minute without asking Redis (:mod:`ingest.owner_cache`),
+and forgets a stopped one when it hears of it (:mod:`ingest.stop_listener`), so the
+extension is told at its next upload, not up to a minute later.
+
 Builds before this one wrote (and their gateways read) ``<prefix>:session-stopped:
 <session_id>`` holding ``1``. For one release a stop also writes that key, holding
 ``1`` only (nothing of the user but a session id, left to expire), and the gateway
@@ -36,7 +41,9 @@ from collections.abc import Iterable
 from typing import Any, Final, Literal
 
 import msgspec
+from redis import exceptions as redis_errors
 
+from mindhit.logs import get_logger
 from mindhit.settings import Settings
 
 __all__ = [
@@ -49,7 +56,10 @@ __all__ = [
     "stop_note_ttl_s",
     "stopped_among",
     "stopped_key",
+    "stops_channel",
 ]
+
+log = get_logger(__name__)
 
 STOP_NOTE_IDLE_MULTIPLE: Final = 84
 """A stop note lives this many session idle closes: the life of a user's fold state
@@ -88,6 +98,11 @@ def stop_note_key(prefix: str, user_id: str, session_id: str) -> str:
     return f"{prefix}:session-stop:{user_id}:{session_id}"
 
 
+def stops_channel(prefix: str) -> str:
+    """The pub/sub channel every server-side stop is published on (its session id)."""
+    return f"{prefix}:session-stops"
+
+
 def stopped_key(prefix: str, session_id: str) -> str:
     """The earlier builds' note that the server stopped ``session_id`` (a bare marker)."""
     return f"{prefix}:session-stopped:{session_id}"
@@ -102,11 +117,16 @@ async def note_stopped(
     redis: Any, prefix: str, user_id: str, session_id: str, ttl_s: int, note: StopNote
 ) -> None:
     """Note that the server stopped ``user_id``'s ``session_id`` (call after its stop is
-    appended); also the earlier builds' marker, for their gateways."""
+    appended); also the earlier builds' marker, for their gateways; then tell the
+    gateways (:func:`stops_channel`)."""
     pipe = redis.pipeline(transaction=False)  # two slots on a cluster
     pipe.set(stop_note_key(prefix, user_id, session_id), msgspec.json.encode(note), ex=ttl_s)
     pipe.set(stopped_key(prefix, session_id), _EARLIER, ex=ttl_s)
     await pipe.execute()
+    try:  # after the note: a gateway that hears of it reads it at the next upload
+        await redis.publish(stops_channel(prefix), session_id)
+    except redis_errors.RedisError as exc:  # the stop stands; gateways hear of it within the minute
+        log.warning("stop_not_published", session_id=session_id, error=str(exc))
 
 
 async def stopped_among(

@@ -27,10 +27,10 @@ export interface ClientContract {
  *     invalid ones, which are kept in the quarantine stream with their reason.
  *     ``stopped`` lists the upload's sessions the server had stopped (from the dashboard,
  *     or after ``MINDHIT_SESSION_IDLE_CLOSE_S`` without an event): the client should end
- *     them, since what it records in them after the stop is not counted. A stop from the
- *     dashboard or the idle close may be listed only up to a minute later (the gateway's
- *     session cache); one through this gateway's API, at the next upload. ``stops`` says
- *     the same with each stop's reason and time (``stopped`` stays for earlier clients).
+ *     them, since what it records in them after the stop is not counted. A stop is listed
+ *     from the next upload on (up to a minute later while a gateway cannot hear of stops
+ *     made elsewhere: its Redis subscription down). ``stops`` says the same with each
+ *     stop's reason and time (``stopped`` stays for earlier clients).
  */
 export interface BatchResult {
   accepted: number;
