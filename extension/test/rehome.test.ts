@@ -43,6 +43,21 @@ describe("recordAgain", () => {
     expect([result?.moved, result?.lost, result?.startedAt]).toEqual([1, 1, 400]);
   });
 
+  it("starts the new session when the user is back, not at the idle reports before", () => {
+    // Locked at night (recorded after the last event the server got), back in the morning.
+    const locked = { ...at(2, 200), type: "idle.state", state: "locked", idle_for_s: 0 } as ClientEvent;
+    const back = { ...at(3, 9_000), type: "idle.state", state: "active", idle_for_s: 0 } as ClientEvent;
+    const result = recordAgain({ sessionId: SESSION, stoppedAt: 150 }, [at(1, 100), locked], [back, at(4, 9_500)], NEXT);
+    expect(result?.startedAt).toBe(9_000);
+    expect(result?.queue.map((e) => [e.type, e.ts])).toEqual([
+      ["session.started", 9_000],
+      ["idle.state", 9_000],
+      ["tab.activated", 9_500],
+    ]);
+    expect(result?.moved).toBe(2);
+    expect(recordAgain({ sessionId: SESSION, stoppedAt: 150 }, [at(1, 100), locked], [], NEXT)).toBeNull();
+  });
+
   it("moves nothing when nothing was recorded after the close", () => {
     expect(recordAgain({ sessionId: SESSION, stoppedAt: 300 }, [at(1, 100), at(2, 300)], [at(3, 400, OTHER)], NEXT)).toBeNull();
   });

@@ -9,7 +9,9 @@
  * it after that moment. Nobody asked for that loss: `recordAgain` moves those events
  * into a new session, in their order, as new events (new ids; the queue gives them new
  * seqs), behind a `session.started` of their own. The server does not count the
- * ignored copies' time, so the moved events keep their times.
+ * ignored copies' time, so the moved events keep their times. Reports of going idle
+ * that come first (the laptop locked, then shut for the night) are left out: the new
+ * session starts when the user is back, not the evening before.
  *
  * Pure: no I/O, no clock.
  */
@@ -53,8 +55,13 @@ export interface RecordedAgain {
   moved: number;
   /** Events of the acknowledged batch that could not be moved (see `recordAgain`). */
   lost: number;
-  /** The new session's start: its first moved event. */
+  /** The new session's start: its first moved event (after the idle reports left out). */
   startedAt: number;
+}
+
+/** A report that the user went idle or locked the screen (not that they came back). */
+function goingIdle(event: ClientEvent): boolean {
+  return event.type === "idle.state" && event.state !== "active";
 }
 
 /** An event without its seq (the queue numbers what it stores). */
@@ -86,9 +93,13 @@ export function recordAgain(
   const first = sent.findIndex(late);
   const movable = first >= 0 && sent.slice(first).every(late) ? sent.slice(first) : [];
   const lost = sent.filter(late).length - movable.length;
-  const firstLate = movable[0] ?? queued.find(late);
-  if (firstLate === undefined) return null;
-  const move = (e: ClientEvent): EventDraft => ({ ...withoutSeq(e), event_id: next.eventId(e.ts), session_id: next.id });
+  const moving = [...movable, ...queued.filter(late)];
+  const start = moving.findIndex((e) => !goingIdle(e));
+  const firstLate = moving[start];
+  if (start < 0 || firstLate === undefined) return null;
+  const left = new Set(moving.slice(0, start));
+  const move = (e: ClientEvent): EventDraft[] =>
+    left.has(e) ? [] : [{ ...withoutSeq(e), event_id: next.eventId(e.ts), session_id: next.id }];
   const started: EventDraft = {
     event_id: next.eventId(firstLate.ts),
     client_id: firstLate.client_id,
@@ -99,7 +110,6 @@ export function recordAgain(
     type: "session.started",
     label: next.label,
   };
-  const moved = movable.length + queued.filter(late).length;
-  const queue = [started, ...movable.map(move), ...queued.map((e) => (late(e) ? move(e) : withoutSeq(e)))];
-  return { queue, moved, lost, startedAt: firstLate.ts };
+  const queue = [started, ...movable.flatMap(move), ...queued.flatMap((e) => (late(e) ? move(e) : [withoutSeq(e)]))];
+  return { queue, moved: moving.length - start, lost, startedAt: firstLate.ts };
 }
