@@ -46,7 +46,7 @@ import psycopg
 import redis.asyncio as aioredis
 
 from mindhit.db import sql_file
-from mindhit.session_stops import stop_note_key, stopped_key
+from mindhit.session_stops import stopped_key
 from mindhit.settings import Settings
 
 __all__ = [
@@ -214,11 +214,12 @@ async def settle_sessions(
 async def forget_user_sessions(
     redis: aioredis.Redis, prefix: str, user_id: str, also: Iterable[str] = ()
 ) -> int:
-    """Delete ``user_id``'s ownership keys, their sessions' stop notes and the listings
-    (erasure); return the ownership keys and listings deleted. The stop notes of sessions
-    whose owner keys already expired name the user: the erasure's sweep of such keys
-    deletes them (:mod:`projector.forget`); an earlier build's marker of such a session
-    holds only its id and expires with its life (:mod:`mindhit.session_stops`).
+    """Delete ``user_id``'s ownership keys, their sessions' earlier-build stop markers and
+    the listings (erasure); return the ownership keys and listings deleted. Stop notes name
+    the user: the erasure's sweep of the keys naming them deletes them
+    (:mod:`projector.forget`), owner key alive or not; a marker of a session whose owner
+    key already expired holds only its id and expires with its life
+    (:mod:`mindhit.session_stops`).
 
     ``also`` adds session ids known from elsewhere (the read tables). Only keys that
     still name ``user_id`` are deleted, so another user's claim is never touched.
@@ -233,9 +234,8 @@ async def forget_user_sessions(
         pipe = redis.pipeline(transaction=False)
         for session_id in mine[start : start + 500]:
             pipe.delete(owner_key(prefix, session_id))
-            pipe.delete(stop_note_key(prefix, user_id, session_id))  # if the server stopped it
-            pipe.delete(stopped_key(prefix, session_id))  # and an earlier build's marker
-        deleted += sum((await pipe.execute())[::3])
+            pipe.delete(stopped_key(prefix, session_id))  # an earlier build's stop marker
+        deleted += sum((await pipe.execute())[::2])
     for listing in (user_sessions_key(prefix, user_id), session_keys_key(prefix, user_id)):
         deleted += int(await redis.delete(listing))  # two slots on a cluster: one by one
     return deleted

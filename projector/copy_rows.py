@@ -39,7 +39,7 @@ from psycopg.abc import AdaptContext
 
 from projector.tables import ReadTable
 
-__all__ = ["Rows", "binary_copy_data", "staged_rows"]
+__all__ = ["Rows", "binary_copy_data", "micros_since_2000", "staged_rows", "uuid_bytes"]
 
 SIGNATURE: Final = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 """Binary COPY header: signature, flags (none) and header extension length (0)."""
@@ -54,12 +54,22 @@ Rows = Callable[[Sequence[Any]], Iterable[Sequence[Any]]]
 """Row operations → their values in COPY order, one sequence per operation."""
 
 
+def uuid_bytes(text: str) -> bytes:
+    """A canonical UUID's 16 bytes (how ``uuid`` columns are staged)."""
+    return bytes.fromhex(text.replace("-", ""))
+
+
+def micros_since_2000(unix_ms: Iterable[int]) -> Iterable[int]:
+    """Unix milliseconds as microseconds since 2000 (how ``timestamptz`` is staged)."""
+    return map(mul, map(sub, unix_ms, repeat(EPOCH_2000_MS)), repeat(1000))
+
+
 class _UuidBytes(dict[str, bytes]):
     """Canonical UUID text → its 16 bytes, each distinct text converted once (a batch's
     user and session ids recur)."""
 
     def __missing__(self, text: str) -> bytes:
-        value = self[text] = bytes.fromhex(text.replace("-", ""))
+        value = self[text] = uuid_bytes(text)
         return value
 
 
@@ -96,7 +106,7 @@ def staged_rows(table: ReadTable) -> Rows:
             elif column.staged == "uuid":
                 values = map(memo.__getitem__, values)
             elif column.staged == "timestamptz":
-                values = map(mul, map(sub, values, repeat(EPOCH_2000_MS)), repeat(1000))
+                values = micros_since_2000(values)
             columns.append(values)
         return zip(*columns, strict=True)
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import compress, repeat
-from operator import mul, sub
 from typing import Any, Final, Protocol
 
-from projector.copy_rows import EPOCH_2000_MS
+from projector.copy_rows import micros_since_2000, uuid_bytes
 from projector.rows import UUID_TEXT, session_time
 from projector.tables import PAGE_VISITS
 from schema.derived import VisitsClosed
@@ -42,14 +41,6 @@ class _Batch(Protocol):
     def valid_ids(self, *values: str) -> bool: ...
 
 
-def _hex_bytes(text: str) -> bytes:
-    return bytes.fromhex(text.replace("-", ""))
-
-
-def _micros_2000(values: Iterable[int]) -> Iterable[int]:
-    return map(mul, map(sub, values, repeat(EPOCH_2000_MS)), repeat(1000))
-
-
 def is_staged(op: object) -> bool:
     """Whether a batch's visit operation is already its staging row (not an event)."""
     return type(op) is tuple
@@ -65,7 +56,7 @@ def visit_session_is(op: Any, session_id: str) -> bool:
 
 def _uuid_or_none(text: str) -> bytes | None:
     try:
-        return _hex_bytes(text)
+        return uuid_bytes(text)
     except ValueError:
         return None
 
@@ -118,8 +109,8 @@ def fold_columns(batch: _Batch, e: VisitsClosed, received: int, cut: int | None)
         batch.rejected += rejected
         columns = {c: list(compress(values, keep)) for c, values in columns.items()}
         n = len(columns["visit_id"])
-    user = _hex_bytes(e.user_id)
-    sessions = {s: _hex_bytes(s) for s in set(columns["session_id"])}
+    user = uuid_bytes(e.user_id)
+    sessions = {s: uuid_bytes(s) for s in set(columns["session_id"])}
     staged: list[Iterable[Any]] = []
     for column, source in zip(PAGE_VISITS.columns, _SOURCE, strict=True):
         if source == "user_id":
@@ -127,9 +118,9 @@ def fold_columns(batch: _Batch, e: VisitsClosed, received: int, cut: int | None)
         elif source == "session_id":
             staged.append(map(sessions.__getitem__, columns[source]))
         elif source == "visit_id":
-            staged.append(map(_hex_bytes, columns[source]))
+            staged.append(map(uuid_bytes, columns[source]))
         elif column.staged == "timestamptz":
-            staged.append(_micros_2000(columns[source]))
+            staged.append(micros_since_2000(columns[source]))
         else:
             staged.append(columns[source])
     keys = zip(repeat(e.user_id, n), columns["visit_id"], strict=True)

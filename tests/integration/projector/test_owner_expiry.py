@@ -102,7 +102,6 @@ async def test_a_key_lives_until_projected_then_expires_and_the_row_keeps_the_ow
     assert await forget_user_sessions(aredis, settings.key_prefix, victim) >= 1
     assert await aredis.exists(key) == 0
     assert await aredis.exists(stopped_key(settings.key_prefix, session_id)) == 0  # erased too
-    assert await aredis.exists(stop_note_key(settings.key_prefix, victim, session_id)) == 0
 
 
 async def test_a_deleted_sessions_id_stays_its_owners_after_the_key_expired(
