@@ -69,7 +69,11 @@ def test_mindhit_lag_with_a_frozen_master_ends_in_time_with_one_line_naming_redi
     assert reason != line and ("within 12 s" in reason or "Timeout reading from" in reason), line
     # It once took 17.8 and 22.6 s: the highwaters' pipeline took a node's timeout for a
     # partition never appended to (highwater 0) and the command went on to the next call.
-    assert took < CALL_TIMEOUT_S + overhead + 3, (took, overhead)
+    # Apart from that: a new cluster client learns the slots from the first seed that
+    # answers, so a frozen one costs a socket timeout before the next is asked (measured
+    # 2026-12-07: HGETALL answered after 5.03 s, then SMEMBERS took its 12 s: 17.5 s in
+    # all; twice, 22.4 s). The bound is the call's, plus two such timeouts.
+    assert took < CALL_TIMEOUT_S + 2 * SOCKET_TIMEOUT_S + overhead + 3, (took, overhead)
 
 
 def test_the_blocking_client_gives_up_on_a_frozen_master_in_a_few_socket_timeouts(
