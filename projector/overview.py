@@ -15,8 +15,9 @@ replaces its rows). Erasures take the erased visits' share away (one session) or
 rebuild a user's rollups from what is left (a user, up to a cut).
 
 Live, the visits fold does not update these five rollups of ``page_visits`` itself: it
-appends its changes to ``overview_changes`` (:func:`record_new_visits`, or
-:func:`upsert_staged_visits` into that table) in its own transaction, and
+appends its changes in its own transaction (a batch of new visits: one reference naming
+them, :mod:`projector.overview_refs`; an upsert: :func:`upsert_staged_visits` into
+``overview_changes``), and
 :func:`drain_changes` later folds pending changes (per-visit rows and references to
 visits, :mod:`projector.overview_refs`) into the rollups and deletes them in
 one transaction (run by :mod:`projector.overview_drainer`, and by every erasure before
@@ -45,7 +46,6 @@ __all__ = [
     "ensure_overview_temp",
     "rebuild_staged_branches",
     "rebuild_user",
-    "record_new_visits",
     "subtract_session",
     "upsert_staged_visits",
 ]
@@ -84,7 +84,6 @@ _STAGED: Final = (
 """The staged visits (``tmp_visits``, all new) as additions."""
 _CHANGE_COLUMNS: Final = "(user_id, day, domain, url_hash, content_hash, title, dwell_ms, visits)"
 _STAGED_CONTRIBUTION: Final = f"INSERT INTO tmp_overview {_CHANGE_COLUMNS} {_STAGED}"
-_RECORD_NEW: Final = f"INSERT INTO {{overview_changes}} {_CHANGE_COLUMNS} {_STAGED}"
 _SOURCE_STAGED: Final = (
     "SELECT user_id, (start_at AT TIME ZONE 'UTC')::date AS day,"
     " domain, url_hash, content_hash, title, dwell_ms, 1 AS visits FROM tmp_visits"
@@ -175,13 +174,6 @@ def upsert_staged_visits(
     """
     statement = _UPSERT_VISITS.format(upsert=upsert.strip().rstrip(";"))
     conn.execute(_fmt(statement, {**tables, "changes": into}))
-
-
-def record_new_visits(conn: psycopg.Connection[Any], tables: Mapping[str, str]) -> None:
-    """Append the staged visits (``tmp_visits``), all just inserted as new, to the pending
-    changes (``tables["overview_changes"]``): one ``INSERT … SELECT`` into an unindexed
-    table, the fold's whole share of the overview."""
-    conn.execute(_fmt(_RECORD_NEW, tables))
 
 
 def apply_changes(conn: psycopg.Connection[Any], tables: Mapping[str, str]) -> None:

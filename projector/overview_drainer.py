@@ -3,10 +3,10 @@
 The overview's rollups of ``page_visits`` (:data:`projector.overview.OVERVIEW_TABLES`)
 are a read model of their own that catches up behind the visits fold (issue 14: they
 cost the fold more than ``page_visits`` itself). The fold appends what each batch
-changed to ``overview_changes`` in its own transaction (a row per changed visit version,
-or, from release 2 of issue 14 on, a row per batch in ``overview_change_refs`` naming its
-new visits, resolved against ``page_visits`` when drained: both kinds are read,
-:mod:`projector.overview_refs`); the drainer moves every pending
+changed in its own transaction: a batch of new visits as one row in
+``overview_change_refs`` naming them, resolved against ``page_visits`` when drained
+(:mod:`projector.overview_refs`), an upsert as a row per changed visit version in
+``overview_changes``; the drainer moves every pending
 change into the rollups in large batches, deleting what it drained in the same
 transaction, so a crash between the two loses nothing and counts nothing twice, and the
 rollups plus the pending changes always equal the aggregate of ``page_visits``.

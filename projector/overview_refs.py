@@ -1,7 +1,7 @@
 """The overview's change rows by reference: one row per batch naming the visits it inserted.
 
-Why: the visits fold's per-visit change rows (:func:`projector.overview.record_new_visits`,
-one row in ``overview_changes`` per new visit) cost its transaction ~0.12-0.16 s of
+Why: the visits fold's per-visit change rows (one row in ``overview_changes`` per new
+visit, what the fold wrote before references) cost its transaction ~0.12-0.16 s of
 backend CPU per 100,000 visits (issue 14, bench/HISTORY.md). A reference
 (``overview_change_refs``, migration 271) is one row per batch: the new visits' ids. It
 means "+1 of each named visit, *in the version stored when the reference is drained*":
@@ -22,11 +22,11 @@ per-visit changes plus the references' resolution still equal the aggregate of
   reference's +1, and each kind alone keeps its order (per-visit rows by ``seq``,
   migration 270; references lowest ``seq`` first).
 
-Two releases (a table read by other processes): release 1 reads both kinds everywhere
-and writes per-visit rows; release 2 writes references
-(:func:`record_new_visits_by_reference` in :func:`projector.visits_merge.merge_visits`)
-once no replica runs a build without this module: its drainer would leave references
-pending and its upsert would rewrite visits they name.
+Two releases (a table read by other processes): release 1 (8f773e7) read both kinds
+everywhere and wrote per-visit rows; this release 2 writes references
+(:func:`record_new_visits_by_reference` in :func:`projector.visits_merge.merge_visits`),
+so a replica of a build before release 1 must not run beside it: its drainer would leave
+references pending and its upsert would rewrite visits they name.
 """
 
 from __future__ import annotations
@@ -88,8 +88,8 @@ def record_new_visits_by_reference(
     conn: psycopg.Connection[Any], tables: Mapping[str, str]
 ) -> None:
     """Append one reference naming the staged visits (``tmp_visits``, all just inserted as
-    new) to the pending changes: the fold's share of the overview in release 2 (not
-    written by production code in release 1: a previous build's drainer cannot read it)."""
+    new) to the pending changes: the live fold's whole share of the overview for a batch
+    of new visits, one row in an unindexed table."""
     conn.execute(_fmt(_RECORD, tables))
 
 

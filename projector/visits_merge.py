@@ -25,15 +25,14 @@ Either way ``page_visits`` and the rollups end up as the upsert alone would leav
 them, so duplicates, redelivery and replay fold as before.
 
 Live (``tables`` names ``overview_changes``) steps 2 and 3 write the changes to that
-table instead of the rollups (:func:`projector.overview.record_new_visits`; the upsert's
-change set goes there directly), and the overview drainer adds them to the rollups later
-(:mod:`projector.overview_drainer`): the fold's transaction writes ``page_visits``, one
-unindexed row per changed visit version and its checkpoint. Before the upsert, pending
-references naming a staged visit become per-visit rows
-(:func:`projector.overview_refs.resolve_staged_references`: a reference adds the version
-stored when drained, so it must not outlive a rewrite); the fold itself writes per-visit
-rows, not references, until release 2 of issue 14. Replay's shadow tables are
-folded with their rollups as above.
+table instead of the rollups, and the overview drainer adds them to the rollups later
+(:mod:`projector.overview_drainer`): a batch of new visits writes ``page_visits``, one
+row naming them (:func:`projector.overview_refs.record_new_visits_by_reference`) and its
+checkpoint; the upsert's change set (one unindexed row per changed visit version) goes
+to ``overview_changes`` directly. Before the upsert, pending references naming a staged
+visit become per-visit rows (:func:`projector.overview_refs.resolve_staged_references`:
+a reference adds the version stored when drained, so it must not outlive a rewrite).
+Replay's shadow tables are folded with their rollups as above.
 """
 
 from __future__ import annotations
@@ -48,10 +47,9 @@ from projector.overview import (
     OVERVIEW_CHANGES,
     add_new_visits,
     apply_changes,
-    record_new_visits,
     upsert_staged_visits,
 )
-from projector.overview_refs import resolve_staged_references
+from projector.overview_refs import record_new_visits_by_reference, resolve_staged_references
 from projector.tables import PAGE_VISITS
 
 __all__ = ["merge_visits"]
@@ -102,6 +100,6 @@ def merge_visits(conn: psycopg.Connection[Any], tables: Mapping[str, str], upser
             apply_changes(conn, tables)
         return
     if deferred:
-        record_new_visits(conn, tables)
+        record_new_visits_by_reference(conn, tables)
     else:
         add_new_visits(conn, tables)

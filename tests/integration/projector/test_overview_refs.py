@@ -1,15 +1,14 @@
-"""The overview's change rows by reference (issue 14, release 1): a batch's new visits
-pending as one row naming them (``overview_change_refs``), resolved against
-``page_visits`` when drained. Every reader takes both kinds: mixed with per-visit rows
-they drain to rollups equal to the aggregate of ``page_visits``; a visit rewritten while
-a reference naming it is pending ends right (also with a drain taking that reference at
+"""The overview's change rows by reference (issue 14): a batch's new visits pending as
+one row naming them (``overview_change_refs``), resolved against ``page_visits`` when
+drained. Every reader takes both kinds: mixed with per-visit rows (a rewrite's) they
+drain to rollups equal to the aggregate of ``page_visits``; a visit rewritten while a
+reference naming it is pending ends right (also with a drain taking that reference at
 the same moment); erasures and a replay's swap leave none behind; the lag counts them."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -19,10 +18,8 @@ import redis.asyncio as aioredis
 from mindhit import streams
 from mindhit.lag import collect_lag
 from mindhit.settings import Settings
-from projector import visits_merge
 from projector.overview import drain_changes
 from projector.overview_drainer import drain_all, drain_once, pending
-from projector.overview_refs import record_new_visits_by_reference
 from projector.replay import replay
 from projector.synthetic import synth_log, user_ids, write_log
 from schema.derived import SessionErased
@@ -37,36 +34,28 @@ from .test_overview_rollups import _check
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def by_reference(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The fold writes references for its new visits, as release 2 will."""
-    monkeypatch.setattr(visits_merge, "record_new_visits", record_new_visits_by_reference)
-    yield
-
-
 async def test_per_visit_rows_and_references_drain_to_the_aggregate_of_page_visits(
     settings: Settings,
     aredis: aioredis.Redis,
     pg: psycopg.Connection[Any],
     database_url: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Batches folded by a release-1 fold (per-visit rows) and by a release-2 fold
-    (references) pend side by side; the lag counts every visit of both, bounded drains
-    keep rollups + pending equal to ``page_visits``, and the drain leaves the rollups so."""
-    await write_log(
-        aredis, settings, synth_log(61, users=2, sessions_per_user=2, visits_per_session=6)
-    )
-    await _fold_only(settings, aredis, pg)  # per-visit rows
-    per_visit = _rows(pg, "overview_changes")
-    monkeypatch.setattr(visits_merge, "record_new_visits", record_new_visits_by_reference)
+    """A rewrite's per-visit rows and batches of new visits (references) pend side by
+    side; the lag counts every change of both, bounded drains keep rollups + pending
+    equal to ``page_visits``, and the drain leaves the rollups so."""
+    user = deterministic_id("u", 30)
+    await _send(settings, aredis, pg, [_visit(user, n, 1000) for n in range(1, 4)])
+    await _send(settings, aredis, pg, [_visit(user, 2, 5000, title="Retitled")])
+    per_visit = _rows(pg, "overview_changes")  # the reference resolved, then -1 and +1
     await write_log(
         aredis, settings, synth_log(62, users=2, sessions_per_user=2, visits_per_session=6)
     )
     await _fold_only(settings, aredis, pg)  # one reference per batch
-    visits = _rows(pg, "page_visits")
-    assert per_visit > 0 and _rows(pg, "overview_change_refs") > 0
-    assert _rows(pg, "overview_changes") == per_visit and _rows(pg, "overview_days") == 0
+    named = pg.execute("SELECT sum(visits) FROM overview_change_refs").fetchone()
+    pg.commit()
+    assert per_visit == 5 and named and named[0] == _rows(pg, "page_visits") - 3
+    assert _rows(pg, "overview_days") == 0
+    visits = per_visit + named[0]  # every pending change
     assert pending(pg).changes == visits
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         report = await collect_lag(aredis, settings.key_prefix, settings.partitions, conn)
@@ -84,7 +73,7 @@ async def test_per_visit_rows_and_references_drain_to_the_aggregate_of_page_visi
 
 
 async def test_a_visit_rewritten_while_its_reference_is_pending_counts_its_new_version_once(
-    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any], by_reference: None
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
 ) -> None:
     """A reference adds the version stored when it is drained; the upsert rewriting one
     of its visits writes -1 of the stored version and +1 of the new. Left pending, the
@@ -113,7 +102,6 @@ async def test_a_rewrite_waits_for_a_drain_taking_the_reference_that_names_its_v
     aredis: aioredis.Redis,
     pg: psycopg.Connection[Any],
     database_url: str,
-    by_reference: None,
 ) -> None:
     """A drain has taken (deleted, resolved, not yet committed) the reference naming a
     visit when the fold rewrites that visit: the fold's guard waits for the drain's
@@ -140,7 +128,7 @@ async def test_a_rewrite_waits_for_a_drain_taking_the_reference_that_names_its_v
 
 
 async def test_an_erasure_leaves_no_reference_pending(
-    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any], by_reference: None
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
 ) -> None:
     """An erasure drains the references before it takes a session's share out: none of
     its visits comes back, the rollups equal what is left."""
@@ -170,7 +158,7 @@ async def test_an_erasure_leaves_no_reference_pending(
 
 
 async def test_a_replays_swap_drops_the_references_its_rollups_hold(
-    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any], by_reference: None
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
 ) -> None:
     """The swapped-in rollups sum the swapped-in visits: references pending against the
     old tables would add their visits a second time."""
