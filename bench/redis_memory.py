@@ -76,7 +76,7 @@ _TERMS = {
     "idempotency": (":idem:",),
     "per_user": (":dwell-state", ":dwell-written", ":user-content:"),
     "session_owners": (":session-owner:", ":session-keys:", ":user-sessions:"),
-    "sessions": (":mindmap-done:", ":session-stopped:"),
+    "sessions": (":mindmap-done:", ":session-stop:"),
     "content": (":content:", ":content-holders:", ":urlver:", ":enrich"),
 }
 

@@ -234,7 +234,7 @@ async def forget_user_sessions(
         pipe = redis.pipeline(transaction=False)
         for session_id in mine[start : start + 500]:
             pipe.delete(owner_key(prefix, session_id))
-            pipe.delete(stopped_key(prefix, session_id))  # an earlier build's stop marker
+            pipe.delete(stopped_key(prefix, session_id))  # a leftover marker (≤ 7 days old)
         deleted += sum((await pipe.execute())[::2])
     for listing in (user_sessions_key(prefix, user_id), session_keys_key(prefix, user_id)):
         deleted += int(await redis.delete(listing))  # two slots on a cluster: one by one

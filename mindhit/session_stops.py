@@ -29,10 +29,11 @@ the sessions it confirmed for a minute without asking Redis (:mod:`ingest.owner_
 and forgets a stopped one when it hears of it (:mod:`ingest.stop_listener`), so the
 extension is told at its next upload, not up to a minute later.
 
-Builds before this one wrote (and their gateways read) ``<prefix>:session-stopped:
-<session_id>`` holding ``1``. For one release a stop also writes that key, holding
-``1`` only (nothing of the user but a session id, left to expire), and the gateway
-reads it when the new note is missing, as a user's stop of unknown time.
+Builds before stop notes wrote a bare marker, ``<prefix>:session-stopped:<session_id>``
+holding ``1``; the release that brought notes wrote both and read the marker when a note
+was missing. This one neither writes nor reads markers (a note written beside every
+marker since then says more); an erasure still deletes a leftover one of the user's
+sessions (:func:`stopped_key`) until they have all expired.
 """
 
 from __future__ import annotations
@@ -79,9 +80,7 @@ class StopNote(msgspec.Struct, frozen=True, array_like=True):
 
 
 _UNKNOWN: Final = StopNote("user", 0)
-"""What a note without a readable value (an earlier build's ``1``) says."""
-_EARLIER: Final = b"1"
-"""What the earlier builds' key holds (:func:`stopped_key`)."""
+"""What a note without a readable value says: a stop of unknown kind and time."""
 _decode_note = msgspec.json.Decoder(StopNote).decode
 
 
@@ -104,7 +103,8 @@ def stops_channel(prefix: str) -> str:
 
 
 def stopped_key(prefix: str, session_id: str) -> str:
-    """The earlier builds' note that the server stopped ``session_id`` (a bare marker)."""
+    """The earlier builds' marker that the server stopped ``session_id`` (no longer
+    written: an erasure deletes a leftover one until a note's life has passed)."""
     return f"{prefix}:session-stopped:{session_id}"
 
 
@@ -117,12 +117,8 @@ async def note_stopped(
     redis: Any, prefix: str, user_id: str, session_id: str, ttl_s: int, note: StopNote
 ) -> None:
     """Note that the server stopped ``user_id``'s ``session_id`` (call after its stop is
-    appended); also the earlier builds' marker, for their gateways; then tell the
-    gateways (:func:`stops_channel`)."""
-    pipe = redis.pipeline(transaction=False)  # two slots on a cluster
-    pipe.set(stop_note_key(prefix, user_id, session_id), msgspec.json.encode(note), ex=ttl_s)
-    pipe.set(stopped_key(prefix, session_id), _EARLIER, ex=ttl_s)
-    await pipe.execute()
+    appended), then tell the gateways (:func:`stops_channel`)."""
+    await redis.set(stop_note_key(prefix, user_id, session_id), msgspec.json.encode(note), ex=ttl_s)
     try:  # after the note: a gateway that hears of it reads it at the next upload
         await redis.publish(stops_channel(prefix), session_id)
     except redis_errors.RedisError as exc:  # the stop stands; gateways hear of it within the minute
@@ -132,21 +128,13 @@ async def note_stopped(
 async def stopped_among(
     redis: Any, prefix: str, user_id: str, session_ids: Iterable[str]
 ) -> dict[str, StopNote]:
-    """Which of ``user_id``'s ``session_ids`` the server stopped, with their notes (an
-    earlier build's marker alone: unknown time); one pipelined round trip, none without
-    ids."""
+    """Which of ``user_id``'s ``session_ids`` the server stopped, with their notes; one
+    pipelined round trip (the notes may sit in several cluster slots), none without ids."""
     ids = list(dict.fromkeys(session_ids))
     if not ids:
         return {}
     pipe = redis.pipeline(transaction=False)
     for session_id in ids:
         pipe.get(stop_note_key(prefix, user_id, session_id))
-        pipe.exists(stopped_key(prefix, session_id))
     found = await pipe.execute()
-    notes = {}
-    for session_id, note, earlier in zip(ids, found[::2], found[1::2], strict=True):
-        if note is not None:
-            notes[session_id] = read_note(note)
-        elif earlier:
-            notes[session_id] = _UNKNOWN
-    return notes
+    return {s: read_note(note) for s, note in zip(ids, found, strict=True) if note is not None}

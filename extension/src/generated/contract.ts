@@ -57,7 +57,7 @@ export interface Rejection {
  *     ``MINDHIT_SESSION_IDLE_CLOSE_S`` without an event reaching the server, dated at its
  *     last event (``stopped_at``): events recorded after ``stopped_at`` (offline, say) are
  *     not counted in it either, and a client should record them again in a new session.
- *     ``stopped_at`` is 0 when unknown (a stop noted by an earlier build).
+ *     ``stopped_at`` is 0 when unknown (a note that could not be read).
  */
 export interface SessionStop {
   reason: "idle" | "user";

@@ -21,7 +21,6 @@ import redis.asyncio as aioredis
 from ingest.app import create_app
 from ingest.state import GatewayState
 from mindhit.session_log import stop_session
-from mindhit.session_stops import stopped_key
 from mindhit.settings import Settings
 from schema.ids import uuid7
 from tests.integration.ingest.conftest import Account, active_event, logged_uploads, serve
@@ -119,15 +118,3 @@ async def test_an_idle_close_is_reported_with_the_time_the_client_records_again_
     [stop] = told["stops"]
     assert stop["reason"] == "idle" and stop["stopped_at"] == last_event_ms
     assert told["stopped"] == [stop["session_id"]]  # what earlier extensions read
-
-
-async def test_a_stop_an_earlier_build_noted_is_reported_as_a_users_stop(
-    account: Account, aredis: aioredis.Redis, settings: Settings
-) -> None:
-    # During a rolling deploy (or within a note's life after it), a stop written by the
-    # previous build is a bare marker: reported, of unknown kind and time.
-    async def earlier_build(quick: Settings, session: str) -> object:
-        return await aredis.set(stopped_key(quick.key_prefix, session), b"1", ex=60)
-
-    told = await _told_after(account, settings, earlier_build)
-    assert [(s["reason"], s["stopped_at"]) for s in told["stops"]] == [("user", 0)]
