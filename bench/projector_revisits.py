@@ -50,6 +50,7 @@ from schema.derived import VisitClosed  # noqa: E402
 from schema.ids import deterministic_id  # noqa: E402
 from schema.log import DerivedEntry, encode_derived_entry  # noqa: E402
 from schema.topics import VISITS_TOPIC  # noqa: E402
+from schema.visits import columnar  # noqa: E402
 
 
 def entries(n: int, per_entry: int, pages: int) -> list[tuple[str, bytes, int]]:
@@ -69,7 +70,8 @@ def entries(n: int, per_entry: int, pages: int) -> list[tuple[str, bytes, int]]:
             )
             for i in range(start, min(n, start + per_entry))
         ]  # fmt: skip
-        out.append((user, encode_derived_entry(DerivedEntry(events=events)), len(events)))
+        entry = DerivedEntry(events=columnar(events))  # type: ignore[arg-type]  # as written
+        out.append((user, encode_derived_entry(entry), len(events)))
     return out
 
 

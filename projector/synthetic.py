@@ -31,6 +31,7 @@ from schema.events import ClientEvent, SessionStarted, SessionStopped, TabActiva
 from schema.ids import deterministic_id, uuid7
 from schema.log import DerivedEntry, RawEntry, Upload, encode_derived_entry, encode_raw_entry
 from schema.topics import RAW_TOPIC, SESSIONS_TOPIC, URLS_TOPIC, VISITS_TOPIC, partition_for
+from schema.visits import columnar
 
 __all__ = ["LogItem", "synth_log", "user_ids", "write_log"]
 
@@ -53,7 +54,7 @@ def user_ids(seed: int, users: int) -> list[str]:
 
 
 def _session(
-    rng: random.Random, user: str, client: str, s: int, visits: int, t0: int
+    rng: random.Random, user: str, client: str, s: int, visits: int, t0: int, columns: bool
 ) -> Iterator[LogItem]:
     sid = deterministic_id("session", user, s)
     raw: list[ClientEvent] = [
@@ -109,9 +110,8 @@ def _session(
     yield LogItem(RAW_TOPIC, user, encode_raw_entry(RawEntry(uploads=[upload])), t, len(raw))
     for i in range(0, len(derived_visits), 200):
         chunk = derived_visits[i : i + 200]
-        yield LogItem(
-            VISITS_TOPIC, user, encode_derived_entry(DerivedEntry(events=chunk)), t, len(chunk)
-        )
+        entry = DerivedEntry(events=columnar(chunk) if columns else chunk)  # type: ignore[arg-type]
+        yield LogItem(VISITS_TOPIC, user, encode_derived_entry(entry), t, len(chunk))
     if derived_urls:
         yield LogItem(
             URLS_TOPIC,
@@ -154,14 +154,19 @@ def synth_log(
     sessions_per_user: int,
     visits_per_session: int,
     base_ts: int = BASE_TS,
+    visit_columns: bool = True,
 ) -> Iterator[LogItem]:
-    """Yield the entries of a synthetic log, users interleaved session by session."""
+    """Yield the entries of a synthetic log, users interleaved session by session; closed
+    visits as columns as the processors write them (``visit_columns``), else one
+    ``VisitClosed`` per visit as earlier builds did."""
     rng = random.Random(seed)
     ids = user_ids(seed, users)
     for s in range(sessions_per_user):
         for u, user in enumerate(ids):
             t0 = base_ts + s * 86_400_000 + u * 1000
-            yield from _session(rng, user, f"client-{seed}-{u}", s, visits_per_session, t0)
+            yield from _session(
+                rng, user, f"client-{seed}-{u}", s, visits_per_session, t0, visit_columns
+            )
 
 
 async def write_log(

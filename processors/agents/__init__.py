@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 from schema.derived import DerivedBase
 from schema.log import DerivedEntry, encode_derived_entry
-from schema.topics import topic_for
+from schema.topics import VISITS_TOPIC, topic_for
+from schema.visits import columnar
 
 __all__ = [
     "Emit",
@@ -77,10 +78,20 @@ def by_topic(derived: Iterable[DerivedBase]) -> dict[str, list[DerivedBase]]:
 def encode_by_topic(
     groups: Mapping[str, Sequence[DerivedBase]], origin: int, received_at: int
 ) -> dict[str, bytes]:
-    """One encoded :class:`DerivedEntry` per topic of ``groups`` (see :func:`by_topic`)."""
+    """One encoded :class:`DerivedEntry` per topic of ``groups`` (see :func:`by_topic`).
+
+    The ``visits`` topic's closed visits go as columns, one
+    :class:`schema.derived.VisitsClosed` per run of one user's visits
+    (:func:`schema.visits.columnar`): the projector stages them with a few C calls per
+    column instead of an object per visit (issue 14; every reader takes both shapes, and
+    the log keeps the per-visit entries written before)."""
     return {
         topic: encode_derived_entry(
-            DerivedEntry(events=events, origin=origin, received_at=received_at)  # type: ignore[arg-type]
+            DerivedEntry(
+                events=columnar(events) if topic == VISITS_TOPIC else events,  # type: ignore[arg-type]
+                origin=origin,
+                received_at=received_at,
+            )
         )
         for topic, events in groups.items()
     }

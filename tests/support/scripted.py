@@ -20,10 +20,11 @@ from mindhit import streams
 from mindhit.corpus import load_pages
 from processors.dwell import fold
 from processors.urls import normalize_url
-from schema.derived import SessionClosed, VisitClosed
+from schema.derived import SessionClosed, VisitClosed, VisitsClosed
 from schema.ids import uuid7
 from schema.log import RawEntry, Upload, decode_derived_entry, encode_raw_entry
 from schema.topics import RAW_TOPIC, partition_for, stream_key
+from schema.visits import closed_visits
 from tests.unit.processors.browsing import Browser
 
 
@@ -193,9 +194,14 @@ async def append_scripted_backlog(
 async def derived_events(
     client: aioredis.Redis, prefix: str, partitions: int, topic: str
 ) -> list[Any]:
-    """Every derived event on ``topic``, partition by partition, in stream order."""
+    """Every derived event on ``topic``, partition by partition, in stream order; closed
+    visits one per event (the processors write them as columns, :class:`VisitsClosed`)."""
     found: list[Any] = []
     for partition in range(partitions):
         for _id, fields in await client.xrange(stream_key(prefix, topic, partition)):
-            found.extend(decode_derived_entry(fields[b"v"]).events)
+            for event in decode_derived_entry(fields[b"v"]).events:
+                if isinstance(event, VisitsClosed):
+                    found.extend(closed_visits(event))
+                else:
+                    found.append(event)
     return found

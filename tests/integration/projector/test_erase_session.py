@@ -19,7 +19,7 @@ from projector.erase_session import tombstone_key
 from projector.housekeeping import Housekeeper
 from projector.replay import replay
 from projector.synthetic import BASE_TS, synth_log, user_ids, write_log
-from schema.derived import SessionErased
+from schema.derived import SessionErased, VisitsClosed
 from schema.log import decode_derived_entry, decode_raw_entry
 
 from .conftest import fold_all, snapshot
@@ -57,12 +57,11 @@ def _archived_sessions(pg: psycopg.Connection[Any], user: str) -> set[str]:
                 e.session_id for u in decode_raw_entry(bytes(value)).uploads for e in u.events
             }
         else:
-            events = decode_derived_entry(bytes(value)).events
-            found |= {
-                e.session_id
-                for e in events
-                if hasattr(e, "session_id") and not isinstance(e, SessionErased)
-            }
+            for e in decode_derived_entry(bytes(value)).events:
+                if isinstance(e, VisitsClosed):
+                    found |= set(e.session_id)
+                elif hasattr(e, "session_id") and not isinstance(e, SessionErased):
+                    found.add(e.session_id)
     pg.commit()
     return found
 
