@@ -35,9 +35,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import psycopg
-from psycopg import sql
 
 from mindhit.db import sql_file
+from projector.tables import with_tables
 
 __all__ = [
     "OVERVIEW_CHANGE_REFS",
@@ -56,10 +56,6 @@ _RECORD: Final = (
 _LOCK: Final = "SELECT seq, visits FROM {overview_change_refs} ORDER BY seq FOR UPDATE"
 _TAKE: Final = sql_file("projector", "overview_refs_take")
 _RESOLVE: Final = sql_file("projector", "overview_refs_resolve")
-
-
-def _fmt(text: str, tables: Mapping[str, str]) -> sql.Composed:
-    return sql.SQL(text).format(**{k: sql.Identifier(v) for k, v in tables.items()})  # type: ignore[arg-type]
 
 
 def choose_references(pending: Sequence[tuple[int, int]], budget: int | None) -> list[int]:
@@ -90,7 +86,7 @@ def record_new_visits_by_reference(
     """Append one reference naming the staged visits (``tmp_visits``, all just inserted as
     new) to the pending changes: the live fold's whole share of the overview for a batch
     of new visits, one row in an unindexed table."""
-    conn.execute(_fmt(_RECORD, tables))
+    conn.execute(with_tables(_RECORD, tables))
 
 
 def take_references(
@@ -104,11 +100,11 @@ def take_references(
     choose the lowest-numbered within ``budget`` (:func:`choose_references`); delete them
     and add each named visit's stored version (+1) to ``tmp_overview`` in one statement.
     """
-    pending = [(int(s), int(v)) for s, v in conn.execute(_fmt(_LOCK, tables)).fetchall()]
+    pending = [(int(s), int(v)) for s, v in conn.execute(with_tables(_LOCK, tables)).fetchall()]
     chosen = choose_references(pending, budget)
     if not chosen:
         return 0
-    conn.execute(_fmt(_TAKE, tables), {"seqs": chosen})
+    conn.execute(with_tables(_TAKE, tables), {"seqs": chosen})
     named = dict(pending)
     return sum(named[s] for s in chosen)
 
@@ -121,4 +117,4 @@ def resolve_staged_references(conn: psycopg.Connection[Any], tables: Mapping[str
     transaction: a reference resolves to the version stored when it is drained, so one
     left pending over a rewrite would add the new version a second time.
     """
-    conn.execute(_fmt(_RESOLVE, tables))
+    conn.execute(with_tables(_RESOLVE, tables))

@@ -41,7 +41,7 @@ from projector.overview_refs import OVERVIEW_CHANGE_REFS
 from projector.projections import PROJECTIONS, ROLLUP_TABLES
 from projector.rows import EraseUser
 from projector.shared_pages import Heirs, hand_over_archive, hand_over_read_pages
-from projector.tables import READ_TABLES, ReadTable, staging_ddl
+from projector.tables import READ_TABLES, ReadTable, Tables, staging_ddl, with_tables
 from projector.visits_merge import merge_visits
 
 __all__ = [
@@ -67,8 +67,6 @@ WORK_MEM: Final = "64MB"
 ALL_TABLES: Final = tuple(t for p in PROJECTIONS.values() for t in p.tables)
 """Every read table, in erasure order (sessions before their mind maps, URLs before texts)."""
 
-Tables = Mapping[str, str]
-"""Logical read-table name → physical table name (live or shadow)."""
 
 _STAGING = staging_ddl()
 _UPSERT = {name: table.upsert for name, table in READ_TABLES.items()}
@@ -90,10 +88,6 @@ _LOCK_URL_KEYS = sql_file("projector", "urls_lock_keys")
 def live_tables() -> dict[str, str]:
     """Every logical table (read tables, rollups, the overview's pending changes) is live."""
     return {t: t for t in (*ALL_TABLES, *ROLLUP_TABLES, OVERVIEW_CHANGES, OVERVIEW_CHANGE_REFS)}
-
-
-def _fmt(text: str, tables: Tables) -> sql.Composed:
-    return sql.SQL(text).format(**{k: sql.Identifier(v) for k, v in tables.items()})  # type: ignore[arg-type]
 
 
 def ensure_temp_tables(conn: psycopg.Connection[Any]) -> None:
@@ -360,12 +354,12 @@ def _merge(conn: psycopg.Connection[Any], name: str, tables: Tables) -> None:
         merge_visits(conn, tables, _UPSERT[name])  # new rows by plain insert; the rollups
     elif name == "urls":
         conn.execute(_LOCK_URL_KEYS, (URL_LOCK,))  # URL rows are shared across partitions
-        conn.execute(_fmt(_UPSERT[name], tables))
+        conn.execute(with_tables(_UPSERT[name], tables))
     elif name == "mindmap_graphs":
-        conn.execute(_fmt(_UPSERT[name], tables))
+        conn.execute(with_tables(_UPSERT[name], tables))
         rebuild_staged_branches(conn, tables)
     else:
-        conn.execute(_fmt(_UPSERT[name], tables))
+        conn.execute(with_tables(_UPSERT[name], tables))
 
 
 def lock_projections(

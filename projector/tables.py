@@ -21,13 +21,24 @@ migrated schema, so a definition and its table cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final, Literal
 
 import msgspec
+from psycopg import sql
 
 from projector.rows import STATUS_RANK
 
-__all__ = ["READ_TABLES", "Column", "ReadTable", "staging_ddl"]
+__all__ = ["READ_TABLES", "Column", "ReadTable", "Tables", "staging_ddl", "with_tables"]
+
+Tables = Mapping[str, str]
+"""Logical read-table name → physical table name (live or shadow)."""
+
+
+def with_tables(text: str, tables: Tables) -> sql.Composed:
+    """``text`` with each ``{name}`` replaced by the quoted physical table ``tables[name]``."""
+    return sql.SQL(text).format(**{k: sql.Identifier(v) for k, v in tables.items()})  # type: ignore[arg-type]
+
 
 _TYPE_NAME: Final = {
     "int4": "integer",
