@@ -21,7 +21,9 @@ Three measurements against the real Redis and PostgreSQL (own database
    ``ratio_with_overview``. The visits are written as the processors write them (one
    ``VisitsClosed`` of columns per entry); ``--format events`` writes 200 ``VisitClosed``
    per entry instead, as builds before issue 14's columns did (the log and archive
-   still hold such entries, and the fold reads both).
+   still hold such entries, and the fold reads every shape), ``--format rows`` one
+   ``VisitRows`` of COPY rows (a preview: read by the projector, not yet written by
+   the processors).
 2. Replay: ``--raw-events`` raw client events (200 per upload) are archived, then
    ``mindhit replay --projection sessions`` runs as a child process; events/s and
    its peak resident memory (``rss_mb``) are reported. Run it with a larger
@@ -76,6 +78,7 @@ from projector.consumer import ProjectionConsumer  # noqa: E402
 from projector.overview_drainer import drain_all  # noqa: E402
 from projector.projections import PROJECTIONS  # noqa: E402
 from projector.synthetic import synth_log, write_log  # noqa: E402
+from projector.visit_rows import encode_rows  # noqa: E402
 from schema.derived import VisitClosed  # noqa: E402
 from schema.events import (  # noqa: E402
     ClientEvent,
@@ -114,10 +117,11 @@ def fresh_db(name: str = DB) -> str:
     return url
 
 
-def visit_entries(n: int, partitions: int, columns: bool = True) -> list[tuple[str, bytes, int]]:
-    """(partition key, value, visits) of n visits, 200 per entry, 64 users; with
-    ``columns`` each entry's visits as one ``VisitsClosed`` (what the processors write),
-    else one ``VisitClosed`` per visit (what earlier builds wrote)."""
+def visit_entries(n: int, partitions: int, shape: str = "columns") -> list[tuple[str, bytes, int]]:
+    """(partition key, value, visits) of n visits, 200 per entry, 64 users; each entry's
+    visits as one ``VisitsClosed`` (``columns``: what the processors write), one
+    ``VisitClosed`` per visit (``events``: what earlier builds wrote) or one ``VisitRows``
+    (``rows``: COPY rows, read by the projector, not written by the processors yet)."""
     out = []
     users = [deterministic_id("bench-user", i) for i in range(64)]
     for start in range(0, n, 200):
@@ -132,7 +136,12 @@ def visit_entries(n: int, partitions: int, columns: bool = True) -> list[tuple[s
             )
             for i in range(start, min(n, start + 200))
         ]  # fmt: skip
-        entry = DerivedEntry(events=columnar(events) if columns else events)  # type: ignore[arg-type]
+        shaped: list[Any] = list(events)
+        if shape == "columns":
+            shaped = columnar(events)
+        elif shape == "rows":
+            shaped = [encode_rows(user, events)]
+        entry = DerivedEntry(events=shaped)
         out.append((user, encode_derived_entry(entry), len(events)))
     return out
 
@@ -255,7 +264,7 @@ async def bench_fold(
     settings: Settings, redis: aioredis.Redis, url: str, visits: int, visit_format: str = "events"
 ) -> dict[str, Any]:
     global visit_entries_cache
-    visit_entries_cache = visit_entries(visits, settings.partitions, visit_format == "columns")
+    visit_entries_cache = visit_entries(visits, settings.partitions, visit_format)
     await append_all(redis, settings, VISITS_TOPIC, visit_entries_cache)
     with psycopg.connect(url) as conn:
         consumer = ProjectionConsumer(settings, redis, conn, projections=("visits",))
@@ -549,10 +558,11 @@ async def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument(
         "--format",
-        choices=("events", "columns"),
+        choices=("events", "columns", "rows"),
         default="columns",
         help="the derived visits as the processors write them (columns: a VisitsClosed per"
-        " entry) or as earlier builds did (events: one VisitClosed per visit)",
+        " entry), as earlier builds did (events: one VisitClosed per visit) or as COPY rows"
+        " (rows: a VisitRows per entry, which the projector reads; a preview)",
     )
     parser.add_argument(
         "--crash", action="store_true", help="run the 200k-event kill -9 check instead"

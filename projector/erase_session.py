@@ -36,11 +36,13 @@ from psycopg import sql
 from projector.overview import OVERVIEW_TABLES, drain_changes, subtract_session
 from projector.rows import EraseSession
 from projector.shared_pages import read_by_others
+from projector.visit_rows import select_rows
 from schema.derived import (
     DerivedEvent,
     SessionErased,
     UrlDiscovered,
     UrlEnriched,
+    VisitRows,
     VisitsClosed,
 )
 from schema.log import (
@@ -275,6 +277,10 @@ def _keep_derived(
         if isinstance(event, VisitsClosed):  # columns: keep the other sessions' visits
             if (visits := _other_sessions(event, sessions)) is not None:
                 kept.append(visits)
+            continue
+        if isinstance(event, VisitRows):  # COPY rows: the same, decoded and encoded again
+            if (rows := select_rows(event, sessions)) is not None:
+                kept.append(rows)
             continue
         if getattr(event, "session_id", None) in sessions and not isinstance(event, SessionErased):
             continue

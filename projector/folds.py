@@ -19,7 +19,7 @@ the loop).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sized
 from typing import Any, TypeVar
 
 import msgspec
@@ -38,6 +38,7 @@ from projector.rows import (
     session_time,
 )
 from projector.visit_columns import StagedVisit, fold_columns, visit_session_is
+from projector.visit_rows_fold import explode_rows, fold_rows
 from schema.derived import (
     MindmapBuilt,
     SessionClosed,
@@ -47,6 +48,7 @@ from schema.derived import (
     UrlEnriched,
     UserErased,
     VisitClosed,
+    VisitRows,
     VisitsClosed,
 )
 from schema.events import SessionStarted, SessionStopped
@@ -106,8 +108,9 @@ class Batch:
         self.sessions: dict[tuple[str, str], SessionPatch] = {}
         self.urls: dict[tuple[str, str], UrlPatch] = {}
         self.texts: dict[str, PageTextRow] = {}
-        # A visit is its event, or its staging row when it came as columns (visit_columns).
-        self.visits: dict[tuple[str, str], VisitClosed | StagedVisit] = {}
+        # A visit is its event, or its staging row when it came as columns (visit_columns);
+        # an entry of COPY rows is held whole under a key of its own (visit_rows_fold).
+        self.visits: dict[tuple[str, str], VisitClosed | StagedVisit | VisitRows] = {}
         self.mindmaps: dict[tuple[str, str], MindmapRow] = {}
         self.erasures: dict[str, EraseUser] = {}
         self.session_erasures: dict[tuple[str, str], EraseSession] = {}
@@ -117,15 +120,8 @@ class Batch:
         self._uuids: set[str] = set()
 
     def __len__(self) -> int:
-        return (
-            len(self.sessions)
-            + len(self.urls)
-            + len(self.texts)
-            + len(self.visits)
-            + len(self.mindmaps)
-            + len(self.erasures)
-            + len(self.session_erasures)
-        )
+        stores: tuple[Sized, ...] = (self.sessions, self.urls, self.texts, self.visits)
+        return sum(map(len, (*stores, self.mindmaps, self.erasures, self.session_erasures)))
 
     # ----------------------------------------------------------------- raw topic
     def add_raw(self, entry: RawEntry) -> None:
@@ -173,6 +169,9 @@ class Batch:
             if type(event) is VisitsClosed:
                 fold_columns(self, event, received, erased.get(event.user_id))
                 continue
+            if type(event) is VisitRows:
+                fold_rows(self, event, received, erased.get(event.user_id))
+                continue
             if handler is None:
                 if isinstance(event, UserErased):
                     self.erase(event.user_id, event.ts, event.reason)
@@ -219,6 +218,7 @@ class Batch:
         self.session_erasures[(user_id, session_id)] = EraseSession(
             user_id=user_id, session_id=session_id, reason=reason
         )
+        explode_rows(self, user_id)  # the user's entries of rows: per visit, by session
         stores: tuple[dict[Any, Any], ...] = (self.sessions, self.visits, self.mindmaps)
         for store in stores:
             doomed = [

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from operator import itemgetter
+from functools import partial
 from typing import Any, Final
 
 import psycopg
@@ -27,7 +27,6 @@ from mindhit.checkpoints import CheckpointMoved, Checkpoints, fence, store
 from mindhit.db import sql_file
 from mindhit.erasures import ERASE_LOCK  # erasure vs. folding (re-exported)
 from projector import fencing
-from projector.copy_rows import binary_copy_data, staged_rows
 from projector.erase_session import drop_erased_sessions, erase_session_rows, record_purges
 from projector.folds import Batch
 from projector.overview import (
@@ -41,7 +40,8 @@ from projector.overview_refs import OVERVIEW_CHANGE_REFS
 from projector.projections import PROJECTIONS, ROLLUP_TABLES
 from projector.rows import EraseUser
 from projector.shared_pages import Heirs, hand_over_archive, hand_over_read_pages
-from projector.tables import READ_TABLES, ReadTable, Tables, staging_ddl, with_tables
+from projector.staging import copy_ops, one_owner, restage_visits, stage_visits
+from projector.tables import READ_TABLES, Tables, staging_ddl, with_tables
 from projector.visits_merge import merge_visits
 
 __all__ = [
@@ -122,14 +122,6 @@ def erased_after(conn: psycopg.Connection[Any], seq: int) -> tuple[dict[str, int
     return {u: int(at) for u, at, _ in rows}, max((int(n) for _, _, n in rows), default=seq)
 
 
-def _copy(conn: psycopg.Connection[Any], table: ReadTable, ops: Any) -> None:
-    """COPY the row operations ``ops`` into ``table``'s staging table (binary)."""
-    query = f"COPY {table.staging} ({', '.join(table.copy_columns)}) FROM STDIN (FORMAT BINARY)"
-    with conn.cursor().copy(query) as copy:  # type: ignore[arg-type]
-        for data in binary_copy_data(conn, table.copy_types, staged_rows(table), ops):
-            copy.write(data)
-
-
 def _stage(conn: psycopg.Connection[Any], batch: Batch, tables: Tables) -> list[str]:
     """COPY every row operation of ``batch`` into the staging tables; return the read
     tables that got rows.
@@ -141,43 +133,13 @@ def _stage(conn: psycopg.Connection[Any], batch: Batch, tables: Tables) -> list[
     staged: list[str] = []
     for name, table in READ_TABLES.items():
         ops: dict[Any, Any] = getattr(batch, _BATCH_ROWS[name])
+        if ops and name == "page_visits":
+            stage_visits(conn, batch, tables.get(name, name))
+        elif ops:
+            copy_ops(conn, table, one_owner(conn, table, tables.get(name, name), ops))
         if ops:
-            rows = _one_owner(conn, table, tables.get(name, name), ops)
-            _copy(conn, table, rows)
             staged.append(name)
     return staged
-
-
-def _one_owner(
-    conn: psycopg.Connection[Any], table: ReadTable, physical: str, ops: dict[Any, Any]
-) -> list[Any]:
-    """The operations of an owned table with one user per key.
-
-    The folds key such rows by (user, id), so two users sending the same id (a session
-    id, say) give two operations; the row belongs to its stored owner, else to whoever
-    sent the id first in the log (the operations are in first-seen order). The others'
-    operations on that key are dropped here, so one statement never sees two rows of a
-    key (the upserts would also refuse to change another user's row). An owned table's
-    operations are keyed (owner, key) in the batch (``ops``), whatever their form (a visit
-    may be its staging row: :mod:`projector.visit_columns`).
-    """
-    if table.owner is None or len(table.key) != 1:
-        return list(ops.values())
-    key, owner = table.key[0], table.owner
-    if len(set(map(itemgetter(1), ops))) == len(ops):
-        return list(ops.values())  # every key once: nothing contested
-    users: dict[str, list[str]] = {}
-    for user, id_ in ops:
-        users.setdefault(id_, []).append(user)
-    contested = [k for k, found in users.items() if len(set(found)) > 1]
-    if not contested:
-        return list(ops.values())
-    query = sql.SQL("SELECT {k}::text, {o}::text FROM {t} WHERE {k} = ANY(%s::uuid[])").format(
-        k=sql.Identifier(key), o=sql.Identifier(owner), t=sql.Identifier(physical)
-    )
-    stored = dict(conn.execute(query, (contested,)).fetchall())
-    winner = {k: stored.get(k) or users[k][0] for k in contested}
-    return [op for (user, id_), op in ops.items() if winner.get(id_, user) == user]
 
 
 _CUT = "timestamptz 'epoch' + %(at)s * interval '1 ms'"
@@ -344,14 +306,16 @@ def apply_batch(
         staged = _stage(conn, batch, tables)
         drop_erased_sessions(conn)
         for name in staged:
-            _merge(conn, name, tables)
+            _merge(conn, name, tables, batch)
         store(conn, advance, writer.epochs)
 
 
-def _merge(conn: psycopg.Connection[Any], name: str, tables: Tables) -> None:
+def _merge(conn: psycopg.Connection[Any], name: str, tables: Tables, batch: Batch) -> None:
     """Merge one staged read table; the overview's rollups follow visits and maps."""
     if name == "page_visits":
-        merge_visits(conn, tables, _UPSERT[name])  # new rows by plain insert; the rollups
+        physical = tables.get(name, name)
+        restage = partial(restage_visits, conn, batch, physical)  # entries of rows, per visit
+        merge_visits(conn, tables, _UPSERT[name], restage)  # new rows by plain insert
     elif name == "urls":
         conn.execute(_LOCK_URL_KEYS, (URL_LOCK,))  # URL rows are shared across partitions
         conn.execute(with_tables(_UPSERT[name], tables))

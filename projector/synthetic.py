@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 
 from mindhit import streams
 from mindhit.settings import Settings
+from projector.visit_rows import encode_rows
 from schema.derived import (
     DerivedEvent,
     MindmapBuilt,
@@ -54,7 +55,7 @@ def user_ids(seed: int, users: int) -> list[str]:
 
 
 def _session(
-    rng: random.Random, user: str, client: str, s: int, visits: int, t0: int, columns: bool
+    rng: random.Random, user: str, client: str, s: int, visits: int, t0: int, shape: str
 ) -> Iterator[LogItem]:
     sid = deterministic_id("session", user, s)
     raw: list[ClientEvent] = [
@@ -110,7 +111,7 @@ def _session(
     yield LogItem(RAW_TOPIC, user, encode_raw_entry(RawEntry(uploads=[upload])), t, len(raw))
     for i in range(0, len(derived_visits), 200):
         chunk = derived_visits[i : i + 200]
-        entry = DerivedEntry(events=columnar(chunk) if columns else chunk)  # type: ignore[arg-type]
+        entry = DerivedEntry(events=_shaped(shape, user, chunk))
         yield LogItem(VISITS_TOPIC, user, encode_derived_entry(entry), t, len(chunk))
     if derived_urls:
         yield LogItem(
@@ -124,6 +125,13 @@ def _session(
     yield LogItem(
         SESSIONS_TOPIC, user, encode_derived_entry(DerivedEntry(events=closing)), t, len(closing)
     )
+
+
+def _shaped(shape: str, user: str, visits: list[DerivedEvent]) -> list[DerivedEvent]:
+    """One user's visits of an entry in the derived log's ``shape`` (see :func:`synth_log`)."""
+    if shape == "rows":
+        return [encode_rows(user, visits)]  # type: ignore[arg-type]
+    return columnar(visits) if shape == "columns" else visits  # type: ignore[return-value]
 
 
 def _closing(
@@ -154,18 +162,18 @@ def synth_log(
     sessions_per_user: int,
     visits_per_session: int,
     base_ts: int = BASE_TS,
-    visit_columns: bool = True,
+    visit_shape: str = "columns",
 ) -> Iterator[LogItem]:
     """Yield the entries of a synthetic log, users interleaved session by session; closed
-    visits as columns as the processors write them (``visit_columns``), else one
-    ``VisitClosed`` per visit as earlier builds did."""
+    visits as ``visit_shape``: ``columns`` as the processors write them, ``events`` one
+    ``VisitClosed`` per visit as earlier builds did, ``rows`` COPY rows (``VisitRows``)."""
     rng = random.Random(seed)
     ids = user_ids(seed, users)
     for s in range(sessions_per_user):
         for u, user in enumerate(ids):
             t0 = base_ts + s * 86_400_000 + u * 1000
             yield from _session(
-                rng, user, f"client-{seed}-{u}", s, visits_per_session, t0, visit_columns
+                rng, user, f"client-{seed}-{u}", s, visits_per_session, t0, visit_shape
             )
 
 

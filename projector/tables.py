@@ -135,7 +135,7 @@ class ReadTable(msgspec.Struct, frozen=True):
             client sent (a session id) or derived from one: a staged row changes a
             stored row only when both belong to the same user, and the owner column is
             never rewritten. The adapter stages one user's rows per key (the stored
-            owner's, else the first sender's: :func:`projector.pg._one_owner`), so the
+            owner's, else the first sender's: :func:`projector.staging.one_owner`), so the
             statements need not look the stored owners up row by row; should two still
             meet, the smallest user id's row is the one written (a stored row of another
             user is left as it is).

@@ -37,7 +37,7 @@ Replay's shadow tables are folded with their rollups as above.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import psycopg
@@ -77,7 +77,12 @@ projector resumes from its checkpoints (:data:`projector.app.RESTARTED_ON`). The
 (a batch with stored visits) keeps its key order."""
 
 
-def merge_visits(conn: psycopg.Connection[Any], tables: Mapping[str, str], upsert: str) -> None:
+def merge_visits(
+    conn: psycopg.Connection[Any],
+    tables: Mapping[str, str],
+    upsert: str,
+    restage: Callable[[], object] | None = None,
+) -> None:
     """Merge the visits staged in ``tmp_visits`` and add what changed to the rollups, or
     live to the pending changes (steps above).
 
@@ -85,6 +90,8 @@ def merge_visits(conn: psycopg.Connection[Any], tables: Mapping[str, str], upser
         conn: the batch's connection, inside its transaction.
         tables: logical → physical table names (live or replay's shadow).
         upsert: the visits' upsert statement (:attr:`projector.tables.ReadTable.upsert`).
+        restage: called before the upsert's path, to stage the visits per visit if they
+            were staged as entries of COPY rows (:func:`projector.staging.restage_visits`).
     """
     insert = sql.SQL(_INSERT_NEW).format(page_visits=sql.Identifier(tables["page_visits"]))
     deferred = OVERVIEW_CHANGES in tables  # live: the drainer updates the rollups
@@ -92,6 +99,8 @@ def merge_visits(conn: psycopg.Connection[Any], tables: Mapping[str, str], upser
         with conn.transaction():
             conn.execute(insert)
     except errors.UniqueViolation:
+        if restage is not None:
+            restage()
         if deferred:  # first the pending references naming a visit it may rewrite
             resolve_staged_references(conn, tables)
             upsert_staged_visits(conn, tables, upsert, into=tables[OVERVIEW_CHANGES])

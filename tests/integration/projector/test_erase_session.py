@@ -19,7 +19,8 @@ from projector.erase_session import tombstone_key
 from projector.housekeeping import Housekeeper
 from projector.replay import replay
 from projector.synthetic import BASE_TS, synth_log, user_ids, write_log
-from schema.derived import SessionErased, VisitsClosed
+from projector.visit_rows import as_columns
+from schema.derived import SessionErased, VisitRows, VisitsClosed
 from schema.log import decode_derived_entry, decode_raw_entry
 
 from .conftest import fold_all, snapshot
@@ -58,6 +59,8 @@ def _archived_sessions(pg: psycopg.Connection[Any], user: str) -> set[str]:
             }
         else:
             for e in decode_derived_entry(bytes(value)).events:
+                if isinstance(e, VisitRows):
+                    e = as_columns(e)
                 if isinstance(e, VisitsClosed):
                     found |= set(e.session_id)
                 elif hasattr(e, "session_id") and not isinstance(e, SessionErased):
@@ -67,7 +70,11 @@ def _archived_sessions(pg: psycopg.Connection[Any], user: str) -> set[str]:
 
 
 async def _setup(
-    settings: Settings, redis: aioredis.Redis, pg: psycopg.Connection[Any], seed: int
+    settings: Settings,
+    redis: aioredis.Redis,
+    pg: psycopg.Connection[Any],
+    seed: int,
+    shape: str = "columns",
 ) -> list[str]:
     users = user_ids(seed, 2)
     for i, user in enumerate(users):
@@ -76,7 +83,9 @@ async def _setup(
         )
     pg.commit()
     await write_log(
-        redis, settings, synth_log(seed, users=2, sessions_per_user=3, visits_per_session=5)
+        redis,
+        settings,
+        synth_log(seed, users=2, sessions_per_user=3, visits_per_session=5, visit_shape=shape),
     )
     await fold_all(settings, redis, pg)
     await archive_all(settings, redis, pg)
@@ -90,10 +99,15 @@ def _housekeeper(
     return Housekeeper(settings, redis, psycopg.connect(database_url), clock=lambda: ms)
 
 
+@pytest.mark.parametrize("shape", ["columns", "rows"])  # visits as the log holds them
 async def test_a_due_deletion_erases_one_session_everywhere_and_replay_keeps_it_gone(
-    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any], database_url: str
+    settings: Settings,
+    aredis: aioredis.Redis,
+    pg: psycopg.Connection[Any],
+    database_url: str,
+    shape: str,
 ) -> None:
-    user, other = await _setup(settings, aredis, pg, 31)
+    user, other = await _setup(settings, aredis, pg, 31 if shape == "columns" else 131, shape)
     doomed, *kept = _sessions(pg, user)
     others_before = {t: snapshot(pg)[t] for t in ("sessions",)}
     now = datetime.now(UTC)

@@ -50,7 +50,7 @@ def _batch() -> Batch:
     """A batch of one ``VisitClosed`` per visit (converted here; columns are staged as
     they are folded, ``tests/unit/projector/test_visit_columns.py``)."""
     batch = Batch()
-    log = synth_log(7, users=3, sessions_per_user=2, visits_per_session=5, visit_columns=False)
+    log = synth_log(7, users=3, sessions_per_user=2, visits_per_session=5, visit_shape="events")
     for item in log:
         fold_value(batch, item.topic, item.value)
     return batch

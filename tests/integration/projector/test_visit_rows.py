@@ -1,0 +1,128 @@
+"""Visits sent as COPY rows (``VisitRows``) reach the tables exactly as the same visits one
+per event do: a log mixing the three shapes folds, archives and replays to the same
+tables; a redelivered log, a visit sent twice in a batch, an entry PostgreSQL refuses
+and an entry carrying another user's rows take the slow paths and still leave the
+right rows, and nothing of the good entries beside them is lost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+import psycopg
+import pytest
+import redis.asyncio as aioredis
+
+from mindhit import streams
+from mindhit.settings import Settings
+from projector.replay import replay
+from projector.retention import trim_streams
+from projector.synthetic import LogItem, synth_log, write_log
+from projector.visit_rows import encode_rows
+from schema.derived import VisitRows
+from schema.ids import deterministic_id
+from schema.log import DerivedEntry, encode_derived_entry
+from schema.topics import VISITS_TOPIC, partition_for, stream_key
+
+from .conftest import clear_read_tables, fold_all, snapshot
+from .test_archive_replay import archive_all
+from .test_overview_drain import _visit
+from .test_overview_rollups import _check
+from .test_visit_columns import _as_events, _forget_redis
+
+pytestmark = pytest.mark.integration
+
+
+def _log(shape: str) -> Iterator[LogItem]:
+    return synth_log(23, users=4, sessions_per_user=3, visits_per_session=7, visit_shape=shape)
+
+
+def _rotating() -> Iterator[LogItem]:
+    """The rows log with its visits entries in turn as rows, columns and events."""
+    rows, columns = _log("rows"), list(_as_events(_log("columns"), every=10**9))
+    events = {i: item for i, item in enumerate(_as_events(_log("columns"), every=1))}
+    n = 0
+    for i, (item, column) in enumerate(zip(rows, columns, strict=True)):
+        if item.topic == VISITS_TOPIC:
+            n += 1
+            item = (item, column, events[i])[n % 3]
+        yield item
+
+
+async def test_mixed_shapes_fold_archive_and_replay_to_the_tables_of_events(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    await write_log(aredis, settings, _as_events(_log("columns"), every=1))
+    await fold_all(settings, aredis, pg)
+    expected = snapshot(pg)
+    assert expected["page_visits"]
+    await _forget_redis(settings, aredis)
+    clear_read_tables(pg)
+    await write_log(aredis, settings, _rotating())
+    await fold_all(settings, aredis, pg)
+    assert snapshot(pg) == expected
+    # Redelivered whole: every visit is stored already (the slow path), nothing changes.
+    await write_log(aredis, settings, _log("rows"))
+    await fold_all(settings, aredis, pg)
+    assert snapshot(pg) == expected
+    # Archived and trimmed, then rebuilt from the archive alone: the same tables again.
+    settings = msgspec.structs.replace(settings, stream_retention_s=0.0)
+    await archive_all(settings, aredis, pg)
+    assert await trim_streams(settings, aredis, pg) > 0
+    assert (await replay(settings, aredis, pg)).swapped
+    assert snapshot(pg) == expected
+
+
+async def _entry(
+    settings: Settings, aredis: aioredis.Redis, who: str, events: list[Any], at: int = 5
+) -> None:
+    part = partition_for(who, settings.partitions)
+    await streams.append(
+        aredis, stream_key(settings.key_prefix, VISITS_TOPIC, part),
+        encode_derived_entry(DerivedEntry(events=events, received_at=at)), key=who.encode(),
+        timestamp_ms=at,
+    )  # fmt: skip
+
+
+def _stored(pg: psycopg.Connection[Any]) -> dict[str, tuple[str, str, int]]:
+    rows = pg.execute("SELECT visit_id::text, user_id::text, title, dwell_ms FROM page_visits")
+    out = {v: (u, t, d) for v, u, t, d in rows.fetchall()}
+    pg.commit()
+    return out
+
+
+async def test_a_visit_sent_twice_in_one_batch_keeps_its_last_version(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    user = deterministic_id("u", 41)
+    first = [_visit(user, n, 1000) for n in range(1, 4)]
+    again = [_visit(user, 2, 5000, title="Retitled")]
+    await _entry(settings, aredis, user, [encode_rows(user, first)])
+    await _entry(settings, aredis, user, [encode_rows(user, again)])
+    await fold_all(settings, aredis, pg)  # one batch: the plain insert meets the repeat
+    stored = _stored(pg)
+    assert len(stored) == 3 and stored[again[0].visit_id] == (user, "Retitled", 5000)
+    _check(pg)
+
+
+async def test_entries_postgresql_refuses_or_of_another_users_rows_are_rejected_alone(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    user, victim = deterministic_id("u", 42), deterministic_id("u", 43)
+    good = [_visit(user, n, 1000) for n in range(1, 3)]
+    broken = encode_rows(user, [_visit(user, 3, 1000, title="\u00e9t\u00e9")])
+    bad_utf8 = broken.rows.replace("\u00e9".encode(), b"\xff\xfe", 1)
+    refused = VisitRows(user_id=user, layout=1, count=1, rows=bad_utf8)
+    theirs = encode_rows(victim, [_visit(victim, 4, 1000)])
+    smuggled = VisitRows(user_id=user, layout=1, count=1, rows=theirs.rows)
+    later = [_visit(user, 5, 1000)]
+    await _entry(settings, aredis, user, [encode_rows(user, good), smuggled])
+    await fold_all(settings, aredis, pg)  # the check of each user's rows fails
+    assert sorted(_stored(pg)) == sorted(v.visit_id for v in good)
+    await _entry(settings, aredis, user, [refused, encode_rows(user, later)])
+    await fold_all(settings, aredis, pg)  # PostgreSQL refuses the text
+    stored = _stored(pg)
+    assert sorted(stored) == sorted(v.visit_id for v in [*good, *later])
+    assert all(owner == user for owner, _, _ in stored.values())
+    _check(pg)
