@@ -35,11 +35,19 @@ from typing import Any, Final
 import psycopg
 from psycopg import adapt, pq
 from psycopg._copy_base import format_row_binary  # the C formatter of Copy.write_row
-from psycopg.abc import AdaptContext
+from psycopg.abc import AdaptContext, Transformer
 
 from projector.tables import ReadTable
 
-__all__ = ["Rows", "binary_copy_data", "micros_since_2000", "staged_rows", "uuid_bytes"]
+__all__ = [
+    "Rows",
+    "binary_copy_data",
+    "binary_transformer",
+    "format_rows",
+    "micros_since_2000",
+    "staged_rows",
+    "uuid_bytes",
+]
 
 SIGNATURE: Final = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 """Binary COPY header: signature, flags (none) and header extension length (0)."""
@@ -124,6 +132,23 @@ class _Context:
         self.connection = context.connection if context else None
 
 
+def binary_transformer(context: AdaptContext | None, types: Sequence[str]) -> Transformer:
+    """A transformer dumping values as the binary ``types`` (PostgreSQL names), as
+    ``Copy.set_types`` sets one, ``bytes`` by psycopg's C dumper (:class:`_Context`)."""
+    ctx = _Context(context)
+    registry = ctx.adapters.types
+    tx = adapt.Transformer(ctx)  # type: ignore[arg-type]
+    tx.set_dumper_types([registry.get_oid(t) for t in types], pq.Format.BINARY)
+    return tx
+
+
+def format_rows(rows: Iterable[Sequence[Any]], tx: Transformer, out: bytearray) -> bytearray:
+    """``out`` with the binary COPY rows of ``rows`` appended (no header or trailer), each
+    by the C formatter of ``Copy.write_row`` with ``tx`` (:func:`binary_transformer`)."""
+    deque(map(format_row_binary, rows, repeat(tx), repeat(out)), maxlen=0)
+    return out
+
+
 def binary_copy_data(
     context: AdaptContext | None,
     types: Sequence[str],
@@ -143,14 +168,10 @@ def binary_copy_data(
         ops: the row operations.
         rows_per_chunk: rows per chunk yielded.
     """
-    ctx = _Context(context)
-    registry = ctx.adapters.types
-    tx = adapt.Transformer(ctx)  # type: ignore[arg-type]
-    tx.set_dumper_types([registry.get_oid(t) for t in types], pq.Format.BINARY)
+    tx = binary_transformer(context, types)
     out = bytearray(SIGNATURE)
     for start in range(0, len(ops), rows_per_chunk):
-        chunk = ops[start : start + rows_per_chunk]
-        deque(map(format_row_binary, rows(chunk), repeat(tx), repeat(out)), maxlen=0)
+        format_rows(rows(ops[start : start + rows_per_chunk]), tx, out)
         if start + rows_per_chunk < len(ops):
             yield out
             out = bytearray()

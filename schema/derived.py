@@ -26,6 +26,7 @@ __all__ = [
     "UrlEnriched",
     "UserErased",
     "VisitClosed",
+    "VisitRows",
     "VisitsClosed",
 ]
 
@@ -90,6 +91,25 @@ class VisitsClosed(DerivedBase, frozen=True, tag="visits.closed"):
     opened_seq: list[int]
     end_reason: list[str]
     content_hash: list[str]
+
+
+class VisitRows(DerivedBase, frozen=True, tag="visits.rows"):
+    """One user's closed visits of one derived entry as the rows of a PostgreSQL binary COPY
+    into the projector's visits staging table: layout ``layout``, ``count`` rows, no header
+    or trailer.
+
+    Why: the projector COPYs these bytes as they are instead of building a row per visit,
+    ~0.28 s less of its CPU per 100,000 visits (issue 14). Layout 1 is
+    :data:`projector.tables.PAGE_VISITS`' staging columns in their staged types (ids as a
+    UUID's 16 bytes, times as microseconds since 2000: :mod:`projector.visit_rows`).
+    Release 1 only reads it; every reader also takes :class:`VisitClosed` and
+    :class:`VisitsClosed`. The bytes are another process's claim: a reader checks the
+    layout, the row count and that every row is ``user_id``'s.
+    """
+
+    layout: int
+    count: int
+    rows: bytes
 
 
 class UrlDiscovered(DerivedBase, frozen=True, tag="url.discovered"):
@@ -225,6 +245,7 @@ class DeadLettered(DerivedBase, frozen=True, tag="dead.lettered"):
 DerivedEvent = (
     VisitClosed
     | VisitsClosed
+    | VisitRows
     | UrlDiscovered
     | UrlEnriched
     | SessionClosed

@@ -23,6 +23,7 @@ from schema.derived import (
     UrlEnriched,
     UserErased,
     VisitClosed,
+    VisitRows,
     VisitsClosed,
 )
 
@@ -50,6 +51,7 @@ DEADLETTERS_TOPIC: Final = "deadletters"
 _TOPIC_OF: dict[type[DerivedBase], str] = {
     VisitClosed: VISITS_TOPIC,
     VisitsClosed: VISITS_TOPIC,
+    VisitRows: VISITS_TOPIC,
     UrlDiscovered: URLS_TOPIC,
     UrlEnriched: URLS_TOPIC,
     SessionClosed: SESSIONS_TOPIC,
