@@ -12,7 +12,8 @@ import redis.asyncio as aioredis
 from mindhit import streams
 from mindhit.settings import Settings
 from projector.erase_session import drop_erased_sessions
-from projector.pg import _copy, ensure_temp_tables
+from projector.pg import ensure_temp_tables
+from projector.staging import copy_ops
 from projector.tables import PAGE_VISITS
 from schema.derived import VisitClosed
 from schema.ids import deterministic_id
@@ -97,7 +98,7 @@ def test_staged_visits_of_an_erased_session_are_dropped_and_named_as_text(
     ensure_temp_tables(pg)
     erased = deterministic_id("merge-session", 2)
     pg.execute("INSERT INTO erased_sessions (user_id, session_id) VALUES (%s, %s)", (USER, erased))
-    _copy(pg, PAGE_VISITS, [_visit(1), _visit(2, session=2)])
+    copy_ops(pg, PAGE_VISITS, [_visit(1), _visit(2, session=2)])
     assert drop_erased_sessions(pg) == {(USER, erased)}
     assert pg.execute("SELECT count(*) FROM tmp_visits").fetchone() == (1,)
     pg.rollback()
