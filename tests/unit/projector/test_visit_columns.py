@@ -46,6 +46,20 @@ visit = st.builds(
 )
 
 
+def with_erasures(at: int | None, *logs: list[DerivedEntry]) -> None:
+    """Insert into each log, from entry ``at`` on (None: nothing), an erasure of a session
+    and then one of a user, as two entries."""
+    if at is None:
+        return
+    drop: list[DerivedEvent] = [
+        SessionErased(user_id=USERS[1], session_id=SESSIONS[2], ts=1),
+        UserErased(user_id=USERS[0], ts=10**12),
+    ]
+    for log in logs:
+        log.insert(min(at, len(log)), DerivedEntry(events=drop[:1]))
+        log.insert(min(at + 1, len(log)), DerivedEntry(events=drop[1:]))
+
+
 def _fold(entries: list[DerivedEntry], erased: dict[str, int]) -> Batch:
     batch = Batch(erased)
     for entry in entries:
@@ -85,14 +99,7 @@ def test_columns_fold_to_the_rows_their_events_fold_to(
     mixed = [
         _as_columns(e) if as_cols else e for e, (_, _, as_cols) in zip(old, entries, strict=True)
     ]
-    if erase_at is not None:  # a session erased and a user erased mid-log
-        drop: list[DerivedEvent] = [
-            SessionErased(user_id=USERS[1], session_id=SESSIONS[2], ts=1),
-            UserErased(user_id=USERS[0], ts=10**12),
-        ]
-        for log in (old, mixed):
-            log.insert(min(erase_at, len(log)), DerivedEntry(events=drop[:1]))
-            log.insert(min(erase_at + 1, len(log)), DerivedEntry(events=drop[1:]))
+    with_erasures(erase_at, old, mixed)
     a, b = _fold(old, erased), _fold(mixed, erased)
     assert list(a.visits) == list(b.visits)
     assert _staged(a) == _staged(b)

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from projector.folds import Batch
 from projector.visit_rows import encode_rows
 from projector.visit_rows_fold import explode_rows, has_rows
-from schema.derived import DerivedEvent, SessionErased, UserErased, VisitClosed, VisitRows
+from schema.derived import VisitClosed, VisitRows
 from schema.log import DerivedEntry
 from schema.visits import columnar
 
-from .test_visit_columns import SESSIONS, USERS, VISIT_IDS, _fold, _staged, visit
+from .test_visit_columns import SESSIONS, USERS, VISIT_IDS, _fold, _staged, visit, with_erasures
 
 valid = visit.filter(
     lambda v: (
@@ -59,14 +59,7 @@ def test_rows_fold_to_the_visits_their_columns_fold_to(
     plain = [DerivedEntry(events=list(v), received_at=r) for v, r, _ in entries]  # type: ignore[arg-type]
     columns = [_as("columns", e) for e in plain]
     mixed = [_as(shape, e) for e, (_, _, shape) in zip(plain, entries, strict=True)]
-    if erase_at is not None:  # a session erased and a user erased mid-log
-        drop: list[DerivedEvent] = [
-            SessionErased(user_id=USERS[1], session_id=SESSIONS[2], ts=1),
-            UserErased(user_id=USERS[0], ts=10**12),
-        ]
-        for log in (columns, mixed):
-            log.insert(min(erase_at, len(log)), DerivedEntry(events=drop[:1]))
-            log.insert(min(erase_at + 1, len(log)), DerivedEntry(events=drop[1:]))
+    with_erasures(erase_at, columns, mixed)  # a session and a user erased mid-log
     a, b = _fold(columns, erased), _fold(mixed, erased)
     explode_rows(b)
     assert not has_rows(b.visits.values())
