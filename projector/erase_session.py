@@ -290,7 +290,7 @@ def _keep_derived(
         ):
             continue
         kept.append(event)
-    return DerivedEntry(events=kept, origin=entry.origin)
+    return DerivedEntry(events=kept, origin=entry.origin, received_at=entry.received_at)
 
 
 def _other_sessions(event: VisitsClosed, sessions: Container[str]) -> VisitsClosed | None:

@@ -130,8 +130,10 @@ def test_erasing_sessions_from_archived_columns_keeps_what_it_keeps_of_events(
     visits: list[VisitClosed], gone: set[str]
 ) -> None:
     old = _keep_derived(DerivedEntry(events=list(visits)), gone, set())  # type: ignore[arg-type]
-    new = _keep_derived(DerivedEntry(events=columnar(visits)), gone, set())  # type: ignore[arg-type]
+    entry = DerivedEntry(events=columnar(visits), origin=4, received_at=9)  # type: ignore[arg-type]
+    new = _keep_derived(entry, gone, set())
     assert [v for e in new.events for v in closed_visits(e)] == old.events  # type: ignore[arg-type]
+    assert (new.origin, new.received_at) == (4, 9)  # the erasure cut and retention read it
 
 
 def _fields(event: VisitsClosed) -> dict[str, Any]:
