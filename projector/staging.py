@@ -4,7 +4,9 @@ Why a module: the visits are staged two ways. Entries of COPY rows
 (:class:`schema.derived.VisitRows`, held whole by the fold:
 :mod:`projector.visit_rows_fold`) are written into the COPY as they are, beside the
 rows built from events and columns (:func:`stage_visits`); PostgreSQL then checks
-what the fold did not (each row's shape, UTF-8, time ranges), and one statement checks
+what the fold did not (each row's shape and field sizes, UTF-8, time ranges: a
+``DataError``, or ``ProtocolViolation`` for a UUID or integer of another size), and one
+statement checks
 that every row is its entry's user's. Whatever fails (a refused COPY, another count or
 another user) rolls back to a savepoint and the batch is staged from the rows decoded,
 with the per-visit rules of columns (:func:`restage_visits`); the same when the merge's
@@ -107,7 +109,7 @@ def stage_visits(conn: psycopg.Connection[Any], batch: Any, physical: str) -> No
             stored = Counter({u: int(n) for u, n in conn.execute(_USERS).fetchall()})
             if stored != users_of(ops):
                 raise _Refused
-    except (errors.DataError, _Refused):
+    except (errors.DataError, errors.ProtocolViolation, _Refused):  # a field's size: 08P01
         explode_rows(batch)
         copy_ops(conn, PAGE_VISITS, one_owner(conn, PAGE_VISITS, physical, batch.visits))
 

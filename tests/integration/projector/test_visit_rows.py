@@ -6,6 +6,7 @@ right rows, and nothing of the good entries beside them is lost."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from typing import Any
 
@@ -122,7 +123,14 @@ async def test_entries_postgresql_refuses_or_of_another_users_rows_are_rejected_
     assert sorted(_stored(pg)) == sorted(v.visit_id for v in good)
     await _entry(settings, aredis, user, [refused, encode_rows(user, later)])
     await fold_all(settings, aredis, pg)  # PostgreSQL refuses the text
+    assert sorted(_stored(pg)) == sorted(v.visit_id for v in [*good, *later])
+    short = encode_rows(user, [_visit(user, 6, 1000)]).rows  # its visit id: 8 bytes, not 16
+    short = short[:2] + struct.pack(">i", 8) + short[6:14] + short[22:]
+    last = [_visit(user, 7, 1000)]
+    cut = VisitRows(user_id=user, layout=1, count=1, rows=short)
+    await _entry(settings, aredis, user, [cut, encode_rows(user, last)])
+    await fold_all(settings, aredis, pg)  # refused as a protocol violation (08P01)
     stored = _stored(pg)
-    assert sorted(stored) == sorted(v.visit_id for v in [*good, *later])
+    assert sorted(stored) == sorted(v.visit_id for v in [*good, *later, *last])
     assert all(owner == user for owner, _, _ in stored.values())
     _check(pg)
