@@ -1,7 +1,7 @@
 """The fold of visits sent as COPY rows (:class:`schema.derived.VisitRows`), pure.
 
 Why: an entry of rows is staged by writing its bytes into the staging COPY as they are
-(:func:`projector.pg.stage_visits`), so the fold keeps the event whole in
+(:func:`projector.staging.stage_visits`), so the fold keeps the event whole in
 ``batch.visits`` (under a key of its own, in log order) and checks only what is the
 entry's: its user id and layout, and the user's erasure (an entry received before it is
 dropped whole). Per-visit rules run on the rare paths, on the rows decoded
