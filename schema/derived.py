@@ -71,8 +71,9 @@ class VisitsClosed(DerivedBase, frozen=True, tag="visits.closed"):
     Why: decoding one struct of 15 fields per visit, and reading the staging columns back
     out of those structs, was most of the projector's CPU beyond a raw COPY (issue 14,
     bench/HISTORY.md). Columns decode into plain lists the projector stages as they are.
-    Release 1 reads it (projector, archive, session erasure); the processors still write
-    :class:`VisitClosed` until release 2 (:func:`schema.visits.columnar`). Every column
+    The processors write it (:func:`schema.visits.columnar`); every reader (projector,
+    archive, session erasure) also takes :class:`VisitClosed`, which earlier builds
+    wrote and the log and archive keep. Every column
     is another process's claim: a reader checks the ids and that the columns are equally
     long (:func:`schema.visits.columns_agree`).
     """
@@ -102,7 +103,8 @@ class VisitRows(DerivedBase, frozen=True, tag="visits.rows"):
     ~0.28 s less of its CPU per 100,000 visits (issue 14). Layout 1 is
     :data:`projector.tables.PAGE_VISITS`' staging columns in their staged types (ids as a
     UUID's 16 bytes, times as microseconds since 2000: :mod:`projector.visit_rows`).
-    Release 1 only reads it; every reader also takes :class:`VisitClosed` and
+    Read, not yet written: the processors write it from the release after the one that
+    taught every reader; every reader also takes :class:`VisitClosed` and
     :class:`VisitsClosed`. The bytes are another process's claim: a reader checks the
     layout, the row count and that every row is ``user_id``'s.
     """

@@ -1,9 +1,9 @@
 """Closed visits one per event (:class:`VisitClosed`) and as columns (:class:`VisitsClosed`).
 
 Why a module: the columnar event is a format change read by other processes, landed over
-two releases (issue 14). Release 1 reads both; the conversions here are the one place the
-two shapes are mapped onto each other, pure, for the readers that filter a visits event
-(session erasure), the tests, and release 2's writer (:func:`columnar`).
+two releases (issue 14): readers first, then the processors' writer (:func:`columnar`).
+The conversions here are the one place the two shapes are mapped onto each other, pure,
+for that writer, the readers that filter a visits event (session erasure) and the tests.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ def columnar(events: Iterable[E]) -> list[E | VisitsClosed]:
     """``events`` with every run of consecutive :class:`VisitClosed` of one user replaced
     by one :class:`VisitsClosed` (the other events as they are, the order kept).
 
-    Release 2's processors write their visits entries through this; release 1 uses it only
-    in tests and ``bench/projector.py --format columns`` (a release-1 build reads both).
+    The processors write their visits entries through this
+    (:func:`processors.agents.encode_by_topic`).
     """
     out: list[E | VisitsClosed] = []
     run: list[VisitClosed] = []
