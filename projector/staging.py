@@ -6,11 +6,10 @@ Why a module: the visits are staged two ways. Entries of COPY rows
 rows built from events and columns (:func:`stage_visits`); PostgreSQL then checks
 what the fold did not (each row's shape and field sizes, UTF-8, time ranges: a
 ``DataError``, or ``ProtocolViolation`` for a UUID or integer of another size), and one
-statement checks
-that every row is its entry's user's. Whatever fails (a refused COPY, another count or
-another user) rolls back to a savepoint and the batch is staged from the rows decoded,
-with the per-visit rules of columns (:func:`restage_visits`); the same when the merge's
-plain insert meets a visit already stored or staged twice.
+statement checks that every row is its entry's user's. Whatever fails (a refused COPY,
+another count or another user) rolls back to a savepoint and the batch is staged from the
+rows decoded, with the per-visit rules of columns (:func:`restage_visits`); the same when
+the merge's plain insert meets a visit already stored or staged twice.
 """
 
 from __future__ import annotations
@@ -100,7 +99,7 @@ def stage_visits(conn: psycopg.Connection[Any], batch: Any, physical: str) -> No
     (:func:`projector.visit_rows_fold.explode_rows`) and staged like columns.
     """
     if not has_rows(batch.visits.values()):
-        copy_ops(conn, PAGE_VISITS, one_owner(conn, PAGE_VISITS, physical, batch.visits))
+        _stage_each(conn, batch, physical)
         return
     ops = one_owner(conn, PAGE_VISITS, physical, batch.visits)
     try:
@@ -111,7 +110,12 @@ def stage_visits(conn: psycopg.Connection[Any], batch: Any, physical: str) -> No
                 raise _Refused
     except (errors.DataError, errors.ProtocolViolation, _Refused):  # a field's size: 08P01
         explode_rows(batch)
-        copy_ops(conn, PAGE_VISITS, one_owner(conn, PAGE_VISITS, physical, batch.visits))
+        _stage_each(conn, batch, physical)
+
+
+def _stage_each(conn: psycopg.Connection[Any], batch: Any, physical: str) -> None:
+    """COPY ``batch.visits`` (none an entry of rows) one staging row per visit."""
+    copy_ops(conn, PAGE_VISITS, one_owner(conn, PAGE_VISITS, physical, batch.visits))
 
 
 def _copy_with_rows(conn: psycopg.Connection[Any], ops: list[Any]) -> None:
@@ -142,6 +146,6 @@ def restage_visits(conn: psycopg.Connection[Any], batch: Any, physical: str) -> 
         return False
     conn.execute(_CLEAR)  # type: ignore[arg-type]
     explode_rows(batch)
-    copy_ops(conn, PAGE_VISITS, one_owner(conn, PAGE_VISITS, physical, batch.visits))
+    _stage_each(conn, batch, physical)
     drop_erased_sessions(conn)
     return True
