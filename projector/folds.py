@@ -117,6 +117,7 @@ class Batch:
         self.events = 0
         self.rejected = 0
         self.superseded = 0
+        self.row_entries = 0  # entries of rows held whole (visit_rows_fold; may overcount)
         self._uuids: set[str] = set()
 
     def __len__(self) -> int:
@@ -166,6 +167,8 @@ class Batch:
         self.events += len(entry.events)
         for event in entry.events:
             handler = _HANDLERS.get(type(event))
+            if self.row_entries and type(event) in (VisitClosed, VisitsClosed):
+                explode_rows(self)  # a later version must replace what the rows hold
             if type(event) is VisitsClosed:
                 fold_columns(self, event, received, erased.get(event.user_id))
                 continue

@@ -6,8 +6,10 @@ Why: an entry of rows is staged by writing its bytes into the staging COPY as th
 entry's: its user id and layout, and the user's erasure (an entry received before it is
 dropped whole). Per-visit rules run on the rare paths, on the rows decoded
 (:func:`explode_rows`): an erasure's cut by each visit's time (an entry without
-``received_at``), a session erased within the batch, and a staging that PostgreSQL
-refused or whose plain insert met a stored or repeated visit; there the visits become
+``received_at``), a session erased within the batch, a visit of another shape folded
+after an entry of rows (a later version of a visit it holds must replace it, so the
+rows take their places first), and a staging that PostgreSQL refused or whose plain
+insert met a stored or repeated visit; there the visits become
 their staging rows, keyed and merged exactly as columns are (a later version of a visit
 replaces the earlier, in the place first seen).
 """
@@ -51,6 +53,8 @@ def fold_rows(batch: Any, e: VisitRows, received: int, cut: int | None) -> None:
             batch.events += n - 1
             batch.rejected += n
             return
+        if batch.row_entries:
+            explode_rows(batch)  # folded per visit: after the rows before it, as for columns
         fold_columns(batch, columns, received, cut)
         return
     batch.events += n - 1  # the entry counted the event once
@@ -60,6 +64,7 @@ def fold_rows(batch: Any, e: VisitRows, received: int, cut: int | None) -> None:
     if cut is not None and received <= cut:
         return  # received before the user's erasure
     batch.visits[(e.user_id, f"rows:{next(_entries)}")] = e
+    batch.row_entries += 1
 
 
 def has_rows(ops: Iterable[Any]) -> bool:
@@ -75,6 +80,8 @@ def explode_rows(batch: Any, user_id: str | None = None) -> None:
     whole: none of its visits is folded."""
     visits: dict[tuple[str, str], Any] = batch.visits
     if not has_rows(op for key, op in visits.items() if user_id in (None, key[0])):
+        if user_id is None:
+            batch.row_entries = 0  # it overcounts once an erasure dropped entries
         return
     out: dict[tuple[str, str], Any] = {}
     for key, op in visits.items():
@@ -90,6 +97,7 @@ def explode_rows(batch: Any, user_id: str | None = None) -> None:
             out[(op.user_id, str(uuid.UUID(bytes=row[_VISIT_AT])))] = row
     visits.clear()
     visits.update(out)
+    batch.row_entries = sum(type(op) is VisitRows for op in out.values())
 
 
 def users_of(ops: Iterable[VisitClosed | StagedVisit | VisitRows]) -> Counter[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,13 +20,15 @@ from schema.visits import columnar
 
 from .test_visit_columns import SESSIONS, USERS, VISIT_IDS, _fold, _staged, visit, with_erasures
 
-valid = visit.filter(
-    lambda v: (
-        v.user_id in USERS
-        and v.visit_id != "bad-id"
-        and v.session_id != "not-a-session"
-        and v.session_id == v.session_id.lower()
-    )  # rows carry the bytes, not the spelling
+valid = st.builds(
+    lambda v, user, visit_id, session: msgspec.structs.replace(
+        v, user_id=user, visit_id=visit_id, session_id=session
+    ),
+    visit,
+    st.sampled_from(USERS),
+    st.sampled_from([v for v in VISIT_IDS if v != "bad-id"]),
+    # rows carry a session's bytes, not its spelling: valid, lower-case ids
+    st.sampled_from([s for s in SESSIONS if s != "not-a-session" and s == s.lower()]),
 )
 
 
@@ -87,6 +90,18 @@ def test_an_entry_that_does_not_decode_is_rejected_whole_and_the_rest_kept() -> 
     explode_rows(batch)
     assert [key[1] for key in batch.visits] == VISIT_IDS[:3]
     assert batch.rejected == 3  # the short entry's 2 visits and the smuggled one
+
+
+def test_a_later_version_in_another_shape_replaces_what_an_entry_of_rows_holds() -> None:
+    older = msgspec.structs.replace(_visit(0), title="older")
+    newer = msgspec.structs.replace(_visit(0), title="newer")
+    for later in ([newer], columnar([newer])):
+        batch = Batch()
+        _fold_into(batch, [_visit(1)])  # its key comes first
+        _fold_into(batch, [encode_rows(USERS[0], [_visit(1), older])])
+        _fold_into(batch, later)
+        explode_rows(batch)
+        assert [row[8] for row in _staged(batch)] == ["t1", "newer"]
 
 
 def test_an_unknown_layout_or_user_is_rejected_by_the_fold() -> None:
