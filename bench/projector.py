@@ -19,11 +19,10 @@ Three measurements against the real Redis and PostgreSQL (own database
    the rollup rows (``rollup_rows``: the overview's rollups and ``page_titles``) into
    identically indexed empty tables. ``ratio`` stays the issue's bar; read it beside
    ``ratio_with_overview``. The visits are written as the processors write them (one
-   ``VisitsClosed`` of columns per entry); ``--format events`` writes 200 ``VisitClosed``
-   per entry instead, as builds before issue 14's columns did (the log and archive
-   still hold such entries, and the fold reads every shape), ``--format rows`` one
-   ``VisitRows`` of COPY rows (a preview: read by the projector, not yet written by
-   the processors).
+   ``VisitRows`` of COPY rows per entry); ``--format columns`` writes one
+   ``VisitsClosed`` of columns per entry and ``--format events`` 200 ``VisitClosed``
+   instead, as earlier builds did (the log and archive still hold such entries, and the
+   fold reads every shape).
 2. Replay: ``--raw-events`` raw client events (200 per upload) are archived, then
    ``mindhit replay --projection sessions`` runs as a child process; events/s and
    its peak resident memory (``rss_mb``) are reported. Run it with a larger
@@ -73,12 +72,12 @@ from mindhit import streams  # noqa: E402
 from mindhit.db import apply_migrations  # noqa: E402
 from mindhit.redis_client import connect_redis  # noqa: E402
 from mindhit.settings import Settings  # noqa: E402
+from mindhit.visit_rows import as_rows  # noqa: E402
 from projector.archive import Archiver  # noqa: E402
 from projector.consumer import ProjectionConsumer  # noqa: E402
 from projector.overview_drainer import drain_all  # noqa: E402
 from projector.projections import PROJECTIONS  # noqa: E402
 from projector.synthetic import synth_log, write_log  # noqa: E402
-from projector.visit_rows import encode_rows  # noqa: E402
 from schema.derived import VisitClosed  # noqa: E402
 from schema.events import (  # noqa: E402
     ClientEvent,
@@ -117,11 +116,11 @@ def fresh_db(name: str = DB) -> str:
     return url
 
 
-def visit_entries(n: int, partitions: int, shape: str = "columns") -> list[tuple[str, bytes, int]]:
+def visit_entries(n: int, partitions: int, shape: str = "rows") -> list[tuple[str, bytes, int]]:
     """(partition key, value, visits) of n visits, 200 per entry, 64 users; each entry's
-    visits as one ``VisitsClosed`` (``columns``: what the processors write), one
-    ``VisitClosed`` per visit (``events``: what earlier builds wrote) or one ``VisitRows``
-    (``rows``: COPY rows, read by the projector, not written by the processors yet)."""
+    visits as one ``VisitRows`` (``rows``: COPY rows, what the processors write), one
+    ``VisitsClosed`` (``columns``) or one ``VisitClosed`` per visit (``events``), as
+    earlier builds wrote them."""
     out = []
     users = [deterministic_id("bench-user", i) for i in range(64)]
     for start in range(0, n, 200):
@@ -140,7 +139,7 @@ def visit_entries(n: int, partitions: int, shape: str = "columns") -> list[tuple
         if shape == "columns":
             shaped = columnar(events)
         elif shape == "rows":
-            shaped = [encode_rows(user, events)]
+            shaped = as_rows(events)
         entry = DerivedEntry(events=shaped)
         out.append((user, encode_derived_entry(entry), len(events)))
     return out
@@ -559,10 +558,10 @@ async def main() -> None:
     parser.add_argument(
         "--format",
         choices=("events", "columns", "rows"),
-        default="columns",
-        help="the derived visits as the processors write them (columns: a VisitsClosed per"
-        " entry), as earlier builds did (events: one VisitClosed per visit) or as COPY rows"
-        " (rows: a VisitRows per entry, which the projector reads; a preview)",
+        default="rows",
+        help="the derived visits as the processors write them (rows: a VisitRows of COPY"
+        " rows per entry) or as earlier builds did (columns: a VisitsClosed per entry;"
+        " events: one VisitClosed per visit)",
     )
     parser.add_argument(
         "--crash", action="store_true", help="run the 200k-event kill -9 check instead"

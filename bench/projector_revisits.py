@@ -45,12 +45,12 @@ from bench.projector import (  # noqa: E402
 from bench.support.teardown import delete_prefix  # noqa: E402
 from mindhit.redis_client import connect_redis  # noqa: E402
 from mindhit.settings import Settings  # noqa: E402
+from mindhit.visit_rows import as_rows  # noqa: E402
 from projector.consumer import ProjectionConsumer  # noqa: E402
 from schema.derived import VisitClosed  # noqa: E402
 from schema.ids import deterministic_id  # noqa: E402
 from schema.log import DerivedEntry, encode_derived_entry  # noqa: E402
 from schema.topics import VISITS_TOPIC  # noqa: E402
-from schema.visits import columnar  # noqa: E402
 
 
 def entries(n: int, per_entry: int, pages: int) -> list[tuple[str, bytes, int]]:
@@ -70,7 +70,7 @@ def entries(n: int, per_entry: int, pages: int) -> list[tuple[str, bytes, int]]:
             )
             for i in range(start, min(n, start + per_entry))
         ]  # fmt: skip
-        entry = DerivedEntry(events=columnar(events))  # type: ignore[arg-type]  # as written
+        entry = DerivedEntry(events=as_rows(events))  # type: ignore[arg-type]  # as written
         out.append((user, encode_derived_entry(entry), len(events)))
     return out
 

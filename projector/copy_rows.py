@@ -12,7 +12,8 @@ byte (a psycopg upgrade that changed the formatter would fail it).
 
 A column staged as ``uuid`` or ``timestamptz`` (the visits' ids and times,
 :data:`projector.tables.PAGE_VISITS`) is sent in that type's binary form, built by
-:func:`staged_rows` column by column with C callables: a UUID's 16 bytes (sent as
+:func:`staged_rows` column by column with C callables (:mod:`mindhit.copy_binary`,
+which the visits' row codec shares): a UUID's 16 bytes (sent as
 ``bytea``, by psycopg's C dumper of ``bytes``), a time in milliseconds since 1970 as
 microseconds since 2000 (``int8``). PostgreSQL then casts nothing: the insert from the
 staging table copies each row as it is, and the change rows read typed values. Per
@@ -25,29 +26,17 @@ times after 2255-06-05 up to 16 µs off, e.g. 9999-12-31 23:59:59.999008).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
-from itertools import repeat
-from operator import attrgetter, mul, sub
+from operator import attrgetter
 from typing import Any, Final
 
-import psycopg
-from psycopg import adapt, pq
-from psycopg._copy_base import format_row_binary  # the C formatter of Copy.write_row
-from psycopg.abc import AdaptContext, Transformer
+from psycopg.abc import AdaptContext
 
+from mindhit.copy_binary import UuidBytes, binary_transformer, format_rows, staged_columns
 from projector.tables import ReadTable
 
-__all__ = [
-    "Rows",
-    "binary_copy_data",
-    "binary_transformer",
-    "format_rows",
-    "micros_since_2000",
-    "staged_rows",
-    "uuid_bytes",
-]
+__all__ = ["Rows", "binary_copy_data", "staged_rows"]
 
 SIGNATURE: Final = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 """Binary COPY header: signature, flags (none) and header extension length (0)."""
@@ -55,30 +44,9 @@ TRAILER: Final = b"\xff\xff"
 ROWS_PER_CHUNK: Final = 4096
 """~0.8 MB of this bench's visits: written while the next chunk is built, so the backend
 parses as the client encodes (as with ``write_row``'s 32 KB buffers)."""
-EPOCH_2000_MS: Final = 946_684_800_000
-"""2000-01-01 UTC in Unix milliseconds: PostgreSQL's binary times count from it."""
 
 Rows = Callable[[Sequence[Any]], Iterable[Sequence[Any]]]
 """Row operations → their values in COPY order, one sequence per operation."""
-
-
-def uuid_bytes(text: str) -> bytes:
-    """A canonical UUID's 16 bytes (how ``uuid`` columns are staged)."""
-    return bytes.fromhex(text.replace("-", ""))
-
-
-def micros_since_2000(unix_ms: Iterable[int]) -> Iterable[int]:
-    """Unix milliseconds as microseconds since 2000 (how ``timestamptz`` is staged)."""
-    return map(mul, map(sub, unix_ms, repeat(EPOCH_2000_MS)), repeat(1000))
-
-
-class _UuidBytes(dict[str, bytes]):
-    """Canonical UUID text → its 16 bytes, each distinct text converted once (a batch's
-    user and session ids recur)."""
-
-    def __missing__(self, text: str) -> bytes:
-        value = self[text] = uuid_bytes(text)
-        return value
 
 
 def staged_rows(table: ReadTable) -> Rows:
@@ -93,60 +61,22 @@ def staged_rows(table: ReadTable) -> Rows:
     getters = [attrgetter(c.attr or c.name) for c in table.columns]
     if all(c.staged not in ("uuid", "timestamptz") for c in table.columns):
         return partial(map, attrgetter(*table.copy_attrs))
-    memo = _UuidBytes()
+    memo = UuidBytes()
     keys = set(table.key)
+    columns = [
+        (get, c.staged, c.name in keys) for c, get in zip(table.columns, getters, strict=True)
+    ]
 
     def rows(ops: Sequence[Any]) -> Iterable[Sequence[Any]]:
         kinds = set(map(type, ops))
         if tuple not in kinds:
-            return converted(ops)
+            return staged_columns(ops, columns, memo)
         if len(kinds) == 1:
             return ops
-        done = iter(converted([op for op in ops if type(op) is not tuple]))
+        done = iter(staged_columns([op for op in ops if type(op) is not tuple], columns, memo))
         return [op if type(op) is tuple else next(done) for op in ops]
 
-    def converted(ops: Sequence[Any]) -> Iterable[Sequence[Any]]:
-        columns: list[Iterable[Any]] = []
-        for column, get in zip(table.columns, getters, strict=True):
-            values: Iterable[Any] = map(get, ops)
-            if column.staged == "uuid" and column.name in keys:
-                values = map(bytes.fromhex, map(str.replace, values, repeat("-"), repeat("")))
-            elif column.staged == "uuid":
-                values = map(memo.__getitem__, values)
-            elif column.staged == "timestamptz":
-                values = micros_since_2000(values)
-            columns.append(values)
-        return zip(*columns, strict=True)
-
     return rows
-
-
-class _Context:
-    """An adaptation context whose ``bytea`` binary dumper is psycopg's C dumper of
-    ``bytes`` (the one ``bytea`` maps to by type is ``psycopg.Binary``'s, in Python)."""
-
-    def __init__(self, context: AdaptContext | None) -> None:
-        self.adapters = adapt.AdaptersMap(context.adapters if context else psycopg.adapters)
-        c_bytes = psycopg.adapters.get_dumper(bytes, adapt.PyFormat.BINARY)
-        self.adapters.register_dumper(bytes, c_bytes)
-        self.connection = context.connection if context else None
-
-
-def binary_transformer(context: AdaptContext | None, types: Sequence[str]) -> Transformer:
-    """A transformer dumping values as the binary ``types`` (PostgreSQL names), as
-    ``Copy.set_types`` sets one, ``bytes`` by psycopg's C dumper (:class:`_Context`)."""
-    ctx = _Context(context)
-    registry = ctx.adapters.types
-    tx = adapt.Transformer(ctx)  # type: ignore[arg-type]
-    tx.set_dumper_types([registry.get_oid(t) for t in types], pq.Format.BINARY)
-    return tx
-
-
-def format_rows(rows: Iterable[Sequence[Any]], tx: Transformer, out: bytearray) -> bytearray:
-    """``out`` with the binary COPY rows of ``rows`` appended (no header or trailer), each
-    by the C formatter of ``Copy.write_row`` with ``tx`` (:func:`binary_transformer`)."""
-    deque(map(format_row_binary, rows, repeat(tx), repeat(out)), maxlen=0)
-    return out
 
 
 def binary_copy_data(

@@ -33,10 +33,10 @@ import msgspec
 import psycopg
 from psycopg import sql
 
+from mindhit.visit_rows import select_rows
 from projector.overview import OVERVIEW_TABLES, drain_changes, subtract_session
 from projector.rows import EraseSession
 from projector.shared_pages import read_by_others
-from projector.visit_rows import select_rows
 from schema.derived import (
     DerivedEvent,
     SessionErased,

@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from mindhit.visit_rows import StagedVisit
 from projector.rows import (
-    UUID_TEXT,
     EraseSession,
     EraseUser,
     MindmapRow,
@@ -37,7 +37,7 @@ from projector.rows import (
     merge_url,
     session_time,
 )
-from projector.visit_columns import StagedVisit, fold_columns, visit_session_is
+from projector.visit_columns import fold_columns, visit_session_is
 from projector.visit_rows_fold import explode_rows, fold_rows
 from schema.derived import (
     MindmapBuilt,
@@ -52,6 +52,7 @@ from schema.derived import (
     VisitsClosed,
 )
 from schema.events import SessionStarted, SessionStopped
+from schema.ids import UUID_TEXT
 from schema.log import DerivedEntry, RawEntry
 
 __all__ = ["Batch", "is_uuid", "without_erased"]

@@ -21,14 +21,12 @@ Every merge is idempotent, so a duplicated or redelivered event is a no-op.
 
 from __future__ import annotations
 
-import re
-from typing import Final, TypeVar
+from typing import TypeVar
 
 import msgspec
 
 __all__ = [
     "STATUS_RANK",
-    "UUID_TEXT",
     "EraseSession",
     "EraseUser",
     "MindmapRow",
@@ -40,11 +38,6 @@ __all__ = [
     "merge_url",
     "session_time",
 ]
-
-UUID_TEXT: Final = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
-"""A UUID in the canonical 8-4-4-4-12 form (PostgreSQL accepts it): the folds' id check."""
 
 STATUS_RANK: dict[str, int] = {"recording": 0, "processing": 1, "completed": 2, "failed": 3}
 

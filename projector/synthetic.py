@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from mindhit import streams
 from mindhit.settings import Settings
-from projector.visit_rows import encode_rows
+from mindhit.visit_rows import encode_rows
 from schema.derived import (
     DerivedEvent,
     MindmapBuilt,
@@ -162,11 +162,12 @@ def synth_log(
     sessions_per_user: int,
     visits_per_session: int,
     base_ts: int = BASE_TS,
-    visit_shape: str = "columns",
+    visit_shape: str = "rows",
 ) -> Iterator[LogItem]:
     """Yield the entries of a synthetic log, users interleaved session by session; closed
-    visits as ``visit_shape``: ``columns`` as the processors write them, ``events`` one
-    ``VisitClosed`` per visit as earlier builds did, ``rows`` COPY rows (``VisitRows``)."""
+    visits as ``visit_shape``: ``rows`` COPY rows (``VisitRows``) as the processors write
+    them, ``columns`` (``VisitsClosed``) and ``events`` (one ``VisitClosed`` per visit) as
+    earlier builds did."""
     rng = random.Random(seed)
     ids = user_ids(seed, users)
     for s in range(sessions_per_user):

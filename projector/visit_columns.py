@@ -17,16 +17,14 @@ from collections.abc import Iterable
 from itertools import compress, repeat
 from typing import Any, Final, Protocol
 
-from projector.copy_rows import micros_since_2000, uuid_bytes
-from projector.rows import UUID_TEXT, session_time
+from mindhit.copy_binary import micros_since_2000, uuid_bytes
+from projector.rows import session_time
 from projector.tables import PAGE_VISITS
 from schema.derived import VisitsClosed
+from schema.ids import UUID_TEXT
 from schema.visits import COLUMNS, columns_agree
 
-__all__ = ["StagedVisit", "fold_columns", "is_staged", "visit_session_is"]
-
-StagedVisit = tuple[Any, ...]
-"""A visit as its staging row: ``PAGE_VISITS.columns``' values in their staged types."""
+__all__ = ["fold_columns", "is_staged", "visit_session_is"]
 
 _SOURCE: Final = tuple(c.attr or c.name for c in PAGE_VISITS.columns)
 _SESSION_AT: Final = _SOURCE.index("session_id")

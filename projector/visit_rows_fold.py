@@ -22,9 +22,9 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, Final
 
+from mindhit.visit_rows import LAYOUT, StagedVisit, as_columns, decode_rows
 from projector.tables import PAGE_VISITS
-from projector.visit_columns import StagedVisit, fold_columns
-from projector.visit_rows import LAYOUT, as_columns, decode_rows
+from projector.visit_columns import fold_columns
 from schema.derived import VisitClosed, VisitRows
 
 __all__ = ["explode_rows", "fold_rows", "has_rows", "users_of"]

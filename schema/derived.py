@@ -100,13 +100,13 @@ class VisitRows(DerivedBase, frozen=True, tag="visits.rows"):
     or trailer.
 
     Why: the projector COPYs these bytes as they are instead of building a row per visit,
-    ~0.28 s less of its CPU per 100,000 visits (issue 14). Layout 1 is
-    :data:`projector.tables.PAGE_VISITS`' staging columns in their staged types (ids as a
-    UUID's 16 bytes, times as microseconds since 2000: :mod:`projector.visit_rows`).
-    Read, not yet written: the processors write it from the release after the one that
-    taught every reader; every reader also takes :class:`VisitClosed` and
-    :class:`VisitsClosed`. The bytes are another process's claim: a reader checks the
-    layout, the row count and that every row is ``user_id``'s.
+    ~0.28 s less of its CPU per 100,000 visits (issue 14). Layout 1 is the projector's
+    visits staging columns in their staged types (ids as a UUID's 16 bytes, times as
+    microseconds since 2000: :data:`mindhit.visit_rows.LAYOUT_1`). The processors write
+    it (:func:`mindhit.visit_rows.as_rows`); every reader also takes :class:`VisitClosed`
+    and :class:`VisitsClosed`, which earlier builds wrote. The bytes are another
+    process's claim: a reader checks the layout, the row count and that every row is
+    ``user_id``'s.
     """
 
     layout: int

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 import uuid
+from typing import Final
 
-__all__ = ["deterministic_id", "uuid7", "uuid7_time_ms", "visit_id"]
+__all__ = ["UUID_TEXT", "deterministic_id", "uuid7", "uuid7_time_ms", "visit_id"]
+
+UUID_TEXT: Final = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+"""A UUID in the canonical 8-4-4-4-12 form, either case (PostgreSQL accepts it): how the
+projector's folds and the visits' row codec check the ids another process sent."""
 
 _NAMESPACE = uuid.UUID("6f1f8a52-8f4e-4d0c-9f7e-3c1f0b7d9a11")
 

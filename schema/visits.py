@@ -2,19 +2,29 @@
 
 Why a module: the columnar event is a format change read by other processes, landed over
 two releases (issue 14): readers first, then the processors' writer (:func:`columnar`).
-The conversions here are the one place the two shapes are mapped onto each other, pure,
-for that writer, the readers that filter a visits event (session erasure) and the tests.
+The processors now write COPY rows (:func:`mindhit.visit_rows.as_rows`) and columns only
+for a run that rows cannot hold; the log keeps every shape. The conversions here are the
+one place the two shapes are mapped onto each other, pure, for the writers, the readers
+that filter a visits event (session erasure) and the tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import compress
 from typing import Any, Final, TypeVar
 
 from schema.derived import DerivedBase, VisitClosed, VisitsClosed
 
-__all__ = ["COLUMNS", "closed_visits", "columnar", "columns_agree", "select_visits"]
+__all__ = [
+    "COLUMNS",
+    "closed_visits",
+    "columnar",
+    "columns_agree",
+    "columns_of",
+    "select_visits",
+    "visit_runs",
+]
 
 E = TypeVar("E", bound=DerivedBase)
 
@@ -41,31 +51,36 @@ def closed_visits(event: VisitsClosed) -> list[VisitClosed]:
     ]
 
 
-def _columns(user_id: str, visits: Sequence[VisitClosed]) -> VisitsClosed:
+def columns_of(user_id: str, visits: Sequence[VisitClosed]) -> VisitsClosed:
+    """``user_id``'s ``visits`` as one :class:`VisitsClosed`."""
     fields: dict[str, Any] = {c: [getattr(v, c) for v in visits] for c in COLUMNS}
     return VisitsClosed(user_id=user_id, **fields)
 
 
-def columnar(events: Iterable[E]) -> list[E | VisitsClosed]:
-    """``events`` with every run of consecutive :class:`VisitClosed` of one user replaced
-    by one :class:`VisitsClosed` (the other events as they are, the order kept).
-
-    The processors write their visits entries through this
-    (:func:`processors.agents.encode_by_topic`).
-    """
-    out: list[E | VisitsClosed] = []
+def visit_runs(events: Iterable[E]) -> Iterator[E | list[VisitClosed]]:
+    """``events`` with every run of consecutive :class:`VisitClosed` of one user as one
+    list (the other events as they are, the order kept): what a writer of one event per
+    run (:func:`columnar`, :func:`mindhit.visit_rows.as_rows`) groups."""
     run: list[VisitClosed] = []
     for event in events:
         if run and not (isinstance(event, VisitClosed) and event.user_id == run[0].user_id):
-            out.append(_columns(run[0].user_id, run))
+            yield run
             run = []
         if isinstance(event, VisitClosed):
             run.append(event)
         else:
-            out.append(event)
+            yield event
     if run:
-        out.append(_columns(run[0].user_id, run))
-    return out
+        yield run
+
+
+def columnar(events: Iterable[E]) -> list[E | VisitsClosed]:
+    """``events`` with every run of consecutive :class:`VisitClosed` of one user replaced
+    by one :class:`VisitsClosed` (the other events as they are, the order kept)."""
+    return [
+        columns_of(item[0].user_id, item) if isinstance(item, list) else item
+        for item in visit_runs(events)
+    ]
 
 
 def select_visits(event: VisitsClosed, keep: Sequence[bool]) -> VisitsClosed | None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
+from mindhit.visit_rows import as_rows
 from schema.derived import DerivedBase
 from schema.log import DerivedEntry, encode_derived_entry
 from schema.topics import VISITS_TOPIC, topic_for
-from schema.visits import columnar
 
 __all__ = [
     "Emit",
@@ -80,15 +80,15 @@ def encode_by_topic(
 ) -> dict[str, bytes]:
     """One encoded :class:`DerivedEntry` per topic of ``groups`` (see :func:`by_topic`).
 
-    The ``visits`` topic's closed visits go as columns, one
-    :class:`schema.derived.VisitsClosed` per run of one user's visits
-    (:func:`schema.visits.columnar`): the projector stages them with a few C calls per
-    column instead of an object per visit (issue 14; every reader takes both shapes, and
-    the log keeps the per-visit entries written before)."""
+    The ``visits`` topic's closed visits go as the rows of a binary COPY, one
+    :class:`schema.derived.VisitRows` per run of one user's visits
+    (:func:`mindhit.visit_rows.as_rows`): the projector sends their bytes into its
+    staging COPY as they are instead of building and formatting a row per visit (issue
+    14; every reader takes every shape the log holds: per visit, columns, rows)."""
     return {
         topic: encode_derived_entry(
             DerivedEntry(
-                events=columnar(events) if topic == VISITS_TOPIC else events,  # type: ignore[arg-type]
+                events=as_rows(events) if topic == VISITS_TOPIC else events,  # type: ignore[arg-type]
                 origin=origin,
                 received_at=received_at,
             )

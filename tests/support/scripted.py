@@ -18,9 +18,10 @@ import redis.asyncio as aioredis
 
 from mindhit import streams
 from mindhit.corpus import load_pages
+from mindhit.visit_rows import as_columns
 from processors.dwell import fold
 from processors.urls import normalize_url
-from schema.derived import SessionClosed, VisitClosed, VisitsClosed
+from schema.derived import SessionClosed, VisitClosed, VisitRows, VisitsClosed
 from schema.ids import uuid7
 from schema.log import RawEntry, Upload, decode_derived_entry, encode_raw_entry
 from schema.topics import RAW_TOPIC, partition_for, stream_key
@@ -195,12 +196,15 @@ async def derived_events(
     client: aioredis.Redis, prefix: str, partitions: int, topic: str
 ) -> list[Any]:
     """Every derived event on ``topic``, partition by partition, in stream order; closed
-    visits one per event (the processors write them as columns, :class:`VisitsClosed`)."""
+    visits one per event (the processors write them as COPY rows, :class:`VisitRows`, or
+    as columns, :class:`VisitsClosed`)."""
     found: list[Any] = []
     for partition in range(partitions):
         for _id, fields in await client.xrange(stream_key(prefix, topic, partition)):
             for event in decode_derived_entry(fields[b"v"]).events:
-                if isinstance(event, VisitsClosed):
+                if isinstance(event, VisitRows):
+                    found.extend(closed_visits(as_columns(event)))
+                elif isinstance(event, VisitsClosed):
                     found.extend(closed_visits(event))
                 else:
                     found.append(event)

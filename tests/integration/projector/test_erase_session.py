@@ -15,11 +15,11 @@ from mindhit import session_log
 from mindhit.session_owners import recorded_owners
 from mindhit.session_stops import StopNote, stopped_among
 from mindhit.settings import Settings
+from mindhit.visit_rows import as_columns
 from projector.erase_session import tombstone_key
 from projector.housekeeping import Housekeeper
 from projector.replay import replay
 from projector.synthetic import BASE_TS, synth_log, user_ids, write_log
-from projector.visit_rows import as_columns
 from schema.derived import SessionErased, VisitRows, VisitsClosed
 from schema.log import decode_derived_entry, decode_raw_entry
 

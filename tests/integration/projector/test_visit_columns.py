@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 
 def _log() -> Iterator[LogItem]:
-    return synth_log(21, users=4, sessions_per_user=3, visits_per_session=7)
+    return synth_log(21, users=4, sessions_per_user=3, visits_per_session=7, visit_shape="columns")
 
 
 def _as_events(items: Iterator[LogItem], every: int) -> Iterator[LogItem]:

@@ -17,10 +17,10 @@ import redis.asyncio as aioredis
 
 from mindhit import streams
 from mindhit.settings import Settings
+from mindhit.visit_rows import encode_rows
 from projector.replay import replay
 from projector.retention import trim_streams
 from projector.synthetic import LogItem, synth_log, write_log
-from projector.visit_rows import encode_rows
 from schema.derived import VisitRows
 from schema.ids import deterministic_id
 from schema.log import DerivedEntry, encode_derived_entry

@@ -12,6 +12,7 @@ from projector.consumer import fold_value
 from projector.folds import Batch
 from projector.rows import SessionPatch, UrlPatch, merge_session, merge_url
 from projector.synthetic import synth_log, user_ids
+from projector.visit_rows_fold import explode_rows
 from schema.derived import UserErased
 from schema.log import DerivedEntry, encode_derived_entry
 
@@ -35,6 +36,9 @@ def _fold(deliveries: list[tuple[str, bytes]]) -> Batch:
 
 
 def _state(batch: Batch) -> tuple[object, ...]:
+    """What the batch writes: its entries of COPY rows (held whole, one per delivery) as
+    their visits, as staging takes them when the same visit comes twice."""
+    explode_rows(batch)
     return (batch.sessions, batch.urls, batch.texts, batch.visits, batch.mindmaps, batch.erasures)
 
 

@@ -1,4 +1,4 @@
-"""Visits as binary COPY rows (``VisitRows``, projector.visit_rows): the rows are exactly what
+"""Visits as binary COPY rows (``VisitRows``, mindhit.visit_rows): the rows are exactly what
 the staging COPY sends for the visits, they read back as the staging rows and as the columnar
 event, and any corruption of another process's bytes is a ``ValueError``, never a wrong row."""
 
@@ -13,9 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projector.copy_rows import SIGNATURE, TRAILER, binary_copy_data, staged_rows
-from projector.tables import PAGE_VISITS
-from projector.visit_rows import (
+from mindhit.visit_rows import (
     LAYOUT,
     as_columns,
     decode_rows,
@@ -23,6 +21,8 @@ from projector.visit_rows import (
     encode_staged,
     select_rows,
 )
+from projector.copy_rows import SIGNATURE, TRAILER, binary_copy_data, staged_rows
+from projector.tables import PAGE_VISITS
 from schema.derived import VisitClosed, VisitRows
 from schema.log import DerivedEntry, decode_derived_entry, encode_derived_entry
 from schema.topics import topic_for

@@ -11,8 +11,8 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mindhit.visit_rows import encode_rows
 from projector.folds import Batch
-from projector.visit_rows import encode_rows
 from projector.visit_rows_fold import explode_rows, has_rows
 from schema.derived import VisitClosed, VisitRows
 from schema.log import DerivedEntry

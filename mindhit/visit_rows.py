@@ -4,62 +4,81 @@ Why: building a staging row per visit and formatting it is most of what the proj
 spends on a visit beyond the COPY itself; when an entry's visits arrive as the rows of a
 binary COPY into the visits staging table, the projector sends those bytes as they are
 (~0.28 s less CPU per 100,000 visits, issue 14). The processors encode them
-(:func:`encode_rows`, next release); the projector COPYs them and, on its rare paths
-(a session's erasure rewriting the archive, a reader wanting the visits), decodes them
-here. The bytes are another process's claim, so decoding checks everything it reads: the
-layout, every field's size, the row count and that every row is the event's user's.
+(:func:`as_rows`); the projector COPYs them and, on its rare paths (a session's erasure
+rewriting the archive, a reader wanting the visits), decodes them here. The core holds
+the codec because two services share it. The bytes are another process's claim, so
+decoding checks everything it reads: the layout, every field's size, the row count and
+that every row is the event's user's.
 
-Layout 1 is :data:`projector.tables.PAGE_VISITS`' staging columns in their staged types
-(:mod:`projector.copy_rows`: ids as a UUID's 16 bytes, times as microseconds since 2000).
-A change of those columns must add a layout (the log keeps layout 1 entries): importing
-this module fails until it does.
+Layout 1 is :data:`LAYOUT_1`: the projector's visits staging columns in their staged
+types (:mod:`mindhit.copy_binary`: ids as a UUID's 16 bytes, times as microseconds since
+2000). The projector checks its staging table against it when it loads
+(:mod:`projector.staging`): a change of those columns must add a layout (the log keeps
+layout 1 entries).
 """
 
 from __future__ import annotations
 
 import struct
 import uuid
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from functools import cache
-from typing import Any, Final, cast
+from operator import attrgetter
+from typing import Any, Final, TypeVar
 
+import msgspec
 from psycopg.abc import Transformer
 
-from projector.copy_rows import (
+from mindhit.copy_binary import (
     EPOCH_2000_MS,
+    UuidBytes,
     binary_transformer,
     format_rows,
-    staged_rows,
+    staged_columns,
     uuid_bytes,
 )
-from projector.rows import UUID_TEXT
-from projector.tables import PAGE_VISITS
-from projector.visit_columns import StagedVisit
-from schema.derived import VisitClosed, VisitRows, VisitsClosed
+from schema.derived import DerivedBase, VisitClosed, VisitRows, VisitsClosed
+from schema.ids import UUID_TEXT
+from schema.visits import columns_of, visit_runs
 
-__all__ = ["LAYOUT", "as_columns", "decode_rows", "encode_rows", "encode_staged", "select_rows"]
+__all__ = [
+    "LAYOUT",
+    "LAYOUT_1",
+    "StagedVisit",
+    "as_columns",
+    "as_rows",
+    "decode_rows",
+    "encode_rows",
+    "encode_staged",
+    "select_rows",
+    "wire_types",
+]
+
+StagedVisit = tuple[Any, ...]
+"""A visit as its staging row: :data:`LAYOUT_1`'s columns' values in their staged types."""
 
 LAYOUT: Final = 1
-"""The layout :func:`encode_rows` writes: ``PAGE_VISITS.copy_columns`` in ``copy_types``."""
+"""The layout :func:`encode_rows` writes."""
 
-_LAYOUT_1: Final = (
-    ("visit_id", "uuid"),
-    ("user_id", "uuid"),
-    ("session_id", "uuid"),
-    ("client_id", "text"),
-    ("tab_id", "int4"),
-    ("url_hash", "text"),
-    ("content_hash", "text"),
-    ("url", "text"),
-    ("title", "text"),
-    ("domain", "text"),
-    ("start_at", "timestamptz"),
-    ("end_at", "timestamptz"),
-    ("dwell_ms", "int8"),
-    ("end_reason", "text"),
-    ("opened_seq", "int8"),
+LAYOUT_1: Final = (
+    ("visit_id", "uuid", "visit_id"),
+    ("user_id", "uuid", "user_id"),
+    ("session_id", "uuid", "session_id"),
+    ("client_id", "text", "client_id"),
+    ("tab_id", "int4", "tab_id"),
+    ("url_hash", "text", "url_hash"),
+    ("content_hash", "text", "content_hash"),
+    ("url", "text", "url"),
+    ("title", "text", "title"),
+    ("domain", "text", "domain"),
+    ("start_at", "timestamptz", "start_ts"),
+    ("end_at", "timestamptz", "end_ts"),
+    ("dwell_ms", "int8", "dwell_ms"),
+    ("end_reason", "text", "end_reason"),
+    ("opened_seq", "int8", "opened_seq"),
 )
-"""Layout 1's columns and staged types, spelled out: what entries in the log hold."""
+"""Layout 1, spelled out: each column, its staged type and the :class:`VisitClosed` field
+it holds (what entries in the log hold)."""
 
 _WIRE_OF: Final = {
     "uuid": "bytea",
@@ -68,23 +87,24 @@ _WIRE_OF: Final = {
     "int8": "int8",
     "timestamptz": "int8",
 }
-"""Staged type → its binary COPY type (as :attr:`projector.tables.ReadTable.copy_types`)."""
+"""Staged type → its binary COPY type (as ``projector.tables.ReadTable.copy_types``)."""
 
-if (
-    tuple(c for c, _ in _LAYOUT_1) != PAGE_VISITS.copy_columns
-    or [_WIRE_OF[t] for _, t in _LAYOUT_1] != PAGE_VISITS.copy_types
-):
-    raise RuntimeError("PAGE_VISITS' staging columns changed: add a VisitRows layout")
 
-_NAMES: Final = tuple(c for c, _ in _LAYOUT_1)
-_STAGED: Final = tuple(t for _, t in _LAYOUT_1)
-_FIELDS: Final = len(_LAYOUT_1)
+def wire_types(layout: Sequence[tuple[str, str, str]] = LAYOUT_1) -> list[str]:
+    """The binary COPY types ``layout``'s rows are formatted in, column by column."""
+    return [_WIRE_OF[staged] for _, staged, _ in layout]
+
+
+_NAMES: Final = tuple(c for c, _, _ in LAYOUT_1)
+_STAGED: Final = tuple(t for _, t, _ in LAYOUT_1)
+_SOURCE: Final = tuple(f for _, _, f in LAYOUT_1)
+_FIELDS: Final = len(LAYOUT_1)
 _USER_AT: Final = _NAMES.index("user_id")
 _SESSION_AT: Final = _NAMES.index("session_id")
 _UUID_AT: Final = tuple(i for i, t in enumerate(_STAGED) if t == "uuid")
 _INT4_AT: Final = tuple(i for i, t in enumerate(_STAGED) if t == "int4")
-_SOURCE: Final = tuple(c.attr or c.name for c in PAGE_VISITS.columns)
-"""Each column's :class:`VisitClosed` field (``start_ts`` for ``start_at``...)."""
+_STAGING: Final = tuple((attrgetter(f), t, c == "visit_id") for c, t, f in LAYOUT_1)
+"""How :func:`encode_rows` stages a visit (:func:`mindhit.copy_binary.staged_columns`)."""
 
 _I16: Final = struct.Struct(">h")
 _I32: Final = struct.Struct(">i")
@@ -95,13 +115,13 @@ _INT4_MIN, _INT4_MAX = -(2**31), 2**31 - 1
 @cache
 def _transformer() -> Transformer:
     """The transformer dumping layout 1's types (built once: it holds no connection)."""
-    return binary_transformer(None, PAGE_VISITS.copy_types)
+    return binary_transformer(None, wire_types())
 
 
 def encode_rows(user_id: str, visits: Sequence[VisitClosed]) -> VisitRows:
     """``user_id``'s ``visits`` as one :class:`VisitRows` of layout :data:`LAYOUT`: the
-    rows :func:`projector.copy_rows.binary_copy_data` sends for them, without its header
-    and trailer.
+    rows a binary COPY of them into the projector's staging table sends, without its
+    header and trailer.
 
     Raises ``ValueError`` when a visit is another user's, or a field cannot be staged so
     that it reads back as it is (an id that is no canonical UUID, a ``tab_id`` beyond
@@ -110,15 +130,48 @@ def encode_rows(user_id: str, visits: Sequence[VisitClosed]) -> VisitRows:
     if any(v.user_id != user_id for v in visits):
         raise ValueError("VisitRows: a visit of another user")
     try:
-        staged = cast(list[StagedVisit], list(staged_rows(PAGE_VISITS)(visits)))
+        staged = list(staged_columns(visits, _STAGING, UuidBytes()))
     except ValueError as exc:  # an id that is no UUID's hex digits
         raise ValueError(f"VisitRows: an id is no UUID: {exc}") from exc
     return encode_staged(user_id, staged)
 
 
+E = TypeVar("E", bound=DerivedBase)
+
+
+def as_rows(events: Iterable[E]) -> list[E | VisitRows | VisitsClosed]:
+    """``events`` with every run of consecutive :class:`VisitClosed` of one user replaced
+    by one :class:`VisitRows` (:func:`encode_rows`; the other events as they are, the
+    order kept): what the processors write (:func:`processors.agents.encode_by_topic`).
+
+    A ``tab_id`` beyond int4 (no browser tab has one; only a hostile client sends one)
+    is written as -1, no tab known: ``page_visits.tab_id`` is an ``integer``. A run that
+    rows still cannot hold goes as columns (:func:`schema.visits.columnar`), which every
+    reader takes too, so the processors never stop on a visit.
+    """
+    out: list[E | VisitRows | VisitsClosed] = []
+    for item in visit_runs(events):
+        if not isinstance(item, list):
+            out.append(item)
+            continue
+        try:
+            out.append(encode_rows(item[0].user_id, item))
+        except ValueError:
+            try:
+                out.append(encode_rows(item[0].user_id, list(map(_known_tab, item))))
+            except ValueError:
+                out.append(columns_of(item[0].user_id, item))
+    return out
+
+
+def _known_tab(visit: VisitClosed) -> VisitClosed:
+    if _INT4_MIN <= visit.tab_id <= _INT4_MAX:
+        return visit
+    return msgspec.structs.replace(visit, tab_id=-1)
+
+
 def encode_staged(user_id: str, rows: Sequence[StagedVisit]) -> VisitRows:
-    """:func:`encode_rows` of visits given as their staging rows (``PAGE_VISITS``' columns
-    in their staged types, :data:`projector.visit_columns.StagedVisit`); raises
+    """:func:`encode_rows` of visits given as their staging rows (:data:`StagedVisit`); raises
     ``ValueError`` as it does."""
     user = _user_bytes(user_id)
     for row in rows:
@@ -178,7 +231,7 @@ _PARSE: Final[dict[str, Callable[[str, bytes], Any]]] = {
     "int8": _integer(8, _I64.unpack),
     "timestamptz": _integer(8, _I64.unpack),
 }
-_PARSERS: Final = tuple((name, _PARSE[t]) for name, t in _LAYOUT_1)
+_PARSERS: Final = tuple((name, _PARSE[t]) for name, t, _ in LAYOUT_1)
 
 
 def _row(data: bytes, pos: int, index: int) -> tuple[StagedVisit, int]:
@@ -229,7 +282,7 @@ def _parsed(event: VisitRows) -> tuple[list[StagedVisit], list[int]]:
 
 def decode_rows(event: VisitRows) -> list[StagedVisit]:
     """The visits of ``event`` as their staging rows, in order: exactly what
-    :func:`projector.copy_rows.staged_rows` makes of them. Raises ``ValueError`` when the
+    the projector stages for them. Raises ``ValueError`` when the
     layout is unknown, a row is malformed (field count, NULL, sizes, UTF-8, truncated or
     trailing data), the rows are not ``count``, or one is not ``user_id``'s."""
     return _parsed(event)[0]
