@@ -71,9 +71,11 @@ class VisitsClosed(DerivedBase, frozen=True, tag="visits.closed"):
     Why: decoding one struct of 15 fields per visit, and reading the staging columns back
     out of those structs, was most of the projector's CPU beyond a raw COPY (issue 14,
     bench/HISTORY.md). Columns decode into plain lists the projector stages as they are.
-    The processors write it (:func:`schema.visits.columnar`); every reader (projector,
-    archive, session erasure) also takes :class:`VisitClosed`, which earlier builds
-    wrote and the log and archive keep. Every column
+    Builds before :class:`VisitRows` wrote it (:func:`schema.visits.columnar`); the
+    processors still write it for a run of visits rows cannot hold
+    (:func:`mindhit.visit_rows.as_rows`). Every reader (projector, archive, session
+    erasure) also takes :class:`VisitClosed`, which earlier builds wrote and the log and
+    archive keep. Every column
     is another process's claim: a reader checks the ids and that the columns are equally
     long (:func:`schema.visits.columns_agree`).
     """

@@ -1,7 +1,7 @@
 """A derived log whose visits come partly as columns (``VisitsClosed``, what the processors
-write) and partly one per event (``VisitClosed``, what earlier builds wrote and the log and
-archive still hold) folds, archives and replays into exactly the tables the same log of
-``VisitClosed`` does."""
+wrote before COPY rows) and partly one per event (``VisitClosed``, what earlier builds
+wrote and the log and archive still hold) folds, archives and replays into exactly the
+tables the same log of ``VisitClosed`` does."""
 
 from __future__ import annotations
 
