@@ -44,6 +44,7 @@ from schema.visits import columns_of, visit_runs
 __all__ = [
     "LAYOUT",
     "LAYOUT_1",
+    "WIRE_TYPES",
     "StagedVisit",
     "as_columns",
     "as_rows",
@@ -51,7 +52,6 @@ __all__ = [
     "encode_rows",
     "encode_staged",
     "select_rows",
-    "wire_types",
 ]
 
 StagedVisit = tuple[Any, ...]
@@ -90,9 +90,8 @@ _WIRE_OF: Final = {
 """Staged type → its binary COPY type (as ``projector.tables.ReadTable.copy_types``)."""
 
 
-def wire_types(layout: Sequence[tuple[str, str, str]] = LAYOUT_1) -> list[str]:
-    """The binary COPY types ``layout``'s rows are formatted in, column by column."""
-    return [_WIRE_OF[staged] for _, staged, _ in layout]
+WIRE_TYPES: Final = [_WIRE_OF[staged] for _, staged, _ in LAYOUT_1]
+"""The binary COPY types layout 1's rows are formatted in, column by column."""
 
 
 _NAMES: Final = tuple(c for c, _, _ in LAYOUT_1)
@@ -115,7 +114,7 @@ _INT4_MIN, _INT4_MAX = -(2**31), 2**31 - 1
 @cache
 def _transformer() -> Transformer:
     """The transformer dumping layout 1's types (built once: it holds no connection)."""
-    return binary_transformer(None, wire_types())
+    return binary_transformer(None, WIRE_TYPES)
 
 
 def encode_rows(user_id: str, visits: Sequence[VisitClosed]) -> VisitRows:
@@ -127,9 +126,7 @@ def encode_rows(user_id: str, visits: Sequence[VisitClosed]) -> VisitRows:
     that it reads back as it is (an id that is no canonical UUID, a ``tab_id`` beyond
     int4, an integer beyond int8, text that is no Unicode).
     """
-    if any(v.user_id != user_id for v in visits):
-        raise ValueError("VisitRows: a visit of another user")
-    try:
+    try:  # every visit's user is checked on its staged row (encode_staged)
         staged = list(staged_columns(visits, _STAGING, UuidBytes()))
     except ValueError as exc:  # an id that is no UUID's hex digits
         raise ValueError(f"VisitRows: an id is no UUID: {exc}") from exc
@@ -146,7 +143,7 @@ def as_rows(events: Iterable[E]) -> list[E | VisitRows | VisitsClosed]:
 
     A ``tab_id`` beyond int4 (no browser tab has one; only a hostile client sends one)
     is written as -1, no tab known: ``page_visits.tab_id`` is an ``integer``. A run that
-    rows still cannot hold goes as columns (:func:`schema.visits.columnar`), which every
+    rows still cannot hold goes as columns (:func:`schema.visits.columns_of`), which every
     reader takes too, so the processors never stop on a visit.
     """
     out: list[E | VisitRows | VisitsClosed] = []

@@ -22,7 +22,7 @@ import psycopg
 from psycopg import errors, sql
 
 from mindhit.copy_binary import binary_transformer, format_rows
-from mindhit.visit_rows import LAYOUT_1, wire_types
+from mindhit.visit_rows import LAYOUT_1, WIRE_TYPES
 from projector.copy_rows import SIGNATURE, TRAILER, binary_copy_data, staged_rows
 from projector.erase_session import drop_erased_sessions
 from projector.tables import PAGE_VISITS, ReadTable
@@ -33,7 +33,7 @@ __all__ = ["copy_ops", "one_owner", "restage_visits", "stage_visits"]
 
 if (
     tuple(c for c, _, _ in LAYOUT_1) != PAGE_VISITS.copy_columns
-    or wire_types(LAYOUT_1) != PAGE_VISITS.copy_types
+    or PAGE_VISITS.copy_types != WIRE_TYPES
     or tuple(f for _, _, f in LAYOUT_1) != tuple(c.attr or c.name for c in PAGE_VISITS.columns)
 ):  # entries of rows are sent into this table's COPY as they are
     raise RuntimeError("PAGE_VISITS' staging columns changed: add a VisitRows layout")
