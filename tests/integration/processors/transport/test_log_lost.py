@@ -121,9 +121,17 @@ async def test_a_worker_stands_still_and_reports_when_redis_lost_the_log(
         assert stamp == b"e1"
 
     # Redis loses everything; the gateway goes on acknowledging uploads into a new log
-    # (new epochs), more of them than the worker had read before.
-    await _lose_the_log(aredis, key_prefix, keep=track)
-    await _set_epochs(aredis, key_prefix, "e2")
+    # (new epochs), more of them than the worker had read before. A restarted Redis loses
+    # a partition's keys at once; deleted here one by one, the worker is frozen meanwhile
+    # (else it could find the loss half done and write its offsets back before the test
+    # deletes them).
+    assert worker.proc is not None
+    worker.proc.send_signal(signal.SIGSTOP)
+    try:
+        await _lose_the_log(aredis, key_prefix, keep=track)
+        await _set_epochs(aredis, key_prefix, "e2")
+    finally:
+        worker.proc.send_signal(signal.SIGCONT)
     await produce(aredis, key_prefix, "numbers", counter_messages(400, 800, 40))
 
     # The running worker stops: it writes nothing into the new log (neither from its
