@@ -51,7 +51,9 @@ __all__ = [
     "decode_rows",
     "encode_rows",
     "encode_staged",
+    "known_tab_ids",
     "select_rows",
+    "with_known_tab",
 ]
 
 StagedVisit = tuple[Any, ...]
@@ -155,16 +157,26 @@ def as_rows(events: Iterable[E]) -> list[E | VisitRows | VisitsClosed]:
             out.append(encode_rows(item[0].user_id, item))
         except ValueError:
             try:
-                out.append(encode_rows(item[0].user_id, list(map(_known_tab, item))))
+                out.append(encode_rows(item[0].user_id, list(map(with_known_tab, item))))
             except ValueError:
                 out.append(columns_of(item[0].user_id, item))
     return out
 
 
-def _known_tab(visit: VisitClosed) -> VisitClosed:
+def with_known_tab(visit: VisitClosed) -> VisitClosed:
+    """``visit``, or a copy whose ``tab_id`` beyond int4 is -1 (no tab known): the gateway
+    takes any int64, ``page_visits.tab_id`` is an ``integer``, and psycopg's int4 dumper
+    would wrap a larger one silently into another number."""
     if _INT4_MIN <= visit.tab_id <= _INT4_MAX:
         return visit
     return msgspec.structs.replace(visit, tab_id=-1)
+
+
+def known_tab_ids(tab_ids: list[int]) -> list[int]:
+    """``tab_ids`` with every one beyond int4 as -1 (:func:`with_known_tab`)."""
+    if not tab_ids or (min(tab_ids) >= _INT4_MIN and max(tab_ids) <= _INT4_MAX):
+        return tab_ids
+    return [t if _INT4_MIN <= t <= _INT4_MAX else -1 for t in tab_ids]
 
 
 def encode_staged(user_id: str, rows: Sequence[StagedVisit]) -> VisitRows:

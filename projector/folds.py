@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from mindhit.visit_rows import StagedVisit
+from mindhit.visit_rows import StagedVisit, with_known_tab
 from projector.rows import (
     EraseSession,
     EraseUser,
@@ -264,8 +264,8 @@ def _visit(batch: Batch, e: VisitClosed) -> bool:
         return False
     # The event is the row (staged by its fields, ``PAGE_VISITS.copy_attrs``): building a
     # row struct of its 15 fields cost ~0.06 s of CPU per 100,000 visits. A later version
-    # of a visit replaces the earlier.
-    batch.visits[(e.user_id, e.visit_id)] = e
+    # of a visit replaces the earlier. A tab id beyond int4 is stored as -1, no tab known.
+    batch.visits[(e.user_id, e.visit_id)] = with_known_tab(e)
     return True
 
 

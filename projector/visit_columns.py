@@ -18,6 +18,7 @@ from itertools import compress, repeat
 from typing import Any, Final, Protocol
 
 from mindhit.copy_binary import micros_since_2000, uuid_bytes
+from mindhit.visit_rows import known_tab_ids
 from projector.rows import session_time
 from projector.tables import PAGE_VISITS
 from schema.derived import VisitsClosed
@@ -119,6 +120,8 @@ def fold_columns(batch: _Batch, e: VisitsClosed, received: int, cut: int | None)
             staged.append(map(uuid_bytes, columns[source]))
         elif column.staged == "timestamptz":
             staged.append(micros_since_2000(columns[source]))
+        elif source == "tab_id":  # beyond int4: -1, no tab known (psycopg would wrap it)
+            staged.append(known_tab_ids(columns[source]))
         else:
             staged.append(columns[source])
     keys = zip(repeat(e.user_id, n), columns["visit_id"], strict=True)

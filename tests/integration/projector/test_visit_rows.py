@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from mindhit import streams
 from mindhit.settings import Settings
-from mindhit.visit_rows import encode_rows
+from mindhit.visit_rows import as_rows, encode_rows
 from projector.replay import replay
 from projector.retention import trim_streams
 from projector.synthetic import LogItem, synth_log, write_log
@@ -25,6 +25,7 @@ from schema.derived import VisitRows
 from schema.ids import deterministic_id
 from schema.log import DerivedEntry, encode_derived_entry
 from schema.topics import VISITS_TOPIC, partition_for, stream_key
+from schema.visits import columns_of
 
 from .conftest import clear_read_tables, fold_all, snapshot
 from .test_archive_replay import archive_all
@@ -134,3 +135,20 @@ async def test_entries_postgresql_refuses_or_of_another_users_rows_are_rejected_
     assert sorted(stored) == sorted(v.visit_id for v in [*good, *later, *last])
     assert all(owner == user for owner, _, _ in stored.values())
     _check(pg)
+
+
+async def test_a_tab_id_beyond_int4_is_stored_as_no_tab_in_every_shape(
+    settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
+) -> None:
+    """The gateway takes any int64 tab id and ``page_visits.tab_id`` is an ``integer``: a
+    larger one (entries written before the processors mapped it, or by a hostile client)
+    is stored as -1, never wrapped into another tab's number."""
+    user = deterministic_id("u", 44)
+    big = [msgspec.structs.replace(_visit(user, n, 1000), tab_id=2**32 + 7) for n in (1, 2, 3)]
+    await _entry(settings, aredis, user, [big[0]])  # one per event
+    await _entry(settings, aredis, user, [columns_of(user, [big[1]])])
+    await _entry(settings, aredis, user, as_rows([big[2]]))
+    await fold_all(settings, aredis, pg)
+    tabs = pg.execute("SELECT visit_id::text, tab_id FROM page_visits").fetchall()
+    pg.commit()
+    assert dict(tabs) == {v.visit_id: -1 for v in big}
