@@ -23,6 +23,7 @@ from schema.events import ClientEvent, ClientId, PageContent, Uuid, text_matches
 __all__ = [
     "HASH_MISMATCH_REASON",
     "INCOGNITO_REASON",
+    "NUL_REASON",
     "TEXT_MISSING_REASON",
     "BatchError",
     "ParsedBatch",
@@ -36,6 +37,10 @@ HASH_MISMATCH_REASON: Final = "content_hash is not the SHA-256 of the text sent 
 TEXT_MISSING_REASON: Final = (
     "content_hash names a text that was not sent: send the text with its SHA-256"
 )
+NUL_REASON: Final = "contains a NUL character (U+0000), which cannot be stored"
+_NUL_ESCAPE: Final = b"\\u0000"
+"""How a NUL reaches a JSON body (a raw one is malformed JSON): a body without it holds
+none, so only a body with it has its events' strings searched."""
 
 _batch_decoder = msgspec.json.Decoder(EventBatch)
 _loose_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
@@ -122,14 +127,26 @@ def _refused(event: ClientEvent) -> tuple[str, str] | None:
     return None
 
 
+def _with_nul(event: ClientEvent) -> tuple[str, str] | None:
+    """``(field, reason)`` when a string of ``event`` holds a NUL character: PostgreSQL's
+    text and JSON refuse it, so one such title in the log would stop the projector on
+    every batch that carries it (the log is read again by every replay)."""
+    for name in event.__struct_fields__:
+        value = getattr(event, name)
+        if type(value) is str and "\x00" in value:
+            return name, NUL_REASON
+    return None
+
+
 def _reject_refused(
-    events: list[ClientEvent], offset_of: list[int]
+    events: list[ClientEvent], offset_of: list[int], nul: bool = False
 ) -> tuple[list[ClientEvent], list[RejectedEvent]]:
-    """Split off incognito events and page contents whose hash is not their text's."""
+    """Split off incognito events, page contents whose hash is not their text's and,
+    when the body may hold one (``nul``), events with a NUL character in a string."""
     kept: list[ClientEvent] = []
     rejected: list[RejectedEvent] = []
     for position, event in enumerate(events):
-        refused = _refused(event)
+        refused = _refused(event) or (_with_nul(event) if nul else None)
         if refused is None:
             kept.append(event)
             continue
@@ -147,15 +164,17 @@ def parse_batch(body: bytes) -> ParsedBatch:
 
     Steps: decode the whole batch typed; on failure decode it loosely and validate
     the envelope fields, the event count and then each event on its own; finally
-    refuse incognito events (their content is not kept anywhere) and page contents
-    whose ``content_hash`` is not the SHA-256 of the text sent with them.
+    refuse incognito events (their content is not kept anywhere), page contents
+    whose ``content_hash`` is not the SHA-256 of the text sent with them, and events
+    with a NUL character in a string.
     """
     try:
         batch = _batch_decoder.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return _parse_slowly(body)
-    if any(_refused(event) is not None for event in batch.events):
-        kept, rejected = _reject_refused(batch.events, list(range(len(batch.events))))
+    nul = _NUL_ESCAPE in body
+    if nul or any(_refused(event) is not None for event in batch.events):
+        kept, rejected = _reject_refused(batch.events, list(range(len(batch.events))), nul)
         return ParsedBatch(
             batch_id=batch.batch_id,
             client_id=batch.client_id,
@@ -211,7 +230,7 @@ def _parse_slowly(body: bytes) -> ParsedBatch:
             field, reason = split_validation_message(str(exc))
             rejection = Rejection(index=index, field=field, reason=reason)
             rejected.append(RejectedEvent(rejection=rejection, raw=bytes(raw)))
-    kept, refused = _reject_refused(valid, index_of)
+    kept, refused = _reject_refused(valid, index_of, _NUL_ESCAPE in body)
     rejected.extend(refused)
     rejected.sort(key=lambda item: item.rejection.index)
     return ParsedBatch(

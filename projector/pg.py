@@ -21,14 +21,16 @@ from functools import partial
 from typing import Any, Final
 
 import psycopg
-from psycopg import sql
+from psycopg import errors, sql
 
 from mindhit.checkpoints import CheckpointMoved, Checkpoints, fence, store
 from mindhit.db import sql_file
 from mindhit.erasures import ERASE_LOCK  # erasure vs. folding (re-exported)
+from mindhit.logs import get_logger
 from projector import fencing
 from projector.erase_session import drop_erased_sessions, erase_session_rows, record_purges
 from projector.folds import Batch
+from projector.nul_text import scrub_nul
 from projector.overview import (
     OVERVIEW_CHANGES,
     drain_changes,
@@ -67,6 +69,8 @@ WORK_MEM: Final = "64MB"
 ALL_TABLES: Final = tuple(t for p in PROJECTIONS.values() for t in p.tables)
 """Every read table, in erasure order (sessions before their mind maps, URLs before texts)."""
 
+
+log = get_logger(__name__)
 
 _STAGING = staging_ddl()
 _UPSERT = {name: table.upsert for name, table in READ_TABLES.items()}
@@ -284,8 +288,29 @@ def apply_batch(
     rows of erased sessions; merge them into the tables (new visits by a plain
     insert, :mod:`projector.visits_merge`; the overview's rollups following visits and
     maps); store the new checkpoints (stamped with the log epochs they were read in); commit. On
-    any error nothing is written.
+    any error nothing is written. Refused for a NUL character in its text (which
+    PostgreSQL cannot store), the batch is applied again with each one replaced
+    (:mod:`projector.nul_text`): one such title must not stop the projector.
     """
+    try:
+        _apply_batch(conn, batch, tables, expected, advance, purges, writer)
+    except (errors.CharacterNotInRepertoire, errors.UntranslatableCharacter) as exc:
+        if not scrub_nul(batch):
+            raise
+        log.warning("nul_characters_replaced", error=str(exc).splitlines()[0])
+        _apply_batch(conn, batch, tables, expected, advance, purges, writer)
+
+
+def _apply_batch(
+    conn: psycopg.Connection[Any],
+    batch: Batch,
+    tables: Tables,
+    expected: Checkpoints,
+    advance: Checkpoints,
+    purges: Mapping[str, Mapping[str, int]] | None,
+    writer: Writer,
+) -> None:
+    """:func:`apply_batch`, once."""
     tokens = writer.tokens
     with conn.transaction():
         lock_projections(conn, {name for name, _, _ in advance}, shared=tokens is not None)

@@ -25,7 +25,9 @@ from schema.ids import uuid7, uuid7_time_ms
 from schema.log import LogEntryError, RawEntry, Upload, decode_raw_entry, encode_raw_entry
 
 uuids = st.builds(uuid7, st.integers(min_value=0, max_value=2**48 - 1))
-text = st.text(max_size=80)
+storable = st.characters(codec="utf-8", exclude_characters="\x00")
+"""What the gateway takes in a string: any character but NUL (ingest.validation.NUL_REASON)."""
+text = st.text(storable, max_size=80)
 urls = st.builds(
     lambda host, path: f"https://{host}.example/{path}",
     st.from_regex(r"[a-z]{1,12}", fullmatch=True),
@@ -44,7 +46,7 @@ def _envelope() -> dict[str, st.SearchStrategy[object]]:
 
 
 events = st.one_of(
-    st.builds(SessionStarted, label=st.text(max_size=200), **_envelope()),
+    st.builds(SessionStarted, label=st.text(storable, max_size=200), **_envelope()),
     st.builds(SessionStopped, **_envelope()),
     st.builds(
         TabActivated,
@@ -79,7 +81,7 @@ events = st.one_of(
         **_envelope(),
     ),
     # content_hash is the text's SHA-256, as the gateway requires of an upload
-    st.text(max_size=2000).flatmap(
+    st.text(storable, max_size=2000).flatmap(
         lambda body: st.builds(
             PageContent,
             tab_id=st.integers(-1, 10**6),

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from ingest.validation import (
     HASH_MISMATCH_REASON,
     INCOGNITO_REASON,
+    NUL_REASON,
     TEXT_MISSING_REASON,
     BatchError,
     parse_batch,
@@ -125,6 +126,24 @@ def test_page_content_whose_hash_is_not_its_text_is_refused_alone(slow: bool) ->
     assert len(parsed.events) == 4
     # What is kept of a refused page content for the quarantine is the event as sent.
     assert b"Attacker's words" in (parsed.rejected[0].raw or b"")
+
+
+@pytest.mark.parametrize("slow", [False, True])
+def test_an_event_with_a_nul_character_in_a_string_is_refused_alone(slow: bool) -> None:
+    """PostgreSQL stores no NUL: such a title in the log would stop the projector."""
+    first, tab, _, _, _, _, said = event_dicts(7)
+    tab["title"] = "Tab\x00title"
+    content = page_content("https://news.example/a", "page\x00text") | _envelope_of(first, 2)
+    said["title"] = "A title that says \\u0000 in words"
+    dicts = [first, tab, content, said]
+    if slow:
+        dicts.append({"type": "tab.teleported"})
+    parsed = parse_batch(upload_body(dicts))
+    refused = [(r.rejection.index, r.rejection.field, r.rejection.reason) for r in parsed.rejected]
+    assert refused[:2] == [(1, "title", NUL_REASON), (2, "text", NUL_REASON)]
+    assert len(refused) == 2 + slow
+    assert [e.seq for e in parsed.events] == [first["seq"], said["seq"]]
+    assert parsed.events[1].title == "A title that says \\u0000 in words"  # type: ignore[union-attr]
 
 
 def _envelope_of(first: dict[str, Any], index: int) -> dict[str, Any]:
