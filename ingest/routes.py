@@ -21,6 +21,7 @@ from ingest.errors import ApiError
 from ingest.session_claims import legacy_owners
 from ingest.state import GatewayState
 from ingest.upload import post_events
+from ingest.validation import NUL_REASON
 from mindhit.logs import get_logger
 from mindhit.redis_durability import VolatileRedisError
 from mindhit.session_log import MAX_LABEL_LENGTH, SessionNotFoundError, start_session, stop_session
@@ -87,7 +88,10 @@ def _state(state: State) -> GatewayState:
         "Appends `session.started` (client_id `server:<user_id>`, seq from a per-user"
         " counter) and returns the new session's id. The body is optional."
     ),
-    responses={**_AUTH_ERRORS, 400: _error(400, "Invalid body (e.g. label too long).")},
+    responses={
+        **_AUTH_ERRORS,
+        400: _error(400, "Invalid body (e.g. label too long, or holding a NUL character)."),
+    },
     tags=["sessions"],
 )
 async def create_session(
@@ -98,6 +102,8 @@ async def create_session(
     """Start a session for the token's user."""
     gateway = _state(state)
     info = await authenticate(request.headers.get("authorization"), gateway)
+    if data is not None and "\x00" in data.label:
+        raise ApiError(400, f"label {NUL_REASON}", field="label")
     await require_durable(gateway.durability)
     await gateway.quota.charge(info.user_id, 0, gateway.now_ms())
     created = await start_session(

@@ -45,6 +45,7 @@ from web.common import admin_addresses, with_admin_rights
 from web.display import DisplayApi
 from web.metrics import MetricsMiddleware, WebMetrics
 from web.next_path import login_path
+from web.nul_guard import refuse_nul
 from web.overview_routes import OverviewApi, OverviewPages
 from web.owning_routes import OwningApi, OwningPages
 from web.pages import OpsPages, Pages
@@ -248,6 +249,7 @@ def create_app(
             lambda app: SecurityHeadersMiddleware(app, hsts=secure),
         ],
         template_config=engine_config,
+        before_request=refuse_nul,
         exception_handlers={
             HTTPException: _on_http_error,
             NotFoundException: _on_not_found,

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { JSDOM } from "jsdom";
 import { describe, expect, it } from "vitest";
+import { draft } from "../src/lib/events";
 import { extract, normaliseText, sha256Hex } from "../src/lib/extract";
 
 const article = (extra: string) => `<!doctype html><html lang="de-AT"><head><title>Page title</title></head><body>
@@ -49,5 +50,17 @@ describe("extract", () => {
 
   it("normalises whitespace but keeps paragraphs", () => {
     expect(normaliseText("  a \t b \n\n\n\n c  ")).toBe("a b\n\nc");
+  });
+
+  it("sends a NUL character of the page as U+FFFD (the gateway refuses a NUL), hashed as sent", async () => {
+    const doc = new JSDOM(article("")).window.document;
+    doc.title = "Tab\u0000title";
+    doc.querySelector("article p")?.append(doc.createTextNode(" Some\u0000words"));
+    const page = extract(doc, 100_000);
+    expect(page.title).toBe("Tab\uFFFDtitle");
+    expect(page.text).toContain("Some\uFFFDwords");
+    expect(page.text).not.toContain("\u0000");
+    const event = draft({ type: "tab.activated", tab_id: 1, window_id: 1, url: "https://a.example/", title: "A\u0000B" }, { clientId: "c", sessionId: "s", ts: 1 });
+    expect(event).toMatchObject({ title: "A\uFFFDB" });
   });
 });

@@ -34,13 +34,24 @@ export function clip(text: string, max: number): string {
   return cut;
 }
 
+/**
+ * `text` with each NUL character as U+FFFD, the replacement character: the gateway
+ * refuses an event holding a NUL (no database stores it), and a page or its script
+ * can still put one in a title.
+ */
+export function storable(text: string): string {
+  return text.includes("\u0000") ? text.replaceAll("\u0000", "\uFFFD") : text;
+}
+
 function trimPayload(p: EventPayload): EventPayload {
   const out: Record<string, unknown> = { ...p };
-  if (typeof out.url === "string") out.url = clip(out.url, LIMITS.urlMax) || "about:blank";
-  if (typeof out.title === "string") out.title = clip(out.title, LIMITS.titleMax);
+  if (typeof out.url === "string") out.url = storable(clip(out.url, LIMITS.urlMax)) || "about:blank";
+  if (typeof out.title === "string") out.title = storable(clip(out.title, LIMITS.titleMax));
+  // The text was made storable before its hash was taken (extract): changed here, it
+  // would no longer be the text its content_hash names.
   if (typeof out.text === "string") out.text = clip(out.text, LIMITS.textMax);
-  if (typeof out.lang === "string") out.lang = clip(out.lang, LIMITS.langMax);
-  if (typeof out.label === "string") out.label = clip(out.label, LIMITS.labelMax);
+  if (typeof out.lang === "string") out.lang = storable(clip(out.lang, LIMITS.langMax));
+  if (typeof out.label === "string") out.label = storable(clip(out.label, LIMITS.labelMax));
   return out as EventPayload;
 }
 

@@ -9,7 +9,7 @@
  * page before Readability sees it, so typed or prefilled values cannot leak.
  */
 import { Readability } from "@mozilla/readability";
-import { clip } from "./events";
+import { clip, storable } from "./events";
 import { type StyleLike, visibleCopy } from "./visible";
 
 /** What a page yields. */
@@ -44,7 +44,7 @@ const NEVER = [
 
 /** Collapse runs of blanks, keep paragraph breaks, trim. */
 export function normaliseText(text: string): string {
-  return text
+  return storable(text)
     .replace(/\r\n?/g, "\n")
     .replace(/[ \t\f\v\u00a0]+/g, " ")
     .replace(/ *\n */g, "\n")
@@ -80,7 +80,7 @@ export function extract(doc: Document, cap: number, styleOf: (el: Element) => St
     // Readability found no article (short or app-like page): fall back to the body text.
     text = visible.body?.textContent ?? "";
   }
-  return { title: title.trim(), lang, text: clip(normaliseText(text), cap) };
+  return { title: storable(title.trim()), lang: storable(lang), text: clip(normaliseText(text), cap) };
 }
 
 /** Lower-case hex SHA-256 of `text` (UTF-8), via WebCrypto. */

@@ -102,6 +102,14 @@ async def test_an_overlong_label_is_a_400(client: Client, account: Account) -> N
     assert answer.json()["status_code"] == 400
 
 
+async def test_a_label_with_a_nul_character_is_a_400_naming_it(
+    client: Client, account: Account
+) -> None:
+    answer = await client.post("/v1/sessions", json={"label": "a\x00b"}, headers=account.headers)
+    assert answer.status_code == 400
+    assert answer.json()["field"] == "label" and "NUL" in answer.json()["detail"]
+
+
 async def test_events_of_another_users_session_are_refused_one_by_one(
     client: Client,
     account: Account,
