@@ -26,7 +26,6 @@ from functools import cache
 from operator import attrgetter
 from typing import Any, Final, TypeVar
 
-import msgspec
 from psycopg.abc import Transformer
 
 from mindhit.copy_binary import (
@@ -37,6 +36,7 @@ from mindhit.copy_binary import (
     staged_columns,
     uuid_bytes,
 )
+from mindhit.storable_visit import INT4_MAX, INT4_MIN, storable_visit
 from schema.derived import DerivedBase, VisitClosed, VisitRows, VisitsClosed
 from schema.ids import UUID_TEXT
 from schema.visits import columns_of, visit_runs
@@ -51,9 +51,7 @@ __all__ = [
     "decode_rows",
     "encode_rows",
     "encode_staged",
-    "known_tab_ids",
     "select_rows",
-    "with_known_tab",
 ]
 
 StagedVisit = tuple[Any, ...]
@@ -110,7 +108,6 @@ _STAGING: Final = tuple((attrgetter(f), t, c == "visit_id") for c, t, f in LAYOU
 _I16: Final = struct.Struct(">h")
 _I32: Final = struct.Struct(">i")
 _I64: Final = struct.Struct(">q")
-_INT4_MIN, _INT4_MAX = -(2**31), 2**31 - 1
 
 
 @cache
@@ -144,7 +141,8 @@ def as_rows(events: Iterable[E]) -> list[E | VisitRows | VisitsClosed]:
     order kept): what the processors write (:func:`processors.agents.encode_by_topic`).
 
     A ``tab_id`` beyond int4 (no browser tab has one; only a hostile client sends one)
-    is written as -1, no tab known: ``page_visits.tab_id`` is an ``integer``. A run that
+    is written as -1, no tab known (:func:`mindhit.storable_visit.storable_visit`, which
+    also cuts a title or domain beyond what the tables index). A run that
     rows still cannot hold goes as columns (:func:`schema.visits.columns_of`), which every
     reader takes too, so the processors never stop on a visit.
     """
@@ -157,26 +155,10 @@ def as_rows(events: Iterable[E]) -> list[E | VisitRows | VisitsClosed]:
             out.append(encode_rows(item[0].user_id, item))
         except ValueError:
             try:
-                out.append(encode_rows(item[0].user_id, list(map(with_known_tab, item))))
+                out.append(encode_rows(item[0].user_id, list(map(storable_visit, item))))
             except ValueError:
                 out.append(columns_of(item[0].user_id, item))
     return out
-
-
-def with_known_tab(visit: VisitClosed) -> VisitClosed:
-    """``visit``, or a copy whose ``tab_id`` beyond int4 is -1 (no tab known): the gateway
-    takes any int64, ``page_visits.tab_id`` is an ``integer``, and psycopg's int4 dumper
-    would wrap a larger one silently into another number."""
-    if _INT4_MIN <= visit.tab_id <= _INT4_MAX:
-        return visit
-    return msgspec.structs.replace(visit, tab_id=-1)
-
-
-def known_tab_ids(tab_ids: list[int]) -> list[int]:
-    """``tab_ids`` with every one beyond int4 as -1 (:func:`with_known_tab`)."""
-    if not tab_ids or (min(tab_ids) >= _INT4_MIN and max(tab_ids) <= _INT4_MAX):
-        return tab_ids
-    return [t if _INT4_MIN <= t <= _INT4_MAX else -1 for t in tab_ids]
 
 
 def encode_staged(user_id: str, rows: Sequence[StagedVisit]) -> VisitRows:
@@ -201,7 +183,7 @@ def _check_staged(row: StagedVisit, user: bytes) -> None:
         if type(row[i]) is not bytes or len(row[i]) != 16:
             raise ValueError(f"VisitRows: {_NAMES[i]} is no UUID")
     for i in _INT4_AT:  # psycopg's int4 dumper would wrap it silently
-        if not _INT4_MIN <= row[i] <= _INT4_MAX:
+        if not INT4_MIN <= row[i] <= INT4_MAX:
             raise ValueError(f"VisitRows: {_NAMES[i]} {row[i]} beyond int4")
 
 

@@ -6,7 +6,9 @@ Why a module: the visits are staged two ways. Entries of COPY rows
 rows built from events and columns (:func:`stage_visits`); PostgreSQL then checks
 what the fold did not (each row's shape and field sizes, UTF-8, time ranges: a
 ``DataError``, or ``ProtocolViolation`` for a UUID or integer of another size), and one
-statement checks that every row is its entry's user's. Whatever fails (a refused COPY,
+statement checks that every row is its entry's user's (and whether a title or domain is
+beyond what the tables index: such values are cut as :mod:`mindhit.storable_visit` says).
+Whatever fails (a refused COPY,
 another count or another user) rolls back to a savepoint and the batch is staged from the
 rows decoded, with the per-visit rules of columns (:func:`restage_visits`); the same when
 the merge's plain insert meets a visit already stored or staged twice.
@@ -22,6 +24,7 @@ import psycopg
 from psycopg import errors, sql
 
 from mindhit.copy_binary import binary_transformer, format_rows
+from mindhit.storable_visit import STAGED_FIXES, STAGED_OVERSIZE
 from mindhit.visit_rows import LAYOUT_1, WIRE_TYPES
 from projector.copy_rows import SIGNATURE, TRAILER, binary_copy_data, staged_rows
 from projector.erase_session import drop_erased_sessions
@@ -38,7 +41,11 @@ if (
 ):  # entries of rows are sent into this table's COPY as they are
     raise RuntimeError("PAGE_VISITS' staging columns changed: add a VisitRows layout")
 
-_USERS: Final = f"SELECT user_id::text, count(*) FROM {PAGE_VISITS.staging} GROUP BY 1"
+_USERS: Final = (
+    f"SELECT user_id::text, count(*), bool_or({STAGED_OVERSIZE})"
+    f" FROM {PAGE_VISITS.staging} GROUP BY 1"
+)
+_FIX_OVERSIZE: Final = f"UPDATE {PAGE_VISITS.staging} SET {STAGED_FIXES} WHERE {STAGED_OVERSIZE}"
 _CLEAR: Final = f"DELETE FROM {PAGE_VISITS.staging}"
 
 
@@ -107,9 +114,11 @@ def stage_visits(conn: psycopg.Connection[Any], batch: Any, physical: str) -> No
     try:
         with conn.transaction():
             _copy_with_rows(conn, ops)
-            stored = Counter({u: int(n) for u, n in conn.execute(_USERS).fetchall()})
-            if stored != users_of(ops):
+            found = conn.execute(_USERS).fetchall()
+            if Counter({u: int(n) for u, n, _ in found}) != users_of(ops):
                 raise _Refused
+            if any(oversize for _, _, oversize in found):  # mindhit.storable_visit
+                conn.execute(_FIX_OVERSIZE)  # type: ignore[arg-type]
     except (errors.DataError, errors.ProtocolViolation, _Refused):  # a field's size: 08P01
         explode_rows(batch)
         _stage_each(conn, batch, physical)

@@ -13,12 +13,12 @@ process's claim, equally long columns (else every visit of the event is rejected
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import compress, repeat
 from typing import Any, Final, Protocol
 
 from mindhit.copy_binary import micros_since_2000, uuid_bytes
-from mindhit.visit_rows import known_tab_ids
+from mindhit.storable_visit import storable_domains, storable_tab_ids, storable_titles
 from projector.rows import session_time
 from projector.tables import PAGE_VISITS
 from schema.derived import VisitsClosed
@@ -29,6 +29,12 @@ __all__ = ["fold_columns", "is_staged", "visit_session_is"]
 
 _SOURCE: Final = tuple(c.attr or c.name for c in PAGE_VISITS.columns)
 _SESSION_AT: Final = _SOURCE.index("session_id")
+_STORABLE: Final[dict[str, Callable[[Any], list[Any]]]] = {
+    "tab_id": storable_tab_ids,
+    "title": storable_titles,
+    "domain": storable_domains,
+}
+"""The columns a client's value may not fit (:mod:`mindhit.storable_visit`)."""
 assert set(_SOURCE) == {*COLUMNS, "user_id"}, "PAGE_VISITS and VisitsClosed disagree"
 
 
@@ -120,8 +126,8 @@ def fold_columns(batch: _Batch, e: VisitsClosed, received: int, cut: int | None)
             staged.append(map(uuid_bytes, columns[source]))
         elif column.staged == "timestamptz":
             staged.append(micros_since_2000(columns[source]))
-        elif source == "tab_id":  # beyond int4: -1, no tab known (psycopg would wrap it)
-            staged.append(known_tab_ids(columns[source]))
+        elif source in _STORABLE:  # as the tables take them (mindhit.storable_visit)
+            staged.append(_STORABLE[source](columns[source]))
         else:
             staged.append(columns[source])
     keys = zip(repeat(e.user_id, n), columns["visit_id"], strict=True)

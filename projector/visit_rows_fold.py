@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, Final
 
+from mindhit.storable_visit import storable_domain, storable_title
 from mindhit.visit_rows import LAYOUT, StagedVisit, as_columns, decode_rows
 from projector.tables import PAGE_VISITS
 from projector.visit_columns import fold_columns
@@ -31,6 +32,8 @@ __all__ = ["explode_rows", "fold_rows", "has_rows", "users_of"]
 
 _VISIT_AT: Final = PAGE_VISITS.copy_columns.index("visit_id")
 _USER_AT: Final = PAGE_VISITS.copy_columns.index("user_id")
+_TITLE_AT: Final = PAGE_VISITS.copy_columns.index("title")
+_DOMAIN_AT: Final = PAGE_VISITS.copy_columns.index("domain")
 _entries = itertools.count()
 """Numbers the keys that hold a whole entry of rows in ``batch.visits``."""
 
@@ -94,10 +97,21 @@ def explode_rows(batch: Any, user_id: str | None = None) -> None:
             batch.rejected += max(op.count, 1)
             continue
         for row in rows:
-            out[(op.user_id, str(uuid.UUID(bytes=row[_VISIT_AT])))] = row
+            out[(op.user_id, str(uuid.UUID(bytes=row[_VISIT_AT])))] = _storable(row)
     visits.clear()
     visits.update(out)
     batch.row_entries = sum(type(op) is VisitRows for op in out.values())
+
+
+def _storable(row: StagedVisit) -> StagedVisit:
+    """``row`` with its title and domain as the tables take them (``mindhit.storable_visit``;
+    its tab id is an int4 already)."""
+    title, domain = storable_title(row[_TITLE_AT]), storable_domain(row[_DOMAIN_AT])
+    if title is row[_TITLE_AT] and domain is row[_DOMAIN_AT]:
+        return row
+    fixed = list(row)
+    fixed[_TITLE_AT], fixed[_DOMAIN_AT] = title, domain
+    return tuple(fixed)
 
 
 def users_of(ops: Iterable[VisitClosed | StagedVisit | VisitRows]) -> Counter[str]:

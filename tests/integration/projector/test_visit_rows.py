@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from mindhit import streams
 from mindhit.settings import Settings
-from mindhit.visit_rows import as_rows, encode_rows
+from mindhit.visit_rows import encode_rows
 from projector.replay import replay
 from projector.retention import trim_streams
 from projector.synthetic import LogItem, synth_log, write_log
@@ -137,18 +137,43 @@ async def test_entries_postgresql_refuses_or_of_another_users_rows_are_rejected_
     _check(pg)
 
 
-async def test_a_tab_id_beyond_int4_is_stored_as_no_tab_in_every_shape(
+LONG_TITLE = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(2048))  # 6 KB of UTF-8
+LONG_HOST = "a" * 5000 + ".example"
+
+
+async def test_values_the_tables_cannot_take_are_stored_cut_in_every_shape(
     settings: Settings, aredis: aioredis.Redis, pg: psycopg.Connection[Any]
 ) -> None:
-    """The gateway takes any int64 tab id and ``page_visits.tab_id`` is an ``integer``: a
-    larger one (entries written before the processors mapped it, or by a hostile client)
-    is stored as -1, never wrapped into another tab's number."""
+    """A client's tab id beyond int4 (``page_visits.tab_id`` is an ``integer``: psycopg
+    would wrap it into another number), a title or a domain beyond a btree entry (keys of
+    ``page_titles`` and of the overview: PostgreSQL refused the whole batch, at every
+    restart) are stored as :mod:`mindhit.storable_visit` says, in every shape, also when
+    the rows are decoded (sent again: the merge's slow path)."""
     user = deterministic_id("u", 44)
-    big = [msgspec.structs.replace(_visit(user, n, 1000), tab_id=2**32 + 7) for n in (1, 2, 3)]
+    big = [
+        msgspec.structs.replace(
+            _visit(user, n, 1000), tab_id=2**32 + 7, title=LONG_TITLE, domain=LONG_HOST
+        )
+        for n in (1, 2, 3)
+    ]
     await _entry(settings, aredis, user, [big[0]])  # one per event
     await _entry(settings, aredis, user, [columns_of(user, [big[1]])])
-    await _entry(settings, aredis, user, as_rows([big[2]]))
+    rows = msgspec.structs.replace(big[2], tab_id=-1)  # rows hold an int4 (as_rows: -1)
+    await _entry(settings, aredis, user, [encode_rows(user, [rows])])
+    await fold_all(settings, aredis, pg)  # drains into page_titles and the overview too
+    expected = {v.visit_id: (-1, LONG_TITLE[:600], LONG_HOST[:253]) for v in big}
+    assert _stored_cut(pg) == expected
+    again = [encode_rows(user, [msgspec.structs.replace(v, tab_id=-1) for v in big])]
+    await _entry(settings, aredis, user, again)  # stored already: decoded, upserted
     await fold_all(settings, aredis, pg)
-    tabs = pg.execute("SELECT visit_id::text, tab_id FROM page_visits").fetchall()
+    assert _stored_cut(pg) == expected
+    titles = pg.execute("SELECT DISTINCT title FROM page_titles").fetchall()
     pg.commit()
-    assert dict(tabs) == {v.visit_id: -1 for v in big}
+    assert titles == [(LONG_TITLE[:600],)]
+    _check(pg)
+
+
+def _stored_cut(pg: psycopg.Connection[Any]) -> dict[str, tuple[int, str, str]]:
+    rows = pg.execute("SELECT visit_id::text, tab_id, title, domain FROM page_visits").fetchall()
+    pg.commit()
+    return {v: (t, title, domain) for v, t, title, domain in rows}
