@@ -215,12 +215,27 @@ def _integer(size: int, unpack: Callable[[bytes], tuple[int]]) -> Callable[[str,
     return parse
 
 
+_TIME_RANGE: Final = range(-211_813_488_000_000_000, 9_223_371_331_200_000_000)
+"""PostgreSQL's ``timestamptz`` range in µs since 2000 (4714-11-24 BC to 294276 AD): a
+time beyond it fails the COPY of the whole batch, also once decoded. Its two infinities
+(the int8 extremes) it takes, as the binary COPY does."""
+_INFINITIES: Final = (-(2**63), 2**63 - 1)
+_int8: Final = _integer(8, _I64.unpack)
+
+
+def _time(name: str, data: bytes) -> int:
+    micros = _int8(name, data)
+    if micros not in _TIME_RANGE and micros not in _INFINITIES:
+        raise ValueError(f"VisitRows: {name} {micros} µs since 2000 is beyond PostgreSQL's range")
+    return micros
+
+
 _PARSE: Final[dict[str, Callable[[str, bytes], Any]]] = {
     "uuid": _uuid,
     "text": _text,
     "int4": _integer(4, _I32.unpack),
-    "int8": _integer(8, _I64.unpack),
-    "timestamptz": _integer(8, _I64.unpack),
+    "int8": _int8,
+    "timestamptz": _time,
 }
 _PARSERS: Final = tuple((name, _PARSE[t]) for name, t, _ in LAYOUT_1)
 

@@ -7,11 +7,11 @@ rows built from events and columns (:func:`stage_visits`); PostgreSQL then check
 what the fold did not (each row's shape and field sizes, UTF-8, time ranges: a
 ``DataError``, or ``ProtocolViolation`` for a UUID or integer of another size), and one
 statement checks that every row is its entry's user's (and whether a title or domain is
-beyond what the tables index: such values are cut as :mod:`mindhit.storable_visit` says).
-Whatever fails (a refused COPY,
-another count or another user) rolls back to a savepoint and the batch is staged from the
-rows decoded, with the per-visit rules of columns (:func:`restage_visits`); the same when
-the merge's plain insert meets a visit already stored or staged twice.
+beyond what the tables index: those are then cut as :mod:`mindhit.storable_visit` says).
+Whatever fails (a refused COPY, another count or another user) rolls back to a savepoint
+and the batch is staged from the rows decoded, with the per-visit rules of columns
+(:func:`restage_visits`); the same when the merge's plain insert meets a visit already
+stored or staged twice.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from mindhit import streams
+from mindhit.copy_binary import EPOCH_2000_MS
 from mindhit.settings import Settings
 from mindhit.visit_rows import encode_rows
 from projector.replay import replay
@@ -133,6 +134,15 @@ async def test_entries_postgresql_refuses_or_of_another_users_rows_are_rejected_
     await fold_all(settings, aredis, pg)  # refused as a protocol violation (08P01)
     stored = _stored(pg)
     assert sorted(stored) == sorted(v.visit_id for v in [*good, *later, *last])
+    ending = _visit(user, 8, 1000)  # its end made a time beyond timestamptz's range
+    end = struct.pack(">iq", 8, (ending.end_ts - EPOCH_2000_MS) * 1000)
+    far = encode_rows(user, [ending]).rows.replace(end, struct.pack(">iq", 8, 2**63 - 2))
+    final = [_visit(user, 9, 1000)]
+    beyond = VisitRows(user_id=user, layout=1, count=1, rows=far)
+    await _entry(settings, aredis, user, [beyond, encode_rows(user, final)])
+    await fold_all(settings, aredis, pg)  # refused (a DataError), then rejected once decoded
+    stored = _stored(pg)
+    assert sorted(stored) == sorted(v.visit_id for v in [*good, *later, *last, *final])
     assert all(owner == user for owner, _, _ in stored.values())
     _check(pg)
 

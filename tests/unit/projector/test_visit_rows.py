@@ -269,6 +269,8 @@ def test_a_hand_made_row_reads_back() -> None:
         (8, None, "title is NULL"),
         (0, None, "visit_id is NULL"),
         (14, None, "opened_seq is NULL"),
+        (11, struct.pack(">q", 2**63 - 2), "end_at 9223372036854775806 µs since 2000 is beyond"),
+        (10, struct.pack(">q", -(2**62)), "beyond PostgreSQL's range"),
     ],
 )
 def test_a_malformed_field_is_rejected(index: int, value: bytes | None, reason: str) -> None:
