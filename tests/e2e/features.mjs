@@ -151,7 +151,8 @@ async function overview(context) {
   const page = await newPage(context);
   await signIn(page, base, cfg.email, cfg.password);
   for (const period of ["week", "month"]) {
-    await page.goto(`${base}/overview?period=${period}&date=${cfg.date}`);
+    const date = period === "week" ? cfg.weekDate ?? cfg.date : cfg.date;
+    await page.goto(`${base}/overview?period=${period}&date=${date}`);
     const seen = {
       heading: await page.locator("h1").innerText(),
       total: await page.locator("#total").innerText(),
@@ -163,7 +164,7 @@ async function overview(context) {
       heatActive: await page.locator("#heatmap rect.heat:not(.heat-0)").count(),
       heatCells: await page.locator("#heatmap rect.heat").count(),
     };
-    seen.api = (await api(page, "GET", `${base}/v1/overview?period=${period}&date=${cfg.date}`)).json;
+    seen.api = (await api(page, "GET", `${base}/v1/overview?period=${period}&date=${date}`)).json;
     await shot(page, period === "week" ? "50-overview-week" : "51-overview-month");
     out[period] = seen;
   }
