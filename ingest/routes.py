@@ -21,12 +21,12 @@ from ingest.errors import ApiError
 from ingest.session_claims import legacy_owners
 from ingest.state import GatewayState
 from ingest.upload import post_events
-from ingest.validation import NUL_REASON
 from mindhit.logs import get_logger
 from mindhit.redis_durability import VolatileRedisError
 from mindhit.session_log import MAX_LABEL_LENGTH, SessionNotFoundError, start_session, stop_session
 from schema.api import ErrorBody, SessionCreated
 from schema.events import UUID_PATTERN
+from schema.nul import NUL_REASON
 
 __all__ = ["SECURITY", "SessionStart", "SessionStopAccepted", "route_handlers"]
 

@@ -19,11 +19,11 @@ import msgspec
 
 from schema.api import MAX_BATCH_EVENTS, EventBatch, Rejection
 from schema.events import ClientEvent, ClientId, PageContent, Uuid, text_matches
+from schema.nul import JSON_NUL_ESCAPE, NUL_REASON, nul_field
 
 __all__ = [
     "HASH_MISMATCH_REASON",
     "INCOGNITO_REASON",
-    "NUL_REASON",
     "TEXT_MISSING_REASON",
     "BatchError",
     "ParsedBatch",
@@ -37,10 +37,6 @@ HASH_MISMATCH_REASON: Final = "content_hash is not the SHA-256 of the text sent 
 TEXT_MISSING_REASON: Final = (
     "content_hash names a text that was not sent: send the text with its SHA-256"
 )
-NUL_REASON: Final = "contains a NUL character (U+0000), which cannot be stored"
-_NUL_ESCAPE: Final = b"\\u0000"
-"""How a NUL reaches a JSON body (a raw one is malformed JSON): a body without it holds
-none, so only a body with it has its events' strings searched."""
 
 _batch_decoder = msgspec.json.Decoder(EventBatch)
 _loose_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
@@ -128,14 +124,10 @@ def _refused(event: ClientEvent) -> tuple[str, str] | None:
 
 
 def _with_nul(event: ClientEvent) -> tuple[str, str] | None:
-    """``(field, reason)`` when a string of ``event`` holds a NUL character: PostgreSQL's
-    text and JSON refuse it, so one such title in the log would stop the projector on
-    every batch that carries it (the log is read again by every replay)."""
-    for name in event.__struct_fields__:
-        value = getattr(event, name)
-        if type(value) is str and "\x00" in value:
-            return name, NUL_REASON
-    return None
+    """``(field, reason)`` when a string of ``event`` holds a NUL character (:mod:`schema.nul`:
+    one such title in the log would stop the projector on every batch carrying it)."""
+    field = nul_field(event)
+    return None if field is None else (field, NUL_REASON)
 
 
 def _reject_refused(
@@ -172,7 +164,7 @@ def parse_batch(body: bytes) -> ParsedBatch:
         batch = _batch_decoder.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return _parse_slowly(body)
-    nul = _NUL_ESCAPE in body
+    nul = JSON_NUL_ESCAPE in body
     if nul or any(_refused(event) is not None for event in batch.events):
         kept, rejected = _reject_refused(batch.events, list(range(len(batch.events))), nul)
         return ParsedBatch(
@@ -230,7 +222,7 @@ def _parse_slowly(body: bytes) -> ParsedBatch:
             field, reason = split_validation_message(str(exc))
             rejection = Rejection(index=index, field=field, reason=reason)
             rejected.append(RejectedEvent(rejection=rejection, raw=bytes(raw)))
-    kept, refused = _reject_refused(valid, index_of, _NUL_ESCAPE in body)
+    kept, refused = _reject_refused(valid, index_of, JSON_NUL_ESCAPE in body)
     rejected.extend(refused)
     rejected.sort(key=lambda item: item.rejection.index)
     return ParsedBatch(

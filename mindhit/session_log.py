@@ -36,6 +36,7 @@ from schema.api import SessionCreated
 from schema.events import ClientEvent, SessionStarted, SessionStopped
 from schema.ids import uuid7
 from schema.log import RawEntry, Upload, encode_raw_entry
+from schema.nul import NUL_REASON
 from schema.topics import partition_for, partition_tag
 
 __all__ = [
@@ -120,10 +121,13 @@ async def start_session(
     new session id; append the event; return the new id and start time.
 
     Raises:
-        ValueError: ``label`` is longer than :data:`MAX_LABEL_LENGTH`.
+        ValueError: ``label`` is longer than :data:`MAX_LABEL_LENGTH`, or holds a NUL
+            (:mod:`schema.nul`).
     """
     if len(label) > MAX_LABEL_LENGTH:
         raise ValueError(f"a session label has at most {MAX_LABEL_LENGTH} characters")
+    if "\x00" in label:
+        raise ValueError(f"a session label {NUL_REASON}")
     now_ms = clock()
     partition = partition_for(user_id, settings.partitions)
     seq = await _next_seq(redis, _seq_key(settings, partition, user_id), now_ms)

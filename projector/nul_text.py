@@ -2,7 +2,7 @@
 
 PostgreSQL stores no NUL in ``text`` (``invalid byte sequence for encoding "UTF8":
 0x00``) nor in ``jsonb`` (``\\u0000 cannot be converted to text``). The gateway refuses
-events that hold one (:data:`ingest.validation.NUL_REASON`), but a log written before
+events that hold one (:mod:`schema.nul`), but a log written before
 it did, or text a model generated (a summary, a mind map), may still carry one; a batch
 that PostgreSQL refuses would stop the projector on it at every restart, for every user
 of its partitions. So when it refuses a batch for such a character
@@ -14,29 +14,29 @@ path pays for the search.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import msgspec
 
 from projector.rows import MindmapRow
 from projector.visit_rows_fold import explode_rows
+from schema.nul import JSON_NUL_ESCAPE
 
 __all__ = ["REPLACEMENT", "scrub_nul"]
 
 REPLACEMENT: Final = "\ufffd"
-_BATCH_OPS: Final = ("sessions", "urls", "texts", "visits", "mindmaps")
-"""The :class:`projector.folds.Batch` attributes holding row operations."""
 
 
-def scrub_nul(batch: Any) -> bool:
-    """Replace every NUL in the text of ``batch``'s row operations by U+FFFD, in place:
-    strings (also in lists and in a visit's staging row; never the row's raw UUID bytes)
-    and a mind map's JSON (its ``\\u0000`` escapes). Entries of COPY rows are decoded
-    first (:func:`projector.visit_rows_fold.explode_rows`). Whether anything changed."""
+def scrub_nul(batch: Any, attributes: Iterable[str]) -> bool:
+    """Replace every NUL in the text of ``batch``'s row operations (its ``attributes``,
+    each a dict of them) by U+FFFD, in place: strings (also in lists and in a visit's
+    staging row; never the row's raw UUID bytes) and a mind map's JSON (its ``\\u0000``
+    escapes). Entries of COPY rows are decoded first
+    (:func:`projector.visit_rows_fold.explode_rows`). Whether anything changed."""
     explode_rows(batch)
     changed = False
-    for name in _BATCH_OPS:
+    for name in attributes:
         ops: dict[Any, Any] = getattr(batch, name)
         for key, op in ops.items():
             clean = _scrubbed(op)
@@ -56,7 +56,7 @@ would make it a literal backslash followed by the text ``u0000``)."""
 
 
 def _json(value: bytes) -> bytes:
-    return _NUL_ESCAPE.sub(rb"\1\\ufffd", value) if b"\\u0000" in value else value
+    return _NUL_ESCAPE.sub(rb"\1\\ufffd", value) if JSON_NUL_ESCAPE in value else value
 
 
 def _value(value: Any) -> Any:

@@ -295,7 +295,7 @@ def apply_batch(
     try:
         _apply_batch(conn, batch, tables, expected, advance, purges, writer)
     except (errors.CharacterNotInRepertoire, errors.UntranslatableCharacter) as exc:
-        if not scrub_nul(batch):
+        if not scrub_nul(batch, _BATCH_ROWS.values()):
             raise
         log.warning("nul_characters_replaced", error=str(exc).splitlines()[0])
         _apply_batch(conn, batch, tables, expected, advance, purges, writer)

@@ -17,9 +17,10 @@ import msgspec
 from litestar import Request
 from litestar.exceptions import ValidationException
 
-__all__ = ["NUL_REASON", "refuse_nul"]
+from schema.nul import JSON_NUL_ESCAPE, NUL_REASON
 
-NUL_REASON: Final = "contains a NUL character (U+0000), which cannot be stored"
+__all__ = ["refuse_nul"]
+
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -40,7 +41,7 @@ async def _nul_in_body(request: Request[Any, Any, Any]) -> str | None:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "application/json":
         body = await request.body()
-        if b"\\u0000" not in body:
+        if JSON_NUL_ESCAPE not in body:
             return None
         try:
             data = msgspec.json.decode(body)

@@ -10,7 +10,12 @@ import psycopg
 import pytest
 import redis.asyncio as aioredis
 
-from mindhit.session_log import SessionNotFoundError, server_client_id, stop_session
+from mindhit.session_log import (
+    SessionNotFoundError,
+    server_client_id,
+    start_session,
+    stop_session,
+)
 from mindhit.session_owners import owner_key
 from mindhit.settings import Settings
 from schema.api import BatchResult
@@ -103,11 +108,15 @@ async def test_an_overlong_label_is_a_400(client: Client, account: Account) -> N
 
 
 async def test_a_label_with_a_nul_character_is_a_400_naming_it(
-    client: Client, account: Account
+    client: Client, account: Account, aredis: aioredis.Redis, settings: Settings
 ) -> None:
     answer = await client.post("/v1/sessions", json={"label": "a\x00b"}, headers=account.headers)
     assert answer.status_code == 400
     assert answer.json()["field"] == "label" and "NUL" in answer.json()["detail"]
+    # The shared start (also the dashboard's) refuses it too, before logging anything.
+    with pytest.raises(ValueError, match="NUL"):
+        await start_session(aredis, settings, account.user_id, "a\x00b")
+    assert await logged_uploads(aredis, settings) == []
 
 
 async def test_events_of_another_users_session_are_refused_one_by_one(

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from web.nul_guard import NUL_REASON
+from schema.nul import NUL_REASON
 
 from .conftest import add_session, sign_up, unique_email, user_id_of
 

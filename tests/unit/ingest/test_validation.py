@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from ingest.validation import (
     HASH_MISMATCH_REASON,
     INCOGNITO_REASON,
-    NUL_REASON,
     TEXT_MISSING_REASON,
     BatchError,
     parse_batch,
@@ -20,6 +19,7 @@ from ingest.validation import (
 )
 from schema.events import PageContent, text_hash
 from schema.ids import uuid7
+from schema.nul import NUL_REASON
 from tests.unit.ingest.factories import event_dicts, page_content, upload_body
 from tests.unit.test_log_codec import events as valid_events
 

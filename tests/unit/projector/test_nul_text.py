@@ -42,7 +42,7 @@ def test_every_nul_becomes_a_replacement_character_and_nothing_else_changes(
     batch.mindmaps[(user, "s")] = MindmapRow(
         session_id="s", user_id=user, graph=graph, provider="local", built_at=1
     )
-    changed = scrub_nul(batch)
+    changed = scrub_nul(batch, ("sessions", "urls", "texts", "visits", "mindmaps"))
 
     def clean(text: str) -> str:
         return text.replace("\x00", REPLACEMENT)
