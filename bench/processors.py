@@ -96,6 +96,10 @@ class Clients:
         self.seq = [1] * count
         self.ts = [1_790_000_000_000 + i for i in range(count)]
         self.session = [str(uuid.UUID(int=(1 << 64) + i)) for i in range(count)]
+        # Account ids are UUIDs, as the gateway writes them (the dwell handler writes an
+        # entry's visits as COPY rows keyed by that UUID; any other id would take the
+        # columns fallback, a path no real upload takes).
+        self.user = [str(uuid.UUID(int=(2 << 64) + i)) for i in range(count)]
         self.tab = [1] * count
         self.stored: set[str] = set()  # texts the gateway has seen: later uploads send the hash
 
@@ -162,7 +166,7 @@ def build_entries(clients: Clients, entries: int, *, stop: bool = False) -> list
             uploads.append(
                 Upload(
                     batch_id=str(uuid.uuid4()),
-                    user_id=f"user-{c}",
+                    user_id=clients.user[c],
                     client_id=f"client-{c}",
                     received_at=0,
                     events=events,
@@ -348,7 +352,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         rate = events / elapsed
         active = states.users_in_memory
         rss_active = _rss_mb()
-        loaded = await states.load(0, [f"user-{c}" for c in range(min(args.clients, 2000))])
+        loaded = await states.load(0, clients.user[: min(args.clients, 2000)])
         sizes = [len(raw) for raw in loaded.values() if raw is not None]
         state_bytes = sum(sizes) / max(1, len(sizes))
 
