@@ -30,6 +30,7 @@ __all__ = [
     "binary_transformer",
     "format_rows",
     "micros_since_2000",
+    "staged_column_lists",
     "staged_columns",
     "uuid_bytes",
 ]
@@ -69,6 +70,20 @@ def staged_columns(
     distinct id through ``memo``), ``timestamptz`` as microseconds since 2000, every
     other value as it is. Raises ``ValueError`` (when iterated) for an id that is no
     UUID's hex digits."""
+    return zip(*_staged_values(ops, columns, memo), strict=True)
+
+
+def staged_column_lists(
+    ops: Sequence[Any], columns: Sequence[StagedColumn], memo: UuidBytes
+) -> list[list[Any]]:
+    """What :func:`staged_columns` gives, column by column (a writer checking a column's
+    values at once); raises ``ValueError`` as it does, at once."""
+    return [list(values) for values in _staged_values(ops, columns, memo)]
+
+
+def _staged_values(
+    ops: Sequence[Any], columns: Sequence[StagedColumn], memo: UuidBytes
+) -> list[Iterable[Any]]:
     staged: list[Iterable[Any]] = []
     for get, kind, key in columns:
         values: Iterable[Any] = map(get, ops)
@@ -79,7 +94,7 @@ def staged_columns(
         elif kind == "timestamptz":
             values = micros_since_2000(values)
         staged.append(values)
-    return zip(*staged, strict=True)
+    return staged
 
 
 class _Context:

@@ -10,13 +10,14 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mindhit.visit_rows import as_columns
+from mindhit.storable_visit import storable_visit
+from mindhit.visit_rows import as_columns, as_rows, encode_rows
 from processors.agents import by_topic, encode_by_topic
 from schema.derived import DerivedBase, SessionClosed, VisitClosed, VisitRows, VisitsClosed
 from schema.ids import deterministic_id
 from schema.log import decode_derived_entry
 from schema.topics import SESSIONS_TOPIC, VISITS_TOPIC
-from schema.visits import closed_visits
+from schema.visits import closed_visits, columns_of, visit_runs
 
 USERS = {name: deterministic_id("user", name) for name in ("alice", "bob")}
 
@@ -85,6 +86,50 @@ def test_a_run_rows_cannot_hold_goes_as_columns_and_the_others_as_rows() -> None
     types, read = _read_back(encode_by_topic(by_topic(derived), 0, 0)[VISITS_TOPIC])
     assert types == [VisitRows, VisitsClosed, VisitRows]
     assert read == derived
+
+
+ODD_VALUES = [
+    {"tab_id": 2**31},  # cut to -1
+    {"title": "Å" * 1300},  # beyond a btree entry: cut
+    {"title": "\ud800"},  # a lone surrogate: no UTF-8, no rows
+    {"session_id": "abcd"},  # hex, but no UUID
+    {"dwell_ms": 2**63},  # beyond int8
+    {"user_id": "not-a-uuid"},
+]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(sorted(USERS.values())),
+            st.sampled_from([{}] * len(ODD_VALUES) + ODD_VALUES),
+            st.booleans(),
+        ),
+        max_size=30,
+    )
+)
+def test_each_run_is_written_as_it_would_be_alone_whatever_the_others_hold(
+    cases: list[tuple[str, dict[str, object], bool]],
+) -> None:
+    """The runs of an entry are encoded together (issue 14), yet a run's rows are exactly
+    its own: a value another run cannot hold changes nothing of this one."""
+    derived: list[DerivedBase] = []
+    for n, (user, odd, stopped) in enumerate(cases):
+        derived.append(VisitClosed(**{**_fields(_visit(user, n)), **odd}))  # type: ignore[arg-type]
+        if stopped:
+            derived.append(_closed(user))
+
+    def alone(run: list[VisitClosed]) -> VisitRows | VisitsClosed:
+        user = run[0].user_id
+        for visits in (run, [storable_visit(v) for v in run]):
+            try:
+                return encode_rows(user, visits)
+            except ValueError:
+                continue
+        return columns_of(user, run)
+
+    expected = [alone(i) if isinstance(i, list) else i for i in visit_runs(derived)]
+    assert as_rows(derived) == expected
 
 
 def _fields(visit: VisitClosed) -> dict[str, object]:
