@@ -184,7 +184,7 @@ def _rows_at_once(runs: Sequence[list[VisitClosed]]) -> list[VisitRows | None]:
         columns = staged_column_lists([v for run in runs for v in run], _STAGING, memo)
     except ValueError:
         return [None] * len(runs)
-    lengths = {len(value) for value in memo.values()}  # the UUID columns but the key's
+    lengths = {len(value) for value in memo.values()}  # every UUID column's but the key's
     for i in _UUID_AT:
         if _STAGING[i][2]:
             lengths.update(map(len, columns[i]))
