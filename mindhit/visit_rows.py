@@ -150,7 +150,7 @@ def as_rows(events: Iterable[E]) -> list[E | VisitRows | VisitsClosed]:
     Every run is encoded as :func:`encode_rows` would, but the runs of ``events`` are
     staged and checked together (:func:`_rows_at_once`): an entry holds a few visits
     per user (~7 in ``bench/processors.py``), and staged and checked run by run they
-    cost the processors ~3.5–3.9 µs of CPU a visit, together ~2.9–3.3 (issue 14).
+    cost the processors ~3.2–3.9 µs of CPU a visit, together ~2.5–3.3 (issue 14).
     """
     items = list(visit_runs(events))
     together = iter(_rows_at_once([item for item in items if isinstance(item, list)]))
